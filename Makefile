@@ -1,0 +1,73 @@
+# fastpkt: every target does its own set-up on a fresh Debian 12 machine (run as root).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+APT_PACKAGES := libpcap-dev pkg-config gcc make tcpdump
+FUZZ_SECONDS ?= 60
+SAMPLE := examples/data/sample.pcap
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
+DISSECT_SRC := $(filter-out %/test_dissect_main.c,$(wildcard csrc/dissect/*.c))
+SOURCE_SRC  := $(filter-out %/test_source_main.c,$(wildcard csrc/source/*.c))
+
+.PHONY: all demo test sanitize fuzz bench build sysdeps venv clean sdist
+
+all: build
+
+# System packages: only those missing are installed (needs root, as on CI).
+sysdeps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if ! $(PYTHON) -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then missing="$$missing python3-dev"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or: sudo apt-get install$$missing)"; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.ok: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+venv: sysdeps $(VENV)/.ok
+
+# Rebuild the extension in place (fast path after C edits).
+build: venv
+	FASTPKT_WERROR=1 $(PY) setup.py -q build_ext --inplace
+
+demo: build
+	$(VENV)/bin/fastpkt summary $(SAMPLE)
+
+test: build
+	$(PY) -m pytest -q tests
+
+# ASan+UBSan build of the extension, then the whole suite under it.
+sanitize: venv
+	FASTPKT_SANITIZE=address,undefined $(PY) setup.py -q build_ext --inplace --force
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	$(PY) setup.py -q build_ext --inplace --force; exit $$rc
+
+# libFuzzer harnesses over the Python-free core, FUZZ_SECONDS each.
+fuzz: sysdeps
+	@command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev
+	mkdir -p csrc/fuzz/build
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dissect.c $(DISSECT_SRC) -o csrc/fuzz/build/fuzz_dissect
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_source.c $(SOURCE_SRC) -lpcap -o csrc/fuzz/build/fuzz_source
+	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect
+	cp tests/data/*.pcap* csrc/fuzz/build/corpus_source/ 2>/dev/null || true
+	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
+	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
+
+bench: build
+	$(PY) benchmarks/bench_read.py
+
+sdist: venv
+	$(PY) -m build
+
+clean:
+	rm -rf build dist *.egg-info fastpkt/*.so csrc/fuzz/build

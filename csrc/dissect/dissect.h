@@ -1,0 +1,262 @@
+/* Packet dissection: one pass over a record's bytes into a small table of
+ * layer spans (offsets into the record, no copies) plus anomaly bits.
+ * Python-free: used by the CPython bridge, the fuzzers and the C consumers. */
+#ifndef FP_DISSECT_H
+#define FP_DISSECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Link types we decode (values from the tcpdump.org LINKTYPE_ registry). */
+enum {
+    FP_LINKTYPE_NULL = 0,
+    FP_LINKTYPE_ETHERNET = 1,
+    FP_LINKTYPE_RAW = 101,
+    FP_LINKTYPE_LOOP = 108,
+    FP_LINKTYPE_LINUX_SLL = 113,
+    FP_LINKTYPE_IPV4 = 228,
+    FP_LINKTYPE_IPV6 = 229,
+    FP_LINKTYPE_LINUX_SLL2 = 276,
+};
+
+/* Layer ids; `present` holds bit (1u << id). Order is outer to inner. */
+typedef enum {
+    FP_L_ETH = 0,
+    FP_L_SLL,   /* Linux cooked v1 */
+    FP_L_SLL2,  /* Linux cooked v2 */
+    FP_L_LOOP,  /* BSD NULL / LOOP */
+    FP_L_VLAN,  /* one or more 802.1Q / 802.1ad tags, see vlan[] */
+    FP_L_ARP,
+    FP_L_IP4,
+    FP_L_IP6,
+    FP_L_TCP,
+    FP_L_UDP,
+    FP_L_ICMP,
+    FP_L_ICMP6,
+    FP_L_DNS,
+    FP_L_HTTP,
+    FP_L_TLS,
+    FP_L_COUNT
+} fp_layer_id;
+
+#define FP_HAS(d, id) (((d)->present >> (id)) & 1u)
+
+/* Anomaly bits: what was wrong with a packet that was still delivered. */
+enum {
+    FP_ANOM_SNAPLEN = 1u << 0,        /* caplen < wirelen: a layer was cut by the snap length */
+    FP_ANOM_LINK_TRUNC = 1u << 1,     /* link header shorter than its fixed size */
+    FP_ANOM_VLAN_DEPTH = 1u << 2,     /* more tags than FP_MAX_VLAN (rest left undecoded) */
+    FP_ANOM_ARP_TRUNC = 1u << 3,
+    FP_ANOM_IP4_TRUNC = 1u << 4,      /* fewer bytes than the IPv4 header needs */
+    FP_ANOM_IP4_BAD_IHL = 1u << 5,    /* IHL < 5 */
+    FP_ANOM_IP4_BAD_LEN = 1u << 6,    /* total length < IHL*4, or > bytes present on the wire */
+    FP_ANOM_IP6_TRUNC = 1u << 7,
+    FP_ANOM_IP6_BAD_LEN = 1u << 8,    /* payload length beyond the frame */
+    FP_ANOM_IP6_EXT = 1u << 9,        /* extension header chain truncated or too long */
+    FP_ANOM_TCP_TRUNC = 1u << 10,
+    FP_ANOM_TCP_BAD_OFF = 1u << 11,   /* data offset < 5 or past the segment */
+    FP_ANOM_TCP_BAD_OPT = 1u << 12,   /* option length 0/1 or running past the header */
+    FP_ANOM_UDP_TRUNC = 1u << 13,
+    FP_ANOM_UDP_BAD_LEN = 1u << 14,   /* length field < 8 or > IP payload */
+    FP_ANOM_ICMP_TRUNC = 1u << 15,
+    FP_ANOM_DNS_MALFORMED = 1u << 16, /* counts/records run past the message */
+    FP_ANOM_DNS_NAME = 1u << 17,      /* compression loop, forward pointer, too deep, too long */
+    FP_ANOM_HTTP_MALFORMED = 1u << 18,
+    FP_ANOM_TLS_MALFORMED = 1u << 19, /* a length inside the ClientHello exceeds its container */
+    FP_ANOM_IP_FRAGMENT = 1u << 20,   /* non-first fragment: upper layers not decoded */
+    FP_ANOM_COUNT_BITS = 21
+};
+
+/* Stable snake_case names for anomaly bits, index = bit number. */
+extern const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS];
+
+#define FP_MAX_VLAN 4
+#define FP_MAX_IP6_EXT 8
+
+typedef struct {
+    uint32_t off;  /* first byte of the header */
+    uint32_t hlen; /* header length (for DNS/HTTP/TLS: 0; the message runs off..end) */
+    uint32_t end;  /* end of this layer's data (header + payload), within caplen */
+} fp_span;
+
+typedef struct {
+    uint16_t tpid; /* 0x8100, 0x88a8, 0x9100 */
+    uint16_t tci;  /* PCP(3) DEI(1) VID(12) */
+} fp_vlan_tag;
+
+typedef struct {
+    uint8_t type; /* next-header value that introduced it: 0, 43, 44, 60, 51, ... */
+    uint32_t off;
+    uint32_t len;
+} fp_ip6_ext;
+
+typedef struct {
+    uint32_t present;   /* layer bits */
+    uint32_t anomalies; /* FP_ANOM_* bits */
+    fp_span layer[FP_L_COUNT];
+    fp_vlan_tag vlan[FP_MAX_VLAN];
+    uint8_t vlan_count;
+    uint8_t ip6_ext_count;
+    fp_ip6_ext ip6_ext[FP_MAX_IP6_EXT];
+    uint16_t ethertype; /* protocol after link + VLAN (0 when none) */
+    uint8_t ip_version; /* 4, 6 or 0 */
+    uint8_t ip_proto;   /* upper-layer protocol after IPv6 extension headers */
+    uint16_t sport, dport; /* TCP/UDP ports, 0 otherwise */
+    uint16_t frag_offset;  /* IPv4/IPv6 fragment offset in BYTES */
+    uint8_t more_fragments;
+    uint8_t is_fragment;   /* MF set or offset != 0 */
+    uint32_t payload_off;  /* innermost payload (after the last decoded header) */
+    uint32_t payload_len;
+} fp_dissection;
+
+/* Dissect `caplen` bytes of a record with the given link type. Never fails:
+ * unknown link types give present == 0 and the whole record as payload.
+ * `wirelen` only sets FP_ANOM_SNAPLEN. */
+void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                fp_dissection *out);
+
+/* ---- Checksums (on demand) -------------------------------------------- */
+/* Return 1 valid, 0 invalid, -1 cannot tell (truncated, fragment, zero UDP checksum). */
+int fp_ip4_checksum_ok(const uint8_t *data, const fp_dissection *d);
+int fp_l4_checksum_ok(const uint8_t *data, const fp_dissection *d); /* TCP, UDP, ICMP, ICMPv6 */
+uint16_t fp_inet_checksum(const uint8_t *p, size_t len, uint32_t initial);
+
+/* ---- TCP options ------------------------------------------------------ */
+typedef struct {
+    uint8_t kind;
+    uint8_t len;   /* total option length including kind/len (1 for NOP/EOL) */
+    uint32_t off;  /* offset of the option's kind byte in the record */
+} fp_tcp_option;
+/* Fill up to `cap` options; returns the number found. Sets *bad on malformed options. */
+int fp_tcp_options(const uint8_t *data, const fp_dissection *d, fp_tcp_option *opts, int cap,
+                   int *bad);
+
+/* ---- DNS (RFC 1035, 2782, 3596) --------------------------------------- */
+/* A DNS message: `msg` points at the DNS header (after the TCP length prefix). */
+typedef struct {
+    uint16_t id, flags, qdcount, ancount, nscount, arcount;
+} fp_dns_header;
+
+#define FP_DNS_NAME_MAX 1024 /* presentation form with escapes, always NUL-terminated */
+
+typedef enum { FP_DNS_QD = 0, FP_DNS_AN, FP_DNS_NS, FP_DNS_AR } fp_dns_section;
+
+typedef struct {
+    fp_dns_section section;
+    char name[FP_DNS_NAME_MAX];
+    uint16_t type, rclass;
+    uint32_t ttl;         /* 0 for questions */
+    uint32_t rdata_off;   /* offset of rdata within msg */
+    uint16_t rdlength;
+} fp_dns_record;
+
+typedef struct {
+    const uint8_t *msg;
+    uint32_t len;
+    fp_dns_header hdr;
+    uint32_t pos;      /* next record offset */
+    int section;       /* current section */
+    uint32_t left;     /* records left in current section */
+    int error;         /* set when a record could not be decoded: iteration stops */
+} fp_dns_iter;
+
+/* Returns 0 if a 12-byte header is present. */
+int fp_dns_iter_init(fp_dns_iter *it, const uint8_t *msg, uint32_t len);
+/* Returns 1 with *rec filled, 0 at the end, -1 on a malformed record (it->error set). */
+int fp_dns_iter_next(fp_dns_iter *it, fp_dns_record *rec);
+/* Decode a (possibly compressed) name at `off`. Writes a dotted NUL-terminated name
+ * ("" for root, non-printables escaped as \DDD). Returns the offset just after the
+ * name in the original position, or -1 on loop/overrun/too deep/too long. */
+int fp_dns_read_name(const uint8_t *msg, uint32_t len, uint32_t off, char *out, size_t outcap);
+/* Format the rdata of a record for display/rdata access (A, AAAA as text; names for
+ * CNAME/NS/PTR; "pref name" for MX; SOA/SRV fields; TXT strings). Returns length
+ * written or -1 when the rdata is malformed. Unknown types return -2 (use raw bytes). */
+int fp_dns_rdata_text(const uint8_t *msg, uint32_t len, const fp_dns_record *rec, char *out,
+                      size_t outcap);
+/* The DNS message within a dissected packet: sets *msg and *len; 0 ok, -1 none. */
+int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **msg,
+                   uint32_t *len);
+
+/* ---- HTTP/1.x (RFC 9112), one segment --------------------------------- */
+typedef struct {
+    uint32_t off, len; /* within the record */
+} fp_slice;
+#define FP_HTTP_MAX_HEADERS 64
+typedef struct {
+    int is_request;
+    fp_slice method, uri, version;   /* request line */
+    fp_slice status_code, reason;    /* status line (version shared) */
+    int status;                      /* numeric status, 0 for requests */
+    int header_count;
+    fp_slice header_name[FP_HTTP_MAX_HEADERS];
+    fp_slice header_value[FP_HTTP_MAX_HEADERS];
+    int headers_complete;            /* CRLFCRLF seen within the segment */
+    uint32_t body_off;               /* when headers_complete */
+    int malformed;                   /* added: a header line broke RFC 9112 section 5 */
+} fp_http_message;
+/* Parse the HTTP start line and headers found in the packet's TCP payload.
+ * Returns 0 on success, -1 when the payload is not HTTP. */
+int fp_http_parse(const uint8_t *data, const fp_dissection *d, fp_http_message *m);
+
+/* ---- TLS (RFC 8446 section 4.1.2, RFC 6066 section 3) ------------------ */
+typedef struct {
+    uint8_t content_type;     /* first record */
+    uint16_t record_version;
+    uint16_t record_length;
+    int record_count;         /* complete or partial records in the segment */
+    int handshake_type;       /* first handshake message type, -1 if none */
+    int is_client_hello;
+    uint16_t hello_version;   /* legacy_version of the ClientHello/ServerHello */
+    fp_slice sni;             /* first host_name of server_name, len 0 if none */
+    int hello_complete;       /* whole ClientHello inside this segment */
+    int malformed;            /* added: an inner length exceeded its (complete) container */
+} fp_tls_info;
+/* Returns 0 when the TCP payload starts with a plausible TLS record. */
+int fp_tls_parse(const uint8_t *data, const fp_dissection *d, fp_tls_info *t);
+
+/* ---- Internal: shared between the dissector files, not for the bridge -- */
+/* Invariant kept for every present layer: off <= off + hlen <= end <= caplen. */
+typedef struct {
+    const uint8_t *data;
+    uint32_t caplen;
+    uint32_t wirelen;
+    fp_dissection *d;
+} fp_dctx;
+
+static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,
+                                uint32_t end)
+{
+    d->present |= 1u << id;
+    d->layer[id].off = off;
+    d->layer[id].hlen = hlen;
+    d->layer[id].end = end;
+}
+static inline void fp_set_payload(fp_dissection *d, uint32_t off, uint32_t end)
+{
+    d->payload_off = off;
+    d->payload_len = end > off ? end - off : 0;
+}
+/* Where a layer ending at `end` would end on the wire (beyond caplen when snapped). */
+static inline uint32_t fp_wire_end(const fp_dctx *x, uint32_t end)
+{
+    return (end == x->caplen && x->wirelen > x->caplen) ? x->wirelen : end;
+}
+
+void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type); /* link.c */
+void fp_dissect_arp(fp_dctx *x, uint32_t off, uint32_t end);
+void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end);
+void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end);
+void fp_dissect_l4(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end); /* ipv4.c */
+void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);
+void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end);
+void fp_dissect_icmp(fp_dctx *x, fp_layer_id id, uint32_t off, uint32_t end);
+/* DNS message at off..end: sets FP_L_DNS and validates (anomalies) when `validate`. */
+void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate);
+/* Cheap prefix checks used for port-independent detection on TCP payloads. */
+int fp_tls_plausible(const uint8_t *p, uint32_t len);
+int fp_http_plausible(const uint8_t *p, uint32_t len);
+/* Full checks run once at dissection time on detected layers (set anomaly bits). */
+int fp_http_start_line_ok(const uint8_t *p, uint32_t len);
+int fp_tls_parse_span(const uint8_t *data, uint32_t off, uint32_t end, fp_tls_info *t);
+
+#endif

@@ -1,0 +1,371 @@
+/* DNS messages (RFC 1035 sections 4.1.1-4.1.4, 3.3 for record data; RFC 3596 AAAA;
+ * RFC 2782 SRV; RFC 5952 section 4 for the AAAA text form).
+ * Names are printed in presentation form like dig: labels joined by '.', no
+ * trailing dot, the root as "", '.' and '\' inside a label as "\." and "\\",
+ * bytes outside 0x21..0x7e as "\DDD". Compression pointers (section 4.1.4) must
+ * point strictly before the labels being read, so every jump goes backwards and
+ * a loop is impossible; jumps are also capped, and names at 255 wire octets.
+ * TXT rdata (section 3.3.14): the strings are concatenated without quotes or
+ * separators (the way SPF/DKIM consumers join them), escaped as above.
+ * fp_dns_iter.error holds the anomaly bit that stopped iteration
+ * (FP_ANOM_DNS_NAME or FP_ANOM_DNS_MALFORMED). */
+#include <stdio.h>
+
+#include "cursor.h"
+#include "dissect.h"
+
+#define DNS_MAX_JUMPS 64
+#define DNS_MAX_WIRE_NAME 255
+
+/* Bounded output buffer: `over` latches when something did not fit. */
+typedef struct {
+    char *p;
+    size_t cap, n;
+    int over;
+} sbuf;
+
+static void sb_putc(sbuf *b, char ch)
+{
+    if (b->p == NULL)
+        return;
+    if (b->n + 1 >= b->cap) { /* keep room for the NUL */
+        b->over = 1;
+        return;
+    }
+    b->p[b->n++] = ch;
+}
+
+static void sb_escaped(sbuf *b, const uint8_t *s, size_t len, int escape_dot)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = s[i];
+        if (ch < 0x21 || ch > 0x7e) {
+            sb_putc(b, '\\');
+            sb_putc(b, (char)('0' + ch / 100));
+            sb_putc(b, (char)('0' + ch / 10 % 10));
+            sb_putc(b, (char)('0' + ch % 10));
+            continue;
+        }
+        if (ch == '\\' || (escape_dot && ch == '.'))
+            sb_putc(b, '\\');
+        sb_putc(b, (char)ch);
+    }
+}
+
+static void sb_printf_u(sbuf *b, unsigned long v)
+{
+    char tmp[24];
+    int k = snprintf(tmp, sizeof tmp, "%lu", v);
+    for (int i = 0; i < k; i++)
+        sb_putc(b, tmp[i]);
+}
+
+static void sb_terminate(sbuf *b)
+{
+    if (b->p != NULL && b->cap > 0)
+        b->p[b->n < b->cap ? b->n : b->cap - 1] = '\0';
+}
+
+/* Name reader core: `out` may be NULL to only validate. */
+static int read_name(const uint8_t *msg, uint32_t len, uint32_t off, sbuf *b)
+{
+    if (off > len)
+        return -1;
+    fp_cursor c = fp_cursor_make(msg, len);
+    c.ptr += off;
+    uint32_t segment_start = off, wire = 1, jumps = 0;
+    int after = -1;
+    for (;;) {
+        uint8_t l, lo;
+        if (fp_get_u8(&c, &l))
+            return -1;
+        if (l == 0)
+            break;
+        if ((l & 0xc0) == 0xc0) {
+            if (fp_get_u8(&c, &lo))
+                return -1;
+            uint32_t target = ((uint32_t)(l & 0x3f) << 8) | lo;
+            if (after < 0)
+                after = (int)fp_cur_off(&c);
+            if (target >= segment_start || ++jumps > DNS_MAX_JUMPS)
+                return -1;
+            c.ptr = msg + target;
+            segment_start = target;
+            continue;
+        }
+        if (l & 0xc0) /* 0x40 extended and 0x80 reserved label types */
+            return -1;
+        wire += l + 1u;
+        if (wire > DNS_MAX_WIRE_NAME || !fp_cur_has(&c, l))
+            return -1;
+        if (wire != l + 2u) /* not the first label */
+            sb_putc(b, '.');
+        sb_escaped(b, c.ptr, l, 1);
+        c.ptr += l;
+    }
+    sb_terminate(b);
+    if (b->over)
+        return -1;
+    return after >= 0 ? after : (int)fp_cur_off(&c);
+}
+
+int fp_dns_read_name(const uint8_t *msg, uint32_t len, uint32_t off, char *out, size_t outcap)
+{
+    sbuf b = {out, outcap, 0, 0};
+    if (out != NULL && outcap == 0)
+        return -1;
+    return read_name(msg, len, off, &b);
+}
+
+int fp_dns_iter_init(fp_dns_iter *it, const uint8_t *msg, uint32_t len)
+{
+    fp_cursor c = fp_cursor_make(msg, len);
+    it->msg = msg;
+    it->len = len;
+    it->pos = 12;
+    it->section = FP_DNS_QD;
+    it->left = 0;
+    it->error = 0;
+    if (!fp_cur_has(&c, 12)) {
+        it->error = FP_ANOM_DNS_MALFORMED;
+        return -1;
+    }
+    it->hdr.id = fp_peek_be16(&c, 0);
+    it->hdr.flags = fp_peek_be16(&c, 2);
+    it->hdr.qdcount = fp_peek_be16(&c, 4);
+    it->hdr.ancount = fp_peek_be16(&c, 6);
+    it->hdr.nscount = fp_peek_be16(&c, 8);
+    it->hdr.arcount = fp_peek_be16(&c, 10);
+    it->left = it->hdr.qdcount;
+    return 0;
+}
+
+static uint16_t section_count(const fp_dns_header *h, int s)
+{
+    switch (s) {
+    case FP_DNS_QD: return h->qdcount;
+    case FP_DNS_AN: return h->ancount;
+    case FP_DNS_NS: return h->nscount;
+    default: return h->arcount;
+    }
+}
+
+static int iter_fail(fp_dns_iter *it, int anomaly)
+{
+    it->error = anomaly;
+    return -1;
+}
+
+/* One record; the name goes to `name` (may be NULL: validation only). */
+static int iter_step(fp_dns_iter *it, fp_dns_record *rec, char *name, size_t namecap)
+{
+    if (it->error)
+        return -1;
+    while (it->left == 0) {
+        if (it->section == FP_DNS_AR)
+            return 0;
+        it->section++;
+        it->left = section_count(&it->hdr, it->section);
+    }
+    sbuf b = {name, namecap, 0, 0};
+    int p = read_name(it->msg, it->len, it->pos, &b);
+    if (p < 0)
+        return iter_fail(it, FP_ANOM_DNS_NAME);
+    fp_cursor c = fp_cursor_make(it->msg, it->len);
+    c.ptr += p;
+    rec->section = (fp_dns_section)it->section;
+    rec->ttl = 0;
+    rec->rdlength = 0;
+    if (fp_get_be16(&c, &rec->type) || fp_get_be16(&c, &rec->rclass))
+        return iter_fail(it, FP_ANOM_DNS_MALFORMED);
+    if (it->section != FP_DNS_QD) {
+        if (fp_get_be32(&c, &rec->ttl) || fp_get_be16(&c, &rec->rdlength) ||
+            !fp_cur_has(&c, rec->rdlength))
+            return iter_fail(it, FP_ANOM_DNS_MALFORMED);
+    }
+    rec->rdata_off = fp_cur_off(&c);
+    it->pos = rec->rdata_off + rec->rdlength;
+    it->left--;
+    return 1;
+}
+
+int fp_dns_iter_next(fp_dns_iter *it, fp_dns_record *rec)
+{
+    return iter_step(it, rec, rec->name, sizeof rec->name);
+}
+
+void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate)
+{
+    fp_set_layer(x->d, FP_L_DNS, off, 0, end);
+    if (!validate)
+        return;
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_iter_init(&it, x->data + off, end - off) != 0) {
+        x->d->anomalies |= FP_ANOM_DNS_MALFORMED;
+        return;
+    }
+    int r;
+    while ((r = iter_step(&it, &rec, NULL, 0)) == 1)
+        ;
+    if (r < 0)
+        x->d->anomalies |= (uint32_t)it.error;
+}
+
+int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **msg,
+                   uint32_t *len)
+{
+    if (!FP_HAS(d, FP_L_DNS))
+        return -1;
+    *msg = data + d->layer[FP_L_DNS].off;
+    *len = d->layer[FP_L_DNS].end - d->layer[FP_L_DNS].off;
+    return 0;
+}
+
+/* ---- rdata ----------------------------------------------------------- */
+
+static void put_ip4(sbuf *b, const uint8_t *p)
+{
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            sb_putc(b, '.');
+        sb_printf_u(b, p[i]);
+    }
+}
+
+/* RFC 5952: lowercase, no leading zeros, the longest run (first on ties) of two or
+ * more zero groups as "::"; IPv4-mapped and -compatible addresses end in dotted
+ * quad, as inet_ntop prints them. */
+static void put_ip6(sbuf *b, const uint8_t *p)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint16_t w[8];
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8; i++)
+        w[i] = fp_load_be16(p + 2 * i);
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && w[j] == 0)
+            j++;
+        if (j - i > best_len && j - i >= 2) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
+    int v4_tail = best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff));
+    for (int i = 0; i < (v4_tail ? 6 : 8); i++) {
+        if (i == best) {
+            sb_putc(b, ':');
+            sb_putc(b, ':');
+            i += best_len - 1;
+            continue;
+        }
+        if (i > 0 && i != best + best_len)
+            sb_putc(b, ':');
+        int started = 0;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            unsigned nib = (w[i] >> shift) & 0xf;
+            if (nib || started || shift == 0) {
+                sb_putc(b, hex[nib]);
+                started = 1;
+            }
+        }
+    }
+    if (v4_tail) {
+        if (best_len == 5)
+            sb_putc(b, ':');
+        put_ip4(b, p + 12);
+    }
+}
+
+/* A name inside rdata: must end within the rdata. */
+static int put_name(sbuf *b, const uint8_t *msg, uint32_t len, uint32_t off, uint32_t rd_end)
+{
+    if (b->n + 1 >= b->cap) {
+        b->over = 1;
+        return -1;
+    }
+    sbuf sub = {b->p + b->n, b->cap - b->n, 0, 0};
+    int next = read_name(msg, len, off, &sub);
+    if (next < 0 || (uint32_t)next > rd_end)
+        return -1;
+    b->n += sub.n;
+    return next;
+}
+
+static int rdata_format(sbuf *b, const uint8_t *msg, uint32_t len, const fp_dns_record *rec)
+{
+    uint32_t off = rec->rdata_off, end = off + rec->rdlength;
+    fp_cursor c = fp_cursor_make(msg, end);
+    c.ptr += off;
+    int next;
+    switch (rec->type) {
+    case 1: /* A */
+        if (rec->rdlength != 4)
+            return -1;
+        put_ip4(b, c.ptr);
+        return 0;
+    case 28: /* AAAA */
+        if (rec->rdlength != 16)
+            return -1;
+        put_ip6(b, c.ptr);
+        return 0;
+    case 2: case 5: case 12: /* NS, CNAME, PTR */
+        return put_name(b, msg, len, off, end) < 0 ? -1 : 0;
+    case 15: /* MX: preference exchange */
+        if (!fp_cur_has(&c, 3))
+            return -1;
+        sb_printf_u(b, fp_peek_be16(&c, 0));
+        sb_putc(b, ' ');
+        return put_name(b, msg, len, off + 2, end) < 0 ? -1 : 0;
+    case 33: /* SRV: priority weight port target */
+        if (!fp_cur_has(&c, 7))
+            return -1;
+        for (int i = 0; i < 3; i++) {
+            sb_printf_u(b, fp_peek_be16(&c, 2 * (size_t)i));
+            sb_putc(b, ' ');
+        }
+        return put_name(b, msg, len, off + 6, end) < 0 ? -1 : 0;
+    case 6: /* SOA: mname rname serial refresh retry expire minimum */
+        if ((next = put_name(b, msg, len, off, end)) < 0)
+            return -1;
+        sb_putc(b, ' ');
+        if ((next = put_name(b, msg, len, (uint32_t)next, end)) < 0)
+            return -1;
+        c.ptr = msg + next;
+        if (fp_cur_left(&c) != 20)
+            return -1;
+        for (int i = 0; i < 5; i++) {
+            sb_putc(b, ' ');
+            sb_printf_u(b, fp_peek_be32(&c, 4 * (size_t)i));
+        }
+        return 0;
+    case 16: /* TXT: one or more <character-string>s */
+        if (rec->rdlength == 0)
+            return -1;
+        while (fp_cur_left(&c) > 0) {
+            uint8_t slen;
+            if (fp_get_u8(&c, &slen) || !fp_cur_has(&c, slen))
+                return -1;
+            sb_escaped(b, c.ptr, slen, 0);
+            c.ptr += slen;
+        }
+        return 0;
+    default:
+        return -2;
+    }
+}
+
+int fp_dns_rdata_text(const uint8_t *msg, uint32_t len, const fp_dns_record *rec, char *out,
+                      size_t outcap)
+{
+    if (outcap == 0 || rec->rdata_off > len || rec->rdlength > len - rec->rdata_off)
+        return -1;
+    sbuf b = {out, outcap, 0, 0};
+    int r = rdata_format(&b, msg, len, rec);
+    sb_terminate(&b);
+    if (r < 0)
+        return r;
+    return b.over ? -1 : (int)b.n;
+}

@@ -1,0 +1,79 @@
+/* IPv4 (RFC 791 section 3.1): IHL and options, total length, flags DF/MF and
+ * fragment offset (RFC 791 section 2.3; in 8-byte units on the wire, bytes here).
+ * A total length of 0 is what TSO/LSO captures show (RFC 791 does not allow it):
+ * flagged as ip4_bad_len, the captured bytes are used instead. Also the shared
+ * upper-layer dispatch for IPv4 and IPv6 (IANA protocol numbers). */
+#include "cursor.h"
+#include "dissect.h"
+
+void fp_dissect_l4(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end)
+{
+    switch (proto) {
+    case 6: fp_dissect_tcp(x, off, end); return;
+    case 17: fp_dissect_udp(x, off, end); return;
+    case 1: fp_dissect_icmp(x, FP_L_ICMP, off, end); return;
+    case 58: fp_dissect_icmp(x, FP_L_ICMP6, off, end); return;
+    default: fp_set_payload(x->d, off, end); return; /* GRE, IPIP, ESP...: left raw */
+    }
+}
+
+/* End of the datagram within the capture, from the total length field. */
+static uint32_t ip4_end(fp_dctx *x, uint32_t off, uint32_t end, uint32_t hlen, uint32_t totlen)
+{
+    fp_dissection *d = x->d;
+    if (totlen == 0) { /* TSO: trust the capture */
+        d->anomalies |= FP_ANOM_IP4_BAD_LEN;
+        return end;
+    }
+    if (totlen < hlen) {
+        d->anomalies |= FP_ANOM_IP4_BAD_LEN;
+        return off + hlen;
+    }
+    if (totlen > fp_wire_end(x, end) - off) /* longer than what was on the wire */
+        d->anomalies |= FP_ANOM_IP4_BAD_LEN;
+    return totlen < end - off ? off + totlen : end;
+}
+
+void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    fp_dissection *d = x->d;
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    d->ip_version = 4;
+    if (!fp_cur_has(&c, 20)) {
+        d->anomalies |= FP_ANOM_IP4_TRUNC;
+        fp_set_payload(d, off, end);
+        return;
+    }
+    uint32_t ihl = (uint32_t)(fp_peek_u8(&c, 0) & 0x0f) * 4;
+    uint32_t totlen = fp_peek_be16(&c, 2);
+    uint16_t fo = fp_peek_be16(&c, 6);
+    d->ip_proto = fp_peek_u8(&c, 9);
+    d->more_fragments = (fo & 0x2000) != 0;
+    d->frag_offset = (uint16_t)((fo & 0x1fff) * 8);
+    d->is_fragment = d->more_fragments || d->frag_offset != 0;
+    if (ihl < 20) { /* the fixed 20 bytes stay readable; nothing after them is trusted */
+        d->anomalies |= FP_ANOM_IP4_BAD_IHL;
+        fp_set_layer(d, FP_L_IP4, off, 20, off + 20);
+        fp_set_payload(d, off + 20, off + 20);
+        return;
+    }
+    if (!fp_cur_has(&c, ihl)) { /* options cut off */
+        d->anomalies |= FP_ANOM_IP4_TRUNC;
+        fp_set_layer(d, FP_L_IP4, off, 20, end);
+        fp_set_payload(d, end, end);
+        return;
+    }
+    uint32_t ip_end = ip4_end(x, off, end, ihl, totlen);
+    fp_set_layer(d, FP_L_IP4, off, ihl, ip_end);
+    if (totlen != 0 && totlen < ihl) { /* header claims to be longer than the datagram */
+        fp_set_payload(d, ip_end, ip_end);
+        return;
+    }
+    if (d->frag_offset != 0) { /* later fragment: its bytes continue an earlier L4 header */
+        d->anomalies |= FP_ANOM_IP_FRAGMENT;
+        fp_set_payload(d, off + ihl, ip_end);
+        return;
+    }
+    fp_dissect_l4(x, d->ip_proto, off + ihl, ip_end);
+}

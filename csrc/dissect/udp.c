@@ -1,0 +1,34 @@
+/* UDP (RFC 768): ports, length field (header + data), and DNS detection on the
+ * well-known ports: 53 (RFC 1035 section 4.2.1), 5353 mDNS (RFC 6762 section 18),
+ * 5355 LLMNR (RFC 4795 section 2.1), either direction. */
+#include "cursor.h"
+#include "dissect.h"
+
+static int is_dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
+
+void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    fp_dissection *d = x->d;
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    if (!fp_cur_has(&c, 8)) {
+        d->anomalies |= FP_ANOM_UDP_TRUNC;
+        fp_set_payload(d, off, end);
+        return;
+    }
+    d->sport = fp_peek_be16(&c, 0);
+    d->dport = fp_peek_be16(&c, 2);
+    uint32_t ulen = fp_peek_be16(&c, 4);
+    uint32_t udp_end = end;
+    /* A first fragment holds only part of the datagram: its length cannot be checked. */
+    if (ulen < 8 || (!d->is_fragment && ulen > fp_wire_end(x, end) - off))
+        d->anomalies |= FP_ANOM_UDP_BAD_LEN;
+    else if (ulen < end - off)
+        udp_end = off + ulen;
+    fp_set_layer(d, FP_L_UDP, off, 8, udp_end);
+    fp_set_payload(d, off + 8, udp_end);
+    if (d->is_fragment || udp_end - off < 8 + 12)
+        return;
+    if (is_dns_port(d->sport) || is_dns_port(d->dport))
+        fp_dissect_dns(x, off + 8, udp_end, 1);
+}

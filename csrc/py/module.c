@@ -1,0 +1,156 @@
+/* fastpkt._fastpkt: module definition, module state, exception hierarchy.
+ * Multi-phase init with heap types (PEP 489/630): no process-wide mutable state. */
+#include "pyfp.h"
+
+static struct PyModuleDef fastpkt_module;
+
+fp_state *fp_state_from_module(PyObject *m) { return (fp_state *)PyModule_GetState(m); }
+
+fp_state *fp_state_from_type(PyTypeObject *tp)
+{
+    PyObject *m = PyType_GetModuleByDef(tp, &fastpkt_module);
+    return m ? fp_state_from_module(m) : NULL;
+}
+
+void fp_raise_source_error(fp_state *st, const fp_error *err)
+{
+    PyObject *cls;
+    if (err->kind == FP_ERR_IO) {
+        errno = err->sys_errno;
+        PyErr_Format(PyExc_OSError, "%s", err->message);
+        return;
+    }
+    cls = err->kind == FP_ERR_TRUNCATED ? st->TruncatedError : st->FormatError;
+    PyObject *exc = PyObject_CallFunction(cls, "s", err->message);
+    if (exc == NULL) return;
+    PyObject *off = PyLong_FromUnsignedLongLong(err->offset);
+    PyObject *idx = PyLong_FromUnsignedLongLong(err->packet_index);
+    if (off && idx && PyObject_SetAttrString(exc, "offset", off) == 0 &&
+        PyObject_SetAttrString(exc, "packet_index", idx) == 0)
+        PyErr_SetObject(cls, exc);
+    Py_XDECREF(off);
+    Py_XDECREF(idx);
+    Py_DECREF(exc);
+}
+
+static int add_exceptions(PyObject *m, fp_state *st)
+{
+    st->Error = PyErr_NewExceptionWithDoc(
+        "fastpkt.Error", "Base class of every error fastpkt raises.", NULL, NULL);
+    if (st->Error == NULL) return -1;
+    PyObject *bases = PyTuple_Pack(2, st->Error, PyExc_ValueError);
+    if (bases == NULL) return -1;
+    PyObject *dict = Py_BuildValue("{s:O,s:O}", "offset", Py_None, "packet_index", Py_None);
+    if (dict == NULL) {
+        Py_DECREF(bases);
+        return -1;
+    }
+    st->FormatError = PyErr_NewExceptionWithDoc(
+        "fastpkt.FormatError",
+        "The capture is not a valid pcap/pcapng file, or a record in it is corrupt.\n"
+        "`offset` is the file offset of the bad header/record/block and `packet_index`\n"
+        "the index the bad record would have had.",
+        bases, dict);
+    Py_DECREF(bases);
+    Py_DECREF(dict);
+    if (st->FormatError == NULL) return -1;
+    st->TruncatedError = PyErr_NewExceptionWithDoc(
+        "fastpkt.TruncatedError",
+        "The capture ends inside a header or record (a file cut short). Every complete\n"
+        "packet before it was delivered; open with on_error='stop' to end quietly instead.",
+        st->FormatError, NULL);
+    if (st->TruncatedError == NULL) return -1;
+    if (PyModule_AddObjectRef(m, "Error", st->Error) < 0) return -1;
+    if (PyModule_AddObjectRef(m, "FormatError", st->FormatError) < 0) return -1;
+    if (PyModule_AddObjectRef(m, "TruncatedError", st->TruncatedError) < 0) return -1;
+    return 0;
+}
+
+static int add_anomaly_names(PyObject *m, fp_state *st)
+{
+    PyObject *all = PyTuple_New(FP_ANOM_COUNT_BITS);
+    if (all == NULL) return -1;
+    for (int i = 0; i < FP_ANOM_COUNT_BITS; i++) {
+        st->anomaly_names[i] = PyUnicode_InternFromString(fp_anomaly_names[i]);
+        if (st->anomaly_names[i] == NULL) {
+            Py_DECREF(all);
+            return -1;
+        }
+        PyTuple_SET_ITEM(all, i, Py_NewRef(st->anomaly_names[i]));
+    }
+    int rc = PyModule_AddObjectRef(m, "ANOMALIES", all);
+    Py_DECREF(all);
+    return rc;
+}
+
+static int fastpkt_exec(PyObject *m)
+{
+    fp_state *st = fp_state_from_module(m);
+    if (add_exceptions(m, st) < 0) return -1;
+    if (add_anomaly_names(m, st) < 0) return -1;
+    if (fp_layers_register(m, st) < 0) return -1;
+    if (fp_packet_register(m, st) < 0) return -1;
+    if (fp_packetlist_register(m, st) < 0) return -1;
+    if (fp_reader_register(m, st) < 0) return -1;
+    if (fp_writer_register(m, st) < 0) return -1;
+    return 0;
+}
+
+static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    fp_state *st = fp_state_from_module(m);
+    Py_VISIT(st->Packet_Type);
+    Py_VISIT(st->Reader_Type);
+    Py_VISIT(st->PacketList_Type);
+    Py_VISIT(st->Writer_Type);
+    for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
+    Py_VISIT(st->TCPFlags_Type);
+    Py_VISIT(st->DNSQR_Type);
+    Py_VISIT(st->DNSRR_Type);
+    Py_VISIT(st->Error);
+    Py_VISIT(st->FormatError);
+    Py_VISIT(st->TruncatedError);
+    return 0;
+}
+
+static int fastpkt_clear(PyObject *m)
+{
+    fp_state *st = fp_state_from_module(m);
+    Py_CLEAR(st->Packet_Type);
+    Py_CLEAR(st->Reader_Type);
+    Py_CLEAR(st->PacketList_Type);
+    Py_CLEAR(st->Writer_Type);
+    for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
+    Py_CLEAR(st->TCPFlags_Type);
+    Py_CLEAR(st->DNSQR_Type);
+    Py_CLEAR(st->DNSRR_Type);
+    Py_CLEAR(st->Error);
+    Py_CLEAR(st->FormatError);
+    Py_CLEAR(st->TruncatedError);
+    for (int i = 0; i < FP_ANOM_COUNT_BITS; i++) Py_CLEAR(st->anomaly_names[i]);
+    return 0;
+}
+
+static void fastpkt_free(void *m) { fastpkt_clear((PyObject *)m); }
+
+static PyModuleDef_Slot fastpkt_slots[] = {
+    {Py_mod_exec, fastpkt_exec},
+    {0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+             "fastpkt C core: pcap/pcapng readers, dissection into lazy packet views, BPF on\n"
+             "files, pcap writer. Use the friendly API in the `fastpkt` package.");
+
+static struct PyModuleDef fastpkt_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "fastpkt._fastpkt",
+    .m_doc = module_doc,
+    .m_size = sizeof(fp_state),
+    .m_slots = fastpkt_slots,
+    .m_traverse = fastpkt_traverse,
+    .m_clear = fastpkt_clear,
+    .m_free = fastpkt_free,
+};
+
+PyMODINIT_FUNC PyInit__fastpkt(void) { return PyModuleDef_Init(&fastpkt_module); }

@@ -1,0 +1,649 @@
+/* Packet: one record, its dissection and a private copy of its bytes in a single
+ * var-sized object. Layer attributes return views (FpLayer) over those bytes. */
+#include "pyfp.h"
+
+#include <stddef.h>
+
+#include "../dissect/cursor.h"
+
+static PyObject *packet_alloc(PyTypeObject *tp, uint32_t caplen)
+{
+    /* PyObject_InitVar increfs heap types; no zero-fill of the payload area. */
+    size_t size = offsetof(FpPacket, data) + (size_t)caplen;
+    PyObject *op = PyObject_Malloc(size);
+    if (op == NULL) return PyErr_NoMemory();
+    PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)caplen);
+    return op;
+}
+
+FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
+                               uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+{
+    FpPacket *p = (FpPacket *)packet_alloc(st->Packet_Type, caplen);
+    if (p == NULL) return NULL;
+    p->ts_ns = ts_ns;
+    p->caplen = caplen;
+    p->wirelen = wirelen;
+    p->linktype = linktype;
+    p->interface_id = 0;
+    p->has_ts = 1;
+    if (caplen) memcpy(p->data, data, caplen);
+    fp_dissect(p->data, caplen, wirelen, linktype, &p->d);
+    return p;
+}
+
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec)
+{
+    FpPacket *p = fp_packet_from_bytes(st, rec->data, rec->caplen, rec->wirelen, rec->linktype,
+                                       rec->ts_ns);
+    if (p == NULL) return NULL;
+    p->interface_id = rec->interface_id;
+    p->has_ts = rec->has_ts;
+    return p;
+}
+
+static void packet_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"data", "linktype", "time", "wirelen", NULL};
+    Py_buffer buf;
+    unsigned int linktype = FP_LINKTYPE_ETHERNET;
+    PyObject *time = Py_None, *wirelen_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|IOO:Packet", kwlist, &buf, &linktype, &time,
+                                     &wirelen_obj))
+        return NULL;
+    fp_state *st = fp_state_from_type(tp);
+    PyObject *res = NULL;
+    int64_t ts_ns = 0;
+    unsigned long wirelen = (unsigned long)buf.len;
+    if (st == NULL) goto done;
+    if (buf.len > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "packet too large (over 2 GiB)");
+        goto done;
+    }
+    if (time != Py_None) {
+        double t = PyFloat_AsDouble(time);
+        if (t == -1.0 && PyErr_Occurred()) goto done;
+        ts_ns = (int64_t)(t * 1e9 + (t >= 0 ? 0.5 : -0.5));
+    }
+    if (wirelen_obj != Py_None) {
+        wirelen = PyLong_AsUnsignedLong(wirelen_obj);
+        if (PyErr_Occurred()) goto done;
+        if (wirelen < (unsigned long)buf.len || wirelen > 0xffffffffUL) {
+            PyErr_Format(PyExc_ValueError, "wirelen %lu is smaller than the %zd bytes given",
+                         wirelen, buf.len);
+            goto done;
+        }
+    }
+    res = (PyObject *)fp_packet_from_bytes(st, buf.buf, (uint32_t)buf.len, (uint32_t)wirelen,
+                                           linktype, ts_ns);
+done:
+    PyBuffer_Release(&buf);
+    return res;
+}
+
+#define PKT(o) ((FpPacket *)(o))
+
+static PyObject *get_time(PyObject *self, void *c)
+{
+    (void)c;
+    if (!PKT(self)->has_ts) Py_RETURN_NONE;
+    return PyFloat_FromDouble((double)PKT(self)->ts_ns / 1e9);
+}
+static PyObject *get_time_ns(PyObject *self, void *c)
+{
+    (void)c;
+    if (!PKT(self)->has_ts) Py_RETURN_NONE;
+    return PyLong_FromLongLong(PKT(self)->ts_ns);
+}
+static PyObject *get_wirelen(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(PKT(self)->wirelen);
+}
+static PyObject *get_caplen(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(PKT(self)->caplen);
+}
+static PyObject *get_linktype(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(PKT(self)->linktype);
+}
+static PyObject *get_interface(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(PKT(self)->interface_id);
+}
+static PyObject *get_raw(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBytes_FromStringAndSize((const char *)PKT(self)->data, PKT(self)->caplen);
+}
+
+static PyObject *layer_or_none(PyObject *self, fp_layer_id id)
+{
+    FpPacket *p = PKT(self);
+    if (!FP_HAS(&p->d, id)) Py_RETURN_NONE;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    return fp_layer_new(st, p, id, 0);
+}
+
+/* One getter per layer; the closure carries the layer id. */
+static PyObject *get_layer(PyObject *self, void *closure)
+{
+    return layer_or_none(self, (fp_layer_id)(intptr_t)closure);
+}
+
+static PyObject *get_sll(PyObject *self, void *c)
+{
+    (void)c;
+    if (FP_HAS(&PKT(self)->d, FP_L_SLL2)) return layer_or_none(self, FP_L_SLL2);
+    return layer_or_none(self, FP_L_SLL);
+}
+
+static PyObject *get_vlans(PyObject *self, void *c)
+{
+    (void)c;
+    FpPacket *p = PKT(self);
+    int n = FP_HAS(&p->d, FP_L_VLAN) ? p->d.vlan_count : 0;
+    PyObject *list = PyList_New(n);
+    if (list == NULL || n == 0) return list;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    for (int i = 0; i < n; i++) {
+        PyObject *l = st ? fp_layer_new(st, p, FP_L_VLAN, i) : NULL;
+        if (l == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, l);
+    }
+    return list;
+}
+
+static PyObject *get_src_dst(PyObject *self, void *closure)
+{
+    FpPacket *p = PKT(self);
+    int dst = closure != NULL;
+    if (FP_HAS(&p->d, FP_L_IP4)) return fp_ip4_str(p->data + p->d.layer[FP_L_IP4].off + 12 + 4 * dst);
+    if (FP_HAS(&p->d, FP_L_IP6)) return fp_ip6_str(p->data + p->d.layer[FP_L_IP6].off + 8 + 16 * dst);
+    Py_RETURN_NONE;
+}
+
+static int has_ports(const fp_dissection *d)
+{
+    return FP_HAS(d, FP_L_TCP) || FP_HAS(d, FP_L_UDP);
+}
+
+static PyObject *get_sport(PyObject *self, void *c)
+{
+    (void)c;
+    if (!has_ports(&PKT(self)->d)) Py_RETURN_NONE;
+    return PyLong_FromLong(PKT(self)->d.sport);
+}
+static PyObject *get_dport(PyObject *self, void *c)
+{
+    (void)c;
+    if (!has_ports(&PKT(self)->d)) Py_RETURN_NONE;
+    return PyLong_FromLong(PKT(self)->d.dport);
+}
+static PyObject *get_proto(PyObject *self, void *c)
+{
+    (void)c;
+    if (PKT(self)->d.ip_version == 0) Py_RETURN_NONE;
+    return PyLong_FromLong(PKT(self)->d.ip_proto);
+}
+static PyObject *get_payload(PyObject *self, void *c)
+{
+    (void)c;
+    FpPacket *p = PKT(self);
+    uint32_t off = p->d.payload_off, len = p->d.payload_len;
+    if (off > p->caplen || len > p->caplen - off) return PyBytes_FromStringAndSize("", 0);
+    return PyBytes_FromStringAndSize((const char *)p->data + off, len);
+}
+
+static PyObject *anomaly_tuple(fp_state *st, uint32_t bits)
+{
+    int n = 0;
+    for (uint32_t b = bits; b; b &= b - 1) n++;
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL) return NULL;
+    for (int i = 0, k = 0; i < FP_ANOM_COUNT_BITS; i++)
+        if (bits & (1u << i)) PyTuple_SET_ITEM(t, k++, Py_NewRef(st->anomaly_names[i]));
+    return t;
+}
+
+static PyObject *get_anomalies(PyObject *self, void *c)
+{
+    (void)c;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    return st ? anomaly_tuple(st, PKT(self)->d.anomalies) : NULL;
+}
+
+/* Scapy's class names, indexed by layer id. */
+static const char *const layer_names[FP_L_COUNT] = {
+    [FP_L_ETH] = "Ether",  [FP_L_SLL] = "SLL",     [FP_L_SLL2] = "SLL2",   [FP_L_LOOP] = "Loopback",
+    [FP_L_VLAN] = "Dot1Q", [FP_L_ARP] = "ARP",     [FP_L_IP4] = "IP",      [FP_L_IP6] = "IPv6",
+    [FP_L_TCP] = "TCP",    [FP_L_UDP] = "UDP",     [FP_L_ICMP] = "ICMP",   [FP_L_ICMP6] = "ICMPv6",
+    [FP_L_DNS] = "DNS",    [FP_L_HTTP] = "HTTP",   [FP_L_TLS] = "TLS",
+};
+
+static PyObject *get_layers(PyObject *self, void *c)
+{
+    (void)c;
+    const fp_dissection *d = &PKT(self)->d;
+    PyObject *list = PyList_New(0);
+    if (list == NULL) return NULL;
+    for (int i = 0; i < FP_L_COUNT; i++) {
+        if (!FP_HAS(d, i)) continue;
+        int reps = i == FP_L_VLAN ? d->vlan_count : 1;
+        for (int r = 0; r < reps; r++) {
+            PyObject *s = PyUnicode_FromString(layer_names[i]);
+            if (s == NULL || PyList_Append(list, s) < 0) {
+                Py_XDECREF(s);
+                Py_DECREF(list);
+                return NULL;
+            }
+            Py_DECREF(s);
+        }
+    }
+    PyObject *t = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return t;
+}
+
+/* Names a user may pass to haslayer()/in/[]: Scapy's, dpkt's and ours. */
+static const struct {
+    const char *name;
+    int id;
+} layer_aliases[] = {
+    {"ether", FP_L_ETH},      {"ethernet", FP_L_ETH},   {"eth", FP_L_ETH},
+    {"sll", FP_L_SLL},        {"cookedlinux", FP_L_SLL}, {"sll2", FP_L_SLL2},
+    {"cookedlinuxv2", FP_L_SLL2}, {"loopback", FP_L_LOOP}, {"null", FP_L_LOOP},
+    {"dot1q", FP_L_VLAN},     {"dot1ad", FP_L_VLAN},    {"vlan", FP_L_VLAN},
+    {"arp", FP_L_ARP},        {"ip", FP_L_IP4},         {"ipv4", FP_L_IP4},
+    {"ipv6", FP_L_IP6},       {"ip6", FP_L_IP6},        {"tcp", FP_L_TCP},
+    {"udp", FP_L_UDP},        {"icmp", FP_L_ICMP},      {"icmpv6", FP_L_ICMP6},
+    {"icmp6", FP_L_ICMP6},    {"dns", FP_L_DNS},        {"dnsqr", FP_L_DNS},
+    {"dnsrr", FP_L_DNS},      {"http", FP_L_HTTP},      {"httprequest", FP_L_HTTP},
+    {"httpresponse", FP_L_HTTP}, {"tls", FP_L_TLS},     {"ssl", FP_L_TLS},
+};
+#define FP_LAYER_RAW (-2)
+
+/* Resolve a layer given as a string or a class (by __name__). -1 with an error set. */
+static int resolve_layer(PyObject *spec)
+{
+    PyObject *name = NULL;
+    if (PyUnicode_Check(spec)) {
+        name = Py_NewRef(spec);
+    } else if (PyType_Check(spec)) {
+        name = PyObject_GetAttrString(spec, "__name__");
+        if (name == NULL) return -1;
+    } else {
+        PyErr_Format(PyExc_TypeError, "layer must be a name like 'TCP' or a layer class, not %.100s",
+                     Py_TYPE(spec)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    int id = -1;
+    if (s != NULL && n < 32) {
+        char low[32];
+        for (Py_ssize_t i = 0; i <= n; i++) low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+        if (strcmp(low, "raw") == 0 || strcmp(low, "payload") == 0) id = FP_LAYER_RAW;
+        else if (strncmp(low, "icmpv6", 6) == 0) id = FP_L_ICMP6; /* ICMPv6EchoRequest, ... */
+        for (size_t i = 0; id == -1 && i < sizeof layer_aliases / sizeof layer_aliases[0]; i++)
+            if (strcmp(low, layer_aliases[i].name) == 0) id = layer_aliases[i].id;
+    }
+    if (s != NULL && id == -1)
+        PyErr_Format(PyExc_ValueError,
+                     "unknown layer %R: use one of Ether, SLL, Loopback, Dot1Q, ARP, IP, IPv6, "
+                     "TCP, UDP, ICMP, ICMPv6, DNS, HTTP, TLS, Raw",
+                     name);
+    Py_DECREF(name);
+    return id;
+}
+
+static int packet_has(FpPacket *p, int id)
+{
+    if (id == FP_LAYER_RAW) return p->d.payload_len > 0;
+    if (id == FP_L_SLL) return FP_HAS(&p->d, FP_L_SLL) || FP_HAS(&p->d, FP_L_SLL2);
+    return FP_HAS(&p->d, id);
+}
+
+static int packet_contains(PyObject *self, PyObject *spec)
+{
+    int id = resolve_layer(spec);
+    if (id == -1) return -1;
+    return packet_has(PKT(self), id);
+}
+
+static PyObject *packet_haslayer(PyObject *self, PyObject *spec)
+{
+    int r = packet_contains(self, spec);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyObject *packet_getitem(PyObject *self, PyObject *spec)
+{
+    int id = resolve_layer(spec);
+    if (id == -1) return NULL;
+    FpPacket *p = PKT(self);
+    if (!packet_has(p, id)) {
+        PyErr_Format(PyExc_KeyError, "layer %R not found in this packet", spec);
+        return NULL;
+    }
+    if (id == FP_LAYER_RAW) return get_payload(self, NULL);
+    if (id == FP_L_SLL) return get_sll(self, NULL);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    return st ? fp_layer_new(st, p, (fp_layer_id)id, 0) : NULL;
+}
+
+static PyObject *packet_bytes(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return get_raw(self, NULL);
+}
+
+static Py_ssize_t packet_len(PyObject *self) { return PKT(self)->wirelen; }
+
+/* Scapy-like one-line summary: "Ether / IP / TCP 10.0.0.1:443 > 10.0.0.2:51515 SA". */
+static PyObject *packet_summary(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    FpPacket *p = PKT(self);
+    const fp_dissection *d = &p->d;
+    char buf[768];
+    size_t n = 0;
+#define APPEND(...)                                                                   \
+    do {                                                                              \
+        int w_ = snprintf(buf + n, sizeof buf - n, __VA_ARGS__);                      \
+        if (w_ > 0) n = (size_t)w_ < sizeof buf - n ? n + (size_t)w_ : sizeof buf - 1; \
+    } while (0)
+    int first = 1;
+    for (int i = 0; i < FP_L_COUNT; i++) {
+        if (!FP_HAS(d, i) || i == FP_L_DNS || i == FP_L_HTTP || i == FP_L_TLS) continue;
+        APPEND("%s%s", first ? "" : " / ", layer_names[i]);
+        first = 0;
+    }
+    PyObject *src = get_src_dst(self, NULL), *dst = get_src_dst(self, (void *)1);
+    if (src == NULL || dst == NULL) {
+        Py_XDECREF(src);
+        Py_XDECREF(dst);
+        return NULL;
+    }
+    const char *s = src == Py_None ? "?" : PyUnicode_AsUTF8(src);
+    const char *t = dst == Py_None ? "?" : PyUnicode_AsUTF8(dst);
+    if (FP_HAS(d, FP_L_TCP)) {
+        static const char letters[] = "FSRPAUECN";
+        const uint8_t *h = p->data + d->layer[FP_L_TCP].off;
+        unsigned fl = (unsigned)(((h[12] & 1) << 8) | h[13]);
+        char f[10];
+        int k = 0;
+        for (int b = 0; b < 9; b++)
+            if (fl & (1u << b)) f[k++] = letters[b];
+        f[k] = 0;
+        APPEND(" %s:%u > %s:%u %s", s, d->sport, t, d->dport, f);
+    } else if (FP_HAS(d, FP_L_UDP)) {
+        APPEND(" %s:%u > %s:%u", s, d->sport, t, d->dport);
+    } else if (FP_HAS(d, FP_L_ICMP) || FP_HAS(d, FP_L_ICMP6)) {
+        const uint8_t *h = p->data + d->layer[FP_HAS(d, FP_L_ICMP) ? FP_L_ICMP : FP_L_ICMP6].off;
+        APPEND(" %s > %s type=%u code=%u", s, t, h[0], h[1]);
+    } else if (FP_HAS(d, FP_L_ARP) && d->layer[FP_L_ARP].end - d->layer[FP_L_ARP].off >= 28) {
+        const uint8_t *a = p->data + d->layer[FP_L_ARP].off;
+        unsigned op = fp_load_be16(a + 6);
+        if (op == 1)
+            APPEND(" who has %u.%u.%u.%u says %u.%u.%u.%u", a[24], a[25], a[26], a[27], a[14], a[15],
+                   a[16], a[17]);
+        else
+            APPEND(" %u.%u.%u.%u is at %02x:%02x:%02x:%02x:%02x:%02x", a[14], a[15], a[16], a[17],
+                   a[8], a[9], a[10], a[11], a[12], a[13]);
+    } else if (d->ip_version) {
+        APPEND(" %s > %s proto=%u", s, t, d->ip_proto);
+    }
+    Py_DECREF(src);
+    Py_DECREF(dst);
+    if (FP_HAS(d, FP_L_DNS)) {
+        const uint8_t *msg;
+        uint32_t len;
+        fp_dns_iter it;
+        fp_dns_record rec;
+        if (fp_dns_message(p->data, d, &msg, &len) == 0 && fp_dns_iter_init(&it, msg, len) == 0) {
+            int qr = it.hdr.flags >> 15;
+            if (fp_dns_iter_next(&it, &rec) == 1 && rec.section == FP_DNS_QD)
+                APPEND(" / DNS %s \"%s\"", qr ? "Ans" : "Qry", rec.name);
+            else
+                APPEND(" / DNS %s", qr ? "Ans" : "Qry");
+        }
+    }
+    if (FP_HAS(d, FP_L_HTTP)) {
+        fp_http_message m;
+        if (fp_http_parse(p->data, d, &m) == 0) {
+            if (m.is_request)
+                APPEND(" / HTTP %.*s %.*s", (int)m.method.len, (const char *)p->data + m.method.off,
+                       (int)(m.uri.len > 200 ? 200 : m.uri.len), (const char *)p->data + m.uri.off);
+            else
+                APPEND(" / HTTP %d", m.status);
+        }
+    }
+    if (FP_HAS(d, FP_L_TLS)) {
+        fp_tls_info ti;
+        if (fp_tls_parse(p->data, d, &ti) == 0 && ti.sni.len)
+            APPEND(" / TLS ClientHello sni=%.*s", (int)ti.sni.len, (const char *)p->data + ti.sni.off);
+        else
+            APPEND(" / TLS");
+    } else if (p->d.payload_len && !FP_HAS(d, FP_L_DNS) && !FP_HAS(d, FP_L_HTTP)) {
+        APPEND(" / Raw");
+    }
+    if (first && n == 0) APPEND("Raw linktype=%u len=%u", p->linktype, p->caplen);
+#undef APPEND
+    return PyUnicode_DecodeLatin1(buf, (Py_ssize_t)n, "replace");
+}
+
+static PyObject *packet_repr(PyObject *self)
+{
+    PyObject *s = packet_summary(self, NULL);
+    if (s == NULL) return NULL;
+    PyObject *r = PyUnicode_FromFormat("<Packet %U len=%u>", s, PKT(self)->wirelen);
+    Py_DECREF(s);
+    return r;
+}
+
+/* show(): every layer's fields, Scapy's "###[ IP ]###" layout. */
+static PyObject *packet_show(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"dump", NULL};
+    int dump = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:show", kwlist, &dump)) return NULL;
+    FpPacket *p = PKT(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    PyObject *parts = PyList_New(0);
+    if (parts == NULL) return NULL;
+    for (int i = 0; i < FP_L_COUNT; i++) {
+        if (!FP_HAS(&p->d, i) || st->Layer_Types[i] == NULL) continue;
+        int reps = i == FP_L_VLAN ? p->d.vlan_count : 1;
+        for (int r = 0; r < reps; r++) {
+            PyObject *layer = fp_layer_new(st, p, (fp_layer_id)i, r);
+            PyObject *fd = layer ? PyObject_CallMethod(layer, "fields_dict", NULL) : NULL;
+            Py_XDECREF(layer);
+            if (fd == NULL) goto fail;
+            PyObject *hdr = PyUnicode_FromFormat("###[ %s ]###", layer_names[i]);
+            if (hdr == NULL || PyList_Append(parts, hdr) < 0) {
+                Py_XDECREF(hdr);
+                Py_DECREF(fd);
+                goto fail;
+            }
+            Py_DECREF(hdr);
+            PyObject *k, *v;
+            Py_ssize_t pos = 0;
+            while (PyDict_Next(fd, &pos, &k, &v)) {
+                PyObject *line = PyUnicode_FromFormat("  %-10U= %R", k, v);
+                if (line == NULL || PyList_Append(parts, line) < 0) {
+                    Py_XDECREF(line);
+                    Py_DECREF(fd);
+                    goto fail;
+                }
+                Py_DECREF(line);
+            }
+            Py_DECREF(fd);
+        }
+    }
+    if (p->d.payload_len) {
+        PyObject *pl = get_payload(self, NULL);
+        PyObject *line = pl ? PyUnicode_FromFormat("###[ Raw ]###\n  load      = %R", pl) : NULL;
+        Py_XDECREF(pl);
+        if (line == NULL || PyList_Append(parts, line) < 0) {
+            Py_XDECREF(line);
+            goto fail;
+        }
+        Py_DECREF(line);
+    }
+    if (p->d.anomalies) {
+        PyObject *an = anomaly_tuple(st, p->d.anomalies);
+        PyObject *line = an ? PyUnicode_FromFormat("###[ anomalies ]###\n  %R", an) : NULL;
+        Py_XDECREF(an);
+        if (line == NULL || PyList_Append(parts, line) < 0) {
+            Py_XDECREF(line);
+            goto fail;
+        }
+        Py_DECREF(line);
+    }
+    PyObject *sep = PyUnicode_FromString("\n");
+    PyObject *text = sep ? PyUnicode_Join(sep, parts) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    if (text == NULL || dump) return text;
+    PyObject *builtins = PyEval_GetBuiltins();
+    PyObject *print = builtins ? PyDict_GetItemString(builtins, "print") : NULL;
+    PyObject *r = print ? PyObject_CallOneArg(print, text) : NULL;
+    Py_DECREF(text);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(parts);
+    return NULL;
+}
+
+static PyObject *tristate(int v)
+{
+    if (v < 0) Py_RETURN_NONE;
+    return PyBool_FromLong(v);
+}
+
+static PyObject *packet_verify_checksums(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    FpPacket *p = PKT(self);
+    const fp_dissection *d = &p->d;
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    static const struct {
+        int id;
+        const char *key;
+    } l4[] = {{FP_L_TCP, "tcp"}, {FP_L_UDP, "udp"}, {FP_L_ICMP, "icmp"}, {FP_L_ICMP6, "icmp6"}};
+    if (FP_HAS(d, FP_L_IP4)) {
+        PyObject *v = tristate(fp_ip4_checksum_ok(p->data, d));
+        if (v == NULL || PyDict_SetItemString(out, "ip", v) < 0) goto fail_v;
+        Py_DECREF(v);
+    }
+    for (size_t i = 0; i < sizeof l4 / sizeof l4[0]; i++) {
+        if (!FP_HAS(d, l4[i].id)) continue;
+        PyObject *v = tristate(fp_l4_checksum_ok(p->data, d));
+        if (v == NULL || PyDict_SetItemString(out, l4[i].key, v) < 0) goto fail_v;
+        Py_DECREF(v);
+    }
+    return out;
+fail_v:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyGetSetDef packet_getset[] = {
+    {"time", get_time, NULL, "Capture time as float seconds since the epoch (None for pcapng SPB).", NULL},
+    {"time_ns", get_time_ns, NULL, "Capture time in integer nanoseconds since the epoch.", NULL},
+    {"wirelen", get_wirelen, NULL, "Length of the packet on the wire.", NULL},
+    {"caplen", get_caplen, NULL, "Number of bytes captured (<= wirelen when a snaplen cut it).", NULL},
+    {"linktype", get_linktype, NULL, "Link-layer type (LINKTYPE_ value).", NULL},
+    {"interface", get_interface, NULL, "pcapng interface index (0 for pcap).", NULL},
+    {"raw", get_raw, NULL, "The captured bytes.", NULL},
+    {"eth", get_layer, NULL, "Ethernet header, or None.", (void *)(intptr_t)FP_L_ETH},
+    {"sll", get_sll, NULL, "Linux cooked (SLL/SLL2) header, or None.", NULL},
+    {"loopback", get_layer, NULL, "BSD loopback (NULL/LOOP) header, or None.", (void *)(intptr_t)FP_L_LOOP},
+    {"vlan", get_layer, NULL, "Outermost 802.1Q/802.1ad tag, or None.", (void *)(intptr_t)FP_L_VLAN},
+    {"vlans", get_vlans, NULL, "All VLAN tags, outer to inner.", NULL},
+    {"arp", get_layer, NULL, "ARP, or None.", (void *)(intptr_t)FP_L_ARP},
+    {"ip", get_layer, NULL, "IPv4 header, or None.", (void *)(intptr_t)FP_L_IP4},
+    {"ip6", get_layer, NULL, "IPv6 header, or None.", (void *)(intptr_t)FP_L_IP6},
+    {"tcp", get_layer, NULL, "TCP header, or None.", (void *)(intptr_t)FP_L_TCP},
+    {"udp", get_layer, NULL, "UDP header, or None.", (void *)(intptr_t)FP_L_UDP},
+    {"icmp", get_layer, NULL, "ICMP (v4), or None.", (void *)(intptr_t)FP_L_ICMP},
+    {"icmp6", get_layer, NULL, "ICMPv6, or None.", (void *)(intptr_t)FP_L_ICMP6},
+    {"dns", get_layer, NULL, "DNS message (UDP or TCP), or None.", (void *)(intptr_t)FP_L_DNS},
+    {"http", get_layer, NULL, "HTTP/1.x start line and headers in this segment, or None.", (void *)(intptr_t)FP_L_HTTP},
+    {"tls", get_layer, NULL, "TLS record (ClientHello SNI when in this segment), or None.", (void *)(intptr_t)FP_L_TLS},
+    {"src", get_src_dst, NULL, "Network-layer source address (IPv4 or IPv6), or None.", NULL},
+    {"dst", get_src_dst, NULL, "Network-layer destination address, or None.", (void *)1},
+    {"sport", get_sport, NULL, "TCP/UDP source port, or None.", NULL},
+    {"dport", get_dport, NULL, "TCP/UDP destination port, or None.", NULL},
+    {"proto", get_proto, NULL, "IP protocol number (after IPv6 extension headers), or None.", NULL},
+    {"payload", get_payload, NULL, "Payload after the innermost decoded header.", NULL},
+    {"anomalies", get_anomalies, NULL, "Names of what was malformed in this packet.", NULL},
+    {"layers", get_layers, NULL, "Layer names, outer to inner.", NULL},
+    {NULL},
+};
+
+static PyMethodDef packet_methods[] = {
+    {"haslayer", packet_haslayer, METH_O, "True if the packet has this layer (name or class)."},
+    {"summary", packet_summary, METH_NOARGS, "One-line summary in Scapy's style."},
+    {"show", (PyCFunction)(void (*)(void))packet_show, METH_VARARGS | METH_KEYWORDS,
+     "Print every layer's fields (return the text with dump=True)."},
+    {"verify_checksums", packet_verify_checksums, METH_NOARGS,
+     "Check IPv4/TCP/UDP/ICMP checksums: {layer: True/False/None (cannot tell)}."},
+    {"__bytes__", packet_bytes, METH_NOARGS, "The captured bytes."},
+    {NULL},
+};
+
+PyDoc_STRVAR(packet_doc,
+             "Packet(data, linktype=1, time=None, wirelen=None)\n--\n\n"
+             "A captured packet: metadata, dissected layers (views over its bytes) and anomalies.\n"
+             "Layer attributes (eth, ip, tcp, dns, ...) are None when absent.");
+
+static PyType_Slot packet_slots[] = {
+    {Py_tp_doc, (void *)packet_doc},
+    {Py_tp_new, packet_new},
+    {Py_tp_dealloc, packet_dealloc},
+    {Py_tp_repr, packet_repr},
+    {Py_tp_getset, packet_getset},
+    {Py_tp_methods, packet_methods},
+    {Py_sq_contains, packet_contains},
+    {Py_sq_length, packet_len},
+    {Py_mp_subscript, packet_getitem},
+    {Py_mp_length, packet_len},
+    {0, NULL},
+};
+
+static PyType_Spec packet_spec = {
+    .name = "fastpkt.Packet",
+    .basicsize = (int)offsetof(FpPacket, data),
+    .itemsize = 1,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = packet_slots,
+};
+
+int fp_packet_register(PyObject *m, fp_state *st)
+{
+    st->Packet_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &packet_spec, NULL);
+    if (st->Packet_Type == NULL) return -1;
+    return PyModule_AddType(m, st->Packet_Type);
+}

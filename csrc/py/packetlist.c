@@ -1,0 +1,769 @@
+/* PacketList: packets read in bulk. Records from mmap'd files or memory buffers are
+ * referenced in place (the Reader's mapping stays alive while the list does);
+ * records from streams are copied into one blob. Packet objects are made only on
+ * indexing; columns() dissects every record in C, with the GIL released, into
+ * typed column buffers for pandas/Arrow: no per-row Python objects. */
+#include "pyfp.h"
+
+#include <stddef.h>
+#include <strings.h>
+
+#include "../dissect/cursor.h"
+#include "../source/bpf.h"
+
+typedef struct {
+    int64_t ts_ns;
+    const uint8_t *data;
+    uint32_t caplen, wirelen, linktype, interface_id;
+    uint8_t has_ts;
+} pl_entry;
+
+typedef struct {
+    PyObject_HEAD
+    pl_entry *entries;
+    Py_ssize_t n;
+    PyObject *owner;  /* Reader (stable mapping) or a capsule owning the copied blob */
+    int owner_is_reader;
+    uint32_t linktype, snaplen;
+    int nanosecond, big_endian;
+} fp_packetlist;
+
+#define PL(o) ((fp_packetlist *)(o))
+
+static void blob_free(PyObject *capsule) { PyMem_RawFree(PyCapsule_GetPointer(capsule, "fastpkt.blob")); }
+
+static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_is_reader)
+{
+    fp_packetlist *pl = PyObject_GC_New(fp_packetlist, st->PacketList_Type);
+    if (pl == NULL) return NULL;
+    pl->entries = NULL;
+    pl->n = 0;
+    pl->owner = Py_XNewRef(owner);
+    pl->owner_is_reader = owner_is_reader;
+    pl->linktype = FP_LINKTYPE_ETHERNET;
+    pl->snaplen = 262144;
+    pl->nanosecond = 0;
+    pl->big_endian = 0;
+    if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
+    PyObject_GC_Track(pl);
+    return pl;
+}
+
+typedef struct {
+    pl_entry *entries;
+    size_t n, cap;
+    uint8_t *blob; /* streams only: copies of the record bytes; data holds offsets until done */
+    size_t blob_len, blob_cap;
+    int oom;
+} pl_builder;
+
+static int builder_add(pl_builder *b, const fp_record *rec, int copy)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        pl_entry *e = PyMem_RawRealloc(b->entries, cap * sizeof *e);
+        if (e == NULL) return -1;
+        b->entries = e;
+        b->cap = cap;
+    }
+    pl_entry *e = &b->entries[b->n];
+    e->ts_ns = rec->ts_ns;
+    e->caplen = rec->caplen;
+    e->wirelen = rec->wirelen;
+    e->linktype = rec->linktype;
+    e->interface_id = rec->interface_id;
+    e->has_ts = (uint8_t)rec->has_ts;
+    e->data = rec->data;
+    if (copy) {
+        if (b->blob_len + rec->caplen > b->blob_cap) {
+            size_t cap = b->blob_cap ? b->blob_cap : 1 << 20;
+            while (cap < b->blob_len + rec->caplen) cap *= 2;
+            uint8_t *nb = PyMem_RawRealloc(b->blob, cap);
+            if (nb == NULL) return -1;
+            b->blob = nb;
+            b->blob_cap = cap;
+        }
+        memcpy(b->blob + b->blob_len, rec->data, rec->caplen);
+        e->data = (const uint8_t *)(uintptr_t)b->blob_len; /* rebased when the blob is final */
+        b->blob_len += rec->caplen;
+    }
+    b->n++;
+    return 0;
+}
+
+PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
+{
+    fp_reader_obj *r = (fp_reader_obj *)reader;
+    fp_state *st = fp_state_from_type(Py_TYPE(reader));
+    if (st == NULL) return NULL;
+    int stable = r->src && fp_source_stable_data(r->src);
+    pl_builder b = {0};
+    fp_record rec;
+    fp_error err = {0};
+    char errbuf[512] = "";
+    int rc = 0, bad_filter = 0;
+    if (r->src != NULL && !r->closed) {
+        Py_BEGIN_ALLOW_THREADS
+        for (uint64_t got = 0; got < limit && !(r->has_limit && r->delivered >= r->limit);) {
+            rc = fp_source_next(r->src, &rec, &err);
+            if (rc <= 0) break;
+            if (r->bpf) {
+                int m = fp_bpf_set_match(r->bpf, &rec, errbuf, sizeof errbuf);
+                if (m < 0) {
+                    bad_filter = 1;
+                    break;
+                }
+                if (m == 0) {
+                    r->filtered++;
+                    continue;
+                }
+            }
+            if (builder_add(&b, &rec, !stable) < 0) {
+                b.oom = 1;
+                break;
+            }
+            r->delivered++;
+            got++;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *owner = reader;
+    if (!stable) {
+        owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
+        if (owner == NULL) {
+            PyMem_RawFree(b.blob);
+            PyMem_RawFree(b.entries);
+            return NULL;
+        }
+        for (size_t i = 0; i < b.n; i++) b.entries[i].data = b.blob + (uintptr_t)b.entries[i].data;
+    }
+    fp_packetlist *pl = packetlist_alloc(st, owner, stable);
+    if (!stable) Py_DECREF(owner);
+    if (pl == NULL) {
+        PyMem_RawFree(b.entries);
+        return NULL;
+    }
+    pl->entries = b.entries;
+    pl->n = (Py_ssize_t)b.n;
+    if (r->src) {
+        pl->linktype = fp_source_linktype(r->src);
+        pl->snaplen = fp_source_snaplen(r->src);
+        pl->nanosecond = fp_source_nanosecond(r->src);
+        /* "swapped" is relative to this host */
+        pl->big_endian = fp_source_byte_swapped(r->src) ^ (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+    }
+    if (b.oom) {
+        Py_DECREF(pl);
+        return PyErr_NoMemory();
+    }
+    if (bad_filter) {
+        Py_DECREF(pl);
+        PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec.linktype, errbuf);
+        return NULL;
+    }
+    if (rc < 0) {
+        /* Deliver what came before the fault: the partial list rides on the exception. */
+        fp_raise_source_error(st, &err);
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
+        if (v) PyObject_SetAttrString(v, "packets", (PyObject *)pl);
+        Py_DECREF(pl);
+        PyErr_Restore(t, v, tb);
+        return NULL;
+    }
+    if (r->src) {
+        const fp_error *e = fp_source_last_error(r->src);
+        if (e && e->kind != FP_OK && r->error == NULL) {
+            fp_raise_source_error(st, e);
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_NormalizeException(&t, &v, &tb);
+            r->error = v;
+            Py_XDECREF(t);
+            Py_XDECREF(tb);
+        }
+    }
+    return (PyObject *)pl;
+}
+
+static int packetlist_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(PL(self)->owner);
+    return 0;
+}
+
+static void release_owner(fp_packetlist *pl)
+{
+    PyObject *owner = pl->owner;
+    if (owner == NULL) return;
+    if (pl->owner_is_reader) {
+        fp_reader_obj *r = (fp_reader_obj *)owner;
+        if (--r->exports == 0 && r->closed) fp_reader_release_source(r);
+    }
+    pl->owner = NULL;
+    Py_DECREF(owner);
+}
+
+static int packetlist_clear(PyObject *self)
+{
+    release_owner(PL(self));
+    return 0;
+}
+
+static void packetlist_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    release_owner(PL(self));
+    PyMem_RawFree(PL(self)->entries);
+    PyObject_GC_Del(self);
+    Py_DECREF(tp);
+}
+
+static Py_ssize_t packetlist_len(PyObject *self) { return PL(self)->n; }
+
+static PyObject *entry_packet(fp_state *st, const pl_entry *e)
+{
+    FpPacket *p = fp_packet_from_bytes(st, e->data, e->caplen, e->wirelen, e->linktype, e->ts_ns);
+    if (p == NULL) return NULL;
+    p->interface_id = e->interface_id;
+    p->has_ts = e->has_ts;
+    return (PyObject *)p;
+}
+
+static PyObject *packetlist_item(PyObject *self, Py_ssize_t i)
+{
+    fp_packetlist *pl = PL(self);
+    if (i < 0 || i >= pl->n) {
+        PyErr_SetString(PyExc_IndexError, "PacketList index out of range");
+        return NULL;
+    }
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    return st ? entry_packet(st, &pl->entries[i]) : NULL;
+}
+
+static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
+{
+    fp_packetlist *pl = PL(self);
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred()) return NULL;
+        if (i < 0) i += pl->n;
+        return packetlist_item(self, i);
+    }
+    if (!PySlice_Check(key)) {
+        PyErr_Format(PyExc_TypeError, "PacketList indices must be integers or slices, not %.100s",
+                     Py_TYPE(key)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t start, stop, step;
+    if (PySlice_Unpack(key, &start, &stop, &step) < 0) return NULL;
+    Py_ssize_t len = PySlice_AdjustIndices(pl->n, &start, &stop, step);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    fp_packetlist *out = packetlist_alloc(st, pl->owner, pl->owner_is_reader);
+    if (out == NULL) return NULL;
+    out->linktype = pl->linktype;
+    out->snaplen = pl->snaplen;
+    out->nanosecond = pl->nanosecond;
+    out->big_endian = pl->big_endian;
+    if (len > 0) {
+        out->entries = PyMem_RawMalloc((size_t)len * sizeof(pl_entry));
+        if (out->entries == NULL) {
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0, j = start; i < len; i++, j += step) out->entries[i] = pl->entries[j];
+    }
+    out->n = len;
+    return (PyObject *)out;
+}
+
+static PyObject *packetlist_summary(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_packetlist *pl = PL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    PyObject *lines = PyList_New(pl->n);
+    if (lines == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < pl->n; i++) {
+        PyObject *p = entry_packet(st, &pl->entries[i]);
+        PyObject *s = p ? PyObject_CallMethod(p, "summary", NULL) : NULL;
+        Py_XDECREF(p);
+        if (s == NULL) {
+            Py_DECREF(lines);
+            return NULL;
+        }
+        PyList_SET_ITEM(lines, i, s);
+    }
+    PyObject *sep = PyUnicode_FromString("\n");
+    PyObject *text = sep ? PyUnicode_Join(sep, lines) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(lines);
+    return text;
+}
+
+static PyObject *packetlist_repr(PyObject *self)
+{
+    fp_packetlist *pl = PL(self);
+    Py_ssize_t tcp = 0, udp = 0, icmp = 0, other = 0;
+    fp_dissection d;
+    for (Py_ssize_t i = 0; i < pl->n; i++) {
+        const pl_entry *e = &pl->entries[i];
+        fp_dissect(e->data, e->caplen, e->wirelen, e->linktype, &d);
+        if (FP_HAS(&d, FP_L_TCP)) tcp++;
+        else if (FP_HAS(&d, FP_L_UDP)) udp++;
+        else if (FP_HAS(&d, FP_L_ICMP) || FP_HAS(&d, FP_L_ICMP6)) icmp++;
+        else other++;
+    }
+    return PyUnicode_FromFormat("<PacketList: %zd packets TCP:%zd UDP:%zd ICMP:%zd Other:%zd>", pl->n,
+                                tcp, udp, icmp, other);
+}
+
+/* ---- columns(): typed column buffers built in C ------------------------- */
+
+/* Open-addressing interner: distinct keys get codes 0..n-1 (categorical codes). */
+typedef struct {
+    uint32_t *slots; /* code + 1, 0 = empty */
+    uint32_t cap, count;
+    uint32_t *off;   /* per code: key offset in arena */
+    uint16_t *len;
+    uint32_t *hash;
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+    int oom;
+} interner;
+
+static uint32_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    return h ? h : 1;
+}
+
+static int interner_grow(interner *t)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 256;
+    uint32_t *slots = PyMem_RawCalloc(cap, sizeof *slots);
+    uint32_t *off = PyMem_RawRealloc(t->off, (size_t)cap * sizeof *off);
+    if (off) t->off = off;
+    uint16_t *len = PyMem_RawRealloc(t->len, (size_t)cap * sizeof *len);
+    if (len) t->len = len;
+    uint32_t *hash = PyMem_RawRealloc(t->hash, (size_t)cap * sizeof *hash);
+    if (hash) t->hash = hash;
+    if (!slots || !off || !len || !hash) {
+        PyMem_RawFree(slots);
+        return -1;
+    }
+    for (uint32_t c = 0; c < t->count; c++) {
+        uint32_t i = t->hash[c] & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = c + 1;
+    }
+    PyMem_RawFree(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+static int32_t intern(interner *t, const uint8_t *key, size_t n)
+{
+    if (t->oom) return -1;
+    if (n > 0xffff) n = 0xffff;
+    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
+        t->oom = 1;
+        return -1;
+    }
+    uint32_t h = hash_bytes(key, n);
+    uint32_t i = h & (t->cap - 1);
+    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
+        uint32_t c = t->slots[i] - 1;
+        if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0)
+            return (int32_t)c;
+    }
+    if (t->arena_len + n > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
+        while (cap < t->arena_len + n) cap *= 2;
+        uint8_t *a = PyMem_RawRealloc(t->arena, cap);
+        if (a == NULL) {
+            t->oom = 1;
+            return -1;
+        }
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    uint32_t c = t->count++;
+    memcpy(t->arena + t->arena_len, key, n);
+    t->off[c] = (uint32_t)t->arena_len;
+    t->len[c] = (uint16_t)n;
+    t->hash[c] = h;
+    t->arena_len += n;
+    t->slots[i] = c + 1;
+    return (int32_t)c;
+}
+
+static void interner_free(interner *t)
+{
+    PyMem_RawFree(t->slots);
+    PyMem_RawFree(t->off);
+    PyMem_RawFree(t->len);
+    PyMem_RawFree(t->hash);
+    PyMem_RawFree(t->arena);
+}
+
+typedef enum { CAT_IP, CAT_MAC, CAT_TEXT, CAT_ANOMALY } cat_kind;
+
+enum {
+    C_TIME, C_CAPLEN, C_WIRELEN, C_LINKTYPE, C_INTERFACE, C_IPVER, C_PROTO, C_TTL, C_SPORT,
+    C_DPORT, C_TCPFLAGS, C_SEQ, C_ACK, C_PAYLEN, C_VLAN, NUM_COLS
+};
+enum { K_SRC, K_DST, K_ETH_SRC, K_ETH_DST, K_QNAME, K_SNI, K_HOST, K_ANOM, NUM_CATS };
+
+static const struct {
+    const char *name, *dtype;
+    int width, masked;
+} num_cols[NUM_COLS] = {
+    [C_TIME] = {"time", "datetime64[ns]", 8, 0},   [C_CAPLEN] = {"caplen", "<u4", 4, 0},
+    [C_WIRELEN] = {"wirelen", "<u4", 4, 0},         [C_LINKTYPE] = {"linktype", "<u4", 4, 0},
+    [C_INTERFACE] = {"interface", "<u4", 4, 0},     [C_IPVER] = {"ip_version", "<u1", 1, 0},
+    [C_PROTO] = {"proto", "masked<u1", 1, 1},       [C_TTL] = {"ttl", "masked<u1", 1, 1},
+    [C_SPORT] = {"sport", "masked<u2", 2, 1},       [C_DPORT] = {"dport", "masked<u2", 2, 1},
+    [C_TCPFLAGS] = {"tcp_flags", "masked<u2", 2, 1}, [C_SEQ] = {"tcp_seq", "masked<u4", 4, 1},
+    [C_ACK] = {"tcp_ack", "masked<u4", 4, 1},       [C_PAYLEN] = {"payload_len", "<u4", 4, 0},
+    [C_VLAN] = {"vlan", "masked<u2", 2, 1},
+};
+static const struct {
+    const char *name;
+    cat_kind kind;
+} cat_cols[NUM_CATS] = {
+    [K_SRC] = {"src", CAT_IP},        [K_DST] = {"dst", CAT_IP},       [K_ETH_SRC] = {"eth_src", CAT_MAC},
+    [K_ETH_DST] = {"eth_dst", CAT_MAC}, [K_QNAME] = {"dns_qname", CAT_TEXT}, [K_SNI] = {"tls_sni", CAT_TEXT},
+    [K_HOST] = {"http_host", CAT_TEXT}, [K_ANOM] = {"anomalies", CAT_ANOMALY},
+};
+
+typedef struct {
+    uint8_t *val[NUM_COLS];
+    uint8_t *mask[NUM_COLS];
+    int32_t *codes[NUM_CATS];
+    interner cats[NUM_CATS];
+} col_set;
+
+static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int present)
+{
+    int w = num_cols[col].width;
+    uint8_t *dst = c->val[col] + (size_t)i * (size_t)w;
+    if (w == 1) *dst = (uint8_t)v;
+    else if (w == 2) { uint16_t x = (uint16_t)v; memcpy(dst, &x, 2); }
+    else if (w == 4) { uint32_t x = (uint32_t)v; memcpy(dst, &x, 4); }
+    else memcpy(dst, &v, 8);
+    if (num_cols[col].masked) c->mask[col][i] = (uint8_t)!present;
+}
+
+static inline void put_cat(col_set *c, int k, Py_ssize_t i, const void *key, size_t n)
+{
+    c->codes[k][i] = key ? intern(&c->cats[k], key, n) : -1;
+}
+
+static void fill_ip(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
+{
+    uint8_t key[17];
+    if (FP_HAS(d, FP_L_IP4)) {
+        const uint8_t *h = data + d->layer[FP_L_IP4].off;
+        key[0] = 4;
+        memcpy(key + 1, h + 12, 4);
+        put_cat(c, K_SRC, i, key, 5);
+        memcpy(key + 1, h + 16, 4);
+        put_cat(c, K_DST, i, key, 5);
+        put_num(c, C_TTL, i, h[8], 1);
+    } else if (FP_HAS(d, FP_L_IP6)) {
+        const uint8_t *h = data + d->layer[FP_L_IP6].off;
+        key[0] = 6;
+        memcpy(key + 1, h + 8, 16);
+        put_cat(c, K_SRC, i, key, 17);
+        memcpy(key + 1, h + 24, 16);
+        put_cat(c, K_DST, i, key, 17);
+        put_num(c, C_TTL, i, h[7], 1);
+    } else {
+        put_cat(c, K_SRC, i, NULL, 0);
+        put_cat(c, K_DST, i, NULL, 0);
+        put_num(c, C_TTL, i, 0, 0);
+    }
+}
+
+static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
+{
+    const void *qname = NULL, *sni = NULL, *host = NULL;
+    size_t qlen = 0, slen = 0, hlen = 0;
+    fp_dns_record rec;
+    if (FP_HAS(d, FP_L_DNS)) {
+        const uint8_t *msg;
+        uint32_t len;
+        fp_dns_iter it;
+        if (fp_dns_message(data, d, &msg, &len) == 0 && fp_dns_iter_init(&it, msg, len) == 0 &&
+            fp_dns_iter_next(&it, &rec) == 1 && rec.section == FP_DNS_QD) {
+            qname = rec.name;
+            qlen = strlen(rec.name);
+        }
+    }
+    if (FP_HAS(d, FP_L_TLS)) {
+        fp_tls_info ti;
+        if (fp_tls_parse(data, d, &ti) == 0 && ti.sni.len) {
+            sni = data + ti.sni.off;
+            slen = ti.sni.len;
+        }
+    }
+    if (FP_HAS(d, FP_L_HTTP)) {
+        fp_http_message m;
+        if (fp_http_parse(data, d, &m) == 0) {
+            for (int h = 0; h < m.header_count; h++) {
+                if (m.header_name[h].len == 4 && strncasecmp((const char *)data + m.header_name[h].off, "host", 4) == 0) {
+                    host = data + m.header_value[h].off;
+                    hlen = m.header_value[h].len;
+                    break;
+                }
+            }
+        }
+    }
+    put_cat(c, K_QNAME, i, qname, qlen);
+    put_cat(c, K_SNI, i, sni, slen);
+    put_cat(c, K_HOST, i, host, hlen);
+}
+
+static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
+{
+    fp_dissection d;
+    const uint8_t *data = e->data;
+    fp_dissect(data, e->caplen, e->wirelen, e->linktype, &d);
+    put_num(c, C_TIME, i, (uint64_t)e->ts_ns, 1);
+    put_num(c, C_CAPLEN, i, e->caplen, 1);
+    put_num(c, C_WIRELEN, i, e->wirelen, 1);
+    put_num(c, C_LINKTYPE, i, e->linktype, 1);
+    put_num(c, C_INTERFACE, i, e->interface_id, 1);
+    put_num(c, C_IPVER, i, d.ip_version, 1);
+    put_num(c, C_PROTO, i, d.ip_proto, d.ip_version != 0);
+    fill_ip(c, i, data, &d);
+    int ports = FP_HAS(&d, FP_L_TCP) || FP_HAS(&d, FP_L_UDP);
+    put_num(c, C_SPORT, i, d.sport, ports);
+    put_num(c, C_DPORT, i, d.dport, ports);
+    if (FP_HAS(&d, FP_L_TCP)) {
+        const uint8_t *t = data + d.layer[FP_L_TCP].off;
+        put_num(c, C_TCPFLAGS, i, (uint64_t)(((t[12] & 1) << 8) | t[13]), 1);
+        put_num(c, C_SEQ, i, fp_load_be32(t + 4), 1);
+        put_num(c, C_ACK, i, fp_load_be32(t + 8), 1);
+    } else {
+        put_num(c, C_TCPFLAGS, i, 0, 0);
+        put_num(c, C_SEQ, i, 0, 0);
+        put_num(c, C_ACK, i, 0, 0);
+    }
+    put_num(c, C_PAYLEN, i, d.payload_len, 1);
+    int has_vlan = FP_HAS(&d, FP_L_VLAN) && d.vlan_count > 0;
+    put_num(c, C_VLAN, i, has_vlan ? (d.vlan[0].tci & 0x0fff) : 0, has_vlan);
+    if (FP_HAS(&d, FP_L_ETH)) {
+        const uint8_t *h = data + d.layer[FP_L_ETH].off;
+        put_cat(c, K_ETH_SRC, i, h + 6, 6);
+        put_cat(c, K_ETH_DST, i, h, 6);
+    } else {
+        put_cat(c, K_ETH_SRC, i, NULL, 0);
+        put_cat(c, K_ETH_DST, i, NULL, 0);
+    }
+    fill_app(c, i, data, &d);
+    uint32_t an = d.anomalies;
+    put_cat(c, K_ANOM, i, &an, sizeof an);
+}
+
+static PyObject *category_str(fp_state *st, cat_kind kind, const uint8_t *key, size_t n)
+{
+    switch (kind) {
+    case CAT_IP:
+        return key[0] == 4 ? fp_ip4_str(key + 1) : fp_ip6_str(key + 1);
+    case CAT_MAC:
+        return fp_mac_str(key);
+    case CAT_TEXT:
+        return PyUnicode_DecodeUTF8((const char *)key, (Py_ssize_t)n, "replace");
+    case CAT_ANOMALY: {
+        uint32_t bits;
+        memcpy(&bits, key, sizeof bits);
+        PyObject *parts = PyList_New(0);
+        if (parts == NULL) return NULL;
+        for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
+            if ((bits & (1u << b)) && PyList_Append(parts, st->anomaly_names[b]) < 0) {
+                Py_DECREF(parts);
+                return NULL;
+            }
+        PyObject *sep = PyUnicode_FromString(",");
+        PyObject *s = sep ? PyUnicode_Join(sep, parts) : NULL;
+        Py_XDECREF(sep);
+        Py_DECREF(parts);
+        return s;
+    }
+    }
+    return NULL;
+}
+
+static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_packetlist *pl = PL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    Py_ssize_t n = pl->n;
+    PyObject *vals[NUM_COLS] = {0}, *masks[NUM_COLS] = {0}, *codes[NUM_CATS] = {0};
+    PyObject *result = NULL;
+    col_set c;
+    memset(&c, 0, sizeof c);
+    for (int k = 0; k < NUM_COLS; k++) {
+        vals[k] = PyByteArray_FromStringAndSize(NULL, n * num_cols[k].width);
+        if (vals[k] == NULL) goto done;
+        c.val[k] = (uint8_t *)PyByteArray_AS_STRING(vals[k]);
+        if (num_cols[k].masked) {
+            masks[k] = PyByteArray_FromStringAndSize(NULL, n);
+            if (masks[k] == NULL) goto done;
+            c.mask[k] = (uint8_t *)PyByteArray_AS_STRING(masks[k]);
+        }
+    }
+    for (int k = 0; k < NUM_CATS; k++) {
+        codes[k] = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
+        if (codes[k] == NULL) goto done;
+        c.codes[k] = (int32_t *)(void *)PyByteArray_AS_STRING(codes[k]);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) fill_row(&c, i, &pl->entries[i]);
+    Py_END_ALLOW_THREADS
+    for (int k = 0; k < NUM_CATS; k++)
+        if (c.cats[k].oom) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    result = PyList_New(0);
+    if (result == NULL) goto done;
+    for (int k = 0; k < NUM_COLS; k++) {
+        PyObject *t = num_cols[k].masked ? Py_BuildValue("(ssOO)", num_cols[k].name, num_cols[k].dtype, vals[k], masks[k])
+                                         : Py_BuildValue("(ssO)", num_cols[k].name, num_cols[k].dtype, vals[k]);
+        if (t == NULL || PyList_Append(result, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(t);
+    }
+    for (int k = 0; k < NUM_CATS; k++) {
+        interner *t = &c.cats[k];
+        PyObject *cats = PyList_New(t->count);
+        if (cats == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        for (uint32_t j = 0; j < t->count; j++) {
+            PyObject *s = category_str(st, cat_cols[k].kind, t->arena + t->off[j], t->len[j]);
+            if (s == NULL) {
+                Py_DECREF(cats);
+                Py_CLEAR(result);
+                goto done;
+            }
+            PyList_SET_ITEM(cats, j, s);
+        }
+        PyObject *tup = Py_BuildValue("(ssON)", cat_cols[k].name, "category", codes[k], cats);
+        if (tup == NULL || PyList_Append(result, tup) < 0) {
+            Py_XDECREF(tup);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(tup);
+    }
+done:
+    for (int k = 0; k < NUM_COLS; k++) {
+        Py_XDECREF(vals[k]);
+        Py_XDECREF(masks[k]);
+    }
+    for (int k = 0; k < NUM_CATS; k++) {
+        Py_XDECREF(codes[k]);
+        interner_free(&c.cats[k]);
+    }
+    return result;
+}
+
+static PyObject *call_frames(PyObject *self, const char *func)
+{
+    PyObject *mod = PyImport_ImportModule("fastpkt.frames");
+    if (mod == NULL) return NULL;
+    PyObject *r = PyObject_CallMethod(mod, func, "O", self);
+    Py_DECREF(mod);
+    return r;
+}
+
+static PyObject *packetlist_to_pandas(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return call_frames(self, "packets_to_pandas");
+}
+
+static PyObject *packetlist_to_arrow(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return call_frames(self, "packets_to_arrow");
+}
+
+#define PL_GETTER(fname, expr)                          \
+    static PyObject *fname(PyObject *self, void *c)     \
+    {                                                   \
+        (void)c;                                        \
+        return expr;                                    \
+    }
+PL_GETTER(get_linktype, PyLong_FromUnsignedLong(PL(self)->linktype))
+PL_GETTER(get_snaplen, PyLong_FromUnsignedLong(PL(self)->snaplen))
+PL_GETTER(get_nanosecond, PyBool_FromLong(PL(self)->nanosecond))
+PL_GETTER(get_big_endian, PyBool_FromLong(PL(self)->big_endian))
+
+static PyGetSetDef packetlist_getset[] = {
+    {"linktype", get_linktype, NULL, "Link type of the source capture.", NULL},
+    {"snaplen", get_snaplen, NULL, "Snapshot length of the source capture.", NULL},
+    {"nanosecond", get_nanosecond, NULL, "True when the source had nanosecond timestamps.", NULL},
+    {"big_endian", get_big_endian, NULL, "True when the source pcap was big-endian.", NULL},
+    {NULL},
+};
+
+static PyMethodDef packetlist_methods[] = {
+    {"summary", packetlist_summary, METH_NOARGS, "One summary line per packet."},
+    {"columns", packetlist_columns, METH_NOARGS,
+     "Typed column buffers built in C (see fastpkt.frames for the layout)."},
+    {"to_pandas", packetlist_to_pandas, METH_NOARGS,
+     "A pandas DataFrame, one row per packet: datetime64[ns] time, unsigned ints, categorical addresses."},
+    {"to_arrow", packetlist_to_arrow, METH_NOARGS, "A pyarrow Table with the same columns as to_pandas()."},
+    {NULL},
+};
+
+PyDoc_STRVAR(packetlist_doc,
+             "Packets read in bulk: len(), indexing, slicing, iteration, summary(), to_pandas().\n"
+             "Packets are materialised on access; records stay in the mapped file.");
+
+static PyType_Slot packetlist_slots[] = {
+    {Py_tp_doc, (void *)packetlist_doc},
+    {Py_tp_dealloc, packetlist_dealloc},
+    {Py_tp_traverse, packetlist_traverse},
+    {Py_tp_clear, packetlist_clear},
+    {Py_tp_repr, packetlist_repr},
+    {Py_tp_getset, packetlist_getset},
+    {Py_tp_methods, packetlist_methods},
+    {Py_sq_length, packetlist_len},
+    {Py_sq_item, packetlist_item},
+    {Py_mp_length, packetlist_len},
+    {Py_mp_subscript, packetlist_subscript},
+    {0, NULL},
+};
+
+static PyType_Spec packetlist_spec = {
+    .name = "fastpkt.PacketList",
+    .basicsize = sizeof(fp_packetlist),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = packetlist_slots,
+};
+
+int fp_packetlist_register(PyObject *m, fp_state *st)
+{
+    st->PacketList_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &packetlist_spec, NULL);
+    if (st->PacketList_Type == NULL) return -1;
+    return PyModule_AddType(m, st->PacketList_Type);
+}

@@ -1,0 +1,90 @@
+/* Shared declarations of the CPython bridge (the only code that includes Python.h). */
+#ifndef FP_PYFP_H
+#define FP_PYFP_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "../dissect/dissect.h"
+#include "../source/source.h"
+
+typedef struct {
+    PyTypeObject *Packet_Type;
+    PyTypeObject *Reader_Type;
+    PyTypeObject *PacketList_Type;
+    PyTypeObject *Writer_Type;
+    PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
+    PyTypeObject *TCPFlags_Type;
+    PyTypeObject *DNSQR_Type;      /* set by layers.c */
+    PyTypeObject *DNSRR_Type;
+    PyObject *Error;          /* fastpkt.Error */
+    PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
+    PyObject *TruncatedError; /* fastpkt.TruncatedError(FormatError) */
+    PyObject *anomaly_names[FP_ANOM_COUNT_BITS]; /* interned str */
+} fp_state;
+
+/* A packet: record metadata, its dissection and a private copy of its bytes
+ * (var-sized object: one allocation per packet). Layers are views into data. */
+typedef struct {
+    PyObject_VAR_HEAD
+    int64_t ts_ns;
+    uint32_t caplen, wirelen, linktype, interface_id;
+    int has_ts;
+    fp_dissection d;
+    uint8_t data[1];
+} FpPacket;
+
+/* A layer view: the owning packet plus which layer (and which VLAN tag). */
+typedef struct {
+    PyObject_HEAD
+    FpPacket *pkt;
+    uint8_t id;
+    uint8_t index;
+} FpLayer;
+
+fp_state *fp_state_from_type(PyTypeObject *tp);
+fp_state *fp_state_from_module(PyObject *m);
+
+/* packet.c */
+int fp_packet_register(PyObject *m, fp_state *st);
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec);
+FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
+                               uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
+
+/* layers.c: one heap type per protocol layer */
+int fp_layers_register(PyObject *m, fp_state *st);
+PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
+PyObject *fp_tcpflags_new(fp_state *st, unsigned flags);
+/* Address formatting shared by layers and frames. */
+PyObject *fp_ip4_str(const uint8_t *p);
+PyObject *fp_ip6_str(const uint8_t *p);
+PyObject *fp_mac_str(const uint8_t *p);
+
+/* reader.c: Reader (lazy iterator) and the BPF glue; packetlist.c; writer.c */
+struct fp_bpf_set;
+typedef struct {
+    PyObject_HEAD
+    fp_source *src;
+    struct fp_bpf_set *bpf;
+    Py_buffer view;          /* memory sources: the caller's buffer, held while open */
+    int has_view;
+    int is_stream;           /* stdin/pipe/file object: release the GIL around reads */
+    int closed;
+    Py_ssize_t exports;      /* PacketLists pointing into this source's mapping */
+    fp_on_error policy;
+    int has_limit;
+    uint64_t limit, delivered, filtered;
+    PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
+} fp_reader_obj;
+
+int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec);
+void fp_reader_release_source(fp_reader_obj *r);
+PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
+int fp_reader_register(PyObject *m, fp_state *st);
+int fp_packetlist_register(PyObject *m, fp_state *st);
+int fp_writer_register(PyObject *m, fp_state *st);
+
+/* Raise the fastpkt exception matching a source error. */
+void fp_raise_source_error(fp_state *st, const fp_error *err);
+
+#endif

@@ -1,0 +1,444 @@
+/* Reader: a lazy iterator over a capture (file, stdin/pipe, file object or memory
+ * buffer), with an optional BPF filter run in C before any Python object exists. */
+#include "pyfp.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "../source/bpf.h"
+
+static fp_reader_obj *as_reader(PyObject *o) { return (fp_reader_obj *)o; }
+
+static int parse_on_error(PyObject *o, fp_on_error *out)
+{
+    if (o == NULL || o == Py_None) {
+        *out = FP_ON_ERROR_RAISE;
+        return 0;
+    }
+    const char *s = PyUnicode_Check(o) ? PyUnicode_AsUTF8(o) : NULL;
+    if (s && strcmp(s, "raise") == 0) *out = FP_ON_ERROR_RAISE;
+    else if (s && strcmp(s, "stop") == 0) *out = FP_ON_ERROR_STOP;
+    else if (s && strcmp(s, "skip") == 0) *out = FP_ON_ERROR_SKIP;
+    else {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "on_error must be 'raise', 'stop' or 'skip', not %R", o);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open the source from whatever the user gave us. */
+static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_error policy)
+{
+    fp_error err = {0};
+    PyObject *fileno = NULL;
+    if (PyUnicode_Check(source) || PyBytes_Check(source) || PyObject_HasAttrString(source, "__fspath__")) {
+        PyObject *path = NULL;
+        if (!PyUnicode_FSConverter(source, &path)) return -1;
+        const char *p = PyBytes_AS_STRING(path);
+        Py_BEGIN_ALLOW_THREADS
+        r->src = fp_source_open_path(p, policy, &err);
+        Py_END_ALLOW_THREADS
+        r->is_stream = strcmp(p, "-") == 0;
+        Py_DECREF(path);
+    } else if (PyObject_CheckBuffer(source)) {
+        if (PyObject_GetBuffer(source, &r->view, PyBUF_SIMPLE) < 0) return -1;
+        r->has_view = 1;
+        r->src = fp_source_open_memory(r->view.buf, (size_t)r->view.len, policy, &err);
+    } else if ((fileno = PyObject_CallMethod(source, "fileno", NULL)) != NULL) {
+        int fd = PyLong_AsLong(fileno);
+        Py_DECREF(fileno);
+        if (fd == -1 && PyErr_Occurred()) return -1;
+        int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (own < 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        r->is_stream = 1;
+        r->src = fp_source_open_fd(own, policy, &err);
+    } else {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError,
+                     "source must be a path, '-' for stdin, a binary file object or a bytes-like "
+                     "capture, not %.100s",
+                     Py_TYPE(source)->tp_name);
+        return -1;
+    }
+    if (r->src == NULL) {
+        fp_raise_source_error(st, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static int compile_filter(fp_reader_obj *r, fp_state *st, PyObject *filter)
+{
+    if (filter == NULL || filter == Py_None) return 0;
+    const char *expr = PyUnicode_AsUTF8(filter);
+    if (expr == NULL) return -1;
+    char errbuf[512] = "";
+    uint32_t lt = fp_source_linktype(r->src);
+    /* Compile once up front so a bad expression fails at open, with libpcap's message. */
+    fp_bpf *probe = fp_bpf_compile(expr, lt == 0xFFFFFFFFu ? FP_LINKTYPE_ETHERNET : lt, 262144,
+                                   errbuf, sizeof errbuf);
+    if (probe == NULL) {
+        PyErr_Format(st->Error, "bad BPF filter %R: %s", filter, errbuf);
+        return -1;
+    }
+    fp_bpf_free(probe);
+    r->bpf = fp_bpf_set_new(expr, 262144);
+    if (r->bpf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"source", "filter", "on_error", "count", NULL};
+    PyObject *source, *filter = Py_None, *on_error = Py_None, *count = Py_None;
+    fp_reader_obj *r = as_reader(self);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOO:Reader", kwlist, &source, &filter, &on_error,
+                                     &count))
+        return -1;
+    if (r->src != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Reader is already initialised");
+        return -1;
+    }
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return -1;
+    if (filter != Py_None && !PyUnicode_Check(filter)) {
+        PyErr_SetString(PyExc_TypeError, "filter must be a BPF expression string such as 'tcp port 80'");
+        return -1;
+    }
+    if (count != Py_None) {
+        long long c = PyLong_AsLongLong(count);
+        if (c == -1 && PyErr_Occurred()) return -1;
+        if (c < 0) {
+            PyErr_SetString(PyExc_ValueError, "count must be >= 0 (or None for all packets)");
+            return -1;
+        }
+        r->limit = (uint64_t)c;
+        r->has_limit = 1;
+    }
+    if (parse_on_error(on_error, &r->policy) < 0) return -1;
+    if (open_source(r, st, source, r->policy) < 0) return -1;
+    return compile_filter(r, st, filter);
+}
+
+/* Store the error that ended iteration under on_error='stop' as a Python exception object. */
+static void remember_stop_error(fp_reader_obj *r, fp_state *st)
+{
+    const fp_error *e = fp_source_last_error(r->src);
+    if (e == NULL || e->kind == FP_OK || r->error != NULL) return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    fp_raise_source_error(st, e);
+    PyObject *t2, *v2, *tb2;
+    PyErr_Fetch(&t2, &v2, &tb2);
+    PyErr_NormalizeException(&t2, &v2, &tb2);
+    r->error = v2;
+    Py_XDECREF(t2);
+    Py_XDECREF(tb2);
+    PyErr_Restore(type, value, tb);
+}
+
+/* Next record that passes the filter: 1 got one, 0 end, -1 error (Python error set). */
+int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
+{
+    fp_error err = {0};
+    char errbuf[512];
+    if (r->src == NULL || r->closed) return 0;
+    for (;;) {
+        if (r->has_limit && r->delivered >= r->limit) return 0;
+        int rc;
+        if (r->is_stream) {
+            Py_BEGIN_ALLOW_THREADS
+            rc = fp_source_next(r->src, rec, &err);
+            Py_END_ALLOW_THREADS
+        } else {
+            rc = fp_source_next(r->src, rec, &err);
+        }
+        if (rc == 0) {
+            remember_stop_error(r, st);
+            return 0;
+        }
+        if (rc < 0) {
+            fp_raise_source_error(st, &err);
+            return -1;
+        }
+        if (r->bpf) {
+            int m = fp_bpf_set_match(r->bpf, rec, errbuf, sizeof errbuf);
+            if (m < 0) {
+                PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec->linktype,
+                             errbuf);
+                return -1;
+            }
+            if (m == 0) {
+                r->filtered++;
+                continue;
+            }
+        }
+        r->delivered++;
+        return 1;
+    }
+}
+
+static PyObject *reader_iternext(PyObject *self)
+{
+    fp_reader_obj *r = as_reader(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    fp_record rec;
+    if (st == NULL) return NULL;
+    if (r->src == NULL) {
+        if (!r->closed) PyErr_SetString(PyExc_ValueError, "Reader was not initialised");
+        return NULL;
+    }
+    int rc = fp_reader_next_record(r, st, &rec);
+    if (rc <= 0) return NULL;
+    return (PyObject *)fp_packet_from_record(st, &rec);
+}
+
+/* C-only pass: count the records that pass the filter, GIL released. */
+static PyObject *reader_count(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_reader_obj *r = as_reader(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    if (r->src == NULL || r->closed) return PyLong_FromLong(0);
+    fp_record rec;
+    fp_error err = {0};
+    char errbuf[512] = "";
+    uint64_t n = 0;
+    int rc = 0, bad_filter = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (!(r->has_limit && r->delivered >= r->limit)) {
+        rc = fp_source_next(r->src, &rec, &err);
+        if (rc <= 0) break;
+        if (r->bpf) {
+            int m = fp_bpf_set_match(r->bpf, &rec, errbuf, sizeof errbuf);
+            if (m < 0) {
+                bad_filter = 1;
+                break;
+            }
+            if (m == 0) {
+                r->filtered++;
+                continue;
+            }
+        }
+        r->delivered++;
+        n++;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad_filter) {
+        PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec.linktype, errbuf);
+        return NULL;
+    }
+    if (rc < 0) {
+        fp_raise_source_error(st, &err);
+        return NULL;
+    }
+    remember_stop_error(r, st);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+void fp_reader_release_source(fp_reader_obj *r)
+{
+    if (r->src) fp_source_close(r->src);
+    r->src = NULL;
+    if (r->bpf) fp_bpf_set_free(r->bpf);
+    r->bpf = NULL;
+    if (r->has_view) PyBuffer_Release(&r->view);
+    r->has_view = 0;
+}
+
+static PyObject *reader_close(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_reader_obj *r = as_reader(self);
+    r->closed = 1;
+    /* PacketLists that reference the mapping keep it alive; dealloc releases it. */
+    if (r->exports == 0) fp_reader_release_source(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *reader_enter(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(self);
+}
+
+static PyObject *reader_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    (void)nargs;
+    return reader_close(self, NULL);
+}
+
+static PyObject *reader_read_all(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"count", NULL};
+    PyObject *count = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:read_all", kwlist, &count)) return NULL;
+    uint64_t limit = UINT64_MAX;
+    if (count != Py_None) {
+        long long c = PyLong_AsLongLong(count);
+        if (c == -1 && PyErr_Occurred()) return NULL;
+        if (c < 0) {
+            PyErr_SetString(PyExc_ValueError, "count must be >= 0");
+            return NULL;
+        }
+        limit = (uint64_t)c;
+    }
+    return fp_packetlist_from_reader(self, limit);
+}
+
+static int reader_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(as_reader(self)->error);
+    return 0;
+}
+
+static int reader_clear(PyObject *self)
+{
+    Py_CLEAR(as_reader(self)->error);
+    return 0;
+}
+
+static void reader_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fp_reader_release_source(as_reader(self));
+    reader_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *get_format(PyObject *self, void *c)
+{
+    (void)c;
+    fp_reader_obj *r = as_reader(self);
+    if (r->src == NULL) Py_RETURN_NONE;
+    return PyUnicode_FromString(fp_source_format(r->src) == FP_FORMAT_PCAPNG ? "pcapng" : "pcap");
+}
+
+#define READER_U64_GETTER(fname, expr)                        \
+    static PyObject *fname(PyObject *self, void *c)           \
+    {                                                         \
+        (void)c;                                              \
+        fp_reader_obj *r = as_reader(self);                   \
+        if (r->src == NULL) Py_RETURN_NONE;                   \
+        return PyLong_FromUnsignedLongLong((uint64_t)(expr)); \
+    }
+READER_U64_GETTER(get_linktype, fp_source_linktype(r->src))
+READER_U64_GETTER(get_snaplen, fp_source_snaplen(r->src))
+READER_U64_GETTER(get_skipped, fp_source_skipped(r->src))
+READER_U64_GETTER(get_position, fp_source_position(r->src))
+READER_U64_GETTER(get_size, fp_source_size(r->src))
+
+static PyObject *get_nanosecond(PyObject *self, void *c)
+{
+    (void)c;
+    fp_reader_obj *r = as_reader(self);
+    if (r->src == NULL) Py_RETURN_NONE;
+    return PyBool_FromLong(fp_source_nanosecond(r->src));
+}
+static PyObject *get_packets_read(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(as_reader(self)->delivered);
+}
+static PyObject *get_filtered(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(as_reader(self)->filtered);
+}
+static PyObject *get_error(PyObject *self, void *c)
+{
+    (void)c;
+    PyObject *e = as_reader(self)->error;
+    return Py_NewRef(e ? e : Py_None);
+}
+static PyObject *get_closed(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(as_reader(self)->closed);
+}
+
+static PyObject *reader_repr(PyObject *self)
+{
+    fp_reader_obj *r = as_reader(self);
+    if (r->src == NULL) return PyUnicode_FromFormat("<fastpkt.Reader %s>", r->closed ? "closed" : "uninitialised");
+    return PyUnicode_FromFormat("<fastpkt.Reader %s linktype=%u packets_read=%llu%s>",
+                                fp_source_format(r->src) == FP_FORMAT_PCAPNG ? "pcapng" : "pcap",
+                                fp_source_linktype(r->src), (unsigned long long)r->delivered,
+                                r->closed ? " closed" : "");
+}
+
+static PyGetSetDef reader_getset[] = {
+    {"format", get_format, NULL, "'pcap' or 'pcapng'.", NULL},
+    {"linktype", get_linktype, NULL, "Link type of the file (pcapng: first interface).", NULL},
+    {"snaplen", get_snaplen, NULL, "Snapshot length from the file header.", NULL},
+    {"nanosecond", get_nanosecond, NULL, "True for nanosecond-resolution pcap files.", NULL},
+    {"packets_read", get_packets_read, NULL, "Packets delivered so far.", NULL},
+    {"skipped", get_skipped, NULL, "Corrupt records skipped under on_error='skip'.", NULL},
+    {"filtered", get_filtered, NULL, "Records rejected by the BPF filter.", NULL},
+    {"position", get_position, NULL, "Bytes of input consumed.", NULL},
+    {"size", get_size, NULL, "File size in bytes (0 for streams).", NULL},
+    {"error", get_error, NULL, "The FormatError that ended iteration under on_error='stop', or None.", NULL},
+    {"closed", get_closed, NULL, "True after close().", NULL},
+    {NULL},
+};
+
+static PyMethodDef reader_methods[] = {
+    {"close", reader_close, METH_NOARGS, "Release the file (idempotent)."},
+    {"__enter__", reader_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))reader_exit, METH_FASTCALL, NULL},
+    {"read_all", (PyCFunction)(void (*)(void))reader_read_all, METH_VARARGS | METH_KEYWORDS,
+     "read_all(count=None) -> PacketList\n\nRead the remaining packets (at most count) in C."},
+    {"count", reader_count, METH_NOARGS,
+     "Count the remaining packets that pass the filter, in C without creating packets."},
+    {NULL},
+};
+
+PyDoc_STRVAR(reader_doc,
+             "Reader(source, filter=None, on_error='raise', count=None)\n--\n\n"
+             "Lazy iterator over a pcap or pcapng capture (format found by magic number).\n"
+             "source: a path, '-' for stdin, a binary file object, or a bytes-like capture.\n"
+             "filter: a BPF expression compiled by libpcap, applied in C.\n"
+             "on_error: what to do at a corrupt or truncated record once every packet before it\n"
+             "was delivered: 'raise' (FormatError/TruncatedError), 'stop' (end quietly; see\n"
+             ".error) or 'skip' (resynchronise and go on; see .skipped).");
+
+static PyType_Slot reader_slots[] = {
+    {Py_tp_doc, (void *)reader_doc},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, reader_init},
+    {Py_tp_dealloc, reader_dealloc},
+    {Py_tp_traverse, reader_traverse},
+    {Py_tp_clear, reader_clear},
+    {Py_tp_repr, reader_repr},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, reader_iternext},
+    {Py_tp_getset, reader_getset},
+    {Py_tp_methods, reader_methods},
+    {0, NULL},
+};
+
+static PyType_Spec reader_spec = {
+    .name = "fastpkt.Reader",
+    .basicsize = sizeof(fp_reader_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = reader_slots,
+};
+
+int fp_reader_register(PyObject *m, fp_state *st)
+{
+    st->Reader_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &reader_spec, NULL);
+    if (st->Reader_Type == NULL) return -1;
+    return PyModule_AddType(m, st->Reader_Type);
+}

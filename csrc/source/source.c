@@ -1,0 +1,390 @@
+/* fp_source core: input (mmap'd file, caller memory, or a read(2) stream),
+ * format detection by magic number, the error policy, and accessors. The
+ * formats themselves live in pcap.c and pcapng.c. */
+#define _DEFAULT_SOURCE 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "source_impl.h"
+
+#define STREAM_CHUNK (1u << 20)        /* initial stream buffer and minimum read size */
+#define ADVISE_EVERY (32u << 20)       /* release consumed mmap pages this often */
+
+#define MAGIC_PCAPNG 0x0A0D0D0Au
+
+void fp_src_error(fp_error *err, fp_errkind kind, uint64_t offset, uint64_t index,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    err->kind = kind;
+    err->sys_errno = 0;
+    err->offset = offset;
+    err->packet_index = index;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+static void io_error(fp_error *err, int e, const char *what, const char *path)
+{
+    char why[128];
+    if (strerror_r(e, why, sizeof why) != 0)
+        snprintf(why, sizeof why, "errno %d", e);
+    fp_src_error(err, FP_ERR_IO, 0, 0, "%s '%s': %s", what, path, why);
+    err->sys_errno = e;
+}
+
+/* ---- input ---------------------------------------------------------------- */
+
+/* Make room for `need` bytes in the stream buffer, dropping consumed bytes first. */
+static int stream_reserve(fp_source *s, size_t need, fp_error *err)
+{
+    size_t drop = (size_t)(s->pos - s->buf_base);
+    if (drop > 0) {
+        memmove(s->buf, s->buf + drop, s->buf_len - drop);
+        s->buf_len -= drop;
+        s->buf_base += drop;
+    }
+    if (need <= s->buf_cap)
+        return 0;
+    size_t cap = s->buf_cap ? s->buf_cap : STREAM_CHUNK;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *nb = realloc(s->buf, cap);
+    if (!nb) {
+        fp_src_error(err, FP_ERR_IO, s->pos, fp_src_index(s),
+                     "out of memory growing the stream buffer to %zu bytes", cap);
+        err->sys_errno = ENOMEM;
+        return -1;
+    }
+    s->buf = nb;
+    s->buf_cap = cap;
+    return 0;
+}
+
+/* Read until the buffer holds `end` (relative to buf_base) bytes or input ends. */
+static int stream_fill(fp_source *s, size_t end, fp_error *err)
+{
+    while (s->buf_len < end && !s->eof) {
+        ssize_t n = read(s->fd, s->buf + s->buf_len, s->buf_cap - s->buf_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            io_error(err, errno, "cannot read", "stream");
+            err->offset = s->buf_base + s->buf_len;
+            err->packet_index = fp_src_index(s);
+            return -1;
+        }
+        if (n == 0)
+            s->eof = 1;
+        s->buf_len += (size_t)n;
+    }
+    return 0;
+}
+
+int64_t fp_src_peek(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err)
+{
+    if (s->mem) {
+        uint64_t have = off < s->mem_len ? s->mem_len - off : 0;
+        *p = s->mem + (off < s->mem_len ? off : s->mem_len);
+        return (int64_t)(have < want ? have : want);
+    }
+    /* Bytes before s->pos are consumed and may be dropped; off is never below it. */
+    if (off < s->buf_base || off + want > s->buf_base + s->buf_len) {
+        size_t end = (size_t)(off - s->pos) + want;
+        if (stream_reserve(s, end < STREAM_CHUNK ? STREAM_CHUNK : end, err) < 0)
+            return -1;
+        if (stream_fill(s, (size_t)(off - s->buf_base) + want, err) < 0)
+            return -1;
+    }
+    size_t rel = (size_t)(off - s->buf_base);
+    size_t have = s->buf_len > rel ? s->buf_len - rel : 0;
+    *p = s->buf + (rel < s->buf_len ? rel : s->buf_len);
+    return (int64_t)(have < want ? have : want);
+}
+
+/* Packets point into the map only until the next call: everything before
+ * s->pos can go, so iterating a huge file keeps resident memory flat. */
+static void release_consumed(fp_source *s)
+{
+    if (!s->mapped || s->pos - s->advised < ADVISE_EVERY)
+        return;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t upto = s->pos / page * page;
+    madvise((void *)(uintptr_t)(s->mem + s->advised), (size_t)(upto - s->advised), MADV_DONTNEED);
+    s->advised = upto;
+}
+
+int fp_src_add_interface(fp_source *s, const fp_interface *ifc, fp_error *err, uint64_t offset)
+{
+    if (s->n_ifs >= FP_MAX_INTERFACES) {
+        fp_src_error(err, FP_ERR_FORMAT, offset, fp_src_index(s),
+                     "more than %u interfaces: the file is corrupt or hostile", FP_MAX_INTERFACES);
+        return -1;
+    }
+    if (s->n_ifs == s->cap_ifs) {
+        uint32_t cap = s->cap_ifs ? s->cap_ifs * 2 : 8;
+        fp_interface *ni = realloc(s->ifs, cap * sizeof *ni);
+        if (!ni) {
+            fp_src_error(err, FP_ERR_IO, offset, fp_src_index(s), "out of memory");
+            err->sys_errno = ENOMEM;
+            return -1;
+        }
+        s->ifs = ni;
+        s->cap_ifs = cap;
+    }
+    s->ifs[s->n_ifs++] = *ifc;
+    return 0;
+}
+
+/* ---- open ----------------------------------------------------------------- */
+
+static fp_source *source_new(fp_on_error policy)
+{
+    fp_source *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->policy = policy;
+    s->fd = -1;
+    s->linktype = 0xFFFFFFFFu;
+    return s;
+}
+
+/* Detect the format from the first 4 bytes and read the file header. */
+static fp_source *source_start(fp_source *s, fp_error *err)
+{
+    const uint8_t *p;
+    int64_t n = fp_src_peek(s, 0, 4, &p, err);
+    if (n < 0)
+        goto fail;
+    if (n == 0) {
+        fp_src_error(err, FP_ERR_FORMAT, 0, 0,
+                     "empty file: 0 bytes, not even a pcap or pcapng header");
+        goto fail;
+    }
+    if (n < 4) {
+        fp_src_error(err, FP_ERR_TRUNCATED, 0, 0,
+                     "file is only %d bytes long: too short for a pcap or pcapng header", (int)n);
+        goto fail;
+    }
+    uint32_t magic = fp_rd32(p, 1);
+    int rc;
+    switch (magic) {
+    case 0xA1B2C3D4u: case 0xD4C3B2A1u: case 0xA1B23C4Du: case 0x4D3CB2A1u:
+        s->format = FP_FORMAT_PCAP;
+        rc = fp_pcap_open(s, err);
+        break;
+    case MAGIC_PCAPNG:
+        s->format = FP_FORMAT_PCAPNG;
+        rc = fp_pcapng_open(s, err);
+        break;
+    default:
+        fp_src_error(err, FP_ERR_FORMAT, 0, 0,
+                     "not a pcap or pcapng file: unknown magic number %02x %02x %02x %02x "
+                     "(the file extension does not matter, the first 4 bytes do)",
+                     p[0], p[1], p[2], p[3]);
+        goto fail;
+    }
+    if (rc < 0)
+        goto fail;
+    return s;
+fail:
+    fp_source_close(s);
+    return NULL;
+}
+
+fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
+                                 fp_error *err)
+{
+    fp_source *s = source_new(policy);
+    if (!s) {
+        fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
+        err->sys_errno = ENOMEM;
+        return NULL;
+    }
+    static const uint8_t empty[1];
+    s->mem = buf ? buf : empty;
+    s->mem_len = buf ? len : 0;
+    return source_start(s, err);
+}
+
+fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err)
+{
+    fp_source *s = source_new(policy);
+    if (!s) {
+        close(fd);
+        fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
+        err->sys_errno = ENOMEM;
+        return NULL;
+    }
+    s->fd = fd;
+    return source_start(s, err);
+}
+
+fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *err)
+{
+    if (strcmp(path, "-") == 0) {
+        int fd = dup(STDIN_FILENO);   /* closing the source must not close stdin */
+        if (fd < 0) {
+            io_error(err, errno, "cannot open", "standard input");
+            return NULL;
+        }
+        return fp_source_open_fd(fd, policy, err);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        io_error(err, errno, "cannot open", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        io_error(err, errno, "cannot stat", path);
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode))   /* FIFO, character device, ...: read it as a stream */
+        return fp_source_open_fd(fd, policy, err);
+    if (st.st_size == 0) {
+        fp_src_error(err, FP_ERR_FORMAT, 0, 0,
+                     "empty file '%s': 0 bytes, not even a pcap or pcapng header", path);
+        close(fd);
+        return NULL;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)      /* some filesystems cannot map: fall back to reading */
+        return fp_source_open_fd(fd, policy, err);
+    madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+    fp_source *s = source_new(policy);
+    if (!s) {
+        munmap(map, (size_t)st.st_size);
+        close(fd);
+        fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
+        err->sys_errno = ENOMEM;
+        return NULL;
+    }
+    s->fd = fd;
+    s->mem = map;
+    s->mem_len = (uint64_t)st.st_size;
+    s->mapped = 1;
+    return source_start(s, err);
+}
+
+void fp_source_close(fp_source *s)
+{
+    if (!s)
+        return;
+    if (s->mapped)
+        munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->buf);
+    free(s->ifs);
+    free(s);
+}
+
+/* ---- iteration ------------------------------------------------------------ */
+
+static int resync(fp_source *s)
+{
+    if (s->skip_to > s->pos) {      /* the bad record's extent is known: step over it */
+        s->pos = s->skip_to;
+        return 1;
+    }
+    return s->format == FP_FORMAT_PCAP ? fp_pcap_resync(s) : fp_pcapng_resync(s);
+}
+
+int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
+{
+    fp_error scratch;
+    if (!err)
+        err = &scratch;
+    if (s->finished) {
+        if (s->policy == FP_ON_ERROR_RAISE && s->last_error.kind != FP_OK) {
+            *err = s->last_error;
+            return -1;
+        }
+        return 0;
+    }
+    release_consumed(s);
+    for (;;) {
+        s->skip_to = 0;
+        int rc = s->format == FP_FORMAT_PCAP ? fp_pcap_next(s, rec, err)
+                                             : fp_pcapng_next(s, rec, err);
+        if (rc > 0) {
+            s->packets++;
+            if (rec->has_ts) {
+                s->prev_ts_ns = rec->ts_ns;
+                s->have_prev_ts = 1;
+            }
+            return 1;
+        }
+        if (rc == 0) {
+            s->finished = 1;
+            return 0;
+        }
+        if (s->policy == FP_ON_ERROR_SKIP && err->kind != FP_ERR_IO && resync(s)) {
+            s->skipped++;
+            continue;
+        }
+        s->finished = 1;
+        s->last_error = *err;
+        if (s->policy == FP_ON_ERROR_RAISE || err->kind == FP_ERR_IO)
+            return -1;
+        return 0;
+    }
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+fp_format fp_source_format(const fp_source *s) { return s->format; }
+
+uint32_t fp_source_linktype(const fp_source *s)
+{
+    if (s->format == FP_FORMAT_PCAPNG)
+        return s->n_ifs ? s->ifs[0].linktype : 0xFFFFFFFFu;
+    return s->linktype;
+}
+
+uint32_t fp_source_snaplen(const fp_source *s)
+{
+    if (s->format == FP_FORMAT_PCAPNG)
+        return s->n_ifs ? s->ifs[0].snaplen : 0;
+    return s->snaplen;
+}
+
+int fp_source_nanosecond(const fp_source *s) { return s->nanosecond; }
+
+int fp_source_byte_swapped(const fp_source *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return !s->big_endian;
+#else
+    return s->big_endian;
+#endif
+}
+
+uint32_t fp_source_interface_count(const fp_source *s) { return s->n_ifs; }
+
+const fp_interface *fp_source_interface(const fp_source *s, uint32_t id)
+{
+    return id < s->n_ifs ? &s->ifs[id] : NULL;
+}
+
+uint64_t fp_source_packets(const fp_source *s) { return s->packets; }
+uint64_t fp_source_skipped(const fp_source *s) { return s->skipped; }
+uint64_t fp_source_position(const fp_source *s) { return s->pos; }
+uint64_t fp_source_size(const fp_source *s) { return s->mem ? s->mem_len : 0; }
+const fp_error *fp_source_last_error(const fp_source *s) { return &s->last_error; }
+
+const uint8_t *fp_source_pcap_header(const fp_source *s)
+{
+    return s->format == FP_FORMAT_PCAP ? s->pcap_header : NULL;
+}

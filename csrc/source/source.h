@@ -1,0 +1,88 @@
+/* Record sources: pcap and pcapng files (mmap'd) and byte streams (pipes,
+ * stdin), detected by magic number. Python-free.
+ *
+ * A source yields records; a record's `data` stays valid until the next call
+ * to fp_source_next() or fp_source_close(). */
+#ifndef FP_SOURCE_H
+#define FP_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FP_FORMAT_PCAP = 1, FP_FORMAT_PCAPNG = 2 } fp_format;
+
+typedef enum {
+    FP_OK = 0,
+    FP_ERR_IO = 1,        /* open/read/mmap failed (errno in err.sys_errno) */
+    FP_ERR_FORMAT = 2,    /* bad magic, bad version, impossible length, corrupt block */
+    FP_ERR_TRUNCATED = 3, /* file ends inside a header or record */
+} fp_errkind;
+
+typedef enum { FP_ON_ERROR_RAISE = 0, FP_ON_ERROR_STOP = 1, FP_ON_ERROR_SKIP = 2 } fp_on_error;
+
+typedef struct {
+    fp_errkind kind;
+    int sys_errno;
+    uint64_t offset;        /* file offset of the bad header/record/block */
+    uint64_t packet_index;  /* 0-based index the bad record would have had */
+    char message[256];      /* what went wrong and what to do */
+} fp_error;
+
+typedef struct {
+    int64_t ts_ns;          /* nanoseconds since the Unix epoch (if_tsoffset applied) */
+    uint32_t caplen;
+    uint32_t wirelen;
+    uint32_t linktype;
+    uint32_t interface_id;  /* pcapng interface (global across sections), 0 for pcap */
+    int has_ts;             /* 0 for pcapng Simple Packet Blocks */
+    uint64_t offset;        /* file offset of the record header / block */
+    const uint8_t *data;
+} fp_record;
+
+typedef struct {
+    uint32_t linktype;
+    uint32_t snaplen;
+    uint64_t tsresol_num;   /* units per second: 10^6, 10^9, or 2^n / 10^n from if_tsresol */
+    int64_t tsoffset_s;
+    char name[64];
+} fp_interface;
+
+typedef struct fp_source fp_source;
+
+/* Open a file (mmap) or, when path is "-", standard input (stream). */
+fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *err);
+/* Open an already open file descriptor as a stream (pipes, sockets). Takes ownership. */
+fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err);
+/* Open an in-memory buffer (not copied; must outlive the source). */
+fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
+                                 fp_error *err);
+
+/* 1: record produced; 0: clean end of input; -1: error in *err.
+ * Policy: RAISE returns -1 at the first bad record (everything before it was
+ * delivered); STOP returns 0 instead (the error is kept, see fp_source_last_error);
+ * SKIP resynchronises past the bad record when it can and counts it. */
+int fp_source_next(fp_source *s, fp_record *rec, fp_error *err);
+
+fp_format fp_source_format(const fp_source *s);
+/* Link type of the first interface (pcap: the file's). 0xFFFFFFFF when unknown yet. */
+uint32_t fp_source_linktype(const fp_source *s);
+uint32_t fp_source_snaplen(const fp_source *s);
+int fp_source_nanosecond(const fp_source *s);   /* pcap: nanosecond magic */
+int fp_source_byte_swapped(const fp_source *s);
+uint32_t fp_source_interface_count(const fp_source *s);
+const fp_interface *fp_source_interface(const fp_source *s, uint32_t id);
+uint64_t fp_source_packets(const fp_source *s);   /* records delivered so far */
+uint64_t fp_source_skipped(const fp_source *s);   /* bad records skipped (SKIP policy) */
+uint64_t fp_source_position(const fp_source *s);  /* bytes consumed */
+uint64_t fp_source_size(const fp_source *s);      /* file size, 0 for streams */
+/* The error that ended iteration under STOP (kind FP_OK if none). */
+const fp_error *fp_source_last_error(const fp_source *s);
+/* For pcap files: the 24-byte file header as read (for byte-identical rewrite). */
+const uint8_t *fp_source_pcap_header(const fp_source *s);
+/* 1 when record data stays valid until fp_source_close() (mmap'd files and memory
+ * buffers), 0 for streams (data valid only until the next call). Lets PacketList
+ * reference packets in place instead of copying them. */
+int fp_source_stable_data(const fp_source *s);
+void fp_source_close(fp_source *s);
+
+#endif

@@ -1,0 +1,90 @@
+/* Private to csrc/source: the fp_source state shared by the core (source.c)
+ * and the format parsers (pcap.c, pcapng.c). Not part of the public API. */
+#ifndef FP_SOURCE_IMPL_H
+#define FP_SOURCE_IMPL_H
+
+#include "source.h"
+
+/* A record or block longer than this is corrupt, not big (libpcap caps at 256 KiB). */
+#define FP_MAX_RECORD (256u << 20)
+/* Bounded interface table: pcapng files with more IDBs than this are rejected. */
+#define FP_MAX_INTERFACES 65536u
+/* SKIP policy: how far past a bad record we look for the next good one. */
+#define FP_RESYNC_WINDOW (64u << 20)
+
+struct fp_source {
+    fp_format format;
+    fp_on_error policy;
+
+    /* Input: a whole buffer (mmap or caller memory) or a stream buffer. */
+    const uint8_t *mem;     /* non-NULL for mmap/memory sources */
+    uint64_t mem_len;
+    int mapped;             /* mem is our mmap: unmap and advise on it */
+    uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
+    int fd;                 /* stream (or mmap'd file) descriptor, -1 if none */
+    uint8_t *buf;           /* stream buffer: holds input bytes [buf_base, buf_base+buf_len) */
+    size_t buf_cap, buf_len;
+    uint64_t buf_base;
+    int eof;
+
+    uint64_t pos;           /* absolute offset of the next unread record/block */
+    uint64_t skip_to;       /* set by a parser on a bad record whose end is known, else 0 */
+
+    /* pcap file header */
+    uint8_t pcap_header[24];
+    int big_endian;         /* pcap: file order; pcapng: current section's order */
+    int nanosecond;
+    uint32_t snaplen, linktype;
+
+    /* pcapng: interfaces global across sections; the current section's are
+     * [section_base, section_base + section_count). */
+    fp_interface *ifs;
+    uint32_t n_ifs, cap_ifs;
+    uint32_t section_base, section_count;
+
+    int64_t prev_ts_ns;     /* last delivered timestamp (resync plausibility) */
+    int have_prev_ts;
+
+    uint64_t packets, skipped;
+    int finished;
+    fp_error last_error;
+};
+
+/* Make up to `want` bytes at absolute offset `off` (>= s->pos) readable.
+ * Returns how many are available (fewer than want only at end of input) and
+ * sets *p, or -1 on an I/O error (err filled). A later peek may move the
+ * stream buffer: pointers from earlier peeks in the same call become invalid. */
+int64_t fp_src_peek(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err);
+
+/* Fill *err (printf-style message). */
+void fp_src_error(fp_error *err, fp_errkind kind, uint64_t offset, uint64_t index,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Append an interface to the global table (bounded by FP_MAX_INTERFACES). */
+int fp_src_add_interface(fp_source *s, const fp_interface *ifc, fp_error *err, uint64_t offset);
+
+/* Index the next record would get (delivered plus skipped). */
+static inline uint64_t fp_src_index(const fp_source *s) { return s->packets + s->skipped; }
+
+static inline uint16_t fp_rd16(const uint8_t *p, int be)
+{
+    return be ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
+}
+
+static inline uint32_t fp_rd32(const uint8_t *p, int be)
+{
+    return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* pcap.c: header at offset 0 already known to carry a pcap magic. */
+int fp_pcap_open(fp_source *s, fp_error *err);
+int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err);  /* 1 record, 0 end, -1 error */
+int fp_pcap_resync(fp_source *s);  /* 1: s->pos moved to a plausible record, 0: gave up */
+
+/* pcapng.c */
+int fp_pcapng_open(fp_source *s, fp_error *err);
+int fp_pcapng_next(fp_source *s, fp_record *rec, fp_error *err);
+int fp_pcapng_resync(fp_source *s);
+
+#endif

@@ -1,0 +1,184 @@
+"""Type stubs for the C extension. The public names are re-exported by fastpkt/__init__.py."""
+from __future__ import annotations
+
+from os import PathLike
+from typing import IO, Any, Iterable, Iterator, Literal, Sequence, overload
+
+OnError = Literal["raise", "stop", "skip"]
+Source = str | bytes | PathLike[str] | IO[bytes]
+
+class Error(Exception): ...
+class FormatError(Error, ValueError):
+    offset: int | None        # file offset of the bad header/record/block
+    packet_index: int | None  # 0-based index the bad record would have had
+class TruncatedError(FormatError): ...
+
+class TCPFlags:
+    """TCP flags: int-like, attributes F S R P A U E C N, str() like 'SA'."""
+    F: bool; S: bool; R: bool; P: bool; A: bool; U: bool; E: bool; C: bool; N: bool
+    value: int
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __and__(self, other: int) -> int: ...
+    def __eq__(self, other: object) -> bool: ...   # compares with int or flag string 'SA'
+    def __contains__(self, letters: str) -> bool: ...
+
+class Layer:
+    name: str                 # 'Ether', 'IP', 'TCP', ... (Scapy's class names)
+    fields: tuple[str, ...]   # field names shown by show()
+    offset: int               # offset of the header within the packet bytes
+    header_len: int
+    @property
+    def payload(self) -> bytes: ...   # bytes after this layer's header, within its length
+    @property
+    def raw(self) -> bytes: ...       # header + payload bytes of this layer
+    def __bytes__(self) -> bytes: ...
+    def fields_dict(self) -> dict[str, Any]: ...
+
+class Ether(Layer):
+    src: str; dst: str; type: int
+class SLL(Layer):             # Linux cooked v1 and v2 (pkt.sll)
+    pkttype: int; hatype: int; addr: str; proto: int; ifindex: int | None
+class Loopback(Layer):        # BSD NULL/LOOP
+    type: int
+class Dot1Q(Layer):
+    vlan: int; prio: int; id: int; tpid: int   # id = DEI bit (Scapy's name); vlan = VID
+    type: int                                  # ethertype that follows this tag
+class ARP(Layer):
+    hwtype: int; ptype: int; hwlen: int; plen: int; op: int
+    hwsrc: str; psrc: str; hwdst: str; pdst: str
+class IP(Layer):
+    version: int; ihl: int; tos: int; len: int; id: int
+    flags: int; DF: bool; MF: bool
+    frag: int                 # fragment offset in 8-byte units (as in the header, Scapy)
+    frag_bytes: int
+    ttl: int; proto: int; chksum: int; src: str; dst: str
+    options: bytes
+    def checksum_ok(self) -> bool | None: ...
+class IPv6(Layer):
+    version: int; tc: int; fl: int; plen: int; nh: int; hlim: int; src: str; dst: str
+    ext_headers: list[tuple[int, int, int]]  # (next-header value, offset, length)
+    proto: int                               # upper-layer protocol after extension headers
+    frag: int | None                         # fragment offset in 8-byte units, None if unfragmented
+    MF: bool
+    @property
+    def ttl(self) -> int: ...                # alias of hlim, so loops written for IP work
+class TCP(Layer):
+    sport: int; dport: int; seq: int; ack: int; dataofs: int; reserved: int
+    flags: TCPFlags; window: int; chksum: int; urgptr: int
+    options: list[tuple[str, Any]]   # Scapy-style: [('MSS', 1460), ('SAckOK', b''), ('Timestamp', (1, 0)), ...]
+    mss: int | None; wscale: int | None; sack_permitted: bool
+    sack: list[tuple[int, int]]; timestamp: tuple[int, int] | None
+    def checksum_ok(self) -> bool | None: ...
+class UDP(Layer):
+    sport: int; dport: int; len: int; chksum: int
+    def checksum_ok(self) -> bool | None: ...
+class ICMP(Layer):
+    type: int; code: int; chksum: int; id: int | None; seq: int | None
+    def checksum_ok(self) -> bool | None: ...
+class ICMPv6(Layer):
+    type: int; code: int; chksum: int; id: int | None; seq: int | None
+    def checksum_ok(self) -> bool | None: ...
+
+class DNSQR:
+    qname: str; qtype: int; qclass: int
+class DNSRR:
+    rrname: str; type: int; rclass: int; ttl: int; rdlen: int
+    rdata: str | bytes        # text for A/AAAA/CNAME/NS/PTR/MX/TXT/SOA/SRV, raw bytes otherwise
+    rdata_raw: bytes
+class DNS(Layer):
+    id: int; qr: int; opcode: int; aa: int; tc: int; rd: int; ra: int; z: int; ad: int; cd: int
+    rcode: int; qdcount: int; ancount: int; nscount: int; arcount: int
+    qd: list[DNSQR]; an: list[DNSRR]; ns: list[DNSRR]; ar: list[DNSRR]
+    qname: str | None         # first question's name
+    malformed: bool           # records could not all be decoded (anomaly also set)
+class HTTP(Layer):
+    is_request: bool
+    method: str | None; uri: str | None; path: str | None; version: str
+    status: int | None; reason: str | None
+    headers: dict[str, str]   # lower-case names; repeated headers joined by ', '
+    host: str | None
+    headers_complete: bool
+    body: bytes               # what follows the headers in this segment
+class TLS(Layer):
+    type: int                 # record content type (22 = handshake)
+    version: int              # record version
+    len: int
+    handshake_type: int | None
+    is_client_hello: bool
+    hello_version: int | None
+    sni: str | None           # ClientHello server_name (single segment)
+    hello_complete: bool
+
+class Packet:
+    time: float
+    time_ns: int
+    wirelen: int
+    caplen: int
+    linktype: int
+    interface: int
+    raw: bytes
+    eth: Ether | None; sll: SLL | None; loopback: Loopback | None
+    vlan: Dot1Q | None; vlans: list[Dot1Q]
+    arp: ARP | None; ip: IP | None; ip6: IPv6 | None
+    tcp: TCP | None; udp: UDP | None; icmp: ICMP | None; icmp6: ICMPv6 | None
+    dns: DNS | None; http: HTTP | None; tls: TLS | None
+    src: str | None; dst: str | None            # network-layer addresses (IPv4 or IPv6)
+    sport: int | None; dport: int | None; proto: int | None
+    payload: bytes            # innermost payload after the last decoded header
+    anomalies: tuple[str, ...]
+    layers: tuple[str, ...]   # layer names outer to inner, e.g. ('Ether', 'IP', 'TCP')
+    def __init__(self, data: bytes, linktype: int = 1, time: float | None = None,
+                 wirelen: int | None = None) -> None: ...
+    def haslayer(self, layer: str | type) -> bool: ...
+    def __contains__(self, layer: str | type) -> bool: ...
+    def __getitem__(self, layer: str | type) -> Layer: ...   # KeyError like Scapy's IndexError
+    def __bytes__(self) -> bytes: ...
+    def __len__(self) -> int: ...             # wirelen
+    def summary(self) -> str: ...
+    def show(self, dump: bool = False) -> str | None: ...
+    def verify_checksums(self) -> dict[str, bool | None]: ...
+
+class Reader:
+    """Lazy iterator over a capture. Context manager."""
+    def __init__(self, source: Source, filter: str | None = None, on_error: OnError = "raise",
+                 count: int | None = None) -> None: ...
+    format: Literal["pcap", "pcapng"]
+    linktype: int
+    snaplen: int
+    nanosecond: bool
+    packets_read: int       # records delivered
+    skipped: int            # bad records skipped under on_error="skip"
+    filtered: int           # records rejected by the BPF filter
+    position: int           # bytes consumed
+    size: int               # file size (0 for streams)
+    error: FormatError | None   # what ended iteration under on_error="stop"
+    def __iter__(self) -> Iterator[Packet]: ...
+    def __next__(self) -> Packet: ...
+    def __enter__(self) -> Reader: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def close(self) -> None: ...
+    def read_all(self, count: int | None = None) -> PacketList: ...
+
+class PacketList(Sequence[Packet]):
+    linktype: int; snaplen: int; nanosecond: bool
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, i: int) -> Packet: ...
+    @overload
+    def __getitem__(self, s: slice) -> PacketList: ...
+    def __iter__(self) -> Iterator[Packet]: ...
+    def summary(self) -> str: ...
+    def columns(self) -> dict[str, Any]: ...   # column name -> (dtype str, buffer) built in C; see frames.py
+    def to_pandas(self) -> Any: ...            # implemented in fastpkt.frames
+
+class Writer:
+    def __init__(self, path: str | PathLike[str], linktype: int = 1, snaplen: int = 262144,
+                 nanosecond: bool = False, big_endian: bool = False) -> None: ...
+    def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
+              wirelen: int | None = None) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Writer: ...
+    def __exit__(self, *exc: object) -> None: ...
+    packets_written: int

@@ -1,0 +1,67 @@
+"""Build the C extension: every .c under csrc/ except test drivers and fuzz harnesses.
+
+libpcap (for BPF on files and live capture) is found with pkg-config or pcap-config."""
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+HERE = Path(__file__).resolve().parent
+
+
+def _flags(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return shlex.split(out)
+
+
+def libpcap_flags():
+    for cmd in (["pkg-config", "--cflags", "--libs", "libpcap"], ["pcap-config", "--cflags", "--libs"]):
+        if shutil.which(cmd[0]):
+            flags = _flags(cmd)
+            if flags is not None:
+                return flags
+    if Path("/usr/include/pcap/pcap.h").exists():
+        return ["-lpcap"]
+    sys.exit("fastpkt needs libpcap's headers to build. On Debian/Ubuntu: "
+             "apt-get install libpcap-dev (Fedora: libpcap-devel; macOS: brew install libpcap).")
+
+
+def sources():
+    out = []
+    for p in sorted((HERE / "csrc").rglob("*.c")):
+        rel = p.relative_to(HERE)
+        if rel.parts[1] == "fuzz" or p.name.startswith("test_"):
+            continue
+        out.append(str(rel))
+    return out
+
+
+pcap = libpcap_flags()
+extra_compile = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+if os.environ.get("FASTPKT_WERROR", "") == "1":
+    extra_compile.append("-Werror")
+extra_link = []
+san = os.environ.get("FASTPKT_SANITIZE")
+if san:
+    extra_compile += ["-fsanitize=" + san, "-fno-omit-frame-pointer", "-g", "-O1"]
+    extra_link += ["-fsanitize=" + san]
+
+ext = Extension(
+    "fastpkt._fastpkt",
+    sources=sources(),
+    include_dirs=["csrc"] + [f[2:] for f in pcap if f.startswith("-I")],
+    library_dirs=[f[2:] for f in pcap if f.startswith("-L")],
+    libraries=[f[2:] for f in pcap if f.startswith("-l")],
+    extra_compile_args=extra_compile,
+    extra_link_args=extra_link,
+    define_macros=[("_GNU_SOURCE", "1")],
+)
+
+setup(ext_modules=[ext])
