@@ -183,28 +183,41 @@ def extract(p: Any) -> dict[str, Any]:
                           "id": int(c.id) if echo else None,
                           "seq": int(c.seq) if echo else None}
             break
-    dns = dns_of(p)
+    dns = dns_of(p) if not tunnelled(p) else None
     if dns is not None:
         d["dns"] = dns
     return d
 
 
 def _inside_error(p: Any, cls: Any) -> bool:
-    """True when `cls` only occurs inside the quoted datagram of an ICMP error."""
+    """True unless the first `cls` layer belongs to the outer packet: it comes after a
+    second network header (a tunnel's inner packet, or the datagram quoted in an ICMP
+    error), which fastpkt does not decode."""
     L = sa
-    return bool(p.haslayer(L.IPerror) and p.getlayer(cls) is not None
-                and p[L.IPerror].payload.haslayer(cls) and not _before(p, cls, L.IPerror))
-
-
-def _before(p: Any, cls: Any, other: Any) -> bool:
+    net = (L.IP, L.IPv6, L.IPerror, L.IPerror6)
+    seen = 0
     layer = p
-    while layer is not None and not isinstance(layer, sa.NoPayload):
-        if isinstance(layer, cls):
-            return True
-        if isinstance(layer, other):
-            return False
+    while layer is not None and not isinstance(layer, L.NoPayload):
+        if isinstance(layer, net):
+            seen += 1
+        if isinstance(layer, cls) and not isinstance(layer, (L.TCPerror, L.UDPerror,
+                                                             L.ICMPerror)):
+            return seen > 1
         layer = layer.payload
-    return False
+    return True
+
+
+def tunnelled(p: Any) -> bool:
+    """More than one network header (tunnel or ICMP error)."""
+    L = sa
+    net = (L.IP, L.IPv6, L.IPerror, L.IPerror6)
+    n = 0
+    layer = p
+    while layer is not None and not isinstance(layer, L.NoPayload):
+        if isinstance(layer, net):
+            n += 1
+        layer = layer.payload
+    return n > 1
 
 
 def dns_of(p: Any) -> dict[str, Any] | None:

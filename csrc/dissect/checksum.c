@@ -2,8 +2,9 @@
  * relying on the byte-order independence of section 2(B)), IPv4 header checksum
  * (RFC 791 section 3.1), TCP/UDP/ICMP/ICMPv6 checksums with the IPv4 pseudo header
  * (RFC 9293 section 3.1, RFC 768) or the IPv6 one (RFC 8200 section 8.1).
- * The IPv6 pseudo header uses the header's destination: with a routing header the
- * final destination would be needed (not handled: such packets may read invalid). */
+ * With an IPv6 routing header that has segments left, the pseudo header takes the
+ * final destination (RFC 8200 section 8.1): the last address of a type 0 or 2
+ * header, the first entry of a segment routing header (type 4, RFC 8754 2). */
 #include <string.h>
 
 #include "cursor.h"
@@ -96,6 +97,23 @@ static int64_t l4_declared_len(const uint8_t *data, const fp_dissection *d, uint
     return ip_end - l4_off;
 }
 
+/* Destination address for the IPv6 pseudo header. */
+static const uint8_t *ip6_final_dst(const uint8_t *data, const fp_dissection *d)
+{
+    const uint8_t *dst = data + d->layer[FP_L_IP6].off + 24;
+    for (int i = 0; i < d->ip6_ext_count; i++) {
+        const fp_ip6_ext *e = &d->ip6_ext[i];
+        if (e->type != 43 || e->len < 24 || data[e->off + 3] == 0) /* no segments left */
+            continue;
+        uint8_t type = data[e->off + 2];
+        if (type == 0 || type == 2)
+            dst = data + e->off + e->len - 16;
+        else if (type == 4)
+            dst = data + e->off + 8;
+    }
+    return dst;
+}
+
 int fp_l4_checksum_ok(const uint8_t *data, const fp_dissection *d)
 {
     fp_layer_id id;
@@ -121,7 +139,8 @@ int fp_l4_checksum_ok(const uint8_t *data, const fp_dissection *d)
         if (FP_HAS(d, FP_L_IP4))
             pseudo = sum_be(data + d->layer[FP_L_IP4].off + 12, 8);
         else
-            pseudo = sum_be(data + d->layer[FP_L_IP6].off + 8, 32);
+            pseudo = (uint64_t)sum_be(data + d->layer[FP_L_IP6].off + 8, 16) +
+                     sum_be(ip6_final_dst(data, d), 16);
         pseudo += proto + (uint64_t)len;
     }
     return fold_complement(sum_be(data + l4->off, (size_t)len) + pseudo) == 0;

@@ -6,7 +6,8 @@
  * point strictly before the labels being read, so every jump goes backwards and
  * a loop is impossible; jumps are also capped, and names at 255 wire octets.
  * TXT rdata (section 3.3.14): the strings are concatenated without quotes or
- * separators (the way SPF/DKIM consumers join them), escaped as above.
+ * separators (the way SPF/DKIM consumers join them); spaces stay literal,
+ * '\' and bytes outside 0x20..0x7e are escaped as above.
  * fp_dns_iter.error holds the anomaly bit that stopped iteration
  * (FP_ANOM_DNS_NAME or FP_ANOM_DNS_MALFORMED). */
 #include <stdio.h>
@@ -35,18 +36,20 @@ static void sb_putc(sbuf *b, char ch)
     b->p[b->n++] = ch;
 }
 
-static void sb_escaped(sbuf *b, const uint8_t *s, size_t len, int escape_dot)
+/* Labels escape '.', space and non-printables; TXT text keeps spaces literal. */
+static void sb_escaped(sbuf *b, const uint8_t *s, size_t len, int is_label)
 {
+    uint8_t lowest = is_label ? 0x21 : 0x20;
     for (size_t i = 0; i < len; i++) {
         uint8_t ch = s[i];
-        if (ch < 0x21 || ch > 0x7e) {
+        if (ch < lowest || ch > 0x7e) {
             sb_putc(b, '\\');
             sb_putc(b, (char)('0' + ch / 100));
             sb_putc(b, (char)('0' + ch / 10 % 10));
             sb_putc(b, (char)('0' + ch % 10));
             continue;
         }
-        if (ch == '\\' || (escape_dot && ch == '.'))
+        if (ch == '\\' || (is_label && ch == '.'))
             sb_putc(b, '\\');
         sb_putc(b, (char)ch);
     }

@@ -8,8 +8,11 @@
 #include "cursor.h"
 #include "dissect.h"
 
-static const char *const methods[] = {"GET",    "POST",  "HEAD",    "PUT",   "DELETE",
-                                      "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+static const struct {
+    const char *name;
+    uint32_t len;
+} methods[] = {{"GET", 3},     {"POST", 4},  {"HEAD", 4},    {"PUT", 3},   {"DELETE", 6},
+               {"OPTIONS", 7}, {"PATCH", 5}, {"CONNECT", 7}, {"TRACE", 5}};
 
 int fp_http_plausible(const uint8_t *p, uint32_t len)
 {
@@ -18,8 +21,8 @@ int fp_http_plausible(const uint8_t *p, uint32_t len)
     if (len < 4 || p[0] < 'C' || p[0] > 'T') /* quick reject: C D G H O P T */
         return 0;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        size_t n = strlen(methods[i]);
-        if (len > n && memcmp(p, methods[i], n) == 0 && p[n] == ' ')
+        uint32_t n = methods[i].len;
+        if (len > n && p[n] == ' ' && memcmp(p, methods[i].name, n) == 0)
             return 1;
     }
     return 0;

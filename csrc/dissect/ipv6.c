@@ -21,6 +21,18 @@ static uint32_t ip6_end(fp_dctx *x, uint32_t off, uint32_t end, uint32_t plen, u
     return plen < avail ? off + 40 + plen : end;
 }
 
+/* Headers beyond FP_MAX_IP6_EXT are skipped unrecorded (flagged ip6_ext) so the
+ * upper layer is still found; the walk needs no cap of its own since every
+ * header consumes at least 8 bytes. */
+
+static int ext_fail(fp_dissection *d, uint8_t nh, uint32_t at, uint32_t end)
+{
+    d->anomalies |= FP_ANOM_IP6_EXT;
+    d->ip_proto = nh;
+    fp_set_payload(d, at, end);
+    return -1;
+}
+
 /* Walk the extension headers from `off`; returns 0 to go on to the upper layer
  * at *off with protocol *nh, -1 to stop (payload already set). */
 static int walk_ext(fp_dctx *x, uint32_t *off, uint32_t end, uint8_t *nh)
@@ -29,24 +41,20 @@ static int walk_ext(fp_dctx *x, uint32_t *off, uint32_t end, uint8_t *nh)
     fp_cursor c = fp_cursor_make(x->data, end);
     c.ptr += *off;
     while (is_ext_header(*nh)) {
-        if (d->ip6_ext_count == FP_MAX_IP6_EXT || !fp_cur_has(&c, 2)) {
-            d->anomalies |= FP_ANOM_IP6_EXT;
-            d->ip_proto = *nh;
-            fp_set_payload(d, fp_cur_off(&c), end);
-            return -1;
-        }
+        if (!fp_cur_has(&c, 2))
+            return ext_fail(d, *nh, fp_cur_off(&c), end);
         uint32_t units = fp_peek_u8(&c, 1);
         uint32_t len = *nh == 51 ? (units + 2) * 4 : *nh == 44 ? 8 : (units + 1) * 8;
-        if (!fp_cur_has(&c, len)) {
+        if (!fp_cur_has(&c, len))
+            return ext_fail(d, *nh, fp_cur_off(&c), end);
+        if (d->ip6_ext_count < FP_MAX_IP6_EXT) {
+            fp_ip6_ext *e = &d->ip6_ext[d->ip6_ext_count++];
+            e->type = *nh;
+            e->off = fp_cur_off(&c);
+            e->len = len;
+        } else {
             d->anomalies |= FP_ANOM_IP6_EXT;
-            d->ip_proto = *nh;
-            fp_set_payload(d, fp_cur_off(&c), end);
-            return -1;
         }
-        fp_ip6_ext *e = &d->ip6_ext[d->ip6_ext_count++];
-        e->type = *nh;
-        e->off = fp_cur_off(&c);
-        e->len = len;
         uint8_t next = fp_peek_u8(&c, 0);
         if (*nh == 44) {
             uint16_t fo = fp_peek_be16(&c, 2);

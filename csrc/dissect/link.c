@@ -13,7 +13,7 @@ const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS] = {
     "ip_fragment",
 };
 
-enum { ETHERTYPE_IP4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_IP6 = 0x86dd };
+enum { ETHERTYPE_IP4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_RARP = 0x8035, ETHERTYPE_IP6 = 0x86dd };
 
 static int is_vlan_tpid(uint16_t t) { return t == 0x8100 || t == 0x88a8 || t == 0x9100; }
 
@@ -52,7 +52,7 @@ void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type)
     switch (type) {
     case ETHERTYPE_IP4: fp_dissect_ip4(x, off, end); return;
     case ETHERTYPE_IP6: fp_dissect_ip6(x, off, end); return;
-    case ETHERTYPE_ARP: fp_dissect_arp(x, off, end); return;
+    case ETHERTYPE_ARP: case ETHERTYPE_RARP: fp_dissect_arp(x, off, end); return; /* RFC 903 */
     default: fp_set_payload(d, off, end); return;
     }
 }
@@ -80,7 +80,12 @@ static void dissect_cooked(fp_dctx *x, fp_layer_id id, uint32_t hlen, uint32_t p
         return;
     }
     fp_set_layer(x->d, id, 0, hlen, x->caplen);
-    fp_dissect_ethertype(x, hlen, x->caplen, fp_peek_be16(&c, proto_at));
+    uint16_t proto = fp_peek_be16(&c, proto_at);
+    if (proto < 0x0600) { /* ARPHRD-specific codes (802.2 LLC, CAN...), not a length */
+        fp_set_payload(x->d, hlen, x->caplen);
+        return;
+    }
+    fp_dissect_ethertype(x, hlen, x->caplen, proto);
 }
 
 /* Raw IP: the version nibble says which. */
@@ -101,7 +106,8 @@ static void dissect_ip_by_version(fp_dctx *x, uint32_t off)
 
 /* NULL (host byte order of the capturing machine) and LOOP (network order) carry
  * a 4-byte BSD address family. AF_INET6 differs by OS: 24 NetBSD/OpenBSD,
- * 28 FreeBSD, 30 macOS. */
+ * 28 FreeBSD, 30 macOS. Either byte order is accepted for NULL (a family fits in
+ * 16 bits, so a value above 0xffff was written the other way round). */
 static void dissect_loop(fp_dctx *x, int network_order)
 {
     fp_cursor c = fp_cursor_make(x->data, x->caplen);
@@ -120,8 +126,15 @@ static void dissect_loop(fp_dctx *x, int network_order)
         x->d->ethertype = ETHERTYPE_IP6;
         fp_dissect_ip6(x, 4, x->caplen);
         return;
-    default: fp_set_payload(x->d, 4, x->caplen); return;
+    default: break;
     }
+    /* Some old captures put an EtherType in the low half (as Wireshark accepts). */
+    uint16_t type = fp_load_be16(c.ptr + 2);
+    if (type == ETHERTYPE_IP4 || type == ETHERTYPE_IP6) {
+        fp_dissect_ethertype(x, 4, x->caplen, type);
+        return;
+    }
+    fp_set_payload(x->d, 4, x->caplen);
 }
 
 void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,

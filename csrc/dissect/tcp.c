@@ -27,8 +27,8 @@ static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)
     }
     if (fp_tls_plausible(c.ptr, len)) {
         fp_set_layer(d, FP_L_TLS, off, 0, end);
-        fp_tls_info t;
-        if (fp_tls_parse_span(x->data, off, end, &t) == 0 && t.malformed)
+        fp_tls_info t; /* only handshakes are worth checking here */
+        if (c.ptr[0] == 22 && fp_tls_parse_span(x->data, off, end, &t) == 0 && t.malformed)
             d->anomalies |= FP_ANOM_TLS_MALFORMED;
         return;
     }

@@ -128,6 +128,11 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->FormatError);
     Py_CLEAR(st->TruncatedError);
     for (int i = 0; i < FP_ANOM_COUNT_BITS; i++) Py_CLEAR(st->anomaly_names[i]);
+    for (int i = 0; i < 16; i++) Py_CLEAR(st->packet_fast_names[i]);
+    for (int i = 0; i < FP_L_COUNT; i++) {
+        for (int k = 0; k < st->layer_fast_n[i]; k++) Py_CLEAR(st->layer_fast[i][k].name);
+        st->layer_fast_n[i] = 0;
+    }
     return 0;
 }
 

@@ -6,36 +6,62 @@
 
 #include "../dissect/cursor.h"
 
-static PyObject *packet_alloc(PyTypeObject *tp, uint32_t caplen)
+static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
 {
     /* PyObject_InitVar increfs heap types; no zero-fill of the payload area. */
-    size_t size = offsetof(FpPacket, data) + (size_t)caplen;
+    size_t size = offsetof(FpPacket, inline_data) + (size_t)inline_len;
     PyObject *op = PyObject_Malloc(size);
-    if (op == NULL) return PyErr_NoMemory();
-    PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)caplen);
-    return op;
+    if (op == NULL) return (FpPacket *)PyErr_NoMemory();
+    PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)inline_len);
+    return (FpPacket *)op;
 }
 
-FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
-                               uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                        int64_t ts_ns)
 {
-    FpPacket *p = (FpPacket *)packet_alloc(st->Packet_Type, caplen);
-    if (p == NULL) return NULL;
     p->ts_ns = ts_ns;
     p->caplen = caplen;
     p->wirelen = wirelen;
     p->linktype = linktype;
     p->interface_id = 0;
     p->has_ts = 1;
-    if (caplen) memcpy(p->data, data, caplen);
     fp_dissect(p->data, caplen, wirelen, linktype, &p->d);
+}
+
+FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
+                               uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+{
+    FpPacket *p = packet_alloc(st->Packet_Type, caplen);
+    if (p == NULL) return NULL;
+    p->owner = NULL;
+    p->owner_is_reader = 0;
+    p->st = st;
+    if (caplen) memcpy(p->inline_data, data, caplen);
+    p->data = p->inline_data;
+    packet_fill(p, caplen, wirelen, linktype, ts_ns);
     return p;
 }
 
-FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec)
+FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
+                         uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
 {
-    FpPacket *p = fp_packet_from_bytes(st, rec->data, rec->caplen, rec->wirelen, rec->linktype,
-                                       rec->ts_ns);
+    FpPacket *p = packet_alloc(st->Packet_Type, 0);
+    if (p == NULL) return NULL;
+    p->owner = Py_NewRef(owner);
+    p->owner_is_reader = owner_is_reader;
+    p->st = st;
+    if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
+    p->data = data;
+    packet_fill(p, caplen, wirelen, linktype, ts_ns);
+    return p;
+}
+
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader)
+{
+    FpPacket *p = reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
+                                          rec->linktype, rec->ts_ns)
+                         : fp_packet_from_bytes(st, rec->data, rec->caplen, rec->wirelen,
+                                                rec->linktype, rec->ts_ns);
     if (p == NULL) return NULL;
     p->interface_id = rec->interface_id;
     p->has_ts = rec->has_ts;
@@ -45,6 +71,11 @@ FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec)
 static void packet_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    FpPacket *p = (FpPacket *)self;
+    if (p->owner) {
+        if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);
+        Py_DECREF(p->owner);
+    }
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -132,9 +163,7 @@ static PyObject *layer_or_none(PyObject *self, fp_layer_id id)
 {
     FpPacket *p = PKT(self);
     if (!FP_HAS(&p->d, id)) Py_RETURN_NONE;
-    fp_state *st = fp_state_from_type(Py_TYPE(self));
-    if (st == NULL) return NULL;
-    return fp_layer_new(st, p, id, 0);
+    return fp_layer_new(p->st, p, id, 0);
 }
 
 /* One getter per layer; the closure carries the layer id. */
@@ -487,7 +516,9 @@ static PyObject *packet_show(PyObject *self, PyObject *args, PyObject *kwds)
             PyObject *k, *v;
             Py_ssize_t pos = 0;
             while (PyDict_Next(fd, &pos, &k, &v)) {
-                PyObject *line = PyUnicode_FromFormat("  %-10U= %R", k, v);
+                Py_ssize_t klen = PyUnicode_GetLength(k);
+                const char *pad = "          " + (klen < 10 ? klen : 10);
+                PyObject *line = PyUnicode_FromFormat("  %U%s= %R", k, pad, v);
                 if (line == NULL || PyList_Append(parts, line) < 0) {
                     Py_XDECREF(line);
                     Py_DECREF(fd);
@@ -614,6 +645,31 @@ static PyMethodDef packet_methods[] = {
     {NULL},
 };
 
+/* Hot attributes answered by pointer comparison of the interned name, skipping the
+ * generic descriptor lookup (Python 3.11 does not specialise getset access). */
+static const struct {
+    const char *name;
+    getter get;
+    void *closure;
+} packet_fast[] = {
+    {"ip", get_layer, (void *)(intptr_t)FP_L_IP4},   {"tcp", get_layer, (void *)(intptr_t)FP_L_TCP},
+    {"udp", get_layer, (void *)(intptr_t)FP_L_UDP},  {"ip6", get_layer, (void *)(intptr_t)FP_L_IP6},
+    {"src", get_src_dst, NULL},                      {"dst", get_src_dst, (void *)1},
+    {"sport", get_sport, NULL},                      {"dport", get_dport, NULL},
+    {"proto", get_proto, NULL},                      {"wirelen", get_wirelen, NULL},
+    {"time", get_time, NULL},                        {"payload", get_payload, NULL},
+    {"dns", get_layer, (void *)(intptr_t)FP_L_DNS},  {"icmp", get_layer, (void *)(intptr_t)FP_L_ICMP},
+    {"eth", get_layer, (void *)(intptr_t)FP_L_ETH},  {"arp", get_layer, (void *)(intptr_t)FP_L_ARP},
+};
+
+static PyObject *packet_getattro(PyObject *self, PyObject *name)
+{
+    const fp_state *st = PKT(self)->st;
+    for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
+        if (name == st->packet_fast_names[i]) return packet_fast[i].get(self, packet_fast[i].closure);
+    return PyObject_GenericGetAttr(self, name);
+}
+
 PyDoc_STRVAR(packet_doc,
              "Packet(data, linktype=1, time=None, wirelen=None)\n--\n\n"
              "A captured packet: metadata, dissected layers (views over its bytes) and anomalies.\n"
@@ -624,6 +680,7 @@ static PyType_Slot packet_slots[] = {
     {Py_tp_new, packet_new},
     {Py_tp_dealloc, packet_dealloc},
     {Py_tp_repr, packet_repr},
+    {Py_tp_getattro, packet_getattro},
     {Py_tp_getset, packet_getset},
     {Py_tp_methods, packet_methods},
     {Py_sq_contains, packet_contains},
@@ -635,7 +692,7 @@ static PyType_Slot packet_slots[] = {
 
 static PyType_Spec packet_spec = {
     .name = "fastpkt.Packet",
-    .basicsize = (int)offsetof(FpPacket, data),
+    .basicsize = (int)offsetof(FpPacket, inline_data),
     .itemsize = 1,
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = packet_slots,
@@ -643,6 +700,11 @@ static PyType_Spec packet_spec = {
 
 int fp_packet_register(PyObject *m, fp_state *st)
 {
+    Py_BUILD_ASSERT(sizeof packet_fast / sizeof packet_fast[0] <= sizeof st->packet_fast_names / sizeof(PyObject *));
+    for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++) {
+        st->packet_fast_names[i] = PyUnicode_InternFromString(packet_fast[i].name);
+        if (st->packet_fast_names[i] == NULL) return -1;
+    }
     st->Packet_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &packet_spec, NULL);
     if (st->Packet_Type == NULL) return -1;
     return PyModule_AddType(m, st->Packet_Type);

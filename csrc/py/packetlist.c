@@ -198,10 +198,7 @@ static void release_owner(fp_packetlist *pl)
 {
     PyObject *owner = pl->owner;
     if (owner == NULL) return;
-    if (pl->owner_is_reader) {
-        fp_reader_obj *r = (fp_reader_obj *)owner;
-        if (--r->exports == 0 && r->closed) fp_reader_release_source(r);
-    }
+    if (pl->owner_is_reader) fp_reader_unexport((fp_reader_obj *)owner);
     pl->owner = NULL;
     Py_DECREF(owner);
 }
@@ -224,9 +221,10 @@ static void packetlist_dealloc(PyObject *self)
 
 static Py_ssize_t packetlist_len(PyObject *self) { return PL(self)->n; }
 
-static PyObject *entry_packet(fp_state *st, const pl_entry *e)
+static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
-    FpPacket *p = fp_packet_from_bytes(st, e->data, e->caplen, e->wirelen, e->linktype, e->ts_ns);
+    FpPacket *p = fp_packet_view(st, pl->owner, pl->owner_is_reader, e->data, e->caplen, e->wirelen,
+                                 e->linktype, e->ts_ns);
     if (p == NULL) return NULL;
     p->interface_id = e->interface_id;
     p->has_ts = e->has_ts;
@@ -241,7 +239,7 @@ static PyObject *packetlist_item(PyObject *self, Py_ssize_t i)
         return NULL;
     }
     fp_state *st = fp_state_from_type(Py_TYPE(self));
-    return st ? entry_packet(st, &pl->entries[i]) : NULL;
+    return st ? entry_packet(st, pl, &pl->entries[i]) : NULL;
 }
 
 static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
@@ -290,7 +288,7 @@ static PyObject *packetlist_summary(PyObject *self, PyObject *unused)
     PyObject *lines = PyList_New(pl->n);
     if (lines == NULL) return NULL;
     for (Py_ssize_t i = 0; i < pl->n; i++) {
-        PyObject *p = entry_packet(st, &pl->entries[i]);
+        PyObject *p = entry_packet(st, pl, &pl->entries[i]);
         PyObject *s = p ? PyObject_CallMethod(p, "summary", NULL) : NULL;
         Py_XDECREF(p);
         if (s == NULL) {

@@ -21,17 +21,30 @@ typedef struct {
     PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
     PyObject *TruncatedError; /* fastpkt.TruncatedError(FormatError) */
     PyObject *anomaly_names[FP_ANOM_COUNT_BITS]; /* interned str */
+    PyObject *packet_fast_names[16];             /* interned hot attribute names of Packet */
+#define FP_LAYER_FAST_MAX 8
+    struct {
+        PyObject *name;                          /* interned */
+        const PyGetSetDef *def;
+    } layer_fast[FP_L_COUNT][FP_LAYER_FAST_MAX]; /* hot fields of each layer type */
+    uint8_t layer_fast_n[FP_L_COUNT];
 } fp_state;
 
-/* A packet: record metadata, its dissection and a private copy of its bytes
- * (var-sized object: one allocation per packet). Layers are views into data. */
+/* A packet: record metadata, its dissection and its bytes. Records of mmap'd files
+ * and memory buffers are referenced in place (`owner` keeps the mapping alive);
+ * others are copied into the object's own tail (one allocation). Layers are
+ * views into `data`. */
 typedef struct {
     PyObject_VAR_HEAD
     int64_t ts_ns;
     uint32_t caplen, wirelen, linktype, interface_id;
     int has_ts;
+    int owner_is_reader;
+    fp_state *st;          /* module state, cached: attribute access is the hot path */
+    PyObject *owner;       /* NULL when the bytes live in inline_data */
+    const uint8_t *data;
     fp_dissection d;
-    uint8_t data[1];
+    uint8_t inline_data[];
 } FpPacket;
 
 /* A layer view: the owning packet plus which layer (and which VLAN tag). */
@@ -47,9 +60,13 @@ fp_state *fp_state_from_module(PyObject *m);
 
 /* packet.c */
 int fp_packet_register(PyObject *m, fp_state *st);
-FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec);
+/* `reader` non-NULL: view the record in place (its data must be stable). */
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader);
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
+/* A packet viewing `data` in place; `owner` (a Reader or a buffer holder) is kept alive. */
+FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
+                         uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
 
 /* layers.c: one heap type per protocol layer */
 int fp_layers_register(PyObject *m, fp_state *st);
@@ -79,6 +96,8 @@ typedef struct {
 
 int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec);
 void fp_reader_release_source(fp_reader_obj *r);
+/* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */
+void fp_reader_unexport(fp_reader_obj *r);
 PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
 int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);

@@ -147,7 +147,7 @@ static void remember_stop_error(fp_reader_obj *r, fp_state *st)
 /* Next record that passes the filter: 1 got one, 0 end, -1 error (Python error set). */
 int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
 {
-    fp_error err = {0};
+    fp_error err; /* filled by the source only on error: no per-record zeroing */
     char errbuf[512];
     if (r->src == NULL || r->closed) return 0;
     for (;;) {
@@ -197,7 +197,7 @@ static PyObject *reader_iternext(PyObject *self)
     }
     int rc = fp_reader_next_record(r, st, &rec);
     if (rc <= 0) return NULL;
-    return (PyObject *)fp_packet_from_record(st, &rec);
+    return (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL);
 }
 
 /* C-only pass: count the records that pass the filter, GIL released. */
@@ -252,6 +252,11 @@ void fp_reader_release_source(fp_reader_obj *r)
     r->bpf = NULL;
     if (r->has_view) PyBuffer_Release(&r->view);
     r->has_view = 0;
+}
+
+void fp_reader_unexport(fp_reader_obj *r)
+{
+    if (--r->exports == 0 && r->closed) fp_reader_release_source(r);
 }
 
 static PyObject *reader_close(PyObject *self, PyObject *unused)

@@ -20,48 +20,74 @@ struct fp_bpf {
     struct bpf_program prog;
 };
 
-/* Files carry LINKTYPE_ values; pcap_open_dead wants the platform's DLT_.
- * They differ only for a few historical numbers (pcap-linktype(7)). */
-static int linktype_to_dlt(uint32_t linktype)
+/* A "savefile" handle rather than pcap_open_dead: libpcap then maps the
+ * LINKTYPE_ to its DLT_ itself, and for DLT_NULL/LOOP it matches the address
+ * family values of every OS (a dead handle assumes this host's AF_INET6, so
+ * "ip6" would miss macOS captures) in the file's byte order. The handle is
+ * opened on a 24-byte in-memory pcap header. */
+static pcap_t *open_header_only(uint32_t linktype, uint32_t snaplen, int byte_swapped,
+                                char *errbuf, size_t errlen)
 {
-    switch (linktype) {
-    case 100: return DLT_ATM_RFC1483;
-    case 101: return DLT_RAW;
-    case 102: return DLT_SLIP_BSDOS;
-    case 103: return DLT_PPP_BSDOS;
-#ifdef DLT_ATM_CLIP
-    case 106: return DLT_ATM_CLIP;
-#endif
-    default: return (int)linktype;
+    static uint8_t unused;
+    uint32_t hdr[6] = {0xA1B2C3D4u, 2u | 4u << 16, 0, 0, snaplen ? snaplen : 262144, linktype};
+    if (byte_swapped) {
+        hdr[0] = __builtin_bswap32(hdr[0]);
+        hdr[1] = 2u << 24 | 4u << 8;
+        hdr[4] = __builtin_bswap32(hdr[4]);
+        hdr[5] = __builtin_bswap32(hdr[5]);
     }
-}
-
-fp_bpf *fp_bpf_compile(const char *expr, uint32_t linktype, uint32_t snaplen, char *errbuf,
-                       size_t errlen)
-{
-    int snap = snaplen && snaplen <= 0x7FFFFFFF ? (int)snaplen : 262144;
-    pcap_t *dead = pcap_open_dead(linktype_to_dlt(linktype), snap);
-    if (!dead) {
+    /* The header in host order needs 16-bit fields laid out as written: */
+    uint16_t ver[2] = {2, 4};
+    if (!byte_swapped)
+        memcpy(&hdr[1], ver, sizeof ver);
+    uint8_t *copy = malloc(sizeof hdr);
+    FILE *f = copy ? fmemopen(copy, sizeof hdr, "rb") : NULL;
+    if (!f) {
+        free(copy);
         snprintf(errbuf, errlen, "out of memory opening a libpcap handle");
         return NULL;
     }
+    memcpy(copy, hdr, sizeof hdr);
+    char pe[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_fopen_offline(f, pe);  /* reads the header now */
+    (void)unused;
+    if (!p) {
+        fclose(f);
+        snprintf(errbuf, errlen, "%s", pe);
+    }
+    free(copy);   /* fmemopen's buffer is only read during pcap_fopen_offline */
+    return p;
+}
+
+fp_bpf *fp_bpf_compile_ex(const char *expr, uint32_t linktype, uint32_t snaplen,
+                          int byte_swapped, char *errbuf, size_t errlen)
+{
+    pcap_t *handle = open_header_only(linktype, snaplen, byte_swapped, errbuf, errlen);
+    if (!handle)
+        return NULL;
     fp_bpf *f = calloc(1, sizeof *f);
     if (!f) {
         snprintf(errbuf, errlen, "out of memory");
-        pcap_close(dead);
+        pcap_close(handle);
         return NULL;
     }
     pthread_mutex_lock(&compile_lock);
-    int rc = pcap_compile(dead, &f->prog, expr, 1, PCAP_NETMASK_UNKNOWN);
+    int rc = pcap_compile(handle, &f->prog, expr, 1, PCAP_NETMASK_UNKNOWN);
     if (rc < 0)
-        snprintf(errbuf, errlen, "%s", pcap_geterr(dead));
+        snprintf(errbuf, errlen, "%s", pcap_geterr(handle));
     pthread_mutex_unlock(&compile_lock);
-    pcap_close(dead);
+    pcap_close(handle);
     if (rc < 0) {
         free(f);
         return NULL;
     }
     return f;
+}
+
+fp_bpf *fp_bpf_compile(const char *expr, uint32_t linktype, uint32_t snaplen, char *errbuf,
+                       size_t errlen)
+{
+    return fp_bpf_compile_ex(expr, linktype, snaplen, 0, errbuf, errlen);
 }
 
 int fp_bpf_match(fp_bpf *f, const fp_record *rec)

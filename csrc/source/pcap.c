@@ -160,7 +160,9 @@ int fp_pcap_resync(fp_source *s)
             continue;
         n = fp_src_peek(s, next, REC_HDR, &p, &ignored);
         int64_t next_len;
-        if (n == 0 || (n == REC_HDR && plausible(s, p, n, &next_len))) {
+        /* A candidate ending the input has no second record to vouch for it:
+         * then at least its timestamp must agree with the packets before. */
+        if ((n == 0 && s->have_prev_ts) || (n == REC_HDR && plausible(s, p, n, &next_len))) {
             s->pos = off;
             return 1;
         }

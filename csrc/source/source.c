@@ -388,3 +388,5 @@ const uint8_t *fp_source_pcap_header(const fp_source *s)
 {
     return s->format == FP_FORMAT_PCAP ? s->pcap_header : NULL;
 }
+
+int fp_source_stable_data(const fp_source *s) { return s->mem != NULL; }

@@ -139,7 +139,7 @@ def dns_query(name, qtype, qid):
     s.close()
 
 
-def http(host, method, path, body=None, src=None):
+def http_req(host, method, path, body=None, src=None):
     kw = {"source_address": (src, 0)} if src else {}
     c = http.client.HTTPConnection(host, 80, timeout=5, **kw)
     headers = {"User-Agent": "fastpkt-sample/1.0"}
@@ -234,12 +234,12 @@ for name, qtype in [("example.test", 1), ("example.test", 28), ("www.example.tes
     time.sleep(0.02)
 
 # 2. HTTP over IPv4 and IPv6 (http.server listens on :: port 80, dual stack)
-print("http", http("127.0.0.1", "GET", "/", src="127.0.0.20"))
-print("http", http("127.0.0.1", "GET", "/hello.txt", src="127.0.0.20"))
-print("http", http("127.0.0.1", "GET", "/../../etc/passwd?q=1+union+select+2", src="127.0.0.21"))
-print("http", http("127.0.0.1", "POST", "/submit", body=b"name=fastpkt&v=1", src="127.0.0.20"))
-print("http", http("::1", "GET", "/hello.txt"))
-print("http", http("::1", "GET", "/missing.html"))
+print("http", http_req("127.0.0.1", "GET", "/", src="127.0.0.20"))
+print("http", http_req("127.0.0.1", "GET", "/hello.txt", src="127.0.0.20"))
+print("http", http_req("127.0.0.1", "GET", "/../../etc/passwd?q=1+union+select+2", src="127.0.0.21"))
+print("http", http_req("127.0.0.1", "POST", "/submit", body=b"name=fastpkt&v=1", src="127.0.0.20"))
+print("http", http_req("::1", "GET", "/hello.txt"))
+print("http", http_req("::1", "GET", "/missing.html"))
 
 # 3. TLS with SNI: openssl s_client, then Python's ssl module
 subprocess.run([tls_cmd], check=False)
@@ -268,9 +268,11 @@ for port in [21, 22, 23, 25, 53, 110, 111, 135, 139, 143, 445, 993, 995, 1433, 1
 
 # 6. ARP: 127.0.0.2 changes its MAC (what an ARP monitor flags)
 arp_reply("127.0.0.2", "02:00:00:00:00:01")
-time.sleep(0.05)
+time.sleep(0.1)
 arp_reply("127.0.0.2", "02:00:00:00:00:02")
-time.sleep(0.2)
+time.sleep(0.1)
+arp_reply("127.0.0.2", "02:00:00:00:00:02")
+time.sleep(0.5)
 EOF
 
 # ---------------------------------------------------------------- servers
@@ -283,26 +285,26 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sample.fastpkt.test
 
 cat > "$WORK/tls_client.sh" <<EOF
 #!/usr/bin/env bash
-printf 'Q\n' | timeout 10 openssl s_client -connect 127.0.0.1:443 -servername sample.fastpkt.test \
+printf 'Q\n' | timeout 3 openssl s_client -connect 127.0.0.1:443 -servername sample.fastpkt.test \
     -ign_eof >/dev/null 2>&1 || true
 EOF
 chmod +x "$WORK/tls_client.sh"
 
-in_ns tcpdump -i lo -n -s 0 -U -w "$WORK/sample.pcap" >/dev/null 2>"$WORK/tcpdump.err" &
+ip netns exec "$NS" tcpdump -i lo -n -s 0 -U -w "$WORK/sample.pcap" >/dev/null 2>"$WORK/tcpdump.err" &
 PIDS+=($!)
 for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
 
-in_ns python3 "$WORK/dns_server.py" &
+ip netns exec "$NS" python3 "$WORK/dns_server.py" >/dev/null 2>&1 &
 PIDS+=($!)
 (cd "$WORK/www" && exec ip netns exec "$NS" python3 -m http.server 80 --bind :: >/dev/null 2>&1) &
 PIDS+=($!)
-in_ns openssl s_server -accept 443 -cert "$WORK/cert.pem" -key "$WORK/key.pem" -www -quiet \
+ip netns exec "$NS" openssl s_server -accept 443 -cert "$WORK/cert.pem" -key "$WORK/key.pem" -www -quiet \
     >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 1
 
 in_ns python3 "$WORK/traffic.py" "$WORK/tls_client.sh"
-sleep 0.5
+sleep 1
 
 # stop tcpdump first (SIGINT flushes the file), then the servers
 kill -INT "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true

@@ -1,0 +1,187 @@
+"""fastpkt: packet analysis at the speed of C.
+
+    import fastpkt as fp
+    for pkt in fp.open("trace.pcap", filter="tcp port 443"):
+        pkt.ip.src, pkt.tcp.dport, pkt.tcp.flags.S, pkt.payload
+    df = fp.read("trace.pcap").to_pandas()
+    fp.write("out.pcap", pkts)
+
+The work is done in the C extension ``fastpkt._fastpkt``; this module only adds the
+convenience functions ``open``, ``read`` and ``write``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+from typing import IO, Any, Iterable
+
+from ._fastpkt import (  # noqa: F401  (re-exported)
+    ARP,
+    DNS,
+    DNSQR,
+    DNSRR,
+    HTTP,
+    ICMP,
+    IP,
+    SLL,
+    TCP,
+    TLS,
+    UDP,
+    Dot1Q,
+    Error,
+    Ether,
+    FormatError,
+    ICMPv6,
+    IPv6,
+    Layer,
+    Loopback,
+    Packet,
+    PacketList,
+    Reader,
+    TCPFlags,
+    TruncatedError,
+    Writer,
+)
+
+try:
+    from importlib.metadata import PackageNotFoundError, version as _dist_version
+
+    try:
+        __version__ = _dist_version("fastpkt")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        __version__ = "0.1.0"
+except ImportError:  # pragma: no cover
+    __version__ = "0.1.0"
+
+__all__ = [
+    "open", "read", "write",
+    "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
+    "Error", "FormatError", "TruncatedError",
+    "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
+    "DNS", "DNSQR", "DNSRR", "HTTP", "TLS",
+    "__version__",
+]
+
+_builtin_open = open
+
+
+def _source(source: Any) -> Any:
+    """Normalise a source for the C Reader.
+
+    Paths (str / PathLike) and bytes-like objects pass through; "-" means stdin; a binary
+    file object with a working fileno() passes through; other file-likes are read into
+    memory (the Reader then parses the bytes without copying them again).
+    """
+    if isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike)):
+        if isinstance(source, str) and source == "-":
+            return sys.stdin.buffer
+        return source
+    if hasattr(source, "read"):
+        try:
+            source.fileno()
+            return source
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            data = source.read()
+            if isinstance(data, str):
+                raise TypeError("fastpkt needs a binary file object (open(..., 'rb')), got text")
+            return bytes(data)
+    raise TypeError(
+        "source must be a path, '-' (stdin), bytes, or a binary file object, not %s"
+        % type(source).__name__
+    )
+
+
+def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    filter: str | None = None,  # noqa: A002
+    on_error: str = "raise",
+    count: int | None = None,
+) -> Reader:
+    """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
+
+    source: a path, "-" for stdin, bytes, or a binary file object.
+    filter: a BPF expression (tcpdump syntax), compiled for the file's link type and run in
+            C before any Python object is made.
+    on_error: what a corrupt or truncated record does after every complete packet before it
+            was delivered: "raise" (FormatError), "stop" (end iteration; see Reader.error) or
+            "skip" (resynchronise when possible; see Reader.skipped).
+    count: stop after this many packets.
+
+    The Reader is a context manager: ``with fp.open(path) as r: for pkt in r: ...``
+    """
+    return Reader(_source(source), filter=filter, on_error=on_error, count=count)
+
+
+def read(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    count: int | None = None,
+    filter: str | None = None,  # noqa: A002
+    on_error: str = "raise",
+) -> PacketList:
+    """Read a capture (or its first ``count`` packets) into a PacketList.
+
+    A PacketList supports len(), indexing, slicing, iteration, summary() and to_pandas().
+    """
+    with open(source, filter=filter, on_error=on_error) as reader:
+        return reader.read_all(count)
+
+
+def write(
+    path: str | os.PathLike[str],
+    packets: Iterable[Packet | bytes],
+    linktype: int | None = None,
+    nanosecond: bool | None = None,
+    big_endian: bool | None = None,
+) -> int:
+    """Write packets to a pcap file; returns the number of packets written.
+
+    Defaults come from a PacketList (its linktype, timestamp resolution and byte order, so a
+    read-then-write round trip is byte-identical); otherwise from the first packet's link type,
+    microsecond timestamps, little-endian. Raw ``bytes`` items are written as-is (linktype
+    then defaults to 1, Ethernet) with the current time.
+    """
+    if isinstance(packets, PacketList):
+        if linktype is None:
+            linktype = packets.linktype
+        if nanosecond is None:
+            nanosecond = packets.nanosecond
+        if big_endian is None:
+            big_endian = bool(getattr(packets, "big_endian", False))
+        snaplen = packets.snaplen or 262144
+        items: Iterable[Any] = packets
+    else:
+        snaplen = 262144
+        it = iter(packets)
+        first = next(it, None)
+        if linktype is None:
+            linktype = getattr(first, "linktype", 1) if first is not None else 1
+        items = _chain(first, it)
+    with Writer(path, linktype=linktype, snaplen=snaplen, nanosecond=bool(nanosecond),
+                big_endian=bool(big_endian)) as writer:
+        for pkt in items:
+            writer.write(pkt)
+        return writer.packets_written
+
+
+def _chain(first: Any, rest: Any) -> Any:
+    if first is None:
+        return
+    yield first
+    yield from rest
+
+
+def _attach_frames() -> None:
+    """Give PacketList to_pandas()/to_arrow() when the C type does not define them."""
+    from . import frames
+
+    if not hasattr(PacketList, "to_pandas"):
+        PacketList.to_pandas = frames.packets_to_pandas  # type: ignore[attr-defined]
+    if not hasattr(PacketList, "to_arrow"):
+        PacketList.to_arrow = frames.packets_to_arrow  # type: ignore[attr-defined]
+
+
+try:
+    _attach_frames()
+except TypeError:  # immutable C type without the methods: frames.packets_to_pandas(plist) still works
+    pass

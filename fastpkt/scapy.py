@@ -1,0 +1,318 @@
+"""A Scapy-compatible facade for offline analysis, backed by fastpkt.
+
+    from fastpkt.scapy import rdpcap, sniff, IP, TCP, DNS, Raw
+
+    for pkt in rdpcap("trace.pcap"):
+        if IP in pkt and TCP in pkt:
+            print(pkt[IP].src, pkt[TCP].dport, pkt[TCP].flags)
+        if pkt.haslayer(Raw):
+            data = pkt[Raw].load
+
+Differences from Scapy worth knowing: packets are read-only views (no crafting, no ``del
+pkt.chksum``; use ``pkt.verify_checksums()``), ``DNSQR.qname`` is ``str`` (Scapy: bytes with
+a trailing dot), ``pkt[X]`` raises KeyError when the layer is absent (Scapy: IndexError; both
+are LookupError). Live capture (``sniff(iface=...)``) comes in a later release; use
+``sniff(offline=...)`` for now.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterator
+
+import fastpkt as _fp
+from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
+    ARP,
+    DNS,
+    DNSQR,
+    DNSRR,
+    ICMP,
+    IP,
+    TCP,
+    UDP,
+    Dot1Q,
+    Ether,
+    ICMPv6,
+    IPv6,
+    Packet,
+    PacketList,
+)
+
+__all__ = [
+    "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
+    "Ether", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
+    "DNS", "DNSQR", "DNSRR", "Raw", "Packet", "PacketList", "ScapyPacket", "ScapyPacketList",
+]
+
+
+class _RawLayer:
+    """``pkt[Raw]``: the innermost payload, as Scapy's Raw layer exposes it (``.load``)."""
+
+    __slots__ = ("load",)
+    name = "Raw"
+
+    def __init__(self, load: bytes) -> None:
+        self.load = load
+
+    def __bytes__(self) -> bytes:
+        return self.load
+
+    def __len__(self) -> int:
+        return len(self.load)
+
+    def __repr__(self) -> str:
+        return "<Raw  load=%r |>" % (self.load,)
+
+
+class _RawMeta(type):
+    """``isinstance(pkt[Raw], Raw)`` holds for the payload objects the facade returns."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, _RawLayer)
+
+
+class Raw(metaclass=_RawMeta):
+    """Scapy's Raw layer name. ``pkt[Raw].load`` is ``pkt.payload`` (bytes after the last
+    decoded header). ``Raw(load=b'...')`` builds a standalone payload object."""
+
+    def __new__(cls, load: bytes = b"") -> _RawLayer:  # type: ignore[misc]
+        return _RawLayer(bytes(load))
+
+
+def raw_of(pkt: Any) -> _RawLayer | None:
+    """The packet's payload as a Raw layer, or None when it carries no payload bytes."""
+    payload = pkt.payload
+    return _RawLayer(payload) if payload else None
+
+
+def _c_raw_ok() -> bool:
+    """True when the C Packet itself answers pkt['Raw'] with an object that has ``.load``."""
+    try:
+        probe = Packet(b"\x00" * 12 + b"\x88\xb5" + b"raw-probe")  # local experimental ethertype
+        return probe.haslayer("Raw") and probe["Raw"].load == probe.payload
+    except Exception:
+        return False
+
+
+class ScapyPacket:
+    """Thin wrapper over a C Packet that adds Scapy's Raw layer (``pkt[Raw].load``).
+
+    Used only while the C Packet returns plain bytes for ``pkt['Raw']``. Everything else is
+    delegated to the C packet (``.packet``); no packet bytes are copied.
+    """
+
+    __slots__ = ("packet",)
+
+    def __init__(self, packet: Packet) -> None:
+        self.packet = packet
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.packet, name)
+
+    def haslayer(self, layer: Any) -> bool:
+        if layer is Raw or layer == "Raw":
+            return bool(self.packet.payload)
+        return self.packet.haslayer(layer)
+
+    __contains__ = haslayer
+
+    def __getitem__(self, layer: Any) -> Any:
+        if layer is Raw or layer == "Raw":
+            r = raw_of(self.packet)
+            if r is None:
+                raise KeyError("layer Raw not present (no payload bytes)")
+            return r
+        return self.packet[layer]
+
+    def getlayer(self, layer: Any) -> Any:
+        return self[layer] if self.haslayer(layer) else None
+
+    def __bytes__(self) -> bytes:
+        return bytes(self.packet)
+
+    def __len__(self) -> int:
+        return len(self.packet)
+
+    def __repr__(self) -> str:
+        return repr(self.packet)
+
+
+class ScapyPacketList:
+    """A PacketList whose items are ScapyPacket wrappers; other methods go to the C list."""
+
+    __slots__ = ("plist",)
+
+    def __init__(self, plist: Any) -> None:
+        self.plist = plist
+
+    def __len__(self) -> int:
+        return len(self.plist)
+
+    def __getitem__(self, i: Any) -> Any:
+        item = self.plist[i]
+        return ScapyPacketList(item) if isinstance(i, slice) else ScapyPacket(item)
+
+    def __iter__(self) -> Iterator[ScapyPacket]:
+        return map(ScapyPacket, self.plist)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.plist, name)
+
+    def __repr__(self) -> str:
+        return "<fastpkt.scapy PacketList: %d packets>" % len(self.plist)
+
+
+_WRAP = not _c_raw_ok()
+
+
+def _wrap_list(plist: Any) -> Any:
+    return ScapyPacketList(plist) if _WRAP else plist
+
+
+def _wrap_iter(it: Any) -> Any:
+    return map(ScapyPacket, it) if _WRAP else it
+
+
+def _unwrap(pkt: Any) -> Any:
+    if isinstance(pkt, ScapyPacket):
+        return pkt.packet
+    if isinstance(pkt, ScapyPacketList):
+        return pkt.plist
+    return pkt
+
+
+# ---------------------------------------------------------------- reading and writing
+def rdpcap(filename: str | os.PathLike[str], count: int = -1) -> PacketList:
+    """Read a pcap/pcapng file into a PacketList (Scapy: ``rdpcap(filename, count=-1)``)."""
+    return _wrap_list(_fp.read(filename, count=None if count is None or count < 0 else count))
+
+
+def wrpcap(filename: str | os.PathLike[str], pkt: Any, linktype: int | None = None,
+           nano: bool = False, **_ignored: Any) -> None:
+    """Write packets to a pcap file (Scapy: ``wrpcap(filename, pkt)``). A single packet works too."""
+    pkt = _unwrap(pkt)
+    if isinstance(pkt, (Packet, bytes, bytearray)):
+        pkt = [pkt]
+    elif not isinstance(pkt, PacketList):
+        pkt = map(_unwrap, pkt)
+    _fp.write(filename, pkt, linktype=linktype, nanosecond=nano or None)
+
+
+class PcapReader:
+    """Iterate a capture lazily (Scapy: ``with PcapReader(path) as r: for pkt in r``)."""
+
+    def __init__(self, filename: Any) -> None:
+        self._reader = _fp.open(filename)
+        self.linktype = self._reader.linktype
+
+    def __iter__(self) -> Iterator[Packet]:
+        return _wrap_iter(iter(self._reader))
+
+    def __next__(self) -> Packet:
+        pkt = next(self._reader)
+        return ScapyPacket(pkt) if _WRAP else pkt
+
+    def read_packet(self) -> Packet | None:
+        try:
+            return self.__next__()
+        except StopIteration:
+            return None
+
+    def read_all(self, count: int = -1) -> Any:
+        return _wrap_list(self._reader.read_all(None if count < 0 else count))
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> PcapReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PcapWriter:
+    """Streaming writer (Scapy: ``PcapWriter(filename, linktype=..., nano=...)``)."""
+
+    def __init__(self, filename: Any, linktype: int | None = None, nano: bool = False,
+                 **_ignored: Any) -> None:
+        self._filename = filename
+        self._linktype = linktype
+        self._nano = nano
+        self._writer: Any = None
+
+    def write(self, pkt: Any) -> None:
+        pkt = _unwrap(pkt)
+        items = [pkt] if isinstance(pkt, (Packet, bytes, bytearray)) else map(_unwrap, pkt)
+        for p in items:
+            if self._writer is None:
+                lt = self._linktype if self._linktype is not None else getattr(p, "linktype", 1)
+                self._writer = _fp.Writer(self._filename, linktype=lt, nanosecond=self._nano)
+            self._writer.write(p)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> PcapWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sniff(count: int = 0, store: bool = True, offline: Any = None,
+          prn: Callable[[Packet], Any] | None = None,
+          lfilter: Callable[[Packet], bool] | None = None,
+          filter: str | None = None,  # noqa: A002
+          stop_filter: Callable[[Packet], bool] | None = None,
+          iface: Any = None, timeout: float | None = None, **_ignored: Any) -> PacketList | list:
+    """Scapy's ``sniff()`` over a capture file: ``sniff(offline="trace.pcap", prn=..., ...)``.
+
+    ``filter`` is BPF run in C; ``lfilter`` a Python predicate; ``prn`` is called for every
+    kept packet and, as in Scapy, its non-None return value is printed; ``stop_filter`` ends
+    the loop after the packet it returns True for; ``count`` (0 = all) counts kept packets.
+    Returns the kept packets (an empty list with ``store=False``). ``offline`` may also be a
+    list of packets. ``timeout`` is ignored for files.
+    """
+    if offline is None:
+        raise NotImplementedError(
+            "fastpkt.scapy.sniff: live capture (iface=...) is not available yet; it comes in a "
+            "later release. Read a capture file with sniff(offline='trace.pcap', ...) for now "
+            "(record one with: tcpdump -i IFACE -w trace.pcap)."
+        )
+    if isinstance(offline, (list, tuple, PacketList, ScapyPacketList)):
+        if filter:
+            raise ValueError("sniff(filter=...) applies to capture files, not packet lists; "
+                             "use lfilter= instead")
+        source: Any = offline
+        close = None
+    else:
+        reader = _fp.open(offline, filter=filter)
+        source, close = _wrap_iter(reader), reader.close
+    kept: list = []
+    n = 0
+    try:
+        for pkt in source:
+            if _WRAP and not isinstance(pkt, ScapyPacket):
+                pkt = ScapyPacket(pkt)
+            if lfilter is not None and not lfilter(pkt):
+                continue
+            n += 1
+            if store:
+                kept.append(pkt)
+            if prn is not None:
+                result = prn(pkt)
+                if result is not None:
+                    print(result)
+            if stop_filter is not None and stop_filter(pkt):
+                break
+            if count and n >= count:
+                break
+    finally:
+        if close is not None:
+            close()
+    return kept

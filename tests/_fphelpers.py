@@ -1,0 +1,165 @@
+"""Helpers shared by the tests and by the subprocess harnesses (no pytest import here)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+
+
+def corpus_dir() -> Path | None:
+    """The shared real-capture corpus: $FASTPKT_CORPUS, else ../shared/corpus next to the repo."""
+    env = os.environ.get("FASTPKT_CORPUS")
+    cand = Path(env) if env else TESTS.parents[1] / "shared" / "corpus"
+    if (cand / "MANIFEST.tsv").is_file():
+        return cand
+    return None
+
+
+CORPUS_SKIP_REASON = (
+    "real-capture corpus not found: set FASTPKT_CORPUS or place it at ../shared/corpus "
+    "(it is not part of this repository)"
+)
+
+
+def corpus_files() -> list[str]:
+    d = corpus_dir()
+    if d is None:
+        return []
+    with open(d / "MANIFEST.tsv", newline="") as f:
+        return sorted(row["file"] for row in csv.DictReader(f, delimiter="\t"))
+
+
+def manifest() -> dict[str, dict[str, str]]:
+    d = corpus_dir()
+    if d is None:
+        return {}
+    with open(d / "MANIFEST.tsv", newline="") as f:
+        return {row["file"]: row for row in csv.DictReader(f, delimiter="\t")}
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        text = f.read()
+    if not text.strip():
+        return []
+    lines = text.splitlines()
+    header = lines[0].split("\t")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split("\t")
+        cells += [""] * (len(header) - len(cells))
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def load_expected() -> dict[str, Any]:
+    with open(DATA / "expected.json") as f:
+        return json.load(f)
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
+
+
+# Attributes of every layer type, from fastpkt/_fastpkt.pyi. Touching all of them on
+# every packet exercises the lazy parsers on hostile input.
+LAYER_ATTRS = {
+    "eth": ("src", "dst", "type"),
+    "sll": ("pkttype", "hatype", "addr", "proto", "ifindex"),
+    "loopback": ("type",),
+    "vlan": ("vlan", "prio", "id", "tpid", "type"),
+    "arp": ("hwtype", "ptype", "hwlen", "plen", "op", "hwsrc", "psrc", "hwdst", "pdst"),
+    "ip": ("version", "ihl", "tos", "len", "id", "flags", "DF", "MF", "frag", "frag_bytes",
+           "ttl", "proto", "chksum", "src", "dst", "options"),
+    "ip6": ("version", "tc", "fl", "plen", "nh", "hlim", "src", "dst", "ext_headers", "proto",
+            "frag", "MF", "ttl"),
+    "tcp": ("sport", "dport", "seq", "ack", "dataofs", "reserved", "flags", "window", "chksum",
+            "urgptr", "options", "mss", "wscale", "sack_permitted", "sack", "timestamp"),
+    "udp": ("sport", "dport", "len", "chksum"),
+    "icmp": ("type", "code", "chksum", "id", "seq"),
+    "icmp6": ("type", "code", "chksum", "id", "seq"),
+    "dns": ("id", "qr", "opcode", "aa", "tc", "rd", "ra", "z", "ad", "cd", "rcode", "qdcount",
+            "ancount", "nscount", "arcount", "qd", "an", "ns", "ar", "qname", "malformed"),
+    "http": ("is_request", "method", "uri", "path", "version", "status", "reason", "headers",
+             "host", "headers_complete", "body"),
+    "tls": ("type", "version", "len", "handshake_type", "is_client_hello", "hello_version",
+            "sni", "hello_complete"),
+}
+COMMON_LAYER_ATTRS = ("name", "fields", "offset", "header_len", "payload", "raw")
+PACKET_ATTRS = ("time", "time_ns", "wirelen", "caplen", "linktype", "interface", "raw", "vlans",
+                "src", "dst", "sport", "dport", "proto", "payload", "anomalies", "layers")
+
+
+def touch_layer(layer: Any) -> None:
+    for a in COMMON_LAYER_ATTRS:
+        getattr(layer, a)
+    bytes(layer)
+    layer.fields_dict()
+    repr(layer)
+    str(layer)
+
+
+def touch_all(pkt: Any) -> None:
+    """Read every attribute of every layer of a packet, and the whole-packet views."""
+    for a in PACKET_ATTRS:
+        getattr(pkt, a)
+    for key, attrs in LAYER_ATTRS.items():
+        layer = getattr(pkt, key)
+        if layer is None:
+            continue
+        for a in attrs:
+            v = getattr(layer, a)
+            if key == "tcp" and a == "flags":
+                str(v), int(v), v.S, v.A, v.F, v.R, v.P, v.U, v.E, v.C, v.N, v.value
+                "S" in v
+            if key == "dns" and a in ("qd", "an", "ns", "ar"):
+                for rec in v:
+                    for ra in (("qname", "qtype", "qclass") if a == "qd" else
+                               ("rrname", "type", "rclass", "ttl", "rdlen", "rdata",
+                                "rdata_raw")):
+                        getattr(rec, ra)
+                    repr(rec)
+        if key == "ip" or key == "tcp" or key == "udp" or key == "icmp" or key == "icmp6":
+            layer.checksum_ok()
+        touch_layer(layer)
+    for v in pkt.vlans:
+        touch_layer(v)
+    for name in pkt.layers:
+        pkt.haslayer(name)
+        name in pkt
+        touch_layer(pkt[name])
+    pkt.haslayer("NoSuchLayer")
+    repr(pkt)
+    pkt.summary()
+    pkt.show(dump=True)
+    pkt.verify_checksums()
+    bytes(pkt)
+    len(pkt)
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def fixture_packets(name: str):
+    """fastpkt's PacketList for a tests/data fixture (cached per process)."""
+    import fastpkt as fp
+
+    if name not in _CACHE:
+        _CACHE[name] = fp.read(str(DATA / name))
+    return _CACHE[name]
+
+
+def hand(name: str) -> list[dict[str, Any]]:
+    """The hand-computed expectations of a fixture, one dict per packet ({} if none)."""
+    return [p.get("hand") or {} for p in load_expected()[name]["packets"]]
+
+
+def has_anomaly(pkt: Any, *words: str) -> bool:
+    """Anomaly names are snake_case; match on a word of the name (e.g. 'dns', 'frag')."""
+    return any(any(w in a for w in words) for a in pkt.anomalies)

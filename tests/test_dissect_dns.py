@@ -1,0 +1,113 @@
+"""DNS (RFC 1035, 2782, 3596) over UDP and TCP; compression; hostile names."""
+from __future__ import annotations
+
+import struct
+
+from scapy.all import DNS, DNSQR, IP, UDP, Ether, Raw
+
+import fastpkt as fp
+from _compare import dns_diff
+from _fphelpers import fixture_packets, hand, load_expected
+
+EXP = load_expected()["dns.pcap"]["packets"]
+
+
+def test_query():
+    p = fixture_packets("dns.pcap")[0]
+    d = p.dns
+    assert d is not None and d.name == "DNS"
+    assert (d.id, d.qr, d.rd, d.qdcount, d.ancount) == (0x1234, 0, 1, 1, 0)
+    assert d.qname == "www.example.com"
+    assert [(q.qname, q.qtype, q.qclass) for q in d.qd] == [("www.example.com", 1, 1)]
+    assert d.an == [] and d.ns == [] and d.ar == []
+    assert d.malformed is False
+    assert "DNS" in p.layers and p.haslayer("DNS")
+
+
+def test_response_all_rr_types_vs_scapy():
+    p = fixture_packets("dns.pcap")[1]
+    assert dns_diff(p.dns, EXP[1]["fields"]["dns"]) == []
+    d = p.dns
+    assert (d.qr, d.aa, d.ra, d.ancount, d.nscount, d.arcount) == (1, 1, 1, 7, 2, 1)
+    types = [r.type for r in d.an]
+    assert types == [5, 1, 28, 15, 16, 33, 12]
+    assert d.an[0].rdata == "web.example.com"
+    assert d.an[1].rdata == "192.0.2.80" and d.an[1].rdata_raw == bytes([192, 0, 2, 80])
+    assert d.an[2].rdata == "2001:db8::80"
+    assert d.an[3].rrname == "example.com"
+    assert d.an[3].rdata.split() == ["10", "mail.example.com"]
+    assert "v=spf1 -all" in d.an[4].rdata and "hello world" in d.an[4].rdata
+    assert d.an[5].rdata.split() == ["10", "60", "5060", "sip.example.com"]
+    assert d.an[6].rdata == "web.example.com" and d.an[6].rrname == "80.2.0.192.in-addr.arpa"
+    assert d.ns[1].rdata.split() == ["ns1.example.com", "hostmaster.example.com", "2024010101",
+                                     "7200", "3600", "1209600", "300"]
+    assert d.an[0].ttl == 300 and d.ns[0].ttl == 172800
+    for r in d.an + d.ns + d.ar:
+        assert len(r.rdata_raw) == r.rdlen
+    assert d.malformed is False and "dns_name" not in p.anomalies
+
+
+def test_dns_over_tcp():
+    p = fixture_packets("dns.pcap")[2]
+    assert p.tcp is not None and p.dns is not None
+    assert p.dns.id == 0x5678 and p.dns.qname == "tcp.example.net"
+    assert p.dns.qd[0].qtype == 28
+
+
+def test_hostile_names():
+    pkts = fixture_packets("dns_loop.pcap")
+    for i, (p, h) in enumerate(zip(pkts, hand("dns_loop.pcap"))):
+        d = p.dns
+        assert d is not None, i
+        assert d.id == h["dns_id"], i
+        # every access is safe
+        for sec in (d.qd, d.an, d.ns, d.ar):
+            for r in sec:
+                repr(r)
+        if h["bad_name"] is True:
+            assert "dns_name" in p.anomalies, (i, h["what"], p.anomalies)
+            assert d.malformed is True, i
+        elif h["bad_name"] is False:
+            assert "dns_name" not in p.anomalies, i
+        if "qname" in h:
+            assert d.qname == h["qname"], i
+        if h.get("malformed"):
+            assert d.malformed is True and "dns_malformed" in p.anomalies, i
+            assert d.qdcount == 65535 and len(d.qd) <= 1
+
+
+def test_cycle_keeps_good_records():
+    p = fixture_packets("dns_loop.pcap")[1]
+    assert p.dns.qname == "loop.example"
+    assert len(p.dns.an) >= 1
+    assert p.dns.an[0].rrname == "loop.example" and p.dns.an[0].type == 10
+
+
+def test_deep_chain_never_crashes():
+    p = fixture_packets("dns_loop.pcap")[3]
+    q = p.dns.qname
+    if q is not None and "dns_name" not in p.anomalies:
+        assert q == ".".join(["a"] * 60 + ["deep"])
+
+
+def test_root_name_and_long_labels():
+    msg = bytes(DNS(id=7, qd=DNSQR(qname=".", qtype=2)))
+    p = fp.Packet(bytes(Ether() / IP() / UDP(sport=1234, dport=53) / Raw(msg)))
+    assert p.dns.qname == ""
+    label = b"\x3f" + b"a" * 63
+    name = label * 4 + b"\x00"  # 256 bytes: over the 255-byte limit of RFC 1035
+    msg = struct.pack("!HHHHHH", 8, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+    p = fp.Packet(bytes(Ether() / IP() / UDP(sport=1234, dport=53) / Raw(msg)))
+    assert "dns_name" in p.anomalies
+
+
+def test_non_printable_labels_are_escaped():
+    msg = struct.pack("!HHHHHH", 9, 0x0100, 1, 0, 0, 0) + b"\x03a\x00b\x00" + \
+        struct.pack("!HH", 1, 1)
+    p = fp.Packet(bytes(Ether() / IP() / UDP(sport=1234, dport=53) / Raw(msg)))
+    assert p.dns.qname == "a\\000b"
+
+
+def test_short_message_is_not_dns_or_malformed():
+    p = fp.Packet(bytes(Ether() / IP() / UDP(sport=1234, dport=53) / Raw(b"\x00\x01\x02")))
+    assert p.dns is None or p.dns.malformed

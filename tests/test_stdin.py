@@ -1,0 +1,130 @@
+"""Streams: stdin (`fp.open("-")`) in a subprocess, pipes fed in small chunks, file
+objects. A stream must give the same packets as the file, and report truncation the
+same way."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from _fphelpers import DATA
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import hashlib, json, sys
+import fastpkt as fp
+out = {"packets": [], "error": None}
+try:
+    with fp.open("-", on_error=sys.argv[1]) as r:
+        for p in r:
+            out["packets"].append([p.time_ns, p.caplen, p.wirelen, p.linktype, p.interface,
+                                   hashlib.sha1(p.raw).hexdigest()])
+        out["format"] = r.format
+        out["size"] = r.size
+        out["stop_error"] = type(r.error).__name__ if r.error is not None else None
+except fp.Error as e:
+    out["error"] = type(e).__name__
+    out["packet_index"] = e.packet_index
+print(json.dumps(out))
+"""
+
+
+def run_child(stdin_bytes: bytes, on_error: str = "raise") -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, "-c", CHILD, on_error], input=stdin_bytes,
+                       capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    return json.loads(r.stdout)
+
+
+def summary(path: Path) -> list:
+    import hashlib
+
+    return [[p.time_ns, p.caplen, p.wirelen, p.linktype, p.interface,
+             hashlib.sha1(p.raw).hexdigest()] for p in fp.read(str(path))]
+
+
+@pytest.mark.parametrize("name", ["le_usec.pcap", "be_usec.pcap", "ns_be.pcap",
+                                  "two_if.pcapng", "ipv6_ext_frag.pcap"])
+def test_stdin_equals_file(name):
+    got = run_child((DATA / name).read_bytes())
+    assert got["error"] is None
+    assert got["packets"] == summary(DATA / name)
+    assert got["format"] == ("pcapng" if name.endswith("pcapng") else "pcap")
+    assert got["size"] == 0
+
+
+def test_stdin_truncated():
+    blob = (DATA / "be_usec.pcap").read_bytes()[:-3]
+    got = run_child(blob)
+    assert got["error"] == "TruncatedError" and got["packet_index"] == 3
+    assert len(got["packets"]) == 3
+    got = run_child(blob, "stop")
+    assert got["error"] is None and got["stop_error"] == "TruncatedError"
+    assert len(got["packets"]) == 3
+
+
+def test_stdin_empty_and_garbage():
+    assert run_child(b"")["error"] in ("FormatError", "TruncatedError")
+    assert run_child(b"GET / HTTP/1.1\r\n\r\n" * 4)["error"] == "FormatError"
+
+
+def _pipe_reader(blob: bytes, chunk: int):
+    rfd, wfd = os.pipe()
+
+    def feed():
+        with os.fdopen(wfd, "wb", buffering=0) as w:
+            for i in range(0, len(blob), chunk):
+                w.write(blob[i:i + chunk])
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    return os.fdopen(rfd, "rb", buffering=0), t
+
+
+@pytest.mark.parametrize("name,chunk", [("two_if.pcapng", 7), ("ns_le.pcap", 1),
+                                        ("dns.pcap", 100)])
+def test_pipe_in_small_chunks(name, chunk):
+    blob = (DATA / name).read_bytes()
+    f, t = _pipe_reader(blob, chunk)
+    with f:
+        with fp.open(f) as r:
+            got = [(p.time_ns, p.raw) for p in r]
+            assert r.size == 0
+            assert r.position == len(blob)
+    t.join(10)
+    assert got == [(p.time_ns, p.raw) for p in fp.read(str(DATA / name))]
+
+
+def test_pipe_truncated_pcapng():
+    blob = (DATA / "two_if.pcapng").read_bytes()[:-10]
+    f, t = _pipe_reader(blob, 64)
+    got = []
+    with f, pytest.raises(fp.TruncatedError) as ei:
+        for p in fp.open(f):
+            got.append(p)
+    t.join(10)
+    assert len(got) == 6 and ei.value.packet_index == 6
+
+
+def test_filter_on_stream():
+    f, t = _pipe_reader((DATA / "be_usec.pcap").read_bytes(), 50)
+    with f:
+        got = fp.read(f, filter="udp")
+    t.join(10)
+    assert len(got) == 2
+
+
+def test_file_object_keeps_working_after_reader(tmp_path):
+    with open(DATA / "le_usec.pcap", "rb") as f:
+        n = len(fp.read(f))
+        assert not f.closed
+    assert n == 5
