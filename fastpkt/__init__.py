@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 from typing import IO, Any, Iterable
 
 from ._fastpkt import (  # noqa: F401  (re-exported)
@@ -69,13 +68,12 @@ _builtin_open = open
 def _source(source: Any) -> Any:
     """Normalise a source for the C Reader.
 
-    Paths (str / PathLike) and bytes-like objects pass through; "-" means stdin; a binary
-    file object with a working fileno() passes through; other file-likes are read into
-    memory (the Reader then parses the bytes without copying them again).
+    Paths (str, bytes or PathLike; "-" is stdin) and in-memory captures (bytearray,
+    memoryview, any buffer) pass through to the C Reader; so does a binary file object with
+    a working fileno(). Other file-likes (BytesIO, ...) are read into memory and handed over
+    as a memoryview, which the Reader parses in place.
     """
     if isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike)):
-        if isinstance(source, str) and source == "-":
-            return sys.stdin.buffer
         return source
     if hasattr(source, "read"):
         try:
@@ -85,7 +83,7 @@ def _source(source: Any) -> Any:
             data = source.read()
             if isinstance(data, str):
                 raise TypeError("fastpkt needs a binary file object (open(..., 'rb')), got text")
-            return bytes(data)
+            return memoryview(data)
     raise TypeError(
         "source must be a path, '-' (stdin), bytes, or a binary file object, not %s"
         % type(source).__name__
@@ -100,7 +98,8 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
-    source: a path, "-" for stdin, bytes, or a binary file object.
+    source: a path (str/bytes/PathLike), "-" for stdin, a binary file object, or an in-memory
+            capture (bytearray / memoryview; ``memoryview(data)`` for a bytes object).
     filter: a BPF expression (tcpdump syntax), compiled for the file's link type and run in
             C before any Python object is made.
     on_error: what a corrupt or truncated record does after every complete packet before it

@@ -5,13 +5,18 @@ from os import PathLike
 from typing import IO, Any, Iterable, Iterator, Literal, Sequence, overload
 
 OnError = Literal["raise", "stop", "skip"]
-Source = str | bytes | PathLike[str] | IO[bytes]
+# str/bytes/PathLike are paths ("-" is stdin); objects with fileno() are read as streams;
+# bytearray/memoryview/mmap (buffer protocol, not bytes) are in-memory captures.
+Source = str | bytes | PathLike[str] | IO[bytes] | bytearray | memoryview
 
 class Error(Exception): ...
 class FormatError(Error, ValueError):
     offset: int | None        # file offset of the bad header/record/block
     packet_index: int | None  # 0-based index the bad record would have had
 class TruncatedError(FormatError): ...
+# fp.read(..., on_error="raise") attaches what was read before the fault as `exc.packets`.
+
+ANOMALIES: tuple[str, ...]   # every anomaly name, index = bit number
 
 class TCPFlags:
     """TCP flags: int-like, attributes F S R P A U E C N, str() like 'SA'."""
@@ -20,8 +25,13 @@ class TCPFlags:
     def __int__(self) -> int: ...
     def __index__(self) -> int: ...
     def __and__(self, other: int) -> int: ...
+    def __init__(self, value: int | str) -> None: ...
     def __eq__(self, other: object) -> bool: ...   # compares with int or flag string 'SA'
     def __contains__(self, letters: str) -> bool: ...
+    def __or__(self, other: int) -> int: ...
+    def __xor__(self, other: int) -> int: ...
+    def __bool__(self) -> bool: ...
+    def __hash__(self) -> int: ...
 
 class Layer:
     name: str                 # 'Ether', 'IP', 'TCP', ... (Scapy's class names)
@@ -38,11 +48,11 @@ class Layer:
 class Ether(Layer):
     src: str; dst: str; type: int
 class SLL(Layer):             # Linux cooked v1 and v2 (pkt.sll)
-    pkttype: int; hatype: int; addr: str; proto: int; ifindex: int | None
+    pkttype: int; hatype: int; halen: int; addr: str; proto: int; ifindex: int | None
 class Loopback(Layer):        # BSD NULL/LOOP
     type: int
 class Dot1Q(Layer):
-    vlan: int; prio: int; id: int; tpid: int   # id = DEI bit (Scapy's name); vlan = VID
+    vlan: int; prio: int; id: int; dei: int; tpid: int   # id = dei = DEI bit (Scapy's names); vlan = VID
     type: int                                  # ethertype that follows this tag
 class ARP(Layer):
     hwtype: int; ptype: int; hwlen: int; plen: int; op: int
@@ -159,9 +169,11 @@ class Reader:
     def __exit__(self, *exc: object) -> None: ...
     def close(self) -> None: ...
     def read_all(self, count: int | None = None) -> PacketList: ...
+    def count(self) -> int: ...   # C-only pass: packets passing the filter, no objects made
+    closed: bool
 
 class PacketList(Sequence[Packet]):
-    linktype: int; snaplen: int; nanosecond: bool
+    linktype: int; snaplen: int; nanosecond: bool; big_endian: bool
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, i: int) -> Packet: ...
@@ -169,8 +181,11 @@ class PacketList(Sequence[Packet]):
     def __getitem__(self, s: slice) -> PacketList: ...
     def __iter__(self) -> Iterator[Packet]: ...
     def summary(self) -> str: ...
-    def columns(self) -> dict[str, Any]: ...   # column name -> (dtype str, buffer) built in C; see frames.py
-    def to_pandas(self) -> Any: ...            # implemented in fastpkt.frames
+    # Column buffers built in C with the GIL released, one tuple per column:
+    # (name, numpy dtype, buffer) | (name, "masked<uN", values, mask) | (name, "category", int32 codes, categories)
+    def columns(self) -> list[tuple[Any, ...]]: ...
+    def to_pandas(self) -> Any: ...            # pandas.DataFrame (see fastpkt.frames)
+    def to_arrow(self) -> Any: ...             # pyarrow.Table
 
 class Writer:
     def __init__(self, path: str | PathLike[str], linktype: int = 1, snaplen: int = 262144,

@@ -50,9 +50,10 @@ def _layer_counts(plist: Any, df: Any) -> dict[str, int]:
     return counts
 
 
-def summarize(source: Any, filter: str | None = None, top: int = 10) -> dict[str, Any]:  # noqa: A002
+def summarize(source: Any, filter: str | None = None, top: int = 10,  # noqa: A002
+              on_error: str = "raise") -> dict[str, Any]:
     """Summarise a capture: returns a plain dict (see format_summary for the rendering)."""
-    with fp.open(source, filter=filter) as reader:
+    with fp.open(source, filter=filter, on_error=on_error) as reader:
         plist = reader.read_all()
         info = {"format": reader.format, "linktype": reader.linktype, "snaplen": reader.snaplen,
                 "nanosecond": reader.nanosecond}

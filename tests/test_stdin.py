@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -77,50 +76,93 @@ def test_stdin_empty_and_garbage():
     assert run_child(b"GET / HTTP/1.1\r\n\r\n" * 4)["error"] == "FormatError"
 
 
-def _pipe_reader(blob: bytes, chunk: int):
-    rfd, wfd = os.pipe()
+FEEDER = r"""
+import sys, time
+data = open(sys.argv[1], "rb").read()[: int(sys.argv[3])]
+chunk = int(sys.argv[2])
+out = sys.stdout.buffer
+for i in range(0, len(data), chunk):
+    out.write(data[i:i + chunk])
+    out.flush()
+    if i % (chunk * 16) == 0:
+        time.sleep(0.001)
+"""
 
-    def feed():
-        with os.fdopen(wfd, "wb", buffering=0) as w:
-            for i in range(0, len(blob), chunk):
-                w.write(blob[i:i + chunk])
 
-    t = threading.Thread(target=feed, daemon=True)
-    t.start()
-    return os.fdopen(rfd, "rb", buffering=0), t
+def _pipe_reader(path: Path, chunk: int, limit: int | None = None) -> subprocess.Popen:
+    """A separate process writing the capture into a pipe in small chunks."""
+    size = path.stat().st_size if limit is None else limit
+    return subprocess.Popen([sys.executable, "-c", FEEDER, str(path), str(chunk), str(size)],
+                            stdout=subprocess.PIPE)
 
 
 @pytest.mark.parametrize("name,chunk", [("two_if.pcapng", 7), ("ns_le.pcap", 1),
                                         ("dns.pcap", 100)])
 def test_pipe_in_small_chunks(name, chunk):
     blob = (DATA / name).read_bytes()
-    f, t = _pipe_reader(blob, chunk)
-    with f:
+    proc = _pipe_reader(DATA / name, chunk)
+    with proc.stdout as f:
         with fp.open(f) as r:
             got = [(p.time_ns, p.raw) for p in r]
             assert r.size == 0
             assert r.position == len(blob)
-    t.join(10)
+    proc.wait(30)
     assert got == [(p.time_ns, p.raw) for p in fp.read(str(DATA / name))]
 
 
 def test_pipe_truncated_pcapng():
-    blob = (DATA / "two_if.pcapng").read_bytes()[:-10]
-    f, t = _pipe_reader(blob, 64)
+    path = DATA / "two_if.pcapng"
+    proc = _pipe_reader(path, 64, path.stat().st_size - 10)
     got = []
-    with f, pytest.raises(fp.TruncatedError) as ei:
+    with proc.stdout as f, pytest.raises(fp.TruncatedError) as ei:
         for p in fp.open(f):
             got.append(p)
-    t.join(10)
+    proc.wait(30)
     assert len(got) == 6 and ei.value.packet_index == 6
 
 
 def test_filter_on_stream():
-    f, t = _pipe_reader((DATA / "be_usec.pcap").read_bytes(), 50)
-    with f:
+    proc = _pipe_reader(DATA / "be_usec.pcap", 50)
+    with proc.stdout as f:
         got = fp.read(f, filter="udp")
-    t.join(10)
+    proc.wait(30)
     assert len(got) == 2
+
+
+GIL_CHILD = r"""
+import os, sys, threading
+import fastpkt as fp
+data = open(sys.argv[1], "rb").read()
+rfd, wfd = os.pipe()
+def feed():
+    with os.fdopen(wfd, "wb", buffering=0) as w:
+        for i in range(0, len(data), 5):
+            w.write(data[i:i + 5])
+t = threading.Thread(target=feed, daemon=True)
+t.start()
+with os.fdopen(rfd, "rb", buffering=0) as f:
+    n = len(fp.read(f))
+t.join()
+print(n)
+"""
+
+
+def test_blocking_read_releases_the_gil():
+    """A Python thread producing into a pipe that fp.open() consumes in the same process:
+    if the reader blocks in read(2) while holding the GIL, the producer can never run
+    and the process deadlocks. Run in a child with a time limit so a deadlock is a
+    failure, not a hung test suite."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        r = subprocess.run([sys.executable, "-c", GIL_CHILD, str(DATA / "two_if.pcapng")],
+                           capture_output=True, text=True, env=env, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlock: fp.open(pipe) blocks in read() holding the GIL, so the "
+                    "producer thread never runs (release the GIL around blocking reads)",
+                    pytrace=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "7"
 
 
 def test_file_object_keeps_working_after_reader(tmp_path):

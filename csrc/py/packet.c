@@ -306,6 +306,7 @@ static const struct {
     {"httpresponse", FP_L_HTTP}, {"tls", FP_L_TLS},     {"ssl", FP_L_TLS},
 };
 #define FP_LAYER_RAW (-2)
+#define FP_LAYER_UNKNOWN (-3)
 
 /* Resolve a layer given as a string or a class (by __name__). -1 with an error set. */
 static int resolve_layer(PyObject *spec)
@@ -332,17 +333,15 @@ static int resolve_layer(PyObject *spec)
         for (size_t i = 0; id == -1 && i < sizeof layer_aliases / sizeof layer_aliases[0]; i++)
             if (strcmp(low, layer_aliases[i].name) == 0) id = layer_aliases[i].id;
     }
-    if (s != NULL && id == -1)
-        PyErr_Format(PyExc_ValueError,
-                     "unknown layer %R: use one of Ether, SLL, Loopback, Dot1Q, ARP, IP, IPv6, "
-                     "TCP, UDP, ICMP, ICMPv6, DNS, HTTP, TLS, Raw",
-                     name);
+    /* A layer fastpkt does not decode is simply absent, as in Scapy. */
+    if (s != NULL && id == -1) id = FP_LAYER_UNKNOWN;
     Py_DECREF(name);
     return id;
 }
 
 static int packet_has(FpPacket *p, int id)
 {
+    if (id == FP_LAYER_UNKNOWN) return 0;
     if (id == FP_LAYER_RAW) return p->d.payload_len > 0;
     if (id == FP_L_SLL) return FP_HAS(&p->d, FP_L_SLL) || FP_HAS(&p->d, FP_L_SLL2);
     return FP_HAS(&p->d, id);

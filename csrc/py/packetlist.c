@@ -330,16 +330,28 @@ typedef struct {
     uint32_t *off;   /* per code: key offset in arena */
     uint16_t *len;
     uint32_t *hash;
+    uint64_t *k0, *k1; /* fixed keys (addresses, bit sets) are compared as integers */
     uint8_t *arena;
     size_t arena_len, arena_cap;
     int oom;
+    int32_t last_code; /* runs of equal keys (anomalies, link addresses) skip the hash */
 } interner;
 
+/* Word-at-a-time multiplicative hash: keys are short (addresses, names). */
 static uint32_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
-    return h ? h : 1;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (uint32_t)h | 1u;
 }
 
 static int interner_grow(interner *t)
@@ -352,7 +364,11 @@ static int interner_grow(interner *t)
     if (len) t->len = len;
     uint32_t *hash = PyMem_RawRealloc(t->hash, (size_t)cap * sizeof *hash);
     if (hash) t->hash = hash;
-    if (!slots || !off || !len || !hash) {
+    uint64_t *k0 = PyMem_RawRealloc(t->k0, (size_t)cap * sizeof *k0);
+    if (k0) t->k0 = k0;
+    uint64_t *k1 = PyMem_RawRealloc(t->k1, (size_t)cap * sizeof *k1);
+    if (k1) t->k1 = k1;
+    if (!slots || !off || !len || !hash || !k0 || !k1) {
         PyMem_RawFree(slots);
         return -1;
     }
@@ -371,6 +387,8 @@ static int32_t intern(interner *t, const uint8_t *key, size_t n)
 {
     if (t->oom) return -1;
     if (n > 0xffff) n = 0xffff;
+    if (t->count && t->len[t->last_code] == n && memcmp(t->arena + t->off[t->last_code], key, n) == 0)
+        return t->last_code;
     if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
         t->oom = 1;
         return -1;
@@ -380,7 +398,7 @@ static int32_t intern(interner *t, const uint8_t *key, size_t n)
     for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
         uint32_t c = t->slots[i] - 1;
         if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0)
-            return (int32_t)c;
+            return t->last_code = (int32_t)c;
     }
     if (t->arena_len + n > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
@@ -400,11 +418,41 @@ static int32_t intern(interner *t, const uint8_t *key, size_t n)
     t->hash[c] = h;
     t->arena_len += n;
     t->slots[i] = c + 1;
-    return (int32_t)c;
+    return t->last_code = (int32_t)c;
+}
+
+/* Keys of at most 16 bytes, as two words plus their length: no memcmp, no byte loop. */
+static int32_t intern_fixed(interner *t, uint64_t k0, uint64_t k1, uint16_t n)
+{
+    if (t->oom) return -1;
+    uint32_t c = (uint32_t)t->last_code;
+    if (t->count && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n) return (int32_t)c;
+    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
+        t->oom = 1;
+        return -1;
+    }
+    uint64_t h64 = (k0 * 0x9E3779B97F4A7C15ull) ^ ((k1 + n) * 0xC2B2AE3D27D4EB4Full);
+    uint32_t h = (uint32_t)(h64 >> 32) | 1u;
+    uint32_t i = h & (t->cap - 1);
+    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
+        c = t->slots[i] - 1;
+        if (t->hash[c] == h && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n)
+            return t->last_code = (int32_t)c;
+    }
+    c = t->count++;
+    t->k0[c] = k0;
+    t->k1[c] = k1;
+    t->len[c] = n;
+    t->hash[c] = h;
+    t->off[c] = 0;
+    t->slots[i] = c + 1;
+    return t->last_code = (int32_t)c;
 }
 
 static void interner_free(interner *t)
 {
+    PyMem_RawFree(t->k0);
+    PyMem_RawFree(t->k1);
     PyMem_RawFree(t->slots);
     PyMem_RawFree(t->off);
     PyMem_RawFree(t->len);
@@ -465,30 +513,42 @@ static inline void put_cat(col_set *c, int k, Py_ssize_t i, const void *key, siz
     c->codes[k][i] = key ? intern(&c->cats[k], key, n) : -1;
 }
 
+static inline uint64_t load_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static inline uint32_t load_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 static void fill_ip(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
 {
-    uint8_t key[17];
     if (FP_HAS(d, FP_L_IP4)) {
         const uint8_t *h = data + d->layer[FP_L_IP4].off;
-        key[0] = 4;
-        memcpy(key + 1, h + 12, 4);
-        put_cat(c, K_SRC, i, key, 5);
-        memcpy(key + 1, h + 16, 4);
-        put_cat(c, K_DST, i, key, 5);
+        c->codes[K_SRC][i] = intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4);
+        c->codes[K_DST][i] = intern_fixed(&c->cats[K_DST], load_u32(h + 16), 0, 4);
         put_num(c, C_TTL, i, h[8], 1);
     } else if (FP_HAS(d, FP_L_IP6)) {
         const uint8_t *h = data + d->layer[FP_L_IP6].off;
-        key[0] = 6;
-        memcpy(key + 1, h + 8, 16);
-        put_cat(c, K_SRC, i, key, 17);
-        memcpy(key + 1, h + 24, 16);
-        put_cat(c, K_DST, i, key, 17);
+        c->codes[K_SRC][i] = intern_fixed(&c->cats[K_SRC], load_u64(h + 8), load_u64(h + 16), 16);
+        c->codes[K_DST][i] = intern_fixed(&c->cats[K_DST], load_u64(h + 24), load_u64(h + 32), 16);
         put_num(c, C_TTL, i, h[7], 1);
     } else {
-        put_cat(c, K_SRC, i, NULL, 0);
-        put_cat(c, K_DST, i, NULL, 0);
+        c->codes[K_SRC][i] = c->codes[K_DST][i] = -1;
         put_num(c, C_TTL, i, 0, 0);
     }
+}
+
+static inline uint64_t load_mac(const uint8_t *p)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, 6);
+    return v;
 }
 
 static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
@@ -561,29 +621,29 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
     put_num(c, C_VLAN, i, has_vlan ? (d.vlan[0].tci & 0x0fff) : 0, has_vlan);
     if (FP_HAS(&d, FP_L_ETH)) {
         const uint8_t *h = data + d.layer[FP_L_ETH].off;
-        put_cat(c, K_ETH_SRC, i, h + 6, 6);
-        put_cat(c, K_ETH_DST, i, h, 6);
+        c->codes[K_ETH_SRC][i] = intern_fixed(&c->cats[K_ETH_SRC], load_mac(h + 6), 0, 6);
+        c->codes[K_ETH_DST][i] = intern_fixed(&c->cats[K_ETH_DST], load_mac(h), 0, 6);
     } else {
-        put_cat(c, K_ETH_SRC, i, NULL, 0);
-        put_cat(c, K_ETH_DST, i, NULL, 0);
+        c->codes[K_ETH_SRC][i] = c->codes[K_ETH_DST][i] = -1;
     }
     fill_app(c, i, data, &d);
-    uint32_t an = d.anomalies;
-    put_cat(c, K_ANOM, i, &an, sizeof an);
+    c->codes[K_ANOM][i] = intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4);
 }
 
-static PyObject *category_str(fp_state *st, cat_kind kind, const uint8_t *key, size_t n)
+static PyObject *category_str(fp_state *st, cat_kind kind, const interner *t, uint32_t code)
 {
+    uint8_t key[16];
+    memcpy(key, &t->k0[code], 8);
+    memcpy(key + 8, &t->k1[code], 8);
     switch (kind) {
     case CAT_IP:
-        return key[0] == 4 ? fp_ip4_str(key + 1) : fp_ip6_str(key + 1);
+        return t->len[code] == 4 ? fp_ip4_str(key) : fp_ip6_str(key);
     case CAT_MAC:
         return fp_mac_str(key);
     case CAT_TEXT:
-        return PyUnicode_DecodeUTF8((const char *)key, (Py_ssize_t)n, "replace");
+        return PyUnicode_DecodeUTF8((const char *)t->arena + t->off[code], t->len[code], "replace");
     case CAT_ANOMALY: {
-        uint32_t bits;
-        memcpy(&bits, key, sizeof bits);
+        uint64_t bits = t->k0[code];
         PyObject *parts = PyList_New(0);
         if (parts == NULL) return NULL;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
@@ -655,7 +715,7 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
             goto done;
         }
         for (uint32_t j = 0; j < t->count; j++) {
-            PyObject *s = category_str(st, cat_cols[k].kind, t->arena + t->off[j], t->len[j]);
+            PyObject *s = category_str(st, cat_cols[k].kind, t, j);
             if (s == NULL) {
                 Py_DECREF(cats);
                 Py_CLEAR(result);

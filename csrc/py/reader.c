@@ -79,14 +79,15 @@ static int compile_filter(fp_reader_obj *r, fp_state *st, PyObject *filter)
     char errbuf[512] = "";
     uint32_t lt = fp_source_linktype(r->src);
     /* Compile once up front so a bad expression fails at open, with libpcap's message. */
-    fp_bpf *probe = fp_bpf_compile(expr, lt == 0xFFFFFFFFu ? FP_LINKTYPE_ETHERNET : lt, 262144,
-                                   errbuf, sizeof errbuf);
+    int swapped = fp_source_byte_swapped(r->src);
+    fp_bpf *probe = fp_bpf_compile_ex(expr, lt == 0xFFFFFFFFu ? FP_LINKTYPE_ETHERNET : lt, 262144,
+                                      swapped, errbuf, sizeof errbuf);
     if (probe == NULL) {
         PyErr_Format(st->Error, "bad BPF filter %R: %s", filter, errbuf);
         return -1;
     }
     fp_bpf_free(probe);
-    r->bpf = fp_bpf_set_new(expr, 262144);
+    r->bpf = fp_bpf_set_new_ex(expr, 262144, swapped);
     if (r->bpf == NULL) {
         PyErr_NoMemory();
         return -1;

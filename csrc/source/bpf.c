@@ -20,49 +20,51 @@ struct fp_bpf {
     struct bpf_program prog;
 };
 
-/* A "savefile" handle rather than pcap_open_dead: libpcap then maps the
- * LINKTYPE_ to its DLT_ itself, and for DLT_NULL/LOOP it matches the address
- * family values of every OS (a dead handle assumes this host's AF_INET6, so
- * "ip6" would miss macOS captures) in the file's byte order. The handle is
- * opened on a 24-byte in-memory pcap header. */
-static pcap_t *open_header_only(uint32_t linktype, uint32_t snaplen, int byte_swapped,
-                                char *errbuf, size_t errlen)
+static void put32(uint8_t *p, uint32_t v, int be)
 {
-    static uint8_t unused;
-    uint32_t hdr[6] = {0xA1B2C3D4u, 2u | 4u << 16, 0, 0, snaplen ? snaplen : 262144, linktype};
-    if (byte_swapped) {
-        hdr[0] = __builtin_bswap32(hdr[0]);
-        hdr[1] = 2u << 24 | 4u << 8;
-        hdr[4] = __builtin_bswap32(hdr[4]);
-        hdr[5] = __builtin_bswap32(hdr[5]);
-    }
-    /* The header in host order needs 16-bit fields laid out as written: */
-    uint16_t ver[2] = {2, 4};
-    if (!byte_swapped)
-        memcpy(&hdr[1], ver, sizeof ver);
-    uint8_t *copy = malloc(sizeof hdr);
-    FILE *f = copy ? fmemopen(copy, sizeof hdr, "rb") : NULL;
+    for (int i = 0; i < 4; i++)
+        p[be ? i : 3 - i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* A "savefile" handle rather than pcap_open_dead: libpcap then maps the
+ * LINKTYPE_ to its DLT_ itself (101 -> DLT_RAW...), and for DLT_NULL it
+ * matches the address-family values of every OS in the file's byte order (a
+ * dead handle assumes this host's AF_INET6, so "ip6" would miss a macOS
+ * loopback capture). The handle reads a 24-byte pcap header from `hdr`,
+ * which must outlive it. */
+static pcap_t *open_header_only(uint8_t hdr[24], uint32_t linktype, uint32_t snaplen,
+                                int byte_swapped, char *errbuf, size_t errlen)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    int be = !byte_swapped;
+#else
+    int be = byte_swapped != 0;
+#endif
+    put32(hdr, 0xA1B2C3D4u, be);
+    put32(hdr + 4, be ? 2u << 16 | 4u : 4u << 16 | 2u, be);   /* version 2.4 */
+    put32(hdr + 8, 0, be);
+    put32(hdr + 12, 0, be);
+    put32(hdr + 16, snaplen ? snaplen : 262144, be);
+    put32(hdr + 20, linktype, be);
+    FILE *f = fmemopen(hdr, 24, "rb");
     if (!f) {
-        free(copy);
-        snprintf(errbuf, errlen, "out of memory opening a libpcap handle");
+        snprintf(errbuf, errlen, "cannot open an in-memory libpcap handle");
         return NULL;
     }
-    memcpy(copy, hdr, sizeof hdr);
     char pe[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_fopen_offline(f, pe);  /* reads the header now */
-    (void)unused;
+    pcap_t *p = pcap_fopen_offline(f, pe);   /* owns f from here on success */
     if (!p) {
         fclose(f);
         snprintf(errbuf, errlen, "%s", pe);
     }
-    free(copy);   /* fmemopen's buffer is only read during pcap_fopen_offline */
     return p;
 }
 
 fp_bpf *fp_bpf_compile_ex(const char *expr, uint32_t linktype, uint32_t snaplen,
                           int byte_swapped, char *errbuf, size_t errlen)
 {
-    pcap_t *handle = open_header_only(linktype, snaplen, byte_swapped, errbuf, errlen);
+    uint8_t hdr[24];
+    pcap_t *handle = open_header_only(hdr, linktype, snaplen, byte_swapped, errbuf, errlen);
     if (!handle)
         return NULL;
     fp_bpf *f = calloc(1, sizeof *f);
@@ -118,12 +120,18 @@ typedef struct {
 struct fp_bpf_set {
     char *expr;
     uint32_t snaplen;
+    int byte_swapped;
     set_entry entries[SET_MAX_LINKTYPES];
     unsigned n;
     uint32_t last;        /* index of the last entry used: records come in runs */
 };
 
 fp_bpf_set *fp_bpf_set_new(const char *expr, uint32_t snaplen)
+{
+    return fp_bpf_set_new_ex(expr, snaplen, 0);
+}
+
+fp_bpf_set *fp_bpf_set_new_ex(const char *expr, uint32_t snaplen, int byte_swapped)
 {
     fp_bpf_set *set = calloc(1, sizeof *set);
     if (!set)
@@ -134,6 +142,7 @@ fp_bpf_set *fp_bpf_set_new(const char *expr, uint32_t snaplen)
         return NULL;
     }
     set->snaplen = snaplen;
+    set->byte_swapped = byte_swapped;
     return set;
 }
 
@@ -154,7 +163,8 @@ static set_entry *set_lookup(fp_bpf_set *set, uint32_t linktype, char *errbuf, s
     set_entry *e = &set->entries[set->n];
     char msg[PCAP_ERRBUF_SIZE] = "";
     e->linktype = linktype;
-    e->bpf = fp_bpf_compile(set->expr, linktype, set->snaplen, msg, sizeof msg);
+    e->bpf = fp_bpf_compile_ex(set->expr, linktype, set->snaplen, set->byte_swapped, msg,
+                               sizeof msg);
     if (!e->bpf) {
         e->error = strdup(msg);
         if (!e->error) {

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
         perror(o.write_path);
         return 1;
     }
-    fp_bpf_set *bpf = o.filter ? fp_bpf_set_new(o.filter, fp_source_snaplen(s)) : NULL;
+    fp_bpf_set *bpf = o.filter ? fp_bpf_set_new_ex(o.filter, fp_source_snaplen(s), fp_source_byte_swapped(s)) : NULL;
     fp_record rec;
     int rc;
     while ((rc = fp_source_next(s, &rec, &err)) == 1) {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run every example on a capture (default: the bundled sample) and fail on the first error.
+#   examples/run_all.sh [FILE.pcap]
+# Uses $PYTHON, else .venv/bin/python when present, else python3. Output files go to a temp dir.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+PCAP="$(realpath "${1:-$HERE/data/sample.pcap}")"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python3; fi
+fi
+OUT="$(mktemp -d /tmp/fastpkt-examples.XXXXXX)"
+trap 'rm -rf "$OUT"' EXIT
+cd "$OUT"
+failed=0
+for script in packet_anatomy read_pcap_summary dns_analyzer tcp_session_tracker handshake_tracker \
+              arp_monitor http_requests tls_sni flow_report_simple chart_top_destinations \
+              verify_checksums signature_matcher port_scan_detector timed_capture_to_pcap; do
+    echo "=== $script"
+    if ! "$PYTHON" "$HERE/$script.py" --pcap "$PCAP" > "$OUT/$script.log" 2>&1; then
+        cat "$OUT/$script.log"
+        echo "FAILED: $script" >&2
+        failed=1
+        continue
+    fi
+    head -n 12 "$OUT/$script.log"
+done
+"$PYTHON" "$HERE/chart_top_destinations.py" --pcap "$PCAP" --csv "$OUT/flow_summary.csv" --out "$OUT/top2.png" >/dev/null
+exit $failed
