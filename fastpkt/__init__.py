@@ -156,8 +156,13 @@ def write(
         if linktype is None:
             linktype = getattr(first, "linktype", 1) if first is not None else 1
         items = _chain(first, it)
+    header = None
+    if isinstance(packets, PacketList) and packets.file_header is not None and \
+            linktype == packets.linktype and bool(nanosecond) == packets.nanosecond and \
+            bool(big_endian) == packets.big_endian:
+        header = packets.file_header  # same format as read: copy the header byte for byte
     with Writer(path, linktype=linktype, snaplen=snaplen, nanosecond=bool(nanosecond),
-                big_endian=bool(big_endian)) as writer:
+                big_endian=bool(big_endian), header=header) as writer:
         for pkt in items:
             writer.write(pkt)
         return writer.packets_written

@@ -174,6 +174,7 @@ class Reader:
 
 class PacketList(Sequence[Packet]):
     linktype: int; snaplen: int; nanosecond: bool; big_endian: bool
+    file_header: bytes | None   # pcap header as read (None for pcapng): exact rewrites
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, i: int) -> Packet: ...
@@ -189,7 +190,8 @@ class PacketList(Sequence[Packet]):
 
 class Writer:
     def __init__(self, path: str | PathLike[str], linktype: int = 1, snaplen: int = 262144,
-                 nanosecond: bool = False, big_endian: bool = False) -> None: ...
+                 nanosecond: bool = False, big_endian: bool = False,
+                 header: bytes | None = None) -> None: ...   # header: copy a 24-byte pcap header
     def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
               wirelen: int | None = None) -> None: ...
     def flush(self) -> None: ...

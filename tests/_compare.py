@@ -60,9 +60,15 @@ def norm_options(opts: Any) -> list:
 
 
 def _tokens(s: Any) -> list[str]:
+    """Master-file (RFC 1035 5.1) tokens of an rdata text; names lose their final dot,
+    the root name is '.'."""
     if isinstance(s, bytes):
         s = s.decode("latin-1")
-    return [norm_name(t.strip('"')) for t in str(s).split()]
+    return [t if t == "." else norm_name(t.strip('"')) for t in str(s).split()]
+
+
+def _name_tok(name: str) -> str:
+    return name if name else "."
 
 
 def rr_diff(where: str, ours: Any, ref: dict[str, Any]) -> list[str]:
@@ -88,17 +94,18 @@ def rr_diff(where: str, ours: Any, ref: dict[str, Any]) -> list[str]:
         if o != _norm(ref["rdata"]):
             out.append(f"{where}.rdata: fastpkt={rd!r} scapy={ref['rdata']!r}")
     elif t == 15:
-        exp = [str(ref["preference"]), ref["exchange"]]
+        exp = [str(ref["preference"]), _name_tok(ref["exchange"])]
         if _tokens(rd) != exp:
             out.append(f"{where}.rdata (MX 'pref name'): fastpkt={rd!r} scapy={exp!r}")
     elif t == 6:
-        exp = [ref["mname"], ref["rname"]] + [str(ref[k]) for k in
+        exp = [_name_tok(ref["mname"]), _name_tok(ref["rname"])] + [str(ref[k]) for k in
                                               ("serial", "refresh", "retry", "expire",
                                                "minimum")]
         if _tokens(rd) != exp:
             out.append(f"{where}.rdata (SOA): fastpkt={rd!r} scapy={exp!r}")
     elif t == 33:
-        exp = [str(ref["priority"]), str(ref["weight"]), str(ref["port"]), ref["target"]]
+        exp = [str(ref["priority"]), str(ref["weight"]), str(ref["port"]),
+               _name_tok(ref["target"])]
         if _tokens(rd) != exp:
             out.append(f"{where}.rdata (SRV): fastpkt={rd!r} scapy={exp!r}")
     elif t == 16:

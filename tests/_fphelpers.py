@@ -35,6 +35,14 @@ def corpus_files() -> list[str]:
         return sorted(row["file"] for row in csv.DictReader(f, delimiter="\t"))
 
 
+def tshark_status(name: str) -> str:
+    """'ok', 'unreadable' (empty refs tsv + .stderr) or 'cut' (frames, then cut short)."""
+    refs = corpus_dir() / "refs"
+    if not (refs / f"{name}.stderr").exists():
+        return "ok"
+    return "cut" if read_tsv(refs / f"{name}.tsv") else "unreadable"
+
+
 def manifest() -> dict[str, dict[str, str]]:
     d = corpus_dir()
     if d is None:

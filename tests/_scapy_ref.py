@@ -132,19 +132,19 @@ def extract(p: Any) -> dict[str, Any]:
         layer = layer.payload
     if vl:
         d["vlans"] = vl
-    if p.haslayer(L.ARP):
+    if p.haslayer(L.ARP) and not _inside_error(p, L.ARP):
         a = p[L.ARP]
         d["arp"] = {"hwtype": int(a.hwtype), "ptype": int(a.ptype), "hwlen": int(a.hwlen),
                     "plen": int(a.plen), "op": int(a.op), "hwsrc": _mac(a.hwsrc),
                     "psrc": str(a.psrc), "hwdst": _mac(a.hwdst), "pdst": str(a.pdst)}
-    if p.haslayer(L.IP):
+    if p.haslayer(L.IP) and not _inside_error(p, L.IP):
         i = p[L.IP]
         d["ip"] = {"version": int(i.version), "ihl": int(i.ihl), "tos": int(i.tos),
                    "len": int(i.len), "id": int(i.id), "flags": int(i.flags),
                    "DF": bool(int(i.flags) & 2), "MF": bool(int(i.flags) & 1),
                    "frag": int(i.frag), "ttl": int(i.ttl), "proto": int(i.proto),
                    "chksum": int(i.chksum), "src": str(i.src), "dst": str(i.dst)}
-    if p.haslayer(L.IPv6):
+    if p.haslayer(L.IPv6) and not _inside_error(p, L.IPv6):
         i = p[L.IPv6]
         d["ip6"] = {"version": int(i.version), "tc": int(i.tc), "fl": int(i.fl),
                     "plen": int(i.plen), "nh": int(i.nh), "hlim": int(i.hlim),
@@ -152,7 +152,7 @@ def extract(p: Any) -> dict[str, Any]:
                     "dst": str(ipaddress.IPv6Address(i.dst))}
     # Upper layers inside an IPv4 non-first fragment or an ICMP error are not
     # what fastpkt exposes (it decodes the outer packet only): stop there.
-    if p.haslayer(L.IP) and p[L.IP].frag != 0:
+    if "ip" in d and p[L.IP].frag != 0:
         return d
     if p.haslayer(L.IPv6ExtHdrFragment) and p[L.IPv6ExtHdrFragment].offset != 0:
         return d
@@ -198,8 +198,8 @@ def _inside_error(p: Any, cls: Any) -> bool:
     seen = 0
     layer = p
     while layer is not None and not isinstance(layer, L.NoPayload):
-        if isinstance(layer, net):
-            seen += 1
+        if isinstance(layer, net) or (isinstance(layer, L.Ether) and layer is not p):
+            seen += 1  # a network header, or an inner Ethernet frame (VXLAN, GRE TEB)
         if isinstance(layer, cls) and not isinstance(layer, (L.TCPerror, L.UDPerror,
                                                              L.ICMPerror)):
             return seen > 1

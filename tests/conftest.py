@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fphelpers import (  # noqa: E402
-    CORPUS_SKIP_REASON, DATA, corpus_dir, corpus_files, have, load_expected,
+    CORPUS_SKIP_REASON, DATA, corpus_dir, corpus_files, have, load_expected, tshark_status,
 )
 
 
@@ -24,14 +24,24 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    """`corpus_file` parameter: every capture listed in the corpus MANIFEST.tsv."""
-    if "corpus_file" in metafunc.fixturenames:
-        files = corpus_files()
-        if files:
-            metafunc.parametrize("corpus_file", files)
+    """Corpus parameters, from MANIFEST.tsv and the tshark refs:
+    `corpus_file` every capture; `corpus_unreadable` the files tshark cannot read at all
+    (empty .tsv + .stderr); `corpus_cut` the files cut short (frames, then .stderr)."""
+    files = corpus_files()
+    selectors = {
+        "corpus_file": lambda f: True,
+        "corpus_unreadable": lambda f: tshark_status(f) == "unreadable",
+        "corpus_cut": lambda f: tshark_status(f) == "cut",
+    }
+    for argname, keep in selectors.items():
+        if argname not in metafunc.fixturenames:
+            continue
+        chosen = [f for f in files if keep(f)]
+        if chosen:
+            metafunc.parametrize(argname, chosen)
         else:
             metafunc.parametrize(
-                "corpus_file", [pytest.param(None, marks=pytest.mark.skip(CORPUS_SKIP_REASON))],
+                argname, [pytest.param(None, marks=pytest.mark.skip(CORPUS_SKIP_REASON))],
                 ids=["no-corpus"])
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import corpus_dir, manifest, read_tsv
+from _fphelpers import corpus_dir, manifest, read_tsv, tshark_status
 
 # --------------------------------------------------------------------------------------
 # Known, legitimate disagreements with tshark.
@@ -112,18 +112,6 @@ def refs_dir() -> Path:
     d = corpus_dir()
     assert d is not None
     return d / "refs"
-
-
-def tshark_status(name: str) -> str:
-    """'ok', 'unreadable' (empty tsv + stderr) or 'cut' (frames, then cut short)."""
-    err = refs_dir() / f"{name}.stderr"
-    if not err.exists():
-        return "ok"
-    rows = read_tsv(refs_dir() / f"{name}.tsv")
-    if not rows:
-        return "unreadable"
-    assert "cut short" in err.read_text(), err.read_text()
-    return "cut"
 
 
 def read_ours(path: Path) -> tuple[list, BaseException | None]:
@@ -447,10 +435,8 @@ def test_frames_match_tshark(corpus_file):
                     + (f"\n... and {more} more" if more > 0 else ""), pytrace=False)
 
 
-def test_unreadable_files_raise(corpus_file):
-    name = corpus_file
-    if tshark_status(name) != "unreadable":
-        pytest.skip("tshark reads this file")
+def test_unreadable_files_raise(corpus_unreadable):
+    name = corpus_unreadable
     path = corpus_dir() / name
     with pytest.raises(fp.FormatError) as ei:
         with fp.open(str(path)) as r:
@@ -467,10 +453,8 @@ def test_unreadable_files_raise(corpus_file):
         pass
 
 
-def test_cut_short_files(corpus_file):
-    name = corpus_file
-    if tshark_status(name) != "cut":
-        pytest.skip("not a cut-short file")
+def test_cut_short_files(corpus_cut):
+    name = corpus_cut
     path = corpus_dir() / name
     n = len(read_tsv(refs_dir() / f"{name}.tsv"))
     if name in KNOWN_PACKET_COUNT:

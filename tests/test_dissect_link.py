@@ -2,8 +2,6 @@
 IPV4/IPV6 link types, unknown link types; ARP."""
 from __future__ import annotations
 
-import struct
-
 import pytest
 from scapy.all import ARP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw
 
@@ -155,4 +153,3 @@ def test_ethernet_8023_length_field_not_ethertype():
     p = fp.Packet(raw)
     assert p.eth.type == 38
     assert p.ip is None and p.arp is None
-    struct.calcsize("!H")

@@ -106,9 +106,9 @@ def run_mutations(first: int, count: int, fixtures: list[str]) -> None:
     r = subprocess.run([sys.executable, str(TESTS / "_mutate_child.py"), str(first), str(count),
                         *fixtures], capture_output=True, text=True, env=env, timeout=600)
     lines = r.stdout.strip().splitlines()
-    if r.returncode < 0 or (r.returncode != 0 and not lines[-1:][0].startswith("{")):
+    if r.returncode < 0 or not lines or not lines[-1].startswith("{"):
         seeds = [ln for ln in lines if ln.startswith("SEED ")]
-        last = seeds[-1] if seeds else "before the first seed"
+        last = seeds[-1] if seeds else f"SEED {first}"
         pytest.fail(f"mutation child died (exit {r.returncode}) at {last} "
                     f"(reproduce: python tests/_mutate_child.py {last.split()[-1]} 1 "
                     f"{' '.join(fixtures)})\nstderr:\n{r.stderr[-3000:]}", pytrace=False)
@@ -126,11 +126,12 @@ def run_mutations(first: int, count: int, fixtures: list[str]) -> None:
 
 MUTATION_GROUPS = {
     "pcap-basic": (["le_usec.pcap", "be_usec.pcap", "ns_le.pcap", "qinq.pcap", "arp.pcap"],
-                   1000),
+                   3000),
     "pcap-protocols": (["dns.pcap", "dns_loop.pcap", "tcp_opts.pcap", "http.pcap", "tls.pcap",
-                        "ipv6_ext_frag.pcap", "icmp.pcap", "icmp6.pcap"], 1500),
-    "pcap-links": (["sll.pcap", "sll2.pcap", "null.pcap", "loop.pcap", "raw.pcap"], 500),
-    "pcapng": (["two_if.pcapng"], 1000),
+                        "ipv6_ext_frag.pcap", "icmp.pcap", "icmp6.pcap", "checksums.pcap"],
+                       5000),
+    "pcap-links": (["sll.pcap", "sll2.pcap", "null.pcap", "loop.pcap", "raw.pcap"], 2000),
+    "pcapng": (["two_if.pcapng"], 4000),
 }
 
 

@@ -130,7 +130,23 @@ SCAPY_SKIP = {
                                     "different byte order",
     "pcapngtest-be-test202.pcapng": "Scapy's pcapng reader does not follow sections of "
                                     "different byte order",
+    "pcapngtest-le-test010.pcapng": "Scapy 2.6 misreads Simple Packet Blocks (its frames "
+                                    "start 16 bytes off; tshark agrees with fastpkt, see "
+                                    "test_corpus_tshark)",
 }
+
+# (file, frame, field prefix) -> why Scapy's value is not the reference there.
+SCAPY_KNOWN = {
+    ("ppp-null_loopback.pcap", 3, "loopback.type"):
+        "NULL header bytes 0f 00 08 00: Scapy reports 15 and stops (Raw); fastpkt reports "
+        "the 32-bit host-order word 0x0008000f and, like tshark, decodes the IPv4 after it",
+}
+
+
+def _is_fragment(p) -> bool:
+    if p.ip is not None and (p.ip.MF or p.ip.frag):
+        return True
+    return p.ip6 is not None and p.ip6.frag is not None and bool(p.ip6.frag or p.ip6.MF)
 
 
 def _tshark_ok(name: str) -> bool:
@@ -165,13 +181,17 @@ def test_corpus_against_scapy(corpus_file):
         # fastpkt anomalies mean "malformed": Scapy may then decode garbage differently.
         if o.anomalies:
             d = {k: v for k, v in d.items() if k in ("eth", "vlans", "sll", "loopback")}
+        if _is_fragment(o):
+            d.pop("dns", None)  # a fragment holds part of a DNS message at most
         if "dns" in d:
             on53 = (o.sport == 53 or o.dport == 53)
             if (o.dns is None and not on53) or (o.dns is not None and o.dns.malformed):
                 # Scapy also binds DNS to mDNS/LLMNR ports; malformed DNS is covered by
                 # test_dissect_dns. A DNS message on port 53 must be decoded.
                 d.pop("dns")
-        problems += [f"frame {i + 1}: {x}" for x in diff_fields(o, d)]
+        problems += [f"frame {i + 1}: {x}" for x in diff_fields(o, d)
+                     if not any(k[0] == name and k[1] == i + 1 and x.startswith(k[2])
+                                for k in SCAPY_KNOWN)]
     assert not problems, f"{len(problems)} disagreement(s) with Scapy:\n" + "\n".join(
         problems[:60])
 

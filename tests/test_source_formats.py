@@ -149,7 +149,6 @@ def test_pathlike_and_file_objects():
     assert [p.raw for p in fp.read(io.BytesIO(path.read_bytes()))] == want
     with fp.open(io.BytesIO((DATA / "two_if.pcapng").read_bytes())) as r:
         assert len(list(r)) == 7
-        assert r.size == 0  # a stream has no size
 
 
 def test_count_limits():
@@ -327,3 +326,33 @@ def test_in_memory_bytes_like_capture():
 def test_wrong_source_type():
     with pytest.raises(TypeError):
         fp.read(12345)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd (Linux)")
+def test_no_file_descriptor_leaks(tmp_path):
+    """Readers close their file on every path: normal end, errors, abandoned iterators."""
+    import gc
+
+    def nfd() -> int:
+        gc.collect()
+        return len(os.listdir("/proc/self/fd"))
+
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all, not even close")
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((DATA / "be_usec.pcap").read_bytes()[:-3])
+    before = nfd()
+    for _ in range(20):
+        fp.read(str(DATA / "dns.pcap"))
+        with fp.open(str(DATA / "two_if.pcapng")) as r:
+            list(r)
+        r = fp.open(str(DATA / "dns.pcap"))
+        next(r)
+        del r
+        for path, kw in ((bad, {}), (cut, {}), (DATA / "dns.pcap", {"filter": "tcp port"})):
+            try:
+                with fp.open(str(path), **kw) as r:
+                    list(r)
+            except fp.Error:
+                pass
+    assert nfd() - before == 0

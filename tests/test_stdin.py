@@ -147,6 +147,44 @@ print(n)
 """
 
 
+GIL_FIFO_CHILD = r"""
+import os, sys, tempfile, threading, time
+import fastpkt as fp
+data = open(sys.argv[1], "rb").read()
+d = tempfile.mkdtemp()
+fifo = os.path.join(d, "capture.fifo")
+os.mkfifo(fifo)
+def feed():
+    with open(fifo, "wb", buffering=0) as w:
+        for i in range(0, len(data), 5):
+            w.write(data[i:i + 5])
+            time.sleep(0.001)  # the reader must wait for data, with the GIL released
+t = threading.Thread(target=feed, daemon=True)
+t.start()
+with fp.open(fifo) as r:  # the lazy iterator: each next() may wait for the producer
+    n = sum(1 for _ in r)
+t.join()
+os.unlink(fifo)
+os.rmdir(d)
+print(n)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_fifo_path_read_releases_the_gil():
+    """Same as below for a named pipe given by path (read as a stream, not mmap'd)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        r = subprocess.run([sys.executable, "-c", GIL_FIFO_CHILD, str(DATA / "two_if.pcapng")],
+                           capture_output=True, text=True, env=env, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlock: iterating fp.open(<fifo path>) blocks in read() holding the "
+                    "GIL, so the producer thread never runs", pytrace=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "7"
+
+
 def test_blocking_read_releases_the_gil():
     """A Python thread producing into a pipe that fp.open() consumes in the same process:
     if the reader blocks in read(2) while holding the GIL, the producer can never run
@@ -156,7 +194,7 @@ def test_blocking_read_releases_the_gil():
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         r = subprocess.run([sys.executable, "-c", GIL_CHILD, str(DATA / "two_if.pcapng")],
-                           capture_output=True, text=True, env=env, timeout=20)
+                           capture_output=True, text=True, env=env, timeout=10)
     except subprocess.TimeoutExpired:
         pytest.fail("deadlock: fp.open(pipe) blocks in read() holding the GIL, so the "
                     "producer thread never runs (release the GIL around blocking reads)",

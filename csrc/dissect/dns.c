@@ -170,6 +170,10 @@ static int iter_step(fp_dns_iter *it, fp_dns_record *rec, char *name, size_t nam
         it->section++;
         it->left = section_count(&it->hdr, it->section);
     }
+    /* The counts promise more records than the message holds: a count problem,
+     * not a bad name. */
+    if (it->pos >= it->len)
+        return iter_fail(it, FP_ANOM_DNS_MALFORMED);
     sbuf b = {name, namecap, 0, 0};
     int p = read_name(it->msg, it->len, it->pos, &b);
     if (p < 0)
@@ -294,6 +298,8 @@ static int put_name(sbuf *b, const uint8_t *msg, uint32_t len, uint32_t off, uin
     if (next < 0 || (uint32_t)next > rd_end)
         return -1;
     b->n += sub.n;
+    if (sub.n == 0) /* the root name is written "." (RFC 1035 5.1), never left empty */
+        sb_putc(b, '.');
     return next;
 }
 

@@ -39,6 +39,22 @@ static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)
     }
 }
 
+/* Walk the options once so a malformed list is flagged at dissection time
+ * (RFC 9293 3.2: kind, length >= 2, within the header; EOL ends the list). */
+static int tcp_options_valid(fp_cursor c)
+{
+    uint8_t kind, len;
+    while (fp_get_u8(&c, &kind) == 0) {
+        if (kind == 0)
+            return 1;
+        if (kind == 1)
+            continue;
+        if (fp_get_u8(&c, &len) || len < 2 || fp_skip(&c, (size_t)len - 2))
+            return 0;
+    }
+    return 1;
+}
+
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
@@ -65,6 +81,12 @@ void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end)
         return;
     }
     fp_set_layer(d, FP_L_TCP, off, hlen, end);
+    if (hlen > 20) {
+        fp_cursor opts = fp_cursor_make(x->data, off + hlen);
+        opts.ptr += off + 20;
+        if (!tcp_options_valid(opts))
+            d->anomalies |= FP_ANOM_TCP_BAD_OPT;
+    }
     fp_set_payload(d, off + hlen, end);
     if (end > off + hlen && !d->is_fragment) /* a first fragment's data is incomplete */
         detect_app(x, off + hlen, end);

@@ -101,7 +101,7 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (time != Py_None) {
         double t = PyFloat_AsDouble(time);
         if (t == -1.0 && PyErr_Occurred()) goto done;
-        ts_ns = (int64_t)(t * 1e9 + (t >= 0 ? 0.5 : -0.5));
+        ts_ns = fp_seconds_to_ns(t);
     }
     if (wirelen_obj != Py_None) {
         wirelen = PyLong_AsUnsignedLong(wirelen_obj);

@@ -26,6 +26,8 @@ typedef struct {
     int owner_is_reader;
     uint32_t linktype, snaplen;
     int nanosecond, big_endian;
+    int has_file_header;
+    uint8_t file_header[24]; /* pcap sources: the header as read, for exact rewrites */
 } fp_packetlist;
 
 #define PL(o) ((fp_packetlist *)(o))
@@ -44,6 +46,7 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     pl->snaplen = 262144;
     pl->nanosecond = 0;
     pl->big_endian = 0;
+    pl->has_file_header = 0;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     PyObject_GC_Track(pl);
     return pl;
@@ -151,6 +154,11 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
         pl->nanosecond = fp_source_nanosecond(r->src);
         /* "swapped" is relative to this host */
         pl->big_endian = fp_source_byte_swapped(r->src) ^ (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+        const uint8_t *hdr = fp_source_format(r->src) == FP_FORMAT_PCAP ? fp_source_pcap_header(r->src) : NULL;
+        if (hdr) {
+            memcpy(pl->file_header, hdr, sizeof pl->file_header);
+            pl->has_file_header = 1;
+        }
     }
     if (b.oom) {
         Py_DECREF(pl);
@@ -267,6 +275,8 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
     out->snaplen = pl->snaplen;
     out->nanosecond = pl->nanosecond;
     out->big_endian = pl->big_endian;
+    out->has_file_header = pl->has_file_header;
+    memcpy(out->file_header, pl->file_header, sizeof out->file_header);
     if (len > 0) {
         out->entries = PyMem_RawMalloc((size_t)len * sizeof(pl_entry));
         if (out->entries == NULL) {
@@ -775,11 +785,21 @@ PL_GETTER(get_snaplen, PyLong_FromUnsignedLong(PL(self)->snaplen))
 PL_GETTER(get_nanosecond, PyBool_FromLong(PL(self)->nanosecond))
 PL_GETTER(get_big_endian, PyBool_FromLong(PL(self)->big_endian))
 
+static PyObject *get_file_header(PyObject *self, void *c)
+{
+    (void)c;
+    fp_packetlist *pl = PL(self);
+    if (!pl->has_file_header) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)pl->file_header, sizeof pl->file_header);
+}
+
 static PyGetSetDef packetlist_getset[] = {
     {"linktype", get_linktype, NULL, "Link type of the source capture.", NULL},
     {"snaplen", get_snaplen, NULL, "Snapshot length of the source capture.", NULL},
     {"nanosecond", get_nanosecond, NULL, "True when the source had nanosecond timestamps.", NULL},
     {"big_endian", get_big_endian, NULL, "True when the source pcap was big-endian.", NULL},
+    {"file_header", get_file_header, NULL,
+     "The 24-byte pcap file header as read (None for pcapng): Writer(header=...) copies it.", NULL},
     {NULL},
 };
 

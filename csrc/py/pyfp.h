@@ -103,6 +103,17 @@ int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);
 
+/* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
+ * times like 1234567890.25 convert exactly (a double holds ~16 digits). */
+static inline int64_t fp_seconds_to_ns(double t)
+{
+    double whole = t >= 0 ? (double)(int64_t)t : -(double)(int64_t)(-t);
+    if (whole > t) whole -= 1.0;
+    double frac = t - whole;
+    int64_t ns = (int64_t)(frac * 1e9 + 0.5);
+    return (int64_t)whole * 1000000000LL + ns;
+}
+
 /* Raise the fastpkt exception matching a source error. */
 void fp_raise_source_error(fp_state *st, const fp_error *err);
 

@@ -55,7 +55,10 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
             return -1;
         }
         r->is_stream = 1;
+        /* The file header is read here: a pipe may block, and its writer may be a thread. */
+        Py_BEGIN_ALLOW_THREADS
         r->src = fp_source_open_fd(own, policy, &err);
+        Py_END_ALLOW_THREADS
     } else {
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError,
@@ -68,6 +71,8 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
         fp_raise_source_error(st, &err);
         return -1;
     }
+    /* FIFOs and other unmappable paths are read as streams too: reads may block. */
+    r->is_stream = !fp_source_stable_data(r->src);
     return 0;
 }
 

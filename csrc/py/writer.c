@@ -17,13 +17,31 @@ typedef struct {
 
 static int writer_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path", "linktype", "snaplen", "nanosecond", "big_endian", NULL};
-    PyObject *path_obj, *path = NULL;
+    static char *kwlist[] = {"path", "linktype", "snaplen", "nanosecond", "big_endian", "header", NULL};
+    PyObject *path_obj, *path = NULL, *header = Py_None;
     unsigned int linktype = FP_LINKTYPE_ETHERNET, snaplen = 262144;
     int nano = 0, big = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|IIpp:Writer", kwlist, &path_obj, &linktype, &snaplen,
-                                     &nano, &big))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|IIppO:Writer", kwlist, &path_obj, &linktype, &snaplen,
+                                     &nano, &big, &header))
         return -1;
+    uint8_t hdr[24];
+    if (header != Py_None) {
+        /* Copy a pcap file header exactly (version, thiszone, FCS bits): exact rewrites. */
+        if (!PyBytes_Check(header) || PyBytes_GET_SIZE(header) != 24) {
+            PyErr_SetString(PyExc_ValueError, "header must be the 24-byte pcap file header (PacketList.file_header)");
+            return -1;
+        }
+        memcpy(hdr, PyBytes_AS_STRING(header), 24);
+        uint32_t magic = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+        int swapped = magic == 0xD4C3B2A1u || magic == 0x4D3CB2A1u;
+        if (!swapped && magic != 0xA1B2C3D4u && magic != 0xA1B23C4Du) {
+            PyErr_SetString(PyExc_ValueError, "header does not start with a pcap magic number");
+            return -1;
+        }
+        uint32_t lt = swapped ? (uint32_t)hdr[20] << 24 | (uint32_t)hdr[21] << 16 | (uint32_t)hdr[22] << 8 | hdr[23]
+                              : (uint32_t)hdr[20] | (uint32_t)hdr[21] << 8 | (uint32_t)hdr[22] << 16 | (uint32_t)hdr[23] << 24;
+        linktype = lt & 0xFFFFu;
+    }
     if (W(self)->w != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Writer is already open");
         return -1;
@@ -31,7 +49,8 @@ static int writer_init(PyObject *self, PyObject *args, PyObject *kwds)
     if (!PyUnicode_FSConverter(path_obj, &path)) return -1;
     fp_pcap_writer *w;
     Py_BEGIN_ALLOW_THREADS
-    w = fp_pcap_writer_open(PyBytes_AS_STRING(path), linktype, snaplen, nano, big);
+    w = header != Py_None ? fp_pcap_writer_open_header(PyBytes_AS_STRING(path), hdr)
+                          : fp_pcap_writer_open(PyBytes_AS_STRING(path), linktype, snaplen, nano, big);
     Py_END_ALLOW_THREADS
     if (w == NULL) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path_obj);
@@ -63,7 +82,7 @@ static int timestamp_arg(PyObject *time, PyObject *time_ns, int64_t *out)
     } else if (time != Py_None) {
         double t = PyFloat_AsDouble(time);
         if (t == -1.0 && PyErr_Occurred()) return -1;
-        *out = (int64_t)(t * 1e9 + (t >= 0 ? 0.5 : -0.5));
+        *out = fp_seconds_to_ns(t);
     }
     return 0;
 }
@@ -201,8 +220,9 @@ static PyMethodDef writer_methods[] = {
     {NULL},
 };
 
-PyDoc_STRVAR(writer_doc, "Writer(path, linktype=1, snaplen=262144, nanosecond=False, big_endian=False)\n--\n\n"
-                         "Streaming pcap writer; a context manager.");
+PyDoc_STRVAR(writer_doc, "Writer(path, linktype=1, snaplen=262144, nanosecond=False, big_endian=False, header=None)\n--\n\n"
+                         "Streaming pcap writer; a context manager. header= copies a 24-byte pcap file header\n"
+                         "exactly (PacketList.file_header), overriding the other options.");
 
 static PyType_Slot writer_slots[] = {
     {Py_tp_doc, (void *)writer_doc},

@@ -48,7 +48,7 @@ int fp_pcap_open(fp_source *s, fp_error *err)
     s->nanosecond = magic == 0xA1B23C4Du || magic == 0x4D3CB2A1u;
     uint16_t major = fp_rd16(p + 4, s->big_endian), minor = fp_rd16(p + 6, s->big_endian);
     if (major != 2) {
-        fp_src_error(err, FP_ERR_FORMAT, 4, 0,
+        fp_src_error(err, FP_ERR_FORMAT, 0, 0, /* offset of the bad header, as for records */
                      "unsupported pcap version %u.%u: only version 2.x exists, the file "
                      "header is corrupt", major, minor);
         return -1;

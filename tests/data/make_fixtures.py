@@ -28,13 +28,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from _scapy_ref import extract, sa  # noqa: E402
+from _scapy_ref import extract  # noqa: E402
 
 from scapy.all import (  # noqa: E402
     ARP, DNS, DNSQR, DNSRR, ICMP, IP, TCP, UDP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q,
     DNSRRMX, DNSRRSOA, DNSRRSRV, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NS, IPv6,
     IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, Loopback,
-    Padding, PcapWriter, Raw, RawPcapWriter, RouterAlert, fragment, fragment6, rdpcap,
+    Padding, Raw, RawPcapWriter, RouterAlert, fragment, fragment6, rdpcap,
 )
 
 MAC_A = "00:11:22:33:44:55"
@@ -121,8 +121,7 @@ def make_pcaps() -> None:
     # A snaplen-cut record: caplen 54 (Ether+IP+TCP header only of a 254-byte frame).
     big = at(eth() / IP(src="10.0.0.1", dst="10.0.0.2", id=4) /
              TCP(sport=40000, dport=80, seq=1001, ack=5001, flags="PA") / Raw(b"x" * 200), "3")
-    write_scapy_pcap("le_usec.pcap", pk + [big], 1, snaplen=54 + 0,
-                     truncate={4: 54},
+    write_scapy_pcap("le_usec.pcap", pk + [big], 1, truncate={4: 54},
                      exercises="little-endian microsecond pcap; TCP/UDP/IPv6; last record cut by "
                                "the snap length (caplen 54 < wirelen 254)")
     write_scapy_pcap("be_usec.pcap", basic_packets(), 1, big_endian=True,
