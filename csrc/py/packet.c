@@ -633,7 +633,18 @@ static PyGetSetDef packet_getset[] = {
     {NULL},
 };
 
+static PyObject *packet_repr_html(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *mod = PyImport_ImportModule("fastpkt.frames");
+    if (mod == NULL) return NULL;
+    PyObject *r = PyObject_CallMethod(mod, "packet_html", "O", self);
+    Py_DECREF(mod);
+    return r;
+}
+
 static PyMethodDef packet_methods[] = {
+    {"_repr_html_", packet_repr_html, METH_NOARGS, "Notebook view: summary and every layer's fields."},
     {"haslayer", packet_haslayer, METH_O, "True if the packet has this layer (name or class)."},
     {"summary", packet_summary, METH_NOARGS, "One-line summary in Scapy's style."},
     {"show", (PyCFunction)(void (*)(void))packet_show, METH_VARARGS | METH_KEYWORDS,

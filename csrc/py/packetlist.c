@@ -768,6 +768,12 @@ static PyObject *packetlist_to_pandas(PyObject *self, PyObject *unused)
     return call_frames(self, "packets_to_pandas");
 }
 
+static PyObject *packetlist_repr_html(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return call_frames(self, "packetlist_html");
+}
+
 static PyObject *packetlist_to_arrow(PyObject *self, PyObject *unused)
 {
     (void)unused;
@@ -810,6 +816,7 @@ static PyMethodDef packetlist_methods[] = {
     {"to_pandas", packetlist_to_pandas, METH_NOARGS,
      "A pandas DataFrame, one row per packet: datetime64[ns] time, unsigned ints, categorical addresses."},
     {"to_arrow", packetlist_to_arrow, METH_NOARGS, "A pyarrow Table with the same columns as to_pandas()."},
+    {"_repr_html_", packetlist_repr_html, METH_NOARGS, "Notebook view: the first rows as a table."},
     {NULL},
 };
 
