@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "../dissect/cursor.h"
-#include "../source/bpf.h"
 
 typedef struct {
     int64_t ts_ns;
@@ -102,34 +101,19 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
     int stable = r->src && fp_source_stable_data(r->src);
     pl_builder b = {0};
     fp_record rec;
-    fp_error err = {0};
-    char errbuf[512] = "";
-    int rc = 0, bad_filter = 0;
-    if (r->src != NULL && !r->closed) {
-        Py_BEGIN_ALLOW_THREADS
-        for (uint64_t got = 0; got < limit && !(r->has_limit && r->delivered >= r->limit);) {
-            rc = fp_source_next(r->src, &rec, &err);
-            if (rc <= 0) break;
-            if (r->bpf) {
-                int m = fp_bpf_set_match(r->bpf, &rec, errbuf, sizeof errbuf);
-                if (m < 0) {
-                    bad_filter = 1;
-                    break;
-                }
-                if (m == 0) {
-                    r->filtered++;
-                    continue;
-                }
-            }
-            if (builder_add(&b, &rec, !stable) < 0) {
-                b.oom = 1;
-                break;
-            }
-            r->delivered++;
-            got++;
+    fp_error err;
+    char errbuf[512];
+    int rc = FP_PULL_END;
+    Py_BEGIN_ALLOW_THREADS
+    for (uint64_t got = 0; got < limit; got++) {
+        rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
+        if (rc != FP_PULL_RECORD) break;
+        if (builder_add(&b, &rec, !stable) < 0) {
+            b.oom = 1;
+            break;
         }
-        Py_END_ALLOW_THREADS
     }
+    Py_END_ALLOW_THREADS
     PyObject *owner = reader;
     if (!stable) {
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
@@ -164,33 +148,15 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
         Py_DECREF(pl);
         return PyErr_NoMemory();
     }
-    if (bad_filter) {
-        Py_DECREF(pl);
-        PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec.linktype, errbuf);
-        return NULL;
-    }
-    if (rc < 0) {
+    if (rc != FP_PULL_RECORD && fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0) {
         /* Deliver what came before the fault: the partial list rides on the exception. */
-        fp_raise_source_error(st, &err);
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
         PyErr_NormalizeException(&t, &v, &tb);
-        if (v) PyObject_SetAttrString(v, "packets", (PyObject *)pl);
+        if (v && PyObject_SetAttrString(v, "packets", (PyObject *)pl) < 0) PyErr_Clear();
         Py_DECREF(pl);
         PyErr_Restore(t, v, tb);
         return NULL;
-    }
-    if (r->src) {
-        const fp_error *e = fp_source_last_error(r->src);
-        if (e && e->kind != FP_OK && r->error == NULL) {
-            fp_raise_source_error(st, e);
-            PyObject *t, *v, *tb;
-            PyErr_Fetch(&t, &v, &tb);
-            PyErr_NormalizeException(&t, &v, &tb);
-            r->error = v;
-            Py_XDECREF(t);
-            Py_XDECREF(tb);
-        }
     }
     return (PyObject *)pl;
 }

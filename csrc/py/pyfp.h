@@ -94,6 +94,11 @@ typedef struct {
     PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
 } fp_reader_obj;
 
+enum { FP_PULL_RECORD = 1, FP_PULL_END = 0, FP_PULL_SOURCE_ERROR = -1, FP_PULL_FILTER_ERROR = -2 };
+int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen);
+int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
+                          const fp_error *err, const char *errbuf);
+void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);
 int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec);
 void fp_reader_release_source(fp_reader_obj *r);
 /* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */

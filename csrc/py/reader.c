@@ -134,9 +134,9 @@ static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
 }
 
 /* Store the error that ended iteration under on_error='stop' as a Python exception object. */
-static void remember_stop_error(fp_reader_obj *r, fp_state *st)
+void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st)
 {
-    const fp_error *e = fp_source_last_error(r->src);
+    const fp_error *e = r->src ? fp_source_last_error(r->src) : NULL;
     if (e == NULL || e->kind == FP_OK || r->error != NULL) return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -150,45 +150,63 @@ static void remember_stop_error(fp_reader_obj *r, fp_state *st)
     PyErr_Restore(type, value, tb);
 }
 
-/* Next record that passes the filter: 1 got one, 0 end, -1 error (Python error set). */
-int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
+/* The one record loop (no Python calls: callers may release the GIL around it).
+ * Returns FP_PULL_RECORD with the next record that passes the filter and the count
+ * limit, FP_PULL_END, FP_PULL_SOURCE_ERROR (*err filled) or FP_PULL_FILTER_ERROR
+ * (libpcap's message in errbuf). */
+int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
 {
-    fp_error err; /* filled by the source only on error: no per-record zeroing */
-    char errbuf[512];
-    if (r->src == NULL || r->closed) return 0;
+    if (r->src == NULL || r->closed) return FP_PULL_END;
     for (;;) {
-        if (r->has_limit && r->delivered >= r->limit) return 0;
-        int rc;
-        if (r->is_stream) {
-            Py_BEGIN_ALLOW_THREADS
-            rc = fp_source_next(r->src, rec, &err);
-            Py_END_ALLOW_THREADS
-        } else {
-            rc = fp_source_next(r->src, rec, &err);
-        }
-        if (rc == 0) {
-            remember_stop_error(r, st);
-            return 0;
-        }
-        if (rc < 0) {
-            fp_raise_source_error(st, &err);
-            return -1;
-        }
+        if (r->has_limit && r->delivered >= r->limit) return FP_PULL_END;
+        int rc = fp_source_next(r->src, rec, err);
+        if (rc == 0) return FP_PULL_END;
+        if (rc < 0) return FP_PULL_SOURCE_ERROR;
         if (r->bpf) {
-            int m = fp_bpf_set_match(r->bpf, rec, errbuf, sizeof errbuf);
-            if (m < 0) {
-                PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec->linktype,
-                             errbuf);
-                return -1;
-            }
+            int m = fp_bpf_set_match(r->bpf, rec, errbuf, errlen);
+            if (m < 0) return FP_PULL_FILTER_ERROR;
             if (m == 0) {
                 r->filtered++;
                 continue;
             }
         }
         r->delivered++;
-        return 1;
+        return FP_PULL_RECORD;
     }
+}
+
+/* Turn a pull result other than FP_PULL_RECORD into Python state: NULL error set, or
+ * end of input (returns 0, stop error remembered). */
+int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
+                          const fp_error *err, const char *errbuf)
+{
+    if (rc == FP_PULL_SOURCE_ERROR) {
+        fp_raise_source_error(st, err);
+        return -1;
+    }
+    if (rc == FP_PULL_FILTER_ERROR) {
+        PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec->linktype, errbuf);
+        return -1;
+    }
+    fp_reader_remember_stop_error(r, st);
+    return 0;
+}
+
+/* Next record for Python-level iteration: 1 got one, 0 end, -1 error (Python error set). */
+int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
+{
+    fp_error err; /* filled by the source only on error: no per-record zeroing */
+    char errbuf[512];
+    int rc;
+    if (r->is_stream) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
+    }
+    if (rc == FP_PULL_RECORD) return 1;
+    return fp_reader_pull_finish(r, st, rc, rec, &err, errbuf);
 }
 
 static PyObject *reader_iternext(PyObject *self)
@@ -215,38 +233,14 @@ static PyObject *reader_count(PyObject *self, PyObject *unused)
     if (st == NULL) return NULL;
     if (r->src == NULL || r->closed) return PyLong_FromLong(0);
     fp_record rec;
-    fp_error err = {0};
-    char errbuf[512] = "";
+    fp_error err;
+    char errbuf[512];
     uint64_t n = 0;
-    int rc = 0, bad_filter = 0;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    while (!(r->has_limit && r->delivered >= r->limit)) {
-        rc = fp_source_next(r->src, &rec, &err);
-        if (rc <= 0) break;
-        if (r->bpf) {
-            int m = fp_bpf_set_match(r->bpf, &rec, errbuf, sizeof errbuf);
-            if (m < 0) {
-                bad_filter = 1;
-                break;
-            }
-            if (m == 0) {
-                r->filtered++;
-                continue;
-            }
-        }
-        r->delivered++;
-        n++;
-    }
+    while ((rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) n++;
     Py_END_ALLOW_THREADS
-    if (bad_filter) {
-        PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec.linktype, errbuf);
-        return NULL;
-    }
-    if (rc < 0) {
-        fp_raise_source_error(st, &err);
-        return NULL;
-    }
-    remember_stop_error(r, st);
+    if (fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0) return NULL;
     return PyLong_FromUnsignedLongLong(n);
 }
 
