@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../dissect/cursor.h"
+#include "columns.h"
 
 typedef struct {
     int64_t ts_ns;
@@ -299,144 +300,6 @@ static PyObject *packetlist_repr(PyObject *self)
 
 /* ---- columns(): typed column buffers built in C ------------------------- */
 
-/* Open-addressing interner: distinct keys get codes 0..n-1 (categorical codes). */
-typedef struct {
-    uint32_t *slots; /* code + 1, 0 = empty */
-    uint32_t cap, count;
-    uint32_t *off;   /* per code: key offset in arena */
-    uint16_t *len;
-    uint32_t *hash;
-    uint64_t *k0, *k1; /* fixed keys (addresses, bit sets) are compared as integers */
-    uint8_t *arena;
-    size_t arena_len, arena_cap;
-    int oom;
-    int32_t last_code; /* runs of equal keys (anomalies, link addresses) skip the hash */
-} interner;
-
-/* Word-at-a-time multiplicative hash: keys are short (addresses, names). */
-static uint32_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return (uint32_t)h | 1u;
-}
-
-static int interner_grow(interner *t)
-{
-    uint32_t cap = t->cap ? t->cap * 2 : 256;
-    uint32_t *slots = PyMem_RawCalloc(cap, sizeof *slots);
-    uint32_t *off = PyMem_RawRealloc(t->off, (size_t)cap * sizeof *off);
-    if (off) t->off = off;
-    uint16_t *len = PyMem_RawRealloc(t->len, (size_t)cap * sizeof *len);
-    if (len) t->len = len;
-    uint32_t *hash = PyMem_RawRealloc(t->hash, (size_t)cap * sizeof *hash);
-    if (hash) t->hash = hash;
-    uint64_t *k0 = PyMem_RawRealloc(t->k0, (size_t)cap * sizeof *k0);
-    if (k0) t->k0 = k0;
-    uint64_t *k1 = PyMem_RawRealloc(t->k1, (size_t)cap * sizeof *k1);
-    if (k1) t->k1 = k1;
-    if (!slots || !off || !len || !hash || !k0 || !k1) {
-        PyMem_RawFree(slots);
-        return -1;
-    }
-    for (uint32_t c = 0; c < t->count; c++) {
-        uint32_t i = t->hash[c] & (cap - 1);
-        while (slots[i]) i = (i + 1) & (cap - 1);
-        slots[i] = c + 1;
-    }
-    PyMem_RawFree(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-    return 0;
-}
-
-static int32_t intern(interner *t, const uint8_t *key, size_t n)
-{
-    if (t->oom) return -1;
-    if (n > 0xffff) n = 0xffff;
-    if (t->count && t->len[t->last_code] == n && memcmp(t->arena + t->off[t->last_code], key, n) == 0)
-        return t->last_code;
-    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
-        t->oom = 1;
-        return -1;
-    }
-    uint32_t h = hash_bytes(key, n);
-    uint32_t i = h & (t->cap - 1);
-    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
-        uint32_t c = t->slots[i] - 1;
-        if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0)
-            return t->last_code = (int32_t)c;
-    }
-    if (t->arena_len + n > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
-        while (cap < t->arena_len + n) cap *= 2;
-        uint8_t *a = PyMem_RawRealloc(t->arena, cap);
-        if (a == NULL) {
-            t->oom = 1;
-            return -1;
-        }
-        t->arena = a;
-        t->arena_cap = cap;
-    }
-    uint32_t c = t->count++;
-    memcpy(t->arena + t->arena_len, key, n);
-    t->off[c] = (uint32_t)t->arena_len;
-    t->len[c] = (uint16_t)n;
-    t->hash[c] = h;
-    t->arena_len += n;
-    t->slots[i] = c + 1;
-    return t->last_code = (int32_t)c;
-}
-
-/* Keys of at most 16 bytes, as two words plus their length: no memcmp, no byte loop. */
-static int32_t intern_fixed(interner *t, uint64_t k0, uint64_t k1, uint16_t n)
-{
-    if (t->oom) return -1;
-    uint32_t c = (uint32_t)t->last_code;
-    if (t->count && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n) return (int32_t)c;
-    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
-        t->oom = 1;
-        return -1;
-    }
-    uint64_t h64 = (k0 * 0x9E3779B97F4A7C15ull) ^ ((k1 + n) * 0xC2B2AE3D27D4EB4Full);
-    uint32_t h = (uint32_t)(h64 >> 32) | 1u;
-    uint32_t i = h & (t->cap - 1);
-    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
-        c = t->slots[i] - 1;
-        if (t->hash[c] == h && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n)
-            return t->last_code = (int32_t)c;
-    }
-    c = t->count++;
-    t->k0[c] = k0;
-    t->k1[c] = k1;
-    t->len[c] = n;
-    t->hash[c] = h;
-    t->off[c] = 0;
-    t->slots[i] = c + 1;
-    return t->last_code = (int32_t)c;
-}
-
-static void interner_free(interner *t)
-{
-    PyMem_RawFree(t->k0);
-    PyMem_RawFree(t->k1);
-    PyMem_RawFree(t->slots);
-    PyMem_RawFree(t->off);
-    PyMem_RawFree(t->len);
-    PyMem_RawFree(t->hash);
-    PyMem_RawFree(t->arena);
-}
-
-typedef enum { CAT_IP, CAT_MAC, CAT_TEXT, CAT_ANOMALY } cat_kind;
 
 enum {
     C_TIME, C_CAPLEN, C_WIRELEN, C_LINKTYPE, C_INTERFACE, C_IPVER, C_PROTO, C_TTL, C_SPORT,
@@ -459,18 +322,18 @@ static const struct {
 };
 static const struct {
     const char *name;
-    cat_kind kind;
+    fp_cat_kind kind;
 } cat_cols[NUM_CATS] = {
-    [K_SRC] = {"src", CAT_IP},        [K_DST] = {"dst", CAT_IP},       [K_ETH_SRC] = {"eth_src", CAT_MAC},
-    [K_ETH_DST] = {"eth_dst", CAT_MAC}, [K_QNAME] = {"dns_qname", CAT_TEXT}, [K_SNI] = {"tls_sni", CAT_TEXT},
-    [K_HOST] = {"http_host", CAT_TEXT}, [K_ANOM] = {"anomalies", CAT_ANOMALY},
+    [K_SRC] = {"src", FP_CAT_IP},        [K_DST] = {"dst", FP_CAT_IP},       [K_ETH_SRC] = {"eth_src", FP_CAT_MAC},
+    [K_ETH_DST] = {"eth_dst", FP_CAT_MAC}, [K_QNAME] = {"dns_qname", FP_CAT_TEXT}, [K_SNI] = {"tls_sni", FP_CAT_TEXT},
+    [K_HOST] = {"http_host", FP_CAT_TEXT}, [K_ANOM] = {"anomalies", FP_CAT_ANOMALY},
 };
 
 typedef struct {
     uint8_t *val[NUM_COLS];
     uint8_t *mask[NUM_COLS];
     int32_t *codes[NUM_CATS];
-    interner cats[NUM_CATS];
+    fp_interner cats[NUM_CATS];
 } col_set;
 
 static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int present)
@@ -486,7 +349,7 @@ static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int pr
 
 static inline void put_cat(col_set *c, int k, Py_ssize_t i, const void *key, size_t n)
 {
-    c->codes[k][i] = key ? intern(&c->cats[k], key, n) : -1;
+    c->codes[k][i] = key ? fp_intern_bytes(&c->cats[k], key, n) : -1;
 }
 
 static inline uint64_t load_u64(const uint8_t *p)
@@ -506,13 +369,13 @@ static void fill_ip(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_diss
 {
     if (FP_HAS(d, FP_L_IP4)) {
         const uint8_t *h = data + d->layer[FP_L_IP4].off;
-        c->codes[K_SRC][i] = intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4);
-        c->codes[K_DST][i] = intern_fixed(&c->cats[K_DST], load_u32(h + 16), 0, 4);
+        c->codes[K_SRC][i] = fp_intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4);
+        c->codes[K_DST][i] = fp_intern_fixed(&c->cats[K_DST], load_u32(h + 16), 0, 4);
         put_num(c, C_TTL, i, h[8], 1);
     } else if (FP_HAS(d, FP_L_IP6)) {
         const uint8_t *h = data + d->layer[FP_L_IP6].off;
-        c->codes[K_SRC][i] = intern_fixed(&c->cats[K_SRC], load_u64(h + 8), load_u64(h + 16), 16);
-        c->codes[K_DST][i] = intern_fixed(&c->cats[K_DST], load_u64(h + 24), load_u64(h + 32), 16);
+        c->codes[K_SRC][i] = fp_intern_fixed(&c->cats[K_SRC], load_u64(h + 8), load_u64(h + 16), 16);
+        c->codes[K_DST][i] = fp_intern_fixed(&c->cats[K_DST], load_u64(h + 24), load_u64(h + 32), 16);
         put_num(c, C_TTL, i, h[7], 1);
     } else {
         c->codes[K_SRC][i] = c->codes[K_DST][i] = -1;
@@ -597,44 +460,13 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
     put_num(c, C_VLAN, i, has_vlan ? (d.vlan[0].tci & 0x0fff) : 0, has_vlan);
     if (FP_HAS(&d, FP_L_ETH)) {
         const uint8_t *h = data + d.layer[FP_L_ETH].off;
-        c->codes[K_ETH_SRC][i] = intern_fixed(&c->cats[K_ETH_SRC], load_mac(h + 6), 0, 6);
-        c->codes[K_ETH_DST][i] = intern_fixed(&c->cats[K_ETH_DST], load_mac(h), 0, 6);
+        c->codes[K_ETH_SRC][i] = fp_intern_fixed(&c->cats[K_ETH_SRC], load_mac(h + 6), 0, 6);
+        c->codes[K_ETH_DST][i] = fp_intern_fixed(&c->cats[K_ETH_DST], load_mac(h), 0, 6);
     } else {
         c->codes[K_ETH_SRC][i] = c->codes[K_ETH_DST][i] = -1;
     }
     fill_app(c, i, data, &d);
-    c->codes[K_ANOM][i] = intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4);
-}
-
-static PyObject *category_str(fp_state *st, cat_kind kind, const interner *t, uint32_t code)
-{
-    uint8_t key[16];
-    memcpy(key, &t->k0[code], 8);
-    memcpy(key + 8, &t->k1[code], 8);
-    switch (kind) {
-    case CAT_IP:
-        return t->len[code] == 4 ? fp_ip4_str(key) : fp_ip6_str(key);
-    case CAT_MAC:
-        return fp_mac_str(key);
-    case CAT_TEXT:
-        return PyUnicode_DecodeUTF8((const char *)t->arena + t->off[code], t->len[code], "replace");
-    case CAT_ANOMALY: {
-        uint64_t bits = t->k0[code];
-        PyObject *parts = PyList_New(0);
-        if (parts == NULL) return NULL;
-        for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-            if ((bits & (1u << b)) && PyList_Append(parts, st->anomaly_names[b]) < 0) {
-                Py_DECREF(parts);
-                return NULL;
-            }
-        PyObject *sep = PyUnicode_FromString(",");
-        PyObject *s = sep ? PyUnicode_Join(sep, parts) : NULL;
-        Py_XDECREF(sep);
-        Py_DECREF(parts);
-        return s;
-    }
-    }
-    return NULL;
+    c->codes[K_ANOM][i] = fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4);
 }
 
 static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
@@ -684,20 +516,10 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
         Py_DECREF(t);
     }
     for (int k = 0; k < NUM_CATS; k++) {
-        interner *t = &c.cats[k];
-        PyObject *cats = PyList_New(t->count);
+        PyObject *cats = fp_interner_categories(st, &c.cats[k], cat_cols[k].kind);
         if (cats == NULL) {
             Py_CLEAR(result);
             goto done;
-        }
-        for (uint32_t j = 0; j < t->count; j++) {
-            PyObject *s = category_str(st, cat_cols[k].kind, t, j);
-            if (s == NULL) {
-                Py_DECREF(cats);
-                Py_CLEAR(result);
-                goto done;
-            }
-            PyList_SET_ITEM(cats, j, s);
         }
         PyObject *tup = Py_BuildValue("(ssON)", cat_cols[k].name, "category", codes[k], cats);
         if (tup == NULL || PyList_Append(result, tup) < 0) {
@@ -714,7 +536,7 @@ done:
     }
     for (int k = 0; k < NUM_CATS; k++) {
         Py_XDECREF(codes[k]);
-        interner_free(&c.cats[k]);
+        fp_interner_free(&c.cats[k]);
     }
     return result;
 }

@@ -1,0 +1,173 @@
+/* Column building shared by every table fastpkt hands to pandas/Arrow: interners that
+ * turn repeated values (addresses, names, bit sets) into categorical codes. Keys are
+ * interned in C with the GIL released; Python strings are made once per distinct key. */
+#include "columns.h"
+
+/* Word-at-a-time multiplicative hash: keys are short (addresses, names). */
+static uint32_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (uint32_t)h | 1u;
+}
+
+static int interner_grow(fp_interner *t)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 256;
+    uint32_t *slots = PyMem_RawCalloc(cap, sizeof *slots);
+    uint32_t *off = PyMem_RawRealloc(t->off, (size_t)cap * sizeof *off);
+    if (off) t->off = off;
+    uint16_t *len = PyMem_RawRealloc(t->len, (size_t)cap * sizeof *len);
+    if (len) t->len = len;
+    uint32_t *hash = PyMem_RawRealloc(t->hash, (size_t)cap * sizeof *hash);
+    if (hash) t->hash = hash;
+    uint64_t *k0 = PyMem_RawRealloc(t->k0, (size_t)cap * sizeof *k0);
+    if (k0) t->k0 = k0;
+    uint64_t *k1 = PyMem_RawRealloc(t->k1, (size_t)cap * sizeof *k1);
+    if (k1) t->k1 = k1;
+    if (!slots || !off || !len || !hash || !k0 || !k1) {
+        PyMem_RawFree(slots);
+        return -1;
+    }
+    for (uint32_t c = 0; c < t->count; c++) {
+        uint32_t i = t->hash[c] & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = c + 1;
+    }
+    PyMem_RawFree(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
+{
+    if (t->oom) return -1;
+    if (n > 0xffff) n = 0xffff;
+    if (t->count && t->len[t->last_code] == n && memcmp(t->arena + t->off[t->last_code], key, n) == 0)
+        return t->last_code;
+    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
+        t->oom = 1;
+        return -1;
+    }
+    uint32_t h = hash_bytes(key, n);
+    uint32_t i = h & (t->cap - 1);
+    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
+        uint32_t c = t->slots[i] - 1;
+        if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0)
+            return t->last_code = (int32_t)c;
+    }
+    if (t->arena_len + n > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
+        while (cap < t->arena_len + n) cap *= 2;
+        uint8_t *a = PyMem_RawRealloc(t->arena, cap);
+        if (a == NULL) {
+            t->oom = 1;
+            return -1;
+        }
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    uint32_t c = t->count++;
+    memcpy(t->arena + t->arena_len, key, n);
+    t->off[c] = (uint32_t)t->arena_len;
+    t->len[c] = (uint16_t)n;
+    t->hash[c] = h;
+    t->arena_len += n;
+    t->slots[i] = c + 1;
+    return t->last_code = (int32_t)c;
+}
+
+/* Keys of at most 16 bytes, as two words plus their length: no memcmp, no byte loop. */
+int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n)
+{
+    if (t->oom) return -1;
+    uint32_t c = (uint32_t)t->last_code;
+    if (t->count && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n) return (int32_t)c;
+    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
+        t->oom = 1;
+        return -1;
+    }
+    uint64_t h64 = (k0 * 0x9E3779B97F4A7C15ull) ^ ((k1 + n) * 0xC2B2AE3D27D4EB4Full);
+    uint32_t h = (uint32_t)(h64 >> 32) | 1u;
+    uint32_t i = h & (t->cap - 1);
+    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
+        c = t->slots[i] - 1;
+        if (t->hash[c] == h && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n)
+            return t->last_code = (int32_t)c;
+    }
+    c = t->count++;
+    t->k0[c] = k0;
+    t->k1[c] = k1;
+    t->len[c] = n;
+    t->hash[c] = h;
+    t->off[c] = 0;
+    t->slots[i] = c + 1;
+    return t->last_code = (int32_t)c;
+}
+
+void fp_interner_free(fp_interner *t)
+{
+    PyMem_RawFree(t->k0);
+    PyMem_RawFree(t->k1);
+    PyMem_RawFree(t->slots);
+    PyMem_RawFree(t->off);
+    PyMem_RawFree(t->len);
+    PyMem_RawFree(t->hash);
+    PyMem_RawFree(t->arena);
+}
+
+static PyObject *category_str(fp_state *st, fp_cat_kind kind, const fp_interner *t, uint32_t code)
+{
+    uint8_t key[16];
+    memcpy(key, &t->k0[code], 8);
+    memcpy(key + 8, &t->k1[code], 8);
+    switch (kind) {
+    case FP_CAT_IP:
+        return t->len[code] == 4 ? fp_ip4_str(key) : fp_ip6_str(key);
+    case FP_CAT_MAC:
+        return fp_mac_str(key);
+    case FP_CAT_TEXT:
+        return PyUnicode_DecodeUTF8((const char *)t->arena + t->off[code], t->len[code], "replace");
+    case FP_CAT_ANOMALY: {
+        uint64_t bits = t->k0[code];
+        PyObject *parts = PyList_New(0);
+        if (parts == NULL) return NULL;
+        for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
+            if ((bits & (1u << b)) && PyList_Append(parts, st->anomaly_names[b]) < 0) {
+                Py_DECREF(parts);
+                return NULL;
+            }
+        PyObject *sep = PyUnicode_FromString(",");
+        PyObject *s = sep ? PyUnicode_Join(sep, parts) : NULL;
+        Py_XDECREF(sep);
+        Py_DECREF(parts);
+        return s;
+    }
+    }
+    return NULL;
+}
+
+PyObject *fp_interner_categories(fp_state *st, const fp_interner *t, fp_cat_kind kind)
+{
+    PyObject *cats = PyList_New(t->count);
+    if (cats == NULL) return NULL;
+    for (uint32_t j = 0; j < t->count; j++) {
+        PyObject *s = category_str(st, kind, t, j);
+        if (s == NULL) {
+            Py_DECREF(cats);
+            return NULL;
+        }
+        PyList_SET_ITEM(cats, j, s);
+    }
+    return cats;
+}

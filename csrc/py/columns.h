@@ -1,0 +1,33 @@
+/* Categorical column builders (see columns.c). */
+#ifndef FP_COLUMNS_H
+#define FP_COLUMNS_H
+
+#include "pyfp.h"
+
+/* Open-addressing interner: distinct keys get codes 0..n-1 (categorical codes).
+ * Zero-initialise before use; fp_interner_free() after. `oom` is sticky. */
+typedef struct {
+    uint32_t *slots; /* code + 1, 0 = empty */
+    uint32_t cap, count;
+    uint32_t *off;   /* per code: key offset in arena */
+    uint16_t *len;
+    uint32_t *hash;
+    uint64_t *k0, *k1; /* fixed keys (addresses, bit sets) are compared as integers */
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+    int oom;
+    int32_t last_code; /* runs of equal keys (anomalies, link addresses) skip the hash */
+} fp_interner;
+
+typedef enum { FP_CAT_IP, FP_CAT_MAC, FP_CAT_TEXT, FP_CAT_ANOMALY } fp_cat_kind;
+
+/* Codes for variable keys (names); -1 when out of memory. */
+int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n);
+/* Codes for keys of at most 16 bytes given as two words and a length (addresses:
+ * n = 4 or 16 for IP, 6 for MAC; bit sets: n = 4). */
+int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n);
+void fp_interner_free(fp_interner *t);
+/* The categories as a list of str, index = code (needs the GIL). */
+PyObject *fp_interner_categories(fp_state *st, const fp_interner *t, fp_cat_kind kind);
+
+#endif
