@@ -5,7 +5,9 @@
  * typed column buffers for pandas/Arrow: no per-row Python objects. */
 #include "pyfp.h"
 
+#include <pthread.h>
 #include <stddef.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "../dissect/cursor.h"
@@ -469,6 +471,79 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
     c->codes[K_ANOM][i] = fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4);
 }
 
+/* Rows are independent: split them over a few threads, each with its own interners,
+ * then fold the extra interners into the first and renumber their rows' codes. */
+#define COLUMNS_MAX_THREADS 4
+#define COLUMNS_ROWS_PER_THREAD 65536
+
+typedef struct {
+    col_set set;
+    const pl_entry *entries;
+    Py_ssize_t lo, hi;
+} col_job;
+
+static void *fill_job(void *arg)
+{
+    col_job *j = arg;
+    for (Py_ssize_t i = j->lo; i < j->hi; i++) fill_row(&j->set, i, &j->entries[i]);
+    return NULL;
+}
+
+static int merge_job(col_set *into, col_job *j)
+{
+    for (int k = 0; k < NUM_CATS; k++) {
+        fp_interner *from = &j->set.cats[k];
+        if (from->oom) return -1;
+        int32_t *remap = PyMem_RawMalloc(((size_t)from->count + 1) * sizeof *remap);
+        if (remap == NULL) return -1;
+        for (uint32_t c = 0; c < from->count; c++)
+            remap[c] = cat_cols[k].kind == FP_CAT_TEXT
+                           ? fp_intern_bytes(&into->cats[k], from->arena + from->off[c], from->len[c])
+                           : fp_intern_fixed(&into->cats[k], from->k0[c], from->k1[c], from->len[c]);
+        int32_t *codes = into->codes[k];
+        for (Py_ssize_t i = j->lo; i < j->hi; i++)
+            if (codes[i] >= 0) codes[i] = remap[codes[i]];
+        PyMem_RawFree(remap);
+        fp_interner_free(from);
+    }
+    return 0;
+}
+
+static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = (int)(n / COLUMNS_ROWS_PER_THREAD);
+    if (nt > COLUMNS_MAX_THREADS) nt = COLUMNS_MAX_THREADS;
+    if (cpus > 0 && nt > cpus) nt = (int)cpus;
+    if (nt < 2) {
+        for (Py_ssize_t i = 0; i < n; i++) fill_row(c, i, &entries[i]);
+        return 0;
+    }
+    col_job jobs[COLUMNS_MAX_THREADS];
+    pthread_t tids[COLUMNS_MAX_THREADS];
+    int started[COLUMNS_MAX_THREADS] = {0};
+    for (int t = 0; t < nt; t++) {
+        jobs[t].set = *c; /* shared column buffers; the interners are copied empty */
+        memset(jobs[t].set.cats, 0, sizeof jobs[t].set.cats);
+        jobs[t].entries = entries;
+        jobs[t].lo = n * t / nt;
+        jobs[t].hi = n * (t + 1) / nt;
+    }
+    for (int t = 1; t < nt; t++) started[t] = pthread_create(&tids[t], NULL, fill_job, &jobs[t]) == 0;
+    fill_job(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(tids[t], NULL);
+        else fill_job(&jobs[t]); /* no thread to be had: do its share here */
+    }
+    memcpy(c->cats, jobs[0].set.cats, sizeof c->cats);
+    int rc = 0;
+    for (int t = 1; t < nt; t++)
+        if (rc == 0 && merge_job(c, &jobs[t]) < 0) rc = -1;
+    for (int t = 1; t < nt && rc < 0; t++)
+        for (int k = 0; k < NUM_CATS; k++) fp_interner_free(&jobs[t].set.cats[k]);
+    return rc;
+}
+
 static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
 {
     (void)unused;
@@ -495,14 +570,16 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
         if (codes[k] == NULL) goto done;
         c.codes[k] = (int32_t *)(void *)PyByteArray_AS_STRING(codes[k]);
     }
+    int failed;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) fill_row(&c, i, &pl->entries[i]);
+    failed = fill_rows_parallel(&c, pl->entries, n);
     Py_END_ALLOW_THREADS
     for (int k = 0; k < NUM_CATS; k++)
-        if (c.cats[k].oom) {
-            PyErr_NoMemory();
-            goto done;
-        }
+        if (c.cats[k].oom) failed = 1;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
     result = PyList_New(0);
     if (result == NULL) goto done;
     for (int k = 0; k < NUM_COLS; k++) {
