@@ -81,6 +81,7 @@ PyObject *fp_mac_str(const uint8_t *p);
 struct fp_bpf_set;
 typedef struct {
     PyObject_HEAD
+    fp_state *st;            /* cached module state: next() is per packet */
     fp_source *src;
     struct fp_bpf_set *bpf;
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */

@@ -114,6 +114,7 @@ static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
     }
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
+    r->st = st;
     if (filter != Py_None && !PyUnicode_Check(filter)) {
         PyErr_SetString(PyExc_TypeError, "filter must be a BPF expression string such as 'tcp port 80'");
         return -1;
@@ -212,9 +213,8 @@ int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
 static PyObject *reader_iternext(PyObject *self)
 {
     fp_reader_obj *r = as_reader(self);
-    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    fp_state *st = r->st;
     fp_record rec;
-    if (st == NULL) return NULL;
     if (r->src == NULL) {
         if (!r->closed) PyErr_SetString(PyExc_ValueError, "Reader was not initialised");
         return NULL;
