@@ -67,7 +67,7 @@ class _RawMeta(type):
     """``isinstance(pkt[Raw], Raw)`` holds for the payload objects the facade returns."""
 
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, _RawLayer)
+        return isinstance(obj, (_RawLayer, _fp._fastpkt.Raw))
 
 
 class Raw(metaclass=_RawMeta):

@@ -103,6 +103,7 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Reader_Type);
     Py_VISIT(st->PacketList_Type);
     Py_VISIT(st->Writer_Type);
+    Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
     Py_VISIT(st->TCPFlags_Type);
     Py_VISIT(st->DNSQR_Type);
@@ -120,6 +121,7 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Reader_Type);
     Py_CLEAR(st->PacketList_Type);
     Py_CLEAR(st->Writer_Type);
+    Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
     Py_CLEAR(st->TCPFlags_Type);
     Py_CLEAR(st->DNSQR_Type);

@@ -370,7 +370,14 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
         PyErr_Format(PyExc_KeyError, "layer %R not found in this packet", spec);
         return NULL;
     }
-    if (id == FP_LAYER_RAW) return get_payload(self, NULL);
+    if (id == FP_LAYER_RAW) {
+        /* Scapy's Raw layer: the payload as a bytes subclass with .load. */
+        PyObject *payload = get_payload(self, NULL);
+        if (payload == NULL) return NULL;
+        PyObject *raw = PyObject_CallOneArg((PyObject *)p->st->Raw_Type, payload);
+        Py_DECREF(payload);
+        return raw;
+    }
     if (id == FP_L_SLL) return get_sll(self, NULL);
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     return st ? fp_layer_new(st, p, (fp_layer_id)id, 0) : NULL;
@@ -708,8 +715,45 @@ static PyType_Spec packet_spec = {
     .slots = packet_slots,
 };
 
+static PyObject *raw_get_load(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self), PyBytes_GET_SIZE(self));
+}
+
+static PyObject *raw_repr(PyObject *self)
+{
+    PyObject *load = raw_get_load(self, NULL);
+    if (load == NULL) return NULL;
+    PyObject *r = PyUnicode_FromFormat("<Raw  load=%R |>", load);
+    Py_DECREF(load);
+    return r;
+}
+
+static PyGetSetDef raw_getset[] = {
+    {"load", raw_get_load, NULL, "The payload bytes (Scapy's Raw.load).", NULL},
+    {NULL},
+};
+
+static PyType_Slot raw_slots[] = {
+    {Py_tp_doc, (void *)"pkt['Raw']: the innermost payload, a bytes subclass with Scapy's .load."},
+    {Py_tp_getset, raw_getset},
+    {Py_tp_repr, raw_repr},
+    {0, NULL},
+};
+
+static PyType_Spec raw_spec = {
+    .name = "fastpkt.Raw",
+    .basicsize = 0,
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = raw_slots,
+};
+
 int fp_packet_register(PyObject *m, fp_state *st)
 {
+    st->Raw_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &raw_spec, (PyObject *)&PyBytes_Type);
+    if (st->Raw_Type == NULL || PyModule_AddType(m, st->Raw_Type) < 0) return -1;
     Py_BUILD_ASSERT(sizeof packet_fast / sizeof packet_fast[0] <= sizeof st->packet_fast_names / sizeof(PyObject *));
     for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++) {
         st->packet_fast_names[i] = PyUnicode_InternFromString(packet_fast[i].name);

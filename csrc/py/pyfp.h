@@ -13,6 +13,7 @@ typedef struct {
     PyTypeObject *Reader_Type;
     PyTypeObject *PacketList_Type;
     PyTypeObject *Writer_Type;
+    PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
     PyTypeObject *DNSQR_Type;      /* set by layers.c */
