@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-APT_PACKAGES := libpcap-dev pkg-config gcc make tcpdump
+APT_PACKAGES := libpcap-dev pkg-config gcc make tcpdump iproute2 iptables ethtool
 FUZZ_SECONDS ?= 60
 SAMPLE := examples/data/sample.pcap
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
 DISSECT_SRC := $(filter-out %/test_dissect_main.c,$(wildcard csrc/dissect/*.c))
 SOURCE_SRC  := $(filter-out %/test_source_main.c,$(wildcard csrc/source/*.c))
+FLOW_SRC    := $(wildcard csrc/flow/*.c)
 
 .PHONY: all demo test sanitize fuzz bench build sysdeps venv clean sdist
 
@@ -40,6 +41,7 @@ build: venv
 
 demo: build
 	$(VENV)/bin/fastpkt summary $(SAMPLE)
+	@echo; mkdir -p build; $(VENV)/bin/fastpkt report $(SAMPLE) --png build/top_ports.png
 
 test: build
 	$(PY) -m pytest -q tests
@@ -58,10 +60,12 @@ fuzz: sysdeps
 	mkdir -p csrc/fuzz/build
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dissect.c $(DISSECT_SRC) -o csrc/fuzz/build/fuzz_dissect
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_source.c $(SOURCE_SRC) -lpcap -o csrc/fuzz/build/fuzz_source
-	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) -lm -o csrc/fuzz/build/fuzz_flow
+	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow
 	cp tests/data/*.pcap* csrc/fuzz/build/corpus_source/ 2>/dev/null || true
 	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
 	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
+	csrc/fuzz/build/fuzz_flow -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_flow
 
 bench: build
 	$(PY) benchmarks/bench_read.py

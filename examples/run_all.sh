@@ -13,7 +13,7 @@ trap 'rm -rf "$OUT"' EXIT
 cd "$OUT"
 failed=0
 for script in packet_anatomy read_pcap_summary dns_analyzer tcp_session_tracker handshake_tracker \
-              arp_monitor http_requests tls_sni flow_report_simple chart_top_destinations \
+              arp_monitor http_requests tls_sni flow_report_simple flow_report chart_top_destinations \
               verify_checksums signature_matcher port_scan_detector timed_capture_to_pcap; do
     echo "=== $script"
     if ! "$PYTHON" "$HERE/$script.py" --pcap "$PCAP" > "$OUT/$script.log" 2>&1; then

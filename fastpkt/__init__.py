@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover
     __version__ = "0.1.0"
 
 __all__ = [
-    "open", "read", "write",
+    "open", "read", "write", "flows",
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
     "Error", "FormatError", "TruncatedError",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
@@ -184,6 +184,8 @@ def _attach_frames() -> None:
     if not hasattr(PacketList, "to_arrow"):
         PacketList.to_arrow = frames.packets_to_arrow  # type: ignore[attr-defined]
 
+
+from .flows import flows  # noqa: E402  (after Reader; rebinds the name over the submodule)
 
 try:
     _attach_frames()

@@ -199,3 +199,90 @@ class Writer:
     def __enter__(self) -> Writer: ...
     def __exit__(self, *exc: object) -> None: ...
     packets_written: int
+
+# ---- flows (csrc/flow, csrc/py/flows.c; build them with fastpkt.flows()) ----------------
+FLOW_COLUMNS: tuple[str, ...]   # the column names, in DataFrame order
+
+class Flow(tuple[Any, ...]):
+    """One flow (a struct sequence): fields are the DataFrame columns. Times are float
+    seconds since the epoch, missing values None, unobserved floats NaN."""
+    flow_id: int
+    first_seen: float
+    last_seen: float
+    duration: float
+    src_ip: str                 # the client (first sender; SYN sender when a SYN-ACK came first)
+    dst_ip: str
+    src_port: int | None        # None for non-TCP/UDP
+    dst_port: int | None
+    protocol: int
+    protocol_name: str          # TCP, UDP, ICMP, ICMPv6, GRE, ... or IP-<n>
+    ip_version: int
+    vlan: int | None            # outer 802.1Q id
+    icmp_type: int | None       # first packet's (ICMP/ICMPv6 flows)
+    icmp_code: int | None
+    fwd_packets: int
+    fwd_bytes: int              # wire length
+    rev_packets: int
+    rev_bytes: int
+    packets: int
+    bytes: int
+    fwd_payload_bytes: int
+    rev_payload_bytes: int
+    syn: int                    # SYN without ACK
+    synack: int
+    fin: int
+    rst: int
+    psh: int
+    urg: int
+    ece: int
+    cwr: int
+    conn_state: str             # Zeek: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH
+    history: str                # Zeek letters S H A D F R T W Q I ^ (upper = originator)
+    rtt_syn_synack: float
+    rtt_synack_ack: float
+    retransmits: int
+    out_of_order: int
+    fwd_size_min: float
+    fwd_size_mean: float
+    fwd_size_max: float
+    fwd_size_std: float         # sample std (ddof=1), NaN below 2 packets
+    rev_size_min: float
+    rev_size_mean: float
+    rev_size_max: float
+    rev_size_std: float
+    fwd_iat_min: float
+    fwd_iat_mean: float
+    fwd_iat_max: float
+    fwd_iat_std: float
+    rev_iat_min: float
+    rev_iat_mean: float
+    rev_iat_max: float
+    rev_iat_std: float
+    sni: str | None
+    http_host: str | None
+    http_method: str | None
+    dns_qname: str | None
+    dns_rcode: int | None
+    anomalies: str              # comma-joined names, "" when none
+    expiration: str             # idle, active, fin, rst, end, evicted
+
+class Flows:
+    """Iterate to stream Flow records in expiry order (not kept), or call to_pandas()/
+    to_arrow()/len() first to read everything and keep all flows."""
+    def __init__(self, readers: Sequence[Reader], *, bidirectional: bool = True,
+                 idle_timeout: float | None = 120.0, active_timeout: float | None = 1800.0,
+                 max_flows: int | None = 1_000_000, max_memory: int | None = None,
+                 progress: Any = None) -> None: ...
+    def __iter__(self) -> Iterator[Flow]: ...
+    def __next__(self) -> Flow: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> Flow: ...
+    def columns(self) -> list[tuple[Any, ...]]: ...   # the fastpkt.frames protocol
+    def to_pandas(self) -> Any: ...
+    def to_arrow(self) -> Any: ...
+    def to_parquet(self, path: str | PathLike[str]) -> None: ...
+    def to_csv(self, path: str | PathLike[str]) -> None: ...
+    def flush(self) -> None: ...
+    def _repr_html_(self) -> str: ...
+    stats: dict[str, Any]
+    finished: bool

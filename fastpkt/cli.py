@@ -3,6 +3,8 @@
     fastpkt summary FILE [--filter BPF] [--top N]   protocols, talkers, ports, DNS/TLS/HTTP names
     fastpkt read FILE [--count N] [--filter BPF]    one line per packet (like tcpdump / Scapy)
     fastpkt info FILE                               format, link type, snaplen, packets, span
+    fastpkt flows FILE [--csv OUT | --parquet OUT]  flow records built in C (top flows + stats)
+    fastpkt report FILE --png OUT [--top N]         the course's flow report + top-ports chart
 """
 from __future__ import annotations
 
@@ -81,10 +83,83 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flow_options(args: argparse.Namespace) -> dict:
+    opts = {"bidirectional": args.bidirectional, "idle_timeout": args.idle_timeout,
+            "active_timeout": args.active_timeout, "filter": args.filter,
+            "on_error": args.on_error}
+    if args.max_flows is not None:
+        opts["max_flows"] = args.max_flows
+    if not sys.stderr.isatty():
+        opts["progress"] = False
+    return opts
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from .report import format_report
+
+    flows = fp.flows(_source(args.file), **_flow_options(args))
+    if args.csv:
+        flows.to_csv(args.csv)
+    if args.parquet:
+        flows.to_parquet(args.parquet)
+    if args.csv or args.parquet:
+        out = args.csv or args.parquet
+        print("wrote %d flows to %s" % (len(flows), out), file=sys.stderr)
+        return 0
+    print(format_report(flows.to_pandas(), dict(flows.stats), top=args.top))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import chart_top_destinations, flow_report, format_report
+
+    flows = fp.flows(_source(args.file), **_flow_options(args))
+    df = flows.to_pandas()
+    print(format_report(df, dict(flows.stats), top=args.top, title="Flow report: %s" % args.file))
+    print("")
+    print("Flow summary (the course's pcap_to_flows: directional 5-tuples, busiest first)")
+    if args.file == "-":  # stdin cannot be read a second time
+        print("  (not available when reading stdin)")
+    else:
+        opts = _flow_options(args)
+        opts["bidirectional"] = False
+        course = flow_report(args.file, top=args.top, **opts)
+        print(course.to_string(index=False) if len(course) else "  (none)")
+    if args.png:
+        try:
+            chart_top_destinations(df, args.png, n=args.top)
+        except ImportError:
+            print("fastpkt report: matplotlib is not installed (pip install matplotlib); "
+                  "no chart written", file=sys.stderr)
+            return 2
+        print("[*] Saved chart to %s" % args.png)
+    return 0
+
+
+def _add_flow_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
+    p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--bidirectional", dest="bidirectional", action="store_true", default=True,
+                   help="one record per conversation, client -> server (default)")
+    g.add_argument("--unidirectional", dest="bidirectional", action="store_false",
+                   help="one record per direction (src -> dst 5-tuple)")
+    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
+                   help="end a flow after S seconds without packets (default 120)")
+    p.add_argument("--active-timeout", type=float, default=1800.0, metavar="S",
+                   help="split flows longer than S seconds (default 1800)")
+    p.add_argument("--max-flows", type=int, metavar="N",
+                   help="flow table capacity; the oldest flows are evicted past it")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (default 10)")
+    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
+                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastpkt",
-        description="Fast packet analysis: summarise and print pcap/pcapng captures.",
+        description="Fast packet analysis: summarise and print pcap/pcapng captures, "
+                    "aggregate them into flows.",
         epilog="FILE may be '-' to read a capture from stdin. BPF filters use tcpdump syntax, "
                "e.g. 'tcp port 443' or 'udp and port 53'.",
     )
@@ -119,6 +194,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
                    help="a corrupt or truncated record: fail (default), stop there, or skip it")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("flows", help="flow records (bidirectional 5-tuples) built in C",
+                       description="Aggregate a capture into flows: packets/bytes per direction, "
+                                   "TCP state (Zeek conn_state/history), RTT, timing, SNI/HTTP/"
+                                   "DNS hints. Prints the top flows and the flow-table stats, or "
+                                   "writes every flow to CSV/Parquet.")
+    _add_flow_args(p)
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--csv", metavar="OUT", help="write all flows as CSV")
+    out.add_argument("--parquet", metavar="OUT", help="write all flows as Parquet (needs pyarrow)")
+    p.set_defaults(func=cmd_flows)
+
+    p = sub.add_parser("report", help="the flow report and the top-destinations chart",
+                       description="The course's flow report on flows built in C: protocol "
+                                   "breakdown, top flows, top destination ports, connection "
+                                   "states, and a bar chart of the top destination ports (PNG, "
+                                   "needs matplotlib).")
+    _add_flow_args(p)
+    p.add_argument("--png", metavar="OUT", required=True,
+                   help="save the top-destination-ports bar chart here (PNG)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

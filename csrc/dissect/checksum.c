@@ -97,8 +97,8 @@ static int64_t l4_declared_len(const uint8_t *data, const fp_dissection *d, uint
     return ip_end - l4_off;
 }
 
-/* Destination address for the IPv6 pseudo header. */
-static const uint8_t *ip6_final_dst(const uint8_t *data, const fp_dissection *d)
+/* Destination address for the IPv6 pseudo header (and the flow key). */
+const uint8_t *fp_ip6_final_dst(const uint8_t *data, const fp_dissection *d)
 {
     const uint8_t *dst = data + d->layer[FP_L_IP6].off + 24;
     for (int i = 0; i < d->ip6_ext_count; i++) {
@@ -140,7 +140,7 @@ int fp_l4_checksum_ok(const uint8_t *data, const fp_dissection *d)
             pseudo = sum_be(data + d->layer[FP_L_IP4].off + 12, 8);
         else
             pseudo = (uint64_t)sum_be(data + d->layer[FP_L_IP6].off + 8, 16) +
-                     sum_be(ip6_final_dst(data, d), 16);
+                     sum_be(fp_ip6_final_dst(data, d), 16);
         pseudo += proto + (uint64_t)len;
     }
     return fold_complement(sum_be(data + l4->off, (size_t)len) + pseudo) == 0;

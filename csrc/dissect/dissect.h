@@ -121,6 +121,13 @@ int fp_ip4_checksum_ok(const uint8_t *data, const fp_dissection *d);
 int fp_l4_checksum_ok(const uint8_t *data, const fp_dissection *d); /* TCP, UDP, ICMP, ICMPv6 */
 uint16_t fp_inet_checksum(const uint8_t *p, size_t len, uint32_t initial);
 
+/* ---- IPv6 endpoints ---------------------------------------------------- */
+/* The addresses a conversation is really between (IPv6 layer present): the final
+ * destination of a routing header with segments left (RFC 8200 8.1) and the Home
+ * Address option's address (RFC 6275 6.3); else the fixed header's. */
+const uint8_t *fp_ip6_final_dst(const uint8_t *data, const fp_dissection *d);
+const uint8_t *fp_ip6_home_src(const uint8_t *data, const fp_dissection *d);
+
 /* ---- TCP options ------------------------------------------------------ */
 typedef struct {
     uint8_t kind;

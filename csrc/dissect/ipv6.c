@@ -96,3 +96,29 @@ void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end)
     d->ip_proto = nh;
     fp_dissect_l4(x, nh, l4, ip_end);
 }
+
+/* Mobile IPv6 (RFC 6275 6.3): a Home Address option in a destination options header
+ * names the mobile node's home address, the packet's real source. Options were bounded
+ * by the extension header span when the chain was walked. */
+const uint8_t *fp_ip6_home_src(const uint8_t *data, const fp_dissection *d)
+{
+    const uint8_t *src = data + d->layer[FP_L_IP6].off + 8;
+    for (int i = 0; i < d->ip6_ext_count; i++) {
+        const fp_ip6_ext *e = &d->ip6_ext[i];
+        if (e->type != 60 || e->len < 2)
+            continue;
+        fp_cursor c = fp_cursor_make(data, e->off + e->len);
+        c.ptr += e->off + 2;
+        uint8_t type, len;
+        while (fp_get_u8(&c, &type) == 0) {
+            if (type == 0) /* Pad1 */
+                continue;
+            if (fp_get_u8(&c, &len) || !fp_cur_has(&c, len))
+                break;
+            if (type == 0xC9 && len == 16)
+                return c.ptr;
+            c.ptr += len;
+        }
+    }
+    return src;
+}

@@ -93,6 +93,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_packetlist_register(m, st) < 0) return -1;
     if (fp_reader_register(m, st) < 0) return -1;
     if (fp_writer_register(m, st) < 0) return -1;
+    if (fp_flows_register(m, st) < 0) return -1;
     return 0;
 }
 
@@ -103,6 +104,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Reader_Type);
     Py_VISIT(st->PacketList_Type);
     Py_VISIT(st->Writer_Type);
+    Py_VISIT(st->Flows_Type);
+    Py_VISIT(st->Flow_Type);
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
     Py_VISIT(st->TCPFlags_Type);
@@ -121,6 +124,8 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Reader_Type);
     Py_CLEAR(st->PacketList_Type);
     Py_CLEAR(st->Writer_Type);
+    Py_CLEAR(st->Flows_Type);
+    Py_CLEAR(st->Flow_Type);
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
     Py_CLEAR(st->TCPFlags_Type);

@@ -13,6 +13,8 @@ typedef struct {
     PyTypeObject *Reader_Type;
     PyTypeObject *PacketList_Type;
     PyTypeObject *Writer_Type;
+    PyTypeObject *Flows_Type;      /* flows.c */
+    PyTypeObject *Flow_Type;       /* struct sequence of one flow's columns */
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
@@ -109,6 +111,7 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
 int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);
+int fp_flows_register(PyObject *m, fp_state *st);
 
 /* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
  * times like 1234567890.25 convert exactly (a double holds ~16 digits). */

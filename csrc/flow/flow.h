@@ -1,0 +1,216 @@
+/* Flow aggregation: a bounded table of bidirectional (or one-way) flows fed with
+ * dissected records, expiring flows by idle/active timeouts, TCP close, end of
+ * input and memcap eviction. Python-free: used by the bridge and the fuzzer.
+ *
+ *   flow_key.c     canonical keys from a dissection (direction, ICMP echo pairing)
+ *   flow_frag.c    the bounded IP fragment table (later fragments -> first's key)
+ *   flow_record.c  one flow's counters, TCP flags/history/conn_state, RTT, seq tracking
+ *   flow_table.c   open-addressing table, LRU and closing lists, expiry, memcap */
+#ifndef FP_FLOW_H
+#define FP_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../dissect/dissect.h"
+
+#define FP_FLOW_NONE 0xFFFFFFFFu   /* null index in the intrusive lists */
+#define FP_FLOW_NO_VLAN 0xFFFFu    /* vlan field of untagged flows (ids are 12 bits) */
+#define FP_FLOW_NO_TIME INT64_MIN  /* an RTT timestamp not observed */
+
+/* Canonical key: 48 bytes, padding zeroed, compared with memcmp and hashed as words.
+ * Bidirectional keys order the (address, port) pairs so both directions meet. */
+typedef struct {
+    uint8_t a[16], b[16]; /* IPv4 addresses use the first 4 bytes */
+    uint16_t pa, pb;      /* ports; ICMP echo: the identifier in both */
+    uint16_t vlan;        /* outer 802.1Q id or FP_FLOW_NO_VLAN */
+    uint8_t proto, ip_version;
+    uint8_t icmp_type, icmp_code; /* echo reply folded into its request type */
+    uint8_t has_ports;    /* TCP/UDP (or fragment of one attributed by the fragment table) */
+    uint8_t pad[5];
+} fp_flow_key;
+
+/* A packet as the flow engine sees it: key material plus what the record update needs. */
+typedef struct {
+    fp_flow_key key;         /* canonical */
+    int swapped;             /* 1 when the packet travels b -> a in key order */
+    int64_t ts_ns;
+    uint32_t wirelen;
+    uint32_t l4_payload;     /* TCP/UDP payload length from the IP/UDP length fields */
+    uint8_t icmp_type, icmp_code; /* as on the wire */
+    uint8_t is_tcp, is_udp, is_icmp;
+    uint8_t tcp_flags;       /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 */
+    uint32_t seq, ack;
+    uint16_t window;
+    uint32_t anomalies;      /* FP_ANOM_* of the dissection */
+    const uint8_t *data;     /* the record, for application hints */
+    const fp_dissection *d;
+} fp_flow_packet;
+
+/* Per-flow anomalies found by the flow engine (above the dissection's bits). */
+enum {
+    FP_FLOW_ANOM_FRAG_ORPHAN = 1u << 0,  /* a later fragment whose first was not seen */
+    FP_FLOW_ANOM_HISTORY_FULL = 1u << 1, /* history string hit its length cap */
+    FP_FLOW_ANOM_SEQ_HOLES = 1u << 2,    /* more sequence holes than tracked */
+    FP_FLOW_ANOM_BAD_FLAGS = 1u << 3,    /* SYN+FIN, SYN+RST or FIN+RST in one segment */
+    FP_FLOW_ANOM_COUNT_BITS = 4
+};
+extern const char *const fp_flow_anomaly_names[FP_FLOW_ANOM_COUNT_BITS];
+
+typedef enum {
+    FP_EXP_IDLE = 0, FP_EXP_ACTIVE, FP_EXP_FIN, FP_EXP_RST, FP_EXP_END, FP_EXP_EVICTED, FP_EXP_COUNT
+} fp_expiration;
+extern const char *const fp_expiration_names[FP_EXP_COUNT];
+
+/* Zeek conn.log conn_state values, in Zeek's documented order. */
+typedef enum {
+    FP_CS_S0 = 0, FP_CS_S1, FP_CS_SF, FP_CS_REJ, FP_CS_S2, FP_CS_S3, FP_CS_RSTO, FP_CS_RSTR,
+    FP_CS_RSTOS0, FP_CS_RSTRH, FP_CS_SH, FP_CS_SHR, FP_CS_OTH, FP_CS_COUNT
+} fp_conn_state;
+extern const char *const fp_conn_state_names[FP_CS_COUNT];
+
+/* TCP endpoint states (after Zeek's analyzer): what one side has done so far. */
+enum { FP_EP_INACTIVE = 0, FP_EP_SYN_SENT, FP_EP_SYN_ACK_SENT, FP_EP_PARTIAL, FP_EP_ESTABLISHED,
+       FP_EP_CLOSED, FP_EP_RESET };
+
+#define FP_FLOW_SEQ_HOLES 4   /* tracked sequence gaps per direction */
+#define FP_FLOW_HISTORY_MAX 31
+#define FP_FLOW_HINT_PACKETS 10 /* application hints are looked for in a flow's first packets */
+
+typedef struct {
+    uint64_t packets, bytes, payload_bytes;
+    uint32_t size_min, size_max;
+    double size_mean, size_m2;           /* Welford */
+    int64_t last_ns;                     /* for inter-arrival times */
+    double iat_min, iat_max, iat_mean, iat_m2; /* seconds; n = packets - 1 */
+    uint32_t seq_end;                    /* highest sequence end seen (wrap-safe compare) */
+    uint32_t hole_start[FP_FLOW_SEQ_HOLES], hole_end[FP_FLOW_SEQ_HOLES];
+    uint8_t holes, has_seq;
+    uint8_t state;                       /* FP_EP_* */
+    uint8_t hist_seen;                   /* once-per-direction history letters, bit per letter */
+    uint32_t retrans, zero_windows;      /* for Zeek's logarithmic T/W repeats */
+    /* Zeek's per-endpoint sequence view (TCP_Endpoint / TCP_Reassembler), absolute values:
+     * z_start = ISN (or first seq - 1 without a SYN), z_last = highest sequence end of any
+     * segment (pure ACKs and FIN count), z_fin_end = just past the last FIN, z_reassem = end
+     * of the contiguous captured data (Zeek's last_reassem_seq), z_blk_* = captured data
+     * above a hole. Used for the T/t, G/g letters and the close rule for last_ns. */
+    uint32_t z_start, z_last, z_fin_end, z_reassem;
+    uint32_t z_blk_start[FP_FLOW_SEQ_HOLES], z_blk_end[FP_FLOW_SEQ_HOLES];
+    uint32_t gaps;                       /* content gaps, for Zeek's logarithmic G repeats */
+    uint8_t z_init, z_fin, z_blocks;
+    uint8_t z_partial;                   /* first packet made Zeek call the connection partial */
+    uint8_t did_close;                   /* sent a FIN or RST (Zeek's TCP_Endpoint::did_close) */
+    uint8_t prev_state;                  /* FP_EP_* before the last change */
+} fp_flow_dir;
+
+#define FP_HINT_TEXT 256
+typedef struct {
+    char sni[FP_HINT_TEXT], http_host[FP_HINT_TEXT], http_method[16], dns_qname[FP_HINT_TEXT];
+    uint16_t sni_len, http_host_len, http_method_len, dns_qname_len;
+    int16_t dns_rcode;                   /* -1 = no response seen */
+} fp_flow_hints;
+
+typedef struct {
+    fp_flow_key key;          /* canonical */
+    uint64_t hash;
+    uint64_t flow_id;
+    uint8_t client_is_b;      /* forward direction = b -> a in key order */
+    uint8_t expiration;       /* fp_expiration, set when emitted */
+    uint8_t closing;          /* 0, FP_EXP_FIN or FP_EXP_RST: in the close grace */
+    uint8_t hint_packets;     /* packets inspected for hints */
+    uint8_t icmp_type, icmp_code; /* of the first packet */
+    uint8_t history_len;
+    uint8_t flipped;
+    char history[FP_FLOW_HISTORY_MAX + 1];
+    int64_t first_ns, last_ns, close_ns;
+    int64_t conn_last_ns;    /* Zeek's last time: frozen once both TCP ends closed (duration) */
+    int64_t syn_ns, synack_ns, ack_ns;
+    fp_flow_dir dir[2];       /* 0 = forward (client -> server) */
+    uint32_t syn, synack, fin, rst, psh, urg, ece, cwr;
+    uint32_t retransmits, out_of_order;
+    uint32_t anomalies;       /* FP_ANOM_* seen in the flow's packets */
+    uint32_t flow_anomalies;  /* FP_FLOW_ANOM_* */
+    fp_flow_hints *hints;     /* allocated when the first hint is found */
+    uint32_t lru_prev, lru_next;     /* least recently seen first */
+    uint32_t close_prev, close_next; /* closing flows, oldest close first */
+} fp_flow;
+
+/* ---- flow_key.c -------------------------------------------------------- */
+/* Fill a flow packet from a dissected record. Returns 0, or -1 for non-IP packets.
+ * Later fragments get has_ports = 0: the fragment table then supplies their key. */
+int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissection *d,
+                        int64_t ts_ns, uint32_t wirelen, int bidirectional);
+uint64_t fp_flow_key_hash(const fp_flow_key *k);
+/* Identification of an IP fragment (IPv4 id or IPv6 fragment header id); 0 if none. */
+int fp_flow_fragment_id(const uint8_t *data, const fp_dissection *d, uint32_t *id);
+
+/* ---- flow_frag.c -------------------------------------------------------- */
+#define FP_FRAG_SLOTS 1024            /* direct-mapped: a newer datagram overwrites */
+#define FP_FRAG_LIFETIME_NS 30000000000LL /* RFC 791's upper bound on reassembly time */
+typedef struct {
+    uint64_t tag;                     /* hash of (addresses, proto, id); 0 = empty */
+    int64_t ts_ns;
+    fp_flow_key key;                  /* the first fragment's flow key */
+    int swapped;
+} fp_frag_slot;
+typedef struct {
+    fp_frag_slot *slots;              /* FP_FRAG_SLOTS entries, allocated at the first fragment */
+    uint64_t overwrites;
+} fp_frag_table;
+/* The tag of a fragment: the key of its datagram (not its flow). */
+uint64_t fp_frag_tag(const uint8_t *data, const fp_dissection *d, uint32_t id);
+void fp_frag_remember(fp_frag_table *t, uint64_t tag, int64_t ts_ns, const fp_flow_key *key,
+                      int swapped);
+/* 1 and the key when the first fragment was seen recently, else 0. */
+int fp_frag_lookup(const fp_frag_table *t, uint64_t tag, int64_t ts_ns, fp_flow_key *key,
+                   int *swapped);
+
+/* ---- flow_record.c ------------------------------------------------------ */
+/* Start a flow at its first packet: orientation (SYN-ACK first -> the receiver is the client). */
+void fp_flow_record_init(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional);
+/* Account one packet; returns FP_EXP_FIN/FP_EXP_RST when the packet closes the flow, else 0. */
+int fp_flow_record_update(fp_flow *f, const fp_flow_packet *p);
+fp_conn_state fp_flow_conn_state(const fp_flow *f);
+/* flow_hints.c: look for TLS SNI, HTTP method/Host, DNS name/rcode in a packet. */
+void fp_flow_hints_update(fp_flow *f, const fp_flow_packet *p, int forward);
+/* 1 when a packet going this way (swapped as in the packet) is the forward direction. */
+static inline int fp_flow_is_forward(const fp_flow *f, int swapped) { return swapped == f->client_is_b; }
+
+/* ---- flow_table.c ------------------------------------------------------- */
+typedef struct {
+    int bidirectional;
+    int64_t idle_timeout_ns;   /* <= 0: never */
+    int64_t active_timeout_ns; /* <= 0: never */
+    int64_t close_grace_ns;    /* FIN/RST flows are emitted this long after closing */
+    uint64_t max_flows;        /* >= 1 */
+    uint64_t max_memory;       /* bytes of flow state; 0 = no limit */
+} fp_flow_config;
+
+typedef struct {
+    uint64_t packets, bytes, non_ip_packets, flows_created;
+    uint64_t expired[FP_EXP_COUNT]; /* FP_EXP_EVICTED counts memcap evictions */
+    uint64_t anomalies;             /* packets with a dissection anomaly */
+    uint64_t fragments;             /* later (portless) fragments seen */
+    uint64_t fragment_misses;       /* ... whose first fragment was not in the table */
+    uint64_t max_flows_seen;
+    uint64_t memory_bytes;          /* accounted flow state now */
+    uint64_t oom;                   /* allocation failures (flows dropped) */
+    uint64_t bad_transport;         /* TCP/UDP packets whose header was unreadable: no flow */
+} fp_flow_stats;
+
+/* Called for each flow leaving the table; it may take f->hints (set it to NULL). */
+typedef void (*fp_flow_emit_fn)(void *ctx, fp_flow *f);
+
+typedef struct fp_flow_table fp_flow_table;
+
+fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit, void *ctx);
+void fp_flow_table_free(fp_flow_table *t);
+/* Dissect-level entry point: one record. */
+void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
+                       int64_t ts_ns, uint32_t wirelen);
+/* Emit every flow still in the table (expiration 'end', or fin/rst when closing). */
+void fp_flow_table_flush(fp_flow_table *t);
+const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t);
+uint64_t fp_flow_table_count(const fp_flow_table *t);
+
+#endif

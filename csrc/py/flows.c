@@ -1,0 +1,909 @@
+/* Flows: the flow engine (csrc/flow) run over one or more Readers, in C with the GIL
+ * released. Several readers are merged in time order (k-way merge on record times).
+ *
+ * Two ways to consume, chosen by the first use:
+ *   - iterate first: streaming. Flows are yielded in expiry order as they leave the
+ *     table and are not kept (bounded memory); len() and stats are known at the end.
+ *   - to_pandas()/columns()/len()/indexing first: the whole input is read once and
+ *     every flow kept (in expiry order); iteration then walks the kept flows.
+ * Flow records are PyStructSequences whose fields are the DataFrame's columns. */
+#include "pyfp.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "../flow/flow.h"
+
+/* ---- columns ----------------------------------------------------------- */
+
+typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU16, CK_MU8, CK_CAT, CK_IP } col_kind;
+
+#define FLOW_COLUMNS(X)                                                                        \
+    X(flow_id, CK_U64, "creation order") X(first_seen, CK_TIME, "first packet (seconds)")     \
+    X(last_seen, CK_TIME, "last packet (seconds)") X(duration, CK_F64, "seconds")            \
+    X(src_ip, CK_IP, "client address") X(dst_ip, CK_IP, "server address")                    \
+    X(src_port, CK_MU16, "client port") X(dst_port, CK_MU16, "server port")                  \
+    X(protocol, CK_U8, "IP protocol number") X(protocol_name, CK_CAT, "TCP, UDP, ICMP ...")  \
+    X(ip_version, CK_U8, "4 or 6") X(vlan, CK_MU16, "outer VLAN id")                         \
+    X(icmp_type, CK_MU8, "first packet's ICMP type") X(icmp_code, CK_MU8, "its code")        \
+    X(fwd_packets, CK_U64, "client to server") X(fwd_bytes, CK_U64, "wire bytes")            \
+    X(rev_packets, CK_U64, "server to client") X(rev_bytes, CK_U64, "wire bytes")            \
+    X(packets, CK_U64, "both ways") X(bytes, CK_U64, "wire bytes both ways")                 \
+    X(fwd_payload_bytes, CK_U64, "L4 payload") X(rev_payload_bytes, CK_U64, "L4 payload")    \
+    X(syn, CK_U32, "SYN without ACK") X(synack, CK_U32, "SYN+ACK") X(fin, CK_U32, "FIN")     \
+    X(rst, CK_U32, "RST") X(psh, CK_U32, "PSH") X(urg, CK_U32, "URG") X(ece, CK_U32, "ECE")  \
+    X(cwr, CK_U32, "CWR") X(conn_state, CK_CAT, "Zeek conn_state")                           \
+    X(history, CK_CAT, "Zeek history") X(rtt_syn_synack, CK_F64, "seconds")                  \
+    X(rtt_synack_ack, CK_F64, "seconds") X(retransmits, CK_U32, "data segments seen again")  \
+    X(out_of_order, CK_U32, "data segments filling a gap")                                   \
+    X(fwd_size_min, CK_F64, "") X(fwd_size_mean, CK_F64, "") X(fwd_size_max, CK_F64, "")     \
+    X(fwd_size_std, CK_F64, "") X(rev_size_min, CK_F64, "") X(rev_size_mean, CK_F64, "")     \
+    X(rev_size_max, CK_F64, "") X(rev_size_std, CK_F64, "") X(fwd_iat_min, CK_F64, "")       \
+    X(fwd_iat_mean, CK_F64, "") X(fwd_iat_max, CK_F64, "") X(fwd_iat_std, CK_F64, "")        \
+    X(rev_iat_min, CK_F64, "") X(rev_iat_mean, CK_F64, "") X(rev_iat_max, CK_F64, "")        \
+    X(rev_iat_std, CK_F64, "") X(sni, CK_CAT, "TLS server name") X(http_host, CK_CAT, "")    \
+    X(http_method, CK_CAT, "") X(dns_qname, CK_CAT, "") X(dns_rcode, CK_MU8, "")             \
+    X(anomalies, CK_CAT, "comma-joined names") X(expiration, CK_CAT, "why the flow ended")
+
+#define COL_ENUM(name, kind, doc) COL_##name,
+enum { FLOW_COLUMNS(COL_ENUM) NUM_COLS };
+#define COL_SPEC(name, kind, doc) {#name, kind, doc},
+static const struct {
+    const char *name;
+    col_kind kind;
+    const char *doc;
+} cols[NUM_COLS] = {FLOW_COLUMNS(COL_SPEC)};
+
+static int kind_width(col_kind k)
+{
+    switch (k) {
+    case CK_U64: case CK_F64: case CK_TIME: return 8;
+    case CK_U32: case CK_CAT: case CK_IP: return 4;
+    case CK_MU16: return 2;
+    default: return 1;
+    }
+}
+static const char *kind_dtype(col_kind k)
+{
+    switch (k) {
+    case CK_U64: return "<u8";
+    case CK_U32: return "<u4";
+    case CK_U8: return "<u1";
+    case CK_F64: return "<f8";
+    case CK_TIME: return "datetime64[ns]";
+    case CK_MU16: return "masked<u2";
+    case CK_MU8: return "masked<u1";
+    default: return "category";
+    }
+}
+
+/* One flow as column values: numbers in u/f, text (or a 17-byte address key) in s. */
+typedef struct {
+    uint64_t u[NUM_COLS];
+    double f[NUM_COLS];
+    uint8_t present[NUM_COLS];
+    const char *s[NUM_COLS];
+    size_t slen[NUM_COLS];
+    uint8_t addr[2][17]; /* version byte + 16 address bytes */
+    char anomalies[1024];
+    char proto_buf[16];
+} flow_row;
+
+static const char *protocol_name(uint8_t proto, char *buf, size_t cap)
+{
+    switch (proto) {
+    case 1: return "ICMP";
+    case 2: return "IGMP";
+    case 6: return "TCP";
+    case 17: return "UDP";
+    case 41: return "IPv6";
+    case 47: return "GRE";
+    case 50: return "ESP";
+    case 51: return "AH";
+    case 58: return "ICMPv6";
+    case 89: return "OSPF";
+    case 103: return "PIM";
+    case 112: return "VRRP";
+    case 132: return "SCTP";
+    }
+    snprintf(buf, cap, "IP-%u", proto);
+    return buf;
+}
+
+static double sample_std(double m2, uint64_t n) { return n >= 2 ? sqrt(m2 / (double)(n - 1)) : NAN; }
+
+static void set_u(flow_row *r, int c, uint64_t v, int present)
+{
+    r->u[c] = v;
+    r->present[c] = (uint8_t)present;
+}
+static void set_s(flow_row *r, int c, const char *s, size_t n)
+{
+    r->s[c] = s;
+    r->slen[c] = n;
+}
+static void set_text(flow_row *r, int c, const char *s) { set_s(r, c, s, s ? strlen(s) : 0); }
+
+static void row_dir(flow_row *r, const fp_flow_dir *d, int size_col, int iat_col)
+{
+    int has = d->packets > 0, has_iat = d->packets > 1;
+    r->f[size_col] = has ? d->size_min : NAN;
+    r->f[size_col + 1] = has ? d->size_mean : NAN;
+    r->f[size_col + 2] = has ? d->size_max : NAN;
+    r->f[size_col + 3] = sample_std(d->size_m2, d->packets);
+    r->f[iat_col] = has_iat ? d->iat_min : NAN;
+    r->f[iat_col + 1] = has_iat ? d->iat_mean : NAN;
+    r->f[iat_col + 2] = has_iat ? d->iat_max : NAN;
+    r->f[iat_col + 3] = has_iat ? sample_std(d->iat_m2, d->packets - 1) : NAN;
+}
+
+static void row_anomalies(flow_row *r, const fp_flow *f)
+{
+    size_t n = 0;
+    r->anomalies[0] = 0;
+    for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
+        if (f->anomalies & (1u << b))
+            n += (size_t)snprintf(r->anomalies + n, sizeof r->anomalies - n, "%s%s", n ? "," : "", fp_anomaly_names[b]);
+    for (int b = 0; b < FP_FLOW_ANOM_COUNT_BITS; b++)
+        if (f->flow_anomalies & (1u << b))
+            n += (size_t)snprintf(r->anomalies + n, sizeof r->anomalies - n, "%s%s", n ? "," : "", fp_flow_anomaly_names[b]);
+    set_s(r, COL_anomalies, r->anomalies, n);
+}
+
+static double rtt(int64_t a, int64_t b)
+{
+    return (a == FP_FLOW_NO_TIME || b == FP_FLOW_NO_TIME) ? NAN : (double)(b - a) / 1e9;
+}
+
+static void row_fill(flow_row *r, const fp_flow *f)
+{
+    memset(r->present, 1, sizeof r->present);
+    const fp_flow_key *k = &f->key;
+    const uint8_t *src = f->client_is_b ? k->b : k->a, *dst = f->client_is_b ? k->a : k->b;
+    uint16_t sport = f->client_is_b ? k->pb : k->pa, dport = f->client_is_b ? k->pa : k->pb;
+    const fp_flow_dir *fw = &f->dir[0], *rv = &f->dir[1];
+    r->u[COL_flow_id] = f->flow_id;
+    r->u[COL_first_seen] = (uint64_t)f->first_ns;
+    r->u[COL_last_seen] = (uint64_t)f->last_ns;
+    r->f[COL_duration] = (double)(f->conn_last_ns - f->first_ns) / 1e9; /* Zeek's rule */
+    r->addr[0][0] = r->addr[1][0] = k->ip_version;
+    memcpy(r->addr[0] + 1, src, 16);
+    memcpy(r->addr[1] + 1, dst, 16);
+    set_s(r, COL_src_ip, (const char *)r->addr[0], 17);
+    set_s(r, COL_dst_ip, (const char *)r->addr[1], 17);
+    int ports = k->has_ports && (k->proto == 6 || k->proto == 17);
+    set_u(r, COL_src_port, sport, ports);
+    set_u(r, COL_dst_port, dport, ports);
+    r->u[COL_protocol] = k->proto;
+    set_text(r, COL_protocol_name, protocol_name(k->proto, r->proto_buf, sizeof r->proto_buf));
+    r->u[COL_ip_version] = k->ip_version;
+    set_u(r, COL_vlan, k->vlan, k->vlan != FP_FLOW_NO_VLAN);
+    int icmp = k->proto == 1 || k->proto == 58;
+    set_u(r, COL_icmp_type, f->icmp_type, icmp);
+    set_u(r, COL_icmp_code, f->icmp_code, icmp);
+    r->u[COL_fwd_packets] = fw->packets;
+    r->u[COL_fwd_bytes] = fw->bytes;
+    r->u[COL_rev_packets] = rv->packets;
+    r->u[COL_rev_bytes] = rv->bytes;
+    r->u[COL_packets] = fw->packets + rv->packets;
+    r->u[COL_bytes] = fw->bytes + rv->bytes;
+    r->u[COL_fwd_payload_bytes] = fw->payload_bytes;
+    r->u[COL_rev_payload_bytes] = rv->payload_bytes;
+    r->u[COL_syn] = f->syn;
+    r->u[COL_synack] = f->synack;
+    r->u[COL_fin] = f->fin;
+    r->u[COL_rst] = f->rst;
+    r->u[COL_psh] = f->psh;
+    r->u[COL_urg] = f->urg;
+    r->u[COL_ece] = f->ece;
+    r->u[COL_cwr] = f->cwr;
+    set_text(r, COL_conn_state, fp_conn_state_names[fp_flow_conn_state(f)]);
+    set_s(r, COL_history, f->history, f->history_len);
+    r->f[COL_rtt_syn_synack] = rtt(f->syn_ns, f->synack_ns);
+    r->f[COL_rtt_synack_ack] = rtt(f->synack_ns, f->ack_ns);
+    r->u[COL_retransmits] = f->retransmits;
+    r->u[COL_out_of_order] = f->out_of_order;
+    row_dir(r, fw, COL_fwd_size_min, COL_fwd_iat_min);
+    row_dir(r, rv, COL_rev_size_min, COL_rev_iat_min);
+    const fp_flow_hints *h = f->hints;
+    set_s(r, COL_sni, h && h->sni_len ? h->sni : NULL, h ? h->sni_len : 0);
+    set_s(r, COL_http_host, h && h->http_host_len ? h->http_host : NULL, h ? h->http_host_len : 0);
+    set_s(r, COL_http_method, h && h->http_method_len ? h->http_method : NULL, h ? h->http_method_len : 0);
+    set_s(r, COL_dns_qname, h && h->dns_qname_len ? h->dns_qname : NULL, h ? h->dns_qname_len : 0);
+    set_u(r, COL_dns_rcode, h && h->dns_rcode >= 0 ? (uint64_t)h->dns_rcode : 0, h && h->dns_rcode >= 0);
+    row_anomalies(r, f);
+    set_text(r, COL_expiration, fp_expiration_names[f->expiration]);
+}
+
+static PyObject *address_str(const uint8_t *key)
+{
+    return key[0] == 4 ? fp_ip4_str(key + 1) : fp_ip6_str(key + 1);
+}
+
+/* ---- interner for categorical codes (bytes keys) ------------------------ */
+
+typedef struct {
+    uint32_t *slots; /* code + 1 */
+    uint32_t cap, count;
+    uint32_t *off, *len;
+    uint64_t *hash;
+    char *arena;
+    size_t arena_len, arena_cap;
+    int oom;
+} interner;
+
+static uint64_t hash_text(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+    return h ^ (h >> 31);
+}
+
+static int interner_grow(interner *t)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 64;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    uint32_t *off = realloc(t->off, cap * sizeof *off);
+    if (off) t->off = off;
+    uint32_t *len = realloc(t->len, cap * sizeof *len);
+    if (len) t->len = len;
+    uint64_t *hash = realloc(t->hash, cap * sizeof *hash);
+    if (hash) t->hash = hash;
+    if (!slots || !off || !len || !hash) {
+        free(slots);
+        return -1;
+    }
+    for (uint32_t c = 0; c < t->count; c++) {
+        uint32_t i = (uint32_t)t->hash[c] & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = c + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+static int32_t intern(interner *t, const char *key, size_t n)
+{
+    if (key == NULL || t->oom) return -1;
+    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
+        t->oom = 1;
+        return -1;
+    }
+    uint64_t h = hash_text(key, n);
+    uint32_t i = (uint32_t)h & (t->cap - 1);
+    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
+        uint32_t c = t->slots[i] - 1;
+        if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0) return (int32_t)c;
+    }
+    if (t->arena_len + n > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
+        while (cap < t->arena_len + n) cap *= 2;
+        char *a = realloc(t->arena, cap);
+        if (a == NULL) {
+            t->oom = 1;
+            return -1;
+        }
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    uint32_t c = t->count++;
+    memcpy(t->arena + t->arena_len, key, n);
+    t->off[c] = (uint32_t)t->arena_len;
+    t->len[c] = (uint32_t)n;
+    t->hash[c] = h;
+    t->arena_len += n;
+    t->slots[i] = c + 1;
+    return (int32_t)c;
+}
+
+static void interner_free(interner *t)
+{
+    free(t->slots);
+    free(t->off);
+    free(t->len);
+    free(t->hash);
+    free(t->arena);
+}
+
+/* ---- the Flows object ---------------------------------------------------- */
+
+enum { MODE_NEW = 0, MODE_STREAM, MODE_STORED };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *readers;        /* tuple of Reader */
+    Py_ssize_t nreaders;
+    fp_record *pending;       /* k-way merge: one record per reader */
+    uint8_t *has_pending, *ended;
+    fp_flow_table *table;
+    fp_flow *out;             /* emitted flows not yet consumed (all of them in MODE_STORED) */
+    size_t out_n, out_cap, out_pos;
+    int out_oom;
+    uint64_t emitted;
+    int mode, finished, busy;
+    PyObject *progress;       /* callable(position, size) or None */
+} fp_flows_obj;
+
+#define FL(o) ((fp_flows_obj *)(o))
+
+static void emit_flow(void *ctx, fp_flow *f)
+{
+    fp_flows_obj *fl = ctx;
+    if (fl->out_n == fl->out_cap) {
+        size_t cap = fl->out_cap ? fl->out_cap * 2 : 1024;
+        fp_flow *o = realloc(fl->out, cap * sizeof *o);
+        if (o == NULL) {
+            fl->out_oom = 1;
+            return;
+        }
+        fl->out = o;
+        fl->out_cap = cap;
+    }
+    fl->out[fl->out_n++] = *f;
+    f->hints = NULL; /* now owned by the copy */
+    fl->emitted++;
+}
+
+static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        free(fl->out[i].hints);
+        fl->out[i].hints = NULL;
+    }
+}
+
+enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1 };
+
+/* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
+ * reader has ended, PUMP_ERROR with the failing reader in *which. */
+static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc, Py_ssize_t *which,
+                fp_error *err, char *errbuf, size_t errlen)
+{
+    fp_dissection d;
+    for (size_t n = 0; n < budget; n++) {
+        Py_ssize_t best = -1;
+        for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+            if (!fl->has_pending[i] && !fl->ended[i]) {
+                fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+                int rc = fp_reader_pull(r, &fl->pending[i], err, errbuf, errlen);
+                if (rc == FP_PULL_RECORD) fl->has_pending[i] = 1;
+                else {
+                    fl->ended[i] = 1;
+                    if (rc != FP_PULL_END) {
+                        *pull_rc = rc;
+                        *which = i;
+                        return PUMP_ERROR;
+                    }
+                }
+            }
+            if (fl->has_pending[i] && (best < 0 || fl->pending[i].ts_ns < fl->pending[best].ts_ns)) best = i;
+        }
+        if (best < 0) return PUMP_END;
+        const fp_record *rec = &fl->pending[best];
+        fp_dissect(rec->data, rec->caplen, rec->wirelen, rec->linktype, &d);
+        fp_flow_table_add(fl->table, rec->data, &d, rec->ts_ns, rec->wirelen);
+        fl->has_pending[best] = 0;
+        if (until_output && fl->out_n > fl->out_pos) break;
+    }
+    return PUMP_MORE;
+}
+
+static int call_progress(fp_flows_obj *fl)
+{
+    if (fl->progress == NULL || fl->progress == Py_None) return 0;
+    uint64_t pos = 0, size = 0;
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+        if (r->src) {
+            pos += fp_source_position(r->src);
+            size += fp_source_size(r->src);
+        }
+    }
+    PyObject *res = PyObject_CallFunction(fl->progress, "KK", (unsigned long long)pos, (unsigned long long)size);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* Run the engine: to the end, or (until_output) until a flow is ready. */
+static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
+{
+    if (fl->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Flows is being read by another thread");
+        return -1;
+    }
+    fl->busy = 1;
+    int status = 0;
+    while (!fl->finished) {
+        fp_error err;
+        char errbuf[512];
+        int pull_rc = 0;
+        Py_ssize_t which = 0;
+        int rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
+        if (rc == PUMP_END) fp_flow_table_flush(fl->table);
+        Py_END_ALLOW_THREADS
+        if (fl->out_oom) {
+            PyErr_NoMemory();
+            status = -1;
+            break;
+        }
+        if (rc == PUMP_ERROR) {
+            fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, which);
+            fp_reader_pull_finish(r, st, pull_rc, &fl->pending[which], &err, errbuf);
+            fl->finished = 1;
+            status = -1;
+            break;
+        }
+        if (rc == PUMP_END) {
+            fl->finished = 1;
+            for (Py_ssize_t i = 0; i < fl->nreaders; i++)
+                fp_reader_remember_stop_error((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i), st);
+        }
+        if (call_progress(fl) < 0 || PyErr_CheckSignals() < 0) {
+            status = -1;
+            break;
+        }
+        if (until_output && fl->out_n > fl->out_pos) break;
+    }
+    fl->busy = 0;
+    return status;
+}
+
+/* Read everything, keeping every flow (the to_pandas path). */
+static int ensure_stored(fp_flows_obj *fl, fp_state *st)
+{
+    if (fl->mode == MODE_STREAM) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "these Flows were consumed by iteration (streamed, not kept); call "
+                        "fp.flows(...) again, or use to_pandas()/len() before iterating");
+        return -1;
+    }
+    fl->mode = MODE_STORED;
+    return flows_run(fl, st, 0);
+}
+
+static PyObject *flow_record(fp_state *st, const fp_flow *f);
+
+static PyObject *flows_iter(PyObject *self)
+{
+    fp_flows_obj *fl = FL(self);
+    if (fl->mode == MODE_STORED) return PySeqIter_New(self);
+    fl->mode = MODE_STREAM;
+    return Py_NewRef(self);
+}
+
+static PyObject *flows_iternext(PyObject *self)
+{
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    if (fl->mode == MODE_NEW) fl->mode = MODE_STREAM;
+    if (fl->mode == MODE_STORED) {
+        PyErr_SetString(PyExc_TypeError, "use iter(flows) to walk flows that were kept");
+        return NULL;
+    }
+    if (fl->out_pos == fl->out_n) {
+        fl->out_pos = fl->out_n = 0; /* everything yielded: reuse the buffer */
+        if (!fl->finished && flows_run(fl, st, 1) < 0) return NULL;
+        if (fl->out_pos == fl->out_n) return NULL;
+    }
+    fp_flow *f = &fl->out[fl->out_pos];
+    PyObject *rec = flow_record(st, f);
+    if (rec == NULL) return NULL;
+    free_out_range(fl, fl->out_pos, fl->out_pos + 1);
+    fl->out_pos++;
+    return rec;
+}
+
+static Py_ssize_t flows_len(PyObject *self)
+{
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return -1;
+    if (fl->mode == MODE_STREAM) {
+        if (!fl->finished) {
+            PyErr_SetString(PyExc_TypeError, "len() of streamed Flows is known once iteration has ended");
+            return -1;
+        }
+        return (Py_ssize_t)fl->emitted;
+    }
+    if (ensure_stored(fl, st) < 0) return -1;
+    return (Py_ssize_t)fl->out_n;
+}
+
+static PyObject *flows_item(PyObject *self, Py_ssize_t i)
+{
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL || ensure_stored(fl, st) < 0) return NULL;
+    if (i < 0) i += (Py_ssize_t)fl->out_n;
+    if (i < 0 || (size_t)i >= fl->out_n) {
+        PyErr_SetString(PyExc_IndexError, "Flows index out of range");
+        return NULL;
+    }
+    return flow_record(st, &fl->out[i]);
+}
+
+static PyObject *flows_columns(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL || ensure_stored(fl, st) < 0) return NULL;
+    Py_ssize_t n = (Py_ssize_t)fl->out_n;
+    PyObject *bufs[NUM_COLS] = {0}, *masks[NUM_COLS] = {0}, *result = NULL;
+    interner cats[NUM_COLS];
+    memset(cats, 0, sizeof cats);
+    uint8_t *val[NUM_COLS], *mask[NUM_COLS] = {0};
+    for (int c = 0; c < NUM_COLS; c++) {
+        bufs[c] = PyByteArray_FromStringAndSize(NULL, n * kind_width(cols[c].kind));
+        if (bufs[c] == NULL) goto done;
+        val[c] = (uint8_t *)PyByteArray_AS_STRING(bufs[c]);
+        if (cols[c].kind == CK_MU16 || cols[c].kind == CK_MU8) {
+            masks[c] = PyByteArray_FromStringAndSize(NULL, n);
+            if (masks[c] == NULL) goto done;
+            mask[c] = (uint8_t *)PyByteArray_AS_STRING(masks[c]);
+        }
+    }
+    fl->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    flow_row *r = malloc(sizeof *r);
+    for (Py_ssize_t i = 0; r && i < n; i++) {
+        row_fill(r, &fl->out[i]);
+        for (int c = 0; c < NUM_COLS; c++) {
+            uint8_t *dst = val[c] + (size_t)i * (size_t)kind_width(cols[c].kind);
+            switch (cols[c].kind) {
+            case CK_U64: case CK_TIME: memcpy(dst, &r->u[c], 8); break;
+            case CK_U32: { uint32_t v = (uint32_t)r->u[c]; memcpy(dst, &v, 4); break; }
+            case CK_U8: *dst = (uint8_t)r->u[c]; break;
+            case CK_F64: memcpy(dst, &r->f[c], 8); break;
+            case CK_MU16: { uint16_t v = (uint16_t)r->u[c]; memcpy(dst, &v, 2); mask[c][i] = !r->present[c]; break; }
+            case CK_MU8: *dst = (uint8_t)r->u[c]; mask[c][i] = !r->present[c]; break;
+            case CK_CAT: case CK_IP: {
+                int32_t code = intern(&cats[c], r->s[c], r->slen[c]);
+                memcpy(dst, &code, 4);
+                break;
+            }
+            }
+        }
+    }
+    if (r == NULL) cats[0].oom = 1;
+    free(r);
+    Py_END_ALLOW_THREADS
+    fl->busy = 0;
+    for (int c = 0; c < NUM_COLS; c++)
+        if (cats[c].oom) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    result = PyList_New(0);
+    if (result == NULL) goto done;
+    for (int c = 0; c < NUM_COLS; c++) {
+        PyObject *t;
+        col_kind k = cols[c].kind;
+        if (k == CK_CAT || k == CK_IP) {
+            PyObject *names = PyList_New(cats[c].count);
+            for (uint32_t j = 0; names && j < cats[c].count; j++) {
+                const char *s = cats[c].arena + cats[c].off[j];
+                PyObject *o = k == CK_IP ? address_str((const uint8_t *)s)
+                                         : PyUnicode_DecodeUTF8(s, cats[c].len[j], "replace");
+                if (o == NULL) Py_CLEAR(names);
+                else PyList_SET_ITEM(names, j, o);
+            }
+            t = names ? Py_BuildValue("(ssON)", cols[c].name, "category", bufs[c], names) : NULL;
+        } else if (masks[c]) {
+            t = Py_BuildValue("(ssOO)", cols[c].name, kind_dtype(k), bufs[c], masks[c]);
+        } else {
+            t = Py_BuildValue("(ssO)", cols[c].name, kind_dtype(k), bufs[c]);
+        }
+        if (t == NULL || PyList_Append(result, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(t);
+    }
+done:
+    for (int c = 0; c < NUM_COLS; c++) {
+        Py_XDECREF(bufs[c]);
+        Py_XDECREF(masks[c]);
+        interner_free(&cats[c]);
+    }
+    return result;
+}
+
+/* ---- Flow records ----------------------------------------------------------- */
+
+static PyObject *flow_record(fp_state *st, const fp_flow *f)
+{
+    flow_row r;
+    row_fill(&r, f);
+    PyObject *rec = PyStructSequence_New(st->Flow_Type);
+    if (rec == NULL) return NULL;
+    for (int c = 0; c < NUM_COLS; c++) {
+        PyObject *v;
+        switch (cols[c].kind) {
+        case CK_U64: case CK_U32: case CK_U8: v = PyLong_FromUnsignedLongLong(r.u[c]); break;
+        case CK_TIME: v = PyFloat_FromDouble((double)(int64_t)r.u[c] / 1e9); break;
+        case CK_F64: v = PyFloat_FromDouble(r.f[c]); break;
+        case CK_MU16: case CK_MU8: v = r.present[c] ? PyLong_FromUnsignedLongLong(r.u[c]) : Py_NewRef(Py_None); break;
+        case CK_IP: v = address_str((const uint8_t *)r.s[c]); break;
+        default: v = r.s[c] ? PyUnicode_DecodeUTF8(r.s[c], (Py_ssize_t)r.slen[c], "replace") : Py_NewRef(Py_None);
+        }
+        if (v == NULL) {
+            Py_DECREF(rec);
+            return NULL;
+        }
+        PyStructSequence_SetItem(rec, c, v);
+    }
+    return rec;
+}
+
+/* ---- construction and the rest of the surface -------------------------------- */
+
+static double opt_seconds(PyObject *o, const char *name, double dflt, int *bad)
+{
+    if (o == NULL || o == Py_None) return dflt;
+    double v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) {
+        *bad = 1;
+        return 0;
+    }
+    if (!(v > 0) || v > 1e9) {
+        PyErr_Format(PyExc_ValueError, "%s must be a positive number of seconds, not %R", name, o);
+        *bad = 1;
+    }
+    return v;
+}
+
+static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
+                             "max_flows", "max_memory", "progress", NULL};
+    PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
+                       *progress = Py_None;
+    int bidirectional = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOO:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress))
+        return NULL;
+    fp_state *st = fp_state_from_type(type);
+    if (st == NULL) return NULL;
+    PyObject *tuple = PySequence_Tuple(readers);
+    if (tuple == NULL) return NULL;
+    Py_ssize_t k = PyTuple_GET_SIZE(tuple);
+    for (Py_ssize_t i = 0; i < k; i++)
+        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(tuple, i), st->Reader_Type)) {
+            PyErr_Format(PyExc_TypeError, "Flows needs fastpkt.Reader objects, got %.100s",
+                         Py_TYPE(PyTuple_GET_ITEM(tuple, i))->tp_name);
+            Py_DECREF(tuple);
+            return NULL;
+        }
+    fp_flow_config cfg = {0};
+    int bad = 0;
+    cfg.bidirectional = bidirectional;
+    cfg.idle_timeout_ns = fp_seconds_to_ns(opt_seconds(idle, "idle_timeout", 120.0, &bad));
+    cfg.active_timeout_ns = fp_seconds_to_ns(opt_seconds(active, "active_timeout", 1800.0, &bad));
+    cfg.close_grace_ns = 1000000000LL; /* 1 s after the second FIN or a RST */
+    if (cfg.close_grace_ns > cfg.idle_timeout_ns) cfg.close_grace_ns = cfg.idle_timeout_ns;
+    cfg.max_flows = 1000000;
+    if (!bad && max_flows != Py_None) {
+        long long v = PyLong_AsLongLong(max_flows);
+        if (v == -1 && PyErr_Occurred()) bad = 1;
+        else if (v < 1) {
+            PyErr_Format(PyExc_ValueError, "max_flows must be >= 1, not %R", max_flows);
+            bad = 1;
+        } else cfg.max_flows = (uint64_t)v;
+    }
+    if (!bad && max_memory != Py_None) {
+        long long v = PyLong_AsLongLong(max_memory);
+        if (v == -1 && PyErr_Occurred()) bad = 1;
+        else if (v < 1) {
+            PyErr_Format(PyExc_ValueError, "max_memory must be a positive number of bytes, not %R", max_memory);
+            bad = 1;
+        } else cfg.max_memory = (uint64_t)v;
+    }
+    if (bad) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    fp_flows_obj *fl = (fp_flows_obj *)type->tp_alloc(type, 0);
+    if (fl == NULL) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    fl->readers = tuple;
+    fl->nreaders = k;
+    fl->progress = Py_NewRef(progress);
+    fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
+    fl->has_pending = calloc(k ? (size_t)k : 1, 1);
+    fl->ended = calloc(k ? (size_t)k : 1, 1);
+    fl->table = fp_flow_table_new(&cfg, emit_flow, fl);
+    if (!fl->pending || !fl->has_pending || !fl->ended || !fl->table) {
+        Py_DECREF(fl);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)fl;
+}
+
+static int flows_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(FL(self)->readers);
+    Py_VISIT(FL(self)->progress);
+    return 0;
+}
+
+static int flows_clear(PyObject *self)
+{
+    Py_CLEAR(FL(self)->readers);
+    Py_CLEAR(FL(self)->progress);
+    return 0;
+}
+
+static void flows_dealloc(PyObject *self)
+{
+    fp_flows_obj *fl = FL(self);
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    flows_clear(self);
+    fp_flow_table_free(fl->table);
+    if (fl->out) free_out_range(fl, fl->out_pos, fl->out_n);
+    free(fl->out);
+    free(fl->pending);
+    free(fl->has_pending);
+    free(fl->ended);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *flows_get_stats(PyObject *self, void *c)
+{
+    (void)c;
+    fp_flows_obj *fl = FL(self);
+    const fp_flow_stats *s = fp_flow_table_stats(fl->table);
+    PyObject *exp = PyDict_New();
+    if (exp == NULL) return NULL;
+    for (int i = 0; i < FP_EXP_COUNT; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(s->expired[i]);
+        if (v == NULL || PyDict_SetItemString(exp, fp_expiration_names[i], v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(exp);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+                         "packets", s->packets, "bytes", s->bytes, "non_ip_packets", s->non_ip_packets,
+                         "flows_created", s->flows_created, "flows_expired", exp,
+                         "evicted", s->expired[FP_EXP_EVICTED], "anomalies", s->anomalies,
+                         "fragments", s->fragments, "fragment_misses", s->fragment_misses,
+                         "max_flows_seen", s->max_flows_seen, "memory_bytes", s->memory_bytes,
+                         "dropped", s->oom, "bad_transport", s->bad_transport,
+                         "finished", fl->finished ? Py_True : Py_False);
+}
+
+static PyObject *flows_repr(PyObject *self)
+{
+    fp_flows_obj *fl = FL(self);
+    const fp_flow_stats *s = fp_flow_table_stats(fl->table);
+    if (!fl->finished)
+        return PyUnicode_FromFormat("<fastpkt.Flows %s, %llu packets read so far>",
+                                    fl->mode == MODE_NEW ? "not read yet" : "in progress",
+                                    (unsigned long long)s->packets);
+    return PyUnicode_FromFormat("<fastpkt.Flows %llu flows from %llu packets (idle %llu, active %llu, fin %llu, "
+                                "rst %llu, end %llu, evicted %llu)%s>",
+                                (unsigned long long)fl->emitted, (unsigned long long)s->packets,
+                                (unsigned long long)s->expired[FP_EXP_IDLE], (unsigned long long)s->expired[FP_EXP_ACTIVE],
+                                (unsigned long long)s->expired[FP_EXP_FIN], (unsigned long long)s->expired[FP_EXP_RST],
+                                (unsigned long long)s->expired[FP_EXP_END], (unsigned long long)s->expired[FP_EXP_EVICTED],
+                                fl->mode == MODE_STREAM ? " streamed" : "");
+}
+
+static PyObject *call_py(PyObject *self, const char *func, PyObject *arg)
+{
+    PyObject *mod = PyImport_ImportModule("fastpkt.flows");
+    if (mod == NULL) return NULL;
+    PyObject *r = arg ? PyObject_CallMethod(mod, func, "OO", self, arg) : PyObject_CallMethod(mod, func, "O", self);
+    Py_DECREF(mod);
+    return r;
+}
+static PyObject *flows_to_pandas(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_to_pandas", NULL); }
+static PyObject *flows_to_arrow(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_to_arrow", NULL); }
+static PyObject *flows_repr_html(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_html", NULL); }
+static PyObject *flows_to_parquet(PyObject *self, PyObject *path) { return call_py(self, "flows_to_parquet", path); }
+static PyObject *flows_to_csv(PyObject *self, PyObject *path) { return call_py(self, "flows_to_csv", path); }
+
+static PyObject *flows_flush(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    fp_flows_obj *fl = FL(self);
+    if (st == NULL) return NULL;
+    if (fl->mode == MODE_NEW) fl->mode = MODE_STORED;
+    if (flows_run(fl, st, 0) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *flows_get_finished(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(FL(self)->finished);
+}
+
+static PyGetSetDef flows_getset[] = {
+    {"stats", flows_get_stats, NULL,
+     "Counters: packets, bytes, non_ip_packets, flows_created, flows_expired by reason, evicted\n"
+     "(memcap), anomalies (packets with any), fragments, fragment_misses, max_flows_seen,\n"
+     "memory_bytes (accounted flow state), dropped (allocation failures), bad_transport (TCP/UDP\n"
+     "packets whose header was unreadable, kept out of flows), finished.", NULL},
+    {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
+    {NULL},
+};
+
+static PyMethodDef flows_methods[] = {
+    {"columns", flows_columns, METH_NOARGS, "Typed column buffers built in C (the fastpkt.frames protocol)."},
+    {"to_pandas", flows_to_pandas, METH_NOARGS, "All flows as a pandas DataFrame (one row per flow, expiry order)."},
+    {"to_arrow", flows_to_arrow, METH_NOARGS, "All flows as a pyarrow Table."},
+    {"to_parquet", flows_to_parquet, METH_O, "to_parquet(path): write all flows with pyarrow."},
+    {"to_csv", flows_to_csv, METH_O, "to_csv(path): write all flows as CSV."},
+    {"flush", flows_flush, METH_NOARGS, "Read the rest of the input and expire every flow (expiration 'end')."},
+    {"_repr_html_", flows_repr_html, METH_NOARGS, "Notebook view."},
+    {NULL},
+};
+
+PyDoc_STRVAR(flows_doc,
+             "Flows built in C from one or more Readers; create them with fastpkt.flows().\n\n"
+             "Iterate to stream Flow records in expiry order (bounded memory, flows not kept), or call\n"
+             "to_pandas()/to_arrow()/len() first to read everything and keep all flows.");
+
+static PyType_Slot flows_slots[] = {
+    {Py_tp_doc, (void *)flows_doc},
+    {Py_tp_new, flows_new},
+    {Py_tp_dealloc, flows_dealloc},
+    {Py_tp_traverse, flows_traverse},
+    {Py_tp_clear, flows_clear},
+    {Py_tp_repr, flows_repr},
+    {Py_tp_iter, flows_iter},
+    {Py_tp_iternext, flows_iternext},
+    {Py_tp_getset, flows_getset},
+    {Py_tp_methods, flows_methods},
+    {Py_sq_length, flows_len},
+    {Py_sq_item, flows_item},
+    {0, NULL},
+};
+
+static PyType_Spec flows_spec = {
+    .name = "fastpkt.Flows",
+    .basicsize = sizeof(fp_flows_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = flows_slots,
+};
+
+#define COL_FIELD(name, kind, doc) {#name, doc},
+static PyStructSequence_Field flow_fields[NUM_COLS + 1] = {FLOW_COLUMNS(COL_FIELD){NULL, NULL}};
+static PyStructSequence_Desc flow_desc = {
+    "fastpkt.Flow",
+    "One flow: the fields are the columns of Flows.to_pandas() (times as float seconds,\n"
+    "missing values as None, NaN for unobserved floats).",
+    flow_fields,
+    NUM_COLS,
+};
+
+int fp_flows_register(PyObject *m, fp_state *st)
+{
+    st->Flow_Type = PyStructSequence_NewType(&flow_desc);
+    if (st->Flow_Type == NULL || PyModule_AddType(m, st->Flow_Type) < 0) return -1;
+    st->Flows_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &flows_spec, NULL);
+    if (st->Flows_Type == NULL) return -1;
+    PyObject *names = PyTuple_New(NUM_COLS);
+    if (names == NULL) return -1;
+    for (int c = 0; c < NUM_COLS; c++) PyTuple_SET_ITEM(names, c, PyUnicode_FromString(cols[c].name));
+    if (PyModule_AddObject(m, "FLOW_COLUMNS", names) < 0) {
+        Py_DECREF(names);
+        return -1;
+    }
+    return PyModule_AddType(m, st->Flows_Type);
+}
