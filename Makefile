@@ -46,12 +46,13 @@ demo: build
 test: build
 	$(PY) -m pytest -q tests
 
-# ASan+UBSan build of the extension, then the whole suite under it.
+# ASan+UBSan build of the extension, then the whole suite under it (--capture=sys so
+# sanitizer reports, written to fd 2 by C code, reach the terminal).
 sanitize: venv
 	FASTPKT_SANITIZE=address,undefined $(PY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  $(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	  $(PY) -m pytest -q -p no:cacheprovider --capture=sys tests; rc=$$?; \
 	$(PY) setup.py -q build_ext --inplace --force; exit $$rc
 
 # libFuzzer harnesses over the Python-free core, FUZZ_SECONDS each.

@@ -78,7 +78,8 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
         t->arena_cap = cap;
     }
     uint32_t c = t->count++;
-    memcpy(t->arena + t->arena_len, key, n);
+    if (n) /* an empty key may come before any arena exists */
+        memcpy(t->arena + t->arena_len, key, n);
     t->off[c] = (uint32_t)t->arena_len;
     t->len[c] = (uint16_t)n;
     t->hash[c] = h;

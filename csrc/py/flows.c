@@ -8,6 +8,7 @@
  *     every flow kept (in expiry order); iteration then walks the kept flows.
  * Flow records are PyStructSequences whose fields are the DataFrame's columns. */
 #include "pyfp.h"
+#include "columns.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -218,93 +219,6 @@ static void row_fill(flow_row *r, const fp_flow *f)
 static PyObject *address_str(const uint8_t *key)
 {
     return key[0] == 4 ? fp_ip4_str(key + 1) : fp_ip6_str(key + 1);
-}
-
-/* ---- interner for categorical codes (bytes keys) ------------------------ */
-
-typedef struct {
-    uint32_t *slots; /* code + 1 */
-    uint32_t cap, count;
-    uint32_t *off, *len;
-    uint64_t *hash;
-    char *arena;
-    size_t arena_len, arena_cap;
-    int oom;
-} interner;
-
-static uint64_t hash_text(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
-    return h ^ (h >> 31);
-}
-
-static int interner_grow(interner *t)
-{
-    uint32_t cap = t->cap ? t->cap * 2 : 64;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    uint32_t *off = realloc(t->off, cap * sizeof *off);
-    if (off) t->off = off;
-    uint32_t *len = realloc(t->len, cap * sizeof *len);
-    if (len) t->len = len;
-    uint64_t *hash = realloc(t->hash, cap * sizeof *hash);
-    if (hash) t->hash = hash;
-    if (!slots || !off || !len || !hash) {
-        free(slots);
-        return -1;
-    }
-    for (uint32_t c = 0; c < t->count; c++) {
-        uint32_t i = (uint32_t)t->hash[c] & (cap - 1);
-        while (slots[i]) i = (i + 1) & (cap - 1);
-        slots[i] = c + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-    return 0;
-}
-
-static int32_t intern(interner *t, const char *key, size_t n)
-{
-    if (key == NULL || t->oom) return -1;
-    if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
-        t->oom = 1;
-        return -1;
-    }
-    uint64_t h = hash_text(key, n);
-    uint32_t i = (uint32_t)h & (t->cap - 1);
-    for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
-        uint32_t c = t->slots[i] - 1;
-        if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0) return (int32_t)c;
-    }
-    if (t->arena_len + n > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
-        while (cap < t->arena_len + n) cap *= 2;
-        char *a = realloc(t->arena, cap);
-        if (a == NULL) {
-            t->oom = 1;
-            return -1;
-        }
-        t->arena = a;
-        t->arena_cap = cap;
-    }
-    uint32_t c = t->count++;
-    memcpy(t->arena + t->arena_len, key, n);
-    t->off[c] = (uint32_t)t->arena_len;
-    t->len[c] = (uint32_t)n;
-    t->hash[c] = h;
-    t->arena_len += n;
-    t->slots[i] = c + 1;
-    return (int32_t)c;
-}
-
-static void interner_free(interner *t)
-{
-    free(t->slots);
-    free(t->off);
-    free(t->len);
-    free(t->hash);
-    free(t->arena);
 }
 
 /* ---- the Flows object ---------------------------------------------------- */
@@ -535,7 +449,7 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
     if (st == NULL || ensure_stored(fl, st) < 0) return NULL;
     Py_ssize_t n = (Py_ssize_t)fl->out_n;
     PyObject *bufs[NUM_COLS] = {0}, *masks[NUM_COLS] = {0}, *result = NULL;
-    interner cats[NUM_COLS];
+    fp_interner cats[NUM_COLS];
     memset(cats, 0, sizeof cats);
     uint8_t *val[NUM_COLS], *mask[NUM_COLS] = {0};
     for (int c = 0; c < NUM_COLS; c++) {
@@ -563,7 +477,7 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
             case CK_MU16: { uint16_t v = (uint16_t)r->u[c]; memcpy(dst, &v, 2); mask[c][i] = !r->present[c]; break; }
             case CK_MU8: *dst = (uint8_t)r->u[c]; mask[c][i] = !r->present[c]; break;
             case CK_CAT: case CK_IP: {
-                int32_t code = intern(&cats[c], r->s[c], r->slen[c]);
+                int32_t code = r->s[c] ? fp_intern_bytes(&cats[c], (const uint8_t *)r->s[c], r->slen[c]) : -1;
                 memcpy(dst, &code, 4);
                 break;
             }
@@ -585,13 +499,16 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
         PyObject *t;
         col_kind k = cols[c].kind;
         if (k == CK_CAT || k == CK_IP) {
-            PyObject *names = PyList_New(cats[c].count);
-            for (uint32_t j = 0; names && j < cats[c].count; j++) {
-                const char *s = cats[c].arena + cats[c].off[j];
-                PyObject *o = k == CK_IP ? address_str((const uint8_t *)s)
-                                         : PyUnicode_DecodeUTF8(s, cats[c].len[j], "replace");
-                if (o == NULL) Py_CLEAR(names);
-                else PyList_SET_ITEM(names, j, o);
+            PyObject *names;
+            if (k == CK_IP) { /* keys are a version tag + the address */
+                names = PyList_New(cats[c].count);
+                for (uint32_t j = 0; names && j < cats[c].count; j++) {
+                    PyObject *o = address_str(cats[c].arena + cats[c].off[j]);
+                    if (o == NULL) Py_CLEAR(names);
+                    else PyList_SET_ITEM(names, j, o);
+                }
+            } else {
+                names = fp_interner_categories(st, &cats[c], FP_CAT_TEXT);
             }
             t = names ? Py_BuildValue("(ssON)", cols[c].name, "category", bufs[c], names) : NULL;
         } else if (masks[c]) {
@@ -610,7 +527,7 @@ done:
     for (int c = 0; c < NUM_COLS; c++) {
         Py_XDECREF(bufs[c]);
         Py_XDECREF(masks[c]);
-        interner_free(&cats[c]);
+        fp_interner_free(&cats[c]);
     }
     return result;
 }
