@@ -49,12 +49,17 @@ static int interner_grow(fp_interner *t)
     return 0;
 }
 
+/* Empty keys compare without touching the arena, which may not exist yet. */
+static int same_key(const fp_interner *t, uint32_t c, const uint8_t *key, size_t n)
+{
+    return t->len[c] == n && (n == 0 || memcmp(fp_interner_key(t, c), key, n) == 0);
+}
+
 int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
 {
     if (t->oom) return -1;
     if (n > 0xffff) n = 0xffff;
-    if (t->count && t->len[t->last_code] == n && memcmp(t->arena + t->off[t->last_code], key, n) == 0)
-        return t->last_code;
+    if (t->count && same_key(t, (uint32_t)t->last_code, key, n)) return t->last_code;
     if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
         t->oom = 1;
         return -1;
@@ -63,7 +68,7 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
     uint32_t i = h & (t->cap - 1);
     for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
         uint32_t c = t->slots[i] - 1;
-        if (t->hash[c] == h && t->len[c] == n && memcmp(t->arena + t->off[c], key, n) == 0)
+        if (t->hash[c] == h && same_key(t, c, key, n))
             return t->last_code = (int32_t)c;
     }
     if (t->arena_len + n > t->arena_cap) {
@@ -138,7 +143,7 @@ static PyObject *category_str(fp_state *st, fp_cat_kind kind, const fp_interner 
     case FP_CAT_MAC:
         return fp_mac_str(key);
     case FP_CAT_TEXT:
-        return PyUnicode_DecodeUTF8((const char *)t->arena + t->off[code], t->len[code], "replace");
+        return PyUnicode_DecodeUTF8((const char *)fp_interner_key(t, code), t->len[code], "replace");
     case FP_CAT_ANOMALY: {
         uint64_t bits = t->k0[code];
         PyObject *parts = PyList_New(0);

@@ -27,6 +27,11 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n);
  * n = 4 or 16 for IP, 6 for MAC; bit sets: n = 4). */
 int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n);
 void fp_interner_free(fp_interner *t);
+/* The bytes of code c's key (fp_intern_bytes keys); never NULL, even for empty keys. */
+static inline const uint8_t *fp_interner_key(const fp_interner *t, uint32_t c)
+{
+    return t->arena ? t->arena + t->off[c] : (const uint8_t *)"";
+}
 /* The categories as a list of str, index = code (needs the GIL). */
 PyObject *fp_interner_categories(fp_state *st, const fp_interner *t, fp_cat_kind kind);
 

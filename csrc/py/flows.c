@@ -503,7 +503,7 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
             if (k == CK_IP) { /* keys are a version tag + the address */
                 names = PyList_New(cats[c].count);
                 for (uint32_t j = 0; names && j < cats[c].count; j++) {
-                    PyObject *o = address_str(cats[c].arena + cats[c].off[j]);
+                    PyObject *o = address_str(fp_interner_key(&cats[c], j));
                     if (o == NULL) Py_CLEAR(names);
                     else PyList_SET_ITEM(names, j, o);
                 }

@@ -498,7 +498,7 @@ static int merge_job(col_set *into, col_job *j)
         if (remap == NULL) return -1;
         for (uint32_t c = 0; c < from->count; c++)
             remap[c] = cat_cols[k].kind == FP_CAT_TEXT
-                           ? fp_intern_bytes(&into->cats[k], from->arena + from->off[c], from->len[c])
+                           ? fp_intern_bytes(&into->cats[k], fp_interner_key(from, c), from->len[c])
                            : fp_intern_fixed(&into->cats[k], from->k0[c], from->k1[c], from->len[c]);
         int32_t *codes = into->codes[k];
         for (Py_ssize_t i = j->lo; i < j->hi; i++)
