@@ -20,7 +20,6 @@ the C floor.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_read import PEERS, build_c_floor, ensure_pcap, median_run  # noqa: E402
+from bench_read import PEERS, bench_setup, build_c_floor, median_run  # noqa: E402
 
 FASTPKT_CHILD = r"""
 import json, sys, time
@@ -78,19 +77,7 @@ def measured(cmd):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--packets", type=int, default=1_000_000)
-    ap.add_argument("--pcap", help="use this file instead of benchmarks/out/bench_<N>.pcap")
-    ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--scapy-limit", type=int, default=20_000)
-    ap.add_argument("--skip", default="", help="comma-separated rows to skip (scapy,tshark,...)")
-    ap.add_argument("--json", help="also append the results as JSON lines here")
-    a = ap.parse_args()
-    path = a.pcap or ensure_pcap(a.packets)
-    skip = set(filter(None, a.skip.split(",")))
-    with open(path, "rb") as f:  # page cache
-        while f.read(1 << 24):
-            pass
+    a, path, skip = bench_setup(__doc__, repeats=1)
     py = sys.executable
     rows: list[tuple[str, dict]] = []
 

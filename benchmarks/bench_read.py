@@ -171,20 +171,26 @@ def external(cmd):
     return run
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_setup(doc: str, repeats: int):
+    """The command line every benchmark shares; returns (args, capture path, rows to skip)
+    with the capture already in the page cache so every tool reads it from memory."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--pcap", help="use this file instead of generating one")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=repeats)
     ap.add_argument("--scapy-limit", type=int, default=20_000)
     ap.add_argument("--skip", default="", help="comma-separated rows to skip (scapy,tshark,...)")
-    ap.add_argument("--json", help="also write the results as JSON lines here")
+    ap.add_argument("--json", help="also append the results as JSON lines here")
     a = ap.parse_args()
     path = a.pcap or ensure_pcap(a.packets)
-    skip = set(filter(None, a.skip.split(",")))
-    with open(path, "rb") as f:  # page cache
+    with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
+    return a, path, set(filter(None, a.skip.split(",")))
+
+
+def main() -> int:
+    a, path, skip = bench_setup(__doc__, repeats=3)
     try:
         import pandas  # noqa: F401  (imported before any timing, as the shared peers do)
     except ImportError:
