@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import fastpkt as fp
+from fastpkt.summary import _human_bytes  # one byte formatter for summary and report
 
 PROTO_NAMES = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "ICMPv6",
                132: "SCTP"}
@@ -139,14 +140,6 @@ def protocol_breakdown(df: Any):
     out = tab.groupby("protocol").agg(flows=("packets", "size"), packets=("packets", "sum"),
                                       bytes=("bytes", "sum"))
     return out.sort_values("packets", ascending=False, kind="stable")
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024.0
-    return str(n)
 
 
 def _endpoint(ip: Any, port: Any) -> str:
