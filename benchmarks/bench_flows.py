@@ -29,7 +29,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_read import PEERS, bench_setup, build_c_floor, median_run  # noqa: E402
+from bench_read import PEERS, bench_setup, build_c_floor, row_adder  # noqa: E402
 
 FASTPKT_CHILD = r"""
 import json, sys, time
@@ -80,15 +80,7 @@ def main() -> int:
     a, path, skip = bench_setup(__doc__, repeats=1)
     py = sys.executable
     rows: list[tuple[str, dict]] = []
-
-    def add(name, fn, repeats=a.repeats):
-        if name.split()[0] in skip or name in skip:
-            return
-        print("  measuring %-18s" % name, end="", flush=True, file=sys.stderr)
-        r = median_run(fn, repeats)
-        print(" %s" % ("error: " + r["error"][:200] if "error" in r else "%.3f s" % r["seconds"]),
-              file=sys.stderr)
-        rows.append((name, r))
+    add = row_adder(rows, skip, a.repeats)
 
     add("fastpkt", measured([py, "-c", FASTPKT_CHILD, path]))
     add("scapy (course)", measured([py, os.path.join(PEERS, "scapy_peer.py"), path, "--task",

@@ -171,6 +171,20 @@ def external(cmd):
     return run
 
 
+def row_adder(rows: list, skip: set, default_repeats: int):
+    """add(name, fn, repeats=...): measure one tool (median of repeats) unless skipped,
+    report progress on stderr, and append (name, result) to rows."""
+    def add(name, fn, repeats=default_repeats):
+        if name.split()[0] in skip or name in skip:
+            return
+        print("  measuring %-20s" % name, end="", flush=True, file=sys.stderr)
+        r = median_run(fn, repeats)
+        print(" %s" % ("error: " + r["error"][:200] if "error" in r else "%.3f s" % r["seconds"]),
+              file=sys.stderr)
+        rows.append((name, r))
+    return add
+
+
 def bench_setup(doc: str, repeats: int):
     """The command line every benchmark shares; returns (args, capture path, rows to skip)
     with the capture already in the page cache so every tool reads it from memory."""
@@ -197,15 +211,7 @@ def main() -> int:
         pass
     py = sys.executable
     rows: list[tuple[str, dict]] = []
-
-    def add(name, fn, repeats=a.repeats):
-        if name.split()[0] in skip or name in skip:
-            return
-        print("  measuring %-20s" % name, end="", flush=True, file=sys.stderr)
-        r = median_run(fn, repeats)
-        print(" %s" % ("error: " + r["error"][:200] if "error" in r else "%.3f s" % r["seconds"]),
-              file=sys.stderr)
-        rows.append((name, r))
+    add = row_adder(rows, skip, a.repeats)
 
     add("fastpkt loop", local(fastpkt_loop, path))
     add("fastpkt loop (flat)", local(fastpkt_loop_flat, path))
