@@ -52,36 +52,40 @@ def flows(
     TCP flows closed by FIN (both ways) or RST are emitted 1 s of packet time after the
     close so the final ACK is counted; at end of input they keep their 'fin'/'rst' reason.
     """
+    return Flows(_readers(source, filter, on_error, "flows"), bidirectional=bool(bidirectional),
+                 idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
+                 max_memory=max_memory, progress=_progress_callback(progress, "flows"))
+
+
+def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[Reader]:  # noqa: A002
+    """The Readers an engine runs over: one per source (a list is merged in time order)."""
     from . import _source  # the package's source normaliser (file-likes -> memory)
 
     if isinstance(source, Reader):
         if filter is not None:
             raise ValueError("filter applies to sources fastpkt opens; open the Reader with filter=...")
-        readers = [source]
-    elif isinstance(source, (list, tuple)):
+        return [source]
+    if isinstance(source, (list, tuple)):
         if not source:
-            raise ValueError("flows() needs at least one source")
-        readers = [s if isinstance(s, Reader) else
-                   Reader(_source(s), filter=filter, on_error=on_error) for s in source]
-    else:
-        readers = [Reader(_source(source), filter=filter, on_error=on_error)]
-    return Flows(readers, bidirectional=bool(bidirectional), idle_timeout=idle_timeout,
-                 active_timeout=active_timeout, max_flows=max_flows, max_memory=max_memory,
-                 progress=_progress_callback(progress))
+            raise ValueError("%s() needs at least one source" % what)
+        return [s if isinstance(s, Reader) else
+                Reader(_source(s), filter=filter, on_error=on_error) for s in source]
+    return [Reader(_source(source), filter=filter, on_error=on_error)]
 
 
-def _progress_callback(progress: Any) -> Any:
+def _progress_callback(progress: Any, label: str) -> Any:
     if callable(progress):
         return progress
     if progress is None:
         progress = sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return _ProgressBar() if progress else None
+    return _ProgressBar(label) if progress else None
 
 
 class _ProgressBar:
     """A one-line bar of bytes consumed, redrawn at most 10 times a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str) -> None:
+        self._label = label
         self._last = 0.0
         self._start = time.monotonic()
         self._done = False
@@ -97,9 +101,9 @@ class _ProgressBar:
         if total:
             frac = min(pos / total, 1.0)
             bar = "#" * int(frac * 30)
-            line = "\rflows [%-30s] %5.1f%% %8.1f MB %6.0f MB/s" % (bar, 100 * frac, mb, rate)
+            line = "\r%s [%-30s] %5.1f%% %8.1f MB %6.0f MB/s" % (self._label, bar, 100 * frac, mb, rate)
         else:
-            line = "\rflows %8.1f MB %6.0f MB/s" % (mb, rate)
+            line = "\r%s %8.1f MB %6.0f MB/s" % (self._label, mb, rate)
         sys.stderr.write(line)
         if finished:
             sys.stderr.write("\n")

@@ -131,6 +131,7 @@ typedef struct {
     uint32_t anomalies;       /* FP_ANOM_* seen in the flow's packets */
     uint32_t flow_anomalies;  /* FP_FLOW_ANOM_* */
     fp_flow_hints *hints;     /* allocated when the first hint is found */
+    void *ext;                /* the table's extension state (stream reassembly), or NULL */
     uint32_t lru_prev, lru_next;     /* least recently seen first */
     uint32_t close_prev, close_next; /* closing flows, oldest close first */
 } fp_flow;
@@ -198,13 +199,18 @@ typedef struct {
     uint64_t bad_transport;         /* TCP/UDP packets whose header was unreadable: no flow */
 } fp_flow_stats;
 
-/* Called for each flow leaving the table; it may take f->hints (set it to NULL). */
+/* Called for each flow leaving the table; it may take f->hints and f->ext (set them to NULL). */
 typedef void (*fp_flow_emit_fn)(void *ctx, fp_flow *f);
+/* Extension: called after each packet's record update (forward: client -> server), and to
+ * free an ext the emit callback left behind. */
+typedef void (*fp_flow_packet_fn)(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward);
+typedef void (*fp_flow_ext_free_fn)(void *ctx, void *ext);
 
 typedef struct fp_flow_table fp_flow_table;
 
 fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit, void *ctx);
 void fp_flow_table_free(fp_flow_table *t);
+void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, fp_flow_ext_free_fn ext_free);
 /* Dissect-level entry point: one record. */
 void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
                        int64_t ts_ns, uint32_t wirelen);

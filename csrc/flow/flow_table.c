@@ -22,6 +22,8 @@ typedef struct {
 struct fp_flow_table {
     fp_flow_config cfg;
     fp_flow_emit_fn emit;
+    fp_flow_packet_fn on_packet;
+    fp_flow_ext_free_fn ext_free;
     void *ctx;
     slot *slots;
     uint64_t slot_cap; /* power of two */
@@ -155,13 +157,20 @@ static uint32_t pool_take(fp_flow_table *t)
     return t->pool_used++;
 }
 
-/* Hand a flow to the consumer (which may take its hints), then drop its hints. */
+static void ext_drop(fp_flow_table *t, fp_flow *f)
+{
+    if (f->ext && t->ext_free) t->ext_free(t->ctx, f->ext);
+    f->ext = NULL;
+}
+
+/* Hand a flow to the consumer (which may take its hints and ext), then drop what is left. */
 static void emit_flow(fp_flow_table *t, fp_flow *f)
 {
     if (f->hints) t->hints--;
     if (t->emit) t->emit(t->ctx, f);
     free(f->hints);
     f->hints = NULL;
+    ext_drop(t, f);
 }
 
 /* Emit a flow and free its record. */
@@ -265,7 +274,10 @@ fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit
 void fp_flow_table_free(fp_flow_table *t)
 {
     if (t == NULL) return;
-    for (uint32_t i = t->lru_head; i != FP_FLOW_NONE; i = t->pool[i].lru_next) free(t->pool[i].hints);
+    for (uint32_t i = t->lru_head; i != FP_FLOW_NONE; i = t->pool[i].lru_next) {
+        free(t->pool[i].hints);
+        ext_drop(t, &t->pool[i]);
+    }
     free(t->pool);
     free(t->slots);
     free(t->frags.slots);
@@ -343,6 +355,7 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     int closed = fp_flow_record_update(f, &p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
     t->hints += (f->hints != NULL) - had_hints;
+    if (t->on_packet) t->on_packet(t->ctx, f, &p, fp_flow_is_forward(f, p.swapped));
     lru_touch(t, f, idx);
     if (closed && !f->closing) {
         f->closing = (uint8_t)closed;
@@ -359,6 +372,12 @@ void fp_flow_table_flush(fp_flow_table *t)
         flow_expire(t, t->lru_head, f->closing ? (fp_expiration)f->closing : FP_EXP_END);
     }
     update_memory(t);
+}
+
+void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, fp_flow_ext_free_fn ext_free)
+{
+    t->on_packet = on_packet;
+    t->ext_free = ext_free;
 }
 
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t) { return &t->stats; }

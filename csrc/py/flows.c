@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "../flow/flow.h"
+#include "streams.h"
 
 /* ---- columns ----------------------------------------------------------- */
 
@@ -237,7 +238,10 @@ typedef struct {
     int out_oom;
     uint64_t emitted;
     int mode, finished, busy;
+    int discard;              /* Streams.run(): drop emitted streams as they come */
     PyObject *progress;       /* callable(position, size) or None */
+    fp_stream_engine *eng;    /* Streams: TCP reassembly attached to the table, else NULL */
+    PyObject *on_data;        /* Streams: callable(StreamChunk) or None */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
@@ -245,6 +249,7 @@ typedef struct {
 static void emit_flow(void *ctx, fp_flow *f)
 {
     fp_flows_obj *fl = ctx;
+    if (fl->eng && !fp_stream_engine_emit(fl->eng, f)) return; /* not TCP: no stream */
     if (fl->out_n == fl->out_cap) {
         size_t cap = fl->out_cap ? fl->out_cap * 2 : 1024;
         fp_flow *o = realloc(fl->out, cap * sizeof *o);
@@ -257,16 +262,29 @@ static void emit_flow(void *ctx, fp_flow *f)
     }
     fl->out[fl->out_n++] = *f;
     f->hints = NULL; /* now owned by the copy */
+    f->ext = NULL;
     fl->emitted++;
 }
+
+static void stream_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    fp_stream_engine_packet(((fp_flows_obj *)ctx)->eng, f, p, forward);
+}
+
+static void stream_ext_free(void *ctx, void *ext) { fp_stream_engine_ext_free(((fp_flows_obj *)ctx)->eng, ext); }
 
 static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
         free(fl->out[i].hints);
         fl->out[i].hints = NULL;
+        if (fl->out[i].ext) fp_stream_engine_ext_free(fl->eng, fl->out[i].ext);
+        fl->out[i].ext = NULL;
     }
 }
+
+/* on_data: hand over queued chunks once this much is waiting (bounded memory). */
+#define CHUNK_QUEUE_BYTES (4u << 20)
 
 enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1 };
 
@@ -300,6 +318,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         fp_flow_table_add(fl->table, rec->data, &d, rec->ts_ns, rec->wirelen);
         fl->has_pending[best] = 0;
         if (until_output && fl->out_n > fl->out_pos) break;
+        if (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES) break;
     }
     return PUMP_MORE;
 }
@@ -356,6 +375,14 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             for (Py_ssize_t i = 0; i < fl->nreaders; i++)
                 fp_reader_remember_stop_error((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i), st);
         }
+        if (fl->on_data && fp_stream_engine_deliver(fl->eng, st, fl->on_data) < 0) {
+            status = -1;
+            break;
+        }
+        if (fl->discard) {
+            free_out_range(fl, fl->out_pos, fl->out_n);
+            fl->out_pos = fl->out_n = 0;
+        }
         if (call_progress(fl) < 0 || PyErr_CheckSignals() < 0) {
             status = -1;
             break;
@@ -405,7 +432,7 @@ static PyObject *flows_iternext(PyObject *self)
         if (fl->out_pos == fl->out_n) return NULL;
     }
     fp_flow *f = &fl->out[fl->out_pos];
-    PyObject *rec = flow_record(st, f);
+    PyObject *rec = fl->eng ? fp_stream_new(st, fl->eng, f) : flow_record(st, f);
     if (rec == NULL) return NULL;
     free_out_range(fl, fl->out_pos, fl->out_pos + 1);
     fl->out_pos++;
@@ -534,6 +561,8 @@ done:
 
 /* ---- Flow records ----------------------------------------------------------- */
 
+PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f) { return flow_record(st, f); }
+
 static PyObject *flow_record(fp_state *st, const fp_flow *f)
 {
     flow_row r;
@@ -576,16 +605,27 @@ static double opt_seconds(PyObject *o, const char *name, double dflt, int *bad)
     return v;
 }
 
-static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+/* A positive integer option (None: dflt). */
+static uint64_t opt_count(PyObject *o, const char *name, uint64_t dflt, long long min, int *bad)
 {
-    static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
-                             "max_flows", "max_memory", "progress", NULL};
-    PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
-                       *progress = Py_None;
-    int bidirectional = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOO:Flows", kwlist, &readers, &bidirectional, &idle,
-                                     &active, &max_flows, &max_memory, &progress))
-        return NULL;
+    if (*bad || o == NULL || o == Py_None) return dflt;
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        *bad = 1;
+        return 0;
+    }
+    if (v < min) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= %lld, not %R", name, min, o);
+        *bad = 1;
+        return 0;
+    }
+    return (uint64_t)v;
+}
+
+/* The engine object both Flows and Streams are: readers checked, table built. */
+static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
+                                PyObject *progress)
+{
     fp_state *st = fp_state_from_type(type);
     if (st == NULL) return NULL;
     PyObject *tuple = PySequence_Tuple(readers);
@@ -593,39 +633,11 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Py_ssize_t k = PyTuple_GET_SIZE(tuple);
     for (Py_ssize_t i = 0; i < k; i++)
         if (!PyObject_TypeCheck(PyTuple_GET_ITEM(tuple, i), st->Reader_Type)) {
-            PyErr_Format(PyExc_TypeError, "Flows needs fastpkt.Reader objects, got %.100s",
+            PyErr_Format(PyExc_TypeError, "%s needs fastpkt.Reader objects, got %.100s", type->tp_name,
                          Py_TYPE(PyTuple_GET_ITEM(tuple, i))->tp_name);
             Py_DECREF(tuple);
             return NULL;
         }
-    fp_flow_config cfg = {0};
-    int bad = 0;
-    cfg.bidirectional = bidirectional;
-    cfg.idle_timeout_ns = fp_seconds_to_ns(opt_seconds(idle, "idle_timeout", 120.0, &bad));
-    cfg.active_timeout_ns = fp_seconds_to_ns(opt_seconds(active, "active_timeout", 1800.0, &bad));
-    cfg.close_grace_ns = 1000000000LL; /* 1 s after the second FIN or a RST */
-    if (cfg.close_grace_ns > cfg.idle_timeout_ns) cfg.close_grace_ns = cfg.idle_timeout_ns;
-    cfg.max_flows = 1000000;
-    if (!bad && max_flows != Py_None) {
-        long long v = PyLong_AsLongLong(max_flows);
-        if (v == -1 && PyErr_Occurred()) bad = 1;
-        else if (v < 1) {
-            PyErr_Format(PyExc_ValueError, "max_flows must be >= 1, not %R", max_flows);
-            bad = 1;
-        } else cfg.max_flows = (uint64_t)v;
-    }
-    if (!bad && max_memory != Py_None) {
-        long long v = PyLong_AsLongLong(max_memory);
-        if (v == -1 && PyErr_Occurred()) bad = 1;
-        else if (v < 1) {
-            PyErr_Format(PyExc_ValueError, "max_memory must be a positive number of bytes, not %R", max_memory);
-            bad = 1;
-        } else cfg.max_memory = (uint64_t)v;
-    }
-    if (bad) {
-        Py_DECREF(tuple);
-        return NULL;
-    }
     fp_flows_obj *fl = (fp_flows_obj *)type->tp_alloc(type, 0);
     if (fl == NULL) {
         Py_DECREF(tuple);
@@ -637,11 +649,78 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
     fl->has_pending = calloc(k ? (size_t)k : 1, 1);
     fl->ended = calloc(k ? (size_t)k : 1, 1);
-    fl->table = fp_flow_table_new(&cfg, emit_flow, fl);
+    fl->table = fp_flow_table_new(cfg, emit_flow, fl);
     if (!fl->pending || !fl->has_pending || !fl->ended || !fl->table) {
+        Py_DECREF(fl);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return fl;
+}
+
+static void timeouts(fp_flow_config *cfg, PyObject *idle, PyObject *active, int *bad)
+{
+    cfg->idle_timeout_ns = fp_seconds_to_ns(opt_seconds(idle, "idle_timeout", 120.0, bad));
+    cfg->active_timeout_ns = active ? fp_seconds_to_ns(opt_seconds(active, "active_timeout", 1800.0, bad)) : 0;
+    cfg->close_grace_ns = 1000000000LL; /* 1 s after the second FIN or a RST */
+    if (cfg->close_grace_ns > cfg->idle_timeout_ns) cfg->close_grace_ns = cfg->idle_timeout_ns;
+}
+
+static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
+                             "max_flows", "max_memory", "progress", NULL};
+    PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
+                       *progress = Py_None;
+    int bidirectional = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOO:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress))
+        return NULL;
+    fp_flow_config cfg = {0};
+    int bad = 0;
+    cfg.bidirectional = bidirectional;
+    timeouts(&cfg, idle, active, &bad);
+    cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
+    cfg.max_memory = opt_count(max_memory, "max_memory", 0, 1, &bad);
+    return bad ? NULL : (PyObject *)engine_new(type, readers, &cfg, progress);
+}
+
+/* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
+ * with a reassembler per TCP connection. */
+static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "depth", "max_buffered",
+                             "max_buffered_total", "store", "on_data", "progress", NULL};
+    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *depth = Py_None, *max_buf = Py_None,
+                       *max_total = Py_None, *on_data = Py_None, *progress = Py_None;
+    int store = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOpOO:Streams", kwlist, &readers, &idle, &max_flows,
+                                     &depth, &max_buf, &max_total, &store, &on_data, &progress))
+        return NULL;
+    if (on_data != Py_None && !PyCallable_Check(on_data)) {
+        PyErr_SetString(PyExc_TypeError, "on_data must be a callable taking a StreamChunk, or None");
+        return NULL;
+    }
+    fp_flow_config cfg = {0};
+    fp_reasm_config rc = {0};
+    int bad = 0;
+    cfg.bidirectional = 1;
+    timeouts(&cfg, idle, NULL, &bad);
+    cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
+    rc.depth = opt_count(depth, "depth", 0, 1, &bad);
+    rc.max_buffered = opt_count(max_buf, "max_buffered", 4u << 20, 0, &bad);
+    rc.max_buffered_total = opt_count(max_total, "max_buffered_total", 256u << 20, 0, &bad);
+    rc.store = store;
+    if (bad) return NULL;
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress);
+    if (fl == NULL) return NULL;
+    fl->eng = fp_stream_engine_new(&rc, on_data != Py_None);
+    if (fl->eng == NULL) {
         Py_DECREF(fl);
         return PyErr_NoMemory();
     }
+    if (on_data != Py_None) fl->on_data = Py_NewRef(on_data);
+    fp_flow_table_set_extension(fl->table, stream_packet, stream_ext_free);
     return (PyObject *)fl;
 }
 
@@ -650,6 +729,7 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(FL(self)->readers);
     Py_VISIT(FL(self)->progress);
+    Py_VISIT(FL(self)->on_data);
     return 0;
 }
 
@@ -657,6 +737,7 @@ static int flows_clear(PyObject *self)
 {
     Py_CLEAR(FL(self)->readers);
     Py_CLEAR(FL(self)->progress);
+    Py_CLEAR(FL(self)->on_data);
     return 0;
 }
 
@@ -668,6 +749,7 @@ static void flows_dealloc(PyObject *self)
     flows_clear(self);
     fp_flow_table_free(fl->table);
     if (fl->out) free_out_range(fl, fl->out_pos, fl->out_n);
+    fp_stream_engine_free(fl->eng);
     free(fl->out);
     free(fl->pending);
     free(fl->has_pending);
@@ -692,7 +774,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         }
         Py_DECREF(v);
     }
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
                          "packets", s->packets, "bytes", s->bytes, "non_ip_packets", s->non_ip_packets,
                          "flows_created", s->flows_created, "flows_expired", exp,
                          "evicted", s->expired[FP_EXP_EVICTED], "anomalies", s->anomalies,
@@ -700,12 +782,21 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
                          "max_flows_seen", s->max_flows_seen, "memory_bytes", s->memory_bytes,
                          "dropped", s->oom, "bad_transport", s->bad_transport,
                          "finished", fl->finished ? Py_True : Py_False);
+    if (d == NULL || fl->eng == NULL) return d;
+    PyObject *r = fp_stream_engine_stats(fl->eng);
+    if (r == NULL || PyDict_SetItemString(d, "reassembly", r) < 0) Py_CLEAR(d);
+    Py_XDECREF(r);
+    return d;
 }
 
 static PyObject *flows_repr(PyObject *self)
 {
     fp_flows_obj *fl = FL(self);
     const fp_flow_stats *s = fp_flow_table_stats(fl->table);
+    if (fl->eng)
+        return PyUnicode_FromFormat("<fastpkt.Streams %s, %llu packets read, %llu streams handed out>",
+                                    fl->finished ? "finished" : fl->mode == MODE_NEW ? "not read yet" : "in progress",
+                                    (unsigned long long)s->packets, (unsigned long long)fl->emitted);
     if (!fl->finished)
         return PyUnicode_FromFormat("<fastpkt.Flows %s, %llu packets read so far>",
                                     fl->mode == MODE_NEW ? "not read yet" : "in progress",
@@ -799,6 +890,64 @@ static PyType_Spec flows_spec = {
     .slots = flows_slots,
 };
 
+/* Streams.run(): read to the end for the on_data callback, without keeping streams. */
+static PyObject *streams_run(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    fp_flows_obj *fl = FL(self);
+    if (st == NULL) return NULL;
+    fl->mode = MODE_STREAM;
+    fl->discard = 1;
+    free_out_range(fl, fl->out_pos, fl->out_n);
+    fl->out_pos = fl->out_n = 0;
+    int rc = flows_run(fl, st, 0);
+    fl->discard = 0;
+    if (rc < 0) return NULL;
+    return PyLong_FromUnsignedLongLong(fl->emitted);
+}
+
+static PyMethodDef streams_methods[] = {
+    {"run", streams_run, METH_NOARGS,
+     "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
+     "returns the number of streams."},
+    {NULL},
+};
+
+static PyGetSetDef streams_getset[] = {
+    {"stats", flows_get_stats, NULL,
+     "The flow engine's counters plus 'reassembly': streams, delivered_bytes, gaps, gap_bytes,\n"
+     "forced_gaps (holes skipped at a buffer cap), retransmitted_bytes, inconsistent_bytes,\n"
+     "depth_cut_bytes, after_fin_bytes, out_of_window_bytes, buffered_bytes, buffered_peak_bytes,\n"
+     "dropped (allocation failures).", NULL},
+    {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(streams_doc, "Reassembled TCP connections from one or more Readers; create them with\n"
+                          "fastpkt.streams(). Iterate to receive Stream objects as connections end.");
+
+static PyType_Slot streams_slots[] = {
+    {Py_tp_doc, (void *)streams_doc},
+    {Py_tp_new, streams_new},
+    {Py_tp_dealloc, flows_dealloc},
+    {Py_tp_traverse, flows_traverse},
+    {Py_tp_clear, flows_clear},
+    {Py_tp_repr, flows_repr},
+    {Py_tp_iter, flows_iter},
+    {Py_tp_iternext, flows_iternext},
+    {Py_tp_getset, streams_getset},
+    {Py_tp_methods, streams_methods},
+    {0, NULL},
+};
+
+static PyType_Spec streams_spec = {
+    .name = "fastpkt.Streams",
+    .basicsize = sizeof(fp_flows_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = streams_slots,
+};
+
 #define COL_FIELD(name, kind, doc) {#name, doc},
 static PyStructSequence_Field flow_fields[NUM_COLS + 1] = {FLOW_COLUMNS(COL_FIELD){NULL, NULL}};
 static PyStructSequence_Desc flow_desc = {
@@ -822,5 +971,8 @@ int fp_flows_register(PyObject *m, fp_state *st)
         Py_DECREF(names);
         return -1;
     }
-    return PyModule_AddType(m, st->Flows_Type);
+    if (PyModule_AddType(m, st->Flows_Type) < 0) return -1;
+    st->Streams_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &streams_spec, NULL);
+    if (st->Streams_Type == NULL) return -1;
+    return PyModule_AddType(m, st->Streams_Type);
 }

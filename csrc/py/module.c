@@ -93,6 +93,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_packetlist_register(m, st) < 0) return -1;
     if (fp_reader_register(m, st) < 0) return -1;
     if (fp_writer_register(m, st) < 0) return -1;
+    if (fp_streams_register(m, st) < 0) return -1;
     if (fp_flows_register(m, st) < 0) return -1;
     return 0;
 }
@@ -106,6 +107,10 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Writer_Type);
     Py_VISIT(st->Flows_Type);
     Py_VISIT(st->Flow_Type);
+    Py_VISIT(st->Streams_Type);
+    Py_VISIT(st->Stream_Type);
+    Py_VISIT(st->Gap_Type);
+    Py_VISIT(st->StreamChunk_Type);
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
     Py_VISIT(st->TCPFlags_Type);
@@ -126,6 +131,10 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Writer_Type);
     Py_CLEAR(st->Flows_Type);
     Py_CLEAR(st->Flow_Type);
+    Py_CLEAR(st->Streams_Type);
+    Py_CLEAR(st->Stream_Type);
+    Py_CLEAR(st->Gap_Type);
+    Py_CLEAR(st->StreamChunk_Type);
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
     Py_CLEAR(st->TCPFlags_Type);

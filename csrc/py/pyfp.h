@@ -15,6 +15,10 @@ typedef struct {
     PyTypeObject *Writer_Type;
     PyTypeObject *Flows_Type;      /* flows.c */
     PyTypeObject *Flow_Type;       /* struct sequence of one flow's columns */
+    PyTypeObject *Streams_Type;    /* flows.c: the engine with TCP reassembly */
+    PyTypeObject *Stream_Type;     /* streams.c */
+    PyTypeObject *Gap_Type;
+    PyTypeObject *StreamChunk_Type;
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
@@ -112,6 +116,7 @@ int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);
 int fp_flows_register(PyObject *m, fp_state *st);
+int fp_streams_register(PyObject *m, fp_state *st);
 
 /* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
  * times like 1234567890.25 convert exactly (a double holds ~16 digits). */

@@ -1,0 +1,27 @@
+/* The stream engine (TCP reassembly over the flow table) as the bridge uses it. */
+#ifndef FP_PY_STREAMS_H
+#define FP_PY_STREAMS_H
+
+#include "pyfp.h"
+#include "../flow/flow.h"
+#include "../stream/tcp_reassembly.h"
+
+typedef struct fp_stream_engine fp_stream_engine;
+
+/* chunks: queue in-order data for an on_data callback. */
+fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks);
+void fp_stream_engine_free(fp_stream_engine *e);
+/* Flow-table hooks (no GIL needed). emit returns 1 when the flow is a stream to hand out. */
+void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_packet *p, int forward);
+int fp_stream_engine_emit(fp_stream_engine *e, fp_flow *f);
+void fp_stream_engine_ext_free(fp_stream_engine *e, void *ext);
+/* Bytes of queued chunks; hand them to on_data (GIL held) and empty the queue. */
+size_t fp_stream_engine_pending(const fp_stream_engine *e);
+int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_data);
+PyObject *fp_stream_engine_stats(const fp_stream_engine *e);
+/* A Stream object from an emitted flow; takes its ext and hints. */
+PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
+/* flows.c: one flow as a Flow record. */
+PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);
+
+#endif

@@ -1,0 +1,135 @@
+"""TCP stream reassembly: ``fastpkt.streams()``, ``save_streams()`` and Stream helpers.
+
+The reassembly runs in C (``fastpkt._fastpkt.Streams``) on the flow engine's connections,
+with the GIL released: bytes come out in sequence order exactly once, retransmissions and
+overlaps resolved by "first data wins" (a differing copy is flagged
+``stream_overlap_inconsistent``), and holes in the capture reported as gaps, never filled.
+
+Note: ``fastpkt.streams`` is the function (re-exported by the package).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Union
+
+from ._fastpkt import Reader, Stream, StreamChunk, Streams
+from .flows import _progress_callback, _readers
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
+
+
+def streams(
+    source: Source | Iterable[str | os.PathLike[str]],
+    *,
+    filter: str | None = None,  # noqa: A002
+    on_error: str = "raise",
+    idle_timeout: float = 120.0,
+    depth: int | None = None,
+    max_buffered: int = 4 << 20,
+    max_buffered_total: int = 256 << 20,
+    max_flows: int = 1_000_000,
+    store: bool = True,
+    on_data: Callable[[StreamChunk], Any] | None = None,
+    progress: bool | None | Callable[[int, int], Any] = None,
+) -> Streams:
+    """Reassemble every TCP connection of a capture, in C.
+
+    source: anything ``fastpkt.open`` accepts, a list of paths (merged in time order) or
+        an open Reader.
+    idle_timeout: seconds of packet time without a packet before a connection is handed
+        out as 'timeout'. Connections closed by FIN or RST leave 1 s (packet time) later.
+    depth: bytes kept per direction (like Suricata's reassembly depth); the rest is
+        counted and the stream's state is 'truncated'. None: everything.
+    max_buffered / max_buffered_total: out-of-order bytes waiting behind a hole, per
+        direction and over all connections. At the cap the hole is skipped and reported
+        as a gap (counted in ``stats['reassembly']['forced_gaps']``).
+    store: keep each direction's bytes on the Stream (client_data, server_data). With
+        ``store=False`` and ``on_data``, memory stays bounded whatever the stream sizes.
+    on_data: callable(StreamChunk) given in-order data as it becomes contiguous:
+        ``chunk.stream_id, chunk.direction ('client'|'server'), chunk.offset, chunk.data,
+        chunk.gap`` (bytes missing just before this chunk). Called between batches of
+        records; every chunk of a stream comes before the Stream itself is yielded.
+    progress: a bar on stderr (None: only on a terminal) or ``callable(pos, total)``.
+
+    Iterate the result for Stream objects as connections end (or call ``.run()`` when
+    only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
+    reassembler's (gaps, retransmitted and inconsistent bytes, buffer peaks, cuts).
+    """
+    return Streams(_readers(source, filter, on_error, "streams"), idle_timeout=idle_timeout,
+                   max_flows=max_flows, depth=depth, max_buffered=max_buffered,
+                   max_buffered_total=max_buffered_total, store=bool(store), on_data=on_data,
+                   progress=_progress_callback(progress, "streams"))
+
+
+def _safe(ip: str) -> str:
+    return ip.replace(":", "-")
+
+
+def stream_filenames(s: Stream) -> tuple[str, str]:
+    """The course's names: ``stream_{id}_{src}_{sport}_to_{dst}_{dport}.bin`` per direction."""
+    c, cp, sv, sp = _safe(s.client_ip), s.client_port, _safe(s.server_ip), s.server_port
+    return (f"stream_{s.stream_id}_{c}_{cp}_to_{sv}_{sp}.bin",
+            f"stream_{s.stream_id}_{sv}_{sp}_to_{c}_{cp}.bin")
+
+
+def stream_save(s: Stream, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write each direction that has data to its own file in ``directory``."""
+    if not s.stored:
+        raise ValueError("this Stream was reassembled with store=False: its bytes went to on_data")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in zip(stream_filenames(s), (s.client_data, s.server_data)):
+        if data:
+            p = out / name
+            p.write_bytes(data)
+            paths.append(p)
+    return paths
+
+
+def save_streams(source: Source | Iterable[Stream], directory: str | os.PathLike[str],
+                 **options: Any) -> list[Path]:
+    """Reassemble ``source`` (or take already reassembled Streams) and save every
+    direction with data under ``directory``; returns the paths written."""
+    items: Iterable[Stream]
+    if isinstance(source, Streams):
+        items = source
+    elif isinstance(source, (list, tuple)) and source and all(isinstance(x, Stream) for x in source):
+        items = source
+    else:
+        items = streams(source, **options)
+    paths: list[Path] = []
+    for s in items:
+        paths.extend(stream_save(s, directory))
+    return paths
+
+
+def stream_http_messages(s: Stream, decode: bool = False) -> list[Any]:
+    """HTTP/1.x requests and responses of one stream (see fastpkt.http)."""
+    from .http import messages
+
+    if not s.stored:
+        raise ValueError("this Stream was reassembled with store=False: no bytes to parse")
+    return messages(s.client_data, s.server_data, s.client_gaps, s.server_gaps,
+                         s.client_closed, s.server_closed, decode)
+
+
+def stream_html(s: Stream) -> str:
+    """Notebook view: endpoints, state, sizes, gaps and the first bytes each way."""
+    import html
+
+    def head(data: bytes) -> str:
+        text = data[:256].decode("latin-1")
+        return html.escape("".join(ch if ch.isprintable() or ch in "\r\n\t" else "." for ch in text))
+
+    rows = "".join(
+        "<tr><th>%s</th><td>%d bytes, %d packets, %d gaps (%d bytes missing)</td><td><pre>%s</pre></td></tr>" % (
+            name, nbytes, pkts, len(gaps), sum(g.length for g in gaps), head(data))
+        for name, nbytes, pkts, gaps, data in (
+            ("client", s.client_bytes, s.client_packets, s.client_gaps, s.client_data),
+            ("server", s.server_bytes, s.server_packets, s.server_gaps, s.server_data)))
+    title = html.escape("%s:%d -> %s:%d  %s%s" % (s.client_ip, s.client_port, s.server_ip, s.server_port, s.state,
+                                                  "  " + ", ".join(s.anomalies) if s.anomalies else ""))
+    return "<p><b>Stream %d</b> %s</p><table>%s</table>" % (s.stream_id, title, rows)
+
