@@ -522,7 +522,8 @@ def test_zeek_conn_log(trace, log):
                             % (where, f.src_ip, f.src_port))
             continue
         checks = [("history", "history", str), ("conn_state", "conn_state", str),
-                  ("orig_pkts", "fwd_packets", int), ("resp_pkts", "rev_packets", int)]
+                  ("orig_pkts", "fwd_packets", int), ("resp_pkts", "rev_packets", int),
+                  ("missed_bytes", "missed_bytes", int)]
         for zcol, ocol, conv in checks:
             if zcol not in z:
                 continue

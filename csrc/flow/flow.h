@@ -97,6 +97,9 @@ typedef struct {
     uint32_t z_start, z_last, z_fin_end, z_reassem;
     uint32_t z_blk_start[FP_FLOW_SEQ_HOLES], z_blk_end[FP_FLOW_SEQ_HOLES];
     uint32_t gaps;                       /* content gaps, for Zeek's logarithmic G repeats */
+    uint64_t missed;                     /* bytes in those gaps (Zeek's missed_bytes) */
+    uint32_t acked;                      /* highest ack the peer sent for this side's data */
+    uint8_t has_acked;
     uint8_t z_init, z_fin, z_blocks;
     uint8_t z_partial;                   /* first packet made Zeek call the connection partial */
     uint8_t did_close;                   /* sent a FIN or RST (Zeek's TCP_Endpoint::did_close) */

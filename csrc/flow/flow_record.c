@@ -319,16 +319,24 @@ static void zeek_ack_received(fp_flow *f, fp_flow_dir *snd, const fp_flow_dir *r
 {
     if (!snd->z_init || SEQ_LT(ack, snd->z_start)) return; /* peer unseen / ack underflow */
     if (snd->z_fin && SEQ_GEQ(ack, snd->z_fin_end)) ack = snd->z_fin_end - 1; /* not the FIN octet */
+    if (!snd->has_acked || SEQ_GT(ack, snd->acked)) {
+        snd->acked = ack;
+        snd->has_acked = 1;
+    }
     if (SEQ_LEQ(ack, snd->z_reassem)) return;
     /* a partial connection's first ack is an artefact of the faked initial sequence */
     if ((f->dir[0].z_partial || f->dir[1].z_partial) && (uint32_t)(ack - snd->z_start) <= 2) return;
     int i;
     while ((i = zeek_blk_lowest(snd, ack)) >= 0) { /* captured data above holes, below the ack */
-        if (SEQ_GT(snd->z_blk_start[i], snd->z_reassem)) zeek_gap(f, snd, rcv, snd_forward);
+        if (SEQ_GT(snd->z_blk_start[i], snd->z_reassem)) {
+            snd->missed += snd->z_blk_start[i] - snd->z_reassem;
+            zeek_gap(f, snd, rcv, snd_forward);
+        }
         if (SEQ_GT(snd->z_blk_end[i], snd->z_reassem)) snd->z_reassem = snd->z_blk_end[i];
         zeek_blk_remove(snd, i);
     }
     if (SEQ_GT(ack, snd->z_reassem)) {
+        snd->missed += ack - snd->z_reassem;
         zeek_gap(f, snd, rcv, snd_forward);
         snd->z_reassem = ack;
     }

@@ -18,7 +18,7 @@
 
 /* ---- columns ----------------------------------------------------------- */
 
-typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU16, CK_MU8, CK_CAT, CK_IP } col_kind;
+typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU64, CK_MU16, CK_MU8, CK_CAT, CK_IP } col_kind;
 
 #define FLOW_COLUMNS(X)                                                                        \
     X(flow_id, CK_U64, "creation order") X(first_seen, CK_TIME, "first packet (seconds)")     \
@@ -37,6 +37,9 @@ typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU16, CK_MU8, CK_CAT, 
     X(cwr, CK_U32, "CWR") X(conn_state, CK_CAT, "Zeek conn_state")                           \
     X(history, CK_CAT, "Zeek history") X(rtt_syn_synack, CK_F64, "seconds")                  \
     X(rtt_synack_ack, CK_F64, "seconds") X(retransmits, CK_U32, "data segments seen again")  \
+    X(fwd_acked_bytes, CK_MU64, "client bytes the server acknowledged")                      \
+    X(rev_acked_bytes, CK_MU64, "server bytes the client acknowledged")                      \
+    X(missed_bytes, CK_U64, "bytes in content gaps (Zeek's missed_bytes)")                    \
     X(out_of_order, CK_U32, "data segments filling a gap")                                   \
     X(fwd_size_min, CK_F64, "") X(fwd_size_mean, CK_F64, "") X(fwd_size_max, CK_F64, "")     \
     X(fwd_size_std, CK_F64, "") X(rev_size_min, CK_F64, "") X(rev_size_mean, CK_F64, "")     \
@@ -59,7 +62,7 @@ static const struct {
 static int kind_width(col_kind k)
 {
     switch (k) {
-    case CK_U64: case CK_F64: case CK_TIME: return 8;
+    case CK_U64: case CK_F64: case CK_TIME: case CK_MU64: return 8;
     case CK_U32: case CK_CAT: case CK_IP: return 4;
     case CK_MU16: return 2;
     default: return 1;
@@ -73,6 +76,7 @@ static const char *kind_dtype(col_kind k)
     case CK_U8: return "<u1";
     case CK_F64: return "<f8";
     case CK_TIME: return "datetime64[ns]";
+    case CK_MU64: return "masked<u8";
     case CK_MU16: return "masked<u2";
     case CK_MU8: return "masked<u1";
     default: return "category";
@@ -152,6 +156,13 @@ static void row_anomalies(flow_row *r, const fp_flow *f)
     set_s(r, COL_anomalies, r->anomalies, n);
 }
 
+/* Data bytes of one side its peer acknowledged (past the SYN; the FIN octet excluded). */
+static uint64_t acked_bytes(const fp_flow_dir *d)
+{
+    uint32_t n = d->acked - (d->z_start + 1);
+    return (int32_t)n > 0 ? n : 0;
+}
+
 static double rtt(int64_t a, int64_t b)
 {
     return (a == FP_FLOW_NO_TIME || b == FP_FLOW_NO_TIME) ? NAN : (double)(b - a) / 1e9;
@@ -204,6 +215,10 @@ static void row_fill(flow_row *r, const fp_flow *f)
     r->f[COL_rtt_syn_synack] = rtt(f->syn_ns, f->synack_ns);
     r->f[COL_rtt_synack_ack] = rtt(f->synack_ns, f->ack_ns);
     r->u[COL_retransmits] = f->retransmits;
+    int tcp = k->proto == 6;
+    set_u(r, COL_fwd_acked_bytes, acked_bytes(fw), tcp && fw->has_acked);
+    set_u(r, COL_rev_acked_bytes, acked_bytes(rv), tcp && rv->has_acked);
+    r->u[COL_missed_bytes] = fw->missed + rv->missed;
     r->u[COL_out_of_order] = f->out_of_order;
     row_dir(r, fw, COL_fwd_size_min, COL_fwd_iat_min);
     row_dir(r, rv, COL_rev_size_min, COL_rev_iat_min);
@@ -483,7 +498,7 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
         bufs[c] = PyByteArray_FromStringAndSize(NULL, n * kind_width(cols[c].kind));
         if (bufs[c] == NULL) goto done;
         val[c] = (uint8_t *)PyByteArray_AS_STRING(bufs[c]);
-        if (cols[c].kind == CK_MU16 || cols[c].kind == CK_MU8) {
+        if (cols[c].kind == CK_MU64 || cols[c].kind == CK_MU16 || cols[c].kind == CK_MU8) {
             masks[c] = PyByteArray_FromStringAndSize(NULL, n);
             if (masks[c] == NULL) goto done;
             mask[c] = (uint8_t *)PyByteArray_AS_STRING(masks[c]);
@@ -501,6 +516,7 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
             case CK_U32: { uint32_t v = (uint32_t)r->u[c]; memcpy(dst, &v, 4); break; }
             case CK_U8: *dst = (uint8_t)r->u[c]; break;
             case CK_F64: memcpy(dst, &r->f[c], 8); break;
+            case CK_MU64: memcpy(dst, &r->u[c], 8); mask[c][i] = !r->present[c]; break;
             case CK_MU16: { uint16_t v = (uint16_t)r->u[c]; memcpy(dst, &v, 2); mask[c][i] = !r->present[c]; break; }
             case CK_MU8: *dst = (uint8_t)r->u[c]; mask[c][i] = !r->present[c]; break;
             case CK_CAT: case CK_IP: {
@@ -575,7 +591,7 @@ static PyObject *flow_record(fp_state *st, const fp_flow *f)
         case CK_U64: case CK_U32: case CK_U8: v = PyLong_FromUnsignedLongLong(r.u[c]); break;
         case CK_TIME: v = PyFloat_FromDouble((double)(int64_t)r.u[c] / 1e9); break;
         case CK_F64: v = PyFloat_FromDouble(r.f[c]); break;
-        case CK_MU16: case CK_MU8: v = r.present[c] ? PyLong_FromUnsignedLongLong(r.u[c]) : Py_NewRef(Py_None); break;
+        case CK_MU64: case CK_MU16: case CK_MU8: v = r.present[c] ? PyLong_FromUnsignedLongLong(r.u[c]) : Py_NewRef(Py_None); break;
         case CK_IP: v = address_str((const uint8_t *)r.s[c]); break;
         default: v = r.s[c] ? PyUnicode_DecodeUTF8(r.s[c], (Py_ssize_t)r.slen[c], "replace") : Py_NewRef(Py_None);
         }

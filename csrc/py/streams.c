@@ -36,7 +36,11 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
 {
     fp_stream_engine *e = ctx;
     if (!e->chunks_on) return;
-    if (e->nchunks == e->chunks_cap) {
+    uint64_t id = ((stream_ext *)user)->flow_id;
+    chunk *last = e->nchunks ? &e->chunks[e->nchunks - 1] : NULL;
+    /* a gap then the data after it: one chunk */
+    int merge = last && last->len == 0 && gap == 0 && last->flow_id == id && last->dir == dir && last->offset == offset;
+    if (!merge && e->nchunks == e->chunks_cap) {
         size_t cap = e->chunks_cap ? e->chunks_cap * 2 : 256;
         chunk *c = realloc(e->chunks, cap * sizeof *c);
         if (c == NULL) {
@@ -58,14 +62,18 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
         e->arena_cap = cap;
     }
     if (len) memcpy(e->arena + e->arena_len, data, len);
+    e->arena_len += len;
+    if (merge) {
+        last->len = len;
+        return;
+    }
     chunk *c = &e->chunks[e->nchunks++];
-    c->flow_id = ((stream_ext *)user)->flow_id;
+    c->flow_id = id;
     c->offset = offset;
     c->gap = gap;
-    c->at = e->arena_len;
+    c->at = e->arena_len - len;
     c->len = len;
     c->dir = (uint8_t)dir;
-    e->arena_len += len;
 }
 
 fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks)
