@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from os import PathLike
-from typing import IO, Any, Iterable, Iterator, Literal, Sequence, overload
+from typing import IO, Any, Callable, Iterable, Iterator, Literal, Sequence, overload
 
 OnError = Literal["raise", "stop", "skip"]
 # str/bytes/PathLike are paths ("-" is stdin); objects with fileno() are read as streams;
@@ -241,6 +241,9 @@ class Flow(tuple[Any, ...]):
     rtt_syn_synack: float
     rtt_synack_ack: float
     retransmits: int
+    fwd_acked_bytes: int | None
+    rev_acked_bytes: int | None
+    missed_bytes: int
     out_of_order: int
     fwd_size_min: float
     fwd_size_mean: float
@@ -284,5 +287,65 @@ class Flows:
     def to_csv(self, path: str | PathLike[str]) -> None: ...
     def flush(self) -> None: ...
     def _repr_html_(self) -> str: ...
+    stats: dict[str, Any]
+    finished: bool
+
+class Gap(tuple[int, int]):
+    """`length` bytes the capture lacks belong at index `offset` of the direction's data."""
+    offset: int
+    length: int
+
+class StreamChunk(tuple[Any, ...]):
+    """In-order data handed to streams(on_data=...)."""
+    stream_id: int
+    direction: str      # 'client' (client -> server) or 'server'
+    offset: int         # position in the direction's byte stream, missing bytes counted
+    data: bytes
+    gap: int            # bytes missing just before this chunk
+
+class Stream:
+    """One reassembled TCP connection."""
+    stream_id: int
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    key: tuple[str, int, str, int]
+    ip_version: int
+    vlan: int | None
+    client_data: bytes
+    server_data: bytes
+    client_gaps: list[Gap]
+    server_gaps: list[Gap]
+    client_gap_bytes: int
+    server_gap_bytes: int
+    state: str          # 'closed' | 'reset' | 'timeout' | 'open' | 'truncated'
+    client_closed: bool
+    server_closed: bool
+    complete: bool
+    midstream: bool
+    stored: bool
+    client_packets: int
+    server_packets: int
+    client_bytes: int
+    server_bytes: int
+    first_seen: float
+    last_seen: float
+    anomalies: tuple[str, ...]
+    flow: Flow
+    def http_messages(self, decode: bool = False) -> list[Any]: ...
+    def save(self, directory: str | PathLike[str]) -> list[Any]: ...
+    def _repr_html_(self) -> str: ...
+
+class Streams:
+    """Iterate for Stream objects as connections end; run() when only on_data matters."""
+    def __init__(self, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
+                 max_flows: int | None = 1_000_000, depth: int | None = None,
+                 max_buffered: int | None = 4 << 20, max_buffered_total: int | None = 256 << 20,
+                 store: bool = True, on_data: Callable[[StreamChunk], Any] | None = None,
+                 progress: Any = None) -> None: ...
+    def __iter__(self) -> Iterator[Stream]: ...
+    def __next__(self) -> Stream: ...
+    def run(self) -> int: ...
     stats: dict[str, Any]
     finished: bool

@@ -62,6 +62,10 @@ class Conn:
         self.c(0, flags=ACK)
         return self
 
+    @staticmethod
+    def pcap_of(conn):
+        return pcap(conn.frames)
+
     def streams(self, **kw):
         return list(fp.streams(pcap(self.frames), **kw))
 
