@@ -7,7 +7,7 @@ Every seed makes one mutated input from one fixture: random byte flips, or a len
 field that lies (pcap caplen, pcapng block length, IPv4 IHL/total length, UDP length,
 TCP data offset, DNS counts). Each input is read with a random on_error policy, from
 memory or from a file; every delivered packet has every attribute of every layer
-touched. Allowed outcomes: packets, or an fp.Error subclass from the reader. Anything
+touched; every third input also goes through fp.flows and fp.streams (HTTP parsed). Allowed outcomes: packets, or an fp.Error subclass from the reader. Anything
 else (another exception type, an exception from an attribute, a crash) is a failure.
 
 Prints "SEED n" before each case (so a crash can be traced to its seed) and a JSON
@@ -166,6 +166,25 @@ def read_all(source, policy: str) -> int:
     return n
 
 
+def run_engines(source, policy: str) -> None:
+    """Flows and streams (with HTTP parsing) over the same mutated input."""
+    try:
+        list(fp.flows(source, on_error=policy))
+        for s in fp.streams(source, on_error=policy, max_buffered=4096):
+            s.client_data, s.server_data, s.client_gaps, s.server_gaps, s.state, s.anomalies
+            if fp_http_available:
+                s.http_messages(decode=True)
+    except fp.Error:
+        pass
+
+
+try:
+    import fastpkt.http  # noqa: F401
+    fp_http_available = True
+except ImportError:
+    fp_http_available = False
+
+
 def main() -> int:
     first, count = int(sys.argv[1]), int(sys.argv[2])
     blobs = [(name, (DATA / name).read_bytes()) for name in sys.argv[3:]]
@@ -186,6 +205,8 @@ def main() -> int:
                 packets += read_all(tmp, policy)
             else:
                 packets += read_all(bytearray(data), policy)
+            if seed % 3 == 0:
+                run_engines(bytearray(data), policy)
             # the dissectors alone, on the mutated bytes of one record
             spans = packet_spans(blob)
             if spans:
