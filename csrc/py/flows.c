@@ -883,17 +883,15 @@ PyDoc_STRVAR(flows_doc,
              "Iterate to stream Flow records in expiry order (bounded memory, flows not kept), or call\n"
              "to_pandas()/to_arrow()/len() first to read everything and keep all flows.");
 
+/* The slots every engine type (Flows, Streams) shares. */
+#define ENGINE_SLOTS(doc, new_fn, getset, methods)                                                \
+    {Py_tp_doc, (void *)(doc)}, {Py_tp_new, (new_fn)}, {Py_tp_dealloc, flows_dealloc},            \
+        {Py_tp_traverse, flows_traverse}, {Py_tp_clear, flows_clear}, {Py_tp_repr, flows_repr},   \
+        {Py_tp_iter, flows_iter}, {Py_tp_iternext, flows_iternext}, {Py_tp_getset, (getset)},     \
+        {Py_tp_methods, (methods)}
+
 static PyType_Slot flows_slots[] = {
-    {Py_tp_doc, (void *)flows_doc},
-    {Py_tp_new, flows_new},
-    {Py_tp_dealloc, flows_dealloc},
-    {Py_tp_traverse, flows_traverse},
-    {Py_tp_clear, flows_clear},
-    {Py_tp_repr, flows_repr},
-    {Py_tp_iter, flows_iter},
-    {Py_tp_iternext, flows_iternext},
-    {Py_tp_getset, flows_getset},
-    {Py_tp_methods, flows_methods},
+    ENGINE_SLOTS(flows_doc, flows_new, flows_getset, flows_methods),
     {Py_sq_length, flows_len},
     {Py_sq_item, flows_item},
     {0, NULL},
@@ -944,16 +942,7 @@ PyDoc_STRVAR(streams_doc, "Reassembled TCP connections from one or more Readers;
                           "fastpkt.streams(). Iterate to receive Stream objects as connections end.");
 
 static PyType_Slot streams_slots[] = {
-    {Py_tp_doc, (void *)streams_doc},
-    {Py_tp_new, streams_new},
-    {Py_tp_dealloc, flows_dealloc},
-    {Py_tp_traverse, flows_traverse},
-    {Py_tp_clear, flows_clear},
-    {Py_tp_repr, flows_repr},
-    {Py_tp_iter, flows_iter},
-    {Py_tp_iternext, flows_iternext},
-    {Py_tp_getset, streams_getset},
-    {Py_tp_methods, streams_methods},
+    ENGINE_SLOTS(streams_doc, streams_new, streams_getset, streams_methods),
     {0, NULL},
 };
 
