@@ -302,6 +302,8 @@ class StreamChunk(tuple[Any, ...]):
     offset: int         # position in the direction's byte stream, missing bytes counted
     data: bytes
     gap: int            # bytes missing just before this chunk
+    client: tuple[str, int]
+    server: tuple[str, int]
 
 class Stream:
     """One reassembled TCP connection."""

@@ -338,6 +338,7 @@ def test_store_false_with_on_data_and_run():
     st = fp.streams(pcap(c.frames), store=False, on_data=got.append)
     assert st.run() == 1
     assert b"".join(ch.data for ch in got) == b"abcdef"
+    assert got[0].client == ("10.0.0.1", CPORT) and got[0].server == ("10.0.0.2", SPORT)
     assert st.finished
     (s,) = list(fp.streams(pcap(c.frames), store=False))
     assert not s.stored and s.client_data == b"" and s.client_bytes == 6

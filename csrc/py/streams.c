@@ -12,13 +12,16 @@
 typedef struct {
     fp_reasm r;
     uint64_t flow_id;
+    fp_flow_key key;     /* chunks name their connection (the stream may be gone by then) */
+    uint8_t client_is_b;
 } stream_ext;
 
 typedef struct {
     uint64_t flow_id, offset, gap;
     size_t at;
     uint32_t len;
-    uint8_t dir;
+    uint8_t dir, client_is_b;
+    fp_flow_key key;
 } chunk;
 
 struct fp_stream_engine {
@@ -36,7 +39,8 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
 {
     fp_stream_engine *e = ctx;
     if (!e->chunks_on) return;
-    uint64_t id = ((stream_ext *)user)->flow_id;
+    const stream_ext *x = user;
+    uint64_t id = x->flow_id;
     chunk *last = e->nchunks ? &e->chunks[e->nchunks - 1] : NULL;
     /* a gap then the data after it: one chunk */
     int merge = last && last->len == 0 && gap == 0 && last->flow_id == id && last->dir == dir && last->offset == offset;
@@ -74,6 +78,8 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
     c->at = e->arena_len - len;
     c->len = len;
     c->dir = (uint8_t)dir;
+    c->key = x->key;
+    c->client_is_b = x->client_is_b;
 }
 
 fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks)
@@ -108,6 +114,8 @@ void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_pack
             return;
         }
         x->flow_id = f->flow_id;
+        x->key = f->key;
+        x->client_is_b = f->client_is_b;
         x->r.user = x;
         f->ext = x;
         e->active++;
@@ -136,14 +144,16 @@ void fp_stream_engine_ext_free(fp_stream_engine *e, void *ext)
 
 size_t fp_stream_engine_pending(const fp_stream_engine *e) { return e->arena_len + e->nchunks * 64; }
 
-static PyObject *endpoint(const fp_flow *f, int client)
+/* (ip, port) of the client or server of a connection. */
+static PyObject *key_endpoint(const fp_flow_key *k, int client_is_b, int client)
 {
-    const fp_flow_key *k = &f->key;
-    int b = client ? f->client_is_b : !f->client_is_b;
+    int b = client ? client_is_b : !client_is_b;
     const uint8_t *a = b ? k->b : k->a;
     PyObject *ip = k->ip_version == 4 ? fp_ip4_str(a) : fp_ip6_str(a);
     return ip ? Py_BuildValue("(Ni)", ip, b ? k->pb : k->pa) : NULL;
 }
+
+static PyObject *endpoint(const fp_flow *f, int client) { return key_endpoint(&f->key, f->client_is_b, client); }
 
 int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_data)
 {
@@ -160,7 +170,9 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
         PyStructSequence_SetItem(rec, 2, PyLong_FromUnsignedLongLong(c->offset));
         PyStructSequence_SetItem(rec, 3, PyBytes_FromStringAndSize((const char *)e->arena + c->at, c->len));
         PyStructSequence_SetItem(rec, 4, PyLong_FromUnsignedLongLong(c->gap));
-        for (int j = 0; j < 5; j++)
+        PyStructSequence_SetItem(rec, 5, key_endpoint(&c->key, c->client_is_b, 1));
+        PyStructSequence_SetItem(rec, 6, key_endpoint(&c->key, c->client_is_b, 0));
+        for (int j = 0; j < 7; j++)
             if (PyStructSequence_GetItem(rec, j) == NULL) rc = -1;
         PyObject *res = rc == 0 ? PyObject_CallOneArg(on_data, rec) : NULL;
         if (res == NULL) rc = -1;
@@ -490,10 +502,12 @@ static PyStructSequence_Field chunk_fields[] = {
     {"offset", "position of data in the direction's byte stream (missing bytes counted)"},
     {"data", "bytes, in order"},
     {"gap", "bytes missing just before this chunk (0: contiguous)"},
+    {"client", "(client_ip, client_port)"},
+    {"server", "(server_ip, server_port)"},
     {NULL, NULL},
 };
 static PyStructSequence_Desc chunk_desc = {"fastpkt.StreamChunk", "In-order stream data, handed to on_data.",
-                                           chunk_fields, 5};
+                                           chunk_fields, 7};
 
 int fp_streams_register(PyObject *m, fp_state *st)
 {
