@@ -54,7 +54,8 @@ except ImportError:  # pragma: no cover
     __version__ = "0.1.0"
 
 __all__ = [
-    "open", "read", "write", "flows", "streams", "save_streams",
+    "open", "read", "write", "flows", "streams", "save_streams", "http",
+    "HttpRequest", "HttpResponse", "HttpHeaders",
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
     "Error", "FormatError", "TruncatedError",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
@@ -187,6 +188,7 @@ def _attach_frames() -> None:
 
 from .flows import flows  # noqa: E402  (after Reader; rebinds the name over the submodule)
 from .streams import save_streams, streams  # noqa: E402  (rebinds the name over the submodule)
+from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (rebinds the name)
 
 try:
     _attach_frames()

@@ -351,3 +351,14 @@ class Streams:
     def run(self) -> int: ...
     stats: dict[str, Any]
     finished: bool
+
+# ---- HTTP/1.x over reassembled streams (csrc/stream/http_stream.c; use fastpkt.http.messages) ----
+# (is_response, index, method|version, target|status, version|reason, headers, trailers, body,
+#  body_complete, body_missing, framing, anomalies, data_start, data_end, peer list position)
+_HttpRawMessage = tuple[bool, int, str, Any, str, list[tuple[str, str]], list[tuple[str, str]],
+                        bytes, bool, int, str, tuple[str, ...], int, int, int | None]
+_HttpDirectionState = tuple[str, int, int, tuple[str, ...]]   # (stop, parsed, skipped, anomalies)
+def _http_parse(client_data: bytes | bytearray | memoryview, server_data: bytes | bytearray | memoryview,
+                client_gaps: Iterable[tuple[int, int]], server_gaps: Iterable[tuple[int, int]],
+                client_closed: bool, server_closed: bool, /
+                ) -> tuple[list[_HttpRawMessage], _HttpDirectionState, _HttpDirectionState]: ...
