@@ -295,7 +295,7 @@ void fp_reasm_segment(fp_reasm_shared *sh, fp_reasm *r, int di, uint32_t seq, ui
     d->packets++;
     if (flags & FP_TH_RST) {
         d->rst = 1;
-        return; /* a RST's payload is a diagnostic, not stream data */
+        return; /* a RST's payload is a diagnostic the receiving TCP never hands to the application */
     }
     if (flags & FP_TH_SYN) {
         if (!d->started) {
@@ -333,6 +333,7 @@ void fp_reasm_segment(fp_reasm_shared *sh, fp_reasm *r, int di, uint32_t seq, ui
 
 void fp_reasm_finish(fp_reasm_shared *sh, fp_reasm *r)
 {
+    if (!r->dir[0].syn && !r->dir[1].syn) r->anomalies |= FP_REASM_MIDSTREAM; /* even without data */
     for (int di = 0; di < 2; di++) {
         fp_reasm_dir *d = &r->dir[di];
         while (d->segs) skip_to(sh, r, di, d->segs->seq);

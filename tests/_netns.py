@@ -1,0 +1,198 @@
+"""Network-namespace capture harness for the kernel-TCP tests (no pytest import here).
+
+`NetnsCapture` creates a private network namespace, brings its loopback up with MTU 1500 and
+segmentation/receive offloads off (so the capture holds wire-sized segments, not 64 KiB GSO
+super-segments), and records `lo` with tcpdump into a pcap. Everything the tests run inside it
+talks to 127.0.0.1 / ::1 only, and the namespace is deleted on exit.
+
+On loopback the capture tap sits on the transmit path (dev_queue_xmit), before the receive
+path's netfilter INPUT hook: a segment dropped by an iptables INPUT rule is in the capture, and
+so is its retransmission (test_flows_netns.test_drop_happens_after_capture checks this).
+For the receiver's view, `add_capture("nflog:N", ...)` records what an iptables NFLOG rule
+placed after the drop rule logs: only the segments that were delivered, so a dropped segment
+is a real hole that its retransmission fills later. fastpkt does not read LINKTYPE_NFLOG;
+`nflog_to_raw` rewrites such a capture as LINKTYPE_RAW.
+
+test_flows_netns.py has its own copy of the same steps; this module is the shared version for
+the newer tests (tests/test_streams_netns.py).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+
+def run(cmd, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def requirements(tools=("ip", "tcpdump")) -> str | None:
+    """None when namespaces can be used here, else the reason to skip."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, iptables, tcpdump)"
+    for tool in tools:
+        if not shutil.which(tool):
+            return "%s is not installed" % tool
+    r = run(["ip", "netns", "list"])
+    if r.returncode != 0:
+        return "`ip netns` is unavailable: %s" % r.stderr.strip()
+    return None
+
+
+class NetnsError(RuntimeError):
+    """The namespace or the capture could not be set up (callers turn this into a skip)."""
+
+
+class NetnsCapture:
+    """with NetnsCapture("fpstreams", pcap) as ns: ns.exec([...]) ... -> pcap is complete.
+
+    `exec(cmd)` runs a command inside the namespace; `iptables(args, v6=False)` adds a rule
+    and returns False (with `ns.iptables_error`) when the rule cannot be installed.
+    """
+
+    def __init__(self, prefix: str, pcap: Path, buffer_kib: int = 65536):
+        self.name = "%s-%d" % (prefix, os.getpid())
+        self.pcap = Path(pcap)
+        self.buffer_kib = buffer_kib
+        self.dumps: list[tuple[str, subprocess.Popen]] = []
+        self.tcpdump_stderr: dict[str, str] = {}
+        self.has_ipv6 = False
+        self.iptables_error: str | None = None
+        self._created = False
+
+    @property
+    def prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.name]
+
+    def exec(self, cmd, timeout: float = 120) -> subprocess.CompletedProcess:
+        return run(self.prefix + list(cmd), timeout=timeout)
+
+    def iptables(self, args, v6: bool = False) -> bool:
+        tool = "ip6tables" if v6 else "iptables"
+        if not shutil.which(tool):
+            self.iptables_error = "%s is not installed" % tool
+            return False
+        r = self.exec([tool] + list(args))
+        if r.returncode != 0:
+            self.iptables_error = "%s: %s" % (tool, r.stderr.strip())
+            return False
+        return True
+
+    def counters(self, v6: bool = False) -> list[tuple[int, str]]:
+        """(packets, rule text) for every rule of the INPUT chain."""
+        r = self.exec(["ip6tables" if v6 else "iptables", "-L", "INPUT", "-v", "-n", "-x"])
+        out = []
+        for ln in r.stdout.splitlines():
+            parts = ln.split()
+            if parts and parts[0].isdigit():
+                out.append((int(parts[0]), ln))
+        return out
+
+    def add_capture(self, iface: str, pcap: Path) -> None:
+        """Start `tcpdump -i iface -w pcap` in the namespace and wait until it is armed."""
+        dump = subprocess.Popen(
+            self.prefix + ["tcpdump", "-i", iface, "-n", "-U", "-s", "0", "-Z", "root",
+                           "-B", str(self.buffer_kib), "--immediate-mode", "-w", str(pcap)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.dumps.append((iface, dump))
+        line = dump.stderr.readline()  # "listening on IFACE, ..." once the capture is armed
+        if "listening" not in line:
+            raise NetnsError("tcpdump -i %s did not start in the namespace: %s"
+                             % (iface, line.strip()))
+        time.sleep(0.2)
+
+    def __enter__(self) -> "NetnsCapture":
+        r = run(["ip", "netns", "add", self.name])
+        if r.returncode != 0:
+            raise NetnsError("cannot create a network namespace: %s" % r.stderr.strip())
+        self._created = True
+        try:
+            r = self.exec(["ip", "link", "set", "lo", "up", "mtu", "1500"])
+            if r.returncode != 0:
+                raise NetnsError("cannot bring lo up: %s" % r.stderr.strip())
+            if shutil.which("ethtool"):
+                self.exec(["ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off"])
+            self.has_ipv6 = "::1" in self.exec(["ip", "-6", "addr", "show", "dev", "lo"]).stdout
+            self.add_capture("lo", self.pcap)
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def stop_capture(self) -> dict[str, str]:
+        """Stop the tcpdumps this object started; returns their final stderr per interface
+        (with the "N packets dropped by kernel" line)."""
+        if self.dumps:
+            time.sleep(1.0)  # let tcpdump write the last packets
+        for iface, dump in self.dumps:
+            dump.terminate()
+            try:
+                _, err = dump.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                dump.kill()
+                _, err = dump.communicate()
+            self.tcpdump_stderr[iface] = err or ""
+        self.dumps = []
+        return self.tcpdump_stderr
+
+    def _teardown(self) -> None:
+        self.stop_capture()
+        if self._created:
+            run(["ip", "netns", "del", self.name])
+            self._created = False
+
+    def __exit__(self, *exc) -> None:
+        self._teardown()
+
+    def left_behind(self) -> bool:
+        return self.name in run(["ip", "netns", "list"]).stdout.split()
+
+
+LINKTYPE_RAW = 101
+LINKTYPE_NFLOG = 239
+NFULA_PAYLOAD = 9
+
+
+def nflog_to_raw(src: Path, dst: Path) -> int:
+    """Rewrite a tcpdump `-i nflog:N` capture (LINKTYPE_NFLOG) as a LINKTYPE_RAW pcap: the
+    packet of each record is its NFULA_PAYLOAD TLV. Returns the number of packets.
+
+    LINKTYPE_NFLOG (tcpdump.org/linktypes/LINKTYPE_NFLOG.html): a 4-byte header (family,
+    version, resource id) then TLVs of (length, type) in the byte order of the host that
+    wrote the file (= the pcap's own byte order), each padded to 4 bytes."""
+    data = Path(src).read_bytes()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        raise ValueError("%s is not a pcap file" % src)
+    vmaj, vmin, _, _, snap, linktype = struct.unpack(e + "HHiIII", data[4:24])
+    if linktype != LINKTYPE_NFLOG:
+        raise ValueError("%s: linktype %d, not NFLOG" % (src, linktype))
+    out = [data[:4] + struct.pack(e + "HHiIII", vmaj, vmin, 0, 0, 262144, LINKTYPE_RAW)]
+    pos, n = 24, 0
+    while pos + 16 <= len(data):
+        sec, frac, incl, _orig = struct.unpack(e + "IIII", data[pos:pos + 16])
+        rec = data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+        if len(rec) < incl:
+            break  # cut short
+        t = 4
+        while t + 4 <= len(rec):
+            tlen, ttype = struct.unpack(e + "HH", rec[t:t + 4])
+            if tlen < 4:
+                break
+            if ttype == NFULA_PAYLOAD:
+                pkt = rec[t + 4:t + tlen]
+                out.append(struct.pack(e + "IIII", sec, frac, len(pkt), len(pkt)) + pkt)
+                n += 1
+                break
+            t += (tlen + 3) & ~3
+    Path(dst).write_bytes(b"".join(out))
+    return n
