@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-APT_PACKAGES := libpcap-dev pkg-config gcc make tcpdump iproute2 iptables ethtool
+APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 iptables ethtool
 FUZZ_SECONDS ?= 60
 SAMPLE := examples/data/sample.pcap
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
@@ -59,22 +59,26 @@ sanitize: venv
 fuzz: sysdeps
 	@command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev
 	mkdir -p csrc/fuzz/build
-	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dissect.c $(DISSECT_SRC) -o csrc/fuzz/build/fuzz_dissect
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dissect.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_dissect
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_source.c $(SOURCE_SRC) -lpcap -o csrc/fuzz/build/fuzz_source
-	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) -lm -o csrc/fuzz/build/fuzz_flow
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) -lm -lcrypto -o csrc/fuzz/build/fuzz_flow
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stream.c csrc/stream/tcp_reassembly.c -o csrc/fuzz/build/fuzz_stream
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c -o csrc/fuzz/build/fuzz_http
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c csrc/dissect/quic.c -lcrypto -o csrc/fuzz/build/fuzz_quic
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \
-	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http
+	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic
 	cp tests/data/*.pcap* csrc/fuzz/build/corpus_source/ 2>/dev/null || true
 	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
 	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
 	csrc/fuzz/build/fuzz_flow -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_flow
 	csrc/fuzz/build/fuzz_stream -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_stream
 	csrc/fuzz/build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_http
+	csrc/fuzz/build/fuzz_quic -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_quic
 
 bench: build
 	$(PY) benchmarks/bench_read.py
+	$(PY) benchmarks/bench_flows.py
+	$(PY) benchmarks/bench_streams.py
 
 sdist: venv
 	$(PY) -m build
