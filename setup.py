@@ -1,6 +1,7 @@
 """Build the C extension: every .c under csrc/ except test drivers and fuzz harnesses.
 
-libpcap (for BPF on files and live capture) is found with pkg-config or pcap-config."""
+libpcap (for BPF on files and live capture) is found with pkg-config or pcap-config, OpenSSL's
+libcrypto (QUIC Initial decryption) with pkg-config."""
 import os
 import shlex
 import shutil
@@ -33,6 +34,18 @@ def libpcap_flags():
              "apt-get install libpcap-dev (Fedora: libpcap-devel; macOS: brew install libpcap).")
 
 
+def libcrypto_flags():
+    """OpenSSL's libcrypto (QUIC Initial decryption: HMAC-SHA256, AES-ECB, AES-GCM)."""
+    if shutil.which("pkg-config"):
+        flags = _flags(["pkg-config", "--cflags", "--libs", "libcrypto"])
+        if flags is not None:
+            return flags
+    if Path("/usr/include/openssl/evp.h").exists():
+        return ["-lcrypto"]
+    sys.exit("fastpkt needs OpenSSL's libcrypto headers to build. On Debian/Ubuntu: "
+             "apt-get install libssl-dev (Fedora: openssl-devel; macOS: brew install openssl@3).")
+
+
 def sources():
     out = []
     for p in sorted((HERE / "csrc").rglob("*.c")):
@@ -44,6 +57,8 @@ def sources():
 
 
 pcap = libpcap_flags()
+crypto = libcrypto_flags()
+libflags = pcap + crypto
 extra_compile = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if os.environ.get("FASTPKT_WERROR", "") == "1":
     extra_compile.append("-Werror")
@@ -56,9 +71,9 @@ if san:
 ext = Extension(
     "fastpkt._fastpkt",
     sources=sources(),
-    include_dirs=["csrc"] + [f[2:] for f in pcap if f.startswith("-I")],
-    library_dirs=[f[2:] for f in pcap if f.startswith("-L")],
-    libraries=[f[2:] for f in pcap if f.startswith("-l")] + ["pthread"],
+    include_dirs=["csrc"] + [f[2:] for f in libflags if f.startswith("-I")],
+    library_dirs=[f[2:] for f in libflags if f.startswith("-L")],
+    libraries=[f[2:] for f in libflags if f.startswith("-l")] + ["pthread"],
     extra_compile_args=extra_compile,
     extra_link_args=extra_link,
     define_macros=[("_GNU_SOURCE", "1")],

@@ -118,6 +118,7 @@ int fp_writer_register(PyObject *m, fp_state *st);
 int fp_flows_register(PyObject *m, fp_state *st);
 int fp_streams_register(PyObject *m, fp_state *st);
 int fp_http_register(PyObject *m, fp_state *st);
+int fp_quic_register(PyObject *m, fp_state *st); /* quic_py.c */
 
 /* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
  * times like 1234567890.25 convert exactly (a double holds ~16 digits). */
