@@ -113,6 +113,27 @@ def test_ip_linktypes_via_packet(lt, raw):
     assert p.sport in (1, 3)
 
 
+@pytest.mark.parametrize("head,inner", [
+    (b"\xff\x03\x00\x21", bytes(IP(src="1.2.3.4", dst="5.6.7.8") / UDP(sport=1, dport=2))),  # HDLC framing
+    (b"\x00\x21", bytes(IP(src="1.2.3.4", dst="5.6.7.8") / UDP(sport=1, dport=2))),            # bare
+    (b"\x21", bytes(IP(src="1.2.3.4", dst="5.6.7.8") / UDP(sport=1, dport=2))),                # compressed
+    (b"\xff\x03\x00\x57", bytes(IPv6(src="::1", dst="::2") / TCP(sport=3, dport=4))),
+])
+def test_ppp_linktype(head, inner):
+    """LINKTYPE_PPP (9): RFC 1662 framing optional, protocol field 0x0021 / 0x0057 (RFC 1661),
+    compressible to one byte."""
+    p = fp.Packet(head + inner, linktype=9)
+    assert p.src in ("1.2.3.4", "::1") and p.sport in (1, 3)
+    assert (p.ip or p.ip6).offset == len(head)
+
+
+def test_ppp_other_protocol_and_truncation():
+    lcp = fp.Packet(b"\xff\x03\xc0\x21\x01\x01\x00\x04", linktype=9)
+    assert lcp.ip is None and lcp.payload == b"\x01\x01\x00\x04"
+    short = fp.Packet(b"\xff\x03\x00", linktype=9)
+    assert "link_trunc" in short.anomalies
+
+
 def test_unknown_linktype_is_raw_payload():
     raw = b"\x01\x02\x03\x04 whatever"
     p = fp.Packet(raw, linktype=147)  # USER0
