@@ -61,12 +61,16 @@ fuzz: sysdeps
 	mkdir -p csrc/fuzz/build
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dissect.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_dissect
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_source.c $(SOURCE_SRC) -lpcap -o csrc/fuzz/build/fuzz_source
-	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) -lm -lcrypto -o csrc/fuzz/build/fuzz_flow
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) csrc/stream/tcp_reassembly.c \
+	  csrc/stream/hello_tracker.c -lm -lcrypto -o csrc/fuzz/build/fuzz_flow
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_tls_hello.c csrc/dissect/tls_hello.c csrc/dissect/tls_fingerprint.c \
+	  -lcrypto -o csrc/fuzz/build/fuzz_tls_hello
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stream.c csrc/stream/tcp_reassembly.c -o csrc/fuzz/build/fuzz_stream
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c -o csrc/fuzz/build/fuzz_http
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c csrc/dissect/quic.c -lcrypto -o csrc/fuzz/build/fuzz_quic
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \
-	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic
+	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic \
+	  csrc/fuzz/build/corpus_tls_hello
 	cp tests/data/*.pcap* csrc/fuzz/build/corpus_source/ 2>/dev/null || true
 	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
 	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
@@ -74,6 +78,7 @@ fuzz: sysdeps
 	csrc/fuzz/build/fuzz_stream -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_stream
 	csrc/fuzz/build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_http
 	csrc/fuzz/build/fuzz_quic -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_quic
+	csrc/fuzz/build/fuzz_tls_hello -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_tls_hello
 
 bench: build
 	$(PY) benchmarks/bench_read.py

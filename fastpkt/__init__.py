@@ -55,7 +55,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "open", "read", "write", "flows", "streams", "save_streams", "http",
-    "HttpRequest", "HttpResponse", "HttpHeaders",
+    "HttpRequest", "HttpResponse", "HttpHeaders", "client_hellos",
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
     "Error", "FormatError", "TruncatedError",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
@@ -189,6 +189,7 @@ def _attach_frames() -> None:
 from .flows import flows  # noqa: E402  (after Reader; rebinds the name over the submodule)
 from .streams import save_streams, streams  # noqa: E402  (rebinds the name over the submodule)
 from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (rebinds the name)
+from .tls import client_hellos  # noqa: E402
 
 try:
     _attach_frames()

@@ -118,6 +118,7 @@ class TLS(Layer):
     is_client_hello: bool
     hello_version: int | None
     sni: str | None           # ClientHello server_name (single segment)
+    hello: ClientHello | None  # the whole ClientHello when this segment holds it
     hello_complete: bool
 
 class Packet:
@@ -262,6 +263,9 @@ class Flow(tuple[Any, ...]):
     rev_iat_max: float
     rev_iat_std: float
     sni: str | None
+    alpn: str | None
+    ja3: str | None
+    ja4: str | None
     http_host: str | None
     http_method: str | None
     dns_qname: str | None
@@ -275,7 +279,7 @@ class Flows:
     def __init__(self, readers: Sequence[Reader], *, bidirectional: bool = True,
                  idle_timeout: float | None = 120.0, active_timeout: float | None = 1800.0,
                  max_flows: int | None = 1_000_000, max_memory: int | None = None,
-                 progress: Any = None) -> None: ...
+                 progress: Any = None, tls: bool = True) -> None: ...
     def __iter__(self) -> Iterator[Flow]: ...
     def __next__(self) -> Flow: ...
     def __len__(self) -> int: ...
@@ -362,3 +366,55 @@ def _http_parse(client_data: bytes | bytearray | memoryview, server_data: bytes 
                 client_gaps: Iterable[tuple[int, int]], server_gaps: Iterable[tuple[int, int]],
                 client_closed: bool, server_closed: bool, /
                 ) -> tuple[list[_HttpRawMessage], _HttpDirectionState, _HttpDirectionState]: ...
+
+HELLO_FIELDS: tuple[str, ...]   # ClientHello field names, in order
+
+class ClientHello(tuple[Any, ...]):
+    """One TLS ClientHello (TCP reassembled or QUIC decrypted), with the server's answer."""
+    time: float
+    stream_id: int
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    ip_version: int
+    transport: str                 # 'tcp' | 'quic'
+    sni: str | None
+    server_names: tuple[str, ...]
+    alpn: tuple[str, ...]
+    version: int
+    version_name: str
+    legacy_version: int
+    versions: tuple[int, ...]
+    ciphers: tuple[int, ...]
+    extensions: tuple[int, ...]
+    groups: tuple[int, ...]
+    signature_algorithms: tuple[int, ...]
+    key_share_groups: tuple[int, ...]
+    ec_point_formats: tuple[int, ...]
+    psk_modes: tuple[int, ...]
+    ech: bool
+    grease: bool
+    ja3: str | None
+    ja3_hash: str | None
+    ja4: str | None
+    ja4_r: str | None
+    hello_size: int
+    quic_version: int | None
+    server_time: float | None
+    server_version: int | None
+    server_cipher: int | None
+    server_alpn: str | None
+    ja3s: str | None
+    ja3s_hash: str | None
+    anomalies: tuple[str, ...]
+
+class ClientHellos:
+    """Iterate for ClientHello records as connections' hellos complete."""
+    def __init__(self, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
+                 max_flows: int | None = 1_000_000, progress: Any = None) -> None: ...
+    def __iter__(self) -> Iterator[ClientHello]: ...
+    def __next__(self) -> ClientHello: ...
+    def to_pandas(self) -> Any: ...
+    stats: dict[str, Any]
+    finished: bool

@@ -32,6 +32,7 @@ def flows(
     filter: str | None = None,  # noqa: A002
     on_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
+    tls: bool = True,
 ) -> Flows:
     """Aggregate a capture into flows, in C.
 
@@ -46,6 +47,8 @@ def flows(
     filter, on_error: passed to the Readers fastpkt opens.
     progress: a bar on stderr (None: only when stderr is a terminal), or a callable
         ``progress(bytes_read, total_bytes)`` called between chunks of records.
+    tls: fill sni, alpn, ja3 and ja4 from each connection's whole ClientHello (TCP
+        reassembled, QUIC decrypted). False: sni from single-packet hellos only (cheaper).
 
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
@@ -54,7 +57,7 @@ def flows(
     """
     return Flows(_readers(source, filter, on_error, "flows"), bidirectional=bool(bidirectional),
                  idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
-                 max_memory=max_memory, progress=_progress_callback(progress, "flows"))
+                 max_memory=max_memory, progress=_progress_callback(progress, "flows"), tls=bool(tls))
 
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[Reader]:  # noqa: A002

@@ -7,7 +7,8 @@ Every seed makes one mutated input from one fixture: random byte flips, or a len
 field that lies (pcap caplen, pcapng block length, IPv4 IHL/total length, UDP length,
 TCP data offset, DNS counts). Each input is read with a random on_error policy, from
 memory or from a file; every delivered packet has every attribute of every layer
-touched; every third input also goes through fp.flows and fp.streams (HTTP parsed). Allowed outcomes: packets, or an fp.Error subclass from the reader. Anything
+touched; every third input also goes through fp.flows, fp.streams (HTTP parsed) and
+fp.client_hellos. Allowed outcomes: packets, or an fp.Error subclass from the reader. Anything
 else (another exception type, an exception from an attribute, a crash) is a failure.
 
 Prints "SEED n" before each case (so a crash can be traced to its seed) and a JSON
@@ -167,9 +168,11 @@ def read_all(source, policy: str) -> int:
 
 
 def run_engines(source, policy: str) -> None:
-    """Flows and streams (with HTTP parsing) over the same mutated input."""
+    """Flows, streams (with HTTP parsing) and TLS hellos over the same mutated input."""
     try:
         list(fp.flows(source, on_error=policy))
+        for h in fp.client_hellos(source, on_error=policy):
+            tuple(h)
         for s in fp.streams(source, on_error=policy, max_buffered=4096):
             s.client_data, s.server_data, s.client_gaps, s.server_gaps, s.state, s.anomalies
             if fp_http_available:

@@ -37,3 +37,7 @@ def test_stream_stubs_match_runtime():
         assert not missing, (cls, missing)
     st = fp.streams(Conn.pcap_of(c))
     assert all(hasattr(st, a) for a in stub_attrs("Streams"))
+
+
+def test_hello_stub_matches_fields():
+    assert tuple(stub_attrs("ClientHello")) == _fastpkt.HELLO_FIELDS

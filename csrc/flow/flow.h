@@ -107,9 +107,11 @@ typedef struct {
 } fp_flow_dir;
 
 #define FP_HINT_TEXT 256
+#define FP_HINT_ALPN 64
 typedef struct {
     char sni[FP_HINT_TEXT], http_host[FP_HINT_TEXT], http_method[16], dns_qname[FP_HINT_TEXT];
-    uint16_t sni_len, http_host_len, http_method_len, dns_qname_len;
+    char alpn[FP_HINT_ALPN], ja3[33], ja4[40]; /* from a reassembled ClientHello */
+    uint16_t sni_len, http_host_len, http_method_len, dns_qname_len, alpn_len;
     int16_t dns_rcode;                   /* -1 = no response seen */
 } fp_flow_hints;
 
@@ -177,6 +179,10 @@ int fp_flow_record_update(fp_flow *f, const fp_flow_packet *p);
 fp_conn_state fp_flow_conn_state(const fp_flow *f);
 /* flow_hints.c: look for TLS SNI, HTTP method/Host, DNS name/rcode in a packet. */
 void fp_flow_hints_update(fp_flow *f, const fp_flow_packet *p, int forward);
+/* The TLS facts of a whole (reassembled) ClientHello; they replace the one-packet SNI.
+ * Returns -1 when the hints could not be allocated. */
+int fp_flow_hints_set_tls(fp_flow *f, const char *sni, size_t sni_len, const char *alpn, size_t alpn_len,
+                          const char *ja3, const char *ja4);
 /* 1 when a packet going this way (swapped as in the packet) is the forward direction. */
 static inline int fp_flow_is_forward(const fp_flow *f, int swapped) { return swapped == f->client_is_b; }
 

@@ -76,3 +76,15 @@ void fp_flow_hints_update(fp_flow *f, const fp_flow_packet *p, int forward)
     if (FP_HAS(d, FP_L_TLS)) tls_hints(f, p);
     if (FP_HAS(d, FP_L_HTTP)) http_hints(f, p);
 }
+
+int fp_flow_hints_set_tls(fp_flow *f, const char *sni, size_t sni_len, const char *alpn, size_t alpn_len,
+                          const char *ja3, const char *ja4)
+{
+    fp_flow_hints *h = hints_of(f);
+    if (h == NULL) return -1;
+    if (sni_len) h->sni_len = copy_text(h->sni, sizeof h->sni, sni, sni_len);
+    h->alpn_len = copy_text(h->alpn, sizeof h->alpn, alpn, alpn_len);
+    copy_text(h->ja3, sizeof h->ja3, ja3, strlen(ja3));
+    copy_text(h->ja4, sizeof h->ja4, ja4, strlen(ja4));
+    return 0;
+}

@@ -354,8 +354,8 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     int had_hints = f->hints != NULL;
     int closed = fp_flow_record_update(f, &p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
-    t->hints += (f->hints != NULL) - had_hints;
     if (t->on_packet) t->on_packet(t->ctx, f, &p, fp_flow_is_forward(f, p.swapped));
+    t->hints += (f->hints != NULL) - had_hints;
     lru_touch(t, f, idx);
     if (closed && !f->closing) {
         f->closing = (uint8_t)closed;

@@ -1,25 +1,56 @@
 /* libFuzzer harness for csrc/flow: fuzz bytes -> a sequence of records (link type,
  * time step, bytes) -> dissect -> flow table with tiny timeouts and memcaps, so every
- * expiry path, eviction, the fragment table and the TCP state machine are exercised.
+ * expiry path, eviction, the fragment table and the TCP state machine are exercised;
+ * with bit 2 of the first byte the TLS/QUIC hello search rides on the table (reassembly,
+ * record assembly, QUIC decryption, hello parsing and fingerprints at emission).
  * Checks the table's bookkeeping after the final flush.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
- *         csrc/fuzz/fuzz_flow.c csrc/flow/(all).c csrc/dissect/(all but test_*).c -lm */
+ *         csrc/fuzz/fuzz_flow.c csrc/flow/(all).c csrc/dissect/(all but test_*).c \
+ *         csrc/stream/tcp_reassembly.c csrc/stream/hello_tracker.c -lm -lcrypto */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flow/flow.h"
+#include "stream/hello_tracker.h"
 
 static const uint32_t linktypes[] = {FP_LINKTYPE_ETHERNET, FP_LINKTYPE_RAW, FP_LINKTYPE_IPV4, FP_LINKTYPE_IPV6};
 
 typedef struct {
     uint64_t emitted;
+    fp_hello_tracker *hellos;
 } sink;
+
+static char done_marker;
+#define DONE ((void *)&done_marker)
+
+static void on_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    sink *s = ctx;
+    if (f->ext == DONE) return;
+    fp_hello_conn *c = f->ext;
+    int rc = fp_hello_packet(s->hellos, &c, p, forward);
+    f->ext = c ? (void *)c : rc < 0 ? DONE : NULL;
+}
+
+static void ext_free(void *ctx, void *ext)
+{
+    if (ext != DONE) fp_hello_conn_free(((sink *)ctx)->hellos, ext);
+}
 
 static void on_emit(void *ctx, fp_flow *f)
 {
     sink *s = ctx;
     s->emitted++;
+    if (f->ext && f->ext != DONE) { /* fingerprint what was found, as the bridge does */
+        fp_hello_conn *c = f->ext;
+        fp_hello_finish(s->hellos, c);
+        fp_hello_view v;
+        if (fp_hello_view_make(c, &v) == 0) {
+            if (strlen(v.ja4) >= FP_JA4_SIZE) abort();
+            fp_hello_view_free(&v);
+        }
+    }
     if (f->dir[0].packets + f->dir[1].packets == 0) abort();
     if (f->history_len > FP_FLOW_HISTORY_MAX || f->history[f->history_len] != 0) abort();
     if (f->expiration >= FP_EXP_COUNT || fp_flow_conn_state(f) >= FP_CS_COUNT) abort();
@@ -39,8 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_flows = (uint64_t)(data[3] % 8) + 1;
     cfg.max_memory = (data[0] & 2) ? 4096 * 16 : 0;
     sink s = {0};
+    fp_hello_tracker hellos;
     fp_flow_table *t = fp_flow_table_new(&cfg, on_emit, &s);
     if (t == NULL) return 0;
+    if ((data[0] & 4) && fp_hello_tracker_init(&hellos) == 0) {
+        s.hellos = &hellos;
+        fp_flow_table_set_extension(t, on_packet, ext_free);
+    }
     size_t pos = 4;
     int64_t ts = 0;
     fp_dissection d;
@@ -65,5 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < FP_EXP_COUNT; i++) expired += st->expired[i];
     if (fp_flow_table_count(t) != 0 || expired != st->flows_created || s.emitted != expired) abort();
     fp_flow_table_free(t);
+    if (s.hellos) {
+        if (hellos.sh.stats.buffered || hellos.sh.stats.stored) abort(); /* search state all freed */
+        fp_hello_tracker_free(&hellos);
+    }
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "../flow/flow.h"
 #include "streams.h"
+#include "../stream/hello_tracker.h"
 
 /* ---- columns ----------------------------------------------------------- */
 
@@ -46,7 +47,9 @@ typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU64, CK_MU16, CK_MU8,
     X(rev_size_max, CK_F64, "") X(rev_size_std, CK_F64, "") X(fwd_iat_min, CK_F64, "")       \
     X(fwd_iat_mean, CK_F64, "") X(fwd_iat_max, CK_F64, "") X(fwd_iat_std, CK_F64, "")        \
     X(rev_iat_min, CK_F64, "") X(rev_iat_mean, CK_F64, "") X(rev_iat_max, CK_F64, "")        \
-    X(rev_iat_std, CK_F64, "") X(sni, CK_CAT, "TLS server name") X(http_host, CK_CAT, "")    \
+    X(rev_iat_std, CK_F64, "") X(sni, CK_CAT, "TLS server name") X(alpn, CK_CAT, "first ALPN offered")  \
+    X(ja3, CK_CAT, "JA3 hash of the ClientHello") X(ja4, CK_CAT, "JA4 of the ClientHello")      \
+    X(http_host, CK_CAT, "")                                                                \
     X(http_method, CK_CAT, "") X(dns_qname, CK_CAT, "") X(dns_rcode, CK_MU8, "")             \
     X(anomalies, CK_CAT, "comma-joined names") X(expiration, CK_CAT, "why the flow ended")
 
@@ -224,6 +227,9 @@ static void row_fill(flow_row *r, const fp_flow *f)
     row_dir(r, rv, COL_rev_size_min, COL_rev_iat_min);
     const fp_flow_hints *h = f->hints;
     set_s(r, COL_sni, h && h->sni_len ? h->sni : NULL, h ? h->sni_len : 0);
+    set_s(r, COL_alpn, h && h->alpn_len ? h->alpn : NULL, h ? h->alpn_len : 0);
+    set_text(r, COL_ja3, h && h->ja3[0] ? h->ja3 : NULL);
+    set_text(r, COL_ja4, h && h->ja4[0] ? h->ja4 : NULL);
     set_s(r, COL_http_host, h && h->http_host_len ? h->http_host : NULL, h ? h->http_host_len : 0);
     set_s(r, COL_http_method, h && h->http_method_len ? h->http_method : NULL, h ? h->http_method_len : 0);
     set_s(r, COL_dns_qname, h && h->dns_qname_len ? h->dns_qname : NULL, h ? h->dns_qname_len : 0);
@@ -257,14 +263,19 @@ typedef struct {
     PyObject *progress;       /* callable(position, size) or None */
     fp_stream_engine *eng;    /* Streams: TCP reassembly attached to the table, else NULL */
     PyObject *on_data;        /* Streams: callable(StreamChunk) or None */
+    fp_hello_tracker *hellos; /* ClientHellos, or Flows with tls=True: the hello search */
+    int hello_records;        /* ClientHellos: hand out hello records, not flows */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
 
-static void emit_flow(void *ctx, fp_flow *f)
+/* f->ext of a flow whose hello search is over (nothing to free, nothing to do). */
+static char ext_done_marker;
+#define EXT_DONE ((void *)&ext_done_marker)
+
+/* Queue a copy of f for the consumer; the copy takes f's ext and hints. */
+static void queue_out(fp_flows_obj *fl, fp_flow *f)
 {
-    fp_flows_obj *fl = ctx;
-    if (fl->eng && !fp_stream_engine_emit(fl->eng, f)) return; /* not TCP: no stream */
     if (fl->out_n == fl->out_cap) {
         size_t cap = fl->out_cap ? fl->out_cap * 2 : 1024;
         fp_flow *o = realloc(fl->out, cap * sizeof *o);
@@ -281,19 +292,83 @@ static void emit_flow(void *ctx, fp_flow *f)
     fl->emitted++;
 }
 
-static void stream_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward)
+/* Flows with tls=True: the reassembled ClientHello's SNI, ALPN, JA3 and JA4 go to hints. */
+static void hints_from_hello(fp_flows_obj *fl, fp_flow *f, const fp_hello_conn *c)
 {
-    fp_stream_engine_packet(((fp_flows_obj *)ctx)->eng, f, p, forward);
+    fp_hello_view *v = malloc(sizeof *v);
+    if (v == NULL || fp_hello_view_make(c, v) < 0) {
+        free(v);
+        return;
+    }
+    const fp_tls_hello *h = &v->ch;
+    const uint8_t *sni = h->sni_count ? h->body + h->sni[0].off : NULL;
+    const uint8_t *alpn = h->alpn_count ? h->body + h->alpn[0].off : NULL;
+    if (fp_flow_hints_set_tls(f, (const char *)sni, sni ? h->sni[0].len : 0, (const char *)alpn,
+                              alpn ? h->alpn[0].len : 0, v->ja3, v->ja4) < 0)
+        fl->hellos->stats.oom++;
+    fp_hello_view_free(v);
+    free(v);
 }
 
-static void stream_ext_free(void *ctx, void *ext) { fp_stream_engine_ext_free(((fp_flows_obj *)ctx)->eng, ext); }
+/* A connection's hello facts are complete (mid-flow or at its end): report them once. */
+static void hello_report(fp_flows_obj *fl, fp_flow *f)
+{
+    fp_hello_conn *c = f->ext;
+    if (c->hello[0] == NULL) {
+        fp_hello_conn_free(fl->hellos, c);
+    } else if (fl->hello_records) {
+        fp_flow snap = *f;
+        snap.hints = NULL; /* the flow keeps its hints */
+        queue_out(fl, &snap);
+    } else {
+        hints_from_hello(fl, f, c);
+        fp_hello_conn_free(fl->hellos, c);
+    }
+    f->ext = EXT_DONE;
+}
+
+static void emit_flow(void *ctx, fp_flow *f)
+{
+    fp_flows_obj *fl = ctx;
+    if (fl->eng && !fp_stream_engine_emit(fl->eng, f)) return; /* not TCP: no stream */
+    if (fl->hellos && f->ext && f->ext != EXT_DONE) {
+        fp_hello_finish(fl->hellos, f->ext);
+        hello_report(fl, f);
+    }
+    if (f->ext == EXT_DONE) f->ext = NULL;
+    if (fl->hello_records) return; /* only hellos are handed out */
+    queue_out(fl, f);
+}
+
+static void engine_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    fp_flows_obj *fl = ctx;
+    if (fl->eng) {
+        fp_stream_engine_packet(fl->eng, f, p, forward);
+        return;
+    }
+    if (f->ext == EXT_DONE) return;
+    fp_hello_conn *c = f->ext;
+    int rc = fp_hello_packet(fl->hellos, &c, p, forward);
+    f->ext = c ? (void *)c : rc < 0 ? EXT_DONE : NULL;
+    if (rc == 1) hello_report(fl, f);
+}
+
+static void ext_free(fp_flows_obj *fl, void *ext)
+{
+    if (ext == NULL || ext == EXT_DONE) return;
+    if (fl->eng) fp_stream_engine_ext_free(fl->eng, ext);
+    else fp_hello_conn_free(fl->hellos, ext);
+}
+
+static void engine_ext_free(void *ctx, void *ext) { ext_free(ctx, ext); }
 
 static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
         free(fl->out[i].hints);
         fl->out[i].hints = NULL;
-        if (fl->out[i].ext) fp_stream_engine_ext_free(fl->eng, fl->out[i].ext);
+        ext_free(fl, fl->out[i].ext);
         fl->out[i].ext = NULL;
     }
 }
@@ -447,7 +522,9 @@ static PyObject *flows_iternext(PyObject *self)
         if (fl->out_pos == fl->out_n) return NULL;
     }
     fp_flow *f = &fl->out[fl->out_pos];
-    PyObject *rec = fl->eng ? fp_stream_new(st, fl->eng, f) : flow_record(st, f);
+    PyObject *rec = fl->eng ? fp_stream_new(st, fl->eng, f)
+                    : fl->hello_records ? fp_hello_record_new(st, f, f->ext)
+                                        : flow_record(st, f);
     if (rec == NULL) return NULL;
     free_out_range(fl, fl->out_pos, fl->out_pos + 1);
     fl->out_pos++;
@@ -682,15 +759,29 @@ static void timeouts(fp_flow_config *cfg, PyObject *idle, PyObject *active, int 
     if (cfg->close_grace_ns > cfg->idle_timeout_ns) cfg->close_grace_ns = cfg->idle_timeout_ns;
 }
 
+/* The hello search on every connection of the engine (records: hand out hellos, not flows). */
+static PyObject *attach_hellos(fp_flows_obj *fl, int records)
+{
+    if (fl == NULL) return NULL;
+    fl->hellos = malloc(sizeof *fl->hellos);
+    if (fl->hellos == NULL || fp_hello_tracker_init(fl->hellos) < 0) {
+        Py_DECREF(fl);
+        return PyErr_NoMemory();
+    }
+    fl->hello_records = records;
+    fp_flow_table_set_extension(fl->table, engine_packet, engine_ext_free);
+    return (PyObject *)fl;
+}
+
 static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
-                             "max_flows", "max_memory", "progress", NULL};
+                             "max_flows", "max_memory", "progress", "tls", NULL};
     PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
                        *progress = Py_None;
-    int bidirectional = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOO:Flows", kwlist, &readers, &bidirectional, &idle,
-                                     &active, &max_flows, &max_memory, &progress))
+    int bidirectional = 1, tls = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOp:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress, &tls))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
@@ -698,7 +789,25 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     cfg.max_memory = opt_count(max_memory, "max_memory", 0, 1, &bad);
-    return bad ? NULL : (PyObject *)engine_new(type, readers, &cfg, progress);
+    if (bad) return NULL;
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress);
+    return tls && bidirectional ? attach_hellos(fl, 0) : (PyObject *)fl;
+}
+
+/* ClientHellos: the engine with the hello search, handing out one record per hello. */
+static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", NULL};
+    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:ClientHellos", kwlist, &readers, &idle, &max_flows,
+                                     &progress))
+        return NULL;
+    fp_flow_config cfg = {0};
+    int bad = 0;
+    cfg.bidirectional = 1;
+    timeouts(&cfg, idle, NULL, &bad);
+    cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress), 1);
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -736,7 +845,7 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return PyErr_NoMemory();
     }
     if (on_data != Py_None) fl->on_data = Py_NewRef(on_data);
-    fp_flow_table_set_extension(fl->table, stream_packet, stream_ext_free);
+    fp_flow_table_set_extension(fl->table, engine_packet, engine_ext_free);
     return (PyObject *)fl;
 }
 
@@ -766,6 +875,8 @@ static void flows_dealloc(PyObject *self)
     fp_flow_table_free(fl->table);
     if (fl->out) free_out_range(fl, fl->out_pos, fl->out_n);
     fp_stream_engine_free(fl->eng);
+    if (fl->hellos) fp_hello_tracker_free(fl->hellos);
+    free(fl->hellos);
     free(fl->out);
     free(fl->pending);
     free(fl->has_pending);
@@ -798,9 +909,17 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
                          "max_flows_seen", s->max_flows_seen, "memory_bytes", s->memory_bytes,
                          "dropped", s->oom, "bad_transport", s->bad_transport,
                          "finished", fl->finished ? Py_True : Py_False);
-    if (d == NULL || fl->eng == NULL) return d;
-    PyObject *r = fp_stream_engine_stats(fl->eng);
-    if (r == NULL || PyDict_SetItemString(d, "reassembly", r) < 0) Py_CLEAR(d);
+    if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;
+    PyObject *r;
+    if (fl->eng) {
+        r = fp_stream_engine_stats(fl->eng);
+    } else {
+        const fp_hello_stats *h = &fl->hellos->stats;
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos, "server_hellos",
+                          h->server_hellos, "tcp_searches", h->tcp_searches, "quic_searches", h->quic_searches,
+                          "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up, "dropped", h->oom);
+    }
+    if (r == NULL || PyDict_SetItemString(d, fl->eng ? "reassembly" : "tls", r) < 0) Py_CLEAR(d);
     Py_XDECREF(r);
     return d;
 }
@@ -953,6 +1072,44 @@ static PyType_Spec streams_spec = {
     .slots = streams_slots,
 };
 
+static PyObject *hellos_to_pandas(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *mod = PyImport_ImportModule("fastpkt.tls");
+    if (mod == NULL) return NULL;
+    PyObject *r = PyObject_CallMethod(mod, "hellos_to_pandas", "O", self);
+    Py_DECREF(mod);
+    return r;
+}
+
+static PyMethodDef hellos_methods[] = {
+    {"to_pandas", hellos_to_pandas, METH_NOARGS, "Every remaining hello as a DataFrame (one row per ClientHello)."},
+    {NULL},
+};
+
+static PyGetSetDef hellos_getset[] = {
+    {"stats", flows_get_stats, NULL,
+     "The flow engine's counters plus 'tls': client_hellos, server_hellos, tcp_searches,\n"
+     "quic_searches, quic_auth_failures, quic_gave_up, dropped.", NULL},
+    {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(hellos_doc, "TLS ClientHellos (with the server's answer) found over TCP and QUIC; create them\n"
+                         "with fastpkt.client_hellos(). Iterate for ClientHello records as they complete.");
+
+static PyType_Slot hellos_slots[] = {
+    ENGINE_SLOTS(hellos_doc, hellos_new, hellos_getset, hellos_methods),
+    {0, NULL},
+};
+
+static PyType_Spec hellos_spec = {
+    .name = "fastpkt.ClientHellos",
+    .basicsize = sizeof(fp_flows_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = hellos_slots,
+};
+
 #define COL_FIELD(name, kind, doc) {#name, doc},
 static PyStructSequence_Field flow_fields[NUM_COLS + 1] = {FLOW_COLUMNS(COL_FIELD){NULL, NULL}};
 static PyStructSequence_Desc flow_desc = {
@@ -978,6 +1135,8 @@ int fp_flows_register(PyObject *m, fp_state *st)
     }
     if (PyModule_AddType(m, st->Flows_Type) < 0) return -1;
     st->Streams_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &streams_spec, NULL);
-    if (st->Streams_Type == NULL) return -1;
-    return PyModule_AddType(m, st->Streams_Type);
+    if (st->Streams_Type == NULL || PyModule_AddType(m, st->Streams_Type) < 0) return -1;
+    st->ClientHellos_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &hellos_spec, NULL);
+    if (st->ClientHellos_Type == NULL) return -1;
+    return PyModule_AddType(m, st->ClientHellos_Type);
 }

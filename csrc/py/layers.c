@@ -7,6 +7,7 @@
  * attributes is read. All types are heap types created per module (PEP 630). */
 #include "pyfp.h"
 #include "../dissect/cursor.h"
+#include "streams.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -1651,6 +1652,13 @@ static PyObject *tls_get(PyObject *self, void *closure)
     }
 }
 
+static PyObject *tls_hello_get(PyObject *self, void *closure)
+{
+    (void)closure;
+    fp_state *st = LAYER(self)->pkt->st;
+    return fp_hello_record_packet(st, LAYER(self)->pkt);
+}
+
 static PyGetSetDef tls_getset[] = {
     {"type", tls_get, NULL, "Content type of the first record (22 handshake, 23 application data ...).",
      (void *)TLS_TYPE},
@@ -1667,6 +1675,10 @@ static PyGetSetDef tls_getset[] = {
      (void *)TLS_SNI},
     {"hello_complete", tls_get, NULL, "True if the whole ClientHello is inside this segment.",
      (void *)TLS_HELLO_COMPLETE},
+    {"hello", tls_hello_get, NULL,
+     "The ClientHello parsed in full (a fastpkt.ClientHello: ciphers, extensions, ALPN, JA3, JA4 ...)\n"
+     "when this segment holds all of it, else None. fastpkt.client_hellos() also finds hellos\n"
+     "spread over segments and QUIC.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

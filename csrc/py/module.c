@@ -94,6 +94,8 @@ static int fastpkt_exec(PyObject *m)
     if (fp_reader_register(m, st) < 0) return -1;
     if (fp_writer_register(m, st) < 0) return -1;
     if (fp_streams_register(m, st) < 0) return -1;
+    if (fp_hellos_register(m, st) < 0) return -1;
+    if (fp_tls_hello_register(m, st) < 0) return -1;
     if (fp_http_register(m, st) < 0) return -1;
     if (fp_quic_register(m, st) < 0) return -1;
     if (fp_flows_register(m, st) < 0) return -1;
@@ -113,6 +115,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Stream_Type);
     Py_VISIT(st->Gap_Type);
     Py_VISIT(st->StreamChunk_Type);
+    Py_VISIT(st->ClientHellos_Type);
+    Py_VISIT(st->ClientHello_Type);
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
     Py_VISIT(st->TCPFlags_Type);
@@ -137,6 +141,8 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Stream_Type);
     Py_CLEAR(st->Gap_Type);
     Py_CLEAR(st->StreamChunk_Type);
+    Py_CLEAR(st->ClientHellos_Type);
+    Py_CLEAR(st->ClientHello_Type);
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
     Py_CLEAR(st->TCPFlags_Type);

@@ -19,6 +19,8 @@ typedef struct {
     PyTypeObject *Stream_Type;     /* streams.c */
     PyTypeObject *Gap_Type;
     PyTypeObject *StreamChunk_Type;
+    PyTypeObject *ClientHellos_Type; /* flows.c: the engine with the hello search */
+    PyTypeObject *ClientHello_Type;  /* hellos.c: struct sequence of one hello */
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
@@ -117,6 +119,8 @@ int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);
 int fp_flows_register(PyObject *m, fp_state *st);
 int fp_streams_register(PyObject *m, fp_state *st);
+int fp_hellos_register(PyObject *m, fp_state *st);
+int fp_tls_hello_register(PyObject *m, fp_state *st); /* tls_hello_py.c: test bridge */
 int fp_http_register(PyObject *m, fp_state *st);
 int fp_quic_register(PyObject *m, fp_state *st); /* quic_py.c */
 

@@ -1,0 +1,150 @@
+/* libFuzzer harness for csrc/dissect/tls_hello.c + tls_fingerprint.c: fuzz bytes -> the
+ * handshake assembler (record or QUIC mode, fed in fuzz-chosen pieces, optional gap) ->
+ * every ClientHello/ServerHello parsed and fingerprinted; the input itself is also parsed
+ * directly as both hello kinds. Bodies are copied into exact-size buffers so ASan sees any
+ * overread; results are checked (spans inside the body, counts vs caps, fingerprint shapes,
+ * a cut JA3 buffer giving the same length and hash).
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
+ *         csrc/fuzz/fuzz_tls_hello.c csrc/dissect/tls_hello.c csrc/dissect/tls_fingerprint.c \
+ *         -lcrypto
+ * Input: [flags][cut 1]..[cut 4] then the stream. flags bit 0 QUIC mode, bits 1-2 CCS
+ * policy, bit 3 report a gap at the second cut, bits 4-7 max_message = 64 << n. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect/tls_hello.h"
+
+#define check_span(s, n) check_span_at(s, n, __LINE__)
+static void check_span_at(fp_tls_span s, uint32_t len, int line)
+{
+    if (s.off <= len && s.len <= len - s.off) return;
+    fprintf(stderr, "fuzz_tls_hello.c:%d: span %u+%u outside %u\n", line, s.off, s.len, len);
+    abort();
+}
+
+static void check_hello(const fp_tls_hello *h)
+{
+    uint32_t n = h->body_len;
+    check_span(h->random, n);
+    check_span(h->session_id, n);
+    check_span(h->cipher_span, n);
+    check_span(h->compression_span, n);
+    check_span(h->ext_span, n);
+    check_span(h->versions_span, n);
+    check_span(h->groups_span, n);
+    check_span(h->sigalgs_span, n);
+    check_span(h->point_formats_span, n);
+    for (uint32_t i = 0; i < h->ext_count && i < FP_TLS_MAX_EXTENSIONS; i++) check_span(h->exts[i].data, n);
+    for (uint32_t i = 0; i < h->sni_count; i++) check_span(h->sni[i], n);
+    for (uint32_t i = 0; i < h->alpn_count; i++) check_span(h->alpn[i], n);
+    if (h->sni_count > FP_TLS_MAX_SNI || h->alpn_count > FP_TLS_MAX_ALPN) abort();
+    if ((h->cipher_count > FP_TLS_MAX_CIPHERS) != !!(h->capped & FP_TLS_CAP_CIPHERS)) abort();
+    if ((h->ext_count > FP_TLS_MAX_EXTENSIONS) != !!(h->capped & FP_TLS_CAP_EXTENSIONS)) abort();
+    if (h->ext_count > n / 4 || h->cipher_count > n / 2 + 1) abort();
+    if ((h->error == FP_TLS_OK) && (h->anomalies & (FP_TLS_HELLO_A(TRUNCATED) | FP_TLS_HELLO_A(BAD_LENGTH))))
+        abort();
+    if (h->error != FP_TLS_OK && h->anomalies == 0) abort();
+}
+
+static void check_fingerprints(const fp_tls_hello *h)
+{
+    char ja3[4096], small[8], md5[33], md5b[33];
+    int64_t len = fp_tls_ja3(h, ja3, sizeof ja3, md5);
+    if (len < 0) abort();
+    if ((size_t)len < sizeof ja3 && strlen(ja3) != (size_t)len) abort();
+    if (strlen(md5) != 32) abort();
+    if (fp_tls_ja3(h, small, sizeof small, md5b) != len || memcmp(md5, md5b, 33) != 0) abort();
+    if (strlen(small) != ((size_t)len < sizeof small ? (size_t)len : sizeof small - 1)) abort();
+    if (fp_tls_ja3(h, NULL, 0, md5b) != len || memcmp(md5, md5b, 33) != 0) abort();
+    char ja4[FP_JA4_SIZE], ja4b[FP_JA4_SIZE], raw[4096];
+    int64_t rlen = fp_tls_ja4(h, 't', ja4, raw, sizeof raw);
+    if (h->is_server) {
+        if (rlen != FP_TLS_ERR_ARGUMENT) abort();
+        return;
+    }
+    if (rlen < 0) abort();
+    if (strlen(ja4) != 36 || ja4[10] != '_' || ja4[23] != '_') abort();
+    if ((size_t)rlen < sizeof raw && (strlen(raw) != (size_t)rlen || memcmp(raw, ja4, 10) != 0)) abort();
+    if (fp_tls_ja4(h, 'q', ja4b, NULL, 0) != rlen || ja4b[0] != 'q' || memcmp(ja4 + 1, ja4b + 1, 36) != 0)
+        abort();
+}
+
+static void parse_both(const uint8_t *body, uint32_t len, int which)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy == NULL) return;
+    memcpy(copy, body, len);
+    fp_tls_hello *h = malloc(sizeof *h);
+    if (h == NULL) {
+        free(copy);
+        return;
+    }
+    if (which & 1) {
+        fp_tls_client_hello_parse(copy, len, h);
+        check_hello(h);
+        check_fingerprints(h);
+    }
+    if (which & 2) {
+        fp_tls_server_hello_parse(copy, len, h);
+        check_hello(h);
+        check_fingerprints(h);
+    }
+    free(h);
+    free(copy);
+}
+
+typedef struct {
+    uint32_t last_index;
+    uint32_t count;
+    uint32_t max_message;
+} msg_state;
+
+static int on_message(void *ctx, const fp_tls_hs_msg *m)
+{
+    msg_state *st = ctx;
+    if (m->index != st->count++ || m->len > st->max_message) abort();
+    if (m->type == 1) parse_both(m->body, m->len, 1);
+    else if (m->type == 2) parse_both(m->body, m->len, 2);
+    else if (m->len > 0 && ((volatile const uint8_t *)m->body)[m->len - 1] == 0xfe) return 1;
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 5) return 0;
+    uint8_t flags = data[0];
+    size_t cut[4];
+    const uint8_t *stream = data + 5;
+    size_t n = size - 5;
+    for (int i = 0; i < 4; i++) cut[i] = n ? (size_t)data[1 + i] * n / 255 : 0;
+    for (int i = 1; i < 4; i++)
+        if (cut[i] < cut[i - 1]) cut[i] = cut[i - 1];
+
+    parse_both(stream, (uint32_t)n, 3);
+
+    fp_tls_asm a;
+    fp_tls_asm_init(&a, flags & 1);
+    a.ccs_policy = (uint8_t)((flags >> 1) & 3);
+    a.max_message = 64u << ((flags >> 4) & 15);
+    if (a.max_message > FP_TLS_MAX_MESSAGE) a.max_message = FP_TLS_MAX_MESSAGE;
+    msg_state st = {0, 0, a.max_message};
+    size_t prev = 0;
+    for (int i = 0; i <= 4; i++) {
+        size_t end = i < 4 ? cut[i] : n;
+        uint8_t *piece = malloc(end - prev ? end - prev : 1);
+        if (piece == NULL) break;
+        memcpy(piece, stream + prev, end - prev);
+        int done = fp_tls_asm_feed(&a, piece, end - prev, on_message, &st);
+        free(piece);
+        if (done != !!(a.flags & FP_TLS_ASM(DONE))) abort();
+        if (i == 1 && (flags & 8)) fp_tls_asm_gap(&a);
+        prev = end;
+    }
+    if (a.consumed > n || a.messages != st.count) abort();
+    if (fp_tls_asm_pending(&a) > a.max_message + 4) abort();
+    if (a.buf_cap > a.max_message) abort();
+    fp_tls_asm_free(&a);
+    return 0;
+}

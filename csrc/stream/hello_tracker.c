@@ -1,0 +1,302 @@
+/* The hello search per connection (see hello_tracker.h). */
+#include "hello_tracker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRATCH_BYTES 65536u /* one UDP datagram, decrypted */
+
+struct fp_quic_state {
+    fp_quic_keys_cache cache;
+    fp_quic_crypto_stream cs[2];
+    uint8_t buf[2][FP_HELLO_QUIC_CRYPTO];
+};
+
+typedef struct {
+    fp_hello_tracker *t;
+    fp_hello_conn *c;
+    int dir;
+} msg_ctx;
+
+/* Copy a hello body out of the search buffers. slot 0: ClientHello, 1: ServerHello. */
+static void keep_hello(fp_hello_tracker *t, fp_hello_conn *c, int slot, int dir, const uint8_t *body, uint32_t len)
+{
+    if (c->hello[slot]) return;
+    uint8_t *b = malloc(len ? len : 1);
+    if (b == NULL) {
+        t->stats.oom++;
+        return;
+    }
+    memcpy(b, body, len);
+    c->hello[slot] = b;
+    c->hello_len[slot] = len;
+    c->hello_ns[slot] = t->now_ns;
+    if (slot == 0) {
+        c->client_dir = (uint8_t)dir;
+        t->stats.client_hellos++;
+    } else {
+        t->stats.server_hellos++;
+    }
+}
+
+/* Handshake messages of one direction: keep the first ClientHello / ServerHello, then stop. */
+static int on_message(void *ctx, const fp_tls_hs_msg *m)
+{
+    msg_ctx *x = ctx;
+    if (m->type != 1 && m->type != 2) return 0;
+    keep_hello(x->t, x->c, m->type - 1, x->dir, m->body, m->len);
+    return 1;
+}
+
+/* A handshake record starting with a hello of `type` (1 client, 2 server): where TLS begins
+ * after a plaintext prologue (STARTTLS, HTTP CONNECT, SOCKS) it starts a segment. */
+static int hello_record_start(const uint8_t *p, uint32_t len, uint8_t type)
+{
+    /* record header, hello header, legacy_version 3.x: a hello body is at least 38 bytes
+     * (version, random, session id and one cipher or the selected one, compression) */
+    if (len < 11 || p[0] != 22 || p[1] != 3 || p[2] > 4 || p[5] != type || p[9] != 3) return 0;
+    uint32_t rec = (uint32_t)p[3] << 8 | p[4], body = (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
+    return rec >= 4 + 38 && body >= 38;
+}
+
+/* The search reassembler's in-order bytes go to the direction's record assembler. */
+static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data,
+                     uint32_t len)
+{
+    fp_hello_tracker *t = ctx;
+    fp_hello_conn *c = user;
+    fp_tls_asm *a = &c->tls[dir];
+    if (c->dead[dir]) return;
+    if (c->plain[dir]) {
+        if (gap || offset >= FP_HELLO_PLAIN_WINDOW) {
+            c->dead[dir] = 1;
+            return;
+        }
+        if (!hello_record_start(data, len, dir == (int)c->client_dir ? 1 : 2)) return;
+        fp_tls_asm_free(a); /* TLS begins here */
+        fp_tls_asm_init(a, 0);
+        c->plain[dir] = 0;
+    }
+    if (gap) fp_tls_asm_gap(a);
+    if (len && !(a->flags & FP_TLS_ASM(DONE))) {
+        msg_ctx x = {t, c, dir};
+        fp_tls_asm_feed(a, data, len, on_message, &x);
+    }
+    if (!(a->flags & FP_TLS_ASM(DONE))) return;
+    if (a->flags & FP_TLS_ASM(NOT_TLS)) c->plain[dir] = 1; /* set only at a stream's start */
+    else c->dead[dir] = 1;
+}
+
+int fp_hello_tracker_init(fp_hello_tracker *t)
+{
+    memset(t, 0, sizeof *t);
+    t->sh.cfg.depth = FP_HELLO_TCP_DEPTH;
+    t->sh.cfg.max_buffered = FP_HELLO_TCP_DEPTH;
+    t->sh.cfg.max_buffered_total = 64u << 20;
+    t->sh.cfg.store = 0;
+    t->sh.sink = tls_sink;
+    t->sh.sink_ctx = t;
+    t->scratch = malloc(SCRATCH_BYTES);
+    return t->scratch ? 0 : -1;
+}
+
+void fp_hello_tracker_free(fp_hello_tracker *t)
+{
+    free(t->scratch);
+    t->scratch = NULL;
+}
+
+/* Let go of the search state; the hellos found stay. */
+static void stop_search(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    if (c->r) {
+        fp_reasm_release(&t->sh, c->r);
+        free(c->r);
+        c->r = NULL;
+    }
+    if (c->tls) {
+        for (int i = 0; i < 2; i++) {
+            c->asm_flags[i] = c->tls[i].flags;
+            fp_tls_asm_free(&c->tls[i]);
+        }
+        free(c->tls);
+        c->tls = NULL;
+    }
+    free(c->q);
+    c->q = NULL;
+    c->done = 1;
+}
+
+void fp_hello_finish(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    if (!c->done) stop_search(t, c);
+}
+
+void fp_hello_conn_free(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    if (c == NULL) return;
+    fp_hello_finish(t, c);
+    free(c->hello[0]);
+    free(c->hello[1]);
+    free(c);
+}
+
+/* After a packet: the search ends once both directions are settled; the connection is
+ * reportable once its ClientHello is known and the server side is settled. */
+static int settle(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    int server = !c->client_dir;
+    int ready = c->hello[0] && (c->hello[1] || c->dead[server]);
+    if (ready || (c->dead[0] && c->dead[1])) {
+        stop_search(t, c);
+        return ready;
+    }
+    return 0;
+}
+
+static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int dir)
+{
+    const fp_span *s = &p->d->layer[FP_L_TCP];
+    uint32_t at = s->off + s->hlen, len = s->end - at;
+    fp_hello_conn *c = *pc;
+    if (c == NULL) {
+        /* the SYN gives the stream's start; without it, wait for data */
+        if (len == 0 && !(p->tcp_flags & FP_TH_SYN)) return 0;
+        if ((c = calloc(1, sizeof *c)) == NULL || (c->r = calloc(1, sizeof *c->r)) == NULL ||
+            (c->tls = calloc(2, sizeof *c->tls)) == NULL) {
+            if (c) free(c->r);
+            free(c);
+            t->stats.oom++;
+            return -1;
+        }
+        c->transport = 't';
+        c->r->user = c;
+        fp_tls_asm_init(&c->tls[0], 0);
+        fp_tls_asm_init(&c->tls[1], 0);
+        t->stats.tcp_searches++;
+        *pc = c;
+    }
+    if (c->done || c->transport != 't') return 0;
+    fp_reasm_segment(&t->sh, c->r, dir, p->seq, p->ack, p->tcp_flags, p->data + at, len);
+    for (int i = 0; i < 2; i++) { /* a direction cut by the search depth will not finish */
+        uint64_t seen = c->r->dir[i].delivered;
+        if (seen >= FP_HELLO_TCP_DEPTH || (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW)) c->dead[i] = 1;
+    }
+    return settle(t, c);
+}
+
+/* A client Initial of a QUIC version we can decrypt: long header, fixed bit, type Initial. */
+static int quic_initial(const uint8_t *p, uint32_t len)
+{
+    if (len < 7 || (p[0] & 0xC0) != 0xC0) return 0;
+    uint32_t version = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+    unsigned type = (p[0] >> 4) & 3;
+    return (version == FP_QUIC_VERSION_1 && type == 0) || (version == FP_QUIC_VERSION_2 && type == 1);
+}
+
+static void quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
+{
+    fp_quic_crypto_stream *cs = &c->q->cs[dir];
+    uint8_t type;
+    uint32_t n = fp_quic_crypto_message_len(cs, &type);
+    if (n >= 4 && type == (dir == 0 ? 1 : 2)) {
+        keep_hello(t, c, dir, dir, cs->buf + 4, n - 4);
+        c->dead[dir] = 1;
+    }
+}
+
+static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int dir)
+{
+    const fp_span *s = &p->d->layer[FP_L_UDP];
+    uint32_t at = s->off + s->hlen, len = s->end - at;
+    const uint8_t *payload = p->data + at;
+    fp_hello_conn *c = *pc;
+    if (c == NULL) {
+        if (dir != 0 || !quic_initial(payload, len)) return -1; /* not a QUIC client start */
+        if ((c = calloc(1, sizeof *c)) == NULL || (c->q = malloc(sizeof *c->q)) == NULL) {
+            free(c);
+            t->stats.oom++;
+            return -1;
+        }
+        c->transport = 'q';
+        c->quic_version = (uint32_t)payload[1] << 24 | (uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 8 | payload[4];
+        fp_quic_cache_init(&c->q->cache);
+        for (int i = 0; i < 2; i++) fp_quic_crypto_init(&c->q->cs[i], c->q->buf[i], FP_HELLO_QUIC_CRYPTO);
+        t->stats.quic_searches++;
+        *pc = c;
+    }
+    /* a settled direction's datagrams still go through: after a Retry the client's next
+     * Initial carries the DCID that keys the server's Initials */
+    if (c->done || c->transport != 'q' || len == 0) return 0;
+    fp_quic_info info;
+    fp_quic_feed(&c->q->cache, c->q->cs, payload, len, dir == 0, t->scratch, SCRATCH_BYTES, &info);
+    c->quic_flags |= info.flags;
+    if (info.flags & FP_QUIC_F_AUTH_FAILED) t->stats.quic_auth_failures++;
+    if (c->dead[dir]) return settle(t, c);
+    quic_take(t, c, dir);
+    if (!c->dead[dir] && ++c->quic_tries[dir] >= FP_HELLO_QUIC_DATAGRAMS) {
+        c->dead[dir] = 1;
+        t->stats.gave_up++;
+    }
+    return settle(t, c);
+}
+
+int fp_hello_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int forward)
+{
+    if (*pc && (*pc)->done) return 0;
+    t->now_ns = p->ts_ns;
+    int dir = forward ? 0 : 1;
+    if (p->is_tcp && FP_HAS(p->d, FP_L_TCP)) return tcp_packet(t, pc, p, dir);
+    if (p->is_udp && FP_HAS(p->d, FP_L_UDP)) return udp_packet(t, pc, p, dir);
+    return *pc ? 0 : -1;
+}
+
+/* ---- parsed view ------------------------------------------------------------ */
+
+uint16_t fp_hello_max_version(const fp_tls_hello *h)
+{
+    uint16_t best = 0;
+    for (uint32_t i = 0; i < h->version_count && i < FP_TLS_MAX_VERSIONS; i++)
+        if (!fp_tls_is_grease(h->versions[i]) && h->versions[i] > best) best = h->versions[i];
+    return best ? best : h->legacy_version;
+}
+
+/* JA3/JA3S string (malloc'd) and hash. */
+static char *ja3_of(const fp_tls_hello *h, char md5[33])
+{
+    char small[1];
+    int64_t n = fp_tls_ja3(h, small, 0, md5);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s && fp_tls_ja3(h, s, (size_t)n + 1, md5) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v)
+{
+    memset(v, 0, sizeof *v);
+    if (c->hello[0] == NULL) return -1;
+    fp_tls_client_hello_parse(c->hello[0], c->hello_len[0], &v->ch);
+    v->has_ch = 1;
+    v->ja3_str = ja3_of(&v->ch, v->ja3);
+    char proto = c->transport == 'q' ? 'q' : 't';
+    int64_t n = fp_tls_ja4(&v->ch, proto, v->ja4, NULL, 0);
+    if (n >= 0 && (v->ja4_r = malloc((size_t)n + 1)) != NULL) fp_tls_ja4(&v->ch, proto, v->ja4, v->ja4_r, (size_t)n + 1);
+    if (c->hello[1]) {
+        fp_tls_server_hello_parse(c->hello[1], c->hello_len[1], &v->sh);
+        v->has_sh = 1;
+        v->ja3s_str = ja3_of(&v->sh, v->ja3s);
+    }
+    return 0;
+}
+
+void fp_hello_view_free(fp_hello_view *v)
+{
+    free(v->ja3_str);
+    free(v->ja3s_str);
+    free(v->ja4_r);
+    v->ja3_str = v->ja3s_str = v->ja4_r = NULL;
+}

@@ -1,0 +1,83 @@
+/* Finding TLS hellos on connections: ClientHello and ServerHello over TCP (reassembled,
+ * so hellos split across segments, records, retransmissions and reordering are found)
+ * and over QUIC (Initial packets decrypted, CRYPTO frames gathered in any order).
+ * Detection is by content, on any port. Python-free.
+ *
+ * Per connection the tracker holds only what the search needs and lets go of it as soon
+ * as the search is over: a bounded reassembler (store off, `depth` bytes per direction)
+ * feeding a TLS record assembler per direction, or a QUIC key cache and two CRYPTO
+ * buffers. The hello message bodies found are copied out (they outlive the search). */
+#ifndef FP_HELLO_TRACKER_H
+#define FP_HELLO_TRACKER_H
+
+#include "../dissect/quic.h"
+#include "../dissect/tls_hello.h"
+#include "../flow/flow.h"
+#include "tcp_reassembly.h"
+
+#define FP_HELLO_TCP_DEPTH (128u << 10)   /* stream bytes per direction searched for hellos */
+#define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO bytes per direction held for QUIC hellos */
+#define FP_HELLO_QUIC_DATAGRAMS 32        /* datagrams per direction tried before giving up */
+#define FP_HELLO_PLAIN_WINDOW 4096u      /* a plaintext start (STARTTLS, CONNECT, SOCKS) may turn
+                                            into TLS within this many bytes of a direction */
+
+typedef struct fp_quic_state fp_quic_state;
+
+typedef struct {
+    uint8_t transport;        /* 't' TCP or 'q' QUIC once the connection looked like one */
+    uint8_t done;             /* nothing more to look for: the search state is freed */
+    uint8_t client_dir;       /* direction (0 forward) the ClientHello travelled */
+    uint8_t dead[2];          /* per direction: gave up, or its hello found */
+    uint8_t plain[2];         /* per direction: started as plaintext; TLS may still begin */
+    uint8_t quic_tries[2];
+    uint32_t asm_flags[2];    /* FP_TLS_ASM bits of each direction */
+    uint32_t quic_flags;      /* FP_QUIC_F bits seen */
+    uint32_t quic_version;
+    uint8_t *hello[2];        /* [0] ClientHello body, [1] ServerHello body (copies) */
+    uint32_t hello_len[2];
+    int64_t hello_ns[2];      /* time of the packet that completed each */
+    fp_reasm *r;              /* TCP search */
+    fp_tls_asm *tls;          /* [2], TCP */
+    fp_quic_state *q;         /* QUIC search */
+} fp_hello_conn;
+
+typedef struct {
+    uint64_t client_hellos, server_hellos;
+    uint64_t tcp_searches, quic_searches;   /* connections that looked like TLS / QUIC */
+    uint64_t quic_auth_failures, gave_up;
+    uint64_t oom;
+} fp_hello_stats;
+
+typedef struct {
+    fp_reasm_shared sh;       /* reassembly limits of the search; its sink feeds the TLS assembler */
+    fp_hello_stats stats;
+    int64_t now_ns;           /* time of the packet being processed */
+    uint8_t *scratch;         /* QUIC decryption buffer (one datagram) */
+} fp_hello_tracker;
+
+int fp_hello_tracker_init(fp_hello_tracker *t);
+void fp_hello_tracker_free(fp_hello_tracker *t);
+
+/* One packet of a connection (forward: client -> server as the flow table oriented it).
+ * *pc is created on demand. Returns 1 when the connection's hello information became
+ * complete with this packet (a ClientHello, and the ServerHello or a server side that
+ * will not show one), else 0. */
+int fp_hello_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int forward);
+/* The connection is over: stop searching (what was found stays). */
+void fp_hello_finish(fp_hello_tracker *t, fp_hello_conn *c);
+void fp_hello_conn_free(fp_hello_tracker *t, fp_hello_conn *c);
+
+/* Parsed view of a connection's hellos, with fingerprints. */
+typedef struct {
+    fp_tls_hello ch, sh;
+    int has_ch, has_sh;
+    char ja3[33], ja3s[33], ja4[FP_JA4_SIZE];
+    char *ja3_str, *ja3s_str, *ja4_r; /* malloc'd, NULL when absent */
+} fp_hello_view;
+/* Fill a view (0) or -1 when the connection has no ClientHello. Free with fp_hello_view_free. */
+int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v);
+void fp_hello_view_free(fp_hello_view *v);
+/* Highest TLS version a ClientHello offers (supported_versions without GREASE, else legacy). */
+uint16_t fp_hello_max_version(const fp_tls_hello *h);
+
+#endif

@@ -1,0 +1,64 @@
+"""TLS ClientHellos over TCP and QUIC: ``fastpkt.client_hellos()`` and its DataFrame.
+
+The search runs in C on the flow engine's connections with the GIL released: TCP bytes are
+reassembled (so hellos split over segments and records, retransmitted or reordered, are
+found), QUIC Initials are decrypted with the keys RFC 9001/9369 derive from the client's
+connection ID, and detection is by content on any port. Each record carries the hello's
+fields, JA3/JA4 fingerprints and, when seen, the server's choice (version, cipher, JA3S).
+"""
+from __future__ import annotations
+
+import os
+from typing import IO, Any, Callable, Iterable, Union
+
+from ._fastpkt import HELLO_FIELDS, ClientHello, ClientHellos, Reader
+from .flows import _progress_callback, _readers
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
+
+__all__ = ["client_hellos", "hellos_to_pandas", "ClientHello", "ClientHellos"]
+
+
+def client_hellos(
+    source: Source | Iterable[str | os.PathLike[str]],
+    *,
+    filter: str | None = None,  # noqa: A002
+    on_error: str = "raise",
+    idle_timeout: float = 120.0,
+    max_flows: int = 1_000_000,
+    progress: bool | None | Callable[[int, int], Any] = None,
+) -> ClientHellos:
+    """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
+
+    Iterate for ClientHello records: a record is handed out as soon as the server's answer
+    (ServerHello) is seen, or when the connection ends without one. ``.to_pandas()`` gives
+    one row per hello; ``.stats['tls']`` counts what was searched and found.
+    """
+    return ClientHellos(_readers(source, filter, on_error, "client_hellos"), idle_timeout=idle_timeout,
+                        max_flows=max_flows, progress=_progress_callback(progress, "hellos"))
+
+
+_CATEGORIES = ("client_ip", "server_ip", "transport", "sni", "version_name", "ja3_hash", "ja4", "ja3s_hash",
+               "server_alpn")
+
+
+def hellos_to_pandas(hellos: Iterable[ClientHello]) -> Any:
+    """One row per ClientHello: times as datetime64[ns], ports as uint16, repeated strings as
+    categoricals, lists (ciphers, extensions, alpn, ...) as tuples."""
+    from .frames import _require
+
+    pd = _require("pandas")
+    df = pd.DataFrame.from_records([tuple(h) for h in hellos], columns=list(HELLO_FIELDS))
+    for col in ("time", "server_time"):
+        df[col] = pd.to_datetime(df[col].astype("float64"), unit="s")
+    for col in ("client_port", "server_port", "version", "legacy_version"):
+        df[col] = df[col].astype("uint16")
+    df["ip_version"] = df["ip_version"].astype("uint8")
+    for col in ("stream_id", "hello_size"):
+        df[col] = df[col].astype("uint64")
+    for col in ("server_version", "server_cipher"):
+        df[col] = df[col].astype("UInt16")
+    df["quic_version"] = df["quic_version"].astype("UInt32")
+    for col in _CATEGORIES:
+        df[col] = df[col].astype("category")
+    return df
