@@ -84,6 +84,7 @@ bench: build
 	$(PY) benchmarks/bench_read.py
 	$(PY) benchmarks/bench_flows.py
 	$(PY) benchmarks/bench_streams.py
+	$(PY) benchmarks/bench_tls.py
 
 sdist: venv
 	$(PY) -m build

@@ -1,26 +1,98 @@
 #!/usr/bin/env python3
 """Extract the TLS Server Name Indication from ClientHellos: ports the course's Section 9
-"TLS SNI Extractor (Metadata Only)".
+"TLS SNI Extractor (Metadata Only)", then does what it cannot.
 
-The course parsed the ClientHello by hand; fastpkt parses it in C (pkt.tls.sni). Only
-ClientHellos that fit in one TCP segment are seen here; hellos spread over several segments
-(large post-quantum key shares) and QUIC need reassembly, which comes in a later issue (as
-does live sniffing).
+1. The course's approach: look at each TCP port-443 segment on its own and parse a
+   ClientHello that starts there. fastpkt parses it in C (pkt.tls.sni), so the
+   hand-written parse_sni is not needed.
+2. fp.client_hellos(): every ClientHello of the capture. TCP bytes are reassembled, so
+   hellos spread over several segments (large post-quantum key shares, many extensions)
+   are found too, on any port; QUIC Initials are decrypted (their keys come from the
+   connection ID). Each hello comes with its ALPN, TLS version and JA3/JA4 fingerprints.
+
+The last part lists the hellos the per-packet approach misses and why. Try it on a capture
+with QUIC or big hellos, e.g. one of ../shared/corpus/fingerprints/*.pcap*.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 import fastpkt as fp
 from _common import parser
 
 
+def endpoint(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def main() -> None:
     args = parser(__doc__).parse_args()
-    for pkt in fp.open(args.pcap, filter="tcp"):
+
+    # 1. The course's approach: one segment at a time (it sniffed with filter "tcp port 443").
+    print("== per packet (the course's approach): pkt.tls.sni on 'tcp port 443' segments")
+    per_packet: Counter = Counter()  # (client, client port, server, server port, sni) -> hellos
+    started: dict = {}               # connection -> the hello starting there was cut short
+    for pkt in fp.open(args.pcap, filter="tcp port 443"):
         tls = pkt.tls
-        if tls is not None and tls.sni:
-            print(f"TLS SNI: {tls.sni}  ({pkt.src}:{pkt.sport} -> {pkt.dst}:{pkt.dport})")
-        elif tls is not None and tls.is_client_hello and not tls.hello_complete:
-            print(f"[i] ClientHello continues in the next segment ({pkt.src} -> {pkt.dst})")
+        if tls is None or not tls.is_client_hello:
+            continue
+        conn = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
+        started[conn] = not tls.hello_complete
+        if tls.sni:
+            per_packet[conn + (tls.sni,)] += 1
+            print(f"TLS SNI: {tls.sni}  ({endpoint(pkt.src, pkt.sport)} -> "
+                  f"{endpoint(pkt.dst, pkt.dport)})")
+        elif not tls.hello_complete:
+            print(f"[i] a ClientHello starts here but its SNI is not in this segment "
+                  f"({endpoint(pkt.src, pkt.sport)} -> {endpoint(pkt.dst, pkt.dport)})")
+
+    # 2. Every hello, reassembled (TCP, any port) or decrypted (QUIC).
+    print("\n== fp.client_hellos(): reassembled TCP and QUIC")
+    hellos = list(fp.client_hellos(args.pcap))
+    for h in hellos:
+        print(f"{h.transport:4} {endpoint(h.client_ip, h.client_port)} -> "
+              f"{endpoint(h.server_ip, h.server_port)}  SNI {h.sni or '-'}  "
+              f"ALPN {','.join(h.alpn) or '-'}  {h.version_name}")
+        print(f"     JA3 {h.ja3_hash or '-'}  JA4 {h.ja4 or '-'}  ({h.hello_size} bytes"
+              f"{'; ' + ', '.join(h.anomalies) if h.anomalies else ''})")
+
+    # 3. What the per-packet approach misses, and why.
+    missed = []
+    seen = per_packet.copy()
+    for h in hellos:
+        if not h.sni:
+            continue
+        key = (h.client_ip, h.client_port, h.server_ip, h.server_port, h.sni)
+        if h.transport == "tcp" and seen[key] > 0:
+            seen[key] -= 1
+            continue
+        conn = key[:4]
+        if h.transport == "quic":
+            why = "QUIC: UDP, the hello is inside an encrypted Initial"
+        elif 443 not in (h.client_port, h.server_port):
+            why = "not on port 443"
+        elif started.get(conn):
+            why = f"the hello spans segments ({h.hello_size} bytes), its SNI is not in the first"
+        else:
+            why = "its first segment was not seen in order (lost, reordered or tagged)"
+        missed.append((h, why))
+    # ... and the other way round: an SNI read from a first segment whose hello never
+    # completes (the rest was not captured), which client_hellos does not report
+    only_per_packet = [k for k, n in seen.items() for _ in range(n)]
+    with_sni = sum(1 for h in hellos if h.sni)
+    print(f"\nper packet: {sum(per_packet.values())} SNIs; client_hellos: {len(hellos)} "
+          f"ClientHellos, {with_sni} with an SNI "
+          f"({sum(h.transport == 'quic' for h in hellos)} over QUIC); "
+          f"missed by the per-packet approach: {len(missed)}")
+    for h, why in missed:
+        print(f"  missed: {h.sni}  ({h.transport} {endpoint(h.client_ip, h.client_port)} -> "
+              f"{endpoint(h.server_ip, h.server_port)}): {why}")
+    reported = {(h.client_ip, h.client_port, h.server_ip, h.server_port) for h in hellos}
+    for src, sport, dst, dport, sni in only_per_packet:
+        why = ("a second hello on this connection (after a HelloRetryRequest); client_hellos "
+               "reports the first" if (src, sport, dst, dport) in reported else
+               "the rest of this hello is not in the capture, so client_hellos has no record")
+        print(f"  per packet only: {sni}  ({endpoint(src, sport)} -> {endpoint(dst, dport)}): {why}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
     fastpkt flows FILE [--csv OUT | --parquet OUT]  flow records built in C (top flows + stats)
     fastpkt report FILE --png OUT [--top N]         the course's flow report + top-ports chart
     fastpkt streams FILE [--out DIR] [--http]       TCP streams reassembled in C (saved / HTTP)
+    fastpkt sni FILE [--csv OUT] [--ja]             TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
 """
 from __future__ import annotations
 
@@ -194,6 +195,43 @@ def cmd_streams(args: argparse.Namespace) -> int:
     return 0
 
 
+def _joined(value):
+    """A tuple cell of hellos.to_pandas() as one CSV string: items joined by ','."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
+
+
+def cmd_sni(args: argparse.Namespace) -> int:
+    opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout}
+    if not sys.stderr.isatty():
+        opts["progress"] = False
+    hellos = fp.client_hellos(_source(args.file), **opts)
+    if args.csv:
+        df = hellos.to_pandas().sort_values("time", kind="stable")
+        for col in df.columns:
+            if df[col].dtype == object and df[col].map(lambda v: isinstance(v, tuple)).any():
+                df[col] = df[col].map(_joined)
+        df.to_csv(args.csv, index=False)
+        print("wrote %d ClientHellos to %s" % (len(df), args.csv), file=sys.stderr)
+        return 0
+    out = sys.stdout
+    n = with_sni = quic = 0
+    # records come out as connections' handshakes complete; print them in capture-time order
+    for h in sorted(hellos, key=lambda h: h.time):
+        n += 1
+        with_sni += h.sni is not None
+        quic += h.transport == "quic"
+        line = "%s %s -> %s  %-4s  %s  alpn %s  %s" % (
+            _stamp(h.time), _endpoint(h.client_ip, h.client_port),
+            _endpoint(h.server_ip, h.server_port), h.transport, h.sni or "-",
+            ",".join(h.alpn) or "-", h.version_name)
+        if args.ja:
+            line += "  ja3 %s  ja4 %s" % (h.ja3_hash or "-", h.ja4 or "-")
+        out.write(line + "\n")
+    print("%d ClientHellos (%d TCP, %d QUIC), %d with an SNI" % (n, n - quic, quic, with_sni),
+          file=sys.stderr)
+    return 0
+
+
 def _add_flow_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
     p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
@@ -217,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastpkt",
         description="Fast packet analysis: summarise and print pcap/pcapng captures, "
-                    "aggregate them into flows, reassemble TCP streams.",
+                    "aggregate them into flows, reassemble TCP streams, list TLS ClientHellos.",
         epilog="FILE may be '-' to read a capture from stdin. BPF filters use tcpdump syntax, "
                "e.g. 'tcp port 443' or 'udp and port 53'.",
     )
@@ -292,6 +330,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
                    help="a corrupt or truncated record: fail (default), stop there, or skip it")
     p.set_defaults(func=cmd_streams)
+
+    p = sub.add_parser("sni", help="TLS ClientHellos (TCP reassembled, QUIC decrypted): SNI, ALPN",
+                       description="List every TLS ClientHello: TCP connections on any port are "
+                                   "reassembled (hellos over several segments are found) and "
+                                   "QUIC Initials decrypted. One line per hello: time (UTC), "
+                                   "client -> server, transport, SNI, ALPN, TLS version; with "
+                                   "--ja also the JA3 hash and JA4. --csv writes every field.")
+    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
+    p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+    p.add_argument("--csv", metavar="OUT",
+                   help="write all ClientHellos (every field; lists joined by ',') as CSV")
+    p.add_argument("--ja", action="store_true", help="also print the JA3 hash and JA4")
+    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
+                   help="end a connection after S seconds without packets (default 120)")
+    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
+                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    p.set_defaults(func=cmd_sni)
     return parser
 
 

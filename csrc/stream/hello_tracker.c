@@ -59,6 +59,16 @@ static int hello_record_start(const uint8_t *p, uint32_t len, uint8_t type)
     return rec >= 4 + 38 && body >= 38;
 }
 
+static void feed(fp_hello_tracker *t, fp_hello_conn *c, int dir, int gap, const uint8_t *data, uint32_t len)
+{
+    fp_tls_asm *a = &c->tls[dir];
+    if (gap) fp_tls_asm_gap(a);
+    if (len && !(a->flags & FP_TLS_ASM(DONE))) {
+        msg_ctx x = {t, c, dir};
+        fp_tls_asm_feed(a, data, len, on_message, &x);
+    }
+}
+
 /* The search reassembler's in-order bytes go to the direction's record assembler. */
 static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data,
                      uint32_t len)
@@ -67,24 +77,25 @@ static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     fp_hello_conn *c = user;
     fp_tls_asm *a = &c->tls[dir];
     if (c->dead[dir]) return;
-    if (c->plain[dir]) {
-        if (gap || offset >= FP_HELLO_PLAIN_WINDOW) {
+    if (!c->plain[dir]) {
+        feed(t, c, dir, gap != 0, data, len);
+        if (!(a->flags & FP_TLS_ASM(DONE))) return;
+        if (!(a->flags & FP_TLS_ASM(NOT_TLS))) { /* set only at a stream's start */
             c->dead[dir] = 1;
             return;
         }
-        if (!hello_record_start(data, len, dir == (int)c->client_dir ? 1 : 2)) return;
-        fp_tls_asm_free(a); /* TLS begins here */
-        fp_tls_asm_init(a, 0);
-        c->plain[dir] = 0;
+        c->plain[dir] = 1; /* this very chunk may already start the TLS (a prologue < 5 bytes) */
     }
-    if (gap) fp_tls_asm_gap(a);
-    if (len && !(a->flags & FP_TLS_ASM(DONE))) {
-        msg_ctx x = {t, c, dir};
-        fp_tls_asm_feed(a, data, len, on_message, &x);
+    if (gap || offset >= FP_HELLO_PLAIN_WINDOW) {
+        c->dead[dir] = 1;
+        return;
     }
-    if (!(a->flags & FP_TLS_ASM(DONE))) return;
-    if (a->flags & FP_TLS_ASM(NOT_TLS)) c->plain[dir] = 1; /* set only at a stream's start */
-    else c->dead[dir] = 1;
+    if (!hello_record_start(data, len, dir == (int)c->client_dir ? 1 : 2)) return;
+    fp_tls_asm_free(a); /* TLS begins here */
+    fp_tls_asm_init(a, 0);
+    c->plain[dir] = 0;
+    feed(t, c, dir, 0, data, len);
+    if (a->flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
 }
 
 int fp_hello_tracker_init(fp_hello_tracker *t)
