@@ -28,6 +28,8 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     TLS,
     UDP,
     Dot1Q,
+    CaptureError,
+    CapturePermissionError,
     Error,
     Ether,
     FormatError,
@@ -56,6 +58,7 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "open", "read", "write", "flows", "streams", "save_streams", "http",
     "HttpRequest", "HttpResponse", "HttpHeaders", "client_hellos",
+    "Capture", "interfaces", "CaptureError", "CapturePermissionError",
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
     "Error", "FormatError", "TruncatedError",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
@@ -190,6 +193,7 @@ from .flows import flows  # noqa: E402  (after Reader; rebinds the name over the
 from .streams import save_streams, streams  # noqa: E402  (rebinds the name over the submodule)
 from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (rebinds the name)
 from .tls import client_hellos  # noqa: E402
+from .live import Capture, interfaces  # noqa: E402
 
 try:
     _attach_frames()

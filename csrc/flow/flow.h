@@ -223,6 +223,8 @@ void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, 
 /* Dissect-level entry point: one record. */
 void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
                        int64_t ts_ns, uint32_t wirelen);
+/* Move "now" forward without a packet (a quiet live capture): expires idle flows. */
+void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns);
 /* Emit every flow still in the table (expiration 'end', or fin/rst when closing). */
 void fp_flow_table_flush(fp_flow_table *t);
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t);

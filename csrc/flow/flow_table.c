@@ -365,6 +365,15 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     update_memory(t);
 }
 
+void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)
+{
+    if (t->has_now && now_ns > t->now) {
+        t->now = now_ns;
+        expire_due(t);
+        update_memory(t);
+    }
+}
+
 void fp_flow_table_flush(fp_flow_table *t)
 {
     while (t->lru_head != FP_FLOW_NONE) {

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../flow/flow.h"
 #include "streams.h"
@@ -376,7 +377,7 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 /* on_data: hand over queued chunks once this much is waiting (bounded memory). */
 #define CHUNK_QUEUE_BYTES (4u << 20)
 
-enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1 };
+enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
 
 /* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
  * reader has ended, PUMP_ERROR with the failing reader in *which. */
@@ -390,6 +391,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
             if (!fl->has_pending[i] && !fl->ended[i]) {
                 fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
                 int rc = fp_reader_pull(r, &fl->pending[i], err, errbuf, errlen);
+                if (rc == FP_PULL_IDLE) return PUMP_IDLE; /* a quiet live capture */
                 if (rc == FP_PULL_RECORD) fl->has_pending[i] = 1;
                 else {
                     fl->ended[i] = 1;
@@ -429,6 +431,14 @@ static int call_progress(fp_flows_obj *fl)
     return res ? 0 : -1;
 }
 
+/* Live captures stamp packets with the wall clock: a quiet link advances flows by it. */
+static int64_t wall_clock_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 /* Run the engine: to the end, or (until_output) until a flow is ready. */
 static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
 {
@@ -444,10 +454,15 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
         int pull_rc = 0;
         Py_ssize_t which = 0;
         int rc;
+        for (Py_ssize_t i = 0; i < fl->nreaders; i++)
+            fp_reader_pull_begin((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
         Py_BEGIN_ALLOW_THREADS
         rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
         if (rc == PUMP_END) fp_flow_table_flush(fl->table);
+        if (rc == PUMP_IDLE) fp_flow_table_advance(fl->table, wall_clock_ns()); /* live: idle expiry */
         Py_END_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < fl->nreaders; i++)
+            fp_reader_pull_end((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
         if (fl->out_oom) {
             PyErr_NoMemory();
             status = -1;

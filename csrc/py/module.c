@@ -20,6 +20,13 @@ void fp_raise_source_error(fp_state *st, const fp_error *err)
         PyErr_Format(PyExc_OSError, "%s", err->message);
         return;
     }
+    if (err->kind == FP_ERR_NO_DEVICE || err->kind == FP_ERR_PERMISSION || err->kind == FP_ERR_FILTER) {
+        cls = err->kind == FP_ERR_PERMISSION ? st->CapturePermissionError
+              : err->kind == FP_ERR_FILTER    ? st->Error
+                                              : st->CaptureError;
+        PyErr_SetString(cls, err->message);
+        return;
+    }
     cls = err->kind == FP_ERR_TRUNCATED ? st->TruncatedError : st->FormatError;
     PyObject *exc = PyObject_CallFunction(cls, "s", err->message);
     if (exc == NULL) return;
@@ -63,6 +70,22 @@ static int add_exceptions(PyObject *m, fp_state *st)
     if (PyModule_AddObjectRef(m, "Error", st->Error) < 0) return -1;
     if (PyModule_AddObjectRef(m, "FormatError", st->FormatError) < 0) return -1;
     if (PyModule_AddObjectRef(m, "TruncatedError", st->TruncatedError) < 0) return -1;
+    bases = PyTuple_Pack(2, st->Error, PyExc_OSError);
+    if (bases == NULL) return -1;
+    st->CaptureError = PyErr_NewExceptionWithDoc(
+        "fastpkt.CaptureError", "A live capture could not start or failed (no such interface, ...).",
+        bases, NULL);
+    Py_DECREF(bases);
+    if (st->CaptureError == NULL) return -1;
+    bases = PyTuple_Pack(2, st->CaptureError, PyExc_PermissionError);
+    if (bases == NULL) return -1;
+    st->CapturePermissionError = PyErr_NewExceptionWithDoc(
+        "fastpkt.CapturePermissionError",
+        "Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN (setcap) on the Python binary.", bases, NULL);
+    Py_DECREF(bases);
+    if (st->CapturePermissionError == NULL) return -1;
+    if (PyModule_AddObjectRef(m, "CaptureError", st->CaptureError) < 0) return -1;
+    if (PyModule_AddObjectRef(m, "CapturePermissionError", st->CapturePermissionError) < 0) return -1;
     return 0;
 }
 
@@ -95,6 +118,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_writer_register(m, st) < 0) return -1;
     if (fp_streams_register(m, st) < 0) return -1;
     if (fp_hellos_register(m, st) < 0) return -1;
+    if (fp_capture_register(m, st) < 0) return -1;
     if (fp_tls_hello_register(m, st) < 0) return -1;
     if (fp_http_register(m, st) < 0) return -1;
     if (fp_quic_register(m, st) < 0) return -1;
@@ -125,6 +149,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Error);
     Py_VISIT(st->FormatError);
     Py_VISIT(st->TruncatedError);
+    Py_VISIT(st->CaptureError);
+    Py_VISIT(st->CapturePermissionError);
     return 0;
 }
 
@@ -151,6 +177,8 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Error);
     Py_CLEAR(st->FormatError);
     Py_CLEAR(st->TruncatedError);
+    Py_CLEAR(st->CaptureError);
+    Py_CLEAR(st->CapturePermissionError);
     for (int i = 0; i < FP_ANOM_COUNT_BITS; i++) Py_CLEAR(st->anomaly_names[i]);
     for (int i = 0; i < 16; i++) Py_CLEAR(st->packet_fast_names[i]);
     for (int i = 0; i < FP_L_COUNT; i++) {

@@ -29,6 +29,8 @@ typedef struct {
     PyObject *Error;          /* fastpkt.Error */
     PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
     PyObject *TruncatedError; /* fastpkt.TruncatedError(FormatError) */
+    PyObject *CaptureError;   /* fastpkt.CaptureError(Error, OSError): live capture */
+    PyObject *CapturePermissionError; /* (CaptureError, PermissionError) */
     PyObject *anomaly_names[FP_ANOM_COUNT_BITS]; /* interned str */
     PyObject *packet_fast_names[16];             /* interned hot attribute names of Packet */
 #define FP_LAYER_FAST_MAX 8
@@ -102,15 +104,22 @@ typedef struct {
     int has_limit;
     uint64_t limit, delivered, filtered;
     PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
+    int pulling;             /* threads inside a GIL-free pull: close() then only breaks */
+    int64_t deadline_ns;     /* live: CLOCK_MONOTONIC time iteration ends at, 0 = none */
 } fp_reader_obj;
 
-enum { FP_PULL_RECORD = 1, FP_PULL_END = 0, FP_PULL_SOURCE_ERROR = -1, FP_PULL_FILTER_ERROR = -2 };
+/* FP_PULL_IDLE: a live source's read timeout passed without a packet. */
+enum { FP_PULL_RECORD = 1, FP_PULL_END = 0, FP_PULL_SOURCE_ERROR = -1, FP_PULL_FILTER_ERROR = -2,
+       FP_PULL_IDLE = 2 };
 int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen);
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
                           const fp_error *err, const char *errbuf);
 void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);
 int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec);
 void fp_reader_release_source(fp_reader_obj *r);
+/* Around a GIL-free pull by any caller: close() from another thread waits for the end. */
+void fp_reader_pull_begin(fp_reader_obj *r);
+void fp_reader_pull_end(fp_reader_obj *r);
 /* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */
 void fp_reader_unexport(fp_reader_obj *r);
 PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
@@ -120,6 +129,7 @@ int fp_writer_register(PyObject *m, fp_state *st);
 int fp_flows_register(PyObject *m, fp_state *st);
 int fp_streams_register(PyObject *m, fp_state *st);
 int fp_hellos_register(PyObject *m, fp_state *st);
+int fp_capture_register(PyObject *m, fp_state *st);
 int fp_tls_hello_register(PyObject *m, fp_state *st); /* tls_hello_py.c: test bridge */
 int fp_http_register(PyObject *m, fp_state *st);
 int fp_quic_register(PyObject *m, fp_state *st); /* quic_py.c */

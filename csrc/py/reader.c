@@ -3,9 +3,18 @@
 #include "pyfp.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../source/bpf.h"
+#include "../source/live.h"
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 static fp_reader_obj *as_reader(PyObject *o) { return (fp_reader_obj *)o; }
 
@@ -160,9 +169,11 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
     if (r->src == NULL || r->closed) return FP_PULL_END;
     for (;;) {
         if (r->has_limit && r->delivered >= r->limit) return FP_PULL_END;
+        if (r->deadline_ns && monotonic_ns() >= r->deadline_ns) return FP_PULL_END;
         int rc = fp_source_next(r->src, rec, err);
         if (rc == 0) return FP_PULL_END;
         if (rc < 0) return FP_PULL_SOURCE_ERROR;
+        if (rc == FP_SOURCE_IDLE) return FP_PULL_IDLE;
         if (r->bpf) {
             int m = fp_bpf_set_match(r->bpf, rec, errbuf, errlen);
             if (m < 0) return FP_PULL_FILTER_ERROR;
@@ -193,18 +204,34 @@ int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_recor
     return 0;
 }
 
-/* Next record for Python-level iteration: 1 got one, 0 end, -1 error (Python error set). */
+void fp_reader_pull_begin(fp_reader_obj *r) { r->pulling++; }
+
+void fp_reader_pull_end(fp_reader_obj *r)
+{
+    if (--r->pulling == 0 && r->closed && r->exports == 0) fp_reader_release_source(r);
+}
+
+/* Next record for Python-level iteration: 1 got one, 0 end, -1 error (Python error set).
+ * A quiet live capture comes back every read timeout to let signals (Ctrl+C) through. */
 int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
 {
     fp_error err; /* filled by the source only on error: no per-record zeroing */
     char errbuf[512];
     int rc;
-    if (r->is_stream) {
-        Py_BEGIN_ALLOW_THREADS
+    if (!r->is_stream) {
         rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
-        Py_END_ALLOW_THREADS
     } else {
-        rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
+        for (;;) {
+            fp_reader_pull_begin(r);
+            Py_BEGIN_ALLOW_THREADS
+            rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
+            Py_END_ALLOW_THREADS
+            /* the record stays valid: release only happens when closed, and then we end */
+            if (r->closed && rc == FP_PULL_RECORD) rc = FP_PULL_END;
+            fp_reader_pull_end(r);
+            if (rc != FP_PULL_IDLE) break;
+            if (PyErr_CheckSignals() < 0) return -1;
+        }
     }
     if (rc == FP_PULL_RECORD) return 1;
     return fp_reader_pull_finish(r, st, rc, rec, &err, errbuf);
@@ -264,8 +291,89 @@ static PyObject *reader_close(PyObject *self, PyObject *unused)
     (void)unused;
     fp_reader_obj *r = as_reader(self);
     r->closed = 1;
-    /* PacketLists that reference the mapping keep it alive; dealloc releases it. */
-    if (r->exports == 0) fp_reader_release_source(r);
+    /* Another thread inside a pull (a live capture waiting for packets) is woken and
+     * releases the source itself; PacketLists that reference the mapping keep it alive. */
+    if (r->pulling) fp_source_live_break(r->src);
+    else if (r->exports == 0) fp_reader_release_source(r);
+    Py_RETURN_NONE;
+}
+
+/* ---- live capture (fastpkt.Capture) ------------------------------------------------ */
+
+static PyObject *reader_open_live(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"iface", "filter", "snaplen", "promisc", "immediate", "buffer_size",
+                             "timeout_ms", "nanosecond", NULL};
+    fp_reader_obj *r = as_reader(self);
+    const char *iface = NULL, *filter = NULL;
+    fp_live_config cfg = {0};
+    cfg.snaplen = 262144;
+    cfg.immediate = 1;
+    cfg.timeout_ms = 100;
+    cfg.nanosecond = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|zz$ipiiip:_open_live", kwlist, &iface, &filter, &cfg.snaplen,
+                                     &cfg.promisc, &cfg.immediate, &cfg.buffer_size, &cfg.timeout_ms,
+                                     &cfg.nanosecond))
+        return NULL;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    if (r->src != NULL || r->closed) {
+        PyErr_SetString(PyExc_RuntimeError, "this Reader is already open");
+        return NULL;
+    }
+    cfg.iface = iface;
+    cfg.filter = filter;
+    fp_error err = {0};
+    Py_BEGIN_ALLOW_THREADS
+    r->src = fp_source_open_live(&cfg, &err);
+    Py_END_ALLOW_THREADS
+    if (r->src == NULL) {
+        fp_raise_source_error(st, &err);
+        return NULL;
+    }
+    r->st = st;
+    r->is_stream = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *reader_live_stats(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_reader_obj *r = as_reader(self);
+    uint64_t recv, drop, ifdrop;
+    if (r->src == NULL || fp_source_live_stats(r->src, &recv, &drop, &ifdrop) < 0) Py_RETURN_NONE;
+    return Py_BuildValue("(KKK)", (unsigned long long)recv, (unsigned long long)drop, (unsigned long long)ifdrop);
+}
+
+static PyObject *reader_set_deadline(PyObject *self, PyObject *arg)
+{
+    fp_reader_obj *r = as_reader(self);
+    if (arg == Py_None) {
+        r->deadline_ns = 0;
+        Py_RETURN_NONE;
+    }
+    double secs = PyFloat_AsDouble(arg);
+    if (secs == -1.0 && PyErr_Occurred()) return NULL;
+    r->deadline_ns = monotonic_ns() + (int64_t)(secs * 1e9);
+    if (r->deadline_ns == 0) r->deadline_ns = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *reader_set_limit(PyObject *self, PyObject *arg)
+{
+    fp_reader_obj *r = as_reader(self);
+    long long c = PyLong_AsLongLong(arg);
+    if (c == -1 && PyErr_Occurred()) return NULL;
+    r->limit = r->delivered + (uint64_t)(c < 0 ? 0 : c);
+    r->has_limit = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *reader_break(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_reader_obj *r = as_reader(self);
+    if (r->src) fp_source_live_break(r->src);
     Py_RETURN_NONE;
 }
 
@@ -323,12 +431,21 @@ static void reader_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+static const char *format_name(const fp_source *s)
+{
+    switch (fp_source_format(s)) {
+    case FP_FORMAT_PCAPNG: return "pcapng";
+    case FP_FORMAT_LIVE: return "live";
+    default: return "pcap";
+    }
+}
+
 static PyObject *get_format(PyObject *self, void *c)
 {
     (void)c;
     fp_reader_obj *r = as_reader(self);
     if (r->src == NULL) Py_RETURN_NONE;
-    return PyUnicode_FromString(fp_source_format(r->src) == FP_FORMAT_PCAPNG ? "pcapng" : "pcap");
+    return PyUnicode_FromString(format_name(r->src));
 }
 
 #define READER_U64_GETTER(fname, expr)                        \
@@ -379,7 +496,7 @@ static PyObject *reader_repr(PyObject *self)
     fp_reader_obj *r = as_reader(self);
     if (r->src == NULL) return PyUnicode_FromFormat("<fastpkt.Reader %s>", r->closed ? "closed" : "uninitialised");
     return PyUnicode_FromFormat("<fastpkt.Reader %s linktype=%u packets_read=%llu%s>",
-                                fp_source_format(r->src) == FP_FORMAT_PCAPNG ? "pcapng" : "pcap",
+                                format_name(r->src),
                                 fp_source_linktype(r->src), (unsigned long long)r->delivered,
                                 r->closed ? " closed" : "");
 }
@@ -407,6 +524,12 @@ static PyMethodDef reader_methods[] = {
      "read_all(count=None) -> PacketList\n\nRead the remaining packets (at most count) in C."},
     {"count", reader_count, METH_NOARGS,
      "Count the remaining packets that pass the filter, in C without creating packets."},
+    {"_open_live", (PyCFunction)(void (*)(void))reader_open_live, METH_VARARGS | METH_KEYWORDS,
+     "Open a live capture (used by fastpkt.Capture)."},
+    {"_live_stats", reader_live_stats, METH_NOARGS, "(received, dropped, interface_dropped) or None."},
+    {"_set_deadline", reader_set_deadline, METH_O, "End iteration this many seconds from now (None: never)."},
+    {"_break", reader_break, METH_NOARGS, "Make a live capture's iteration end (any thread)."},
+    {"_set_limit", reader_set_limit, METH_O, "Deliver at most this many more packets."},
     {NULL},
 };
 

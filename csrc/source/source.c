@@ -147,7 +147,7 @@ int fp_src_add_interface(fp_source *s, const fp_interface *ifc, fp_error *err, u
 
 /* ---- open ----------------------------------------------------------------- */
 
-static fp_source *source_new(fp_on_error policy)
+fp_source *fp_src_new(fp_on_error policy)
 {
     fp_source *s = calloc(1, sizeof *s);
     if (!s)
@@ -204,7 +204,7 @@ fail:
 fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
                                  fp_error *err)
 {
-    fp_source *s = source_new(policy);
+    fp_source *s = fp_src_new(policy);
     if (!s) {
         fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
         err->sys_errno = ENOMEM;
@@ -218,7 +218,7 @@ fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error pol
 
 fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err)
 {
-    fp_source *s = source_new(policy);
+    fp_source *s = fp_src_new(policy);
     if (!s) {
         close(fd);
         fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
@@ -262,7 +262,7 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     if (map == MAP_FAILED)      /* some filesystems cannot map: fall back to reading */
         return fp_source_open_fd(fd, policy, err);
     madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-    fp_source *s = source_new(policy);
+    fp_source *s = fp_src_new(policy);
     if (!s) {
         munmap(map, (size_t)st.st_size);
         close(fd);
@@ -281,6 +281,8 @@ void fp_source_close(fp_source *s)
 {
     if (!s)
         return;
+    if (s->live)
+        fp_live_close(s);
     if (s->mapped)
         munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
     if (s->fd >= 0)
@@ -313,6 +315,8 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
         }
         return 0;
     }
+    if (s->live)
+        return fp_live_next(s, rec, err);
     release_consumed(s);
     for (;;) {
         s->skip_to = 0;

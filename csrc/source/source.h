@@ -9,13 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { FP_FORMAT_PCAP = 1, FP_FORMAT_PCAPNG = 2 } fp_format;
+typedef enum { FP_FORMAT_PCAP = 1, FP_FORMAT_PCAPNG = 2, FP_FORMAT_LIVE = 3 } fp_format;
+
+/* fp_source_next() of a live source when its read timeout passed without a packet. */
+#define FP_SOURCE_IDLE 2
 
 typedef enum {
     FP_OK = 0,
     FP_ERR_IO = 1,        /* open/read/mmap failed (errno in err.sys_errno) */
     FP_ERR_FORMAT = 2,    /* bad magic, bad version, impossible length, corrupt block */
     FP_ERR_TRUNCATED = 3, /* file ends inside a header or record */
+    FP_ERR_NO_DEVICE = 4, /* live: no such interface */
+    FP_ERR_PERMISSION = 5,/* live: capturing needs privileges */
+    FP_ERR_FILTER = 6,    /* live: the BPF expression did not compile */
 } fp_errkind;
 
 typedef enum { FP_ON_ERROR_RAISE = 0, FP_ON_ERROR_STOP = 1, FP_ON_ERROR_SKIP = 2 } fp_on_error;
@@ -57,7 +63,8 @@ fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err);
 fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
                                  fp_error *err);
 
-/* 1: record produced; 0: clean end of input; -1: error in *err.
+/* 1: record produced; 0: clean end of input; -1: error in *err; live sources also
+ * FP_SOURCE_IDLE (no packet within the read timeout).
  * Policy: RAISE returns -1 at the first bad record (everything before it was
  * delivered); STOP returns 0 instead (the error is kept, see fp_source_last_error);
  * SKIP resynchronises past the bad record when it can and counts it. */

@@ -48,7 +48,16 @@ struct fp_source {
     uint64_t packets, skipped;
     int finished;
     fp_error last_error;
+
+    struct fp_live *live;   /* live capture (live.c), else NULL */
 };
+
+/* An empty source (no input yet). */
+fp_source *fp_src_new(fp_on_error policy);
+
+/* live.c */
+int fp_live_next(fp_source *s, fp_record *rec, fp_error *err);
+void fp_live_close(fp_source *s);
 
 /* Make up to `want` bytes at absolute offset `off` (>= s->pos) readable.
  * Returns how many are available (fewer than want only at end of input) and
