@@ -149,10 +149,9 @@ def main() -> int:
     target("C floor time x2 / fastpkt time (>= 1)", 2 * cf if cf else None, 1.0, "%.2f")
     if cf:
         print("    (fastpkt takes %.2fx the time of the plain-C flow floor)" % (1 / cf))
-    if a.json:
-        with open(a.json, "a") as f:
-            for name, r in rows:
-                f.write(json.dumps(dict(r, tool=name, file=os.path.basename(path))) + "\n")
+    from bench_read import write_json_rows
+
+    write_json_rows(a.json, rows, path)
     return 0
 
 

@@ -185,6 +185,15 @@ def row_adder(rows: list, skip: set, default_repeats: int):
     return add
 
 
+def write_json_rows(json_path: str | None, rows: list, capture: str) -> None:
+    """Append one JSON line per measured tool (--json), for tracking runs over time."""
+    if not json_path:
+        return
+    with open(json_path, "a") as f:
+        for name, r in rows:
+            f.write(json.dumps(dict(r, tool=name, file=os.path.basename(capture))) + "\n")
+
+
 def bench_setup(doc: str, repeats: int):
     """The command line every benchmark shares; returns (args, capture path, rows to skip)
     with the capture already in the page cache so every tool reads it from memory."""
@@ -274,10 +283,7 @@ def main() -> int:
         print("  port-sum check MISMATCH: %s" % checks)
     else:
         print("  port-sum check: all equal (%s)" % next(iter(checks.values()), None))
-    if a.json:
-        with open(a.json, "a") as f:
-            for name, r in rows:
-                f.write(json.dumps(dict(r, tool=name, file=os.path.basename(path))) + "\n")
+    write_json_rows(a.json, rows, path)
     return 0
 
 

@@ -343,10 +343,9 @@ def main() -> int:
             print("  %s IPv4 total == course total + bytes not under Raw: %s" % (
                 name, "ok" if ok else "MISMATCH (%d vs %d)" % (
                     r["v4_c2s"] + r["v4_s2c"], sc["total"] + missed)))
-    if a.json:
-        with open(a.json, "a") as f:
-            for name, r in rows:
-                f.write(json.dumps(dict(r, tool=name, file=os.path.basename(path))) + "\n")
+    from bench_read import write_json_rows
+
+    write_json_rows(a.json, rows, path)
     return 0
 
 

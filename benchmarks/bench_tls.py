@@ -453,10 +453,9 @@ def main() -> int:
             fpr["snis"], ts["snis"], course["snis"] if course else "n/a",
             pp["snis"] if pp and "error" not in pp else "n/a",
             ", truth %d" % truth["sni_count"] if truth.get("sni_count") is not None else ""))
-    if a.json:
-        with open(a.json, "a") as f:
-            for name, r in rows:
-                f.write(json.dumps(dict(r, tool=name, file=os.path.basename(path))) + "\n")
+    from bench_read import write_json_rows
+
+    write_json_rows(a.json, rows, path)
     return 0
 
 
