@@ -32,29 +32,21 @@
 #define F_ENUM(name, doc) HF_##name,
 enum { HELLO_FIELDS(F_ENUM) NUM_HELLO_FIELDS };
 
-static PyObject *u16_tuple(const uint16_t *v, uint32_t n, uint32_t cap)
+/* A tuple of the first min(n, cap) values of an array of uint8_t (width 1) or uint16_t. */
+static PyObject *int_tuple(const void *v, int width, uint32_t n, uint32_t cap)
 {
     if (n > cap) n = cap;
     PyObject *t = PyTuple_New(n);
     for (uint32_t i = 0; t && i < n; i++) {
-        PyObject *o = PyLong_FromLong(v[i]);
+        long x = width == 1 ? ((const uint8_t *)v)[i] : ((const uint16_t *)v)[i];
+        PyObject *o = PyLong_FromLong(x);
         if (o == NULL) Py_CLEAR(t);
         else PyTuple_SET_ITEM(t, i, o);
     }
     return t;
 }
-
-static PyObject *u8_tuple(const uint8_t *v, uint32_t n, uint32_t cap)
-{
-    if (n > cap) n = cap;
-    PyObject *t = PyTuple_New(n);
-    for (uint32_t i = 0; t && i < n; i++) {
-        PyObject *o = PyLong_FromLong(v[i]);
-        if (o == NULL) Py_CLEAR(t);
-        else PyTuple_SET_ITEM(t, i, o);
-    }
-    return t;
-}
+#define u16_tuple(v, n, cap) int_tuple((v), 2, (n), (cap))
+#define u8_tuple(v, n, cap) int_tuple((v), 1, (n), (cap))
 
 static PyObject *span_text(const fp_tls_hello *h, fp_tls_span s)
 {
