@@ -20,7 +20,7 @@ static fp_flow_hints *hints_of(fp_flow *f)
 static uint16_t copy_text(char *dst, size_t cap, const void *src, size_t n)
 {
     if (n > cap - 1) n = cap - 1;
-    memcpy(dst, src, n);
+    if (n) memcpy(dst, src, n); /* src may be NULL when there is nothing to copy */
     dst[n] = 0;
     return (uint16_t)n;
 }
