@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Run every example on a capture (default: the bundled sample) and fail on the first error.
+# (The live sniffers take --iface IFACE instead of --pcap; tests/test_live_netns.py runs them live.)
 #   examples/run_all.sh [FILE.pcap]
 # Uses $PYTHON, else .venv/bin/python when present, else python3. Output files go to a temp dir.
 set -euo pipefail
@@ -13,7 +14,7 @@ trap 'rm -rf "$OUT"' EXIT
 export TMPDIR="$OUT"  # examples that default to a temp dir (reconstruct_streams) write here
 cd "$OUT"
 failed=0
-for script in packet_anatomy read_pcap_summary dns_analyzer tcp_session_tracker handshake_tracker \
+for script in packet_anatomy packet_sniffer dns_monitor read_pcap_summary dns_analyzer tcp_session_tracker handshake_tracker \
               arp_monitor http_requests tls_sni flow_report_simple flow_report chart_top_destinations \
               verify_checksums signature_matcher port_scan_detector timed_capture_to_pcap \
               reconstruct_streams find_http; do

@@ -2,14 +2,17 @@
 """Match payloads against IDS-style signatures: ports the course's Section 13 "Simple Payload
 Signature" and "Basic Signature Config" (signatures.txt, one pattern per line).
 
+    sudo python3 signature_matcher.py --iface eth0 --signatures signatures.txt
+    python3 signature_matcher.py --pcap trace.pcap
+
 Patterns are matched case-insensitively in each packet's payload (pkt.payload, Scapy's
-Raw.load). Patterns split across TCP segments need stream reassembly (a later issue); live
-sniffing comes later too.
+Raw.load). A pattern split across TCP segments is missed by any per-packet matcher; match
+on reassembled streams for that (fp.streams(..., on_data=...) runs on a live fp.Capture too).
 """
 from __future__ import annotations
 
 import fastpkt as fp
-from _common import parser
+from _common import parser, source
 
 SIGNATURES = [b"/etc/passwd", b"union select", b"powershell -enc", b"../../../../",
               b"cmd.exe /c", b"curl http"]
@@ -22,26 +25,34 @@ def load_signatures(path: str | None) -> list[bytes]:
         return [line.strip().lower() for line in handle if line.strip() and not line.startswith(b"#")]
 
 
-def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--signatures", help="file with one pattern per line (default: built-in list)")
-    args = p.parse_args()
-    signatures = load_signatures(args.signatures)
-    alerts = 0
-    for packet in fp.open(args.pcap, filter="tcp or udp"):
+class SignatureMatcher:
+    def __init__(self, signatures: list[bytes]) -> None:
+        self.signatures = signatures
+        self.alerts = 0
+
+    def handle_payload(self, packet: fp.Packet) -> None:
         payload = packet.payload
         if not payload:
-            continue
+            return
         lowered = payload.lower()
         # the course URL-decodes nothing; '+' for spaces is common in query strings
         candidates = (lowered, lowered.replace(b"+", b" "))
-        for sig in signatures:
+        for sig in self.signatures:
             if any(sig in c for c in candidates):
-                alerts += 1
+                self.alerts += 1
                 print(f"[ALERT] Signature match: {sig.decode(errors='ignore')} "
                       f"{packet.src}:{packet.sport} -> {packet.dst}:{packet.dport}")
                 break
-    print(f"[*] {alerts} alerts")
+
+
+def main() -> None:
+    p = parser(__doc__, live=True)
+    p.add_argument("--signatures", help="file with one pattern per line (default: built-in list)")
+    p.add_argument("--filter", default="tcp or udp", help="BPF filter (default: %(default)s)")
+    args = p.parse_args()
+    matcher = SignatureMatcher(load_signatures(args.signatures))
+    fp.sniff(filter=args.filter, prn=matcher.handle_payload, store=False, **source(args))
+    print(f"[*] {matcher.alerts} alerts")
 
 
 if __name__ == "__main__":

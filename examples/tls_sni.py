@@ -12,53 +12,104 @@
 
 The last part lists the hellos the per-packet approach misses and why. Try it on a capture
 with QUIC or big hellos, e.g. one of ../shared/corpus/fingerprints/*.pcap*.
+
+    sudo python3 tls_sni.py --iface eth0      # both live, side by side, until Ctrl+C
+    python3 tls_sni.py --pcap trace.pcap
+
+Live, the course's per-packet sniffer runs in a background fp.AsyncSniffer while the main
+thread iterates fp.client_hellos(fp.Capture(...)), which hands out each hello as soon as
+the server answers; Ctrl+C ends both captures and the comparison is printed.
 """
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import fastpkt as fp
-from _common import parser
+from _common import capture, is_live, parser, source
 
 
 def endpoint(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def main() -> None:
-    args = parser(__doc__).parse_args()
+class PerPacket:
+    """The course's approach: one segment at a time (it sniffed with filter "tcp port 443")."""
 
-    # 1. The course's approach: one segment at a time (it sniffed with filter "tcp port 443").
-    print("== per packet (the course's approach): pkt.tls.sni on 'tcp port 443' segments")
-    per_packet: Counter = Counter()  # (client, client port, server, server port, sni) -> hellos
-    started: dict = {}               # connection -> the hello starting there was cut short
-    for pkt in fp.open(args.pcap, filter="tcp port 443"):
+    def __init__(self) -> None:
+        self.found: Counter = Counter()  # (client, client port, server, server port, sni) -> hellos
+        self.started: dict = {}          # connection -> the hello starting there was cut short
+        self.lock = threading.Lock()
+
+    def handle(self, pkt: fp.Packet) -> None:
         tls = pkt.tls
         if tls is None or not tls.is_client_hello:
-            continue
+            return
         conn = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
-        started[conn] = not tls.hello_complete
+        with self.lock:
+            self.started[conn] = not tls.hello_complete
+            if tls.sni:
+                self.found[conn + (tls.sni,)] += 1
         if tls.sni:
-            per_packet[conn + (tls.sni,)] += 1
             print(f"TLS SNI: {tls.sni}  ({endpoint(pkt.src, pkt.sport)} -> "
                   f"{endpoint(pkt.dst, pkt.dport)})")
         elif not tls.hello_complete:
             print(f"[i] a ClientHello starts here but its SNI is not in this segment "
                   f"({endpoint(pkt.src, pkt.sport)} -> {endpoint(pkt.dst, pkt.dport)})")
 
-    # 2. Every hello, reassembled (TCP, any port) or decrypted (QUIC).
-    print("\n== fp.client_hellos(): reassembled TCP and QUIC")
-    hellos = list(fp.client_hellos(args.pcap))
-    for h in hellos:
-        print(f"{h.transport:4} {endpoint(h.client_ip, h.client_port)} -> "
-              f"{endpoint(h.server_ip, h.server_port)}  SNI {h.sni or '-'}  "
-              f"ALPN {','.join(h.alpn) or '-'}  {h.version_name}")
-        print(f"     JA3 {h.ja3_hash or '-'}  JA4 {h.ja4 or '-'}  ({h.hello_size} bytes"
-              f"{'; ' + ', '.join(h.anomalies) if h.anomalies else ''})")
+
+def print_hello(h) -> None:
+    print(f"{h.transport:4} {endpoint(h.client_ip, h.client_port)} -> "
+          f"{endpoint(h.server_ip, h.server_port)}  SNI {h.sni or '-'}  "
+          f"ALPN {','.join(h.alpn) or '-'}  {h.version_name}")
+    print(f"     JA3 {h.ja3_hash or '-'}  JA4 {h.ja4 or '-'}  ({h.hello_size} bytes"
+          f"{'; ' + ', '.join(h.anomalies) if h.anomalies else ''})")
+
+
+def live_hellos(args, per_packet: PerPacket) -> list:
+    """Both approaches at once on the interface; returns the hellos."""
+    sniffer = fp.AsyncSniffer(filter="tcp port 443", prn=per_packet.handle, store=False, **source(args))
+    sniffer.start()
+    cap = capture(args)  # every port: hellos are found by content
+    engine = fp.client_hellos(cap)
+    hellos = []
+    try:
+        for h in engine:
+            print_hello(h)
+            hellos.append(h)
+    except KeyboardInterrupt:
+        cap.stop()           # end of input: the engine hands out the hellos it still holds
+        for h in engine:
+            print_hello(h)
+            hellos.append(h)
+    finally:
+        sniffer.stop()
+        cap.close()
+    return hellos
+
+
+def main() -> None:
+    args = parser(__doc__, live=True).parse_args()
+    per_packet = PerPacket()
+    if is_live(args):
+        print("== per packet (pkt.tls.sni on 'tcp port 443') and fp.client_hellos() (every "
+              "port, reassembled TCP and QUIC), live")
+        hellos = live_hellos(args, per_packet)
+    else:
+        # 1. The course's approach: one segment at a time.
+        print("== per packet (the course's approach): pkt.tls.sni on 'tcp port 443' segments")
+        fp.sniff(filter="tcp port 443", prn=per_packet.handle, store=False, **source(args))
+        # 2. Every hello, reassembled (TCP, any port) or decrypted (QUIC).
+        print("\n== fp.client_hellos(): reassembled TCP and QUIC")
+        hellos = []
+        for h in fp.client_hellos(args.pcap):
+            print_hello(h)
+            hellos.append(h)
+    per_packet_found, started = per_packet.found, per_packet.started
 
     # 3. What the per-packet approach misses, and why.
     missed = []
-    seen = per_packet.copy()
+    seen = per_packet_found.copy()
     for h in hellos:
         if not h.sni:
             continue
@@ -80,7 +131,7 @@ def main() -> None:
     # completes (the rest was not captured), which client_hellos does not report
     only_per_packet = [k for k, n in seen.items() for _ in range(n)]
     with_sni = sum(1 for h in hellos if h.sni)
-    print(f"\nper packet: {sum(per_packet.values())} SNIs; client_hellos: {len(hellos)} "
+    print(f"\nper packet: {sum(per_packet_found.values())} SNIs; client_hellos: {len(hellos)} "
           f"ClientHellos, {with_sni} with an SNI "
           f"({sum(h.transport == 'quic' for h in hellos)} over QUIC); "
           f"missed by the per-packet approach: {len(missed)}")

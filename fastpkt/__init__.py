@@ -59,6 +59,7 @@ __all__ = [
     "open", "read", "write", "flows", "streams", "save_streams", "http",
     "HttpRequest", "HttpResponse", "HttpHeaders", "client_hellos",
     "Capture", "interfaces", "CaptureError", "CapturePermissionError",
+    "sniff", "AsyncSniffer", "RotatingWriter", "SniffResult",
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
     "Error", "FormatError", "TruncatedError",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
@@ -194,6 +195,7 @@ from .streams import save_streams, streams  # noqa: E402  (rebinds the name over
 from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (rebinds the name)
 from .tls import client_hellos  # noqa: E402
 from .live import Capture, interfaces  # noqa: E402
+from .sniff import AsyncSniffer, RotatingWriter, SniffResult, sniff  # noqa: E402  (rebinds the name)
 
 try:
     _attach_frames()

@@ -1,4 +1,4 @@
-"""A Scapy-compatible facade for offline analysis, backed by fastpkt.
+"""A Scapy-compatible facade backed by fastpkt: reading, writing and sniffing.
 
     from fastpkt.scapy import rdpcap, sniff, IP, TCP, DNS, Raw
 
@@ -11,8 +11,8 @@
 Differences from Scapy worth knowing: packets are read-only views (no crafting, no ``del
 pkt.chksum``; use ``pkt.verify_checksums()``), ``DNSQR.qname`` is ``str`` (Scapy: bytes with
 a trailing dot), ``pkt[X]`` raises KeyError when the layer is absent (Scapy: IndexError; both
-are LookupError). Live capture (``sniff(iface=...)``) comes in a later release; use
-``sniff(offline=...)`` for now.
+are LookupError). ``sniff()`` is ``fastpkt.sniff``: live (``sniff(iface=...)``, root or
+CAP_NET_RAW) and offline (``sniff(offline=...)``).
 """
 from __future__ import annotations
 
@@ -269,50 +269,30 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
           lfilter: Callable[[Packet], bool] | None = None,
           filter: str | None = None,  # noqa: A002
           stop_filter: Callable[[Packet], bool] | None = None,
-          iface: Any = None, timeout: float | None = None, **_ignored: Any) -> PacketList | list:
-    """Scapy's ``sniff()`` over a capture file: ``sniff(offline="trace.pcap", prn=..., ...)``.
+          iface: Any = None, timeout: float | None = None, **kwargs: Any) -> Any:
+    """Scapy's ``sniff()``: ``fastpkt.sniff`` with the facade's packets.
 
-    ``filter`` is BPF run in C; ``lfilter`` a Python predicate; ``prn`` is called for every
-    kept packet and, as in Scapy, its non-None return value is printed; ``stop_filter`` ends
-    the loop after the packet it returns True for; ``count`` (0 = all) counts kept packets.
-    Returns the kept packets (an empty list with ``store=False``). ``offline`` may also be a
-    list of packets. ``timeout`` is ignored for files.
+    Live: ``sniff(iface="eth0", filter="tcp", prn=..., store=False)`` (iface=None captures
+    on all interfaces); offline: ``sniff(offline="trace.pcap", ...)``, a list of paths or a
+    list of packets. ``filter`` is BPF (the kernel's live, C offline); ``lfilter`` a Python
+    predicate; ``prn`` is called for every kept packet and, as in Scapy, its non-None return
+    value is printed; ``stop_filter`` ends the loop after the packet it returns True for;
+    ``count`` (0 = all) counts kept packets; ``timeout`` is seconds. Returns the kept packets
+    (a ``fastpkt.SniffResult`` list; empty with ``store=False``). Other keyword arguments
+    are ``fastpkt.sniff``'s (write=, rotate_bytes=, capture options such as snaplen=).
     """
-    if offline is None:
-        raise NotImplementedError(
-            "fastpkt.scapy.sniff: live capture (iface=...) is not available yet; it comes in a "
-            "later release. Read a capture file with sniff(offline='trace.pcap', ...) for now "
-            "(record one with: tcpdump -i IFACE -w trace.pcap)."
-        )
-    if isinstance(offline, (list, tuple, PacketList, ScapyPacketList)):
-        if filter:
-            raise ValueError("sniff(filter=...) applies to capture files, not packet lists; "
-                             "use lfilter= instead")
-        source: Any = offline
-        close = None
-    else:
-        reader = _fp.open(offline, filter=filter)
-        source, close = _wrap_iter(reader), reader.close
-    kept: list = []
-    n = 0
-    try:
-        for pkt in source:
-            if _WRAP and not isinstance(pkt, ScapyPacket):
-                pkt = ScapyPacket(pkt)
-            if lfilter is not None and not lfilter(pkt):
-                continue
-            n += 1
-            if store:
-                kept.append(pkt)
-            if prn is not None:
-                result = prn(pkt)
-                if result is not None:
-                    print(result)
-            if stop_filter is not None and stop_filter(pkt):
-                break
-            if count and n >= count:
-                break
-    finally:
-        if close is not None:
-            close()
-    return kept
+    if isinstance(offline, ScapyPacketList):
+        offline = offline.plist
+    elif isinstance(offline, (list, tuple)):
+        offline = [_unwrap(p) for p in offline]
+    elif isinstance(offline, ScapyPacket):
+        offline = offline.packet
+    if _WRAP:  # callbacks and results see the Raw-capable wrapper
+        prn, lfilter, stop_filter = (None if f is None else (lambda p, f=f: f(ScapyPacket(p)))
+                                     for f in (prn, lfilter, stop_filter))
+    result = _fp.sniff(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
+                       lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
+                       **kwargs)
+    if _WRAP:
+        return _fp.SniffResult(map(ScapyPacket, result), stats=result.stats, linktype=result.linktype)
+    return result

@@ -14,7 +14,8 @@ is a real hole that its retransmission fills later. fastpkt does not read LINKTY
 `nflog_to_raw` rewrites such a capture as LINKTYPE_RAW.
 
 test_flows_netns.py has its own copy of the same steps; this module is the shared version for
-the newer tests (tests/test_streams_netns.py).
+the newer tests (tests/test_streams_netns.py). `Netns` is the same namespace with no capture
+running, for tests that start their own (tests/test_live_netns.py).
 """
 from __future__ import annotations
 
@@ -106,6 +107,16 @@ class NetnsCapture:
         time.sleep(0.2)
 
     def __enter__(self) -> "NetnsCapture":
+        self._create()
+        try:
+            self.add_capture("lo", self.pcap)
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def _create(self) -> None:
+        """Create the namespace and bring lo up (MTU 1500, offloads off)."""
         r = run(["ip", "netns", "add", self.name])
         if r.returncode != 0:
             raise NetnsError("cannot create a network namespace: %s" % r.stderr.strip())
@@ -117,11 +128,9 @@ class NetnsCapture:
             if shutil.which("ethtool"):
                 self.exec(["ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off"])
             self.has_ipv6 = "::1" in self.exec(["ip", "-6", "addr", "show", "dev", "lo"]).stdout
-            self.add_capture("lo", self.pcap)
         except BaseException:
             self._teardown()
             raise
-        return self
 
     def stop_capture(self) -> dict[str, str]:
         """Stop the tcpdumps this object started; returns their final stderr per interface
@@ -150,6 +159,22 @@ class NetnsCapture:
 
     def left_behind(self) -> bool:
         return self.name in run(["ip", "netns", "list"]).stdout.split()
+
+
+class Netns(NetnsCapture):
+    """with Netns("fplive") as ns: the same namespace (lo up, MTU 1500, offloads off, deleted
+    on exit) with no capture running; `add_capture()` starts tcpdumps when a test needs them
+    and `popen(cmd)` starts a process inside the namespace."""
+
+    def __init__(self, prefix: str, buffer_kib: int = 65536):
+        super().__init__(prefix, Path(os.devnull), buffer_kib=buffer_kib)
+
+    def __enter__(self) -> "Netns":
+        self._create()
+        return self
+
+    def popen(self, cmd, **kw) -> subprocess.Popen:
+        return subprocess.Popen(self.prefix + list(cmd), **kw)
 
 
 LINKTYPE_RAW = 101

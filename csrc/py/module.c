@@ -16,8 +16,13 @@ void fp_raise_source_error(fp_state *st, const fp_error *err)
 {
     PyObject *cls;
     if (err->kind == FP_ERR_IO) {
-        errno = err->sys_errno;
-        PyErr_Format(PyExc_OSError, "%s", err->message);
+        /* OSError(errno, message) picks the subclass: FileNotFoundError, PermissionError ... */
+        PyObject *exc = err->sys_errno ? PyObject_CallFunction(PyExc_OSError, "is", err->sys_errno, err->message)
+                                       : PyObject_CallFunction(PyExc_OSError, "s", err->message);
+        if (exc != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
         return;
     }
     if (err->kind == FP_ERR_NO_DEVICE || err->kind == FP_ERR_PERMISSION || err->kind == FP_ERR_FILTER) {

@@ -273,7 +273,14 @@ static PyObject *reader_count(PyObject *self, PyObject *unused)
 
 void fp_reader_release_source(fp_reader_obj *r)
 {
-    if (r->src) fp_source_close(r->src);
+    if (r->src && fp_source_is_live(r->src)) { /* closing a packet socket takes the kernel tens of ms */
+        fp_source *src = r->src;
+        Py_BEGIN_ALLOW_THREADS
+        fp_source_close(src);
+        Py_END_ALLOW_THREADS
+    } else if (r->src) {
+        fp_source_close(r->src);
+    }
     r->src = NULL;
     if (r->bpf) fp_bpf_set_free(r->bpf);
     r->bpf = NULL;

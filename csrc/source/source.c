@@ -35,10 +35,8 @@ void fp_src_error(fp_error *err, fp_errkind kind, uint64_t offset, uint64_t inde
 
 static void io_error(fp_error *err, int e, const char *what, const char *path)
 {
-    char why[128];
-    if (strerror_r(e, why, sizeof why) != 0)
-        snprintf(why, sizeof why, "errno %d", e);
-    fp_src_error(err, FP_ERR_IO, 0, 0, "%s '%s': %s", what, path, why);
+    /* glibc's strerror returns its static table's text for real errno values */
+    fp_src_error(err, FP_ERR_IO, 0, 0, "%s '%s': %s", what, path, strerror(e));
     err->sys_errno = e;
 }
 

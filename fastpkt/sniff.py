@@ -1,0 +1,636 @@
+"""Scapy's ``sniff()`` on fastpkt: live (``fastpkt.Capture``) or over capture files.
+
+    import fastpkt as fp
+    fp.sniff(iface="eth0", filter="udp port 53", prn=lambda p: p.summary(), store=False)
+    pkts = fp.sniff(iface="eth0", count=100, timeout=10)          # SniffResult (a list)
+    fp.sniff(offline="trace.pcap", lfilter=lambda p: p.dns is not None, prn=handle)
+    fp.sniff(iface="eth0", store=False, write="out.pcap", rotate_bytes=100 << 20)
+
+    t = fp.AsyncSniffer(iface="eth0", filter="tcp")
+    t.start(); ...; pkts = t.stop()
+
+The packet loop is the same whatever the source, with Scapy's order: BPF ``filter`` (run by
+the kernel live, in C offline), ``write`` (every packet the filter passed), ``lfilter``,
+count, store, ``prn`` (a non-None return value is printed), then ``stop_filter`` (the packet
+that satisfies it is the last one). ``count`` counts packets that pass ``lfilter``; 0 means
+no limit. ``timeout`` is seconds of wall-clock time. Ctrl+C ends a sniff() and returns what
+it kept, as Scapy's does (``chainCC=True`` re-raises KeyboardInterrupt instead).
+
+Differences from Scapy: ``iface=None`` captures on libpcap's "any" device (all interfaces;
+Scapy uses its default interface), and one interface per sniff(); a list of capture files is
+merged in time order (Scapy alternates between them); AsyncSniffer accepts ``timeout``,
+``start()`` returns once the capture is armed (and raises open errors such as a bad filter
+or a missing interface right there), and ``stop()`` after the sniffer ended by itself returns
+its results instead of raising. The result is a ``SniffResult``: a list of
+``fastpkt.Packet`` with ``summary()``, ``to_pandas()`` and ``to_packetlist()``.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import struct
+import threading
+import time
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+
+from ._fastpkt import Packet, PacketList, Reader, Writer
+
+__all__ = ["sniff", "AsyncSniffer", "RotatingWriter", "SniffResult"]
+
+PacketCallback = Callable[[Packet], Any]
+
+# fastpkt.Capture's options that sniff() passes through (**capture_options).
+CAPTURE_OPTIONS = ("snaplen", "promisc", "immediate", "buffer_size", "timeout_ms", "tstamp_precision")
+# Scapy arguments that have no meaning here and are accepted for compatibility.
+_IGNORED_SCAPY_OPTIONS = ("quiet", "monitor")
+# Scapy arguments fastpkt does not have: say what to use instead.
+_UNSUPPORTED = {
+    "session": "sessions are not supported; reassemble TCP with fastpkt.streams(fastpkt.Capture(...))",
+    "L2socket": "fastpkt captures with libpcap; pass capture options (snaplen=, buffer_size=, ...)",
+}
+
+_PCAP_RECORD = struct.Struct("<IIII")
+_PCAP_HEADER_BYTES = 24
+
+
+# ------------------------------------------------------------------ results
+class SniffResult(list):
+    """What sniff() kept: a ``list`` of ``fastpkt.Packet``, plus
+
+    ``summary()`` (one line per packet, as a str), ``to_packetlist()`` (a real
+    ``fastpkt.PacketList``, built from an in-memory copy of the packets), ``to_pandas()`` /
+    ``to_arrow()`` / ``columns()`` (through that PacketList: the columns are built in C),
+    ``stats`` (a live capture's final ``Capture.stats()``: received, dropped,
+    interface_dropped, delivered; None offline) and ``linktype``. Slices are SniffResults.
+    ``fastpkt.write(path, result)`` saves it. (A list because the C ``PacketList`` is built
+    by Readers only; ``to_packetlist()`` makes one from a copy.)
+    """
+
+    def __init__(self, packets: Iterable[Packet] = (), name: str = "Sniffed",
+                 stats: dict[str, int] | None = None, linktype: int | None = None) -> None:
+        super().__init__(packets)
+        self.name = name
+        self.stats = stats
+        self._linktype = linktype
+
+    @property
+    def linktype(self) -> int:
+        """Link type of the packets (of the source when empty; 1, Ethernet, if unknown)."""
+        if self:
+            return self[0].linktype
+        return self._linktype if self._linktype is not None else 1
+
+    def __getitem__(self, i: Any) -> Any:
+        item = super().__getitem__(i)
+        if isinstance(i, slice):
+            return SniffResult(item, self.name, self.stats, self._linktype)
+        return item
+
+    def summary(self) -> str:
+        """One summary line per packet (``Packet.summary()``)."""
+        return "\n".join(p.summary() for p in self)
+
+    def to_packetlist(self) -> PacketList:
+        """A ``fastpkt.PacketList`` of the same packets (copied into an in-memory capture:
+        nanosecond pcap, or pcapng when the packets have different link types)."""
+        return Reader(memoryview(capture_bytes(self, self.linktype))).read_all()
+
+    def columns(self) -> list[tuple[Any, ...]]:
+        return self.to_packetlist().columns()
+
+    def to_pandas(self) -> Any:
+        """One row per packet; the same columns as ``fastpkt.read(...).to_pandas()``."""
+        return self.to_packetlist().to_pandas()
+
+    def to_arrow(self) -> Any:
+        return self.to_packetlist().to_arrow()
+
+    def __repr__(self) -> str:
+        counts = {"TCP": 0, "UDP": 0, "ICMP": 0}
+        other = 0
+        for p in self:
+            if p.tcp is not None:
+                counts["TCP"] += 1
+            elif p.udp is not None:
+                counts["UDP"] += 1
+            elif p.icmp is not None or p.icmp6 is not None:
+                counts["ICMP"] += 1
+            else:
+                other += 1
+        parts = " ".join("%s:%d" % kv for kv in counts.items())
+        return "<%s: %s Other:%d>" % (self.name, parts, other)
+
+
+def capture_bytes(packets: Sequence[Packet], linktype: int = 1) -> bytes:
+    """The packets as a capture file in memory: a little-endian nanosecond pcap when they
+    share one link type (``linktype`` when there are none), else a pcapng with one interface
+    per link type. Times, captured bytes and wire lengths are kept exactly."""
+    linktypes = sorted({p.linktype for p in packets})
+    if len(linktypes) > 1:
+        return _pcapng_bytes(packets, linktypes)
+    lt = linktypes[0] if linktypes else linktype
+    snaplen = max([262144] + [p.caplen for p in packets])
+    parts = [struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, snaplen, lt)]
+    record = _PCAP_RECORD.pack
+    for p in packets:
+        data = bytes(p)
+        sec, nsec = divmod(p.time_ns, 1_000_000_000)
+        parts.append(record(sec & 0xFFFFFFFF, nsec, len(data), p.wirelen))
+        parts.append(data)
+    return b"".join(parts)
+
+
+def _pcapng_bytes(packets: Sequence[Packet], linktypes: list[int]) -> bytes:
+    """pcapng (little-endian): section header, one interface (nanosecond if_tsresol) per
+    link type, one enhanced packet block per packet."""
+    shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    parts = [struct.pack("<II", 0x0A0D0D0A, 12 + len(shb_body)), shb_body, struct.pack("<I", 12 + len(shb_body))]
+    index = {}
+    for i, lt in enumerate(linktypes):
+        index[lt] = i
+        # if_tsresol (option 9) = 9: nanoseconds; then opt_endofopt
+        body = struct.pack("<HHI", lt, 0, 262144) + struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
+        parts += [struct.pack("<II", 1, 12 + len(body)), body, struct.pack("<I", 12 + len(body))]
+    for p in packets:
+        data = bytes(p)
+        pad = b"\0" * (-len(data) % 4)
+        ts = p.time_ns & 0xFFFFFFFFFFFFFFFF
+        total = 32 + len(data) + len(pad)
+        parts += [struct.pack("<IIIIIII", 6, total, index[p.linktype], ts >> 32, ts & 0xFFFFFFFF,
+                              len(data), p.wirelen), data, pad, struct.pack("<I", total)]
+    return b"".join(parts)
+
+
+# ------------------------------------------------------------------ rotating writer
+class RotatingWriter:
+    """A pcap writer that starts a new file every ``rotate_bytes`` bytes and/or every
+    ``rotate_seconds`` seconds of packet time. A context manager.
+
+    Without rotation it writes ``path`` itself. With rotation the files are numbered from 1
+    after the name: ``out.pcap`` -> ``out-0001.pcap``, ``out-0002.pcap``, ... (a name without
+    an extension gets ``-0001`` at its end). ``paths`` lists the files written so far.
+
+    rotate_bytes: a file is closed before the packet that would take it past this size
+        (header and record headers included), so files stay within it unless one packet is
+        larger. rotate_seconds: a file holds packets whose time is less than this many
+        seconds after its first packet's (packet time, like a capture's clock; a file is
+        closed when the next packet comes, not on a timer).
+    linktype / snaplen / nanosecond / big_endian: as ``fastpkt.Writer``; ``linktype=None``
+        takes the first packet's, and the first file is then created at the first write
+        (with a link type given, it is created at once, so an empty capture leaves an empty
+        but valid file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], linktype: int | None = 1, snaplen: int = 262144,
+                 nanosecond: bool = False, big_endian: bool = False, rotate_bytes: int | None = None,
+                 rotate_seconds: float | None = None) -> None:
+        if rotate_bytes is not None and rotate_bytes <= _PCAP_HEADER_BYTES:
+            raise ValueError("rotate_bytes must be larger than the 24-byte pcap header, not %r"
+                             % (rotate_bytes,))
+        if rotate_seconds is not None and rotate_seconds <= 0:
+            raise ValueError("rotate_seconds must be > 0, not %r" % (rotate_seconds,))
+        self.base = os.fspath(path)
+        if isinstance(self.base, bytes):
+            self.base = os.fsdecode(self.base)
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.nanosecond = bool(nanosecond)
+        self.big_endian = bool(big_endian)
+        self.rotate_bytes = rotate_bytes
+        self.rotate_ns = None if rotate_seconds is None else int(rotate_seconds * 1e9)
+        self.rotating = rotate_bytes is not None or rotate_seconds is not None
+        self.paths: list[str] = []
+        self.packets_written = 0       # over all files
+        self.file_packets = 0          # in the current file
+        self.file_bytes = 0            # size of the current file
+        self.closed = False
+        self._writer: Writer | None = None
+        self._file_start_ns = 0
+        if linktype is not None:
+            self._open_next()
+
+    def numbered_path(self, n: int) -> str:
+        """The name of the n-th file (from 1) when rotating."""
+        root, ext = os.path.splitext(self.base)
+        return "%s-%04d%s" % (root, n, ext)
+
+    @property
+    def path(self) -> str | None:
+        """The file being written (None before the first)."""
+        return self.paths[-1] if self.paths else None
+
+    def _open_next(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        path = self.numbered_path(len(self.paths) + 1) if self.rotating else self.base
+        self._writer = Writer(path, linktype=self.linktype, snaplen=self.snaplen,
+                              nanosecond=self.nanosecond, big_endian=self.big_endian)
+        self.paths.append(path)
+        self.file_packets = 0
+        self.file_bytes = _PCAP_HEADER_BYTES
+
+    def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
+              wirelen: int | None = None) -> None:
+        """Append a Packet (its own time) or raw bytes (``time``/``time_ns``, else now)."""
+        if self.closed:
+            raise ValueError("write to a closed RotatingWriter")
+        if isinstance(packet, Packet):
+            caplen = packet.caplen
+            if time_ns is None and time is None:
+                time_ns = packet.time_ns
+        else:
+            caplen = len(memoryview(packet))
+            if time_ns is None:
+                time_ns = int(time * 1e9) if time is not None else _now_ns()
+                time = None
+        if time_ns is None:  # a Packet written with an explicit float time
+            time_ns = int(time * 1e9)  # type: ignore[operator]
+        if self._writer is None:
+            if self.linktype is None:
+                self.linktype = packet.linktype if isinstance(packet, Packet) else 1
+            self._open_next()
+        record = 16 + caplen
+        if self.file_packets:
+            if (self.rotate_bytes is not None and self.file_bytes + record > self.rotate_bytes) or \
+                    (self.rotate_ns is not None and time_ns - self._file_start_ns >= self.rotate_ns):
+                self._open_next()
+        if self.file_packets == 0:
+            self._file_start_ns = time_ns
+        if time is not None and isinstance(packet, Packet):
+            self._writer.write(packet, time=time, wirelen=wirelen)  # type: ignore[union-attr]
+        else:
+            self._writer.write(packet, time_ns=time_ns, wirelen=wirelen)  # type: ignore[union-attr]
+        self.file_packets += 1
+        self.file_bytes += record
+        self.packets_written += 1
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Close the current file (idempotent)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.closed = True
+
+    def __enter__(self) -> RotatingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<fastpkt.RotatingWriter %s: %d packets in %d files>" % (
+            self.base, self.packets_written, len(self.paths))
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+# ------------------------------------------------------------------ sources
+def _check_options(capture_options: dict[str, Any]) -> dict[str, Any]:
+    """Capture options for fastpkt.Capture; Scapy-only arguments ignored or explained."""
+    out = {}
+    for name, value in capture_options.items():
+        if name in CAPTURE_OPTIONS:
+            out[name] = value
+        elif name in _IGNORED_SCAPY_OPTIONS:
+            continue
+        elif name in _UNSUPPORTED:
+            if value is not None:
+                raise TypeError("sniff(%s=...): %s" % (name, _UNSUPPORTED[name]))
+        else:
+            raise TypeError("sniff() got an unexpected keyword argument %r (capture options: %s)"
+                            % (name, ", ".join(CAPTURE_OPTIONS)))
+    return out
+
+
+def _is_path(x: Any) -> bool:
+    return isinstance(x, (str, bytes, os.PathLike))
+
+
+def _open_offline(offline: Any, filter: str | None) -> tuple[Iterator[Packet], list[Reader], int | None]:  # noqa: A002
+    """(packet iterator, readers to close, link type) for sniff(offline=...)."""
+    from . import open as fp_open
+
+    if isinstance(offline, Reader):
+        if filter:
+            raise ValueError("sniff(offline=reader): the Reader is already open; give it the filter")
+        return iter(offline), [], offline.linktype
+    if isinstance(offline, (list, tuple)) and offline and all(_is_path(x) for x in offline):
+        readers = [fp_open(x, filter=filter) for x in offline]
+        if len(readers) == 1:
+            return iter(readers[0]), readers, readers[0].linktype
+        merged = heapq.merge(*readers, key=_time_ns)  # ties: the earlier file first
+        return merged, readers, readers[0].linktype
+    if isinstance(offline, (list, tuple, PacketList)) or isinstance(offline, Packet):
+        packets = [offline] if isinstance(offline, Packet) else list(offline)
+        if not all(isinstance(p, Packet) for p in packets):
+            raise TypeError("sniff(offline=[...]) takes capture file paths or fastpkt Packets")
+        if not filter:
+            lt = packets[0].linktype if packets else None
+            return iter(packets), [], lt
+        # run the BPF filter in C over an in-memory copy of the packets
+        reader = Reader(memoryview(capture_bytes(packets)), filter=filter)
+        return iter(reader), [reader], reader.linktype
+    reader = fp_open(offline, filter=filter)
+    return iter(reader), [reader], reader.linktype
+
+
+def _time_ns(p: Packet) -> int:
+    return p.time_ns
+
+
+# ------------------------------------------------------------------ the sniffer
+class AsyncSniffer:
+    """A sniff() in a background thread (Scapy's AsyncSniffer): the same arguments.
+
+        t = fp.AsyncSniffer(iface="eth0", filter="tcp port 80", prn=handle)
+        t.start()            # returns once the capture is armed; raises open errors
+        ...
+        pkts = t.stop()      # ends the capture at once (any thread), joins, returns results
+
+    ``running`` is True until the sniff ends (stop(), count, stop_filter, timeout, end of the
+    files); ``results`` is the SniffResult afterwards; ``join(timeout=None)`` waits for the
+    end and returns the results (re-raising an exception the sniff raised, as
+    ``exception`` holds it); ``stats()`` is the live capture's ``Capture.stats()``.
+    ``count`` is the number of packets that passed lfilter so far.
+    """
+
+    def __init__(self, iface: str | None = None, count: int = 0, timeout: float | None = None,
+                 filter: str | None = None,  # noqa: A002
+                 prn: PacketCallback | None = None, lfilter: PacketCallback | None = None,
+                 store: bool = True, stop_filter: PacketCallback | None = None,
+                 offline: Any = None, write: str | os.PathLike[str] | None = None,
+                 rotate_bytes: int | None = None, rotate_seconds: float | None = None,
+                 started_callback: Callable[[], Any] | None = None, chainCC: bool = False,  # noqa: N803
+                 opened_socket: Reader | None = None, **capture_options: Any) -> None:
+        if isinstance(iface, (list, tuple)):
+            if len(iface) != 1:
+                raise ValueError("fastpkt sniffs one interface at a time; iface=None captures on "
+                                 "all of them (libpcap's 'any' device)")
+            iface = iface[0]
+        if count is None:
+            count = 0
+        if count < 0:
+            raise ValueError("count must be >= 0 (0: no limit)")
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 seconds (or None)")
+        if (rotate_bytes is not None or rotate_seconds is not None) and write is None:
+            raise ValueError("rotate_bytes/rotate_seconds need write=PATH")
+        if opened_socket is not None and not isinstance(opened_socket, Reader):
+            raise TypeError("opened_socket must be a fastpkt Reader or Capture")
+        if opened_socket is not None and (offline is not None or filter):
+            raise ValueError("opened_socket is already open: pass no offline= or filter=")
+        self.iface = iface
+        self.count_limit = int(count)
+        self.timeout = timeout
+        self.filter = filter
+        self.prn = prn
+        self.lfilter = lfilter
+        self.store = bool(store)
+        self.stop_filter = stop_filter
+        self.offline = offline
+        self.write = write
+        self.rotate_bytes = rotate_bytes
+        self.rotate_seconds = rotate_seconds
+        self.started_callback = started_callback
+        self.chainCC = chainCC
+        self.opened_socket = opened_socket
+        self.capture_options = _check_options(capture_options)
+        self.running = False
+        self.results: SniffResult | None = None
+        self.exception: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self.count = 0
+        self.writer: RotatingWriter | None = None
+        self._capture: Any = None   # the live Capture while sniffing
+        self._stats: dict[str, int] | None = None
+        self._stopping = False
+        self._lock = threading.Lock()
+        self._armed = threading.Event()
+        self._open_error: BaseException | None = None
+        self._done = threading.Event()   # set when the background sniff has ended
+
+    # -- opening
+    def _open(self) -> tuple[Iterator[Packet], list[Reader], int | None, Any]:
+        """(packets, readers to close, link type, live capture or None)."""
+        if self.opened_socket is not None:
+            src = self.opened_socket
+            live = src if hasattr(src, "stats") else None
+            if live is not None and self.timeout is not None:
+                live._set_deadline(self.timeout)  # as Capture(duration=timeout) from now
+            return iter(src), [], src.linktype, live
+        if self.offline is not None:
+            packets, readers, lt = _open_offline(self.offline, self.filter)
+            return packets, readers, lt, None
+        from .live import Capture
+
+        cap = Capture(self.iface, filter=self.filter, duration=self.timeout, **self.capture_options)
+        return iter(cap), [cap], cap.linktype, cap
+
+    def _make_writer(self, linktype: int | None, source: Any) -> RotatingWriter | None:
+        if self.write is None:
+            return None
+        snaplen = getattr(source, "snaplen", 0) or 262144
+        nano = bool(getattr(source, "nanosecond", True))
+        return RotatingWriter(self.write, linktype=linktype, snaplen=snaplen, nanosecond=nano,
+                              rotate_bytes=self.rotate_bytes, rotate_seconds=self.rotate_seconds)
+
+    # -- the loop
+    def _run(self) -> SniffResult:
+        """Sniff in the calling thread until the end; returns (and keeps) the results."""
+        self.count = 0
+        self._stats = None
+        kept: list[Packet] = []
+        self.results = None
+        readers: list[Reader] = []
+        linktype = None
+        self.running = True
+        try:
+            try:
+                packets, readers, linktype, live = self._open()
+                self.writer = self._make_writer(linktype, live if live is not None else
+                                                (readers[0] if readers else None))
+            except BaseException as exc:
+                self._open_error = exc
+                raise
+            finally:
+                self._armed.set()
+            with self._lock:
+                self._capture = live
+                if self._stopping and live is not None:
+                    live.stop()
+            if self.started_callback is not None:
+                self.started_callback()
+            try:
+                self._loop(packets, kept, live is None)
+            except KeyboardInterrupt:
+                if self.chainCC:
+                    raise
+            finally:
+                if live is not None:
+                    try:
+                        self._stats = live.stats()
+                    except Exception:  # pragma: no cover - a closed handle has no counters
+                        self._stats = None
+        finally:
+            with self._lock:
+                self._capture = None
+            for r in readers:
+                r.close()
+            if self.writer is not None:
+                self.writer.close()
+            self.running = False
+        self.results = SniffResult(kept, stats=self._stats, linktype=linktype)
+        return self.results
+
+    def _loop(self, packets: Iterator[Packet], kept: list[Packet], offline: bool) -> None:
+        count = self.count_limit
+        lfilter, prn, stop_filter = self.lfilter, self.prn, self.stop_filter
+        store = self.store
+        writer = self.writer
+        deadline = None
+        if offline and self.timeout is not None:  # live captures end by the C deadline
+            deadline = time.monotonic() + self.timeout
+            if self.timeout <= 0:
+                return
+        n = 0
+        try:
+            for pkt in packets:
+                if self._stopping:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if writer is not None:
+                    writer.write(pkt)
+                if lfilter is not None and not lfilter(pkt):
+                    continue
+                n += 1
+                self.count = n
+                if store:
+                    kept.append(pkt)
+                if prn is not None:
+                    result = prn(pkt)
+                    if result is not None:
+                        print(result)
+                if (stop_filter is not None and stop_filter(pkt)) or 0 < count <= n:
+                    break
+        finally:
+            self.count = n
+
+    # -- background use
+    def _thread_main(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # noqa: BLE001  (handed to join()/stop())
+            self.exception = exc
+            self.running = False
+            self._armed.set()
+        finally:
+            self._done.set()
+
+    def start(self) -> None:
+        """Start sniffing in a daemon thread; returns once the capture is open (raises the
+        error when it cannot be opened: CaptureError, CapturePermissionError, bad filter)."""
+        if self.running:
+            raise RuntimeError("this AsyncSniffer is already running")
+        self.exception = None
+        self.results = None
+        self._stopping = False
+        self._armed.clear()
+        self._done.clear()
+        self._open_error = None
+        self.running = True
+        self.thread = threading.Thread(target=self._thread_main, name="fastpkt-AsyncSniffer", daemon=True)
+        self.thread.start()
+        self._armed.wait()
+        if self._open_error is not None:
+            self.thread.join()
+            raise self._open_error
+
+    def stop(self, join: bool = True) -> SniffResult | None:
+        """End the sniff now (the capture's wait is woken); with join, wait for the thread
+        and return the results."""
+        if self.thread is None:
+            raise RuntimeError("this AsyncSniffer was not started")
+        with self._lock:
+            self._stopping = True
+            if self._capture is not None:
+                self._capture.stop()
+        if join:
+            return self.join()
+        return None
+
+    def join(self, timeout: float | None = None) -> SniffResult | None:
+        """Wait for the sniff to end (at most ``timeout`` seconds); returns the results
+        (None while still running) and re-raises what the sniff raised."""
+        if self.thread is not None:
+            # wait on our own event: Thread.join() interrupted by Ctrl+C can leave the
+            # thread marked as stopped while it still runs (CPython 3.11, bpo-45274's fix)
+            if not self._done.wait(timeout):
+                return None
+            self.thread.join()
+        if self.exception is not None:
+            raise self.exception
+        return self.results
+
+    def stats(self) -> dict[str, int] | None:
+        """The live capture's counters (received, dropped, interface_dropped, delivered):
+        current while running, final afterwards; None offline."""
+        with self._lock:
+            cap = self._capture
+            if cap is not None:
+                return cap.stats()
+        return self._stats
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        where = ("offline %r" % (self.offline,)) if self.offline is not None else (self.iface or "any")
+        return "<fastpkt.AsyncSniffer %s %s, %d packets>" % (where, state, self.count)
+
+
+def sniff(iface: str | None = None, count: int = 0, timeout: float | None = None,
+          filter: str | None = None,  # noqa: A002
+          prn: PacketCallback | None = None, lfilter: PacketCallback | None = None,
+          store: bool = True, stop_filter: PacketCallback | None = None,
+          offline: str | os.PathLike[str] | IO[bytes] | Sequence[Any] | None = None,
+          write: str | os.PathLike[str] | None = None, rotate_bytes: int | None = None,
+          rotate_seconds: float | None = None, started_callback: Callable[[], Any] | None = None,
+          chainCC: bool = False, opened_socket: Reader | None = None,  # noqa: N803
+          **capture_options: Any) -> SniffResult:
+    """Capture packets and hand them to callbacks, as Scapy's sniff() does.
+
+    iface: interface to capture on (``fastpkt.interfaces()`` lists them); None: all
+        interfaces (libpcap's "any" device). Needs root or CAP_NET_RAW + CAP_NET_ADMIN.
+    count: stop after this many packets that passed lfilter (0: no limit).
+    timeout: stop after this many seconds.
+    filter: BPF expression; run by the kernel live, in C on files.
+    prn: called with every packet that passed lfilter; a non-None return value is printed.
+    lfilter: Python predicate; packets it rejects are not counted, stored or given to prn.
+    store: keep the packets (False: the result is empty; memory stays flat).
+    stop_filter: stop after the first packet for which it returns True.
+    offline: read a capture instead: a path, a binary file object, a list of paths (merged
+        in time order) or a list of fastpkt Packets; ``filter`` applies to it.
+    write: also write every packet the BPF filter passed (before lfilter) to this pcap;
+        rotate_bytes / rotate_seconds start numbered files (see ``RotatingWriter``).
+    started_callback: called once the capture is armed.
+    chainCC: re-raise KeyboardInterrupt (default: Ctrl+C ends the sniff and returns).
+    opened_socket: an open ``fastpkt.Capture`` or Reader to read from (not closed here; a
+        ``timeout`` becomes the Capture's deadline, and stop() ends its iteration for good).
+    capture_options: passed to ``fastpkt.Capture``: snaplen, promisc, immediate,
+        buffer_size, timeout_ms, tstamp_precision.
+
+    Returns a SniffResult (a list of Packets; ``.stats`` has the capture's counters).
+    Errors: fastpkt.CaptureError (no such interface), fastpkt.CapturePermissionError,
+    fastpkt.Error (bad filter, with libpcap's message).
+    """
+    sniffer = AsyncSniffer(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
+                           lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
+                           write=write, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds,
+                           started_callback=started_callback, chainCC=chainCC,
+                           opened_socket=opened_socket, **capture_options)
+    return sniffer._run()
