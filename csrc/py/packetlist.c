@@ -4,6 +4,7 @@
  * indexing; columns() dissects every record in C, with the GIL released, into
  * typed column buffers for pandas/Arrow: no per-row Python objects. */
 #include "pyfp.h"
+#include "../source/live.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -106,17 +107,28 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
     fp_record rec;
     fp_error err;
     char errbuf[512];
-    int rc = FP_PULL_END;
-    Py_BEGIN_ALLOW_THREADS
-    for (uint64_t got = 0; got < limit; got++) {
-        rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
-        if (rc != FP_PULL_RECORD) break;
-        if (builder_add(&b, &rec, !stable) < 0) {
-            b.oom = 1;
+    int rc = FP_PULL_END, interrupted = 0;
+    uint64_t got = 0;
+    int live = r->src && fp_source_is_live(r->src);
+    for (;;) { /* a quiet live capture comes back every read timeout: signals, then on */
+        if (live) fp_reader_pull_begin(r);
+        Py_BEGIN_ALLOW_THREADS
+        for (; got < limit; got++) {
+            rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
+            if (rc != FP_PULL_RECORD) break;
+            if (builder_add(&b, &rec, !stable) < 0) {
+                b.oom = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+        if (live) fp_reader_pull_end(r);
+        if (rc != FP_PULL_IDLE || b.oom) break;
+        if (PyErr_CheckSignals() < 0) {
+            interrupted = 1;
             break;
         }
     }
-    Py_END_ALLOW_THREADS
     PyObject *owner = reader;
     if (!stable) {
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
@@ -151,7 +163,7 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
         Py_DECREF(pl);
         return PyErr_NoMemory();
     }
-    if (rc != FP_PULL_RECORD && fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0) {
+    if (interrupted || (rc != FP_PULL_RECORD && fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0)) {
         /* Deliver what came before the fault: the partial list rides on the exception. */
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);

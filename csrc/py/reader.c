@@ -263,10 +263,16 @@ static PyObject *reader_count(PyObject *self, PyObject *unused)
     fp_error err;
     char errbuf[512];
     uint64_t n = 0;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    while ((rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) n++;
-    Py_END_ALLOW_THREADS
+    int rc, live = fp_source_is_live(r->src);
+    for (;;) { /* a quiet live capture comes back every read timeout: signals, then on */
+        if (live) fp_reader_pull_begin(r);
+        Py_BEGIN_ALLOW_THREADS
+        while ((rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) n++;
+        Py_END_ALLOW_THREADS
+        if (live) fp_reader_pull_end(r);
+        if (rc != FP_PULL_IDLE) break;
+        if (PyErr_CheckSignals() < 0) return NULL;
+    }
     if (fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0) return NULL;
     return PyLong_FromUnsignedLongLong(n);
 }
