@@ -13,8 +13,8 @@
 #include "source_impl.h"
 
 /* The handle is read non-blocking and waited on with poll() here, with a self-pipe to be
- * woken: libpcap's own read timeout does not fire on Linux in immediate mode (TPACKET_V3
- * blocks until a packet comes), and a quiet capture must come back to its caller. */
+ * woken: libpcap's own read timeout does not return control on Linux in immediate mode (a
+ * read blocks until a packet comes), and a quiet capture must come back to its caller. */
 struct fp_live {
     pcap_t *p;
     int fd;              /* pcap_get_selectable_fd */
