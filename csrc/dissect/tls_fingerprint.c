@@ -357,3 +357,25 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
     EVP_MD_CTX_free(md);
     return s.failed ? FP_TLS_ERR_NOMEM : (int64_t)s.len;
 }
+
+char *fp_tls_ja3_new(const fp_tls_hello *h, char md5_hex[33])
+{
+    int64_t n = fp_tls_ja3(h, NULL, 0, md5_hex); /* measures; the hash covers the whole string */
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fp_tls_ja3(h, s, (size_t)n + 1, md5_hex) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+char *fp_tls_ja4_new(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE])
+{
+    int64_t n = fp_tls_ja4(h, proto, ja4, NULL, 0);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fp_tls_ja4(h, proto, ja4, s, (size_t)n + 1) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}

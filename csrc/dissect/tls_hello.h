@@ -300,5 +300,10 @@ int64_t fp_tls_ja3(const fp_tls_hello *h, char *str, size_t cap, char md5_hex[33
  * full JA4_r length, or an FP_TLS_ERR_* (negative). */
 int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], char *raw,
                    size_t raw_cap);
+/* The same, with the strings in memory of their exact size (free() them): the JA3/JA3S
+ * string (MD5 into md5_hex), the JA4_r string (JA4 into ja4). NULL when the digest or an
+ * allocation failed. */
+char *fp_tls_ja3_new(const fp_tls_hello *h, char md5_hex[33]);
+char *fp_tls_ja4_new(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE]);
 
 #endif

@@ -18,44 +18,11 @@ typedef struct {
     fp_tls_hello hello;
     char proto;
     char *ja3;             /* malloc'd, NUL-terminated */
-    int64_t ja3_len;
     char ja3_md5[33];
     char ja4[FP_JA4_SIZE];
     char *ja4_r;
-    int64_t ja4_len;
     int nomem;
 } hello_job;
-
-/* Fingerprint string of unknown length: try a small buffer, then the exact size. */
-static char *ja3_string(const fp_tls_hello *h, int64_t *len, char md5[33])
-{
-    size_t cap = 1024;
-    for (int round = 0; round < 2; round++) {
-        char *buf = malloc(cap);
-        if (buf == NULL) return NULL;
-        *len = fp_tls_ja3(h, buf, cap, md5);
-        if (*len >= 0 && (size_t)*len < cap) return buf;
-        free(buf);
-        if (*len < 0) return NULL; /* the digest failed */
-        cap = (size_t)*len + 1;
-    }
-    return NULL;
-}
-
-static char *ja4_string(const fp_tls_hello *h, char proto, int64_t *len, char ja4[FP_JA4_SIZE])
-{
-    size_t cap = 1024;
-    for (int round = 0; round < 2; round++) {
-        char *buf = malloc(cap);
-        if (buf == NULL) return NULL;
-        *len = fp_tls_ja4(h, proto, ja4, buf, cap);
-        if (*len >= 0 && (size_t)*len < cap) return buf;
-        free(buf);
-        if (*len < 0) return NULL; /* the digest failed */
-        cap = (size_t)*len + 1;
-    }
-    return NULL;
-}
 
 static int on_hello_message(void *ctx, const fp_tls_hs_msg *m)
 {
@@ -82,10 +49,10 @@ static void hello_job_run(hello_job *job, fp_tls_asm *a, const uint8_t *data, si
         job->rc = fp_tls_client_hello_parse(job->body, job->len, &job->hello);
     else
         job->rc = fp_tls_server_hello_parse(job->body, job->len, &job->hello);
-    job->ja3 = ja3_string(&job->hello, &job->ja3_len, job->ja3_md5);
+    job->ja3 = fp_tls_ja3_new(&job->hello, job->ja3_md5);
     if (job->ja3 == NULL) job->nomem = 1;
     if (job->type == 1) {
-        job->ja4_r = ja4_string(&job->hello, job->proto, &job->ja4_len, job->ja4);
+        job->ja4_r = fp_tls_ja4_new(&job->hello, job->proto, job->ja4);
         if (job->ja4_r == NULL) job->nomem = 1;
     }
 }

@@ -272,34 +272,18 @@ uint16_t fp_hello_max_version(const fp_tls_hello *h)
     return best ? best : h->legacy_version;
 }
 
-/* JA3/JA3S string (malloc'd) and hash. */
-static char *ja3_of(const fp_tls_hello *h, char md5[33])
-{
-    char small[1];
-    int64_t n = fp_tls_ja3(h, small, 0, md5);
-    if (n < 0) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (s && fp_tls_ja3(h, s, (size_t)n + 1, md5) < 0) {
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
 int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v)
 {
     memset(v, 0, sizeof *v);
     if (c->hello[0] == NULL) return -1;
     fp_tls_client_hello_parse(c->hello[0], c->hello_len[0], &v->ch);
     v->has_ch = 1;
-    v->ja3_str = ja3_of(&v->ch, v->ja3);
-    char proto = c->transport == 'q' ? 'q' : 't';
-    int64_t n = fp_tls_ja4(&v->ch, proto, v->ja4, NULL, 0);
-    if (n >= 0 && (v->ja4_r = malloc((size_t)n + 1)) != NULL) fp_tls_ja4(&v->ch, proto, v->ja4, v->ja4_r, (size_t)n + 1);
+    v->ja3_str = fp_tls_ja3_new(&v->ch, v->ja3);
+    v->ja4_r = fp_tls_ja4_new(&v->ch, c->transport == 'q' ? 'q' : 't', v->ja4);
     if (c->hello[1]) {
         fp_tls_server_hello_parse(c->hello[1], c->hello_len[1], &v->sh);
         v->has_sh = 1;
-        v->ja3s_str = ja3_of(&v->sh, v->ja3s);
+        v->ja3s_str = fp_tls_ja3_new(&v->sh, v->ja3s);
     }
     return 0;
 }
