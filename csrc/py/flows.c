@@ -1137,17 +1137,9 @@ static PyStructSequence_Desc flow_desc = {
 
 int fp_flows_register(PyObject *m, fp_state *st)
 {
-    st->Flow_Type = PyStructSequence_NewType(&flow_desc);
-    if (st->Flow_Type == NULL || PyModule_AddType(m, st->Flow_Type) < 0) return -1;
+    if (fp_add_struct_type(m, &flow_desc, &st->Flow_Type, "FLOW_COLUMNS") < 0) return -1;
     st->Flows_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &flows_spec, NULL);
     if (st->Flows_Type == NULL) return -1;
-    PyObject *names = PyTuple_New(NUM_COLS);
-    if (names == NULL) return -1;
-    for (int c = 0; c < NUM_COLS; c++) PyTuple_SET_ITEM(names, c, PyUnicode_FromString(cols[c].name));
-    if (PyModule_AddObject(m, "FLOW_COLUMNS", names) < 0) {
-        Py_DECREF(names);
-        return -1;
-    }
     if (PyModule_AddType(m, st->Flows_Type) < 0) return -1;
     st->Streams_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &streams_spec, NULL);
     if (st->Streams_Type == NULL || PyModule_AddType(m, st->Streams_Type) < 0) return -1;

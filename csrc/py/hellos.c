@@ -263,14 +263,5 @@ static PyStructSequence_Desc hello_desc = {
 
 int fp_hellos_register(PyObject *m, fp_state *st)
 {
-    st->ClientHello_Type = PyStructSequence_NewType(&hello_desc);
-    if (st->ClientHello_Type == NULL || PyModule_AddType(m, st->ClientHello_Type) < 0) return -1;
-    PyObject *names = PyTuple_New(NUM_HELLO_FIELDS);
-    if (names == NULL) return -1;
-    for (int i = 0; i < NUM_HELLO_FIELDS; i++) PyTuple_SET_ITEM(names, i, PyUnicode_FromString(hello_fields[i].name));
-    if (PyModule_AddObject(m, "HELLO_FIELDS", names) < 0) {
-        Py_DECREF(names);
-        return -1;
-    }
-    return 0;
+    return fp_add_struct_type(m, &hello_desc, &st->ClientHello_Type, "HELLO_FIELDS");
 }

@@ -45,6 +45,27 @@ void fp_raise_source_error(fp_state *st, const fp_error *err)
     Py_DECREF(exc);
 }
 
+int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **type, const char *names_attr)
+{
+    *type = PyStructSequence_NewType(desc);
+    if (*type == NULL || PyModule_AddType(m, *type) < 0) return -1;
+    PyObject *names = PyTuple_New(desc->n_in_sequence);
+    if (names == NULL) return -1;
+    for (int i = 0; i < desc->n_in_sequence; i++) {
+        PyObject *n = PyUnicode_FromString(desc->fields[i].name);
+        if (n == NULL) {
+            Py_DECREF(names);
+            return -1;
+        }
+        PyTuple_SET_ITEM(names, i, n);
+    }
+    if (PyModule_AddObject(m, names_attr, names) < 0) {
+        Py_DECREF(names);
+        return -1;
+    }
+    return 0;
+}
+
 static int add_exceptions(PyObject *m, fp_state *st)
 {
     st->Error = PyErr_NewExceptionWithDoc(

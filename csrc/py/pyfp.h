@@ -145,6 +145,9 @@ static inline int64_t fp_seconds_to_ns(double t)
     return (int64_t)whole * 1000000000LL + ns;
 }
 
+/* Register a struct sequence type and a module tuple of its field names (e.g. FLOW_COLUMNS). */
+int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **type, const char *names_attr);
+
 /* Raise the fastpkt exception matching a source error. */
 void fp_raise_source_error(fp_state *st, const fp_error *err);
 
