@@ -42,6 +42,8 @@ build: venv
 demo: build
 	$(VENV)/bin/fastpkt summary $(SAMPLE)
 	@echo; mkdir -p build; $(VENV)/bin/fastpkt report $(SAMPLE) --png build/top_ports.png
+	@echo; $(VENV)/bin/fastpkt streams $(SAMPLE) --http
+	@echo; $(VENV)/bin/fastpkt sni $(SAMPLE) --ja
 
 test: build
 	$(PY) -m pytest -q tests
