@@ -107,7 +107,7 @@ ZEEK_VERSIONS = {0x0301: "TLSv10", 0x0302: "TLSv11", 0x0303: "TLSv12", 0x0304: "
 def _zeek_logs(kind: str):
     d = corpus_dir()
     if d is None:
-        return [pytest.param(None, marks=pytest.mark.skip(CORPUS_SKIP_REASON), id="no-corpus")]
+        return [pytest.param(None, None, marks=pytest.mark.skip(CORPUS_SKIP_REASON), id="no-corpus-" + kind)]
     out = []
     for log in sorted((d / "zeek-baselines").glob("*.%s.log" % kind)):
         trace = d / "zeek-baselines" / log.name[: -len(".%s.log" % kind)]
