@@ -232,23 +232,39 @@ def cmd_sni(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_flow_args(p: argparse.ArgumentParser) -> None:
+def _add_file_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
+
+
+def _add_filter_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+
+
+def _add_on_error_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
+                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+
+
+def _add_idle_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
+                   help="end a %s after S seconds without packets (default 120)" % what)
+
+
+def _add_flow_args(p: argparse.ArgumentParser) -> None:
+    _add_file_arg(p)
+    _add_filter_arg(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--bidirectional", dest="bidirectional", action="store_true", default=True,
                    help="one record per conversation, client -> server (default)")
     g.add_argument("--unidirectional", dest="bidirectional", action="store_false",
                    help="one record per direction (src -> dst 5-tuple)")
-    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
-                   help="end a flow after S seconds without packets (default 120)")
+    _add_idle_arg(p, "flow")
     p.add_argument("--active-timeout", type=float, default=1800.0, metavar="S",
                    help="split flows longer than S seconds (default 1800)")
     p.add_argument("--max-flows", type=int, metavar="N",
                    help="flow table capacity; the oldest flows are evicted past it")
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (default 10)")
-    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
-                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    _add_on_error_arg(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,28 +283,25 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Summarise a capture: packets and bytes, capture span, "
                                    "packets per protocol, top talkers, top destination ports, "
                                    "DNS names queried, TLS SNIs, HTTP hosts and anomalies.")
-    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
-    p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+    _add_file_arg(p)
+    _add_filter_arg(p)
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (default 10)")
-    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
-                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    _add_on_error_arg(p)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("read", help="one summary line per packet",
                        description="Print one summary line per packet, like tcpdump or Scapy's "
                                    "summary().")
-    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
+    _add_file_arg(p)
     p.add_argument("--count", "-c", type=int, metavar="N", help="stop after N packets")
-    p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
-    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
-                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    _add_filter_arg(p)
+    _add_on_error_arg(p)
     p.set_defaults(func=cmd_read)
 
     p = sub.add_parser("info", help="format, link type, snaplen, packets, span",
                        description="Describe a capture file (like capinfos).")
-    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
-    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
-                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    _add_file_arg(p)
+    _add_on_error_arg(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("flows", help="flow records (bidirectional 5-tuples) built in C",
@@ -317,18 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "once, holes reported as gaps). Prints one line per stream "
                                    "(client -> server, state, bytes each way, gaps), or with "
                                    "--out saves one file per direction and prints the paths.")
-    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
+    _add_file_arg(p)
     p.add_argument("--out", "-o", metavar="DIR",
                    help="save stream_{id}_{src}_{sport}_to_{dst}_{dport}.bin files here")
-    p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+    _add_filter_arg(p)
     p.add_argument("--depth", type=int, metavar="N",
                    help="keep at most N bytes per direction (default: all)")
     p.add_argument("--http", action="store_true",
                    help="also print the HTTP requests and responses of each stream")
-    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
-                   help="end a connection after S seconds without packets (default 120)")
-    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
-                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    _add_idle_arg(p, "connection")
+    _add_on_error_arg(p)
     p.set_defaults(func=cmd_streams)
 
     p = sub.add_parser("sni", help="TLS ClientHellos (TCP reassembled, QUIC decrypted): SNI, ALPN",
@@ -337,15 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "QUIC Initials decrypted. One line per hello: time (UTC), "
                                    "client -> server, transport, SNI, ALPN, TLS version; with "
                                    "--ja also the JA3 hash and JA4. --csv writes every field.")
-    p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
-    p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+    _add_file_arg(p)
+    _add_filter_arg(p)
     p.add_argument("--csv", metavar="OUT",
                    help="write all ClientHellos (every field; lists joined by ',') as CSV")
     p.add_argument("--ja", action="store_true", help="also print the JA3 hash and JA4")
-    p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
-                   help="end a connection after S seconds without packets (default 120)")
-    p.add_argument("--on-error", choices=("raise", "stop", "skip"), default="raise",
-                   help="a corrupt or truncated record: fail (default), stop there, or skip it")
+    _add_idle_arg(p, "connection")
+    _add_on_error_arg(p)
     p.set_defaults(func=cmd_sni)
     return parser
 
