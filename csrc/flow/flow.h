@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../dissect/dissect.h"
+#include "budget.h"
 
 #define FP_FLOW_NONE 0xFFFFFFFFu   /* null index in the intrusive lists */
 #define FP_FLOW_NO_VLAN 0xFFFFu    /* vlan field of untagged flows (ids are 12 bits) */
@@ -53,7 +54,9 @@ enum {
     FP_FLOW_ANOM_HISTORY_FULL = 1u << 1, /* history string hit its length cap */
     FP_FLOW_ANOM_SEQ_HOLES = 1u << 2,    /* more sequence holes than tracked */
     FP_FLOW_ANOM_BAD_FLAGS = 1u << 3,    /* SYN+FIN, SYN+RST or FIN+RST in one segment */
-    FP_FLOW_ANOM_COUNT_BITS = 4
+    FP_FLOW_ANOM_EVICTED = 1u << 4,      /* left the table early to keep within max_memory/max_flows */
+    FP_FLOW_ANOM_ALLOC_FAILED = 1u << 5, /* an allocation for its state failed: state incomplete */
+    FP_FLOW_ANOM_COUNT_BITS = 6
 };
 extern const char *const fp_flow_anomaly_names[FP_FLOW_ANOM_COUNT_BITS];
 
@@ -193,7 +196,8 @@ typedef struct {
     int64_t active_timeout_ns; /* <= 0: never */
     int64_t close_grace_ns;    /* FIN/RST flows are emitted this long after closing */
     uint64_t max_flows;        /* >= 1 */
-    uint64_t max_memory;       /* bytes of flow state; 0 = no limit */
+    uint64_t max_memory;       /* the engine's budget (fp_budget.limit); 0 = no limit */
+    fp_budget *budget;         /* the engine's, shared with its extension; NULL: the table's own */
 } fp_flow_config;
 
 typedef struct {
@@ -203,7 +207,7 @@ typedef struct {
     uint64_t fragments;             /* later (portless) fragments seen */
     uint64_t fragment_misses;       /* ... whose first fragment was not in the table */
     uint64_t max_flows_seen;
-    uint64_t memory_bytes;          /* accounted flow state now */
+    uint64_t memory_bytes;          /* the budget's total now */
     uint64_t oom;                   /* allocation failures (flows dropped) */
     uint64_t bad_transport;         /* TCP/UDP packets whose header was unreadable: no flow */
 } fp_flow_stats;
@@ -227,6 +231,9 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns);
 /* Emit every flow still in the table (expiration 'end', or fin/rst when closing). */
 void fp_flow_table_flush(fp_flow_table *t);
+/* The same for at most `max` flows (oldest first); returns the flows left. */
+uint64_t fp_flow_table_flush_some(fp_flow_table *t, uint64_t max);
+
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t);
 uint64_t fp_flow_table_count(const fp_flow_table *t);
 

@@ -7,8 +7,11 @@
  * a FIN exchange, or packets racing a RST, are still counted). The active timeout is
  * checked when a flow's packet arrives: the flow is emitted and a new one continues
  * in place with the same orientation. "Now" is the largest packet time seen.
- * Memcap: at max_flows, or when the accounted bytes would pass max_memory, the least
- * recently seen flow is evicted (emitted with expiration 'evicted', counted). */
+ * Memory: every allocation of the engine (this table and the extension's state) is
+ * charged to one budget (budget.h). At max_flows, when a new flow would take the budget
+ * past max_memory, and after any packet that left it past max_memory, the least recently
+ * seen flows are evicted (emitted with expiration 'evicted' and the 'evicted' anomaly,
+ * counted) until it fits; a flow whose own state exceeds the budget is evicted last. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,28 +32,32 @@ struct fp_flow_table {
     uint64_t slot_cap; /* power of two */
     fp_flow *pool;
     uint32_t pool_cap, pool_used, free_head;
-    uint64_t count, hints;
+    uint64_t count;
     uint32_t lru_head, lru_tail, close_head, close_tail;
     int64_t now;
     int has_now;
     uint64_t next_id;
     fp_frag_table frags;
     fp_flow_stats stats;
+    fp_budget *b;         /* cfg.budget, or own_budget */
+    fp_budget own_budget;
 };
+
+#define MEM_NAME(name, str) str,
+const char *const fp_mem_component_names[FP_MEM_COUNT] = {FP_MEM_COMPONENTS(MEM_NAME)};
+#undef MEM_NAME
 
 /* ---- accounting ------------------------------------------------------- */
 
-static uint64_t memory_of(const fp_flow_table *t, uint64_t flows, uint64_t slot_cap)
-{
-    return flows * sizeof(fp_flow) + slot_cap * sizeof(slot) + t->hints * sizeof(fp_flow_hints) +
-           (t->frags.slots ? FP_FRAG_SLOTS * sizeof(fp_frag_slot) : 0);
-}
-
 static void update_memory(fp_flow_table *t)
 {
-    t->stats.memory_bytes = memory_of(t, t->count, t->slot_cap);
+    t->stats.memory_bytes = t->b->total;
     if (t->count > t->stats.max_flows_seen) t->stats.max_flows_seen = t->count;
 }
+
+/* Hints are allocated by flow_hints.c; the table charges them when they appear. */
+static void hints_charge(fp_flow_table *t, fp_flow *f) { fp_budget_charge(t->b, FP_MEM_FLOWS, fp_alloc_size(f->hints)); }
+static void hints_credit(fp_flow_table *t, fp_flow *f) { fp_budget_credit(t->b, FP_MEM_FLOWS, fp_alloc_size(f->hints)); }
 
 /* ---- intrusive lists ---------------------------------------------------- */
 
@@ -83,7 +90,7 @@ static void lru_touch(fp_flow_table *t, fp_flow *f, uint32_t idx)
 
 static int slots_resize(fp_flow_table *t, uint64_t cap)
 {
-    slot *s = calloc(cap, sizeof *s);
+    slot *s = fp_budget_calloc(t->b, FP_MEM_FLOWS, cap, sizeof *s);
     if (s == NULL) return -1;
     for (uint64_t i = 0; i < t->slot_cap; i++) {
         if (!t->slots[i].idx1) continue;
@@ -91,7 +98,7 @@ static int slots_resize(fp_flow_table *t, uint64_t cap)
         while (s[j].idx1) j = (j + 1) & (cap - 1);
         s[j] = t->slots[i];
     }
-    free(t->slots);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->slots);
     t->slots = s;
     t->slot_cap = cap;
     return 0;
@@ -137,6 +144,24 @@ static void table_remove(fp_flow_table *t, uint32_t idx)
 
 /* ---- records ------------------------------------------------------------ */
 
+/* Records the pool grows to next: doubling, within max_flows and, with a budget, within
+ * FLOWS_SHARE of it (the pool never shrinks: the rest stays for per-connection state). */
+#define FLOWS_SHARE(limit) ((limit) / 4 * 3)
+static uint64_t pool_next_cap(const fp_flow_table *t)
+{
+    uint64_t cap = t->pool_cap ? (uint64_t)t->pool_cap * 2 : 256;
+    if (cap > t->cfg.max_flows) cap = t->cfg.max_flows;
+    if (cap > 0xFFFFFFF0u) cap = 0xFFFFFFF0u;
+    const fp_budget *b = t->b;
+    if (b->limit && cap > t->pool_cap) {
+        uint64_t share = FLOWS_SHARE(b->limit), used = b->bytes[FP_MEM_FLOWS];
+        uint64_t room = share > used ? (share - used) / sizeof(fp_flow) : 0;
+        if (cap - t->pool_cap > room) cap = t->pool_cap + room;
+        if (cap == 0) cap = 1;
+    }
+    return cap;
+}
+
 static uint32_t pool_take(fp_flow_table *t)
 {
     if (t->free_head != FP_FLOW_NONE) {
@@ -145,11 +170,9 @@ static uint32_t pool_take(fp_flow_table *t)
         return idx;
     }
     if (t->pool_used == t->pool_cap) {
-        uint64_t cap = t->pool_cap ? (uint64_t)t->pool_cap * 2 : 256;
-        if (cap > t->cfg.max_flows) cap = t->cfg.max_flows;
-        if (cap > 0xFFFFFFF0u) cap = 0xFFFFFFF0u;
+        uint64_t cap = pool_next_cap(t);
         if (cap <= t->pool_cap) return FP_FLOW_NONE;
-        fp_flow *p = realloc(t->pool, cap * sizeof *p);
+        fp_flow *p = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->pool, cap * sizeof *p);
         if (p == NULL) return FP_FLOW_NONE;
         t->pool = p;
         t->pool_cap = (uint32_t)cap;
@@ -166,7 +189,7 @@ static void ext_drop(fp_flow_table *t, fp_flow *f)
 /* Hand a flow to the consumer (which may take its hints and ext), then drop what is left. */
 static void emit_flow(fp_flow_table *t, fp_flow *f)
 {
-    if (f->hints) t->hints--;
+    hints_credit(t, f); /* from here on they belong to the consumer */
     if (t->emit) t->emit(t->ctx, f);
     free(f->hints);
     f->hints = NULL;
@@ -178,6 +201,7 @@ static void flow_expire(fp_flow_table *t, uint32_t idx, fp_expiration why)
 {
     fp_flow *f = &t->pool[idx];
     f->expiration = (uint8_t)why;
+    if (why == FP_EXP_EVICTED) f->flow_anomalies |= FP_FLOW_ANOM_EVICTED;
     t->stats.expired[why]++;
     LIST_UNLINK(t, f, idx, lru_prev, lru_next, lru_head, lru_tail);
     if (f->closing) LIST_UNLINK(t, f, idx, close_prev, close_next, close_head, close_tail);
@@ -203,13 +227,31 @@ static void expire_due(fp_flow_table *t)
     }
 }
 
+/* The budget is exceeded and evicting can give bytes back. */
+static int budget_wants_eviction(const fp_flow_table *t)
+{
+    return fp_budget_over(t->b) && fp_budget_evictable(t->b) > 0;
+}
+
+/* One more flow would pass max_flows, find no record the pool may grow to, need a hash
+ * table doubling past the budget, or join a budget already exceeded. */
 static int over_memcap(const fp_flow_table *t)
 {
     if (t->count >= t->cfg.max_flows) return 1;
-    if (!t->cfg.max_memory) return 0;
-    uint64_t cap = t->slot_cap;
-    if ((t->count + 1) * 2 > cap) cap *= 2;
-    return memory_of(t, t->count + 1, cap) > t->cfg.max_memory;
+    const fp_budget *b = t->b;
+    if (!b->limit) return 0;
+    if (t->free_head == FP_FLOW_NONE && t->pool_used == t->pool_cap && pool_next_cap(t) <= t->pool_cap) return 1;
+    if ((t->count + 1) * 2 > t->slot_cap && b->bytes[FP_MEM_FLOWS] + t->slot_cap * sizeof(slot) > b->limit)
+        return 1;
+    return budget_wants_eviction(t);
+}
+
+/* After a packet left the budget exceeded: evict the least recently seen flows, then the
+ * current flow itself if its own state is what is left over. */
+static void enforce_budget(fp_flow_table *t, uint32_t current)
+{
+    while (budget_wants_eviction(t) && t->lru_head != current) flow_expire(t, t->lru_head, FP_EXP_EVICTED);
+    if (budget_wants_eviction(t) && t->pool[current].ext) flow_expire(t, current, FP_EXP_EVICTED);
 }
 
 static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t h)
@@ -258,10 +300,13 @@ fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit
     if (t == NULL) return NULL;
     t->cfg = *cfg;
     if (t->cfg.max_flows == 0) t->cfg.max_flows = 1;
+    t->b = cfg->budget ? cfg->budget : &t->own_budget;
+    t->b->limit = cfg->max_memory;
+    fp_budget_charge(t->b, FP_MEM_ENGINE, fp_alloc_size(t));
     t->emit = emit;
     t->ctx = ctx;
     t->slot_cap = 1024;
-    t->slots = calloc(t->slot_cap, sizeof *t->slots);
+    t->slots = fp_budget_calloc(t->b, FP_MEM_FLOWS, t->slot_cap, sizeof *t->slots);
     if (t->slots == NULL) {
         fp_flow_table_free(t);
         return NULL;
@@ -275,13 +320,14 @@ void fp_flow_table_free(fp_flow_table *t)
 {
     if (t == NULL) return;
     for (uint32_t i = t->lru_head; i != FP_FLOW_NONE; i = t->pool[i].lru_next) {
+        hints_credit(t, &t->pool[i]);
         free(t->pool[i].hints);
         ext_drop(t, &t->pool[i]);
     }
-    free(t->pool);
-    free(t->slots);
-    free(t->frags.slots);
-    free(t);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->pool);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->slots);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->frags.slots);
+    fp_budget_free(t->b, FP_MEM_ENGINE, t);
 }
 
 /* Later fragments take the key of their datagram's first fragment. Returns 1 when a
@@ -291,7 +337,8 @@ static int attribute_fragment(fp_flow_table *t, fp_flow_packet *p, const uint8_t
 {
     uint32_t id;
     if (fp_flow_fragment_id(data, d, &id) < 0) return 0;
-    if (t->frags.slots == NULL && (t->frags.slots = calloc(FP_FRAG_SLOTS, sizeof *t->frags.slots)) == NULL) {
+    if (t->frags.slots == NULL &&
+        (t->frags.slots = fp_budget_calloc(t->b, FP_MEM_FLOWS, FP_FRAG_SLOTS, sizeof *t->frags.slots)) == NULL) {
         t->stats.oom++;
         return 0;
     }
@@ -355,13 +402,14 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     int closed = fp_flow_record_update(f, &p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
     if (t->on_packet) t->on_packet(t->ctx, f, &p, fp_flow_is_forward(f, p.swapped));
-    t->hints += (f->hints != NULL) - had_hints;
+    if (f->hints && !had_hints) hints_charge(t, f);
     lru_touch(t, f, idx);
     if (closed && !f->closing) {
         f->closing = (uint8_t)closed;
         f->close_ns = ts_ns;
         LIST_APPEND(t, f, idx, close_prev, close_next, close_head, close_tail);
     }
+    if (fp_budget_over(t->b)) enforce_budget(t, idx);
     update_memory(t);
 }
 
@@ -374,14 +422,17 @@ void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)
     }
 }
 
-void fp_flow_table_flush(fp_flow_table *t)
+uint64_t fp_flow_table_flush_some(fp_flow_table *t, uint64_t max)
 {
-    while (t->lru_head != FP_FLOW_NONE) {
+    for (uint64_t n = 0; n < max && t->lru_head != FP_FLOW_NONE; n++) {
         fp_flow *f = &t->pool[t->lru_head];
         flow_expire(t, t->lru_head, f->closing ? (fp_expiration)f->closing : FP_EXP_END);
     }
     update_memory(t);
+    return t->count;
 }
+
+void fp_flow_table_flush(fp_flow_table *t) { fp_flow_table_flush_some(t, UINT64_MAX); }
 
 void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, fp_flow_ext_free_fn ext_free)
 {

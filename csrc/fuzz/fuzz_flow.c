@@ -69,11 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.close_grace_ns = 500;
     cfg.max_flows = (uint64_t)(data[3] % 8) + 1;
     cfg.max_memory = (data[0] & 2) ? 4096 * 16 : 0;
+    fp_budget budget = {0};
+    cfg.budget = &budget;
     sink s = {0};
     fp_hello_tracker hellos;
     fp_flow_table *t = fp_flow_table_new(&cfg, on_emit, &s);
     if (t == NULL) return 0;
-    if ((data[0] & 4) && fp_hello_tracker_init(&hellos) == 0) {
+    if ((data[0] & 4) && fp_hello_tracker_init(&hellos, &budget) == 0) {
         s.hellos = &hellos;
         fp_flow_table_set_extension(t, on_packet, ext_free);
     }
@@ -105,5 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (hellos.sh.stats.buffered || hellos.sh.stats.stored) abort(); /* search state all freed */
         fp_hello_tracker_free(&hellos);
     }
+    /* every byte charged was credited back */
+    if (budget.total != 0 || budget.peak < budget.peak_bytes[FP_MEM_FLOWS]) abort();
+    for (int i = 0; i < FP_MEM_COUNT; i++)
+        if (budget.bytes[i] != 0) abort();
     return 0;
 }

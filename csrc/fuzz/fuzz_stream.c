@@ -49,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check c = {.r = &r};
     sh.sink = sink;
     sh.sink_ctx = &c;
+    fp_budget budget = {0};
+    sh.budget = &budget;
     uint8_t payload[512];
     for (size_t i = 8; i + 4 <= size; i += 4) {
         int dir = data[i] & 1;
@@ -83,6 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
     }
     fp_reasm_release(&sh, &r);
-    if (sh.stats.buffered || sh.stats.stored) abort();
+    if (sh.stats.buffered || sh.stats.stored || budget.total) abort();
     return 0;
 }

@@ -257,8 +257,12 @@ typedef struct {
     fp_flow_table *table;
     fp_flow *out;             /* emitted flows not yet consumed (all of them in MODE_STORED) */
     size_t out_n, out_cap, out_pos;
-    int out_oom;
     uint64_t emitted;
+    fp_budget *budget;        /* &budget_store: every allocation of this engine */
+    fp_budget budget_store;
+    int drop_on_memory_error; /* on_memory_error="drop": count and flag instead of raising */
+    uint64_t failures_seen;   /* budget->alloc_failures already acted on */
+    int memory_error;         /* raise MemoryError once the complete records are handed out */
     int mode, finished, busy;
     int discard;              /* Streams.run(): drop emitted streams as they come */
     PyObject *progress;       /* callable(position, size) or None */
@@ -278,10 +282,11 @@ static char ext_done_marker;
 static void queue_out(fp_flows_obj *fl, fp_flow *f)
 {
     if (fl->out_n == fl->out_cap) {
-        size_t cap = fl->out_cap ? fl->out_cap * 2 : 1024;
-        fp_flow *o = realloc(fl->out, cap * sizeof *o);
-        if (o == NULL) {
-            fl->out_oom = 1;
+        size_t cap = fl->out_cap ? fl->out_cap * 2 : 16;
+        fp_flow *o = fp_budget_realloc(fl->budget, FP_MEM_OUTPUT, fl->out, cap * sizeof *o);
+        if (o == NULL) { /* the record is lost: counted in the budget's failures */
+            free(f->hints);
+            f->hints = NULL;
             return;
         }
         fl->out = o;
@@ -352,6 +357,7 @@ static void engine_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int fo
     fp_hello_conn *c = f->ext;
     int rc = fp_hello_packet(fl->hellos, &c, p, forward);
     f->ext = c ? (void *)c : rc < 0 ? EXT_DONE : NULL;
+    if (rc == FP_HELLO_ALLOC_FAILED || (c && c->alloc_failed)) f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
     if (rc == 1) hello_report(fl, f);
 }
 
@@ -376,6 +382,8 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 
 /* on_data: hand over queued chunks once this much is waiting (bounded memory). */
 #define CHUNK_QUEUE_BYTES (4u << 20)
+/* Flows handed to the output queue per pass at the end of input: the queue stays small. */
+#define FLUSH_BATCH 64u
 
 enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
 
@@ -439,6 +447,27 @@ static int64_t wall_clock_ns(void)
     return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+static int raise_memory_error(fp_flows_obj *fl)
+{
+    fl->memory_error = 0;
+    PyErr_Format(PyExc_MemoryError,
+                 "fastpkt engine: out of memory (%llu allocation(s) failed); the records completed before "
+                 "were handed out. on_memory_error='drop' counts and flags such losses instead",
+                 (unsigned long long)fl->budget->alloc_failures);
+    return -1;
+}
+
+/* After a batch: a new allocation failure ends the run (raise mode) or is only counted
+ * (drop mode: the flows affected carry 'allocation_failed'). */
+static void check_allocations(fp_flows_obj *fl)
+{
+    if (fl->budget->alloc_failures == fl->failures_seen) return;
+    fl->failures_seen = fl->budget->alloc_failures;
+    if (fl->drop_on_memory_error) return;
+    fl->memory_error = 1;
+    fl->finished = 1;
+}
+
 /* Run the engine: to the end, or (until_output) until a flow is ready. */
 static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
 {
@@ -446,6 +475,7 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
         PyErr_SetString(PyExc_RuntimeError, "Flows is being read by another thread");
         return -1;
     }
+    if (fl->memory_error) return raise_memory_error(fl);
     fl->busy = 1;
     int status = 0;
     while (!fl->finished) {
@@ -458,14 +488,18 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             fp_reader_pull_begin((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
         Py_BEGIN_ALLOW_THREADS
         rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
-        if (rc == PUMP_END) fp_flow_table_flush(fl->table);
+        if (rc == PUMP_END && fp_flow_table_flush_some(fl->table, FLUSH_BATCH) > 0) rc = PUMP_MORE;
         if (rc == PUMP_IDLE) fp_flow_table_advance(fl->table, wall_clock_ns()); /* live: idle expiry */
         Py_END_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < fl->nreaders; i++)
             fp_reader_pull_end((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
-        if (fl->out_oom) {
-            PyErr_NoMemory();
-            status = -1;
+        check_allocations(fl);
+        if (fl->memory_error) {
+            if (fl->on_data && fp_stream_engine_deliver(fl->eng, st, fl->on_data) < 0) {
+                status = -1;
+                break;
+            }
+            if (!(until_output && fl->out_n > fl->out_pos)) status = raise_memory_error(fl);
             break;
         }
         if (rc == PUMP_ERROR) {
@@ -533,7 +567,7 @@ static PyObject *flows_iternext(PyObject *self)
     }
     if (fl->out_pos == fl->out_n) {
         fl->out_pos = fl->out_n = 0; /* everything yielded: reuse the buffer */
-        if (!fl->finished && flows_run(fl, st, 1) < 0) return NULL;
+        if ((!fl->finished || fl->memory_error) && flows_run(fl, st, 1) < 0) return NULL;
         if (fl->out_pos == fl->out_n) return NULL;
     }
     fp_flow *f = &fl->out[fl->out_pos];
@@ -730,9 +764,23 @@ static uint64_t opt_count(PyObject *o, const char *name, uint64_t dflt, long lon
     return (uint64_t)v;
 }
 
+/* Every engine's memory options: max_memory (None: the default budget) and
+ * on_memory_error ("raise" or "drop"). Returns the drop flag, or -1 with *bad set. */
+#define DEFAULT_MAX_MEMORY (1ull << 30)
+static int memory_options(fp_flow_config *cfg, PyObject *max_memory, const char *on_memory_error, int *bad)
+{
+    cfg->max_memory = opt_count(max_memory, "max_memory", DEFAULT_MAX_MEMORY, 1, bad);
+    if (*bad) return -1;
+    if (strcmp(on_memory_error, "raise") == 0) return 0;
+    if (strcmp(on_memory_error, "drop") == 0) return 1;
+    PyErr_Format(PyExc_ValueError, "on_memory_error must be 'raise' or 'drop', not '%s'", on_memory_error);
+    *bad = 1;
+    return -1;
+}
+
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
-                                PyObject *progress)
+                                PyObject *progress, int drop_on_memory_error)
 {
     fp_state *st = fp_state_from_type(type);
     if (st == NULL) return NULL;
@@ -757,7 +805,11 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
     fl->has_pending = calloc(k ? (size_t)k : 1, 1);
     fl->ended = calloc(k ? (size_t)k : 1, 1);
-    fl->table = fp_flow_table_new(cfg, emit_flow, fl);
+    fl->budget = &fl->budget_store;
+    fl->drop_on_memory_error = drop_on_memory_error;
+    fp_flow_config tc = *cfg;
+    tc.budget = fl->budget;
+    fl->table = fp_flow_table_new(&tc, emit_flow, fl);
     if (!fl->pending || !fl->has_pending || !fl->ended || !fl->table) {
         Py_DECREF(fl);
         PyErr_NoMemory();
@@ -778,8 +830,8 @@ static void timeouts(fp_flow_config *cfg, PyObject *idle, PyObject *active, int 
 static PyObject *attach_hellos(fp_flows_obj *fl, int records)
 {
     if (fl == NULL) return NULL;
-    fl->hellos = malloc(sizeof *fl->hellos);
-    if (fl->hellos == NULL || fp_hello_tracker_init(fl->hellos) < 0) {
+    fl->hellos = fp_budget_malloc(fl->budget, FP_MEM_ENGINE, sizeof *fl->hellos);
+    if (fl->hellos == NULL || fp_hello_tracker_init(fl->hellos, fl->budget) < 0) {
         Py_DECREF(fl);
         return PyErr_NoMemory();
     }
@@ -791,38 +843,42 @@ static PyObject *attach_hellos(fp_flows_obj *fl, int records)
 static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
-                             "max_flows", "max_memory", "progress", "tls", NULL};
+                             "max_flows", "max_memory", "progress", "tls", "on_memory_error", NULL};
     PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
                        *progress = Py_None;
     int bidirectional = 1, tls = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOp:Flows", kwlist, &readers, &bidirectional, &idle,
-                                     &active, &max_flows, &max_memory, &progress, &tls))
+    const char *on_mem = "raise";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOps:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress, &tls, &on_mem))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
     cfg.bidirectional = bidirectional;
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
-    cfg.max_memory = opt_count(max_memory, "max_memory", 0, 1, &bad);
+    int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop);
     return tls && bidirectional ? attach_hellos(fl, 0) : (PyObject *)fl;
 }
 
 /* ClientHellos: the engine with the hello search, handing out one record per hello. */
 static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", NULL};
-    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:ClientHellos", kwlist, &readers, &idle, &max_flows,
-                                     &progress))
+    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", "max_memory", "on_memory_error",
+                             NULL};
+    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None, *max_memory = Py_None;
+    const char *on_mem = "raise";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOs:ClientHellos", kwlist, &readers, &idle, &max_flows,
+                                     &progress, &max_memory, &on_mem))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
-    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress), 1);
+    int drop = memory_options(&cfg, max_memory, on_mem, &bad);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop), 1);
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -830,12 +886,15 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "depth", "max_buffered",
-                             "max_buffered_total", "store", "on_data", "progress", NULL};
+                             "max_buffered_total", "store", "on_data", "progress", "max_memory",
+                             "on_memory_error", NULL};
     PyObject *readers, *idle = Py_None, *max_flows = Py_None, *depth = Py_None, *max_buf = Py_None,
-                       *max_total = Py_None, *on_data = Py_None, *progress = Py_None;
+                       *max_total = Py_None, *on_data = Py_None, *progress = Py_None, *max_memory = Py_None;
     int store = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOpOO:Streams", kwlist, &readers, &idle, &max_flows,
-                                     &depth, &max_buf, &max_total, &store, &on_data, &progress))
+    const char *on_mem = "raise";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOpOOOs:Streams", kwlist, &readers, &idle, &max_flows,
+                                     &depth, &max_buf, &max_total, &store, &on_data, &progress, &max_memory,
+                                     &on_mem))
         return NULL;
     if (on_data != Py_None && !PyCallable_Check(on_data)) {
         PyErr_SetString(PyExc_TypeError, "on_data must be a callable taking a StreamChunk, or None");
@@ -851,10 +910,11 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     rc.max_buffered = opt_count(max_buf, "max_buffered", 4u << 20, 0, &bad);
     rc.max_buffered_total = opt_count(max_total, "max_buffered_total", 256u << 20, 0, &bad);
     rc.store = store;
+    int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop);
     if (fl == NULL) return NULL;
-    fl->eng = fp_stream_engine_new(&rc, on_data != Py_None);
+    fl->eng = fp_stream_engine_new(&rc, on_data != Py_None, fl->budget);
     if (fl->eng == NULL) {
         Py_DECREF(fl);
         return PyErr_NoMemory();
@@ -916,12 +976,30 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         }
         Py_DECREF(v);
     }
-    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+    const fp_budget *b = fl->budget;
+    PyObject *mem = PyDict_New(), *mem_peak = PyDict_New();
+    for (int i = 0; mem && mem_peak && i < FP_MEM_COUNT; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(b->bytes[i]), *p = PyLong_FromUnsignedLongLong(b->peak_bytes[i]);
+        if (v == NULL || p == NULL || PyDict_SetItemString(mem, fp_mem_component_names[i], v) < 0 ||
+            PyDict_SetItemString(mem_peak, fp_mem_component_names[i], p) < 0)
+            Py_CLEAR(mem);
+        Py_XDECREF(v);
+        Py_XDECREF(p);
+    }
+    if (mem == NULL || mem_peak == NULL) {
+        Py_XDECREF(mem);
+        Py_XDECREF(mem_peak);
+        Py_DECREF(exp);
+        return NULL;
+    }
+    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:O}",
                          "packets", s->packets, "bytes", s->bytes, "non_ip_packets", s->non_ip_packets,
                          "flows_created", s->flows_created, "flows_expired", exp,
                          "evicted", s->expired[FP_EXP_EVICTED], "anomalies", s->anomalies,
                          "fragments", s->fragments, "fragment_misses", s->fragment_misses,
-                         "max_flows_seen", s->max_flows_seen, "memory_bytes", s->memory_bytes,
+                         "max_flows_seen", s->max_flows_seen, "memory_bytes", b->total,
+                         "memory_peak_bytes", b->peak, "memory", mem, "memory_peak", mem_peak,
+                         "max_memory", b->limit, "allocation_failures", b->alloc_failures,
                          "dropped", s->oom, "bad_transport", s->bad_transport,
                          "finished", fl->finished ? Py_True : Py_False);
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;
@@ -930,9 +1008,10 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         r = fp_stream_engine_stats(fl->eng);
     } else {
         const fp_hello_stats *h = &fl->hellos->stats;
-        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos, "server_hellos",
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos, "server_hellos",
                           h->server_hellos, "tcp_searches", h->tcp_searches, "quic_searches", h->quic_searches,
-                          "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up, "dropped", h->oom);
+                          "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up,
+                          "quic_not_initial", h->quic_not_initial, "dropped", h->oom);
     }
     if (r == NULL || PyDict_SetItemString(d, fl->eng ? "reassembly" : "tls", r) < 0) Py_CLEAR(d);
     Py_XDECREF(r);
@@ -994,8 +1073,10 @@ static PyObject *flows_get_finished(PyObject *self, void *c)
 static PyGetSetDef flows_getset[] = {
     {"stats", flows_get_stats, NULL,
      "Counters: packets, bytes, non_ip_packets, flows_created, flows_expired by reason, evicted\n"
-     "(memcap), anomalies (packets with any), fragments, fragment_misses, max_flows_seen,\n"
-     "memory_bytes (accounted flow state), dropped (allocation failures), bad_transport (TCP/UDP\n"
+     "(to stay within max_flows/max_memory), anomalies (packets with any), fragments,\n"
+     "fragment_misses, max_flows_seen, memory_bytes / memory_peak_bytes (everything the engine\n"
+     "holds, now and at most), memory / memory_peak (the same per component), max_memory,\n"
+     "allocation_failures, dropped (packets lost to allocation failure), bad_transport (TCP/UDP\n"
      "packets whose header was unreadable, kept out of flows), finished.", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
     {NULL},
@@ -1105,7 +1186,8 @@ static PyMethodDef hellos_methods[] = {
 static PyGetSetDef hellos_getset[] = {
     {"stats", flows_get_stats, NULL,
      "The flow engine's counters plus 'tls': client_hellos, server_hellos, tcp_searches,\n"
-     "quic_searches, quic_auth_failures, quic_gave_up, dropped.", NULL},
+     "quic_searches, quic_auth_failures, quic_gave_up, quic_not_initial (first datagrams that\n"
+     "looked like an Initial but did not decrypt: no state kept), dropped.", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
     {NULL},
 };

@@ -46,7 +46,7 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
     int merge = last && last->len == 0 && gap == 0 && last->flow_id == id && last->dir == dir && last->offset == offset;
     if (!merge && e->nchunks == e->chunks_cap) {
         size_t cap = e->chunks_cap ? e->chunks_cap * 2 : 256;
-        chunk *c = realloc(e->chunks, cap * sizeof *c);
+        chunk *c = fp_budget_realloc(e->sh.budget, FP_MEM_ON_DATA, e->chunks, cap * sizeof *c);
         if (c == NULL) {
             e->oom++;
             return;
@@ -57,7 +57,7 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
     if (e->arena_len + len > e->arena_cap) {
         size_t cap = e->arena_cap ? e->arena_cap : 1 << 16;
         while (cap < e->arena_len + len) cap *= 2;
-        uint8_t *a = realloc(e->arena, cap);
+        uint8_t *a = fp_budget_realloc(e->sh.budget, FP_MEM_ON_DATA, e->arena, cap);
         if (a == NULL) {
             e->oom++;
             return;
@@ -82,11 +82,12 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
     c->client_is_b = x->client_is_b;
 }
 
-fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks)
+fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks, fp_budget *budget)
 {
-    fp_stream_engine *e = calloc(1, sizeof *e);
+    fp_stream_engine *e = fp_budget_calloc(budget, FP_MEM_ENGINE, 1, sizeof *e);
     if (e == NULL) return NULL;
     e->sh.cfg = *cfg;
+    e->sh.budget = budget;
     e->chunks_on = chunks;
     if (chunks) {
         e->sh.sink = queue_chunk;
@@ -98,9 +99,10 @@ fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks)
 void fp_stream_engine_free(fp_stream_engine *e)
 {
     if (e == NULL) return;
-    free(e->chunks);
-    free(e->arena);
-    free(e);
+    fp_budget *b = e->sh.budget;
+    fp_budget_free(b, FP_MEM_ON_DATA, e->chunks);
+    fp_budget_free(b, FP_MEM_ON_DATA, e->arena);
+    fp_budget_free(b, FP_MEM_ENGINE, e);
 }
 
 void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_packet *p, int forward)
@@ -109,8 +111,9 @@ void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_pack
     if (!p->is_tcp || !FP_HAS(d, FP_L_TCP)) return;
     stream_ext *x = f->ext;
     if (x == NULL) {
-        if ((x = calloc(1, sizeof *x)) == NULL) {
+        if ((x = fp_budget_calloc(e->sh.budget, FP_MEM_REASSEMBLY, 1, sizeof *x)) == NULL) {
             e->oom++;
+            f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
             return;
         }
         x->flow_id = f->flow_id;
@@ -138,7 +141,7 @@ void fp_stream_engine_ext_free(fp_stream_engine *e, void *ext)
 {
     stream_ext *x = ext;
     fp_reasm_release(&e->sh, &x->r);
-    free(x);
+    fp_budget_free(e->sh.budget, FP_MEM_REASSEMBLY, x);
     e->active--;
 }
 
@@ -210,6 +213,7 @@ typedef struct {
     uint64_t delivered[2], gap_bytes[2];
     uint8_t fin_reached[2], rst[2], started[2];
     uint32_t anomalies;    /* FP_REASM_* */
+    uint32_t flow_anomalies; /* FP_FLOW_ANOM_EVICTED / ALLOC_FAILED of the connection */
     int stored;
 } fp_stream_obj;
 
@@ -241,6 +245,7 @@ PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f)
     s->flow.ext = NULL;
     f->hints = NULL; /* owned by the Stream now */
     s->anomalies = x->r.anomalies;
+    s->flow_anomalies = f->flow_anomalies & (FP_FLOW_ANOM_EVICTED | FP_FLOW_ANOM_ALLOC_FAILED);
     s->stored = e->sh.cfg.store;
     for (int di = 0; di < 2; di++) {
         const fp_reasm_dir *d = &x->r.dir[di];
@@ -356,6 +361,12 @@ static PyObject *stream_get(PyObject *self, void *closure)
             if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
             Py_XDECREF(n);
         }
+        for (int b = 0; l && b < FP_FLOW_ANOM_COUNT_BITS; b++) {
+            if (!(s->flow_anomalies & (1u << b))) continue;
+            PyObject *n = PyUnicode_FromString(fp_flow_anomaly_names[b]);
+            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
+            Py_XDECREF(n);
+        }
         PyObject *t = l ? PyList_AsTuple(l) : NULL;
         Py_XDECREF(l);
         return t;
@@ -387,7 +398,7 @@ static PyGetSetDef stream_getset[] = {
     G("client_gaps", A_CGAPS, "Gap(offset, length): `length` bytes the capture lacks belong at client_data[offset]."),
     G("server_gaps", A_SGAPS, "Gaps of server_data."),
     G("state", A_STATE, "'closed', 'reset', 'timeout' (idle), 'open' (input ended first) or 'truncated'\n"
-                        "(bytes cut by depth or a buffer cap, or the connection evicted by max_flows)."),
+                        "(bytes cut by depth or a buffer cap, or the connection evicted: anomaly 'evicted')."),
     G("client_closed", A_CCLOSED, "The client's FIN was reached with every byte before it present."),
     G("server_closed", A_SCLOSED, "The server's FIN was reached with every byte before it present."),
     G("midstream", A_MID, "No SYN seen: the stream starts at the first data captured."),
@@ -399,7 +410,9 @@ static PyGetSetDef stream_getset[] = {
     G("server_gap_bytes", A_SGAPB, "Bytes missing server -> client."),
     G("first_seen", A_FIRST, "Time of the first packet (float seconds)."),
     G("last_seen", A_LAST, "Time of the last packet."),
-    G("anomalies", A_ANOM, "Names of reassembly anomalies (stream_midstream, stream_overlap_inconsistent, ...)."),
+    G("anomalies", A_ANOM, "Names of reassembly anomalies (stream_midstream, stream_overlap_inconsistent, ...),\n"
+                           "plus 'evicted' (left early to stay within max_memory/max_flows) and\n"
+                           "'allocation_failed' (on_memory_error='drop' lost some of its state)."),
     G("ip_version", A_VER, "4 or 6."),
     G("vlan", A_VLAN, "Outer VLAN id or None."),
     G("complete", A_COMPLETE, "Handshake seen, both directions closed by FIN, no gaps and nothing cut."),

@@ -9,7 +9,7 @@
 typedef struct fp_stream_engine fp_stream_engine;
 
 /* chunks: queue in-order data for an on_data callback. */
-fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks);
+fp_stream_engine *fp_stream_engine_new(const fp_reasm_config *cfg, int chunks, fp_budget *budget);
 void fp_stream_engine_free(fp_stream_engine *e);
 /* Flow-table hooks (no GIL needed). emit returns 1 when the flow is a stream to hand out. */
 void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_packet *p, int forward);

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRATCH_BYTES 65536u /* one UDP datagram, decrypted */
+#define SCRATCH_BYTES 65536u /* one UDP datagram, decrypted (allocated at the first QUIC-like one) */
 
+/* CRYPTO buffers (cs[i].buf) are allocated at the first fragment and grow with the data. */
 struct fp_quic_state {
     fp_quic_keys_cache cache;
     fp_quic_crypto_stream cs[2];
-    uint8_t buf[2][FP_HELLO_QUIC_CRYPTO];
 };
 
 typedef struct {
@@ -22,9 +22,10 @@ typedef struct {
 static void keep_hello(fp_hello_tracker *t, fp_hello_conn *c, int slot, int dir, const uint8_t *body, uint32_t len)
 {
     if (c->hello[slot]) return;
-    uint8_t *b = malloc(len ? len : 1);
+    uint8_t *b = fp_budget_malloc(t->budget, FP_MEM_HELLO, len);
     if (b == NULL) {
         t->stats.oom++;
+        c->alloc_failed = 1;
         return;
     }
     memcpy(b, body, len);
@@ -57,6 +58,19 @@ static int hello_record_start(const uint8_t *p, uint32_t len, uint8_t type)
     if (len < 11 || p[0] != 22 || p[1] != 3 || p[2] > 4 || p[5] != type || p[9] != 3) return 0;
     uint32_t rec = (uint32_t)p[3] << 8 | p[4], body = (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
     return rec >= 4 + 38 && body >= 38;
+}
+
+/* The one place the TLS parsers' memory is counted: the bytes one direction's parser
+ * state holds (its message buffer, with malloc's chunk overhead). */
+static size_t tls_parser_bytes(const fp_tls_asm *a) { return fp_alloc_size(a->buf); }
+
+/* Bring the budget's TLS share up to date with what the connection's parsers hold now. */
+static void tls_account(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    size_t now = c->tls ? tls_parser_bytes(&c->tls[0]) + tls_parser_bytes(&c->tls[1]) : 0;
+    if (now > c->tls_bytes) fp_budget_charge(t->budget, FP_MEM_TLS, now - c->tls_bytes);
+    else fp_budget_credit(t->budget, FP_MEM_TLS, c->tls_bytes - now);
+    c->tls_bytes = now;
 }
 
 static void feed(fp_hello_tracker *t, fp_hello_conn *c, int dir, int gap, const uint8_t *data, uint32_t len)
@@ -98,23 +112,31 @@ static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     if (a->flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
 }
 
-int fp_hello_tracker_init(fp_hello_tracker *t)
+int fp_hello_tracker_init(fp_hello_tracker *t, fp_budget *budget)
 {
     memset(t, 0, sizeof *t);
+    t->budget = budget;
+    t->sh.budget = budget;
     t->sh.cfg.depth = FP_HELLO_TCP_DEPTH;
     t->sh.cfg.max_buffered = FP_HELLO_TCP_DEPTH;
     t->sh.cfg.max_buffered_total = 64u << 20;
     t->sh.cfg.store = 0;
     t->sh.sink = tls_sink;
     t->sh.sink_ctx = t;
-    t->scratch = malloc(SCRATCH_BYTES);
-    return t->scratch ? 0 : -1;
+    return 0;
 }
 
 void fp_hello_tracker_free(fp_hello_tracker *t)
 {
-    free(t->scratch);
+    fp_budget_free(t->budget, FP_MEM_ENGINE, t->scratch);
     t->scratch = NULL;
+}
+
+static void quic_state_free(fp_hello_tracker *t, fp_quic_state *q)
+{
+    if (q == NULL) return;
+    for (int i = 0; i < 2; i++) fp_budget_free(t->budget, FP_MEM_QUIC, q->cs[i].buf);
+    fp_budget_free(t->budget, FP_MEM_QUIC, q);
 }
 
 /* Let go of the search state; the hellos found stay. */
@@ -122,7 +144,7 @@ static void stop_search(fp_hello_tracker *t, fp_hello_conn *c)
 {
     if (c->r) {
         fp_reasm_release(&t->sh, c->r);
-        free(c->r);
+        fp_budget_free(t->budget, FP_MEM_REASSEMBLY, c->r);
         c->r = NULL;
     }
     if (c->tls) {
@@ -130,10 +152,11 @@ static void stop_search(fp_hello_tracker *t, fp_hello_conn *c)
             c->asm_flags[i] = c->tls[i].flags;
             fp_tls_asm_free(&c->tls[i]);
         }
-        free(c->tls);
+        tls_account(t, c);
+        fp_budget_free(t->budget, FP_MEM_HELLO, c->tls);
         c->tls = NULL;
     }
-    free(c->q);
+    quic_state_free(t, c->q);
     c->q = NULL;
     c->done = 1;
 }
@@ -147,9 +170,9 @@ void fp_hello_conn_free(fp_hello_tracker *t, fp_hello_conn *c)
 {
     if (c == NULL) return;
     fp_hello_finish(t, c);
-    free(c->hello[0]);
-    free(c->hello[1]);
-    free(c);
+    fp_budget_free(t->budget, FP_MEM_HELLO, c->hello[0]);
+    fp_budget_free(t->budget, FP_MEM_HELLO, c->hello[1]);
+    fp_budget_free(t->budget, FP_MEM_HELLO, c);
 }
 
 /* After a packet: the search ends once both directions are settled; the connection is
@@ -173,12 +196,14 @@ static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     if (c == NULL) {
         /* the SYN gives the stream's start; without it, wait for data */
         if (len == 0 && !(p->tcp_flags & FP_TH_SYN)) return 0;
-        if ((c = calloc(1, sizeof *c)) == NULL || (c->r = calloc(1, sizeof *c->r)) == NULL ||
-            (c->tls = calloc(2, sizeof *c->tls)) == NULL) {
-            if (c) free(c->r);
-            free(c);
+        fp_budget *b = t->budget;
+        if ((c = fp_budget_calloc(b, FP_MEM_HELLO, 1, sizeof *c)) == NULL ||
+            (c->r = fp_budget_calloc(b, FP_MEM_REASSEMBLY, 1, sizeof *c->r)) == NULL ||
+            (c->tls = fp_budget_calloc(b, FP_MEM_HELLO, 2, sizeof *c->tls)) == NULL) {
+            if (c) fp_budget_free(b, FP_MEM_REASSEMBLY, c->r);
+            fp_budget_free(b, FP_MEM_HELLO, c);
             t->stats.oom++;
-            return -1;
+            return FP_HELLO_ALLOC_FAILED;
         }
         c->transport = 't';
         c->r->user = c;
@@ -189,6 +214,8 @@ static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     }
     if (c->done || c->transport != 't') return 0;
     fp_reasm_segment(&t->sh, c->r, dir, p->seq, p->ack, p->tcp_flags, p->data + at, len);
+    tls_account(t, c);
+    if (c->r->anomalies & FP_REASM_OOM) c->alloc_failed = 1;
     for (int i = 0; i < 2; i++) { /* a direction cut by the search depth will not finish */
         uint64_t seen = c->r->dir[i].delivered;
         if (seen >= FP_HELLO_TCP_DEPTH || (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW)) c->dead[i] = 1;
@@ -216,6 +243,78 @@ static void quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
     }
 }
 
+/* Room in a CRYPTO buffer up to stream offset `end` (at most FP_HELLO_QUIC_CRYPTO):
+ * doubling from 1 KiB, so a hello costs about its own size. */
+static int crypto_reserve(fp_hello_tracker *t, fp_quic_crypto_stream *s, uint64_t end)
+{
+    if (end > FP_HELLO_QUIC_CRYPTO) end = FP_HELLO_QUIC_CRYPTO;
+    if (end <= s->cap) return 0;
+    uint32_t cap = s->cap ? s->cap : 1024;
+    while (cap < end) cap *= 2;
+    if (cap > FP_HELLO_QUIC_CRYPTO) cap = FP_HELLO_QUIC_CRYPTO;
+    uint8_t *b = fp_budget_realloc(t->budget, FP_MEM_QUIC, s->buf, cap);
+    if (b == NULL) return -1;
+    s->buf = b;
+    s->cap = cap;
+    return 0;
+}
+
+/* Decrypted CRYPTO fragments into a direction's stream (bytes past its buffer are counted
+ * there as over its cap, as when the buffer could not grow). */
+static void quic_add(fp_hello_tracker *t, fp_hello_conn *c, int dir, const fp_quic_crypto_frag *frags, int n)
+{
+    fp_quic_crypto_stream *s = &c->q->cs[dir];
+    for (int i = 0; i < n; i++) {
+        if (crypto_reserve(t, s, frags[i].offset + frags[i].length) < 0) {
+            t->stats.oom++;
+            c->alloc_failed = 1;
+        }
+        fp_quic_crypto_add(s, frags[i].offset, frags[i].data, frags[i].length);
+    }
+}
+
+static void quic_info(fp_hello_tracker *t, fp_hello_conn *c, const fp_quic_info *info)
+{
+    c->quic_flags |= info->flags;
+    if (info->flags & FP_QUIC_F_AUTH_FAILED) t->stats.quic_auth_failures++;
+}
+
+/* A client's first datagram: its search state is allocated only when it decrypted as an
+ * Initial carrying CRYPTO data (a datagram that merely starts like one costs nothing). */
+static int quic_start(fp_hello_tracker *t, fp_hello_conn **pc, const uint8_t *payload, uint32_t len)
+{
+    fp_quic_keys_cache cache;
+    fp_quic_crypto_frag frags[FP_QUIC_FEED_FRAGS];
+    fp_quic_info info;
+    if (t->scratch == NULL && (t->scratch = fp_budget_malloc(t->budget, FP_MEM_ENGINE, SCRATCH_BYTES)) == NULL) {
+        t->stats.oom++;
+        return FP_HELLO_ALLOC_FAILED;
+    }
+    fp_quic_cache_init(&cache);
+    int n = fp_quic_decrypt_datagram(payload, len, 1, &cache, t->scratch, SCRATCH_BYTES, frags,
+                                     FP_QUIC_FEED_FRAGS, &info);
+    if (n <= 0) {
+        if (info.flags & FP_QUIC_F_AUTH_FAILED) t->stats.quic_auth_failures++;
+        t->stats.quic_not_initial++;
+        return -1;
+    }
+    fp_hello_conn *c = fp_budget_calloc(t->budget, FP_MEM_HELLO, 1, sizeof *c);
+    if (c == NULL || (c->q = fp_budget_malloc(t->budget, FP_MEM_QUIC, sizeof *c->q)) == NULL) {
+        fp_budget_free(t->budget, FP_MEM_HELLO, c);
+        t->stats.oom++;
+        return FP_HELLO_ALLOC_FAILED;
+    }
+    c->transport = 'q';
+    c->quic_version = (uint32_t)payload[1] << 24 | (uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 8 | payload[4];
+    c->q->cache = cache;
+    for (int i = 0; i < 2; i++) fp_quic_crypto_init(&c->q->cs[i], NULL, 0);
+    t->stats.quic_searches++;
+    *pc = c;
+    quic_info(t, c, &info);
+    quic_add(t, c, 0, frags, n);
+    return 0;
+}
+
 static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int dir)
 {
     const fp_span *s = &p->d->layer[FP_L_UDP];
@@ -224,25 +323,20 @@ static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     fp_hello_conn *c = *pc;
     if (c == NULL) {
         if (dir != 0 || !quic_initial(payload, len)) return -1; /* not a QUIC client start */
-        if ((c = calloc(1, sizeof *c)) == NULL || (c->q = malloc(sizeof *c->q)) == NULL) {
-            free(c);
-            t->stats.oom++;
-            return -1;
-        }
-        c->transport = 'q';
-        c->quic_version = (uint32_t)payload[1] << 24 | (uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 8 | payload[4];
-        fp_quic_cache_init(&c->q->cache);
-        for (int i = 0; i < 2; i++) fp_quic_crypto_init(&c->q->cs[i], c->q->buf[i], FP_HELLO_QUIC_CRYPTO);
-        t->stats.quic_searches++;
-        *pc = c;
+        int rc = quic_start(t, pc, payload, len);
+        if (rc < 0) return rc;
+        c = *pc;
+    } else {
+        /* a settled direction's datagrams still go through: after a Retry the client's next
+         * Initial carries the DCID that keys the server's Initials */
+        if (c->done || c->transport != 'q' || len == 0) return 0;
+        fp_quic_crypto_frag frags[FP_QUIC_FEED_FRAGS];
+        fp_quic_info info;
+        int n = fp_quic_decrypt_datagram(payload, len, dir == 0, &c->q->cache, t->scratch, SCRATCH_BYTES, frags,
+                                         FP_QUIC_FEED_FRAGS, &info);
+        quic_info(t, c, &info);
+        quic_add(t, c, dir, frags, n);
     }
-    /* a settled direction's datagrams still go through: after a Retry the client's next
-     * Initial carries the DCID that keys the server's Initials */
-    if (c->done || c->transport != 'q' || len == 0) return 0;
-    fp_quic_info info;
-    fp_quic_feed(&c->q->cache, c->q->cs, payload, len, dir == 0, t->scratch, SCRATCH_BYTES, &info);
-    c->quic_flags |= info.flags;
-    if (info.flags & FP_QUIC_F_AUTH_FAILED) t->stats.quic_auth_failures++;
     if (c->dead[dir]) return settle(t, c);
     quic_take(t, c, dir);
     if (!c->dead[dir] && ++c->quic_tries[dir] >= FP_HELLO_QUIC_DATAGRAMS) {

@@ -6,7 +6,9 @@
  * Per connection the tracker holds only what the search needs and lets go of it as soon
  * as the search is over: a bounded reassembler (store off, `depth` bytes per direction)
  * feeding a TLS record assembler per direction, or a QUIC key cache and two CRYPTO
- * buffers. The hello message bodies found are copied out (they outlive the search). */
+ * buffers. The hello message bodies found are copied out (they outlive the search).
+ * QUIC state exists only once a client's first datagram decrypted as an Initial, and its
+ * CRYPTO buffers grow with the data. Everything is charged to the engine's budget. */
 #ifndef FP_HELLO_TRACKER_H
 #define FP_HELLO_TRACKER_H
 
@@ -16,7 +18,7 @@
 #include "tcp_reassembly.h"
 
 #define FP_HELLO_TCP_DEPTH (128u << 10)   /* stream bytes per direction searched for hellos */
-#define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO bytes per direction held for QUIC hellos */
+#define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO bytes per direction held for QUIC hellos (most) */
 #define FP_HELLO_QUIC_DATAGRAMS 32        /* datagrams per direction tried before giving up */
 #define FP_HELLO_PLAIN_WINDOW 4096u      /* a plaintext start (STARTTLS, CONNECT, SOCKS) may turn
                                             into TLS within this many bytes of a direction */
@@ -30,6 +32,7 @@ typedef struct {
     uint8_t dead[2];          /* per direction: gave up, or its hello found */
     uint8_t plain[2];         /* per direction: started as plaintext; TLS may still begin */
     uint8_t quic_tries[2];
+    uint8_t alloc_failed;     /* drop mode: an allocation failed, the search lost state */
     uint32_t asm_flags[2];    /* FP_TLS_ASM bits of each direction */
     uint32_t quic_flags;      /* FP_QUIC_F bits seen */
     uint32_t quic_version;
@@ -39,12 +42,14 @@ typedef struct {
     fp_reasm *r;              /* TCP search */
     fp_tls_asm *tls;          /* [2], TCP */
     fp_quic_state *q;         /* QUIC search */
+    size_t tls_bytes;         /* what the TLS parsers held at the last count (budget) */
 } fp_hello_conn;
 
 typedef struct {
     uint64_t client_hellos, server_hellos;
     uint64_t tcp_searches, quic_searches;   /* connections that looked like TLS / QUIC */
     uint64_t quic_auth_failures, gave_up;
+    uint64_t quic_not_initial;              /* first datagrams that looked like an Initial but did not decrypt */
     uint64_t oom;
 } fp_hello_stats;
 
@@ -53,15 +58,19 @@ typedef struct {
     fp_hello_stats stats;
     int64_t now_ns;           /* time of the packet being processed */
     uint8_t *scratch;         /* QUIC decryption buffer (one datagram) */
+    fp_budget *budget;        /* the engine's; may be NULL */
 } fp_hello_tracker;
 
-int fp_hello_tracker_init(fp_hello_tracker *t);
+#define FP_HELLO_ALLOC_FAILED (-2) /* fp_hello_packet: the search state could not be allocated */
+
+int fp_hello_tracker_init(fp_hello_tracker *t, fp_budget *budget);
 void fp_hello_tracker_free(fp_hello_tracker *t);
 
 /* One packet of a connection (forward: client -> server as the flow table oriented it).
  * *pc is created on demand. Returns 1 when the connection's hello information became
  * complete with this packet (a ClientHello, and the ServerHello or a server side that
- * will not show one), else 0. */
+ * will not show one), 0 while searching, -1 when the connection is not searched (not TLS
+ * or QUIC), FP_HELLO_ALLOC_FAILED when its search state could not be allocated. */
 int fp_hello_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int forward);
 /* The connection is over: stop searching (what was found stays). */
 void fp_hello_finish(fp_hello_tracker *t, fp_hello_conn *c);

@@ -31,13 +31,16 @@ const char *const fp_reasm_anomaly_names[FP_REASM_ANOM_COUNT_BITS] = {
 
 /* ---- store mode ----------------------------------------------------------- */
 
+/* Stored bytes grow with the data: from the first chunk's size, doubling up to 1 MiB and
+ * by a quarter beyond, so a one-byte stream holds tens of bytes, not pages. */
 static int store_reserve(fp_reasm_shared *sh, fp_reasm_dir *d, uint64_t extra)
 {
-    if (d->len + extra <= d->cap) return 0;
-    uint64_t cap = d->cap ? d->cap : 4096;
-    while (cap < d->len + extra) cap *= 2;
+    uint64_t need = d->len + extra;
+    if (need <= d->cap) return 0;
+    uint64_t cap = d->cap ? d->cap : 64;
+    while (cap < need) cap += cap < (1u << 20) ? cap : cap / 4;
     if (sh->cfg.depth && cap > sh->cfg.depth) cap = sh->cfg.depth;
-    uint8_t *p = realloc(d->data, cap);
+    uint8_t *p = fp_budget_realloc(sh->budget, FP_MEM_STREAM_DATA, d->data, cap);
     if (p == NULL) return -1;
     sh->stats.stored += cap - d->cap;
     d->data = p;
@@ -53,7 +56,7 @@ static void store_gap(fp_reasm_shared *sh, fp_reasm *r, fp_reasm_dir *d, uint64_
     }
     if (d->ngaps == d->gaps_cap) {
         uint32_t cap = d->gaps_cap ? d->gaps_cap * 2 : 4;
-        fp_reasm_gap *g = realloc(d->gap_list, cap * sizeof *g);
+        fp_reasm_gap *g = fp_budget_realloc(sh->budget, FP_MEM_STREAM_DATA, d->gap_list, cap * sizeof *g);
         if (g == NULL) {
             r->anomalies |= FP_REASM_OOM;
             sh->stats.oom++;
@@ -112,7 +115,7 @@ static void seg_free(fp_reasm_shared *sh, fp_reasm_dir *d, fp_reasm_seg *s)
     d->buffered -= s->len + SEG_OVERHEAD;
     sh->stats.buffered -= s->len + SEG_OVERHEAD;
     d->nsegs--;
-    free(s);
+    fp_budget_free(sh->budget, FP_MEM_REASSEMBLY, s);
 }
 
 static fp_reasm_seg *pop_head(fp_reasm_dir *d)
@@ -173,7 +176,7 @@ static void seen_again(fp_reasm_shared *sh, fp_reasm *r, int di, uint32_t seq, c
 static fp_reasm_seg *seg_new(fp_reasm_shared *sh, fp_reasm *r, fp_reasm_dir *d, uint32_t seq,
                              const uint8_t *p, uint32_t len)
 {
-    fp_reasm_seg *s = malloc(sizeof *s + len);
+    fp_reasm_seg *s = fp_budget_malloc(sh->budget, FP_MEM_REASSEMBLY, sizeof *s + len);
     if (s == NULL) {
         r->anomalies |= FP_REASM_OOM;
         sh->stats.oom++;
@@ -355,8 +358,8 @@ void fp_reasm_release(fp_reasm_shared *sh, fp_reasm *r)
         fp_reasm_dir *d = &r->dir[di];
         while (d->segs) seg_free(sh, d, pop_head(d));
         sh->stats.stored -= d->cap;
-        free(d->data);
-        free(d->gap_list);
+        fp_budget_free(sh->budget, FP_MEM_STREAM_DATA, d->data);
+        fp_budget_free(sh->budget, FP_MEM_STREAM_DATA, d->gap_list);
         d->data = NULL;
         d->gap_list = NULL;
         d->len = d->cap = 0;

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../flow/budget.h"
+
 /* Limits shared by every stream of one engine; `buffered` is the running total. */
 typedef struct {
     uint64_t depth;              /* bytes per direction kept/delivered; 0 = unlimited */
@@ -46,6 +48,7 @@ typedef struct fp_reasm_shared {
     void (*sink)(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap,
                  const uint8_t *data, uint32_t len);
     void *sink_ctx;
+    fp_budget *budget;           /* the engine's (segments, stored bytes, gap lists); may be NULL */
 } fp_reasm_shared;
 
 enum { /* per-stream anomalies */
@@ -56,7 +59,7 @@ enum { /* per-stream anomalies */
     FP_REASM_AFTER_FIN = 1u << 4,     /* data past the FIN */
     FP_REASM_OUT_OF_WINDOW = 1u << 5, /* a segment implausibly far from the stream */
     FP_REASM_ACKED_UNSEEN = 1u << 6,  /* the peer acknowledged bytes the capture lacks */
-    FP_REASM_OOM = 1u << 7,           /* allocation failure lost bytes */
+    FP_REASM_OOM = 1u << 7,           /* allocation failure lost bytes (drop mode) */
     FP_REASM_ANOM_COUNT_BITS = 8
 };
 extern const char *const fp_reasm_anomaly_names[FP_REASM_ANOM_COUNT_BITS];
