@@ -29,6 +29,7 @@ def flows(
     active_timeout: float = 1800.0,
     max_flows: int = 1_000_000,
     max_memory: int | None = None,
+    on_memory_error: str = "raise",
     filter: str | None = None,  # noqa: A002
     on_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
@@ -43,7 +44,15 @@ def flows(
     idle_timeout / active_timeout: seconds of packet time. A flow with no packet for
         idle_timeout is emitted ('idle'); one older than active_timeout is emitted at its
         next packet ('active') and continues as a new flow.
-    max_flows / max_memory: memcap; the least recently seen flow is evicted ('evicted').
+    max_flows: flows held at once; at the cap the least recently seen flow is evicted.
+    max_memory: bytes the engine may hold (default 1 GiB, ``fastpkt.DEFAULT_MAX_MEMORY``):
+        flow records and every per-connection state (hello search, QUIC, TLS, reassembly),
+        charged at their real allocation sizes. Past it the least recently seen flows are
+        evicted (expiration 'evicted', anomaly 'evicted'); ``stats['memory']`` has the bytes
+        per component, ``stats['memory_peak']`` their high-water marks.
+    on_memory_error: 'raise' (default): an allocation failure raises MemoryError once the
+        records completed before it are handed out. 'drop': count it in
+        ``stats['allocation_failures']``, flag the flow 'allocation_failed' and go on.
     filter, on_error: passed to the Readers fastpkt opens.
     progress: a bar on stderr (None: only when stderr is a terminal), or a callable
         ``progress(bytes_read, total_bytes)`` called between chunks of records.
@@ -57,7 +66,8 @@ def flows(
     """
     return Flows(_readers(source, filter, on_error, "flows"), bidirectional=bool(bidirectional),
                  idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
-                 max_memory=max_memory, progress=_progress_callback(progress, "flows"), tls=bool(tls))
+                 max_memory=max_memory, progress=_progress_callback(progress, "flows"), tls=bool(tls),
+                 on_memory_error=on_memory_error)
 
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[Reader]:  # noqa: A002

@@ -29,6 +29,8 @@ def streams(
     max_buffered: int = 4 << 20,
     max_buffered_total: int = 256 << 20,
     max_flows: int = 1_000_000,
+    max_memory: int | None = None,
+    on_memory_error: str = "raise",
     store: bool = True,
     on_data: Callable[[StreamChunk], Any] | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
@@ -44,6 +46,9 @@ def streams(
     max_buffered / max_buffered_total: out-of-order bytes waiting behind a hole, per
         direction and over all connections. At the cap the hole is skipped and reported
         as a gap (counted in ``stats['reassembly']['forced_gaps']``).
+    max_flows, max_memory, on_memory_error: as for ``fastpkt.flows``; stored stream bytes,
+        out-of-order segments and queued on_data chunks count in max_memory, so a stream
+        holding more than it is evicted in pieces: use ``store=False`` with ``on_data``.
     store: keep each direction's bytes on the Stream (client_data, server_data). With
         ``store=False`` and ``on_data``, memory stays bounded whatever the stream sizes.
     on_data: callable(StreamChunk) given in-order data as it becomes contiguous:
@@ -57,7 +62,8 @@ def streams(
     reassembler's (gaps, retransmitted and inconsistent bytes, buffer peaks, cuts).
     """
     return Streams(_readers(source, filter, on_error, "streams"), idle_timeout=idle_timeout,
-                   max_flows=max_flows, depth=depth, max_buffered=max_buffered,
+                   max_flows=max_flows, max_memory=max_memory, on_memory_error=on_memory_error,
+                   depth=depth, max_buffered=max_buffered,
                    max_buffered_total=max_buffered_total, store=bool(store), on_data=on_data,
                    progress=_progress_callback(progress, "streams"))
 

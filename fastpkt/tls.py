@@ -26,6 +26,8 @@ def client_hellos(
     on_error: str = "raise",
     idle_timeout: float = 120.0,
     max_flows: int = 1_000_000,
+    max_memory: int | None = None,
+    on_memory_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
 ) -> ClientHellos:
     """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
@@ -33,9 +35,12 @@ def client_hellos(
     Iterate for ClientHello records: a record is handed out as soon as the server's answer
     (ServerHello) is seen, or when the connection ends without one. ``.to_pandas()`` gives
     one row per hello; ``.stats['tls']`` counts what was searched and found.
+    max_flows, max_memory, on_memory_error: as for ``fastpkt.flows`` (a hello evicted
+    before its ServerHello is reported with anomaly 'evicted').
     """
     return ClientHellos(_readers(source, filter, on_error, "client_hellos"), idle_timeout=idle_timeout,
-                        max_flows=max_flows, progress=_progress_callback(progress, "hellos"))
+                        max_flows=max_flows, max_memory=max_memory, on_memory_error=on_memory_error,
+                        progress=_progress_callback(progress, "hellos"))
 
 
 _CATEGORIES = ("client_ip", "server_ip", "transport", "sni", "version_name", "ja3_hash", "ja4", "ja3s_hash",

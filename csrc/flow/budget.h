@@ -32,6 +32,8 @@ typedef struct {
     uint64_t limit;                     /* max_memory; 0 = no limit */
     uint64_t total, peak;               /* all components, now and at most */
     uint64_t bytes[FP_MEM_COUNT], peak_bytes[FP_MEM_COUNT];
+    uint64_t held;                      /* of those, per-connection state owned by finished records
+                                           waiting in the output queue: no eviction frees it */
     uint64_t alloc_failures;            /* allocations that returned NULL */
 } fp_budget;
 
@@ -54,10 +56,12 @@ static inline void fp_budget_credit(fp_budget *b, int c, size_t n)
     b->total -= n;
 }
 
-/* Above the limit (records waiting for the consumer are not held state: not counted here). */
+/* Above the limit. Finished records waiting for the consumer (the output queue and the
+ * state they own) are not counted: evictions cannot free them, the consumer does, and the
+ * engine hands them over in short batches. */
 static inline int fp_budget_over(const fp_budget *b)
 {
-    return b != NULL && b->limit && b->total - b->bytes[FP_MEM_OUTPUT] > b->limit;
+    return b != NULL && b->limit && b->total - b->bytes[FP_MEM_OUTPUT] - b->held > b->limit;
 }
 
 /* Bytes that evicting flows can give back: per-connection state (the flow records' pool,
@@ -65,7 +69,17 @@ static inline int fp_budget_over(const fp_budget *b)
 static inline uint64_t fp_budget_evictable(const fp_budget *b)
 {
     return b->total - b->bytes[FP_MEM_ENGINE] - b->bytes[FP_MEM_FLOWS] - b->bytes[FP_MEM_OUTPUT] -
-           b->bytes[FP_MEM_ON_DATA];
+           b->bytes[FP_MEM_ON_DATA] - b->held;
+}
+
+/* A finished connection's state (n bytes) now belongs to a record in the output queue. */
+static inline void fp_budget_hold(fp_budget *b, size_t n)
+{
+    if (b) b->held += n;
+}
+static inline void fp_budget_unhold(fp_budget *b, size_t n)
+{
+    if (b) b->held -= n;
 }
 
 static inline void *fp_budget_failed(fp_budget *b)

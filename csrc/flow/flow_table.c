@@ -1,5 +1,7 @@
 /* The flow table: open addressing (linear probing, backward-shift deletion) over
- * indices into a pool of flow records, keyed by a 64-bit hash of the canonical key.
+ * indices into a pool of flow records, keyed by a 64-bit hash of the canonical key. The
+ * pool grows by blocks of POOL_BLOCK records (never moved: no realloc copy doubling the
+ * memory at a growth, and the budget can stop growth one block at a time).
  *
  * Expiry without scanning the table: flows sit on an LRU list (moved to the tail on
  * each packet), so idle flows are found at its head; closed TCP flows also sit on a
@@ -17,6 +19,11 @@
 
 #include "flow.h"
 
+#define POOL_SHIFT 8
+#define POOL_BLOCK (1u << POOL_SHIFT)
+#define POOL_MASK (POOL_BLOCK - 1)
+#define FLOW(t, i) ((t)->blocks[(i) >> POOL_SHIFT][(i) & POOL_MASK])
+
 typedef struct {
     uint32_t idx1; /* pool index + 1; 0 = empty */
     uint32_t tag;  /* high hash bits: most mismatches skip the record */
@@ -30,7 +37,8 @@ struct fp_flow_table {
     void *ctx;
     slot *slots;
     uint64_t slot_cap; /* power of two */
-    fp_flow *pool;
+    fp_flow **blocks;         /* pool: blocks[i >> POOL_SHIFT][i & POOL_MASK] */
+    uint32_t nblocks, blocks_cap;
     uint32_t pool_cap, pool_used, free_head;
     uint64_t count;
     uint32_t lru_head, lru_tail, close_head, close_tail;
@@ -63,9 +71,9 @@ static void hints_credit(fp_flow_table *t, fp_flow *f) { fp_budget_credit(t->b, 
 
 #define LIST_UNLINK(t, f, idx, prev, next, head, tail)                  \
     do {                                                                \
-        if ((f)->prev != FP_FLOW_NONE) (t)->pool[(f)->prev].next = (f)->next; \
+        if ((f)->prev != FP_FLOW_NONE) FLOW((t), (f)->prev).next = (f)->next; \
         else (t)->head = (f)->next;                                     \
-        if ((f)->next != FP_FLOW_NONE) (t)->pool[(f)->next].prev = (f)->prev; \
+        if ((f)->next != FP_FLOW_NONE) FLOW((t), (f)->next).prev = (f)->prev; \
         else (t)->tail = (f)->prev;                                     \
         (f)->prev = (f)->next = FP_FLOW_NONE;                           \
     } while (0)
@@ -74,7 +82,7 @@ static void hints_credit(fp_flow_table *t, fp_flow *f) { fp_budget_credit(t->b, 
     do {                                                                \
         (f)->prev = (t)->tail;                                          \
         (f)->next = FP_FLOW_NONE;                                       \
-        if ((t)->tail != FP_FLOW_NONE) (t)->pool[(t)->tail].next = (idx); \
+        if ((t)->tail != FP_FLOW_NONE) FLOW((t), (t)->tail).next = (idx); \
         else (t)->head = (idx);                                         \
         (t)->tail = (idx);                                              \
     } while (0)
@@ -94,7 +102,7 @@ static int slots_resize(fp_flow_table *t, uint64_t cap)
     if (s == NULL) return -1;
     for (uint64_t i = 0; i < t->slot_cap; i++) {
         if (!t->slots[i].idx1) continue;
-        uint64_t j = t->pool[t->slots[i].idx1 - 1].hash & (cap - 1);
+        uint64_t j = FLOW(t, t->slots[i].idx1 - 1).hash & (cap - 1);
         while (s[j].idx1) j = (j + 1) & (cap - 1);
         s[j] = t->slots[i];
     }
@@ -111,13 +119,13 @@ static uint32_t table_find(const fp_flow_table *t, const fp_flow_key *k, uint64_
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
         const slot *s = &t->slots[i];
         if (!s->idx1) return FP_FLOW_NONE;
-        if (s->tag == tag && memcmp(&t->pool[s->idx1 - 1].key, k, sizeof *k) == 0) return s->idx1 - 1;
+        if (s->tag == tag && memcmp(&FLOW(t, s->idx1 - 1).key, k, sizeof *k) == 0) return s->idx1 - 1;
     }
 }
 
 static void table_put(fp_flow_table *t, uint32_t idx)
 {
-    uint64_t mask = t->slot_cap - 1, h = t->pool[idx].hash;
+    uint64_t mask = t->slot_cap - 1, h = FLOW(t, idx).hash;
     uint64_t i = h & mask;
     while (t->slots[i].idx1) i = (i + 1) & mask;
     t->slots[i].idx1 = idx + 1;
@@ -128,11 +136,11 @@ static void table_put(fp_flow_table *t, uint32_t idx)
 static void table_remove(fp_flow_table *t, uint32_t idx)
 {
     uint64_t mask = t->slot_cap - 1;
-    uint64_t i = t->pool[idx].hash & mask;
+    uint64_t i = FLOW(t, idx).hash & mask;
     while (t->slots[i].idx1 != idx + 1) i = (i + 1) & mask;
     for (uint64_t j = (i + 1) & mask;; j = (j + 1) & mask) {
         if (!t->slots[j].idx1) break;
-        uint64_t home = t->pool[t->slots[j].idx1 - 1].hash & mask;
+        uint64_t home = FLOW(t, t->slots[j].idx1 - 1).hash & mask;
         /* move j back to i unless its home lies cyclically in (i, j] */
         int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (stays) continue;
@@ -144,38 +152,37 @@ static void table_remove(fp_flow_table *t, uint32_t idx)
 
 /* ---- records ------------------------------------------------------------ */
 
-/* Records the pool grows to next: doubling, within max_flows and, with a budget, within
+/* The pool may take one more block: within max_flows and, with a budget, within
  * FLOWS_SHARE of it (the pool never shrinks: the rest stays for per-connection state). */
 #define FLOWS_SHARE(limit) ((limit) / 4 * 3)
-static uint64_t pool_next_cap(const fp_flow_table *t)
+static int pool_can_grow(const fp_flow_table *t)
 {
-    uint64_t cap = t->pool_cap ? (uint64_t)t->pool_cap * 2 : 256;
-    if (cap > t->cfg.max_flows) cap = t->cfg.max_flows;
-    if (cap > 0xFFFFFFF0u) cap = 0xFFFFFFF0u;
+    if (t->pool_cap >= t->cfg.max_flows || t->pool_cap >= 0xFFFFFFFFu - POOL_BLOCK) return 0;
     const fp_budget *b = t->b;
-    if (b->limit && cap > t->pool_cap) {
-        uint64_t share = FLOWS_SHARE(b->limit), used = b->bytes[FP_MEM_FLOWS];
-        uint64_t room = share > used ? (share - used) / sizeof(fp_flow) : 0;
-        if (cap - t->pool_cap > room) cap = t->pool_cap + room;
-        if (cap == 0) cap = 1;
-    }
-    return cap;
+    if (!b->limit || t->nblocks == 0) return 1; /* one block whatever the budget */
+    return b->bytes[FP_MEM_FLOWS] + POOL_BLOCK * sizeof(fp_flow) <= FLOWS_SHARE(b->limit);
 }
 
 static uint32_t pool_take(fp_flow_table *t)
 {
     if (t->free_head != FP_FLOW_NONE) {
         uint32_t idx = t->free_head;
-        t->free_head = t->pool[idx].lru_next;
+        t->free_head = FLOW(t, idx).lru_next;
         return idx;
     }
     if (t->pool_used == t->pool_cap) {
-        uint64_t cap = pool_next_cap(t);
-        if (cap <= t->pool_cap) return FP_FLOW_NONE;
-        fp_flow *p = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->pool, cap * sizeof *p);
-        if (p == NULL) return FP_FLOW_NONE;
-        t->pool = p;
-        t->pool_cap = (uint32_t)cap;
+        if (!pool_can_grow(t)) return FP_FLOW_NONE;
+        if (t->nblocks == t->blocks_cap) {
+            uint32_t cap = t->blocks_cap ? t->blocks_cap * 2 : 16;
+            fp_flow **bl = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->blocks, cap * sizeof *bl);
+            if (bl == NULL) return FP_FLOW_NONE;
+            t->blocks = bl;
+            t->blocks_cap = cap;
+        }
+        fp_flow *block = fp_budget_malloc(t->b, FP_MEM_FLOWS, POOL_BLOCK * sizeof *block);
+        if (block == NULL) return FP_FLOW_NONE;
+        t->blocks[t->nblocks++] = block;
+        t->pool_cap += POOL_BLOCK;
     }
     return t->pool_used++;
 }
@@ -199,7 +206,7 @@ static void emit_flow(fp_flow_table *t, fp_flow *f)
 /* Emit a flow and free its record. */
 static void flow_expire(fp_flow_table *t, uint32_t idx, fp_expiration why)
 {
-    fp_flow *f = &t->pool[idx];
+    fp_flow *f = &FLOW(t, idx);
     f->expiration = (uint8_t)why;
     if (why == FP_EXP_EVICTED) f->flow_anomalies |= FP_FLOW_ANOM_EVICTED;
     t->stats.expired[why]++;
@@ -216,12 +223,12 @@ static void expire_due(fp_flow_table *t)
 {
     int64_t idle = t->cfg.idle_timeout_ns;
     while (idle > 0 && t->lru_head != FP_FLOW_NONE) {
-        fp_flow *f = &t->pool[t->lru_head];
+        fp_flow *f = &FLOW(t, t->lru_head);
         if (t->now - f->last_ns < idle) break;
         flow_expire(t, t->lru_head, f->closing ? (fp_expiration)f->closing : FP_EXP_IDLE);
     }
     while (t->close_head != FP_FLOW_NONE) {
-        fp_flow *f = &t->pool[t->close_head];
+        fp_flow *f = &FLOW(t, t->close_head);
         if (t->now - f->close_ns < t->cfg.close_grace_ns) break;
         flow_expire(t, t->close_head, (fp_expiration)f->closing);
     }
@@ -240,7 +247,7 @@ static int over_memcap(const fp_flow_table *t)
     if (t->count >= t->cfg.max_flows) return 1;
     const fp_budget *b = t->b;
     if (!b->limit) return 0;
-    if (t->free_head == FP_FLOW_NONE && t->pool_used == t->pool_cap && pool_next_cap(t) <= t->pool_cap) return 1;
+    if (t->free_head == FP_FLOW_NONE && t->pool_used == t->pool_cap && !pool_can_grow(t)) return 1;
     if ((t->count + 1) * 2 > t->slot_cap && b->bytes[FP_MEM_FLOWS] + t->slot_cap * sizeof(slot) > b->limit)
         return 1;
     return budget_wants_eviction(t);
@@ -251,7 +258,7 @@ static int over_memcap(const fp_flow_table *t)
 static void enforce_budget(fp_flow_table *t, uint32_t current)
 {
     while (budget_wants_eviction(t) && t->lru_head != current) flow_expire(t, t->lru_head, FP_EXP_EVICTED);
-    if (budget_wants_eviction(t) && t->pool[current].ext) flow_expire(t, current, FP_EXP_EVICTED);
+    if (budget_wants_eviction(t) && FLOW(t, current).ext) flow_expire(t, current, FP_EXP_EVICTED);
 }
 
 static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t h)
@@ -260,7 +267,7 @@ static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t 
     if ((t->count + 1) * 2 > t->slot_cap && slots_resize(t, t->slot_cap * 2) < 0) return FP_FLOW_NONE;
     uint32_t idx = pool_take(t);
     if (idx == FP_FLOW_NONE) return FP_FLOW_NONE;
-    fp_flow *f = &t->pool[idx];
+    fp_flow *f = &FLOW(t, idx);
     fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
     f->hash = h;
     table_put(t, idx);
@@ -273,7 +280,7 @@ static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t 
 /* Active timeout: emit the flow so far, continue it in place (same slot, orientation). */
 static void flow_restart(fp_flow_table *t, uint32_t idx, const fp_flow_packet *p)
 {
-    fp_flow *f = &t->pool[idx];
+    fp_flow *f = &FLOW(t, idx);
     f->expiration = FP_EXP_ACTIVE;
     t->stats.expired[FP_EXP_ACTIVE]++;
     if (f->closing) LIST_UNLINK(t, f, idx, close_prev, close_next, close_head, close_tail);
@@ -319,12 +326,13 @@ fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit
 void fp_flow_table_free(fp_flow_table *t)
 {
     if (t == NULL) return;
-    for (uint32_t i = t->lru_head; i != FP_FLOW_NONE; i = t->pool[i].lru_next) {
-        hints_credit(t, &t->pool[i]);
-        free(t->pool[i].hints);
-        ext_drop(t, &t->pool[i]);
+    for (uint32_t i = t->lru_head; i != FP_FLOW_NONE; i = FLOW(t, i).lru_next) {
+        hints_credit(t, &FLOW(t, i));
+        free(FLOW(t, i).hints);
+        ext_drop(t, &FLOW(t, i));
     }
-    fp_budget_free(t->b, FP_MEM_FLOWS, t->pool);
+    for (uint32_t i = 0; i < t->nblocks; i++) fp_budget_free(t->b, FP_MEM_FLOWS, t->blocks[i]);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->blocks);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->slots);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->frags.slots);
     fp_budget_free(t->b, FP_MEM_ENGINE, t);
@@ -380,7 +388,7 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     uint64_t h = fp_flow_key_hash(&p.key);
     uint32_t idx = table_find(t, &p.key, h);
     if (idx != FP_FLOW_NONE) {
-        fp_flow *f = &t->pool[idx];
+        fp_flow *f = &FLOW(t, idx);
         int new_syn = p.is_tcp && (p.tcp_flags & 0x12) == 0x02;
         if (f->closing && new_syn) { /* port reuse after a close: a new connection */
             flow_expire(t, idx, (fp_expiration)f->closing);
@@ -397,7 +405,7 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
             return;
         }
     }
-    fp_flow *f = &t->pool[idx];
+    fp_flow *f = &FLOW(t, idx);
     int had_hints = f->hints != NULL;
     int closed = fp_flow_record_update(f, &p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
@@ -425,7 +433,7 @@ void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)
 uint64_t fp_flow_table_flush_some(fp_flow_table *t, uint64_t max)
 {
     for (uint64_t n = 0; n < max && t->lru_head != FP_FLOW_NONE; n++) {
-        fp_flow *f = &t->pool[t->lru_head];
+        fp_flow *f = &FLOW(t, t->lru_head);
         flow_expire(t, t->lru_head, f->closing ? (fp_expiration)f->closing : FP_EXP_END);
     }
     update_memory(t);

@@ -293,6 +293,10 @@ static void queue_out(fp_flows_obj *fl, fp_flow *f)
         fl->out_cap = cap;
     }
     fl->out[fl->out_n++] = *f;
+    if (f->ext && f->ext != EXT_DONE) {
+        if (fl->eng) fp_stream_engine_hold(fl->eng, f->ext);
+        else fp_hello_conn_hold(fl->hellos, f->ext);
+    }
     f->hints = NULL; /* now owned by the copy */
     f->ext = NULL;
     fl->emitted++;
@@ -382,7 +386,8 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 
 /* on_data: hand over queued chunks once this much is waiting (bounded memory). */
 #define CHUNK_QUEUE_BYTES (4u << 20)
-/* Flows handed to the output queue per pass at the end of input: the queue stays small. */
+/* Records queued for a consumer that drops or yields them before the batch ends (end of
+ * input, Streams.run()): the output queue stays this short. */
 #define FLUSH_BATCH 64u
 
 enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
@@ -418,6 +423,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         fp_flow_table_add(fl->table, rec->data, &d, rec->ts_ns, rec->wirelen);
         fl->has_pending[best] = 0;
         if (until_output && fl->out_n > fl->out_pos) break;
+        if (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) break; /* keep the queue short */
         if (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES) break;
     }
     return PUMP_MORE;
@@ -1219,6 +1225,11 @@ static PyStructSequence_Desc flow_desc = {
 
 int fp_flows_register(PyObject *m, fp_state *st)
 {
+    PyObject *dflt = PyLong_FromUnsignedLongLong(DEFAULT_MAX_MEMORY);
+    if (dflt == NULL || PyModule_AddObject(m, "DEFAULT_MAX_MEMORY", dflt) < 0) {
+        Py_XDECREF(dflt);
+        return -1;
+    }
     if (fp_add_struct_type(m, &flow_desc, &st->Flow_Type, "FLOW_COLUMNS") < 0) return -1;
     st->Flows_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &flows_spec, NULL);
     if (st->Flows_Type == NULL) return -1;

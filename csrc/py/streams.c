@@ -11,6 +11,7 @@
 
 typedef struct {
     fp_reasm r;
+    size_t held;         /* bytes counted in the budget's `held` while queued for output */
     uint64_t flow_id;
     fp_flow_key key;     /* chunks name their connection (the stream may be gone by then) */
     uint8_t client_is_b;
@@ -137,9 +138,19 @@ int fp_stream_engine_emit(fp_stream_engine *e, fp_flow *f)
     return 1;
 }
 
+void fp_stream_engine_hold(fp_stream_engine *e, void *ext)
+{
+    stream_ext *x = ext;
+    size_t n = fp_alloc_size(x);
+    for (int di = 0; di < 2; di++) n += fp_alloc_size(x->r.dir[di].data) + fp_alloc_size(x->r.dir[di].gap_list);
+    x->held = n;
+    fp_budget_hold(e->sh.budget, n);
+}
+
 void fp_stream_engine_ext_free(fp_stream_engine *e, void *ext)
 {
     stream_ext *x = ext;
+    fp_budget_unhold(e->sh.budget, x->held);
     fp_reasm_release(&e->sh, &x->r);
     fp_budget_free(e->sh.budget, FP_MEM_REASSEMBLY, x);
     e->active--;

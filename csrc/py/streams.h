@@ -15,6 +15,8 @@ void fp_stream_engine_free(fp_stream_engine *e);
 void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_packet *p, int forward);
 int fp_stream_engine_emit(fp_stream_engine *e, fp_flow *f);
 void fp_stream_engine_ext_free(fp_stream_engine *e, void *ext);
+/* A finished stream's state now waits in the output queue (not evictable). */
+void fp_stream_engine_hold(fp_stream_engine *e, void *ext);
 /* Bytes of queued chunks; hand them to on_data (GIL held) and empty the queue. */
 size_t fp_stream_engine_pending(const fp_stream_engine *e);
 int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_data);

@@ -166,9 +166,16 @@ void fp_hello_finish(fp_hello_tracker *t, fp_hello_conn *c)
     if (!c->done) stop_search(t, c);
 }
 
+void fp_hello_conn_hold(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    c->held = fp_alloc_size(c) + fp_alloc_size(c->hello[0]) + fp_alloc_size(c->hello[1]);
+    fp_budget_hold(t->budget, c->held);
+}
+
 void fp_hello_conn_free(fp_hello_tracker *t, fp_hello_conn *c)
 {
     if (c == NULL) return;
+    fp_budget_unhold(t->budget, c->held);
     fp_hello_finish(t, c);
     fp_budget_free(t->budget, FP_MEM_HELLO, c->hello[0]);
     fp_budget_free(t->budget, FP_MEM_HELLO, c->hello[1]);

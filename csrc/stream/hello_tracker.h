@@ -43,6 +43,7 @@ typedef struct {
     fp_tls_asm *tls;          /* [2], TCP */
     fp_quic_state *q;         /* QUIC search */
     size_t tls_bytes;         /* what the TLS parsers held at the last count (budget) */
+    size_t held;              /* bytes counted in the budget's `held` while queued for output */
 } fp_hello_conn;
 
 typedef struct {
@@ -75,6 +76,8 @@ int fp_hello_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packe
 /* The connection is over: stop searching (what was found stays). */
 void fp_hello_finish(fp_hello_tracker *t, fp_hello_conn *c);
 void fp_hello_conn_free(fp_hello_tracker *t, fp_hello_conn *c);
+/* A finished connection's hellos now wait in the output queue (not evictable). */
+void fp_hello_conn_hold(fp_hello_tracker *t, fp_hello_conn *c);
 
 /* Parsed view of a connection's hellos, with fingerprints. */
 typedef struct {
