@@ -170,8 +170,38 @@ def overlapping(n: int, segments: int = 8, size: int = 100) -> Flood:
     return Flood("overlapping", w.done(), w.count, n, sent)
 
 
+def bulk_stream(size: int, mss: int = 1448) -> Flood:
+    """One connection whose client sends `size` bytes (a stored stream that big)."""
+    w = Writer()
+    src, sport, isn = client_ip(1), 40000, 1000
+    w.add(0, ipv4(src, SERVER, 6, tcp(sport, 80, isn, 0, SYN)))
+    w.add(1, ipv4(SERVER, src, 6, tcp(80, sport, 5000, isn + 1, SYN | ACK)))
+    seg = bytes(range(256)) * (mss // 256 + 1)
+    for k, off in enumerate(range(0, size, mss)):
+        w.add(2 + k, ipv4(src, SERVER, 6, tcp(sport, 80, isn + 1 + off, 5001, ACK, seg[:min(mss, size - off)])))
+    return Flood("bulk_stream", w.done(), w.count, 1)
+
+
+def complete_hellos(n: int) -> Flood:
+    """n TLS connections whose client sends a whole ClientHello (SNI host{i}.test) that no
+    server answers: each stays searched (for the ServerHello) until it ends or is evicted."""
+    w = Writer()
+    for i in range(n):
+        name = b"host%d.test" % i
+        sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+        body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + \
+            struct.pack("!H", len(sni)) + sni
+        msg = b"\x01" + len(body).to_bytes(3, "big") + body
+        rec = b"\x16\x03\x01" + struct.pack("!H", len(msg)) + msg
+        src, sport = client_ip(i), 1024 + i % 60000
+        w.add(2 * i, ipv4(src, SERVER, 6, tcp(sport, 443, 100, 0, SYN)))
+        w.add(2 * i + 1, ipv4(src, SERVER, 6, tcp(sport, 443, 101, 1, PSH | ACK, rec)))
+    return Flood("complete_hellos", w.done(), w.count, n)
+
+
 FLOODS = {"quic_initials": quic_initials, "tcp_one_byte": tcp_one_byte, "tls_claims": tls_claims,
-          "partial_hellos": partial_hellos, "out_of_order": out_of_order, "overlapping": overlapping}
+          "partial_hellos": partial_hellos, "out_of_order": out_of_order, "overlapping": overlapping,
+          "complete_hellos": complete_hellos}
 
 
 def _status_kb(name: str) -> int:

@@ -424,6 +424,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         fl->has_pending[best] = 0;
         if (until_output && fl->out_n > fl->out_pos) break;
         if (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) break; /* keep the queue short */
+        if (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) break; /* raise now */
         if (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES) break;
     }
     return PUMP_MORE;

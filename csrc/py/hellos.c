@@ -86,8 +86,9 @@ static int grease_in(const uint16_t *v, uint32_t n)
     return 0;
 }
 
-/* Hello anomalies, then the record layer's and QUIC's trouble. */
-static PyObject *anomaly_names(const fp_hello_conn *c, const fp_hello_view *v)
+/* Hello anomalies, then the record layer's and QUIC's trouble, then the engine's (the
+ * connection evicted before the server answered, an allocation failure in drop mode). */
+static PyObject *anomaly_names(const fp_flow *f, const fp_hello_conn *c, const fp_hello_view *v)
 {
     static const unsigned asm_trouble = FP_TLS_ASM(GAP) | FP_TLS_ASM(TOO_BIG) | FP_TLS_ASM(BAD_RECORD) |
                                         FP_TLS_ASM(INTERLEAVED) | FP_TLS_ASM(NOMEM) | FP_TLS_ASM(EMPTY_RECORD);
@@ -113,6 +114,14 @@ static PyObject *anomaly_names(const fp_hello_conn *c, const fp_hello_view *v)
         if (c->quic_flags & quic_trouble & (1u << b)) {
             snprintf(buf, sizeof buf, "quic_%s", fp_quic_flag_names[b]);
             PyObject *n = PyUnicode_FromString(buf);
+            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
+            Py_XDECREF(n);
+        }
+    uint32_t fa = f->flow_anomalies & (FP_FLOW_ANOM_EVICTED | FP_FLOW_ANOM_ALLOC_FAILED);
+    if (c->alloc_failed) fa |= FP_FLOW_ANOM_ALLOC_FAILED;
+    for (int b = 0; l && b < FP_FLOW_ANOM_COUNT_BITS; b++)
+        if (fa & (1u << b)) {
+            PyObject *n = PyUnicode_FromString(fp_flow_anomaly_names[b]);
             if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
             Py_XDECREF(n);
         }
@@ -180,7 +189,7 @@ static PyObject *fill(PyObject *rec, const fp_flow *f, const fp_hello_conn *c, c
     val[HF_server_alpn] = sh && s->alpn_count ? span_text(s, s->alpn[0]) : Py_NewRef(Py_None);
     val[HF_ja3s] = text_or_none(sh ? v->ja3s_str : NULL);
     val[HF_ja3s_hash] = text_or_none(sh && v->ja3s_str ? v->ja3s : NULL);
-    val[HF_anomalies] = anomaly_names(c, v);
+    val[HF_anomalies] = anomaly_names(f, c, v);
     int ok = 1;
     for (int i = 0; i < NUM_HELLO_FIELDS; i++) {
         if (val[i] == NULL) ok = 0;

@@ -40,7 +40,7 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
 {
     fp_stream_engine *e = ctx;
     if (!e->chunks_on) return;
-    const stream_ext *x = user;
+    stream_ext *x = user;
     uint64_t id = x->flow_id;
     chunk *last = e->nchunks ? &e->chunks[e->nchunks - 1] : NULL;
     /* a gap then the data after it: one chunk */
@@ -50,6 +50,7 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
         chunk *c = fp_budget_realloc(e->sh.budget, FP_MEM_ON_DATA, e->chunks, cap * sizeof *c);
         if (c == NULL) {
             e->oom++;
+            x->r.anomalies |= FP_REASM_OOM; /* drop mode: this stream's on_data lost bytes */
             return;
         }
         e->chunks = c;
@@ -61,6 +62,7 @@ static void queue_chunk(void *ctx, void *user, int dir, uint64_t offset, uint64_
         uint8_t *a = fp_budget_realloc(e->sh.budget, FP_MEM_ON_DATA, e->arena, cap);
         if (a == NULL) {
             e->oom++;
+            x->r.anomalies |= FP_REASM_OOM;
             return;
         }
         e->arena = a;
@@ -127,6 +129,7 @@ void fp_stream_engine_packet(fp_stream_engine *e, fp_flow *f, const fp_flow_pack
     const fp_span *s = &d->layer[FP_L_TCP];
     uint32_t at = s->off + s->hlen;
     fp_reasm_segment(&e->sh, &x->r, forward ? 0 : 1, p->seq, p->ack, p->tcp_flags, p->data + at, s->end - at);
+    if (x->r.anomalies & FP_REASM_OOM) f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
 }
 
 int fp_stream_engine_emit(fp_stream_engine *e, fp_flow *f)
@@ -195,10 +198,6 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
     }
     e->nchunks = 0;
     e->arena_len = 0;
-    if (e->oom && rc == 0) {
-        PyErr_SetString(PyExc_MemoryError, "out of memory queueing stream data for on_data");
-        rc = -1;
-    }
     return rc;
 }
 
