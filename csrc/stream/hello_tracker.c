@@ -287,9 +287,15 @@ static void quic_info(fp_hello_tracker *t, fp_hello_conn *c, const fp_quic_info 
 }
 
 /* A client's first datagram: its search state is allocated only when it decrypted as an
- * Initial carrying CRYPTO data (a datagram that merely starts like one costs nothing). */
-static int quic_start(fp_hello_tracker *t, fp_hello_conn **pc, const uint8_t *payload, uint32_t len)
+ * Initial carrying CRYPTO data (a datagram that merely starts like one costs nothing, and
+ * one shorter on the wire than a client may send costs no decryption either). */
+static int quic_start(fp_hello_tracker *t, fp_hello_conn **pc, const uint8_t *payload, uint32_t len,
+                      uint32_t wire_len)
 {
+    if (wire_len < FP_HELLO_QUIC_MIN_INITIAL) {
+        t->stats.quic_not_initial++;
+        return -1;
+    }
     fp_quic_keys_cache cache;
     fp_quic_crypto_frag frags[FP_QUIC_FEED_FRAGS];
     fp_quic_info info;
@@ -330,7 +336,7 @@ static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     fp_hello_conn *c = *pc;
     if (c == NULL) {
         if (dir != 0 || !quic_initial(payload, len)) return -1; /* not a QUIC client start */
-        int rc = quic_start(t, pc, payload, len);
+        int rc = quic_start(t, pc, payload, len, p->l4_payload);
         if (rc < 0) return rc;
         c = *pc;
     } else {

@@ -20,6 +20,8 @@
 #define FP_HELLO_TCP_DEPTH (128u << 10)   /* stream bytes per direction searched for hellos */
 #define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO bytes per direction held for QUIC hellos (most) */
 #define FP_HELLO_QUIC_DATAGRAMS 32        /* datagrams per direction tried before giving up */
+#define FP_HELLO_QUIC_MIN_INITIAL 1200u   /* a client pads datagrams carrying Initials to at least
+                                             this (RFC 9000 section 14.1): smaller ones are not tried */
 #define FP_HELLO_PLAIN_WINDOW 4096u      /* a plaintext start (STARTTLS, CONNECT, SOCKS) may turn
                                             into TLS within this many bytes of a direction */
 
