@@ -592,6 +592,14 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
         PyErr_NoMemory();
         goto done;
     }
+    if (pl->owner_is_reader && ((fp_reader_obj *)pl->owner)->src &&
+        fp_source_lost(((fp_reader_obj *)pl->owner)->src)) {
+        PyErr_SetString(st->TruncatedError,
+                        "the capture file was truncated by another process while this PacketList "
+                        "pointed into it: packets in the lost part read as zeros; read the file "
+                        "again, or copy it before analysing a capture that is still being rotated");
+        goto done;
+    }
     result = PyList_New(0);
     if (result == NULL) goto done;
     for (int k = 0; k < NUM_COLS; k++) {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mapguard.h"
 #include "source_impl.h"
 
 #define STREAM_CHUNK (1u << 20)        /* initial stream buffer and minimum read size */
@@ -259,9 +260,15 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)      /* some filesystems cannot map: fall back to reading */
         return fp_source_open_fd(fd, policy, err);
+    int guard = fp_mapguard_add(map, (size_t)st.st_size, st.st_dev, st.st_ino);
+    if (guard < 0) {            /* unguarded, a truncation would kill us: read instead */
+        munmap(map, (size_t)st.st_size);
+        return fp_source_open_fd(fd, policy, err);
+    }
     madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
     fp_source *s = fp_src_new(policy);
     if (!s) {
+        fp_mapguard_remove(guard);
         munmap(map, (size_t)st.st_size);
         close(fd);
         fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
@@ -272,6 +279,8 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     s->mem = map;
     s->mem_len = (uint64_t)st.st_size;
     s->mapped = 1;
+    s->guard = guard;
+    s->page_mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
     return source_start(s, err);
 }
 
@@ -281,8 +290,10 @@ void fp_source_close(fp_source *s)
         return;
     if (s->live)
         fp_live_close(s);
-    if (s->mapped)
+    if (s->mapped) {
+        fp_mapguard_remove(s->guard);
         munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
+    }
     if (s->fd >= 0)
         close(s->fd);
     free(s->buf);
@@ -291,6 +302,30 @@ void fp_source_close(fp_source *s)
 }
 
 /* ---- iteration ------------------------------------------------------------ */
+
+/* Whether the file shrank under the record just parsed (or, without one, under the
+ * mapping). Touching the first byte past the record's page faults when the file lost
+ * that page (mapguard turns the SIGBUS into a mark); only the mapping's last page,
+ * whose bytes past the new end read as zeros without a fault, after a fault, and on
+ * the error/end path need the file system's word. */
+static int mapping_lost(const fp_source *s, int have_record)
+{
+    uint64_t end = have_record ? s->pos : s->mem_len;
+    uint64_t next_page = (end + s->page_mask) & ~s->page_mask;
+    if (have_record && next_page < s->mem_len) {
+        volatile const uint8_t *p = s->mem + next_page;
+        (void)*p;
+        if (!fp_mapguard_lost(s->guard))
+            return 0;
+    }
+    struct stat st;
+    return fstat(s->fd, &st) == 0 && (uint64_t)st.st_size < end;
+}
+
+int fp_source_lost(const fp_source *s)
+{
+    return s->mapped && (fp_mapguard_lost(s->guard) || mapping_lost(s, 0));
+}
 
 static int resync(fp_source *s)
 {
@@ -320,6 +355,16 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
         s->skip_to = 0;
         int rc = s->format == FP_FORMAT_PCAP ? fp_pcap_next(s, rec, err)
                                              : fp_pcapng_next(s, rec, err);
+        if (s->mapped && mapping_lost(s, rc > 0)) {
+            fp_src_error(err, FP_ERR_TRUNCATED, rc > 0 ? rec->offset : s->pos, fp_src_index(s),
+                         "the file was truncated by another process while being read: it no "
+                         "longer holds the record at offset %llu (%llu packets were delivered)",
+                         (unsigned long long)(rc > 0 ? rec->offset : s->pos),
+                         (unsigned long long)s->packets);
+            s->finished = 1;
+            s->last_error = *err;
+            return s->policy == FP_ON_ERROR_RAISE ? -1 : 0;
+        }
         if (rc > 0) {
             s->packets++;
             if (rec->has_ts) {

@@ -90,6 +90,9 @@ const uint8_t *fp_source_pcap_header(const fp_source *s);
  * buffers), 0 for streams (data valid only until the next call). Lets PacketList
  * reference packets in place instead of copying them. */
 int fp_source_stable_data(const fp_source *s);
+/* Nonzero when another process truncated the mapped file under us: record data of
+ * the lost part reads as zeros (see mapguard.h), iteration ended with FP_ERR_TRUNCATED. */
+int fp_source_lost(const fp_source *s);
 void fp_source_close(fp_source *s);
 
 #endif

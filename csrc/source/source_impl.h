@@ -20,6 +20,8 @@ struct fp_source {
     const uint8_t *mem;     /* non-NULL for mmap/memory sources */
     uint64_t mem_len;
     int mapped;             /* mem is our mmap: unmap and advise on it */
+    int guard;              /* its mapguard slot (SIGBUS-safe against truncation) */
+    uint64_t page_mask;
     uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
     int fd;                 /* stream (or mmap'd file) descriptor, -1 if none */
     uint8_t *buf;           /* stream buffer: holds input bytes [buf_base, buf_base+buf_len) */
