@@ -54,7 +54,7 @@ test: build
 sanitize: venv
 	FASTPKT_SANITIZE=address,undefined $(PY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:handle_sigbus=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider --capture=sys tests; rc=$$?; \
 	$(PY) setup.py -q build_ext --inplace --force; exit $$rc
 
