@@ -1,7 +1,8 @@
 """Shared fixtures: the tests/data fixtures, the optional real-capture corpus, tools.
 
-The corpus (../shared/corpus, or $FASTPKT_CORPUS) is not part of the repository:
-corpus-parametrised tests skip with a clear reason when it is absent. tshark and
+The real-capture corpus is $FASTPKT_CORPUS, else ../shared/corpus, else its permissively
+licensed part vendored in tests/corpus; cases that need a capture only the shared corpus
+holds skip with a clear reason. tshark and
 tcpdump are optional too; tests that need them skip cleanly.
 
 With FASTPKT_REQUIRE_REFS=1 (set by .ci/run) such a skip is a failure: CI must not pass
