@@ -73,22 +73,17 @@ _builtin_open = open
 def _source(source: Any) -> Any:
     """Normalise a source for the C Reader.
 
-    Paths (str, bytes or PathLike; "-" is stdin) and in-memory captures (bytearray,
-    memoryview, any buffer) pass through to the C Reader; so does a binary file object with
-    a working fileno(). Other file-likes (BytesIO, ...) are read into memory and handed over
-    as a memoryview, which the Reader parses in place.
+    Paths (str, bytes or PathLike; "-" is stdin), in-memory captures (bytearray, memoryview,
+    any buffer) and binary file objects pass through: the Reader reads a file object through
+    its readinto() (or read()), in bounded memory, so buffered readers, BytesIO, gzip.open()
+    and other wrappers deliver exactly the bytes Python would.
     """
     if isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike)):
         return source
-    if hasattr(source, "read"):
-        try:
-            source.fileno()
-            return source
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            data = source.read()
-            if isinstance(data, str):
-                raise TypeError("fastpkt needs a binary file object (open(..., 'rb')), got text")
-            return memoryview(data)
+    if isinstance(source, io.TextIOBase):
+        raise TypeError("fastpkt needs a binary file object (open(..., 'rb')), got text")
+    if hasattr(source, "readinto") or hasattr(source, "read"):
+        return source
     raise TypeError(
         "source must be a path, '-' (stdin), bytes, or a binary file object, not %s"
         % type(source).__name__

@@ -254,6 +254,8 @@ typedef struct {
     Py_ssize_t nreaders;
     fp_record *pending;       /* k-way merge: one record per reader */
     uint8_t *has_pending, *ended;
+    uint8_t **held;           /* per reader: a pending stream record's copy between batches */
+    uint32_t *held_cap;
     fp_flow_table *table;
     fp_flow *out;             /* emitted flows not yet consumed (all of them in MODE_STORED) */
     size_t out_n, out_cap, out_pos;
@@ -415,6 +417,27 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
     return PUMP_MORE;
 }
 
+/* Between batches another consumer may pull from the same Reader, which moves a stream
+ * source's buffer: a record held over for the merge keeps its own copy (GIL released). */
+static int hold_pending(fp_flows_obj *fl)
+{
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+        fp_record *rec = &fl->pending[i];
+        if (!fl->has_pending[i] || rec->data == fl->held[i] || !r->src || fp_source_stable_data(r->src))
+            continue;
+        if (rec->caplen > fl->held_cap[i]) {
+            uint8_t *p = realloc(fl->held[i], rec->caplen);
+            if (p == NULL) return -1;
+            fl->held[i] = p;
+            fl->held_cap[i] = rec->caplen;
+        }
+        if (rec->caplen) memcpy(fl->held[i], rec->data, rec->caplen);
+        rec->data = fl->held[i];
+    }
+    return 0;
+}
+
 static int call_progress(fp_flows_obj *fl)
 {
     if (fl->progress == NULL || fl->progress == Py_None) return 0;
@@ -454,23 +477,28 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
         int pull_rc = 0;
         Py_ssize_t which = 0;
         int rc;
-        for (Py_ssize_t i = 0; i < fl->nreaders; i++)
-            fp_reader_pull_begin((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
+        PyObject *const *readers = &PyTuple_GET_ITEM(fl->readers, 0);
+        if (fp_readers_claim(readers, fl->nreaders) < 0) {
+            status = -1;
+            break;
+        }
+        int held_oom;
         Py_BEGIN_ALLOW_THREADS
         rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
         if (rc == PUMP_END) fp_flow_table_flush(fl->table);
         if (rc == PUMP_IDLE) fp_flow_table_advance(fl->table, wall_clock_ns()); /* live: idle expiry */
+        held_oom = hold_pending(fl) < 0;
         Py_END_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < fl->nreaders; i++)
-            fp_reader_pull_end((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
-        if (fl->out_oom) {
+        if (rc == PUMP_ERROR) /* raised while claimed: the error may name a file object's exception */
+            fp_reader_pull_finish((fp_reader_obj *)readers[which], st, pull_rc, &fl->pending[which], &err, errbuf);
+        fp_readers_release(readers, fl->nreaders);
+        if (held_oom || fl->out_oom) {
+            if (rc == PUMP_ERROR) PyErr_Clear();
             PyErr_NoMemory();
             status = -1;
             break;
         }
         if (rc == PUMP_ERROR) {
-            fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, which);
-            fp_reader_pull_finish(r, st, pull_rc, &fl->pending[which], &err, errbuf);
             fl->finished = 1;
             status = -1;
             break;
@@ -757,8 +785,10 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
     fl->has_pending = calloc(k ? (size_t)k : 1, 1);
     fl->ended = calloc(k ? (size_t)k : 1, 1);
+    fl->held = calloc(k ? (size_t)k : 1, sizeof *fl->held);
+    fl->held_cap = calloc(k ? (size_t)k : 1, sizeof *fl->held_cap);
     fl->table = fp_flow_table_new(cfg, emit_flow, fl);
-    if (!fl->pending || !fl->has_pending || !fl->ended || !fl->table) {
+    if (!fl->pending || !fl->has_pending || !fl->ended || !fl->held || !fl->held_cap || !fl->table) {
         Py_DECREF(fl);
         PyErr_NoMemory();
         return NULL;
@@ -896,6 +926,9 @@ static void flows_dealloc(PyObject *self)
     free(fl->pending);
     free(fl->has_pending);
     free(fl->ended);
+    for (Py_ssize_t i = 0; fl->held && i < fl->nreaders; i++) free(fl->held[i]);
+    free(fl->held);
+    free(fl->held_cap);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
