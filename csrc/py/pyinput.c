@@ -41,13 +41,19 @@ static Py_ssize_t call_readinto(PyObject *readinto, uint8_t *buf, size_t len)
     if (mv == NULL) return -1;
     PyObject *res = PyObject_CallOneArg(readinto, mv);
     /* The buffer is ours and moves: the object must not keep a view of it. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
     PyObject *released = PyObject_CallMethod(mv, "release", NULL);
     Py_DECREF(mv);
     if (released == NULL) {
         Py_XDECREF(res);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
         return -1;
     }
     Py_DECREF(released);
+    PyErr_Restore(type, value, tb);
     if (res == NULL) return -1;
     Py_ssize_t n = -1;
     if (res == Py_None)
