@@ -98,8 +98,11 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
-    source: a path (str/bytes/PathLike), "-" for stdin, a binary file object, or an in-memory
-            capture (bytearray / memoryview; ``memoryview(data)`` for a bytes object).
+    source: a path (str/bytes/PathLike), "-" for stdin, a binary file object (read through
+            its readinto() or read(): gzip.open(), BytesIO, sockets' makefile("rb") ...), or
+            an in-memory capture (bytearray / memoryview; ``memoryview(data)`` for a bytes
+            object). gzip, zstd, xz and bzip2 compressed captures are recognised by their
+            magic number and decompressed as they are read, in bounded memory.
     filter: a BPF expression (tcpdump syntax), compiled for the file's link type and run in
             C before any Python object is made.
     on_error: what a corrupt or truncated record does after every complete packet before it

@@ -5,8 +5,9 @@ from os import PathLike
 from typing import IO, Any, Callable, Iterable, Iterator, Literal, Sequence, overload
 
 OnError = Literal["raise", "stop", "skip"]
-# str/bytes/PathLike are paths ("-" is stdin); objects with fileno() are read as streams;
-# bytearray/memoryview/mmap (buffer protocol, not bytes) are in-memory captures.
+# str/bytes/PathLike are paths ("-" is stdin); binary file objects are read as streams through
+# their readinto() or read(); bytearray/memoryview/mmap (buffer protocol, not bytes) are
+# in-memory captures. Any of them may be gzip, zstd, xz or bzip2 compressed (magic number).
 Source = str | bytes | PathLike[str] | IO[bytes] | bytearray | memoryview
 
 class Error(Exception): ...
@@ -161,8 +162,9 @@ class Reader:
     packets_read: int       # records delivered
     skipped: int            # bad records skipped under on_error="skip"
     filtered: int           # records rejected by the BPF filter
-    position: int           # bytes consumed
-    size: int               # file size (0 for streams)
+    position: int           # bytes consumed (decompressed bytes for compressed captures)
+    size: int               # file size (0 for streams, compressed captures included)
+    compression: Literal["gzip", "zstd", "xz", "bzip2"] | None   # found by magic number
     error: FormatError | None   # what ended iteration under on_error="stop"
     def __iter__(self) -> Iterator[Packet]: ...
     def __next__(self) -> Packet: ...

@@ -62,7 +62,7 @@ def flows(
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[Reader]:  # noqa: A002
     """The Readers an engine runs over: one per source (a list is merged in time order)."""
-    from . import _source  # the package's source normaliser (file-likes -> memory)
+    from . import _source  # the package's source normaliser
 
     if isinstance(source, Reader):
         if filter is not None:

@@ -142,6 +142,8 @@ def test_compressed_path(files, ext):
     with fp.open(str(files[ext])) as r:
         got = ours(r)
         assert r.position == len(PLAIN)   # decompressed bytes consumed
+        assert r.compression == {"gz": "gzip", "zst": "zstd", "xz": "xz", "bz2": "bzip2"}[ext]
+    assert fp.open(str(files["pcap"])).compression is None
     assert got == EXPECTED
 
 

@@ -561,6 +561,15 @@ READER_U64_GETTER(get_skipped, fp_source_skipped(r->src))
 READER_U64_GETTER(get_position, fp_source_position(r->src))
 READER_U64_GETTER(get_size, fp_source_size(r->src))
 
+static PyObject *get_compression(PyObject *self, void *c)
+{
+    (void)c;
+    fp_reader_obj *r = as_reader(self);
+    const char *name = r->src ? fp_compression_name(fp_source_compression(r->src)) : NULL;
+    if (name == NULL) Py_RETURN_NONE;
+    return PyUnicode_FromString(name);
+}
+
 static PyObject *get_nanosecond(PyObject *self, void *c)
 {
     (void)c;
@@ -608,8 +617,9 @@ static PyGetSetDef reader_getset[] = {
     {"packets_read", get_packets_read, NULL, "Packets delivered so far.", NULL},
     {"skipped", get_skipped, NULL, "Corrupt records skipped under on_error='skip'.", NULL},
     {"filtered", get_filtered, NULL, "Records rejected by the BPF filter.", NULL},
-    {"position", get_position, NULL, "Bytes of input consumed.", NULL},
-    {"size", get_size, NULL, "File size in bytes (0 for streams).", NULL},
+    {"position", get_position, NULL, "Bytes of input consumed (decompressed, for compressed captures).", NULL},
+    {"size", get_size, NULL, "File size in bytes (0 for streams and compressed captures).", NULL},
+    {"compression", get_compression, NULL, "'gzip', 'zstd', 'xz' or 'bzip2' (found by magic number), or None.", NULL},
     {"error", get_error, NULL, "The FormatError that ended iteration under on_error='stop', or None.", NULL},
     {"closed", get_closed, NULL, "True after close().", NULL},
     {NULL},
@@ -634,8 +644,11 @@ static PyMethodDef reader_methods[] = {
 
 PyDoc_STRVAR(reader_doc,
              "Reader(source, filter=None, on_error='raise', count=None)\n--\n\n"
-             "Lazy iterator over a pcap or pcapng capture (format found by magic number).\n"
-             "source: a path, '-' for stdin, a binary file object, or a bytes-like capture.\n"
+             "Lazy iterator over a pcap or pcapng capture (format found by magic number; gzip,\n"
+             "zstd, xz and bzip2 compressed captures are decompressed as they are read).\n"
+             "source: a path, '-' for stdin, a binary file object (read through its readinto()\n"
+             "or read()), or a bytes-like capture. One Reader may feed several threads and\n"
+             "engines: each packet goes to exactly one of them.\n"
              "filter: a BPF expression compiled by libpcap, applied in C.\n"
              "on_error: what to do at a corrupt or truncated record once every packet before it\n"
              "was delivered: 'raise' (FormatError/TruncatedError), 'stop' (end quietly; see\n"
