@@ -758,6 +758,17 @@ static uint64_t opt_count(PyObject *o, const char *name, uint64_t dflt, long lon
     return (uint64_t)v;
 }
 
+/* max_hello_fields: bytes of a ClientHello's fields kept while it streams (tls_hello.h). */
+static uint64_t opt_hello_fields(PyObject *o, int *bad)
+{
+    uint64_t v = opt_count(o, "max_hello_fields", FP_TLS_HELLO_FIELDS, FP_TLS_HELLO_FIELDS_MIN, bad);
+    if (!*bad && v > (16u << 20)) {
+        PyErr_Format(PyExc_ValueError, "max_hello_fields must be <= %u, not %R", 16u << 20, o);
+        *bad = 1;
+    }
+    return v;
+}
+
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
                                 PyObject *progress)
@@ -805,7 +816,7 @@ static void timeouts(fp_flow_config *cfg, PyObject *idle, PyObject *active, int 
 }
 
 /* The hello search on every connection of the engine (records: hand out hellos, not flows). */
-static PyObject *attach_hellos(fp_flows_obj *fl, int records)
+static PyObject *attach_hellos(fp_flows_obj *fl, int records, uint64_t hello_fields)
 {
     if (fl == NULL) return NULL;
     fl->hellos = malloc(sizeof *fl->hellos);
@@ -813,6 +824,7 @@ static PyObject *attach_hellos(fp_flows_obj *fl, int records)
         Py_DECREF(fl);
         return PyErr_NoMemory();
     }
+    fl->hellos->hello_fields = (uint32_t)hello_fields;
     fl->hello_records = records;
     fp_flow_table_set_extension(fl->table, engine_packet, engine_ext_free);
     return (PyObject *)fl;
@@ -821,12 +833,12 @@ static PyObject *attach_hellos(fp_flows_obj *fl, int records)
 static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
-                             "max_flows", "max_memory", "progress", "tls", NULL};
+                             "max_flows", "max_memory", "progress", "tls", "max_hello_fields", NULL};
     PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
-                       *progress = Py_None;
+                       *progress = Py_None, *fields = Py_None;
     int bidirectional = 1, tls = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOp:Flows", kwlist, &readers, &bidirectional, &idle,
-                                     &active, &max_flows, &max_memory, &progress, &tls))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOpO:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress, &tls, &fields))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
@@ -834,25 +846,27 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     cfg.max_memory = opt_count(max_memory, "max_memory", 0, 1, &bad);
+    uint64_t hello_fields = opt_hello_fields(fields, &bad);
     if (bad) return NULL;
     fp_flows_obj *fl = engine_new(type, readers, &cfg, progress);
-    return tls && bidirectional ? attach_hellos(fl, 0) : (PyObject *)fl;
+    return tls && bidirectional ? attach_hellos(fl, 0, hello_fields) : (PyObject *)fl;
 }
 
 /* ClientHellos: the engine with the hello search, handing out one record per hello. */
 static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", NULL};
-    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:ClientHellos", kwlist, &readers, &idle, &max_flows,
-                                     &progress))
+    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", "max_hello_fields", NULL};
+    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None, *fields = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOO:ClientHellos", kwlist, &readers, &idle, &max_flows,
+                                     &progress, &fields))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
-    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress), 1);
+    uint64_t hello_fields = opt_hello_fields(fields, &bad);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress), 1, hello_fields);
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -963,9 +977,11 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         r = fp_stream_engine_stats(fl->eng);
     } else {
         const fp_hello_stats *h = &fl->hellos->stats;
-        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos, "server_hellos",
-                          h->server_hellos, "tcp_searches", h->tcp_searches, "quic_searches", h->quic_searches,
-                          "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up, "dropped", h->oom);
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos,
+                          "server_hellos", h->server_hellos, "tcp_searches", h->tcp_searches, "quic_searches",
+                          h->quic_searches, "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up,
+                          "dropped", h->oom, "hello_over_cap", h->hello_over_cap, "hello_implausible_length",
+                          h->hello_implausible_length, "hello_partial", h->hello_partial);
     }
     if (r == NULL || PyDict_SetItemString(d, fl->eng ? "reassembly" : "tls", r) < 0) Py_CLEAR(d);
     Py_XDECREF(r);
@@ -1138,7 +1154,9 @@ static PyMethodDef hellos_methods[] = {
 static PyGetSetDef hellos_getset[] = {
     {"stats", flows_get_stats, NULL,
      "The flow engine's counters plus 'tls': client_hellos, server_hellos, tcp_searches,\n"
-     "quic_searches, quic_auth_failures, quic_gave_up, dropped.", NULL},
+     "quic_searches, quic_auth_failures, quic_gave_up, dropped, hello_over_cap (ClientHellos with\n"
+     "fields past max_hello_fields), hello_implausible_length (a header claiming more than a\n"
+     "ClientHello can hold), hello_partial (cut by a gap or the connection's end).", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
     {NULL},
 };

@@ -43,9 +43,31 @@ static void keep_hello(fp_hello_tracker *t, fp_hello_conn *c, int slot, int dir,
 static int on_message(void *ctx, const fp_tls_hs_msg *m)
 {
     msg_ctx *x = ctx;
+    fp_hello_conn *c = x->c;
     if (m->type != 1 && m->type != 2) return 0;
-    keep_hello(x->t, x->c, m->type - 1, x->dir, m->body, m->len);
+    if (m->type == 1 && c->hello[0] == NULL) {
+        c->hello_wire_len = m->wire_len;
+        c->hello_anomalies = m->anomalies;
+        fp_hello_stats *st = &x->t->stats;
+        st->hello_over_cap += (m->anomalies & FP_TLS_HELLO_A(OVER_CAP)) != 0;
+        st->hello_implausible_length += (m->anomalies & FP_TLS_HELLO_A(IMPLAUSIBLE_LENGTH)) != 0;
+    }
+    keep_hello(x->t, c, m->type - 1, x->dir, m->body, m->len);
     return 1;
+}
+
+static void asm_setup(fp_hello_tracker *t, fp_tls_asm *a, int quic)
+{
+    fp_tls_asm_init(a, quic);
+    a->hello_fields = t->hello_fields;
+}
+
+/* The input of a direction ends (gap, search over): a ClientHello it was reading is kept
+ * as far as it went (counted either way, see fp_tls_asm_finish). */
+static void asm_end(fp_hello_tracker *t, fp_hello_conn *c, int dir)
+{
+    msg_ctx x = {t, c, dir};
+    if (c->hello[0] == NULL && fp_tls_asm_finish(&c->tls[dir], on_message, &x) != 0) t->stats.hello_partial++;
 }
 
 /* A handshake record starting with a hello of `type` (1 client, 2 server): where TLS begins
@@ -62,7 +84,10 @@ static int hello_record_start(const uint8_t *p, uint32_t len, uint8_t type)
 static void feed(fp_hello_tracker *t, fp_hello_conn *c, int dir, int gap, const uint8_t *data, uint32_t len)
 {
     fp_tls_asm *a = &c->tls[dir];
-    if (gap) fp_tls_asm_gap(a);
+    if (gap) {
+        asm_end(t, c, dir);
+        fp_tls_asm_gap(a);
+    }
     if (len && !(a->flags & FP_TLS_ASM(DONE))) {
         msg_ctx x = {t, c, dir};
         fp_tls_asm_feed(a, data, len, on_message, &x);
@@ -92,7 +117,7 @@ static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     }
     if (!hello_record_start(data, len, dir == (int)c->client_dir ? 1 : 2)) return;
     fp_tls_asm_free(a); /* TLS begins here */
-    fp_tls_asm_init(a, 0);
+    asm_setup(t, a, 0);
     c->plain[dir] = 0;
     feed(t, c, dir, 0, data, len);
     if (a->flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
@@ -101,7 +126,8 @@ static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
 int fp_hello_tracker_init(fp_hello_tracker *t)
 {
     memset(t, 0, sizeof *t);
-    t->sh.cfg.depth = FP_HELLO_TCP_DEPTH;
+    t->sh.cfg.depth = 0; /* the search decides per direction (tcp_packet) */
+    t->hello_fields = FP_TLS_HELLO_FIELDS;
     t->sh.cfg.max_buffered = FP_HELLO_TCP_DEPTH;
     t->sh.cfg.max_buffered_total = 64u << 20;
     t->sh.cfg.store = 0;
@@ -127,6 +153,7 @@ static void stop_search(fp_hello_tracker *t, fp_hello_conn *c)
     }
     if (c->tls) {
         for (int i = 0; i < 2; i++) {
+            asm_end(t, c, i);
             c->asm_flags[i] = c->tls[i].flags;
             fp_tls_asm_free(&c->tls[i]);
         }
@@ -182,16 +209,18 @@ static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
         }
         c->transport = 't';
         c->r->user = c;
-        fp_tls_asm_init(&c->tls[0], 0);
-        fp_tls_asm_init(&c->tls[1], 0);
+        asm_setup(t, &c->tls[0], 0);
+        asm_setup(t, &c->tls[1], 0);
         t->stats.tcp_searches++;
         *pc = c;
     }
     if (c->done || c->transport != 't') return 0;
     fp_reasm_segment(&t->sh, c->r, dir, p->seq, p->ack, p->tcp_flags, p->data + at, len);
-    for (int i = 0; i < 2; i++) { /* a direction cut by the search depth will not finish */
+    for (int i = 0; i < 2 && !c->done; i++) { /* the search depth; a ClientHello is followed to its end */
         uint64_t seen = c->r->dir[i].delivered;
-        if (seen >= FP_HELLO_TCP_DEPTH || (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW)) c->dead[i] = 1;
+        if ((seen >= FP_HELLO_TCP_DEPTH && !fp_tls_asm_streaming(&c->tls[i])) ||
+            (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW))
+            c->dead[i] = 1;
     }
     return settle(t, c);
 }
@@ -205,15 +234,18 @@ static int quic_initial(const uint8_t *p, uint32_t len)
     return (version == FP_QUIC_VERSION_1 && type == 0) || (version == FP_QUIC_VERSION_2 && type == 1);
 }
 
-static void quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
+/* CRYPTO bytes that became contiguous go to the direction's assembler (QUIC mode: no
+ * records) and leave the window. Returns 1 when the stream moved on. */
+static int quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
 {
     fp_quic_crypto_stream *cs = &c->q->cs[dir];
-    uint8_t type;
-    uint32_t n = fp_quic_crypto_message_len(cs, &type);
-    if (n >= 4 && type == (dir == 0 ? 1 : 2)) {
-        keep_hello(t, c, dir, dir, cs->buf + 4, n - 4);
-        c->dead[dir] = 1;
-    }
+    uint32_t n = cs->contiguous;
+    if (n == 0) return 0;
+    msg_ctx x = {t, c, dir};
+    fp_tls_asm_feed(&c->tls[dir], cs->buf, n, on_message, &x);
+    fp_quic_crypto_consume(cs, n);
+    if (c->tls[dir].flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
+    return 1;
 }
 
 static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_packet *p, int dir)
@@ -224,11 +256,15 @@ static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     fp_hello_conn *c = *pc;
     if (c == NULL) {
         if (dir != 0 || !quic_initial(payload, len)) return -1; /* not a QUIC client start */
-        if ((c = calloc(1, sizeof *c)) == NULL || (c->q = malloc(sizeof *c->q)) == NULL) {
+        if ((c = calloc(1, sizeof *c)) == NULL || (c->q = malloc(sizeof *c->q)) == NULL ||
+            (c->tls = calloc(2, sizeof *c->tls)) == NULL) {
+            if (c) free(c->q);
             free(c);
             t->stats.oom++;
             return -1;
         }
+        asm_setup(t, &c->tls[0], 1);
+        asm_setup(t, &c->tls[1], 1);
         c->transport = 'q';
         c->quic_version = (uint32_t)payload[1] << 24 | (uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 8 | payload[4];
         fp_quic_cache_init(&c->q->cache);
@@ -244,7 +280,7 @@ static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     c->quic_flags |= info.flags;
     if (info.flags & FP_QUIC_F_AUTH_FAILED) t->stats.quic_auth_failures++;
     if (c->dead[dir]) return settle(t, c);
-    quic_take(t, c, dir);
+    if (quic_take(t, c, dir)) c->quic_tries[dir] = 0; /* a long hello takes many datagrams */
     if (!c->dead[dir] && ++c->quic_tries[dir] >= FP_HELLO_QUIC_DATAGRAMS) {
         c->dead[dir] = 1;
         t->stats.gave_up++;
@@ -276,7 +312,7 @@ int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v)
 {
     memset(v, 0, sizeof *v);
     if (c->hello[0] == NULL) return -1;
-    fp_tls_client_hello_parse(c->hello[0], c->hello_len[0], &v->ch);
+    fp_tls_client_hello_parse_compact(c->hello[0], c->hello_len[0], c->hello_anomalies, &v->ch);
     v->has_ch = 1;
     v->ja3_str = fp_tls_ja3_new(&v->ch, v->ja3);
     v->ja4_r = fp_tls_ja4_new(&v->ch, c->transport == 'q' ? 'q' : 't', v->ja4);
