@@ -856,7 +856,7 @@ static void next_ext(fp_tls_ch_stream *s)
 
 static void ks_malformed(fp_tls_ch_stream *s)
 {
-    s->anomalies |= FP_TLS_HELLO_A(EXT_MALFORMED);
+    s->ks_bad = 1;
     set_run(s, S_EXT_DATA, s->ext_left, 0);
 }
 
@@ -948,10 +948,11 @@ static int advance(fp_tls_ch_stream *s)
     case S_EXT_HDR:
         return ext_header(s);
     case S_EXT_DATA:
-        if (s->ks_open) {
+        if (s->ks_open) { /* a whole key_share: a malformation counts (a cut one is not framed) */
             out_patch(s, s->ks_pos);
             out_patch(s, s->ext_pos);
-            s->ks_open = 0;
+            if (s->ks_bad) s->anomalies |= FP_TLS_HELLO_A(EXT_MALFORMED);
+            s->ks_open = s->ks_bad = 0;
         }
         next_ext(s);
         return 0;
@@ -965,7 +966,7 @@ static int advance(fp_tls_ch_stream *s)
             ks_malformed(s);
             return 0;
         }
-        if (v < s->ext_left) s->anomalies |= FP_TLS_HELLO_A(EXT_MALFORMED); /* bytes after */
+        if (v < s->ext_left) s->ks_bad = 1; /* bytes after client_shares */
         s->ks_left = v;
         ks_next(s);
         return 0;

@@ -343,7 +343,7 @@ struct fp_tls_ch_stream {
     uint32_t wire_len;       /* body length the header claims */
     uint32_t seen;           /* body bytes consumed */
     uint32_t anomalies;      /* FP_TLS_HELLO_A bits found while streaming */
-    uint8_t state, done, ks_open;
+    uint8_t state, done, ks_open, ks_bad;
     uint8_t acc_have, acc_need;
     uint8_t acc[4];          /* a fixed-size field being gathered */
     uint16_t decoded;        /* kinds of extension already seen (the first is decoded) */
