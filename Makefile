@@ -54,7 +54,7 @@ test: build
 sanitize: venv
 	FASTPKT_SANITIZE=address,undefined $(PY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:handle_sigbus=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider --capture=sys tests; rc=$$?; \
 	$(PY) setup.py -q build_ext --inplace --force; exit $$rc
 
@@ -63,7 +63,8 @@ fuzz: sysdeps
 	@command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev
 	mkdir -p csrc/fuzz/build
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dissect.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_dissect
-	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_source.c $(SOURCE_SRC) -lpcap -o csrc/fuzz/build/fuzz_source
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_source.c $(SOURCE_SRC) -lpcap -lz -lzstd -llzma -lbz2 \
+	  -o csrc/fuzz/build/fuzz_source
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) csrc/stream/tcp_reassembly.c \
 	  csrc/stream/hello_tracker.c -lm -lcrypto -o csrc/fuzz/build/fuzz_flow
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_tls_hello.c csrc/dissect/tls_hello.c csrc/dissect/tls_fingerprint.c \

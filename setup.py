@@ -1,7 +1,8 @@
 """Build the C extension: every .c under csrc/ except test drivers and fuzz harnesses.
 
 libpcap (for BPF on files and live capture) is found with pkg-config or pcap-config, OpenSSL's
-libcrypto (QUIC Initial decryption) with pkg-config."""
+libcrypto (QUIC Initial decryption) with pkg-config, and the decompressors for compressed
+captures (zlib, libzstd, liblzma with pkg-config; libbz2, which ships no .pc file, by header)."""
 import os
 import shlex
 import shutil
@@ -46,6 +47,28 @@ def libcrypto_flags():
              "apt-get install libssl-dev (Fedora: openssl-devel; macOS: brew install openssl@3).")
 
 
+_COMPRESSION = (  # (pkg-config name, header, library, Debian package, Fedora package)
+    ("zlib", "zlib.h", "z", "zlib1g-dev", "zlib-devel"),
+    ("libzstd", "zstd.h", "zstd", "libzstd-dev", "libzstd-devel"),
+    ("liblzma", "lzma.h", "lzma", "liblzma-dev", "xz-devel"),
+    (None, "bzlib.h", "bz2", "libbz2-dev", "bzip2-devel"),
+)
+
+
+def compression_flags():
+    """zlib, libzstd, liblzma and libbz2: compressed captures are opened by magic number."""
+    flags = []
+    for pc, header, lib, deb, rpm in _COMPRESSION:
+        found = _flags(["pkg-config", "--cflags", "--libs", pc]) if pc and shutil.which("pkg-config") else None
+        if found is None and Path("/usr/include", header).exists():
+            found = ["-l" + lib]
+        if found is None:
+            sys.exit("fastpkt needs %s to build (compressed captures). On Debian/Ubuntu: "
+                     "apt-get install %s (Fedora: %s)." % (header, deb, rpm))
+        flags += found
+    return flags
+
+
 def sources():
     out = []
     for p in sorted((HERE / "csrc").rglob("*.c")):
@@ -58,7 +81,7 @@ def sources():
 
 pcap = libpcap_flags()
 crypto = libcrypto_flags()
-libflags = pcap + crypto
+libflags = pcap + crypto + compression_flags()
 extra_compile = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if os.environ.get("FASTPKT_WERROR", "") == "1":
     extra_compile.append("-Werror")

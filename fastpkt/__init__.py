@@ -74,22 +74,17 @@ _builtin_open = open
 def _source(source: Any) -> Any:
     """Normalise a source for the C Reader.
 
-    Paths (str, bytes or PathLike; "-" is stdin) and in-memory captures (bytearray,
-    memoryview, any buffer) pass through to the C Reader; so does a binary file object with
-    a working fileno(). Other file-likes (BytesIO, ...) are read into memory and handed over
-    as a memoryview, which the Reader parses in place.
+    Paths (str, bytes or PathLike; "-" is stdin), in-memory captures (bytearray, memoryview,
+    any buffer) and binary file objects pass through: the Reader reads a file object through
+    its readinto() (or read()), in bounded memory, so buffered readers, BytesIO, gzip.open()
+    and other wrappers deliver exactly the bytes Python would.
     """
     if isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike)):
         return source
-    if hasattr(source, "read"):
-        try:
-            source.fileno()
-            return source
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            data = source.read()
-            if isinstance(data, str):
-                raise TypeError("fastpkt needs a binary file object (open(..., 'rb')), got text")
-            return memoryview(data)
+    if isinstance(source, io.TextIOBase):
+        raise TypeError("fastpkt needs a binary file object (open(..., 'rb')), got text")
+    if hasattr(source, "readinto") or hasattr(source, "read"):
+        return source
     raise TypeError(
         "source must be a path, '-' (stdin), bytes, or a binary file object, not %s"
         % type(source).__name__
@@ -104,8 +99,11 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
-    source: a path (str/bytes/PathLike), "-" for stdin, a binary file object, or an in-memory
-            capture (bytearray / memoryview; ``memoryview(data)`` for a bytes object).
+    source: a path (str/bytes/PathLike), "-" for stdin, a binary file object (read through
+            its readinto() or read(): gzip.open(), BytesIO, sockets' makefile("rb") ...), or
+            an in-memory capture (bytearray / memoryview; ``memoryview(data)`` for a bytes
+            object). gzip, zstd, xz and bzip2 compressed captures are recognised by their
+            magic number and decompressed as they are read, in bounded memory.
     filter: a BPF expression (tcpdump syntax), compiled for the file's link type and run in
             C before any Python object is made.
     on_error: what a corrupt or truncated record does after every complete packet before it

@@ -5,8 +5,9 @@ from os import PathLike
 from typing import IO, Any, Callable, Iterable, Iterator, Literal, Sequence, overload
 
 OnError = Literal["raise", "stop", "skip"]
-# str/bytes/PathLike are paths ("-" is stdin); objects with fileno() are read as streams;
-# bytearray/memoryview/mmap (buffer protocol, not bytes) are in-memory captures.
+# str/bytes/PathLike are paths ("-" is stdin); binary file objects are read as streams through
+# their readinto() or read(); bytearray/memoryview/mmap (buffer protocol, not bytes) are
+# in-memory captures. Any of them may be gzip, zstd, xz or bzip2 compressed (magic number).
 Source = str | bytes | PathLike[str] | IO[bytes] | bytearray | memoryview
 
 class Error(Exception): ...
@@ -162,8 +163,9 @@ class Reader:
     packets_read: int       # records delivered
     skipped: int            # bad records skipped under on_error="skip"
     filtered: int           # records rejected by the BPF filter
-    position: int           # bytes consumed
-    size: int               # file size (0 for streams)
+    position: int           # bytes consumed (decompressed bytes for compressed captures)
+    size: int               # file size (0 for streams, compressed captures included)
+    compression: Literal["gzip", "zstd", "xz", "bzip2"] | None   # found by magic number
     error: FormatError | None   # what ended iteration under on_error="stop"
     def __iter__(self) -> Iterator[Packet]: ...
     def __next__(self) -> Packet: ...
@@ -287,7 +289,7 @@ class Flows:
     def __init__(self, readers: Sequence[Reader], *, bidirectional: bool = True,
                  idle_timeout: float | None = 120.0, active_timeout: float | None = 1800.0,
                  max_flows: int | None = 1_000_000, max_memory: int | None = None,
-                 progress: Any = None, tls: bool = True,
+                 progress: Any = None, tls: bool = True, max_hello_fields: int | None = 16384,
                  on_memory_error: Literal["raise", "drop"] = "raise") -> None: ...
     def __iter__(self) -> Iterator[Flow]: ...
     def __next__(self) -> Flow: ...
@@ -409,7 +411,7 @@ class ClientHello(tuple[Any, ...]):
     ja3_hash: str | None
     ja4: str | None
     ja4_r: str | None
-    hello_size: int
+    hello_size: int                # body length the hello's header claims
     quic_version: int | None
     server_time: float | None
     server_version: int | None
@@ -423,7 +425,7 @@ class ClientHellos:
     """Iterate for ClientHello records as connections' hellos complete."""
     def __init__(self, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
                  max_flows: int | None = 1_000_000, progress: Any = None,
-                 max_memory: int | None = None,
+                 max_hello_fields: int | None = 16384, max_memory: int | None = None,
                  on_memory_error: Literal["raise", "drop"] = "raise") -> None: ...
     def __iter__(self) -> Iterator[ClientHello]: ...
     def __next__(self) -> ClientHello: ...

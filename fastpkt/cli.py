@@ -61,12 +61,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             n += 1
             nbytes += pkt.wirelen
         fmt, lt, snap, nano = reader.format, reader.linktype, reader.snaplen, reader.nanosecond
+        compression = reader.compression
         size = reader.size
         problem = reader.error
         skipped = reader.skipped
     rows = [
         ("File", args.file),
-        ("Format", "%s (%s timestamps)" % (fmt, "nanosecond" if nano else "microsecond")),
+        ("Format", "%s (%s timestamps%s)" % (fmt, "nanosecond" if nano else "microsecond",
+                                             ", %s-compressed" % compression if compression else "")),
         ("Link type", "%d %s" % (lt, LINKTYPES.get(lt, ""))),
         ("Snaplen", str(snap)),
         ("File size", "%d bytes" % size if size else "(stream)"),

@@ -34,6 +34,7 @@ def flows(
     on_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
     tls: bool = True,
+    max_hello_fields: int = 16384,
 ) -> Flows:
     """Aggregate a capture into flows, in C.
 
@@ -58,6 +59,8 @@ def flows(
         ``progress(bytes_read, total_bytes)`` called between chunks of records.
     tls: fill sni, alpn, ja3 and ja4 from each connection's whole ClientHello (TCP
         reassembled, QUIC decrypted). False: sni from single-packet hellos only (cheaper).
+    max_hello_fields: bytes of a ClientHello's fields kept while it streams (see
+        ``client_hellos``).
 
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
@@ -67,12 +70,12 @@ def flows(
     return Flows(_readers(source, filter, on_error, "flows"), bidirectional=bool(bidirectional),
                  idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
                  max_memory=max_memory, progress=_progress_callback(progress, "flows"), tls=bool(tls),
-                 on_memory_error=on_memory_error)
+                 max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
 
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[Reader]:  # noqa: A002
     """The Readers an engine runs over: one per source (a list is merged in time order)."""
-    from . import _source  # the package's source normaliser (file-likes -> memory)
+    from . import _source  # the package's source normaliser
 
     if isinstance(source, Reader):
         if filter is not None:

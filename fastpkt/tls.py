@@ -26,6 +26,7 @@ def client_hellos(
     on_error: str = "raise",
     idle_timeout: float = 120.0,
     max_flows: int = 1_000_000,
+    max_hello_fields: int = 16384,
     max_memory: int | None = None,
     on_memory_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
@@ -35,12 +36,22 @@ def client_hellos(
     Iterate for ClientHello records: a record is handed out as soon as the server's answer
     (ServerHello) is seen, or when the connection ends without one. ``.to_pandas()`` gives
     one row per hello; ``.stats['tls']`` counts what was searched and found.
+
+    ClientHellos of any size (up to the protocol's 2**24-1 bytes, over any number of TLS
+    records, TCP segments or QUIC CRYPTO frames) are parsed as they stream: only their
+    fields are kept, at most ``max_hello_fields`` bytes per hello (default 16 KiB; cipher
+    suites get half of it). What does not fit is skipped and the record says so
+    (``tls_hello_over_cap``, counted in ``stats['tls']['hello_over_cap']``); a header
+    claiming more than a ClientHello can hold is flagged ``tls_hello_implausible_length``;
+    a hello cut by a gap or the connection's end is reported as far as it went
+    (``tls_hello_truncated``, ``hello_partial``).
     max_flows, max_memory, on_memory_error: as for ``fastpkt.flows`` (a hello evicted
     before its ServerHello is reported with anomaly 'evicted').
     """
     return ClientHellos(_readers(source, filter, on_error, "client_hellos"), idle_timeout=idle_timeout,
-                        max_flows=max_flows, max_memory=max_memory, on_memory_error=on_memory_error,
-                        progress=_progress_callback(progress, "hellos"))
+                        max_flows=max_flows, progress=_progress_callback(progress, "hellos"),
+                        max_hello_fields=max_hello_fields, max_memory=max_memory,
+                        on_memory_error=on_memory_error)
 
 
 _CATEGORIES = ("client_ip", "server_ip", "transport", "sni", "version_name", "ja3_hash", "ja4", "ja3s_hash",

@@ -13,11 +13,14 @@ DATA = TESTS / "data"
 
 
 def corpus_dir() -> Path | None:
-    """The shared real-capture corpus: $FASTPKT_CORPUS, else ../shared/corpus next to the repo."""
+    """The real-capture corpus: $FASTPKT_CORPUS, else the whole shared corpus at
+    ../shared/corpus next to the repo, else its permissively licensed part vendored in
+    tests/corpus (see its README)."""
     env = os.environ.get("FASTPKT_CORPUS")
-    cand = Path(env) if env else TESTS.parents[1] / "shared" / "corpus"
-    if (cand / "MANIFEST.tsv").is_file():
-        return cand
+    cands = [Path(env)] if env else [TESTS.parents[1] / "shared" / "corpus", TESTS / "corpus"]
+    for cand in cands:
+        if (cand / "MANIFEST.tsv").is_file():
+            return cand
     return None
 
 

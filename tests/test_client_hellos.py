@@ -240,14 +240,26 @@ def test_plaintext_connection_makes_no_hello():
 
 
 def test_hello_cut_by_a_hole_is_not_invented():
+    """What came before the hole is reported, flagged as cut; nothing after it is guessed."""
     data = records(client_hello(pad=3000))
     c = Conn().handshake()
     c.c(0, data[:1000])
     c.c(2000, data[2000:])          # bytes 1000..1999 never captured
     c.c(len(data), flags=FIN | ACK)
     st = fp.client_hellos(pcap(c.frames))
-    assert list(st) == []
-    assert st.stats["tls"]["tcp_searches"] == 1
+    (h,) = list(st)
+    assert h.sni == "example.com" and h.ja3 == JA3_HAND   # the padding, cut by the hole, is not framed
+    assert "tls_hello_truncated" in h.anomalies
+    assert st.stats["tls"]["tcp_searches"] == 1 and st.stats["tls"]["hello_partial"] == 1
+
+
+def test_hello_cut_before_its_cipher_suites_is_counted_not_reported():
+    data = records(client_hello())
+    c = Conn().handshake()
+    c.c(0, data[:40])
+    c.c(40, flags=FIN | ACK)
+    st = fp.client_hellos(pcap(c.frames))
+    assert list(st) == [] and st.stats["tls"]["hello_partial"] == 1
 
 
 def test_malformed_hello_is_reported_with_anomalies():

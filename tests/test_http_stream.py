@@ -868,10 +868,6 @@ def test_buffer_inputs_and_gap_records():
 
 
 def test_http_on_a_capture():
-    import fastpkt
-
-    if not hasattr(fastpkt, "streams"):
-        pytest.skip("fastpkt.streams not built")
     from pathlib import Path
 
     out = list(fh.http(Path(__file__).parent / "data" / "http.pcap"))

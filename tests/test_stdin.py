@@ -208,3 +208,105 @@ def test_file_object_keeps_working_after_reader(tmp_path):
         n = len(fp.read(f))
         assert not f.closed
     assert n == 5
+
+
+# ---- claimed lengths are judged before buffering (csrc/source/pcap.c, pcapng.c) ----
+
+def _pcapng_block(btype: int, body: bytes, claim: int | None = None) -> bytes:
+    import struct
+
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", btype, claim or n) + body + struct.pack("<I", n)
+
+
+def _pcapng_head(snaplen: int = 65535) -> bytes:
+    import struct
+
+    shb = _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    return shb + _pcapng_block(1, struct.pack("<HHI", 1, 0, snaplen))
+
+
+def _epb(data: bytes, claim: int | None = None) -> bytes:
+    import struct
+
+    return _pcapng_block(6, struct.pack("<IIIII", 0, 0, 1000, len(data), len(data)) + data, claim)
+
+
+def _pcap_head_and_records(n: int) -> bytes:
+    import struct
+
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for i in range(n):
+        out += struct.pack("<IIII", 1000 + i, 0, 60, 60) + bytes(60)
+    return out
+
+
+LIMIT_CHILD = r"""
+import json, resource
+import fastpkt as fp
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+got, err = 0, None
+try:
+    for p in fp.open("-"):
+        got += 1
+except fp.Error as e:
+    err = [type(e).__name__, e.packet_index, str(e)]
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"packets": got, "error": err, "grew_kib": after - before}))
+"""
+
+
+def _claim_on_stdin(head: bytes) -> dict:
+    """Send `head`, then zeros (up to 300 MiB) for as long as the child keeps reading."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen([sys.executable, "-c", LIMIT_CHILD], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
+    zeros = bytes(1 << 20)
+    try:
+        proc.stdin.write(head)
+        for _ in range(300):
+            proc.stdin.write(zeros)
+    except BrokenPipeError:
+        pass
+    try:
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    out = proc.stdout.read()
+    assert proc.wait(60) == 0
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("kind", ["pcapng", "pcap"])
+def test_huge_claim_on_stdin_fails_before_buffering(kind):
+    """A pcapng block claiming 256 MiB (or a pcap record claiming 200 MiB) on a pipe: the
+    packets before it, then FormatError, with the claim never buffered (RSS stays small)."""
+    import struct
+
+    if kind == "pcapng":
+        head = _pcapng_head() + b"".join(_epb(bytes(60)) for _ in range(3))
+        head += _epb(bytes(60), claim=256 << 20)
+    else:
+        head = _pcap_head_and_records(3) + struct.pack("<IIII", 2000, 0, 200 << 20, 200 << 20)
+    got = _claim_on_stdin(head)
+    assert got["grew_kib"] < 32 * 1024, got   # the stream buffer, not the claim
+    assert got["packets"] == 3
+    assert got["error"][:2] == ["FormatError", 3], got["error"]
+    assert "more than" in got["error"][2]
+
+
+def test_block_limits_follow_the_interface_snaplen():
+    """A packet above 256 KiB is fine when the interface's snaplen allows it (as libpcap
+    raises its limit per IDB); a non-packet block over 16 MiB is not."""
+    big = bytes(400_000)   # above 256 KiB + 128 KiB of options
+    ok = _pcapng_head(snaplen=1 << 20) + _epb(big)
+    assert [p.caplen for p in fp.read(memoryview(ok))] == [len(big)]
+    with pytest.raises(fp.FormatError, match="more than"):
+        fp.read(memoryview(_pcapng_head() + _epb(big)))
+    import struct
+
+    nrb_claim = _pcapng_head() + struct.pack("<II", 4, (16 << 20) + 4)
+    with pytest.raises(fp.FormatError, match="more than"):
+        fp.read(memoryview(nrb_claim))

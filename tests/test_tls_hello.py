@@ -754,8 +754,6 @@ def test_corpus_ja4_against_reference(capture):
             assert (h["sni"] or "") == r["sni"], (capture, key)
             checked += 1
     if udp:
-        if not hasattr(_fastpkt, "_quic_initial"):
-            pytest.skip("QUIC rows need _fastpkt._quic_initial (QUIC Initial decryption)")
         keys = {(r["src"], r["src_port"], r["dst"], r["dst_port"]) for r in udp}
         crypto = quic_client_crypto(d / capture, keys)
         for r in udp:
@@ -792,8 +790,6 @@ def test_corpus_ja3_sni_against_tshark_tsv(capture):
             got = [(h["sni"] or "", h["ja3"], h["ja3_hash"]) for h in ours[key][0]]
             assert got == want[("tcp", key)], (capture, key)
     if udp_keys:
-        if not hasattr(_fastpkt, "_quic_initial"):
-            pytest.skip("QUIC rows need _fastpkt._quic_initial (QUIC Initial decryption)")
         crypto = quic_client_crypto(d / capture, set(udp_keys))
         for key in udp_keys:
             h = tls_hello(crypto[key], quic=True)

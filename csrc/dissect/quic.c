@@ -588,6 +588,13 @@ uint32_t fp_quic_crypto_add(fp_quic_crypto_stream *s, uint64_t offset, const uin
                             uint32_t len)
 {
     if (len == 0 || data == NULL) return s->contiguous;
+    if (offset < s->base) { /* a copy of consumed bytes: only what lies past them counts */
+        if (offset + len <= s->base) return s->contiguous;
+        data += s->base - offset;
+        len -= (uint32_t)(s->base - offset);
+        offset = s->base;
+    }
+    offset -= s->base;
     if (offset >= s->cap) {
         s->bytes_over_cap += len;
         return s->contiguous;
@@ -645,6 +652,24 @@ uint32_t fp_quic_crypto_message_len(const fp_quic_crypto_stream *s, uint8_t *typ
     if (total > s->contiguous) return 0;
     if (type) *type = s->buf[0];
     return total;
+}
+
+void fp_quic_crypto_consume(fp_quic_crypto_stream *s, uint32_t n)
+{
+    if (n > s->contiguous) n = s->contiguous;
+    if (n == 0) return;
+    uint32_t held = s->ranges[s->range_count - 1].end; /* contiguous > 0: a range exists */
+    memmove(s->buf, s->buf + n, held - n);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s->range_count; i++) {
+        if (s->ranges[i].end <= n) continue;
+        s->ranges[k].start = s->ranges[i].start > n ? s->ranges[i].start - n : 0;
+        s->ranges[k].end = s->ranges[i].end - n;
+        k++;
+    }
+    s->range_count = k;
+    s->base += n;
+    s->contiguous = k && s->ranges[0].start == 0 ? s->ranges[0].end : 0;
 }
 
 int fp_quic_feed(fp_quic_keys_cache *cache, fp_quic_crypto_stream streams[2],

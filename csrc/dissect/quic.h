@@ -221,7 +221,8 @@ int fp_quic_varint(const uint8_t *p, size_t len, uint64_t *v);
 /* ---- CRYPTO stream reassembly ----------------------------------------------- */
 /* One direction's Initial CRYPTO stream, assembled from fragments arriving in any order
  * and any number of packets into a caller-provided buffer of `cap` bytes (bytes past cap
- * are dropped and counted). First data wins: a later copy of bytes already held is only
+ * are dropped and counted; fp_quic_crypto_consume slides the window on, so a reader that
+ * takes the bytes as they become contiguous follows a stream of any length). First data wins: a later copy of bytes already held is only
  * compared (differences counted in inconsistent_bytes). At most FP_QUIC_CRYPTO_MAX_RANGES
  * disjoint held ranges; a fragment that would need more is dropped (ranges_dropped). */
 typedef struct {
@@ -229,9 +230,10 @@ typedef struct {
 } fp_quic_range;
 
 typedef struct {
-    uint8_t *buf;
+    uint8_t *buf;            /* stream bytes [base, base + cap) */
     uint32_t cap;
-    uint32_t contiguous;     /* bytes [0, contiguous) are held */
+    uint64_t base;           /* stream offset of buf[0]: bytes before it were consumed */
+    uint32_t contiguous;     /* bytes [0, contiguous) of buf are held */
     uint32_t range_count;
     fp_quic_range ranges[FP_QUIC_CRYPTO_MAX_RANGES]; /* sorted, disjoint, not touching */
     uint64_t bytes_over_cap;
@@ -240,13 +242,16 @@ typedef struct {
 } fp_quic_crypto_stream;
 
 void fp_quic_crypto_init(fp_quic_crypto_stream *s, uint8_t *buf, uint32_t cap);
-/* Add one fragment; returns the contiguous length afterwards. */
+/* Add one fragment (stream offset); returns the contiguous length afterwards. Bytes
+ * before `base` were consumed already: they are ignored. */
 uint32_t fp_quic_crypto_add(fp_quic_crypto_stream *s, uint64_t offset, const uint8_t *data,
                             uint32_t len);
 /* When the first handshake message (type(1) + uint24 length + body, RFC 8446 section 4)
  * lies wholly in [0, contiguous): its total length (4 + body) with *type set; else 0
  * (also when it could never fit in cap). */
 uint32_t fp_quic_crypto_message_len(const fp_quic_crypto_stream *s, uint8_t *type);
+/* The first n (<= contiguous) bytes were read: drop them and move the window on. */
+void fp_quic_crypto_consume(fp_quic_crypto_stream *s, uint32_t n);
 
 /* Decrypt one datagram and add its CRYPTO fragments to streams[0] (client) or streams[1]
  * (server), by direction. scratch_len >= len suffices. Returns the number of fragments

@@ -57,6 +57,14 @@ void fp_tls_asm_free(fp_tls_asm *a)
     free(a->buf);
     a->buf = NULL;
     a->buf_cap = 0;
+    if (a->ch) fp_tls_ch_stream_free(a->ch);
+    free(a->ch);
+    a->ch = NULL;
+}
+
+size_t fp_tls_asm_memory(const fp_tls_asm *a)
+{
+    return a->buf_cap + (a->ch ? fp_tls_ch_stream_memory(a->ch) : 0);
 }
 
 void fp_tls_asm_gap(fp_tls_asm *a)
@@ -70,8 +78,55 @@ static void asm_deliver(fp_tls_asm *a, uint8_t type, const uint8_t *body, uint32
                         fp_tls_hs_cb cb, void *ctx)
 {
     static const uint8_t empty[1] = {0};
-    fp_tls_hs_msg m = {type, a->after_ccs, len, len ? body : empty, a->messages++};
+    fp_tls_hs_msg m = {.type = type, .after_ccs = a->after_ccs, .len = len, .body = len ? body : empty,
+                       .index = a->messages++, .wire_len = len};
     if (cb != NULL && cb(ctx, &m) != 0) asm_stop(a, FP_TLS_ASM(STOPPED));
+}
+
+static int ch_cut(fp_tls_ch_stream *s);
+static int ch_past_session_id(const fp_tls_ch_stream *s);
+
+/* The streamed ClientHello's compact form goes out (its fields ended, or the input did). */
+static void asm_deliver_compact(fp_tls_asm *a, int partial, fp_tls_hs_cb cb, void *ctx)
+{
+    fp_tls_ch_stream *s = a->ch;
+    fp_tls_hs_msg m = {.type = 1, .after_ccs = a->after_ccs, .compact = 1, .partial = (uint8_t)partial,
+                       .len = s->out_len, .body = s->out, .index = a->messages++,
+                       .wire_len = s->wire_len, .anomalies = s->anomalies};
+    if (partial) m.anomalies |= FP_TLS_HELLO_A(TRUNCATED);
+    a->ch_delivered = 1;
+    if (cb != NULL && cb(ctx, &m) != 0) asm_stop(a, FP_TLS_ASM(STOPPED));
+}
+
+/* Body bytes of a streamed ClientHello. */
+static void asm_stream_bytes(fp_tls_asm *a, const uint8_t *p, uint32_t n, fp_tls_hs_cb cb, void *ctx)
+{
+    if (a->ch_delivered) return; /* past its fields: skipped unread */
+    int r = fp_tls_ch_stream_feed(a->ch, p, n);
+    if (r < 0) asm_stop(a, FP_TLS_ASM(NOMEM));
+    else if (r > 0) asm_deliver_compact(a, 0, cb, ctx);
+}
+
+/* A ClientHello header with hello_fields set: start its streaming parser. */
+static int asm_stream_start(fp_tls_asm *a)
+{
+    if (a->ch == NULL && (a->ch = calloc(1, sizeof *a->ch)) == NULL) return -1;
+    fp_tls_ch_stream_free(a->ch);
+    fp_tls_ch_stream_init(a->ch, a->msg_len, a->hello_fields);
+    a->ch_delivered = 0;
+    return 0;
+}
+
+int fp_tls_asm_finish(fp_tls_asm *a, fp_tls_hs_cb cb, void *ctx)
+{
+    if (a->ch == NULL || a->ch_delivered || a->msg_hdr_have < 4 || a->msg_hdr[0] != 1 || a->msg_have == 0)
+        return 0;
+    if (!ch_past_session_id(a->ch)) return -1; /* nothing to show before the cipher suites */
+    if (!a->ch->done && ch_cut(a->ch) < 0) return 0;
+    uint32_t flags = a->flags;
+    asm_deliver_compact(a, 1, cb, ctx);
+    a->flags = flags; /* a stop asked now changes nothing: the input is over */
+    return 1;
 }
 
 /* Room for a message body of `need` bytes (need <= max_message, checked by the caller). */
@@ -115,11 +170,12 @@ static size_t asm_handshake_bytes(fp_tls_asm *a, const uint8_t *p, size_t n, fp_
                 return total - n + 4; /* the header was read */
             }
             a->ccs_probe = 0;
-            if (len > a->max_message) {
+            int stream = p[0] == 1 && a->hello_fields;
+            if (len > a->max_message && !stream) {
                 asm_stop(a, FP_TLS_ASM(TOO_BIG));
                 return total - n + 4;
             }
-            if (n - 4 >= len) { /* whole message in this piece: no copy */
+            if (n - 4 >= len && !stream) { /* whole message in this piece: no copy */
                 asm_deliver(a, p[0], p + 4, len, cb, ctx);
                 p += 4 + (size_t)len;
                 n -= 4 + (size_t)len;
@@ -137,18 +193,23 @@ static size_t asm_handshake_bytes(fp_tls_asm *a, const uint8_t *p, size_t n, fp_
                 break;
             }
             a->ccs_probe = 0;
-            if (a->msg_len > a->max_message) {
+            if (a->msg_hdr[0] == 1 && a->hello_fields) {
+                if (asm_stream_start(a) < 0) {
+                    asm_stop(a, FP_TLS_ASM(NOMEM));
+                    break;
+                }
+            } else if (a->msg_len > a->max_message) {
                 asm_stop(a, FP_TLS_ASM(TOO_BIG));
                 break;
-            }
-            if (asm_reserve(a, a->msg_len) < 0) {
+            } else if (asm_reserve(a, a->msg_len) < 0) {
                 asm_stop(a, FP_TLS_ASM(NOMEM));
                 break;
             }
         } else {
             size_t take = a->msg_len - a->msg_have;
             if (take > n) take = n;
-            memcpy(a->buf + a->msg_have, p, take);
+            if (a->msg_hdr[0] == 1 && a->hello_fields) asm_stream_bytes(a, p, (uint32_t)take, cb, ctx);
+            else memcpy(a->buf + a->msg_have, p, take);
             a->msg_have += (uint32_t)take;
             p += take;
             n -= take;
@@ -156,7 +217,8 @@ static size_t asm_handshake_bytes(fp_tls_asm *a, const uint8_t *p, size_t n, fp_
         if (a->msg_have == a->msg_len) {
             a->msg_hdr_have = 0;
             a->msg_have = 0;
-            asm_deliver(a, a->msg_hdr[0], a->buf, a->msg_len, cb, ctx);
+            if (a->msg_hdr[0] != 1 || !a->hello_fields) asm_deliver(a, a->msg_hdr[0], a->buf, a->msg_len, cb, ctx);
+            else if (!a->ch_delivered) asm_stream_bytes(a, NULL, 0, cb, ctx);
         }
     }
     return total - n;
@@ -621,6 +683,25 @@ truncated:
     return h->error;
 }
 
+int fp_tls_client_hello_parse_compact(const uint8_t *body, uint32_t len, uint32_t stream_anomalies,
+                                      fp_tls_hello *h)
+{
+    fp_tls_client_hello_parse(body, len, h);
+    if (h->error == FP_TLS_ERR_ARGUMENT) return h->error;
+    h->anomalies |= stream_anomalies;
+    int err = (stream_anomalies & FP_TLS_HELLO_A(TRUNCATED)) ? FP_TLS_ERR_TRUNCATED
+              : (stream_anomalies & FP_TLS_HELLO_A(EXT_MALFORMED)) ? FP_TLS_ERR_EXTENSION
+              : (stream_anomalies & FP_TLS_HELLO_A(TRAILING)) ? FP_TLS_ERR_TRAILING
+                                                                : FP_TLS_OK;
+    if (err == FP_TLS_ERR_TRUNCATED) {
+        h->error = err;
+        h->complete = 0;
+    } else if (h->error == FP_TLS_OK) {
+        h->error = err;
+    }
+    return h->error;
+}
+
 int fp_tls_server_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h)
 {
     if (h == NULL) return FP_TLS_ERR_ARGUMENT;
@@ -651,4 +732,322 @@ int fp_tls_server_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h
 truncated:
     note(h, FP_TLS_HELLO_A(TRUNCATED), FP_TLS_ERR_TRUNCATED);
     return h->error;
+}
+
+
+/* ==== Streaming ClientHello ======================================================== */
+
+/* Run states consume `left` bytes (the first `keep` copied, the rest skipped); field
+ * states gather `acc_need` bytes into acc. */
+enum {
+    S_HEAD,      /* run: legacy_version + random */
+    S_SID_LEN,   /* field */
+    S_SID,       /* run */
+    S_CS_LEN,    /* field */
+    S_CS,        /* run: kept up to cap/2 */
+    S_COMP_LEN,  /* field */
+    S_COMP,      /* run */
+    S_EXTS_LEN,  /* field */
+    S_EXT_HDR,   /* field: type + length */
+    S_EXT_DATA,  /* run */
+    S_EXT_RAW,   /* run: under 4 bytes left in the extensions vector, copied as they are */
+    S_KS_LEN,    /* field: key_share client_shares length */
+    S_KS_ENTRY,  /* field: group + key_exchange length */
+    S_KS_KEY,    /* run: skipped */
+};
+
+static int st_run(uint8_t st)
+{
+    return st == S_HEAD || st == S_SID || st == S_CS || st == S_COMP || st == S_EXT_DATA ||
+           st == S_EXT_RAW || st == S_KS_KEY;
+}
+static int st_in_exts(uint8_t st) { return st >= S_EXT_HDR; }
+static int st_in_ext(uint8_t st) { return st == S_EXT_DATA || st >= S_KS_LEN; }
+static int st_in_ks(uint8_t st) { return st == S_KS_ENTRY || st == S_KS_KEY; }
+
+/* Kinds of extension the parser decodes from their first occurrence (one bit each). */
+static int known_kind(uint16_t type)
+{
+    switch (type) {
+    case EXT_SERVER_NAME: return 0;
+    case EXT_SUPPORTED_GROUPS: return 1;
+    case EXT_EC_POINT_FORMATS: return 2;
+    case EXT_SIGNATURE_ALGORITHMS: return 3;
+    case EXT_ALPN: return 4;
+    case EXT_SUPPORTED_VERSIONS: return 5;
+    case EXT_PSK_KEY_EXCHANGE_MODES: return 6;
+    case EXT_KEY_SHARE: return 7;
+    case EXT_ENCRYPTED_CLIENT_HELLO: return 8;
+    default: return -1;
+    }
+}
+
+void fp_tls_ch_stream_init(fp_tls_ch_stream *s, uint32_t wire_len, uint32_t cap)
+{
+    memset(s, 0, sizeof *s);
+    s->cap = cap < FP_TLS_HELLO_FIELDS_MIN ? FP_TLS_HELLO_FIELDS_MIN : cap;
+    s->wire_len = wire_len;
+    s->state = S_HEAD;
+    s->left = s->keep = 34;
+    if (wire_len > FP_TLS_CH_MAX_BODY) s->anomalies |= FP_TLS_HELLO_A(IMPLAUSIBLE_LENGTH);
+}
+
+void fp_tls_ch_stream_free(fp_tls_ch_stream *s)
+{
+    free(s->out);
+    s->out = NULL;
+    s->out_len = s->out_cap = 0;
+}
+
+size_t fp_tls_ch_stream_memory(const fp_tls_ch_stream *s) { return sizeof *s + s->out_cap; }
+
+static int out_put(fp_tls_ch_stream *s, const uint8_t *p, uint32_t n)
+{
+    uint32_t need = s->out_len + n;
+    if (need > s->out_cap) {
+        uint32_t cap = s->out_cap ? s->out_cap : 512;
+        while (cap < need) cap *= 2;
+        uint8_t *b = realloc(s->out, cap);
+        if (b == NULL) return -1;
+        s->out = b;
+        s->out_cap = cap;
+    }
+    memcpy(s->out + s->out_len, p, n);
+    s->out_len = need;
+    return 0;
+}
+
+/* Rewrite the 2-byte length at `pos` to cover what follows it in out. */
+static void out_patch(fp_tls_ch_stream *s, uint32_t pos)
+{
+    uint32_t v = s->out_len - pos - 2;
+    s->out[pos] = (uint8_t)(v >> 8);
+    s->out[pos + 1] = (uint8_t)v;
+}
+
+static void set_run(fp_tls_ch_stream *s, uint8_t st, uint32_t left, uint32_t keep)
+{
+    s->state = st;
+    s->left = left;
+    s->keep = keep < left ? keep : left;
+}
+
+static void set_field(fp_tls_ch_stream *s, uint8_t st, uint8_t need)
+{
+    s->state = st;
+    s->acc_have = 0;
+    s->acc_need = need;
+}
+
+/* The current extension is over: the next header, or the end of the vector (the fields
+ * are complete then, whatever the header claimed). */
+static void next_ext(fp_tls_ch_stream *s)
+{
+    if (s->exts_left >= 4) {
+        set_field(s, S_EXT_HDR, 4);
+    } else if (s->exts_left > 0) {
+        set_run(s, S_EXT_RAW, s->exts_left, s->exts_left);
+    } else {
+        out_patch(s, s->exts_pos);
+        if (s->seen < s->wire_len) s->anomalies |= FP_TLS_HELLO_A(TRAILING);
+        s->done = 1;
+    }
+}
+
+static void ks_malformed(fp_tls_ch_stream *s)
+{
+    s->ks_bad = 1;
+    set_run(s, S_EXT_DATA, s->ext_left, 0);
+}
+
+/* key_share: KeyShareEntry client_shares<0..2^16-1> (RFC 8446 4.2.8), each a group and
+ * key_exchange<1..2^16-1>; the keys are skipped. */
+static void ks_next(fp_tls_ch_stream *s)
+{
+    if (s->ks_left == 0) set_run(s, S_EXT_DATA, s->ext_left, 0);
+    else if (s->ks_left < 4) ks_malformed(s);
+    else set_field(s, S_KS_ENTRY, 4);
+}
+
+/* An extension header in acc: what of its data is kept. 0, or -1 (no memory). */
+static int ext_header(fp_tls_ch_stream *s)
+{
+    uint16_t type = fp_load_be16(s->acc), len = fp_load_be16(s->acc + 2);
+    uint32_t cap = s->cap;
+    s->hdr_pos = s->out_len + 2;
+    s->hdr_len = len;
+    if (len > s->exts_left) { /* overruns the vector: the header stays for the parse to see */
+        s->ext_left = s->exts_left;
+        set_run(s, S_EXT_DATA, s->exts_left, 0);
+        return out_put(s, s->acc, 4);
+    }
+    s->ext_left = len;
+    int kind = fp_tls_is_grease(type) ? -1 : known_kind(type);
+    int first = kind >= 0 && !(s->decoded & (1u << kind));
+    if (kind >= 0) s->decoded |= (uint16_t)(1u << kind);
+    if (first && type == EXT_KEY_SHARE && len >= 2 && s->out_len + 6 <= cap) {
+        s->ext_pos = s->out_len + 2; /* both lengths are rewritten when the entries end */
+        s->ks_open = 1;
+        set_field(s, S_KS_LEN, 2);
+        return out_put(s, s->acc, 4);
+    }
+    if (first && type == EXT_ENCRYPTED_CLIENT_HELLO && s->out_len + 5 <= cap) {
+        uint8_t hdr[4] = {s->acc[0], s->acc[1], 0, len ? 1 : 0}; /* its type byte */
+        set_run(s, S_EXT_DATA, len, 1);
+        return out_put(s, hdr, 4);
+    }
+    if (first && s->out_len + 4u + len <= cap) {
+        set_run(s, S_EXT_DATA, len, len);
+        return out_put(s, s->acc, 4);
+    }
+    set_run(s, S_EXT_DATA, len, 0);
+    /* past the cap: decoded data is dropped first, entries stop at 7/8 of it */
+    if (first || s->out_len + 4 > cap - cap / 8) s->anomalies |= FP_TLS_HELLO_A(OVER_CAP);
+    if (s->out_len + 4 > (first ? cap : cap - cap / 8)) return 0;
+    uint8_t hdr[4] = {s->acc[0], s->acc[1], 0, 0};
+    return out_put(s, hdr, 4);
+}
+
+/* The field or run of the current state is complete: move on. 0, or -1 (no memory). */
+static int advance(fp_tls_ch_stream *s)
+{
+    uint32_t v = s->acc_need == 2 ? fp_load_be16(s->acc) : s->acc[0];
+    switch (s->state) {
+    case S_HEAD:
+        set_field(s, S_SID_LEN, 1);
+        return 0;
+    case S_SID_LEN:
+        set_run(s, S_SID, v, v);
+        return out_put(s, s->acc, 1);
+    case S_SID:
+        set_field(s, S_CS_LEN, 2);
+        return 0;
+    case S_CS_LEN: {
+        uint32_t budget = (s->cap / 2) & ~1u;
+        s->cs_pos = s->out_len;
+        set_run(s, S_CS, v, budget);
+        return out_put(s, s->acc, 2);
+    }
+    case S_CS:
+        out_patch(s, s->cs_pos);
+        set_field(s, S_COMP_LEN, 1);
+        return 0;
+    case S_COMP_LEN:
+        set_run(s, S_COMP, v, v);
+        return out_put(s, s->acc, 1);
+    case S_COMP:
+        if (s->seen == s->wire_len) s->done = 1; /* no extensions (allowed before TLS 1.3) */
+        else set_field(s, S_EXTS_LEN, 2);
+        return 0;
+    case S_EXTS_LEN:
+        s->exts_pos = s->out_len;
+        s->exts_left = v;
+        if (out_put(s, s->acc, 2) < 0) return -1;
+        next_ext(s);
+        return 0;
+    case S_EXT_HDR:
+        return ext_header(s);
+    case S_EXT_DATA:
+        if (s->ks_open) { /* a whole key_share: a malformation counts (a cut one is not framed) */
+            out_patch(s, s->ks_pos);
+            out_patch(s, s->ext_pos);
+            if (s->ks_bad) s->anomalies |= FP_TLS_HELLO_A(EXT_MALFORMED);
+            s->ks_open = s->ks_bad = 0;
+        }
+        next_ext(s);
+        return 0;
+    case S_EXT_RAW:
+        next_ext(s);
+        return 0;
+    case S_KS_LEN:
+        s->ks_pos = s->out_len;
+        if (out_put(s, s->acc, 2) < 0) return -1;
+        if (v > s->ext_left) {
+            ks_malformed(s);
+            return 0;
+        }
+        if (v < s->ext_left) s->ks_bad = 1; /* bytes after client_shares */
+        s->ks_left = v;
+        ks_next(s);
+        return 0;
+    case S_KS_ENTRY: {
+        uint32_t klen = fp_load_be16(s->acc + 2);
+        if (klen > s->ks_left) {
+            ks_malformed(s);
+            return 0;
+        }
+        set_run(s, S_KS_KEY, klen, 0);
+        if (s->out_len + 4 > s->cap) {
+            s->anomalies |= FP_TLS_HELLO_A(OVER_CAP);
+            return 0;
+        }
+        uint8_t entry[4] = {s->acc[0], s->acc[1], 0, 0};
+        return out_put(s, entry, 4);
+    }
+    case S_KS_KEY:
+        ks_next(s);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Consume what the current state takes of p[0..n) (possibly nothing: a complete state
+ * moves on). Returns the bytes used, or -1 (no memory). */
+static long ch_step(fp_tls_ch_stream *s, const uint8_t *p, size_t n)
+{
+    uint8_t st = s->state;
+    size_t used;
+    int complete;
+    if (st_run(st)) {
+        used = s->left < n ? s->left : n;
+        size_t copy = s->keep < used ? s->keep : used;
+        if (copy && out_put(s, p, (uint32_t)copy) < 0) return -1;
+        if (st == S_CS && copy < used) s->anomalies |= FP_TLS_HELLO_A(OVER_CAP); /* suites past cap/2 */
+        s->keep -= (uint32_t)copy;
+        s->left -= (uint32_t)used;
+        complete = s->left == 0;
+    } else {
+        used = (size_t)(s->acc_need - s->acc_have) < n ? (size_t)(s->acc_need - s->acc_have) : n;
+        memcpy(s->acc + s->acc_have, p, used);
+        s->acc_have = (uint8_t)(s->acc_have + used);
+        complete = s->acc_have == s->acc_need;
+    }
+    s->seen += (uint32_t)used;
+    if (st_in_exts(st)) s->exts_left -= (uint32_t)used;
+    if (st_in_ext(st)) s->ext_left -= (uint32_t)used;
+    if (st_in_ks(st)) s->ks_left -= (uint32_t)used;
+    if (complete && advance(s) < 0) return -1;
+    return (long)used;
+}
+
+static int ch_past_session_id(const fp_tls_ch_stream *s) { return s->state > S_SID; }
+
+/* The body ended (or the input did) inside the fields: a partly read field goes out as it
+ * is, so the compact form is cut where the hello was. */
+static int ch_cut(fp_tls_ch_stream *s)
+{
+    /* an extension cut inside its data claims its length again (nothing kept follows) */
+    if (s->state == S_EXT_DATA && s->left > 0 && !s->ks_open && s->hdr_pos + 2 <= s->out_len) {
+        s->out[s->hdr_pos] = (uint8_t)(s->hdr_len >> 8);
+        s->out[s->hdr_pos + 1] = (uint8_t)s->hdr_len;
+    }
+    if (!st_run(s->state) && s->acc_have && out_put(s, s->acc, s->acc_have) < 0) return -1;
+    s->acc_have = 0;
+    s->done = 1;
+    return 0;
+}
+
+int fp_tls_ch_stream_feed(fp_tls_ch_stream *s, const uint8_t *p, size_t n)
+{
+    if (s->done) return 1;
+    if (n > s->wire_len - s->seen) n = s->wire_len - s->seen;
+    while (!s->done && (n > 0 || (st_run(s->state) && s->left == 0))) {
+        long used = ch_step(s, p, n);
+        if (used < 0) return -1;
+        p += used;
+        n -= (size_t)used;
+    }
+    if (!s->done && s->seen == s->wire_len && ch_cut(s) < 0) return -1;
+    return s->done;
 }

@@ -45,13 +45,18 @@ enum { FP_TLS_ASM_FLAGS(FP_TLS_ASM_ENUM) FP_TLS_ASM_FLAG_COUNT };
 #define FP_TLS_ASM(name) (1u << FP_TLS_ASM_BIT_##name)
 extern const char *const fp_tls_asm_flag_names[FP_TLS_ASM_FLAG_COUNT];
 
-/* One complete handshake message, handed to the callback. */
+/* One complete handshake message, handed to the callback. A ClientHello read by the
+ * streaming parser (fp_tls_asm.hello_fields set) comes as its compact form instead. */
 typedef struct {
     uint8_t type;          /* HandshakeType: 1 ClientHello, 2 ServerHello, 11 Certificate... */
     uint8_t after_ccs;     /* came after a ChangeCipherSpec (see ccs_policy) */
-    uint32_t len;          /* body length (the uint24 of the header) */
+    uint8_t compact;       /* body is a compact ClientHello (fp_tls_ch_stream) */
+    uint8_t partial;       /* compact: the input ended inside the hello (fp_tls_asm_finish) */
+    uint32_t len;          /* body length (the uint24 of the header; compact: its own length) */
     const uint8_t *body;   /* the body after the 4-byte header; valid during the call only */
     uint32_t index;        /* 0-based message number in this direction */
+    uint32_t wire_len;     /* the uint24 of the header (= len unless compact) */
+    uint32_t anomalies;    /* compact: FP_TLS_HELLO_A bits the streaming parser found */
 } fp_tls_hs_msg;
 
 /* Return 0 to go on, non-zero to stop the assembler (flag STOPPED). */
@@ -64,12 +69,18 @@ typedef struct {
 enum { FP_TLS_CCS_AUTO = 0, FP_TLS_CCS_STOP = 1, FP_TLS_CCS_CONTINUE = 2 };
 typedef int (*fp_tls_hs_cb)(void *ctx, const fp_tls_hs_msg *msg);
 
+typedef struct fp_tls_ch_stream fp_tls_ch_stream;
+
 /* Per-direction state. Fill with fp_tls_asm_init, adjust the settings, feed the bytes of
- * one direction in order, free with fp_tls_asm_free. The only allocation is the buffer of
- * a message that is split across feeds or records (grown up to max_message). */
+ * one direction in order, free with fp_tls_asm_free. Allocations: the buffer of a message
+ * that is split across feeds or records (grown up to max_message) and, with hello_fields
+ * set, the streaming parser of a ClientHello (at most hello_fields bytes of fields). */
 typedef struct {
     /* settings */
     uint32_t max_message;       /* body bytes held per message (default FP_TLS_MAX_MESSAGE) */
+    uint32_t hello_fields;      /* non-zero: ClientHellos of any length (up to 2^24-1) are
+                                 * parsed as they stream, keeping at most this many bytes of
+                                 * fields (fp_tls_ch_stream); max_message does not apply */
     uint8_t quic;               /* input is a QUIC CRYPTO stream: no record layer */
     uint8_t ccs_policy;         /* FP_TLS_CCS_* (default AUTO) */
     /* results */
@@ -91,6 +102,8 @@ typedef struct {
     uint32_t msg_len, msg_have; /* message being assembled in buf */
     uint8_t *buf;
     uint32_t buf_cap;
+    fp_tls_ch_stream *ch;       /* streaming ClientHello in progress (hello_fields) */
+    uint8_t ch_delivered;       /* its fields ended early: the rest of the body is skipped */
 } fp_tls_asm;
 
 void fp_tls_asm_init(fp_tls_asm *a, int quic);
@@ -100,6 +113,19 @@ void fp_tls_asm_free(fp_tls_asm *a);
 int fp_tls_asm_feed(fp_tls_asm *a, const uint8_t *data, size_t len, fp_tls_hs_cb cb, void *ctx);
 /* Bytes were lost before the next feed: the direction is abandoned (flag GAP). */
 void fp_tls_asm_gap(fp_tls_asm *a);
+/* The input ends (connection over, gap, search given up): a streamed ClientHello cut short
+ * is delivered as it stands (msg.partial, anomaly tls_hello_truncated) once its fields got
+ * past the session id. Returns 1 when it was delivered, -1 when one was cut before that,
+ * 0 when none was in progress. */
+int fp_tls_asm_finish(fp_tls_asm *a, fp_tls_hs_cb cb, void *ctx);
+/* A ClientHello is being streamed (its header read, its fields not yet delivered). */
+static inline int fp_tls_asm_streaming(const fp_tls_asm *a)
+{
+    return a->ch != NULL && !a->ch_delivered && a->msg_hdr_have == 4 && a->msg_hdr[0] == 1 &&
+           !(a->flags & FP_TLS_ASM(DONE));
+}
+/* Heap bytes the assembler holds now (message buffer and streaming parser), for budgets. */
+size_t fp_tls_asm_memory(const fp_tls_asm *a);
 /* Bytes of a message or record header held, waiting for more input. */
 static inline uint32_t fp_tls_asm_pending(const fp_tls_asm *a)
 {
@@ -146,7 +172,9 @@ const char *fp_tls_error_name(int code);
     X(SESSION_ID_LONG, "tls_hello_session_id_long") /* session id over 32 bytes */           \
     X(EMPTY_LIST, "tls_hello_empty_list")       /* no cipher suites / compression methods */ \
     X(PSK_NOT_LAST, "tls_hello_psk_not_last")   /* pre_shared_key not the last (RFC 8446 4.2.11) */ \
-    X(CAPPED, "tls_hello_capped")               /* a decoded array hit its cap (see capped) */
+    X(CAPPED, "tls_hello_capped")               /* a decoded array hit its cap (see capped) */ \
+    X(OVER_CAP, "tls_hello_over_cap")           /* fields past hello_fields were not kept */ \
+    X(IMPLAUSIBLE_LENGTH, "tls_hello_implausible_length") /* header claims > FP_TLS_CH_MAX_BODY */
 
 #define FP_TLS_HELLO_ANOM_ENUM(name, str) FP_TLS_HELLO_BIT_##name,
 enum { FP_TLS_HELLO_ANOMALIES(FP_TLS_HELLO_ANOM_ENUM) FP_TLS_HELLO_ANOM_COUNT };
@@ -279,6 +307,61 @@ typedef struct {
  * the first FP_TLS_ERR_*; the struct is filled with everything framed before a stop. */
 int fp_tls_client_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h);
 int fp_tls_server_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h);
+/* A compact ClientHello (fp_tls_ch_stream) with the anomalies its streaming parser found
+ * (fp_tls_hs_msg.anomalies): parsed, those added, error/complete made to agree. */
+int fp_tls_client_hello_parse_compact(const uint8_t *body, uint32_t len, uint32_t stream_anomalies,
+                                      fp_tls_hello *h);
+
+/* ---- Streaming ClientHello ----------------------------------------------------- */
+/* A ClientHello body is parsed as its bytes arrive, in any number of pieces, into a
+ * compact ClientHello: a well-formed body of the same grammar that keeps what the hello
+ * parser, the fingerprints and the records read (version, random, session id, cipher
+ * suites, compression methods, every extension type in order, and the data of the first
+ * server_name, supported_groups, ec_point_formats, signature_algorithms, ALPN,
+ * supported_versions and psk_key_exchange_modes), with key_share reduced to its groups
+ * (empty keys), encrypted_client_hello to its first byte and every other extension body
+ * (padding, pre_shared_key, tickets, unknown, duplicates) skipped unread. Lengths are
+ * rewritten only for vectors that end inside the body, so a cut or overrunning hello
+ * parses to the same errors as the original. fp_tls_client_hello_parse reads the compact
+ * form; the streamer's anomalies (OVER_CAP, TRAILING, IMPLAUSIBLE_LENGTH, EXT_MALFORMED
+ * of a key_share, TRUNCATED when finished early) come on top.
+ *
+ * The compact form is capped at `cap` bytes (fp_tls_asm.hello_fields): cipher suites use at
+ * most half of it, extension entries stop at 7/8 so decoded data keeps room; what does not
+ * fit is skipped and flagged tls_hello_over_cap (fingerprints then cover what was kept). The
+ * fields of a hello end at most FP_TLS_CH_MAX_BODY bytes in: the hello is complete there
+ * even when its header claims more (flagged tls_hello_implausible_length, the rest of the
+ * message is skipped unread). */
+
+#define FP_TLS_CH_MAX_BODY 131396u        /* RFC 8446 4.1.2 grammar maximum (OpenSSL's
+                                             CLIENT_HELLO_MAX_LENGTH): 2+32+33+65536+256+65537 */
+#define FP_TLS_HELLO_FIELDS (16u << 10)   /* default cap of a compact ClientHello */
+#define FP_TLS_HELLO_FIELDS_MIN 1024u     /* smallest cap (fixed fields are up to 580 bytes) */
+
+struct fp_tls_ch_stream {
+    uint32_t cap;            /* compact bytes at most */
+    uint32_t wire_len;       /* body length the header claims */
+    uint32_t seen;           /* body bytes consumed */
+    uint32_t anomalies;      /* FP_TLS_HELLO_A bits found while streaming */
+    uint8_t state, done, ks_open, ks_bad;
+    uint8_t acc_have, acc_need;
+    uint8_t acc[4];          /* a fixed-size field being gathered */
+    uint16_t decoded;        /* kinds of extension already seen (the first is decoded) */
+    uint32_t left, keep;     /* bytes left in the current run / of them still to copy */
+    uint32_t exts_left, ext_left, ks_left; /* left in extensions / this one / client_shares */
+    uint32_t cs_pos, exts_pos, ext_pos, ks_pos; /* lengths rewritten in out */
+    uint32_t hdr_pos, hdr_len; /* the current extension's length in out, and on the wire */
+    uint8_t *out;            /* the compact body */
+    uint32_t out_len, out_cap;
+};
+
+void fp_tls_ch_stream_init(fp_tls_ch_stream *s, uint32_t wire_len, uint32_t cap);
+void fp_tls_ch_stream_free(fp_tls_ch_stream *s);
+/* Body bytes in order; returns 1 once the fields are complete (later bytes are skipped
+ * unread), 0 while more are wanted, -1 when the compact buffer could not grow. */
+int fp_tls_ch_stream_feed(fp_tls_ch_stream *s, const uint8_t *p, size_t n);
+/* Heap bytes the streaming parser holds (struct included): its state for budgets. */
+size_t fp_tls_ch_stream_memory(const fp_tls_ch_stream *s);
 
 /* ---- Fingerprints ---------------------------------------------------------------- */
 /* Computed from the spans the parser recorded (never from the capped arrays). For a hello

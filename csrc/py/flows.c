@@ -254,6 +254,8 @@ typedef struct {
     Py_ssize_t nreaders;
     fp_record *pending;       /* k-way merge: one record per reader */
     uint8_t *has_pending, *ended;
+    uint8_t **held;           /* per reader: a pending stream record's copy between batches */
+    uint32_t *held_cap;
     fp_flow_table *table;
     fp_flow *out;             /* emitted flows not yet consumed (all of them in MODE_STORED) */
     size_t out_n, out_cap, out_pos;
@@ -430,6 +432,27 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
     return PUMP_MORE;
 }
 
+/* Between batches another consumer may pull from the same Reader, which moves a stream
+ * source's buffer: a record held over for the merge keeps its own copy (GIL released). */
+static int hold_pending(fp_flows_obj *fl)
+{
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+        fp_record *rec = &fl->pending[i];
+        if (!fl->has_pending[i] || rec->data == fl->held[i] || !r->src || fp_source_stable_data(r->src))
+            continue;
+        if (rec->caplen > fl->held_cap[i]) {
+            uint8_t *p = fp_budget_realloc(fl->budget, FP_MEM_ENGINE, fl->held[i], rec->caplen);
+            if (p == NULL) return -1;
+            fl->held[i] = p;
+            fl->held_cap[i] = rec->caplen;
+        }
+        if (rec->caplen) memcpy(fl->held[i], rec->data, rec->caplen);
+        rec->data = fl->held[i];
+    }
+    return 0;
+}
+
 static int call_progress(fp_flows_obj *fl)
 {
     if (fl->progress == NULL || fl->progress == Py_None) return 0;
@@ -491,17 +514,29 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
         int pull_rc = 0;
         Py_ssize_t which = 0;
         int rc;
-        for (Py_ssize_t i = 0; i < fl->nreaders; i++)
-            fp_reader_pull_begin((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
+        PyObject *const *readers = &PyTuple_GET_ITEM(fl->readers, 0);
+        if (fp_readers_claim(readers, fl->nreaders) < 0) {
+            status = -1;
+            break;
+        }
+        int held_oom;
         Py_BEGIN_ALLOW_THREADS
         rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
         if (rc == PUMP_END && fp_flow_table_flush_some(fl->table, FLUSH_BATCH) > 0) rc = PUMP_MORE;
         if (rc == PUMP_IDLE) fp_flow_table_advance(fl->table, wall_clock_ns()); /* live: idle expiry */
+        held_oom = hold_pending(fl) < 0;
         Py_END_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < fl->nreaders; i++)
-            fp_reader_pull_end((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i));
+        if (rc == PUMP_ERROR) /* raised while claimed: the error may name a file object's exception */
+            fp_reader_pull_finish((fp_reader_obj *)readers[which], st, pull_rc, &fl->pending[which], &err, errbuf);
+        fp_readers_release(readers, fl->nreaders);
+        if (held_oom) {
+            if (rc == PUMP_ERROR) PyErr_Clear();
+            PyErr_NoMemory();
+            status = -1;
+            break;
+        }
         check_allocations(fl);
-        if (fl->memory_error) {
+        if (fl->memory_error && rc != PUMP_ERROR) {
             if (fl->on_data && fp_stream_engine_deliver(fl->eng, st, fl->on_data) < 0) {
                 status = -1;
                 break;
@@ -510,8 +545,6 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             break;
         }
         if (rc == PUMP_ERROR) {
-            fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, which);
-            fp_reader_pull_finish(r, st, pull_rc, &fl->pending[which], &err, errbuf);
             fl->finished = 1;
             status = -1;
             break;
@@ -785,6 +818,17 @@ static int memory_options(fp_flow_config *cfg, PyObject *max_memory, const char 
     return -1;
 }
 
+/* max_hello_fields: bytes of a ClientHello's fields kept while it streams (tls_hello.h). */
+static uint64_t opt_hello_fields(PyObject *o, int *bad)
+{
+    uint64_t v = opt_count(o, "max_hello_fields", FP_TLS_HELLO_FIELDS, FP_TLS_HELLO_FIELDS_MIN, bad);
+    if (!*bad && v > (16u << 20)) {
+        PyErr_Format(PyExc_ValueError, "max_hello_fields must be <= %u, not %R", 16u << 20, o);
+        *bad = 1;
+    }
+    return v;
+}
+
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
                                 PyObject *progress, int drop_on_memory_error)
@@ -812,12 +856,14 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
     fl->has_pending = calloc(k ? (size_t)k : 1, 1);
     fl->ended = calloc(k ? (size_t)k : 1, 1);
+    fl->held = calloc(k ? (size_t)k : 1, sizeof *fl->held);
+    fl->held_cap = calloc(k ? (size_t)k : 1, sizeof *fl->held_cap);
     fl->budget = &fl->budget_store;
     fl->drop_on_memory_error = drop_on_memory_error;
     fp_flow_config tc = *cfg;
     tc.budget = fl->budget;
     fl->table = fp_flow_table_new(&tc, emit_flow, fl);
-    if (!fl->pending || !fl->has_pending || !fl->ended || !fl->table) {
+    if (!fl->pending || !fl->has_pending || !fl->ended || !fl->held || !fl->held_cap || !fl->table) {
         Py_DECREF(fl);
         PyErr_NoMemory();
         return NULL;
@@ -834,7 +880,7 @@ static void timeouts(fp_flow_config *cfg, PyObject *idle, PyObject *active, int 
 }
 
 /* The hello search on every connection of the engine (records: hand out hellos, not flows). */
-static PyObject *attach_hellos(fp_flows_obj *fl, int records)
+static PyObject *attach_hellos(fp_flows_obj *fl, int records, uint64_t hello_fields)
 {
     if (fl == NULL) return NULL;
     fl->hellos = fp_budget_malloc(fl->budget, FP_MEM_ENGINE, sizeof *fl->hellos);
@@ -842,6 +888,7 @@ static PyObject *attach_hellos(fp_flows_obj *fl, int records)
         Py_DECREF(fl);
         return PyErr_NoMemory();
     }
+    fl->hellos->hello_fields = (uint32_t)hello_fields;
     fl->hello_records = records;
     fp_flow_table_set_extension(fl->table, engine_packet, engine_ext_free);
     return (PyObject *)fl;
@@ -850,13 +897,14 @@ static PyObject *attach_hellos(fp_flows_obj *fl, int records)
 static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
-                             "max_flows", "max_memory", "progress", "tls", "on_memory_error", NULL};
+                             "max_flows", "max_memory", "progress", "tls", "max_hello_fields",
+                             "on_memory_error", NULL};
     PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
-                       *progress = Py_None;
+                       *progress = Py_None, *fields = Py_None;
     int bidirectional = 1, tls = 1;
     const char *on_mem = "raise";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOps:Flows", kwlist, &readers, &bidirectional, &idle,
-                                     &active, &max_flows, &max_memory, &progress, &tls, &on_mem))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOpOs:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress, &tls, &fields, &on_mem))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
@@ -864,20 +912,22 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
+    uint64_t hello_fields = opt_hello_fields(fields, &bad);
     if (bad) return NULL;
     fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop);
-    return tls && bidirectional ? attach_hellos(fl, 0) : (PyObject *)fl;
+    return tls && bidirectional ? attach_hellos(fl, 0, hello_fields) : (PyObject *)fl;
 }
 
 /* ClientHellos: the engine with the hello search, handing out one record per hello. */
 static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", "max_memory", "on_memory_error",
-                             NULL};
-    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None, *max_memory = Py_None;
+    static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", "max_hello_fields", "max_memory",
+                             "on_memory_error", NULL};
+    PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None, *fields = Py_None,
+             *max_memory = Py_None;
     const char *on_mem = "raise";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOs:ClientHellos", kwlist, &readers, &idle, &max_flows,
-                                     &progress, &max_memory, &on_mem))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOs:ClientHellos", kwlist, &readers, &idle, &max_flows,
+                                     &progress, &fields, &max_memory, &on_mem))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
@@ -885,7 +935,8 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
-    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop), 1);
+    uint64_t hello_fields = opt_hello_fields(fields, &bad);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop), 1, hello_fields);
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -963,6 +1014,9 @@ static void flows_dealloc(PyObject *self)
     free(fl->pending);
     free(fl->has_pending);
     free(fl->ended);
+    for (Py_ssize_t i = 0; fl->held && i < fl->nreaders; i++) free(fl->held[i]);
+    free(fl->held);
+    free(fl->held_cap);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -1015,10 +1069,12 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         r = fp_stream_engine_stats(fl->eng);
     } else {
         const fp_hello_stats *h = &fl->hellos->stats;
-        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos, "server_hellos",
-                          h->server_hellos, "tcp_searches", h->tcp_searches, "quic_searches", h->quic_searches,
-                          "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up,
-                          "quic_not_initial", h->quic_not_initial, "dropped", h->oom);
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "client_hellos", h->client_hellos,
+                          "server_hellos", h->server_hellos, "tcp_searches", h->tcp_searches, "quic_searches",
+                          h->quic_searches, "quic_auth_failures", h->quic_auth_failures, "quic_gave_up", h->gave_up,
+                          "quic_not_initial", h->quic_not_initial, "dropped", h->oom, "hello_over_cap",
+                          h->hello_over_cap, "hello_implausible_length", h->hello_implausible_length,
+                          "hello_partial", h->hello_partial);
     }
     if (r == NULL || PyDict_SetItemString(d, fl->eng ? "reassembly" : "tls", r) < 0) Py_CLEAR(d);
     Py_XDECREF(r);
@@ -1194,7 +1250,9 @@ static PyGetSetDef hellos_getset[] = {
     {"stats", flows_get_stats, NULL,
      "The flow engine's counters plus 'tls': client_hellos, server_hellos, tcp_searches,\n"
      "quic_searches, quic_auth_failures, quic_gave_up, quic_not_initial (first datagrams that\n"
-     "looked like an Initial but did not decrypt: no state kept), dropped.", NULL},
+     "looked like an Initial but did not decrypt: no state kept), dropped, hello_over_cap\n"
+     "(ClientHellos with fields past max_hello_fields), hello_implausible_length (a header claiming\n"
+     "more than a ClientHello can hold), hello_partial (cut by a gap or the connection's end).", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
     {NULL},
 };

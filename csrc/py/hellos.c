@@ -20,7 +20,7 @@
     X(key_share_groups, "groups of the key_share entries") X(ec_point_formats, "")           \
     X(psk_modes, "psk_key_exchange_modes") X(ech, "encrypted_client_hello present")         \
     X(grease, "GREASE values present") X(ja3, "JA3 string") X(ja3_hash, "JA3 (MD5)")          \
-    X(ja4, "JA4") X(ja4_r, "JA4_r (raw)") X(hello_size, "ClientHello body bytes")             \
+    X(ja4, "JA4") X(ja4_r, "JA4_r (raw)") X(hello_size, "ClientHello body length its header claims")             \
     X(quic_version, "QUIC version of the Initial, or None")                                   \
     X(server_time, "time of the ServerHello, or None")                                        \
     X(server_version, "version the server selected, or None")                                 \
@@ -180,7 +180,7 @@ static PyObject *fill(PyObject *rec, const fp_flow *f, const fp_hello_conn *c, c
     val[HF_ja3_hash] = text_or_none(v->ja3_str ? v->ja3 : NULL);
     val[HF_ja4] = text_or_none(v->ja4[0] ? v->ja4 : NULL);
     val[HF_ja4_r] = text_or_none(v->ja4_r);
-    val[HF_hello_size] = PyLong_FromUnsignedLong(c->hello_len[0]);
+    val[HF_hello_size] = PyLong_FromUnsignedLong(c->hello_wire_len ? c->hello_wire_len : c->hello_len[0]);
     val[HF_quic_version] = c->transport == 'q' ? PyLong_FromUnsignedLong(c->quic_version) : Py_NewRef(Py_None);
     int sh = v->has_sh;
     val[HF_server_time] = sh ? PyFloat_FromDouble((double)c->hello_ns[1] / 1e9) : Py_NewRef(Py_None);

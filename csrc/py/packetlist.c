@@ -97,7 +97,7 @@ static int builder_add(pl_builder *b, const fp_record *rec, int copy)
     return 0;
 }
 
-PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
+static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
 {
     fp_reader_obj *r = (fp_reader_obj *)reader;
     fp_state *st = fp_state_from_type(Py_TYPE(reader));
@@ -109,9 +109,7 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
     char errbuf[512];
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
-    int live = r->src && fp_source_is_live(r->src);
     for (;;) { /* a quiet live capture comes back every read timeout: signals, then on */
-        if (live) fp_reader_pull_begin(r);
         Py_BEGIN_ALLOW_THREADS
         for (; got < limit; got++) {
             rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
@@ -122,7 +120,6 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
             }
         }
         Py_END_ALLOW_THREADS
-        if (live) fp_reader_pull_end(r);
         if (rc != FP_PULL_IDLE || b.oom) break;
         if (PyErr_CheckSignals() < 0) {
             interrupted = 1;
@@ -174,6 +171,14 @@ PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
         return NULL;
     }
     return (PyObject *)pl;
+}
+
+PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
+{
+    if (fp_readers_claim(&reader, 1) < 0) return NULL;
+    PyObject *pl = packetlist_from_claimed(reader, limit);
+    fp_readers_release(&reader, 1);
+    return pl;
 }
 
 static int packetlist_traverse(PyObject *self, visitproc visit, void *arg)
@@ -590,6 +595,14 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
         if (c.cats[k].oom) failed = 1;
     if (failed) {
         PyErr_NoMemory();
+        goto done;
+    }
+    if (pl->owner_is_reader && ((fp_reader_obj *)pl->owner)->src &&
+        fp_source_lost(((fp_reader_obj *)pl->owner)->src)) {
+        PyErr_SetString(st->TruncatedError,
+                        "the capture file was truncated by another process while this PacketList "
+                        "pointed into it: packets in the lost part read as zeros; read the file "
+                        "again, or copy it before analysing a capture that is still being rotated");
         goto done;
     }
     result = PyList_New(0);

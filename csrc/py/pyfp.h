@@ -97,14 +97,19 @@ typedef struct {
     struct fp_bpf_set *bpf;
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */
     int has_view;
-    int is_stream;           /* stdin/pipe/file object: release the GIL around reads */
+    int is_stream;           /* unstable record data (pipes, file objects, compressed, live) */
     int closed;
     Py_ssize_t exports;      /* PacketLists pointing into this source's mapping */
     fp_on_error policy;
     int has_limit;
     uint64_t limit, delivered, filtered;
     PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
-    int pulling;             /* threads inside a GIL-free pull: close() then only breaks */
+    /* Sharing: one consumer pulls at a time. A consumer that pulls with the GIL released
+     * claims the Reader first (claim_owner, changed only with the GIL held); claim_lock is
+     * held exactly while claimed, so others wait on it with the GIL released. */
+    unsigned long claim_owner; /* thread ident of the claimer, 0 when unclaimed */
+    PyThread_type_lock claim_lock;
+    PyObject *input_exc;     /* exception a file object's read raised, re-raised for it */
     int64_t deadline_ns;     /* live: CLOCK_MONOTONIC time iteration ends at, 0 = none */
 } fp_reader_obj;
 
@@ -115,11 +120,14 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
                           const fp_error *err, const char *errbuf);
 void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);
-int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec);
 void fp_reader_release_source(fp_reader_obj *r);
-/* Around a GIL-free pull by any caller: close() from another thread waits for the end. */
-void fp_reader_pull_begin(fp_reader_obj *r);
-void fp_reader_pull_end(fp_reader_obj *r);
+/* Around every GIL-free pull (GIL held for both calls): claim readers[0..n) (Reader
+ * objects), all or none, waiting with the GIL released while another thread holds
+ * any; -1 with an exception when this thread holds one already or one is listed twice.
+ * While claimed, records and stream buffers belong to the claimer alone; close() from
+ * another thread only marks the Reader, and the release frees it. */
+int fp_readers_claim(PyObject *const *readers, Py_ssize_t n);
+void fp_readers_release(PyObject *const *readers, Py_ssize_t n);
 /* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */
 void fp_reader_unexport(fp_reader_obj *r);
 PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
@@ -150,5 +158,12 @@ int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **
 
 /* Raise the fastpkt exception matching a source error. */
 void fp_raise_source_error(fp_state *st, const fp_error *err);
+
+/* pyinput.c: a binary file object read through readinto() (or read()), the GIL taken
+ * inside each read. An exception it raises is kept in *exc_slot (the Reader's), and
+ * the read fails with FP_ERR_IO. 0: *in set; -1: exception set. */
+int fp_pyinput_new(PyObject *file, PyObject **exc_slot, fp_input *in);
+/* Has `o` a readinto or read method? */
+int fp_pyinput_check(PyObject *o);
 
 #endif

@@ -1,8 +1,9 @@
 /* Reader: a lazy iterator over a capture (file, stdin/pipe, file object or memory
- * buffer), with an optional BPF filter run in C before any Python object exists. */
+ * buffer, any of them possibly compressed), with an optional BPF filter run in C
+ * before any Python object exists. One Reader may feed several consumers (threads,
+ * engines): each record goes to exactly one of them (see fp_readers_claim). */
 #include "pyfp.h"
 
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,10 +38,21 @@ static int parse_on_error(PyObject *o, fp_on_error *out)
 }
 
 /* Open the source from whatever the user gave us. */
+/* A source error as a Python exception; an exception the file object raised wins. */
+static void raise_error(fp_reader_obj *r, fp_state *st, const fp_error *err)
+{
+    if (err->kind == FP_ERR_IO && r->input_exc != NULL) {
+        PyObject *v = r->input_exc;
+        r->input_exc = NULL;
+        PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(v)), v, PyException_GetTraceback(v));
+        return;
+    }
+    fp_raise_source_error(st, err);
+}
+
 static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_error policy)
 {
     fp_error err = {0};
-    PyObject *fileno = NULL;
     if (PyUnicode_Check(source) || PyBytes_Check(source) || PyObject_HasAttrString(source, "__fspath__")) {
         PyObject *path = NULL;
         if (!PyUnicode_FSConverter(source, &path)) return -1;
@@ -54,22 +66,14 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
         if (PyObject_GetBuffer(source, &r->view, PyBUF_SIMPLE) < 0) return -1;
         r->has_view = 1;
         r->src = fp_source_open_memory(r->view.buf, (size_t)r->view.len, policy, &err);
-    } else if ((fileno = PyObject_CallMethod(source, "fileno", NULL)) != NULL) {
-        int fd = PyLong_AsLong(fileno);
-        Py_DECREF(fileno);
-        if (fd == -1 && PyErr_Occurred()) return -1;
-        int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        if (own < 0) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        r->is_stream = 1;
+    } else if (fp_pyinput_check(source)) {
+        fp_input in;
+        if (fp_pyinput_new(source, &r->input_exc, &in) < 0) return -1;
         /* The file header is read here: a pipe may block, and its writer may be a thread. */
         Py_BEGIN_ALLOW_THREADS
-        r->src = fp_source_open_fd(own, policy, &err);
+        r->src = fp_source_open_input(in, policy, &err);
         Py_END_ALLOW_THREADS
     } else {
-        PyErr_Clear();
         PyErr_Format(PyExc_TypeError,
                      "source must be a path, '-' for stdin, a binary file object or a bytes-like "
                      "capture, not %.100s",
@@ -77,10 +81,10 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
         return -1;
     }
     if (r->src == NULL) {
-        fp_raise_source_error(st, &err);
+        raise_error(r, st, &err);
         return -1;
     }
-    /* FIFOs and other unmappable paths are read as streams too: reads may block. */
+    /* FIFOs, compressed files and other unmappable paths are streams too: reads may block. */
     r->is_stream = !fp_source_stable_data(r->src);
     return 0;
 }
@@ -124,6 +128,10 @@ static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
     r->st = st;
+    if (r->claim_lock == NULL && (r->claim_lock = PyThread_allocate_lock()) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     if (filter != Py_None && !PyUnicode_Check(filter)) {
         PyErr_SetString(PyExc_TypeError, "filter must be a BPF expression string such as 'tcp port 80'");
         return -1;
@@ -193,7 +201,7 @@ int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_recor
                           const fp_error *err, const char *errbuf)
 {
     if (rc == FP_PULL_SOURCE_ERROR) {
-        fp_raise_source_error(st, err);
+        raise_error(r, st, err);
         return -1;
     }
     if (rc == FP_PULL_FILTER_ERROR) {
@@ -204,51 +212,121 @@ int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_recor
     return 0;
 }
 
-void fp_reader_pull_begin(fp_reader_obj *r) { r->pulling++; }
+/* ---- sharing ------------------------------------------------------------------------
+ * Pulls with the GIL held are serialised by the GIL. A GIL-free pull (engines, counting,
+ * streams and file objects) claims the Reader first; the claim lasts until the claimer
+ * is done with the record data (a stream buffer moves on the next pull) and is checked
+ * and changed only with the GIL held, so the per-packet path of an unclaimed mmap'd
+ * Reader costs one comparison. Claims of several Readers are all or none: no thread
+ * waits while holding one, so engines sharing Readers cannot deadlock. */
 
-void fp_reader_pull_end(fp_reader_obj *r)
+static fp_reader_obj *first_claimed(PyObject *const *readers, Py_ssize_t n, unsigned long me, int *error)
 {
-    if (--r->pulling == 0 && r->closed && r->exports == 0) fp_reader_release_source(r);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fp_reader_obj *r = as_reader(readers[i]);
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (readers[j] == readers[i]) {
+                PyErr_SetString(PyExc_ValueError, "the same Reader is listed twice: each record "
+                                                  "would go to one of the two places only");
+                *error = 1;
+                return NULL;
+            }
+        if (r->claim_owner == me) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "this Reader is already being read by this thread (a callback of "
+                            "its consumer may not read it too)");
+            *error = 1;
+            return NULL;
+        }
+        if (r->claim_owner != 0) return r;
+    }
+    return NULL;
 }
 
-/* Next record for Python-level iteration: 1 got one, 0 end, -1 error (Python error set).
- * A quiet live capture comes back every read timeout to let signals (Ctrl+C) through. */
-int fp_reader_next_record(fp_reader_obj *r, fp_state *st, fp_record *rec)
+int fp_readers_claim(PyObject *const *readers, Py_ssize_t n)
 {
-    fp_error err; /* filled by the source only on error: no per-record zeroing */
-    char errbuf[512];
-    int rc;
-    if (!r->is_stream) {
-        rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
-    } else {
-        for (;;) {
-            fp_reader_pull_begin(r);
-            Py_BEGIN_ALLOW_THREADS
-            rc = fp_reader_pull(r, rec, &err, errbuf, sizeof errbuf);
-            Py_END_ALLOW_THREADS
-            /* the record stays valid: release only happens when closed, and then we end */
-            if (r->closed && rc == FP_PULL_RECORD) rc = FP_PULL_END;
-            fp_reader_pull_end(r);
-            if (rc != FP_PULL_IDLE) break;
-            if (PyErr_CheckSignals() < 0) return -1;
+    unsigned long me = PyThread_get_thread_ident();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fp_reader_obj *r = as_reader(readers[i]);
+        if (r->claim_lock == NULL && (r->claim_lock = PyThread_allocate_lock()) == NULL) {
+            PyErr_NoMemory();
+            return -1;
         }
     }
-    if (rc == FP_PULL_RECORD) return 1;
-    return fp_reader_pull_finish(r, st, rc, rec, &err, errbuf);
+    for (;;) {
+        int error = 0;
+        fp_reader_obj *busy = first_claimed(readers, n, me, &error);
+        if (error) return -1;
+        if (busy == NULL) break;
+        /* Wait for its release without the GIL; come back for signals every 100 ms. */
+        PyThread_type_lock lock = busy->claim_lock;
+        Py_INCREF(busy);
+        Py_BEGIN_ALLOW_THREADS
+        if (PyThread_acquire_lock_timed(lock, 100000, 0) == PY_LOCK_ACQUIRED) PyThread_release_lock(lock);
+        Py_END_ALLOW_THREADS
+        Py_DECREF(busy);
+        if (PyErr_CheckSignals() < 0) return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fp_reader_obj *r = as_reader(readers[i]);
+        /* Free or held for an instant by a waiter on its way out: this wait is short. */
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(r->claim_lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+        r->claim_owner = me;
+    }
+    return 0;
 }
 
+void fp_readers_release(PyObject *const *readers, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fp_reader_obj *r = as_reader(readers[i]);
+        r->claim_owner = 0;
+        PyThread_release_lock(r->claim_lock);
+        if (r->closed && r->exports == 0) fp_reader_release_source(r);
+    }
+}
+
+/* Next packet for Python-level iteration. A quiet live capture comes back every read
+ * timeout to let signals (Ctrl+C) through. */
 static PyObject *reader_iternext(PyObject *self)
 {
     fp_reader_obj *r = as_reader(self);
     fp_state *st = r->st;
     fp_record rec;
+    fp_error err; /* filled by the source only on error: no per-record zeroing */
+    char errbuf[512];
+    int rc;
     if (r->src == NULL) {
         if (!r->closed) PyErr_SetString(PyExc_ValueError, "Reader was not initialised");
         return NULL;
     }
-    int rc = fp_reader_next_record(r, st, &rec);
-    if (rc <= 0) return NULL;
-    return (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL);
+    if (!r->is_stream && r->claim_owner == 0) { /* mmap'd or memory: pull under the GIL */
+        rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
+        if (rc == FP_PULL_RECORD) return (PyObject *)fp_packet_from_record(st, &rec, self);
+        fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
+        return NULL;
+    }
+    if (fp_readers_claim(&self, 1) < 0) return NULL;
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
+        Py_END_ALLOW_THREADS
+        if (rc != FP_PULL_IDLE) break;
+        if (PyErr_CheckSignals() < 0) {
+            fp_readers_release(&self, 1);
+            return NULL;
+        }
+    }
+    if (r->closed && rc == FP_PULL_RECORD) rc = FP_PULL_END; /* closed by another thread meanwhile */
+    PyObject *pkt = NULL;
+    if (rc == FP_PULL_RECORD) /* built while claimed: a stream's record moves on the next pull */
+        pkt = (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL);
+    else
+        fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
+    fp_readers_release(&self, 1);
+    return pkt;
 }
 
 /* C-only pass: count the records that pass the filter, GIL released. */
@@ -263,17 +341,21 @@ static PyObject *reader_count(PyObject *self, PyObject *unused)
     fp_error err;
     char errbuf[512];
     uint64_t n = 0;
-    int rc, live = fp_source_is_live(r->src);
+    int rc;
+    if (fp_readers_claim(&self, 1) < 0) return NULL;
     for (;;) { /* a quiet live capture comes back every read timeout: signals, then on */
-        if (live) fp_reader_pull_begin(r);
         Py_BEGIN_ALLOW_THREADS
         while ((rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) n++;
         Py_END_ALLOW_THREADS
-        if (live) fp_reader_pull_end(r);
         if (rc != FP_PULL_IDLE) break;
-        if (PyErr_CheckSignals() < 0) return NULL;
+        if (PyErr_CheckSignals() < 0) {
+            fp_readers_release(&self, 1);
+            return NULL;
+        }
     }
-    if (fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0) return NULL;
+    int failed = fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0;
+    fp_readers_release(&self, 1);
+    if (failed) return NULL;
     return PyLong_FromUnsignedLongLong(n);
 }
 
@@ -296,7 +378,7 @@ void fp_reader_release_source(fp_reader_obj *r)
 
 void fp_reader_unexport(fp_reader_obj *r)
 {
-    if (--r->exports == 0 && r->closed) fp_reader_release_source(r);
+    if (--r->exports == 0 && r->closed && r->claim_owner == 0) fp_reader_release_source(r);
 }
 
 static PyObject *reader_close(PyObject *self, PyObject *unused)
@@ -304,9 +386,9 @@ static PyObject *reader_close(PyObject *self, PyObject *unused)
     (void)unused;
     fp_reader_obj *r = as_reader(self);
     r->closed = 1;
-    /* Another thread inside a pull (a live capture waiting for packets) is woken and
-     * releases the source itself; PacketLists that reference the mapping keep it alive. */
-    if (r->pulling) fp_source_live_break(r->src);
+    /* A claimer in another thread (a live capture waiting for packets is woken) releases
+     * the source itself; PacketLists that reference the mapping keep it alive. */
+    if (r->claim_owner) fp_source_live_break(r->src);
     else if (r->exports == 0) fp_reader_release_source(r);
     Py_RETURN_NONE;
 }
@@ -334,6 +416,7 @@ static PyObject *reader_open_live(PyObject *self, PyObject *args, PyObject *kwds
         PyErr_SetString(PyExc_RuntimeError, "this Reader is already open");
         return NULL;
     }
+    if (r->claim_lock == NULL && (r->claim_lock = PyThread_allocate_lock()) == NULL) return PyErr_NoMemory();
     cfg.iface = iface;
     cfg.filter = filter;
     fp_error err = {0};
@@ -425,12 +508,14 @@ static int reader_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(as_reader(self)->error);
+    Py_VISIT(as_reader(self)->input_exc);
     return 0;
 }
 
 static int reader_clear(PyObject *self)
 {
     Py_CLEAR(as_reader(self)->error);
+    Py_CLEAR(as_reader(self)->input_exc);
     return 0;
 }
 
@@ -440,6 +525,7 @@ static void reader_dealloc(PyObject *self)
     PyObject_GC_UnTrack(self);
     fp_reader_release_source(as_reader(self));
     reader_clear(self);
+    if (as_reader(self)->claim_lock) PyThread_free_lock(as_reader(self)->claim_lock);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -474,6 +560,15 @@ READER_U64_GETTER(get_snaplen, fp_source_snaplen(r->src))
 READER_U64_GETTER(get_skipped, fp_source_skipped(r->src))
 READER_U64_GETTER(get_position, fp_source_position(r->src))
 READER_U64_GETTER(get_size, fp_source_size(r->src))
+
+static PyObject *get_compression(PyObject *self, void *c)
+{
+    (void)c;
+    fp_reader_obj *r = as_reader(self);
+    const char *name = r->src ? fp_compression_name(fp_source_compression(r->src)) : NULL;
+    if (name == NULL) Py_RETURN_NONE;
+    return PyUnicode_FromString(name);
+}
 
 static PyObject *get_nanosecond(PyObject *self, void *c)
 {
@@ -522,8 +617,9 @@ static PyGetSetDef reader_getset[] = {
     {"packets_read", get_packets_read, NULL, "Packets delivered so far.", NULL},
     {"skipped", get_skipped, NULL, "Corrupt records skipped under on_error='skip'.", NULL},
     {"filtered", get_filtered, NULL, "Records rejected by the BPF filter.", NULL},
-    {"position", get_position, NULL, "Bytes of input consumed.", NULL},
-    {"size", get_size, NULL, "File size in bytes (0 for streams).", NULL},
+    {"position", get_position, NULL, "Bytes of input consumed (decompressed, for compressed captures).", NULL},
+    {"size", get_size, NULL, "File size in bytes (0 for streams and compressed captures).", NULL},
+    {"compression", get_compression, NULL, "'gzip', 'zstd', 'xz' or 'bzip2' (found by magic number), or None.", NULL},
     {"error", get_error, NULL, "The FormatError that ended iteration under on_error='stop', or None.", NULL},
     {"closed", get_closed, NULL, "True after close().", NULL},
     {NULL},
@@ -548,8 +644,11 @@ static PyMethodDef reader_methods[] = {
 
 PyDoc_STRVAR(reader_doc,
              "Reader(source, filter=None, on_error='raise', count=None)\n--\n\n"
-             "Lazy iterator over a pcap or pcapng capture (format found by magic number).\n"
-             "source: a path, '-' for stdin, a binary file object, or a bytes-like capture.\n"
+             "Lazy iterator over a pcap or pcapng capture (format found by magic number; gzip,\n"
+             "zstd, xz and bzip2 compressed captures are decompressed as they are read).\n"
+             "source: a path, '-' for stdin, a binary file object (read through its readinto()\n"
+             "or read()), or a bytes-like capture. One Reader may feed several threads and\n"
+             "engines: each packet goes to exactly one of them.\n"
              "filter: a BPF expression compiled by libpcap, applied in C.\n"
              "on_error: what to do at a corrupt or truncated record once every packet before it\n"
              "was delivered: 'raise' (FormatError/TruncatedError), 'stop' (end quietly; see\n"

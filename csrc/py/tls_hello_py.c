@@ -14,6 +14,9 @@ typedef struct {
     uint8_t type;
     uint8_t *body;         /* malloc'd copy of the message body */
     uint32_t len;
+    uint32_t wire_len;     /* the header's body length (differs when compact) */
+    uint32_t stream_anomalies; /* the streaming parser's FP_TLS_HELLO_A bits */
+    int compact, partial;
     int rc;                /* parser return code */
     fp_tls_hello hello;
     char proto;
@@ -31,6 +34,10 @@ static int on_hello_message(void *ctx, const fp_tls_hs_msg *m)
     job->found = 1;
     job->type = m->type;
     job->len = m->len;
+    job->wire_len = m->wire_len;
+    job->compact = m->compact;
+    job->partial = m->partial;
+    job->stream_anomalies = m->anomalies;
     job->body = malloc(m->len ? m->len : 1);
     if (job->body == NULL) {
         job->nomem = 1;
@@ -44,10 +51,13 @@ static int on_hello_message(void *ctx, const fp_tls_hs_msg *m)
 static void hello_job_run(hello_job *job, fp_tls_asm *a, const uint8_t *data, size_t len)
 {
     fp_tls_asm_feed(a, data, len, on_hello_message, job);
+    if (!job->found) fp_tls_asm_finish(a, on_hello_message, job);
     if (!job->found || job->nomem) return;
-    if (job->type == 1)
-        job->rc = fp_tls_client_hello_parse(job->body, job->len, &job->hello);
-    else
+    if (job->type == 1) {
+        job->rc = job->compact ? fp_tls_client_hello_parse_compact(job->body, job->len, job->stream_anomalies,
+                                                                   &job->hello)
+                               : fp_tls_client_hello_parse(job->body, job->len, &job->hello);
+    } else
         job->rc = fp_tls_server_hello_parse(job->body, job->len, &job->hello);
     job->ja3 = fp_tls_ja3_new(&job->hello, job->ja3_md5);
     if (job->ja3 == NULL) job->nomem = 1;
@@ -204,23 +214,31 @@ static int hello_fields(PyObject *d, const hello_job *job)
 }
 
 PyDoc_STRVAR(tls_hello_doc,
-"_tls_hello(data, quic=False, proto=None) -> dict\n--\n\n"
+"_tls_hello(data, quic=False, proto=None, hello_fields=0) -> dict\n--\n\n"
 "Test bridge: the first ClientHello or ServerHello in `data` -- TLS records (a stream\n"
 "direction's bytes starting with a handshake record) or, when `quic` is true or the data\n"
 "does not start like a record, bare handshake messages (a QUIC CRYPTO stream) -- parsed\n"
 "in C with the GIL released. Returns every parsed field plus ja3/ja3_hash/ja4/ja4_r\n"
 "(ClientHello; JA4 protocol `proto` 't'/'q'/'d', default 'q' when quic else 't') or\n"
-"ja3s/ja3s_hash (ServerHello). handshake_type is None when no hello was complete.");
+"ja3s/ja3s_hash (ServerHello). handshake_type is None when no hello was complete.\n"
+"hello_fields > 0 streams a ClientHello through the streaming parser with that cap (any\n"
+"length; a hello cut by the end of `data` comes out partial): 'compact', 'partial' and\n"
+"'hello_size' (the header's body length) tell how it was read.");
 
 static PyObject *tls_hello(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
-    static char *kwlist[] = {"data", "quic", "proto", NULL};
+    static char *kwlist[] = {"data", "quic", "proto", "hello_fields", NULL};
     Py_buffer buf;
     int quic = 0;
     const char *proto = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pz:_tls_hello", kwlist, &buf, &quic, &proto))
+    unsigned long fields = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pzk:_tls_hello", kwlist, &buf, &quic, &proto, &fields))
         return NULL;
+    if (fields > UINT32_MAX) {
+        PyBuffer_Release(&buf);
+        return PyErr_Format(PyExc_ValueError, "hello_fields must be < 2**32, got %lu", fields);
+    }
     hello_job job;
     memset(&job, 0, sizeof job);
     job.proto = quic ? 'q' : 't';
@@ -236,6 +254,7 @@ static PyObject *tls_hello(PyObject *module, PyObject *args, PyObject *kwargs)
     int records = !quic && len > 0 && fp_tls_record_start_plausible(data, len);
     fp_tls_asm a;
     fp_tls_asm_init(&a, !records);
+    a.hello_fields = (uint32_t)fields;
     Py_BEGIN_ALLOW_THREADS
     hello_job_run(&job, &a, data, len);
     Py_END_ALLOW_THREADS
@@ -252,6 +271,9 @@ static PyObject *tls_hello(PyObject *module, PyObject *args, PyObject *kwargs)
         set_item(d, "assembler_flags", name_tuple(a.flags, fp_tls_asm_flag_names,
                                                   FP_TLS_ASM_FLAG_COUNT)) < 0 ||
         set_item(d, "handshake_type", job.found ? PyLong_FromLong(job.type) : Py_NewRef(Py_None)) < 0 ||
+        set_item(d, "compact", PyBool_FromLong(job.compact)) < 0 ||
+        set_item(d, "partial", PyBool_FromLong(job.partial)) < 0 ||
+        set_item(d, "hello_size", job.found ? PyLong_FromUnsignedLong(job.wire_len) : Py_NewRef(Py_None)) < 0 ||
         (job.found && hello_fields(d, &job) < 0))
         Py_CLEAR(d);
 done:

@@ -9,10 +9,6 @@
 
 #define PCAP_HDR 24u
 #define REC_HDR 16u
-/* caplen above this and above the snaplen is a lie, not a jumbo frame. */
-#define PCAP_SANE_CAPLEN (64u << 20)
-/* libpcap's own MAXIMUM_SNAPLEN: the usual bound for real packets. */
-#define PCAP_TYPICAL_MAX 262144u
 #define NS_PER_DAY (86400LL * 1000000000LL)
 
 typedef struct {
@@ -62,13 +58,9 @@ int fp_pcap_open(fp_source *s, fp_error *err)
     return fp_src_add_interface(s, &ifc, err, 0);
 }
 
-/* Largest caplen that is still a real packet for this file. */
-static uint32_t caplen_bound(const fp_source *s)
-{
-    if (s->snaplen <= PCAP_TYPICAL_MAX)
-        return PCAP_TYPICAL_MAX;
-    return s->snaplen < FP_MAX_RECORD ? s->snaplen : FP_MAX_RECORD;
-}
+/* Largest caplen that is still a real packet for this file (as libpcap and
+ * tshark judge it: 256 KiB, or the snaplen when the file declares more). */
+static uint32_t caplen_bound(const fp_source *s) { return fp_src_packet_bound(s->snaplen); }
 
 int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
 {
@@ -87,12 +79,14 @@ int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
         return -1;
     }
     rec_hdr h = parse_rec_hdr(p, s->big_endian);
-    if (h.caplen > FP_MAX_RECORD || (h.caplen > PCAP_SANE_CAPLEN && h.caplen > caplen_bound(s))) {
+    /* Judged before the record is buffered: a pipe cannot make us hold more. */
+    if (h.caplen > caplen_bound(s)) {
         fp_src_error(err, FP_ERR_FORMAT, off, idx,
-                     "record %llu at offset %llu claims %u captured bytes (snaplen %u): the "
-                     "record header is corrupt; pass on_error='skip' to look for the next "
-                     "record or 'stop' to keep the packets before it",
-                     (unsigned long long)idx, (unsigned long long)off, h.caplen, s->snaplen);
+                     "record %llu at offset %llu claims %u captured bytes, more than the %u a "
+                     "packet of this file can have (snaplen %u): the record header is corrupt; "
+                     "pass on_error='skip' to look for the next record or 'stop' to keep the "
+                     "packets before it", (unsigned long long)idx, (unsigned long long)off,
+                     h.caplen, caplen_bound(s), s->snaplen);
         return -1;
     }
     n = fp_src_peek(s, off + REC_HDR, h.caplen, &p, err);

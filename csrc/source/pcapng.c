@@ -94,6 +94,22 @@ static void truncated(fp_error *err, const block *b, int64_t have, const char *w
                  b->len, (long long)have);
 }
 
+static int is_packet_block(uint32_t type)
+{
+    return type == BT_EPB || type == BT_PB || type == BT_SPB;
+}
+
+/* Longest block of this type we accept. Packet blocks: the largest packet the
+ * section's interfaces allow plus fixed fields and FP_PCAPNG_OPTIONS_MAX of
+ * options (libpcap's rule); other blocks: FP_PCAPNG_OTHER_BLOCK_MAX. */
+static uint32_t block_limit(const fp_source *s, uint32_t type)
+{
+    if (!is_packet_block(type))
+        return FP_PCAPNG_OTHER_BLOCK_MAX;
+    uint32_t bound = s->section_packet_bound ? s->section_packet_bound : FP_MAX_PACKET;
+    return 32u + bound + FP_PCAPNG_OPTIONS_MAX;
+}
+
 /* Read the block at s->pos: 1 with *b filled, 0 at a clean end, -1 on error.
  * The trailing length is only recorded here; check_trailer() judges it. */
 static int read_block(fp_source *s, block *b, fp_error *err)
@@ -130,11 +146,20 @@ static int read_block(fp_source *s, block *b, fp_error *err)
     }
     b->type = fp_rd32(p, b->be);
     b->len = fp_rd32(p + 4, b->be);
-    if (b->len < 12 || b->len % 4 != 0 || b->len > FP_MAX_RECORD) {
+    if (b->len < 12 || b->len % 4 != 0) {
         fp_src_error(err, FP_ERR_FORMAT, b->off, b->idx,
                      "block at offset %llu (type 0x%x) has an impossible total length %u "
                      "(must be a multiple of 4, at least 12): the file is corrupt",
                      (unsigned long long)b->off, b->type, b->len);
+        return -1;
+    }
+    /* Judged before the block is buffered: a pipe cannot make us hold more. */
+    if (b->len > block_limit(s, b->type)) {
+        fp_src_error(err, FP_ERR_FORMAT, b->off, b->idx,
+                     "block at offset %llu (type 0x%x) claims %u bytes, more than the %u a "
+                     "block of its type may have here: the file is corrupt; pass "
+                     "on_error='stop' to keep the packets before it",
+                     (unsigned long long)b->off, b->type, b->len, block_limit(s, b->type));
         return -1;
     }
     n = fp_src_peek(s, b->off, b->len, &p, err);
@@ -184,6 +209,7 @@ static int parse_shb(fp_source *s, const block *b, fp_error *err)
     s->big_endian = b->be;
     s->section_base = s->n_ifs;
     s->section_count = 0;
+    s->section_packet_bound = FP_MAX_PACKET;
     return 0;
 }
 
@@ -231,6 +257,9 @@ static int parse_idb(fp_source *s, const block *b, fp_error *err)
     if (fp_src_add_interface(s, &ifc, err, b->off) < 0)
         return -1;
     s->section_count++;
+    uint32_t bound = fp_src_packet_bound(ifc.snaplen);
+    if (bound > s->section_packet_bound)
+        s->section_packet_bound = bound;
     return 0;
 }
 
@@ -373,7 +402,7 @@ int fp_pcapng_resync(fp_source *s)
         if (type != BT_IDB && type != BT_PB && type != BT_SPB && type != BT_EPB && type != 4 &&
             type != 5)
             continue;
-        if (len < 12 || len % 4 != 0 || len > FP_MAX_RECORD)
+        if (len < 12 || len % 4 != 0 || len > block_limit(s, type))
             continue;
         if (fp_src_peek(s, off, len, &p, &ignored) < (int64_t)len)
             continue;

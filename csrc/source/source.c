@@ -1,6 +1,7 @@
-/* fp_source core: input (mmap'd file, caller memory, or a read(2) stream),
- * format detection by magic number, the error policy, and accessors. The
- * formats themselves live in pcap.c and pcapng.c. */
+/* fp_source core: input (mmap'd file, caller memory, or a stream read through
+ * an fp_input), format detection by magic number (compressed streams are
+ * wrapped in a decoder first), the error policy, and accessors. The formats
+ * themselves live in pcap.c and pcapng.c; inputs in input.c and decompress.c. */
 #define _DEFAULT_SOURCE 1
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mapguard.h"
 #include "source_impl.h"
 
 #define STREAM_CHUNK (1u << 20)        /* initial stream buffer and minimum read size */
@@ -72,12 +74,9 @@ static int stream_reserve(fp_source *s, size_t need, fp_error *err)
 static int stream_fill(fp_source *s, size_t end, fp_error *err)
 {
     while (s->buf_len < end && !s->eof) {
-        ssize_t n = read(s->fd, s->buf + s->buf_len, s->buf_cap - s->buf_len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            io_error(err, errno, "cannot read", "stream");
-            err->offset = s->buf_base + s->buf_len;
+        int64_t n = s->in.read(s->in.ctx, s->buf + s->buf_len, s->buf_cap - s->buf_len, err);
+        if (n < 0) {            /* blame the record being read (decompressed offsets) */
+            err->offset = s->pos;
             err->packet_index = fp_src_index(s);
             return -1;
         }
@@ -156,13 +155,45 @@ fp_source *fp_src_new(fp_on_error policy)
     return s;
 }
 
-/* Detect the format from the first 4 bytes and read the file header. */
+/* Put a decoder between the input and the stream buffer; the bytes already
+ * buffered (or the whole memory buffer) are its first input. */
+static int start_decoder(fp_source *s, fp_compression c, fp_error *err)
+{
+    const uint8_t *prefix = s->buf;
+    size_t prefix_len = s->buf_len;
+    if (s->mem) {
+        if (fp_input_memory(&s->in, s->mem, (size_t)s->mem_len, err) < 0)
+            return -1;
+        s->mem = NULL;
+        s->mem_len = 0;
+        prefix_len = 0;
+    }
+    if (fp_decoder_wrap(&s->in, c, prefix, prefix_len, err) < 0)
+        return -1;
+    s->buf_len = 0;
+    s->eof = 0;
+    s->compression = c;
+    return 0;
+}
+
+/* Detect the format from the first bytes and read the file header. */
 static fp_source *source_start(fp_source *s, fp_error *err)
 {
     const uint8_t *p;
-    int64_t n = fp_src_peek(s, 0, 4, &p, err);
+    int64_t n = fp_src_peek(s, 0, 6, &p, err);
     if (n < 0)
         goto fail;
+    fp_compression c = fp_compression_detect(p, (size_t)n);
+    if (c != FP_COMPRESSION_NONE && !s->mapped) {   /* files: see fp_source_open_path */
+        if (start_decoder(s, c, err) < 0 || (n = fp_src_peek(s, 0, 4, &p, err)) < 0)
+            goto fail;
+        if (n == 0) {
+            fp_src_error(err, FP_ERR_FORMAT, 0, 0,
+                         "the %s data decompresses to 0 bytes, not even a pcap or pcapng header",
+                         fp_compression_name(c));
+            goto fail;
+        }
+    }
     if (n == 0) {
         fp_src_error(err, FP_ERR_FORMAT, 0, 0,
                      "empty file: 0 bytes, not even a pcap or pcapng header");
@@ -186,8 +217,9 @@ static fp_source *source_start(fp_source *s, fp_error *err)
         break;
     default:
         fp_src_error(err, FP_ERR_FORMAT, 0, 0,
-                     "not a pcap or pcapng file: unknown magic number %02x %02x %02x %02x "
+                     "not a pcap or pcapng %s: unknown magic number %02x %02x %02x %02x "
                      "(the file extension does not matter, the first 4 bytes do)",
+                     s->compression ? "capture inside the compressed data" : "file",
                      p[0], p[1], p[2], p[3]);
         goto fail;
     }
@@ -214,17 +246,34 @@ fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error pol
     return source_start(s, err);
 }
 
-fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err)
+fp_source *fp_source_open_input(fp_input in, fp_on_error policy, fp_error *err)
 {
     fp_source *s = fp_src_new(policy);
     if (!s) {
-        close(fd);
+        fp_input_close(&in);
         fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
         err->sys_errno = ENOMEM;
         return NULL;
     }
-    s->fd = fd;
+    s->in = in;
     return source_start(s, err);
+}
+
+fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err)
+{
+    fp_input in;
+    if (fp_input_fd(&in, fd, err) < 0)
+        return NULL;
+    return fp_source_open_input(in, policy, err);
+}
+
+/* Compressed files are read as streams through their decoder: a mapping would
+ * only hold the compressed bytes. */
+static int compressed_file(int fd)
+{
+    uint8_t magic[6];
+    ssize_t n = pread(fd, magic, sizeof magic, 0);
+    return n > 0 && fp_compression_detect(magic, (size_t)n) != FP_COMPRESSION_NONE;
 }
 
 fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *err)
@@ -248,7 +297,7 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
         close(fd);
         return NULL;
     }
-    if (!S_ISREG(st.st_mode))   /* FIFO, character device, ...: read it as a stream */
+    if (!S_ISREG(st.st_mode) || compressed_file(fd))   /* FIFO, device, .gz ...: a stream */
         return fp_source_open_fd(fd, policy, err);
     if (st.st_size == 0) {
         fp_src_error(err, FP_ERR_FORMAT, 0, 0,
@@ -259,9 +308,15 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)      /* some filesystems cannot map: fall back to reading */
         return fp_source_open_fd(fd, policy, err);
+    int guard = fp_mapguard_add(map, (size_t)st.st_size, st.st_dev, st.st_ino);
+    if (guard < 0) {            /* unguarded, a truncation would kill us: read instead */
+        munmap(map, (size_t)st.st_size);
+        return fp_source_open_fd(fd, policy, err);
+    }
     madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
     fp_source *s = fp_src_new(policy);
     if (!s) {
+        fp_mapguard_remove(guard);
         munmap(map, (size_t)st.st_size);
         close(fd);
         fp_src_error(err, FP_ERR_IO, 0, 0, "out of memory");
@@ -272,6 +327,8 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     s->mem = map;
     s->mem_len = (uint64_t)st.st_size;
     s->mapped = 1;
+    s->guard = guard;
+    s->page_mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
     return source_start(s, err);
 }
 
@@ -281,16 +338,43 @@ void fp_source_close(fp_source *s)
         return;
     if (s->live)
         fp_live_close(s);
-    if (s->mapped)
+    if (s->mapped) {
+        fp_mapguard_remove(s->guard);
         munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
+    }
     if (s->fd >= 0)
         close(s->fd);
+    fp_input_close(&s->in);
     free(s->buf);
     free(s->ifs);
     free(s);
 }
 
 /* ---- iteration ------------------------------------------------------------ */
+
+/* Whether the file shrank under the record just parsed (or, without one, under the
+ * mapping). Touching the first byte past the record's page faults when the file lost
+ * that page (mapguard turns the SIGBUS into a mark); only the mapping's last page,
+ * whose bytes past the new end read as zeros without a fault, after a fault, and on
+ * the error/end path need the file system's word. */
+static int mapping_lost(const fp_source *s, int have_record)
+{
+    uint64_t end = have_record ? s->pos : s->mem_len;
+    uint64_t next_page = (end + s->page_mask) & ~s->page_mask;
+    if (have_record && next_page < s->mem_len) {
+        volatile const uint8_t *p = s->mem + next_page;
+        (void)*p;
+        if (!fp_mapguard_lost(s->guard))
+            return 0;
+    }
+    struct stat st;
+    return fstat(s->fd, &st) == 0 && (uint64_t)st.st_size < end;
+}
+
+int fp_source_lost(const fp_source *s)
+{
+    return s->mapped && (fp_mapguard_lost(s->guard) || mapping_lost(s, 0));
+}
 
 static int resync(fp_source *s)
 {
@@ -320,6 +404,16 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
         s->skip_to = 0;
         int rc = s->format == FP_FORMAT_PCAP ? fp_pcap_next(s, rec, err)
                                              : fp_pcapng_next(s, rec, err);
+        if (s->mapped && mapping_lost(s, rc > 0)) {
+            fp_src_error(err, FP_ERR_TRUNCATED, rc > 0 ? rec->offset : s->pos, fp_src_index(s),
+                         "the file was truncated by another process while being read: it no "
+                         "longer holds the record at offset %llu (%llu packets were delivered)",
+                         (unsigned long long)(rc > 0 ? rec->offset : s->pos),
+                         (unsigned long long)s->packets);
+            s->finished = 1;
+            s->last_error = *err;
+            return s->policy == FP_ON_ERROR_RAISE ? -1 : 0;
+        }
         if (rc > 0) {
             s->packets++;
             if (rec->has_ts) {
@@ -384,6 +478,7 @@ uint64_t fp_source_packets(const fp_source *s) { return s->packets; }
 uint64_t fp_source_skipped(const fp_source *s) { return s->skipped; }
 uint64_t fp_source_position(const fp_source *s) { return s->pos; }
 uint64_t fp_source_size(const fp_source *s) { return s->mem ? s->mem_len : 0; }
+fp_compression fp_source_compression(const fp_source *s) { return s->compression; }
 const fp_error *fp_source_last_error(const fp_source *s) { return &s->last_error; }
 
 const uint8_t *fp_source_pcap_header(const fp_source *s)

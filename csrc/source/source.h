@@ -1,5 +1,6 @@
 /* Record sources: pcap and pcapng files (mmap'd) and byte streams (pipes,
- * stdin), detected by magic number. Python-free.
+ * stdin, any fp_input), detected by magic number; gzip, zstd, xz and bzip2
+ * compressed streams are decompressed on the fly. Python-free.
  *
  * A source yields records; a record's `data` stays valid until the next call
  * to fp_source_next() or fp_source_close(). */
@@ -55,10 +56,30 @@ typedef struct {
 
 typedef struct fp_source fp_source;
 
+/* A byte input for stream sources. read() stores up to len bytes and returns how
+ * many, 0 only at the end of input, or -1 with *err filled (kind and message; the
+ * source sets the offsets). close() releases ctx; it may be NULL. */
+typedef struct {
+    int64_t (*read)(void *ctx, uint8_t *buf, size_t len, fp_error *err);
+    void (*close)(void *ctx);
+    void *ctx;
+} fp_input;
+
+/* Compression formats recognised by magic number (FP_COMPRESSION_NONE: plain capture). */
+typedef enum {
+    FP_COMPRESSION_NONE = 0,
+    FP_COMPRESSION_GZIP = 1,
+    FP_COMPRESSION_ZSTD = 2,
+    FP_COMPRESSION_XZ = 3,
+    FP_COMPRESSION_BZIP2 = 4,
+} fp_compression;
+
 /* Open a file (mmap) or, when path is "-", standard input (stream). */
 fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *err);
 /* Open an already open file descriptor as a stream (pipes, sockets). Takes ownership. */
 fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err);
+/* Open any byte input as a stream. Takes ownership: in.close runs on failure too. */
+fp_source *fp_source_open_input(fp_input in, fp_on_error policy, fp_error *err);
 /* Open an in-memory buffer (not copied; must outlive the source). */
 fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
                                  fp_error *err);
@@ -80,7 +101,9 @@ uint32_t fp_source_interface_count(const fp_source *s);
 const fp_interface *fp_source_interface(const fp_source *s, uint32_t id);
 uint64_t fp_source_packets(const fp_source *s);   /* records delivered so far */
 uint64_t fp_source_skipped(const fp_source *s);   /* bad records skipped (SKIP policy) */
-uint64_t fp_source_position(const fp_source *s);  /* bytes consumed */
+uint64_t fp_source_position(const fp_source *s);  /* bytes consumed (decompressed) */
+fp_compression fp_source_compression(const fp_source *s);
+const char *fp_compression_name(fp_compression c);   /* "gzip", ...; NULL for NONE */
 uint64_t fp_source_size(const fp_source *s);      /* file size, 0 for streams */
 /* The error that ended iteration under STOP (kind FP_OK if none). */
 const fp_error *fp_source_last_error(const fp_source *s);
@@ -90,6 +113,9 @@ const uint8_t *fp_source_pcap_header(const fp_source *s);
  * buffers), 0 for streams (data valid only until the next call). Lets PacketList
  * reference packets in place instead of copying them. */
 int fp_source_stable_data(const fp_source *s);
+/* Nonzero when another process truncated the mapped file under us: record data of
+ * the lost part reads as zeros (see mapguard.h), iteration ended with FP_ERR_TRUNCATED. */
+int fp_source_lost(const fp_source *s);
 void fp_source_close(fp_source *s);
 
 #endif

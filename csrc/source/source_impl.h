@@ -5,8 +5,17 @@
 
 #include "source.h"
 
-/* A record or block longer than this is corrupt, not big (libpcap caps at 256 KiB). */
-#define FP_MAX_RECORD (256u << 20)
+/* Claimed lengths are checked against these limits before a byte of the record is
+ * buffered, so a pipe cannot make us hold more than the format allows.
+ * FP_MAX_PACKET is libpcap's MAXIMUM_SNAPLEN, the largest packet of most link
+ * types (tshark's limit too). A larger snaplen raises a file's packet bound up to
+ * FP_MAX_RECORD, the largest per-link-type maximum of libpcap and wiretap (D-Bus). */
+#define FP_MAX_PACKET (256u << 10)
+#define FP_MAX_RECORD (128u << 20)
+/* pcapng packet blocks may carry this much beyond their packet (libpcap's rule);
+ * other blocks (SHB, IDB, NRB, ISB, DSB, custom) may be this long in total. */
+#define FP_PCAPNG_OPTIONS_MAX (128u << 10)
+#define FP_PCAPNG_OTHER_BLOCK_MAX (16u << 20)
 /* Bounded interface table: pcapng files with more IDBs than this are rejected. */
 #define FP_MAX_INTERFACES 65536u
 /* SKIP policy: how far past a bad record we look for the next good one. */
@@ -20,8 +29,12 @@ struct fp_source {
     const uint8_t *mem;     /* non-NULL for mmap/memory sources */
     uint64_t mem_len;
     int mapped;             /* mem is our mmap: unmap and advise on it */
+    int guard;              /* its mapguard slot (SIGBUS-safe against truncation) */
+    uint64_t page_mask;
     uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
-    int fd;                 /* stream (or mmap'd file) descriptor, -1 if none */
+    int fd;                 /* mmap'd file descriptor, -1 if none */
+    fp_input in;            /* stream input (in.read NULL for mmap/memory sources) */
+    fp_compression compression;
     uint8_t *buf;           /* stream buffer: holds input bytes [buf_base, buf_base+buf_len) */
     size_t buf_cap, buf_len;
     uint64_t buf_base;
@@ -41,6 +54,7 @@ struct fp_source {
     fp_interface *ifs;
     uint32_t n_ifs, cap_ifs;
     uint32_t section_base, section_count;
+    uint32_t section_packet_bound;  /* largest packet the section's interfaces allow */
 
     int64_t prev_ts_ns;     /* last delivered timestamp (resync plausibility) */
     int have_prev_ts;
@@ -85,6 +99,27 @@ static inline uint32_t fp_rd32(const uint8_t *p, int be)
     return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
               : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
+
+/* The packet bound for a snaplen (0 = unlimited): FP_MAX_PACKET, or the snaplen if
+ * larger, at most FP_MAX_RECORD. */
+static inline uint32_t fp_src_packet_bound(uint32_t snaplen)
+{
+    if (snaplen <= FP_MAX_PACKET)
+        return FP_MAX_PACKET;
+    return snaplen < FP_MAX_RECORD ? snaplen : FP_MAX_RECORD;
+}
+
+/* input.c: read(2) on a descriptor (owned) and a caller's memory buffer. */
+int fp_input_fd(fp_input *in, int fd, fp_error *err);
+int fp_input_memory(fp_input *in, const uint8_t *p, size_t len, fp_error *err);
+void fp_input_close(fp_input *in);
+
+/* decompress.c */
+fp_compression fp_compression_detect(const uint8_t *p, size_t n);
+/* Replace *in by a decoder reading from it; `prefix` (bytes already read from *in)
+ * is decoded first. On failure *in is left as it was. */
+int fp_decoder_wrap(fp_input *in, fp_compression c, const uint8_t *prefix, size_t prefix_len,
+                    fp_error *err);
 
 /* pcap.c: header at offset 0 already known to carry a pcap magic. */
 int fp_pcap_open(fp_source *s, fp_error *err);

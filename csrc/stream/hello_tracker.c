@@ -6,7 +6,7 @@
 
 #define SCRATCH_BYTES 65536u /* one UDP datagram, decrypted (allocated at the first QUIC-like one) */
 
-/* CRYPTO buffers (cs[i].buf) are allocated at the first fragment and grow with the data. */
+/* CRYPTO windows (cs[i].buf) are allocated at the first fragment and grow with the data. */
 struct fp_quic_state {
     fp_quic_keys_cache cache;
     fp_quic_crypto_stream cs[2];
@@ -44,9 +44,44 @@ static void keep_hello(fp_hello_tracker *t, fp_hello_conn *c, int slot, int dir,
 static int on_message(void *ctx, const fp_tls_hs_msg *m)
 {
     msg_ctx *x = ctx;
+    fp_hello_conn *c = x->c;
     if (m->type != 1 && m->type != 2) return 0;
-    keep_hello(x->t, x->c, m->type - 1, x->dir, m->body, m->len);
+    if (m->type == 1 && c->hello[0] == NULL) {
+        c->hello_wire_len = m->wire_len;
+        c->hello_anomalies = m->anomalies;
+        fp_hello_stats *st = &x->t->stats;
+        st->hello_over_cap += (m->anomalies & FP_TLS_HELLO_A(OVER_CAP)) != 0;
+        st->hello_implausible_length += (m->anomalies & FP_TLS_HELLO_A(IMPLAUSIBLE_LENGTH)) != 0;
+    }
+    keep_hello(x->t, c, m->type - 1, x->dir, m->body, m->len);
     return 1;
+}
+
+/* The one place the TLS parsers' memory is counted: what one direction's assembler holds
+ * (message buffer and streaming ClientHello parser), by its own measure. */
+static size_t tls_parser_bytes(const fp_tls_asm *a) { return fp_tls_asm_memory(a); }
+
+/* Bring the budget's TLS share up to date with what the connection's parsers hold now. */
+static void tls_account(fp_hello_tracker *t, fp_hello_conn *c)
+{
+    size_t now = c->tls ? tls_parser_bytes(&c->tls[0]) + tls_parser_bytes(&c->tls[1]) : 0;
+    if (now > c->tls_bytes) fp_budget_charge(t->budget, FP_MEM_TLS, now - c->tls_bytes);
+    else fp_budget_credit(t->budget, FP_MEM_TLS, c->tls_bytes - now);
+    c->tls_bytes = now;
+}
+
+static void asm_setup(fp_hello_tracker *t, fp_tls_asm *a, int quic)
+{
+    fp_tls_asm_init(a, quic);
+    a->hello_fields = t->hello_fields;
+}
+
+/* The input of a direction ends (gap, search over): a ClientHello it was reading is kept
+ * as far as it went (counted either way, see fp_tls_asm_finish). */
+static void asm_end(fp_hello_tracker *t, fp_hello_conn *c, int dir)
+{
+    msg_ctx x = {t, c, dir};
+    if (c->hello[0] == NULL && fp_tls_asm_finish(&c->tls[dir], on_message, &x) != 0) t->stats.hello_partial++;
 }
 
 /* A handshake record starting with a hello of `type` (1 client, 2 server): where TLS begins
@@ -60,23 +95,13 @@ static int hello_record_start(const uint8_t *p, uint32_t len, uint8_t type)
     return rec >= 4 + 38 && body >= 38;
 }
 
-/* The one place the TLS parsers' memory is counted: the bytes one direction's parser
- * state holds (its message buffer, with malloc's chunk overhead). */
-static size_t tls_parser_bytes(const fp_tls_asm *a) { return fp_alloc_size(a->buf); }
-
-/* Bring the budget's TLS share up to date with what the connection's parsers hold now. */
-static void tls_account(fp_hello_tracker *t, fp_hello_conn *c)
-{
-    size_t now = c->tls ? tls_parser_bytes(&c->tls[0]) + tls_parser_bytes(&c->tls[1]) : 0;
-    if (now > c->tls_bytes) fp_budget_charge(t->budget, FP_MEM_TLS, now - c->tls_bytes);
-    else fp_budget_credit(t->budget, FP_MEM_TLS, c->tls_bytes - now);
-    c->tls_bytes = now;
-}
-
 static void feed(fp_hello_tracker *t, fp_hello_conn *c, int dir, int gap, const uint8_t *data, uint32_t len)
 {
     fp_tls_asm *a = &c->tls[dir];
-    if (gap) fp_tls_asm_gap(a);
+    if (gap) {
+        asm_end(t, c, dir);
+        fp_tls_asm_gap(a);
+    }
     if (len && !(a->flags & FP_TLS_ASM(DONE))) {
         msg_ctx x = {t, c, dir};
         fp_tls_asm_feed(a, data, len, on_message, &x);
@@ -106,7 +131,7 @@ static void tls_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     }
     if (!hello_record_start(data, len, dir == (int)c->client_dir ? 1 : 2)) return;
     fp_tls_asm_free(a); /* TLS begins here */
-    fp_tls_asm_init(a, 0);
+    asm_setup(t, a, 0);
     c->plain[dir] = 0;
     feed(t, c, dir, 0, data, len);
     if (a->flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
@@ -117,7 +142,8 @@ int fp_hello_tracker_init(fp_hello_tracker *t, fp_budget *budget)
     memset(t, 0, sizeof *t);
     t->budget = budget;
     t->sh.budget = budget;
-    t->sh.cfg.depth = FP_HELLO_TCP_DEPTH;
+    t->sh.cfg.depth = 0; /* the search decides per direction (tcp_packet) */
+    t->hello_fields = FP_TLS_HELLO_FIELDS;
     t->sh.cfg.max_buffered = FP_HELLO_TCP_DEPTH;
     t->sh.cfg.max_buffered_total = 64u << 20;
     t->sh.cfg.store = 0;
@@ -149,6 +175,7 @@ static void stop_search(fp_hello_tracker *t, fp_hello_conn *c)
     }
     if (c->tls) {
         for (int i = 0; i < 2; i++) {
+            asm_end(t, c, i);
             c->asm_flags[i] = c->tls[i].flags;
             fp_tls_asm_free(&c->tls[i]);
         }
@@ -214,8 +241,8 @@ static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
         }
         c->transport = 't';
         c->r->user = c;
-        fp_tls_asm_init(&c->tls[0], 0);
-        fp_tls_asm_init(&c->tls[1], 0);
+        asm_setup(t, &c->tls[0], 0);
+        asm_setup(t, &c->tls[1], 0);
         t->stats.tcp_searches++;
         *pc = c;
     }
@@ -223,9 +250,11 @@ static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     fp_reasm_segment(&t->sh, c->r, dir, p->seq, p->ack, p->tcp_flags, p->data + at, len);
     tls_account(t, c);
     if (c->r->anomalies & FP_REASM_OOM) c->alloc_failed = 1;
-    for (int i = 0; i < 2; i++) { /* a direction cut by the search depth will not finish */
+    for (int i = 0; i < 2 && !c->done; i++) { /* the search depth; a ClientHello is followed to its end */
         uint64_t seen = c->r->dir[i].delivered;
-        if (seen >= FP_HELLO_TCP_DEPTH || (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW)) c->dead[i] = 1;
+        if ((seen >= FP_HELLO_TCP_DEPTH && !fp_tls_asm_streaming(&c->tls[i])) ||
+            (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW))
+            c->dead[i] = 1;
     }
     return settle(t, c);
 }
@@ -239,21 +268,27 @@ static int quic_initial(const uint8_t *p, uint32_t len)
     return (version == FP_QUIC_VERSION_1 && type == 0) || (version == FP_QUIC_VERSION_2 && type == 1);
 }
 
-static void quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
+/* CRYPTO bytes that became contiguous go to the direction's assembler (QUIC mode: no
+ * records) and leave the window. Returns 1 when the stream moved on. */
+static int quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
 {
     fp_quic_crypto_stream *cs = &c->q->cs[dir];
-    uint8_t type;
-    uint32_t n = fp_quic_crypto_message_len(cs, &type);
-    if (n >= 4 && type == (dir == 0 ? 1 : 2)) {
-        keep_hello(t, c, dir, dir, cs->buf + 4, n - 4);
-        c->dead[dir] = 1;
-    }
+    uint32_t n = cs->contiguous;
+    if (n == 0) return 0;
+    msg_ctx x = {t, c, dir};
+    fp_tls_asm_feed(&c->tls[dir], cs->buf, n, on_message, &x);
+    fp_quic_crypto_consume(cs, n);
+    tls_account(t, c);
+    if (c->tls[dir].flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
+    return 1;
 }
 
-/* Room in a CRYPTO buffer up to stream offset `end` (at most FP_HELLO_QUIC_CRYPTO):
- * doubling from 1 KiB, so a hello costs about its own size. */
+/* Room in a CRYPTO window up to stream offset `end` (the window holds at most
+ * FP_HELLO_QUIC_CRYPTO bytes past what was consumed): doubling from 1 KiB. */
 static int crypto_reserve(fp_hello_tracker *t, fp_quic_crypto_stream *s, uint64_t end)
 {
+    if (end <= s->base) return 0;
+    end -= s->base;
     if (end > FP_HELLO_QUIC_CRYPTO) end = FP_HELLO_QUIC_CRYPTO;
     if (end <= s->cap) return 0;
     uint32_t cap = s->cap ? s->cap : 1024;
@@ -266,8 +301,8 @@ static int crypto_reserve(fp_hello_tracker *t, fp_quic_crypto_stream *s, uint64_
     return 0;
 }
 
-/* Decrypted CRYPTO fragments into a direction's stream (bytes past its buffer are counted
- * there as over its cap, as when the buffer could not grow). */
+/* Decrypted CRYPTO fragments into a direction's window (bytes past it are counted there as
+ * over its cap, as when the window could not grow). */
 static void quic_add(fp_hello_tracker *t, fp_hello_conn *c, int dir, const fp_quic_crypto_frag *frags, int n)
 {
     fp_quic_crypto_stream *s = &c->q->cs[dir];
@@ -311,12 +346,17 @@ static int quic_start(fp_hello_tracker *t, fp_hello_conn **pc, const uint8_t *pa
         t->stats.quic_not_initial++;
         return -1;
     }
-    fp_hello_conn *c = fp_budget_calloc(t->budget, FP_MEM_HELLO, 1, sizeof *c);
-    if (c == NULL || (c->q = fp_budget_malloc(t->budget, FP_MEM_QUIC, sizeof *c->q)) == NULL) {
-        fp_budget_free(t->budget, FP_MEM_HELLO, c);
+    fp_budget *b = t->budget;
+    fp_hello_conn *c = fp_budget_calloc(b, FP_MEM_HELLO, 1, sizeof *c);
+    if (c == NULL || (c->q = fp_budget_malloc(b, FP_MEM_QUIC, sizeof *c->q)) == NULL ||
+        (c->tls = fp_budget_calloc(b, FP_MEM_HELLO, 2, sizeof *c->tls)) == NULL) {
+        if (c) fp_budget_free(b, FP_MEM_QUIC, c->q);
+        fp_budget_free(b, FP_MEM_HELLO, c);
         t->stats.oom++;
         return FP_HELLO_ALLOC_FAILED;
     }
+    asm_setup(t, &c->tls[0], 1);
+    asm_setup(t, &c->tls[1], 1);
     c->transport = 'q';
     c->quic_version = (uint32_t)payload[1] << 24 | (uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 8 | payload[4];
     c->q->cache = cache;
@@ -351,7 +391,7 @@ static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
         quic_add(t, c, dir, frags, n);
     }
     if (c->dead[dir]) return settle(t, c);
-    quic_take(t, c, dir);
+    if (quic_take(t, c, dir)) c->quic_tries[dir] = 0; /* a long hello takes many datagrams */
     if (!c->dead[dir] && ++c->quic_tries[dir] >= FP_HELLO_QUIC_DATAGRAMS) {
         c->dead[dir] = 1;
         t->stats.gave_up++;
@@ -383,7 +423,7 @@ int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v)
 {
     memset(v, 0, sizeof *v);
     if (c->hello[0] == NULL) return -1;
-    fp_tls_client_hello_parse(c->hello[0], c->hello_len[0], &v->ch);
+    fp_tls_client_hello_parse_compact(c->hello[0], c->hello_len[0], c->hello_anomalies, &v->ch);
     v->has_ch = 1;
     v->ja3_str = fp_tls_ja3_new(&v->ch, v->ja3);
     v->ja4_r = fp_tls_ja4_new(&v->ch, c->transport == 'q' ? 'q' : 't', v->ja4);

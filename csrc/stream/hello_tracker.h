@@ -4,11 +4,14 @@
  * Detection is by content, on any port. Python-free.
  *
  * Per connection the tracker holds only what the search needs and lets go of it as soon
- * as the search is over: a bounded reassembler (store off, `depth` bytes per direction)
- * feeding a TLS record assembler per direction, or a QUIC key cache and two CRYPTO
- * buffers. The hello message bodies found are copied out (they outlive the search).
+ * as the search is over: a reassembler (store off) feeding a TLS record assembler per
+ * direction, or a QUIC key cache and two sliding CRYPTO windows feeding the same
+ * assemblers. ClientHellos of any length stream through the assembler's ClientHello parser
+ * (at most `hello_fields` bytes of fields kept, tls_hello.h); a direction is searched for
+ * FP_HELLO_TCP_DEPTH bytes, longer while a ClientHello is being read. The hellos found are
+ * copied out (the compact ClientHello, the ServerHello body): they outlive the search.
  * QUIC state exists only once a client's first datagram decrypted as an Initial, and its
- * CRYPTO buffers grow with the data. Everything is charged to the engine's budget. */
+ * CRYPTO windows grow with the data. Everything is charged to the engine's budget. */
 #ifndef FP_HELLO_TRACKER_H
 #define FP_HELLO_TRACKER_H
 
@@ -17,9 +20,9 @@
 #include "../flow/flow.h"
 #include "tcp_reassembly.h"
 
-#define FP_HELLO_TCP_DEPTH (128u << 10)   /* stream bytes per direction searched for hellos */
-#define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO bytes per direction held for QUIC hellos (most) */
-#define FP_HELLO_QUIC_DATAGRAMS 32        /* datagrams per direction tried before giving up */
+#define FP_HELLO_TCP_DEPTH (128u << 10)   /* stream bytes per direction searched for a hello to start */
+#define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO window per direction: out-of-order reach */
+#define FP_HELLO_QUIC_DATAGRAMS 32        /* datagrams in a row without CRYPTO progress before giving up */
 #define FP_HELLO_QUIC_MIN_INITIAL 1200u   /* a client pads datagrams carrying Initials to at least
                                              this (RFC 9000 section 14.1): smaller ones are not tried */
 #define FP_HELLO_PLAIN_WINDOW 4096u      /* a plaintext start (STARTTLS, CONNECT, SOCKS) may turn
@@ -38,11 +41,13 @@ typedef struct {
     uint32_t asm_flags[2];    /* FP_TLS_ASM bits of each direction */
     uint32_t quic_flags;      /* FP_QUIC_F bits seen */
     uint32_t quic_version;
-    uint8_t *hello[2];        /* [0] ClientHello body, [1] ServerHello body (copies) */
+    uint8_t *hello[2];        /* [0] ClientHello (compact form), [1] ServerHello body (copies) */
     uint32_t hello_len[2];
+    uint32_t hello_wire_len;  /* the ClientHello's body length as its header claims */
+    uint32_t hello_anomalies; /* FP_TLS_HELLO_A bits of the ClientHello's streaming parser */
     int64_t hello_ns[2];      /* time of the packet that completed each */
     fp_reasm *r;              /* TCP search */
-    fp_tls_asm *tls;          /* [2], TCP */
+    fp_tls_asm *tls;          /* [2]: TCP records, or QUIC CRYPTO streams */
     fp_quic_state *q;         /* QUIC search */
     size_t tls_bytes;         /* what the TLS parsers held at the last count (budget) */
     size_t held;              /* bytes counted in the budget's `held` while queued for output */
@@ -54,12 +59,17 @@ typedef struct {
     uint64_t quic_auth_failures, gave_up;
     uint64_t quic_not_initial;              /* first datagrams that looked like an Initial but did not decrypt */
     uint64_t oom;
+    uint64_t hello_over_cap;           /* ClientHellos with fields past hello_fields */
+    uint64_t hello_implausible_length; /* ... whose header claimed over FP_TLS_CH_MAX_BODY */
+    uint64_t hello_partial;            /* ... cut by a gap or the connection's end (reported
+                                          when past the session id) */
 } fp_hello_stats;
 
 typedef struct {
     fp_reasm_shared sh;       /* reassembly limits of the search; its sink feeds the TLS assembler */
     fp_hello_stats stats;
     int64_t now_ns;           /* time of the packet being processed */
+    uint32_t hello_fields;    /* cap of a ClientHello's kept fields (FP_TLS_HELLO_FIELDS) */
     uint8_t *scratch;         /* QUIC decryption buffer (one datagram) */
     fp_budget *budget;        /* the engine's; may be NULL */
 } fp_hello_tracker;
