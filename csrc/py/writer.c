@@ -183,7 +183,7 @@ static int has_suffix(const char *s, const char *suffix)
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
 }
 
-/* format=None: a pcapng header, else the path's extension (.pcapng, .ntar), else pcap. */
+/* format=None: the header's magic, else the path's extension (.pcapng, .ntar), else pcap. */
 static int choose_format(PyObject *format, PyObject *path_bytes, const Py_buffer *header, fp_wformat *out)
 {
     if (format != Py_None) {
@@ -196,8 +196,12 @@ static int choose_format(PyObject *format, PyObject *path_bytes, const Py_buffer
         }
         return 0;
     }
+    static const char *pcap_magics[] = {"\xa1\xb2\xc3\xd4", "\xd4\xc3\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x4d\x3c\xb2\xa1"};
+    int pcap_magic = 0;
+    for (int i = 0; i < 4 && header->buf && header->len >= 4; i++)
+        pcap_magic |= memcmp(header->buf, pcap_magics[i], 4) == 0;
     if (header->buf && header->len >= 4 && memcmp(header->buf, "\x0a\x0d\x0d\x0a", 4) == 0) *out = FP_WFORMAT_PCAPNG;
-    else if (header->buf) *out = FP_WFORMAT_PCAP;
+    else if (pcap_magic) *out = FP_WFORMAT_PCAP;
     else if (path_bytes && (has_suffix(PyBytes_AS_STRING(path_bytes), ".pcapng") ||
                             has_suffix(PyBytes_AS_STRING(path_bytes), ".ntar")))
         *out = FP_WFORMAT_PCAPNG;
@@ -257,19 +261,50 @@ static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
     fp_writer *w = NULL;
     fp_werror e;
     int rc = -1;
+    Py_ssize_t n_ifs = 0;
+    fp_winterface *ifs = NULL;
+    PyObject *seq = NULL, *names = NULL;
+    self->snaplen = snaplen;
+    self->tsresol = nano == 0 ? 1000000u : 1000000000u;
+    self->last_linktype = -1;
+    /* Every argument is checked before the output is opened: an existing file stays as it was. */
     if (choose_format(format, path_bytes, &header, &fmt) < 0) goto done;
     if (fmt == FP_WFORMAT_PCAP && interfaces != Py_None) {
         PyErr_SetString(PyExc_ValueError, "interfaces= needs format='pcapng' (pcap has one link type per file)");
         goto done;
     }
-    if (fmt == FP_WFORMAT_PCAP && header.buf && header.len != 24) {
-        PyErr_SetString(PyExc_ValueError, "header must be the 24-byte pcap file header (PacketList.file_header)");
+    int64_t header_ifs = header.buf ? fp_writer_check_header(fmt, header.buf, (size_t)header.len, &e) : 0;
+    if (header_ifs < 0) {
+        set_error(&e);
+        goto done;
+    }
+    if (interfaces != Py_None) {
+        seq = PySequence_Fast(interfaces, "interfaces must be a list of dicts");
+        n_ifs = seq ? PySequence_Fast_GET_SIZE(seq) : 0;
+        names = seq ? PyList_New(0) : NULL;
+        ifs = names ? PyMem_Calloc((size_t)n_ifs + 1, sizeof *ifs) : NULL;
+        if (ifs == NULL) {
+            if (seq && names) PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n_ifs; i++) {
+            PyObject *name;
+            int bad = interface_from_dict(self, PySequence_Fast_GET_ITEM(seq, i), &ifs[i], &name) < 0;
+            if (!bad && name) bad = PyList_Append(names, name) < 0;
+            Py_XDECREF(name);
+            if (bad) goto done;
+            if (fp_writer_check_interface(&ifs[i], &e) < 0) {
+                set_error(&e);
+                goto done;
+            }
+        }
+    }
+    if (n_ifs < header_ifs) {
+        PyErr_Format(PyExc_ValueError, "header declares %lld interfaces: describe them in interfaces= "
+                     "(PacketList.interfaces)", (long long)header_ifs);
         goto done;
     }
     if (open_output(self, target, path_bytes, atomic, &out) < 0) goto done;
-    self->snaplen = snaplen;
-    self->tsresol = nano == 0 ? 1000000u : 1000000000u;
-    self->last_linktype = -1;
     if (fmt == FP_WFORMAT_PCAP) {
         w = fp_writer_open_pcap(out, header.buf, linktype, snaplen, nano > 0, big, &e);
         if (w && header.buf) {
@@ -287,30 +322,12 @@ static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     self->w = w;
     self->linktype = linktype;
-    if (interfaces != Py_None) {
-        PyObject *seq = PySequence_Fast(interfaces, "interfaces must be a list of dicts");
-        if (seq == NULL) goto done;
-        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-            fp_winterface ifc;
-            PyObject *name;
-            int bad = interface_from_dict(self, PySequence_Fast_GET_ITEM(seq, i), &ifc, &name) < 0 ||
-                      add_interface(self, &ifc) < 0;
-            Py_XDECREF(name);
-            if (bad) {
-                Py_DECREF(seq);
-                goto done;
-            }
-        }
-        Py_DECREF(seq);
-        self->keep_interfaces = 1;
-    } else if (fmt == FP_WFORMAT_PCAPNG && linktype_obj != Py_None) {
+    for (Py_ssize_t i = 0; i < n_ifs; i++)
+        if (add_interface(self, &ifs[i]) < 0) goto done;
+    self->keep_interfaces = interfaces != Py_None;
+    if (fmt == FP_WFORMAT_PCAPNG && interfaces == Py_None && linktype_obj != Py_None) {
         fp_winterface ifc = {.linktype = linktype, .snaplen = snaplen, .tsresol = self->tsresol};
         if (add_interface(self, &ifc) < 0) goto done;
-    }
-    if (fp_writer_interface_count(w) < fp_writer_prefix_interfaces(w)) {
-        PyErr_Format(PyExc_ValueError, "header declares %u interfaces: describe them in interfaces= "
-                     "(PacketList.interfaces)", fp_writer_prefix_interfaces(w));
-        goto done;
     }
     rc = 0;
 done:
@@ -319,6 +336,9 @@ done:
         self->w = NULL;
     }
     if (rc < 0) Py_CLEAR(self->file);
+    PyMem_Free(ifs);
+    Py_XDECREF(names);
+    Py_XDECREF(seq);
     if (header.buf) PyBuffer_Release(&header);
     Py_XDECREF(path_bytes);
     return rc;

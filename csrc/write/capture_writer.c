@@ -122,6 +122,19 @@ static fp_writer *writer_fail(fp_writer *w)
 
 /* ---- pcap ------------------------------------------------------------------ */
 
+static int pcap_magic_order(const uint8_t *header, int *big_endian, int *nanosecond, fp_werror *e)
+{
+    uint32_t magic = get32(header, 1);
+    switch (magic) {
+    case 0xA1B2C3D4u: *big_endian = 1; *nanosecond = 0; return 0;
+    case 0xD4C3B2A1u: *big_endian = 0; *nanosecond = 0; return 0;
+    case 0xA1B23C4Du: *big_endian = 1; *nanosecond = 1; return 0;
+    case 0x4D3CB2A1u: *big_endian = 0; *nanosecond = 1; return 0;
+    default:
+        return value_error(e, "header does not start with a pcap magic number (%08x)", magic);
+    }
+}
+
 fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linktype,
                                uint32_t snaplen, int nanosecond, int big_endian, fp_werror *e)
 {
@@ -130,16 +143,8 @@ fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linkty
         return NULL;
     uint8_t hdr[24] = {0};
     if (header) {
-        uint32_t magic = get32(header, 1);
-        switch (magic) {
-        case 0xA1B2C3D4u: big_endian = 1; nanosecond = 0; break;
-        case 0xD4C3B2A1u: big_endian = 0; nanosecond = 0; break;
-        case 0xA1B23C4Du: big_endian = 1; nanosecond = 1; break;
-        case 0x4D3CB2A1u: big_endian = 0; nanosecond = 1; break;
-        default:
-            value_error(e, "header does not start with a pcap magic number (%08x)", magic);
+        if (pcap_magic_order(header, &big_endian, &nanosecond, e) < 0)
             return writer_fail(w);
-        }
         memcpy(hdr, header, 24);
         snaplen = get32(hdr + 16, big_endian);
     } else {
@@ -307,6 +312,18 @@ static int check_prefix(fp_writer *w, const uint8_t *p, size_t len, fp_werror *e
     return 0;
 }
 
+int64_t fp_writer_check_header(fp_wformat format, const uint8_t *header, size_t len, fp_werror *e)
+{
+    if (format == FP_WFORMAT_PCAP) {
+        int be, ns;
+        if (len != 24)
+            return value_error(e, "header must be the 24-byte pcap file header (PacketList.file_header)");
+        return pcap_magic_order(header, &be, &ns, e);
+    }
+    fp_writer scratch = {0};
+    return check_prefix(&scratch, header, len, e) < 0 ? -1 : (int64_t)scratch.prefix_ifs;
+}
+
 fp_writer *fp_writer_open_pcapng(fp_out *o, const uint8_t *prefix, size_t prefix_len,
                                  int big_endian, fp_werror *e)
 {
@@ -346,19 +363,27 @@ static int tsresol_code(uint64_t units)
     return -1;
 }
 
-int64_t fp_writer_add_interface(fp_writer *w, const fp_winterface *ifc, fp_werror *e)
+int fp_writer_check_interface(const fp_winterface *ifc, fp_werror *e)
 {
-    if (w->format != FP_WFORMAT_PCAPNG)
-        return value_error(e, "pcap files have one link type and no interfaces: use format='pcapng'");
     if (ifc->linktype > 0xFFFF)
         return value_error(e, "linktype %u does not fit the 16 bits pcapng has for it", ifc->linktype);
-    int code = tsresol_code(ifc->tsresol);
-    if (code < 0)
+    if (tsresol_code(ifc->tsresol) < 0)
         return value_error(e, "tsresol %llu is not a power of 10 or of 2 units per second",
                            (unsigned long long)ifc->tsresol);
     size_t name_len = ifc->name ? strlen(ifc->name) : 0;
     if (name_len > 0xFFFF)
         return value_error(e, "interface name of %zu bytes: options hold at most 65535", name_len);
+    return 0;
+}
+
+int64_t fp_writer_add_interface(fp_writer *w, const fp_winterface *ifc, fp_werror *e)
+{
+    if (w->format != FP_WFORMAT_PCAPNG)
+        return value_error(e, "pcap files have one link type and no interfaces: use format='pcapng'");
+    if (fp_writer_check_interface(ifc, e) < 0)
+        return -1;
+    int code = tsresol_code(ifc->tsresol);
+    size_t name_len = ifc->name ? strlen(ifc->name) : 0;
     if (w->n_ifs == 0xFFFFFFFFu)
         return value_error(e, "too many interfaces");
     if (w->n_ifs == w->cap_ifs) {

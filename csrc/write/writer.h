@@ -81,6 +81,11 @@ fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linkty
  * be described, in order, by the first fp_writer_add_interface() calls. */
 fp_writer *fp_writer_open_pcapng(fp_out *o, const uint8_t *prefix, size_t prefix_len,
                                  int big_endian, fp_werror *e);
+/* Check a header for fp_writer_open_pcap/pcapng before any output is opened: -1, or
+ * how many interfaces it declares (0 for pcap). */
+int64_t fp_writer_check_header(fp_wformat format, const uint8_t *header, size_t len, fp_werror *e);
+/* Check an interface for fp_writer_add_interface (pcapng). 0 or -1. */
+int fp_writer_check_interface(const fp_winterface *ifc, fp_werror *e);
 fp_wformat fp_writer_format(const fp_writer *w);
 /* pcapng: declare an interface (an IDB, unless the prefix has it). Returns its id or -1. */
 int64_t fp_writer_add_interface(fp_writer *w, const fp_winterface *ifc, fp_werror *e);
