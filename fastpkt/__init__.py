@@ -170,9 +170,7 @@ def write(
         options.update(linktype=linktype, nanosecond=nanosecond, big_endian=bool(big_endian))
         items = _chain(first, it)
     with Writer(path, **options) as writer:
-        for pkt in items:
-            writer.write(pkt)
-        return writer.packets_written
+        return writer.write_all(items)
 
 
 def _packetlist_options(packets: PacketList, format: str, linktype: int | None,  # noqa: A002

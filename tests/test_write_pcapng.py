@@ -20,6 +20,8 @@ import fastpkt as fp
 from _fphelpers import DATA, corpus_dir
 
 REQUIRE = os.environ.get("FASTPKT_REQUIRE_REFS") == "1"
+# Reference tools run without a sanitizer runtime preloaded for our extension.
+TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 def _require(tool: str) -> str:
@@ -35,7 +37,7 @@ def _tshark_fields(path: Path, *fields: str, extra: tuple[str, ...] = ()) -> lis
     args = [_require("tshark"), "-r", str(path), *extra, "-T", "fields", "-E", "occurrence=f"]
     for f in fields:
         args += ["-e", f]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env=TOOL_ENV).stdout
     return [line.split("\t") for line in out.splitlines()]
 
 
@@ -87,7 +89,7 @@ def test_pcapng_read_by_capinfos(tmp_path):
     out = tmp_path / "s.pcapng"
     _write_sample(out)
     text = subprocess.run([_require("capinfos"), "-M", str(out)], check=True, capture_output=True,
-                          text=True).stdout
+                          text=True, env=TOOL_ENV).stdout
     assert "Number of packets:   9" in text
     assert "Number of interfaces in file: 3" in text
     assert text.count("Encapsulation = Ethernet (1 - ether)") == 2
@@ -126,10 +128,10 @@ def test_auto_interfaces_per_linktype_and_file_objects():
 def _mergecap_file(tmp_path: Path) -> Path:
     merged = tmp_path / "merged.pcapng"
     subprocess.run([_require("mergecap"), "-F", "pcapng", "-w", str(merged), str(DATA / "le_usec.pcap"),
-                    str(DATA / "ns_le.pcap"), str(DATA / "raw.pcap")], check=True, capture_output=True)
+                    str(DATA / "ns_le.pcap"), str(DATA / "raw.pcap")], check=True, capture_output=True, env=TOOL_ENV)
     commented = tmp_path / "commented.pcapng"
     subprocess.run([_require("editcap"), "-a", "1:first comment", "-a", "3:third, ünïcode", str(merged),
-                    str(commented)], check=True, capture_output=True)
+                    str(commented)], check=True, capture_output=True, env=TOOL_ENV)
     return commented
 
 
@@ -322,3 +324,14 @@ def test_pcap_from_several_linktypes_says_to_use_pcapng(tmp_path):
         fp.write(str(tmp_path / "x.pcap"), fp.read(str(DATA / "two_if.pcapng")))
     assert fp.write(str(tmp_path / "x.pcap"), fp.read(str(DATA / "two_if.pcapng")), format="pcapng") == 7
     assert fp.read(str(tmp_path / "x.pcap")).format == "pcapng"
+
+
+def test_writer_stub_matches_runtime(tmp_path):
+    from test_stubs import stub_attrs
+
+    with fp.Writer(str(tmp_path / "s.pcapng")) as w:
+        missing = [a for a in stub_attrs("Writer") if not hasattr(w, a)]
+    assert not missing
+    pl = fp.read(str(DATA / "two_if.pcapng"))
+    assert all(hasattr(pl, a) for a in ("format", "interfaces", "file_header"))
+    assert hasattr(pl[0], "comment")

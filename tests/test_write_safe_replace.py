@@ -21,6 +21,8 @@ import fastpkt as fp
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "data" / "sample.pcap"
 FILTER = "tcp port 80"
+# Reference tools run without a sanitizer runtime preloaded for our extension.
+TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 def _require(tool: str) -> str:
@@ -35,7 +37,7 @@ def _require(tool: str) -> str:
 def _tcpdump_select(src: Path, expr: str) -> bytes:
     """What tcpdump writes for the packets of src matching expr (read from a copy)."""
     return subprocess.run([_require("tcpdump"), "-r", str(src), "-w", "-", expr], check=True,
-                          capture_output=True).stdout
+                          capture_output=True, env=TOOL_ENV).stdout
 
 
 @pytest.fixture
@@ -233,7 +235,7 @@ def test_non_regular_targets_are_written_in_place(tmp_path):
     """A FIFO cannot be replaced by rename: it is written to (atomic only for files)."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, env=TOOL_ENV)
     fp.write(str(fifo), [b"\0" * 60], linktype=1)
     data = reader.communicate(timeout=30)[0]
     assert len(fp.read(memoryview(data))) == 1 and fifo.exists()

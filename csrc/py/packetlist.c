@@ -259,6 +259,16 @@ static void packetlist_dealloc(PyObject *self)
 
 static Py_ssize_t packetlist_len(PyObject *self) { return PL(self)->n; }
 
+Py_ssize_t fp_packetlist_size(PyObject *pl) { return PL(pl)->n; }
+
+void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec)
+{
+    const pl_entry *e = &PL(pl)->entries[i];
+    *rec = (fp_record){.ts_ns = e->ts_ns, .caplen = e->caplen, .wirelen = e->wirelen,
+                       .linktype = e->linktype, .interface_id = e->interface_id, .has_ts = e->has_ts,
+                       .data = e->data, .opts_len = e->opts_len, .opts_big_endian = e->opts_big_endian};
+}
+
 static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
     FpPacket *p = fp_packet_view(st, pl->owner, pl->owner_is_reader, e->data, e->caplen, e->wirelen,

@@ -138,6 +138,10 @@ void fp_readers_release(PyObject *const *readers, Py_ssize_t n);
 /* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */
 void fp_reader_unexport(fp_reader_obj *r);
 PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
+/* Writers: the number of records of a PacketList, and record i's fields (data and options
+ * stay valid while the list lives) without making a Packet. */
+Py_ssize_t fp_packetlist_size(PyObject *pl);
+void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec);
 int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);

@@ -412,6 +412,37 @@ static void packet_args_release(packet_args *a)
     Py_CLEAR(a->comment);
 }
 
+static void wpacket_from_record(fp_wpacket *w, const fp_record *rec)
+{
+    w->ts_ns = rec->ts_ns;
+    w->data = rec->data;
+    w->caplen = rec->caplen;
+    w->wirelen = rec->wirelen;
+    w->raw_opts = rec->opts_len ? rec->data + ((rec->caplen + 3u) & ~3u) : NULL;
+    w->raw_opts_len = rec->opts_len;
+    w->raw_big_endian = rec->opts_big_endian;
+}
+
+/* The pcapng interface of a packet (link type, index in its source) written without
+ * interface=; checks the link type. -1 with an exception. */
+static int64_t interface_of(fp_writer_obj *self, uint32_t linktype, uint32_t source_interface)
+{
+    int64_t id = self->keep_interfaces ? (int64_t)source_interface : interface_for(self, linktype);
+    if (id < 0) return -1;
+    const fp_winterface *ifc = fp_writer_interface(self->w, (uint32_t)id);
+    if (ifc == NULL) {
+        PyErr_Format(PyExc_ValueError, "interface %lld does not exist (%u declared)", (long long)id,
+                     fp_writer_interface_count(self->w));
+        return -1;
+    }
+    if (ifc->linktype != linktype) {
+        PyErr_Format(PyExc_ValueError, "packet has link type %u but interface %lld has %u", linktype, (long long)id,
+                     ifc->linktype);
+        return -1;
+    }
+    return id;
+}
+
 /* Fill a->p from write()'s arguments; chooses the pcapng interface. */
 static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, PyObject *time, PyObject *time_ns,
                             PyObject *wirelen_obj, PyObject *interface_obj, PyObject *comment, PyObject *flags)
@@ -424,13 +455,10 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
     int is_packet = Py_IS_TYPE(pkt, st->Packet_Type);
     if (is_packet) {
         FpPacket *p = (FpPacket *)pkt;
-        a->p.ts_ns = p->ts_ns;
-        a->p.data = p->data;
-        a->p.caplen = p->caplen;
-        a->p.wirelen = p->wirelen;
-        a->p.raw_opts = p->opts_len ? fp_packet_opts(p) : NULL;
-        a->p.raw_opts_len = p->opts_len;
-        a->p.raw_big_endian = p->opts_big_endian;
+        fp_record rec = {.ts_ns = p->ts_ns, .data = p->data, .caplen = p->caplen, .wirelen = p->wirelen,
+                         .linktype = p->linktype, .interface_id = p->interface_id, .opts_len = p->opts_len,
+                         .opts_big_endian = p->opts_big_endian};
+        wpacket_from_record(&a->p, &rec);
         linktype = p->linktype;
         interface_id = p->interface_id;
     } else {
@@ -478,24 +506,24 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
     int64_t id;
     if (interface_obj != Py_None) {
         if (u32_arg(interface_obj, "interface", &interface_id) < 0) return -1;
+        const fp_winterface *ifc = fp_writer_interface(self->w, interface_id);
+        if (ifc == NULL) {
+            PyErr_Format(PyExc_ValueError, "interface %u does not exist (%u declared)", interface_id,
+                         fp_writer_interface_count(self->w));
+            return -1;
+        }
+        if (is_packet && ifc->linktype != linktype) {
+            PyErr_Format(PyExc_ValueError, "packet has link type %u but interface %u has %u", linktype,
+                         interface_id, ifc->linktype);
+            return -1;
+        }
         id = interface_id;
-    } else if (is_packet && self->keep_interfaces) {
-        id = interface_id;
+    } else if (is_packet) {
+        id = interface_of(self, linktype, interface_id);
     } else {
         id = interface_for(self, linktype);
-        if (id < 0) return -1;
     }
-    const fp_winterface *ifc = fp_writer_interface(self->w, (uint32_t)id);
-    if (ifc == NULL) {
-        PyErr_Format(PyExc_ValueError, "interface %lld does not exist (%u declared)", (long long)id,
-                     fp_writer_interface_count(self->w));
-        return -1;
-    }
-    if (is_packet && ifc->linktype != linktype) {
-        PyErr_Format(PyExc_ValueError, "packet has link type %u but interface %lld has %u", linktype, (long long)id,
-                     ifc->linktype);
-        return -1;
-    }
+    if (id < 0) return -1;
     a->p.interface_id = (uint32_t)id;
     return 0;
 }
@@ -515,31 +543,94 @@ static int parse_write_args(fp_writer_obj *self, PyObject *args, PyObject *kwds,
     return packet_args_fill(self, a, pkt, time, time_ns, wirelen, interface, comment, flags);
 }
 
+/* Write one record; the GIL is released only when it empties the buffer into a file. */
+static int write_record(fp_writer_obj *self, const fp_wpacket *p)
+{
+    fp_werror e;
+    int rc;
+    fp_out *out = fp_writer_out(self->w);
+    if (self->file == NULL && fp_out_room(out) < fp_writer_record_size(self->w, p)) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = fp_writer_write(self->w, p, &e);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = fp_writer_write(self->w, p, &e);
+    }
+    if (rc < 0) {
+        set_error(&e);
+        return -1;
+    }
+    self->written++;
+    return 0;
+}
+
 static PyObject *writer_write(PyObject *op, PyObject *args, PyObject *kwds)
 {
     fp_writer_obj *self = W(op);
     packet_args a;
-    if (parse_write_args(self, args, kwds, "write", &a) < 0) {
-        packet_args_release(&a);
-        return NULL;
-    }
-    fp_werror e;
-    int rc;
-    fp_out *out = fp_writer_out(self->w);
-    if (self->file == NULL && fp_out_room(out) < fp_writer_record_size(self->w, &a.p)) {
-        Py_BEGIN_ALLOW_THREADS   /* this record reaches the file */
-        rc = fp_writer_write(self->w, &a.p, &e);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = fp_writer_write(self->w, &a.p, &e);
-    }
+    int rc = parse_write_args(self, args, kwds, "write", &a);
+    if (rc == 0) rc = write_record(self, &a.p);
     packet_args_release(&a);
-    if (rc < 0) {
-        set_error(&e);
-        return NULL;
-    }
-    self->written++;
+    if (rc < 0) return NULL;
     Py_RETURN_NONE;
+}
+
+/* A PacketList's records, straight from its table: no Packet objects. */
+static int write_packetlist(fp_writer_obj *self, PyObject *pl)
+{
+    int pcapng = fp_writer_format(self->w) == FP_WFORMAT_PCAPNG;
+    Py_ssize_t n = fp_packetlist_size(pl);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fp_record rec;
+        fp_wpacket p = {0};
+        fp_packetlist_record(pl, i, &rec);
+        wpacket_from_record(&p, &rec);
+        if (pcapng) {
+            int64_t id = interface_of(self, rec.linktype, rec.interface_id);
+            if (id < 0) return -1;
+            p.interface_id = (uint32_t)id;
+        } else if (rec.linktype != self->linktype) {
+            PyErr_Format(PyExc_ValueError,
+                         "packet %zd has link type %u but this Writer was opened with linktype=%u; "
+                         "pcap holds one link type per file (use format='pcapng')", i, rec.linktype,
+                         self->linktype);
+            return -1;
+        }
+        if (write_record(self, &p) < 0) return -1;
+    }
+    return 0;
+}
+
+static PyObject *writer_write_all(PyObject *op, PyObject *packets)
+{
+    fp_writer_obj *self = W(op);
+    if (check_open(self) < 0) return NULL;
+    fp_state *st = fp_state_from_type(Py_TYPE(op));
+    if (st == NULL) return NULL;
+    uint64_t before = self->written;
+    if (Py_IS_TYPE(packets, st->PacketList_Type)) {
+        Py_INCREF(packets);   /* its records stay mapped while we write */
+        int rc = write_packetlist(self, packets);
+        Py_DECREF(packets);
+        if (rc < 0) return NULL;
+    } else {
+        PyObject *it = PyObject_GetIter(packets), *item;
+        if (it == NULL) return NULL;
+        while ((item = PyIter_Next(it)) != NULL) {
+            packet_args a;
+            int rc = packet_args_fill(self, &a, item, Py_None, Py_None, Py_None, Py_None, Py_None, Py_None);
+            if (rc == 0) rc = write_record(self, &a.p);
+            packet_args_release(&a);
+            Py_DECREF(item);
+            if (rc < 0) {
+                Py_DECREF(it);
+                return NULL;
+            }
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(self->written - before);
 }
 
 static PyObject *writer_record_size(PyObject *op, PyObject *args, PyObject *kwds)
@@ -761,6 +852,9 @@ static PyMethodDef writer_methods[] = {
      "defaults to 0). pcapng: the packet goes to `interface`, else (with interfaces=) to its\n"
      "own index, else to the first interface with its link type (added when missing);\n"
      "comment/flags set opt_comment/epb_flags. Values the format cannot hold raise ValueError."},
+    {"write_all", writer_write_all, METH_O,
+     "write_all(packets) -> int\n\nwrite() every item of an iterable with its own time and lengths; a\n"
+     "PacketList is written from its record table in C, without making Packet objects."},
     {"record_size", (PyCFunction)(void (*)(void))writer_record_size, METH_VARARGS | METH_KEYWORDS,
      "record_size(packet, ...): bytes write() with the same arguments would add."},
     {"add_interface", (PyCFunction)(void (*)(void))writer_add_interface, METH_VARARGS | METH_KEYWORDS,
