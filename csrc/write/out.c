@@ -1,9 +1,10 @@
 /* Buffered output to a file or a sink, with safe replacement of files being read.
  *
- * Truncating a file that a source has mmap'd makes every later access to the
- * mapping raise SIGBUS, and truncating one read as a stream loses its unread
- * bytes. So when the target (after symlinks) is a regular file in the file
- * registry, or when the caller asks for an atomic write, we write a new file
+ * Truncating a file that a source has mmap'd zeroes what packets still point
+ * to (the map guard turns the SIGBUS into a TruncatedError), and truncating
+ * one read as a stream loses its unread bytes. So when the target (after
+ * symlinks) is a regular file a source maps (map guard) or reads (file
+ * registry), or when the caller asks for an atomic write, we write a new file
  * `.NAME.PID-N.tmp` next to it with the target's permission bits and owner,
  * and rename it over the target at commit: open mappings keep the old inode
  * (hard links to it keep the old content too), and an abort leaves the
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "../source/file_registry.h"
+#include "../source/mapguard.h"
 #include "writer.h"
 
 #define OUT_BUFFER (1u << 20)
@@ -132,7 +134,8 @@ fp_out *fp_out_open_path(const char *path, int atomic, fp_werror *e)
     struct stat st;
     int exists = stat(target, &st) == 0;
     int regular = exists && S_ISREG(st.st_mode);
-    int being_read = regular && fp_file_registry_contains(st.st_dev, st.st_ino);
+    int being_read = regular && (fp_mapguard_holds(st.st_dev, st.st_ino) ||
+                                 fp_file_registry_contains(st.st_dev, st.st_ino));
     if ((being_read || (atomic && (regular || !exists))) &&
         open_temporary(o, target, regular ? &st : NULL, e) < 0) {
         drop_temporary(o);
