@@ -131,45 +131,73 @@ def read(
 
 
 def write(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | IO[bytes],
     packets: Iterable[Packet | bytes],
     linktype: int | None = None,
     nanosecond: bool | None = None,
     big_endian: bool | None = None,
+    *,
+    format: str | None = None,  # noqa: A002
 ) -> int:
-    """Write packets to a pcap file; returns the number of packets written.
+    """Write packets to a pcap or pcapng file; returns the number of packets written.
 
-    Defaults come from a PacketList (its linktype, timestamp resolution and byte order, so a
-    read-then-write round trip is byte-identical); otherwise from the first packet's link type,
-    microsecond timestamps, little-endian. Raw ``bytes`` items are written as-is (linktype
-    then defaults to 1, Ethernet) with the current time.
+    format: "pcap" or "pcapng"; None: from the extension (.pcapng, .ntar), else pcap.
+    A PacketList is written as read: in its source's format a read-then-write round trip is
+    byte-identical (pcap always; pcapng as DESIGN.md "Writers" defines), and pcapng output
+    keeps its interfaces, resolutions and packet comments. Otherwise the defaults are the
+    first packet's link type, microsecond (pcap) or nanosecond (pcapng) timestamps,
+    little-endian. Raw ``bytes`` items are written as-is (linktype then defaults to 1,
+    Ethernet) with time 0.
+
+    The file is written to a temporary file renamed over ``path`` at the end: an exception
+    (a value the format cannot hold, an I/O error, Ctrl+C) leaves ``path`` as it was, and
+    packets read from ``path`` itself stay valid.
     """
+    if format is None:
+        name = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else ""
+        format = "pcapng" if name.lower().endswith((".pcapng", ".ntar")) else "pcap"
+    options: dict[str, Any] = {"format": format}
+    if isinstance(path, (str, bytes, os.PathLike)):
+        options["atomic"] = True
     if isinstance(packets, PacketList):
-        if linktype is None:
-            linktype = packets.linktype
-        if nanosecond is None:
-            nanosecond = packets.nanosecond
-        if big_endian is None:
-            big_endian = bool(getattr(packets, "big_endian", False))
-        snaplen = packets.snaplen or 262144
+        options.update(_packetlist_options(packets, format, linktype, nanosecond, big_endian))
         items: Iterable[Any] = packets
     else:
-        snaplen = 262144
         it = iter(packets)
         first = next(it, None)
         if linktype is None:
             linktype = getattr(first, "linktype", 1) if first is not None else 1
+        options.update(linktype=linktype, nanosecond=nanosecond, big_endian=bool(big_endian))
         items = _chain(first, it)
+    with Writer(path, **options) as writer:
+        return writer.write_all(items)
+
+
+def _packetlist_options(packets: PacketList, format: str, linktype: int | None,  # noqa: A002
+                        nanosecond: bool | None, big_endian: bool | None) -> dict[str, Any]:
+    """Writer options that reproduce a PacketList's source (its header when the format and
+    byte order are the same)."""
+    interfaces = packets.interfaces
+    if big_endian is None:
+        big_endian = packets.big_endian
+    same_order = bool(big_endian) == packets.big_endian
+    if format == "pcapng":
+        if not interfaces:  # from a pcap: one interface with the file's properties
+            interfaces = [{"linktype": packets.linktype, "snaplen": packets.snaplen,
+                           "tsresol": 10**9 if packets.nanosecond else 10**6}]
+        header = packets.file_header if packets.format == "pcapng" and same_order else None
+        return {"interfaces": interfaces, "big_endian": bool(big_endian), "header": header}
+    if linktype is None:
+        linktype = packets.linktype
+    if nanosecond is None:
+        nanosecond = packets.nanosecond
+    snaplen = max([packets.snaplen or 262144] + [i["snaplen"] or 262144 for i in interfaces])
     header = None
-    if isinstance(packets, PacketList) and packets.file_header is not None and \
-            linktype == packets.linktype and bool(nanosecond) == packets.nanosecond and \
-            bool(big_endian) == packets.big_endian:
+    if packets.format == "pcap" and packets.file_header is not None and \
+            linktype == packets.linktype and bool(nanosecond) == packets.nanosecond and same_order:
         header = packets.file_header  # same format as read: copy the header byte for byte
-    with Writer(path, linktype=linktype, snaplen=snaplen, nanosecond=bool(nanosecond),
-                big_endian=bool(big_endian), header=header) as writer:
-        for pkt in items:
-            writer.write(pkt)
-        return writer.packets_written
+    return {"linktype": linktype, "snaplen": snaplen, "nanosecond": bool(nanosecond),
+            "big_endian": bool(big_endian), "header": header}
 
 
 def _chain(first: Any, rest: Any) -> Any:

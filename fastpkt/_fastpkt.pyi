@@ -130,6 +130,7 @@ class Packet:
     caplen: int
     linktype: int
     interface: int
+    comment: str | None   # pcapng: the first opt_comment
     raw: bytes
     eth: Ether | None; sll: SLL | None; loopback: Loopback | None
     vlan: Dot1Q | None; vlans: list[Dot1Q]
@@ -185,7 +186,9 @@ class Reader:
 
 class PacketList(Sequence[Packet]):
     linktype: int; snaplen: int; nanosecond: bool; big_endian: bool
-    file_header: bytes | None   # pcap header as read (None for pcapng): exact rewrites
+    file_header: bytes | None   # pcap header / pcapng leading blocks as read: exact rewrites
+    format: Literal["pcap", "pcapng"]
+    interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, i: int) -> Packet: ...
@@ -200,16 +203,32 @@ class PacketList(Sequence[Packet]):
     def to_arrow(self) -> Any: ...             # pyarrow.Table
 
 class Writer:
-    def __init__(self, path: str | PathLike[str], linktype: int = 1, snaplen: int = 262144,
-                 nanosecond: bool = False, big_endian: bool = False,
-                 header: bytes | None = None) -> None: ...   # header: copy a 24-byte pcap header
+    """pcap or pcapng output (csrc/write). A path this process is reading is replaced at
+    close(), never truncated; atomic=True always writes a temporary file renamed at close()."""
+    def __init__(self, path: str | PathLike[str] | IO[bytes], linktype: int | None = None,
+                 snaplen: int = 262144, nanosecond: bool | None = None, big_endian: bool = False,
+                 header: bytes | None = None, *, format: Literal["pcap", "pcapng"] | None = None,
+                 interfaces: Sequence[dict[str, Any]] | None = None, atomic: bool = False) -> None: ...
     def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
-              wirelen: int | None = None) -> None: ...
+              wirelen: int | None = None, *, interface: int | None = None, comment: str | None = None,
+              flags: int | None = None) -> None: ...   # ValueError for values the format cannot hold
+    def write_all(self, packets: Iterable[Packet | bytes]) -> int: ...   # a PacketList: in C
+    def record_size(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
+                    wirelen: int | None = None, *, interface: int | None = None,
+                    comment: str | None = None, flags: int | None = None) -> int: ...
+    def add_interface(self, linktype: int, *, snaplen: int | None = None, tsresol: int | None = None,
+                      tsoffset: int = 0, name: str | None = None) -> int: ...   # pcapng
     def flush(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Writer: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, *exc: object) -> None: ...   # on an exception a temporary file is removed
     packets_written: int
+    bytes_written: int
+    closed: bool
+    format: Literal["pcap", "pcapng"]
+    linktype: int
+    interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
+    replacing: bool                    # output is a temporary file renamed over path at close()
 
 # ---- flows (csrc/flow, csrc/py/flows.c; build them with fastpkt.flows()) ----------------
 FLOW_COLUMNS: tuple[str, ...]   # the column names, in DataFrame order

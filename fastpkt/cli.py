@@ -2,6 +2,7 @@
 
     fastpkt summary FILE [--filter BPF] [--top N]   protocols, talkers, ports, DNS/TLS/HTTP names
     fastpkt read FILE [--count N] [--filter BPF]    one line per packet (like tcpdump / Scapy)
+    fastpkt read FILE --filter BPF -w OUT           the selected packets to a pcap/pcapng file
     fastpkt info FILE                               format, link type, snaplen, packets, span
     fastpkt flows FILE [--csv OUT | --parquet OUT]  flow records built in C (top flows + stats)
     fastpkt report FILE --png OUT [--top N]         the course's flow report + top-ports chart
@@ -39,7 +40,33 @@ def _stamp(t: float) -> str:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%H:%M:%S.%f")
 
 
+def _check_output(args: argparse.Namespace, out: str | None) -> None:
+    """Refuse to write a table over the capture it comes from (a capture output is safe:
+    fastpkt's writers replace a file being read instead of truncating it)."""
+    if out and args.file != "-" and os.path.exists(out) and os.path.exists(args.file) and \
+            os.path.samefile(out, args.file):
+        raise ValueError("the output %s is the input capture; choose another name" % out)
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    with fp.open(_source(args.file), filter=args.filter, count=args.count,
+                 on_error=args.on_error) as reader:
+        packets = reader.read_all()
+    fmt = args.format
+    if fmt is None and not args.write.lower().endswith((".pcap", ".cap", ".pcapng", ".ntar")):
+        fmt = packets.format  # no telling extension: keep the input's format
+    if args.write == "-":
+        n = fp.write(sys.stdout.buffer, packets, format=fmt or packets.format)
+        sys.stdout.buffer.flush()
+    else:
+        n = fp.write(args.write, packets, format=fmt)
+    print("wrote %d packets to %s" % (n, args.write), file=sys.stderr)
+    return 0
+
+
 def cmd_read(args: argparse.Namespace) -> int:
+    if args.write:
+        return cmd_write(args)
     out = sys.stdout
     with fp.open(_source(args.file), filter=args.filter, count=args.count,
                  on_error=args.on_error) as reader:
@@ -103,6 +130,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
     from .report import format_report
 
     flows = fp.flows(_source(args.file), **_flow_options(args))
+    _check_output(args, args.csv or args.parquet)
     if args.csv:
         flows.to_csv(args.csv)
     if args.parquet:
@@ -130,6 +158,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         opts["bidirectional"] = False
         course = flow_report(args.file, top=args.top, **opts)
         print(course.to_string(index=False) if len(course) else "  (none)")
+    _check_output(args, args.png)
     if args.png:
         try:
             chart_top_destinations(df, args.png, n=args.top)
@@ -207,6 +236,7 @@ def cmd_sni(args: argparse.Namespace) -> int:
     if not sys.stderr.isatty():
         opts["progress"] = False
     hellos = fp.client_hellos(_source(args.file), **opts)
+    _check_output(args, args.csv)
     if args.csv:
         df = hellos.to_pandas().sort_values("time", kind="stable")
         for col in df.columns:
@@ -297,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_arg(p)
     p.add_argument("--count", "-c", type=int, metavar="N", help="stop after N packets")
     _add_filter_arg(p)
+    p.add_argument("--write", "-w", metavar="OUT",
+                   help="write the selected packets to OUT instead of printing them ('-': stdout); "
+                        "OUT may be FILE itself (it is replaced once complete)")
+    p.add_argument("--format", choices=("pcap", "pcapng"),
+                   help="format of OUT (default: its extension, else FILE's format)")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_read)
 

@@ -194,7 +194,7 @@ def wrpcap(filename: str | os.PathLike[str], pkt: Any, linktype: int | None = No
         pkt = [pkt]
     elif not isinstance(pkt, PacketList):
         pkt = map(_unwrap, pkt)
-    _fp.write(filename, pkt, linktype=linktype, nanosecond=nano or None)
+    _fp.write(filename, pkt, linktype=linktype, nanosecond=nano or None, format="pcap")
 
 
 class PcapReader:
@@ -246,7 +246,7 @@ class PcapWriter:
         for p in items:
             if self._writer is None:
                 lt = self._linktype if self._linktype is not None else getattr(p, "linktype", 1)
-                self._writer = _fp.Writer(self._filename, linktype=lt, nanosecond=self._nano)
+                self._writer = _fp.Writer(self._filename, linktype=lt, nanosecond=self._nano, format="pcap")
             self._writer.write(p)
 
     def flush(self) -> None:

@@ -27,8 +27,8 @@ its results instead of raising. The result is a ``SniffResult``: a list of
 from __future__ import annotations
 
 import heapq
+import io
 import os
-import struct
 import threading
 import time
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
@@ -48,10 +48,6 @@ _UNSUPPORTED = {
     "session": "sessions are not supported; reassemble TCP with fastpkt.streams(fastpkt.Capture(...))",
     "L2socket": "fastpkt captures with libpcap; pass capture options (snaplen=, buffer_size=, ...)",
 }
-
-_PCAP_RECORD = struct.Struct("<IIII")
-_PCAP_HEADER_BYTES = 24
-
 
 # ------------------------------------------------------------------ results
 class SniffResult(list):
@@ -122,71 +118,49 @@ class SniffResult(list):
 
 
 def capture_bytes(packets: Sequence[Packet], linktype: int = 1) -> bytes:
-    """The packets as a capture file in memory: a little-endian nanosecond pcap when they
-    share one link type (``linktype`` when there are none), else a pcapng with one interface
-    per link type. Times, captured bytes and wire lengths are kept exactly."""
-    linktypes = sorted({p.linktype for p in packets})
+    """The packets as a capture file in memory, written by the C writer: a little-endian
+    nanosecond pcap when they share one link type (``linktype`` when there are none), else a
+    pcapng with one interface per link type. Times, captured bytes and wire lengths are kept
+    exactly."""
+    linktypes = {p.linktype for p in packets}
+    out = io.BytesIO()
     if len(linktypes) > 1:
-        return _pcapng_bytes(packets, linktypes)
-    lt = linktypes[0] if linktypes else linktype
-    snaplen = max([262144] + [p.caplen for p in packets])
-    parts = [struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, snaplen, lt)]
-    record = _PCAP_RECORD.pack
-    for p in packets:
-        data = bytes(p)
-        sec, nsec = divmod(p.time_ns, 1_000_000_000)
-        parts.append(record(sec & 0xFFFFFFFF, nsec, len(data), p.wirelen))
-        parts.append(data)
-    return b"".join(parts)
-
-
-def _pcapng_bytes(packets: Sequence[Packet], linktypes: list[int]) -> bytes:
-    """pcapng (little-endian): section header, one interface (nanosecond if_tsresol) per
-    link type, one enhanced packet block per packet."""
-    shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-    parts = [struct.pack("<II", 0x0A0D0D0A, 12 + len(shb_body)), shb_body, struct.pack("<I", 12 + len(shb_body))]
-    index = {}
-    for i, lt in enumerate(linktypes):
-        index[lt] = i
-        # if_tsresol (option 9) = 9: nanoseconds; then opt_endofopt
-        body = struct.pack("<HHI", lt, 0, 262144) + struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
-        parts += [struct.pack("<II", 1, 12 + len(body)), body, struct.pack("<I", 12 + len(body))]
-    for p in packets:
-        data = bytes(p)
-        pad = b"\0" * (-len(data) % 4)
-        ts = p.time_ns & 0xFFFFFFFFFFFFFFFF
-        total = 32 + len(data) + len(pad)
-        parts += [struct.pack("<IIIIIII", 6, total, index[p.linktype], ts >> 32, ts & 0xFFFFFFFF,
-                              len(data), p.wirelen), data, pad, struct.pack("<I", total)]
-    return b"".join(parts)
+        writer = Writer(out, format="pcapng")
+    else:
+        lt = next(iter(linktypes)) if linktypes else linktype
+        snaplen = max([262144] + [p.caplen for p in packets])
+        writer = Writer(out, linktype=lt, snaplen=snaplen, nanosecond=True)
+    with writer:
+        for p in packets:
+            writer.write(p)
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------ rotating writer
 class RotatingWriter:
-    """A pcap writer that starts a new file every ``rotate_bytes`` bytes and/or every
-    ``rotate_seconds`` seconds of packet time. A context manager.
+    """A capture writer (``fastpkt.Writer``, pcap or pcapng) that starts a new file every
+    ``rotate_bytes`` bytes and/or every ``rotate_seconds`` seconds of packet time. A context
+    manager.
 
     Without rotation it writes ``path`` itself. With rotation the files are numbered from 1
     after the name: ``out.pcap`` -> ``out-0001.pcap``, ``out-0002.pcap``, ... (a name without
     an extension gets ``-0001`` at its end). ``paths`` lists the files written so far.
 
     rotate_bytes: a file is closed before the packet that would take it past this size
-        (header and record headers included), so files stay within it unless one packet is
-        larger. rotate_seconds: a file holds packets whose time is less than this many
-        seconds after its first packet's (packet time, like a capture's clock; a file is
-        closed when the next packet comes, not on a timer).
-    linktype / snaplen / nanosecond / big_endian: as ``fastpkt.Writer``; ``linktype=None``
-        takes the first packet's, and the first file is then created at the first write
-        (with a link type given, it is created at once, so an empty capture leaves an empty
-        but valid file).
+        (headers included), so files stay within it unless one packet is larger.
+        rotate_seconds: a file holds packets whose time is less than this many seconds after
+        its first packet's (packet time, like a capture's clock; a file is closed when the
+        next packet comes, not on a timer).
+    linktype / snaplen / nanosecond / big_endian / format: as ``fastpkt.Writer`` (format None:
+        from the extension); ``linktype=None`` takes the first packet's, and the first file is
+        then created at the first write (with a link type given, it is created at once, so an
+        empty capture leaves an empty but valid file). A file this process is reading is
+        replaced, never truncated (see ``Writer``).
     """
 
     def __init__(self, path: str | os.PathLike[str], linktype: int | None = 1, snaplen: int = 262144,
-                 nanosecond: bool = False, big_endian: bool = False, rotate_bytes: int | None = None,
-                 rotate_seconds: float | None = None) -> None:
-        if rotate_bytes is not None and rotate_bytes <= _PCAP_HEADER_BYTES:
-            raise ValueError("rotate_bytes must be larger than the 24-byte pcap header, not %r"
-                             % (rotate_bytes,))
+                 nanosecond: bool | None = None, big_endian: bool = False, rotate_bytes: int | None = None,
+                 rotate_seconds: float | None = None, format: str | None = None) -> None:  # noqa: A002
         if rotate_seconds is not None and rotate_seconds <= 0:
             raise ValueError("rotate_seconds must be > 0, not %r" % (rotate_seconds,))
         self.base = os.fspath(path)
@@ -194,18 +168,23 @@ class RotatingWriter:
             self.base = os.fsdecode(self.base)
         self.linktype = linktype
         self.snaplen = snaplen
-        self.nanosecond = bool(nanosecond)
+        self.nanosecond = nanosecond
         self.big_endian = bool(big_endian)
+        self.format = format
         self.rotate_bytes = rotate_bytes
         self.rotate_ns = None if rotate_seconds is None else int(rotate_seconds * 1e9)
         self.rotating = rotate_bytes is not None or rotate_seconds is not None
         self.paths: list[str] = []
         self.packets_written = 0       # over all files
         self.file_packets = 0          # in the current file
-        self.file_bytes = 0            # size of the current file
         self.closed = False
         self._writer: Writer | None = None
         self._file_start_ns = 0
+        if rotate_bytes is not None:
+            header = self._new_writer(io.BytesIO(), 1).bytes_written
+            if rotate_bytes <= header:
+                raise ValueError("rotate_bytes must be larger than the %d-byte file header, not %r"
+                                 % (header, rotate_bytes))
         if linktype is not None:
             self._open_next()
 
@@ -219,49 +198,56 @@ class RotatingWriter:
         """The file being written (None before the first)."""
         return self.paths[-1] if self.paths else None
 
+    @property
+    def file_bytes(self) -> int:
+        """Size of the current file (0 before the first)."""
+        return self._writer.bytes_written if self._writer is not None else 0
+
+    def _new_writer(self, target: Any, linktype: int) -> Writer:
+        fmt = self.format
+        if fmt is None:
+            fmt = "pcapng" if self.base.lower().endswith((".pcapng", ".ntar")) else "pcap"
+        return Writer(target, linktype=linktype, snaplen=self.snaplen, nanosecond=self.nanosecond,
+                      big_endian=self.big_endian, format=fmt)
+
     def _open_next(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
         path = self.numbered_path(len(self.paths) + 1) if self.rotating else self.base
-        self._writer = Writer(path, linktype=self.linktype, snaplen=self.snaplen,
-                              nanosecond=self.nanosecond, big_endian=self.big_endian)
+        self._writer = self._new_writer(path, self.linktype)  # type: ignore[arg-type]
         self.paths.append(path)
         self.file_packets = 0
-        self.file_bytes = _PCAP_HEADER_BYTES
 
     def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
               wirelen: int | None = None) -> None:
         """Append a Packet (its own time) or raw bytes (``time``/``time_ns``, else now)."""
         if self.closed:
             raise ValueError("write to a closed RotatingWriter")
-        if isinstance(packet, Packet):
-            caplen = packet.caplen
-            if time_ns is None and time is None:
-                time_ns = packet.time_ns
-        else:
-            caplen = len(memoryview(packet))
-            if time_ns is None:
-                time_ns = int(time * 1e9) if time is not None else _now_ns()
-                time = None
-        if time_ns is None:  # a Packet written with an explicit float time
-            time_ns = int(time * 1e9)  # type: ignore[operator]
+        if not isinstance(packet, Packet) and time_ns is None and time is None:
+            time_ns = _now_ns()
         if self._writer is None:
             if self.linktype is None:
                 self.linktype = packet.linktype if isinstance(packet, Packet) else 1
             self._open_next()
-        record = 16 + caplen
+        writer = self._writer
+        assert writer is not None
+        if time_ns is None:
+            time_ns = packet.time_ns if time is None else int(time * 1e9)  # type: ignore[union-attr]
         if self.file_packets:
-            if (self.rotate_bytes is not None and self.file_bytes + record > self.rotate_bytes) or \
-                    (self.rotate_ns is not None and time_ns - self._file_start_ns >= self.rotate_ns):
+            size = writer.record_size(packet, time, time_ns, wirelen) if self.rotate_bytes is not None else 0
+            if (self.rotate_bytes is not None and writer.bytes_written + size > self.rotate_bytes) or \
+                    (self.rotate_ns is not None and time_ns - self._file_start_ns >= self.rotate_ns):  # type: ignore[operator]
                 self._open_next()
+                writer = self._writer
+                assert writer is not None
         if self.file_packets == 0:
-            self._file_start_ns = time_ns
-        if time is not None and isinstance(packet, Packet):
-            self._writer.write(packet, time=time, wirelen=wirelen)  # type: ignore[union-attr]
+            self._file_start_ns = time_ns  # type: ignore[assignment]
+        if time is not None:
+            writer.write(packet, time=time, wirelen=wirelen)
         else:
-            self._writer.write(packet, time_ns=time_ns, wirelen=wirelen)  # type: ignore[union-attr]
+            writer.write(packet, time_ns=time_ns, wirelen=wirelen)
         self.file_packets += 1
-        self.file_bytes += record
         self.packets_written += 1
 
     def flush(self) -> None:

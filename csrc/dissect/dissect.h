@@ -65,7 +65,9 @@ enum {
     FP_ANOM_HTTP_MALFORMED = 1u << 18,
     FP_ANOM_TLS_MALFORMED = 1u << 19, /* a length inside the ClientHello exceeds its container */
     FP_ANOM_IP_FRAGMENT = 1u << 20,   /* non-first fragment: upper layers not decoded */
-    FP_ANOM_COUNT_BITS = 21
+    FP_ANOM_DNS_POINTER_CHAIN = 1u << 21, /* a name over FP_DNS_NAME_HOPS hops, or the message's
+                                             hop / label budget spent (decoding stopped) */
+    FP_ANOM_COUNT_BITS = 22
 };
 
 /* Stable snake_case names for anomaly bits, index = bit number. */
@@ -158,6 +160,17 @@ typedef struct {
     uint16_t rdlength;
 } fp_dns_record;
 
+/* Work on names is bounded per name and per message (after Wireshark, which stops a name
+ * once it has followed as many pointers as the message has bytes, and Suricata, which
+ * stops at 255 label segments): a name follows at most FP_DNS_NAME_MAX_HOPS pointers and
+ * is flagged past FP_DNS_NAME_HOPS; a message's names together follow at most
+ * FP_DNS_MSG_HOPS + len/4 pointers and read FP_DNS_MSG_LABEL_BYTES + 4*len label bytes.
+ * Real compression needs one pointer per name and about one label byte per message byte. */
+#define FP_DNS_NAME_MAX_HOPS 64
+#define FP_DNS_NAME_HOPS 16
+#define FP_DNS_MSG_HOPS 64u
+#define FP_DNS_MSG_LABEL_BYTES 1024u
+
 typedef struct {
     const uint8_t *msg;
     uint32_t len;
@@ -166,6 +179,8 @@ typedef struct {
     int section;       /* current section */
     uint32_t left;     /* records left in current section */
     int error;         /* set when a record could not be decoded: iteration stops */
+    uint32_t flags;    /* anomalies that did not stop iteration (FP_ANOM_DNS_POINTER_CHAIN) */
+    uint32_t hops_left, label_left; /* the message's name budget */
 } fp_dns_iter;
 
 /* Returns 0 if a 12-byte header is present. */

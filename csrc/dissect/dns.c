@@ -4,7 +4,9 @@
  * trailing dot, the root as "", '.' and '\' inside a label as "\." and "\\",
  * bytes outside 0x21..0x7e as "\DDD". Compression pointers (section 4.1.4) must
  * point strictly before the labels being read, so every jump goes backwards and
- * a loop is impossible; jumps are also capped, and names at 255 wire octets.
+ * a loop is impossible; names are capped at 255 wire octets, and the pointer hops and
+ * label bytes of a name and of a whole message are budgeted (dissect.h): a message built
+ * of pointer chains costs no more per byte than ordinary traffic.
  * TXT rdata (section 3.3.14): the strings are concatenated without quotes or
  * separators (the way SPF/DKIM consumers join them); spaces stay literal,
  * '\' and bytes outside 0x20..0x7e are escaped as above.
@@ -15,8 +17,15 @@
 #include "cursor.h"
 #include "dissect.h"
 
-#define DNS_MAX_JUMPS 64
 #define DNS_MAX_WIRE_NAME 255
+
+enum { NAME_BAD = -1, NAME_BUDGET = -2 };
+
+/* What names may still cost in one message (NULL: a lone name, its own caps only). */
+typedef struct {
+    uint32_t *hops_left, *label_left;
+    uint32_t *flags;
+} name_budget;
 
 /* Bounded output buffer: `over` latches when something did not fit. */
 typedef struct {
@@ -69,11 +78,12 @@ static void sb_terminate(sbuf *b)
         b->p[b->n < b->cap ? b->n : b->cap - 1] = '\0';
 }
 
-/* Name reader core: `out` may be NULL to only validate. */
-static int read_name(const uint8_t *msg, uint32_t len, uint32_t off, sbuf *b)
+/* Name reader core: `out` may be NULL to only validate. NAME_BAD for a name that breaks
+ * the rules, NAME_BUDGET when the message's budget ran out inside it. */
+static int read_name(const uint8_t *msg, uint32_t len, uint32_t off, sbuf *b, const name_budget *nb)
 {
     if (off > len)
-        return -1;
+        return NAME_BAD;
     fp_cursor c = fp_cursor_make(msg, len);
     c.ptr += off;
     uint32_t segment_start = off, wire = 1, jumps = 0;
@@ -81,26 +91,38 @@ static int read_name(const uint8_t *msg, uint32_t len, uint32_t off, sbuf *b)
     for (;;) {
         uint8_t l, lo;
         if (fp_get_u8(&c, &l))
-            return -1;
+            return NAME_BAD;
         if (l == 0)
             break;
         if ((l & 0xc0) == 0xc0) {
             if (fp_get_u8(&c, &lo))
-                return -1;
+                return NAME_BAD;
             uint32_t target = ((uint32_t)(l & 0x3f) << 8) | lo;
             if (after < 0)
                 after = (int)fp_cur_off(&c);
-            if (target >= segment_start || ++jumps > DNS_MAX_JUMPS)
-                return -1;
+            if (target >= segment_start || ++jumps > FP_DNS_NAME_MAX_HOPS)
+                return NAME_BAD;
+            if (nb != NULL) {
+                if (*nb->hops_left == 0)
+                    return NAME_BUDGET;
+                --*nb->hops_left;
+                if (jumps > FP_DNS_NAME_HOPS)
+                    *nb->flags |= FP_ANOM_DNS_POINTER_CHAIN;
+            }
             c.ptr = msg + target;
             segment_start = target;
             continue;
         }
         if (l & 0xc0) /* 0x40 extended and 0x80 reserved label types */
-            return -1;
+            return NAME_BAD;
         wire += l + 1u;
         if (wire > DNS_MAX_WIRE_NAME || !fp_cur_has(&c, l))
-            return -1;
+            return NAME_BAD;
+        if (nb != NULL) {
+            if (*nb->label_left < l)
+                return NAME_BUDGET;
+            *nb->label_left -= l;
+        }
         if (wire != l + 2u) /* not the first label */
             sb_putc(b, '.');
         sb_escaped(b, c.ptr, l, 1);
@@ -108,7 +130,7 @@ static int read_name(const uint8_t *msg, uint32_t len, uint32_t off, sbuf *b)
     }
     sb_terminate(b);
     if (b->over)
-        return -1;
+        return NAME_BAD;
     return after >= 0 ? after : (int)fp_cur_off(&c);
 }
 
@@ -117,7 +139,7 @@ int fp_dns_read_name(const uint8_t *msg, uint32_t len, uint32_t off, char *out, 
     sbuf b = {out, outcap, 0, 0};
     if (out != NULL && outcap == 0)
         return -1;
-    return read_name(msg, len, off, &b);
+    return read_name(msg, len, off, &b, NULL);
 }
 
 int fp_dns_iter_init(fp_dns_iter *it, const uint8_t *msg, uint32_t len)
@@ -129,6 +151,10 @@ int fp_dns_iter_init(fp_dns_iter *it, const uint8_t *msg, uint32_t len)
     it->section = FP_DNS_QD;
     it->left = 0;
     it->error = 0;
+    it->flags = 0;
+    it->hops_left = FP_DNS_MSG_HOPS + len / 4;
+    it->label_left = FP_DNS_MSG_LABEL_BYTES + (len > (UINT32_MAX - FP_DNS_MSG_LABEL_BYTES) / 4
+                                                  ? UINT32_MAX - FP_DNS_MSG_LABEL_BYTES : 4 * len);
     if (!fp_cur_has(&c, 12)) {
         it->error = FP_ANOM_DNS_MALFORMED;
         return -1;
@@ -175,9 +201,10 @@ static int iter_step(fp_dns_iter *it, fp_dns_record *rec, char *name, size_t nam
     if (it->pos >= it->len)
         return iter_fail(it, FP_ANOM_DNS_MALFORMED);
     sbuf b = {name, namecap, 0, 0};
-    int p = read_name(it->msg, it->len, it->pos, &b);
+    name_budget nb = {&it->hops_left, &it->label_left, &it->flags};
+    int p = read_name(it->msg, it->len, it->pos, &b, &nb);
     if (p < 0)
-        return iter_fail(it, FP_ANOM_DNS_NAME);
+        return iter_fail(it, p == NAME_BUDGET ? FP_ANOM_DNS_POINTER_CHAIN : FP_ANOM_DNS_NAME);
     fp_cursor c = fp_cursor_make(it->msg, it->len);
     c.ptr += p;
     rec->section = (fp_dns_section)it->section;
@@ -215,6 +242,7 @@ void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate)
     int r;
     while ((r = iter_step(&it, &rec, NULL, 0)) == 1)
         ;
+    x->d->anomalies |= it.flags;
     if (r < 0)
         x->d->anomalies |= (uint32_t)it.error;
 }
@@ -294,7 +322,7 @@ static int put_name(sbuf *b, const uint8_t *msg, uint32_t len, uint32_t off, uin
         return -1;
     }
     sbuf sub = {b->p + b->n, b->cap - b->n, 0, 0};
-    int next = read_name(msg, len, off, &sub);
+    int next = read_name(msg, len, off, &sub, NULL);
     if (next < 0 || (uint32_t)next > rd_end)
         return -1;
     b->n += sub.n;

@@ -8,7 +8,11 @@
  *         csrc/fuzz/fuzz_tls_hello.c csrc/dissect/tls_hello.c csrc/dissect/tls_fingerprint.c \
  *         -lcrypto
  * Input: [flags][cut 1]..[cut 4] then the stream. flags bit 0 QUIC mode, bits 1-2 CCS
- * policy, bit 3 report a gap at the second cut, bits 4-7 max_message = 64 << n. */
+ * policy, bit 3 report a gap at the second cut, bits 4-7 n: max_message = 64 << n, and for
+ * n >= 10 ClientHellos stream with hello_fields = 1024 << (n - 10), the end of input
+ * delivering a cut one (fp_tls_asm_finish). The input is also streamed as a ClientHello
+ * body, in the same pieces, with a cap it cannot reach: its fingerprints and anomalies
+ * must equal those of the whole-body parse. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,12 +103,55 @@ typedef struct {
     uint32_t last_index;
     uint32_t count;
     uint32_t max_message;
+    uint32_t hello_fields;
 } msg_state;
+
+/* JA3 and JA4_r strings plus anomaly bits of a ClientHello, for comparing two parses. */
+static void summary(const fp_tls_hello *h, char *ja3, char *ja4r, size_t cap)
+{
+    char md5[33], ja4[FP_JA4_SIZE];
+    if (fp_tls_ja3(h, ja3, cap, md5) < 0 || fp_tls_ja4(h, 't', ja4, ja4r, cap) < 0) abort();
+}
+
+/* The input as a ClientHello body, streamed in the fuzzer's pieces, against the whole parse. */
+static void stream_vs_whole(const uint8_t *body, size_t n, const size_t cut[4])
+{
+    fp_tls_ch_stream s;
+    fp_tls_ch_stream_init(&s, (uint32_t)n, 1u << 20);
+    size_t prev = 0;
+    for (int i = 0; i <= 4; i++) {
+        size_t end = i < 4 ? cut[i] : n;
+        if (fp_tls_ch_stream_feed(&s, body + prev, end - prev) < 0) abort();
+        prev = end;
+    }
+    if (!s.done || (s.anomalies & FP_TLS_HELLO_A(OVER_CAP))) abort();
+    fp_tls_hello *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    char *sa = malloc(4 * 8192), *sb = sa + 8192, *ra = sa + 16384, *rb = sa + 24576;
+    if (a && b && sa) {
+        fp_tls_client_hello_parse(body, (uint32_t)n, a);
+        fp_tls_client_hello_parse_compact(s.out ? s.out : (const uint8_t *)"", s.out_len, s.anomalies, b);
+        check_hello(b);
+        summary(a, sa, ra, 8192);
+        summary(b, sb, rb, 8192);
+        uint32_t mask = ~(uint32_t)(FP_TLS_HELLO_A(IMPLAUSIBLE_LENGTH) | FP_TLS_HELLO_A(CAPPED));
+        if (strcmp(sa, sb) != 0 || strcmp(ra, rb) != 0 || ((a->anomalies ^ b->anomalies) & mask) ||
+            a->sni_count != b->sni_count || a->ech_type != b->ech_type) {
+            fprintf(stderr, "stream/whole differ:\n %s\n %s\n %s\n %s\n anomalies %x %x\n", sa, sb, ra, rb,
+                    a->anomalies, b->anomalies);
+            abort();
+        }
+    }
+    free(a);
+    free(b);
+    free(sa);
+    fp_tls_ch_stream_free(&s);
+}
 
 static int on_message(void *ctx, const fp_tls_hs_msg *m)
 {
     msg_state *st = ctx;
-    if (m->index != st->count++ || m->len > st->max_message) abort();
+    if (m->index != st->count++ || (m->len > st->max_message && !m->compact)) abort();
+    if (m->compact && (m->type != 1 || m->len > st->hello_fields + 600)) abort();
     if (m->type == 1) parse_both(m->body, m->len, 1);
     else if (m->type == 2) parse_both(m->body, m->len, 2);
     else if (m->len > 0 && ((volatile const uint8_t *)m->body)[m->len - 1] == 0xfe) return 1;
@@ -123,13 +170,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cut[i] < cut[i - 1]) cut[i] = cut[i - 1];
 
     parse_both(stream, (uint32_t)n, 3);
+    if (n <= 0xffffff) stream_vs_whole(stream, n, cut);
 
     fp_tls_asm a;
     fp_tls_asm_init(&a, flags & 1);
     a.ccs_policy = (uint8_t)((flags >> 1) & 3);
-    a.max_message = 64u << ((flags >> 4) & 15);
+    unsigned shift = (flags >> 4) & 15;
+    a.max_message = 64u << shift;
     if (a.max_message > FP_TLS_MAX_MESSAGE) a.max_message = FP_TLS_MAX_MESSAGE;
-    msg_state st = {0, 0, a.max_message};
+    if (shift >= 10) a.hello_fields = 1024u << (shift - 10);
+    msg_state st = {0, 0, a.max_message, a.hello_fields};
     size_t prev = 0;
     for (int i = 0; i <= 4; i++) {
         size_t end = i < 4 ? cut[i] : n;
@@ -142,6 +192,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (i == 1 && (flags & 8)) fp_tls_asm_gap(&a);
         prev = end;
     }
+    fp_tls_asm_finish(&a, on_message, &st);
+    if (a.ch && fp_tls_asm_memory(&a) > a.buf_cap + fp_tls_ch_stream_memory(a.ch)) abort();
+    if (a.ch && a.ch->out_cap > 2 * (a.ch->cap + 600)) abort();
     if (a.consumed > n || a.messages != st.count) abort();
     if (fp_tls_asm_pending(&a) > a.max_message + 4) abort();
     if (a.buf_cap > a.max_message) abort();

@@ -25,21 +25,30 @@ static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t
     p->linktype = linktype;
     p->interface_id = 0;
     p->has_ts = 1;
+    p->opts_len = 0;
+    p->opts_big_endian = 0;
     fp_dissect(p->data, caplen, wirelen, linktype, &p->d);
+}
+
+/* A packet owning a copy of `len` bytes: its data, then (pcapng) padding and options. */
+static FpPacket *packet_copy(fp_state *st, const uint8_t *data, uint32_t len, uint32_t caplen,
+                             uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+{
+    FpPacket *p = packet_alloc(st->Packet_Type, len);
+    if (p == NULL) return NULL;
+    p->owner = NULL;
+    p->owner_is_reader = 0;
+    p->st = st;
+    if (len) memcpy(p->inline_data, data, len);
+    p->data = p->inline_data;
+    packet_fill(p, caplen, wirelen, linktype, ts_ns);
+    return p;
 }
 
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
 {
-    FpPacket *p = packet_alloc(st->Packet_Type, caplen);
-    if (p == NULL) return NULL;
-    p->owner = NULL;
-    p->owner_is_reader = 0;
-    p->st = st;
-    if (caplen) memcpy(p->inline_data, data, caplen);
-    p->data = p->inline_data;
-    packet_fill(p, caplen, wirelen, linktype, ts_ns);
-    return p;
+    return packet_copy(st, data, caplen, caplen, wirelen, linktype, ts_ns);
 }
 
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
@@ -58,13 +67,16 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
 
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader)
 {
+    uint32_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
     FpPacket *p = reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
                                           rec->linktype, rec->ts_ns)
-                         : fp_packet_from_bytes(st, rec->data, rec->caplen, rec->wirelen,
-                                                rec->linktype, rec->ts_ns);
+                         : packet_copy(st, rec->data, len, rec->caplen, rec->wirelen,
+                                       rec->linktype, rec->ts_ns);
     if (p == NULL) return NULL;
     p->interface_id = rec->interface_id;
     p->has_ts = rec->has_ts;
+    p->opts_len = rec->opts_len;
+    p->opts_big_endian = rec->opts_big_endian;
     return p;
 }
 
@@ -132,6 +144,25 @@ static PyObject *get_time_ns(PyObject *self, void *c)
     (void)c;
     if (!PKT(self)->has_ts) Py_RETURN_NONE;
     return PyLong_FromLongLong(PKT(self)->ts_ns);
+}
+/* The first opt_comment among the packet's pcapng options (walked with bounds checks). */
+static PyObject *get_comment(PyObject *self, void *c)
+{
+    (void)c;
+    const FpPacket *p = PKT(self);
+    const uint8_t *q = fp_packet_opts(p);
+    uint32_t left = p->opts_len;
+    int be = p->opts_big_endian;
+    while (left >= 4) {
+        uint16_t code = be ? (uint16_t)(q[0] << 8 | q[1]) : (uint16_t)(q[1] << 8 | q[0]);
+        uint16_t len = be ? (uint16_t)(q[2] << 8 | q[3]) : (uint16_t)(q[3] << 8 | q[2]);
+        uint32_t padded = ((uint32_t)len + 3u) & ~3u;
+        if (code == 0 || padded > left - 4) break;
+        if (code == 1) return PyUnicode_DecodeUTF8((const char *)q + 4, len, "replace");
+        q += 4 + padded;
+        left -= 4 + padded;
+    }
+    Py_RETURN_NONE;
 }
 static PyObject *get_wirelen(PyObject *self, void *c)
 {
@@ -613,6 +644,7 @@ static PyGetSetDef packet_getset[] = {
     {"caplen", get_caplen, NULL, "Number of bytes captured (<= wirelen when a snaplen cut it).", NULL},
     {"linktype", get_linktype, NULL, "Link-layer type (LINKTYPE_ value).", NULL},
     {"interface", get_interface, NULL, "pcapng interface index (0 for pcap).", NULL},
+    {"comment", get_comment, NULL, "pcapng packet comment (the first opt_comment), or None.", NULL},
     {"raw", get_raw, NULL, "The captured bytes.", NULL},
     {"eth", get_layer, NULL, "Ethernet header, or None.", (void *)(intptr_t)FP_L_ETH},
     {"sll", get_sll, NULL, "Linux cooked (SLL/SLL2) header, or None.", NULL},

@@ -19,6 +19,8 @@ typedef struct {
     const uint8_t *data;
     uint32_t caplen, wirelen, linktype, interface_id;
     uint8_t has_ts;
+    uint8_t opts_big_endian;
+    uint32_t opts_len;   /* pcapng options after the data (padded to 4) */
 } pl_entry;
 
 typedef struct {
@@ -31,6 +33,10 @@ typedef struct {
     int nanosecond, big_endian;
     int has_file_header;
     uint8_t file_header[24]; /* pcap sources: the header as read, for exact rewrites */
+    fp_format format;
+    PyObject *ng_prefix;     /* pcapng sources: bytes of the blocks before the first packet, or NULL */
+    fp_interface *ifs;       /* pcapng sources: the interface table (global ids) */
+    uint32_t n_ifs;
 } fp_packetlist;
 
 #define PL(o) ((fp_packetlist *)(o))
@@ -50,6 +56,10 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     pl->nanosecond = 0;
     pl->big_endian = 0;
     pl->has_file_header = 0;
+    pl->format = FP_FORMAT_PCAP;
+    pl->ng_prefix = NULL;
+    pl->ifs = NULL;
+    pl->n_ifs = 0;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     PyObject_GC_Track(pl);
     return pl;
@@ -79,21 +89,49 @@ static int builder_add(pl_builder *b, const fp_record *rec, int copy)
     e->linktype = rec->linktype;
     e->interface_id = rec->interface_id;
     e->has_ts = (uint8_t)rec->has_ts;
+    e->opts_len = rec->opts_len;
+    e->opts_big_endian = (uint8_t)rec->opts_big_endian;
     e->data = rec->data;
     if (copy) {
-        if (b->blob_len + rec->caplen > b->blob_cap) {
+        /* data, then padding and options as in the block */
+        size_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + (size_t)rec->opts_len : rec->caplen;
+        if (b->blob_len + len > b->blob_cap) {
             size_t cap = b->blob_cap ? b->blob_cap : 1 << 20;
-            while (cap < b->blob_len + rec->caplen) cap *= 2;
+            while (cap < b->blob_len + len) cap *= 2;
             uint8_t *nb = PyMem_RawRealloc(b->blob, cap);
             if (nb == NULL) return -1;
             b->blob = nb;
             b->blob_cap = cap;
         }
-        memcpy(b->blob + b->blob_len, rec->data, rec->caplen);
+        memcpy(b->blob + b->blob_len, rec->data, len);
         e->data = (const uint8_t *)(uintptr_t)b->blob_len; /* rebased when the blob is final */
-        b->blob_len += rec->caplen;
+        b->blob_len += len;
     }
     b->n++;
+    return 0;
+}
+
+/* A pcapng source's interfaces and leading blocks, for pcapng rewrites. */
+static int copy_pcapng_tables(fp_packetlist *pl, const fp_source *src)
+{
+    pl->format = FP_FORMAT_PCAPNG;
+    uint32_t n = fp_source_interface_count(src);
+    if (n) {
+        pl->ifs = PyMem_RawMalloc(n * sizeof *pl->ifs);
+        if (pl->ifs == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (uint32_t i = 0; i < n; i++) pl->ifs[i] = *fp_source_interface(src, i);
+        pl->n_ifs = n;
+    }
+    size_t len;
+    uint32_t prefix_ifs;
+    const uint8_t *prefix = fp_source_pcapng_prefix(src, &len, &prefix_ifs);
+    if (prefix && prefix_ifs <= n) {
+        pl->ng_prefix = PyBytes_FromStringAndSize((const char *)prefix, (Py_ssize_t)len);
+        if (pl->ng_prefix == NULL) return -1;
+    }
     return 0;
 }
 
@@ -155,6 +193,10 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
             memcpy(pl->file_header, hdr, sizeof pl->file_header);
             pl->has_file_header = 1;
         }
+        if (fp_source_format(r->src) == FP_FORMAT_PCAPNG && copy_pcapng_tables(pl, r->src) < 0) {
+            Py_DECREF(pl);
+            return NULL;
+        }
     }
     if (b.oom) {
         Py_DECREF(pl);
@@ -190,6 +232,7 @@ static int packetlist_traverse(PyObject *self, visitproc visit, void *arg)
 
 static void release_owner(fp_packetlist *pl)
 {
+    Py_CLEAR(pl->ng_prefix);
     PyObject *owner = pl->owner;
     if (owner == NULL) return;
     if (pl->owner_is_reader) fp_reader_unexport((fp_reader_obj *)owner);
@@ -209,11 +252,22 @@ static void packetlist_dealloc(PyObject *self)
     PyObject_GC_UnTrack(self);
     release_owner(PL(self));
     PyMem_RawFree(PL(self)->entries);
+    PyMem_RawFree(PL(self)->ifs);
     PyObject_GC_Del(self);
     Py_DECREF(tp);
 }
 
 static Py_ssize_t packetlist_len(PyObject *self) { return PL(self)->n; }
+
+Py_ssize_t fp_packetlist_size(PyObject *pl) { return PL(pl)->n; }
+
+void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec)
+{
+    const pl_entry *e = &PL(pl)->entries[i];
+    *rec = (fp_record){.ts_ns = e->ts_ns, .caplen = e->caplen, .wirelen = e->wirelen,
+                       .linktype = e->linktype, .interface_id = e->interface_id, .has_ts = e->has_ts,
+                       .data = e->data, .opts_len = e->opts_len, .opts_big_endian = e->opts_big_endian};
+}
 
 static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
@@ -222,6 +276,8 @@ static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e
     if (p == NULL) return NULL;
     p->interface_id = e->interface_id;
     p->has_ts = e->has_ts;
+    p->opts_len = e->opts_len;
+    p->opts_big_endian = e->opts_big_endian;
     return (PyObject *)p;
 }
 
@@ -263,6 +319,17 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
     out->big_endian = pl->big_endian;
     out->has_file_header = pl->has_file_header;
     memcpy(out->file_header, pl->file_header, sizeof out->file_header);
+    out->format = pl->format;
+    out->ng_prefix = Py_XNewRef(pl->ng_prefix);
+    if (pl->n_ifs) {
+        out->ifs = PyMem_RawMalloc(pl->n_ifs * sizeof *out->ifs);
+        if (out->ifs == NULL) {
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        memcpy(out->ifs, pl->ifs, pl->n_ifs * sizeof *out->ifs);
+        out->n_ifs = pl->n_ifs;
+    }
     if (len > 0) {
         out->entries = PyMem_RawMalloc((size_t)len * sizeof(pl_entry));
         if (out->entries == NULL) {
@@ -685,8 +752,39 @@ static PyObject *get_file_header(PyObject *self, void *c)
 {
     (void)c;
     fp_packetlist *pl = PL(self);
+    if (pl->ng_prefix) return Py_NewRef(pl->ng_prefix);
     if (!pl->has_file_header) Py_RETURN_NONE;
     return PyBytes_FromStringAndSize((const char *)pl->file_header, sizeof pl->file_header);
+}
+
+static PyObject *get_format(PyObject *self, void *c)
+{
+    (void)c;
+    return PyUnicode_FromString(PL(self)->format == FP_FORMAT_PCAPNG ? "pcapng" : "pcap");
+}
+
+/* One dict per interface, with the keys Writer(interfaces=...) takes. */
+static PyObject *get_interfaces(PyObject *self, void *c)
+{
+    (void)c;
+    fp_packetlist *pl = PL(self);
+    PyObject *list = PyList_New(pl->n_ifs);
+    if (list == NULL) return NULL;
+    for (uint32_t i = 0; i < pl->n_ifs; i++) {
+        const fp_interface *f = &pl->ifs[i];
+        PyObject *name = f->name[0] ? PyUnicode_DecodeUTF8(f->name, (Py_ssize_t)strlen(f->name), "replace")
+                                    : Py_NewRef(Py_None);
+        PyObject *d = name ? Py_BuildValue("{sIsIsKsLsN}", "linktype", f->linktype, "snaplen", f->snaplen,
+                                           "tsresol", (unsigned long long)f->tsresol_num, "tsoffset",
+                                           (long long)f->tsoffset_s, "name", name)
+                           : NULL;
+        if (d == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, d);
+    }
+    return list;
 }
 
 static PyGetSetDef packetlist_getset[] = {
@@ -695,7 +793,13 @@ static PyGetSetDef packetlist_getset[] = {
     {"nanosecond", get_nanosecond, NULL, "True when the source had nanosecond timestamps.", NULL},
     {"big_endian", get_big_endian, NULL, "True when the source pcap was big-endian.", NULL},
     {"file_header", get_file_header, NULL,
-     "The 24-byte pcap file header as read (None for pcapng): Writer(header=...) copies it.", NULL},
+     "The file's leading bytes as read, for exact rewrites (Writer(header=...) copies them): the\n"
+     "24-byte pcap header, or pcapng's blocks before the first packet (section header,\n"
+     "interfaces, ...; None when over 1 MiB).", NULL},
+    {"format", get_format, NULL, "'pcap' or 'pcapng': the source's format.", NULL},
+    {"interfaces", get_interfaces, NULL,
+     "pcapng sources: one dict per interface (linktype, snaplen, tsresol in units per second,\n"
+     "tsoffset in seconds, name), indexed by Packet.interface; [] for pcap.", NULL},
     {NULL},
 };
 

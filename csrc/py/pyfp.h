@@ -51,6 +51,8 @@ typedef struct {
     uint32_t caplen, wirelen, linktype, interface_id;
     int has_ts;
     int owner_is_reader;
+    uint32_t opts_len;     /* pcapng packet options, raw: at data + caplen rounded up to 4 */
+    int opts_big_endian;
     fp_state *st;          /* module state, cached: attribute access is the hot path */
     PyObject *owner;       /* NULL when the bytes live in inline_data */
     const uint8_t *data;
@@ -78,6 +80,11 @@ FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caple
 /* A packet viewing `data` in place; `owner` (a Reader or a buffer holder) is kept alive. */
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
                          uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
+/* Where a packet's pcapng options start (they follow its data, 4-byte aligned). */
+static inline const uint8_t *fp_packet_opts(const FpPacket *p)
+{
+    return p->data + ((p->caplen + 3u) & ~3u);
+}
 
 /* layers.c: one heap type per protocol layer */
 int fp_layers_register(PyObject *m, fp_state *st);
@@ -131,6 +138,10 @@ void fp_readers_release(PyObject *const *readers, Py_ssize_t n);
 /* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */
 void fp_reader_unexport(fp_reader_obj *r);
 PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
+/* Writers: the number of records of a PacketList, and record i's fields (data and options
+ * stay valid while the list lives) without making a Packet. */
+Py_ssize_t fp_packetlist_size(PyObject *pl);
+void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec);
 int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);

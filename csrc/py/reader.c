@@ -50,6 +50,17 @@ static void raise_error(fp_reader_obj *r, fp_state *st, const fp_error *err)
     fp_raise_source_error(st, err);
 }
 
+/* A file object over a regular file: our writers must not truncate it while we read. */
+static void note_file_object(fp_source *src, PyObject *source)
+{
+    if (src == NULL || !PyObject_HasAttrString(source, "fileno")) return;
+    PyObject *fd = PyObject_CallMethod(source, "fileno", NULL);
+    long n = fd && PyLong_Check(fd) ? PyLong_AsLong(fd) : -1;
+    Py_XDECREF(fd);
+    PyErr_Clear();   /* BytesIO and other wrappers without a descriptor say so by raising */
+    if (n >= 0 && n <= INT_MAX) fp_source_note_file(src, (int)n);
+}
+
 static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_error policy)
 {
     fp_error err = {0};
@@ -73,6 +84,7 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
         Py_BEGIN_ALLOW_THREADS
         r->src = fp_source_open_input(in, policy, &err);
         Py_END_ALLOW_THREADS
+        note_file_object(r->src, source);
     } else {
         PyErr_Format(PyExc_TypeError,
                      "source must be a path, '-' for stdin, a binary file object or a bytes-like "

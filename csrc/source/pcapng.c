@@ -7,6 +7,7 @@
  * Interface ids are per section; we number them globally so a record's
  * interface_id indexes fp_source_interface() across sections. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "source_impl.h"
@@ -290,6 +291,9 @@ static void fill_record(fp_record *rec, const block *b, const fp_source *s,
                         const fp_interface *ifc, const uint8_t *data, uint32_t caplen,
                         uint32_t wirelen)
 {
+    uint32_t used = (uint32_t)(data - b->body) + ((caplen + 3u) & ~3u);
+    rec->opts_len = used < b->body_len ? b->body_len - used : 0;
+    rec->opts_big_endian = b->be;
     rec->caplen = caplen;
     rec->wirelen = wirelen;
     rec->linktype = ifc->linktype;
@@ -335,19 +339,47 @@ static int parse_spb(fp_source *s, const block *b, fp_record *rec, fp_error *err
     return 1;
 }
 
+/* Keep the blocks before the first packet block of the first section, raw,
+ * for exact rewrites (bounded; any doubt makes the prefix unavailable). */
+static void collect_prefix(fp_source *s, const block *b)
+{
+    if (s->ng_prefix_state != 0)
+        return;
+    if (b->type == BT_EPB || b->type == BT_PB || b->type == BT_SPB ||
+        (b->type == BT_SHB && b->off > 0)) {
+        s->ng_prefix_state = 1;
+        return;
+    }
+    uint8_t *grown = s->ng_prefix_len + b->len <= FP_MAX_PCAPNG_PREFIX
+                         ? realloc(s->ng_prefix, s->ng_prefix_len + b->len) : NULL;
+    if (!grown) {
+        s->ng_prefix_state = -1;
+        return;
+    }
+    s->ng_prefix = grown;
+    memcpy(s->ng_prefix + s->ng_prefix_len, b->body - 8, b->len);
+    s->ng_prefix_len += b->len;
+    s->ng_prefix_ifs += b->type == BT_IDB;
+}
+
 /* 1: packet record; 2: other block consumed; 0: end; -1: error. */
 static int next_block(fp_source *s, fp_record *rec, fp_error *err)
 {
     block b;
     int rc = read_block(s, &b, err);
-    if (rc <= 0)
+    if (rc <= 0) {
+        if (rc < 0 && s->ng_prefix_state == 0)
+            s->ng_prefix_state = -1;
         return rc;
+    }
+    collect_prefix(s, &b);
     /* An SHB's own checks go first: a broken option is the better diagnosis
      * when it also spoils the trailer (libpcap-shb-option-too-long). */
-    if (b.type == BT_SHB && parse_shb(s, &b, err) < 0)
+    if ((b.type == BT_SHB && parse_shb(s, &b, err) < 0) || check_trailer(&b, err) < 0) {
+        if (s->ng_prefix_state == 0)
+            s->ng_prefix_state = -1;
         return -1;
-    if (check_trailer(&b, err) < 0)
-        return -1;
+    }
     switch (b.type) {
     case BT_SHB: rc = 0; break;
     case BT_IDB: rc = parse_idb(s, &b, err); break;
@@ -355,8 +387,11 @@ static int next_block(fp_source *s, fp_record *rec, fp_error *err)
     case BT_SPB: rc = parse_spb(s, &b, rec, err); break;
     default: rc = 0; break;  /* NRB, ISB, DSB, custom, unknown: not packets */
     }
-    if (rc < 0)
+    if (rc < 0) {
+        if (s->ng_prefix_state == 0)
+            s->ng_prefix_state = -1;
         return -1;
+    }
     s->pos = b.off + b.len;
     return rc == 1 ? 1 : 2;
 }

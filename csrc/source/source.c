@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_registry.h"
 #include "mapguard.h"
 #include "source_impl.h"
 
@@ -231,6 +232,7 @@ fail:
     return NULL;
 }
 
+
 fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
                                  fp_error *err)
 {
@@ -259,12 +261,36 @@ fp_source *fp_source_open_input(fp_input in, fp_on_error policy, fp_error *err)
     return source_start(s, err);
 }
 
+/* Mappings are known to the map guard; a regular file read as a stream (a
+ * compressed file, a file object) is registered here, so that our writers do
+ * not truncate its unread bytes. */
+static void register_file(fp_source *s, const struct stat *st)
+{
+    if (s->registered || !S_ISREG(st->st_mode) || fp_file_registry_add(st->st_dev, st->st_ino) < 0)
+        return;
+    s->registered = 1;
+    s->file_dev = st->st_dev;
+    s->file_ino = st->st_ino;
+}
+
+void fp_source_note_file(fp_source *s, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        register_file(s, &st);
+}
+
 fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err)
 {
+    struct stat st;
+    int known = fstat(fd, &st) == 0;
     fp_input in;
     if (fp_input_fd(&in, fd, err) < 0)
         return NULL;
-    return fp_source_open_input(in, policy, err);
+    fp_source *s = fp_source_open_input(in, policy, err);
+    if (s && known)
+        register_file(s, &st);
+    return s;
 }
 
 /* Compressed files are read as streams through their decoder: a mapping would
@@ -345,6 +371,9 @@ void fp_source_close(fp_source *s)
     if (s->fd >= 0)
         close(s->fd);
     fp_input_close(&s->in);
+    if (s->registered)
+        fp_file_registry_remove(s->file_dev, s->file_ino);
+    free(s->ng_prefix);
     free(s->buf);
     free(s->ifs);
     free(s);
@@ -390,6 +419,7 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
     fp_error scratch;
     if (!err)
         err = &scratch;
+    rec->opts_len = 0;   /* only pcapng packet blocks carry options */
     if (s->finished) {
         if (s->policy == FP_ON_ERROR_RAISE && s->last_error.kind != FP_OK) {
             *err = s->last_error;
@@ -484,6 +514,15 @@ const fp_error *fp_source_last_error(const fp_source *s) { return &s->last_error
 const uint8_t *fp_source_pcap_header(const fp_source *s)
 {
     return s->format == FP_FORMAT_PCAP ? s->pcap_header : NULL;
+}
+
+const uint8_t *fp_source_pcapng_prefix(const fp_source *s, size_t *len, uint32_t *n_interfaces)
+{
+    if (s->format != FP_FORMAT_PCAPNG || s->ng_prefix_state < 0 || !s->ng_prefix)
+        return NULL;
+    *len = s->ng_prefix_len;
+    *n_interfaces = s->ng_prefix_ifs;
+    return s->ng_prefix;
 }
 
 int fp_source_stable_data(const fp_source *s) { return s->mem != NULL; }

@@ -44,6 +44,10 @@ typedef struct {
     int has_ts;             /* 0 for pcapng Simple Packet Blocks */
     uint64_t offset;        /* file offset of the record header / block */
     const uint8_t *data;
+    /* pcapng EPB/PB options, raw, in the section's byte order: they start at
+     * data + caplen rounded up to 4 and are as stable as data. 0 when none. */
+    uint32_t opts_len;
+    int opts_big_endian;
 } fp_record;
 
 typedef struct {
@@ -80,6 +84,10 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
 fp_source *fp_source_open_fd(int fd, fp_on_error policy, fp_error *err);
 /* Open any byte input as a stream. Takes ownership: in.close runs on failure too. */
 fp_source *fp_source_open_input(fp_input in, fp_on_error policy, fp_error *err);
+/* The source reads the file behind fd through its input (e.g. a Python file object):
+ * a regular file is then registered so that our writers replace it instead of
+ * truncating its unread bytes (see source/file_registry.h). */
+void fp_source_note_file(fp_source *s, int fd);
 /* Open an in-memory buffer (not copied; must outlive the source). */
 fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error policy,
                                  fp_error *err);
@@ -109,6 +117,10 @@ uint64_t fp_source_size(const fp_source *s);      /* file size, 0 for streams */
 const fp_error *fp_source_last_error(const fp_source *s);
 /* For pcap files: the 24-byte file header as read (for byte-identical rewrite). */
 const uint8_t *fp_source_pcap_header(const fp_source *s);
+/* For pcapng files: the raw blocks before the first packet block (section
+ * header, interfaces, ...) and how many interfaces they declare; NULL when
+ * they were too large to keep or did not parse. For exact rewrites. */
+const uint8_t *fp_source_pcapng_prefix(const fp_source *s, size_t *len, uint32_t *n_interfaces);
 /* 1 when record data stays valid until fp_source_close() (mmap'd files and memory
  * buffers), 0 for streams (data valid only until the next call). Lets PacketList
  * reference packets in place instead of copying them. */

@@ -3,6 +3,8 @@
 #ifndef FP_SOURCE_IMPL_H
 #define FP_SOURCE_IMPL_H
 
+#include <sys/types.h>
+
 #include "source.h"
 
 /* Claimed lengths are checked against these limits before a byte of the record is
@@ -18,6 +20,8 @@
 #define FP_PCAPNG_OTHER_BLOCK_MAX (16u << 20)
 /* Bounded interface table: pcapng files with more IDBs than this are rejected. */
 #define FP_MAX_INTERFACES 65536u
+/* Largest pcapng prefix kept for exact rewrites (section header and interfaces). */
+#define FP_MAX_PCAPNG_PREFIX (1u << 20)
 /* SKIP policy: how far past a bad record we look for the next good one. */
 #define FP_RESYNC_WINDOW (64u << 20)
 
@@ -64,6 +68,18 @@ struct fp_source {
     fp_error last_error;
 
     struct fp_live *live;   /* live capture (live.c), else NULL */
+
+    /* A regular file read as a stream, in the file registry while this source reads it. */
+    int registered;
+    dev_t file_dev;
+    ino_t file_ino;
+
+    /* pcapng: the raw blocks before the first packet block (SHB, IDBs, ...),
+     * while they fit FP_MAX_PCAPNG_PREFIX; a writer copies them for exact rewrites. */
+    uint8_t *ng_prefix;
+    size_t ng_prefix_len;
+    uint32_t ng_prefix_ifs;  /* IDBs among them */
+    int ng_prefix_state;     /* 0 collecting, 1 complete, -1 unavailable */
 };
 
 /* An empty source (no input yet). */

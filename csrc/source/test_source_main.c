@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../write/pcap_writer.h"
+#include "../write/writer.h"
 #include "bpf.h"
 #include "source.h"
 
@@ -84,12 +84,13 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static fp_pcap_writer *open_writer(const char *path, fp_source *s)
+static fp_writer *open_writer(const char *path, fp_source *s, fp_werror *we)
 {
-    const uint8_t *hdr = fp_source_pcap_header(s);
-    if (hdr)
-        return fp_pcap_writer_open_header(path, hdr);
-    return fp_pcap_writer_open(path, fp_source_linktype(s), fp_source_snaplen(s), 1, 0);
+    fp_out *o = fp_out_open_path(path, 0, we);
+    if (!o)
+        return NULL;
+    return fp_writer_open_pcap(o, fp_source_pcap_header(s), fp_source_linktype(s),
+                               fp_source_snaplen(s), 1, 0, we);
 }
 
 static void print_end(const char *what, int rc, const fp_error *e, fp_source *s)
@@ -130,9 +131,10 @@ int main(int argc, char **argv)
         free(mem);
         return 1;
     }
-    fp_pcap_writer *w = o.write_path ? open_writer(o.write_path, s) : NULL;
+    fp_werror werr;
+    fp_writer *w = o.write_path ? open_writer(o.write_path, s, &werr) : NULL;
     if (o.write_path && !w) {
-        perror(o.write_path);
+        fprintf(stderr, "%s\n", werr.message);
         return 1;
     }
     fp_bpf_set *bpf = o.filter ? fp_bpf_set_new_ex(o.filter, fp_source_snaplen(s), fp_source_byte_swapped(s)) : NULL;
@@ -140,8 +142,10 @@ int main(int argc, char **argv)
     int rc;
     while ((rc = fp_source_next(s, &rec, &err)) == 1) {
         uint64_t idx = fp_source_packets(s) - 1;
-        if (w && fp_pcap_writer_write(w, rec.ts_ns, rec.data, rec.caplen, rec.wirelen) < 0) {
-            perror("write");
+        fp_wpacket wp = {.ts_ns = rec.ts_ns, .data = rec.data, .caplen = rec.caplen,
+                         .wirelen = rec.wirelen};
+        if (w && fp_writer_write(w, &wp, &werr) < 0) {
+            fprintf(stderr, "write: %s\n", werr.message);
             return 1;
         }
         if (bpf) {
@@ -165,8 +169,8 @@ int main(int argc, char **argv)
     }
     const fp_error *last = rc < 0 ? &err : fp_source_last_error(s);
     print_end("end", rc, last, s);
-    if (w && fp_pcap_writer_close(w) < 0) {
-        perror("close");
+    if (w && fp_writer_commit(w, &werr) < 0) {
+        fprintf(stderr, "close: %s\n", werr.message);
         return 1;
     }
     fp_bpf_set_free(bpf);
