@@ -260,9 +260,13 @@ def test_tiny_records_and_one_byte_segments():
 
 def test_flows_tls_columns_for_a_125k_hello():
     h = hello_for("125k")
-    df = fp.flows(pcap(conn_with(h.records()).frames), max_hello_fields=1 << 18).to_pandas()
-    row = df[df["sni"].notna()].iloc[0]
+    data = pcap(conn_with(h.records()).frames)
+    row = fp.flows(data, max_hello_fields=1 << 18).to_pandas().iloc[0]
     assert row["sni"] == h.sni and row["ja4"] == h.ja4()
+    assert "tls_hello_incomplete" not in row["anomalies"]
+    row = fp.flows(data).to_pandas().iloc[0]                  # the default cap cuts the suites
+    assert row["sni"] == h.sni and row["ja4"] != h.ja4()
+    assert "tls_hello_incomplete" in row["anomalies"].split(",")
 
 
 def test_max_hello_fields_is_checked():
