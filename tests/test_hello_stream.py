@@ -260,9 +260,13 @@ def test_tiny_records_and_one_byte_segments():
 
 def test_flows_tls_columns_for_a_125k_hello():
     h = hello_for("125k")
-    df = fp.flows(pcap(conn_with(h.records()).frames), max_hello_fields=1 << 18).to_pandas()
-    row = df[df["sni"].notna()].iloc[0]
+    data = pcap(conn_with(h.records()).frames)
+    row = fp.flows(data, max_hello_fields=1 << 18).to_pandas().iloc[0]
     assert row["sni"] == h.sni and row["ja4"] == h.ja4()
+    assert "tls_hello_incomplete" not in row["anomalies"]
+    row = fp.flows(data).to_pandas().iloc[0]                  # the default cap cuts the suites
+    assert row["sni"] == h.sni and row["ja4"] != h.ja4()
+    assert "tls_hello_incomplete" in row["anomalies"].split(",")
 
 
 def test_max_hello_fields_is_checked():
@@ -313,17 +317,17 @@ def test_sni_and_ja3_match_tshark(size, tmp_path):
 
 # ---- QUIC: a long hello in many Initials, CRYPTO frames out of order ------------------------
 
-def quic_initials(message: bytes, dcid: bytes, scid: bytes, frame=1000, seed=0):
-    """Client Initial datagrams carrying `message` in CRYPTO frames (shuffled in windows of 8
-    datagrams), protected by aioquic (RFC 9001 section 5)."""
+def quic_initials(message: bytes, dcid: bytes, scid: bytes, frame=1000, seed=0, window=8):
+    """Client Initial datagrams carrying `message` in CRYPTO frames (shuffled in windows of
+    `window` datagrams), protected by aioquic (RFC 9001 section 5)."""
     crypto = pytest.importorskip("aioquic.quic.crypto", reason="aioquic (the QUIC reference) is not installed")
     pair = crypto.CryptoPair()
     pair.setup_initial(cid=dcid, is_client=True, version=1)
     frames = [(off, message[off:off + frame]) for off in range(0, len(message), frame)]
     rng = random.Random(seed)
     order = []
-    for i in range(0, len(frames), 8):
-        w = frames[i:i + 8]
+    for i in range(0, len(frames), window):
+        w = frames[i:i + window]
         rng.shuffle(w)
         order += w
     out = []
@@ -368,3 +372,18 @@ def test_quic_hello_in_many_initials_out_of_order(size, tmp_path):
     (r,) = list(fp.client_hellos(str(path)))
     assert r.transport == "quic" and r.sni == h.sni and r.ja3 == h.ja3
     assert r.ja4 == h.ja4("q") and set(r.anomalies) <= {"tls_hello_capped"}
+
+
+def test_quic_frames_beyond_the_window_are_flagged(tmp_path):
+    """The last frames first: they lie more than the 32 KiB window ahead and are dropped; the
+    hello is reported as far as the stream went, and the record says why."""
+    h = hello_for("64k")
+    datagrams = quic_initials(h.message, bytes(range(8)), b"\x01\x02\x03\x04", window=1)
+    datagrams = datagrams[-10:] + datagrams[:-10]
+    path = tmp_path / "quic.pcap"
+    path.write_bytes(raw_pcap(udp_frame(d) for d in datagrams))
+    st = fp.client_hellos(str(path))
+    (r,) = list(st)
+    assert r.sni == h.sni and r.ja3 != h.ja3
+    assert {"quic_crypto_over_window", "tls_hello_truncated"} <= set(r.anomalies)
+    assert st.stats["tls"]["hello_partial"] == 1

@@ -35,7 +35,7 @@ const char *const fp_quic_flag_names[FP_QUIC_F_COUNT_BITS] = {
     "empty", "truncated", "cid_too_long", "auth_failed", "no_keys", "unknown_frame",
     "frame_malformed", "frags_full", "many_packets", "decrypt_limit", "dcid_mismatch",
     "reserved_bits", "rekeyed", "retry", "version_negotiation", "short_header",
-    "unsupported_version", "trailing", "fixed_bit_clear", "too_short",
+    "unsupported_version", "trailing", "fixed_bit_clear", "too_short", "crypto_over_window",
 };
 
 /* RFC 9001 section 5.2 and RFC 9369 section 3.3.1. */

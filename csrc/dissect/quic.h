@@ -146,7 +146,9 @@ enum {
     FP_QUIC_F_TRAILING = 1u << 17,        /* bytes after the last packet (zeros or garbage) */
     FP_QUIC_F_FIXED_BIT_CLEAR = 1u << 18, /* long header with the QUIC bit 0 (RFC 9287 grease) */
     FP_QUIC_F_TOO_SHORT = 1u << 19,
-    FP_QUIC_F_COUNT_BITS = 20
+    FP_QUIC_F_CRYPTO_OVER_WINDOW = 1u << 20, /* CRYPTO bytes beyond a stream's window were
+                                                dropped (set by its reader, not the datagram) */
+    FP_QUIC_F_COUNT_BITS = 21
 };
 extern const char *const fp_quic_flag_names[FP_QUIC_F_COUNT_BITS];
 

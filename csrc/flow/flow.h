@@ -56,7 +56,9 @@ enum {
     FP_FLOW_ANOM_BAD_FLAGS = 1u << 3,    /* SYN+FIN, SYN+RST or FIN+RST in one segment */
     FP_FLOW_ANOM_EVICTED = 1u << 4,      /* left the table early to keep within max_memory/max_flows */
     FP_FLOW_ANOM_ALLOC_FAILED = 1u << 5, /* an allocation for its state failed: state incomplete */
-    FP_FLOW_ANOM_COUNT_BITS = 6
+    FP_FLOW_ANOM_TLS_HELLO = 1u << 6,    /* the ClientHello behind sni/ja3/ja4 was cut short or
+                                            past max_hello_fields: they cover part of it */
+    FP_FLOW_ANOM_COUNT_BITS = 7
 };
 extern const char *const fp_flow_anomaly_names[FP_FLOW_ANOM_COUNT_BITS];
 

@@ -28,7 +28,7 @@ enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08, TH_ACK = 0x10
 
 const char *const fp_flow_anomaly_names[FP_FLOW_ANOM_COUNT_BITS] = {
     "flow_fragment_orphan", "flow_history_full", "flow_seq_holes_full", "flow_tcp_bad_flags",
-    "evicted", "allocation_failed",
+    "evicted", "allocation_failed", "tls_hello_incomplete",
 };
 const char *const fp_expiration_names[FP_EXP_COUNT] = {"idle", "active", "fin", "rst", "end", "evicted"};
 const char *const fp_conn_state_names[FP_CS_COUNT] = {

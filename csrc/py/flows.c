@@ -313,6 +313,8 @@ static void hints_from_hello(fp_flows_obj *fl, fp_flow *f, const fp_hello_conn *
         return;
     }
     const fp_tls_hello *h = &v->ch;
+    if (h->anomalies & (FP_TLS_HELLO_A(OVER_CAP) | FP_TLS_HELLO_A(TRUNCATED)))
+        f->flow_anomalies |= FP_FLOW_ANOM_TLS_HELLO;
     const uint8_t *sni = h->sni_count ? h->body + h->sni[0].off : NULL;
     const uint8_t *alpn = h->alpn_count ? h->body + h->alpn[0].off : NULL;
     if (fp_flow_hints_set_tls(f, (const char *)sni, sni ? h->sni[0].len : 0, (const char *)alpn,

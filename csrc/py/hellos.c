@@ -93,7 +93,8 @@ static PyObject *anomaly_names(const fp_flow *f, const fp_hello_conn *c, const f
     static const unsigned asm_trouble = FP_TLS_ASM(GAP) | FP_TLS_ASM(TOO_BIG) | FP_TLS_ASM(BAD_RECORD) |
                                         FP_TLS_ASM(INTERLEAVED) | FP_TLS_ASM(NOMEM) | FP_TLS_ASM(EMPTY_RECORD);
     static const unsigned quic_trouble = FP_QUIC_F_TRUNCATED | FP_QUIC_F_CID_TOO_LONG | FP_QUIC_F_AUTH_FAILED |
-                                         FP_QUIC_F_FRAME_MALFORMED | FP_QUIC_F_UNKNOWN_FRAME;
+                                         FP_QUIC_F_FRAME_MALFORMED | FP_QUIC_F_UNKNOWN_FRAME |
+                                         FP_QUIC_F_CRYPTO_OVER_WINDOW;
     PyObject *l = PyList_New(0);
     char buf[64];
     for (int b = 0; l && b < FP_TLS_HELLO_ANOM_COUNT; b++)

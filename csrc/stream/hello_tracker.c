@@ -313,6 +313,7 @@ static void quic_add(fp_hello_tracker *t, fp_hello_conn *c, int dir, const fp_qu
         }
         fp_quic_crypto_add(s, frags[i].offset, frags[i].data, frags[i].length);
     }
+    if (s->bytes_over_cap) c->quic_flags |= FP_QUIC_F_CRYPTO_OVER_WINDOW; /* on the record */
 }
 
 static void quic_info(fp_hello_tracker *t, fp_hello_conn *c, const fp_quic_info *info)
