@@ -11,6 +11,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
 DISSECT_SRC := $(filter-out %/test_dissect_main.c,$(wildcard csrc/dissect/*.c))
 SOURCE_SRC  := $(filter-out %/test_source_main.c,$(wildcard csrc/source/*.c))
 FLOW_SRC    := $(wildcard csrc/flow/*.c)
+WRITE_SRC   := $(wildcard csrc/write/*.c)
 
 .PHONY: all demo test sanitize fuzz bench build sysdeps venv clean sdist
 
@@ -72,9 +73,11 @@ fuzz: sysdeps
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stream.c csrc/stream/tcp_reassembly.c -o csrc/fuzz/build/fuzz_stream
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c -o csrc/fuzz/build/fuzz_http
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c csrc/dissect/quic.c -lcrypto -o csrc/fuzz/build/fuzz_quic
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_write.c $(WRITE_SRC) $(SOURCE_SRC) -lpcap -lz -lzstd -llzma -lbz2 \
+	  -o csrc/fuzz/build/fuzz_write
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \
 	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic \
-	  csrc/fuzz/build/corpus_tls_hello
+	  csrc/fuzz/build/corpus_tls_hello csrc/fuzz/build/corpus_write
 	cp tests/data/*.pcap* csrc/fuzz/build/corpus_source/ 2>/dev/null || true
 	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
 	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
@@ -83,6 +86,7 @@ fuzz: sysdeps
 	csrc/fuzz/build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_http
 	csrc/fuzz/build/fuzz_quic -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_quic
 	csrc/fuzz/build/fuzz_tls_hello -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_tls_hello
+	csrc/fuzz/build/fuzz_write -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_write
 
 bench: build
 	$(PY) benchmarks/bench_read.py

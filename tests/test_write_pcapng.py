@@ -335,3 +335,15 @@ def test_writer_stub_matches_runtime(tmp_path):
     pl = fp.read(str(DATA / "two_if.pcapng"))
     assert all(hasattr(pl, a) for a in ("format", "interfaces", "file_header"))
     assert hasattr(pl[0], "comment")
+
+
+def test_write_all_and_iterables(tmp_path):
+    pl = fp.read(str(DATA / "two_if.pcapng"))
+    with fp.Writer(str(tmp_path / "a.pcapng"), header=pl.file_header, interfaces=pl.interfaces) as w:
+        assert w.write_all(pl) == 7 and w.write_all(pl[:2]) == 2 and w.packets_written == 9
+    with pytest.raises(ValueError, match="packet 1 has link type 101"):
+        with fp.Writer(str(tmp_path / "b.pcap")) as w:
+            w.write_all(pl)
+    assert not (tmp_path / "b.pcap").exists() or len(fp.read(str(tmp_path / "b.pcap"))) <= 1
+    n = fp.write(str(tmp_path / "c.pcapng"), fp.open(str(DATA / "two_if.pcapng")))  # a Reader
+    assert n == 7 and [p.raw for p in fp.read(str(tmp_path / "c.pcapng"))] == [p.raw for p in pl]

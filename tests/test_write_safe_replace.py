@@ -56,7 +56,7 @@ def _run_child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def _assert_clean(proc: subprocess.CompletedProcess[str]) -> None:
+def _assert_clean(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, "child died (%d): %s" % (proc.returncode, proc.stderr[-2000:])
 
 
@@ -239,3 +239,32 @@ def test_non_regular_targets_are_written_in_place(tmp_path):
     fp.write(str(fifo), [b"\0" * 60], linktype=1)
     data = reader.communicate(timeout=30)[0]
     assert len(fp.read(memoryview(data))) == 1 and fifo.exists()
+
+
+def test_overwrite_a_multi_interface_pcapng(tmp_path):
+    """A pcapng (mergecap: three interfaces, µs and ns) filtered over itself keeps exactly
+    the packets tshark selects from a copy, with their interfaces and times."""
+    merged = tmp_path / "m.pcapng"
+    subprocess.run([_require("mergecap"), "-F", "pcapng", "-w", str(merged),
+                    str(REPO / "tests/data/le_usec.pcap"), str(REPO / "tests/data/ns_le.pcap"),
+                    str(REPO / "tests/data/raw.pcap")], check=True, capture_output=True, env=TOOL_ENV)
+    copy = tmp_path / "copy.pcapng"
+    shutil.copyfile(merged, copy)
+    fields = ["-T", "fields", "-e", "frame.interface_id", "-e", "frame.time_epoch", "-e", "frame.len",
+              "-e", "frame.cap_len", "-e", "ip.id"]
+    want = subprocess.run([_require("tshark"), "-r", str(copy), "-Y", "udp", *fields], check=True,
+                          capture_output=True, text=True, env=TOOL_ENV).stdout
+    _assert_clean(_run_child(KEEP_AND_CHECK.format(write="fp.write(write_to, fp.read(path, filter='udp'))"),
+                             str(merged), str(merged)))
+    got = subprocess.run([_require("tshark"), "-r", str(merged), *fields], check=True,
+                         capture_output=True, text=True, env=TOOL_ENV).stdout
+    assert got == want and len(want.splitlines()) > 3
+
+
+def test_cli_writes_to_stdout(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fastpkt.cli", "read", str(SAMPLE), "--filter", FILTER,
+                           "-w", "-"], cwd=REPO, capture_output=True, timeout=120)
+    _assert_clean(proc)
+    copy = tmp_path / "copy.pcap"
+    shutil.copyfile(SAMPLE, copy)
+    assert proc.stdout == _tcpdump_select(copy, FILTER)

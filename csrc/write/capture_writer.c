@@ -225,7 +225,8 @@ static size_t packet_options(const fp_writer *w, const fp_wpacket *p, uint8_t *b
 {
     int be = w->big_endian;
     int same_order = p->raw_big_endian == be;
-    if (p->raw_opts_len && same_order && !p->comment && !p->has_flags) {
+    /* verbatim when they keep the block 4-aligned (options from a source always do) */
+    if (p->raw_opts_len && p->raw_opts_len % 4 == 0 && same_order && !p->comment && !p->has_flags) {
         if (buf)
             memcpy(buf, p->raw_opts, p->raw_opts_len);
         return p->raw_opts_len;
