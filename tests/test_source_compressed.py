@@ -365,3 +365,20 @@ def test_cli_reads_zcat_pipe_and_compressed_stdin(files):
                            env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == len(PACKETS)
+
+
+def test_file_object_reader_cycle_is_collected():
+    """A file object that references its own Reader (a cycle through C) is garbage."""
+    import gc
+    import weakref
+
+    class F(io.BytesIO):
+        pass
+
+    f = F(PLAIN)
+    f.reader = fp.open(f)
+    next(f.reader)
+    ref = weakref.ref(f)
+    del f
+    gc.collect()
+    assert ref() is None

@@ -80,6 +80,7 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
     } else if (fp_pyinput_check(source)) {
         fp_input in;
         if (fp_pyinput_new(source, &r->input_exc, &in) < 0) return -1;
+        Py_XSETREF(r->file, Py_NewRef(source));
         /* The file header is read here: a pipe may block, and its writer may be a thread. */
         Py_BEGIN_ALLOW_THREADS
         r->src = fp_source_open_input(in, policy, &err);
@@ -281,10 +282,12 @@ int fp_readers_claim(PyObject *const *readers, Py_ssize_t n)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         fp_reader_obj *r = as_reader(readers[i]);
-        /* Free or held for an instant by a waiter on its way out: this wait is short. */
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(r->claim_lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
+        /* Free, or held for an instant by a waiter on its way out: this wait is short. */
+        if (!PyThread_acquire_lock(r->claim_lock, NOWAIT_LOCK)) {
+            Py_BEGIN_ALLOW_THREADS
+            PyThread_acquire_lock(r->claim_lock, WAIT_LOCK);
+            Py_END_ALLOW_THREADS
+        }
         r->claim_owner = me;
     }
     return 0;
@@ -521,13 +524,17 @@ static int reader_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(as_reader(self)->error);
     Py_VISIT(as_reader(self)->input_exc);
+    Py_VISIT(as_reader(self)->file);
     return 0;
 }
 
 static int reader_clear(PyObject *self)
 {
-    Py_CLEAR(as_reader(self)->error);
-    Py_CLEAR(as_reader(self)->input_exc);
+    fp_reader_obj *r = as_reader(self);
+    if (r->file) fp_reader_release_source(r); /* its input reads the file object */
+    Py_CLEAR(r->file);
+    Py_CLEAR(r->error);
+    Py_CLEAR(r->input_exc);
     return 0;
 }
 
