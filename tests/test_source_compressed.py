@@ -200,6 +200,8 @@ def test_engines_and_cli_take_compressed_paths(files):
         assert len(fp.flows(str(files[ext])).to_pandas()) == n_flows
         assert sum(1 for _ in fp.streams(str(files[ext]))) == 0   # UDP only
         assert list(fp.client_hellos(str(files[ext]))) == []
+        assert list(fp.http(str(files[ext]))) == []
+        assert len(fp.read(str(files[ext]), filter="udp port 53")) == len(PACKETS)
         with open(files[ext], "rb") as f:
             assert fp.flows(f).to_pandas()["packets"].sum() == len(PACKETS)
 

@@ -112,10 +112,12 @@ typedef struct {
     uint64_t limit, delivered, filtered;
     PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
     /* Sharing: one consumer pulls at a time. A consumer that pulls with the GIL released
-     * claims the Reader first (claim_owner, changed only with the GIL held); claim_lock is
-     * held exactly while claimed, so others wait on it with the GIL released. */
+     * claims the Reader first (claim_owner, changed only with the GIL held); a thread that
+     * has to wait locks claim_lock for the claimer (claim_locked) and waits on it with the
+     * GIL released; the claimer's release unlocks it. */
     unsigned long claim_owner; /* thread ident of the claimer, 0 when unclaimed */
-    PyThread_type_lock claim_lock;
+    PyThread_type_lock claim_lock; /* allocated by the first waiter */
+    int claim_locked;
     PyObject *file;          /* the file object a stream is read from (GC-visible), or NULL */
     PyObject *input_exc;     /* exception a file object's read raised, re-raised for it */
     int64_t deadline_ns;     /* live: CLOCK_MONOTONIC time iteration ends at, 0 = none */
