@@ -79,6 +79,9 @@ fuzz: sysdeps
 	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic \
 	  csrc/fuzz/build/corpus_tls_hello csrc/fuzz/build/corpus_write
 	cp tests/data/*.pcap* csrc/fuzz/build/corpus_source/ 2>/dev/null || true
+	for f in tests/data/*.pcap*; do b=csrc/fuzz/build/corpus_source/$$(basename $$f); \
+	  gzip -c $$f > $$b.gz; xz -c $$f > $$b.xz; bzip2 -c $$f > $$b.bz2; \
+	  ! command -v zstd >/dev/null || zstd -qc $$f > $$b.zst; done
 	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
 	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
 	csrc/fuzz/build/fuzz_flow -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_flow

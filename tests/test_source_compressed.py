@@ -200,6 +200,8 @@ def test_engines_and_cli_take_compressed_paths(files):
         assert len(fp.flows(str(files[ext])).to_pandas()) == n_flows
         assert sum(1 for _ in fp.streams(str(files[ext]))) == 0   # UDP only
         assert list(fp.client_hellos(str(files[ext]))) == []
+        assert list(fp.http(str(files[ext]))) == []
+        assert len(fp.read(str(files[ext]), filter="udp port 53")) == len(PACKETS)
         with open(files[ext], "rb") as f:
             assert fp.flows(f).to_pandas()["packets"].sum() == len(PACKETS)
 
@@ -365,3 +367,20 @@ def test_cli_reads_zcat_pipe_and_compressed_stdin(files):
                            env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == len(PACKETS)
+
+
+def test_file_object_reader_cycle_is_collected():
+    """A file object that references its own Reader (a cycle through C) is garbage."""
+    import gc
+    import weakref
+
+    class F(io.BytesIO):
+        pass
+
+    f = F(PLAIN)
+    f.reader = fp.open(f)
+    next(f.reader)
+    ref = weakref.ref(f)
+    del f
+    gc.collect()
+    assert ref() is None

@@ -112,10 +112,13 @@ typedef struct {
     uint64_t limit, delivered, filtered;
     PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
     /* Sharing: one consumer pulls at a time. A consumer that pulls with the GIL released
-     * claims the Reader first (claim_owner, changed only with the GIL held); claim_lock is
-     * held exactly while claimed, so others wait on it with the GIL released. */
+     * claims the Reader first (claim_owner, changed only with the GIL held); a thread that
+     * has to wait locks claim_lock for the claimer (claim_locked) and waits on it with the
+     * GIL released; the claimer's release unlocks it. */
     unsigned long claim_owner; /* thread ident of the claimer, 0 when unclaimed */
-    PyThread_type_lock claim_lock;
+    PyThread_type_lock claim_lock; /* allocated by the first waiter */
+    int claim_locked;
+    PyObject *file;          /* the file object a stream is read from (GC-visible), or NULL */
     PyObject *input_exc;     /* exception a file object's read raised, re-raised for it */
     int64_t deadline_ns;     /* live: CLOCK_MONOTONIC time iteration ends at, 0 = none */
 } fp_reader_obj;
@@ -171,8 +174,9 @@ int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **
 void fp_raise_source_error(fp_state *st, const fp_error *err);
 
 /* pyinput.c: a binary file object read through readinto() (or read()), the GIL taken
- * inside each read. An exception it raises is kept in *exc_slot (the Reader's), and
- * the read fails with FP_ERR_IO. 0: *in set; -1: exception set. */
+ * inside each read. `file` is borrowed: the caller keeps it alive until in->close ran.
+ * An exception it raises is kept in *exc_slot (the Reader's), and the read fails with
+ * FP_ERR_IO. 0: *in set; -1: exception set. */
 int fp_pyinput_new(PyObject *file, PyObject **exc_slot, fp_input *in);
 /* Has `o` a readinto or read method? */
 int fp_pyinput_check(PyObject *o);

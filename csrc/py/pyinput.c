@@ -9,8 +9,8 @@
 #define PY_READ_MAX ((size_t)1 << 30)
 
 typedef struct {
-    PyObject *readinto;     /* bound method, or NULL when the object only has read() */
-    PyObject *read;
+    PyObject *file;         /* borrowed: the Reader holds it where the GC can see it */
+    int has_readinto;       /* else read() */
     PyObject **exc_slot;    /* the Reader's input_exc */
 } py_input;
 
@@ -35,11 +35,11 @@ static Py_ssize_t take_read_result(PyObject *res, uint8_t *buf, size_t len)
     return n;
 }
 
-static Py_ssize_t call_readinto(PyObject *readinto, uint8_t *buf, size_t len)
+static Py_ssize_t call_readinto(PyObject *file, uint8_t *buf, size_t len)
 {
     PyObject *mv = PyMemoryView_FromMemory((char *)buf, (Py_ssize_t)len, PyBUF_WRITE);
     if (mv == NULL) return -1;
-    PyObject *res = PyObject_CallOneArg(readinto, mv);
+    PyObject *res = PyObject_CallMethod(file, "readinto", "O", mv);
     /* The buffer is ours and moves: the object must not keep a view of it. */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -76,10 +76,10 @@ static int64_t py_read(void *ctx, uint8_t *buf, size_t len, fp_error *err)
     if (len > PY_READ_MAX) len = PY_READ_MAX;
     PyGILState_STATE g = PyGILState_Ensure();
     Py_ssize_t n;
-    if (in->readinto) {
-        n = call_readinto(in->readinto, buf, len);
+    if (in->has_readinto) {
+        n = call_readinto(in->file, buf, len);
     } else {
-        PyObject *res = PyObject_CallFunction(in->read, "n", (Py_ssize_t)len);
+        PyObject *res = PyObject_CallMethod(in->file, "read", "n", (Py_ssize_t)len);
         n = res ? take_read_result(res, buf, len) : -1;
         Py_XDECREF(res);
     }
@@ -104,15 +104,7 @@ static int64_t py_read(void *ctx, uint8_t *buf, size_t len, fp_error *err)
     return n;
 }
 
-static void py_close(void *ctx)
-{
-    py_input *in = ctx;
-    PyGILState_STATE g = PyGILState_Ensure();
-    Py_XDECREF(in->readinto);
-    Py_XDECREF(in->read);
-    PyGILState_Release(g);
-    PyMem_RawFree(in);
-}
+static void py_close(void *ctx) { PyMem_RawFree(ctx); }
 
 int fp_pyinput_check(PyObject *o)
 {
@@ -126,15 +118,8 @@ int fp_pyinput_new(PyObject *file, PyObject **exc_slot, fp_input *out)
         PyErr_NoMemory();
         return -1;
     }
-    if (!PyObject_HasAttrString(file, "readinto") ||
-        (in->readinto = PyObject_GetAttrString(file, "readinto")) == NULL) {
-        PyErr_Clear();
-        in->read = PyObject_GetAttrString(file, "read");
-        if (in->read == NULL) {
-            PyMem_RawFree(in);
-            return -1;
-        }
-    }
+    in->file = file;
+    in->has_readinto = PyObject_HasAttrString(file, "readinto");
     in->exc_slot = exc_slot;
     out->read = py_read;
     out->close = py_close;

@@ -80,6 +80,7 @@ static int open_source(fp_reader_obj *r, fp_state *st, PyObject *source, fp_on_e
     } else if (fp_pyinput_check(source)) {
         fp_input in;
         if (fp_pyinput_new(source, &r->input_exc, &in) < 0) return -1;
+        Py_XSETREF(r->file, Py_NewRef(source));
         /* The file header is read here: a pipe may block, and its writer may be a thread. */
         Py_BEGIN_ALLOW_THREADS
         r->src = fp_source_open_input(in, policy, &err);
@@ -140,10 +141,6 @@ static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
     r->st = st;
-    if (r->claim_lock == NULL && (r->claim_lock = PyThread_allocate_lock()) == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
     if (filter != Py_None && !PyUnicode_Check(filter)) {
         PyErr_SetString(PyExc_TypeError, "filter must be a BPF expression string such as 'tcp port 80'");
         return -1;
@@ -228,9 +225,12 @@ int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_recor
  * Pulls with the GIL held are serialised by the GIL. A GIL-free pull (engines, counting,
  * streams and file objects) claims the Reader first; the claim lasts until the claimer
  * is done with the record data (a stream buffer moves on the next pull) and is checked
- * and changed only with the GIL held, so the per-packet path of an unclaimed mmap'd
- * Reader costs one comparison. Claims of several Readers are all or none: no thread
- * waits while holding one, so engines sharing Readers cannot deadlock. */
+ * and changed only with the GIL held, so an uncontended claim is two stores and the
+ * per-packet path of an unclaimed mmap'd Reader one comparison. A thread that finds a
+ * Reader claimed takes its lock on the claimer's behalf (any thread may release a
+ * PyThread lock) and waits on it with the GIL released; the release frees the lock.
+ * Claims of several Readers are all or none: no thread waits while holding one, so
+ * engines sharing Readers cannot deadlock. */
 
 static fp_reader_obj *first_claimed(PyObject *const *readers, Py_ssize_t n, unsigned long me, int *error)
 {
@@ -258,19 +258,20 @@ static fp_reader_obj *first_claimed(PyObject *const *readers, Py_ssize_t n, unsi
 int fp_readers_claim(PyObject *const *readers, Py_ssize_t n)
 {
     unsigned long me = PyThread_get_thread_ident();
-    for (Py_ssize_t i = 0; i < n; i++) {
-        fp_reader_obj *r = as_reader(readers[i]);
-        if (r->claim_lock == NULL && (r->claim_lock = PyThread_allocate_lock()) == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
     for (;;) {
         int error = 0;
         fp_reader_obj *busy = first_claimed(readers, n, me, &error);
         if (error) return -1;
         if (busy == NULL) break;
-        /* Wait for its release without the GIL; come back for signals every 100 ms. */
+        if (busy->claim_lock == NULL && (busy->claim_lock = PyThread_allocate_lock()) == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        /* Locked for the claimer unless another waiter did it (or holds it for an instant
+         * on its way out: then the timed wait below just comes round again). */
+        if (!busy->claim_locked && PyThread_acquire_lock(busy->claim_lock, NOWAIT_LOCK))
+            busy->claim_locked = 1;
+        /* Wait for the release without the GIL; come back for signals every 100 ms. */
         PyThread_type_lock lock = busy->claim_lock;
         Py_INCREF(busy);
         Py_BEGIN_ALLOW_THREADS
@@ -279,14 +280,7 @@ int fp_readers_claim(PyObject *const *readers, Py_ssize_t n)
         Py_DECREF(busy);
         if (PyErr_CheckSignals() < 0) return -1;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        fp_reader_obj *r = as_reader(readers[i]);
-        /* Free or held for an instant by a waiter on its way out: this wait is short. */
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(r->claim_lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-        r->claim_owner = me;
-    }
+    for (Py_ssize_t i = 0; i < n; i++) as_reader(readers[i])->claim_owner = me;
     return 0;
 }
 
@@ -295,9 +289,28 @@ void fp_readers_release(PyObject *const *readers, Py_ssize_t n)
     for (Py_ssize_t i = 0; i < n; i++) {
         fp_reader_obj *r = as_reader(readers[i]);
         r->claim_owner = 0;
-        PyThread_release_lock(r->claim_lock);
+        if (r->claim_locked) { /* a waiter locked it for us: wake it */
+            r->claim_locked = 0;
+            PyThread_release_lock(r->claim_lock);
+        }
         if (r->closed && r->exports == 0) fp_reader_release_source(r);
     }
+}
+
+/* fp_readers_claim/release of one Reader when nobody else wants it: per packet, inline. */
+static inline int claim_one(PyObject *self)
+{
+    fp_reader_obj *r = as_reader(self);
+    if (r->claim_owner != 0) return fp_readers_claim(&self, 1);
+    r->claim_owner = PyThread_get_thread_ident();
+    return 0;
+}
+
+static inline void release_one(PyObject *self)
+{
+    fp_reader_obj *r = as_reader(self);
+    if (r->claim_locked || r->closed) fp_readers_release(&self, 1);
+    else r->claim_owner = 0;
 }
 
 /* Next packet for Python-level iteration. A quiet live capture comes back every read
@@ -320,14 +333,14 @@ static PyObject *reader_iternext(PyObject *self)
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
         return NULL;
     }
-    if (fp_readers_claim(&self, 1) < 0) return NULL;
+    if (claim_one(self) < 0) return NULL;
     for (;;) {
         Py_BEGIN_ALLOW_THREADS
         rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
         Py_END_ALLOW_THREADS
         if (rc != FP_PULL_IDLE) break;
         if (PyErr_CheckSignals() < 0) {
-            fp_readers_release(&self, 1);
+            release_one(self);
             return NULL;
         }
     }
@@ -337,7 +350,7 @@ static PyObject *reader_iternext(PyObject *self)
         pkt = (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL);
     else
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
-    fp_readers_release(&self, 1);
+    release_one(self);
     return pkt;
 }
 
@@ -428,7 +441,6 @@ static PyObject *reader_open_live(PyObject *self, PyObject *args, PyObject *kwds
         PyErr_SetString(PyExc_RuntimeError, "this Reader is already open");
         return NULL;
     }
-    if (r->claim_lock == NULL && (r->claim_lock = PyThread_allocate_lock()) == NULL) return PyErr_NoMemory();
     cfg.iface = iface;
     cfg.filter = filter;
     fp_error err = {0};
@@ -521,13 +533,17 @@ static int reader_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(as_reader(self)->error);
     Py_VISIT(as_reader(self)->input_exc);
+    Py_VISIT(as_reader(self)->file);
     return 0;
 }
 
 static int reader_clear(PyObject *self)
 {
-    Py_CLEAR(as_reader(self)->error);
-    Py_CLEAR(as_reader(self)->input_exc);
+    fp_reader_obj *r = as_reader(self);
+    if (r->file) fp_reader_release_source(r); /* its input reads the file object */
+    Py_CLEAR(r->file);
+    Py_CLEAR(r->error);
+    Py_CLEAR(r->input_exc);
     return 0;
 }
 

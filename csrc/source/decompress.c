@@ -332,7 +332,8 @@ int fp_decoder_wrap(fp_input *in, fp_compression c, const uint8_t *prefix, size_
         err->sys_errno = ENOMEM;
         return -1;
     }
-    memcpy(buf, prefix, prefix_len);
+    if (prefix_len)
+        memcpy(buf, prefix, prefix_len);
     d->inner = *in;
     d->in = buf;
     d->in_cap = cap;

@@ -51,6 +51,7 @@ int fp_pcap_open(fp_source *s, fp_error *err)
     }
     s->snaplen = fp_rd32(p + 16, s->big_endian);
     s->linktype = fp_rd32(p + 20, s->big_endian) & 0xFFFFu;   /* FCS bits above ignored */
+    s->packet_bound = fp_src_packet_bound(s->snaplen);
     s->pos = PCAP_HDR;
     fp_interface ifc = {.linktype = s->linktype,
                         .snaplen = s->snaplen,
@@ -60,7 +61,7 @@ int fp_pcap_open(fp_source *s, fp_error *err)
 
 /* Largest caplen that is still a real packet for this file (as libpcap and
  * tshark judge it: 256 KiB, or the snaplen when the file declares more). */
-static uint32_t caplen_bound(const fp_source *s) { return fp_src_packet_bound(s->snaplen); }
+static uint32_t caplen_bound(const fp_source *s) { return s->packet_bound; }
 
 int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
 {

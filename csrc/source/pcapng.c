@@ -107,7 +107,7 @@ static uint32_t block_limit(const fp_source *s, uint32_t type)
 {
     if (!is_packet_block(type))
         return FP_PCAPNG_OTHER_BLOCK_MAX;
-    uint32_t bound = s->section_packet_bound ? s->section_packet_bound : FP_MAX_PACKET;
+    uint32_t bound = s->packet_bound ? s->packet_bound : FP_MAX_PACKET;
     return 32u + bound + FP_PCAPNG_OPTIONS_MAX;
 }
 
@@ -210,7 +210,7 @@ static int parse_shb(fp_source *s, const block *b, fp_error *err)
     s->big_endian = b->be;
     s->section_base = s->n_ifs;
     s->section_count = 0;
-    s->section_packet_bound = FP_MAX_PACKET;
+    s->packet_bound = FP_MAX_PACKET;
     return 0;
 }
 
@@ -259,8 +259,8 @@ static int parse_idb(fp_source *s, const block *b, fp_error *err)
         return -1;
     s->section_count++;
     uint32_t bound = fp_src_packet_bound(ifc.snaplen);
-    if (bound > s->section_packet_bound)
-        s->section_packet_bound = bound;
+    if (bound > s->packet_bound)
+        s->packet_bound = bound;
     return 0;
 }
 

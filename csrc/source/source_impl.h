@@ -58,7 +58,8 @@ struct fp_source {
     fp_interface *ifs;
     uint32_t n_ifs, cap_ifs;
     uint32_t section_base, section_count;
-    uint32_t section_packet_bound;  /* largest packet the section's interfaces allow */
+    uint32_t packet_bound;  /* largest packet allowed: pcap by the snaplen, pcapng by the
+                             * current section's interfaces (fp_src_packet_bound) */
 
     int64_t prev_ts_ns;     /* last delivered timestamp (resync plausibility) */
     int have_prev_ts;
