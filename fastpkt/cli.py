@@ -121,6 +121,8 @@ def _flow_options(args: argparse.Namespace) -> dict:
             "on_error": args.on_error}
     if args.max_flows is not None:
         opts["max_flows"] = args.max_flows
+    if args.max_memory is not None:
+        opts["max_memory"] = args.max_memory << 20
     if not sys.stderr.isatty():
         opts["progress"] = False
     return opts
@@ -295,6 +297,8 @@ def _add_flow_args(p: argparse.ArgumentParser) -> None:
                    help="split flows longer than S seconds (default 1800)")
     p.add_argument("--max-flows", type=int, metavar="N",
                    help="flow table capacity; the oldest flows are evicted past it")
+    p.add_argument("--max-memory", type=int, metavar="MIB",
+                   help="memory the engine may hold (default 1024); the oldest flows are evicted past it")
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (default 10)")
     _add_on_error_arg(p)
 

@@ -221,3 +221,14 @@ def test_allocation_failure(mode):
         assert words == ["MemoryError", "True"]
     else:
         assert words[0] == "ran" and int(words[1]) > 0 and int(words[2]) > 0
+
+
+def test_cli_max_memory(tmp_path, capsys):
+    from fastpkt import cli
+
+    path = tmp_path / "flood.pcap"
+    path.write_bytes(F.quic_initials(3000).pcap)
+    out = tmp_path / "flows.csv"
+    assert cli.main(["flows", str(path), "--max-memory", "1", "--csv", str(out)]) == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) == 3001 and sum("evicted" in r for r in rows[1:]) > 0
