@@ -528,17 +528,19 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
     return 0;
 }
 
+/* fname: the PyArg format, ending with the method's name. */
 static int parse_write_args(fp_writer_obj *self, PyObject *args, PyObject *kwds, const char *fname, packet_args *a)
 {
     static char *kwlist[] = {"packet", "time", "time_ns", "wirelen", "interface", "comment", "flags", NULL};
     PyObject *pkt, *time = Py_None, *time_ns = Py_None, *wirelen = Py_None, *interface = Py_None;
     PyObject *comment = Py_None, *flags = Py_None;
-    char format[32];
-    snprintf(format, sizeof format, "O|OOO$OOO:%s", fname);
     memset(a, 0, sizeof *a);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &pkt, &time, &time_ns, &wirelen, &interface,
-                                     &comment, &flags))
+    if (kwds == NULL && PyTuple_GET_SIZE(args) == 1) {   /* write(packet): the hot call */
+        pkt = PyTuple_GET_ITEM(args, 0);
+    } else if (!PyArg_ParseTupleAndKeywords(args, kwds, fname, kwlist, &pkt, &time, &time_ns, &wirelen,
+                                            &interface, &comment, &flags)) {
         return -1;
+    }
     if (check_open(self) < 0) return -1;
     return packet_args_fill(self, a, pkt, time, time_ns, wirelen, interface, comment, flags);
 }
@@ -568,7 +570,7 @@ static PyObject *writer_write(PyObject *op, PyObject *args, PyObject *kwds)
 {
     fp_writer_obj *self = W(op);
     packet_args a;
-    int rc = parse_write_args(self, args, kwds, "write", &a);
+    int rc = parse_write_args(self, args, kwds, "O|OOO$OOO:write", &a);
     if (rc == 0) rc = write_record(self, &a.p);
     packet_args_release(&a);
     if (rc < 0) return NULL;
@@ -637,7 +639,7 @@ static PyObject *writer_record_size(PyObject *op, PyObject *args, PyObject *kwds
 {
     fp_writer_obj *self = W(op);
     packet_args a;
-    if (parse_write_args(self, args, kwds, "record_size", &a) < 0) {
+    if (parse_write_args(self, args, kwds, "O|OOO$OOO:record_size", &a) < 0) {
         packet_args_release(&a);
         return NULL;
     }
