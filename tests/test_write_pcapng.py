@@ -347,3 +347,33 @@ def test_write_all_and_iterables(tmp_path):
     assert not (tmp_path / "b.pcap").exists() or len(fp.read(str(tmp_path / "b.pcap"))) <= 1
     n = fp.write(str(tmp_path / "c.pcapng"), fp.open(str(DATA / "two_if.pcapng")))  # a Reader
     assert n == 7 and [p.raw for p in fp.read(str(tmp_path / "c.pcapng"))] == [p.raw for p in pl]
+
+
+def test_a_writer_used_by_two_threads_says_so(tmp_path):
+    """While one thread writes to the file with the GIL released, another thread's call
+    raises RuntimeError instead of racing on the buffer (a stopped FIFO reader holds the
+    first thread inside write(2))."""
+    import signal
+    import threading
+    import time
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cat = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL, env=TOOL_ENV)
+    w = fp.Writer(str(fifo), snaplen=0)
+    os.kill(cat.pid, signal.SIGSTOP)
+    big = bytes(4 << 20)   # more than the 1 MiB buffer and the pipe: write(2) blocks
+    t = threading.Thread(target=w.write, args=(big,), kwargs={"time_ns": T0})
+    t.start()
+    deadline = time.monotonic() + 30
+    refused = False
+    while not refused and time.monotonic() < deadline:
+        try:
+            w.record_size(b"x")   # never releases the GIL itself
+        except RuntimeError as exc:
+            refused = "in use by another thread" in str(exc)
+    os.kill(cat.pid, signal.SIGCONT)
+    t.join(30)
+    w.close()
+    cat.wait(30)
+    assert refused and not t.is_alive()

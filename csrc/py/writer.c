@@ -19,6 +19,7 @@ typedef struct {
     uint64_t written;
     int64_t last_linktype;   /* pcapng: cache of the last link type -> interface lookup */
     uint32_t last_interface;
+    int busy;                /* a thread is writing to the file with the GIL released */
 } fp_writer_obj;
 
 #define W(o) ((fp_writer_obj *)(o))
@@ -346,8 +347,20 @@ done:
 
 /* ---- write ------------------------------------------------------------------- */
 
+/* A Writer is used by one thread at a time: another thread that comes in while the
+ * first writes to the file (GIL released) is told so instead of racing on the buffer. */
+static int check_idle(fp_writer_obj *w)
+{
+    if (w->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Writer is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_open(fp_writer_obj *w)
 {
+    if (check_idle(w) < 0) return -1;
     if (w->w == NULL) {
         PyErr_SetString(PyExc_ValueError, "I/O operation on a closed Writer");
         return -1;
@@ -528,17 +541,19 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
     return 0;
 }
 
+/* fname: the PyArg format, ending with the method's name. */
 static int parse_write_args(fp_writer_obj *self, PyObject *args, PyObject *kwds, const char *fname, packet_args *a)
 {
     static char *kwlist[] = {"packet", "time", "time_ns", "wirelen", "interface", "comment", "flags", NULL};
     PyObject *pkt, *time = Py_None, *time_ns = Py_None, *wirelen = Py_None, *interface = Py_None;
     PyObject *comment = Py_None, *flags = Py_None;
-    char format[32];
-    snprintf(format, sizeof format, "O|OOO$OOO:%s", fname);
     memset(a, 0, sizeof *a);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, &pkt, &time, &time_ns, &wirelen, &interface,
-                                     &comment, &flags))
+    if (kwds == NULL && PyTuple_GET_SIZE(args) == 1) {   /* write(packet): the hot call */
+        pkt = PyTuple_GET_ITEM(args, 0);
+    } else if (!PyArg_ParseTupleAndKeywords(args, kwds, fname, kwlist, &pkt, &time, &time_ns, &wirelen,
+                                            &interface, &comment, &flags)) {
         return -1;
+    }
     if (check_open(self) < 0) return -1;
     return packet_args_fill(self, a, pkt, time, time_ns, wirelen, interface, comment, flags);
 }
@@ -550,9 +565,11 @@ static int write_record(fp_writer_obj *self, const fp_wpacket *p)
     int rc;
     fp_out *out = fp_writer_out(self->w);
     if (self->file == NULL && fp_out_room(out) < fp_writer_record_size(self->w, p)) {
+        self->busy = 1;
         Py_BEGIN_ALLOW_THREADS
         rc = fp_writer_write(self->w, p, &e);
         Py_END_ALLOW_THREADS
+        self->busy = 0;
     } else {
         rc = fp_writer_write(self->w, p, &e);
     }
@@ -568,7 +585,7 @@ static PyObject *writer_write(PyObject *op, PyObject *args, PyObject *kwds)
 {
     fp_writer_obj *self = W(op);
     packet_args a;
-    int rc = parse_write_args(self, args, kwds, "write", &a);
+    int rc = parse_write_args(self, args, kwds, "O|OOO$OOO:write", &a);
     if (rc == 0) rc = write_record(self, &a.p);
     packet_args_release(&a);
     if (rc < 0) return NULL;
@@ -637,7 +654,7 @@ static PyObject *writer_record_size(PyObject *op, PyObject *args, PyObject *kwds
 {
     fp_writer_obj *self = W(op);
     packet_args a;
-    if (parse_write_args(self, args, kwds, "record_size", &a) < 0) {
+    if (parse_write_args(self, args, kwds, "O|OOO$OOO:record_size", &a) < 0) {
         packet_args_release(&a);
         return NULL;
     }
@@ -680,9 +697,11 @@ static PyObject *writer_flush(PyObject *op, PyObject *unused)
     if (self->file) {
         rc = fp_out_flush(fp_writer_out(self->w), &e);
     } else {
+        self->busy = 1;
         Py_BEGIN_ALLOW_THREADS
         rc = fp_out_flush(fp_writer_out(self->w), &e);
         Py_END_ALLOW_THREADS
+        self->busy = 0;
     }
     if (rc < 0) {
         set_error(&e);
@@ -700,6 +719,7 @@ static PyObject *writer_close(PyObject *op, PyObject *unused)
 {
     (void)unused;
     fp_writer_obj *self = W(op);
+    if (check_idle(self) < 0) return NULL;
     fp_writer *w = self->w;
     if (w == NULL) Py_RETURN_NONE;
     self->w = NULL;
@@ -732,6 +752,7 @@ static PyObject *writer_enter(PyObject *self, PyObject *unused)
 static PyObject *writer_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     fp_writer_obj *self = W(op);
+    if (check_idle(self) < 0) return NULL;
     if (nargs >= 1 && args[0] != Py_None && self->w) {
         fp_writer *w = self->w;
         self->w = NULL;
