@@ -28,7 +28,7 @@ static void keep_hello(fp_hello_tracker *t, fp_hello_conn *c, int slot, int dir,
         c->alloc_failed = 1;
         return;
     }
-    memcpy(b, body, len);
+    if (len) memcpy(b, body, len); /* an empty hello may come without a body pointer */
     c->hello[slot] = b;
     c->hello_len[slot] = len;
     c->hello_ns[slot] = t->now_ns;
