@@ -85,7 +85,7 @@ if scenario in ("sf", "retrans"):
     th.join()
 elif scenario == "rej":
     try:
-        socket.create_connection(ADDR, timeout=5)
+        socket.create_connection(ADDR, timeout=GUARD)
         raise SystemExit("connected to a closed port")
     except ConnectionRefusedError:
         pass
@@ -99,7 +99,7 @@ elif scenario == "rst_resp":
         abort(c)                          # RST from the responder
     th = threading.Thread(target=serve)
     th.start()
-    cl = socket.create_connection(ADDR, timeout=5)
+    cl = socket.create_connection(ADDR, timeout=GUARD)
     cl.sendall(b"q" * 100)
     th.join()
     try:

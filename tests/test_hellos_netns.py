@@ -13,7 +13,7 @@ Scenarios (all recorded in one capture; one server port each):
         here (GREASE in ciphers/extensions/groups/versions/key_share): hellos past 1,500,
         3,000 and 5,000 bytes (several TCP segments: padding extension, a big GREASE key
         share), one split over two TLS records, one sent in tiny TCP segments (TCP_NODELAY,
-        pauses; the record header itself split). JA3/JA4 strings are computed here from the
+        each chunk sent once the previous one is ACKed; the record header itself split). JA3/JA4 strings are computed here from the
         built fields (JA3 README; JA4 spec) and compared exactly; tshark's ja3_full and SNI
         on the same capture too, when tshark is installed.
   6103  lossy: iptables INPUT drops 10 % of the segments of 200 bytes or more at random (after
@@ -251,8 +251,19 @@ QUIC_VERSIONS = {1: 0x00000001, 2: 0x6B3343CF}
 # ---- scripts run inside the namespace ---------------------------------------------------
 
 RAW_CLIENT = r'''
-import json, socket, sys, time
+import fcntl, json, socket, struct, sys, termios, time
 spec = json.loads(sys.argv[1])
+
+def unacked(s):
+    """Bytes sent but not yet ACKed (SIOCOUTQ, the same ioctl number as TIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+
+def wait_acked(s):
+    deadline = time.monotonic() + 60  # failure guard only
+    while unacked(s):
+        if time.monotonic() > deadline:
+            raise SystemExit("chunk never ACKed")
+        time.sleep(0.001)
 for c in spec["conns"]:
     with open(c["file"], "rb") as f:
         data = f.read()
@@ -265,7 +276,7 @@ for c in spec["conns"]:
     for n in c["chunks"] or []:
         s.sendall(data[pos:pos + n])
         pos += n
-        time.sleep(c["pause"])  # traffic shaping: each chunk leaves as its own TCP segment
+        wait_acked(s)  # the next chunk cannot join this one's segment: one segment each
     if pos < len(data):
         s.sendall(data[pos:])
     reply = b""
@@ -446,7 +457,7 @@ def _write_raw_specs(tmp: Path, hosts_v6: bool) -> tuple[dict, dict]:
         f = tmp / ("raw-%s.bin" % name)
         f.write_bytes(wire)
         raw["conns"].append({"name": name, "host": "127.0.0.1", "port": P_RAW, "file": str(f),
-                             "chunks": chunks, "pause": 0.02})
+                             "chunks": chunks})
     lossy = {"conns": []}
     for (fam, i), h in LOSSY_HELLOS.items():
         if fam == 6 and not hosts_v6:
@@ -454,8 +465,7 @@ def _write_raw_specs(tmp: Path, hosts_v6: bool) -> tuple[dict, dict]:
         f = tmp / ("lossy-v%d-%02d.bin" % (fam, i))
         f.write_bytes(h.records())
         lossy["conns"].append({"name": "%d-%d" % (fam, i), "host": "127.0.0.1" if fam == 4
-                               else "::1", "port": P_LOSSY, "file": str(f), "chunks": None,
-                               "pause": 0})
+                               else "::1", "port": P_LOSSY, "file": str(f), "chunks": None})
     return raw, lossy
 
 
