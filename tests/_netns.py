@@ -193,6 +193,14 @@ class NetnsCapture:
             return total
         return None
 
+    def lo_dropped(self) -> int:
+        """Packets the kernel dropped on this namespace's lo before the receive path (and so
+        before any capture): lo's rx_dropped counts the per-CPU backlog overflowing, which
+        happens when something floods loopback on the machine - in any namespace, as the
+        backlog is shared. Tests that expect every packet use it to say why one is missing."""
+        r = self.exec(["cat", "/sys/class/net/lo/statistics/rx_dropped"])
+        return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
+
     def wait_written(self, timeout: float = READY_GUARD_S) -> None:
         """Wait until every capture's file holds all the packets the kernel has handed it
         so far; a capture that does not get there within the guard goes into `incomplete`."""
