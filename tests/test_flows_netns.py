@@ -188,6 +188,7 @@ def netns_capture(tmp_path_factory):
             if info["iptables"]:
                 info["drops"] = sum(n for n, ln in ns.counters()
                                     if "dpt:%d" % PORTS["retrans"] in ln)
+            info["lo_dropped"] = ns.lo_dropped()  # lost before the capture (see below)
             info["tcpdump"] = ns.stop_capture()  # once the file holds every packet
             info["incomplete"] = ns.incomplete
     except NetnsError as e:
@@ -209,6 +210,18 @@ def test_capture_is_complete(netns_capture):
     for iface, err in netns_capture["tcpdump"].items():
         m = re.search(r"(\d+) packets? dropped by kernel", err)
         assert m and int(m.group(1)) == 0, (iface, err)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_lossless(request):
+    """The scenarios expect a lossless loopback: when a test failed and the kernel had dropped
+    packets on lo before the capture (shared netdev backlog full: loopback flooded on this
+    machine), say so next to the failure."""
+    failed = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed and "netns_capture" in request.fixturenames:
+        dropped = request.getfixturevalue("netns_capture")["lo_dropped"]
+        assert dropped == 0, "the kernel dropped %d packets on lo before the capture" % dropped
 
 
 def _flow(info, name):
