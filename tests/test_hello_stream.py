@@ -387,3 +387,13 @@ def test_quic_frames_beyond_the_window_are_flagged(tmp_path):
     assert r.sni == h.sni and r.ja3 != h.ja3
     assert {"quic_crypto_over_window", "tls_hello_truncated"} <= set(r.anomalies)
     assert st.stats["tls"]["hello_partial"] == 1
+
+
+def test_hello_stream_longer_than_the_search_depth():
+    """In 50-byte records the 125 KB hello takes 138 KB of stream, past the 128 KiB a
+    direction is searched for a hello to start: a hello that has started is followed."""
+    h = hello_for("125k")
+    data = h.records(size=50)
+    assert len(data) > 128 << 10
+    (r,), _ = hellos_of(conn_with(data), max_hello_fields=1 << 20)
+    assert r.sni == h.sni and r.ja3 == h.ja3
