@@ -397,3 +397,19 @@ def test_hello_stream_longer_than_the_search_depth():
     assert len(data) > 128 << 10
     (r,), _ = hellos_of(conn_with(data), max_hello_fields=1 << 20)
     assert r.sni == h.sni and r.ja3 == h.ja3
+
+
+def test_ja4_of_the_16k_hello_written_out_by_hand():
+    """JA4 (FoxIO JA4.md) of the 16 KB hello, each part written out from its fields: TCP, TLS
+    1.3 (supported_versions), SNI present, 15 suites and 12 extensions without GREASE, ALPN
+    "h2"; the suites sorted as hex; the extensions sorted without SNI (0000) and ALPN (0010),
+    then the signature algorithms in wire order."""
+    a = "t13d1512h2"
+    b = "0100,0101,0102,0103,0104,0105,1301,1302,1303,c02b,c02c,c02f,c030,cca8,cca9"
+    c = ("000a,000b,000d,0015,0017,0023,002b,002d,0033,ff01"
+         "_0403,0804,0401,0503,0805,0501,0806,0601")
+    want = "%s_%s_%s" % (a, hashlib.sha256(b.encode()).hexdigest()[:12],
+                         hashlib.sha256(c.encode()).hexdigest()[:12])
+    h = hello_for("16k")
+    (r,), _ = hellos_of(conn_with(h.records(size=5000), "shuffled"))
+    assert r.ja4 == want and r.ja4_r == "%s_%s_%s" % (a, b, c)
