@@ -413,3 +413,17 @@ def test_ja4_of_the_16k_hello_written_out_by_hand():
     h = hello_for("16k")
     (r,), _ = hellos_of(conn_with(h.records(size=5000), "shuffled"))
     assert r.ja4 == want and r.ja4_r == "%s_%s_%s" % (a, b, c)
+
+
+def test_empty_records_cannot_keep_a_hello_streaming_forever():
+    """A ClientHello header, then only empty handshake records: the direction is followed for
+    1 MiB of stream at most, and the hello is reported as far as it went."""
+    h = BigHello(sni="stall.example", seed=12)
+    first = b"\x16\x03\x01" + struct.pack("!H", 200) + h.message[:200]
+    data = first + b"\x16\x03\x01\x00\x00" * 250_000
+    c = conn_with(data, mss=16000)            # frame i is at 1000 + i ms; 3 handshake frames
+    (r,), st = hellos_of(c)
+    assert r.sni == h.sni and "tls_hello_truncated" in r.anomalies
+    assert st["hello_partial"] == 1
+    crossing = 3 + (1 << 20) // 16000          # the segment that takes the stream past 1 MiB
+    assert round((r.time - 1000) * 1000) == crossing < len(c.frames) - 10
