@@ -27,9 +27,7 @@ TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 def _require(tool: str) -> str:
     path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("FASTPKT_REQUIRE_REFS") == "1":
-            pytest.fail("%s is not installed and FASTPKT_REQUIRE_REFS=1" % tool)
+    if path is None:   # a failure under FASTPKT_REQUIRE_REFS=1 (conftest)
         pytest.skip("%s is not installed" % tool)
     return path
 
