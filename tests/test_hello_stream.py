@@ -26,7 +26,7 @@ import pytest
 import fastpkt as fp
 from fastpkt import _fastpkt
 from test_hellos_netns import is_grease, ja4
-from test_stream_reassembly import ACK, FIN, PSH, Conn, pcap
+from test_stream_reassembly import ACK, FIN, Conn, pcap
 
 TSHARK_ENV = dict(os.environ, WIRESHARK_CONFIG_DIR="/nonexistent")
 DEFAULT_CAP = 16384
