@@ -5,7 +5,7 @@ driven by csrc/stream/hello_tracker.c), against independent references:
   the FoxIO JA4 spec (tests/test_hellos_netns.ja4), hashed by hashlib;
 - tshark 4.0 with TCP reassembly on the same captures (SNI, JA3 string and hash);
 - QUIC Initials protected by aioquic's own RFC 9001 implementation (CryptoPair), CRYPTO
-  frames sent out of order;
+  frames sent out of order, read back by tshark too;
 - the whole-message parser (fp_tls_client_hello_parse, tested against the corpus in
   test_tls_hello.py) for hellos that fit its buffer: the streamed result must agree.
 Sizes: 16 KB, 64 KB, 66 KB and 125 KB hellos (padding, many extensions, big key shares, long
@@ -282,10 +282,11 @@ def tshark_or_skip() -> str:
     return "tshark"
 
 
-def tshark_hellos(path, port=80) -> list[tuple[str, str, str]]:
-    """(SNI, JA3 string, JA3 hash) of every ClientHello tshark finds, TCP reassembled."""
+def tshark_hellos(path, port=80, decode="tcp.port==%d,tls") -> list[tuple[str, str, str]]:
+    """(SNI, JA3 string, JA3 hash) of every ClientHello tshark finds, TCP reassembled (or
+    QUIC CRYPTO frames, with decode="udp.port==%d,quic")."""
     r = subprocess.run(
-        [tshark_or_skip(), "-n", "-r", str(path), "-d", "tcp.port==%d,tls" % port,
+        [tshark_or_skip(), "-n", "-r", str(path), "-d", decode % port,
          "-o", "tcp.desegment_tcp_streams:TRUE", "-o", "tcp.reassemble_out_of_order:TRUE",
          "-o", "tls.desegment_ssl_records:TRUE", "-o", "tls.desegment_ssl_application_data:TRUE",
          "-Y", "tls.handshake.type == 1", "-T", "fields", "-E", "separator=|",
@@ -372,6 +373,7 @@ def test_quic_hello_in_many_initials_out_of_order(size, tmp_path):
     (r,) = list(fp.client_hellos(str(path)))
     assert r.transport == "quic" and r.sni == h.sni and r.ja3 == h.ja3
     assert r.ja4 == h.ja4("q") and set(r.anomalies) <= {"tls_hello_capped"}
+    assert tshark_hellos(path, 443, "udp.port==%d,quic") == [(r.sni, r.ja3, r.ja3_hash)]
 
 
 def test_quic_frames_beyond_the_window_are_flagged(tmp_path):
