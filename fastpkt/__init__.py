@@ -151,7 +151,8 @@ def write(
 
     The file is written to a temporary file renamed over ``path`` at the end: an exception
     (a value the format cannot hold, an I/O error, Ctrl+C) leaves ``path`` as it was, and
-    packets read from ``path`` itself stay valid.
+    packets read from ``path`` itself stay valid. The new file gets the old one's mode and
+    (as root) owner; other hard links to the old file keep the old content.
     """
     if format is None:
         name = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else ""

@@ -154,7 +154,8 @@ class Packet:
     def verify_checksums(self) -> dict[str, bool | None]: ...
 
 class Reader:
-    """Lazy iterator over a capture. Context manager."""
+    """Lazy iterator over a capture. Context manager. May feed several threads and engines at
+    once: each packet goes to exactly one of them."""
     def __init__(self, source: Source, filter: str | None = None, on_error: OnError = "raise",
                  count: int | None = None) -> None: ...
     format: Literal["pcap", "pcapng"]

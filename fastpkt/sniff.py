@@ -422,6 +422,9 @@ class AsyncSniffer:
         if self.write is None:
             return None
         snaplen = getattr(source, "snaplen", 0) or 262144
+        if not hasattr(source, "stats"):
+            # a file's records may exceed its (first interface's) snaplen, a capture's cannot
+            snaplen = max(snaplen, 262144)
         nano = bool(getattr(source, "nanosecond", True))
         return RotatingWriter(self.write, linktype=linktype, snaplen=snaplen, nanosecond=nano,
                               rotate_bytes=self.rotate_bytes, rotate_seconds=self.rotate_seconds)

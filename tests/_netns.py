@@ -16,15 +16,79 @@ is a real hole that its retransmission fills later. fastpkt does not read LINKTY
 test_flows_netns.py has its own copy of the same steps; this module is the shared version for
 the newer tests (tests/test_streams_netns.py). `Netns` is the same namespace with no capture
 running, for tests that start their own (tests/test_live_netns.py).
+
+No fixed sleeps: a tcpdump is armed once it prints "listening on" (the socket, ring and
+filter are in place), and before it is stopped `stop_capture()` waits until its file holds
+every packet the kernel has handed it. tcpdump (-U, packet-buffered) flushes each packet it
+processes, but on SIGINT it leaves whatever is still queued in its ring, so the harness
+counts instead of guessing: for `lo`, the loopback device's packet counter (each packet
+crosses lo once and libpcap keeps one copy, the incoming one); for `nflog:N`, the packet
+counters of the iptables/ip6tables NFLOG rules of group N. Both are read relative to the
+moment the capture was armed. A capture that never catches up (kernel drops) is recorded in
+`incomplete` after a generous guard, for the tests' completeness checks to report.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import struct
 import subprocess
 import time
 from pathlib import Path
+
+# Failure guards only: the expected path returns as soon as the awaited event happens.
+READY_GUARD_S = 60.0
+
+
+def wait_until(predicate, timeout: float = READY_GUARD_S, interval: float = 0.01) -> bool:
+    """Poll `predicate()` until it is true (True) or `timeout` seconds pass (False). The
+    timeout is a failure guard, never the expected way out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+class PcapCounter:
+    """Counts the complete records of a pcap file that another process is still writing
+    (incrementally: each call reads only what was appended since the last one)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.count = 0
+        self._pos = 0
+        self._endian: str | None = None
+
+    def __call__(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                if self._endian is None:
+                    magic = f.read(4)
+                    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+                        self._endian = "<"
+                    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+                        self._endian = ">"
+                    else:
+                        return self.count  # header not written yet
+                    self._pos = 24
+                f.seek(self._pos)
+                data = f.read()
+        except FileNotFoundError:
+            return self.count
+        off = 0
+        while off + 16 <= len(data):
+            incl = struct.unpack_from(self._endian + "I", data, off + 8)[0]
+            if off + 16 + incl > len(data):
+                break  # the writer is in the middle of this record
+            off += 16 + incl
+            self.count += 1
+        self._pos += off
+        return self.count
 
 
 def run(cmd, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
@@ -61,6 +125,10 @@ class NetnsCapture:
         self.buffer_kib = buffer_kib
         self.dumps: list[tuple[str, subprocess.Popen]] = []
         self.tcpdump_stderr: dict[str, str] = {}
+        # iface -> (pcap, kernel packet counter when the capture was armed)
+        self._armed_at: dict[str, tuple[Path, int | None]] = {}
+        # iface -> "N of M packets in the file": captures that never caught up
+        self.incomplete: dict[str, str] = {}
         self.has_ipv6 = False
         self.iptables_error: str | None = None
         self._created = False
@@ -100,11 +168,58 @@ class NetnsCapture:
                            "-B", str(self.buffer_kib), "--immediate-mode", "-w", str(pcap)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.dumps.append((iface, dump))
-        line = dump.stderr.readline()  # "listening on IFACE, ..." once the capture is armed
+        # "listening on IFACE, ..." is printed once the socket, its ring and the filter are
+        # in place: from then on every packet is queued for tcpdump, no grace period needed
+        line = dump.stderr.readline()
         if "listening" not in line:
             raise NetnsError("tcpdump -i %s did not start in the namespace: %s"
                              % (iface, line.strip()))
-        time.sleep(0.2)
+        self._armed_at[iface] = (Path(pcap), self._kernel_count(iface))
+
+    def _kernel_count(self, iface: str) -> int | None:
+        """Packets the kernel has handed a capture of `iface` so far (see the module
+        docstring), or None when that cannot be known."""
+        if iface == "lo":
+            r = self.exec(["cat", "/sys/class/net/lo/statistics/tx_packets"])
+            return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else None
+        m = re.fullmatch(r"nflog:(\d+)", iface)
+        if m:
+            group = re.compile(r"\bnflog-group %s\b" % m.group(1))
+            total = 0
+            for v6 in (False, True):
+                if shutil.which("ip6tables" if v6 else "iptables"):
+                    total += sum(n for n, ln in self.counters(v6=v6)
+                                 if "NFLOG" in ln and group.search(ln))
+            return total
+        return None
+
+    def lo_dropped(self) -> int:
+        """Packets the kernel dropped on this namespace's lo before the receive path (and so
+        before any capture): lo's rx_dropped counts the per-CPU backlog overflowing, which
+        happens when something floods loopback on the machine - in any namespace, as the
+        backlog is shared. Tests that expect every packet use it to say why one is missing."""
+        r = self.exec(["cat", "/sys/class/net/lo/statistics/rx_dropped"])
+        return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else 0
+
+    def wait_written(self, timeout: float = READY_GUARD_S) -> None:
+        """Wait until every capture's file holds all the packets the kernel has handed it
+        so far; a capture that does not get there within the guard goes into `incomplete`."""
+        for iface, dump in self.dumps:
+            if iface not in self._armed_at or dump.poll() is not None:
+                continue  # never armed, or already gone: nothing more will be written
+            pcap, armed = self._armed_at[iface]
+            now = self._kernel_count(iface)
+            if armed is None or now is None:
+                self.incomplete[iface] = "no kernel counter to compare %s with" % pcap.name
+                continue
+            want = now - armed
+            counter = PcapCounter(pcap)
+            wait_until(lambda: counter() >= want or dump.poll() is not None, timeout)
+            if counter() < want:
+                self.incomplete[iface] = "%d of %d packets in %s%s" % (
+                    counter.count, want, pcap.name,
+                    " (tcpdump exited)" if dump.poll() is not None else
+                    " after %.0f s" % timeout)
 
     def __enter__(self) -> "NetnsCapture":
         self._create()
@@ -136,9 +251,9 @@ class NetnsCapture:
         """Stop the tcpdumps this object started; returns their final stderr per interface
         (with the "N packets dropped by kernel" line)."""
         if self.dumps:
-            time.sleep(1.0)  # let tcpdump write the last packets
+            self.wait_written()
         for iface, dump in self.dumps:
-            dump.terminate()
+            dump.send_signal(signal.SIGINT)  # tcpdump closes its file and prints its counters
             try:
                 _, err = dump.communicate(timeout=10)
             except subprocess.TimeoutExpired:
@@ -146,6 +261,7 @@ class NetnsCapture:
                 _, err = dump.communicate()
             self.tcpdump_stderr[iface] = err or ""
         self.dumps = []
+        self._armed_at = {}
         return self.tcpdump_stderr
 
     def _teardown(self) -> None:

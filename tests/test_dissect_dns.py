@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import struct
+import subprocess
 
 from scapy.all import DNS, DNSQR, IP, UDP, Ether, Raw
 
@@ -143,7 +144,6 @@ def test_long_pointer_chain_is_decoded_and_flagged_like_tshark(tmp_path, tshark)
     assert [r.rrname for r in p.dns.an] == ["a.example.com", "a.example.com"]
     path = tmp_path / "chain.pcap"
     fp.write(str(path), [p])
-    import subprocess
     out = subprocess.run([tshark, "-n", "-r", str(path), "-T", "fields", "-e", "dns.resp.name"],
                          capture_output=True, text=True, timeout=60).stdout.strip()
     assert out.split(",") == ["a.example.com", "a.example.com"]

@@ -1,9 +1,11 @@
 """fp.flows on real kernel TCP: loopback inside a network namespace this test creates.
 
 Root only (skips otherwise, or without `ip netns`/tcpdump). Everything happens on 127.0.0.1 inside
-the namespace `fpflows-<pid>`, deleted at the end: lo is brought up with MTU 1500 and offloads
-off (so the capture holds wire-sized segments), `tcpdump -i lo -U` records it, and one Python
-process per scenario runs a real server and client:
+the namespace `fpflows-<pid>`, deleted at the end (tests/_netns.NetnsCapture): lo is brought up
+with MTU 1500 and offloads off (so the capture holds wire-sized segments), `tcpdump -i lo -U`
+records it, and one Python process per scenario runs a real server and client. Each step waits
+for the event it needs (a thread has read the data, the kernel has retransmitted the SYN, the
+capture file holds every packet), never for a fixed time:
 
   port 5001  completed connection with data both ways           -> SF, 'ShADadFf' letters
   port 5002  connection to a closed port                         -> REJ, 'Sr'
@@ -27,21 +29,21 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 import fastpkt as fp
+from _netns import NetnsCapture, NetnsError, requirements
 
 pd = pytest.importorskip("pandas")
 
 PORTS = {"sf": 5001, "rej": 5002, "rst_resp": 5003, "rst_orig": 5004, "s0": 5005, "retrans": 5006}
 
 SCENARIO = r'''
-import socket, sys, threading, time
+import socket, struct, sys, threading, time
 scenario, port = sys.argv[1], int(sys.argv[2])
 ADDR = ("127.0.0.1", port)
+GUARD = 30  # seconds; bounds a failure only, every wait below ends on its event
 
 def listener():
     s = socket.socket()
@@ -74,16 +76,16 @@ if scenario in ("sf", "retrans"):
     th = threading.Thread(target=serve)
     th.start()
     cl = socket.create_connection(ADDR, timeout=60)
-    for _ in range(size // 5000):         # paced, so that tcpdump keeps up (no capture loss)
+    for _ in range(size // 5000):
         cl.sendall(b"q" * 5000)
-        time.sleep(0.0005)
+        time.sleep(0.0005)                # traffic shaping: paced so that tcpdump keeps up
     cl.shutdown(socket.SHUT_WR)
     assert drain(cl) == 1000
     cl.close()
     th.join()
 elif scenario == "rej":
     try:
-        socket.create_connection(ADDR, timeout=5)
+        socket.create_connection(ADDR, timeout=GUARD)
         raise SystemExit("connected to a closed port")
     except ConnectionRefusedError:
         pass
@@ -91,12 +93,13 @@ elif scenario == "rst_resp":
     ls = listener()
     def serve():
         c, _ = ls.accept()
-        c.recv(100)
-        time.sleep(0.05)
+        got = b""
+        while len(got) < 100:             # the originator's data is in: then abort
+            got += c.recv(100)
         abort(c)                          # RST from the responder
     th = threading.Thread(target=serve)
     th.start()
-    cl = socket.create_connection(ADDR, timeout=5)
+    cl = socket.create_connection(ADDR, timeout=GUARD)
     cl.sendall(b"q" * 100)
     th.join()
     try:
@@ -106,120 +109,119 @@ elif scenario == "rst_resp":
     cl.close()
 elif scenario == "rst_orig":
     ls = listener()
-    done = threading.Event()
+    read = threading.Event()
     def serve():
         c, _ = ls.accept()
-        c.recv(100)
-        done.wait(5)
+        got = b""
+        while len(got) < 100:
+            got += c.recv(100)
+        read.set()                        # the responder has the data (and ACKed it)
         try:
-            c.recv(10)
+            c.recv(10)                    # blocks until the originator's RST arrives
         except ConnectionResetError:
             pass
-        c.close()
+        c.close()                         # after the RST: no FIN from the responder
     th = threading.Thread(target=serve)
     th.start()
-    cl = socket.create_connection(ADDR, timeout=5)
+    cl = socket.create_connection(ADDR, timeout=GUARD)
     cl.sendall(b"q" * 100)
-    time.sleep(0.1)
+    if not read.wait(GUARD):
+        raise SystemExit("the responder never read the data")
     abort(cl)                             # RST from the originator
-    time.sleep(0.05)
-    done.set()
     th.join()
 elif scenario == "s0":
     ls = listener()                       # listening, but iptables drops the SYN in INPUT
-    try:
-        socket.create_connection(ADDR, timeout=1.5)
-        raise SystemExit("SYN was answered")
-    except (socket.timeout, TimeoutError):
-        pass
+    cl = socket.socket()
+    cl.setblocking(False)
+    cl.connect_ex(ADDR)
+    def tcp_info():
+        # struct tcp_info: tcpi_state is byte 0; after 8 bytes come u32 fields, of which
+        # tcpi_total_retrans is the 24th
+        info = cl.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        return info[0], struct.unpack_from("I", info, 8 + 23 * 4)[0]
+    deadline = time.monotonic() + GUARD
+    while True:                           # until the kernel sends the SYN again (1 s RTO)
+        state, retrans = tcp_info()
+        if state != 2:                    # TCP_SYN_SENT
+            raise SystemExit("SYN was answered (TCP state %d)" % state)
+        if retrans >= 1:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("no SYN retransmission within %d s" % GUARD)
+        time.sleep(0.01)
+    cl.close()
 print("ok")
 '''
 
 
-def _run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
-
-
-def _requirements() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, iptables, tcpdump)"
-    for tool in ("ip", "tcpdump"):
-        if not shutil.which(tool):
-            return "%s is not installed" % tool
-    r = _run(["ip", "netns", "list"])
-    if r.returncode != 0:
-        return "`ip netns` is unavailable: %s" % r.stderr.strip()
-    return None
-
-
 @pytest.fixture(scope="module")
 def netns_capture(tmp_path_factory):
-    why = _requirements()
+    why = requirements()
     if why:
         pytest.skip(why)
     tmp = tmp_path_factory.mktemp("netns")
     os.chmod(tmp, 0o755)
     pcap = tmp / "lo.pcap"
-    ns = "fpflows-%d" % os.getpid()
-    nsx = ["ip", "netns", "exec", ns]
-    r = _run(["ip", "netns", "add", ns])
-    if r.returncode != 0:
-        pytest.skip("cannot create a network namespace: %s" % r.stderr.strip())
-    dump = None
-    info: dict = {"ns": ns, "pcap": pcap, "iptables": bool(shutil.which("iptables")),
+    info: dict = {"pcap": pcap, "iptables": bool(shutil.which("iptables")),
                   "drops": None, "ran": set(), "errors": {}}
+    ns = NetnsCapture("fpflows", pcap)
     try:
-        assert _run(nsx + ["ip", "link", "set", "lo", "up", "mtu", "1500"]).returncode == 0
-        if shutil.which("ethtool"):
-            _run(nsx + ["ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off"])
-        if info["iptables"]:
+        with ns:
+            info["ns"] = ns.name
             for rule in (["-A", "INPUT", "-p", "tcp", "--dport", str(PORTS["s0"]),
                           "--tcp-flags", "SYN,ACK", "SYN", "-j", "DROP"],
                          ["-A", "INPUT", "-p", "tcp", "--dport", str(PORTS["retrans"]),
                           "-m", "length", "--length", "200:65535",
                           "-m", "statistic", "--mode", "random", "--probability", "0.1",
                           "-j", "DROP"]):
-                rr = _run(nsx + ["iptables"] + rule)
-                if rr.returncode != 0:
+                if info["iptables"] and not ns.iptables(rule):
                     info["iptables"] = False
-                    info["iptables_error"] = rr.stderr.strip()
-        dump = subprocess.Popen(nsx + ["tcpdump", "-i", "lo", "-n", "-U", "-s", "0", "-Z", "root", "-B", "65536",
-                                       "--immediate-mode",
-                                       "-w", str(pcap)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        line = dump.stderr.readline()  # "listening on lo, ..." once the capture is armed
-        if "listening" not in line:
-            pytest.skip("tcpdump did not start in the namespace: %s" % line)
-        time.sleep(0.2)
-        for name, port in PORTS.items():
-            if name in ("s0", "retrans") and not info["iptables"]:
-                continue
-            rr = _run(nsx + [sys.executable, "-c", SCENARIO, name, str(port)], timeout=120)
-            if rr.returncode == 0:
-                info["ran"].add(name)
-            else:
-                info["errors"][name] = (rr.stdout + rr.stderr)[-1500:]
-            time.sleep(0.3)
-        if info["iptables"]:
-            rr = _run(nsx + ["iptables", "-L", "INPUT", "-v", "-n", "-x"])
-            for ln in rr.stdout.splitlines():
-                if "dpt:%d" % PORTS["retrans"] in ln:
-                    info["drops"] = int(ln.split()[0])
-        time.sleep(1.5)  # let tcpdump write the last packets before it is stopped
-    finally:
-        if dump is not None:
-            dump.terminate()  # the tcpdump this fixture started
-            try:
-                dump.wait(10)
-            except subprocess.TimeoutExpired:
-                dump.kill()
-                dump.wait()
-        _run(["ip", "netns", "del", ns])
-    assert not _run(["ip", "netns", "list"]).stdout.count(ns), "namespace %s left behind" % ns
+                    info["iptables_error"] = ns.iptables_error
+            for name, port in PORTS.items():
+                if name in ("s0", "retrans") and not info["iptables"]:
+                    continue
+                rr = ns.exec([sys.executable, "-c", SCENARIO, name, str(port)], timeout=120)
+                if rr.returncode == 0:
+                    info["ran"].add(name)
+                else:
+                    info["errors"][name] = (rr.stdout + rr.stderr)[-1500:]
+            if info["iptables"]:
+                info["drops"] = sum(n for n, ln in ns.counters()
+                                    if "dpt:%d" % PORTS["retrans"] in ln)
+            info["lo_dropped"] = ns.lo_dropped()  # lost before the capture (see below)
+            info["tcpdump"] = ns.stop_capture()  # once the file holds every packet
+            info["incomplete"] = ns.incomplete
+    except NetnsError as e:
+        pytest.skip(str(e))
+    assert not ns.left_behind(), "namespace %s left behind" % ns.name
     flows = fp.flows(str(pcap), progress=False)
     info["df"] = flows.to_pandas()
     info["stats"] = flows.stats
     return info
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
+
+
+def test_capture_is_complete(netns_capture):
+    """tcpdump lost nothing and wrote every packet before it was stopped."""
+    assert not netns_capture["incomplete"], netns_capture["incomplete"]
+    for iface, err in netns_capture["tcpdump"].items():
+        m = re.search(r"(\d+) packets? dropped by kernel", err)
+        assert m and int(m.group(1)) == 0, (iface, err)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_lossless(request):
+    """The scenarios expect a lossless loopback: when a test failed and the kernel had dropped
+    packets on lo before the capture (shared netdev backlog full: loopback flooded on this
+    machine), say so next to the failure."""
+    failed = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed and "netns_capture" in request.fixturenames:
+        dropped = request.getfixturevalue("netns_capture")["lo_dropped"]
+        assert dropped == 0, "the kernel dropped %d packets on lo before the capture" % dropped
 
 
 def _flow(info, name):

@@ -5,7 +5,7 @@ driven by csrc/stream/hello_tracker.c), against independent references:
   the FoxIO JA4 spec (tests/test_hellos_netns.ja4), hashed by hashlib;
 - tshark 4.0 with TCP reassembly on the same captures (SNI, JA3 string and hash);
 - QUIC Initials protected by aioquic's own RFC 9001 implementation (CryptoPair), CRYPTO
-  frames sent out of order;
+  frames sent out of order, read back by tshark too;
 - the whole-message parser (fp_tls_client_hello_parse, tested against the corpus in
   test_tls_hello.py) for hellos that fit its buffer: the streamed result must agree.
 Sizes: 16 KB, 64 KB, 66 KB and 125 KB hellos (padding, many extensions, big key shares, long
@@ -26,7 +26,7 @@ import pytest
 import fastpkt as fp
 from fastpkt import _fastpkt
 from test_hellos_netns import is_grease, ja4
-from test_stream_reassembly import ACK, FIN, PSH, Conn, pcap
+from test_stream_reassembly import ACK, FIN, Conn, pcap
 
 TSHARK_ENV = dict(os.environ, WIRESHARK_CONFIG_DIR="/nonexistent")
 DEFAULT_CAP = 16384
@@ -282,10 +282,11 @@ def tshark_or_skip() -> str:
     return "tshark"
 
 
-def tshark_hellos(path, port=80) -> list[tuple[str, str, str]]:
-    """(SNI, JA3 string, JA3 hash) of every ClientHello tshark finds, TCP reassembled."""
+def tshark_hellos(path, port=80, decode="tcp.port==%d,tls") -> list[tuple[str, str, str]]:
+    """(SNI, JA3 string, JA3 hash) of every ClientHello tshark finds, TCP reassembled (or
+    QUIC CRYPTO frames, with decode="udp.port==%d,quic")."""
     r = subprocess.run(
-        [tshark_or_skip(), "-n", "-r", str(path), "-d", "tcp.port==%d,tls" % port,
+        [tshark_or_skip(), "-n", "-r", str(path), "-d", decode % port,
          "-o", "tcp.desegment_tcp_streams:TRUE", "-o", "tcp.reassemble_out_of_order:TRUE",
          "-o", "tls.desegment_ssl_records:TRUE", "-o", "tls.desegment_ssl_application_data:TRUE",
          "-Y", "tls.handshake.type == 1", "-T", "fields", "-E", "separator=|",
@@ -372,6 +373,7 @@ def test_quic_hello_in_many_initials_out_of_order(size, tmp_path):
     (r,) = list(fp.client_hellos(str(path)))
     assert r.transport == "quic" and r.sni == h.sni and r.ja3 == h.ja3
     assert r.ja4 == h.ja4("q") and set(r.anomalies) <= {"tls_hello_capped"}
+    assert tshark_hellos(path, 443, "udp.port==%d,quic") == [(r.sni, r.ja3, r.ja3_hash)]
 
 
 def test_quic_frames_beyond_the_window_are_flagged(tmp_path):
@@ -387,3 +389,43 @@ def test_quic_frames_beyond_the_window_are_flagged(tmp_path):
     assert r.sni == h.sni and r.ja3 != h.ja3
     assert {"quic_crypto_over_window", "tls_hello_truncated"} <= set(r.anomalies)
     assert st.stats["tls"]["hello_partial"] == 1
+
+
+def test_hello_stream_longer_than_the_search_depth():
+    """In 50-byte records the 125 KB hello takes 138 KB of stream, past the 128 KiB a
+    direction is searched for a hello to start: a hello that has started is followed."""
+    h = hello_for("125k")
+    data = h.records(size=50)
+    assert len(data) > 128 << 10
+    (r,), _ = hellos_of(conn_with(data), max_hello_fields=1 << 20)
+    assert r.sni == h.sni and r.ja3 == h.ja3
+
+
+def test_ja4_of_the_16k_hello_written_out_by_hand():
+    """JA4 (FoxIO JA4.md) of the 16 KB hello, each part written out from its fields: TCP, TLS
+    1.3 (supported_versions), SNI present, 15 suites and 12 extensions without GREASE, ALPN
+    "h2"; the suites sorted as hex; the extensions sorted without SNI (0000) and ALPN (0010),
+    then the signature algorithms in wire order."""
+    a = "t13d1512h2"
+    b = "0100,0101,0102,0103,0104,0105,1301,1302,1303,c02b,c02c,c02f,c030,cca8,cca9"
+    c = ("000a,000b,000d,0015,0017,0023,002b,002d,0033,ff01"
+         "_0403,0804,0401,0503,0805,0501,0806,0601")
+    want = "%s_%s_%s" % (a, hashlib.sha256(b.encode()).hexdigest()[:12],
+                         hashlib.sha256(c.encode()).hexdigest()[:12])
+    h = hello_for("16k")
+    (r,), _ = hellos_of(conn_with(h.records(size=5000), "shuffled"))
+    assert r.ja4 == want and r.ja4_r == "%s_%s_%s" % (a, b, c)
+
+
+def test_empty_records_cannot_keep_a_hello_streaming_forever():
+    """A ClientHello header, then only empty handshake records: the direction is followed for
+    1 MiB of stream at most, and the hello is reported as far as it went."""
+    h = BigHello(sni="stall.example", seed=12)
+    first = b"\x16\x03\x01" + struct.pack("!H", 200) + h.message[:200]
+    data = first + b"\x16\x03\x01\x00\x00" * 250_000
+    c = conn_with(data, mss=16000)            # frame i is at 1000 + i ms; 3 handshake frames
+    (r,), st = hellos_of(c)
+    assert r.sni == h.sni and "tls_hello_truncated" in r.anomalies
+    assert st["hello_partial"] == 1
+    crossing = 3 + (1 << 20) // 16000          # the segment that takes the stream past 1 MiB
+    assert round((r.time - 1000) * 1000) == crossing < len(c.frames) - 10

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -59,7 +58,7 @@ def capture(tmp_path_factory):
         f = tmp / ("%s.bin" % name)
         f.write_bytes(h.records())
         spec["conns"].append({"name": name, "host": "127.0.0.1", "port": PORT, "file": str(f),
-                              "chunks": None, "pause": 0})
+                              "chunks": None})
     pcap = tmp / "lo.pcap"
     try:
         with NetnsCapture("fpbighello", pcap) as ns:

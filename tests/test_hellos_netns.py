@@ -13,7 +13,7 @@ Scenarios (all recorded in one capture; one server port each):
         here (GREASE in ciphers/extensions/groups/versions/key_share): hellos past 1,500,
         3,000 and 5,000 bytes (several TCP segments: padding extension, a big GREASE key
         share), one split over two TLS records, one sent in tiny TCP segments (TCP_NODELAY,
-        pauses; the record header itself split). JA3/JA4 strings are computed here from the
+        each chunk sent once the previous one is ACKed; the record header itself split). JA3/JA4 strings are computed here from the
         built fields (JA3 README; JA4 spec) and compared exactly; tshark's ja3_full and SNI
         on the same capture too, when tshark is installed.
   6103  lossy: iptables INPUT drops 10 % of the segments of 200 bytes or more at random (after
@@ -40,13 +40,12 @@ import ssl
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import fastpkt as fp
-from _netns import NetnsCapture, NetnsError, nflog_to_raw, requirements, run
+from _netns import NetnsCapture, NetnsError, nflog_to_raw, requirements, run, wait_until
 
 P_OPENSSL, P_RAW, P_LOSSY, P_PROLOGUE, P_QUIC = 6101, 6102, 6103, 6104, 6106
 DROP_PROBABILITY = "0.10"
@@ -252,8 +251,19 @@ QUIC_VERSIONS = {1: 0x00000001, 2: 0x6B3343CF}
 # ---- scripts run inside the namespace ---------------------------------------------------
 
 RAW_CLIENT = r'''
-import json, socket, sys, time
+import fcntl, json, socket, struct, sys, termios, time
 spec = json.loads(sys.argv[1])
+
+def unacked(s):
+    """Bytes sent but not yet ACKed (SIOCOUTQ, the same ioctl number as TIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+
+def wait_acked(s):
+    deadline = time.monotonic() + 60  # failure guard only
+    while unacked(s):
+        if time.monotonic() > deadline:
+            raise SystemExit("chunk never ACKed")
+        time.sleep(0.001)
 for c in spec["conns"]:
     with open(c["file"], "rb") as f:
         data = f.read()
@@ -266,7 +276,7 @@ for c in spec["conns"]:
     for n in c["chunks"] or []:
         s.sendall(data[pos:pos + n])
         pos += n
-        time.sleep(c["pause"])
+        wait_acked(s)  # the next chunk cannot join this one's segment: one segment each
     if pos < len(data):
         s.sendall(data[pos:])
     reply = b""
@@ -279,7 +289,7 @@ for c in spec["conns"]:
     except socket.timeout:
         pass
     s.shutdown(socket.SHUT_WR)
-    s.settimeout(5)
+    s.settimeout(30)  # failure guard: the server closes after our FIN
     try:
         while s.recv(65536):
             pass
@@ -288,7 +298,6 @@ for c in spec["conns"]:
     s.close()
     print(json.dumps({"name": c["name"], "client_port": port, "reply": reply[:6].hex()}),
           flush=True)
-    time.sleep(0.02)
 '''
 
 PROLOGUE = r'''
@@ -386,10 +395,9 @@ async def main():
         servers.append(await serve("::1", spec["port"], configuration=sc))
     for c in spec["conns"]:
         try:
-            print(json.dumps(await asyncio.wait_for(one(c), 15)), flush=True)
+            print(json.dumps(await asyncio.wait_for(one(c), 30)), flush=True)
         except Exception as e:
             print(json.dumps({"id": c["id"], "error": repr(e)}), flush=True)
-        await asyncio.sleep(0.05)
     for s in servers:
         s.close()
 
@@ -411,12 +419,11 @@ def _cipher_ids() -> dict[str, int]:
 
 
 def _wait_listening(ns: NetnsCapture, port: int, proc: subprocess.Popen, log: Path) -> None:
-    for _ in range(100):
-        if ns.exec(["ss", "-ltnH", "sport = :%d" % port]).stdout.strip():
-            return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
+    """Until the server listens (ss), or has exited; the guard only bounds a failure."""
+    if wait_until(lambda: proc.poll() is not None
+                  or ns.exec(["ss", "-ltnH", "sport = :%d" % port]).stdout.strip(),
+                  interval=0.05) and proc.poll() is None:
+        return
     raise NetnsError("openssl s_server on port %d did not start: %s"
                      % (port, log.read_text()[-500:] if log.exists() else ""))
 
@@ -450,7 +457,7 @@ def _write_raw_specs(tmp: Path, hosts_v6: bool) -> tuple[dict, dict]:
         f = tmp / ("raw-%s.bin" % name)
         f.write_bytes(wire)
         raw["conns"].append({"name": name, "host": "127.0.0.1", "port": P_RAW, "file": str(f),
-                             "chunks": chunks, "pause": 0.02})
+                             "chunks": chunks})
     lossy = {"conns": []}
     for (fam, i), h in LOSSY_HELLOS.items():
         if fam == 6 and not hosts_v6:
@@ -458,8 +465,7 @@ def _write_raw_specs(tmp: Path, hosts_v6: bool) -> tuple[dict, dict]:
         f = tmp / ("lossy-v%d-%02d.bin" % (fam, i))
         f.write_bytes(h.records())
         lossy["conns"].append({"name": "%d-%d" % (fam, i), "host": "127.0.0.1" if fam == 4
-                               else "::1", "port": P_LOSSY, "file": str(f), "chunks": None,
-                               "pause": 0})
+                               else "::1", "port": P_LOSSY, "file": str(f), "chunks": None})
     return raw, lossy
 
 
@@ -564,6 +570,7 @@ def capture(tmp_path_factory):
                         proc.kill()
                         proc.wait()
             info["tcpdump"] = ns.stop_capture()
+            info["incomplete"] = ns.incomplete
     except NetnsError as e:
         pytest.skip(str(e))
     assert not ns.left_behind(), "namespace %s left behind" % ns.name
@@ -611,6 +618,7 @@ def _client_segments(pcap: Path, ip_version: int, client_port: int, server_port:
 
 def test_capture_is_complete(capture):
     """tcpdump lost nothing, so every byte the kernel sent is in the capture(s)."""
+    assert not capture["incomplete"], capture["incomplete"]
     for iface, err in capture["tcpdump"].items():
         m = re.search(r"(\d+) packets? dropped by kernel", err)
         assert m, (iface, err)

@@ -14,14 +14,19 @@ L2ListenSocket keeps both copies, so the Scapy side of the comparisons sniffs wi
 
 Covered: fastpkt and tcpdump capture the same packets (bytes, lengths, order) and
 agree on libpcap's counters; sniff()'s filter/count/timeout/stop_filter/prn/store/lfilter
-against Scapy's sniff() on the same traffic; Ctrl+C (SIGINT) ends an idle capture within 1 s
-in every form (Capture loop, sniff, engine, AsyncSniffer.join); RSS stays flat over 200
+against Scapy's sniff() on the same traffic; Ctrl+C (SIGINT) ends an idle capture in every
+form (Capture loop, sniff, engine, AsyncSniffer.join); RSS stays flat over 200
 Capture open/close cycles and over 1.2M captured packets; the documented exceptions for a
 missing interface, a bad filter and missing privileges (capsh and setpriv); AsyncSniffer
 start/stop/join; sniff(write=..., rotate_bytes/rotate_seconds) files; fp.flows / fp.streams /
 fp.client_hellos on a live Capture hand out records while the capture is running; and the
 live examples (examples/*.py --iface lo) print what they print on the sample capture when
 the sample is replayed onto lo.
+
+No assertion depends on the machine's speed: the tests wait for events (a child's READY line
+once its capture is armed, a thread blocked in the capture's poll(), the packets in a file,
+a server socket gone after the final ACK) with deadlines that only bound a failure, and the
+few sleeps left shape traffic (pacing, gaps between packets) and say so.
 """
 from __future__ import annotations
 
@@ -40,11 +45,15 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _netns import Netns, NetnsError, requirements, run
+from _netns import Netns, NetnsError, PcapCounter, requirements, run, wait_until
 
+GUARD_S = 60.0  # failure guard for every wait in the test process; never the expected path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 PY = sys.executable
+# children (and the examples, whose own directory comes first on sys.path) import this
+# checkout's fastpkt, not whichever one the interpreter has installed
+CHILD_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 # ------------------------------------------------------------------ child scripts
 PRELUDE = r'''
@@ -72,8 +81,40 @@ def send_udp(host, port, payloads, gap=0.0):
     for p in payloads:
         s.sendto(p, (host, port))
         if gap:
-            time.sleep(gap)
+            time.sleep(gap)  # traffic shaping: packets spread in time (rotation, pacing)
     s.close()
+
+GUARD = 60.0  # seconds: bounds a failure only; every wait below ends on its event
+
+def wait_until(predicate, what, interval=0.005):
+    deadline = time.monotonic() + GUARD
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("never happened within %d s: %s" % (GUARD, what))
+        time.sleep(interval)
+
+def in_capture_wait(tid):
+    """The thread is blocked in the capture's poll() (an idle capture waiting for packets)."""
+    try:
+        with open("/proc/self/task/%d/wchan" % tid) as f:
+            return "poll" in f.read()
+    except OSError:
+        return False
+
+def tcp_port_busy(port):
+    """A TCP socket on local port `port` other than the listener (e.g. a server socket in
+    LAST_ACK, waiting for the final ACK) - /proc/net/tcp{,6}, state 0A is LISTEN."""
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] != "0A":
+                return True
+    return False
 
 def line_server(host, port):
     """Answers every line with b're:' + line; closes after the client's FIN."""
@@ -117,7 +158,9 @@ if SPEC["ipv6"]:
 messages = [b"m%03d " % i + b"y" * (i * 211 % 3000) + b"\n" for i in range(SPEC["messages"])]
 for h in hosts:
     talk(h, 5002, messages)
-time.sleep(0.2)
+# END must come after the last TCP packet: wait until the servers got the final ACKs (their
+# sockets are gone), i.e. those ACKs went past the capture tap
+wait_until(lambda: not tcp_port_busy(5002), "the TCP conversations on 5002 closed")
 send_udp("127.0.0.1", 5001, [b"END"])
 emit("SENT")
 '''
@@ -174,33 +217,27 @@ SCENARIOS = {
     "lfilter_count": dict(filter="udp port 5102", lfilter=even_b, count=5),
     "lfilter_store_false": dict(filter="udp port 5102", lfilter=even_b, count=3, store=False),
     "prn_store_false": dict(filter="udp port 5104", prn=lambda p: "PRN " + payload(p).decode(),
-                            store=False, timeout=T),
+                            store=False, count=6),
+    # the one sniff with traffic that ends on its timeout: the window T only has to hold the
+    # exchange (a few ms, sent once every sniff is armed); its packets are what is compared
     "tcp_timeout": dict(filter="tcp port 5103", timeout=T),
-    "no_bpf_lfilter": dict(lfilter=lambda p: payload(p).startswith(b"b"), timeout=T),
+    "no_bpf_lfilter": dict(lfilter=lambda p: payload(p).startswith(b"b"), count=20),
+    # a quiet port: ends on its timeout with nothing (returning at all is the point)
     "idle_timeout": dict(filter="udp port 5999", timeout=1.0),
 }
 results = {}
-started = []
-lock = threading.Lock()
-
-def on_started():
-    with lock:
-        started.append(1)
+armed = threading.Barrier(len(SCENARIOS) + 1)
 
 def run(name, kw):
-    t0 = time.monotonic()
-    r = sniff(started_callback=on_started, **kw)
-    results[name] = {"packets": [key(p) for p in r], "len": len(r),
-                     "elapsed": time.monotonic() - t0}
+    r = sniff(started_callback=lambda: armed.wait(GUARD), **kw)
+    results[name] = {"packets": [key(p) for p in r], "len": len(r)}
 
 emit("LOADED")
 sys.stdin.readline()
 threads = [threading.Thread(target=run, args=item) for item in SCENARIOS.items()]
 for t in threads:
     t.start()
-deadline = time.monotonic() + 20
-while len(started) < len(SCENARIOS) and time.monotonic() < deadline:
-    time.sleep(0.01)
+armed.wait(GUARD)  # every sniff has called started_callback: its capture is armed
 emit("READY")
 for t in threads:
     t.join()
@@ -210,6 +247,8 @@ emit("RESULT", results)
 TRAFFIC_SNIFF = PRELUDE + r'''
 sinks = [udp_sink("127.0.0.1", p) for p in (5101, 5102, 5104)]
 line_server("127.0.0.1", 5103)
+emit("LOADED")
+sys.stdin.readline()  # GO: every sniff is armed
 a = [b"a%d" % i for i in range(30)]
 send_udp("127.0.0.1", 5101, a[:15] + [b"STOP"] + a[15:], gap=0.002)
 send_udp("127.0.0.1", 5102, [b"b%d" % i for i in range(20)], gap=0.002)
@@ -267,13 +306,11 @@ warm, half = SPEC["warm"], SPEC["half"]
 cap = fp.Capture("lo", filter="tcp port 5500", snaplen=128, duration=SPEC["limit_s"])
 emit("READY")
 n = 0
-t0 = time.monotonic()
 for p in cap:
     n += 1
     if n >= warm:
         break
 before = rss_kib()
-t1 = time.monotonic()
 for p in cap:                      # plain iteration
     n += 1
     if n >= warm + half:
@@ -284,8 +321,8 @@ def prn(p):
     seen[1] += p.tcp.dport + len(p.payload)   # touch the packet
 r = fp.sniff(opened_socket=cap, store=False, prn=prn, count=half)
 n += seen[0]
-emit("RESULT", {"before": before, "after": rss_kib(), "packets": n, "seconds": time.monotonic() - t1,
-                "warm_seconds": t1 - t0, "stats": cap.stats(), "sniff_stats": r.stats})
+emit("RESULT", {"before": before, "after": rss_kib(), "packets": n,
+                "stats": cap.stats(), "sniff_stats": r.stats})
 cap.close()
 '''
 
@@ -302,6 +339,10 @@ def drain():
 threading.Thread(target=drain, daemon=True).start()
 s = socket.socket()
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 100)   # the kernel cuts 1 MiB into ~12k segments
+# a small send buffer keeps the segments in flight below the per-CPU receive backlog (1000):
+# the default one overflows it by ~100k packets a second, and that backlog is shared by every
+# namespace, so the flood made other loopback tests on the machine lose packets; as fast
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
 s.connect(("127.0.0.1", 5500))
 data = b"z" * (1 << 20)
 print("SENDING", flush=True)
@@ -339,48 +380,43 @@ t = fp.AsyncSniffer(iface="lo", filter="udp port 5201")
 t.start()
 out["running_after_start"] = t.running
 send_udp("127.0.0.1", 5201, [b"s%d" % i for i in range(10)])
-deadline = time.monotonic() + 5
-while t.count < 10 and time.monotonic() < deadline:
-    time.sleep(0.01)
-t0 = time.monotonic()
+wait_until(lambda: t.count >= 10, "the AsyncSniffer got its 10 packets")
 res = t.stop()
-out["stop_s"] = time.monotonic() - t0
 out["payloads"] = [p.payload.decode() for p in res]
 out["results_is_res"] = t.results is res
 out["running_after_stop"] = t.running
 out["thread_alive"] = t.thread.is_alive()
 out["stats"] = t.stats()
-# 2. stop on an idle link
+# 2. stop on an idle link, while the sniffer thread waits in the capture's poll()
 t = fp.AsyncSniffer(iface="lo", filter="udp port 5999")
 t.start()
-time.sleep(0.3)
-t0 = time.monotonic()
+wait_until(lambda: in_capture_wait(t.thread.native_id), "the sniffer thread waits for packets")
 out["idle_len"] = len(t.stop())
-out["idle_stop_s"] = time.monotonic() - t0
+out["idle_running"] = t.running
+out["idle_thread_alive"] = t.thread.is_alive()
 # 3. ends by itself (count); join returns the results; stop() afterwards returns them too
 t = fp.AsyncSniffer(iface="lo", filter="udp port 5202", count=3, prn=lambda p: None)
 t.start()
 send_udp("127.0.0.1", 5202, [b"c%d" % i for i in range(6)])
-res = t.join(timeout=5)
+res = t.join(timeout=GUARD)
 out["count_len"] = None if res is None else len(res)
 out["count_running"] = t.running
 out["count_stop_len"] = len(t.stop())
-# 4. timeout
-t0 = time.monotonic()
+# 4. timeout on a quiet port: it ends by itself (join's timeout is only a guard)
 t = fp.AsyncSniffer(iface="lo", filter="udp port 5999", timeout=0.5)
 t.start()
-res = t.join(timeout=5)
-out["timeout_len"] = len(res)
-out["timeout_s"] = time.monotonic() - t0
+res = t.join(timeout=GUARD)
+out["timeout_len"] = None if res is None else len(res)
+out["timeout_running"] = t.running
 # 5. stop() from a callback's thread of view: stop_filter ends it; restart works
 t = fp.AsyncSniffer(iface="lo", filter="udp port 5201", stop_filter=lambda p: p.payload == b"x2")
 t.start()
 send_udp("127.0.0.1", 5201, [b"x%d" % i for i in range(5)])
-res = t.join(timeout=5)
+res = t.join(timeout=GUARD)
 out["stop_filter_payloads"] = [p.payload.decode() for p in res]
 t.start()
 send_udp("127.0.0.1", 5201, [b"x%d" % i for i in range(5)])
-res = t.join(timeout=5)
+res = t.join(timeout=GUARD)
 out["restart_payloads"] = [p.payload.decode() for p in res]
 emit("RESULT", out)
 '''
@@ -399,6 +435,8 @@ r = fp.sniff(iface="lo", filter="udp port 5301", write=os.path.join(d, "rot.pcap
              lfilter=keep, stop_filter=lambda p: p.payload == b"END",
              started_callback=lambda: sender(5301, payloads, 0.0005))
 out["kept"] = [p.payload[:5].decode() for p in r]
+# traffic shaping: 12 packets at least 0.1 s apart span >= 1.1 s of packet time, so rotation
+# by packet time every 0.25 s makes >= 4 files however slow the machine is
 r = fp.sniff(iface="lo", filter="udp port 5302", write=os.path.join(d, "sec.pcap"), rotate_seconds=0.25,
              count=12, store=False, started_callback=lambda: sender(5302, [b"t%02d" % i for i in range(12)], 0.1))
 out["sec_len"] = len(r)
@@ -408,18 +446,23 @@ emit("RESULT", out)
 ENGINES = PRELUDE + r'''
 import hashlib, random, ssl
 import fastpkt as fp
-D = SPEC["duration"]
-caps = {"flows": fp.Capture("lo", filter="tcp port 5401 or udp port 5402", duration=D),
-        "streams": fp.Capture("lo", filter="tcp port 5401", duration=D),
-        "hellos": fp.Capture("lo", filter="tcp port 5403", duration=D)}
+# no duration: the captures run until stop(), which comes only once every expected record
+# has been handed out - so a record handed out at all was handed out while its capture ran
+caps = {"flows": fp.Capture("lo", filter="tcp port 5401 or udp port 5402"),
+        "streams": fp.Capture("lo", filter="tcp port 5401"),
+        "hellos": fp.Capture("lo", filter="tcp port 5403")}
+# idle_timeout=1.0: the UDP flow expires by the wall clock while the capture is quiet
 engines = {"flows": fp.flows(caps["flows"], idle_timeout=1.0),
            "streams": fp.streams(caps["streams"]),
            "hellos": fp.client_hellos(caps["hellos"])}
-t_start = time.monotonic()
+stopping = threading.Event()
+cond = threading.Condition()
 got = {name: [] for name in engines}
 def pump(name):
     for rec in engines[name]:
-        got[name].append((time.monotonic() - t_start, rec))
+        with cond:
+            got[name].append((not stopping.is_set(), rec))
+            cond.notify_all()
 threads = [threading.Thread(target=pump, args=(n,)) for n in engines]
 for t in threads:
     t.start()
@@ -469,20 +512,30 @@ try:
         pass
 except (ssl.SSLError, OSError):
     pass
-traffic_end = time.monotonic() - t_start
+
+def all_in():
+    ports = {(f.protocol_name, f.dst_port) for _, f in got["flows"]}
+    return {("TCP", 5401), ("UDP", 5402)} <= ports and got["streams"] and got["hellos"]
+
+with cond:
+    complete = cond.wait_for(all_in, timeout=GUARD)
+stopping.set()
+for c in caps.values():
+    c.stop()
 for t in threads:
-    t.join()
-out = {"traffic_end": traffic_end, "capture_end": time.monotonic() - t_start, "flows": [], "streams": [], "hellos": []}
+    t.join(GUARD)
+out = {"complete_while_running": bool(complete), "ended": [not t.is_alive() for t in threads],
+       "flows": [], "streams": [], "hellos": []}
 for t, f in got["flows"]:
-    out["flows"].append({"t": t, "protocol": f.protocol_name, "dst_port": f.dst_port, "conn_state": f.conn_state,
+    out["flows"].append({"running": t, "protocol": f.protocol_name, "dst_port": f.dst_port, "conn_state": f.conn_state,
                          "expiration": f.expiration, "packets": f.packets,
                          "fwd_payload_bytes": f.fwd_payload_bytes, "rev_payload_bytes": f.rev_payload_bytes})
 for t, s in got["streams"]:
-    out["streams"].append({"t": t, "client_ok": s.client_data == request, "server_ok": s.server_data == response,
+    out["streams"].append({"running": t, "client_ok": s.client_data == request, "server_ok": s.server_data == response,
                            "client_len": len(s.client_data), "server_len": len(s.server_data), "state": s.state,
                            "gaps": len(s.client_gaps) + len(s.server_gaps)})
 for t, h in got["hellos"]:
-    out["hellos"].append({"t": t, "sni": h.sni, "server_port": h.server_port, "transport": h.transport})
+    out["hellos"].append({"running": t, "sni": h.sni, "server_port": h.server_port, "transport": h.transport})
 emit("RESULT", out)
 '''
 
@@ -495,7 +548,7 @@ n = 0
 for p in fp.open(sys.argv[1]):
     s.send(bytes(p))
     n += 1
-    time.sleep(0.001)
+    time.sleep(0.001)  # traffic shaping: paced so that every example's capture keeps up
 print("REPLAYED", n, flush=True)
 '''
 
@@ -508,11 +561,12 @@ def _sigint_default() -> None:
 class Child:
     """A Python process in the namespace whose stdout lines are read without blocking."""
 
-    def __init__(self, ns: Netns, script: str, spec: dict | None = None, argv=None, stdin=False, cwd=None):
+    def __init__(self, ns: Netns, script: str, spec: dict | None = None, argv=None, stdin=False, cwd=None,
+                 env=None):
         cmd = [PY, "-c", script, json.dumps(spec or {})] if argv is None else argv
         self.proc = ns.popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_sigint_default,
-                             cwd=cwd)
+                             cwd=cwd, env=env or CHILD_ENV)
         self.lines: list[str] = []
         self._buf = b""
         self._eof = False
@@ -530,7 +584,7 @@ class Child:
         self.lines += [ln.decode(errors="replace") for ln in done]
         return True
 
-    def wait_for(self, prefix: str, timeout: float = 30) -> str:
+    def wait_for(self, prefix: str, timeout: float = GUARD_S) -> str:
         deadline = time.monotonic() + timeout
         seen = 0
         while True:
@@ -550,7 +604,7 @@ class Child:
         self.proc.stdin.write(line.encode() + b"\n")
         self.proc.stdin.flush()
 
-    def finish(self, timeout: float = 60) -> tuple[int, str]:
+    def finish(self, timeout: float = GUARD_S) -> tuple[int, str]:
         deadline = time.monotonic() + timeout
         while not self._eof and time.monotonic() < deadline:
             self._read(deadline - time.monotonic())
@@ -563,14 +617,14 @@ class Child:
             self._buf = b""
         return rc, err
 
-    def result(self, timeout: float = 60):
+    def result(self, timeout: float = GUARD_S):
         rc, err = self.finish(timeout)
         found = [ln for ln in self.lines if ln.startswith("RESULT ")]
         assert rc == 0 and found, "child failed (rc %s):\n%s\nstdout: %r" % (rc, err[-4000:], self.lines[-20:])
         return json.loads(found[-1][len("RESULT "):])
 
 
-def _py(ns: Netns, script: str, spec: dict | None = None, timeout: float = 60):
+def _py(ns: Netns, script: str, spec: dict | None = None, timeout: float = 2 * GUARD_S):
     """Run a child to completion and return its RESULT."""
     return Child(ns, script, spec).result(timeout)
 
@@ -587,6 +641,28 @@ def ns():
         pytest.skip(str(exc))
 
 
+FLOODS_LOOPBACK = {"test_rss_flat_over_open_close_cycles_and_1m_packets"}  # TCP copes
+
+
+@pytest.fixture(autouse=True)
+def _loopback_lossless(request):
+    """The tests expect every packet sent on lo to arrive. When one failed and the kernel had
+    dropped packets before the receive path (its backlog overflowed: something floods loopback
+    on this machine), say so at teardown, next to the packet-exact check that failed. A test
+    that passed anyway (TCP resent what was lost) is left alone."""
+    if "ns" not in request.fixturenames or request.node.originalname in FLOODS_LOOPBACK:
+        yield
+        return
+    n = request.getfixturevalue("ns")
+    before, failed = n.lo_dropped(), request.session.testsfailed
+    yield
+    dropped = n.lo_dropped() - before
+    if request.session.testsfailed > failed:  # this test's call failed
+        assert dropped == 0, ("the kernel dropped %d packets on lo during this test, before "
+                              "any capture (netdev backlog full: loopback flooded on this "
+                              "machine)" % dropped)
+
+
 def _tcpdump(ns: Netns, pcap: Path, flt: str) -> subprocess.Popen:
     dump = ns.popen(["tcpdump", "-i", "lo", "-n", "-U", "-s", "0", "-Z", "root", "-B", "65536",
                      "--immediate-mode", "-w", str(pcap), flt],
@@ -600,7 +676,7 @@ def _tcpdump(ns: Netns, pcap: Path, flt: str) -> subprocess.Popen:
 
 def _tcpdump_stop(dump: subprocess.Popen) -> dict[str, int]:
     dump.send_signal(signal.SIGINT)
-    _, err = dump.communicate(timeout=10)
+    _, err = dump.communicate(timeout=GUARD_S)
     counters = {}
     for key, pat in (("received", r"(\d+) packets? received by filter"),
                      ("dropped", r"(\d+) packets? dropped by kernel"),
@@ -623,9 +699,12 @@ def test_same_packets_and_counters_as_tcpdump(ns, tmp_path):
     child = Child(ns, CAPTURE_UNTIL_END, {"filter": flt, "out": str(mine)})
     child.wait_for("READY")
     spec = {"udp": 600, "udp6": 200, "messages": 25, "ipv6": ns.has_ipv6}
-    Child(ns, TRAFFIC_TCPDUMP, spec).finish(60)
+    Child(ns, TRAFFIC_TCPDUMP, spec).finish()
     stats = child.result()
-    time.sleep(0.3)
+    # tcpdump leaves what is still in its ring on SIGINT: stop it once its file holds as many
+    # packets as fastpkt delivered up to END (the guard only bounds a capture that lags)
+    written = PcapCounter(ref)
+    wait_until(lambda: written() >= stats["delivered"], GUARD_S)
     counters = _tcpdump_stop(dump)
 
     ours, theirs = fp.read(str(mine)), fp.read(str(ref))
@@ -652,17 +731,20 @@ def test_same_packets_and_counters_as_tcpdump(ns, tmp_path):
 
 def test_sniff_semantics_match_scapy(ns):
     """The same traffic sniffed by fp.sniff and Scapy's sniff, scenario by scenario."""
-    children = {lib: Child(ns, SNIFF_SCENARIOS, {"lib": lib, "T": 3.0}, stdin=True)
+    # T: the window of the one sniff with traffic that ends on its timeout; generous, as it
+    # must hold the whole exchange, which starts once every sniff is armed and takes ms
+    children = {lib: Child(ns, SNIFF_SCENARIOS, {"lib": lib, "T": 8.0}, stdin=True)
                 for lib in ("fastpkt", "scapy")}
-    for c in children.values():
-        c.wait_for("LOADED", 60)
+    traffic = Child(ns, TRAFFIC_SNIFF, stdin=True)
+    for c in [*children.values(), traffic]:
+        c.wait_for("LOADED")
     for c in children.values():
         c.send("GO")
     for c in children.values():
-        c.wait_for("READY", 30)
-    time.sleep(0.2)
-    Child(ns, TRAFFIC_SNIFF).finish(30)
-    got = {lib: c.result(60) for lib, c in children.items()}
+        c.wait_for("READY")  # every sniff of that child called its started_callback
+    traffic.send("GO")
+    traffic.finish()
+    got = {lib: c.result() for lib, c in children.items()}
     prn_lines = {lib: [ln for ln in c.lines if ln.startswith("PRN ")] for lib, c in children.items()}
     fpk, scp = got["fastpkt"], got["scapy"]
 
@@ -687,37 +769,44 @@ def test_sniff_semantics_match_scapy(ns):
     assert [k[1] for k in tcp[:3]] == [0x02, 0x12, 0x10]  # SYN, SYN-ACK, ACK
     assert sum(k[1] & 0x01 for k in tcp) == 2             # two FINs
     assert "".join(k[0] for k in tcp) == "".join("m%d hello\nre:m%d hello\n" % (i, i) for i in range(4))
-    # timeouts end on time; count/stop_filter end as soon as their packet is in
-    for name in ("tcp_timeout", "prn_store_false", "no_bpf_lfilter"):
-        assert 2.9 <= fpk[name]["elapsed"] < 3.6, (name, fpk[name]["elapsed"])
-    assert 0.95 <= fpk["idle_timeout"]["elapsed"] < 1.5
-    for name in ("count", "stop_filter", "lfilter_count"):
-        assert fpk[name]["elapsed"] < 2.5, (name, fpk[name]["elapsed"])
+    # count/stop_filter sniffs ended on their packet (they have no timeout: they returned,
+    # with exactly the packets up to it, while more traffic followed); the timeout sniffs
+    # returned at all - how long any of them took is not asserted (machine speed)
 
 
 CTRL_C_MODES = ("capture", "sniff", "scapy_facade", "flows", "async_join")
 
 
-def test_ctrl_c_ends_idle_capture_within_1s(ns):
-    """SIGINT to a child sniffing the idle loopback: it exits within a second, whichever way
-    it sniffs. sniff() returns (Scapy's behaviour); the others raise KeyboardInterrupt."""
+def _blocked_in_poll(pid: int) -> bool:
+    """A thread of the process is blocked in poll() (the idle capture's wait)."""
+    for task in Path("/proc/%d/task" % pid).glob("*"):
+        try:
+            if "poll" in (task / "wchan").read_text():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_ctrl_c_ends_idle_capture(ns):
+    """SIGINT to a child sniffing the idle loopback, once its capture thread waits in poll():
+    it ends, whichever way it sniffs. sniff() returns (Scapy's behaviour); the others raise
+    KeyboardInterrupt. The guard on the wait catches a capture that never sees the signal;
+    how fast it reacts is not asserted (the read timeout is 50 ms, the machine may be busy)."""
     children = {m: Child(ns, CTRL_C, {"mode": m}) for m in CTRL_C_MODES}
-    for c in children.values():
-        c.wait_for("READY", 30)
-    time.sleep(0.5)  # well inside the capture's wait
-    sent = {}
     for m, c in children.items():
-        sent[m] = time.monotonic()
+        c.wait_for("READY")
+        assert wait_until(lambda: _blocked_in_poll(c.proc.pid), GUARD_S), \
+            "%s: the capture never waited in poll()" % m
+    for m, c in children.items():
         c.proc.send_signal(signal.SIGINT)
     for m, c in children.items():
         try:
-            c.proc.wait(timeout=5)
+            c.proc.wait(timeout=GUARD_S)
         except subprocess.TimeoutExpired:
             c.proc.kill()
-            pytest.fail("%s: still running 5 s after SIGINT" % m)
-        took = time.monotonic() - sent[m]
-        rc, err = c.finish(5)
-        assert took < 1.0, (m, took)
+            pytest.fail("%s: still running %d s after SIGINT" % (m, GUARD_S))
+        rc, err = c.finish()
         if m in ("sniff", "scapy_facade"):
             assert rc == 0 and any(ln.startswith("RETURNED 0") for ln in c.lines), (m, rc, err)
         else:
@@ -731,15 +820,16 @@ def test_rss_flat_over_open_close_cycles_and_1m_packets(ns):
     TCP sender whose 100-byte MSS makes the kernel cut segments at C speed) keep RSS flat.
     The cycles take ~10 s: closing a packet socket waits for the kernel (synchronize_net)."""
     cycles = Child(ns, LEAK_CYCLES, {"cycles": 200})
-    child = Child(ns, LEAK_PACKETS, {"warm": 200_000, "half": 500_000, "limit_s": 40})
-    child.wait_for("READY", 30)
+    # limit_s: the capture's duration, a guard only (1.2M packets come in a few seconds)
+    child = Child(ns, LEAK_PACKETS, {"warm": 200_000, "half": 500_000, "limit_s": 3 * GUARD_S})
+    child.wait_for("READY")
     sender = Child(ns, LEAK_SENDER)
     try:
-        res = child.result(60)
+        res = child.result(4 * GUARD_S)
     finally:
         sender.proc.kill()
-        sender.finish(5)
-    cyc = cycles.result(60)
+        sender.finish()
+    cyc = cycles.result(2 * GUARD_S)
     assert cyc["after"] - cyc["before"] < 2048, cyc
     assert res["packets"] >= 1_200_000, res
     assert res["after"] - res["before"] < 4096, res
@@ -777,7 +867,7 @@ def test_errors(ns):
         argv = prefix + [PY, "-c", ERRORS, json.dumps({"iface": "lo"})]
         if name == "capsh":  # capsh runs its arguments with /bin/bash -c
             argv = prefix + ["-c", " ".join(_shquote(a) for a in [PY, "-c", ERRORS, json.dumps({"iface": "lo"})])]
-        denied = Child(ns, "", argv=argv).result(30)
+        denied = Child(ns, "", argv=argv).result()
         for where, e in denied.items():
             assert e and e["type"] == "CapturePermissionError", (name, where, e)
             assert e["CaptureError"] and e["PermissionError"] and e["Error"], (name, where, e)
@@ -794,11 +884,12 @@ def test_async_sniffer(ns):
     r = _py(ns, ASYNC)
     assert r["running_after_start"] is True
     assert r["payloads"] == ["s%d" % i for i in range(10)] and r["results_is_res"]
-    assert r["stop_s"] < 0.5 and not r["running_after_stop"] and not r["thread_alive"]
+    # stop() ends the sniffer thread (returning at all is the point; no time is asserted)
+    assert not r["running_after_stop"] and not r["thread_alive"]
     assert r["stats"]["delivered"] == 10 and r["stats"]["dropped"] == 0
-    assert r["idle_len"] == 0 and r["idle_stop_s"] < 0.5
+    assert r["idle_len"] == 0 and not r["idle_running"] and not r["idle_thread_alive"]
     assert r["count_len"] == 3 and r["count_running"] is False and r["count_stop_len"] == 3
-    assert r["timeout_len"] == 0 and 0.45 <= r["timeout_s"] < 1.5
+    assert r["timeout_len"] == 0 and not r["timeout_running"]  # ended by its timeout
     assert r["stop_filter_payloads"] == ["x0", "x1", "x2"]
     assert r["restart_payloads"] == ["x0", "x1", "x2"]
 
@@ -836,10 +927,11 @@ def test_write_rotates_readable_pcaps(ns, tmp_path):
 def test_engines_on_live_capture(ns):
     """fp.flows / fp.streams / fp.client_hellos over live Captures hand out their records
     while the capture still runs (TCP close, UDP idle by the wall clock, hello at connection
-    end), with the right content."""
-    r = _py(ns, ENGINES, {"duration": 4.0}, timeout=60)
-    end = r["capture_end"]
-    assert 3.9 <= end < 5.0, r
+    end), with the right content: the child stops the captures only after every expected
+    record has come out, and stop() ends the engines."""
+    r = _py(ns, ENGINES)
+    assert r["complete_while_running"], r
+    assert all(r["ended"]), r
     flows = {(f["protocol"], f["dst_port"]): f for f in r["flows"]}
     tcp, udp = flows[("TCP", 5401)], flows[("UDP", 5402)]
     assert tcp["conn_state"] == "SF" and tcp["fwd_payload_bytes"] == 5000 and tcp["rev_payload_bytes"] == 70000
@@ -849,7 +941,7 @@ def test_engines_on_live_capture(ns):
     (hello,) = r["hellos"]
     assert hello["sni"] == "live.fastpkt.test" and hello["server_port"] == 5403
     for rec in [tcp, udp, stream, hello]:
-        assert rec["t"] < end - 0.5, ("handed out only when the capture ended", rec, end)
+        assert rec["running"], ("handed out only when the capture ended", rec)
 
 
 # ------------------------------------------------------------------ examples, live
@@ -865,9 +957,26 @@ def _norm(lines: list[str]) -> list[str]:
     return [_TIMES.sub("<t>", ln) for ln in lines if ln.strip() and not ln.startswith("[*]")]
 
 
-def _packet_sockets(ns: Netns) -> int:
-    r = ns.exec(["cat", "/proc/net/packet"])
-    return max(0, len(r.stdout.splitlines()) - 1)
+# What an example prints while it captures (the rest, if any, comes at exit): once a live
+# run has printed as many such lines as the offline run, it has processed the whole replay.
+WHILE_CAPTURING = {
+    "tcp_session_tracker": lambda ln: ln.startswith("[FIN]"),
+    "arp_monitor": lambda ln: ln.startswith("[!]"),
+    "port_scan_detector": lambda ln: ln.startswith("[ALERT]"),
+    "tls_sni": lambda ln: not ln.startswith(("==", "per packet:", "  missed:")),
+}
+CAPTURES = {"tls_sni": 2}  # tls_sni sniffs per packet and runs fp.client_hellos on a Capture
+
+
+def _threads_in_poll(pid: int) -> int:
+    """How many threads of the process are blocked in poll() (an armed capture waiting)."""
+    n = 0
+    for task in Path("/proc/%d/task" % pid).glob("*"):
+        try:
+            n += "poll" in (task / "wchan").read_text()
+        except OSError:
+            pass
+    return n
 
 
 def test_examples_live_match_offline(tmp_path):
@@ -875,7 +984,12 @@ def test_examples_live_match_offline(tmp_path):
     the namespace's own stack from answering) while every live example sniffs lo; after
     Ctrl+C each prints what it prints with --pcap on the sample (times aside). The handshake
     tracker runs with --incomplete-after 0.5, so live its refused SYNs are reported by the
-    once-a-second wall-clock check while the capture runs."""
+    once-a-second wall-clock check while the capture runs.
+
+    Events, not sleeps: the replay starts once every example's capture thread waits in
+    poll(); Ctrl+C comes once each example has printed what the offline run prints while
+    capturing; timed_capture_to_pcap, which prints only at exit, gets --count (what the
+    offline run wrote) and ends by itself."""
     why = requirements(("ip", "iptables"))
     if why:
         pytest.skip(why)
@@ -883,8 +997,19 @@ def test_examples_live_match_offline(tmp_path):
     sample = EXAMPLES / "data" / "sample.pcap"
     offline = {name: subprocess.Popen([PY, str(EXAMPLES / (name + ".py")), "--pcap", str(sample)] + args
                                       + (["--out", "offline.pcap"] if name == "timed_capture_to_pcap" else []),
-                                      cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                      cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=CHILD_ENV)
                for name, args in LIVE_EXAMPLES.items()}
+    expected = {}
+    for name, p in offline.items():
+        out, err = p.communicate(timeout=GUARD_S)
+        assert p.returncode == 0, (name, err)
+        expected[name] = out.splitlines()
+    written = re.search(r"Wrote (\d+) packets", "\n".join(expected["timed_capture_to_pcap"])).group(1)
+    while_capturing = {name: len([ln for ln in _norm(expected[name]) if WHILE_CAPTURING.get(name, bool)(ln)])
+                       for name in LIVE_EXAMPLES if name != "timed_capture_to_pcap"}
+    live_args = {"timed_capture_to_pcap": ["--out", "live.pcap", "--count", written,
+                                           "--seconds", str(10 * GUARD_S)]}  # the window: a guard
     try:
         with Netns("fplivex") as ns:
             ns.exec(["ip", "link", "set", "lo", "mtu", "65536"])  # the sample has 5 KB frames
@@ -893,32 +1018,35 @@ def test_examples_live_match_offline(tmp_path):
                     if tool == "iptables":
                         pytest.skip("cannot add the iptables raw DROP rule")
             live = {name: Child(ns, "", argv=[PY, str(EXAMPLES / (name + ".py")), "--iface", "lo"] + args
-                                + (["--out", "live.pcap"] if name == "timed_capture_to_pcap" else []), cwd=tmp_path)
+                                + live_args.get(name, []), cwd=tmp_path)
                     for name, args in LIVE_EXAMPLES.items()}
-            want = len(LIVE_EXAMPLES) + 1  # tls_sni opens two captures
-            deadline = time.monotonic() + 40
-            while _packet_sockets(ns) < want:
-                assert time.monotonic() < deadline, "examples did not all start capturing"
-                time.sleep(0.2)
-            time.sleep(0.3)
-            rep = ns.exec([PY, "-c", REPLAY, str(sample)], timeout=60)
+            for name, c in live.items():
+                assert wait_until(lambda: c.proc.poll() is not None
+                                  or _threads_in_poll(c.proc.pid) >= CAPTURES.get(name, 1), GUARD_S), \
+                    "%s did not start capturing" % name
+                assert c.proc.poll() is None, (name, c.finish(5))
+            rep = ns.exec([PY, "-c", REPLAY, str(sample)], timeout=GUARD_S)
             assert "REPLAYED 179" in rep.stdout, rep.stderr
-            time.sleep(1.5)
+
+            def caught_up(name, c):
+                if name == "timed_capture_to_pcap":
+                    return c.proc.poll() is not None
+                c._read(0)
+                return len([ln for ln in _norm(c.lines) if WHILE_CAPTURING.get(name, bool)(ln)]) \
+                    >= while_capturing[name]
+
+            # the guard only bounds a failure: what is missing then shows in the comparison
+            wait_until(lambda: all(caught_up(n, c) for n, c in live.items()), GUARD_S)
             for c in live.values():
                 if c.proc.poll() is None:
                     c.proc.send_signal(signal.SIGINT)
             outs = {}
             for name, c in live.items():
-                rc, err = c.finish(20)
+                rc, err = c.finish()
                 assert rc == 0, (name, rc, err[-3000:])
                 outs[name] = c.lines
     except NetnsError as exc:
         pytest.skip(str(exc))
-    expected = {}
-    for name, p in offline.items():
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, (name, err)
-        expected[name] = out.splitlines()
     for name in LIVE_EXAMPLES:
         got, want_lines = _norm(outs[name]), _norm(expected[name])
         if name in ("tls_sni", "handshake_tracker"):

@@ -209,3 +209,14 @@ def test_reading_a_reader_from_its_own_file_object_is_refused():
     src.reader = reader
     with pytest.raises(RuntimeError, match="already being read by this thread"):
         reader.count()
+
+
+def test_closing_one_reader_of_a_merge_between_batches(path):
+    """fp.flows([a, b]) holds a record of b between batches; b.close() may unmap b's file
+    then: the held record is dropped, not read (this was a segmentation fault)."""
+    a, b = fp.open(str(path)), fp.open(str(path))
+    flows = iter(fp.flows([a, b], idle_timeout=1))
+    next(flows)                      # stops mid-merge, a record of each Reader held
+    b.close()
+    rest = sum(1 for _ in flows)
+    assert rest > 0 and a.packets_read == N

@@ -215,14 +215,14 @@ def test_async_sniffer_offline():
 
     def slow(p):
         inside.set()
-        gate.wait(5)
+        gate.wait(60)  # failure guard: the test opens the gate
 
     t = fp.AsyncSniffer(offline=str(SAMPLE), prn=slow)
     t.start()
-    assert inside.wait(5)
+    assert inside.wait(60)  # failure guards: each wait ends on its event
     assert t.stop(join=False) is None and t.running
     gate.set()
-    res = t.join(timeout=5)
+    res = t.join(timeout=60)
     assert len(res) == 1 and not t.running
     with pytest.raises(fp.Error):
         fp.AsyncSniffer(offline=str(SAMPLE), filter="tcp and and").start()

@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import gzip
 import io
+import json
 import lzma
 import os
 import random
@@ -384,3 +385,34 @@ def test_file_object_reader_cycle_is_collected():
     del f
     gc.collect()
     assert ref() is None
+
+
+RSS_CHILD = r"""
+import json, resource, sys
+import fastpkt as fp
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+n = fp.Reader(sys.argv[1]).count()
+with open(sys.argv[1], "rb") as f:
+    m = sum(1 for _ in fp.open(f))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps([n, m, after - before]))
+"""
+
+
+@pytest.mark.parametrize("ext", ["gz", "zst"])
+def test_large_compressed_capture_streams_in_bounded_memory(tmp_path, ext):
+    """80 MB of packets decompressed from a path and from a file object: peak RSS grows by
+    the stream buffer and the decoder, not by the capture."""
+    body = PLAIN[24:]
+    copies = 80_000_000 // len(body) + 1
+    plain = PLAIN[:24] + body * copies
+    p = tmp_path / f"big.pcap.{ext}"
+    p.write_bytes(gzip.compress(plain, 1) if ext == "gz" else zstd_compress(plain))
+    del plain
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", RSS_CHILD, str(p)], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    n, m, grew_kib = json.loads(r.stdout)
+    assert n == m == len(PACKETS) * copies
+    assert grew_kib < 32 * 1024, grew_kib

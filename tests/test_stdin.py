@@ -15,6 +15,9 @@ import fastpkt as fp
 from _fphelpers import DATA
 
 REPO = Path(__file__).resolve().parents[1]
+# A deadlock shows as a child that never exits: this guard bounds that failure, generously
+# (the child needs well under a second; the machine may be busy).
+DEADLOCK_GUARD_S = 60
 
 CHILD = r"""
 import hashlib, json, sys
@@ -85,7 +88,7 @@ for i in range(0, len(data), chunk):
     out.write(data[i:i + chunk])
     out.flush()
     if i % (chunk * 16) == 0:
-        time.sleep(0.001)
+        time.sleep(0.001)  # traffic shaping: the reader finds the pipe empty now and then
 """
 
 
@@ -158,7 +161,7 @@ def feed():
     with open(fifo, "wb", buffering=0) as w:
         for i in range(0, len(data), 5):
             w.write(data[i:i + 5])
-            time.sleep(0.001)  # the reader must wait for data, with the GIL released
+            time.sleep(0.001)  # traffic shaping: the reader must wait for data, GIL released
 t = threading.Thread(target=feed, daemon=True)
 t.start()
 with fp.open(fifo) as r:  # the lazy iterator: each next() may wait for the producer
@@ -177,7 +180,7 @@ def test_fifo_path_read_releases_the_gil():
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         r = subprocess.run([sys.executable, "-c", GIL_FIFO_CHILD, str(DATA / "two_if.pcapng")],
-                           capture_output=True, text=True, env=env, timeout=10)
+                           capture_output=True, text=True, env=env, timeout=DEADLOCK_GUARD_S)
     except subprocess.TimeoutExpired:
         pytest.fail("deadlock: iterating fp.open(<fifo path>) blocks in read() holding the "
                     "GIL, so the producer thread never runs", pytrace=False)
@@ -194,7 +197,7 @@ def test_blocking_read_releases_the_gil():
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         r = subprocess.run([sys.executable, "-c", GIL_CHILD, str(DATA / "two_if.pcapng")],
-                           capture_output=True, text=True, env=env, timeout=10)
+                           capture_output=True, text=True, env=env, timeout=DEADLOCK_GUARD_S)
     except subprocess.TimeoutExpired:
         pytest.fail("deadlock: fp.open(pipe) blocks in read() holding the GIL, so the "
                     "producer thread never runs (release the GIL around blocking reads)",

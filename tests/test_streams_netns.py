@@ -64,7 +64,7 @@ def paced_send(sock, data):
     view = memoryview(data)
     for i in range(0, len(view), CHUNK):
         sock.sendall(view[i:i + CHUNK])
-        time.sleep(0.001)              # so that tcpdump keeps up: no capture loss
+        time.sleep(0.001)  # traffic shaping: paced so that tcpdump keeps up (no capture loss)
 
 def recv_all(sock):
     parts = []
@@ -102,18 +102,17 @@ for fam in spec["families"]:
         print(json.dumps({"family": fam, "name": name, "client_port": cport,
                           "server_port": port, "sha256": hashlib.sha256(got).hexdigest(),
                           "len": len(got)}), flush=True)
-        time.sleep(0.05)
 '''
 
 HTTP_SCRIPT = r'''
-import functools, hashlib, http.client, http.server, json, sys, threading, time
+import functools, hashlib, http.client, http.server, json, socket, sys, threading, time
 spec = json.loads(sys.argv[1])
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *args):
         pass
-    def copyfile(self, source, outputfile):     # paced, so that tcpdump keeps up
+    def copyfile(self, source, outputfile):     # traffic shaping: paced, so that tcpdump keeps up
         while True:
             b = source.read(16384)
             if not b:
@@ -133,8 +132,12 @@ for name in spec["files"]:
     print(json.dumps({"name": name, "status": r.status, "client_port": sock.getsockname()[1],
                       "sock": id(sock), "sha256": hashlib.sha256(body).hexdigest(),
                       "len": len(body), "will_close": r.will_close}), flush=True)
+# close our side and wait for the server's FIN (it closes after our FIN): the connection
+# ends with both FINs in the capture before the server is shut down
+sock = conn.sock
+sock.shutdown(socket.SHUT_WR)
+assert sock.recv(1) == b""
 conn.close()
-time.sleep(0.2)
 srv.shutdown()
 '''
 
@@ -227,6 +230,7 @@ def capture(tmp_path_factory):
             if info["ip6tables"]:
                 info["drops"][6] = sum(n for n, ln in ns.counters(v6=True) if "DROP" in ln)
             info["tcpdump"] = ns.stop_capture()
+            info["incomplete"] = ns.incomplete
     except NetnsError as e:
         pytest.skip(str(e))
     assert not ns.left_behind(), "namespace %s left behind" % ns.name
@@ -265,6 +269,7 @@ def _gaps(gaps):
 
 def test_capture_is_complete(capture):
     """tcpdump lost nothing, so every byte the kernel sent is in the capture."""
+    assert not capture["incomplete"], capture["incomplete"]
     for iface, err in capture["tcpdump"].items():
         m = re.search(r"(\d+) packets? dropped by kernel", err)
         assert m, (iface, err)

@@ -89,9 +89,10 @@ static int ch_past_session_id(const fp_tls_ch_stream *s);
 /* The streamed ClientHello's compact form goes out (its fields ended, or the input did). */
 static void asm_deliver_compact(fp_tls_asm *a, int partial, fp_tls_hs_cb cb, void *ctx)
 {
+    static const uint8_t empty[1] = {0};
     fp_tls_ch_stream *s = a->ch;
     fp_tls_hs_msg m = {.type = 1, .after_ccs = a->after_ccs, .compact = 1, .partial = (uint8_t)partial,
-                       .len = s->out_len, .body = s->out, .index = a->messages++,
+                       .len = s->out_len, .body = s->out_len ? s->out : empty, .index = a->messages++,
                        .wire_len = s->wire_len, .anomalies = s->anomalies};
     if (partial) m.anomalies |= FP_TLS_HELLO_A(TRUNCATED);
     a->ch_delivered = 1;

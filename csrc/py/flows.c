@@ -455,6 +455,15 @@ static int hold_pending(fp_flows_obj *fl)
     return 0;
 }
 
+/* close() ends a Reader's iteration at once and may unmap its file between batches: a
+ * record held over from it is dropped, never read (it may point into the old mapping). */
+static void drop_closed_pending(fp_flows_obj *fl)
+{
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++)
+        if (fl->has_pending[i] && ((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i))->closed)
+            fl->has_pending[i] = 0;
+}
+
 static int call_progress(fp_flows_obj *fl)
 {
     if (fl->progress == NULL || fl->progress == Py_None) return 0;
@@ -521,6 +530,7 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             status = -1;
             break;
         }
+        drop_closed_pending(fl);
         int held_oom;
         Py_BEGIN_ALLOW_THREADS
         rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);

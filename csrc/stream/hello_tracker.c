@@ -252,9 +252,11 @@ static int tcp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     if (c->r->anomalies & FP_REASM_OOM) c->alloc_failed = 1;
     for (int i = 0; i < 2 && !c->done; i++) { /* the search depth; a ClientHello is followed to its end */
         uint64_t seen = c->r->dir[i].delivered;
-        if ((seen >= FP_HELLO_TCP_DEPTH && !fp_tls_asm_streaming(&c->tls[i])) ||
-            (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW))
+        if ((seen >= FP_HELLO_TCP_DEPTH && !fp_tls_asm_streaming(&c->tls[i])) || seen >= FP_HELLO_STREAM_MAX ||
+            (c->plain[i] && seen >= FP_HELLO_PLAIN_WINDOW)) {
             c->dead[i] = 1;
+            asm_end(t, c, i); /* a ClientHello cut here is kept as far as it went */
+        }
     }
     return settle(t, c);
 }
@@ -279,7 +281,8 @@ static int quic_take(fp_hello_tracker *t, fp_hello_conn *c, int dir)
     fp_tls_asm_feed(&c->tls[dir], cs->buf, n, on_message, &x);
     fp_quic_crypto_consume(cs, n);
     tls_account(t, c);
-    if (c->tls[dir].flags & FP_TLS_ASM(DONE)) c->dead[dir] = 1;
+    if (cs->base >= FP_HELLO_STREAM_MAX) asm_end(t, c, dir);
+    if ((c->tls[dir].flags & FP_TLS_ASM(DONE)) || cs->base >= FP_HELLO_STREAM_MAX) c->dead[dir] = 1;
     return 1;
 }
 
@@ -395,6 +398,7 @@ static int udp_packet(fp_hello_tracker *t, fp_hello_conn **pc, const fp_flow_pac
     if (quic_take(t, c, dir)) c->quic_tries[dir] = 0; /* a long hello takes many datagrams */
     if (!c->dead[dir] && ++c->quic_tries[dir] >= FP_HELLO_QUIC_DATAGRAMS) {
         c->dead[dir] = 1;
+        asm_end(t, c, dir);
         t->stats.gave_up++;
     }
     return settle(t, c);

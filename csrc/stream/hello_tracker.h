@@ -21,6 +21,9 @@
 #include "tcp_reassembly.h"
 
 #define FP_HELLO_TCP_DEPTH (128u << 10)   /* stream bytes per direction searched for a hello to start */
+#define FP_HELLO_STREAM_MAX (1u << 20)    /* stream (TCP) or CRYPTO (QUIC) bytes a direction is followed
+                                             for at most: a ClientHello's fields end within 131,396
+                                             body bytes, 6 stream bytes each in 1-byte records */
 #define FP_HELLO_QUIC_CRYPTO (32u << 10)  /* CRYPTO window per direction: out-of-order reach */
 #define FP_HELLO_QUIC_DATAGRAMS 32        /* datagrams in a row without CRYPTO progress before giving up */
 #define FP_HELLO_QUIC_MIN_INITIAL 1200u   /* a client pads datagrams carrying Initials to at least
