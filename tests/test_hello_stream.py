@@ -40,6 +40,12 @@ def ext(t: int, body: bytes) -> bytes:
     return struct.pack("!HH", t, len(body)) + body
 
 
+def records_of(message: bytes, size=16384) -> bytes:
+    """A handshake message in TLS records of `size` bytes."""
+    return b"".join(b"\x16\x03\x01" + struct.pack("!H", len(message[i:i + size])) + message[i:i + size]
+                    for i in range(0, len(message), size))
+
+
 class BigHello:
     """A TLS 1.3 ClientHello built field by field; knows its JA3/JA4 by the specifications."""
 
@@ -90,9 +96,7 @@ class BigHello:
         self.message = b"\x01" + self.claim.to_bytes(3, "big") + body
 
     def records(self, size=16384) -> bytes:
-        m = self.message
-        return b"".join(b"\x16\x03\x01" + struct.pack("!H", len(m[i:i + size])) + m[i:i + size]
-                        for i in range(0, len(m), size))
+        return records_of(self.message, size)
 
     @property
     def ja3(self) -> str:
@@ -429,3 +433,21 @@ def test_empty_records_cannot_keep_a_hello_streaming_forever():
     assert st["hello_partial"] == 1
     crossing = 3 + (1 << 20) // 16000          # the segment that takes the stream past 1 MiB
     assert round((r.time - 1000) * 1000) == crossing < len(c.frames) - 10
+
+
+def test_server_hello_of_the_grammars_maximum_size():
+    """A ServerHello with a 65,535-byte extensions block (65,607-byte body) is still read."""
+    big = struct.pack("!HH", 0xFE00, 65535 - 4 - 6 - 40) + bytes(65535 - 4 - 6 - 40)
+    exts = struct.pack("!HHH", 43, 2, 0x0304) + struct.pack("!HHHH", 51, 36, 0x001D, 32) + bytes(32) + big
+    assert len(exts) == 65535
+    body = b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + b"\x13\x01\x00" + struct.pack("!H", len(exts)) + exts
+    sh = b"\x02" + len(body).to_bytes(3, "big") + body
+    assert len(body) == 65607
+    h = BigHello(sni="server.example", seed=13)
+    c = Conn().handshake()
+    ch = h.records()
+    c.c(0, ch)
+    for off, chunk in segments(records_of(sh)):
+        c.s(off, chunk, ack_off=len(ch))
+    (r,), _ = hellos_of(c)
+    assert r.sni == h.sni and r.server_version == 0x0304 and r.server_cipher == 0x1301

@@ -22,6 +22,8 @@
 /* ---- Handshake assembler --------------------------------------------------------- */
 
 #define FP_TLS_MAX_MESSAGE (64u * 1024u) /* default cap on one handshake message body */
+#define FP_TLS_SH_MAX_BODY 65607u        /* RFC 8446 4.1.3 grammar maximum of a ServerHello
+                                            body: 2+32+33+2+1+(2+65535) */
 #define FP_TLS_MAX_RECORD 18432u         /* 2^14 + 2048: TLSCiphertext limit of RFC 5246 */
 
 /* Assembler flags: what was seen, and why it stopped (DONE set = no more bytes examined). */

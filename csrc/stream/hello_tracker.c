@@ -74,6 +74,7 @@ static void asm_setup(fp_hello_tracker *t, fp_tls_asm *a, int quic)
 {
     fp_tls_asm_init(a, quic);
     a->hello_fields = t->hello_fields;
+    a->max_message = FP_TLS_SH_MAX_BODY; /* a ServerHello of any valid size is held whole */
 }
 
 /* The input of a direction ends (gap, search over): a ClientHello it was reading is kept
