@@ -8,8 +8,8 @@ APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 ipta
 FUZZ_SECONDS ?= 60
 SAMPLE := examples/data/sample.pcap
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
-DISSECT_SRC := $(filter-out %/test_dissect_main.c,$(wildcard csrc/dissect/*.c))
-SOURCE_SRC  := $(filter-out %/test_source_main.c,$(wildcard csrc/source/*.c))
+DISSECT_SRC := $(wildcard csrc/dissect/*.c)
+SOURCE_SRC  := $(wildcard csrc/source/*.c)
 FLOW_SRC    := $(wildcard csrc/flow/*.c)
 WRITE_SRC   := $(wildcard csrc/write/*.c)
 

@@ -7,10 +7,10 @@
  *
  * Build (csrc/fuzz/build/ is git-ignored; `make fuzz` does all this):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
- *     csrc/fuzz/fuzz_source.c csrc/source/\*.c (but test_source_main.c) \
+ *     csrc/fuzz/fuzz_source.c csrc/source/\*.c \
  *     -lpcap -lz -lzstd -llzma -lbz2 -o csrc/fuzz/build/fuzz_source
- * Seed corpus: the captures of tests/data and /work/shared/corpus (real,
- * truncated and deliberately broken headers), plus their .gz/.zst/.xz/.bz2
+ * Seed corpus: the captures of tests/data (real, truncated and deliberately
+ * broken headers), plus their .gz/.zst/.xz/.bz2
  * versions, in csrc/fuzz/build/corpus_source/, then
  *   csrc/fuzz/build/fuzz_source -max_total_time=180 -max_len=65536 csrc/fuzz/build/corpus_source
  */
