@@ -187,10 +187,6 @@ typedef struct {
 int fp_dns_iter_init(fp_dns_iter *it, const uint8_t *msg, uint32_t len);
 /* Returns 1 with *rec filled, 0 at the end, -1 on a malformed record (it->error set). */
 int fp_dns_iter_next(fp_dns_iter *it, fp_dns_record *rec);
-/* Decode a (possibly compressed) name at `off`. Writes a dotted NUL-terminated name
- * ("" for root, non-printables escaped as \DDD). Returns the offset just after the
- * name in the original position, or -1 on loop/overrun/too deep/too long. */
-int fp_dns_read_name(const uint8_t *msg, uint32_t len, uint32_t off, char *out, size_t outcap);
 /* Format the rdata of a record for display/rdata access (A, AAAA as text; names for
  * CNAME/NS/PTR; "pref name" for MX; SOA/SRV fields; TXT strings). Returns length
  * written or -1 when the rdata is malformed. Unknown types return -2 (use raw bytes). */

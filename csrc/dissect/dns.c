@@ -134,14 +134,6 @@ static int read_name(const uint8_t *msg, uint32_t len, uint32_t off, sbuf *b, co
     return after >= 0 ? after : (int)fp_cur_off(&c);
 }
 
-int fp_dns_read_name(const uint8_t *msg, uint32_t len, uint32_t off, char *out, size_t outcap)
-{
-    sbuf b = {out, outcap, 0, 0};
-    if (out != NULL && outcap == 0)
-        return -1;
-    return read_name(msg, len, off, &b, NULL);
-}
-
 int fp_dns_iter_init(fp_dns_iter *it, const uint8_t *msg, uint32_t len)
 {
     fp_cursor c = fp_cursor_make(msg, len);

@@ -86,12 +86,6 @@ fp_bpf *fp_bpf_compile_ex(const char *expr, uint32_t linktype, uint32_t snaplen,
     return f;
 }
 
-fp_bpf *fp_bpf_compile(const char *expr, uint32_t linktype, uint32_t snaplen, char *errbuf,
-                       size_t errlen)
-{
-    return fp_bpf_compile_ex(expr, linktype, snaplen, 0, errbuf, errlen);
-}
-
 int fp_bpf_match(fp_bpf *f, const fp_record *rec)
 {
     struct pcap_pkthdr h;
@@ -125,11 +119,6 @@ struct fp_bpf_set {
     unsigned n;
     uint32_t last;        /* index of the last entry used: records come in runs */
 };
-
-fp_bpf_set *fp_bpf_set_new(const char *expr, uint32_t snaplen)
-{
-    return fp_bpf_set_new_ex(expr, snaplen, 0);
-}
 
 fp_bpf_set *fp_bpf_set_new_ex(const char *expr, uint32_t snaplen, int byte_swapped)
 {

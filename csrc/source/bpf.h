@@ -12,12 +12,10 @@ typedef struct fp_bpf fp_bpf;
 typedef struct fp_bpf_set fp_bpf_set;
 
 /* Compile `expr` for one link type (a LINKTYPE_ value as found in files).
- * Returns NULL with libpcap's message in errbuf on failure. */
-fp_bpf *fp_bpf_compile(const char *expr, uint32_t linktype, uint32_t snaplen, char *errbuf,
-                       size_t errlen);
-/* The same for a file whose byte order differs from this host's
- * (fp_source_byte_swapped): it matters for DLT_NULL, whose header is a
- * 32-bit address family in the capturing host's order. */
+ * Returns NULL with libpcap's message in errbuf on failure. byte_swapped: the
+ * file's byte order differs from this host's (fp_source_byte_swapped); it
+ * matters for DLT_NULL, whose header is a 32-bit address family in the
+ * capturing host's order. */
 fp_bpf *fp_bpf_compile_ex(const char *expr, uint32_t linktype, uint32_t snaplen,
                           int byte_swapped, char *errbuf, size_t errlen);
 /* 1 if the record passes the filter, 0 if not. */
@@ -26,7 +24,6 @@ void fp_bpf_free(fp_bpf *f);
 
 /* One expression over records of several link types (pcapng files whose
  * interfaces differ): compiled lazily, once per link type seen. */
-fp_bpf_set *fp_bpf_set_new(const char *expr, uint32_t snaplen);
 fp_bpf_set *fp_bpf_set_new_ex(const char *expr, uint32_t snaplen, int byte_swapped);
 /* 1 match, 0 no match, -1 the expression does not compile for this record's
  * link type (libpcap's message in errbuf; the same error is returned again

@@ -498,7 +498,6 @@ static int write_pcapng(fp_writer *w, const fp_wpacket *p, fp_werror *e)
 
 fp_wformat fp_writer_format(const fp_writer *w) { return w->format; }
 uint32_t fp_writer_interface_count(const fp_writer *w) { return w->n_ifs; }
-uint32_t fp_writer_prefix_interfaces(const fp_writer *w) { return w->prefix_ifs; }
 fp_out *fp_writer_out(fp_writer *w) { return w->out; }
 
 const fp_winterface *fp_writer_interface(const fp_writer *w, uint32_t id)

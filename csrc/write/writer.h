@@ -91,7 +91,6 @@ fp_wformat fp_writer_format(const fp_writer *w);
 int64_t fp_writer_add_interface(fp_writer *w, const fp_winterface *ifc, fp_werror *e);
 uint32_t fp_writer_interface_count(const fp_writer *w);
 const fp_winterface *fp_writer_interface(const fp_writer *w, uint32_t id);
-uint32_t fp_writer_prefix_interfaces(const fp_writer *w);
 /* Bytes fp_writer_write() would add for this packet. */
 uint64_t fp_writer_record_size(const fp_writer *w, const fp_wpacket *p);
 int fp_writer_write(fp_writer *w, const fp_wpacket *p, fp_werror *e);
