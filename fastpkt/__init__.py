@@ -208,24 +208,9 @@ def _chain(first: Any, rest: Any) -> Any:
     yield from rest
 
 
-def _attach_frames() -> None:
-    """Give PacketList to_pandas()/to_arrow() when the C type does not define them."""
-    from . import frames
-
-    if not hasattr(PacketList, "to_pandas"):
-        PacketList.to_pandas = frames.packets_to_pandas  # type: ignore[attr-defined]
-    if not hasattr(PacketList, "to_arrow"):
-        PacketList.to_arrow = frames.packets_to_arrow  # type: ignore[attr-defined]
-
-
 from .flows import flows  # noqa: E402  (after Reader; rebinds the name over the submodule)
 from .streams import save_streams, streams  # noqa: E402  (rebinds the name over the submodule)
 from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (rebinds the name)
 from .tls import client_hellos  # noqa: E402
 from .live import Capture, interfaces  # noqa: E402
 from .sniff import AsyncSniffer, RotatingWriter, SniffResult, sniff  # noqa: E402  (rebinds the name)
-
-try:
-    _attach_frames()
-except TypeError:  # immutable C type without the methods: frames.packets_to_pandas(plist) still works
-    pass

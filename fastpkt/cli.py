@@ -24,14 +24,10 @@ LINKTYPES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (IP)",
              276: "LINUX_SLL2"}
 
 
-def _source(path: str) -> str:
-    return path
-
-
 def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import format_summary, summarize
 
-    print(format_summary(summarize(_source(args.file), filter=args.filter, top=args.top,
+    print(format_summary(summarize(args.file, filter=args.filter, top=args.top,
                                    on_error=args.on_error)))
     return 0
 
@@ -49,7 +45,7 @@ def _check_output(args: argparse.Namespace, out: str | None) -> None:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    with fp.open(_source(args.file), filter=args.filter, count=args.count,
+    with fp.open(args.file, filter=args.filter, count=args.count,
                  on_error=args.on_error) as reader:
         packets = reader.read_all()
     fmt = args.format
@@ -68,7 +64,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     if args.write:
         return cmd_write(args)
     out = sys.stdout
-    with fp.open(_source(args.file), filter=args.filter, count=args.count,
+    with fp.open(args.file, filter=args.filter, count=args.count,
                  on_error=args.on_error) as reader:
         for pkt in reader:
             out.write("%s %s\n" % (_stamp(pkt.time), pkt.summary()))
@@ -76,7 +72,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with fp.open(_source(args.file), on_error=args.on_error) as reader:
+    with fp.open(args.file, on_error=args.on_error) as reader:
         n = 0
         nbytes = 0
         first = last = None
@@ -131,7 +127,7 @@ def _flow_options(args: argparse.Namespace) -> dict:
 def cmd_flows(args: argparse.Namespace) -> int:
     from .report import format_report
 
-    flows = fp.flows(_source(args.file), **_flow_options(args))
+    flows = fp.flows(args.file, **_flow_options(args))
     _check_output(args, args.csv or args.parquet)
     if args.csv:
         flows.to_csv(args.csv)
@@ -148,7 +144,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import chart_top_destinations, flow_report, format_report
 
-    flows = fp.flows(_source(args.file), **_flow_options(args))
+    flows = fp.flows(args.file, **_flow_options(args))
     df = flows.to_pandas()
     print(format_report(df, dict(flows.stats), top=args.top, title="Flow report: %s" % args.file))
     print("")
@@ -199,7 +195,7 @@ def cmd_streams(args: argparse.Namespace) -> int:
         os.makedirs(args.out, exist_ok=True)
     n = cbytes = sbytes = gap_bytes = 0
     out = sys.stdout
-    for s in fp.streams(_source(args.file), **opts):
+    for s in fp.streams(args.file, **opts):
         n += 1
         cb, sb = len(s.client_data), len(s.server_data)
         ngaps = len(s.client_gaps) + len(s.server_gaps)
@@ -237,7 +233,7 @@ def cmd_sni(args: argparse.Namespace) -> int:
     opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout}
     if not sys.stderr.isatty():
         opts["progress"] = False
-    hellos = fp.client_hellos(_source(args.file), **opts)
+    hellos = fp.client_hellos(args.file, **opts)
     _check_output(args, args.csv)
     if args.csv:
         df = hellos.to_pandas().sort_values("time", kind="stable")

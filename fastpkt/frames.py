@@ -101,11 +101,6 @@ def packets_to_arrow(plist: Any) -> Any:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-# Short aliases (the names the design card uses for the methods).
-to_pandas = packets_to_pandas
-to_arrow = packets_to_arrow
-
-
 _HTML_ROWS = 20
 
 

@@ -56,7 +56,6 @@ class Capture(Reader):
                         nanosecond=tstamp_precision == "nano")
         if duration is not None:
             self._set_deadline(float(duration))
-        self._count = count
         if count is not None:
             self._set_limit(int(count))
 

@@ -40,7 +40,7 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
 __all__ = [
     "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
     "Ether", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
-    "DNS", "DNSQR", "DNSRR", "Raw", "Packet", "PacketList", "ScapyPacket", "ScapyPacketList",
+    "DNS", "DNSQR", "DNSRR", "Raw", "Packet", "PacketList",
 ]
 
 
@@ -78,122 +78,17 @@ class Raw(metaclass=_RawMeta):
         return _RawLayer(bytes(load))
 
 
-def raw_of(pkt: Any) -> _RawLayer | None:
-    """The packet's payload as a Raw layer, or None when it carries no payload bytes."""
-    payload = pkt.payload
-    return _RawLayer(payload) if payload else None
-
-
-def _c_raw_ok() -> bool:
-    """True when the C Packet itself answers pkt['Raw'] with an object that has ``.load``."""
-    try:
-        probe = Packet(b"\x00" * 12 + b"\x88\xb5" + b"raw-probe")  # local experimental ethertype
-        return probe.haslayer("Raw") and probe["Raw"].load == probe.payload
-    except Exception:
-        return False
-
-
-class ScapyPacket:
-    """Thin wrapper over a C Packet that adds Scapy's Raw layer (``pkt[Raw].load``).
-
-    Used only while the C Packet returns plain bytes for ``pkt['Raw']``. Everything else is
-    delegated to the C packet (``.packet``); no packet bytes are copied.
-    """
-
-    __slots__ = ("packet",)
-
-    def __init__(self, packet: Packet) -> None:
-        self.packet = packet
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.packet, name)
-
-    def haslayer(self, layer: Any) -> bool:
-        if layer is Raw or layer == "Raw":
-            return bool(self.packet.payload)
-        return self.packet.haslayer(layer)
-
-    __contains__ = haslayer
-
-    def __getitem__(self, layer: Any) -> Any:
-        if layer is Raw or layer == "Raw":
-            r = raw_of(self.packet)
-            if r is None:
-                raise KeyError("layer Raw not present (no payload bytes)")
-            return r
-        return self.packet[layer]
-
-    def getlayer(self, layer: Any) -> Any:
-        return self[layer] if self.haslayer(layer) else None
-
-    def __bytes__(self) -> bytes:
-        return bytes(self.packet)
-
-    def __len__(self) -> int:
-        return len(self.packet)
-
-    def __repr__(self) -> str:
-        return repr(self.packet)
-
-
-class ScapyPacketList:
-    """A PacketList whose items are ScapyPacket wrappers; other methods go to the C list."""
-
-    __slots__ = ("plist",)
-
-    def __init__(self, plist: Any) -> None:
-        self.plist = plist
-
-    def __len__(self) -> int:
-        return len(self.plist)
-
-    def __getitem__(self, i: Any) -> Any:
-        item = self.plist[i]
-        return ScapyPacketList(item) if isinstance(i, slice) else ScapyPacket(item)
-
-    def __iter__(self) -> Iterator[ScapyPacket]:
-        return map(ScapyPacket, self.plist)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.plist, name)
-
-    def __repr__(self) -> str:
-        return "<fastpkt.scapy PacketList: %d packets>" % len(self.plist)
-
-
-_WRAP = not _c_raw_ok()
-
-
-def _wrap_list(plist: Any) -> Any:
-    return ScapyPacketList(plist) if _WRAP else plist
-
-
-def _wrap_iter(it: Any) -> Any:
-    return map(ScapyPacket, it) if _WRAP else it
-
-
-def _unwrap(pkt: Any) -> Any:
-    if isinstance(pkt, ScapyPacket):
-        return pkt.packet
-    if isinstance(pkt, ScapyPacketList):
-        return pkt.plist
-    return pkt
-
-
 # ---------------------------------------------------------------- reading and writing
 def rdpcap(filename: str | os.PathLike[str], count: int = -1) -> PacketList:
     """Read a pcap/pcapng file into a PacketList (Scapy: ``rdpcap(filename, count=-1)``)."""
-    return _wrap_list(_fp.read(filename, count=None if count is None or count < 0 else count))
+    return _fp.read(filename, count=None if count is None or count < 0 else count)
 
 
 def wrpcap(filename: str | os.PathLike[str], pkt: Any, linktype: int | None = None,
            nano: bool = False, **_ignored: Any) -> None:
     """Write packets to a pcap file (Scapy: ``wrpcap(filename, pkt)``). A single packet works too."""
-    pkt = _unwrap(pkt)
     if isinstance(pkt, (Packet, bytes, bytearray)):
         pkt = [pkt]
-    elif not isinstance(pkt, PacketList):
-        pkt = map(_unwrap, pkt)
     _fp.write(filename, pkt, linktype=linktype, nanosecond=nano or None, format="pcap")
 
 
@@ -205,11 +100,10 @@ class PcapReader:
         self.linktype = self._reader.linktype
 
     def __iter__(self) -> Iterator[Packet]:
-        return _wrap_iter(iter(self._reader))
+        return iter(self._reader)
 
     def __next__(self) -> Packet:
-        pkt = next(self._reader)
-        return ScapyPacket(pkt) if _WRAP else pkt
+        return next(self._reader)
 
     def read_packet(self) -> Packet | None:
         try:
@@ -218,7 +112,7 @@ class PcapReader:
             return None
 
     def read_all(self, count: int = -1) -> Any:
-        return _wrap_list(self._reader.read_all(None if count < 0 else count))
+        return self._reader.read_all(None if count < 0 else count)
 
     def close(self) -> None:
         self._reader.close()
@@ -241,8 +135,7 @@ class PcapWriter:
         self._writer: Any = None
 
     def write(self, pkt: Any) -> None:
-        pkt = _unwrap(pkt)
-        items = [pkt] if isinstance(pkt, (Packet, bytes, bytearray)) else map(_unwrap, pkt)
+        items = [pkt] if isinstance(pkt, (Packet, bytes, bytearray)) else pkt
         for p in items:
             if self._writer is None:
                 lt = self._linktype if self._linktype is not None else getattr(p, "linktype", 1)
@@ -269,8 +162,8 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
           lfilter: Callable[[Packet], bool] | None = None,
           filter: str | None = None,  # noqa: A002
           stop_filter: Callable[[Packet], bool] | None = None,
-          iface: Any = None, timeout: float | None = None, **kwargs: Any) -> Any:
-    """Scapy's ``sniff()``: ``fastpkt.sniff`` with the facade's packets.
+          iface: Any = None, timeout: float | None = None, **kwargs: Any) -> _fp.SniffResult:
+    """Scapy's ``sniff()``, in Scapy's argument order: ``fastpkt.sniff``.
 
     Live: ``sniff(iface="eth0", filter="tcp", prn=..., store=False)`` (iface=None captures
     on all interfaces); offline: ``sniff(offline="trace.pcap", ...)``, a list of paths or a
@@ -281,18 +174,6 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
     (a ``fastpkt.SniffResult`` list; empty with ``store=False``). Other keyword arguments
     are ``fastpkt.sniff``'s (write=, rotate_bytes=, capture options such as snaplen=).
     """
-    if isinstance(offline, ScapyPacketList):
-        offline = offline.plist
-    elif isinstance(offline, (list, tuple)):
-        offline = [_unwrap(p) for p in offline]
-    elif isinstance(offline, ScapyPacket):
-        offline = offline.packet
-    if _WRAP:  # callbacks and results see the Raw-capable wrapper
-        prn, lfilter, stop_filter = (None if f is None else (lambda p, f=f: f(ScapyPacket(p)))
-                                     for f in (prn, lfilter, stop_filter))
-    result = _fp.sniff(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
-                       lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
-                       **kwargs)
-    if _WRAP:
-        return _fp.SniffResult(map(ScapyPacket, result), stats=result.stats, linktype=result.linktype)
-    return result
+    return _fp.sniff(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
+                     lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
+                     **kwargs)

@@ -10,7 +10,6 @@ from typing import Any
 
 import fastpkt as fp
 
-ETHERTYPE_ARP = 0x0806
 _PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 2: "IGMP", 47: "GRE", 50: "ESP",
                 132: "SCTP"}
 

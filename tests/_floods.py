@@ -170,18 +170,6 @@ def overlapping(n: int, segments: int = 8, size: int = 100) -> Flood:
     return Flood("overlapping", w.done(), w.count, n, sent)
 
 
-def bulk_stream(size: int, mss: int = 1448) -> Flood:
-    """One connection whose client sends `size` bytes (a stored stream that big)."""
-    w = Writer()
-    src, sport, isn = client_ip(1), 40000, 1000
-    w.add(0, ipv4(src, SERVER, 6, tcp(sport, 80, isn, 0, SYN)))
-    w.add(1, ipv4(SERVER, src, 6, tcp(80, sport, 5000, isn + 1, SYN | ACK)))
-    seg = bytes(range(256)) * (mss // 256 + 1)
-    for k, off in enumerate(range(0, size, mss)):
-        w.add(2 + k, ipv4(src, SERVER, 6, tcp(sport, 80, isn + 1 + off, 5001, ACK, seg[:min(mss, size - off)])))
-    return Flood("bulk_stream", w.done(), w.count, 1)
-
-
 def complete_hellos(n: int) -> Flood:
     """n TLS connections whose client sends a whole ClientHello (SNI host{i}.test) that no
     server answers: each stays searched (for the ServerHello) until it ends or is evicted."""

@@ -169,8 +169,3 @@ def fixture_packets(name: str):
 def hand(name: str) -> list[dict[str, Any]]:
     """The hand-computed expectations of a fixture, one dict per packet ({} if none)."""
     return [p.get("hand") or {} for p in load_expected()[name]["packets"]]
-
-
-def has_anomaly(pkt: Any, *words: str) -> bool:
-    """Anomaly names are snake_case; match on a word of the name (e.g. 'dns', 'frag')."""
-    return any(any(w in a for w in words) for a in pkt.anomalies)

@@ -25,7 +25,7 @@ import sys
 import textwrap
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Tuple
 
 import pytest
 

@@ -21,7 +21,7 @@ import pytest
 import fastpkt as fp
 from fastpkt._fastpkt import _quic_crypto_collect, _quic_crypto_streams, _quic_frames, _quic_initial
 
-from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, have, read_tsv
+from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, have
 
 
 def h(text: str) -> bytes:

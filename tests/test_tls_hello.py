@@ -313,10 +313,6 @@ def versions_ext_sh(v):
 # The assembler
 
 
-def hello_record_stream():
-    return record(spec_hello())
-
-
 def test_assembler_message_split_over_records_and_feeds():
     msg = spec_hello()
     whole = tls_hello(msg)
