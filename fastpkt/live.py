@@ -1,4 +1,5 @@
-"""Live capture: ``fastpkt.Capture`` and ``fastpkt.interfaces()``.
+"""Live capture: ``fastpkt.Capture``, ``fastpkt.interfaces()`` and the Capture options
+``sniff()`` accepts.
 
 A Capture is a Reader over libpcap's live handle (create -> set -> activate), so everything
 that takes a Reader takes a Capture: iterate it for Packets, or hand it to
@@ -17,6 +18,16 @@ __all__ = ["Capture", "interfaces"]
 
 # Kernel ring for a capture: libpcap's 2 MiB default drops bursts.
 DEFAULT_BUFFER = 32 << 20
+
+# Capture's options that sniff() passes through (**capture_options).
+CAPTURE_OPTIONS = ("snaplen", "promisc", "immediate", "buffer_size", "timeout_ms", "tstamp_precision")
+# Scapy arguments that have no meaning here and are accepted for compatibility.
+_IGNORED_SCAPY_OPTIONS = ("quiet", "monitor")
+# Scapy arguments fastpkt does not have: say what to use instead.
+_UNSUPPORTED = {
+    "session": "sessions are not supported; reassemble TCP with fastpkt.streams(fastpkt.Capture(...))",
+    "L2socket": "fastpkt captures with libpcap; pass capture options (snaplen=, buffer_size=, ...)",
+}
 
 
 class Capture(Reader):
@@ -80,3 +91,20 @@ def interfaces() -> list[dict[str, Any]]:
     """Interfaces libpcap can capture on: name, description, addresses (family, address,
     netmask), loopback, up, running."""
     return _interfaces()
+
+
+def sniff_capture_options(capture_options: dict[str, Any]) -> dict[str, Any]:
+    """sniff()'s extra keyword arguments as Capture options; Scapy-only ones ignored or explained."""
+    out = {}
+    for name, value in capture_options.items():
+        if name in CAPTURE_OPTIONS:
+            out[name] = value
+        elif name in _IGNORED_SCAPY_OPTIONS:
+            continue
+        elif name in _UNSUPPORTED:
+            if value is not None:
+                raise TypeError("sniff(%s=...): %s" % (name, _UNSUPPORTED[name]))
+        else:
+            raise TypeError("sniff() got an unexpected keyword argument %r (capture options: %s)"
+                            % (name, ", ".join(CAPTURE_OPTIONS)))
+    return out

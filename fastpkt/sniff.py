@@ -26,30 +26,21 @@ its results instead of raising. The result is a ``SniffResult``: a list of
 """
 from __future__ import annotations
 
-import heapq
-import io
 import os
 import threading
 import time
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
-from ._fastpkt import Packet, PacketList, Reader, Writer
+from ._fastpkt import Packet, PacketList, Reader
+from .live import Capture, sniff_capture_options
+from .replay import open_offline
+from .writers import RotatingWriter, capture_bytes
 
 __all__ = ["sniff", "AsyncSniffer", "RotatingWriter", "SniffResult"]
 
 PacketCallback = Callable[[Packet], Any]
 
-# fastpkt.Capture's options that sniff() passes through (**capture_options).
-CAPTURE_OPTIONS = ("snaplen", "promisc", "immediate", "buffer_size", "timeout_ms", "tstamp_precision")
-# Scapy arguments that have no meaning here and are accepted for compatibility.
-_IGNORED_SCAPY_OPTIONS = ("quiet", "monitor")
-# Scapy arguments fastpkt does not have: say what to use instead.
-_UNSUPPORTED = {
-    "session": "sessions are not supported; reassemble TCP with fastpkt.streams(fastpkt.Capture(...))",
-    "L2socket": "fastpkt captures with libpcap; pass capture options (snaplen=, buffer_size=, ...)",
-}
 
-# ------------------------------------------------------------------ results
 class SniffResult(list):
     """What sniff() kept: a ``list`` of ``fastpkt.Packet``, plus
 
@@ -117,220 +108,6 @@ class SniffResult(list):
         return "<%s: %s Other:%d>" % (self.name, parts, other)
 
 
-def capture_bytes(packets: Sequence[Packet], linktype: int = 1) -> bytes:
-    """The packets as a capture file in memory, written by the C writer: a little-endian
-    nanosecond pcap when they share one link type (``linktype`` when there are none), else a
-    pcapng with one interface per link type. Times, captured bytes and wire lengths are kept
-    exactly."""
-    linktypes = {p.linktype for p in packets}
-    out = io.BytesIO()
-    if len(linktypes) > 1:
-        writer = Writer(out, format="pcapng")
-    else:
-        lt = next(iter(linktypes)) if linktypes else linktype
-        snaplen = max([262144] + [p.caplen for p in packets])
-        writer = Writer(out, linktype=lt, snaplen=snaplen, nanosecond=True)
-    with writer:
-        for p in packets:
-            writer.write(p)
-    return out.getvalue()
-
-
-# ------------------------------------------------------------------ rotating writer
-class RotatingWriter:
-    """A capture writer (``fastpkt.Writer``, pcap or pcapng) that starts a new file every
-    ``rotate_bytes`` bytes and/or every ``rotate_seconds`` seconds of packet time. A context
-    manager.
-
-    Without rotation it writes ``path`` itself. With rotation the files are numbered from 1
-    after the name: ``out.pcap`` -> ``out-0001.pcap``, ``out-0002.pcap``, ... (a name without
-    an extension gets ``-0001`` at its end). ``paths`` lists the files written so far.
-
-    rotate_bytes: a file is closed before the packet that would take it past this size
-        (headers included), so files stay within it unless one packet is larger.
-        rotate_seconds: a file holds packets whose time is less than this many seconds after
-        its first packet's (packet time, like a capture's clock; a file is closed when the
-        next packet comes, not on a timer).
-    linktype / snaplen / nanosecond / big_endian / format: as ``fastpkt.Writer`` (format None:
-        from the extension); ``linktype=None`` takes the first packet's, and the first file is
-        then created at the first write (with a link type given, it is created at once, so an
-        empty capture leaves an empty but valid file). A file this process is reading is
-        replaced, never truncated (see ``Writer``).
-    """
-
-    def __init__(self, path: str | os.PathLike[str], linktype: int | None = 1, snaplen: int = 262144,
-                 nanosecond: bool | None = None, big_endian: bool = False, rotate_bytes: int | None = None,
-                 rotate_seconds: float | None = None, format: str | None = None) -> None:  # noqa: A002
-        if rotate_seconds is not None and rotate_seconds <= 0:
-            raise ValueError("rotate_seconds must be > 0, not %r" % (rotate_seconds,))
-        self.base = os.fspath(path)
-        if isinstance(self.base, bytes):
-            self.base = os.fsdecode(self.base)
-        self.linktype = linktype
-        self.snaplen = snaplen
-        self.nanosecond = nanosecond
-        self.big_endian = bool(big_endian)
-        self.format = format
-        self.rotate_bytes = rotate_bytes
-        self.rotate_ns = None if rotate_seconds is None else int(rotate_seconds * 1e9)
-        self.rotating = rotate_bytes is not None or rotate_seconds is not None
-        self.paths: list[str] = []
-        self.packets_written = 0       # over all files
-        self.file_packets = 0          # in the current file
-        self.closed = False
-        self._writer: Writer | None = None
-        self._file_start_ns = 0
-        if rotate_bytes is not None:
-            header = self._new_writer(io.BytesIO(), 1).bytes_written
-            if rotate_bytes <= header:
-                raise ValueError("rotate_bytes must be larger than the %d-byte file header, not %r"
-                                 % (header, rotate_bytes))
-        if linktype is not None:
-            self._open_next()
-
-    def numbered_path(self, n: int) -> str:
-        """The name of the n-th file (from 1) when rotating."""
-        root, ext = os.path.splitext(self.base)
-        return "%s-%04d%s" % (root, n, ext)
-
-    @property
-    def path(self) -> str | None:
-        """The file being written (None before the first)."""
-        return self.paths[-1] if self.paths else None
-
-    @property
-    def file_bytes(self) -> int:
-        """Size of the current file (0 before the first)."""
-        return self._writer.bytes_written if self._writer is not None else 0
-
-    def _new_writer(self, target: Any, linktype: int) -> Writer:
-        fmt = self.format
-        if fmt is None:
-            fmt = "pcapng" if self.base.lower().endswith((".pcapng", ".ntar")) else "pcap"
-        return Writer(target, linktype=linktype, snaplen=self.snaplen, nanosecond=self.nanosecond,
-                      big_endian=self.big_endian, format=fmt)
-
-    def _open_next(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        path = self.numbered_path(len(self.paths) + 1) if self.rotating else self.base
-        self._writer = self._new_writer(path, self.linktype)  # type: ignore[arg-type]
-        self.paths.append(path)
-        self.file_packets = 0
-
-    def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
-              wirelen: int | None = None) -> None:
-        """Append a Packet (its own time) or raw bytes (``time``/``time_ns``, else now)."""
-        if self.closed:
-            raise ValueError("write to a closed RotatingWriter")
-        if not isinstance(packet, Packet) and time_ns is None and time is None:
-            time_ns = _now_ns()
-        if self._writer is None:
-            if self.linktype is None:
-                self.linktype = packet.linktype if isinstance(packet, Packet) else 1
-            self._open_next()
-        writer = self._writer
-        assert writer is not None
-        if time_ns is None:
-            time_ns = packet.time_ns if time is None else int(time * 1e9)  # type: ignore[union-attr]
-        if self.file_packets:
-            size = writer.record_size(packet, time, time_ns, wirelen) if self.rotate_bytes is not None else 0
-            if (self.rotate_bytes is not None and writer.bytes_written + size > self.rotate_bytes) or \
-                    (self.rotate_ns is not None and time_ns - self._file_start_ns >= self.rotate_ns):  # type: ignore[operator]
-                self._open_next()
-                writer = self._writer
-                assert writer is not None
-        if self.file_packets == 0:
-            self._file_start_ns = time_ns  # type: ignore[assignment]
-        if time is not None:
-            writer.write(packet, time=time, wirelen=wirelen)
-        else:
-            writer.write(packet, time_ns=time_ns, wirelen=wirelen)
-        self.file_packets += 1
-        self.packets_written += 1
-
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
-
-    def close(self) -> None:
-        """Close the current file (idempotent)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self.closed = True
-
-    def __enter__(self) -> RotatingWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return "<fastpkt.RotatingWriter %s: %d packets in %d files>" % (
-            self.base, self.packets_written, len(self.paths))
-
-
-def _now_ns() -> int:
-    return time.time_ns()
-
-
-# ------------------------------------------------------------------ sources
-def _check_options(capture_options: dict[str, Any]) -> dict[str, Any]:
-    """Capture options for fastpkt.Capture; Scapy-only arguments ignored or explained."""
-    out = {}
-    for name, value in capture_options.items():
-        if name in CAPTURE_OPTIONS:
-            out[name] = value
-        elif name in _IGNORED_SCAPY_OPTIONS:
-            continue
-        elif name in _UNSUPPORTED:
-            if value is not None:
-                raise TypeError("sniff(%s=...): %s" % (name, _UNSUPPORTED[name]))
-        else:
-            raise TypeError("sniff() got an unexpected keyword argument %r (capture options: %s)"
-                            % (name, ", ".join(CAPTURE_OPTIONS)))
-    return out
-
-
-def _is_path(x: Any) -> bool:
-    return isinstance(x, (str, bytes, os.PathLike))
-
-
-def _open_offline(offline: Any, filter: str | None) -> tuple[Iterator[Packet], list[Reader], int | None]:  # noqa: A002
-    """(packet iterator, readers to close, link type) for sniff(offline=...)."""
-    from . import open as fp_open
-
-    if isinstance(offline, Reader):
-        if filter:
-            raise ValueError("sniff(offline=reader): the Reader is already open; give it the filter")
-        return iter(offline), [], offline.linktype
-    if isinstance(offline, (list, tuple)) and offline and all(_is_path(x) for x in offline):
-        readers = [fp_open(x, filter=filter) for x in offline]
-        if len(readers) == 1:
-            return iter(readers[0]), readers, readers[0].linktype
-        merged = heapq.merge(*readers, key=_time_ns)  # ties: the earlier file first
-        return merged, readers, readers[0].linktype
-    if isinstance(offline, (list, tuple, PacketList)) or isinstance(offline, Packet):
-        packets = [offline] if isinstance(offline, Packet) else list(offline)
-        if not all(isinstance(p, Packet) for p in packets):
-            raise TypeError("sniff(offline=[...]) takes capture file paths or fastpkt Packets")
-        if not filter:
-            lt = packets[0].linktype if packets else None
-            return iter(packets), [], lt
-        # run the BPF filter in C over an in-memory copy of the packets
-        reader = Reader(memoryview(capture_bytes(packets)), filter=filter)
-        return iter(reader), [reader], reader.linktype
-    reader = fp_open(offline, filter=filter)
-    return iter(reader), [reader], reader.linktype
-
-
-def _time_ns(p: Packet) -> int:
-    return p.time_ns
-
-
-# ------------------------------------------------------------------ the sniffer
 class AsyncSniffer:
     """A sniff() in a background thread (Scapy's AsyncSniffer): the same arguments.
 
@@ -386,7 +163,7 @@ class AsyncSniffer:
         self.started_callback = started_callback
         self.chainCC = chainCC
         self.opened_socket = opened_socket
-        self.capture_options = _check_options(capture_options)
+        self.capture_options = sniff_capture_options(capture_options)
         self.running = False
         self.results: SniffResult | None = None
         self.exception: BaseException | None = None
@@ -411,10 +188,8 @@ class AsyncSniffer:
                 live._set_deadline(self.timeout)  # as Capture(duration=timeout) from now
             return iter(src), [], src.linktype, live
         if self.offline is not None:
-            packets, readers, lt = _open_offline(self.offline, self.filter)
+            packets, readers, lt = open_offline(self.offline, self.filter)
             return packets, readers, lt, None
-        from .live import Capture
-
         cap = Capture(self.iface, filter=self.filter, duration=self.timeout, **self.capture_options)
         return iter(cap), [cap], cap.linktype, cap
 
