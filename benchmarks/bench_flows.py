@@ -15,7 +15,7 @@ Rows (the shared peers' "flows" task: bidirectional 5-tuple table -> DataFrame):
   tshark             tshark -q -z conv,tcp -z conv,udp (wall time incl. start-up)
   nfstream           NFStreamer(...).to_pandas() (and the lean variant), when it imports
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
-Targets (issue 4): >= 100x Scapy, >= 10x dpkt, faster than NFStream and tshark, within 2x of
+Targets: >= 100x Scapy, >= 10x dpkt, faster than NFStream and tshark, within 2x of
 the C floor.
 """
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main() -> int:
         r = res.get(name)
         return r.get("pps") if r and "error" not in r else None
 
-    print("\nissue 4 targets (fastpkt to DataFrame):")
+    print("\ntargets (fastpkt to DataFrame):")
 
     def target(label, value, goal, fmt="%.1fx"):
         if value is None:

@@ -2,7 +2,7 @@
 """Live capture: zero-drop replay rates of fastpkt sniff and flows vs Scapy and tcpdump.
 
 The highest rate fastpkt's sniff(store=False, prn=...) and fp.flows(Capture) keep with zero
-drops, side by side with Scapy's sniff and tcpdump -w, on the same traffic (issue 7).
+drops, side by side with Scapy's sniff and tcpdump -w, on the same traffic.
 
     sudo python benchmarks/bench_live.py [--quick] [--pcap FILE | --packets N] [--rates ...]
 

@@ -17,7 +17,7 @@ proto, ports, length):
   fastpkt C count    Reader(path, filter="tcp").count(): BPF + record walk, no Python objects
   fastpkt len(read)  len(fp.read(path, filter="tcp")) (for comparison with the C count)
   c_floor mmap/libpcap, tshark -T fields
-Targets (issue 3): loop >= 300x Scapy and >= 20x dpkt; to_pandas >= 5M pps; C pass within
+Targets: loop >= 300x Scapy and >= 20x dpkt; to_pandas >= 5M pps; C pass within
 1.5x of the C mmap floor.
 """
 from __future__ import annotations
@@ -256,7 +256,7 @@ def main() -> int:
         r = res.get(name)
         return r.get("pps") if r and "error" not in r else None
 
-    print("\nissue 3 targets:")
+    print("\ntargets:")
 
     def target(label, value, goal, fmt="%.1fx"):
         if value is None:

@@ -6,7 +6,7 @@ code and tshark, on one capture, in one run.
                                    [--tcp-hellos T] [--quic-hellos Q] [--tls-seed S]
                                    [--repeats 1] [--scapy-limit 20000] [--skip ROWS] [--json OUT]
 
-The capture (issue 6: "a 1M-packet capture with ~3 % TLS flows"):
+The capture (1M packets with ~3 % TLS flows):
   --capture mixed (default): benchmarks/out/bench_tls_<N>.pcap, exactly N packets, built once
       and cached: ../shared/bench/gen_pcap.py --seed 1 output of N - E packets (bench_read's
       ensure_pcap) with E packets of extra TLS added by benchmarks/make_tls_pcap.py: T TCP
@@ -42,7 +42,7 @@ ru_maxrss via os.wait4, which includes the children it waited for: tcpdump, tsha
                       -e tls.handshake.extensions_server_name (wall time incl. start-up;
                       SNIs = non-empty fields; tshark reassembles TCP and decrypts QUIC
                       Initials too)
-Targets (issue 6): fastpkt >= 100x the course's Scapy approach, faster than tshark, more SNIs
+Targets: fastpkt >= 100x the course's Scapy approach, faster than tshark, more SNIs
 found than the course's code.
 
 Suggested make target (the Makefile's bench target runs bench_read/flows/streams):
@@ -430,7 +430,7 @@ def main() -> int:
         print("  %-52s %s (goal %s)  %s" % (label, fmt % value, fmt % goal,
                                             "ok" if value >= goal else "BELOW"))
 
-    print("\nissue 6 targets (fastpkt hellos):")
+    print("\ntargets (fastpkt hellos):")
     target("vs the course's Scapy code (PcapReader)", ratio("scapy (course)"), 100)
     target("vs tshark -Y tls.handshake.type==1 (faster)", ratio("tshark"), 1.0)
     course = res.get("scapy sniff+BPF")

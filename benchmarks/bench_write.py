@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Write benchmark: the C pcap and pcapng writers next to the Python encoder sniff.py used
-before (struct.pack per record, kept here as the reference), on one capture, in one run.
+"""Write benchmark: the C pcap and pcapng writers next to a pure-Python encoder (struct.pack
+per record, kept here as the reference), on one capture, in one run.
 
     python benchmarks/bench_write.py [--pcap FILE | --packets N] [--repeats 3]
 
@@ -14,8 +14,8 @@ Rows:
   fp.write replace       fp.write over an existing file: temporary file, fsync, rename
   Writer loop pcap       for p in plist: w.write(p) (a Python call per packet)
   Writer loop pcapng     the same with format="pcapng"
-  old Python pcap        the removed sniff.capture_bytes: struct.pack + b"".join, then a write
-  old Python pcapng      the removed sniff._pcapng_bytes, then a write
+  old Python pcap        struct.pack per record + b"".join, then a write
+  old Python pcapng      the same for pcapng blocks, then a write
 """
 from __future__ import annotations
 

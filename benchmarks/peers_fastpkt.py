@@ -6,7 +6,7 @@
 dissect: Python loop over fp.open() touching src/dst/proto/length and both ports;
          check = sum of sport+dport over TCP/UDP packets (must equal the C floor's).
 flows:   fp.read().to_pandas() + pandas groupby on the direction-independent 5-tuple
-         (the flow table in C, fp.flows, comes in a later issue).
+         (the flow table in C, fp.flows, is timed by bench_flows.py).
 To use it with run_all.sh, copy it to peers/fastpkt_peer.py and add a `fastpkt)` line to cmds().
 """
 import os

@@ -4,7 +4,7 @@ Section 10 "Flow Summary Report" (pcap_to_flows).
 
 The course looped over rdpcap() in Python; here the DataFrame is built in C (to_pandas) and
 pandas groups it. Same rows: src, sport, dst, dport, proto, packets (directional, as in the
-course). Bidirectional flow records built in C (fp.flows) come in a later issue.
+course). flow_report.py does the same on bidirectional flow records built in C (fp.flows).
 """
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ The whole test skips when the corpus is absent.
 Every field is compared frame by frame. A mismatch is a failure unless it falls
 under one of the documented reasons in KNOWN_DISAGREEMENTS (explicit
 file/frame/field entries) or in the RULE_* categories below, each of which is a
-legitimate difference between a single-pass, single-segment dissector (fastpkt,
-this issue) and tshark with reassembly and tunnel dissection turned on.
+legitimate difference between a single-pass, single-segment dissector (fastpkt's
+per-packet view) and tshark with reassembly and tunnel dissection turned on.
 """
 from __future__ import annotations
 
@@ -44,9 +44,9 @@ from _fphelpers import corpus_dir, manifest, read_tsv, tshark_status
 #                     the message starts. Accepted when the same value shows up in the same TCP
 #                     direction, fastpkt's frame first and tshark's frame later.
 #  RULE_TLS_MULTISEG  tls SNI on a frame whose ClientHello does not fit in that one segment:
-#                     multi-segment ClientHellos are a later issue (reassembly).
-#  RULE_QUIC          tshark decrypts QUIC Initials and shows their SNI on UDP frames; QUIC
-#                     is a later issue.
+#                     the per-packet view reads one segment (fp.client_hellos reassembles).
+#  RULE_QUIC          tshark decrypts QUIC Initials and shows their SNI on UDP frames; the
+#                     per-packet view does not decrypt (fp.client_hellos does).
 #  RULE_8023          802.3 frames (length field <= 1500 instead of an ethertype): tshark
 #                     reports eth.len, not eth.type.
 #  RULE_8021AD        tshark reports an 802.1ad S-tag (TPID 0x88a8) as ieee8021ad.id, not
@@ -74,7 +74,7 @@ KNOWN_DISAGREEMENTS: dict[tuple[str, int, str], str] = {
         _MISSING_SEG + " (the SNI is in the first, present segment of the ClientHello)",
     ("ppp-ip4_bad_fragment.pcap", 1, "ip.src"):
         "ethertype 0x8847 (MPLS): tshark decodes the IPv4 packet under the label stack; "
-        "MPLS is not a link layer of this issue, fastpkt stops at Ethernet",
+        "fastpkt does not decode MPLS and stops at Ethernet",
     ("tcpdump-ipv4_invalid_hdr_length.pcap", 1, "ip.src"):
         "IHL 4 (< 5): tshark rejects the header and shows no ip.* field; fastpkt keeps the "
         "header view and flags ip4_bad_ihl (errors are data)",

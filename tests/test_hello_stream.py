@@ -109,7 +109,7 @@ class BigHello:
                    self.alpn, self.sigalgs)[0]
 
 
-# sizes of the issue: 16 KB, 64 KB, 66 KB, 125 KB (a ClientHello's fields end at 131,396 bytes)
+# real large hellos: 16 KB, 64 KB, 66 KB, 125 KB (a ClientHello's fields end at 131,396 bytes)
 SIZES = {
     "16k": dict(pad=16100),
     "64k": dict(pad=38000, n_unknown=2000, key_share=8000, psk=4000),

@@ -3,8 +3,8 @@ tests/_floods.py against flows, streams and client_hellos with max_memory set.
 
 Each measured run happens in a fresh interpreter (`python tests/_floods.py ...`): peak RSS
 growth comes from VmHWM reset through /proc/self/clear_refs after a warm-up, so earlier
-tests' heap cannot hide or inflate it. Counts are scaled down from the issue's (1M flows)
-to keep the suite short; benchmarks/bench_memory.py runs the full sizes.
+tests' heap cannot hide or inflate it. Counts are scaled down from 1M flows to keep the
+suite short; benchmarks/bench_memory.py runs the full sizes.
 """
 from __future__ import annotations
 

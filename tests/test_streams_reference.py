@@ -38,7 +38,7 @@ Streams left out, with the reason (counted and shown with -v/-rA):
              tshark follows the inner TCP, fastpkt's streams are built from the outer headers
              only. (ICMP errors quoting a segment of the stream are not segments: ignored.)
   fragments  the stream's segments travel in IP fragments: tshark defragments, fastpkt's
-             stream reassembly takes whole TCP segments (IP reassembly is not this issue).
+             stream reassembly takes whole TCP segments (it does not reassemble IP fragments).
   rst_data   a RST segment of the stream carries payload: tshark's follow prints it as
              stream data, fastpkt by design does not (RFC 9293 section 3.5.3: the data of a
              RST is a diagnostic, not part of the stream; csrc/stream/tcp_reassembly.c) -

@@ -1,11 +1,11 @@
 /* Flow aggregation: a bounded table of bidirectional (or one-way) flows fed with
  * dissected records, expiring flows by idle/active timeouts, TCP close, end of
- * input and memcap eviction. Python-free: used by the bridge and the fuzzer.
+ * input and eviction (max_flows, memory budget). Python-free: used by the bridge and the fuzzer.
  *
  *   flow_key.c     canonical keys from a dissection (direction, ICMP echo pairing)
  *   flow_frag.c    the bounded IP fragment table (later fragments -> first's key)
  *   flow_record.c  one flow's counters, TCP flags/history/conn_state, RTT, seq tracking
- *   flow_table.c   open-addressing table, LRU and closing lists, expiry, memcap */
+ *   flow_table.c   open-addressing table, LRU and closing lists, expiry, eviction */
 #ifndef FP_FLOW_H
 #define FP_FLOW_H
 
@@ -204,7 +204,7 @@ typedef struct {
 
 typedef struct {
     uint64_t packets, bytes, non_ip_packets, flows_created;
-    uint64_t expired[FP_EXP_COUNT]; /* FP_EXP_EVICTED counts memcap evictions */
+    uint64_t expired[FP_EXP_COUNT]; /* FP_EXP_EVICTED: max_flows or memory budget */
     uint64_t anomalies;             /* packets with a dissection anomaly */
     uint64_t fragments;             /* later (portless) fragments seen */
     uint64_t fragment_misses;       /* ... whose first fragment was not in the table */

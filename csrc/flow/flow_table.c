@@ -242,7 +242,7 @@ static int budget_wants_eviction(const fp_flow_table *t)
 
 /* One more flow would pass max_flows, find no record the pool may grow to, need a hash
  * table doubling past the budget, or join a budget already exceeded. */
-static int over_memcap(const fp_flow_table *t)
+static int must_evict_to_create(const fp_flow_table *t)
 {
     if (t->count >= t->cfg.max_flows) return 1;
     const fp_budget *b = t->b;
@@ -263,7 +263,7 @@ static void enforce_budget(fp_flow_table *t, uint32_t current)
 
 static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t h)
 {
-    while (t->count && over_memcap(t)) flow_expire(t, t->lru_head, FP_EXP_EVICTED);
+    while (t->count && must_evict_to_create(t)) flow_expire(t, t->lru_head, FP_EXP_EVICTED);
     if ((t->count + 1) * 2 > t->slot_cap && slots_resize(t, t->slot_cap * 2) < 0) return FP_FLOW_NONE;
     uint32_t idx = pool_take(t);
     if (idx == FP_FLOW_NONE) return FP_FLOW_NONE;

@@ -1,5 +1,5 @@
 /* libFuzzer harness for csrc/flow: fuzz bytes -> a sequence of records (link type,
- * time step, bytes) -> dissect -> flow table with tiny timeouts and memcaps, so every
+ * time step, bytes) -> dissect -> flow table with tiny timeouts and limits, so every
  * expiry path, eviction, the fragment table and the TCP state machine are exercised;
  * with bit 2 of the first byte the TLS/QUIC hello search rides on the table (reassembly,
  * record assembly, QUIC decryption, hello parsing and fingerprints at emission).
