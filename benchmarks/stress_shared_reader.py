@@ -1,4 +1,4 @@
-"""The issue's full-size check of Reader sharing (tests/test_reader_sharing.py runs 12):
+"""The full-size check of Reader sharing (tests/test_reader_sharing.py runs 12):
 flows + streams + client_hellos in three threads over one Reader, RUNS times; every run
 the packets the engines were fed must add up to the file's, with no error.
 
