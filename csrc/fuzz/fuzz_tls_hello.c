@@ -100,7 +100,6 @@ static void parse_both(const uint8_t *body, uint32_t len, int which)
 }
 
 typedef struct {
-    uint32_t last_index;
     uint32_t count;
     uint32_t max_message;
     uint32_t hello_fields;
@@ -179,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a.max_message = 64u << shift;
     if (a.max_message > FP_TLS_MAX_MESSAGE) a.max_message = FP_TLS_MAX_MESSAGE;
     if (shift >= 10) a.hello_fields = 1024u << (shift - 10);
-    msg_state st = {0, 0, a.max_message, a.hello_fields};
+    msg_state st = {0, a.max_message, a.hello_fields};
     size_t prev = 0;
     for (int i = 0; i <= 4; i++) {
         size_t end = i < 4 ? cut[i] : n;
