@@ -231,7 +231,7 @@ class Writer:
     interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
     replacing: bool                    # output is a temporary file renamed over path at close()
 
-# ---- flows (csrc/flow, csrc/py/flows.c; build them with fastpkt.flows()) ----------------
+# ---- flows (csrc/flow, csrc/py/engine.c; build them with fastpkt.flows()) ----------------
 FLOW_COLUMNS: tuple[str, ...]   # the column names, in DataFrame order
 
 class Flow(tuple[Any, ...]):

@@ -138,6 +138,7 @@ static int fastpkt_exec(PyObject *m)
     if (add_exceptions(m, st) < 0) return -1;
     if (add_anomaly_names(m, st) < 0) return -1;
     if (fp_layers_register(m, st) < 0) return -1;
+    if (fp_tcpflags_register(m, st) < 0) return -1;
     if (fp_packet_register(m, st) < 0) return -1;
     if (fp_packetlist_register(m, st) < 0) return -1;
     if (fp_reader_register(m, st) < 0) return -1;

@@ -13,18 +13,18 @@ typedef struct {
     PyTypeObject *Reader_Type;
     PyTypeObject *PacketList_Type;
     PyTypeObject *Writer_Type;
-    PyTypeObject *Flows_Type;      /* flows.c */
+    PyTypeObject *Flows_Type;      /* engine.c */
     PyTypeObject *Flow_Type;       /* struct sequence of one flow's columns */
-    PyTypeObject *Streams_Type;    /* flows.c: the engine with TCP reassembly */
-    PyTypeObject *Stream_Type;     /* streams.c */
+    PyTypeObject *Streams_Type;    /* engine.c: the engine with TCP reassembly */
+    PyTypeObject *Stream_Type;     /* engine_streams.c */
     PyTypeObject *Gap_Type;
     PyTypeObject *StreamChunk_Type;
-    PyTypeObject *ClientHellos_Type; /* flows.c: the engine with the hello search */
-    PyTypeObject *ClientHello_Type;  /* hellos.c: struct sequence of one hello */
+    PyTypeObject *ClientHellos_Type; /* engine.c: the engine with the hello search */
+    PyTypeObject *ClientHello_Type;  /* engine_hellos.c: struct sequence of one hello */
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
-    PyTypeObject *DNSQR_Type;      /* set by layers.c */
+    PyTypeObject *DNSQR_Type;      /* layer_dns.c */
     PyTypeObject *DNSRR_Type;
     PyObject *Error;          /* fastpkt.Error */
     PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
@@ -86,14 +86,18 @@ static inline const uint8_t *fp_packet_opts(const FpPacket *p)
     return p->data + ((p->caplen + 3u) & ~3u);
 }
 
-/* layers.c: one heap type per protocol layer */
+/* layer.c: the Layer base and one heap type per protocol layer (layer_*.c) */
 int fp_layers_register(PyObject *m, fp_state *st);
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
+/* tcpflags.c */
+int fp_tcpflags_register(PyObject *m, fp_state *st);
 PyObject *fp_tcpflags_new(fp_state *st, unsigned flags);
-/* Address formatting shared by layers and frames. */
+/* format.c: text of addresses and bytes */
 PyObject *fp_ip4_str(const uint8_t *p);
 PyObject *fp_ip6_str(const uint8_t *p);
 PyObject *fp_mac_str(const uint8_t *p);
+PyObject *fp_hex_colon_str(const uint8_t *p, unsigned n); /* "aa:bb:..." for n <= 32 bytes */
+PyObject *fp_ascii_str(const char *s, Py_ssize_t n);      /* PyUnicode_New + memcpy, no decoding */
 
 /* reader.c: Reader (lazy iterator) and the BPF glue; packetlist.c; writer.c */
 struct fp_bpf_set;
@@ -152,9 +156,9 @@ int fp_flows_register(PyObject *m, fp_state *st);
 int fp_streams_register(PyObject *m, fp_state *st);
 int fp_hellos_register(PyObject *m, fp_state *st);
 int fp_capture_register(PyObject *m, fp_state *st);
-int fp_tls_hello_register(PyObject *m, fp_state *st); /* tls_hello_py.c: test bridge */
+int fp_tls_hello_register(PyObject *m, fp_state *st); /* test/tls_hello.c: test bridge */
 int fp_http_register(PyObject *m, fp_state *st);
-int fp_quic_register(PyObject *m, fp_state *st); /* quic_py.c */
+int fp_quic_register(PyObject *m, fp_state *st); /* test/quic.c: test bridge */
 
 /* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
  * times like 1234567890.25 convert exactly (a double holds ~16 digits). */

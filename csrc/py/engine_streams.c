@@ -5,7 +5,7 @@
  * With on_data, in-order data is also queued as chunks (copied into an arena) and handed
  * to the callback between batches of records, with the GIL. */
 #include "pyfp.h"
-#include "streams.h"
+#include "engine.h"
 
 #include <stdlib.h>
 

@@ -1,9 +1,9 @@
 /* _fastpkt._quic_initial / _quic_crypto_streams / _quic_frames: a small bridge to the QUIC
  * Initial decryptor (csrc/dissect/quic.c) for tests and exploration. The crypto runs with
  * the GIL released; results come back as plain dicts. */
-#include "pyfp.h"
+#include "../pyfp.h"
 
-#include "../dissect/quic.h"
+#include "../../dissect/quic.h"
 
 /* bytes.hex() of a short key or secret. */
 static PyObject *hex_str(const uint8_t *p, size_t n)

@@ -3,9 +3,9 @@
  *   _fastpkt._tls_messages(chunks, quic=False, max_message=65536, ccs='auto')
  * The first runs the assembler, the hello parser and the fingerprints with the GIL
  * released and returns every parsed field; the second exposes the assembler alone. */
-#include "pyfp.h"
+#include "../pyfp.h"
 
-#include "../dissect/tls_hello.h"
+#include "../../dissect/tls_hello.h"
 
 /* ---- _tls_hello ------------------------------------------------------------------- */
 

@@ -1,5 +1,7 @@
-/* Flows: the flow engine (csrc/flow) run over one or more Readers, in C with the GIL
- * released. Several readers are merged in time order (k-way merge on record times).
+/* The engine bridge: the flow engine (csrc/flow) run over one or more Readers, in C with
+ * the GIL released. Several readers are merged in time order (k-way merge on record times).
+ * Flows, Streams (+ TCP reassembly, engine_streams.c) and ClientHellos (+ the hello search,
+ * engine_hellos.c) are this one object with different extensions of the flow table.
  *
  * Two ways to consume, chosen by the first use:
  *   - iterate first: streaming. Flows are yielded in expiry order as they leave the
@@ -15,7 +17,7 @@
 #include <time.h>
 
 #include "../flow/flow.h"
-#include "streams.h"
+#include "engine.h"
 #include "../stream/hello_tracker.h"
 
 /* ---- columns ----------------------------------------------------------- */

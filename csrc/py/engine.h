@@ -1,6 +1,6 @@
 /* The stream engine (TCP reassembly over the flow table) as the bridge uses it. */
-#ifndef FP_PY_STREAMS_H
-#define FP_PY_STREAMS_H
+#ifndef FP_PY_ENGINE_H
+#define FP_PY_ENGINE_H
 
 #include "pyfp.h"
 #include "../flow/flow.h"
@@ -23,11 +23,11 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
 PyObject *fp_stream_engine_stats(const fp_stream_engine *e);
 /* A Stream object from an emitted flow; takes its ext and hints. */
 PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
-/* hellos.c: a ClientHello record from a connection's hello search result. */
+/* engine_hellos.c: a ClientHello record from a connection's hello search result. */
 PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
 /* The ClientHello a packet's first TLS record starts (whole in the segment), else None. */
 PyObject *fp_hello_record_packet(fp_state *st, const FpPacket *pkt);
-/* flows.c: one flow as a Flow record. */
+/* engine.c: one flow as a Flow record. */
 PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);
 
 #endif

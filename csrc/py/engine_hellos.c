@@ -1,7 +1,7 @@
 /* ClientHello records: one connection's hellos (found by csrc/stream/hello_tracker.c in the
  * engine's GIL-free pass) parsed and fingerprinted into a struct sequence. */
 #include "pyfp.h"
-#include "streams.h"
+#include "engine.h"
 
 #include "../stream/hello_tracker.h"
 

@@ -1,0 +1,399 @@
+/* Protocol layer objects: small views (packet + layer id) over FpPacket.data.
+ *
+ * A layer holds a strong reference to its packet and nothing else; every field is
+ * read on attribute access from the span fp_dissect() recorded (no copies, no
+ * per-layer parse at creation). Field names follow Scapy (ip.proto, tcp.flags,
+ * dns.qd[0].qname, arp.psrc ...). DNS, HTTP and TLS are parsed when one of their
+ * attributes is read. All types are heap types created per module (PEP 630).
+ * This file holds the base type, the generic field getters and the registration;
+ * each protocol's fields are in its layer_*.c. */
+#include "layer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const fp_layer_def *const layer_defs[] = {
+    &fp_layer_ether, &fp_layer_sll, &fp_layer_loop, &fp_layer_vlan, &fp_layer_arp,
+    &fp_layer_ip4,   &fp_layer_ip6, &fp_layer_tcp,  &fp_layer_udp,  &fp_layer_icmp,
+    &fp_layer_icmp6, &fp_layer_dns, &fp_layer_http, &fp_layer_tls,
+};
+
+#define N_LAYER_DEFS (sizeof layer_defs / sizeof layer_defs[0])
+
+/* The definition serving layer `id` (SLL2 is the SLL type). */
+static const fp_layer_def *layer_def(unsigned id)
+{
+    if (id == FP_L_SLL2) id = FP_L_SLL;
+    for (size_t i = 0; i < N_LAYER_DEFS; i++)
+        if (layer_defs[i]->id == id) return layer_defs[i];
+    return NULL;
+}
+
+/* Layer names as Packet.layers spells them (Scapy class names; SLL/SLL2 for cooked). */
+static const char *const layer_names[FP_L_COUNT] = {
+    [FP_L_ETH] = "Ether", [FP_L_SLL] = "SLL",   [FP_L_SLL2] = "SLL2",   [FP_L_LOOP] = "Loopback",
+    [FP_L_VLAN] = "Dot1Q", [FP_L_ARP] = "ARP",  [FP_L_IP4] = "IP",      [FP_L_IP6] = "IPv6",
+    [FP_L_TCP] = "TCP",   [FP_L_UDP] = "UDP",   [FP_L_ICMP] = "ICMP",   [FP_L_ICMP6] = "ICMPv6",
+    [FP_L_DNS] = "DNS",   [FP_L_HTTP] = "HTTP", [FP_L_TLS] = "TLS",
+};
+
+void fp_layer_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_XDECREF(LAYER(self)->pkt);
+    PyObject_Free(self); /* allocated with PyObject_Malloc in fp_layer_new */
+    Py_DECREF(tp);
+}
+
+PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
+{
+    if ((unsigned)id >= FP_L_COUNT || st->Layer_Types[id] == NULL) {
+        PyErr_Format(PyExc_SystemError, "fastpkt: no layer type for id %d", (int)id);
+        return NULL;
+    }
+    if (!FP_HAS(&pkt->d, id) || index < 0 || (id == FP_L_VLAN && index >= pkt->d.vlan_count)) {
+        PyErr_Format(PyExc_ValueError, "layer %s (index %d) is not in this packet",
+                     layer_names[id], index);
+        return NULL;
+    }
+    PyTypeObject *tp = st->Layer_Types[id];
+    FpLayer *l = (FpLayer *)PyObject_Malloc((size_t)tp->tp_basicsize);
+    if (l == NULL) return PyErr_NoMemory();
+    PyObject_Init((PyObject *)l, tp); /* increfs the heap type */
+    Py_INCREF(pkt);
+    l->pkt = pkt;
+    l->id = (uint8_t)id;
+    l->index = (uint8_t)index;
+    return (PyObject *)l;
+}
+
+/* The layer's extent [off, off+hlen) header, [off+hlen, end) payload. The application
+ * layers have no fixed header: DNS and TLS own their whole message (no payload), an
+ * HTTP message's header part ends where its body starts. */
+static void layer_extent(const FpLayer *l, uint32_t *off, uint32_t *hlen, uint32_t *end)
+{
+    const fp_span *s = lspan(l);
+    *off = s->off;
+    *hlen = s->hlen;
+    *end = s->end;
+    switch (l->id) {
+    case FP_L_VLAN:
+        *off = lhdr_off(l);
+        *hlen = 4;
+        break;
+    case FP_L_DNS:
+    case FP_L_TLS:
+        *hlen = s->end - s->off;
+        break;
+    case FP_L_HTTP: {
+        fp_http_message m;
+        if (fp_layer_http_parse(l, &m) == 0 && m.headers_complete && m.body_off >= s->off &&
+            m.body_off <= s->end)
+            *hlen = m.body_off - s->off;
+        else
+            *hlen = s->end - s->off;
+        break;
+    }
+    default: break;
+    }
+    if (*off > *end) *off = *end;
+    if (*hlen > *end - *off) *hlen = *end - *off;
+}
+
+static PyObject *layer_get_name(PyObject *self, void *c)
+{
+    (void)c;
+    return PyUnicode_FromString(layer_names[LAYER(self)->id]);
+}
+
+static PyObject *layer_get_offset(PyObject *self, void *c)
+{
+    (void)c;
+    uint32_t off, hlen, end;
+    layer_extent(LAYER(self), &off, &hlen, &end);
+    return PyLong_FromUnsignedLong(off);
+}
+
+static PyObject *layer_get_header_len(PyObject *self, void *c)
+{
+    (void)c;
+    uint32_t off, hlen, end;
+    layer_extent(LAYER(self), &off, &hlen, &end);
+    return PyLong_FromUnsignedLong(hlen);
+}
+
+static PyObject *layer_get_payload(PyObject *self, void *c)
+{
+    (void)c;
+    uint32_t off, hlen, end;
+    layer_extent(LAYER(self), &off, &hlen, &end);
+    return PyBytes_FromStringAndSize((const char *)ldata(LAYER(self)) + off + hlen,
+                                     (Py_ssize_t)(end - off - hlen));
+}
+
+static PyObject *layer_get_raw(PyObject *self, void *c)
+{
+    (void)c;
+    uint32_t off, hlen, end;
+    layer_extent(LAYER(self), &off, &hlen, &end);
+    return PyBytes_FromStringAndSize((const char *)ldata(LAYER(self)) + off,
+                                     (Py_ssize_t)(end - off));
+}
+
+static PyObject *layer_bytes(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return layer_get_raw(self, NULL);
+}
+
+static PyObject *layer_fields_dict(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *fields = PyObject_GetAttrString(self, "fields");
+    if (fields == NULL) return NULL;
+    if (!PyTuple_Check(fields)) {
+        Py_DECREF(fields);
+        PyErr_SetString(PyExc_TypeError, "fields must be a tuple");
+        return NULL;
+    }
+    PyObject *d = PyDict_New();
+    for (Py_ssize_t i = 0; d != NULL && i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *k = PyTuple_GET_ITEM(fields, i);
+        PyObject *v = PyObject_GetAttr(self, k);
+        if (v == NULL || PyDict_SetItem(d, k, v) < 0) Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    Py_DECREF(fields);
+    return d;
+}
+
+/* Scapy-like: <IP  src=1.2.3.4 dst=5.6.7.8 proto=6 ttl=64 |> (None values left out). */
+static PyObject *layer_repr(PyObject *self)
+{
+    const FpLayer *l = LAYER(self);
+    PyObject *parts = PyList_New(0);
+    if (parts == NULL) return NULL;
+    const char *const *names = layer_def(l->id)->repr;
+    for (int i = 0; names[i] != NULL; i++) {
+        const char *name = names[i];
+        int hex = name[0] == '#';
+        if (hex) name++;
+        PyObject *v = PyObject_GetAttrString(self, name);
+        if (v == NULL) goto fail;
+        PyObject *item = NULL;
+        if (v == Py_None) {
+            Py_DECREF(v);
+            continue;
+        }
+        if (hex && PyLong_CheckExact(v)) {
+            char buf[24];
+            snprintf(buf, sizeof buf, "0x%04lx", PyLong_AsUnsignedLong(v));
+            item = PyUnicode_FromFormat("%s=%s", name, buf);
+        }
+        else if (PyUnicode_Check(v))
+            item = PyUnicode_FromFormat("%s=%U", name, v);
+        else if (PyBytes_Check(v))
+            item = PyUnicode_FromFormat("%s=%R", name, v);
+        else
+            item = PyUnicode_FromFormat("%s=%S", name, v);
+        Py_DECREF(v);
+        if (item == NULL || PyList_Append(parts, item) < 0) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    PyObject *sep = PyUnicode_FromString(" ");
+    PyObject *body = sep ? PyUnicode_Join(sep, parts) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    if (body == NULL) return NULL;
+    PyObject *r = PyUnicode_FromFormat("<%s  %U |>", layer_names[l->id], body);
+    Py_DECREF(body);
+    return r;
+fail:
+    Py_DECREF(parts);
+    return NULL;
+}
+
+static PyGetSetDef layer_getset[] = {
+    {"name", layer_get_name, NULL, "Layer name (Scapy's class name: 'Ether', 'IP', 'TCP', ...).", NULL},
+    {"offset", layer_get_offset, NULL, "Offset of the header within the packet bytes.", NULL},
+    {"header_len", layer_get_header_len, NULL,
+     "Header length in bytes (DNS/TLS: the whole message; HTTP: start line and headers).", NULL},
+    {"payload", layer_get_payload, NULL,
+     "Bytes after this layer's header, up to the end of this layer (IP total length, UDP length...).",
+     NULL},
+    {"raw", layer_get_raw, NULL, "Header and payload bytes of this layer.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef layer_methods[] = {
+    {"__bytes__", layer_bytes, METH_NOARGS, "Header and payload bytes of this layer."},
+    {"fields_dict", layer_fields_dict, METH_NOARGS, "A dict of this layer's `fields` and their values."},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(layer_doc,
+             "Base class of the protocol layers: a view into a Packet's bytes.\n\n"
+             "Layers are created on access (pkt.ip, pkt.tcp ...) and read their fields lazily;\n"
+             "they keep their packet alive.");
+
+/* A header field at a fixed offset from the layer start; None if it lies past the
+ * captured bytes (the dissector guarantees it does not for a decoded layer). */
+PyObject *fp_layer_get_field(PyObject *self, void *closure)
+{
+    const FpLayer *l = LAYER(self);
+    uint32_t off = lhdr_off(l), end = lspan(l)->end, v;
+    if (off > end || field_load(ldata(l) + off, end - off, (uintptr_t)closure, &v) < 0)
+        Py_RETURN_NONE;
+    return field_obj((uintptr_t)closure, v);
+}
+
+/* closure = offset of a 6-byte MAC / 4-byte IPv4 / 16-byte IPv6 address. */
+PyObject *fp_layer_get_mac(PyObject *self, void *closure)
+{
+    const FpLayer *l = LAYER(self);
+    uint32_t at = lhdr_off(l) + (uint32_t)(uintptr_t)closure;
+    if (at + 6 > lspan(l)->end) Py_RETURN_NONE;
+    return fp_mac_str(ldata(l) + at);
+}
+
+PyObject *fp_layer_get_ip4(PyObject *self, void *closure)
+{
+    const FpLayer *l = LAYER(self);
+    uint32_t at = lspan(l)->off + (uint32_t)(uintptr_t)closure;
+    if (at + 4 > lspan(l)->end) Py_RETURN_NONE;
+    return fp_ip4_str(ldata(l) + at);
+}
+
+PyObject *fp_layer_get_ip6(PyObject *self, void *closure)
+{
+    const FpLayer *l = LAYER(self);
+    uint32_t at = lspan(l)->off + (uint32_t)(uintptr_t)closure;
+    if (at + 16 > lspan(l)->end) Py_RETURN_NONE;
+    return fp_ip6_str(ldata(l) + at);
+}
+
+static PyObject *l4_checksum_ok(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return tristate(fp_l4_checksum_ok(ldata(LAYER(self)), &LAYER(self)->pkt->d));
+}
+
+PyMethodDef fp_layer_l4_methods[] = {
+    {"checksum_ok", l4_checksum_ok, METH_NOARGS,
+     "True if the checksum (over the pseudo-header) is valid, False if not, None when it cannot\n"
+     "be checked (truncated, fragmented, UDP checksum 0)."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Hot fields answered by pointer comparison of the interned name: Python 3.11 does not
+ * specialise getset access, and the generic lookup dominates a per-packet loop. */
+PyObject *fp_layer_getattro(PyObject *self, PyObject *name)
+{
+    const fp_state *st = LAYER(self)->pkt->st;
+    unsigned id = LAYER(self)->id;
+    for (int i = 0; i < st->layer_fast_n[id]; i++)
+        if (st->layer_fast[id][i].name == name)
+            return st->layer_fast[id][i].def->get(self, st->layer_fast[id][i].def->closure);
+    return PyObject_GenericGetAttr(self, name);
+}
+
+static int layer_fast_init(fp_state *st, int id, const PyGetSetDef *defs)
+{
+    static const char *const hot[] = {"src", "dst", "sport", "dport", "proto", "ttl", "flags",
+                                      "seq", "ack", "len", "type", "op", "psrc", "hwsrc", "qd",
+                                      "an", "sni", "host", "method", "uri", NULL};
+    for (int h = 0; hot[h] && st->layer_fast_n[id] < FP_LAYER_FAST_MAX; h++) {
+        for (const PyGetSetDef *d = defs; d && d->name; d++) {
+            if (strcmp(d->name, hot[h]) != 0) continue;
+            PyObject *name = PyUnicode_InternFromString(d->name);
+            if (name == NULL) return -1;
+            st->layer_fast[id][st->layer_fast_n[id]].name = name;
+            st->layer_fast[id][st->layer_fast_n[id]].def = d;
+            st->layer_fast_n[id]++;
+            break;
+        }
+    }
+    return 0;
+}
+
+static PyType_Slot layer_base_slots[] = {
+    {Py_tp_dealloc, fp_layer_dealloc},
+    {Py_tp_repr, layer_repr},
+    {Py_tp_getset, layer_getset},
+    {Py_tp_methods, layer_methods},
+    {Py_tp_doc, (void *)layer_doc},
+    {0, NULL},
+};
+
+static PyType_Spec layer_base_spec = {
+    .name = "fastpkt.Layer",
+    .basicsize = sizeof(FpLayer),
+    .flags = LAYER_FLAGS | Py_TPFLAGS_BASETYPE,
+    .slots = layer_base_slots,
+};
+
+PyMethodDef fp_layer_no_methods[] = {{NULL, NULL, 0, NULL}};
+
+int fp_layer_set_class_attr(PyTypeObject *tp, const char *name, PyObject *value)
+{
+    /* Immutable types refuse setattr from Python; write the dict before first use. */
+    int r = value ? PyDict_SetItemString(tp->tp_dict, name, value) : -1;
+    PyType_Modified(tp);
+    return r;
+}
+
+static PyObject *fields_tuple(const char *const *names)
+{
+    Py_ssize_t n = 0;
+    while (names[n]) n++;
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; t != NULL && i < n; i++) {
+        PyObject *s = PyUnicode_InternFromString(names[i]);
+        if (s == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+int fp_layers_register(PyObject *m, fp_state *st)
+{
+    PyTypeObject *base = (PyTypeObject *)PyType_FromModuleAndSpec(m, &layer_base_spec, NULL);
+    if (base == NULL) return -1;
+    PyObject *empty = PyTuple_New(0);
+    int r = fp_layer_set_class_attr(base, "fields", empty);
+    Py_XDECREF(empty);
+    if (r < 0 || PyModule_AddType(m, base) < 0) {
+        Py_DECREF(base);
+        return -1;
+    }
+
+    for (size_t i = 0; i < N_LAYER_DEFS; i++) {
+        const fp_layer_def *def = layer_defs[i];
+        PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(m, def->spec, (PyObject *)base);
+        if (tp == NULL) goto fail;
+        PyObject *fields = fields_tuple(def->fields);
+        r = fp_layer_set_class_attr(tp, "fields", fields);
+        Py_XDECREF(fields);
+        if (r < 0 || PyModule_AddType(m, tp) < 0) {
+            Py_DECREF(tp);
+            goto fail;
+        }
+        int id = def->id;
+        Py_XSETREF(st->Layer_Types[id], tp); /* the state owns this reference */
+        if (layer_fast_init(st, id, tp->tp_getset) < 0) goto fail;
+        if (id == FP_L_SLL && layer_fast_init(st, FP_L_SLL2, tp->tp_getset) < 0) goto fail;
+        if (id == FP_L_SLL) Py_XSETREF(st->Layer_Types[FP_L_SLL2], (PyTypeObject *)Py_NewRef(tp));
+        if (def->setup && def->setup(m, tp) < 0) goto fail;
+    }
+    Py_DECREF(base);
+    return 0;
+fail:
+    Py_DECREF(base);
+    return -1;
+}
