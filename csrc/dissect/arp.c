@@ -4,6 +4,7 @@
  * fields from it when hlen == 28. */
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 void fp_dissect_arp(fp_dctx *x, uint32_t off, uint32_t end)
 {
@@ -26,3 +27,37 @@ void fp_dissect_arp(fp_dctx *x, uint32_t off, uint32_t end)
     fp_set_layer(d, FP_L_ARP, off, hlen, off + hlen);
     fp_set_payload(d, off + hlen, off + hlen);
 }
+
+/* ---- Fields (Wireshark's arp) ------------------------------------------ */
+
+/* Addresses: arp.*.hw_mac for Ethernet/IEEE 802 hardware of 6 bytes, arp.*.proto_ipv4
+ * for IPv4 (or AX.25's 0xcc) of 4 bytes, as Wireshark types them. arg 1: target. */
+static int arp_addr(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    if (!FP_HAS(x->d, FP_L_ARP))
+        return 0;
+    const fp_span *s = &x->d->layer[FP_L_ARP];
+    const uint8_t *p = x->data + s->off;
+    uint32_t hrd = fp_load_be16(p), pro = fp_load_be16(p + 2), hln = p[4], pln = p[5];
+    if (hln != 6 || pln != 4 || (hrd != 1 && hrd != 6) || (pro != 0x0800 && pro != 0xcc))
+        return 0;
+    uint32_t at = 8 + f->arg * (hln + pln) + (f->type == FP_FT_IPV4 ? hln : 0);
+    fp_field_value v;
+    fp_field_decode(f, p + at, &v);
+    visit(arg, &v);
+    return 1;
+}
+
+static const fp_field arp_fields[] = {
+    FP_FIELD_PROTO("arp", FP_L_ARP),
+    FP_FIELD_UINT("arp.hw.type", FP_L_ARP, 0, 16, 0),
+    FP_FIELD_UINT("arp.proto.type", FP_L_ARP, 2, 16, 0),
+    FP_FIELD_UINT("arp.hw.size", FP_L_ARP, 4, 8, 0),
+    FP_FIELD_UINT("arp.proto.size", FP_L_ARP, 5, 8, 0),
+    FP_FIELD_UINT("arp.opcode", FP_L_ARP, 6, 16, 0),
+    {"arp.src.hw_mac", FP_FT_MAC, 0, FP_L_ARP, 0, 0, 0, arp_addr},
+    {"arp.src.proto_ipv4", FP_FT_IPV4, 32, FP_L_ARP, 0, 0, 0, arp_addr},
+    {"arp.dst.hw_mac", FP_FT_MAC, 0, FP_L_ARP, 1, 0, 0, arp_addr},
+    {"arp.dst.proto_ipv4", FP_FT_IPV4, 32, FP_L_ARP, 1, 0, 0, arp_addr},
+};
+FP_FIELD_TABLE(fp_fields_arp, "arp", arp_fields);

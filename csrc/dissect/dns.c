@@ -13,9 +13,11 @@
  * fp_dns_iter.error holds the anomaly bit that stopped iteration
  * (FP_ANOM_DNS_NAME or FP_ANOM_DNS_MALFORMED). */
 #include <stdio.h>
+#include <string.h>
 
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 #define DNS_MAX_WIRE_NAME 255
 
@@ -398,3 +400,138 @@ int fp_dns_rdata_text(const uint8_t *msg, uint32_t len, const fp_dns_record *rec
         return r;
     return b.over ? -1 : (int)b.n;
 }
+
+/* ---- Fields (Wireshark's dns) ------------------------------------------ */
+
+/* Flags Wireshark shows for responses only (arg 1): AA, RA, AD, RCODE. */
+static int dns_flag(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field qr = FP_FIELD_BOOL("", FP_L_DNS, 2, 16, 0x8000);
+    fp_field_value r, v;
+    if (!fp_field_read_fixed(&qr, x, &r) || !fp_field_read_fixed(f, x, &v) || (f->arg && !r.u))
+        return 0;
+    visit(arg, &v);
+    return 1;
+}
+
+enum { QRY_NAME, QRY_TYPE, QRY_CLASS, RESP_NAME, RESP_TYPE, RESP_CLASS, RESP_TTL, RESP_LEN,
+       RR_A, RR_AAAA, RR_CNAME, RR_NS, RR_PTR, RR_MX };
+
+static void dns_text(fp_field_value *v, const char *name)
+{
+    if (name[0] == '\0')
+        name = "<Root>"; /* how Wireshark shows the root name */
+    v->p = (const uint8_t *)name;
+    v->len = (uint32_t)strlen(name);
+}
+
+/* A name in rdata at `off` (after `skip` bytes), decoded into the context's scratch. */
+static int rdata_name(fp_field_ctx *x, const fp_dns_iter *it, const fp_dns_record *rec,
+                      uint32_t skip, fp_field_value *v)
+{
+    if (rec->rdlength < skip + 1 ||
+        fp_dns_read_name(it->msg, it->len, rec->rdata_off + skip, x->text, sizeof x->text) < 0)
+        return 0;
+    dns_text(v, x->text);
+    return 1;
+}
+
+/* One record's value of the field, 0 when the record has none. The class of mDNS
+ * records drops its top bit (unicast-response / cache-flush, RFC 6762 18.12, 18.13). */
+static int dns_record_value(const fp_field *f, fp_field_ctx *x, const fp_dns_iter *it,
+                            const fp_dns_record *rec, int mdns, fp_field_value *v)
+{
+    const uint8_t *rd = it->msg + rec->rdata_off;
+    int question = rec->section == FP_DNS_QD;
+    if ((f->arg <= QRY_CLASS) != question)
+        return 0;
+    v->p = NULL;
+    v->len = 0;
+    switch (f->arg) {
+    case QRY_NAME: case RESP_NAME: dns_text(v, rec->name); return 1;
+    case QRY_TYPE: case RESP_TYPE: v->u = rec->type; return 1;
+    case QRY_CLASS: case RESP_CLASS:
+        v->u = mdns ? rec->rclass & 0x7fffu : rec->rclass;
+        return rec->type != 41; /* OPT: the class is a UDP payload size (RFC 6891) */
+    case RESP_TTL: v->u = rec->ttl; return rec->type != 41;
+    case RESP_LEN: v->u = rec->rdlength; return 1;
+    case RR_A:
+        if (rec->type != 1 || rec->rdlength != 4)
+            return 0;
+        v->u = fp_load_be32(rd);
+        v->p = rd;
+        v->len = 4;
+        return 1;
+    case RR_AAAA:
+        if (rec->type != 28 || rec->rdlength != 16)
+            return 0;
+        v->p = rd;
+        v->len = 16;
+        return 1;
+    case RR_CNAME: return rec->type == 5 && rdata_name(x, it, rec, 0, v);
+    case RR_NS: return rec->type == 2 && rdata_name(x, it, rec, 0, v);
+    case RR_PTR: return rec->type == 12 && rdata_name(x, it, rec, 0, v);
+    case RR_MX: return rec->type == 15 && rdata_name(x, it, rec, 2, v);
+    default: return 0;
+    }
+}
+
+static int dns_record_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const uint8_t *msg;
+    uint32_t len;
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_message(x->data, x->d, &msg, &len) != 0 || fp_dns_iter_init(&it, msg, len) != 0)
+        return 0;
+    int mdns = x->d->sport == 5353 || x->d->dport == 5353;
+    int n = 0;
+    while (fp_dns_iter_next(&it, &rec) == 1) {
+        fp_field_value v;
+        if (!dns_record_value(f, x, &it, &rec, mdns, &v))
+            continue;
+        n++;
+        if (visit(arg, &v))
+            break;
+    }
+    return n;
+}
+
+#define DNS_FLAG(name, mask, resp_only) \
+    {name, mask == 0x7800 || mask == 0xf ? FP_FT_UINT : FP_FT_BOOL, 16, FP_L_DNS, resp_only, 2, \
+     mask, dns_flag}
+#define DNS_RR(name, type, bits, which) {name, type, bits, FP_L_DNS, which, 0, 0, dns_record_field}
+static const fp_field dns_fields[] = {
+    FP_FIELD_PROTO("dns", FP_L_DNS),
+    FP_FIELD_UINT("dns.id", FP_L_DNS, 0, 16, 0),
+    FP_FIELD_UINT("dns.flags", FP_L_DNS, 2, 16, 0),
+    DNS_FLAG("dns.flags.response", 0x8000, 0),
+    DNS_FLAG("dns.flags.opcode", 0x7800, 0),
+    DNS_FLAG("dns.flags.authoritative", 0x0400, 1),
+    DNS_FLAG("dns.flags.truncated", 0x0200, 0),
+    DNS_FLAG("dns.flags.recdesired", 0x0100, 0),
+    DNS_FLAG("dns.flags.recavail", 0x0080, 1),
+    DNS_FLAG("dns.flags.z", 0x0040, 0),
+    DNS_FLAG("dns.flags.authenticated", 0x0020, 1),
+    DNS_FLAG("dns.flags.checkdisable", 0x0010, 0),
+    DNS_FLAG("dns.flags.rcode", 0x000f, 1),
+    FP_FIELD_UINT("dns.count.queries", FP_L_DNS, 4, 16, 0),
+    FP_FIELD_UINT("dns.count.answers", FP_L_DNS, 6, 16, 0),
+    FP_FIELD_UINT("dns.count.auth_rr", FP_L_DNS, 8, 16, 0),
+    FP_FIELD_UINT("dns.count.add_rr", FP_L_DNS, 10, 16, 0),
+    DNS_RR("dns.qry.name", FP_FT_STRING, 0, QRY_NAME),
+    DNS_RR("dns.qry.type", FP_FT_UINT, 16, QRY_TYPE),
+    DNS_RR("dns.qry.class", FP_FT_UINT, 16, QRY_CLASS),
+    DNS_RR("dns.resp.name", FP_FT_STRING, 0, RESP_NAME),
+    DNS_RR("dns.resp.type", FP_FT_UINT, 16, RESP_TYPE),
+    DNS_RR("dns.resp.class", FP_FT_UINT, 16, RESP_CLASS),
+    DNS_RR("dns.resp.ttl", FP_FT_UINT, 32, RESP_TTL),
+    DNS_RR("dns.resp.len", FP_FT_UINT, 16, RESP_LEN),
+    DNS_RR("dns.a", FP_FT_IPV4, 32, RR_A),
+    DNS_RR("dns.aaaa", FP_FT_IPV6, 0, RR_AAAA),
+    DNS_RR("dns.cname", FP_FT_STRING, 0, RR_CNAME),
+    DNS_RR("dns.ns", FP_FT_STRING, 0, RR_NS),
+    DNS_RR("dns.ptr.domain_name", FP_FT_STRING, 0, RR_PTR),
+    DNS_RR("dns.mx.mail_exchange", FP_FT_STRING, 0, RR_MX),
+};
+FP_FIELD_TABLE(fp_fields_dns, "dns", dns_fields);

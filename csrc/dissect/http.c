@@ -7,6 +7,7 @@
 
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 static const struct {
     const char *name;
@@ -177,3 +178,127 @@ int fp_http_parse(const uint8_t *data, const fp_dissection *d, fp_http_message *
     }
     return 0;
 }
+
+/* ---- Fields (Wireshark's http, one segment) ----------------------------- */
+
+enum { H_REQUEST, H_RESPONSE, H_METHOD, H_URI, H_REQ_VERSION, H_RESP_VERSION, H_CODE,
+       H_PHRASE, H_HEADER };
+
+/* Header fields Wireshark names, by header (RFC 9110 field names, case-insensitive). */
+static const char *const header_names[] = {
+    "Host", "User-Agent", "Content-Type", "Content-Length", "Server", "Referer", "Cookie",
+    "Location", "Connection", "Accept", "Accept-Encoding", "Accept-Language",
+    "Transfer-Encoding", "Set-Cookie",
+};
+
+static int slice_value(const fp_field_ctx *x, fp_slice s, fp_field_value *v)
+{
+    v->u = 0;
+    v->p = x->data + s.off;
+    v->len = s.len;
+    return 1;
+}
+
+static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
+
+static int header_is(const fp_field_ctx *x, fp_slice name, const char *want)
+{
+    size_t n = strlen(want);
+    if (name.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower(x->data[name.off + i]) != lower((uint8_t)want[i]))
+            return 0;
+    return 1;
+}
+
+static int http_start_value(const fp_field *f, const fp_field_ctx *x, const fp_http_message *m,
+                            fp_field_value *v)
+{
+    int req = m->is_request;
+    v->p = NULL;
+    v->len = 0;
+    switch (f->arg) {
+    case H_REQUEST: v->u = 1; return req;
+    case H_RESPONSE: v->u = 1; return !req;
+    case H_METHOD: return req && slice_value(x, m->method, v);
+    case H_URI: return req && slice_value(x, m->uri, v);
+    case H_REQ_VERSION: return req && slice_value(x, m->version, v);
+    case H_RESP_VERSION: return !req && slice_value(x, m->version, v);
+    case H_CODE: v->u = (uint64_t)m->status; return !req;
+    case H_PHRASE: return !req && slice_value(x, m->reason, v);
+    default: return 0;
+    }
+}
+
+/* Content-Length as a number (http.content_length): digits only, at most 2^64-1. */
+static int decimal(const uint8_t *p, uint32_t len, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (len == 0)
+        return 0;
+    for (uint32_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9' || n > (UINT64_MAX - 9) / 10)
+            return 0;
+        n = n * 10 + (p[i] - '0');
+    }
+    *out = n;
+    return 1;
+}
+
+static int http_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_http_message m;
+    if (!FP_HAS(x->d, FP_L_HTTP) || fp_http_parse(x->data, x->d, &m) != 0)
+        return 0;
+    fp_field_value v;
+    if (f->arg < H_HEADER) {
+        if (!http_start_value(f, x, &m, &v))
+            return 0;
+        visit(arg, &v);
+        return 1;
+    }
+    int n = 0;
+    const char *want = header_names[f->arg - H_HEADER];
+    for (int i = 0; i < m.header_count; i++) {
+        if (!header_is(x, m.header_name[i], want))
+            continue;
+        slice_value(x, m.header_value[i], &v);
+        if (f->type == FP_FT_UINT && !decimal(v.p, v.len, &v.u))
+            continue;
+        n++;
+        if (visit(arg, &v))
+            break;
+    }
+    return n;
+}
+
+#define HTTP_FIELD(name, type, bits, which) {name, type, bits, FP_L_HTTP, which, 0, 0, http_field}
+#define HTTP_HEADER(name, index) HTTP_FIELD(name, FP_FT_STRING, 0, H_HEADER + index)
+static const fp_field http_fields[] = {
+    FP_FIELD_PROTO("http", FP_L_HTTP),
+    HTTP_FIELD("http.request", FP_FT_BOOL, 8, H_REQUEST),
+    HTTP_FIELD("http.response", FP_FT_BOOL, 8, H_RESPONSE),
+    HTTP_FIELD("http.request.method", FP_FT_STRING, 0, H_METHOD),
+    HTTP_FIELD("http.request.uri", FP_FT_STRING, 0, H_URI),
+    HTTP_FIELD("http.request.version", FP_FT_STRING, 0, H_REQ_VERSION),
+    HTTP_FIELD("http.response.version", FP_FT_STRING, 0, H_RESP_VERSION),
+    HTTP_FIELD("http.response.code", FP_FT_UINT, 16, H_CODE),
+    HTTP_FIELD("http.response.phrase", FP_FT_STRING, 0, H_PHRASE),
+    HTTP_HEADER("http.host", 0),
+    HTTP_HEADER("http.user_agent", 1),
+    HTTP_HEADER("http.content_type", 2),
+    HTTP_HEADER("http.content_length_header", 3),
+    HTTP_FIELD("http.content_length", FP_FT_UINT, 64, H_HEADER + 3),
+    HTTP_HEADER("http.server", 4),
+    HTTP_HEADER("http.referer", 5),
+    HTTP_HEADER("http.cookie", 6),
+    HTTP_HEADER("http.location", 7),
+    HTTP_HEADER("http.connection", 8),
+    HTTP_HEADER("http.accept", 9),
+    HTTP_HEADER("http.accept_encoding", 10),
+    HTTP_HEADER("http.accept_language", 11),
+    HTTP_HEADER("http.transfer_encoding", 12),
+    HTTP_HEADER("http.set_cookie", 13),
+};
+FP_FIELD_TABLE(fp_fields_http, "http", http_fields);

@@ -5,6 +5,7 @@
  * upper-layer dispatch for IPv4 and IPv6 (IANA protocol numbers). */
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 void fp_dissect_l4(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end)
 {
@@ -77,3 +78,39 @@ void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
     }
     fp_dissect_l4(x, d->ip_proto, off + ihl, ip_end);
 }
+
+/* ---- Fields (Wireshark's ip) ------------------------------------------- */
+
+/* ip.hdr_len: IHL in bytes. */
+static int ip_hdr_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field_value v;
+    if (!fp_field_read_fixed(f, x, &v))
+        return 0;
+    v.u *= 4;
+    visit(arg, &v);
+    return 1;
+}
+
+static const fp_field ip_fields[] = {
+    FP_FIELD_PROTO("ip", FP_L_IP4),
+    FP_FIELD_UINT("ip.version", FP_L_IP4, 0, 8, 0xf0),
+    {"ip.hdr_len", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0x0f, ip_hdr_len},
+    FP_FIELD_UINT("ip.dsfield", FP_L_IP4, 1, 8, 0),
+    FP_FIELD_UINT("ip.dsfield.dscp", FP_L_IP4, 1, 8, 0xfc),
+    FP_FIELD_UINT("ip.dsfield.ecn", FP_L_IP4, 1, 8, 0x03),
+    FP_FIELD_UINT("ip.len", FP_L_IP4, 2, 16, 0),
+    FP_FIELD_UINT("ip.id", FP_L_IP4, 4, 16, 0),
+    FP_FIELD_UINT("ip.flags", FP_L_IP4, 6, 8, 0xe0),
+    FP_FIELD_BOOL("ip.flags.rb", FP_L_IP4, 6, 8, 0x80),
+    FP_FIELD_BOOL("ip.flags.df", FP_L_IP4, 6, 8, 0x40),
+    FP_FIELD_BOOL("ip.flags.mf", FP_L_IP4, 6, 8, 0x20),
+    FP_FIELD_UINT("ip.frag_offset", FP_L_IP4, 6, 16, 0x1fff), /* 8-byte units, as on the wire */
+    FP_FIELD_UINT("ip.ttl", FP_L_IP4, 8, 8, 0),
+    FP_FIELD_UINT("ip.proto", FP_L_IP4, 9, 8, 0),
+    FP_FIELD_UINT("ip.checksum", FP_L_IP4, 10, 16, 0),
+    FP_FIELD_ADDR("ip.src", FP_FT_IPV4, FP_L_IP4, 12),
+    FP_FIELD_ADDR("ip.dst", FP_FT_IPV4, FP_L_IP4, 16),
+    {"ip.addr", FP_FT_IPV4, 32, FP_L_IP4, 4, 12, 0, fp_field_pair},
+};
+FP_FIELD_TABLE(fp_fields_ip, "ip", ip_fields);

@@ -5,6 +5,7 @@
  * header is a jumbogram (RFC 2675): the frame gives the length. */
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 static int is_ext_header(uint8_t nh)
 {
@@ -122,3 +123,52 @@ const uint8_t *fp_ip6_home_src(const uint8_t *data, const fp_dissection *d)
     }
     return src;
 }
+
+/* ---- Fields (Wireshark's ipv6) ----------------------------------------- */
+
+/* A field of each extension header of type `arg` (offset within that header). */
+static int ip6_ext_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    if (!FP_HAS(d, FP_L_IP6))
+        return 0;
+    int n = 0;
+    for (int i = 0; i < d->ip6_ext_count; i++) {
+        const fp_ip6_ext *e = &d->ip6_ext[i];
+        if (e->type != f->arg || f->offset + f->bits / 8u > e->len)
+            continue;
+        fp_field_value v;
+        fp_field_decode(f, x->data + e->off + f->offset, &v);
+        n++;
+        if (visit(arg, &v))
+            break;
+    }
+    return n;
+}
+
+#define IP6_EXT(name, type, off, bits, mask, ext) \
+    {name, type, bits, FP_L_IP6, ext, off, mask, ip6_ext_field}
+static const fp_field ipv6_fields[] = {
+    FP_FIELD_PROTO("ipv6", FP_L_IP6),
+    FP_FIELD_UINT("ipv6.version", FP_L_IP6, 0, 8, 0xf0),
+    FP_FIELD_UINT("ipv6.tclass", FP_L_IP6, 0, 32, 0x0ff00000),
+    FP_FIELD_UINT("ipv6.tclass.dscp", FP_L_IP6, 0, 32, 0x0fc00000),
+    FP_FIELD_UINT("ipv6.tclass.ecn", FP_L_IP6, 0, 32, 0x00300000),
+    FP_FIELD_UINT("ipv6.flow", FP_L_IP6, 0, 32, 0x000fffff),
+    FP_FIELD_UINT("ipv6.plen", FP_L_IP6, 4, 16, 0),
+    FP_FIELD_UINT("ipv6.nxt", FP_L_IP6, 6, 8, 0),
+    FP_FIELD_UINT("ipv6.hlim", FP_L_IP6, 7, 8, 0),
+    FP_FIELD_ADDR("ipv6.src", FP_FT_IPV6, FP_L_IP6, 8),
+    FP_FIELD_ADDR("ipv6.dst", FP_FT_IPV6, FP_L_IP6, 24),
+    {"ipv6.addr", FP_FT_IPV6, 0, FP_L_IP6, 16, 8, 0, fp_field_pair},
+    IP6_EXT("ipv6.hopopts.nxt", FP_FT_UINT, 0, 8, 0, 0),
+    IP6_EXT("ipv6.routing.nxt", FP_FT_UINT, 0, 8, 0, 43),
+    IP6_EXT("ipv6.routing.type", FP_FT_UINT, 2, 8, 0, 43),
+    IP6_EXT("ipv6.routing.segleft", FP_FT_UINT, 3, 8, 0, 43),
+    IP6_EXT("ipv6.dstopts.nxt", FP_FT_UINT, 0, 8, 0, 60),
+    IP6_EXT("ipv6.fraghdr.nxt", FP_FT_UINT, 0, 8, 0, 44),
+    IP6_EXT("ipv6.fraghdr.offset", FP_FT_UINT, 2, 16, 0xfff8, 44), /* 8-byte units */
+    IP6_EXT("ipv6.fraghdr.more", FP_FT_BOOL, 2, 16, 0x0001, 44),
+    IP6_EXT("ipv6.fraghdr.ident", FP_FT_UINT, 4, 32, 0, 44),
+};
+FP_FIELD_TABLE(fp_fields_ipv6, "ipv6", ipv6_fields);

@@ -4,6 +4,7 @@
  *   Linux cooked capture v1/v2, BSD NULL/LOOP, RAW, IPV4, IPV6, PPP: tcpdump.org LINKTYPE_ registry. */
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS] = {
     "snaplen",       "link_trunc",    "vlan_depth",     "arp_trunc",      "ip4_trunc",
@@ -193,3 +194,134 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
     default: return;
     }
 }
+
+/* ---- Fields (Wireshark's eth, vlan, ieee8021ad, sll) -------------------- */
+
+/* eth.type for an EtherType, eth.len (arg 1) for an 802.3 length (IEEE 802.3 3.2.6). */
+static int eth_type_or_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field_value v;
+    if (!fp_field_read_fixed(f, x, &v) || (f->arg ? v.u > 1500 : v.u < 0x0600))
+        return 0;
+    visit(arg, &v);
+    return 1;
+}
+
+static const fp_field eth_fields[] = {
+    FP_FIELD_PROTO("eth", FP_L_ETH),
+    FP_FIELD_ADDR("eth.dst", FP_FT_MAC, FP_L_ETH, 0),
+    FP_FIELD_ADDR("eth.src", FP_FT_MAC, FP_L_ETH, 6),
+    {"eth.addr", FP_FT_MAC, 0, FP_L_ETH, 6, 0, 0, fp_field_pair},
+    FP_FIELD_BOOL("eth.dst.lg", FP_L_ETH, 0, 8, 0x02),
+    FP_FIELD_BOOL("eth.dst.ig", FP_L_ETH, 0, 8, 0x01),
+    FP_FIELD_BOOL("eth.src.lg", FP_L_ETH, 6, 8, 0x02),
+    FP_FIELD_BOOL("eth.src.ig", FP_L_ETH, 6, 8, 0x01),
+    {"eth.lg", FP_FT_BOOL, 8, FP_L_ETH, 6, 0, 0x02, fp_field_pair},
+    {"eth.ig", FP_FT_BOOL, 8, FP_L_ETH, 6, 0, 0x01, fp_field_pair},
+    {"eth.type", FP_FT_UINT, 16, FP_L_ETH, 0, 12, 0, eth_type_or_len},
+    {"eth.len", FP_FT_UINT, 16, FP_L_ETH, 1, 12, 0, eth_type_or_len},
+};
+FP_FIELD_TABLE(fp_fields_eth, "eth", eth_fields);
+
+/* One value per tag: arg 0 the 802.1Q tags (TPID 0x8100, 0x9100), arg 1 the 802.1ad
+ * S-tags (0x88a8), as Wireshark splits them. Offset 0 is the TCI, 2 the next type. */
+static int vlan_tags(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    if (!FP_HAS(d, FP_L_VLAN))
+        return 0;
+    int n = 0;
+    for (int i = 0; i < d->vlan_count; i++) {
+        if ((d->vlan[i].tpid == 0x88a8) != (f->arg == 1))
+            continue;
+        const uint8_t *tag = x->data + d->layer[FP_L_VLAN].off + 4 * i;
+        fp_field_value v = {0, tag, 4};
+        if (f->type != FP_FT_PROTOCOL) {
+            fp_field_decode(f, tag + f->offset, &v);
+            if (f->offset == 2 && v.u < 0x0600) /* an 802.3 length, not vlan.etype */
+                continue;
+        }
+        n++;
+        if (visit(arg, &v))
+            break;
+    }
+    return n;
+}
+
+#define VLAN_FIELD(name, type, off, mask, which) \
+    {name, type, 16, FP_L_VLAN, which, off, mask, vlan_tags}
+static const fp_field vlan_fields[] = {
+    VLAN_FIELD("vlan", FP_FT_PROTOCOL, 0, 0, 0),
+    VLAN_FIELD("vlan.priority", FP_FT_UINT, 0, 0xe000, 0),
+    VLAN_FIELD("vlan.dei", FP_FT_BOOL, 0, 0x1000, 0),
+    VLAN_FIELD("vlan.id", FP_FT_UINT, 0, 0x0fff, 0),
+    VLAN_FIELD("vlan.etype", FP_FT_UINT, 2, 0, 0),
+};
+FP_FIELD_TABLE(fp_fields_vlan, "vlan", vlan_fields);
+
+static const fp_field ieee8021ad_fields[] = {
+    VLAN_FIELD("ieee8021ad", FP_FT_PROTOCOL, 0, 0, 1),
+    VLAN_FIELD("ieee8021ad.priority", FP_FT_UINT, 0, 0xe000, 1),
+    VLAN_FIELD("ieee8021ad.dei", FP_FT_UINT, 0, 0x1000, 1),
+    VLAN_FIELD("ieee8021ad.id", FP_FT_UINT, 0, 0x0fff, 1),
+};
+FP_FIELD_TABLE(fp_fields_ieee8021ad, "ieee8021ad", ieee8021ad_fields);
+
+/* Linux cooked v1 and v2 hold the same fields at different places (bits 0: absent). */
+enum { SLL_PKTTYPE, SLL_HATYPE, SLL_HALEN, SLL_SRC, SLL_ETYPE, SLL_LTYPE, SLL_IFINDEX };
+static const struct {
+    uint8_t off1, bits1, off2, bits2;
+} sll_layout[] = {
+    [SLL_PKTTYPE] = {0, 16, 10, 8}, [SLL_HATYPE] = {2, 16, 8, 16}, [SLL_HALEN] = {4, 16, 11, 8},
+    [SLL_SRC] = {6, 48, 12, 48},    [SLL_ETYPE] = {14, 16, 0, 16}, [SLL_LTYPE] = {14, 16, 0, 16},
+    [SLL_IFINDEX] = {0, 0, 4, 32},
+};
+
+static int sll_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    int v2 = FP_HAS(d, FP_L_SLL2);
+    if (!v2 && !FP_HAS(d, FP_L_SLL))
+        return 0;
+    fp_field at = *f;
+    at.layer = v2 ? FP_L_SLL2 : FP_L_SLL;
+    at.offset = v2 ? sll_layout[f->arg].off2 : sll_layout[f->arg].off1;
+    at.bits = v2 ? sll_layout[f->arg].bits2 : sll_layout[f->arg].bits1;
+    fp_field_value v;
+    if (at.bits == 0 || !fp_field_read_fixed(&at, x, &v))
+        return 0;
+    if (f->arg == SLL_SRC || f->arg == SLL_ETYPE || f->arg == SLL_LTYPE) {
+        fp_field_value t; /* the address is a MAC for Ethernet-like hardware of 6 bytes */
+        at.arg = f->arg == SLL_SRC ? SLL_HALEN : SLL_ETYPE;
+        at.offset = v2 ? sll_layout[at.arg].off2 : sll_layout[at.arg].off1;
+        at.bits = v2 ? sll_layout[at.arg].bits2 : sll_layout[at.arg].bits1;
+        at.type = FP_FT_UINT;
+        at.mask = 0;
+        if (!fp_field_read_fixed(&at, x, &t))
+            return 0;
+        if (f->arg == SLL_SRC ? t.u != 6 : (f->arg == SLL_ETYPE) != (t.u >= 0x0600))
+            return 0;
+    }
+    visit(arg, &v);
+    return 1;
+}
+
+static int sll_protocol(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field at = *f;
+    at.layer = FP_HAS(x->d, FP_L_SLL2) ? FP_L_SLL2 : FP_L_SLL;
+    return fp_field_protocol(&at, x, visit, arg);
+}
+
+#define SLL_FIELD(name, type, which) {name, type, 0, FP_L_SLL, which, 0, 0, sll_field}
+static const fp_field sll_fields[] = {
+    {"sll", FP_FT_PROTOCOL, 0, FP_L_SLL, 0, 0, 0, sll_protocol},
+    SLL_FIELD("sll.pkttype", FP_FT_UINT, SLL_PKTTYPE),
+    SLL_FIELD("sll.hatype", FP_FT_UINT, SLL_HATYPE),
+    SLL_FIELD("sll.halen", FP_FT_UINT, SLL_HALEN),
+    SLL_FIELD("sll.src.eth", FP_FT_MAC, SLL_SRC),
+    SLL_FIELD("sll.etype", FP_FT_UINT, SLL_ETYPE),
+    SLL_FIELD("sll.ltype", FP_FT_UINT, SLL_LTYPE),
+    SLL_FIELD("sll.ifindex", FP_FT_UINT, SLL_IFINDEX),
+};
+FP_FIELD_TABLE(fp_fields_sll, "sll", sll_fields);

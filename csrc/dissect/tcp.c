@@ -6,6 +6,7 @@
  *   start line) on any port. Only the segment is looked at: no reassembly here. */
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 /* Where the segment's upper layer starts: DNS when a port says so, else by content. */
 static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)
@@ -124,3 +125,114 @@ int fp_tcp_options(const uint8_t *data, const fp_dissection *d, fp_tcp_option *o
     }
     return n;
 }
+
+/* ---- Fields (Wireshark's tcp) ------------------------------------------ */
+
+/* Where the IP datagram carrying the segment ends on the wire, from its length field. */
+static int ip_wire_end(const fp_field_ctx *x, uint64_t *end)
+{
+    const fp_dissection *d = x->d;
+    fp_field len = FP_FIELD_UINT("", FP_L_IP4, 2, 16, 0);
+    fp_field_value v;
+    if (FP_HAS(d, FP_L_IP4)) {
+        if (!fp_field_read_fixed(&len, x, &v) || v.u < d->layer[FP_L_IP4].hlen)
+            return -1;
+        *end = d->layer[FP_L_IP4].off + v.u;
+        return 0;
+    }
+    len.layer = FP_L_IP6;
+    len.offset = 4;
+    if (!FP_HAS(d, FP_L_IP6) || !fp_field_read_fixed(&len, x, &v) || v.u == 0)
+        return -1;
+    *end = d->layer[FP_L_IP6].off + 40 + v.u;
+    return 0;
+}
+
+/* tcp.len: the IP payload after the TCP header (RFC 9293 3.1 data offset). */
+static int tcp_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    (void)f;
+    const fp_dissection *d = x->d;
+    uint64_t end;
+    if (!FP_HAS(d, FP_L_TCP) || (d->anomalies & (FP_ANOM_TCP_TRUNC | FP_ANOM_TCP_BAD_OFF)) ||
+        ip_wire_end(x, &end) != 0)
+        return 0;
+    uint64_t data = (uint64_t)d->layer[FP_L_TCP].off + d->layer[FP_L_TCP].hlen;
+    fp_field_value v = {end > data ? end - data : 0, NULL, 0};
+    visit(arg, &v);
+    return 1;
+}
+
+/* tcp.hdr_len: data offset in bytes. */
+static int tcp_hdr_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field_value v;
+    if (!fp_field_read_fixed(f, x, &v))
+        return 0;
+    v.u *= 4;
+    visit(arg, &v);
+    return 1;
+}
+
+/* Options: arg 0 each option's kind, 1 each length byte; otherwise the value at
+ * `offset` in each option of kind `arg` whose length is `mask` (RFC 9293 3.2, RFC 7323). */
+static int tcp_option_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_tcp_option opts[40]; /* at most 40 option bytes */
+    int bad;
+    int count = fp_tcp_options(x->data, x->d, opts, 40, &bad);
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        fp_field_value v = {opts[i].kind, NULL, 0};
+        if (f->arg == 1) {
+            if (opts[i].len < 2)
+                continue;
+            v.u = opts[i].len;
+        } else if (f->arg != 0) {
+            if (opts[i].kind != f->arg || opts[i].len != f->mask)
+                continue;
+            fp_field at = *f;
+            at.mask = 0;
+            fp_field_decode(&at, x->data + opts[i].off + f->offset, &v);
+        }
+        n++;
+        if (visit(arg, &v))
+            break;
+    }
+    return n;
+}
+
+#define TCP_FLAG(name, mask) FP_FIELD_BOOL(name, FP_L_TCP, 12, 16, mask)
+#define TCP_OPT(name, bits, kind, len, off) \
+    {name, FP_FT_UINT, bits, FP_L_TCP, kind, off, len, tcp_option_field}
+static const fp_field tcp_fields[] = {
+    FP_FIELD_PROTO("tcp", FP_L_TCP),
+    FP_FIELD_UINT("tcp.srcport", FP_L_TCP, 0, 16, 0),
+    FP_FIELD_UINT("tcp.dstport", FP_L_TCP, 2, 16, 0),
+    {"tcp.port", FP_FT_UINT, 16, FP_L_TCP, 2, 0, 0, fp_field_pair},
+    FP_FIELD_UINT("tcp.seq_raw", FP_L_TCP, 4, 32, 0),
+    FP_FIELD_UINT("tcp.ack_raw", FP_L_TCP, 8, 32, 0),
+    {"tcp.hdr_len", FP_FT_UINT, 8, FP_L_TCP, 0, 12, 0xf0, tcp_hdr_len},
+    FP_FIELD_UINT("tcp.flags", FP_L_TCP, 12, 16, 0x0fff),
+    FP_FIELD_UINT("tcp.flags.res", FP_L_TCP, 12, 16, 0x0e00),
+    TCP_FLAG("tcp.flags.ae", 0x0100),
+    TCP_FLAG("tcp.flags.cwr", 0x0080),
+    TCP_FLAG("tcp.flags.ece", 0x0040),
+    TCP_FLAG("tcp.flags.urg", 0x0020),
+    TCP_FLAG("tcp.flags.ack", 0x0010),
+    TCP_FLAG("tcp.flags.push", 0x0008),
+    TCP_FLAG("tcp.flags.reset", 0x0004),
+    TCP_FLAG("tcp.flags.syn", 0x0002),
+    TCP_FLAG("tcp.flags.fin", 0x0001),
+    FP_FIELD_UINT("tcp.window_size_value", FP_L_TCP, 14, 16, 0),
+    FP_FIELD_UINT("tcp.checksum", FP_L_TCP, 16, 16, 0),
+    FP_FIELD_UINT("tcp.urgent_pointer", FP_L_TCP, 18, 16, 0),
+    {"tcp.len", FP_FT_UINT, 32, FP_L_TCP, 0, 0, 0, tcp_len},
+    TCP_OPT("tcp.option_kind", 8, 0, 0, 0),
+    TCP_OPT("tcp.option_len", 8, 1, 0, 1),
+    TCP_OPT("tcp.options.mss_val", 16, 2, 4, 2),
+    TCP_OPT("tcp.options.wscale.shift", 8, 3, 3, 2),
+    TCP_OPT("tcp.options.timestamp.tsval", 32, 8, 10, 2),
+    TCP_OPT("tcp.options.timestamp.tsecr", 32, 8, 10, 6),
+};
+FP_FIELD_TABLE(fp_fields_tcp, "tcp", tcp_fields);

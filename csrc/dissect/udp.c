@@ -3,6 +3,7 @@
  * 5355 LLMNR (RFC 4795 section 2.1), either direction. */
 #include "cursor.h"
 #include "dissect.h"
+#include "fields.h"
 
 static int is_dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
 
@@ -32,3 +33,15 @@ void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end)
     if (is_dns_port(d->sport) || is_dns_port(d->dport))
         fp_dissect_dns(x, off + 8, udp_end, 1);
 }
+
+/* ---- Fields (Wireshark's udp) ------------------------------------------ */
+
+static const fp_field udp_fields[] = {
+    FP_FIELD_PROTO("udp", FP_L_UDP),
+    FP_FIELD_UINT("udp.srcport", FP_L_UDP, 0, 16, 0),
+    FP_FIELD_UINT("udp.dstport", FP_L_UDP, 2, 16, 0),
+    {"udp.port", FP_FT_UINT, 16, FP_L_UDP, 2, 0, 0, fp_field_pair},
+    FP_FIELD_UINT("udp.length", FP_L_UDP, 4, 16, 0),
+    FP_FIELD_UINT("udp.checksum", FP_L_UDP, 6, 16, 0),
+};
+FP_FIELD_TABLE(fp_fields_udp, "udp", udp_fields);

@@ -140,6 +140,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_layers_register(m, st) < 0) return -1;
     if (fp_tcpflags_register(m, st) < 0) return -1;
     if (fp_packet_register(m, st) < 0) return -1;
+    if (fp_fields_register(m) < 0) return -1;
     if (fp_packetlist_register(m, st) < 0) return -1;
     if (fp_reader_register(m, st) < 0) return -1;
     if (fp_writer_register(m, st) < 0) return -1;

@@ -691,6 +691,9 @@ static PyMethodDef packet_methods[] = {
     {"verify_checksums", packet_verify_checksums, METH_NOARGS,
      "Check IPv4/TCP/UDP/ICMP checksums: {layer: True/False/None (cannot tell)}."},
     {"__bytes__", packet_bytes, METH_NOARGS, "The captured bytes."},
+    {"field", (PyCFunction)(void (*)(void))fp_packet_field, METH_VARARGS | METH_KEYWORDS,
+     "A field by its Wireshark name ('tcp.srcport'): the first value or None; all=True: "
+     "every occurrence, as a list."},
     {NULL},
 };
 

@@ -86,6 +86,10 @@ static inline const uint8_t *fp_packet_opts(const FpPacket *p)
     return p->data + ((p->caplen + 3u) & ~3u);
 }
 
+/* fields_py.c: Packet.field() and field_names() */
+PyObject *fp_packet_field(PyObject *self, PyObject *args, PyObject *kwds);
+int fp_fields_register(PyObject *m);
+
 /* layer.c: the Layer base and one heap type per protocol layer (layer_*.c) */
 int fp_layers_register(PyObject *m, fp_state *st);
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
