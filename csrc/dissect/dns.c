@@ -403,12 +403,14 @@ int fp_dns_rdata_text(const uint8_t *msg, uint32_t len, const fp_dns_record *rec
 
 /* ---- Fields (Wireshark's dns) ------------------------------------------ */
 
-/* Flags Wireshark shows for responses only (arg 1): AA, RA, AD, RCODE. */
+/* Flags Wireshark shows for responses only (arg 1: AA, RA, RCODE), or for responses
+ * and queries that set it (arg 2: AD, RFC 6840 5.7). */
 static int dns_flag(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     fp_field qr = FP_FIELD_BOOL("", FP_L_DNS, 2, 16, 0x8000);
     fp_field_value r, v;
-    if (!fp_field_read_fixed(&qr, x, &r) || !fp_field_read_fixed(f, x, &v) || (f->arg && !r.u))
+    if (!fp_field_read_fixed(&qr, x, &r) || !fp_field_read_fixed(f, x, &v) ||
+        (f->arg && !r.u && !(f->arg == 2 && v.u)))
         return 0;
     visit(arg, &v);
     return 1;
@@ -512,7 +514,7 @@ static const fp_field dns_fields[] = {
     DNS_FLAG("dns.flags.recdesired", 0x0100, 0),
     DNS_FLAG("dns.flags.recavail", 0x0080, 1),
     DNS_FLAG("dns.flags.z", 0x0040, 0),
-    DNS_FLAG("dns.flags.authenticated", 0x0020, 1),
+    DNS_FLAG("dns.flags.authenticated", 0x0020, 2),
     DNS_FLAG("dns.flags.checkdisable", 0x0010, 0),
     DNS_FLAG("dns.flags.rcode", 0x000f, 1),
     FP_FIELD_UINT("dns.count.queries", FP_L_DNS, 4, 16, 0),

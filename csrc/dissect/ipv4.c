@@ -92,9 +92,18 @@ static int ip_hdr_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     return 1;
 }
 
+/* ip.version: Wireshark also shows it for IPv6 headers (ip.version == 6). */
+static int ip_version(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field at = *f;
+    if (!FP_HAS(x->d, FP_L_IP4))
+        at.layer = FP_L_IP6;
+    return fp_field_fixed(&at, x, visit, arg);
+}
+
 static const fp_field ip_fields[] = {
     FP_FIELD_PROTO("ip", FP_L_IP4),
-    FP_FIELD_UINT("ip.version", FP_L_IP4, 0, 8, 0xf0),
+    {"ip.version", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0xf0, ip_version},
     {"ip.hdr_len", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0x0f, ip_hdr_len},
     FP_FIELD_UINT("ip.dsfield", FP_L_IP4, 1, 8, 0),
     FP_FIELD_UINT("ip.dsfield.dscp", FP_L_IP4, 1, 8, 0xfc),

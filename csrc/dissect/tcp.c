@@ -148,14 +148,15 @@ static int ip_wire_end(const fp_field_ctx *x, uint64_t *end)
     return 0;
 }
 
-/* tcp.len: the IP payload after the TCP header (RFC 9293 3.1 data offset). */
+/* tcp.len: the IP payload after the TCP header (RFC 9293 3.1 data offset); unknown
+ * in a fragment. */
 static int tcp_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     (void)f;
     const fp_dissection *d = x->d;
     uint64_t end;
     if (!FP_HAS(d, FP_L_TCP) || (d->anomalies & (FP_ANOM_TCP_TRUNC | FP_ANOM_TCP_BAD_OFF)) ||
-        ip_wire_end(x, &end) != 0)
+        d->is_fragment || ip_wire_end(x, &end) != 0)
         return 0;
     uint64_t data = (uint64_t)d->layer[FP_L_TCP].off + d->layer[FP_L_TCP].hlen;
     fp_field_value v = {end > data ? end - data : 0, NULL, 0};
@@ -175,25 +176,33 @@ static int tcp_hdr_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit,
 }
 
 /* Options: arg 0 each option's kind, 1 each length byte; otherwise the value at
- * `offset` in each option of kind `arg` whose length is `mask` (RFC 9293 3.2, RFC 7323). */
+ * `offset` in each option of kind `arg` whose length is `mask` (RFC 9293 3.2, RFC 7323).
+ * Like Wireshark, the bytes after an EOL are read as options too (padding: more EOLs). */
 static int tcp_option_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
-    fp_tcp_option opts[40]; /* at most 40 option bytes */
-    int bad;
-    int count = fp_tcp_options(x->data, x->d, opts, 40, &bad);
+    const fp_dissection *d = x->d;
+    if (!FP_HAS(d, FP_L_TCP) || d->layer[FP_L_TCP].hlen <= 20)
+        return 0;
+    const fp_span *s = &d->layer[FP_L_TCP];
+    fp_cursor c = fp_cursor_make(x->data, s->off + s->hlen);
+    c.ptr += s->off + 20;
     int n = 0;
-    for (int i = 0; i < count; i++) {
-        fp_field_value v = {opts[i].kind, NULL, 0};
+    uint8_t kind, len = 1;
+    while (fp_get_u8(&c, &kind) == 0) {
+        const uint8_t *opt = c.ptr - 1;
+        if (kind > 1 && (fp_get_u8(&c, &len) || len < 2 || fp_skip(&c, (size_t)len - 2)))
+            break;
+        fp_field_value v = {kind, NULL, 0};
         if (f->arg == 1) {
-            if (opts[i].len < 2)
+            if (kind <= 1)
                 continue;
-            v.u = opts[i].len;
+            v.u = len;
         } else if (f->arg != 0) {
-            if (opts[i].kind != f->arg || opts[i].len != f->mask)
+            if (kind != f->arg || len != f->mask)
                 continue;
             fp_field at = *f;
             at.mask = 0;
-            fp_field_decode(&at, x->data + opts[i].off + f->offset, &v);
+            fp_field_decode(&at, opt + f->offset, &v);
         }
         n++;
         if (visit(arg, &v))

@@ -219,7 +219,7 @@ int fp_tls_parse(const uint8_t *data, const fp_dissection *d, fp_tls_info *t)
 
 /* ---- Fields (Wireshark's tls, one segment) ------------------------------ */
 
-/* Record header fields, one per record of the segment (RFC 8446 5.1). */
+/* Record header fields, one per record complete in the segment (RFC 8446 5.1). */
 static int tls_record_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     if (!FP_HAS(x->d, FP_L_TLS))
@@ -229,32 +229,26 @@ static int tls_record_field(const fp_field *f, fp_field_ctx *x, fp_field_visit v
     c.ptr += s->off;
     int n = 0;
     while (fp_cur_has(&c, 5) && fp_tls_plausible(c.ptr, (uint32_t)fp_cur_left(&c))) {
+        const uint8_t *record = c.ptr;
+        if (fp_skip(&c, 5u + fp_peek_be16(&c, 3)) != 0)
+            break;
         fp_field_value v;
-        fp_field_decode(f, c.ptr + f->offset, &v);
+        fp_field_decode(f, record + f->offset, &v);
         n++;
-        if (visit(arg, &v) || fp_skip(&c, 5u + fp_peek_be16(&c, 3)) != 0)
+        if (visit(arg, &v))
             break;
     }
     return n;
 }
 
-/* The first handshake message's type and the ClientHello's server name. */
-static int tls_hello_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+/* The ClientHello's server name (also from a hello the segment cuts). */
+static int tls_sni(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
+    (void)f;
     fp_tls_info t;
-    if (!FP_HAS(x->d, FP_L_TLS) || fp_tls_parse(x->data, x->d, &t) != 0)
+    if (!FP_HAS(x->d, FP_L_TLS) || fp_tls_parse(x->data, x->d, &t) != 0 || t.sni.len == 0)
         return 0;
-    fp_field_value v = {0, NULL, 0};
-    if (f->type == FP_FT_STRING) {
-        if (t.sni.len == 0)
-            return 0;
-        v.p = x->data + t.sni.off;
-        v.len = t.sni.len;
-    } else {
-        if (t.handshake_type < 0 || t.content_type != 22)
-            return 0;
-        v.u = (uint64_t)t.handshake_type;
-    }
+    fp_field_value v = {0, x->data + t.sni.off, t.sni.len};
     visit(arg, &v);
     return 1;
 }
@@ -264,8 +258,6 @@ static const fp_field tls_fields[] = {
     {"tls.record.content_type", FP_FT_UINT, 8, FP_L_TLS, 0, 0, 0, tls_record_field},
     {"tls.record.version", FP_FT_UINT, 16, FP_L_TLS, 0, 1, 0, tls_record_field},
     {"tls.record.length", FP_FT_UINT, 16, FP_L_TLS, 0, 3, 0, tls_record_field},
-    {"tls.handshake.type", FP_FT_UINT, 8, FP_L_TLS, 0, 0, 0, tls_hello_field},
-    {"tls.handshake.extensions_server_name", FP_FT_STRING, 0, FP_L_TLS, 0, 0, 0,
-     tls_hello_field},
+    {"tls.handshake.extensions_server_name", FP_FT_STRING, 0, FP_L_TLS, 0, 0, 0, tls_sni},
 };
 FP_FIELD_TABLE(fp_fields_tls, "tls", tls_fields);

@@ -1,0 +1,294 @@
+"""The field registry (Packet.field, field_names) against tshark, field by field.
+
+Two independent references, frame by frame, every value of every occurrence:
+- the corpus refs (../shared/corpus/refs/*.tsv, tshark 4.0.17 with its default
+  reassembly): every column the registry knows, on every capture tshark can read;
+- tshark run here on every corpus capture with every registry field, reassembly and
+  defragmentation off (TSHARK_PREFS): fastpkt dissects one segment, one datagram.
+A disagreement fails unless a rule below names why it is legitimate.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from _fphelpers import corpus_dir, have, read_tsv, tshark_status
+from fastpkt._fastpkt import field_names
+
+TSHARK_PREFS = [
+    "tcp.desegment_tcp_streams:FALSE", "ip.defragment:FALSE", "ipv6.defragment:FALSE",
+    "tls.desegment_ssl_records:FALSE", "tls.desegment_ssl_application_data:FALSE",
+    "http.desegment_headers:FALSE", "http.desegment_body:FALSE",
+    "dns.desegment_dns_messages:FALSE",
+    "tcp.analyze_sequence_numbers:FALSE",  # retransmitted payloads are dissected too
+]
+SEP = "\x1f"  # tshark's aggregator here: HTTP values hold commas
+
+# Custom-block frames (tshark 4.0 shows pcapng Custom Blocks as frames; see corpus README).
+TSHARK_EXTRA_FRAMES = {
+    "pcapngtest-le-test202.pcapng": {1, 7, 10},
+    "pcapngtest-be-test202.pcapng": {1, 7, 10},
+}
+
+# ---------------------------------------------------------------------------------------
+# Rules: each a legitimate difference, applied where marked.
+#  TUNNEL     tshark also decodes what a packet carries inside it (GRE, VXLAN, GTP-U, IP in
+#             IP, PPTP, the datagram quoted by an ICMP error): a field occurs more often.
+#             fastpkt decodes the outer packet: its values are tshark's first ones.
+#  FRAGMENT   an IP fragment: fastpkt decodes nothing above IP in a later fragment and no
+#             application layer in a first one (its message continues in the next);
+#             tshark with defragmentation off decodes what the first fragment holds.
+#             Transport fields are not compared on later fragments, application fields on
+#             any fragment.
+#  NO_TS      Simple Packet Blocks have no timestamp: tshark prints none, nor does fastpkt.
+#  TS_OVERFLOW a pcapng timestamp beyond 2^63-1 ns: tshark prints the unsigned value,
+#             fastpkt's int64 time saturates.
+#  EXT_CAP    more than 8 IPv6 extension headers (FP_MAX_IP6_EXT, flagged ip6_ext): fastpkt
+#             records the first 8, tshark lists all; fastpkt's values are tshark's first.
+#  DNS_CUT    a DNS message whose records run past it (dns_malformed / dns_name): fastpkt
+#             stops at the broken record, tshark goes on with placeholders ("<Name too
+#             long>"); fastpkt's values are tshark's first.
+#  BY_PORT    tshark hands every TCP payload of a port-80/443 conversation to HTTP/TLS
+#             (body and record continuations); fastpkt sees a layer only where the payload
+#             starts a message: `http`/`tls` present in tshark only, fastpkt without it.
+#  TLS13_OPAQUE tshark names the type of TLS 1.3 encrypted records tls.record.opaque_type:
+#             fastpkt's content types are tshark's plus application_data (23) entries.
+#  TLS_CUT_HELLO fastpkt reads the SNI of a ClientHello the segment cuts when the extension
+#             is in it; tshark without reassembly shows complete records only.
+#  QUIC       tshark decrypts QUIC Initials and shows their TLS fields on UDP frames; the
+#             per-packet view does not decrypt (fp.client_hellos does).
+#  REASM      corpus refs only: tshark reassembles TCP and IP, so application fields show on
+#             the frame completing a PDU; they are compared on the live run instead.
+# ---------------------------------------------------------------------------------------
+
+APP = ("dns", "http", "tls")
+ABOVE_IP = ("tcp", "udp", "icmp", "icmpv6") + APP
+
+_NO_PARTIAL = "fastpkt exposes no partially captured header"
+# (file, frame, field) -> why fastpkt differs there.
+KNOWN: dict[tuple[str, int, str], str] = {
+    **{("tcpdump-ipv4_invalid_hdr_length.pcap", 1, f):
+       "IHL 4 (< 5): tshark rejects the header and shows no ip.* field; fastpkt keeps the "
+       "header view and flags ip4_bad_ihl (errors are data)"
+       for f in ("ip.src", "ip.dst", "ip.addr", "ip.proto", "ip.ttl", "ip.flags.mf",
+                 "ip.frag_offset", "ip.version", "ip.hdr_len", "ip.dsfield", "ip.dsfield.dscp",
+                 "ip.dsfield.ecn", "ip.len", "ip.id", "ip.flags", "ip.flags.rb", "ip.flags.df",
+                 "ip.checksum", "ip")},
+    **{("tcpdump-udp-length-heapoverflow.pcap", 1, f):
+       "only 4 of the 8 bytes of the UDP header were captured: tshark shows the ports; "
+       + _NO_PARTIAL for f in ("udp.srcport", "udp.dstport", "udp.port", "udp")},
+    **{("tcpdump-ipv6_invalid_length.pcap", 1, f):
+       "only 39 of the 40 bytes of the IPv6 header were captured: tshark shows the fields "
+       "it could read; " + _NO_PARTIAL
+       for f in ("ipv6.src", "ipv6.addr", "ipv6.version", "ipv6.tclass", "ipv6.tclass.dscp",
+                 "ipv6.tclass.ecn", "ipv6.flow", "ipv6.plen", "ipv6.nxt", "ipv6.hlim",
+                 "ip.version", "ipv6")},
+}
+# (field) -> why a whole field differs in a documented, value-independent way.
+KNOWN_FIELD: dict[str, str] = {}
+
+NAMES = field_names()
+
+
+def test_field_names_are_wireshark_names():
+    """Every name is a registered tshark field or protocol (tshark -G fields)."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    out = subprocess.run(["tshark", "-G", "fields"], capture_output=True, text=True,
+                         env=_env(), check=True).stdout
+    known = {line.split("\t")[2] for line in out.splitlines() if line[:2] in ("F\t", "P\t")}
+    assert [n for n in NAMES if n not in known] == []
+    assert len(NAMES) == len(set(NAMES))
+
+
+def test_unknown_name_suggests():
+    pkt = fp.read(str(Path(__file__).parent / "corpus" / "ppp-tls1_3.pcap"))[0]
+    with pytest.raises(ValueError, match='did you mean "tcp.srcport"'):
+        pkt.field("tcp.srcprt")
+    with pytest.raises(ValueError, match="neither a field nor a protocol name$"):
+        pkt.field("zzzzzzzz")
+    assert pkt.field("udp.srcport") is None
+    assert pkt.field("udp.srcport", all=True) == []
+    assert pkt.field("tcp.port", all=True) == [pkt.tcp.sport, pkt.tcp.dport]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, WIRESHARK_CONFIG_DIR="/nonexistent-fastpkt-fields")
+
+
+def tshark_rows(path: Path, fields: list[str]) -> list[dict[str, str]]:
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "header=y",
+           "-E", "separator=/t", "-E", "occurrence=a", "-E", f"aggregator={SEP}"]
+    for pref in TSHARK_PREFS:
+        cmd += ["-o", pref]
+    cmd += ["-e", "frame.number"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(),
+                         errors="surrogateescape").stdout
+    lines = out.splitlines()
+    if not lines:
+        return []
+    header = lines[0].split("\t")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split("\t")
+        cells += [""] * (len(header) - len(cells))
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def packets(path: Path) -> list:
+    out = []
+    try:
+        with fp.open(str(path)) as r:
+            out.extend(r)
+    except fp.Error:
+        pass
+    return out
+
+
+def theirs_as(ours_sample, text: str, name: str):
+    """tshark's text of one value, parsed like fastpkt's value of the field."""
+    if isinstance(ours_sample, bool):
+        return text in ("1", "True")
+    if isinstance(ours_sample, int):
+        return int(text, 0)
+    if isinstance(ours_sample, float):
+        sec, _, frac = text.partition(".")
+        return (int(sec) * 10**9 + int((frac + "000000000")[:9])) / 1e9
+    if isinstance(ours_sample, bytes):
+        return None  # protocols: only their occurrences are compared
+    if name.startswith("ipv6.") or name == "dns.aaaa":
+        return str(ipaddress.IPv6Address(text))
+    return text
+
+
+def tshark_escaped(v):
+    """Strings as tshark -T fields writes them (backslash, tab, CR, LF escaped)."""
+    if not isinstance(v, str):
+        return v
+    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def values_equal(name: str, ours: list, cell: str) -> tuple[bool, list]:
+    theirs = cell.split(SEP) if cell else []
+    if any(isinstance(v, bytes) for v in ours):
+        return len(ours) == len(theirs), theirs
+    if len(ours) != len(theirs):
+        return False, theirs
+    if name == "frame.time_epoch" and ours:  # TS_OVERFLOW
+        sec, _, frac = theirs[0].partition(".")
+        ns = min(int(sec) * 10**9 + int((frac + "000000000")[:9]), 2**63 - 1)
+        return ours[0] == ns / 1e9, theirs
+    return all(tshark_escaped(o) == theirs_as(o, t, name) for o, t in zip(ours, theirs)), theirs
+
+
+def prefix_rule(f: str, p) -> bool:
+    """EXT_CAP and DNS_CUT: fastpkt's values may be the first of tshark's."""
+    anomalies = p.anomalies
+    if f.startswith("ipv6.") and "ip6_ext" in anomalies:
+        return True
+    return f.startswith("dns.") and ("dns_malformed" in anomalies or "dns_name" in anomalies)
+
+
+def is_tunnel(p, row: dict[str, str]) -> bool:
+    n_ip = len(row.get("ip.src", "").split(SEP)) if row.get("ip.src") else 0
+    n_ip += len(row.get("ipv6.src", "").split(SEP)) if row.get("ipv6.src") else 0
+    return n_ip > (p.ip is not None) + (p.ip6 is not None) or \
+        bool(row.get("eth.src")) and len(row["eth.src"].split(SEP)) > 1
+
+
+def is_later_fragment(p) -> bool:
+    return "ip_fragment" in p.anomalies
+
+
+def is_fragment(p) -> bool:
+    if p.ip is not None and (p.ip.MF or p.ip.frag):
+        return True
+    return p.ip6 is not None and bool(p.ip6.frag or p.ip6.MF)
+
+
+def compare(name: str, pkts: list, rows: list[dict[str, str]], fields: list[str],
+            skip=lambda field, p, row: None, defragmented: bool = False
+            ) -> tuple[list[str], int]:
+    bad, checked = [], 0
+    for p, row in zip(pkts, rows):
+        n = int(row["frame.number"])
+        tunnel = is_tunnel(p, row)
+        for f in fields:
+            if f not in row or skip(f, p, row):
+                continue
+            ours = p.field(f, all=True)
+            if f == "frame.time_epoch" and not row[f] and not ours:
+                continue  # NO_TS
+            ok, theirs = values_equal(f, ours, row[f])
+            proto = f.split(".")[0]
+            if not ok and (tunnel or prefix_rule(f, p)) and len(theirs) > len(ours):
+                ok, _ = values_equal(f, ours, SEP.join(theirs[: len(ours)]))  # TUNNEL...
+            later = is_later_fragment(p)
+            if not ok and (later or is_fragment(p)) and (
+                    proto in APP or (proto in ABOVE_IP and (later or defragmented))):
+                ok = True  # FRAGMENT
+            if not ok and proto == "tls" and p.udp is not None and not ours:
+                ok = True  # QUIC
+            if not ok and f in ("http", "tls") and not ours and p.tcp is not None:
+                ok = True  # BY_PORT
+            if not ok and f == "tls.record.content_type":  # TLS13_OPAQUE
+                ok = ([v for v in ours if v != 23] == [int(v) for v in theirs if v != "23"]
+                      and theirs.count("23") <= ours.count(23))
+            if (not ok and f == "tls.handshake.extensions_server_name" and not theirs
+                    and not p.field("tls.record.length", all=True)):
+                ok = True  # TLS_CUT_HELLO
+            checked += 1
+            if not ok:
+                why = KNOWN.get((name, n, f)) or KNOWN_FIELD.get(f)
+                if why is None:
+                    bad.append(f"{name} frame {n} {f}: fastpkt={ours!r} tshark={theirs!r}")
+    return bad, checked
+
+
+def corpus_case(name: str) -> tuple[Path, list, int]:
+    if name is None:
+        pytest.skip("no corpus")
+    if tshark_status(name) == "unreadable":
+        pytest.skip("tshark cannot read it")
+    path = corpus_dir() / name
+    pkts = packets(path)
+    return path, pkts, len(pkts)
+
+
+def drop_extra(name: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    extra = TSHARK_EXTRA_FRAMES.get(name, set())
+    return [r for r in rows if int(r["frame.number"]) not in extra]
+
+
+def test_fields_match_corpus_refs(corpus_file):
+    """Every ref column the registry knows (tshark's defaults: reassembly on)."""
+    path, pkts, n = corpus_case(corpus_file)
+    rows = drop_extra(corpus_file, read_tsv(corpus_dir() / "refs" / f"{corpus_file}.tsv"))
+    rows = [{k: v.replace(",", SEP) for k, v in r.items()} for r in rows][:n]
+    fields = [f for f in (rows[0].keys() if rows else []) if f in NAMES]
+
+    def skip(field, p, row):
+        return field.split(".")[0] in APP  # REASM: compared on the live run
+    # FRAGMENT: with defragmentation on, tshark decodes no fragment above IP but the last
+    bad, _ = compare(corpus_file, pkts, rows, fields, skip, defragmented=True)
+    assert not bad, f"{len(bad)} disagreement(s):\n" + "\n".join(bad[:60])
+
+
+@pytest.mark.tshark
+def test_fields_match_tshark(corpus_file):
+    """Every registry field, tshark run here with reassembly off."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    path, pkts, n = corpus_case(corpus_file)
+    fields = [f for f in NAMES]
+    rows = drop_extra(corpus_file, tshark_rows(path, fields))[:n]
+    bad, checked = compare(corpus_file, pkts, rows, fields)
+    assert not bad, f"{len(bad)} disagreement(s):\n" + "\n".join(bad[:80])
