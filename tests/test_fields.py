@@ -66,7 +66,7 @@ TSHARK_EXTRA_FRAMES = {
 #             the frame completing a PDU; they are compared on the live run instead.
 # ---------------------------------------------------------------------------------------
 
-APP = ("dns", "http", "tls")
+APP = ("dns", "mdns", "llmnr", "http", "tls")
 ABOVE_IP = ("tcp", "udp", "icmp", "icmpv6") + APP
 
 _NO_PARTIAL = "fastpkt exposes no partially captured header"
@@ -292,3 +292,80 @@ def test_fields_match_tshark(corpus_file):
     rows = drop_extra(corpus_file, tshark_rows(path, fields))[:n]
     bad, checked = compare(corpus_file, pkts, rows, fields)
     assert not bad, f"{len(bad)} disagreement(s):\n" + "\n".join(bad[:80])
+
+
+def built_captures(tmp: Path) -> list[Path]:
+    """Hand-built packets for what the corpus lacks (sll.ltype, http.location,
+    http.set_cookie) or has little of: 802.3, S-tags, ICMP timestamp, DNS record types,
+    mDNS classes, HTTP responses and numeric headers, TCP options, IPv6 fragment header."""
+    pytest.importorskip("scapy")
+    from _scapy_ref import _load_scapy
+    _load_scapy()
+    from scapy.layers.dns import DNS, DNSQR, DNSRR, DNSRROPT
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, \
+        IPv6ExtHdrHopByHop
+    from scapy.layers.l2 import ARP, LLC, CookedLinux, Dot1AD, Dot1Q, Dot3, Ether
+    from scapy.utils import wrpcap
+
+    response = (b"HTTP/1.1 302 Found\r\nLocation: /next\r\nSet-Cookie: a=1\r\n"
+                b"Set-Cookie: b=2\r\nContent-Length: 12\r\nServer: x\r\n\r\n")
+    request = (b"POST /f?q=1 HTTP/1.0\r\nHost: h.example\r\nContent-Length: 007\r\n"
+               b"Content-Type: text/plain\r\nReferer: http://r/\r\nCookie: c=3\r\n\r\n")
+    answers = [DNSRR(rrname="a.example", type="A", rdata="192.0.2.1"),
+               DNSRR(rrname="a.example", type="AAAA", rdata="2001:db8::1"),
+               DNSRR(rrname="c.example", type="CNAME", rdata="a.example"),
+               DNSRR(rrname="example", type="MX", rdata=b"\x00\x0a\x02mx\x07example\x00"),
+               DNSRR(rrname="example", type="NS", rdata="ns.example"),
+               DNSRR(rrname="1.2.0.192.in-addr.arpa", type="PTR", rdata="a.example")]
+    eth = [
+        Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") / IP(src="10.0.0.1",
+              dst="10.0.0.2", tos=0xb9, flags="DF", id=7) / TCP(
+              sport=80, dport=5555, flags="PA", seq=1, ack=2, window=9,
+              options=[("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""),
+                       ("Timestamp", (1, 2)), ("EOL", None)]) / response,
+        Ether() / IP(src="10.0.0.2", dst="10.0.0.1") / TCP(sport=5555, dport=80,
+                                                          flags="PA") / request,
+        Dot3(src="02:00:00:00:00:02", dst="01:80:c2:00:00:00") / LLC() / (b"\x00" * 40),
+        Ether() / Dot1AD(vlan=100, prio=3) / Dot1Q(vlan=20, dei=1) / IP() / ICMP(
+            type=13, id=0x1234, seq=9) / (b"\x00" * 12),
+        Ether() / IPv6(src="2001:db8::1", dst="ff02::1", tc=0xb8, fl=0x12345)
+        / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=7, seq=8),
+        Ether() / IPv6() / IPv6ExtHdrFragment(id=0xabcdef, m=1, offset=0) / UDP(
+            sport=1, dport=2) / (b"z" * 16),
+        Ether() / IP() / UDP(sport=53, dport=3333) / DNS(
+            id=9, qr=1, aa=1, ra=1, ad=1, rcode=3, qd=DNSQR(qname="a.example"),
+            an=answers, ar=DNSRROPT(rclass=1232)),
+        Ether() / IP() / UDP(sport=5353, dport=5353) / DNS(
+            qr=1, qd=DNSQR(qname="m.local", unicastresponse=1),
+            an=DNSRR(rrname="m.local", cacheflush=1, rdata="192.0.2.9")),
+        Ether(src="02:00:00:00:00:03") / ARP(op=2, hwsrc="02:00:00:00:00:03",
+                                              psrc="192.0.2.3", pdst="192.0.2.4"),
+    ]
+    sll = [CookedLinux(pkttype=4, lladdrtype=1, lladdrlen=6, src=b"\x02\x00\x00\x00\x00\x05",
+                       proto=4) / LLC() / (b"\x00" * 8),
+           CookedLinux(pkttype=0, lladdrtype=772, lladdrlen=0, proto=0x0800)
+           / IP() / UDP(sport=7, dport=9)]
+    paths = [tmp / "eth.pcap", tmp / "sll.pcap"]
+    wrpcap(str(paths[0]), eth)
+    wrpcap(str(paths[1]), sll)
+    return paths
+
+
+@pytest.mark.tshark
+def test_fields_on_built_packets(tmp_path):
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    fields = list(NAMES)
+    seen: set[str] = set()
+    for path in built_captures(tmp_path):
+        pkts = packets(path)
+        rows = tshark_rows(path, fields)
+        assert len(rows) == len(pkts)
+        bad, _ = compare(path.name, pkts, rows, fields)
+        assert not bad, "\n".join(bad)
+        seen |= {f for p in pkts for f in fields if p.field(f, all=True)}
+    for f in ("sll.ltype", "http.location", "http.set_cookie", "eth.len",
+              "ieee8021ad.id", "icmp.ident", "dns.mx.mail_exchange", "ipv6.fraghdr.ident",
+              "tcp.options.wscale.shift", "http.content_length", "arp.src.proto_ipv4"):
+        assert f in seen, f

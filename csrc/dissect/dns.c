@@ -401,7 +401,24 @@ int fp_dns_rdata_text(const uint8_t *msg, uint32_t len, const fp_dns_record *rec
     return b.over ? -1 : (int)b.n;
 }
 
-/* ---- Fields (Wireshark's dns) ------------------------------------------ */
+/* ---- Fields (Wireshark's dns, mdns, llmnr) ----------------------------- */
+
+/* The port that names the message's flavour: Wireshark tries the lower port first, so
+ * 53 makes it DNS, else 5353 mDNS, else 5355 LLMNR (the fields are dns.* in all three). */
+static uint16_t dns_port(const fp_dissection *d)
+{
+    uint16_t lo = d->sport < d->dport ? d->sport : d->dport;
+    uint16_t hi = d->sport < d->dport ? d->dport : d->sport;
+    return lo == 53 || lo == 5353 || lo == 5355 ? lo : hi;
+}
+
+/* The protocol field of the flavour (`arg`: its port). */
+static int dns_protocol(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    if (!FP_HAS(x->d, FP_L_DNS) || dns_port(x->d) != f->offset)
+        return 0;
+    return fp_field_protocol(f, x, visit, arg);
+}
 
 /* Flags Wireshark shows for responses only (arg 1: AA, RA, RCODE), or for responses
  * and queries that set it (arg 2: AD, RFC 6840 5.7). */
@@ -486,7 +503,7 @@ static int dns_record_field(const fp_field *f, fp_field_ctx *x, fp_field_visit v
     fp_dns_record rec;
     if (fp_dns_message(x->data, x->d, &msg, &len) != 0 || fp_dns_iter_init(&it, msg, len) != 0)
         return 0;
-    int mdns = x->d->sport == 5353 || x->d->dport == 5353;
+    int mdns = dns_port(x->d) == 5353;
     int n = 0;
     while (fp_dns_iter_next(&it, &rec) == 1) {
         fp_field_value v;
@@ -504,7 +521,7 @@ static int dns_record_field(const fp_field *f, fp_field_ctx *x, fp_field_visit v
      mask, dns_flag}
 #define DNS_RR(name, type, bits, which) {name, type, bits, FP_L_DNS, which, 0, 0, dns_record_field}
 static const fp_field dns_fields[] = {
-    FP_FIELD_PROTO("dns", FP_L_DNS),
+    {"dns", FP_FT_PROTOCOL, 0, FP_L_DNS, 0, 53, 0, dns_protocol},
     FP_FIELD_UINT("dns.id", FP_L_DNS, 0, 16, 0),
     FP_FIELD_UINT("dns.flags", FP_L_DNS, 2, 16, 0),
     DNS_FLAG("dns.flags.response", 0x8000, 0),
@@ -537,3 +554,13 @@ static const fp_field dns_fields[] = {
     DNS_RR("dns.mx.mail_exchange", FP_FT_STRING, 0, RR_MX),
 };
 FP_FIELD_TABLE(fp_fields_dns, "dns", dns_fields);
+
+static const fp_field mdns_fields[] = {
+    {"mdns", FP_FT_PROTOCOL, 0, FP_L_DNS, 0, 5353, 0, dns_protocol},
+};
+FP_FIELD_TABLE(fp_fields_mdns, "mdns", mdns_fields);
+
+static const fp_field llmnr_fields[] = {
+    {"llmnr", FP_FT_PROTOCOL, 0, FP_L_DNS, 0, 5355, 0, dns_protocol},
+};
+FP_FIELD_TABLE(fp_fields_llmnr, "llmnr", llmnr_fields);
