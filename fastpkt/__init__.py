@@ -44,6 +44,7 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     TCPFlags,
     TruncatedError,
     Writer,
+    field_names,
 )
 
 try:
@@ -64,7 +65,7 @@ __all__ = [
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
     "Error", "FormatError", "TruncatedError", "DEFAULT_MAX_MEMORY",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
-    "DNS", "DNSQR", "DNSRR", "HTTP", "TLS",
+    "DNS", "DNSQR", "DNSRR", "HTTP", "TLS", "field_names",
     "__version__",
 ]
 

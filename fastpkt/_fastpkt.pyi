@@ -18,6 +18,7 @@ class TruncatedError(FormatError): ...
 # fp.read(..., on_error="raise") attaches what was read before the fault as `exc.packets`.
 
 ANOMALIES: tuple[str, ...]   # every anomaly name, index = bit number
+def field_names() -> tuple[str, ...]: ...   # every name Packet.field() knows (Wireshark's)
 DEFAULT_MAX_MEMORY: int      # max_memory of flows/streams/client_hellos when not given (1 GiB)
 
 class TCPFlags:
@@ -152,6 +153,11 @@ class Packet:
     def summary(self) -> str: ...
     def show(self, dump: bool = False) -> str | None: ...
     def verify_checksums(self) -> dict[str, bool | None]: ...
+    # A field by its Wireshark name ("tcp.srcport", "dns.qry.name"): the first value or None;
+    # all=True: every occurrence (VLAN tags, DNS records, ...) as a list. Values: int (uint),
+    # bool, str (addresses, strings), float (frame.time_epoch), bytes (a protocol's bytes).
+    # ValueError for an unknown name, with the nearest known one.
+    def field(self, name: str, *, all: bool = False) -> Any: ...
 
 class Reader:
     """Lazy iterator over a capture. Context manager. May feed several threads and engines at

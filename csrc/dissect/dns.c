@@ -436,12 +436,16 @@ static int dns_flag(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, vo
 enum { QRY_NAME, QRY_TYPE, QRY_CLASS, RESP_NAME, RESP_TYPE, RESP_CLASS, RESP_TTL, RESP_LEN,
        RR_A, RR_AAAA, RR_CNAME, RR_NS, RR_PTR, RR_MX };
 
-static void dns_text(fp_field_value *v, const char *name)
+/* A decoded name as the value, held in the context's scratch (valid during the visit). */
+static void dns_text(fp_field_ctx *x, fp_field_value *v, const char *name)
 {
     if (name[0] == '\0')
         name = "<Root>"; /* how Wireshark shows the root name */
-    v->p = (const uint8_t *)name;
-    v->len = (uint32_t)strlen(name);
+    size_t n = strnlen(name, sizeof x->text - 1);
+    memmove(x->text, name, n);
+    x->text[n] = '\0';
+    v->p = (const uint8_t *)x->text;
+    v->len = (uint32_t)n;
 }
 
 /* A name in rdata at `off` (after `skip` bytes), decoded into the context's scratch. */
@@ -451,7 +455,7 @@ static int rdata_name(fp_field_ctx *x, const fp_dns_iter *it, const fp_dns_recor
     if (rec->rdlength < skip + 1 ||
         fp_dns_read_name(it->msg, it->len, rec->rdata_off + skip, x->text, sizeof x->text) < 0)
         return 0;
-    dns_text(v, x->text);
+    dns_text(x, v, x->text);
     return 1;
 }
 
@@ -467,7 +471,7 @@ static int dns_record_value(const fp_field *f, fp_field_ctx *x, const fp_dns_ite
     v->p = NULL;
     v->len = 0;
     switch (f->arg) {
-    case QRY_NAME: case RESP_NAME: dns_text(v, rec->name); return 1;
+    case QRY_NAME: case RESP_NAME: dns_text(x, v, rec->name); return 1;
     case QRY_TYPE: case RESP_TYPE: v->u = rec->type; return 1;
     case QRY_CLASS: case RESP_CLASS:
         v->u = mdns ? rec->rclass & 0x7fffu : rec->rclass;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dissect/dissect.h"
+#include "dissect/fields.h"
 
 static const uint32_t linktypes[] = {
     FP_LINKTYPE_ETHERNET, FP_LINKTYPE_LINUX_SLL, FP_LINKTYPE_LINUX_SLL2, FP_LINKTYPE_RAW,
@@ -47,6 +48,37 @@ static void walk_dns(const uint8_t *data, const fp_dissection *d)
     }
 }
 
+/* Every value of every registry field must lie in the record or in the context's text. */
+typedef struct {
+    const uint8_t *data;
+    uint32_t caplen;
+    const fp_field_ctx *x;
+} field_bounds;
+
+static int check_field_value(void *arg, const fp_field_value *v)
+{
+    const field_bounds *b = arg;
+    const uint8_t *text = (const uint8_t *)b->x->text;
+    if (v->p != NULL && !(v->p >= b->data && v->len <= b->caplen &&
+                          (size_t)(v->p - b->data) <= b->caplen - v->len) &&
+        !(v->p >= text && v->p + v->len <= text + sizeof b->x->text))
+        abort();
+    sink += (uint32_t)v->u + v->len;
+    return 0;
+}
+
+static void walk_fields(const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                        const fp_dissection *d)
+{
+    static fp_field_ctx x; /* 1 KiB of scratch: off the fuzzer's stack */
+    fp_field_ctx_init(&x, data, caplen, wirelen, 0, 1, d);
+    field_bounds b = {data, caplen, &x};
+    const fp_field *f;
+    for (int i = 0; (f = fp_field_at(i)) != NULL; i++)
+        if (fp_field_each(f, &x, check_field_value, &b) < 0 || fp_field_lookup(f->name) != f)
+            abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     if (size < 1 || size > 65536 + 1)
@@ -68,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     int bad;
     sink += (uint32_t)fp_tcp_options(data, &d, opts, 8, &bad);
     walk_dns(data, &d);
+    walk_fields(data, caplen, wirelen, &d);
     fp_http_message m;
     if (fp_http_parse(data, &d, &m) == 0) {
         for (int i = 0; i < m.header_count; i++)
