@@ -452,8 +452,8 @@ static void dns_text(fp_field_ctx *x, fp_field_value *v, const char *name)
 static int rdata_name(fp_field_ctx *x, const fp_dns_iter *it, const fp_dns_record *rec,
                       uint32_t skip, fp_field_value *v)
 {
-    if (rec->rdlength < skip + 1 ||
-        fp_dns_read_name(it->msg, it->len, rec->rdata_off + skip, x->text, sizeof x->text) < 0)
+    sbuf b = {x->text, sizeof x->text, 0, 0};
+    if (rec->rdlength < skip + 1 || read_name(it->msg, it->len, rec->rdata_off + skip, &b, NULL) < 0)
         return 0;
     dns_text(x, v, x->text);
     return 1;

@@ -86,7 +86,7 @@ static inline const uint8_t *fp_packet_opts(const FpPacket *p)
     return p->data + ((p->caplen + 3u) & ~3u);
 }
 
-/* fields_py.c: Packet.field() and field_names() */
+/* fields.c: Packet.field() and field_names() */
 PyObject *fp_packet_field(PyObject *self, PyObject *args, PyObject *kwds);
 int fp_fields_register(PyObject *m);
 
