@@ -56,7 +56,11 @@ def manifest() -> dict[str, dict[str, str]]:
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
-        text = f.read()
+        return parse_tsv(f.read())
+
+
+def parse_tsv(text: str) -> list[dict[str, str]]:
+    """tshark -T fields -E header=y output: one dict per frame."""
     if not text.strip():
         return []
     lines = text.splitlines()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import corpus_dir, have, read_tsv, tshark_status
+from _fphelpers import corpus_dir, have, parse_tsv, read_tsv, tshark_status
 from fastpkt._fastpkt import field_names
 
 TSHARK_PREFS = [
@@ -129,18 +129,8 @@ def tshark_rows(path: Path, fields: list[str]) -> list[dict[str, str]]:
     cmd += ["-e", "frame.number"]
     for f in fields:
         cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(),
-                         errors="surrogateescape").stdout
-    lines = out.splitlines()
-    if not lines:
-        return []
-    header = lines[0].split("\t")
-    rows = []
-    for line in lines[1:]:
-        cells = line.split("\t")
-        cells += [""] * (len(header) - len(cells))
-        rows.append(dict(zip(header, cells)))
-    return rows
+    return parse_tsv(subprocess.run(cmd, capture_output=True, text=True, env=_env(),
+                                    errors="surrogateescape").stdout)
 
 
 def packets(path: Path) -> list:

@@ -178,6 +178,16 @@ int fp_field_fixed(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, voi
     return 1;
 }
 
+int fp_field_length4(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    fp_field_value v;
+    if (!fp_field_read_fixed(f, x, &v))
+        return 0;
+    v.u *= 4;
+    visit(arg, &v);
+    return 1;
+}
+
 int fp_field_protocol(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     if (!FP_HAS(x->d, f->layer))

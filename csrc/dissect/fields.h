@@ -89,6 +89,8 @@ static inline int fp_field_each(const fp_field *f, fp_field_ctx *x, fp_field_vis
 int fp_field_fixed(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg);
 /* fp_field_fixed's read alone: 1 with *v filled, 0 when absent or cut. */
 int fp_field_read_fixed(const fp_field *f, const fp_field_ctx *x, fp_field_value *v);
+/* A length in 4-byte units (IPv4 IHL, TCP data offset), in bytes. */
+int fp_field_length4(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg);
 /* The layer's bytes, off..end. */
 int fp_field_protocol(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg);
 /* Read `f`'s word from p (bits/8 bytes available), mask and shift it; fills v. */

@@ -81,17 +81,6 @@ void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
 
 /* ---- Fields (Wireshark's ip) ------------------------------------------- */
 
-/* ip.hdr_len: IHL in bytes. */
-static int ip_hdr_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
-{
-    fp_field_value v;
-    if (!fp_field_read_fixed(f, x, &v))
-        return 0;
-    v.u *= 4;
-    visit(arg, &v);
-    return 1;
-}
-
 /* ip.version: Wireshark also shows it for IPv6 headers (ip.version == 6). */
 static int ip_version(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
@@ -104,7 +93,7 @@ static int ip_version(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
 static const fp_field ip_fields[] = {
     FP_FIELD_PROTO("ip", FP_L_IP4),
     {"ip.version", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0xf0, ip_version},
-    {"ip.hdr_len", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0x0f, ip_hdr_len},
+    {"ip.hdr_len", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0x0f, fp_field_length4},
     FP_FIELD_UINT("ip.dsfield", FP_L_IP4, 1, 8, 0),
     FP_FIELD_UINT("ip.dsfield.dscp", FP_L_IP4, 1, 8, 0xfc),
     FP_FIELD_UINT("ip.dsfield.ecn", FP_L_IP4, 1, 8, 0x03),

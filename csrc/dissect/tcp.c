@@ -164,17 +164,6 @@ static int tcp_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, voi
     return 1;
 }
 
-/* tcp.hdr_len: data offset in bytes. */
-static int tcp_hdr_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
-{
-    fp_field_value v;
-    if (!fp_field_read_fixed(f, x, &v))
-        return 0;
-    v.u *= 4;
-    visit(arg, &v);
-    return 1;
-}
-
 /* Options: arg 0 each option's kind, 1 each length byte; otherwise the value at
  * `offset` in each option of kind `arg` whose length is `mask` (RFC 9293 3.2, RFC 7323).
  * Like Wireshark, the bytes after an EOL are read as options too (padding: more EOLs). */
@@ -221,7 +210,7 @@ static const fp_field tcp_fields[] = {
     {"tcp.port", FP_FT_UINT, 16, FP_L_TCP, 2, 0, 0, fp_field_pair},
     FP_FIELD_UINT("tcp.seq_raw", FP_L_TCP, 4, 32, 0),
     FP_FIELD_UINT("tcp.ack_raw", FP_L_TCP, 8, 32, 0),
-    {"tcp.hdr_len", FP_FT_UINT, 8, FP_L_TCP, 0, 12, 0xf0, tcp_hdr_len},
+    {"tcp.hdr_len", FP_FT_UINT, 8, FP_L_TCP, 0, 12, 0xf0, fp_field_length4},
     FP_FIELD_UINT("tcp.flags", FP_L_TCP, 12, 16, 0x0fff),
     FP_FIELD_UINT("tcp.flags.res", FP_L_TCP, 12, 16, 0x0e00),
     TCP_FLAG("tcp.flags.ae", 0x0100),
