@@ -313,15 +313,16 @@ static int sll_protocol(const fp_field *f, fp_field_ctx *x, fp_field_visit visit
     return fp_field_protocol(&at, x, visit, arg);
 }
 
-#define SLL_FIELD(name, type, which) {name, type, 0, FP_L_SLL, which, 0, 0, sll_field}
+/* `bits`: the declared width (Wireshark's); the layout gives what each version holds. */
+#define SLL_FIELD(name, type, bits, which) {name, type, bits, FP_L_SLL, which, 0, 0, sll_field}
 static const fp_field sll_fields[] = {
     {"sll", FP_FT_PROTOCOL, 0, FP_L_SLL, 0, 0, 0, sll_protocol},
-    SLL_FIELD("sll.pkttype", FP_FT_UINT, SLL_PKTTYPE),
-    SLL_FIELD("sll.hatype", FP_FT_UINT, SLL_HATYPE),
-    SLL_FIELD("sll.halen", FP_FT_UINT, SLL_HALEN),
-    SLL_FIELD("sll.src.eth", FP_FT_MAC, SLL_SRC),
-    SLL_FIELD("sll.etype", FP_FT_UINT, SLL_ETYPE),
-    SLL_FIELD("sll.ltype", FP_FT_UINT, SLL_LTYPE),
-    SLL_FIELD("sll.ifindex", FP_FT_UINT, SLL_IFINDEX),
+    SLL_FIELD("sll.pkttype", FP_FT_UINT, 16, SLL_PKTTYPE),
+    SLL_FIELD("sll.hatype", FP_FT_UINT, 16, SLL_HATYPE),
+    SLL_FIELD("sll.halen", FP_FT_UINT, 16, SLL_HALEN),
+    SLL_FIELD("sll.src.eth", FP_FT_MAC, 0, SLL_SRC),
+    SLL_FIELD("sll.etype", FP_FT_UINT, 16, SLL_ETYPE),
+    SLL_FIELD("sll.ltype", FP_FT_UINT, 16, SLL_LTYPE),
+    SLL_FIELD("sll.ifindex", FP_FT_UINT, 32, SLL_IFINDEX),
 };
 FP_FIELD_TABLE(fp_fields_sll, "sll", sll_fields);
