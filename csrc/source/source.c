@@ -504,7 +504,6 @@ const fp_interface *fp_source_interface(const fp_source *s, uint32_t id)
     return id < s->n_ifs ? &s->ifs[id] : NULL;
 }
 
-uint64_t fp_source_packets(const fp_source *s) { return s->packets; }
 uint64_t fp_source_skipped(const fp_source *s) { return s->skipped; }
 uint64_t fp_source_position(const fp_source *s) { return s->pos; }
 uint64_t fp_source_size(const fp_source *s) { return s->mem ? s->mem_len : 0; }

@@ -107,7 +107,6 @@ int fp_source_nanosecond(const fp_source *s);   /* pcap: nanosecond magic */
 int fp_source_byte_swapped(const fp_source *s);
 uint32_t fp_source_interface_count(const fp_source *s);
 const fp_interface *fp_source_interface(const fp_source *s, uint32_t id);
-uint64_t fp_source_packets(const fp_source *s);   /* records delivered so far */
 uint64_t fp_source_skipped(const fp_source *s);   /* bad records skipped (SKIP policy) */
 uint64_t fp_source_position(const fp_source *s);  /* bytes consumed (decompressed) */
 fp_compression fp_source_compression(const fp_source *s);
