@@ -113,6 +113,7 @@ class HTTP(Layer):
     host: str | None
     headers_complete: bool
     body: bytes               # what follows the headers in this segment
+    anomalies: tuple[str, ...]  # head anomalies, as fp.http messages name them
 class TLS(Layer):
     type: int                 # record content type (22 = handshake)
     version: int              # record version

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
+
 /* Link types we decode (values from the tcpdump.org LINKTYPE_ registry). */
 enum {
     FP_LINKTYPE_NULL = 0,
@@ -200,21 +202,16 @@ int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **
 typedef struct {
     uint32_t off, len; /* within the record */
 } fp_slice;
-#define FP_HTTP_MAX_HEADERS 64
 typedef struct {
-    int is_request;
-    fp_slice method, uri, version;   /* request line */
-    fp_slice status_code, reason;    /* status line (version shared) */
-    int status;                      /* numeric status, 0 for requests */
-    int header_count;
-    fp_slice header_name[FP_HTTP_MAX_HEADERS];
-    fp_slice header_value[FP_HTTP_MAX_HEADERS];
-    int headers_complete;            /* CRLFCRLF seen within the segment */
-    uint32_t body_off;               /* when headers_complete */
-    int malformed;                   /* added: a header line broke RFC 9112 section 5 */
+    fp_http_start_line start;          /* spans are record offsets */
+    uint32_t anomalies;                /* FP_HTTP_A bits (http.h) */
+    size_t header_count;
+    int headers_complete;              /* CRLFCRLF seen within the segment */
+    uint32_t body_off;                 /* when headers_complete */
+    fp_http_header headers[FP_HTTP_MAX_HEADERS];
 } fp_http_message;
-/* Parse the HTTP start line and headers found in the packet's TCP payload.
- * Returns 0 on success, -1 when the payload is not HTTP. */
+/* Parse the HTTP start line and headers found in the packet's TCP payload (http.h's head
+ * parser). Returns 0 on success, -1 when the payload holds no complete start line. */
 int fp_http_parse(const uint8_t *data, const fp_dissection *d, fp_http_message *m);
 
 /* ---- TLS (RFC 8446 section 4.1.2, RFC 6066 section 3) ------------------ */

@@ -1,9 +1,16 @@
-/* HTTP/1.x messages in one TCP segment (RFC 9112): request line (section 3),
- * status line (section 4), field lines (section 5: name ":" OWS value OWS, no
- * whitespace before the colon, obs-fold rejected). Lines end in CRLF; a bare LF
- * is accepted as section 2.2 allows. Detection is by the start of the payload
- * only (known method + SP, or "HTTP/1."), on any port. */
+/* HTTP/1.x (RFC 9112): the message-head parser shared by the per-packet view and the
+ * stream engine, and the per-packet view itself.
+ *   section 2.2  a bare LF ends a line (flagged)
+ *   sections 3-4 request line, status line (status 100-599 range per RFC 9110 section 15)
+ *   section 5    field lines: name ":" OWS value OWS; whitespace before the colon is
+ *                flagged and removed (5.1, as a proxy must); obs-fold (5.2) kept, flagged,
+ *                unfolded on output
+ * Per-packet detection is by the start of the payload only (known method + SP, or
+ * "HTTP/1."), on any port; the view parses the head of that one segment. */
+#include "http.h"
+
 #include <string.h>
+#include <strings.h>
 
 #include "cursor.h"
 #include "dissect.h"
@@ -15,18 +22,23 @@ static const struct {
 } methods[] = {{"GET", 3},     {"POST", 4},  {"HEAD", 4},    {"PUT", 3},   {"DELETE", 6},
                {"OPTIONS", 7}, {"PATCH", 5}, {"CONNECT", 7}, {"TRACE", 5}};
 
+size_t fp_http_known_method(const uint8_t *p, size_t n)
+{
+    if (n < 4 || p[0] < 'C' || p[0] > 'T') /* quick reject: C D G H O P T */
+        return 0;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        size_t k = methods[i].len;
+        if (n > k && p[k] == ' ' && memcmp(p, methods[i].name, k) == 0)
+            return k;
+    }
+    return 0;
+}
+
 int fp_http_plausible(const uint8_t *p, uint32_t len)
 {
     if (len >= 7 && memcmp(p, "HTTP/1.", 7) == 0)
         return 1;
-    if (len < 4 || p[0] < 'C' || p[0] > 'T') /* quick reject: C D G H O P T */
-        return 0;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        uint32_t n = methods[i].len;
-        if (len > n && p[n] == ' ' && memcmp(p, methods[i].name, n) == 0)
-            return 1;
-    }
-    return 0;
+    return fp_http_known_method(p, len) != 0;
 }
 
 /* tchar of RFC 9110 section 5.6.2 */
@@ -38,144 +50,261 @@ static int is_tchar(uint8_t ch)
 }
 
 static int is_digit(uint8_t ch) { return ch >= '0' && ch <= '9'; }
+static int is_ows(uint8_t ch) { return ch == ' ' || ch == '\t'; }
 
-/* "HTTP/" DIGIT "." DIGIT at p[at..]; returns 8 (its length) or -1. */
-static int http_version(const uint8_t *p, uint32_t len, uint32_t at)
+/* ---- start lines ---------------------------------------------------------- */
+
+/* "HTTP/" DIGIT "." DIGIT: the caller checked that 8 bytes are there. */
+static int version_ok(const uint8_t *s)
 {
-    if (len - at < 8 || memcmp(p + at, "HTTP/", 5) != 0 || !is_digit(p[at + 5]) ||
-        p[at + 6] != '.' || !is_digit(p[at + 7]))
-        return -1;
-    return 8;
+    return memcmp(s, "HTTP/", 5) == 0 && is_digit(s[5]) && s[6] == '.' && is_digit(s[7]);
 }
 
-static fp_slice slice(uint32_t base, uint32_t from, uint32_t to)
+static int parse_request_line(const uint8_t *p, size_t at, size_t eol, fp_http_start_line *s)
 {
-    fp_slice s = {base + from, to - from};
-    return s;
-}
-
-/* Start line within p[0..eol) (CR already stripped). base: record offset of p. */
-static int parse_request_line(const uint8_t *p, uint32_t eol, uint32_t base, fp_http_message *m)
-{
-    uint32_t i = 0;
+    size_t i = at;
     while (i < eol && is_tchar(p[i]))
         i++;
-    if (i == 0 || i >= eol || p[i] != ' ')
+    if (i == at || i >= eol || p[i] != ' ')
         return -1;
-    m->method = slice(base, 0, i);
-    uint32_t u = ++i;
+    s->method = (fp_http_span){at, i - at};
+    size_t t = ++i;
     while (i < eol && p[i] > 0x20 && p[i] != 0x7f)
         i++;
-    if (i == u || i >= eol || p[i] != ' ')
+    if (i == t || i >= eol || p[i] != ' ')
         return -1;
-    m->uri = slice(base, u, i);
+    s->target = (fp_http_span){t, i - t};
     i++;
-    if (http_version(p, eol, i) < 0 || i + 8 != eol)
+    if (eol - i != 8 || !version_ok(p + i))
         return -1;
-    m->version = slice(base, i, eol);
-    m->is_request = 1;
+    s->version = (fp_http_span){i, 8};
+    s->is_response = 0;
     return 0;
 }
 
-static int parse_status_line(const uint8_t *p, uint32_t eol, uint32_t base, fp_http_message *m)
+/* HTTP-version SP 3DIGIT [SP reason]: a missing SP before an empty reason is tolerated. */
+static int parse_status_line(const uint8_t *p, size_t at, size_t eol, fp_http_start_line *s)
 {
-    if (http_version(p, eol, 0) < 0 || eol < 12 || p[8] != ' ' || !is_digit(p[9]) ||
-        !is_digit(p[10]) || !is_digit(p[11]))
+    const uint8_t *l = p + at;
+    size_t n = eol - at;
+    if (n < 12 || !version_ok(l) || l[8] != ' ' || !is_digit(l[9]) || !is_digit(l[10]) ||
+        !is_digit(l[11]))
         return -1;
-    if (eol > 12 && p[12] != ' ') /* reason phrase may be empty, SP is still expected */
+    if (n > 12 && l[12] != ' ')
         return -1;
-    m->version = slice(base, 0, 8);
-    m->status_code = slice(base, 9, 12);
-    m->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-    m->reason = slice(base, eol > 12 ? 13 : 12, eol);
+    int status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    if (status < 100)
+        return -1;
+    s->is_response = 1;
+    s->status = (uint16_t)status;
+    s->version = (fp_http_span){at, 8};
+    s->reason = n > 12 ? (fp_http_span){at + 13, n - 13} : (fp_http_span){eol, 0};
     return 0;
 }
 
-/* Next line in p[pos..len): sets *eol (before CR LF / LF) and returns the offset
- * after the LF, or 0 when no LF is in the segment. */
-static uint32_t next_line(const uint8_t *p, uint32_t len, uint32_t pos, uint32_t *eol)
+static int is_status_line(const uint8_t *p, size_t at, size_t eol, fp_http_start_kind kind)
 {
-    const uint8_t *lf = memchr(p + pos, '\n', len - pos);
+    if (kind != FP_HTTP_START_ANY)
+        return kind == FP_HTTP_START_RESPONSE;
+    return eol - at >= 5 && memcmp(p + at, "HTTP/", 5) == 0;
+}
+
+int fp_http_parse_start_line(const uint8_t *p, size_t at, size_t eol, fp_http_start_kind kind,
+                             fp_http_start_line *s)
+{
+    memset(s, 0, sizeof *s);
+    return is_status_line(p, at, eol, kind) ? parse_status_line(p, at, eol, s)
+                                            : parse_request_line(p, at, eol, s);
+}
+
+/* Cheap rejection of bytes that cannot begin a start line, before looking for a LF. */
+static int start_prefix_ok(const uint8_t *s, size_t n, fp_http_start_kind kind)
+{
+    if (kind == FP_HTTP_START_RESPONSE)
+        return memcmp(s, "HTTP/", n < 5 ? n : 5) == 0;
+    return is_tchar(s[0]);
+}
+
+/* ---- field lines ------------------------------------------------------------ */
+
+size_t fp_http_next_line(const uint8_t *p, size_t at, size_t lim, size_t *eol, int *bare_lf)
+{
+    if (at >= lim)
+        return 0;
+    const uint8_t *lf = memchr(p + at, '\n', lim - at);
     if (lf == NULL)
         return 0;
-    uint32_t e = (uint32_t)(lf - p);
-    *eol = (e > pos && p[e - 1] == '\r') ? e - 1 : e;
+    size_t e = (size_t)(lf - p);
+    *bare_lf = !(e > at && p[e - 1] == '\r');
+    *eol = *bare_lf ? e : e - 1;
     return e + 1;
 }
 
-static int parse_start(const uint8_t *p, uint32_t len, uint32_t base, fp_http_message *m,
-                       uint32_t *after)
+static fp_http_span trim_ows(const uint8_t *p, size_t v, size_t ve)
 {
-    uint32_t eol;
-    *after = next_line(p, len, 0, &eol);
-    if (*after == 0)
-        return 1; /* start line continues in a later segment */
-    if (eol >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        return parse_status_line(p, eol, base, m);
-    return parse_request_line(p, eol, base, m);
-}
-
-int fp_http_start_line_ok(const uint8_t *p, uint32_t len)
-{
-    fp_http_message m;
-    uint32_t after;
-    return parse_start(p, len, 0, &m, &after) >= 0;
-}
-
-static int is_ows(uint8_t ch) { return ch == ' ' || ch == '\t'; }
-
-/* One field line p[pos..eol): stores name/value or flags the message malformed. */
-static void parse_field(const uint8_t *p, uint32_t pos, uint32_t eol, uint32_t base,
-                        fp_http_message *m)
-{
-    uint32_t i = pos;
-    while (i < eol && is_tchar(p[i]))
-        i++;
-    if (i == pos || i >= eol || p[i] != ':') { /* obs-fold, space before ':', no colon */
-        m->malformed = 1;
-        return;
-    }
-    uint32_t v = i + 1, ve = eol;
     while (v < ve && is_ows(p[v]))
         v++;
     while (ve > v && is_ows(p[ve - 1]))
         ve--;
-    if (m->header_count == FP_HTTP_MAX_HEADERS)
+    return (fp_http_span){v, ve - v};
+}
+
+/* A line starting with whitespace continues the previous kept field's value. */
+static void add_fold(const uint8_t *p, size_t at, size_t eol, fp_http_fields *f)
+{
+    if (!f->prev_kept) {
+        f->anomalies |= FP_HTTP_A(BAD_HEADER);
         return;
-    m->header_name[m->header_count] = slice(base, pos, i);
-    m->header_value[m->header_count] = slice(base, v, ve);
-    m->header_count++;
+    }
+    f->anomalies |= FP_HTTP_A(OBS_FOLD);
+    fp_http_span v = trim_ows(p, at, eol);
+    fp_http_header *h = &f->fields[f->count - 1];
+    if (v.len == 0)
+        return;
+    if (h->value.len == 0) {
+        h->value = v;
+    } else {
+        h->value.len = v.off + v.len - h->value.off;
+        h->folded = 1;
+    }
+}
+
+static void add_field(const uint8_t *p, size_t at, size_t eol, fp_http_fields *f)
+{
+    if (is_ows(p[at])) {
+        add_fold(p, at, eol, f);
+        return;
+    }
+    f->prev_kept = 0;
+    size_t i = at;
+    while (i < eol && is_tchar(p[i]))
+        i++;
+    size_t name_end = i;
+    while (i < eol && is_ows(p[i]))
+        i++;
+    if (name_end == at || i >= eol || p[i] != ':') {
+        f->anomalies |= FP_HTTP_A(BAD_HEADER);
+        return;
+    }
+    if (i != name_end)
+        f->anomalies |= FP_HTTP_A(BAD_HEADER); /* whitespace before the colon */
+    if (f->count == FP_HTTP_MAX_HEADERS) {
+        f->anomalies |= FP_HTTP_A(TOO_MANY_HEADERS);
+        return;
+    }
+    fp_http_span v = trim_ows(p, i + 1, eol);
+    if (v.len && (memchr(p + v.off, 0, v.len) || memchr(p + v.off, '\r', v.len)))
+        f->anomalies |= FP_HTTP_A(BAD_HEADER); /* RFC 9110 section 5.5: NUL and bare CR */
+    f->fields[f->count++] = (fp_http_header){{at, name_end - at}, v, 0};
+    f->prev_kept = 1;
+}
+
+static size_t head_window(size_t at, size_t lim)
+{
+    return lim - at > FP_HTTP_MAX_HEAD ? at + FP_HTTP_MAX_HEAD : lim;
+}
+
+fp_http_head_rc fp_http_parse_fields(const uint8_t *p, size_t at, size_t lim, fp_http_fields *f,
+                                     size_t *end)
+{
+    size_t eol, next, from = at, win = head_window(at, lim);
+    int bare;
+    *end = at;
+    while ((next = fp_http_next_line(p, at, win, &eol, &bare)) != 0) {
+        if (bare)
+            f->anomalies |= FP_HTTP_A(BARE_LF);
+        *end = next;
+        if (eol == at)
+            return FP_HTTP_HEAD_OK;
+        add_field(p, at, eol, f);
+        at = next;
+    }
+    return win - from >= FP_HTTP_MAX_HEAD ? FP_HTTP_HEAD_TOO_LARGE : FP_HTTP_HEAD_SHORT;
+}
+
+fp_http_head_rc fp_http_parse_head(const uint8_t *p, size_t at, size_t lim, fp_http_start_kind kind,
+                                   fp_http_start_line *s, fp_http_fields *f, size_t *end)
+{
+    size_t eol, next, win = head_window(at, lim);
+    int bare;
+    *end = at;
+    if (at < lim && !start_prefix_ok(p + at, lim - at, kind))
+        return FP_HTTP_HEAD_BAD_START;
+    next = fp_http_next_line(p, at, win, &eol, &bare);
+    if (next == 0)
+        return win - at >= FP_HTTP_MAX_HEAD ? FP_HTTP_HEAD_TOO_LARGE : FP_HTTP_HEAD_SHORT;
+    if (fp_http_parse_start_line(p, at, eol, kind, s) < 0)
+        return FP_HTTP_HEAD_BAD_START;
+    if (bare)
+        f->anomalies |= FP_HTTP_A(BARE_LF);
+    fp_http_head_rc rc = fp_http_parse_fields(p, next, win, f, end);
+    if (rc == FP_HTTP_HEAD_SHORT && win - at >= FP_HTTP_MAX_HEAD)
+        return FP_HTTP_HEAD_TOO_LARGE; /* the window counts from the start line */
+    return rc;
+}
+
+long fp_http_find_field(const uint8_t *p, const fp_http_header *fields, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].name.len == k && strncasecmp((const char *)p + fields[i].name.off, name, k) == 0)
+            return (long)i;
+    return -1;
+}
+
+size_t fp_http_unfold(const uint8_t *src, size_t src_len, uint8_t *out)
+{
+    size_t n = 0, i = 0;
+    while (i < src_len) {
+        if (src[i] != '\r' && src[i] != '\n') {
+            out[n++] = src[i++];
+            continue;
+        }
+        while (n && is_ows(out[n - 1]))
+            n--;
+        while (i < src_len && (is_ows(src[i]) || src[i] == '\r' || src[i] == '\n'))
+            i++;
+        out[n++] = ' ';
+    }
+    return n;
+}
+
+/* ---- the per-packet view -------------------------------------------------------- */
+
+int fp_http_start_line_ok(const uint8_t *p, uint32_t len)
+{
+    size_t eol;
+    int bare;
+    fp_http_start_line s;
+    if (fp_http_next_line(p, 0, head_window(0, len), &eol, &bare) == 0)
+        return 1; /* the start line continues in a later segment */
+    return fp_http_parse_start_line(p, 0, eol, FP_HTTP_START_ANY, &s) == 0;
 }
 
 int fp_http_parse(const uint8_t *data, const fp_dissection *d, fp_http_message *m)
 {
+    m->header_count = 0;
+    m->anomalies = 0;
+    m->headers_complete = 0;
+    m->body_off = 0;
     if (!FP_HAS(d, FP_L_TCP))
         return -1;
     const fp_span *s = &d->layer[FP_L_TCP];
     uint32_t base = s->off + s->hlen;
     if (base >= s->end)
         return -1;
-    fp_cursor c = fp_cursor_make(data, s->end);
-    c.ptr += base;
-    const uint8_t *p = c.ptr;
-    uint32_t len = (uint32_t)fp_cur_left(&c);
-    memset(m, 0, offsetof(fp_http_message, header_name));
-    m->headers_complete = 0;
-    m->body_off = 0;
-    m->malformed = 0;
-    uint32_t pos;
-    if (parse_start(p, len, base, m, &pos) != 0)
-        return -1;
-    uint32_t eol, next;
-    while ((next = next_line(p, len, pos, &eol)) != 0) {
-        if (eol == pos) { /* empty line: end of the field section */
-            m->headers_complete = 1;
-            m->body_off = base + next;
-            break;
-        }
-        parse_field(p, pos, eol, base, m);
-        pos = next;
-    }
+    fp_http_fields f = {m->headers, 0, 0, 0};
+    size_t end;
+    fp_http_head_rc rc = fp_http_parse_head(data, base, s->end, FP_HTTP_START_ANY, &m->start, &f, &end);
+    if (rc == FP_HTTP_HEAD_BAD_START || end == base)
+        return -1; /* not a start line, or it continues in a later segment */
+    if (rc == FP_HTTP_HEAD_TOO_LARGE)
+        f.anomalies |= FP_HTTP_A(HEAD_TOO_LARGE);
+    m->header_count = f.count;
+    m->anomalies = f.anomalies;
+    m->headers_complete = rc == FP_HTTP_HEAD_OK;
+    if (m->headers_complete)
+        m->body_off = (uint32_t)end;
     return 0;
 }
 

@@ -54,17 +54,15 @@ static void http_hints(fp_flow *f, const fp_flow_packet *p)
 {
     fp_http_message m;
     if (f->hints && f->hints->http_method_len) return;
-    if (fp_http_parse(p->data, p->d, &m) < 0 || !m.is_request) return;
+    if (fp_http_parse(p->data, p->d, &m) < 0 || m.start.is_response) return;
     fp_flow_hints *h = hints_of(f);
     if (h == NULL) return;
-    h->http_method_len = copy_text(h->http_method, sizeof h->http_method, p->data + m.method.off, m.method.len);
-    for (int i = 0; i < m.header_count; i++)
-        if (m.header_name[i].len == 4 &&
-            strncasecmp((const char *)p->data + m.header_name[i].off, "host", 4) == 0) {
-            h->http_host_len = copy_text(h->http_host, sizeof h->http_host,
-                                         p->data + m.header_value[i].off, m.header_value[i].len);
-            break;
-        }
+    h->http_method_len = copy_text(h->http_method, sizeof h->http_method, p->data + m.start.method.off,
+                                   m.start.method.len);
+    long k = fp_http_find_field(p->data, m.headers, m.header_count, "host");
+    if (k >= 0)
+        h->http_host_len = copy_text(h->http_host, sizeof h->http_host, p->data + m.headers[k].value.off,
+                                     m.headers[k].value.len);
 }
 
 void fp_flow_hints_update(fp_flow *f, const fp_flow_packet *p, int forward)

@@ -103,8 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     walk_fields(data, caplen, wirelen, &d);
     fp_http_message m;
     if (fp_http_parse(data, &d, &m) == 0) {
-        for (int i = 0; i < m.header_count; i++)
-            if (m.header_value[i].off + m.header_value[i].len > caplen)
+        if (m.header_count > FP_HTTP_MAX_HEADERS || m.body_off > caplen)
+            abort();
+        for (size_t i = 0; i < m.header_count; i++)
+            if (m.headers[i].value.off + m.headers[i].value.len > caplen ||
+                m.headers[i].name.off + m.headers[i].name.len > caplen)
                 abort();
     }
     fp_tls_info t;

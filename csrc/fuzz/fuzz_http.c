@@ -1,9 +1,9 @@
-/* libFuzzer harness for csrc/stream/http_stream.c: fuzz bytes -> one connection (flags,
+/* libFuzzer harness for csrc/stream/http_stream.c (and the head parser of dissect/http.c): fuzz bytes -> one connection (flags,
  * capture gaps, client bytes, server bytes) -> the HTTP/1.x parser. Each direction is
  * copied into an exact-size buffer so ASan sees any overread; the result's invariants
  * are checked afterwards (spans inside their buffers, pairing, stream order).
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
- *         csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c
+ *         csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c csrc/dissect/http.c
  * Input: [flags][split hi][split lo] then 3 bytes per gap ([off hi][off lo][len]),
  * flags bit 0/1 = client/server closed, bits 2-4 / 5-7 = client/server gap count. */
 #include <stdint.h>
@@ -19,7 +19,7 @@ static void check_span(fp_http_span s, size_t len)
 
 static void check_fields(const fp_http_stream_result *r, size_t first, size_t count, size_t len)
 {
-    if (count > FP_HTTP_STREAM_MAX_HEADERS || first > r->n_headers || count > r->n_headers - first) abort();
+    if (count > FP_HTTP_MAX_HEADERS || first > r->n_headers || count > r->n_headers - first) abort();
     for (size_t k = first; k < first + count; k++) {
         check_span(r->headers[k].name, len);
         check_span(r->headers[k].value, len);
@@ -57,7 +57,7 @@ static void check_result(const fp_http_stream_result *r, const fp_http_stream_in
             const fp_http_header *h = &r->headers[m->header_first + k];
             uint8_t *buf = malloc(h->value.len ? h->value.len : 1);
             if (buf == NULL) continue;
-            if (fp_http_stream_unfold(in[dir].data + h->value.off, h->value.len, buf) > h->value.len) abort();
+            if (fp_http_unfold(in[dir].data + h->value.off, h->value.len, buf) > h->value.len) abort();
             free(buf);
         }
         long h = fp_http_stream_find_header(r, m, in[dir].data, "content-length");

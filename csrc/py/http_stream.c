@@ -68,7 +68,7 @@ static PyObject *latin1(const uint8_t *p, size_t n)
     return PyUnicode_DecodeLatin1((const char *)p, (Py_ssize_t)n, NULL);
 }
 
-static PyObject *anomaly_tuple(uint32_t bits)
+PyObject *fp_http_anomaly_tuple(uint32_t bits)
 {
     PyObject *t = PyTuple_New(__builtin_popcount(bits));
     if (t == NULL) return NULL;
@@ -85,25 +85,24 @@ static PyObject *anomaly_tuple(uint32_t bits)
     return t;
 }
 
-/* [(name, value), ...]; folded values are unfolded to single spaces. */
+PyObject *fp_http_value_str(const uint8_t *data, const fp_http_header *h)
+{
+    if (!h->folded) return latin1(data + h->value.off, h->value.len);
+    uint8_t *buf = PyMem_Malloc(h->value.len ? h->value.len : 1);
+    if (buf == NULL) return PyErr_NoMemory();
+    PyObject *value = latin1(buf, fp_http_unfold(data + h->value.off, h->value.len, buf));
+    PyMem_Free(buf);
+    return value;
+}
+
+/* [(name, value), ...] */
 static PyObject *field_list(const fp_http_stream_result *r, size_t first, size_t count, const uint8_t *data)
 {
     PyObject *list = PyList_New((Py_ssize_t)count);
     if (list == NULL) return NULL;
     for (size_t k = 0; k < count; k++) {
         const fp_http_header *h = &r->headers[first + k];
-        PyObject *value;
-        if (h->folded) {
-            uint8_t *buf = PyMem_Malloc(h->value.len ? h->value.len : 1);
-            if (buf == NULL) {
-                Py_DECREF(list);
-                return PyErr_NoMemory();
-            }
-            value = latin1(buf, fp_http_stream_unfold(data + h->value.off, h->value.len, buf));
-            PyMem_Free(buf);
-        } else {
-            value = latin1(data + h->value.off, h->value.len);
-        }
+        PyObject *value = fp_http_value_str(data, h);
         PyObject *pair = value ? Py_BuildValue("(NN)", latin1(data + h->name.off, h->name.len), value) : NULL;
         if (pair == NULL) {
             Py_DECREF(list);
@@ -138,14 +137,14 @@ static PyObject *message_tuple(const fp_http_stream_result *r, const fp_http_str
         field_list(r, m->trailer_first, m->trailer_count, data),
         PyBytes_FromStringAndSize(m->body.len ? (const char *)body + m->body.off : "", (Py_ssize_t)m->body.len),
         m->body_complete ? Py_True : Py_False, (unsigned long long)m->body_missing,
-        fp_http_body_framing_names[m->framing], anomaly_tuple(m->anomalies), (Py_ssize_t)m->start,
+        fp_http_body_framing_names[m->framing], fp_http_anomaly_tuple(m->anomalies), (Py_ssize_t)m->start,
         (Py_ssize_t)m->end, peer);
 }
 
 static PyObject *direction_tuple(const fp_http_stream_dir *d)
 {
     return Py_BuildValue("(snKN)", fp_http_stop_names[d->stop], (Py_ssize_t)d->parsed,
-                         (unsigned long long)d->skipped, anomaly_tuple(d->anomalies));
+                         (unsigned long long)d->skipped, fp_http_anomaly_tuple(d->anomalies));
 }
 
 PyDoc_STRVAR(http_parse_doc,

@@ -1,16 +1,13 @@
 /* HTTP/1.x start line and headers found in one TCP segment (csrc/dissect/http.c). */
 #include "layer.h"
 
-#include <string.h>
-
 int fp_layer_http_parse(const FpLayer *l, fp_http_message *m)
 {
-    memset(m, 0, sizeof *m);
     return fp_http_parse(ldata(l), &l->pkt->d, m);
 }
 
-/* A slice of the record as str (latin-1: never fails, one char per byte). */
-static PyObject *slice_str(const FpLayer *l, fp_slice s)
+/* A span of the record as str (latin-1: never fails, one char per byte). */
+static PyObject *span_str(const FpLayer *l, fp_http_span s)
 {
     uint32_t caplen = l->pkt->caplen;
     if (s.off > caplen) s.off = caplen;
@@ -18,45 +15,23 @@ static PyObject *slice_str(const FpLayer *l, fp_slice s)
     return PyUnicode_DecodeLatin1((const char *)ldata(l) + s.off, (Py_ssize_t)s.len, NULL);
 }
 
-static PyObject *slice_str_trim(const FpLayer *l, fp_slice s)
-{
-    const uint8_t *p = ldata(l);
-    uint32_t caplen = l->pkt->caplen;
-    if (s.off > caplen) s.off = caplen;
-    if (s.len > caplen - s.off) s.len = caplen - s.off;
-    while (s.len && (p[s.off] == ' ' || p[s.off] == '\t')) s.off++, s.len--;
-    while (s.len && (p[s.off + s.len - 1] == ' ' || p[s.off + s.len - 1] == '\t')) s.len--;
-    return slice_str(l, s);
-}
-
-static int slice_ieq(const FpLayer *l, fp_slice s, const char *lit)
-{
-    size_t n = strlen(lit);
-    if (s.len != n || (uint64_t)s.off + s.len > l->pkt->caplen) return 0;
-    const uint8_t *p = ldata(l) + s.off;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
-        if (c != (uint8_t)lit[i]) return 0;
-    }
-    return 1;
-}
-
 enum { HTTP_METHOD, HTTP_URI, HTTP_PATH, HTTP_VERSION, HTTP_STATUS, HTTP_REASON, HTTP_HOST,
-       HTTP_IS_REQUEST, HTTP_COMPLETE, HTTP_BODY };
+       HTTP_IS_REQUEST, HTTP_COMPLETE, HTTP_BODY, HTTP_ANOMALIES };
 
 static PyObject *http_get(PyObject *self, void *closure)
 {
     const FpLayer *l = LAYER(self);
     fp_http_message m;
+    const fp_http_start_line *sl = &m.start;
     int which = (int)(intptr_t)closure;
     int ok = fp_layer_http_parse(l, &m) == 0;
     switch (which) {
-    case HTTP_IS_REQUEST: return PyBool_FromLong(ok && m.is_request);
+    case HTTP_IS_REQUEST: return PyBool_FromLong(ok && !sl->is_response);
     case HTTP_COMPLETE: return PyBool_FromLong(ok && m.headers_complete);
+    case HTTP_ANOMALIES: return fp_http_anomaly_tuple(ok ? m.anomalies : 0);
     case HTTP_VERSION:
         if (!ok) return PyUnicode_FromString("");
-        return slice_str(l, m.version);
+        return span_str(l, sl->version);
     default: break;
     }
     if (!ok) {
@@ -65,33 +40,34 @@ static PyObject *http_get(PyObject *self, void *closure)
     }
     switch (which) {
     case HTTP_METHOD:
-        if (!m.is_request) Py_RETURN_NONE;
-        return slice_str(l, m.method);
+        if (sl->is_response) Py_RETURN_NONE;
+        return span_str(l, sl->method);
     case HTTP_URI:
-        if (!m.is_request) Py_RETURN_NONE;
-        return slice_str(l, m.uri);
+        if (sl->is_response) Py_RETURN_NONE;
+        return span_str(l, sl->target);
     case HTTP_PATH: {
-        if (!m.is_request) Py_RETURN_NONE;
-        fp_slice s = m.uri;
-        if ((uint64_t)s.off + s.len > l->pkt->caplen) return slice_str(l, s);
+        if (sl->is_response) Py_RETURN_NONE;
+        fp_http_span s = sl->target;
+        if ((uint64_t)s.off + s.len > l->pkt->caplen) return span_str(l, s);
         const uint8_t *p = ldata(l) + s.off;
-        for (uint32_t i = 0; i < s.len; i++)
+        for (size_t i = 0; i < s.len; i++)
             if (p[i] == '?' || p[i] == '#') {
                 s.len = i;
                 break;
             }
-        return slice_str(l, s);
+        return span_str(l, s);
     }
     case HTTP_STATUS:
-        if (m.is_request) Py_RETURN_NONE;
-        return PyLong_FromLong(m.status);
+        if (!sl->is_response) Py_RETURN_NONE;
+        return PyLong_FromLong(sl->status);
     case HTTP_REASON:
-        if (m.is_request) Py_RETURN_NONE;
-        return slice_str(l, m.reason);
-    case HTTP_HOST:
-        for (int i = 0; i < m.header_count && i < FP_HTTP_MAX_HEADERS; i++)
-            if (slice_ieq(l, m.header_name[i], "host")) return slice_str_trim(l, m.header_value[i]);
-        Py_RETURN_NONE;
+        if (!sl->is_response) Py_RETURN_NONE;
+        return span_str(l, sl->reason);
+    case HTTP_HOST: {
+        long k = fp_http_find_field(ldata(l), m.headers, m.header_count, "host");
+        if (k < 0) Py_RETURN_NONE;
+        return fp_http_value_str(ldata(l), &m.headers[k]);
+    }
     case HTTP_BODY: {
         uint32_t end = lspan(l)->end;
         if (!m.headers_complete || m.body_off > end) return PyBytes_FromStringAndSize(NULL, 0);
@@ -109,11 +85,11 @@ static PyObject *http_get_headers(PyObject *self, void *c)
     fp_http_message m;
     PyObject *d = PyDict_New();
     if (d == NULL || fp_layer_http_parse(l, &m) != 0) return d;
-    for (int i = 0; i < m.header_count && i < FP_HTTP_MAX_HEADERS; i++) {
-        PyObject *raw = slice_str(l, m.header_name[i]);
+    for (size_t i = 0; i < m.header_count; i++) {
+        PyObject *raw = span_str(l, m.headers[i].name);
         PyObject *k = raw ? PyObject_CallMethod(raw, "lower", NULL) : NULL;
         Py_XDECREF(raw);
-        PyObject *v = k ? slice_str_trim(l, m.header_value[i]) : NULL;
+        PyObject *v = k ? fp_http_value_str(ldata(l), &m.headers[i]) : NULL;
         if (v == NULL) goto fail_kv;
         PyObject *old = PyDict_GetItemWithError(d, k);
         if (old == NULL && PyErr_Occurred()) goto fail_kv;
@@ -152,6 +128,9 @@ static PyGetSetDef http_getset[] = {
      (void *)HTTP_COMPLETE},
     {"body", http_get, NULL, "Bytes after the headers within this segment (b'' if none).",
      (void *)HTTP_BODY},
+    {"anomalies", http_get, NULL,
+     "What was wrong with the head in this segment, as for fp.http messages (e.g. 'too_many_headers').",
+     (void *)HTTP_ANOMALIES},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

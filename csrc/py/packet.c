@@ -494,11 +494,12 @@ static PyObject *packet_summary(PyObject *self, PyObject *unused)
     if (FP_HAS(d, FP_L_HTTP)) {
         fp_http_message m;
         if (fp_http_parse(p->data, d, &m) == 0) {
-            if (m.is_request)
-                APPEND(" / HTTP %.*s %.*s", (int)m.method.len, (const char *)p->data + m.method.off,
-                       (int)(m.uri.len > 200 ? 200 : m.uri.len), (const char *)p->data + m.uri.off);
+            const fp_http_start_line *sl = &m.start;
+            if (!sl->is_response)
+                APPEND(" / HTTP %.*s %.*s", (int)sl->method.len, (const char *)p->data + sl->method.off,
+                       (int)(sl->target.len > 200 ? 200 : sl->target.len), (const char *)p->data + sl->target.off);
             else
-                APPEND(" / HTTP %d", m.status);
+                APPEND(" / HTTP %d", sl->status);
         }
     }
     if (FP_HAS(d, FP_L_TLS)) {

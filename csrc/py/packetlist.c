@@ -500,14 +500,10 @@ static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dis
     }
     if (FP_HAS(d, FP_L_HTTP)) {
         fp_http_message m;
-        if (fp_http_parse(data, d, &m) == 0) {
-            for (int h = 0; h < m.header_count; h++) {
-                if (m.header_name[h].len == 4 && strncasecmp((const char *)data + m.header_name[h].off, "host", 4) == 0) {
-                    host = data + m.header_value[h].off;
-                    hlen = m.header_value[h].len;
-                    break;
-                }
-            }
+        long h = fp_http_parse(data, d, &m) == 0 ? fp_http_find_field(data, m.headers, m.header_count, "host") : -1;
+        if (h >= 0) {
+            host = data + m.headers[h].value.off;
+            hlen = m.headers[h].value.len;
         }
     }
     put_cat(c, K_QNAME, i, qname, qlen);

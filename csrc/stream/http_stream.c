@@ -1,7 +1,6 @@
 /* HTTP/1.x over the reassembled bytes of a TCP connection, RFC 9112:
  *   section 2.2  empty lines before a start line are skipped; a bare LF ends a line (flagged)
- *   sections 3-4 request line, status line
- *   section 5    field lines; obs-fold (5.2) kept and flagged, unfolded on output
+ *   sections 3-5 start lines and field lines: the head parser of dissect/http.c
  *   section 6.3  body length: HEAD/1xx/204/304/CONNECT 2xx have none; Transfer-Encoding
  *                ending in chunked; Content-Length (lists of one repeated value allowed);
  *                else a request has none and a response runs to the close
@@ -25,6 +24,8 @@ const char *const fp_http_stop_names[FP_HTTP_STOP_COUNT] = {"end",    "incomplet
                                                             "tunnel", "desync",     "limit"};
 
 #define A(name) FP_HTTP_STREAM_A(name)
+_Static_assert((int)FP_HTTP_STREAM_BIT_HEAD_TOO_LARGE == (int)FP_HTTP_BIT_HEAD_TOO_LARGE,
+               "a head parser's anomaly bits are the stream's");
 /* Content-Length and chunk sizes above this are treated as invalid / overflow. */
 #define MAX_LENGTH (UINT64_C(1) << 62)
 
@@ -64,11 +65,6 @@ static int reserve(void **buf, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static int is_tchar(uint8_t ch)
-{
-    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) return 1;
-    return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
 static int is_digit(uint8_t ch) { return ch >= '0' && ch <= '9'; }
 static int is_ows(uint8_t ch) { return ch == ' ' || ch == '\t'; }
 /* Whitespace inside list values, including the line breaks of an obs-fold. */
@@ -114,19 +110,6 @@ static void stop(dir_state *d, fp_http_stop why)
     d->out->parsed = d->pos;
 }
 
-/* The line at `at` with its LF before `lim`: *eol is where CR LF (or LF) begins; returns
- * the offset after the LF, or 0 when there is no LF before lim. */
-static size_t next_line(const uint8_t *p, size_t at, size_t lim, size_t *eol, int *bare_lf)
-{
-    if (at >= lim) return 0;
-    const uint8_t *lf = memchr(p + at, '\n', lim - at);
-    if (lf == NULL) return 0;
-    size_t e = (size_t)(lf - p);
-    *bare_lf = !(e > at && p[e - 1] == '\r');
-    *eol = *bare_lf ? e : e - 1;
-    return e + 1;
-}
-
 /* Consume `need` stream bytes from *pos, stepping over holes (whose bytes count in
  * *missing). A hole fully inside the span is passed (gi advances). */
 typedef enum { WALK_DONE, WALK_SHORT, WALK_INSIDE_GAP } walk_rc;
@@ -152,174 +135,52 @@ static walk_rc walk(dir_state *d, size_t *pos, uint64_t need, uint64_t *missing)
     }
 }
 
-/* ---- start lines and fields --------------------------------------------- */
-
-/* "HTTP/" DIGIT "." DIGIT: the caller checked that 8 bytes are there. */
-static int version_ok(const uint8_t *s)
-{
-    return memcmp(s, "HTTP/", 5) == 0 && is_digit(s[5]) && s[6] == '.' && is_digit(s[7]);
-}
-
-static int parse_request_line(const uint8_t *p, size_t at, size_t eol, fp_http_stream_msg *m)
-{
-    size_t i = at;
-    while (i < eol && is_tchar(p[i])) i++;
-    if (i == at || i >= eol || p[i] != ' ') return -1;
-    m->method = (fp_http_span){at, i - at};
-    size_t t = ++i;
-    while (i < eol && p[i] > 0x20 && p[i] != 0x7f) i++;
-    if (i == t || i >= eol || p[i] != ' ') return -1;
-    m->target = (fp_http_span){t, i - t};
-    i++;
-    if (eol - i != 8 || !version_ok(p + i)) return -1;
-    m->version = (fp_http_span){i, 8};
-    return 0;
-}
-
-/* HTTP-version SP 3DIGIT [SP reason]: a missing SP before an empty reason is tolerated. */
-static int parse_status_line(const uint8_t *p, size_t at, size_t eol, fp_http_stream_msg *m)
-{
-    const uint8_t *s = p + at;
-    size_t n = eol - at;
-    if (n < 12 || !version_ok(s) || s[8] != ' ' || !is_digit(s[9]) || !is_digit(s[10]) ||
-        !is_digit(s[11]))
-        return -1;
-    if (n > 12 && s[12] != ' ') return -1;
-    int status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-    if (status < 100) return -1;
-    m->status = (uint16_t)status;
-    m->version = (fp_http_span){at, 8};
-    m->reason = n > 12 ? (fp_http_span){at + 13, n - 13} : (fp_http_span){eol, 0};
-    return 0;
-}
-
-/* Cheap rejection of bytes that cannot begin a start line, before looking for a LF. */
-static int start_prefix_ok(const uint8_t *s, size_t n, int is_response)
-{
-    if (is_response) return memcmp(s, "HTTP/", n < 5 ? n : 5) == 0;
-    return is_tchar(s[0]);
-}
-
-/* Field lines of one head or trailer section. */
-typedef struct {
-    size_t first, count;
-    int prev_kept;      /* an obs-fold continues the previous line only if it was kept */
-    uint32_t *anomalies;
-} field_list;
-
-static int add_field(ctx *c, const uint8_t *p, size_t at, size_t eol, field_list *f)
-{
-    fp_http_stream_result *r = c->r;
-    if (is_ows(p[at])) { /* obs-fold */
-        if (!f->prev_kept) {
-            *f->anomalies |= A(BAD_HEADER);
-            return 0;
-        }
-        *f->anomalies |= A(OBS_FOLD);
-        size_t v = at, ve = eol;
-        while (v < ve && is_ows(p[v])) v++;
-        while (ve > v && is_ows(p[ve - 1])) ve--;
-        fp_http_header *h = &r->headers[f->first + f->count - 1];
-        if (v == ve) return 0;
-        if (h->value.len == 0) {
-            h->value = (fp_http_span){v, ve - v};
-        } else {
-            h->value.len = ve - h->value.off;
-            h->folded = 1;
-        }
-        return 0;
-    }
-    f->prev_kept = 0;
-    size_t i = at;
-    while (i < eol && is_tchar(p[i])) i++;
-    size_t name_end = i;
-    while (i < eol && is_ows(p[i])) i++;
-    if (name_end == at || i >= eol || p[i] != ':') {
-        *f->anomalies |= A(BAD_HEADER);
-        return 0;
-    }
-    if (i != name_end) *f->anomalies |= A(BAD_HEADER); /* whitespace before the colon */
-    if (f->count == FP_HTTP_STREAM_MAX_HEADERS) {
-        *f->anomalies |= A(TOO_MANY_HEADERS);
-        return 0;
-    }
-    size_t v = i + 1, ve = eol;
-    while (v < ve && is_ows(p[v])) v++;
-    while (ve > v && is_ows(p[ve - 1])) ve--;
-    if (v < ve && (memchr(p + v, 0, ve - v) || memchr(p + v, '\r', ve - v)))
-        *f->anomalies |= A(BAD_HEADER); /* RFC 9110 section 5.5: NUL and bare CR are invalid */
-    if (reserve((void **)&r->headers, &r->cap_headers, r->n_headers + 1, sizeof *r->headers)) {
-        c->oom = 1;
-        return -1;
-    }
-    r->headers[r->n_headers++] =
-        (fp_http_header){.name = {at, name_end - at}, .value = {v, ve - v}, .folded = 0};
-    f->count++;
-    f->prev_kept = 1;
-    return 0;
-}
-
-/* Lines from `at` up to and including the blank line, within lim. Returns the offset after
- * the blank line, 0 when no blank line before lim, (size_t)-1 when out of memory. */
-static size_t read_fields(ctx *c, const uint8_t *p, size_t at, size_t lim, field_list *f)
-{
-    size_t eol, next;
-    int bare;
-    while ((next = next_line(p, at, lim, &eol, &bare)) != 0) {
-        if (bare) *f->anomalies |= A(BARE_LF);
-        if (eol == at) return next;
-        if (add_field(c, p, at, eol, f) < 0) return (size_t)-1;
-        at = next;
-    }
-    c->r->n_headers = f->first; /* no end of section: drop what was added */
-    f->count = 0;
-    return 0;
-}
-
 /* ---- head ------------------------------------------------------------------ */
 
 typedef enum { HEAD_OK, HEAD_NEED_DATA, HEAD_GAP, HEAD_TOO_LARGE, HEAD_BAD_START, HEAD_OOM } head_rc;
 
-/* Why no line end was found before lim (a hole, the head limit, or the data end). */
-static head_rc head_short(const dir_state *d, size_t from, size_t lim)
+/* Room for one more section's fields at the end of r->headers; NULL when out of memory. */
+static fp_http_header *field_room(ctx *c)
 {
-    if (lim - from >= FP_HTTP_STREAM_MAX_HEAD) return HEAD_TOO_LARGE;
-    return lim < d->len ? HEAD_GAP : HEAD_NEED_DATA;
-}
-
-static size_t head_limit(const dir_state *d, size_t from)
-{
-    size_t lim = gap_limit(d);
-    return lim - from > FP_HTTP_STREAM_MAX_HEAD ? from + FP_HTTP_STREAM_MAX_HEAD : lim;
+    fp_http_stream_result *r = c->r;
+    if (reserve((void **)&r->headers, &r->cap_headers, r->n_headers + FP_HTTP_MAX_HEADERS,
+                sizeof *r->headers)) {
+        c->oom = 1;
+        return NULL;
+    }
+    return r->headers + r->n_headers;
 }
 
 /* Start line and fields at d->pos (which precedes any hole). */
 static head_rc parse_head(ctx *c, dir_state *d, int is_response, fp_http_stream_msg *m,
                           size_t *body_start)
 {
-    const uint8_t *p = d->p;
-    size_t at = d->pos, lim = head_limit(d, at), eol, next;
-    int bare;
-    if (!start_prefix_ok(p + at, lim - at, is_response)) return HEAD_BAD_START;
-    next = next_line(p, at, lim, &eol, &bare);
-    if (next == 0) return head_short(d, at, lim);
-    if (is_response ? parse_status_line(p, at, eol, m) : parse_request_line(p, at, eol, m))
-        return HEAD_BAD_START;
-    if (bare) m->anomalies |= A(BARE_LF);
-    field_list f = {c->r->n_headers, 0, 0, &m->anomalies};
-    size_t end = read_fields(c, p, next, lim, &f);
-    if (end == (size_t)-1) return HEAD_OOM;
-    if (end == 0) return head_short(d, at, lim);
-    m->header_first = f.first;
+    fp_http_fields f = {field_room(c), 0, 0, 0};
+    if (f.fields == NULL) return HEAD_OOM;
+    fp_http_start_line s;
+    size_t lim = gap_limit(d);
+    fp_http_head_rc rc = fp_http_parse_head(d->p, d->pos, lim,
+                                            is_response ? FP_HTTP_START_RESPONSE : FP_HTTP_START_REQUEST,
+                                            &s, &f, body_start);
+    switch (rc) {
+    case FP_HTTP_HEAD_BAD_START: return HEAD_BAD_START;
+    case FP_HTTP_HEAD_TOO_LARGE: return HEAD_TOO_LARGE;
+    case FP_HTTP_HEAD_SHORT: return lim < d->len ? HEAD_GAP : HEAD_NEED_DATA;
+    case FP_HTTP_HEAD_OK: break;
+    }
+    m->status = s.status;
+    m->method = s.method;
+    m->target = s.target;
+    m->version = s.version;
+    m->reason = s.reason;
+    m->anomalies |= f.anomalies;
+    m->header_first = c->r->n_headers;
     m->header_count = f.count;
-    *body_start = end;
+    c->r->n_headers += f.count;
     return HEAD_OK;
 }
 
 /* ---- resynchronisation ---------------------------------------------------- */
-
-static const char *const known_methods[] = {"GET",     "POST",  "HEAD",    "PUT",  "DELETE",
-                                            "OPTIONS", "PATCH", "CONNECT", "TRACE"};
 
 static const uint8_t *find_bytes(const uint8_t *p, size_t n, const char *needle, size_t k)
 {
@@ -337,10 +198,10 @@ static const uint8_t *find_bytes(const uint8_t *p, size_t n, const char *needle,
  * method of capital letters. */
 static int strict_start(const dir_state *d, size_t at, size_t eol, int is_response)
 {
-    fp_http_stream_msg m;
-    memset(&m, 0, sizeof m);
-    if (eol - at >= FP_HTTP_STREAM_MAX_HEAD) return 0;
-    if (is_response ? parse_status_line(d->p, at, eol, &m) : parse_request_line(d->p, at, eol, &m))
+    fp_http_start_line m;
+    if (eol - at >= FP_HTTP_MAX_HEAD) return 0;
+    if (fp_http_parse_start_line(d->p, at, eol, is_response ? FP_HTTP_START_RESPONSE : FP_HTTP_START_REQUEST,
+                                 &m))
         return 0;
     const uint8_t *v = d->p + m.version.off;
     if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) return 0;
@@ -357,14 +218,9 @@ static size_t request_start(const dir_state *d, size_t region, size_t version, s
 {
     size_t ls = version;
     while (ls > region && d->p[ls - 1] != '\n') ls--;
-    size_t first = eol - ls >= FP_HTTP_STREAM_MAX_HEAD ? eol - FP_HTTP_STREAM_MAX_HEAD + 1 : ls;
+    size_t first = eol - ls >= FP_HTTP_MAX_HEAD ? eol - FP_HTTP_MAX_HEAD + 1 : ls;
     for (size_t c = first; c < version; c++)
-        for (size_t k = 0; k < sizeof known_methods / sizeof *known_methods; k++) {
-            size_t n = strlen(known_methods[k]);
-            if (version - c > n && memcmp(d->p + c, known_methods[k], n) == 0 && d->p[c + n] == ' ' &&
-                strict_start(d, c, eol, 0))
-                return c;
-        }
+        if (fp_http_known_method(d->p + c, version - c) && strict_start(d, c, eol, 0)) return c;
     return strict_start(d, ls, eol, 0) ? ls : SIZE_MAX;
 }
 
@@ -568,19 +424,19 @@ static int chunk_size(const uint8_t *s, size_t n, uint64_t *out)
 
 static body_rc read_trailers(ctx *c, dir_state *d, fp_http_stream_msg *m, size_t *at)
 {
-    size_t lim = head_limit(d, *at);
-    field_list f = {c->r->n_headers, 0, 0, &m->anomalies};
-    size_t end = read_fields(c, d->p, *at, lim, &f);
-    if (end == (size_t)-1) return BODY_OOM;
-    if (end == 0) {
-        if (lim - *at >= FP_HTTP_STREAM_MAX_HEAD) {
-            m->anomalies |= A(BAD_CHUNK);
-            return BODY_ERROR;
-        }
-        return blocked(d);
+    fp_http_fields f = {field_room(c), 0, 0, 0};
+    if (f.fields == NULL) return BODY_OOM;
+    size_t end;
+    fp_http_head_rc rc = fp_http_parse_fields(d->p, *at, gap_limit(d), &f, &end);
+    m->anomalies |= f.anomalies;
+    if (rc == FP_HTTP_HEAD_TOO_LARGE) {
+        m->anomalies |= A(BAD_CHUNK);
+        return BODY_ERROR;
     }
-    m->trailer_first = f.first;
+    if (rc != FP_HTTP_HEAD_OK) return blocked(d);
+    m->trailer_first = c->r->n_headers;
     m->trailer_count = f.count;
+    c->r->n_headers += f.count;
     *at = end;
     return BODY_DONE;
 }
@@ -594,7 +450,7 @@ static body_rc read_chunked(ctx *c, dir_state *d, fp_http_stream_msg *m, size_t 
         size_t lim = gap_limit(d), eol, next;
         int bare;
         size_t line_lim = lim - *at > FP_HTTP_STREAM_MAX_CHUNK_LINE ? *at + FP_HTTP_STREAM_MAX_CHUNK_LINE : lim;
-        next = next_line(p, *at, line_lim, &eol, &bare);
+        next = fp_http_next_line(p, *at, line_lim, &eol, &bare);
         if (next == 0) {
             if (line_lim < lim) {
                 m->anomalies |= A(BAD_CHUNK);
@@ -737,7 +593,6 @@ static int next_head(ctx *c, dir_state *d, int is_response, size_t *body_start)
             stop(d, FP_HTTP_STOP_INCOMPLETE);
             return 0;
         case HEAD_GAP: /* the head is cut by a hole: drop it, scan from the hole */
-            r->n_headers = m->header_first;
             d->out->skipped += lim - d->pos;
             d->pos = lim;
             resync(d, is_response);
@@ -887,24 +742,6 @@ void fp_http_stream_result_free(fp_http_stream_result *r)
 long fp_http_stream_find_header(const fp_http_stream_result *r, const fp_http_stream_msg *m,
                                 const uint8_t *data, const char *name)
 {
-    for (size_t k = 0; k < m->header_count; k++) {
-        const fp_http_header *h = &r->headers[m->header_first + k];
-        if (equal_ci(data + h->name.off, h->name.len, name)) return (long)(m->header_first + k);
-    }
-    return -1;
-}
-
-size_t fp_http_stream_unfold(const uint8_t *src, size_t src_len, uint8_t *out)
-{
-    size_t n = 0, i = 0;
-    while (i < src_len) {
-        if (src[i] != '\r' && src[i] != '\n') {
-            out[n++] = src[i++];
-            continue;
-        }
-        while (n && is_ows(out[n - 1])) n--;
-        while (i < src_len && is_list_ws(src[i])) i++;
-        out[n++] = ' ';
-    }
-    return n;
+    long k = fp_http_find_field(data, r->headers + m->header_first, m->header_count, name);
+    return k < 0 ? -1 : (long)m->header_first + k;
 }

@@ -15,19 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FP_HTTP_STREAM_MAX_HEADERS 128          /* field lines per head (and per trailer) */
-#define FP_HTTP_STREAM_MAX_HEAD (64u * 1024u)   /* start line + fields + blank line */
+#include "../dissect/http.h" /* the message-head parser, its caps and anomalies */
+
 #define FP_HTTP_STREAM_MAX_MESSAGES (1u << 20)  /* per direction */
 #define FP_HTTP_STREAM_MAX_CHUNK_LINE 4096u     /* chunk-size line with its extensions */
 
-/* Anomaly bits, on a message (what was wrong with it) or a direction (why it stopped). */
+/* Anomaly bits, on a message (what was wrong with it) or a direction (why it stopped): the
+ * head parser's first (same bits; too_many_headers stops the direction after the message,
+ * bad_start_line and head_too_large stop it before), then framing's. */
 #define FP_HTTP_STREAM_ANOMALIES(X)                                                           \
-    X(BAD_START_LINE, "bad_start_line")     /* request/status line malformed */              \
-    X(BAD_HEADER, "bad_header")             /* field line without colon, bad name, NUL, CR */ \
-    X(OBS_FOLD, "obs_fold")                 /* folded field value (unfolded to SP) */        \
-    X(BARE_LF, "bare_lf")                   /* line ended by LF alone */                     \
-    X(TOO_MANY_HEADERS, "too_many_headers") /* direction stops after the message */          \
-    X(HEAD_TOO_LARGE, "head_too_large")     /* no blank line within the head limit */        \
+    FP_HTTP_HEAD_ANOMALIES(X)                                                                 \
     X(BAD_CONTENT_LENGTH, "bad_content_length")                                              \
     X(CONFLICTING_CONTENT_LENGTH, "conflicting_content_length")                              \
     X(TE_AND_CL, "te_and_cl")               /* both: Transfer-Encoding wins (smuggling sign) */ \
@@ -67,15 +64,6 @@ typedef enum {
     FP_HTTP_STOP_COUNT
 } fp_http_stop;
 extern const char *const fp_http_stop_names[FP_HTTP_STOP_COUNT];
-
-typedef struct {
-    size_t off, len;
-} fp_http_span;
-
-typedef struct {
-    fp_http_span name, value; /* value without surrounding whitespace */
-    uint8_t folded;           /* value spans obs-folds: unfold with fp_http_stream_unfold */
-} fp_http_header;
 
 typedef struct {
     uint64_t off; /* data offset the missing bytes precede (0..len) */
@@ -135,9 +123,5 @@ void fp_http_stream_result_free(fp_http_stream_result *r);
 /* Case-insensitive lookup among m's headers: result->headers index, or -1. */
 long fp_http_stream_find_header(const fp_http_stream_result *r, const fp_http_stream_msg *m,
                                 const uint8_t *data, const char *name);
-
-/* Copy a folded value replacing each line break and the whitespace around it with one
- * SP (RFC 9112 section 5.2). `out` needs src_len bytes; returns the length written. */
-size_t fp_http_stream_unfold(const uint8_t *src, size_t src_len, uint8_t *out);
 
 #endif
