@@ -41,13 +41,15 @@ int fp_http_plausible(const uint8_t *p, uint32_t len)
     return fp_http_known_method(p, len) != 0;
 }
 
-/* tchar of RFC 9110 section 5.6.2 */
-static int is_tchar(uint8_t ch)
-{
-    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-        return 1;
-    return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
+/* tchar of RFC 9110 section 5.6.2: ALPHA DIGIT and these */
+#define TCHAR_PUNCT(X) X('!') X('#') X('$') X('%') X('&') X('\'') X('*') X('+') X('-') X('.') X('^') \
+    X('_') X('`') X('|') X('~')
+#define TCHAR_RANGE(lo, hi) [lo... hi] = 1
+#define TCHAR_ONE(c) [c] = 1,
+static const uint8_t tchar[256] = {TCHAR_RANGE('0', '9'), TCHAR_RANGE('A', 'Z'), TCHAR_RANGE('a', 'z'),
+                                   TCHAR_PUNCT(TCHAR_ONE)};
+
+static int is_tchar(uint8_t ch) { return tchar[ch]; }
 
 static int is_digit(uint8_t ch) { return ch >= '0' && ch <= '9'; }
 static int is_ows(uint8_t ch) { return ch == ' ' || ch == '\t'; }
@@ -126,19 +128,6 @@ static int start_prefix_ok(const uint8_t *s, size_t n, fp_http_start_kind kind)
 }
 
 /* ---- field lines ------------------------------------------------------------ */
-
-size_t fp_http_next_line(const uint8_t *p, size_t at, size_t lim, size_t *eol, int *bare_lf)
-{
-    if (at >= lim)
-        return 0;
-    const uint8_t *lf = memchr(p + at, '\n', lim - at);
-    if (lf == NULL)
-        return 0;
-    size_t e = (size_t)(lf - p);
-    *bare_lf = !(e > at && p[e - 1] == '\r');
-    *eol = *bare_lf ? e : e - 1;
-    return e + 1;
-}
 
 static fp_http_span trim_ows(const uint8_t *p, size_t v, size_t ve)
 {

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FP_HTTP_MAX_HEADERS 128        /* field lines kept per head (and per trailer) */
 #define FP_HTTP_MAX_HEAD (64u * 1024u) /* start line + fields + blank line */
@@ -77,7 +78,18 @@ int fp_http_parse_start_line(const uint8_t *p, size_t at, size_t eol, fp_http_st
 
 /* The line at `at` with its LF before lim: *eol is where CR LF (or LF) begins; returns the
  * offset after the LF, or 0 when there is none before lim. */
-size_t fp_http_next_line(const uint8_t *p, size_t at, size_t lim, size_t *eol, int *bare_lf);
+static inline size_t fp_http_next_line(const uint8_t *p, size_t at, size_t lim, size_t *eol, int *bare_lf)
+{
+    if (at >= lim)
+        return 0;
+    const uint8_t *lf = memchr(p + at, '\n', lim - at);
+    if (lf == NULL)
+        return 0;
+    size_t e = (size_t)(lf - p);
+    *bare_lf = !(e > at && p[e - 1] == '\r');
+    *eol = *bare_lf ? e : e - 1;
+    return e + 1;
+}
 
 /* Length of the known method (GET, POST, ...) followed by SP that p[0..n) starts with, or 0. */
 size_t fp_http_known_method(const uint8_t *p, size_t n);
