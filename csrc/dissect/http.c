@@ -309,7 +309,7 @@ static const char *const header_names[] = {
     "Transfer-Encoding", "Set-Cookie",
 };
 
-static int slice_value(const fp_field_ctx *x, fp_slice s, fp_field_value *v)
+static int slice_value(const fp_field_ctx *x, fp_http_span s, fp_field_value *v)
 {
     v->u = 0;
     v->p = x->data + s.off;
@@ -319,7 +319,7 @@ static int slice_value(const fp_field_ctx *x, fp_slice s, fp_field_value *v)
 
 static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
 
-static int header_is(const fp_field_ctx *x, fp_slice name, const char *want)
+static int header_is(const fp_field_ctx *x, fp_http_span name, const char *want)
 {
     size_t n = strlen(want);
     if (name.len != n)
@@ -333,18 +333,19 @@ static int header_is(const fp_field_ctx *x, fp_slice name, const char *want)
 static int http_start_value(const fp_field *f, const fp_field_ctx *x, const fp_http_message *m,
                             fp_field_value *v)
 {
-    int req = m->is_request;
+    const fp_http_start_line *s = &m->start;
+    int req = !s->is_response;
     v->p = NULL;
     v->len = 0;
     switch (f->arg) {
     case H_REQUEST: v->u = 1; return req;
     case H_RESPONSE: v->u = 1; return !req;
-    case H_METHOD: return req && slice_value(x, m->method, v);
-    case H_URI: return req && slice_value(x, m->uri, v);
-    case H_REQ_VERSION: return req && slice_value(x, m->version, v);
-    case H_RESP_VERSION: return !req && slice_value(x, m->version, v);
-    case H_CODE: v->u = (uint64_t)m->status; return !req;
-    case H_PHRASE: return !req && slice_value(x, m->reason, v);
+    case H_METHOD: return req && slice_value(x, s->method, v);
+    case H_URI: return req && slice_value(x, s->target, v);
+    case H_REQ_VERSION: return req && slice_value(x, s->version, v);
+    case H_RESP_VERSION: return !req && slice_value(x, s->version, v);
+    case H_CODE: v->u = s->status; return !req;
+    case H_PHRASE: return !req && slice_value(x, s->reason, v);
     default: return 0;
     }
 }
@@ -378,10 +379,10 @@ static int http_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     }
     int n = 0;
     const char *want = header_names[f->arg - H_HEADER];
-    for (int i = 0; i < m.header_count; i++) {
-        if (!header_is(x, m.header_name[i], want))
+    for (size_t i = 0; i < m.header_count; i++) {
+        if (!header_is(x, m.headers[i].name, want))
             continue;
-        slice_value(x, m.header_value[i], &v);
+        slice_value(x, m.headers[i].value, &v);
         if (f->type == FP_FT_UINT && !decimal(v.p, v.len, &v.u))
             continue;
         n++;
