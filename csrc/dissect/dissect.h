@@ -69,7 +69,9 @@ enum {
     FP_ANOM_IP_FRAGMENT = 1u << 20,   /* non-first fragment: upper layers not decoded */
     FP_ANOM_DNS_POINTER_CHAIN = 1u << 21, /* a name over FP_DNS_NAME_HOPS hops, or the message's
                                              hop / label budget spent (decoding stopped) */
-    FP_ANOM_COUNT_BITS = 22
+    FP_ANOM_TLS_RECORDS_CAPPED = 1u << 22, /* a ClientHello spread over more records of one
+                                            * segment than the view reads (16) */
+    FP_ANOM_COUNT_BITS = 23
 };
 
 /* Stable snake_case names for anomaly bits, index = bit number. */
@@ -226,6 +228,7 @@ typedef struct {
     fp_slice sni;             /* first host_name of server_name, len 0 if none */
     int hello_complete;       /* whole ClientHello inside this segment */
     int malformed;            /* added: an inner length exceeded its (complete) container */
+    int capped;               /* the ClientHello went on past the records collected */
 } fp_tls_info;
 /* Returns 0 when the TCP payload starts with a plausible TLS record. */
 int fp_tls_parse(const uint8_t *data, const fp_dissection *d, fp_tls_info *t);
@@ -269,7 +272,6 @@ void fp_dissect_icmp(fp_dctx *x, fp_layer_id id, uint32_t off, uint32_t end);
 /* DNS message at off..end: sets FP_L_DNS and validates (anomalies) when `validate`. */
 void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate);
 /* Cheap prefix checks used for port-independent detection on TCP payloads. */
-int fp_tls_plausible(const uint8_t *p, uint32_t len);
 int fp_http_plausible(const uint8_t *p, uint32_t len);
 /* Full checks run once at dissection time on detected layers (set anomaly bits). */
 int fp_http_start_line_ok(const uint8_t *p, uint32_t len);

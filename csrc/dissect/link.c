@@ -11,7 +11,7 @@ const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS] = {
     "ip4_bad_ihl",   "ip4_bad_len",   "ip6_trunc",      "ip6_bad_len",    "ip6_ext",
     "tcp_trunc",     "tcp_bad_off",   "tcp_bad_opt",    "udp_trunc",      "udp_bad_len",
     "icmp_trunc",    "dns_malformed", "dns_name",       "http_malformed", "tls_malformed",
-    "ip_fragment",   "dns_pointer_chain",
+    "ip_fragment",   "dns_pointer_chain", "tls_records_capped",
 };
 
 enum { ETHERTYPE_IP4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_RARP = 0x8035, ETHERTYPE_IP6 = 0x86dd };

@@ -7,6 +7,7 @@
 #include "cursor.h"
 #include "dissect.h"
 #include "fields.h"
+#include "tls_hello.h"
 
 /* Where the segment's upper layer starts: DNS when a port says so, else by content. */
 static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)
@@ -26,11 +27,15 @@ static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)
         fp_dissect_dns(x, off + 2, complete ? off + 2 + msg_len : end, complete);
         return;
     }
-    if (fp_tls_plausible(c.ptr, len)) {
+    if (len >= 5 && fp_tls_record_plausible(c.ptr, len, 0)) {
         fp_set_layer(d, FP_L_TLS, off, 0, end);
         fp_tls_info t; /* only handshakes are worth checking here */
-        if (c.ptr[0] == 22 && fp_tls_parse_span(x->data, off, end, &t) == 0 && t.malformed)
-            d->anomalies |= FP_ANOM_TLS_MALFORMED;
+        if (c.ptr[0] == 22 && fp_tls_parse_span(x->data, off, end, &t) == 0) {
+            if (t.malformed)
+                d->anomalies |= FP_ANOM_TLS_MALFORMED;
+            if (t.capped)
+                d->anomalies |= FP_ANOM_TLS_RECORDS_CAPPED;
+        }
         return;
     }
     if (fp_http_plausible(c.ptr, len)) {

@@ -36,9 +36,9 @@ const char *fp_tls_error_name(int code)
 
 enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23, CT_HEARTBEAT = 24 };
 
-int fp_tls_record_start_plausible(const uint8_t *p, size_t len)
+int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake)
 {
-    if (len >= 1 && p[0] != CT_HANDSHAKE) return 0;
+    if (len >= 1 && (handshake ? p[0] != CT_HANDSHAKE : (p[0] < CT_CCS || p[0] > CT_HEARTBEAT))) return 0;
     if (len >= 2 && p[1] != 3) return 0;
     if (len >= 3 && p[2] > 4) return 0;
     if (len >= 5 && fp_load_be16(p + 3) > FP_TLS_MAX_RECORD) return 0;
@@ -231,10 +231,7 @@ static uint32_t asm_record_header(fp_tls_asm *a)
     const uint8_t *h = a->rec_hdr;
     uint32_t len = fp_load_be16(h + 3);
     int first = a->records == 0;
-    if (first && (h[0] != CT_HANDSHAKE || h[1] != 3 || h[2] > 4 || len > FP_TLS_MAX_RECORD))
-        return FP_TLS_ASM(NOT_TLS);
-    if (h[0] < CT_CCS || h[0] > CT_HEARTBEAT || h[1] != 3 || h[2] > 4 || len > FP_TLS_MAX_RECORD)
-        return FP_TLS_ASM(BAD_RECORD);
+    if (!fp_tls_record_plausible(h, 5, first)) return first ? FP_TLS_ASM(NOT_TLS) : FP_TLS_ASM(BAD_RECORD);
     if (first) a->first_record_version = fp_load_be16(h + 1);
     a->records++;
     a->rec_type = h[0];
@@ -372,6 +369,13 @@ static uint32_t get_u8_list(fp_tls_hello *h, fp_cursor v, uint8_t *arr, uint32_t
 
 static void ext_malformed(fp_tls_hello *h) { note(h, FP_TLS_HELLO_A(EXT_MALFORMED), FP_TLS_ERR_EXTENSION); }
 
+/* An inner length or field runs past the end of its extension. */
+static void ext_overrun(fp_tls_hello *h)
+{
+    h->ext_overrun = 1;
+    ext_malformed(h);
+}
+
 /* The extension content `e` must have been used up exactly. */
 static void ext_end(fp_tls_hello *h, const fp_cursor *e)
 {
@@ -388,13 +392,13 @@ static void ext_server_name(fp_tls_hello *h, fp_cursor e)
     }
     fp_cursor list, name;
     if (get_vector(&e, 2, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     while (fp_cur_left(&list) > 0) {
         uint8_t type;
         if (fp_get_u8(&list, &type) < 0 || get_vector(&list, 2, &name) < 0) {
-            ext_malformed(h);
+            ext_overrun(h);
             return;
         }
         if (type != 0) continue;
@@ -411,12 +415,12 @@ static void ext_alpn(fp_tls_hello *h, fp_cursor e)
     fp_cursor list, name;
     h->has_alpn = 1;
     if (get_vector(&e, 2, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     while (fp_cur_left(&list) > 0) {
         if (get_vector(&list, 1, &name) < 0) {
-            ext_malformed(h);
+            ext_overrun(h);
             return;
         }
         size_t n = fp_cur_left(&name);
@@ -437,7 +441,7 @@ static void ext_supported_versions(fp_tls_hello *h, fp_cursor e)
     if (h->is_server) { /* selected_version */
         uint16_t v;
         if (fp_get_be16(&e, &v) < 0) {
-            ext_malformed(h);
+            ext_overrun(h);
             return;
         }
         h->versions_span = (fp_tls_span){fp_cur_off(&e) - 2, 2};
@@ -449,7 +453,7 @@ static void ext_supported_versions(fp_tls_hello *h, fp_cursor e)
         return;
     }
     if (get_vector(&e, 1, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     h->versions_span = span_at(&list, fp_cur_left(&list));
@@ -464,7 +468,7 @@ static void ext_u16_vector(fp_tls_hello *h, fp_cursor e, fp_tls_span *sp, uint16
 {
     fp_cursor list;
     if (get_vector(&e, 2, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     *sp = span_at(&list, fp_cur_left(&list));
@@ -489,7 +493,7 @@ static void ext_key_share(fp_tls_hello *h, fp_cursor e)
     h->has_key_share = 1;
     if (h->is_server) {
         if (fp_get_be16(&e, &group) < 0 || (!h->is_hrr && get_vector(&e, 2, &key) < 0)) {
-            ext_malformed(h);
+            ext_overrun(h);
             return;
         }
         key_share_group(h, group);
@@ -497,12 +501,12 @@ static void ext_key_share(fp_tls_hello *h, fp_cursor e)
         return;
     }
     if (get_vector(&e, 2, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     while (fp_cur_left(&list) > 0) {
         if (fp_get_be16(&list, &group) < 0 || get_vector(&list, 2, &key) < 0) {
-            ext_malformed(h);
+            ext_overrun(h);
             return;
         }
         key_share_group(h, group);
@@ -515,7 +519,7 @@ static void ext_psk_modes(fp_tls_hello *h, fp_cursor e)
     fp_cursor list;
     h->has_psk_modes = 1;
     if (get_vector(&e, 1, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     fp_cursor scan = list;
@@ -531,7 +535,7 @@ static void ext_point_formats(fp_tls_hello *h, fp_cursor e)
     fp_cursor list;
     h->has_point_formats = 1;
     if (get_vector(&e, 1, &list) < 0) {
-        ext_malformed(h);
+        ext_overrun(h);
         return;
     }
     h->point_formats_span = span_at(&list, fp_cur_left(&list));

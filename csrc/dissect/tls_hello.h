@@ -134,9 +134,10 @@ static inline uint32_t fp_tls_asm_pending(const fp_tls_asm *a)
     return (uint32_t)a->msg_hdr_have + a->msg_have;
 }
 
-/* Does the stream start like a TLS handshake record (type 22, version 3.0-3.4)? `len` may
+/* The one check of a TLS record header (RFC 8446 5.1, RFC 5246 6.2): content type 20..24
+ * (22 only with `handshake`), version 3.0-3.4, length at most FP_TLS_MAX_RECORD. `len` may
  * be short: 1 = plausible so far, 0 = not TLS. */
-int fp_tls_record_start_plausible(const uint8_t *p, size_t len);
+int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake);
 
 /* ---- Hello parsing --------------------------------------------------------------- */
 
@@ -236,6 +237,7 @@ typedef struct {
     uint32_t anomalies;      /* FP_TLS_HELLO_A(...) bits */
     uint32_t capped;         /* FP_TLS_CAP_* bits */
     uint32_t grease;         /* FP_TLS_GREASE_* bits */
+    uint8_t ext_overrun;     /* EXT_MALFORMED included an inner length past its extension */
 
     /* fixed fields */
     uint16_t legacy_version;

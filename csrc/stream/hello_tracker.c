@@ -91,7 +91,7 @@ static int hello_record_start(const uint8_t *p, uint32_t len, uint8_t type)
 {
     /* record header, hello header, legacy_version 3.x: a hello body is at least 38 bytes
      * (version, random, session id and one cipher or the selected one, compression) */
-    if (len < 11 || p[0] != 22 || p[1] != 3 || p[2] > 4 || p[5] != type || p[9] != 3) return 0;
+    if (len < 11 || !fp_tls_record_plausible(p, len, 1) || p[5] != type || p[9] != 3) return 0;
     uint32_t rec = (uint32_t)p[3] << 8 | p[4], body = (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
     return rec >= 4 + 38 && body >= 38;
 }

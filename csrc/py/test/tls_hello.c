@@ -251,7 +251,7 @@ static PyObject *tls_hello(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     const uint8_t *data = buf.buf;
     size_t len = (size_t)buf.len;
-    int records = !quic && len > 0 && fp_tls_record_start_plausible(data, len);
+    int records = !quic && len > 0 && fp_tls_record_plausible(data, len, 1);
     fp_tls_asm a;
     fp_tls_asm_init(&a, !records);
     a.hello_fields = (uint32_t)fields;
