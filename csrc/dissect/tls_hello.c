@@ -588,6 +588,7 @@ static void parse_extensions(fp_tls_hello *h, fp_cursor eb, int cut)
 {
     int overrun = cut ? FP_TLS_ERR_TRUNCATED : FP_TLS_ERR_LENGTH;
     uint32_t overrun_bit = cut ? FP_TLS_HELLO_A(TRUNCATED) : FP_TLS_HELLO_A(BAD_LENGTH);
+    uint64_t low_types = 0; /* types < 64 among the stored entries: most dup checks skip the scan */
     while (fp_cur_left(&eb) > 0) {
         uint16_t type;
         fp_cursor e;
@@ -597,8 +598,10 @@ static void parse_extensions(fp_tls_hello *h, fp_cursor eb, int cut)
         }
         if (h->has_psk && !h->is_server) note(h, FP_TLS_HELLO_A(PSK_NOT_LAST), h->error);
         uint32_t i = h->ext_count++;
-        int dup = !fp_tls_is_grease(type) && seen_before(h, type, i);
+        int dup = !fp_tls_is_grease(type) &&
+                  (type < 64 ? (int)(low_types >> type) & 1 : seen_before(h, type, i));
         if (i < FP_TLS_MAX_EXTENSIONS) {
+            if (type < 64) low_types |= 1ull << type;
             h->exts[i].type = type;
             h->exts[i].data = span_at(&e, fp_cur_left(&e));
         } else {
