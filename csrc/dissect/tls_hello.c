@@ -616,7 +616,7 @@ static void parse_extensions(fp_tls_hello *h, fp_cursor eb, int cut)
 
 static void hello_init(fp_tls_hello *h, const uint8_t *body, uint32_t len, int is_server)
 {
-    memset(h, 0, sizeof *h);
+    memset(h, 0, offsetof(fp_tls_hello, ciphers)); /* the arrays after it: up to their counts */
     h->body = body;
     h->body_len = len;
     h->is_server = (uint8_t)is_server;

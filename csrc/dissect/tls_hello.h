@@ -248,56 +248,45 @@ typedef struct {
     /* cipher suites: ClientHello offers (vector body), ServerHello's selected one */
     fp_tls_span cipher_span;
     uint32_t cipher_count;   /* all offered, including those past the cap */
-    uint16_t ciphers[FP_TLS_MAX_CIPHERS];
     uint16_t cipher;         /* ServerHello */
 
     fp_tls_span compression_span;
     uint32_t compression_count;
-    uint8_t compression[FP_TLS_MAX_COMPRESSION];
 
     /* extensions, in order */
     uint8_t has_extensions;  /* the extensions vector is present (absent in old hellos) */
     fp_tls_span ext_span;    /* extensions vector body */
     uint32_t ext_count;      /* all framed extensions, including those past the cap */
-    fp_tls_ext exts[FP_TLS_MAX_EXTENSIONS];
 
     /* decoded extensions (first occurrence of each type) */
     uint8_t has_sni;         /* extension 0x0000 present (even empty: ServerHello echo) */
     uint32_t sni_count;      /* host_name entries */
-    fp_tls_span sni[FP_TLS_MAX_SNI];
 
     uint8_t has_alpn;        /* 0x0010. ServerHello: the selected protocol (TLS <= 1.2 only:
                               * TLS 1.3 sends it in the encrypted EncryptedExtensions) */
     uint32_t alpn_count;
-    fp_tls_span alpn[FP_TLS_MAX_ALPN];
 
     uint8_t has_supported_versions; /* 0x002b */
     uint32_t version_count;  /* ClientHello list (ServerHello: 1, the selected version) */
-    uint16_t versions[FP_TLS_MAX_VERSIONS];
     fp_tls_span versions_span;
     uint16_t selected_version; /* ServerHello: supported_versions, else legacy_version */
 
     uint8_t has_groups;      /* supported_groups 0x000a */
     uint32_t group_count;
-    uint16_t groups[FP_TLS_MAX_GROUPS];
     fp_tls_span groups_span;
 
     uint8_t has_sigalgs;     /* signature_algorithms 0x000d */
     uint32_t sigalg_count;
-    uint16_t sigalgs[FP_TLS_MAX_SIGALGS];
     fp_tls_span sigalgs_span;
 
     uint8_t has_key_share;   /* 0x0033: ClientHello entries' groups; ServerHello the chosen */
     uint32_t key_share_count;
-    uint16_t key_share_groups[FP_TLS_MAX_KEY_SHARES];
 
     uint8_t has_psk_modes;   /* psk_key_exchange_modes 0x002d */
     uint32_t psk_mode_count;
-    uint8_t psk_modes[FP_TLS_MAX_PSK_MODES];
 
     uint8_t has_point_formats; /* ec_point_formats 0x000b */
     uint32_t point_format_count;
-    uint8_t point_formats[FP_TLS_MAX_POINT_FORMATS];
     fp_tls_span point_formats_span;
 
     uint8_t has_ech;         /* encrypted_client_hello 0xfe0d */
@@ -305,6 +294,20 @@ typedef struct {
     uint8_t has_quic_transport_params; /* 0x0039 (or the draft codepoint 0xffa5) */
     uint8_t has_psk;         /* pre_shared_key 0x0029 */
     uint8_t has_early_data;  /* 0x002a */
+
+    /* capped arrays, last: hello_init zeroes only what is above (they are written up to
+     * their counts and never read past them) */
+    uint16_t ciphers[FP_TLS_MAX_CIPHERS];
+    uint8_t compression[FP_TLS_MAX_COMPRESSION];
+    fp_tls_ext exts[FP_TLS_MAX_EXTENSIONS];
+    fp_tls_span sni[FP_TLS_MAX_SNI];
+    fp_tls_span alpn[FP_TLS_MAX_ALPN];
+    uint16_t versions[FP_TLS_MAX_VERSIONS];
+    uint16_t groups[FP_TLS_MAX_GROUPS];
+    uint16_t sigalgs[FP_TLS_MAX_SIGALGS];
+    uint16_t key_share_groups[FP_TLS_MAX_KEY_SHARES];
+    uint8_t psk_modes[FP_TLS_MAX_PSK_MODES];
+    uint8_t point_formats[FP_TLS_MAX_POINT_FORMATS];
 } fp_tls_hello;
 
 /* `body`/`len`: the handshake message body (after the 4-byte header). Returns FP_TLS_OK or
