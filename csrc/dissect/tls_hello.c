@@ -36,15 +36,6 @@ const char *fp_tls_error_name(int code)
 
 enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23, CT_HEARTBEAT = 24 };
 
-int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake)
-{
-    if (len >= 1 && (handshake ? p[0] != CT_HANDSHAKE : (p[0] < CT_CCS || p[0] > CT_HEARTBEAT))) return 0;
-    if (len >= 2 && p[1] != 3) return 0;
-    if (len >= 3 && p[2] > 4) return 0;
-    if (len >= 5 && fp_load_be16(p + 3) > FP_TLS_MAX_RECORD) return 0;
-    return 1;
-}
-
 void fp_tls_asm_init(fp_tls_asm *a, int quic)
 {
     memset(a, 0, sizeof *a);

@@ -137,7 +137,14 @@ static inline uint32_t fp_tls_asm_pending(const fp_tls_asm *a)
 /* The one check of a TLS record header (RFC 8446 5.1, RFC 5246 6.2): content type 20..24
  * (22 only with `handshake`), version 3.0-3.4, length at most FP_TLS_MAX_RECORD. `len` may
  * be short: 1 = plausible so far, 0 = not TLS. */
-int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake);
+static inline int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake)
+{
+    /* content types: 20 change_cipher_spec .. 24 heartbeat, 22 handshake */
+    if (len >= 1 && (handshake ? p[0] != 22 : (uint8_t)(p[0] - 20) > 4)) return 0;
+    if (len >= 3 && (p[1] != 3 || p[2] > 4)) return 0;
+    if (len == 2 && p[1] != 3) return 0;
+    return len < 5 || ((uint32_t)p[3] << 8 | p[4]) <= FP_TLS_MAX_RECORD;
+}
 
 /* ---- Hello parsing --------------------------------------------------------------- */
 
