@@ -115,4 +115,5 @@ def test_hello_over_more_records_than_read_is_flagged():
     assert p.tls.sni == "capped.example" and not p.tls.hello_complete
     assert "tls_records_capped" in p.anomalies
     fits = _segment(records(msg, [200] + [30] * 14))  # 15 records
-    assert fits.tls.hello_complete and "tls_records_capped" not in fits.anomalies
+    assert fits.tls.hello_complete and fits.tls.sni == "capped.example"
+    assert "tls_records_capped" not in fits.anomalies

@@ -11,6 +11,7 @@
  * extension is in the segment (tshark only shows it after TCP reassembly). The SNI slice
  * must lie in one record. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cursor.h"
 #include "dissect.h"
@@ -55,6 +56,22 @@ static uint32_t hs_contiguous(const hs_stream *h, uint32_t pos, uint32_t len)
         pos -= h->len[f];
     }
     return 0;
+}
+
+/* Copy stream bytes [pos, pos + len) to out (pos + len <= total). */
+static void hs_copy(const hs_stream *h, uint32_t pos, uint32_t len, uint8_t *out)
+{
+    for (int f = 0; f < h->n && len > 0; f++) {
+        if (pos >= h->len[f]) {
+            pos -= h->len[f];
+            continue;
+        }
+        uint32_t n = h->len[f] - pos < len ? h->len[f] - pos : len;
+        memcpy(out, h->data + h->off[f] + pos, n);
+        out += n;
+        len -= n;
+        pos = 0;
+    }
 }
 
 /* Walk the records of the segment; collect consecutive handshake bodies. Returns 1 when a
@@ -109,10 +126,7 @@ static void parse_client_hello(const hs_stream *h, uint32_t len, fp_tls_info *t)
     if (len && !at) {
         if ((gathered = malloc(len)) == NULL)
             return;
-        for (uint32_t i = 0, v; i < len; i++) {
-            hs_read(h, 4 + i, 1, &v);
-            gathered[i] = (uint8_t)v;
-        }
+        hs_copy(h, 4, len, gathered);
         body = gathered;
     }
     fp_tls_client_hello_parse(body, len, &hello);
