@@ -1,6 +1,6 @@
 /* TLS records of one TCP segment and the hello they start with (pkt.tls, the one-segment
  * SNI of flows).
- *   Record header: RFC 8446 section 5.1, checked by fp_tls_record_plausible (tls_hello.c).
+ *   Record header: RFC 8446 section 5.1, checked by fp_tls_record_plausible (tls_hello.h).
  *   Handshake header: RFC 8446 section 4. The ClientHello itself is read by the hello
  *   parser of tls_hello.c (fp_tls_client_hello_parse), the one the hello engine uses.
  * The handshake bytes of consecutive handshake records in the segment are read as one
