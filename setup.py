@@ -1,4 +1,7 @@
-"""Build the C extension: every .c under csrc/ except test drivers and fuzz harnesses.
+"""Build the C extension fastpkt._fastpkt: every .c under csrc/ except the fuzz harnesses and
+the test bridges (csrc/py/test). In-place builds (`setup.py build_ext --inplace`, what `make
+build`, `make test` and `make sanitize` run) also build those bridges as the test extension
+tests/_fptest; wheels and installs never contain it.
 
 libpcap (for BPF on files and live capture) is found with pkg-config or pcap-config, OpenSSL's
 libcrypto (QUIC Initial decryption) with pkg-config, and the decompressors for compressed
@@ -11,6 +14,7 @@ import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 
@@ -69,13 +73,14 @@ def compression_flags():
     return flags
 
 
-def sources():
+def sources(top, skip=()):
+    """The .c files under csrc/<top>, except those under csrc/<s> for s in skip."""
     out = []
-    for p in sorted((HERE / "csrc").rglob("*.c")):
-        rel = p.relative_to(HERE)
-        if rel.parts[1] == "fuzz" or p.name.startswith("test_"):
+    for p in sorted((HERE / "csrc" / top).rglob("*.c")):
+        rel = p.relative_to(HERE / "csrc")
+        if any(rel.parts[:len(Path(s).parts)] == Path(s).parts for s in skip):
             continue
-        out.append(str(rel))
+        out.append(str(Path("csrc") / rel))
     return out
 
 
@@ -91,15 +96,37 @@ if san:
     extra_compile += ["-fsanitize=" + san, "-fno-omit-frame-pointer", "-g", "-O1"]
     extra_link += ["-fsanitize=" + san]
 
-ext = Extension(
-    "fastpkt._fastpkt",
-    sources=sources(),
-    include_dirs=["csrc"] + [f[2:] for f in libflags if f.startswith("-I")],
-    library_dirs=[f[2:] for f in libflags if f.startswith("-L")],
-    libraries=[f[2:] for f in libflags if f.startswith("-l")] + ["pthread"],
+common = dict(
     extra_compile_args=extra_compile,
     extra_link_args=extra_link,
     define_macros=[("_GNU_SOURCE", "1")],
 )
+ext = Extension(
+    "fastpkt._fastpkt",
+    sources=sources(".", skip=("fuzz", "py/test")),
+    include_dirs=["csrc"] + [f[2:] for f in libflags if f.startswith("-I")],
+    library_dirs=[f[2:] for f in libflags if f.startswith("-L")],
+    libraries=[f[2:] for f in libflags if f.startswith("-l")] + ["pthread"],
+    **common,
+)
+# The test bridges with the part of the core they reach (dissect is self-contained).
+test_ext = Extension(
+    "tests._fptest",
+    sources=sources("py/test") + sources("dissect"),
+    include_dirs=["csrc"] + [f[2:] for f in crypto if f.startswith("-I")],
+    library_dirs=[f[2:] for f in crypto if f.startswith("-L")],
+    libraries=[f[2:] for f in crypto if f.startswith("-l")],
+    **common,
+)
 
-setup(ext_modules=[ext])
+
+class build_ext_with_tests(build_ext):
+    """In-place builds are development builds: they add the test extension."""
+
+    def finalize_options(self):
+        if self.inplace and test_ext not in self.distribution.ext_modules:
+            self.distribution.ext_modules.append(test_ext)
+        super().finalize_options()
+
+
+setup(ext_modules=[ext], cmdclass={"build_ext": build_ext_with_tests})

@@ -24,7 +24,7 @@ import subprocess
 import pytest
 
 import fastpkt as fp
-from fastpkt import _fastpkt
+from _fptest import tls_hello
 from test_hellos_netns import is_grease, ja4
 from test_stream_reassembly import ACK, FIN, Conn, pcap
 
@@ -195,8 +195,8 @@ def test_cap_never_exceeded_and_results_agree_with_the_whole_parse(cap):
     for seed in range(6):
         h = BigHello(sni="cap%d.example" % seed, n_ciphers=50 * seed + 1, pad=97 * seed,
                      n_unknown=40 * seed, key_share=500 * seed + 1, seed=seed)
-        whole = _fastpkt._tls_hello(h.records())
-        streamed = _fastpkt._tls_hello(h.records(size=333), hello_fields=cap)
+        whole = tls_hello(h.records())
+        streamed = tls_hello(h.records(size=333), hello_fields=cap)
         assert streamed["compact"] and streamed["hello_size"] == len(h.body)
         if "tls_hello_over_cap" in streamed["anomalies"]:
             assert streamed["sni"] == h.sni or cap < 2048
@@ -220,8 +220,8 @@ def test_streamed_and_whole_parse_agree_on_mutated_hellos():
         cut = len(m) if i % 3 else rng.randrange(5, len(m))
         m = bytes(m[:cut])
         msg = b"\x01" + (len(m) - 4).to_bytes(3, "big") + m[4:]
-        a = _fastpkt._tls_hello(msg, quic=True)
-        b = _fastpkt._tls_hello(msg, quic=True, hello_fields=DEFAULT_CAP)
+        a = tls_hello(msg, quic=True)
+        b = tls_hello(msg, quic=True, hello_fields=DEFAULT_CAP)
         assert a["handshake_type"] == b["handshake_type"] == 1
         for key in ("ja3", "ja4_r", "sni", "server_names", "alpn", "extension_count", "ciphers",
                     "key_share_groups", "ech_type"):

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from fastpkt._fastpkt import _quic_crypto_collect, _quic_crypto_streams, _quic_frames, _quic_initial
 
 from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, have
+from _fptest import quic_crypto_collect, quic_crypto_streams, quic_frames, quic_initial
 
 
 def h(text: str) -> bytes:
@@ -228,7 +228,7 @@ def client_hello_sni(msg: bytes) -> str | None:
 @pytest.mark.parametrize("name", sorted(VECTORS))
 def test_rfc_keys(name):
     version, keys, client_pkt, *_ = VECTORS[name]
-    r = _quic_initial(client_pkt)
+    r = quic_initial(client_pkt)
     assert r["version"] == version
     assert r["keys"][version] == keys
 
@@ -237,7 +237,7 @@ def test_rfc_keys(name):
 def test_rfc_client_initial(name):
     version, _, client_pkt, client_hdr, *_ = VECTORS[name]
     assert len(client_pkt) == 1200
-    r = _quic_initial(client_pkt, from_client=True)
+    r = quic_initial(client_pkt, from_client=True)
     assert r["flags"] == []
     assert r["dcid"] == DCID and r["scid"] == b""
     assert r["packet_numbers"] == [2]
@@ -255,7 +255,7 @@ def test_rfc_client_initial(name):
 @pytest.mark.parametrize("name", sorted(VECTORS))
 def test_rfc_server_initial(name):
     version, keys, _, _, server_pkt, server_hdr, *_ = VECTORS[name]
-    r = _quic_initial(server_pkt, from_client=False, dcid=DCID)
+    r = quic_initial(server_pkt, from_client=False, dcid=DCID)
     assert r["flags"] == []
     assert r["scid"] == h("f067a5502a4262b5") and r["dcid"] == b""
     assert r["packet_numbers"] == [1]
@@ -273,23 +273,23 @@ def test_rfc_server_initial(name):
 @pytest.mark.parametrize("name", sorted(VECTORS))
 def test_rfc_server_initial_without_client_dcid(name):
     server_pkt = VECTORS[name][4]
-    r = _quic_initial(server_pkt, from_client=False)
+    r = quic_initial(server_pkt, from_client=False)
     assert r["packets"][0]["status"] == "no_keys" and "no_keys" in r["flags"]
     assert r["crypto"] == []
     # keyed on the wrong DCID: a clear authentication failure
-    r = _quic_initial(server_pkt, from_client=False, dcid=b"\x01\x02\x03\x04")
+    r = quic_initial(server_pkt, from_client=False, dcid=b"\x01\x02\x03\x04")
     assert r["packets"][0]["status"] == "auth_failed" and "auth_failed" in r["flags"]
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))
 def test_rfc_retry_and_short_header_are_skipped(name):
     version, *_, retry, short = VECTORS[name]
-    r = _quic_initial(retry, from_client=False, dcid=DCID)
+    r = quic_initial(retry, from_client=False, dcid=DCID)
     (pkt,) = r["packets"]
     assert pkt["type"] == "retry" and pkt["status"] == "skipped" and pkt["version"] == version
     assert pkt["scid"] == h("f067a5502a4262b5") and pkt["size"] == len(retry)
     assert "retry" in r["flags"]
-    r = _quic_initial(short)
+    r = quic_initial(short)
     assert [p["type"] for p in r["packets"]] == ["short"]
     assert r["flags"] == ["short_header"] and r["version"] is None
 
@@ -299,7 +299,7 @@ def test_client_initial_wrong_version_keys_do_not_authenticate():
     pkt = bytearray(RFC9001_CLIENT_PACKET)
     pkt[1:5] = V2.to_bytes(4, "big")
     pkt[0] = (pkt[0] & 0xCF) | 0x10  # v2 Initial type bits 0b01
-    r = _quic_initial(bytes(pkt))
+    r = quic_initial(bytes(pkt))
     assert r["packets"][0]["status"] == "auth_failed"
 
 
@@ -307,7 +307,7 @@ def test_client_initial_wrong_version_keys_do_not_authenticate():
 def test_corrupted_payload_fails_authentication(where):
     pkt = bytearray(RFC9001_CLIENT_PACKET)
     pkt[where] ^= 0x01
-    r = _quic_initial(bytes(pkt))
+    r = quic_initial(bytes(pkt))
     assert r["packets"][0]["status"] == "auth_failed"
     assert r["crypto"] == [] and r["packet_numbers"] == []
 
@@ -316,7 +316,7 @@ def test_coalesced_packets_and_trailing_padding():
     # server Initial, then a Handshake packet delimited by its Length, then 1-RTT.
     handshake = h("e0 00000001 00 08 f067a5502a4262b5 05 0102030405")
     one_rtt = h("40") + bytes(range(30))
-    r = _quic_initial(RFC9001_SERVER_PACKET + handshake + one_rtt, from_client=False, dcid=DCID)
+    r = quic_initial(RFC9001_SERVER_PACKET + handshake + one_rtt, from_client=False, dcid=DCID)
     assert [p["type"] for p in r["packets"]] == ["initial", "handshake", "short"]
     assert [p["status"] for p in r["packets"]] == ["ok", "skipped", "skipped"]
     assert r["packets"][1]["offset"] == len(RFC9001_SERVER_PACKET)
@@ -324,25 +324,25 @@ def test_coalesced_packets_and_trailing_padding():
     assert r["packets"][2]["size"] == len(one_rtt)
     assert "short_header" in r["flags"] and "dcid_mismatch" not in r["flags"]
     # zero padding after the last packet (datagram padding) is tolerated
-    r = _quic_initial(RFC9001_SERVER_PACKET + bytes(100), from_client=False, dcid=DCID)
+    r = quic_initial(RFC9001_SERVER_PACKET + bytes(100), from_client=False, dcid=DCID)
     assert r["trailing"] == 100 and r["flags"] == ["trailing"]
     assert r["packet_numbers"] == [1]
     # two Initials coalesced: both decrypt, fragments in datagram order
-    r = _quic_initial(RFC9001_SERVER_PACKET * 2, from_client=False, dcid=DCID)
+    r = quic_initial(RFC9001_SERVER_PACKET * 2, from_client=False, dcid=DCID)
     assert r["decrypted_count"] == 2 and len(r["crypto"]) == 2
     # a coalesced packet with another DCID is flagged (RFC 9000 12.2)
     other = h("e0 00000001 04 01020304 00 01 00")
-    r = _quic_initial(RFC9001_SERVER_PACKET + other, from_client=False, dcid=DCID)
+    r = quic_initial(RFC9001_SERVER_PACKET + other, from_client=False, dcid=DCID)
     assert "dcid_mismatch" in r["flags"]
 
 
 def test_version_negotiation_and_unknown_version():
     vn = h("80 00000000 08 8394c8f03e515708 08 f067a5502a4262b5 00000001 6b3343cf")
-    r = _quic_initial(vn)
+    r = quic_initial(vn)
     assert r["packets"][0]["type"] == "version_negotiation" and r["flags"] == ["version_negotiation"]
     # unknown version: CIDs are read per the invariants (up to 255 bytes), the rest skipped
     unk = h("c0 1a2a3a4a") + bytes([40]) + bytes(40) + b"\x00" + bytes(50)
-    r = _quic_initial(unk)
+    r = quic_initial(unk)
     assert r["packets"][0]["type"] == "unknown_version"
     assert r["flags"] == ["unsupported_version"] and r["keys"] == {}
 
@@ -358,16 +358,16 @@ def test_frames_ack_ecn_close_ping():
         + h("1c 0a 06 03 626164")  # CONNECTION_CLOSE code 10, frame type 6, "bad"
         + bytes(7)  # PADDING
     )
-    r = _quic_frames(payload)
+    r = quic_frames(payload)
     assert sorted(r["frames"]) == ["ack", "connection_close", "crypto", "padding", "ping"]
     assert r["crypto"] == [(0, b"abc"), (16, b"de")]
     assert r["close_error"] == 10 and r["close_frame_type"] == 6
-    r = _quic_frames(h("1d 4123 00"))  # application CONNECTION_CLOSE, no frame type
+    r = quic_frames(h("1d 4123 00"))  # application CONNECTION_CLOSE, no frame type
     assert r["frames"] == ["connection_close"] and r["close_error"] == 0x123
 
 
 def test_frames_unknown_type_stops():
-    r = _quic_frames(h("06 00 01 41 08 00 00 06 00 01 42"))  # CRYPTO, STREAM(0x08), CRYPTO
+    r = quic_frames(h("06 00 01 41 08 00 00 06 00 01 42"))  # CRYPTO, STREAM(0x08), CRYPTO
     assert r["crypto"] == [(0, b"A")]
     assert sorted(r["frames"]) == ["crypto", "unknown_frame"]
 
@@ -382,7 +382,7 @@ def test_frames_unknown_type_stops():
     "40",                         # a two-byte varint cut short
 ])
 def test_frames_lying_lengths(payload):
-    r = _quic_frames(h(payload))
+    r = quic_frames(h(payload))
     assert "frame_malformed" in r["frames"]
 
 
@@ -390,31 +390,31 @@ def test_frames_lying_lengths(payload):
 def test_crypto_collector_any_order_and_message():
     msg = b"\x01\x00\x00\x10" + bytes(range(16))
     frags = [(12, msg[12:]), (0, msg[:5]), (5, msg[5:12])]
-    r = _quic_crypto_collect(frags[:2])
+    r = quic_crypto_collect(frags[:2])
     assert r["contiguous"] == 5 and r["message"] is None and r["ranges"] == [(0, 5), (12, 20)]
-    r = _quic_crypto_collect(frags)
+    r = quic_crypto_collect(frags)
     assert r["data"] == msg and r["message"] == msg and r["ranges"] == [(0, 20)]
     # overlap: first data wins, a differing copy is counted
-    r = _quic_crypto_collect([(0, msg), (2, b"\xff\xff"), (4, msg[4:8])])
+    r = quic_crypto_collect([(0, msg), (2, b"\xff\xff"), (4, msg[4:8])])
     assert r["data"] == msg and r["inconsistent_bytes"] == 2
     # bounded: bytes past cap dropped and counted, range table bounded
-    r = _quic_crypto_collect([(0, b"abcd"), (60, b"x" * 10)], cap=64)
+    r = quic_crypto_collect([(0, b"abcd"), (60, b"x" * 10)], cap=64)
     assert r["bytes_over_cap"] == 6 and r["contiguous"] == 4
-    r = _quic_crypto_collect([(2 * i + 10, b"z") for i in range(40)])
+    r = quic_crypto_collect([(2 * i + 10, b"z") for i in range(40)])
     assert r["ranges_dropped"] == 40 - 32 and len(r["ranges"]) == 32
-    r = _quic_crypto_collect([(1 << 40, b"far")])
+    r = quic_crypto_collect([(1 << 40, b"far")])
     assert r["bytes_over_cap"] == 3 and r["contiguous"] == 0
 
 
 def test_crypto_streams_rfc_pair():
-    r = _quic_crypto_streams([(RFC9001_CLIENT_PACKET, True), (RFC9001_SERVER_PACKET, False)])
+    r = quic_crypto_streams([(RFC9001_CLIENT_PACKET, True), (RFC9001_SERVER_PACKET, False)])
     assert r["client_message"] == CLIENT_CRYPTO_FRAME[4:]
     assert r["server_message"] == SERVER_PAYLOAD[9:]
     assert r["client_hello_index"] == 0 and r["server_hello_index"] == 1
     assert r["initial_dcid"] == DCID and r["decrypted"] == 2 and r["rekeys"] == 0
     # v1 client answered in v2 (compatible version negotiation): both keys come from the
     # same client DCID
-    r = _quic_crypto_streams([(RFC9001_CLIENT_PACKET, True), (RFC9369_SERVER_PACKET, False)])
+    r = quic_crypto_streams([(RFC9001_CLIENT_PACKET, True), (RFC9369_SERVER_PACKET, False)])
     assert r["decrypted"] == 2 and sorted(r["keys"]) == [V1, V2]
 
 
@@ -422,7 +422,7 @@ def test_crypto_streams_rfc_pair():
 def test_truncated_at_every_byte():
     for pkt, from_client in ((RFC9001_CLIENT_PACKET, True), (RFC9369_SERVER_PACKET, False)):
         for n in range(len(pkt)):
-            r = _quic_initial(pkt[:n], from_client=from_client, dcid=DCID)
+            r = quic_initial(pkt[:n], from_client=from_client, dcid=DCID)
             assert r["crypto"] == [] and r["decrypted_count"] == 0
             if n:
                 assert r["packets"][0]["status"] in ("truncated", "too_short")
@@ -442,20 +442,20 @@ def test_dcid_length_255_and_lying_lengths():
     ]
     for data in cases:
         for from_client in (True, False):
-            r = _quic_initial(data, from_client=from_client, dcid=DCID)
+            r = quic_initial(data, from_client=from_client, dcid=DCID)
             assert r["decrypted_count"] == 0 and r["crypto"] == []
-    r = _quic_initial(cases[0])
+    r = quic_initial(cases[0])
     assert r["packets"][0]["status"] == "bad_header" and "cid_too_long" in r["flags"]
     assert len(r["dcid"]) == 20
-    assert _quic_initial(cases[5])["packets"][0]["status"] == "too_short"
-    assert _quic_initial(b"")["flags"] == ["empty"]
+    assert quic_initial(cases[5])["packets"][0]["status"] == "too_short"
+    assert quic_initial(b"")["flags"] == ["empty"]
     with pytest.raises(ValueError):
-        _quic_initial(RFC9001_CLIENT_PACKET, dcid=bytes(21))
+        quic_initial(RFC9001_CLIENT_PACKET, dcid=bytes(21))
 
 
 def test_many_tiny_initials_are_bounded():
     tiny = h("c3 00000001 08") + DCID + h("00 00 14") + bytes(20)  # Length 20: one sample
-    r = _quic_initial(tiny * 60)
+    r = quic_initial(tiny * 60)
     assert r["packet_count"] == 60 and r["initial_count"] == 60 and len(r["packets"]) == 8
     assert "many_packets" in r["flags"] and "decrypt_limit" in r["flags"]
     assert r["decrypted_count"] == 0
@@ -473,7 +473,7 @@ def test_random_and_mutated_datagrams():
             for _ in range(rng.randrange(1, 6)):
                 data[rng.randrange(len(data))] = rng.getrandbits(8)
             data = bytes(data[: rng.randrange(1, len(data) + 1)])
-        r = _quic_initial(data, from_client=bool(i & 1), dcid=DCID)
+        r = quic_initial(data, from_client=bool(i & 1), dcid=DCID)
         for off, frag in r["crypto"]:
             assert isinstance(off, int) and len(frag) <= len(data)
 
@@ -528,7 +528,7 @@ def decrypt_capture(path: Path):
     """[(flow key, frame number where the ClientHello completed, SNI, result)]."""
     out = []
     for key, dgrams in quic_connections(path).items():
-        r = _quic_crypto_streams([(p, c) for _, p, c in dgrams])
+        r = quic_crypto_streams([(p, c) for _, p, c in dgrams])
         if r["client_message"] is None:
             continue
         i = r["server_hello_index"]

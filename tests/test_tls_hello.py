@@ -1,6 +1,6 @@
 """TLS handshake assembly, ClientHello/ServerHello parsing and JA3/JA3S/JA4/JA4_r
 (csrc/dissect/tls_hello.c, tls_fingerprint.c) through the test bridge
-_fastpkt._tls_hello / _fastpkt._tls_messages.
+_fptest.tls_hello / _fptest.tls_messages.
 
 References, all independent of our code:
 - the fingerprint corpus (../shared/corpus/fingerprints): JA4/JA4_r from FoxIO's reference
@@ -26,12 +26,9 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from fastpkt import _fastpkt
 
 from _fphelpers import CORPUS_SKIP_REASON, corpus_dir
-
-tls_hello = _fastpkt._tls_hello
-tls_messages = _fastpkt._tls_messages
+from _fptest import quic_initial, tls_hello, tls_messages
 
 # ---------------------------------------------------------------------------------------
 # Building hellos by hand (RFC 8446 4.1.2 / 4.2 layouts)
@@ -707,7 +704,7 @@ def quic_client_crypto(path: Path, keys: set) -> dict:
         if key not in keys:
             continue
         try:
-            q = _fastpkt._quic_initial(bytes(p.payload), from_client=True)
+            q = quic_initial(bytes(p.payload), from_client=True)
         except (ValueError, fp.Error):
             continue
         for off, data in q.get("crypto", []):

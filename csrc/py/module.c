@@ -147,9 +147,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_streams_register(m, st) < 0) return -1;
     if (fp_hellos_register(m, st) < 0) return -1;
     if (fp_capture_register(m, st) < 0) return -1;
-    if (fp_tls_hello_register(m, st) < 0) return -1;
     if (fp_http_register(m, st) < 0) return -1;
-    if (fp_quic_register(m, st) < 0) return -1;
     if (fp_flows_register(m, st) < 0) return -1;
     return 0;
 }

@@ -160,12 +160,10 @@ int fp_flows_register(PyObject *m, fp_state *st);
 int fp_streams_register(PyObject *m, fp_state *st);
 int fp_hellos_register(PyObject *m, fp_state *st);
 int fp_capture_register(PyObject *m, fp_state *st);
-int fp_tls_hello_register(PyObject *m, fp_state *st); /* test/tls_hello.c: test bridge */
 int fp_http_register(PyObject *m, fp_state *st);
 /* HTTP anomaly bits as a tuple of names; a field's value as str (obs-folds unfolded). */
 PyObject *fp_http_anomaly_tuple(uint32_t bits);
 PyObject *fp_http_value_str(const uint8_t *data, const fp_http_header *h);
-int fp_quic_register(PyObject *m, fp_state *st); /* test/quic.c: test bridge */
 
 /* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
  * times like 1234567890.25 convert exactly (a double holds ~16 digits). */

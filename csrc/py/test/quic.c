@@ -1,7 +1,7 @@
-/* _fastpkt._quic_initial / _quic_crypto_streams / _quic_frames: a small bridge to the QUIC
- * Initial decryptor (csrc/dissect/quic.c) for tests and exploration. The crypto runs with
- * the GIL released; results come back as plain dicts. */
-#include "../pyfp.h"
+/* _fptest.quic_initial / quic_crypto_streams / quic_frames / quic_crypto_collect: a small
+ * bridge to the QUIC Initial decryptor (csrc/dissect/quic.c) for tests and exploration.
+ * The crypto runs with the GIL released; results come back as plain dicts. */
+#include "fptest.h"
 
 #include "../../dissect/quic.h"
 
@@ -125,7 +125,7 @@ static int dcid_arg(PyObject *obj, fp_quic_keys_cache *cache)
 #define BRIDGE_MAX_FRAGS 512
 
 PyDoc_STRVAR(quic_initial_doc,
-             "_quic_initial(udp_payload, from_client=True, dcid=None) -> dict\n"
+             "quic_initial(udp_payload, from_client=True, dcid=None) -> dict\n"
              "--\n\n"
              "Parse one UDP datagram's QUIC packets and decrypt its Initials (RFC 9001, RFC 9369).\n"
              "`dcid` is the client's original Destination Connection ID (needed for server\n"
@@ -140,7 +140,7 @@ static PyObject *quic_initial(PyObject *module, PyObject *args, PyObject *kwargs
     Py_buffer buf;
     int from_client = 1;
     PyObject *dcid_obj = Py_None, *result = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pO:_quic_initial", kwlist, &buf,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pO:quic_initial", kwlist, &buf,
                                      &from_client, &dcid_obj))
         return NULL;
     fp_quic_keys_cache cache;
@@ -211,7 +211,7 @@ done:
 }
 
 PyDoc_STRVAR(quic_crypto_streams_doc,
-             "_quic_crypto_streams(datagrams, dcid=None, cap=65536) -> dict\n"
+             "quic_crypto_streams(datagrams, dcid=None, cap=65536) -> dict\n"
              "--\n\n"
              "Feed one connection's UDP payloads, in capture order, as (payload, from_client)\n"
              "pairs through one key cache and two CRYPTO stream collectors (GIL released).\n"
@@ -260,7 +260,7 @@ static PyObject *quic_crypto_streams(PyObject *module, PyObject *args, PyObject 
     dgram_result *res = NULL;
     uint8_t *scratch = NULL, *sbuf[2] = {NULL, NULL};
     Py_ssize_t n = 0, held = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OI:_quic_crypto_streams", kwlist, &seq_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OI:quic_crypto_streams", kwlist, &seq_obj,
                                      &dcid_obj, &cap))
         return NULL;
     fp_quic_keys_cache cache;
@@ -363,7 +363,7 @@ done:
 }
 
 PyDoc_STRVAR(quic_frames_doc,
-             "_quic_frames(payload) -> dict\n"
+             "quic_frames(payload) -> dict\n"
              "--\n\n"
              "Parse the frames of a decrypted Initial payload: {'frames': [names], 'crypto':\n"
              "[(offset, bytes)], 'found': n, 'close_error', 'close_frame_type'}.");
@@ -389,7 +389,7 @@ static PyObject *quic_frames(PyObject *module, PyObject *arg)
 }
 
 PyDoc_STRVAR(quic_crypto_collect_doc,
-             "_quic_crypto_collect(fragments, cap=65536) -> dict\n"
+             "quic_crypto_collect(fragments, cap=65536) -> dict\n"
              "--\n\n"
              "Run the CRYPTO stream collector over (offset, bytes) fragments in the given order:\n"
              "{'data': contiguous bytes, 'contiguous', 'ranges', 'message' (first handshake\n"
@@ -401,7 +401,7 @@ static PyObject *quic_crypto_collect(PyObject *module, PyObject *args, PyObject 
     static char *kwlist[] = {"fragments", "cap", NULL};
     PyObject *frags_obj, *seq, *result = NULL;
     unsigned int cap = FP_QUIC_CRYPTO_CAP;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|I:_quic_crypto_collect", kwlist, &frags_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|I:quic_crypto_collect", kwlist, &frags_obj,
                                      &cap))
         return NULL;
     seq = PySequence_Fast(frags_obj, "fragments must be a sequence of (offset, bytes) pairs");
@@ -445,18 +445,14 @@ done:
 }
 
 static PyMethodDef quic_functions[] = {
-    {"_quic_crypto_collect", (PyCFunction)(void (*)(void))quic_crypto_collect,
+    {"quic_crypto_collect", (PyCFunction)(void (*)(void))quic_crypto_collect,
      METH_VARARGS | METH_KEYWORDS, quic_crypto_collect_doc},
-    {"_quic_initial", (PyCFunction)(void (*)(void))quic_initial, METH_VARARGS | METH_KEYWORDS,
+    {"quic_initial", (PyCFunction)(void (*)(void))quic_initial, METH_VARARGS | METH_KEYWORDS,
      quic_initial_doc},
-    {"_quic_crypto_streams", (PyCFunction)(void (*)(void))quic_crypto_streams,
+    {"quic_crypto_streams", (PyCFunction)(void (*)(void))quic_crypto_streams,
      METH_VARARGS | METH_KEYWORDS, quic_crypto_streams_doc},
-    {"_quic_frames", quic_frames, METH_O, quic_frames_doc},
+    {"quic_frames", quic_frames, METH_O, quic_frames_doc},
     {NULL, NULL, 0, NULL},
 };
 
-int fp_quic_register(PyObject *m, fp_state *st)
-{
-    (void)st;
-    return PyModule_AddFunctions(m, quic_functions);
-}
+int fptest_add_quic(PyObject *m) { return PyModule_AddFunctions(m, quic_functions); }

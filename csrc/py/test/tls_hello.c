@@ -1,13 +1,13 @@
 /* Test bridge for csrc/dissect/tls_hello.c and tls_fingerprint.c:
- *   _fastpkt._tls_hello(data, quic=False, proto=None) -> dict
- *   _fastpkt._tls_messages(chunks, quic=False, max_message=65536, ccs='auto')
+ *   _fptest.tls_hello(data, quic=False, proto=None) -> dict
+ *   _fptest.tls_messages(chunks, quic=False, max_message=65536, ccs='auto')
  * The first runs the assembler, the hello parser and the fingerprints with the GIL
  * released and returns every parsed field; the second exposes the assembler alone. */
-#include "../pyfp.h"
+#include "fptest.h"
 
 #include "../../dissect/tls_hello.h"
 
-/* ---- _tls_hello ------------------------------------------------------------------- */
+/* ---- tls_hello ------------------------------------------------------------------- */
 
 typedef struct {
     int found;             /* a ClientHello (1) or ServerHello (2) was delivered */
@@ -214,7 +214,7 @@ static int hello_fields(PyObject *d, const hello_job *job)
 }
 
 PyDoc_STRVAR(tls_hello_doc,
-"_tls_hello(data, quic=False, proto=None, hello_fields=0) -> dict\n--\n\n"
+"tls_hello(data, quic=False, proto=None, hello_fields=0) -> dict\n--\n\n"
 "Test bridge: the first ClientHello or ServerHello in `data` -- TLS records (a stream\n"
 "direction's bytes starting with a handshake record) or, when `quic` is true or the data\n"
 "does not start like a record, bare handshake messages (a QUIC CRYPTO stream) -- parsed\n"
@@ -233,7 +233,7 @@ static PyObject *tls_hello(PyObject *module, PyObject *args, PyObject *kwargs)
     int quic = 0;
     const char *proto = NULL;
     unsigned long fields = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pzk:_tls_hello", kwlist, &buf, &quic, &proto, &fields))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pzk:tls_hello", kwlist, &buf, &quic, &proto, &fields))
         return NULL;
     if (fields > UINT32_MAX) {
         PyBuffer_Release(&buf);
@@ -285,7 +285,7 @@ done:
     return d;
 }
 
-/* ---- _tls_messages ---------------------------------------------------------------- */
+/* ---- tls_messages ---------------------------------------------------------------- */
 
 typedef struct {
     PyObject *list;
@@ -307,7 +307,7 @@ static int on_message(void *ctx, const fp_tls_hs_msg *m)
 }
 
 PyDoc_STRVAR(tls_messages_doc,
-"_tls_messages(chunks, quic=False, max_message=65536, ccs='auto') -> dict\n--\n\n"
+"tls_messages(chunks, quic=False, max_message=65536, ccs='auto') -> dict\n--\n\n"
 "Test bridge for the handshake assembler: feed `chunks` (bytes-like pieces of one\n"
 "direction, in order; an int in the list reports lost bytes, a gap) and return\n"
 "(`ccs`: what follows a ChangeCipherSpec, 'auto', 'stop' or 'continue')\n"
@@ -322,7 +322,7 @@ static PyObject *tls_messages(PyObject *module, PyObject *args, PyObject *kwargs
     int quic = 0;
     const char *ccs = "auto";
     unsigned long max_message = FP_TLS_MAX_MESSAGE;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pks:_tls_messages", kwlist, &chunks, &quic,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pks:tls_messages", kwlist, &chunks, &quic,
                                      &max_message, &ccs))
         return NULL;
     uint8_t policy;
@@ -366,14 +366,10 @@ done:
 }
 
 static PyMethodDef tls_hello_functions[] = {
-    {"_tls_hello", (PyCFunction)(void (*)(void))tls_hello, METH_VARARGS | METH_KEYWORDS, tls_hello_doc},
-    {"_tls_messages", (PyCFunction)(void (*)(void))tls_messages, METH_VARARGS | METH_KEYWORDS,
+    {"tls_hello", (PyCFunction)(void (*)(void))tls_hello, METH_VARARGS | METH_KEYWORDS, tls_hello_doc},
+    {"tls_messages", (PyCFunction)(void (*)(void))tls_messages, METH_VARARGS | METH_KEYWORDS,
      tls_messages_doc},
     {NULL, NULL, 0, NULL},
 };
 
-int fp_tls_hello_register(PyObject *m, fp_state *st)
-{
-    (void)st;
-    return PyModule_AddFunctions(m, tls_hello_functions);
-}
+int fptest_add_tls_hello(PyObject *m) { return PyModule_AddFunctions(m, tls_hello_functions); }
