@@ -2,7 +2,10 @@
 fragment), fragments, length lies (RFC 8200)."""
 from __future__ import annotations
 
-from scapy.all import UDP, Ether, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, Raw
+import socket
+
+import pytest
+from scapy.all import DNS, DNSRR, UDP, Ether, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, Raw
 
 import fastpkt as fp
 from _fphelpers import fixture_packets, hand
@@ -87,3 +90,15 @@ def test_extension_loop_is_bounded():
 def test_truncated_fixed_header():
     p = fp.Packet(bytes(Ether() / IPv6())[:14 + 30])
     assert "ip6_trunc" in p.anomalies
+
+
+@pytest.mark.parametrize("addr", ["::", "::1", "::2", "1::", "::ffff", "::1.2.3.4", "::ffff:1.2.3.4",
+                                  "::ffff:0:1.2.3.4", "::1:0:0", "1:0:0:2::3", "2001:db8::1:0:0:1",
+                                  "2001:0:0:1::1", "fe80::1:2:3:4", "1:2:3:4:5:6:7:8"])
+def test_address_text_is_inet_ntop(addr):
+    """The IPv6 layer and DNS AAAA rdata share one formatter (fp_ip6_text): glibc's inet_ntop
+    text, which Scapy prints (tshark agrees on all of these)."""
+    want = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, addr))
+    p = fp.Packet(bytes(Ether() / IPv6(src=addr, dst=addr) / UDP(sport=53, dport=1234) /
+                        DNS(qr=1, an=DNSRR(rrname="x.", type=28, rdata=addr))))
+    assert p.ip6.src == p.ip6.dst == p.dns.an[0].rdata == want

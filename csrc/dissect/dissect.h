@@ -135,6 +135,13 @@ uint16_t fp_inet_checksum(const uint8_t *p, size_t len, uint32_t initial);
 const uint8_t *fp_ip6_final_dst(const uint8_t *data, const fp_dissection *d);
 const uint8_t *fp_ip6_home_src(const uint8_t *data, const fp_dissection *d);
 
+/* ---- Address text ----------------------------------------------------- */
+/* inet_ntop's text, written to `out` without a NUL; return its length. */
+#define FP_IP4_TEXT_MAX 15 /* "255.255.255.255" */
+#define FP_IP6_TEXT_MAX 45 /* "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" */
+size_t fp_ip4_text(const uint8_t *a, char *out);
+size_t fp_ip6_text(const uint8_t *a, char *out);
+
 /* ---- TCP options ------------------------------------------------------ */
 typedef struct {
     uint8_t kind;

@@ -1,5 +1,5 @@
 /* DNS messages (RFC 1035 sections 4.1.1-4.1.4, 3.3 for record data; RFC 3596 AAAA;
- * RFC 2782 SRV; RFC 5952 section 4 for the AAAA text form).
+ * RFC 2782 SRV; AAAA text as fp_ip6_text writes it).
  * Names are printed in presentation form like dig: labels joined by '.', no
  * trailing dot, the root as "", '.' and '\' inside a label as "\." and "\\",
  * bytes outside 0x21..0x7e as "\DDD". Compression pointers (section 4.1.4) must
@@ -253,59 +253,22 @@ int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **
 
 /* ---- rdata ----------------------------------------------------------- */
 
-static void put_ip4(sbuf *b, const uint8_t *p)
+static void put_text(sbuf *b, const char *s, size_t n)
 {
-    for (int i = 0; i < 4; i++) {
-        if (i)
-            sb_putc(b, '.');
-        sb_printf_u(b, p[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        sb_putc(b, s[i]);
 }
 
-/* RFC 5952: lowercase, no leading zeros, the longest run (first on ties) of two or
- * more zero groups as "::"; IPv4-mapped and -compatible addresses end in dotted
- * quad, as inet_ntop prints them. */
+static void put_ip4(sbuf *b, const uint8_t *p)
+{
+    char t[FP_IP4_TEXT_MAX];
+    put_text(b, t, fp_ip4_text(p, t));
+}
+
 static void put_ip6(sbuf *b, const uint8_t *p)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint16_t w[8];
-    int best = -1, best_len = 0;
-    for (int i = 0; i < 8; i++)
-        w[i] = fp_load_be16(p + 2 * i);
-    for (int i = 0; i < 8;) {
-        int j = i;
-        while (j < 8 && w[j] == 0)
-            j++;
-        if (j - i > best_len && j - i >= 2) {
-            best = i;
-            best_len = j - i;
-        }
-        i = j > i ? j : i + 1;
-    }
-    int v4_tail = best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff));
-    for (int i = 0; i < (v4_tail ? 6 : 8); i++) {
-        if (i == best) {
-            sb_putc(b, ':');
-            sb_putc(b, ':');
-            i += best_len - 1;
-            continue;
-        }
-        if (i > 0 && i != best + best_len)
-            sb_putc(b, ':');
-        int started = 0;
-        for (int shift = 12; shift >= 0; shift -= 4) {
-            unsigned nib = (w[i] >> shift) & 0xf;
-            if (nib || started || shift == 0) {
-                sb_putc(b, hex[nib]);
-                started = 1;
-            }
-        }
-    }
-    if (v4_tail) {
-        if (best_len == 5)
-            sb_putc(b, ':');
-        put_ip4(b, p + 12);
-    }
+    char t[FP_IP6_TEXT_MAX];
+    put_text(b, t, fp_ip6_text(p, t));
 }
 
 /* A name inside rdata: must end within the rdata. */

@@ -112,3 +112,27 @@ static const fp_field ip_fields[] = {
     {"ip.addr", FP_FT_IPV4, 32, FP_L_IP4, 4, 12, 0, fp_field_pair},
 };
 FP_FIELD_TABLE(fp_fields_ip, "ip", ip_fields);
+
+static char *put_dec_u8(char *o, unsigned v)
+{
+    if (v >= 100) {
+        *o++ = (char)('0' + v / 100);
+        v %= 100;
+        *o++ = (char)('0' + v / 10);
+    } else if (v >= 10) {
+        *o++ = (char)('0' + v / 10);
+    }
+    *o++ = (char)('0' + v % 10);
+    return o;
+}
+
+size_t fp_ip4_text(const uint8_t *a, char *out)
+{
+    char *o = out;
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            *o++ = '.';
+        o = put_dec_u8(o, a[i]);
+    }
+    return (size_t)(o - out);
+}

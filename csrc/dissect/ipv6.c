@@ -172,3 +172,63 @@ static const fp_field ipv6_fields[] = {
     IP6_EXT("ipv6.fraghdr.ident", FP_FT_UINT, 4, 32, 0, 44),
 };
 FP_FIELD_TABLE(fp_fields_ipv6, "ipv6", ipv6_fields);
+
+static char *put_hex16(char *o, unsigned v)
+{
+    static const char hex[] = "0123456789abcdef";
+    int started = 0;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+        unsigned nib = (v >> shift) & 0xf;
+        if (nib || started || shift == 0) {
+            *o++ = hex[nib];
+            started = 1;
+        }
+    }
+    return o;
+}
+
+/* RFC 5952 section 4: lower-case hex without leading zeros, the longest run of two or
+ * more zero groups (the first on a tie) as "::". IPv4-mapped (::ffff:a.b.c.d) and
+ * IPv4-compatible (::a.b.c.d, six zero groups first) addresses end in a dotted quad, as
+ * glibc's inet_ntop (Scapy's text), tshark and Zeek print them. */
+size_t fp_ip6_text(const uint8_t *a, char *out)
+{
+    unsigned w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = fp_load_be16(a + 2 * i);
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8;) {
+        if (w[i] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && w[j] == 0)
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j;
+    }
+    if (best_len < 2)
+        best = -1;
+    char *o = out;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *o++ = ':';
+            if (best + best_len == 8)
+                *o++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (i != 0)
+            *o++ = ':';
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+            o += fp_ip4_text(a + 12, o);
+            break;
+        }
+        o = put_hex16(o, w[i]);
+    }
+    return (size_t)(o - out);
+}

@@ -29,8 +29,7 @@ static const fp_layer_def *layer_def(unsigned id)
     return NULL;
 }
 
-/* Layer names as Packet.layers spells them (Scapy class names; SLL/SLL2 for cooked). */
-static const char *const layer_names[FP_L_COUNT] = {
+const char *const fp_layer_names[FP_L_COUNT] = {
     [FP_L_ETH] = "Ether", [FP_L_SLL] = "SLL",   [FP_L_SLL2] = "SLL2",   [FP_L_LOOP] = "Loopback",
     [FP_L_VLAN] = "Dot1Q", [FP_L_ARP] = "ARP",  [FP_L_IP4] = "IP",      [FP_L_IP6] = "IPv6",
     [FP_L_TCP] = "TCP",   [FP_L_UDP] = "UDP",   [FP_L_ICMP] = "ICMP",   [FP_L_ICMP6] = "ICMPv6",
@@ -53,7 +52,7 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
     }
     if (!FP_HAS(&pkt->d, id) || index < 0 || (id == FP_L_VLAN && index >= pkt->d.vlan_count)) {
         PyErr_Format(PyExc_ValueError, "layer %s (index %d) is not in this packet",
-                     layer_names[id], index);
+                     fp_layer_names[id], index);
         return NULL;
     }
     PyTypeObject *tp = st->Layer_Types[id];
@@ -103,7 +102,7 @@ static void layer_extent(const FpLayer *l, uint32_t *off, uint32_t *hlen, uint32
 static PyObject *layer_get_name(PyObject *self, void *c)
 {
     (void)c;
-    return PyUnicode_FromString(layer_names[LAYER(self)->id]);
+    return PyUnicode_FromString(fp_layer_names[LAYER(self)->id]);
 }
 
 static PyObject *layer_get_offset(PyObject *self, void *c)
@@ -208,7 +207,7 @@ static PyObject *layer_repr(PyObject *self)
     Py_XDECREF(sep);
     Py_DECREF(parts);
     if (body == NULL) return NULL;
-    PyObject *r = PyUnicode_FromFormat("<%s  %U |>", layer_names[l->id], body);
+    PyObject *r = PyUnicode_FromFormat("<%s  %U |>", fp_layer_names[l->id], body);
     Py_DECREF(body);
     return r;
 fail:

@@ -170,8 +170,6 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
     Py_VISIT(st->TCPFlags_Type);
-    Py_VISIT(st->DNSQR_Type);
-    Py_VISIT(st->DNSRR_Type);
     Py_VISIT(st->Error);
     Py_VISIT(st->FormatError);
     Py_VISIT(st->TruncatedError);
@@ -198,8 +196,6 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
     Py_CLEAR(st->TCPFlags_Type);
-    Py_CLEAR(st->DNSQR_Type);
-    Py_CLEAR(st->DNSRR_Type);
     Py_CLEAR(st->Error);
     Py_CLEAR(st->FormatError);
     Py_CLEAR(st->TruncatedError);

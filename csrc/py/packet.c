@@ -288,14 +288,6 @@ static PyObject *get_anomalies(PyObject *self, void *c)
     return st ? anomaly_tuple(st, PKT(self)->d.anomalies) : NULL;
 }
 
-/* Scapy's class names, indexed by layer id. */
-static const char *const layer_names[FP_L_COUNT] = {
-    [FP_L_ETH] = "Ether",  [FP_L_SLL] = "SLL",     [FP_L_SLL2] = "SLL2",   [FP_L_LOOP] = "Loopback",
-    [FP_L_VLAN] = "Dot1Q", [FP_L_ARP] = "ARP",     [FP_L_IP4] = "IP",      [FP_L_IP6] = "IPv6",
-    [FP_L_TCP] = "TCP",    [FP_L_UDP] = "UDP",     [FP_L_ICMP] = "ICMP",   [FP_L_ICMP6] = "ICMPv6",
-    [FP_L_DNS] = "DNS",    [FP_L_HTTP] = "HTTP",   [FP_L_TLS] = "TLS",
-};
-
 static PyObject *get_layers(PyObject *self, void *c)
 {
     (void)c;
@@ -306,7 +298,7 @@ static PyObject *get_layers(PyObject *self, void *c)
         if (!FP_HAS(d, i)) continue;
         int reps = i == FP_L_VLAN ? d->vlan_count : 1;
         for (int r = 0; r < reps; r++) {
-            PyObject *s = PyUnicode_FromString(layer_names[i]);
+            PyObject *s = PyUnicode_FromString(fp_layer_names[i]);
             if (s == NULL || PyList_Append(list, s) < 0) {
                 Py_XDECREF(s);
                 Py_DECREF(list);
@@ -438,7 +430,7 @@ static PyObject *packet_summary(PyObject *self, PyObject *unused)
     int first = 1;
     for (int i = 0; i < FP_L_COUNT; i++) {
         if (!FP_HAS(d, i) || i == FP_L_DNS || i == FP_L_HTTP || i == FP_L_TLS) continue;
-        APPEND("%s%s", first ? "" : " / ", layer_names[i]);
+        APPEND("%s%s", first ? "" : " / ", fp_layer_names[i]);
         first = 0;
     }
     PyObject *src = get_src_dst(self, NULL), *dst = get_src_dst(self, (void *)1);
@@ -544,7 +536,7 @@ static PyObject *packet_show(PyObject *self, PyObject *args, PyObject *kwds)
             PyObject *fd = layer ? PyObject_CallMethod(layer, "fields_dict", NULL) : NULL;
             Py_XDECREF(layer);
             if (fd == NULL) goto fail;
-            PyObject *hdr = PyUnicode_FromFormat("###[ %s ]###", layer_names[i]);
+            PyObject *hdr = PyUnicode_FromFormat("###[ %s ]###", fp_layer_names[i]);
             if (hdr == NULL || PyList_Append(parts, hdr) < 0) {
                 Py_XDECREF(hdr);
                 Py_DECREF(fd);

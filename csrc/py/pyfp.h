@@ -24,8 +24,6 @@ typedef struct {
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
-    PyTypeObject *DNSQR_Type;      /* layer_dns.c */
-    PyTypeObject *DNSRR_Type;
     PyObject *Error;          /* fastpkt.Error */
     PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
     PyObject *TruncatedError; /* fastpkt.TruncatedError(FormatError) */
@@ -92,6 +90,8 @@ int fp_fields_register(PyObject *m);
 
 /* layer.c: the Layer base and one heap type per protocol layer (layer_*.c) */
 int fp_layers_register(PyObject *m, fp_state *st);
+/* Layer names as Packet.layers spells them (Scapy's class names; SLL/SLL2 for cooked). */
+extern const char *const fp_layer_names[FP_L_COUNT];
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
 /* tcpflags.c */
 int fp_tcpflags_register(PyObject *m, fp_state *st);
