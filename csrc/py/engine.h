@@ -27,7 +27,10 @@ PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
 PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
 /* The ClientHello a packet's first TLS record starts (whole in the segment), else None. */
 PyObject *fp_hello_record_packet(fp_state *st, const FpPacket *pkt);
-/* engine.c: one flow as a Flow record. */
+/* engine_flows.c: one flow as a Flow record; the type and FLOW_COLUMNS; the typed column
+ * buffers of `count` flows (built with the GIL released). */
 PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);
+int fp_flow_record_register(PyObject *m, fp_state *st);
+PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
 
 #endif
