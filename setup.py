@@ -87,7 +87,7 @@ def sources(top, skip=()):
 pcap = libpcap_flags()
 crypto = libcrypto_flags()
 libflags = pcap + crypto + compression_flags()
-extra_compile = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+extra_compile = ["-std=c11", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if os.environ.get("FASTPKT_WERROR", "") == "1":
     extra_compile.append("-Werror")
 extra_link = []

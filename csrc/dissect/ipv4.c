@@ -119,20 +119,24 @@ static char *put_dec_u8(char *o, unsigned v)
         *o++ = (char)('0' + v / 100);
         v %= 100;
         *o++ = (char)('0' + v / 10);
+        *o++ = (char)('0' + v % 10);
     } else if (v >= 10) {
         *o++ = (char)('0' + v / 10);
+        *o++ = (char)('0' + v % 10);
+    } else {
+        *o++ = (char)('0' + v);
     }
-    *o++ = (char)('0' + v % 10);
     return o;
 }
 
 size_t fp_ip4_text(const uint8_t *a, char *out)
 {
-    char *o = out;
-    for (int i = 0; i < 4; i++) {
-        if (i)
-            *o++ = '.';
-        o = put_dec_u8(o, a[i]);
-    }
+    char *o = put_dec_u8(out, a[0]);
+    *o++ = '.';
+    o = put_dec_u8(o, a[1]);
+    *o++ = '.';
+    o = put_dec_u8(o, a[2]);
+    *o++ = '.';
+    o = put_dec_u8(o, a[3]);
     return (size_t)(o - out);
 }
