@@ -128,5 +128,12 @@ class build_ext_with_tests(build_ext):
             self.distribution.ext_modules.append(test_ext)
         super().finalize_options()
 
+    def run(self):
+        # An in-place build leaves its copy in build_lib too, which a wheel would take.
+        stale = os.path.join(self.build_lib, self.get_ext_filename(self.get_ext_fullname(test_ext.name)))
+        if not self.inplace and os.path.exists(stale):
+            os.remove(stale)
+        super().run()
+
 
 setup(ext_modules=[ext], cmdclass={"build_ext": build_ext_with_tests})
