@@ -1,8 +1,8 @@
 """The C tree's layering (docs/DESIGN.md, "Map of the tree"), checked on its #include lines.
 
-Each folder of csrc/ is a layer; a file may include headers of its own layer and of the
-layers listed for it below, nothing else. Only csrc/py (any file, any subfolder) includes
-Python's headers or the bridge's own; the core is Python-free.
+Each folder of csrc/ is a layer (csrc/py/test, the test extension, is one of its own); a
+file may include headers of its own layer and of the layers listed for it below, nothing
+else. Only csrc/py and its subfolders include Python's headers; the core is Python-free.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ ALLOWED = {
     "stream": {"flow", "dissect"},    # flow engine extensions: reassembly, HTTP, hello search
     "fuzz": {"source", "dissect", "write", "flow", "stream"},  # harnesses over the core
     "py": {"source", "dissect", "write", "flow", "stream"},    # the CPython bridge
+    "py/test": {"dissect"},           # the test extension _fptest: parsers only tests call
 }
 PYTHON_HEADERS = {"Python.h", "structmember.h", "pythread.h", "frameobject.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
@@ -34,7 +35,8 @@ def c_files() -> list[Path]:
 
 
 def layer_of(path: Path) -> str:
-    return path.relative_to(CSRC).parts[0]
+    parts = path.relative_to(CSRC).parts
+    return "py/test" if parts[:2] == ("py", "test") and len(parts) > 2 else parts[0]
 
 
 def resolve(src: Path, name: str) -> Path | None:
@@ -52,6 +54,7 @@ def includes(path: Path) -> list[tuple[str, str]]:
 
 def test_every_folder_has_a_rule():
     folders = {p.name for p in CSRC.iterdir() if p.is_dir() and p.name != "build"}
+    folders |= {"py/" + p.name for p in (CSRC / "py").iterdir() if p.is_dir()}
     assert folders <= set(ALLOWED), (
         "new csrc/ folder(s) %s: give each its allowed includes here and a line in the map at "
         "the top of docs/DESIGN.md" % sorted(folders - set(ALLOWED)))
@@ -60,8 +63,8 @@ def test_every_folder_has_a_rule():
 def test_design_map_names_every_folder():
     design = (ROOT / "docs" / "DESIGN.md").read_text()
     map_part = design.split("\n## ", 2)[1]  # the first section
-    for folder in sorted(p.name for p in CSRC.iterdir() if p.is_dir() and p.name != "build"):
-        assert "csrc/%s" % folder in map_part or "`%s/`" % folder in map_part, folder
+    for folder in sorted(ALLOWED):
+        assert "`csrc/%s/`" % folder in map_part, folder
 
 
 @pytest.mark.parametrize("path", c_files(), ids=lambda p: str(p.relative_to(CSRC)))
@@ -70,8 +73,9 @@ def test_includes_follow_the_layers(path):
     allowed = ALLOWED.get(layer, set()) | {layer}
     bad = []
     for kind, name in includes(path):
-        if Path(name).name in PYTHON_HEADERS or Path(name).name == "pyfp.h":
-            if layer != "py":
+        python_layer = layer.split("/")[0] == "py"
+        if Path(name).name in PYTHON_HEADERS or (Path(name).name == "pyfp.h" and not python_layer):
+            if not python_layer:
                 bad.append("%s: Python's headers are for csrc/py only" % name)
             continue
         if kind == "<":
@@ -90,10 +94,11 @@ def test_includes_follow_the_layers(path):
 def test_the_checker_sees_violations(tmp_path, monkeypatch):
     """The parser catches each kind of include it must refuse."""
     fake = tmp_path / "csrc"
-    for d in ("dissect", "flow", "py"):
+    for d in ("dissect", "flow", "py/test"):
         (fake / d).mkdir(parents=True)
     (fake / "flow" / "flow.h").write_text("")
     (fake / "py" / "pyfp.h").write_text("")
+    (fake / "py" / "test" / "t.c").write_text('#include <Python.h>\n#include "../pyfp.h"\n')
     (fake / "dissect" / "x.c").write_text(
         '#include <stdint.h>\n#  include "../flow/flow.h"\n#include <Python.h>\n'
         '#include "py/pyfp.h"\n#include "missing.h"\n')
@@ -104,3 +109,5 @@ def test_the_checker_sees_violations(tmp_path, monkeypatch):
     assert "csrc/dissect may not include csrc/flow" in msg
     assert "Python.h: Python's headers" in msg and "pyfp.h: Python's headers" in msg
     assert "missing.h: not found" in msg
+    with pytest.raises(AssertionError, match="csrc/py/test may not include csrc/py"):
+        test_includes_follow_the_layers(fake / "py" / "test" / "t.c")
