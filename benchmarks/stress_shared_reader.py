@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import fastpkt as fp  # noqa: E402
-from test_reader_sharing import capture, run_threads  # noqa: E402
+from test_reader_sharing import capture, three_engines  # noqa: E402
 
 
 def main() -> int:
@@ -29,18 +29,7 @@ def main() -> int:
         bad, split, t0 = 0, {"all in one": 0, "shared": 0}, time.perf_counter()
         for _ in range(args.runs):
             reader = fp.open(str(path))
-            fed = {}
-
-            def engine(name, make):
-                def run():
-                    e = make(reader)
-                    for _ in e:
-                        pass
-                    fed[name] = e.stats["packets"]
-                return run
-
-            run_threads([engine("flows", fp.flows), engine("streams", fp.streams),
-                         engine("hellos", fp.client_hellos)])
+            fed = three_engines(reader)
             if sum(fed.values()) != args.packets or reader.packets_read != args.packets:
                 bad += 1
                 print("run delivered", fed, file=sys.stderr)
