@@ -68,8 +68,8 @@ def run_threads(targets):
     assert not errors, errors
 
 
-def three_engines(reader) -> dict:
-    """flows, streams and client_hellos drain one Reader in three threads: packets each was fed."""
+def drain(reader, engines: dict) -> dict:
+    """Each engine drains the Reader in its own thread: the packets each one was fed."""
     fed = {}
 
     def engine(name, make):
@@ -80,9 +80,12 @@ def three_engines(reader) -> dict:
             fed[name] = e.stats["packets"]
         return run
 
-    run_threads([engine("flows", fp.flows), engine("streams", fp.streams),
-                 engine("hellos", fp.client_hellos)])
+    run_threads([engine(name, make) for name, make in engines.items()])
     return fed
+
+
+def three_engines(reader) -> dict:
+    return drain(reader, {"flows": fp.flows, "streams": fp.streams, "hellos": fp.client_hellos})
 
 
 def test_three_engines_share_one_reader(path):
@@ -154,17 +157,7 @@ def test_two_threads_over_one_pipe(how):
 
 def test_engines_over_one_pipe():
     reader, feeder = _pipe_reader(BLOB, "file object")
-    fed = {}
-
-    def engine(name, make):
-        def run():
-            e = make(reader)
-            for _ in e:
-                pass
-            fed[name] = e.stats["packets"]
-        return run
-
-    run_threads([engine("flows", fp.flows), engine("hellos", fp.client_hellos)])
+    fed = drain(reader, {"flows": fp.flows, "hellos": fp.client_hellos})
     feeder.join()
     assert sum(fed.values()) == N, fed
 

@@ -80,24 +80,13 @@ static PyObject *span_bytes(const fp_tls_hello *h, fp_tls_span s)
     return PyBytes_FromStringAndSize((const char *)h->body + s.off, (Py_ssize_t)s.len);
 }
 
-static PyObject *u16_list(const uint16_t *v, uint32_t n, uint32_t cap)
+/* A list of the first min(n, cap) values of a uint16_t (wide) or uint8_t array. */
+static PyObject *int_list(const void *v, uint32_t n, uint32_t cap, int wide)
 {
     if (n > cap) n = cap;
     PyObject *l = PyList_New((Py_ssize_t)n);
     for (uint32_t i = 0; l != NULL && i < n; i++) {
-        PyObject *x = PyLong_FromLong(v[i]);
-        if (x == NULL) Py_CLEAR(l);
-        else PyList_SET_ITEM(l, (Py_ssize_t)i, x);
-    }
-    return l;
-}
-
-static PyObject *u8_list(const uint8_t *v, uint32_t n, uint32_t cap)
-{
-    if (n > cap) n = cap;
-    PyObject *l = PyList_New((Py_ssize_t)n);
-    for (uint32_t i = 0; l != NULL && i < n; i++) {
-        PyObject *x = PyLong_FromLong(v[i]);
+        PyObject *x = PyLong_FromLong(wide ? ((const uint16_t *)v)[i] : ((const uint8_t *)v)[i]);
         if (x == NULL) Py_CLEAR(l);
         else PyList_SET_ITEM(l, (Py_ssize_t)i, x);
     }
@@ -166,10 +155,10 @@ static int hello_fields(PyObject *d, const hello_job *job)
         set_item(d, "legacy_version", PyLong_FromLong(h->legacy_version)) < 0 ||
         set_item(d, "random", span_bytes(h, h->random)) < 0 ||
         set_item(d, "session_id", span_bytes(h, h->session_id)) < 0 ||
-        set_item(d, "ciphers", u16_list(h->ciphers, h->cipher_count, FP_TLS_MAX_CIPHERS)) < 0 ||
+        set_item(d, "ciphers", int_list(h->ciphers, h->cipher_count, FP_TLS_MAX_CIPHERS, 1)) < 0 ||
         set_item(d, "cipher_count", PyLong_FromUnsignedLong(h->cipher_count)) < 0 ||
         set_item(d, "compression_methods",
-                 u8_list(h->compression, h->compression_count, FP_TLS_MAX_COMPRESSION)) < 0 ||
+                 int_list(h->compression, h->compression_count, FP_TLS_MAX_COMPRESSION, 0)) < 0 ||
         set_item(d, "has_extensions", PyBool_FromLong(h->has_extensions)) < 0 ||
         set_item(d, "extension_count", PyLong_FromUnsignedLong(h->ext_count)) < 0 ||
         set_item(d, "server_names", opt(h->has_sni, span_list(h, h->sni, h->sni_count, 1))) < 0 ||
@@ -179,19 +168,19 @@ static int hello_fields(PyObject *d, const hello_job *job)
         set_item(d, "alpn", opt(h->has_alpn, span_list(h, h->alpn, h->alpn_count, 0))) < 0 ||
         set_item(d, "supported_versions",
                  opt(h->has_supported_versions,
-                     u16_list(h->versions, h->version_count, FP_TLS_MAX_VERSIONS))) < 0 ||
+                     int_list(h->versions, h->version_count, FP_TLS_MAX_VERSIONS, 1))) < 0 ||
         set_item(d, "supported_groups",
-                 opt(h->has_groups, u16_list(h->groups, h->group_count, FP_TLS_MAX_GROUPS))) < 0 ||
+                 opt(h->has_groups, int_list(h->groups, h->group_count, FP_TLS_MAX_GROUPS, 1))) < 0 ||
         set_item(d, "signature_algorithms",
-                 opt(h->has_sigalgs, u16_list(h->sigalgs, h->sigalg_count, FP_TLS_MAX_SIGALGS))) < 0 ||
+                 opt(h->has_sigalgs, int_list(h->sigalgs, h->sigalg_count, FP_TLS_MAX_SIGALGS, 1))) < 0 ||
         set_item(d, "key_share_groups",
-                 opt(h->has_key_share, u16_list(h->key_share_groups, h->key_share_count,
-                                                FP_TLS_MAX_KEY_SHARES))) < 0 ||
+                 opt(h->has_key_share, int_list(h->key_share_groups, h->key_share_count,
+                                                FP_TLS_MAX_KEY_SHARES, 1))) < 0 ||
         set_item(d, "psk_key_exchange_modes",
-                 opt(h->has_psk_modes, u8_list(h->psk_modes, h->psk_mode_count, FP_TLS_MAX_PSK_MODES))) < 0 ||
+                 opt(h->has_psk_modes, int_list(h->psk_modes, h->psk_mode_count, FP_TLS_MAX_PSK_MODES, 0))) < 0 ||
         set_item(d, "ec_point_formats",
-                 opt(h->has_point_formats, u8_list(h->point_formats, h->point_format_count,
-                                                   FP_TLS_MAX_POINT_FORMATS))) < 0 ||
+                 opt(h->has_point_formats, int_list(h->point_formats, h->point_format_count,
+                                                   FP_TLS_MAX_POINT_FORMATS, 0))) < 0 ||
         set_item(d, "ech", PyBool_FromLong(h->has_ech)) < 0 ||
         set_item(d, "ech_type", h->ech_type >= 0 ? PyLong_FromLong(h->ech_type) : Py_NewRef(Py_None)) < 0 ||
         set_item(d, "quic_transport_parameters", PyBool_FromLong(h->has_quic_transport_params)) < 0)
