@@ -68,8 +68,7 @@ fuzz: sysdeps
 	  -o csrc/fuzz/build/fuzz_source
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) csrc/stream/tcp_reassembly.c \
 	  csrc/stream/hello_tracker.c -lm -lcrypto -o csrc/fuzz/build/fuzz_flow
-	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_tls_hello.c csrc/dissect/tls_hello.c csrc/dissect/tls_fingerprint.c \
-	  -lcrypto -o csrc/fuzz/build/fuzz_tls_hello
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_tls_hello.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_tls_hello
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stream.c csrc/stream/tcp_reassembly.c -o csrc/fuzz/build/fuzz_stream
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_http
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c csrc/dissect/quic.c -lcrypto -o csrc/fuzz/build/fuzz_quic

@@ -38,7 +38,7 @@ def test_sni_agrees_with_tshark(tshark):
 
 
 # ---- one ClientHello parser: where the per-packet view changed, and what decided it ------------
-# pkt.tls reads its ClientHello with the hello engine's parser (csrc/dissect/tls_hello.c). The
+# pkt.tls reads its ClientHello with the hello engine's parser (csrc/dissect/tls.c). The
 # old per-packet parser disagreed with it on the cases below; each test names the reference.
 
 import struct  # noqa: E402

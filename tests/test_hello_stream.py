@@ -1,4 +1,4 @@
-"""ClientHellos of any size, parsed as they stream (csrc/dissect/tls_hello.c fp_tls_ch_stream,
+"""ClientHellos of any size, parsed as they stream (csrc/dissect/tls.c fp_tls_ch_stream,
 driven by csrc/stream/hello_tracker.c), against independent references:
 
 - hellos built here field by field, with JA3 written out from the JA3 README and JA4 from

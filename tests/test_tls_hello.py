@@ -1,5 +1,5 @@
 """TLS handshake assembly, ClientHello/ServerHello parsing and JA3/JA3S/JA4/JA4_r
-(csrc/dissect/tls_hello.c, tls_fingerprint.c) through the test bridge
+(csrc/dissect/tls.c, tls_fingerprint.c) through the test bridge
 _fptest.tls_hello / _fptest.tls_messages.
 
 References, all independent of our code:

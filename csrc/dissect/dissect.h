@@ -223,23 +223,6 @@ typedef struct {
  * parser). Returns 0 on success, -1 when the payload holds no complete start line. */
 int fp_http_parse(const uint8_t *data, const fp_dissection *d, fp_http_message *m);
 
-/* ---- TLS (RFC 8446 section 4.1.2, RFC 6066 section 3) ------------------ */
-typedef struct {
-    uint8_t content_type;     /* first record */
-    uint16_t record_version;
-    uint16_t record_length;
-    int record_count;         /* complete or partial records in the segment */
-    int handshake_type;       /* first handshake message type, -1 if none */
-    int is_client_hello;
-    uint16_t hello_version;   /* legacy_version of the ClientHello/ServerHello */
-    fp_slice sni;             /* first host_name of server_name, len 0 if none */
-    int hello_complete;       /* whole ClientHello inside this segment */
-    int malformed;            /* added: an inner length exceeded its (complete) container */
-    int capped;               /* the ClientHello went on past the records collected */
-} fp_tls_info;
-/* Returns 0 when the TCP payload starts with a plausible TLS record. */
-int fp_tls_parse(const uint8_t *data, const fp_dissection *d, fp_tls_info *t);
-
 /* ---- Internal: shared between the dissector files, not for the bridge -- */
 /* Invariant kept for every present layer: off <= off + hlen <= end <= caplen. */
 typedef struct {
@@ -282,6 +265,5 @@ void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate);
 int fp_http_plausible(const uint8_t *p, uint32_t len);
 /* Full checks run once at dissection time on detected layers (set anomaly bits). */
 int fp_http_start_line_ok(const uint8_t *p, uint32_t len);
-int fp_tls_parse_span(const uint8_t *data, uint32_t off, uint32_t end, fp_tls_info *t);
 
 #endif

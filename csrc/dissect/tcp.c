@@ -7,7 +7,7 @@
 #include "cursor.h"
 #include "dissect.h"
 #include "fields.h"
-#include "tls_hello.h"
+#include "tls.h"
 
 /* Where the segment's upper layer starts: DNS when a port says so, else by content. */
 static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)

@@ -1,4 +1,4 @@
-/* JA3 / JA3S and JA4 / JA4_r from a parsed hello (tls_hello.h).
+/* JA3 / JA3S and JA4 / JA4_r from a parsed hello (tls.h).
  *   JA3: https://github.com/salesforce/ja3 -- "SSLVersion,Cipher,SSLExtension,
  *     EllipticCurve,EllipticCurvePointFormat", decimal values joined by '-', GREASE
  *     (RFC 8701) left out; MD5 of the string. JA3S: "SSLVersion,Cipher,SSLExtension".
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "cursor.h"
-#include "tls_hello.h"
+#include "tls.h"
 
 static const char hexdigits[] = "0123456789abcdef";
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "flow.h"
+#include "../dissect/tls.h"
 
 static fp_flow_hints *hints_of(fp_flow *f)
 {

@@ -8,6 +8,7 @@
 
 #include "dissect/dissect.h"
 #include "dissect/fields.h"
+#include "dissect/tls.h"
 
 static const uint32_t linktypes[] = {
     FP_LINKTYPE_ETHERNET, FP_LINKTYPE_LINUX_SLL, FP_LINKTYPE_LINUX_SLL2, FP_LINKTYPE_RAW,

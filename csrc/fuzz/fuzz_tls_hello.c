@@ -1,12 +1,11 @@
-/* libFuzzer harness for csrc/dissect/tls_hello.c + tls_fingerprint.c: fuzz bytes -> the
+/* libFuzzer harness for the TLS module (csrc/dissect/tls.c, tls_fingerprint.c): fuzz bytes -> the
  * handshake assembler (record or QUIC mode, fed in fuzz-chosen pieces, optional gap) ->
  * every ClientHello/ServerHello parsed and fingerprinted; the input itself is also parsed
  * directly as both hello kinds. Bodies are copied into exact-size buffers so ASan sees any
  * overread; results are checked (spans inside the body, counts vs caps, fingerprint shapes,
  * a cut JA3 buffer giving the same length and hash).
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
- *         csrc/fuzz/fuzz_tls_hello.c csrc/dissect/tls_hello.c csrc/dissect/tls_fingerprint.c \
- *         -lcrypto
+ *         csrc/fuzz/fuzz_tls_hello.c (every .c of csrc/dissect, as make fuzz) -lcrypto
  * Input: [flags][cut 1]..[cut 4] then the stream. flags bit 0 QUIC mode, bits 1-2 CCS
  * policy, bit 3 report a gap at the second cut, bits 4-7 n: max_message = 64 << n, and for
  * n >= 10 ClientHellos stream with hello_fields = 1024 << (n - 10), the end of input
@@ -18,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dissect/tls_hello.h"
+#include "dissect/tls.h"
 
 #define check_span(s, n) check_span_at(s, n, __LINE__)
 static void check_span_at(fp_tls_span s, uint32_t len, int line)

@@ -494,7 +494,7 @@ static int memory_options(fp_flow_config *cfg, PyObject *max_memory, const char 
     return -1;
 }
 
-/* max_hello_fields: bytes of a ClientHello's fields kept while it streams (tls_hello.h). */
+/* max_hello_fields: bytes of a ClientHello's fields kept while it streams (tls.h). */
 static uint64_t opt_hello_fields(PyObject *o, int *bad)
 {
     uint64_t v = opt_count(o, "max_hello_fields", FP_TLS_HELLO_FIELDS, FP_TLS_HELLO_FIELDS_MIN, bad);

@@ -1,6 +1,7 @@
 /* The first TLS record of a TCP segment, with ClientHello details (csrc/dissect/tls.c). */
 #include "layer.h"
 #include "engine.h"
+#include "../dissect/tls.h"
 
 #include <string.h>
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "../dissect/cursor.h"
+#include "../dissect/tls.h"
 
 static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
 {

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "../dissect/cursor.h"
+#include "../dissect/tls.h"
 #include "columns.h"
 
 typedef struct {

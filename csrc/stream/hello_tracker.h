@@ -7,7 +7,7 @@
  * as the search is over: a reassembler (store off) feeding a TLS record assembler per
  * direction, or a QUIC key cache and two sliding CRYPTO windows feeding the same
  * assemblers. ClientHellos of any length stream through the assembler's ClientHello parser
- * (at most `hello_fields` bytes of fields kept, tls_hello.h); a direction is searched for
+ * (at most `hello_fields` bytes of fields kept, tls.h); a direction is searched for
  * FP_HELLO_TCP_DEPTH bytes, longer while a ClientHello is being read. The hellos found are
  * copied out (the compact ClientHello, the ServerHello body): they outlive the search.
  * QUIC state exists only once a client's first datagram decrypted as an Initial, and its
@@ -16,7 +16,7 @@
 #define FP_HELLO_TRACKER_H
 
 #include "../dissect/quic.h"
-#include "../dissect/tls_hello.h"
+#include "../dissect/tls.h"
 #include "../flow/flow.h"
 #include "tcp_reassembly.h"
 

@@ -6,7 +6,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-int fptest_add_tls_hello(PyObject *m); /* tls_hello.c */
+int fptest_add_tls_hello(PyObject *m); /* tls.c */
 int fptest_add_quic(PyObject *m);      /* quic.c */
 
 #endif

@@ -1,6 +1,9 @@
-/* TLS handshakes over a byte stream: the record layer is undone into handshake messages,
- * ClientHello and ServerHello are parsed in full, and JA3/JA3S/JA4/JA4_r fingerprints are
- * computed from them. Python-free; hashing through OpenSSL libcrypto (EVP).
+/* TLS, the one module for every consumer (per-packet view, flows, the hello engine):
+ * tls.c checks record headers, undoes the record layer of a byte stream into handshake
+ * messages, parses ClientHello and ServerHello in full (whole, or streamed into a compact
+ * form), reads the records of one segment (pkt.tls) and ends with the tls.* field table;
+ * tls_fingerprint.c derives JA3/JA3S/JA4/JA4_r from parsed hellos (hashing through OpenSSL
+ * libcrypto, EVP; it reads no wire bytes the parser did not frame). Python-free.
  *   Records: RFC 8446 section 5.1 (RFC 5246 section 6.2.1). Handshake messages may be
  *     split over records and several may share one record; other record types must not
  *     interleave with a fragmented message.
@@ -13,18 +16,35 @@
  *     implemented here).
  * Every offset in a parsed hello is relative to the handshake message body it was parsed
  * from (zero-copy); the body must outlive the fp_tls_hello. */
-#ifndef FP_TLS_HELLO_H
-#define FP_TLS_HELLO_H
+#ifndef FP_TLS_H
+#define FP_TLS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dissect.h"
+
+/* ---- Records -------------------------------------------------------------------- */
+
+#define FP_TLS_MAX_RECORD 18432u /* 2^14 + 2048: TLSCiphertext limit of RFC 5246 */
+
+/* The one check of a TLS record header (RFC 8446 5.1, RFC 5246 6.2): content type 20..24
+ * (22 only with `handshake`), version 3.0-3.4, length at most FP_TLS_MAX_RECORD. `len` may
+ * be short: 1 = plausible so far, 0 = not TLS. */
+static inline int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake)
+{
+    /* content types: 20 change_cipher_spec .. 24 heartbeat, 22 handshake */
+    if (len >= 1 && (handshake ? p[0] != 22 : (uint8_t)(p[0] - 20) > 4)) return 0;
+    if (len >= 3 && (p[1] != 3 || p[2] > 4)) return 0;
+    if (len == 2 && p[1] != 3) return 0;
+    return len < 5 || ((uint32_t)p[3] << 8 | p[4]) <= FP_TLS_MAX_RECORD;
+}
 
 /* ---- Handshake assembler --------------------------------------------------------- */
 
 #define FP_TLS_MAX_MESSAGE (64u * 1024u) /* default cap on one handshake message body */
 #define FP_TLS_SH_MAX_BODY 65607u        /* RFC 8446 4.1.3 grammar maximum of a ServerHello
                                             body: 2+32+33+2+1+(2+65535) */
-#define FP_TLS_MAX_RECORD 18432u         /* 2^14 + 2048: TLSCiphertext limit of RFC 5246 */
 
 /* Assembler flags: what was seen, and why it stopped (DONE set = no more bytes examined). */
 #define FP_TLS_ASM_FLAGS(X)                                                                  \
@@ -132,18 +152,6 @@ size_t fp_tls_asm_memory(const fp_tls_asm *a);
 static inline uint32_t fp_tls_asm_pending(const fp_tls_asm *a)
 {
     return (uint32_t)a->msg_hdr_have + a->msg_have;
-}
-
-/* The one check of a TLS record header (RFC 8446 5.1, RFC 5246 6.2): content type 20..24
- * (22 only with `handshake`), version 3.0-3.4, length at most FP_TLS_MAX_RECORD. `len` may
- * be short: 1 = plausible so far, 0 = not TLS. */
-static inline int fp_tls_record_plausible(const uint8_t *p, size_t len, int handshake)
-{
-    /* content types: 20 change_cipher_spec .. 24 heartbeat, 22 handshake */
-    if (len >= 1 && (handshake ? p[0] != 22 : (uint8_t)(p[0] - 20) > 4)) return 0;
-    if (len >= 3 && (p[1] != 3 || p[2] > 4)) return 0;
-    if (len == 2 && p[1] != 3) return 0;
-    return len < 5 || ((uint32_t)p[3] << 8 | p[4]) <= FP_TLS_MAX_RECORD;
 }
 
 /* ---- Hello parsing --------------------------------------------------------------- */
@@ -376,6 +384,25 @@ void fp_tls_ch_stream_free(fp_tls_ch_stream *s);
 int fp_tls_ch_stream_feed(fp_tls_ch_stream *s, const uint8_t *p, size_t n);
 /* Heap bytes the streaming parser holds (struct included): its state for budgets. */
 size_t fp_tls_ch_stream_memory(const fp_tls_ch_stream *s);
+
+/* ---- One segment (pkt.tls) ----------------------------------------------------- */
+typedef struct {
+    uint8_t content_type;     /* first record */
+    uint16_t record_version;
+    uint16_t record_length;
+    int record_count;         /* complete or partial records in the segment */
+    int handshake_type;       /* first handshake message type, -1 if none */
+    int is_client_hello;
+    uint16_t hello_version;   /* legacy_version of the ClientHello/ServerHello */
+    fp_slice sni;             /* first host_name of server_name, len 0 if none */
+    int hello_complete;       /* whole ClientHello inside this segment */
+    int malformed;            /* added: an inner length exceeded its (complete) container */
+    int capped;               /* the ClientHello went on past the records collected */
+} fp_tls_info;
+/* Returns 0 when the TCP payload starts with a plausible TLS record. */
+int fp_tls_parse(const uint8_t *data, const fp_dissection *d, fp_tls_info *t);
+/* The same for a TLS payload at data[off..end). */
+int fp_tls_parse_span(const uint8_t *data, uint32_t off, uint32_t end, fp_tls_info *t);
 
 /* ---- Fingerprints ---------------------------------------------------------------- */
 /* Computed from the spans the parser recorded (never from the capped arrays). For a hello

@@ -1,11 +1,11 @@
-/* Test bridge for csrc/dissect/tls_hello.c and tls_fingerprint.c:
+/* Test bridge for the TLS module (csrc/dissect/tls.c, tls_fingerprint.c):
  *   _fptest.tls_hello(data, quic=False, proto=None) -> dict
  *   _fptest.tls_messages(chunks, quic=False, max_message=65536, ccs='auto')
  * The first runs the assembler, the hello parser and the fingerprints with the GIL
  * released and returns every parsed field; the second exposes the assembler alone. */
 #include "fptest.h"
 
-#include "../../dissect/tls_hello.h"
+#include "../../dissect/tls.h"
 
 /* ---- tls_hello ------------------------------------------------------------------- */
 
