@@ -20,6 +20,7 @@ import os
 from typing import Any, Callable, Iterator
 
 import fastpkt as _fp
+from fastpkt.writers import OpenedOnWrite
 from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
     ARP,
     DNS,
@@ -124,7 +125,7 @@ class PcapReader:
         self.close()
 
 
-class PcapWriter:
+class PcapWriter(OpenedOnWrite):
     """Streaming writer (Scapy: ``PcapWriter(filename, linktype=..., nano=...)``)."""
 
     def __init__(self, filename: Any, linktype: int | None = None, nano: bool = False,
@@ -132,7 +133,6 @@ class PcapWriter:
         self._filename = filename
         self._linktype = linktype
         self._nano = nano
-        self._writer: Any = None
 
     def write(self, pkt: Any) -> None:
         items = [pkt] if isinstance(pkt, (Packet, bytes, bytearray)) else pkt
@@ -141,20 +141,6 @@ class PcapWriter:
                 lt = self._linktype if self._linktype is not None else getattr(p, "linktype", 1)
                 self._writer = _fp.Writer(self._filename, linktype=lt, nanosecond=self._nano, format="pcap")
             self._writer.write(p)
-
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
-    def __enter__(self) -> PcapWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def sniff(count: int = 0, store: bool = True, offline: Any = None,

@@ -8,11 +8,33 @@ from __future__ import annotations
 import io
 import os
 from time import time_ns as _now_ns  # write() has a parameter named time
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 from ._fastpkt import Packet, Writer
 
 __all__ = ["RotatingWriter", "capture_bytes"]
+_W = TypeVar("_W", bound="OpenedOnWrite")
+
+
+class OpenedOnWrite:
+    """A ``Writer`` opened by the first write (it takes the first packet's link type):
+    ``flush``, ``close`` and the context manager, for the writers built on it."""
+
+    _writer: Writer | None = None
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def capture_bytes(packets: Sequence[Packet], linktype: int = 1) -> bytes:
@@ -34,7 +56,7 @@ def capture_bytes(packets: Sequence[Packet], linktype: int = 1) -> bytes:
     return out.getvalue()
 
 
-class RotatingWriter:
+class RotatingWriter(OpenedOnWrite):
     """A capture writer (``fastpkt.Writer``, pcap or pcapng) that starts a new file every
     ``rotate_bytes`` bytes and/or every ``rotate_seconds`` seconds of packet time. A context
     manager.
@@ -147,22 +169,11 @@ class RotatingWriter:
         self.file_packets += 1
         self.packets_written += 1
 
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
-
     def close(self) -> None:
         """Close the current file (idempotent)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        super().close()
+        self._writer = None
         self.closed = True
-
-    def __enter__(self) -> RotatingWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "<fastpkt.RotatingWriter %s: %d packets in %d files>" % (

@@ -9,20 +9,13 @@
 void fp_dissect_arp(fp_dctx *x, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
-    fp_cursor c = fp_cursor_make(x->data, end);
-    c.ptr += off;
-    if (!fp_cur_has(&c, 8)) {
-        d->anomalies |= FP_ANOM_ARP_TRUNC;
-        fp_set_payload(d, off, end);
+    fp_cursor c;
+    if (fp_header_open(x, off, end, 8, FP_ANOM_ARP_TRUNC, &c) < 0)
         return;
-    }
     uint32_t hln = fp_peek_u8(&c, 4), pln = fp_peek_u8(&c, 5);
     uint32_t hlen = 8 + 2 * (hln + pln);
-    if (!fp_cur_has(&c, hlen)) {
-        d->anomalies |= FP_ANOM_ARP_TRUNC;
-        fp_set_payload(d, off, end);
+    if (fp_header_open(x, off, end, hlen, FP_ANOM_ARP_TRUNC, &c) < 0)
         return;
-    }
     /* The span ends with the ARP body: what follows is Ethernet padding. */
     fp_set_layer(d, FP_L_ARP, off, hlen, off + hlen);
     fp_set_payload(d, off + hlen, off + hlen);

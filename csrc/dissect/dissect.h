@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cursor.h"
 #include "http.h"
 
 /* Link types we decode (values from the tcpdump.org LINKTYPE_ registry). */
@@ -244,6 +245,19 @@ static inline void fp_set_payload(fp_dissection *d, uint32_t off, uint32_t end)
 {
     d->payload_off = off;
     d->payload_len = end > off ? end - off : 0;
+}
+/* A header at data[off..end): 0 with `c` on it when `min` bytes are there; else -1 with
+ * `trunc` (FP_ANOM_* bits, or 0) flagged and the bytes left as payload. */
+static inline int fp_header_open(fp_dctx *x, uint32_t off, uint32_t end, uint32_t min,
+                                 uint32_t trunc, fp_cursor *c)
+{
+    *c = fp_cursor_make(x->data, end);
+    c->ptr += off;
+    if (fp_cur_has(c, min))
+        return 0;
+    x->d->anomalies |= trunc;
+    fp_set_payload(x->d, off, end);
+    return -1;
 }
 /* Where a layer ending at `end` would end on the wire (beyond caplen when snapped). */
 static inline uint32_t fp_wire_end(const fp_dctx *x, uint32_t end)

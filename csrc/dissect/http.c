@@ -10,7 +10,6 @@
 #include "http.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "cursor.h"
 #include "dissect.h"
@@ -232,11 +231,22 @@ fp_http_head_rc fp_http_parse_head(const uint8_t *p, size_t at, size_t lim, fp_h
     return rc;
 }
 
+static int ascii_lower(uint8_t ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
+
+int fp_http_equal_ci(const uint8_t *p, size_t n, const char *lit)
+{
+    if (strlen(lit) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(p[i]) != ascii_lower((uint8_t)lit[i]))
+            return 0;
+    return 1;
+}
+
 long fp_http_find_field(const uint8_t *p, const fp_http_header *fields, size_t n, const char *name)
 {
-    size_t k = strlen(name);
     for (size_t i = 0; i < n; i++)
-        if (fields[i].name.len == k && strncasecmp((const char *)p + fields[i].name.off, name, k) == 0)
+        if (fp_http_equal_ci(p + fields[i].name.off, fields[i].name.len, name))
             return (long)i;
     return -1;
 }
@@ -317,19 +327,6 @@ static int slice_value(const fp_field_ctx *x, fp_http_span s, fp_field_value *v)
     return 1;
 }
 
-static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
-
-static int header_is(const fp_field_ctx *x, fp_http_span name, const char *want)
-{
-    size_t n = strlen(want);
-    if (name.len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower(x->data[name.off + i]) != lower((uint8_t)want[i]))
-            return 0;
-    return 1;
-}
-
 static int http_start_value(const fp_field *f, const fp_field_ctx *x, const fp_http_message *m,
                             fp_field_value *v)
 {
@@ -380,7 +377,7 @@ static int http_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     int n = 0;
     const char *want = header_names[f->arg - H_HEADER];
     for (size_t i = 0; i < m.header_count; i++) {
-        if (!header_is(x, m.headers[i].name, want))
+        if (!fp_http_equal_ci(x->data + m.headers[i].name.off, m.headers[i].name.len, want))
             continue;
         slice_value(x, m.headers[i].value, &v);
         if (f->type == FP_FT_UINT && !decimal(v.p, v.len, &v.u))

@@ -94,6 +94,8 @@ static inline size_t fp_http_next_line(const uint8_t *p, size_t at, size_t lim, 
 /* Length of the known method (GET, POST, ...) followed by SP that p[0..n) starts with, or 0. */
 size_t fp_http_known_method(const uint8_t *p, size_t n);
 
+/* p[0..n) equals `lit` ignoring ASCII case (field names, tokens: RFC 9110 5.1, 5.6.2). */
+int fp_http_equal_ci(const uint8_t *p, size_t n, const char *lit);
 /* Index of the first of fields[0..n) named `name` (ASCII case-insensitive), or -1. */
 long fp_http_find_field(const uint8_t *p, const fp_http_header *fields, size_t n, const char *name);
 

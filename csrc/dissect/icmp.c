@@ -7,13 +7,9 @@
 void fp_dissect_icmp(fp_dctx *x, fp_layer_id id, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
-    fp_cursor c = fp_cursor_make(x->data, end);
-    c.ptr += off;
-    if (!fp_cur_has(&c, 4)) { /* type, code, checksum are the minimum */
-        d->anomalies |= FP_ANOM_ICMP_TRUNC;
-        fp_set_payload(d, off, end);
+    fp_cursor c;
+    if (fp_header_open(x, off, end, 4, FP_ANOM_ICMP_TRUNC, &c) < 0) /* type, code, checksum */
         return;
-    }
     uint32_t hlen = fp_cur_has(&c, 8) ? 8 : 4;
     if (hlen < 8)
         d->anomalies |= FP_ANOM_ICMP_TRUNC;

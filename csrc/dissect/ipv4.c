@@ -38,14 +38,10 @@ static uint32_t ip4_end(fp_dctx *x, uint32_t off, uint32_t end, uint32_t hlen, u
 void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
-    fp_cursor c = fp_cursor_make(x->data, end);
-    c.ptr += off;
+    fp_cursor c;
     d->ip_version = 4;
-    if (!fp_cur_has(&c, 20)) {
-        d->anomalies |= FP_ANOM_IP4_TRUNC;
-        fp_set_payload(d, off, end);
+    if (fp_header_open(x, off, end, 20, FP_ANOM_IP4_TRUNC, &c) < 0)
         return;
-    }
     uint32_t ihl = (uint32_t)(fp_peek_u8(&c, 0) & 0x0f) * 4;
     uint32_t totlen = fp_peek_be16(&c, 2);
     uint16_t fo = fp_peek_be16(&c, 6);

@@ -79,14 +79,10 @@ static int walk_ext(fp_dctx *x, uint32_t *off, uint32_t end, uint8_t *nh)
 void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
-    fp_cursor c = fp_cursor_make(x->data, end);
-    c.ptr += off;
+    fp_cursor c;
     d->ip_version = 6;
-    if (!fp_cur_has(&c, 40)) {
-        d->anomalies |= FP_ANOM_IP6_TRUNC;
-        fp_set_payload(d, off, end);
+    if (fp_header_open(x, off, end, 40, FP_ANOM_IP6_TRUNC, &c) < 0)
         return;
-    }
     uint8_t nh = fp_peek_u8(&c, 6);
     uint32_t ip_end = ip6_end(x, off, end, fp_peek_be16(&c, 4), nh);
     fp_set_layer(d, FP_L_IP6, off, 40, ip_end);

@@ -60,26 +60,19 @@ void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type)
 
 static void dissect_ethernet(fp_dctx *x)
 {
-    fp_cursor c = fp_cursor_make(x->data, x->caplen);
-    uint16_t type;
-    if (fp_skip(&c, 12) || fp_get_be16(&c, &type)) {
-        x->d->anomalies |= FP_ANOM_LINK_TRUNC;
-        fp_set_payload(x->d, 0, x->caplen);
+    fp_cursor c;
+    if (fp_header_open(x, 0, x->caplen, 14, FP_ANOM_LINK_TRUNC, &c) < 0)
         return;
-    }
     fp_set_layer(x->d, FP_L_ETH, 0, 14, x->caplen);
-    fp_dissect_ethertype(x, 14, x->caplen, type);
+    fp_dissect_ethertype(x, 14, x->caplen, fp_peek_be16(&c, 12));
 }
 
 /* Cooked headers: fixed size, protocol (an EtherType) at a fixed offset. */
 static void dissect_cooked(fp_dctx *x, fp_layer_id id, uint32_t hlen, uint32_t proto_at)
 {
-    fp_cursor c = fp_cursor_make(x->data, x->caplen);
-    if (!fp_cur_has(&c, hlen)) {
-        x->d->anomalies |= FP_ANOM_LINK_TRUNC;
-        fp_set_payload(x->d, 0, x->caplen);
+    fp_cursor c;
+    if (fp_header_open(x, 0, x->caplen, hlen, FP_ANOM_LINK_TRUNC, &c) < 0)
         return;
-    }
     fp_set_layer(x->d, id, 0, hlen, x->caplen);
     uint16_t proto = fp_peek_be16(&c, proto_at);
     if (proto < 0x0600) { /* ARPHRD-specific codes (802.2 LLC, CAN...), not a length */
@@ -92,12 +85,9 @@ static void dissect_cooked(fp_dctx *x, fp_layer_id id, uint32_t hlen, uint32_t p
 /* Raw IP: the version nibble says which. */
 static void dissect_ip_by_version(fp_dctx *x, uint32_t off)
 {
-    fp_cursor c = fp_cursor_make(x->data, x->caplen);
-    c.ptr += off;
-    if (!fp_cur_has(&c, 1)) {
-        fp_set_payload(x->d, off, x->caplen);
+    fp_cursor c;
+    if (fp_header_open(x, off, x->caplen, 1, 0, &c) < 0)
         return;
-    }
     switch (fp_peek_u8(&c, 0) >> 4) {
     case 4: x->d->ethertype = ETHERTYPE_IP4; fp_dissect_ip4(x, off, x->caplen); return;
     case 6: x->d->ethertype = ETHERTYPE_IP6; fp_dissect_ip6(x, off, x->caplen); return;
@@ -111,12 +101,9 @@ static void dissect_ip_by_version(fp_dctx *x, uint32_t off)
  * 16 bits, so a value above 0xffff was written the other way round). */
 static void dissect_loop(fp_dctx *x, int network_order)
 {
-    fp_cursor c = fp_cursor_make(x->data, x->caplen);
-    if (!fp_cur_has(&c, 4)) {
-        x->d->anomalies |= FP_ANOM_LINK_TRUNC;
-        fp_set_payload(x->d, 0, x->caplen);
+    fp_cursor c;
+    if (fp_header_open(x, 0, x->caplen, 4, FP_ANOM_LINK_TRUNC, &c) < 0)
         return;
-    }
     uint32_t af = fp_load_be32(c.ptr);
     if (!network_order && af > 0xffff) /* written little-endian: swap */
         af = fp_load_le32(c.ptr);

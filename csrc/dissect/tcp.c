@@ -64,13 +64,9 @@ static int tcp_options_valid(fp_cursor c)
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
-    fp_cursor c = fp_cursor_make(x->data, end);
-    c.ptr += off;
-    if (!fp_cur_has(&c, 20)) {
-        d->anomalies |= FP_ANOM_TCP_TRUNC;
-        fp_set_payload(d, off, end);
+    fp_cursor c;
+    if (fp_header_open(x, off, end, 20, FP_ANOM_TCP_TRUNC, &c) < 0)
         return;
-    }
     d->sport = fp_peek_be16(&c, 0);
     d->dport = fp_peek_be16(&c, 2);
     uint32_t hlen = (uint32_t)(fp_peek_u8(&c, 12) >> 4) * 4;

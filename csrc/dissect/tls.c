@@ -387,6 +387,15 @@ static void ext_end(fp_tls_hello *h, const fp_cursor *e)
     if (fp_cur_left(e) != 0) ext_malformed(h);
 }
 
+/* The extension's list: a vector with a `width`-byte length at the start of `e`.
+ * Returns 0, or -1 with the overrun flagged. */
+static int ext_list(fp_tls_hello *h, fp_cursor *e, int width, fp_cursor *list)
+{
+    if (get_vector(e, width, list) == 0) return 0;
+    ext_overrun(h);
+    return -1;
+}
+
 /* server_name (RFC 6066 section 3): every entry is NameType + opaque<1..2^16-1>. */
 static void ext_server_name(fp_tls_hello *h, fp_cursor e)
 {
@@ -396,10 +405,7 @@ static void ext_server_name(fp_tls_hello *h, fp_cursor e)
         return;
     }
     fp_cursor list, name;
-    if (get_vector(&e, 2, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 2, &list) < 0) return;
     while (fp_cur_left(&list) > 0) {
         uint8_t type;
         if (fp_get_u8(&list, &type) < 0 || get_vector(&list, 2, &name) < 0) {
@@ -419,10 +425,7 @@ static void ext_alpn(fp_tls_hello *h, fp_cursor e)
 {
     fp_cursor list, name;
     h->has_alpn = 1;
-    if (get_vector(&e, 2, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 2, &list) < 0) return;
     while (fp_cur_left(&list) > 0) {
         if (get_vector(&list, 1, &name) < 0) {
             ext_overrun(h);
@@ -457,10 +460,7 @@ static void ext_supported_versions(fp_tls_hello *h, fp_cursor e)
         ext_end(h, &e);
         return;
     }
-    if (get_vector(&e, 1, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 1, &list) < 0) return;
     h->versions_span = span_at(&list, fp_cur_left(&list));
     h->version_count = get_u16_list(h, list, h->versions, FP_TLS_MAX_VERSIONS,
                                     FP_TLS_CAP_VERSIONS, FP_TLS_GREASE_VERSION, FP_TLS_ERR_EXTENSION);
@@ -472,10 +472,7 @@ static void ext_u16_vector(fp_tls_hello *h, fp_cursor e, fp_tls_span *sp, uint16
                            uint32_t cap, uint32_t *count, uint32_t cap_bit, uint32_t grease_bit)
 {
     fp_cursor list;
-    if (get_vector(&e, 2, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 2, &list) < 0) return;
     *sp = span_at(&list, fp_cur_left(&list));
     *count = get_u16_list(h, list, arr, cap, cap_bit, grease_bit, FP_TLS_ERR_EXTENSION);
     ext_end(h, &e);
@@ -505,10 +502,7 @@ static void ext_key_share(fp_tls_hello *h, fp_cursor e)
         ext_end(h, &e);
         return;
     }
-    if (get_vector(&e, 2, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 2, &list) < 0) return;
     while (fp_cur_left(&list) > 0) {
         if (fp_get_be16(&list, &group) < 0 || get_vector(&list, 2, &key) < 0) {
             ext_overrun(h);
@@ -523,10 +517,7 @@ static void ext_psk_modes(fp_tls_hello *h, fp_cursor e)
 {
     fp_cursor list;
     h->has_psk_modes = 1;
-    if (get_vector(&e, 1, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 1, &list) < 0) return;
     fp_cursor scan = list;
     uint8_t mode;
     while (fp_get_u8(&scan, &mode) == 0) /* GREASE modes: 0x0B, 0x2A, ... 0xE4 */
@@ -539,10 +530,7 @@ static void ext_point_formats(fp_tls_hello *h, fp_cursor e)
 {
     fp_cursor list;
     h->has_point_formats = 1;
-    if (get_vector(&e, 1, &list) < 0) {
-        ext_overrun(h);
-        return;
-    }
+    if (ext_list(h, &e, 1, &list) < 0) return;
     h->point_formats_span = span_at(&list, fp_cur_left(&list));
     h->point_format_count = get_u8_list(h, list, h->point_formats, FP_TLS_MAX_POINT_FORMATS,
                                         FP_TLS_CAP_POINT_FORMATS);
@@ -669,31 +657,71 @@ static int parse_tail(fp_tls_hello *h, fp_cursor *c)
     return h->error;
 }
 
-int fp_tls_client_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h)
+/* ClientHello after the head: cipher suites and compression methods. -1: cut short. */
+static int client_hello_fixed(fp_tls_hello *h, fp_cursor *c)
 {
-    if (h == NULL) return FP_TLS_ERR_ARGUMENT;
-    hello_init(h, body, len, 0);
-    if (body == NULL) {
-        h->error = FP_TLS_ERR_ARGUMENT;
-        return h->error;
-    }
-    fp_cursor c = fp_cursor_make(body, len), v;
-    if (parse_head(h, &c) < 0 || get_vector(&c, 2, &v) < 0) goto truncated;
+    fp_cursor v;
+    if (get_vector(c, 2, &v) < 0) return -1;
     h->cipher_span = span_at(&v, fp_cur_left(&v));
     h->cipher_count = get_u16_list(h, v, h->ciphers, FP_TLS_MAX_CIPHERS, FP_TLS_CAP_CIPHERS,
                                    FP_TLS_GREASE_CIPHER, FP_TLS_ERR_LENGTH);
     if (h->cipher_count == 0) note(h, FP_TLS_HELLO_A(EMPTY_LIST), h->error);
-    if (get_vector(&c, 1, &v) < 0) goto truncated;
+    if (get_vector(c, 1, &v) < 0) return -1;
     h->compression_span = span_at(&v, fp_cur_left(&v));
     h->compression_count = get_u8_list(h, v, h->compression, FP_TLS_MAX_COMPRESSION,
                                        FP_TLS_CAP_COMPRESSION);
     if (h->compression_count == 0) note(h, FP_TLS_HELLO_A(EMPTY_LIST), h->error);
+    return 0;
+}
+
+/* ServerHello after the head: the selected cipher suite and compression method. */
+static int server_hello_fixed(fp_tls_hello *h, fp_cursor *c)
+{
+    uint8_t comp;
+    h->is_hrr = memcmp(h->body + h->random.off, hrr_random, 32) == 0;
+    h->selected_version = h->legacy_version;
+    fp_tls_span at = span_at(c, 2);
+    if (fp_get_be16(c, &h->cipher) < 0) return -1;
+    h->cipher_span = at;
+    h->cipher_count = 1;
+    h->ciphers[0] = h->cipher;
+    if (fp_tls_is_grease(h->cipher)) h->grease |= FP_TLS_GREASE_CIPHER;
+    at = span_at(c, 1);
+    if (fp_get_u8(c, &comp) < 0) return -1;
+    h->compression_span = at;
+    h->compression_count = 1;
+    h->compression[0] = comp;
+    return 0;
+}
+
+/* Either hello: the common head, the kind's fixed fields, the extensions. */
+static int hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h, int is_server)
+{
+    if (h == NULL) return FP_TLS_ERR_ARGUMENT;
+    hello_init(h, body, len, is_server);
+    if (body == NULL) {
+        h->error = FP_TLS_ERR_ARGUMENT;
+        return h->error;
+    }
+    fp_cursor c = fp_cursor_make(body, len);
+    if (parse_head(h, &c) < 0 ||
+        (is_server ? server_hello_fixed(h, &c) : client_hello_fixed(h, &c)) < 0) {
+        note(h, FP_TLS_HELLO_A(TRUNCATED), FP_TLS_ERR_TRUNCATED);
+        return h->error;
+    }
     parse_tail(h, &c);
     if (h->capped) h->anomalies |= FP_TLS_HELLO_A(CAPPED);
     return h->error;
-truncated:
-    note(h, FP_TLS_HELLO_A(TRUNCATED), FP_TLS_ERR_TRUNCATED);
-    return h->error;
+}
+
+int fp_tls_client_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h)
+{
+    return hello_parse(body, len, h, 0);
+}
+
+int fp_tls_server_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h)
+{
+    return hello_parse(body, len, h, 1);
 }
 
 int fp_tls_client_hello_parse_compact(const uint8_t *body, uint32_t len, uint32_t stream_anomalies,
@@ -712,38 +740,6 @@ int fp_tls_client_hello_parse_compact(const uint8_t *body, uint32_t len, uint32_
     } else if (h->error == FP_TLS_OK) {
         h->error = err;
     }
-    return h->error;
-}
-
-int fp_tls_server_hello_parse(const uint8_t *body, uint32_t len, fp_tls_hello *h)
-{
-    if (h == NULL) return FP_TLS_ERR_ARGUMENT;
-    hello_init(h, body, len, 1);
-    if (body == NULL) {
-        h->error = FP_TLS_ERR_ARGUMENT;
-        return h->error;
-    }
-    fp_cursor c = fp_cursor_make(body, len);
-    uint8_t comp;
-    if (parse_head(h, &c) < 0) goto truncated;
-    h->is_hrr = memcmp(body + h->random.off, hrr_random, 32) == 0;
-    h->selected_version = h->legacy_version;
-    fp_tls_span at = span_at(&c, 2);
-    if (fp_get_be16(&c, &h->cipher) < 0) goto truncated;
-    h->cipher_span = at;
-    h->cipher_count = 1;
-    h->ciphers[0] = h->cipher;
-    if (fp_tls_is_grease(h->cipher)) h->grease |= FP_TLS_GREASE_CIPHER;
-    at = span_at(&c, 1);
-    if (fp_get_u8(&c, &comp) < 0) goto truncated;
-    h->compression_span = at;
-    h->compression_count = 1;
-    h->compression[0] = comp;
-    parse_tail(h, &c);
-    if (h->capped) h->anomalies |= FP_TLS_HELLO_A(CAPPED);
-    return h->error;
-truncated:
-    note(h, FP_TLS_HELLO_A(TRUNCATED), FP_TLS_ERR_TRUNCATED);
     return h->error;
 }
 

@@ -10,13 +10,9 @@ static int is_dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
 void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end)
 {
     fp_dissection *d = x->d;
-    fp_cursor c = fp_cursor_make(x->data, end);
-    c.ptr += off;
-    if (!fp_cur_has(&c, 8)) {
-        d->anomalies |= FP_ANOM_UDP_TRUNC;
-        fp_set_payload(d, off, end);
+    fp_cursor c;
+    if (fp_header_open(x, off, end, 8, FP_ANOM_UDP_TRUNC, &c) < 0)
         return;
-    }
     d->sport = fp_peek_be16(&c, 0);
     d->dport = fp_peek_be16(&c, 2);
     uint32_t ulen = fp_peek_be16(&c, 4);

@@ -948,6 +948,21 @@ static PyType_Spec hellos_spec = {
     .slots = hellos_slots,
 };
 
+PyObject *fp_flag_names(const fp_flag_group *groups, size_t n)
+{
+    PyObject *l = PyList_New(0);
+    for (size_t g = 0; l && g < n; g++)
+        for (int b = 0; l && b < groups[g].count; b++) {
+            if (!(groups[g].bits & (1u << b))) continue;
+            PyObject *name = PyUnicode_FromFormat("%s%s", groups[g].prefix, groups[g].names[b]);
+            if (name == NULL || PyList_Append(l, name) < 0) Py_CLEAR(l);
+            Py_XDECREF(name);
+        }
+    PyObject *t = l ? PyList_AsTuple(l) : NULL;
+    Py_XDECREF(l);
+    return t;
+}
+
 int fp_flows_register(PyObject *m, fp_state *st)
 {
     PyObject *dflt = PyLong_FromUnsignedLongLong(DEFAULT_MAX_MEMORY);

@@ -23,6 +23,15 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
 PyObject *fp_stream_engine_stats(const fp_stream_engine *e);
 /* A Stream object from an emitted flow; takes its ext and hints. */
 PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
+/* Bits of one flag set and their names (names[b] for bit b < count), shown after prefix. */
+typedef struct {
+    uint32_t bits;
+    const char *const *names;
+    int count;
+    const char *prefix;
+} fp_flag_group;
+/* The names of the set bits of each group, in order, as a tuple of str. */
+PyObject *fp_flag_names(const fp_flag_group *groups, size_t n);
 /* engine_hellos.c: a ClientHello record from a connection's hello search result. */
 PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
 /* The ClientHello a packet's first TLS record starts (whole in the segment), else None. */

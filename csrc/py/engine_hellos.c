@@ -95,40 +95,16 @@ static PyObject *anomaly_names(const fp_flow *f, const fp_hello_conn *c, const f
     static const unsigned quic_trouble = FP_QUIC_F_TRUNCATED | FP_QUIC_F_CID_TOO_LONG | FP_QUIC_F_AUTH_FAILED |
                                          FP_QUIC_F_FRAME_MALFORMED | FP_QUIC_F_UNKNOWN_FRAME |
                                          FP_QUIC_F_CRYPTO_OVER_WINDOW;
-    PyObject *l = PyList_New(0);
-    char buf[64];
-    for (int b = 0; l && b < FP_TLS_HELLO_ANOM_COUNT; b++)
-        if (v->ch.anomalies & (1u << b)) {
-            PyObject *n = PyUnicode_FromString(fp_tls_hello_anomaly_names[b]);
-            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
-            Py_XDECREF(n);
-        }
-    uint32_t af = c->asm_flags[c->client_dir] & asm_trouble;
-    for (int b = 0; l && b < FP_TLS_ASM_FLAG_COUNT; b++)
-        if (af & (1u << b)) {
-            snprintf(buf, sizeof buf, "tls_record_%s", fp_tls_asm_flag_names[b]);
-            PyObject *n = PyUnicode_FromString(buf);
-            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
-            Py_XDECREF(n);
-        }
-    for (int b = 0; l && b < FP_QUIC_F_COUNT_BITS; b++)
-        if (c->quic_flags & quic_trouble & (1u << b)) {
-            snprintf(buf, sizeof buf, "quic_%s", fp_quic_flag_names[b]);
-            PyObject *n = PyUnicode_FromString(buf);
-            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
-            Py_XDECREF(n);
-        }
     uint32_t fa = f->flow_anomalies & (FP_FLOW_ANOM_EVICTED | FP_FLOW_ANOM_ALLOC_FAILED);
     if (c->alloc_failed) fa |= FP_FLOW_ANOM_ALLOC_FAILED;
-    for (int b = 0; l && b < FP_FLOW_ANOM_COUNT_BITS; b++)
-        if (fa & (1u << b)) {
-            PyObject *n = PyUnicode_FromString(fp_flow_anomaly_names[b]);
-            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
-            Py_XDECREF(n);
-        }
-    PyObject *t = l ? PyList_AsTuple(l) : NULL;
-    Py_XDECREF(l);
-    return t;
+    fp_flag_group groups[] = {
+        {v->ch.anomalies, fp_tls_hello_anomaly_names, FP_TLS_HELLO_ANOM_COUNT, ""},
+        {c->asm_flags[c->client_dir] & asm_trouble, fp_tls_asm_flag_names, FP_TLS_ASM_FLAG_COUNT,
+         "tls_record_"},
+        {c->quic_flags & quic_trouble, fp_quic_flag_names, FP_QUIC_F_COUNT_BITS, "quic_"},
+        {fa, fp_flow_anomaly_names, FP_FLOW_ANOM_COUNT_BITS, ""},
+    };
+    return fp_flag_names(groups, sizeof groups / sizeof groups[0]);
 }
 
 static PyObject *endpoint_ip(const fp_flow_key *k, int b)

@@ -364,22 +364,11 @@ static PyObject *stream_get(PyObject *self, void *closure)
     case A_FIRST: return PyFloat_FromDouble((double)f->first_ns / 1e9);
     case A_LAST: return PyFloat_FromDouble((double)f->last_ns / 1e9);
     case A_ANOM: {
-        PyObject *l = PyList_New(0);
-        for (int b = 0; l && b < FP_REASM_ANOM_COUNT_BITS; b++) {
-            if (!(s->anomalies & (1u << b))) continue;
-            PyObject *n = PyUnicode_FromString(fp_reasm_anomaly_names[b]);
-            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
-            Py_XDECREF(n);
-        }
-        for (int b = 0; l && b < FP_FLOW_ANOM_COUNT_BITS; b++) {
-            if (!(s->flow_anomalies & (1u << b))) continue;
-            PyObject *n = PyUnicode_FromString(fp_flow_anomaly_names[b]);
-            if (n == NULL || PyList_Append(l, n) < 0) Py_CLEAR(l);
-            Py_XDECREF(n);
-        }
-        PyObject *t = l ? PyList_AsTuple(l) : NULL;
-        Py_XDECREF(l);
-        return t;
+        fp_flag_group groups[] = {
+            {s->anomalies, fp_reasm_anomaly_names, FP_REASM_ANOM_COUNT_BITS, ""},
+            {s->flow_anomalies, fp_flow_anomaly_names, FP_FLOW_ANOM_COUNT_BITS, ""},
+        };
+        return fp_flag_names(groups, 2);
     }
     case A_VER: return PyLong_FromLong(f->key.ip_version);
     case A_VLAN: return f->key.vlan == FP_FLOW_NO_VLAN ? Py_NewRef(Py_None) : PyLong_FromLong(f->key.vlan);

@@ -146,34 +146,34 @@ static int codec_restart(decoder *d)
     return 0;
 }
 
+/* zlib and libbz2 count in unsigned int: one step moves at most UINT_MAX each way. */
+static unsigned uint_window(size_t n) { return n > UINT_MAX ? UINT_MAX : (unsigned)n; }
+
+/* What one codec call came to, before the codec's own detail. */
+enum { STEP_ON, STEP_END, STEP_NOMEM, STEP_BAD };
+
 /* Run the codec once over the buffered input. 0: went on (maybe without output),
  * 1: a member/frame/stream ended, -1: error (sticky, counted after this step's output). */
 static int codec_step(decoder *d, uint8_t *out, size_t len, size_t *produced)
 {
     const uint8_t *src = d->in + d->in_pos;
     size_t avail = d->in_len - d->in_pos, used = 0;
-    int rc = 0;
-    fp_errkind ek = FP_OK;
-    const char *detail = NULL;
+    int res = STEP_BAD;
+    const char *detail = "unknown compression";
     char what[96];
     switch (d->kind) {
     case FP_COMPRESSION_GZIP: {
         z_stream *z = &d->u.z;
-        uInt in_n = avail > UINT_MAX ? UINT_MAX : (uInt)avail;
-        uInt out_n = len > UINT_MAX ? UINT_MAX : (uInt)len;
         z->next_in = (Bytef *)(uintptr_t)src;
-        z->avail_in = in_n;
+        z->avail_in = uint_window(avail);
         z->next_out = out;
-        z->avail_out = out_n;
+        z->avail_out = uint_window(len);
         int zr = inflate(z, Z_NO_FLUSH);
-        used = in_n - z->avail_in;
-        *produced = out_n - z->avail_out;
-        if (zr == Z_STREAM_END)
-            rc = 1;
-        else if (zr == Z_MEM_ERROR)
-            ek = FP_ERR_IO, detail = "out of memory";
-        else if (zr != Z_OK && zr != Z_BUF_ERROR)
-            ek = FP_ERR_FORMAT, detail = z->msg ? z->msg : "zlib error";
+        used = uint_window(avail) - z->avail_in;
+        *produced = uint_window(len) - z->avail_out;
+        res = zr == Z_STREAM_END ? STEP_END : zr == Z_MEM_ERROR ? STEP_NOMEM
+              : zr == Z_OK || zr == Z_BUF_ERROR ? STEP_ON : STEP_BAD;
+        detail = z->msg ? z->msg : "zlib error";
         break;
     }
     case FP_COMPRESSION_ZSTD: {
@@ -182,12 +182,10 @@ static int codec_step(decoder *d, uint8_t *out, size_t len, size_t *produced)
         size_t zr = ZSTD_decompressStream(d->u.zs, &ob, &ib);
         used = ib.pos;
         *produced = ob.pos;
-        if (ZSTD_isError(zr)) {
-            ek = ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation ? FP_ERR_IO : FP_ERR_FORMAT;
-            detail = ZSTD_getErrorName(zr);
-        } else if (zr == 0) {
-            rc = 1;     /* a frame is complete and flushed */
-        }
+        /* 0: a frame is complete and flushed */
+        res = !ZSTD_isError(zr) ? (zr == 0 ? STEP_END : STEP_ON)
+              : ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation ? STEP_NOMEM : STEP_BAD;
+        detail = ZSTD_getErrorName(zr);
         break;
     }
     case FP_COMPRESSION_XZ: {
@@ -199,49 +197,47 @@ static int codec_step(decoder *d, uint8_t *out, size_t len, size_t *produced)
         lzma_ret lr = lzma_code(lz, d->in_eof && avail == 0 ? LZMA_FINISH : LZMA_RUN);
         used = avail - lz->avail_in;
         *produced = len - lz->avail_out;
-        if (lr == LZMA_STREAM_END) {
-            d->done = 1;    /* LZMA_CONCATENATED: the end of every stream and its padding */
-        } else if (lr == LZMA_MEM_ERROR) {
-            ek = FP_ERR_IO, detail = "out of memory";
-        } else if (lr == LZMA_MEMLIMIT_ERROR) {
+        if (lr == LZMA_STREAM_END)
+            d->done = 1; /* LZMA_CONCATENATED: the end of every stream and its padding */
+        res = lr == LZMA_MEM_ERROR ? STEP_NOMEM
+              : lr == LZMA_OK || lr == LZMA_BUF_ERROR || lr == LZMA_STREAM_END ? STEP_ON : STEP_BAD;
+        detail = lr == LZMA_FORMAT_ERROR    ? "not xz data"
+                 : lr == LZMA_OPTIONS_ERROR ? "unsupported options"
+                                            : "data error";
+        if (lr == LZMA_MEMLIMIT_ERROR) {
             snprintf(what, sizeof what, "the stream needs %llu MiB to decode, more than the "
                      "%llu MiB allowed", (unsigned long long)(lzma_memusage(lz) >> 20),
                      FP_XZ_MEMLIMIT >> 20);
-            ek = FP_ERR_FORMAT, detail = what;
-        } else if (lr != LZMA_OK && lr != LZMA_BUF_ERROR) {
-            ek = FP_ERR_FORMAT;
-            detail = lr == LZMA_FORMAT_ERROR    ? "not xz data"
-                     : lr == LZMA_OPTIONS_ERROR ? "unsupported options"
-                                                : "data error";
+            detail = what;
         }
         break;
     }
     case FP_COMPRESSION_BZIP2: {
         bz_stream *bz = &d->u.bz;
-        unsigned in_n = avail > UINT_MAX ? UINT_MAX : (unsigned)avail;
-        unsigned out_n = len > UINT_MAX ? UINT_MAX : (unsigned)len;
         bz->next_in = (char *)(uintptr_t)src;
-        bz->avail_in = in_n;
+        bz->avail_in = uint_window(avail);
         bz->next_out = (char *)out;
-        bz->avail_out = out_n;
+        bz->avail_out = uint_window(len);
         int br = BZ2_bzDecompress(bz);
-        used = in_n - bz->avail_in;
-        *produced = out_n - bz->avail_out;
-        if (br == BZ_STREAM_END)
-            rc = 1;
-        else if (br == BZ_MEM_ERROR)
-            ek = FP_ERR_IO, detail = "out of memory";
-        else if (br != BZ_OK)
-            ek = FP_ERR_FORMAT, detail = br == BZ_DATA_ERROR_MAGIC ? "not bzip2 data" : "data error";
+        used = uint_window(avail) - bz->avail_in;
+        *produced = uint_window(len) - bz->avail_out;
+        res = br == BZ_STREAM_END ? STEP_END : br == BZ_MEM_ERROR ? STEP_NOMEM
+              : br == BZ_OK ? STEP_ON : STEP_BAD;
+        detail = br == BZ_DATA_ERROR_MAGIC ? "not bzip2 data" : "data error";
         break;
     }
     default:
-        ek = FP_ERR_FORMAT, detail = "unknown compression";
+        break;
     }
     d->in_pos += used;
     d->in_total += used;
     d->out_total += *produced;
-    return ek == FP_OK ? rc : fail(d, ek, detail);
+    switch (res) {
+    case STEP_ON: return 0;
+    case STEP_END: return 1;
+    case STEP_NOMEM: return fail(d, FP_ERR_IO, "out of memory");
+    default: return fail(d, FP_ERR_FORMAT, detail);
+    }
 }
 
 /* ---- the fp_input ---------------------------------------------------------- */

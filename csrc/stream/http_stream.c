@@ -84,15 +84,6 @@ static int span_is(const uint8_t *p, fp_http_span s, const char *lit)
     return s.len == n && memcmp(p + s.off, lit, n) == 0;
 }
 
-static int equal_ci(const uint8_t *p, size_t n, const char *lit)
-{
-    size_t k = strlen(lit);
-    if (n != k) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (lower(p[i]) != lower((uint8_t)lit[i])) return 0;
-    return 1;
-}
-
 /* Gap lengths come from the caller: sums of them saturate. */
 static uint64_t add_sat(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
 
@@ -289,7 +280,7 @@ static int each_element(const head_view *v, const char *name, element_fn fn, voi
 {
     for (size_t k = 0; k < v->m->header_count; k++) {
         const fp_http_header *h = &v->r->headers[v->m->header_first + k];
-        if (!equal_ci(v->p + h->name.off, h->name.len, name)) continue;
+        if (!fp_http_equal_ci(v->p + h->name.off, h->name.len, name)) continue;
         const uint8_t *s = v->p + h->value.off, *end = s + h->value.len;
         for (;;) {
             const uint8_t *comma = s < end ? memchr(s, ',', (size_t)(end - s)) : NULL;
@@ -342,7 +333,7 @@ static int te_element(const uint8_t *s, size_t n, void *arg)
     }
     if (n == 0) return 0;
     st->seen = 1;
-    st->last_chunked = equal_ci(s, n, "chunked");
+    st->last_chunked = fp_http_equal_ci(s, n, "chunked");
     st->chunked += st->last_chunked;
     return 0;
 }
