@@ -15,7 +15,7 @@ import sys
 import time
 from typing import IO, Any, Callable, Iterable, Union
 
-from . import frames
+from . import tables
 from ._fastpkt import Flows, Reader
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
@@ -129,25 +129,22 @@ class _ProgressBar:
 
 def flows_to_pandas(fl: Any) -> Any:
     """All flows as a pandas DataFrame (typed columns, categoricals for strings)."""
-    return frames.packets_to_pandas(fl)
+    return tables.to_pandas(fl)
 
 
 def flows_to_arrow(fl: Any) -> Any:
     """All flows as a pyarrow Table with the same columns as ``flows_to_pandas``."""
-    return frames.packets_to_arrow(fl)
+    return tables.to_arrow(fl)
 
 
 def flows_to_parquet(fl: Any, path: str | os.PathLike[str]) -> None:
     """Write all flows to a Parquet file (needs pyarrow)."""
-    frames._require("pyarrow")
-    import pyarrow.parquet as pq
-
-    pq.write_table(flows_to_arrow(fl), os.fspath(path))
+    tables.to_parquet(fl, path)
 
 
 def flows_to_csv(fl: Any, path: str | os.PathLike[str]) -> None:
     """Write all flows to a CSV file (one header row; missing values empty)."""
-    flows_to_pandas(fl).to_csv(os.fspath(path), index=False)
+    tables.to_csv(fl, path)
 
 
 _HTML_ROWS = 20

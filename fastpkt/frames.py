@@ -1,22 +1,27 @@
 """DataFrames from column buffers built in C.
 
-``PacketList.columns()`` dissects every record in C and returns a list of column specs, each a
-tuple whose second item says how to read the buffer(s) that follow:
+Every table (``PacketList.columns()``, ``Flows.columns()``, the record tables of
+:mod:`fastpkt.tables`) describes a batch of rows as a list of column specs, each a tuple
+whose second item says how to read the data that follows:
 
-    (name, 'datetime64[ns]', int64_buffer)                   nanoseconds since the epoch
-    (name, '<u4', buffer)                                    any numpy dtype string
+    (name, 'datetime64[ns]', int64_buffer)                   nanoseconds since the epoch, UTC
+    (name, '<u4', buffer)                                    any little-endian numpy dtype string
+    (name, '|b1', buffer)                                    bool, one byte per row
     (name, 'masked<u2', values_buffer, mask_buffer)          mask: uint8, 1 = missing
     (name, 'category', int32_codes_buffer, categories)       codes -1 = missing; categories: list[str]
+    (name, 'str' | 'bytes', values)                          a list of str / bytes / None
+    (name, 'list<u2>' | 'list<str>', values)                 a list of tuples (or None)
 
-(A dict ``name -> (dtype, buffer, ...)`` is accepted too.) Buffers are wrapped with
-``numpy.frombuffer``: no copies and no per-row Python objects. Masked columns become pandas
-nullable integer arrays (``UInt16`` ...), categories become ``pandas.Categorical``.
+(A dict ``name -> (dtype, buffer, ...)`` is accepted too.) ``csrc/py/arrow.c`` turns the same
+specs into Arrow record batches. Here buffers are wrapped with ``numpy.frombuffer``: no copies
+and no per-row Python objects. Masked columns become pandas nullable arrays (``UInt16`` ...),
+categories ``pandas.Categorical``, times ``datetime64[ns, UTC]``.
 """
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-_PANDAS_HINT = "pip install 'fastpkt[pandas]'"
+_PANDAS_HINT = "pip install fastpkt (pandas, numpy and pyarrow are dependencies)"
 
 
 def _require(module: str) -> Any:
@@ -37,68 +42,85 @@ def _specs(obj: Any) -> Iterator[tuple]:
         yield from cols
 
 
-def _numpy_columns(obj: Any) -> Iterator[tuple[str, str, Any, Any]]:
-    """Yield (name, kind, values, extra) with numpy arrays over the C buffers."""
+def rows(specs: Any) -> int:
+    """Rows of a spec list (0 when it has no columns)."""
+    for spec in _specs(specs):
+        dtype, data = spec[1], spec[2]
+        if dtype in ("str", "bytes") or dtype.startswith("list<"):
+            return len(data)
+        width = 4 if dtype == "category" else _np_dtype(dtype).itemsize
+        return len(memoryview(data).cast("B")) // width
+    return 0
+
+
+def _np_dtype(dtype: str) -> Any:
     np = _require("numpy")
-    for spec in _specs(obj):
-        name, dtype = spec[0], spec[1]
-        if dtype == "category":
-            codes = np.frombuffer(spec[2], dtype=np.int32)
-            yield name, "category", codes, list(spec[3])
-        elif dtype.startswith("masked"):
-            values = np.frombuffer(spec[2], dtype=np.dtype(dtype[len("masked"):]))
-            mask = np.frombuffer(spec[3], dtype=np.bool_)
-            yield name, "masked", values, mask
-        elif dtype.startswith("datetime64"):
-            yield name, "datetime", np.frombuffer(spec[2], dtype=np.int64).view(dtype), None
-        else:
-            yield name, "plain", np.frombuffer(spec[2], dtype=np.dtype(dtype)), None
+    if dtype.startswith("masked"):
+        dtype = dtype[len("masked"):]
+    return np.dtype("int64" if dtype.startswith("datetime64") else dtype)
+
+
+def _utc(pd: Any, ns: Any) -> Any:
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").array
+
+
+def _pandas_column(pd: Any, np: Any, spec: tuple) -> Any:
+    dtype = spec[1]
+    if dtype == "category":
+        codes = np.frombuffer(spec[2], dtype=np.int32)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(list(spec[3]), dtype=object), validate=False)
+    if dtype == "str":
+        return pd.array(spec[2], dtype="string")
+    if dtype == "bytes" or dtype.startswith("list<"):
+        out = np.empty(len(spec[2]), dtype=object)
+        out[:] = [v if v is None or dtype == "bytes" else tuple(v) for v in spec[2]]
+        return out
+    values = np.frombuffer(spec[2], dtype=_np_dtype(dtype))
+    if dtype.startswith("masked"):
+        mask = np.frombuffer(spec[3], dtype=np.bool_)
+        if dtype.endswith("datetime64[ns]"):
+            values = np.where(mask, np.iinfo(np.int64).min, values)
+            return _utc(pd, values)
+        if dtype.endswith("|b1"):
+            return pd.arrays.BooleanArray(values.view(np.bool_), mask)
+        if values.dtype.kind == "f":
+            return pd.arrays.FloatingArray(values, mask)
+        return pd.arrays.IntegerArray(values, mask)
+    if dtype.startswith("datetime64"):
+        return _utc(pd, values)
+    if dtype == "|b1":
+        return values.view(np.bool_)
+    return values
+
+
+def to_pandas(specs: Any) -> Any:
+    """A pandas DataFrame from one batch of column specs (or an object with columns())."""
+    pd = _require("pandas")
+    np = _require("numpy")
+    data: dict[str, Any] = {spec[0]: _pandas_column(pd, np, spec) for spec in _specs(specs)}
+    return pd.DataFrame(data, copy=False)
+
+
+def batch_to_pandas(batch: Any) -> Any:
+    """A pyarrow RecordBatch as pandas with the dtypes to_pandas gives (nullable integers
+    stay integers, dictionaries become categoricals)."""
+    pd = _require("pandas")
+    pa = _require("pyarrow")
+    mapping = {pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(),
+               pa.uint64(): pd.UInt64Dtype(), pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(),
+               pa.string(): pd.StringDtype()}
+    return batch.to_pandas(types_mapper=mapping.get)
 
 
 def packets_to_pandas(plist: Any) -> Any:
     """A pandas DataFrame, one row per packet, from ``plist.columns()``.
 
-    Columns (from the C module): time (datetime64[ns], UTC wall clock without tz), caplen,
-    wirelen, linktype, interface, ip_version, proto, ttl, sport, dport, tcp_flags, tcp_seq,
-    tcp_ack, payload_len, vlan (nullable unsigned where a layer may be absent), and
-    categoricals src, dst, eth_src, eth_dst, dns_qname, tls_sni, http_host, anomalies.
+    Columns (from the C module): time (datetime64[ns, UTC]), caplen, wirelen, linktype,
+    interface, ip_version, proto, ttl, sport, dport, tcp_flags, tcp_seq, tcp_ack,
+    payload_len, vlan (nullable unsigned where a layer may be absent), and categoricals
+    src, dst, eth_src, eth_dst, dns_qname, tls_sni, http_host, anomalies.
     """
-    pd = _require("pandas")
-    data: dict[str, Any] = {}
-    n = None
-    for name, kind, values, extra in _numpy_columns(plist):
-        if kind == "category":
-            col = pd.Categorical.from_codes(values, categories=pd.Index(extra, dtype=object),
-                                            validate=False)
-        elif kind == "masked":
-            col = pd.arrays.IntegerArray(values, extra)
-        else:
-            col = values
-        data[name] = col
-        n = len(values)
-    if n is None:
-        return pd.DataFrame()
-    return pd.DataFrame(data, copy=False)
-
-
-def packets_to_arrow(plist: Any) -> Any:
-    """A pyarrow Table with the same columns as ``packets_to_pandas``."""
-    pa = _require("pyarrow")
-    np = _require("numpy")
-    arrays, names = [], []
-    for name, kind, values, extra in _numpy_columns(plist):
-        if kind == "category":
-            indices = pa.array(values, mask=values < 0, type=pa.int32())
-            col = pa.DictionaryArray.from_arrays(indices, pa.array(extra, type=pa.string()))
-        elif kind == "masked":
-            col = pa.array(values, mask=extra)
-        elif kind == "datetime":
-            col = pa.array(values.view(np.int64), type=pa.timestamp("ns"))
-        else:
-            col = pa.array(values)
-        arrays.append(col)
-        names.append(name)
-    return pa.Table.from_arrays(arrays, names=names)
+    return to_pandas(plist)
 
 
 _HTML_ROWS = 20

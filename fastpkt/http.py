@@ -15,13 +15,19 @@ present, has ``body_complete=False`` and counts the rest in ``body_missing``.
 from __future__ import annotations
 
 import gc
+import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
 from ._fastpkt import _http_parse
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+    import pyarrow
 
 try:
     import brotli as _brotli  # type: ignore[import-not-found]
@@ -33,7 +39,7 @@ except ImportError:
 
 __all__ = [
     "HttpHeaders", "HttpRequest", "HttpResponse", "HttpMessages", "HttpDirection",
-    "messages", "http", "to_pandas", "DECODE_LIMIT",
+    "HttpTable", "messages", "http", "http_rows", "to_pandas", "DECODE_LIMIT",
 ]
 
 #: Largest body ``decode=True`` produces; a bigger one keeps its raw bytes (``decode_error``).
@@ -341,12 +347,18 @@ def messages(
     return out
 
 
-def http(source: Any, *, decode: bool = False, **stream_options: Any) -> Iterator[HttpMessageT]:
+def http(source: Any, *, decode: bool = False, **stream_options: Any) -> HttpTable:
     """HTTP/1.x messages of every TCP stream of a capture, stream by stream.
 
     source and stream_options go to ``fastpkt.streams``; each message carries the
     stream's ``stream_id`` and client/server addresses and ports. decode: see messages().
+    Iterate the result for the messages (once), or export it as a table: one row per
+    request with its final response (``to_pandas()``, ``to_arrow()``, the Arrow stream).
     """
+    return HttpTable(_http_messages(source, decode, stream_options))
+
+
+def _http_messages(source: Any, decode: bool, stream_options: dict[str, Any]) -> Iterator[HttpMessageT]:
     from . import streams  # the package's function (defined after this module loads)
 
     for stream in streams(source, **stream_options):
@@ -357,47 +369,90 @@ def http(source: Any, *, decode: bool = False, **stream_options: Any) -> Iterato
             yield msg
 
 
-def to_pandas(msgs: Iterable[HttpMessageT]) -> Any:
+class HttpTable:
+    """The HTTP messages of a capture (``fastpkt.http()``): an iterator of HttpRequest and
+    HttpResponse in stream order, and a table (one row per request with its final response;
+    responses without a request get their own row) through ``to_pandas()``, ``to_arrow()``,
+    ``to_polars()``, ``to_parquet()``, ``to_csv()`` and the Arrow PyCapsule interface. Like
+    the engines it reads its input once: iterate it or export it, not both."""
+
+    def __init__(self, messages: Iterable[HttpMessageT]) -> None:
+        self._it = iter(messages)
+
+    def __iter__(self) -> HttpTable:
+        return self
+
+    def __next__(self) -> HttpMessageT:
+        return next(self._it)
+
+    def __repr__(self) -> str:
+        return "<fastpkt.HttpTable>"
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        from . import tables
+
+        return tables.arrow_c_stream(self, requested_schema)
+
+    def __arrow_c_schema__(self) -> Any:
+        from . import tables
+
+        return tables.arrow_c_schema(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        from . import tables
+
+        return tables.to_pandas(self)
+
+    def to_arrow(self) -> pyarrow.Table:
+        from . import tables
+
+        return tables.to_arrow(self)
+
+    def to_polars(self) -> polars.DataFrame:
+        from . import tables
+
+        return tables.to_polars(self)
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        from . import tables
+
+        tables.to_parquet(self, path)
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        from . import tables
+
+        tables.to_csv(self, path)
+
+    def _repr_html_(self) -> str:
+        from . import views
+
+        return views.table_html(self, "HTTP messages")
+
+
+def http_rows(msgs: Iterable[HttpMessageT]) -> Iterator[tuple[Any, ...]]:
     """One row per request with its final response (responses without a request get a row
-    of their own). ``body_complete`` is True when every body present is complete;
-    ``content_type`` is the response's media type."""
-    import pandas as pd
-
-    cols: dict[str, list[Any]] = {name: [] for name in (
-        "stream_id", "client_ip", "client_port", "server_ip", "server_port", "index",
-        "method", "host", "uri", "version", "status", "reason", "content_type",
-        "request_body_len", "response_body_len", "body_complete", "anomalies")}
-
-    def add(req: HttpRequest | None, rsp: HttpResponse | None) -> None:
-        first = req or rsp
-        assert first is not None
-        for name in ("stream_id", "client_ip", "client_port", "server_ip", "server_port"):
-            cols[name].append(getattr(first, name))
-        cols["index"].append(req.index if req else None)
-        cols["method"].append(req.method if req else None)
-        cols["host"].append(req.host if req else None)
-        cols["uri"].append(req.uri if req else None)
-        cols["version"].append(first.version)
-        cols["status"].append(rsp.status if rsp else None)
-        cols["reason"].append(rsp.reason if rsp else None)
-        cols["content_type"].append(rsp.content_type if rsp else None)
-        cols["request_body_len"].append(len(req.body) if req else None)
-        cols["response_body_len"].append(len(rsp.body) if rsp else None)
-        cols["body_complete"].append(all(m.body_complete for m in (req, rsp) if m is not None))
-        names = dict.fromkeys(a for m in (req, rsp) if m is not None for a in m.anomalies)
-        cols["anomalies"].append(",".join(names))
-
+    of their own), in the order of ``tables.HTTP_COLUMNS``. ``body_complete`` is True when
+    every body present is complete; ``content_type`` is the response's media type."""
     for msg in msgs:
         if isinstance(msg, HttpRequest):
-            add(msg, msg.response)
+            req, rsp = msg, msg.response
         elif msg.request is None:
-            add(None, msg)
-    dtypes = {
-        "stream_id": "Int64", "client_ip": "category", "client_port": "UInt16",
-        "server_ip": "category", "server_port": "UInt16", "index": "Int64",
-        "method": "category", "host": "category", "uri": "string", "version": "category",
-        "status": "UInt16", "reason": "category", "content_type": "category",
-        "request_body_len": "Int64", "response_body_len": "Int64", "body_complete": "boolean",
-        "anomalies": "category",
-    }
-    return pd.DataFrame({name: pd.Series(values, dtype=dtypes[name]) for name, values in cols.items()})
+            req, rsp = None, msg
+        else:
+            continue
+        first = req or rsp
+        assert first is not None
+        names = dict.fromkeys(a for m in (req, rsp) if m is not None for a in m.anomalies)
+        yield (first.stream_id, first.client_ip, first.client_port, first.server_ip, first.server_port,
+               req.index if req else None, req.method if req else None, req.host if req else None,
+               req.uri if req else None, first.version, rsp.status if rsp else None,
+               rsp.reason if rsp else None, rsp.content_type if rsp else None,
+               len(req.body) if req else None, len(rsp.body) if rsp else None,
+               all(m.body_complete for m in (req, rsp) if m is not None), ",".join(names))
+
+
+def to_pandas(msgs: Iterable[HttpMessageT]) -> pandas.DataFrame:
+    """One row per request with its final response (see ``http_rows``)."""
+    from . import frames, tables
+
+    return frames.to_pandas(tables._record_specs(tables.HTTP_COLUMNS, list(http_rows(msgs))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import IO, Any, Callable, Iterable, Union
 
-from ._fastpkt import HELLO_FIELDS, ClientHello, ClientHellos, Reader
+from ._fastpkt import ClientHello, ClientHellos, Reader
 from .flows import _progress_callback, _readers
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
@@ -54,27 +54,11 @@ def client_hellos(
                         on_memory_error=on_memory_error)
 
 
-_CATEGORIES = ("client_ip", "server_ip", "transport", "sni", "version_name", "ja3_hash", "ja4", "ja3s_hash",
-               "server_alpn")
-
-
 def hellos_to_pandas(hellos: Iterable[ClientHello]) -> Any:
-    """One row per ClientHello: times as datetime64[ns], ports as uint16, repeated strings as
-    categoricals, lists (ciphers, extensions, alpn, ...) as tuples."""
-    from .frames import _require
+    """One row per ClientHello: times as datetime64[ns, UTC], ports as uint16, repeated strings
+    as categoricals, lists (ciphers, extensions, alpn, ...) as tuples."""
+    from . import frames, tables
 
-    pd = _require("pandas")
-    df = pd.DataFrame.from_records([tuple(h) for h in hellos], columns=list(HELLO_FIELDS))
-    for col in ("time", "server_time"):  # float seconds hold ~0.2 us at today's epoch: round to us
-        df[col] = pd.to_datetime((df[col].astype("float64") * 1e6).round(), unit="us").astype("datetime64[ns]")
-    for col in ("client_port", "server_port", "version", "legacy_version"):
-        df[col] = df[col].astype("uint16")
-    df["ip_version"] = df["ip_version"].astype("uint8")
-    for col in ("stream_id", "hello_size"):
-        df[col] = df[col].astype("uint64")
-    for col in ("server_version", "server_cipher"):
-        df[col] = df[col].astype("UInt16")
-    df["quic_version"] = df["quic_version"].astype("UInt32")
-    for col in _CATEGORIES:
-        df[col] = df[col].astype("category")
-    return df
+    if isinstance(hellos, ClientHellos):
+        return tables.to_pandas(hellos)
+    return frames.to_pandas(tables._record_specs(tables.HELLO_COLUMNS, [tuple(h) for h in hellos]))

@@ -288,7 +288,7 @@ def test_to_pandas_dtypes():
     c = Conn().handshake()
     c.c(0, records(client_hello()))
     df = fp.client_hellos(pcap(c.frames)).to_pandas()
-    assert len(df) == 1 and str(df["time"].dtype) == "datetime64[ns]"
+    assert len(df) == 1 and str(df["time"].dtype) == "datetime64[ns, UTC]"
     assert str(df["server_port"].dtype) == "uint16" and str(df["sni"].dtype) == "category"
     assert df["ciphers"][0] == (0x1301, 0xC02F)
 

@@ -542,7 +542,7 @@ def test_flow_records_match_dataframe_columns():
     recs = run(_mixed())
     assert list(df.columns) == list(recs[0]._fields if hasattr(recs[0], "_fields") else fp._fastpkt.FLOW_COLUMNS)
     assert list(df.columns) == list(fp._fastpkt.FLOW_COLUMNS)
-    assert str(df["first_seen"].dtype) == "datetime64[ns]"
+    assert str(df["first_seen"].dtype) == "datetime64[ns, UTC]"
     assert str(df["src_port"].dtype) == "UInt16" and str(df["flow_id"].dtype) == "uint64"
     assert isinstance(df["conn_state"].dtype, pd.CategoricalDtype)
     for rec, (_, row) in zip(recs, df.iterrows()):

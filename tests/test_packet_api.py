@@ -153,7 +153,7 @@ def test_to_pandas_dtypes_and_values():
     df = pl.to_pandas()
     assert isinstance(df, pd.DataFrame) and len(df) == 4
     want = {
-        "time": "datetime64[ns]", "ttl": "UInt8", "sport": "UInt16", "dport": "UInt16",
+        "time": "datetime64[ns, UTC]", "ttl": "UInt8", "sport": "UInt16", "dport": "UInt16",
         "tcp_flags": "UInt16", "tcp_seq": "UInt32", "tcp_ack": "UInt32", "vlan": "UInt16",
     }
     for col, dt in want.items():

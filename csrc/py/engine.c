@@ -384,6 +384,66 @@ static PyObject *flows_columns(PyObject *self, PyObject *unused)
     return r;
 }
 
+/* _columns_range(start, stop): column specs of kept flows [start, stop) (reads everything
+ * first, like to_pandas()): the record batches of an export of kept Flows. An empty range
+ * gives the 0-row specs (the schema) without reading. */
+static PyObject *flows_columns_range(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    Py_ssize_t start, stop;
+    if (st == NULL) return NULL;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_columns_range(start, stop) takes 2 arguments");
+        return NULL;
+    }
+    if ((start = PyLong_AsSsize_t(args[0])) == -1 && PyErr_Occurred()) return NULL;
+    if ((stop = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred()) return NULL;
+    if (stop <= start) return fp_flow_columns(st, fl->out, 0); /* the schema: reads nothing */
+    if (ensure_stored(fl, st) < 0) return NULL;
+    size_t lo = start < 0 ? 0 : (size_t)start, hi = stop < 0 ? 0 : (size_t)stop;
+    if (hi > fl->out_n) hi = fl->out_n;
+    if (lo > hi) lo = hi;
+    fl->busy = 1;
+    PyObject *r = fp_flow_columns(st, fl->out + lo, hi - lo);
+    fl->busy = 0;
+    return r;
+}
+
+/* _columns_next(n): stream the input and hand out the next n flows to leave the table as
+ * column specs, dropping them (bounded memory); 0 rows once every flow was handed out. */
+static PyObject *flows_columns_next(PyObject *self, PyObject *arg)
+{
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    Py_ssize_t want = PyLong_AsSsize_t(arg);
+    if (st == NULL || (want == -1 && PyErr_Occurred())) return NULL;
+    if (want < 1) {
+        PyErr_SetString(PyExc_ValueError, "_columns_next: batch size must be at least 1");
+        return NULL;
+    }
+    if (fl->mode == MODE_STORED) {
+        PyErr_SetString(PyExc_RuntimeError, "these Flows were kept: export them with _columns_range()");
+        return NULL;
+    }
+    fl->mode = MODE_STREAM;
+    while (fl->out_n - fl->out_pos < (size_t)want && (!fl->finished || fl->memory_error))
+        if (flows_run(fl, st, 1) < 0) return NULL;
+    size_t k = fl->out_n - fl->out_pos;
+    if (k > (size_t)want) k = (size_t)want;
+    fl->busy = 1;
+    PyObject *r = fp_flow_columns(st, fl->out + fl->out_pos, k);
+    fl->busy = 0;
+    if (r == NULL) return NULL;
+    free_out_range(fl, fl->out_pos, fl->out_pos + k);
+    fl->out_pos += k;
+    /* move what is left to the front, so the queue never grows past one batch plus a pump */
+    memmove(fl->out, fl->out + fl->out_pos, (fl->out_n - fl->out_pos) * sizeof *fl->out);
+    fl->out_n -= fl->out_pos;
+    fl->out_pos = 0;
+    return r;
+}
+
 static PyObject *flows_iter(PyObject *self)
 {
     fp_flows_obj *fl = FL(self);
@@ -765,6 +825,10 @@ static PyObject *flows_repr(PyObject *self)
         return PyUnicode_FromFormat("<fastpkt.Streams %s, %llu packets read, %llu streams handed out>",
                                     fl->finished ? "finished" : fl->mode == MODE_NEW ? "not read yet" : "in progress",
                                     (unsigned long long)s->packets, (unsigned long long)fl->emitted);
+    if (fl->hello_records)
+        return PyUnicode_FromFormat("<fastpkt.ClientHellos %s, %llu packets read, %llu hellos handed out>",
+                                    fl->finished ? "finished" : fl->mode == MODE_NEW ? "not read yet" : "in progress",
+                                    (unsigned long long)s->packets, (unsigned long long)fl->emitted);
     if (!fl->finished)
         return PyUnicode_FromFormat("<fastpkt.Flows %s, %llu packets read so far>",
                                     fl->mode == MODE_NEW ? "not read yet" : "in progress",
@@ -786,11 +850,7 @@ static PyObject *call_py(PyObject *self, const char *func, PyObject *arg)
     Py_DECREF(mod);
     return r;
 }
-static PyObject *flows_to_pandas(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_to_pandas", NULL); }
-static PyObject *flows_to_arrow(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_to_arrow", NULL); }
 static PyObject *flows_repr_html(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_html", NULL); }
-static PyObject *flows_to_parquet(PyObject *self, PyObject *path) { return call_py(self, "flows_to_parquet", path); }
-static PyObject *flows_to_csv(PyObject *self, PyObject *path) { return call_py(self, "flows_to_csv", path); }
 
 static PyObject *flows_flush(PyObject *self, PyObject *unused)
 {
@@ -809,6 +869,12 @@ static PyObject *flows_get_finished(PyObject *self, void *c)
     return PyBool_FromLong(FL(self)->finished);
 }
 
+static PyObject *flows_get_kept(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(FL(self)->mode == MODE_STORED);
+}
+
 static PyGetSetDef flows_getset[] = {
     {"stats", flows_get_stats, NULL,
      "Counters: packets, bytes, non_ip_packets, flows_created, flows_expired by reason, evicted\n"
@@ -818,15 +884,17 @@ static PyGetSetDef flows_getset[] = {
      "allocation_failures, dropped (packets lost to allocation failure), bad_transport (TCP/UDP\n"
      "packets whose header was unreadable, kept out of flows), finished.", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
+    {"_kept", flows_get_kept, NULL, "True when every flow is kept (to_pandas()/len() came first).", NULL},
     {NULL},
 };
 
 static PyMethodDef flows_methods[] = {
     {"columns", flows_columns, METH_NOARGS, "Typed column buffers built in C (the fastpkt.frames protocol)."},
-    {"to_pandas", flows_to_pandas, METH_NOARGS, "All flows as a pandas DataFrame (one row per flow, expiry order)."},
-    {"to_arrow", flows_to_arrow, METH_NOARGS, "All flows as a pyarrow Table."},
-    {"to_parquet", flows_to_parquet, METH_O, "to_parquet(path): write all flows with pyarrow."},
-    {"to_csv", flows_to_csv, METH_O, "to_csv(path): write all flows as CSV."},
+    {"_columns_range", (PyCFunction)(void (*)(void))flows_columns_range, METH_FASTCALL,
+     "_columns_range(start, stop): column specs of kept flows start..stop (reads everything first)."},
+    {"_columns_next", flows_columns_next, METH_O,
+     "_columns_next(n): column specs of the next n flows to leave the table, not kept (streams)."},
+    FP_TABLE_METHODS,
     {"flush", flows_flush, METH_NOARGS, "Read the rest of the input and expire every flow (expiration 'end')."},
     {"_repr_html_", flows_repr_html, METH_NOARGS, "Notebook view."},
     {NULL},
@@ -879,6 +947,7 @@ static PyMethodDef streams_methods[] = {
     {"run", streams_run, METH_NOARGS,
      "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
      "returns the number of streams."},
+    FP_TABLE_METHODS,
     {NULL},
 };
 
@@ -907,18 +976,8 @@ static PyType_Spec streams_spec = {
     .slots = streams_slots,
 };
 
-static PyObject *hellos_to_pandas(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    PyObject *mod = PyImport_ImportModule("fastpkt.tls");
-    if (mod == NULL) return NULL;
-    PyObject *r = PyObject_CallMethod(mod, "hellos_to_pandas", "O", self);
-    Py_DECREF(mod);
-    return r;
-}
-
 static PyMethodDef hellos_methods[] = {
-    {"to_pandas", hellos_to_pandas, METH_NOARGS, "Every remaining hello as a DataFrame (one row per ClientHello)."},
+    FP_TABLE_METHODS,
     {NULL},
 };
 

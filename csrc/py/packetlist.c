@@ -716,22 +716,10 @@ static PyObject *call_frames(PyObject *self, const char *func)
     return r;
 }
 
-static PyObject *packetlist_to_pandas(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return call_frames(self, "packets_to_pandas");
-}
-
 static PyObject *packetlist_repr_html(PyObject *self, PyObject *unused)
 {
     (void)unused;
     return call_frames(self, "packetlist_html");
-}
-
-static PyObject *packetlist_to_arrow(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return call_frames(self, "packets_to_arrow");
 }
 
 #define PL_GETTER(fname, expr)                          \
@@ -804,9 +792,7 @@ static PyMethodDef packetlist_methods[] = {
     {"summary", packetlist_summary, METH_NOARGS, "One summary line per packet."},
     {"columns", packetlist_columns, METH_NOARGS,
      "Typed column buffers built in C (see fastpkt.frames for the layout)."},
-    {"to_pandas", packetlist_to_pandas, METH_NOARGS,
-     "A pandas DataFrame, one row per packet: datetime64[ns] time, unsigned ints, categorical addresses."},
-    {"to_arrow", packetlist_to_arrow, METH_NOARGS, "A pyarrow Table with the same columns as to_pandas()."},
+    FP_TABLE_METHODS,
     {"_repr_html_", packetlist_repr_html, METH_NOARGS, "Notebook view: the first rows as a table."},
     {NULL},
 };

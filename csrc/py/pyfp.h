@@ -161,6 +161,31 @@ int fp_streams_register(PyObject *m, fp_state *st);
 int fp_hellos_register(PyObject *m, fp_state *st);
 int fp_capture_register(PyObject *m, fp_state *st);
 int fp_http_register(PyObject *m, fp_state *st);
+int fp_arrow_register(PyObject *m);
+
+/* Table methods shared by PacketList, Flows, Streams and ClientHellos (arrow.c): the Arrow
+ * PyCapsule interface and the exports, all over one stream of record batches. */
+PyObject *fp_table_arrow_c_stream(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_arrow_c_schema(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_to_pandas(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_to_arrow(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_to_polars(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_to_parquet(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_to_csv(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *fp_table_record_batches(PyObject *self, PyObject *args, PyObject *kwargs);
+#define FP_TABLE_METHOD(name, fn, doc) {name, (PyCFunction)(void (*)(void))(fn), METH_VARARGS | METH_KEYWORDS, doc}
+#define FP_TABLE_METHODS                                                                                     \
+    FP_TABLE_METHOD("__arrow_c_stream__", fp_table_arrow_c_stream,                                            \
+                    "__arrow_c_stream__(requested_schema=None): an Arrow C stream PyCapsule of the rows,\n"    \
+                    "in record batches of 65,536 (pyarrow, Polars, DuckDB read it)."),                        \
+    FP_TABLE_METHOD("__arrow_c_schema__", fp_table_arrow_c_schema, "An Arrow C schema PyCapsule of the columns."), \
+    FP_TABLE_METHOD("to_pandas", fp_table_to_pandas, "Every row as a pandas DataFrame (C buffers, no copies)."),  \
+    FP_TABLE_METHOD("to_arrow", fp_table_to_arrow, "Every row as a pyarrow Table (from the Arrow stream)."),     \
+    FP_TABLE_METHOD("to_polars", fp_table_to_polars, "Every row as a Polars DataFrame (from the Arrow stream)."), \
+    FP_TABLE_METHOD("to_parquet", fp_table_to_parquet, "to_parquet(path): write the rows batch by batch."),     \
+    FP_TABLE_METHOD("to_csv", fp_table_to_csv, "to_csv(path): write the rows as CSV batch by batch."),          \
+    FP_TABLE_METHOD("record_batches", fp_table_record_batches,                                                \
+                    "record_batches(batch_size=None): a pyarrow RecordBatchReader over the rows.")
 /* HTTP anomaly bits as a tuple of names; a field's value as str (obs-folds unfolded). */
 PyObject *fp_http_anomaly_tuple(uint32_t bits);
 PyObject *fp_http_value_str(const uint8_t *data, const fp_http_header *h);

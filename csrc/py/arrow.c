@@ -1,0 +1,754 @@
+/* The Arrow C Data and C Stream interfaces (https://arrow.apache.org/docs/format/CDataInterface.html,
+ * CStreamInterface.html, PyCapsule interface): the ABI is three plain structs, declared here
+ * from the specification. Every table fastpkt hands out describes its rows as batches of
+ * column specs (the fastpkt.frames protocol: name, kind, buffers or values); this file turns a
+ * spec list into a struct ArrowArray of one record batch and an iterator of spec lists into
+ * an ArrowArrayStream capsule. Buffers are copied into memory the arrays own, so releasing
+ * an array (on any thread, at any time) needs no GIL; the stream takes the GIL only to
+ * pull the next spec list from its Python iterator. */
+#include "pyfp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARROW_FLAG_NULLABLE 2
+
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+
+/* ---- schemas ------------------------------------------------------------ */
+
+typedef struct {
+    char *format, *name;
+    struct ArrowSchema *children_store; /* n_children schemas, pointed to by children */
+    struct ArrowSchema **children;
+} schema_priv;
+
+static void schema_release(struct ArrowSchema *s)
+{
+    schema_priv *p = s->private_data;
+    for (int64_t i = 0; i < s->n_children; i++)
+        if (s->children[i]->release) s->children[i]->release(s->children[i]);
+    if (s->dictionary && s->dictionary->release) s->dictionary->release(s->dictionary);
+    free(s->dictionary);
+    free(p->children_store);
+    free(p->children);
+    free(p->format);
+    free(p->name);
+    free(p);
+    s->release = NULL;
+}
+
+/* A schema node owning copies of its strings and room for n children (filled by the caller). */
+static int schema_init(struct ArrowSchema *s, const char *format, const char *name, int64_t flags, int64_t n)
+{
+    memset(s, 0, sizeof *s);
+    schema_priv *p = calloc(1, sizeof *p);
+    if (p == NULL) return -1;
+    p->format = strdup(format);
+    p->name = strdup(name ? name : "");
+    p->children_store = calloc((size_t)n + 1, sizeof *p->children_store);
+    p->children = calloc((size_t)n + 1, sizeof *p->children);
+    s->private_data = p;
+    s->release = schema_release;
+    if (!p->format || !p->name || !p->children_store || !p->children) {
+        schema_release(s);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) p->children[i] = &p->children_store[i];
+    s->format = p->format;
+    s->name = p->name;
+    s->flags = flags;
+    s->n_children = n;
+    s->children = p->children;
+    return 0;
+}
+
+/* ---- arrays ------------------------------------------------------------- */
+
+typedef struct {
+    const void *buffers[3];
+    void *owned[3];
+    struct ArrowArray **children;
+} array_priv;
+
+static void array_release(struct ArrowArray *a)
+{
+    array_priv *p = a->private_data;
+    for (int64_t i = 0; i < a->n_children; i++) {
+        if (a->children[i]->release) a->children[i]->release(a->children[i]);
+        free(a->children[i]);
+    }
+    if (a->dictionary) {
+        if (a->dictionary->release) a->dictionary->release(a->dictionary);
+        free(a->dictionary);
+    }
+    for (int i = 0; i < 3; i++) free(p->owned[i]);
+    free(p->children);
+    free(p);
+    a->release = NULL;
+}
+
+static int array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers, int64_t n_children)
+{
+    memset(a, 0, sizeof *a);
+    array_priv *p = calloc(1, sizeof *p);
+    if (p == NULL) return -1;
+    p->children = calloc((size_t)n_children + 1, sizeof *p->children);
+    a->private_data = p;
+    a->release = array_release;
+    a->length = length;
+    a->n_buffers = n_buffers;
+    a->buffers = p->buffers;
+    if (p->children == NULL) return -1;
+    a->children = p->children;
+    for (int64_t i = 0; i < n_children; i++) {
+        p->children[i] = calloc(1, sizeof(struct ArrowArray));
+        if (p->children[i] == NULL) return -1;
+        a->n_children = i + 1; /* released children are the ones allocated */
+    }
+    return 0;
+}
+
+/* Buffer i of a: owned, 64-byte aligned, at least 8 bytes (consumers may read a word). */
+static void *array_buffer(struct ArrowArray *a, int i, size_t size)
+{
+    array_priv *p = a->private_data;
+    void *b = NULL;
+    size = (size + 63) & ~(size_t)63;
+    if (posix_memalign(&b, 64, size ? size : 64) != 0) return NULL;
+    memset(b, 0, size ? size : 64);
+    p->owned[i] = b;
+    p->buffers[i] = b;
+    return b;
+}
+
+/* ---- column specs ------------------------------------------------------- */
+
+typedef struct {
+    const char *dtype; /* numpy-style code in the spec */
+    const char *format;
+    int width;         /* bytes per value; 0: bool (bit-packed from one byte per row) */
+} plain_type;
+
+static const plain_type plain_types[] = {
+    {"<u1", "C", 1}, {"<u2", "S", 2}, {"<u4", "I", 4}, {"<u8", "L", 8}, {"<i1", "c", 1}, {"<i2", "s", 2},
+    {"<i4", "i", 4}, {"<i8", "l", 8}, {"<f4", "f", 4}, {"<f8", "g", 8}, {"|b1", "b", 0},
+    {"datetime64[ns]", "tsn:UTC", 8},
+};
+
+static const plain_type *find_plain(const char *dtype)
+{
+    for (size_t i = 0; i < sizeof plain_types / sizeof plain_types[0]; i++)
+        if (strcmp(plain_types[i].dtype, dtype) == 0) return &plain_types[i];
+    return NULL;
+}
+
+typedef enum { SK_PLAIN, SK_MASKED, SK_CATEGORY, SK_STR, SK_BYTES, SK_LIST } spec_kind;
+
+typedef struct {
+    const char *name, *dtype;
+    spec_kind kind;
+    const plain_type *type; /* SK_PLAIN, SK_MASKED; SK_LIST: the item type (NULL: str) */
+    PyObject *a, *b;        /* the spec's buffers or value lists (borrowed) */
+} col_spec;
+
+static int parse_spec(PyObject *spec, col_spec *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 3) {
+        PyErr_SetString(PyExc_TypeError, "column spec: a tuple (name, dtype, data, ...) expected");
+        return -1;
+    }
+    c->name = PyUnicode_AsUTF8(PyTuple_GET_ITEM(spec, 0));
+    c->dtype = c->name ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(spec, 1)) : NULL;
+    if (c->dtype == NULL) return -1;
+    c->a = PyTuple_GET_ITEM(spec, 2);
+    c->b = PyTuple_GET_SIZE(spec) > 3 ? PyTuple_GET_ITEM(spec, 3) : NULL;
+    const char *d = c->dtype;
+    if (strncmp(d, "masked", 6) == 0) {
+        c->kind = SK_MASKED;
+        c->type = find_plain(d + 6);
+    } else if (strcmp(d, "category") == 0) {
+        c->kind = SK_CATEGORY;
+    } else if (strcmp(d, "str") == 0) {
+        c->kind = SK_STR;
+    } else if (strcmp(d, "bytes") == 0) {
+        c->kind = SK_BYTES;
+    } else if (strncmp(d, "list<", 5) == 0) {
+        c->kind = SK_LIST;
+        if (strcmp(d, "list<str>") != 0) {
+            char item[16] = "<"; /* list<u2> holds <u2 items */
+            size_t n = strlen(d + 5);
+            if (n < 2 || n + 1 > sizeof item) goto bad;
+            memcpy(item + 1, d + 5, n - 1);
+            item[n] = 0;
+            c->type = find_plain(item);
+            if (c->type == NULL || c->type->width == 0) goto bad;
+        }
+    } else {
+        c->kind = SK_PLAIN;
+        c->type = find_plain(d);
+    }
+    if ((c->kind == SK_PLAIN || c->kind == SK_MASKED) && c->type == NULL) goto bad;
+    if ((c->kind == SK_MASKED || c->kind == SK_CATEGORY) && c->b == NULL) goto bad;
+    return 0;
+bad:
+    PyErr_Format(PyExc_ValueError, "column %s: dtype %s has no Arrow mapping", c->name, d);
+    return -1;
+}
+
+static const char *list_child_format(const col_spec *c) { return c->type ? c->type->format : "u"; }
+
+static int column_schema(const col_spec *c, struct ArrowSchema *s)
+{
+    switch (c->kind) {
+    case SK_PLAIN:
+    case SK_MASKED:
+        return schema_init(s, c->type->format, c->name, ARROW_FLAG_NULLABLE, 0);
+    case SK_CATEGORY:
+        if (schema_init(s, "i", c->name, ARROW_FLAG_NULLABLE, 0) < 0) return -1;
+        s->dictionary = malloc(sizeof *s->dictionary);
+        if (s->dictionary == NULL || schema_init(s->dictionary, "u", "", ARROW_FLAG_NULLABLE, 0) < 0) {
+            free(s->dictionary);
+            s->dictionary = NULL;
+            return -1;
+        }
+        return 0;
+    case SK_STR:
+        return schema_init(s, "u", c->name, ARROW_FLAG_NULLABLE, 0);
+    case SK_BYTES:
+        return schema_init(s, "Z", c->name, ARROW_FLAG_NULLABLE, 0);
+    case SK_LIST:
+        if (schema_init(s, "+l", c->name, ARROW_FLAG_NULLABLE, 1) < 0) return -1;
+        return schema_init(s->children[0], list_child_format(c), "item", ARROW_FLAG_NULLABLE, 0);
+    }
+    return -1;
+}
+
+/* A copy of a spec buffer (bytes-like) that must hold n values of width w. */
+static int take_buffer(const col_spec *c, PyObject *obj, int64_t n, int w, struct ArrowArray *a, int slot,
+                       const uint8_t **bytes_out)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) return -1;
+    int rc = -1;
+    if (view.len != (Py_ssize_t)(n * w)) {
+        PyErr_Format(PyExc_ValueError, "column %s: buffer of %zd bytes for %lld rows of %d bytes", c->name,
+                     view.len, (long long)n, w);
+    } else if (bytes_out) { /* the caller converts it (masks, bools): hand out a private copy */
+        uint8_t *copy = PyMem_RawMalloc((size_t)view.len + 1);
+        if (copy == NULL) {
+            PyErr_NoMemory();
+        } else {
+            memcpy(copy, view.buf, (size_t)view.len);
+            *bytes_out = copy;
+            rc = 0;
+        }
+    } else {
+        void *dst = array_buffer(a, slot, (size_t)view.len);
+        if (dst == NULL) PyErr_NoMemory();
+        else {
+            memcpy(dst, view.buf, (size_t)view.len);
+            rc = 0;
+        }
+    }
+    PyBuffer_Release(&view);
+    return rc;
+}
+
+/* Validity bitmap from one flag byte per row (missing_is_one: 1 = missing, else 1 = valid). */
+static int bitmap_from_bytes(struct ArrowArray *a, int slot, const uint8_t *flags, int64_t n, int missing_is_one,
+                             int64_t *count_unset)
+{
+    uint8_t *bits = array_buffer(a, slot, (size_t)(n + 7) / 8);
+    if (bits == NULL) return -1;
+    int64_t unset = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int set = missing_is_one ? !flags[i] : flags[i] != 0;
+        if (set) bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+        else unset++;
+    }
+    *count_unset = unset;
+    return 0;
+}
+
+static int64_t spec_rows(const col_spec *c)
+{
+    if (c->kind == SK_STR || c->kind == SK_BYTES || c->kind == SK_LIST) {
+        Py_ssize_t n = PySequence_Size(c->a);
+        return n;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(c->a, &view, PyBUF_SIMPLE) < 0) return -1;
+    Py_ssize_t len = view.len;
+    PyBuffer_Release(&view);
+    int w = c->kind == SK_CATEGORY ? 4 : c->type->width ? c->type->width : 1;
+    return len / w;
+}
+
+static int plain_array(const col_spec *c, int64_t n, struct ArrowArray *a)
+{
+    if (array_init(a, n, 2, 0) < 0) return -1;
+    const uint8_t *mask = NULL, *vals = NULL;
+    int rc = -1;
+    if (c->kind == SK_MASKED && take_buffer(c, c->b, n, 1, a, 0, &mask) < 0) goto out;
+    if (c->type->width == 0) { /* bools: one byte per row to one bit */
+        int64_t unused;
+        if (take_buffer(c, c->a, n, 1, a, 1, &vals) < 0 || bitmap_from_bytes(a, 1, vals, n, 0, &unused) < 0)
+            goto out;
+    } else if (take_buffer(c, c->a, n, c->type->width, a, 1, NULL) < 0) {
+        goto out;
+    }
+    if (mask && bitmap_from_bytes(a, 0, mask, n, 1, &a->null_count) < 0) goto out;
+    rc = 0;
+out:
+    PyMem_RawFree((void *)mask);
+    PyMem_RawFree((void *)vals);
+    if (rc < 0 && !PyErr_Occurred()) PyErr_NoMemory();
+    return rc;
+}
+
+/* Offsets (int32, or int64 when wide) and data of a list of str/bytes/None; nulls as None. */
+static int binary_array(const col_spec *c, PyObject *seq, int64_t n, int wide, struct ArrowArray *a)
+{
+    if (array_init(a, n, 3, 0) < 0) return -1;
+    PyObject *fast = PySequence_Fast(seq, "column values must be a sequence");
+    if (fast == NULL) return -1;
+    int rc = -1;
+    int64_t total = 0;
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    for (int64_t i = 0; i < n; i++) {
+        PyObject *o = items[i];
+        Py_ssize_t len = 0;
+        if (o == Py_None) continue;
+        if (PyUnicode_Check(o)) {
+            if (PyUnicode_AsUTF8AndSize(o, &len) == NULL) goto out;
+        } else if (PyBytes_Check(o)) {
+            len = PyBytes_GET_SIZE(o);
+        } else {
+            PyErr_Format(PyExc_TypeError, "column %s, row %lld: str, bytes or None expected, not %s", c->name,
+                         (long long)i, Py_TYPE(o)->tp_name);
+            goto out;
+        }
+        total += len;
+    }
+    if (!wide && total > INT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "column %s: %lld bytes of text in one batch", c->name, (long long)total);
+        goto out;
+    }
+    uint8_t *valid = array_buffer(a, 0, (size_t)(n + 7) / 8);
+    uint8_t *offsets = array_buffer(a, 1, (size_t)(n + 1) * (wide ? 8 : 4));
+    uint8_t *data = array_buffer(a, 2, (size_t)total);
+    if (!valid || !offsets || !data) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    int64_t pos = 0;
+    for (int64_t i = 0; i <= n; i++) {
+        if (wide) memcpy(offsets + 8 * i, &pos, 8);
+        else {
+            int32_t p32 = (int32_t)pos;
+            memcpy(offsets + 4 * i, &p32, 4);
+        }
+        if (i == n) break;
+        PyObject *o = items[i];
+        if (o == Py_None) {
+            a->null_count++;
+            continue;
+        }
+        valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+        Py_ssize_t len;
+        const char *p = PyUnicode_Check(o) ? PyUnicode_AsUTF8AndSize(o, &len) : PyBytes_AS_STRING(o);
+        if (!PyUnicode_Check(o)) len = PyBytes_GET_SIZE(o);
+        memcpy(data + pos, p, (size_t)len);
+        pos += len;
+    }
+    rc = 0;
+out:
+    Py_DECREF(fast);
+    return rc;
+}
+
+static int category_array(const col_spec *c, int64_t n, struct ArrowArray *a)
+{
+    if (array_init(a, n, 2, 0) < 0) return -1;
+    if (take_buffer(c, c->a, n, 4, a, 1, NULL) < 0) return -1;
+    const int32_t *codes = ((array_priv *)a->private_data)->buffers[1];
+    Py_ssize_t ncat = PySequence_Size(c->b);
+    if (ncat < 0) return -1;
+    uint8_t *valid = array_buffer(a, 0, (size_t)(n + 7) / 8);
+    if (valid == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (codes[i] >= 0 && codes[i] < ncat) valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+        else if (codes[i] < 0) a->null_count++;
+        else {
+            PyErr_Format(PyExc_ValueError, "column %s, row %lld: code %d past %zd categories", c->name,
+                         (long long)i, codes[i], ncat);
+            return -1;
+        }
+    }
+    a->dictionary = malloc(sizeof *a->dictionary);
+    if (a->dictionary == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    a->dictionary->release = NULL;
+    return binary_array(c, c->b, ncat, 0, a->dictionary);
+}
+
+/* list<T>: a sequence of sequences (or None) flattened into offsets and one child. */
+static int list_array(const col_spec *c, int64_t n, struct ArrowArray *a)
+{
+    if (array_init(a, n, 2, 1) < 0) return -1;
+    PyObject *fast = PySequence_Fast(c->a, "column values must be a sequence");
+    if (fast == NULL) return -1;
+    PyObject *flat = PyList_New(0);
+    int rc = -1;
+    uint8_t *valid = array_buffer(a, 0, (size_t)(n + 7) / 8);
+    int32_t *offsets = array_buffer(a, 1, (size_t)(n + 1) * 4);
+    if (!flat || !valid || !offsets) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto out;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    for (int64_t i = 0; i < n; i++) {
+        offsets[i] = (int32_t)PyList_GET_SIZE(flat);
+        if (items[i] == Py_None) {
+            a->null_count++;
+            continue;
+        }
+        valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+        PyObject *ext = PyObject_CallMethod(flat, "extend", "(O)", items[i]);
+        if (ext == NULL) goto out;
+        Py_DECREF(ext);
+    }
+    int64_t m = PyList_GET_SIZE(flat);
+    if (m > INT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "column %s: too many items in one batch", c->name);
+        goto out;
+    }
+    offsets[n] = (int32_t)m;
+    struct ArrowArray *child = a->children[0];
+    if (c->type == NULL) {
+        rc = binary_array(c, flat, m, 0, child);
+        goto out;
+    }
+    if (array_init(child, m, 2, 0) < 0) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    uint8_t *vals = array_buffer(child, 1, (size_t)m * (size_t)c->type->width);
+    if (vals == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    int w = c->type->width;
+    for (int64_t j = 0; j < m; j++) {
+        unsigned long long v = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(flat, j));
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) goto out;
+        if (w == 1) vals[j] = (uint8_t)v;
+        else if (w == 2) { uint16_t x = (uint16_t)v; memcpy(vals + 2 * j, &x, 2); }
+        else if (w == 4) { uint32_t x = (uint32_t)v; memcpy(vals + 4 * j, &x, 4); }
+        else memcpy(vals + 8 * j, &v, 8);
+    }
+    rc = 0;
+out:
+    Py_XDECREF(flat);
+    Py_DECREF(fast);
+    return rc;
+}
+
+static int column_array(const col_spec *c, int64_t n, struct ArrowArray *a)
+{
+    int rc;
+    switch (c->kind) {
+    case SK_PLAIN:
+    case SK_MASKED: rc = plain_array(c, n, a); break;
+    case SK_CATEGORY: rc = category_array(c, n, a); break;
+    case SK_STR: rc = binary_array(c, c->a, n, 0, a); break;
+    case SK_BYTES: rc = binary_array(c, c->a, n, 1, a); break;
+    case SK_LIST: rc = list_array(c, n, a); break;
+    default: rc = -1;
+    }
+    if (rc < 0 && !PyErr_Occurred()) PyErr_NoMemory();
+    return rc;
+}
+
+/* A record batch (struct array) from a spec list; its schema too when s is not NULL. */
+static int batch_from_specs(PyObject *specs, struct ArrowArray *a, struct ArrowSchema *s)
+{
+    PyObject *fast = PySequence_Fast(specs, "a list of column specs expected");
+    if (fast == NULL) return -1;
+    Py_ssize_t ncols = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    int rc = -1;
+    int64_t n = -1;
+    if (a) a->release = NULL;
+    if (s) s->release = NULL;
+    col_spec *cs = PyMem_Calloc((size_t)ncols + 1, sizeof *cs);
+    if (cs == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t k = 0; k < ncols; k++) {
+        if (parse_spec(items[k], &cs[k]) < 0) goto out;
+        int64_t rows = spec_rows(&cs[k]);
+        if (rows < 0) goto out;
+        if (n >= 0 && rows != n) {
+            PyErr_Format(PyExc_ValueError, "column %s has %lld rows, the ones before it %lld", cs[k].name,
+                         (long long)rows, (long long)n);
+            goto out;
+        }
+        n = rows;
+    }
+    if (s) {
+        if (schema_init(s, "+s", "", 0, ncols) < 0) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (Py_ssize_t k = 0; k < ncols; k++)
+            if (column_schema(&cs[k], s->children[k]) < 0) {
+                PyErr_NoMemory();
+                goto out;
+            }
+    }
+    if (a != NULL) {
+        if (array_init(a, n < 0 ? 0 : n, 1, ncols) < 0) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        for (Py_ssize_t k = 0; k < ncols; k++)
+            if (column_array(&cs[k], n, a->children[k]) < 0) goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        if (a && a->release) a->release(a);
+        if (s && s->release) s->release(s);
+    }
+    PyMem_Free(cs);
+    Py_DECREF(fast);
+    return rc;
+}
+
+/* ---- the stream ------------------------------------------------------------ */
+
+typedef struct {
+    PyObject *schema_specs; /* a 0-row batch: the stream's schema */
+    PyObject *batches;      /* iterator of spec lists */
+    char error[1024];
+} stream_priv;
+
+/* Keep the pending Python exception's text for get_last_error and clear it. */
+static int stream_fail(stream_priv *p)
+{
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    PyObject *text = exc ? PyObject_Str(exc) : NULL;
+    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
+    snprintf(p->error, sizeof p->error, "%s: %s", exc ? Py_TYPE(exc)->tp_name : "error", msg ? msg : "?");
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(exc);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+    return EIO;
+}
+
+static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out)
+{
+    stream_priv *p = st->private_data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = batch_from_specs(p->schema_specs, NULL, out) < 0 ? stream_fail(p) : 0;
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+{
+    stream_priv *p = st->private_data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = 0;
+    out->release = NULL; /* end of stream unless a batch comes */
+    PyObject *specs = p->batches ? PyIter_Next(p->batches) : NULL;
+    if (specs == NULL) {
+        if (PyErr_Occurred()) rc = stream_fail(p);
+        else Py_CLEAR(p->batches);
+    } else {
+        if (batch_from_specs(specs, out, NULL) < 0) rc = stream_fail(p);
+        Py_DECREF(specs);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+static const char *stream_last_error(struct ArrowArrayStream *st)
+{
+    stream_priv *p = st->private_data;
+    return p->error[0] ? p->error : NULL;
+}
+
+static void stream_release(struct ArrowArrayStream *st)
+{
+    stream_priv *p = st->private_data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_XDECREF(p->schema_specs);
+    Py_XDECREF(p->batches);
+    PyGILState_Release(g);
+    free(p);
+    st->release = NULL;
+}
+
+static void stream_capsule_free(PyObject *capsule)
+{
+    struct ArrowArrayStream *st = PyCapsule_GetPointer(capsule, "arrow_array_stream");
+    if (st == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (st->release) st->release(st);
+    free(st);
+}
+
+static void schema_capsule_free(PyObject *capsule)
+{
+    struct ArrowSchema *s = PyCapsule_GetPointer(capsule, "arrow_schema");
+    if (s == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (s->release) s->release(s);
+    free(s);
+}
+
+static PyObject *arrow_stream(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)mod;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_arrow_stream(schema_specs, batches) takes 2 arguments");
+        return NULL;
+    }
+    struct ArrowSchema check; /* refuse a schema we could not describe now, not at first read */
+    if (batch_from_specs(args[0], NULL, &check) < 0) return NULL;
+    check.release(&check);
+    PyObject *it = PyObject_GetIter(args[1]);
+    if (it == NULL) return NULL;
+    struct ArrowArrayStream *st = calloc(1, sizeof *st);
+    stream_priv *p = calloc(1, sizeof *p);
+    PyObject *cap = st && p ? PyCapsule_New(st, "arrow_array_stream", stream_capsule_free) : NULL;
+    if (cap == NULL) {
+        free(st);
+        free(p);
+        Py_DECREF(it);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    p->schema_specs = Py_NewRef(args[0]);
+    p->batches = it;
+    st->private_data = p;
+    st->get_schema = stream_get_schema;
+    st->get_next = stream_get_next;
+    st->get_last_error = stream_last_error;
+    st->release = stream_release;
+    return cap;
+}
+
+static PyObject *arrow_schema(PyObject *mod, PyObject *specs)
+{
+    (void)mod;
+    struct ArrowSchema *s = malloc(sizeof *s);
+    if (s == NULL) return PyErr_NoMemory();
+    if (batch_from_specs(specs, NULL, s) < 0) {
+        free(s);
+        return NULL;
+    }
+    PyObject *cap = PyCapsule_New(s, "arrow_schema", schema_capsule_free);
+    if (cap == NULL) {
+        s->release(s);
+        free(s);
+    }
+    return cap;
+}
+
+/* ---- table methods: thin calls into fastpkt.tables ------------------------------ */
+
+static PyObject *call_tables(const char *func, PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *mod = PyImport_ImportModule("fastpkt.tables");
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, func) : NULL;
+    Py_XDECREF(mod);
+    if (fn == NULL) return NULL;
+    Py_ssize_t n = args ? PyTuple_GET_SIZE(args) : 0;
+    PyObject *full = PyTuple_New(n + 1);
+    if (full == NULL) {
+        Py_DECREF(fn);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    PyObject *r = PyObject_Call(fn, full, kwargs);
+    Py_DECREF(full);
+    Py_DECREF(fn);
+    return r;
+}
+
+#define TABLE_METHOD(cname, func)                                                   \
+    PyObject *cname(PyObject *self, PyObject *args, PyObject *kwargs)               \
+    {                                                                               \
+        return call_tables(func, self, args, kwargs);                               \
+    }
+TABLE_METHOD(fp_table_arrow_c_stream, "arrow_c_stream")
+TABLE_METHOD(fp_table_arrow_c_schema, "arrow_c_schema")
+TABLE_METHOD(fp_table_to_pandas, "to_pandas")
+TABLE_METHOD(fp_table_to_arrow, "to_arrow")
+TABLE_METHOD(fp_table_to_polars, "to_polars")
+TABLE_METHOD(fp_table_to_parquet, "to_parquet")
+TABLE_METHOD(fp_table_to_csv, "to_csv")
+TABLE_METHOD(fp_table_record_batches, "record_batches")
+
+static PyMethodDef arrow_functions[] = {
+    {"_arrow_stream", (PyCFunction)(void (*)(void))arrow_stream, METH_FASTCALL,
+     "_arrow_stream(schema_specs, batches): an 'arrow_array_stream' PyCapsule whose record batches\n"
+     "come from an iterator of column-spec lists (fastpkt.frames); schema_specs is a 0-row batch."},
+    {"_arrow_schema", arrow_schema, METH_O,
+     "_arrow_schema(specs): an 'arrow_schema' PyCapsule describing a column-spec list."},
+    {NULL},
+};
+
+int fp_arrow_register(PyObject *m) { return PyModule_AddFunctions(m, arrow_functions); }

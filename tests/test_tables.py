@@ -1,0 +1,234 @@
+"""Every table object through the Arrow PyCapsule interface (csrc/py/arrow.c, fastpkt/tables.py).
+
+pyarrow, Polars and DuckDB each read the C stream themselves: they must get the rows and
+types ``to_pandas()`` gives, DuckDB's group-bys must equal pandas' on the same data, and the
+packet counts must match Scapy's own reading of the file."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import fastpkt as fp
+from fastpkt import tables
+
+pa = pytest.importorskip("pyarrow")
+pd = pytest.importorskip("pandas")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = str(ROOT / "examples" / "data" / "sample.pcap")
+DATA = Path(__file__).parent / "data"
+
+# One factory per table object: the engines read their input once, so each consumer gets its own.
+TABLES: dict[str, Callable[[str], Any]] = {
+    "packets": lambda p: fp.read(p),
+    "flows": lambda p: fp.flows(p, progress=False),
+    "flows_kept": lambda p: _kept(fp.flows(p, progress=False)),
+    "streams": lambda p: fp.streams(p, progress=False),
+    "hellos": lambda p: fp.client_hellos(p, progress=False),
+    "http": lambda p: fp.http(p, progress=False),
+}
+FILES = [SAMPLE, str(DATA / "http.pcap"), str(DATA / "tls.pcap"), str(DATA / "two_if.pcapng"),
+         str(DATA / "dns.pcap"), str(DATA / "ipv6_ext_frag.pcap")]
+
+
+def _kept(fl: Any) -> Any:
+    len(fl)  # read everything and keep it: the export walks kept flows
+    return fl
+
+
+def kind_of_arrow(t: Any) -> str:
+    if pa.types.is_dictionary(t):
+        return "cat"
+    if pa.types.is_timestamp(t):
+        assert t.unit == "ns" and t.tz == "UTC", t
+        return "time"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "list"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "bytes"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "str"
+    return str(t).replace("uint", "u").replace("int", "i").replace("bool", "bool").replace("double", "f64")
+
+
+def kind_of_pandas(dtype: Any) -> str:
+    s = str(dtype)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "cat"
+    if s == "datetime64[ns, UTC]":
+        return "time"
+    if s in ("string", "str"):
+        return "str"
+    if s == "boolean":
+        return "bool"
+    if s == "float64":
+        return "f64"
+    if s == "object":
+        return "object"
+    return s.lower().replace("uint", "u").replace("int", "i")
+
+
+def pandas_values(df: Any, col: str) -> list[Any]:
+    s = df[col]
+    if str(s.dtype) == "datetime64[ns, UTC]":
+        return [None if pd.isna(v) else v.value for v in s]
+    out = []
+    for v in s.astype(object):
+        if isinstance(v, tuple):
+            v = list(v)
+        elif v is None or (not isinstance(v, (list, bytes, str)) and pd.isna(v)):
+            v = None
+        elif isinstance(v, float) and math.isnan(v):
+            v = None
+        out.append(v)
+    return out
+
+
+def arrow_values(table: Any, col: str) -> list[Any]:
+    c = table.column(col)
+    if pa.types.is_timestamp(c.type):
+        c = c.cast(pa.int64())
+    elif pa.types.is_dictionary(c.type):
+        c = c.cast(c.type.value_type)
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in c.to_pylist()]
+
+
+def assert_same(table: Any, df: Any) -> None:
+    assert table.column_names == list(df.columns)
+    assert table.num_rows == len(df)
+    for name in table.column_names:
+        ak, pk = kind_of_arrow(table.schema.field(name).type), kind_of_pandas(df[name].dtype)
+        assert ak == pk or (pk == "object" and ak in ("list", "bytes")), (name, ak, pk)
+        assert arrow_values(table, name) == pandas_values(df, name), name
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("what", list(TABLES))
+def test_pyarrow_reads_what_to_pandas_gives(what, path):
+    want = TABLES[what](path).to_pandas()
+    table = pa.RecordBatchReader.from_stream(TABLES[what](path)).read_all()
+    assert_same(table, want)
+    assert pa.schema(TABLES[what](path)) == table.schema  # __arrow_c_schema__ reads no rows
+
+
+@pytest.mark.parametrize("what", list(TABLES))
+def test_polars_reads_what_to_pandas_gives(what):
+    pl = pytest.importorskip("polars")
+    want = TABLES[what](SAMPLE).to_pandas()
+    df = pl.DataFrame(TABLES[what](SAMPLE))
+    assert df.columns == list(want.columns) and df.height == len(want)
+    for name, dtype in df.schema.items():
+        pk = kind_of_pandas(want[name].dtype)
+        if pk == "time":
+            assert dtype == pl.Datetime("ns", "UTC"), name
+        elif pk == "cat":
+            assert dtype == pl.Categorical, name
+        elif pk == "str":
+            assert dtype == pl.String, name
+        elif pk == "object":
+            assert isinstance(dtype, pl.List) or dtype == pl.Binary, name
+        else:
+            assert str(dtype).lower() == {"u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64",
+                                          "i64": "int64", "bool": "boolean", "f64": "float64"}[pk], name
+    assert_same(df.to_arrow(), want)
+    assert_same(TABLES[what](SAMPLE).to_polars().to_arrow(), want)
+
+
+@pytest.mark.parametrize("what", list(TABLES))
+def test_duckdb_replacement_scan(what):
+    duckdb = pytest.importorskip("duckdb")
+    want = TABLES[what](SAMPLE).to_pandas()
+    obj = TABLES[what](SAMPLE)
+    assert not isinstance(obj, list)  # DuckDB's replacement scan skips list subclasses
+    rel = duckdb.sql("select * from obj")
+    got = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+    assert got.num_rows == len(want) and got.column_names == list(want.columns)
+    for name in got.column_names:
+        assert arrow_values(got, name) == pandas_values(want, name), name
+
+
+def test_duckdb_groupby_equals_pandas_and_scapy():
+    duckdb = pytest.importorskip("duckdb")
+    pk = fp.read(SAMPLE)
+    df = pk.to_pandas()
+    got = duckdb.sql("select dport, count(*) n, sum(wirelen) b from pk where dport is not null "
+                     "group by dport order by dport").fetchall()
+    g = df.dropna(subset=["dport"]).groupby("dport", observed=True).agg(n=("wirelen", "size"), b=("wirelen", "sum"))
+    assert got == [(int(k), int(r.n), int(r.b)) for k, r in g.iterrows()]
+    by_src = dict(duckdb.sql("select src, count(*) from pk where src is not null group by src").fetchall())
+    assert by_src == {k: int(v) for k, v in df["src"].value_counts().items() if v}
+    fl = fp.flows(SAMPLE, progress=False)
+    fdf = fp.flows(SAMPLE, progress=False).to_pandas()
+    got = dict(duckdb.sql("select conn_state, sum(packets) from fl group by conn_state").fetchall())
+    assert got == {k: int(v) for k, v in fdf.groupby("conn_state", observed=True)["packets"].sum().items()}
+
+    scapy = pytest.importorskip("scapy.all")
+    counts: dict[int, int] = {}
+    for p in scapy.rdpcap(SAMPLE):
+        for layer in (scapy.TCP, scapy.UDP):
+            if p.haslayer(layer):
+                counts[p[layer].dport] = counts.get(p[layer].dport, 0) + 1
+                break
+    assert dict(duckdb.sql("select dport, count(*) from pk where dport is not null group by dport").fetchall()) \
+        == counts
+
+
+def test_small_batches_and_their_own_dictionaries():
+    pk = fp.read(SAMPLE)
+    reader = pk.record_batches(batch_size=7)
+    batches = list(reader)
+    assert [b.num_rows for b in batches] == [7] * (len(pk) // 7) + ([len(pk) % 7] if len(pk) % 7 else [])
+    assert_same(pa.Table.from_batches(batches), pk.to_pandas())
+    fl = fp.flows(SAMPLE, progress=False)
+    rows = sum(b.num_rows for b in fl.record_batches(batch_size=3))
+    assert rows == len(fp.flows(SAMPLE, progress=False)) and not fl._kept
+    with pytest.raises(RuntimeError, match="consumed by iteration"):
+        fl.to_pandas()  # a streamed export keeps nothing
+
+
+def test_streams_payload_column():
+    table = fp.streams(SAMPLE, progress=False).to_arrow(payload=True)
+    streams = list(fp.streams(SAMPLE, progress=False))
+    assert table.column("client_data").to_pylist() == [s.client_data for s in streams]
+    assert table.column("server_data").to_pylist() == [s.server_data for s in streams]
+    assert "client_data" not in fp.streams(SAMPLE, progress=False).to_arrow().column_names
+
+
+def test_empty_capture_has_the_schema(tmp_path):
+    empty = tmp_path / "empty.pcap"
+    fp.write(str(empty), [], linktype=1)
+    for what in TABLES:
+        table = pa.table(TABLES[what](str(empty)))
+        assert table.num_rows == 0 and table.schema == pa.schema(TABLES[what](SAMPLE)), what
+
+
+def test_errors_surface_through_the_stream(tmp_path):
+    bad = tmp_path / "cut.pcap"
+    bad.write_bytes(Path(SAMPLE).read_bytes()[:-10])
+    with pytest.raises(OSError, match="TruncatedError"):
+        pa.table(fp.flows(str(bad), progress=False))
+    with pytest.raises(TypeError, match="not a fastpkt table"):
+        tables.to_arrow(object())
+
+
+def test_parquet_and_csv_round_trip(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    for what in TABLES:
+        want = TABLES[what](SAMPLE).to_pandas()
+        TABLES[what](SAMPLE).to_parquet(tmp_path / "t.parquet")
+        assert_same(pq.read_table(tmp_path / "t.parquet"), want)
+        TABLES[what](SAMPLE).to_csv(tmp_path / "t.csv")
+        back = pd.read_csv(tmp_path / "t.csv")
+        assert list(back.columns) == list(want.columns) and len(back) == len(want), what
+    first = pd.read_csv(tmp_path / "t.csv", nrows=1)
+    assert first is not None
+
+
+def test_times_are_utc_nanoseconds():
+    pk = fp.read(SAMPLE)
+    table = pk.to_arrow()
+    assert table.schema.field("time").type == pa.timestamp("ns", "UTC")
+    assert table.column("time").cast(pa.int64()).to_pylist() == [p.time_ns for p in pk]
