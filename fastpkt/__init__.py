@@ -66,6 +66,9 @@ __all__ = [
     "Error", "FormatError", "TruncatedError", "DEFAULT_MAX_MEMORY",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
     "DNS", "DNSQR", "DNSRR", "HTTP", "TLS", "field_names",
+    "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute", "answers",
+    "QueryAnswer", "SndRcvList", "UnansweredList",
+    "conf", "get_if_list", "get_if_addr", "get_if_hwaddr", "route",
     "__version__",
 ]
 
@@ -215,3 +218,7 @@ from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (r
 from .tls import client_hellos  # noqa: E402
 from .live import Capture, interfaces  # noqa: E402
 from .sniff import AsyncSniffer, RotatingWriter, SniffResult, sniff  # noqa: E402  (rebinds the name)
+from .netif import conf, get_if_addr, get_if_hwaddr, get_if_list, route  # noqa: E402
+from .probe import (  # noqa: E402
+    QueryAnswer, SndRcvList, UnansweredList, answers, arping, send, sendp, sr, sr1, srp, srp1, traceroute,
+)

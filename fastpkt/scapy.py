@@ -12,7 +12,9 @@ Differences from Scapy worth knowing: packets are read-only views (no crafting, 
 pkt.chksum``; use ``pkt.verify_checksums()``), ``DNSQR.qname`` is ``str`` (Scapy: bytes with
 a trailing dot), ``pkt[X]`` raises KeyError when the layer is absent (Scapy: IndexError; both
 are LookupError). ``sniff()`` is ``fastpkt.sniff``: live (``sniff(iface=...)``, root or
-CAP_NET_RAW) and offline (``sniff(offline=...)``).
+CAP_NET_RAW) and offline (``sniff(offline=...)``). ``send``/``sendp``/``sr``/``sr1``/``srp``/
+``srp1``/``arping``/``traceroute`` are ``fastpkt.probe``'s: answers come back as fastpkt
+Packets (``sr`` answers start at the IP header, as Scapy's), unanswered probes as a list.
 """
 from __future__ import annotations
 
@@ -37,11 +39,15 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
     Packet,
     PacketList,
 )
+from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
+from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  # noqa: F401
 
 __all__ = [
     "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
     "Ether", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
     "DNS", "DNSQR", "DNSRR", "Raw", "Packet", "PacketList",
+    "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute",
+    "conf", "get_if_list", "get_if_addr", "get_if_hwaddr",
 ]
 
 

@@ -23,9 +23,10 @@ every packet the kernel has handed it. tcpdump (-U, packet-buffered) flushes eac
 processes, but on SIGINT it leaves whatever is still queued in its ring, so the harness
 counts instead of guessing: for `lo`, the loopback device's packet counter (each packet
 crosses lo once and libpcap keeps one copy, the incoming one); for `nflog:N`, the packet
-counters of the iptables/ip6tables NFLOG rules of group N. Both are read relative to the
-moment the capture was armed. A capture that never catches up (kernel drops) is recorded in
-`incomplete` after a generous guard, for the tests' completeness checks to report.
+counters of the iptables/ip6tables NFLOG rules of group N; any other device, its rx + tx
+packet counters. All are read relative to the moment the capture was armed. A capture that
+never catches up (kernel drops) is recorded in `incomplete` after a generous guard, for the
+tests' completeness checks to report.
 """
 from __future__ import annotations
 
@@ -182,6 +183,12 @@ class NetnsCapture:
         if iface == "lo":
             r = self.exec(["cat", "/sys/class/net/lo/statistics/tx_packets"])
             return int(r.stdout) if r.returncode == 0 and r.stdout.strip().isdigit() else None
+        if re.fullmatch(r"[\w.-]+", iface):  # a device: its capture sees both directions
+            r = self.exec(["cat", "/sys/class/net/%s/statistics/tx_packets" % iface,
+                           "/sys/class/net/%s/statistics/rx_packets" % iface])
+            counts = r.stdout.split()
+            ok = r.returncode == 0 and len(counts) == 2 and all(c.isdigit() for c in counts)
+            return sum(map(int, counts)) if ok else None
         m = re.fullmatch(r"nflog:(\d+)", iface)
         if m:
             group = re.compile(r"\bnflog-group %s\b" % m.group(1))
@@ -337,3 +344,96 @@ def nflog_to_raw(src: Path, dst: Path) -> int:
             t += (tlen + 3) & ~3
     Path(dst).write_bytes(b"".join(out))
     return n
+
+
+class Lab:
+    """A routed lab of namespaces for the probing tests (tests/test_probe_netns.py):
+
+        h1 10.13.1.10 (the prober)  h2 10.13.1.20 (answers)  h3 10.13.1.30 (ignores pings)
+              \\_________ bridge br0 in namespace "sw" ___________/
+                                  |
+                  r 10.13.1.1 | 10.13.2.1 (router, forwarding)
+                                  |
+                            far 10.13.2.20 (two hops from h1)
+
+    Every host's default route is the router. ICMP rate limits are off in every namespace
+    (a burst of probes must get all its errors), and offloads are off on every veth so
+    captures hold wire-sized frames. Only these private addresses exist in the lab; the
+    namespaces and their links are deleted on exit. `ns(name)` is the Netns of a host
+    ("h1", "h2", "h3", "r", "far"); `exec(host, cmd)` runs a command there.
+    """
+
+    HOSTS = {"h1": "10.13.1.10", "h2": "10.13.1.20", "h3": "10.13.1.30"}
+    ROUTER_LAN, ROUTER_FAR, FAR = "10.13.1.1", "10.13.2.1", "10.13.2.20"
+    LAN, FAR_NET = "10.13.1.0/24", "10.13.2.0/24"
+
+    def __init__(self, prefix: str = "fplab"):
+        self.prefix = "%s%d" % (prefix, os.getpid() % 100000)
+        self.spaces: dict[str, Netns] = {}
+
+    def ns(self, name: str) -> Netns:
+        return self.spaces[name]
+
+    def exec(self, name: str, cmd, timeout: float = 120) -> subprocess.CompletedProcess:
+        return self.spaces[name].exec(cmd, timeout=timeout)
+
+    def _must(self, name: str, cmd) -> None:
+        r = self.exec(name, cmd)
+        if r.returncode != 0:
+            raise NetnsError("%s in %s: %s" % (" ".join(cmd), name, r.stderr.strip()))
+
+    def _sysctl(self, name: str, key: str, value: str) -> None:
+        self._must(name, ["sh", "-c", "echo %s > /proc/sys/%s" % (value, key.replace(".", "/"))])
+
+    def _link(self, a: str, a_if: str, b: str, b_if: str) -> None:
+        """A veth pair from namespace a (a_if) to namespace b (b_if)."""
+        tmp_a, tmp_b = "%s%sa" % (self.prefix[-6:], a), "%s%sb" % (self.prefix[-6:], a)
+        r = run(["ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b])
+        if r.returncode != 0:
+            raise NetnsError("cannot create a veth pair: %s" % r.stderr.strip())
+        for tmp, ns, final in ((tmp_a, a, a_if), (tmp_b, b, b_if)):
+            r = run(["ip", "link", "set", tmp, "netns", self.spaces[ns].name])
+            if r.returncode != 0:
+                raise NetnsError("cannot move %s: %s" % (tmp, r.stderr.strip()))
+            self._must(ns, ["ip", "link", "set", tmp, "name", final])
+            if shutil.which("ethtool"):
+                self.exec(ns, ["ethtool", "-K", final, "tso", "off", "gso", "off", "gro", "off",
+                               "tx", "off", "rx", "off"])
+            self._must(ns, ["ip", "link", "set", final, "up"])
+
+    def __enter__(self) -> "Lab":
+        try:
+            for name in ("sw", "h1", "h2", "h3", "r", "far"):
+                ns = Netns("%s%s" % (self.prefix, name))
+                ns.name = "%s%s" % (self.prefix, name)  # one lab per process: no pid suffix
+                ns.__enter__()
+                self.spaces[name] = ns
+                for key, value in (("net.ipv4.icmp_ratelimit", "0"), ("net.ipv6.icmp.ratelimit", "0"),
+                                   ("net.ipv4.icmp_msgs_per_sec", "1000000"),
+                                   ("net.ipv4.icmp_msgs_burst", "1000000")):
+                    self.exec(name, ["sh", "-c", "echo %s > /proc/sys/%s" % (value, key.replace(".", "/"))])
+            self._must("sw", ["ip", "link", "add", "br0", "type", "bridge", "stp_state", "0",
+                              "forward_delay", "0"])
+            self._must("sw", ["ip", "link", "set", "br0", "up"])
+            for i, name in enumerate(("h1", "h2", "h3", "r")):
+                self._link(name, "eth0", "sw", "p%d" % i)
+                self._must("sw", ["ip", "link", "set", "p%d" % i, "master", "br0"])
+            self._link("far", "eth0", "r", "eth1")
+            for name, addr in self.HOSTS.items():
+                self._must(name, ["ip", "addr", "add", addr + "/24", "dev", "eth0"])
+                self._must(name, ["ip", "route", "add", "default", "via", self.ROUTER_LAN])
+            self._must("r", ["ip", "addr", "add", self.ROUTER_LAN + "/24", "dev", "eth0"])
+            self._must("r", ["ip", "addr", "add", self.ROUTER_FAR + "/24", "dev", "eth1"])
+            self._sysctl("r", "net.ipv4.ip_forward", "1")
+            self._must("far", ["ip", "addr", "add", self.FAR + "/24", "dev", "eth0"])
+            self._must("far", ["ip", "route", "add", "default", "via", self.ROUTER_FAR])
+            self._sysctl("h3", "net.ipv4.icmp_echo_ignore_all", "1")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for ns in reversed(list(self.spaces.values())):
+            ns.__exit__()
+        self.spaces = {}

@@ -186,6 +186,7 @@ PyObject *fp_table_record_batches(PyObject *self, PyObject *args, PyObject *kwar
     FP_TABLE_METHOD("to_csv", fp_table_to_csv, "to_csv(path): write the rows as CSV batch by batch."),          \
     FP_TABLE_METHOD("record_batches", fp_table_record_batches,                                                \
                     "record_batches(batch_size=None): a pyarrow RecordBatchReader over the rows.")
+int fp_probe_register(PyObject *m, fp_state *st); /* probe.c: send, sr */
 /* HTTP anomaly bits as a tuple of names; a field's value as str (obs-folds unfolded). */
 PyObject *fp_http_anomaly_tuple(uint32_t bits);
 PyObject *fp_http_value_str(const uint8_t *data, const fp_http_header *h);

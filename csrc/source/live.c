@@ -177,6 +177,11 @@ int fp_source_live_stats(fp_source *s, uint64_t *received, uint64_t *dropped, ui
 
 int fp_source_is_live(const fp_source *s) { return s && s->live; }
 
+void fp_source_live_set_wait(fp_source *s, int wait_ms)
+{
+    if (s && s->live) s->live->timeout_ms = wait_ms < 0 ? 0 : wait_ms;
+}
+
 void fp_live_close(fp_source *s)
 {
     close(s->live->wake[0]);

@@ -28,5 +28,8 @@ void fp_source_live_break(fp_source *s);
  * dropped by the interface. Returns -1 when the source is not live or stats failed. */
 int fp_source_live_stats(fp_source *s, uint64_t *received, uint64_t *dropped, uint64_t *if_dropped);
 int fp_source_is_live(const fp_source *s);
+/* How long the next fp_source_next() may wait for a packet when none is buffered (ms, 0:
+ * not at all), for callers that interleave reading with their own schedule (probe). */
+void fp_source_live_set_wait(fp_source *s, int wait_ms);
 
 #endif

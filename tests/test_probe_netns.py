@@ -1,0 +1,263 @@
+"""sr/srp/send, arping and traceroute in a lab of namespaces (tests/_netns.py Lab), each
+scenario run twice in the prober's namespace, once with fastpkt and once with Scapy, while
+tcpdump records the prober's wire. References: Scapy's results in the same lab, and the
+wire: every answer we report was on the wire, and every packet on the wire that Scapy's
+``answers()`` pairs with a probe is among our answers. Only the lab's private addresses are
+ever probed.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _netns import Lab, NetnsError, requirements
+
+ROOT = Path(__file__).resolve().parent.parent
+scapy_all = pytest.importorskip("scapy.all")
+
+H1, H2, H3 = Lab.HOSTS["h1"], Lab.HOSTS["h2"], Lab.HOSTS["h3"]
+OPEN_PORT, CLOSED_PORT, UDP_CLOSED = 8080, 8081, 9999
+
+# Runs in the prober's namespace: builds the probes with Scapy (both runs send the same
+# bytes), runs them through `tool`, prints the pairs and unanswered probes as hex.
+RUNNER = r'''
+import json, sys
+sys.path.insert(0, %(root)r)
+from scapy.all import IP, TCP, UDP, ICMP, Ether, ARP, conf
+conf.verb = 0
+tool = %(tool)r
+probes = %(probes)s
+kw = %(kw)r
+l2 = kw.pop("l2", False)
+if tool == "fastpkt":
+    import fastpkt as fp
+    ans, unans = (fp.srp if l2 else fp.sr)(probes, verbose=0, **kw)
+else:
+    import scapy.all as s
+    if l2:
+        kw["iface"] = "eth0"
+    ans, unans = (s.srp if l2 else s.sr)(probes, verbose=0, **kw)
+print(json.dumps({"ans": [[bytes(a).hex(), bytes(b).hex()] for a, b in ans],
+                  "unans": [bytes(u).hex() for u in unans]}))
+'''
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    why = requirements(("ip", "tcpdump"))
+    if why:
+        pytest.skip(why)
+    try:
+        with Lab("fpsr") as lab:
+            # an open TCP port on h2 (the kernel answers SYNs with SYN-ACK; closed ports RST)
+            srv = lab.ns("h2").popen([sys.executable, "-c",
+                                      "import socket,time; s=socket.socket(); "
+                                      "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                                      "s.bind(('0.0.0.0', %d)); s.listen(1024); print('up', flush=True); "
+                                      "time.sleep(3600)" % OPEN_PORT],
+                                     stdout=subprocess.PIPE, text=True)
+            assert srv.stdout.readline().strip() == "up"
+            lab.tmp = tmp_path_factory.mktemp("probe")
+            try:
+                yield lab
+            finally:
+                srv.kill()
+                srv.wait()
+    except NetnsError as e:
+        pytest.skip("cannot build the lab: %s" % e)
+
+
+def run_in_h1(lab, tool: str, probes: str, pcap: Path | None = None, **kw) -> dict:
+    """Run RUNNER in h1 with `tool`; with `pcap`, tcpdump records h1's eth0 meanwhile."""
+    ns = lab.ns("h1")
+    if pcap is not None:
+        ns.add_capture("eth0", pcap)
+    try:
+        r = ns.exec([sys.executable, "-c", RUNNER % {"root": str(ROOT), "tool": tool, "probes": probes,
+                                                    "kw": kw}], timeout=300)
+    finally:
+        if pcap is not None:
+            ns.stop_capture()
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not ns.incomplete, ns.incomplete
+    return out
+
+
+def ip_pairs(out: dict) -> set:
+    """(probe, answer) as comparable facts, parsed by Scapy."""
+    IP = scapy_all.IP
+    facts = set()
+    for s, r in out["ans"]:
+        sp, rp = IP(bytes.fromhex(s)), IP(bytes.fromhex(r))
+        if rp.haslayer(scapy_all.TCP) and not rp.haslayer(scapy_all.ICMP):
+            what = ("tcp", str(rp[scapy_all.TCP].flags))
+        elif rp.haslayer(scapy_all.ICMP):
+            what = ("icmp", rp[scapy_all.ICMP].type, rp[scapy_all.ICMP].code)
+        else:
+            what = ("other", rp.proto)
+        facts.add((sp.dst, sp.proto, sp.payload.fields.get("dport", sp.payload.fields.get("seq")), rp.src) + what)
+    return facts
+
+
+def wire_answers(pcap: Path, probes_hex: list[str], l2: bool = False) -> set:
+    """Frames of tcpdump's capture that Scapy's answers() pairs with one of the probes:
+    their IP (or, l2, Ethernet) bytes, hex."""
+    first = scapy_all.Ether if l2 else scapy_all.IP
+    probes = [first(bytes.fromhex(h)) for h in probes_hex]
+    found = set()
+    for frame in scapy_all.rdpcap(str(pcap)):
+        pkt = frame if l2 else frame.getlayer(scapy_all.IP)
+        if pkt is None:
+            continue
+        if any(pkt.answers(p) for p in probes):
+            found.add(bytes(pkt).hex())
+    return found
+
+
+def sent_hex(out: dict) -> list[str]:
+    return [s for s, _ in out["ans"]] + out["unans"]
+
+
+def check_against_wire(out: dict, pcap: Path, l2: bool = False) -> None:
+    ours = {r for _, r in out["ans"]}
+    wire = wire_answers(pcap, sent_hex(out), l2)
+    assert ours <= wire, "answers not on the wire: %s" % (ours - wire)
+    assert wire <= ours, "answers on the wire we did not report: %s" % (wire - ours)
+
+
+def test_arping_finds_the_present_hosts(lab):
+    probes = ('[Ether(dst="ff:ff:ff:ff:ff:ff", src=conf.ifaces["eth0"].mac)/ARP(pdst="10.13.1.%%d" %% i, '
+              'psrc=%r, hwsrc=conf.ifaces["eth0"].mac) for i in range(1, 64)]' % H1)
+    ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "arp.pcap", timeout=2, l2=True)
+    theirs = run_in_h1(lab, "scapy", probes, timeout=2, l2=True)
+    Ether = scapy_all.Ether
+    found = lambda out: {(Ether(bytes.fromhex(r)).psrc, Ether(bytes.fromhex(r)).hwsrc) for _, r in out["ans"]}  # noqa: E731
+    assert {ip for ip, _ in found(ours)} == {Lab.ROUTER_LAN, H2, H3}
+    assert found(ours) == found(theirs)
+    check_against_wire(ours, lab.tmp / "arp.pcap", l2=True)
+
+
+def test_arping_helper(lab):
+    code = ("import sys, json; sys.path.insert(0, %r); import fastpkt as fp; "
+            "ans, unans = fp.arping('10.13.1.0/26', timeout=2, verbose=0); "
+            "print(json.dumps(sorted(r.arp.psrc for _, r in ans)), len(unans))" % str(ROOT))
+    r = lab.exec("h1", [sys.executable, "-c", code])
+    assert r.returncode == 0, r.stderr
+    found, unans = r.stdout.rsplit(None, 1)
+    assert json.loads(found) == sorted([Lab.ROUTER_LAN, H2, H3])
+    assert int(unans) == 64 - 3
+
+
+def test_ping_sweep(lab):
+    targets = [Lab.ROUTER_LAN, H2, H3, "10.13.1.40", "10.13.1.41", Lab.FAR]
+    probes = "[IP(dst=d)/ICMP(id=7, seq=i) for i, d in enumerate(%r)]" % targets
+    ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "ping.pcap", timeout=2)
+    theirs = run_in_h1(lab, "scapy", probes, timeout=2)
+    responders = {f[3] for f in ip_pairs(ours)}
+    assert responders == {Lab.ROUTER_LAN, H2, Lab.FAR}  # h3 ignores pings, .40/.41 absent
+    assert ip_pairs(ours) == ip_pairs(theirs)
+    assert len(ours["unans"]) == len(theirs["unans"]) == 3
+    check_against_wire(ours, lab.tmp / "ping.pcap")
+
+
+def test_syn_open_and_closed(lab):
+    probes = "[IP(dst=%r)/TCP(sport=40000, dport=p, flags='S', seq=1000) for p in (%d, %d)]" % (
+        H2, OPEN_PORT, CLOSED_PORT)
+    ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "syn.pcap", timeout=2)
+    theirs = run_in_h1(lab, "scapy", probes, timeout=2)
+    facts = ip_pairs(ours)
+    assert (H2, 6, OPEN_PORT, H2, "tcp", "SA") in facts
+    assert (H2, 6, CLOSED_PORT, H2, "tcp", "RA") in facts
+    assert facts == ip_pairs(theirs)
+    check_against_wire(ours, lab.tmp / "syn.pcap")
+
+
+def test_udp_closed_port_gets_port_unreachable(lab):
+    probes = "[IP(dst=%r)/UDP(sport=40001, dport=%d)/b'probe', IP(dst=%r)/UDP(sport=40002, dport=%d)]" % (
+        H2, UDP_CLOSED, Lab.FAR, UDP_CLOSED)
+    ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "udp.pcap", timeout=2)
+    theirs = run_in_h1(lab, "scapy", probes, timeout=2)
+    facts = ip_pairs(ours)
+    assert facts == {(H2, 17, UDP_CLOSED, H2, "icmp", 3, 3), (Lab.FAR, 17, UDP_CLOSED, Lab.FAR, "icmp", 3, 3)}
+    assert facts == ip_pairs(theirs)
+    check_against_wire(ours, lab.tmp / "udp.pcap")
+
+
+def test_traceroute_reports_the_router_then_the_far_host(lab):
+    code = ("import sys, json; sys.path.insert(0, %r); import fastpkt as fp; "
+            "res, _ = fp.traceroute(%r, maxttl=4, dport=%d, timeout=2, verbose=0); "
+            "print(json.dumps({t: list(h) for t, h in res.get_trace()[%r].items()}))"
+            % (str(ROOT), Lab.FAR, UDP_CLOSED, Lab.FAR))
+    r = lab.exec("h1", [sys.executable, "-c", code])
+    assert r.returncode == 0, r.stderr
+    ours = {int(k): tuple(v) for k, v in json.loads(r.stdout).items()}
+    assert ours == {1: (Lab.ROUTER_LAN, False), 2: (Lab.FAR, True)}
+    code = ("import json; from scapy.all import traceroute, conf; conf.verb = 0; "
+            "res, _ = traceroute(%r, maxttl=4, dport=%d, timeout=2, verbose=0); "
+            "print(json.dumps({t: list(h) for t, h in res.get_trace()[%r].items()}))"
+            % (Lab.FAR, UDP_CLOSED, Lab.FAR))
+    r = lab.exec("h1", [sys.executable, "-c", code])
+    assert r.returncode == 0, r.stderr
+    theirs = {int(k): tuple(v) for k, v in json.loads(r.stdout).items()}
+    assert ours == theirs
+
+
+def test_send_puts_the_packets_on_the_wire(lab):
+    """send() of a UDP datagram and sendp() of a frame: tcpdump on h2 sees them byte for byte."""
+    ns = lab.ns("h2")
+    pcap = lab.tmp / "send.pcap"
+    code = ("import sys; sys.path.insert(0, %r); import fastpkt as fp; "
+            "from scapy.all import IP, UDP, Ether, conf; "
+            "fp.send(bytes(IP(src=%r, dst=%r)/UDP(sport=5000, dport=9)/b'fastpkt-send'), count=3, verbose=0); "
+            "fp.sendp(bytes(Ether(src=conf.ifaces['eth0'].mac, dst='ff:ff:ff:ff:ff:ff')/IP(src=%r, dst=%r)/"
+            "UDP(sport=5001, dport=9)/b'fastpkt-sendp'), iface='eth0', verbose=0)" % (str(ROOT), H1, H2, H1, H2))
+    ns.add_capture("eth0", pcap)
+    try:
+        r = lab.exec("h1", [sys.executable, "-c", code])
+    finally:
+        ns.stop_capture()
+    assert r.returncode == 0, r.stderr
+    udp = [p for p in scapy_all.rdpcap(str(pcap)) if p.haslayer(scapy_all.UDP) and p[scapy_all.UDP].dport == 9]
+    loads = [bytes(p[scapy_all.UDP].payload) for p in udp]
+    assert loads.count(b"fastpkt-send") == 3 and loads.count(b"fastpkt-sendp") == 1
+    sent = scapy_all.IP(src=H1, dst=H2) / scapy_all.UDP(sport=5000, dport=9) / b"fastpkt-send"
+    assert bytes(udp[0][scapy_all.IP]) == bytes(sent)
+
+
+def test_5000_probes_lose_nothing_the_wire_saw(lab, capsys):
+    """inter=0 burst: every echo reply tcpdump saw reach h1 is an answer; Scapy's count is
+    printed for the record (it loses some when the machine is busy)."""
+    probes = "[IP(dst=%r)/ICMP(id=4242, seq=i) for i in range(5000)]" % H2
+    ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "load.pcap", timeout=3, inter=0)
+    replies = [p for p in scapy_all.rdpcap(str(lab.tmp / "load.pcap"))
+               if p.haslayer(scapy_all.ICMP) and p[scapy_all.ICMP].type == 0 and p[scapy_all.ICMP].id == 4242]
+    assert len(ours["ans"]) == len({p[scapy_all.ICMP].seq for p in replies})
+    assert len(ours["ans"]) + len(ours["unans"]) == 5000
+    theirs = run_in_h1(lab, "scapy", probes, timeout=3, inter=0)
+    with capsys.disabled():
+        print("\n5000 probes: fastpkt %d answers, wire %d replies, Scapy %d answers"
+              % (len(ours["ans"]), len(replies), len(theirs["ans"])))
+    assert len(ours["ans"]) >= len(theirs["ans"])
+
+
+def test_permission_error_says_how_to_grant_privileges(tmp_path):
+    code = ("import sys; sys.path.insert(0, %r); import fastpkt as fp\n"
+            "try:\n    fp.sr1(b'E' + bytes(19), timeout=0.1, verbose=0)\n"
+            "except PermissionError as e:\n    print('PermissionError', e)\n" % str(ROOT))
+    import os
+    if os.geteuid() == 0:
+        import shutil
+        if not shutil.which("setpriv"):
+            pytest.skip("setpriv is not installed")
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+               "--bounding-set=-all", sys.executable, "-c", code]
+    else:
+        cmd = [sys.executable, "-c", code]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.stdout.startswith("PermissionError"), r.stdout + r.stderr
+    assert "setcap cap_net_raw,cap_net_admin=eip" in r.stdout
