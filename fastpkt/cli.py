@@ -1,21 +1,28 @@
 """The ``fastpkt`` command line.
 
-    fastpkt summary FILE [--filter BPF] [--top N]   protocols, talkers, ports, DNS/TLS/HTTP names
+    fastpkt summary FILE [--filter BPF] [--top N] [--json OUT | --csv OUT]
+                                                    protocols, talkers, ports, DNS/TLS/HTTP names
     fastpkt read FILE [--count N] [--filter BPF]    one line per packet (like tcpdump / Scapy)
     fastpkt read FILE --filter BPF -w OUT           the selected packets to a pcap/pcapng file
     fastpkt info FILE                               format, link type, snaplen, packets, span
-    fastpkt flows FILE [--csv OUT | --parquet OUT]  flow records built in C (top flows + stats)
+    fastpkt flows FILE [--csv OUT | --json OUT | --parquet OUT]  flow records built in C
     fastpkt report FILE --png OUT [--top N]         the course's flow report + top-ports chart
-    fastpkt streams FILE [--out DIR] [--http]       TCP streams reassembled in C (saved / HTTP)
-    fastpkt sni FILE [--csv OUT] [--ja]             TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
+    fastpkt streams FILE [--out DIR] [--http] [--csv OUT | --json OUT]   TCP streams reassembled in C
+    fastpkt sni FILE [--csv OUT | --json OUT] [--ja]   TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
+
+OUT '-' is standard output; --json writes JSON Lines (one object per row; summary: one object).
+Also ``python -m fastpkt``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import datetime as _dt
+import json
 import os
 import sys
-from typing import Sequence
+from typing import IO, Any, Iterator, Sequence
 
 import fastpkt as fp
 
@@ -24,11 +31,47 @@ LINKTYPES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (IP)",
              276: "LINUX_SLL2"}
 
 
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[IO[str]]:
+    """A text output: '-' is stdout (left open), anything else a file."""
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(path, "w", newline="") as out:
+        yield out
+
+
+def _summary_rows(d: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """summarize()'s dict as (section, key, value) rows: scalars with an empty key, tables
+    (protocols, top talkers, ...) one row per entry."""
+    for section, value in d.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield section, str(k), v
+        elif isinstance(value, list):
+            for k, v in value:
+                yield section, str(k), v
+        else:
+            yield section, "", "" if value is None else value
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import format_summary, summarize
 
-    print(format_summary(summarize(args.file, filter=args.filter, top=args.top,
-                                   on_error=args.on_error)))
+    _check_output(args, args.json or args.csv)
+    d = summarize(args.file, filter=args.filter, top=args.top, on_error=args.on_error)
+    if args.json:
+        with _output(args.json) as out:
+            json.dump(d, out, indent=1)
+            out.write("\n")
+    elif args.csv:
+        with _output(args.csv) as out:
+            w = csv.writer(out)
+            w.writerow(("section", "key", "value"))
+            w.writerows(_summary_rows(d))
+    else:
+        print(format_summary(d))
     return 0
 
 
@@ -127,14 +170,17 @@ def _flow_options(args: argparse.Namespace) -> dict:
 def cmd_flows(args: argparse.Namespace) -> int:
     from .report import format_report
 
+    from . import tables
+
     flows = fp.flows(args.file, **_flow_options(args))
-    _check_output(args, args.csv or args.parquet)
-    if args.csv:
-        flows.to_csv(args.csv)
+    out = args.csv or args.json or args.parquet
+    _check_output(args, out)
     if args.parquet:
         flows.to_parquet(args.parquet)
-    if args.csv or args.parquet:
-        out = args.csv or args.parquet
+    elif out:
+        with _output(out) as f:
+            (tables.to_csv if args.csv else tables.to_json)(flows, f)
+    if out:  # the export streamed the flows: len() counts what went out
         print("wrote %d flows to %s" % (len(flows), out), file=sys.stderr)
         return 0
     print(format_report(flows.to_pandas(), dict(flows.stats), top=args.top))
@@ -191,6 +237,16 @@ def cmd_streams(args: argparse.Namespace) -> int:
         opts["depth"] = args.depth
     if not sys.stderr.isatty():
         opts["progress"] = False
+    if args.csv or args.json:
+        from . import tables
+
+        out_path = args.csv or args.json
+        _check_output(args, out_path)
+        streams = fp.streams(args.file, **opts)
+        with _output(out_path) as f:
+            rows = (tables.to_csv if args.csv else tables.to_json)(streams, f)
+        print("wrote %d streams to %s" % (rows, out_path), file=sys.stderr)
+        return 0
     if args.out:
         os.makedirs(args.out, exist_ok=True)
     n = cbytes = sbytes = gap_bytes = 0
@@ -224,6 +280,12 @@ def cmd_streams(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_lines(df: Any, out: IO[str]) -> None:
+    from .tables import json_lines
+
+    json_lines(df, out)
+
+
 def _joined(value):
     """A tuple cell of hellos.to_pandas() as one CSV string: items joined by ','."""
     return ",".join(map(str, value)) if isinstance(value, tuple) else value
@@ -234,14 +296,19 @@ def cmd_sni(args: argparse.Namespace) -> int:
     if not sys.stderr.isatty():
         opts["progress"] = False
     hellos = fp.client_hellos(args.file, **opts)
-    _check_output(args, args.csv)
-    if args.csv:
+    out_path = args.csv or args.json
+    _check_output(args, out_path)
+    if out_path:
         df = hellos.to_pandas().sort_values("time", kind="stable")
-        for col in df.columns:
-            if df[col].dtype == object and df[col].map(lambda v: isinstance(v, tuple)).any():
-                df[col] = df[col].map(_joined)
-        df.to_csv(args.csv, index=False)
-        print("wrote %d ClientHellos to %s" % (len(df), args.csv), file=sys.stderr)
+        with _output(out_path) as f:
+            if args.json:
+                _json_lines(df, f)
+            else:
+                for col in df.columns:
+                    if df[col].dtype == object and df[col].map(lambda v: isinstance(v, tuple)).any():
+                        df[col] = df[col].map(_joined)
+                df.to_csv(f, index=False)
+        print("wrote %d ClientHellos to %s" % (len(df), out_path), file=sys.stderr)
         return 0
     out = sys.stdout
     n = with_sni = quic = 0
@@ -278,6 +345,13 @@ def _add_on_error_arg(p: argparse.ArgumentParser) -> None:
 def _add_idle_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
                    help="end a %s after S seconds without packets (default 120)" % what)
+
+
+def _add_table_outputs(p: argparse.ArgumentParser, json_help: str, csv_help: str) -> Any:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", metavar="OUT", help="write %s to OUT ('-': stdout)" % json_help)
+    g.add_argument("--csv", metavar="OUT", help="write %s to OUT ('-': stdout)" % csv_help)
+    return g
 
 
 def _add_flow_args(p: argparse.ArgumentParser) -> None:
@@ -318,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_arg(p)
     _add_filter_arg(p)
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per table (default 10)")
+    _add_table_outputs(p, "the summary as one JSON object", "the summary as section,key,value rows")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_summary)
 
@@ -347,9 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "DNS hints. Prints the top flows and the flow-table stats, or "
                                    "writes every flow to CSV/Parquet.")
     _add_flow_args(p)
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--csv", metavar="OUT", help="write all flows as CSV")
-    out.add_argument("--parquet", metavar="OUT", help="write all flows as Parquet (needs pyarrow)")
+    out = _add_table_outputs(p, "all flows as JSON Lines", "all flows as CSV")
+    out.add_argument("--parquet", metavar="OUT", help="write all flows as Parquet")
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("report", help="the flow report and the top-destinations chart",
@@ -375,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep at most N bytes per direction (default: all)")
     p.add_argument("--http", action="store_true",
                    help="also print the HTTP requests and responses of each stream")
+    _add_table_outputs(p, "one JSON object per stream (no payload)", "one CSV row per stream (no payload)")
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_streams)
@@ -387,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--ja also the JA3 hash and JA4. --csv writes every field.")
     _add_file_arg(p)
     _add_filter_arg(p)
-    p.add_argument("--csv", metavar="OUT",
-                   help="write all ClientHellos (every field; lists joined by ',') as CSV")
+    _add_table_outputs(p, "every ClientHello (every field) as JSON Lines",
+                       "every ClientHello (every field; lists joined by ',') as CSV")
     p.add_argument("--ja", action="store_true", help="also print the JA3 hash and JA4")
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
@@ -412,6 +487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (ValueError, OSError) as exc:  # bad filter, unreadable file
         print("fastpkt %s: %s: %s" % (args.command, getattr(args, "file", ""), exc), file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional module this command needs (matplotlib, ...)
+        print("fastpkt %s: %s" % (args.command, exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

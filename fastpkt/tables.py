@@ -15,8 +15,9 @@ Times are ``timestamp[ns, UTC]`` in Arrow and ``datetime64[ns, UTC]`` in pandas.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from . import frames
 from ._fastpkt import (HELLO_FIELDS, ClientHellos, Flows, PacketList, Reader, Streams,
@@ -283,14 +284,54 @@ def to_parquet(obj: Any, path: str | os.PathLike[str], payload: bool = False) ->
             writer.write_batch(batch)
 
 
-def to_csv(obj: Any, path: str | os.PathLike[str], payload: bool = False) -> None:
-    """Write the table as CSV batch by batch (one header row; missing values empty; times
-    in ISO 8601 with +00:00; lists as their Python repr)."""
-    first = True
+@contextlib.contextmanager
+def _text_out(target: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
+    if hasattr(target, "write"):
+        yield target  # type: ignore[misc]
+        return
+    with open(os.fspath(target), "w", newline="") as out:  # type: ignore[arg-type]
+        yield out
+
+
+def _flat_lists(batch: Any) -> Any:
+    """A batch whose list columns are strings of their items joined by ',' (for CSV)."""
+    pa = frames._require("pyarrow")
+    import pyarrow.compute as pc
+
+    cols = []
+    for col, field in zip(batch.columns, batch.schema):
+        if pa.types.is_list(field.type):
+            col = pc.binary_join(pc.cast(col, pa.list_(pa.string())), ",")
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def to_csv(obj: Any, path: str | os.PathLike[str] | IO[str], payload: bool = False) -> int:
+    """Write the table as CSV batch by batch (one header row; missing values empty; times in
+    ISO 8601 with +00:00; lists joined by ','); returns the rows written."""
     reader = record_batches(obj, payload=payload)
-    with open(os.fspath(path), "w", newline="") as out:
+    rows = 0
+    with _text_out(path) as out:
         for batch in reader:
-            frames.batch_to_pandas(batch).to_csv(out, index=False, header=first)
-            first = False
-        if first:  # no rows: the header alone
+            frames.batch_to_pandas(_flat_lists(batch)).to_csv(out, index=False, header=rows == 0)
+            rows += batch.num_rows or 0
+        if rows == 0:  # no rows: the header alone
             frames.batch_to_pandas(reader.schema.empty_table()).to_csv(out, index=False)
+    return rows
+
+
+def json_lines(df: pandas.DataFrame, out: IO[str]) -> None:
+    """A DataFrame as JSON Lines: one object per row, times in ISO 8601 (ns, UTC)."""
+    if len(df):
+        text = df.to_json(orient="records", lines=True, date_format="iso", date_unit="ns")
+        out.write(text if text.endswith("\n") else text + "\n")
+
+
+def to_json(obj: Any, path: str | os.PathLike[str] | IO[str], payload: bool = False) -> int:
+    """Write the table as JSON Lines batch by batch; returns the rows written."""
+    rows = 0
+    with _text_out(path) as out:
+        for batch in record_batches(obj, payload=payload):
+            json_lines(frames.batch_to_pandas(batch), out)
+            rows += batch.num_rows
+    return rows
