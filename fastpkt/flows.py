@@ -2,8 +2,7 @@
 
 The work runs in C (``fastpkt._fastpkt.Flows``): records are pulled, dissected and fed to a
 flow table with the GIL released; no Python packet objects are made. This module only opens
-the sources, draws the progress bar and wraps ``Flows.columns()`` for pandas and pyarrow with
-the helpers of :mod:`fastpkt.frames`.
+the sources and names the exports (every table's are in :mod:`fastpkt.tables`).
 
 Note: ``fastpkt.flows`` is the function (re-exported by the package); import helpers from
 this module with ``from fastpkt.flows import flows_to_pandas``.
@@ -11,11 +10,10 @@ this module with ``from fastpkt.flows import flows_to_pandas``.
 from __future__ import annotations
 
 import os
-import sys
-import time
 from typing import IO, Any, Callable, Iterable, Union
 
 from . import tables
+from .views import progress_callback
 from ._fastpkt import Flows, Reader
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
@@ -55,8 +53,9 @@ def flows(
         records completed before it are handed out. 'drop': count it in
         ``stats['allocation_failures']``, flag the flow 'allocation_failed' and go on.
     filter, on_error: passed to the Readers fastpkt opens.
-    progress: a bar on stderr (None: only when stderr is a terminal), or a callable
-        ``progress(bytes_read, total_bytes)`` called between chunks of records.
+    progress: True for a bar (tqdm.auto's when installed: a widget in Jupyter), False for none;
+        None (default): a bar on a terminal or in Jupyter for inputs of 64 MiB or more; or a
+        callable ``progress(bytes_read, total_bytes)`` called between chunks of records.
     tls: fill sni, alpn, ja3 and ja4 from each connection's whole ClientHello (TCP
         reassembled, QUIC decrypted). False: sni from single-packet hellos only (cheaper).
     max_hello_fields: bytes of a ClientHello's fields kept while it streams (see
@@ -69,7 +68,7 @@ def flows(
     """
     return Flows(_readers(source, filter, on_error, "flows"), bidirectional=bool(bidirectional),
                  idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
-                 max_memory=max_memory, progress=_progress_callback(progress, "flows"), tls=bool(tls),
+                 max_memory=max_memory, progress=progress_callback(progress, "flows"), tls=bool(tls),
                  max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
 
 
@@ -87,44 +86,6 @@ def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[
         return [s if isinstance(s, Reader) else
                 Reader(_source(s), filter=filter, on_error=on_error) for s in source]
     return [Reader(_source(source), filter=filter, on_error=on_error)]
-
-
-def _progress_callback(progress: Any, label: str) -> Any:
-    if callable(progress):
-        return progress
-    if progress is None:
-        progress = sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return _ProgressBar(label) if progress else None
-
-
-class _ProgressBar:
-    """A one-line bar of bytes consumed, redrawn at most 10 times a second."""
-
-    def __init__(self, label: str) -> None:
-        self._label = label
-        self._last = 0.0
-        self._start = time.monotonic()
-        self._done = False
-
-    def __call__(self, pos: int, total: int) -> None:
-        now = time.monotonic()
-        finished = total and pos >= total
-        if self._done or (now - self._last < 0.1 and not finished):
-            return
-        self._last = now
-        mb = pos / 1e6
-        rate = mb / max(now - self._start, 1e-9)
-        if total:
-            frac = min(pos / total, 1.0)
-            bar = "#" * int(frac * 30)
-            line = "\r%s [%-30s] %5.1f%% %8.1f MB %6.0f MB/s" % (self._label, bar, 100 * frac, mb, rate)
-        else:
-            line = "\r%s %8.1f MB %6.0f MB/s" % (self._label, mb, rate)
-        sys.stderr.write(line)
-        if finished:
-            sys.stderr.write("\n")
-            self._done = True
-        sys.stderr.flush()
 
 
 def flows_to_pandas(fl: Any) -> Any:
@@ -145,20 +106,3 @@ def flows_to_parquet(fl: Any, path: str | os.PathLike[str]) -> None:
 def flows_to_csv(fl: Any, path: str | os.PathLike[str]) -> None:
     """Write all flows to a CSV file (one header row; missing values empty)."""
     tables.to_csv(fl, path)
-
-
-_HTML_ROWS = 20
-
-
-def flows_html(fl: Any) -> str:
-    """Notebook view: counters and the first flows."""
-    import html
-
-    try:
-        df = flows_to_pandas(fl)
-    except (ImportError, RuntimeError) as exc:
-        return "<pre>%s</pre>" % html.escape("%r\n%s" % (fl, exc))
-    st = fl.stats
-    title = "<p><b>Flows</b>: %d flows from %d packets (%s)</p>" % (
-        len(df), st["packets"], ", ".join("%s %d" % kv for kv in st["flows_expired"].items() if kv[1]))
-    return title + df.head(_HTML_ROWS).to_html(max_cols=16)

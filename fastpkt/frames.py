@@ -123,24 +123,6 @@ def packets_to_pandas(plist: Any) -> Any:
     return to_pandas(plist)
 
 
-_HTML_ROWS = 20
-
-
-def packetlist_html(plist: Any) -> str:
-    """Notebook view of a PacketList: the first rows of its DataFrame (or summaries)."""
-    import html
-
-    n = len(plist)
-    head = plist[:_HTML_ROWS]
-    title = "<p><b>PacketList</b>: %d packets%s</p>" % (
-        n, " (first %d shown)" % _HTML_ROWS if n > _HTML_ROWS else "")
-    try:
-        table = packets_to_pandas(head).to_html(max_cols=12)
-    except ImportError:
-        table = "<pre>%s</pre>" % html.escape(head.summary())
-    return title + table
-
-
 def packet_html(pkt: Any) -> str:
     """Notebook view of a Packet: its summary line and every layer's fields."""
     import html

@@ -426,7 +426,7 @@ class HttpTable:
     def _repr_html_(self) -> str:
         from . import views
 
-        return views.table_html(self, "HTTP messages")
+        return views.html(self)
 
 
 def http_rows(msgs: Iterable[HttpMessageT]) -> Iterator[tuple[Any, ...]]:

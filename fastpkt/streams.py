@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Union
 
 from ._fastpkt import Reader, Stream, StreamChunk, Streams
-from .flows import _progress_callback, _readers
+from .flows import _readers
+from .views import progress_callback
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
 
@@ -55,7 +56,7 @@ def streams(
         ``chunk.stream_id, chunk.direction ('client'|'server'), chunk.offset, chunk.data,
         chunk.gap`` (bytes missing just before this chunk). Called between batches of
         records; every chunk of a stream comes before the Stream itself is yielded.
-    progress: a bar on stderr (None: only on a terminal) or ``callable(pos, total)``.
+    progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none).
 
     Iterate the result for Stream objects as connections end (or call ``.run()`` when
     only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
@@ -65,7 +66,7 @@ def streams(
                    max_flows=max_flows, max_memory=max_memory, on_memory_error=on_memory_error,
                    depth=depth, max_buffered=max_buffered,
                    max_buffered_total=max_buffered_total, store=bool(store), on_data=on_data,
-                   progress=_progress_callback(progress, "streams"))
+                   progress=progress_callback(progress, "streams"))
 
 
 def _safe(ip: str) -> str:
@@ -119,23 +120,3 @@ def stream_http_messages(s: Stream, decode: bool = False) -> list[Any]:
         raise ValueError("this Stream was reassembled with store=False: no bytes to parse")
     return messages(s.client_data, s.server_data, s.client_gaps, s.server_gaps,
                          s.client_closed, s.server_closed, decode)
-
-
-def stream_html(s: Stream) -> str:
-    """Notebook view: endpoints, state, sizes, gaps and the first bytes each way."""
-    import html
-
-    def head(data: bytes) -> str:
-        text = data[:256].decode("latin-1")
-        return html.escape("".join(ch if ch.isprintable() or ch in "\r\n\t" else "." for ch in text))
-
-    rows = "".join(
-        "<tr><th>%s</th><td>%d bytes, %d packets, %d gaps (%d bytes missing)</td><td><pre>%s</pre></td></tr>" % (
-            name, nbytes, pkts, len(gaps), sum(g.length for g in gaps), head(data))
-        for name, nbytes, pkts, gaps, data in (
-            ("client", s.client_bytes, s.client_packets, s.client_gaps, s.client_data),
-            ("server", s.server_bytes, s.server_packets, s.server_gaps, s.server_data)))
-    title = html.escape("%s:%d -> %s:%d  %s%s" % (s.client_ip, s.client_port, s.server_ip, s.server_port, s.state,
-                                                  "  " + ", ".join(s.anomalies) if s.anomalies else ""))
-    return "<p><b>Stream %d</b> %s</p><table>%s</table>" % (s.stream_id, title, rows)
-

@@ -12,7 +12,8 @@ import os
 from typing import IO, Any, Callable, Iterable, Union
 
 from ._fastpkt import ClientHello, ClientHellos, Reader
-from .flows import _progress_callback, _readers
+from .flows import _readers
+from .views import progress_callback
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
 
@@ -49,7 +50,7 @@ def client_hellos(
     before its ServerHello is reported with anomaly 'evicted').
     """
     return ClientHellos(_readers(source, filter, on_error, "client_hellos"), idle_timeout=idle_timeout,
-                        max_flows=max_flows, progress=_progress_callback(progress, "hellos"),
+                        max_flows=max_flows, progress=progress_callback(progress, "hellos"),
                         max_hello_fields=max_hello_fields, max_memory=max_memory,
                         on_memory_error=on_memory_error)
 

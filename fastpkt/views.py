@@ -1,12 +1,259 @@
-"""Notebook views (``_repr_html_``) shared by fastpkt's objects."""
+"""Notebook views (``_repr_html_``) of fastpkt's objects, and the progress bar.
+
+Tables show their most useful columns first (time, 5-tuple, protocol, length, state,
+packets, bytes, SNI/host), hide columns that are empty in the rows shown, and keep at most
+``MAX_COLUMNS``. Objects whose rows come from reading a capture once (engines not read yet,
+``fp.http()``) show what they are and how to get the rows, never consuming them.
+"""
 from __future__ import annotations
 
-import html
-from typing import Any
+import html as _html
+import sys
+import time
+from typing import Any, Callable, Sequence
 
-_HTML_ROWS = 20
+from . import _fastpkt as C
+from . import frames
+
+ROWS = 20
+MAX_COLUMNS = 14
+LEFT = ' style="text-align:left"'
+
+PACKET_ORDER = ("time", "src", "sport", "dst", "dport", "proto", "wirelen", "tcp_flags", "dns_qname",
+                "tls_sni", "http_host", "anomalies", "vlan", "ttl", "payload_len", "eth_src", "eth_dst")
+FLOW_ORDER = ("first_seen", "src_ip", "src_port", "dst_ip", "dst_port", "protocol_name", "conn_state",
+              "packets", "bytes", "duration", "sni", "http_host", "dns_qname", "history", "anomalies",
+              "expiration", "vlan")
+STREAM_ORDER = ("first_seen", "client_ip", "client_port", "server_ip", "server_port", "state",
+                "client_bytes", "server_bytes", "client_packets", "server_packets", "client_gap_bytes",
+                "server_gap_bytes", "anomalies")
+HELLO_ORDER = ("time", "client_ip", "client_port", "server_ip", "server_port", "transport", "sni", "alpn",
+               "version_name", "ja3_hash", "ja4", "server_version", "anomalies")
+HTTP_ORDER = ("client_ip", "client_port", "server_ip", "server_port", "method", "host", "uri", "status",
+              "content_type", "response_body_len", "body_complete", "anomalies")
 
 
-def table_html(obj: Any, title: str) -> str:
-    """A table object whose rows are not read yet: its repr (reading would consume it)."""
-    return "<p><b>%s</b></p><pre>%s</pre>" % (html.escape(title), html.escape(repr(obj)))
+def _empty(series: Any) -> bool:
+    """No value worth a column: all missing, empty strings or empty sequences."""
+    for v in series.astype(object):
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        if isinstance(v, (str, bytes, tuple, list)) and len(v) == 0:
+            continue
+        try:
+            if v != v:  # pandas NA / NaT
+                continue
+        except TypeError:
+            continue
+        return False
+    return True
+
+
+def frame_html(df: Any, order: Sequence[str], rows: int = ROWS) -> str:
+    """The first rows of a DataFrame: ``order`` first, empty columns hidden, left-aligned."""
+    head = df.head(rows)
+    cols = [c for c in order if c in head.columns] + [c for c in head.columns if c not in order]
+    cols = [c for c in cols if not _empty(head[c])][:MAX_COLUMNS]
+    return head[cols].to_html(index=False, na_rep="", justify="left")
+
+
+def _title(name: str, detail: str) -> str:
+    return "<p><b>%s</b> %s</p>" % (_html.escape(name), _html.escape(detail))
+
+
+def _kv_table(items: Sequence[tuple[str, Any]]) -> str:
+    rows = "".join("<tr><th%s>%s</th><td%s>%s</td></tr>" % (LEFT, _html.escape(k), LEFT, _html.escape(str(v)))
+                   for k, v in items if v is not None and v != () and v != "")
+    return "<table>%s</table>" % rows
+
+
+def hexdump_html(data: bytes, limit: int = 256) -> str:
+    """Offset, hex and ASCII, 16 bytes a line, left-aligned (a table cell is right-aligned)."""
+    lines = []
+    for off in range(0, min(len(data), limit), 16):
+        chunk = data[off:off + 16]
+        hexpart = " ".join("%02x" % b for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append("%04x  %-47s  %s" % (off, hexpart, text))
+    if len(data) > limit:
+        lines.append("... %d more bytes" % (len(data) - limit))
+    return '<pre style="text-align:left; margin:0">%s</pre>' % _html.escape("\n".join(lines))
+
+
+# ---- one view per object ------------------------------------------------------------
+
+def packetlist_html(plist: Any) -> str:
+    n = len(plist)
+    title = _title("PacketList", "%d packets%s" % (n, " (first %d shown)" % ROWS if n > ROWS else ""))
+    try:
+        return title + frame_html(frames.to_pandas(plist[:ROWS]), PACKET_ORDER)
+    except ImportError:
+        return title + "<pre>%s</pre>" % _html.escape(plist[:ROWS].summary())
+
+
+def flows_html(fl: Any) -> str:
+    try:
+        df = fl.to_pandas()
+    except (ImportError, RuntimeError, TypeError) as exc:  # streamed: nothing kept to show
+        return "<pre>%s</pre>" % _html.escape("%r\n%s" % (fl, exc))
+    st = fl.stats
+    ended = ", ".join("%s %d" % kv for kv in st["flows_expired"].items() if kv[1])
+    title = _title("Flows", "%d flows from %d packets (%s)" % (len(df), st["packets"], ended))
+    return title + frame_html(df, FLOW_ORDER)
+
+
+def stream_html(s: Any) -> str:
+    rows = []
+    for name, nbytes, pkts, gaps, data in (
+            ("client", s.client_bytes, s.client_packets, s.client_gaps, s.client_data if s.stored else b""),
+            ("server", s.server_bytes, s.server_packets, s.server_gaps, s.server_data if s.stored else b"")):
+        info = "%d bytes, %d packets, %d gaps (%d bytes missing)" % (
+            nbytes, pkts, len(gaps), sum(g.length for g in gaps))
+        rows.append("<tr><th%s>%s</th><td%s>%s</td></tr><tr><td></td><td%s>%s</td></tr>" % (
+            LEFT, name, LEFT, _html.escape(info), LEFT, hexdump_html(data)))
+    title = "%s:%d -> %s:%d  %s%s" % (s.client_ip, s.client_port, s.server_ip, s.server_port, s.state,
+                                      "  " + ", ".join(s.anomalies) if s.anomalies else "")
+    return _title("Stream %d" % s.stream_id, title) + "<table>%s</table>" % "".join(rows)
+
+
+def hello_html(h: Any) -> str:
+    fields = [(name, getattr(h, name)) for name in HELLO_ORDER if name != "time"]
+    fields += [(name, getattr(h, name)) for name in C.HELLO_FIELDS if name not in HELLO_ORDER]
+    fields = [(k, ", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in fields]
+    return _title("ClientHello", "%s -> %s" % (h.client_ip, h.sni or h.server_ip)) + _kv_table(fields)
+
+
+def flow_html(f: Any) -> str:
+    fields = [(name, getattr(f, name)) for name in FLOW_ORDER] + \
+             [(name, getattr(f, name)) for name in C.FLOW_COLUMNS if name not in FLOW_ORDER]
+    return _title("Flow %d" % f.flow_id, "%s -> %s" % (f.src_ip, f.dst_ip)) + _kv_table(fields)
+
+
+def reader_html(r: Any) -> str:
+    name = "Capture" if hasattr(r, "iface") else "Reader"
+    items: list[tuple[str, Any]] = []
+    if name == "Capture":
+        items += [("interface", r.iface), ("filter", r.filter)]
+    items += [("format", r.format), ("linktype", r.linktype), ("snaplen", r.snaplen),
+              ("compression", r.compression), ("packets read", r.packets_read),
+              ("position", "%d of %d bytes" % (r.position, r.size) if r.size else r.position),
+              ("closed", r.closed or None)]
+    if name == "Capture" and not r.closed:
+        items += list(r.stats().items())
+    return _title(name, "") + _kv_table(items)
+
+
+def engine_html(obj: Any, order: Sequence[str]) -> str:
+    """An engine not kept: its counters (reading it here would consume it)."""
+    hint = "iterate it for records, or to_pandas() / to_arrow() / DuckDB / Polars for a table"
+    st = obj.stats
+    items = [("packets read", st["packets"]), ("finished", st["finished"]), ("memory", st["memory_bytes"])]
+    return _title(type(obj).__name__, hint) + _kv_table(items) + \
+        "<p>columns: %s, ...</p>" % _html.escape(", ".join(order[:8]))
+
+
+def html(obj: Any) -> str:
+    """The notebook view of any fastpkt object (what ``_repr_html_`` returns)."""
+    from .http import HttpTable
+
+    if isinstance(obj, C.PacketList):
+        return packetlist_html(obj)
+    if isinstance(obj, C.Reader):
+        return reader_html(obj)
+    if isinstance(obj, C.Flows):
+        return flows_html(obj)
+    if isinstance(obj, C.Streams):
+        return engine_html(obj, STREAM_ORDER)
+    if isinstance(obj, C.ClientHellos):
+        return engine_html(obj, HELLO_ORDER)
+    if isinstance(obj, C.ClientHello):
+        return hello_html(obj)
+    if isinstance(obj, C.Flow):
+        return flow_html(obj)
+    if isinstance(obj, C.Stream):
+        return stream_html(obj)
+    if isinstance(obj, HttpTable):
+        return _title("HttpTable", "HTTP messages of a capture: iterate, or to_pandas() / to_arrow() "
+                      "for one row per request") + "<p>columns: %s, ...</p>" % ", ".join(HTTP_ORDER[:8])
+    return "<pre>%s</pre>" % _html.escape(repr(obj))
+
+
+# ---- progress -------------------------------------------------------------------------
+
+#: Whole-file calls draw a bar by default only for inputs at least this large (bytes).
+PROGRESS_THRESHOLD = 64 << 20
+
+
+def _interactive() -> bool:
+    """A person is watching: a terminal on stderr, or a Jupyter kernel."""
+    if "ipykernel" in sys.modules:
+        return True
+    err = sys.stderr
+    return err is not None and hasattr(err, "isatty") and err.isatty()
+
+
+def progress_callback(progress: Any, label: str) -> Callable[[int, int], None] | None:
+    """The ``progress=`` argument as a callable(pos, total) or None.
+
+    True: a bar; False: none; None (default): a bar when someone is watching (terminal or
+    Jupyter) and the input is at least PROGRESS_THRESHOLD bytes; a callable is used as is.
+    The bar is tqdm.auto's (a widget in Jupyter) when tqdm is installed, else one text line.
+    """
+    if callable(progress):
+        return progress  # type: ignore[no-any-return]
+    if progress is False:
+        return None
+    if progress is None and not _interactive():
+        return None
+    return _Bar(label, threshold=0 if progress else PROGRESS_THRESHOLD)
+
+
+class _Bar:
+    """Bytes consumed, drawn once the total is known to be past the threshold."""
+
+    def __init__(self, label: str, threshold: int) -> None:
+        self._label, self._threshold = label, threshold
+        self._bar: Any = None
+        self._done = False
+        self._last = 0.0
+        self._start = time.monotonic()
+        self._pos = 0
+
+    def __call__(self, pos: int, total: int) -> None:
+        if self._done or (total and total < self._threshold) or (not total and self._threshold):
+            return
+        finished = bool(total) and pos >= total
+        if self._bar is None:
+            self._bar = self._make(total)
+        if self._bar is not False:
+            self._bar.update(pos - self._pos)
+            self._pos = pos
+            if finished:
+                self._bar.close()
+        else:
+            self._text(pos, total, finished)
+        self._done = finished
+
+    def _make(self, total: int) -> Any:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return False
+        return tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, desc=self._label,
+                    leave=False)
+
+    def _text(self, pos: int, total: int, finished: bool) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.1 and not finished:
+            return
+        self._last = now
+        mb = pos / 1e6
+        rate = mb / max(now - self._start, 1e-9)
+        if total:
+            frac = min(pos / total, 1.0)
+            line = "\r%s [%-30s] %5.1f%% %8.1f MB %6.0f MB/s" % (self._label, "#" * int(frac * 30), 100 * frac,
+                                                                 mb, rate)
+        else:
+            line = "\r%s %8.1f MB %6.0f MB/s" % (self._label, mb, rate)
+        sys.stderr.write(line + ("\n" if finished else ""))
+        sys.stderr.flush()

@@ -17,3 +17,92 @@ def test_packet_repr_html_escapes_and_shows_layers():
     html = p._repr_html_()
     assert "###[ DNS ]###" in html
     assert "<pre>" in html and "'" not in html.split("<pre>", 1)[1].split("</pre>")[0].replace("&#x27;", "")
+
+
+# ---- views of every object, and the tour notebook ----------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = str(ROOT / "examples" / "data" / "sample.pcap")
+
+
+def header_cells(html: str) -> list[str]:
+    return re.findall(r"<th>([^<]*)</th>", html.split("</thead>")[0]) if "<thead>" in html else []
+
+
+def test_packetlist_view_puts_the_five_tuple_first_and_hides_empty_columns():
+    pytest.importorskip("pandas")
+    pl = fp.read(SAMPLE)
+    cols = header_cells(pl._repr_html_())
+    assert cols[:7] == ["time", "src", "sport", "dst", "dport", "proto", "wirelen"]
+    df = pl[:20].to_pandas()
+    empty = [c for c in df.columns if df[c].isna().all()]
+    assert empty and not set(empty) & set(cols)  # e.g. vlan: no tag in the first rows
+
+
+def test_flows_view_shows_state_packets_bytes():
+    pytest.importorskip("pandas")
+    fl = fp.flows(SAMPLE, progress=False)
+    cols = header_cells(fl._repr_html_())
+    assert cols[:10] == ["first_seen", "src_ip", "src_port", "dst_ip", "dst_port", "protocol_name",
+                         "conn_state", "packets", "bytes", "duration"]
+
+
+def test_every_object_has_a_view_and_the_right_name():
+    objs = {"Reader": fp.open(SAMPLE), "Streams": fp.streams(SAMPLE), "ClientHellos": fp.client_hellos(SAMPLE),
+            "HttpTable": fp.http(SAMPLE)}
+    for name, obj in objs.items():
+        assert "<b>%s</b>" % name in obj._repr_html_(), name
+        assert repr(obj).startswith("<fastpkt.%s" % name), repr(obj)
+    assert objs["Streams"].stats["packets"] == 0  # a view never reads an engine
+    hello = next(iter(fp.client_hellos(SAMPLE)))
+    assert "sample.fastpkt.test" in hello._repr_html_()
+    flow = next(iter(fp.flows(SAMPLE)))
+    assert "conn_state" in flow._repr_html_()
+
+
+def test_stream_payload_is_left_aligned_hex_and_ascii():
+    s = next(s for s in fp.streams(SAMPLE) if s.server_port == 80)
+    html = s._repr_html_()
+    assert 'text-align:left' in html
+    first = s.client_data[:16]
+    assert "0000  " + " ".join("%02x" % b for b in first) in html
+    assert "GET / HTTP/1.1.." in html  # printable bytes as text, CR LF as dots
+
+
+def test_progress_bar_past_the_threshold_only(capsys):
+    from fastpkt import views
+
+    assert views.progress_callback(False, "x") is None
+    bar = views.progress_callback(True, "flows")
+    bar(10, 100)
+    bar(100, 100)
+    quiet = views._Bar("flows", threshold=views.PROGRESS_THRESHOLD)
+    quiet(10, 100)
+    assert quiet._bar is None  # a small input draws nothing
+    seen = []
+    assert views.progress_callback(lambda p, t: seen.append(p), "x") is not None
+
+
+def test_tour_notebook_runs_and_shows_the_key_columns(monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this tree's fastpkt
+    nb = nbformat.read(ROOT / "examples" / "tour.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "examples")}}).execute()
+    htmls = [out.get("data", {}).get("text/html", "") for cell in nb.cells if cell.cell_type == "code"
+             for out in cell.get("outputs", [])]
+    errors = [out for cell in nb.cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    assert not errors
+    joined = "\n".join(htmls)
+    for key in ("<b>Reader</b>", "<b>PacketList</b>", "<b>Flows</b>", "conn_state", "<b>Stream ",
+                "<b>ClientHellos</b>", "<b>ClientHello</b>", "sample.fastpkt.test", "GET"):
+        assert key in joined, key
+    packets = next(h for h in htmls if "<b>PacketList</b>" in h)
+    assert header_cells(packets)[:5] == ["time", "src", "sport", "dst", "dport"]

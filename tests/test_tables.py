@@ -232,3 +232,14 @@ def test_times_are_utc_nanoseconds():
     table = pk.to_arrow()
     assert table.schema.field("time").type == pa.timestamp("ns", "UTC")
     assert table.column("time").cast(pa.int64()).to_pylist() == [p.time_ns for p in pk]
+
+
+def test_reader_streams_its_remaining_packets():
+    want = fp.read(SAMPLE).to_pandas()
+    with fp.open(SAMPLE) as reader:
+        assert pa.schema(reader) == pa.schema(fp.read(SAMPLE))
+        next(reader)  # the stream starts where the Reader is
+        table = pa.RecordBatchReader.from_stream(reader).read_all()
+    assert_same(table, want.iloc[1:].reset_index(drop=True))
+    with fp.open(SAMPLE) as reader:
+        assert [b.num_rows for b in reader.record_batches(batch_size=100)] == [100, len(want) - 100]

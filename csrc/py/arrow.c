@@ -706,11 +706,12 @@ static PyObject *arrow_schema(PyObject *mod, PyObject *specs)
     return cap;
 }
 
-/* ---- table methods: thin calls into fastpkt.tables ------------------------------ */
+/* ---- table methods and notebook views: thin calls into fastpkt.tables / fastpkt.views ---- */
 
-static PyObject *call_tables(const char *func, PyObject *self, PyObject *args, PyObject *kwargs)
+static PyObject *call_module(const char *module, const char *func, PyObject *self, PyObject *args,
+                             PyObject *kwargs)
 {
-    PyObject *mod = PyImport_ImportModule("fastpkt.tables");
+    PyObject *mod = PyImport_ImportModule(module);
     PyObject *fn = mod ? PyObject_GetAttrString(mod, func) : NULL;
     Py_XDECREF(mod);
     if (fn == NULL) return NULL;
@@ -731,7 +732,7 @@ static PyObject *call_tables(const char *func, PyObject *self, PyObject *args, P
 #define TABLE_METHOD(cname, func)                                                   \
     PyObject *cname(PyObject *self, PyObject *args, PyObject *kwargs)               \
     {                                                                               \
-        return call_tables(func, self, args, kwargs);                               \
+        return call_module("fastpkt.tables", func, self, args, kwargs);             \
     }
 TABLE_METHOD(fp_table_arrow_c_stream, "arrow_c_stream")
 TABLE_METHOD(fp_table_arrow_c_schema, "arrow_c_schema")
@@ -741,6 +742,23 @@ TABLE_METHOD(fp_table_to_polars, "to_polars")
 TABLE_METHOD(fp_table_to_parquet, "to_parquet")
 TABLE_METHOD(fp_table_to_csv, "to_csv")
 TABLE_METHOD(fp_table_record_batches, "record_batches")
+
+PyObject *fp_view_html(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return call_module("fastpkt.views", "html", self, NULL, NULL);
+}
+
+static PyMethodDef view_method = {"_repr_html_", fp_view_html, METH_NOARGS, "Notebook view (fastpkt.views)."};
+
+int fp_add_view_method(PyTypeObject *tp)
+{
+    PyObject *descr = PyDescr_NewMethod(tp, &view_method);
+    if (descr == NULL) return -1;
+    int rc = PyObject_SetAttrString((PyObject *)tp, "_repr_html_", descr);
+    Py_DECREF(descr);
+    return rc;
+}
 
 static PyMethodDef arrow_functions[] = {
     {"_arrow_stream", (PyCFunction)(void (*)(void))arrow_stream, METH_FASTCALL,

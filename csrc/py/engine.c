@@ -842,16 +842,6 @@ static PyObject *flows_repr(PyObject *self)
                                 fl->mode == MODE_STREAM ? " streamed" : "");
 }
 
-static PyObject *call_py(PyObject *self, const char *func, PyObject *arg)
-{
-    PyObject *mod = PyImport_ImportModule("fastpkt.flows");
-    if (mod == NULL) return NULL;
-    PyObject *r = arg ? PyObject_CallMethod(mod, func, "OO", self, arg) : PyObject_CallMethod(mod, func, "O", self);
-    Py_DECREF(mod);
-    return r;
-}
-static PyObject *flows_repr_html(PyObject *self, PyObject *unused) { (void)unused; return call_py(self, "flows_html", NULL); }
-
 static PyObject *flows_flush(PyObject *self, PyObject *unused)
 {
     (void)unused;
@@ -896,7 +886,7 @@ static PyMethodDef flows_methods[] = {
      "_columns_next(n): column specs of the next n flows to leave the table, not kept (streams)."},
     FP_TABLE_METHODS,
     {"flush", flows_flush, METH_NOARGS, "Read the rest of the input and expire every flow (expiration 'end')."},
-    {"_repr_html_", flows_repr_html, METH_NOARGS, "Notebook view."},
+    FP_VIEW_METHOD,
     {NULL},
 };
 
@@ -948,6 +938,7 @@ static PyMethodDef streams_methods[] = {
      "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
      "returns the number of streams."},
     FP_TABLE_METHODS,
+    FP_VIEW_METHOD,
     {NULL},
 };
 
@@ -978,6 +969,7 @@ static PyType_Spec streams_spec = {
 
 static PyMethodDef hellos_methods[] = {
     FP_TABLE_METHODS,
+    FP_VIEW_METHOD,
     {NULL},
 };
 

@@ -362,5 +362,6 @@ static PyStructSequence_Desc flow_desc = {
 
 int fp_flow_record_register(PyObject *m, fp_state *st)
 {
-    return fp_add_struct_type(m, &flow_desc, &st->Flow_Type, "FLOW_COLUMNS");
+    if (fp_add_struct_type(m, &flow_desc, &st->Flow_Type, "FLOW_COLUMNS") < 0) return -1;
+    return fp_add_view_method(st->Flow_Type);
 }

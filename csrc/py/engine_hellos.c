@@ -249,5 +249,6 @@ static PyStructSequence_Desc hello_desc = {
 
 int fp_hellos_register(PyObject *m, fp_state *st)
 {
-    return fp_add_struct_type(m, &hello_desc, &st->ClientHello_Type, "HELLO_FIELDS");
+    if (fp_add_struct_type(m, &hello_desc, &st->ClientHello_Type, "HELLO_FIELDS") < 0) return -1;
+    return fp_add_view_method(st->ClientHello_Type);
 }

@@ -449,18 +449,12 @@ static PyObject *stream_save(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     return call_streams_py(self, "stream_save", args, kwargs);
 }
-static PyObject *stream_repr_html(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return call_streams_py(self, "stream_html", NULL, NULL);
-}
-
 static PyMethodDef stream_methods[] = {
     {"http_messages", (PyCFunction)(void (*)(void))stream_http_messages, METH_VARARGS | METH_KEYWORDS,
      "http_messages(decode=False): HTTP/1.x requests and responses in this stream (fastpkt.http)."},
     {"save", (PyCFunction)(void (*)(void))stream_save, METH_VARARGS | METH_KEYWORDS,
      "save(directory): write one file per direction with data; returns the paths."},
-    {"_repr_html_", stream_repr_html, METH_NOARGS, "Notebook view."},
+    FP_VIEW_METHOD,
     {NULL},
 };
 

@@ -707,21 +707,6 @@ done:
     return result;
 }
 
-static PyObject *call_frames(PyObject *self, const char *func)
-{
-    PyObject *mod = PyImport_ImportModule("fastpkt.frames");
-    if (mod == NULL) return NULL;
-    PyObject *r = PyObject_CallMethod(mod, func, "O", self);
-    Py_DECREF(mod);
-    return r;
-}
-
-static PyObject *packetlist_repr_html(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return call_frames(self, "packetlist_html");
-}
-
 #define PL_GETTER(fname, expr)                          \
     static PyObject *fname(PyObject *self, void *c)     \
     {                                                   \
@@ -793,7 +778,7 @@ static PyMethodDef packetlist_methods[] = {
     {"columns", packetlist_columns, METH_NOARGS,
      "Typed column buffers built in C (see fastpkt.frames for the layout)."},
     FP_TABLE_METHODS,
-    {"_repr_html_", packetlist_repr_html, METH_NOARGS, "Notebook view: the first rows as a table."},
+    FP_VIEW_METHOD,
     {NULL},
 };
 

@@ -173,6 +173,11 @@ PyObject *fp_table_to_polars(PyObject *self, PyObject *args, PyObject *kwargs);
 PyObject *fp_table_to_parquet(PyObject *self, PyObject *args, PyObject *kwargs);
 PyObject *fp_table_to_csv(PyObject *self, PyObject *args, PyObject *kwargs);
 PyObject *fp_table_record_batches(PyObject *self, PyObject *args, PyObject *kwargs);
+/* _repr_html_ for notebooks: fastpkt.views.html(self). fp_add_view_method() adds it to a
+ * type built elsewhere (struct sequences). */
+PyObject *fp_view_html(PyObject *self, PyObject *unused);
+int fp_add_view_method(PyTypeObject *tp);
+#define FP_VIEW_METHOD {"_repr_html_", fp_view_html, METH_NOARGS, "Notebook view (fastpkt.views)."}
 #define FP_TABLE_METHOD(name, fn, doc) {name, (PyCFunction)(void (*)(void))(fn), METH_VARARGS | METH_KEYWORDS, doc}
 #define FP_TABLE_METHODS                                                                                     \
     FP_TABLE_METHOD("__arrow_c_stream__", fp_table_arrow_c_stream,                                            \

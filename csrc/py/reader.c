@@ -667,6 +667,13 @@ static PyMethodDef reader_methods[] = {
     {"_set_deadline", reader_set_deadline, METH_O, "End iteration this many seconds from now (None: never)."},
     {"_break", reader_break, METH_NOARGS, "Make a live capture's iteration end (any thread)."},
     {"_set_limit", reader_set_limit, METH_O, "Deliver at most this many more packets."},
+    FP_VIEW_METHOD,
+    FP_TABLE_METHOD("__arrow_c_stream__", fp_table_arrow_c_stream,
+                    "__arrow_c_stream__(requested_schema=None): the remaining packets' columns as an Arrow\n"
+                    "C stream (PacketList.to_pandas() columns, 65,536 packets a batch, bounded memory)."),
+    FP_TABLE_METHOD("__arrow_c_schema__", fp_table_arrow_c_schema, "An Arrow C schema PyCapsule of the packet columns."),
+    FP_TABLE_METHOD("record_batches", fp_table_record_batches,
+                    "record_batches(batch_size=None): a pyarrow RecordBatchReader over the remaining packets."),
     {NULL},
 };
 
