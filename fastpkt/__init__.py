@@ -35,7 +35,13 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     Ether,
     FormatError,
     ICMPv6,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
     IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
     Layer,
     Loopback,
     Packet,
@@ -69,6 +75,8 @@ __all__ = [
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute", "answers",
     "QueryAnswer", "SndRcvList", "UnansweredList",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr", "route",
+    "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
+    "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt",
     "__version__",
 ]
 

@@ -54,3 +54,19 @@ static const fp_field arp_fields[] = {
     {"arp.dst.proto_ipv4", FP_FT_IPV4, 32, FP_L_ARP, 1, 0, 0, arp_addr},
 };
 FP_FIELD_TABLE(fp_fields_arp, "arp", arp_fields);
+
+/* ---- Building (build.h): Scapy's ARP (Ethernet/IPv4) ------------------- */
+#include "build.h"
+
+static const fp_bfield arp_bfields[] = {
+    FP_BU("hwtype", FP_BF_HEX, 0, 2, 0, 16, 1),
+    FP_BU("ptype", FP_BF_HEX, 2, 2, 0, 16, 0x0800),
+    FP_BU("hwlen", FP_BF_AUTO, 4, 1, 0, 8, 6),
+    FP_BU("plen", FP_BF_AUTO, 5, 1, 0, 8, 4),
+    FP_BU("op", 0, 6, 2, 0, 16, 1),
+    FP_BA("hwsrc", FP_BK_MAC, 0, 8, 0, 0),
+    FP_BA("psrc", FP_BK_IP4, FP_BF_ROUTE, 14, 0, 0),
+    FP_BA("hwdst", FP_BK_MAC, 0, 18, 0, 0),
+    FP_BA("pdst", FP_BK_IP4, 0, 24, 0, 0),
+};
+const fp_bproto fp_bproto_arp = {"ARP", FP_B_ARP, 28, 9, 0, 0, arp_bfields, NULL, NULL, NULL, NULL};

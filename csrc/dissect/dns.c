@@ -531,3 +531,49 @@ static const fp_field llmnr_fields[] = {
     {"llmnr", FP_FT_PROTOCOL, 0, FP_L_DNS, 0, 5355, 0, dns_protocol},
 };
 FP_FIELD_TABLE(fp_fields_llmnr, "llmnr", llmnr_fields);
+
+/* ---- Building (build.h): Scapy's DNS (sections prepared by the caller) -- */
+#include "build.h"
+
+int fp_dns_name_put(uint8_t *out, size_t cap, const char *name, size_t len)
+{
+    size_t o = 0, start = 0;
+    if (len && name[len - 1] == '.') len--; /* "example.com." is "example.com" */
+    while (start < len) {
+        size_t stop = start;
+        while (stop < len && name[stop] != '.') stop++;
+        size_t n = stop - start;
+        if (n == 0 || n > 63 || o + 1 + n >= cap) return -1;
+        out[o++] = (uint8_t)n;
+        memcpy(out + o, name + start, n);
+        o += n;
+        start = stop + 1;
+    }
+    if (o + 1 > cap || o + 1 > 255) return -1;
+    out[o++] = 0;
+    return (int)o;
+}
+
+static const fp_bfield dns_bfields[] = {
+    FP_BU("id", 0, 0, 2, 0, 16, 0),
+    FP_BU("qr", 0, 2, 2, 15, 1, 0),
+    FP_BU("opcode", 0, 2, 2, 11, 4, 0),
+    FP_BU("aa", 0, 2, 2, 10, 1, 0),
+    FP_BU("tc", 0, 2, 2, 9, 1, 0),
+    FP_BU("rd", 0, 2, 2, 8, 1, 1),
+    FP_BU("ra", 0, 2, 2, 7, 1, 0),
+    FP_BU("z", 0, 2, 2, 6, 1, 0),
+    FP_BU("ad", 0, 2, 2, 5, 1, 0),
+    FP_BU("cd", 0, 2, 2, 4, 1, 0),
+    FP_BU("rcode", 0, 2, 2, 0, 4, 0),
+    FP_BU("qdcount", FP_BF_AUTO, 4, 2, 0, 16, 0),
+    FP_BU("ancount", FP_BF_AUTO, 6, 2, 0, 16, 0),
+    FP_BU("nscount", FP_BF_AUTO, 8, 2, 0, 16, 0),
+    FP_BU("arcount", FP_BF_AUTO, 10, 2, 0, 16, 0),
+    FP_BV("qd"),
+    FP_BV("an"),
+    FP_BV("ns"),
+    FP_BV("ar"),
+};
+const fp_bproto fp_bproto_dns = {"DNS", FP_B_DNS, 12, 19, 0, 0xffff - 12, dns_bfields, NULL, NULL,
+                                 NULL, NULL};

@@ -136,3 +136,58 @@ size_t fp_ip4_text(const uint8_t *a, char *out)
     o = put_dec_u8(o, a[3]);
     return (size_t)(o - out);
 }
+
+/* ---- Building (build.h): Scapy's IP ------------------------------------ */
+#include "build.h"
+
+enum { IP_IHL = 1, IP_LEN = 3, IP_CHKSUM = 9 };
+
+static int ip_proto_of(int child, uint64_t *v)
+{
+    switch (child) {
+    case FP_B_TCP: *v = 6; return 1;
+    case FP_B_UDP: *v = 17; return 1;
+    case FP_B_ICMP: *v = 1; return 1;
+    case FP_B_IP4: *v = 4; return 1;
+    case FP_B_IP6: *v = 41; return 1;
+    default: return 0;
+    }
+}
+
+static int ip4_finish(fp_bctx *c, int i)
+{
+    fp_blayer *l = &c->L[i];
+    uint8_t *h = c->out + l->off;
+    if (!fp_bset(l, IP_IHL)) h[0] = (uint8_t)((h[0] & 0xf0) | (l->hlen / 4));
+    if (!fp_bset(l, IP_LEN)) {
+        uint32_t n = l->end - l->off;
+        if (n > 0xffff) return fp_build_err(c, "IP.len: %u bytes do not fit in 16 bits", n);
+        h[2] = (uint8_t)(n >> 8);
+        h[3] = (uint8_t)n;
+    }
+    if (!fp_bset(l, IP_CHKSUM)) {
+        h[10] = h[11] = 0;
+        uint16_t ck = fp_inet_checksum(h, l->hlen, 0);
+        h[10] = (uint8_t)(ck >> 8);
+        h[11] = (uint8_t)ck;
+    }
+    return 0;
+}
+
+static const fp_bfield ip4_bfields[] = {
+    FP_BU("version", 0, 0, 1, 4, 4, 4),
+    FP_BU("ihl", FP_BF_AUTO, 0, 1, 0, 4, 0),
+    FP_BU("tos", FP_BF_HEX, 1, 1, 0, 8, 0),
+    FP_BU("len", FP_BF_AUTO, 2, 2, 0, 16, 0),
+    FP_BU("id", 0, 4, 2, 0, 16, 1),
+    FP_BU("flags", FP_BF_IPFLAGS, 6, 2, 13, 3, 0),
+    FP_BU("frag", 0, 6, 2, 0, 13, 0),
+    FP_BU("ttl", 0, 8, 1, 0, 8, 64),
+    FP_BU("proto", FP_BF_NEXT, 9, 1, 0, 8, 0),
+    FP_BU("chksum", FP_BF_AUTO | FP_BF_HEX, 10, 2, 0, 16, 0),
+    FP_BA("src", FP_BK_IP4, FP_BF_ROUTE, 12, 0, 0),
+    FP_BA("dst", FP_BK_IP4, 0, 16, 0, 0x7f000001),
+    FP_BV("options"),
+};
+const fp_bproto fp_bproto_ip4 = {"IP", FP_B_IP4, 20, 13, 4, 40, ip4_bfields, NULL, NULL,
+                                 ip_proto_of, ip4_finish};

@@ -228,3 +228,106 @@ size_t fp_ip6_text(const uint8_t *a, char *out)
     }
     return (size_t)(o - out);
 }
+
+/* ---- Building (build.h): Scapy's IPv6 and its extension headers -------- */
+#include "build.h"
+
+static int ip6_nh_of(int child, uint64_t *v)
+{
+    switch (child) {
+    case FP_B_TCP: *v = 6; return 1;
+    case FP_B_UDP: *v = 17; return 1;
+    case FP_B_ICMP6_ECHO_REQ:
+    case FP_B_ICMP6_ECHO_REP: *v = 58; return 1;
+    case FP_B_IP6_HOP: *v = 0; return 1;
+    case FP_B_IP6_RT: *v = 43; return 1;
+    case FP_B_IP6_FRAG: *v = 44; return 1;
+    case FP_B_IP6_DEST: *v = 60; return 1;
+    case FP_B_IP4: *v = 4; return 1;
+    case FP_B_IP6: *v = 41; return 1;
+    default: return 0;
+    }
+}
+
+static int ip6_finish(fp_bctx *c, int i)
+{
+    fp_blayer *l = &c->L[i];
+    uint8_t *h = c->out + l->off;
+    if (!fp_bset(l, 3)) {
+        uint32_t n = l->end - l->off - 40;
+        if (n > 0xffff) return fp_build_err(c, "IPv6.plen: %u bytes do not fit in 16 bits", n);
+        h[4] = (uint8_t)(n >> 8);
+        h[5] = (uint8_t)n;
+    }
+    return 0;
+}
+
+static const fp_bfield ip6_bfields[] = {
+    FP_BU("version", 0, 0, 4, 28, 4, 6),
+    FP_BU("tc", 0, 0, 4, 20, 8, 0),
+    FP_BU("fl", 0, 0, 4, 0, 20, 0),
+    FP_BU("plen", FP_BF_AUTO, 4, 2, 0, 16, 0),
+    FP_BU("nh", FP_BF_NEXT, 6, 1, 0, 8, 59),
+    FP_BU("hlim", 0, 7, 1, 0, 8, 64),
+    FP_BA("src", FP_BK_IP6, FP_BF_ROUTE, 8, 0, 0),
+    FP_BA("dst", FP_BK_IP6, 0, 24, 1, 0),
+};
+const fp_bproto fp_bproto_ip6 = {"IPv6", FP_B_IP6, 40, 8, 0, 0, ip6_bfields, NULL, NULL,
+                                 ip6_nh_of, ip6_finish};
+
+/* Hop-by-hop and destination options: length in 8-byte units minus one; padded with
+ * Pad1 or PadN (RFC 8200 4.2) to a multiple of 8, as Scapy's autopad does. */
+static int ip6_opts_finish(fp_bctx *c, int i)
+{
+    fp_blayer *l = &c->L[i];
+    uint8_t *h = c->out + l->off;
+    uint32_t pad = l->hlen - 2 - l->var_len;
+    if (pad >= 2) {
+        h[2 + l->var_len] = 1;
+        h[3 + l->var_len] = (uint8_t)(pad - 2);
+    }
+    if (!fp_bset(l, 1)) h[1] = (uint8_t)(l->hlen / 8 - 1);
+    return 0;
+}
+
+static const fp_bfield ip6_opts_bfields[] = {
+    FP_BU("nh", FP_BF_NEXT, 0, 1, 0, 8, 59),
+    FP_BU("len", FP_BF_AUTO, 1, 1, 0, 8, 0),
+    FP_BV("options"),
+};
+const fp_bproto fp_bproto_ip6_hop = {"IPv6ExtHdrHopByHop", FP_B_IP6_HOP, 2, 3, 8, 2046,
+                                     ip6_opts_bfields, NULL, NULL, ip6_nh_of, ip6_opts_finish};
+const fp_bproto fp_bproto_ip6_dest = {"IPv6ExtHdrDestOpt", FP_B_IP6_DEST, 2, 3, 8, 2046,
+                                      ip6_opts_bfields, NULL, NULL, ip6_nh_of, ip6_opts_finish};
+
+/* Routing header: addresses fill it; length 2 per address, segments left = their count. */
+static int ip6_rt_finish(fp_bctx *c, int i)
+{
+    fp_blayer *l = &c->L[i];
+    uint8_t *h = c->out + l->off;
+    if (!fp_bset(l, 1)) h[1] = (uint8_t)(l->var_len / 8);
+    if (!fp_bset(l, 3)) h[3] = (uint8_t)(l->var_len / 16);
+    return 0;
+}
+
+static const fp_bfield ip6_rt_bfields[] = {
+    FP_BU("nh", FP_BF_NEXT, 0, 1, 0, 8, 59),
+    FP_BU("len", FP_BF_AUTO, 1, 1, 0, 8, 0),
+    FP_BU("type", 0, 2, 1, 0, 8, 0),
+    FP_BU("segleft", FP_BF_AUTO, 3, 1, 0, 8, 0),
+    FP_BU("reserved", 0, 4, 4, 0, 32, 0),
+    FP_BV("addresses"),
+};
+const fp_bproto fp_bproto_ip6_rt = {"IPv6ExtHdrRouting", FP_B_IP6_RT, 8, 6, 8, 2040, ip6_rt_bfields,
+                                    NULL, NULL, ip6_nh_of, ip6_rt_finish};
+
+static const fp_bfield ip6_frag_bfields[] = {
+    FP_BU("nh", FP_BF_NEXT, 0, 1, 0, 8, 59),
+    FP_BU("res1", 0, 1, 1, 0, 8, 0),
+    FP_BU("offset", 0, 2, 2, 3, 13, 0),
+    FP_BU("res2", 0, 2, 2, 1, 2, 0),
+    FP_BU("m", 0, 2, 2, 0, 1, 0),
+    FP_BU("id", 0, 4, 4, 0, 32, 0),
+};
+const fp_bproto fp_bproto_ip6_frag = {"IPv6ExtHdrFragment", FP_B_IP6_FRAG, 8, 6, 0, 0,
+                                      ip6_frag_bfields, NULL, NULL, ip6_nh_of, NULL};

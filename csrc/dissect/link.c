@@ -313,3 +313,35 @@ static const fp_field sll_fields[] = {
     SLL_FIELD("sll.ifindex", FP_FT_UINT, 32, SLL_IFINDEX),
 };
 FP_FIELD_TABLE(fp_fields_sll, "sll", sll_fields);
+
+/* ---- Building (build.h): Scapy's Ether and Dot1Q ---------------------- */
+#include "build.h"
+
+static int ethertype_of(int child, uint64_t *v)
+{
+    switch (child) {
+    case FP_B_IP4: *v = 0x0800; return 1;
+    case FP_B_IP6: *v = 0x86dd; return 1;
+    case FP_B_ARP: *v = 0x0806; return 1;
+    case FP_B_VLAN: *v = 0x8100; return 1;
+    default: return 0;
+    }
+}
+
+/* Scapy resolves unset MACs by route and ARP; offline, its fallbacks: broadcast, zero. */
+static const fp_bfield ether_bfields[] = {
+    FP_BA("dst", FP_BK_MAC, 0, 0, 0, 0xffffffffffffull),
+    FP_BA("src", FP_BK_MAC, 0, 6, 0, 0),
+    FP_BU("type", FP_BF_NEXT | FP_BF_HEX, 12, 2, 0, 16, 0x9000),
+};
+const fp_bproto fp_bproto_ether = {"Ether", FP_B_ETH, 14, 3, 0, 0, ether_bfields, NULL, NULL,
+                                   ethertype_of, NULL};
+
+static const fp_bfield vlan_bfields[] = {
+    FP_BU("prio", 0, 0, 2, 13, 3, 0),
+    FP_BU("dei", 0, 0, 2, 12, 1, 0),
+    FP_BU("vlan", 0, 0, 2, 0, 12, 1),
+    FP_BU("type", FP_BF_NEXT | FP_BF_HEX, 2, 2, 0, 16, 0),
+};
+const fp_bproto fp_bproto_vlan = {"Dot1Q", FP_B_VLAN, 4, 4, 0, 0, vlan_bfields, NULL, NULL,
+                                  ethertype_of, NULL};

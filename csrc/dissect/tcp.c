@@ -235,3 +235,47 @@ static const fp_field tcp_fields[] = {
     TCP_OPT("tcp.options.timestamp.tsecr", 32, 8, 10, 6),
 };
 FP_FIELD_TABLE(fp_fields_tcp, "tcp", tcp_fields);
+
+/* ---- Building (build.h): Scapy's TCP ----------------------------------- */
+#include "build.h"
+
+int fp_tcp_option_put(uint8_t *out, size_t cap, uint8_t kind, const uint8_t *val, size_t len)
+{
+    if (kind <= 1) { /* EOL, NOP: the kind byte alone */
+        if (cap < 1) return -1;
+        out[0] = kind;
+        return 1;
+    }
+    if (len > 253 || cap < len + 2) return -1;
+    out[0] = kind;
+    out[1] = (uint8_t)(len + 2);
+    if (len) memcpy(out + 2, val, len);
+    return (int)len + 2;
+}
+
+/* Unset checksum with no IP below: Scapy leaves it zero. */
+static int tcp_finish(fp_bctx *c, int i)
+{
+    fp_blayer *l = &c->L[i];
+    uint8_t *h = c->out + l->off;
+    if (!fp_bset(l, 4)) h[12] = (uint8_t)((h[12] & 0x0f) | (l->hlen / 4) << 4);
+    int64_t ph = fp_build_pseudo_sum(c, i, 6);
+    if (ph >= 0) fp_build_checksum(c, i, 8, 16, (uint32_t)ph, 0);
+    return 0;
+}
+
+static const fp_bfield tcp_bfields[] = {
+    FP_BU("sport", 0, 0, 2, 0, 16, 20),
+    FP_BU("dport", 0, 2, 2, 0, 16, 80),
+    FP_BU("seq", 0, 4, 4, 0, 32, 0),
+    FP_BU("ack", 0, 8, 4, 0, 32, 0),
+    FP_BU("dataofs", FP_BF_AUTO, 12, 1, 4, 4, 0),
+    FP_BU("reserved", 0, 12, 1, 1, 3, 0),
+    FP_BU("flags", FP_BF_TCPFLAGS, 12, 2, 0, 9, 2),
+    FP_BU("window", 0, 14, 2, 0, 16, 8192),
+    FP_BU("chksum", FP_BF_AUTO | FP_BF_HEX, 16, 2, 0, 16, 0),
+    FP_BU("urgptr", 0, 18, 2, 0, 16, 0),
+    FP_BV("options"),
+};
+const fp_bproto fp_bproto_tcp = {"TCP", FP_B_TCP, 20, 11, 4, 40, tcp_bfields, NULL, NULL, NULL,
+                                 tcp_finish};

@@ -41,3 +41,31 @@ static const fp_field udp_fields[] = {
     FP_FIELD_UINT("udp.checksum", FP_L_UDP, 6, 16, 0),
 };
 FP_FIELD_TABLE(fp_fields_udp, "udp", udp_fields);
+
+/* ---- Building (build.h): Scapy's UDP ----------------------------------- */
+#include "build.h"
+
+/* A computed checksum of zero is sent as 0xffff (RFC 768); none without IP below. */
+static int udp_finish(fp_bctx *c, int i)
+{
+    fp_blayer *l = &c->L[i];
+    uint8_t *h = c->out + l->off;
+    if (!fp_bset(l, 2)) {
+        uint32_t n = l->end - l->off;
+        if (n > 0xffff) return fp_build_err(c, "UDP.len: %u bytes do not fit in 16 bits", n);
+        h[4] = (uint8_t)(n >> 8);
+        h[5] = (uint8_t)n;
+    }
+    int64_t ph = fp_build_pseudo_sum(c, i, 17);
+    if (ph >= 0) fp_build_checksum(c, i, 3, 6, (uint32_t)ph, 1);
+    return 0;
+}
+
+static const fp_bfield udp_bfields[] = {
+    FP_BU("sport", 0, 0, 2, 0, 16, 53),
+    FP_BU("dport", 0, 2, 2, 0, 16, 53),
+    FP_BU("len", FP_BF_AUTO, 4, 2, 0, 16, 0),
+    FP_BU("chksum", FP_BF_AUTO | FP_BF_HEX, 6, 2, 0, 16, 0),
+};
+const fp_bproto fp_bproto_udp = {"UDP", FP_B_UDP, 8, 4, 0, 0, udp_bfields, NULL, NULL, NULL,
+                                 udp_finish};

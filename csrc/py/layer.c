@@ -7,7 +7,7 @@
  * attributes is read. All types are heap types created per module (PEP 630).
  * This file holds the base type, the generic field getters and the registration;
  * each protocol's fields are in its layer_*.c. */
-#include "layer.h"
+#include "build.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +40,7 @@ void fp_layer_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     Py_XDECREF(LAYER(self)->pkt);
+    fp_bnode_free(LAYER(self));
     PyObject_Free(self); /* allocated with PyObject_Malloc in fp_layer_new */
     Py_DECREF(tp);
 }
@@ -63,6 +64,7 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
     l->pkt = pkt;
     l->id = (uint8_t)id;
     l->index = (uint8_t)index;
+    l->b = NULL;
     return (PyObject *)l;
 }
 
@@ -102,28 +104,32 @@ static void layer_extent(const FpLayer *l, uint32_t *off, uint32_t *hlen, uint32
 static PyObject *layer_get_name(PyObject *self, void *c)
 {
     (void)c;
-    return PyUnicode_FromString(fp_layer_names[LAYER(self)->id]);
+    const FpLayer *l = LAYER(self);
+    return PyUnicode_FromString(l->pkt ? fp_layer_names[l->id] : l->b->p->name);
 }
 
+/* Builders: where the header lies in the built bytes of their stack. */
 static PyObject *layer_get_offset(PyObject *self, void *c)
 {
-    (void)c;
     uint32_t off, hlen, end;
+    if (LAYER(self)->pkt == NULL) {
+        if (fp_build_extent(LAYER(self)->b->st, LAYER(self), &off, &hlen) < 0) return NULL;
+        return PyLong_FromUnsignedLong(c ? hlen : off);
+    }
     layer_extent(LAYER(self), &off, &hlen, &end);
-    return PyLong_FromUnsignedLong(off);
+    return PyLong_FromUnsignedLong(c ? hlen : off);
 }
 
-static PyObject *layer_get_header_len(PyObject *self, void *c)
-{
-    (void)c;
-    uint32_t off, hlen, end;
-    layer_extent(LAYER(self), &off, &hlen, &end);
-    return PyLong_FromUnsignedLong(hlen);
-}
-
+/* Builders: the next layer (a builder, or Raw for raw bytes), b'' at the end. */
 static PyObject *layer_get_payload(PyObject *self, void *c)
 {
     (void)c;
+    if (LAYER(self)->pkt == NULL) {
+        PyObject *pl = LAYER(self)->b->payload;
+        if (pl == NULL) return PyBytes_FromStringAndSize(NULL, 0);
+        if (fp_is_builder(pl)) return Py_NewRef(pl);
+        return PyObject_CallOneArg((PyObject *)LAYER(self)->b->st->Raw_Type, pl);
+    }
     uint32_t off, hlen, end;
     layer_extent(LAYER(self), &off, &hlen, &end);
     return PyBytes_FromStringAndSize((const char *)ldata(LAYER(self)) + off + hlen,
@@ -133,6 +139,7 @@ static PyObject *layer_get_payload(PyObject *self, void *c)
 static PyObject *layer_get_raw(PyObject *self, void *c)
 {
     (void)c;
+    if (LAYER(self)->pkt == NULL) return fp_build_bytes(LAYER(self)->b->st, LAYER(self));
     uint32_t off, hlen, end;
     layer_extent(LAYER(self), &off, &hlen, &end);
     return PyBytes_FromStringAndSize((const char *)ldata(LAYER(self)) + off,
@@ -170,6 +177,7 @@ static PyObject *layer_fields_dict(PyObject *self, PyObject *unused)
 static PyObject *layer_repr(PyObject *self)
 {
     const FpLayer *l = LAYER(self);
+    if (l->pkt == NULL) return fp_build_repr(self);
     PyObject *parts = PyList_New(0);
     if (parts == NULL) return NULL;
     const char *const *names = layer_def(l->id)->repr;
@@ -218,8 +226,8 @@ fail:
 static PyGetSetDef layer_getset[] = {
     {"name", layer_get_name, NULL, "Layer name (Scapy's class name: 'Ether', 'IP', 'TCP', ...).", NULL},
     {"offset", layer_get_offset, NULL, "Offset of the header within the packet bytes.", NULL},
-    {"header_len", layer_get_header_len, NULL,
-     "Header length in bytes (DNS/TLS: the whole message; HTTP: start line and headers).", NULL},
+    {"header_len", layer_get_offset, NULL,
+     "Header length in bytes (DNS/TLS: the whole message; HTTP: start line and headers).", (void *)1},
     {"payload", layer_get_payload, NULL,
      "Bytes after this layer's header, up to the end of this layer (IP total length, UDP length...).",
      NULL},
@@ -291,6 +299,7 @@ PyMethodDef fp_layer_l4_methods[] = {
  * specialise getset access, and the generic lookup dominates a per-packet loop. */
 PyObject *fp_layer_getattro(PyObject *self, PyObject *name)
 {
+    if (LAYER(self)->pkt == NULL) return fp_build_getattro(self, name);
     const fp_state *st = LAYER(self)->pkt->st;
     unsigned id = LAYER(self)->id;
     for (int i = 0; i < st->layer_fast_n[id]; i++)
@@ -318,9 +327,25 @@ static int layer_fast_init(fp_state *st, int id, const PyGetSetDef *defs)
     return 0;
 }
 
+static Py_ssize_t layer_len(PyObject *self)
+{
+    const FpLayer *l = LAYER(self);
+    if (l->pkt == NULL) return fp_layer_len(self);
+    uint32_t off, hlen, end;
+    layer_extent(l, &off, &hlen, &end);
+    return (Py_ssize_t)(end - off);
+}
+
 static PyType_Slot layer_base_slots[] = {
     {Py_tp_dealloc, fp_layer_dealloc},
     {Py_tp_repr, layer_repr},
+    {Py_tp_getattro, fp_layer_getattro},
+    {Py_tp_setattro, fp_layer_setattro},
+    {Py_nb_true_divide, fp_build_div},
+    {Py_sq_contains, fp_layer_contains},
+    {Py_sq_length, layer_len},
+    {Py_mp_subscript, fp_layer_getitem},
+    {Py_mp_length, layer_len},
     {Py_tp_getset, layer_getset},
     {Py_tp_methods, layer_methods},
     {Py_tp_doc, (void *)layer_doc},
@@ -330,7 +355,7 @@ static PyType_Slot layer_base_slots[] = {
 static PyType_Spec layer_base_spec = {
     .name = "fastpkt.Layer",
     .basicsize = sizeof(FpLayer),
-    .flags = LAYER_FLAGS | Py_TPFLAGS_BASETYPE,
+    .flags = LAYER_FLAGS | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = layer_base_slots,
 };
 
@@ -367,10 +392,16 @@ int fp_layers_register(PyObject *m, fp_state *st)
     PyObject *empty = PyTuple_New(0);
     int r = fp_layer_set_class_attr(base, "fields", empty);
     Py_XDECREF(empty);
+    for (PyMethodDef *d = fp_layer_build_methods; r == 0 && d->ml_name; d++) {
+        PyObject *descr = PyDescr_NewMethod(base, d);
+        r = fp_layer_set_class_attr(base, d->ml_name, descr);
+        Py_XDECREF(descr);
+    }
     if (r < 0 || PyModule_AddType(m, base) < 0) {
         Py_DECREF(base);
         return -1;
     }
+    Py_XSETREF(st->LayerBase_Type, (PyTypeObject *)Py_NewRef(base));
 
     for (size_t i = 0; i < N_LAYER_DEFS; i++) {
         const fp_layer_def *def = layer_defs[i];
@@ -391,7 +422,7 @@ int fp_layers_register(PyObject *m, fp_state *st)
         if (def->setup && def->setup(m, tp) < 0) goto fail;
     }
     Py_DECREF(base);
-    return 0;
+    return fp_build_register(m, st);
 fail:
     Py_DECREF(base);
     return -1;

@@ -73,13 +73,21 @@ PyObject *fp_layer_getattro(PyObject *self, PyObject *name);
 #define Py_TPFLAGS_DISALLOW_INSTANTIATION 0
 #endif
 
-#define LAYER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION)
+#define LAYER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE)
 
-#define LAYER_SPEC(cname, pyname, doc, getset, methods)                                   \
+/* layer_build.c: constructing (builder mode) and setting fields */
+PyObject *fp_layer_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds);
+int fp_layer_setattro(PyObject *self, PyObject *name, PyObject *value);
+
+#define LAYER_SPEC(cname, pyname, doc, getset, methods) LAYER_SPEC_F(cname, pyname, doc, getset, methods, 0)
+/* extra_flags: Py_TPFLAGS_BASETYPE for the views builder-only types extend (ICMPv6). */
+#define LAYER_SPEC_F(cname, pyname, doc, getset, methods, extra_flags)                    \
     static PyType_Slot cname##_slots[] = {                                                \
         {Py_tp_doc, (void *)(doc)},                                                       \
         {Py_tp_dealloc, fp_layer_dealloc}, /* not subtype_dealloc: layers are made per access */ \
         {Py_tp_getattro, fp_layer_getattro},                                              \
+        {Py_tp_setattro, fp_layer_setattro},                                              \
+        {Py_tp_new, fp_layer_tp_new},                                                     \
         {Py_tp_getset, getset},                                                           \
         {Py_tp_methods, methods},                                                         \
         {0, NULL},                                                                        \
@@ -87,7 +95,7 @@ PyObject *fp_layer_getattro(PyObject *self, PyObject *name);
     static PyType_Spec cname##_spec = {                                                   \
         .name = "fastpkt." pyname,                                                        \
         .basicsize = sizeof(FpLayer),                                                     \
-        .flags = LAYER_FLAGS,                                                             \
+        .flags = LAYER_FLAGS | (extra_flags),                                             \
         .slots = cname##_slots,                                                           \
     }
 

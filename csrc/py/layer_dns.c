@@ -251,14 +251,135 @@ static PyStructSequence_Desc dnsrr_desc = {
     7,
 };
 
+/* Records of one section of a DNS message as DNSQR/DNSRR (building: DNS(raw)). */
+PyObject *fp_dns_records(fp_state *st, const uint8_t *msg, uint32_t len, int section)
+{
+    fp_dns_iter it;
+    PyObject *out = PyList_New(0);
+    if (out == NULL || fp_dns_iter_init(&it, msg, len) != 0) return out;
+    fp_dns_record *rec = PyMem_Malloc(sizeof *rec);
+    if (rec == NULL) {
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
+    while (fp_dns_iter_next(&it, rec) == 1) {
+        if ((int)rec->section < section) continue;
+        if ((int)rec->section > section) break;
+        PyObject *o = section == FP_DNS_QD ? dns_question(st->DNSQR_Type, rec)
+                                           : dns_resource(st->DNSRR_Type, msg, len, rec);
+        if (o == NULL || PyList_Append(out, o) < 0) {
+            Py_XDECREF(o);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(o);
+    }
+    PyMem_Free(rec);
+    return out;
+}
+
+/* Type and class names Scapy accepts in DNSQR/DNSRR. */
+static const struct {
+    const char *name;
+    uint16_t value;
+} dns_type_names[] = {
+    {"A", 1},     {"NS", 2},     {"CNAME", 5}, {"SOA", 6},    {"PTR", 12}, {"HINFO", 13},
+    {"MX", 15},   {"TXT", 16},   {"AAAA", 28}, {"SRV", 33},   {"NAPTR", 35}, {"DNAME", 39},
+    {"OPT", 41},  {"DS", 43},    {"RRSIG", 46}, {"NSEC", 47}, {"DNSKEY", 48}, {"HTTPS", 65},
+    {"SVCB", 64}, {"CAA", 257},  {"ANY", 255}, {"ALL", 255},  {"IN", 1},    {"CH", 3},
+};
+
+int fp_dns_type_value(PyObject *v, long *out)
+{
+    for (size_t i = 0; i < sizeof dns_type_names / sizeof dns_type_names[0]; i++)
+        if (PyUnicode_CompareWithASCIIString(v, dns_type_names[i].name) == 0) {
+            *out = dns_type_names[i].value;
+            return 0;
+        }
+    PyErr_Format(PyExc_ValueError, "unknown DNS type or class name %R", v);
+    return -1;
+}
+
+static newfunc structseq_new;
+
+/* DNSQR(qname=..., qtype='A') and DNSRR(rrname=..., type=..., rdata=...) as in Scapy, with
+ * Scapy's defaults; a single sequence argument still makes a record from its items. */
+static PyObject *dns_record_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) == 1 && kwds == NULL) return structseq_new(tp, args, kwds);
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject *fields = PyObject_GetAttrString((PyObject *)tp, "_fields");
+    if (fields == NULL) return NULL;
+    Py_ssize_t nf = PyTuple_GET_SIZE(fields);
+    int is_qr = nf == 3;
+    PyObject *o = PyStructSequence_New(tp);
+    if (o == NULL) {
+        Py_DECREF(fields);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *v = i < n ? PyTuple_GET_ITEM(args, i) : NULL;
+        PyObject *kv = kwds ? PyDict_GetItemWithError(kwds, PyTuple_GET_ITEM(fields, i)) : NULL;
+        if (kv == NULL && PyErr_Occurred()) goto fail;
+        if (kv) v = kv;
+        PyObject *val;
+        if (v != NULL) val = Py_NewRef(v);
+        else if (i == 0) val = PyUnicode_FromString(is_qr ? "www.example.com" : ".");
+        else if (i == 1 || i == 2) val = PyLong_FromLong(1);
+        else if (i == 3) val = PyLong_FromLong(0);
+        else val = Py_NewRef(Py_None);
+        if (val == NULL) goto fail;
+        PyStructSequence_SET_ITEM(o, i, val);
+    }
+    if (n > nf || (kwds && PyDict_GET_SIZE(kwds) + (n < nf ? n : nf) > nf)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes the fields %R", tp->tp_name, fields);
+        goto fail;
+    }
+    if (kwds) { /* names that are not fields */
+        PyObject *k, *val;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(kwds, &pos, &k, &val)) {
+            int found = PySequence_Contains(fields, k);
+            if (found <= 0) {
+                if (found == 0) PyErr_Format(PyExc_TypeError, "%s() has no field %R", tp->tp_name, k);
+                goto fail;
+            }
+        }
+    }
+    Py_DECREF(fields);
+    return o;
+fail:
+    Py_DECREF(fields);
+    Py_DECREF(o);
+    return NULL;
+}
+
+static int dns_record_type_setup(PyTypeObject *tp)
+{
+    structseq_new = tp->tp_new;
+    tp->tp_new = dns_record_new;
+    PyObject *fields = PyObject_GetAttrString((PyObject *)tp, "__match_args__");
+    if (fields == NULL) return -1;
+    int r = PyDict_SetItemString(tp->tp_dict, "_fields", fields);
+    Py_DECREF(fields);
+    PyType_Modified(tp);
+    return r;
+}
+
 /* DNS.DNSQR and DNS.DNSRR, also fastpkt.DNSQR/DNSRR. */
 static int dns_setup(PyObject *m, PyTypeObject *tp)
 {
+    fp_state *st = fp_state_from_module(m);
     PyTypeObject *qr = PyStructSequence_NewType(&dnsqr_desc);
     PyTypeObject *rr = qr ? PyStructSequence_NewType(&dnsrr_desc) : NULL;
     int bad = rr == NULL || fp_layer_set_class_attr(tp, "DNSQR", (PyObject *)qr) < 0 ||
               fp_layer_set_class_attr(tp, "DNSRR", (PyObject *)rr) < 0 || PyModule_AddType(m, qr) < 0 ||
-              PyModule_AddType(m, rr) < 0;
+              PyModule_AddType(m, rr) < 0 || dns_record_type_setup(qr) < 0 ||
+              dns_record_type_setup(rr) < 0;
+    if (!bad) {
+        Py_XSETREF(st->DNSQR_Type, (PyTypeObject *)Py_NewRef(qr));
+        Py_XSETREF(st->DNSRR_Type, (PyTypeObject *)Py_NewRef(rr));
+    }
     Py_XDECREF(qr);
     Py_XDECREF(rr);
     return bad ? -1 : 0;

@@ -38,7 +38,8 @@ static PyGetSetDef icmp6_getset[] = {
 };
 
 LAYER_SPEC(icmp, "ICMP", "ICMP header (RFC 792).", icmp_getset, fp_layer_l4_methods);
-LAYER_SPEC(icmp6, "ICMPv6", "ICMPv6 header (RFC 4443).", icmp6_getset, fp_layer_l4_methods);
+LAYER_SPEC_F(icmp6, "ICMPv6", "ICMPv6 header (RFC 4443).", icmp6_getset, fp_layer_l4_methods,
+             Py_TPFLAGS_BASETYPE);
 
 const fp_layer_def fp_layer_icmp = {&icmp_spec, FP_L_ICMP, FP_NAMES("type", "code", "chksum", "id", "seq"),
                                     FP_NAMES("type", "code", "id", "seq"), NULL};

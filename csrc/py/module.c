@@ -171,6 +171,10 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->ClientHello_Type);
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
+    Py_VISIT(st->LayerBase_Type);
+    for (int i = 0; i < FP_B_COUNT_MAX; i++) Py_VISIT(st->Build_Types[i]);
+    Py_VISIT(st->DNSQR_Type);
+    Py_VISIT(st->DNSRR_Type);
     Py_VISIT(st->TCPFlags_Type);
     Py_VISIT(st->Error);
     Py_VISIT(st->FormatError);
@@ -197,6 +201,13 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->ClientHello_Type);
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
+    Py_CLEAR(st->LayerBase_Type);
+    for (int i = 0; i < FP_B_COUNT_MAX; i++) {
+        Py_CLEAR(st->Build_Types[i]);
+        for (int f = 0; f < 24; f++) Py_CLEAR(st->bnames[i][f]);
+    }
+    Py_CLEAR(st->DNSQR_Type);
+    Py_CLEAR(st->DNSRR_Type);
     Py_CLEAR(st->TCPFlags_Type);
     Py_CLEAR(st->Error);
     Py_CLEAR(st->FormatError);

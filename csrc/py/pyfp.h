@@ -7,6 +7,14 @@
 
 #include "../dissect/dissect.h"
 #include "../source/source.h"
+#include "../dissect/build.h"
+
+#define FP_B_COUNT_MAX 24 /* >= FP_B_COUNT (dissect/build.h) */
+typedef struct {
+    int family;
+    uint64_t when_ms;
+    uint8_t dst[16], src[16];
+} fp_route_entry;
 
 typedef struct {
     PyTypeObject *Packet_Type;
@@ -37,6 +45,14 @@ typedef struct {
         const PyGetSetDef *def;
     } layer_fast[FP_L_COUNT][FP_LAYER_FAST_MAX]; /* hot fields of each layer type */
     uint8_t layer_fast_n[FP_L_COUNT];
+    /* building (build.c, layer_build.c) */
+    PyTypeObject *LayerBase_Type;
+    PyTypeObject *Build_Types[FP_B_COUNT_MAX];   /* by fp_build_id */
+    PyTypeObject *DNSQR_Type, *DNSRR_Type;
+    PyObject *bnames[FP_B_COUNT_MAX][24];        /* interned field names of each table */
+#define FP_ROUTE_CACHE 16
+    fp_route_entry route_cache[FP_ROUTE_CACHE];  /* source address by destination, 1 s */
+    unsigned route_next;
 } fp_state;
 
 /* A packet: record metadata, its dissection and its bytes. Records of mmap'd files
@@ -58,12 +74,15 @@ typedef struct {
     uint8_t inline_data[];
 } FpPacket;
 
-/* A layer view: the owning packet plus which layer (and which VLAN tag). */
+/* A layer view: the owning packet plus which layer (and which VLAN tag). A layer being
+ * built has no packet: `b` holds its values (csrc/py/build.h) and `id` is its fp_build_id. */
+typedef struct fp_bnode fp_bnode;
 typedef struct {
     PyObject_HEAD
     FpPacket *pkt;
     uint8_t id;
     uint8_t index;
+    fp_bnode *b;
 } FpLayer;
 
 fp_state *fp_state_from_type(PyTypeObject *tp);
