@@ -16,7 +16,7 @@ cd "$OUT"
 failed=0
 for script in packet_anatomy packet_sniffer dns_monitor read_pcap_summary dns_analyzer tcp_session_tracker handshake_tracker \
               arp_monitor http_requests tls_sni flow_report_simple flow_report chart_top_destinations \
-              verify_checksums signature_matcher port_scan_detector timed_capture_to_pcap \
+              verify_checksums checksum_lesson craft_packets signature_matcher port_scan_detector timed_capture_to_pcap \
               reconstruct_streams find_http; do
     echo "=== $script"
     if ! "$PYTHON" "$HERE/$script.py" --pcap "$PCAP" > "$OUT/$script.log" 2>&1; then

@@ -1,4 +1,4 @@
-"""A Scapy-compatible facade backed by fastpkt: reading, writing and sniffing.
+"""A Scapy-compatible facade backed by fastpkt: reading, writing, sniffing and building.
 
     from fastpkt.scapy import rdpcap, sniff, IP, TCP, DNS, Raw
 
@@ -8,10 +8,16 @@
         if pkt.haslayer(Raw):
             data = pkt[Raw].load
 
-Differences from Scapy worth knowing: packets are read-only views (no crafting, no ``del
-pkt.chksum``; use ``pkt.verify_checksums()``), ``DNSQR.qname`` is ``str`` (Scapy: bytes with
-a trailing dot), ``pkt[X]`` raises KeyError when the layer is absent (Scapy: IndexError; both
-are LookupError). ``sniff()`` is ``fastpkt.sniff``: live (``sniff(iface=...)``, root or
+    syn = IP(dst="192.0.2.10") / TCP(dport=80, flags="S")   # bytes(syn) == Scapy's
+    syn.show2(); hexdump(syn); ls(TCP)
+
+Differences from Scapy worth knowing: dissected packets are zero-copy views until a field is
+set or deleted (``del pkt[IP].chksum`` turns that packet's bytes into editable layers, once);
+``DNSQR.qname`` is ``str`` (Scapy: bytes with a trailing dot) and DNS records are immutable
+(replace ``dns.qd`` rather than editing a record); ``pkt[X]`` raises KeyError when the layer
+is absent (Scapy: IndexError; both are LookupError); unset Ether addresses are
+ff:ff:ff:ff:ff:ff and 00:00:00:00:00:00 (Scapy looks them up by route and ARP); IP options
+are bytes. ``sniff()`` is ``fastpkt.sniff``: live (``sniff(iface=...)``, root or
 CAP_NET_RAW) and offline (``sniff(offline=...)``). ``send``/``sendp``/``sr``/``sr1``/``srp``/
 ``srp1``/``arping``/``traceroute`` are ``fastpkt.probe``'s: answers come back as fastpkt
 Packets (``sr`` answers start at the IP header, as Scapy's), unanswered probes as a list.
@@ -35,12 +41,19 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
     Dot1Q,
     Ether,
     ICMPv6,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
     IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
     Packet,
     PacketList,
 )
 from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
 from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  # noqa: F401
+from fastpkt.craft import hexdump, ls, raw  # noqa: F401
 
 __all__ = [
     "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
@@ -48,6 +61,8 @@ __all__ = [
     "DNS", "DNSQR", "DNSRR", "Raw", "Packet", "PacketList",
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr",
+    "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
+    "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw",
 ]
 
 

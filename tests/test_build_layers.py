@@ -89,10 +89,10 @@ def cases():
     def add(name, stack):
         out.append((name, stack))
 
-    for i, (a, p) in enumerate(itertools.product(ip4, payloads[:3])):
+    for a, p in itertools.product(ip4, payloads[:3]):
         for t in tcp:
             stack = [("IP", {**IP4, **a}), ("TCP", t)] + ([p] if p else [])
-            add("ip%d-tcp%s" % (i, t), stack)
+            add("ip-%s-tcp-%s-%r" % (a, t, p and len(p)), stack)
     for a, u, p in itertools.product(ip4[:6], udp, payloads):
         add("ip-udp-%s-%s-%r" % (a, u, p and len(p)), [("IP", {**IP4, **a}), ("UDP", u)] + ([p] if p else []))
     for c, p in itertools.product(icmp, payloads[:4]):

@@ -1357,3 +1357,50 @@ int fp_build_extent(fp_state *st, FpLayer *l, uint32_t *off, uint32_t *hlen)
     Py_XDECREF(all);
     return all ? 0 : -1;
 }
+
+/* ---- editing dissected packets ------------------------------------------------- */
+
+PyObject *fp_build_packet_stack(fp_state *st, FpPacket *p)
+{
+    int id = -1;
+    switch (p->linktype) {
+    case FP_LINKTYPE_ETHERNET: id = FP_B_ETH; break;
+    case FP_LINKTYPE_IPV4: id = FP_B_IP4; break;
+    case FP_LINKTYPE_IPV6: id = FP_B_IP6; break;
+    case FP_LINKTYPE_RAW:
+    case 12:
+    case 14:
+        if (p->caplen) id = (p->data[0] >> 4) == 6 ? FP_B_IP6 : FP_B_IP4;
+        break;
+    default: break;
+    }
+    if (id < 0) {
+        PyErr_Format(PyExc_TypeError, "packets of link type %u cannot be edited: fastpkt builds "
+                     "Ethernet and raw IP frames", p->linktype);
+        return NULL;
+    }
+    return fp_build_parse(st, id, p->data, p->caplen);
+}
+
+static int node_shows(const FpLayer *n, int view_id)
+{
+    if (n->id == view_id) return 1;
+    return view_id == FP_L_ICMP6 && (n->id == FP_B_ICMP6_ECHO_REQ || n->id == FP_B_ICMP6_ECHO_REP);
+}
+
+FpLayer *fp_view_node(FpLayer *v, int create)
+{
+    FpPacket *p = v->pkt;
+    if (p->edit == NULL) {
+        if (!create) return NULL;
+        p->edit = fp_build_packet_stack(p->st, p);
+        if (p->edit == NULL) return NULL;
+    }
+    int seen = 0;
+    for (PyObject *o = p->edit; o != NULL && fp_is_builder(o); o = LAYER(o)->b->payload)
+        if (node_shows(LAYER(o), v->id) && seen++ == v->index) return LAYER(o);
+    PyErr_Format(PyExc_AttributeError, "this packet's %s layer cannot be edited: fastpkt builds "
+                 "Ether, Dot1Q, ARP, IP, IPv6, TCP, UDP, ICMP, ICMPv6 echo and DNS over UDP",
+                 fp_layer_names[v->id]);
+    return NULL;
+}

@@ -48,6 +48,11 @@ PyObject *fp_build_view(fp_state *st, FpLayer *l, PyObject **packet);
 /* Where l's header lies in the built bytes of its stack. */
 int fp_build_extent(fp_state *st, FpLayer *l, uint32_t *off, uint32_t *hlen);
 PyObject *fp_build_as_bytes(PyObject *v);
+/* The packet's bytes as a builder stack (Ethernet and raw IP link types), new reference. */
+PyObject *fp_build_packet_stack(fp_state *st, FpPacket *p);
+/* The layer of the packet's edit stack that view v shows (borrowed); with `create`, the
+ * stack is made on first use. NULL with an error when v's layer has no builder. */
+FpLayer *fp_view_node(FpLayer *v, int create);
 /* layer_build.c: types, tp_new, attribute access, methods */
 int fp_build_register(PyObject *m, fp_state *st);
 PyObject *fp_layer_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds);

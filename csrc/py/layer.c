@@ -140,6 +140,11 @@ static PyObject *layer_get_raw(PyObject *self, void *c)
 {
     (void)c;
     if (LAYER(self)->pkt == NULL) return fp_build_bytes(LAYER(self)->b->st, LAYER(self));
+    if (LAYER(self)->pkt->edit) {
+        FpLayer *node = fp_view_node(LAYER(self), 0);
+        if (node) return fp_build_bytes(node->b->st, node);
+        PyErr_Clear();
+    }
     uint32_t off, hlen, end;
     layer_extent(LAYER(self), &off, &hlen, &end);
     return PyBytes_FromStringAndSize((const char *)ldata(LAYER(self)) + off,
@@ -300,6 +305,11 @@ PyMethodDef fp_layer_l4_methods[] = {
 PyObject *fp_layer_getattro(PyObject *self, PyObject *name)
 {
     if (LAYER(self)->pkt == NULL) return fp_build_getattro(self, name);
+    if (LAYER(self)->pkt->edit) { /* an edited packet: its layers show the edit */
+        FpLayer *node = fp_view_node(LAYER(self), 0);
+        if (node) return PyObject_GetAttr((PyObject *)node, name);
+        PyErr_Clear(); /* a layer the builder does not hold (HTTP, TLS) reads its bytes */
+    }
     const fp_state *st = LAYER(self)->pkt->st;
     unsigned id = LAYER(self)->id;
     for (int i = 0; i < st->layer_fast_n[id]; i++)

@@ -102,10 +102,15 @@ PyObject *fp_build_getattro(PyObject *self, PyObject *name)
     return PyObject_GenericGetAttr(self, name);
 }
 
+/* Setting or deleting a field of a view edits its packet: the packet's bytes become a
+ * builder stack (once) that its layers and bytes() show from then on. */
 int fp_layer_setattro(PyObject *self, PyObject *name, PyObject *value)
 {
     FpLayer *l = LAYER(self);
-    if (l->pkt != NULL) return PyObject_GenericSetAttr(self, name, value);
+    if (l->pkt != NULL) {
+        FpLayer *node = fp_view_node(l, 1);
+        return node ? fp_layer_setattro((PyObject *)node, name, value) : -1;
+    }
     fp_state *st = l->b->st;
     int f = fp_build_field_index(st, l->b->p, name);
     if (f < 0) {
@@ -380,7 +385,21 @@ PyObject *fp_build_repr(PyObject *self)
     return r;
 }
 
+/* Packet.verify_checksums() of the built bytes (of the packet, for a view). */
+static PyObject *layer_verify_checksums(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    FpLayer *l = LAYER(self);
+    PyObject *pkt = l->pkt ? Py_NewRef((PyObject *)l->pkt) : fp_build_packet(l->b->st, l);
+    if (pkt == NULL) return NULL;
+    PyObject *r = PyObject_CallMethod(pkt, "verify_checksums", NULL);
+    Py_DECREF(pkt);
+    return r;
+}
+
 PyMethodDef fp_layer_build_methods[] = {
+    {"verify_checksums", layer_verify_checksums, METH_NOARGS,
+     "Packet.verify_checksums() of this packet (built first when it is being built)."},
     {"copy", layer_copy, METH_NOARGS,
      "An editable copy (a builder): of a built layer and its payload, or of a view's bytes\n"
      "(this layer and what follows it) read back into layers."},

@@ -1,6 +1,6 @@
 /* Packet: one record, its dissection and a private copy of its bytes in a single
  * var-sized object. Layer attributes return views (FpLayer) over those bytes. */
-#include "pyfp.h"
+#include "build.h"
 
 #include <stddef.h>
 
@@ -14,6 +14,7 @@ static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
     PyObject *op = PyObject_Malloc(size);
     if (op == NULL) return (FpPacket *)PyErr_NoMemory();
     PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)inline_len);
+    ((FpPacket *)op)->edit = NULL;
     return (FpPacket *)op;
 }
 
@@ -89,6 +90,7 @@ static void packet_dealloc(PyObject *self)
         if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);
         Py_DECREF(p->owner);
     }
+    Py_XDECREF(p->edit);
     PyObject_Free(self);
     Py_DECREF(tp);
 }
@@ -407,10 +409,21 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
     return st ? fp_layer_new(st, p, (fp_layer_id)id, 0) : NULL;
 }
 
+/* The captured bytes, or once a layer was edited (del pkt[IP].chksum), the rebuilt ones. */
 static PyObject *packet_bytes(PyObject *self, PyObject *unused)
 {
     (void)unused;
+    FpPacket *p = PKT(self);
+    if (p->edit) return fp_build_bytes(p->st, LAYER(p->edit));
     return get_raw(self, NULL);
+}
+
+static PyObject *packet_edit_copy(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    FpPacket *p = PKT(self);
+    if (p->edit) return fp_build_copy(p->st, LAYER(p->edit));
+    return fp_build_packet_stack(p->st, p);
 }
 
 static Py_ssize_t packet_len(PyObject *self) { return PKT(self)->wirelen; }
@@ -597,12 +610,6 @@ fail:
     return NULL;
 }
 
-static PyObject *tristate(int v)
-{
-    if (v < 0) Py_RETURN_NONE;
-    return PyBool_FromLong(v);
-}
-
 static PyObject *packet_verify_checksums(PyObject *self, PyObject *unused)
 {
     (void)unused;
@@ -684,7 +691,9 @@ static PyMethodDef packet_methods[] = {
      "Print every layer's fields (return the text with dump=True)."},
     {"verify_checksums", packet_verify_checksums, METH_NOARGS,
      "Check IPv4/TCP/UDP/ICMP checksums: {layer: True/False/None (cannot tell)}."},
-    {"__bytes__", packet_bytes, METH_NOARGS, "The captured bytes."},
+    {"__bytes__", packet_bytes, METH_NOARGS, "The captured bytes (rebuilt once a layer was edited)."},
+    {"copy", packet_edit_copy, METH_NOARGS,
+     "An editable copy: the packet's bytes read back into builder layers (Ether or IP first)."},
     {"field", (PyCFunction)(void (*)(void))fp_packet_field, METH_VARARGS | METH_KEYWORDS,
      "A field by its Wireshark name ('tcp.srcport'): the first value or None; all=True: "
      "every occurrence, as a list."},

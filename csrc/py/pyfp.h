@@ -69,6 +69,7 @@ typedef struct {
     int opts_big_endian;
     fp_state *st;          /* module state, cached: attribute access is the hot path */
     PyObject *owner;       /* NULL when the bytes live in inline_data */
+    PyObject *edit;        /* builder stack of these bytes once a layer was edited, else NULL */
     const uint8_t *data;
     fp_dissection d;
     uint8_t inline_data[];
