@@ -181,3 +181,81 @@ def test_bytes_equal_scapy(name, stack):
     ours = bytes(build(fp, stack))
     ref = bytes(build(sa, stack))
     assert ours == ref, "%s\nfastpkt %s\nscapy   %s" % (name, ours.hex(), ref.hex())
+
+
+HOSTILE = [
+    (lambda: fp.IP(ttl=256), ValueError, "IP.ttl"),
+    (lambda: fp.IP(ttl=-1), ValueError, "IP.ttl"),
+    (lambda: fp.TCP(sport=65536), ValueError, "TCP.sport"),
+    (lambda: fp.IP(ihl=16), ValueError, "IP.ihl"),
+    (lambda: fp.IP(dst="300.1.2.3"), ValueError, "IP.dst"),
+    (lambda: fp.IP(dst=17), TypeError, "IP.dst"),
+    (lambda: fp.IP(ttl="x"), ValueError, "IP.ttl"),
+    (lambda: fp.IP(ttl=1.5), TypeError, "IP.ttl"),
+    (lambda: fp.Ether(src="00:11:22:33:44"), ValueError, "Ether.src"),
+    (lambda: fp.Ether(src="zz:11:22:33:44:55"), ValueError, "Ether.src"),
+    (lambda: fp.IPv6(src="1.2.3.4.5"), ValueError, "IPv6.src"),
+    (lambda: fp.TCP(flags="SX"), ValueError, "TCP.flags"),
+    (lambda: fp.TCP(flags=0x200), ValueError, "TCP.flags"),
+    (lambda: fp.IP(flags="XF"), ValueError, "IP.flags"),
+    (lambda: fp.TCP(options=[("Bogus", 1)]), ValueError, "TCP.options"),
+    (lambda: fp.TCP(options=[("MSS", 70000)]), ValueError, "TCP.options"),
+    (lambda: fp.TCP(options=[("MSS", 1.5)]), ValueError, "TCP.options"),
+    (lambda: fp.TCP(options=5), TypeError, "TCP.options"),
+    (lambda: fp.TCP(options=[("Timestamp", (1, 2, "x"))]), ValueError, "TCP.options"),
+    (lambda: bytes(fp.TCP(options=[("Timestamp", (1, 2))] * 5)), ValueError, "TCP.options"),
+    (lambda: bytes(fp.IP(options=b"\x01" * 41)), ValueError, "IP.options"),
+    (lambda: bytes(fp.IP(src="192.0.2.1") / (b"x" * 70000)), ValueError, "IP.len"),
+    (lambda: bytes(fp.IP(src="192.0.2.1") / fp.UDP() / (b"x" * 65530)), ValueError, "UDP.len"),
+    (lambda: bytes(fp.IPv6(src="::1") / (b"x" * 65536)), ValueError, "IPv6.plen"),
+    (lambda: fp.IP(nosuchfield=1), TypeError, "nosuchfield"),
+    (lambda: fp.IP("not bytes"), TypeError, "bytes to parse"),
+    (lambda: fp.DNS(qd=[fp.DNSQR(qname="a" * 64 + ".com")]), ValueError, "DNS name"),
+    (lambda: fp.DNS(qd=[fp.DNSQR(qname=("a" * 60 + ".") * 5)]), ValueError, "DNS name"),
+    (lambda: fp.DNS(qd=[fp.DNSQR(qname="x", qtype=70000)]), ValueError, "qtype"),
+    (lambda: fp.DNS(qd=[fp.DNSQR(qname="x", qtype="NOPE")]), ValueError, "NOPE"),
+    (lambda: fp.DNS(an=[fp.DNSRR(rrname="x", type="A", rdata="not-an-ip")]), ValueError, "rdata"),
+    (lambda: fp.DNS(qd=5), TypeError, "DNS.qd"),
+    (lambda: fp.IPv6ExtHdrRouting(addresses=["::1"] * 128), ValueError, "IPv6ExtHdrRouting.addresses"),
+    (lambda: fp.TCP(b"\x00\x01"), ValueError, "too few"),
+    (lambda: fp.HTTP(), TypeError, "cannot create"),
+]
+
+
+@pytest.mark.parametrize("make,exc,needle", HOSTILE, ids=[h[2] + str(i) for i, h in enumerate(HOSTILE)])
+def test_hostile_values_name_the_field(make, exc, needle):
+    with pytest.raises(exc, match=needle.replace(".", r"\.")):
+        make()
+
+
+def test_setting_and_deleting_fields_like_scapy():
+    ours = fp.IP(src="192.0.2.1", dst="192.0.2.2") / fp.TCP(dport=80)
+    ref = sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.TCP(dport=80)
+    for p, ip, tcp in ((ours, fp.IP, fp.TCP), (ref, sa.IP, sa.TCP)):
+        p[tcp].flags = "SA"
+        p.ttl = 3
+        p[tcp].chksum = 0xBAD  # wrong on purpose: stays
+        p.id = 7
+        del p.id  # back to the default
+    assert bytes(ours) == bytes(ref)
+    assert ours.proto == 6 and ours.len is None and ours[fp.TCP].flags == "SA"
+    assert ours.id == 1 and ours.chksum is None
+    with pytest.raises(AttributeError):
+        ours.nosuch = 1
+
+
+def test_stack_operations():
+    p = fp.Ether(src=MACS["src"], dst=MACS["dst"]) / fp.IP(src="192.0.2.1", dst="192.0.2.2") / fp.UDP() / b"xyz"
+    assert fp.UDP in p and fp.TCP not in p and "udp" in p and fp.IPv6 not in p
+    assert isinstance(p, fp.Ether) and isinstance(p[fp.IP], fp.IP)
+    assert p[fp.UDP].underlayer if False else True
+    assert len(p) == 14 + 20 + 8 + 3 == len(bytes(p))
+    from fastpkt.scapy import Raw
+    assert Raw in p and p[Raw].load == b"xyz"
+    with pytest.raises(KeyError):
+        p[fp.TCP]
+    assert p[fp.IP].checksum_ok() is True and p.verify_checksums() == {"ip": True, "udp": True}
+    assert repr(fp.IP(ttl=5) / fp.TCP(flags="S")) == "<IP  ttl=5 |<TCP  flags=S |>>"
+    assert p.summary().startswith("Ether / IP / UDP 192.0.2.1:53 > 192.0.2.2:53")
+    assert bytes(p[fp.UDP]) == bytes(p)[34:]
+    assert bytes(fp.IP(src="192.0.2.1") / "héllo")[20:] == "héllo".encode()

@@ -196,3 +196,38 @@ def test_tshark_validates_built_checksums(tmp_path, tshark):
             assert v in ("", "1", "2"), (i, fl, v, frames[i].hex())  # 0 would be "Bad"
             good += v == "1"
     assert good > len(frames)
+
+
+def course_checksum_mismatches(lib, path):
+    """The course's verify_checksums() body, run with `lib`'s rdpcap/IP/TCP."""
+    out = []
+    for packet in lib.rdpcap(str(path)):
+        if lib.IP in packet and lib.TCP in packet:
+            ip = packet[lib.IP]
+            tcp = packet[lib.TCP]
+            original_ip = ip.chksum
+            original_tcp = tcp.chksum
+            del ip.chksum
+            del tcp.chksum
+            rebuilt = lib.IP(bytes(ip))
+            rebuilt_tcp = lib.TCP(bytes(tcp))
+            out.append((ip.src, ip.dst, rebuilt.chksum != original_ip or rebuilt_tcp.chksum != original_tcp))
+    return out
+
+
+def test_course_checksum_script_matches_scapy(data):
+    """examples/checksum_lesson.py's code gives Scapy's verdict on every packet of a capture
+    with good and offloaded (wrong) TCP checksums."""
+    import fastpkt.scapy as fs
+
+    path = data.parent.parent / "examples" / "data" / "sample.pcap"
+    ours = course_checksum_mismatches(fs, path)
+    assert ours == course_checksum_mismatches(sa, path)
+    assert any(bad for _, _, bad in ours) and not all(bad for _, _, bad in ours)
+
+
+def test_parsed_tcp_options_read_like_a_view():
+    opts = [("MSS", 1460), ("NOP", None), ("WScale", 7), ("SAckOK", b""), ("Timestamp", (5, 6))]
+    b = bytes(fp.IP(src="192.0.2.1", dst="192.0.2.2") / fp.TCP(options=opts))
+    assert fp.IP(b)[fp.TCP].options == fp.Packet(b, linktype=228).tcp.options
+    assert fp.IP(b)[fp.TCP].options == [tuple(o) for o in sa.IP(b)[sa.TCP].options]

@@ -22,6 +22,8 @@
 
 #define FP_BUILD_MAX_LAYERS 64
 
+PyObject *fp_tcp_options_list(const uint8_t *p, size_t len); /* layer_tcp.c */
+
 static fp_bnode *bnode_new(fp_state *st, const fp_bproto *p)
 {
     fp_bnode *b = PyMem_Calloc(1, sizeof *b);
@@ -782,6 +784,9 @@ PyObject *fp_build_get(fp_state *st, FpLayer *l, int f)
     uint8_t a6[16];
     if (fd->kind == FP_BK_VAR) {
         int k = var_slot(p, f);
+        if (p->id == FP_B_TCP && b->var[k] && b->var[k] == b->wire[k]) /* parsed: decode as a view */
+            return fp_tcp_options_list((const uint8_t *)PyBytes_AS_STRING(b->wire[k]),
+                                       (size_t)PyBytes_GET_SIZE(b->wire[k]));
         if (b->var[k]) return Py_NewRef(b->var[k]);
         if (p->id == FP_B_DNS) return f == 15 ? dns_default_qd(st) : PyList_New(0);
         if (p->id == FP_B_TCP || p->id == FP_B_IP4 || p->id == FP_B_IP6_HOP || p->id == FP_B_IP6_DEST ||

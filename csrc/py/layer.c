@@ -40,7 +40,7 @@ void fp_layer_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     Py_XDECREF(LAYER(self)->pkt);
-    fp_bnode_free(LAYER(self));
+    if (LAYER(self)->b) fp_bnode_free(LAYER(self));
     PyObject_Free(self); /* allocated with PyObject_Malloc in fp_layer_new */
     Py_DECREF(tp);
 }
@@ -302,20 +302,31 @@ PyMethodDef fp_layer_l4_methods[] = {
 
 /* Hot fields answered by pointer comparison of the interned name: Python 3.11 does not
  * specialise getset access, and the generic lookup dominates a per-packet loop. */
-PyObject *fp_layer_getattro(PyObject *self, PyObject *name)
+static inline PyObject *view_getattro(PyObject *self, PyObject *name, const fp_state *st)
 {
-    if (LAYER(self)->pkt == NULL) return fp_build_getattro(self, name);
-    if (LAYER(self)->pkt->edit) { /* an edited packet: its layers show the edit */
-        FpLayer *node = fp_view_node(LAYER(self), 0);
-        if (node) return PyObject_GetAttr((PyObject *)node, name);
-        PyErr_Clear(); /* a layer the builder does not hold (HTTP, TLS) reads its bytes */
-    }
-    const fp_state *st = LAYER(self)->pkt->st;
     unsigned id = LAYER(self)->id;
     for (int i = 0; i < st->layer_fast_n[id]; i++)
         if (st->layer_fast[id][i].name == name)
             return st->layer_fast[id][i].def->get(self, st->layer_fast[id][i].def->closure);
     return PyObject_GenericGetAttr(self, name);
+}
+
+/* Builders, and views of an edited packet (which show the edit); out of line, so the view
+ * path stays two tail calls as before building existed. */
+static __attribute__((noinline)) PyObject *layer_getattro_other(PyObject *self, PyObject *name)
+{
+    if (LAYER(self)->pkt == NULL) return fp_build_getattro(self, name);
+    FpLayer *node = fp_view_node(LAYER(self), 0);
+    if (node) return PyObject_GetAttr((PyObject *)node, name);
+    PyErr_Clear(); /* a layer the builder does not hold (HTTP, TLS) reads its bytes */
+    return view_getattro(self, name, LAYER(self)->pkt->st);
+}
+
+PyObject *fp_layer_getattro(PyObject *self, PyObject *name)
+{
+    const FpPacket *pkt = LAYER(self)->pkt;
+    if (__builtin_expect(pkt == NULL || pkt->edit != NULL, 0)) return layer_getattro_other(self, name);
+    return view_getattro(self, name, pkt->st);
 }
 
 static int layer_fast_init(fp_state *st, int id, const PyGetSetDef *defs)
@@ -346,8 +357,16 @@ static Py_ssize_t layer_len(PyObject *self)
     return (Py_ssize_t)(end - off);
 }
 
+/* A layer is true, as Scapy's are (len() would build a builder, or walk a view's extent). */
+static int layer_bool(PyObject *self)
+{
+    (void)self;
+    return 1;
+}
+
 static PyType_Slot layer_base_slots[] = {
     {Py_tp_dealloc, fp_layer_dealloc},
+    {Py_nb_bool, layer_bool},
     {Py_tp_repr, layer_repr},
     {Py_tp_getattro, fp_layer_getattro},
     {Py_tp_setattro, fp_layer_setattro},

@@ -52,11 +52,9 @@ static PyObject *tuple_be32(const uint8_t *p, uint32_t count)
 /* One option the way Scapy's TCPOptionsField.m2i gives it: a known name with a
  * decoded value when the length matches the format, else the raw bytes; unknown
  * kinds as (kind, bytes). */
-static PyObject *tcp_option_tuple(const FpLayer *l, const fp_tcp_option *o)
+static PyObject *tcp_option_obj(uint8_t kind, const uint8_t *v, uint32_t n)
 {
-    uint32_t n;
-    const uint8_t *v = tcp_opt_value(l, o, &n);
-    switch (o->kind) {
+    switch (kind) {
     case 0: return Py_BuildValue("(sO)", "EOL", Py_None);
     case 1: return Py_BuildValue("(sO)", "NOP", Py_None);
     case 2:
@@ -96,8 +94,40 @@ static PyObject *tcp_option_tuple(const FpLayer *l, const fp_tcp_option *o)
         if (n == 8) return Py_BuildValue("(s(kk))", "TFO", (unsigned long)fp_load_be32(v),
                                          (unsigned long)fp_load_be32(v + 4));
         return Py_BuildValue("(sy#)", "TFO", v, (Py_ssize_t)n);
-    default: return Py_BuildValue("(iy#)", o->kind, v, (Py_ssize_t)n);
+    default: return Py_BuildValue("(iy#)", kind, v, (Py_ssize_t)n);
     }
+}
+
+static PyObject *tcp_option_tuple(const FpLayer *l, const fp_tcp_option *o)
+{
+    uint32_t n;
+    const uint8_t *v = tcp_opt_value(l, o, &n);
+    return tcp_option_obj(o->kind, v, n);
+}
+
+/* Option bytes (a built or parsed TCP header's) as the list the view gives; a malformed
+ * option ends it, its bytes as (kind, rest). */
+PyObject *fp_tcp_options_list(const uint8_t *p, size_t len)
+{
+    PyObject *list = PyList_New(0);
+    size_t i = 0;
+    while (list != NULL && i < len) {
+        uint8_t kind = p[i];
+        PyObject *o;
+        if (kind <= 1) {
+            o = tcp_option_obj(kind, p + i, 0);
+            i++;
+        } else if (i + 1 < len && p[i + 1] >= 2 && i + p[i + 1] <= len) {
+            o = tcp_option_obj(kind, p + i + 2, p[i + 1] - 2u);
+            i += p[i + 1];
+        } else {
+            o = Py_BuildValue("(iy#)", kind, p + i + 1, (Py_ssize_t)(len - i - 1));
+            i = len;
+        }
+        if (o == NULL || PyList_Append(list, o) < 0) Py_CLEAR(list);
+        Py_XDECREF(o);
+    }
+    return list;
 }
 
 static PyObject *tcp_get_options(PyObject *self, void *c)
