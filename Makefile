@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 iptables ethtool openssl \
-                tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
+                tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libpcre2-dev
 FUZZ_SECONDS ?= 60
 SAMPLE := examples/data/sample.pcap
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc

@@ -73,6 +73,18 @@ def compression_flags():
     return flags
 
 
+def libpcre2_flags():
+    """PCRE2 (8-bit): the display filters' `matches`, as in Wireshark."""
+    if shutil.which("pkg-config"):
+        flags = _flags(["pkg-config", "--cflags", "--libs", "libpcre2-8"])
+        if flags is not None:
+            return flags
+    if Path("/usr/include/pcre2.h").exists():
+        return ["-lpcre2-8"]
+    sys.exit("fastpkt needs PCRE2's headers to build (display filters' `matches`). On "
+             "Debian/Ubuntu: apt-get install libpcre2-dev (Fedora: pcre2-devel; macOS: brew install pcre2).")
+
+
 def sources(top, skip=()):
     """The .c files under csrc/<top>, except those under csrc/<s> for s in skip."""
     out = []
@@ -86,7 +98,7 @@ def sources(top, skip=()):
 
 pcap = libpcap_flags()
 crypto = libcrypto_flags()
-libflags = pcap + crypto + compression_flags()
+libflags = pcap + crypto + compression_flags() + libpcre2_flags()
 extra_compile = ["-std=c11", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if os.environ.get("FASTPKT_WERROR", "") == "1":
     extra_compile.append("-Werror")

@@ -23,8 +23,9 @@ ALLOWED = {
     "flow": {"dissect"},              # dissected packets -> flow records, memory budget
     "stream": {"flow", "dissect"},    # flow engine extensions: reassembly, HTTP, hello search
     "probe": {"source", "dissect"},   # raw sockets, probes sent and matched to a live capture
-    "fuzz": {"source", "dissect", "write", "flow", "stream"},  # harnesses over the core
-    "py": {"source", "dissect", "write", "flow", "stream", "probe"},  # the CPython bridge
+    "filter": {"dissect"},            # display filters: compiled over the field registry
+    "fuzz": {"source", "dissect", "write", "flow", "stream", "filter"},  # harnesses over the core
+    "py": {"source", "dissect", "write", "flow", "stream", "probe", "filter"},  # the CPython bridge
     "py/test": {"dissect"},           # the test extension _fptest: parsers only tests call
 }
 PYTHON_HEADERS = {"Python.h", "structmember.h", "pythread.h", "frameobject.h"}

@@ -25,6 +25,16 @@ static int frame_time(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     return 1;
 }
 
+static int frame_number(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    (void)f;
+    if (x->number == 0)
+        return 0;
+    fp_field_value v = {x->number, NULL, 0};
+    visit(arg, &v);
+    return 1;
+}
+
 static int frame_bytes(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     (void)f;
@@ -35,6 +45,7 @@ static int frame_bytes(const fp_field *f, fp_field_ctx *x, fp_field_visit visit,
 
 static const fp_field frame_fields[] = {
     {"frame", FP_FT_PROTOCOL, 0, 0, 0, 0, 0, frame_bytes},
+    {"frame.number", FP_FT_UINT, 32, 0, 0, 0, 0, frame_number},
     {"frame.len", FP_FT_UINT, 32, 0, 0, 0, 0, frame_len},
     {"frame.cap_len", FP_FT_UINT, 32, 0, 1, 0, 0, frame_len},
     {"frame.time_epoch", FP_FT_TIME, 64, 0, 0, 0, 0, frame_time},
@@ -129,6 +140,7 @@ void fp_field_ctx_init(fp_field_ctx *x, const uint8_t *data, uint32_t caplen, ui
     x->wirelen = wirelen;
     x->ts_ns = ts_ns;
     x->has_ts = has_ts;
+    x->number = 0;
     x->d = d;
     x->text[0] = '\0';
 }

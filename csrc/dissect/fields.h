@@ -34,6 +34,7 @@ typedef struct {
     uint32_t caplen, wirelen;
     int64_t ts_ns;
     int has_ts; /* 0 for pcapng Simple Packet Blocks: no frame.time_epoch */
+    uint64_t number; /* frame.number: 1-based position in the capture, 0 when unknown */
     const fp_dissection *d;
     char text[FP_DNS_NAME_MAX]; /* a decoded DNS name: valid during the visit */
 } fp_field_ctx;
