@@ -29,10 +29,12 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     UDP,
     Dot1Q,
     DEFAULT_MAX_MEMORY,
+    DisplayFilter,
     CaptureError,
     CapturePermissionError,
     Error,
     Ether,
+    FilterError,
     FormatError,
     ICMPv6,
     ICMPv6EchoReply,
@@ -50,6 +52,7 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     TCPFlags,
     TruncatedError,
     Writer,
+    compile_filter,
     field_names,
 )
 
@@ -77,6 +80,7 @@ __all__ = [
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr", "route",
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt",
+    "DisplayFilter", "FilterError", "compile_filter",
     "__version__",
 ]
 
@@ -108,6 +112,7 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
     filter: str | None = None,  # noqa: A002
     on_error: str = "raise",
     count: int | None = None,
+    display_filter: str | DisplayFilter | None = None,
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
@@ -122,10 +127,14 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
             was delivered: "raise" (FormatError), "stop" (end iteration; see Reader.error) or
             "skip" (resynchronise when possible; see Reader.skipped).
     count: stop after this many packets.
+    display_filter: a Wireshark display filter (``tshark -Y`` syntax, e.g.
+            ``'dns.qry.name contains "example"'``) or a ``DisplayFilter``, run in C on each
+            dissected packet after ``filter``; a bad one raises FilterError.
 
     The Reader is a context manager: ``with fp.open(path) as r: for pkt in r: ...``
     """
-    return Reader(_source(source), filter=filter, on_error=on_error, count=count)
+    return Reader(_source(source), filter=filter, on_error=on_error, count=count,
+                  display_filter=display_filter)
 
 
 def read(
@@ -133,12 +142,14 @@ def read(
     count: int | None = None,
     filter: str | None = None,  # noqa: A002
     on_error: str = "raise",
+    display_filter: str | DisplayFilter | None = None,
 ) -> PacketList:
     """Read a capture (or its first ``count`` packets) into a PacketList.
 
     A PacketList supports len(), indexing, slicing, iteration, summary() and to_pandas().
+    filter, display_filter: as for ``open``.
     """
-    with open(source, filter=filter, on_error=on_error) as reader:
+    with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         return reader.read_all(count)
 
 

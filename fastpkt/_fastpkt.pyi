@@ -15,10 +15,23 @@ class FormatError(Error, ValueError):
     offset: int | None        # file offset of the bad header/record/block
     packet_index: int | None  # 0-based index the bad record would have had
 class TruncatedError(FormatError): ...
+class FilterError(Error, ValueError):
+    """A display filter that does not compile; str() ends with the expression and a caret."""
+    expression: str | None
+    column: int | None        # offset of the offending token in expression
+    length: int | None        # its length (0: the end of the expression)
+    reason: str | None        # the message alone (tshark's wording where it has one)
 # fp.read(..., on_error="raise") attaches what was read before the fault as `exc.packets`.
 
 ANOMALIES: tuple[str, ...]   # every anomaly name, index = bit number
 def field_names() -> tuple[str, ...]: ...   # every name Packet.field() knows (Wireshark's)
+
+class DisplayFilter:
+    """A Wireshark display filter (tshark -Y syntax) compiled to a C program."""
+    def __init__(self, expression: str) -> None: ...
+    expression: str
+    def match(self, pkt: Packet) -> bool: ...
+def compile_filter(expression: str) -> DisplayFilter: ...
 DEFAULT_MAX_MEMORY: int      # max_memory of flows/streams/client_hellos when not given (1 GiB)
 
 class TCPFlags:
@@ -195,14 +208,17 @@ class Reader:
     """Lazy iterator over a capture. Context manager. May feed several threads and engines at
     once: each packet goes to exactly one of them."""
     def __init__(self, source: Source, filter: str | None = None, on_error: OnError = "raise",
-                 count: int | None = None) -> None: ...
+                 count: int | None = None,
+                 display_filter: str | DisplayFilter | None = None) -> None: ...
     format: Literal["pcap", "pcapng"]
     linktype: int
     snaplen: int
     nanosecond: bool
     packets_read: int       # records delivered
     skipped: int            # bad records skipped under on_error="skip"
-    filtered: int           # records rejected by the BPF filter
+    filtered: int           # records rejected by the BPF filter or the display filter
+    display_filter: DisplayFilter | None
+    frame_number: int       # records read so far: tshark's frame.number of the last packet
     position: int           # bytes consumed (decompressed bytes for compressed captures)
     size: int               # file size (0 for streams, compressed captures included)
     compression: Literal["gzip", "zstd", "xz", "bzip2"] | None   # found by magic number
@@ -216,7 +232,7 @@ class Reader:
     def count(self) -> int: ...   # C-only pass: packets passing the filter, no objects made
     def _open_live(self, iface: str | None = ..., filter: str | None = ..., *, snaplen: int = ...,
                    promisc: bool = ..., immediate: int = ..., buffer_size: int = ..., timeout_ms: int = ...,
-                   nanosecond: bool = ...) -> None: ...
+                   nanosecond: bool = ..., display_filter: str | DisplayFilter | None = ...) -> None: ...
     def _live_stats(self) -> tuple[int, int, int] | None: ...
     def _set_deadline(self, seconds: float | None) -> None: ...
     def _set_limit(self, count: int) -> None: ...

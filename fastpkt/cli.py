@@ -9,8 +9,10 @@
     fastpkt report FILE --png OUT [--top N]         the course's flow report + top-ports chart
     fastpkt streams FILE [--out DIR] [--http] [--csv OUT | --json OUT]   TCP streams reassembled in C
     fastpkt sni FILE [--csv OUT | --json OUT] [--ja]   TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
+    fastpkt filter FILE -Y EXPR [-w OUT]            packets a Wireshark display filter passes
 
 OUT '-' is standard output; --json writes JSON Lines (one object per row; summary: one object).
+Every command taking --filter (BPF) also takes -Y EXPR (a display filter, as tshark's -Y).
 Also ``python -m fastpkt``.
 """
 from __future__ import annotations
@@ -60,7 +62,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import format_summary, summarize
 
     _check_output(args, args.json or args.csv)
-    d = summarize(args.file, filter=args.filter, top=args.top, on_error=args.on_error)
+    d = summarize(args.file, filter=args.filter, top=args.top, on_error=args.on_error,
+                  display_filter=args.display_filter)
     if args.json:
         with _output(args.json) as out:
             json.dump(d, out, indent=1)
@@ -88,8 +91,8 @@ def _check_output(args: argparse.Namespace, out: str | None) -> None:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    with fp.open(args.file, filter=args.filter, count=args.count,
-                 on_error=args.on_error) as reader:
+    with fp.open(args.file, filter=args.filter, count=args.count, on_error=args.on_error,
+                 display_filter=args.display_filter) as reader:
         packets = reader.read_all()
     fmt = args.format
     if fmt is None and not args.write.lower().endswith((".pcap", ".cap", ".pcapng", ".ntar")):
@@ -107,8 +110,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     if args.write:
         return cmd_write(args)
     out = sys.stdout
-    with fp.open(args.file, filter=args.filter, count=args.count,
-                 on_error=args.on_error) as reader:
+    with fp.open(args.file, filter=args.filter, count=args.count, on_error=args.on_error,
+                 display_filter=args.display_filter) as reader:
         for pkt in reader:
             out.write("%s %s\n" % (_stamp(pkt.time), pkt.summary()))
     return 0
@@ -157,7 +160,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _flow_options(args: argparse.Namespace) -> dict:
     opts = {"bidirectional": args.bidirectional, "idle_timeout": args.idle_timeout,
             "active_timeout": args.active_timeout, "filter": args.filter,
-            "on_error": args.on_error}
+            "on_error": args.on_error, "display_filter": args.display_filter}
     if args.max_flows is not None:
         opts["max_flows"] = args.max_flows
     if args.max_memory is not None:
@@ -232,7 +235,8 @@ def _http_lines(stream) -> list[str]:
 
 
 def cmd_streams(args: argparse.Namespace) -> int:
-    opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout}
+    opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
+            "display_filter": args.display_filter}
     if args.depth is not None:
         opts["depth"] = args.depth
     if not sys.stderr.isatty():
@@ -292,7 +296,8 @@ def _joined(value):
 
 
 def cmd_sni(args: argparse.Namespace) -> int:
-    opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout}
+    opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
+            "display_filter": args.display_filter}
     if not sys.stderr.isatty():
         opts["progress"] = False
     hellos = fp.client_hellos(args.file, **opts)
@@ -335,6 +340,21 @@ def _add_file_arg(p: argparse.ArgumentParser) -> None:
 
 def _add_filter_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--filter", "-f", metavar="BPF", help="only packets matching this BPF filter")
+    _add_display_filter_arg(p)
+
+
+def _add_display_filter_arg(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("--display-filter", "-Y", metavar="EXPR", required=required,
+                   help="only packets this Wireshark display filter passes (tshark -Y syntax, "
+                        "e.g. 'dns.qry.name contains \"example\"'), run in C")
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    if (args.file is None) == (args.read is None):
+        raise ValueError("give the capture once: FILE or -r FILE ('-' for stdin)")
+    args.file = args.file if args.file is not None else args.read
+    args.count = None
+    return cmd_read(args)
 
 
 def _add_on_error_arg(p: argparse.ArgumentParser) -> None:
@@ -468,6 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_sni)
+
+    p = sub.add_parser("filter", help="packets a Wireshark display filter passes (like tshark -Y)",
+                       description="Select packets with a Wireshark display filter compiled to "
+                                   "C: print one line per packet, or write them with -w (the "
+                                   "input's format unless OUT's extension says otherwise).")
+    p.add_argument("file", metavar="FILE", nargs="?", help="pcap or pcapng file ('-' for stdin)")
+    p.add_argument("-r", dest="read", metavar="FILE", help="the capture, as tshark takes it")
+    _add_display_filter_arg(p, required=True)
+    p.add_argument("--filter", "-f", metavar="BPF", help="a BPF filter run first")
+    p.add_argument("--write", "-w", metavar="OUT", help="write the packets to OUT ('-': stdout)")
+    p.add_argument("--format", choices=("pcap", "pcapng"),
+                   help="format of OUT (default: its extension, else FILE's format)")
+    _add_on_error_arg(p)
+    p.set_defaults(func=cmd_filter)
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import IO, Any, Callable, Iterable, Union
 
 from . import tables
 from .views import progress_callback
-from ._fastpkt import Flows, Reader
+from ._fastpkt import DisplayFilter, Flows, Reader
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
 
@@ -32,6 +32,7 @@ def flows(
     on_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
     tls: bool = True,
+    display_filter: str | DisplayFilter | None = None,
     max_hello_fields: int = 16384,
 ) -> Flows:
     """Aggregate a capture into flows, in C.
@@ -52,7 +53,8 @@ def flows(
     on_memory_error: 'raise' (default): an allocation failure raises MemoryError once the
         records completed before it are handed out. 'drop': count it in
         ``stats['allocation_failures']``, flag the flow 'allocation_failed' and go on.
-    filter, on_error: passed to the Readers fastpkt opens.
+    filter, on_error, display_filter: passed to the Readers fastpkt opens (the engine sees
+        only the packets that pass them).
     progress: True for a bar (tqdm.auto's when installed: a widget in Jupyter), False for none;
         None (default): a bar on a terminal or in Jupyter for inputs of 64 MiB or more; or a
         callable ``progress(bytes_read, total_bytes)`` called between chunks of records.
@@ -66,26 +68,31 @@ def flows(
     TCP flows closed by FIN (both ways) or RST are emitted 1 s of packet time after the
     close so the final ACK is counted; at end of input they keep their 'fin'/'rst' reason.
     """
-    return Flows(_readers(source, filter, on_error, "flows"), bidirectional=bool(bidirectional),
+    return Flows(_readers(source, filter, on_error, "flows", display_filter), bidirectional=bool(bidirectional),
                  idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
                  max_memory=max_memory, progress=progress_callback(progress, "flows"), tls=bool(tls),
                  max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
 
 
-def _readers(source: Any, filter: str | None, on_error: str, what: str) -> list[Reader]:  # noqa: A002
+def _readers(source: Any, filter: str | None, on_error: str, what: str,  # noqa: A002
+             display_filter: str | DisplayFilter | None = None) -> list[Reader]:
     """The Readers an engine runs over: one per source (a list is merged in time order)."""
     from . import _source  # the package's source normaliser
 
     if isinstance(source, Reader):
-        if filter is not None:
-            raise ValueError("filter applies to sources fastpkt opens; open the Reader with filter=...")
+        if filter is not None or display_filter is not None:
+            raise ValueError("filter and display_filter apply to sources fastpkt opens; open the "
+                             "Reader with them")
         return [source]
+    if display_filter is not None and not isinstance(display_filter, DisplayFilter):
+        display_filter = DisplayFilter(display_filter)  # compiled once for every source
     if isinstance(source, (list, tuple)):
         if not source:
             raise ValueError("%s() needs at least one source" % what)
         return [s if isinstance(s, Reader) else
-                Reader(_source(s), filter=filter, on_error=on_error) for s in source]
-    return [Reader(_source(source), filter=filter, on_error=on_error)]
+                Reader(_source(s), filter=filter, on_error=on_error, display_filter=display_filter)
+                for s in source]
+    return [Reader(_source(source), filter=filter, on_error=on_error, display_filter=display_filter)]
 
 
 def flows_to_pandas(fl: Any) -> Any:

@@ -350,10 +350,11 @@ def messages(
 def http(source: Any, *, decode: bool = False, **stream_options: Any) -> HttpTable:
     """HTTP/1.x messages of every TCP stream of a capture, stream by stream.
 
-    source and stream_options go to ``fastpkt.streams``; each message carries the
-    stream's ``stream_id`` and client/server addresses and ports. decode: see messages().
-    Iterate the result for the messages (once), or export it as a table: one row per
-    request with its final response (``to_pandas()``, ``to_arrow()``, the Arrow stream).
+    source and stream_options (filter, display_filter, ...) go to ``fastpkt.streams``;
+    each message carries the stream's ``stream_id`` and client/server addresses and ports.
+    decode: see messages(). Iterate the result for the messages (once), or export it as a
+    table: one row per request with its final response (``to_pandas()``, ``to_arrow()``,
+    the Arrow stream).
     """
     return HttpTable(_http_messages(source, decode, stream_options))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._fastpkt import Reader, _interfaces
+from ._fastpkt import DisplayFilter, Reader, _interfaces
 
 __all__ = ["Capture", "interfaces"]
 
@@ -32,7 +32,8 @@ _UNSUPPORTED = {
 
 class Capture(Reader):
     """Capture(iface=None, filter=None, snaplen=262144, promisc=False, immediate=False,
-    buffer_size=None, timeout_ms=50, tstamp_precision="nano", duration=None, count=None)
+    buffer_size=None, timeout_ms=50, tstamp_precision="nano", duration=None, count=None,
+    display_filter=None)
 
     iface: interface name (``fastpkt.interfaces()`` lists them); None captures on "any".
     filter: BPF expression, compiled by libpcap and run in the kernel.
@@ -45,6 +46,8 @@ class Capture(Reader):
         veth pair where the default kept 260k packets/s without a drop.
     tstamp_precision: "nano" (falls back to micro when the system cannot) or "micro".
     duration: stop iterating after this many seconds; count: after this many packets.
+    display_filter: a Wireshark display filter (or DisplayFilter) run in C on each captured
+        packet after the kernel's BPF; count counts the packets it passes.
 
     Needs root or CAP_NET_RAW + CAP_NET_ADMIN: fastpkt.CapturePermissionError says how to
     grant them. An unknown interface raises fastpkt.CaptureError, a bad filter
@@ -55,7 +58,8 @@ class Capture(Reader):
                  snaplen: int = 262144, promisc: bool = False, immediate: bool = False,
                  buffer_size: int | None = None, timeout_ms: int = 50,
                  tstamp_precision: str = "nano", duration: float | None = None,
-                 count: int | None = None) -> None:
+                 count: int | None = None,
+                 display_filter: str | DisplayFilter | None = None) -> None:
         if tstamp_precision not in ("nano", "micro"):
             raise ValueError("tstamp_precision must be 'nano' or 'micro', not %r" % (tstamp_precision,))
         if count is not None and count < 0:
@@ -64,7 +68,7 @@ class Capture(Reader):
         self.filter = filter
         self._open_live(iface, filter, snaplen=snaplen, promisc=bool(promisc), immediate=int(bool(immediate)),
                         buffer_size=int(buffer_size or DEFAULT_BUFFER), timeout_ms=int(timeout_ms),
-                        nanosecond=tstamp_precision == "nano")
+                        nanosecond=tstamp_precision == "nano", display_filter=display_filter)
         if duration is not None:
             self._set_deadline(float(duration))
         if count is not None:

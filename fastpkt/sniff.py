@@ -31,7 +31,7 @@ import threading
 import time
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
-from ._fastpkt import Packet, PacketList, Reader
+from ._fastpkt import DisplayFilter, Packet, PacketList, Reader
 from .live import Capture, sniff_capture_options
 from .replay import open_offline
 from .writers import RotatingWriter, capture_bytes
@@ -130,7 +130,8 @@ class AsyncSniffer:
                  offline: Any = None, write: str | os.PathLike[str] | None = None,
                  rotate_bytes: int | None = None, rotate_seconds: float | None = None,
                  started_callback: Callable[[], Any] | None = None, chainCC: bool = False,  # noqa: N803
-                 opened_socket: Reader | None = None, **capture_options: Any) -> None:
+                 opened_socket: Reader | None = None,
+                 display_filter: str | DisplayFilter | None = None, **capture_options: Any) -> None:
         if isinstance(iface, (list, tuple)):
             if len(iface) != 1:
                 raise ValueError("fastpkt sniffs one interface at a time; iface=None captures on "
@@ -146,12 +147,15 @@ class AsyncSniffer:
             raise ValueError("rotate_bytes/rotate_seconds need write=PATH")
         if opened_socket is not None and not isinstance(opened_socket, Reader):
             raise TypeError("opened_socket must be a fastpkt Reader or Capture")
-        if opened_socket is not None and (offline is not None or filter):
-            raise ValueError("opened_socket is already open: pass no offline= or filter=")
+        if opened_socket is not None and (offline is not None or filter or display_filter is not None):
+            raise ValueError("opened_socket is already open: pass no offline=, filter= or display_filter=")
+        if display_filter is not None and not isinstance(display_filter, DisplayFilter):
+            display_filter = DisplayFilter(display_filter)  # a bad one fails here, not in the thread
         self.iface = iface
         self.count_limit = int(count)
         self.timeout = timeout
         self.filter = filter
+        self.display_filter = display_filter
         self.prn = prn
         self.lfilter = lfilter
         self.store = bool(store)
@@ -188,9 +192,10 @@ class AsyncSniffer:
                 live._set_deadline(self.timeout)  # as Capture(duration=timeout) from now
             return iter(src), [], src.linktype, live
         if self.offline is not None:
-            packets, readers, lt = open_offline(self.offline, self.filter)
+            packets, readers, lt = open_offline(self.offline, self.filter, self.display_filter)
             return packets, readers, lt, None
-        cap = Capture(self.iface, filter=self.filter, duration=self.timeout, **self.capture_options)
+        cap = Capture(self.iface, filter=self.filter, duration=self.timeout,
+                      display_filter=self.display_filter, **self.capture_options)
         return iter(cap), [cap], cap.linktype, cap
 
     def _make_writer(self, linktype: int | None, source: Any) -> RotatingWriter | None:
@@ -365,6 +370,7 @@ def sniff(iface: str | None = None, count: int = 0, timeout: float | None = None
           write: str | os.PathLike[str] | None = None, rotate_bytes: int | None = None,
           rotate_seconds: float | None = None, started_callback: Callable[[], Any] | None = None,
           chainCC: bool = False, opened_socket: Reader | None = None,  # noqa: N803
+          display_filter: str | DisplayFilter | None = None,
           **capture_options: Any) -> SniffResult:
     """Capture packets and hand them to callbacks, as Scapy's sniff() does.
 
@@ -373,6 +379,8 @@ def sniff(iface: str | None = None, count: int = 0, timeout: float | None = None
     count: stop after this many packets that passed lfilter (0: no limit).
     timeout: stop after this many seconds.
     filter: BPF expression; run by the kernel live, in C on files.
+    display_filter: a Wireshark display filter (``tshark -Y`` syntax) run in C after
+        ``filter``, live and offline: packets it rejects never reach Python (nor ``write``).
     prn: called with every packet that passed lfilter; a non-None return value is printed.
     lfilter: Python predicate; packets it rejects are not counted, stored or given to prn.
     store: keep the packets (False: the result is empty; memory stays flat).
@@ -396,5 +404,6 @@ def sniff(iface: str | None = None, count: int = 0, timeout: float | None = None
                            lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
                            write=write, rotate_bytes=rotate_bytes, rotate_seconds=rotate_seconds,
                            started_callback=started_callback, chainCC=chainCC,
-                           opened_socket=opened_socket, **capture_options)
+                           opened_socket=opened_socket, display_filter=display_filter,
+                           **capture_options)
     return sniffer._run()

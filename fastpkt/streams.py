@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Union
 
-from ._fastpkt import Reader, Stream, StreamChunk, Streams
+from ._fastpkt import DisplayFilter, Reader, Stream, StreamChunk, Streams
 from .flows import _readers
 from .views import progress_callback
 
@@ -35,6 +35,7 @@ def streams(
     store: bool = True,
     on_data: Callable[[StreamChunk], Any] | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
+    display_filter: str | DisplayFilter | None = None,
 ) -> Streams:
     """Reassemble every TCP connection of a capture, in C.
 
@@ -57,12 +58,14 @@ def streams(
         chunk.gap`` (bytes missing just before this chunk). Called between batches of
         records; every chunk of a stream comes before the Stream itself is yielded.
     progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none).
+    display_filter: a Wireshark display filter run in C on each packet before reassembly
+        (only the segments it passes are reassembled).
 
     Iterate the result for Stream objects as connections end (or call ``.run()`` when
     only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
     reassembler's (gaps, retransmitted and inconsistent bytes, buffer peaks, cuts).
     """
-    return Streams(_readers(source, filter, on_error, "streams"), idle_timeout=idle_timeout,
+    return Streams(_readers(source, filter, on_error, "streams", display_filter), idle_timeout=idle_timeout,
                    max_flows=max_flows, max_memory=max_memory, on_memory_error=on_memory_error,
                    depth=depth, max_buffered=max_buffered,
                    max_buffered_total=max_buffered_total, store=bool(store), on_data=on_data,

@@ -50,9 +50,9 @@ def _layer_counts(plist: Any, df: Any) -> dict[str, int]:
 
 
 def summarize(source: Any, filter: str | None = None, top: int = 10,  # noqa: A002
-              on_error: str = "raise") -> dict[str, Any]:
+              on_error: str = "raise", display_filter: Any = None) -> dict[str, Any]:
     """Summarise a capture: returns a plain dict (see format_summary for the rendering)."""
-    with fp.open(source, filter=filter, on_error=on_error) as reader:
+    with fp.open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         plist = reader.read_all()
         info = {"format": reader.format, "linktype": reader.linktype, "snaplen": reader.snaplen,
                 "nanosecond": reader.nanosecond}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import IO, Any, Callable, Iterable, Union
 
-from ._fastpkt import ClientHello, ClientHellos, Reader
+from ._fastpkt import ClientHello, ClientHellos, DisplayFilter, Reader
 from .flows import _readers
 from .views import progress_callback
 
@@ -31,6 +31,7 @@ def client_hellos(
     max_memory: int | None = None,
     on_memory_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
+    display_filter: str | DisplayFilter | None = None,
 ) -> ClientHellos:
     """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
 
@@ -48,8 +49,9 @@ def client_hellos(
     (``tls_hello_truncated``, ``hello_partial``).
     max_flows, max_memory, on_memory_error: as for ``fastpkt.flows`` (a hello evicted
     before its ServerHello is reported with anomaly 'evicted').
+    display_filter: a Wireshark display filter run in C on each packet first.
     """
-    return ClientHellos(_readers(source, filter, on_error, "client_hellos"), idle_timeout=idle_timeout,
+    return ClientHellos(_readers(source, filter, on_error, "client_hellos", display_filter), idle_timeout=idle_timeout,
                         max_flows=max_flows, progress=progress_callback(progress, "hellos"),
                         max_hello_fields=max_hello_fields, max_memory=max_memory,
                         on_memory_error=on_memory_error)

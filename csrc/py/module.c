@@ -141,6 +141,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_tcpflags_register(m, st) < 0) return -1;
     if (fp_packet_register(m, st) < 0) return -1;
     if (fp_fields_register(m) < 0) return -1;
+    if (fp_filter_register(m, st) < 0) return -1;
     if (fp_packetlist_register(m, st) < 0) return -1;
     if (fp_reader_register(m, st) < 0) return -1;
     if (fp_writer_register(m, st) < 0) return -1;
@@ -176,6 +177,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->DNSQR_Type);
     Py_VISIT(st->DNSRR_Type);
     Py_VISIT(st->TCPFlags_Type);
+    Py_VISIT(st->DisplayFilter_Type);
+    Py_VISIT(st->FilterError);
     Py_VISIT(st->Error);
     Py_VISIT(st->FormatError);
     Py_VISIT(st->TruncatedError);
@@ -209,6 +212,8 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->DNSQR_Type);
     Py_CLEAR(st->DNSRR_Type);
     Py_CLEAR(st->TCPFlags_Type);
+    Py_CLEAR(st->DisplayFilter_Type);
+    Py_CLEAR(st->FilterError);
     Py_CLEAR(st->Error);
     Py_CLEAR(st->FormatError);
     Py_CLEAR(st->TruncatedError);

@@ -32,6 +32,8 @@ typedef struct {
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
+    PyTypeObject *DisplayFilter_Type; /* filter.c */
+    PyObject *FilterError;    /* fastpkt.FilterError(Error, ValueError) */
     PyObject *Error;          /* fastpkt.Error */
     PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
     PyObject *TruncatedError; /* fastpkt.TruncatedError(FormatError) */
@@ -108,6 +110,17 @@ static inline const uint8_t *fp_packet_opts(const FpPacket *p)
 PyObject *fp_packet_field(PyObject *self, PyObject *args, PyObject *kwds);
 int fp_fields_register(PyObject *m);
 
+/* filter.c: DisplayFilter, compile_filter(), FilterError */
+struct fp_filter;
+typedef struct {
+    PyObject_HEAD
+    struct fp_filter *filter;
+    PyObject *expression;
+} FpDisplayFilter;
+int fp_filter_register(PyObject *m, fp_state *st);
+/* A new reference to a DisplayFilter from one or from its text (FilterError when bad). */
+PyObject *fp_display_filter_from(fp_state *st, PyObject *obj);
+
 /* layer.c: the Layer base and one heap type per protocol layer (layer_*.c) */
 int fp_layers_register(PyObject *m, fp_state *st);
 /* Layer names as Packet.layers spells them (Scapy's class names; SLL/SLL2 for cooked). */
@@ -130,6 +143,9 @@ typedef struct {
     fp_state *st;            /* cached module state: next() is per packet */
     fp_source *src;
     struct fp_bpf_set *bpf;
+    PyObject *dfilter_obj;   /* DisplayFilter run after the BPF filter, or NULL */
+    const struct fp_filter *dfilter; /* its program (immutable; shared by GIL-free pulls) */
+    uint64_t frames;         /* records read from the source: frame.number of the last */
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */
     int has_view;
     int is_stream;           /* unstable record data (pipes, file objects, compressed, live) */
@@ -137,7 +153,7 @@ typedef struct {
     Py_ssize_t exports;      /* PacketLists pointing into this source's mapping */
     fp_on_error policy;
     int has_limit;
-    uint64_t limit, delivered, filtered;
+    uint64_t limit, delivered, filtered; /* filtered: by BPF or the display filter */
     PyObject *error;         /* FormatError that ended iteration under on_error='stop' */
     /* Sharing: one consumer pulls at a time. A consumer that pulls with the GIL released
      * claims the Reader first (claim_owner, changed only with the GIL held); a thread that

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../filter/filter.h"
 #include "../source/bpf.h"
 #include "../source/live.h"
 
@@ -126,13 +127,24 @@ static int compile_filter(fp_reader_obj *r, fp_state *st, PyObject *filter)
     return 0;
 }
 
+/* The display filter, compiled before the source opens: a bad one fails first. */
+static int set_display_filter(fp_reader_obj *r, fp_state *st, PyObject *display_filter)
+{
+    if (display_filter == NULL || display_filter == Py_None) return 0;
+    PyObject *df = fp_display_filter_from(st, display_filter);
+    if (df == NULL) return -1;
+    Py_XSETREF(r->dfilter_obj, df);
+    r->dfilter = ((FpDisplayFilter *)df)->filter;
+    return 0;
+}
+
 static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"source", "filter", "on_error", "count", NULL};
-    PyObject *source, *filter = Py_None, *on_error = Py_None, *count = Py_None;
+    static char *kwlist[] = {"source", "filter", "on_error", "count", "display_filter", NULL};
+    PyObject *source, *filter = Py_None, *on_error = Py_None, *count = Py_None, *dfilter = Py_None;
     fp_reader_obj *r = as_reader(self);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOO:Reader", kwlist, &source, &filter, &on_error,
-                                     &count))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO:Reader", kwlist, &source, &filter, &on_error,
+                                     &count, &dfilter))
         return -1;
     if (r->src != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Reader is already initialised");
@@ -156,6 +168,7 @@ static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
         r->has_limit = 1;
     }
     if (parse_on_error(on_error, &r->policy) < 0) return -1;
+    if (set_display_filter(r, st, dfilter) < 0) return -1;
     if (open_source(r, st, source, r->policy) < 0) return -1;
     return compile_filter(r, st, filter);
 }
@@ -191,6 +204,7 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
         if (rc == 0) return FP_PULL_END;
         if (rc < 0) return FP_PULL_SOURCE_ERROR;
         if (rc == FP_SOURCE_IDLE) return FP_PULL_IDLE;
+        r->frames++;
         if (r->bpf) {
             int m = fp_bpf_set_match(r->bpf, rec, errbuf, errlen);
             if (m < 0) return FP_PULL_FILTER_ERROR;
@@ -198,6 +212,11 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
                 r->filtered++;
                 continue;
             }
+        }
+        if (r->dfilter && !fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen,
+                                                  rec->linktype, rec->ts_ns, rec->has_ts, r->frames)) {
+            r->filtered++;
+            continue;
         }
         r->delivered++;
         return FP_PULL_RECORD;
@@ -423,17 +442,18 @@ static PyObject *reader_close(PyObject *self, PyObject *unused)
 static PyObject *reader_open_live(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"iface", "filter", "snaplen", "promisc", "immediate", "buffer_size",
-                             "timeout_ms", "nanosecond", NULL};
+                             "timeout_ms", "nanosecond", "display_filter", NULL};
     fp_reader_obj *r = as_reader(self);
     const char *iface = NULL, *filter = NULL;
+    PyObject *dfilter = Py_None;
     fp_live_config cfg = {0};
     cfg.snaplen = 262144;
     cfg.immediate = 1;
     cfg.timeout_ms = 100;
     cfg.nanosecond = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|zz$ipiiip:_open_live", kwlist, &iface, &filter, &cfg.snaplen,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|zz$ipiiipO:_open_live", kwlist, &iface, &filter, &cfg.snaplen,
                                      &cfg.promisc, &cfg.immediate, &cfg.buffer_size, &cfg.timeout_ms,
-                                     &cfg.nanosecond))
+                                     &cfg.nanosecond, &dfilter))
         return NULL;
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return NULL;
@@ -441,6 +461,7 @@ static PyObject *reader_open_live(PyObject *self, PyObject *args, PyObject *kwds
         PyErr_SetString(PyExc_RuntimeError, "this Reader is already open");
         return NULL;
     }
+    if (set_display_filter(r, st, dfilter) < 0) return NULL;
     cfg.iface = iface;
     cfg.filter = filter;
     fp_error err = {0};
@@ -553,6 +574,8 @@ static void reader_dealloc(PyObject *self)
     PyObject_GC_UnTrack(self);
     fp_reader_release_source(as_reader(self));
     reader_clear(self);
+    as_reader(self)->dfilter = NULL;
+    Py_CLEAR(as_reader(self)->dfilter_obj);
     if (as_reader(self)->claim_lock) PyThread_free_lock(as_reader(self)->claim_lock);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -610,6 +633,19 @@ static PyObject *get_packets_read(PyObject *self, void *c)
     (void)c;
     return PyLong_FromUnsignedLongLong(as_reader(self)->delivered);
 }
+static PyObject *get_frame_number(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(as_reader(self)->frames);
+}
+
+static PyObject *get_display_filter(PyObject *self, void *c)
+{
+    (void)c;
+    PyObject *df = as_reader(self)->dfilter_obj;
+    return Py_NewRef(df ? df : Py_None);
+}
+
 static PyObject *get_filtered(PyObject *self, void *c)
 {
     (void)c;
@@ -644,7 +680,11 @@ static PyGetSetDef reader_getset[] = {
     {"nanosecond", get_nanosecond, NULL, "True for nanosecond-resolution pcap files.", NULL},
     {"packets_read", get_packets_read, NULL, "Packets delivered so far.", NULL},
     {"skipped", get_skipped, NULL, "Corrupt records skipped under on_error='skip'.", NULL},
-    {"filtered", get_filtered, NULL, "Records rejected by the BPF filter.", NULL},
+    {"filtered", get_filtered, NULL, "Records rejected by the BPF filter or the display filter.", NULL},
+    {"frame_number", get_frame_number, NULL,
+     "Records read from the source so far, filtered or not: tshark's frame.number of the "
+     "packet iteration returned last.", NULL},
+    {"display_filter", get_display_filter, NULL, "The DisplayFilter applied after the BPF filter, or None.", NULL},
     {"position", get_position, NULL, "Bytes of input consumed (decompressed, for compressed captures).", NULL},
     {"size", get_size, NULL, "File size in bytes (0 for streams and compressed captures).", NULL},
     {"compression", get_compression, NULL, "'gzip', 'zstd', 'xz' or 'bzip2' (found by magic number), or None.", NULL},
@@ -678,13 +718,15 @@ static PyMethodDef reader_methods[] = {
 };
 
 PyDoc_STRVAR(reader_doc,
-             "Reader(source, filter=None, on_error='raise', count=None)\n--\n\n"
+             "Reader(source, filter=None, on_error='raise', count=None, display_filter=None)\n--\n\n"
              "Lazy iterator over a pcap or pcapng capture (format found by magic number; gzip,\n"
              "zstd, xz and bzip2 compressed captures are decompressed as they are read).\n"
              "source: a path, '-' for stdin, a binary file object (read through its readinto()\n"
              "or read()), or a bytes-like capture. One Reader may feed several threads and\n"
              "engines: each packet goes to exactly one of them.\n"
              "filter: a BPF expression compiled by libpcap, applied in C.\n"
+             "display_filter: a Wireshark display filter (text or DisplayFilter), applied in C\n"
+             "after `filter` to the dissected packet; frame.number counts every record read.\n"
              "on_error: what to do at a corrupt or truncated record once every packet before it\n"
              "was delivered: 'raise' (FormatError/TruncatedError), 'stop' (end quietly; see\n"
              ".error) or 'skip' (resynchronise and go on; see .skipped).");
