@@ -176,6 +176,33 @@ def _wire(objs: list[Any], what: str) -> list[Any]:
     return out
 
 
+_ZERO_MAC, _ZERO_IP = bytes(6), bytes(4)
+
+
+def _fill_link_sources(frames: list[Any], iface: str) -> list[Any]:
+    """Scapy gives an unset Ether source the interface's MAC and an unset ARP hwsrc/psrc the
+    interface's MAC and address; fastpkt's builders leave them zero, so here zero means
+    unset (an ARP probe with psrc 0.0.0.0 on purpose goes out with the address filled)."""
+    mac = addr = None
+    out = []
+    for b in frames:
+        arp = len(b) >= 42 and b[12:14] == b"\x08\x06"
+        if len(b) >= 14 and (b[6:12] == _ZERO_MAC or (arp and (b[22:28] == _ZERO_MAC or b[28:32] == _ZERO_IP))):
+            if mac is None:
+                mac = _mac(get_if_hwaddr(iface))
+                addr = ipaddress.IPv4Address(get_if_addr(iface)).packed
+            f = bytearray(b)
+            if f[6:12] == _ZERO_MAC:
+                f[6:12] = mac
+            if arp and f[22:28] == _ZERO_MAC:
+                f[22:28] = mac
+            if arp and f[28:32] == _ZERO_IP:
+                f[28:32] = addr
+            b = bytes(f)
+        out.append(b)
+    return out
+
+
 def _query(obj: Any, raw: Any, linktype: int, sent: float | None) -> Any:
     """What a result shows as the sent packet: the caller's own object, or for bytes and
     fastpkt Packets a Packet whose time is the moment it was sent (Scapy's sent_time)."""
@@ -199,6 +226,8 @@ def _sndrcv(x: Any, l2_iface: str | None, capture_iface: str | None, filter: str
             store_unanswered: bool = True) -> tuple[SndRcvList, UnansweredList]:
     objs = _expand(x)
     raw = _wire(objs, "probe")
+    if l2_iface:
+        raw = _fill_link_sources(raw, l2_iface)
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None, not %r" % (timeout,))
     if inter < 0:
@@ -264,7 +293,8 @@ def srp(x: Any, filter: str | None = None, iface: str | None = None, timeout: fl
         inter: float = 0, retry: int = 0, multi: bool = False, verbose: Any = None,
         store_unanswered: bool = True, **_scapy_only: Any) -> tuple[SndRcvList, UnansweredList]:
     """Send Ethernet frames on `iface` (default conf.iface) and collect the answers seen
-    there (Scapy's ``srp``); arguments as ``sr``. Answers are whole frames."""
+    there (Scapy's ``srp``); arguments as ``sr``. Answers are whole frames. All-zero Ether and
+    ARP source addresses take the interface's (Scapy's unset ones do)."""
     iface = iface or conf.iface
     return _sndrcv(x, iface, iface, filter, timeout, inter, retry, multi, verbose, store_unanswered)
 
@@ -279,6 +309,8 @@ def _send_all(x: Any, l2_iface: str | None, inter: float, loop: int, count: int 
           return_packets: bool) -> Any:
     objs = _expand(x)
     raw = _wire(objs, "packet")
+    if l2_iface:
+        raw = _fill_link_sources(raw, l2_iface)
     if inter < 0:
         raise ValueError("inter must be >= 0, not %r" % (inter,))
     if count is not None and count < 0:
@@ -308,7 +340,9 @@ def send(x: Any, iface: str | None = None, inter: float = 0, loop: int = 0, coun
 
 def sendp(x: Any, iface: str | None = None, inter: float = 0, loop: int = 0, count: int | None = None,
           verbose: Any = None, return_packets: bool = False, **_scapy_only: Any) -> Any:
-    """Send Ethernet frames on `iface` (default conf.iface) as given (Scapy's ``sendp``)."""
+    """Send Ethernet frames on `iface` (default conf.iface) as given (Scapy's ``sendp``), but
+    for all-zero Ether and ARP source addresses, which take the interface's as Scapy's unset
+    ones do."""
     return _send_all(x, iface or conf.iface, inter, loop, count, verbose, return_packets)
 
 

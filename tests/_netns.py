@@ -350,6 +350,7 @@ class Lab:
     """A routed lab of namespaces for the probing tests (tests/test_probe_netns.py):
 
         h1 10.13.1.10 (the prober)  h2 10.13.1.20 (answers)  h3 10.13.1.30 (ignores pings)
+           fd13:1::10                  fd13:1::20                 fd13:1::30
               \\_________ bridge br0 in namespace "sw" ___________/
                                   |
                   r 10.13.1.1 | 10.13.2.1 (router, forwarding)
@@ -364,6 +365,7 @@ class Lab:
     """
 
     HOSTS = {"h1": "10.13.1.10", "h2": "10.13.1.20", "h3": "10.13.1.30"}
+    HOSTS6 = {"h1": "fd13:1::10", "h2": "fd13:1::20", "h3": "fd13:1::30"}  # on-link, no DAD
     ROUTER_LAN, ROUTER_FAR, FAR = "10.13.1.1", "10.13.2.1", "10.13.2.20"
     LAN, FAR_NET = "10.13.1.0/24", "10.13.2.0/24"
 
@@ -422,6 +424,7 @@ class Lab:
             for name, addr in self.HOSTS.items():
                 self._must(name, ["ip", "addr", "add", addr + "/24", "dev", "eth0"])
                 self._must(name, ["ip", "route", "add", "default", "via", self.ROUTER_LAN])
+                self._must(name, ["ip", "-6", "addr", "add", self.HOSTS6[name] + "/64", "dev", "eth0", "nodad"])
             self._must("r", ["ip", "addr", "add", self.ROUTER_LAN + "/24", "dev", "eth0"])
             self._must("r", ["ip", "addr", "add", self.ROUTER_FAR + "/24", "dev", "eth1"])
             self._sysctl("r", "net.ipv4.ip_forward", "1")

@@ -27,7 +27,7 @@ OPEN_PORT, CLOSED_PORT, UDP_CLOSED = 8080, 8081, 9999
 RUNNER = r'''
 import json, sys
 sys.path.insert(0, %(root)r)
-from scapy.all import IP, TCP, UDP, ICMP, Ether, ARP, conf
+from scapy.all import IP, IPv6, TCP, UDP, ICMP, ICMPv6EchoRequest, Ether, ARP, conf
 conf.verb = 0
 tool = %(tool)r
 probes = %(probes)s
@@ -104,14 +104,14 @@ def ip_pairs(out: dict) -> set:
     return facts
 
 
-def wire_answers(pcap: Path, probes_hex: list[str], l2: bool = False) -> set:
+def wire_answers(pcap: Path, probes_hex: list[str], l2: bool = False, v6: bool = False) -> set:
     """Frames of tcpdump's capture that Scapy's answers() pairs with one of the probes:
     their IP (or, l2, Ethernet) bytes, hex."""
-    first = scapy_all.Ether if l2 else scapy_all.IP
+    first = scapy_all.Ether if l2 else scapy_all.IPv6 if v6 else scapy_all.IP
     probes = [first(bytes.fromhex(h)) for h in probes_hex]
     found = set()
     for frame in scapy_all.rdpcap(str(pcap)):
-        pkt = frame if l2 else frame.getlayer(scapy_all.IP)
+        pkt = frame if l2 else frame.getlayer(first)
         if pkt is None:
             continue
         if any(pkt.answers(p) for p in probes):
@@ -123,9 +123,9 @@ def sent_hex(out: dict) -> list[str]:
     return [s for s, _ in out["ans"]] + out["unans"]
 
 
-def check_against_wire(out: dict, pcap: Path, l2: bool = False) -> None:
+def check_against_wire(out: dict, pcap: Path, l2: bool = False, v6: bool = False) -> None:
     ours = {r for _, r in out["ans"]}
-    wire = wire_answers(pcap, sent_hex(out), l2)
+    wire = wire_answers(pcap, sent_hex(out), l2, v6)
     assert ours <= wire, "answers not on the wire: %s" % (ours - wire)
     assert wire <= ours, "answers on the wire we did not report: %s" % (wire - ours)
 
@@ -140,6 +140,17 @@ def test_arping_finds_the_present_hosts(lab):
     assert {ip for ip, _ in found(ours)} == {Lab.ROUTER_LAN, H2, H3}
     assert found(ours) == found(theirs)
     check_against_wire(ours, lab.tmp / "arp.pcap", l2=True)
+
+
+def test_arp_scan_with_unset_sources(lab):
+    """The course's ARP scan builds Ether()/ARP(pdst=net) and leaves the sources to the tool:
+    zero sources take h1's MAC and address, so the hosts answer h1."""
+    probes = '[Ether(dst="ff:ff:ff:ff:ff:ff", src="00:00:00:00:00:00")/ARP(pdst="10.13.1.%d" % i, ' \
+             'psrc="0.0.0.0", hwsrc="00:00:00:00:00:00") for i in (1, 20, 30, 40)]'
+    ours = run_in_h1(lab, "fastpkt", probes, timeout=2, l2=True)
+    Ether = scapy_all.Ether
+    assert sorted(Ether(bytes.fromhex(r)).psrc for _, r in ours["ans"]) == [Lab.ROUTER_LAN, H2, H3]
+    assert {Ether(bytes.fromhex(r)).pdst for _, r in ours["ans"]} == {H1}
 
 
 def test_arping_helper(lab):
@@ -163,6 +174,27 @@ def test_ping_sweep(lab):
     assert ip_pairs(ours) == ip_pairs(theirs)
     assert len(ours["unans"]) == len(theirs["unans"]) == 3
     check_against_wire(ours, lab.tmp / "ping.pcap")
+
+
+def test_sweep_of_a_whole_24_in_one_call(lab):
+    probes = "[IP(dst='10.13.1.%%d' %% i)/ICMP(id=9, seq=i) for i in range(1, 255) if i != %s]" % H1.split(".")[-1]
+    ours = run_in_h1(lab, "fastpkt", probes, timeout=2)
+    assert {f[3] for f in ip_pairs(ours)} == {Lab.ROUTER_LAN, H2}
+    assert len(ours["unans"]) == 253 - 2
+
+
+def test_ipv6_echo_and_syn(lab):
+    h2 = Lab.HOSTS6["h2"]
+    probes = ("[IPv6(dst=%r)/ICMPv6EchoRequest(id=3, seq=1, data=b'v6'), "
+              "IPv6(dst=%r)/TCP(sport=40010, dport=%d, flags='S'), IPv6(dst=%r)/TCP(sport=40011, dport=%d, flags='S'),"
+              "IPv6(dst=%r)/UDP(sport=40012, dport=%d)]" % (h2, h2, OPEN_PORT, h2, CLOSED_PORT, h2, UDP_CLOSED))
+    ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "v6.pcap", timeout=2)
+    theirs = run_in_h1(lab, "scapy", probes, timeout=2)
+    IPv6 = scapy_all.IPv6
+    facts = lambda out: {(IPv6(bytes.fromhex(s)).nh, IPv6(bytes.fromhex(r)).summary()) for s, r in out["ans"]}  # noqa: E731
+    assert len(ours["ans"]) == 4, facts(ours)
+    assert facts(ours) == facts(theirs)
+    check_against_wire(ours, lab.tmp / "v6.pcap", v6=True)
 
 
 def test_syn_open_and_closed(lab):
