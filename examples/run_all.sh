@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run every example on a capture (default: the bundled sample) and fail on the first error.
 # (The live sniffers take --iface IFACE instead of --pcap; tests/test_live_netns.py runs them live.)
+# (The sending examples - send_syn, syn_demo, udp_sender, arp_scan, ping_sweep, traceroute, rtt,
+# syn_port_scanner - need a network you own: tests/test_probe_netns.py runs them in a namespace lab.)
 #   examples/run_all.sh [FILE.pcap]
 # Uses $PYTHON, else .venv/bin/python when present, else python3. Output files go to a temp dir.
 set -euo pipefail

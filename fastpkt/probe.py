@@ -263,6 +263,9 @@ def _sndrcv(x: Any, l2_iface: str | None, capture_iface: str | None, filter: str
     if _verbose(verbose):
         print("Sent %d packets, received %d packets, got %d answers, remaining %d packets"
               % (stats["sent"], stats["captured"], len(ans), len(raw) - len(answered)))
+        if stats["send_skipped"]:
+            print("Warning: %d probes not sent: %s" % (stats["send_skipped"], os.strerror(stats["last_skip_errno"])),
+                  file=sys.stderr)
         if stats["capture_dropped"]:
             print("Warning: the capture dropped %d packets (answers may be missing)"
                   % stats["capture_dropped"], file=sys.stderr)
