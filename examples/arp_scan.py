@@ -4,7 +4,8 @@
 Run it only on networks you own (a lab): ARP scanning is noisy. Needs root or CAP_NET_RAW.
 The course hands Scapy ARP(pdst="192.168.56.0/24"), which Scapy expands into one request
 per address; fastpkt's ARP takes one address, so the course's function here builds the list
-itself (the one change besides the import). --idiomatic is fp.arping(network): the requests
+itself, and reads the answer's fields from its ARP layer (``response[ARP].psrc``: a fastpkt
+Packet does not forward unknown attributes to its layers as Scapy's does). --idiomatic is fp.arping(network): the requests
 go out on the interface that routes to the network, answers are matched in C.
 
     sudo python examples/arp_scan.py --network 10.13.1.0/24 [--idiomatic] [--json arp_results.json]
@@ -27,7 +28,7 @@ def arp_scan(network: str) -> List[Dict[str, str]]:
     answered, _ = srp(packet, timeout=2, verbose=False)
     results = []
     for _, response in answered:
-        results.append({"ip": response.psrc, "mac": response.hwsrc})
+        results.append({"ip": response[ARP].psrc, "mac": response[ARP].hwsrc})
     return results
 
 
