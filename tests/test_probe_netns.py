@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 scapy_all = pytest.importorskip("scapy.all")
 
 H1, H2, H3 = Lab.HOSTS["h1"], Lab.HOSTS["h2"], Lab.HOSTS["h3"]
-OPEN_PORT, CLOSED_PORT, UDP_CLOSED = 8080, 8081, 9999
+OPEN_PORT, CLOSED_PORT, UDP_CLOSED, UDP_TWICE = 8080, 8081, 9999, 7777
 
 # Runs in the prober's namespace: builds the probes with Scapy (both runs send the same
 # bytes), runs them through `tool`, prints the pairs and unanswered probes as hex.
@@ -62,12 +62,20 @@ def lab(tmp_path_factory):
                                       "time.sleep(3600)" % OPEN_PORT],
                                      stdout=subprocess.PIPE, text=True)
             assert srv.stdout.readline().strip() == "up"
+            # a UDP service on h2 that answers every datagram twice (for multi=True)
+            twice = lab.ns("h2").popen([sys.executable, "-c",
+                                        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                                        "s.bind(('0.0.0.0', %d)); print('up', flush=True)\n"
+                                        "while True:\n    d, a = s.recvfrom(2048); s.sendto(d, a); s.sendto(d, a)"
+                                        % UDP_TWICE], stdout=subprocess.PIPE, text=True)
+            assert twice.stdout.readline().strip() == "up"
             lab.tmp = tmp_path_factory.mktemp("probe")
             try:
                 yield lab
             finally:
-                srv.kill()
-                srv.wait()
+                for p in (srv, twice):
+                    p.kill()
+                    p.wait()
     except NetnsError as e:
         pytest.skip("cannot build the lab: %s" % e)
 
@@ -196,6 +204,31 @@ def test_ipv6_echo_and_syn(lab):
     assert len(ours["ans"]) == 4, facts(ours)
     assert facts(ours) == facts(theirs)
     check_against_wire(ours, lab.tmp / "v6.pcap", v6=True)
+
+
+def test_retry_resends_the_unanswered(lab):
+    """retry=2: h3 ignores pings, so its probe leaves three times (tcpdump counts them, as
+    for Scapy's run); h2's answered probe leaves once."""
+    probes = "[IP(dst=%r)/ICMP(id=11, seq=1), IP(dst=%r)/ICMP(id=11, seq=2)]" % (H2, H3)
+    counts = {}
+    for tool in ("fastpkt", "scapy"):
+        pcap = lab.tmp / ("retry-%s.pcap" % tool)
+        out = run_in_h1(lab, tool, probes, pcap, timeout=0.5, retry=2)
+        assert len(out["ans"]) == 1 and len(out["unans"]) == 1
+        requests = [p[scapy_all.IP].dst for p in scapy_all.rdpcap(str(pcap))
+                    if p.haslayer(scapy_all.ICMP) and p[scapy_all.ICMP].type == 8 and p[scapy_all.ICMP].id == 11]
+        counts[tool] = (requests.count(H2), requests.count(H3))
+    assert counts["fastpkt"] == counts["scapy"] == (1, 3)
+
+
+def test_multi_keeps_collecting(lab):
+    """h2 answers each datagram to UDP_TWICE twice: multi=True pairs both with the probe,
+    multi=False the first only; Scapy agrees."""
+    probes = "[IP(dst=%r)/UDP(sport=40020, dport=%d)/b'twice']" % (H2, UDP_TWICE)
+    for multi, n in ((True, 2), (False, 1)):
+        ours = run_in_h1(lab, "fastpkt", probes, timeout=1, multi=multi)
+        theirs = run_in_h1(lab, "scapy", probes, timeout=1, multi=multi)
+        assert len(ours["ans"]) == len(theirs["ans"]) == n
 
 
 def test_syn_open_and_closed(lab):
