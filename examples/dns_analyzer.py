@@ -22,7 +22,7 @@ TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 
 
 class DnsAnalyzer:
     def __init__(self) -> None:
-        self.pending: dict = defaultdict(list)
+        self.pending: dict[tuple[object, ...], list[str]] = defaultdict(list)
         self.seen: set[str] = set()
 
     def handle_dns(self, packet: fp.Packet) -> None:
@@ -41,7 +41,8 @@ class DnsAnalyzer:
             if len(query) > 60 and query.count(".") >= 3:
                 print(f"{ts} [SUSPECT] Long DNS query: {query}")
         elif dns.qr == 1:
-            answers = [f"{TYPES.get(rr.type, rr.type)} {rr.rdata}" for rr in dns.an]
+            answers = [f"{TYPES.get(rr.type, rr.type)} {rr.rdata if isinstance(rr.rdata, str) else repr(rr.rdata)}"
+                       for rr in dns.an]
             if dns.rcode == 3:
                 answers.append("NXDOMAIN")
             for query in self.pending.pop((dns.id, packet.dst, packet.dport), []):

@@ -14,7 +14,7 @@ from _common import parser
 from fastpkt.http import HttpRequest
 
 
-def find_http(streams: dict) -> None:
+def find_http(streams: dict[tuple[object, ...], bytes]) -> None:
     """The course's function, unchanged: {(src, sport, dst, dport): bytes}."""
     for flow, data in streams.items():
         if b"HTTP/" in data or data.startswith(b"GET") or data.startswith(b"POST"):
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser(__doc__).parse_args()
     streams = list(fp.streams(args.pcap))
     # the course's dict: one entry per direction, keyed (src, sport, dst, dport)
-    by_direction = {}
+    by_direction: dict[tuple[object, ...], bytes] = {}
     for s in streams:
         by_direction[(s.client_ip, s.client_port, s.server_ip, s.server_port)] = s.client_data
         by_direction[(s.server_ip, s.server_port, s.client_ip, s.client_port)] = s.server_data

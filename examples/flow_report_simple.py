@@ -8,13 +8,18 @@ course). flow_report.py does the same on bidirectional flow records built in C (
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import fastpkt as fp
 from _common import parser
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROTO = {6: "TCP", 17: "UDP"}
 
 
-def pcap_to_flows(path: str):
+def pcap_to_flows(path: str) -> pd.DataFrame:
     df = fp.read(path).to_pandas()
     df = df[df["proto"].isin([6, 17]) & df["sport"].notna() & (df["ip_version"] == 4)]
     flows = (df.groupby(["src", "sport", "dst", "dport", "proto"], observed=True)

@@ -25,12 +25,12 @@ from _common import is_live, parser, source
 class HandshakeTracker:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.handshakes: dict = {}
-        self.started: dict = {}        # flow -> time of its SYN, until complete or reported
+        self.handshakes: dict[tuple[object, ...], dict[str, bool]] = {}
+        self.started: dict[tuple[object, ...], float] = {}        # flow -> time of its SYN, until complete or reported
         self.last_time = 0.0           # the newest packet time seen
         self.lock = threading.Lock()   # the callback runs in the sniffer's thread
 
-    def _status(self, flow) -> dict:
+    def _status(self, flow: tuple[object, ...]) -> dict[str, bool]:
         return self.handshakes.setdefault(flow, {"syn": False, "synack": False, "ack": False,
                                                  "rst": False, "done": False})
 
@@ -45,7 +45,7 @@ class HandshakeTracker:
                 self.detect_incomplete(packet.time)
             self.last_time = max(self.last_time, packet.time)
 
-    def _handle(self, packet: fp.Packet, tcp) -> None:
+    def _handle(self, packet: fp.Packet, tcp: fp.TCP) -> None:
         flow = (packet.src, tcp.sport, packet.dst, tcp.dport)
         reverse = (packet.dst, tcp.dport, packet.src, tcp.sport)
         flags = tcp.flags

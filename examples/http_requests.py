@@ -17,7 +17,7 @@ from _common import parser, source
 from fastpkt.scapy import TCP, Raw, sniff
 
 
-def handle_http(packet) -> None:
+def handle_http(packet: fp.Packet) -> None:
     """The course's callback, unchanged."""
     if packet.haslayer(TCP) and packet.haslayer(Raw):
         payload = packet[Raw].load
@@ -40,7 +40,7 @@ def handle_http_layer(packet: fp.Packet) -> None:
         print(f"    {packet.src} <- {http.status} {http.reason}")
 
 
-def both(packet) -> None:
+def both(packet: fp.Packet) -> None:
     handle_http(packet)
     handle_http_layer(packet)
 

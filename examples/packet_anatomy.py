@@ -24,7 +24,9 @@ def main() -> None:
     print(syn[fp.IP].dst if fp.IP in syn else syn[fp.IPv6].dst)
     print(syn[fp.TCP].flags)
     # the same through attributes
-    print(syn.eth.src, syn.dst, syn.tcp.dport, syn.tcp.flags.S, syn.tcp.mss, syn.tcp.options)
+    eth, tcp = syn.eth, syn.tcp   # None when the packet lacks the layer
+    if eth is not None and tcp is not None:
+        print(eth.src, syn.dst, tcp.dport, tcp.flags.S, tcp.mss, tcp.options)
     # Layer stacks: one summary per kind of packet found in the capture
     seen = set()
     for pkt in fp.open(args.pcap):

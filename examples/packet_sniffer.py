@@ -24,7 +24,7 @@ class PacketLogger:
     def __init__(self, csv_path: str | None) -> None:
         self.handle = open(csv_path, "a", newline="", encoding="utf-8") if csv_path else None
         self.writer = csv.writer(self.handle) if self.handle else None
-        if self.handle is not None and self.handle.tell() == 0:
+        if self.handle is not None and self.writer is not None and self.handle.tell() == 0:
             self.writer.writerow(["timestamp", "src", "dst", "proto", "info"])
 
     def __call__(self, packet: fp.Packet) -> None:
@@ -38,7 +38,7 @@ class PacketLogger:
         elif packet.udp is not None:
             info = f"UDP dport={packet.udp.dport}"
         print(f"{summary} {info}".rstrip())
-        if self.writer is not None:
+        if self.writer is not None and self.handle is not None:
             self.writer.writerow([timestamp, packet.src, packet.dst, packet.proto, info])
             self.handle.flush()  # the CSV follows the traffic in real time
 

@@ -13,6 +13,7 @@ in one groupby.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import fastpkt as fp
 from _common import is_live, parser, source
@@ -25,7 +26,7 @@ SYN_ONLY = "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
 class ScanDetector:
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
-        self.seen: dict = defaultdict(lambda: {"ports": set(), "first_seen": None, "alerted": False})
+        self.seen: dict[str | None, dict[str, Any]] = defaultdict(lambda: {"ports": set(), "first_seen": None, "alerted": False})
 
     def handle_packet(self, packet: fp.Packet) -> None:
         src, dport, now = packet.src, packet.dport, packet.time

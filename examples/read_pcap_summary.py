@@ -14,8 +14,8 @@ from _common import parser
 NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
 
 
-def summarize_pcap(path: str) -> Counter:
-    proto_counts: Counter = Counter()
+def summarize_pcap(path: str) -> Counter[int]:
+    proto_counts: Counter[int] = Counter()
     for packet in fp.open(path):
         if fp.IP in packet:
             proto_counts[packet[fp.IP].proto] += 1

@@ -16,12 +16,12 @@ import fastpkt as fp
 from _common import parser
 
 
-def reconstruct_streams(path: str) -> list:
+def reconstruct_streams(path: str) -> list[fp.Stream]:
     """Every TCP connection of the capture, both directions reassembled."""
     return list(fp.streams(path))
 
 
-def save_streams(streams: list, directory: str) -> None:
+def save_streams(streams: list[fp.Stream], directory: str) -> None:
     """Save each direction that carried data; report what is missing."""
     for stream in streams:
         for path in stream.save(directory):

@@ -12,6 +12,7 @@ flow_report.py (fp.flows, which also runs on a live fp.Capture).
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 from datetime import datetime, timezone
 
 import fastpkt as fp
@@ -20,7 +21,7 @@ from _common import parser, source
 
 class SessionTracker:
     def __init__(self) -> None:
-        self.connections: dict = defaultdict(lambda: {"packets": 0, "start": None})
+        self.connections: dict[tuple[object, ...], dict[str, Any]] = defaultdict(lambda: {"packets": 0, "start": None})
 
     def handle_tcp(self, packet: fp.Packet) -> None:
         """Count packets per TCP flow (the sniff callback)."""

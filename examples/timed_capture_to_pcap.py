@@ -61,6 +61,9 @@ def main() -> None:
                                rotate_seconds=args.rotate_seconds) as writer:
             for pkt in packets:
                 writer.write(pkt)
+    if writer is None:  # nothing captured: the sniffer opened no file
+        print("[*] No packets written")
+        return
     print(f"[*] Wrote {writer.packets_written} packets to {', '.join(writer.paths)}")
     check = sum(len(fp.read(path)) for path in writer.paths)
     assert check == writer.packets_written, "read back a different number of packets"

@@ -22,6 +22,8 @@ the server answers; Ctrl+C ends both captures and the comparison is printed.
 """
 from __future__ import annotations
 
+import argparse
+
 import threading
 from collections import Counter
 
@@ -29,16 +31,16 @@ import fastpkt as fp
 from _common import capture, is_live, parser, source
 
 
-def endpoint(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+def endpoint(ip: str | None, port: int | None) -> str:
+    return f"[{ip}]:{port}" if ip and ":" in ip else f"{ip}:{port}"
 
 
 class PerPacket:
     """The course's approach: one segment at a time (it sniffed with filter "tcp port 443")."""
 
     def __init__(self) -> None:
-        self.found: Counter = Counter()  # (client, client port, server, server port, sni) -> hellos
-        self.started: dict = {}          # connection -> the hello starting there was cut short
+        self.found: Counter[tuple[str | None, int | None, str | None, int | None, str]] = Counter()  # (client, client port, server, server port, sni) -> hellos
+        self.started: dict[tuple[str | None, int | None, str | None, int | None], bool] = {}          # connection -> the hello starting there was cut short
         self.lock = threading.Lock()
 
     def handle(self, pkt: fp.Packet) -> None:
@@ -58,7 +60,7 @@ class PerPacket:
                   f"({endpoint(pkt.src, pkt.sport)} -> {endpoint(pkt.dst, pkt.dport)})")
 
 
-def print_hello(h) -> None:
+def print_hello(h: fp.ClientHello) -> None:
     print(f"{h.transport:4} {endpoint(h.client_ip, h.client_port)} -> "
           f"{endpoint(h.server_ip, h.server_port)}  SNI {h.sni or '-'}  "
           f"ALPN {','.join(h.alpn) or '-'}  {h.version_name}")
@@ -66,7 +68,7 @@ def print_hello(h) -> None:
           f"{'; ' + ', '.join(h.anomalies) if h.anomalies else ''})")
 
 
-def live_hellos(args, per_packet: PerPacket) -> list:
+def live_hellos(args: argparse.Namespace, per_packet: PerPacket) -> list[fp.ClientHello]:
     """Both approaches at once on the interface; returns the hellos."""
     sniffer = fp.AsyncSniffer(filter="tcp port 443", prn=per_packet.handle, store=False, **source(args))
     sniffer.start()

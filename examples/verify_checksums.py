@@ -19,7 +19,7 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--verbose", "-v", action="store_true", help="list every TCP/UDP mismatch")
     args = p.parse_args()
-    results: Counter = Counter()
+    results: Counter[tuple[str, bool | None]] = Counter()
     for packet in fp.open(args.pcap):
         if packet.ip is None and packet.ip6 is None:
             continue

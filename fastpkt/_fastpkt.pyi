@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 from os import PathLike
-from typing import IO, Any, Callable, Iterable, Iterator, Literal, Sequence, overload
+from typing import IO, Any, Callable, ClassVar, Iterable, Iterator, Literal, Sequence, TypeVar, final, overload
 
-OnError = Literal["raise", "stop", "skip"]
+import pandas
+import polars
+import pyarrow
+from typing_extensions import Self, disjoint_base
+
+_OnError = Literal["raise", "stop", "skip"]
 # str/bytes/PathLike are paths ("-" is stdin); binary file objects are read as streams through
 # their readinto() or read(); bytearray/memoryview/mmap (buffer protocol, not bytes) are
 # in-memory captures. Any of them may be gzip, zstd, xz or bzip2 compressed (magic number).
-Source = str | bytes | PathLike[str] | IO[bytes] | bytearray | memoryview
+_Source = str | bytes | PathLike[str] | IO[bytes] | bytearray | memoryview
 
 class Error(Exception): ...
 class FormatError(Error, ValueError):
@@ -34,21 +39,26 @@ class DisplayFilter:
 def compile_filter(expression: str) -> DisplayFilter: ...
 DEFAULT_MAX_MEMORY: int      # max_memory of flows/streams/client_hellos when not given (1 GiB)
 
+@final
 class TCPFlags:
     """TCP flags: int-like, attributes F S R P A U E C N, str() like 'SA'."""
     F: bool; S: bool; R: bool; P: bool; A: bool; U: bool; E: bool; C: bool; N: bool
     value: int
     def __int__(self) -> int: ...
     def __index__(self) -> int: ...
-    def __and__(self, other: int) -> int: ...
-    def __init__(self, value: int | str) -> None: ...
-    def __eq__(self, other: object) -> bool: ...   # compares with int or flag string 'SA'
-    def __contains__(self, letters: str) -> bool: ...
-    def __or__(self, other: int) -> int: ...
-    def __xor__(self, other: int) -> int: ...
+    def __and__(self, other: int, /) -> int: ...
+    def __rand__(self, other: int, /) -> int: ...
+    def __new__(cls, value: int | str = 0) -> Self: ...
+    def __eq__(self, other: object, /) -> bool: ...   # compares with int or flag string 'SA'
+    def __contains__(self, letters: str, /) -> bool: ...
+    def __or__(self, other: int, /) -> int: ...
+    def __ror__(self, other: int, /) -> int: ...
+    def __xor__(self, other: int, /) -> int: ...
+    def __rxor__(self, other: int, /) -> int: ...
     def __bool__(self) -> bool: ...
     def __hash__(self) -> int: ...
 
+@disjoint_base
 class Layer:
     name: str                 # 'Ether', 'IP', 'TCP', ... (Scapy's class names)
     fields: tuple[str, ...]   # field names shown by show()
@@ -76,18 +86,24 @@ class Layer:
     def show2(self, dump: bool = False) -> str | None: ...
     def summary(self) -> str: ...
 
+@final
 class Ether(Layer):
     src: str; dst: str; type: int
+@final
 class SLL(Layer):             # Linux cooked v1 and v2 (pkt.sll)
     pkttype: int; hatype: int; halen: int; addr: str; proto: int; ifindex: int | None
+@final
 class Loopback(Layer):        # BSD NULL/LOOP
     type: int
+@final
 class Dot1Q(Layer):
     vlan: int; prio: int; id: int; dei: int; tpid: int   # id = dei = DEI bit (Scapy's names); vlan = VID
     type: int                                  # ethertype that follows this tag
+@final
 class ARP(Layer):
     hwtype: int; ptype: int; hwlen: int; plen: int; op: int
     hwsrc: str; psrc: str; hwdst: str; pdst: str
+@final
 class IP(Layer):
     version: int; ihl: int; tos: int; len: int; id: int
     flags: int; DF: bool; MF: bool
@@ -96,6 +112,7 @@ class IP(Layer):
     ttl: int; proto: int; chksum: int; src: str; dst: str
     options: bytes
     def checksum_ok(self) -> bool | None: ...
+@final
 class IPv6(Layer):
     version: int; tc: int; fl: int; plen: int; nh: int; hlim: int; src: str; dst: str
     ext_headers: list[tuple[int, int, int]]  # (next-header value, offset, length)
@@ -104,6 +121,7 @@ class IPv6(Layer):
     MF: bool
     @property
     def ttl(self) -> int: ...                # alias of hlim, so loops written for IP work
+@final
 class TCP(Layer):
     sport: int; dport: int; seq: int; ack: int; dataofs: int; reserved: int
     flags: TCPFlags; window: int; chksum: int; urgptr: int
@@ -111,12 +129,15 @@ class TCP(Layer):
     mss: int | None; wscale: int | None; sack_permitted: bool
     sack: list[tuple[int, int]]; timestamp: tuple[int, int] | None
     def checksum_ok(self) -> bool | None: ...
+@final
 class UDP(Layer):
     sport: int; dport: int; len: int; chksum: int
     def checksum_ok(self) -> bool | None: ...
+@final
 class ICMP(Layer):
     type: int; code: int; chksum: int; id: int | None; seq: int | None
     def checksum_ok(self) -> bool | None: ...
+@final
 class ICMPv6(Layer):
     type: int; code: int; chksum: int; id: int | None; seq: int | None
     def checksum_ok(self) -> bool | None: ...
@@ -134,21 +155,34 @@ class IPv6ExtHdrRouting(Layer):
 class IPv6ExtHdrFragment(Layer):
     nh: int; res1: int; offset: int; res2: int; m: int; id: int
 
+@final
 class DNSQR:
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     def __init__(self, qname: str | bytes = "www.example.com", qtype: int | str = 1, qclass: int | str = 1) -> None: ...
     qname: str; qtype: int; qclass: int
+@final
 class DNSRR:
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     def __init__(self, rrname: str | bytes = ".", type: int | str = 1, rclass: int | str = 1, ttl: int = 0,
                  rdlen: int | None = None, rdata: Any = None, rdata_raw: bytes | None = None) -> None: ...
     rrname: str; type: int; rclass: int; ttl: int; rdlen: int
     rdata: str | bytes        # text for A/AAAA/CNAME/NS/PTR/MX/TXT/SOA/SRV, raw bytes otherwise
     rdata_raw: bytes
+@final
 class DNS(Layer):
     id: int; qr: int; opcode: int; aa: int; tc: int; rd: int; ra: int; z: int; ad: int; cd: int
     rcode: int; qdcount: int; ancount: int; nscount: int; arcount: int
     qd: list[DNSQR]; an: list[DNSRR]; ns: list[DNSRR]; ar: list[DNSRR]
+    DNSQR: ClassVar[type[DNSQR]]; DNSRR: ClassVar[type[DNSRR]]   # the record types, as Scapy nests them
     qname: str | None         # first question's name
     malformed: bool           # records could not all be decoded (anomaly also set)
+@final
 class HTTP(Layer):
     is_request: bool
     method: str | None; uri: str | None; path: str | None; version: str
@@ -158,6 +192,7 @@ class HTTP(Layer):
     headers_complete: bool
     body: bytes               # what follows the headers in this segment
     anomalies: tuple[str, ...]  # head anomalies, as fp.http messages name them
+@final
 class TLS(Layer):
     type: int                 # record content type (22 = handshake)
     version: int              # record version
@@ -169,6 +204,9 @@ class TLS(Layer):
     hello: ClientHello | None  # the whole ClientHello when this segment holds it
     hello_complete: bool
 
+_L = TypeVar("_L", bound=Layer)
+
+@final
 class Packet:
     time: float
     time_ns: int
@@ -188,11 +226,17 @@ class Packet:
     payload: bytes            # innermost payload after the last decoded header
     anomalies: tuple[str, ...]
     layers: tuple[str, ...]   # layer names outer to inner, e.g. ('Ether', 'IP', 'TCP')
-    def __init__(self, data: bytes, linktype: int = 1, time: float | None = None,
-                 wirelen: int | None = None) -> None: ...
+    def __new__(cls, data: bytes, linktype: int = 1, time: float | None = None,
+                wirelen: int | None = None) -> Self: ...
     def haslayer(self, layer: str | type) -> bool: ...
-    def __contains__(self, layer: str | type) -> bool: ...
-    def __getitem__(self, layer: str | type) -> Layer: ...   # KeyError like Scapy's IndexError
+    def __contains__(self, layer: str | type, /) -> bool: ...
+    # pkt[fp.TCP] is the TCP layer (typed as such); KeyError like Scapy's IndexError when absent
+    @overload
+    def __getitem__(self, layer: type[_L], /) -> _L: ...
+    @overload
+    def __getitem__(self, layer: str, /) -> Layer: ...
+    @overload
+    def __getitem__(self, layer: type, /) -> Any: ...   # fastpkt.scapy.Raw: the payload (.load)
     def __bytes__(self) -> bytes: ...
     def __len__(self) -> int: ...             # wirelen
     def summary(self) -> str: ...
@@ -204,10 +248,11 @@ class Packet:
     # ValueError for an unknown name, with the nearest known one.
     def field(self, name: str, *, all: bool = False) -> Any: ...
 
+@disjoint_base
 class Reader:
     """Lazy iterator over a capture. Context manager. May feed several threads and engines at
     once: each packet goes to exactly one of them."""
-    def __init__(self, source: Source, filter: str | None = None, on_error: OnError = "raise",
+    def __init__(self, source: _Source, filter: str | None = None, on_error: _OnError = "raise",
                  count: int | None = None,
                  display_filter: str | DisplayFilter | None = None) -> None: ...
     format: Literal["pcap", "pcapng"]
@@ -225,7 +270,7 @@ class Reader:
     error: FormatError | None   # what ended iteration under on_error="stop"
     def __iter__(self) -> Iterator[Packet]: ...
     def __next__(self) -> Packet: ...
-    def __enter__(self) -> Reader: ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def close(self) -> None: ...
     def read_all(self, count: int | None = None) -> PacketList: ...
@@ -242,8 +287,9 @@ class Reader:
     # the remaining packets as an Arrow stream (PacketList.to_pandas() columns, in batches)
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def __arrow_c_schema__(self) -> object: ...
-    def record_batches(self, batch_size: int | None = None) -> Any: ...   # pyarrow.RecordBatchReader
+    def record_batches(self, batch_size: int | None = None) -> pyarrow.RecordBatchReader: ...
 
+@final
 class PacketList(Sequence[Packet]):
     linktype: int; snaplen: int; nanosecond: bool; big_endian: bool
     file_header: bytes | None   # pcap header / pcapng leading blocks as read: exact rewrites
@@ -251,9 +297,9 @@ class PacketList(Sequence[Packet]):
     interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, i: int) -> Packet: ...
+    def __getitem__(self, i: int, /) -> Packet: ...
     @overload
-    def __getitem__(self, s: slice) -> PacketList: ...
+    def __getitem__(self, s: slice, /) -> PacketList: ...
     def __iter__(self) -> Iterator[Packet]: ...
     def summary(self) -> str: ...
     # Column buffers built in C with the GIL released, one tuple per column:
@@ -262,14 +308,15 @@ class PacketList(Sequence[Packet]):
     # Tables (fastpkt.tables): one stream of record batches behind every export
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def __arrow_c_schema__(self) -> object: ...
-    def to_pandas(self) -> Any: ...                      # pandas.DataFrame
-    def to_arrow(self) -> Any: ...                       # pyarrow.Table
-    def to_polars(self) -> Any: ...                      # polars.DataFrame
+    def to_pandas(self) -> pandas.DataFrame: ...
+    def to_arrow(self) -> pyarrow.Table: ...
+    def to_polars(self) -> polars.DataFrame: ...
     def to_parquet(self, path: str | PathLike[str]) -> None: ...
     def to_csv(self, path: str | PathLike[str]) -> None: ...
-    def record_batches(self, batch_size: int | None = None) -> Any: ...   # pyarrow.RecordBatchReader
+    def record_batches(self, batch_size: int | None = None) -> pyarrow.RecordBatchReader: ...
     def _repr_html_(self) -> str: ...
 
+@disjoint_base
 class Writer:
     """pcap or pcapng output (csrc/write). A path this process is reading is replaced at
     close(), never truncated; atomic=True always writes a temporary file renamed at close()."""
@@ -288,7 +335,7 @@ class Writer:
                       tsoffset: int = 0, name: str | None = None) -> int: ...   # pcapng
     def flush(self) -> None: ...
     def close(self) -> None: ...
-    def __enter__(self) -> Writer: ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...   # on an exception a temporary file is removed
     packets_written: int
     bytes_written: int
@@ -301,7 +348,12 @@ class Writer:
 # ---- flows (csrc/flow, csrc/py/engine.c; build them with fastpkt.flows()) ----------------
 FLOW_COLUMNS: tuple[str, ...]   # the column names, in DataFrame order
 
+@final
 class Flow(tuple[Any, ...]):
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     """One flow (a struct sequence): fields are the DataFrame columns. Times are float
     seconds since the epoch, missing values None, unobserved floats NaN."""
     flow_id: int
@@ -371,42 +423,53 @@ class Flow(tuple[Any, ...]):
     expiration: str             # idle, active, fin, rst, end, evicted
     def _repr_html_(self) -> str: ...
 
+@final
 class Flows:
     """Iterate to stream Flow records in expiry order (not kept), or call to_pandas()/
     to_arrow()/len() first to read everything and keep all flows."""
-    def __init__(self, readers: Sequence[Reader], *, bidirectional: bool = True,
+    def __new__(cls, readers: Sequence[Reader], *, bidirectional: bool = True,
                  idle_timeout: float | None = 120.0, active_timeout: float | None = 1800.0,
                  max_flows: int | None = 1_000_000, max_memory: int | None = None,
                  progress: Any = None, tls: bool = True, max_hello_fields: int | None = 16384,
-                 on_memory_error: Literal["raise", "drop"] = "raise") -> None: ...
+                 on_memory_error: Literal["raise", "drop"] = "raise") -> Self: ...
     def __iter__(self) -> Iterator[Flow]: ...
     def __next__(self) -> Flow: ...
     def __len__(self) -> int: ...
-    def __getitem__(self, i: int) -> Flow: ...
+    def __getitem__(self, i: int, /) -> Flow: ...
     def columns(self) -> list[tuple[Any, ...]]: ...   # the fastpkt.frames protocol
     def _columns_range(self, start: int, stop: int, /) -> list[tuple[Any, ...]]: ...
     def _columns_next(self, n: int, /) -> list[tuple[Any, ...]]: ...
     # Tables (fastpkt.tables): one stream of record batches behind every export
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def __arrow_c_schema__(self) -> object: ...
-    def to_pandas(self) -> Any: ...                      # pandas.DataFrame
-    def to_arrow(self) -> Any: ...                       # pyarrow.Table
-    def to_polars(self) -> Any: ...                      # polars.DataFrame
+    def to_pandas(self) -> pandas.DataFrame: ...
+    def to_arrow(self) -> pyarrow.Table: ...
+    def to_polars(self) -> polars.DataFrame: ...
     def to_parquet(self, path: str | PathLike[str]) -> None: ...
     def to_csv(self, path: str | PathLike[str]) -> None: ...
-    def record_batches(self, batch_size: int | None = None) -> Any: ...   # pyarrow.RecordBatchReader
+    def record_batches(self, batch_size: int | None = None) -> pyarrow.RecordBatchReader: ...
     def flush(self) -> None: ...
     def _repr_html_(self) -> str: ...
     stats: dict[str, Any]
     finished: bool
     _kept: bool
 
+@final
 class Gap(tuple[int, int]):
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     """`length` bytes the capture lacks belong at index `offset` of the direction's data."""
     offset: int
     length: int
 
+@final
 class StreamChunk(tuple[Any, ...]):
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     """In-order data handed to streams(on_data=...)."""
     stream_id: int
     direction: str      # 'client' (client -> server) or 'server'
@@ -416,6 +479,7 @@ class StreamChunk(tuple[Any, ...]):
     client: tuple[str, int]
     server: tuple[str, int]
 
+@final
 class Stream:
     """One reassembled TCP connection."""
     stream_id: int
@@ -450,14 +514,15 @@ class Stream:
     def save(self, directory: str | PathLike[str]) -> list[Any]: ...
     def _repr_html_(self) -> str: ...
 
+@final
 class Streams:
     """Iterate for Stream objects as connections end; run() when only on_data matters."""
-    def __init__(self, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
+    def __new__(cls, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
                  max_flows: int | None = 1_000_000, depth: int | None = None,
                  max_buffered: int | None = 4 << 20, max_buffered_total: int | None = 256 << 20,
                  store: bool = True, on_data: Callable[[StreamChunk], Any] | None = None,
                  progress: Any = None, max_memory: int | None = None,
-                 on_memory_error: Literal["raise", "drop"] = "raise") -> None: ...
+                 on_memory_error: Literal["raise", "drop"] = "raise") -> Self: ...
     def __iter__(self) -> Iterator[Stream]: ...
     def __next__(self) -> Stream: ...
     def run(self) -> int: ...
@@ -465,12 +530,12 @@ class Streams:
     # Tables (fastpkt.tables): one stream of record batches behind every export
     def __arrow_c_stream__(self, requested_schema: object | None = None, payload: bool = False) -> object: ...
     def __arrow_c_schema__(self, payload: bool = False) -> object: ...
-    def to_pandas(self, payload: bool = False) -> Any: ...                      # pandas.DataFrame
-    def to_arrow(self, payload: bool = False) -> Any: ...                       # pyarrow.Table
-    def to_polars(self, payload: bool = False) -> Any: ...                      # polars.DataFrame
+    def to_pandas(self, payload: bool = False) -> pandas.DataFrame: ...
+    def to_arrow(self, payload: bool = False) -> pyarrow.Table: ...
+    def to_polars(self, payload: bool = False) -> polars.DataFrame: ...
     def to_parquet(self, path: str | PathLike[str], payload: bool = False) -> None: ...
     def to_csv(self, path: str | PathLike[str], payload: bool = False) -> None: ...
-    def record_batches(self, batch_size: int | None = None, payload: bool = False) -> Any: ...   # pyarrow.RecordBatchReader
+    def record_batches(self, batch_size: int | None = None, payload: bool = False) -> pyarrow.RecordBatchReader: ...
     stats: dict[str, Any]
     finished: bool
 
@@ -482,12 +547,17 @@ _HttpRawMessage = tuple[bool, int, str, Any, str, list[tuple[str, str]], list[tu
 _HttpDirectionState = tuple[str, int, int, tuple[str, ...]]   # (stop, parsed, skipped, anomalies)
 def _http_parse(client_data: bytes | bytearray | memoryview, server_data: bytes | bytearray | memoryview,
                 client_gaps: Iterable[tuple[int, int]], server_gaps: Iterable[tuple[int, int]],
-                client_closed: bool, server_closed: bool, /
+                client_closed: bool, server_closed: bool
                 ) -> tuple[list[_HttpRawMessage], _HttpDirectionState, _HttpDirectionState]: ...
 
 HELLO_FIELDS: tuple[str, ...]   # ClientHello field names, in order
 
+@final
 class ClientHello(tuple[Any, ...]):
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     """One TLS ClientHello (TCP reassembled or QUIC decrypted), with the server's answer."""
     time: float
     stream_id: int
@@ -528,24 +598,25 @@ class ClientHello(tuple[Any, ...]):
     anomalies: tuple[str, ...]
     def _repr_html_(self) -> str: ...
 
+@final
 class ClientHellos:
     """Iterate for ClientHello records as connections' hellos complete."""
-    def __init__(self, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
+    def __new__(cls, readers: Sequence[Reader], *, idle_timeout: float | None = 120.0,
                  max_flows: int | None = 1_000_000, progress: Any = None,
                  max_hello_fields: int | None = 16384, max_memory: int | None = None,
-                 on_memory_error: Literal["raise", "drop"] = "raise") -> None: ...
+                 on_memory_error: Literal["raise", "drop"] = "raise") -> Self: ...
     def __iter__(self) -> Iterator[ClientHello]: ...
     def __next__(self) -> ClientHello: ...
     def _repr_html_(self) -> str: ...
     # Tables (fastpkt.tables): one stream of record batches behind every export
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def __arrow_c_schema__(self) -> object: ...
-    def to_pandas(self) -> Any: ...                      # pandas.DataFrame
-    def to_arrow(self) -> Any: ...                       # pyarrow.Table
-    def to_polars(self) -> Any: ...                      # polars.DataFrame
+    def to_pandas(self) -> pandas.DataFrame: ...
+    def to_arrow(self) -> pyarrow.Table: ...
+    def to_polars(self) -> polars.DataFrame: ...
     def to_parquet(self, path: str | PathLike[str]) -> None: ...
     def to_csv(self, path: str | PathLike[str]) -> None: ...
-    def record_batches(self, batch_size: int | None = None) -> Any: ...   # pyarrow.RecordBatchReader
+    def record_batches(self, batch_size: int | None = None) -> pyarrow.RecordBatchReader: ...
     stats: dict[str, Any]
     finished: bool
 

@@ -17,7 +17,8 @@ def stub_attrs(cls: str) -> list[str]:
     tree = ast.parse(STUB.read_text())
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
-            return [n.target.id for n in node.body if isinstance(n, ast.AnnAssign)]
+            return [n.target.id for n in node.body if isinstance(n, ast.AnnAssign)
+                    and not ast.unparse(n.annotation).startswith("ClassVar")]  # instance fields only
     raise AssertionError("no class %s in the stub" % cls)
 
 

@@ -786,8 +786,12 @@ PyDoc_STRVAR(packetlist_doc,
              "Packets read in bulk: len(), indexing, slicing, iteration, summary(), to_pandas().\n"
              "Packets are materialised on access; records stay in the mapped file.");
 
+/* An explicit __iter__ (the sequence protocol's iterator) so the type says it is iterable. */
+static PyObject *packetlist_iter(PyObject *self) { return PySeqIter_New(self); }
+
 static PyType_Slot packetlist_slots[] = {
     {Py_tp_doc, (void *)packetlist_doc},
+    {Py_tp_iter, packetlist_iter},
     {Py_tp_dealloc, packetlist_dealloc},
     {Py_tp_traverse, packetlist_traverse},
     {Py_tp_clear, packetlist_clear},
