@@ -59,6 +59,8 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     TruncatedError,
     Writer,
     compile_filter,
+    FieldInfo,
+    field_info,
     field_names,
 )
 
@@ -81,7 +83,7 @@ __all__ = [
     "Flow", "Flows", "Stream", "Streams", "ClientHello", "ClientHellos",
     "Error", "FormatError", "TruncatedError", "DEFAULT_MAX_MEMORY",
     "Ether", "SLL", "Loopback", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
-    "DNS", "DNSQR", "DNSRR", "HTTP", "TLS", "field_names",
+    "DNS", "DNSQR", "DNSRR", "HTTP", "TLS", "field_names", "field_info", "FieldInfo",
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute", "answers",
     "QueryAnswer", "SndRcvList", "UnansweredList",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr", "route",

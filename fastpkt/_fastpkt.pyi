@@ -38,6 +38,15 @@ class DisplayFilter:
     expression: str
     def match(self, pkt: Packet) -> bool: ...
 def compile_filter(expression: str) -> DisplayFilter: ...
+
+class FieldInfo(tuple[Any, ...]):
+    """What Packet.field(name) returns (a struct sequence): Wireshark's type and width."""
+    name: str
+    type: str            # uint bool ipv4 ipv6 ether string bytes time protocol
+    bits: int | None     # width of uint/bool fields
+    protocol: str        # the name's first part: "tcp" for "tcp.srcport"
+
+def field_info(name: str, /) -> FieldInfo: ...   # ValueError (with a suggestion) when unknown
 DEFAULT_MAX_MEMORY: int      # max_memory of flows/streams/client_hellos when not given (1 GiB)
 
 @final

@@ -285,15 +285,46 @@ def test_fields_match_tshark(corpus_file):
     assert not bad, f"{len(bad)} disagreement(s):\n" + "\n".join(bad[:80])
 
 
+def tls_record(handshake_type: int, body: bytes) -> bytes:
+    msg = bytes([handshake_type]) + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(msg).to_bytes(2, "big") + msg
+
+
+def tls_ext(etype: int, data: bytes) -> bytes:
+    return etype.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+
+
+def tls_alpn(*names: bytes) -> bytes:
+    body = b"".join(bytes([len(n)]) + n for n in names)
+    return tls_ext(16, len(body).to_bytes(2, "big") + body)
+
+
+def tls_hellos() -> tuple[bytes, bytes]:
+    """A ClientHello (SNI, ALPN h2 + http/1.1, GREASE) and a ServerHello choosing h2, laid
+    out by RFC 8446 4.1.2/4.1.3, RFC 6066 3 and RFC 7301 3.1."""
+    sni = b"www.example"
+    exts = (tls_ext(0x0A0A, b"") + tls_ext(0, (len(sni) + 3).to_bytes(2, "big") + b"\x00"
+            + len(sni).to_bytes(2, "big") + sni) + tls_alpn(b"h2", b"http/1.1")
+            + tls_ext(43, b"\x04\x03\x04\x03\x03"))
+    suites = b"\x1a\x1a\x13\x01\x13\x02\xc0\x2f"
+    client = (b"\x03\x03" + b"\x11" * 32 + b"\x00" + len(suites).to_bytes(2, "big") + suites
+              + b"\x01\x00" + len(exts).to_bytes(2, "big") + exts)
+    sexts = tls_alpn(b"h2") + tls_ext(23, b"")
+    server = (b"\x03\x03" + b"\x22" * 32 + b"\x00" + b"\xc0\x2f" + b"\x00"
+              + len(sexts).to_bytes(2, "big") + sexts)
+    return tls_record(1, client), tls_record(2, server)
+
+
 def built_captures(tmp: Path) -> list[Path]:
     """Hand-built packets for what the corpus lacks (sll.ltype, http.location,
-    http.set_cookie) or has little of: 802.3, S-tags, ICMP timestamp, DNS record types,
-    mDNS classes, HTTP responses and numeric headers, TCP options, IPv6 fragment header."""
+    http.set_cookie, IPv4 options) or has little of: 802.3, S-tags, ICMP timestamp, DNS
+    record types, mDNS classes, HTTP responses and numeric headers, TCP options (SACK),
+    IPv6 fragment header, TLS hellos with ALPN."""
     pytest.importorskip("scapy")
     from _scapy_ref import _load_scapy
     _load_scapy()
     from scapy.layers.dns import DNS, DNSQR, DNSRR, DNSRROPT
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption
     from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, \
         IPv6ExtHdrHopByHop
     from scapy.layers.l2 import ARP, LLC, CookedLinux, Dot1AD, Dot1Q, Dot3, Ether
@@ -332,6 +363,18 @@ def built_captures(tmp: Path) -> list[Path]:
             an=DNSRR(rrname="m.local", cacheflush=1, rdata="192.0.2.9")),
         Ether(src="02:00:00:00:00:03") / ARP(op=2, hwsrc="02:00:00:00:00:03",
                                               psrc="192.0.2.3", pdst="192.0.2.4"),
+        # Router Alert (RFC 2113), NOP, EOL, then padding read as more EOLs
+        Ether() / IP(src="10.0.0.5", dst="10.0.0.6", options=IPOption(
+            b"\x94\x04\x00\x00\x01\x00\x00\x00")) / UDP(sport=9, dport=9),
+        Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(
+            sport=5555, dport=80, flags="A", options=[
+                ("NOP", None), ("NOP", None), ("SAck", (1000, 2000, 3000, 4000))]),
+        Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(
+            sport=5555, dport=80, flags="S", options=[("MSS", 1460), ("SAckOK", b"")]),
+        Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(
+            sport=5556, dport=443, flags="PA", seq=1, ack=1) / tls_hellos()[0],
+        Ether() / IP(src="10.0.0.2", dst="10.0.0.1") / TCP(
+            sport=443, dport=5556, flags="PA", seq=1, ack=1) / tls_hellos()[1],
     ]
     sll = [CookedLinux(pkttype=4, lladdrtype=1, lladdrlen=6, src=b"\x02\x00\x00\x00\x00\x05",
                        proto=4) / LLC() / (b"\x00" * 8),
@@ -358,5 +401,51 @@ def test_fields_on_built_packets(tmp_path):
         seen |= {f for p in pkts for f in fields if p.field(f, all=True)}
     for f in ("sll.ltype", "http.location", "http.set_cookie", "eth.len",
               "ieee8021ad.id", "icmp.ident", "dns.mx.mail_exchange", "ipv6.fraghdr.ident",
-              "tcp.options.wscale.shift", "http.content_length", "arp.src.proto_ipv4"):
+              "tcp.options.wscale.shift", "http.content_length", "arp.src.proto_ipv4",
+              "ip.opt.type", "tcp.options.sack_perm", "tcp.options.sack_le",
+              "tcp.options.sack_re", "tls.handshake.type", "tls.handshake.version",
+              "tls.handshake.ciphersuite", "tls.handshake.extension.type",
+              "tls.handshake.extensions_alpn_str"):
         assert f in seen, f
+
+
+# Where fastpkt's type or width differs from `tshark -G fields`, and why.
+INFO_DIFFERENCES = {
+    "frame.time_epoch": "Wireshark registers it as FT_RELATIVE_TIME; the value is a time",
+    "ipv6.flow": "a 20-bit label: Wireshark declares FT_UINT24, fastpkt reads the 32-bit "
+                 "word it shares with version and traffic class",
+    "tcp.flags.res": "three reserved bits: Wireshark 4.0 declares FT_BOOLEAN, its values "
+                     "are the bits as a number (0-7) in fastpkt as in tshark's output",
+}
+FT_NAMES = {"FT_BOOLEAN": "bool", "FT_IPv4": "ipv4", "FT_IPv6": "ipv6", "FT_ETHER": "ether",
+            "FT_STRING": "string", "FT_BYTES": "bytes", "FT_ABSOLUTE_TIME": "time"}
+
+
+def test_field_info_matches_wireshark_types():
+    """fp.field_info: type and width as Wireshark registers each field (tshark -G fields);
+    FT_UINTn gives ('uint', n), a protocol ('P' line) 'protocol'."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    out = subprocess.run(["tshark", "-G", "fields"], capture_output=True, text=True,
+                         env=_env(), check=True).stdout
+    wireshark = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if cols[0] == "P":
+            wireshark[cols[2]] = ("protocol", None)
+        elif cols[0] == "F":
+            ft = cols[3]
+            wireshark[cols[2]] = ("uint", int(ft[7:])) if ft[7:].isdigit() else \
+                (FT_NAMES.get(ft, ft), None)
+    bad = []
+    for name in NAMES:
+        info = fp.field_info(name)
+        assert info.name == name and name.split(".")[0] == info.protocol
+        ours = (info.type, info.bits if info.type == "uint" else None)
+        if ours != wireshark[name] and name not in INFO_DIFFERENCES:
+            bad.append(f"{name}: fastpkt {ours} Wireshark {wireshark[name]}")
+    assert bad == []
+    with pytest.raises(ValueError, match='did you mean "tcp.srcport"'):
+        fp.field_info("tcp.srcprt")
+    with pytest.raises(TypeError):
+        fp.field_info(b"tcp.srcport")

@@ -259,6 +259,22 @@ static inline int fp_header_open(fp_dctx *x, uint32_t off, uint32_t end, uint32_
     fp_set_payload(x->d, off, end);
     return -1;
 }
+/* One option of an IPv4 or TCP option list (RFC 791 3.1, RFC 9293 3.1): EOL (0) and NOP
+ * (1) are one byte, any other kind has a length >= 2 that covers it. 1 with *opt (its kind
+ * byte) and *len set, 0 at the end of the list, -1 at a length that does not fit. */
+static inline int fp_option_next(fp_cursor *c, const uint8_t **opt, uint8_t *len)
+{
+    uint8_t kind;
+    *opt = c->ptr;
+    if (fp_get_u8(c, &kind) != 0)
+        return 0;
+    *len = 1;
+    if (kind <= 1)
+        return 1;
+    if (fp_get_u8(c, len) != 0 || *len < 2 || fp_skip(c, (size_t)*len - 2) != 0)
+        return -1;
+    return 1;
+}
 /* Where a layer ending at `end` would end on the wire (beyond caplen when snapped). */
 static inline uint32_t fp_wire_end(const fp_dctx *x, uint32_t end)
 {

@@ -86,6 +86,28 @@ static int ip_version(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     return fp_field_fixed(&at, x, visit, arg);
 }
 
+/* ip.opt.type: each option's type byte (RFC 791 3.1) up to and including an EOL (the
+ * rest is padding; Wireshark stops there too, unlike for TCP). */
+static int ip_option_type(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    (void)f;
+    const fp_span *s = &x->d->layer[FP_L_IP4];
+    if (!FP_HAS(x->d, FP_L_IP4) || s->hlen <= 20)
+        return 0;
+    fp_cursor c = fp_cursor_make(x->data, s->off + s->hlen);
+    c.ptr += s->off + 20;
+    int n = 0;
+    const uint8_t *opt;
+    uint8_t len;
+    while (fp_option_next(&c, &opt, &len) == 1) {
+        fp_field_value v = {opt[0], NULL, 0};
+        n++;
+        if (visit(arg, &v) || opt[0] == 0)
+            break;
+    }
+    return n;
+}
+
 static const fp_field ip_fields[] = {
     FP_FIELD_PROTO("ip", FP_L_IP4),
     {"ip.version", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0xf0, ip_version},
@@ -106,6 +128,7 @@ static const fp_field ip_fields[] = {
     FP_FIELD_ADDR("ip.src", FP_FT_IPV4, FP_L_IP4, 12),
     FP_FIELD_ADDR("ip.dst", FP_FT_IPV4, FP_L_IP4, 16),
     {"ip.addr", FP_FT_IPV4, 32, FP_L_IP4, 4, 12, 0, fp_field_pair},
+    {"ip.opt.type", FP_FT_UINT, 8, FP_L_IP4, 0, 0, 0, ip_option_type},
 };
 FP_FIELD_TABLE(fp_fields_ip, "ip", ip_fields);
 

@@ -49,16 +49,13 @@ static void detect_app(fp_dctx *x, uint32_t off, uint32_t end)
  * (RFC 9293 3.2: kind, length >= 2, within the header; EOL ends the list). */
 static int tcp_options_valid(fp_cursor c)
 {
-    uint8_t kind, len;
-    while (fp_get_u8(&c, &kind) == 0) {
-        if (kind == 0)
+    const uint8_t *opt;
+    uint8_t len;
+    int r;
+    while ((r = fp_option_next(&c, &opt, &len)) == 1)
+        if (opt[0] == 0)
             return 1;
-        if (kind == 1)
-            continue;
-        if (fp_get_u8(&c, &len) || len < 2 || fp_skip(&c, (size_t)len - 2))
-            return 0;
-    }
-    return 1;
+    return r == 0;
 }
 
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end)
@@ -105,25 +102,20 @@ int fp_tcp_options(const uint8_t *data, const fp_dissection *d, fp_tcp_option *o
         return 0;
     fp_cursor c = fp_cursor_make(data, s->off + s->hlen); /* options end with the header */
     c.ptr += s->off + 20;
-    int n = 0;
-    uint8_t kind, len;
-    while (fp_get_u8(&c, &kind) == 0) {
-        uint32_t at = fp_cur_off(&c) - 1;
-        if (kind == 0 || kind == 1) {
-            len = 1;
-        } else if (fp_get_u8(&c, &len) || len < 2 || fp_skip(&c, (size_t)len - 2)) {
-            *bad = 1;
-            return n;
-        }
+    int n = 0, r;
+    const uint8_t *opt;
+    uint8_t len;
+    while ((r = fp_option_next(&c, &opt, &len)) == 1) {
         if (n < cap) {
-            opts[n].kind = kind;
+            opts[n].kind = opt[0];
             opts[n].len = len;
-            opts[n].off = at;
+            opts[n].off = (uint32_t)(opt - data);
             n++;
         }
-        if (kind == 0) /* end of option list: the rest is padding */
+        if (opt[0] == 0) /* end of option list: the rest is padding */
             break;
     }
+    *bad = r < 0;
     return n;
 }
 
@@ -165,9 +157,45 @@ static int tcp_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, voi
     return 1;
 }
 
-/* Options: arg 0 each option's kind, 1 each length byte; otherwise the value at
- * `offset` in each option of kind `arg` whose length is `mask` (RFC 9293 3.2, RFC 7323).
- * Like Wireshark, the bytes after an EOL are read as options too (padding: more EOLs). */
+/* The values of option field `f` in one option (kind opt[0], `len` bytes); 1 when visit
+ * stopped. arg 0: the kind, 1: the length byte; else options of kind `arg` only: with
+ * `mask` a length, the word at `offset` when the option has that length; with mask 0
+ * (SACK, RFC 2018 3) the word at `offset` of each 8-byte block; as FP_FT_PROTOCOL (how
+ * Wireshark registers some options) the option's bytes. */
+static int tcp_option_values(const fp_field *f, const uint8_t *opt, uint8_t len,
+                             fp_field_visit visit, void *arg, int *n)
+{
+    fp_field_value v = {opt[0], NULL, 0};
+    fp_field word = *f;
+    word.mask = 0;
+    if (f->arg == 1) {
+        if (opt[0] <= 1)
+            return 0;
+        v.u = len;
+    } else if (f->arg > 1) {
+        if (opt[0] != f->arg || (f->mask && len != f->mask))
+            return 0;
+        if (f->type == FP_FT_PROTOCOL) {
+            v.p = opt;
+            v.len = len;
+        } else if (f->mask == 0) {
+            for (uint32_t b = 2; b + 8 <= len; b += 8) {
+                fp_field_decode(&word, opt + b + f->offset, &v);
+                ++*n;
+                if (visit(arg, &v))
+                    return 1;
+            }
+            return 0;
+        } else {
+            fp_field_decode(&word, opt + f->offset, &v);
+        }
+    }
+    ++*n;
+    return visit(arg, &v);
+}
+
+/* Options (RFC 9293 3.2, RFC 7323, RFC 2018). Like Wireshark, the bytes after an EOL are
+ * read as options too (padding: more EOLs). */
 static int tcp_option_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     const fp_dissection *d = x->d;
@@ -177,27 +205,10 @@ static int tcp_option_field(const fp_field *f, fp_field_ctx *x, fp_field_visit v
     fp_cursor c = fp_cursor_make(x->data, s->off + s->hlen);
     c.ptr += s->off + 20;
     int n = 0;
-    uint8_t kind, len = 1;
-    while (fp_get_u8(&c, &kind) == 0) {
-        const uint8_t *opt = c.ptr - 1;
-        if (kind > 1 && (fp_get_u8(&c, &len) || len < 2 || fp_skip(&c, (size_t)len - 2)))
-            break;
-        fp_field_value v = {kind, NULL, 0};
-        if (f->arg == 1) {
-            if (kind <= 1)
-                continue;
-            v.u = len;
-        } else if (f->arg != 0) {
-            if (kind != f->arg || len != f->mask)
-                continue;
-            fp_field at = *f;
-            at.mask = 0;
-            fp_field_decode(&at, opt + f->offset, &v);
-        }
-        n++;
-        if (visit(arg, &v))
-            break;
-    }
+    const uint8_t *opt;
+    uint8_t len;
+    while (fp_option_next(&c, &opt, &len) == 1 && !tcp_option_values(f, opt, len, visit, arg, &n))
+        ;
     return n;
 }
 
@@ -233,6 +244,9 @@ static const fp_field tcp_fields[] = {
     TCP_OPT("tcp.options.wscale.shift", 8, 3, 3, 2),
     TCP_OPT("tcp.options.timestamp.tsval", 32, 8, 10, 2),
     TCP_OPT("tcp.options.timestamp.tsecr", 32, 8, 10, 6),
+    {"tcp.options.sack_perm", FP_FT_PROTOCOL, 0, FP_L_TCP, 4, 0, 2, tcp_option_field},
+    TCP_OPT("tcp.options.sack_le", 32, 5, 0, 0),
+    TCP_OPT("tcp.options.sack_re", 32, 5, 0, 4),
 };
 FP_FIELD_TABLE(fp_fields_tcp, "tcp", tcp_fields);
 

@@ -1161,19 +1161,27 @@ static int hello_malformed(const fp_tls_hello *hello)
            hello->ext_overrun;
 }
 
-/* The ClientHello body: stream bytes [4, 4 + len). In place when it lies in one record. */
+/* Stream bytes [pos, pos + len): in place when they lie in one record, else gathered into
+ * *gathered (free() it). NULL when that allocation failed. */
+static const uint8_t *hs_bytes(const hs_stream *h, uint32_t pos, uint32_t len, uint8_t **gathered)
+{
+    *gathered = NULL;
+    uint32_t at = len ? hs_contiguous(h, pos, len) : 0;
+    if (at || !len)
+        return at ? h->data + at : h->data; /* len 0: any non-NULL pointer */
+    if ((*gathered = malloc(len)) != NULL)
+        hs_copy(h, pos, len, *gathered);
+    return *gathered;
+}
+
+/* The ClientHello body: stream bytes [4, 4 + len). */
 static void parse_client_hello(const hs_stream *h, uint32_t len, fp_tls_info *t)
 {
     fp_tls_hello hello;
-    uint8_t *gathered = NULL;
-    uint32_t at = len ? hs_contiguous(h, 4, len) : 0;
-    const uint8_t *body = at ? h->data + at : h->data; /* len 0: any non-NULL pointer */
-    if (len && !at) {
-        if ((gathered = malloc(len)) == NULL)
-            return;
-        hs_copy(h, 4, len, gathered);
-        body = gathered;
-    }
+    uint8_t *gathered;
+    const uint8_t *body = hs_bytes(h, 4, len, &gathered);
+    if (body == NULL)
+        return;
     fp_tls_client_hello_parse(body, len, &hello);
     t->malformed = t->hello_complete && hello_malformed(&hello);
     for (uint32_t i = 0; i < hello.sni_count && i < FP_TLS_MAX_SNI; i++) {
@@ -1268,11 +1276,125 @@ static int tls_sni(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, voi
     return 1;
 }
 
+/* Handshake message fields: arg picks the value. */
+enum { HS_TYPE, HS_VERSION, HS_CIPHER, HS_EXT_TYPE, HS_ALPN };
+
+/* The values of field `which` in one parsed hello, counted in *n; 1 when visit stopped. */
+static int hello_values(int which, const fp_tls_hello *h, fp_field_visit visit, void *arg, int *n)
+{
+    fp_field_value v = {0, NULL, 0};
+    fp_cursor c;
+    uint16_t u, len;
+    switch (which) {
+    case HS_VERSION:
+        if (h->body_len < 2)
+            return 0;
+        v.u = h->legacy_version;
+        ++*n;
+        return visit(arg, &v);
+    case HS_CIPHER: /* every suite offered (the span, not the capped array); the selected one */
+        c = fp_cursor_make(h->body, h->cipher_span.off + h->cipher_span.len);
+        c.ptr += h->cipher_span.off;
+        while (fp_get_be16(&c, &u) == 0) {
+            v.u = u;
+            ++*n;
+            if (visit(arg, &v))
+                return 1;
+        }
+        return 0;
+    case HS_EXT_TYPE:
+        c = fp_cursor_make(h->body, h->ext_span.off + h->ext_span.len);
+        c.ptr += h->ext_span.off;
+        while (fp_get_be16(&c, &u) == 0 && fp_get_be16(&c, &len) == 0) {
+            v.u = u;
+            ++*n;
+            if (visit(arg, &v))
+                return 1;
+            if (fp_skip(&c, len) != 0)
+                break;
+        }
+        return 0;
+    case HS_ALPN:
+        for (uint32_t i = 0; i < h->alpn_count && i < FP_TLS_MAX_ALPN; i++) {
+            v.p = h->body + h->alpn[i].off;
+            v.len = h->alpn[i].len;
+            ++*n;
+            if (visit(arg, &v))
+                return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* The bodies of the segment's complete handshake records, up to a ChangeCipherSpec (the
+ * handshake is encrypted after it), as one stream: tshark's view without reassembly. */
+static void collect_handshake(const uint8_t *data, const fp_span *s, hs_stream *h)
+{
+    fp_cursor c = fp_cursor_make(data, s->end);
+    c.ptr += s->off + s->hlen;
+    while (fp_cur_has(&c, 5) && fp_tls_record_plausible(c.ptr, fp_cur_left(&c), 0)) {
+        uint8_t type = fp_peek_u8(&c, 0);
+        uint32_t at = fp_cur_off(&c) + 5, rlen = fp_peek_be16(&c, 3);
+        if (type == 20 || fp_skip(&c, 5u + rlen) != 0)
+            break;
+        if (type != 22 || rlen == 0 || h->n == TLS_MAX_FRAGS)
+            continue;
+        h->off[h->n] = at;
+        h->len[h->n++] = rlen;
+        h->total += rlen;
+    }
+}
+
+/* Handshake messages whole in those records: each message's type, and the fields of each
+ * ClientHello/ServerHello, read by the parser pkt.tls and the hello engine use. */
+static int tls_handshake_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    if (!FP_HAS(x->d, FP_L_TLS))
+        return 0;
+    hs_stream h = {.data = x->data, .n = 0, .total = 0};
+    collect_handshake(x->data, &x->d->layer[FP_L_TLS], &h);
+    int n = 0;
+    uint32_t pos = 0, type, len;
+    while (hs_read(&h, pos, 1, &type) == 0 && hs_read(&h, pos + 1, 3, &len) == 0 &&
+           len <= h.total - pos - 4) {
+        if (f->arg == HS_TYPE) {
+            fp_field_value v = {type, NULL, 0};
+            n++;
+            if (visit(arg, &v))
+                break;
+        } else if (type == 1 || type == 2) {
+            uint8_t *gathered;
+            const uint8_t *body = hs_bytes(&h, pos + 4, len, &gathered);
+            if (body == NULL)
+                break;
+            fp_tls_hello hello;
+            if (type == 1)
+                fp_tls_client_hello_parse(body, len, &hello);
+            else
+                fp_tls_server_hello_parse(body, len, &hello);
+            int stop = hello_values(f->arg, &hello, visit, arg, &n);
+            free(gathered);
+            if (stop)
+                break;
+        }
+        pos += 4 + len;
+    }
+    return n;
+}
+
+#define TLS_HS(name, type, bits, which) {name, type, bits, FP_L_TLS, which, 0, 0, tls_handshake_field}
 static const fp_field tls_fields[] = {
     FP_FIELD_PROTO("tls", FP_L_TLS),
     {"tls.record.content_type", FP_FT_UINT, 8, FP_L_TLS, 0, 0, 0, tls_record_field},
     {"tls.record.version", FP_FT_UINT, 16, FP_L_TLS, 0, 1, 0, tls_record_field},
     {"tls.record.length", FP_FT_UINT, 16, FP_L_TLS, 0, 3, 0, tls_record_field},
     {"tls.handshake.extensions_server_name", FP_FT_STRING, 0, FP_L_TLS, 0, 0, 0, tls_sni},
+    TLS_HS("tls.handshake.type", FP_FT_UINT, 8, HS_TYPE),
+    TLS_HS("tls.handshake.version", FP_FT_UINT, 16, HS_VERSION),
+    TLS_HS("tls.handshake.ciphersuite", FP_FT_UINT, 16, HS_CIPHER),
+    TLS_HS("tls.handshake.extension.type", FP_FT_UINT, 16, HS_EXT_TYPE),
+    TLS_HS("tls.handshake.extensions_alpn_str", FP_FT_STRING, 0, HS_ALPN),
 };
 FP_FIELD_TABLE(fp_fields_tls, "tls", tls_fields);

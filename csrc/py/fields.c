@@ -103,11 +103,70 @@ static PyObject *field_names(PyObject *m, PyObject *unused)
     return t;
 }
 
+/* Wireshark's type names, as `tshark -G fields` prints them without the FT_ prefix. */
+static const char *const type_names[] = {
+    [FP_FT_UINT] = "uint", [FP_FT_BOOL] = "bool", [FP_FT_IPV4] = "ipv4",
+    [FP_FT_IPV6] = "ipv6", [FP_FT_MAC] = "ether", [FP_FT_BYTES] = "bytes",
+    [FP_FT_STRING] = "string", [FP_FT_TIME] = "time", [FP_FT_PROTOCOL] = "protocol",
+};
+
+static PyObject *field_info(PyObject *m, PyObject *name)
+{
+    if (!PyUnicode_Check(name))
+        return PyErr_Format(PyExc_TypeError, "field_info() takes a str, not %.100s",
+                            Py_TYPE(name)->tp_name);
+    const fp_field *f = lookup(name);
+    if (f == NULL)
+        return NULL;
+    int sized = f->type == FP_FT_UINT || f->type == FP_FT_BOOL;
+    const char *dot = strchr(f->name, '.');
+    PyObject *info = PyStructSequence_New(fp_state_from_module(m)->FieldInfo_Type);
+    PyObject *items[4] = {
+        PyUnicode_FromString(f->name),
+        PyUnicode_FromString(type_names[f->type]),
+        sized ? PyLong_FromLong(f->bits) : Py_NewRef(Py_None),
+        PyUnicode_FromStringAndSize(f->name, dot ? dot - f->name : (Py_ssize_t)strlen(f->name)),
+    };
+    for (int i = 0; i < 4; i++) {
+        if (items[i] == NULL || info == NULL) {
+            for (int k = i; k < 4; k++)
+                Py_XDECREF(items[k]);
+            Py_XDECREF(info);
+            return NULL;
+        }
+        PyStructSequence_SetItem(info, i, items[i]);
+    }
+    return info;
+}
+
+static PyStructSequence_Field field_info_fields[] = {
+    {"name", "The Wireshark name, as given to Packet.field()."},
+    {"type", "'uint', 'bool', 'ipv4', 'ipv6', 'ether', 'string', 'bytes', 'time' or\n"
+             "'protocol' (a protocol or a part Wireshark registers as one: its bytes)."},
+    {"bits", "Width of a 'uint' or 'bool' field, else None."},
+    {"protocol", "The protocol it belongs to (the name's first part)."},
+    {NULL, NULL},
+};
+static PyStructSequence_Desc field_info_desc = {
+    "fastpkt.FieldInfo",
+    "What Packet.field() returns for a field: its Wireshark type and width.",
+    field_info_fields,
+    4,
+};
+
 static PyMethodDef field_functions[] = {
     {"field_names", field_names, METH_NOARGS,
      "Every field name Packet.field() knows (Wireshark's display-filter names), in "
      "protocol order."},
+    {"field_info", field_info, METH_O,
+     "field_info(name) -> FieldInfo(name, type, bits, protocol): what Packet.field(name)\n"
+     "returns. ValueError for an unknown name (with the nearest known one)."},
     {NULL},
 };
 
-int fp_fields_register(PyObject *m) { return PyModule_AddFunctions(m, field_functions); }
+int fp_fields_register(PyObject *m, fp_state *st)
+{
+    if (fp_add_struct_type(m, &field_info_desc, &st->FieldInfo_Type, NULL) < 0)
+        return -1;
+    return PyModule_AddFunctions(m, field_functions);
+}

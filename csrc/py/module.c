@@ -49,6 +49,7 @@ int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **
 {
     *type = PyStructSequence_NewType(desc);
     if (*type == NULL || PyModule_AddType(m, *type) < 0) return -1;
+    if (names_attr == NULL) return 0;
     PyObject *names = PyTuple_New(desc->n_in_sequence);
     if (names == NULL) return -1;
     for (int i = 0; i < desc->n_in_sequence; i++) {
@@ -140,7 +141,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_layers_register(m, st) < 0) return -1;
     if (fp_tcpflags_register(m, st) < 0) return -1;
     if (fp_packet_register(m, st) < 0) return -1;
-    if (fp_fields_register(m) < 0) return -1;
+    if (fp_fields_register(m, st) < 0) return -1;
     if (fp_filter_register(m, st) < 0) return -1;
     if (fp_packetlist_register(m, st) < 0) return -1;
     if (fp_reader_register(m, st) < 0) return -1;
@@ -179,6 +180,7 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->TCPFlags_Type);
     Py_VISIT(st->DisplayFilter_Type);
     Py_VISIT(st->FilterError);
+    Py_VISIT(st->FieldInfo_Type);
     Py_VISIT(st->Error);
     Py_VISIT(st->FormatError);
     Py_VISIT(st->TruncatedError);
@@ -214,6 +216,7 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->TCPFlags_Type);
     Py_CLEAR(st->DisplayFilter_Type);
     Py_CLEAR(st->FilterError);
+    Py_CLEAR(st->FieldInfo_Type);
     Py_CLEAR(st->Error);
     Py_CLEAR(st->FormatError);
     Py_CLEAR(st->TruncatedError);

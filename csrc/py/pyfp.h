@@ -34,6 +34,7 @@ typedef struct {
     PyTypeObject *TCPFlags_Type;
     PyTypeObject *DisplayFilter_Type; /* filter.c */
     PyObject *FilterError;    /* fastpkt.FilterError(Error, ValueError) */
+    PyTypeObject *FieldInfo_Type; /* fields.c: struct sequence describing one field */
     PyObject *Error;          /* fastpkt.Error */
     PyObject *FormatError;    /* fastpkt.FormatError(Error, ValueError) */
     PyObject *TruncatedError; /* fastpkt.TruncatedError(FormatError) */
@@ -108,7 +109,7 @@ static inline const uint8_t *fp_packet_opts(const FpPacket *p)
 
 /* fields.c: Packet.field() and field_names() */
 PyObject *fp_packet_field(PyObject *self, PyObject *args, PyObject *kwds);
-int fp_fields_register(PyObject *m);
+int fp_fields_register(PyObject *m, fp_state *st);
 
 /* filter.c: DisplayFilter, compile_filter(), FilterError */
 struct fp_filter;
