@@ -71,7 +71,7 @@ fuzz: sysdeps
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_tls_hello.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_tls_hello
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stream.c csrc/stream/tcp_reassembly.c -o csrc/fuzz/build/fuzz_stream
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_http
-	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c csrc/dissect/quic.c -lcrypto -o csrc/fuzz/build/fuzz_quic
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_quic
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_write.c $(WRITE_SRC) $(SOURCE_SRC) -lpcap -lz -lzstd -llzma -lbz2 \
 	  -o csrc/fuzz/build/fuzz_write
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \

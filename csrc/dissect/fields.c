@@ -59,7 +59,7 @@ static const fp_field_table *const tables[] = {
     &fp_fields_sll,   &fp_fields_arp,  &fp_fields_ip,    &fp_fields_ipv6,
     &fp_fields_tcp,   &fp_fields_udp,  &fp_fields_icmp,  &fp_fields_icmpv6,
     &fp_fields_dns,   &fp_fields_mdns, &fp_fields_llmnr, &fp_fields_http,
-    &fp_fields_tls,
+    &fp_fields_tls,   &fp_fields_quic,
 };
 #define N_TABLES (int)(sizeof tables / sizeof tables[0])
 

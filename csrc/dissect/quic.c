@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "cursor.h"
+#include "fields.h"
 
 const char *const fp_quic_packet_type_names[FP_QUIC_PKT_COUNT] = {
     "initial", "0rtt", "handshake", "retry", "version_negotiation", "short", "unknown_version",
@@ -683,3 +684,79 @@ int fp_quic_feed(fp_quic_keys_cache *cache, fp_quic_crypto_stream streams[2],
     for (int i = 0; i < n; i++) fp_quic_crypto_add(s, frags[i].offset, frags[i].data, frags[i].length);
     return n;
 }
+
+/* ---- Fields (Wireshark's quic: long headers, one datagram) ---------------- */
+
+/* Wireshark's QUIC heuristic on UDP (any port): a long header of version 1, 2 (or its
+ * draft 0x709a50c4) or draft-11 and later, connection ID lengths of at most 20. */
+static int quic_heuristic(const uint8_t *p, uint32_t len)
+{
+    if (len < 13 || !(p[0] & 0x80))
+        return 0;
+    uint32_t v = fp_load_be32(p + 1);
+    int known = v == FP_QUIC_VERSION_1 || v == FP_QUIC_VERSION_2 || v == 0x709a50c4u ||
+                ((v >> 8) == 0xff0000u && (v & 0xff) >= 11);
+    return known && p[5] <= FP_QUIC_MAX_CID && 6u + p[5] < len && p[6 + p[5]] <= FP_QUIC_MAX_CID;
+}
+
+enum { Q_TYPE, Q_VERSION, Q_DCID, Q_SCID };
+
+/* The value of field `which` in one parsed long header: 1 with *v filled, else 0. */
+static int quic_long_value(int which, uint8_t first, const fp_quic_packet *pk, fp_field_value *v)
+{
+    switch (which) {
+    case Q_TYPE: /* version 2 packet types are another field (quic.long.packet_type_v2) */
+        v->u = (first >> 4) & 3;
+        return pk->version != 0 && pk->version != FP_QUIC_VERSION_2 && pk->version != 0x709a50c4u;
+    case Q_VERSION: v->u = pk->version; return 1;
+    case Q_DCID: v->p = pk->dcid; v->len = pk->dcid_len; return v->len > 0; /* as tshark: */
+    case Q_SCID: v->p = pk->scid; v->len = pk->scid_len; return v->len > 0; /* none if empty */
+    default: return 0;
+    }
+}
+
+/* Each long-header packet of the UDP payload (coalesced ones with the first's DCID, as
+ * Wireshark takes them: RFC 9000 12.2), read by the parser the hello engine uses. */
+static int quic_long_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    if (!FP_HAS(d, FP_L_UDP) || FP_HAS(d, FP_L_DNS) || d->is_fragment)
+        return 0;
+    const fp_span *u = &d->layer[FP_L_UDP];
+    const uint8_t *p = x->data + u->off + u->hlen;
+    uint32_t len = u->end - u->off - u->hlen, off = 0, flags = 0, pn_off;
+    if (!quic_heuristic(p, len))
+        return 0;
+    int n = 0;
+    uint8_t dcid[FP_QUIC_MAX_CID], dcid_len = 0;
+    while (off < len && (p[off] & 0x80)) {
+        fp_quic_packet pk;
+        memset(&pk, 0, sizeof pk);
+        uint32_t size = parse_long(p + off, len - off, &pk, &pn_off, &flags);
+        if (pk.status == FP_QUIC_TRUNCATED)
+            break;
+        if (off == 0) {
+            dcid_len = pk.dcid_len;
+            memcpy(dcid, pk.dcid, dcid_len);
+        } else if (!cid_equal(pk.dcid, pk.dcid_len, dcid, dcid_len)) {
+            break;
+        }
+        fp_field_value v = {0, NULL, 0};
+        if (quic_long_value(f->arg, p[off], &pk, &v)) {
+            n++;
+            if (visit(arg, &v))
+                break;
+        }
+        off += size;
+    }
+    return n;
+}
+
+#define QUIC_FIELD(name, type, bits, which) {name, type, bits, FP_L_UDP, which, 0, 0, quic_long_field}
+static const fp_field quic_fields[] = {
+    QUIC_FIELD("quic.long.packet_type", FP_FT_UINT, 8, Q_TYPE),
+    QUIC_FIELD("quic.version", FP_FT_UINT, 32, Q_VERSION),
+    QUIC_FIELD("quic.dcid", FP_FT_BYTES, 0, Q_DCID),
+    QUIC_FIELD("quic.scid", FP_FT_BYTES, 0, Q_SCID),
+};
+FP_FIELD_TABLE(fp_fields_quic, "quic", quic_fields);

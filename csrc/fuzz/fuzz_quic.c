@@ -1,7 +1,7 @@
 /* libFuzzer harness for csrc/dissect/quic.c (QUIC Initial decryption, frames, CRYPTO
  * reassembly).
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
- *         csrc/fuzz/fuzz_quic.c csrc/dissect/quic.c -lcrypto
+ *         csrc/fuzz/fuzz_quic.c (every .c of csrc/dissect, as make fuzz) -lcrypto
  * Input: [mode][rest]. mode bit 0 = 0: raw datagrams, [len hi|dir bit 7][len lo][bytes]...,
  * fed through one key cache and two small CRYPTO collectors, invariants checked after each.
  * mode bit 0 = 1: protect mode, an oracle: [dcid len][dcid][pn len/version bits][pn bytes]
