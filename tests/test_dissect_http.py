@@ -95,6 +95,24 @@ def test_obs_fold_is_unfolded():
     assert _stream_message(raw).headers["user-agent"] == "one two"
 
 
+def test_folded_host_is_unfolded_in_every_consumer(tmp_path):
+    """RFC 9112 section 5.2 and h11 0.16: the Host field as the C consumers read it (the
+    field registry, PacketList's http_host column, the flow's http_host) is the unfolded
+    value pkt.http.host gives. tshark 4.0 shows "a.exa" and loses the next field."""
+    h11 = pytest.importorskip("h11")
+    raw = b"GET / HTTP/1.1\r\nHost: a.exa\r\n  mple.test\r\nUser-Agent: ua\r\n\r\n"
+    conn = h11.Connection(h11.SERVER)
+    conn.receive_data(raw)
+    ref = dict(conn.next_event().headers)[b"host"].decode()
+    pkt = _segment(raw)
+    assert pkt.http.host == pkt.field("http.host") == ref == "a.exa mple.test"
+    assert pkt.field("http.user_agent") == "ua"
+    path = str(tmp_path / "folded.pcap")
+    fp.write(path, [pkt])
+    assert list(fp.read(path).to_pandas()["http_host"]) == [ref]
+    assert list(fp.flows(path, progress=False).to_pandas()["http_host"]) == [ref]
+
+
 def test_status_below_100_is_not_a_status_line():
     """RFC 9110 section 15 (status codes are 100-599) and h11 0.16 (rejects 099); tshark 4.0
     shows http.response.code 99. The segment view used to report status 99."""

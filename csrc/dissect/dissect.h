@@ -87,6 +87,11 @@ typedef struct {
     uint32_t end;  /* end of this layer's data (header + payload), within caplen */
 } fp_span;
 
+/* Bytes of a record a parser points at (a name, a value), as offsets into it. */
+typedef struct {
+    uint32_t off, len;
+} fp_slice;
+
 typedef struct {
     uint16_t tpid; /* 0x8100, 0x88a8, 0x9100 */
     uint16_t tci;  /* PCP(3) DEI(1) VID(12) */
@@ -209,9 +214,6 @@ int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **
                    uint32_t *len);
 
 /* ---- HTTP/1.x (RFC 9112), one segment --------------------------------- */
-typedef struct {
-    uint32_t off, len; /* within the record */
-} fp_slice;
 typedef struct {
     fp_http_start_line start;          /* spans are record offsets */
     uint32_t anomalies;                /* FP_HTTP_A bits (http.h) */

@@ -268,6 +268,17 @@ size_t fp_http_unfold(const uint8_t *src, size_t src_len, uint8_t *out)
     return n;
 }
 
+const uint8_t *fp_http_value(const uint8_t *data, const fp_http_header *h, uint8_t *out,
+                             size_t cap, size_t *len)
+{
+    if (!h->folded) {
+        *len = h->value.len;
+        return data + h->value.off;
+    }
+    *len = fp_http_unfold(data + h->value.off, h->value.len < cap ? h->value.len : cap, out);
+    return out;
+}
+
 /* ---- the per-packet view -------------------------------------------------------- */
 
 int fp_http_start_line_ok(const uint8_t *p, uint32_t len)
@@ -379,7 +390,10 @@ static int http_field(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     for (size_t i = 0; i < m.header_count; i++) {
         if (!fp_http_equal_ci(x->data + m.headers[i].name.off, m.headers[i].name.len, want))
             continue;
-        slice_value(x, m.headers[i].value, &v);
+        size_t len;
+        v.u = 0;
+        v.p = fp_http_value(x->data, &m.headers[i], (uint8_t *)x->text, sizeof x->text, &len);
+        v.len = (uint32_t)len;
         if (f->type == FP_FT_UINT && !decimal(v.p, v.len, &v.u))
             continue;
         n++;

@@ -102,5 +102,10 @@ long fp_http_find_field(const uint8_t *p, const fp_http_header *fields, size_t n
 /* Copy a folded value replacing each line break and the whitespace around it with one
  * SP (RFC 9112 section 5.2). `out` needs src_len bytes; returns the length written. */
 size_t fp_http_unfold(const uint8_t *src, size_t src_len, uint8_t *out);
+/* The value of field `h` (offsets into data) as a recipient reads it: in place, or with its
+ * obs-folds unfolded into out[cap] (RFC 9112 5.2; a longer folded value is cut at cap).
+ * Sets *len. */
+const uint8_t *fp_http_value(const uint8_t *data, const fp_http_header *h, uint8_t *out,
+                             size_t cap, size_t *len);
 
 #endif

@@ -61,9 +61,12 @@ static void http_hints(fp_flow *f, const fp_flow_packet *p)
     h->http_method_len = copy_text(h->http_method, sizeof h->http_method, p->data + m.start.method.off,
                                    m.start.method.len);
     long k = fp_http_find_field(p->data, m.headers, m.header_count, "host");
-    if (k >= 0)
-        h->http_host_len = copy_text(h->http_host, sizeof h->http_host, p->data + m.headers[k].value.off,
-                                     m.headers[k].value.len);
+    uint8_t unfolded[sizeof h->http_host];
+    size_t len;
+    if (k >= 0) {
+        const uint8_t *v = fp_http_value(p->data, &m.headers[k], unfolded, sizeof unfolded, &len);
+        h->http_host_len = copy_text(h->http_host, sizeof h->http_host, v, len);
+    }
 }
 
 void fp_flow_hints_update(fp_flow *f, const fp_flow_packet *p, int forward)

@@ -87,12 +87,13 @@ PyObject *fp_http_anomaly_tuple(uint32_t bits)
 
 PyObject *fp_http_value_str(const uint8_t *data, const fp_http_header *h)
 {
-    if (!h->folded) return latin1(data + h->value.off, h->value.len);
-    uint8_t *buf = PyMem_Malloc(h->value.len ? h->value.len : 1);
-    if (buf == NULL) return PyErr_NoMemory();
-    PyObject *value = latin1(buf, fp_http_unfold(data + h->value.off, h->value.len, buf));
+    uint8_t *buf = h->folded ? PyMem_Malloc(h->value.len ? h->value.len : 1) : NULL;
+    if (h->folded && buf == NULL) return PyErr_NoMemory();
+    size_t n;
+    const uint8_t *value = fp_http_value(data, h, buf, h->value.len, &n);
+    PyObject *s = latin1(value, n);
     PyMem_Free(buf);
-    return value;
+    return s;
 }
 
 /* [(name, value), ...] */

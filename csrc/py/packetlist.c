@@ -482,6 +482,7 @@ static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dis
     const void *qname = NULL, *sni = NULL, *host = NULL;
     size_t qlen = 0, slen = 0, hlen = 0;
     fp_dns_record rec;
+    uint8_t unfolded[FP_DNS_NAME_MAX]; /* a folded Host value, unfolded */
     if (FP_HAS(d, FP_L_DNS)) {
         const uint8_t *msg;
         uint32_t len;
@@ -502,10 +503,8 @@ static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dis
     if (FP_HAS(d, FP_L_HTTP)) {
         fp_http_message m;
         long h = fp_http_parse(data, d, &m) == 0 ? fp_http_find_field(data, m.headers, m.header_count, "host") : -1;
-        if (h >= 0) {
-            host = data + m.headers[h].value.off;
-            hlen = m.headers[h].value.len;
-        }
+        if (h >= 0)
+            host = fp_http_value(data, &m.headers[h], unfolded, sizeof unfolded, &hlen);
     }
     put_cat(c, K_QNAME, i, qname, qlen);
     put_cat(c, K_SNI, i, sni, slen);
