@@ -708,31 +708,10 @@ static PyObject *arrow_schema(PyObject *mod, PyObject *specs)
 
 /* ---- table methods and notebook views: thin calls into fastpkt.tables / fastpkt.views ---- */
 
-static PyObject *call_module(const char *module, const char *func, PyObject *self, PyObject *args,
-                             PyObject *kwargs)
-{
-    PyObject *mod = PyImport_ImportModule(module);
-    PyObject *fn = mod ? PyObject_GetAttrString(mod, func) : NULL;
-    Py_XDECREF(mod);
-    if (fn == NULL) return NULL;
-    Py_ssize_t n = args ? PyTuple_GET_SIZE(args) : 0;
-    PyObject *full = PyTuple_New(n + 1);
-    if (full == NULL) {
-        Py_DECREF(fn);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
-    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
-    PyObject *r = PyObject_Call(fn, full, kwargs);
-    Py_DECREF(full);
-    Py_DECREF(fn);
-    return r;
-}
-
 #define TABLE_METHOD(cname, func)                                                   \
     PyObject *cname(PyObject *self, PyObject *args, PyObject *kwargs)               \
     {                                                                               \
-        return call_module("fastpkt.tables", func, self, args, kwargs);             \
+        return fp_call_method_py("fastpkt.tables", func, self, args, kwargs);       \
     }
 TABLE_METHOD(fp_table_arrow_c_stream, "arrow_c_stream")
 TABLE_METHOD(fp_table_arrow_c_schema, "arrow_c_schema")
@@ -746,7 +725,7 @@ TABLE_METHOD(fp_table_record_batches, "record_batches")
 PyObject *fp_view_html(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return call_module("fastpkt.views", "html", self, NULL, NULL);
+    return fp_call_method_py("fastpkt.views", "html", self, NULL, NULL);
 }
 
 static PyMethodDef view_method = {"_repr_html_", fp_view_html, METH_NOARGS, "Notebook view (fastpkt.views)."};

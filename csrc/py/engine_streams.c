@@ -422,23 +422,7 @@ static PyGetSetDef stream_getset[] = {
 
 static PyObject *call_streams_py(PyObject *self, const char *func, PyObject *args, PyObject *kwargs)
 {
-    PyObject *mod = PyImport_ImportModule("fastpkt.streams");
-    if (mod == NULL) return NULL;
-    PyObject *fn = PyObject_GetAttrString(mod, func);
-    Py_DECREF(mod);
-    if (fn == NULL) return NULL;
-    Py_ssize_t n = args ? PyTuple_GET_SIZE(args) : 0;
-    PyObject *full = PyTuple_New(n + 1);
-    if (full == NULL) {
-        Py_DECREF(fn);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
-    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
-    PyObject *r = PyObject_Call(fn, full, kwargs);
-    Py_DECREF(full);
-    Py_DECREF(fn);
-    return r;
+    return fp_call_method_py("fastpkt.streams", func, self, args, kwargs);
 }
 
 static PyObject *stream_http_messages(PyObject *self, PyObject *args, PyObject *kwargs)

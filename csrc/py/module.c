@@ -67,6 +67,27 @@ int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **
     return 0;
 }
 
+PyObject *fp_call_method_py(const char *module, const char *func, PyObject *self, PyObject *args,
+                            PyObject *kwargs)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, func) : NULL;
+    Py_XDECREF(mod);
+    if (fn == NULL) return NULL;
+    Py_ssize_t n = args ? PyTuple_GET_SIZE(args) : 0;
+    PyObject *full = PyTuple_New(n + 1);
+    if (full == NULL) {
+        Py_DECREF(fn);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    PyObject *r = PyObject_Call(fn, full, kwargs);
+    Py_DECREF(full);
+    Py_DECREF(fn);
+    return r;
+}
+
 static int add_exceptions(PyObject *m, fp_state *st)
 {
     st->Error = PyErr_NewExceptionWithDoc(

@@ -246,6 +246,9 @@ static inline int64_t fp_seconds_to_ns(double t)
 
 /* Register a struct sequence type and a module tuple of its field names (e.g. FLOW_COLUMNS). */
 int fp_add_struct_type(PyObject *m, PyStructSequence_Desc *desc, PyTypeObject **type, const char *names_attr);
+/* module.func(self, *args, **kwargs): a method whose body is Python (module.c). */
+PyObject *fp_call_method_py(const char *module, const char *func, PyObject *self, PyObject *args,
+                            PyObject *kwargs);
 
 /* Raise the fastpkt exception matching a source error. */
 void fp_raise_source_error(fp_state *st, const fp_error *err);
