@@ -39,8 +39,13 @@ class DisplayFilter:
     def match(self, pkt: Packet) -> bool: ...
 def compile_filter(expression: str) -> DisplayFilter: ...
 
+@final
 class FieldInfo(tuple[Any, ...]):
     """What Packet.field(name) returns (a struct sequence): Wireshark's type and width."""
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
     name: str
     type: str            # uint bool ipv4 ipv6 ether string bytes time protocol
     bits: int | None     # width of uint/bool fields
