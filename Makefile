@@ -74,6 +74,7 @@ fuzz: sysdeps
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_quic.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_quic
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_write.c $(WRITE_SRC) $(SOURCE_SRC) -lpcap -lz -lzstd -llzma -lbz2 \
 	  -o csrc/fuzz/build/fuzz_write
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_probe.c csrc/probe/match.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_probe
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \
 	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic \
 	  csrc/fuzz/build/corpus_tls_hello csrc/fuzz/build/corpus_write
@@ -88,6 +89,8 @@ fuzz: sysdeps
 	csrc/fuzz/build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_http
 	csrc/fuzz/build/fuzz_quic -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_quic
 	csrc/fuzz/build/fuzz_tls_hello -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_tls_hello
+	mkdir -p csrc/fuzz/build/corpus_probe
+	csrc/fuzz/build/fuzz_probe -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_probe
 	csrc/fuzz/build/fuzz_write -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_write
 
 bench: build

@@ -24,7 +24,7 @@ ALLOWED = {
     "stream": {"flow", "dissect"},    # flow engine extensions: reassembly, HTTP, hello search
     "probe": {"source", "dissect"},   # raw sockets, probes sent and matched to a live capture
     "filter": {"dissect"},            # display filters: compiled over the field registry
-    "fuzz": {"source", "dissect", "write", "flow", "stream", "filter"},  # harnesses over the core
+    "fuzz": {"source", "dissect", "write", "flow", "stream", "filter", "probe"},  # harnesses over the core
     "py": {"source", "dissect", "write", "flow", "stream", "probe", "filter"},  # the CPython bridge
     "py/test": {"dissect"},           # the test extension _fptest: parsers only tests call
 }

@@ -233,6 +233,15 @@ def test_multi_keeps_collecting(lab):
         assert len(ours["ans"]) == len(theirs["ans"]) == n
 
 
+def test_filter_and_iface_limit_the_capture(lab):
+    """filter= is BPF on the capture: "icmp" hides the SYN-ACK, "tcp" keeps it; iface= captures
+    on that interface only (the answer arrives on eth0, not lo)."""
+    probes = "[IP(dst=%r)/TCP(sport=40030, dport=%d, flags='S')]" % (H2, OPEN_PORT)
+    assert len(run_in_h1(lab, "fastpkt", probes, timeout=1, filter="icmp")["ans"]) == 0
+    assert len(run_in_h1(lab, "fastpkt", probes, timeout=1, filter="tcp", iface="eth0")["ans"]) == 1
+    assert len(run_in_h1(lab, "fastpkt", probes, timeout=1, iface="lo")["ans"]) == 0
+
+
 def test_syn_open_and_closed(lab):
     probes = "[IP(dst=%r)/TCP(sport=40000, dport=p, flags='S', seq=1000) for p in (%d, %d)]" % (
         H2, OPEN_PORT, CLOSED_PORT)
