@@ -39,6 +39,7 @@ from ._fastpkt import (
     _probe_add,
     _probe_close,
     _probe_open,
+    _probe_pending,
     _probe_results,
     _probe_run,
     _probe_stats,
@@ -242,18 +243,17 @@ def _sndrcv(x: Any, l2_iface: str | None, capture_iface: str | None, filter: str
         if retry < 0:
             autostop = retry = -retry
         tobesent = list(range(len(raw)))
-        answered: set[int] = set()
         while retry >= 0:
             _probe_run(session, tobesent, float(inter), timeout)
-            got, sent = _probe_results(session, l2_iface is None)
-            answered = {i for i, _ in got}
-            remain = [i for i in tobesent if i not in answered]
+            remain = _probe_pending(session, tobesent)
             if autostop and remain and len(remain) != len(tobesent):
                 retry = autostop
             tobesent = remain
             if not tobesent:
                 break
             retry -= 1
+        got, sent = _probe_results(session, l2_iface is None)
+        answered = {i for i, _ in got}
         stats = _probe_stats(session)
     finally:
         _probe_close(session)

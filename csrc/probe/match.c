@@ -161,6 +161,7 @@ static void key_ip(const fp_pview_ip *ip, int reversed, fp_probe_key *k)
     k->ver = ip->ver;
     k->proto = ip->proto;
     memcpy(k->addr, reversed ? ip->dst : ip->src, ip->ver == 4 ? 4 : 16);
+    if (ip->ver == 4) memcpy(k->peer, reversed ? ip->src : ip->dst, 4);
     if (ip->proto == 6 || ip->proto == 17) {
         k->a = reversed ? ip->dport : ip->sport;
         k->b = reversed ? ip->sport : ip->dport;

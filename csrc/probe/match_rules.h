@@ -43,6 +43,8 @@ typedef struct {
     uint8_t ver, proto, pad;
     uint16_t a, b; /* ports, echo id and sequence, or 0 */
     uint8_t addr[16]; /* our address (probe source; ARP: the address asked for) */
+    uint8_t peer[4];  /* IPv4: the probe's destination, which every answer names (as its
+                       * source, or in the header an error quotes); IPv6 answers need not */
 } fp_probe_key;
 
 /* Fill *v from a record; 0 when the packet is neither ARP nor IP (nothing to match). */

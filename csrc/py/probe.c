@@ -194,6 +194,27 @@ fail:
     return NULL;
 }
 
+/* The probes of `which` that have no answer yet (retry rounds ask this, not for Packets). */
+static PyObject *probe_pending(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *cap, *which;
+    if (!PyArg_ParseTuple(args, "OO:_probe_pending", &cap, &which)) return NULL;
+    session_box *b = get_box(cap);
+    if (b == NULL) return NULL;
+    PyObject *fast = PySequence_Fast(which, "probe indices must be a sequence of int");
+    PyObject *out = fast ? PyList_New(0) : NULL;
+    for (Py_ssize_t i = 0; out && i < PySequence_Fast_GET_SIZE(fast); i++) {
+        PyObject *o = PySequence_Fast_GET_ITEM(fast, i);
+        unsigned long v = PyLong_AsUnsignedLong(o);
+        if ((v == (unsigned long)-1 && PyErr_Occurred()) ||
+            (v < fp_probe_count(b->s) && fp_probe_answers_of(b->s, (uint32_t)v) == 0 && PyList_Append(out, o) < 0))
+            Py_CLEAR(out);
+    }
+    Py_XDECREF(fast);
+    return out;
+}
+
 static PyObject *probe_stats(PyObject *module, PyObject *cap)
 {
     (void)module;
@@ -308,6 +329,7 @@ static PyMethodDef probe_functions[] = {
     {"_probe_add", probe_add, METH_VARARGS, "Register probes (bytes-like); returns the probe count."},
     {"_probe_run", probe_run, METH_VARARGS, "Send probes (indices) and match answers until done."},
     {"_probe_results", probe_results, METH_VARARGS, "([(probe, answer Packet)], [sent time per probe])."},
+    {"_probe_pending", probe_pending, METH_VARARGS, "The listed probes that have no answer yet."},
     {"_probe_stats", probe_stats, METH_O, "Session counters."},
     {"_probe_close", probe_close, METH_O, "Close the session's capture and sockets."},
     {"_send", mod_send, METH_VARARGS, "Send packets through raw sockets (l2_iface None) or on an interface."},
