@@ -3,7 +3,7 @@
  * copied into an exact-size buffer so ASan sees any overread; the result's invariants
  * are checked afterwards (spans inside their buffers, pairing, stream order).
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
- *         csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c csrc/dissect/*.c -lcrypto
+ *         csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c (every .c of csrc/dissect) -lcrypto
  * Input: [flags][split hi][split lo] then 3 bytes per gap ([off hi][off lo][len]),
  * flags bit 0/1 = client/server closed, bits 2-4 / 5-7 = client/server gap count. */
 #include <stdint.h>
