@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import io
 import os
-from typing import IO, Any, Iterable
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Literal, overload
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
 
 from ._fastpkt import (  # noqa: F401  (re-exported)
     ARP,
@@ -75,7 +79,7 @@ except ImportError:  # pragma: no cover
     __version__ = "0.1.0"
 
 __all__ = [
-    "open", "read", "write", "flows", "streams", "save_streams", "http",
+    "open", "read", "read_frames", "write", "flows", "streams", "save_streams", "http",
     "HttpRequest", "HttpResponse", "HttpHeaders", "client_hellos",
     "Capture", "interfaces", "CaptureError", "CapturePermissionError",
     "sniff", "AsyncSniffer", "RotatingWriter", "SniffResult",
@@ -160,6 +164,43 @@ def read(
     """
     with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         return reader.read_all(count)
+
+
+@overload
+def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
+                arrow: Literal[False] = ..., filter: str | None = ..., on_error: str = ...,  # noqa: A002
+                display_filter: str | DisplayFilter | None = ...) -> Iterator[pandas.DataFrame]: ...
+@overload
+def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
+                arrow: Literal[True], filter: str | None = ..., on_error: str = ...,  # noqa: A002
+                display_filter: str | DisplayFilter | None = ...) -> Iterator[pyarrow.RecordBatch]: ...
+
+
+def read_frames(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    batch_size: int = 1 << 20,
+    *,
+    arrow: bool = False,
+    filter: str | None = None,  # noqa: A002
+    on_error: str = "raise",
+    display_filter: str | DisplayFilter | None = None,
+) -> Iterator[Any]:
+    """A capture larger than memory as DataFrames of ``batch_size`` packets (the columns of
+    ``PacketList.to_pandas()``), or pyarrow RecordBatches with ``arrow=True``. Each batch is
+    read, converted in C and handed out before the next is read: memory holds one batch.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
+        while True:
+            chunk = reader.read_all(batch_size)
+            if not len(chunk):
+                return
+            if arrow:
+                yield from chunk.record_batches(batch_size=batch_size)
+            else:
+                yield chunk.to_pandas()
+            del chunk
 
 
 def write(

@@ -28,6 +28,8 @@ from typing import IO, Any, Iterator, Sequence
 
 import fastpkt as fp
 
+from .views import progress_callback
+
 LINKTYPES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (IP)",
              108: "LOOP (OpenBSD loopback)", 113: "LINUX_SLL", 228: "IPV4", 229: "IPV6",
              276: "LINUX_SLL2"}
@@ -118,17 +120,25 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
     with fp.open(args.file, on_error=args.on_error) as reader:
         n = 0
         nbytes = 0
         first = last = None
-        for pkt in reader:
-            t = pkt.time
+        bar = progress_callback(None, "info")
+        while True:  # batches: lengths summed from the columns built in C, bounded memory
+            chunk = reader.read_all(1 << 20)
+            if not len(chunk):
+                break
             if first is None:
-                first = t
-            last = t
-            n += 1
-            nbytes += pkt.wirelen
+                first = chunk[0].time
+            last = chunk[-1].time
+            n += len(chunk)
+            wirelen = next(spec[2] for spec in chunk.columns() if spec[0] == "wirelen")
+            nbytes += int(np.frombuffer(wirelen, dtype="<u4").sum(dtype=np.uint64))
+            if bar is not None:
+                bar(reader.position, reader.size)
         fmt, lt, snap, nano = reader.format, reader.linktype, reader.snaplen, reader.nanosecond
         compression = reader.compression
         size = reader.size
