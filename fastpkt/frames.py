@@ -9,6 +9,7 @@ whose second item says how to read the data that follows:
     (name, '|b1', buffer)                                    bool, one byte per row
     (name, 'masked<u2', values_buffer, mask_buffer)          mask: uint8, 1 = missing
     (name, 'category', int32_codes_buffer, categories)       codes -1 = missing; categories: list[str]
+    (name, 'category<i1' | 'category<i2', codes, categories)  int8 / int16 codes (what pandas keeps)
     (name, 'str' | 'bytes', values)                          a list of str / bytes / None
     (name, 'list<u2>' | 'list<str>', values)                 a list of tuples (or None)
 
@@ -48,9 +49,14 @@ def rows(specs: Any) -> int:
         dtype, data = spec[1], spec[2]
         if dtype in ("str", "bytes") or dtype.startswith("list<"):
             return len(data)
-        width = 4 if dtype == "category" else _np_dtype(dtype).itemsize
+        width = _code_dtype(dtype).itemsize if dtype.startswith("category") else _np_dtype(dtype).itemsize
         return len(memoryview(data).cast("B")) // width
     return 0
+
+
+def _code_dtype(dtype: str) -> Any:
+    np = _require("numpy")
+    return np.dtype({"category": "int32", "category<i1": "int8", "category<i2": "int16"}[dtype])
 
 
 def _np_dtype(dtype: str) -> Any:
@@ -66,8 +72,8 @@ def _utc(pd: Any, ns: Any) -> Any:
 
 def _pandas_column(pd: Any, np: Any, spec: tuple) -> Any:
     dtype = spec[1]
-    if dtype == "category":
-        codes = np.frombuffer(spec[2], dtype=np.int32)
+    if dtype.startswith("category"):
+        codes = np.frombuffer(spec[2], dtype=_code_dtype(dtype))
         return pd.Categorical.from_codes(codes, categories=pd.Index(list(spec[3]), dtype=object), validate=False)
     if dtype == "str":
         return pd.array(spec[2], dtype="string")

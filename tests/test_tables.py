@@ -243,3 +243,12 @@ def test_reader_streams_its_remaining_packets():
     assert_same(table, want.iloc[1:].reset_index(drop=True))
     with fp.open(SAMPLE) as reader:
         assert [b.num_rows for b in reader.record_batches(batch_size=100)] == [100, len(want) - 100]
+
+
+def test_a_table_of_a_mapped_file_leaves_its_packets_readable():
+    """columns() hands the record pages back to the kernel as it goes: the packets must
+    still read as the file holds them (Scapy's bytes)."""
+    scapy = pytest.importorskip("scapy.all")
+    pk = fp.read(SAMPLE)
+    pk.to_pandas()
+    assert [bytes(p.raw) for p in pk] == [bytes(p) for p in scapy.rdpcap(SAMPLE)]

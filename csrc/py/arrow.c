@@ -182,6 +182,7 @@ typedef struct {
     const char *name, *dtype;
     spec_kind kind;
     const plain_type *type; /* SK_PLAIN, SK_MASKED; SK_LIST: the item type (NULL: str) */
+    int code_width;         /* SK_CATEGORY: bytes per code */
     PyObject *a, *b;        /* the spec's buffers or value lists (borrowed) */
 } col_spec;
 
@@ -201,8 +202,9 @@ static int parse_spec(PyObject *spec, col_spec *c)
     if (strncmp(d, "masked", 6) == 0) {
         c->kind = SK_MASKED;
         c->type = find_plain(d + 6);
-    } else if (strcmp(d, "category") == 0) {
-        c->kind = SK_CATEGORY;
+    } else if (strcmp(d, "category") == 0 || strcmp(d, "category<i2") == 0 || strcmp(d, "category<i1") == 0) {
+        c->kind = SK_CATEGORY; /* codes of 4 bytes, or 2 or 1 (widened: a stream keeps one index type) */
+        c->code_width = d[8] == 0 ? 4 : d[10] - '0';
     } else if (strcmp(d, "str") == 0) {
         c->kind = SK_STR;
     } else if (strcmp(d, "bytes") == 0) {
@@ -315,7 +317,7 @@ static int64_t spec_rows(const col_spec *c)
     if (PyObject_GetBuffer(c->a, &view, PyBUF_SIMPLE) < 0) return -1;
     Py_ssize_t len = view.len;
     PyBuffer_Release(&view);
-    int w = c->kind == SK_CATEGORY ? 4 : c->type->width ? c->type->width : 1;
+    int w = c->kind == SK_CATEGORY ? c->code_width : c->type->width ? c->type->width : 1;
     return len / w;
 }
 
@@ -405,7 +407,22 @@ out:
 static int category_array(const col_spec *c, int64_t n, struct ArrowArray *a)
 {
     if (array_init(a, n, 2, 0) < 0) return -1;
-    if (take_buffer(c, c->a, n, 4, a, 1, NULL) < 0) return -1;
+    const uint8_t *narrow = NULL;
+    if (c->code_width == 4) {
+        if (take_buffer(c, c->a, n, 4, a, 1, NULL) < 0) return -1;
+    } else {
+        int32_t *wide = array_buffer(a, 1, (size_t)n * 4);
+        if (wide == NULL || take_buffer(c, c->a, n, c->code_width, a, 1, &narrow) < 0) return -1;
+        for (int64_t i = 0; i < n; i++) {
+            int16_t v16;
+            if (c->code_width == 1) wide[i] = (int8_t)narrow[i];
+            else {
+                memcpy(&v16, narrow + 2 * i, 2);
+                wide[i] = v16;
+            }
+        }
+        PyMem_RawFree((void *)narrow);
+    }
     const int32_t *codes = ((array_priv *)a->private_data)->buffers[1];
     Py_ssize_t ncat = PySequence_Size(c->b);
     if (ncat < 0) return -1;

@@ -555,17 +555,35 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
  * then fold the extra interners into the first and renumber their rows' codes. */
 #define COLUMNS_MAX_THREADS 4
 #define COLUMNS_ROWS_PER_THREAD 65536
+/* Rows built between two releases of their records' pages (a few MiB of a mapped file). */
+#define COLUMNS_RELEASE_ROWS 8192
 
 typedef struct {
     col_set set;
     const pl_entry *entries;
     Py_ssize_t lo, hi;
+    const fp_source *mapping; /* the file mapping the records live in, or NULL */
 } col_job;
+
+/* Rows lo..hi; every COLUMNS_RELEASE_ROWS rows the pages of the records done go back to the
+ * kernel, so a table of a mapped file does not keep the file resident (they are re-read on
+ * the next access; another thread reading a shared page just faults it in again). */
+static void fill_range(col_set *c, const pl_entry *entries, Py_ssize_t lo, Py_ssize_t hi, const fp_source *mapping)
+{
+    Py_ssize_t done = lo;
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        fill_row(c, i, &entries[i]);
+        if (mapping && (i + 1 - done == COLUMNS_RELEASE_ROWS || i + 1 == hi)) {
+            fp_source_release_pages(mapping, entries[done].data, entries[i].data + entries[i].caplen);
+            done = i + 1;
+        }
+    }
+}
 
 static void *fill_job(void *arg)
 {
     col_job *j = arg;
-    for (Py_ssize_t i = j->lo; i < j->hi; i++) fill_row(&j->set, i, &j->entries[i]);
+    fill_range(&j->set, j->entries, j->lo, j->hi, j->mapping);
     return NULL;
 }
 
@@ -589,14 +607,14 @@ static int merge_job(col_set *into, col_job *j)
     return 0;
 }
 
-static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n)
+static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n, const fp_source *mapping)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int nt = (int)(n / COLUMNS_ROWS_PER_THREAD);
     if (nt > COLUMNS_MAX_THREADS) nt = COLUMNS_MAX_THREADS;
     if (cpus > 0 && nt > cpus) nt = (int)cpus;
     if (nt < 2) {
-        for (Py_ssize_t i = 0; i < n; i++) fill_row(c, i, &entries[i]);
+        fill_range(c, entries, 0, n, mapping);
         return 0;
     }
     col_job jobs[COLUMNS_MAX_THREADS];
@@ -605,6 +623,7 @@ static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n)
     for (int t = 0; t < nt; t++) {
         jobs[t].set = *c; /* shared column buffers; the interners are copied empty */
         memset(jobs[t].set.cats, 0, sizeof jobs[t].set.cats);
+        jobs[t].mapping = mapping;
         jobs[t].entries = entries;
         jobs[t].lo = n * t / nt;
         jobs[t].hi = n * (t + 1) / nt;
@@ -622,6 +641,28 @@ static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n)
     for (int t = 1; t < nt && rc < 0; t++)
         for (int k = 0; k < NUM_CATS; k++) fp_interner_free(&jobs[t].set.cats[k]);
     return rc;
+}
+
+/* Codes in the width pandas keeps them in (int8 up to 127 categories, int16 up to 32767), so
+ * Categorical.from_codes takes them without a copy: the DataFrame is the buffers built here. */
+static int narrow_codes(PyObject **codes, Py_ssize_t n, uint32_t count, const char **kind)
+{
+    int w = count <= 127 ? 1 : count <= 32767 ? 2 : 4;
+    if (w == 4) return 0;
+    PyObject *small = PyByteArray_FromStringAndSize(NULL, n * w);
+    if (small == NULL) return -1;
+    const int32_t *from = (const int32_t *)(void *)PyByteArray_AS_STRING(*codes);
+    char *to = PyByteArray_AS_STRING(small);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (w == 1) to[i] = (int8_t)from[i];
+        else {
+            int16_t v = (int16_t)from[i];
+            memcpy(to + 2 * i, &v, 2);
+        }
+    }
+    Py_SETREF(*codes, small);
+    *kind = w == 1 ? "category<i1" : "category<i2";
+    return 0;
 }
 
 static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
@@ -650,9 +691,10 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
         if (codes[k] == NULL) goto done;
         c.codes[k] = (int32_t *)(void *)PyByteArray_AS_STRING(codes[k]);
     }
-    int failed;
+    int failed = 0;
+    const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
     Py_BEGIN_ALLOW_THREADS
-    failed = fill_rows_parallel(&c, pl->entries, n);
+    failed = fill_rows_parallel(&c, pl->entries, n, mapping);
     Py_END_ALLOW_THREADS
     for (int k = 0; k < NUM_CATS; k++)
         if (c.cats[k].oom) failed = 1;
@@ -686,7 +728,13 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
             Py_CLEAR(result);
             goto done;
         }
-        PyObject *tup = Py_BuildValue("(ssON)", cat_cols[k].name, "category", codes[k], cats);
+        const char *kind = "category";
+        if (narrow_codes(&codes[k], n, c.cats[k].count, &kind) < 0) {
+            Py_DECREF(cats);
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyObject *tup = Py_BuildValue("(ssON)", cat_cols[k].name, kind, codes[k], cats);
         if (tup == NULL || PyList_Append(result, tup) < 0) {
             Py_XDECREF(tup);
             Py_CLEAR(result);

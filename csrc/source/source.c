@@ -400,6 +400,13 @@ static int mapping_lost(const fp_source *s, int have_record)
     return fstat(s->fd, &st) == 0 && (uint64_t)st.st_size < end;
 }
 
+void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to)
+{
+    if (!s->mapped || from < s->mem || to > s->mem + s->mem_len || from >= to) return;
+    uintptr_t lo = (uintptr_t)from & ~(uintptr_t)s->page_mask;
+    madvise((void *)lo, (size_t)((uintptr_t)to - lo), MADV_DONTNEED);
+}
+
 int fp_source_lost(const fp_source *s)
 {
     return s->mapped && (fp_mapguard_lost(s->guard) || mapping_lost(s, 0));

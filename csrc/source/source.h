@@ -127,6 +127,10 @@ int fp_source_stable_data(const fp_source *s);
 /* Nonzero when another process truncated the mapped file under us: record data of
  * the lost part reads as zeros (see mapguard.h), iteration ended with FP_ERR_TRUNCATED. */
 int fp_source_lost(const fp_source *s);
+/* Hand the pages of [from, to) back to the kernel when they lie in our file mapping (a
+ * no-op for memory buffers and streams): record data stays valid (the file is re-read on
+ * the next access), resident memory drops. For passes over many kept records. */
+void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to);
 void fp_source_close(fp_source *s);
 
 #endif
