@@ -14,6 +14,7 @@ Rows:
   packets -> arrow           pa.RecordBatchReader.from_stream(fp.read(path)).read_all()
   packets -> arrow (Reader)  the same from fp.open(path): batches read as they go (bounded)
   packets -> pandas          fp.read(path).to_pandas()
+  summary                    fastpkt.summary.summarize(path): batches of 1M packets (bounded memory)
   flows -> arrow             pa.table(fp.flows(path)) (streamed: flows converted as they leave)
   duckdb over capsule        duckdb.sql("select dport, count(*), sum(wirelen) ... from pkts") on a PacketList
   duckdb over to_pandas      the same query over pkts.to_pandas()
@@ -46,6 +47,9 @@ with fp.open(path) as r:
     "packets -> pandas": """
 df = fp.read(path).to_pandas()
 n = len(df)""",
+    "summary": """
+from fastpkt.summary import summarize
+n = summarize(path, progress=False)["packets"]""",
     "flows -> arrow": """
 t = pa.table(fp.flows(path, progress=False))
 n = t.num_rows""",
@@ -88,13 +92,14 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--pcap")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", help="run only the cases whose name contains this")
     args = ap.parse_args()
     path = args.pcap or ensure_pcap(args.packets)
     size_mb = os.path.getsize(path) / 1e6
     rows = []
     exe = build_c_floor()
     floor = {}
-    for task in ("dissect", "flows"):
+    for task in ("dissect", "flows") if not args.only or "floor" in args.only else ():
         runs = [peer_json([exe, path, task, "mmap"]) for _ in range(args.repeats)] if exe else [{"error": "no gcc"}]
         ok = [r for r in runs if "error" not in r]
         if ok:
@@ -103,11 +108,13 @@ def main() -> None:
             rows.append(("c_floor %s" % task, floor[task], ok[0]["packets"], recs, None))
     packets = None
     for name, code in CASES.items():
+        if args.only and args.only not in name:
+            continue
         r = median([run_case(code, path) for _ in range(args.repeats)])
         if "error" in r:
             rows.append((name, None, None, None, r["error"]))
             continue
-        if name.startswith("packets"):
+        if name.startswith("packets") or name == "summary":
             packets = r["records"]
         rows.append((name, r["seconds"], packets, r["records"], r["rss_mb"]))
     print("file: %s (%.0f MB, %s packets)" % (path, size_mb, packets))
