@@ -381,7 +381,14 @@ def test_examples_in_the_lab(lab, tmp_path, script, args, course_lines, idiomati
     assert "you own" in path.read_text()[:600]  # the warning opens the docstring
     under_scapy = tmp_path / script
     under_scapy.write_text(path.read_text().replace("from fastpkt.scapy import", "from scapy.all import"))
-    assert normalized(run_example(lab, under_scapy, args)) == normalized(ours)
+    # Scapy's sniffer thread drops answers on a loaded machine (CI's 2 cores under the whole
+    # suite); a run of it that saw less is retried, but it may never see what we did not.
+    for _ in range(3):
+        theirs = normalized(run_example(lab, under_scapy, args))
+        assert set(theirs) <= set(normalized(ours)), (theirs, ours)
+        if theirs == normalized(ours):
+            break
+    assert theirs == normalized(ours)
     idiomatic = run_example(lab, path, args + ["--idiomatic"])
     for line in idiomatic_lines:
         assert line in idiomatic, idiomatic
