@@ -34,6 +34,7 @@ import sys
 from typing import Any, Iterable, Iterator
 
 from ._fastpkt import (
+    Layer,
     Packet,
     _answers,
     _probe_add,
@@ -152,6 +153,11 @@ def _expand(x: Any) -> list[Any]:
         return [x]
     if type(x).__module__.startswith("scapy."):
         return list(x)  # a Scapy packet iterates over its expansions (IP(dst="10.0.0.0/24"))
+    if isinstance(x, Layer):
+        try:
+            return list(x)  # a fastpkt layer being built expands the same way
+        except TypeError:
+            return [x]  # a dissected layer: its bytes
     if hasattr(x, "__bytes__"):
         return [x]
     if isinstance(x, str):

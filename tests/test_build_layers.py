@@ -259,3 +259,29 @@ def test_stack_operations():
     assert p.summary().startswith("Ether / IP / UDP 192.0.2.1:53 > 192.0.2.2:53")
     assert bytes(p[fp.UDP]) == bytes(p)[34:]
     assert bytes(fp.IP(src="192.0.2.1") / "héllo")[20:] == "héllo".encode()
+
+
+EXPANSIONS = [
+    [("IP", {"src": "192.0.2.9", "dst": "192.0.2.0/30"}), ("ICMP", {})],
+    [("Ether", {"src": MACS["src"], "dst": "ff:ff:ff:ff:ff:ff"}),
+     ("ARP", {"pdst": "192.0.2.0/28", "psrc": "192.0.2.1", "hwsrc": MACS["src"]})],
+    [("IP", {"src": "192.0.2.9", "dst": "192.0.2.0/31"}), ("TCP", {"dport": [22, 80, 443], "flags": "S"})],
+    [("IP", {"src": "192.0.2.9", "dst": "192.0.2.7", "ttl": (1, 5)}), ("UDP", {"dport": 33434})],
+    [("IP", {"src": "192.0.2.9", "dst": "192.0.2.7"}), ("TCP", {"sport": 40000, "dport": (20, 25)})],
+]
+
+
+@pytest.mark.parametrize("stack", EXPANSIONS, ids=range(len(EXPANSIONS)))
+def test_implicit_packets_like_scapy(stack):
+    """A network or a list of values makes one packet per value, in Scapy's order; bytes()
+    of the unexpanded packet builds the first, as Scapy's does."""
+    ours, ref = build(fp, stack), build(sa, stack)
+    assert [bytes(p) for p in ours] == [bytes(p) for p in ref]
+    assert bytes(ours) == bytes(ref)
+
+
+def test_probe_expands_built_packets():
+    from fastpkt.probe import _expand
+
+    assert len(_expand(fp.IP(dst="192.0.2.0/29") / fp.ICMP())) == 8
+    assert len(_expand(fp.Packet(bytes(fp.Ether() / fp.IP(src="192.0.2.1"))).ip)) == 1

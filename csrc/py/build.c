@@ -49,6 +49,7 @@ void fp_bnode_free(FpLayer *l)
     if (b->payload && fp_is_builder(b->payload)) LAYER(b->payload)->b->under = NULL;
     Py_XDECREF(b->payload);
     Py_XDECREF(b->trailer);
+    Py_XDECREF(b->expand);
     PyMem_Free(b);
     l->b = NULL;
 }
@@ -630,11 +631,99 @@ static int var_set(fp_state *st, FpLayer *l, int f, PyObject *v)
     return 0;
 }
 
+/* Scapy's implicit packets: an IPv4 field given "a.b.c.d/n" (n >= 12) or a number field
+ * given a list (each value) or a (low, high) tuple (the inclusive range). The field holds
+ * the first value (what bytes() builds, as Scapy's); b->expand keeps (first, count) for a
+ * network, the values otherwise. 1: handled, 0: a plain value, -1: error. */
+#define FP_EXPAND_MAX (1 << 20)
+
+static int expand_set(FpLayer *l, int f, PyObject *v)
+{
+    fp_bnode *b = l->b;
+    const fp_bproto *p = b->p;
+    const fp_bfield *fd = &p->fields[f];
+    PyObject *values = NULL;
+    uint64_t first;
+    if (fd->kind == FP_BK_IP4 && PyUnicode_Check(v) && PyUnicode_FindChar(v, '/', 0, PyUnicode_GET_LENGTH(v), 1) >= 0) {
+        const char *s = PyUnicode_AsUTF8(v);
+        if (s == NULL) return -1;
+        char addr[64];
+        const char *slash = strchr(s, '/');
+        char *end;
+        long n = strtol(slash + 1, &end, 10);
+        struct in_addr a;
+        if ((size_t)(slash - s) >= sizeof addr || *end || end == slash + 1 || n < 12 || n > 32)
+            return field_err(p, f, v, "a network is an address and a prefix length of 12..32");
+        memcpy(addr, s, (size_t)(slash - s));
+        addr[slash - s] = 0;
+        if (inet_pton(AF_INET, addr, &a) != 1) return field_err(p, f, v, "not an IPv4 network");
+        uint64_t mask = n == 32 ? 0xffffffffu : (0xffffffffu << (32 - n)) & 0xffffffffu;
+        first = ntohl(a.s_addr) & mask;
+        values = Py_BuildValue("(KK)", (unsigned long long)first, 1ull << (32 - n));
+    } else if (fd->kind == FP_BK_UINT && (PyList_Check(v) || (PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2))) {
+        if (PyTuple_Check(v)) { /* (low, high): Scapy's inclusive range */
+            uint64_t lo, hi;
+            if (uint_from(b->st, p, f, PyTuple_GET_ITEM(v, 0), &lo) < 0 ||
+                uint_from(b->st, p, f, PyTuple_GET_ITEM(v, 1), &hi) < 0)
+                return -1;
+            if (hi < lo || hi - lo >= FP_EXPAND_MAX) return field_err(p, f, v, "a range is (low, high), low <= high");
+            values = PyList_New(0);
+            for (uint64_t x = lo; values != NULL && x <= hi; x++) {
+                PyObject *o = PyLong_FromUnsignedLongLong(x);
+                if (o == NULL || PyList_Append(values, o) < 0) Py_CLEAR(values);
+                Py_XDECREF(o);
+            }
+            if (values != NULL) Py_SETREF(values, PyList_AsTuple(values));
+        } else {
+            if (PyList_GET_SIZE(v) == 0 || PyList_GET_SIZE(v) > FP_EXPAND_MAX)
+                return field_err(p, f, v, "a list of values is not empty");
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+                uint64_t x;
+                if (uint_from(b->st, p, f, PyList_GET_ITEM(v, i), &x) < 0) return -1;
+            }
+            values = PyList_AsTuple(v);
+        }
+        if (values == NULL) return -1;
+        PyObject *f0 = PySequence_GetItem(values, 0);
+        int r = f0 ? uint_from(b->st, p, f, f0, &first) : -1;
+        Py_XDECREF(f0);
+        if (r < 0) {
+            Py_DECREF(values);
+            return -1;
+        }
+    } else {
+        return 0;
+    }
+    if (values == NULL) return -1;
+    PyObject *key = PyLong_FromLong(f);
+    if (b->expand == NULL) b->expand = PyDict_New();
+    int r = key && b->expand ? PyDict_SetItem(b->expand, key, values) : -1;
+    Py_XDECREF(key);
+    Py_DECREF(values);
+    if (r < 0) return -1;
+    b->v[f] = first;
+    b->set |= 1u << f;
+    return 1;
+}
+
+static void expand_clear(fp_bnode *b, int f)
+{
+    if (b->expand == NULL) return;
+    PyObject *key = PyLong_FromLong(f);
+    if (key && PyDict_DelItem(b->expand, key) < 0) PyErr_Clear();
+    Py_XDECREF(key);
+}
+
 int fp_build_set(fp_state *st, FpLayer *l, int f, PyObject *v)
 {
     fp_bnode *b = l->b;
     const fp_bproto *p = b->p;
     const fp_bfield *fd = &p->fields[f];
+    if (b->expand) expand_clear(b, f);
+    if (v != NULL) {
+        int e = expand_set(l, f, v);
+        if (e != 0) return e < 0 ? -1 : 0;
+    }
     if (v == NULL || (v == Py_None && fd->kind != FP_BK_VAR)) { /* del / None: back to default or auto */
         if (fd->kind == FP_BK_VAR) {
             int k = var_slot(p, f);
@@ -858,6 +947,11 @@ PyObject *fp_build_copy(fp_state *st, FpLayer *l)
             d->wire[k] = Py_XNewRef(o->wire[k]);
         }
         d->trailer = Py_XNewRef(o->trailer);
+        if (o->expand && (d->expand = PyDict_Copy(o->expand)) == NULL) {
+            Py_DECREF(top ? top : (PyObject *)c);
+            if (top) Py_DECREF(c);
+            return NULL;
+        }
         if (prev) {
             prev->b->payload = (PyObject *)c;
             d->under = prev;
@@ -1408,4 +1502,66 @@ FpLayer *fp_view_node(FpLayer *v, int create)
                  "Ether, Dot1Q, ARP, IP, IPv6, TCP, UDP, ICMP, ICMPv6 echo and DNS over UDP",
                  fp_layer_names[v->id]);
     return NULL;
+}
+
+/* ---- implicit packets ---------------------------------------------------------- */
+
+PyObject *fp_build_expand(fp_state *st, FpLayer *l)
+{
+    struct {
+        int node, field, net;
+        uint64_t base;
+        Py_ssize_t n;
+        PyObject *values; /* borrowed from the node's dict */
+    } axes[64];
+    int nn = 0, na = 0;
+    uint64_t total = 1;
+    for (PyObject *o = (PyObject *)l; o && fp_is_builder(o) && nn < FP_BUILD_MAX_LAYERS; o = LAYER(o)->b->payload) {
+        FpLayer *n = LAYER(o);
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (n->b->expand && PyDict_Next(n->b->expand, &pos, &k, &v) && na < 64) {
+            axes[na].node = nn;
+            axes[na].field = (int)PyLong_AsLong(k);
+            axes[na].net = n->b->p->fields[axes[na].field].kind == FP_BK_IP4;
+            axes[na].values = v;
+            if (axes[na].net) {
+                axes[na].base = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(v, 0));
+                axes[na].n = (Py_ssize_t)PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(v, 1));
+            } else {
+                axes[na].n = PyTuple_GET_SIZE(v);
+            }
+            total *= (uint64_t)axes[na].n;
+            if (total > FP_EXPAND_MAX) {
+                PyErr_Format(PyExc_ValueError, "%s: more than %d packets", l->b->p->name, FP_EXPAND_MAX);
+                return NULL;
+            }
+            na++;
+        }
+        nn++;
+    }
+    PyObject *out = PyList_New((Py_ssize_t)total);
+    for (uint64_t i = 0; out != NULL && i < total; i++) {
+        PyObject *c = fp_build_copy(st, l);
+        if (c == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        FpLayer *cn[FP_BUILD_MAX_LAYERS];
+        int k = 0;
+        for (PyObject *o = c; o && fp_is_builder(o) && k < nn; o = LAYER(o)->b->payload) {
+            cn[k++] = LAYER(o);
+            Py_CLEAR(LAYER(o)->b->expand);
+        }
+        uint64_t rest = i; /* the last axis varies fastest, as in Scapy */
+        for (int a = na - 1; a >= 0; a--) {
+            uint64_t idx = rest % (uint64_t)axes[a].n;
+            rest /= (uint64_t)axes[a].n;
+            fp_bnode *b = cn[axes[a].node]->b;
+            if (axes[a].net) b->v[axes[a].field] = axes[a].base + idx;
+            else b->v[axes[a].field] = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(axes[a].values, (Py_ssize_t)idx));
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, c);
+    }
+    return out;
 }

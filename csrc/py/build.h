@@ -19,6 +19,7 @@ struct fp_bnode {
     PyObject *wire[FP_BVARS];
     PyObject *payload;
     PyObject *trailer;
+    PyObject *expand; /* {field index: values} of fields given a network or a list, or NULL */
     FpLayer *under; /* borrowed: the layer whose payload this is */
     fp_state *st;
     int dns_raw;    /* DNS parsed from bytes: wire[0] holds all sections as they were */
@@ -37,6 +38,9 @@ int fp_build_field_index(const fp_state *st, const fp_bproto *p, PyObject *name)
 int fp_build_set(fp_state *st, FpLayer *l, int f, PyObject *v); /* v NULL: del */
 PyObject *fp_build_get(fp_state *st, FpLayer *l, int f);
 PyObject *fp_build_copy(fp_state *st, FpLayer *l);
+/* The packets a stack stands for (Scapy's implicit packets): a list, one per combination
+ * of the values of fields given an IPv4 network ("10.0.0.0/24") or a list of numbers. */
+PyObject *fp_build_expand(fp_state *st, FpLayer *l);
 PyObject *fp_build_div(PyObject *a, PyObject *b);
 PyObject *fp_build_bytes(fp_state *st, FpLayer *l);
 PyObject *fp_build_parse(fp_state *st, int id, const uint8_t *data, size_t n);
@@ -61,6 +65,7 @@ int fp_layer_setattro(PyObject *self, PyObject *name, PyObject *value);
 int fp_layer_contains(PyObject *self, PyObject *spec);
 PyObject *fp_layer_getitem(PyObject *self, PyObject *spec);
 Py_ssize_t fp_layer_len(PyObject *self);
+PyObject *fp_layer_iter(PyObject *self);
 PyObject *fp_build_repr(PyObject *self);
 extern PyMethodDef fp_layer_build_methods[];
 

@@ -374,6 +374,7 @@ static PyType_Slot layer_base_slots[] = {
     {Py_sq_contains, fp_layer_contains},
     {Py_sq_length, layer_len},
     {Py_mp_subscript, fp_layer_getitem},
+    {Py_tp_iter, fp_layer_iter},
     {Py_mp_length, layer_len},
     {Py_tp_getset, layer_getset},
     {Py_tp_methods, layer_methods},

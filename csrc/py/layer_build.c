@@ -187,6 +187,22 @@ PyObject *fp_layer_getitem(PyObject *self, PyObject *spec)
     return r;
 }
 
+/* iter(layer): the packets a builder stands for (itself when no field is a network or a
+ * list); views are not iterable. */
+PyObject *fp_layer_iter(PyObject *self)
+{
+    FpLayer *l = LAYER(self);
+    if (l->pkt) {
+        PyErr_Format(PyExc_TypeError, "'%.100s' view is not iterable", Py_TYPE(self)->tp_name);
+        return NULL;
+    }
+    PyObject *list = fp_build_expand(l->b->st, l);
+    if (list == NULL) return NULL;
+    PyObject *it = PyObject_GetIter(list);
+    Py_DECREF(list);
+    return it;
+}
+
 Py_ssize_t fp_layer_len(PyObject *self)
 {
     PyObject *b = PyObject_Bytes(self);
