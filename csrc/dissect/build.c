@@ -40,6 +40,7 @@ int64_t fp_build_plan(fp_bctx *c)
         if (p->var_align > 1 && var % p->var_align) pad = p->var_align - var % p->var_align;
         /* IPv6 options headers: the fixed 2 bytes count towards the 8-byte unit */
         if (p->var_align == 8 && p->hlen == 2) pad = (8 - (2 + var) % 8) % 8;
+        if (l->var_unpadded) pad = 0;
         if ((uint64_t)var + pad > p->var_max) {
             const fp_bfield *vf = var_field(p);
             return fp_build_err(c, "%s.%s: %u bytes do not fit (at most %u)", p->name,

@@ -103,6 +103,7 @@ typedef struct fp_blayer {
     uint8_t a6[2][16];
     const uint8_t *var;                /* variable part, before padding */
     uint32_t var_len;
+    uint8_t var_unpadded;              /* the variable part as it is (parsed from a cut header) */
     const uint8_t *trailer;            /* bytes after this layer's payload (Ether padding) */
     uint32_t trailer_len;
     /* filled by fp_build_plan */

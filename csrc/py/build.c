@@ -628,6 +628,7 @@ static int var_set(fp_state *st, FpLayer *l, int f, PyObject *v)
     }
     Py_XSETREF(b->wire[k], wire);
     Py_XSETREF(b->var[k], Py_NewRef(v));
+    b->unpadded = 0;
     return 0;
 }
 
@@ -942,6 +943,7 @@ PyObject *fp_build_copy(fp_state *st, FpLayer *l)
         memcpy(d->a6, o->a6, sizeof d->a6);
         d->dns_raw = o->dns_raw;
         memcpy(d->count, o->count, sizeof d->count);
+        d->unpadded = o->unpadded;
         for (int k = 0; k < FP_BVARS; k++) {
             d->var[k] = Py_XNewRef(o->var[k]); /* values are replaced, never changed in place */
             d->wire[k] = Py_XNewRef(o->wire[k]);
@@ -1028,6 +1030,7 @@ static int collect(fp_state *st, FpLayer *top, build_job *j)
         memset(r, 0, sizeof *r);
         r->p = b->p;
         r->set = b->set;
+        r->var_unpadded = (uint8_t)b->unpadded;
         memcpy(r->v, b->v, sizeof r->v);
         memcpy(r->a6, b->a6, sizeof r->a6);
         for (int f = 0; f < b->p->nfields; f++)
@@ -1252,6 +1255,7 @@ PyObject *fp_build_parse(fp_state *st, int id, const uint8_t *data, size_t n)
             if (ihl > avail) ihl = avail;
             if (ihl > 20 && set_wire(b, 0, h + 20, ihl - 20, NULL) < 0) goto fail_l;
             hlen = ihl > 20 ? ihl : 20;
+            b->unpadded = hlen % 4 != 0;
             if (tot >= hlen && tot < avail) pay_end = pos + tot;
             if ((b->v[6] & 0x1fff) == 0) next = kind_of_ipproto(b->v[8], 0);
             break;
@@ -1292,6 +1296,7 @@ PyObject *fp_build_parse(fp_state *st, int id, const uint8_t *data, size_t n)
             if (off > avail) off = avail;
             if (off > 20 && set_wire(b, 0, h + 20, off - 20, NULL) < 0) goto fail_l;
             hlen = off > 20 ? off : 20;
+            b->unpadded = hlen % 4 != 0;
             break;
         }
         case FP_B_UDP: {

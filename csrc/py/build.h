@@ -23,6 +23,7 @@ struct fp_bnode {
     FpLayer *under; /* borrowed: the layer whose payload this is */
     fp_state *st;
     int dns_raw;    /* DNS parsed from bytes: wire[0] holds all sections as they were */
+    int unpadded;   /* options parsed from a header cut short: rebuilt as they were */
     uint16_t count[FP_BVARS]; /* DNS: records in each section, for unset counts */
 };
 
