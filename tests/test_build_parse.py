@@ -231,3 +231,14 @@ def test_parsed_tcp_options_read_like_a_view():
     b = bytes(fp.IP(src="192.0.2.1", dst="192.0.2.2") / fp.TCP(options=opts))
     assert fp.IP(b)[fp.TCP].options == fp.Packet(b, linktype=228).tcp.options
     assert fp.IP(b)[fp.TCP].options == [tuple(o) for o in sa.IP(b)[sa.TCP].options]
+
+
+@pytest.mark.parametrize("wire", [
+    bytes.fromhex("4f00002c0001000040060000c0000201c000020201020304"),  # IHL 15, 4 option bytes there
+    bytes.fromhex("450000280001000040060000c0000201c0000202") + bytes.fromhex("00140050000000000000000000f02000000000000102"),
+    bytes.fromhex("45000030000100004011") + bytes(10) + bytes.fromhex("0035003500ff0000") + b"short",  # UDP len > bytes
+    bytes.fromhex("4500001c00010000400100007f0000017f000001"),  # ICMP header cut: raw
+], ids=["ihl-past-end", "dataofs-past-end", "udp-len-past-end", "icmp-cut"])
+def test_cut_headers_rebuild_as_they_were(wire):
+    assert bytes(fp.IP(wire)) == wire
+    assert bytes(fp.Packet(wire, linktype=228).copy()) == wire
