@@ -80,7 +80,8 @@ class Layer:
     offset: int               # offset of the header within the packet bytes
     header_len: int
     @property
-    def payload(self) -> bytes: ...   # bytes after this layer's header, within its length
+    def payload(self) -> Any: ...     # view: bytes after the header, within its length;
+                                      # being built: the next layer (Raw for raw bytes), b'' at the end
     @property
     def raw(self) -> bytes: ...       # header + payload bytes of this layer
     def __bytes__(self) -> bytes: ...
