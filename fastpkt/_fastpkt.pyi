@@ -267,7 +267,6 @@ class Packet:
     def show(self, dump: bool = False) -> str | None: ...
     def copy(self) -> Layer: ...   # an editable copy: the bytes read back into builder layers
     def verify_checksums(self) -> dict[str, bool | None]: ...
-    def copy(self) -> Layer: ...              # editable layers of these bytes (Ether or raw IP)
     # Setting or deleting a layer's field (del pkt[IP].chksum) edits the packet: its layers and
     # bytes() show the rebuilt packet from then on.
     # A field by its Wireshark name ("tcp.srcport", "dns.qry.name"): the first value or None;
