@@ -93,7 +93,7 @@ __all__ = [
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr", "route",
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt",
-    "DisplayFilter", "FilterError", "compile_filter",
+    "DisplayFilter", "FilterError", "compile_filter", "stats",
     "__version__",
 ]
 
@@ -291,3 +291,4 @@ from .netif import conf, get_if_addr, get_if_hwaddr, get_if_list, route  # noqa:
 from .probe import (  # noqa: E402
     QueryAnswer, SndRcvList, UnansweredList, answers, arping, send, sendp, sr, sr1, srp, srp1, traceroute,
 )
+from .stats import stats  # noqa: E402  (rebinds the name over the submodule)

@@ -322,6 +322,7 @@ class PacketList(Sequence[Packet]):
     file_header: bytes | None   # pcap header / pcapng leading blocks as read: exact rewrites
     format: Literal["pcap", "pcapng"]
     interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
+    def filter_mask(self, display_filter: str | DisplayFilter) -> bytes: ...   # 1 per passing packet
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, i: int, /) -> Packet: ...

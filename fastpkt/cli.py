@@ -10,6 +10,7 @@
     fastpkt streams FILE [--out DIR] [--http] [--csv OUT | --json OUT]   TCP streams reassembled in C
     fastpkt sni FILE [--csv OUT | --json OUT] [--ja]   TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
     fastpkt filter FILE -Y EXPR [-w OUT]            packets a Wireshark display filter passes
+    fastpkt stats FILE -z conv,ip [-z ...]          tshark-style statistics (conv, endpoints, io,stat)
 
 OUT '-' is standard output; --json writes JSON Lines (one object per row; summary: one object).
 Every command taking --filter (BPF) also takes -Y EXPR (a display filter, as tshark's -Y).
@@ -359,6 +360,34 @@ def _add_display_filter_arg(p: argparse.ArgumentParser, required: bool = False) 
                         "e.g. 'dns.qry.name contains \"example\"'), run in C")
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """tshark -q -z's tables, one after the other, from one read of the capture."""
+    st = fp.stats(args.file, filter=args.filter, display_filter=args.display_filter,
+                  on_error=args.on_error)
+    for z in args.z:
+        kind, _, rest = z.partition(",")
+        if kind == "conv":
+            title, df = "%s conversations" % rest, st.conversations(rest)
+        elif kind == "endpoints":
+            title, df = "%s endpoints" % rest, st.endpoints(rest)
+        elif kind == "io" and rest.startswith("stat,"):
+            interval, _, filters = rest[5:].partition(",")
+            flist = [f for f in filters.split(",") if f] if filters else []
+            title, df = "I/O every %s s" % interval, st.io(float(interval), flist)
+            for i, f in enumerate(flist, 1):
+                title += "\n  %d: %s" % (i, f)
+        elif z in ("dns,tree", "http,tree"):
+            title, df = z, st.dns() if kind == "dns" else st.http()
+        else:
+            raise ValueError("unknown statistic %r: conv,LAYER endpoints,LAYER (eth ip ipv6 tcp "
+                             "udp), io,stat,INTERVAL[,FILTER...], dns,tree, http,tree" % z)
+        print("=" * 80)
+        print(title)
+        print(df.to_string(index=False) if len(df) else "(none)")
+    print("=" * 80)
+    return 0
+
+
 def cmd_filter(args: argparse.Namespace) -> int:
     if (args.file is None) == (args.read is None):
         raise ValueError("give the capture once: FILE or -r FILE ('-' for stdin)")
@@ -512,6 +541,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="format of OUT (default: its extension, else FILE's format)")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("stats", help="tshark-style statistics: conversations, endpoints, I/O",
+                       description="tshark -q -z's tables from one read of the capture: "
+                                   "conv,LAYER and endpoints,LAYER (eth, ip, ipv6, tcp, udp), "
+                                   "io,stat,INTERVAL[,FILTER...] (display filters), dns,tree "
+                                   "and http,tree (names and hosts).")
+    _add_file_arg(p)
+    p.add_argument("-z", action="append", required=True, metavar="STAT",
+                   help="a statistic, as tshark -z names it (repeatable)")
+    _add_filter_arg(p)
+    _add_on_error_arg(p)
+    p.set_defaults(func=cmd_stats)
     return parser
 
 

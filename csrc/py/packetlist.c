@@ -13,6 +13,7 @@
 
 #include "../dissect/cursor.h"
 #include "../dissect/tls.h"
+#include "../filter/filter.h"
 #include "columns.h"
 
 typedef struct {
@@ -341,6 +342,31 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
     }
     out->n = len;
     return (PyObject *)out;
+}
+
+/* One byte per packet, 1 where the display filter passes it: dissected and tested in C with
+ * the GIL released. frame.number is the packet's position in the list, from 1. */
+static PyObject *packetlist_filter_mask(PyObject *self, PyObject *arg)
+{
+    fp_packetlist *pl = (fp_packetlist *)self;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    PyObject *df = fp_display_filter_from(st, arg);
+    if (df == NULL) return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, pl->n);
+    if (out != NULL) {
+        uint8_t *mask = (uint8_t *)PyBytes_AS_STRING(out);
+        const struct fp_filter *f = ((FpDisplayFilter *)df)->filter;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < pl->n; i++) {
+            const pl_entry *e = &pl->entries[i];
+            mask[i] = (uint8_t)fp_filter_match_record(f, e->data, e->caplen, e->wirelen, e->linktype,
+                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    Py_DECREF(df);
+    return out;
 }
 
 static PyObject *packetlist_summary(PyObject *self, PyObject *unused)
@@ -824,6 +850,10 @@ static PyMethodDef packetlist_methods[] = {
     {"summary", packetlist_summary, METH_NOARGS, "One summary line per packet."},
     {"columns", packetlist_columns, METH_NOARGS,
      "Typed column buffers built in C (see fastpkt.frames for the layout)."},
+    {"filter_mask", packetlist_filter_mask, METH_O,
+     "filter_mask(display_filter) -> bytes\n--\n\nOne byte per packet: 1 where the Wireshark "
+     "display filter (text or DisplayFilter) passes it, computed in C (frame.number = position "
+     "+ 1)."},
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},
