@@ -17,14 +17,17 @@ set or deleted (``del pkt[IP].chksum`` turns that packet's bytes into editable l
 (replace ``dns.qd`` rather than editing a record); ``pkt[X]`` raises KeyError when the layer
 is absent (Scapy: IndexError; both are LookupError); unset Ether addresses are
 ff:ff:ff:ff:ff:ff and 00:00:00:00:00:00 (Scapy looks them up by route and ARP); IP options
-are bytes. ``sniff()`` is ``fastpkt.sniff``: live (``sniff(iface=...)``, root or
-CAP_NET_RAW) and offline (``sniff(offline=...)``). ``send``/``sendp``/``sr``/``sr1``/``srp``/
+are bytes. ``sniff()``/``AsyncSniffer`` are ``fastpkt.sniff``'s with Scapy's defaults: live
+(root or CAP_NET_RAW) on ``conf.iface`` unless ``iface=`` says otherwise, and offline
+(``sniff(offline=...)``); ``rdpcap`` and ``sniff(offline=)`` of a cut capture return the
+packets before the cut with a RuntimeWarning (Scapy also returns a cut record's bytes). ``send``/``sendp``/``sr``/``sr1``/``srp``/
 ``srp1``/``arping``/``traceroute`` are ``fastpkt.probe``'s: answers come back as fastpkt
 Packets (``sr`` answers start at the IP header, as Scapy's), unanswered probes as a list.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Callable, Iterator
 
 import fastpkt as _fp
@@ -54,6 +57,7 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
 from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
 from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  # noqa: F401
 from fastpkt.craft import hexdump, ls, raw  # noqa: F401
+from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 
 __all__ = [
     "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
@@ -62,7 +66,7 @@ __all__ = [
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr",
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
-    "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw",
+    "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
 ]
 
 
@@ -101,9 +105,24 @@ class Raw(metaclass=_RawMeta):
 
 
 # ---------------------------------------------------------------- reading and writing
-def rdpcap(filename: str | os.PathLike[str], count: int = -1) -> PacketList:
-    """Read a pcap/pcapng file into a PacketList (Scapy: ``rdpcap(filename, count=-1)``)."""
-    return _fp.read(filename, count=None if count is None or count < 0 else count)
+def _warn_if_cut(reader: _fp.Reader, kept: int, stacklevel: int) -> None:
+    """Scapy reads a cut capture up to the cut and warns; under on_error="stop" so do we."""
+    if reader.error is not None:
+        what = str(reader.error).split("; pass on_error")[0]  # the hint says what we just did
+        warnings.warn("%s; kept the %d packets before it (on_error='raise' raises)" % (what, kept),
+                      RuntimeWarning, stacklevel=stacklevel + 1)
+
+
+def rdpcap(filename: str | os.PathLike[str], count: int = -1, on_error: str = "stop") -> PacketList:
+    """Read a pcap/pcapng file into a PacketList (Scapy: ``rdpcap(filename, count=-1)``).
+
+    A capture cut short (or corrupt) gives the packets before the fault and a
+    RuntimeWarning, as Scapy's does; ``on_error="raise"`` raises instead, ``"skip"``
+    resynchronises past bad records (see ``fastpkt.open``)."""
+    with _fp.open(filename, on_error=on_error) as reader:
+        packets = reader.read_all(None if count is None or count < 0 else count)
+        _warn_if_cut(reader, len(packets), 2)
+    return packets
 
 
 def wrpcap(filename: str | os.PathLike[str], pkt: Any, linktype: int | None = None,
@@ -164,23 +183,67 @@ class PcapWriter(OpenedOnWrite):
             self._writer.write(p)
 
 
+def _offline_reader(offline: Any, filter: str | None,  # noqa: A002
+                    on_error: str, kwargs: dict[str, Any]) -> _fp.Reader | None:
+    """One capture file or file object opened under ``on_error`` (the filters move into it);
+    None for what fastpkt.sniff takes as it is (lists, Packets, Readers)."""
+    if offline is None or isinstance(offline, (list, tuple, Packet, _fp.Reader, _fp.PacketList)):
+        return None
+    return _fp.open(offline, filter=filter, on_error=on_error,
+                    display_filter=kwargs.pop("display_filter", None))
+
+
+class AsyncSniffer(_FpAsyncSniffer):
+    """Scapy's AsyncSniffer (``start()``, ``stop()``, ``join()``, ``results``, ``running``)
+    over ``fastpkt.AsyncSniffer``, with Scapy's defaults: no ``iface`` sniffs on
+    ``conf.iface`` (the default route's interface); ``offline=`` a cut capture gives the
+    packets before the cut and a RuntimeWarning (``on_error="raise"`` raises)."""
+
+    def __init__(self, *args: Any, on_error: str = "stop", **kwargs: Any) -> None:
+        if args:
+            raise TypeError("AsyncSniffer takes keyword arguments only (as Scapy's sniff())")
+        offline = kwargs.get("offline")
+        if kwargs.get("iface") is None and offline is None and kwargs.get("opened_socket") is None:
+            kwargs["iface"] = conf.iface
+        self._cut_reader = _offline_reader(offline, kwargs.get("filter"), on_error, kwargs)
+        if self._cut_reader is not None:
+            kwargs["offline"] = self._cut_reader
+            kwargs["filter"] = None
+        super().__init__(**kwargs)
+
+    def _run(self) -> _fp.SniffResult:
+        reader = self._cut_reader
+        try:
+            results = super()._run()
+        finally:
+            if reader is not None:
+                reader.close()
+        if reader is not None:
+            _warn_if_cut(reader, reader.packets_read, 3)  # via sniff()
+        return results
+
+
 def sniff(count: int = 0, store: bool = True, offline: Any = None,
           prn: Callable[[Packet], Any] | None = None,
           lfilter: Callable[[Packet], bool] | None = None,
           filter: str | None = None,  # noqa: A002
           stop_filter: Callable[[Packet], bool] | None = None,
-          iface: Any = None, timeout: float | None = None, **kwargs: Any) -> _fp.SniffResult:
+          iface: Any = None, timeout: float | None = None, on_error: str = "stop",
+          **kwargs: Any) -> _fp.SniffResult:
     """Scapy's ``sniff()``, in Scapy's argument order: ``fastpkt.sniff``.
 
-    Live: ``sniff(iface="eth0", filter="tcp", prn=..., store=False)`` (iface=None captures
-    on all interfaces); offline: ``sniff(offline="trace.pcap", ...)``, a list of paths or a
-    list of packets. ``filter`` is BPF (the kernel's live, C offline); ``lfilter`` a Python
-    predicate; ``prn`` is called for every kept packet and, as in Scapy, its non-None return
-    value is printed; ``stop_filter`` ends the loop after the packet it returns True for;
-    ``count`` (0 = all) counts kept packets; ``timeout`` is seconds. Returns the kept packets
-    (a ``fastpkt.SniffResult`` list; empty with ``store=False``). Other keyword arguments
-    are ``fastpkt.sniff``'s (write=, rotate_bytes=, capture options such as snaplen=).
+    Live: ``sniff(iface="eth0", filter="tcp", prn=..., store=False)``; without ``iface``,
+    ``conf.iface`` (the default route's interface, as Scapy; ``fastpkt.sniff`` would take
+    all of them). Offline: ``sniff(offline="trace.pcap", ...)``, a list of paths or a list
+    of packets; a capture cut short gives the packets before the cut and a RuntimeWarning
+    (``on_error="raise"`` raises, ``"skip"`` resynchronises). ``filter`` is BPF (the
+    kernel's live, C offline); ``lfilter`` a Python predicate; ``prn`` is called for every
+    kept packet and, as in Scapy, its non-None return value is printed; ``stop_filter`` ends
+    the loop after the packet it returns True for; ``count`` (0 = all) counts kept packets;
+    ``timeout`` is seconds. Returns the kept packets (a ``fastpkt.SniffResult`` list; empty
+    with ``store=False``). Other keyword arguments are ``fastpkt.sniff``'s (write=,
+    rotate_bytes=, capture options such as snaplen=).
     """
-    return _fp.sniff(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
-                     lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
-                     **kwargs)
+    return AsyncSniffer(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
+                        lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
+                        on_error=on_error, **kwargs)._run()
