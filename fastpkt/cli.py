@@ -129,7 +129,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         first = last = None
         bar = progress_callback(None, "info")
         while True:  # batches: lengths summed from the columns built in C, bounded memory
-            chunk = reader.read_all(1 << 20)
+            chunk = reader.read_all(1 << 16)
             if not len(chunk):
                 break
             if first is None:

@@ -21,7 +21,7 @@ from .views import progress_callback
 _PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 2: "IGMP", 47: "GRE", 50: "ESP",
                 132: "SCTP"}
 #: Packets per batch.
-BATCH = 1 << 20
+BATCH = 1 << 16
 #: Keys kept per open-ended counter.
 SKETCH_KEYS = 100_000
 
@@ -168,6 +168,7 @@ def summarize(source: Any, filter: str | None = None, top: int = 10,  # noqa: A0
             if not len(chunk):
                 break
             acc.add(chunk)
+            chunk._release_pages()  # the layer walk touched its records: keep memory flat
             del chunk
             if bar is not None:
                 bar(reader.position, reader.size)
