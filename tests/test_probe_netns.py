@@ -164,6 +164,30 @@ def test_arp_scan_with_unset_sources(lab):
     assert {Ether(bytes.fromhex(r)).pdst for _, r in ours["ans"]} == {H1}
 
 
+def test_what_the_prober_sends_never_answers(lab):
+    """h2 keeps forgetting h1's MAC and pinging it, so h1's kernel keeps sending 'H1 is-at'
+    replies while h1 probes its own address: those leave h1 and must not answer the probe
+    (Scapy's Linux sockets drop outgoing packets; nothing else here answers for H1)."""
+    chatter = lab.ns("h2").popen([sys.executable, "-c",
+                                  "import socket, subprocess, time\n"
+                                  "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                  "while True:\n"
+                                  "    subprocess.run(['ip', 'neigh', 'flush', 'dev', 'eth0'])\n"
+                                  "    s.sendto(b'x', (%r, 9)); time.sleep(0.05)" % H1])
+    try:
+        probes = '[Ether(dst="ff:ff:ff:ff:ff:ff", src=conf.ifaces["eth0"].mac)/ARP(pdst=%r, psrc=%r, ' \
+                 'hwsrc=conf.ifaces["eth0"].mac)]' % (H1, H1)
+        ours = run_in_h1(lab, "fastpkt", probes, lab.tmp / "self.pcap", timeout=2, l2=True)
+    finally:
+        chatter.kill()
+        chatter.wait()
+    Ether = scapy_all.Ether
+    own_replies = [f for f in scapy_all.rdpcap(str(lab.tmp / "self.pcap"))
+                   if f.haslayer(scapy_all.ARP) and f[scapy_all.ARP].op == 2 and f[scapy_all.ARP].psrc == H1]
+    assert own_replies, "h1 sent no ARP reply during the probe: the test proves nothing"
+    assert ours["ans"] == [], [Ether(bytes.fromhex(r)).summary() for _, r in ours["ans"]]
+
+
 def test_arping_helper(lab):
     code = ("import sys, json; sys.path.insert(0, %r); import fastpkt as fp; "
             "ans, unans = fp.arping('10.13.1.0/26', timeout=2, verbose=0); "

@@ -103,6 +103,10 @@ fp_probe_session *fp_probe_open(const fp_probe_config *cfg, fp_error *err)
     lc.buffer_size = cfg->buffer_size > 0 ? cfg->buffer_size : 32 << 20;
     lc.timeout_ms = 5;
     lc.nanosecond = 1;
+    /* An answer comes from another host: what this host sends (its own ARP replies to a
+     * neighbour's refresh, the probes themselves) would otherwise match, as it never does
+     * in Scapy, whose Linux sockets drop PACKET_OUTGOING. */
+    lc.inbound_only = 1;
     s->snd = fp_sender_open(cfg->l2_iface, err);
     if (s->snd == NULL) goto fail;
     s->cap = fp_source_open_live(&lc, err);

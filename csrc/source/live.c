@@ -73,6 +73,11 @@ fp_source *fp_source_open_live(const fp_live_config *cfg, fp_error *err)
         pcap_close(p);
         return NULL;
     }
+    if (cfg->inbound_only && pcap_setdirection(p, PCAP_D_IN) < 0) {
+        live_error(err, FP_ERR_IO, "cannot capture only inbound packets on %s: %s", dev, pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
     if (cfg->filter && *cfg->filter) {
         struct bpf_program prog;
         if (pcap_compile(p, &prog, cfg->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {

@@ -16,6 +16,7 @@ typedef struct {
     int buffer_size;         /* kernel ring bytes; 0 = libpcap's default */
     int timeout_ms;          /* read timeout: how often an idle capture returns */
     int nanosecond;          /* ask for nanosecond timestamps (falls back to micro) */
+    int inbound_only;        /* skip packets this host sends (libpcap's PCAP_D_IN) */
 } fp_live_config;
 
 /* Open and activate; NULL with err filled: FP_ERR_NO_DEVICE, FP_ERR_PERMISSION,
