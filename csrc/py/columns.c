@@ -153,11 +153,7 @@ static PyObject *category_str(fp_state *st, fp_cat_kind kind, const fp_interner 
                 Py_DECREF(parts);
                 return NULL;
             }
-        PyObject *sep = PyUnicode_FromString(",");
-        PyObject *s = sep ? PyUnicode_Join(sep, parts) : NULL;
-        Py_XDECREF(sep);
-        Py_DECREF(parts);
-        return s;
+        return fp_join_str(parts, ",");
     }
     }
     return NULL;

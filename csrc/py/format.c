@@ -1,5 +1,5 @@
 /* Text of addresses and bytes for Python: MAC, IPv4 and IPv6 (the core's fp_ip4_text and
- * fp_ip6_text), hex runs, ASCII str from C. */
+ * fp_ip6_text), hex runs, ASCII str from C; joined text and name tuples. */
 #include "pyfp.h"
 
 #include <string.h>
@@ -41,3 +41,33 @@ PyObject *fp_hex_colon_str(const uint8_t *p, unsigned n)
 }
 
 PyObject *fp_mac_str(const uint8_t *p) { return fp_hex_colon_str(p, 6); }
+
+PyObject *fp_join_str(PyObject *parts, const char *sep)
+{
+    PyObject *s = PyUnicode_FromString(sep);
+    PyObject *r = s ? PyUnicode_Join(s, parts) : NULL;
+    Py_XDECREF(s);
+    Py_DECREF(parts);
+    return r;
+}
+
+int fp_list_append_new(PyObject *list, PyObject *item)
+{
+    int r = item ? PyList_Append(list, item) : -1;
+    Py_XDECREF(item);
+    return r;
+}
+
+PyObject *fp_intern_tuple(const char *const *first, Py_ssize_t n, size_t stride)
+{
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; t != NULL && i < n; i++) {
+        PyObject *s = PyUnicode_InternFromString(*(const char *const *)((const char *)first + (size_t)i * stride));
+        if (s == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}

@@ -209,16 +209,9 @@ static PyObject *layer_repr(PyObject *self)
         else
             item = PyUnicode_FromFormat("%s=%S", name, v);
         Py_DECREF(v);
-        if (item == NULL || PyList_Append(parts, item) < 0) {
-            Py_XDECREF(item);
-            goto fail;
-        }
-        Py_DECREF(item);
+        if (fp_list_append_new(parts, item) < 0) goto fail;
     }
-    PyObject *sep = PyUnicode_FromString(" ");
-    PyObject *body = sep ? PyUnicode_Join(sep, parts) : NULL;
-    Py_XDECREF(sep);
-    Py_DECREF(parts);
+    PyObject *body = fp_join_str(parts, " ");
     if (body == NULL) return NULL;
     PyObject *r = PyUnicode_FromFormat("<%s  %U |>", fp_layer_names[l->id], body);
     Py_DECREF(body);
@@ -403,16 +396,7 @@ static PyObject *fields_tuple(const char *const *names)
 {
     Py_ssize_t n = 0;
     while (names[n]) n++;
-    PyObject *t = PyTuple_New(n);
-    for (Py_ssize_t i = 0; t != NULL && i < n; i++) {
-        PyObject *s = PyUnicode_InternFromString(names[i]);
-        if (s == NULL) {
-            Py_CLEAR(t);
-            break;
-        }
-        PyTuple_SET_ITEM(t, i, s);
-    }
-    return t;
+    return fp_intern_tuple(names, n, sizeof *names);
 }
 
 int fp_layers_register(PyObject *m, fp_state *st)

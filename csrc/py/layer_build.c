@@ -252,11 +252,7 @@ static PyObject *show_text(FpLayer *top)
         FpLayer *l = LAYER(o);
         const fp_bproto *p = l->b->p;
         PyObject *hdr = PyUnicode_FromFormat("###[ %s ]###", p->name);
-        if (hdr == NULL || PyList_Append(parts, hdr) < 0) {
-            Py_XDECREF(hdr);
-            goto fail;
-        }
-        Py_DECREF(hdr);
+        if (fp_list_append_new(parts, hdr) < 0) goto fail;
         fp_blayer row = {.p = p};
         memcpy(row.v, l->b->v, sizeof row.v);
         for (int f = 0; f < p->nfields; f++) {
@@ -275,11 +271,7 @@ static PyObject *show_text(FpLayer *top)
         }
         o = l->b->payload;
     }
-    PyObject *sep = PyUnicode_FromString("\n");
-    PyObject *text = sep ? PyUnicode_Join(sep, parts) : NULL;
-    Py_XDECREF(sep);
-    Py_DECREF(parts);
-    return text;
+    return fp_join_str(parts, "\n");
 fail:
     Py_DECREF(parts);
     return NULL;
@@ -359,11 +351,7 @@ static PyObject *layer_summary(PyObject *self, PyObject *unused)
         Py_XDECREF(s);
     }
     if (names == NULL) return NULL;
-    PyObject *sep = PyUnicode_FromString(" / ");
-    PyObject *r = sep ? PyUnicode_Join(sep, names) : NULL;
-    Py_XDECREF(sep);
-    Py_DECREF(names);
-    return r;
+    return fp_join_str(names, " / ");
 }
 
 /* Scapy's repr: the fields given, nested: <IP  ttl=5 dst=1.2.3.4 |<TCP  flags=S |>> */
@@ -378,17 +366,12 @@ PyObject *fp_build_repr(PyObject *self)
         PyObject *item = v ? PyUnicode_FromFormat(PyUnicode_Check(v) || Py_TYPE(v) == l->b->st->TCPFlags_Type
                                                       ? "%s=%S" : "%s=%R", l->b->p->fields[f].name, v) : NULL;
         Py_XDECREF(v);
-        if (item == NULL || PyList_Append(parts, item) < 0) {
-            Py_XDECREF(item);
+        if (fp_list_append_new(parts, item) < 0) {
             Py_DECREF(parts);
             return NULL;
         }
-        Py_DECREF(item);
     }
-    PyObject *sep = PyUnicode_FromString(" ");
-    PyObject *body = sep ? PyUnicode_Join(sep, parts) : NULL;
-    Py_XDECREF(sep);
-    Py_DECREF(parts);
+    PyObject *body = fp_join_str(parts, " ");
     if (body == NULL) return NULL;
     PyObject *inner;
     PyObject *pl = l->b->payload;
@@ -484,20 +467,6 @@ static PyObject *fields_desc(const fp_bproto *p)
     return t;
 }
 
-static PyObject *names_tuple(const fp_bproto *p)
-{
-    PyObject *t = PyTuple_New(p->nfields);
-    for (int f = 0; t != NULL && f < p->nfields; f++) {
-        PyObject *s = PyUnicode_InternFromString(p->fields[f].name);
-        if (s == NULL) {
-            Py_CLEAR(t);
-            break;
-        }
-        PyTuple_SET_ITEM(t, f, s);
-    }
-    return t;
-}
-
 /* The builder of each kind: the view types where there is one, the new types otherwise;
  * every type gets fields_desc (name, kind, default, bits, auto) for ls(). */
 int fp_build_register(PyObject *m, fp_state *st)
@@ -526,7 +495,7 @@ int fp_build_register(PyObject *m, fp_state *st)
                                                      : (PyObject *)st->LayerBase_Type;
             tp = (PyTypeObject *)PyType_FromModuleAndSpec(m, kinds[k].spec, base);
             if (tp == NULL) return -1;
-            PyObject *names = names_tuple(p);
+            PyObject *names = fp_intern_tuple(&p->fields[0].name, p->nfields, sizeof p->fields[0]);
             int r = fp_layer_set_class_attr(tp, "fields", names);
             Py_XDECREF(names);
             if (r < 0 || PyModule_AddType(m, tp) < 0) {

@@ -551,24 +551,20 @@ static PyObject *packet_show(PyObject *self, PyObject *args, PyObject *kwds)
             Py_XDECREF(layer);
             if (fd == NULL) goto fail;
             PyObject *hdr = PyUnicode_FromFormat("###[ %s ]###", fp_layer_names[i]);
-            if (hdr == NULL || PyList_Append(parts, hdr) < 0) {
-                Py_XDECREF(hdr);
+            if (fp_list_append_new(parts, hdr) < 0) {
                 Py_DECREF(fd);
                 goto fail;
             }
-            Py_DECREF(hdr);
             PyObject *k, *v;
             Py_ssize_t pos = 0;
             while (PyDict_Next(fd, &pos, &k, &v)) {
                 Py_ssize_t klen = PyUnicode_GetLength(k);
                 const char *pad = "          " + (klen < 10 ? klen : 10);
                 PyObject *line = PyUnicode_FromFormat("  %U%s= %R", k, pad, v);
-                if (line == NULL || PyList_Append(parts, line) < 0) {
-                    Py_XDECREF(line);
+                if (fp_list_append_new(parts, line) < 0) {
                     Py_DECREF(fd);
                     goto fail;
                 }
-                Py_DECREF(line);
             }
             Py_DECREF(fd);
         }
@@ -577,26 +573,15 @@ static PyObject *packet_show(PyObject *self, PyObject *args, PyObject *kwds)
         PyObject *pl = get_payload(self, NULL);
         PyObject *line = pl ? PyUnicode_FromFormat("###[ Raw ]###\n  load      = %R", pl) : NULL;
         Py_XDECREF(pl);
-        if (line == NULL || PyList_Append(parts, line) < 0) {
-            Py_XDECREF(line);
-            goto fail;
-        }
-        Py_DECREF(line);
+        if (fp_list_append_new(parts, line) < 0) goto fail;
     }
     if (p->d.anomalies) {
         PyObject *an = anomaly_tuple(st, p->d.anomalies);
         PyObject *line = an ? PyUnicode_FromFormat("###[ anomalies ]###\n  %R", an) : NULL;
         Py_XDECREF(an);
-        if (line == NULL || PyList_Append(parts, line) < 0) {
-            Py_XDECREF(line);
-            goto fail;
-        }
-        Py_DECREF(line);
+        if (fp_list_append_new(parts, line) < 0) goto fail;
     }
-    PyObject *sep = PyUnicode_FromString("\n");
-    PyObject *text = sep ? PyUnicode_Join(sep, parts) : NULL;
-    Py_XDECREF(sep);
-    Py_DECREF(parts);
+    PyObject *text = fp_join_str(parts, "\n");
     if (text == NULL || dump) return text;
     PyObject *builtins = PyEval_GetBuiltins();
     PyObject *print = builtins ? PyDict_GetItemString(builtins, "print") : NULL;

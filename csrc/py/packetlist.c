@@ -387,11 +387,7 @@ static PyObject *packetlist_summary(PyObject *self, PyObject *unused)
         }
         PyList_SET_ITEM(lines, i, s);
     }
-    PyObject *sep = PyUnicode_FromString("\n");
-    PyObject *text = sep ? PyUnicode_Join(sep, lines) : NULL;
-    Py_XDECREF(sep);
-    Py_DECREF(lines);
-    return text;
+    return fp_join_str(lines, "\n");
 }
 
 static PyObject *packetlist_repr(PyObject *self)

@@ -136,6 +136,13 @@ PyObject *fp_ip6_str(const uint8_t *p);
 PyObject *fp_mac_str(const uint8_t *p);
 PyObject *fp_hex_colon_str(const uint8_t *p, unsigned n); /* "aa:bb:..." for n <= 32 bytes */
 PyObject *fp_ascii_str(const char *s, Py_ssize_t n);      /* PyUnicode_New + memcpy, no decoding */
+/* sep.join(parts) for the repr/show builders; takes over the reference to parts. */
+PyObject *fp_join_str(PyObject *parts, const char *sep);
+/* list.append(item), taking over item's reference; -1 when item is NULL or the append fails. */
+int fp_list_append_new(PyObject *list, PyObject *item);
+/* Tuple of interned str from n names found `stride` bytes apart, starting at *first
+ * (a name array, or the name member of an array of structs). */
+PyObject *fp_intern_tuple(const char *const *first, Py_ssize_t n, size_t stride);
 
 /* reader.c: Reader (lazy iterator) and the BPF glue; packetlist.c; writer.c */
 struct fp_bpf_set;
