@@ -110,10 +110,10 @@ int fp_build_write(fp_bctx *c)
     return 0;
 }
 
-/* Scapy's in4_chksum: the IP below gives the addresses; an explicit total length gives
- * the upper-layer length (len - 4*ihl); in6_chksum: the final destination of a routing
- * header with segments left. */
-int64_t fp_build_pseudo_sum(const fp_bctx *c, int i, uint8_t proto)
+/* The 16-bit sum of the pseudo header, -1 with no IP below. Scapy's in4_chksum: the IP
+ * below gives the addresses; an explicit total length gives the upper-layer length
+ * (len - 4*ihl); in6_chksum: the final destination of a routing header with segments left. */
+static int64_t pseudo_sum(const fp_bctx *c, int i, uint8_t proto)
 {
     const fp_blayer *t = &c->L[i];
     uint32_t uplen = t->end - t->off;
@@ -165,6 +165,12 @@ void fp_build_checksum(fp_bctx *c, int i, int field, uint32_t at, uint32_t initi
     uint16_t ck = fp_inet_checksum(h, l->end - l->off, initial);
     if (ck == 0 && zero_is_ffff) ck = 0xffff;
     put_be(h + at, 2, ck);
+}
+
+void fp_build_l4_checksum(fp_bctx *c, int i, uint8_t proto, int field, uint32_t at, int zero_is_ffff)
+{
+    int64_t ph = pseudo_sum(c, i, proto);
+    if (ph >= 0) fp_build_checksum(c, i, field, at, (uint32_t)ph, zero_is_ffff);
 }
 
 int fp_bfield_present(const fp_blayer *l, int f)

@@ -133,11 +133,11 @@ int fp_build_err(fp_bctx *c, const char *fmt, ...)
 #endif
     ;
 
-/* The 16-bit sum of the pseudo header for the transport layer i (RFC 9293 3.1, RFC 8200
- * 8.1) as Scapy computes it (in4_chksum/in6_chksum): 0 and no IP below returns -1. */
-int64_t fp_build_pseudo_sum(const fp_bctx *c, int i, uint8_t proto);
 /* Put the checksum over [off, end) of layer i (plus `initial`) at off + at, unless set. */
 void fp_build_checksum(fp_bctx *c, int i, int field, uint32_t at, uint32_t initial, int zero_is_ffff);
+/* The same for transport layer i, started from its pseudo header for `proto` (RFC 9293 3.1,
+ * RFC 8200 8.1) as Scapy's in4_chksum/in6_chksum; left as written with no IP below. */
+void fp_build_l4_checksum(fp_bctx *c, int i, uint8_t proto, int field, uint32_t at, int zero_is_ffff);
 
 /* Tables, one per protocol file. */
 extern const fp_bproto fp_bproto_ether, fp_bproto_vlan, fp_bproto_arp, fp_bproto_ip4, fp_bproto_ip6,

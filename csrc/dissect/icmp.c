@@ -151,8 +151,7 @@ const fp_bproto fp_bproto_icmp = {"ICMP", FP_B_ICMP, 8, IC_NFIELDS, 0, 0, icmp_b
 /* ICMPv6 (RFC 4443 2.3): the checksum covers the IPv6 pseudo header; zero without one. */
 static int icmp6_finish(fp_bctx *c, int i)
 {
-    int64_t ph = fp_build_pseudo_sum(c, i, 58);
-    if (ph >= 0) fp_build_checksum(c, i, 2, 2, (uint32_t)ph, 0);
+    fp_build_l4_checksum(c, i, 58, 2, 2, 0);
     return 0;
 }
 

@@ -273,8 +273,7 @@ static int tcp_finish(fp_bctx *c, int i)
     fp_blayer *l = &c->L[i];
     uint8_t *h = c->out + l->off;
     if (!fp_bset(l, 4)) h[12] = (uint8_t)((h[12] & 0x0f) | (l->hlen / 4) << 4);
-    int64_t ph = fp_build_pseudo_sum(c, i, 6);
-    if (ph >= 0) fp_build_checksum(c, i, 8, 16, (uint32_t)ph, 0);
+    fp_build_l4_checksum(c, i, 6, 8, 16, 0);
     return 0;
 }
 

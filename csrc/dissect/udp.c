@@ -56,8 +56,7 @@ static int udp_finish(fp_bctx *c, int i)
         h[4] = (uint8_t)(n >> 8);
         h[5] = (uint8_t)n;
     }
-    int64_t ph = fp_build_pseudo_sum(c, i, 17);
-    if (ph >= 0) fp_build_checksum(c, i, 3, 6, (uint32_t)ph, 1);
+    fp_build_l4_checksum(c, i, 17, 3, 6, 1);
     return 0;
 }
 

@@ -71,3 +71,15 @@ PyObject *fp_intern_tuple(const char *const *first, Py_ssize_t n, size_t stride)
     }
     return t;
 }
+
+PyObject *fp_print_or_return(PyObject *text, int dump)
+{
+    if (text == NULL || dump) return text;
+    PyObject *builtins = PyEval_GetBuiltins();
+    PyObject *print = builtins ? PyDict_GetItemString(builtins, "print") : NULL;
+    PyObject *r = print ? PyObject_CallOneArg(print, text) : NULL;
+    Py_DECREF(text);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}

@@ -277,18 +277,6 @@ fail:
     return NULL;
 }
 
-static PyObject *print_or_return(PyObject *text, int dump)
-{
-    if (text == NULL || dump) return text;
-    PyObject *builtins = PyEval_GetBuiltins();
-    PyObject *print = builtins ? PyDict_GetItemString(builtins, "print") : NULL;
-    PyObject *r = print ? PyObject_CallOneArg(print, text) : NULL;
-    Py_DECREF(text);
-    if (r == NULL) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_NONE;
-}
-
 /* The stack as Scapy would see it after building: rebuilt bytes read back. */
 static PyObject *rebuilt(FpLayer *l)
 {
@@ -316,7 +304,7 @@ static PyObject *layer_show_impl(PyObject *self, PyObject *args, PyObject *kwds,
     if (stack == NULL) return NULL;
     PyObject *text = show_text(LAYER(stack));
     Py_DECREF(stack);
-    return print_or_return(text, dump);
+    return fp_print_or_return(text, dump);
 }
 
 static PyObject *layer_show(PyObject *self, PyObject *args, PyObject *kwds)

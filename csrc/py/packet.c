@@ -581,15 +581,7 @@ static PyObject *packet_show(PyObject *self, PyObject *args, PyObject *kwds)
         Py_XDECREF(an);
         if (fp_list_append_new(parts, line) < 0) goto fail;
     }
-    PyObject *text = fp_join_str(parts, "\n");
-    if (text == NULL || dump) return text;
-    PyObject *builtins = PyEval_GetBuiltins();
-    PyObject *print = builtins ? PyDict_GetItemString(builtins, "print") : NULL;
-    PyObject *r = print ? PyObject_CallOneArg(print, text) : NULL;
-    Py_DECREF(text);
-    if (r == NULL) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_NONE;
+    return fp_print_or_return(fp_join_str(parts, "\n"), dump);
 fail:
     Py_DECREF(parts);
     return NULL;

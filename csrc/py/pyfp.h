@@ -140,6 +140,8 @@ PyObject *fp_ascii_str(const char *s, Py_ssize_t n);      /* PyUnicode_New + mem
 PyObject *fp_join_str(PyObject *parts, const char *sep);
 /* list.append(item), taking over item's reference; -1 when item is NULL or the append fails. */
 int fp_list_append_new(PyObject *list, PyObject *item);
+/* show(dump): the text itself (taken over) when dump, else print(text) and None. */
+PyObject *fp_print_or_return(PyObject *text, int dump);
 /* Tuple of interned str from n names found `stride` bytes apart, starting at *first
  * (a name array, or the name member of an array of structs). */
 PyObject *fp_intern_tuple(const char *const *first, Py_ssize_t n, size_t stride);
