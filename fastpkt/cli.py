@@ -401,6 +401,13 @@ def _add_on_error_arg(p: argparse.ArgumentParser) -> None:
                    help="a corrupt or truncated record: fail (default), stop there, or skip it")
 
 
+def _add_write_args(p: argparse.ArgumentParser, write_help: str) -> None:
+    """-w OUT and its --format: read and filter both hand them to cmd_read."""
+    p.add_argument("--write", "-w", metavar="OUT", help=write_help)
+    p.add_argument("--format", choices=("pcap", "pcapng"),
+                   help="format of OUT (default: its extension, else FILE's format)")
+
+
 def _add_idle_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--idle-timeout", type=float, default=120.0, metavar="S",
                    help="end a %s after S seconds without packets (default 120)" % what)
@@ -461,11 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_arg(p)
     p.add_argument("--count", "-c", type=int, metavar="N", help="stop after N packets")
     _add_filter_arg(p)
-    p.add_argument("--write", "-w", metavar="OUT",
-                   help="write the selected packets to OUT instead of printing them ('-': stdout); "
-                        "OUT may be FILE itself (it is replaced once complete)")
-    p.add_argument("--format", choices=("pcap", "pcapng"),
-                   help="format of OUT (default: its extension, else FILE's format)")
+    _add_write_args(p, "write the selected packets to OUT instead of printing them ('-': stdout); "
+                       "OUT may be FILE itself (it is replaced once complete)")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_read)
 
@@ -536,9 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", dest="read", metavar="FILE", help="the capture, as tshark takes it")
     _add_display_filter_arg(p, required=True)
     p.add_argument("--filter", "-f", metavar="BPF", help="a BPF filter run first")
-    p.add_argument("--write", "-w", metavar="OUT", help="write the packets to OUT ('-': stdout)")
-    p.add_argument("--format", choices=("pcap", "pcapng"),
-                   help="format of OUT (default: its extension, else FILE's format)")
+    _add_write_args(p, "write the packets to OUT ('-': stdout)")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_filter)
 
