@@ -156,25 +156,22 @@ def html(obj: Any) -> str:
     """The notebook view of any fastpkt object (what ``_repr_html_`` returns)."""
     from .http import HttpTable
 
-    if isinstance(obj, C.PacketList):
-        return packetlist_html(obj)
-    if isinstance(obj, C.Reader):
-        return reader_html(obj)
-    if isinstance(obj, C.Flows):
-        return flows_html(obj)
-    if isinstance(obj, C.Streams):
-        return engine_html(obj, STREAM_ORDER)
-    if isinstance(obj, C.ClientHellos):
-        return engine_html(obj, HELLO_ORDER)
-    if isinstance(obj, C.ClientHello):
-        return hello_html(obj)
-    if isinstance(obj, C.Flow):
-        return flow_html(obj)
-    if isinstance(obj, C.Stream):
-        return stream_html(obj)
-    if isinstance(obj, HttpTable):
-        return _title("HttpTable", "HTTP messages of a capture: iterate, or to_pandas() / to_arrow() "
-                      "for one row per request") + "<p>columns: %s, ...</p>" % ", ".join(HTTP_ORDER[:8])
+    views: tuple[tuple[type, Callable[[Any], str]], ...] = (
+        (C.PacketList, packetlist_html),
+        (C.Reader, reader_html),
+        (C.Flows, flows_html),
+        (C.Streams, lambda o: engine_html(o, STREAM_ORDER)),
+        (C.ClientHellos, lambda o: engine_html(o, HELLO_ORDER)),
+        (C.ClientHello, hello_html),
+        (C.Flow, flow_html),
+        (C.Stream, stream_html),
+        (HttpTable, lambda o: _title("HttpTable", "HTTP messages of a capture: iterate, or to_pandas() / "
+                                     "to_arrow() for one row per request")
+                   + "<p>columns: %s, ...</p>" % ", ".join(HTTP_ORDER[:8])),
+    )
+    for cls, view in views:
+        if isinstance(obj, cls):
+            return view(obj)
     return "<pre>%s</pre>" % _html.escape(repr(obj))
 
 
