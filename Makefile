@@ -75,6 +75,8 @@ fuzz: sysdeps
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_write.c $(WRITE_SRC) $(SOURCE_SRC) -lpcap -lz -lzstd -llzma -lbz2 \
 	  -o csrc/fuzz/build/fuzz_write
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_probe.c csrc/probe/match.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_probe
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_filter.c $(wildcard csrc/filter/*.c) $(DISSECT_SRC) -lpcre2-8 -lcrypto \
+	  -o csrc/fuzz/build/fuzz_filter
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \
 	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic \
 	  csrc/fuzz/build/corpus_tls_hello csrc/fuzz/build/corpus_write
@@ -92,6 +94,11 @@ fuzz: sysdeps
 	mkdir -p csrc/fuzz/build/corpus_probe
 	csrc/fuzz/build/fuzz_probe -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_probe
 	csrc/fuzz/build/fuzz_write -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_write
+	mkdir -p csrc/fuzz/build/corpus_filter
+	printf 'tcp.port in {80, 443..8080} && !(ip.addr == 10.0.0.0/8)' > csrc/fuzz/build/corpus_filter/seed1
+	printf 'frame[-4:] == 00:01 or dns.qry.name matches "x$$" || eth.src[0:3] contains 00' \
+	  > csrc/fuzz/build/corpus_filter/seed2
+	csrc/fuzz/build/fuzz_filter -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_filter
 
 bench: build
 	$(PY) benchmarks/bench_read.py

@@ -167,6 +167,8 @@ static int put_utf8(uint8_t *out, uint32_t cp)
 /* One escape after a backslash at s[*i] (pointing past the backslash); -1 if invalid. */
 static int unescape(const char *s, int *i, uint8_t *out)
 {
+    if (s[*i] == '\0')
+        return -1; /* never step past the terminator */
     char c = s[(*i)++];
     switch (c) {
     case '\'': case '"': case '\\': out[0] = (uint8_t)c; return 1;
@@ -234,6 +236,8 @@ static int lex_string(parser *p, int start, int raw)
             }
             int at = i;
             i++;
+            if (s[i] == '\0')
+                return fail_at(p, i, 0, "The final quote was missing from a quoted string.");
             int n = unescape(s, &i, buf);
             if (n < 0)
                 return fail_at(p, at, i - at, "Invalid escape sequence in a string.");
