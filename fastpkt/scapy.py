@@ -20,7 +20,9 @@ ff:ff:ff:ff:ff:ff and 00:00:00:00:00:00 (Scapy looks them up by route and ARP); 
 are bytes. ``sniff()``/``AsyncSniffer`` are ``fastpkt.sniff``'s with Scapy's defaults: live
 (root or CAP_NET_RAW) on ``conf.iface`` unless ``iface=`` says otherwise, and offline
 (``sniff(offline=...)``); ``rdpcap`` and ``sniff(offline=)`` of a cut capture return the
-packets before the cut with a RuntimeWarning (Scapy also returns a cut record's bytes). ``send``/``sendp``/``sr``/``sr1``/``srp``/
+packets before the cut with a RuntimeWarning (Scapy also returns a cut record's bytes).
+Both return the facade's ``PacketList`` (Scapy's methods: ``filter``, ``pl[TCP]``,
+``nsummary``, ``sessions``...) over fastpkt's own list, ``.res``. ``send``/``sendp``/``sr``/``sr1``/``srp``/
 ``srp1``/``arping``/``traceroute`` are ``fastpkt.probe``'s: answers come back as fastpkt
 Packets (``sr`` answers start at the IP header, as Scapy's), unanswered probes as a list.
 """
@@ -52,7 +54,6 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
     Packet,
-    PacketList,
 )
 from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
 from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  # noqa: F401
@@ -104,6 +105,147 @@ class Raw(metaclass=_RawMeta):
         return _RawLayer(bytes(load))
 
 
+# ---------------------------------------------------------------- packet lists
+class PacketList:
+    """Scapy's PacketList over fastpkt's packets: what ``rdpcap`` and ``sniff`` return.
+
+    Holds the C ``fastpkt.PacketList`` (or sniff's list) as ``res`` and hands anything it does
+    not define to it (``to_pandas()``, ``columns()``, ``linktype``...), so no per-packet work
+    happens until a method walks the packets. Scapy's methods: ``pl[i]``, ``pl[a:b]``,
+    ``pl[TCP]`` (the packets having that layer), ``filter(func)``, ``summary()`` and
+    ``nsummary()`` (print, as Scapy), ``show()``, ``sessions()``; ``repr`` counts TCP/UDP/ICMP.
+    """
+
+    def __init__(self, res: Any = None, name: str = "PacketList") -> None:
+        self.res = [] if res is None else res
+        self.listname = name
+
+    def __len__(self) -> int:
+        return len(self.res)
+
+    def __iter__(self) -> Iterator[Packet]:
+        return iter(self.res)
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, type):
+            return PacketList([p for p in self.res if item in p],
+                              "%s from %s" % (item.__name__, self.listname))
+        if isinstance(item, slice):
+            return PacketList(self.res[item], "mod %s" % self.listname)
+        return self.res[item]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "res":   # not set yet (unpickling, copy): no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self.res, name)
+
+    def __add__(self, other: Any) -> PacketList:
+        return PacketList(list(self.res) + list(other), "%s+%s" % (self.listname, getattr(
+            other, "listname", "PacketList")))
+
+    def __repr__(self) -> str:
+        counts = {"TCP": 0, "UDP": 0, "ICMP": 0}
+        other = 0
+        for p in self.res:
+            # the first of TCP, UDP, ICMP the packet has (Scapy's conf.stats_classic_protocols)
+            if TCP in p:
+                counts["TCP"] += 1
+            elif UDP in p:
+                counts["UDP"] += 1
+            elif ICMP in p:
+                counts["ICMP"] += 1
+            else:
+                other += 1
+        return "<%s: %s Other:%d>" % (self.listname, " ".join("%s:%d" % kv for kv in counts.items()),
+                                     other)
+
+    def filter(self, func: Callable[[Packet], bool]) -> PacketList:  # noqa: A003
+        """The packets ``func`` returns true for (Scapy: ``pl.filter(func)``)."""
+        return PacketList([p for p in self.res if func(p)], "filtered %s" % self.listname)
+
+    def summary(self, prn: Callable[[Packet], Any] | None = None,
+                lfilter: Callable[[Packet], bool] | None = None) -> None:
+        """Print one line per packet (``prn(p)`` or ``p.summary()``), as Scapy's does."""
+        for p in self.res:
+            if lfilter is None or lfilter(p):
+                print(p.summary() if prn is None else prn(p))
+
+    def nsummary(self, prn: Callable[[Packet], Any] | None = None,
+                 lfilter: Callable[[Packet], bool] | None = None) -> None:
+        """``summary()`` with each packet's index (``0042 ...``), as Scapy prints it."""
+        for i, p in enumerate(self.res):
+            if lfilter is None or lfilter(p):
+                print("%04i" % i, p.summary() if prn is None else prn(p))
+
+    def show(self, prn: Callable[[Packet], Any] | None = None,
+             lfilter: Callable[[Packet], bool] | None = None) -> None:
+        """Scapy's ``PacketList.show()``: ``nsummary()``."""
+        self.nsummary(prn, lfilter)
+
+    def sessions(self, session_extractor: Callable[[Packet], str] | None = None
+                 ) -> dict[str, PacketList]:
+        """Packets grouped by ``session_extractor(p)`` (default: Scapy's one-way session
+        names, ``"TCP 10.0.0.1:1234 > 10.0.0.2:80"``), in order of first appearance."""
+        key_of = session_extractor or _session_name
+        out: dict[str, PacketList] = {}
+        for p in self.res:
+            key = key_of(p)
+            if key not in out:
+                out[key] = PacketList([], "PacketList")
+            out[key].res.append(p)
+        return out
+
+
+# Scapy's names for IPv6 next headers, as its session names print them (scapy.layers.inet6)
+_IPV6_NH = {0: "Hop-by-Hop Option Header", 4: "IP", 6: "TCP", 17: "UDP", 41: "IPv6",
+            43: "Routing Header", 44: "Fragment Header", 47: "GRE", 50: "ESP Header",
+            51: "AH Header", 58: "ICMPv6", 59: "No Next Header", 60: "Destination Option Header",
+            112: "VRRP", 132: "SCTP", 135: "Mobility Header"}
+_ip_proto_names: dict[int, str] | None = None
+
+
+def _ip_proto_name(proto: int) -> str:
+    """IP protocol names from /etc/protocols, where Scapy takes them (numbers without it)."""
+    global _ip_proto_names
+    if _ip_proto_names is None:
+        names: dict[int, str] = {}
+        try:
+            with open("/etc/protocols") as f:
+                for line in f:
+                    fields = line.split("#", 1)[0].split()
+                    if len(fields) >= 2 and fields[1].isdigit():
+                        names[int(fields[1])] = fields[0]
+        except OSError:
+            pass
+        _ip_proto_names = names
+    return _ip_proto_names.get(proto, str(proto))
+
+
+def _session_name(p: Packet) -> str:
+    """Scapy's default session key: one direction of a conversation, as text."""
+    if p.eth is None:
+        return "Other"
+    ip, ip6 = p.ip, p.ip6
+    if ip is None and ip6 is None:
+        if p.arp is not None:
+            return "ARP %s > %s" % (p.arp.psrc, p.arp.pdst)
+        return "Ethernet type=0x%04x" % p.eth.type
+    # both addresses when IPv6 rides in IPv4 (or back), as Scapy's format prints them
+    src = (ip.src if ip is not None else "") + (ip6.src if ip6 is not None else "")
+    dst = (ip.dst if ip is not None else "") + (ip6.dst if ip6 is not None else "")
+    if p.tcp is not None:
+        return "TCP %s:%d > %s:%d" % (src, p.tcp.sport, dst, p.tcp.dport)
+    if p.udp is not None:
+        return "UDP %s:%d > %s:%d" % (src, p.udp.sport, dst, p.udp.dport)
+    if p.icmp is not None:
+        return "ICMP %s > %s type=%d code=%d id=0x%x" % (src, dst, p.icmp.type, p.icmp.code,
+                                                          p.icmp.id or 0)
+    if ip6 is not None:
+        return "IPv6 %s > %s nh=%s" % (src, dst, _IPV6_NH.get(ip6.nh, ip6.nh))
+    assert ip is not None
+    return "IP %s > %s proto=%s" % (src, dst, _ip_proto_name(ip.proto))
+
+
 # ---------------------------------------------------------------- reading and writing
 def _warn_if_cut(reader: _fp.Reader, kept: int, stacklevel: int) -> None:
     """Scapy reads a cut capture up to the cut and warns; under on_error="stop" so do we."""
@@ -122,7 +264,7 @@ def rdpcap(filename: str | os.PathLike[str], count: int = -1, on_error: str = "s
     with _fp.open(filename, on_error=on_error) as reader:
         packets = reader.read_all(None if count is None or count < 0 else count)
         _warn_if_cut(reader, len(packets), 2)
-    return packets
+    return PacketList(packets, os.path.basename(os.fspath(filename)))
 
 
 def wrpcap(filename: str | os.PathLike[str], pkt: Any, linktype: int | None = None,
@@ -130,6 +272,8 @@ def wrpcap(filename: str | os.PathLike[str], pkt: Any, linktype: int | None = No
     """Write packets to a pcap file (Scapy: ``wrpcap(filename, pkt)``). A single packet works too."""
     if isinstance(pkt, (Packet, bytes, bytearray)):
         pkt = [pkt]
+    elif isinstance(pkt, PacketList):
+        pkt = pkt.res   # fastpkt's PacketList is written in C
     _fp.write(filename, pkt, linktype=linktype, nanosecond=nano or None, format="pcap")
 
 
@@ -203,6 +347,8 @@ class AsyncSniffer(_FpAsyncSniffer):
         if args:
             raise TypeError("AsyncSniffer takes keyword arguments only (as Scapy's sniff())")
         offline = kwargs.get("offline")
+        if isinstance(offline, PacketList):   # sniff(offline=rdpcap(...)), as in Scapy
+            offline = kwargs["offline"] = offline.res
         if kwargs.get("iface") is None and offline is None and kwargs.get("opened_socket") is None:
             kwargs["iface"] = conf.iface
         self._cut_reader = _offline_reader(offline, kwargs.get("filter"), on_error, kwargs)
@@ -211,7 +357,7 @@ class AsyncSniffer(_FpAsyncSniffer):
             kwargs["filter"] = None
         super().__init__(**kwargs)
 
-    def _run(self) -> _fp.SniffResult:
+    def _run(self) -> PacketList:  # type: ignore[override]
         reader = self._cut_reader
         try:
             results = super()._run()
@@ -220,7 +366,8 @@ class AsyncSniffer(_FpAsyncSniffer):
                 reader.close()
         if reader is not None:
             _warn_if_cut(reader, reader.packets_read, 3)  # via sniff()
-        return results
+        self.results = PacketList(results, "Sniffed")  # type: ignore[assignment]
+        return self.results  # type: ignore[return-value]
 
 
 def sniff(count: int = 0, store: bool = True, offline: Any = None,
@@ -229,7 +376,7 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
           filter: str | None = None,  # noqa: A002
           stop_filter: Callable[[Packet], bool] | None = None,
           iface: Any = None, timeout: float | None = None, on_error: str = "stop",
-          **kwargs: Any) -> _fp.SniffResult:
+          **kwargs: Any) -> PacketList:
     """Scapy's ``sniff()``, in Scapy's argument order: ``fastpkt.sniff``.
 
     Live: ``sniff(iface="eth0", filter="tcp", prn=..., store=False)``; without ``iface``,
@@ -240,8 +387,8 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
     kernel's live, C offline); ``lfilter`` a Python predicate; ``prn`` is called for every
     kept packet and, as in Scapy, its non-None return value is printed; ``stop_filter`` ends
     the loop after the packet it returns True for; ``count`` (0 = all) counts kept packets;
-    ``timeout`` is seconds. Returns the kept packets (a ``fastpkt.SniffResult`` list; empty
-    with ``store=False``). Other keyword arguments are ``fastpkt.sniff``'s (write=,
+    ``timeout`` is seconds. Returns the kept packets: a ``PacketList`` named "Sniffed" over
+    a ``fastpkt.SniffResult`` (empty with ``store=False``). Other keyword arguments are ``fastpkt.sniff``'s (write=,
     rotate_bytes=, capture options such as snaplen=).
     """
     return AsyncSniffer(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
