@@ -223,13 +223,13 @@ def _ip_proto_name(proto: int) -> str:
 
 def _session_name(p: Packet) -> str:
     """Scapy's default session key: one direction of a conversation, as text."""
-    if p.eth is None:
+    if p.eth is None or p.eth.type <= 1500:   # a length: Scapy's Dot3 frame, not Ether
         return "Other"
     ip, ip6 = p.ip, p.ip6
     if ip is None and ip6 is None:
         if p.arp is not None:
             return "ARP %s > %s" % (p.arp.psrc, p.arp.pdst)
-        return "Ethernet type=0x%04x" % p.eth.type
+        return "Ethernet type=%04x" % p.eth.type
     # both addresses when IPv6 rides in IPv4 (or back), as Scapy's format prints them
     src = (ip.src if ip is not None else "") + (ip6.src if ip6 is not None else "")
     dst = (ip.dst if ip is not None else "") + (ip6.dst if ip6 is not None else "")

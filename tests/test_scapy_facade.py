@@ -17,7 +17,7 @@ import pytest
 
 import fastpkt as fp
 import fastpkt.scapy as fs
-from _fphelpers import DATA
+from _fphelpers import DATA, corpus_dir
 
 scapy_all = pytest.importorskip("scapy.all")
 
@@ -243,3 +243,44 @@ def test_sniff_returns_packetlist(tmp_path, sample):
     path = tmp_path / "out.pcap"
     fs.wrpcap(str(path), ours[fs.TCP])
     _same(scapy_all.rdpcap(str(path)), theirs[scapy_all.TCP])
+
+
+# Corpus captures whose PacketList repr or session names differ from Scapy's, and why
+# (README, "Coming from Scapy").
+CORPUS_DIFFERS = {
+    "derived-zeek-retransmit-fast009-cut.pcap": "cut inside a record: Scapy keeps its bytes",
+    "libpcap-pcap-invalid-version-1.pcap": "header claims pcap 1.4: we refuse a corrupt header",
+    "ndpi-fuzz-2021-10-13.pcap": "a corrupt record header (524,501 bytes): we stop, Scapy reads on",
+    "pcapngtest-be-test202.pcapng": "records longer than the interface's snaplen: Scapy cuts them",
+    "pcapngtest-le-test202.pcapng": "records longer than the interface's snaplen: Scapy cuts them",
+    "pcapngtest-le-test010.pcapng": "Scapy reads these frames as ethertype 0x9000 (we: IPv4)",
+    "ppp-grepackets.pcap": "GRE payloads: Scapy decodes inside the tunnel, we stop at GRE",
+    "ppp-null_loopback.pcap": "BSD loopback AF_INET6 values: we decode IPv6",
+    "tcpdump-quic_handshake.pcap": "BSD loopback AF_INET6 values: we decode IPv6",
+    "tcpdump-quic_retry.pcap": "BSD loopback AF_INET6 values: we decode IPv6",
+    "tcpdump-udp-length-heapoverflow.pcap": "a malformed frame Scapy leaves as Raw (we decode Ether/IP)",
+    "tcpdump-various_gre.pcap": "GRE payloads: Scapy decodes inside the tunnel, we stop at GRE",
+}
+
+
+def test_corpus_packetlist(corpus_file):
+    """repr counts and sessions() of every corpus capture against Scapy's."""
+    path = corpus_dir() / corpus_file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # cut captures: tested above
+        try:
+            theirs = scapy_all.rdpcap(str(path))
+        except Exception as exc:  # noqa: BLE001  (Scapy's own reader errors)
+            pytest.skip("Scapy cannot read it: %r" % (exc,))
+        try:
+            ours = fs.rdpcap(path)
+        except fp.FormatError:
+            assert corpus_file in CORPUS_DIFFERS
+            return
+    sessions, their_sessions = ours.sessions(), theirs.sessions()
+    if corpus_file in CORPUS_DIFFERS:
+        return
+    assert repr(ours) == repr(theirs)
+    assert list(sessions) == list(their_sessions)
+    for key in sessions:
+        assert [bytes(p) for p in sessions[key]] == [bytes(p) for p in their_sessions[key]]
