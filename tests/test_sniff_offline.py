@@ -147,7 +147,8 @@ def test_scapy_facade_delegates():
 
     seen = []
     r = facade.sniff(offline=str(SAMPLE), filter="tcp port 80", prn=seen.append, count=4)
-    assert isinstance(r, fp.SniffResult) and len(r) == 4 and len(seen) == 4
+    assert isinstance(r, facade.PacketList) and isinstance(r.res, fp.SniffResult)  # Scapy: a PacketList
+    assert len(r) == 4 and len(seen) == 4
     _same(r, scapy_sniff(offline=str(SAMPLE), filter="tcp port 80", count=4, quiet=True))
     assert len(facade.sniff(offline=facade.rdpcap(str(SAMPLE)), count=2)) == 2
 
