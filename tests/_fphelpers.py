@@ -78,6 +78,14 @@ def load_expected() -> dict[str, Any]:
         return json.load(f)
 
 
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for an outside tool (tshark, mergecap, editcap, tcpdump): without
+    `make sanitize`'s LD_PRELOAD, which hangs glib-threaded tools such as mergecap."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(extra)
+    return env
+
+
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
 

@@ -10,14 +10,13 @@ A disagreement fails unless a rule below names why it is legitimate.
 from __future__ import annotations
 
 import ipaddress
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import fastpkt as fp
-from _fphelpers import corpus_dir, have, parse_tsv, read_tsv, tshark_status
+from _fphelpers import corpus_dir, have, parse_tsv, read_tsv, tool_env, tshark_status
 
 TSHARK_PREFS = [
     "tcp.desegment_tcp_streams:FALSE", "ip.defragment:FALSE", "ipv6.defragment:FALSE",
@@ -120,7 +119,7 @@ def test_unknown_name_suggests():
 
 
 def _env() -> dict[str, str]:
-    return dict(os.environ, WIRESHARK_CONFIG_DIR="/nonexistent-fastpkt-fields")
+    return tool_env(WIRESHARK_CONFIG_DIR="/nonexistent-fastpkt-fields")
 
 
 def tshark_rows(path: Path, fields: list[str]) -> list[dict[str, str]]:

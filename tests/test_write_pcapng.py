@@ -17,10 +17,10 @@ import pytest
 from scapy.all import Ether, IP, UDP, rdpcap
 
 import fastpkt as fp
-from _fphelpers import CORPUS_SKIP_REASON, DATA, corpus_dir
+from _fphelpers import CORPUS_SKIP_REASON, DATA, corpus_dir, tool_env
 
 # Reference tools run without a sanitizer runtime preloaded for our extension.
-TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+TOOL_ENV = tool_env()
 
 
 def _require(tool: str) -> str:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
+from _fphelpers import tool_env
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "data" / "sample.pcap"
 FILTER = "tcp port 80"
-# Reference tools run without a sanitizer runtime preloaded for our extension.
-TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+TOOL_ENV = tool_env()
 
 
 def _require(tool: str) -> str:
