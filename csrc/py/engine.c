@@ -438,7 +438,8 @@ static PyObject *flows_columns_next(PyObject *self, PyObject *arg)
     free_out_range(fl, fl->out_pos, fl->out_pos + k);
     fl->out_pos += k;
     /* move what is left to the front, so the queue never grows past one batch plus a pump */
-    memmove(fl->out, fl->out + fl->out_pos, (fl->out_n - fl->out_pos) * sizeof *fl->out);
+    if (fl->out_n > fl->out_pos) /* out is NULL before the first flow: memmove(NULL, …, 0) is UB */
+        memmove(fl->out, fl->out + fl->out_pos, (fl->out_n - fl->out_pos) * sizeof *fl->out);
     fl->out_n -= fl->out_pos;
     fl->out_pos = 0;
     return r;
