@@ -4,8 +4,8 @@ course's Scapy code, dpkt, tshark -z conv, NFStream and the plain-C flow floor, 
 
     python benchmarks/bench_flows.py [--pcap FILE | --packets N] [--repeats 1]
 
-Default file: benchmarks/out/bench_1000000.pcap (generated with ../shared/bench/gen_pcap.py
---seed 1 when missing; --packets N picks/generates bench_N.pcap). Every tool runs in its own
+Default file: benchmarks/out/gen_1000000_s1.pcap (benchmarks/gen_capture.py, generated when
+missing; --packets N picks/generates gen_N_s1.pcap). Peers not installed are skipped. Every tool runs in its own
 process; peak RSS is that process's ru_maxrss (os.wait4).
 
 Rows (the shared peers' "flows" task: bidirectional 5-tuple table -> DataFrame):
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,21 +82,19 @@ def main() -> int:
     add = row_adder(rows, skip, a.repeats)
 
     add("fastpkt", measured([py, "-c", FASTPKT_CHILD, path]))
-    add("scapy (course)", measured([py, os.path.join(PEERS, "scapy_peer.py"), path, "--task",
-                                    "flows", "--limit", str(a.scapy_limit)]))
-    add("dpkt", measured([py, os.path.join(PEERS, "dpkt_peer.py"), path, "--task", "flows"]))
-    if shutil.which("tshark"):
-        add("tshark", measured([py, os.path.join(PEERS, "tshark_peer.py"), path, "--task",
-                                "flows"]))
-    else:
-        rows.append(("tshark", {"error": "not installed"}))
+    peer = os.path.join(PEERS, "%s.py")
+    add("scapy (course)", measured([py, peer % "scapy_peer", path, "--task", "flows", "--limit",
+                                    str(a.scapy_limit)]), needs=[peer % "scapy_peer", "scapy"])
+    add("dpkt", measured([py, peer % "dpkt_peer", path, "--task", "flows"]),
+        needs=[peer % "dpkt_peer", "dpkt"])
+    add("tshark", measured([py, peer % "tshark_peer", path, "--task", "flows"]),
+        needs=[peer % "tshark_peer", "cmd:tshark"])
+    # nfstream imports at find_spec time on some builds: ask a child whether it loads.
     nfs_ok = subprocess.run([py, "-c", "import nfstream"], capture_output=True).returncode == 0
-    if nfs_ok:
-        add("nfstream", measured([py, os.path.join(PEERS, "nfstream_peer.py"), path]))
-        add("nfstream-lean", measured([py, os.path.join(PEERS, "nfstream_peer.py"), path,
-                                       "--variant", "lean"]))
-    else:
-        rows.append(("nfstream", {"error": "not installed"}))
+    add("nfstream", measured([py, peer % "nfstream_peer", path]),
+        needs=[peer % "nfstream_peer"] + ([] if nfs_ok else ["nfstream"]))
+    add("nfstream-lean", measured([py, peer % "nfstream_peer", path, "--variant", "lean"]),
+        needs=[peer % "nfstream_peer"] + ([] if nfs_ok else ["nfstream"]))
     exe = build_c_floor()
     if exe:
         add("c_floor", measured([exe, path, "flows", "mmap"]))

@@ -14,8 +14,8 @@ touched.
 Replay: tcpreplay -K (preloaded) --pps R --limit N -i fpa (apt-get install tcpreplay), pinned to
 CPU 0; without tcpreplay (or with --sender python) a raw AF_PACKET sender in this script (the
 pcap's frames, paced in batches). The capturing tool listens on fpb, pinned to CPU 1 (taskset,
-when there are >= 2 CPUs). Default capture: benchmarks/out/bench_100000.pcap
-(../shared/bench/gen_pcap.py --seed 1, generated when missing; ~520 B mean frame).
+when there are >= 2 CPUs). Default capture: benchmarks/out/gen_100000_s1.pcap
+(benchmarks/gen_capture.py --seed 1, generated when missing; ~760 B mean frame).
 
 For each rate step (packets/s; "max" = tcpreplay --topspeed), the tools run one after the
 other on identical traffic (the first N frames of the capture, looped when N exceeds it), each

@@ -8,7 +8,7 @@ built checkout of the merge-base), alternating runs, medians.
 
     python benchmarks/bench_memory.py --pcap bench_1m.pcap [--base /tmp/base] [--limit MiB]
 
-bench_1m.pcap: ../shared/bench/gen_pcap.py --packets 1000000 --seed 1.
+bench_1m.pcap: benchmarks/gen_capture.py --packets 1000000 --seed 1.
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def row(name: str, r: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pcap", help="normal-traffic capture (gen_pcap.py --packets 1000000 --seed 1)")
+    ap.add_argument("--pcap", help="normal-traffic capture (gen_capture.py --packets 1000000 --seed 1)")
     ap.add_argument("--base", help="a built checkout of the tree before the budget, for the cost")
     ap.add_argument("--limit", type=int, default=64, help="max_memory for the floods, MiB")
     ap.add_argument("--repeat", type=int, default=9)

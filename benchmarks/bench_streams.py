@@ -4,8 +4,8 @@ side with the course's Scapy code and a dpkt reassembler, on one capture, in one
 
     python benchmarks/bench_streams.py [--pcap FILE | --packets N] [--repeats 1]
 
-Default file: benchmarks/out/bench_1000000.pcap (generated with ../shared/bench/gen_pcap.py
---seed 1 when missing; --packets N picks/generates bench_N.pcap). Every tool runs in its own
+Default file: benchmarks/out/gen_1000000_s1.pcap (benchmarks/gen_capture.py, generated when
+missing; --packets N picks/generates gen_N_s1.pcap). Peers not installed are skipped. Every tool runs in its own
 process (this script with --child NAME); peak RSS is that process's ru_maxrss (os.wait4).
 
 Rows (every tool ends with the bytes of each direction of every TCP connection):
@@ -259,8 +259,8 @@ def main() -> int:
 
     add("fastpkt", measured(me + ["fastpkt", path]))
     add("fastpkt on_data", measured(me + ["fastpkt-on_data", path]))
-    add("scapy (course)", measured(me + ["scapy", path, str(a.scapy_limit)]))
-    add("dpkt", measured(me + ["dpkt", path]))
+    add("scapy (course)", measured(me + ["scapy", path, str(a.scapy_limit)]), needs=["scapy"])
+    add("dpkt", measured(me + ["dpkt", path]), needs=["dpkt"])
 
     res = dict(rows)
     truth_path = path + ".truth.json"

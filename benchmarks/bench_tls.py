@@ -8,14 +8,14 @@ code and tshark, on one capture, in one run.
 
 The capture (1M packets with ~3 % TLS flows):
   --capture mixed (default): benchmarks/out/bench_tls_<N>.pcap, exactly N packets, built once
-      and cached: ../shared/bench/gen_pcap.py --seed 1 output of N - E packets (bench_read's
+      and cached: benchmarks/gen_capture.py --seed 1 output of N - E packets (bench_read's
       ensure_pcap) with E packets of extra TLS added by benchmarks/make_tls_pcap.py: T TCP
       connections whose ClientHellos are 600..5000 bytes (~80 % span 2-4 segments, the SNI
       anywhere in them) and Q QUIC v1 connections (encrypted Initials, hellos over ~1.1 KB
       split over two Initials). T and Q default to 400 and 100 per million packets. The
       generator alone is not enough: its ~3 % TLS has only ~300-byte hellos, each in one
       segment, and no QUIC (see make_tls_pcap.py).
-  --capture gen: the generator's file as it is (benchmarks/out/bench_<N>.pcap).
+  --capture gen: the generator's file as it is (benchmarks/out/gen_<N>_s1.pcap).
   --pcap FILE: any capture (no truth check unless FILE.truth.json exists).
 FILE.truth.json (both generated kinds) lists every SNI written; each tool's SNIs are checked
 against it as a multiset: "correct" = found and in the truth, "wrong" = found but not there
@@ -55,7 +55,6 @@ import argparse
 import collections
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -274,7 +273,7 @@ def ensure_tls_pcap(n: int, tcp_hellos: int, quic_hellos: int, seed: int) -> str
         return path
     conns, rng = make_tls_pcap.synthesize(seed, tcp_hellos, quic_hellos)
     added = sum(len(pk) for pk, _ in conns)
-    had_base = os.path.exists(os.path.join(OUT, "bench_%d.pcap" % (n - added)))
+    had_base = os.path.exists(os.path.join(OUT, "gen_%d_s1.pcap" % (n - added)))
     base = ensure_pcap(n - added)
     print("building %s (%d generator packets + %d of TLS) ..." % (path, n - added, added), flush=True)
     make_tls_pcap.build(base, path, seed, tcp_hellos, quic_hellos, synthesized=(conns, rng))
@@ -335,7 +334,7 @@ def composition(path: str) -> dict:
             t = json.load(f)
         out["truth"] = {k: t.get(k) for k in ("total_packets", "client_hellos", "sni_count",
                                                 "base_client_hellos", "added")}
-        if "client_hellos" not in t:  # a gen_pcap truth file
+        if "client_hellos" not in t:  # a gen_capture truth file
             out["truth"]["client_hellos"] = t.get("events", {}).get("tls_client_hello")
     return out
 
@@ -353,15 +352,10 @@ def main() -> int:
     add("fastpkt hellos", measured(me + ["fastpkt", path]))
     add("fastpkt to_pandas", measured(me + ["fastpkt-pandas", path]))
     add("fastpkt per-packet", measured(me + ["fastpkt-packet", path]))
-    add("scapy (course)", measured(me + ["scapy", path, str(a.scapy_limit)]))
-    if shutil.which("tcpdump"):
-        add("scapy sniff+BPF", measured(me + ["scapy-sniff", path]))
-    else:
-        rows.append(("scapy sniff+BPF", {"error": "tcpdump not installed (Scapy filters with it)"}))
-    if shutil.which("tshark"):
-        add("tshark", measured(me + ["tshark", path]))
-    else:
-        rows.append(("tshark", {"error": "not installed"}))
+    add("scapy (course)", measured(me + ["scapy", path, str(a.scapy_limit)]), needs=["scapy"])
+    # Scapy compiles sniff()'s BPF filter with tcpdump.
+    add("scapy sniff+BPF", measured(me + ["scapy-sniff", path]), needs=["scapy", "cmd:tcpdump"])
+    add("tshark", measured(me + ["tshark", path]), needs=["cmd:tshark"])
 
     res = dict(rows)
     comp = composition(path)

@@ -4,7 +4,7 @@ per record, kept here as the reference), on one capture, in one run.
 
     python benchmarks/bench_write.py [--pcap FILE | --packets N] [--repeats 3]
 
-Default file: benchmarks/out/bench_200000.pcap (generated with ../shared/bench/gen_pcap.py
+Default file: benchmarks/out/bench_200000.pcap (generated with benchmarks/gen_capture.py
 --seed 1 when missing). Every row writes all packets of one PacketList (read once, mmap'd)
 to a new file in --out-dir and reports the best of --repeats runs. Ratios are to `fp.write pcap`.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import struct
-import subprocess
 import sys
 import time
 
@@ -31,7 +30,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import fastpkt as fp  # noqa: E402
 
-GEN = os.path.join(HERE, "..", "..", "shared", "bench", "gen_pcap.py")
+sys.path.insert(0, HERE)
+import gen_capture  # noqa: E402
+
 
 
 def old_pcap_bytes(packets, linktype):
@@ -85,8 +86,7 @@ def main() -> int:
     os.makedirs(args.out_dir, exist_ok=True)
     src = args.pcap or os.path.join(args.out_dir, "bench_%d.pcap" % args.packets)
     if not os.path.exists(src):
-        subprocess.run([sys.executable, GEN, "--packets", str(args.packets), "--seed", "1", "--out", src,
-                        "--no-truth"], check=True)
+        gen_capture.generate(src, args.packets, seed=1, truth=False)
     plist = fp.read(src)
     n = len(plist)
     mb = sum(p.caplen for p in plist) / 1e6

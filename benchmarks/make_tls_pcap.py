@@ -6,8 +6,8 @@ that span TCP segments and QUIC Initials (standard library only).
                                        [--tcp-hellos 400] [--quic-hellos 100]
     python benchmarks/make_tls_pcap.py --count-only ...   # packets it would add (E)
 
-Why: ../shared/bench/gen_pcap.py writes ~3 % TLS (TCP/443) traffic, but every ClientHello it
-writes is ~300 bytes and sits in one segment, and it writes no QUIC. Browsers' hellos are
+Why: benchmarks/gen_capture.py's TLS conversations carry ~300-byte ClientHellos, each in one
+segment, and it writes no QUIC. Browsers' hellos are
 1.7-2 KB today (post-quantum key shares) and span two segments, and a good share of HTTPS
 runs over QUIC, which is what separates a per-packet SNI parser from a reassembling one.
 
@@ -576,7 +576,7 @@ def added_packets(seed: int, n_tcp: int, n_quic: int) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base", help="Ethernet/usec pcap from gen_pcap.py")
+    ap.add_argument("--base", help="Ethernet/usec pcap from gen_capture.py")
     ap.add_argument("--out")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tcp-hellos", type=int, default=400)
