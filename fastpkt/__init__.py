@@ -68,15 +68,7 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     field_names,
 )
 
-try:
-    from importlib.metadata import PackageNotFoundError, version as _dist_version
-
-    try:
-        __version__ = _dist_version("fastpkt")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        __version__ = "0.1.0"
-except ImportError:  # pragma: no cover
-    __version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "open", "read", "read_frames", "write", "flows", "streams", "save_streams", "http",
