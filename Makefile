@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
+# flex and bison: building the pinned libpcap for wheels (make wheel, tests/test_wheel.py).
 APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 iptables ethtool openssl \
-                tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libpcre2-dev
+                tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libpcre2-dev flex bison
+# Release pins (libpcap and OpenSSL for wheels): one file, read by make, sh and cibuildwheel.
+include packaging/versions.env
 FUZZ_SECONDS ?= 60
 SAMPLE := examples/data/sample.pcap
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
@@ -13,7 +16,7 @@ SOURCE_SRC  := $(wildcard csrc/source/*.c)
 FLOW_SRC    := $(wildcard csrc/flow/*.c)
 WRITE_SRC   := $(wildcard csrc/write/*.c)
 
-.PHONY: all demo test sanitize fuzz bench build sysdeps venv clean sdist
+.PHONY: all demo test sanitize fuzz bench build sysdeps venv clean sdist wheel docs
 
 all: build
 
@@ -100,14 +103,27 @@ fuzz: sysdeps
 	  > csrc/fuzz/build/corpus_filter/seed2
 	csrc/fuzz/build/fuzz_filter -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_filter
 
+# Results also go to benchmarks/out/results.jsonl, which make docs turns into the performance page.
+BENCH_JSON := benchmarks/out/results.jsonl
 bench: build
-	$(PY) benchmarks/bench_read.py
-	$(PY) benchmarks/bench_flows.py
-	$(PY) benchmarks/bench_streams.py
-	$(PY) benchmarks/bench_tls.py
+	mkdir -p benchmarks/out && rm -f $(BENCH_JSON)
+	$(PY) benchmarks/bench_read.py --json $(BENCH_JSON)
+	$(PY) benchmarks/bench_flows.py --json $(BENCH_JSON)
+	$(PY) benchmarks/bench_streams.py --json $(BENCH_JSON)
+	$(PY) benchmarks/bench_tls.py --json $(BENCH_JSON)
 
+# The documentation site in build/site (mkdocs.yml; warnings are errors, internal links checked).
+docs: venv
+	$(PY) -m mkdocs build --strict
+
+# The source distribution alone.
 sdist: venv
-	$(PY) -m build
+	$(PY) -m build --sdist --no-isolation --outdir dist
+
+# The sdist and a self-contained manylinux wheel (static libpcap $(LIBPCAP_VERSION), the other
+# libraries vendored by auditwheel) in dist/: see packaging/build_wheel.sh.
+wheel: venv
+	packaging/build_wheel.sh dist $(PY)
 
 clean:
 	rm -rf build dist *.egg-info fastpkt/*.so csrc/fuzz/build

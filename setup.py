@@ -5,7 +5,12 @@ tests/_fptest; wheels and installs never contain it.
 
 libpcap (for BPF on files and live capture) is found with pkg-config or pcap-config, OpenSSL's
 libcrypto (QUIC Initial decryption) with pkg-config, and the decompressors for compressed
-captures (zlib, libzstd, liblzma with pkg-config; libbz2, which ships no .pc file, by header)."""
+captures (zlib, libzstd, liblzma with pkg-config; libbz2, which ships no .pc file, by header).
+
+Release builds (make wheel, cibuildwheel) link static libraries instead:
+FASTPKT_LIBPCAP_PREFIX=DIR takes DIR/lib/libpcap.a and DIR/include (packaging/build_libpcap.sh),
+FASTPKT_OPENSSL_PREFIX=DIR takes DIR/lib*/libcrypto.a and DIR/include. Their symbols stay
+inside the extension (--exclude-libs), so another copy loaded in the process never clashes."""
 import os
 import shlex
 import shutil
@@ -25,6 +30,18 @@ def _flags(cmd):
     except (OSError, subprocess.CalledProcessError):
         return None
     return shlex.split(out)
+
+
+def static_library(env, name):
+    """(include flags, path of lib<name>.a) under $env's prefix, or None when $env is unset."""
+    prefix = os.environ.get(env)
+    if not prefix:
+        return None
+    for lib in ("lib", "lib64"):
+        archive = Path(prefix, lib, "lib%s.a" % name)
+        if archive.exists():
+            return ["-I" + str(Path(prefix, "include"))], str(archive)
+    sys.exit("%s=%s: no lib/lib%s.a or lib64/lib%s.a there" % (env, prefix, name, name))
 
 
 def libpcap_flags():
@@ -96,13 +113,19 @@ def sources(top, skip=()):
     return out
 
 
-pcap = libpcap_flags()
-crypto = libcrypto_flags()
+static_pcap = static_library("FASTPKT_LIBPCAP_PREFIX", "pcap")
+static_crypto = static_library("FASTPKT_OPENSSL_PREFIX", "crypto")
+pcap = static_pcap[0] if static_pcap else libpcap_flags()
+crypto = static_crypto[0] if static_crypto else libcrypto_flags()
 libflags = pcap + crypto + compression_flags() + libpcre2_flags()
+static_archives = [found[1] for found in (static_pcap, static_crypto) if found]
+if static_crypto:
+    crypto.append("-ldl")  # a static libcrypto loads its providers and engines with dlopen
 extra_compile = ["-std=c11", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if os.environ.get("FASTPKT_WERROR", "") == "1":
     extra_compile.append("-Werror")
-extra_link = []
+extra_link = ["-Wl,--exclude-libs," + ":".join(os.path.basename(a) for a in static_archives)] \
+    if static_archives and sys.platform.startswith("linux") else []
 san = os.environ.get("FASTPKT_SANITIZE")
 if san:
     extra_compile += ["-fsanitize=" + san, "-fno-omit-frame-pointer", "-g", "-O1"]
@@ -119,6 +142,7 @@ ext = Extension(
     include_dirs=["csrc"] + [f[2:] for f in libflags if f.startswith("-I")],
     library_dirs=[f[2:] for f in libflags if f.startswith("-L")],
     libraries=[f[2:] for f in libflags if f.startswith("-l")] + ["pthread"],
+    extra_objects=static_archives,
     **common,
 )
 # The test bridges with the part of the core they reach (dissect is self-contained).
@@ -128,6 +152,7 @@ test_ext = Extension(
     include_dirs=["csrc"] + [f[2:] for f in crypto if f.startswith("-I")],
     library_dirs=[f[2:] for f in crypto if f.startswith("-L")],
     libraries=[f[2:] for f in crypto if f.startswith("-l")],
+    extra_objects=[static_crypto[1]] if static_crypto else [],
     **common,
 )
 
