@@ -206,12 +206,14 @@ def row_adder(rows: list, skip: set, default_repeats: int):
 
 
 def write_json_rows(json_path: str | None, rows: list, capture: str) -> None:
-    """Append one JSON line per measured tool (--json), for tracking runs over time."""
+    """Append one JSON line per measured tool (--json), for tracking runs over time and for
+    the docs' performance page (docs/hooks.py): the benchmark's name, the tool, the file."""
     if not json_path:
         return
+    bench = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     with open(json_path, "a") as f:
         for name, r in rows:
-            f.write(json.dumps(dict(r, tool=name, file=os.path.basename(capture))) + "\n")
+            f.write(json.dumps(dict(r, bench=bench, tool=name, file=os.path.basename(capture))) + "\n")
 
 
 def bench_setup(doc: str, repeats: int):
