@@ -232,7 +232,8 @@ def test_wheel_bundles_libraries_and_carries_a_manylinux_tag(wheel):
     assert re.search(r'consistent with the following platform tag: "manylinux_2_\d+_\w+"', text), text
     import zipfile
     names = zipfile.ZipFile(wheel).namelist()
-    assert not [n for n in names if "libpcap" in n]  # linked statically
+    assert not [n for n in names if "fastpkt.libs/libpcap" in n]  # linked statically,
+    assert [n for n in names if n.endswith("licenses/packaging/licenses/libpcap-LICENSE")]  # with its notice
     assert [n for n in names if re.search(r"fastpkt\.libs/libcrypto-\w+\.so", n)]
     assert not [n for n in names if "_fptest" in n or n.startswith("tests/")]
     sdist = sorted(wheel.parent.glob("fastpkt-*.tar.gz"))
