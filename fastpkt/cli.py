@@ -10,7 +10,7 @@
     fastpkt streams FILE [--out DIR] [--http] [--csv OUT | --json OUT]   TCP streams reassembled in C
     fastpkt sni FILE [--csv OUT | --json OUT] [--ja]   TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
     fastpkt filter FILE -Y EXPR [-w OUT]            packets a Wireshark display filter passes
-    fastpkt stats FILE -z conv,ip [-z ...]          tshark-style statistics (conv, endpoints, io,stat)
+    fastpkt stats FILE -z conv,ip [-z ...]          tshark-style statistics (io,phs, conv, endpoints, io,stat, dns/http trees)
 
 OUT '-' is standard output; --json writes JSON Lines (one object per row; summary: one object).
 Every command taking --filter (BPF) also takes -Y EXPR (a display filter, as tshark's -Y).
@@ -360,30 +360,56 @@ def _add_display_filter_arg(p: argparse.ArgumentParser, required: bool = False) 
                         "e.g. 'dns.qry.name contains \"example\"'), run in C")
 
 
+def _print_phs(df: Any) -> None:
+    print("Protocol Hierarchy Statistics")
+    for r in df.itertuples():
+        name = "  " * (r.depth - 1) + r.protocol
+        print("%-40s frames:%d bytes:%d" % (name, r.frames, r.bytes))
+
+
+def _print_tree(df: Any, title: str) -> None:
+    """A tshark-style stats tree: topics indented under their parents, counts beside."""
+    print(title)
+    print("%-30s %s" % ("Topic / Item", "Count"))
+    parents = {"rcode": "rcode", "opcode": "opcodes", "query_response": "Query/Response",
+               "qtype": "Query Type", "class": "Class"}
+    shown: set[str] = set()
+    for r in df.itertuples():
+        if r.topic in ("total",):
+            print("%-30s %d" % (r.name, r.count))
+        elif r.topic in parents:
+            if r.topic not in shown:
+                shown.add(r.topic)
+                print(" %-29s %d" % (parents[r.topic], df[df.topic == r.topic]["count"].sum()))
+            print("  %-28s %d" % (r.name, r.count))
+        elif r.topic in ("requests", "responses", "other"):
+            print(" %-29s %d" % (r.name, r.count))
+        elif r.topic in ("method", "status_class"):
+            print("  %-28s %d" % (r.name, r.count))
+            if r.topic == "status_class":
+                for s in df[(df.topic == "status") & (df.value // 100 == r.value)].itertuples():
+                    print("   %-27s %d" % (s.name, s.count))
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
-    """tshark -q -z's tables, one after the other, from one read of the capture."""
-    st = fp.stats(args.file, filter=args.filter, display_filter=args.display_filter,
-                  on_error=args.on_error)
+    """tshark -q -z's tables, one after the other, from one C pass over the capture."""
+    io = next((z for z in args.z if z.startswith("io,stat,")), None)
+    interval, flist = None, []
+    if io is not None:
+        text, _, filters = io[len("io,stat,"):].partition(",")
+        interval, flist = float(text), [f for f in filters.split(",") if f]
+    st = fp.stats(args.file, interval=interval, filters=flist, filter=args.filter,
+                  display_filter=args.display_filter, on_error=args.on_error)
     for z in args.z:
-        kind, _, rest = z.partition(",")
-        if kind == "conv":
-            title, df = "%s conversations" % rest, st.conversations(rest)
-        elif kind == "endpoints":
-            title, df = "%s endpoints" % rest, st.endpoints(rest)
-        elif kind == "io" and rest.startswith("stat,"):
-            interval, _, filters = rest[5:].partition(",")
-            flist = [f for f in filters.split(",") if f] if filters else []
-            title, df = "I/O every %s s" % interval, st.io(float(interval), flist)
-            for i, f in enumerate(flist, 1):
-                title += "\n  %d: %s" % (i, f)
-        elif z in ("dns,tree", "http,tree"):
-            title, df = z, st.dns() if kind == "dns" else st.http()
-        else:
-            raise ValueError("unknown statistic %r: conv,LAYER endpoints,LAYER (eth ip ipv6 tcp "
-                             "udp), io,stat,INTERVAL[,FILTER...], dns,tree, http,tree" % z)
+        df = st.z(z)  # ValueError for an unknown statistic
         print("=" * 80)
-        print(title)
-        print(df.to_string(index=False) if len(df) else "(none)")
+        if z == "io,phs":
+            _print_phs(df)
+        elif z in ("dns,tree", "http,tree"):
+            _print_tree(df, "DNS:" if z == "dns,tree" else "HTTP/Packet Counter:")
+        else:
+            print(z)
+            print(df.to_string(index=False) if len(df) else "(none)")
     print("=" * 80)
     return 0
 
@@ -544,11 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_filter)
 
-    p = sub.add_parser("stats", help="tshark-style statistics: conversations, endpoints, I/O",
-                       description="tshark -q -z's tables from one read of the capture: "
-                                   "conv,LAYER and endpoints,LAYER (eth, ip, ipv6, tcp, udp), "
+    p = sub.add_parser("stats", help="tshark-style statistics: hierarchy, conversations, endpoints, I/O, DNS, HTTP",
+                       description="tshark -q -z's tables from one C pass over the capture: "
+                                   "io,phs, conv,LAYER and endpoints,LAYER (eth, ip, ipv6, tcp, udp), "
                                    "io,stat,INTERVAL[,FILTER...] (display filters), dns,tree "
-                                   "and http,tree (names and hosts).")
+                                   "(rcodes, opcodes, queries/responses, types, classes) and "
+                                   "http,tree (methods, status codes).")
     _add_file_arg(p)
     p.add_argument("-z", action="append", required=True, metavar="STAT",
                    help="a statistic, as tshark -z names it (repeatable)")

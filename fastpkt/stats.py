@@ -1,65 +1,167 @@
-"""tshark-style statistics (``tshark -q -z ...``) as DataFrames.
+"""tshark-style statistics (``tshark -q -z ...``) as DataFrames and Arrow streams.
 
-    st = fp.stats("trace.pcap")                 # one C pass: the capture's typed columns
-    st.conversations("tcp")                     # -z conv,tcp   (eth, ip, ipv6, tcp, udp)
+    st = fp.stats("trace.pcap", interval=1.0, filters=["dns"])  # one C pass over the file
+    st.phs()                                    # -z io,phs   (protocol hierarchy)
+    st.conversations("tcp")                     # -z conv,tcp (eth, ip, ipv6, tcp, udp)
     st.endpoints("ip")                          # -z endpoints,ip
-    st.io(1.0, ["dns", "tcp.flags.syn == 1"])   # -z io,stat,1,dns,"tcp.flags.syn == 1"
-    st.dns(), st.http()                         # names, types, codes, methods, hosts
-    st.plot_io(1.0)                             # the I/O graph (matplotlib)
+    st.io()                                     # -z io,stat,1,dns (the pass's interval, filters)
+    st.dns(), st.http()                         # -z dns,tree, -z http,tree
+    st.z("conv,tcp")                            # any of them by tshark's name
+    st.arrow("io,phs")                          # the same table over Arrow's C stream
+    st.plot_io(), st.plot_phs()                 # matplotlib
 
-The capture is read once into a PacketList whose columns are built in C (addresses, ports,
-lengths, times, DNS names, HTTP hosts); the tables are vectorised pandas aggregations over
-them, and io() filters run as display filters in C (``PacketList.filter_mask``). No Python
-runs per packet.
+One pass in C (``csrc/stats``) reads, dissects and counts every packet with the GIL
+released: the hierarchy, the conversations of every layer, the io,stat buckets (its display
+filters read the dissection already made) and the DNS and HTTP trees. State is bounded by
+``max_memory`` (conversation tables and buckets) and fixed caps (4096 hierarchy paths, 256
+DNS types/classes and HTTP methods); what a bound refused is counted in ``st.cut``.
+``io()`` with another interval or other filters reads the capture again (a path or bytes;
+an exhausted stream cannot be). The per-name counts of ``dns_names()``/``http_hosts()`` come
+from the capture's PacketList columns (a second read).
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from . import frames
+from ._fastpkt import _arrow_schema, _arrow_stream, _stats
+
 LAYERS = ("eth", "ip", "ipv6", "tcp", "udp")
 MAX_INTERVALS = 10_000_000
 
+# DNS names as tshark's dns,tree prints them (RFC 1035 4.1.1, RFC 2136, IANA registries)
+RCODES = {0: "No error", 1: "Format error", 2: "Server failure", 3: "No such name",
+          4: "Not implemented", 5: "Refused", 6: "Name exists", 7: "RRset exists",
+          8: "RRset does not exist", 9: "Not authoritative", 10: "Name out of zone"}
+OPCODES = {0: "Standard query", 1: "Inverse query", 2: "Server status request",
+           4: "Zone change notification", 5: "Dynamic update"}
+QTYPES = dict(enumerate(
+    "- A NS MD MF CNAME SOA MB MG MR NULL WKS PTR HINFO MINFO MX TXT RP AFSDB X25 ISDN RT NSAP "
+    "NSAP-PTR SIG KEY PX GPOS AAAA LOC NXT EID NIMLOC SRV ATMA NAPTR KX CERT A6 DNAME SINK OPT "
+    "APL DS SSHFP IPSECKEY RRSIG NSEC DNSKEY DHCID NSEC3 NSEC3PARAM TLSA SMIMEA - HIP".split()))
+QTYPES.update({59: "CDS", 60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD", 64: "SVCB",
+               65: "HTTPS", 99: "SPF", 249: "TKEY", 250: "TSIG", 251: "IXFR", 252: "AXFR",
+               253: "MAILB", 254: "MAILA", 255: "ANY", 256: "URI", 257: "CAA"})
+CLASSES = {1: "IN", 3: "CH", 4: "HS", 254: "NONE", 255: "ANY"}
+STATUS_CLASSES = {1: "1xx: Informational", 2: "2xx: Success", 3: "3xx: Redirection",
+                  4: "4xx: Client Error", 5: "5xx: Server Error"}
+
+
+class StatsTable:
+    """One statistics table: ``to_pandas()``, ``to_arrow()`` and the Arrow PyCapsule
+    interface (``__arrow_c_stream__``, built by ``csrc/py/arrow.c``)."""
+
+    def __init__(self, df: Any) -> None:
+        self._df = df
+
+    def _specs(self) -> list:
+        specs: list = []
+        for name in self._df.columns:
+            col = self._df[name]
+            kind = col.dtype.kind
+            if kind in "iub":
+                dtype = {"i": "<i8", "u": "<u8", "b": "|b1"}[kind]
+                specs.append((name, dtype, col.to_numpy().astype(dtype.replace("|b1", "u1")).tobytes()))
+            elif kind == "f":
+                specs.append((name, "<f8", col.to_numpy().astype("<f8").tobytes()))
+            else:
+                specs.append((name, "str", [None if v is None else str(v) for v in col.tolist()]))
+        return specs
+
+    def to_pandas(self) -> Any:
+        return self._df.copy()
+
+    def to_arrow(self) -> Any:
+        pa = frames._require("pyarrow")
+        return pa.RecordBatchReader.from_stream(self).read_all()
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        specs = self._specs()
+        return _arrow_stream(specs, iter([specs]))
+
+    def __arrow_c_schema__(self) -> Any:
+        return _arrow_schema(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._df)
+
 
 class Stats:
-    """Statistics over one capture; see the module docstring."""
+    """Statistics over one capture from one C pass; see the module docstring."""
 
-    def __init__(self, source: Any, *, filter: str | None = None,  # noqa: A002
-                 display_filter: Any = None, on_error: str = "raise") -> None:
-        from . import read
+    def __init__(self, source: Any, *, interval: float | None = None, filters: Sequence[Any] = (),
+                 filter: str | None = None, display_filter: Any = None,  # noqa: A002
+                 on_error: str = "raise", max_memory: int = 1 << 30, progress: Any = None) -> None:
+        self._source, self._filter, self._dfilter, self._on_error = source, filter, display_filter, on_error
+        self._max_memory, self._progress = max_memory, progress
+        self._packets: Any = None
+        self._frame: Any = None
+        self.interval = interval
+        self.filters = list(filters)
+        self._r = self._run(interval, self.filters)
+        #: what a bound refused: frames of conversations per layer, hierarchy paths, io
+        #: buckets, DNS types/classes and HTTP methods past their caps, failed allocations
+        self.cut: dict[str, int] = dict(self._r["cut"])
+        #: largest memory the pass's tables held (bytes)
+        self.peak_memory: int = self._r["peak_memory"]
 
-        self.packets = read(source, filter=filter, display_filter=display_filter, on_error=on_error)
-        self._df: Any = None
+    def _run(self, interval: float | None, filters: Sequence[Any]) -> dict:
+        from . import open as fp_open
+
+        interval_ns = 0
+        if interval is not None:
+            if not interval > 0:
+                raise ValueError("interval must be > 0 seconds")
+            interval_ns = max(1, int(round(interval * 1e9)))
+        reader = fp_open(self._source, filter=self._filter, display_filter=self._dfilter,
+                         on_error=self._on_error)
+        try:
+            return _stats(reader, interval_ns, list(filters), self._max_memory, MAX_INTERVALS,
+                          self._progress)
+        finally:
+            reader.close()
 
     @property
-    def frame(self) -> Any:
-        """The capture's columns (``PacketList.to_pandas()``), built once."""
-        if self._df is None:
-            self._df = self.packets.to_pandas()
-        return self._df
+    def frames(self) -> int:
+        """Frames counted (after the BPF and display filters)."""
+        return int(self._r["frames"])
 
-    def _ns(self, rows: Any) -> Any:
-        """Packet times in integer nanoseconds since the epoch."""
-        return rows["time"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype("int64")
+    @property
+    def bytes(self) -> int:
+        return int(self._r["bytes"])
 
-    def _start(self) -> int:
-        return int(self._ns(self.frame).min()) if len(self.frame) else 0
+    @property
+    def packets(self) -> Any:
+        """The capture as a PacketList (read on first use; the tables do not need it)."""
+        if self._packets is None:
+            from . import read
 
-    def _keys(self, layer: str) -> tuple[Any, Any, Any]:
-        """(rows of the layer, endpoint A column, endpoint B column) as strings."""
+            self._packets = read(self._source, filter=self._filter, display_filter=self._dfilter,
+                                 on_error=self._on_error)
+        return self._packets
+
+    # ---- io,phs ------------------------------------------------------------------
+
+    def phs(self) -> Any:
+        """``tshark -z io,phs``: one row per protocol path, depth first in order of first
+        sight: ``depth`` (1 = outermost), ``protocol``, ``path`` (``eth:ip:tcp``), frames,
+        bytes (frame lengths). Undissected payload is ``data``."""
+        import pandas as pd
+
+        rows, stack = [], []
+        for depth, proto, nframes, nbytes in self._r["phs"]:
+            del stack[depth - 1:]
+            stack.append(proto)
+            rows.append((depth, proto, ":".join(stack), nframes, nbytes))
+        return pd.DataFrame(rows, columns=["depth", "protocol", "path", "frames", "bytes"]).astype(
+            {"depth": "int64", "frames": "int64", "bytes": "int64"})
+
+    # ---- conv / endpoints ------------------------------------------------------------
+
+    def _conv_raw(self, layer: str) -> Any:
         if layer not in LAYERS:
             raise ValueError("layer must be one of %s, not %r" % (", ".join(LAYERS), layer))
-        df = self.frame
-        if layer == "eth":
-            rows = df[df["eth_src"].notna()]
-            return rows, rows["eth_src"].astype(str), rows["eth_dst"].astype(str)
-        if layer in ("tcp", "udp"):
-            rows = df[df["src"].notna()]
-            rows = rows[(rows["proto"] == (6 if layer == "tcp" else 17)) & rows["sport"].notna()]
-            a = rows["src"].astype(str) + ":" + rows["sport"].astype(str)
-            b = rows["dst"].astype(str) + ":" + rows["dport"].astype(str)
-            return rows, a, b
-        rows = df[(df["ip_version"] == (6 if layer == "ipv6" else 4)) & df["src"].notna()]
-        return rows, rows["src"].astype(str), rows["dst"].astype(str)
+        return frames.to_pandas(self._r["conv"][layer])
 
     def conversations(self, layer: str = "ip") -> Any:
         """``tshark -z conv,LAYER``: one row per pair of endpoints (A is the sender of the
@@ -68,101 +170,156 @@ class Stats:
         then bytes, descending."""
         import pandas as pd
 
-        rows, a, b = self._keys(layer)
-        cols = ["a", "b", "frames_ab", "bytes_ab", "frames_ba", "bytes_ba", "frames", "bytes",
-                "rel_start", "duration"]
-        if rows.empty:
-            return pd.DataFrame(columns=cols)
-        first_is_a = a <= b
-        lo, hi = a.where(first_is_a, b), b.where(first_is_a, a)
-        t = pd.DataFrame({"lo": lo.values, "hi": hi.values, "fwd": first_is_a.values,
-                          "len": rows["wirelen"].astype("int64").values, "time": self._ns(rows)})
-        g = t.groupby(["lo", "hi"], sort=False)
-        first = g.head(1).set_index(["lo", "hi"])
-        agg = g.agg(frames=("len", "size"), bytes=("len", "sum"), start=("time", "min"),
-                    end=("time", "max"))
-        fwd = t[t["fwd"]].groupby(["lo", "hi"]).agg(f=("len", "size"), b=("len", "sum"))
-        rev = t[~t["fwd"]].groupby(["lo", "hi"]).agg(f=("len", "size"), b=("len", "sum"))
-        agg = agg.join(fwd.add_suffix("_lohi")).join(rev.add_suffix("_hilo")).fillna(0)
-        a_is_lo = first["fwd"].reindex(agg.index)
+        c = self._conv_raw(layer)
         out = pd.DataFrame({
-            "a": [lo_ if f else hi_ for (lo_, hi_), f in zip(agg.index, a_is_lo)],
-            "b": [hi_ if f else lo_ for (lo_, hi_), f in zip(agg.index, a_is_lo)],
-            "frames_ab": agg["f_lohi"].where(a_is_lo, agg["f_hilo"]).astype("int64").values,
-            "bytes_ab": agg["b_lohi"].where(a_is_lo, agg["b_hilo"]).astype("int64").values,
-            "frames_ba": agg["f_hilo"].where(a_is_lo, agg["f_lohi"]).astype("int64").values,
-            "bytes_ba": agg["b_hilo"].where(a_is_lo, agg["b_lohi"]).astype("int64").values,
-            "frames": agg["frames"].astype("int64").values,
-            "bytes": agg["bytes"].astype("int64").values,
-            "rel_start": ((agg["start"] - self._start()) / 1e9).values,
-            "duration": ((agg["end"] - agg["start"]) / 1e9).values,
+            "a": c["a"].astype(object), "b": c["b"].astype(object),
+            "frames_ab": c["frames_ab"].astype("int64"), "bytes_ab": c["bytes_ab"].astype("int64"),
+            "frames_ba": c["frames_ba"].astype("int64"), "bytes_ba": c["bytes_ba"].astype("int64"),
         })
+        out["frames"] = out["frames_ab"] + out["frames_ba"]
+        out["bytes"] = out["bytes_ab"] + out["bytes_ba"]
+        out["rel_start"] = (c["first_ns"] - self._r["first_ns"]).astype("float64") / 1e9
+        out["duration"] = (c["last_ns"] - c["first_ns"]).astype("float64") / 1e9
         return out.sort_values(["frames", "bytes"], ascending=False, kind="stable").reset_index(drop=True)
 
     def endpoints(self, layer: str = "ip") -> Any:
         """``tshark -z endpoints,LAYER``: per address (address:port for TCP/UDP) frames and
-        bytes in total, sent (tx) and received (rx)."""
+        bytes in total, sent (tx) and received (rx); summed over its conversations."""
         import pandas as pd
 
-        rows, a, b = self._keys(layer)
-        size = rows["wirelen"].astype("int64").values
-        tx = pd.DataFrame({"address": a.values, "len": size}).groupby("address")["len"].agg(["size", "sum"])
-        rx = pd.DataFrame({"address": b.values, "len": size}).groupby("address")["len"].agg(["size", "sum"])
-        out = tx.add_prefix("tx_").join(rx.add_prefix("rx_"), how="outer").fillna(0).astype("int64")
-        out = out.rename(columns={"tx_size": "tx_frames", "tx_sum": "tx_bytes",
-                                  "rx_size": "rx_frames", "rx_sum": "rx_bytes"})
+        c = self.conversations(layer)
+        cols = ["address", "frames", "bytes", "tx_frames", "tx_bytes", "rx_frames", "rx_bytes"]
+        if c.empty:
+            return pd.DataFrame(columns=cols)
+        a = pd.DataFrame({"address": c["a"], "tx_frames": c["frames_ab"], "tx_bytes": c["bytes_ab"],
+                          "rx_frames": c["frames_ba"], "rx_bytes": c["bytes_ba"]})
+        b = pd.DataFrame({"address": c["b"], "tx_frames": c["frames_ba"], "tx_bytes": c["bytes_ba"],
+                          "rx_frames": c["frames_ab"], "rx_bytes": c["bytes_ab"]})
+        out = pd.concat([a, b]).groupby("address", sort=False).sum().astype("int64").reset_index()
         out["frames"] = out["tx_frames"] + out["rx_frames"]
         out["bytes"] = out["tx_bytes"] + out["rx_bytes"]
-        out = out.reset_index()[["address", "frames", "bytes", "tx_frames", "tx_bytes", "rx_frames",
-                                 "rx_bytes"]]
-        return out.sort_values(["frames", "bytes"], ascending=False, kind="stable").reset_index(drop=True)
+        return out[cols].sort_values(["frames", "bytes"], ascending=False, kind="stable").reset_index(drop=True)
 
-    def io(self, interval: float = 1.0, filters: Sequence[Any] = ()) -> Any:
+    # ---- io,stat -------------------------------------------------------------------------
+
+    def io(self, interval: float | None = None, filters: Sequence[Any] | None = None) -> Any:
         """``tshark -z io,stat,INTERVAL[,FILTER...]``: frames and bytes per interval from the
-        first packet (``start`` in seconds), then ``frames_i``/``bytes_i`` per display filter
-        (each run in C over the capture). At most 10 million intervals (ValueError)."""
+        first packet (``start`` in seconds), then ``frames_i``/``bytes_i`` per display filter.
+        Without arguments: the pass's interval (1 s if none was given) and filters; others
+        read the capture again. Every interval is a row, empty ones too; a span of more than
+        10 million intervals is refused (ValueError)."""
         import numpy as np
         import pandas as pd
 
-        if not interval > 0:
-            raise ValueError("interval must be > 0 seconds")
-        df = self.frame
-        if not len(df):
+        interval = interval if interval is not None else (self.interval or 1.0)
+        filters = list(filters) if filters is not None else self.filters
+        if interval == self.interval and filters == self.filters:
+            r = self._r
+        else:
+            r = self._run(interval, filters)
+        if r["cut"]["io"]:
+            raise ValueError("more than %d intervals of %g s span the capture (%d packets outside); "
+                             "use a longer interval" % (MAX_INTERVALS, interval, r["cut"]["io"]))
+        cols = frames.to_pandas(r["io"]["columns"])
+        if not r["frames"]:
             return pd.DataFrame(columns=["start", "frames", "bytes"])
-        ns = self._ns(df) - self._start()
-        bucket = ns // int(round(interval * 1e9))
-        size = df["wirelen"].to_numpy().astype("int64")
-        n = int(bucket.max()) + 1
-        if n > MAX_INTERVALS:  # every interval is a row, empty ones too (as tshark prints them)
-            raise ValueError("%d intervals of %g s span the capture: more than %d; use a longer "
-                             "interval" % (n, interval, MAX_INTERVALS))
-        out = {"start": np.arange(n) * interval,
-               "frames": np.bincount(bucket, minlength=n),
-               "bytes": np.bincount(bucket, weights=size, minlength=n).astype("int64")}
-        for i, f in enumerate(filters, 1):
-            mask = np.frombuffer(self.packets.filter_mask(f), dtype=np.uint8).astype(bool)
-            out["frames_%d" % i] = np.bincount(bucket[mask], minlength=n)
-            out["bytes_%d" % i] = np.bincount(bucket[mask], weights=size[mask], minlength=n).astype("int64")
-        return pd.DataFrame(out)
+        out = pd.DataFrame({"start": (np.arange(len(cols)) + r["io"]["base"]) * interval})
+        for name in cols.columns:
+            out[name] = cols[name].astype("int64")
+        return out
+
+    # ---- dns,tree / http,tree ------------------------------------------------------------
 
     def dns(self) -> Any:
-        """Queried names with their packet counts (``-z dns,tree``'s names), most first."""
-        return self._counts("dns_qname", "name")
+        """``tshark -z dns,tree``'s counts: rows (``topic``, ``value``, ``name``, ``count``)
+        for the DNS packets in total, per rcode, per opcode, queries and responses, and per
+        type and class of the first question."""
+        import pandas as pd
+
+        d = self._r["dns"]
+        rows: list[tuple[str, int, str, int]] = [("total", -1, "Total Packets", d["packets"])]
+        rows += [("rcode", k, RCODES.get(k, "Unknown (%d)" % k), v) for k, v in d["rcode"].items()]
+        rows += [("opcode", k, OPCODES.get(k, "Unknown (%d)" % k), v) for k, v in d["opcode"].items()]
+        rows += [("query_response", k, n, v) for k, n, v in ((0, "Query", d["queries"]),
+                                                              (1, "Response", d["responses"])) if v]
+        rows += [("qtype", k, QTYPES.get(k, "Unknown (%d)" % k), v) for k, v in d["qtype"].items()]
+        rows += [("class", k, CLASSES.get(k, "Unknown (%d)" % k), v) for k, v in d["qclass"].items()]
+        return _tree(pd, rows)
 
     def http(self) -> Any:
-        """HTTP hosts with their packet counts (``-z http,tree``'s hosts), most first."""
+        """``tshark -z http,tree``'s counts: rows (``topic``, ``value``, ``name``,
+        ``count``) for HTTP packets in total, requests per method, responses per status
+        code (``status_class`` rows: 2xx...), and other HTTP packets (neither a request nor
+        a response line in the segment)."""
+        import pandas as pd
+
+        h = self._r["http"]
+        rows: list[tuple[str, int, str, int]] = [("total", -1, "Total HTTP Packets", h["packets"])]
+        if h["requests"]:
+            rows.append(("requests", -1, "HTTP Request Packets", h["requests"]))
+            rows += [("method", -1, m, v) for m, v in h["methods"].items()]
+        if h["responses"]:
+            rows.append(("responses", -1, "HTTP Response Packets", h["responses"]))
+            by_class: dict[int, int] = {}
+            for code, v in h["status"].items():
+                by_class[code // 100] = by_class.get(code // 100, 0) + v
+            rows += [("status_class", k, STATUS_CLASSES.get(k, "???: broken"), v) for k, v in by_class.items()]
+            rows += [("status", k, str(k), v) for k, v in h["status"].items()]
+        if h["other"]:
+            rows.append(("other", -1, "Other HTTP Packets", h["other"]))
+        return _tree(pd, rows)
+
+    def dns_names(self) -> Any:
+        """Queried names with their packet counts, most first (from the PacketList columns)."""
+        return self._counts("dns_qname", "name")
+
+    def http_hosts(self) -> Any:
+        """HTTP Host values with their packet counts, most first (from the PacketList columns)."""
         return self._counts("http_host", "host")
 
     def _counts(self, column: str, name: str) -> Any:
-        s = self.frame[column].dropna().astype(str)
+        if self._frame is None:
+            self._frame = self.packets.to_pandas()
+        s = self._frame[column].dropna().astype(str)
         out = s.value_counts().rename_axis(name).reset_index(name="packets")
         return out.sort_values(["packets", name], ascending=[False, True], kind="stable").reset_index(drop=True)
 
-    def plot_io(self, interval: float = 1.0, filters: Sequence[Any] = (), ax: Any = None) -> Any:
+    # ---- by tshark's name ------------------------------------------------------------------
+
+    def z(self, spec: str) -> Any:
+        """A table by its ``tshark -z`` name: ``io,phs``, ``conv,LAYER``, ``endpoints,LAYER``,
+        ``io,stat,INTERVAL[,FILTER...]``, ``dns,tree``, ``http,tree``."""
+        kind, _, rest = spec.partition(",")
+        if spec == "io,phs":
+            return self.phs()
+        if kind == "conv":
+            return self.conversations(rest)
+        if kind == "endpoints":
+            return self.endpoints(rest)
+        if kind == "io" and rest.startswith("stat,"):
+            interval, _, flist = rest[5:].partition(",")
+            return self.io(float(interval), [f for f in flist.split(",") if f] if flist else [])
+        if spec == "dns,tree":
+            return self.dns()
+        if spec == "http,tree":
+            return self.http()
+        raise ValueError("unknown statistic %r: io,phs conv,LAYER endpoints,LAYER (eth ip ipv6 tcp "
+                         "udp), io,stat,INTERVAL[,FILTER...], dns,tree, http,tree" % spec)
+
+    def arrow(self, spec: str) -> StatsTable:
+        """The table ``z(spec)`` as a StatsTable (``__arrow_c_stream__``, ``to_arrow()``)."""
+        return StatsTable(self.z(spec))
+
+    # ---- plots -------------------------------------------------------------------------------
+
+    def plot_io(self, interval: float | None = None, filters: Sequence[Any] | None = None,
+                ax: Any = None) -> Any:
         """The I/O graph: frames per interval, one line per filter (matplotlib Axes)."""
         import matplotlib.pyplot as plt
 
         t = self.io(interval, filters)
+        interval = interval if interval is not None else (self.interval or 1.0)
+        filters = list(filters) if filters is not None else self.filters
         if ax is None:
             _, ax = plt.subplots(figsize=(9, 3.5))
         ax.plot(t["start"], t["frames"], label="all frames", drawstyle="steps-post")
@@ -173,8 +330,30 @@ class Stats:
         ax.legend(loc="upper right")
         return ax
 
+    def plot_phs(self, ax: Any = None) -> Any:
+        """The protocol hierarchy as horizontal bars of frames per path (matplotlib Axes)."""
+        import matplotlib.pyplot as plt
 
-def stats(source: Any, *, filter: str | None = None, display_filter: Any = None,  # noqa: A002
-          on_error: str = "raise") -> Stats:
-    """tshark-style statistics over a capture (see fastpkt.stats.Stats)."""
-    return Stats(source, filter=filter, display_filter=display_filter, on_error=on_error)
+        t = self.phs()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 0.3 * len(t) + 1))
+        labels = ["  " * (d - 1) + p for d, p in zip(t["depth"], t["protocol"])]
+        ax.barh(range(len(t)), t["frames"])
+        ax.set_yticks(range(len(t)), labels)
+        ax.invert_yaxis()
+        ax.set_xlabel("frames")
+        return ax
+
+
+def _tree(pd: Any, rows: list) -> Any:
+    return pd.DataFrame(rows, columns=["topic", "value", "name", "count"]).astype(
+        {"value": "int64", "count": "int64"})
+
+
+def stats(source: Any, *, interval: float | None = None, filters: Sequence[Any] = (),
+          filter: str | None = None, display_filter: Any = None,  # noqa: A002
+          on_error: str = "raise", max_memory: int = 1 << 30, progress: Any = None) -> Stats:
+    """tshark-style statistics over a capture from one C pass (see fastpkt.stats.Stats)."""
+    return Stats(source, interval=interval, filters=filters, filter=filter,
+                 display_filter=display_filter, on_error=on_error, max_memory=max_memory,
+                 progress=progress)

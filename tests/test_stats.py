@@ -1,7 +1,10 @@
-"""fp.stats (fastpkt/stats.py) against tshark's -z statistics on every corpus capture tshark
-reads cleanly (tshark -n, reassembly and defragmentation off as in test_fields).
+"""fp.stats (fastpkt/stats.py over the one-pass C engine csrc/stats) against tshark's -z
+statistics on every corpus capture tshark reads cleanly (tshark -n, reassembly and
+defragmentation off as in test_fields).
 
-Compared: conversations (conv,eth|ip|ipv6|tcp|udp: frames each way, total bytes where tshark
+Compared: the protocol hierarchy (io,phs: frames and bytes per protocol path), the DNS and
+HTTP trees (dns,tree: packets, rcodes, opcodes, queries/responses, query types and classes;
+http,tree: packets, requests per method, responses per status code and class), conversations (conv,eth|ip|ipv6|tcp|udp: frames each way, total bytes where tshark
 prints them in bytes rather than kB), endpoints (endpoints,ip|ipv6|tcp|udp: frames and bytes,
 sent and received) and io,stat buckets (frames and bytes per interval, with display filters).
 tshark keys TCP conversations by stream (a reused 4-tuple is a new row): rows of the same
@@ -193,11 +196,203 @@ def test_io_stat_matches_tshark(case):
     assert ours == theirs
 
 
+# ---- io,phs ----------------------------------------------------------------------------
+
+PHS_LINE = re.compile(r"^(\s*)(\S+)\s+frames:(\d+) bytes:(\d+)\s*$")
+OURS_PHS = {"eth", "sll", "null", "loop", "ppp", "raw", "vlan", "ieee8021ad", "arp", "ip", "ipv6",
+            "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "llmnr", "http", "tls", "quic"}
+
+
+def tshark_output(path: Path, z: str) -> str:
+    cmd = ["tshark", "-n", "-q", "-r", str(path)]
+    for pref in TSHARK_PREFS:
+        cmd += ["-o", pref]
+    return subprocess.run(cmd + ["-z", z], capture_output=True, text=True, env=_env(), check=True).stdout
+
+
+def tshark_phs(path: Path) -> dict[str, tuple[int, int]]:
+    """tshark's hierarchy in fastpkt's terms: a protocol fastpkt does not dissect is the
+    payload it sees ("data", its subtree folded in); tshark's _ws.* markers (malformed,
+    short) and the pkt_comment pseudo-protocol are not protocols of the packet."""
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    stack: list[str] = []
+    for line in tshark_output(path, "io,phs").splitlines():
+        m = PHS_LINE.match(line)
+        if not m:
+            continue
+        depth = len(m.group(1)) // 2
+        del stack[depth:]
+        stack.append(m.group(2))
+        path_ = [p for p in stack if p != "pkt_comment"]
+        if not path_ or path_[-1].startswith("_ws."):
+            continue
+        known_ = 0
+        while known_ < len(path_) and path_[known_] in OURS_PHS:
+            known_ += 1
+        if known_ < len(path_) - 1:
+            continue  # inside a subtree folded into its first unknown protocol
+        key = ":".join(path_[:known_] + (["data"] if known_ < len(path_) else []))
+        rows[key][0] += int(m.group(3))
+        rows[key][1] += int(m.group(4))
+    return {k: (f, b) for k, (f, b) in rows.items()}
+
+
+_STATEFUL = ("STATEFUL: tshark names a payload by its conversation's earlier packets (TLS and HTTP "
+             "continuation segments, QUIC short headers, coalesced QUIC packets nested, protocols "
+             "it recognises on ports); fastpkt's hierarchy classifies each packet alone")
+_DISSECT = ("tshark decodes a header fastpkt leaves as payload (a tunnel, MPLS, a protocol on a "
+            "port fastpkt does not know) or flags one fastpkt reads as payload")
+KNOWN_PHS = {
+    **{f: _STATEFUL for f in (
+        "ndpi-http_ipv6.pcap", "ndpi-quic-v2.pcapng", "ndpi-quic_frags_ch_in_multiple_packets.pcapng",
+        "ndpi-tls_esni_sni_both.pcap", "ndpi-tls_missing_ch_frag.pcap", "ndpi-tls_with_huge_ch.pcapng",
+        "ppp-frag_http_req.pcap", "ppp-nanosecs_big_endian.pcap", "ppp-raw_ip.pcap",
+        "ppp-unidirectional_tcp_stream_with_missing_packet.pcap", "scapy-http_chunk.pcap",
+        "scapy-tls_tcp_frag.pcap", "suricata-quic-frag-unordered.pcap", "suricata-quic-ietf.pcap",
+        "suricata-tls-client-hello-frag-01-dump_mtu300.pcap", "tcpdump-quic_handshake.pcap",
+        "tcpdump-quic_retry.pcap", "zeek-chromium-115.0.5790.110-api-cirrus-com.pcap",
+        "zeek-pipelined-requests.pcap", "zeek-vlan-qinqinq.pcap")},
+    **{f: _DISSECT for f in ("ppp-grepackets.pcap", "tcpdump-various_gre.pcap")},
+    **{f: "FRAGMENT: tshark dissects DNS/mDNS in first fragments; fastpkt decodes no application "
+          "layer in a fragment" for f in ("ppp-ip6_fragments.pcap", "zeek-ipv6-fragmented-dns.pcap")},
+    "zeek-ipv6-hbh-routing0.pcap": "a 3-byte payload on UDP port 53: tshark's DNS dissector takes it "
+                                   "(its hierarchy shows nothing under udp); fastpkt reads no DNS "
+                                   "header there and counts data",
+    "tcpdump-ipv6_invalid_length.pcap": "tshark shows an IPv6 header whose payload length passes the "
+                                        "frame (malformed); fastpkt leaves the frame's bytes as payload",
+    "tcpdump-udp-length-heapoverflow.pcap": "tshark shows a UDP header cut by the IP length (short); "
+                                            "fastpkt leaves the bytes as IP payload",
+    **{f: "tshark shows a payload cut by the snap length as _ws.short where no dissector takes its "
+          "port, as the port's protocol where one does; fastpkt (knowing neither port) counts data"
+       for f in ("ppp-pcapng-example.pcapng", "tcpdump-tcp_rst_data-trunc.pcap")},
+    "suricata-tcp-overlap2.pcap": "tshark takes TCP port 8080 as HTTP (no start line: nothing under "
+                                  "tcp in its hierarchy, 'Other HTTP Packets' in http,tree); fastpkt "
+                                  "detects HTTP by content and counts data",
+}
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", FILES)
+def test_phs_matches_tshark(name):
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    if name in KNOWN_PHS:
+        pytest.skip("known disagreement: " + KNOWN_PHS[name])
+    path = corpus_dir() / name
+    ours = {r.path: (r.frames, r.bytes) for r in fp.stats(str(path)).phs().itertuples()}
+    assert ours == tshark_phs(path)
+
+
+# ---- dns,tree / http,tree ------------------------------------------------------------------
+
+TREE_LINE = re.compile(r"^( *)(\S.*?)\s{2,}(\d+)\s")
+
+
+def tshark_tree(path: Path, z: str) -> list[tuple[int, str, int]]:
+    """(indent, topic, count) of each row with a count above 0."""
+    out = []
+    for line in tshark_output(path, z).splitlines():
+        m = TREE_LINE.match(line)
+        if m and int(m.group(3)) and not m.group(2).startswith("Topic"):
+            out.append((len(m.group(1)), m.group(2), int(m.group(3))))
+    return out
+
+
+def children(rows: list, parent: str) -> dict[str, int]:
+    """Rows one level under the row named `parent` (first token of each name)."""
+    out: dict[str, int] = {}
+    for i, (ind, topic, _) in enumerate(rows):
+        if topic == parent:
+            for ind2, t2, c2 in rows[i + 1:]:
+                if ind2 <= ind:
+                    break
+                if ind2 == ind + 1:
+                    out[t2] = c2
+            break
+    return out
+
+
+KNOWN_TREE = {
+    **{f: _STATEFUL for f in ("ppp-nanosecs_big_endian.pcap", "ppp-raw_ip.pcap", "scapy-http_chunk.pcap",
+                              "ppp-unidirectional_tcp_stream_with_missing_packet.pcap",
+                              "ppp-frag_http_req.pcap", "ndpi-http_ipv6.pcap", "zeek-pipelined-requests.pcap",
+                              "zeek-vlan-qinqinq.pcap")},
+    "suricata-tcp-overlap2.pcap": KNOWN_PHS["suricata-tcp-overlap2.pcap"],
+    "ppp-dnstoomanyresources.pcap": "tshark's DNS tap never sees a message its dissector threw on "
+                                    "(too many resources: malformed); fastpkt counts the header it read",
+    "ppp-ip6_fragments.pcap": KNOWN_PHS["ppp-ip6_fragments.pcap"],
+    "ppp-grepackets.pcap": _DISSECT,
+    "ndpi-reasm_segv_anon.pcapng": _DISSECT,
+}
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", FILES)
+def test_dns_tree_matches_tshark(name):
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    if name in KNOWN_TREE:
+        pytest.skip("known disagreement: " + KNOWN_TREE[name])
+    path = corpus_dir() / name
+    rows = tshark_tree(path, "dns,tree")
+    theirs = {"total": sum(c for ind, t, c in rows if t == "Total Packets"),
+              "rcode": children(rows, "rcode"), "opcode": children(rows, "opcodes"),
+              "query_response": children(rows, "Query/Response"),
+              "qtype": {t.split()[0]: c for t, c in children(rows, "Query Type").items()},
+              "class": children(rows, "Class")}
+    df = fp.stats(str(path)).dns()
+    ours = {"total": int(df[df.topic == "total"]["count"].sum())}
+    for topic in ("rcode", "opcode", "query_response", "qtype", "class"):
+        ours[topic] = {r.name: r.count for r in df[df.topic == topic].itertuples()}
+    assert ours == theirs
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", FILES)
+def test_http_tree_matches_tshark(name):
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    if name in KNOWN_TREE:
+        pytest.skip("known disagreement: " + KNOWN_TREE[name])
+    path = corpus_dir() / name
+    rows = tshark_tree(path, "http,tree")
+    theirs = {"total": sum(c for ind, t, c in rows if t == "Total HTTP Packets"),
+              "method": children(rows, "HTTP Request Packets"),
+              "status_class": children(rows, "HTTP Response Packets"),
+              "other": sum(c for ind, t, c in rows if t == "Other HTTP Packets")}
+    theirs["status"] = {}
+    for cls in theirs["status_class"]:
+        theirs["status"].update({t.split()[0]: c for t, c in children(rows, cls).items()})
+    df = fp.stats(str(path)).http()
+    ours = {"total": int(df[df.topic == "total"]["count"].sum()),
+            "other": int(df[df.topic == "other"]["count"].sum())}
+    for topic in ("method", "status_class", "status"):
+        ours[topic] = {r.name: r.count for r in df[df.topic == topic].itertuples()}
+    assert ours == theirs
+
+
+def test_arrow_and_bounds():
+    """Every table goes out over Arrow's C stream unchanged; a memory bound too small for
+    the conversation tables counts the packets it refused instead of failing."""
+    pa = pytest.importorskip("pyarrow")
+    pd = pytest.importorskip("pandas")
+    path = str(corpus_dir() / "suricata-dns-udp-google.com-a-aaaa-mx.pcap")
+    st = fp.stats(path, interval=1.0, filters=["dns.flags.response == 1"])
+    for z in ("io,phs", "conv,udp", "endpoints,ip", "io,stat,1,dns.flags.response == 1", "dns,tree",
+              "http,tree"):
+        table = pa.RecordBatchReader.from_stream(st.arrow(z)).read_all()
+        pd.testing.assert_frame_equal(table.to_pandas(), st.z(z), check_dtype=False)
+    assert st.io()["frames_1"].sum() == 3
+    assert st.cut == {k: 0 for k in st.cut}
+    tiny = fp.stats(path, max_memory=1)
+    assert tiny.cut["conv_ip"] == 6 and tiny.conversations("ip").empty
+
+
 def test_api_and_cli():
     path = str(Path(__file__).parent / "corpus" / "ppp-twohttprequests.pcap")
     st = fp.stats(path)
-    assert st.http().values.tolist() == [["www.ynet.co.il", 2]]
-    assert st.dns().empty
+    assert st.http_hosts().values.tolist() == [["www.ynet.co.il", 2]]
+    assert st.dns_names().empty
     assert len(st.packets.filter_mask("http.request")) == len(st.packets) == 2
     assert st.packets.filter_mask("frame.number == 2") == b"\x00\x01"
     io = st.io(0.1, ["http.request"])
@@ -209,5 +404,6 @@ def test_api_and_cli():
     only = fp.stats(path, display_filter="tcp.srcport == 60378")
     assert only.conversations("tcp")["frames"].tolist() == [1]
     from fastpkt.cli import main
-    assert main(["stats", path, "-z", "conv,tcp", "-z", "io,stat,1,tcp", "-z", "http,tree"]) == 0
+    assert main(["stats", path, "-z", "conv,tcp", "-z", "io,stat,1,tcp", "-z", "http,tree", "-z", "io,phs",
+                 "-z", "dns,tree", "-z", "endpoints,ip"]) == 0
     assert main(["stats", path, "-z", "nope"]) == 2

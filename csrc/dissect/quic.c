@@ -689,7 +689,7 @@ int fp_quic_feed(fp_quic_keys_cache *cache, fp_quic_crypto_stream streams[2],
 
 /* Wireshark's QUIC heuristic on UDP (any port): a long header of version 1, 2 (or its
  * draft 0x709a50c4) or draft-11 and later, connection ID lengths of at most 20. */
-static int quic_heuristic(const uint8_t *p, uint32_t len)
+int fp_quic_heuristic(const uint8_t *p, uint32_t len)
 {
     if (len < 13 || !(p[0] & 0x80))
         return 0;
@@ -725,7 +725,7 @@ static int quic_long_field(const fp_field *f, fp_field_ctx *x, fp_field_visit vi
     const fp_span *u = &d->layer[FP_L_UDP];
     const uint8_t *p = x->data + u->off + u->hlen;
     uint32_t len = u->end - u->off - u->hlen, off = 0, flags = 0, pn_off;
-    if (!quic_heuristic(p, len))
+    if (!fp_quic_heuristic(p, len))
         return 0;
     int n = 0;
     uint8_t dcid[FP_QUIC_MAX_CID], dcid_len = 0;

@@ -46,6 +46,10 @@ typedef struct {
     fp_quic_dir_keys server;    /* "server in": protects the server's Initials */
 } fp_quic_initial_keys;
 
+/* Wireshark's QUIC heuristic on a UDP payload (any port): 1 for a long header of a known
+ * version with plausible connection ID lengths (what the quic.* fields and io,phs take). */
+int fp_quic_heuristic(const uint8_t *p, uint32_t len);
+
 /* 1 for versions whose Initial protection we know (v1, v2), else 0. */
 int fp_quic_version_supported(uint32_t version);
 

@@ -208,6 +208,7 @@ int fp_hellos_register(PyObject *m, fp_state *st);
 int fp_capture_register(PyObject *m, fp_state *st);
 int fp_http_register(PyObject *m, fp_state *st);
 int fp_arrow_register(PyObject *m);
+int fp_stats_register(PyObject *m, fp_state *st); /* stats.c: _stats, the -z engine */
 
 /* Table methods shared by PacketList, Flows, Streams and ClientHellos (arrow.c): the Arrow
  * PyCapsule interface and the exports, all over one stream of record batches. */

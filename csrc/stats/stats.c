@@ -1,0 +1,442 @@
+/* tshark's -z statistics in one pass (stats.h). Every packet costs a walk of its layer
+ * bits, one hash probe per conversation layer it has, one bucket update per io,stat column
+ * (filters read the dissection the caller already made) and the DNS/HTTP heads only when
+ * those layers are present. */
+#include "stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dissect/quic.h"
+
+#define FP_PHS_NAME(name, str) str,
+const char *const fp_phs_names[FP_PHS_COUNT] = {FP_PHS_PROTOCOLS(FP_PHS_NAME)};
+#undef FP_PHS_NAME
+
+const char *const fp_conv_layer_names[FP_CONV_LAYERS] = {"eth", "ip", "ipv6", "tcp", "udp"};
+
+static void *stats_alloc(fp_stats *st, size_t n)
+{
+    void *p = calloc(1, n);
+    if (p == NULL) {
+        st->alloc_failures++;
+        if (st->cfg.budget) st->cfg.budget->alloc_failures++;
+        return NULL;
+    }
+    fp_budget_charge(st->cfg.budget, FP_MEM_ENGINE, fp_alloc_size(p));
+    return p;
+}
+
+static void stats_free_block(fp_stats *st, void *p)
+{
+    fp_budget_credit(st->cfg.budget, FP_MEM_ENGINE, fp_alloc_size(p));
+    free(p);
+}
+
+/* Growing to n bytes would pass the budget's limit. */
+static int over_budget(const fp_stats *st, size_t n)
+{
+    const fp_budget *b = st->cfg.budget;
+    return b != NULL && b->limit != 0 && b->total + n > b->limit;
+}
+
+fp_stats *fp_stats_new(const fp_stats_config *cfg)
+{
+    fp_stats *st = calloc(1, sizeof *st);
+    if (st == NULL) return NULL;
+    st->cfg = *cfg;
+    fp_budget_charge(cfg->budget, FP_MEM_ENGINE, fp_alloc_size(st));
+    st->phs_n = 1; /* the root: every frame */
+    return st;
+}
+
+void fp_stats_free(fp_stats *st)
+{
+    if (st == NULL) return;
+    for (int l = 0; l < FP_CONV_LAYERS; l++) {
+        if (st->conv[l].rows) stats_free_block(st, st->conv[l].rows);
+        if (st->conv[l].slots) stats_free_block(st, st->conv[l].slots);
+    }
+    if (st->io_frames) stats_free_block(st, st->io_frames);
+    if (st->io_bytes) stats_free_block(st, st->io_bytes);
+    fp_budget_credit(st->cfg.budget, FP_MEM_ENGINE, fp_alloc_size(st));
+    free(st);
+}
+
+/* ---- io,phs ------------------------------------------------------------------- */
+
+static uint8_t link_proto(uint32_t linktype, const fp_dissection *d)
+{
+    if (FP_HAS(d, FP_L_ETH)) return FP_PHS_ETH;
+    if (FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) return FP_PHS_SLL;
+    if (FP_HAS(d, FP_L_LOOP)) return linktype == FP_LINKTYPE_LOOP ? FP_PHS_LOOP : FP_PHS_NULL_LINK;
+    if (linktype == FP_LINKTYPE_PPP) return FP_PHS_PPP;
+    if (linktype == FP_LINKTYPE_RAW) return FP_PHS_RAW;
+    return FP_PHS_COUNT; /* LINKTYPE_IPV4/IPV6: the network layer is the first */
+}
+
+static uint8_t dns_proto(const fp_dissection *d)
+{
+    if (d->sport == 53 || d->dport == 53) return FP_PHS_DNS;
+    return d->sport == 5353 || d->dport == 5353 ? FP_PHS_MDNS : FP_PHS_LLMNR;
+}
+
+/* The protocols of one frame, outer to inner, as io,phs nests them. */
+static int phs_path(const uint8_t *data, uint32_t linktype, const fp_dissection *d, uint8_t *path)
+{
+    int n = 0;
+    uint8_t link = link_proto(linktype, d);
+    if (link != FP_PHS_COUNT) path[n++] = link;
+    for (int i = 0; i < d->vlan_count && n < FP_PHS_MAX_DEPTH - 8; i++)
+        path[n++] = d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN;
+    if (FP_HAS(d, FP_L_ARP)) {
+        path[n++] = FP_PHS_ARP;
+        return n;
+    }
+    int net = FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6);
+    if (FP_HAS(d, FP_L_IP4)) path[n++] = FP_PHS_IP;
+    if (FP_HAS(d, FP_L_IP6)) path[n++] = FP_PHS_IPV6;
+    if (FP_HAS(d, FP_L_ICMP) || FP_HAS(d, FP_L_ICMP6)) {
+        path[n++] = FP_HAS(d, FP_L_ICMP) ? FP_PHS_ICMP : FP_PHS_ICMPV6;
+        return n;
+    }
+    int tcp = FP_HAS(d, FP_L_TCP), udp = FP_HAS(d, FP_L_UDP);
+    if (tcp) path[n++] = FP_PHS_TCP;
+    if (udp) path[n++] = FP_PHS_UDP;
+    if (FP_HAS(d, FP_L_DNS)) path[n++] = dns_proto(d);
+    else if (FP_HAS(d, FP_L_HTTP)) path[n++] = FP_PHS_HTTP;
+    else if (FP_HAS(d, FP_L_TLS)) path[n++] = FP_PHS_TLS;
+    else if (udp && !d->is_fragment &&
+             fp_quic_heuristic(data + d->layer[FP_L_UDP].off + d->layer[FP_L_UDP].hlen,
+                               d->layer[FP_L_UDP].end - d->layer[FP_L_UDP].off - d->layer[FP_L_UDP].hlen))
+        path[n++] = FP_PHS_QUIC;
+    else if (d->payload_len > 0 && (tcp || udp || net || link != FP_PHS_COUNT))
+        path[n++] = FP_PHS_DATA;
+    return n;
+}
+
+static void phs_add(fp_stats *st, const uint8_t *path, int n, uint32_t wirelen)
+{
+    uint16_t node = 0;
+    for (int i = 0; i < n; i++) {
+        uint16_t c = st->phs[node].first_child, last = 0;
+        while (c != 0 && st->phs[c].proto != path[i]) {
+            last = c;
+            c = st->phs[c].next_sibling;
+        }
+        if (c == 0) {
+            if (st->phs_n == FP_PHS_MAX_NODES) {
+                st->phs_cut++;
+                return;
+            }
+            c = st->phs_n++;
+            fp_phs_node *nn = &st->phs[c];
+            memset(nn, 0, sizeof *nn);
+            nn->parent = node;
+            nn->proto = path[i];
+            nn->depth = (uint8_t)(i + 1);
+            if (last) st->phs[last].next_sibling = c; /* children in order of first sight */
+            else st->phs[node].first_child = c;
+        }
+        node = c;
+        st->phs[node].frames++;
+        st->phs[node].bytes += wirelen;
+    }
+}
+
+/* ---- conv / endpoints ------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    uint8_t alen, ip_version;
+} conv_key;
+
+static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u; /* FNV-1a */
+    return h;
+}
+
+/* Symmetric: both directions of a pair hash alike. */
+static uint32_t conv_hash(const conv_key *k)
+{
+    uint32_t hs = hash_bytes(2166136261u, k->src, k->alen), hd = hash_bytes(2166136261u, k->dst, k->alen);
+    hs = hash_bytes(hs, (const uint8_t *)&k->sport, 2);
+    hd = hash_bytes(hd, (const uint8_t *)&k->dport, 2);
+    uint32_t h = (hs ^ hd) + (hs & hd) * 2u; /* = hs + hd, order-free */
+    return h ^ (h >> 15);
+}
+
+/* 1: k runs A->B of the row, 2: B->A, 0: another pair. */
+static int conv_match(const fp_conv *r, const conv_key *k)
+{
+    if (r->alen != k->alen || r->ip_version != k->ip_version) return 0;
+    if (r->port_a == k->sport && r->port_b == k->dport && memcmp(r->a, k->src, k->alen) == 0 &&
+        memcmp(r->b, k->dst, k->alen) == 0)
+        return 1;
+    if (r->port_a == k->dport && r->port_b == k->sport && memcmp(r->a, k->dst, k->alen) == 0 &&
+        memcmp(r->b, k->src, k->alen) == 0)
+        return 2;
+    return 0;
+}
+
+static int conv_grow(fp_stats *st, fp_conv_table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 64, nslots = cap * 2;
+    size_t need = cap * sizeof(fp_conv) + nslots * sizeof(uint32_t);
+    if (over_budget(st, need)) return -1;
+    fp_conv *rows = stats_alloc(st, cap * sizeof(fp_conv));
+    uint32_t *slots = rows ? stats_alloc(st, nslots * sizeof(uint32_t)) : NULL;
+    if (slots == NULL) {
+        if (rows) stats_free_block(st, rows);
+        return -1;
+    }
+    if (t->n) memcpy(rows, t->rows, t->n * sizeof(fp_conv));
+    for (size_t i = 0; i < t->n; i++) {
+        conv_key k = {rows[i].a, rows[i].b, rows[i].port_a, rows[i].port_b, rows[i].alen, rows[i].ip_version};
+        size_t s = conv_hash(&k) & (nslots - 1);
+        while (slots[s]) s = (s + 1) & (nslots - 1);
+        slots[s] = (uint32_t)(i + 1);
+    }
+    if (t->rows) stats_free_block(st, t->rows);
+    if (t->slots) stats_free_block(st, t->slots);
+    t->rows = rows;
+    t->slots = slots;
+    t->cap = cap;
+    t->nslots = nslots;
+    return 0;
+}
+
+static void conv_add(fp_stats *st, int layer, const conv_key *k, int64_t ts, uint32_t wirelen)
+{
+    fp_conv_table *t = &st->conv[layer];
+    size_t s = 0;
+    if (t->nslots) {
+        s = conv_hash(k) & (t->nslots - 1);
+        for (uint32_t i; (i = t->slots[s]) != 0; s = (s + 1) & (t->nslots - 1)) {
+            fp_conv *r = &t->rows[i - 1];
+            int dir = conv_match(r, k);
+            if (dir == 0) continue;
+            if (dir == 1) {
+                r->frames_ab++;
+                r->bytes_ab += wirelen;
+            } else {
+                r->frames_ba++;
+                r->bytes_ba += wirelen;
+            }
+            if (ts < r->first_ns) r->first_ns = ts;
+            if (ts > r->last_ns) r->last_ns = ts;
+            return;
+        }
+    }
+    if (t->n == t->cap) {
+        if (conv_grow(st, t) < 0) {
+            t->cut_frames++;
+            return;
+        }
+        s = conv_hash(k) & (t->nslots - 1);
+        while (t->slots[s]) s = (s + 1) & (t->nslots - 1);
+    }
+    fp_conv *r = &t->rows[t->n];
+    memset(r, 0, sizeof *r);
+    memcpy(r->a, k->src, k->alen);
+    memcpy(r->b, k->dst, k->alen);
+    r->port_a = k->sport;
+    r->port_b = k->dport;
+    r->alen = k->alen;
+    r->ip_version = k->ip_version;
+    r->frames_ab = 1;
+    r->bytes_ab = wirelen;
+    r->first_ns = r->last_ns = ts;
+    t->slots[s] = (uint32_t)(++t->n);
+}
+
+static void conv_packet(fp_stats *st, const uint8_t *data, const fp_dissection *d, int64_t ts, uint32_t wirelen)
+{
+    if (FP_HAS(d, FP_L_ETH) && d->layer[FP_L_ETH].hlen >= 14) {
+        const uint8_t *e = data + d->layer[FP_L_ETH].off;
+        conv_key k = {e + 6, e, 0, 0, 6, 0};
+        conv_add(st, FP_CONV_ETH, &k, ts, wirelen);
+    }
+    const uint8_t *src = NULL, *dst = NULL;
+    uint8_t alen = 0;
+    if (FP_HAS(d, FP_L_IP4)) {
+        const uint8_t *ip = data + d->layer[FP_L_IP4].off;
+        src = ip + 12, dst = ip + 16, alen = 4;
+        conv_key k = {src, dst, 0, 0, 4, 4};
+        conv_add(st, FP_CONV_IP, &k, ts, wirelen);
+    } else if (FP_HAS(d, FP_L_IP6)) {
+        const uint8_t *ip = data + d->layer[FP_L_IP6].off;
+        src = ip + 8, dst = ip + 24, alen = 16;
+        conv_key k = {src, dst, 0, 0, 16, 6};
+        conv_add(st, FP_CONV_IPV6, &k, ts, wirelen);
+    }
+    if (src == NULL) return;
+    int layer = FP_HAS(d, FP_L_TCP) ? FP_CONV_TCP : FP_HAS(d, FP_L_UDP) ? FP_CONV_UDP : -1;
+    if (layer < 0) return;
+    conv_key k = {src, dst, d->sport, d->dport, alen, (uint8_t)(alen == 4 ? 4 : 6)};
+    conv_add(st, layer, &k, ts, wirelen);
+}
+
+/* ---- io,stat ---------------------------------------------------------------------- */
+
+/* Make bucket `b` addressable (buckets before the first packet's extend the front: time
+ * may go backwards in a capture). -1 when the budget or max_intervals refuses. */
+static int io_reserve(fp_stats *st, int64_t b, size_t ncols)
+{
+    if (st->io_n == 0) {
+        st->io_base = b;
+    }
+    int64_t lo = st->io_n ? (b < st->io_base ? b : st->io_base) : b;
+    int64_t hi = st->io_n ? (b >= st->io_base + (int64_t)st->io_n ? b + 1 : st->io_base + (int64_t)st->io_n) : b + 1;
+    uint64_t span = (uint64_t)(hi - lo);
+    if (span > st->cfg.max_intervals) return -1;
+    if (span <= st->io_cap && lo == st->io_base) {
+        st->io_n = (size_t)span;
+        return 0;
+    }
+    size_t cap = st->io_cap ? st->io_cap : 64;
+    while (cap < span) cap *= 2;
+    if (cap > st->cfg.max_intervals) cap = (size_t)st->cfg.max_intervals;
+    size_t bytes = cap * ncols * sizeof(uint64_t);
+    if (cap > st->io_cap && over_budget(st, 2 * bytes)) return -1;
+    uint64_t *f = stats_alloc(st, bytes), *by = f ? stats_alloc(st, bytes) : NULL;
+    if (by == NULL) {
+        if (f) stats_free_block(st, f);
+        return -1;
+    }
+    size_t shift = (size_t)(st->io_base - lo);
+    if (st->io_n) {
+        memcpy(f + shift * ncols, st->io_frames, st->io_n * ncols * sizeof(uint64_t));
+        memcpy(by + shift * ncols, st->io_bytes, st->io_n * ncols * sizeof(uint64_t));
+        stats_free_block(st, st->io_frames);
+        stats_free_block(st, st->io_bytes);
+    }
+    st->io_frames = f;
+    st->io_bytes = by;
+    st->io_cap = cap;
+    st->io_base = lo;
+    st->io_n = (size_t)span;
+    return 0;
+}
+
+static void io_packet(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                      int64_t ts, int has_ts, uint64_t number, const fp_dissection *d)
+{
+    size_t ncols = 1 + st->cfg.nfilters;
+    /* tshark's interval index truncates toward zero: a packet stamped up to one interval
+     * before the first one falls in the first interval */
+    int64_t b = (ts - st->first_ns) / st->cfg.interval_ns;
+    if (io_reserve(st, b, ncols) < 0) {
+        st->io_cut++;
+        return;
+    }
+    size_t row = (size_t)(b - st->io_base) * ncols;
+    st->io_frames[row]++;
+    st->io_bytes[row] += wirelen;
+    if (st->cfg.nfilters == 0) return;
+    fp_field_ctx x;
+    fp_field_ctx_init(&x, data, caplen, wirelen, ts, has_ts, d);
+    x.number = number;
+    for (size_t i = 0; i < st->cfg.nfilters; i++)
+        if (fp_filter_match(st->cfg.filters[i], &x)) {
+            st->io_frames[row + 1 + i]++;
+            st->io_bytes[row + 1 + i] += wirelen;
+        }
+}
+
+/* ---- dns,tree / http,tree ------------------------------------------------------------ */
+
+static void counter_add(fp_stats_counter *c, uint16_t key)
+{
+    for (uint16_t i = 0; i < c->n; i++)
+        if (c->keys[i] == key) {
+            c->counts[i]++;
+            return;
+        }
+    if (c->n == FP_STATS_MAX_KEYS) {
+        c->cut++;
+        return;
+    }
+    c->keys[c->n] = key;
+    c->counts[c->n++] = 1;
+}
+
+static void dns_packet(fp_stats *st, const uint8_t *data, const fp_dissection *d)
+{
+    const uint8_t *msg;
+    uint32_t len;
+    fp_dns_iter it;
+    if (fp_dns_message(data, d, &msg, &len) != 0 || fp_dns_iter_init(&it, msg, len) != 0) return;
+    fp_dns_tree *t = &st->dns;
+    t->packets++;
+    uint16_t flags = it.hdr.flags;
+    if (flags & 0x8000) t->responses++;
+    else t->queries++;
+    t->opcode[(flags >> 11) & 15]++;
+    t->rcode[flags & 15]++;
+    fp_dns_record rec;
+    if (it.hdr.qdcount && fp_dns_iter_next(&it, &rec) == 1 && rec.section == FP_DNS_QD) {
+        counter_add(&t->qtype, rec.type);
+        counter_add(&t->qclass, rec.rclass & 0x7fff); /* mDNS's unicast-response bit is not the class */
+    }
+}
+
+static void http_method(fp_http_tree *t, const uint8_t *p, size_t n)
+{
+    if (n > FP_STATS_METHOD_MAX) n = FP_STATS_METHOD_MAX;
+    for (uint16_t i = 0; i < t->nmethods; i++)
+        if (strlen(t->methods[i]) == n && memcmp(t->methods[i], p, n) == 0) {
+            t->method_counts[i]++;
+            return;
+        }
+    if (t->nmethods == FP_STATS_MAX_KEYS) {
+        t->methods_cut++;
+        return;
+    }
+    memcpy(t->methods[t->nmethods], p, n);
+    t->methods[t->nmethods][n] = 0;
+    t->method_counts[t->nmethods++] = 1;
+}
+
+static void http_packet(fp_stats *st, const uint8_t *data, const fp_dissection *d)
+{
+    fp_http_tree *t = &st->http;
+    fp_http_message m;
+    t->packets++;
+    if (fp_http_parse(data, d, &m) != 0) {
+        t->other++;
+        return;
+    }
+    if (m.start.is_response) {
+        t->responses++;
+        t->status[m.start.status < 1000 ? m.start.status : 0]++;
+    } else {
+        t->requests++;
+        http_method(t, data + m.start.method.off, m.start.method.len);
+    }
+}
+
+/* ---- per packet ------------------------------------------------------------------------- */
+
+void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                  uint32_t linktype, int64_t ts_ns, int has_ts, uint64_t number,
+                  const fp_dissection *d)
+{
+    if (!st->seen) {
+        st->seen = 1;
+        st->first_ns = st->last_ns = ts_ns;
+    }
+    if (ts_ns > st->last_ns) st->last_ns = ts_ns;
+    st->frames++;
+    st->bytes += wirelen;
+    st->phs[0].frames++;
+    st->phs[0].bytes += wirelen;
+    uint8_t path[FP_PHS_MAX_DEPTH];
+    phs_add(st, path, phs_path(data, linktype, d, path), wirelen);
+    conv_packet(st, data, d, ts_ns, wirelen);
+    if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, d);
+    if (FP_HAS(d, FP_L_DNS)) dns_packet(st, data, d);
+    if (FP_HAS(d, FP_L_HTTP)) http_packet(st, data, d);
+}
