@@ -37,8 +37,6 @@ from fastpkt.writers import OpenedOnWrite
 from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
     ARP,
     DNS,
-    DNSQR,
-    DNSRR,
     ICMP,
     IP,
     TCP,
@@ -59,50 +57,31 @@ from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa:
 from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  # noqa: F401
 from fastpkt.craft import hexdump, ls, raw  # noqa: F401
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
+from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
+    DNSQR,
+    DNSRR,
+    DNSRRMX,
+    DNSRROPT,
+    DNSRRSOA,
+    DNSRRSRV,
+    EDNS0TLV,
+    FlagValue,
+    NoPayload,
+    Padding,
+    Raw,
+    ScapyPacket,
+)
 
 __all__ = [
     "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
     "Ether", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
-    "DNS", "DNSQR", "DNSRR", "Raw", "Packet", "PacketList",
+    "DNS", "DNSQR", "DNSRR", "DNSRRMX", "DNSRRSOA", "DNSRRSRV", "DNSRROPT", "EDNS0TLV",
+    "Raw", "Padding", "NoPayload", "FlagValue", "Packet", "PacketList",
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr",
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
 ]
-
-
-class _RawLayer:
-    """``pkt[Raw]``: the innermost payload, as Scapy's Raw layer exposes it (``.load``)."""
-
-    __slots__ = ("load",)
-    name = "Raw"
-
-    def __init__(self, load: bytes) -> None:
-        self.load = load
-
-    def __bytes__(self) -> bytes:
-        return self.load
-
-    def __len__(self) -> int:
-        return len(self.load)
-
-    def __repr__(self) -> str:
-        return "<Raw  load=%r |>" % (self.load,)
-
-
-class _RawMeta(type):
-    """``isinstance(pkt[Raw], Raw)`` holds for the payload objects the facade returns."""
-
-    def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, (_RawLayer, _fp._fastpkt.Raw))
-
-
-class Raw(metaclass=_RawMeta):
-    """Scapy's Raw layer name. ``pkt[Raw].load`` is ``pkt.payload`` (bytes after the last
-    decoded header). ``Raw(load=b'...')`` builds a standalone payload object."""
-
-    def __new__(cls, load: bytes = b"") -> _RawLayer:  # type: ignore[misc]
-        return _RawLayer(bytes(load))
 
 
 # ---------------------------------------------------------------- packet lists
@@ -262,6 +241,7 @@ def rdpcap(filename: str | os.PathLike[str], count: int = -1, on_error: str = "s
     RuntimeWarning, as Scapy's does; ``on_error="raise"`` raises instead, ``"skip"``
     resynchronises past bad records (see ``fastpkt.open``)."""
     with _fp.open(filename, on_error=on_error) as reader:
+        reader._facade = True
         packets = reader.read_all(None if count is None or count < 0 else count)
         _warn_if_cut(reader, len(packets), 2)
     return PacketList(packets, os.path.basename(os.fspath(filename)))
@@ -282,6 +262,7 @@ class PcapReader:
 
     def __init__(self, filename: Any) -> None:
         self._reader = _fp.open(filename)
+        self._reader._facade = True
         self.linktype = self._reader.linktype
 
     def __iter__(self) -> Iterator[Packet]:
@@ -333,8 +314,10 @@ def _offline_reader(offline: Any, filter: str | None,  # noqa: A002
     None for what fastpkt.sniff takes as it is (lists, Packets, Readers)."""
     if offline is None or isinstance(offline, (list, tuple, Packet, _fp.Reader, _fp.PacketList)):
         return None
-    return _fp.open(offline, filter=filter, on_error=on_error,
-                    display_filter=kwargs.pop("display_filter", None))
+    reader = _fp.open(offline, filter=filter, on_error=on_error,
+                      display_filter=kwargs.pop("display_filter", None))
+    reader._facade = True
+    return reader
 
 
 class AsyncSniffer(_FpAsyncSniffer):
@@ -356,6 +339,13 @@ class AsyncSniffer(_FpAsyncSniffer):
             kwargs["offline"] = self._cut_reader
             kwargs["filter"] = None
         super().__init__(**kwargs)
+
+    def _open(self) -> Any:
+        """fastpkt.sniff's sources, making the facade's packets (Scapy's object model)."""
+        packets, readers, linktype, live = super()._open()
+        for r in readers:   # the ones sniff opened (a caller's opened_socket stays as it is)
+            r._facade = True
+        return packets, readers, linktype, live
 
     def _run(self) -> PacketList:  # type: ignore[override]
         reader = self._cut_reader

@@ -41,7 +41,7 @@ void fp_layer_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     Py_XDECREF(LAYER(self)->pkt);
     if (LAYER(self)->b) fp_bnode_free(LAYER(self));
-    PyObject_Free(self); /* allocated with PyObject_Malloc in fp_layer_new */
+    tp->tp_free(self); /* PyObject_Free (fp_layer_new's PyObject_Malloc), or the GC's */
     Py_DECREF(tp);
 }
 
@@ -57,9 +57,16 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
         return NULL;
     }
     PyTypeObject *tp = st->Layer_Types[id];
-    FpLayer *l = (FpLayer *)PyObject_Malloc((size_t)tp->tp_basicsize);
-    if (l == NULL) return PyErr_NoMemory();
-    PyObject_Init((PyObject *)l, tp); /* increfs the heap type */
+    FpLayer *l;
+    if (Py_TYPE(pkt) != st->Packet_Type && st->Facade_Layer_Types[id]) {
+        tp = st->Facade_Layer_Types[id]; /* a Python subclass: allocated (and freed) with the GC's */
+        l = (FpLayer *)tp->tp_alloc(tp, 0);
+        if (l == NULL) return NULL;
+    } else {
+        l = (FpLayer *)PyObject_Malloc((size_t)tp->tp_basicsize);
+        if (l == NULL) return PyErr_NoMemory();
+        PyObject_Init((PyObject *)l, tp); /* increfs the heap type */
+    }
     Py_INCREF(pkt);
     l->pkt = pkt;
     l->id = (uint8_t)id;
@@ -221,7 +228,15 @@ fail:
     return NULL;
 }
 
+static PyObject *layer_get_packet(PyObject *self, void *c)
+{
+    (void)c;
+    PyObject *pkt = (PyObject *)LAYER(self)->pkt;
+    return Py_NewRef(pkt ? pkt : Py_None);
+}
+
 static PyGetSetDef layer_getset[] = {
+    {"_packet", layer_get_packet, NULL, "The Packet this view reads (None for a builder).", NULL},
     {"name", layer_get_name, NULL, "Layer name (Scapy's class name: 'Ether', 'IP', 'TCP', ...).", NULL},
     {"offset", layer_get_offset, NULL, "Offset of the header within the packet bytes.", NULL},
     {"header_len", layer_get_offset, NULL,
@@ -298,6 +313,8 @@ PyMethodDef fp_layer_l4_methods[] = {
 static inline PyObject *view_getattro(PyObject *self, PyObject *name, const fp_state *st)
 {
     unsigned id = LAYER(self)->id;
+    /* fastpkt.scapy's subclasses redefine some fields (flags, payload...): their class decides */
+    if (__builtin_expect(Py_TYPE(self) != st->Layer_Types[id], 0)) return PyObject_GenericGetAttr(self, name);
     for (int i = 0; i < st->layer_fast_n[id]; i++)
         if (st->layer_fast[id][i].name == name)
             return st->layer_fast[id][i].def->get(self, st->layer_fast[id][i].def->closure);
@@ -399,8 +416,52 @@ static PyObject *fields_tuple(const char *const *names)
     return fp_intern_tuple(names, n, sizeof *names);
 }
 
+/* _set_facade_types(packet_type, {layer type: subclass}): the classes fastpkt.scapy's
+ * Readers and PacketLists make. Subclasses must add no instance fields (__slots__ = ()):
+ * they are allocated and freed as their base. */
+static PyObject *set_facade_types(PyObject *m, PyObject *args)
+{
+    PyTypeObject *ptype;
+    PyObject *map;
+    if (!PyArg_ParseTuple(args, "O!O!:_set_facade_types", &PyType_Type, &ptype, &PyDict_Type, &map))
+        return NULL;
+    fp_state *st = fp_state_from_module(m);
+    if (!PyType_IsSubtype(ptype, st->Packet_Type) || ptype->tp_basicsize != st->Packet_Type->tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "packet_type must subclass fastpkt.Packet with __slots__ = ()");
+        return NULL;
+    }
+    PyTypeObject *found[FP_L_COUNT] = {0};
+    for (int id = 0; id < FP_L_COUNT; id++) {
+        if (st->Layer_Types[id] == NULL) continue;
+        PyObject *sub = PyDict_GetItemWithError(map, (PyObject *)st->Layer_Types[id]);
+        if (sub == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            continue;
+        }
+        if (!PyType_Check(sub) || !PyType_IsSubtype((PyTypeObject *)sub, st->Layer_Types[id]) ||
+            ((PyTypeObject *)sub)->tp_basicsize != st->Layer_Types[id]->tp_basicsize) {
+            PyErr_Format(PyExc_TypeError, "%R must subclass %R with __slots__ = ()", sub,
+                         (PyObject *)st->Layer_Types[id]);
+            return NULL;
+        }
+        found[id] = (PyTypeObject *)sub;
+    }
+    Py_XSETREF(st->Facade_Packet_Type, (PyTypeObject *)Py_NewRef(ptype));
+    for (int id = 0; id < FP_L_COUNT; id++)
+        Py_XSETREF(st->Facade_Layer_Types[id], (PyTypeObject *)Py_XNewRef(found[id]));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef layer_functions[] = {
+    {"_set_facade_types", set_facade_types, METH_VARARGS,
+     "_set_facade_types(packet_type, layer_types) -> None\n--\n\n"
+     "The Packet and layer subclasses that Readers and PacketLists with _facade set make."},
+    {NULL, NULL, 0, NULL},
+};
+
 int fp_layers_register(PyObject *m, fp_state *st)
 {
+    if (PyModule_AddFunctions(m, layer_functions) < 0) return -1;
     PyTypeObject *base = (PyTypeObject *)PyType_FromModuleAndSpec(m, &layer_base_spec, NULL);
     if (base == NULL) return -1;
     PyObject *empty = PyTuple_New(0);

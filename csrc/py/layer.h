@@ -73,7 +73,8 @@ PyObject *fp_layer_getattro(PyObject *self, PyObject *name);
 #define Py_TPFLAGS_DISALLOW_INSTANTIATION 0
 #endif
 
-#define LAYER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE)
+/* BASETYPE: fastpkt.scapy subclasses the view types (no new fields, see _set_facade_types) */
+#define LAYER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_BASETYPE)
 
 /* layer_build.c: constructing (builder mode) and setting fields */
 PyObject *fp_layer_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds);

@@ -182,6 +182,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
 {
     fp_state *st = fp_state_from_module(m);
     Py_VISIT(st->Packet_Type);
+    Py_VISIT(st->Facade_Packet_Type);
+    for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Facade_Layer_Types[i]);
     Py_VISIT(st->Reader_Type);
     Py_VISIT(st->PacketList_Type);
     Py_VISIT(st->Writer_Type);
@@ -215,6 +217,8 @@ static int fastpkt_clear(PyObject *m)
 {
     fp_state *st = fp_state_from_module(m);
     Py_CLEAR(st->Packet_Type);
+    Py_CLEAR(st->Facade_Packet_Type);
+    for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Facade_Layer_Types[i]);
     Py_CLEAR(st->Reader_Type);
     Py_CLEAR(st->PacketList_Type);
     Py_CLEAR(st->Writer_Type);

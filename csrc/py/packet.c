@@ -9,6 +9,10 @@
 
 static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
 {
+    if (PyType_IS_GC(tp)) { /* a Python subclass (fastpkt.scapy's): GC header, zeroed */
+        PyObject *op = tp->tp_alloc(tp, (Py_ssize_t)inline_len);
+        return (FpPacket *)op; /* edit and the rest are zero */
+    }
     /* PyObject_InitVar increfs heap types; no zero-fill of the payload area. */
     size_t size = offsetof(FpPacket, inline_data) + (size_t)inline_len;
     PyObject *op = PyObject_Malloc(size);
@@ -33,10 +37,10 @@ static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t
 }
 
 /* A packet owning a copy of `len` bytes: its data, then (pcapng) padding and options. */
-static FpPacket *packet_copy(fp_state *st, const uint8_t *data, uint32_t len, uint32_t caplen,
-                             uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+static FpPacket *packet_copy(fp_state *st, PyTypeObject *tp, const uint8_t *data, uint32_t len,
+                             uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
 {
-    FpPacket *p = packet_alloc(st->Packet_Type, len);
+    FpPacket *p = packet_alloc(tp, len);
     if (p == NULL) return NULL;
     p->owner = NULL;
     p->owner_is_reader = 0;
@@ -50,13 +54,19 @@ static FpPacket *packet_copy(fp_state *st, const uint8_t *data, uint32_t len, ui
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
 {
-    return packet_copy(st, data, caplen, caplen, wirelen, linktype, ts_ns);
+    return packet_copy(st, st->Packet_Type, data, caplen, caplen, wirelen, linktype, ts_ns);
+}
+
+static PyTypeObject *packet_type(const fp_state *st, int facade)
+{
+    return facade && st->Facade_Packet_Type ? st->Facade_Packet_Type : st->Packet_Type;
 }
 
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
-                         uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+                         uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns,
+                         int facade)
 {
-    FpPacket *p = packet_alloc(st->Packet_Type, 0);
+    FpPacket *p = packet_alloc(packet_type(st, facade), 0);
     if (p == NULL) return NULL;
     p->owner = Py_NewRef(owner);
     p->owner_is_reader = owner_is_reader;
@@ -67,13 +77,13 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
     return p;
 }
 
-FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader)
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade)
 {
     uint32_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
     FpPacket *p = reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
-                                          rec->linktype, rec->ts_ns)
-                         : packet_copy(st, rec->data, len, rec->caplen, rec->wirelen,
-                                       rec->linktype, rec->ts_ns);
+                                          rec->linktype, rec->ts_ns, facade)
+                         : packet_copy(st, packet_type(st, facade), rec->data, len, rec->caplen,
+                                       rec->wirelen, rec->linktype, rec->ts_ns);
     if (p == NULL) return NULL;
     p->interface_id = rec->interface_id;
     p->has_ts = rec->has_ts;
@@ -91,7 +101,7 @@ static void packet_dealloc(PyObject *self)
         Py_DECREF(p->owner);
     }
     Py_XDECREF(p->edit);
-    PyObject_Free(self);
+    tp->tp_free(self); /* PyObject_Free, or the GC's for a Python subclass */
     Py_DECREF(tp);
 }
 
@@ -697,6 +707,8 @@ static const struct {
 static PyObject *packet_getattro(PyObject *self, PyObject *name)
 {
     const fp_state *st = PKT(self)->st;
+    /* fastpkt.scapy's subclass redefines some of these names: its class decides */
+    if (Py_TYPE(self) != st->Packet_Type) return PyObject_GenericGetAttr(self, name);
     for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
         if (name == st->packet_fast_names[i]) return packet_fast[i].get(self, packet_fast[i].closure);
     return PyObject_GenericGetAttr(self, name);
@@ -726,7 +738,8 @@ static PyType_Spec packet_spec = {
     .name = "fastpkt.Packet",
     .basicsize = (int)offsetof(FpPacket, inline_data),
     .itemsize = 1,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    /* BASETYPE for fastpkt.scapy's packet class (no new instance fields: __slots__ = ()) */
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_BASETYPE,
     .slots = packet_slots,
 };
 

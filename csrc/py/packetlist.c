@@ -39,6 +39,7 @@ typedef struct {
     PyObject *ng_prefix;     /* pcapng sources: bytes of the blocks before the first packet, or NULL */
     fp_interface *ifs;       /* pcapng sources: the interface table (global ids) */
     uint32_t n_ifs;
+    int facade;              /* packets are fastpkt.scapy's (from a Reader with facade set) */
 } fp_packetlist;
 
 #define PL(o) ((fp_packetlist *)(o))
@@ -62,6 +63,7 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     pl->ng_prefix = NULL;
     pl->ifs = NULL;
     pl->n_ifs = 0;
+    pl->facade = 0;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     PyObject_GC_Track(pl);
     return pl;
@@ -184,6 +186,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
     }
     pl->entries = b.entries;
     pl->n = (Py_ssize_t)b.n;
+    pl->facade = r->facade;
     if (r->src) {
         pl->linktype = fp_source_linktype(r->src);
         pl->snaplen = fp_source_snaplen(r->src);
@@ -274,7 +277,7 @@ void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec)
 static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
     FpPacket *p = fp_packet_view(st, pl->owner, pl->owner_is_reader, e->data, e->caplen, e->wirelen,
-                                 e->linktype, e->ts_ns);
+                                 e->linktype, e->ts_ns, pl->facade);
     if (p == NULL) return NULL;
     p->interface_id = e->interface_id;
     p->has_ts = e->has_ts;
@@ -322,6 +325,7 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
     out->has_file_header = pl->has_file_header;
     memcpy(out->file_header, pl->file_header, sizeof out->file_header);
     out->format = pl->format;
+    out->facade = pl->facade;
     out->ng_prefix = Py_XNewRef(pl->ng_prefix);
     if (pl->n_ifs) {
         out->ifs = PyMem_RawMalloc(pl->n_ifs * sizeof *out->ifs);
@@ -839,7 +843,23 @@ static PyObject *get_interfaces(PyObject *self, void *c)
     return list;
 }
 
+static PyObject *get_facade(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(PL(self)->facade);
+}
+
+static int set_facade(PyObject *self, PyObject *v, void *c)
+{
+    (void)c;
+    int on = v ? PyObject_IsTrue(v) : 0;
+    if (on < 0) return -1;
+    PL(self)->facade = on;
+    return 0;
+}
+
 static PyGetSetDef packetlist_getset[] = {
+    {"_facade", get_facade, set_facade, "Make fastpkt.scapy's packets (set by that module).", NULL},
     {"linktype", get_linktype, NULL, "Link type of the source capture.", NULL},
     {"snaplen", get_snaplen, NULL, "Snapshot length of the source capture.", NULL},
     {"nanosecond", get_nanosecond, NULL, "True when the source had nanosecond timestamps.", NULL},

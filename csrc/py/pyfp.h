@@ -52,6 +52,10 @@ typedef struct {
     PyTypeObject *LayerBase_Type;
     PyTypeObject *Build_Types[FP_B_COUNT_MAX];   /* by fp_build_id */
     PyTypeObject *DNSQR_Type, *DNSRR_Type;
+    /* fastpkt.scapy's packet and layer subclasses (module._set_facade_types), or NULL:
+     * Readers and PacketLists with `facade` set make these, and their packets' layers too. */
+    PyTypeObject *Facade_Packet_Type;
+    PyTypeObject *Facade_Layer_Types[FP_L_COUNT];
     PyObject *bnames[FP_B_COUNT_MAX][24];        /* interned field names of each table */
 #define FP_ROUTE_CACHE 16
     fp_route_entry route_cache[FP_ROUTE_CACHE];  /* source address by destination, 1 s */
@@ -94,13 +98,15 @@ fp_state *fp_state_from_module(PyObject *m);
 
 /* packet.c */
 int fp_packet_register(PyObject *m, fp_state *st);
-/* `reader` non-NULL: view the record in place (its data must be stable). */
-FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader);
+/* `reader` non-NULL: view the record in place (its data must be stable). `facade`: make
+ * the fastpkt.scapy subclass (when registered). */
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade);
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
 /* A packet viewing `data` in place; `owner` (a Reader or a buffer holder) is kept alive. */
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
-                         uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
+                         uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns,
+                         int facade);
 /* Where a packet's pcapng options start (they follow its data, 4-byte aligned). */
 static inline const uint8_t *fp_packet_opts(const FpPacket *p)
 {
@@ -175,6 +181,7 @@ typedef struct {
     PyObject *file;          /* the file object a stream is read from (GC-visible), or NULL */
     PyObject *input_exc;     /* exception a file object's read raised, re-raised for it */
     int64_t deadline_ns;     /* live: CLOCK_MONOTONIC time iteration ends at, 0 = none */
+    int facade;              /* packets (and read_all's lists) are fastpkt.scapy's */
 } fp_reader_obj;
 
 /* FP_PULL_IDLE: a live source's read timeout passed without a packet. */

@@ -348,7 +348,7 @@ static PyObject *reader_iternext(PyObject *self)
     }
     if (!r->is_stream && r->claim_owner == 0) { /* mmap'd or memory: pull under the GIL */
         rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
-        if (rc == FP_PULL_RECORD) return (PyObject *)fp_packet_from_record(st, &rec, self);
+        if (rc == FP_PULL_RECORD) return (PyObject *)fp_packet_from_record(st, &rec, self, r->facade);
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
         return NULL;
     }
@@ -366,7 +366,8 @@ static PyObject *reader_iternext(PyObject *self)
     if (r->closed && rc == FP_PULL_RECORD) rc = FP_PULL_END; /* closed by another thread meanwhile */
     PyObject *pkt = NULL;
     if (rc == FP_PULL_RECORD) /* built while claimed: a stream's record moves on the next pull */
-        pkt = (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL);
+        pkt = (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL,
+                                                     r->facade);
     else
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
     release_one(self);
@@ -673,7 +674,23 @@ static PyObject *reader_repr(PyObject *self)
                                 r->closed ? " closed" : "");
 }
 
+static PyObject *get_facade(PyObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(as_reader(self)->facade);
+}
+
+static int set_facade(PyObject *self, PyObject *v, void *c)
+{
+    (void)c;
+    int on = v ? PyObject_IsTrue(v) : 0;
+    if (on < 0) return -1;
+    as_reader(self)->facade = on;
+    return 0;
+}
+
 static PyGetSetDef reader_getset[] = {
+    {"_facade", get_facade, set_facade, "Make fastpkt.scapy's packets (set by that module).", NULL},
     {"format", get_format, NULL, "'pcap' or 'pcapng'.", NULL},
     {"linktype", get_linktype, NULL, "Link type of the file (pcapng: first interface).", NULL},
     {"snaplen", get_snaplen, NULL, "Snapshot length from the file header.", NULL},

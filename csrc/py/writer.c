@@ -465,7 +465,7 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
     if (st == NULL) return -1;
     int pcapng = fp_writer_format(self->w) == FP_WFORMAT_PCAPNG;
     uint32_t linktype = self->linktype, interface_id = 0;
-    int is_packet = Py_IS_TYPE(pkt, st->Packet_Type);
+    int is_packet = PyObject_TypeCheck(pkt, st->Packet_Type);
     if (is_packet) {
         FpPacket *p = (FpPacket *)pkt;
         fp_record rec = {.ts_ns = p->ts_ns, .data = p->data, .caplen = p->caplen, .wirelen = p->wirelen,

@@ -1,0 +1,815 @@
+"""Scapy's packet object model over fastpkt's packets, for ``fastpkt.scapy``.
+
+The facade's Readers and PacketLists make ``ScapyPacket`` (a subclass of ``fastpkt.Packet``)
+and their layers are this module's subclasses of the view types (``_fastpkt._set_facade_types``),
+so iterating costs what it costs in fastpkt and nothing here runs until a script touches an
+attribute Scapy defines differently: ``layers()``, ``payload`` (the next layer), ``fields``,
+``getlayer``, ``pkt.src`` on an Ether frame, ``FlagValue`` flags, DNS records as Scapy's
+classes, ``Raw`` only for bytes no layer decodes.
+
+Scapy decodes, with ``from scapy.all import *``, everything fastpkt's views here stand for
+except HTTP and TLS (``scapy.layers.http``/``tls`` are not loaded by default): their bytes are
+``Raw`` here as there.
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Iterator
+
+import fastpkt as _fp
+from fastpkt import _fastpkt as _C
+
+# ---------------------------------------------------------------- flags
+_TCP_FLAG_NAMES = "FSRPAUECN"
+_IP_FLAG_NAMES = ["MF", "DF", "evil"]
+
+
+class FlagValue:
+    """Scapy's FlagValue: an int with named bits. ``str`` lists the set flags (TCP: ``'SA'``,
+    IP: ``'MF+DF'``), ``repr`` is ``<Flag 18 (SA)>``; compares with ints and flag strings;
+    ``'S' in f``, ``f.S``, ``f.DF``."""
+
+    __slots__ = ("value", "names", "multi")
+
+    def __init__(self, value: Any, names: str | list[str]) -> None:
+        object.__setattr__(self, "multi", isinstance(names, list))
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "value", self._fix(value))
+
+    def _fix(self, value: Any) -> int:
+        if not value:
+            return 0
+        if isinstance(value, str):
+            value = value.split("+") if self.multi else list(value)
+        if isinstance(value, list):
+            bits = 0
+            for name in value:
+                bits |= 1 << self.names.index(name)
+            return bits
+        return int(value)
+
+    def __int__(self) -> int:
+        return self.value
+
+    __index__ = __int__
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        try:
+            return self.value == self._fix(other)
+        except (ValueError, TypeError):
+            return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __lt__(self, other: Any) -> bool:
+        return self.value < self._fix(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.value <= self._fix(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.value > self._fix(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.value >= self._fix(other)
+
+    def __and__(self, other: Any) -> FlagValue:
+        return FlagValue(self.value & self._fix(other), self.names)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> FlagValue:
+        return FlagValue(self.value | self._fix(other), self.names)
+
+    __ror__ = __add__ = __or__
+
+    def __sub__(self, other: Any) -> FlagValue:
+        return FlagValue(self.value & (2 ** len(self.names) - 1 - self._fix(other)), self.names)
+
+    def __xor__(self, other: Any) -> FlagValue:
+        return FlagValue(self.value ^ self._fix(other), self.names)
+
+    def __lshift__(self, other: Any) -> int:
+        return self.value << self._fix(other)
+
+    def __rshift__(self, other: Any) -> int:
+        return self.value >> self._fix(other)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def _set_names(self) -> list[str]:
+        out, i, x = [], 0, self.value
+        while x:
+            if x & 1:
+                out.append(self.names[i] if i < len(self.names) else "?")
+            i += 1
+            x >>= 1
+        return out
+
+    def __str__(self) -> str:
+        return ("+" if self.multi else "").join(self._set_names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._set_names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._set_names()
+
+    def __repr__(self) -> str:
+        return "<Flag %d (%s)>" % (self.value, self)
+
+    def __getattr__(self, attr: str) -> bool:
+        try:
+            if self.multi:
+                return bool((1 << self.names.index(attr)) & self.value)
+            return all(bool((1 << self.names.index(flag)) & self.value) for flag in attr)
+        except ValueError:
+            raise AttributeError(attr) from None
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        if attr not in self.names:
+            raise AttributeError("FlagValue has no flag %r" % (attr,))
+        bit = 1 << self.names.index(attr)
+        object.__setattr__(self, "value", self.value | bit if value else self.value & ~bit)
+
+    def copy(self) -> FlagValue:
+        return FlagValue(self.value, self.names)
+
+
+# ---------------------------------------------------------------- text hooks
+def _text() -> Any:
+    """fastpkt._scapy_text (Scapy's repr/summary/show text), or None before it exists."""
+    try:
+        from fastpkt import _scapy_text
+    except ImportError:
+        return None
+    return _scapy_text
+
+
+def _plain(pkt: _fp.Packet) -> _fp.Packet:
+    """The same record as a plain fastpkt.Packet (its own API), for the text builders."""
+    return _fp.Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen)
+
+
+# ---------------------------------------------------------------- matching layers
+def _wanted(cls: Any) -> str:
+    """The class name a getlayer()/haslayer()/[] argument asks for."""
+    if isinstance(cls, type):
+        return cls.__name__
+    if isinstance(cls, str):
+        return cls
+    raise TypeError("layer must be a layer class or its name, not %s" % type(cls).__name__)
+
+
+def _matches(layer: Any, wanted: str) -> bool:
+    """Scapy's test: the exact class (by name here: one name, one class), or its `name`."""
+    return type(layer).__name__ == wanted or layer.name == wanted or _base_name(layer) == wanted
+
+
+def _base_name(layer: Any) -> str:
+    return getattr(type(layer), "_scapy_class", type(layer).__name__)
+
+
+def _not_found(cls: Any) -> IndexError:
+    name = cls.__name__ if isinstance(cls, type) else repr(cls)
+    return IndexError("Layer [%s] not found" % name)
+
+
+class _LayerOps:
+    """getlayer/haslayer/[]/in/layers()/lastlayer() with Scapy's rules: the search starts at
+    this layer, goes down the payload chain and into DNS records (``dns[DNSQR]``)."""
+
+    __slots__ = ()
+
+    def _following(self) -> list[Any]:
+        """This layer and the ones under it."""
+        return [self]
+
+    def getlayer(self, cls: Any, nb: int = 1, **flt: Any) -> Any:
+        """The nb-th layer of class ``cls`` (a class, its name, or an index), or None."""
+        following = self._following()
+        if isinstance(cls, int):
+            return following[cls] if 0 <= cls < len(following) else None
+        wanted, fld = _wanted(cls), None
+        if "." in wanted:
+            wanted, fld = wanted.split(".", 1)
+        for layer in following:
+            for found in [layer] + _records_of(layer):
+                if _matches(found, wanted) and all(getattr(found, k, None) == v
+                                                   for k, v in flt.items()):
+                    if nb == 1:
+                        return getattr(found, fld) if fld else found
+                    nb -= 1
+        return None
+
+    def haslayer(self, cls: Any) -> bool:
+        return self.getlayer(cls) is not None
+
+    def __contains__(self, cls: Any) -> bool:
+        return self.getlayer(cls) is not None
+
+    def __getitem__(self, cls: Any) -> Any:
+        if isinstance(cls, slice):   # Scapy's pkt[TCP:2]: the second TCP layer
+            found = self.getlayer(cls.start, nb=cls.stop or 1, **(cls.step or {}))
+            cls = cls.start
+        else:
+            found = self.getlayer(cls)
+        if found is None:
+            raise _not_found(cls)
+        return found
+
+    def layers(self) -> list[type]:
+        """The classes of this layer and the ones under it (Scapy's ``layers()``)."""
+        return [_public_class(layer) for layer in self._following()]
+
+    def lastlayer(self) -> Any:
+        return self._following()[-1]
+
+    def firstlayer(self) -> Any:
+        layer = self
+        while layer.underlayer is not None:
+            layer = layer.underlayer
+        return layer
+
+
+def _records_of(layer: Any) -> list[Any]:
+    if not isinstance(layer, _C.DNS):
+        return []
+    return [r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec]
+
+
+def _public_class(layer: Any) -> type:
+    """The class a script names: fastpkt.IP for our IP view, Raw for Raw..."""
+    return getattr(layer, "_public", type(layer))
+
+
+# ---------------------------------------------------------------- the chain of a packet
+_APP_HIDDEN = frozenset(("HTTP", "TLS"))   # Scapy does not decode these by default
+_ATTR = {"Ether": "eth", "SLL": "sll", "SLL2": "sll", "Loopback": "loopback", "ARP": "arp",
+         "IP": "ip", "IPv6": "ip6", "TCP": "tcp", "UDP": "udp", "ICMP": "icmp",
+         "ICMPv6": "icmp6", "DNS": "dns"}
+_NETWORK = frozenset(("ARP", "IP", "IPv6"))
+_fp_layers = _C.Packet.layers.__get__    # the C getters, past the facade's overrides
+_fp_payload = _C.Layer.payload.__get__
+
+
+def _chain(pkt: _fp.Packet) -> list[Any]:
+    """The layers Scapy would show for this packet, outer to inner: our views, then Raw
+    for undecoded bytes and Padding for bytes past the network layer's length."""
+    views: list[Any] = []
+    vlan = 0
+    for name in _fp_layers(pkt):
+        if name in _APP_HIDDEN:
+            continue
+        if name == "Dot1Q":
+            views.append(pkt.vlans[vlan])
+            vlan += 1
+        else:
+            views.append(getattr(pkt, _ATTR[name]))
+    out: list[Any] = list(views)
+    if views:
+        last = views[-1]
+        if not isinstance(last, _C.DNS):
+            load = _fp_payload(last)
+            if load:
+                out.append(Raw(load))
+        net = next((v for v in views if _base_name(v) in _NETWORK), None)
+        if net is not None:
+            end = net.offset + len(net)
+            if end < pkt.caplen:
+                out.append(Padding(pkt.raw[end:]))
+    elif pkt.caplen:
+        out.append(Raw(pkt.raw))
+    for i, layer in enumerate(out):
+        if isinstance(layer, Raw):
+            layer._chain, layer._i = out, i
+    return out
+
+
+def _position(layer: Any) -> tuple[list[Any], int]:
+    """(chain, index) of a view in its packet's chain."""
+    chain = _chain(layer._packet)
+    cls, off = type(layer), layer.offset
+    for i, other in enumerate(chain):
+        if type(other) is cls and other.offset == off:
+            return chain, i
+    raise LookupError("layer not in its packet")   # a view always is; keeps mypy exact
+
+
+class _NoPayload:
+    """Scapy's NoPayload: what ``payload`` is after the last layer (false, empty)."""
+
+    __slots__ = ()
+    name = "NoPayload"
+    fields: dict[str, Any] = {}
+    underlayer = None
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bytes__(self) -> bytes:
+        return b""
+
+    def __repr__(self) -> str:
+        return ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _NoPayload)
+
+    def __hash__(self) -> int:
+        return 0
+
+    @property
+    def payload(self) -> _NoPayload:
+        return self
+
+    def getlayer(self, cls: Any, nb: int = 1, **flt: Any) -> None:
+        return None
+
+    def haslayer(self, cls: Any) -> bool:
+        return False
+
+    def __contains__(self, cls: Any) -> bool:
+        return False
+
+    def layers(self) -> list[type]:
+        return []
+
+    def __getattr__(self, attr: str) -> Any:
+        raise AttributeError(attr)
+
+
+NoPayload = _NoPayload()
+
+
+# ---------------------------------------------------------------- Raw and Padding
+class _RawMeta(type):
+    """``isinstance(x, Raw)`` also holds for fastpkt's own Raw (``pkt['Raw']`` of a builder)."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return type.__instancecheck__(cls, obj) or (cls is Raw and isinstance(obj, _C.Raw))
+
+
+class Raw(_LayerOps, metaclass=_RawMeta):
+    """Scapy's Raw: payload bytes no layer decodes (``.load``). ``Raw(load=b"...")`` builds
+    one (``IP()/UDP()/Raw(b"x")``); ``pkt[Raw]`` of a read packet knows its place."""
+
+    __slots__ = ("load", "_chain", "_i")
+    name = "Raw"
+
+    def __init__(self, load: bytes | str = b"") -> None:
+        self.load = load.encode() if isinstance(load, str) else bytes(load)
+        self._chain: list[Any] | None = None
+        self._i = 0
+
+    def __bytes__(self) -> bytes:
+        return self.load
+
+    def __len__(self) -> int:
+        return len(self.load)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.load == self.load  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.load)
+
+    def __repr__(self) -> str:
+        return "<%s  load=%r |>" % (type(self).__name__, self.load)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {"load": self.load}
+
+    def _following(self) -> list[Any]:
+        return [self] if self._chain is None else self._chain[self._i:]
+
+    @property
+    def payload(self) -> Any:
+        chain = self._chain
+        return chain[self._i + 1] if chain is not None and self._i + 1 < len(chain) else NoPayload
+
+    @property
+    def underlayer(self) -> Any:
+        return self._chain[self._i - 1] if self._chain is not None and self._i > 0 else None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.payload, attr)
+
+
+class Padding(Raw):
+    """Scapy's Padding: frame bytes past the network layer's own length (Ethernet minimum
+    size, trailers). ``Raw in pkt`` does not count it, as in Scapy."""
+
+    __slots__ = ()
+    name = "Padding"
+
+
+# ---------------------------------------------------------------- DNS records
+def _dns_name(text: str) -> bytes:
+    """fastpkt's name text as Scapy's bytes: the trailing dot kept, the root b'.'."""
+    if text in ("", "."):
+        return b"."
+    return text.encode("latin-1") + b"."
+
+
+class _RecordList(list):  # type: ignore[type-arg]
+    """Scapy 2.6+'s DNS sections: lists of records that also answer attribute reads with
+    their first record's (``dns.qd.qname``), as Scapy's do."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_") or not self:
+            raise AttributeError(attr)
+        return getattr(self[0], attr)
+
+
+class _RecordMeta(type):
+    """DNSQR(...)/DNSRR(...) called by a script build fastpkt's records (what DNS(qd=...)
+    takes); isinstance() holds for both those and the records read from packets."""
+
+    _builder: type | None = None
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls._builder is not None:
+            return cls._builder(*args, **kwargs)
+        return type.__call__(cls, *args, **kwargs)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return type.__instancecheck__(cls, obj) or (
+            cls._builder is not None and isinstance(obj, cls._builder))
+
+    def _make(cls, **values: Any) -> Any:
+        """A record read from a packet."""
+        rec = object.__new__(cls)
+        rec._values = values
+        return rec
+
+
+class _Record(_LayerOps, metaclass=_RecordMeta):
+    """A DNS question or resource record, as Scapy's class of the same name shows it."""
+
+    __slots__ = ("_values",)
+    name = "DNS record"
+    _fields: tuple[str, ...] = ()
+    underlayer = None
+
+    def __init__(self, **values: Any) -> None:
+        self._values = values
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {k: self._values[k] for k in self._fields if k in self._values}
+
+    @property
+    def payload(self) -> _NoPayload:
+        return NoPayload
+
+    def __getattr__(self, attr: str) -> Any:
+        try:
+            return self._values[attr]
+        except KeyError:
+            raise AttributeError("%s has no field %r" % (type(self).__name__, attr)) from None
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.fields == other.fields  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.fields))
+
+    def __repr__(self) -> str:
+        body = " ".join("%s=%r" % kv for kv in self.fields.items())
+        return "<%s  %s |>" % (type(self).__name__, body)
+
+
+class DNSQR(_Record):
+    __slots__ = ()
+    _builder = _C.DNSQR
+    name = "DNS Question Record"
+    _fields = ("qname", "qtype", "unicastresponse", "qclass")
+
+
+class DNSRR(_Record):
+    __slots__ = ()
+    _builder = _C.DNSRR
+    name = "DNS Resource Record"
+    _fields = ("rrname", "type", "cacheflush", "rclass", "ttl", "rdata")
+
+
+class DNSRRMX(_Record):
+    __slots__ = ()
+    name = "DNS MX Resource Record"
+    _fields = ("rrname", "type", "cacheflush", "rclass", "ttl", "preference", "exchange")
+
+
+class DNSRRSOA(_Record):
+    __slots__ = ()
+    name = "DNS SOA Resource Record"
+    _fields = ("rrname", "type", "rclass", "ttl", "mname", "rname", "serial", "refresh",
+               "retry", "expire", "minimum")
+
+
+class DNSRRSRV(_Record):
+    __slots__ = ()
+    name = "DNS SRV Resource Record"
+    _fields = ("rrname", "type", "cacheflush", "rclass", "ttl", "priority", "weight", "port",
+               "target")
+
+
+class DNSRROPT(_Record):
+    __slots__ = ()
+    name = "DNS OPT Resource Record"
+    _fields = ("rrname", "type", "rclass", "extrcode", "version", "z", "rdata")
+
+
+class EDNS0TLV(_Record):
+    __slots__ = ()
+    name = "DNS EDNS0 TLV"
+    _fields = ("optcode", "optlen", "optdata")
+
+
+_NAME_RDATA = frozenset((2, 3, 4, 5, 7, 8, 9, 12, 39))   # NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME
+
+
+def _txt(raw: bytes) -> list[bytes]:
+    out, i = [], 0
+    while i < len(raw):
+        n = raw[i]
+        out.append(raw[i + 1:i + 1 + n])
+        i += 1 + n
+    return out
+
+
+def _edns_options(raw: bytes) -> list[EDNS0TLV]:
+    out, i = [], 0
+    while i + 4 <= len(raw):
+        code, length = int.from_bytes(raw[i:i + 2], "big"), int.from_bytes(raw[i + 2:i + 4], "big")
+        out.append(EDNS0TLV._make(optcode=code, optlen=length, optdata=raw[i + 4:i + 4 + length]))
+        i += 4 + length
+    return out
+
+
+def _question(q: Any) -> DNSQR:
+    return DNSQR._make(qname=_dns_name(q.qname), qtype=q.qtype, unicastresponse=q.qclass >> 15,
+                 qclass=q.qclass & 0x7FFF)
+
+
+def _resource(rr: Any) -> _Record:
+    """One fastpkt DNSRR (names as text, rdata as text and wire bytes) as Scapy's record."""
+    t, raw = rr.type, rr.rdata_raw
+    head = {"rrname": _dns_name(rr.rrname), "type": t, "cacheflush": rr.rclass >> 15,
+            "rclass": rr.rclass & 0x7FFF, "ttl": rr.ttl, "rdlen": rr.rdlen}
+    text = rr.rdata if isinstance(rr.rdata, str) else None
+    if t == 41:
+        return DNSRROPT._make(rrname=head["rrname"], type=t, rclass=rr.rclass, extrcode=rr.ttl >> 24,
+                        version=(rr.ttl >> 16) & 0xFF, z=rr.ttl & 0xFFFF, rdlen=rr.rdlen,
+                        rdata=_edns_options(raw))
+    if t == 15 and text is not None and len(raw) >= 2:
+        return DNSRRMX._make(**head, preference=int.from_bytes(raw[:2], "big"),
+                       exchange=_dns_name(text.split(" ", 1)[1]))
+    if t == 33 and text is not None and len(raw) >= 6:
+        return DNSRRSRV._make(**head, priority=int.from_bytes(raw[0:2], "big"),
+                        weight=int.from_bytes(raw[2:4], "big"), port=int.from_bytes(raw[4:6], "big"),
+                        target=_dns_name(text.split(" ", 3)[3]))
+    if t == 6 and text is not None and len(raw) >= 20:
+        mname, rname = text.split(" ")[:2]
+        nums = [int.from_bytes(raw[i:i + 4], "big") for i in range(len(raw) - 20, len(raw), 4)]
+        head.pop("cacheflush")
+        head["rclass"] = rr.rclass
+        return DNSRRSOA._make(**head, mname=_dns_name(mname), rname=_dns_name(rname), serial=nums[0],
+                        refresh=nums[1], retry=nums[2], expire=nums[3], minimum=nums[4])
+    if t == 1 and len(raw) == 4:
+        rdata: Any = str(ipaddress.IPv4Address(raw))
+    elif t == 28 and len(raw) == 16:
+        rdata = str(ipaddress.IPv6Address(raw))
+    elif t in _NAME_RDATA and text is not None:
+        rdata = _dns_name(text)
+    elif t == 16:
+        rdata = _txt(raw)
+    else:
+        rdata = raw
+    return DNSRR._make(**head, rdata=rdata)
+
+
+# ---------------------------------------------------------------- views
+class _View(_LayerOps):
+    """What every facade view adds to fastpkt's: Scapy's name, fields, payload chain and
+    attribute fall-through (``pkt[IP].sport``)."""
+
+    __slots__ = ()
+    _scapy_fields: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._scapy_fields}
+
+    @property
+    def payload(self) -> Any:
+        chain, i = _position(self)
+        return chain[i + 1] if i + 1 < len(chain) else NoPayload
+
+    @property
+    def underlayer(self) -> Any:
+        chain, i = _position(self)
+        return chain[i - 1] if i > 0 else None
+
+    def _following(self) -> list[Any]:
+        chain, i = _position(self)
+        return chain[i:]
+
+    def __getitem__(self, cls: Any) -> Any:
+        if _direct(cls):   # decoded alike by both: fastpkt finds it without the chain
+            try:
+                found = _C.Packet.__getitem__(self._packet, cls)
+            except KeyError:
+                raise _not_found(cls) from None
+            if found.offset >= self.offset:
+                return found
+            raise _not_found(cls)
+        return _LayerOps.__getitem__(self, cls)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.payload, attr)
+
+
+def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, ...],
+                extra: dict[str, Any] | None = None) -> type:
+    ns: dict[str, Any] = {"__slots__": (), "name": long_name, "_scapy_fields": fields,
+                          "_scapy_class": scapy_name, "_public": base, "__module__": __name__}
+    ns.update(extra or {})
+    return type(scapy_name, (_View, base), ns)
+
+
+def _ip_flags(self: Any) -> FlagValue:
+    return FlagValue(_C.IP.flags.__get__(self), _IP_FLAG_NAMES)
+
+
+def _tcp_flags(self: Any) -> FlagValue:
+    return FlagValue(int(_C.TCP.flags.__get__(self)), _TCP_FLAG_NAMES)
+
+
+def _ip_options(self: Any) -> Any:
+    raw = _C.IP.options.__get__(self)
+    return [] if not raw else raw   # Scapy: IPOption objects; ours stay bytes (README)
+
+
+def _dns_section(which: str) -> property:
+    getter = getattr(_C.DNS, which).__get__
+    if which == "qd":
+        return property(lambda self: _RecordList(_question(q) for q in getter(self)))
+    return property(lambda self: _RecordList(_resource(r) for r in getter(self)))
+
+
+IP_ = _view_class(_C.IP, "IP", "IP", _C.IP.fields,
+                  {"flags": property(_ip_flags), "options": property(_ip_options)})
+TCP_ = _view_class(_C.TCP, "TCP", "TCP", _C.TCP.fields, {"flags": property(_tcp_flags)})
+DNS_ = _view_class(_C.DNS, "DNS", "DNS", _C.DNS.fields,
+                   {w: _dns_section(w) for w in ("qd", "an", "ns", "ar")})
+_VIEWS = {
+    _C.Ether: _view_class(_C.Ether, "Ether", "Ethernet", _C.Ether.fields),
+    _C.Dot1Q: _view_class(_C.Dot1Q, "Dot1Q", "802.1Q", ("prio", "dei", "vlan", "type"),
+                          {"dei": property(lambda self: _C.Dot1Q.id.__get__(self))}),
+    _C.ARP: _view_class(_C.ARP, "ARP", "ARP", _C.ARP.fields),
+    _C.IP: IP_,
+    _C.IPv6: _view_class(_C.IPv6, "IPv6", "IPv6", _C.IPv6.fields),
+    _C.TCP: TCP_,
+    _C.UDP: _view_class(_C.UDP, "UDP", "UDP", _C.UDP.fields),
+    _C.ICMP: _view_class(_C.ICMP, "ICMP", "ICMP", _C.ICMP.fields),
+    _C.ICMPv6: _view_class(_C.ICMPv6, "ICMPv6", "ICMPv6", _C.ICMPv6.fields),
+    _C.DNS: DNS_,
+    _C.SLL: _view_class(_C.SLL, "CookedLinux", "cooked linux", _C.SLL.fields),
+    _C.Loopback: _view_class(_C.Loopback, "Loopback", "Loopback", _C.Loopback.fields),
+}
+
+
+# ---------------------------------------------------------------- packets
+# Layers both decode alike, looked up by fastpkt directly (no chain); a view type answers
+# for its name and Scapy's spellings of it.
+_DIRECT = frozenset(("Ether", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "DNS"))
+
+
+def _direct(cls: Any) -> bool:
+    if isinstance(cls, type):
+        return cls.__name__ in _DIRECT
+    return isinstance(cls, str) and cls in _DIRECT
+
+
+def _first(pkt: Any) -> Any:
+    for name in _fp_layers(pkt):
+        return getattr(pkt, _ATTR[name])   # the outermost layer: never Dot1Q, HTTP or TLS
+    chain = _chain(pkt)
+    return chain[0] if chain else NoPayload
+
+
+class ScapyPacket(_C.Packet):
+    """A packet read through ``fastpkt.scapy``: a ``fastpkt.Packet`` that is also its first
+    layer, as Scapy's packets are (``pkt.src`` is the Ethernet source on an Ether frame,
+    ``pkt.payload`` the IP layer, ``pkt.fields`` the Ethernet fields). fastpkt's own
+    attributes (``pkt.ip``, ``pkt.tcp``, ``pkt.time``...) read as before."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return _first(self).name
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return _first(self).fields
+
+    @property
+    def payload(self) -> Any:
+        return _first(self).payload
+
+    underlayer = None
+
+    @property
+    def src(self) -> Any:
+        return _first(self).src
+
+    @property
+    def dst(self) -> Any:
+        return _first(self).dst
+
+    @property
+    def sport(self) -> Any:
+        return _first(self).sport
+
+    @property
+    def dport(self) -> Any:
+        return _first(self).dport
+
+    @property
+    def proto(self) -> Any:
+        return _first(self).proto
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(_first(self), attr)
+
+    def __len__(self) -> int:
+        return self.caplen   # Scapy: len(raw(pkt))
+
+    def getlayer(self, cls: Any, nb: int = 1, **flt: Any) -> Any:
+        """The nb-th layer of class ``cls`` (a class, its name, or an index), or None."""
+        if nb == 1 and not flt and _direct(cls):
+            try:
+                return _C.Packet.__getitem__(self, cls)
+            except KeyError:
+                return None
+        return _LayerOps.getlayer(_first(self), cls, nb, **flt)
+
+    def haslayer(self, cls: Any) -> bool:  # type: ignore[override]
+        if _direct(cls):
+            return _C.Packet.__contains__(self, cls)
+        return _LayerOps.getlayer(_first(self), cls) is not None
+
+    __contains__ = haslayer
+
+    def __getitem__(self, cls: Any) -> Any:
+        if _direct(cls):
+            try:
+                return _C.Packet.__getitem__(self, cls)
+            except KeyError:
+                raise _not_found(cls) from None
+        return _LayerOps.__getitem__(_first(self), cls)
+
+    def layers(self) -> list[type]:  # type: ignore[override]
+        return [_public_class(layer) for layer in _chain(self)]
+
+    def lastlayer(self) -> Any:
+        chain = _chain(self)
+        return chain[-1] if chain else NoPayload
+
+    def firstlayer(self) -> Any:
+        return _first(self)
+
+    def __repr__(self) -> str:
+        text = _text()
+        return text.packet_repr(_plain(self)) if text else _C.Packet.__repr__(self)
+
+    def summary(self) -> str:
+        text = _text()
+        return text.packet_summary(_plain(self)) if text else _C.Packet.summary(self)
+
+    def show(self, dump: bool = False) -> str | None:  # type: ignore[override]
+        text = _text()
+        if text:
+            return text.packet_show(_plain(self), dump=dump)
+        return _C.Packet.show(self, dump=dump)
+
+
+_C._set_facade_types(ScapyPacket, _VIEWS)
