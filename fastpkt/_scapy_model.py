@@ -277,6 +277,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         last = views[-1]
         if not isinstance(last, _C.DNS):
             load = _fp_payload(last)
+            if isinstance(last, _C.ICMP):   # timestamps and masks are ICMP fields in Scapy
+                load = load[_ICMP_EXTRA.get(last.type, 0):]
             if load:
                 out.append(Raw(load))
         net = next((v for v in views if _base_name(v) in _NETWORK), None)
@@ -290,6 +292,29 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         if isinstance(layer, Raw):
             layer._chain, layer._i = out, i
     return out
+
+
+def _tail_bytes(pkt: _fp.Packet) -> tuple[bytes, bytes]:
+    """(Raw load, Padding load) of a packet, without building its chain: what ``Raw in pkt``
+    and ``Padding in pkt`` ask."""
+    names = [n for n in _fp_layers(pkt) if n not in _APP_HIDDEN]
+    if not names:
+        return pkt.raw, b""
+    last = names[-1]
+    view = pkt.vlans[-1] if last == "Dot1Q" else getattr(pkt, _ATTR[last])
+    load = b""
+    if last != "DNS":
+        load = _fp_payload(view)
+        if last == "ICMP":
+            load = load[_ICMP_EXTRA.get(view.type, 0):]
+    net = next((n for n in names if n in _NETWORK), None)
+    pad = b""
+    if net is not None:
+        nview = getattr(pkt, _ATTR[net])
+        end = nview.offset + len(nview)
+        if end < pkt.caplen:
+            pad = pkt.raw[end:]
+    return load, pad
 
 
 def _position(layer: Any) -> tuple[list[Any], int]:
@@ -611,7 +636,13 @@ class _View(_LayerOps):
 
     @property
     def fields(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._scapy_fields}
+        """The fields this layer has (Scapy's ``fields``: conditional ones only when present)."""
+        out = {}
+        for k in self._scapy_fields:
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = v
+        return out
 
     @property
     def payload(self) -> Any:
@@ -647,9 +678,12 @@ class _View(_LayerOps):
 def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, ...],
                 extra: dict[str, Any] | None = None) -> type:
     ns: dict[str, Any] = {"__slots__": (), "name": long_name, "_scapy_fields": fields,
-                          "_scapy_class": scapy_name, "_public": base, "__module__": __name__}
+                          "_scapy_class": scapy_name, "__module__": __name__}
     ns.update(extra or {})
-    return type(scapy_name, (_View, base), ns)
+    cls = type(scapy_name, (_View, base), ns)
+    # layers() names fastpkt's class when it has Scapy's name (IP, TCP...), else this one
+    cls._public = base if base.__name__ == scapy_name else cls
+    return cls
 
 
 def _ip_flags(self: Any) -> FlagValue:
@@ -675,9 +709,76 @@ def _dns_section(which: str) -> property:
 IP_ = _view_class(_C.IP, "IP", "IP", _C.IP.fields,
                   {"flags": property(_ip_flags), "options": property(_ip_options)})
 TCP_ = _view_class(_C.TCP, "TCP", "TCP", _C.TCP.fields, {"flags": property(_tcp_flags)})
+# ICMP: Scapy's fields after chksum depend on the type (RFC 792, 950, 1191)
+_ICMP_ID_SEQ = frozenset((0, 8, 13, 14, 15, 16, 17, 18))
+_ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4}   # header bytes past the first 8
+
+
+def _icmp_fields(self: Any) -> dict[str, Any]:
+    h = bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)]
+    t = self.type
+    u16, u32 = (lambda i: int.from_bytes(h[i:i + 2], "big")), (lambda i: int.from_bytes(h[i:i + 4], "big"))
+    out: dict[str, Any] = {"type": t, "code": self.code, "chksum": self.chksum}
+    if len(h) < 8 + _ICMP_EXTRA.get(t, 0):
+        return out
+    if t in _ICMP_ID_SEQ:
+        out.update(id=u16(4), seq=u16(6))
+    if t in (13, 14):
+        out.update(ts_ori=u32(8), ts_rx=u32(12), ts_tx=u32(16))
+    elif t in (17, 18):
+        out["addr_mask"] = str(ipaddress.IPv4Address(h[8:12]))
+    elif t == 5:
+        out["gw"] = str(ipaddress.IPv4Address(h[4:8]))
+    elif t == 12:
+        out.update(ptr=h[4], length=h[5], unused=u16(6))
+    elif t == 3:
+        out.update(reserved=h[4], length=h[5], nexthopmtu=u16(6))
+    elif t == 11:
+        out.update(reserved=h[4], length=h[5], unused=u16(6))
+    # Scapy's "unused": 16 bits (11, 12), 32 bits (other types without fields), else empty
+    if t not in (11, 12):
+        out["unused"] = b"" if t in _ICMP_ID_SEQ or t in (3, 5) else u32(4)
+    return out
+
+
+def _sll_fields(self: Any) -> dict[str, Any]:
+    """Scapy's CookedLinux/CookedLinuxV2 fields, from the header bytes."""
+    h = bytes(self)
+    if type(self).__name__ == "CookedLinuxV2":
+        return {"proto": int.from_bytes(h[0:2], "big"), "reserved": int.from_bytes(h[2:4], "big"),
+                "ifindex": int.from_bytes(h[4:8], "big"), "lladdrtype": int.from_bytes(h[8:10], "big"),
+                "pkttype": h[10], "lladdrlen": h[11], "src": h[12:20]}
+    return {"pkttype": int.from_bytes(h[0:2], "big"), "lladdrtype": int.from_bytes(h[2:4], "big"),
+            "lladdrlen": int.from_bytes(h[4:6], "big"), "src": h[6:14],
+            "proto": int.from_bytes(h[14:16], "big")}
+
+
+def _field_of(fields: Any, name: str) -> property:
+    return property(lambda self: fields(self).get(name))
+
+
+def _dns_length(self: Any) -> int | None:
+    """DNS over TCP: the message length before it (Scapy's ``length``); None over UDP."""
+    tcp = self._packet.tcp
+    if tcp is None:
+        return None
+    head = _fp_payload(tcp)[:2]
+    return int.from_bytes(head, "big") if len(head) == 2 else None
+
+
+def _dns_fields(self: Any) -> dict[str, Any]:
+    out = {k: getattr(self, k) for k in _C.DNS.fields}
+    return out if self._packet.tcp is None else {"length": self.length, **out}
+
+
 DNS_ = _view_class(_C.DNS, "DNS", "DNS", _C.DNS.fields,
-                   {w: _dns_section(w) for w in ("qd", "an", "ns", "ar")})
-_VIEWS = {
+                   {"length": property(_dns_length), "fields": property(_dns_fields),
+                    **{w: _dns_section(w) for w in ("qd", "an", "ns", "ar")}})
+_SLL_EXTRA = {"fields": property(_sll_fields),
+              **{k: _field_of(_sll_fields, k) for k in ("lladdrtype", "lladdrlen", "src", "reserved")}}
+CookedLinux = _view_class(_C.SLL, "CookedLinux", "cooked linux", (), _SLL_EXTRA)
+CookedLinuxV2 = _view_class(_C.SLL, "CookedLinuxV2", "cooked linux v2", (), _SLL_EXTRA)
+_VIEWS: dict[Any, type] = {
     _C.Ether: _view_class(_C.Ether, "Ether", "Ethernet", _C.Ether.fields),
     _C.Dot1Q: _view_class(_C.Dot1Q, "Dot1Q", "802.1Q", ("prio", "dei", "vlan", "type"),
                           {"dei": property(lambda self: _C.Dot1Q.id.__get__(self))}),
@@ -686,10 +787,15 @@ _VIEWS = {
     _C.IPv6: _view_class(_C.IPv6, "IPv6", "IPv6", _C.IPv6.fields),
     _C.TCP: TCP_,
     _C.UDP: _view_class(_C.UDP, "UDP", "UDP", _C.UDP.fields),
-    _C.ICMP: _view_class(_C.ICMP, "ICMP", "ICMP", _C.ICMP.fields),
+    _C.ICMP: _view_class(_C.ICMP, "ICMP", "ICMP", (), {
+        "fields": property(_icmp_fields),
+        **{k: _field_of(_icmp_fields, k) for k in (
+            "id", "seq", "ts_ori", "ts_rx", "ts_tx", "addr_mask", "gw", "ptr", "length",
+            "unused", "reserved", "nexthopmtu")}}),
     _C.ICMPv6: _view_class(_C.ICMPv6, "ICMPv6", "ICMPv6", _C.ICMPv6.fields),
     _C.DNS: DNS_,
-    _C.SLL: _view_class(_C.SLL, "CookedLinux", "cooked linux", _C.SLL.fields),
+    _C.SLL: CookedLinux,
+    "SLL2": CookedLinuxV2,
     _C.Loopback: _view_class(_C.Loopback, "Loopback", "Loopback", _C.Loopback.fields),
 }
 
@@ -775,6 +881,17 @@ class ScapyPacket(_C.Packet):
     def haslayer(self, cls: Any) -> bool:  # type: ignore[override]
         if _direct(cls):
             return _C.Packet.__contains__(self, cls)
+        if cls is Raw or cls == "Raw":
+            last = _fp_layers(self)[-1:]
+            if last == ("DNS",):
+                return False
+            if last in (("HTTP",), ("TLS",)):   # Scapy leaves these to Raw
+                return True
+            if last == ("ICMP",):
+                return bool(_tail_bytes(self)[0])
+            return _C.Packet.__contains__(self, "Raw")   # bytes past the last header
+        if cls is Padding or cls == "Padding":
+            return bool(_tail_bytes(self)[1])
         return _LayerOps.getlayer(_first(self), cls) is not None
 
     __contains__ = haslayer

@@ -58,6 +58,8 @@ from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  #
 from fastpkt.craft import hexdump, ls, raw  # noqa: F401
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
+    CookedLinux,
+    CookedLinuxV2,
     DNSQR,
     DNSRR,
     DNSRRMX,
@@ -76,7 +78,7 @@ __all__ = [
     "rdpcap", "wrpcap", "PcapReader", "PcapWriter", "sniff",
     "Ether", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
     "DNS", "DNSQR", "DNSRR", "DNSRRMX", "DNSRRSOA", "DNSRRSRV", "DNSRROPT", "EDNS0TLV",
-    "Raw", "Padding", "NoPayload", "FlagValue", "Packet", "PacketList",
+    "Raw", "Padding", "NoPayload", "FlagValue", "CookedLinux", "CookedLinuxV2", "Packet", "PacketList",
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr",
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",

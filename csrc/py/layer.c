@@ -416,7 +416,7 @@ static PyObject *fields_tuple(const char *const *names)
     return fp_intern_tuple(names, n, sizeof *names);
 }
 
-/* _set_facade_types(packet_type, {layer type: subclass}): the classes fastpkt.scapy's
+/* _set_facade_types(packet_type, {layer type or name: subclass}): the classes fastpkt.scapy's
  * Readers and PacketLists make. Subclasses must add no instance fields (__slots__ = ()):
  * they are allocated and freed as their base. */
 static PyObject *set_facade_types(PyObject *m, PyObject *args)
@@ -433,7 +433,9 @@ static PyObject *set_facade_types(PyObject *m, PyObject *args)
     PyTypeObject *found[FP_L_COUNT] = {0};
     for (int id = 0; id < FP_L_COUNT; id++) {
         if (st->Layer_Types[id] == NULL) continue;
-        PyObject *sub = PyDict_GetItemWithError(map, (PyObject *)st->Layer_Types[id]);
+        /* by layer name first ('SLL2' shares the SLL type), then by view type */
+        PyObject *sub = PyDict_GetItemString(map, fp_layer_names[id]);
+        if (sub == NULL) sub = PyDict_GetItemWithError(map, (PyObject *)st->Layer_Types[id]);
         if (sub == NULL) {
             if (PyErr_Occurred()) return NULL;
             continue;
@@ -454,7 +456,7 @@ static PyObject *set_facade_types(PyObject *m, PyObject *args)
 
 static PyMethodDef layer_functions[] = {
     {"_set_facade_types", set_facade_types, METH_VARARGS,
-     "_set_facade_types(packet_type, layer_types) -> None\n--\n\n"
+     "_set_facade_types(packet_type, {view type or layer name: subclass}) -> None\n--\n\n"
      "The Packet and layer subclasses that Readers and PacketLists with _facade set make."},
     {NULL, NULL, 0, NULL},
 };
