@@ -38,6 +38,7 @@ class DisplayFilter:
     expression: str
     def match(self, pkt: Packet) -> bool: ...
 def compile_filter(expression: str) -> DisplayFilter: ...
+def _set_facade_types(packet_type: type[Packet], layer_types: dict[type[Layer] | str, type[Layer]], /) -> None: ...
 
 @final
 class FieldInfo(tuple[Any, ...]):
@@ -76,6 +77,8 @@ class TCPFlags:
 @disjoint_base
 class Layer:
     name: str                 # 'Ether', 'IP', 'TCP', ... (Scapy's class names)
+    @property
+    def _packet(self) -> Packet | None: ...   # the packet a view reads (None: a builder)
     fields: tuple[str, ...]   # field names shown by show()
     offset: int               # offset of the header within the packet bytes
     header_len: int
@@ -279,6 +282,7 @@ class Packet:
 class Reader:
     """Lazy iterator over a capture. Context manager. May feed several threads and engines at
     once: each packet goes to exactly one of them."""
+    _facade: bool   # make fastpkt.scapy's packets (ScapyPacket)
     def __init__(self, source: _Source, filter: str | None = None, on_error: _OnError = "raise",
                  count: int | None = None,
                  display_filter: str | DisplayFilter | None = None) -> None: ...
@@ -331,6 +335,7 @@ class _Tables:
 
 @final
 class PacketList(Sequence[Packet], _Tables):
+    _facade: bool   # make fastpkt.scapy's packets (ScapyPacket)
     linktype: int; snaplen: int; nanosecond: bool; big_endian: bool
     file_header: bytes | None   # pcap header / pcapng leading blocks as read: exact rewrites
     format: Literal["pcap", "pcapng"]

@@ -24,6 +24,9 @@ _TCP_FLAG_NAMES = "FSRPAUECN"
 _IP_FLAG_NAMES = ["MF", "DF", "evil"]
 
 
+_SET_NAMES: dict[tuple[Any, int], tuple[str, ...]] = {}
+
+
 class FlagValue:
     """Scapy's FlagValue: an int with named bits. ``str`` lists the set flags (TCP: ``'SA'``,
     IP: ``'MF+DF'``), ``repr`` is ``<Flag 18 (SA)>``; compares with ints and flag strings;
@@ -103,14 +106,20 @@ class FlagValue:
     def __bool__(self) -> bool:
         return bool(self.value)
 
-    def _set_names(self) -> list[str]:
-        out, i, x = [], 0, self.value
-        while x:
-            if x & 1:
-                out.append(self.names[i] if i < len(self.names) else "?")
-            i += 1
-            x >>= 1
-        return out
+    def _set_names(self) -> tuple[str, ...]:
+        key = (self.names if isinstance(self.names, str) else tuple(self.names), self.value)
+        found = _SET_NAMES.get(key)
+        if found is None:
+            out, i, x = [], 0, self.value
+            while x:
+                if x & 1:
+                    out.append(self.names[i] if i < len(self.names) else "?")
+                i += 1
+                x >>= 1
+            found = tuple(out)
+            if len(_SET_NAMES) < 4096:   # TCP's 512 values and IP's 8, plus a few others
+                _SET_NAMES[key] = found
+        return found
 
     def __str__(self) -> str:
         return ("+" if self.multi else "").join(self._set_names())
@@ -169,11 +178,7 @@ def _wanted(cls: Any) -> str:
 
 def _matches(layer: Any, wanted: str) -> bool:
     """Scapy's test: the exact class (by name here: one name, one class), or its `name`."""
-    return type(layer).__name__ == wanted or layer.name == wanted or _base_name(layer) == wanted
-
-
-def _base_name(layer: Any) -> str:
-    return getattr(type(layer), "_scapy_class", type(layer).__name__)
+    return type(layer).__name__ == wanted or layer.name == wanted
 
 
 def _not_found(cls: Any) -> IndexError:
@@ -262,36 +267,43 @@ _fp_payload = _C.Layer.payload.__get__
 def _chain(pkt: _fp.Packet) -> list[Any]:
     """The layers Scapy would show for this packet, outer to inner: our views, then Raw
     for undecoded bytes and Padding for bytes past the network layer's length."""
-    views: list[Any] = []
-    vlan = 0
+    out: list[Any] = []
+    net = vlans = None
+    last = ""
     for name in _fp_layers(pkt):
         if name in _APP_HIDDEN:
             continue
         if name == "Dot1Q":
-            views.append(pkt.vlans[vlan])
-            vlan += 1
+            vlans = vlans or pkt.vlans
+            view = vlans[sum(1 for v in out if isinstance(v, _C.Dot1Q))]
         else:
-            views.append(getattr(pkt, _ATTR[name]))
-    out: list[Any] = list(views)
-    if views:
-        last = views[-1]
-        if not isinstance(last, _C.DNS):
-            load = _fp_payload(last)
-            if isinstance(last, _C.ICMP):   # timestamps and masks are ICMP fields in Scapy
-                load = load[_ICMP_EXTRA.get(last.type, 0):]
-            if load:
-                out.append(Raw(load))
-        net = next((v for v in views if _base_name(v) in _NETWORK), None)
-        if net is not None:
-            end = net.offset + len(net)
-            if end < pkt.caplen:
-                out.append(Padding(pkt.raw[end:]))
-    elif pkt.caplen:
-        out.append(Raw(pkt.raw))
-    for i, layer in enumerate(out):
-        if isinstance(layer, Raw):
-            layer._chain, layer._i = out, i
+            view = getattr(pkt, _ATTR[name])
+        out.append(view)
+        if net is None and name in _NETWORK:
+            net = view
+        last = name
+    if not out:
+        if pkt.caplen:
+            out.append(_linked(Raw, pkt.raw, out))
+        return out
+    if last != "DNS":
+        load = _fp_payload(out[-1])
+        if last == "ICMP":   # timestamps and masks are ICMP fields in Scapy
+            load = load[_ICMP_EXTRA.get(out[-1].type, 0):]
+        if load:
+            out.append(_linked(Raw, load, out))
+    if net is not None:
+        end = net.offset + len(net)
+        if end < pkt.caplen:
+            out.append(_linked(Padding, pkt.raw[end:], out))
     return out
+
+
+def _linked(cls: type, load: bytes, chain: list[Any]) -> Any:
+    """A Raw or Padding that will sit at the end of ``chain`` (it knows its neighbours)."""
+    layer = object.__new__(cls)
+    layer.load, layer._chain, layer._i = load, chain, len(chain)
+    return layer
 
 
 def _tail_bytes(pkt: _fp.Packet) -> tuple[bytes, bytes]:
@@ -627,6 +639,18 @@ def _resource(rr: Any) -> _Record:
 
 
 # ---------------------------------------------------------------- views
+_own_attr = object.__getattribute__   # a layer's own attribute, without the fall-through
+
+
+def _find_attr(layers: list[Any], attr: str) -> Any:
+    for layer in layers:
+        try:
+            return _own_attr(layer, attr)
+        except AttributeError:
+            pass
+    raise AttributeError("no layer has the attribute %r" % (attr,))
+
+
 class _View(_LayerOps):
     """What every facade view adds to fastpkt's: Scapy's name, fields, payload chain and
     attribute fall-through (``pkt[IP].sport``)."""
@@ -669,16 +693,16 @@ class _View(_LayerOps):
             raise _not_found(cls)
         return _LayerOps.__getitem__(self, cls)
 
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        return getattr(self.payload, attr)
+    def _scapy_getattr(self, attr: str) -> Any:
+        """A name this layer lacks: the first layer under it that has it (Scapy), called by
+        the C lookup after its own failed."""
+        return _find_attr(self._following()[1:], attr)
 
 
 def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, ...],
                 extra: dict[str, Any] | None = None) -> type:
     ns: dict[str, Any] = {"__slots__": (), "name": long_name, "_scapy_fields": fields,
-                          "_scapy_class": scapy_name, "__module__": __name__}
+                          "__module__": __name__}
     ns.update(extra or {})
     cls = type(scapy_name, (_View, base), ns)
     # layers() names fastpkt's class when it has Scapy's name (IP, TCP...), else this one
@@ -686,12 +710,26 @@ def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, 
     return cls
 
 
+_new_flag = object.__new__
+_set_value, _set_fnames, _set_multi = FlagValue.value.__set__, FlagValue.names.__set__, FlagValue.multi.__set__
+_ip_flags_of, _tcp_flags_of = _C.IP.flags.__get__, _C.TCP.flags.__get__
+
+
+def _flag(value: int, names: Any, multi: bool) -> FlagValue:
+    """A FlagValue of a read field, past __init__'s parsing (this runs per packet)."""
+    f = _new_flag(FlagValue)
+    _set_value(f, value)
+    _set_fnames(f, names)
+    _set_multi(f, multi)
+    return f
+
+
 def _ip_flags(self: Any) -> FlagValue:
-    return FlagValue(_C.IP.flags.__get__(self), _IP_FLAG_NAMES)
+    return _flag(_ip_flags_of(self), _IP_FLAG_NAMES, True)
 
 
 def _tcp_flags(self: Any) -> FlagValue:
-    return FlagValue(int(_C.TCP.flags.__get__(self)), _TCP_FLAG_NAMES)
+    return _flag(int(_tcp_flags_of(self)), _TCP_FLAG_NAMES, False)
 
 
 def _ip_options(self: Any) -> Any:
@@ -819,6 +857,17 @@ def _first(pkt: Any) -> Any:
     return chain[0] if chain else NoPayload
 
 
+_fp_sport, _fp_dport = _C.Packet.sport.__get__, _C.Packet.dport.__get__
+
+
+def _port(pkt: Any, getter: Any) -> int:
+    """TCP's or UDP's port (the only layers here with one), AttributeError as in Scapy."""
+    port = getter(pkt)
+    if port is None:
+        raise AttributeError("no layer has the attribute 'sport'/'dport'")
+    return port
+
+
 class ScapyPacket(_C.Packet):
     """A packet read through ``fastpkt.scapy``: a ``fastpkt.Packet`` that is also its first
     layer, as Scapy's packets are (``pkt.src`` is the Ethernet source on an Ether frame,
@@ -851,20 +900,19 @@ class ScapyPacket(_C.Packet):
 
     @property
     def sport(self) -> Any:
-        return _first(self).sport
+        return _port(self, _fp_sport)
 
     @property
     def dport(self) -> Any:
-        return _first(self).dport
+        return _port(self, _fp_dport)
 
     @property
     def proto(self) -> Any:
         return _first(self).proto
 
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        return getattr(_first(self), attr)
+    def _scapy_getattr(self, attr: str) -> Any:
+        """A name the packet lacks: the first of its layers that has it, called by the C lookup."""
+        return _find_attr(_chain(self), attr)
 
     def __len__(self) -> int:
         return self.caplen   # Scapy: len(raw(pkt))

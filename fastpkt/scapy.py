@@ -11,11 +11,15 @@
     syn = IP(dst="192.0.2.10") / TCP(dport=80, flags="S")   # bytes(syn) == Scapy's
     syn.show2(); hexdump(syn); ls(TCP)
 
+Packets read here (``rdpcap``, ``PcapReader``, ``sniff``) follow Scapy's object model
+(``fastpkt/_scapy_model.py``): ``layers()``, ``getlayer``, ``payload`` as the next layer,
+``fields``, ``pkt.src`` from the first layer, ``FlagValue`` flags, DNS records as Scapy's
+classes with bytes names, ``Raw`` only for undecoded bytes, IndexError for an absent layer.
+They are ``ScapyPacket``, a ``fastpkt.Packet`` subclass the C reader makes directly.
+
 Differences from Scapy worth knowing: dissected packets are zero-copy views until a field is
 set or deleted (``del pkt[IP].chksum`` turns that packet's bytes into editable layers, once);
-``DNSQR.qname`` is ``str`` (Scapy: bytes with a trailing dot) and DNS records are immutable
-(replace ``dns.qd`` rather than editing a record); ``pkt[X]`` raises KeyError when the layer
-is absent (Scapy: IndexError; both are LookupError); unset Ether addresses are
+DNS records are read-only (replace ``dns.qd`` rather than editing a record); unset Ether addresses are
 ff:ff:ff:ff:ff:ff and 00:00:00:00:00:00 (Scapy looks them up by route and ARP); IP options
 are bytes. ``sniff()``/``AsyncSniffer`` are ``fastpkt.sniff``'s with Scapy's defaults: live
 (root or CAP_NET_RAW) on ``conf.iface`` unless ``iface=`` says otherwise, and offline

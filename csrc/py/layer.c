@@ -313,12 +313,30 @@ PyMethodDef fp_layer_l4_methods[] = {
 static inline PyObject *view_getattro(PyObject *self, PyObject *name, const fp_state *st)
 {
     unsigned id = LAYER(self)->id;
-    /* fastpkt.scapy's subclasses redefine some fields (flags, payload...): their class decides */
-    if (__builtin_expect(Py_TYPE(self) != st->Layer_Types[id], 0)) return PyObject_GenericGetAttr(self, name);
+    /* fastpkt.scapy's subclasses redefine some fields (flags, payload...): the others stay fast */
+    int exact = Py_TYPE(self) == st->Layer_Types[id];
+    uint32_t fast = exact ? UINT32_MAX : Py_TYPE(self) == st->Facade_Layer_Types[id] ? st->facade_layer_fast[id] : 0;
     for (int i = 0; i < st->layer_fast_n[id]; i++)
-        if (st->layer_fast[id][i].name == name)
+        if (st->layer_fast[id][i].name == name && (fast >> i & 1))
             return st->layer_fast[id][i].def->get(self, st->layer_fast[id][i].def->closure);
-    return PyObject_GenericGetAttr(self, name);
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (__builtin_expect(r == NULL && !exact, 0)) return fp_facade_getattr_missing(self, name);
+    return r;
+}
+
+PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name)
+{
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError) || PyUnicode_READ_CHAR(name, 0) == '_') return NULL;
+    PyObject *hook = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "_scapy_getattr");
+    if (hook == NULL) { /* not a facade class: the first AttributeError stands */
+        PyErr_Clear();
+        PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%U'", Py_TYPE(self)->tp_name, name);
+        return NULL;
+    }
+    PyErr_Clear();
+    PyObject *r = PyObject_CallFunctionObjArgs(hook, self, name, NULL);
+    Py_DECREF(hook);
+    return r;
 }
 
 /* Builders, and views of an edited packet (which show the edit); out of line, so the view
@@ -449,8 +467,19 @@ static PyObject *set_facade_types(PyObject *m, PyObject *args)
         found[id] = (PyTypeObject *)sub;
     }
     Py_XSETREF(st->Facade_Packet_Type, (PyTypeObject *)Py_NewRef(ptype));
-    for (int id = 0; id < FP_L_COUNT; id++)
+    st->facade_packet_fast = fp_packet_fast_kept(st, ptype);
+    for (int id = 0; id < FP_L_COUNT; id++) {
         Py_XSETREF(st->Facade_Layer_Types[id], (PyTypeObject *)Py_XNewRef(found[id]));
+        st->facade_layer_fast[id] = 0;
+        for (int i = 0; found[id] && i < st->layer_fast_n[id]; i++) {
+            PyObject *a = PyObject_GetAttr((PyObject *)found[id], st->layer_fast[id][i].name);
+            PyObject *b = PyObject_GetAttr((PyObject *)st->Layer_Types[id], st->layer_fast[id][i].name);
+            if (a != NULL && a == b) st->facade_layer_fast[id] |= 1u << i;
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            PyErr_Clear();
+        }
+    }
     Py_RETURN_NONE;
 }
 

@@ -707,11 +707,15 @@ static const struct {
 static PyObject *packet_getattro(PyObject *self, PyObject *name)
 {
     const fp_state *st = PKT(self)->st;
-    /* fastpkt.scapy's subclass redefines some of these names: its class decides */
-    if (Py_TYPE(self) != st->Packet_Type) return PyObject_GenericGetAttr(self, name);
+    /* fastpkt.scapy's class redefines some of these names (src, payload...): the others stay fast */
+    int exact = Py_TYPE(self) == st->Packet_Type;
+    uint32_t fast = exact ? UINT32_MAX : Py_TYPE(self) == st->Facade_Packet_Type ? st->facade_packet_fast : 0;
     for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
-        if (name == st->packet_fast_names[i]) return packet_fast[i].get(self, packet_fast[i].closure);
-    return PyObject_GenericGetAttr(self, name);
+        if (name == st->packet_fast_names[i] && (fast >> i & 1))
+            return packet_fast[i].get(self, packet_fast[i].closure);
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (r == NULL && !exact) return fp_facade_getattr_missing(self, name);
+    return r;
 }
 
 PyDoc_STRVAR(packet_doc,
@@ -777,6 +781,21 @@ static PyType_Spec raw_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = raw_slots,
 };
+
+/* Which hot names a facade packet class leaves as fastpkt's (the same class attribute). */
+uint32_t fp_packet_fast_kept(fp_state *st, PyTypeObject *sub)
+{
+    uint32_t kept = 0;
+    for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++) {
+        PyObject *a = PyObject_GetAttr((PyObject *)sub, st->packet_fast_names[i]);
+        PyObject *b = PyObject_GetAttr((PyObject *)st->Packet_Type, st->packet_fast_names[i]);
+        if (a != NULL && a == b) kept |= 1u << i;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        PyErr_Clear();
+    }
+    return kept;
+}
 
 int fp_packet_register(PyObject *m, fp_state *st)
 {

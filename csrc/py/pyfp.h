@@ -56,6 +56,10 @@ typedef struct {
      * Readers and PacketLists with `facade` set make these, and their packets' layers too. */
     PyTypeObject *Facade_Packet_Type;
     PyTypeObject *Facade_Layer_Types[FP_L_COUNT];
+    /* bit i: hot name i (packet_fast_names, layer_fast[id]) reads as in fastpkt's type, so
+     * the facade's class keeps the fast path for it */
+    uint32_t facade_packet_fast;
+    uint32_t facade_layer_fast[FP_L_COUNT];
     PyObject *bnames[FP_B_COUNT_MAX][24];        /* interned field names of each table */
 #define FP_ROUTE_CACHE 16
     fp_route_entry route_cache[FP_ROUTE_CACHE];  /* source address by destination, 1 s */
@@ -98,6 +102,7 @@ fp_state *fp_state_from_module(PyObject *m);
 
 /* packet.c */
 int fp_packet_register(PyObject *m, fp_state *st);
+uint32_t fp_packet_fast_kept(fp_state *st, PyTypeObject *sub); /* for _set_facade_types */
 /* `reader` non-NULL: view the record in place (its data must be stable). `facade`: make
  * the fastpkt.scapy subclass (when registered). */
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade);
@@ -133,6 +138,9 @@ int fp_layers_register(PyObject *m, fp_state *st);
 /* Layer names as Packet.layers spells them (Scapy's class names; SLL/SLL2 for cooked). */
 extern const char *const fp_layer_names[FP_L_COUNT];
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
+/* The facade classes' attribute fall-through (Scapy: a field of a layer further in): after
+ * an AttributeError for a public name, type(self)._scapy_getattr(self, name). */
+PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name);
 /* tcpflags.c */
 int fp_tcpflags_register(PyObject *m, fp_state *st);
 PyObject *fp_tcpflags_new(fp_state *st, unsigned flags);
