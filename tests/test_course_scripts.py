@@ -42,7 +42,7 @@ def _captures() -> dict[str, Path]:
 
 
 CAPTURES = _captures()
-NO_INPUT = "-"
+NO_INPUT = "-"  # the building scripts; "lab": the sending ones (tests/test_probe_netns.py)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_the_scripts_ran(runs):
 def test_every_listed_case_names_a_known_reason():
     for cap, scripts in CASES.items():
         for script, ids in scripts.items():
-            assert script in _course.READERS + _course.BUILDERS, script
+            assert script in _course.READERS + _course.BUILDERS + _course.SENDERS, script
             assert ids and set(ids) <= set(REASONS), (cap, script, ids)
 
 

@@ -1062,3 +1062,102 @@ def test_examples_live_match_offline(tmp_path):
             continue
         assert got == want_lines, name
         assert got, name
+
+
+# ------------------------------------------------------------------ the course's scripts, live
+# examples/course/ sniffers that print while they capture, run live on lo under fastpkt.scapy
+# and, at the same time on the same replay, with the import switched back to real Scapy.
+COURSE_LIVE = ["tcp_session_tracker", "arp_monitor", "http_requests", "tls_sni", "signature_matcher",
+               "port_scan_detector", "lab1_packet_sniffer", "basic_sniffer"]
+
+
+def _threads_waiting(pid: int) -> int:
+    """Threads blocked in poll() or select() (libpcap's and Scapy's capture loops)."""
+    n = 0
+    for task in Path("/proc/%d/task" % pid).glob("*"):
+        try:
+            wchan = (task / "wchan").read_text()
+        except OSError:
+            continue
+        n += "poll" in wchan or "select" in wchan
+    return n
+
+
+def test_course_scripts_live_print_what_they_print_offline(tmp_path):
+    """The sample replayed into one end of a veth pair while each course sniffer runs on the
+    other end twice, under fastpkt.scapy
+    and under Scapy; each run then prints what the script prints on the sample offline (wall
+    clock aside), which test_course_scripts shows is the same under both. basic_sniffer stops
+    by itself after its 10 packets, the others get Ctrl+C once the fastpkt run has printed as
+    many lines as offline. Scapy's sniffer may drop packets on a loaded machine (the issue's
+    7,126 of 200,000): its live lines must be offline lines, and are reported when fewer.
+    (Not lo: there Scapy's socket sees every frame twice, outgoing and looped back, where
+    libpcap drops the outgoing copy.)"""
+    import _course
+
+    why = requirements(("ip", "iptables"))
+    if why:
+        pytest.skip(why)
+    pytest.importorskip("scapy.all")
+    os.chmod(tmp_path, 0o777)
+    sample = EXAMPLES / "data" / "sample.pcap"
+    scapy_dir = _course.scapy_copy(tmp_path / "scapy-src")
+    offline = {}
+    for name in COURSE_LIVE:
+        r = subprocess.run([PY, str(_course.COURSE / (name + ".py")), "--pcap", str(sample)], cwd=tmp_path,
+                           capture_output=True, text=True, env=CHILD_ENV, timeout=GUARD_S)
+        assert r.returncode == 0, (name, r.stderr)
+        offline[name] = _course.mask(r.stdout).splitlines()
+    env = dict(CHILD_ENV, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+    outs: dict[tuple[str, str], list[str]] = {}
+    try:
+        with Netns("fpcourse") as ns:
+            for cmd in (["ip", "link", "add", "fpa", "type", "veth", "peer", "name", "fpb"],
+                        ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/fpa/disable_ipv6"],  # no RS/MLD
+                        ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/fpb/disable_ipv6"],
+                        ["ip", "link", "set", "fpa", "mtu", "65535", "up"],  # the sample has 5 KB frames
+                        ["ip", "link", "set", "fpb", "mtu", "65535", "up"]):
+                r = ns.exec(cmd)
+                if r.returncode:
+                    raise NetnsError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+            for tool in ("iptables", "ip6tables"):
+                if shutil.which(tool) and ns.exec([tool, "-t", "raw", "-A", "PREROUTING", "-j", "DROP"]).returncode:
+                    if tool == "iptables":
+                        pytest.skip("cannot add the iptables raw DROP rule")
+            live = {}
+            for form, src in (("fastpkt", _course.COURSE), ("scapy", scapy_dir)):
+                for name in COURSE_LIVE:
+                    cwd = tmp_path / form / name
+                    cwd.mkdir(parents=True)
+                    live[(form, name)] = Child(ns, "", argv=[PY, str(src / (name + ".py")), "--iface", "fpb"],
+                                               cwd=cwd, env=env)
+            for key, c in live.items():
+                assert wait_until(lambda: c.proc.poll() is not None or _threads_waiting(c.proc.pid) >= 1,
+                                  GUARD_S), "%s did not start capturing" % (key,)
+                assert c.proc.poll() is None, (key, c.finish(5))
+            rep = ns.exec([PY, "-c", REPLAY.replace('("lo", 0)', '("fpa", 0)'), str(sample)], timeout=GUARD_S)
+            assert "REPLAYED 179" in rep.stdout, rep.stderr
+
+            def caught_up(key, c):
+                c._read(0)
+                return c.proc.poll() is not None or len(c.lines) >= len(offline[key[1]])
+
+            wait_until(lambda: all(caught_up(k, c) for k, c in live.items() if k[0] == "fastpkt"), GUARD_S)
+            for c in live.values():
+                if c.proc.poll() is None:
+                    c.proc.send_signal(signal.SIGINT)
+            for key, c in live.items():
+                rc, err = c.finish()
+                assert rc in (0, -signal.SIGINT, 130), (key, rc, err[-3000:])
+                outs[key] = [_course.mask(ln) for ln in c.lines]
+    except NetnsError as exc:
+        pytest.skip(str(exc))
+    lost = []
+    for name in COURSE_LIVE:
+        assert outs[("fastpkt", name)] == offline[name], name
+        theirs = outs[("scapy", name)]
+        assert set(theirs) <= set(offline[name]), (name, theirs)
+        if theirs != offline[name]:
+            lost.append("%s: %d of %d lines" % (name, len(theirs), len(offline[name])))
+    if lost:
+        print("\nScapy's live runs missed packets:", "; ".join(lost))
