@@ -87,7 +87,8 @@ def run(script: str, args: list[str]) -> dict[str, float | int | str]:
             err.seek(0)
             tail = [ln for ln in err.read().splitlines() if ln and not ln.startswith(" ")]
         code = os.waitstatus_to_exitcode(status)
-        return {"s": secs, "rss": ru.ru_maxrss / 1024.0, "ok": "" if code == 0 else (tail[-1:] or ["exit %d" % code])[0][:60]}
+        failure = "" if code == 0 else (tail[-1:] or ["exit %d" % code])[0][:60]
+        return {"s": secs, "rss": ru.ru_maxrss / 1024.0, "ok": failure}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
