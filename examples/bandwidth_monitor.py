@@ -21,10 +21,11 @@ def traffic(frame: pd.DataFrame, my_ip: str) -> pd.DataFrame:
     """Per host: bytes_in (sent to my_ip), bytes_out (sent by my_ip to it; the chapter counts
     a packet from my_ip to itself as in only), packets it sent."""
     frame = frame[frame["src"].notna()]
-    size = frame["wirelen"]
-    bytes_in = size[frame["dst"] == my_ip].groupby(frame["src"]).sum()
-    bytes_out = size[(frame["src"] == my_ip) & (frame["dst"] != my_ip)].groupby(frame["dst"]).sum()
-    packets = frame.groupby("src").size()
+    # plain strings: the three results' categorical indexes would not align (int8/int16 codes)
+    src, dst, size = frame["src"].astype(str), frame["dst"].astype(str), frame["wirelen"]
+    bytes_in = size[dst == my_ip].groupby(src).sum()
+    bytes_out = size[(src == my_ip) & (dst != my_ip)].groupby(dst).sum()
+    packets = src.groupby(src).size()
     table = pd.DataFrame({"bytes_in": bytes_in, "bytes_out": bytes_out, "packets": packets})
     return table.fillna(0).astype("int64").sort_values("bytes_in", ascending=False, kind="stable")
 
