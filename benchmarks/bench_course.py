@@ -32,6 +32,7 @@ ROOT = os.path.dirname(HERE)
 SHARED = os.environ.get("FASTPKT_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 OUT = os.environ.get("FASTPKT_BENCH_DIR", os.path.join(HERE, "out"))
 COURSE = os.path.join(ROOT, "examples", "course")
+sys.path.insert(0, ROOT)  # this tree's fastpkt, as the runs get it through PYTHONPATH
 
 # course script -> idiomatic twin and its arguments (examples/README.md's table)
 WORKFLOWS = {

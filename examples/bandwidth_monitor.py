@@ -21,11 +21,18 @@ def traffic(frame: pd.DataFrame, my_ip: str) -> pd.DataFrame:
     """Per host: bytes_in (sent to my_ip), bytes_out (sent by my_ip to it; the chapter counts
     a packet from my_ip to itself as in only), packets it sent."""
     frame = frame[frame["src"].notna()]
-    # plain strings: the three results' categorical indexes would not align (int8/int16 codes)
-    src, dst, size = frame["src"].astype(str), frame["dst"].astype(str), frame["wirelen"]
-    bytes_in = size[dst == my_ip].groupby(src).sum()
-    bytes_out = size[(src == my_ip) & (dst != my_ip)].groupby(dst).sum()
-    packets = src.groupby(src).size()
+    src, dst, size = frame["src"], frame["dst"], frame["wirelen"]
+
+    def per_host(values: pd.Series, keys: pd.Series) -> pd.Series:
+        # grouped on the categorical codes; the small result gets plain string labels, since
+        # the three results' categorical indexes would not align (int8/int16 codes)
+        out = values.groupby(keys, observed=True).sum()
+        out.index = out.index.astype(str)
+        return out
+
+    bytes_in = per_host(size[dst == my_ip], src)
+    bytes_out = per_host(size[(src == my_ip) & (dst != my_ip)], dst)
+    packets = per_host(pd.Series(1, index=frame.index), src)
     table = pd.DataFrame({"bytes_in": bytes_in, "bytes_out": bytes_out, "packets": packets})
     return table.fillna(0).astype("int64").sort_values("bytes_in", ascending=False, kind="stable")
 
@@ -36,7 +43,10 @@ def main() -> None:
     args = p.parse_args()
     if is_live(args) and args.timeout is None:
         args.timeout = 30.0
-    frame = fp.sniff(filter="ip or ip6", **source(args)).to_pandas()
+    if is_live(args):
+        frame = fp.sniff(filter="ip or ip6", **source(args)).to_pandas()
+    else:  # a file: the list is built in C, no packet objects
+        frame = fp.read(args.pcap, filter="ip or ip6").to_pandas()
     table = traffic(frame, args.my_ip)
     print(f"\n{'Host':20s} {'In (KB)':>10s} {'Out (KB)':>10s} {'Packets':>10s}")
     print("-" * 55)
