@@ -27,8 +27,8 @@ are bytes. ``sniff()``/``AsyncSniffer`` are ``fastpkt.sniff``'s with Scapy's def
 packets before the cut with a RuntimeWarning (Scapy also returns a cut record's bytes).
 Both return the facade's ``PacketList`` (Scapy's methods: ``filter``, ``pl[TCP]``,
 ``nsummary``, ``sessions``...) over fastpkt's own list, ``.res``. ``send``/``sendp``/``sr``/``sr1``/``srp``/
-``srp1``/``arping``/``traceroute`` are ``fastpkt.probe``'s: answers come back as fastpkt
-Packets (``sr`` answers start at the IP header, as Scapy's), unanswered probes as a list.
+``srp1``/``arping``/``traceroute`` are ``fastpkt.probe``'s: answers come back as the facade's
+packets (``sr`` answers start at the IP header, as Scapy's), unanswered probes as a list.
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
     Packet,
 )
 from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
-from fastpkt.probe import arping, send, sendp, sr, sr1, srp, srp1, traceroute  # noqa: F401
+from fastpkt import probe as _probe
+from fastpkt.probe import send, sendp, traceroute  # noqa: F401
 from fastpkt.craft import hexdump, ls, raw  # noqa: F401
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
@@ -88,6 +89,46 @@ __all__ = [
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
 ]
+
+
+# ---------------------------------------------------------------- probing
+def _facade_packet(p: Packet) -> ScapyPacket:
+    """A packet the prober captured, as the facade's packets are (Scapy's object model)."""
+    return ScapyPacket(p.raw, p.linktype, p.time, p.wirelen)
+
+
+def _facade_answers(result: Any) -> Any:
+    ans, unans = result
+    for pair in ans:
+        pair.answer = _facade_packet(pair.answer)
+    return ans, unans
+
+
+def sr(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fastpkt.probe.sr`` (Scapy's arguments); answers follow Scapy's object model."""
+    return _facade_answers(_probe.sr(x, *args, **kwargs))
+
+
+def srp(x: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fastpkt.probe.srp``; answers follow Scapy's object model."""
+    return _facade_answers(_probe.srp(x, *args, **kwargs))
+
+
+def sr1(x: Any, *args: Any, **kwargs: Any) -> ScapyPacket | None:
+    """``fastpkt.probe.sr1``: the first answer (Scapy's object model), or None."""
+    p = _probe.sr1(x, *args, **kwargs)
+    return None if p is None else _facade_packet(p)
+
+
+def srp1(x: Any, *args: Any, **kwargs: Any) -> ScapyPacket | None:
+    """``fastpkt.probe.srp1``: the first answer (Scapy's object model), or None."""
+    p = _probe.srp1(x, *args, **kwargs)
+    return None if p is None else _facade_packet(p)
+
+
+def arping(net: str, *args: Any, **kwargs: Any) -> Any:
+    """``fastpkt.probe.arping``; answers follow Scapy's object model."""
+    return _facade_answers(_probe.arping(net, *args, **kwargs))
 
 
 # ---------------------------------------------------------------- packet lists

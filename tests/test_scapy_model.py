@@ -10,6 +10,7 @@ must stop there with Raw; the other differences are listed below with their reas
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -240,3 +241,18 @@ def test_every_reader_makes_facade_packets():
     assert type(plain) is fp.Packet and plain.layers[:2] == ("Ether", "IP")
     assert isinstance(plain.payload, bytes) and plain.src == plain.ip.src
     assert type(plain.ip) is fp.IP and isinstance(plain.ip.flags, int)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sending needs root (raw sockets)")
+def test_probe_answers_follow_the_model():
+    """sr/sr1 answers are the facade's packets too (an echo on loopback, as Scapy's)."""
+    ours = fs.sr1(fs.IP(dst="127.0.0.1") / fs.ICMP(), timeout=2, verbose=0)
+    theirs = sa.sr1(sa.IP(dst="127.0.0.1") / sa.ICMP(), timeout=2, verbose=0)
+    assert isinstance(ours, fs.ScapyPacket) and theirs is not None
+    assert [_name(c) for c in ours.layers()] == [_name(c) for c in theirs.layers()]
+    assert _norm(ours[fs.ICMP].fields) == _norm(theirs[sa.ICMP].fields)
+    assert ours[fs.IP].fields.keys() == theirs[sa.IP].fields.keys()
+    assert (ours.src, ours.dst, ours.proto) == (theirs.src, theirs.dst, theirs.proto)
+    _flags_agree(ours[fs.IP].flags, theirs[sa.IP].flags)
+    ans, _ = fs.sr(fs.IP(dst="127.0.0.1") / fs.ICMP(), timeout=2, verbose=0)
+    assert isinstance(ans[0].answer, fs.ScapyPacket) and ans[0][1].getlayer(fs.ICMP).type == 0

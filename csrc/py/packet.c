@@ -137,8 +137,9 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
             goto done;
         }
     }
-    res = (PyObject *)fp_packet_from_bytes(st, buf.buf, (uint32_t)buf.len, (uint32_t)wirelen,
-                                           linktype, ts_ns);
+    /* tp: fastpkt.scapy's subclass too (its sr() answers) */
+    res = (PyObject *)packet_copy(st, tp, buf.buf, (uint32_t)buf.len, (uint32_t)buf.len,
+                                  (uint32_t)wirelen, linktype, ts_ns);
 done:
     PyBuffer_Release(&buf);
     return res;
