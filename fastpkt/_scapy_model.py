@@ -683,11 +683,9 @@ class _View(_LayerOps):
         return chain[i:]
 
     def __getitem__(self, cls: Any) -> Any:
-        if _direct(cls):   # decoded alike by both: fastpkt finds it without the chain
-            try:
-                found = _C.Packet.__getitem__(self._packet, cls)
-            except KeyError:
-                raise _not_found(cls) from None
+        pkt = self._packet
+        if _direct(cls) and cls in pkt:   # decoded alike by both: fastpkt's C lookup
+            found = pkt[cls]
             if found.offset >= self.offset:
                 return found
             raise _not_found(cls)
@@ -920,15 +918,12 @@ class ScapyPacket(_C.Packet):
     def getlayer(self, cls: Any, nb: int = 1, **flt: Any) -> Any:
         """The nb-th layer of class ``cls`` (a class, its name, or an index), or None."""
         if nb == 1 and not flt and _direct(cls):
-            try:
-                return _C.Packet.__getitem__(self, cls)
-            except KeyError:
-                return None
+            return self[cls] if cls in self else None
         return _LayerOps.getlayer(_first(self), cls, nb, **flt)
 
-    def haslayer(self, cls: Any) -> bool:  # type: ignore[override]
-        if _direct(cls):
-            return _C.Packet.__contains__(self, cls)
+    # `cls in pkt`, haslayer() and pkt[cls] are fastpkt's C lookups for the layers both decode
+    # alike; they call these for the others (Raw, Padding, DNS records, slices...)
+    def _scapy_contains(self, cls: Any) -> bool:
         if cls is Raw or cls == "Raw":
             last = _fp_layers(self)[-1:]
             if last == ("DNS",):
@@ -937,19 +932,12 @@ class ScapyPacket(_C.Packet):
                 return True
             if last == ("ICMP",):
                 return bool(_tail_bytes(self)[0])
-            return _C.Packet.__contains__(self, "Raw")   # bytes past the last header
+            return _C.Packet.payload.__get__(self) != b""   # bytes past the last header
         if cls is Padding or cls == "Padding":
             return bool(_tail_bytes(self)[1])
         return _LayerOps.getlayer(_first(self), cls) is not None
 
-    __contains__ = haslayer
-
-    def __getitem__(self, cls: Any) -> Any:
-        if _direct(cls):
-            try:
-                return _C.Packet.__getitem__(self, cls)
-            except KeyError:
-                raise _not_found(cls) from None
+    def _scapy_getitem(self, cls: Any) -> Any:
         return _LayerOps.__getitem__(_first(self), cls)
 
     def layers(self) -> list[type]:  # type: ignore[override]

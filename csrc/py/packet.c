@@ -384,8 +384,62 @@ static int packet_has(FpPacket *p, int id)
     return FP_HAS(&p->d, id);
 }
 
+/* fastpkt.scapy's packets: the layers both decode alike (by Scapy's exact class names) are
+ * answered here; the others (Raw, Padding, DNS records, classes we do not have) by the
+ * class's _scapy_contains/_scapy_getitem, with Scapy's rules. */
+static const struct {
+    const char *name;
+    int id;
+} facade_direct[] = {
+    {"Ether", FP_L_ETH}, {"Dot1Q", FP_L_VLAN}, {"ARP", FP_L_ARP}, {"IP", FP_L_IP4}, {"IPv6", FP_L_IP6},
+    {"TCP", FP_L_TCP},   {"UDP", FP_L_UDP},    {"ICMP", FP_L_ICMP}, {"DNS", FP_L_DNS},
+};
+
+static int facade_direct_id(PyObject *spec)
+{
+    const char *s = NULL;
+    if (PyType_Check(spec)) {
+        s = strrchr(((PyTypeObject *)spec)->tp_name, '.');
+        s = s ? s + 1 : ((PyTypeObject *)spec)->tp_name;
+    } else if (PyUnicode_Check(spec)) {
+        s = PyUnicode_AsUTF8(spec);
+        if (s == NULL) PyErr_Clear(); /* not UTF-8: no layer of ours, the hook answers */
+    }
+    for (size_t i = 0; s && i < sizeof facade_direct / sizeof facade_direct[0]; i++)
+        if (strcmp(s, facade_direct[i].name) == 0) return facade_direct[i].id;
+    return -1;
+}
+
+static int facade_is_raw(PyObject *spec)
+{
+    if (PyType_Check(spec)) return strcmp(((PyTypeObject *)spec)->tp_name, "Raw") == 0;
+    return PyUnicode_Check(spec) && PyUnicode_CompareWithASCIIString(spec, "Raw") == 0;
+}
+
+static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
+{
+    PyObject *fn = PyObject_GetAttrString((PyObject *)Py_TYPE(self), hook);
+    if (fn == NULL) return NULL;
+    PyObject *r = PyObject_CallFunctionObjArgs(fn, self, spec, NULL);
+    Py_DECREF(fn);
+    return r;
+}
+
 static int packet_contains(PyObject *self, PyObject *spec)
 {
+    if (Py_TYPE(self) == PKT(self)->st->Facade_Packet_Type) {
+        const fp_dissection *d = &PKT(self)->d;
+        int fid = facade_direct_id(spec);
+        if (fid >= 0) return FP_HAS(d, fid);
+        /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
+         * (ICMP's timestamp and mask fields: the hook) */
+        if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP))
+            return FP_HAS(d, FP_L_DNS) ? 0 : FP_HAS(d, FP_L_HTTP) || FP_HAS(d, FP_L_TLS) || d->payload_len > 0;
+        PyObject *r = facade_hook(self, "_scapy_contains", spec);
+        int has = r ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        return has;
+    }
     int id = resolve_layer(spec);
     if (id == -1) return -1;
     return packet_has(PKT(self), id);
@@ -400,9 +454,14 @@ static PyObject *packet_haslayer(PyObject *self, PyObject *spec)
 
 static PyObject *packet_getitem(PyObject *self, PyObject *spec)
 {
+    FpPacket *p = PKT(self);
+    if (Py_TYPE(self) == p->st->Facade_Packet_Type) {
+        int fid = facade_direct_id(spec);
+        if (fid >= 0 && FP_HAS(&p->d, fid)) return fp_layer_new(p->st, p, (fp_layer_id)fid, 0);
+        return facade_hook(self, "_scapy_getitem", spec); /* IndexError when absent, as Scapy */
+    }
     int id = resolve_layer(spec);
     if (id == -1) return NULL;
-    FpPacket *p = PKT(self);
     if (!packet_has(p, id)) {
         PyErr_Format(PyExc_KeyError, "layer %R not found in this packet", spec);
         return NULL;
