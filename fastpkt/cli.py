@@ -171,7 +171,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _flow_options(args: argparse.Namespace) -> dict:
     opts = {"bidirectional": args.bidirectional, "idle_timeout": args.idle_timeout,
             "active_timeout": args.active_timeout, "filter": args.filter,
-            "on_error": args.on_error, "display_filter": args.display_filter}
+            "on_error": args.on_error, "display_filter": args.display_filter, "workers": args.workers}
     if args.max_flows is not None:
         opts["max_flows"] = args.max_flows
     if args.max_memory is not None:
@@ -247,7 +247,7 @@ def _http_lines(stream) -> list[str]:
 
 def cmd_streams(args: argparse.Namespace) -> int:
     opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
-            "display_filter": args.display_filter}
+            "display_filter": args.display_filter, "workers": args.workers}
     if args.depth is not None:
         opts["depth"] = args.depth
     if not sys.stderr.isatty():
@@ -308,7 +308,7 @@ def _joined(value):
 
 def cmd_sni(args: argparse.Namespace) -> int:
     opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
-            "display_filter": args.display_filter}
+            "display_filter": args.display_filter, "workers": args.workers}
     if not sys.stderr.isatty():
         opts["progress"] = False
     hellos = fp.client_hellos(args.file, **opts)
@@ -446,9 +446,16 @@ def _add_table_outputs(p: argparse.ArgumentParser, json_help: str, csv_help: str
     return g
 
 
+def _add_workers_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--workers", type=int, metavar="N",
+                   help="engines in parallel, each on its share of the flows (same output as one; "
+                        "default: the usable cores for captures of 64 MiB or more)")
+
+
 def _add_flow_args(p: argparse.ArgumentParser) -> None:
     _add_file_arg(p)
     _add_filter_arg(p)
+    _add_workers_arg(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--bidirectional", dest="bidirectional", action="store_true", default=True,
                    help="one record per conversation, client -> server (default)")
@@ -539,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true",
                    help="also print the HTTP requests and responses of each stream")
     _add_table_outputs(p, "one JSON object per stream (no payload)", "one CSV row per stream (no payload)")
+    _add_workers_arg(p)
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_streams)
@@ -554,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_outputs(p, "every ClientHello (every field) as JSON Lines",
                        "every ClientHello (every field; lists joined by ',') as CSV")
     p.add_argument("--ja", action="store_true", help="also print the JA3 hash and JA4")
+    _add_workers_arg(p)
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_sni)

@@ -34,6 +34,7 @@ def flows(
     tls: bool = True,
     display_filter: str | DisplayFilter | None = None,
     max_hello_fields: int = 16384,
+    workers: int | None = None,
 ) -> Flows:
     """Aggregate a capture into flows, in C.
 
@@ -63,15 +64,35 @@ def flows(
     max_hello_fields: bytes of a ClientHello's fields kept while it streams (see
         ``client_hellos``).
 
+    workers: engines run in parallel, each on its own thread and its share of the flows (see
+        ``fastpkt.parallel``): same records, order and flow ids as one. None (default): the
+        usable cores for paths or in-memory inputs of 64 MiB or more, else 1. A run with
+        several workers keeps its records until the end (like ``to_pandas()``), and
+        max_memory/max_flows are divided between the workers.
+
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
     TCP flows closed by FIN (both ways) or RST are emitted 1 s of packet time after the
     close so the final ACK is counted; at end of input they keep their 'fin'/'rst' reason.
     """
-    return Flows(_readers(source, filter, on_error, "flows", display_filter), bidirectional=bool(bidirectional),
-                 idle_timeout=idle_timeout, active_timeout=active_timeout, max_flows=max_flows,
-                 max_memory=max_memory, progress=progress_callback(progress, "flows"), tls=bool(tls),
-                 max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
+    options = dict(bidirectional=bool(bidirectional), idle_timeout=idle_timeout, active_timeout=active_timeout,
+                   max_flows=max_flows, max_memory=max_memory, progress=progress_callback(progress, "flows"),
+                   tls=bool(tls), max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
+    return _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter)
+
+
+def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, Any], filter: str | None,  # noqa: A002
+            on_error: str, what: str, display_filter: str | DisplayFilter | None) -> Any:
+    """One engine over the source, or ``workers`` of them merged (fastpkt.parallel)."""
+    from . import parallel
+
+    n = parallel.resolve_workers(workers, source, on_data=options.get("on_data"))
+    if display_filter is not None and not isinstance(display_filter, DisplayFilter):
+        display_filter = DisplayFilter(display_filter)  # compiled once for every worker
+    if n == 1:
+        return engine(_readers(source, filter, on_error, what, display_filter), **options)
+    options.pop("on_data", None)
+    return parallel.run(engine, lambda: _readers(source, filter, on_error, what, display_filter), n, options)
 
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str,  # noqa: A002

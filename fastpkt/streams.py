@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Union
 
 from ._fastpkt import DisplayFilter, Reader, Stream, StreamChunk, Streams
-from .flows import _readers
+from .flows import _engine
 from .views import progress_callback
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
@@ -36,6 +36,7 @@ def streams(
     on_data: Callable[[StreamChunk], Any] | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
     display_filter: str | DisplayFilter | None = None,
+    workers: int | None = None,
 ) -> Streams:
     """Reassemble every TCP connection of a capture, in C.
 
@@ -61,15 +62,21 @@ def streams(
     display_filter: a Wireshark display filter run in C on each packet before reassembly
         (only the segments it passes are reassembled).
 
+    workers: parallel engines, as for ``fastpkt.flows`` (same Streams in the same order; not
+        with on_data). max_buffered_total, max_memory and max_flows are divided between them.
+
     Iterate the result for Stream objects as connections end (or call ``.run()`` when
     only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
     reassembler's (gaps, retransmitted and inconsistent bytes, buffer peaks, cuts).
     """
-    return Streams(_readers(source, filter, on_error, "streams", display_filter), idle_timeout=idle_timeout,
-                   max_flows=max_flows, max_memory=max_memory, on_memory_error=on_memory_error,
-                   depth=depth, max_buffered=max_buffered,
-                   max_buffered_total=max_buffered_total, store=bool(store), on_data=on_data,
+    from . import parallel
+
+    n = parallel.resolve_workers(workers, source, on_data=on_data)
+    options = dict(idle_timeout=idle_timeout, max_flows=max_flows, max_memory=max_memory,
+                   on_memory_error=on_memory_error, depth=depth, max_buffered=max_buffered,
+                   max_buffered_total=max(0, max_buffered_total // n), store=bool(store), on_data=on_data,
                    progress=progress_callback(progress, "streams"))
+    return _engine(Streams, source, n, options, filter, on_error, "streams", display_filter)
 
 
 def _safe(ip: str) -> str:

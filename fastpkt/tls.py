@@ -12,7 +12,7 @@ import os
 from typing import IO, Any, Callable, Iterable, Union
 
 from ._fastpkt import ClientHello, ClientHellos, DisplayFilter, Reader
-from .flows import _readers
+from .flows import _engine
 from .views import progress_callback
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
@@ -32,6 +32,7 @@ def client_hellos(
     on_memory_error: str = "raise",
     progress: bool | None | Callable[[int, int], Any] = None,
     display_filter: str | DisplayFilter | None = None,
+    workers: int | None = None,
 ) -> ClientHellos:
     """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
 
@@ -50,11 +51,11 @@ def client_hellos(
     max_flows, max_memory, on_memory_error: as for ``fastpkt.flows`` (a hello evicted
     before its ServerHello is reported with anomaly 'evicted').
     display_filter: a Wireshark display filter run in C on each packet first.
+    workers: parallel engines, as for ``fastpkt.flows`` (same records in the same order).
     """
-    return ClientHellos(_readers(source, filter, on_error, "client_hellos", display_filter), idle_timeout=idle_timeout,
-                        max_flows=max_flows, progress=progress_callback(progress, "hellos"),
-                        max_hello_fields=max_hello_fields, max_memory=max_memory,
-                        on_memory_error=on_memory_error)
+    options = dict(idle_timeout=idle_timeout, max_flows=max_flows, progress=progress_callback(progress, "hellos"),
+                   max_hello_fields=max_hello_fields, max_memory=max_memory, on_memory_error=on_memory_error)
+    return _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos", display_filter)
 
 
 def hellos_to_pandas(hellos: Iterable[ClientHello]) -> Any:

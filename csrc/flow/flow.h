@@ -120,6 +120,13 @@ typedef struct {
     int16_t dns_rcode;                   /* -1 = no response seen */
 } fp_flow_hints;
 
+/* Where in the single-table run a record is handed out: the packet being added (UINT64_MAX
+ * at the final flush) and the rank among that packet's emissions (phase << 60 | position).
+ * Records of a sharded run merged by this key come out in the order one table gives. */
+typedef struct {
+    uint64_t pkt, rank;
+} fp_flow_order;
+
 typedef struct {
     fp_flow_key key;          /* canonical */
     uint64_t hash;
@@ -144,6 +151,11 @@ typedef struct {
     void *ext;                /* the table's extension state (stream reassembly), or NULL */
     uint32_t lru_prev, lru_next;     /* least recently seen first */
     uint32_t close_prev, close_next; /* closing flows, oldest close first */
+    /* Input positions (index of the packet among all the table saw) that order a sharded
+     * run's output like the single table's: creation (flow_id's rank), last packet (LRU
+     * order), close (closing-list order). */
+    uint64_t create_pkt, last_pkt, close_pkt;
+    fp_flow_order order;      /* when it was emitted; set by the consumer (fp_flow_table_order) */
 } fp_flow;
 
 /* ---- flow_key.c -------------------------------------------------------- */
@@ -200,6 +212,9 @@ typedef struct {
     uint64_t max_flows;        /* >= 1 */
     uint64_t max_memory;       /* the engine's budget (fp_budget.limit); 0 = no limit */
     fp_budget *budget;         /* the engine's, shared with its extension; NULL: the table's own */
+    /* Sharding (shards >= 2): every table sees every packet (same clock, expiry order and
+     * fragment table) but keeps only the flows whose key hashes to `shard`. */
+    uint32_t shard, shards;
 } fp_flow_config;
 
 typedef struct {
@@ -212,6 +227,8 @@ typedef struct {
     uint64_t memory_bytes;          /* the budget's total now */
     uint64_t oom;                   /* allocation failures (flows dropped) */
     uint64_t bad_transport;         /* TCP/UDP packets whose header was unreadable: no flow */
+    uint64_t time_reversals;        /* packets older than one before them */
+    uint64_t reversal_risks;        /* sharded: expiry walks a reversal may have made differ */
 } fp_flow_stats;
 
 /* Called for each flow leaving the table; it may take f->hints and f->ext (set them to NULL). */
@@ -237,6 +254,13 @@ void fp_flow_table_flush(fp_flow_table *t);
 uint64_t fp_flow_table_flush_some(fp_flow_table *t, uint64_t max);
 
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t);
+/* The order key of the emission in progress (valid inside the emit and packet callbacks). */
+fp_flow_order fp_flow_table_order(const fp_flow_table *t);
+/* Sharded tables: the input positions at which this shard created flows, ascending (a flow's
+ * id in the single-table run is its rank among every shard's creations). */
+const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n);
+/* The shard a key belongs to among `shards`. */
+uint32_t fp_flow_key_shard(uint64_t key_hash, uint32_t shards);
 uint64_t fp_flow_table_count(const fp_flow_table *t);
 
 #endif

@@ -13,7 +13,12 @@
  * charged to one budget (budget.h). At max_flows, when a new flow would take the budget
  * past max_memory, and after any packet that left it past max_memory, the least recently
  * seen flows are evicted (emitted with expiration 'evicted' and the 'evicted' anomaly,
- * counted) until it fits; a flow whose own state exceeds the budget is evicted last. */
+ * counted) until it fits; a flow whose own state exceeds the budget is evicted last.
+ * Sharded (cfg.shards >= 2, one table per worker): each table reads every packet, so its
+ * clock, expiry decisions and fragment table are the single table's, and keeps the flows
+ * whose key hashes to its shard. Every emission is tagged with its place in the single
+ * table's output (fp_flow_order: the packet, the phase within it, the LRU or closing-list
+ * position), so merging the shards' outputs by tag gives the single table's order. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +33,16 @@ typedef struct {
     uint32_t idx1; /* pool index + 1; 0 = empty */
     uint32_t tag;  /* high hash bits: most mismatches skip the record */
 } slot;
+
+/* Packets that came older than the clock, as intervals [ts, until) (until = the clock then),
+ * kept while they can matter: a window-minimum deque (ts ascending from the front). */
+typedef struct {
+    int64_t ts, until;
+} reversal;
+typedef struct {
+    reversal *v;
+    uint32_t head, n, cap; /* ring buffer */
+} reversal_queue;
 
 struct fp_flow_table {
     fp_flow_config cfg;
@@ -45,6 +60,11 @@ struct fp_flow_table {
     int64_t now;
     int has_now;
     uint64_t next_id;
+    uint64_t pkt;             /* input position of the packet being added */
+    fp_flow_order order;      /* of the emission in progress */
+    uint64_t *creations;      /* sharded: input positions of this shard's flow creations */
+    uint64_t ncreations, creations_cap;
+    reversal_queue rev_idle, rev_close; /* sharded: against the idle and the close-grace cut */
     fp_frag_table frags;
     fp_flow_stats stats;
     fp_budget *b;         /* cfg.budget, or own_budget */
@@ -86,6 +106,66 @@ static void hints_credit(fp_flow_table *t, fp_flow *f) { fp_budget_credit(t->b, 
         else (t)->head = (idx);                                         \
         (t)->tail = (idx);                                              \
     } while (0)
+
+/* ---- time reversals (sharded tables) -------------------------------------------------
+ * One table stops an expiry walk at the first flow (in LRU or closing order) that is not due.
+ * A shard sees only its own flows, so it stops at the same place only when no flow before a
+ * due one in that order is itself not due, which needs a packet older than the clock: a flow
+ * G whose last packet came after a newer one, F's, with G's time <= cut < F's. Such a packet
+ * is an interval [its time, the clock then); while the cut lies inside a live one, the order
+ * of expiry may differ from the single table's, and the expiry is counted in
+ * reversal_risks (every shard counts the same), so the caller can run one table instead. */
+static int reversal_push(fp_flow_table *t, reversal_queue *q, int64_t ts, int64_t until)
+{
+    while (q->n && q->v[(q->head + q->n - 1) % q->cap].ts >= ts) q->n--; /* dominated */
+    if (q->n == q->cap) {
+        uint32_t cap = q->cap ? q->cap * 2 : 64;
+        reversal *v = fp_budget_malloc(t->b, FP_MEM_FLOWS, cap * sizeof *v);
+        if (v == NULL) return -1;
+        for (uint32_t i = 0; i < q->n; i++) v[i] = q->v[(q->head + i) % q->cap];
+        fp_budget_free(t->b, FP_MEM_FLOWS, q->v);
+        q->v = v;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->v[(q->head + q->n++) % q->cap] = (reversal){ts, until};
+    return 0;
+}
+
+/* 1 when some live reversal interval holds the cut (intervals ending by it are dropped). */
+static int reversal_at(reversal_queue *q, int64_t cut)
+{
+    while (q->n && q->v[q->head].until <= cut) {
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+    }
+    return q->n && q->v[q->head].ts <= cut;
+}
+
+static void note_reversal(fp_flow_table *t, int64_t ts_ns)
+{
+    t->stats.time_reversals++;
+    if (t->cfg.shards < 2) return;
+    if ((t->cfg.idle_timeout_ns > 0 && reversal_push(t, &t->rev_idle, ts_ns, t->now) < 0) ||
+        reversal_push(t, &t->rev_close, ts_ns, t->now) < 0)
+        t->stats.reversal_risks++; /* cannot track it: assume it matters */
+}
+
+/* Before an expiry walk of a sharded table: may it stop elsewhere than the single table's? */
+static void check_reversals(fp_flow_table *t)
+{
+    if (t->cfg.shards < 2) return;
+    int risk = reversal_at(&t->rev_close, t->now - t->cfg.close_grace_ns);
+    if (t->cfg.idle_timeout_ns > 0) risk |= reversal_at(&t->rev_idle, t->now - t->cfg.idle_timeout_ns);
+    t->stats.reversal_risks += (uint64_t)risk;
+}
+
+/* Phases of one packet's emissions, in the order fp_flow_table_add runs them. */
+enum { ORD_IDLE = 0, ORD_CLOSE, ORD_OWN, ORD_CREATE_EVICT, ORD_PACKET, ORD_BUDGET_EVICT };
+static void set_order(fp_flow_table *t, unsigned phase, uint64_t position)
+{
+    t->order.rank = (uint64_t)phase << 60 | position;
+}
 
 static void lru_touch(fp_flow_table *t, fp_flow *f, uint32_t idx)
 {
@@ -221,15 +301,18 @@ static void flow_expire(fp_flow_table *t, uint32_t idx, fp_expiration why)
 
 static void expire_due(fp_flow_table *t)
 {
+    check_reversals(t);
     int64_t idle = t->cfg.idle_timeout_ns;
     while (idle > 0 && t->lru_head != FP_FLOW_NONE) {
         fp_flow *f = &FLOW(t, t->lru_head);
         if (t->now - f->last_ns < idle) break;
+        set_order(t, ORD_IDLE, f->last_pkt);
         flow_expire(t, t->lru_head, f->closing ? (fp_expiration)f->closing : FP_EXP_IDLE);
     }
     while (t->close_head != FP_FLOW_NONE) {
         fp_flow *f = &FLOW(t, t->close_head);
         if (t->now - f->close_ns < t->cfg.close_grace_ns) break;
+        set_order(t, ORD_CLOSE, f->close_pkt);
         flow_expire(t, t->close_head, (fp_expiration)f->closing);
     }
 }
@@ -257,18 +340,47 @@ static int must_evict_to_create(const fp_flow_table *t)
  * current flow itself if its own state is what is left over. */
 static void enforce_budget(fp_flow_table *t, uint32_t current)
 {
-    while (budget_wants_eviction(t) && t->lru_head != current) flow_expire(t, t->lru_head, FP_EXP_EVICTED);
-    if (budget_wants_eviction(t) && FLOW(t, current).ext) flow_expire(t, current, FP_EXP_EVICTED);
+    while (budget_wants_eviction(t) && t->lru_head != current) {
+        set_order(t, ORD_BUDGET_EVICT, FLOW(t, t->lru_head).last_pkt);
+        flow_expire(t, t->lru_head, FP_EXP_EVICTED);
+    }
+    if (budget_wants_eviction(t) && FLOW(t, current).ext) {
+        set_order(t, ORD_BUDGET_EVICT, UINT64_MAX >> 4);
+        flow_expire(t, current, FP_EXP_EVICTED);
+    }
+}
+
+/* Sharded tables remember where they created flows (the ids are renumbered at the merge). */
+static int note_creation(fp_flow_table *t)
+{
+    if (t->cfg.shards < 2) return 0;
+    if (t->ncreations == t->creations_cap) {
+        uint64_t cap = t->creations_cap ? t->creations_cap * 2 : 1024;
+        uint64_t *c = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->creations, cap * sizeof *c);
+        if (c == NULL) return -1;
+        t->creations = c;
+        t->creations_cap = cap;
+    }
+    t->creations[t->ncreations++] = t->pkt;
+    return 0;
 }
 
 static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t h)
 {
-    while (t->count && must_evict_to_create(t)) flow_expire(t, t->lru_head, FP_EXP_EVICTED);
+    while (t->count && must_evict_to_create(t)) {
+        set_order(t, ORD_CREATE_EVICT, FLOW(t, t->lru_head).last_pkt);
+        flow_expire(t, t->lru_head, FP_EXP_EVICTED);
+    }
     if ((t->count + 1) * 2 > t->slot_cap && slots_resize(t, t->slot_cap * 2) < 0) return FP_FLOW_NONE;
+    if (note_creation(t) < 0) return FP_FLOW_NONE;
     uint32_t idx = pool_take(t);
-    if (idx == FP_FLOW_NONE) return FP_FLOW_NONE;
+    if (idx == FP_FLOW_NONE) {
+        t->ncreations -= t->creations != NULL;
+        return FP_FLOW_NONE;
+    }
     fp_flow *f = &FLOW(t, idx);
     fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
+    f->create_pkt = t->pkt;
     f->hash = h;
     table_put(t, idx);
     LIST_APPEND(t, f, idx, lru_prev, lru_next, lru_head, lru_tail);
@@ -281,6 +393,10 @@ static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t 
 static void flow_restart(fp_flow_table *t, uint32_t idx, const fp_flow_packet *p)
 {
     fp_flow *f = &FLOW(t, idx);
+    if (note_creation(t) < 0) {
+        t->stats.oom++;
+        return;
+    }
     f->expiration = FP_EXP_ACTIVE;
     t->stats.expired[FP_EXP_ACTIVE]++;
     if (f->closing) LIST_UNLINK(t, f, idx, close_prev, close_next, close_head, close_tail);
@@ -294,6 +410,8 @@ static void flow_restart(fp_flow_table *t, uint32_t idx, const fp_flow_packet *p
         f->history[0] = 0;
     }
     f->hash = saved.hash;
+    f->create_pkt = t->pkt;
+    f->last_pkt = saved.last_pkt;
     f->lru_prev = saved.lru_prev;
     f->lru_next = saved.lru_next;
     t->stats.flows_created++;
@@ -335,6 +453,9 @@ void fp_flow_table_free(fp_flow_table *t)
     fp_budget_free(t->b, FP_MEM_FLOWS, t->blocks);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->slots);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->frags.slots);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->creations);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->rev_idle.v);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->rev_close.v);
     fp_budget_free(t->b, FP_MEM_ENGINE, t);
 }
 
@@ -365,6 +486,8 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
                        int64_t ts_ns, uint32_t wirelen)
 {
     fp_flow_packet p;
+    t->pkt = t->stats.packets;
+    t->order.pkt = t->pkt;
     t->stats.packets++;
     t->stats.bytes += wirelen;
     if (d->anomalies) t->stats.anomalies++;
@@ -372,6 +495,8 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
         t->now = ts_ns;
         t->has_now = 1;
         expire_due(t);
+    } else if (ts_ns < t->now) {
+        note_reversal(t, ts_ns);
     }
     if (fp_flow_packet_from(&p, data, d, ts_ns, wirelen, t->cfg.bidirectional) < 0) {
         t->stats.non_ip_packets++;
@@ -386,7 +511,9 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     }
     int orphan = d->is_fragment ? attribute_fragment(t, &p, data, d) : 0;
     uint64_t h = fp_flow_key_hash(&p.key);
+    if (t->cfg.shards > 1 && fp_flow_key_shard(h, t->cfg.shards) != t->cfg.shard) return; /* another's */
     uint32_t idx = table_find(t, &p.key, h);
+    set_order(t, ORD_OWN, 0);
     if (idx != FP_FLOW_NONE) {
         fp_flow *f = &FLOW(t, idx);
         int new_syn = p.is_tcp && (p.tcp_flags & 0x12) == 0x02;
@@ -409,12 +536,15 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     int had_hints = f->hints != NULL;
     int closed = fp_flow_record_update(f, &p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
+    set_order(t, ORD_PACKET, 0);
     if (t->on_packet) t->on_packet(t->ctx, f, &p, fp_flow_is_forward(f, p.swapped));
     if (f->hints && !had_hints) hints_charge(t, f);
     lru_touch(t, f, idx);
+    f->last_pkt = t->pkt;
     if (closed && !f->closing) {
         f->closing = (uint8_t)closed;
         f->close_ns = ts_ns;
+        f->close_pkt = t->pkt;
         LIST_APPEND(t, f, idx, close_prev, close_next, close_head, close_tail);
     }
     if (fp_budget_over(t->b)) enforce_budget(t, idx);
@@ -432,8 +562,10 @@ void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)
 
 uint64_t fp_flow_table_flush_some(fp_flow_table *t, uint64_t max)
 {
+    t->order.pkt = UINT64_MAX;
     for (uint64_t n = 0; n < max && t->lru_head != FP_FLOW_NONE; n++) {
         fp_flow *f = &FLOW(t, t->lru_head);
+        set_order(t, 0, f->last_pkt);
         flow_expire(t, t->lru_head, f->closing ? (fp_expiration)f->closing : FP_EXP_END);
     }
     update_memory(t);
@@ -450,3 +582,16 @@ void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, 
 
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t) { return &t->stats; }
 uint64_t fp_flow_table_count(const fp_flow_table *t) { return t->count; }
+fp_flow_order fp_flow_table_order(const fp_flow_table *t) { return t->order; }
+
+const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n)
+{
+    *n = t->ncreations;
+    return t->creations;
+}
+
+/* High hash bits: the table's slots use the low ones, which then stay evenly used. */
+uint32_t fp_flow_key_shard(uint64_t key_hash, uint32_t shards)
+{
+    return shards > 1 ? (uint32_t)((key_hash >> 40) % shards) : 0;
+}

@@ -47,6 +47,9 @@ typedef struct {
     PyObject *on_data;        /* Streams: callable(StreamChunk) or None */
     fp_hello_tracker *hellos; /* ClientHellos, or Flows with tls=True: the hello search */
     int hello_records;        /* ClientHellos: hand out hello records, not flows */
+    uint32_t shard, shards;   /* _shard=(i, n): this engine keeps shard i of n (shards 0: all) */
+    PyObject *parts;          /* _merge(): the shard engines owning the records' state, or NULL */
+    uint32_t *owner;          /* _merge(): index in parts of each out record's engine */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
@@ -69,7 +72,8 @@ static void queue_out(fp_flows_obj *fl, fp_flow *f)
         fl->out = o;
         fl->out_cap = cap;
     }
-    fl->out[fl->out_n++] = *f;
+    fl->out[fl->out_n] = *f;
+    fl->out[fl->out_n++].order = fp_flow_table_order(fl->table);
     if (f->ext && f->ext != EXT_DONE) {
         if (fl->eng) fp_stream_engine_hold(fl->eng, f->ext);
         else fp_hello_conn_hold(fl->hellos, f->ext);
@@ -144,6 +148,12 @@ static void engine_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int fo
     if (rc == 1) hello_report(fl, f);
 }
 
+/* The engine whose stream or hello state an out record holds: a merged run's shard. */
+static fp_flows_obj *record_owner(fp_flows_obj *fl, size_t i)
+{
+    return fl->parts ? FL(PyTuple_GET_ITEM(fl->parts, fl->owner[i])) : fl;
+}
+
 static void ext_free(fp_flows_obj *fl, void *ext)
 {
     if (ext == NULL || ext == EXT_DONE) return;
@@ -158,7 +168,7 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
     for (size_t i = from; i < to; i++) {
         free(fl->out[i].hints);
         fl->out[i].hints = NULL;
-        ext_free(fl, fl->out[i].ext);
+        ext_free(record_owner(fl, i), fl->out[i].ext);
         fl->out[i].ext = NULL;
     }
 }
@@ -469,9 +479,10 @@ static PyObject *flows_iternext(PyObject *self)
         if (fl->out_pos == fl->out_n) return NULL;
     }
     fp_flow *f = &fl->out[fl->out_pos];
-    PyObject *rec = fl->eng ? fp_stream_new(st, fl->eng, f)
-                    : fl->hello_records ? fp_hello_record_new(st, f, f->ext)
-                                        : fp_flow_record_new(st, f);
+    fp_flows_obj *own = record_owner(fl, fl->out_pos);
+    PyObject *rec = own->eng ? fp_stream_new(st, own->eng, f)
+                    : own->hello_records ? fp_hello_record_new(st, f, f->ext)
+                                         : fp_flow_record_new(st, f);
     if (rec == NULL) return NULL;
     free_out_range(fl, fl->out_pos, fl->out_pos + 1);
     fl->out_pos++;
@@ -566,6 +577,24 @@ static uint64_t opt_hello_fields(PyObject *o, int *bad)
     return v;
 }
 
+/* _shard=(i, n): keep the flows of shard i of n (fastpkt.parallel runs n such engines). */
+static void shard_option(fp_flow_config *cfg, PyObject *o, int *bad)
+{
+    unsigned int i, n;
+    if (*bad || o == NULL || o == Py_None) return;
+    if (!PyArg_ParseTuple(o, "II:_shard", &i, &n)) {
+        *bad = 1;
+        return;
+    }
+    if (n < 1 || i >= n || n > 4096) {
+        PyErr_Format(PyExc_ValueError, "_shard must be (i, n) with 0 <= i < n <= 4096, not %R", o);
+        *bad = 1;
+        return;
+    }
+    cfg->shard = i;
+    cfg->shards = n;
+}
+
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
                                 PyObject *progress, int drop_on_memory_error)
@@ -597,6 +626,8 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->held_cap = calloc(k ? (size_t)k : 1, sizeof *fl->held_cap);
     fl->budget = &fl->budget_store;
     fl->drop_on_memory_error = drop_on_memory_error;
+    fl->shard = cfg->shard;
+    fl->shards = cfg->shards;
     fp_flow_config tc = *cfg;
     tc.budget = fl->budget;
     fl->table = fp_flow_table_new(&tc, emit_flow, fl);
@@ -635,16 +666,18 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "bidirectional", "idle_timeout", "active_timeout",
                              "max_flows", "max_memory", "progress", "tls", "max_hello_fields",
-                             "on_memory_error", NULL};
+                             "on_memory_error", "_shard", NULL};
     PyObject *readers, *idle = Py_None, *active = Py_None, *max_flows = Py_None, *max_memory = Py_None,
-                       *progress = Py_None, *fields = Py_None;
+                       *progress = Py_None, *fields = Py_None, *shard = Py_None;
     int bidirectional = 1, tls = 1;
     const char *on_mem = "raise";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOpOs:Flows", kwlist, &readers, &bidirectional, &idle,
-                                     &active, &max_flows, &max_memory, &progress, &tls, &fields, &on_mem))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$pOOOOOpOsO:Flows", kwlist, &readers, &bidirectional, &idle,
+                                     &active, &max_flows, &max_memory, &progress, &tls, &fields, &on_mem,
+                                     &shard))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
+    shard_option(&cfg, shard, &bad);
     cfg.bidirectional = bidirectional;
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -659,15 +692,16 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "progress", "max_hello_fields", "max_memory",
-                             "on_memory_error", NULL};
+                             "on_memory_error", "_shard", NULL};
     PyObject *readers, *idle = Py_None, *max_flows = Py_None, *progress = Py_None, *fields = Py_None,
-             *max_memory = Py_None;
+             *max_memory = Py_None, *shard = Py_None;
     const char *on_mem = "raise";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOs:ClientHellos", kwlist, &readers, &idle, &max_flows,
-                                     &progress, &fields, &max_memory, &on_mem))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOsO:ClientHellos", kwlist, &readers, &idle, &max_flows,
+                                     &progress, &fields, &max_memory, &on_mem, &shard))
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0;
+    shard_option(&cfg, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -682,14 +716,15 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "idle_timeout", "max_flows", "depth", "max_buffered",
                              "max_buffered_total", "store", "on_data", "progress", "max_memory",
-                             "on_memory_error", NULL};
+                             "on_memory_error", "_shard", NULL};
     PyObject *readers, *idle = Py_None, *max_flows = Py_None, *depth = Py_None, *max_buf = Py_None,
-                       *max_total = Py_None, *on_data = Py_None, *progress = Py_None, *max_memory = Py_None;
+                       *max_total = Py_None, *on_data = Py_None, *progress = Py_None, *max_memory = Py_None,
+                       *shard = Py_None;
     int store = 1;
     const char *on_mem = "raise";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOpOOOs:Streams", kwlist, &readers, &idle, &max_flows,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOpOOOsO:Streams", kwlist, &readers, &idle, &max_flows,
                                      &depth, &max_buf, &max_total, &store, &on_data, &progress, &max_memory,
-                                     &on_mem))
+                                     &on_mem, &shard))
         return NULL;
     if (on_data != Py_None && !PyCallable_Check(on_data)) {
         PyErr_SetString(PyExc_TypeError, "on_data must be a callable taking a StreamChunk, or None");
@@ -698,6 +733,7 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     fp_flow_config cfg = {0};
     fp_reasm_config rc = {0};
     int bad = 0;
+    shard_option(&cfg, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -719,12 +755,133 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)fl;
 }
 
+/* ---- merging a sharded run (fastpkt.parallel) ---------------------------------- */
+
+/* Shard engines ready to merge: this type, finished, kept whole, shards 0..n-1 of n. */
+static int check_parts(PyTypeObject *type, PyObject *parts)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(parts, i);
+        if (Py_TYPE(o) != type) {
+            PyErr_Format(PyExc_TypeError, "_merge takes %s engines, got %.100s", type->tp_name, Py_TYPE(o)->tp_name);
+            return -1;
+        }
+        fp_flows_obj *p = FL(o);
+        if (p->shards != (uint32_t)n || p->shard != (uint32_t)i || !p->finished || p->busy || p->out_pos ||
+            p->memory_error || p->parts || p->on_data) {
+            PyErr_SetString(PyExc_ValueError, "_merge takes shards 0..n-1 of n, each read to the end and not consumed");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Flow ids as one table numbers them: a flow's rank among every shard's creations. */
+static void renumber(fp_flows_obj *m, PyObject *parts)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    for (size_t r = 0; r < m->out_n; r++) {
+        uint64_t id = 0, at = m->out[r].create_pkt;
+        for (Py_ssize_t s = 0; s < n; s++) {
+            uint64_t cnt, lo = 0, hi;
+            const uint64_t *c = fp_flow_table_creations(FL(PyTuple_GET_ITEM(parts, s))->table, &cnt);
+            for (hi = cnt; lo < hi;) { /* creations before `at` */
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (c[mid] < at) lo = mid + 1;
+                else hi = mid;
+            }
+            id += lo;
+        }
+        m->out[r].flow_id = id;
+    }
+}
+
+static int order_less(const fp_flow_order *a, const fp_flow_order *b)
+{
+    return a->pkt < b->pkt || (a->pkt == b->pkt && a->rank < b->rank);
+}
+
+/* k-way merge of the shards' outputs (each in its own emission order) by order key. */
+static void merge_outputs(fp_flows_obj *m, PyObject *parts, size_t *pos)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    for (size_t r = 0; r < m->out_n; r++) {
+        Py_ssize_t best = -1;
+        for (Py_ssize_t s = 0; s < n; s++) {
+            fp_flows_obj *p = FL(PyTuple_GET_ITEM(parts, s));
+            if (pos[s] < p->out_n &&
+                (best < 0 ||
+                 order_less(&p->out[pos[s]].order, &FL(PyTuple_GET_ITEM(parts, best))->out[pos[best]].order)))
+                best = s;
+        }
+        fp_flows_obj *b = FL(PyTuple_GET_ITEM(parts, best));
+        m->out[r] = b->out[pos[best]++];
+        m->owner[r] = (uint32_t)best;
+    }
+}
+
+/* _merge(shards): one engine of this type holding the records of a sharded run in
+ * the single engine's order and with its flow ids; takes the shards' records (their
+ * engines stay alive, owning the stream and hello state those records hold). */
+static PyObject *engine_merge(PyObject *cls, PyObject *args)
+{
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *parts;
+    if (!PyArg_ParseTuple(args, "O!:_merge", &PyTuple_Type, &parts)) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    if (n < 1 || check_parts(type, parts) < 0) {
+        if (n < 1) PyErr_SetString(PyExc_ValueError, "_merge needs at least one shard");
+        return NULL;
+    }
+    PyObject *none = PyTuple_New(0);
+    if (none == NULL) return NULL;
+    fp_flow_config cfg = {0};
+    cfg.bidirectional = 1;
+    cfg.max_flows = 1;
+    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0);
+    Py_DECREF(none);
+    if (m == NULL) return NULL;
+    size_t total = 0;
+    for (Py_ssize_t s = 0; s < n; s++) total += FL(PyTuple_GET_ITEM(parts, s))->out_n;
+    size_t *pos = calloc((size_t)n, sizeof *pos);
+    m->out = fp_budget_malloc(m->budget, FP_MEM_OUTPUT, (total ? total : 1) * sizeof *m->out);
+    m->owner = malloc((total ? total : 1) * sizeof *m->owner);
+    if (pos == NULL || m->out == NULL || m->owner == NULL) {
+        free(pos);
+        Py_DECREF(m);
+        return PyErr_NoMemory();
+    }
+    m->parts = Py_NewRef(parts);
+    m->out_n = m->out_cap = total;
+    merge_outputs(m, parts, pos);
+    free(pos);
+    for (Py_ssize_t s = 0; s < n; s++) { /* the records moved: the shards no longer free them */
+        fp_flows_obj *p = FL(PyTuple_GET_ITEM(parts, s));
+        fp_budget_free(p->budget, FP_MEM_OUTPUT, p->out);
+        p->out = NULL;
+        p->out_n = p->out_cap = 0;
+    }
+    renumber(m, parts);
+    m->emitted = total;
+    m->finished = 1;
+    /* Flows are kept (len, indexing, exports by range); Streams and ClientHellos are read
+     * once by iteration, as their engines always are */
+    m->mode = type == fp_state_from_type(type)->Flows_Type ? MODE_STORED : MODE_STREAM;
+    return (PyObject *)m;
+}
+
+#define ENGINE_MERGE_METHOD                                                                        \
+    {"_merge", engine_merge, METH_VARARGS | METH_CLASS,                                            \
+     "_merge(shards): the records of engines run with _shard=(i, n), in one engine's order."}
+
 static int flows_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(FL(self)->readers);
     Py_VISIT(FL(self)->progress);
     Py_VISIT(FL(self)->on_data);
+    Py_VISIT(FL(self)->parts);
     return 0;
 }
 
@@ -744,6 +901,8 @@ static void flows_dealloc(PyObject *self)
     flows_clear(self);
     fp_flow_table_free(fl->table);
     if (fl->out) free_out_range(fl, fl->out_pos, fl->out_n);
+    free(fl->owner);
+    Py_CLEAR(fl->parts); /* after the records whose state they own */
     fp_stream_engine_free(fl->eng);
     if (fl->hellos) fp_hello_tracker_free(fl->hellos);
     free(fl->hellos);
@@ -758,10 +917,30 @@ static void flows_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* A merged run's counters, live (streams still held count as active): fastpkt.parallel
+ * combines the shards' (per-packet ones from any shard, per-flow ones summed). */
+static PyObject *merged_stats(PyObject *parts)
+{
+    PyObject *mod = PyImport_ImportModule("fastpkt.parallel");
+    if (mod == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *st = PyObject_GetAttrString(PyTuple_GET_ITEM(parts, i), "stats");
+        if (st == NULL) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, st);
+    }
+    PyObject *r = list ? PyObject_CallMethod(mod, "merge_stats", "O", list) : NULL;
+    Py_XDECREF(list);
+    Py_DECREF(mod);
+    return r;
+}
+
 static PyObject *flows_get_stats(PyObject *self, void *c)
 {
     (void)c;
     fp_flows_obj *fl = FL(self);
+    if (fl->parts) return merged_stats(fl->parts);
     const fp_flow_stats *s = fp_flow_table_stats(fl->table);
     PyObject *exp = PyDict_New();
     if (exp == NULL) return NULL;
@@ -790,7 +969,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         Py_DECREF(exp);
         return NULL;
     }
-    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:O}",
+    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
                          "packets", s->packets, "bytes", s->bytes, "non_ip_packets", s->non_ip_packets,
                          "flows_created", s->flows_created, "flows_expired", exp,
                          "evicted", s->expired[FP_EXP_EVICTED], "anomalies", s->anomalies,
@@ -798,7 +977,8 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
                          "max_flows_seen", s->max_flows_seen, "memory_bytes", b->total,
                          "memory_peak_bytes", b->peak, "memory", mem, "memory_peak", mem_peak,
                          "max_memory", b->limit, "allocation_failures", b->alloc_failures,
-                         "dropped", s->oom, "bad_transport", s->bad_transport,
+                         "dropped", s->oom, "bad_transport", s->bad_transport, "time_reversals", s->time_reversals,
+                         "reversal_risks", s->reversal_risks,
                          "finished", fl->finished ? Py_True : Py_False);
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;
     PyObject *r;
@@ -821,6 +1001,11 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
 static PyObject *flows_repr(PyObject *self)
 {
     fp_flows_obj *fl = FL(self);
+    if (fl->parts) /* a merged run: its counters are the shards' */
+        return PyUnicode_FromFormat("<fastpkt.%s %llu records from %llu packets, merged from %zd workers>",
+                                    Py_TYPE(self)->tp_name + 8, (unsigned long long)fl->emitted,
+                                    (unsigned long long)fp_flow_table_stats(FL(PyTuple_GET_ITEM(fl->parts, 0))->table)->packets,
+                                    PyTuple_GET_SIZE(fl->parts));
     const fp_flow_stats *s = fp_flow_table_stats(fl->table);
     if (fl->eng)
         return PyUnicode_FromFormat("<fastpkt.Streams %s, %llu packets read, %llu streams handed out>",
@@ -873,7 +1058,9 @@ static PyGetSetDef flows_getset[] = {
      "fragment_misses, max_flows_seen, memory_bytes / memory_peak_bytes (everything the engine\n"
      "holds, now and at most), memory / memory_peak (the same per component), max_memory,\n"
      "allocation_failures, dropped (packets lost to allocation failure), bad_transport (TCP/UDP\n"
-     "packets whose header was unreadable, kept out of flows), finished.", NULL},
+     "packets whose header was unreadable, kept out of flows), time_reversals (packets older than\n"
+     "one read before them), reversal_risks (workers > 1: expiry decisions such packets may have\n"
+     "changed; the run is then repeated on one worker), finished.", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
     {"_kept", flows_get_kept, NULL, "True when every flow is kept (to_pandas()/len() came first).", NULL},
     {NULL},
@@ -887,6 +1074,7 @@ static PyMethodDef flows_methods[] = {
      "_columns_next(n): column specs of the next n flows to leave the table, not kept (streams)."},
     FP_TABLE_METHODS,
     {"flush", flows_flush, METH_NOARGS, "Read the rest of the input and expire every flow (expiration 'end')."},
+    ENGINE_MERGE_METHOD,
     FP_VIEW_METHOD,
     {NULL},
 };
@@ -938,6 +1126,8 @@ static PyMethodDef streams_methods[] = {
     {"run", streams_run, METH_NOARGS,
      "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
      "returns the number of streams."},
+    {"_finish", flows_flush, METH_NOARGS, "Read the input to the end, keeping every Stream (a shard of a parallel run)."},
+    ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},
@@ -969,6 +1159,8 @@ static PyType_Spec streams_spec = {
 };
 
 static PyMethodDef hellos_methods[] = {
+    {"_finish", flows_flush, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
+    ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},

@@ -1,0 +1,140 @@
+"""Engines on every core: ``workers=N`` of ``flows``, ``streams``, ``client_hellos`` and ``http``.
+
+Each worker is one C engine on its own thread (the engines release the GIL while they read,
+dissect and track packets). Workers split the *flows*, not the bytes: every worker reads
+the whole input (each through its own Readers) and keeps only the flows whose canonical key
+hashes to its shard, so every flow, stream and ClientHello sees all of its packets in order,
+and its clock, expiry decisions and fragment table are the single engine's. Every record
+carries its place in the single engine's output (the packet at which it left and its rank
+among that packet's departures), so the merge (``_merge`` in C) gives the same records, in
+the same order, with the same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel
+engines", for the cases where that cannot hold (evictions, time going backwards).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Sequence
+
+from ._fastpkt import DEFAULT_MAX_MEMORY, Error, Reader
+
+#: Inputs smaller than this run on one worker when ``workers`` is not given.
+AUTO_MIN_BYTES = 64 << 20
+
+# Counters every worker computes identically (each reads every packet) ...
+_SAME = ("packets", "bytes", "non_ip_packets", "anomalies", "fragments", "fragment_misses",
+         "bad_transport", "time_reversals", "reversal_risks", "finished")
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _reopenable(source: Any) -> bool:
+    """Each worker needs its own Readers: paths (not stdin) and in-memory captures."""
+    if isinstance(source, (list, tuple)):
+        return bool(source) and all(_reopenable(s) for s in source)
+    if isinstance(source, (bytearray, memoryview)):
+        return True
+    if isinstance(source, (str, bytes, os.PathLike)):
+        return os.fsdecode(source) != "-"
+    return False
+
+
+def _input_bytes(source: Any) -> int:
+    if isinstance(source, (list, tuple)):
+        return sum(_input_bytes(s) for s in source)
+    if isinstance(source, (bytearray, memoryview)):
+        return len(source)
+    try:
+        return os.stat(source).st_size
+    except (OSError, TypeError, ValueError):
+        return 0
+
+
+def resolve_workers(workers: int | None, source: Any, *, on_data: Any = None) -> int:
+    """How many workers to run: ``workers``, or when None the usable cores for inputs of at
+    least 64 MiB fastpkt can open once per worker, else 1."""
+    if workers is None:
+        if on_data is not None or not _reopenable(source) or _input_bytes(source) < AUTO_MIN_BYTES:
+            return 1
+        return usable_cores()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError("workers must be an integer >= 1 (or None: the usable cores), not %r" % (workers,))
+    if workers > 1 and not _reopenable(source):
+        raise ValueError("workers > 1 needs paths or in-memory captures (each worker opens the input "
+                         "itself); a Reader, a file object or stdin is read by one worker")
+    if workers > 1 and on_data is not None:
+        raise ValueError("on_data takes chunks in the order one engine makes them: use workers=1")
+    return min(workers, 4096)
+
+
+def _sum(values: Sequence[Any]) -> Any:
+    if isinstance(values[0], dict):
+        return {k: _sum([v[k] for v in values]) for k in values[0]}
+    return sum(values)
+
+
+def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The counters of the whole run: per-packet ones from any worker (they all read every
+    packet), per-flow ones summed. Memory and max_flows_seen are sums over workers (each
+    had its own table and share of max_memory)."""
+    out = {k: (parts[0][k] if k in _SAME else _sum([p[k] for p in parts])) for k in parts[0]}
+    out["workers"] = len(parts)
+    out["worker_memory_peak_bytes"] = [p["memory_peak_bytes"] for p in parts]
+    return out
+
+
+def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,
+        options: dict[str, Any]) -> Any:
+    """Run ``n`` shards of an engine type on threads and merge them into one engine.
+
+    max_memory and max_flows are divided between the workers (one budget for the run). When
+    the shards cannot be merged into the single engine's result (a flow was evicted or an
+    allocation failed: the budget differs; a packet out of time order may have changed an
+    expiry decision, ``reversal_risks``; the input is corrupt or cut, which one engine reports
+    after the records before it), a single engine over fresh Readers is returned."""
+    single = dict(options)
+    max_memory = options.pop("max_memory", None)
+    max_memory = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
+    options["max_memory"] = max(1, max_memory // n)
+    if options.get("max_flows") is not None:
+        options["max_flows"] = max(1, options["max_flows"] // n)
+    progress = options.pop("progress", None)
+    readers = [open_readers() for _ in range(n)]
+    shards = [engine(readers[i], _shard=(i, n), progress=progress if i == 0 else None, **options)
+              for i in range(n)]
+    errors: list[BaseException | None] = [None] * n
+
+    def work(i: int) -> None:
+        try:
+            shards[i].flush() if hasattr(shards[i], "flush") else shards[i]._finish()
+        except BaseException as e:  # re-raised in the caller's thread
+            errors[i] = e
+
+    threads = [threading.Thread(target=work, args=(i,), name="fastpkt-worker-%d" % i, daemon=True)
+               for i in range(1, n)]
+    for t in threads:
+        t.start()
+    work(0)  # the caller's thread is worker 0: its progress bar and Ctrl+C stay where they were
+    if isinstance(errors[0], KeyboardInterrupt):  # stop the others: closed Readers end at once
+        for rs in readers:
+            for r in rs:
+                r.close()
+    for t in threads:
+        t.join()
+    for e in errors:
+        if e is not None and not isinstance(e, Error):
+            raise e
+    # A capture that ends in an error gives it where one engine would, after the records
+    # before it: the single engine does that by itself.
+    stats = merge_stats([s.stats for s in shards]) if not any(errors) else None
+    if stats is None or stats["evicted"] or stats["allocation_failures"] or stats["reversal_risks"]:
+        del shards, readers  # their memory, before the single run takes its own
+        return engine(open_readers(), **single)
+    return type(shards[0])._merge(tuple(shards))
+
