@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
@@ -414,10 +414,10 @@ class HttpTable:
 
         return tables.to_polars(self)
 
-    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+    def to_parquet(self, path: str | os.PathLike[str], partition_cols: Sequence[str] | None = None) -> None:
         from . import tables
 
-        tables.to_parquet(self, path)
+        tables.to_parquet(self, path, partition_cols=partition_cols)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         from . import tables

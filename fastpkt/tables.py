@@ -273,15 +273,58 @@ def record_batches(obj: Any, batch_size: int | None = None, payload: bool = Fals
     return pa.RecordBatchReader.from_stream(_Capsule(obj, payload, batch_size))
 
 
-def to_parquet(obj: Any, path: str | os.PathLike[str], payload: bool = False) -> None:
-    """Write the table to a Parquet file batch by batch (bounded memory; needs pyarrow)."""
+def to_parquet(obj: Any, path: str | os.PathLike[str], payload: bool = False,
+               partition_cols: Sequence[str] | None = None) -> None:
+    """Write the table to a Parquet file batch by batch (bounded memory; needs pyarrow).
+
+    partition_cols: write a Hive-partitioned dataset under the directory ``path`` instead
+    (``path/protocol_name=TCP/part-0.parquet``...), one directory level per column, as
+    pyarrow.dataset, DuckDB (``read_parquet('path/**/*.parquet', hive_partitioning=true)``),
+    Dask and Spark read it. Batches are written as they come (at most 1,024 files open)."""
     frames._require("pyarrow")
     import pyarrow.parquet as pq
 
     reader = record_batches(obj, payload=payload)
+    if partition_cols:
+        _write_partitioned(reader, os.fspath(path), list(partition_cols))
+        return
     with pq.ParquetWriter(os.fspath(path), reader.schema) as writer:
         for batch in reader:
             writer.write_batch(batch)
+
+
+def _write_partitioned(reader: Any, base: str, cols: list[str]) -> None:
+    """Hive partitions of a batch stream. Partition values are the columns' plain values:
+    dictionary columns are decoded first (each batch has its own dictionary), so a value
+    names the same directory in every batch."""
+    pa = frames._require("pyarrow")
+    import pyarrow.dataset as ds
+
+    missing = [c for c in cols if c not in reader.schema.names]
+    if missing:
+        raise ValueError("partition_cols: no column %s; the columns are %s"
+                         % (", ".join(map(repr, missing)), ", ".join(reader.schema.names)))
+    fields = [reader.schema.field(c) for c in cols]
+    plain = [f.type.value_type if pa.types.is_dictionary(f.type) else f.type for f in fields]
+    bad = [c for c, t in zip(cols, plain) if pa.types.is_nested(t) or pa.types.is_binary(t)
+           or pa.types.is_large_binary(t)]
+    if bad:
+        raise ValueError("partition_cols: %s cannot name a directory (lists and bytes cannot)" % ", ".join(bad))
+    schema = reader.schema
+    for c, t in zip(cols, plain):
+        i = schema.get_field_index(c)
+        schema = schema.set(i, pa.field(c, t, schema.field(i).nullable))
+
+    def plain_batches() -> Iterator[Any]:
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(i).cast(schema.field(i).type) if schema.field(i).type != batch.schema.field(i).type
+                 else batch.column(i) for i in range(batch.num_columns)], schema=schema)
+
+    ds.write_dataset(pa.RecordBatchReader.from_batches(schema, plain_batches()), base, format="parquet",
+                     partitioning=ds.partitioning(pa.schema([pa.field(c, t) for c, t in zip(cols, plain)]),
+                                                  flavor="hive"),
+                     existing_data_behavior="overwrite_or_ignore", basename_template="part-{i}.parquet")
 
 
 @contextlib.contextmanager
