@@ -362,7 +362,12 @@ def http(source: Any, *, decode: bool = False, **stream_options: Any) -> HttpTab
 def _http_messages(source: Any, decode: bool, stream_options: dict[str, Any]) -> Iterator[HttpMessageT]:
     from . import streams  # the package's function (defined after this module loads)
 
-    for stream in streams(source, **stream_options):
+    return stream_messages(streams(source, **stream_options), decode)
+
+
+def stream_messages(streams: Iterable[Any], decode: bool = False) -> Iterator[HttpMessageT]:
+    """The HTTP messages of Streams, each with its stream's id, addresses and ports."""
+    for stream in streams:
         for msg in stream.http_messages(decode=decode):
             msg.stream_id = stream.stream_id
             msg.client_ip, msg.client_port = stream.client_ip, stream.client_port

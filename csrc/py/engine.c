@@ -871,9 +871,42 @@ static PyObject *engine_merge(PyObject *cls, PyObject *args)
     return (PyObject *)m;
 }
 
+/* _shard_ids(): for a shard read to the end, (this shard's creation positions, the local
+ * flow id and creation position of each record not yet handed out), as native uint64 bytes:
+ * what a merge elsewhere (fastpkt.dask) needs to give records their single-engine flow ids. */
+static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_flows_obj *fl = FL(self);
+    if (fl->shards < 2 || !fl->finished || fl->parts) {
+        PyErr_SetString(PyExc_ValueError, "_shard_ids() needs a shard (_shard=(i, n), n >= 2) read to the end");
+        return NULL;
+    }
+    uint64_t nc;
+    const uint64_t *c = fp_flow_table_creations(fl->table, &nc);
+    size_t n = fl->out_n - fl->out_pos;
+    PyObject *cr = PyBytes_FromStringAndSize((const char *)c, (Py_ssize_t)(nc * sizeof *c));
+    PyObject *ids = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * sizeof(uint64_t)));
+    PyObject *at = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * sizeof(uint64_t)));
+    if (cr == NULL || ids == NULL || at == NULL) {
+        Py_XDECREF(cr);
+        Py_XDECREF(ids);
+        Py_XDECREF(at);
+        return NULL;
+    }
+    uint64_t *pi = (uint64_t *)PyBytes_AS_STRING(ids), *pa = (uint64_t *)PyBytes_AS_STRING(at);
+    for (size_t i = 0; i < n; i++) {
+        pi[i] = fl->out[fl->out_pos + i].flow_id;
+        pa[i] = fl->out[fl->out_pos + i].create_pkt;
+    }
+    return Py_BuildValue("NNN", cr, ids, at);
+}
+
 #define ENGINE_MERGE_METHOD                                                                        \
     {"_merge", engine_merge, METH_VARARGS | METH_CLASS,                                            \
-     "_merge(shards): the records of engines run with _shard=(i, n), in one engine's order."}
+     "_merge(shards): the records of engines run with _shard=(i, n), in one engine's order."},     \
+    {"_shard_ids", engine_shard_ids, METH_NOARGS,                                                  \
+     "_shard_ids(): (creation positions, local ids, creation positions of the records) of a shard."}
 
 static int flows_traverse(PyObject *self, visitproc visit, void *arg)
 {
@@ -1039,6 +1072,16 @@ static PyObject *flows_flush(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* _finish(): read to the end keeping every record, to be iterated once afterwards (a shard
+ * of a parallel run: Streams and ClientHellos are only ever iterated). */
+static PyObject *engine_finish(PyObject *self, PyObject *unused)
+{
+    if (flows_flush(self, unused) == NULL) return NULL;
+    Py_DECREF(Py_None);
+    FL(self)->mode = MODE_STREAM;
+    Py_RETURN_NONE;
+}
+
 static PyObject *flows_get_finished(PyObject *self, void *c)
 {
     (void)c;
@@ -1126,7 +1169,7 @@ static PyMethodDef streams_methods[] = {
     {"run", streams_run, METH_NOARGS,
      "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
      "returns the number of streams."},
-    {"_finish", flows_flush, METH_NOARGS, "Read the input to the end, keeping every Stream (a shard of a parallel run)."},
+    {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every Stream (a shard of a parallel run)."},
     ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
@@ -1159,7 +1202,7 @@ static PyType_Spec streams_spec = {
 };
 
 static PyMethodDef hellos_methods[] = {
-    {"_finish", flows_flush, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
+    {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
     ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,

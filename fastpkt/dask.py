@@ -1,0 +1,214 @@
+"""fastpkt on Dask: captures as ``dask.dataframe``s, local or on a cluster.
+
+    import fastpkt.dask as fpd
+    df = fpd.flows(["s3://bucket/sensor1.pcap", "s3://bucket/sensor2.pcap"], npartitions=8)
+    df.groupby("dst_port").bytes.sum().compute()
+
+- ``read_packets(paths)``: one partition per file (``dask.dataframe.from_map``), the columns
+  of ``PacketList.to_pandas()``.
+- ``flows(paths)``, ``client_hellos(paths)``, ``http(paths)``: ``npartitions`` shards of the
+  flow engine, each reading every file (merged in time order, as ``fastpkt.flows(list)``)
+  and keeping the flows whose key hashes to it (see ``fastpkt.parallel``). A flow, stream
+  or ClientHello spanning files or partitions is whole in one partition; a small merge step
+  gives every record the flow id (``flow_id``/``stream_id``) one engine gives it, so the
+  rows are ``fastpkt.flows(paths).to_pandas()``'s (in partition order; sort by
+  ``flow_id`` for one engine's). Several shards run the same input: give each its own core.
+
+Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``...), opened with
+``storage_options`` on the worker that reads them. ``meta`` has exactly fastpkt's dtypes.
+Needs ``pip install fastpkt[dask]`` (dask[dataframe], distributed, fsspec).
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from . import tables
+from ._fastpkt import ClientHellos, Flows, Reader, Streams
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    import pandas
+
+__all__ = ["read_packets", "flows", "client_hellos", "http"]
+
+Paths = Any  # a path or URL, or a list of them
+
+
+def _paths(paths: Paths) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out = [os.fspath(p) for p in paths]
+    if not out:
+        raise ValueError("fastpkt.dask needs at least one path")
+    return out
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _open(path: str, storage_options: dict[str, Any] | None, filter: str | None,  # noqa: A002
+          display_filter: str | None) -> Reader:
+    """A Reader of one path or URL: local files are mapped, others read through fsspec."""
+    if _is_local(path):
+        src: Any = path[len("file://"):] if path.startswith("file://") else path
+    else:
+        import fsspec
+
+        of = fsspec.open(path, "rb", **(storage_options or {}))
+        # memory:// hands every opener the same file object: read its bytes instead (they are
+        # in memory already), so shards on threads do not share a position
+        src = memoryview(of.fs.cat_file(of.path)) if of.fs.protocol in ("memory", ("memory",)) else of.open()
+    return Reader(src, filter=filter, display_filter=display_filter)
+
+
+def _packets_part(path: str, storage_options: dict[str, Any] | None, filter: str | None,  # noqa: A002
+                  display_filter: str | None) -> pandas.DataFrame:
+    from . import PacketList  # noqa: F401  (the package, loaded on the worker)
+
+    with _open(path, storage_options, filter, display_filter) as r:
+        return r.read_all().to_pandas()
+
+
+def read_packets(paths: Paths, *, filter: str | None = None, display_filter: str | None = None,  # noqa: A002
+                 storage_options: dict[str, Any] | None = None) -> dd.DataFrame:
+    """Every packet of every file, one partition per file (PacketList.to_pandas() columns)."""
+    import dask.dataframe as dd
+
+    meta = tables.to_pandas(_empty_packets())
+    with _our_dtypes():
+        return dd.from_map(_packets_part, _paths(paths), storage_options=storage_options, filter=filter,
+                           display_filter=display_filter, meta=meta, enforce_metadata=False)
+
+
+def _our_dtypes() -> Any:
+    """Dask would turn object columns (lists, bytes, optional strings) into pyarrow strings:
+    the partitions keep fastpkt's dtypes, as meta says."""
+    import dask
+
+    return dask.config.set({"dataframe.convert-string": False})
+
+
+def _empty_packets() -> Any:
+    from . import read
+
+    return read(memoryview(_EMPTY_PCAP))
+
+
+_EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
+
+# engine type, records -> DataFrame, the id column
+_KINDS: dict[str, tuple[Any, str]] = {
+    "flows": (Flows, "flow_id"),
+    "client_hellos": (ClientHellos, "stream_id"),
+    "http": (Streams, "stream_id"),
+}
+
+
+def _frame(kind: str, eng: Any) -> pandas.DataFrame:
+    if kind != "http":
+        return eng.to_pandas()
+    from .http import HttpTable, stream_messages
+
+    return HttpTable(stream_messages(eng)).to_pandas()
+
+
+def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
+           options: dict[str, Any]) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Shard i of n over every path: its records, its creation positions, and per record
+    the local id and creation position (for the single-engine ids)."""
+    engine, _ = _KINDS[kind]
+    opts = dict(options)
+    filt, dfilt = opts.pop("filter", None), opts.pop("display_filter", None)
+    readers = [_open(p, storage_options, filt, dfilt) for p in paths]
+    eng = engine(readers, _shard=(i, n), **opts)
+    eng.flush() if kind == "flows" else eng._finish()
+    creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
+    return _frame(kind, eng), creations, ids, at
+
+
+def _creations(parts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return list(parts)
+
+
+def _renumber(part: tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray], all_creations: list[np.ndarray],
+              column: str) -> pandas.DataFrame:
+    """A shard's records with their single-engine flow ids: the number of flows every shard
+    created before each one."""
+    import pandas as pd
+
+    df, _, ids, at = part
+    glob = sum(np.searchsorted(c, at, side="left") for c in all_creations).astype(np.uint64)
+    if len(df):
+        order = np.argsort(ids)
+        pos = np.searchsorted(ids, df[column].to_numpy(dtype=np.uint64), sorter=order)
+        df[column] = pd.array(glob[order[pos]], dtype=df[column].dtype)
+    return df
+
+
+def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_options: dict[str, Any] | None,
+                  options: dict[str, Any]) -> dd.DataFrame:
+    import dask
+    import dask.dataframe as dd
+
+    from .parallel import usable_cores
+
+    paths = _paths(paths)
+    n = usable_cores() if npartitions is None else npartitions
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError("npartitions must be an integer >= 1, not %r" % (n,))
+    meta = _meta(kind)
+    if n == 1:
+        frames = [dask.delayed(_single)(kind, paths, storage_options, options)]
+    else:
+        column = _KINDS[kind][1]
+        parts = [dask.delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options) for i in range(n)]
+        creations = dask.delayed(_creations)([p[1] for p in parts])
+        frames = [dask.delayed(_renumber)(p, creations, column) for p in parts]
+    with _our_dtypes():
+        return dd.from_delayed(frames, meta=meta, verify_meta=False)
+
+
+def _single(kind: str, paths: list[str], storage_options: dict[str, Any] | None,
+            options: dict[str, Any]) -> pandas.DataFrame:
+    engine, _ = _KINDS[kind]
+    opts = dict(options)
+    filt, dfilt = opts.pop("filter", None), opts.pop("display_filter", None)
+    return _frame(kind, engine([_open(p, storage_options, filt, dfilt) for p in paths], **opts))
+
+
+def _meta(kind: str) -> pandas.DataFrame:
+    """Zero rows with exactly the dtypes each kind's partitions have."""
+    from . import client_hellos as _ch, flows as _fl, http as _http
+
+    empty = memoryview(_EMPTY_PCAP)
+    if kind == "flows":
+        return _fl(empty, workers=1).to_pandas()
+    if kind == "client_hellos":
+        return _ch(empty, workers=1).to_pandas()
+    return _http(empty, workers=1).to_pandas()
+
+
+def flows(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
+          **flow_options: Any) -> dd.DataFrame:
+    """``fastpkt.flows(paths).to_pandas()`` as a Dask DataFrame of ``npartitions`` shards
+    (default: the usable cores). flow_options: those of ``fastpkt.flows`` (filter,
+    display_filter, idle_timeout, tls, ...; max_memory and max_flows apply per partition)."""
+    return _engine_frame("flows", paths, npartitions, storage_options, flow_options)
+
+
+def client_hellos(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
+                  **options: Any) -> dd.DataFrame:
+    """``fastpkt.client_hellos(paths).to_pandas()`` as a Dask DataFrame of shards."""
+    return _engine_frame("client_hellos", paths, npartitions, storage_options, options)
+
+
+def http(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
+         **stream_options: Any) -> dd.DataFrame:
+    """``fastpkt.http(paths).to_pandas()`` (one row per request with its response) as a Dask
+    DataFrame of shards of the stream engine."""
+    return _engine_frame("http", paths, npartitions, storage_options, stream_options)
+
