@@ -217,3 +217,11 @@ def test_cli_jobs_flag_gives_the_same_output():
         out = [subprocess.run([sys.executable, "-m", "fastpkt", *cmd, "-j", str(j), src], capture_output=True,
                               text=True, check=True).stdout for j in (1, 3)]
         assert out[0] == out[1] and out[0]
+
+
+def test_filters_shared_by_the_workers(generated):
+    """One compiled display filter (and a BPF filter per Reader) runs on every worker's thread."""
+    src = str(generated)
+    for kw in ({"display_filter": 'tcp.port == 443 || dns.qry.name matches "^[a-m]"'}, {"filter": "tcp or udp"}):
+        one = fp.flows(src, workers=1, **kw).to_pandas()
+        assert len(one) and fp.flows(src, workers=3, **kw).to_pandas().equals(one)

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Scaling benchmark: fp.flows (and client_hellos) with workers = 1, 2, ... on the same file,
+next to the plain-C flow floor and NFStream with n_meters = N, in one run.
+
+    python benchmarks/bench_scale.py [--pcap FILE | --packets N] [--repeats 3] [--max-workers N]
+
+Every row runs in its own process (peak RSS = that process's ru_maxrss, os.wait4).
+Rows:
+  flows wN           len(fp.flows(path, workers=N)): the engines alone (records kept)
+  flows wN pandas    fp.flows(path, workers=N).to_pandas()
+  hellos wN          len(list(fp.client_hellos(path, workers=N)))
+  dask wN pandas     fastpkt.dask.flows([path], npartitions=N).compute() on a LocalCluster of N
+                     threads (compare with "flows wN pandas": the Dask overhead)
+  c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
+  nfstream mN        NFStreamer(path, n_meters=N).to_pandas(), when nfstream imports
+Printed per row: seconds (median), packets/s, GB/s, speedup and scaling efficiency against
+one worker (speedup / N), process CPU seconds, the CPU bound on speedup (one worker's CPU
+over each of N workers' share: what N idle cores would give), peak RSS, and each worker's
+engine peak (stats['worker_memory_peak_bytes']). The machine's usable cores and load bound
+what the wall clock can show.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_flows import measured  # noqa: E402
+from bench_read import PEERS, bench_setup, build_c_floor, row_adder  # noqa: E402
+
+CHILD = r"""
+import json, resource, sys, time
+import pandas  # imported before the clock, like the peers
+import fastpkt as fp
+path, what, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t0 = time.perf_counter()
+c0 = resource.getrusage(resource.RUSAGE_SELF)
+if what == "hellos":
+    eng = fp.client_hellos(path, workers=workers, progress=False)
+    n = len(list(eng))
+else:
+    eng = fp.flows(path, workers=workers, progress=False)
+    n = len(eng.to_pandas()) if what == "pandas" else len(eng)
+dt = time.perf_counter() - t0
+c1 = resource.getrusage(resource.RUSAGE_SELF)
+st = eng.stats
+print(json.dumps({"packets": int(st["packets"]), "seconds": dt, "records": n,
+                  "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
+                  "merged": "workers" in st,
+                  "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]])}))
+"""
+
+DASK = r"""
+import json, resource, sys, time
+import pandas
+import fastpkt as fp, fastpkt.dask as fpd
+from distributed import Client, LocalCluster
+path, n = sys.argv[1], int(sys.argv[2])
+with LocalCluster(n_workers=n, threads_per_worker=1, processes=False, dashboard_address=None) as cl, Client(cl):
+    t0 = time.perf_counter()
+    c0 = resource.getrusage(resource.RUSAGE_SELF)
+    df = fpd.flows([path], npartitions=n).compute()
+    dt = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"packets": int(fp.open(path).count()), "seconds": dt, "records": len(df),
+                  "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)}))
+"""
+
+NFSTREAM = r"""
+import json, sys, time
+import pandas
+from nfstream import NFStreamer
+path, meters = sys.argv[1], int(sys.argv[2])
+t0 = time.perf_counter()
+df = NFStreamer(source=path, n_meters=meters).to_pandas()
+dt = time.perf_counter() - t0
+print(json.dumps({"packets": int(df["bidirectional_packets"].sum()), "seconds": dt, "records": len(df)}))
+"""
+
+
+def main() -> int:
+    a, path, skip = bench_setup(__doc__, repeats=3)
+    py = sys.executable
+    size = os.path.getsize(path)
+    cores = len(os.sched_getaffinity(0))
+    counts = [1] + [n for n in (2, 3, 4, 6, 8, 12, 16) if n <= max(cores, 2)]
+    rows: list[tuple[str, dict]] = []
+    add = row_adder(rows, skip, a.repeats)
+    for what in ("flows", "pandas", "hellos"):
+        for n in counts:
+            name = "%s w%d" % ("flows" if what != "hellos" else "hellos", n) + (" pandas" if what == "pandas" else "")
+            add(name, measured([py, "-c", CHILD, path, what, str(n)]))
+    if subprocess.run([py, "-c", "import dask.dataframe, distributed"], capture_output=True).returncode == 0:
+        for n in counts:  # threads in one process, as workers=N (fastpkt.dask on LocalCluster)
+            add("dask w%d pandas" % n, measured([py, "-c", DASK, path, str(n)]))
+    exe = build_c_floor()
+    if exe:
+        add("c_floor", measured([exe, path, "flows", "mmap"]))
+    if subprocess.run([py, "-c", "import nfstream"], capture_output=True).returncode == 0:
+        for n in counts:
+            add("nfstream m%d" % n, measured([py, "-c", NFSTREAM, path, str(n)]))
+    else:
+        rows.append(("nfstream", {"error": "not installed"}))
+
+    res = dict(rows)
+    print("\nfile: %s  (%.2f GB), usable cores: %d, load average %.1f" % (
+        path, size / 1e9, cores, os.getloadavg()[0]))
+    print("%-18s %9s %12s %7s %8s %6s %8s %9s %9s  %s" % (
+        "row", "seconds", "packets/s", "GB/s", "speedup", "eff.", "cpu s", "cpu bound", "peak RSS",
+        "worker engine peaks (MB)"))
+    for name, r in rows:
+        if "error" in r:
+            print("%-18s %s" % (name, r["error"][:100]))
+            continue
+        base = res.get(name.replace(" w%s" % name.split(" w")[-1].split()[0], " w1") if " w" in name else "")
+        n = int(name.split(" w")[1].split()[0]) if " w" in name else 1
+        speed = base["seconds"] / r["seconds"] if base and "error" not in base else None
+        # the speedup N workers allow on N idle cores: one worker's CPU over each worker's
+        # share (what a loaded machine's wall clock cannot show)
+        bound = base["cpu"] / (r["cpu"] / n) if base and "cpu" in base and r.get("cpu") else None
+        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %9s %7.0f MB  %s%s" % (
+            name, r["seconds"], "{:,.0f}".format(r["packets"] / r["seconds"]), size / r["seconds"] / 1e9,
+            "%.2fx" % speed if speed else "-", "%.2f" % (speed / n) if speed else "-",
+            "%.2f" % r["cpu"] if "cpu" in r else "-", "%.2fx" % bound if bound else "-", r.get("rss_mb", 0),
+            " ".join("%.0f" % (p / 1e6) for p in r.get("worker_peaks", [])),
+            "" if r.get("merged", True) or n == 1 else "  (fell back to one engine)"))
+    for n in counts:
+        d, f = res.get("dask w%d pandas" % n), res.get("flows w%d pandas" % n)
+        if d and f and "error" not in d and "error" not in f:
+            print("dask (LocalCluster, %d threads) vs workers=%d: %.2fx the time, %.2fx the CPU" % (
+                n, n, d["seconds"] / f["seconds"], d["cpu"] / f["cpu"]))
+    w1, floor = res.get("flows w1"), res.get("c_floor")
+    if w1 and floor and "error" not in w1 and "error" not in floor:
+        print("\nflows w1 vs the C flow floor: %.2fx its time (goal <= 1.5x)" % (w1["seconds"] / floor["seconds"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
