@@ -53,7 +53,7 @@ WORKFLOWS = {
     "protocol_counter": ("read_pcap_summary", []),
     "bandwidth_monitor": ("bandwidth_monitor", []),
     "read_pcap_ips_http": ("http_requests", []),
-    "lab1_packet_sniffer": ("packet_sniffer", ["--csv", "sniff_log.csv"]),
+    "lab1_packet_sniffer": ("packet_sniffer", ["--csv", "sniff_log.csv", "--count", "0", "--filter", "ip"]),
     "lab3_dns_analyzer": ("dns_analyzer", []),
     "lab5_tcp_flow_report": ("tcp_session_tracker", []),
 }
