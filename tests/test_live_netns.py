@@ -1067,8 +1067,8 @@ def test_examples_live_match_offline(tmp_path):
 # ------------------------------------------------------------------ the course's scripts, live
 # examples/course/ sniffers that print while they capture, run live on lo under fastpkt.scapy
 # and, at the same time on the same replay, with the import switched back to real Scapy.
-COURSE_LIVE = ["tcp_session_tracker", "arp_monitor", "http_requests", "tls_sni", "signature_matcher",
-               "port_scan_detector", "lab1_packet_sniffer", "basic_sniffer"]
+COURSE_LIVE = ["dns_sniffer", "dns_analyzer", "tcp_session_tracker", "arp_monitor", "http_requests", "tls_sni",
+               "signature_matcher", "port_scan_detector", "lab1_packet_sniffer", "basic_sniffer"]
 
 
 def _threads_waiting(pid: int) -> int:
