@@ -341,3 +341,29 @@ def test_api_everywhere_display_filter_goes():
         fp.open(path, display_filter=3)
     with pytest.raises(ValueError):
         fp.flows(fp.open(path), display_filter="tcp")
+
+
+@pytest.mark.parametrize("expr", ["udp.port == 53", "dns", "tcp.port == 443", "tls", "ip.ttl > 60"])
+def test_engines_read_the_filters_dissection(expr):
+    """Engines take the dissection the display filter made of a passed packet (whole, with
+    application layers) instead of dissecting again, and header-only filters dissect no
+    application layer: the records must be those of the same engine over the packets the
+    filter passes, written to a file first (the filter's selection is tshark's, above)."""
+    import os
+    import tempfile
+
+    for name in ("suricata-dns-udp-google.com-a-aaaa-mx.pcap", "ppp-tls1_3.pcap", "ppp-ssl-clienthello1.pcap"):
+        src = str(Path(__file__).parent / "corpus" / name)
+        passed = fp.read(src, display_filter=expr)
+        fd, tmp = tempfile.mkstemp(suffix=".pcap")
+        os.close(fd)
+        try:
+            fp.write(tmp, passed)
+            want = fp.flows(tmp).to_pandas().drop(columns=["flow_id"], errors="ignore")
+            got = fp.flows(src, display_filter=expr).to_pandas().drop(columns=["flow_id"], errors="ignore")
+            assert got.astype(str).values.tolist() == want.astype(str).values.tolist(), src
+            assert fp.stats(src, display_filter=expr).dns().equals(fp.stats(tmp).dns()), src
+            hellos = fp.client_hellos(src, display_filter=expr).to_pandas()
+            assert hellos["sni"].astype(str).tolist() == fp.client_hellos(tmp).to_pandas()["sni"].astype(str).tolist()
+        finally:
+            os.unlink(tmp)

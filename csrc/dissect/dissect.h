@@ -127,6 +127,11 @@ typedef struct {
  * `wirelen` only sets FP_ANOM_SNAPLEN. */
 void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                 fp_dissection *out);
+/* fp_dissect up to the transport header: no DNS, TLS or HTTP detection (and none of their
+ * anomalies), what a reader of link/IP/transport fields needs (display filters over
+ * header fields: DNS names are walked and TLS handshakes framed only on demand). */
+void fp_dissect_headers(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                        fp_dissection *out);
 
 /* ---- Checksums (on demand) -------------------------------------------- */
 /* Return 1 valid, 0 invalid, -1 cannot tell (truncated, fragment, zero UDP checksum). */
@@ -233,6 +238,7 @@ typedef struct {
     uint32_t caplen;
     uint32_t wirelen;
     fp_dissection *d;
+    int no_app; /* skip application detection (fp_dissect_headers) */
 } fp_dctx;
 
 static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,

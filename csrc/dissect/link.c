@@ -149,8 +149,8 @@ static void dissect_ppp(fp_dctx *x)
     }
 }
 
-void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                fp_dissection *out)
+static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                                  int no_app, fp_dissection *out)
 {
     /* Only the scalars: spans of absent layers are never read. */
     out->present = 0;
@@ -167,7 +167,7 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
     out->payload_off = 0;
     out->payload_len = caplen;
 
-    fp_dctx x = {data, caplen, wirelen, out};
+    fp_dctx x = {data, caplen, wirelen, out, no_app};
     switch (linktype) {
     case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x); return;
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;
@@ -180,6 +180,18 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
     case FP_LINKTYPE_LOOP: dissect_loop(&x, 1); return;
     default: return;
     }
+}
+
+void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                fp_dissection *out)
+{
+    dissect_record(data, caplen, wirelen, linktype, 0, out);
+}
+
+void fp_dissect_headers(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                        fp_dissection *out)
+{
+    dissect_record(data, caplen, wirelen, linktype, 1, out);
 }
 
 /* ---- Fields (Wireshark's eth, vlan, ieee8021ad, sll) -------------------- */

@@ -87,7 +87,7 @@ void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end)
             d->anomalies |= FP_ANOM_TCP_BAD_OPT;
     }
     fp_set_payload(d, off + hlen, end);
-    if (end > off + hlen && !d->is_fragment) /* a first fragment's data is incomplete */
+    if (end > off + hlen && !d->is_fragment && !x->no_app) /* a first fragment's data is incomplete */
         detect_app(x, off + hlen, end);
 }
 

@@ -26,9 +26,15 @@ void fp_filter_free(fp_filter *f);
  * read-only after compilation. */
 int fp_filter_match(const fp_filter *f, fp_field_ctx *x);
 
-/* Dissects the record and matches it; `number` is frame.number (1-based, 0 unknown). */
+/* 1 when a field of the program lives in an application layer (DNS, HTTP, TLS, QUIC):
+ * its packets need fp_dissect; others are decided on fp_dissect_headers. */
+int fp_filter_needs_app(const fp_filter *f);
+
+/* Dissects the record and matches it; `number` is frame.number (1-based, 0 unknown).
+ * `d` receives the dissection: whole when `full` (a consumer reads it next), else only
+ * as deep as the program needs. */
 int fp_filter_match_record(const fp_filter *f, const uint8_t *data, uint32_t caplen,
                            uint32_t wirelen, uint32_t linktype, int64_t ts_ns, int has_ts,
-                           uint64_t number);
+                           uint64_t number, int full, fp_dissection *d);
 
 #endif

@@ -61,6 +61,7 @@ struct fp_filter {
     int n_lits, cap_lits;
     uint8_t *pool;
     uint32_t pool_len, pool_cap;
+    int needs_app; /* some field lives in an application layer: full dissection */
 };
 
 #endif

@@ -996,6 +996,13 @@ void fp_filter_free(fp_filter *f)
     free(f);
 }
 
+/* A field read from an application layer (DNS, HTTP, TLS), or QUIC's, whose heuristic
+ * yields to a DNS layer: its packets need fp_dissect's application detection. */
+static int field_needs_app(const fp_field *f)
+{
+    return f != NULL && (f->layer >= FP_L_DNS || strncmp(f->name, "quic", 4) == 0);
+}
+
 fp_filter *fp_filter_compile(const char *expr, fp_filter_error *err)
 {
     memset(err, 0, sizeof *err);
@@ -1017,5 +1024,12 @@ fp_filter *fp_filter_compile(const char *expr, fp_filter_error *err)
         return NULL;
     }
     f->root = root;
+    for (int i = 0; i < f->n_nodes; i++) {
+        const fp_node *n = &f->nodes[i];
+        if (n->type >= NT_EXISTS && (field_needs_app(n->lhs.field) || (n->rhs_field && field_needs_app(n->rhs.field))))
+            f->needs_app = 1;
+    }
     return f;
 }
+
+int fp_filter_needs_app(const fp_filter *f) { return f->needs_app; }

@@ -32,8 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *pkt = malloc(plen ? plen : 1);
     if (pkt != NULL) {
         memcpy(pkt, nul ? nul + 1 : data, plen);
-        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen, 1, 0, 1, 1);
-        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen + 10, 101, -1, 0, 0);
+        fp_dissection d;
+        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen, 1, 0, 1, 1, 0, &d);
+        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen + 10, 101, -1, 0, 0, 1, &d);
         free(pkt);
     }
     fp_filter_free(f);

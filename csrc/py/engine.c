@@ -28,7 +28,8 @@ typedef struct {
     PyObject *readers;        /* tuple of Reader */
     Py_ssize_t nreaders;
     fp_record *pending;       /* k-way merge: one record per reader */
-    uint8_t *has_pending, *ended;
+    fp_dissection *pending_d; /* its dissection, when its Reader's display filter made one */
+    uint8_t *has_pending, *has_pending_d, *ended;
     uint8_t **held;           /* per reader: a pending stream record's copy between batches */
     uint32_t *held_cap;
     fp_flow_table *table;
@@ -194,7 +195,11 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
                 fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
                 int rc = fp_reader_pull(r, &fl->pending[i], err, errbuf, errlen);
                 if (rc == FP_PULL_IDLE) return PUMP_IDLE; /* a quiet live capture */
-                if (rc == FP_PULL_RECORD) fl->has_pending[i] = 1;
+                if (rc == FP_PULL_RECORD) {
+                    fl->has_pending[i] = 1;
+                    fl->has_pending_d[i] = r->dfilter != NULL; /* passed packets are not dissected twice */
+                    if (r->dfilter) fl->pending_d[i] = r->dissection;
+                }
                 else {
                     fl->ended[i] = 1;
                     if (rc != FP_PULL_END) {
@@ -208,8 +213,12 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         }
         if (best < 0) return PUMP_END;
         const fp_record *rec = &fl->pending[best];
-        fp_dissect(rec->data, rec->caplen, rec->wirelen, rec->linktype, &d);
-        fp_flow_table_add(fl->table, rec->data, &d, rec->ts_ns, rec->wirelen);
+        const fp_dissection *dp = &fl->pending_d[best];
+        if (!fl->has_pending_d[best]) {
+            fp_dissect(rec->data, rec->caplen, rec->wirelen, rec->linktype, &d);
+            dp = &d;
+        }
+        fp_flow_table_add(fl->table, rec->data, dp, rec->ts_ns, rec->wirelen);
         fl->has_pending[best] = 0;
         if (until_output && fl->out_n > fl->out_pos) break;
         if (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) break; /* keep the queue short */
@@ -620,7 +629,11 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->nreaders = k;
     fl->progress = Py_NewRef(progress);
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
+    fl->pending_d = calloc(k ? (size_t)k : 1, sizeof *fl->pending_d);
     fl->has_pending = calloc(k ? (size_t)k : 1, 1);
+    fl->has_pending_d = calloc(k ? (size_t)k : 1, 1);
+    for (Py_ssize_t i = 0; i < k; i++) /* the engine reads whole dissections */
+        ((fp_reader_obj *)PyTuple_GET_ITEM(tuple, i))->keep_dissection = 1;
     fl->ended = calloc(k ? (size_t)k : 1, 1);
     fl->held = calloc(k ? (size_t)k : 1, sizeof *fl->held);
     fl->held_cap = calloc(k ? (size_t)k : 1, sizeof *fl->held_cap);
@@ -631,7 +644,7 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fp_flow_config tc = *cfg;
     tc.budget = fl->budget;
     fl->table = fp_flow_table_new(&tc, emit_flow, fl);
-    if (!fl->pending || !fl->has_pending || !fl->ended || !fl->held || !fl->held_cap || !fl->table) {
+    if (!fl->pending || !fl->pending_d || !fl->has_pending || !fl->has_pending_d || !fl->ended || !fl->held || !fl->held_cap || !fl->table) {
         Py_DECREF(fl);
         PyErr_NoMemory();
         return NULL;
@@ -941,6 +954,8 @@ static void flows_dealloc(PyObject *self)
     free(fl->hellos);
     free(fl->out);
     free(fl->pending);
+    free(fl->pending_d);
+    free(fl->has_pending_d);
     free(fl->has_pending);
     free(fl->ended);
     for (Py_ssize_t i = 0; fl->held && i < fl->nreaders; i++) free(fl->held[i]);

@@ -362,10 +362,11 @@ static PyObject *packetlist_filter_mask(PyObject *self, PyObject *arg)
         uint8_t *mask = (uint8_t *)PyBytes_AS_STRING(out);
         const struct fp_filter *f = ((FpDisplayFilter *)df)->filter;
         Py_BEGIN_ALLOW_THREADS
+        fp_dissection d;
         for (Py_ssize_t i = 0; i < pl->n; i++) {
             const pl_entry *e = &pl->entries[i];
             mask[i] = (uint8_t)fp_filter_match_record(f, e->data, e->caplen, e->wirelen, e->linktype,
-                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1);
+                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1, 0, &d);
         }
         Py_END_ALLOW_THREADS
     }

@@ -169,6 +169,11 @@ typedef struct {
     struct fp_bpf_set *bpf;
     PyObject *dfilter_obj;   /* DisplayFilter run after the BPF filter, or NULL */
     const struct fp_filter *dfilter; /* its program (immutable; shared by GIL-free pulls) */
+    /* The dissection the display filter made of the last record pulled: engines take it
+     * instead of dissecting again. Whole (application layers too) once keep_dissection
+     * is set (by an engine over this Reader), else only as deep as the filter reads. */
+    fp_dissection dissection;
+    int keep_dissection;
     uint64_t frames;         /* records read from the source: frame.number of the last */
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */
     int has_view;

@@ -53,6 +53,7 @@ static int run_reader(fp_state *st, PyObject *reader, fp_stats *stats, PyObject 
 {
     fp_reader_obj *r = (fp_reader_obj *)reader;
     if (r->src == NULL || r->closed) return 0;
+    r->keep_dissection = 1; /* the display filter's dissection is the one counted */
     fp_record rec;
     fp_error err;
     char errbuf[512];
@@ -63,9 +64,13 @@ static int run_reader(fp_state *st, PyObject *reader, fp_stats *stats, PyObject 
         fp_dissection d;
         unsigned n = 0;
         while (n++ < STATS_BATCH && (rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
-            fp_dissect(rec.data, rec.caplen, rec.wirelen, rec.linktype, &d);
+            const fp_dissection *dp = &r->dissection;
+            if (r->dfilter == NULL) {
+                fp_dissect(rec.data, rec.caplen, rec.wirelen, rec.linktype, &d);
+                dp = &d;
+            }
             fp_stats_add(stats, rec.data, rec.caplen, rec.wirelen, rec.linktype, rec.ts_ns, rec.has_ts,
-                         r->frames, &d);
+                         r->frames, dp);
         }
         if (n > STATS_BATCH) rc = FP_PULL_RECORD; /* batch done, more to come */
         Py_END_ALLOW_THREADS
