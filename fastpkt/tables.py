@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequenc
 
 from . import frames
 from ._fastpkt import (HELLO_FIELDS, ClientHellos, Flows, PacketList, Reader, Streams,
-                       _arrow_schema, _arrow_stream)
+                       _arrow_schema, _arrow_stream, _packet_arrow_schema, _packet_arrow_stream)
 
 if TYPE_CHECKING:
     import pandas
@@ -221,6 +221,8 @@ def arrow_c_stream(obj: Any, requested_schema: Any = None, *, payload: bool = Fa
                    batch_size: int | None = None) -> Any:
     """An 'arrow_array_stream' PyCapsule of the table (the requested schema is not applied:
     the PyCapsule interface lets a producer keep its own)."""
+    if isinstance(obj, (PacketList, Reader)):  # built in C, straight from the records
+        return _packet_arrow_stream(obj, int(batch_size or BATCH_ROWS))
     schema, it = batches(obj, batch_size, payload)
     return _arrow_stream(schema, it)
 
@@ -229,10 +231,8 @@ def arrow_c_schema(obj: Any, *, payload: bool = False) -> Any:
     """An 'arrow_schema' PyCapsule of the table's columns; reads no rows."""
     if isinstance(obj, Flows):
         return _arrow_schema(obj._columns_range(0, 0))
-    if isinstance(obj, PacketList):
-        return _arrow_schema(obj[0:0].columns())
-    if isinstance(obj, Reader):
-        return _arrow_schema(_empty_packet_specs())
+    if isinstance(obj, (PacketList, Reader)):
+        return _packet_arrow_schema()
     if isinstance(obj, Streams):
         return _arrow_schema(_record_specs(STREAM_COLUMNS + (STREAM_PAYLOAD_COLUMNS if payload else ()), []))
     if isinstance(obj, ClientHellos):

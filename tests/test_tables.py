@@ -252,3 +252,67 @@ def test_a_table_of_a_mapped_file_leaves_its_packets_readable():
     pk = fp.read(SAMPLE)
     pk.to_pandas()
     assert [bytes(p.raw) for p in pk] == [bytes(p) for p in scapy.rdpcap(SAMPLE)]
+
+
+# ---- packets streamed in C (csrc/py/packetlist.c): straight from a Reader's records ----
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
+def test_reader_stream_gives_the_rows_of_to_pandas(path):
+    with fp.open(path) as reader:
+        table = pa.RecordBatchReader.from_stream(reader).read_all()
+    table.validate(full=True)
+    assert_same(table, fp.read(path).to_pandas())
+
+
+def test_reader_stream_over_many_batches_matches_scapy(tmp_path):
+    """Enough rows that the puller and the dissecting thread run apart (chunks, the lag bound,
+    several batches each with its own dictionaries); every row checked against Scapy."""
+    scapy = pytest.importorskip("scapy.all")
+    big = tmp_path / "big.pcap"
+    repeat = 120
+    fp.write(str(big), list(fp.read(SAMPLE)) * repeat)
+    ref = []
+    for p in scapy.rdpcap(SAMPLE):
+        ip = p[scapy.IP] if p.haslayer(scapy.IP) else p[scapy.IPv6] if p.haslayer(scapy.IPv6) else None
+        l4 = p[scapy.TCP] if p.haslayer(scapy.TCP) else p[scapy.UDP] if p.haslayer(scapy.UDP) else None
+        ref.append((len(p), ip.src if ip else None, ip.dst if ip else None,
+                    l4.sport if l4 else None, l4.dport if l4 else None,
+                    p.src if p.haslayer(scapy.Ether) else None))
+    with fp.open(str(big)) as reader:
+        batches = list(reader.record_batches(batch_size=5000))
+    assert [b.num_rows for b in batches[:-1]] == [5000] * (len(batches) - 1)
+    table = pa.Table.from_batches(batches)
+    table.validate(full=True)
+    got = list(zip(*(arrow_values(table, c) for c in ("caplen", "src", "dst", "sport", "dport", "eth_src"))))
+    assert got == ref * repeat
+
+
+def test_reader_stream_text_is_utf8_as_python_replaces_it(tmp_path):
+    """Names are raw bytes on the wire: the dictionaries hold what bytes.decode('utf-8',
+    'replace') gives (maximal invalid subparts become U+FFFD), as the pandas categories do."""
+    hosts = [b"plain.example", b"caf\xc3\xa9.example", b"\xff\xfe.bad", b"cut\xe2\x82", b"\xed\xa0\x80surrogate",
+             b"\xf0\x9f\x98\x80ok", b"\xf4\x90\x80\x80big", b"\xe0\x80\x80overlong", b"\xc3"]
+    pkts = [fp.Ether() / fp.IP(src="10.0.0.1", dst="10.0.0.2") / fp.TCP(sport=40000 + i, dport=80, flags="PA")
+            / (b"GET / HTTP/1.1\r\nHost: " + h + b"\r\n\r\n") for i, h in enumerate(hosts)]
+    path = tmp_path / "hosts.pcap"
+    fp.write(str(path), [bytes(p) for p in pkts])
+    with fp.open(str(path)) as reader:
+        table = pa.table(reader)
+    want = [h.decode("utf-8", "replace") for h in hosts]
+    assert arrow_values(table, "http_host") == want
+    assert pandas_values(fp.read(str(path)).to_pandas(), "http_host") == want
+
+
+def test_reader_stream_delivers_the_rows_before_an_error(tmp_path):
+    scapy = pytest.importorskip("scapy.all")
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(Path(SAMPLE).read_bytes()[:-10])
+    # Scapy keeps the cut record's bytes with a warning; the complete records come before it
+    before = sum(1 for p in scapy.rdpcap(str(cut)) if len(p) == p.wirelen)
+    rows = 0
+    with fp.open(str(cut)) as reader:
+        stream = pa.RecordBatchReader.from_stream(reader)
+        with pytest.raises(OSError, match="TruncatedError"):
+            for batch in stream:
+                rows += batch.num_rows
+    assert rows == before

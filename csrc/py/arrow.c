@@ -1,52 +1,16 @@
-/* The Arrow C Data and C Stream interfaces (https://arrow.apache.org/docs/format/CDataInterface.html,
- * CStreamInterface.html, PyCapsule interface): the ABI is three plain structs, declared here
- * from the specification. Every table fastpkt hands out describes its rows as batches of
+/* The Arrow C Data and C Stream interfaces and the PyCapsule interface (structs in arrow.h).
+ * Every table fastpkt hands out describes its rows as batches of
  * column specs (the fastpkt.frames protocol: name, kind, buffers or values); this file turns a
  * spec list into a struct ArrowArray of one record batch and an iterator of spec lists into
  * an ArrowArrayStream capsule. Buffers are copied into memory the arrays own, so releasing
  * an array (on any thread, at any time) needs no GIL; the stream takes the GIL only to
  * pull the next spec list from its Python iterator. */
-#include "pyfp.h"
+#include "arrow.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ARROW_FLAG_NULLABLE 2
-
-struct ArrowSchema {
-    const char *format;
-    const char *name;
-    const char *metadata;
-    int64_t flags;
-    int64_t n_children;
-    struct ArrowSchema **children;
-    struct ArrowSchema *dictionary;
-    void (*release)(struct ArrowSchema *);
-    void *private_data;
-};
-
-struct ArrowArray {
-    int64_t length;
-    int64_t null_count;
-    int64_t offset;
-    int64_t n_buffers;
-    int64_t n_children;
-    const void **buffers;
-    struct ArrowArray **children;
-    struct ArrowArray *dictionary;
-    void (*release)(struct ArrowArray *);
-    void *private_data;
-};
-
-struct ArrowArrayStream {
-    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
-    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
-    const char *(*get_last_error)(struct ArrowArrayStream *);
-    void (*release)(struct ArrowArrayStream *);
-    void *private_data;
-};
 
 /* ---- schemas ------------------------------------------------------------ */
 
@@ -71,8 +35,7 @@ static void schema_release(struct ArrowSchema *s)
     s->release = NULL;
 }
 
-/* A schema node owning copies of its strings and room for n children (filled by the caller). */
-static int schema_init(struct ArrowSchema *s, const char *format, const char *name, int64_t flags, int64_t n)
+int fp_arrow_schema_init(struct ArrowSchema *s, const char *format, const char *name, int64_t flags, int64_t n)
 {
     memset(s, 0, sizeof *s);
     schema_priv *p = calloc(1, sizeof *p);
@@ -121,7 +84,7 @@ static void array_release(struct ArrowArray *a)
     a->release = NULL;
 }
 
-static int array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers, int64_t n_children)
+int fp_arrow_array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers, int64_t n_children)
 {
     memset(a, 0, sizeof *a);
     array_priv *p = calloc(1, sizeof *p);
@@ -142,8 +105,7 @@ static int array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers, i
     return 0;
 }
 
-/* Buffer i of a: owned, 64-byte aligned, at least 8 bytes (consumers may read a word). */
-static void *array_buffer(struct ArrowArray *a, int i, size_t size)
+void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size)
 {
     array_priv *p = a->private_data;
     void *b = NULL;
@@ -239,23 +201,23 @@ static int column_schema(const col_spec *c, struct ArrowSchema *s)
     switch (c->kind) {
     case SK_PLAIN:
     case SK_MASKED:
-        return schema_init(s, c->type->format, c->name, ARROW_FLAG_NULLABLE, 0);
+        return fp_arrow_schema_init(s, c->type->format, c->name, ARROW_FLAG_NULLABLE, 0);
     case SK_CATEGORY:
-        if (schema_init(s, "i", c->name, ARROW_FLAG_NULLABLE, 0) < 0) return -1;
+        if (fp_arrow_schema_init(s, "i", c->name, ARROW_FLAG_NULLABLE, 0) < 0) return -1;
         s->dictionary = malloc(sizeof *s->dictionary);
-        if (s->dictionary == NULL || schema_init(s->dictionary, "u", "", ARROW_FLAG_NULLABLE, 0) < 0) {
+        if (s->dictionary == NULL || fp_arrow_schema_init(s->dictionary, "u", "", ARROW_FLAG_NULLABLE, 0) < 0) {
             free(s->dictionary);
             s->dictionary = NULL;
             return -1;
         }
         return 0;
     case SK_STR:
-        return schema_init(s, "u", c->name, ARROW_FLAG_NULLABLE, 0);
+        return fp_arrow_schema_init(s, "u", c->name, ARROW_FLAG_NULLABLE, 0);
     case SK_BYTES:
-        return schema_init(s, "Z", c->name, ARROW_FLAG_NULLABLE, 0);
+        return fp_arrow_schema_init(s, "Z", c->name, ARROW_FLAG_NULLABLE, 0);
     case SK_LIST:
-        if (schema_init(s, "+l", c->name, ARROW_FLAG_NULLABLE, 1) < 0) return -1;
-        return schema_init(s->children[0], list_child_format(c), "item", ARROW_FLAG_NULLABLE, 0);
+        if (fp_arrow_schema_init(s, "+l", c->name, ARROW_FLAG_NULLABLE, 1) < 0) return -1;
+        return fp_arrow_schema_init(s->children[0], list_child_format(c), "item", ARROW_FLAG_NULLABLE, 0);
     }
     return -1;
 }
@@ -280,7 +242,7 @@ static int take_buffer(const col_spec *c, PyObject *obj, int64_t n, int w, struc
             rc = 0;
         }
     } else {
-        void *dst = array_buffer(a, slot, (size_t)view.len);
+        void *dst = fp_arrow_buffer(a, slot, (size_t)view.len);
         if (dst == NULL) PyErr_NoMemory();
         else {
             memcpy(dst, view.buf, (size_t)view.len);
@@ -295,7 +257,7 @@ static int take_buffer(const col_spec *c, PyObject *obj, int64_t n, int w, struc
 static int bitmap_from_bytes(struct ArrowArray *a, int slot, const uint8_t *flags, int64_t n, int missing_is_one,
                              int64_t *count_unset)
 {
-    uint8_t *bits = array_buffer(a, slot, (size_t)(n + 7) / 8);
+    uint8_t *bits = fp_arrow_buffer(a, slot, (size_t)(n + 7) / 8);
     if (bits == NULL) return -1;
     int64_t unset = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -323,7 +285,7 @@ static int64_t spec_rows(const col_spec *c)
 
 static int plain_array(const col_spec *c, int64_t n, struct ArrowArray *a)
 {
-    if (array_init(a, n, 2, 0) < 0) return -1;
+    if (fp_arrow_array_init(a, n, 2, 0) < 0) return -1;
     const uint8_t *mask = NULL, *vals = NULL;
     int rc = -1;
     if (c->kind == SK_MASKED && take_buffer(c, c->b, n, 1, a, 0, &mask) < 0) goto out;
@@ -346,7 +308,7 @@ out:
 /* Offsets (int32, or int64 when wide) and data of a list of str/bytes/None; nulls as None. */
 static int binary_array(const col_spec *c, PyObject *seq, int64_t n, int wide, struct ArrowArray *a)
 {
-    if (array_init(a, n, 3, 0) < 0) return -1;
+    if (fp_arrow_array_init(a, n, 3, 0) < 0) return -1;
     PyObject *fast = PySequence_Fast(seq, "column values must be a sequence");
     if (fast == NULL) return -1;
     int rc = -1;
@@ -371,9 +333,9 @@ static int binary_array(const col_spec *c, PyObject *seq, int64_t n, int wide, s
         PyErr_Format(PyExc_OverflowError, "column %s: %lld bytes of text in one batch", c->name, (long long)total);
         goto out;
     }
-    uint8_t *valid = array_buffer(a, 0, (size_t)(n + 7) / 8);
-    uint8_t *offsets = array_buffer(a, 1, (size_t)(n + 1) * (wide ? 8 : 4));
-    uint8_t *data = array_buffer(a, 2, (size_t)total);
+    uint8_t *valid = fp_arrow_buffer(a, 0, (size_t)(n + 7) / 8);
+    uint8_t *offsets = fp_arrow_buffer(a, 1, (size_t)(n + 1) * (wide ? 8 : 4));
+    uint8_t *data = fp_arrow_buffer(a, 2, (size_t)total);
     if (!valid || !offsets || !data) {
         PyErr_NoMemory();
         goto out;
@@ -406,12 +368,12 @@ out:
 
 static int category_array(const col_spec *c, int64_t n, struct ArrowArray *a)
 {
-    if (array_init(a, n, 2, 0) < 0) return -1;
+    if (fp_arrow_array_init(a, n, 2, 0) < 0) return -1;
     const uint8_t *narrow = NULL;
     if (c->code_width == 4) {
         if (take_buffer(c, c->a, n, 4, a, 1, NULL) < 0) return -1;
     } else {
-        int32_t *wide = array_buffer(a, 1, (size_t)n * 4);
+        int32_t *wide = fp_arrow_buffer(a, 1, (size_t)n * 4);
         if (wide == NULL || take_buffer(c, c->a, n, c->code_width, a, 1, &narrow) < 0) return -1;
         for (int64_t i = 0; i < n; i++) {
             int16_t v16;
@@ -426,7 +388,7 @@ static int category_array(const col_spec *c, int64_t n, struct ArrowArray *a)
     const int32_t *codes = ((array_priv *)a->private_data)->buffers[1];
     Py_ssize_t ncat = PySequence_Size(c->b);
     if (ncat < 0) return -1;
-    uint8_t *valid = array_buffer(a, 0, (size_t)(n + 7) / 8);
+    uint8_t *valid = fp_arrow_buffer(a, 0, (size_t)(n + 7) / 8);
     if (valid == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -452,13 +414,13 @@ static int category_array(const col_spec *c, int64_t n, struct ArrowArray *a)
 /* list<T>: a sequence of sequences (or None) flattened into offsets and one child. */
 static int list_array(const col_spec *c, int64_t n, struct ArrowArray *a)
 {
-    if (array_init(a, n, 2, 1) < 0) return -1;
+    if (fp_arrow_array_init(a, n, 2, 1) < 0) return -1;
     PyObject *fast = PySequence_Fast(c->a, "column values must be a sequence");
     if (fast == NULL) return -1;
     PyObject *flat = PyList_New(0);
     int rc = -1;
-    uint8_t *valid = array_buffer(a, 0, (size_t)(n + 7) / 8);
-    int32_t *offsets = array_buffer(a, 1, (size_t)(n + 1) * 4);
+    uint8_t *valid = fp_arrow_buffer(a, 0, (size_t)(n + 7) / 8);
+    int32_t *offsets = fp_arrow_buffer(a, 1, (size_t)(n + 1) * 4);
     if (!flat || !valid || !offsets) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto out;
@@ -486,11 +448,11 @@ static int list_array(const col_spec *c, int64_t n, struct ArrowArray *a)
         rc = binary_array(c, flat, m, 0, child);
         goto out;
     }
-    if (array_init(child, m, 2, 0) < 0) {
+    if (fp_arrow_array_init(child, m, 2, 0) < 0) {
         PyErr_NoMemory();
         goto out;
     }
-    uint8_t *vals = array_buffer(child, 1, (size_t)m * (size_t)c->type->width);
+    uint8_t *vals = fp_arrow_buffer(child, 1, (size_t)m * (size_t)c->type->width);
     if (vals == NULL) {
         PyErr_NoMemory();
         goto out;
@@ -555,7 +517,7 @@ static int batch_from_specs(PyObject *specs, struct ArrowArray *a, struct ArrowS
         n = rows;
     }
     if (s) {
-        if (schema_init(s, "+s", "", 0, ncols) < 0) {
+        if (fp_arrow_schema_init(s, "+s", "", 0, ncols) < 0) {
             PyErr_NoMemory();
             goto out;
         }
@@ -566,7 +528,7 @@ static int batch_from_specs(PyObject *specs, struct ArrowArray *a, struct ArrowS
             }
     }
     if (a != NULL) {
-        if (array_init(a, n < 0 ? 0 : n, 1, ncols) < 0) {
+        if (fp_arrow_array_init(a, n < 0 ? 0 : n, 1, ncols) < 0) {
             PyErr_NoMemory();
             goto out;
         }
@@ -592,15 +554,14 @@ typedef struct {
     char error[1024];
 } stream_priv;
 
-/* Keep the pending Python exception's text for get_last_error and clear it. */
-static int stream_fail(stream_priv *p)
+int fp_arrow_error_text(char *buf, size_t size)
 {
     PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
     PyErr_NormalizeException(&type, &exc, &tb);
     PyObject *text = exc ? PyObject_Str(exc) : NULL;
     const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
-    snprintf(p->error, sizeof p->error, "%s: %s", exc ? Py_TYPE(exc)->tp_name : "error", msg ? msg : "?");
+    snprintf(buf, size, "%s: %s", exc ? Py_TYPE(exc)->tp_name : "error", msg ? msg : "?");
     Py_XDECREF(text);
     Py_XDECREF(type);
     Py_XDECREF(exc);
@@ -608,6 +569,8 @@ static int stream_fail(stream_priv *p)
     PyErr_Clear();
     return EIO;
 }
+
+static int stream_fail(stream_priv *p) { return fp_arrow_error_text(p->error, sizeof p->error); }
 
 static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out)
 {
@@ -675,6 +638,16 @@ static void schema_capsule_free(PyObject *capsule)
     free(s);
 }
 
+PyObject *fp_arrow_stream_capsule(struct ArrowArrayStream *st)
+{
+    PyObject *cap = PyCapsule_New(st, "arrow_array_stream", stream_capsule_free);
+    if (cap == NULL) {
+        st->release(st);
+        free(st);
+    }
+    return cap;
+}
+
 static PyObject *arrow_stream(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)mod;
@@ -706,6 +679,16 @@ static PyObject *arrow_stream(PyObject *mod, PyObject *const *args, Py_ssize_t n
     return cap;
 }
 
+PyObject *fp_arrow_schema_capsule(struct ArrowSchema *s)
+{
+    PyObject *cap = PyCapsule_New(s, "arrow_schema", schema_capsule_free);
+    if (cap == NULL) {
+        s->release(s);
+        free(s);
+    }
+    return cap;
+}
+
 static PyObject *arrow_schema(PyObject *mod, PyObject *specs)
 {
     (void)mod;
@@ -715,12 +698,7 @@ static PyObject *arrow_schema(PyObject *mod, PyObject *specs)
         free(s);
         return NULL;
     }
-    PyObject *cap = PyCapsule_New(s, "arrow_schema", schema_capsule_free);
-    if (cap == NULL) {
-        s->release(s);
-        free(s);
-    }
-    return cap;
+    return fp_arrow_schema_capsule(s);
 }
 
 /* ---- table methods and notebook views: thin calls into fastpkt.tables / fastpkt.views ---- */

@@ -173,3 +173,93 @@ PyObject *fp_interner_categories(fp_state *st, const fp_interner *t, fp_cat_kind
     }
     return cats;
 }
+
+/* UTF-8 with each maximal invalid subpart as U+FFFD, as Python's 'replace' decodes it (so the
+ * Arrow and pandas views of a name agree); out holds at least 3 * n bytes. */
+static size_t utf8_replace(const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        uint8_t b = p[i];
+        if (b < 0x80) {
+            out[o++] = b;
+            i++;
+            continue;
+        }
+        size_t need = 0;
+        uint8_t lo = 0x80, hi = 0xBF; /* the second byte's range (RFC 3629 section 4) */
+        if (b >= 0xC2 && b <= 0xDF) need = 1;
+        else if (b >= 0xE0 && b <= 0xEF) {
+            need = 2;
+            if (b == 0xE0) lo = 0xA0;
+            if (b == 0xED) hi = 0x9F;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            need = 3;
+            if (b == 0xF0) lo = 0x90;
+            if (b == 0xF4) hi = 0x8F;
+        }
+        size_t k = 1;
+        for (; need && k <= need && i + k < n; k++) {
+            uint8_t c = p[i + k];
+            if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) break;
+        }
+        if (need && k > need) {
+            memcpy(out + o, p + i, need + 1);
+            o += need + 1;
+            i += need + 1;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += k;
+        }
+    }
+    return o;
+}
+
+size_t fp_interner_text_max(const fp_interner *t, fp_cat_kind kind, uint32_t code)
+{
+    switch (kind) {
+    case FP_CAT_IP: return FP_IP6_TEXT_MAX;
+    case FP_CAT_MAC: return 17;
+    case FP_CAT_TEXT: return 3 * (size_t)t->len[code];
+    case FP_CAT_ANOMALY: {
+        size_t n = 0;
+        for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
+            if (t->k0[code] & (1u << b)) n += strlen(fp_anomaly_names[b]) + 1;
+        return n;
+    }
+    }
+    return 0;
+}
+
+size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, uint8_t *out)
+{
+    uint8_t key[16];
+    memcpy(key, &t->k0[code], 8);
+    memcpy(key + 8, &t->k1[code], 8);
+    switch (kind) {
+    case FP_CAT_IP:
+        return t->len[code] == 4 ? fp_ip4_text(key, (char *)out) : fp_ip6_text(key, (char *)out);
+    case FP_CAT_MAC:
+        for (int i = 0; i < 6; i++) {
+            out[3 * i] = (uint8_t)"0123456789abcdef"[key[i] >> 4];
+            out[3 * i + 1] = (uint8_t)"0123456789abcdef"[key[i] & 15];
+            if (i < 5) out[3 * i + 2] = ':';
+        }
+        return 17;
+    case FP_CAT_TEXT:
+        return utf8_replace(fp_interner_key(t, code), t->len[code], out);
+    case FP_CAT_ANOMALY: {
+        size_t n = 0;
+        for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
+            if (t->k0[code] & (1u << b)) {
+                size_t len = strlen(fp_anomaly_names[b]);
+                if (n) out[n++] = ',';
+                memcpy(out + n, fp_anomaly_names[b], len);
+                n += len;
+            }
+        return n;
+    }
+    }
+    return 0;
+}

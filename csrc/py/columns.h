@@ -32,6 +32,10 @@ static inline const uint8_t *fp_interner_key(const fp_interner *t, uint32_t c)
 {
     return t->arena ? t->arena + t->off[c] : (const uint8_t *)"";
 }
+/* Code c's category as UTF-8 text (no GIL needed): at most fp_interner_text_max() bytes into
+ * out, the same text fp_interner_categories() gives. */
+size_t fp_interner_text_max(const fp_interner *t, fp_cat_kind kind, uint32_t code);
+size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, uint8_t *out);
 /* The categories as a list of str, index = code (needs the GIL). */
 PyObject *fp_interner_categories(fp_state *st, const fp_interner *t, fp_cat_kind kind);
 

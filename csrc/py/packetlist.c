@@ -14,6 +14,7 @@
 #include "../dissect/cursor.h"
 #include "../dissect/tls.h"
 #include "../filter/filter.h"
+#include "arrow.h"
 #include "columns.h"
 
 typedef struct {
@@ -422,17 +423,17 @@ enum {
 enum { K_SRC, K_DST, K_ETH_SRC, K_ETH_DST, K_QNAME, K_SNI, K_HOST, K_ANOM, NUM_CATS };
 
 static const struct {
-    const char *name, *dtype;
+    const char *name, *dtype, *format; /* format: the Arrow type of the dtype */
     int width, masked;
 } num_cols[NUM_COLS] = {
-    [C_TIME] = {"time", "datetime64[ns]", 8, 0},   [C_CAPLEN] = {"caplen", "<u4", 4, 0},
-    [C_WIRELEN] = {"wirelen", "<u4", 4, 0},         [C_LINKTYPE] = {"linktype", "<u4", 4, 0},
-    [C_INTERFACE] = {"interface", "<u4", 4, 0},     [C_IPVER] = {"ip_version", "<u1", 1, 0},
-    [C_PROTO] = {"proto", "masked<u1", 1, 1},       [C_TTL] = {"ttl", "masked<u1", 1, 1},
-    [C_SPORT] = {"sport", "masked<u2", 2, 1},       [C_DPORT] = {"dport", "masked<u2", 2, 1},
-    [C_TCPFLAGS] = {"tcp_flags", "masked<u2", 2, 1}, [C_SEQ] = {"tcp_seq", "masked<u4", 4, 1},
-    [C_ACK] = {"tcp_ack", "masked<u4", 4, 1},       [C_PAYLEN] = {"payload_len", "<u4", 4, 0},
-    [C_VLAN] = {"vlan", "masked<u2", 2, 1},
+    [C_TIME] = {"time", "datetime64[ns]", "tsn:UTC", 8, 0}, [C_CAPLEN] = {"caplen", "<u4", "I", 4, 0},
+    [C_WIRELEN] = {"wirelen", "<u4", "I", 4, 0},         [C_LINKTYPE] = {"linktype", "<u4", "I", 4, 0},
+    [C_INTERFACE] = {"interface", "<u4", "I", 4, 0},     [C_IPVER] = {"ip_version", "<u1", "C", 1, 0},
+    [C_PROTO] = {"proto", "masked<u1", "C", 1, 1},       [C_TTL] = {"ttl", "masked<u1", "C", 1, 1},
+    [C_SPORT] = {"sport", "masked<u2", "S", 2, 1},       [C_DPORT] = {"dport", "masked<u2", "S", 2, 1},
+    [C_TCPFLAGS] = {"tcp_flags", "masked<u2", "S", 2, 1}, [C_SEQ] = {"tcp_seq", "masked<u4", "I", 4, 1},
+    [C_ACK] = {"tcp_ack", "masked<u4", "I", 4, 1},       [C_PAYLEN] = {"payload_len", "<u4", "I", 4, 0},
+    [C_VLAN] = {"vlan", "masked<u2", "S", 2, 1},
 };
 static const struct {
     const char *name;
@@ -445,7 +446,8 @@ static const struct {
 
 typedef struct {
     uint8_t *val[NUM_COLS];
-    uint8_t *mask[NUM_COLS];
+    uint8_t *mask[NUM_COLS]; /* pandas: one byte per row, 1 = missing */
+    uint8_t *bits[NUM_COLS]; /* Arrow: a zeroed validity bitmap, 1 = present (instead of mask) */
     int32_t *codes[NUM_CATS];
     fp_interner cats[NUM_CATS];
 } col_set;
@@ -458,7 +460,9 @@ static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int pr
     else if (w == 2) { uint16_t x = (uint16_t)v; memcpy(dst, &x, 2); }
     else if (w == 4) { uint32_t x = (uint32_t)v; memcpy(dst, &x, 4); }
     else memcpy(dst, &v, 8);
-    if (num_cols[col].masked) c->mask[col][i] = (uint8_t)!present;
+    if (!num_cols[col].masked) return;
+    if (c->bits[col]) c->bits[col][i >> 3] |= (uint8_t)(present << (i & 7));
+    else c->mask[col][i] = (uint8_t)!present;
 }
 
 static inline void put_cat(col_set *c, int k, Py_ssize_t i, const void *key, size_t n)
@@ -581,7 +585,7 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
 /* Rows are independent: split them over a few threads, each with its own interners,
  * then fold the extra interners into the first and renumber their rows' codes. */
 #define COLUMNS_MAX_THREADS 4
-#define COLUMNS_ROWS_PER_THREAD 65536
+#define COLUMNS_ROWS_PER_THREAD 32768
 /* Rows built between two releases of their records' pages (a few MiB of a mapped file). */
 #define COLUMNS_RELEASE_ROWS 8192
 
@@ -652,8 +656,9 @@ static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n,
         memset(jobs[t].set.cats, 0, sizeof jobs[t].set.cats);
         jobs[t].mapping = mapping;
         jobs[t].entries = entries;
-        jobs[t].lo = n * t / nt;
-        jobs[t].hi = n * (t + 1) / nt;
+        /* split on whole bytes of the validity bitmaps (threads set bits with |=) */
+        jobs[t].lo = t ? (n * t / nt) & ~(Py_ssize_t)63 : 0;
+        jobs[t].hi = t + 1 < nt ? (n * (t + 1) / nt) & ~(Py_ssize_t)63 : n;
     }
     for (int t = 1; t < nt; t++) started[t] = pthread_create(&tids[t], NULL, fill_job, &jobs[t]) == 0;
     fill_job(&jobs[0]);
@@ -794,6 +799,372 @@ done:
     return result;
 }
 
+/* ---- packets as an Arrow stream, built in C ------------------------------------------
+ * The record batches of a Reader or a PacketList go straight into the buffers of Arrow
+ * arrays: a Reader's records are pulled and dissected in one pass (each record's bytes are
+ * read once, while in cache), with the GIL released and no PacketList or Packet made; the
+ * address and name columns are dictionaries whose interners live for one batch, so they hold
+ * at most batch_rows keys whatever the capture's size. */
+
+typedef struct {
+    PyObject *owner; /* the Reader or PacketList read (a strong reference) */
+    int is_reader;
+    Py_ssize_t pos;  /* PacketList: the next row */
+    int64_t batch_rows;
+    pl_entry *entries; /* a Reader's records of one batch, when they are filled on a second thread */
+    int ended;
+    char error[1024];
+    char pending[1024]; /* an error met after rows of a batch: reported on the next call */
+} pkt_stream;
+
+static int packet_schema(struct ArrowSchema *s)
+{
+    if (fp_arrow_schema_init(s, "+s", "", 0, NUM_COLS + NUM_CATS) < 0) return -1;
+    for (int k = 0; k < NUM_COLS; k++)
+        if (fp_arrow_schema_init(s->children[k], num_cols[k].format, num_cols[k].name, ARROW_FLAG_NULLABLE, 0) < 0)
+            goto fail;
+    for (int k = 0; k < NUM_CATS; k++) {
+        struct ArrowSchema *c = s->children[NUM_COLS + k];
+        if (fp_arrow_schema_init(c, "i", cat_cols[k].name, ARROW_FLAG_NULLABLE, 0) < 0) goto fail;
+        c->dictionary = malloc(sizeof *c->dictionary);
+        if (c->dictionary == NULL || fp_arrow_schema_init(c->dictionary, "u", "", ARROW_FLAG_NULLABLE, 0) < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    s->release(s);
+    return -1;
+}
+
+/* An empty batch of room for cap rows, and the column pointers fill_row writes through. */
+static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap)
+{
+    memset(c, 0, sizeof *c);
+    if (fp_arrow_array_init(a, 0, 1, NUM_COLS + NUM_CATS) < 0) return -1;
+    for (int k = 0; k < NUM_COLS; k++) {
+        struct ArrowArray *col = a->children[k];
+        if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
+        if ((c->val[k] = fp_arrow_buffer(col, 1, (size_t)cap * (size_t)num_cols[k].width)) == NULL) return -1;
+        if (num_cols[k].masked && (c->bits[k] = fp_arrow_buffer(col, 0, (size_t)(cap + 7) / 8)) == NULL) return -1;
+    }
+    for (int k = 0; k < NUM_CATS; k++) {
+        struct ArrowArray *col = a->children[NUM_COLS + k];
+        if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
+        if ((c->codes[k] = fp_arrow_buffer(col, 1, (size_t)cap * 4)) == NULL) return -1;
+    }
+    return 0;
+}
+
+static int64_t unset_bits(const uint8_t *bits, int64_t n)
+{
+    int64_t set = 0, i = 0;
+    for (; i + 64 <= n; i += 64) { /* buffers are zero past n and 64-byte padded */
+        uint64_t w;
+        memcpy(&w, bits + i / 8, 8);
+        set += __builtin_popcountll(w);
+    }
+    for (; i < n; i++) set += (bits[i >> 3] >> (i & 7)) & 1;
+    return n - set;
+}
+
+/* Category k's validity from its codes and its dictionary from the interner (no GIL). */
+static int category_finish(struct ArrowArray *col, const int32_t *codes, const fp_interner *t, fp_cat_kind kind,
+                           int64_t n)
+{
+    uint8_t *valid = fp_arrow_buffer(col, 0, (size_t)(n + 7) / 8);
+    if (valid == NULL) return -1;
+    for (int64_t i = 0; i < n; i++)
+        valid[i >> 3] |= (uint8_t)((codes[i] >= 0) << (i & 7));
+    col->null_count = unset_bits(valid, n);
+    struct ArrowArray *d = calloc(1, sizeof *d);
+    if (d == NULL) return -1;
+    col->dictionary = d;
+    if (fp_arrow_array_init(d, t->count, 3, 0) < 0) return -1;
+    size_t bound = 0;
+    for (uint32_t j = 0; j < t->count; j++) bound += fp_interner_text_max(t, kind, j);
+    int32_t *offsets = fp_arrow_buffer(d, 1, ((size_t)t->count + 1) * 4);
+    uint8_t *text = fp_arrow_buffer(d, 2, bound);
+    if (offsets == NULL || text == NULL || bound > INT32_MAX) return -1;
+    size_t pos = 0;
+    for (uint32_t j = 0; j < t->count; j++) {
+        offsets[j] = (int32_t)pos;
+        pos += fp_interner_text(t, kind, j, text + pos);
+    }
+    offsets[t->count] = (int32_t)pos;
+    return 0;
+}
+
+/* Lengths, null counts and dictionaries of a batch of n rows (no GIL); frees the interners. */
+static int batch_finish(struct ArrowArray *a, col_set *c, int64_t n)
+{
+    int rc = 0;
+    a->length = n;
+    for (int k = 0; k < NUM_COLS; k++) {
+        struct ArrowArray *col = a->children[k];
+        col->length = n;
+        if (c->bits[k]) col->null_count = unset_bits(c->bits[k], n);
+    }
+    for (int k = 0; k < NUM_CATS; k++) {
+        struct ArrowArray *col = a->children[NUM_COLS + k];
+        col->length = n;
+        if (rc == 0 && (c->cats[k].oom || category_finish(col, c->codes[k], &c->cats[k], cat_cols[k].kind, n) < 0))
+            rc = -1;
+        fp_interner_free(&c->cats[k]);
+        memset(&c->cats[k], 0, sizeof c->cats[k]);
+    }
+    return rc;
+}
+
+/* Rows from..cap pulled from a claimed Reader into c (GIL released); the row after the last.
+ * *rc: the last pull's result. */
+static int64_t fill_from_reader(fp_reader_obj *r, col_set *c, int64_t from, int64_t cap, int *rc, fp_record *rec,
+                                fp_error *err, char *errbuf, size_t errlen)
+{
+    int64_t n = from;
+    for (; n < cap; n++) {
+        *rc = fp_reader_pull(r, rec, err, errbuf, errlen);
+        if (*rc != FP_PULL_RECORD) break;
+        pl_entry e = {.ts_ns = rec->ts_ns, .data = rec->data, .caplen = rec->caplen, .wirelen = rec->wirelen,
+                      .linktype = rec->linktype, .interface_id = rec->interface_id};
+        fill_row(c, n, &e);
+    }
+    return n;
+}
+
+/* Records whose bytes stay put (a mapped file, a memory buffer) are pulled on this thread and
+ * dissected on a second one right behind it, in chunks small enough to still be in cache; the
+ * puller stays at most PIPE_LAG rows ahead (the source hands consumed pages back behind it). */
+#define PIPE_CHUNK 1024
+#define PIPE_LAG 8192
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    col_set *c;
+    const pl_entry *entries;
+    int64_t ready, filled; /* rows pulled, rows filled (under mu) */
+    int pulled_all;
+} fill_pipe;
+
+static void *pipe_worker(void *arg)
+{
+    fill_pipe *fp = arg;
+    pthread_mutex_lock(&fp->mu);
+    for (;;) {
+        while (fp->filled == fp->ready && !fp->pulled_all) pthread_cond_wait(&fp->cv, &fp->mu);
+        int64_t from = fp->filled, to = fp->ready;
+        if (from == to) break; /* everything pulled is filled */
+        pthread_mutex_unlock(&fp->mu);
+        for (int64_t i = from; i < to; i++) fill_row(fp->c, i, &fp->entries[i]);
+        pthread_mutex_lock(&fp->mu);
+        fp->filled = to;
+        pthread_cond_broadcast(&fp->cv);
+    }
+    pthread_mutex_unlock(&fp->mu);
+    return NULL;
+}
+
+/* fill_from_reader on two threads (entries: room for cap rows); -1 when no thread is to be had
+ * (nothing pulled then). */
+static int64_t fill_from_reader_pipelined(fp_reader_obj *r, col_set *c, pl_entry *entries, int64_t cap, int *rc,
+                                          fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
+{
+    fill_pipe fp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .c = c, .entries = entries};
+    pthread_t worker;
+    if (pthread_create(&worker, NULL, pipe_worker, &fp) != 0) return -1;
+    int64_t n = 0;
+    for (; n < cap; n++) {
+        *rc = fp_reader_pull(r, rec, err, errbuf, errlen);
+        if (*rc != FP_PULL_RECORD) break;
+        entries[n] = (pl_entry){.ts_ns = rec->ts_ns, .data = rec->data, .caplen = rec->caplen,
+                                .wirelen = rec->wirelen, .linktype = rec->linktype,
+                                .interface_id = rec->interface_id};
+        if ((n + 1) % PIPE_CHUNK == 0) {
+            pthread_mutex_lock(&fp.mu);
+            fp.ready = n + 1;
+            pthread_cond_broadcast(&fp.cv);
+            while (fp.ready - fp.filled > PIPE_LAG) pthread_cond_wait(&fp.cv, &fp.mu);
+            pthread_mutex_unlock(&fp.mu);
+        }
+    }
+    pthread_mutex_lock(&fp.mu);
+    fp.ready = n;
+    fp.pulled_all = 1;
+    pthread_cond_broadcast(&fp.cv);
+    pthread_mutex_unlock(&fp.mu);
+    pthread_join(worker, NULL);
+    pthread_mutex_destroy(&fp.mu);
+    pthread_cond_destroy(&fp.cv);
+    return n;
+}
+
+/* The next batch of a Reader: 0 with out released at the end, EIO with p->error set. */
+static int reader_batch(pkt_stream *p, struct ArrowArray *out)
+{
+    fp_reader_obj *r = (fp_reader_obj *)p->owner;
+    fp_state *st = fp_state_from_type(Py_TYPE(p->owner));
+    if (st == NULL || fp_readers_claim(&p->owner, 1) < 0) return fp_arrow_error_text(p->error, sizeof p->error);
+    col_set c;
+    int failed = batch_alloc(out, &c, p->batch_rows) < 0;
+    fp_record rec;
+    fp_error err;
+    char errbuf[512];
+    int rc = FP_PULL_END;
+    int64_t n = 0;
+    int pipelined = !failed && r->src && fp_source_stable_data(r->src) && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+                    (p->entries || (p->entries = PyMem_RawMalloc((size_t)p->batch_rows * sizeof *p->entries)));
+    while (!failed) { /* a quiet live capture comes back every read timeout */
+        Py_BEGIN_ALLOW_THREADS
+        int64_t got = pipelined ? fill_from_reader_pipelined(r, &c, p->entries, p->batch_rows, &rc, &rec, &err,
+                                                             errbuf, sizeof errbuf)
+                                : -1;
+        n = got >= 0 ? got : fill_from_reader(r, &c, n, p->batch_rows, &rc, &rec, &err, errbuf, sizeof errbuf);
+        if (rc != FP_PULL_IDLE || n > 0) failed = batch_finish(out, &c, n) < 0;
+        Py_END_ALLOW_THREADS
+        if (rc != FP_PULL_IDLE || n > 0 || PyErr_CheckSignals() < 0) break;
+    }
+    int result = 0;
+    if (failed) {
+        for (int k = 0; k < NUM_CATS; k++) fp_interner_free(&c.cats[k]);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+    } else if (PyErr_Occurred()) {
+        /* interrupted while waiting */
+    } else if (rc != FP_PULL_RECORD && rc != FP_PULL_IDLE) {
+        p->ended = 1;
+        if (fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0 && n > 0) {
+            fp_arrow_error_text(p->pending, sizeof p->pending); /* the rows before it first */
+        }
+    }
+    fp_readers_release(&p->owner, 1);
+    if (PyErr_Occurred()) result = fp_arrow_error_text(p->error, sizeof p->error);
+    if ((result || n == 0) && out->release) out->release(out);
+    return result;
+}
+
+/* The next batch of a PacketList's rows. */
+static int list_batch(pkt_stream *p, struct ArrowArray *out)
+{
+    fp_packetlist *pl = PL(p->owner);
+    fp_state *st = fp_state_from_type(Py_TYPE(p->owner));
+    if (st == NULL) return fp_arrow_error_text(p->error, sizeof p->error);
+    int64_t n = pl->n - p->pos < p->batch_rows ? pl->n - p->pos : p->batch_rows;
+    if (n <= 0) return 0;
+    const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
+    col_set c;
+    int failed = batch_alloc(out, &c, n) < 0;
+    if (!failed) {
+        Py_BEGIN_ALLOW_THREADS
+        failed = fill_rows_parallel(&c, pl->entries + p->pos, n, mapping) < 0;
+        failed = batch_finish(out, &c, n) < 0 || failed;
+        Py_END_ALLOW_THREADS
+    } else {
+        for (int k = 0; k < NUM_CATS; k++) fp_interner_free(&c.cats[k]);
+    }
+    p->pos += n;
+    if (failed) PyErr_NoMemory();
+    else if (mapping && fp_source_lost(mapping))
+        PyErr_SetString(st->TruncatedError, "the capture file was truncated by another process while this "
+                                            "PacketList pointed into it: packets in the lost part read as zeros");
+    if (!PyErr_Occurred()) return 0;
+    if (out->release) out->release(out);
+    return fp_arrow_error_text(p->error, sizeof p->error);
+}
+
+static int pkt_stream_get_next(struct ArrowArrayStream *s, struct ArrowArray *out)
+{
+    pkt_stream *p = s->private_data;
+    memset(out, 0, sizeof *out);
+    if (p->pending[0]) {
+        memcpy(p->error, p->pending, sizeof p->error);
+        p->pending[0] = 0;
+        return EIO;
+    }
+    if (p->ended) return 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = p->is_reader ? reader_batch(p, out) : list_batch(p, out);
+    PyGILState_Release(g);
+    if (out->release == NULL) p->ended = 1;
+    return rc;
+}
+
+static int pkt_stream_get_schema(struct ArrowArrayStream *s, struct ArrowSchema *out)
+{
+    (void)s;
+    return packet_schema(out) < 0 ? ENOMEM : 0;
+}
+
+static const char *pkt_stream_last_error(struct ArrowArrayStream *s)
+{
+    pkt_stream *p = s->private_data;
+    return p->error[0] ? p->error : NULL;
+}
+
+static void pkt_stream_release(struct ArrowArrayStream *s)
+{
+    pkt_stream *p = s->private_data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_XDECREF(p->owner);
+    PyGILState_Release(g);
+    PyMem_RawFree(p->entries);
+    free(p);
+    s->release = NULL;
+}
+
+static PyObject *packet_arrow_stream(PyObject *mod, PyObject *args)
+{
+    PyObject *table;
+    long long rows = 65536;
+    if (!PyArg_ParseTuple(args, "O|L:_packet_arrow_stream", &table, &rows)) return NULL;
+    fp_state *st = fp_state_from_module(mod);
+    if (st == NULL) return NULL;
+    int is_reader = PyObject_TypeCheck(table, st->Reader_Type);
+    if (!is_reader && !PyObject_TypeCheck(table, st->PacketList_Type)) {
+        PyErr_Format(PyExc_TypeError, "a Reader or PacketList expected, not %s", Py_TYPE(table)->tp_name);
+        return NULL;
+    }
+    if (rows < 1 || rows > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "batch_size must be 1 to %d, not %lld", INT32_MAX, rows);
+        return NULL;
+    }
+    struct ArrowArrayStream *s = calloc(1, sizeof *s);
+    pkt_stream *p = calloc(1, sizeof *p);
+    if (s == NULL || p == NULL) {
+        free(s);
+        free(p);
+        return PyErr_NoMemory();
+    }
+    p->owner = Py_NewRef(table);
+    p->is_reader = is_reader;
+    p->batch_rows = rows;
+    s->private_data = p;
+    s->get_schema = pkt_stream_get_schema;
+    s->get_next = pkt_stream_get_next;
+    s->get_last_error = pkt_stream_last_error;
+    s->release = pkt_stream_release;
+    return fp_arrow_stream_capsule(s);
+}
+
+static PyObject *packet_arrow_schema(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    struct ArrowSchema *s = malloc(sizeof *s);
+    if (s == NULL || packet_schema(s) < 0) {
+        free(s);
+        return PyErr_NoMemory();
+    }
+    return fp_arrow_schema_capsule(s);
+}
+
+static PyMethodDef packet_arrow_functions[] = {
+    {"_packet_arrow_stream", packet_arrow_stream, METH_VARARGS,
+     "_packet_arrow_stream(reader_or_packetlist, batch_size=65536): an 'arrow_array_stream' PyCapsule\n"
+     "of the packets' columns, built in C (a Reader's records are pulled as the batches are read)."},
+    {"_packet_arrow_schema", packet_arrow_schema, METH_NOARGS,
+     "_packet_arrow_schema(): an 'arrow_schema' PyCapsule of the packet columns."},
+    {NULL},
+};
+
 #define PL_GETTER(fname, expr)                          \
     static PyObject *fname(PyObject *self, void *c)     \
     {                                                   \
@@ -924,6 +1295,6 @@ static PyType_Spec packetlist_spec = {
 int fp_packetlist_register(PyObject *m, fp_state *st)
 {
     st->PacketList_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &packetlist_spec, NULL);
-    if (st->PacketList_Type == NULL) return -1;
+    if (st->PacketList_Type == NULL || PyModule_AddFunctions(m, packet_arrow_functions) < 0) return -1;
     return PyModule_AddType(m, st->PacketList_Type);
 }

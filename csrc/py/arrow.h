@@ -1,0 +1,60 @@
+/* The Arrow C Data and C Stream interfaces (https://arrow.apache.org/docs/format/CDataInterface.html,
+ * CStreamInterface.html): the ABI is three plain structs, declared here from the specification,
+ * and the helpers arrow.c builds its arrays with, for the native producers (packets, packetlist.c). */
+#ifndef FP_ARROW_H
+#define FP_ARROW_H
+
+#include "pyfp.h"
+
+#define ARROW_FLAG_NULLABLE 2
+
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+
+/* A schema node owning copies of its strings and room for n children (filled by the caller);
+ * -1 when out of memory (s is released). */
+int fp_arrow_schema_init(struct ArrowSchema *s, const char *format, const char *name, int64_t flags, int64_t n);
+/* An array with n_buffers empty buffer slots and n_children zeroed children; -1 when out of
+ * memory (a->release frees what was made). Released with free() only: no GIL needed. */
+int fp_arrow_array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers, int64_t n_children);
+/* Buffer i of a: owned by a, zeroed, 64-byte aligned, at least 64 bytes; NULL when out of memory. */
+void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size);
+/* The pending Python exception as "Type: message" in buf (for get_last_error), cleared;
+ * returns EIO, get_next's error code. Needs the GIL. */
+int fp_arrow_error_text(char *buf, size_t size);
+/* An 'arrow_array_stream' PyCapsule owning st (malloc'd; released with the capsule). */
+PyObject *fp_arrow_stream_capsule(struct ArrowArrayStream *st);
+/* An 'arrow_schema' PyCapsule owning s (malloc'd). */
+PyObject *fp_arrow_schema_capsule(struct ArrowSchema *s);
+
+#endif
