@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import io
 import os
-from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Literal, overload
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, cast, overload
 
 if TYPE_CHECKING:
+    from ._fastpkt import _OnError
     import pandas
     import pyarrow
 
@@ -138,7 +139,7 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
 
     The Reader is a context manager: ``with fp.open(path) as r: for pkt in r: ...``
     """
-    return Reader(_source(source), filter=filter, on_error=on_error, count=count,
+    return Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), count=count,
                   display_filter=display_filter)
 
 
@@ -148,14 +149,19 @@ def read(
     filter: str | None = None,  # noqa: A002
     on_error: str = "raise",
     display_filter: str | DisplayFilter | None = None,
+    progress: bool | None | Callable[[int, int], Any] = None,
 ) -> PacketList:
     """Read a capture (or its first ``count`` packets) into a PacketList.
 
     A PacketList supports len(), indexing, slicing, iteration, summary() and to_pandas().
     filter, display_filter: as for ``open``.
+    progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none;
+        a callable gets (bytes_read, file_size)).
     """
+    from .views import progress_callback
+
     with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
-        return reader.read_all(count)
+        return reader.read_all(count, progress=progress_callback(progress, "read"))
 
 
 @overload
@@ -191,7 +197,7 @@ def read_frames(
             if arrow:
                 yield from chunk.record_batches(batch_size=batch_size)
             else:
-                yield chunk.to_pandas()
+                yield chunk.to_pandas(progress=False)
             del chunk
 
 

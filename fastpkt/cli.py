@@ -25,7 +25,7 @@ import datetime as _dt
 import json
 import os
 import sys
-from typing import IO, Any, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence, cast
 
 import fastpkt as fp
 
@@ -155,7 +155,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("Packets", str(n)),
         ("Bytes on wire", str(nbytes)),
     ]
-    if first is not None:
+    if first is not None and last is not None:
         rows.append(("First packet", _dt.datetime.fromtimestamp(first, _dt.timezone.utc).isoformat()))
         rows.append(("Last packet", _dt.datetime.fromtimestamp(last, _dt.timezone.utc).isoformat()))
         rows.append(("Duration", "%.6f s" % (last - first)))
@@ -168,7 +168,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _flow_options(args: argparse.Namespace) -> dict:
+def _flow_options(args: argparse.Namespace) -> dict[str, Any]:
     opts = {"bidirectional": args.bidirectional, "idle_timeout": args.idle_timeout,
             "active_timeout": args.active_timeout, "filter": args.filter,
             "on_error": args.on_error, "display_filter": args.display_filter, "workers": args.workers}
@@ -182,7 +182,7 @@ def _flow_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from .report import format_report
+    from .report import format_report, report_counts
 
     from . import tables
 
@@ -197,16 +197,17 @@ def cmd_flows(args: argparse.Namespace) -> int:
     if out:  # the export streamed the flows: len() counts what went out
         print("wrote %d flows to %s" % (len(flows), out), file=sys.stderr)
         return 0
-    print(format_report(flows.to_pandas(), dict(flows.stats), top=args.top))
+    counts = report_counts(flows, top=args.top)  # batch by batch from the C stream
+    print(format_report(counts, dict(flows.stats), top=args.top))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import chart_top_destinations, flow_report, format_report
+    from .report import chart_top_destinations, flow_report, format_report, report_counts
 
     flows = fp.flows(args.file, **_flow_options(args))
-    df = flows.to_pandas()
-    print(format_report(df, dict(flows.stats), top=args.top, title="Flow report: %s" % args.file))
+    counts = report_counts(flows, top=args.top)  # batch by batch from the C stream: bounded memory
+    print(format_report(counts, dict(flows.stats), top=args.top, title="Flow report: %s" % args.file))
     print("")
     print("Flow summary (the course's pcap_to_flows: directional 5-tuples, busiest first)")
     if args.file == "-":  # stdin cannot be read a second time
@@ -219,7 +220,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_output(args, args.png)
     if args.png:
         try:
-            chart_top_destinations(df, args.png, n=args.top)
+            chart_top_destinations(counts, args.png, n=args.top)
         except ImportError:
             print("fastpkt report: matplotlib is not installed (pip install matplotlib); "
                   "no chart written", file=sys.stderr)
@@ -232,10 +233,12 @@ def _endpoint(ip: str, port: int) -> str:
     return "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
 
 
-def _http_lines(stream) -> list[str]:
+def _http_lines(stream: fp.Stream) -> list[str]:
+    from .http import HttpRequest
+
     lines = []
     for msg in stream.http_messages():
-        if hasattr(msg, "method"):
+        if isinstance(msg, HttpRequest):
             lines.append("       > %s %s%s" % (msg.method, msg.uri,
                                           "  (Host: %s)" % msg.host if msg.host else ""))
         else:
@@ -301,7 +304,7 @@ def _json_lines(df: Any, out: IO[str]) -> None:
     json_lines(df, out)
 
 
-def _joined(value):
+def _joined(value: Any) -> Any:
     """A tuple cell of hellos.to_pandas() as one CSV string: items joined by ','."""
     return ",".join(map(str, value)) if isinstance(value, tuple) else value
 
@@ -598,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return cast("int", args.func(args))
     except BrokenPipeError:  # `fastpkt read big.pcap | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -10,11 +10,14 @@ this module with ``from fastpkt.flows import flows_to_pandas``.
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Callable, Iterable, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Union, cast
 
 from . import tables
 from .views import progress_callback
 from ._fastpkt import DisplayFilter, Flows, Reader
+
+if TYPE_CHECKING:
+    from ._fastpkt import _OnError
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
 
@@ -78,7 +81,7 @@ def flows(
     options = dict(bidirectional=bool(bidirectional), idle_timeout=idle_timeout, active_timeout=active_timeout,
                    max_flows=max_flows, max_memory=max_memory, progress=progress_callback(progress, "flows"),
                    tls=bool(tls), max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
-    return _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter)
+    return cast("Flows", _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter))
 
 
 def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, Any], filter: str | None,  # noqa: A002
@@ -111,9 +114,9 @@ def _readers(source: Any, filter: str | None, on_error: str, what: str,  # noqa:
         if not source:
             raise ValueError("%s() needs at least one source" % what)
         return [s if isinstance(s, Reader) else
-                Reader(_source(s), filter=filter, on_error=on_error, display_filter=display_filter)
+                Reader(_source(s), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter)
                 for s in source]
-    return [Reader(_source(source), filter=filter, on_error=on_error, display_filter=display_filter)]
+    return [Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter)]
 
 
 def flows_to_pandas(fl: Any) -> Any:

@@ -34,7 +34,7 @@ def _require(module: str) -> Any:
         ) from exc
 
 
-def _specs(obj: Any) -> Iterator[tuple]:
+def _specs(obj: Any) -> Iterator[tuple[Any, ...]]:
     cols = obj.columns() if hasattr(obj, "columns") and callable(obj.columns) else obj
     if isinstance(cols, dict):
         for name, rest in cols.items():
@@ -49,7 +49,7 @@ def rows(specs: Any) -> int:
         dtype, data = spec[1], spec[2]
         if dtype in ("str", "bytes") or dtype.startswith("list<"):
             return len(data)
-        width = _code_dtype(dtype).itemsize if dtype.startswith("category") else _np_dtype(dtype).itemsize
+        width: int = _code_dtype(dtype).itemsize if dtype.startswith("category") else _np_dtype(dtype).itemsize
         return len(memoryview(data).cast("B")) // width
     return 0
 
@@ -67,10 +67,11 @@ def _np_dtype(dtype: str) -> Any:
 
 
 def _utc(pd: Any, ns: Any) -> Any:
-    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").array
+    # int64 ns to datetime64[ns, UTC] reinterprets the buffer: no copy (tz_localize makes one)
+    return pd.Series(ns, copy=False).astype(pd.DatetimeTZDtype("ns", "UTC")).array
 
 
-def _pandas_column(pd: Any, np: Any, spec: tuple) -> Any:
+def _pandas_column(pd: Any, np: Any, spec: tuple[Any, ...]) -> Any:
     dtype = spec[1]
     if dtype.startswith("category"):
         codes = np.frombuffer(spec[2], dtype=_code_dtype(dtype))

@@ -15,12 +15,13 @@ present, has ``body_complete=False`` and counts the rest in ``body_missing``.
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union, cast, overload
 
 from ._fastpkt import _http_parse
 
@@ -29,13 +30,17 @@ if TYPE_CHECKING:
     import polars
     import pyarrow
 
-try:
-    import brotli as _brotli  # type: ignore[import-not-found]
-except ImportError:
-    try:
-        import brotlicffi as _brotli  # type: ignore[import-not-found,no-redef]
-    except ImportError:
-        _brotli = None
+def _brotli_module() -> Any:
+    """brotli or brotlicffi (the same API) when one is installed, else None."""
+    for name in ("brotli", "brotlicffi"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            pass
+    return None
+
+
+_brotli = _brotli_module()
 
 __all__ = [
     "HttpHeaders", "HttpRequest", "HttpResponse", "HttpMessages", "HttpDirection",
@@ -193,13 +198,84 @@ class HttpResponse(HttpMessage):
 HttpMessageT = Union[HttpRequest, HttpResponse]
 
 
-class HttpMessages(list[HttpMessageT]):
+class _HttpExports:
+    """The table exports of HttpTable and HttpMessages (``fastpkt.tables``): one row per
+    request with its final response, through the Arrow PyCapsule interface and to_*()."""
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        from . import tables
+
+        return tables.arrow_c_stream(self, requested_schema)
+
+    def __arrow_c_schema__(self) -> Any:
+        from . import tables
+
+        return tables.arrow_c_schema(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        from . import tables
+
+        return tables.to_pandas(self)
+
+    def to_arrow(self) -> pyarrow.Table:
+        from . import tables
+
+        return tables.to_arrow(self)
+
+    def to_polars(self) -> polars.DataFrame:
+        from . import tables
+
+        return tables.to_polars(self)
+
+    def to_parquet(self, path: str | os.PathLike[str], partition_cols: Sequence[str] | None = None) -> None:
+        from . import tables
+
+        tables.to_parquet(self, path, partition_cols=partition_cols)
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        from . import tables
+
+        tables.to_csv(self, path)
+
+    def record_batches(self, batch_size: int | None = None) -> pyarrow.RecordBatchReader:
+        from . import tables
+
+        return cast("pyarrow.RecordBatchReader", tables.record_batches(self, batch_size))
+
+    def _repr_html_(self) -> str:
+        from . import views
+
+        return views.html(self)
+
+
+class HttpMessages(_HttpExports, Sequence[HttpMessageT]):
     """The messages of one connection in stream order (a request, its interim and final
     responses, the next request, ...; responses nobody asked for last), with how each
-    direction's parsing ended in ``client`` and ``server``."""
+    direction's parsing ended in ``client`` and ``server``. A sequence and a table (one row per
+    request, as ``fastpkt.http()``'s), not a ``list``: DuckDB's replacement scan skips list
+    subclasses, so ``duckdb.sql("select * from msgs")`` reads it through its Arrow stream."""
 
     client: HttpDirection
     server: HttpDirection
+
+    def __init__(self, messages: Iterable[HttpMessageT] = ()) -> None:
+        self._messages = list(messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @overload
+    def __getitem__(self, i: int) -> HttpMessageT: ...
+    @overload
+    def __getitem__(self, s: slice) -> list[HttpMessageT]: ...
+    def __getitem__(self, i: int | slice) -> HttpMessageT | list[HttpMessageT]:
+        return self._messages[i]
+
+    def __iter__(self) -> Iterator[HttpMessageT]:
+        return iter(self._messages)
+
+    def __repr__(self) -> str:
+        return "<fastpkt.HttpMessages: %d messages>" % len(self._messages)
 
 
 # ---- Content-Encoding ----------------------------------------------------------
@@ -375,7 +451,7 @@ def stream_messages(streams: Iterable[Any], decode: bool = False) -> Iterator[Ht
             yield msg
 
 
-class HttpTable:
+class HttpTable(_HttpExports):
     """The HTTP messages of a capture (``fastpkt.http()``): an iterator of HttpRequest and
     HttpResponse in stream order, and a table (one row per request with its final response;
     responses without a request get their own row) through ``to_pandas()``, ``to_arrow()``,
@@ -393,46 +469,6 @@ class HttpTable:
 
     def __repr__(self) -> str:
         return "<fastpkt.HttpTable>"
-
-    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        from . import tables
-
-        return tables.arrow_c_stream(self, requested_schema)
-
-    def __arrow_c_schema__(self) -> Any:
-        from . import tables
-
-        return tables.arrow_c_schema(self)
-
-    def to_pandas(self) -> pandas.DataFrame:
-        from . import tables
-
-        return tables.to_pandas(self)
-
-    def to_arrow(self) -> pyarrow.Table:
-        from . import tables
-
-        return tables.to_arrow(self)
-
-    def to_polars(self) -> polars.DataFrame:
-        from . import tables
-
-        return tables.to_polars(self)
-
-    def to_parquet(self, path: str | os.PathLike[str], partition_cols: Sequence[str] | None = None) -> None:
-        from . import tables
-
-        tables.to_parquet(self, path, partition_cols=partition_cols)
-
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
-        from . import tables
-
-        tables.to_csv(self, path)
-
-    def _repr_html_(self) -> str:
-        from . import views
-
-        return views.html(self)
 
 
 def http_rows(msgs: Iterable[HttpMessageT]) -> Iterator[tuple[Any, ...]]:
@@ -461,4 +497,4 @@ def to_pandas(msgs: Iterable[HttpMessageT]) -> pandas.DataFrame:
     """One row per request with its final response (see ``http_rows``)."""
     from . import frames, tables
 
-    return frames.to_pandas(tables._record_specs(tables.HTTP_COLUMNS, list(http_rows(msgs))))
+    return cast("pandas.DataFrame", frames.to_pandas(tables._record_specs(tables.HTTP_COLUMNS, list(http_rows(msgs)))))

@@ -55,9 +55,15 @@ def get_if_hwaddr(iface: str) -> str:
     return ":".join("%02x" % b for b in _ioctl(iface, _SIOCGIFHWADDR)[18:24])
 
 
+def _host_word(h: str) -> int:
+    """/proc/net/route's addresses are the raw 32-bit words in host byte order, as hex."""
+    word: int = struct.unpack("!I", struct.pack("=I", int(h, 16)))[0]
+    return word
+
+
 def _routes() -> list[tuple[int, int, str, int, int]]:
     """IPv4 routes as (network, mask, iface, gateway, metric), from /proc/net/route."""
-    out = []
+    out: list[tuple[int, int, str, int, int]] = []
     try:
         with open("/proc/net/route") as f:
             lines = f.read().splitlines()[1:]
@@ -67,10 +73,8 @@ def _routes() -> list[tuple[int, int, str, int, int]]:
         p = ln.split()
         if len(p) < 8 or not int(p[3], 16) & _RTF_UP:
             continue
-        # addresses are in host byte order as hex: the kernel prints the raw 32-bit words
-        le = lambda h: struct.unpack("!I", struct.pack("=I", int(h, 16)))[0]  # noqa: E731
-        gw = le(p[2]) if int(p[3], 16) & _RTF_GATEWAY else 0
-        out.append((le(p[1]), le(p[7]), p[0], gw, int(p[6])))
+        gw = _host_word(p[2]) if int(p[3], 16) & _RTF_GATEWAY else 0
+        out.append((_host_word(p[1]), _host_word(p[7]), p[0], gw, int(p[6])))
     return out
 
 
@@ -80,7 +84,8 @@ def _source_for(dst: str) -> str | None:
     try:
         with socket.socket(fam, socket.SOCK_DGRAM) as s:
             s.connect((dst, 9))
-            return s.getsockname()[0]
+            addr: str = s.getsockname()[0]
+            return addr
     except OSError:
         return None
 

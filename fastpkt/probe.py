@@ -31,7 +31,7 @@ import os
 import random
 import struct
 import sys
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, cast
 
 from ._fastpkt import (
     Layer,
@@ -101,7 +101,7 @@ class QueryAnswer:
         return "QueryAnswer(query=%r, answer=%r)" % (self.query, self.answer)
 
 
-class SndRcvList(list):
+class SndRcvList(list[Any]):
     """Answered probes as (sent, received) pairs, like Scapy's SndRcvList:
     ``for s, r in ans``, ``ans[0][1]``, ``len(ans)``, ``ans.summary()``."""
 
@@ -121,7 +121,7 @@ class SndRcvList(list):
         return "<%s: %s>" % (self.name, _proto_counts(p.query for p in self))
 
 
-class UnansweredList(list):
+class UnansweredList(list[Any]):
     """Probes without an answer, in sending order (Scapy's "Unanswered" PacketList)."""
 
     name = "Unanswered"
@@ -198,6 +198,7 @@ def _fill_link_sources(frames: list[Any], iface: str) -> list[Any]:
             if mac is None:
                 mac = _mac(get_if_hwaddr(iface))
                 addr = ipaddress.IPv4Address(get_if_addr(iface)).packed
+            assert mac is not None and addr is not None
             f = bytearray(b)
             if f[6:12] == _ZERO_MAC:
                 f[6:12] = mac
@@ -391,7 +392,7 @@ def _checksum(data: bytes) -> int:
     s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+    return cast("int", ~s & 0xFFFF)
 
 
 def _tcp_syn(src: bytes, dst: bytes, ttl: int, sport: int, dport: int, seq: int, ip_id: int) -> bytes:
@@ -413,9 +414,10 @@ class TracerouteResult(SndRcvList):
     def get_trace(self) -> dict[str, dict[int, tuple[str, bool]]]:
         trace: dict[str, dict[int, tuple[str, bool]]] = {}
         for pair in self:
-            q = Packet(bytes(pair.query), linktype=LINKTYPE_RAW)
+            ip = Packet(bytes(pair.query), linktype=LINKTYPE_RAW).ip
+            assert ip is not None  # traceroute probes are IP
             r = pair.answer
-            trace.setdefault(q.ip.dst, {})[q.ip.ttl] = (r.ip.src, r.icmp is None)
+            trace.setdefault(ip.dst, {})[ip.ttl] = (r.ip.src, r.icmp is None)
         for hops in trace.values():  # as Scapy: nothing past the first hop that is the target
             reached = [ttl for ttl, (_, final) in hops.items() if final]
             for ttl in [t for t in hops if reached and t > min(reached)]:

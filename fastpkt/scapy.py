@@ -352,7 +352,7 @@ class PcapWriter(OpenedOnWrite):
             if self._writer is None:
                 lt = self._linktype if self._linktype is not None else getattr(p, "linktype", 1)
                 self._writer = _fp.Writer(self._filename, linktype=lt, nanosecond=self._nano, format="pcap")
-            self._writer.write(p)
+            self._writer.write(bytes(p) if isinstance(p, bytearray) else p)
 
 
 def _offline_reader(offline: Any, filter: str | None,  # noqa: A002

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence, cast
 
 from ._fastpkt import DisplayFilter, Packet, PacketList, Reader
 from .live import Capture, sniff_capture_options
@@ -41,7 +41,7 @@ __all__ = ["sniff", "AsyncSniffer", "RotatingWriter", "SniffResult"]
 PacketCallback = Callable[[Packet], Any]
 
 
-class SniffResult(list):
+class SniffResult(list[Any]):
     """What sniff() kept: a ``list`` of ``fastpkt.Packet``, plus
 
     ``summary()`` (one line per packet, as a str), ``to_packetlist()`` (a real
@@ -64,7 +64,7 @@ class SniffResult(list):
     def linktype(self) -> int:
         """Link type of the packets (of the source when empty; 1, Ethernet, if unknown)."""
         if self:
-            return self[0].linktype
+            return cast("int", self[0].linktype)
         return self._linktype if self._linktype is not None else 1
 
     def __getitem__(self, i: Any) -> Any:
@@ -353,7 +353,7 @@ class AsyncSniffer:
         with self._lock:
             cap = self._capture
             if cap is not None:
-                return cap.stats()
+                return cast("dict[str, int] | None", cap.stats())
         return self._stats
 
     def __repr__(self) -> str:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Union, cast
 
 from ._fastpkt import DisplayFilter, Reader, Stream, StreamChunk, Streams
 from .flows import _engine
 from .views import progress_callback
+
+if TYPE_CHECKING:
+    from .http import HttpMessages
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
 
@@ -76,7 +79,7 @@ def streams(
                    on_memory_error=on_memory_error, depth=depth, max_buffered=max_buffered,
                    max_buffered_total=max(0, max_buffered_total // n), store=bool(store), on_data=on_data,
                    progress=progress_callback(progress, "streams"))
-    return _engine(Streams, source, n, options, filter, on_error, "streams", display_filter)
+    return cast("Streams", _engine(Streams, source, n, options, filter, on_error, "streams", display_filter))
 
 
 def _safe(ip: str) -> str:
@@ -115,14 +118,14 @@ def save_streams(source: Source | Iterable[Stream], directory: str | os.PathLike
     elif isinstance(source, (list, tuple)) and source and all(isinstance(x, Stream) for x in source):
         items = source
     else:
-        items = streams(source, **options)
+        items = streams(cast(Any, source), **options)  # not Streams: something streams() reads
     paths: list[Path] = []
     for s in items:
         paths.extend(stream_save(s, directory))
     return paths
 
 
-def stream_http_messages(s: Stream, decode: bool = False) -> list[Any]:
+def stream_http_messages(s: Stream, decode: bool = False) -> HttpMessages:
     """HTTP/1.x requests and responses of one stream (see fastpkt.http)."""
     from .http import messages
 

@@ -70,7 +70,7 @@ class _Summary:
         self.anomalies: dict[str, int] = {}
 
     def add(self, plist: Any) -> None:
-        df = plist.to_pandas()
+        df = plist.to_pandas(progress=False)  # the caller draws the bar over the file
         n = len(df)
         if not n:
             return

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, cast
 
 from . import frames
 from ._fastpkt import (HELLO_FIELDS, ClientHellos, Flows, PacketList, Reader, Streams,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 #: Rows per record batch of every export.
 BATCH_ROWS = 65536
 
-Specs = list  # a list of column-spec tuples (fastpkt.frames)
+Specs = list[tuple[Any, ...]]  # a list of column-spec tuples (fastpkt.frames)
 
 
 # ---- specs from Python records --------------------------------------------------
@@ -188,9 +188,9 @@ def batches(obj: Any, batch_size: int | None = None, payload: bool = False) -> t
     if isinstance(obj, ClientHellos):
         return (_record_specs(HELLO_COLUMNS, []),
                 (_record_specs(HELLO_COLUMNS, b) for b in _batched(obj, size, tuple)))
-    from .http import HttpTable, http_rows
+    from .http import HttpMessages, HttpTable, http_rows
 
-    if isinstance(obj, HttpTable):
+    if isinstance(obj, (HttpTable, HttpMessages)):
         return (_record_specs(HTTP_COLUMNS, []),
                 (_record_specs(HTTP_COLUMNS, b) for b in _batched(http_rows(obj), size, lambda r: r)))
     raise TypeError("%s is not a fastpkt table" % type(obj).__name__)
@@ -253,18 +253,24 @@ class _Capsule:
 def to_arrow(obj: Any, payload: bool = False) -> pyarrow.Table:
     """The table as a pyarrow Table (read from the C stream)."""
     pa = frames._require("pyarrow")
-    return pa.RecordBatchReader.from_stream(_Capsule(obj, payload, None)).read_all()
+    return cast("pyarrow.Table", pa.RecordBatchReader.from_stream(_Capsule(obj, payload, None)).read_all())
 
 
 def to_polars(obj: Any, payload: bool = False) -> polars.DataFrame:
     """The table as a Polars DataFrame (read from the C stream)."""
     pl = frames._require("polars")
-    return pl.DataFrame(_Capsule(obj, payload, None))
+    return cast("polars.DataFrame", pl.DataFrame(_Capsule(obj, payload, None)))
 
 
-def to_pandas(obj: Any, payload: bool = False) -> pandas.DataFrame:
-    """The table as a pandas DataFrame, wrapping the C buffers without copies."""
-    return frames.to_pandas(all_specs(obj, payload))
+def to_pandas(obj: Any, payload: bool = False, progress: Any = None) -> pandas.DataFrame:
+    """The table as a pandas DataFrame, wrapping the C buffers without copies. ``progress``
+    (PacketList: a bar over its packets, as fastpkt.views.progress_callback takes it; the
+    engine tables report progress while they read, through their own ``progress=``)."""
+    if isinstance(obj, PacketList):
+        from .views import progress_callback
+
+        return cast("pandas.DataFrame", frames.to_pandas(obj.columns(progress=progress_callback(progress, "to_pandas", "pkt"))))
+    return cast("pandas.DataFrame", frames.to_pandas(all_specs(obj, payload)))
 
 
 def record_batches(obj: Any, batch_size: int | None = None, payload: bool = False) -> Any:
@@ -332,7 +338,7 @@ def _text_out(target: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
     if hasattr(target, "write"):
         yield target  # type: ignore[misc]
         return
-    with open(os.fspath(target), "w", newline="") as out:  # type: ignore[arg-type]
+    with open(os.fspath(target), "w", newline="") as out:
         yield out
 
 

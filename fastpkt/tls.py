@@ -9,11 +9,12 @@ fields, JA3/JA4 fingerprints and, when seen, the server's choice (version, ciphe
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Callable, Iterable, Union
+from typing import IO, Any, Callable, Iterable, Union, cast
 
 from ._fastpkt import ClientHello, ClientHellos, DisplayFilter, Reader
 from .flows import _engine
 from .views import progress_callback
+
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Reader]
 
@@ -55,7 +56,7 @@ def client_hellos(
     """
     options = dict(idle_timeout=idle_timeout, max_flows=max_flows, progress=progress_callback(progress, "hellos"),
                    max_hello_fields=max_hello_fields, max_memory=max_memory, on_memory_error=on_memory_error)
-    return _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos", display_filter)
+    return cast("ClientHellos", _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos", display_filter))
 
 
 def hellos_to_pandas(hellos: Iterable[ClientHello]) -> Any:

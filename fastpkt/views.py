@@ -8,9 +8,10 @@ packets, bytes, SNI/host), hide columns that are empty in the rows shown, and ke
 from __future__ import annotations
 
 import html as _html
+import importlib
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from . import _fastpkt as C
 from . import frames
@@ -54,7 +55,7 @@ def frame_html(df: Any, order: Sequence[str], rows: int = ROWS) -> str:
     head = df.head(rows)
     cols = [c for c in order if c in head.columns] + [c for c in head.columns if c not in order]
     cols = [c for c in cols if not _empty(head[c])][:MAX_COLUMNS]
-    return head[cols].to_html(index=False, na_rep="", justify="left")
+    return cast("str", head[cols].to_html(index=False, na_rep="", justify="left"))
 
 
 def _title(name: str, detail: str) -> str:
@@ -152,9 +153,17 @@ def engine_html(obj: Any, order: Sequence[str]) -> str:
         "<p>columns: %s, ...</p>" % _html.escape(", ".join(order[:8]))
 
 
+def http_messages_html(msgs: Any) -> str:
+    title = _title("HttpMessages", "%d messages of one connection, one row per request" % len(msgs))
+    try:
+        return title + frame_html(msgs.to_pandas(), HTTP_ORDER)
+    except ImportError:
+        return title + "<pre>%s</pre>" % _html.escape("\n".join(map(repr, msgs[:ROWS])))
+
+
 def html(obj: Any) -> str:
     """The notebook view of any fastpkt object (what ``_repr_html_`` returns)."""
-    from .http import HttpTable
+    from .http import HttpMessages, HttpTable
 
     views: tuple[tuple[type, Callable[[Any], str]], ...] = (
         (C.PacketList, packetlist_html),
@@ -168,6 +177,7 @@ def html(obj: Any) -> str:
         (HttpTable, lambda o: _title("HttpTable", "HTTP messages of a capture: iterate, or to_pandas() / "
                                      "to_arrow() for one row per request")
                    + "<p>columns: %s, ...</p>" % ", ".join(HTTP_ORDER[:8])),
+        (HttpMessages, http_messages_html),
     )
     for cls, view in views:
         if isinstance(obj, cls):
@@ -179,6 +189,8 @@ def html(obj: Any) -> str:
 
 #: Whole-file calls draw a bar by default only for inputs at least this large (bytes).
 PROGRESS_THRESHOLD = 64 << 20
+#: The same for calls that count packets (to_pandas of a PacketList): ~64 MiB of packets.
+PROGRESS_PACKETS = 1 << 17
 
 
 def _interactive() -> bool:
@@ -189,12 +201,13 @@ def _interactive() -> bool:
     return err is not None and hasattr(err, "isatty") and err.isatty()
 
 
-def progress_callback(progress: Any, label: str) -> Callable[[int, int], None] | None:
+def progress_callback(progress: Any, label: str, unit: str = "B") -> Callable[[int, int], None] | None:
     """The ``progress=`` argument as a callable(pos, total) or None.
 
     True: a bar; False: none; None (default): a bar when someone is watching (terminal or
-    Jupyter) and the input is at least PROGRESS_THRESHOLD bytes; a callable is used as is.
-    The bar is tqdm.auto's (a widget in Jupyter) when tqdm is installed, else one text line.
+    Jupyter) and the input is at least PROGRESS_THRESHOLD bytes (PROGRESS_PACKETS packets when
+    ``unit`` is "pkt"); a callable is used as is. The bar is tqdm.auto's (a widget in Jupyter)
+    when tqdm is installed, else one text line.
     """
     if callable(progress):
         return progress  # type: ignore[no-any-return]
@@ -202,14 +215,15 @@ def progress_callback(progress: Any, label: str) -> Callable[[int, int], None] |
         return None
     if progress is None and not _interactive():
         return None
-    return _Bar(label, threshold=0 if progress else PROGRESS_THRESHOLD)
+    threshold = PROGRESS_PACKETS if unit == "pkt" else PROGRESS_THRESHOLD
+    return _Bar(label, threshold=0 if progress else threshold, unit=unit)
 
 
 class _Bar:
-    """Bytes consumed, drawn once the total is known to be past the threshold."""
+    """Bytes (or packets) consumed, drawn once the total is known to be past the threshold."""
 
-    def __init__(self, label: str, threshold: int) -> None:
-        self._label, self._threshold = label, threshold
+    def __init__(self, label: str, threshold: int, unit: str = "B") -> None:
+        self._label, self._threshold, self._unit = label, threshold, unit
         self._bar: Any = None
         self._done = False
         self._last = 0.0
@@ -232,12 +246,13 @@ class _Bar:
         self._done = finished
 
     def _make(self, total: int) -> Any:
-        try:
-            from tqdm.auto import tqdm
+        try:  # an optional dependency without type information
+            tqdm = importlib.import_module("tqdm.auto").tqdm
         except ImportError:
             return False
-        return tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, desc=self._label,
-                    leave=False)
+        binary = self._unit == "B"
+        return tqdm(total=total or None, unit=self._unit, unit_scale=True, unit_divisor=1024 if binary else 1000,
+                    desc=self._label, leave=False)
 
     def _text(self, pos: int, total: int, finished: bool) -> None:
         now = time.monotonic()
@@ -246,11 +261,12 @@ class _Bar:
         self._last = now
         mb = pos / 1e6
         rate = mb / max(now - self._start, 1e-9)
+        unit = "MB" if self._unit == "B" else "M" + self._unit
         if total:
             frac = min(pos / total, 1.0)
-            line = "\r%s [%-30s] %5.1f%% %8.1f MB %6.0f MB/s" % (self._label, "#" * int(frac * 30), 100 * frac,
-                                                                 mb, rate)
+            line = "\r%s [%-30s] %5.1f%% %8.1f %s %6.0f %s/s" % (self._label, "#" * int(frac * 30), 100 * frac,
+                                                                 mb, unit, rate, unit)
         else:
-            line = "\r%s %8.1f MB %6.0f MB/s" % (self._label, mb, rate)
+            line = "\r%s %8.1f %s %6.0f %s/s" % (self._label, mb, unit, rate, unit)
         sys.stderr.write(line + ("\n" if finished else ""))
         sys.stderr.flush()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 from time import time_ns as _now_ns  # write() has a parameter named time
-from typing import Any, Sequence, TypeVar
+from typing import Any, Literal, Sequence, TypeVar, cast
 
 from ._fastpkt import Packet, Writer
 
@@ -123,7 +123,7 @@ class RotatingWriter(OpenedOnWrite):
         return self._writer.bytes_written if self._writer is not None else 0
 
     def _new_writer(self, target: Any, linktype: int) -> Writer:
-        fmt = self.format
+        fmt = cast("Literal['pcap', 'pcapng'] | None", self.format)
         if fmt is None:
             fmt = "pcapng" if self.base.lower().endswith((".pcapng", ".ntar")) else "pcap"
         return Writer(target, linktype=linktype, snaplen=self.snaplen, nanosecond=self.nanosecond,
@@ -156,12 +156,12 @@ class RotatingWriter(OpenedOnWrite):
         if self.file_packets:
             size = writer.record_size(packet, time, time_ns, wirelen) if self.rotate_bytes is not None else 0
             if (self.rotate_bytes is not None and writer.bytes_written + size > self.rotate_bytes) or \
-                    (self.rotate_ns is not None and time_ns - self._file_start_ns >= self.rotate_ns):  # type: ignore[operator]
+                    (self.rotate_ns is not None and time_ns - self._file_start_ns >= self.rotate_ns):
                 self._open_next()
                 writer = self._writer
                 assert writer is not None
         if self.file_packets == 0:
-            self._file_start_ns = time_ns  # type: ignore[assignment]
+            self._file_start_ns = time_ns
         if time is not None:
             writer.write(packet, time=time, wirelen=wirelen)
         else:

@@ -810,8 +810,7 @@ def test_truncated_chunked_never_reads_past_the_data():
 def test_to_pandas():
     client = b"GET /a HTTP/1.1\r\nHost: one\r\n\r\nPOST /b HTTP/1.1\r\nHost: two\r\nContent-Length: 3\r\n\r\nxyz"
     server = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 100\r\n\r\nabc"
-    msgs = messages(client, server, server_closed=False)
-    msgs += messages(b"", b"HTTP/1.1 204 No Content\r\n\r\n")
+    msgs = [*messages(client, server, server_closed=False), *messages(b"", b"HTTP/1.1 204 No Content\r\n\r\n")]
     df = to_pandas(msgs)
     assert list(df["method"].astype(object).where(df["method"].notna(), None)) == ["GET", "POST", None]
     assert list(df["status"].astype(object).where(df["status"].notna(), None)) == [200, None, 204]

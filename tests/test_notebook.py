@@ -21,6 +21,7 @@ def test_packet_repr_html_escapes_and_shows_layers():
 
 # ---- views of every object, and the tour notebook ----------------------------------
 
+import os  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -106,3 +107,81 @@ def test_tour_notebook_runs_and_shows_the_key_columns(monkeypatch):
         assert key in joined, key
     packets = next(h for h in htmls if "<b>PacketList</b>" in h)
     assert header_cells(packets)[:5] == ["time", "src", "sport", "dst", "dport"]
+
+
+class _FakeTqdm:
+    """Stands in for tqdm.auto.tqdm: records each bar's total, updates and close."""
+    bars: list["_FakeTqdm"] = []
+
+    def __init__(self, total=None, **kwargs):
+        self.total, self.kwargs, self.n, self.closed = total, kwargs, 0, False
+        _FakeTqdm.bars.append(self)
+
+    def update(self, n):
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def fake_tqdm(monkeypatch):
+    import sys
+    import types
+
+    from fastpkt import views
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = _FakeTqdm
+    pkg = types.ModuleType("tqdm")
+    pkg.auto = auto
+    monkeypatch.setitem(sys.modules, "tqdm", pkg)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    monkeypatch.setattr(views, "_interactive", lambda: True)  # as in Jupyter or on a terminal
+    monkeypatch.setattr(views, "PROGRESS_THRESHOLD", 1)  # the sample is small: any size counts
+    monkeypatch.setattr(views, "PROGRESS_PACKETS", 1)
+    _FakeTqdm.bars = []
+    return _FakeTqdm.bars
+
+
+def _whole_file_calls(progress):
+    from fastpkt import cli, report, summary
+
+    size = os.path.getsize(SAMPLE)
+    yield "read", lambda: fp.read(SAMPLE, progress=progress), size
+    pk = fp.read(SAMPLE, progress=False)
+    yield "to_pandas", lambda: pk.to_pandas(progress=progress), len(pk)
+    yield "summary", lambda: summary.summarize(SAMPLE, progress=progress), size
+    yield "flows", lambda: len(fp.flows(SAMPLE, progress=progress)), size
+    yield "streams", lambda: list(fp.streams(SAMPLE, progress=progress)), size
+    yield "report", lambda: report.flow_report(SAMPLE, progress=progress), size
+    if progress is None:  # the command decides from the terminal
+        yield "info", lambda: cli.main(["info", SAMPLE]), size
+
+
+def test_whole_file_calls_draw_one_tqdm_bar_by_default(fake_tqdm, capsys):
+    """Every call that reads a whole file draws tqdm.auto's bar by default (someone watching, past
+    the threshold): one bar per call, its total the file's size (to_pandas: its packets), updated
+    to the end and closed."""
+    for name, call, total in _whole_file_calls(None):
+        fake_tqdm.clear()
+        call()
+        assert len(fake_tqdm) == 1, name
+        bar = fake_tqdm[0]
+        assert (bar.total, bar.n, bar.closed) == (total, total, True), name
+
+
+def test_progress_false_and_unwatched_calls_draw_nothing(fake_tqdm, monkeypatch, capsys):
+    from fastpkt import views
+
+    for name, call, _ in _whole_file_calls(False):
+        call()
+        assert fake_tqdm == [], name
+    monkeypatch.setattr(views, "_interactive", lambda: False)  # piped: no bar
+    for name, call, _ in _whole_file_calls(None):
+        call()
+        assert fake_tqdm == [], name
+    monkeypatch.setattr(views, "_interactive", lambda: True)
+    monkeypatch.setattr(views, "PROGRESS_THRESHOLD", os.path.getsize(SAMPLE) + 1)  # below it: none
+    fp.read(SAMPLE)
+    assert fake_tqdm == []

@@ -189,3 +189,33 @@ def test_examples_run(tmp_path):
                            timeout=120)
         assert r.returncode == 0, r.stderr
         assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_report_counts_batch_by_batch_give_the_whole_table_s_report(capture):
+    """format_report of ReportCounts fed in small batches equals the report of the whole
+    flow table (itself checked against pandas groupbys above), and chart input agrees."""
+    df = fp.flows(capture, progress=False).to_pandas()
+    counts = report.ReportCounts(top=5)
+    for start in range(0, len(df), 3):
+        counts.add(df.iloc[start:start + 3])
+    assert report.format_report(counts, top=5) == report.format_report(df, top=5)
+    assert counts.top_ports(5).to_dict() == report.top_destinations(df, n=5).to_dict()
+
+
+def test_cli_report_streams_the_flows(capture, capsys, monkeypatch, tmp_path):
+    """`fastpkt report` reads the flow records as Arrow batches: it never builds the whole
+    flow table with to_pandas(); its text equals the report of that table."""
+    df = fp.flows(capture, progress=False).to_pandas()
+    from fastpkt import tables
+
+    whole = tables.to_pandas  # Flows.to_pandas() is a C method calling fastpkt.tables.to_pandas
+
+    def refuse_flows(obj, *args, **kwargs):
+        assert not isinstance(obj, fp.Flows), "to_pandas() of every flow"
+        return whole(obj, *args, **kwargs)
+
+    monkeypatch.setattr(tables, "to_pandas", refuse_flows)
+    pytest.importorskip("matplotlib")
+    assert cli.main(["report", capture, "--top", "4", "--png", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    assert report.format_report(df, top=4).split("\nStats")[0] in out

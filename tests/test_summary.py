@@ -76,3 +76,39 @@ def test_info_counts_like_scapy(scapy_packets, capsys):
     out = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
     assert int(out["Packets"]) == len(pkts)
     assert int(out["Bytes on wire"]) == sum(p.wirelen or len(p) for p in pkts)
+
+
+SUMMARY_CHILD = """
+import resource, sys
+from fastpkt import cli
+rc = cli.main(["summary", sys.argv[1]])
+sys.stdout.flush()
+print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def test_summary_peak_rss_stays_under_the_documented_bound(tmp_path):
+    """README: ``fastpkt summary`` holds one batch of 65,536 packets plus its counters, peaking
+    under 200 MB RSS whatever the capture's size. A ~100 MB capture (the sample's packets
+    repeated) read whole with fp.read() and to_pandas() would go past that; the command's own
+    peak RSS, measured in its process, must stay under it and grow by no more than a batch."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.pcap"
+    sample = list(fp.read(SAMPLE))
+    repeat = 3500
+    fp.write(str(big), (p for _ in range(repeat) for p in sample))
+    assert big.stat().st_size > 90e6
+    def peak_kb(path: str) -> int:
+        r = subprocess.run([sys.executable, "-c", SUMMARY_CHILD, path], capture_output=True, text=True,
+                           cwd=str(ROOT), timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert "%d packets" % len(fp.read(path)) in r.stdout
+        return int(r.stderr.split("maxrss_kb")[-1])
+
+    small, large = peak_kb(SAMPLE), peak_kb(str(big))
+    assert large < 200 * 1024, large
+    # one batch more than the sample's run, not the file: whole-file tables grow by ~70 MB here
+    assert large - small < 40 * 1024, (small, large)

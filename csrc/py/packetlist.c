@@ -140,7 +140,10 @@ static int copy_pcapng_tables(fp_packetlist *pl, const fp_source *src)
     return 0;
 }
 
-static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
+/* Records between two calls of read_all's progress callback (and checks for Ctrl+C). */
+#define READ_PROGRESS_ROWS 65536
+
+static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObject *progress)
 {
     fp_reader_obj *r = (fp_reader_obj *)reader;
     fp_state *st = fp_state_from_type(Py_TYPE(reader));
@@ -152,9 +155,12 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
     char errbuf[512];
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
-    for (;;) { /* a quiet live capture comes back every read timeout: signals, then on */
+    int has_progress = progress != NULL && progress != Py_None;
+    for (;;) { /* a quiet live capture comes back every read timeout, a progress callback every
+                * READ_PROGRESS_ROWS records: signals and the callback, then on */
+        uint64_t stop = has_progress && limit - got > READ_PROGRESS_ROWS ? got + READ_PROGRESS_ROWS : limit;
         Py_BEGIN_ALLOW_THREADS
-        for (; got < limit; got++) {
+        for (; got < stop; got++) {
             rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
             if (rc != FP_PULL_RECORD) break;
             if (builder_add(&b, &rec, !stable) < 0) {
@@ -163,7 +169,17 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
             }
         }
         Py_END_ALLOW_THREADS
-        if (rc != FP_PULL_IDLE || b.oom) break;
+        if (b.oom) break;
+        if (has_progress && r->src) {
+            PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)fp_source_position(r->src),
+                                                  (unsigned long long)fp_source_size(r->src));
+            Py_XDECREF(res);
+            if (res == NULL) {
+                interrupted = 1;
+                break;
+            }
+        }
+        if (rc != FP_PULL_IDLE && (rc != FP_PULL_RECORD || got == limit)) break;
         if (PyErr_CheckSignals() < 0) {
             interrupted = 1;
             break;
@@ -221,10 +237,10 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit)
     return (PyObject *)pl;
 }
 
-PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit)
+PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit, PyObject *progress)
 {
     if (fp_readers_claim(&reader, 1) < 0) return NULL;
-    PyObject *pl = packetlist_from_claimed(reader, limit);
+    PyObject *pl = packetlist_from_claimed(reader, limit, progress);
     fp_readers_release(&reader, 1);
     return pl;
 }
@@ -585,7 +601,7 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
 /* Rows are independent: split them over a few threads, each with its own interners,
  * then fold the extra interners into the first and renumber their rows' codes. */
 #define COLUMNS_MAX_THREADS 4
-#define COLUMNS_ROWS_PER_THREAD 32768
+#define COLUMNS_ROWS_PER_THREAD 8192
 /* Rows built between two releases of their records' pages (a few MiB of a mapped file). */
 #define COLUMNS_RELEASE_ROWS 8192
 
@@ -652,8 +668,8 @@ static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n,
     pthread_t tids[COLUMNS_MAX_THREADS];
     int started[COLUMNS_MAX_THREADS] = {0};
     for (int t = 0; t < nt; t++) {
-        jobs[t].set = *c; /* shared column buffers; the interners are copied empty */
-        memset(jobs[t].set.cats, 0, sizeof jobs[t].set.cats);
+        jobs[t].set = *c; /* shared column buffers; job 0 goes on with c's interners, the others start empty */
+        if (t) memset(jobs[t].set.cats, 0, sizeof jobs[t].set.cats);
         jobs[t].mapping = mapping;
         jobs[t].entries = entries;
         /* split on whole bytes of the validity bitmaps (threads set bits with |=) */
@@ -675,26 +691,50 @@ static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n,
     return rc;
 }
 
-/* Codes in the width pandas keeps them in (int8 up to 127 categories, int16 up to 32767), so
- * Categorical.from_codes takes them without a copy: the DataFrame is the buffers built here. */
-static int narrow_codes(PyObject **codes, Py_ssize_t n, uint32_t count, const char **kind)
+/* Categorical codes are kept in the width pandas keeps them in (int8 below 127 categories,
+ * int16 below 32767: pandas' coerce_indexer_dtype), so Categorical.from_codes takes them without
+ * a copy. The width grows with the interner as chunks of rows come in, and only one chunk's codes
+ * are ever int32: to_pandas peaks near the DataFrame's own size. */
+#define COLUMNS_CHUNK_ROWS 16384
+
+static int code_width(uint32_t count) { return count < 127 ? 1 : count < 32767 ? 2 : 4; }
+
+/* Codes of rows 0..rows stored w bytes wide, re-stored w2 wide in the same (grown) buffer. */
+static int widen_codes(PyObject *codes, Py_ssize_t n, Py_ssize_t rows, int w, int w2)
 {
-    int w = count <= 127 ? 1 : count <= 32767 ? 2 : 4;
-    if (w == 4) return 0;
-    PyObject *small = PyByteArray_FromStringAndSize(NULL, n * w);
-    if (small == NULL) return -1;
-    const int32_t *from = (const int32_t *)(void *)PyByteArray_AS_STRING(*codes);
-    char *to = PyByteArray_AS_STRING(small);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (w == 1) to[i] = (int8_t)from[i];
+    if (PyByteArray_Resize(codes, n * w2) < 0) return -1;
+    char *b = PyByteArray_AS_STRING(codes);
+    for (Py_ssize_t i = rows; i-- > 0;) { /* back to front: the wider copy never overtakes the narrow */
+        int32_t v;
+        if (w == 1) v = (int8_t)b[i];
+        else {
+            int16_t v16;
+            memcpy(&v16, b + 2 * i, 2);
+            v = v16;
+        }
+        if (w2 == 2) {
+            int16_t v16 = (int16_t)v;
+            memcpy(b + 2 * i, &v16, 2);
+        } else {
+            memcpy(b + 4 * i, &v, 4);
+        }
+    }
+    return 0;
+}
+
+static void store_codes(char *to, int w, const int32_t *from, Py_ssize_t m)
+{
+    if (w == 4) {
+        memcpy(to, from, (size_t)m * 4);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (w == 1) to[i] = (char)(int8_t)from[i];
         else {
             int16_t v = (int16_t)from[i];
             memcpy(to + 2 * i, &v, 2);
         }
     }
-    Py_SETREF(*codes, small);
-    *kind = w == 1 ? "category<i1" : "category<i2";
-    return 0;
 }
 
 /* A pass that made Packets of many records (summary's layer walk) leaves their pages
@@ -710,42 +750,70 @@ static PyObject *packetlist_release_pages(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
+static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    (void)unused;
+    static char *kwlist[] = {"progress", NULL};
+    PyObject *progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:columns", kwlist, &progress)) return NULL;
     fp_packetlist *pl = PL(self);
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return NULL;
     Py_ssize_t n = pl->n;
     PyObject *vals[NUM_COLS] = {0}, *masks[NUM_COLS] = {0}, *codes[NUM_CATS] = {0};
+    int width[NUM_CATS];
     PyObject *result = NULL;
     col_set c;
     memset(&c, 0, sizeof c);
+    Py_ssize_t chunk = n < COLUMNS_CHUNK_ROWS ? n : COLUMNS_CHUNK_ROWS;
+    int32_t *scratch = PyMem_RawMalloc(((size_t)chunk * NUM_CATS + 1) * sizeof *scratch);
+    if (scratch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (int k = 0; k < NUM_COLS; k++) {
         vals[k] = PyByteArray_FromStringAndSize(NULL, n * num_cols[k].width);
         if (vals[k] == NULL) goto done;
-        c.val[k] = (uint8_t *)PyByteArray_AS_STRING(vals[k]);
-        if (num_cols[k].masked) {
-            masks[k] = PyByteArray_FromStringAndSize(NULL, n);
-            if (masks[k] == NULL) goto done;
-            c.mask[k] = (uint8_t *)PyByteArray_AS_STRING(masks[k]);
-        }
+        if (num_cols[k].masked && (masks[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
     }
     for (int k = 0; k < NUM_CATS; k++) {
-        codes[k] = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
-        if (codes[k] == NULL) goto done;
-        c.codes[k] = (int32_t *)(void *)PyByteArray_AS_STRING(codes[k]);
+        width[k] = 1;
+        if ((codes[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
     }
-    int failed = 0;
     const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
-    Py_BEGIN_ALLOW_THREADS
-    failed = fill_rows_parallel(&c, pl->entries, n, mapping);
-    Py_END_ALLOW_THREADS
-    for (int k = 0; k < NUM_CATS; k++)
-        if (c.cats[k].oom) failed = 1;
-    if (failed) {
-        PyErr_NoMemory();
-        goto done;
+    for (Py_ssize_t start = 0; start < n; start += chunk) {
+        Py_ssize_t m = n - start < chunk ? n - start : chunk;
+        col_set part = c; /* this chunk's rows: column pointers moved to it, codes int32 in scratch */
+        for (int k = 0; k < NUM_COLS; k++) {
+            part.val[k] = (uint8_t *)PyByteArray_AS_STRING(vals[k]) + start * num_cols[k].width;
+            if (masks[k]) part.mask[k] = (uint8_t *)PyByteArray_AS_STRING(masks[k]) + start;
+        }
+        for (int k = 0; k < NUM_CATS; k++) part.codes[k] = scratch + (size_t)k * (size_t)chunk;
+        int failed;
+        Py_BEGIN_ALLOW_THREADS
+        failed = fill_rows_parallel(&part, pl->entries + start, m, mapping) < 0;
+        Py_END_ALLOW_THREADS
+        memcpy(c.cats, part.cats, sizeof c.cats);
+        for (int k = 0; k < NUM_CATS; k++)
+            if (c.cats[k].oom) failed = 1;
+        if (failed) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (int k = 0; k < NUM_CATS; k++) {
+            int w = code_width(c.cats[k].count);
+            if (w > width[k] && widen_codes(codes[k], n, start, width[k], w) < 0) goto done;
+            width[k] = w > width[k] ? w : width[k];
+        }
+        Py_BEGIN_ALLOW_THREADS
+        for (int k = 0; k < NUM_CATS; k++)
+            store_codes(PyByteArray_AS_STRING(codes[k]) + start * width[k], width[k], part.codes[k], m);
+        Py_END_ALLOW_THREADS
+        if (progress != Py_None) {
+            PyObject *res = PyObject_CallFunction(progress, "nn", start + m, n);
+            if (res == NULL) goto done;
+            Py_DECREF(res);
+        }
+        if (PyErr_CheckSignals() < 0) goto done;
     }
     if (pl->owner_is_reader && ((fp_reader_obj *)pl->owner)->src &&
         fp_source_lost(((fp_reader_obj *)pl->owner)->src)) {
@@ -769,17 +837,8 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
     }
     for (int k = 0; k < NUM_CATS; k++) {
         PyObject *cats = fp_interner_categories(st, &c.cats[k], cat_cols[k].kind);
-        if (cats == NULL) {
-            Py_CLEAR(result);
-            goto done;
-        }
-        const char *kind = "category";
-        if (narrow_codes(&codes[k], n, c.cats[k].count, &kind) < 0) {
-            Py_DECREF(cats);
-            Py_CLEAR(result);
-            goto done;
-        }
-        PyObject *tup = Py_BuildValue("(ssON)", cat_cols[k].name, kind, codes[k], cats);
+        const char *kind = width[k] == 1 ? "category<i1" : width[k] == 2 ? "category<i2" : "category";
+        PyObject *tup = cats ? Py_BuildValue("(ssON)", cat_cols[k].name, kind, codes[k], cats) : NULL;
         if (tup == NULL || PyList_Append(result, tup) < 0) {
             Py_XDECREF(tup);
             Py_CLEAR(result);
@@ -788,6 +847,7 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *unused)
         Py_DECREF(tup);
     }
 done:
+    PyMem_RawFree(scratch);
     for (int k = 0; k < NUM_COLS; k++) {
         Py_XDECREF(vals[k]);
         Py_XDECREF(masks[k]);
@@ -1249,8 +1309,9 @@ static PyGetSetDef packetlist_getset[] = {
 
 static PyMethodDef packetlist_methods[] = {
     {"summary", packetlist_summary, METH_NOARGS, "One summary line per packet."},
-    {"columns", packetlist_columns, METH_NOARGS,
-     "Typed column buffers built in C (see fastpkt.frames for the layout)."},
+    {"columns", (PyCFunction)(void (*)(void))packetlist_columns, METH_VARARGS | METH_KEYWORDS,
+     "columns(progress=None)\n--\n\nTyped column buffers built in C (see fastpkt.frames for the layout);\n"
+     "progress(rows_done, rows) is called between chunks of rows."},
     {"filter_mask", packetlist_filter_mask, METH_O,
      "filter_mask(display_filter) -> bytes\n--\n\nOne byte per packet: 1 where the Wireshark "
      "display filter (text or DisplayFilter) passes it, computed in C (frame.number = position "

@@ -214,7 +214,8 @@ int fp_readers_claim(PyObject *const *readers, Py_ssize_t n);
 void fp_readers_release(PyObject *const *readers, Py_ssize_t n);
 /* Drop one export (a Packet/PacketList viewing the mapping); frees it after close(). */
 void fp_reader_unexport(fp_reader_obj *r);
-PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit);
+/* read_all: progress (callable(position, size) or NULL/None) is called every 65,536 records. */
+PyObject *fp_packetlist_from_reader(PyObject *reader, uint64_t limit, PyObject *progress);
 /* Writers: the number of records of a PacketList, and record i's fields (data and options
  * stay valid while the list lives) without making a Packet. */
 Py_ssize_t fp_packetlist_size(PyObject *pl);

@@ -535,9 +535,9 @@ static PyObject *reader_exit(PyObject *self, PyObject *const *args, Py_ssize_t n
 
 static PyObject *reader_read_all(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"count", NULL};
-    PyObject *count = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:read_all", kwlist, &count)) return NULL;
+    static char *kwlist[] = {"count", "progress", NULL};
+    PyObject *count = Py_None, *progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:read_all", kwlist, &count, &progress)) return NULL;
     uint64_t limit = UINT64_MAX;
     if (count != Py_None) {
         long long c = PyLong_AsLongLong(count);
@@ -548,7 +548,7 @@ static PyObject *reader_read_all(PyObject *self, PyObject *args, PyObject *kwds)
         }
         limit = (uint64_t)c;
     }
-    return fp_packetlist_from_reader(self, limit);
+    return fp_packetlist_from_reader(self, limit, progress);
 }
 
 static int reader_traverse(PyObject *self, visitproc visit, void *arg)
@@ -716,7 +716,8 @@ static PyMethodDef reader_methods[] = {
     {"__enter__", reader_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))reader_exit, METH_FASTCALL, NULL},
     {"read_all", (PyCFunction)(void (*)(void))reader_read_all, METH_VARARGS | METH_KEYWORDS,
-     "read_all(count=None) -> PacketList\n\nRead the remaining packets (at most count) in C."},
+     "read_all(count=None, progress=None) -> PacketList\n\nRead the remaining packets (at most count) in C;\n"
+     "progress(position, size) is called every 65,536 packets and at the end."},
     {"count", reader_count, METH_NOARGS,
      "Count the remaining packets that pass the filter, in C without creating packets."},
     {"_open_live", (PyCFunction)(void (*)(void))reader_open_live, METH_VARARGS | METH_KEYWORDS,
