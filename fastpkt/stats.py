@@ -54,8 +54,8 @@ class StatsTable:
     def __init__(self, df: Any) -> None:
         self._df = df
 
-    def _specs(self) -> list:
-        specs: list = []
+    def _specs(self) -> list[tuple[Any, ...]]:
+        specs: list[tuple[Any, ...]] = []
         for name in self._df.columns:
             col = self._df[name]
             kind = col.dtype.kind
@@ -105,7 +105,7 @@ class Stats:
         #: largest memory the pass's tables held (bytes)
         self.peak_memory: int = self._r["peak_memory"]
 
-    def _run(self, interval: float | None, filters: Sequence[Any]) -> dict:
+    def _run(self, interval: float | None, filters: Sequence[Any]) -> dict[str, Any]:
         from . import open as fp_open
 
         interval_ns = 0
@@ -148,7 +148,8 @@ class Stats:
         bytes (frame lengths). Undissected payload is ``data``."""
         import pandas as pd
 
-        rows, stack = [], []
+        rows: list[Any] = []
+        stack: list[Any] = []
         for depth, proto, nframes, nbytes in self._r["phs"]:
             del stack[depth - 1:]
             stack.append(proto)
@@ -345,7 +346,7 @@ class Stats:
         return ax
 
 
-def _tree(pd: Any, rows: list) -> Any:
+def _tree(pd: Any, rows: list[Any]) -> Any:
     return pd.DataFrame(rows, columns=["topic", "value", "name", "count"]).astype(
         {"value": "int64", "count": "int64"})
 

@@ -1002,6 +1002,7 @@ typedef struct {
     pthread_cond_t cv;
     col_set *c;
     const pl_entry *entries;
+    const fp_source *mapping; /* pages of filled records go back to the kernel, as in columns() */
     int64_t ready, filled; /* rows pulled, rows filled (under mu) */
     int pulled_all;
 } fill_pipe;
@@ -1009,6 +1010,7 @@ typedef struct {
 static void *pipe_worker(void *arg)
 {
     fill_pipe *fp = arg;
+    int64_t released = 0;
     pthread_mutex_lock(&fp->mu);
     for (;;) {
         while (fp->filled == fp->ready && !fp->pulled_all) pthread_cond_wait(&fp->cv, &fp->mu);
@@ -1016,6 +1018,11 @@ static void *pipe_worker(void *arg)
         if (from == to) break; /* everything pulled is filled */
         pthread_mutex_unlock(&fp->mu);
         for (int64_t i = from; i < to; i++) fill_row(fp->c, i, &fp->entries[i]);
+        if (to - released >= COLUMNS_RELEASE_ROWS) { /* the source itself releases only every 32 MiB */
+            const pl_entry *last = &fp->entries[to - 1];
+            fp_source_release_pages(fp->mapping, fp->entries[released].data, last->data + last->caplen);
+            released = to;
+        }
         pthread_mutex_lock(&fp->mu);
         fp->filled = to;
         pthread_cond_broadcast(&fp->cv);
@@ -1029,7 +1036,8 @@ static void *pipe_worker(void *arg)
 static int64_t fill_from_reader_pipelined(fp_reader_obj *r, col_set *c, pl_entry *entries, int64_t cap, int *rc,
                                           fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
 {
-    fill_pipe fp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .c = c, .entries = entries};
+    fill_pipe fp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .c = c, .entries = entries,
+                    .mapping = r->src};
     pthread_t worker;
     if (pthread_create(&worker, NULL, pipe_worker, &fp) != 0) return -1;
     int64_t n = 0;
@@ -1310,7 +1318,7 @@ static PyGetSetDef packetlist_getset[] = {
 static PyMethodDef packetlist_methods[] = {
     {"summary", packetlist_summary, METH_NOARGS, "One summary line per packet."},
     {"columns", (PyCFunction)(void (*)(void))packetlist_columns, METH_VARARGS | METH_KEYWORDS,
-     "columns(progress=None)\n--\n\nTyped column buffers built in C (see fastpkt.frames for the layout);\n"
+     "columns($self, /, progress=None)\n--\n\nTyped column buffers built in C (see fastpkt.frames for the layout);\n"
      "progress(rows_done, rows) is called between chunks of rows."},
     {"filter_mask", packetlist_filter_mask, METH_O,
      "filter_mask(display_filter) -> bytes\n--\n\nOne byte per packet: 1 where the Wireshark "
