@@ -60,7 +60,8 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
 from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
 from fastpkt import probe as _probe
 from fastpkt.probe import send, sendp, traceroute  # noqa: F401
-from fastpkt.craft import hexdump, ls, raw  # noqa: F401
+from fastpkt._scapy_text import hexdump, ls, raw, to_scapy  # noqa: F401
+from fastpkt import _scapy_text as _text
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
     CookedLinux,
@@ -88,6 +89,7 @@ __all__ = [
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr",
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
+    "to_scapy", "DefaultSession", "TCPSession", "IPSession",
 ]
 
 
@@ -191,22 +193,46 @@ class PacketList:
 
     def summary(self, prn: Callable[[Packet], Any] | None = None,
                 lfilter: Callable[[Packet], bool] | None = None) -> None:
-        """Print one line per packet (``prn(p)`` or ``p.summary()``), as Scapy's does."""
+        """Print one line per packet (``prn(p)`` or Scapy's ``p.summary()``), as Scapy's does."""
         for p in self.res:
             if lfilter is None or lfilter(p):
-                print(p.summary() if prn is None else prn(p))
+                print(_text.packet_summary(p) if prn is None else prn(p))
 
     def nsummary(self, prn: Callable[[Packet], Any] | None = None,
                  lfilter: Callable[[Packet], bool] | None = None) -> None:
         """``summary()`` with each packet's index (``0042 ...``), as Scapy prints it."""
         for i, p in enumerate(self.res):
             if lfilter is None or lfilter(p):
-                print("%04i" % i, p.summary() if prn is None else prn(p))
+                print("%04i" % i, _text.packet_summary(p) if prn is None else prn(p))
 
     def show(self, prn: Callable[[Packet], Any] | None = None,
              lfilter: Callable[[Packet], bool] | None = None) -> None:
         """Scapy's ``PacketList.show()``: ``nsummary()``."""
         self.nsummary(prn, lfilter)
+
+    def conversations(self, getsrcdst: Callable[[Packet], tuple[Any, ...]] | None = None,
+                      **kargs: Any) -> str | None:
+        """Scapy's conversation graph: one edge per (source, destination) with its packet
+        count (IP, else IPv6, else ARP addresses; ``getsrcdst(p)`` may return a third item,
+        the labels then being the set of them). Drawn by graphviz as Scapy does (``target=``,
+        ``format=``, ``prog=``; without a target, piped to ImageMagick's ``display``);
+        ``string=True`` returns the dot source, which is also printed when graphviz or the
+        viewer is missing."""
+        return _text.do_graph(_text.conversation_graph(self.res, getsrcdst), **kargs)
+
+    def plot(self, f: Callable[[Packet], Any], lfilter: Callable[[Packet], bool] | None = None,
+             plot_xy: bool = False, **kargs: Any) -> Any:
+        """Scapy's ``plot``: ``f(p)`` of each packet (``lfilter`` kept) drawn with
+        matplotlib's ``plt.plot`` (``marker="+"`` unless given keyword arguments); pairs as
+        x, y with ``plot_xy=True``. Shows the figure outside notebooks; returns the lines."""
+        import matplotlib.pyplot as plt
+
+        values = [f(p) for p in self.res if lfilter is None or lfilter(p)]
+        kargs = kargs or {"marker": "+"}
+        lines = plt.plot(*zip(*values), **kargs) if plot_xy else plt.plot(values, **kargs)
+        if "inline" not in plt.get_backend().lower():
+            plt.show()
+        return lines
 
     def sessions(self, session_extractor: Callable[[Packet], str] | None = None
                  ) -> dict[str, PacketList]:
@@ -270,6 +296,82 @@ def _session_name(p: Packet) -> str:
         return "IPv6 %s > %s nh=%s" % (src, dst, _IPV6_NH.get(ip6.nh, ip6.nh))
     assert ip is not None
     return "IP %s > %s proto=%s" % (src, dst, _ip_proto_name(ip.proto))
+
+
+# ---------------------------------------------------------------- sniff sessions
+class DefaultSession:
+    """Scapy's default ``sniff(session=...)``: every packet goes on unchanged."""
+
+    def process(self, pkt: Packet) -> Packet | None:
+        return pkt
+
+    def run(self, packets: Iterator[Packet]) -> Iterator[Packet]:
+        """The packets ``process`` hands on (None: held, or dropped)."""
+        for p in packets:
+            out = self.process(p)
+            if out is not None:
+                yield out
+
+
+class IPSession(DefaultSession):
+    """Scapy's IPSession: IPv4 fragments are held until the last one (MF clear) arrives,
+    then handed on as one packet: the lowest-offset fragment's bytes up to its IP header,
+    MF cleared, length and checksum recomputed, the fragments' payloads joined, at that
+    fragment's time. Fragments with gaps or overlaps are dropped, as Scapy's BadFragments.
+    (Python work per fragment only; IPv6 fragments go on unchanged, as in Scapy.)"""
+
+    def __init__(self) -> None:
+        self.fragments: dict[tuple[int, str, str, int], list[tuple[int, bytes, Packet]]] = {}
+
+    def process(self, pkt: Packet) -> Packet | None:
+        ip = pkt.ip
+        if ip is None or (ip.frag == 0 and not ip.MF):
+            return pkt
+        start = ip.offset + ip.ihl * 4
+        payload = bytes(pkt)[start:ip.offset + ip.len]
+        uid = (ip.id, ip.src, ip.dst, ip.proto)
+        self.fragments.setdefault(uid, []).append((ip.frag * 8, payload, pkt))
+        if ip.MF:
+            return None
+        frags = sorted(self.fragments.pop(uid), key=lambda f: f[0])
+        offset = 0
+        for off, data, _p in frags:
+            if off != offset:
+                return None
+            offset += len(data)
+        first = frags[0][2]
+        fip = first.ip
+        assert fip is not None
+        head = bytearray(bytes(first)[:fip.offset + fip.ihl * 4])
+        o = fip.offset
+        body = b"".join(f[1] for f in frags)
+        head[o + 2:o + 4] = (fip.ihl * 4 + len(body)).to_bytes(2, "big")
+        head[o + 6] &= 0xDF   # MF off, DF and the reserved bit kept
+        head[o + 10:o + 12] = b"\0\0"
+        total = sum(int.from_bytes(head[i:i + 2], "big") for i in range(o, o + fip.ihl * 4, 2))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        head[o + 10:o + 12] = (~total & 0xFFFF).to_bytes(2, "big")
+        return Packet(bytes(head) + body, linktype=first.linktype, time=first.time)
+
+
+class TCPSession(IPSession):
+    """Scapy's TCPSession as it behaves with Scapy's default layers: IP defragmentation
+    (IPSession), every TCP segment handed on as it came. Scapy's own class also re-orders
+    and trims undecoded TCP payloads; fastpkt's stream reassembly (``fastpkt.streams``)
+    gives whole streams instead."""
+
+
+def _session(session: Any) -> DefaultSession | None:
+    """An instance of the session ``sniff(session=)`` names (a class or an instance)."""
+    if session is None:
+        return None
+    if isinstance(session, type):
+        session = session()
+    if not isinstance(session, DefaultSession):
+        raise TypeError("session= takes DefaultSession, IPSession or TCPSession from "
+                        "fastpkt.scapy, not %r" % (session,))
+    return session
 
 
 # ---------------------------------------------------------------- reading and writing
@@ -373,9 +475,11 @@ class AsyncSniffer(_FpAsyncSniffer):
     ``conf.iface`` (the default route's interface); ``offline=`` a cut capture gives the
     packets before the cut and a RuntimeWarning (``on_error="raise"`` raises)."""
 
-    def __init__(self, *args: Any, on_error: str = "stop", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_error: str = "stop", session: Any = None,
+                 **kwargs: Any) -> None:
         if args:
             raise TypeError("AsyncSniffer takes keyword arguments only (as Scapy's sniff())")
+        self._session = _session(session)
         offline = kwargs.get("offline")
         if isinstance(offline, PacketList):   # sniff(offline=rdpcap(...)), as in Scapy
             offline = kwargs["offline"] = offline.res
@@ -393,6 +497,12 @@ class AsyncSniffer(_FpAsyncSniffer):
         for r in readers:   # the ones sniff opened (a caller's opened_socket stays as it is)
             r._facade = True
         return packets, readers, linktype, live
+
+    def _loop(self, packets: Iterator[Packet], kept: list[Packet], offline: bool) -> None:
+        """fastpkt's loop over what the session hands on (before lfilter, as in Scapy)."""
+        if self._session is not None:
+            packets = self._session.run(packets)
+        super()._loop(packets, kept, offline)
 
     def _run(self) -> PacketList:  # type: ignore[override]
         reader = self._cut_reader
@@ -413,7 +523,7 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
           filter: str | None = None,  # noqa: A002
           stop_filter: Callable[[Packet], bool] | None = None,
           iface: Any = None, timeout: float | None = None, on_error: str = "stop",
-          **kwargs: Any) -> PacketList:
+          session: Any = None, **kwargs: Any) -> PacketList:
     """Scapy's ``sniff()``, in Scapy's argument order: ``fastpkt.sniff``.
 
     Live: ``sniff(iface="eth0", filter="tcp", prn=..., store=False)``; without ``iface``,
@@ -424,10 +534,12 @@ def sniff(count: int = 0, store: bool = True, offline: Any = None,
     kernel's live, C offline); ``lfilter`` a Python predicate; ``prn`` is called for every
     kept packet and, as in Scapy, its non-None return value is printed; ``stop_filter`` ends
     the loop after the packet it returns True for; ``count`` (0 = all) counts kept packets;
+    ``session`` is ``DefaultSession``, ``IPSession`` (IPv4 defragmentation) or
+    ``TCPSession``, applied before ``lfilter`` as in Scapy;
     ``timeout`` is seconds. Returns the kept packets: a ``PacketList`` named "Sniffed" over
     a ``fastpkt.SniffResult`` (empty with ``store=False``). Other keyword arguments are ``fastpkt.sniff``'s (write=,
     rotate_bytes=, capture options such as snaplen=).
     """
     return AsyncSniffer(iface=iface, count=count, timeout=timeout, filter=filter, prn=prn,
                         lfilter=lfilter, store=store, stop_filter=stop_filter, offline=offline,
-                        on_error=on_error, **kwargs)._run()
+                        on_error=on_error, session=session, **kwargs)._run()

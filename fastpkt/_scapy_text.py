@@ -1,0 +1,890 @@
+"""Scapy's text for fastpkt packets: ``repr``, ``summary()``, ``show()``, ``sprintf()``,
+``hexdump``, ``ls`` and the PacketList printers, character for character.
+
+``hexdump`` and ``raw`` are ``fastpkt.craft``'s (already Scapy's layout). Functions over
+fastpkt's own ``Packet`` (its layer views and bytes), so the facade's classes
+call them without Scapy installed. A packet is first described as Scapy dissects it: a chain
+of layer nodes, each a Scapy class name, its ``show()`` title and its fields with the value
+and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
+layers rendered here are the ones both decode: Ether, 802.1Q, ARP, IPv4 without options,
+IPv6 without extension headers, TCP, UDP, ICMP echo, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA,
+SRV, TXT, OPT without options), Raw and Padding. Anything else Scapy would decode (a port
+or type it binds a layer to, IP options, ICMP errors, cooked or loopback links, DNS over
+TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
+
+Names come from where Scapy takes them: ports from /etc/services, IP protocols from
+/etc/protocols, ethertypes from /etc/ethertypes (Scapy's ``fixname`` spelling: ``n_802_1Q``).
+"""
+from __future__ import annotations
+
+import time as _time
+from typing import Any, Callable, Iterable
+
+from fastpkt import craft as _craft
+from fastpkt.craft import hexdump, raw
+
+__all__ = [
+    "describe", "packet_repr", "packet_summary", "packet_show", "packet_sprintf",
+    "hexdump", "ls", "raw", "to_scapy", "conversation_graph", "do_graph",
+]
+
+
+# ---------------------------------------------------------------- name tables
+def _fixname(name: str) -> str:
+    """Scapy's attribute-safe spelling of a name read from a system table."""
+    if name and name[0].isdigit():
+        name = "n_" + name
+    return "".join(c if c.isalnum() and c.isascii() else "_" for c in name)
+
+
+def _load_table(path: str, base: int = 10) -> dict[int, str]:
+    """``name number`` lines (/etc/protocols, /etc/ethertypes); later lines win, as in Scapy."""
+    out: dict[int, str] = {}
+    try:
+        with open(path, errors="backslashreplace") as f:
+            for line in f:
+                fields = line.split("#", 1)[0].split()
+                if len(fields) >= 2:
+                    try:
+                        out[int(fields[1], base)] = _fixname(fields[0])
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return out
+
+
+def _load_services(path: str = "/etc/services") -> tuple[dict[int, str], dict[int, str]]:
+    tcp: dict[int, str] = {}
+    udp: dict[int, str] = {}
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                fields = line.split(b"#", 1)[0].split()
+                if len(fields) < 2 or b"/" not in fields[1]:
+                    continue
+                port, proto = fields[1].split(b"/", 1)
+                table = tcp if proto == b"tcp" else udp if proto == b"udp" else None
+                if table is None:
+                    continue
+                name = _fixname(fields[0].decode("latin-1"))
+                try:
+                    if b"-" in port:
+                        lo, hi = port.split(b"-")
+                        for i in range(int(lo), int(hi) + 1):
+                            table[i] = name
+                    else:
+                        table[int(port)] = name
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return tcp, udp
+
+
+class _Names:
+    """The system tables, read once on first use."""
+
+    def __init__(self) -> None:
+        self.protocols = _load_table("/etc/protocols")
+        self.ethertypes = _load_table("/etc/ethertypes", 16)
+        self.tcp, self.udp = _load_services()
+
+
+_names_cache: list[_Names] = []
+
+
+def _names() -> _Names:
+    if not _names_cache:
+        _names_cache.append(_Names())
+    return _names_cache[0]
+
+
+_DNS_TYPES = {
+    0: "RESERVED", 1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG",
+    9: "MR", 10: "NULL", 11: "WKS", 12: "PTR", 13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT",
+    17: "RP", 18: "AFSDB", 19: "X25", 20: "ISDN", 21: "RT", 22: "NSAP", 23: "NSAP-PTR",
+    24: "SIG", 25: "KEY", 26: "PX", 27: "GPOS", 28: "AAAA", 29: "LOC", 30: "NXT", 31: "EID",
+    32: "NIMLOC", 33: "SRV", 34: "ATMA", 35: "NAPTR", 36: "KX", 37: "CERT", 38: "A6",
+    39: "DNAME", 40: "SINK", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY",
+    46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM",
+    52: "TLSA", 53: "SMIMEA", 55: "HIP", 56: "NINFO", 57: "RKEY", 58: "TALINK", 59: "CDS",
+    60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD", 64: "SVCB", 65: "HTTPS",
+    99: "SPF", 100: "UINFO", 101: "UID", 102: "GID", 103: "UNSPEC", 104: "NID", 105: "L32",
+    106: "L64", 107: "LP", 108: "EUI48", 109: "EUI64", 249: "TKEY", 250: "TSIG", 256: "URI",
+    257: "CAA", 258: "AVC", 259: "DOA", 260: "AMTRELAY", 32768: "TA", 32769: "DLV",
+    65535: "RESERVED"}
+_DNS_QTYPES = {**_DNS_TYPES, 251: "IXFR", 252: "AXFR", 253: "MAILB", 254: "MAILA", 255: "ALL"}
+_DNS_CLASSES = {1: "IN", 2: "CS", 3: "CH", 4: "HS", 255: "ANY"}
+_DNS_OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS"}
+_DNS_RCODES = {0: "ok", 1: "format-error", 2: "server-failure", 3: "name-error",
+               4: "not-implemented", 5: "refused"}
+_ARP_HWTYPES = {1: "Ethernet (10Mb)"}
+_ARP_OPS = {1: "who-has", 2: "is-at", 3: "RARP-req", 4: "RARP-rep", 5: "Dyn-RARP-req",
+            6: "Dyn-RAR-rep", 7: "Dyn-RARP-err", 8: "InARP-req", 9: "InARP-rep"}
+_ICMP_ECHO = {0: "echo-reply", 8: "echo-request"}
+_IPV6_NH = {0: "Hop-by-Hop Option Header", 4: "IP", 6: "TCP", 17: "UDP", 41: "IPv6",
+            43: "Routing Header", 44: "Fragment Header", 47: "GRE", 50: "ESP Header",
+            51: "AH Header", 58: "ICMPv6", 59: "No Next Header", 60: "Destination Option Header",
+            112: "VRRP", 132: "SCTP", 135: "Mobility Header"}
+
+# What Scapy's default layers (scapy.all) bind above Ethernet, IPv4 and IPv6 besides the ones
+# rendered here: a packet carrying one of them is left to Scapy.
+_SCAPY_ETHERTYPES = {122, 0x8870, 0x88a8, 0x88e7, 1, 0x88a4, 0x888e, 0x8863, 0x8864, 0x8021,
+                     0x8053, 0x88d9, 0xa0ed}
+_SCAPY_IP_PROTOS = {4, 47, 41, 2, 51, 50, 132, 112}
+# TCP and UDP ports Scapy binds a layer to (field -> port), in its lookup order; DNS is ours.
+_TCP_BINDS: list[tuple[dict[str, int], str]] = [
+    ({"dport": 53}, "DNS"), ({"sport": 53}, "DNS")] + [
+    ({k: port}, "") for port in (88, 464, 135, 445, 139, 389, 3268, 1723, 2000)
+    for k in ("sport", "dport")]
+_UDP_BINDS: list[tuple[dict[str, int], str]] = [
+    ({"dport": 4754}, ""), ({"dport": 5353}, "DNS"), ({"sport": 5353}, "DNS"),
+    ({"dport": 53}, "DNS"), ({"sport": 53}, "DNS"),
+    ({"dport": 67, "sport": 68}, ""), ({"dport": 68, "sport": 67}, ""),
+    ({"dport": 67, "sport": 67}, ""), ({"dport": 547}, ""), ({"dport": 546}, ""),
+    ({"dport": 69}, ""), ({"dport": 4789}, ""), ({"dport": 4790}, ""), ({"dport": 6633}, "")] + [
+    ({k: port}, "") for port in (88, 464, 1985, 2029, 4500, 500, 1701, 137, 138, 389, 5355,
+                                 2727, 434, 2055, 2056, 9995, 9996, 6343, 123, 1812, 1813,
+                                 3799, 520, 161, 162)
+    for k in ("sport", "dport")]
+
+
+def _bound(binds: list[tuple[dict[str, int], str]], sport: int, dport: int) -> str | None:
+    """The layer Scapy guesses for these ports: "DNS", "" (one we leave to Scapy) or None."""
+    ports = {"sport": sport, "dport": dport}
+    for cond, layer in binds:
+        if all(ports[k] == v for k, v in cond.items()):
+            return layer
+    return None
+
+
+# ---------------------------------------------------------------- values as Scapy shows them
+class _Flags(int):
+    """A flags value: ``str()`` as Scapy's FlagValue (``SA``, ``MF+DF``), ``int()`` the bits."""
+
+    names: tuple[str, ...] = ()
+    multi = False
+
+    def __str__(self) -> str:
+        out, x, i = [], int(self), 0
+        while x:
+            if x & 1:
+                out.append(self.names[i] if i < len(self.names) else "?")
+            i += 1
+            x >>= 1
+        return ("+" if self.multi else "").join(out)
+
+    def __repr__(self) -> str:
+        return "<Flag %d (%s)>" % (int(self), self)
+
+
+class _TCPFlags(_Flags):
+    names = tuple("FSRPAUECN")
+
+
+class _IPFlags(_Flags):
+    names = ("MF", "DF", "evil")
+    multi = True
+
+
+def _hex(v: int) -> str:
+    return hex(v)
+
+
+def _enum(table: dict[int, str], v: int, unknown: Callable[[int], str] = repr) -> str:
+    name = table.get(v)
+    return name if name is not None else unknown(v)
+
+
+def _dns_name(name: str) -> bytes:
+    """fastpkt's text name as Scapy's DNSStrField value: bytes ending in a dot."""
+    return (name.rstrip(".") + ".").encode("latin-1") if name not in ("", ".") else b"."
+
+
+# ---------------------------------------------------------------- layer nodes
+class _Node:
+    """One layer as Scapy dissects it. ``fields``: (name, value, text, in_repr); a field
+    holding records has a list of nodes as value and None as text."""
+
+    __slots__ = ("cls", "title", "fields", "summary")
+
+    def __init__(self, cls: str, title: str, fields: list[tuple[str, Any, Any, bool]],
+                 summary: str = "") -> None:
+        self.cls = cls
+        self.title = title
+        self.fields = fields
+        self.summary = summary   # Scapy's mysummary(), "" for none
+
+    def value(self, name: str) -> Any:
+        for fname, value, _text, _in in self.fields:
+            if fname == name:
+                return value
+        raise KeyError(name)
+
+    def text(self, name: str) -> str:
+        for fname, _value, text, _in in self.fields:
+            if fname == name:
+                return str(text)
+        raise KeyError(name)
+
+
+def _f(name: str, value: Any, text: Any = None, in_repr: bool = True) -> tuple[str, Any, Any, bool]:
+    return (name, value, str(value) if text is None else text, in_repr)
+
+
+def _raw_node(cls: str, load: bytes) -> _Node:
+    return _Node(cls, cls, [_f("load", load, repr(load))])
+
+
+def _ether(eth: Any) -> _Node:
+    t = eth.type
+    return _Node("Ether", "Ethernet", [
+        _f("dst", eth.dst), _f("src", eth.src),
+        _f("type", t, _enum(_names().ethertypes, t, _hex))])
+
+
+def _dot1q(tag: Any) -> _Node:
+    t = tag.type
+    return _Node("Dot1Q", "802.1Q", [
+        _f("prio", tag.prio), _f("dei", tag.dei), _f("vlan", tag.vlan),
+        _f("type", t, _enum(_names().ethertypes, t, _hex))])
+
+
+def _arp(arp: Any) -> _Node | None:
+    if (arp.hwtype, arp.hwlen, arp.ptype, arp.plen) != (1, 6, 0x0800, 4):
+        return None
+    return _Node("ARP", "ARP", [
+        _f("hwtype", 1, _ARP_HWTYPES[1]),
+        _f("ptype", 0x0800, _enum(_names().ethertypes, 0x0800, _hex)),
+        _f("hwlen", 6), _f("plen", 4), _f("op", arp.op, _enum(_ARP_OPS, arp.op)),
+        _f("hwsrc", arp.hwsrc), _f("psrc", arp.psrc), _f("hwdst", arp.hwdst),
+        _f("pdst", arp.pdst)])
+
+
+def _ip(ip: Any, data: bytes) -> _Node:
+    o = ip.offset
+    flags = _IPFlags(data[o + 6] >> 5)
+    return _Node("IP", "IP", [
+        _f("version", ip.version), _f("ihl", ip.ihl), _f("tos", ip.tos, _hex(ip.tos)),
+        _f("len", ip.len), _f("id", ip.id), _f("flags", flags, str(flags)),
+        _f("frag", ip.frag), _f("ttl", ip.ttl),
+        _f("proto", ip.proto, _enum(_names().protocols, ip.proto)),
+        _f("chksum", ip.chksum, _hex(ip.chksum)), _f("src", ip.src), _f("dst", ip.dst),
+        ("options", [], None, True)])
+
+
+def _ip6(ip6: Any) -> _Node:
+    return _Node("IPv6", "IPv6", [
+        _f("version", ip6.version), _f("tc", ip6.tc), _f("fl", ip6.fl), _f("plen", ip6.plen),
+        _f("nh", ip6.nh, _enum(_IPV6_NH, ip6.nh)), _f("hlim", ip6.hlim),
+        _f("src", ip6.src), _f("dst", ip6.dst)])
+
+
+def _tcp(tcp: Any, data: bytes) -> _Node:
+    o = tcp.offset
+    flags = _TCPFlags(((data[o + 12] & 1) << 8) | data[o + 13])
+    tcp_names = _names().tcp
+    options = list(tcp.options)
+    return _Node("TCP", "TCP", [
+        _f("sport", tcp.sport, _enum(tcp_names, tcp.sport)),
+        _f("dport", tcp.dport, _enum(tcp_names, tcp.dport)),
+        _f("seq", tcp.seq), _f("ack", tcp.ack), _f("dataofs", tcp.dataofs),
+        _f("reserved", data[o + 12] >> 1 & 7), _f("flags", flags, str(flags)),
+        _f("window", tcp.window), _f("chksum", tcp.chksum, _hex(tcp.chksum)),
+        _f("urgptr", tcp.urgptr), _f("options", options, repr(options))])
+
+
+def _udp(udp: Any) -> _Node:
+    udp_names = _names().udp
+    return _Node("UDP", "UDP", [
+        _f("sport", udp.sport, _enum(udp_names, udp.sport)),
+        _f("dport", udp.dport, _enum(udp_names, udp.dport)),
+        _f("len", udp.len), _f("chksum", udp.chksum, _hex(udp.chksum))])
+
+
+def _icmp(icmp: Any) -> _Node | None:
+    if icmp.type not in _ICMP_ECHO or icmp.header_len != 8:
+        return None
+    return _Node("ICMP", "ICMP", [
+        _f("type", icmp.type, _ICMP_ECHO[icmp.type]), _f("code", icmp.code),
+        _f("chksum", icmp.chksum, _hex(icmp.chksum)), _f("id", icmp.id, _hex(icmp.id)),
+        _f("seq", icmp.seq, _hex(icmp.seq)), _f("unused", b"", "b''")])
+
+
+def _txt_strings(raw: bytes) -> list[bytes] | None:
+    out, i = [], 0
+    while i < len(raw):
+        n = raw[i]
+        if i + 1 + n > len(raw):
+            return None
+        out.append(raw[i + 1:i + 1 + n])
+        i += 1 + n
+    return out
+
+
+def _rr_head(rr: Any, cacheflush: bool = True) -> list[tuple[str, Any, Any, bool]]:
+    name = _dns_name(rr.rrname)
+    rclass = rr.rclass & 0x7FFF if cacheflush else rr.rclass
+    head = [_f("rrname", name, repr(name)), _f("type", rr.type, _enum(_DNS_TYPES, rr.type))]
+    if cacheflush:
+        head.append(_f("cacheflush", rr.rclass >> 15))
+    head += [_f("rclass", rclass, _enum(_DNS_CLASSES, rclass)), _f("ttl", rr.ttl),
+             _f("rdlen", None, "None", False)]
+    return head
+
+
+def _rr(rr: Any) -> _Node | None:
+    """A resource record as Scapy's class for its type, or None for one not rendered here."""
+    t, text, raw_rd = rr.type, rr.rdata, rr.rdata_raw
+    if t in (1, 28):
+        return _Node("DNSRR", "DNS Resource Record", _rr_head(rr) + [_f("rdata", text)])
+    if t in (2, 5, 12):
+        name = _dns_name(text)
+        return _Node("DNSRR", "DNS Resource Record", _rr_head(rr) + [_f("rdata", name, repr(name))])
+    if t == 16:
+        strings = _txt_strings(raw_rd)
+        if strings is None:
+            return None
+        return _Node("DNSRR", "DNS Resource Record",
+                     _rr_head(rr) + [_f("rdata", strings, repr(strings))])
+    if t == 15 and len(raw_rd) >= 3:
+        pref, _, exch = text.partition(" ")
+        name = _dns_name(exch)
+        return _Node("DNSRRMX", "DNS MX Resource Record", _rr_head(rr) + [
+            _f("preference", int(pref)), _f("exchange", name, repr(name))])
+    if t == 33 and len(raw_rd) >= 7:
+        prio, weight, port, target = text.split(" ", 3)
+        name = _dns_name(target)
+        return _Node("DNSRRSRV", "DNS SRV Resource Record", _rr_head(rr) + [
+            _f("priority", int(prio)), _f("weight", int(weight)), _f("port", int(port)),
+            _f("target", name, repr(name))])
+    if t == 6 and len(raw_rd) >= 22:
+        mname, rname, *nums = text.split(" ")
+        if len(nums) != 5:
+            return None
+        m, r = _dns_name(mname), _dns_name(rname)
+        return _Node("DNSRRSOA", "DNS SOA Resource Record", _rr_head(rr, cacheflush=False) + [
+            _f("mname", m, repr(m)), _f("rname", r, repr(r))] + [
+            _f(k, int(v)) for k, v in zip(("serial", "refresh", "retry", "expire", "minimum"), nums)])
+    if t == 41 and not raw_rd:
+        z = rr.ttl & 0xFFFF
+        name = _dns_name(rr.rrname)
+        return _Node("DNSRROPT", "DNS OPT Resource Record", [
+            _f("rrname", name, repr(name)), _f("type", 41, "OPT"),
+            _f("rclass", rr.rclass, _enum(_DNS_CLASSES, rr.rclass)),
+            _f("extrcode", rr.ttl >> 24), _f("version", rr.ttl >> 16 & 0xFF),
+            _f("z", z, "D0" if z == 0x8000 else str(z)), _f("rdlen", None, "None", False),
+            ("rdata", [], None, True)])
+    return None
+
+
+def _dns(dns: Any) -> _Node | None:
+    if dns.malformed:
+        return None
+    fields = [
+        _f("id", dns.id), _f("qr", dns.qr), _f("opcode", dns.opcode, _enum(_DNS_OPCODES, dns.opcode)),
+        _f("aa", dns.aa), _f("tc", dns.tc), _f("rd", dns.rd), _f("ra", dns.ra), _f("z", dns.z),
+        _f("ad", dns.ad), _f("cd", dns.cd), _f("rcode", dns.rcode, _enum(_DNS_RCODES, dns.rcode)),
+        _f("qdcount", dns.qdcount), _f("ancount", dns.ancount), _f("nscount", dns.nscount),
+        _f("arcount", dns.arcount)]
+    if (len(dns.qd), len(dns.an), len(dns.ns), len(dns.ar)) != (
+            dns.qdcount, dns.ancount, dns.nscount, dns.arcount):
+        return None
+    qd = []
+    for q in dns.qd:
+        name = _dns_name(q.qname)
+        qclass = q.qclass & 0x7FFF
+        qd.append(_Node("DNSQR", "DNS Question Record", [
+            _f("qname", name, repr(name)), _f("qtype", q.qtype, _enum(_DNS_QTYPES, q.qtype)),
+            _f("unicastresponse", q.qclass >> 15),
+            _f("qclass", qclass, _enum(_DNS_CLASSES, qclass))]))
+    fields.append(("qd", qd, None, True))
+    for section in ("an", "ns", "ar"):
+        nodes = []
+        for rr in getattr(dns, section):
+            node = _rr(rr)
+            if node is None:
+                return None
+            nodes.append(node)
+        fields.append((section, nodes, None, True))
+    node = _Node("DNS", "DNS", fields)
+    node.summary = _dns_summary(node)
+    return node
+
+
+def _dns_summary(node: _Node) -> str:
+    name = ""
+    if node.value("qr"):
+        kind = "Ans"
+        an = node.value("an")
+        if an and an[0].cls == "DNSRR":
+            name = " %s" % (an[0].value("rdata"),)
+        elif node.value("rcode") != 0:
+            name = " " + node.text("rcode")
+    else:
+        kind = "Qry"
+        qd = node.value("qd")
+        if qd:
+            name = " %s" % (qd[0].value("qname"),)
+    return "DNS %s%s" % (kind, name)
+
+
+def _ip_text(node: _Node) -> str:
+    s = "%s > %s %s" % (node.text("src"), node.text("dst"), node.text("proto"))
+    return s + (" frag:%i" % node.value("frag") if node.value("frag") else "")
+
+
+def describe(pkt: Any) -> list[_Node] | None:
+    """The layers of a fastpkt Packet as Scapy dissects them, or None when Scapy would
+    decode something not rendered here (see the module docstring)."""
+    data = bytes(pkt)
+    nodes: list[_Node] = []
+    lt = pkt.linktype
+    end = len(data)
+    if lt == 1:
+        eth = pkt.eth
+        if eth is None or eth.type <= 1500:
+            return None
+        nodes.append(_ether(eth))
+        ethertype = eth.type
+        for tag in pkt.vlans:
+            if tag.tpid != 0x8100 or tag.type <= 1500:
+                return None
+            nodes.append(_dot1q(tag))
+            ethertype = tag.type
+        prev = nodes[-1]
+        if ethertype == 0x0800 and pkt.ip is not None:
+            pass
+        elif ethertype == 0x86DD and pkt.ip6 is not None:
+            pass
+        elif ethertype == 0x0806 and pkt.arp is not None:
+            arp = _arp(pkt.arp)
+            if arp is None:
+                return None
+            nodes.append(arp)
+            arp.summary = (
+                "ARP who has %s says %s" % (pkt.arp.pdst, pkt.arp.psrc) if pkt.arp.op == 1 else
+                "ARP is at %s says %s" % (pkt.arp.hwsrc, pkt.arp.psrc) if pkt.arp.op == 2 else
+                "ARP %s %s > %s" % (arp.text("op"), pkt.arp.psrc, pkt.arp.pdst))
+            _tail(nodes, b"", data[pkt.arp.offset + 28:])
+            return nodes
+        elif ethertype in (0x0800, 0x86DD, 0x0806, 0x8100) or ethertype in _SCAPY_ETHERTYPES:
+            return None
+        else:
+            start = prev is nodes[0] and 14 or pkt.vlans[-1].offset + 4
+            _tail(nodes, data[start:], b"")
+            return _l2_summaries(nodes)
+    elif lt not in (101, 228, 229, 12, 14):
+        return None
+    ip, ip6 = pkt.ip, pkt.ip6
+    if ip is not None and (ip6 is None or ip.offset < ip6.offset):
+        if ip.ihl != 5 or ip.len < 20 or lt == 229:
+            return None
+        node = _ip(ip, data)
+        nodes.append(node)
+        node.summary = _ip_text(node)
+        l4_start, l4_end = ip.offset + 20, min(end, ip.offset + ip.len)
+        proto = ip.proto if ip.frag == 0 else -1
+    elif ip6 is not None:
+        if ip6.ext_headers or ip6.plen == 0 or lt == 228:
+            return None
+        node = _ip6(ip6)
+        nodes.append(node)
+        node.summary = "%s > %s (%i)" % (ip6.src, ip6.dst, ip6.nh)
+        l4_start, l4_end = ip6.offset + 40, min(end, ip6.offset + 40 + ip6.plen)
+        proto = ip6.nh
+        if proto not in (6, 17):
+            return None
+    else:
+        return None
+    padding = data[l4_end:] if l4_end < end else b""
+    l3 = nodes[-1]
+    l3_addrs = (l3.text("src"), l3.text("dst"))
+    if proto == 6:
+        tcp = pkt.tcp
+        if tcp is None or tcp.offset != l4_start or (tcp.header_len > 20 and not tcp.options):
+            return None   # options fastpkt could not parse: Scapy shows its own reading
+        node = _tcp(tcp, data)
+        nodes.append(node)
+        node.summary = "TCP %s:%s > %s:%s %s" % (l3_addrs[0], node.text("sport"), l3_addrs[1],
+                                               node.text("dport"), node.text("flags"))
+        payload = data[l4_start + tcp.header_len:l4_end]
+        if payload and not _app(nodes, pkt, _TCP_BINDS, tcp, payload, True):
+            return None
+    elif proto == 17:
+        udp = pkt.udp
+        if udp is None or udp.offset != l4_start or udp.len != l4_end - l4_start:
+            return None
+        node = _udp(udp)
+        nodes.append(node)
+        node.summary = "UDP %s:%s > %s:%s" % (l3_addrs[0], node.text("sport"), l3_addrs[1],
+                                            node.text("dport"))
+        payload = data[l4_start + 8:l4_end]
+        if payload and not _app(nodes, pkt, _UDP_BINDS, udp, payload, False):
+            return None
+    elif proto == 1:
+        icmp = pkt.icmp
+        if icmp is None or icmp.offset != l4_start:
+            return None
+        icmp_node = _icmp(icmp)
+        if icmp_node is None:
+            return None
+        nodes.append(icmp_node)
+        icmp_node.summary = "ICMP %s > %s %s %s" % (l3_addrs[0], l3_addrs[1],
+                                                   icmp_node.text("type"), icmp_node.text("code"))
+        _tail(nodes, data[l4_start + 8:l4_end], b"")
+    elif proto in _SCAPY_IP_PROTOS:
+        return None
+    else:
+        _tail(nodes, data[l4_start:l4_end], b"")
+    _tail(nodes, b"", padding)
+    return _l2_summaries(nodes)
+
+
+def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], l4: Any,
+         payload: bytes, over_tcp: bool) -> bool:
+    """The payload above TCP/UDP: DNS, Raw, or False when Scapy would decode another layer."""
+    layer = _bound(binds, l4.sport, l4.dport)
+    if layer is None:
+        _tail(nodes, payload, b"")
+        return True
+    if layer != "DNS" or pkt.dns is None or over_tcp:
+        return False
+    node = _dns(pkt.dns)
+    if node is None:
+        return False
+    if l4.dport == 5353:
+        node.summary = "m" + node.summary
+    nodes.append(node)
+    return True
+
+
+def _tail(nodes: list[_Node], raw: bytes, padding: bytes) -> None:
+    if raw:
+        nodes.append(_raw_node("Raw", raw))
+    if padding:
+        nodes.append(_raw_node("Padding", padding))
+
+
+def _l2_summaries(nodes: list[_Node]) -> list[_Node]:
+    """Ether's and 802.1Q's mysummary (used only when nothing above has one)."""
+    eth = nodes[0]
+    if eth.cls != "Ether":
+        return nodes
+    eth.summary = "%s > %s (%s)" % (eth.text("src"), eth.text("dst"), eth.text("type"))
+    for i, node in enumerate(nodes[1:], 1):
+        if node.cls != "Dot1Q":
+            break
+        if i == 1:
+            node.summary = "802.1q %s > %s (%s) vlan %s" % (
+                eth.text("src"), eth.text("dst"), node.text("type"), node.text("vlan"))
+        else:
+            node.summary = "802.1q (%s) vlan %s" % (nodes[1].text("type"), nodes[1].text("vlan"))
+    return nodes
+
+
+# ---------------------------------------------------------------- text
+def _node_repr(node: _Node) -> str:
+    parts = []
+    for name, value, text, in_repr in node.fields:
+        if not in_repr:
+            continue
+        if text is None:   # records
+            if not value:
+                continue
+            text = _records_repr(value)
+        elif isinstance(value, list) and not value:
+            continue
+        parts.append(" %s=%s" % (name, text))
+    return "<%s %s |" % (node.cls, "".join(parts))
+
+
+def _records_repr(records: list[_Node]) -> str:
+    return "[%s]" % ", ".join(_chain_repr([n]) for n in records)
+
+
+def _chain_repr(nodes: list[_Node]) -> str:
+    return "".join(_node_repr(n) for n in nodes) + ">" * len(nodes)
+
+
+def _chain_summary(nodes: list[_Node]) -> str:
+    found = False
+    out = ""
+    for node in reversed(nodes):
+        ret = "" if found else node.summary
+        if ret:
+            found = True
+        else:
+            ret = node.cls
+        out = "%s / %s" % (ret, out) if out else ret
+    return out
+
+
+def _chain_show(nodes: list[_Node], lvl: str = "", label_lvl: str = "") -> str:
+    s = ""
+    for node in nodes:
+        s += "%s###[ %s ]###\n" % (label_lvl, node.title)
+        for name, value, text, _in in node.fields:
+            pad = " " * max(0, 10 - len(name))
+            if text is None:
+                s += "%s  \\%s%s\\\n" % (label_lvl + lvl, name, pad)
+                for rec in value:
+                    s += _chain_show([rec], "", label_lvl + lvl + "   |")
+                continue
+            text = text.replace("\n", "\n" + " " * (len(label_lvl) + len(lvl) + len(name) + 4))
+            s += "%s  %s%s= %s\n" % (label_lvl + lvl, name, pad, text)
+        lvl += "   "
+    return s
+
+
+def _fallback(pkt: Any) -> Any:
+    """The Scapy packet for what is not rendered here, or None without Scapy."""
+    try:
+        return to_scapy(pkt)
+    except ImportError:
+        return None
+
+
+def packet_repr(pkt: Any) -> str:
+    """``repr(pkt)`` as Scapy prints it."""
+    nodes = describe(pkt)
+    if nodes is not None:
+        return _chain_repr(nodes)
+    sp = _fallback(pkt)
+    return repr(sp) if sp is not None else repr(pkt)
+
+
+def packet_summary(pkt: Any) -> str:
+    """``pkt.summary()`` as Scapy returns it (``Ether / IP / TCP 10.0.0.1:http > ... S``)."""
+    nodes = describe(pkt)
+    if nodes is not None:
+        return _chain_summary(nodes)
+    sp = _fallback(pkt)
+    return str(sp.summary() if sp is not None else pkt.summary())
+
+
+def packet_show(pkt: Any, dump: bool = False) -> str | None:
+    """``pkt.show()``: prints Scapy's layout (and a blank line, as Scapy's print does);
+    ``dump=True`` returns it."""
+    nodes = describe(pkt)
+    if nodes is not None:
+        s = _chain_show(nodes)
+    else:
+        sp = _fallback(pkt)
+        s = sp.show(dump=True) if sp is not None else pkt.show(dump=True)
+    if dump:
+        return s
+    print(s)
+    return None
+
+
+def _has(nodes: list[_Node], name: str) -> bool:
+    titles = {"Ethernet": "Ether"}
+    return any(n.cls == name or titles.get(name) == n.cls or n.title == name for n in nodes)
+
+
+def packet_sprintf(pkt: Any, fmt: str, relax: bool = True) -> str:
+    """``pkt.sprintf(fmt)``: ``%[fmt[r],][layer[:n].]field%`` directives and
+    ``{[!]layer:text}`` conditions, as Scapy evaluates them."""
+    nodes = describe(pkt)
+    if nodes is None:
+        sp = _fallback(pkt)
+        if sp is not None:
+            return str(sp.sprintf(fmt, relax))
+        raise ValueError("sprintf: this packet has layers only Scapy decodes; install Scapy")
+    while "{" in fmt:
+        i = fmt.rindex("{")
+        j = fmt[i + 1:].index("}")
+        cond = fmt[i + 1:i + j + 1]
+        k = cond.find(":")
+        if k < 0:
+            raise ValueError("Bad condition in format string: [%s]" % cond)
+        cond, body = cond[:k], cond[k + 1:]
+        want = True
+        if cond.startswith("!"):
+            want, cond = False, cond[1:]
+        fmt = fmt[:i] + (body if _has(nodes, cond) == want else "") + fmt[i + j + 2:]
+    out = ""
+    escape = {"%": "%", "(": "{", ")": "}"}
+    while "%" in fmt:
+        i = fmt.index("%")
+        out += fmt[:i]
+        fmt = fmt[i + 1:]
+        if fmt and fmt[0] in escape:
+            out += escape[fmt[0]]
+            fmt = fmt[1:]
+            continue
+        try:
+            i = fmt.index("%")
+            spec = fmt[:i].split(",")
+            if len(spec) > 2:
+                raise ValueError
+            f, clsfld = ("s", spec[0]) if len(spec) == 1 else spec
+            cls, _, fld = clsfld.rpartition(".") if "." in clsfld else (nodes[0].cls, "", clsfld)
+            num = 1
+            if ":" in cls:
+                cls, snum = cls.split(":")
+                num = int(snum)
+            fmt = fmt[i + 1:]
+        except ValueError:
+            raise ValueError("Bad format string [%%%s%s]" % (fmt[:25], fmt[25:] and "...")) from None
+        out += _directive(pkt, nodes, f, cls, num, fld, relax)
+    return out + fmt
+
+
+def _directive(pkt: Any, nodes: list[_Node], f: str, cls: str, num: int, fld: str,
+               relax: bool) -> str:
+    """One ``%...%`` directive's text: the field's i2repr text, or with ``r`` its value, in
+    the printf format ``f``; "??" for a field the packet lacks (relax)."""
+    if fld == "time":
+        t = float(pkt.time)
+        value: Any = _time.strftime("%H:%M:%S.%%06i", _time.localtime(t)) % int(
+            (t - int(t)) * 1000000)
+        return str(("%" + f) % value)
+    for node in nodes:
+        if node.cls != cls:
+            continue
+        if num > 1:
+            num -= 1
+            continue
+        for name, value, text, _in in node.fields:
+            if name == fld:
+                if text is None:
+                    value = text = _records_repr(value)
+                if f.endswith("r"):
+                    return ("%" + (f[:-1] or "s")) % (value,)
+                return ("%" + f) % (text,)
+        break
+    if relax:
+        return "??"
+    raise ValueError("Format not found [%s]" % fld)
+
+
+# ---------------------------------------------------------------- helpers Scapy exports
+def ls(obj: Any, dump: bool = False) -> str | None:
+    """``fastpkt.craft.ls`` for layer classes and built layers; a dissected packet's layers
+    are listed by Scapy's own ``ls`` (``to_scapy``): its table names Scapy's field classes
+    and defaults, which fastpkt does not model."""
+    if hasattr(obj, "fields_desc") or not hasattr(obj, "linktype"):
+        return _craft.ls(obj, dump)
+    import contextlib
+    import io
+
+    sp = to_scapy(obj)
+    from scapy.packet import ls as scapy_ls
+
+    if not dump:
+        scapy_ls(sp)
+        return None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        scapy_ls(sp)
+    return out.getvalue()
+
+
+def to_scapy(pkt: Any) -> Any:
+    """The same bytes as a real Scapy packet (``conf.l2types[linktype](bytes)``), its time
+    kept: for layers only Scapy decodes. ImportError naming the fix without Scapy."""
+    try:
+        from scapy.config import conf
+        import scapy.layers.all  # noqa: F401  (registers every link type, as scapy.all does)
+    except ImportError:
+        raise ImportError("to_scapy() needs Scapy: pip install scapy") from None
+    data = bytes(pkt)
+    linktype = getattr(pkt, "linktype", 1)
+    try:
+        cls = conf.l2types[linktype]
+    except KeyError:
+        from scapy.packet import Raw as cls
+    sp = cls(data)
+    t = getattr(pkt, "time", None)
+    if t is not None:
+        sp.time = t
+    wirelen = getattr(pkt, "wirelen", None)
+    if wirelen is not None:
+        sp.wirelen = wirelen
+    return sp
+
+
+# ---------------------------------------------------------------- conversations
+def _default_srcdst(p: Any) -> tuple[str, str]:
+    """Scapy's default conversation ends: IP, else IPv6, else ARP addresses (behind VLAN
+    tags Scapy decodes: 802.1Q and 802.1ad)."""
+    if any(tag.tpid not in (0x8100, 0x88A8) for tag in p.vlans):
+        raise TypeError("Scapy stops at this VLAN tag")
+    if p.ip is not None:
+        return p.ip.src, p.ip.dst
+    if p.ip6 is not None:
+        return p.ip6.src, p.ip6.dst
+    if p.arp is not None:
+        return p.arp.psrc, p.arp.pdst
+    raise TypeError("no address layer")
+
+
+def _dot_escape(x: Any) -> str:
+    return str(x).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def conversation_graph(packets: Iterable[Any],
+                       getsrcdst: Callable[[Any], tuple[Any, ...]] | None = None) -> str:
+    """The dot source of Scapy's ``PacketList.conversations()``: edges in first-seen order,
+    labelled with packet counts (or the set of third items ``getsrcdst`` returns)."""
+    get = getsrcdst or _default_srcdst
+    conv: dict[tuple[Any, ...], Any] = {}
+    for p in packets:
+        try:
+            c = get(p)
+        except Exception:   # as Scapy: a packet the function cannot place is left out
+            continue
+        if len(c) == 3:
+            conv.setdefault(tuple(c[:2]), set()).add(c[2])
+        else:
+            conv[tuple(c)] = conv.get(tuple(c), 0) + 1
+    gr = 'digraph "conv" {\n'
+    for (s, d), label in conv.items():
+        text = ", ".join(str(x) for x in label) if isinstance(label, set) else label
+        gr += '\t "%s" -> "%s" [label="%s"]\n' % (_dot_escape(s), _dot_escape(d), _dot_escape(text))
+    return gr + "}\n"
+
+
+def do_graph(graph: str, prog: str | None = None, format: str | None = None,  # noqa: A002
+             target: Any = None, type: str | None = None,  # noqa: A002
+             string: bool | None = None, options: str | None = None) -> str | None:
+    """Scapy's ``do_graph``: render ``graph`` with graphviz (``prog``, default dot) as
+    ``format`` (svg) into ``target`` (a path, ``"> path"``, ``"| command"`` or a binary file
+    object; default: ImageMagick's ``display``). ``string=True`` returns the source. When
+    graphviz (or, without a target, ``display``) is missing, the source is printed instead
+    with a warning, where Scapy would fail."""
+    import shutil
+    import subprocess
+    import warnings
+
+    if string:
+        return graph
+    fmt = type or format or "svg"
+    prog = prog or "dot"
+    if shutil.which(prog) is None or (target is None and shutil.which("display") is None):
+        warnings.warn("graphviz %r or ImageMagick's display is not installed: printing the "
+                      "graph's dot source" % prog, RuntimeWarning, stacklevel=3)
+        print(graph, end="")
+        return None
+    viewer = None
+    if target is None:
+        viewer = subprocess.Popen(["display"], stdin=subprocess.PIPE)
+        out = viewer.stdin
+    elif isinstance(target, str) and target.startswith("|"):
+        viewer = subprocess.Popen(target[1:].lstrip(), shell=True, stdin=subprocess.PIPE)
+        out = viewer.stdin
+    elif isinstance(target, str):
+        out = open(target[1:].lstrip() if target.startswith(">") else target, "wb")
+    else:
+        out = target
+    cmd = [prog] + (options.split() if options else []) + ["-T" + fmt]
+    proc = subprocess.run(cmd, input=graph.encode(), stdout=out, stderr=subprocess.PIPE)
+    if out is not target and out is not None:
+        out.close()
+    if proc.returncode != 0:
+        raise OSError("GraphViz call failed:\n" + proc.stderr.decode(errors="replace"))
+    return None

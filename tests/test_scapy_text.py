@@ -1,0 +1,196 @@
+"""fastpkt._scapy_text against Scapy's own text for the same bytes, character for character.
+
+Reference: Scapy (``conf.l2types[linktype](bytes)``, the class rdpcap would use), run here on
+the packets fastpkt reads from every corpus capture and every tests/data fixture. Packets the
+module renders itself (``describe(p)`` is not None) must print what Scapy prints: ``repr``,
+``summary()``, ``show(dump=True)``, ``sprintf`` of common formats, ``hexdump``. The others
+are handed to Scapy (``to_scapy``); their share is bounded below. PacketList printers,
+``conversations()``, ``plot()`` and ``sniff(session=...)`` are compared with Scapy's on the
+same captures.
+"""
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+
+import fastpkt as fp
+import fastpkt.scapy as fs
+from fastpkt import _scapy_text as text
+from _fphelpers import DATA, corpus_dir, corpus_files
+
+sa = pytest.importorskip("scapy.all")
+
+FORMATS = [
+    "%IP.src%:%TCP.sport% > %IP.dst%:%TCP.dport% {Raw:%Raw.load%}",
+    "%.time% %-15s,IP.src% -> %-15s,IP.dst% %IP.chksum% %03xr,IP.proto% %r,TCP.flags%",
+    "{IP:%IP.dst% {ICMP:%ICMP.type%}{TCP:%TCP.dport%}}{!IP:no ip} %Ether.type% %2s,IP:2.src%",
+    "%UDP.sport% %DNS.qd% %DNSQR.qname% %Dot1Q.vlan% %ARP.op% %IPv6.nh% %%(%) %src%",
+]
+PER_FILE = 40
+
+
+def _captures() -> list[str]:
+    files = [str(DATA / f.name) for f in sorted(DATA.iterdir())
+             if f.suffix in (".pcap", ".pcapng", ".cap")]
+    d = corpus_dir()
+    if d is not None:
+        files += [str(d / f) for f in corpus_files()]
+    return files
+
+
+def _packets(path: str) -> list[fp.Packet]:
+    try:
+        with fp.open(path, on_error="stop") as r:
+            return list(r)
+    except fp.Error:
+        return []   # unreadable captures have no packets to print
+
+
+def _scapy_of(p: fp.Packet):
+    sp = sa.conf.l2types[p.linktype](bytes(p))
+    if p.time is not None:   # pcapng Simple Packet Blocks have none
+        sp.time = p.time
+    return sp
+
+
+def _sample(path: str) -> list[fp.Packet]:
+    pkts = _packets(path)
+    rng = random.Random(path)
+    return pkts if len(pkts) <= PER_FILE else rng.sample(pkts, PER_FILE)
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.rsplit("/", 1)[-1])
+def test_text_equals_scapy(path):
+    for p in _sample(path):
+        sp = _scapy_of(p)
+        where = "%s packet at %r" % (path, p.time)
+        assert text.packet_repr(p) == repr(sp), where
+        assert text.packet_summary(p) == sp.summary(), where
+        assert text.packet_show(p, dump=True) == sp.show(dump=True), where
+        for f in FORMATS if p.time is not None else FORMATS[2:]:
+            assert text.packet_sprintf(p, f) == sp.sprintf(f), (where, f)
+        assert text.hexdump(p, dump=True) == sa.hexdump(sp, dump=True), where
+
+
+def test_native_share():
+    """Most packets are rendered without Scapy (the rest are listed in the README)."""
+    native = total = 0
+    for path in _captures():
+        for p in _packets(path):
+            total += 1
+            native += text.describe(p) is not None
+    assert total > 0
+    assert native / total > (0.75 if corpus_dir() is not None else 0.9), (native, total)
+
+
+def test_show_prints_like_scapy(capsys):
+    pkts = _packets(str(DATA / "dns.pcap"))
+    for p in pkts[:3]:
+        text.packet_show(p)
+        ours = capsys.readouterr().out
+        _scapy_of(p).show()
+        assert ours == capsys.readouterr().out
+
+
+def test_sprintf_errors():
+    p = _packets(str(DATA / "dns.pcap"))[0]
+    assert text.packet_sprintf(p, "%TCP.sport%") == "??"
+    with pytest.raises(ValueError, match="Format not found"):
+        text.packet_sprintf(p, "%TCP.sport%", relax=False)
+    with pytest.raises(ValueError, match="Bad condition"):
+        text.packet_sprintf(p, "{IP}")
+
+
+def test_to_scapy():
+    for path in _captures()[:40]:
+        for p in _packets(path)[:3]:
+            sp = text.to_scapy(p)
+            assert bytes(sp) == bytes(p)
+            assert type(sp) is type(sa.conf.l2types[p.linktype](bytes(p)))
+            assert p.time is None or float(sp.time) == p.time
+
+
+def test_to_scapy_without_scapy(monkeypatch):
+    p = _packets(str(DATA / "dns.pcap"))[0]
+    monkeypatch.setitem(sys.modules, "scapy.config", None)
+    with pytest.raises(ImportError, match="pip install scapy"):
+        text.to_scapy(p)
+
+
+def test_packetlist_printers(capsys):
+    path = str(DATA / "dns.pcap")
+    ours, theirs = fs.rdpcap(path), sa.rdpcap(path)
+    for call in (lambda pl: pl.summary(), lambda pl: pl.nsummary(), lambda pl: pl.show(),
+                 lambda pl: pl.nsummary(lfilter=lambda p: len(p) > 80),
+                 lambda pl: pl.summary(prn=lambda p: len(p))):
+        call(ours)
+        mine = capsys.readouterr().out
+        call(theirs)
+        assert mine == capsys.readouterr().out
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("name", ["dns.pcap", "arp.pcap", "icmp.pcap", "qinq.pcap"])
+def test_conversations_dot(name):
+    path = DATA / name
+    if not path.exists():
+        pytest.skip("fixture %s is not in tests/data" % name)
+    ours, theirs = fs.rdpcap(str(path)), sa.rdpcap(str(path))
+    assert ours.conversations(string=True) == theirs.conversations(string=True)
+    if name == "qinq.pcap":
+        return   # a 0x9100 tag: Scapy's p["IP"] raises where fastpkt's p.ip is the IP layer
+    label = lambda p: (p.ip.src, p.ip.dst, len(p))  # noqa: E731
+    their_label = lambda p: (p["IP"].src, p["IP"].dst, len(p))  # noqa: E731
+    assert ours.conversations(label, string=True) == theirs.conversations(their_label, string=True)
+
+
+def test_conversations_without_graphviz(monkeypatch, capsys):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    pl = fs.rdpcap(str(DATA / "dns.pcap"))
+    with pytest.warns(RuntimeWarning, match="dot source"):
+        assert pl.conversations() is None
+    assert capsys.readouterr().out == pl.conversations(string=True)
+
+
+def test_plot(monkeypatch):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    path = str(DATA / "dns.pcap")
+    ours = fs.rdpcap(path).plot(lambda p: len(p))
+    theirs = sa.rdpcap(path).plot(lambda p: len(p))
+    assert list(ours[0].get_ydata()) == list(theirs[0].get_ydata())
+    assert ours[0].get_marker() == theirs[0].get_marker() == "+"
+    xy = fs.rdpcap(path).plot(lambda p: (p.time, len(p)), plot_xy=True, color="r")
+    assert list(xy[0].get_xdata()) == [p.time for p in fs.rdpcap(path)]
+    plt.close("all")
+
+
+SESSION_FILES = ["ppp-frag_http_req.pcap", "zeek-fragmented-3.pcap", "ppp-ip4_bad_fragment.pcap",
+                 "ppp-ip6_fragments.pcap"]
+
+
+@pytest.mark.parametrize("name", SESSION_FILES)
+def test_ip_session_equals_scapy(name, corpus, capsys):
+    path = str(corpus / name)
+    for kw in ({}, {"count": 1}, {"lfilter": lambda p: len(p) > 100},
+               {"prn": lambda p: len(p)}, {"store": False}):
+        for ours_cls, their_cls in ((fs.IPSession, sa.IPSession),
+                                    (fs.DefaultSession, sa.DefaultSession)):
+            ours = fs.sniff(offline=path, session=ours_cls, **kw)
+            printed = capsys.readouterr().out
+            theirs = sa.sniff(offline=path, session=their_cls, quiet=True, **kw)
+            assert printed == capsys.readouterr().out
+            assert [bytes(p) for p in ours] == [bytes(p) for p in theirs]
+            assert all(abs(a.time - float(b.time)) < 1e-6 for a, b in zip(ours, theirs))
+
+
+def test_session_argument():
+    path = str(DATA / "dns.pcap")
+    assert len(fs.sniff(offline=path, session=fs.TCPSession())) == len(fp.read(path))
+    with pytest.raises(TypeError, match="session="):
+        fs.sniff(offline=path, session=sa.IPSession)
