@@ -153,9 +153,8 @@ _UDP_BINDS: list[tuple[dict[str, int], str]] = [
 
 def _bound(binds: list[tuple[dict[str, int], str]], sport: int, dport: int) -> str | None:
     """The layer Scapy guesses for these ports: "DNS", "" (one we leave to Scapy) or None."""
-    ports = {"sport": sport, "dport": dport}
     for cond, layer in binds:
-        if all(ports[k] == v for k, v in cond.items()):
+        if cond.get("sport", sport) == sport and cond.get("dport", dport) == dport:
             return layer
     return None
 
@@ -208,26 +207,21 @@ class _Node:
     """One layer as Scapy dissects it. ``fields``: (name, value, text, in_repr); a field
     holding records has a list of nodes as value and None as text."""
 
-    __slots__ = ("cls", "title", "fields", "summary")
+    __slots__ = ("cls", "title", "fields", "by_name", "summary")
 
     def __init__(self, cls: str, title: str, fields: list[tuple[str, Any, Any, bool]],
                  summary: str = "") -> None:
         self.cls = cls
         self.title = title
         self.fields = fields
+        self.by_name = {f[0]: f for f in fields}
         self.summary = summary   # Scapy's mysummary(), "" for none
 
     def value(self, name: str) -> Any:
-        for fname, value, _text, _in in self.fields:
-            if fname == name:
-                return value
-        raise KeyError(name)
+        return self.by_name[name][1]
 
     def text(self, name: str) -> str:
-        for fname, _value, text, _in in self.fields:
-            if fname == name:
-                return str(text)
-        raise KeyError(name)
+        return str(self.by_name[name][2])
 
 
 def _f(name: str, value: Any, text: Any = None, in_repr: bool = True) -> tuple[str, Any, Any, bool]:
