@@ -18,6 +18,7 @@ Names come from where Scapy takes them: ports from /etc/services, IP protocols f
 """
 from __future__ import annotations
 
+import struct
 import time as _time
 from typing import Any, Callable, Iterable
 
@@ -88,10 +89,13 @@ class _Names:
 
     def __init__(self) -> None:
         self.protocols = _load_table("/etc/protocols")
-        self.ethertypes = _load_table("/etc/ethertypes", 16)
+        # Scapy's layers rename a few ethertypes after reading the file
+        self.ethertypes = {**_load_table("/etc/ethertypes", 16), **_SCAPY_ETHERTYPE_NAMES}
         self.tcp, self.udp = _load_services()
 
 
+_SCAPY_ETHERTYPE_NAMES = {0x88A8: "802_1AD", 0x88E7: "802_1AH", 0x88E5: "802_1AE",
+                          0xA0ED: "6LoWPAN"}
 _names_cache: list[_Names] = []
 
 
@@ -241,7 +245,8 @@ def _ether(eth: Any) -> _Node:
 
 def _dot1q(tag: Any) -> _Node:
     t = tag.type
-    return _Node("Dot1Q", "802.1Q", [
+    cls, title = ("Dot1AD", "802_1AD") if tag.tpid == 0x88A8 else ("Dot1Q", "802.1Q")
+    return _Node(cls, title, [
         _f("prio", tag.prio), _f("dei", tag.dei), _f("vlan", tag.vlan),
         _f("type", t, _enum(_names().ethertypes, t, _hex))])
 
@@ -430,6 +435,64 @@ def _ip_text(node: _Node) -> str:
     return s + (" frag:%i" % node.value("frag") if node.value("frag") else "")
 
 
+_LOOPBACK_TYPES = {2: "IPv4", 7: "OSI", 16: "Appletalk", 23: "Netware IPX/SPX", 24: "IPv6",
+                   28: "IPv6", 30: "IPv6"}
+_COOKED_TYPES = {0: "unicast", 1: "broadcast", 2: "multicast", 3: "unicast-to-another-host",
+                 4: "sent-by-us"}
+# what Scapy decodes above a cooked header besides IPv4, IPv6 and ARP
+_SCAPY_COOKED_PROTOS = {122, 0x8100, 1, 0x888E, 23, 0x8863, 0x8864}
+
+
+def _cooked(nodes: list[_Node], pkt: Any, data: bytes) -> bool:
+    """Linux cooked v1/v2 header as Scapy's CookedLinux(V2): True when IPv4/IPv6/ARP follow
+    as fastpkt decoded them; False with a Raw node (an undecoded protocol) or none (leave
+    the packet to Scapy)."""
+    v2 = pkt.linktype == 276
+    hlen = 20 if v2 else 16
+    if len(data) < hlen:
+        return False
+    ethertypes = _names().ethertypes
+    if v2:
+        proto, reserved, ifindex, hatype, pkttype, halen = struct.unpack_from("!HHIHBB", data)
+        src = data[12:20].rstrip(b"\0")
+        nodes.append(_Node("CookedLinuxV2", "cooked linux v2", [
+            _f("proto", proto, _enum(ethertypes, proto, _hex)), _f("reserved", reserved),
+            _f("ifindex", ifindex), _f("lladdrtype", hatype, _hex(hatype)),
+            _f("pkttype", pkttype, _enum(_COOKED_TYPES, pkttype)), _f("lladdrlen", halen),
+            _f("src", src, repr(src))]))
+    else:
+        pkttype, hatype, halen = struct.unpack_from("!HHH", data)
+        src = data[6:14].rstrip(b"\0")
+        proto = struct.unpack_from("!H", data, 14)[0]
+        nodes.append(_Node("CookedLinux", "cooked linux", [
+            _f("pkttype", pkttype, _enum(_COOKED_TYPES, pkttype)),
+            _f("lladdrtype", hatype, _hex(hatype)), _f("lladdrlen", halen),
+            _f("src", src, repr(src)), _f("proto", proto, _enum(ethertypes, proto, _hex))]))
+    if proto == 0x0806:
+        arp = pkt.arp
+        node = _arp(arp) if arp is not None and arp.offset == hlen else None
+        if node is None:
+            return False
+        nodes.append(node)
+        _arp_summary(node, arp)
+        _tail(nodes, b"", data[hlen + 28:])
+        return False
+    first = pkt.ip if proto == 0x0800 else pkt.ip6 if proto == 0x86DD else None
+    if first is not None and first.offset == hlen:
+        return True
+    if proto in (0x0800, 0x86DD) or proto in _SCAPY_COOKED_PROTOS:
+        return False
+    _tail(nodes, data[hlen:], b"")
+    return False
+
+
+def _arp_summary(node: _Node, arp: Any) -> None:
+    node.summary = (
+        "ARP who has %s says %s" % (arp.pdst, arp.psrc) if arp.op == 1 else
+        "ARP is at %s says %s" % (arp.hwsrc, arp.psrc) if arp.op == 2 else
+        "ARP %s %s > %s" % (node.text("op"), arp.psrc, arp.pdst))
+
+
 def describe(pkt: Any) -> list[_Node] | None:
     """The layers of a fastpkt Packet as Scapy dissects them, or None when Scapy would
     decode something not rendered here (see the module docstring)."""
@@ -444,7 +507,7 @@ def describe(pkt: Any) -> list[_Node] | None:
         nodes.append(_ether(eth))
         ethertype = eth.type
         for tag in pkt.vlans:
-            if tag.tpid != 0x8100 or tag.type <= 1500:
+            if tag.tpid not in (0x8100, 0x88A8) or tag.type <= 1500:
                 return None
             nodes.append(_dot1q(tag))
             ethertype = tag.type
@@ -458,10 +521,7 @@ def describe(pkt: Any) -> list[_Node] | None:
             if arp is None:
                 return None
             nodes.append(arp)
-            arp.summary = (
-                "ARP who has %s says %s" % (pkt.arp.pdst, pkt.arp.psrc) if pkt.arp.op == 1 else
-                "ARP is at %s says %s" % (pkt.arp.hwsrc, pkt.arp.psrc) if pkt.arp.op == 2 else
-                "ARP %s %s > %s" % (arp.text("op"), pkt.arp.psrc, pkt.arp.pdst))
+            _arp_summary(arp, pkt.arp)
             _tail(nodes, b"", data[pkt.arp.offset + 28:])
             return nodes
         elif ethertype in (0x0800, 0x86DD, 0x0806, 0x8100) or ethertype in _SCAPY_ETHERTYPES:
@@ -470,6 +530,21 @@ def describe(pkt: Any) -> list[_Node] | None:
             start = prev is nodes[0] and 14 or pkt.vlans[-1].offset + 4
             _tail(nodes, data[start:], b"")
             return _l2_summaries(nodes)
+    elif lt in (113, 276):
+        if not _cooked(nodes, pkt, data):
+            return nodes if nodes and nodes[-1].cls == "Raw" else None
+    elif lt == 0:
+        if len(data) < 4:
+            return None
+        family = data[0]   # Scapy reads the word big-endian and keeps its top byte
+        nodes.append(_Node("Loopback", "Loopback", [
+            _f("type", family, _enum(_LOOPBACK_TYPES, family))]))
+        if family not in (0, 2, 10):   # the families Scapy decodes (AF_INET6 as Linux's)
+            _tail(nodes, data[4:], b"")
+            return nodes
+        first = pkt.ip if family != 10 else pkt.ip6
+        if first is None or first.offset != 4:
+            return None
     elif lt not in (101, 228, 229, 12, 14):
         return None
     ip, ip6 = pkt.ip, pkt.ip6
@@ -569,13 +644,15 @@ def _l2_summaries(nodes: list[_Node]) -> list[_Node]:
         return nodes
     eth.summary = "%s > %s (%s)" % (eth.text("src"), eth.text("dst"), eth.text("type"))
     for i, node in enumerate(nodes[1:], 1):
+        if node.cls == "Dot1AD":
+            continue
         if node.cls != "Dot1Q":
             break
         if i == 1:
             node.summary = "802.1q %s > %s (%s) vlan %s" % (
                 eth.text("src"), eth.text("dst"), node.text("type"), node.text("vlan"))
         else:
-            node.summary = "802.1q (%s) vlan %s" % (nodes[1].text("type"), nodes[1].text("vlan"))
+            node.summary = "802.1q (%s) vlan %s" % (node.text("type"), node.text("vlan"))
     return nodes
 
 
@@ -737,6 +814,16 @@ def _directive(pkt: Any, nodes: list[_Node], f: str, cls: str, num: int, fld: st
         value: Any = _time.strftime("%H:%M:%S.%%06i", _time.localtime(t)) % int(
             (t - int(t)) * 1000000)
         return str(("%" + f) % value)
+    first = nodes[0]
+    if cls == first.cls and num == 1 and fld not in first.by_name:
+        # Scapy's attribute lookup falls through to the layers above (``%src%`` on a
+        # Loopback frame is IP's): their raw value, without the field's i2repr
+        for node in nodes[1:]:
+            if fld in node.by_name:
+                value = node.by_name[fld][1]
+                if node.by_name[fld][2] is None:
+                    value = _records_repr(value)
+                return ("%" + ((f[:-1] or "s") if f.endswith("r") else f)) % (value,)
     for node in nodes:
         if node.cls != cls:
             continue

@@ -46,6 +46,7 @@ from ._fastpkt import (
     _probe_stats,
     _send,
 )
+from . import _scapy_text
 from .netif import conf, get_if_addr, get_if_hwaddr, route
 
 __all__ = ["send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute", "answers",
@@ -58,6 +59,12 @@ _BUFFER_TYPES = (bytes, bytearray, memoryview)
 
 # ------------------------------------------------------------------------ result types
 def _summary(p: Any) -> str:
+    """Scapy's summary line of a probe or an answer: fastpkt Packets and layers (a built
+    probe is read back from its bytes, Ether-rooted or raw IP) get Scapy's text."""
+    if isinstance(p, Layer):
+        p = Packet(bytes(p), linktype=LINKTYPE_ETHERNET if p.name == "Ether" else LINKTYPE_RAW)
+    if isinstance(p, Packet):
+        return _scapy_text.packet_summary(p)
     s = getattr(p, "summary", None)
     return s() if callable(s) else repr(p)
 
@@ -107,15 +114,22 @@ class SndRcvList(list[Any]):
 
     name = "Results"
 
-    def summary(self, prn: Any = None) -> None:
+    def summary(self, prn: Any = None, lfilter: Any = None) -> None:
+        """One ``sent ==> received`` line per pair (``prn(sent, received)`` instead), as Scapy."""
         for pair in self:
-            print(prn(*pair) if prn else "%s ==> %s" % (_summary(pair.query), _summary(pair.answer)))
+            if lfilter is None or lfilter(*pair):
+                print(prn(*pair) if prn else "%s ==> %s" % (_summary(pair.query), _summary(pair.answer)))
 
-    nsummary = summary
-
-    def show(self) -> None:
+    def nsummary(self, prn: Any = None, lfilter: Any = None) -> None:
+        """``summary()`` with each pair's index (``0000 ...``)."""
         for i, pair in enumerate(self):
-            print("%04d %s ==> %s" % (i, _summary(pair.query), _summary(pair.answer)))
+            if lfilter is None or lfilter(*pair):
+                print("%04i" % i, prn(*pair) if prn else "%s ==> %s" % (
+                    _summary(pair.query), _summary(pair.answer)))
+
+    def show(self, prn: Any = None, lfilter: Any = None) -> None:
+        """Scapy's ``show()``: ``nsummary()``."""
+        self.nsummary(prn, lfilter)
 
     def __repr__(self) -> str:
         return "<%s: %s>" % (self.name, _proto_counts(p.query for p in self))
@@ -126,12 +140,18 @@ class UnansweredList(list[Any]):
 
     name = "Unanswered"
 
-    def summary(self, prn: Any = None) -> None:
+    def summary(self, prn: Any = None, lfilter: Any = None) -> None:
         for p in self:
-            print(prn(p) if prn else _summary(p))
+            if lfilter is None or lfilter(p):
+                print(prn(p) if prn else _summary(p))
 
-    nsummary = summary
-    show = summary
+    def nsummary(self, prn: Any = None, lfilter: Any = None) -> None:
+        for i, p in enumerate(self):
+            if lfilter is None or lfilter(p):
+                print("%04i" % i, prn(p) if prn else _summary(p))
+
+    def show(self, prn: Any = None, lfilter: Any = None) -> None:
+        self.nsummary(prn, lfilter)
 
     def __repr__(self) -> str:
         return "<%s: %s>" % (self.name, _proto_counts(self))

@@ -352,7 +352,8 @@ class IPSession(DefaultSession):
         while total >> 16:
             total = (total & 0xFFFF) + (total >> 16)
         head[o + 10:o + 12] = (~total & 0xFFFF).to_bytes(2, "big")
-        return Packet(bytes(head) + body, linktype=first.linktype, time=first.time)
+        # the fragments' own type: the facade's packets stay the facade's
+        return type(first)(bytes(head) + body, linktype=first.linktype, time=first.time)
 
 
 class TCPSession(IPSession):
