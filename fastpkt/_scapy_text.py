@@ -1,16 +1,16 @@
 """Scapy's text for fastpkt packets: ``repr``, ``summary()``, ``show()``, ``sprintf()``,
-``hexdump``, ``ls`` and the PacketList printers, character for character.
+``hexdump``, ``ls`` and ``PacketList.conversations()``'s graph, character for character.
 
 ``hexdump`` and ``raw`` are ``fastpkt.craft``'s (already Scapy's layout). Functions over
 fastpkt's own ``Packet`` (its layer views and bytes), so the facade's classes
 call them without Scapy installed. A packet is first described as Scapy dissects it: a chain
 of layer nodes, each a Scapy class name, its ``show()`` title and its fields with the value
 and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
-layers rendered here are the ones both decode: Ether, 802.1Q, ARP, IPv4 without options,
-IPv6 without extension headers, TCP, UDP, ICMP echo, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA,
-SRV, TXT, OPT without options), Raw and Padding. Anything else Scapy would decode (a port
-or type it binds a layer to, IP options, ICMP errors, cooked or loopback links, DNS over
-TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
+BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's only),
+TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT without
+options), Raw and Padding. Anything else Scapy would decode (a port or type it binds a layer
+to, IP options, ICMP errors, DNS over TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -23,6 +23,7 @@ import time as _time
 from typing import Any, Callable, Iterable
 
 from fastpkt import craft as _craft
+from fastpkt._fastpkt import Packet as _Packet
 from fastpkt.craft import hexdump, raw
 
 __all__ = [
@@ -274,6 +275,33 @@ def _ip(ip: Any, data: bytes) -> _Node:
         ("options", [], None, True)])
 
 
+def _ip6_later_fragment(ip6: Any, data: bytes, start: int, end: int) -> _Node | None:
+    """IPv6ExtHdrFragment of a fragment past the first: the only extension header rendered."""
+    if [h[0] for h in ip6.ext_headers] != [44] or end - start < 8:
+        return None
+    nh, res1, word, ident = struct.unpack_from("!BBHI", data, start)
+    if word >> 3 == 0:
+        return None   # the first fragment: Scapy decodes the upper layer from a part of it
+    return _Node("IPv6ExtHdrFragment", "IPv6 Extension Header - Fragmentation header", [
+        _f("nh", nh, _enum(_IPV6_NH, nh)), _f("res1", res1), _f("offset", word >> 3),
+        _f("res2", word >> 1 & 3), _f("m", word & 1), _f("id", ident)])
+
+
+def _icmp6_echo(icmp6: Any, data: bytes, start: int, end: int) -> _Node | None:
+    """ICMPv6EchoRequest/Reply (the echo data is their last field, not a Raw layer)."""
+    if icmp6 is None or icmp6.offset != start or icmp6.type not in (128, 129) or end - start < 8:
+        return None
+    kind = "Request" if icmp6.type == 128 else "Reply"
+    ident, seq = struct.unpack_from("!HH", data, start + 4)
+    load = data[start + 8:end]
+    node = _Node("ICMPv6Echo" + kind, "ICMPv6 Echo " + kind, [
+        _f("type", icmp6.type, "Echo " + kind), _f("code", icmp6.code),
+        _f("cksum", icmp6.chksum, _hex(icmp6.chksum)), _f("id", ident, _hex(ident)),
+        _f("seq", seq, _hex(seq)), _f("data", load, repr(load))])
+    node.summary = "ICMPv6 Echo %s (id: %s seq: %s)" % (kind, _hex(ident), _hex(seq))
+    return node
+
+
 def _ip6(ip6: Any) -> _Node:
     return _Node("IPv6", "IPv6", [
         _f("version", ip6.version), _f("tc", ip6.tc), _f("fl", ip6.fl), _f("plen", ip6.plen),
@@ -454,20 +482,21 @@ def _cooked(nodes: list[_Node], pkt: Any, data: bytes) -> bool:
     ethertypes = _names().ethertypes
     if v2:
         proto, reserved, ifindex, hatype, pkttype, halen = struct.unpack_from("!HHIHBB", data)
-        src = data[12:20].rstrip(b"\0")
+        src = data[12:20]
         nodes.append(_Node("CookedLinuxV2", "cooked linux v2", [
             _f("proto", proto, _enum(ethertypes, proto, _hex)), _f("reserved", reserved),
             _f("ifindex", ifindex), _f("lladdrtype", hatype, _hex(hatype)),
             _f("pkttype", pkttype, _enum(_COOKED_TYPES, pkttype)), _f("lladdrlen", halen),
-            _f("src", src, repr(src))]))
+            _f("src", src, repr(src.rstrip(b"\0")))]))   # Scapy shows it without its NUL tail
     else:
         pkttype, hatype, halen = struct.unpack_from("!HHH", data)
-        src = data[6:14].rstrip(b"\0")
+        src = data[6:14]
         proto = struct.unpack_from("!H", data, 14)[0]
         nodes.append(_Node("CookedLinux", "cooked linux", [
             _f("pkttype", pkttype, _enum(_COOKED_TYPES, pkttype)),
             _f("lladdrtype", hatype, _hex(hatype)), _f("lladdrlen", halen),
-            _f("src", src, repr(src)), _f("proto", proto, _enum(ethertypes, proto, _hex))]))
+            _f("src", src, repr(src.rstrip(b"\0"))),
+            _f("proto", proto, _enum(ethertypes, proto, _hex))]))
     if proto == 0x0806:
         arp = pkt.arp
         node = _arp(arp) if arp is not None and arp.offset == hlen else None
@@ -496,6 +525,8 @@ def _arp_summary(node: _Node, arp: Any) -> None:
 def describe(pkt: Any) -> list[_Node] | None:
     """The layers of a fastpkt Packet as Scapy dissects them, or None when Scapy would
     decode something not rendered here (see the module docstring)."""
+    if type(pkt) is not _Packet:   # the facade's packets: read fastpkt's own views
+        pkt = _Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen)
     data = bytes(pkt)
     nodes: list[_Node] = []
     lt = pkt.linktype
@@ -557,13 +588,28 @@ def describe(pkt: Any) -> list[_Node] | None:
         l4_start, l4_end = ip.offset + 20, min(end, ip.offset + ip.len)
         proto = ip.proto if ip.frag == 0 else -1
     elif ip6 is not None:
-        if ip6.ext_headers or ip6.plen == 0 or lt == 228:
+        if ip6.plen == 0 or lt == 228:
             return None
         node = _ip6(ip6)
         nodes.append(node)
         node.summary = "%s > %s (%i)" % (ip6.src, ip6.dst, ip6.nh)
         l4_start, l4_end = ip6.offset + 40, min(end, ip6.offset + 40 + ip6.plen)
+        if ip6.ext_headers:
+            # a later fragment (Scapy reads its payload as Raw); other headers: Scapy's
+            frag = _ip6_later_fragment(ip6, data, l4_start, l4_end)
+            if frag is None:
+                return None
+            nodes.append(frag)
+            _tail(nodes, data[l4_start + 8:l4_end], data[l4_end:])
+            return _l2_summaries(nodes)
         proto = ip6.nh
+        if proto == 58:
+            echo = _icmp6_echo(pkt.icmp6, data, l4_start, l4_end)
+            if echo is None:
+                return None
+            nodes.append(echo)
+            _tail(nodes, b"", data[l4_end:])
+            return _l2_summaries(nodes)
         if proto not in (6, 17):
             return None
     else:
@@ -844,12 +890,99 @@ def _directive(pkt: Any, nodes: list[_Node], f: str, cls: str, num: int, fld: st
 
 
 # ---------------------------------------------------------------- helpers Scapy exports
+_BITS = "BitField  (%d bits)"
+# Scapy's ls() columns for the layers rendered here: field, its Scapy field class, default
+_LS: dict[str, list[tuple[str, str, str]]] = {
+    "Ether": [("dst", "DestMACField ", "None"), ("src", "SourceMACField ", "None"),
+              ("type", "XShortEnumField ", "36864")],
+    "Dot1Q": [("prio", _BITS % 3, "0"), ("dei", "BitField  (1 bit)", "0"),
+              ("vlan", _BITS % 12, "1"), ("type", "XShortEnumField ", "0")],
+    "CookedLinux": [("pkttype", "ShortEnumField ", "0"), ("lladdrtype", "XShortField ", "512"),
+                    ("lladdrlen", "ShortField ", "0"), ("src", "StrFixedLenField ", "b''"),
+                    ("proto", "XShortEnumField ", "2048")],
+    "CookedLinuxV2": [("proto", "XShortEnumField ", "2048"), ("reserved", "ShortField ", "0"),
+                      ("ifindex", "IntField ", "0"), ("lladdrtype", "XShortField ", "512"),
+                      ("pkttype", "ByteEnumField ", "0"), ("lladdrlen", "ByteField ", "0"),
+                      ("src", "StrFixedLenField ", "b''")],
+    "Loopback": [("type", "LoIntEnumField ", "2")],
+    "ARP": [("hwtype", "XShortEnumField ", "1"), ("ptype", "XShortEnumField ", "2048"),
+            ("hwlen", "FieldLenField ", "None"), ("plen", "FieldLenField ", "None"),
+            ("op", "ShortEnumField ", "1"),
+            ("hwsrc", "MultipleTypeField (SourceMACField, StrFixedLenField)", "None"),
+            ("psrc", "MultipleTypeField (SourceIPField, SourceIP6Field, StrFixedLenField)", "None"),
+            ("hwdst", "MultipleTypeField (MACField, StrFixedLenField)", "None"),
+            ("pdst", "MultipleTypeField (IPField, IP6Field, StrFixedLenField)", "None")],
+    "IP": [("version", _BITS % 4, "4"), ("ihl", _BITS % 4, "None"), ("tos", "XByteField ", "0"),
+           ("len", "ShortField ", "None"), ("id", "ShortField ", "1"),
+           ("flags", "FlagsField ", "<Flag 0 ()>"), ("frag", _BITS % 13, "0"),
+           ("ttl", "ByteField ", "64"), ("proto", "ByteEnumField ", "0"),
+           ("chksum", "XShortField ", "None"), ("src", "SourceIPField ", "None"),
+           ("dst", "DestIPField ", "None"), ("options", "PacketListField ", "[]")],
+    "IPv6": [("version", _BITS % 4, "6"), ("tc", _BITS % 8, "0"), ("fl", _BITS % 20, "0"),
+             ("plen", "ShortField ", "None"), ("nh", "ByteEnumField ", "59"),
+             ("hlim", "ByteField ", "64"), ("src", "SourceIP6Field ", "None"),
+             ("dst", "DestIP6Field ", "None")],
+    "IPv6ExtHdrFragment": [("nh", "ByteEnumField ", "59"), ("res1", _BITS % 8, "0"),
+                           ("offset", _BITS % 13, "0"), ("res2", _BITS % 2, "0"),
+                           ("m", "BitField  (1 bit)", "0"), ("id", "IntField ", "None")],
+    "TCP": [("sport", "ShortEnumField ", "20"), ("dport", "ShortEnumField ", "80"),
+            ("seq", "IntField ", "0"), ("ack", "IntField ", "0"), ("dataofs", _BITS % 4, "None"),
+            ("reserved", _BITS % 3, "0"), ("flags", "FlagsField ", "<Flag 2 (S)>"),
+            ("window", "ShortField ", "8192"), ("chksum", "XShortField ", "None"),
+            ("urgptr", "ShortField ", "0"), ("options", "TCPOptionsField ", "b''")],
+    "UDP": [("sport", "ShortEnumField ", "53"), ("dport", "ShortEnumField ", "53"),
+            ("len", "ShortField ", "None"), ("chksum", "XShortField ", "None")],
+    "DNS": [("length", "ShortField (Cond)", "None"), ("id", "ShortField ", "0")] + [
+        (name, "BitField  (1 bit)" if name != "opcode" else "BitEnumField ", dflt)
+        for name, dflt in (("qr", "0"), ("opcode", "0"), ("aa", "0"), ("tc", "0"), ("rd", "1"),
+                           ("ra", "0"), ("z", "0"), ("ad", "0"), ("cd", "0"))] + [
+        ("rcode", "BitEnumField ", "0")] + [
+        (name, "FieldLenField ", "None") for name in ("qdcount", "ancount", "nscount", "arcount")
+    ] + [("qd", "_DNSPacketListField ", "[<DNSQR  |>]")] + [
+        (name, "_DNSPacketListField ", "[]") for name in ("an", "ns", "ar")],
+    "Raw": [("load", "StrField ", "b''")],
+    "Padding": [("load", "StrField ", "b''")],
+}
+_LS["Dot1AD"] = _LS["Dot1Q"]
+for _kind in ("Request", "Reply"):
+    _LS["ICMPv6Echo" + _kind] = [
+        ("type", "ByteEnumField ", "128" if _kind == "Request" else "129"),
+        ("code", "ByteField ", "0"), ("cksum", "XShortField ", "None"),
+        ("id", "XShortField ", "0"), ("seq", "XShortField ", "0"), ("data", "StrField ", "b''")]
+
+
+def _ls_text(nodes: list[_Node]) -> str:
+    """Scapy's ``ls(pkt)``: each layer's fields (name, field class, value, default)."""
+    out = []
+    for node in nodes:
+        for name, clsinfo, dflt in _LS[node.cls]:
+            field = node.by_name.get(name)
+            if field is None:
+                value = "%-15r" % (None,)
+            elif field[2] is None:   # records: Scapy prints the list of packets
+                value = "%-15s" % _records_repr(field[1])
+            else:
+                value = "%-15r" % (field[1],)
+            out.append("%-10s : %-35s = %s (%r)" % (name, clsinfo, value, dflt))
+    return "\n--\n".join(
+        "\n".join(out[sum(len(_LS[n.cls]) for n in nodes[:i]):
+                      sum(len(_LS[n.cls]) for n in nodes[:i + 1])])
+        for i in range(len(nodes))) + "\n"
+
+
 def ls(obj: Any, dump: bool = False) -> str | None:
     """``fastpkt.craft.ls`` for layer classes and built layers; a dissected packet's layers
-    are listed by Scapy's own ``ls`` (``to_scapy``): its table names Scapy's field classes
-    and defaults, which fastpkt does not model."""
+    as Scapy's ``ls(pkt)`` lists them (field, Scapy field class, value, default), from
+    Scapy itself (``to_scapy``) for layers not rendered here."""
     if hasattr(obj, "fields_desc") or not hasattr(obj, "linktype"):
         return _craft.ls(obj, dump)
+    nodes = describe(obj)
+    if nodes is not None and all(n.cls in _LS for n in nodes):
+        text = _ls_text(nodes)
+        if dump:
+            return text
+        print(text, end="")
+        return None
     import contextlib
     import io
 

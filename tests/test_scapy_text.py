@@ -3,7 +3,7 @@
 Reference: Scapy (``conf.l2types[linktype](bytes)``, the class rdpcap would use), run here on
 the packets fastpkt reads from every corpus capture and every tests/data fixture. Packets the
 module renders itself (``describe(p)`` is not None) must print what Scapy prints: ``repr``,
-``summary()``, ``show(dump=True)``, ``sprintf`` of common formats, ``hexdump``. The others
+``summary()``, ``show(dump=True)``, ``sprintf`` of common formats, ``hexdump``, ``ls``. The others
 are handed to Scapy (``to_scapy``); their share is bounded below. PacketList printers,
 ``conversations()``, ``plot()`` and ``sniff(session=...)`` are compared with Scapy's on the
 same captures.
@@ -92,6 +92,8 @@ def test_text_equals_scapy(path, scapy_texts):
             if theirs is not None:
                 assert text.packet_sprintf(p, f) == theirs, (where, f)
         assert text.hexdump(p, dump=True) == ref["hexdump"], where
+        if "ICMPTimeStampField" not in ref["ls"]:   # its default is the time of day
+            assert text.ls(p, dump=True) == ref["ls"], where
 
 
 def test_fallback_is_scapys_text():
@@ -116,7 +118,7 @@ def test_native_share():
             total += 1
             native += text.describe(p) is not None
     assert total > 0
-    assert native / total > 0.7, (native, total)
+    assert native / total > 0.75, (native, total)
 
 
 def test_show_prints_like_scapy(capsys):
@@ -212,7 +214,8 @@ SESSION_FILES = ["ppp-frag_http_req.pcap", "zeek-fragmented-3.pcap", "ppp-ip4_ba
 def test_ip_session_equals_scapy(name, corpus, capsys):
     path = str(corpus / name)
     for kw in ({}, {"count": 1}, {"lfilter": lambda p: len(p) > 100},
-               {"prn": lambda p: len(p)}, {"store": False}):
+               {"prn": lambda p: len(p)}, {"store": False},
+               {"stop_filter": lambda p: len(p) > 1000, "count": 3}):
         for ours_cls, their_cls in ((fs.IPSession, sa.IPSession),
                                     (fs.DefaultSession, sa.DefaultSession)):
             ours = fs.sniff(offline=path, session=ours_cls, **kw)
