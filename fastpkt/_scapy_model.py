@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import fastpkt as _fp
 from fastpkt import _fastpkt as _C
+from fastpkt import _scapy_text
 
 # ---------------------------------------------------------------- flags
 _TCP_FLAG_NAMES = "FSRPAUECN"
@@ -149,21 +150,6 @@ class FlagValue:
 
     def copy(self) -> FlagValue:
         return FlagValue(self.value, self.names)
-
-
-# ---------------------------------------------------------------- text hooks
-def _text() -> Any:
-    """fastpkt._scapy_text (Scapy's repr/summary/show text), or None before it exists."""
-    try:
-        from fastpkt import _scapy_text
-    except ImportError:
-        return None
-    return _scapy_text
-
-
-def _plain(pkt: _fp.Packet) -> _fp.Packet:
-    """The same record as a plain fastpkt.Packet (its own API), for the text builders."""
-    return _fp.Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen)
 
 
 # ---------------------------------------------------------------- matching layers
@@ -950,19 +936,23 @@ class ScapyPacket(_C.Packet):
     def firstlayer(self) -> Any:
         return _first(self)
 
+    # Scapy's text (fastpkt._scapy_text reads the record through fastpkt's own views)
     def __repr__(self) -> str:
-        text = _text()
-        return text.packet_repr(_plain(self)) if text else _C.Packet.__repr__(self)
+        return _scapy_text.packet_repr(self)
 
     def summary(self) -> str:
-        text = _text()
-        return text.packet_summary(_plain(self)) if text else _C.Packet.summary(self)
+        return _scapy_text.packet_summary(self)
 
     def show(self, dump: bool = False) -> str | None:  # type: ignore[override]
-        text = _text()
-        if text:
-            return text.packet_show(_plain(self), dump=dump)
-        return _C.Packet.show(self, dump=dump)
+        return _scapy_text.packet_show(self, dump=dump)
+
+    def sprintf(self, fmt: str, relax: int = 1) -> str:
+        """Scapy's ``sprintf``: ``%[fmt[r],][layer[:n].]field%`` and ``{[!]layer:text}``."""
+        return _scapy_text.packet_sprintf(self, fmt, bool(relax))
+
+    def to_scapy(self) -> Any:
+        """The same bytes as a real Scapy packet, for a layer only Scapy decodes."""
+        return _scapy_text.to_scapy(self)
 
 
 _C._set_facade_types(ScapyPacket, _VIEWS)

@@ -251,3 +251,14 @@ def test_sr_results_print_scapy_summaries(capsys):
             (UnansweredList([frame]).show, ["0000 " + sa.Ether(bytes(frame)).summary()])):
         call()
         assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_facade_packets_print_scapys_text():
+    """fastpkt.scapy's packets (Scapy's object model) print the same text and hand over."""
+    path = str(DATA / "dns.pcap")
+    ours, theirs = fs.rdpcap(path), sa.rdpcap(path)
+    fmt = "%IP.src% {UDP:%UDP.dport%} %DNS.qd% %r,IP.flags%"
+    for p, sp in zip(ours, theirs):
+        assert (repr(p), p.summary(), p.show(dump=True), p.sprintf(fmt)) == (
+            repr(sp), sp.summary(), sp.show(dump=True), sp.sprintf(fmt))
+        assert bytes(p.to_scapy()) == bytes(sp)
