@@ -974,7 +974,7 @@ def ls(obj: Any, dump: bool = False) -> str | None:
     """``fastpkt.craft.ls`` for layer classes and built layers; a dissected packet's layers
     as Scapy's ``ls(pkt)`` lists them (field, Scapy field class, value, default), from
     Scapy itself (``to_scapy``) for layers not rendered here."""
-    if hasattr(obj, "fields_desc") or not hasattr(obj, "linktype"):
+    if not isinstance(obj, _Packet):   # a facade packet also answers for its first layer
         return _craft.ls(obj, dump)
     nodes = describe(obj)
     if nodes is not None and all(n.cls in _LS for n in nodes):

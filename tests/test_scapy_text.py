@@ -10,6 +10,8 @@ same captures.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import random
 import subprocess
@@ -262,3 +264,7 @@ def test_facade_packets_print_scapys_text():
         assert (repr(p), p.summary(), p.show(dump=True), p.sprintf(fmt)) == (
             repr(sp), sp.summary(), sp.show(dump=True), sp.sprintf(fmt))
         assert bytes(p.to_scapy()) == bytes(sp)
+        listing = io.StringIO()
+        with contextlib.redirect_stdout(listing):
+            sa.ls(sp)
+        assert fs.ls(p, dump=True) == listing.getvalue()
