@@ -444,7 +444,9 @@ class TracerouteResult(SndRcvList):
                 del hops[ttl]
         return trace
 
-    def show(self) -> None:
+    def show(self, prn: Any = None, lfilter: Any = None) -> None:
+        """The hops per target (Scapy's traceroute table; prn and lfilter, which the other
+        results' show() takes, do not apply to it)."""
         for target, hops in self.get_trace().items():
             print("traceroute to %s" % target)
             for ttl in sorted(hops):
