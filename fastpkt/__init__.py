@@ -119,6 +119,7 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
     on_error: str = "raise",
     count: int | None = None,
     display_filter: str | DisplayFilter | None = None,
+    defragment: bool | str = True,
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
@@ -136,11 +137,17 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
     display_filter: a Wireshark display filter (``tshark -Y`` syntax, e.g.
             ``'dns.qry.name contains "example"'``) or a ``DisplayFilter``, run in C on each
             dissected packet after ``filter``; a bad one raises FilterError.
+    defragment: reassemble IPv4 and IPv6 fragments (default). Every frame is still a
+            Packet; the one whose fragment completes a datagram views the reassembled
+            datagram (its udp/tcp/dns views and payload see all of it; ``fragments`` lists
+            the frames it came from; ``wire`` and writers keep the frame as captured).
+            A policy name picks how overlapping fragments resolve: "first" (default),
+            "last", "bsd", "linux". False: fragments stay as captured.
 
     The Reader is a context manager: ``with fp.open(path) as r: for pkt in r: ...``
     """
     return Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), count=count,
-                  display_filter=display_filter)
+                  display_filter=display_filter, defragment=defragment)
 
 
 def read(

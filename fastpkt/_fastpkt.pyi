@@ -261,6 +261,8 @@ class Packet:
     payload: bytes            # innermost payload after the last decoded header
     anomalies: tuple[str, ...]
     layers: tuple[str, ...]   # layer names outer to inner, e.g. ('Ether', 'IP', 'TCP')
+    fragments: tuple[int, ...] | None  # frames a reassembled IP datagram came from, by offset
+    wire: bytes               # the frame as captured (raw is the reassembled one when they differ)
     def __new__(cls, data: bytes, linktype: int = 1, time: float | None = None,
                 wirelen: int | None = None) -> Self: ...
     def haslayer(self, layer: str | type) -> bool: ...
@@ -293,7 +295,8 @@ class Reader:
     _facade: bool   # make fastpkt.scapy's packets (ScapyPacket)
     def __init__(self, source: _Source, filter: str | None = None, on_error: _OnError = "raise",
                  count: int | None = None,
-                 display_filter: str | DisplayFilter | None = None) -> None: ...
+                 display_filter: str | DisplayFilter | None = None,
+                 defragment: bool | Literal["first", "last", "bsd", "linux"] = True) -> None: ...
     format: Literal["pcap", "pcapng"]
     linktype: int
     snaplen: int

@@ -38,6 +38,7 @@ def flows(
     display_filter: str | DisplayFilter | None = None,
     max_hello_fields: int = 16384,
     workers: int | None = None,
+    defragment: bool | str | None = None,
 ) -> Flows:
     """Aggregate a capture into flows, in C.
 
@@ -72,6 +73,11 @@ def flows(
         usable cores for paths or in-memory inputs of 64 MiB or more, else 1. A run with
         several workers keeps its records until the end (like ``to_pandas()``), and
         max_memory/max_flows are divided between the workers.
+    defragment: IP fragments are reassembled before the flow table (default; a policy name
+        as for ``fastpkt.open``): a datagram counts once, when complete, with its reassembled
+        length, and fragments of datagrams never completed are not counted
+        (``stats['defrag']``). False: every fragment counts as captured. An open Reader
+        keeps its own setting.
 
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
@@ -81,11 +87,13 @@ def flows(
     options = dict(bidirectional=bool(bidirectional), idle_timeout=idle_timeout, active_timeout=active_timeout,
                    max_flows=max_flows, max_memory=max_memory, progress=progress_callback(progress, "flows"),
                    tls=bool(tls), max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
-    return cast("Flows", _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter))
+    return cast("Flows", _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter,
+                                 defragment))
 
 
 def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, Any], filter: str | None,  # noqa: A002
-            on_error: str, what: str, display_filter: str | DisplayFilter | None) -> Any:
+            on_error: str, what: str, display_filter: str | DisplayFilter | None,
+            defragment: bool | str | None = None) -> Any:
     """One engine over the source, or ``workers`` of them merged (fastpkt.parallel)."""
     from . import parallel
 
@@ -93,30 +101,36 @@ def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, An
     if display_filter is not None and not isinstance(display_filter, DisplayFilter):
         display_filter = DisplayFilter(display_filter)  # compiled once for every worker
     if n == 1:
-        return engine(_readers(source, filter, on_error, what, display_filter), **options)
+        return engine(_readers(source, filter, on_error, what, display_filter, defragment), **options)
     options.pop("on_data", None)
-    return parallel.run(engine, lambda: _readers(source, filter, on_error, what, display_filter), n, options)
+    return parallel.run(engine, lambda: _readers(source, filter, on_error, what, display_filter, defragment), n,
+                        options)
 
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str,  # noqa: A002
-             display_filter: str | DisplayFilter | None = None) -> list[Reader]:
+             display_filter: str | DisplayFilter | None = None,
+             defragment: bool | str | None = None) -> list[Reader]:
     """The Readers an engine runs over: one per source (a list is merged in time order)."""
     from . import _source  # the package's source normaliser
 
     if isinstance(source, Reader):
-        if filter is not None or display_filter is not None:
-            raise ValueError("filter and display_filter apply to sources fastpkt opens; open the "
-                             "Reader with them")
+        if filter is not None or display_filter is not None or defragment is not None:
+            raise ValueError("filter, display_filter and defragment apply to sources fastpkt opens; "
+                             "open the Reader with them")
         return [source]
+    if defragment is None:
+        defragment = True
     if display_filter is not None and not isinstance(display_filter, DisplayFilter):
         display_filter = DisplayFilter(display_filter)  # compiled once for every source
     if isinstance(source, (list, tuple)):
         if not source:
             raise ValueError("%s() needs at least one source" % what)
         return [s if isinstance(s, Reader) else
-                Reader(_source(s), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter)
+                Reader(_source(s), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter,
+                       defragment=defragment)
                 for s in source]
-    return [Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter)]
+    return [Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter,
+                   defragment=defragment)]
 
 
 def flows_to_pandas(fl: Any) -> Any:

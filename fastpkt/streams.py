@@ -40,6 +40,7 @@ def streams(
     progress: bool | None | Callable[[int, int], Any] = None,
     display_filter: str | DisplayFilter | None = None,
     workers: int | None = None,
+    defragment: bool | str | None = None,
 ) -> Streams:
     """Reassemble every TCP connection of a capture, in C.
 
@@ -67,6 +68,8 @@ def streams(
 
     workers: parallel engines, as for ``fastpkt.flows`` (same Streams in the same order; not
         with on_data). max_buffered_total, max_memory and max_flows are divided between them.
+    defragment: as for ``fastpkt.flows``: IP fragments are reassembled before TCP
+        reassembly (default), so a fragmented segment is one segment.
 
     Iterate the result for Stream objects as connections end (or call ``.run()`` when
     only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
@@ -79,7 +82,8 @@ def streams(
                    on_memory_error=on_memory_error, depth=depth, max_buffered=max_buffered,
                    max_buffered_total=max(0, max_buffered_total // n), store=bool(store), on_data=on_data,
                    progress=progress_callback(progress, "streams"))
-    return cast("Streams", _engine(Streams, source, n, options, filter, on_error, "streams", display_filter))
+    return cast("Streams", _engine(Streams, source, n, options, filter, on_error, "streams", display_filter,
+                                   defragment))
 
 
 def _safe(ip: str) -> str:

@@ -34,6 +34,7 @@ def client_hellos(
     progress: bool | None | Callable[[int, int], Any] = None,
     display_filter: str | DisplayFilter | None = None,
     workers: int | None = None,
+    defragment: bool | str | None = None,
 ) -> ClientHellos:
     """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
 
@@ -53,10 +54,12 @@ def client_hellos(
     before its ServerHello is reported with anomaly 'evicted').
     display_filter: a Wireshark display filter run in C on each packet first.
     workers: parallel engines, as for ``fastpkt.flows`` (same records in the same order).
+    defragment: as for ``fastpkt.flows``: IP fragments are reassembled first (default).
     """
     options = dict(idle_timeout=idle_timeout, max_flows=max_flows, progress=progress_callback(progress, "hellos"),
                    max_hello_fields=max_hello_fields, max_memory=max_memory, on_memory_error=on_memory_error)
-    return cast("ClientHellos", _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos", display_filter))
+    return cast("ClientHellos", _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos",
+                                        display_filter, defragment))
 
 
 def hellos_to_pandas(hellos: Iterable[ClientHello]) -> Any:

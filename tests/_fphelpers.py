@@ -116,7 +116,8 @@ LAYER_ATTRS = {
 }
 COMMON_LAYER_ATTRS = ("name", "fields", "offset", "header_len", "payload", "raw")
 PACKET_ATTRS = ("time", "time_ns", "wirelen", "caplen", "linktype", "interface", "raw", "vlans",
-                "src", "dst", "sport", "dport", "proto", "payload", "anomalies", "layers")
+                "src", "dst", "sport", "dport", "proto", "payload", "anomalies", "layers", "fragments",
+                "wire")
 
 
 def touch_layer(layer: Any) -> None:

@@ -473,7 +473,7 @@ def test_fragments_are_attributed_to_their_flow():
     frames = _fragments(CLIENT, SERVER, 4242, b"x" * 60)
     pkts = [(T0 + i * 0.001, fr) for i, fr in enumerate(frames)]
     pkts.append((T0 + 1, udp4(SERVER, CLIENT, 5000, 4000, b"ok")))
-    fl = fp.flows(pcap(pkts), progress=False)
+    fl = fp.flows(pcap(pkts), progress=False, defragment=False)
     flows = list(fl)
     assert len(flows) == 1
     f = flows[0]
@@ -484,11 +484,29 @@ def test_fragments_are_attributed_to_their_flow():
 
 def test_orphan_fragment_is_counted():
     frames = _fragments(CLIENT, SERVER, 7, b"y" * 60)
-    fl = fp.flows(pcap([(T0, frames[1]), (T0 + 0.001, frames[2])]), progress=False)
+    fl = fp.flows(pcap([(T0, frames[1]), (T0 + 0.001, frames[2])]), progress=False, defragment=False)
     flows = list(fl)
     assert fl.stats["fragment_misses"] == 2
     assert len(flows) == 1 and flows[0].src_port is None
     assert "flow_fragment_orphan" in flows[0].anomalies
+
+
+def test_reassembled_datagram_counts_once():
+    """Defragmented (the default), the datagram is one packet of the flow, as Zeek's conn.log
+    and tshark's UDP conversations count it; fragments never completed stay out of flows."""
+    frames = _fragments(CLIENT, SERVER, 4242, b"x" * 60)
+    pkts = [(T0 + i * 0.001, fr) for i, fr in enumerate(frames)]
+    pkts.append((T0 + 1, udp4(SERVER, CLIENT, 5000, 4000, b"ok")))
+    pkts.append((T0 + 2, _fragments(CLIENT, SERVER, 7, b"y" * 60)[1]))  # an orphan
+    fl = fp.flows(pcap(pkts), progress=False)
+    flows = list(fl)
+    assert len(flows) == 1
+    f = flows[0]
+    assert (f.src_port, f.dst_port, f.fwd_packets, f.rev_packets) == (4000, 5000, 1, 1)
+    assert f.fwd_payload_bytes == 60
+    assert fl.stats["fragments"] == 0
+    assert {k: fl.stats["defrag"][k] for k in ("fragments", "reassembled", "pending")} == {
+        "fragments": 4, "reassembled": 1, "pending": 1}
 
 
 # ---- application hints -----------------------------------------------------------------------------

@@ -77,6 +77,10 @@ static int l4_layer(const fp_dissection *d, fp_layer_id *id)
 static int64_t l4_declared_len(const uint8_t *data, const fp_dissection *d, uint32_t l4_off)
 {
     uint32_t ip_end, captured_end;
+    if (d->reassembled) { /* the header is the last fragment's; the span is the datagram */
+        ip_end = d->layer[FP_HAS(d, FP_L_IP4) ? FP_L_IP4 : FP_L_IP6].end;
+        return ip_end < l4_off ? -1 : (int64_t)(ip_end - l4_off);
+    }
     if (FP_HAS(d, FP_L_IP4)) {
         const fp_span *ip = &d->layer[FP_L_IP4];
         uint32_t totlen = fp_load_be16(data + ip->off + 2);

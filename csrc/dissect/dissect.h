@@ -72,7 +72,17 @@ enum {
                                              hop / label budget spent (decoding stopped) */
     FP_ANOM_TLS_RECORDS_CAPPED = 1u << 22, /* a ClientHello spread over more records of one
                                             * segment than the view reads (16) */
-    FP_ANOM_COUNT_BITS = 23
+    /* IP reassembly (csrc/flow/ip_defrag.c), named as Zeek's weird.log names them. */
+    FP_ANOM_FRAG_OVERLAP = 1u << 23,       /* fragment_overlap: overlapping bytes agree */
+    FP_ANOM_FRAG_INCONSISTENT = 1u << 24,  /* fragment_inconsistency: overlapping bytes differ */
+    FP_ANOM_FRAG_SIZE = 1u << 25,          /* fragment_size_inconsistency: ends disagree */
+    FP_ANOM_FRAG_SMALL = 1u << 26,         /* excessively_small_fragment: MF set, under 64 bytes */
+    FP_ANOM_FRAG_LARGE = 1u << 27,         /* excessively_large_fragment: ends past 64000 */
+    FP_ANOM_FRAG_DF = 1u << 28,            /* fragment_with_DF */
+    FP_ANOM_FRAG_PROTOCOL = 1u << 29,      /* fragment_protocol_inconsistency */
+    FP_ANOM_FRAG_DROPPED = 1u << 30,       /* fragment_dropped: a reassembly limit dropped it
+                                            * (memory cap, fragment count, past 65535) */
+    FP_ANOM_COUNT_BITS = 31
 };
 
 /* Stable snake_case names for anomaly bits, index = bit number. */
@@ -118,6 +128,7 @@ typedef struct {
     uint16_t frag_offset;  /* IPv4/IPv6 fragment offset in BYTES */
     uint8_t more_fragments;
     uint8_t is_fragment;   /* MF set or offset != 0 */
+    uint8_t reassembled;   /* IP payload is a reassembled datagram (fp_dissect_datagram) */
     uint32_t payload_off;  /* innermost payload (after the last decoded header) */
     uint32_t payload_len;
 } fp_dissection;
@@ -132,6 +143,11 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
  * header fields: DNS names are walked and TLS handshakes framed only on demand). */
 void fp_dissect_headers(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                         fp_dissection *out);
+
+/* The same for a frame whose IP header (its fragment's, as captured) is followed by the
+ * whole reassembled payload (csrc/flow/ip_defrag.c): the IP payload runs to the end of the
+ * data and upper layers are decoded whatever the header's offset and lengths say. */
+void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, fp_dissection *out);
 
 /* ---- Checksums (on demand) -------------------------------------------- */
 /* Return 1 valid, 0 invalid, -1 cannot tell (truncated, fragment, zero UDP checksum). */
@@ -239,6 +255,7 @@ typedef struct {
     uint32_t wirelen;
     fp_dissection *d;
     int no_app; /* skip application detection (fp_dissect_headers) */
+    int reassembled; /* fp_dissect_datagram: the IP payload is whole, to the end */
 } fp_dctx;
 
 static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,

@@ -61,6 +61,14 @@ void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
         fp_set_payload(d, end, end);
         return;
     }
+    if (x->reassembled) { /* this fragment's header, then the whole datagram's payload */
+        d->more_fragments = 0;
+        d->frag_offset = 0;
+        d->is_fragment = 0;
+        fp_set_layer(d, FP_L_IP4, off, ihl, end);
+        fp_dissect_l4(x, d->ip_proto, off + ihl, end);
+        return;
+    }
     uint32_t ip_end = ip4_end(x, off, end, ihl, totlen);
     fp_set_layer(d, FP_L_IP4, off, ihl, ip_end);
     if (totlen != 0 && totlen < ihl) { /* header claims to be longer than the datagram */

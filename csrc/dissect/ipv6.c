@@ -65,7 +65,7 @@ static int walk_ext(fp_dctx *x, uint32_t *off, uint32_t end, uint8_t *nh)
         }
         c.ptr += len;
         *nh = next;
-        if (d->frag_offset != 0) { /* later fragment: the rest is not a header */
+        if (d->frag_offset != 0 && !x->reassembled) { /* later fragment: the rest is not a header */
             d->ip_proto = next;
             d->anomalies |= FP_ANOM_IP_FRAGMENT;
             fp_set_payload(d, fp_cur_off(&c), end);
@@ -84,12 +84,17 @@ void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end)
     if (fp_header_open(x, off, end, 40, FP_ANOM_IP6_TRUNC, &c) < 0)
         return;
     uint8_t nh = fp_peek_u8(&c, 6);
-    uint32_t ip_end = ip6_end(x, off, end, fp_peek_be16(&c, 4), nh);
+    uint32_t ip_end = x->reassembled ? end : ip6_end(x, off, end, fp_peek_be16(&c, 4), nh);
     fp_set_layer(d, FP_L_IP6, off, 40, ip_end);
     d->ip_proto = nh;
     uint32_t l4 = off + 40;
     if (walk_ext(x, &l4, ip_end, &nh) != 0)
         return;
+    if (x->reassembled) { /* the fragment header's fields describe one piece, not this datagram */
+        d->more_fragments = 0;
+        d->frag_offset = 0;
+        d->is_fragment = 0;
+    }
     d->ip_proto = nh;
     fp_dissect_l4(x, nh, l4, ip_end);
 }

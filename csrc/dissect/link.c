@@ -12,6 +12,9 @@ const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS] = {
     "tcp_trunc",     "tcp_bad_off",   "tcp_bad_opt",    "udp_trunc",      "udp_bad_len",
     "icmp_trunc",    "dns_malformed", "dns_name",       "http_malformed", "tls_malformed",
     "ip_fragment",   "dns_pointer_chain", "tls_records_capped",
+    "fragment_overlap", "fragment_inconsistency", "fragment_size_inconsistency",
+    "excessively_small_fragment", "excessively_large_fragment", "fragment_with_DF",
+    "fragment_protocol_inconsistency", "fragment_dropped",
 };
 
 enum { ETHERTYPE_IP4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_RARP = 0x8035, ETHERTYPE_IP6 = 0x86dd };
@@ -150,7 +153,7 @@ static void dissect_ppp(fp_dctx *x)
 }
 
 static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                                  int no_app, fp_dissection *out)
+                                  int no_app, int reassembled, fp_dissection *out)
 {
     /* Only the scalars: spans of absent layers are never read. */
     out->present = 0;
@@ -164,10 +167,11 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     out->frag_offset = 0;
     out->more_fragments = 0;
     out->is_fragment = 0;
+    out->reassembled = (uint8_t)reassembled;
     out->payload_off = 0;
     out->payload_len = caplen;
 
-    fp_dctx x = {data, caplen, wirelen, out, no_app};
+    fp_dctx x = {data, caplen, wirelen, out, no_app, reassembled};
     switch (linktype) {
     case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x); return;
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;
@@ -185,13 +189,18 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
 void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                 fp_dissection *out)
 {
-    dissect_record(data, caplen, wirelen, linktype, 0, out);
+    dissect_record(data, caplen, wirelen, linktype, 0, 0, out);
 }
 
 void fp_dissect_headers(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                         fp_dissection *out)
 {
-    dissect_record(data, caplen, wirelen, linktype, 1, out);
+    dissect_record(data, caplen, wirelen, linktype, 1, 0, out);
+}
+
+void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, fp_dissection *out)
+{
+    dissect_record(data, len, len, linktype, 0, 1, out);
 }
 
 /* ---- Fields (Wireshark's eth, vlan, ieee8021ad, sll) -------------------- */

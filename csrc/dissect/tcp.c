@@ -127,6 +127,10 @@ static int ip_wire_end(const fp_field_ctx *x, uint64_t *end)
     const fp_dissection *d = x->d;
     fp_field len = FP_FIELD_UINT("", FP_L_IP4, 2, 16, 0);
     fp_field_value v;
+    if (d->reassembled) { /* the header is the last fragment's; the span is the datagram */
+        *end = d->layer[FP_HAS(d, FP_L_IP4) ? FP_L_IP4 : FP_L_IP6].end;
+        return 0;
+    }
     if (FP_HAS(d, FP_L_IP4)) {
         if (!fp_field_read_fixed(&len, x, &v) || v.u < d->layer[FP_L_IP4].hlen)
             return -1;

@@ -21,7 +21,8 @@
     X(REASSEMBLY, "reassembly")     /* per-connection reassembler and out-of-order segments */ \
     X(STREAM_DATA, "stream_data")   /* stored stream bytes and gap lists */              \
     X(ON_DATA, "on_data_queue")     /* chunks queued for the on_data callback */         \
-    X(OUTPUT, "output")             /* finished records waiting for the consumer */
+    X(OUTPUT, "output")             /* finished records waiting for the consumer */ \
+    X(DEFRAG, "defrag")             /* IP fragments held for reassembly (own cap, ip_defrag.h) */
 
 #define FP_MEM_ENUM(name, str) FP_MEM_##name,
 enum { FP_MEM_COMPONENTS(FP_MEM_ENUM) FP_MEM_COUNT };
@@ -69,7 +70,7 @@ static inline int fp_budget_over(const fp_budget *b)
 static inline uint64_t fp_budget_evictable(const fp_budget *b)
 {
     return b->total - b->bytes[FP_MEM_ENGINE] - b->bytes[FP_MEM_FLOWS] - b->bytes[FP_MEM_OUTPUT] -
-           b->bytes[FP_MEM_ON_DATA] - b->held;
+           b->bytes[FP_MEM_ON_DATA] - b->bytes[FP_MEM_DEFRAG] - b->held;
 }
 
 /* A finished connection's state (n bytes) now belongs to a record in the output queue. */

@@ -141,7 +141,9 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
     k->vlan = (FP_HAS(d, FP_L_VLAN) && d->vlan_count) ? (uint16_t)(d->vlan[0].tci & 0x0fff) : FP_FLOW_NO_VLAN;
     uint8_t src[16] = {0}, dst[16] = {0};
     uint32_t ip_off = version == 4 ? d->layer[FP_L_IP4].off : d->layer[FP_L_IP6].off;
-    uint32_t ip_end = ip_wire_end(ip, version, ip_off);
+    /* a reassembled datagram's header is its last fragment's: the span has its length */
+    uint32_t ip_end = d->reassembled ? d->layer[version == 4 ? FP_L_IP4 : FP_L_IP6].end
+                                     : ip_wire_end(ip, version, ip_off);
     if (version == 4) {
         memcpy(src, ip + 12, 4);
         memcpy(dst, ip + 16, 4);

@@ -2,7 +2,9 @@
  * time step, bytes) -> dissect -> flow table with tiny timeouts and limits, so every
  * expiry path, eviction, the fragment table and the TCP state machine are exercised;
  * with bit 2 of the first byte the TLS/QUIC hello search rides on the table (reassembly,
- * record assembly, QUIC decryption, hello parsing and fingerprints at emission).
+ * record assembly, QUIC decryption, hello parsing and fingerprints at emission); with
+ * bit 3 IP fragments go through the reassembler first (policy from bits 4-5, a small
+ * memory cap) and completed datagrams are dissected and added whole, as the engines do.
  * Checks the table's bookkeeping after the final flush.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
  *         csrc/fuzz/fuzz_flow.c csrc/flow/(all).c csrc/dissect/(all but test_*).c \
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "flow/flow.h"
+#include "flow/ip_defrag.h"
 #include "stream/hello_tracker.h"
 
 static const uint32_t linktypes[] = {FP_LINKTYPE_ETHERNET, FP_LINKTYPE_RAW, FP_LINKTYPE_IPV4, FP_LINKTYPE_IPV6};
@@ -79,6 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s.hellos = &hellos;
         fp_flow_table_set_extension(t, on_packet, ext_free);
     }
+    fp_defrag *df = NULL;
+    if (data[0] & 8) {
+        fp_defrag_config dc = {(fp_defrag_policy)((data[0] >> 4) & 3), 4000, 1u << 14};
+        df = fp_defrag_new(&dc, &budget);
+    }
     size_t pos = 4;
     int64_t ts = 0;
     fp_dissection d;
@@ -92,12 +100,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rec == NULL) break;
         memcpy(rec, data + pos, len);
         fp_dissect(rec, (uint32_t)len, (uint32_t)len + (data[pos - 3] >> 7), lt, &d);
-        fp_flow_table_add(t, rec, &d, ts, (uint32_t)len);
+        fp_defrag_result res;
+        int drc = df ? fp_defrag_add(df, rec, (uint32_t)len, &d, ts, pos, &res) : FP_DEFRAG_PASS;
+        if (drc == FP_DEFRAG_COMPLETE) {
+            uint8_t *whole = malloc(res.len); /* exact size again */
+            if (whole == NULL) abort();
+            memcpy(whole, res.data, res.len);
+            fp_dissect_datagram(whole, res.len, lt, &d);
+            if (d.is_fragment || res.nframes == 0) abort();
+            fp_flow_table_add(t, whole, &d, ts, res.len);
+            free(whole);
+        } else if (drc == FP_DEFRAG_PASS) {
+            fp_flow_table_add(t, rec, &d, ts, (uint32_t)len);
+        }
         free(rec);
         pos += len;
         if (fp_flow_table_count(t) > cfg.max_flows) abort();
     }
     fp_flow_table_flush(t);
+    fp_defrag_free(df);
     const fp_flow_stats *st = fp_flow_table_stats(t);
     uint64_t expired = 0;
     for (int i = 0; i < FP_EXP_COUNT; i++) expired += st->expired[i];

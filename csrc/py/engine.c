@@ -18,6 +18,7 @@
 #include "../flow/flow.h"
 #include "engine.h"
 #include "../stream/hello_tracker.h"
+#include "../flow/ip_defrag.h"
 
 /* ---- the Flows object ---------------------------------------------------- */
 
@@ -51,6 +52,7 @@ typedef struct {
     uint32_t shard, shards;   /* _shard=(i, n): this engine keeps shard i of n (shards 0: all) */
     PyObject *parts;          /* _merge(): the shard engines owning the records' state, or NULL */
     uint32_t *owner;          /* _merge(): index in parts of each out record's engine */
+    fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
@@ -182,6 +184,21 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 
 enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
 
+/* A fragment through the engine's reassembler (made at the first one, its memory capped
+ * at an eighth of max_memory and charged to the budget). A reassembler that cannot be
+ * made lets fragments through as they are (counted in allocation_failures). */
+static int engine_defrag(fp_flows_obj *fl, int policy, const fp_record *rec, const fp_dissection *d,
+                         fp_defrag_result *res)
+{
+    if (fl->defrag == NULL) {
+        uint64_t cap = fl->budget->limit ? fl->budget->limit / 8 : FP_DEFRAG_MAX_BYTES;
+        fp_defrag_config cfg = {(fp_defrag_policy)policy, FP_DEFRAG_TIMEOUT_NS,
+                                cap < FP_DEFRAG_MAX_BYTES ? cap : FP_DEFRAG_MAX_BYTES};
+        if ((fl->defrag = fp_defrag_new(&cfg, fl->budget)) == NULL) return FP_DEFRAG_PASS;
+    }
+    return fp_defrag_add(fl->defrag, rec->data, rec->caplen, d, rec->ts_ns, 0, res);
+}
+
 /* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
  * reader has ended, PUMP_ERROR with the failing reader in *which. */
 static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc, Py_ssize_t *which,
@@ -218,8 +235,23 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
             fp_dissect(rec->data, rec->caplen, rec->wirelen, rec->linktype, &d);
             dp = &d;
         }
-        fp_flow_table_add(fl->table, rec->data, dp, rec->ts_ns, rec->wirelen);
+        const uint8_t *data = rec->data;
+        uint32_t wirelen = rec->wirelen;
         fl->has_pending[best] = 0;
+        int policy = ((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best))->defrag_policy;
+        if (dp->is_fragment && policy >= 0) {
+            fp_defrag_result res;
+            int drc = engine_defrag(fl, policy, rec, dp, &res);
+            if (drc == FP_DEFRAG_HELD) continue; /* its bytes reach the table with the datagram */
+            if (drc == FP_DEFRAG_COMPLETE) {
+                data = res.data;
+                wirelen = res.len;
+                fp_dissect_datagram(data, res.len, rec->linktype, &d);
+                d.anomalies |= res.anomalies;
+                dp = &d;
+            }
+        }
+        fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
         if (until_output && fl->out_n > fl->out_pos) break;
         if (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) break; /* keep the queue short */
         if (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) break; /* raise now */
@@ -946,6 +978,7 @@ static void flows_dealloc(PyObject *self)
     PyObject_GC_UnTrack(self);
     flows_clear(self);
     fp_flow_table_free(fl->table);
+    fp_defrag_free(fl->defrag);
     if (fl->out) free_out_range(fl, fl->out_pos, fl->out_n);
     free(fl->owner);
     Py_CLEAR(fl->parts); /* after the records whose state they own */
@@ -982,6 +1015,16 @@ static PyObject *merged_stats(PyObject *parts)
     Py_XDECREF(list);
     Py_DECREF(mod);
     return r;
+}
+
+/* stats['defrag']: the reassembler's counters (zeros before the first fragment). */
+static PyObject *defrag_stats(const fp_defrag *df)
+{
+    static const fp_defrag_stats none;
+    const fp_defrag_stats *s = df ? fp_defrag_stats_of(df) : &none;
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "fragments", s->fragments, "reassembled",
+                         s->reassembled, "timed_out", s->timed_out, "dropped", s->dropped, "overlaps",
+                         s->overlaps, "unusable", s->unusable, "pending", s->pending);
 }
 
 static PyObject *flows_get_stats(PyObject *self, void *c)
@@ -1028,6 +1071,9 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
                          "dropped", s->oom, "bad_transport", s->bad_transport, "time_reversals", s->time_reversals,
                          "reversal_risks", s->reversal_risks,
                          "finished", fl->finished ? Py_True : Py_False);
+    PyObject *df = defrag_stats(fl->defrag);
+    if (df == NULL || d == NULL || PyDict_SetItemString(d, "defrag", df) < 0) Py_CLEAR(d);
+    Py_XDECREF(df);
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;
     PyObject *r;
     if (fl->eng) {

@@ -19,6 +19,7 @@ static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
     if (op == NULL) return (FpPacket *)PyErr_NoMemory();
     PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)inline_len);
     ((FpPacket *)op)->edit = NULL;
+    ((FpPacket *)op)->wire = NULL;
     return (FpPacket *)op;
 }
 
@@ -92,6 +93,47 @@ FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *re
     return p;
 }
 
+FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
+                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade)
+{
+    uint32_t wlen = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
+    fp_packet_wire *w = PyMem_Malloc(offsetof(fp_packet_wire, data) + wlen);
+    if (w == NULL) return (FpPacket *)PyErr_NoMemory();
+    memcpy(w->data, rec->data, wlen);
+    w->caplen = rec->caplen;
+    w->wirelen = rec->wirelen;
+    w->opts_len = rec->opts_len;
+    w->opts_big_endian = rec->opts_big_endian;
+    w->frames = PyTuple_New(nframes);
+    for (uint32_t i = 0; w->frames && i < nframes; i++) {
+        PyObject *n = PyLong_FromUnsignedLongLong(frames[i]);
+        if (n == NULL) Py_CLEAR(w->frames);
+        else PyTuple_SET_ITEM(w->frames, i, n);
+    }
+    FpPacket *p = w->frames ? packet_alloc(packet_type(st, facade), len) : NULL;
+    if (p == NULL) {
+        Py_XDECREF(w->frames);
+        PyMem_Free(w);
+        return NULL;
+    }
+    p->owner = NULL;
+    p->owner_is_reader = 0;
+    p->st = st;
+    memcpy(p->inline_data, data, len);
+    p->data = p->inline_data;
+    p->ts_ns = rec->ts_ns;
+    p->caplen = p->wirelen = len;
+    p->linktype = rec->linktype;
+    p->interface_id = rec->interface_id;
+    p->has_ts = rec->has_ts;
+    p->opts_len = 0;
+    p->opts_big_endian = 0;
+    p->wire = w;
+    fp_dissect_datagram(p->data, len, rec->linktype, &p->d);
+    p->d.anomalies |= anomalies;
+    return p;
+}
+
 static void packet_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -101,6 +143,10 @@ static void packet_dealloc(PyObject *self)
         Py_DECREF(p->owner);
     }
     Py_XDECREF(p->edit);
+    if (p->wire) {
+        Py_DECREF(p->wire->frames);
+        PyMem_Free(p->wire);
+    }
     tp->tp_free(self); /* PyObject_Free, or the GC's for a Python subclass */
     Py_DECREF(tp);
 }
@@ -178,15 +224,17 @@ static PyObject *get_comment(PyObject *self, void *c)
     }
     Py_RETURN_NONE;
 }
+/* The frame's lengths, as captured (tshark's frame.len and frame.cap_len), also for a
+ * reassembled datagram's packet. */
 static PyObject *get_wirelen(PyObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromUnsignedLong(PKT(self)->wirelen);
+    return PyLong_FromUnsignedLong(PKT(self)->wire ? PKT(self)->wire->wirelen : PKT(self)->wirelen);
 }
 static PyObject *get_caplen(PyObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromUnsignedLong(PKT(self)->caplen);
+    return PyLong_FromUnsignedLong(PKT(self)->wire ? PKT(self)->wire->caplen : PKT(self)->caplen);
 }
 static PyObject *get_linktype(PyObject *self, void *c)
 {
@@ -685,6 +733,21 @@ fail_v:
     return NULL;
 }
 
+static PyObject *get_fragments(PyObject *self, void *c)
+{
+    (void)c;
+    if (PKT(self)->wire == NULL) Py_RETURN_NONE;
+    return Py_NewRef(PKT(self)->wire->frames);
+}
+
+static PyObject *get_wire(PyObject *self, void *c)
+{
+    (void)c;
+    const FpPacket *p = PKT(self);
+    if (p->wire) return PyBytes_FromStringAndSize((const char *)p->wire->data, p->wire->caplen);
+    return PyBytes_FromStringAndSize((const char *)p->data, p->caplen);
+}
+
 static PyGetSetDef packet_getset[] = {
     {"time", get_time, NULL, "Capture time as float seconds since the epoch (None for pcapng SPB).", NULL},
     {"time_ns", get_time_ns, NULL, "Capture time in integer nanoseconds since the epoch.", NULL},
@@ -717,6 +780,10 @@ static PyGetSetDef packet_getset[] = {
     {"payload", get_payload, NULL, "Payload after the innermost decoded header.", NULL},
     {"anomalies", get_anomalies, NULL, "Names of what was malformed in this packet.", NULL},
     {"layers", get_layers, NULL, "Layer names, outer to inner.", NULL},
+    {"fragments", get_fragments, NULL,
+     "Frame numbers of the IP fragments this packet's datagram was reassembled from (by offset; "
+     "this packet's fragment completed it), or None.", NULL},
+    {"wire", get_wire, NULL, "The bytes as captured (differs from raw for a reassembled datagram).", NULL},
     {NULL},
 };
 

@@ -81,6 +81,7 @@ typedef struct {
     fp_state *st;          /* module state, cached: attribute access is the hot path */
     PyObject *owner;       /* NULL when the bytes live in inline_data */
     PyObject *edit;        /* builder stack of these bytes once a layer was edited, else NULL */
+    struct fp_packet_wire *wire; /* a reassembled datagram's packet: the frame as captured */
     const uint8_t *data;
     fp_dissection d;
     uint8_t inline_data[];
@@ -112,6 +113,19 @@ FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caple
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
                          uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns,
                          int facade);
+/* The packet of the fragment that completed an IP datagram views the reassembled frame
+ * (`data`); writers take the frame as captured from here. */
+typedef struct fp_packet_wire {
+    PyObject *frames;      /* tuple of the fragments' frame numbers, by offset */
+    uint32_t caplen, wirelen, opts_len;
+    int opts_big_endian;
+    uint8_t data[];        /* caplen bytes, then (pcapng) padding and options */
+} fp_packet_wire;
+FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
+                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade);
+/* defragment= of Reader and the engines: True (the default policy), False, or a policy
+ * name ("first", "last", "bsd", "linux"); -1 with an exception when neither. */
+int fp_defrag_policy_arg(PyObject *arg, int *policy);
 /* Where a packet's pcapng options start (they follow its data, 4-byte aligned). */
 static inline const uint8_t *fp_packet_opts(const FpPacket *p)
 {
@@ -175,6 +189,8 @@ typedef struct {
     fp_dissection dissection;
     int keep_dissection;
     uint64_t frames;         /* records read from the source: frame.number of the last */
+    int defrag_policy;       /* fp_defrag_policy for iteration's IP reassembly, -1 when off */
+    struct fp_defrag *defrag; /* made at the first fragment */
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */
     int has_view;
     int is_stream;           /* unstable record data (pipes, file objects, compressed, live) */

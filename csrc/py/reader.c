@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../filter/filter.h"
+#include "../flow/ip_defrag.h"
 #include "../source/bpf.h"
 #include "../source/live.h"
 
@@ -138,14 +139,34 @@ static int set_display_filter(fp_reader_obj *r, fp_state *st, PyObject *display_
     return 0;
 }
 
+int fp_defrag_policy_arg(PyObject *arg, int *policy)
+{
+    if (arg == NULL || arg == Py_True) {
+        *policy = FP_DEFRAG_FIRST;
+        return 0;
+    }
+    if (arg == Py_False || arg == Py_None) {
+        *policy = -1;
+        return 0;
+    }
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (name && (*policy = fp_defrag_policy_from_name(name)) >= 0) return 0;
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "defragment must be True, False or an overlap policy "
+                                       "('first', 'last', 'bsd', 'linux'), not %R", arg);
+    return -1;
+}
+
 static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"source", "filter", "on_error", "count", "display_filter", NULL};
+    static char *kwlist[] = {"source", "filter", "on_error", "count", "display_filter", "defragment", NULL};
     PyObject *source, *filter = Py_None, *on_error = Py_None, *count = Py_None, *dfilter = Py_None;
+    PyObject *defragment = NULL;
     fp_reader_obj *r = as_reader(self);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO:Reader", kwlist, &source, &filter, &on_error,
-                                     &count, &dfilter))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOO:Reader", kwlist, &source, &filter, &on_error,
+                                     &count, &dfilter, &defragment))
         return -1;
+    if (fp_defrag_policy_arg(defragment, &r->defrag_policy) < 0) return -1;
     if (r->src != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Reader is already initialised");
         return -1;
@@ -333,6 +354,30 @@ static inline void release_one(PyObject *self)
     else r->claim_owner = 0;
 }
 
+/* The Packet of a record, through IP reassembly: a fragment is delivered as it is (with
+ * the reassembler's anomalies), the one completing a datagram as the reassembled frame. */
+static PyObject *deliver(fp_reader_obj *r, fp_state *st, const fp_record *rec, PyObject *owner)
+{
+    FpPacket *p = fp_packet_from_record(st, rec, owner, r->facade);
+    if (p == NULL || !p->d.is_fragment || r->defrag_policy < 0) return (PyObject *)p;
+    if (r->defrag == NULL) {
+        fp_defrag_config cfg = {(fp_defrag_policy)r->defrag_policy, FP_DEFRAG_TIMEOUT_NS, FP_DEFRAG_MAX_BYTES};
+        if ((r->defrag = fp_defrag_new(&cfg, NULL)) == NULL) {
+            Py_DECREF(p);
+            return PyErr_NoMemory();
+        }
+    }
+    fp_defrag_result res;
+    int rc = fp_defrag_add(r->defrag, p->data, p->caplen, &p->d, p->ts_ns, r->frames, &res);
+    if (rc != FP_DEFRAG_COMPLETE) {
+        p->d.anomalies |= res.anomalies;
+        return (PyObject *)p;
+    }
+    Py_DECREF(p);
+    return (PyObject *)fp_packet_reassembled(st, rec, res.data, res.len, res.anomalies, res.frames, res.nframes,
+                                             r->facade);
+}
+
 /* Next packet for Python-level iteration. A quiet live capture comes back every read
  * timeout to let signals (Ctrl+C) through. */
 static PyObject *reader_iternext(PyObject *self)
@@ -349,7 +394,7 @@ static PyObject *reader_iternext(PyObject *self)
     }
     if (!r->is_stream && r->claim_owner == 0) { /* mmap'd or memory: pull under the GIL */
         rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
-        if (rc == FP_PULL_RECORD) return (PyObject *)fp_packet_from_record(st, &rec, self, r->facade);
+        if (rc == FP_PULL_RECORD) return deliver(r, st, &rec, self);
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
         return NULL;
     }
@@ -367,8 +412,7 @@ static PyObject *reader_iternext(PyObject *self)
     if (r->closed && rc == FP_PULL_RECORD) rc = FP_PULL_END; /* closed by another thread meanwhile */
     PyObject *pkt = NULL;
     if (rc == FP_PULL_RECORD) /* built while claimed: a stream's record moves on the next pull */
-        pkt = (PyObject *)fp_packet_from_record(st, &rec, fp_source_stable_data(r->src) ? self : NULL,
-                                                     r->facade);
+        pkt = deliver(r, st, &rec, fp_source_stable_data(r->src) ? self : NULL);
     else
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
     release_one(self);
@@ -579,6 +623,7 @@ static void reader_dealloc(PyObject *self)
     as_reader(self)->dfilter = NULL;
     Py_CLEAR(as_reader(self)->dfilter_obj);
     if (as_reader(self)->claim_lock) PyThread_free_lock(as_reader(self)->claim_lock);
+    fp_defrag_free(as_reader(self)->defrag);
     tp->tp_free(self);
     Py_DECREF(tp);
 }

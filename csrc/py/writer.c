@@ -471,6 +471,13 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
         fp_record rec = {.ts_ns = p->ts_ns, .data = p->data, .caplen = p->caplen, .wirelen = p->wirelen,
                          .linktype = p->linktype, .interface_id = p->interface_id, .opts_len = p->opts_len,
                          .opts_big_endian = p->opts_big_endian};
+        if (p->wire) { /* a reassembled datagram's packet: the frame as it was captured */
+            rec.data = p->wire->data;
+            rec.caplen = p->wire->caplen;
+            rec.wirelen = p->wire->wirelen;
+            rec.opts_len = p->wire->opts_len;
+            rec.opts_big_endian = p->wire->opts_big_endian;
+        }
         wpacket_from_record(&a->p, &rec);
         linktype = p->linktype;
         interface_id = p->interface_id;

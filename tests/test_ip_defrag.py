@@ -1,0 +1,323 @@
+"""IP fragment reassembly (csrc/flow/ip_defrag.c) against tshark's reassembly of the same
+captures: the corpus captures with fragments, datagrams Scapy fragments (in order, reversed,
+shuffled, duplicated, IPv4 and IPv6), overlapping fragments, and captures of real kernel
+fragmentation in a network namespace (root only). The overlap policies are checked against
+their definitions (ip_defrag.h) on hand-built vectors; anomaly names are Zeek's weird names.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from scapy.all import DNS, DNSQR, DNSRR, ICMP, IP, UDP, Ether, IPv6, IPv6ExtHdrFragment, Raw, fragment, fragment6
+from scapy.utils import wrpcap
+
+import fastpkt as fp
+from _fphelpers import corpus_files, have, tool_env
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+# tshark lists a fragment whose overlap conflicts under ip.fragment.error, not ip.fragment.
+FIELDS = ("frame.number", "ip.fragment", "ipv6.fragment", "ip.fragment.error", "ipv6.fragment.error",
+          "udp.length", "udp.payload", "tcp.len", "dns.qry.name", "http.request.method",
+          "ip.fragment.overlap", "ip.fragment.overlap.conflict")
+
+
+def tshark_frames(path: Path) -> list[dict[str, str]]:
+    """tshark's view with its default reassembly, one dict per frame."""
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=tool_env(
+        WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+
+
+def frames_of(s: str) -> tuple[int, ...] | None:
+    return tuple(int(x) for x in s.split(",")) if s else None
+
+
+def compare_with_tshark(path: Path, **open_kw) -> int:
+    """Every frame: the fragments tshark reassembled in it, and what the reassembled
+    datagram holds. Returns the number of reassembled datagrams."""
+    ours = list(fp.open(str(path), **open_kw))
+    ref = tshark_frames(path)
+    assert len(ours) == len(ref)
+    n = 0
+    for p, t in zip(ours, ref):
+        want = frames_of(t["ip.fragment"] or t["ipv6.fragment"])
+        errors = frames_of(t["ip.fragment.error"] or t["ipv6.fragment.error"])
+        where = "%s frame %s" % (path.name, t["frame.number"])
+        if errors:  # the two lists lose tshark's offset order: compare the frames
+            assert sorted(p.fragments) == sorted(want + errors), where
+        else:
+            assert p.fragments == want, where
+        if want is None:
+            continue
+        if t["ip.fragment.overlap.conflict"]:
+            assert "fragment_inconsistency" in p.anomalies, where
+        n += 1
+        if t["udp.length"]:
+            assert p.udp is not None and p.udp.len == int(t["udp.length"]), where
+            if t["udp.payload"]:  # tshark's runs to the datagram's end, past the UDP length
+                ref = bytes.fromhex(t["udp.payload"].replace(":", ""))
+                assert p.udp.payload == ref[:p.udp.len - 8], where
+        if t["tcp.len"]:
+            assert p.tcp is not None and len(p.tcp.payload) == int(t["tcp.len"]), where
+        if t["dns.qry.name"]:
+            # tshark shows a space where a label holds one; fastpkt escapes it (\\032)
+            assert [q.qname.replace("\\032", " ") for q in p.dns.qd] == t["dns.qry.name"].split(","), where
+        if t["http.request.method"]:
+            assert p.http is not None and p.http.method == t["http.request.method"], where
+    return n
+
+
+@pytest.fixture(scope="module")
+def tshark_ok():
+    if not have("tshark"):
+        pytest.skip("tshark is not installed")
+
+
+def test_corpus_captures_with_fragments(corpus, tshark_ok):
+    total = 0
+    for name in corpus_files():
+        path = corpus / name
+        try:
+            pkts = list(fp.open(str(path), defragment=False, on_error="stop"))
+        except fp.Error:
+            continue
+        if not any((p.ip is not None and (p.ip.MF or p.ip.frag)) or
+                   (p.ip6 is not None and p.ip6.frag is not None and (p.ip6.MF or p.ip6.frag)) for p in pkts):
+            continue
+        if (corpus / "refs" / (name + ".stderr")).exists():
+            continue  # cut short or unreadable for tshark: no whole reference
+        total += compare_with_tshark(path)
+    assert total >= 6  # ppp-ip6_fragments (4), ppp-frag_http_req, zeek-ipv6-fragmented-dns
+
+
+def test_defragment_false_keeps_fragments_as_captured(corpus):
+    path = str(corpus / "ppp-frag_http_req.pcap")
+    off = list(fp.open(path, defragment=False))
+    on = list(fp.open(path))
+    assert all(p.fragments is None for p in off)
+    assert off[-1].tcp is None and on[-1].tcp is not None and on[-1].http.method == "GET"
+    assert on[-1].wire == off[-1].raw and on[-1].wirelen == off[-1].wirelen
+    assert on[-1].raw != off[-1].raw
+
+
+def big_dns_answer(txt_len: int = 3000) -> bytes:
+    txt = [b"x" * 255] * (txt_len // 255)
+    return bytes(DNS(id=7, qr=1, qd=DNSQR(qname="big.example", qtype="TXT"),
+                     an=DNSRR(rrname="big.example", type="TXT", rdata=txt)))
+
+
+def scapy_capture(tmp_path: Path, frames: list[bytes], name: str) -> Path:
+    path = tmp_path / name
+    wrpcap(str(path), [Ether(f) for f in frames])
+    return path
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed", "shuffled", "duplicated"])
+@pytest.mark.parametrize("version", [4, 6])
+def test_scapy_fragments(tmp_path, tshark_ok, order, version):
+    payload = big_dns_answer()
+    if version == 4:
+        dgram = IP(src="10.1.0.1", dst="10.1.0.2", id=0x1234) / UDP(sport=53, dport=40000) / Raw(payload)
+        pieces = fragment(dgram, fragsize=400)
+    else:
+        dgram = (IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment(id=0xabcdef) /
+                 UDP(sport=53, dport=40000) / Raw(payload))
+        pieces = fragment6(dgram, 520)
+    frames = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / f) for f in pieces]
+    if order == "reversed":
+        frames.reverse()
+    elif order == "shuffled":
+        random.Random(18).shuffle(frames)
+    elif order == "duplicated":
+        frames = frames[:2] + frames[1:2] + frames[2:]
+    path = scapy_capture(tmp_path, frames, "frags.pcap")
+    assert compare_with_tshark(path) == 1
+    last = list(fp.open(str(path)))[-1]
+    assert last.udp.payload == payload  # the datagram Scapy fragmented
+    assert [q.qname for q in last.dns.qd] == ["big.example"]
+    assert last.udp.checksum_ok() is True
+    if order == "duplicated":
+        assert "fragment_overlap" in last.anomalies
+
+
+def v4_fragment(ident: int, off: int, data: bytes, mf: bool, proto: int = 17) -> bytes:
+    ip = IP(src="10.2.0.1", dst="10.2.0.2", id=ident, proto=proto, frag=off // 8, flags="MF" if mf else 0)
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / ip / Raw(data))
+
+
+def test_overlap_conflict_first_policy_matches_tshark(tmp_path, tshark_ok):
+    """The earlier fragment has the lower offset: tshark keeps its bytes, as "first" does."""
+    head = bytes(UDP(sport=1000, dport=2000, len=8 + 40, chksum=0))
+    frames = [v4_fragment(5, 0, head + b"A" * 24, True), v4_fragment(5, 16, b"C" * 32, False)]
+    path = scapy_capture(tmp_path, frames, "overlap.pcap")
+    compare_with_tshark(path)
+    ref = tshark_frames(path)[-1]
+    last = list(fp.open(str(path)))[-1]
+    assert last.udp.payload == b"A" * 24 + b"C" * 16
+    assert ref["ip.fragment.overlap.conflict"] and "fragment_inconsistency" in last.anomalies
+
+
+# Policy vectors: fragments (offset, bytes, more fragments) in arrival order and the payload
+# each policy gives, derived from the definitions in ip_defrag.h: first keeps the earlier
+# bytes, last takes the later, bsd takes the later only where it starts before the earlier,
+# linux also where it starts at the same offset.
+POLICY_VECTORS = [
+    ([(0, b"A" * 16, True), (0, b"B" * 8, True), (8, b"C" * 16, False)],
+     {"first": b"A" * 16 + b"C" * 8, "last": b"B" * 8 + b"C" * 16,
+      "bsd": b"A" * 16 + b"C" * 8, "linux": b"B" * 8 + b"A" * 8 + b"C" * 8}),
+    ([(8, b"A" * 16, True), (0, b"B" * 16, True), (24, b"C" * 8, False)],
+     {"first": b"B" * 8 + b"A" * 16 + b"C" * 8, "last": b"B" * 16 + b"A" * 8 + b"C" * 8,
+      "bsd": b"B" * 16 + b"A" * 8 + b"C" * 8, "linux": b"B" * 16 + b"A" * 8 + b"C" * 8}),
+]
+
+
+@pytest.mark.parametrize("policy", ["first", "last", "bsd", "linux"])
+@pytest.mark.parametrize("vector", range(len(POLICY_VECTORS)))
+def test_overlap_policies(tmp_path, policy, vector):
+    frags, want = POLICY_VECTORS[vector]
+    frames = [v4_fragment(9, off, data, mf, proto=253) for off, data, mf in frags]  # 253: experimental
+    path = scapy_capture(tmp_path, frames, "policy.pcap")
+    last = list(fp.open(str(path), defragment=policy))[-1]
+    assert last.fragments == tuple(sorted(range(1, len(frames) + 1), key=lambda i: (frags[i - 1][0], i)))
+    assert last.payload == want[policy]
+    assert "fragment_inconsistency" in last.anomalies
+
+
+def capture(frames: list[bytes], times: list[float] | None = None) -> bytearray:
+    """An in-memory pcap of Ethernet frames (written by fastpkt's Writer)."""
+    out = io.BytesIO()
+    with fp.Writer(out) as w:
+        for i, f in enumerate(frames):
+            w.write(f, time=times[i] if times else 1000.0 + i * 1e-3)
+    return bytearray(out.getvalue())
+
+
+def test_anomalies_named_as_zeek():
+    """Zeek's Frag.cc conditions: MF with a total length under 64, a piece ending past 64000,
+    DF on a fragment, next headers that differ (IPv6: IPv4 keys datagrams on the protocol),
+    two last fragments that disagree."""
+    v6 = [bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="fd00::1", dst="fd00::2") /
+                IPv6ExtHdrFragment(id=3, nh=nh, offset=off, m=m) / Raw(b"g" * 16))
+          for nh, off, m in ((17, 0, 1), (6, 2, 0))]
+    frames = [
+        v4_fragment(1, 0, b"a" * 16, True),                     # 36 bytes with MF
+        v6[1],
+        v4_fragment(2, 64000, b"c" * 16, True),                 # ends past 64000
+        v4_fragment(3, 64, b"e" * 16, False),
+        v4_fragment(3, 64, b"e" * 24, False),                   # another end
+        v4_fragment(3, 0, b"d" * 64, True),
+    ]
+    df = bytearray(v4_fragment(4, 0, b"f" * 64, True))
+    df[14 + 6] |= 0x40
+    frames.append(bytes(df))
+    got = [p.anomalies for p in fp.open(capture([v6[0]] + frames))][1:]
+    assert "excessively_small_fragment" in got[0]
+    assert "fragment_protocol_inconsistency" in got[1]
+    assert "excessively_large_fragment" in got[2]
+    assert "fragment_size_inconsistency" in got[4] and "fragment_overlap" in got[4]
+    assert "fragment_size_inconsistency" in got[5]  # the completing fragment: the datagram's
+    assert "fragment_with_DF" in got[6]
+
+
+def test_engine_memory_cap_and_counters():
+    """Datagrams never completed fill the reassembler up to its cap (an eighth of max_memory),
+    then the oldest are dropped: counted, and charged to the engine's budget."""
+    frames = [v4_fragment(i, 0, bytes(1000), True) for i in range(600)]
+    fl = fp.flows(capture(frames), max_memory=1 << 20, progress=False)
+    list(fl)
+    st = fl.stats
+    assert st["defrag"]["fragments"] == 600 and st["defrag"]["dropped"] > 0
+    # the cap holds the fragments; the reassembler's own tables are 12 KiB more
+    assert 0 < st["memory_peak"]["defrag"] <= (1 << 20) // 8 + (16 << 10)
+    assert st["memory"]["defrag"] == st["memory_bytes"] - sum(
+        v for k, v in st["memory"].items() if k != "defrag")
+
+
+def test_timeout_drops_incomplete_datagrams():
+    frames = [v4_fragment(77, 0, bytes(16), True), v4_fragment(77, 16, bytes(16), False)]
+    pkts = list(fp.open(capture(frames, [1000.0, 1031.0])))  # 31 s apart: past the 30 s timeout
+    assert [p.fragments for p in pkts] == [None, None]
+
+
+def test_bad_defragment_argument():
+    with pytest.raises(ValueError, match="defragment"):
+        fp.open(bytearray(), defragment="windows")
+
+
+# ---- real kernel fragmentation ------------------------------------------------------
+
+NETNS_SCRIPT = r"""
+import socket, sys
+payload = bytes(range(256)) * 12  # 3072 bytes
+for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    srv = socket.socket(fam, socket.SOCK_DGRAM); srv.bind((host, 40001))
+    cli = socket.socket(fam, socket.SOCK_DGRAM)
+    cli.sendto(payload, (host, 40001))
+    assert srv.recv(65535) == payload
+dns, query = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
+srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("127.0.0.1", 53))
+cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+cli.sendto(query, ("127.0.0.1", 53))
+q, addr = srv.recvfrom(2048)
+srv.sendto(dns, addr)
+assert cli.recv(65535) == dns
+# two echo requests of 3000 data bytes through a raw socket: the kernel fragments them
+# and its replies
+icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+for seq in (1, 2):
+    body = bytes([8, 0, 0, 0, 0x12, 0x34, 0, seq]) + bytes(range(200)) * 15
+    s = sum(int.from_bytes(body[i:i + 2], "big") for i in range(0, len(body), 2))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    body = body[:2] + (~s & 0xffff).to_bytes(2, "big") + body[4:]
+    icmp.sendto(body, ("127.0.0.1", 0))
+    while icmp.recv(65535)[20] != 0:  # the raw socket sees the request too
+        pass
+"""
+
+
+def test_kernel_fragmentation_in_a_namespace(tmp_path, tshark_ok):
+    from _netns import NetnsCapture, NetnsError, requirements
+
+    why = requirements()
+    if why:
+        pytest.skip(why)
+    import sys
+    pcap = tmp_path / "kernel.pcap"
+    dns = big_dns_answer(2500)
+    try:
+        with NetnsCapture("fpdefrag", pcap) as ns:
+            r = ns.exec(["ip", "link", "set", "lo", "mtu", "1280"])
+            assert r.returncode == 0, r.stderr
+            if not ns.has_ipv6:
+                pytest.skip("no ::1 on loopback in the namespace (IPv6 disabled)")
+            query = bytes(DNS(id=7, qd=DNSQR(qname="big.example", qtype="TXT")))
+            r = ns.exec([sys.executable, "-c", NETNS_SCRIPT, dns.hex(), query.hex()])
+            assert r.returncode == 0, r.stderr
+    except NetnsError as e:
+        pytest.skip(str(e))
+    n = compare_with_tshark(pcap)
+    assert n >= 3 + 4  # two UDP datagrams, the DNS answer, two echo requests and replies
+    pkts = [p for p in fp.open(str(pcap)) if p.fragments]
+    udp = [p for p in pkts if p.udp is not None]
+    payload = bytes(range(256)) * 12
+    assert [p.udp.payload for p in udp if p.udp.dport == 40001] == [payload, payload]
+    assert [p.ip is not None for p in udp if p.udp.dport == 40001] == [True, False]
+    assert [p.udp.payload for p in udp if p.udp.sport == 53] == [dns]
+    icmp = [p for p in pkts if p.icmp is not None]
+    assert len(icmp) == 4 and all(len(p.icmp.payload) == 3000 and p.icmp.checksum_ok() for p in icmp)
+    # the engines see the datagrams whole
+    flows = fp.flows(str(pcap), progress=False).to_pandas()
+    big = flows[flows.dst_port == 40001]
+    assert sorted(big.fwd_payload_bytes) == [len(payload)] * 2 and list(big.fwd_packets) == [1, 1]
+    digest = hashlib.sha256(dns).hexdigest()
+    assert digest == hashlib.sha256(udp[-1].udp.payload).hexdigest()
