@@ -138,7 +138,7 @@ def tshark_rows(path: Path, fields: list[str]) -> list[dict[str, str]]:
 def packets(path: Path) -> list:
     out = []
     try:
-        with fp.open(str(path)) as r:
+        with fp.open(str(path), defragment=False) as r:  # tshark's reassembly is off too
             out.extend(r)
     except fp.Error:
         pass

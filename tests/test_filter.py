@@ -182,7 +182,7 @@ def capture(tmp_path_factory):
     types = {x.split("\t")[2]: x.split("\t")[3] if x[0] == "F" else "FT_PROTOCOL"
              for x in out.splitlines() if x[:2] in ("F\t", "P\t")}
     rows = tshark_rows(merged, NAMES)
-    pkts = list(fp.open(str(merged)))
+    pkts = list(fp.open(str(merged), defragment=False))  # tshark's reassembly is off too
     assert len(pkts) == len(rows)
     differs: dict[int, set[str]] = {}
     for i, (p, row) in enumerate(zip(pkts, rows), 1):
@@ -205,7 +205,7 @@ def tshark_frames(path: Path, expr: str) -> list[int]:
 
 def ours(path: Path, expr: str) -> list[int]:
     out = []
-    with fp.open(str(path), display_filter=expr) as r:
+    with fp.open(str(path), display_filter=expr, defragment=False) as r:
         for _ in r:
             out.append(r.frame_number)
     return out
