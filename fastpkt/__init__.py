@@ -119,7 +119,7 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
     on_error: str = "raise",
     count: int | None = None,
     display_filter: str | DisplayFilter | None = None,
-    defragment: bool | str = True,
+    defragment: bool | str = False,
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
@@ -137,12 +137,14 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
     display_filter: a Wireshark display filter (``tshark -Y`` syntax, e.g.
             ``'dns.qry.name contains "example"'``) or a ``DisplayFilter``, run in C on each
             dissected packet after ``filter``; a bad one raises FilterError.
-    defragment: reassemble IPv4 and IPv6 fragments (default). Every frame is still a
+    defragment: True to reassemble IPv4 and IPv6 fragments. Every frame is still a
             Packet; the one whose fragment completes a datagram views the reassembled
             datagram (its udp/tcp/dns views and payload see all of it; ``fragments`` lists
             the frames it came from; ``wire`` and writers keep the frame as captured).
-            A policy name picks how overlapping fragments resolve: "first" (default),
-            "last", "bsd", "linux". False: fragments stay as captured.
+            A policy name picks how overlapping fragments resolve: "first" (True's),
+            "last", "bsd", "linux". False (default, as ``fp.read()`` whose PacketList
+            keeps frames as captured): fragments stay as captured. The engines (flows,
+            streams, client_hellos) reassemble by default.
 
     The Reader is a context manager: ``with fp.open(path) as r: for pkt in r: ...``
     """

@@ -44,7 +44,7 @@ def frames_of(s: str) -> tuple[int, ...] | None:
 def compare_with_tshark(path: Path, **open_kw) -> int:
     """Every frame: the fragments tshark reassembled in it, and what the reassembled
     datagram holds. Returns the number of reassembled datagrams."""
-    ours = list(fp.open(str(path), **open_kw))
+    ours = list(fp.open(str(path), **({"defragment": True} | open_kw)))
     ref = tshark_frames(path)
     assert len(ours) == len(ref)
     n = 0
@@ -102,7 +102,8 @@ def test_corpus_captures_with_fragments(corpus, tshark_ok):
 def test_defragment_false_keeps_fragments_as_captured(corpus):
     path = str(corpus / "ppp-frag_http_req.pcap")
     off = list(fp.open(path, defragment=False))
-    on = list(fp.open(path))
+    on = list(fp.open(path, defragment=True))
+    assert [p.raw for p in fp.open(path)] == [p.raw for p in off]  # off by default, as fp.read()
     assert all(p.fragments is None for p in off)
     assert off[-1].tcp is None and on[-1].tcp is not None and on[-1].http.method == "GET"
     assert on[-1].wire == off[-1].raw and on[-1].wirelen == off[-1].wirelen
@@ -141,7 +142,7 @@ def test_scapy_fragments(tmp_path, tshark_ok, order, version):
         frames = frames[:2] + frames[1:2] + frames[2:]
     path = scapy_capture(tmp_path, frames, "frags.pcap")
     assert compare_with_tshark(path) == 1
-    last = list(fp.open(str(path)))[-1]
+    last = list(fp.open(str(path), defragment=True))[-1]
     assert last.udp.payload == payload  # the datagram Scapy fragmented
     assert [q.qname for q in last.dns.qd] == ["big.example"]
     assert last.udp.checksum_ok() is True
@@ -161,7 +162,7 @@ def test_overlap_conflict_first_policy_matches_tshark(tmp_path, tshark_ok):
     path = scapy_capture(tmp_path, frames, "overlap.pcap")
     compare_with_tshark(path)
     ref = tshark_frames(path)[-1]
-    last = list(fp.open(str(path)))[-1]
+    last = list(fp.open(str(path), defragment=True))[-1]
     assert last.udp.payload == b"A" * 24 + b"C" * 16
     assert ref["ip.fragment.overlap.conflict"] and "fragment_inconsistency" in last.anomalies
 
@@ -219,7 +220,7 @@ def test_anomalies_named_as_zeek():
     df = bytearray(v4_fragment(4, 0, b"f" * 64, True))
     df[14 + 6] |= 0x40
     frames.append(bytes(df))
-    got = [p.anomalies for p in fp.open(capture([v6[0]] + frames))][1:]
+    got = [p.anomalies for p in fp.open(capture([v6[0]] + frames), defragment=True)][1:]
     assert "excessively_small_fragment" in got[0]
     assert "fragment_protocol_inconsistency" in got[1]
     assert "excessively_large_fragment" in got[2]
@@ -244,7 +245,7 @@ def test_engine_memory_cap_and_counters():
 
 def test_timeout_drops_incomplete_datagrams():
     frames = [v4_fragment(77, 0, bytes(16), True), v4_fragment(77, 16, bytes(16), False)]
-    pkts = list(fp.open(capture(frames, [1000.0, 1031.0])))  # 31 s apart: past the 30 s timeout
+    pkts = list(fp.open(capture(frames, [1000.0, 1031.0]), defragment=True))  # 31 s apart: past the 30 s timeout
     assert [p.fragments for p in pkts] == [None, None]
 
 
@@ -307,7 +308,7 @@ def test_kernel_fragmentation_in_a_namespace(tmp_path, tshark_ok):
         pytest.skip(str(e))
     n = compare_with_tshark(pcap)
     assert n >= 3 + 4  # two UDP datagrams, the DNS answer, two echo requests and replies
-    pkts = [p for p in fp.open(str(pcap)) if p.fragments]
+    pkts = [p for p in fp.open(str(pcap), defragment=True) if p.fragments]
     udp = [p for p in pkts if p.udp is not None]
     payload = bytes(range(256)) * 12
     assert [p.udp.payload for p in udp if p.udp.dport == 40001] == [payload, payload]

@@ -123,8 +123,8 @@ typedef struct fp_packet_wire {
 } fp_packet_wire;
 FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
                                 uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade);
-/* defragment= of Reader and the engines: True (the default policy), False, or a policy
- * name ("first", "last", "bsd", "linux"); -1 with an exception when neither. */
+/* defragment= of Reader: True (the default policy), False (and absent), or a policy name
+ * ("first", "last", "bsd", "linux"); -1 with an exception when neither. */
 int fp_defrag_policy_arg(PyObject *arg, int *policy);
 /* Where a packet's pcapng options start (they follow its data, 4-byte aligned). */
 static inline const uint8_t *fp_packet_opts(const FpPacket *p)

@@ -141,7 +141,11 @@ static int set_display_filter(fp_reader_obj *r, fp_state *st, PyObject *display_
 
 int fp_defrag_policy_arg(PyObject *arg, int *policy)
 {
-    if (arg == NULL || arg == Py_True) {
+    if (arg == NULL) { /* a Reader's Packets stay as captured unless asked, like fp.read()'s */
+        *policy = -1;
+        return 0;
+    }
+    if (arg == Py_True) {
         *policy = FP_DEFRAG_FIRST;
         return 0;
     }
