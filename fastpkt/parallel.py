@@ -23,7 +23,8 @@ AUTO_MIN_BYTES = 64 << 20
 
 # Counters every worker computes identically (each reads every packet) ...
 _SAME = ("packets", "bytes", "non_ip_packets", "anomalies", "fragments", "fragment_misses",
-         "bad_transport", "time_reversals", "reversal_risks", "finished")
+         "bad_transport", "time_reversals", "reversal_risks", "finished",
+         "defrag")  # every worker reassembles every datagram before keeping its share
 
 
 def usable_cores() -> int:
