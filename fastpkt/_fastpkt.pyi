@@ -296,7 +296,7 @@ class Reader:
     def __init__(self, source: _Source, filter: str | None = None, on_error: _OnError = "raise",
                  count: int | None = None,
                  display_filter: str | DisplayFilter | None = None,
-                 defragment: bool | Literal["first", "last", "bsd", "linux"] = False) -> None: ...
+                 defragment: bool | str = False) -> None: ...  # or "first", "last", "bsd", "linux"
     format: Literal["pcap", "pcapng"]
     linktype: int
     snaplen: int

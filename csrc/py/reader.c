@@ -786,7 +786,7 @@ static PyMethodDef reader_methods[] = {
 };
 
 PyDoc_STRVAR(reader_doc,
-             "Reader(source, filter=None, on_error='raise', count=None, display_filter=None)\n--\n\n"
+             "Reader(source, filter=None, on_error='raise', count=None, display_filter=None, defragment=False)\n--\n\n"
              "Lazy iterator over a pcap or pcapng capture (format found by magic number; gzip,\n"
              "zstd, xz and bzip2 compressed captures are decompressed as they are read).\n"
              "source: a path, '-' for stdin, a binary file object (read through its readinto()\n"
