@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import csv
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -75,30 +76,38 @@ def tshark_hellos(path: Path) -> list[dict]:
     return [dict(zip(keys, line.split("\t"))) for line in out.splitlines()]
 
 
+SCAPY_HELLOS = r"""
+import json, sys
+from scapy.all import TCP, load_layer, rdpcap
+load_layer("tls")
+from scapy.layers.tls.extensions import TLS_Ext_ServerName
+from scapy.layers.tls.handshake import TLSClientHello
+from scapy.layers.tls.record import TLS as ScapyTLS
+out = {}
+for pkt in rdpcap(sys.argv[1]):
+    if TCP not in pkt or not bytes(pkt[TCP].payload):
+        continue
+    try:
+        ch = ScapyTLS(bytes(pkt[TCP].payload)).getlayer(TLSClientHello)
+    except Exception:  # Scapy raises many kinds on cut records
+        continue
+    if ch is None:
+        continue
+    out[pkt[TCP].sport] = [s.servername.decode() for e in (ch.ext or [])
+                           if isinstance(e, TLS_Ext_ServerName) for s in e.servernames]
+print(json.dumps(out))
+"""
+
+
 def scapy_hellos(path: Path) -> dict[int, list[str] | None]:
-    """{client port: SNIs} of every segment Scapy's TLS layer reads as a ClientHello."""
+    """{client port: SNIs} of every segment Scapy's TLS layer reads as a ClientHello.
+
+    In a fresh interpreter: load_layer("tls") rebinds port 443 in Scapy for the rest of the
+    process, which would change the dissection other tests compare against."""
     pytest.importorskip("scapy")
-    from scapy.all import TCP, load_layer, rdpcap
-
-    load_layer("tls")
-    from scapy.layers.tls.extensions import TLS_Ext_ServerName
-    from scapy.layers.tls.handshake import TLSClientHello
-    from scapy.layers.tls.record import TLS as ScapyTLS
-
-    out = {}
-    for pkt in rdpcap(str(path)):
-        if TCP not in pkt or not bytes(pkt[TCP].payload):
-            continue
-        try:
-            ch = ScapyTLS(bytes(pkt[TCP].payload)).getlayer(TLSClientHello)
-        except Exception:  # noqa: BLE001  (Scapy raises many kinds on cut records)
-            continue
-        if ch is None:
-            continue
-        names = [s.servername.decode() for e in (ch.ext or []) if isinstance(e, TLS_Ext_ServerName)
-                 for s in e.servernames]
-        out[pkt[TCP].sport] = names
-    return out
+    out = subprocess.run([sys.executable, "-c", SCAPY_HELLOS, str(path)], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    return {int(k): v for k, v in json.loads(out).items()}
 
 
 # ---------------------------------------------------------------------------- tests/data/tls.pcap
