@@ -82,6 +82,11 @@ HAND = [
     "eth.type == 0x8100", "eth.len", "ipv6.nxt == 0", "ipv6.routing.type == 0",
     "ipv6.fraghdr.more == 1", "http.server contains \"Apache\"",
     "http.user_agent matches \"curl|wget\"", "frame.cap_len < frame.len",
+    "upper(http.request.method) == \"GET\"", "lower(http.request.method) == \"get\"",
+    "upper(http.host) contains \"YNET\"", "lower(http.host) == http.host",
+    "upper(dns.qry.name) contains \"GOOGLE\"", "lower(dns.qry.name) contains \"GOOGLE\"",
+    "upper(tls.handshake.extensions_server_name) matches \"(?-i)^[A-Z0-9.-]+$\"",
+    "upper(http.user_agent) contains \"MOZILLA\"",
 ]
 
 # tshark field types (tshark -G fields) -> what the generator writes for them.
@@ -255,6 +260,7 @@ BAD = [
     "tcp.port in {80..}", "tcp.port == tcp.prot", "ipv6.src == 1::/129", "\"abc\"", "}",
     "tcp.port == 80 or or tcp", "http.request.method == \"GE", "ip.ttl == 256",
     "eth.dst == 00:11:22:33:44:55:66", "udp.port in {53, }", "dns.flags.response == 2x",
+    "upper(ip.src) == \"x\"", "lower(frame.len) == 3",
 ]
 
 

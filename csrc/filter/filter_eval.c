@@ -3,6 +3,7 @@
  * `!=` when all do (`!==`/`any_ne` and `===`/`all_eq` spell the other two), and any
  * comparison needs the field to be present. */
 /* memmem: _GNU_SOURCE comes from the build (setup.py, Makefile) */
+#include <stdlib.h>
 #include <string.h>
 
 #include "filter_impl.h"
@@ -44,6 +45,18 @@ static int transform_visit(void *arg, const fp_field_value *in)
         v.p += s;
         v.len = (uint32_t)l;
     }
+    uint8_t small[512], *cased = NULL;
+    if (op->func == FN_UPPER || op->func == FN_LOWER) {
+        /* Wireshark's upper()/lower() change ASCII letters only */
+        cased = v.len <= sizeof small ? small : malloc(v.len);
+        if (cased == NULL) return 0;
+        for (uint32_t i = 0; i < v.len; i++) {
+            uint8_t c = v.p[i];
+            if (op->func == FN_UPPER ? (c >= 'a' && c <= 'z') : (c >= 'A' && c <= 'Z')) c ^= 0x20;
+            cased[i] = c;
+        }
+        v.p = cased;
+    }
     if (op->func == FN_LEN) {
         v.u = op->field->type == FP_FT_UINT && !op->has_slice ? op->field->bits / 8u : v.len;
         v.p = NULL;
@@ -59,7 +72,9 @@ static int transform_visit(void *arg, const fp_field_value *in)
             v.u &= op->mask;
         }
     }
-    return ad->fn(ad->arg, &v);
+    int stop = ad->fn(ad->arg, &v);
+    if (cased != small) free(cased); /* a value over 512 bytes: the evaluation's one other allocation */
+    return stop;
 }
 
 static int count_visit(void *arg, const fp_field_value *v)

@@ -19,9 +19,10 @@ enum {
     FK_TIME,  /* signed nanoseconds */
 };
 
-enum { FN_NONE, FN_LEN, FN_COUNT };
+enum { FN_NONE, FN_LEN, FN_COUNT, FN_UPPER, FN_LOWER };
 
-/* A field as the filter reads it: field, then [slice], then len()/count(), then & mask. */
+/* A field as the filter reads it: field, then [slice], then len()/count()/upper()/lower(),
+ * then & mask. */
 typedef struct {
     const fp_field *field;
     uint8_t kind;

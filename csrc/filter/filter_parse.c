@@ -708,22 +708,37 @@ static int field_operand(parser *p, fp_operand *op, int lhs)
     return next(p);
 }
 
-/* A field, a slice of one, or len()/count() of one. */
+static int function_id(const char *s, int len)
+{
+    static const struct { const char *name; int id; } fns[] = {
+        {"len", FN_LEN}, {"count", FN_COUNT}, {"upper", FN_UPPER}, {"lower", FN_LOWER}};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        if ((int)strlen(fns[i].name) == len && memcmp(s, fns[i].name, (size_t)len) == 0) return fns[i].id;
+    return FN_NONE;
+}
+
+/* A field, a slice of one, or len()/count()/upper()/lower() of one. */
 static int parse_operand(parser *p, fp_operand *op, int lhs)
 {
     memset(op, 0, sizeof *op);
     if (p->tok.type == T_WORD && p->expr[p->pos] == '(') {
         int col = p->tok.col, len = p->tok.len;
-        int func = len == 3 && !memcmp(p->expr + col, "len", 3)     ? FN_LEN
-                   : len == 5 && !memcmp(p->expr + col, "count", 5) ? FN_COUNT
-                                                                     : FN_NONE;
+        int func = function_id(p->expr + col, len);
         if (func == FN_NONE)
             return fail_at(p, col, len, "Function '%.*s' does not exist.", len, p->expr + col);
         next(p);
         next(p);
         if (p->tok.type != T_WORD) return unexpected(p);
+        int arg_col = p->tok.col;
         if (field_operand(p, op, 1) < 0) return -1;
         if (p->tok.type != T_RPAREN) return unexpected(p);
+        if ((func == FN_UPPER || func == FN_LOWER) && op->kind != FK_STRING)
+            return fail_at(p, arg_col, p->tok.col - arg_col,
+                           "Only string type fields can be used as parameter for %.*s()", len, p->expr + col);
+        if (func == FN_UPPER || func == FN_LOWER) { /* a string still: compared as one */
+            op->func = (uint8_t)func;
+            return next(p);
+        }
         if (func == FN_LEN && (op->kind == FK_BOOL || op->kind == FK_TIME))
             return fail_at(p, col, len, "Invalid argument to len(): %s.", op->field->name);
         op->func = (uint8_t)func;
@@ -780,8 +795,7 @@ static int parse_rhs(parser *p, int ni, int kind_override)
     char w[256];
     if (p->tok.type == T_WORD) {
         word_text(p, w, sizeof w);
-        if (fp_field_lookup(w) != NULL || (p->expr[p->pos] == '(' &&
-                                          (!strcmp(w, "len") || !strcmp(w, "count")))) {
+        if (fp_field_lookup(w) != NULL || (p->expr[p->pos] == '(' && function_id(w, (int)strlen(w)) != FN_NONE)) {
             fp_operand rhs;
             int col = p->tok.col;
             if (parse_operand(p, &rhs, 0) < 0) return -1;
