@@ -23,10 +23,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
-import fastpkt as fp
 from _fphelpers import corpus_dir, corpus_files, have, tshark_status
 from test_fields import SEP, TSHARK_PREFS, _env, tshark_rows
+
+import fastpkt as fp
 
 FILES = [f for f in corpus_files() if tshark_status(f) == "ok" and "pcapngtest" not in f]
 CONV = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d+ \S+)\s+(\d+)\s+(\d+ \S+)\s+(\d+)\s+(\d+ \S+)\s+"
@@ -325,16 +325,21 @@ KNOWN_TREE = {
     "ndpi-reasm_segv_anon.pcapng": _DISSECT,
 }
 
-
-@pytest.mark.tshark
-@pytest.mark.parametrize("name", FILES)
-def test_dns_tree_matches_tshark(name):
+def _tree_case(name, tap):
+    """The corpus file and tshark's rows of `tap` for it; skips what cannot be compared."""
     if not have("tshark"):
         pytest.skip("tshark not installed")
     if name in KNOWN_TREE:
         pytest.skip("known disagreement: " + KNOWN_TREE[name])
     path = corpus_dir() / name
-    rows = tshark_tree(path, "dns,tree")
+    return path, tshark_tree(path, tap)
+
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", FILES)
+def test_dns_tree_matches_tshark(name):
+    path, rows = _tree_case(name, "dns,tree")
     theirs = {"total": sum(c for ind, t, c in rows if t == "Total Packets"),
               "rcode": children(rows, "rcode"), "opcode": children(rows, "opcodes"),
               "query_response": children(rows, "Query/Response"),
@@ -350,12 +355,7 @@ def test_dns_tree_matches_tshark(name):
 @pytest.mark.tshark
 @pytest.mark.parametrize("name", FILES)
 def test_http_tree_matches_tshark(name):
-    if not have("tshark"):
-        pytest.skip("tshark not installed")
-    if name in KNOWN_TREE:
-        pytest.skip("known disagreement: " + KNOWN_TREE[name])
-    path = corpus_dir() / name
-    rows = tshark_tree(path, "http,tree")
+    path, rows = _tree_case(name, "http,tree")
     theirs = {"total": sum(c for ind, t, c in rows if t == "Total HTTP Packets"),
               "method": children(rows, "HTTP Request Packets"),
               "status_class": children(rows, "HTTP Response Packets"),
