@@ -272,16 +272,25 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         if pkt.caplen:
             out.append(_linked(Raw, pkt.raw, out))
         return out
+    extension = False
     if last != "DNS":
         load = _fp_payload(out[-1])
         if last == "ICMP":   # timestamps and masks are ICMP fields in Scapy
             load = load[_ICMP_EXTRA.get(out[-1].type, 0):]
-        if load:
+        if load and last == "ICMP" and out[-1].type in _ICMP_ERRORS:
+            extension = _quoted_datagram(out[-1].type, load, out)
+        elif load:
             out.append(_linked(Raw, load, out))
     if net is not None:
         end = net.offset + len(net)
         if end < pkt.caplen:
             out.append(_linked(Padding, pkt.raw[end:], out))
+    if extension:
+        # Scapy's ICMP post_dissection (once per ICMP layer) moves a trailing Padding into the
+        # ICMP's extpad field when an RFC 4884 extension was read
+        for _ in range(sum(1 for layer in out if isinstance(layer, (_C.ICMP, ICMPerror)))):
+            if out and type(out[-1]) is Padding:
+                out.pop()
     return out
 
 
@@ -292,27 +301,110 @@ def _linked(cls: type, load: bytes, chain: list[Any]) -> Any:
     return layer
 
 
-def _tail_bytes(pkt: _fp.Packet) -> tuple[bytes, bytes]:
-    """(Raw load, Padding load) of a packet, without building its chain: what ``Raw in pkt``
-    and ``Padding in pkt`` ask."""
-    names = [n for n in _fp_layers(pkt) if n not in _APP_HIDDEN]
-    if not names:
-        return pkt.raw, b""
-    last = names[-1]
-    view = pkt.vlans[-1] if last == "Dot1Q" else getattr(pkt, _ATTR[last])
-    load = b""
-    if last != "DNS":
-        load = _fp_payload(view)
-        if last == "ICMP":
-            load = load[_ICMP_EXTRA.get(view.type, 0):]
-    net = next((n for n in names if n in _NETWORK), None)
-    pad = b""
-    if net is not None:
-        nview = getattr(pkt, _ATTR[net])
-        end = nview.offset + len(nview)
-        if end < pkt.caplen:
-            pad = pkt.raw[end:]
-    return load, pad
+# ---------------------------------------------------------------- ICMP error quotes
+# Scapy reads the datagram an ICMP error quotes (RFC 792) as IPerror and, under it, TCPerror,
+# UDPerror or ICMPerror: its own classes, so `IP in pkt` and `pkt[IP]` still mean the outer
+# header. The quote is dissected here by fastpkt itself (a raw-IP packet over its bytes), and
+# cut where Scapy's dissection would stop.
+_ICMP_ERRORS = frozenset((3, 4, 5, 11, 12))
+_LINKTYPE_RAW = 101
+
+
+def _quoted_datagram(icmp_type: int, load: bytes, chain: list[Any]) -> bool:
+    """Append what Scapy reads from an ICMP error's payload; True when Scapy also read an
+    RFC 4884 extension (an ICMP of 144 bytes or more: the quote is then its first 128)."""
+    extension = icmp_type in (3, 11, 12) and 8 + len(load) >= 144
+    _quoted_ip(load[:128] if extension else load, chain)
+    return extension
+
+
+def _quoted_ip(data: bytes, chain: list[Any]) -> None:
+    inner = ScapyPacket(data, _LINKTYPE_RAW)
+    ip = inner.ip
+    if ip is None or ip.ihl < 5:   # Scapy's IP fields fail on fewer than 20 bytes: Raw
+        chain.append(_linked(Raw, data, chain))
+        return
+    hlen = ip.ihl * 4
+    chain.append(_quoted(IPerror, ip.fields, data, chain))
+    rest, pad = data[hlen:], b""
+    if ip.len >= hlen:   # IP's extract_padding: bytes past its total length are Padding
+        rest, pad = rest[:ip.len - hlen], rest[ip.len - hlen:]
+    if rest:
+        if ip.frag == 0 and ip.proto == 4:
+            _quoted_ip(rest, chain)
+        elif ip.frag == 0 and ip.proto == 6:
+            _quoted_tcp(inner, rest, chain)
+        elif ip.frag == 0 and ip.proto == 17:
+            _quoted_udp(rest, chain)
+        elif ip.frag == 0 and ip.proto == 1:
+            _quoted_icmp(rest, chain)
+        else:
+            chain.append(_linked(Raw, rest, chain))
+    if pad:
+        chain.append(_linked(Padding, pad, chain))
+
+
+def _quoted_tcp(inner: Any, data: bytes, chain: list[Any]) -> None:
+    """TCPerror: Scapy's TCP fields, which may end after seq (the 8 bytes RFC 792 requires)."""
+    tcp = inner.tcp
+    if len(data) == 8:
+        chain.append(_quoted(TCPerror, {"sport": int.from_bytes(data[0:2], "big"),
+                                        "dport": int.from_bytes(data[2:4], "big"),
+                                        "seq": int.from_bytes(data[4:8], "big")}, data, chain))
+    elif tcp is None or len(data) < 20:   # Scapy: a field cut short makes the quote Raw
+        chain.append(_linked(Raw, data, chain))
+    else:
+        chain.append(_quoted(TCPerror, tcp.fields, data, chain))
+        load = data[max(tcp.dataofs * 4, 20):]
+        if load:
+            chain.append(_linked(Raw, load, chain))
+
+
+def _quoted_udp(data: bytes, chain: list[Any]) -> None:
+    if len(data) < 8:
+        chain.append(_linked(Raw, data, chain))
+        return
+    length = int.from_bytes(data[4:6], "big")
+    chain.append(_quoted(UDPerror, {"sport": int.from_bytes(data[0:2], "big"),
+                                    "dport": int.from_bytes(data[2:4], "big"), "len": length,
+                                    "chksum": int.from_bytes(data[6:8], "big")}, data, chain))
+    rest = data[8:]
+    # UDP's extract_padding, as Scapy slices it (a length under 8 slices from the end)
+    load, pad = rest[:length - 8], rest[length - 8:]
+    if load:
+        chain.append(_linked(Raw, load, chain))
+    if pad:
+        chain.append(_linked(Padding, pad, chain))
+
+
+def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
+    hlen = 8 + _ICMP_EXTRA.get(data[0], 0)
+    if len(data) < hlen:
+        chain.append(_linked(Raw, data, chain))
+        return
+    chain.append(_quoted(ICMPerror, _icmp_header_fields(data[:hlen]), data, chain))
+    rest = data[hlen:]
+    if rest and data[0] in _ICMP_ERRORS:
+        _quoted_ip(rest, chain)
+    elif rest:
+        chain.append(_linked(Raw, rest, chain))
+
+
+def _quoted(cls: type, fields: dict[str, Any], data: bytes, chain: list[Any]) -> Any:
+    layer = object.__new__(cls)
+    layer._fields, layer._data, layer._chain, layer._i = fields, data, chain, len(chain)
+    return layer
+
+
+def _net_padding(pkt: _fp.Packet) -> bytes:
+    """The bytes past the network layer's own length (Scapy's Padding), without building the
+    packet's chain: what ``Padding in pkt`` asks."""
+    net = next((n for n in _fp_layers(pkt) if n in _NETWORK), None)
+    if net is None:
+        return b""
+    view = getattr(pkt, _ATTR[net])
+    end = view.offset + len(view)
+    return pkt.raw[end:] if end < pkt.caplen else b""
 
 
 def _position(layer: Any) -> tuple[list[Any], int]:
@@ -382,11 +474,38 @@ class _RawMeta(type):
         return type.__instancecheck__(cls, obj) or (cls is Raw and isinstance(obj, _C.Raw))
 
 
-class Raw(_LayerOps, metaclass=_RawMeta):
+class _Linked(_LayerOps):
+    """A layer the facade adds to fastpkt's views (Raw, Padding, the headers an ICMP error
+    quotes): it knows its place in its packet's chain, and a name it lacks is looked up in
+    the layers under it, as in Scapy."""
+
+    __slots__ = ("_chain", "_i")
+    _chain: list[Any] | None
+    _i: int
+
+    def _following(self) -> list[Any]:
+        return [self] if self._chain is None else self._chain[self._i:]
+
+    @property
+    def payload(self) -> Any:
+        chain = self._chain
+        return chain[self._i + 1] if chain is not None and self._i + 1 < len(chain) else NoPayload
+
+    @property
+    def underlayer(self) -> Any:
+        return self._chain[self._i - 1] if self._chain is not None and self._i > 0 else None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.payload, attr)
+
+
+class Raw(_Linked, metaclass=_RawMeta):
     """Scapy's Raw: payload bytes no layer decodes (``.load``). ``Raw(load=b"...")`` builds
     one (``IP()/UDP()/Raw(b"x")``); ``pkt[Raw]`` of a read packet knows its place."""
 
-    __slots__ = ("load", "_chain", "_i")
+    __slots__ = ("load",)
     name = "Raw"
 
     def __init__(self, load: bytes | str = b"") -> None:
@@ -413,23 +532,6 @@ class Raw(_LayerOps, metaclass=_RawMeta):
     def fields(self) -> dict[str, Any]:
         return {"load": self.load}
 
-    def _following(self) -> list[Any]:
-        return [self] if self._chain is None else self._chain[self._i:]
-
-    @property
-    def payload(self) -> Any:
-        chain = self._chain
-        return chain[self._i + 1] if chain is not None and self._i + 1 < len(chain) else NoPayload
-
-    @property
-    def underlayer(self) -> Any:
-        return self._chain[self._i - 1] if self._chain is not None and self._i > 0 else None
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        return getattr(self.payload, attr)
-
 
 class Padding(Raw):
     """Scapy's Padding: frame bytes past the network layer's own length (Ethernet minimum
@@ -437,6 +539,55 @@ class Padding(Raw):
 
     __slots__ = ()
     name = "Padding"
+
+
+class _Quoted(_Linked):
+    """A header quoted in an ICMP error, with the fields Scapy's class of the same name reads
+    (``pkt[IPerror].dst``, ``pkt[UDPerror].dport``: what a traceroute script looks at)."""
+
+    __slots__ = ("_fields", "_data")
+    _fields: dict[str, Any]
+    _data: bytes
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return dict(self._fields)
+
+    def __getattr__(self, attr: str) -> Any:
+        try:
+            return self._fields[attr]
+        except KeyError:
+            return _Linked.__getattr__(self, attr)
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        body = " ".join("%s=%r" % kv for kv in self._fields.items())
+        return "<%s  %s |%s>" % (type(self).__name__, body, repr(self.payload))
+
+
+class IPerror(_Quoted):
+    __slots__ = ()
+    name = "IP in ICMP"
+
+
+class TCPerror(_Quoted):
+    __slots__ = ()
+    name = "TCP in ICMP"
+
+
+class UDPerror(_Quoted):
+    __slots__ = ()
+    name = "UDP in ICMP"
+
+
+class ICMPerror(_Quoted):
+    __slots__ = ()
+    name = "ICMP in ICMP"
 
 
 # ---------------------------------------------------------------- DNS records
@@ -630,6 +781,10 @@ _own_attr = object.__getattribute__   # a layer's own attribute, without the fal
 
 def _find_attr(layers: list[Any], attr: str) -> Any:
     for layer in layers:
+        if isinstance(layer, _Quoted):
+            if attr in layer._fields:
+                return layer._fields[attr]
+            continue
         try:
             return _own_attr(layer, attr)
         except AttributeError:
@@ -737,10 +892,14 @@ _ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4}   # header bytes past the first 8
 
 
 def _icmp_fields(self: Any) -> dict[str, Any]:
-    h = bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)]
-    t = self.type
+    return _icmp_header_fields(bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)])
+
+
+def _icmp_header_fields(h: bytes) -> dict[str, Any]:
+    """Scapy's ICMP fields of an ICMP header (an ICMP layer's or one an error quotes)."""
+    t = h[0]
     u16, u32 = (lambda i: int.from_bytes(h[i:i + 2], "big")), (lambda i: int.from_bytes(h[i:i + 4], "big"))
-    out: dict[str, Any] = {"type": t, "code": self.code, "chksum": self.chksum}
+    out: dict[str, Any] = {"type": t, "code": h[1], "chksum": u16(2)}
     if len(h) < 8 + _ICMP_EXTRA.get(t, 0):
         return out
     if t in _ICMP_ID_SEQ:
@@ -844,11 +1003,12 @@ def _first(pkt: Any) -> Any:
 _fp_sport, _fp_dport = _C.Packet.sport.__get__, _C.Packet.dport.__get__
 
 
-def _port(pkt: Any, getter: Any) -> int:
-    """TCP's or UDP's port (the only layers here with one), AttributeError as in Scapy."""
+def _port(pkt: Any, getter: Any, attr: str) -> Any:
+    """TCP's or UDP's port, else the one an ICMP error quotes (TCPerror/UDPerror), else
+    AttributeError, as Scapy's lookup through the layers."""
     port = getter(pkt)
     if port is None:
-        raise AttributeError("no layer has the attribute 'sport'/'dport'")
+        return _find_attr(_chain(pkt), attr)
     return port
 
 
@@ -884,11 +1044,11 @@ class ScapyPacket(_C.Packet):
 
     @property
     def sport(self) -> Any:
-        return _port(self, _fp_sport)
+        return _port(self, _fp_sport, "sport")
 
     @property
     def dport(self) -> Any:
-        return _port(self, _fp_dport)
+        return _port(self, _fp_dport, "dport")
 
     @property
     def proto(self) -> Any:
@@ -917,10 +1077,12 @@ class ScapyPacket(_C.Packet):
             if last in (("HTTP",), ("TLS",)):   # Scapy leaves these to Raw
                 return True
             if last == ("ICMP",):
-                return bool(_tail_bytes(self)[0])
+                return any(type(layer) is Raw for layer in _chain(self))
             return _C.Packet.payload.__get__(self) != b""   # bytes past the last header
         if cls is Padding or cls == "Padding":
-            return bool(_tail_bytes(self)[1])
+            if _fp_layers(self)[-1:] == ("ICMP",):   # an error's quote may hold some
+                return any(type(layer) is Padding for layer in _chain(self))
+            return bool(_net_padding(self))
         return _LayerOps.getlayer(_first(self), cls) is not None
 
     def _scapy_getitem(self, cls: Any) -> Any:

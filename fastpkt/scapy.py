@@ -74,10 +74,14 @@ from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_
     DNSRRSRV,
     EDNS0TLV,
     FlagValue,
+    ICMPerror,
+    IPerror,
     NoPayload,
     Padding,
     Raw,
     ScapyPacket,
+    TCPerror,
+    UDPerror,
 )
 
 __all__ = [
@@ -90,6 +94,7 @@ __all__ = [
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
     "to_scapy", "DefaultSession", "TCPSession", "IPSession",
+    "IPerror", "TCPerror", "UDPerror", "ICMPerror",
 ]
 
 
