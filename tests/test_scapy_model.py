@@ -279,7 +279,7 @@ def _icmp_error_cases():
     at every length (RFC 792 asks for the IP header and 8 bytes; Linux quotes up to 576)."""
     ip = dict(src="192.0.2.1", dst="198.51.100.7", id=77, ttl=3)
     quotes = [
-        sa.IP(**ip) / sa.TCP(sport=40000, dport=80, flags="S", options=[("MSS", 1460), ("SAckOK", b"")]) / b"GET",
+        sa.IP(**ip) / sa.TCP(sport=40000, dport=60080, flags="S", options=[("MSS", 1460), ("SAckOK", b"")]) / b"GET",
         sa.IP(**ip) / sa.UDP(sport=33434, dport=33435) / (b"u" * 12),
         sa.IP(**ip) / sa.UDP(sport=5000, dport=6000, len=5) / (b"v" * 6),
         sa.IP(**ip) / sa.ICMP(type=8, id=9, seq=1) / (b"p" * 10),
