@@ -29,7 +29,6 @@ from typing import IO, Any, Iterator, Sequence, cast
 
 import fastpkt as fp
 
-from .views import progress_callback
 
 LINKTYPES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (IP)",
              108: "LOOP (OpenBSD loopback)", 113: "LINUX_SLL", 228: "IPV4", 229: "IPV6",
@@ -121,51 +120,50 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import numpy as np
+    from .summary import capture_info
 
-    with fp.open(args.file, on_error=args.on_error) as reader:
-        n = 0
-        nbytes = 0
-        first = last = None
-        bar = progress_callback(None, "info")
-        while True:  # batches: lengths summed from the columns built in C, bounded memory
-            chunk = reader.read_all(1 << 16)
-            if not len(chunk):
-                break
-            if first is None:
-                first = chunk[0].time
-            last = chunk[-1].time
-            n += len(chunk)
-            wirelen = next(spec[2] for spec in chunk.columns() if spec[0] == "wirelen")
-            nbytes += int(np.frombuffer(wirelen, dtype="<u4").sum(dtype=np.uint64))
-            if bar is not None:
-                bar(reader.position, reader.size)
-        fmt, lt, snap, nano = reader.format, reader.linktype, reader.snaplen, reader.nanosecond
-        compression = reader.compression
-        size = reader.size
-        problem = reader.error
-        skipped = reader.skipped
+    info = capture_info(args.file, on_error=args.on_error)  # one C pass, flat memory
+    lt, compression, size = info["linktype"], info["compression"], info["size"]
     rows = [
         ("File", args.file),
-        ("Format", "%s (%s timestamps%s)" % (fmt, "nanosecond" if nano else "microsecond",
+        ("Format", "%s (%s timestamps%s)" % (info["format"], "nanosecond" if info["nanosecond"] else "microsecond",
                                              ", %s-compressed" % compression if compression else "")),
         ("Link type", "%d %s" % (lt, LINKTYPES.get(lt, ""))),
-        ("Snaplen", str(snap)),
+        ("Snaplen", str(info["snaplen"])),
         ("File size", "%d bytes" % size if size else "(stream)"),
-        ("Packets", str(n)),
-        ("Bytes on wire", str(nbytes)),
+        ("Packets", str(info["packets"])),
+        ("Bytes on wire", str(info["bytes"])),
+        ("Captured", "%d bytes" % info["captured_bytes"]),
     ]
+    first, last = info["earliest"], info["latest"]
     if first is not None and last is not None:
-        rows.append(("First packet", _dt.datetime.fromtimestamp(first, _dt.timezone.utc).isoformat()))
-        rows.append(("Last packet", _dt.datetime.fromtimestamp(last, _dt.timezone.utc).isoformat()))
-        rows.append(("Duration", "%.6f s" % (last - first)))
-    if problem is not None:
-        rows.append(("Stopped at", str(problem)))
-    if skipped:
-        rows.append(("Skipped", "%d bad records" % skipped))
+        rows.append(("First packet", _iso_ns(first)))
+        rows.append(("Last packet", _iso_ns(last)))
+        rows.append(("Duration", "%.9f s" % ((last - first) / 1e9)))
+        rows.append(("Time order", "strict" if info["time_ordered"] else "not strict"))
+    if info["untimed"]:
+        rows.append(("Without time", "%d packets" % info["untimed"]))
+    if info["format"] == "pcapng":
+        for i, ifc in enumerate(info["interfaces"]):
+            kind = "linktype %s %s" % (ifc["linktype"], LINKTYPES.get(ifc["linktype"], "")) \
+                if ifc["linktype"] is not None else "undeclared"
+            rows.append(("Interface %d" % i, "%s%s, snaplen %s: %d packets, %d bytes" % (
+                "%s, " % ifc["name"] if ifc["name"] else "", kind.rstrip(), ifc["snaplen"], ifc["packets"],
+                ifc["bytes"])))
+    if info["error"] is not None:
+        rows.append(("Stopped at", str(info["error"])))
+    if info["skipped"]:
+        rows.append(("Skipped", "%d bad records" % info["skipped"]))
     for k, v in rows:
         print("%-14s %s" % (k + ":", v))
     return 0
+
+
+def _iso_ns(ns: int) -> str:
+    """UTC time with all nine digits (datetime keeps microseconds only)."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    stamp = _dt.datetime.fromtimestamp(sec, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return "%s.%09d+00:00" % (stamp, frac)
 
 
 def _flow_options(args: argparse.Namespace) -> dict[str, Any]:
