@@ -20,8 +20,10 @@ Needs ``pip install fastpkt[dask]`` (dask[dataframe], distributed, fsspec).
 """
 from __future__ import annotations
 
+import importlib
+import io
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 
@@ -56,8 +58,7 @@ def _open(path: str, storage_options: dict[str, Any] | None, filter: str | None,
     if _is_local(path):
         src: Any = path[len("file://"):] if path.startswith("file://") else path
     else:
-        import fsspec
-
+        fsspec = _untyped("fsspec")
         of = fsspec.open(path, "rb", **(storage_options or {}))
         # memory:// hands every opener the same file object: read its bytes instead (they are
         # in memory already), so shards on threads do not share a position
@@ -76,12 +77,17 @@ def _packets_part(path: str, storage_options: dict[str, Any] | None, filter: str
 def read_packets(paths: Paths, *, filter: str | None = None, display_filter: str | None = None,  # noqa: A002
                  storage_options: dict[str, Any] | None = None) -> dd.DataFrame:
     """Every packet of every file, one partition per file (PacketList.to_pandas() columns)."""
-    import dask.dataframe as dd
-
+    dask_df = _untyped("dask.dataframe")
     meta = tables.to_pandas(_empty_packets())
     with _our_dtypes():
-        return dd.from_map(_packets_part, _paths(paths), storage_options=storage_options, filter=filter,
-                           display_filter=display_filter, meta=meta, enforce_metadata=False)
+        return cast("dd.DataFrame", dask_df.from_map(_packets_part, _paths(paths), storage_options=storage_options, filter=filter,
+                           display_filter=display_filter, meta=meta, enforce_metadata=False))
+
+
+def _untyped(module: str) -> Any:
+    """fsspec ships no types and dask's from_map/from_delayed/delayed none that mypy --strict
+    takes: they are used as Any, their results cast to the documented types."""
+    return importlib.import_module(module)
 
 
 def _our_dtypes() -> Any:
@@ -95,7 +101,7 @@ def _our_dtypes() -> Any:
 def _empty_packets() -> Any:
     from . import read
 
-    return read(memoryview(_EMPTY_PCAP))
+    return read(io.BytesIO(_EMPTY_PCAP))
 
 
 _EMPTY_PCAP = bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")
@@ -110,7 +116,7 @@ _KINDS: dict[str, tuple[Any, str]] = {
 
 def _frame(kind: str, eng: Any) -> pandas.DataFrame:
     if kind != "http":
-        return eng.to_pandas()
+        return cast("pandas.DataFrame", eng.to_pandas())
     from .http import HttpTable, stream_messages
 
     return HttpTable(stream_messages(eng)).to_pandas()
@@ -138,23 +144,24 @@ def _renumber(part: tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray],
               column: str) -> pandas.DataFrame:
     """A shard's records with their single-engine flow ids: the number of flows every shard
     created before each one."""
-    import pandas as pd
-
     df, _, ids, at = part
-    glob = sum(np.searchsorted(c, at, side="left") for c in all_creations).astype(np.uint64)
+    glob = np.zeros(len(at), dtype=np.uint64)
+    for c in all_creations:
+        glob += np.searchsorted(c, at, side="left").astype(np.uint64)
     if len(df):
         order = np.argsort(ids)
         pos = np.searchsorted(ids, df[column].to_numpy(dtype=np.uint64), sorter=order)
-        df[column] = pd.array(glob[order[pos]], dtype=df[column].dtype)
+        dtype = df[column].dtype
+        df[column] = glob[order[pos]]
+        df[column] = df[column].astype(dtype)
     return df
 
 
 def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_options: dict[str, Any] | None,
                   options: dict[str, Any]) -> dd.DataFrame:
-    import dask
-    import dask.dataframe as dd
-
     from .parallel import usable_cores
+
+    dask_df, delayed = _untyped("dask.dataframe"), _untyped("dask.delayed").delayed
 
     paths = _paths(paths)
     n = usable_cores() if npartitions is None else npartitions
@@ -162,14 +169,14 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
         raise ValueError("npartitions must be an integer >= 1, not %r" % (n,))
     meta = _meta(kind)
     if n == 1:
-        frames = [dask.delayed(_single)(kind, paths, storage_options, options)]
+        frames = [delayed(_single)(kind, paths, storage_options, options)]
     else:
         column = _KINDS[kind][1]
-        parts = [dask.delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options) for i in range(n)]
-        creations = dask.delayed(_creations)([p[1] for p in parts])
-        frames = [dask.delayed(_renumber)(p, creations, column) for p in parts]
+        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options) for i in range(n)]
+        creations = delayed(_creations)([p[1] for p in parts])
+        frames = [delayed(_renumber)(p, creations, column) for p in parts]
     with _our_dtypes():
-        return dd.from_delayed(frames, meta=meta, verify_meta=False)
+        return cast("dd.DataFrame", dask_df.from_delayed(frames, meta=meta, verify_meta=False))
 
 
 def _single(kind: str, paths: list[str], storage_options: dict[str, Any] | None,
