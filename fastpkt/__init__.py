@@ -120,6 +120,7 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
     count: int | None = None,
     display_filter: str | DisplayFilter | None = None,
     defragment: bool | str = False,
+    decapsulate: bool = True,
 ) -> Reader:
     """Open a pcap or pcapng capture as a lazy iterator of Packet objects.
 
@@ -145,11 +146,17 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
             "last", "bsd", "linux". False (default, as ``fp.read()`` whose PacketList
             keeps frames as captured): fragments stay as captured. The engines (flows,
             streams, client_hellos) reassemble by default.
+    decapsulate: decode tunnels (GRE with ERSPAN and TEB, VXLAN, Geneve, GTP-U, MPLS, IP in
+            IP, 6in4, 4in6, PPPoE; default): layer views (``pkt.ip``, ``pkt.tcp``...) are the
+            innermost packet's, as Zeek reports them, ``pkt.outer_ip`` the outermost IP
+            header and ``pkt.tunnels`` the encapsulations with their VNI/key/TEID/label.
+            False: views stay the outer packet's (tunnel headers undecoded payload).
+            fastpkt.scapy's packets never decapsulate (Scapy's ``pkt[IP]`` is the outer one).
 
     The Reader is a context manager: ``with fp.open(path) as r: for pkt in r: ...``
     """
     return Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), count=count,
-                  display_filter=display_filter, defragment=defragment)
+                  display_filter=display_filter, defragment=defragment, decapsulate=decapsulate)
 
 
 def read(
@@ -159,17 +166,20 @@ def read(
     on_error: str = "raise",
     display_filter: str | DisplayFilter | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
+    decapsulate: bool = True,
 ) -> PacketList:
     """Read a capture (or its first ``count`` packets) into a PacketList.
 
     A PacketList supports len(), indexing, slicing, iteration, summary() and to_pandas().
-    filter, display_filter: as for ``open``.
+    filter, display_filter, decapsulate: as for ``open`` (views and columns of tunnelled
+        packets are the innermost packet's by default).
     progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none;
         a callable gets (bytes_read, file_size)).
     """
     from .views import progress_callback
 
-    with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
+    with open(source, filter=filter, on_error=on_error, display_filter=display_filter,
+              decapsulate=decapsulate) as reader:
         return reader.read_all(count, progress=progress_callback(progress, "read"))
 
 
@@ -198,7 +208,8 @@ def read_frames(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
+    with open(source, filter=filter, on_error=on_error, display_filter=display_filter,
+              decapsulate=decapsulate) as reader:
         while True:
             chunk = reader.read_all(batch_size)
             if not len(chunk):

@@ -262,6 +262,8 @@ class Packet:
     anomalies: tuple[str, ...]
     layers: tuple[str, ...]   # layer names outer to inner, e.g. ('Ether', 'IP', 'TCP')
     fragments: tuple[int, ...] | None  # frames a reassembled IP datagram came from, by offset
+    tunnels: tuple[tuple[str, int | None], ...]  # encapsulations decoded, outer to inner
+    outer_ip: IP | IPv6 | None  # outermost IP header of a tunnelled packet (ip/ip6 are the innermost)
     wire: bytes               # the frame as captured (raw is the reassembled one when they differ)
     def __new__(cls, data: bytes, linktype: int = 1, time: float | None = None,
                 wirelen: int | None = None) -> Self: ...
@@ -296,7 +298,8 @@ class Reader:
     def __init__(self, source: _Source, filter: str | None = None, on_error: _OnError = "raise",
                  count: int | None = None,
                  display_filter: str | DisplayFilter | None = None,
-                 defragment: bool | str = False) -> None: ...  # or "first", "last", "bsd", "linux"
+                 defragment: bool | str = False,  # or "first", "last", "bsd", "linux"
+                 decapsulate: bool = True) -> None: ...
     format: Literal["pcap", "pcapng"]
     linktype: int
     snaplen: int
@@ -420,6 +423,9 @@ class Flow(tuple[Any, ...]):
     protocol_name: str          # TCP, UDP, ICMP, ICMPv6, GRE, ... or IP-<n>
     ip_version: int
     vlan: int | None            # outer 802.1Q id
+    tunnel: str | None          # innermost encapsulation (VXLAN, GRE, GTP_U, MPLS, ...); flows key on it
+    tunnel_id: int | None       # its VNI, GRE key, ERSPAN or PPPoE session id (GTP-U TEIDs and
+                                # MPLS labels differ by direction: not part of the key, None)
     icmp_type: int | None       # first packet's (ICMP/ICMPv6 flows)
     icmp_code: int | None
     fwd_packets: int

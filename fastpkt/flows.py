@@ -39,6 +39,7 @@ def flows(
     max_hello_fields: int = 16384,
     workers: int | None = None,
     defragment: bool | str | None = None,
+    decapsulate: bool | None = None,
 ) -> Flows:
     """Aggregate a capture into flows, in C.
 
@@ -78,6 +79,9 @@ def flows(
         length, and fragments of datagrams never completed are not counted
         (``stats['defrag']``). False: every fragment counts as captured. An open Reader
         keeps its own setting.
+    decapsulate: key flows on the innermost packet of a tunnel plus the tunnel's id (columns
+        ``tunnel``, ``tunnel_id``), as ``fastpkt.open()`` decodes it (default). False: flows
+        of the outer headers. An open Reader keeps its own setting.
 
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
@@ -88,12 +92,12 @@ def flows(
                    max_flows=max_flows, max_memory=max_memory, progress=progress_callback(progress, "flows"),
                    tls=bool(tls), max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
     return cast("Flows", _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter,
-                                 defragment))
+                                 defragment, decapsulate))
 
 
 def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, Any], filter: str | None,  # noqa: A002
             on_error: str, what: str, display_filter: str | DisplayFilter | None,
-            defragment: bool | str | None = None) -> Any:
+            defragment: bool | str | None = None, decapsulate: bool | None = None) -> Any:
     """One engine over the source, or ``workers`` of them merged (fastpkt.parallel)."""
     from . import parallel
 
@@ -101,25 +105,26 @@ def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, An
     if display_filter is not None and not isinstance(display_filter, DisplayFilter):
         display_filter = DisplayFilter(display_filter)  # compiled once for every worker
     if n == 1:
-        return engine(_readers(source, filter, on_error, what, display_filter, defragment), **options)
+        return engine(_readers(source, filter, on_error, what, display_filter, defragment, decapsulate), **options)
     options.pop("on_data", None)
-    return parallel.run(engine, lambda: _readers(source, filter, on_error, what, display_filter, defragment), n,
-                        options)
+    return parallel.run(engine, lambda: _readers(source, filter, on_error, what, display_filter, defragment,
+                                                 decapsulate), n, options)
 
 
 def _readers(source: Any, filter: str | None, on_error: str, what: str,  # noqa: A002
              display_filter: str | DisplayFilter | None = None,
-             defragment: bool | str | None = None) -> list[Reader]:
+             defragment: bool | str | None = None, decapsulate: bool | None = None) -> list[Reader]:
     """The Readers an engine runs over: one per source (a list is merged in time order)."""
     from . import _source  # the package's source normaliser
 
     if isinstance(source, Reader):
-        if filter is not None or display_filter is not None or defragment is not None:
-            raise ValueError("filter, display_filter and defragment apply to sources fastpkt opens; "
-                             "open the Reader with them")
+        if filter is not None or display_filter is not None or defragment is not None or decapsulate is not None:
+            raise ValueError("filter, display_filter, defragment and decapsulate apply to sources fastpkt "
+                             "opens; open the Reader with them")
         return [source]
     if defragment is None:
         defragment = True
+    decapsulate = decapsulate is None or bool(decapsulate)
     if display_filter is not None and not isinstance(display_filter, DisplayFilter):
         display_filter = DisplayFilter(display_filter)  # compiled once for every source
     if isinstance(source, (list, tuple)):
@@ -127,10 +132,10 @@ def _readers(source: Any, filter: str | None, on_error: str, what: str,  # noqa:
             raise ValueError("%s() needs at least one source" % what)
         return [s if isinstance(s, Reader) else
                 Reader(_source(s), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter,
-                       defragment=defragment)
+                       defragment=defragment, decapsulate=decapsulate)
                 for s in source]
     return [Reader(_source(source), filter=filter, on_error=cast("_OnError", on_error), display_filter=display_filter,
-                   defragment=defragment)]
+                   defragment=defragment, decapsulate=decapsulate)]
 
 
 def flows_to_pandas(fl: Any) -> Any:

@@ -41,6 +41,7 @@ def streams(
     display_filter: str | DisplayFilter | None = None,
     workers: int | None = None,
     defragment: bool | str | None = None,
+    decapsulate: bool | None = None,
 ) -> Streams:
     """Reassemble every TCP connection of a capture, in C.
 
@@ -70,6 +71,7 @@ def streams(
         with on_data). max_buffered_total, max_memory and max_flows are divided between them.
     defragment: as for ``fastpkt.flows``: IP fragments are reassembled before TCP
         reassembly (default), so a fragmented segment is one segment.
+    decapsulate: as for ``fastpkt.flows``: reassemble the TCP connections inside tunnels.
 
     Iterate the result for Stream objects as connections end (or call ``.run()`` when
     only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
@@ -83,7 +85,7 @@ def streams(
                    max_buffered_total=max(0, max_buffered_total // n), store=bool(store), on_data=on_data,
                    progress=progress_callback(progress, "streams"))
     return cast("Streams", _engine(Streams, source, n, options, filter, on_error, "streams", display_filter,
-                                   defragment))
+                                   defragment, decapsulate))
 
 
 def _safe(ip: str) -> str:

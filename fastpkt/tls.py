@@ -35,6 +35,7 @@ def client_hellos(
     display_filter: str | DisplayFilter | None = None,
     workers: int | None = None,
     defragment: bool | str | None = None,
+    decapsulate: bool | None = None,
 ) -> ClientHellos:
     """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
 
@@ -55,11 +56,12 @@ def client_hellos(
     display_filter: a Wireshark display filter run in C on each packet first.
     workers: parallel engines, as for ``fastpkt.flows`` (same records in the same order).
     defragment: as for ``fastpkt.flows``: IP fragments are reassembled first (default).
+    decapsulate: as for ``fastpkt.flows``: search the connections inside tunnels.
     """
     options = dict(idle_timeout=idle_timeout, max_flows=max_flows, progress=progress_callback(progress, "hellos"),
                    max_hello_fields=max_hello_fields, max_memory=max_memory, on_memory_error=on_memory_error)
     return cast("ClientHellos", _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos",
-                                        display_filter, defragment))
+                                        display_filter, defragment, decapsulate))
 
 
 def hellos_to_pandas(hellos: Iterable[ClientHello]) -> Any:

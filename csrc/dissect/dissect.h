@@ -82,7 +82,9 @@ enum {
     FP_ANOM_FRAG_PROTOCOL = 1u << 29,      /* fragment_protocol_inconsistency */
     FP_ANOM_FRAG_DROPPED = 1u << 30,       /* fragment_dropped: a reassembly limit dropped it
                                             * (memory cap, fragment count, past 65535) */
-    FP_ANOM_COUNT_BITS = 31
+    FP_ANOM_TUNNEL = 1u << 31,             /* tunnel_malformed: an encapsulation header cut short,
+                                            * or nested past FP_MAX_TUNNELS (left undecoded) */
+    FP_ANOM_COUNT_BITS = 32
 };
 
 /* Stable snake_case names for anomaly bits, index = bit number. */
@@ -90,6 +92,32 @@ extern const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS];
 
 #define FP_MAX_VLAN 4
 #define FP_MAX_IP6_EXT 8
+#define FP_MAX_TUNNELS 4
+
+/* Encapsulations decoded (tunnel.c); the layers after one are the inner packet's. */
+typedef enum {
+    FP_TUN_GRE = 1,    /* RFC 2784/2890; id: the key when present */
+    FP_TUN_ERSPAN,     /* GRE 0x88BE (type I/II) or 0x22EB (III); id: the session id */
+    FP_TUN_VXLAN,      /* RFC 7348, UDP 4789; id: VNI */
+    FP_TUN_GENEVE,     /* RFC 8926, UDP 6081; id: VNI */
+    FP_TUN_GTPU,       /* 3GPP TS 29.281, UDP 2152; id: TEID */
+    FP_TUN_MPLS,       /* RFC 3032 label stack; id: the bottom label */
+    FP_TUN_IPIP,       /* IP in IP (RFC 2003, RFC 4213 6in4, RFC 2473 4in6/6in6); no id */
+    FP_TUN_PPPOE,      /* RFC 2516 session stage; id: the session id */
+    FP_TUN_COUNT
+} fp_tunnel_type;
+
+extern const char *const fp_tunnel_names[FP_TUN_COUNT]; /* "GRE", "VXLAN", ... */
+
+typedef struct {
+    uint8_t type;          /* fp_tunnel_type */
+    uint8_t has_id;
+    uint8_t inner_link;    /* the inner packet starts with Ethernet (TEB, VXLAN, ERSPAN...) */
+    uint8_t outer_ip;      /* FP_L_IP4/FP_L_IP6 carrying it, or FP_L_COUNT (MPLS, PPPoE) */
+    uint32_t id;
+    uint32_t off, hlen;    /* the encapsulation header */
+    uint32_t outer_present;/* layer bits of the packet around it (present before decoding it) */
+} fp_tunnel;
 
 typedef struct {
     uint32_t off;  /* first byte of the header */
@@ -131,6 +159,12 @@ typedef struct {
     uint8_t reassembled;   /* IP payload is a reassembled datagram (fp_dissect_datagram) */
     uint32_t payload_off;  /* innermost payload (after the last decoded header) */
     uint32_t payload_len;
+    /* Tunnels, outer to inner: layer spans describe the innermost packet; the outermost
+     * IP header is kept in outer_ip (FP_L_IP4/FP_L_IP6 in outer_ip_id, else FP_L_COUNT). */
+    uint8_t tunnel_count;
+    uint8_t outer_ip_id;
+    fp_span outer_ip;
+    fp_tunnel tunnel[FP_MAX_TUNNELS];
 } fp_dissection;
 
 /* Dissect `caplen` bytes of a record with the given link type. Never fails:
@@ -138,16 +172,19 @@ typedef struct {
  * `wirelen` only sets FP_ANOM_SNAPLEN. */
 void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                 fp_dissection *out);
-/* fp_dissect up to the transport header: no DNS, TLS or HTTP detection (and none of their
- * anomalies), what a reader of link/IP/transport fields needs (display filters over
- * header fields: DNS names are walked and TLS handshakes framed only on demand). */
-void fp_dissect_headers(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                        fp_dissection *out);
+/* With flags: FP_DISSECT_HEADERS stops at the transport header, no DNS, TLS or HTTP
+ * detection (and none of their anomalies): what a reader of link/IP/transport fields needs
+ * (display filters over header fields: DNS names are walked and TLS handshakes framed only
+ * on demand). FP_DISSECT_NO_TUNNELS leaves encapsulations undecoded (decapsulate=False):
+ * without it tunnel.c decodes them down to the innermost packet. fp_dissect is flags 0. */
+enum { FP_DISSECT_HEADERS = 1, FP_DISSECT_NO_TUNNELS = 2 };
+void fp_dissect_ex(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype, int flags,
+                   fp_dissection *out);
 
 /* The same for a frame whose IP header (its fragment's, as captured) is followed by the
  * whole reassembled payload (csrc/flow/ip_defrag.c): the IP payload runs to the end of the
  * data and upper layers are decoded whatever the header's offset and lengths say. */
-void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, fp_dissection *out);
+void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, int flags, fp_dissection *out);
 
 /* ---- Checksums (on demand) -------------------------------------------- */
 /* Return 1 valid, 0 invalid, -1 cannot tell (truncated, fragment, zero UDP checksum). */
@@ -254,8 +291,9 @@ typedef struct {
     uint32_t caplen;
     uint32_t wirelen;
     fp_dissection *d;
-    int no_app; /* skip application detection (fp_dissect_headers) */
+    int no_app;      /* FP_DISSECT_HEADERS: skip application detection */
     int reassembled; /* fp_dissect_datagram: the IP payload is whole, to the end */
+    int tunnels;     /* decode encapsulations (no FP_DISSECT_NO_TUNNELS) */
 } fp_dctx;
 
 static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,
@@ -311,6 +349,13 @@ void fp_dissect_arp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_l4(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end); /* ipv4.c */
+/* tunnel.c: an encapsulated packet at off..end. Each returns 1 when it decoded the
+ * encapsulation (inner layers set), 0 when the bytes are not one (nothing changed). */
+int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end);
+int fp_dissect_ip_in_ip(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end);
+int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end);
+int fp_dissect_mpls(fp_dctx *x, uint32_t off, uint32_t end);
+int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_icmp(fp_dctx *x, fp_layer_id id, uint32_t off, uint32_t end);

@@ -14,7 +14,13 @@ void fp_dissect_l4(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end)
     case 17: fp_dissect_udp(x, off, end); return;
     case 1: fp_dissect_icmp(x, FP_L_ICMP, off, end); return;
     case 58: fp_dissect_icmp(x, FP_L_ICMP6, off, end); return;
-    default: fp_set_payload(x->d, off, end); return; /* GRE, IPIP, ESP...: left raw */
+    case 47: /* a first fragment's piece of a tunnel stays raw */
+        if (x->d->is_fragment || !fp_dissect_gre(x, off, end)) fp_set_payload(x->d, off, end);
+        return;
+    case 4: case 41:
+        if (x->d->is_fragment || !fp_dissect_ip_in_ip(x, proto, off, end)) fp_set_payload(x->d, off, end);
+        return;
+    default: fp_set_payload(x->d, off, end); return; /* ESP, SCTP...: left raw */
     }
 }
 

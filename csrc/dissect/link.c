@@ -14,7 +14,7 @@ const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS] = {
     "ip_fragment",   "dns_pointer_chain", "tls_records_capped",
     "fragment_overlap", "fragment_inconsistency", "fragment_size_inconsistency",
     "excessively_small_fragment", "excessively_large_fragment", "fragment_with_DF",
-    "fragment_protocol_inconsistency", "fragment_dropped",
+    "fragment_protocol_inconsistency", "fragment_dropped", "tunnel_malformed",
 };
 
 enum { ETHERTYPE_IP4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_RARP = 0x8035, ETHERTYPE_IP6 = 0x86dd };
@@ -57,6 +57,12 @@ void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type)
     case ETHERTYPE_IP4: fp_dissect_ip4(x, off, end); return;
     case ETHERTYPE_IP6: fp_dissect_ip6(x, off, end); return;
     case ETHERTYPE_ARP: case ETHERTYPE_RARP: fp_dissect_arp(x, off, end); return; /* RFC 903 */
+    case 0x8847: case 0x8848: /* MPLS unicast, multicast */
+        if (!fp_dissect_mpls(x, off, end)) fp_set_payload(d, off, end);
+        return;
+    case 0x8864: /* PPPoE session stage */
+        if (!fp_dissect_pppoe(x, off, end)) fp_set_payload(d, off, end);
+        return;
     default: fp_set_payload(d, off, end); return;
     }
 }
@@ -153,7 +159,7 @@ static void dissect_ppp(fp_dctx *x)
 }
 
 static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                                  int no_app, int reassembled, fp_dissection *out)
+                                  int reassembled, int flags, fp_dissection *out)
 {
     /* Only the scalars: spans of absent layers are never read. */
     out->present = 0;
@@ -168,10 +174,13 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     out->more_fragments = 0;
     out->is_fragment = 0;
     out->reassembled = (uint8_t)reassembled;
+    out->tunnel_count = 0;
+    out->outer_ip_id = FP_L_COUNT;
     out->payload_off = 0;
     out->payload_len = caplen;
 
-    fp_dctx x = {data, caplen, wirelen, out, no_app, reassembled};
+    fp_dctx x = {data, caplen, wirelen, out, (flags & FP_DISSECT_HEADERS) != 0, reassembled,
+                 (flags & FP_DISSECT_NO_TUNNELS) == 0};
     switch (linktype) {
     case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x); return;
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;
@@ -192,15 +201,15 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
     dissect_record(data, caplen, wirelen, linktype, 0, 0, out);
 }
 
-void fp_dissect_headers(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                        fp_dissection *out)
+void fp_dissect_ex(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype, int flags,
+                   fp_dissection *out)
 {
-    dissect_record(data, caplen, wirelen, linktype, 1, 0, out);
+    dissect_record(data, caplen, wirelen, linktype, 0, flags, out);
 }
 
-void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, fp_dissection *out)
+void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, int flags, fp_dissection *out)
 {
-    dissect_record(data, len, len, linktype, 0, 1, out);
+    dissect_record(data, len, len, linktype, 1, flags, out);
 }
 
 /* ---- Fields (Wireshark's eth, vlan, ieee8021ad, sll) -------------------- */

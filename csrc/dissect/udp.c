@@ -28,6 +28,8 @@ void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end)
         return;
     if (is_dns_port(d->sport) || is_dns_port(d->dport))
         fp_dissect_dns(x, off + 8, udp_end, 1);
+    else
+        fp_dissect_udp_tunnel(x, d->sport, d->dport, off + 8, udp_end);
 }
 
 /* ---- Fields (Wireshark's udp) ------------------------------------------ */

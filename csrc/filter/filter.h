@@ -27,14 +27,14 @@ void fp_filter_free(fp_filter *f);
 int fp_filter_match(const fp_filter *f, fp_field_ctx *x);
 
 /* 1 when a field of the program lives in an application layer (DNS, HTTP, TLS, QUIC):
- * its packets need fp_dissect; others are decided on fp_dissect_headers. */
+ * its packets need fp_dissect; others are decided on FP_DISSECT_HEADERS. */
 int fp_filter_needs_app(const fp_filter *f);
 
 /* Dissects the record and matches it; `number` is frame.number (1-based, 0 unknown).
  * `d` receives the dissection: whole when `full` (a consumer reads it next), else only
- * as deep as the program needs. */
+ * as deep as the program needs; `flags` as fp_dissect_ex's (FP_DISSECT_NO_TUNNELS). */
 int fp_filter_match_record(const fp_filter *f, const uint8_t *data, uint32_t caplen,
                            uint32_t wirelen, uint32_t linktype, int64_t ts_ns, int has_ts,
-                           uint64_t number, int full, fp_dissection *d);
+                           uint64_t number, int full, int flags, fp_dissection *d);
 
 #endif

@@ -317,12 +317,10 @@ int fp_filter_match(const fp_filter *f, fp_field_ctx *x)
 
 int fp_filter_match_record(const fp_filter *f, const uint8_t *data, uint32_t caplen,
                            uint32_t wirelen, uint32_t linktype, int64_t ts_ns, int has_ts,
-                           uint64_t number, int full, fp_dissection *d)
+                           uint64_t number, int full, int flags, fp_dissection *d)
 {
-    if (full || f->needs_app)
-        fp_dissect(data, caplen, wirelen, linktype, d);
-    else
-        fp_dissect_headers(data, caplen, wirelen, linktype, d);
+    if (!full && !f->needs_app) flags |= FP_DISSECT_HEADERS;
+    fp_dissect_ex(data, caplen, wirelen, linktype, flags, d);
     fp_field_ctx x;
     fp_field_ctx_init(&x, data, caplen, wirelen, ts_ns, has_ts, d);
     x.number = number;

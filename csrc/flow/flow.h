@@ -28,8 +28,10 @@ typedef struct {
     uint8_t proto, ip_version;
     uint8_t icmp_type, icmp_code; /* echo reply folded into its request type */
     uint8_t has_ports;    /* TCP/UDP (or fragment of one attributed by the fragment table) */
-    uint8_t pad[5];
+    uint8_t tunnel_type;  /* innermost tunnel (fp_tunnel_type | FP_FLOW_TUNNEL_HAS_ID) or 0: inner 5-tuples of */
+    uint32_t tunnel_id;   /* different VNIs, TEIDs, GRE keys or labels are different flows */
 } fp_flow_key;
+#define FP_FLOW_TUNNEL_HAS_ID 0x80
 
 /* A packet as the flow engine sees it: key material plus what the record update needs. */
 typedef struct {

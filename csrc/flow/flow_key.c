@@ -139,6 +139,12 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
     k->ip_version = (uint8_t)version;
     k->proto = d->ip_proto;
     k->vlan = (FP_HAS(d, FP_L_VLAN) && d->vlan_count) ? (uint16_t)(d->vlan[0].tci & 0x0fff) : FP_FLOW_NO_VLAN;
+    if (d->tunnel_count) { /* GTP-U TEIDs and MPLS labels differ by direction: not keyed on */
+        const fp_tunnel *t = &d->tunnel[d->tunnel_count - 1];
+        int keyed = t->has_id && t->type != FP_TUN_GTPU && t->type != FP_TUN_MPLS;
+        k->tunnel_type = (uint8_t)(t->type | (keyed ? FP_FLOW_TUNNEL_HAS_ID : 0));
+        k->tunnel_id = keyed ? t->id : 0;
+    }
     uint8_t src[16] = {0}, dst[16] = {0};
     uint32_t ip_off = version == 4 ? d->layer[FP_L_IP4].off : d->layer[FP_L_IP6].off;
     /* a reassembled datagram's header is its last fragment's: the span has its length */

@@ -94,8 +94,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     uint32_t wirelen = (in[0] & 0x80) ? caplen + 100 : caplen;
 
     fp_dissection d;
-    fp_dissect(data, caplen, wirelen, lt, &d);
+    /* bit 6 of the first byte: decode tunnels (their inner packets and the outer IP span) */
+    fp_dissect_ex(data, caplen, wirelen, lt, (in[0] & 0x40) ? FP_DISSECT_NO_TUNNELS : 0, &d);
     check_span(&d, caplen);
+    if (d.tunnel_count > FP_MAX_TUNNELS) abort();
+    for (int i = 0; i < d.tunnel_count; i++)
+        if (d.tunnel[i].type == 0 || d.tunnel[i].type >= FP_TUN_COUNT ||
+            (uint64_t)d.tunnel[i].off + d.tunnel[i].hlen > caplen)
+            abort();
+    if (d.outer_ip_id != FP_L_COUNT &&
+        (d.outer_ip.off > d.outer_ip.off + d.outer_ip.hlen || d.outer_ip.off + d.outer_ip.hlen > d.outer_ip.end ||
+         d.outer_ip.end > caplen))
+        abort();
 
     fp_tcp_option opts[8];
     int bad;

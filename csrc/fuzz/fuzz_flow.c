@@ -4,7 +4,8 @@
  * with bit 2 of the first byte the TLS/QUIC hello search rides on the table (reassembly,
  * record assembly, QUIC decryption, hello parsing and fingerprints at emission); with
  * bit 3 IP fragments go through the reassembler first (policy from bits 4-5, a small
- * memory cap) and completed datagrams are dissected and added whole, as the engines do.
+ * memory cap) and completed datagrams are dissected and added whole, as the engines do;
+ * with bit 6 tunnels are decoded (flows key on the inner packet and the tunnel id).
  * Checks the table's bookkeeping after the final flush.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
  *         csrc/fuzz/fuzz_flow.c csrc/flow/(all).c csrc/dissect/(all but test_*).c \
@@ -99,14 +100,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *rec = malloc(len ? len : 1); /* exact-size copy: ASan sees overreads */
         if (rec == NULL) break;
         memcpy(rec, data + pos, len);
-        fp_dissect(rec, (uint32_t)len, (uint32_t)len + (data[pos - 3] >> 7), lt, &d);
+        fp_dissect_ex(rec, (uint32_t)len, (uint32_t)len + (data[pos - 3] >> 7), lt,
+                      (data[0] & 0x40) ? FP_DISSECT_NO_TUNNELS : 0, &d);
         fp_defrag_result res;
         int drc = df ? fp_defrag_add(df, rec, (uint32_t)len, &d, ts, pos, &res) : FP_DEFRAG_PASS;
         if (drc == FP_DEFRAG_COMPLETE) {
             uint8_t *whole = malloc(res.len); /* exact size again */
             if (whole == NULL) abort();
             memcpy(whole, res.data, res.len);
-            fp_dissect_datagram(whole, res.len, lt, &d);
+            fp_dissect_datagram(whole, res.len, lt, 0, &d);
             if (d.is_fragment || res.nframes == 0) abort();
             fp_flow_table_add(t, whole, &d, ts, res.len);
             free(whole);

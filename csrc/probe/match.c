@@ -125,7 +125,7 @@ int fp_pview_parse(const uint8_t *data, uint32_t len, uint32_t linktype, fp_pvie
 {
     fp_dissection d;
     memset(v, 0, sizeof *v);
-    fp_dissect(data, len, len, linktype, &d);
+    fp_dissect_ex(data, len, len, linktype, FP_DISSECT_NO_TUNNELS, &d); /* Scapy matches outer headers */
     if (FP_HAS(&d, FP_L_ARP)) {
         const uint8_t *a = data + d.layer[FP_L_ARP].off;
         uint32_t n = len - d.layer[FP_L_ARP].off;

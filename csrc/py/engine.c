@@ -230,15 +230,16 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         }
         if (best < 0) return PUMP_END;
         const fp_record *rec = &fl->pending[best];
+        const fp_reader_obj *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best);
         const fp_dissection *dp = &fl->pending_d[best];
         if (!fl->has_pending_d[best]) {
-            fp_dissect(rec->data, rec->caplen, rec->wirelen, rec->linktype, &d);
+            fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, from->dissect_flags, &d);
             dp = &d;
         }
         const uint8_t *data = rec->data;
         uint32_t wirelen = rec->wirelen;
         fl->has_pending[best] = 0;
-        int policy = ((fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best))->defrag_policy;
+        int policy = from->defrag_policy;
         if (dp->is_fragment && policy >= 0) {
             fp_defrag_result res;
             int drc = engine_defrag(fl, policy, rec, dp, &res);
@@ -246,7 +247,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
             if (drc == FP_DEFRAG_COMPLETE) {
                 data = res.data;
                 wirelen = res.len;
-                fp_dissect_datagram(data, res.len, rec->linktype, &d);
+                fp_dissect_datagram(data, res.len, rec->linktype, from->dissect_flags, &d);
                 d.anomalies |= res.anomalies;
                 dp = &d;
             }

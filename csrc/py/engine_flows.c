@@ -20,6 +20,8 @@ typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU64, CK_MU16, CK_MU8,
     X(src_port, CK_MU16, "client port") X(dst_port, CK_MU16, "server port")                  \
     X(protocol, CK_U8, "IP protocol number") X(protocol_name, CK_CAT, "TCP, UDP, ICMP ...")  \
     X(ip_version, CK_U8, "4 or 6") X(vlan, CK_MU16, "outer VLAN id")                         \
+    X(tunnel, CK_CAT, "innermost encapsulation: VXLAN, GRE, GTP_U, MPLS ...")                \
+    X(tunnel_id, CK_MU64, "its VNI, GRE key, ERSPAN or PPPoE session (keyed on)")             \
     X(icmp_type, CK_MU8, "first packet's ICMP type") X(icmp_code, CK_MU8, "its code")        \
     X(fwd_packets, CK_U64, "client to server") X(fwd_bytes, CK_U64, "wire bytes")            \
     X(rev_packets, CK_U64, "server to client") X(rev_bytes, CK_U64, "wire bytes")            \
@@ -186,6 +188,9 @@ static void row_fill(flow_row *r, const fp_flow *f)
     set_text(r, COL_protocol_name, protocol_name(k->proto, r->proto_buf, sizeof r->proto_buf));
     r->u[COL_ip_version] = k->ip_version;
     set_u(r, COL_vlan, k->vlan, k->vlan != FP_FLOW_NO_VLAN);
+    uint8_t tun = k->tunnel_type & (uint8_t)~FP_FLOW_TUNNEL_HAS_ID;
+    set_text(r, COL_tunnel, tun && tun < FP_TUN_COUNT ? fp_tunnel_names[tun] : NULL);
+    set_u(r, COL_tunnel_id, k->tunnel_id, (k->tunnel_type & FP_FLOW_TUNNEL_HAS_ID) != 0);
     int icmp = k->proto == 1 || k->proto == 58;
     set_u(r, COL_icmp_type, f->icmp_type, icmp);
     set_u(r, COL_icmp_code, f->icmp_code, icmp);

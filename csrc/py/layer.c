@@ -51,7 +51,9 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
         PyErr_Format(PyExc_SystemError, "fastpkt: no layer type for id %d", (int)id);
         return NULL;
     }
-    if (!FP_HAS(&pkt->d, id) || index < 0 || (id == FP_L_VLAN && index >= pkt->d.vlan_count)) {
+    int outer = index == FP_LAYER_OUTER && id != FP_L_VLAN;
+    if (outer ? pkt->d.outer_ip_id != id
+              : (!FP_HAS(&pkt->d, id) || index < 0 || (id == FP_L_VLAN && index >= pkt->d.vlan_count))) {
         PyErr_Format(PyExc_ValueError, "layer %s (index %d) is not in this packet",
                      fp_layer_names[id], index);
         return NULL;

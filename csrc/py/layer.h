@@ -8,7 +8,13 @@
 
 #define LAYER(o) ((FpLayer *)(o))
 
-static inline const fp_span *lspan(const FpLayer *l) { return &l->pkt->d.layer[l->id]; }
+/* index of a view of the outermost IP header of a tunnelled packet (pkt.outer_ip) */
+#define FP_LAYER_OUTER 0xff
+static inline int louter(const FpLayer *l) { return l->index == FP_LAYER_OUTER && l->id != FP_L_VLAN; }
+static inline const fp_span *lspan(const FpLayer *l)
+{
+    return louter(l) ? &l->pkt->d.outer_ip : &l->pkt->d.layer[l->id];
+}
 static inline const uint8_t *ldata(const FpLayer *l) { return l->pkt->data; }
 
 /* First byte of this layer's header: VLAN tags are 4 bytes each after the first. */

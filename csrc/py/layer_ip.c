@@ -5,7 +5,11 @@
 static PyObject *ip4_checksum_ok(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return tristate(fp_ip4_checksum_ok(ldata(LAYER(self)), &LAYER(self)->pkt->d));
+    const FpLayer *l = LAYER(self);
+    if (!louter(l)) return tristate(fp_ip4_checksum_ok(ldata(l), &l->pkt->d));
+    fp_dissection outer = l->pkt->d; /* the outer header in the IPv4 slot */
+    outer.layer[FP_L_IP4] = l->pkt->d.outer_ip;
+    return tristate(fp_ip4_checksum_ok(ldata(l), &outer));
 }
 
 static PyMethodDef ip4_methods[] = {
@@ -55,6 +59,7 @@ static PyGetSetDef ip4_getset[] = {
 static const fp_ip6_ext *ip6_frag_ext(const FpLayer *l)
 {
     const fp_dissection *d = &l->pkt->d;
+    if (louter(l)) return NULL; /* an outer header's extension headers are not recorded */
     for (int i = 0; i < d->ip6_ext_count && i < FP_MAX_IP6_EXT; i++)
         if (d->ip6_ext[i].type == 44 && d->ip6_ext[i].off + 4 <= lspan(l)->end) return &d->ip6_ext[i];
     return NULL;
@@ -64,7 +69,7 @@ static PyObject *ip6_get_ext_headers(PyObject *self, void *c)
 {
     (void)c;
     const fp_dissection *d = &LAYER(self)->pkt->d;
-    int n = d->ip6_ext_count < FP_MAX_IP6_EXT ? d->ip6_ext_count : FP_MAX_IP6_EXT;
+    int n = louter(LAYER(self)) ? 0 : d->ip6_ext_count < FP_MAX_IP6_EXT ? d->ip6_ext_count : FP_MAX_IP6_EXT;
     PyObject *list = PyList_New(n);
     for (int i = 0; list != NULL && i < n; i++) {
         PyObject *t = Py_BuildValue("(iII)", d->ip6_ext[i].type, d->ip6_ext[i].off, d->ip6_ext[i].len);
@@ -80,7 +85,9 @@ static PyObject *ip6_get_ext_headers(PyObject *self, void *c)
 static PyObject *ip6_get_proto(PyObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromLong(LAYER(self)->pkt->d.ip_proto);
+    const FpLayer *l = LAYER(self);
+    if (louter(l)) return PyLong_FromLong(ldata(l)[lspan(l)->off + 6]); /* its next header */
+    return PyLong_FromLong(l->pkt->d.ip_proto);
 }
 
 static PyObject *ip6_get_frag(PyObject *self, void *c)

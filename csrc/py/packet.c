@@ -24,8 +24,9 @@ static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
 }
 
 static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                        int64_t ts_ns)
+                        int64_t ts_ns, int flags)
 {
+    p->dissect_flags = flags;
     p->ts_ns = ts_ns;
     p->caplen = caplen;
     p->wirelen = wirelen;
@@ -34,12 +35,12 @@ static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t
     p->has_ts = 1;
     p->opts_len = 0;
     p->opts_big_endian = 0;
-    fp_dissect(p->data, caplen, wirelen, linktype, &p->d);
+    fp_dissect_ex(p->data, caplen, wirelen, linktype, flags, &p->d);
 }
 
 /* A packet owning a copy of `len` bytes: its data, then (pcapng) padding and options. */
 static FpPacket *packet_copy(fp_state *st, PyTypeObject *tp, const uint8_t *data, uint32_t len,
-                             uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
+                             uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns, int flags)
 {
     FpPacket *p = packet_alloc(tp, len);
     if (p == NULL) return NULL;
@@ -48,14 +49,17 @@ static FpPacket *packet_copy(fp_state *st, PyTypeObject *tp, const uint8_t *data
     p->st = st;
     if (len) memcpy(p->inline_data, data, len);
     p->data = p->inline_data;
-    packet_fill(p, caplen, wirelen, linktype, ts_ns);
+    packet_fill(p, caplen, wirelen, linktype, ts_ns, flags);
     return p;
 }
 
+/* Built stacks and probe answers: their outermost headers are the ones asked for (Scapy's
+ * pkt[IP] is the outer one), so tunnels are left as layers of their own. */
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns)
 {
-    return packet_copy(st, st->Packet_Type, data, caplen, caplen, wirelen, linktype, ts_ns);
+    return packet_copy(st, st->Packet_Type, data, caplen, caplen, wirelen, linktype, ts_ns,
+                       FP_DISSECT_NO_TUNNELS);
 }
 
 static PyTypeObject *packet_type(const fp_state *st, int facade)
@@ -63,9 +67,15 @@ static PyTypeObject *packet_type(const fp_state *st, int facade)
     return facade && st->Facade_Packet_Type ? st->Facade_Packet_Type : st->Packet_Type;
 }
 
+/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header. */
+static inline int facade_flags(int facade, int flags)
+{
+    return facade ? flags | FP_DISSECT_NO_TUNNELS : flags;
+}
+
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
                          uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns,
-                         int facade)
+                         int facade, int flags)
 {
     FpPacket *p = packet_alloc(packet_type(st, facade), 0);
     if (p == NULL) return NULL;
@@ -74,17 +84,17 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
     p->st = st;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     p->data = data;
-    packet_fill(p, caplen, wirelen, linktype, ts_ns);
+    packet_fill(p, caplen, wirelen, linktype, ts_ns, facade_flags(facade, flags));
     return p;
 }
 
-FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade)
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags)
 {
     uint32_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
     FpPacket *p = reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
-                                          rec->linktype, rec->ts_ns, facade)
+                                          rec->linktype, rec->ts_ns, facade, flags)
                          : packet_copy(st, packet_type(st, facade), rec->data, len, rec->caplen,
-                                       rec->wirelen, rec->linktype, rec->ts_ns);
+                                       rec->wirelen, rec->linktype, rec->ts_ns, facade_flags(facade, flags));
     if (p == NULL) return NULL;
     p->interface_id = rec->interface_id;
     p->has_ts = rec->has_ts;
@@ -94,7 +104,8 @@ FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *re
 }
 
 FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
-                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade)
+                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade,
+                                int flags)
 {
     uint32_t wlen = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
     fp_packet_wire *w = PyMem_Malloc(offsetof(fp_packet_wire, data) + wlen);
@@ -129,7 +140,8 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
     p->opts_len = 0;
     p->opts_big_endian = 0;
     p->wire = w;
-    fp_dissect_datagram(p->data, len, rec->linktype, &p->d);
+    p->dissect_flags = facade_flags(facade, flags);
+    fp_dissect_datagram(p->data, len, rec->linktype, p->dissect_flags, &p->d);
     p->d.anomalies |= anomalies;
     return p;
 }
@@ -183,9 +195,10 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
             goto done;
         }
     }
-    /* tp: fastpkt.scapy's subclass too (its sr() answers) */
+    /* tp: fastpkt.scapy's subclass too (its sr() answers), which leaves tunnels as Scapy does */
     res = (PyObject *)packet_copy(st, tp, buf.buf, (uint32_t)buf.len, (uint32_t)buf.len,
-                                  (uint32_t)wirelen, linktype, ts_ns);
+                                  (uint32_t)wirelen, linktype, ts_ns,
+                                  tp == st->Packet_Type ? 0 : FP_DISSECT_NO_TUNNELS);
 done:
     PyBuffer_Release(&buf);
     return res;
@@ -350,28 +363,77 @@ static PyObject *get_anomalies(PyObject *self, void *c)
     return st ? anomaly_tuple(st, PKT(self)->d.anomalies) : NULL;
 }
 
+static int append_name(PyObject *list, const char *name)
+{
+    PyObject *s = PyUnicode_FromString(name);
+    int rc = s == NULL ? -1 : PyList_Append(list, s);
+    Py_XDECREF(s);
+    return rc;
+}
+
+/* The names of the layers in `bits`; VLAN tags [*vlan, vlan_end) as one name each. */
+static int append_layers(PyObject *list, uint32_t bits, int *vlan, int vlan_end)
+{
+    for (int i = 0; i < FP_L_COUNT; i++) {
+        if (!((bits >> i) & 1u)) continue;
+        if (i != FP_L_VLAN) {
+            if (append_name(list, fp_layer_names[i]) < 0) return -1;
+            continue;
+        }
+        for (; *vlan < vlan_end; (*vlan)++)
+            if (append_name(list, fp_layer_names[i]) < 0) return -1;
+    }
+    return 0;
+}
+
+#define LINK_LAYER_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN))
+
+/* Outer to inner: each tunnel's outer packet, the tunnel, then the innermost packet. The
+ * link layer is kept across an encapsulation that carries no frame of its own: listed once. */
 static PyObject *get_layers(PyObject *self, void *c)
 {
     (void)c;
     const fp_dissection *d = &PKT(self)->d;
     PyObject *list = PyList_New(0);
     if (list == NULL) return NULL;
-    for (int i = 0; i < FP_L_COUNT; i++) {
-        if (!FP_HAS(d, i)) continue;
-        int reps = i == FP_L_VLAN ? d->vlan_count : 1;
-        for (int r = 0; r < reps; r++) {
-            PyObject *s = PyUnicode_FromString(fp_layer_names[i]);
-            if (s == NULL || PyList_Append(list, s) < 0) {
-                Py_XDECREF(s);
-                Py_DECREF(list);
-                return NULL;
-            }
-            Py_DECREF(s);
+    int vlan = 0;
+    uint32_t skip = 0;
+    for (int k = 0; k <= d->tunnel_count; k++) {
+        uint32_t bits = (k < d->tunnel_count ? d->tunnel[k].outer_present : d->present) & ~skip;
+        if (append_layers(list, bits, &vlan, d->vlan_count) < 0 ||
+            (k < d->tunnel_count && append_name(list, fp_tunnel_names[d->tunnel[k].type]) < 0)) {
+            Py_DECREF(list);
+            return NULL;
         }
+        if (k < d->tunnel_count) skip = d->tunnel[k].inner_link ? 0 : LINK_LAYER_BITS;
     }
     PyObject *t = PyList_AsTuple(list);
     Py_DECREF(list);
     return t;
+}
+
+/* ((name, id or None), ...) outer to inner. */
+static PyObject *get_tunnels(PyObject *self, void *c)
+{
+    (void)c;
+    const fp_dissection *d = &PKT(self)->d;
+    PyObject *t = PyTuple_New(d->tunnel_count);
+    for (int k = 0; t && k < d->tunnel_count; k++) {
+        const fp_tunnel *tu = &d->tunnel[k];
+        PyObject *item = tu->has_id ? Py_BuildValue("(sk)", fp_tunnel_names[tu->type], (unsigned long)tu->id)
+                                    : Py_BuildValue("(sO)", fp_tunnel_names[tu->type], Py_None);
+        if (item == NULL) Py_CLEAR(t);
+        else PyTuple_SET_ITEM(t, k, item);
+    }
+    return t;
+}
+
+static PyObject *get_outer_ip(PyObject *self, void *c)
+{
+    (void)c;
+    FpPacket *p = PKT(self);
+    if (p->d.outer_ip_id == FP_L_COUNT) Py_RETURN_NONE;
+    return fp_layer_new(p->st, p, (fp_layer_id)p->d.outer_ip_id, 0xff);
 }
 
 /* Names a user may pass to haslayer()/in/[]: Scapy's, dpkt's and ours. */
@@ -784,6 +846,10 @@ static PyGetSetDef packet_getset[] = {
      "Frame numbers of the IP fragments this packet's datagram was reassembled from (by offset; "
      "this packet's fragment completed it), or None.", NULL},
     {"wire", get_wire, NULL, "The bytes as captured (differs from raw for a reassembled datagram).", NULL},
+    {"tunnels", get_tunnels, NULL,
+     "Encapsulations decoded, outer to inner: (name, id) with the VNI, GRE key, TEID, bottom MPLS "
+     "label, ERSPAN or PPPoE session id, or None. Layer views are the innermost packet's.", NULL},
+    {"outer_ip", get_outer_ip, NULL, "The outermost IP (or IPv6) header of a tunnelled packet, or None.", NULL},
     {NULL},
 };
 

@@ -41,6 +41,7 @@ typedef struct {
     fp_interface *ifs;       /* pcapng sources: the interface table (global ids) */
     uint32_t n_ifs;
     int facade;              /* packets are fastpkt.scapy's (from a Reader with facade set) */
+    int dissect_flags;       /* its Reader's (FP_DISSECT_NO_TUNNELS with decapsulate=False) */
 } fp_packetlist;
 
 #define PL(o) ((fp_packetlist *)(o))
@@ -65,6 +66,7 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     pl->ifs = NULL;
     pl->n_ifs = 0;
     pl->facade = 0;
+    pl->dissect_flags = 0;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     PyObject_GC_Track(pl);
     return pl;
@@ -204,6 +206,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     pl->entries = b.entries;
     pl->n = (Py_ssize_t)b.n;
     pl->facade = r->facade;
+    pl->dissect_flags = r->dissect_flags;
     if (r->src) {
         pl->linktype = fp_source_linktype(r->src);
         pl->snaplen = fp_source_snaplen(r->src);
@@ -294,7 +297,7 @@ void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec)
 static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
     FpPacket *p = fp_packet_view(st, pl->owner, pl->owner_is_reader, e->data, e->caplen, e->wirelen,
-                                 e->linktype, e->ts_ns, pl->facade);
+                                 e->linktype, e->ts_ns, pl->facade, pl->dissect_flags);
     if (p == NULL) return NULL;
     p->interface_id = e->interface_id;
     p->has_ts = e->has_ts;
@@ -343,6 +346,7 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
     memcpy(out->file_header, pl->file_header, sizeof out->file_header);
     out->format = pl->format;
     out->facade = pl->facade;
+    out->dissect_flags = pl->dissect_flags;
     out->ng_prefix = Py_XNewRef(pl->ng_prefix);
     if (pl->n_ifs) {
         out->ifs = PyMem_RawMalloc(pl->n_ifs * sizeof *out->ifs);
@@ -383,7 +387,7 @@ static PyObject *packetlist_filter_mask(PyObject *self, PyObject *arg)
         for (Py_ssize_t i = 0; i < pl->n; i++) {
             const pl_entry *e = &pl->entries[i];
             mask[i] = (uint8_t)fp_filter_match_record(f, e->data, e->caplen, e->wirelen, e->linktype,
-                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1, 0, &d);
+                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1, 0, pl->dissect_flags, &d);
         }
         Py_END_ALLOW_THREADS
     }
@@ -419,7 +423,7 @@ static PyObject *packetlist_repr(PyObject *self)
     fp_dissection d;
     for (Py_ssize_t i = 0; i < pl->n; i++) {
         const pl_entry *e = &pl->entries[i];
-        fp_dissect(e->data, e->caplen, e->wirelen, e->linktype, &d);
+        fp_dissect_ex(e->data, e->caplen, e->wirelen, e->linktype, pl->dissect_flags, &d);
         if (FP_HAS(&d, FP_L_TCP)) tcp++;
         else if (FP_HAS(&d, FP_L_UDP)) udp++;
         else if (FP_HAS(&d, FP_L_ICMP) || FP_HAS(&d, FP_L_ICMP6)) icmp++;
@@ -466,6 +470,7 @@ typedef struct {
     uint8_t *bits[NUM_COLS]; /* Arrow: a zeroed validity bitmap, 1 = present (instead of mask) */
     int32_t *codes[NUM_CATS];
     fp_interner cats[NUM_CATS];
+    int dissect_flags;       /* the packets' fp_dissect_ex flags */
 } col_set;
 
 static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int present)
@@ -562,7 +567,7 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
 {
     fp_dissection d;
     const uint8_t *data = e->data;
-    fp_dissect(data, e->caplen, e->wirelen, e->linktype, &d);
+    fp_dissect_ex(data, e->caplen, e->wirelen, e->linktype, c->dissect_flags, &d);
     put_num(c, C_TIME, i, (uint64_t)e->ts_ns, 1);
     put_num(c, C_CAPLEN, i, e->caplen, 1);
     put_num(c, C_WIRELEN, i, e->wirelen, 1);
@@ -764,6 +769,7 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kw
     PyObject *result = NULL;
     col_set c;
     memset(&c, 0, sizeof c);
+    c.dissect_flags = pl->dissect_flags;
     Py_ssize_t chunk = n < COLUMNS_CHUNK_ROWS ? n : COLUMNS_CHUNK_ROWS;
     int32_t *scratch = PyMem_RawMalloc(((size_t)chunk * NUM_CATS + 1) * sizeof *scratch);
     if (scratch == NULL) {
@@ -1074,6 +1080,7 @@ static int reader_batch(pkt_stream *p, struct ArrowArray *out)
     if (st == NULL || fp_readers_claim(&p->owner, 1) < 0) return fp_arrow_error_text(p->error, sizeof p->error);
     col_set c;
     int failed = batch_alloc(out, &c, p->batch_rows) < 0;
+    c.dissect_flags = r->dissect_flags;
     fp_record rec;
     fp_error err;
     char errbuf[512];
@@ -1120,6 +1127,7 @@ static int list_batch(pkt_stream *p, struct ArrowArray *out)
     const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
     col_set c;
     int failed = batch_alloc(out, &c, n) < 0;
+    c.dissect_flags = pl->dissect_flags;
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS
         failed = fill_rows_parallel(&c, pl->entries + p->pos, n, mapping) < 0;

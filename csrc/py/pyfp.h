@@ -76,6 +76,7 @@ typedef struct {
     uint32_t caplen, wirelen, linktype, interface_id;
     int has_ts;
     int owner_is_reader;
+    int dissect_flags;     /* fp_dissect_ex's: FP_DISSECT_NO_TUNNELS unless decapsulated */
     uint32_t opts_len;     /* pcapng packet options, raw: at data + caplen rounded up to 4 */
     int opts_big_endian;
     fp_state *st;          /* module state, cached: attribute access is the hot path */
@@ -106,13 +107,13 @@ int fp_packet_register(PyObject *m, fp_state *st);
 uint32_t fp_packet_fast_kept(fp_state *st, PyTypeObject *sub); /* for _set_facade_types */
 /* `reader` non-NULL: view the record in place (its data must be stable). `facade`: make
  * the fastpkt.scapy subclass (when registered). */
-FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade);
+FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags);
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
 /* A packet viewing `data` in place; `owner` (a Reader or a buffer holder) is kept alive. */
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
                          uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns,
-                         int facade);
+                         int facade, int flags);
 /* The packet of the fragment that completed an IP datagram views the reassembled frame
  * (`data`); writers take the frame as captured from here. */
 typedef struct fp_packet_wire {
@@ -122,7 +123,8 @@ typedef struct fp_packet_wire {
     uint8_t data[];        /* caplen bytes, then (pcapng) padding and options */
 } fp_packet_wire;
 FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
-                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade);
+                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade,
+                                int flags);
 /* defragment= of Reader: True (the default policy), False (and absent), or a policy name
  * ("first", "last", "bsd", "linux"); -1 with an exception when neither. */
 int fp_defrag_policy_arg(PyObject *arg, int *policy);
@@ -190,6 +192,7 @@ typedef struct {
     int keep_dissection;
     uint64_t frames;         /* records read from the source: frame.number of the last */
     int defrag_policy;       /* fp_defrag_policy for iteration's IP reassembly, -1 when off */
+    int dissect_flags;       /* FP_DISSECT_NO_TUNNELS with decapsulate=False */
     struct fp_defrag *defrag; /* made at the first fragment */
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */
     int has_view;

@@ -163,13 +163,16 @@ int fp_defrag_policy_arg(PyObject *arg, int *policy)
 
 static int reader_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"source", "filter", "on_error", "count", "display_filter", "defragment", NULL};
+    static char *kwlist[] = {"source", "filter", "on_error", "count", "display_filter", "defragment",
+                             "decapsulate", NULL};
     PyObject *source, *filter = Py_None, *on_error = Py_None, *count = Py_None, *dfilter = Py_None;
     PyObject *defragment = NULL;
+    int decapsulate = 1;
     fp_reader_obj *r = as_reader(self);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOO:Reader", kwlist, &source, &filter, &on_error,
-                                     &count, &dfilter, &defragment))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOp:Reader", kwlist, &source, &filter, &on_error,
+                                     &count, &dfilter, &defragment, &decapsulate))
         return -1;
+    r->dissect_flags = decapsulate ? 0 : FP_DISSECT_NO_TUNNELS;
     if (fp_defrag_policy_arg(defragment, &r->defrag_policy) < 0) return -1;
     if (r->src != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Reader is already initialised");
@@ -240,7 +243,7 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
         }
         if (r->dfilter && !fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen,
                                                   rec->linktype, rec->ts_ns, rec->has_ts, r->frames,
-                                                  r->keep_dissection, &r->dissection)) {
+                                                  r->keep_dissection, r->dissect_flags, &r->dissection)) {
             r->filtered++;
             continue;
         }
@@ -362,7 +365,7 @@ static inline void release_one(PyObject *self)
  * the reassembler's anomalies), the one completing a datagram as the reassembled frame. */
 static PyObject *deliver(fp_reader_obj *r, fp_state *st, const fp_record *rec, PyObject *owner)
 {
-    FpPacket *p = fp_packet_from_record(st, rec, owner, r->facade);
+    FpPacket *p = fp_packet_from_record(st, rec, owner, r->facade, r->dissect_flags);
     if (p == NULL || !p->d.is_fragment || r->defrag_policy < 0) return (PyObject *)p;
     if (r->defrag == NULL) {
         fp_defrag_config cfg = {(fp_defrag_policy)r->defrag_policy, FP_DEFRAG_TIMEOUT_NS, FP_DEFRAG_MAX_BYTES};
@@ -379,7 +382,7 @@ static PyObject *deliver(fp_reader_obj *r, fp_state *st, const fp_record *rec, P
     }
     Py_DECREF(p);
     return (PyObject *)fp_packet_reassembled(st, rec, res.data, res.len, res.anomalies, res.frames, res.nframes,
-                                             r->facade);
+                                             r->facade, r->dissect_flags);
 }
 
 /* Next packet for Python-level iteration. A quiet live capture comes back every read

@@ -66,7 +66,7 @@ static int run_reader(fp_state *st, PyObject *reader, fp_stats *stats, PyObject 
         while (n++ < STATS_BATCH && (rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
             const fp_dissection *dp = &r->dissection;
             if (r->dfilter == NULL) {
-                fp_dissect(rec.data, rec.caplen, rec.wirelen, rec.linktype, &d);
+                fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, &d);
                 dp = &d;
             }
             fp_stats_add(stats, rec.data, rec.caplen, rec.wirelen, rec.linktype, rec.ts_ns, rec.has_ts,

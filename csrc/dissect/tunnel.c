@@ -1,0 +1,318 @@
+/* Encapsulations, decoded down to the innermost packet:
+ *   GRE (RFC 2784, key and sequence number RFC 2890; version 0 only), carrying IPv4,
+ *     IPv6, Ethernet (transparent Ethernet bridging, 0x6558), MPLS, or ERSPAN type I/II
+ *     (0x88BE; type I has no ERSPAN header and no GRE sequence number) and type III (0x22EB,
+ *     with its optional 8-byte platform subheader when the O bit is set);
+ *   VXLAN (RFC 7348 section 5, UDP 4789; the I flag must be set), Geneve (RFC 8926 section
+ *     3.4, UDP 6081, version 0, options skipped), GTP-U (3GPP TS 29.281 section 5.1, UDP
+ *     2152, G-PDU messages, extension headers walked);
+ *   MPLS label stacks (RFC 3032 section 2.1) and, after the bottom label, Wireshark's usual
+ *     guess: a first nibble of 4 or 6 is IP, 0 a pseudowire control word (RFC 4385) and
+ *     Ethernet (RFC 4448), anything else is left raw;
+ *   IP in IP (RFC 2003), IPv6 in IPv4 (RFC 4213 section 3.5), IPv4/IPv6 in IPv6 (RFC 2473);
+ *   PPPoE session stage (RFC 2516 section 4) carrying IPv4 or IPv6.
+ * Unless FP_DISSECT_NO_TUNNELS (fp_dissect_ex). Each decoded encapsulation is one fp_tunnel; the layer spans then describe the inner
+ * packet (the outermost IP header is kept in d->outer_ip). */
+#include "cursor.h"
+#include "dissect.h"
+#include "fields.h"
+
+const char *const fp_tunnel_names[FP_TUN_COUNT] = {
+    [FP_TUN_GRE] = "GRE",       [FP_TUN_ERSPAN] = "ERSPAN", [FP_TUN_VXLAN] = "VXLAN",
+    [FP_TUN_GENEVE] = "Geneve", [FP_TUN_GTPU] = "GTP_U",    [FP_TUN_MPLS] = "MPLS",
+    [FP_TUN_IPIP] = "IPIP",     [FP_TUN_PPPOE] = "PPPoE",
+};
+
+#define LINK_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN))
+#define MPLS_MAX_LABELS 16
+
+/* Open a tunnel record and clear what the inner packet will describe again. NULL (flagged)
+ * when tunnels are already nested FP_MAX_TUNNELS deep. */
+static fp_tunnel *enter(fp_dctx *x, fp_tunnel_type type, uint32_t off, uint32_t hlen, int inner_link)
+{
+    fp_dissection *d = x->d;
+    if (d->tunnel_count == FP_MAX_TUNNELS) {
+        d->anomalies |= FP_ANOM_TUNNEL;
+        return NULL;
+    }
+    fp_tunnel *t = &d->tunnel[d->tunnel_count++];
+    t->type = (uint8_t)type;
+    t->has_id = 0;
+    t->id = 0;
+    t->inner_link = (uint8_t)inner_link;
+    t->off = off;
+    t->hlen = hlen;
+    t->outer_present = d->present;
+    t->outer_ip = FP_HAS(d, FP_L_IP4) ? FP_L_IP4 : FP_HAS(d, FP_L_IP6) ? FP_L_IP6 : FP_L_COUNT;
+    if (d->outer_ip_id == FP_L_COUNT && t->outer_ip != FP_L_COUNT) {
+        d->outer_ip_id = t->outer_ip;
+        d->outer_ip = d->layer[t->outer_ip];
+    }
+    d->present &= LINK_BITS;
+    d->ip_version = 0;
+    d->ip_proto = 0;
+    d->sport = d->dport = 0;
+    d->ip6_ext_count = 0;
+    d->frag_offset = 0;
+    d->more_fragments = 0;
+    d->is_fragment = 0;
+    return t;
+}
+
+static void with_id(fp_tunnel *t, uint32_t id)
+{
+    t->has_id = 1;
+    t->id = id;
+}
+
+static void inner_ip(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    uint8_t v = off < end ? x->data[off] >> 4 : 0;
+    if (v == 4) {
+        x->d->ethertype = 0x0800;
+        fp_dissect_ip4(x, off, end);
+    } else if (v == 6) {
+        x->d->ethertype = 0x86dd;
+        fp_dissect_ip6(x, off, end);
+    } else {
+        fp_set_payload(x->d, off, end);
+    }
+}
+
+static void inner_ethernet(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    fp_cursor c;
+    if (fp_header_open(x, off, end, 14, FP_ANOM_LINK_TRUNC, &c) < 0)
+        return;
+    fp_set_layer(x->d, FP_L_ETH, off, 14, end);
+    fp_dissect_ethertype(x, off + 14, end, fp_peek_be16(&c, 12));
+}
+
+/* Bytes too short for the header they claim to be: flagged, left raw by the caller. */
+static int malformed(fp_dctx *x)
+{
+    x->d->anomalies |= FP_ANOM_TUNNEL;
+    return 0;
+}
+
+/* ERSPAN over GRE: type I/II (0x88BE) or III (0x22EB); Ethernet follows. */
+static int erspan(fp_dctx *x, uint16_t proto, int gre_seq, uint32_t off, uint32_t end)
+{
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    uint32_t hlen = 0;
+    if (proto == 0x22eb) {
+        if (!fp_cur_has(&c, 12)) return malformed(x);
+        hlen = (fp_peek_u8(&c, 11) & 0x01) ? 20 : 12; /* O: platform-specific subheader */
+    } else if (gre_seq) { /* type II; type I (no sequence number) has no header */
+        hlen = 8;
+    }
+    if (!fp_cur_has(&c, hlen)) return malformed(x);
+    fp_tunnel *t = enter(x, FP_TUN_ERSPAN, off, hlen, 1);
+    if (t == NULL) return 0;
+    if (hlen) with_id(t, fp_peek_be16(&c, 2) & 0x3ff);
+    inner_ethernet(x, off + hlen, end);
+    return 1;
+}
+
+int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    if (!x->tunnels) return 0;
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    if (!fp_cur_has(&c, 4)) return malformed(x);
+    uint16_t flags = fp_peek_be16(&c, 0), proto = fp_peek_be16(&c, 2);
+    if (flags & 0x0007) return 0; /* version 1 is PPTP's enhanced GRE: not decoded */
+    int has_csum = (flags & 0x8000) != 0, has_key = (flags & 0x2000) != 0, has_seq = (flags & 0x1000) != 0;
+    uint32_t hlen = 4 + 4u * (uint32_t)(has_csum + has_key + has_seq);
+    if (!fp_cur_has(&c, hlen)) return malformed(x);
+    if (proto != 0x0800 && proto != 0x86dd && proto != 0x6558 && proto != 0x8847 && proto != 0x88be &&
+        proto != 0x22eb)
+        return 0;
+    fp_tunnel *t = enter(x, FP_TUN_GRE, off, hlen, proto == 0x6558);
+    if (t == NULL) return 0;
+    if (has_key) with_id(t, fp_peek_be32(&c, 4 + 4u * (uint32_t)has_csum));
+    uint32_t in = off + hlen;
+    switch (proto) {
+    case 0x6558: inner_ethernet(x, in, end); break;
+    case 0x8847:
+        if (!fp_dissect_mpls(x, in, end)) fp_set_payload(x->d, in, end);
+        break;
+    case 0x88be: case 0x22eb:
+        if (!erspan(x, proto, has_seq, in, end)) fp_set_payload(x->d, in, end);
+        break;
+    default: inner_ip(x, in, end); break;
+    }
+    return 1;
+}
+
+int fp_dissect_ip_in_ip(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end)
+{
+    if (!x->tunnels) return 0;
+    if (off >= end || (x->data[off] >> 4) != (proto == 4 ? 4 : 6)) return 0;
+    if (enter(x, FP_TUN_IPIP, off, 0, 0) == NULL) return 0;
+    inner_ip(x, off, end);
+    return 1;
+}
+
+static int vxlan(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    if (!fp_cur_has(&c, 8) || !(fp_peek_u8(&c, 0) & 0x08)) return 0;
+    fp_tunnel *t = enter(x, FP_TUN_VXLAN, off, 8, 1);
+    if (t == NULL) return 0;
+    with_id(t, fp_peek_be32(&c, 4) >> 8);
+    inner_ethernet(x, off + 8, end);
+    return 1;
+}
+
+static int geneve(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    if (!fp_cur_has(&c, 8) || (fp_peek_u8(&c, 0) >> 6) != 0) return 0;
+    uint32_t hlen = 8 + (uint32_t)(fp_peek_u8(&c, 0) & 0x3f) * 4;
+    uint16_t proto = fp_peek_be16(&c, 2);
+    if (proto != 0x6558 && proto != 0x0800 && proto != 0x86dd) return 0;
+    if (!fp_cur_has(&c, hlen)) return malformed(x);
+    fp_tunnel *t = enter(x, FP_TUN_GENEVE, off, hlen, proto == 0x6558);
+    if (t == NULL) return 0;
+    with_id(t, fp_peek_be32(&c, 4) >> 8);
+    if (proto == 0x6558) inner_ethernet(x, off + hlen, end);
+    else inner_ip(x, off + hlen, end);
+    return 1;
+}
+
+/* GTP-U G-PDU: version 1, protocol type GTP, message type 255; the optional fields come
+ * together when any of E, S, PN is set; extension headers are counted in 4-byte units
+ * and end with the next type (0: none). */
+static int gtpu(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    if (!fp_cur_has(&c, 8)) return 0;
+    uint8_t flags = fp_peek_u8(&c, 0);
+    if ((flags >> 5) != 1 || !(flags & 0x10) || fp_peek_u8(&c, 1) != 0xff) return 0;
+    uint32_t hlen = 8;
+    if (flags & 0x07) {
+        if (!fp_cur_has(&c, 12)) return malformed(x);
+        uint8_t next = fp_peek_u8(&c, 11);
+        hlen = 12;
+        while (next != 0) {
+            if (!fp_cur_has(&c, hlen + 1)) return malformed(x);
+            uint32_t len = (uint32_t)fp_peek_u8(&c, hlen) * 4;
+            if (len == 0 || !fp_cur_has(&c, hlen + len)) return malformed(x);
+            next = fp_peek_u8(&c, hlen + len - 1);
+            hlen += len;
+        }
+    }
+    fp_tunnel *t = enter(x, FP_TUN_GTPU, off, hlen, 0);
+    if (t == NULL) return 0;
+    with_id(t, fp_peek_be32(&c, 4));
+    inner_ip(x, off + hlen, end);
+    return 1;
+}
+
+int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end)
+{
+    if (!x->tunnels) return 0;
+    switch (dport) {
+    case 4789: return vxlan(x, off, end);
+    case 6081: return geneve(x, off, end);
+    case 2152: return gtpu(x, off, end);
+    default: return sport == 2152 ? gtpu(x, off, end) : 0;
+    }
+}
+
+int fp_dissect_mpls(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    if (!x->tunnels) return 0;
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    uint32_t n = 0, label = 0;
+    for (;;) {
+        if (n == MPLS_MAX_LABELS || !fp_cur_has(&c, 4 * (n + 1))) return malformed(x);
+        uint32_t entry = fp_peek_be32(&c, 4 * n);
+        n++;
+        label = entry >> 12;
+        if (entry & 0x100) /* bottom of stack */
+            break;
+    }
+    fp_tunnel *t = enter(x, FP_TUN_MPLS, off, 4 * n, 0);
+    if (t == NULL) return 0;
+    with_id(t, label);
+    uint32_t in = off + 4 * n;
+    uint8_t nibble = in < end ? x->data[in] >> 4 : 0xff;
+    if (nibble == 4 || nibble == 6) {
+        inner_ip(x, in, end);
+    } else if (nibble == 0 && end - in >= 4 + 14) { /* control word, then an Ethernet frame */
+        t->inner_link = 1;
+        t->hlen += 4;
+        inner_ethernet(x, in + 4, end);
+    } else {
+        fp_set_payload(x->d, in, end);
+    }
+    return 1;
+}
+
+int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    if (!x->tunnels) return 0;
+    fp_cursor c = fp_cursor_make(x->data, end);
+    c.ptr += off;
+    if (!fp_cur_has(&c, 8)) return malformed(x);
+    if (fp_peek_u8(&c, 0) != 0x11 || fp_peek_u8(&c, 1) != 0) return 0;
+    uint16_t proto = fp_peek_be16(&c, 6);
+    uint32_t len = fp_peek_be16(&c, 4); /* PPP protocol and payload */
+    uint32_t in_end = len >= 2 && len <= end - off - 6 ? off + 6 + len : end;
+    fp_tunnel *t = enter(x, FP_TUN_PPPOE, off, 8, 0);
+    if (t == NULL) return 0;
+    with_id(t, fp_peek_be16(&c, 2));
+    if (proto == 0x0021 || proto == 0x0057) inner_ip(x, off + 8, in_end);
+    else fp_set_payload(x->d, off + 8, in_end);
+    return 1;
+}
+
+/* ---- Fields (Wireshark's gre, erspan, vxlan, geneve, gtp, mpls, pppoe) ---- */
+
+/* The id of each tunnel of type `arg`; for MPLS every label of the stack, top first. */
+static int tunnel_ids(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    int n = 0;
+    for (int i = 0; i < d->tunnel_count; i++) {
+        const fp_tunnel *t = &d->tunnel[i];
+        if (t->type != f->arg || !t->has_id) continue;
+        if (t->type != FP_TUN_MPLS) {
+            fp_field_value v = {t->id, NULL, 0};
+            n++;
+            if (visit(arg, &v)) return n;
+            continue;
+        }
+        for (uint32_t at = t->off; at + 4 <= t->off + t->hlen; at += 4) {
+            uint32_t entry = fp_load_be32(x->data + at);
+            fp_field_value v = {entry >> 12, NULL, 0};
+            n++;
+            if (visit(arg, &v)) return n;
+            if (entry & 0x100) break; /* bottom of stack: a control word may follow */
+        }
+    }
+    return n;
+}
+
+#define TUNNEL_ID(name, bits, mask, type) {name, FP_FT_UINT, bits, FP_L_COUNT, type, 0, mask, tunnel_ids}
+static const fp_field gre_fields[] = {TUNNEL_ID("gre.key", 32, 0, FP_TUN_GRE)};
+static const fp_field erspan_fields[] = {TUNNEL_ID("erspan.spanid", 16, 0x3ff, FP_TUN_ERSPAN)};
+static const fp_field vxlan_fields[] = {TUNNEL_ID("vxlan.vni", 24, 0, FP_TUN_VXLAN)};
+static const fp_field geneve_fields[] = {TUNNEL_ID("geneve.vni", 24, 0, FP_TUN_GENEVE)};
+static const fp_field gtp_fields[] = {TUNNEL_ID("gtp.teid", 32, 0, FP_TUN_GTPU)};
+static const fp_field mpls_fields[] = {TUNNEL_ID("mpls.label", 32, 0xfffff000, FP_TUN_MPLS)};
+static const fp_field pppoe_fields[] = {TUNNEL_ID("pppoe.session_id", 16, 0, FP_TUN_PPPOE)};
+FP_FIELD_TABLE(fp_fields_gre, "gre", gre_fields);
+FP_FIELD_TABLE(fp_fields_erspan, "erspan", erspan_fields);
+FP_FIELD_TABLE(fp_fields_vxlan, "vxlan", vxlan_fields);
+FP_FIELD_TABLE(fp_fields_geneve, "geneve", geneve_fields);
+FP_FIELD_TABLE(fp_fields_gtp, "gtp", gtp_fields);
+FP_FIELD_TABLE(fp_fields_mpls, "mpls", mpls_fields);
+FP_FIELD_TABLE(fp_fields_pppoe, "pppoe", pppoe_fields);

@@ -1,0 +1,293 @@
+"""Tunnel decapsulation (csrc/dissect/tunnel.c, on by default) against tshark: the
+corpus captures with GRE, VXLAN, GTP-U, MPLS and IP in IP, and traffic that real kernels
+encapsulate in network namespaces (VXLAN, GRE with a key, IP in IP), where the TCP bodies
+carried through the tunnel must hash equal to the bytes served (root only)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from _fphelpers import have, tool_env
+
+TUNNEL_FIELDS = ("vxlan.vni", "gre.key", "gtp.teid", "mpls.label", "geneve.vni", "pppoe.session_id",
+                 "erspan.spanid")
+FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport",
+          "tcp.dstport", "udp.srcport", "udp.dstport", "icmp.type") + TUNNEL_FIELDS
+CORPUS_TUNNELS = ("tcpdump-vxlan.pcap", "ppp-grepackets.pcap", "ndpi-reasm_segv_anon.pcapng",
+                  "ppp-ip4_bad_fragment.pcap")
+
+
+@pytest.fixture(scope="module")
+def tshark_ok():
+    if not have("tshark"):
+        pytest.skip("tshark is not installed")
+
+
+def tshark_frames(path: Path) -> list[dict[str, str]]:
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent"),
+                         check=False).stdout
+    return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+
+
+def split(cell: str) -> list[str]:
+    return cell.split(",") if cell else []
+
+
+def ip_chain(row: dict[str, str], what: str) -> list[str]:
+    """Every IPv4/IPv6 `what` (src or dst) of the frame, outer to inner, in tshark's order."""
+    v4, v6 = split(row["ip." + what]), split(row["ipv6." + what])
+    out = []
+    for proto in row["frame.protocols"].split(":"):
+        if proto == "ip" and v4:
+            out.append(v4.pop(0))
+        elif proto == "ipv6" and v6:
+            out.append(v6.pop(0))
+    return out
+
+
+def compare(path: Path) -> int:
+    """Per frame: the tunnel ids, the outermost and the innermost decoded addresses, the inner
+    ports. Returns the number of tunnelled frames compared."""
+    ours = list(fp.open(str(path), on_error="stop"))
+    rows = tshark_frames(path)
+    assert len(ours) == len(rows)
+    n = 0
+    for p, row in zip(ours, rows):
+        where = "%s frame %s" % (path.name, row["frame.number"])
+        for name in TUNNEL_FIELDS:
+            assert p.field(name, all=True) == [int(v, 0) for v in split(row[name])], (where, name)
+        if not p.tunnels:
+            continue
+        n += 1
+        ips = [x for x in p.layers if x in ("IP", "IPv6")]
+        for what in ("src", "dst"):
+            chain = ip_chain(row, what)
+            if p.outer_ip is not None:
+                assert getattr(p.outer_ip, what) == chain[0], where
+            inner = p.ip if p.ip is not None else p.ip6
+            if inner is not None and not (p.icmp is not None and p.icmp.type in (3, 11)):
+                assert getattr(inner, what) == chain[len(ips) - 1], where
+        for proto in ("tcp", "udp"):
+            layer = getattr(p, proto)
+            if layer is not None:
+                k = sum(1 for x in p.layers if x == proto.upper()) - 1
+                assert layer.sport == int(split(row[proto + ".srcport"])[k]), where
+                assert layer.dport == int(split(row[proto + ".dstport"])[k]), where
+    return n
+
+
+def test_corpus_tunnels(corpus, tshark_ok):
+    seen = 0
+    for name in CORPUS_TUNNELS:
+        if (corpus / name).exists():
+            seen += compare(corpus / name)
+    assert seen >= 10
+
+
+def test_decapsulate_false_keeps_the_outer_packet(corpus):
+    path = str(corpus / "tcpdump-vxlan.pcap")
+    outer = next(iter(fp.open(path, decapsulate=False)))
+    inner = next(iter(fp.open(path)))
+    assert outer.layers == ("Ether", "IP", "UDP") and outer.tunnels == () and outer.outer_ip is None
+    assert inner.layers == ("Ether", "IP", "UDP", "VXLAN", "Ether", "IP", "ICMP")
+    assert inner.outer_ip.src == outer.ip.src and inner.ip.src != outer.ip.src
+    assert inner.outer_ip.checksum_ok() == outer.ip.checksum_ok()
+    assert inner.wire == outer.raw
+
+
+def test_flows_key_on_the_inner_packet(corpus, tshark_ok):
+    """The GTP-U capture's inner TCP connection is one flow (TEIDs differ by direction), with
+    tshark's inner conversation counts."""
+    path = corpus / "ndpi-reasm_segv_anon.pcapng"
+    if not path.exists():
+        pytest.skip("ndpi-reasm_segv_anon.pcapng is not in the vendored corpus (LGPL): needs ../shared/corpus")
+    df = fp.flows(str(path), progress=False).to_pandas()
+    tcp = df[df.protocol_name == "TCP"]
+    assert len(tcp) == 1
+    f = tcp.iloc[0]
+    assert str(f.tunnel) == "GTP_U"
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-q", "-z", "conv,tcp"], capture_output=True,
+                         text=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    line = next(x for x in out.splitlines() if "<->" in x)
+    a, _, b = line.split()[:3]
+    # after the addresses: frames and bytes (number and unit) for <-, -> and the total
+    total = int(re.findall(r"(\d+) \S+ \S+", line.split("<->")[1])[2])
+    assert int(f.packets) == total
+    ends = {(ip, int(port)) for ip, port in (a.rsplit(":", 1), b.rsplit(":", 1))}
+    assert {(f.src_ip, int(f.src_port)), (f.dst_ip, int(f.dst_port))} == ends
+    outer = fp.flows(str(path), decapsulate=False, progress=False).to_pandas()
+    assert set(outer.protocol_name.astype(str)) == {"UDP"} and outer.tunnel.isna().all()
+
+
+# ---- real kernels encapsulate ---------------------------------------------------------
+
+SERVER = r"""
+import socket, sys
+data = bytes(range(251)) * 800  # 200,800 bytes
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8080)); s.listen(4)
+print("ready", flush=True)
+for _ in range(int(sys.argv[2])):
+    c, _ = s.accept(); c.sendall(data); c.close()
+"""
+CLIENT = r"""
+import socket, sys
+for host in sys.argv[1:]:
+    c = socket.create_connection((host, 8080), timeout=30)
+    got = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        got += b
+    assert got == bytes(range(251)) * 800, len(got)
+"""
+# link name -> (type and options, inner addresses of a and b, the tunnel pkt.tunnels reports)
+TUNNELS = {
+    "vx0": (["type", "vxlan", "id", "42", "dstport", "4789"], ("10.98.0.1", "10.98.0.2"), ("VXLAN", 42)),
+    "gre1": (["type", "gre", "key", "77"], ("10.97.0.1", "10.97.0.2"), ("GRE", 77)),
+    "ipip1": (["type", "ipip"], ("10.96.0.1", "10.96.0.2"), ("IPIP", None)),
+}
+
+
+def test_kernel_tunnels_in_namespaces(tmp_path, tshark_ok):
+    from _netns import Netns, NetnsError, requirements, run
+
+    why = requirements()
+    if why:
+        pytest.skip(why)
+    pcap = tmp_path / "underlay.pcap"
+    under = {"a": "10.99.0.1", "b": "10.99.0.2"}
+    try:
+        with Netns("fptuna") as a, Netns("fptunb") as b:
+            ns = {"a": a, "b": b}
+            va, vb = "fpt%da" % (id(a) % 10000), "fpt%db" % (id(a) % 10000)
+            r = run(["ip", "link", "add", va, "type", "veth", "peer", "name", vb])
+            if r.returncode != 0:
+                pytest.skip("cannot create a veth pair: %s" % r.stderr.strip())
+            for side, dev in (("a", va), ("b", vb)):
+                run(["ip", "link", "set", dev, "netns", ns[side].name])
+                for cmd in (["ip", "link", "set", dev, "name", "under0"], ["ip", "link", "set", "under0", "up"],
+                            ["ip", "addr", "add", under[side] + "/24", "dev", "under0"]):
+                    r = ns[side].exec(cmd)
+                    assert r.returncode == 0, r.stderr
+                ns[side].exec(["ethtool", "-K", "under0", "tso", "off", "gso", "off", "gro", "off"])
+            made = {}  # the kernel may lack some link types (modules): those are left out
+            for name, (opts, inner, tun) in TUNNELS.items():
+                cmds = {side: ["ip", "link", "add", name] + opts[:2] + ["remote", under[peer], "local", under[side]]
+                        + opts[2:] + (["dev", "under0"] if name == "vx0" else [])
+                        for side, peer in (("a", "b"), ("b", "a"))}
+                if a.exec(cmds["a"]).returncode != 0:
+                    continue
+                r = b.exec(cmds["b"])
+                assert r.returncode == 0, r.stderr
+                for side, addr in (("a", inner[0]), ("b", inner[1])):
+                    for cmd in (["ip", "addr", "add", addr + "/24", "dev", name], ["ip", "link", "set", name, "up"]):
+                        r = ns[side].exec(cmd)
+                        assert r.returncode == 0, r.stderr
+                made[name] = (inner, tun)
+            if not made:
+                pytest.skip("the kernel makes none of %s links" % ", ".join(o[1] for o, _, _ in TUNNELS.values()))
+            a.add_capture("under0", pcap)
+            servers = [b.popen([sys.executable, "-c", SERVER, inner[1], "1"], stdout=subprocess.PIPE, text=True)
+                       for inner, _ in made.values()]
+            for s in servers:
+                assert s.stdout.readline().strip() == "ready"
+            r = a.exec([sys.executable, "-c", CLIENT] + [inner[1] for inner, _ in made.values()])
+            assert r.returncode == 0, r.stderr
+            for s in servers:
+                s.wait(timeout=60)
+            a.stop_capture()
+    except NetnsError as e:
+        pytest.skip(str(e))
+    served = hashlib.sha256(bytes(range(251)) * 800).hexdigest()
+    streams = list(fp.streams(str(pcap), progress=False))
+    got = {}
+    for s in streams:
+        pkt = next(p for p in fp.open(str(pcap)) if p.tcp is not None and p.ip.src in (
+            s.client_ip, s.server_ip) and p.tcp.dport == 8080)
+        got[pkt.tunnels[-1]] = (hashlib.sha256(s.server_data).hexdigest(), s.server_ip, s.server_port)
+    assert got == {tun: (served, inner[1], 8080) for inner, tun in made.values()}
+    assert compare(pcap) > 100
+    # without decapsulation only the underlay shows: no TCP connection at all
+    assert not list(fp.streams(str(pcap), decapsulate=False, progress=False))
+
+
+def scapy_tunnels() -> list[bytes]:
+    """One frame per encapsulation the kernel in a test machine may not make, built by Scapy."""
+    from scapy.all import IP, TCP, UDP, Ether, ICMP, IPv6, Raw
+    from scapy.contrib.erspan import ERSPAN_II, ERSPAN_III
+    from scapy.contrib.geneve import GENEVE
+    from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
+    from scapy.contrib.mpls import MPLS
+    from scapy.layers.l2 import GRE
+    from scapy.layers.ppp import PPP, PPPoE
+
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    outer = IP(src="192.0.2.1", dst="192.0.2.2")
+    inner = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="S")
+    inner6 = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=5000, dport=6000) / Raw(b"x" * 8)
+    frames = [
+        Ether(**mac) / outer / GRE(key_present=1, key=0x1234, seqnum_present=1, sequence_number=7,
+                                   chksum_present=1) / inner,
+        Ether(**mac) / outer / GRE(proto=0x6558, key_present=1, key=9) / Ether(**mac) / inner,
+        Ether(**mac) / outer / GRE(proto=0x88BE, seqnum_present=1) / ERSPAN_II(session_id=33) / Ether(**mac) / inner,
+        Ether(**mac) / outer / GRE(proto=0x22EB) / ERSPAN_III(session_id=44) / Ether(**mac) / inner,
+        Ether(**mac) / outer / UDP(sport=1234, dport=6081) / GENEVE(vni=77, proto=0x6558, options=b"\x01\x02\x03\x04" * 2)
+        / Ether(**mac) / inner,
+        Ether(**mac) / outer / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0xdeadbeef, E=1, next_ex=0x85)
+        / GTPPDUSessionContainer(type=0, QFI=5) / inner,
+        Ether(**mac, type=0x8847) / MPLS(label=100, s=0) / MPLS(label=200, s=1) / inner,
+        Ether(**mac) / outer / inner6,                                    # 6in4
+        Ether(**mac) / IPv6(src="fd01::1", dst="fd01::2") / inner,        # 4in6
+        Ether(**mac) / PPPoE(sessionid=0x42) / PPP(proto=0x0021) / inner,
+        Ether(**mac) / outer / UDP(sport=999, dport=4789) / Raw(bytes([8, 0, 0, 0, 0, 0, 5, 0]))
+        / Ether(**mac) / IP(src="10.1.1.1", dst="10.1.1.2") / ICMP(),
+    ]
+    return [bytes(f) for f in frames]
+
+
+def test_scapy_built_tunnels(tmp_path, tshark_ok):
+    from scapy.utils import wrpcap
+    from scapy.all import Ether
+
+    frames = scapy_tunnels()
+    path = tmp_path / "tunnels.pcap"
+    wrpcap(str(path), [Ether(f) for f in frames])
+    assert compare(path) == len(frames)
+    got = [p.tunnels for p in fp.open(str(path))]
+    assert got == [(("GRE", 0x1234),), (("GRE", 9),), (("GRE", None), ("ERSPAN", 33)),
+                   (("GRE", None), ("ERSPAN", 44)), (("Geneve", 77),), (("GTP_U", 0xdeadbeef),),
+                   (("MPLS", 200),), (("IPIP", None),), (("IPIP", None),), (("PPPoE", 0x42),),
+                   (("VXLAN", 5),)]
+
+
+def test_read_and_the_facade(corpus):
+    """fp.read()'s PacketList decapsulates as iteration does (views and columns); the Scapy
+    facade keeps the outer headers, as Scapy's pkt[IP] does."""
+    from scapy.all import IP, rdpcap
+
+    path = str(corpus / "tcpdump-vxlan.pcap")
+
+    def src(p):
+        return p.ip.src if p.ip is not None else None
+
+    it = [src(p) for p in fp.open(path)]
+    assert any(p.tunnels for p in fp.open(path)) and any(it)
+    pl = fp.read(path)
+    assert [src(p) for p in pl] == it
+    assert [None if v != v else str(v) for v in pl.to_pandas().src] == it
+    scapy = [p[IP].src if IP in p else None for p in rdpcap(path)]
+    assert [src(p) for p in fp.read(path, decapsulate=False)] == scapy != it
+    import fastpkt.scapy as fs
+
+    assert [p[fs.IP].src if fs.IP in p else None for p in fs.rdpcap(path)] == scapy
