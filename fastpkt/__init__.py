@@ -208,8 +208,7 @@ def read_frames(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with open(source, filter=filter, on_error=on_error, display_filter=display_filter,
-              decapsulate=decapsulate) as reader:
+    with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         while True:
             chunk = reader.read_all(batch_size)
             if not len(chunk):

@@ -113,8 +113,10 @@ class Stats:
             if not interval > 0:
                 raise ValueError("interval must be > 0 seconds")
             interval_ns = max(1, int(round(interval * 1e9)))
+        # tshark's tables count a tunnelled frame at its outer layers first (the hierarchy
+        # walks on inside, which these one-layer-set tables do not): the outer packet
         reader = fp_open(self._source, filter=self._filter, display_filter=self._dfilter,
-                         on_error=self._on_error)
+                         on_error=self._on_error, decapsulate=False)
         try:
             return _stats(reader, interval_ns, list(filters), self._max_memory, MAX_INTERVALS,
                           self._progress)

@@ -31,10 +31,12 @@ from _fphelpers import corpus_dir, manifest, read_tsv, tshark_status
 #  RULE_NO_TIMESTAMP  pcapng Simple Packet Blocks carry no timestamp: tshark prints an
 #                     empty frame.time_epoch; the time is not compared.
 #  RULE_TUNNEL        tshark decodes both headers of a tunnel (GRE, VXLAN, GTP-U, IP-in-IP)
-#                     and the datagram quoted in an ICMP error, so fields occur twice. fastpkt
-#                     decodes the outer packet only: its values must equal tshark's FIRST
-#                     occurrence; fields that tshark only has from the inner packet are not
-#                     compared.
+#                     and the datagram quoted in an ICMP error, so fields occur twice. Here
+#                     fastpkt reads with decapsulate=False and decodes the outer packet only:
+#                     its values must equal tshark's FIRST occurrence; fields that tshark only
+#                     has from the inner packet are not compared. The default reading (the
+#                     innermost packet) is compared with tshark's later occurrences in
+#                     test_fields.py (INNER) and test_tunnels.py.
 #  RULE_FRAGMENT      IP fragments: tshark reassembles and shows upper-layer fields on the
 #                     last fragment only; fastpkt decodes the transport header of the first
 #                     fragment and nothing above IP on the others. Transport and application
@@ -123,7 +125,7 @@ def read_ours(path: Path) -> tuple[list, BaseException | None]:
     pkts = []
     err = None
     try:
-        with fp.open(str(path)) as r:
+        with fp.open(str(path), decapsulate=False) as r:  # RULE_TUNNEL
             for p in r:
                 pkts.append(p)
     except fp.Error as e:

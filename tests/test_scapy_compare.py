@@ -99,7 +99,7 @@ def test_scapy_written_capture(tmp_path, seed):
     path = tmp_path / f"mix{seed}.pcap"
     S.wrpcap(str(path), pkts)
     ref = S.rdpcap(str(path))
-    ours = fp.read(str(path))
+    ours = fp.read(str(path), decapsulate=False)  # Scapy: pkt[IP] is the outer header
     assert len(ours) == len(ref)
     problems = []
     for i, (o, r) in enumerate(zip(ours, ref)):
@@ -118,7 +118,7 @@ def test_scapy_written_nanosecond(tmp_path):
     path = tmp_path / "nano.pcap"
     S.wrpcap(str(path), pkts, nano=True)
     ref = S.rdpcap(str(path))
-    ours = fp.read(str(path))
+    ours = fp.read(str(path), decapsulate=False)  # Scapy: pkt[IP] is the outer header
     assert [p.time_ns for p in ours] == [int(Decimal(r.time) * 10**9) for r in ref]
 
 
@@ -164,7 +164,7 @@ def test_corpus_against_scapy(corpus_file):
         ref = S.rdpcap(str(path))
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"Scapy cannot read it: {e!r}")
-    ours = fp.read(str(path))
+    ours = fp.read(str(path), decapsulate=False)  # Scapy: pkt[IP] is the outer header
     n_tshark = len(read_tsv(corpus_dir() / "refs" / f"{name}.tsv"))
     assert len(ours) <= n_tshark
     if len(ref) != len(ours):
@@ -206,7 +206,7 @@ _EXP = load_expected()
 @pytest.mark.parametrize("name", sorted(_EXP))
 def test_fixture_fields_match_scapy(name):
     """tests/data fixtures against the Scapy dissection recorded in expected.json."""
-    pkts = fp.read(str(DATA / name))
+    pkts = fp.read(str(DATA / name), decapsulate=False)  # as Scapy: the outer headers
     problems = []
     for i, (p, e) in enumerate(zip(pkts, _EXP[name]["packets"])):
         ref = dict(e["fields"])

@@ -222,48 +222,50 @@ def test_kernel_tunnels_in_namespaces(tmp_path, tshark_ok):
     assert not list(fp.streams(str(pcap), decapsulate=False, progress=False))
 
 
-def scapy_tunnels() -> list[bytes]:
-    """One frame per encapsulation the kernel in a test machine may not make, built by Scapy."""
-    from scapy.all import IP, TCP, UDP, Ether, ICMP, IPv6, Raw
-    from scapy.contrib.erspan import ERSPAN_II, ERSPAN_III
-    from scapy.contrib.geneve import GENEVE
-    from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
-    from scapy.contrib.mpls import MPLS
-    from scapy.layers.l2 import GRE
-    from scapy.layers.ppp import PPP, PPPoE
+# Built in a fresh interpreter: importing scapy.contrib's MPLS, GTP and ERSPAN rebinds
+# EtherTypes and ports for the whole process, which would change what later Scapy
+# comparisons (test_scapy_compare, test_scapy_text) decode.
+SCAPY_TUNNELS = r"""
+import sys
+from scapy.all import IP, TCP, UDP, Ether, ICMP, IPv6, Raw, wrpcap
+from scapy.contrib.erspan import ERSPAN_II, ERSPAN_III
+from scapy.contrib.geneve import GENEVE
+from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
+from scapy.contrib.mpls import MPLS
+from scapy.layers.l2 import GRE
+from scapy.layers.ppp import PPP, PPPoE
 
-    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-    outer = IP(src="192.0.2.1", dst="192.0.2.2")
-    inner = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="S")
-    inner6 = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=5000, dport=6000) / Raw(b"x" * 8)
-    frames = [
-        Ether(**mac) / outer / GRE(key_present=1, key=0x1234, seqnum_present=1, sequence_number=7,
-                                   chksum_present=1) / inner,
-        Ether(**mac) / outer / GRE(proto=0x6558, key_present=1, key=9) / Ether(**mac) / inner,
-        Ether(**mac) / outer / GRE(proto=0x88BE, seqnum_present=1) / ERSPAN_II(session_id=33) / Ether(**mac) / inner,
-        Ether(**mac) / outer / GRE(proto=0x22EB) / ERSPAN_III(session_id=44) / Ether(**mac) / inner,
-        Ether(**mac) / outer / UDP(sport=1234, dport=6081) / GENEVE(vni=77, proto=0x6558, options=b"\x01\x02\x03\x04" * 2)
-        / Ether(**mac) / inner,
-        Ether(**mac) / outer / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0xdeadbeef, E=1, next_ex=0x85)
-        / GTPPDUSessionContainer(type=0, QFI=5) / inner,
-        Ether(**mac, type=0x8847) / MPLS(label=100, s=0) / MPLS(label=200, s=1) / inner,
-        Ether(**mac) / outer / inner6,                                    # 6in4
-        Ether(**mac) / IPv6(src="fd01::1", dst="fd01::2") / inner,        # 4in6
-        Ether(**mac) / PPPoE(sessionid=0x42) / PPP(proto=0x0021) / inner,
-        Ether(**mac) / outer / UDP(sport=999, dport=4789) / Raw(bytes([8, 0, 0, 0, 0, 0, 5, 0]))
-        / Ether(**mac) / IP(src="10.1.1.1", dst="10.1.1.2") / ICMP(),
-    ]
-    return [bytes(f) for f in frames]
+
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+outer = IP(src="192.0.2.1", dst="192.0.2.2")
+inner = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="S")
+inner6 = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=5000, dport=6000) / Raw(b"x" * 8)
+frames = [
+    Ether(**mac) / outer / GRE(key_present=1, key=0x1234, seqnum_present=1, sequence_number=7,
+                               chksum_present=1) / inner,
+    Ether(**mac) / outer / GRE(proto=0x6558, key_present=1, key=9) / Ether(**mac) / inner,
+    Ether(**mac) / outer / GRE(proto=0x88BE, seqnum_present=1) / ERSPAN_II(session_id=33) / Ether(**mac) / inner,
+    Ether(**mac) / outer / GRE(proto=0x22EB) / ERSPAN_III(session_id=44) / Ether(**mac) / inner,
+    Ether(**mac) / outer / UDP(sport=1234, dport=6081) / GENEVE(vni=77, proto=0x6558, options=b"\x01\x02\x03\x04" * 2)
+    / Ether(**mac) / inner,
+    Ether(**mac) / outer / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=0xdeadbeef, E=1, next_ex=0x85)
+    / GTPPDUSessionContainer(type=0, QFI=5) / inner,
+    Ether(**mac, type=0x8847) / MPLS(label=100, s=0) / MPLS(label=200, s=1) / inner,
+    Ether(**mac) / outer / inner6,                                    # 6in4
+    Ether(**mac) / IPv6(src="fd01::1", dst="fd01::2") / inner,        # 4in6
+    Ether(**mac) / PPPoE(sessionid=0x42) / PPP(proto=0x0021) / inner,
+    Ether(**mac) / outer / UDP(sport=999, dport=4789) / Raw(bytes([8, 0, 0, 0, 0, 0, 5, 0]))
+    / Ether(**mac) / IP(src="10.1.1.1", dst="10.1.1.2") / ICMP(),
+]
+wrpcap(sys.argv[1], frames)
+"""
 
 
 def test_scapy_built_tunnels(tmp_path, tshark_ok):
-    from scapy.utils import wrpcap
-    from scapy.all import Ether
-
-    frames = scapy_tunnels()
     path = tmp_path / "tunnels.pcap"
-    wrpcap(str(path), [Ether(f) for f in frames])
-    assert compare(path) == len(frames)
+    subprocess.run([sys.executable, "-c", SCAPY_TUNNELS, str(path)], check=True)
+    frames = list(fp.open(str(path)))
+    assert compare(path) == len(frames) == 11
     got = [p.tunnels for p in fp.open(str(path))]
     assert got == [(("GRE", 0x1234),), (("GRE", 9),), (("GRE", None), ("ERSPAN", 33)),
                    (("GRE", None), ("ERSPAN", 44)), (("Geneve", 77),), (("GTP_U", 0xdeadbeef),),

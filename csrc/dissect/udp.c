@@ -24,12 +24,13 @@ void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end)
         udp_end = off + ulen;
     fp_set_layer(d, FP_L_UDP, off, 8, udp_end);
     fp_set_payload(d, off + 8, udp_end);
-    if (d->is_fragment || x->no_app || udp_end - off < 8 + 12)
+    if (d->is_fragment || udp_end - off < 8 + 12)
         return;
-    if (is_dns_port(d->sport) || is_dns_port(d->dport))
-        fp_dissect_dns(x, off + 8, udp_end, 1);
-    else
+    if (is_dns_port(d->sport) || is_dns_port(d->dport)) {
+        if (!x->no_app) fp_dissect_dns(x, off + 8, udp_end, 1);
+    } else { /* a tunnel's inner headers are headers: FP_DISSECT_HEADERS decodes them too */
         fp_dissect_udp_tunnel(x, d->sport, d->dport, off + 8, udp_end);
+    }
 }
 
 /* ---- Fields (Wireshark's udp) ------------------------------------------ */

@@ -789,7 +789,8 @@ static PyMethodDef reader_methods[] = {
 };
 
 PyDoc_STRVAR(reader_doc,
-             "Reader(source, filter=None, on_error='raise', count=None, display_filter=None, defragment=False)\n--\n\n"
+             "Reader(source, filter=None, on_error='raise', count=None, display_filter=None, defragment=False, "
+             "decapsulate=True)\n--\n\n"
              "Lazy iterator over a pcap or pcapng capture (format found by magic number; gzip,\n"
              "zstd, xz and bzip2 compressed captures are decompressed as they are read).\n"
              "source: a path, '-' for stdin, a binary file object (read through its readinto()\n"
@@ -800,7 +801,8 @@ PyDoc_STRVAR(reader_doc,
              "after `filter` to the dissected packet; frame.number counts every record read.\n"
              "on_error: what to do at a corrupt or truncated record once every packet before it\n"
              "was delivered: 'raise' (FormatError/TruncatedError), 'stop' (end quietly; see\n"
-             ".error) or 'skip' (resynchronise and go on; see .skipped).");
+             ".error) or 'skip' (resynchronise and go on; see .skipped).\n"
+             "decapsulate: views are a tunnelled packet's innermost (True) or outer headers.");
 
 static PyType_Slot reader_slots[] = {
     {Py_tp_doc, (void *)reader_doc},
