@@ -3,7 +3,10 @@
  * touching every byte of each record so ASan sees any out-of-bounds view;
  * then once more as a stream fed in small chunks (sizes from the last
  * byte), which drives the stream buffer's refills and, for inputs starting
- * with a gzip/zstd/xz/bzip2 magic, the decoders on the same data.
+ * with a gzip/zstd/xz/bzip2 magic, the decoders on the same data. A clean
+ * capture is also read as record-aligned ranges (chunk.c) the way consumers do
+ * (a range read on to the end once one proves inexact): any difference from
+ * the sequential read traps.
  *
  * Build (csrc/fuzz/build/ is git-ignored; `make fuzz` does all this):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
@@ -77,6 +80,54 @@ static void read_chunked(const uint8_t *data, size_t size, fp_on_error policy)
         drain(s);
 }
 
+/* Hash of the records from s's position to the end of its range; -1 after an error. */
+static int hash_records(fp_source *s, uint64_t *h, uint64_t *n)
+{
+    fp_error err;
+    fp_record rec;
+    int rc;
+    while ((rc = fp_source_next(s, &rec, &err)) == 1) {
+        uint64_t fields[4] = {rec.offset, (uint64_t)rec.ts_ns, rec.caplen, rec.interface_id};
+        for (size_t i = 0; i < sizeof fields; i++)
+            *h = (*h ^ ((const uint8_t *)fields)[i]) * 1099511628211u;
+        for (uint32_t i = 0; i < rec.caplen; i++)
+            *h = (*h ^ rec.data[i]) * 1099511628211u;
+        ++*n;
+    }
+    return rc < 0 || fp_source_last_error(s)->kind != FP_OK ? -1 : 0;
+}
+
+static void read_ranges(const uint8_t *data, size_t size)
+{
+    fp_error err;
+    fp_source *s = fp_source_open_memory(data, size, FP_ON_ERROR_RAISE, &err);
+    if (!s)
+        return;
+    uint64_t want = 14695981039346656037u, want_n = 0;
+    uint64_t bounds[4];
+    unsigned m = fp_source_split(s, 3, bounds);
+    int clean = hash_records(s, &want, &want_n) == 0;
+    fp_source_close(s);
+    if (!clean)
+        return;
+    uint64_t got = 14695981039346656037u, got_n = 0;
+    for (unsigned i = 0; i < m; i++) {
+        s = fp_source_open_memory(data, size, FP_ON_ERROR_RAISE, &err);
+        if (!s || fp_source_set_range(s, bounds[i], bounds[i + 1]) < 0 ||
+            hash_records(s, &got, &got_n) < 0)
+            __builtin_trap();   /* a range of a clean capture opens, starts and reads cleanly */
+        int inexact = i + 1 < m && !fp_source_range_exact(s);
+        if (inexact && (fp_source_set_range(s, fp_source_position(s), size) < 0 ||
+                        hash_records(s, &got, &got_n) < 0))
+            __builtin_trap();
+        fp_source_close(s);
+        if (inexact)
+            break;
+    }
+    if (got != want || got_n != want_n)
+        __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     read_memory(data, size, FP_ON_ERROR_RAISE);
@@ -84,5 +135,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     read_memory(data, size, FP_ON_ERROR_SKIP);
     read_chunked(data, size, FP_ON_ERROR_RAISE);
     read_chunked(data, size, FP_ON_ERROR_SKIP);
+    read_ranges(data, size);
     return 0;
 }

@@ -742,6 +742,94 @@ static int set_facade(PyObject *self, PyObject *v, void *c)
     return 0;
 }
 
+/* ---- record-aligned ranges (csrc/source/chunk.c) ------------------------------------ */
+
+static int range_source(PyObject *self, fp_reader_obj *r)
+{
+    if (r->src == NULL || r->closed) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed Reader");
+        return -1;
+    }
+    return fp_readers_claim(&self, 1);
+}
+
+static PyObject *reader_split(PyObject *self, PyObject *arg)
+{
+    fp_reader_obj *r = as_reader(self);
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1 || n > 4096) {
+        PyErr_Format(PyExc_ValueError, "ranges must be 1 to 4096, not %ld", n);
+        return NULL;
+    }
+    uint64_t *bounds = PyMem_Malloc(((size_t)n + 1) * sizeof *bounds);
+    if (bounds == NULL) return PyErr_NoMemory();
+    if (range_source(self, r) < 0) {
+        PyMem_Free(bounds);
+        return NULL;
+    }
+    unsigned m;
+    fp_source *src = r->src;
+    Py_BEGIN_ALLOW_THREADS
+    m = fp_source_split(src, (unsigned)n, bounds);
+    Py_END_ALLOW_THREADS
+    fp_readers_release(&self, 1);
+    PyObject *out = PyList_New((Py_ssize_t)m + 1);
+    for (unsigned i = 0; out && i <= m; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(bounds[i]);
+        if (v == NULL) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, v);
+    }
+    PyMem_Free(bounds);
+    return out;
+}
+
+static PyObject *reader_sync(PyObject *self, PyObject *arg)
+{
+    fp_reader_obj *r = as_reader(self);
+    unsigned long long from = PyLong_AsUnsignedLongLong(arg);
+    if (from == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (range_source(self, r) < 0) return NULL;
+    uint64_t at;
+    fp_source *src = r->src;
+    Py_BEGIN_ALLOW_THREADS
+    at = fp_source_sync(src, from);
+    Py_END_ALLOW_THREADS
+    fp_readers_release(&self, 1);
+    return PyLong_FromUnsignedLongLong(at);
+}
+
+static PyObject *reader_set_range(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    fp_reader_obj *r = as_reader(self);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_set_range(start, end) takes two offsets");
+        return NULL;
+    }
+    unsigned long long start = PyLong_AsUnsignedLongLong(args[0]), end = 0;
+    if (!PyErr_Occurred()) end = PyLong_AsUnsignedLongLong(args[1]);
+    if (PyErr_Occurred()) return NULL;
+    if (range_source(self, r) < 0) return NULL;
+    int rc = fp_source_set_range(r->src, start, end);
+    fp_readers_release(&self, 1);
+    if (rc < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "cannot read the range [%llu, %llu) of this Reader: ranges need a mapped file or "
+                     "a memory buffer read under on_error 'raise' or 'stop', start <= end and start "
+                     "at or after the position (%llu)", start, end,
+                     (unsigned long long)fp_source_position(r->src));
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *get_range_exact(PyObject *self, void *c)
+{
+    (void)c;
+    fp_reader_obj *r = as_reader(self);
+    return PyBool_FromLong(r->src != NULL && fp_source_range_exact(r->src));
+}
+
 static PyGetSetDef reader_getset[] = {
     {"_facade", get_facade, set_facade, "Make fastpkt.scapy's packets (set by that module).", NULL},
     {"format", get_format, NULL, "'pcap' or 'pcapng'.", NULL},
@@ -760,6 +848,9 @@ static PyGetSetDef reader_getset[] = {
     {"compression", get_compression, NULL, "'gzip', 'zstd', 'xz' or 'bzip2' (found by magic number), or None.", NULL},
     {"error", get_error, NULL, "The FormatError that ended iteration under on_error='stop', or None.", NULL},
     {"closed", get_closed, NULL, "True after close().", NULL},
+    {"_range_exact", get_range_exact, NULL,
+     "True once a range set by _set_range() was read to an end that is a record boundary\n"
+     "(the next range's records then follow these exactly).", NULL},
     {NULL},
 };
 
@@ -778,6 +869,12 @@ static PyMethodDef reader_methods[] = {
     {"_set_deadline", reader_set_deadline, METH_O, "End iteration this many seconds from now (None: never)."},
     {"_break", reader_break, METH_NOARGS, "Make a live capture's iteration end (any thread)."},
     {"_set_limit", reader_set_limit, METH_O, "Deliver at most this many more packets."},
+    {"_split", reader_split, METH_O,
+     "_split(n) -> list of offsets: up to n record-aligned byte ranges of an unread mapped capture\n"
+     "(boundaries guessed by chaining record headers; proven by _range_exact)."},
+    {"_sync", reader_sync, METH_O, "_sync(offset) -> the first likely record boundary at or after offset."},
+    {"_set_range", (PyCFunction)(void (*)(void))reader_set_range, METH_FASTCALL,
+     "_set_range(start, end): deliver only the records that start in [start, end)."},
     FP_VIEW_METHOD,
     FP_TABLE_METHOD("__arrow_c_stream__", fp_table_arrow_c_stream,
                     "__arrow_c_stream__(requested_schema=None): the remaining packets' columns as an Arrow\n"

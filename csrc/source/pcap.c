@@ -67,6 +67,8 @@ int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
 {
     const uint8_t *p;
     uint64_t off = s->pos, idx = fp_src_index(s);
+    if (off >= s->range_end)
+        return 0;
     int64_t n = fp_src_peek(s, off, REC_HDR, &p, err);
     if (n < 0)
         return -1;

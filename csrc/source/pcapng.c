@@ -208,6 +208,7 @@ static int parse_shb(fp_source *s, const block *b, fp_error *err)
         return -1;
     }
     s->big_endian = b->be;
+    s->layout_blocks++;
     s->section_base = s->n_ifs;
     s->section_count = 0;
     s->packet_bound = FP_MAX_PACKET;
@@ -258,6 +259,7 @@ static int parse_idb(fp_source *s, const block *b, fp_error *err)
     if (fp_src_add_interface(s, &ifc, err, b->off) < 0)
         return -1;
     s->section_count++;
+    s->layout_blocks++;
     uint32_t bound = fp_src_packet_bound(ifc.snaplen);
     if (bound > s->packet_bound)
         s->packet_bound = bound;
@@ -418,8 +420,10 @@ int fp_pcapng_open(fp_source *s, fp_error *err)
 int fp_pcapng_next(fp_source *s, fp_record *rec, fp_error *err)
 {
     int rc;
-    while ((rc = next_block(s, rec, err)) == 2)
-        ;
+    do {
+        if (s->pos >= s->range_end)   /* a range's end may follow a non-packet block */
+            return 0;
+    } while ((rc = next_block(s, rec, err)) == 2);
     return rc;
 }
 

@@ -153,6 +153,7 @@ fp_source *fp_src_new(fp_on_error policy)
     s->policy = policy;
     s->fd = -1;
     s->linktype = 0xFFFFFFFFu;
+    s->range_end = UINT64_MAX;
     return s;
 }
 

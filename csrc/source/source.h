@@ -131,6 +131,24 @@ int fp_source_lost(const fp_source *s);
  * no-op for memory buffers and streams): record data stays valid (the file is re-read on
  * the next access), resident memory drops. For passes over many kept records. */
 void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to);
+/* Record-aligned byte ranges (chunk.c), for mapped files and memory buffers read
+ * under on_error raise or stop. fp_source_sync: the first offset at or after `from`
+ * (and the first record) where FP_SYNC_CHAIN records in a row have plausible headers,
+ * or the input's size when none does within FP_RESYNC_WINDOW bytes; a guess that
+ * fp_source_range_exact() later proves. fp_source_split: up to n ranges over the
+ * records of a source not yet read, as in `bounds` (room for n+1):
+ * returns m, the ranges being [bounds[i], bounds[i+1]) for i < m, bounds[0] the first
+ * record and bounds[m] the size; 1 for streams and under on_error skip. */
+uint64_t fp_source_sync(const fp_source *s, uint64_t from);
+unsigned fp_source_split(const fp_source *s, unsigned n, uint64_t *bounds);
+/* Deliver only the records that start in [start, end): start >= the position (a fresh
+ * source, or one whose range ended, to read on from there). -1 when not allowed:
+ * a stream, start past end or behind the position, after an error or a skip. */
+int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end);
+/* 1 when the range was read to its end without error, its last record ended exactly
+ * at `end` and it declared no section or interface: the next range, read by a fresh
+ * source, then delivers exactly what this one would have next. */
+int fp_source_range_exact(const fp_source *s);
 void fp_source_close(fp_source *s);
 
 #endif

@@ -24,6 +24,8 @@
 #define FP_MAX_PCAPNG_PREFIX (1u << 20)
 /* SKIP policy: how far past a bad record we look for the next good one. */
 #define FP_RESYNC_WINDOW (64u << 20)
+/* Records in a row that must look right before fp_source_sync trusts a boundary. */
+#define FP_SYNC_CHAIN 8
 
 struct fp_source {
     fp_format format;
@@ -66,6 +68,11 @@ struct fp_source {
 
     uint64_t packets, skipped;
     int finished;
+    /* fp_source_set_range: no record starting at or past range_end (UINT64_MAX: none)
+     * is delivered; layout_blocks counts SHBs and IDBs read, range_layout its value at
+     * the range's start. */
+    uint64_t range_end;
+    uint64_t layout_blocks, range_layout;
     fp_error last_error;
 
     struct fp_live *live;   /* live capture (live.c), else NULL */
