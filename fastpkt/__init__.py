@@ -186,11 +186,13 @@ def read(
 @overload
 def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
                 arrow: Literal[False] = ..., filter: str | None = ..., on_error: str = ...,  # noqa: A002
-                display_filter: str | DisplayFilter | None = ...) -> Iterator[pandas.DataFrame]: ...
+                display_filter: str | DisplayFilter | None = ...,
+                workers: int | None = ...) -> Iterator[pandas.DataFrame]: ...
 @overload
 def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
                 arrow: Literal[True], filter: str | None = ..., on_error: str = ...,  # noqa: A002
-                display_filter: str | DisplayFilter | None = ...) -> Iterator[pyarrow.RecordBatch]: ...
+                display_filter: str | DisplayFilter | None = ...,
+                workers: int | None = ...) -> Iterator[pyarrow.RecordBatch]: ...
 
 
 def read_frames(
@@ -201,22 +203,39 @@ def read_frames(
     filter: str | None = None,  # noqa: A002
     on_error: str = "raise",
     display_filter: str | DisplayFilter | None = None,
+    workers: int | None = None,
 ) -> Iterator[Any]:
     """A capture larger than memory as DataFrames of ``batch_size`` packets (the columns of
     ``PacketList.to_pandas()``), or pyarrow RecordBatches with ``arrow=True``. Each batch is
     read, converted in C and handed out before the next is read: memory holds one batch.
+
+    workers: threads reading and converting record-aligned byte ranges of the file at once
+    (default: the usable cores for captures of 64 MiB or more, else 1). The packets and
+    their order are the same; a batch then never spans two ranges of about 64 MiB, so
+    batches may be shorter than ``batch_size``, and memory holds the batches of
+    ``workers + 1`` ranges. Streams (stdin, file objects, compressed captures),
+    ``on_error="skip"`` and ``display_filter`` read on one thread.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    from . import parallel
+
+    def convert(chunk: PacketList) -> list[Any]:
+        if arrow:
+            return list(chunk.record_batches(batch_size=batch_size))
+        return [chunk.to_pandas(progress=False)]
+
+    n = parallel.resolve_workers(workers, source)
+    if n > 1 and parallel.rangeable(source, on_error, display_filter):
+        for part in parallel.packet_batches(source, n, batch_size, convert, filter=filter, on_error=on_error):
+            yield from part
+        return
     with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         while True:
             chunk = reader.read_all(batch_size)
             if not len(chunk):
                 return
-            if arrow:
-                yield from chunk.record_batches(batch_size=batch_size)
-            else:
-                yield chunk.to_pandas(progress=False)
+            yield from convert(chunk)
             del chunk
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ._fastpkt import DEFAULT_MAX_MEMORY, Error, Reader
 
@@ -139,3 +139,96 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         return engine(open_readers(), **single)
     return type(shards[0])._merge(tuple(shards))
 
+
+
+# ---- packets by record-aligned byte ranges ------------------------------------------------
+
+#: Packet tables are read in ranges of about this many bytes (at least one per worker), so
+#: that every worker has work while the consumer takes the batches in file order.
+RANGE_BYTES = 64 << 20
+
+
+def rangeable(source: Any, on_error: str, display_filter: Any) -> bool:
+    """Whether packets of ``source`` can be read by ranges: a path fastpkt maps (checked
+    when it opens), read under on_error "raise" or "stop" (a resync under "skip" depends on
+    what came before), without a display filter (its frame.number counts from the start)."""
+    return (isinstance(source, (str, bytes, os.PathLike)) and os.fsdecode(source) != "-"
+            and on_error in ("raise", "stop") and display_filter is None)
+
+
+def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable[[Any], Any], *,
+                   filter: str | None = None, on_error: str = "raise") -> Iterator[Any]:  # noqa: A002
+    """``convert(PacketList)`` of every batch of at most ``batch_size`` packets of a capture, in
+    file order, with ``workers`` threads each reading and converting a record-aligned byte
+    range (csrc/source/chunk.c). A batch never spans two ranges. Ranges are trusted up to
+    the first whose end is not proven a record boundary (``_range_exact``): that one is read
+    on to the end of the file here and the ranges after it are dropped. A range that ends in
+    an error is read again here, numbered from its first record's place in the file, so the
+    error (or, under "stop", the end) is the sequential read's. Memory: the batches of at most
+    ``workers + 1`` ranges."""
+    opts: dict[str, Any] = {"filter": filter, "on_error": on_error}
+    first = Reader(source, **opts)
+    size = first.size
+    n = max(workers, -(-(size - first.position) // RANGE_BYTES)) if size else 1
+    bounds = first._split(min(n, 4096))
+    if len(bounds) <= 2:
+        with first:
+            yield from _reader_batches(first, batch_size, convert)
+        return
+    first.close()
+
+    def work(i: int) -> tuple[Reader, list[Any], BaseException | None]:
+        r = Reader(source, **opts)
+        r._set_range(bounds[i], bounds[i + 1])
+        out: list[Any] = []
+        try:
+            out += _reader_batches(r, batch_size, convert)
+        except Error as e:
+            return r, out, e
+        return r, out, None
+
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="fastpkt-range")
+    pending: deque[Any] = deque()
+    try:
+        ahead = 0
+        index = 0  # records before the current range
+        for i in range(len(bounds) - 1):
+            while ahead < len(bounds) - 1 and len(pending) <= workers:
+                pending.append(pool.submit(work, ahead))
+                ahead += 1
+            r, out, err = pending.popleft().result()
+            if err is not None or r.error is not None:
+                for f in pending:
+                    f.cancel()
+                r.close()
+                with Reader(source, **opts) as again:
+                    again._set_range(bounds[i], bounds[-1], index)
+                    yield from _reader_batches(again, batch_size, convert)
+                return
+            yield from out
+            del out
+            index += r.frame_number
+            if i < len(bounds) - 2 and not r._range_exact:
+                for f in pending:
+                    f.cancel()
+                with r:
+                    r._set_range(r.position, bounds[-1])
+                    yield from _reader_batches(r, batch_size, convert)
+                return
+            r.close()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
+
+
+def _reader_batches(reader: Reader, batch_size: int, convert: Callable[[Any], Any]) -> Iterator[Any]:
+    while True:
+        chunk = reader.read_all(batch_size)
+        if not len(chunk):
+            return
+        yield convert(chunk)
+        del chunk

@@ -802,21 +802,24 @@ static PyObject *reader_sync(PyObject *self, PyObject *arg)
 static PyObject *reader_set_range(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     fp_reader_obj *r = as_reader(self);
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_set_range(start, end) takes two offsets");
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_set_range(start, end, first_index=None) takes two or three arguments");
         return NULL;
     }
-    unsigned long long start = PyLong_AsUnsignedLongLong(args[0]), end = 0;
-    if (!PyErr_Occurred()) end = PyLong_AsUnsignedLongLong(args[1]);
-    if (PyErr_Occurred()) return NULL;
+    unsigned long long v[3] = {0, 0, FP_KEEP_INDEX};
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (i == 2 && args[i] == Py_None) break;
+        v[i] = PyLong_AsUnsignedLongLong(args[i]);
+        if (PyErr_Occurred()) return NULL;
+    }
     if (range_source(self, r) < 0) return NULL;
-    int rc = fp_source_set_range(r->src, start, end);
+    int rc = fp_source_set_range(r->src, v[0], v[1], v[2]);
     fp_readers_release(&self, 1);
     if (rc < 0) {
         PyErr_Format(PyExc_ValueError,
                      "cannot read the range [%llu, %llu) of this Reader: ranges need a mapped file or "
                      "a memory buffer read under on_error 'raise' or 'stop', start <= end and start "
-                     "at or after the position (%llu)", start, end,
+                     "at or after the position (%llu)", v[0], v[1],
                      (unsigned long long)fp_source_position(r->src));
         return NULL;
     }
@@ -874,7 +877,8 @@ static PyMethodDef reader_methods[] = {
      "(boundaries guessed by chaining record headers; proven by _range_exact)."},
     {"_sync", reader_sync, METH_O, "_sync(offset) -> the first likely record boundary at or after offset."},
     {"_set_range", (PyCFunction)(void (*)(void))reader_set_range, METH_FASTCALL,
-     "_set_range(start, end): deliver only the records that start in [start, end)."},
+     "_set_range(start, end, first_index=None): deliver only the records that start in [start, end);\n"
+     "first_index: the number of records before start (error messages count from it)."},
     FP_VIEW_METHOD,
     FP_TABLE_METHOD("__arrow_c_stream__", fp_table_arrow_c_stream,
                     "__arrow_c_stream__(requested_schema=None): the remaining packets' columns as an Arrow\n"

@@ -136,7 +136,7 @@ unsigned fp_source_split(const fp_source *s, unsigned n, uint64_t *bounds)
     return m;
 }
 
-int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end)
+int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end, uint64_t first_index)
 {
     if (!s->mem || s->live || start < s->pos || start > end || s->last_error.kind != FP_OK ||
         s->skipped)
@@ -144,6 +144,8 @@ int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end)
     if (start > s->pos)
         s->advised = start & ~s->page_mask;   /* nothing before the range will be touched */
     s->pos = start;
+    if (first_index != FP_KEEP_INDEX)
+        s->packets = first_index;
     s->range_end = end;
     s->range_layout = s->layout_blocks;
     s->finished = 0;

@@ -142,9 +142,12 @@ void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint
 uint64_t fp_source_sync(const fp_source *s, uint64_t from);
 unsigned fp_source_split(const fp_source *s, unsigned n, uint64_t *bounds);
 /* Deliver only the records that start in [start, end): start >= the position (a fresh
- * source, or one whose range ended, to read on from there). -1 when not allowed:
- * a stream, start past end or behind the position, after an error or a skip. */
-int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end);
+ * source, or one whose range ended, to read on from there). first_index: the index of
+ * the record at start (records before it in the file; error messages count from it),
+ * or FP_KEEP_INDEX. -1 when not allowed: a stream, start past end or behind the
+ * position, after an error or a skip. */
+#define FP_KEEP_INDEX UINT64_MAX
+int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end, uint64_t first_index);
 /* 1 when the range was read to its end without error, its last record ended exactly
  * at `end` and it declared no section or interface: the next range, read by a fresh
  * source, then delivers exactly what this one would have next. */
