@@ -9,6 +9,8 @@ Rows:
   flows wN           len(fp.flows(path, workers=N)): the engines alone (records kept)
   flows wN pandas    fp.flows(path, workers=N).to_pandas()
   hellos wN          len(list(fp.client_hellos(path, workers=N)))
+  frames wN          every DataFrame of fp.read_frames(path, workers=N): packets by record-aligned
+                     byte ranges, each read and converted once (no flow state)
   dask wN pandas     fastpkt.dask.flows([path], npartitions=N).compute() on a LocalCluster of N
                      threads (compare with "flows wN pandas": the Dask overhead)
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
@@ -37,7 +39,10 @@ import fastpkt as fp
 path, what, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.perf_counter()
 c0 = resource.getrusage(resource.RUSAGE_SELF)
-if what == "hellos":
+if what == "frames":
+    n = sum(len(df) for df in fp.read_frames(path, workers=workers))
+    st = {"packets": n, "workers": workers, "memory_peak_bytes": 0}
+elif what == "hellos":
     eng = fp.client_hellos(path, workers=workers, progress=False)
     n = len(list(eng))
 else:
@@ -45,11 +50,11 @@ else:
     n = len(eng.to_pandas()) if what == "pandas" else len(eng)
 dt = time.perf_counter() - t0
 c1 = resource.getrusage(resource.RUSAGE_SELF)
-st = eng.stats
+st = eng.stats if what != "frames" else st
 print(json.dumps({"packets": int(st["packets"]), "seconds": dt, "records": n,
                   "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
                   "merged": "workers" in st,
-                  "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]])}))
+                  "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]]) if what != "frames" else []}))
 """
 
 DASK = r"""
@@ -88,9 +93,9 @@ def main() -> int:
     counts = [1] + [n for n in (2, 3, 4, 6, 8, 12, 16) if n <= max(cores, 2)]
     rows: list[tuple[str, dict]] = []
     add = row_adder(rows, skip, a.repeats)
-    for what in ("flows", "pandas", "hellos"):
+    for what in ("flows", "pandas", "hellos", "frames"):
         for n in counts:
-            name = "%s w%d" % ("flows" if what != "hellos" else "hellos", n) + (" pandas" if what == "pandas" else "")
+            name = "%s w%d" % ("flows" if what == "pandas" else what, n) + (" pandas" if what == "pandas" else "")
             add(name, measured([py, "-c", CHILD, path, what, str(n)]))
     if subprocess.run([py, "-c", "import dask.dataframe, distributed"], capture_output=True).returncode == 0:
         for n in counts:  # threads in one process, as workers=N (fastpkt.dask on LocalCluster)
