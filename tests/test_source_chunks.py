@@ -60,7 +60,7 @@ CAPTURES = splittable(fixtures())
 def test_split_at_every_offset(path):
     ref = sequential(path)
     if ref is None:
-        pytest.skip("a corrupt capture: ranges are for captures that read cleanly")
+        pytest.skip("unreadable or cut-short capture: ranges are for captures that read cleanly")
     r = fp.Reader(str(path))
     first, size = r._split(1)
     assert r._split(1) == [first, size]
