@@ -68,6 +68,7 @@ PyObject *fp_builder_alloc(fp_state *st, int id)
     l->pkt = NULL;
     l->id = (uint8_t)id;
     l->index = 0;
+    l->embedded = 0;
     l->b = bnode_new(st, p);
     if (l->b == NULL) {
         l->b = NULL;

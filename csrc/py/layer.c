@@ -39,10 +39,39 @@ const char *const fp_layer_names[FP_L_COUNT] = {
 void fp_layer_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    if (LAYER(self)->embedded) { /* the slot is free again (refcount 0); the block is the packet's */
+        Py_DECREF(tp);
+        Py_DECREF(LAYER(self)->pkt);
+        return;
+    }
     Py_XDECREF(LAYER(self)->pkt);
     if (LAYER(self)->b) fp_bnode_free(LAYER(self));
     tp->tp_free(self); /* PyObject_Free (fp_layer_new's PyObject_Malloc), or the GC's */
     Py_DECREF(tp);
+}
+
+/* A view from the packet's own views[]: the one already out for this layer, or a free
+ * one; NULL when both are out for other layers. Saves the allocation and its free per
+ * pkt.ip / pkt.tcp (and `pkt.ip is pkt.ip` while the first is held). */
+static PyObject *embedded_view(FpPacket *pkt, PyTypeObject *tp, fp_layer_id id, int index)
+{
+    FpLayer *free_slot = NULL;
+    for (int i = 0; i < FP_PACKET_VIEWS; i++) {
+        FpLayer *v = &pkt->views[i];
+        if (Py_REFCNT(v) == 0) {
+            if (free_slot == NULL) free_slot = v;
+        } else if (v->id == id && v->index == index) {
+            return Py_NewRef(v);
+        }
+    }
+    if (free_slot == NULL) return NULL;
+    PyObject_Init((PyObject *)free_slot, tp); /* refcount 1, increfs the heap type */
+    free_slot->pkt = (FpPacket *)Py_NewRef(pkt);
+    free_slot->id = (uint8_t)id;
+    free_slot->index = (uint8_t)index;
+    free_slot->embedded = 1;
+    free_slot->b = NULL;
+    return (PyObject *)free_slot;
 }
 
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
@@ -60,6 +89,10 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
     }
     PyTypeObject *tp = st->Layer_Types[id];
     FpLayer *l;
+    if (Py_TYPE(pkt) == st->Packet_Type) {
+        PyObject *v = embedded_view(pkt, tp, id, index);
+        if (v != NULL) return v;
+    }
     if (Py_TYPE(pkt) != st->Packet_Type && st->Facade_Layer_Types[id]) {
         tp = st->Facade_Layer_Types[id]; /* a Python subclass: allocated (and freed) with the GC's */
         l = (FpLayer *)tp->tp_alloc(tp, 0);
@@ -68,6 +101,7 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
         l = (FpLayer *)PyObject_Malloc((size_t)tp->tp_basicsize);
         if (l == NULL) return PyErr_NoMemory();
         PyObject_Init((PyObject *)l, tp); /* increfs the heap type */
+        l->embedded = 0;
     }
     Py_INCREF(pkt);
     l->pkt = pkt;
@@ -269,7 +303,8 @@ PyObject *fp_layer_get_field(PyObject *self, void *closure)
     uint32_t off = lhdr_off(l), end = lspan(l)->end, v;
     if (off > end || field_load(ldata(l) + off, end - off, (uintptr_t)closure, &v) < 0)
         Py_RETURN_NONE;
-    return field_obj((uintptr_t)closure, v);
+    if ((uintptr_t)closure & (1u << 24)) return PyBool_FromLong(v);
+    return fp_hot_uint(l->pkt->st, v);
 }
 
 /* closure = offset of a 6-byte MAC / 4-byte IPv4 / 16-byte IPv6 address. */
@@ -286,7 +321,7 @@ PyObject *fp_layer_get_ip4(PyObject *self, void *closure)
     const FpLayer *l = LAYER(self);
     uint32_t at = lspan(l)->off + (uint32_t)(uintptr_t)closure;
     if (at + 4 > lspan(l)->end) Py_RETURN_NONE;
-    return fp_ip4_str(ldata(l) + at);
+    return fp_hot_addr_str(l->pkt->st, ldata(l) + at, 4);
 }
 
 PyObject *fp_layer_get_ip6(PyObject *self, void *closure)
@@ -294,7 +329,7 @@ PyObject *fp_layer_get_ip6(PyObject *self, void *closure)
     const FpLayer *l = LAYER(self);
     uint32_t at = lspan(l)->off + (uint32_t)(uintptr_t)closure;
     if (at + 16 > lspan(l)->end) Py_RETURN_NONE;
-    return fp_ip6_str(ldata(l) + at);
+    return fp_hot_addr_str(l->pkt->st, ldata(l) + at, 16);
 }
 
 static PyObject *l4_checksum_ok(PyObject *self, PyObject *unused)

@@ -176,6 +176,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_info_register(m) < 0) return -1;
     if (fp_stats_register(m, st) < 0) return -1;
     if (fp_probe_register(m, st) < 0) return -1;
+    if (fp_hotcache_register(m) < 0) return -1;
     return 0;
 }
 
@@ -249,6 +250,7 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->TruncatedError);
     Py_CLEAR(st->CaptureError);
     Py_CLEAR(st->CapturePermissionError);
+    fp_hotcache_free(st);
     for (int i = 0; i < FP_ANOM_COUNT_BITS; i++) Py_CLEAR(st->anomaly_names[i]);
     for (int i = 0; i < 16; i++) Py_CLEAR(st->packet_fast_names[i]);
     for (int i = 0; i < FP_L_COUNT; i++) {

@@ -20,6 +20,7 @@ static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
     PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)inline_len);
     ((FpPacket *)op)->edit = NULL;
     ((FpPacket *)op)->wire = NULL;
+    for (int i = 0; i < FP_PACKET_VIEWS; i++) Py_SET_REFCNT(&((FpPacket *)op)->views[i], 0); /* free */
     return (FpPacket *)op;
 }
 
@@ -242,12 +243,12 @@ static PyObject *get_comment(PyObject *self, void *c)
 static PyObject *get_wirelen(PyObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromUnsignedLong(PKT(self)->wire ? PKT(self)->wire->wirelen : PKT(self)->wirelen);
+    return fp_hot_uint(PKT(self)->st, PKT(self)->wire ? PKT(self)->wire->wirelen : PKT(self)->wirelen);
 }
 static PyObject *get_caplen(PyObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromUnsignedLong(PKT(self)->wire ? PKT(self)->wire->caplen : PKT(self)->caplen);
+    return fp_hot_uint(PKT(self)->st, PKT(self)->wire ? PKT(self)->wire->caplen : PKT(self)->caplen);
 }
 static PyObject *get_linktype(PyObject *self, void *c)
 {
@@ -308,8 +309,8 @@ static PyObject *get_src_dst(PyObject *self, void *closure)
 {
     FpPacket *p = PKT(self);
     int dst = closure != NULL;
-    if (FP_HAS(&p->d, FP_L_IP4)) return fp_ip4_str(p->data + p->d.layer[FP_L_IP4].off + 12 + 4 * dst);
-    if (FP_HAS(&p->d, FP_L_IP6)) return fp_ip6_str(p->data + p->d.layer[FP_L_IP6].off + 8 + 16 * dst);
+    if (FP_HAS(&p->d, FP_L_IP4)) return fp_hot_addr_str(p->st, p->data + p->d.layer[FP_L_IP4].off + 12 + 4 * dst, 4);
+    if (FP_HAS(&p->d, FP_L_IP6)) return fp_hot_addr_str(p->st, p->data + p->d.layer[FP_L_IP6].off + 8 + 16 * dst, 16);
     Py_RETURN_NONE;
 }
 
@@ -322,13 +323,13 @@ static PyObject *get_sport(PyObject *self, void *c)
 {
     (void)c;
     if (!has_ports(&PKT(self)->d)) Py_RETURN_NONE;
-    return PyLong_FromLong(PKT(self)->d.sport);
+    return fp_hot_uint(PKT(self)->st, PKT(self)->d.sport);
 }
 static PyObject *get_dport(PyObject *self, void *c)
 {
     (void)c;
     if (!has_ports(&PKT(self)->d)) Py_RETURN_NONE;
-    return PyLong_FromLong(PKT(self)->d.dport);
+    return fp_hot_uint(PKT(self)->st, PKT(self)->d.dport);
 }
 static PyObject *get_proto(PyObject *self, void *c)
 {

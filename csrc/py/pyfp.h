@@ -64,13 +64,29 @@ typedef struct {
 #define FP_ROUTE_CACHE 16
     fp_route_entry route_cache[FP_ROUTE_CACHE];  /* source address by destination, 1 s */
     unsigned route_next;
+    struct fp_hotcache *hot;                     /* hotcache.c, made at first use */
 } fp_state;
+
+/* A layer view: the owning packet plus which layer (and which VLAN tag). A layer being
+ * built has no packet: `b` holds its values (csrc/py/build.h) and `id` is its fp_build_id.
+ * `embedded`: one of its packet's views[] (layer.c), living in the packet's allocation. */
+typedef struct fp_bnode fp_bnode;
+typedef struct fp_packet_obj FpPacket;
+typedef struct {
+    PyObject_HEAD
+    FpPacket *pkt;
+    uint8_t id;
+    uint8_t index;
+    uint8_t embedded;
+    fp_bnode *b;
+} FpLayer;
 
 /* A packet: record metadata, its dissection and its bytes. Records of mmap'd files
  * and memory buffers are referenced in place (`owner` keeps the mapping alive);
  * others are copied into the object's own tail (one allocation). Layers are
- * views into `data`. */
-typedef struct {
+ * views into `data`; the first views asked for live in the packet's own block. */
+#define FP_PACKET_VIEWS 2
+struct fp_packet_obj {
     PyObject_VAR_HEAD
     int64_t ts_ns;
     uint32_t caplen, wirelen, linktype, interface_id;
@@ -85,19 +101,11 @@ typedef struct {
     struct fp_packet_wire *wire; /* a reassembled datagram's packet: the frame as captured */
     const uint8_t *data;
     fp_dissection d;
+    /* Layer views handed out without an allocation (fp_layer_new): a free one has refcount
+     * 0; one in use holds a reference to this packet, so the block outlives it. */
+    FpLayer views[FP_PACKET_VIEWS];
     uint8_t inline_data[];
-} FpPacket;
-
-/* A layer view: the owning packet plus which layer (and which VLAN tag). A layer being
- * built has no packet: `b` holds its values (csrc/py/build.h) and `id` is its fp_build_id. */
-typedef struct fp_bnode fp_bnode;
-typedef struct {
-    PyObject_HEAD
-    FpPacket *pkt;
-    uint8_t id;
-    uint8_t index;
-    fp_bnode *b;
-} FpLayer;
+};
 
 fp_state *fp_state_from_type(PyTypeObject *tp);
 fp_state *fp_state_from_module(PyObject *m);
@@ -157,6 +165,13 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
 /* The facade classes' attribute fall-through (Scapy: a field of a layer further in): after
  * an AttributeError for a public name, type(self)._scapy_getattr(self, name). */
 PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name);
+/* hotcache.c: the values per-packet loops read most, shared instead of made per access.
+ * Address text from a bounded table keyed by the address bytes (len 4 or 16); unsigned
+ * ints from a bounded table (ports, lengths). Both fall back to a fresh object. */
+PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len);
+PyObject *fp_hot_uint(fp_state *st, uint32_t v);
+void fp_hotcache_free(fp_state *st);
+int fp_hotcache_register(PyObject *m);
 /* tcpflags.c */
 int fp_tcpflags_register(PyObject *m, fp_state *st);
 PyObject *fp_tcpflags_new(fp_state *st, unsigned flags);
