@@ -48,7 +48,8 @@ PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len)
     struct fp_hotcache *c = hotcache(st);
     if (c == NULL) return len == 4 ? fp_ip4_str(p) : fp_ip6_str(p);
     uint32_t key[4] = {0, 0, 0, 0};
-    memcpy(key, p, len);
+    if (len == 4) memcpy(key, p, 4); /* fixed sizes: inlined */
+    else memcpy(key, p, 16);
     uint32_t h = (key[0] ^ (key[1] * 0x85ebca6bu) ^ (key[2] * 0xc2b2ae35u) ^ (key[3] * 0x27d4eb2fu)) *
                  0x9e3779b1u;
     addr_slot *s = &c->addr[(h >> 20) & (ADDR_SLOTS - 1)];

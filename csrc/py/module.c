@@ -251,6 +251,7 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->CaptureError);
     Py_CLEAR(st->CapturePermissionError);
     fp_hotcache_free(st);
+    while (st->packet_free_n > 0) PyObject_Free(st->packet_free[--st->packet_free_n]);
     for (int i = 0; i < FP_ANOM_COUNT_BITS; i++) Py_CLEAR(st->anomaly_names[i]);
     for (int i = 0; i < 16; i++) Py_CLEAR(st->packet_fast_names[i]);
     for (int i = 0; i < FP_L_COUNT; i++) {

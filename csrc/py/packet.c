@@ -7,16 +7,20 @@
 #include "../dissect/cursor.h"
 #include "../dissect/tls.h"
 
-static FpPacket *packet_alloc(PyTypeObject *tp, uint32_t inline_len)
+static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_len)
 {
     if (PyType_IS_GC(tp)) { /* a Python subclass (fastpkt.scapy's): GC header, zeroed */
         PyObject *op = tp->tp_alloc(tp, (Py_ssize_t)inline_len);
         return (FpPacket *)op; /* edit and the rest are zero */
     }
     /* PyObject_InitVar increfs heap types; no zero-fill of the payload area. */
-    size_t size = offsetof(FpPacket, inline_data) + (size_t)inline_len;
-    PyObject *op = PyObject_Malloc(size);
-    if (op == NULL) return (FpPacket *)PyErr_NoMemory();
+    PyObject *op;
+    if (inline_len == 0 && st->packet_free_n > 0) {
+        op = (PyObject *)st->packet_free[--st->packet_free_n];
+    } else {
+        op = PyObject_Malloc(offsetof(FpPacket, inline_data) + (size_t)inline_len);
+        if (op == NULL) return (FpPacket *)PyErr_NoMemory();
+    }
     PyObject_InitVar((PyVarObject *)op, tp, (Py_ssize_t)inline_len);
     ((FpPacket *)op)->edit = NULL;
     ((FpPacket *)op)->wire = NULL;
@@ -43,7 +47,7 @@ static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t
 static FpPacket *packet_copy(fp_state *st, PyTypeObject *tp, const uint8_t *data, uint32_t len,
                              uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns, int flags)
 {
-    FpPacket *p = packet_alloc(tp, len);
+    FpPacket *p = packet_alloc(st, tp, len);
     if (p == NULL) return NULL;
     p->owner = NULL;
     p->owner_is_reader = 0;
@@ -78,7 +82,7 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
                          uint32_t caplen, uint32_t wirelen, uint32_t linktype, int64_t ts_ns,
                          int facade, int flags)
 {
-    FpPacket *p = packet_alloc(packet_type(st, facade), 0);
+    FpPacket *p = packet_alloc(st, packet_type(st, facade), 0);
     if (p == NULL) return NULL;
     p->owner = Py_NewRef(owner);
     p->owner_is_reader = owner_is_reader;
@@ -122,7 +126,7 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
         if (n == NULL) Py_CLEAR(w->frames);
         else PyTuple_SET_ITEM(w->frames, i, n);
     }
-    FpPacket *p = w->frames ? packet_alloc(packet_type(st, facade), len) : NULL;
+    FpPacket *p = w->frames ? packet_alloc(st, packet_type(st, facade), len) : NULL;
     if (p == NULL) {
         Py_XDECREF(w->frames);
         PyMem_Free(w);
@@ -160,7 +164,12 @@ static void packet_dealloc(PyObject *self)
         Py_DECREF(p->wire->frames);
         PyMem_Free(p->wire);
     }
-    tp->tp_free(self); /* PyObject_Free, or the GC's for a Python subclass */
+    fp_state *st = p->st;
+    /* Packets viewing records in place are all one size: the next one reuses the block. */
+    if (tp == st->Packet_Type && Py_SIZE(self) == 0 && st->packet_free_n < FP_PACKET_FREE)
+        st->packet_free[st->packet_free_n++] = p;
+    else
+        tp->tp_free(self); /* PyObject_Free, or the GC's for a Python subclass */
     Py_DECREF(tp);
 }
 

@@ -65,6 +65,9 @@ typedef struct {
     fp_route_entry route_cache[FP_ROUTE_CACHE];  /* source address by destination, 1 s */
     unsigned route_next;
     struct fp_hotcache *hot;                     /* hotcache.c, made at first use */
+#define FP_PACKET_FREE 8
+    struct fp_packet_obj *packet_free[FP_PACKET_FREE]; /* freed in-place Packets (packet.c) */
+    int packet_free_n;
 } fp_state;
 
 /* A layer view: the owning packet plus which layer (and which VLAN tag). A layer being
