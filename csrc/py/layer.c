@@ -74,6 +74,16 @@ static PyObject *embedded_view(FpPacket *pkt, PyTypeObject *tp, fp_layer_id id, 
     return (PyObject *)free_slot;
 }
 
+PyObject *fp_layer_present(fp_state *st, FpPacket *pkt, fp_layer_id id)
+{
+    PyTypeObject *tp = st->Layer_Types[id];
+    if (Py_TYPE(pkt) == st->Packet_Type && tp != NULL) {
+        PyObject *v = embedded_view(pkt, tp, id, 0);
+        if (v != NULL) return v;
+    }
+    return fp_layer_new(st, pkt, id, 0);
+}
+
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
 {
     if ((unsigned)id >= FP_L_COUNT || st->Layer_Types[id] == NULL) {
@@ -350,14 +360,20 @@ PyMethodDef fp_layer_l4_methods[] = {
 static inline PyObject *view_getattro(PyObject *self, PyObject *name, const fp_state *st)
 {
     unsigned id = LAYER(self)->id;
+    int n = st->layer_fast_n[id];
+    if (Py_TYPE(self) == st->Layer_Types[id]) {
+        for (int i = 0; i < n; i++)
+            if (st->layer_fast[id][i].name == name)
+                return st->layer_fast[id][i].def->get(self, st->layer_fast[id][i].def->closure);
+        return PyObject_GenericGetAttr(self, name);
+    }
     /* fastpkt.scapy's subclasses redefine some fields (flags, payload...): the others stay fast */
-    int exact = Py_TYPE(self) == st->Layer_Types[id];
-    uint32_t fast = exact ? UINT32_MAX : Py_TYPE(self) == st->Facade_Layer_Types[id] ? st->facade_layer_fast[id] : 0;
-    for (int i = 0; i < st->layer_fast_n[id]; i++)
+    uint32_t fast = Py_TYPE(self) == st->Facade_Layer_Types[id] ? st->facade_layer_fast[id] : 0;
+    for (int i = 0; i < n; i++)
         if (st->layer_fast[id][i].name == name && (fast >> i & 1))
             return st->layer_fast[id][i].def->get(self, st->layer_fast[id][i].def->closure);
     PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (__builtin_expect(r == NULL && !exact, 0)) return fp_facade_getattr_missing(self, name);
+    if (r == NULL) return fp_facade_getattr_missing(self, name);
     return r;
 }
 

@@ -279,7 +279,7 @@ static PyObject *layer_or_none(PyObject *self, fp_layer_id id)
 {
     FpPacket *p = PKT(self);
     if (!FP_HAS(&p->d, id)) Py_RETURN_NONE;
-    return fp_layer_new(p->st, p, id, 0);
+    return fp_layer_present(p->st, p, id);
 }
 
 /* One getter per layer; the closure carries the layer id. */
@@ -897,11 +897,12 @@ static const struct {
     getter get;
     void *closure;
 } packet_fast[] = {
+    /* in the order loops read them: a hit costs one comparison per entry before it */
     {"ip", get_layer, (void *)(intptr_t)FP_L_IP4},   {"tcp", get_layer, (void *)(intptr_t)FP_L_TCP},
     {"udp", get_layer, (void *)(intptr_t)FP_L_UDP},  {"ip6", get_layer, (void *)(intptr_t)FP_L_IP6},
-    {"src", get_src_dst, NULL},                      {"dst", get_src_dst, (void *)1},
-    {"sport", get_sport, NULL},                      {"dport", get_dport, NULL},
-    {"proto", get_proto, NULL},                      {"wirelen", get_wirelen, NULL},
+    {"wirelen", get_wirelen, NULL},                  {"src", get_src_dst, NULL},
+    {"dst", get_src_dst, (void *)1},                 {"sport", get_sport, NULL},
+    {"dport", get_dport, NULL},                      {"proto", get_proto, NULL},
     {"time", get_time, NULL},                        {"payload", get_payload, NULL},
     {"dns", get_layer, (void *)(intptr_t)FP_L_DNS},  {"icmp", get_layer, (void *)(intptr_t)FP_L_ICMP},
     {"eth", get_layer, (void *)(intptr_t)FP_L_ETH},  {"arp", get_layer, (void *)(intptr_t)FP_L_ARP},
@@ -910,14 +911,18 @@ static const struct {
 static PyObject *packet_getattro(PyObject *self, PyObject *name)
 {
     const fp_state *st = PKT(self)->st;
+    if (Py_TYPE(self) == st->Packet_Type) {
+        for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
+            if (name == st->packet_fast_names[i]) return packet_fast[i].get(self, packet_fast[i].closure);
+        return PyObject_GenericGetAttr(self, name);
+    }
     /* fastpkt.scapy's class redefines some of these names (src, payload...): the others stay fast */
-    int exact = Py_TYPE(self) == st->Packet_Type;
-    uint32_t fast = exact ? UINT32_MAX : Py_TYPE(self) == st->Facade_Packet_Type ? st->facade_packet_fast : 0;
+    uint32_t fast = Py_TYPE(self) == st->Facade_Packet_Type ? st->facade_packet_fast : 0;
     for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
         if (name == st->packet_fast_names[i] && (fast >> i & 1))
             return packet_fast[i].get(self, packet_fast[i].closure);
     PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (r == NULL && !exact) return fp_facade_getattr_missing(self, name);
+    if (r == NULL) return fp_facade_getattr_missing(self, name);
     return r;
 }
 

@@ -165,6 +165,8 @@ int fp_layers_register(PyObject *m, fp_state *st);
 /* Layer names as Packet.layers spells them (Scapy's class names; SLL/SLL2 for cooked). */
 extern const char *const fp_layer_names[FP_L_COUNT];
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
+/* fp_layer_new(st, pkt, id, 0) for a layer the caller found in the packet (pkt.ip ...). */
+PyObject *fp_layer_present(fp_state *st, FpPacket *pkt, fp_layer_id id);
 /* The facade classes' attribute fall-through (Scapy: a field of a layer further in): after
  * an AttributeError for a public name, type(self)._scapy_getattr(self, name). */
 PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name);
