@@ -8,7 +8,7 @@
 #define MAX_PAYLOAD 65535u
 #define SMALL_FRAGMENT 64u     /* Zeek's MIN_ACCEPTABLE_FRAG_SIZE (IP total length) */
 #define LARGE_FRAGMENT 64000u  /* Zeek's MAX_ACCEPTABLE_FRAG_SIZE (payload end) */
-#define BUCKETS 1024u
+#define BUCKETS 1024u           /* at first; doubled while more than 2 datagrams a bucket wait */
 #define NO_OWNER 0xffffu
 
 typedef struct {
@@ -42,7 +42,8 @@ struct fp_defrag {
     fp_defrag_config cfg;
     fp_budget *b;
     uint64_t bytes;                /* held now (datagrams and fragments) */
-    dgram *buckets[BUCKETS];
+    dgram **buckets;
+    size_t nbuckets;               /* a power of 2 */
     dgram *oldest, *newest;
     fp_defrag_stats stats;
     uint16_t *owner;               /* per payload byte: the fragment supplying it */
@@ -81,6 +82,12 @@ fp_defrag *fp_defrag_new(const fp_defrag_config *cfg, fp_budget *budget)
     if (df == NULL) return NULL;
     df->cfg = *cfg;
     df->b = budget;
+    df->buckets = fp_budget_calloc(budget, FP_MEM_DEFRAG, BUCKETS, sizeof *df->buckets);
+    if (df->buckets == NULL) {
+        fp_budget_free(budget, FP_MEM_DEFRAG, df);
+        return NULL;
+    }
+    df->nbuckets = BUCKETS;
     return df;
 }
 
@@ -100,6 +107,7 @@ void fp_defrag_free(fp_defrag *df)
     }
     fp_budget_free(df->b, FP_MEM_DEFRAG, df->owner);
     fp_budget_free(df->b, FP_MEM_DEFRAG, df->out);
+    fp_budget_free(df->b, FP_MEM_DEFRAG, df->buckets);
     fp_budget_free(df->b, FP_MEM_DEFRAG, df);
 }
 
@@ -176,7 +184,7 @@ static int key_eq(const dg_key *a, const dg_key *b)
 
 static dgram **find_slot(fp_defrag *df, const dg_key *k, uint64_t h)
 {
-    dgram **pp = &df->buckets[h & (BUCKETS - 1)];
+    dgram **pp = &df->buckets[h & (df->nbuckets - 1)];
     while (*pp && !((*pp)->hash == h && key_eq(&(*pp)->key, k))) pp = &(*pp)->hnext;
     return pp;
 }
@@ -202,6 +210,23 @@ static void expire(fp_defrag *df, int64_t now)
     }
 }
 
+/* Twice the buckets, so that a flood of open datagrams (as many as the cap holds: ~300,000
+ * at 64 MiB) keeps lookups short. Charged to the budget, not held against the cap; when the
+ * allocation fails the chains just grow longer. */
+static void grow_buckets(fp_defrag *df)
+{
+    size_t n = df->nbuckets * 2;
+    dgram **b = fp_budget_calloc(df->b, FP_MEM_DEFRAG, n, sizeof *b);
+    if (b == NULL) return;
+    for (dgram *g = df->oldest; g; g = g->newer) {
+        g->hnext = b[g->hash & (n - 1)];
+        b[g->hash & (n - 1)] = g;
+    }
+    fp_budget_free(df->b, FP_MEM_DEFRAG, df->buckets);
+    df->buckets = b;
+    df->nbuckets = n;
+}
+
 static dgram *dgram_new(fp_defrag *df, const frag_info *fi, uint64_t h, int64_t ts_ns)
 {
     dgram *g = df_alloc(df, sizeof *g);
@@ -211,7 +236,8 @@ static dgram *dgram_new(fp_defrag *df, const frag_info *fi, uint64_t h, int64_t 
     g->hash = h;
     g->first_ns = ts_ns;
     g->next_proto = fi->key.proto;
-    dgram **slot = &df->buckets[h & (BUCKETS - 1)];
+    if (df->stats.pending >= 2 * df->nbuckets) grow_buckets(df);
+    dgram **slot = &df->buckets[h & (df->nbuckets - 1)];
     g->hnext = *slot;
     *slot = g;
     g->older = df->newest;
@@ -345,6 +371,18 @@ int fp_defrag_add(fp_defrag *df, const uint8_t *data, uint32_t caplen, const fp_
     dgram *g = *find_slot(df, &fi.key, h);
     size_t piece = sizeof(frag) + fi.len;
     make_room(df, piece + (g ? 0 : sizeof *g), g);
+    if (df->cfg.max_bytes && df->bytes + piece > df->cfg.max_bytes) {
+        /* the datagram alone would pass the cap (overlapping copies pile up to 256 x 64 KiB):
+         * it goes, with this fragment */
+        df->stats.dropped++;
+        if (g == NULL) {
+            res->anomalies = a | FP_ANOM_FRAG_DROPPED;
+            return FP_DEFRAG_HELD;
+        }
+        res->anomalies = g->anomalies | a | FP_ANOM_FRAG_DROPPED;
+        dgram_remove(df, g);
+        return FP_DEFRAG_HELD;
+    }
     if (g == NULL && (g = dgram_new(df, &fi, h, ts_ns)) == NULL) {
         df->stats.dropped++;
         res->anomalies = a | FP_ANOM_FRAG_DROPPED;

@@ -18,7 +18,8 @@
  * Bounded: a datagram keeps at most FP_DEFRAG_MAX_FRAGS fragments and 65535 payload
  * bytes; everything held (fragment copies and datagram state) is charged to the budget
  * and capped by `max_bytes`: above it the least recently touched datagrams are dropped
- * (counted, the fragment flagged fragment_dropped). Datagrams not completed within
+ * (counted, the fragment flagged fragment_dropped), and a datagram that would pass it
+ * alone (overlapping copies) is dropped with its fragment. Datagrams not completed within
  * `timeout_ns` of packet time since their first fragment are dropped. */
 #ifndef FP_IP_DEFRAG_H
 #define FP_IP_DEFRAG_H
