@@ -96,7 +96,8 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
 
     max_memory and max_flows are divided between the workers (one budget for the run). When
     the shards cannot be merged into the single engine's result (a flow was evicted or an
-    allocation failed: the budget differs; a packet out of time order may have changed an
+    allocation failed: the budget differs; the records a shard holds for the merge passed its
+    share of max_memory, ``budget_stops``: it stopped there, since one engine streams them; a packet out of time order may have changed an
     expiry decision, ``reversal_risks``; the input is corrupt or cut, which one engine reports
     after the records before it), a single engine over fresh Readers is returned."""
     single = dict(options)
@@ -107,7 +108,7 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         options["max_flows"] = max(1, options["max_flows"] // n)
     progress = options.pop("progress", None)
     readers = [open_readers() for _ in range(n)]
-    shards = [engine(readers[i], _shard=(i, n), progress=progress if i == 0 else None, **options)
+    shards = [engine(readers[i], _shard=(i, n, True), progress=progress if i == 0 else None, **options)
               for i in range(n)]
     errors: list[BaseException | None] = [None] * n
 
@@ -134,7 +135,8 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     # A capture that ends in an error gives it where one engine would, after the records
     # before it: the single engine does that by itself.
     stats = merge_stats([s.stats for s in shards]) if not any(errors) else None
-    if stats is None or stats["evicted"] or stats["allocation_failures"] or stats["reversal_risks"]:
+    if stats is None or stats["evicted"] or stats["allocation_failures"] or stats["reversal_risks"] or \
+            stats["budget_stops"]:
         del shards, readers  # their memory, before the single run takes its own
         return engine(open_readers(), **single)
     return type(shards[0])._merge(tuple(shards))

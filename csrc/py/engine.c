@@ -50,6 +50,9 @@ typedef struct {
     fp_hello_tracker *hellos; /* ClientHellos, or Flows with tls=True: the hello search */
     int hello_records;        /* ClientHellos: hand out hello records, not flows */
     uint32_t shard, shards;   /* _shard=(i, n): this engine keeps shard i of n (shards 0: all) */
+    int shard_stop;           /* _shard=(i, n, True): stop once the records held for the merge and
+                                 the state pass max_memory (fastpkt.parallel then runs one engine) */
+    uint64_t budget_stops;    /* 1 when it stopped so */
     PyObject *parts;          /* _merge(): the shard engines owning the records' state, or NULL */
     uint32_t *owner;          /* _merge(): index in parts of each out record's engine */
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
@@ -184,6 +187,14 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
 
 enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
 
+/* A shard run with stop: the records it holds for the merge are not evictable, so once they
+ * and the state pass max_memory the merged run would outgrow the budget (one engine streams). */
+static int shard_over_budget(fp_flows_obj *fl)
+{
+    if (fl->shard_stop && fl->budget->limit && fl->budget->total > fl->budget->limit) fl->budget_stops = 1;
+    return fl->budget_stops != 0;
+}
+
 /* A fragment through the engine's reassembler (made at the first one, its memory capped
  * at an eighth of max_memory and charged to the budget). A reassembler that cannot be
  * made lets fragments through as they are (counted in allocation_failures). */
@@ -253,6 +264,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
             }
         }
         fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
+        if (shard_over_budget(fl)) return PUMP_MORE;
         if (until_output && fl->out_n > fl->out_pos) break;
         if (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) break; /* keep the queue short */
         if (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) break; /* raise now */
@@ -375,6 +387,10 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             break;
         }
         check_allocations(fl);
+        if (shard_over_budget(fl) && rc != PUMP_ERROR) {
+            fl->finished = 1;
+            break;
+        }
         if (fl->memory_error && rc != PUMP_ERROR) {
             if (fl->on_data && fp_stream_engine_deliver(fl->eng, st, fl->on_data) < 0) {
                 status = -1;
@@ -619,12 +635,14 @@ static uint64_t opt_hello_fields(PyObject *o, int *bad)
     return v;
 }
 
-/* _shard=(i, n): keep the flows of shard i of n (fastpkt.parallel runs n such engines). */
-static void shard_option(fp_flow_config *cfg, PyObject *o, int *bad)
+/* _shard=(i, n[, stop]): keep the flows of shard i of n (fastpkt.parallel runs n such
+ * engines with stop set, fastpkt.dask without: a partition's records are its result). */
+static void shard_option(fp_flow_config *cfg, int *stop, PyObject *o, int *bad)
 {
     unsigned int i, n;
+    *stop = 0;
     if (*bad || o == NULL || o == Py_None) return;
-    if (!PyArg_ParseTuple(o, "II:_shard", &i, &n)) {
+    if (!PyArg_ParseTuple(o, "II|p:_shard", &i, &n, stop)) {
         *bad = 1;
         return;
     }
@@ -639,7 +657,7 @@ static void shard_option(fp_flow_config *cfg, PyObject *o, int *bad)
 
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
-                                PyObject *progress, int drop_on_memory_error)
+                                PyObject *progress, int drop_on_memory_error, int shard_stop)
 {
     fp_state *st = fp_state_from_type(type);
     if (st == NULL) return NULL;
@@ -674,6 +692,7 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->drop_on_memory_error = drop_on_memory_error;
     fl->shard = cfg->shard;
     fl->shards = cfg->shards;
+    fl->shard_stop = shard_stop;
     fp_flow_config tc = *cfg;
     tc.budget = fl->budget;
     fl->table = fp_flow_table_new(&tc, emit_flow, fl);
@@ -722,15 +741,15 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &shard))
         return NULL;
     fp_flow_config cfg = {0};
-    int bad = 0;
-    shard_option(&cfg, shard, &bad);
+    int bad = 0, stop;
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = bidirectional;
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
     return tls && bidirectional ? attach_hellos(fl, 0, hello_fields) : (PyObject *)fl;
 }
 
@@ -746,14 +765,14 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &progress, &fields, &max_memory, &on_mem, &shard))
         return NULL;
     fp_flow_config cfg = {0};
-    int bad = 0;
-    shard_option(&cfg, shard, &bad);
+    int bad = 0, stop;
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
-    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop), 1, hello_fields);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop, stop), 1, hello_fields);
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -778,8 +797,8 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     fp_flow_config cfg = {0};
     fp_reasm_config rc = {0};
-    int bad = 0;
-    shard_option(&cfg, shard, &bad);
+    int bad = 0, stop;
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -789,7 +808,7 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     rc.store = store;
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
     if (fl == NULL) return NULL;
     fl->eng = fp_stream_engine_new(&rc, on_data != Py_None, fl->budget);
     if (fl->eng == NULL) {
@@ -885,7 +904,7 @@ static PyObject *engine_merge(PyObject *cls, PyObject *args)
     fp_flow_config cfg = {0};
     cfg.bidirectional = 1;
     cfg.max_flows = 1;
-    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0);
+    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0, 0);
     Py_DECREF(none);
     if (m == NULL) return NULL;
     size_t total = 0;
@@ -1061,7 +1080,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
         Py_DECREF(exp);
         return NULL;
     }
-    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
                          "packets", s->packets, "bytes", s->bytes, "non_ip_packets", s->non_ip_packets,
                          "flows_created", s->flows_created, "flows_expired", exp,
                          "evicted", s->expired[FP_EXP_EVICTED], "anomalies", s->anomalies,
@@ -1070,7 +1089,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
                          "memory_peak_bytes", b->peak, "memory", mem, "memory_peak", mem_peak,
                          "max_memory", b->limit, "allocation_failures", b->alloc_failures,
                          "dropped", s->oom, "bad_transport", s->bad_transport, "time_reversals", s->time_reversals,
-                         "reversal_risks", s->reversal_risks,
+                         "reversal_risks", s->reversal_risks, "budget_stops", fl->budget_stops,
                          "finished", fl->finished ? Py_True : Py_False);
     PyObject *df = defrag_stats(fl->defrag);
     if (df == NULL || d == NULL || PyDict_SetItemString(d, "defrag", df) < 0) Py_CLEAR(d);
