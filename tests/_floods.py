@@ -6,6 +6,7 @@ needs to check the engines' answers (connections, bytes sent). No pytest import 
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import json
 import struct
@@ -187,9 +188,53 @@ def complete_hellos(n: int) -> Flood:
     return Flood("complete_hellos", w.done(), w.count, n)
 
 
+def udp_conversations(n: int) -> Flood:
+    """n one-packet UDP conversations between distinct addresses (fp.stats' tables)."""
+    w = Writer()
+    for i in range(n):
+        w.add(i, ipv4(client_ip(i), SERVER, 17, udp(1024 + i % 60000, 53, b"x" * 8)))
+    return Flood("udp_conversations", w.done(), w.count, n)
+
+
+def fragment(src: bytes, ident: int, offset: int, more: bool, payload: bytes) -> bytes:
+    """An IPv4 UDP fragment (offset in bytes, a multiple of 8)."""
+    flags = (0x2000 if more else 0) | offset // 8
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, flags, 64, 17, 0, src,
+                       SERVER) + payload
+
+
+def open_fragments(n: int) -> Flood:
+    """n datagrams that never complete: each sends one 8-byte first fragment (MF set)."""
+    w = Writer()
+    for i in range(n):
+        w.add(i, fragment(client_ip(i >> 16), i & 0xFFFF, 0, True, bytes(8)))
+    return Flood("open_fragments", w.done(), w.count, n)
+
+
+def giant_fragments(n: int) -> Flood:
+    """n datagrams whose only fragment is a last one at offset 65,000: each claims a 65 KB
+    datagram (excessively_large_fragment) and holds 16 bytes of it."""
+    w = Writer()
+    for i in range(n):
+        w.add(i, fragment(client_ip(i >> 16), i & 0xFFFF, 65000, False, bytes(16)))
+    return Flood("giant_fragments", w.done(), w.count, n)
+
+
+def overlapping_fragments(n: int, size: int = 65000, per_datagram: int = 200) -> Flood:
+    """n first fragments of `size` bytes, `per_datagram` copies of each datagram's (all at
+    offset 0, MF set): overlapping copies that never complete, ~13 MB per datagram."""
+    w = Writer()
+    payload = bytes(size)
+    for i in range(n):
+        w.add(i, fragment(client_ip(1), (i // per_datagram) & 0xFFFF, 0, True, payload))
+    return Flood("overlapping_fragments", w.done(), w.count, n // per_datagram)
+
+
 FLOODS = {"quic_initials": quic_initials, "tcp_one_byte": tcp_one_byte, "tls_claims": tls_claims,
           "partial_hellos": partial_hellos, "out_of_order": out_of_order, "overlapping": overlapping,
-          "complete_hellos": complete_hellos}
+          "complete_hellos": complete_hellos, "udp_conversations": udp_conversations,
+          "open_fragments": open_fragments, "giant_fragments": giant_fragments,
+          "overlapping_fragments": overlapping_fragments}
 
 
 def _status_kb(name: str) -> int:
@@ -201,7 +246,13 @@ def _status_kb(name: str) -> int:
 
 
 def run_engine(fp: Any, data: bytes, engine: str, max_memory: int | None, **options: object) -> Any:
-    """One engine over an in-memory capture, records dropped as they come (streams: run())."""
+    """One engine over an in-memory capture, records dropped as they come (streams: run());
+    "stats" is fp.stats, "reader_defrag" a Reader iterated with defragment=True."""
+    if engine == "stats":
+        return fp.stats(memoryview(data), max_memory=max_memory, **options)
+    if engine == "reader_defrag":
+        with fp.open(memoryview(data), defragment=True) as r:
+            return collections.Counter(a for p in r for a in p.anomalies)
     if engine == "streams":
         eng = fp.streams(memoryview(data), max_memory=max_memory, progress=False, **options)
         eng.run()
@@ -228,14 +279,23 @@ def measure(data: bytes, warmup: bytes, engine: str, max_memory: int | None,
     eng = run_engine(fp, data, engine, max_memory, **options)
     elapsed = time.perf_counter() - t
     peak = _status_kb("VmHWM")
+    out: dict[str, object] = {"rss_growth": (peak - base) * 1024, "seconds": elapsed}
+    if engine == "stats":
+        conv = {layer: [int(x) for x in (eng.conversations(layer)[["frames"]].sum())]
+                for layer in ("ip", "udp")}
+        return {**out, "memory_peak_bytes": eng.peak_memory, "packets": eng.frames, "cut": eng.cut,
+                "conversation_frames": {k: v[0] for k, v in conv.items()}}
+    if engine == "reader_defrag":
+        return {**out, "anomalies": dict(eng)}
     st = eng.stats
-    return {"rss_growth": (peak - base) * 1024, "memory_peak_bytes": st["memory_peak_bytes"],
-            "seconds": elapsed, "packets": st["packets"], "stats": st}
+    return {**out, "memory_peak_bytes": st["memory_peak_bytes"], "packets": st["packets"], "stats": st}
 
 
 if __name__ == "__main__":
-    # python tests/_floods.py FLOOD COUNT ENGINE MAX_MEMORY|none: one measurement as JSON
+    # python tests/_floods.py FLOOD COUNT ENGINE MAX_MEMORY|none [OPTIONS_JSON]: one measurement as JSON
     kind, count, engine, limit = sys.argv[1:5]
+    options = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
     data = FLOODS[kind](int(count)).pcap
     warmup = FLOODS[kind](2).pcap
-    print(json.dumps(measure(data, warmup, engine, None if limit == "none" else int(limit)), default=str))
+    print(json.dumps(measure(data, warmup, engine, None if limit == "none" else int(limit), **options),
+                     default=str))
