@@ -10,7 +10,8 @@ APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 ipta
 include packaging/versions.env
 FUZZ_SECONDS ?= 60
 SAMPLE := examples/data/sample.pcap
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc
+# UBSan findings abort (by default they are printed and the run goes on, counted as clean).
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Icsrc
 DISSECT_SRC := $(wildcard csrc/dissect/*.c)
 SOURCE_SRC  := $(wildcard csrc/source/*.c)
 FLOW_SRC    := $(wildcard csrc/flow/*.c)
@@ -80,6 +81,8 @@ fuzz: sysdeps
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_probe.c csrc/probe/match.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_probe
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_filter.c $(wildcard csrc/filter/*.c) $(DISSECT_SRC) -lpcre2-8 -lcrypto \
 	  -o csrc/fuzz/build/fuzz_filter
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stats.c csrc/stats/stats.c $(wildcard csrc/filter/*.c) $(DISSECT_SRC) \
+	  -lpcre2-8 -lcrypto -o csrc/fuzz/build/fuzz_stats
 	mkdir -p csrc/fuzz/build/corpus_source csrc/fuzz/build/corpus_dissect csrc/fuzz/build/corpus_flow \
 	  csrc/fuzz/build/corpus_stream csrc/fuzz/build/corpus_http csrc/fuzz/build/corpus_quic \
 	  csrc/fuzz/build/corpus_tls_hello csrc/fuzz/build/corpus_write
@@ -102,6 +105,8 @@ fuzz: sysdeps
 	printf 'frame[-4:] == 00:01 or dns.qry.name matches "x$$" || eth.src[0:3] contains 00' \
 	  > csrc/fuzz/build/corpus_filter/seed2
 	csrc/fuzz/build/fuzz_filter -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_filter
+	mkdir -p csrc/fuzz/build/corpus_stats
+	csrc/fuzz/build/fuzz_stats -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_stats
 
 # Results also go to benchmarks/out/results.jsonl, which make docs turns into the performance page.
 BENCH_JSON := benchmarks/out/results.jsonl

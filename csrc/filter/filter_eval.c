@@ -149,7 +149,8 @@ static int in_prefix(int kind, const fp_field_value *v, const fp_literal *l, con
 
 static fp_field_value lit_value(const ev *e, const fp_literal *l)
 {
-    fp_field_value v = {l->u, e->f->pool + l->off, l->len};
+    /* a filter without string or bytes literals has no pool: no pointer arithmetic on NULL */
+    fp_field_value v = {l->u, e->f->pool ? e->f->pool + l->off : NULL, l->len};
     return v;
 }
 

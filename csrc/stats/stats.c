@@ -33,11 +33,13 @@ static void stats_free_block(fp_stats *st, void *p)
     free(p);
 }
 
-/* Growing to n bytes would pass the budget's limit. */
-static int over_budget(const fp_stats *st, size_t n)
+/* Growing by `blocks` allocations of n bytes in all would pass the budget's limit. Each is
+ * charged at its chunk's size: up to 24 bytes more, a page more once malloc maps it. */
+static int over_budget(const fp_stats *st, size_t n, size_t blocks)
 {
     const fp_budget *b = st->cfg.budget;
-    return b != NULL && b->limit != 0 && b->total + n > b->limit;
+    size_t slack = blocks * (n >= (128u << 10) ? 4096u + 16u : 24u);
+    return b != NULL && b->limit != 0 && b->total + n + slack > b->limit;
 }
 
 fp_stats *fp_stats_new(const fp_stats_config *cfg)
@@ -185,7 +187,7 @@ static int conv_grow(fp_stats *st, fp_conv_table *t)
 {
     size_t cap = t->cap ? t->cap * 2 : 64, nslots = cap * 2;
     size_t need = cap * sizeof(fp_conv) + nslots * sizeof(uint32_t);
-    if (over_budget(st, need)) return -1;
+    if (over_budget(st, need, 2)) return -1;
     fp_conv *rows = stats_alloc(st, cap * sizeof(fp_conv));
     uint32_t *slots = rows ? stats_alloc(st, nslots * sizeof(uint32_t)) : NULL;
     if (slots == NULL) {
@@ -300,7 +302,7 @@ static int io_reserve(fp_stats *st, int64_t b, size_t ncols)
     while (cap < span) cap *= 2;
     if (cap > st->cfg.max_intervals) cap = (size_t)st->cfg.max_intervals;
     size_t bytes = cap * ncols * sizeof(uint64_t);
-    if (cap > st->io_cap && over_budget(st, 2 * bytes)) return -1;
+    if (cap > st->io_cap && over_budget(st, 2 * bytes, 2)) return -1;
     uint64_t *f = stats_alloc(st, bytes), *by = f ? stats_alloc(st, bytes) : NULL;
     if (by == NULL) {
         if (f) stats_free_block(st, f);
