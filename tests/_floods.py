@@ -252,7 +252,8 @@ def run_engine(fp: Any, data: bytes, engine: str, max_memory: int | None, **opti
         return fp.stats(memoryview(data), max_memory=max_memory, **options)
     if engine == "reader_defrag":
         with fp.open(memoryview(data), defragment=True) as r:
-            return collections.Counter(a for p in r for a in p.anomalies)
+            seen = collections.Counter(a for p in r for a in p.anomalies)
+            return {"anomalies": dict(seen), "defrag": r.defrag_stats}
     if engine == "streams":
         eng = fp.streams(memoryview(data), max_memory=max_memory, progress=False, **options)
         eng.run()
@@ -286,7 +287,7 @@ def measure(data: bytes, warmup: bytes, engine: str, max_memory: int | None,
         return {**out, "memory_peak_bytes": eng.peak_memory, "packets": eng.frames, "cut": eng.cut,
                 "conversation_frames": {k: v[0] for k, v in conv.items()}}
     if engine == "reader_defrag":
-        return {**out, "anomalies": dict(eng)}
+        return {**out, **eng}
     st = eng.stats
     return {**out, "memory_peak_bytes": st["memory_peak_bytes"], "packets": st["packets"], "stats": st}
 

@@ -1038,7 +1038,7 @@ static PyObject *merged_stats(PyObject *parts)
 }
 
 /* stats['defrag']: the reassembler's counters (zeros before the first fragment). */
-static PyObject *defrag_stats(const fp_defrag *df)
+PyObject *fp_defrag_stats_dict(const fp_defrag *df)
 {
     static const fp_defrag_stats none;
     const fp_defrag_stats *s = df ? fp_defrag_stats_of(df) : &none;
@@ -1091,7 +1091,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
                          "dropped", s->oom, "bad_transport", s->bad_transport, "time_reversals", s->time_reversals,
                          "reversal_risks", s->reversal_risks, "budget_stops", fl->budget_stops,
                          "finished", fl->finished ? Py_True : Py_False);
-    PyObject *df = defrag_stats(fl->defrag);
+    PyObject *df = fp_defrag_stats_dict(fl->defrag);
     if (df == NULL || d == NULL || PyDict_SetItemString(d, "defrag", df) < 0) Py_CLEAR(d);
     Py_XDECREF(df);
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;

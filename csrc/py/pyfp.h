@@ -139,6 +139,9 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
 /* defragment= of Reader: True (the default policy), False (and absent), or a policy name
  * ("first", "last", "bsd", "linux"); -1 with an exception when neither. */
 int fp_defrag_policy_arg(PyObject *arg, int *policy);
+/* A reassembler's counters as stats['defrag'] gives them (zeros for NULL: no fragment yet). */
+struct fp_defrag;
+PyObject *fp_defrag_stats_dict(const struct fp_defrag *df);
 /* Where a packet's pcapng options start (they follow its data, 4-byte aligned). */
 static inline const uint8_t *fp_packet_opts(const FpPacket *p)
 {

@@ -833,6 +833,12 @@ static PyObject *get_range_exact(PyObject *self, void *c)
     return PyBool_FromLong(r->src != NULL && fp_source_range_exact(r->src));
 }
 
+static PyObject *get_defrag_stats(PyObject *self, void *c)
+{
+    (void)c;
+    return fp_defrag_stats_dict(as_reader(self)->defrag);
+}
+
 static PyGetSetDef reader_getset[] = {
     {"_facade", get_facade, set_facade, "Make fastpkt.scapy's packets (set by that module).", NULL},
     {"format", get_format, NULL, "'pcap' or 'pcapng'.", NULL},
@@ -854,6 +860,9 @@ static PyGetSetDef reader_getset[] = {
     {"_range_exact", get_range_exact, NULL,
      "True once a range set by _set_range() was read to an end that is a record boundary\n"
      "(the next range's records then follow these exactly).", NULL},
+    {"defrag_stats", get_defrag_stats, NULL,
+     "defragment=True: the reassembler's counters (fragments, reassembled, timed_out, dropped, "
+     "overlaps, unusable, pending), as an engine's stats['defrag'].", NULL},
     {NULL},
 };
 
