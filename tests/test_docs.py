@@ -50,7 +50,9 @@ def sample_dir(tmp_path):
     bin_dir.mkdir()
     (bin_dir / "fastpkt").write_text('#!/bin/sh\nexec "%s" -m fastpkt "$@"\n' % sys.executable)
     (bin_dir / "fastpkt").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {
+    # LD_PRELOAD stays: under `make sanitize` the blocks load the ASan-built extension, which
+    # needs the sanitizer runtimes loaded first.
+    env = dict(os.environ) | {
         "PYTHONPATH": str(ROOT), "PATH": "%s:%s" % (bin_dir, os.environ["PATH"]), "COLUMNS": "100"}
     return tmp_path, env
 
@@ -71,7 +73,7 @@ def test_site_builds_strict_with_benchmark_results(tmp_path):
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
         pytest.skip("mkdocs and mkdocstrings not installed (pip install -e '.[test]')")
     bench = tmp_path / "bench"
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {
+    env = dict(os.environ) | {  # LD_PRELOAD stays, as in sample_dir
         "FASTPKT_BENCH_DIR": str(bench), "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
     # A real (small) benchmark run, peers included when present, feeds the performance page.
     results = bench / "results.jsonl"
