@@ -25,7 +25,7 @@ ALLOWED = {
     "probe": {"source", "dissect"},   # raw sockets, probes sent and matched to a live capture
     "filter": {"dissect"},            # display filters: compiled over the field registry
     "stats": {"dissect", "filter", "flow"},  # tshark's -z tables in one pass (flow: the budget)
-    "fuzz": {"source", "dissect", "write", "flow", "stream", "filter", "probe"},  # harnesses over the core
+    "fuzz": {"source", "dissect", "write", "flow", "stream", "filter", "probe", "stats"},  # harnesses over the core
     "py": {"source", "dissect", "write", "flow", "stream", "probe", "filter", "stats"},  # the CPython bridge
     "py/test": {"dissect"},           # the test extension _fptest: parsers only tests call
 }
