@@ -23,14 +23,16 @@ Rows:
   duckdb over to_pandas      the same query over pkts.to_pandas()
 Goal: packets -> Arrow within 1.5x of the C floor's dissect time. pandas, pyarrow and DuckDB are
 imported before the clock starts (importing pandas alone takes ~0.4 s). Seconds are the best of
---repeats runs (a loaded machine only ever adds time), peak RSS the largest.
+--repeats runs (a loaded machine only ever adds time), peak RSS the largest; "CPU s" is the
+process's user+system time over the same span (every thread), less disturbed by other load than
+wall time (a case on two threads may use more CPU than wall time on an idle machine).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import subprocess
+import resource
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,10 +80,13 @@ import json, resource, sys, time
 import duckdb, pandas, pyarrow as pa
 import fastpkt as fp
 path, QUERY = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 %s
-secs = time.perf_counter() - t0
-print(json.dumps({"seconds": secs, "records": n,
+secs, cpu_s = time.perf_counter() - t0, cpu() - c0
+print(json.dumps({"seconds": secs, "cpu": cpu_s, "records": n,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -94,7 +99,16 @@ def best(runs: list[dict]) -> dict:
     ok = [r for r in runs if "error" not in r]
     if not ok:
         return runs[-1]
-    return dict(ok[0], seconds=min(r["seconds"] for r in ok), rss_mb=max(r["rss_mb"] for r in ok))
+    return dict(ok[0], seconds=min(r["seconds"] for r in ok), cpu=min(r["cpu"] for r in ok),
+                rss_mb=max(r["rss_mb"] for r in ok))
+
+
+def floor_run(cmd: list[str]) -> dict:
+    """The C floor's own JSON plus its CPU time (it reports wall time only)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = peer_json(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return dict(r, cpu=after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
 
 def main() -> None:
@@ -108,36 +122,42 @@ def main() -> None:
     size_mb = os.path.getsize(path) / 1e6
     rows = []
     exe = build_c_floor()
-    floor = {}
+    floor: dict[str, float] = {}
+    floor_cpu: dict[str, float] = {}
     for task in ("dissect", "flows") if not args.only or "floor" in args.only else ():
-        runs = [peer_json([exe, path, task, "mmap"]) for _ in range(args.repeats)] if exe else [{"error": "no gcc"}]
+        runs = [floor_run([exe, path, task, "mmap"]) for _ in range(args.repeats)] if exe else [{"error": "no gcc"}]
         ok = [r for r in runs if "error" not in r]
         if ok:
             floor[task] = min(r["seconds"] for r in ok)
+            floor_cpu[task] = min(r["cpu"] for r in ok)
             recs = ok[0].get("flows") if task == "flows" else ok[0]["packets"]
-            rows.append(("c_floor %s" % task, floor[task], ok[0]["packets"], recs, None))
+            rows.append(("c_floor %s" % task, floor[task], floor_cpu[task], ok[0]["packets"], recs, None))
     packets = None
     for name, code in CASES.items():
         if args.only and args.only not in name:
             continue
         r = best([run_case(code, path) for _ in range(args.repeats)])
         if "error" in r:
-            rows.append((name, None, None, None, r["error"]))
+            rows.append((name, None, None, None, None, r["error"]))
             continue
         if name.startswith(("packets", "read")) or name in ("summary", "info"):
             packets = r["records"]
-        rows.append((name, r["seconds"], packets, r["records"], r["rss_mb"]))
+        rows.append((name, r["seconds"], r["cpu"], packets, r["records"], r["rss_mb"]))
     print("file: %s (%.0f MB, %s packets)" % (path, size_mb, packets))
-    print("%-28s %9s %14s %12s %9s %10s" % ("case", "seconds", "packets/s", "records", "vs floor", "peak RSS"))
-    for name, secs, pkts, recs, rss in rows:
+    print("%-28s %9s %14s %12s %9s %7s %9s %10s" % ("case", "seconds", "packets/s", "records", "vs floor",
+                                                    "CPU s", "CPU vs", "peak RSS"))
+    for name, secs, cpu, pkts, recs, rss in rows:
         if secs is None:
             print("%-28s error: %s" % (name, rss))
             continue
-        base = floor.get("flows" if "flows" in name else "dissect")
-        ratio = "%.2fx" % (secs / base) if base and not name.startswith("c_floor") else ""
-        print("%-28s %9.3f %14s %12s %9s %10s" % (
+        task = "flows" if "flows" in name else "dissect"
+        base, base_cpu = floor.get(task), floor_cpu.get(task)
+        mine = not name.startswith("c_floor")
+        ratio = "%.2fx" % (secs / base) if base and mine else ""
+        cpu_ratio = "%.2fx" % (cpu / base_cpu) if base_cpu and mine else ""
+        print("%-28s %9.3f %14s %12s %9s %7.3f %9s %10s" % (
             name, secs, "{:,.0f}".format(pkts / secs) if pkts else "", "{:,}".format(recs) if recs else "",
-            ratio, "%.0f MB" % rss if isinstance(rss, float) else ""))
+            ratio, cpu, cpu_ratio, "%.0f MB" % rss if isinstance(rss, float) else ""))
     print(json.dumps({"file_mb": size_mb, "rows": rows}))
 
 
