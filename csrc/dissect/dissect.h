@@ -16,10 +16,17 @@ enum {
     FP_LINKTYPE_ETHERNET = 1,
     FP_LINKTYPE_PPP = 9,
     FP_LINKTYPE_RAW = 101,
+    FP_LINKTYPE_IEEE802_11 = 105,
     FP_LINKTYPE_LOOP = 108,
+    FP_LINKTYPE_ENC = 109,
     FP_LINKTYPE_LINUX_SLL = 113,
+    FP_LINKTYPE_PFLOG = 117,
+    FP_LINKTYPE_IEEE802_11_RADIOTAP = 127,
+    FP_LINKTYPE_PPI = 192,
+    FP_LINKTYPE_IPNET = 226,
     FP_LINKTYPE_IPV4 = 228,
     FP_LINKTYPE_IPV6 = 229,
+    FP_LINKTYPE_NFLOG = 239,
     FP_LINKTYPE_LINUX_SLL2 = 276,
 };
 
@@ -346,6 +353,15 @@ static inline uint32_t fp_wire_end(const fp_dctx *x, uint32_t end)
 
 void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type); /* link.c */
 void fp_dissect_arp(fp_dctx *x, uint32_t off, uint32_t end);
+/* wlan.c: an 802.11 frame at off..end; the radiotap and PPI link types around one. */
+void fp_dissect_wlan(fp_dctx *x, uint32_t off, uint32_t end);
+void fp_dissect_radiotap(fp_dctx *x);
+void fp_dissect_ppi(fp_dctx *x);
+/* loghdr.c: capture headers of packet filters and loggers, skipped to the IP packet. */
+void fp_dissect_pflog(fp_dctx *x);
+void fp_dissect_enc(fp_dctx *x);
+void fp_dissect_ipnet(fp_dctx *x);
+void fp_dissect_nflog(fp_dctx *x);
 void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_l4(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end); /* ipv4.c */

@@ -1,7 +1,8 @@
 /* Link layers and the fp_dissect() entry point.
  *   Ethernet II / 802.3 length field: IEEE 802.3 clause 3.2.6 (type >= 0x0600 is an EtherType).
  *   802.1Q C-tag 0x8100, 802.1ad S-tag 0x88a8, legacy QinQ 0x9100: IEEE 802.1Q clause 9.
- *   Linux cooked capture v1/v2, BSD NULL/LOOP, RAW, IPV4, IPV6, PPP: tcpdump.org LINKTYPE_ registry. */
+ *   Linux cooked capture v1/v2, BSD NULL/LOOP, RAW, IPV4, IPV6, PPP: tcpdump.org LINKTYPE_ registry.
+ *   802.11, radiotap and PPI in wlan.c; PFLOG, ENC, IPNET and NFLOG in loghdr.c. */
 #include "cursor.h"
 #include "dissect.h"
 #include "fields.h"
@@ -191,6 +192,13 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     case FP_LINKTYPE_IPV6: out->ethertype = ETHERTYPE_IP6; fp_dissect_ip6(&x, 0, caplen); return;
     case FP_LINKTYPE_NULL: dissect_loop(&x, 0); return;
     case FP_LINKTYPE_LOOP: dissect_loop(&x, 1); return;
+    case FP_LINKTYPE_IEEE802_11: fp_dissect_wlan(&x, 0, caplen); return;
+    case FP_LINKTYPE_IEEE802_11_RADIOTAP: fp_dissect_radiotap(&x); return;
+    case FP_LINKTYPE_PPI: fp_dissect_ppi(&x); return;
+    case FP_LINKTYPE_PFLOG: fp_dissect_pflog(&x); return;
+    case FP_LINKTYPE_ENC: fp_dissect_enc(&x); return;
+    case FP_LINKTYPE_IPNET: fp_dissect_ipnet(&x); return;
+    case FP_LINKTYPE_NFLOG: fp_dissect_nflog(&x); return;
     default: return;
     }
 }

@@ -1,0 +1,145 @@
+"""Link types from the field (csrc/dissect/wlan.c, loghdr.c) against tshark: 802.11 with
+radiotap (FCS flag included) and PPI, plain 802.11, PFLOG, ENC, IPNET, NFLOG and NULL in
+both byte orders. Frames are built by Scapy in a fresh interpreter (802.11, radiotap,
+PFLog) or by hand from the headers' definitions (PPI, ENC, IPNET, NFLOG, NULL); tshark's
+addresses and ports of each frame are what fastpkt must find."""
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from _fphelpers import have, tool_env
+
+FIELDS = ("ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "udp.srcport",
+          "udp.dstport")
+
+# Prints one hex frame per line for each link type: "<linktype> <hex>".
+SCAPY_FRAMES = r"""
+from scapy.all import IP, IPv6, TCP, UDP, Raw
+from scapy.layers.dot11 import Dot11, Dot11Beacon, Dot11Elt, Dot11FCS, Dot11QoS, RadioTap
+from scapy.layers.l2 import LLC, SNAP
+from scapy.layers.pflog import PFLog
+
+snap = LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0, code=0x0800)
+snap6 = LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0, code=0x86DD)
+a = dict(addr1="02:00:00:00:00:01", addr2="02:00:00:00:00:02", addr3="02:00:00:00:00:03")
+tcp = IP(src="10.1.0.1", dst="10.1.0.2") / TCP(sport=40001, dport=443, flags="S")
+udp6 = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=5353, dport=9999) / Raw(b"x" * 12)
+frames = [
+    (127, RadioTap() / Dot11(type=2, subtype=0, FCfield="to_DS", **a) / snap / tcp),
+    (127, RadioTap() / Dot11(type=2, subtype=8, FCfield="from_DS", **a) / Dot11QoS(TID=5) / snap6 / udp6),
+    (127, RadioTap() / Dot11(type=0, subtype=8, **a) / Dot11Beacon() / Dot11Elt(ID=0, info=b"lab")),
+    (127, RadioTap(present="Flags", Flags="FCS") / Dot11FCS(type=2, subtype=0, FCfield="to_DS+from_DS",
+                                                        addr4="02:00:00:00:00:04", **a) / snap / tcp),
+    (105, Dot11(type=2, subtype=0, FCfield="to_DS", **a) / snap6 / udp6),
+    (105, Dot11(type=2, subtype=0, FCfield="to_DS+protected", **a) / Raw(b"\x00" * 40)),
+    (117, PFLog(addrfamily=2, action=1) / tcp),
+    (117, PFLog(addrfamily=24) / udp6),
+]
+for lt, f in frames:
+    print(lt, bytes(f).hex())
+print(105, bytes(Dot11(type=2, subtype=0, FCfield="to_DS", **a) / snap / tcp).hex())  # inside PPI
+print(0, bytes(tcp).hex())
+print(0, bytes(udp6).hex())
+"""
+
+
+def by_hand(ip4: bytes, ip6: bytes, wlan: bytes) -> list[tuple[int, bytes]]:
+    """PPI around 802.11; ENC; IPNET; NFLOG; NULL in both byte orders."""
+    def tlv(t: int, v: bytes) -> bytes:  # NFLOG TLV, little-endian host, padded to 4
+        b = struct.pack("<HH", 4 + len(v), t) + v
+        return b + b"\0" * (-len(b) % 4)
+
+    nflog_hdr = tlv(1, struct.pack(">HBx", 0x0800, 3))  # NFULA_PACKET_HDR
+    return [
+        (192, struct.pack("<BBHI", 0, 0, 8, 105) + wlan),
+        (109, struct.pack("<III", 2, 0x1234, 0) + ip4),
+        (109, struct.pack(">III", 24, 0x1234, 0) + ip6),
+        (226, bytes([1, 2, 0, 0]) + struct.pack(">I", len(ip4)) + b"\0" * 16 + ip4),  # dli_pktlen
+        (226, bytes([1, 26, 0, 0]) + struct.pack(">I", len(ip6)) + b"\0" * 16 + ip6),
+        (239, bytes([2, 0, 0, 0]) + nflog_hdr + tlv(10, b"lab\0") + tlv(9, ip4)),
+        (239, bytes([10, 0, 0, 0]) + tlv(9, ip6)),
+        (0, struct.pack("<I", 2) + ip4),
+        (0, struct.pack(">I", 2) + ip4),
+        (0, struct.pack("<I", 30) + ip6),
+    ]
+
+
+def write_pcap(path: Path, linktype: int, frames: list[bytes]) -> None:
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for i, b in enumerate(frames):
+            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(b), len(b)) + b)
+
+
+def tshark_rows(path: Path) -> list[dict[str, str]]:
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=f"]
+    for name in FIELDS:
+        cmd += ["-e", name]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+
+
+def ours(p) -> dict[str, str]:
+    out = dict.fromkeys(FIELDS, "")
+    if p.ip is not None:
+        out["ip.src"], out["ip.dst"] = p.ip.src, p.ip.dst
+    if p.ip6 is not None:
+        out["ipv6.src"], out["ipv6.dst"] = p.ip6.src, p.ip6.dst
+    for proto in ("tcp", "udp"):
+        layer = getattr(p, proto)
+        if layer is not None:
+            out[proto + ".srcport"], out[proto + ".dstport"] = str(layer.sport), str(layer.dport)
+    return out
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory) -> dict[int, Path]:
+    if not have("tshark"):
+        pytest.skip("tshark is not installed")
+    text = subprocess.run([sys.executable, "-c", SCAPY_FRAMES], capture_output=True, text=True,
+                          check=True).stdout
+    frames: dict[int, list[bytes]] = {}
+    made = [(int(lt), bytes.fromhex(h)) for lt, h in (line.split() for line in text.splitlines())]
+    ip4, ip6, wlan = made[-2][1], made[-1][1], made[-3][1]
+    for lt, b in made[:-3] + by_hand(ip4, ip6, wlan):
+        frames.setdefault(lt, []).append(b)
+    d = tmp_path_factory.mktemp("linktypes")
+    paths = {}
+    for lt, fs in frames.items():
+        paths[lt] = d / ("lt%d.pcap" % lt)
+        write_pcap(paths[lt], lt, fs)
+    return paths
+
+
+@pytest.mark.parametrize("linktype", [127, 105, 192, 117, 109, 226, 239, 0])
+def test_addresses_and_ports_match_tshark(captures, linktype):
+    path = captures[linktype]
+    pkts = list(fp.open(str(path)))
+    rows = tshark_rows(path)
+    assert len(pkts) == len(rows)
+    assert [ours(p) for p in pkts] == rows
+    assert all(p.linktype == linktype for p in pkts)
+    if linktype != 105:  # the protected 802.11 frame has nothing decodable
+        assert all(p.ip is not None or p.ip6 is not None for p in pkts
+                   if not (linktype == 127 and p.payload[:1] == b"\x80"))
+
+
+def test_flows_and_filters_on_802_11(captures):
+    path = str(captures[127])
+    df = fp.flows(path, progress=False).to_pandas()
+    assert sorted(map(str, df.src_ip)) == ["10.1.0.1", "fd00::1"]
+    assert [p.tcp.dport for p in fp.open(path, display_filter="tcp.dstport == 443")] == [443, 443]
+
+
+def test_truncated_headers_do_not_crash():
+    for lt in (127, 105, 192, 117, 109, 226, 239):
+        for n in range(0, 40):
+            p = fp.Packet(bytes([0xAA] * n), linktype=lt)
+            assert p.ip is None or n >= 20
