@@ -163,8 +163,10 @@ def _wanted(cls: Any) -> str:
 
 
 def _matches(layer: Any, wanted: str) -> bool:
-    """Scapy's test: the exact class (by name here: one name, one class), or its `name`."""
-    return type(layer).__name__ == wanted or layer.name == wanted
+    """Scapy's test: the exact class (by name here: one name, one class), or its `name`;
+    an ICMPv6 echo also answers for fastpkt's ICMPv6 view it stands for."""
+    cls = type(layer)
+    return cls.__name__ == wanted or layer.name == wanted or getattr(cls, "_view_name", None) == wanted
 
 
 def _not_found(cls: Any) -> IndexError:
@@ -230,6 +232,10 @@ class _LayerOps:
 
 
 def _records_of(layer: Any) -> list[Any]:
+    """The layers a layer holds in fields, which Scapy's lookups search too: DNS records,
+    IPv6 options."""
+    if isinstance(layer, (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)):
+        return list(layer._fields["options"])
     if not isinstance(layer, _C.DNS):
         return []
     return [r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec]
@@ -256,6 +262,7 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     out: list[Any] = []
     net = vlans = None
     last = ""
+    upper = -1   # where the layer after IPv6's extension headers starts (-1: no such bound)
     for name in _fp_layers(pkt):
         if name in _APP_HIDDEN:
             continue
@@ -264,16 +271,37 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             view = vlans[sum(1 for v in out if isinstance(v, _C.Dot1Q))]
         else:
             view = getattr(pkt, _ATTR[name])
+        if upper >= 0 and view.offset != upper:
+            break   # Scapy decoded the rest otherwise: it is Raw there (already in the chain)
+        upper = -1
+        if name == "ICMPv6" and _icmp6_too_short(view):
+            out.append(_linked(Raw, bytes(view), out))
+            last = "ICMPv6Echo"
+            continue
+        if name == "ICMPv6" and view.type in (128, 129):
+            out.append(_icmp6_echo(view, out))
+            last = "ICMPv6Echo"   # the echo data is its last field: no Raw after it
+            continue
         out.append(view)
         if net is None and name in _NETWORK:
             net = view
         last = name
+        if name == "IPv6" and view.nh in _IP6_EXT:
+            upper = _ip6_extensions(view, out)
+            if upper < 0:
+                last = "IPv6ExtHdr"
+                break
     if not out:
         if pkt.caplen:
             out.append(_linked(Raw, pkt.raw, out))
         return out
+    if upper >= 0:   # nothing fastpkt decodes follows the extension headers
+        load = _C.Packet.raw.__get__(pkt)[upper:net.offset + len(net)] if net is not None else b""
+        if load:
+            out.append(_linked(Raw, load, out))
+        last = "IPv6ExtHdr"
     extension = False
-    if last != "DNS":
+    if last not in ("DNS", "ICMPv6Echo", "IPv6ExtHdr"):
         load = _fp_payload(out[-1])
         if last == "ICMP":   # timestamps and masks are ICMP fields in Scapy
             load = load[_ICMP_EXTRA.get(out[-1].type, 0):]
@@ -390,10 +418,146 @@ def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
         chain.append(_linked(Raw, rest, chain))
 
 
-def _quoted(cls: type, fields: dict[str, Any], data: bytes, chain: list[Any]) -> Any:
+def _quoted(cls: type, fields: dict[str, Any], data: bytes, chain: list[Any],
+            offset: int = -1) -> Any:
+    """A layer of Scapy's class ``cls`` with these fields, at the end of ``chain``."""
     layer = object.__new__(cls)
     layer._fields, layer._data, layer._chain, layer._i = fields, data, chain, len(chain)
+    layer._offset = offset
     return layer
+
+
+# ---------------------------------------------------------------- IPv6 extension headers
+# Scapy reads each extension header (RFC 8200 section 4) as a layer of its own; fastpkt's IPv6
+# view skips them (``ext_headers``) and its next view starts after them.
+_IP6_EXT = frozenset((0, 43, 44, 60))
+_IP6_UPPER = frozenset((6, 17, 58))   # what fastpkt's views go on with
+
+
+def _ip6_extensions(ip6: Any, chain: list[Any]) -> int:
+    """Append the extension headers Scapy reads after this IPv6 header; the offset in the
+    packet where the next layer starts when fastpkt's view of it follows, else -1 (the rest,
+    if any, is appended as Raw)."""
+    start = ip6.offset + 40
+    data = _C.Packet.raw.__get__(ip6._packet)[start:ip6.offset + len(ip6)]
+    nh, pos = ip6.nh, 0
+    while nh in _IP6_EXT:
+        rest = data[pos:]
+        if nh == 43 and len(rest) > 2 and rest[2] == 4:
+            break   # a segment routing header: Scapy's IPv6ExtHdrSegmentRouting, Raw here
+        layer = _ip6_extension(nh, rest, chain, start + pos)
+        if layer is None:
+            break
+        later_fragment = type(layer) is IPv6ExtHdrFragment and layer._fields["offset"]
+        if not later_fragment and layer._fields["nh"] == 43 and 0 < len(rest) - len(layer._data) < 3:
+            break   # Scapy's guess of the next class reads its third byte, fails: Raw from here
+        chain.append(layer)
+        pos += len(layer._data)
+        nh = layer._fields["nh"]
+        if later_fragment:
+            break   # Scapy's payload is Raw
+    else:
+        if nh in _IP6_UPPER and pos < len(data):
+            return start + pos
+    if pos < len(data):
+        chain.append(_linked(Raw, data[pos:], chain))
+    return -1
+
+
+def _ip6_extension(nh: int, data: bytes, chain: list[Any], offset: int) -> Any:
+    """One extension header as Scapy reads it, or None where Scapy's fields run short."""
+    if nh == 44:
+        if len(data) < 8:
+            return None
+        word = int.from_bytes(data[2:4], "big")
+        return _quoted(IPv6ExtHdrFragment, {
+            "nh": data[0], "res1": data[1], "offset": word >> 3, "res2": (word >> 1) & 3,
+            "m": word & 1, "id": int.from_bytes(data[4:8], "big")}, data[:8], chain, offset)
+    if nh == 43:
+        if len(data) < 8:
+            return None
+        body = data[8:8 + 8 * data[1]]
+        # whole addresses only: Scapy leaves a partial one to the next layer
+        addresses = [str(ipaddress.IPv6Address(body[i:i + 16])) for i in range(0, len(body) - 15, 16)]
+        return _quoted(IPv6ExtHdrRouting, {
+            "nh": data[0], "len": data[1], "type": data[2], "segleft": data[3],
+            "reserved": int.from_bytes(data[4:8], "big"), "addresses": addresses},
+            data[:8 + 16 * len(addresses)], chain, offset)
+    if len(data) < 2:
+        return None
+    end = 8 * (data[1] + 1)
+    return _quoted(IPv6ExtHdrHopByHop if nh == 0 else IPv6ExtHdrDestOpt, {
+        "nh": data[0], "len": data[1], "autopad": 1, "options": _ip6_options(data[2:end])},
+        data[:end], chain, offset)
+
+
+def _ip6_options(data: bytes) -> list[Any]:
+    """Hop-by-hop and destination options (RFC 8200 section 4.2) as Scapy's option classes,
+    which read their fixed layouts whatever the length byte says."""
+    out: list[Any] = []
+    i = 0
+    while i < len(data):
+        t = data[i]
+        if t == 0:
+            out.append(_ip6_option(Pad1, {"otype": 0}))
+            i += 1
+            continue
+        fixed = _IP6_OPTION_SIZE.get(t)
+        if (fixed or 2) > len(data) - i:
+            out.append(Raw(data[i:]))   # Scapy: an option it cannot read ends the list as Raw
+            break
+        if fixed is None:
+            n = data[i + 1]
+            out.append(_ip6_option(PadN if t == 1 else HBHOptUnknown,
+                                   {"otype": t, "optlen": n, "optdata": data[i + 2:i + 2 + n]}))
+            i += 2 + n
+            continue
+        o = data[i:i + fixed]
+        fields: dict[str, Any] = {"otype": t, "optlen": o[1]}
+        if t == 5:
+            fields["value"] = int.from_bytes(o[2:4], "big")
+        elif t == 0xC2:
+            fields["jumboplen"] = int.from_bytes(o[2:6], "big")
+        elif t == 0xC9:
+            fields["hoa"] = str(ipaddress.IPv6Address(o[2:18]))
+        else:   # 0x63, RFC 6553
+            fields.update(Down=o[2] >> 7, RankError=(o[2] >> 6) & 1, ForwardError=(o[2] >> 5) & 1,
+                          unused=o[2] & 0x1F, RplInstanceId=o[3],
+                          SenderRank=int.from_bytes(o[4:6], "big"))
+        out.append(_ip6_option(_IP6_OPTION_CLASS[t], fields))
+        i += fixed
+    return out
+
+
+def _ip6_option(cls: type, fields: dict[str, Any]) -> Any:
+    option = object.__new__(cls)
+    option._fields, option._data, option._chain, option._i, option._offset = fields, b"", None, 0, -1
+    return option
+
+
+# ---------------------------------------------------------------- ICMPv6
+# Scapy's shortest message of each ICMPv6 type it has a class for (RFC 4443, 4861, 2710,
+# 3810...); a shorter one, or a type it has no class for, is Raw
+_ICMP6_MIN = {1: 8, 2: 8, 3: 8, 4: 8, 128: 8, 129: 8, 130: 24, 131: 24, 132: 24, 133: 8, 134: 16,
+              135: 24, 136: 24, 137: 40, 141: 8, 142: 8, 143: 8, 144: 8, 145: 8, 146: 8, 147: 8,
+              151: 8, 152: 4, 153: 4, 155: 4}
+
+
+def _icmp6_too_short(icmp6: Any) -> bool:
+    t, n = icmp6.type, len(icmp6)
+    if t in (139, 140):   # node information: Scapy's own guess from 3 bytes on
+        return n <= 2
+    return n < _ICMP6_MIN.get(t, 1 << 30)
+
+
+def _icmp6_echo(icmp6: Any, chain: list[Any]) -> Any:
+    """Scapy's ICMPv6EchoRequest/Reply (RFC 4443 section 4) in place of fastpkt's ICMPv6 view:
+    the echo data is its last field."""
+    data = bytes(icmp6)
+    cls = ICMPv6EchoRequest if icmp6.type == 128 else ICMPv6EchoReply
+    return _quoted(cls, {"type": data[0], "code": data[1], "cksum": int.from_bytes(data[2:4], "big"),
+                         "id": int.from_bytes(data[4:6], "big"), "seq": int.from_bytes(data[6:8], "big"),
+                         "data": data[8:]}, data, chain, icmp6.offset)
 
 
 def _net_padding(pkt: _fp.Packet) -> bytes:
@@ -413,6 +577,9 @@ def _position(layer: Any) -> tuple[list[Any], int]:
     cls, off = type(layer), layer.offset
     for i, other in enumerate(chain):
         if type(other) is cls and other.offset == off:
+            return chain, i
+    for i, other in enumerate(chain):   # a view the chain shows as Scapy's class (ICMPv6 echo)
+        if isinstance(other, _Fields) and other._offset == off:
             return chain, i
     raise LookupError("layer not in its packet")   # a view always is; keeps mypy exact
 
@@ -541,13 +708,15 @@ class Padding(Raw):
     name = "Padding"
 
 
-class _Quoted(_Linked):
-    """A header quoted in an ICMP error, with the fields Scapy's class of the same name reads
-    (``pkt[IPerror].dst``, ``pkt[UDPerror].dport``: what a traceroute script looks at)."""
+class _Fields(_Linked):
+    """A layer fastpkt has no view for, with the fields Scapy's class of the same name reads:
+    the headers an ICMP error quotes (``pkt[IPerror].dst``, ``pkt[UDPerror].dport``: what a
+    traceroute script looks at), IPv6 extension headers and their options, ICMPv6 echoes."""
 
-    __slots__ = ("_fields", "_data")
+    __slots__ = ("_fields", "_data", "_offset")
     _fields: dict[str, Any]
     _data: bytes
+    _offset: int   # of the view it stands for (ICMPv6 echo), else -1
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -570,22 +739,100 @@ class _Quoted(_Linked):
         return "<%s  %s |%s>" % (type(self).__name__, body, repr(self.payload))
 
 
-class IPerror(_Quoted):
+class IPv6ExtHdrHopByHop(_Fields):
+    __slots__ = ()
+    name = "IPv6 Extension Header - Hop-by-Hop Options Header"
+    _public = _fp.IPv6ExtHdrHopByHop
+
+
+class IPv6ExtHdrDestOpt(_Fields):
+    __slots__ = ()
+    name = "IPv6 Extension Header - Destination Options Header"
+    _public = _fp.IPv6ExtHdrDestOpt
+
+
+class IPv6ExtHdrRouting(_Fields):
+    __slots__ = ()
+    name = "IPv6 Option Header Routing"
+    _public = _fp.IPv6ExtHdrRouting
+
+
+class IPv6ExtHdrFragment(_Fields):
+    __slots__ = ()
+    name = "IPv6 Extension Header - Fragmentation header"
+    _public = _fp.IPv6ExtHdrFragment
+
+
+class ICMPv6EchoRequest(_Fields):
+    __slots__ = ()
+    name = "ICMPv6 Echo Request"
+    _public = _fp.ICMPv6EchoRequest
+    _view_name = "ICMPv6"
+
+
+class ICMPv6EchoReply(_Fields):
+    __slots__ = ()
+    name = "ICMPv6 Echo Reply"
+    _public = _fp.ICMPv6EchoReply
+    _view_name = "ICMPv6"
+
+
+# Options of hop-by-hop and destination headers: Scapy's classes (its names), in a list field
+class Pad1(_Fields):
+    __slots__ = ()
+    name = "Pad1"
+
+
+class PadN(_Fields):
+    __slots__ = ()
+    name = "PadN"
+
+
+class HBHOptUnknown(_Fields):
+    __slots__ = ()
+    name = "Scapy6 Unknown Option"
+
+
+class RouterAlert(_Fields):
+    __slots__ = ()
+    name = "Router Alert"
+
+
+class Jumbo(_Fields):
+    __slots__ = ()
+    name = "Jumbo Payload"
+
+
+class HAO(_Fields):
+    __slots__ = ()
+    name = "Home Address Option"
+
+
+class RplOption(_Fields):
+    __slots__ = ()
+    name = "RPL Option"
+
+
+_IP6_OPTION_CLASS: dict[int, type] = {5: RouterAlert, 0x63: RplOption, 0xC2: Jumbo, 0xC9: HAO}
+_IP6_OPTION_SIZE = {5: 4, 0x63: 6, 0xC2: 6, 0xC9: 18}   # Scapy's fixed layouts, in bytes
+
+
+class IPerror(_Fields):
     __slots__ = ()
     name = "IP in ICMP"
 
 
-class TCPerror(_Quoted):
+class TCPerror(_Fields):
     __slots__ = ()
     name = "TCP in ICMP"
 
 
-class UDPerror(_Quoted):
+class UDPerror(_Fields):
     __slots__ = ()
     name = "UDP in ICMP"
 
 
-class ICMPerror(_Quoted):
+class ICMPerror(_Fields):
     __slots__ = ()
     name = "ICMP in ICMP"
 
@@ -781,7 +1028,7 @@ _own_attr = object.__getattribute__   # a layer's own attribute, without the fal
 
 def _find_attr(layers: list[Any], attr: str) -> Any:
     for layer in layers:
-        if isinstance(layer, _Quoted):
+        if isinstance(layer, _Fields):
             if attr in layer._fields:
                 return layer._fields[attr]
             continue
@@ -1076,17 +1323,26 @@ class ScapyPacket(_C.Packet):
                 return False
             if last in (("HTTP",), ("TLS",)):   # Scapy leaves these to Raw
                 return True
-            if last == ("ICMP",):
-                return any(type(layer) is Raw for layer in _chain(self))
+            if self._chain_differs():
+                return _LayerOps.getlayer(_first(self), Raw) is not None
             return _C.Packet.payload.__get__(self) != b""   # bytes past the last header
         if cls is Padding or cls == "Padding":
-            if _fp_layers(self)[-1:] == ("ICMP",):   # an error's quote may hold some
+            if self._chain_differs():
                 return any(type(layer) is Padding for layer in _chain(self))
             return bool(_net_padding(self))
         return _LayerOps.getlayer(_first(self), cls) is not None
 
     def _scapy_getitem(self, cls: Any) -> Any:
         return _LayerOps.__getitem__(_first(self), cls)
+
+    def _chain_differs(self) -> bool:
+        """Whether Scapy's chain has layers fastpkt's views lack (an ICMP error's quote, IPv6
+        extension headers, an ICMPv6 echo's data field), so Raw and Padding are found in it."""
+        last = _fp_layers(self)[-1:]
+        if last in (("ICMP",), ("ICMPv6",)):
+            return True
+        ip6 = self.ip6
+        return ip6 is not None and ip6.nh in _IP6_EXT
 
     def layers(self) -> list[type]:  # type: ignore[override]
         return [_public_class(layer) for layer in _chain(self)]

@@ -552,8 +552,10 @@ static int packet_contains(PyObject *self, PyObject *spec)
         int fid = facade_direct_id(spec);
         if (fid >= 0) return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
-         * (ICMP's timestamp and mask fields: the hook) */
-        if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP))
+         * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
+         * extension headers: the hook) */
+        if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP) && !FP_HAS(d, FP_L_ICMP6) &&
+            d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT))
             return FP_HAS(d, FP_L_DNS) ? 0 : FP_HAS(d, FP_L_HTTP) || FP_HAS(d, FP_L_TLS) || d->payload_len > 0;
         PyObject *r = facade_hook(self, "_scapy_contains", spec);
         int has = r ? PyObject_IsTrue(r) : -1;
