@@ -350,22 +350,75 @@ class IPSession(DefaultSession):
         head = bytearray(bytes(first)[:fip.offset + fip.ihl * 4])
         o = fip.offset
         body = b"".join(f[1] for f in frags)
-        head[o + 2:o + 4] = (fip.ihl * 4 + len(body)).to_bytes(2, "big")
         head[o + 6] &= 0xDF   # MF off, DF and the reserved bit kept
-        head[o + 10:o + 12] = b"\0\0"
-        total = sum(int.from_bytes(head[i:i + 2], "big") for i in range(o, o + fip.ihl * 4, 2))
-        while total >> 16:
-            total = (total & 0xFFFF) + (total >> 16)
-        head[o + 10:o + 12] = (~total & 0xFFFF).to_bytes(2, "big")
+        _set_ip_length(head, o, fip.ihl * 4, fip.ihl * 4 + len(body))
         # the fragments' own type: the facade's packets stay the facade's
         return type(first)(bytes(head) + body, linktype=first.linktype, time=first.time)
 
 
+def _set_ip_length(head: bytearray, o: int, hlen: int, length: int) -> None:
+    """An IPv4 header at ``o`` rebuilt for a new total length: length and checksum."""
+    head[o + 2:o + 4] = length.to_bytes(2, "big")
+    head[o + 10:o + 12] = b"\0\0"
+    total = sum(int.from_bytes(head[i:i + 2], "big") for i in range(o, o + hlen, 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    head[o + 10:o + 12] = (~total & 0xFFFF).to_bytes(2, "big")
+
+
+# TCP ports where Scapy's default layers read the segments' data themselves: DNS (each
+# segment as a whole message), Kerberos, kpasswd, DCE/RPC, SMB, NetBIOS, LDAP (tcp_reassemble)
+_TCP_LAYER_PORTS = frozenset((53, 88, 464, 135, 445, 139, 389, 3268))
+
+
+def _fp_payload_len(layer: Any) -> int:
+    return len(_fp.Layer.payload.__get__(layer))   # fastpkt's bytes, past the facade's chain
+
+
 class TCPSession(IPSession):
-    """Scapy's TCPSession as it behaves with Scapy's default layers: IP defragmentation
-    (IPSession), every TCP segment handed on as it came. Scapy's own class also re-orders
-    and trims undecoded TCP payloads; fastpkt's stream reassembly (``fastpkt.streams``)
-    gives whole streams instead."""
+    """Scapy's TCPSession (scapy/sessions.py) with Scapy's default layers: IPSession first,
+    then each direction of a TCP connection is followed by (addresses, ports). Its payloads
+    are undecoded (Raw) there, which Scapy hands on one segment at a time: a segment with
+    data comes out rebuilt (its data as Raw, Ethernet padding dropped, IPv4 length and
+    checksum recomputed, its sequence number the one of the direction's first segment since
+    the last one with data: Scapy keeps that across payload-less segments), a FIN or RST
+    without data is held back (dropped), other segments go on unchanged. A segment carrying
+    only an Ethernet trailer counts the trailer as its data, as Scapy does. Retransmissions
+    are not trimmed: Scapy's next-sequence mark is lost with each segment it hands on.
+    A TCP datagram IPSession put together from fragments is dropped when it carries data, as
+    in Scapy (its rebuilt packet has no original bytes for the session to follow). Segments
+    on ports Scapy binds a layer to (DNS, whose TCP segments Scapy re-reads as whole DNS
+    messages, Kerberos, DCE/RPC, SMB, LDAP...) go on as read (README)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_seq: dict[tuple[str, str, int, int], int] = {}
+
+    def process(self, pkt: Packet) -> Packet | None:
+        out = IPSession.process(self, pkt)
+        if out is None:
+            return None
+        tcp = out.tcp
+        net = out.ip if out.ip is not None else out.ip6
+        if tcp is None or net is None:
+            return out
+        key = (net.src, net.dst, tcp.dport, tcp.sport)
+        seq = self.first_seq.setdefault(key, tcp.seq)
+        if out is not pkt and _fp_payload_len(tcp):
+            return None   # Scapy's datagram from fragments has no original bytes to follow
+        raw = bytes(out)
+        end = tcp.offset + tcp.header_len
+        data = raw[end:net.offset + len(net)] or raw[net.offset + len(net):]
+        if not data:
+            return None if int(tcp.flags) & 0x05 else out   # FIN or RST
+        del self.first_seq[key]
+        if tcp.sport in _TCP_LAYER_PORTS or tcp.dport in _TCP_LAYER_PORTS:
+            return out   # Scapy reads this data with its layer there: not followed here
+        frame = bytearray(raw[:end] + data)
+        frame[tcp.offset + 4:tcp.offset + 8] = seq.to_bytes(4, "big")
+        if out.ip is not None:
+            _set_ip_length(frame, net.offset, out.ip.ihl * 4, len(frame) - net.offset)
+        return type(out)(bytes(frame), linktype=out.linktype, time=out.time)
 
 
 def _session(session: Any) -> DefaultSession | None:
