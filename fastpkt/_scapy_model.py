@@ -1364,6 +1364,11 @@ class ScapyPacket(_C.Packet):
     def show(self, dump: bool = False) -> str | None:  # type: ignore[override]
         return _scapy_text.packet_show(self, dump=dump)
 
+    def show2(self, dump: bool = False) -> str | None:
+        """Scapy's ``show2()``: ``show()`` of the packet rebuilt from its bytes, which for a
+        packet read from bytes is ``show()`` itself."""
+        return _scapy_text.packet_show(self, dump=dump)
+
     def sprintf(self, fmt: str, relax: int = 1) -> str:
         """Scapy's ``sprintf``: ``%[fmt[r],][layer[:n].]field%`` and ``{[!]layer:text}``."""
         return _scapy_text.packet_sprintf(self, fmt, bool(relax))

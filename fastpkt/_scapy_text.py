@@ -18,6 +18,7 @@ Names come from where Scapy takes them: ports from /etc/services, IP protocols f
 """
 from __future__ import annotations
 
+import socket
 import struct
 import time as _time
 from typing import Any, Callable, Iterable
@@ -29,6 +30,7 @@ from fastpkt.craft import hexdump, raw
 __all__ = [
     "describe", "packet_repr", "packet_summary", "packet_show", "packet_sprintf",
     "hexdump", "ls", "raw", "to_scapy", "conversation_graph", "do_graph",
+    "make_table", "make_lined_table", "make_tex_table",
 ]
 
 
@@ -1102,3 +1104,84 @@ def do_graph(graph: str, prog: str | None = None, format: str | None = None,  # 
     if proc.returncode != 0:
         raise OSError("GraphViz call failed:\n" + proc.stderr.decode(errors="replace"))
     return None
+
+
+# ---------------------------------------------------------------- tables of packets
+def _ipv4_number(text: str) -> int:
+    """Scapy's ``atol``: an IPv4 address (inet_aton's forms) as a number, for sorting."""
+    try:
+        return int.from_bytes(socket.inet_aton(text), "big")
+    except OSError:
+        raise ValueError("Bad IP format: %s" % text) from None
+
+
+def _table_order(keys: list[str], key: Callable[[str], Any] | None) -> list[str]:
+    """Scapy's header order: ``key`` if given, else as numbers, else as IPv4 addresses,
+    else as text (a key that does not convert sends all of them to the next way)."""
+    for how in ([key] if key else [int, _ipv4_number, None]):
+        try:
+            return sorted(keys, key=how)
+        except (ValueError, TypeError):
+            continue
+    return keys   # not reached: sorting text always succeeds
+
+
+_TEX = {"{": "{\\tt\\char123}", "}": "{\\tt\\char125}", "\\": "{\\tt\\char92}", "^": "\\^{}",
+        "$": "\\$", "#": "\\#", "_": "\\_", "&": "\\&", "%": "\\%", "|": "{\\tt\\char124}",
+        "~": "{\\tt\\char126}", "<": "{\\tt\\char60}", ">": "{\\tt\\char62}"}
+
+
+def _table(style: str, data: Iterable[Any], fxyz: Callable[..., Any],
+           sortx: Callable[[str], Any] | None = None, sorty: Callable[[str], Any] | None = None,
+           seplinefunc: Callable[[int, list[int]], str] | None = None, dump: bool = False) -> str | None:
+    """Scapy's packet tables: ``fxyz(p)`` gives (column, row, cell) per packet (``fxyz(*pair)``
+    for sr() results); the later cell wins; missing cells print ``-``."""
+    widths: dict[str, int] = {}
+    rows: dict[str, None] = {}
+    cells: dict[tuple[str, str], str] = {}
+    label = 0
+    for item in data:
+        x, y, z = (str(v) for v in (fxyz(*item) if isinstance(item, tuple) else fxyz(item)))
+        label = max(label, len(y))
+        widths[x] = max(widths.get(x, 0), len(x), len(z))
+        rows[y] = None
+        cells[(x, y)] = z
+    cols = _table_order(list(widths), sortx)
+    ys = _table_order(list(rows), sorty)
+    conv: Callable[[str], str] = str
+    if style == "tex":
+        conv = lambda t: "".join(_TEX.get(c, c) for c in t)   # noqa: E731
+        head, cell, end = (lambda n: "%s"), (lambda n: "& %s"), "\\\\"
+        seplinefunc = seplinefunc or (lambda a, x: "\\hline")
+    elif style == "lined":
+        head, cell, end = (lambda n: "%%-%is |" % n), (lambda n: "%%-%is |" % n), ""
+        seplinefunc = seplinefunc or (lambda a, x: "+".join("-" * (w + 2) for w in [a - 1] + x + [-2]))
+    else:
+        head, cell, end = (lambda n: "%%-%is" % n), (lambda n: "%%-%is" % n), ""
+    sep = seplinefunc(label, [widths[c] for c in cols]) + "\n" if seplinefunc else ""
+    fmts = {c: cell(widths[c]) for c in cols}
+    lines = [head(label) % "" + " " + "".join(fmts[c] % conv(c) + " " for c in cols) + end + "\n"]
+    lines.append(sep)
+    for y in ys:
+        lines.append(head(label) % conv(y) + " " + "".join(
+            fmts[c] % conv(cells.get((c, y), "-")) + " " for c in cols) + end + "\n")
+    text = sep + "".join(lines) + sep
+    if dump:
+        return text
+    print(text, end="")
+    return None
+
+
+def make_table(data: Iterable[Any], fxyz: Callable[..., Any], **kargs: Any) -> str | None:
+    """Scapy's ``make_table``: a table of ``fxyz(p) -> (column, row, cell)`` over packets."""
+    return _table("plain", data, fxyz, **kargs)
+
+
+def make_lined_table(data: Iterable[Any], fxyz: Callable[..., Any], **kargs: Any) -> str | None:
+    """``make_table`` with Scapy's ``|`` and ``+---`` lines."""
+    return _table("lined", data, fxyz, **kargs)
+
+
+def make_tex_table(data: Iterable[Any], fxyz: Callable[..., Any], **kargs: Any) -> str | None:
+    """``make_table`` as a LaTeX tabular body (``&`` cells, ``\\\\`` line ends, ``\\hline``)."""
+    return _table("tex", data, fxyz, **kargs)

@@ -131,6 +131,17 @@ class SndRcvList(list[Any]):
         """Scapy's ``show()``: ``nsummary()``."""
         self.nsummary(prn, lfilter)
 
+    def make_table(self, fxyz: Any, **kargs: Any) -> str | None:
+        """Scapy's table over the pairs: ``fxyz(sent, received) -> (column, row, cell)``,
+        e.g. ``ans.make_table(lambda s, r: (s.dst, s.dport, r.sprintf("%TCP.flags%")))``."""
+        return _scapy_text.make_table([tuple(pair) for pair in self], fxyz, **kargs)
+
+    def make_lined_table(self, fxyz: Any, **kargs: Any) -> str | None:
+        return _scapy_text.make_lined_table([tuple(pair) for pair in self], fxyz, **kargs)
+
+    def make_tex_table(self, fxyz: Any, **kargs: Any) -> str | None:
+        return _scapy_text.make_tex_table([tuple(pair) for pair in self], fxyz, **kargs)
+
     def __repr__(self) -> str:
         return "<%s: %s>" % (self.name, _proto_counts(p.query for p in self))
 

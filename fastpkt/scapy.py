@@ -60,7 +60,8 @@ from fastpkt import (  # noqa: F401  (layer names, as Scapy spells them)
 from fastpkt.netif import conf, get_if_addr, get_if_hwaddr, get_if_list  # noqa: F401
 from fastpkt import probe as _probe
 from fastpkt.probe import send, sendp, traceroute  # noqa: F401
-from fastpkt._scapy_text import hexdump, ls, raw, to_scapy  # noqa: F401
+from fastpkt._scapy_text import (  # noqa: F401
+    hexdump, ls, make_lined_table, make_table, make_tex_table, raw, to_scapy)
 from fastpkt import _scapy_text as _text
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
@@ -95,6 +96,7 @@ __all__ = [
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
     "to_scapy", "DefaultSession", "TCPSession", "IPSession",
     "IPerror", "TCPerror", "UDPerror", "ICMPerror",
+    "make_table", "make_lined_table", "make_tex_table",
 ]
 
 
@@ -146,7 +148,8 @@ class PacketList:
     not define to it (``to_pandas()``, ``columns()``, ``linktype``...), so no per-packet work
     happens until a method walks the packets. Scapy's methods: ``pl[i]``, ``pl[a:b]``,
     ``pl[TCP]`` (the packets having that layer), ``filter(func)``, ``summary()`` and
-    ``nsummary()`` (print, as Scapy), ``show()``, ``sessions()``; ``repr`` counts TCP/UDP/ICMP.
+    ``nsummary()`` (print, as Scapy), ``show()``, ``sessions()``, ``make_table()`` (and its
+    lined and LaTeX forms); ``repr`` counts TCP/UDP/ICMP.
     """
 
     def __init__(self, res: Any = None, name: str = "PacketList") -> None:
@@ -238,6 +241,21 @@ class PacketList:
         if "inline" not in plt.get_backend().lower():
             plt.show()
         return lines
+
+    def make_table(self, *args: Any, **kargs: Any) -> str | None:
+        """Scapy's table of ``fxyz(p) -> (column, row, cell)`` over the packets, e.g.
+        ``pl.make_table(lambda p: (p[IP].dst, p[TCP].dport, p[TCP].sprintf("%flags%")))``;
+        printed (``dump=True`` returns it), columns and rows sorted as numbers, addresses or
+        text (``sortx=``/``sorty=`` keys)."""
+        return _text.make_table(self.res, *args, **kargs)
+
+    def make_lined_table(self, *args: Any, **kargs: Any) -> str | None:
+        """``make_table`` with Scapy's ``|`` and ``+---`` lines."""
+        return _text.make_lined_table(self.res, *args, **kargs)
+
+    def make_tex_table(self, *args: Any, **kargs: Any) -> str | None:
+        """``make_table`` as a LaTeX tabular body."""
+        return _text.make_tex_table(self.res, *args, **kargs)
 
     def sessions(self, session_extractor: Callable[[Packet], str] | None = None
                  ) -> dict[str, PacketList]:

@@ -276,6 +276,10 @@ def test_probe_answers_follow_the_model():
     _flags_agree(ours[fs.IP].flags, theirs[sa.IP].flags)
     ans, _ = fs.sr(fs.IP(dst="127.0.0.1") / fs.ICMP(), timeout=2, verbose=0)
     assert isinstance(ans[0].answer, fs.ScapyPacket) and ans[0][1].getlayer(fs.ICMP).type == 0
+    their_ans, _ = sa.sr(sa.IP(dst="127.0.0.1") / sa.ICMP(), timeout=2, verbose=0)
+    table = lambda s, r: (s.dst, r.sprintf("%IP.proto%"), r.sprintf("%ICMP.type% %IP.src%"))  # noqa: E731
+    for method in ("make_table", "make_lined_table", "make_tex_table"):
+        assert getattr(ans, method)(table, dump=True) == getattr(their_ans, method)(table, dump=True)
 
 
 def _icmp_error_cases():

@@ -35,6 +35,7 @@ FORMATS = [
     "%dport% %r,flags% %5s,proto% %qd% %Ether.ttl% %load% %type%",
 ]
 PER_FILE = 40
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "data" / "sample.pcap"
 
 
 def _captures() -> list[str]:
@@ -306,3 +307,43 @@ def test_facade_packets_print_scapys_text():
         with contextlib.redirect_stdout(listing):
             sa.ls(sp)
         assert fs.ls(p, dump=True) == listing.getvalue()
+
+
+TABLES = [
+    lambda p: (p.sprintf("%IP.dst%"), p.sprintf("%IP.src%"), p.sprintf("%TCP.flags%")),
+    lambda p: (str(len(p) % 7), p.sprintf("{TCP:%TCP.dport%}{UDP:%UDP.dport%}"), str(len(p))),
+    lambda p: (p.sprintf("%Ether.type%"), p.sprintf("%IP.proto%") + "_{x}|<~", p.sprintf("%IP.ttl%$&")),
+]
+
+
+@pytest.mark.parametrize("name", ["sample.pcap", "dns.pcap", "http.pcap", "icmp.pcap"])
+def test_make_table_equals_scapy(name):
+    """PacketList.make_table / make_lined_table / make_tex_table: Scapy's text for the same
+    functions (sorted columns and rows as numbers, addresses or text; later cells winning)."""
+    path = str(SAMPLE if name == "sample.pcap" else DATA / name)
+    ours, theirs = fs.rdpcap(path), sa.rdpcap(path)
+    for f in TABLES:
+        for method in ("make_table", "make_lined_table", "make_tex_table"):
+            mine = getattr(ours, method)(f, dump=True)
+            ref = getattr(theirs, method)(f, dump=True)
+            assert mine == ref, (method, mine, ref)
+        sort = {"sortx": lambda x: x[::-1], "sorty": len}
+        assert ours.make_table(f, dump=True, **sort) == theirs.make_table(f, dump=True, **sort)
+    lines = lambda a, widths: "=" * (a + sum(widths))   # noqa: E731
+    assert ours.make_table(TABLES[0], dump=True, seplinefunc=lines) == theirs.make_table(
+        TABLES[0], dump=True, seplinefunc=lines)
+
+
+def test_make_table_prints_and_show2(capsys):
+    ours, theirs = fs.rdpcap(SAMPLE)[:30], sa.rdpcap(str(SAMPLE))[:30]
+    f = TABLES[0]
+    assert ours.make_table(f) is None
+    printed = capsys.readouterr().out
+    theirs.make_table(f)
+    assert printed == capsys.readouterr().out and printed
+    for p, s in zip(ours, theirs):
+        assert p.show2(dump=True) == s.show2(dump=True)
+    ours[0].show2()
+    printed = capsys.readouterr().out
+    theirs[0].show2()
+    assert printed == capsys.readouterr().out
