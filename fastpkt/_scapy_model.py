@@ -14,11 +14,13 @@ except HTTP and TLS (``scapy.layers.http``/``tls`` are not loaded by default): t
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 import fastpkt as _fp
 from fastpkt import _fastpkt as _C
 from fastpkt import _scapy_text
+
+_CD: Any = _C   # the extension's attributes as descriptors (its C getters), which the stub types as values
 
 # ---------------------------------------------------------------- flags
 _TCP_FLAG_NAMES = "FSRPAUECN"
@@ -34,6 +36,9 @@ class FlagValue:
     ``'S' in f``, ``f.S``, ``f.DF``."""
 
     __slots__ = ("value", "names", "multi")
+    value: int
+    names: str | list[str]
+    multi: bool
 
     def __init__(self, value: Any, names: str | list[str]) -> None:
         object.__setattr__(self, "multi", isinstance(names, list))
@@ -225,7 +230,7 @@ class _LayerOps:
         return self._following()[-1]
 
     def firstlayer(self) -> Any:
-        layer = self
+        layer: Any = self
         while layer.underlayer is not None:
             layer = layer.underlayer
         return layer
@@ -252,8 +257,8 @@ _ATTR = {"Ether": "eth", "SLL": "sll", "SLL2": "sll", "Loopback": "loopback", "A
          "IP": "ip", "IPv6": "ip6", "TCP": "tcp", "UDP": "udp", "ICMP": "icmp",
          "ICMPv6": "icmp6", "DNS": "dns"}
 _NETWORK = frozenset(("ARP", "IP", "IPv6"))
-_fp_layers = _C.Packet.layers.__get__    # the C getters, past the facade's overrides
-_fp_payload = _C.Layer.payload.__get__
+_fp_layers = _CD.Packet.layers.__get__    # the C getters, past the facade's overrides
+_fp_payload = _CD.Layer.payload.__get__
 
 
 def _chain(pkt: _fp.Packet) -> list[Any]:
@@ -296,7 +301,7 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             out.append(_linked(Raw, pkt.raw, out))
         return out
     if upper >= 0:   # nothing fastpkt decodes follows the extension headers
-        load = _C.Packet.raw.__get__(pkt)[upper:net.offset + len(net)] if net is not None else b""
+        load = _CD.Packet.raw.__get__(pkt)[upper:net.offset + len(net)] if net is not None else b""
         if load:
             out.append(_linked(Raw, load, out))
         last = "IPv6ExtHdr"
@@ -324,7 +329,7 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
 
 def _linked(cls: type, load: bytes, chain: list[Any]) -> Any:
     """A Raw or Padding that will sit at the end of ``chain`` (it knows its neighbours)."""
-    layer = object.__new__(cls)
+    layer: Any = object.__new__(cls)
     layer.load, layer._chain, layer._i = load, chain, len(chain)
     return layer
 
@@ -348,7 +353,7 @@ def _quoted_datagram(icmp_type: int, load: bytes, chain: list[Any]) -> bool:
 
 def _quoted_ip(data: bytes, chain: list[Any]) -> None:
     inner = ScapyPacket(data, _LINKTYPE_RAW)
-    ip = inner.ip
+    ip: Any = inner.ip
     if ip is None or ip.ihl < 5:   # Scapy's IP fields fail on fewer than 20 bytes: Raw
         chain.append(_linked(Raw, data, chain))
         return
@@ -421,7 +426,7 @@ def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
 def _quoted(cls: type, fields: dict[str, Any], data: bytes, chain: list[Any],
             offset: int = -1) -> Any:
     """A layer of Scapy's class ``cls`` with these fields, at the end of ``chain``."""
-    layer = object.__new__(cls)
+    layer: Any = object.__new__(cls)
     layer._fields, layer._data, layer._chain, layer._i = fields, data, chain, len(chain)
     layer._offset = offset
     return layer
@@ -439,7 +444,7 @@ def _ip6_extensions(ip6: Any, chain: list[Any]) -> int:
     packet where the next layer starts when fastpkt's view of it follows, else -1 (the rest,
     if any, is appended as Raw)."""
     start = ip6.offset + 40
-    data = _C.Packet.raw.__get__(ip6._packet)[start:ip6.offset + len(ip6)]
+    data = _CD.Packet.raw.__get__(ip6._packet)[start:ip6.offset + len(ip6)]
     nh, pos = ip6.nh, 0
     while nh in _IP6_EXT:
         rest = data[pos:]
@@ -458,7 +463,7 @@ def _ip6_extensions(ip6: Any, chain: list[Any]) -> int:
             break   # Scapy's payload is Raw
     else:
         if nh in _IP6_UPPER and pos < len(data):
-            return start + pos
+            return int(start + pos)
     if pos < len(data):
         chain.append(_linked(Raw, data[pos:], chain))
     return -1
@@ -530,7 +535,7 @@ def _ip6_options(data: bytes) -> list[Any]:
 
 
 def _ip6_option(cls: type, fields: dict[str, Any]) -> Any:
-    option = object.__new__(cls)
+    option: Any = object.__new__(cls)
     option._fields, option._data, option._chain, option._i, option._offset = fields, b"", None, 0, -1
     return option
 
@@ -687,7 +692,7 @@ class Raw(_Linked, metaclass=_RawMeta):
         return len(self.load)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.load == self.load  # type: ignore[attr-defined]
+        return isinstance(other, Raw) and type(other) is type(self) and other.load == self.load
 
     def __hash__(self) -> int:
         return hash(self.load)
@@ -870,9 +875,9 @@ class _RecordMeta(type):
         return type.__instancecheck__(cls, obj) or (
             cls._builder is not None and isinstance(obj, cls._builder))
 
-    def _make(cls, **values: Any) -> Any:
+    def _make(cls, **values: Any) -> _Record:
         """A record read from a packet."""
-        rec = object.__new__(cls)
+        rec: _Record = object.__new__(cast("type[_Record]", cls))
         rec._values = values
         return rec
 
@@ -903,7 +908,7 @@ class _Record(_LayerOps, metaclass=_RecordMeta):
             raise AttributeError("%s has no field %r" % (type(self).__name__, attr)) from None
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.fields == other.fields  # type: ignore[attr-defined]
+        return isinstance(other, _Record) and type(other) is type(self) and self.fields == other.fields
 
     def __hash__(self) -> int:
         return hash(tuple(self.fields))
@@ -971,8 +976,9 @@ def _txt(raw: bytes) -> list[bytes]:
     return out
 
 
-def _edns_options(raw: bytes) -> list[EDNS0TLV]:
-    out, i = [], 0
+def _edns_options(raw: bytes) -> list[_Record]:
+    out: list[_Record] = []
+    i = 0
     while i + 4 <= len(raw):
         code, length = int.from_bytes(raw[i:i + 2], "big"), int.from_bytes(raw[i + 2:i + 4], "big")
         out.append(EDNS0TLV._make(optcode=code, optlen=length, optdata=raw[i + 4:i + 4 + length]))
@@ -980,7 +986,7 @@ def _edns_options(raw: bytes) -> list[EDNS0TLV]:
     return out
 
 
-def _question(q: Any) -> DNSQR:
+def _question(q: Any) -> _Record:
     return DNSQR._make(qname=_dns_name(q.qname), qtype=q.qtype, unicastresponse=q.qclass >> 15,
                  qclass=q.qclass & 0x7FFF)
 
@@ -1044,6 +1050,8 @@ class _View(_LayerOps):
     attribute fall-through (``pkt[IP].sport``)."""
 
     __slots__ = ()
+    _packet: Any   # fastpkt's view attributes, from the C base it is mixed with
+    offset: int
     _scapy_fields: tuple[str, ...] = ()
 
     @property
@@ -1092,13 +1100,14 @@ def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, 
     ns.update(extra or {})
     cls = type(scapy_name, (_View, base), ns)
     # layers() names fastpkt's class when it has Scapy's name (IP, TCP...), else this one
-    cls._public = base if base.__name__ == scapy_name else cls
+    setattr(cls, "_public", base if base.__name__ == scapy_name else cls)
     return cls
 
 
 _new_flag = object.__new__
-_set_value, _set_fnames, _set_multi = FlagValue.value.__set__, FlagValue.names.__set__, FlagValue.multi.__set__
-_ip_flags_of, _tcp_flags_of = _C.IP.flags.__get__, _C.TCP.flags.__get__
+_FV: Any = FlagValue   # its slots as descriptors
+_set_value, _set_fnames, _set_multi = _FV.value.__set__, _FV.names.__set__, _FV.multi.__set__
+_ip_flags_of, _tcp_flags_of = _CD.IP.flags.__get__, _CD.TCP.flags.__get__
 
 
 def _flag(value: int, names: Any, multi: bool) -> FlagValue:
@@ -1119,12 +1128,12 @@ def _tcp_flags(self: Any) -> FlagValue:
 
 
 def _ip_options(self: Any) -> Any:
-    raw = _C.IP.options.__get__(self)
+    raw = _CD.IP.options.__get__(self)
     return [] if not raw else raw   # Scapy: IPOption objects; ours stay bytes (README)
 
 
 def _dns_section(which: str) -> property:
-    getter = getattr(_C.DNS, which).__get__
+    getter = getattr(_CD.DNS, which).__get__
     if which == "qd":
         return property(lambda self: _RecordList(_question(q) for q in getter(self)))
     return property(lambda self: _RecordList(_resource(r) for r in getter(self)))
@@ -1145,7 +1154,13 @@ def _icmp_fields(self: Any) -> dict[str, Any]:
 def _icmp_header_fields(h: bytes) -> dict[str, Any]:
     """Scapy's ICMP fields of an ICMP header (an ICMP layer's or one an error quotes)."""
     t = h[0]
-    u16, u32 = (lambda i: int.from_bytes(h[i:i + 2], "big")), (lambda i: int.from_bytes(h[i:i + 4], "big"))
+
+    def u16(i: int) -> int:
+        return int.from_bytes(h[i:i + 2], "big")
+
+    def u32(i: int) -> int:
+        return int.from_bytes(h[i:i + 4], "big")
+
     out: dict[str, Any] = {"type": t, "code": h[1], "chksum": u16(2)}
     if len(h) < 8 + _ICMP_EXTRA.get(t, 0):
         return out
@@ -1209,7 +1224,7 @@ CookedLinuxV2 = _view_class(_C.SLL, "CookedLinuxV2", "cooked linux v2", (), _SLL
 _VIEWS: dict[Any, type] = {
     _C.Ether: _view_class(_C.Ether, "Ether", "Ethernet", _C.Ether.fields),
     _C.Dot1Q: _view_class(_C.Dot1Q, "Dot1Q", "802.1Q", ("prio", "dei", "vlan", "type"),
-                          {"dei": property(lambda self: _C.Dot1Q.id.__get__(self))}),
+                          {"dei": property(lambda self: _CD.Dot1Q.id.__get__(self))}),
     _C.ARP: _view_class(_C.ARP, "ARP", "ARP", _C.ARP.fields),
     _C.IP: IP_,
     _C.IPv6: _view_class(_C.IPv6, "IPv6", "IPv6", _C.IPv6.fields),
@@ -1247,7 +1262,7 @@ def _first(pkt: Any) -> Any:
     return chain[0] if chain else NoPayload
 
 
-_fp_sport, _fp_dport = _C.Packet.sport.__get__, _C.Packet.dport.__get__
+_fp_sport, _fp_dport = _CD.Packet.sport.__get__, _CD.Packet.dport.__get__
 
 
 def _port(pkt: Any, getter: Any, attr: str) -> Any:
@@ -1259,7 +1274,7 @@ def _port(pkt: Any, getter: Any, attr: str) -> Any:
     return port
 
 
-class ScapyPacket(_C.Packet):
+class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facade's subclass is registered
     """A packet read through ``fastpkt.scapy``: a ``fastpkt.Packet`` that is also its first
     layer, as Scapy's packets are (``pkt.src`` is the Ethernet source on an Ether frame,
     ``pkt.payload`` the IP layer, ``pkt.fields`` the Ethernet fields). fastpkt's own
@@ -1269,36 +1284,36 @@ class ScapyPacket(_C.Packet):
 
     @property
     def name(self) -> str:
-        return _first(self).name
+        return cast(str, _first(self).name)
 
     @property
     def fields(self) -> dict[str, Any]:
-        return _first(self).fields
+        return cast("dict[str, Any]", _first(self).fields)
 
     @property
-    def payload(self) -> Any:
+    def payload(self) -> Any:  # type: ignore[override]  # Scapy's: the next layer, not bytes
         return _first(self).payload
 
     underlayer = None
 
     @property
-    def src(self) -> Any:
+    def src(self) -> Any:  # type: ignore[override]
         return _first(self).src
 
     @property
-    def dst(self) -> Any:
+    def dst(self) -> Any:  # type: ignore[override]
         return _first(self).dst
 
     @property
-    def sport(self) -> Any:
+    def sport(self) -> Any:  # type: ignore[override]
         return _port(self, _fp_sport, "sport")
 
     @property
-    def dport(self) -> Any:
+    def dport(self) -> Any:  # type: ignore[override]
         return _port(self, _fp_dport, "dport")
 
     @property
-    def proto(self) -> Any:
+    def proto(self) -> Any:  # type: ignore[override]
         return _first(self).proto
 
     def _scapy_getattr(self, attr: str) -> Any:
@@ -1325,7 +1340,7 @@ class ScapyPacket(_C.Packet):
                 return True
             if self._chain_differs():
                 return _LayerOps.getlayer(_first(self), Raw) is not None
-            return _C.Packet.payload.__get__(self) != b""   # bytes past the last header
+            return bool(_CD.Packet.payload.__get__(self) != b"")   # bytes past the last header
         if cls is Padding or cls == "Padding":
             if self._chain_differs():
                 return any(type(layer) is Padding for layer in _chain(self))
@@ -1361,7 +1376,7 @@ class ScapyPacket(_C.Packet):
     def summary(self) -> str:
         return _scapy_text.packet_summary(self)
 
-    def show(self, dump: bool = False) -> str | None:  # type: ignore[override]
+    def show(self, dump: bool = False) -> str | None:
         return _scapy_text.packet_show(self, dump=dump)
 
     def show2(self, dump: bool = False) -> str | None:

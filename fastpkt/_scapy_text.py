@@ -1131,6 +1131,10 @@ _TEX = {"{": "{\\tt\\char123}", "}": "{\\tt\\char125}", "\\": "{\\tt\\char92}", 
         "~": "{\\tt\\char126}", "<": "{\\tt\\char60}", ">": "{\\tt\\char62}"}
 
 
+def _tex_escape(text: str) -> str:
+    return "".join(_TEX.get(c, c) for c in text)
+
+
 def _table(style: str, data: Iterable[Any], fxyz: Callable[..., Any],
            sortx: Callable[[str], Any] | None = None, sorty: Callable[[str], Any] | None = None,
            seplinefunc: Callable[[int, list[int]], str] | None = None, dump: bool = False) -> str | None:
@@ -1150,20 +1154,20 @@ def _table(style: str, data: Iterable[Any], fxyz: Callable[..., Any],
     ys = _table_order(list(rows), sorty)
     conv: Callable[[str], str] = str
     if style == "tex":
-        conv = lambda t: "".join(_TEX.get(c, c) for c in t)   # noqa: E731
-        head, cell, end = (lambda n: "%s"), (lambda n: "& %s"), "\\\\"
+        conv = _tex_escape
+        head, cell, end = "%s", "& %s", "\\\\"
         seplinefunc = seplinefunc or (lambda a, x: "\\hline")
     elif style == "lined":
-        head, cell, end = (lambda n: "%%-%is |" % n), (lambda n: "%%-%is |" % n), ""
+        head, cell, end = "%%-%is |" % label, "%-{}s |", ""
         seplinefunc = seplinefunc or (lambda a, x: "+".join("-" * (w + 2) for w in [a - 1] + x + [-2]))
     else:
-        head, cell, end = (lambda n: "%%-%is" % n), (lambda n: "%%-%is" % n), ""
+        head, cell, end = "%%-%is" % label, "%-{}s", ""
     sep = seplinefunc(label, [widths[c] for c in cols]) + "\n" if seplinefunc else ""
-    fmts = {c: cell(widths[c]) for c in cols}
-    lines = [head(label) % "" + " " + "".join(fmts[c] % conv(c) + " " for c in cols) + end + "\n"]
+    fmts = {c: cell.replace("{}", str(widths[c])) for c in cols}
+    lines = [head % "" + " " + "".join(fmts[c] % conv(c) + " " for c in cols) + end + "\n"]
     lines.append(sep)
     for y in ys:
-        lines.append(head(label) % conv(y) + " " + "".join(
+        lines.append(head % conv(y) + " " + "".join(
             fmts[c] % conv(cells.get((c, y), "-")) + " " for c in cols) + end + "\n")
     text = sep + "".join(lines) + sep
     if dump:
