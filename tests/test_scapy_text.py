@@ -374,8 +374,16 @@ def test_make_table_prints_and_show2(capsys):
     printed = capsys.readouterr().out
     theirs.make_table(f)
     assert printed == capsys.readouterr().out and printed
+    # in a full run test_dissect_http has Scapy decoding HTTP in this process: those packets'
+    # text is compared in a fresh interpreter (scapy_texts); show2 of a read packet is its show
+    # in Scapy as here
+    n = 0
     for p, s in zip(ours, theirs):
-        assert p.show2(dump=True) == s.show2(dump=True)
+        assert p.show2(dump=True) == p.show(dump=True) and s.show2(dump=True) == s.show(dump=True)
+        if not any(c.__name__.startswith("HTTP") for c in s.layers()):
+            assert p.show2(dump=True) == s.show2(dump=True)
+            n += 1
+    assert n
     ours[0].show2()
     printed = capsys.readouterr().out
     theirs[0].show2()
