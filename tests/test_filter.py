@@ -89,6 +89,67 @@ HAND = [
     "upper(http.user_agent) contains \"MOZILLA\"",
 ]
 
+# Wireshark 4.0's arithmetic (`+ - * / %`, unary signs, `{}`, `&` among them), the layer
+# operator, max()/min()/abs()/string() and ${} references (no selected frame in tshark: no
+# value), each operator over several fields; tshark's integer rules show in the negative
+# results, dropped overflows and divisions by zero, and `!=` over what is left.
+ARITH = [
+    "frame.len - 1000 < 0", "frame.len - 1000 == -938", "frame.len - 1000 > 4000000000",
+    "-frame.len < 0", "-frame.len == -60", "- frame.len == -60", "+frame.len == 60",
+    "frame.len + 1", "frame.len - 60", "frame.len * 0", "frame.len % 7", "frame.len / 0",
+    "frame.len / 0 == 1", "frame.len / 0 != 1", "frame.len / 0 === 1", "frame.len / 0 !== 1",
+    "all frame.len / 0 < 1", "frame.len % 0 == 0", "frame.len -1 == 59", "frame.len+1 == 61",
+    "frame.len*2 == 120", "frame.len/2 == 30", "frame.len == 61 - 1", "frame.len == {61 - 1}",
+    "{frame.len} == 60", "{frame.len}+1 == 61", "frame.len + +1 == 61", "frame.len - 1 - 1 == 58",
+    "frame.len - 10 * 2 == 40", "frame.len / 7 * 7 == 56", "frame.len % 7 == 4",
+    "frame.len == frame.len + 0", "frame.len == -1", "frame.len > -1", "frame.len != -1",
+    "frame.len !== -1", "frame.len + -1 == 59", "frame.len - -1 == 61", "frame.len * -1 == -60",
+    "frame.len / -1", "frame.len in {-1, 60}", "frame.len & 0xff + 1 == 61",
+    "frame.len + 1 & 0xff == 61", "frame.len & 0x3c + 0 == 60", "frame.cap_len - frame.len < 0",
+    "frame.number + 1 == 3", "frame.number % 2 == 0 && tcp", "tcp.srcport - tcp.dstport",
+    "tcp.srcport - tcp.dstport > 1000", "tcp.port + 1 == 81", "tcp.port - 1 == 79",
+    "tcp.port - tcp.port != 0", "any tcp.port - tcp.port != 0", "tcp.port - tcp.port == 0",
+    "tcp.dstport >= 4 * {tcp.srcport + 3}", "tcp.srcport + ip.ttl > 0",
+    "frame.len + tcp.srcport > 0", "frame.len - 1000 == tcp.srcport",
+    "tcp.srcport / {tcp.port - tcp.srcport} >= 0", "frame.len * {tcp.srcport - tcp.dstport} != 0",
+    "frame.len * {tcp.srcport - tcp.dstport} > 0", "{tcp.srcport - tcp.dstport} * frame.len < 0",
+    "tcp.len - 1 - tcp.len == -1", "tcp.hdr_len / 4 == 8", "tcp.hdr_len + tcp.len == 32",
+    "tcp.window_size_value * 2 > 60000", "tcp.seq_raw + 4000000000 > 0", "tcp.ack_raw - tcp.seq_raw < 0",
+    "ip.ttl + 1 == 65", "ip.ttl - 100 == -36", "ip.ttl * 4 == 0", "ip.len - ip.hdr_len == 40",
+    "ip.len % 2 == 1", "ip.id / 256 == 0", "ip.proto * 2 == 34", "ipv6.plen - 8 == 0",
+    "ipv6.hlim - 64 < 0", "ipv6.flow % 2 == 1", "udp.length - 8 == 0", "udp.dstport >= udp.srcport + 1",
+    "udp.srcport - udp.dstport == 0", "dns.count.answers - dns.count.queries > 1",
+    "dns.count.answers * 2 >= 4", "dns.qry.type % 27 == 1", "icmp.type + icmp.code == 3",
+    "icmpv6.type - 128 <= 1", "eth.type + 1 == 0x801", "eth.type & 0xff00 == 0x0800",
+    "vlan.id - 1 == 99", "http.content_length / 2 > 100", "http.content_length - 1000000 < 0",
+    "http.response.code / 100 == 4", "tls.record.length - 5 > 100", "count(tcp.port) * 2 == 4",
+    "len(http.host) - 10 > 0", "len(dns.qry.name) % 2 == 0",
+    "abs(frame.len - 1000) == 938", "abs(-frame.len) == 60", "abs(tcp.srcport) == 80",
+    "abs(tcp.len - 1 - tcp.len) == 1", "abs(ip.ttl - 128) < 10", "abs(tcp.srcport) != 80",
+    "max(frame.len, 0) == 60", "max(frame.len, -1) == 60", "min(frame.len - 1000, 0) == -938",
+    "max(tcp.srcport, tcp.dstport) == 80", "min(tcp.srcport, tcp.dstport) == 80",
+    "max(tcp.port) == 80", "max(tcp.port) > 1024", "max(tcp.srcport, 80) == 80",
+    "min(tcp.srcport, tcp.dstport) + 1 == 81", "max(frame.len, frame.cap_len) == 60",
+    "max(tcp.srcport) != 80", "max(tcp.srcport + 0, 1) != 80", "max(ip.src) == 192.168.1.1",
+    "max(ip.src, ip.dst) == 10.0.0.0/8", "max(ip.src, ip.dst) > 10.0.0.0", "max(ip.addr) == 192.168.0.0/16",
+    "min(eth.src) == 00:00:00:00:00:00", "max(eth.addr) == ff:ff:ff:ff:ff:ff",
+    "max(dns.qry.name) == \"a\"", "max(dns.qry.name) contains \"a\"", "min(dns.resp.ttl) < 300",
+    "max(udp.srcport, udp.dstport) == 53", "min(ipv6.src, ipv6.dst) == fe80::/10",
+    "string(frame.number) matches \"[13579]$\"", "string(ip.src) == \"192.168.1.1\"",
+    "string(tcp.srcport) contains \"80\"", "string(eth.src) contains \"00:\"",
+    "string(ipv6.src) contains \"::\"", "string(tcp.flags) == \"18\"", "string(tcp.srcport) == 80",
+    "string(tcp.port) == \"80\"", "string(dns.qry.type) == \"1\"", "string(ip.proto) == \"6\"",
+    "string(tcp.srcport) != \"80\"", "string(ip.dst) matches \"^10\\\\.\"",
+    "string(udp.dstport) matches \"^5\"", "string(eth.dst) == \"ff:ff:ff:ff:ff:ff\"",
+    "ip.src#1 == 192.168.1.1", "ip.addr#1", "ip.addr#2", "ip#2", "ip.src#0", "ip.src#[1-2]",
+    "ip.src#[2:]", "ip.src#[1]", "ip.src#[1:2]", "tcp.port#1 == 80", "tcp.port#2 == 80",
+    "ip.src#1[0] == c0", "len(ip.src#1) == 4", "count(ip.src#1) == 1", "ip.src#1 == ip.dst#1",
+    "ip.src #1 == 192.168.1.1", "dns.qry.name#1 contains \"google\"", "vlan.id#1", "vlan.id#2",
+    "vlan.id#[1-2] == 100", "vlan.id#2 == 200", "eth.src#2", "tcp.flags.syn#1 == 1",
+    "ipv6.src#1 == fe80::/10", "string(ip.src#1) == \"192.168.1.1\"", "frame.len == ${frame.len}",
+    "frame.len != ${frame.len}", "${frame.len} == 3", "frame.len >= ${frame.len} - 300",
+]
+
 # tshark field types (tshark -G fields) -> what the generator writes for them.
 UINT = ("FT_UINT8", "FT_UINT16", "FT_UINT24", "FT_UINT32", "FT_UINT64", "FT_FRAMENUM")
 
@@ -249,6 +310,12 @@ def test_generated_expressions_match_tshark(capture):
     assert not bad, f"{len(bad)} of {len(exprs)}:\n" + "\n".join(bad)
 
 
+@pytest.mark.tshark
+def test_arithmetic_layers_functions_match_tshark(capture):
+    bad = check(capture, ARITH)
+    assert not bad, f"{len(bad)} of {len(ARITH)}:\n" + "\n".join(bad)
+
+
 # Bad expressions: tshark's caret column (and, where it has one, its message) must be ours.
 BAD = [
     "tcp.port ==", "tcp.port == 80 and", "tcp.prot == 80", "tcp.prot", "tcp.port == 80 && tcp.prot",
@@ -261,6 +328,20 @@ BAD = [
     "tcp.port == 80 or or tcp", "http.request.method == \"GE", "ip.ttl == 256",
     "eth.dst == 00:11:22:33:44:55:66", "udp.port in {53, }", "dns.flags.response == 2x",
     "upper(ip.src) == \"x\"", "lower(frame.len) == 3",
+    # arithmetic, functions, layers, references (tshark 4.0)
+    "3 + 1 == frame.number", "3 + 1", "ip.src + 1 == 1.2.3.4", "-ip.src == 1.2.3.4",
+    "ip.src - 1 == 1.2.3.4", "frame.len + ip.src == 3", "frame.len + \"a\" == 3",
+    "tcp.flags.syn + 1 == 2", "frame[0] + 1 == 1", "frame.len + 0 in {60, 61}",
+    "frame.len + 0 contains 3c", "frame.len in {59 + 1}", "-{frame.len} == -60", "--frame.len == 60",
+    "{frame.len == 60}", "frame.len + {1", "frame.len == 60 +", "ip.ttl * 10 == 640",
+    "frame.len * 4294967296 == 0", "max(tcp.srcport, ip.ttl) > 0", "max(frame.len, ip.src) == 3",
+    "max(tcp.srcport, tcp.dstport)", "max(1, 2) == 2", "abs(ip.src) == 1.2.3.4",
+    "abs(frame.len, 1) == 3", "string(frame.len, 1) == \"3\"", "string(http.host) == \"x\"",
+    "string(frame.time_epoch) contains \".\"", "string(tcp.flags.syn) == \"1\"",
+    "string(1) == \"1\"", "string(frame.number)", "len(string(tcp.srcport)) == 2",
+    "upper(string(eth.src)) contains \"FF\"", "string(tcp.srcport) in {\"80\"}",
+    "max(tcp.port) in {80}", "ip.src # 1", "ip.src#-1", "ip.src#a", "ip.src#", "ip.src#[a-b]",
+    "ip.src#[1-2", "ip.src#[2-]", "ip.src#99999999999", "${frame.len}", "${frme.len} == 3",
 ]
 
 

@@ -84,11 +84,43 @@ static int count_visit(void *arg, const fp_field_value *v)
     return 0;
 }
 
+typedef struct {
+    const fp_operand *op;
+    value_fn fn;
+    void *arg;
+    int k, passed;
+} layer_adapter;
+
+static int layer_visit(void *arg, const fp_field_value *v)
+{
+    layer_adapter *la = arg;
+    la->k++;
+    if (la->k < la->op->layer_lo)
+        return 0;
+    if (la->k > la->op->layer_hi)
+        return 1;
+    la->passed++;
+    return la->fn(la->arg, v);
+}
+
+/* The field's values in the layers `#n` / `#[range]` asks for. fastpkt dissects one header
+ * of each protocol, so every value is in layer 1, except VLAN tags: one layer per tag. */
+static int field_each_layers(const fp_operand *op, fp_field_ctx *x, value_fn fn, void *arg)
+{
+    if (!op->has_layer)
+        return fp_field_each(op->field, x, fn, arg);
+    if (op->field->layer != FP_L_VLAN)
+        return op->layer_lo <= 1 && op->layer_hi >= 1 ? fp_field_each(op->field, x, fn, arg) : 0;
+    layer_adapter la = {op, fn, arg, 0, 0};
+    fp_field_each(op->field, x, layer_visit, &la);
+    return la.passed;
+}
+
 /* Calls fn for each value of the operand until fn returns nonzero. */
 static void operand_each(const ev *e, const fp_operand *op, value_fn fn, void *arg)
 {
     if (op->func == FN_COUNT) {
-        int n = fp_field_each(op->field, e->x, count_visit, NULL);
+        int n = field_each_layers(op, e->x, count_visit, NULL);
         if (n > 0) {
             fp_field_value v = {(uint64_t)n, NULL, 0};
             if (op->has_mask)
@@ -98,18 +130,25 @@ static void operand_each(const ev *e, const fp_operand *op, value_fn fn, void *a
         return;
     }
     if (!op->has_slice && !op->func && !op->has_mask) {
-        fp_field_each(op->field, e->x, fn, arg);
+        field_each_layers(op, e->x, fn, arg);
         return;
     }
     adapter ad = {e, op, fn, arg};
-    fp_field_each(op->field, e->x, transform_visit, &ad);
+    field_each_layers(op, e->x, transform_visit, &ad);
+}
+
+void fp_filter_operand_each(const fp_filter *f, fp_field_ctx *x, const fp_operand *op,
+                            fp_field_visit fn, void *arg)
+{
+    ev e = {f, x};
+    operand_each(&e, op, fn, arg);
 }
 
 /* ---- comparisons ------------------------------------------------------------------ */
 
 static int numeric(int kind) { return kind == FK_UINT || kind == FK_BOOL || kind == FK_IPV4; }
 
-static int compare(int kind, const fp_field_value *a, const fp_field_value *b)
+int fp_filter_compare(int kind, const fp_field_value *a, const fp_field_value *b)
 {
     if (numeric(kind))
         return a->u < b->u ? -1 : a->u > b->u;
@@ -134,7 +173,7 @@ static int holds(int rel, int c)
     }
 }
 
-static int in_prefix(int kind, const fp_field_value *v, const fp_literal *l, const uint8_t *pool)
+int fp_filter_in_prefix(int kind, const fp_field_value *v, const fp_literal *l, const uint8_t *pool)
 {
     if (kind == FK_IPV4) {
         uint32_t mask = l->prefix == 0 ? 0 : 0xFFFFFFFFu << (32 - l->prefix);
@@ -212,7 +251,7 @@ static int test_one(test_state *t, const fp_field_value *v)
         if (n->rhs_field) {
             int kind = pair_kind(n);
             for (int i = 0; i < t->n_rhs; i++) {
-                int r = holds(n->rel, compare(kind, v, &t->rhs[i]));
+                int r = holds(n->rel, fp_filter_compare(kind, v, &t->rhs[i]));
                 if (n->quant == Q_ANY ? r : !r)
                     return n->quant == Q_ANY;
             }
@@ -220,11 +259,11 @@ static int test_one(test_state *t, const fp_field_value *v)
         } else {
             const fp_literal *l = &e->f->lits[n->lit];
             if (l->prefix >= 0) {
-                int inside = in_prefix(n->lhs.kind, v, l, e->f->pool);
+                int inside = fp_filter_in_prefix(n->lhs.kind, v, l, e->f->pool);
                 return n->rel == REL_EQ ? inside : !inside;
             }
             fp_field_value lv = lit_value(e, l);
-            return holds(n->rel, compare(n->lhs.kind, v, &lv));
+            return holds(n->rel, fp_filter_compare(n->lhs.kind, v, &lv));
         }
     case NT_CONTAINS:
         if (n->rhs_field) {
@@ -245,11 +284,11 @@ static int test_one(test_state *t, const fp_field_value *v)
         for (int i = 0; i < n->nlit; i++) {
             const fp_literal *lo = &e->f->lits[n->lit + 2 * i], *hi = lo + 1;
             if (lo->prefix >= 0) { /* a CIDR block: ranges of blocks are not a thing */
-                if (in_prefix(n->lhs.kind, v, lo, e->f->pool)) return 1;
+                if (fp_filter_in_prefix(n->lhs.kind, v, lo, e->f->pool)) return 1;
                 continue;
             }
             fp_field_value a = lit_value(e, lo), b = lit_value(e, hi);
-            if (compare(n->lhs.kind, v, &a) >= 0 && compare(n->lhs.kind, v, &b) <= 0) return 1;
+            if (fp_filter_compare(n->lhs.kind, v, &a) >= 0 && fp_filter_compare(n->lhs.kind, v, &b) <= 0) return 1;
         }
         return 0;
     }
@@ -305,6 +344,8 @@ static int eval(const ev *e, int i)
         return 0;
     case NT_NOT:
         return !eval(e, n->a);
+    case NT_VCMP: case NT_VCONTAINS: case NT_VMATCHES: case NT_VTRUE:
+        return fp_filter_eval_value_test(e->f, n, e->x);
     default:
         return eval_test(e, n);
     }

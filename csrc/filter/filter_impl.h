@@ -21,12 +21,14 @@ enum {
 
 enum { FN_NONE, FN_LEN, FN_COUNT, FN_UPPER, FN_LOWER };
 
-/* A field as the filter reads it: field, then [slice], then len()/count()/upper()/lower(),
- * then & mask. */
+/* A field as the filter reads it: field, then #layers, then [slice], then
+ * len()/count()/upper()/lower(), then & mask. */
 typedef struct {
     const fp_field *field;
     uint8_t kind;
     uint8_t func;
+    uint8_t has_layer;
+    int32_t layer_lo, layer_hi; /* `#n`, `#[range]`: 1-based, inclusive */
     uint8_t has_slice, slice_to_end;
     int32_t slice_start, slice_len;
     uint8_t has_mask;
@@ -41,7 +43,29 @@ typedef struct {
     int prefix;        /* CIDR bits for addresses, -1 for none */
 } fp_literal;
 
-enum { NT_AND, NT_OR, NT_NOT, NT_EXISTS, NT_NONZERO, NT_CMP, NT_CONTAINS, NT_MATCHES, NT_IN };
+/* Arithmetic and function values (4.0's `+ - * / %`, unary minus, `{}`, `&` inside them,
+ * max/min/abs/string, ${} references): a tree evaluated per packet into bounded lists. */
+enum {
+    VX_FIELD, VX_LIT, VX_REF, VX_NEG, VX_ADD, VX_SUB, VX_MUL, VX_DIV, VX_MOD, VX_AND,
+    VX_MAX, VX_MIN, VX_ABS, VX_STRING,
+};
+
+typedef struct {
+    uint8_t op, kind; /* kind: FK_* of the values */
+    uint8_t wide;     /* integers: 64-bit arithmetic (fields over 32 bits), else 32 */
+    int a, b;         /* operands; max/min: kids[a .. a+b) */
+    int lit;          /* VX_LIT */
+    fp_operand field; /* VX_FIELD, VX_STRING, VX_REF */
+    /* compile time: extent in the expression, the operator or function name, depth, and a
+     * literal's token until the comparison says which kind it converts to */
+    int col, len, opcol, oplen, depth;
+    int tok_type;
+    uint32_t tok_off, tok_slen;
+    uint64_t tok_u;
+} fp_vexpr;
+
+enum { NT_AND, NT_OR, NT_NOT, NT_EXISTS, NT_NONZERO, NT_CMP, NT_CONTAINS, NT_MATCHES, NT_IN,
+       NT_VCMP, NT_VCONTAINS, NT_VMATCHES, NT_VTRUE };
 enum { REL_EQ, REL_NE, REL_GT, REL_GE, REL_LT, REL_LE };
 enum { Q_ANY, Q_ALL };
 
@@ -50,6 +74,7 @@ typedef struct {
     int a, b;            /* not: a; and/or: kids[a .. a+b) */
     fp_operand lhs, rhs; /* rhs when rhs_field */
     int lit, nlit;       /* literal index; for `in`: first of nlit (lo, hi) pairs */
+    int vl, vr;          /* NT_V*: the value trees of the two sides (vr: -1 for NT_VTRUE) */
     pcre2_code *re;
 } fp_node;
 
@@ -62,7 +87,19 @@ struct fp_filter {
     int n_lits, cap_lits;
     uint8_t *pool;
     uint32_t pool_len, pool_cap;
+    fp_vexpr *vx;
+    int n_vx, cap_vx;
     int needs_app; /* some field lives in an application layer: full dissection */
 };
+
+/* -1, 0, 1: integers, booleans and IPv4 as numbers, times signed, the rest as bytes. */
+int fp_filter_compare(int kind, const fp_field_value *a, const fp_field_value *b);
+/* 1 when the address v lies in the literal's CIDR block. */
+int fp_filter_in_prefix(int kind, const fp_field_value *v, const fp_literal *l, const uint8_t *pool);
+/* Evaluates node n (an NT_V* test): filter_value.c. */
+int fp_filter_eval_value_test(const fp_filter *f, const fp_node *n, fp_field_ctx *x);
+/* Calls fn for each value of the operand (layers, slice, function, mask) until fn stops. */
+void fp_filter_operand_each(const fp_filter *f, fp_field_ctx *x, const fp_operand *op,
+                            fp_field_visit fn, void *arg);
 
 #endif

@@ -16,6 +16,8 @@
 enum {
     T_EOF, T_LPAREN, T_RPAREN, T_LBRACE, T_RBRACE, T_LBRACKET, T_COMMA, T_DOTDOT, T_AMP,
     T_AND, T_OR, T_NOT, T_REL, T_CONTAINS, T_MATCHES, T_IN, T_ANY, T_ALL,
+    T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PERCENT,
+    T_REF,    /* ${field}: the name at off, slen in the expression */
     T_STRING, /* quoted: decoded bytes in the pool */
     T_CHAR,   /* 'c': value in u */
     T_WORD,   /* fields, numbers, addresses, byte strings, keywords not listed above */
@@ -137,6 +139,17 @@ static int node_new(parser *p, int type)
 static int word_char(char c)
 {
     return isalnum((unsigned char)c) || c == '_' || c == '.' || c == ':' || c == '-' || c == '/';
+}
+
+/* 1 when s[0..n) is a registry name. */
+static int name_ends_at(const char *s, int n)
+{
+    char buf[128];
+    if (n <= 0 || n >= (int)sizeof buf)
+        return 0;
+    memcpy(buf, s, (size_t)n);
+    buf[n] = '\0';
+    return fp_field_lookup(buf) != NULL;
 }
 
 static int hexval(char c)
@@ -314,6 +327,24 @@ static int next(parser *p)
     else if (c == '&' && d == '&') { t->type = T_AND; two = 1; }
     else if (c == '&') t->type = T_AMP;
     else if (c == '|' && d == '|') { t->type = T_OR; two = 1; }
+    else if (c == '+') t->type = T_PLUS;
+    else if (c == '-') t->type = T_MINUS; /* Wireshark: a minus starts a token, `a-b` is a name */
+    else if (c == '*') t->type = T_STAR;
+    else if (c == '/') t->type = T_SLASH;
+    else if (c == '%') t->type = T_PERCENT;
+    else if (c == '$' && d == '{') {
+        int j = i + 2;
+        while (word_char(s[j]))
+            j++;
+        if (s[j] != '}')
+            t->type = T_OTHER;
+        else {
+            t->type = T_REF;
+            t->off = (uint32_t)(i + 2);
+            t->slen = (uint32_t)(j - i - 2);
+            t->len = j + 1 - i;
+        }
+    }
     else if (c == '=' && d == '=') {
         t->type = T_REL; t->rel = REL_EQ;
         if (s[i + 2] == '=') { t->quant = Q_ALL; t->len = 3; } else { t->quant = Q_ANY; two = 1; }
@@ -338,8 +369,11 @@ static int next(parser *p)
         return lex_char(p, i);
     } else if (word_char(c)) {
         int j = i;
-        while (word_char(s[j]) && !(s[j] == '.' && s[j + 1] == '.'))
+        while (word_char(s[j]) && !(s[j] == '.' && s[j + 1] == '.')) {
+            if (s[j] == '/' && name_ends_at(s + i, j - i))
+                break; /* `frame.len/2`: a field, then a division (CIDR literals keep theirs) */
             j++;
+        }
         t->type = T_WORD;
         t->len = j - i;
         for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
@@ -655,6 +689,55 @@ static int parse_slice(parser *p, fp_operand *op)
     return 0;
 }
 
+/* `#n` or `#[range]` after a field name (a range as in slices: `[i-j]`, `[i:n]`, `[i]`,
+ * `[i:]`): the layers, counted from 1, whose values the field takes. */
+static int parse_layer(parser *p, fp_operand *op)
+{
+    const char *s = p->expr;
+    int at = p->pos + 1;
+    op->has_layer = 1;
+    if (s[at] >= '0' && s[at] <= '9') {
+        int end = at;
+        while (s[end] >= '0' && s[end] <= '9')
+            end++;
+        if (slice_int(s + at, end - at, &op->layer_lo) < 0)
+            return fail_at(p, at, end - at, "\"%.*s\" causes an integer overflow.", end - at, s + at);
+        op->layer_hi = op->layer_lo;
+        p->pos = end;
+        return 0;
+    }
+    if (s[at] == '\0')
+        return fail_at(p, at, 0, "Unexpected end of filter expression.");
+    if (s[at] != '[')
+        return fail_at(p, at, 1, "Expected digit or \"[\", not \"%c\"", s[at]);
+    int body = at + 1, close = body;
+    while (s[close] != ']' && s[close] != '\0')
+        close++;
+    if (s[close] == '\0')
+        return fail_at(p, close, 0, "The right bracket was missing from a slice.");
+    int n = close - body;
+    const char *b = s + body, *colon = memchr(b, ':', (size_t)n), *dash = memchr(b, '-', (size_t)n);
+    const char *sep = colon ? colon : dash;
+    int a = sep ? (int)(sep - b) : n;
+    int32_t lo = 1, second = 0;
+    for (int i = 0; i < n; i++)
+        if (!(b[i] >= '0' && b[i] <= '9') && b + i != sep)
+            return fail_at(p, body, n, "\"%.*s\" is not a valid number.", n, b);
+    if ((a > 0 && slice_int(b, a, &lo) < 0) || (sep && a == 0 && dash) ||
+        (sep && n - a - 1 > 0 && slice_int(sep + 1, n - a - 1, &second) < 0) ||
+        (dash && n - a - 1 == 0) || n == 0)
+        return fail_at(p, body, n, "\"%.*s\" is not a valid range.", n, b);
+    op->layer_lo = lo;
+    if (!sep)
+        op->layer_hi = lo;
+    else if (dash)
+        op->layer_hi = second;
+    else
+        op->layer_hi = n - a - 1 == 0 ? INT32_MAX : lo + second - 1;
+    p->pos = close + 1;
+    return 0;
+}
+
 static int sliceable(const fp_field *f)
 {
     return f->type == FP_FT_BYTES || f->type == FP_FT_STRING || f->type == FP_FT_PROTOCOL ||
@@ -695,6 +778,14 @@ static int field_operand(parser *p, fp_operand *op, int lhs)
     }
     op->field = f;
     op->kind = (uint8_t)kind_of(f);
+    int hash = p->pos;
+    while (p->expr[hash] == ' ' || p->expr[hash] == '\t')
+        hash++;
+    if (p->expr[hash] == '#') { /* tshark reads `ip.src #1` as a layer too */
+        p->pos = hash;
+        if (parse_layer(p, op) < 0)
+            return -1;
+    }
     if (p->expr[p->pos] == '[') {
         char tn[64];
         next(p);
@@ -730,6 +821,9 @@ static int parse_operand(parser *p, fp_operand *op, int lhs)
         next(p);
         if (p->tok.type != T_WORD) return unexpected(p);
         int arg_col = p->tok.col;
+        if (p->expr[p->pos] == '(') /* a function's value: len(), upper()... read fields only */
+            return fail_tok(p, "Only %sfields can be used as parameter for %.*s()",
+                            func == FN_UPPER || func == FN_LOWER ? "string type " : "", len, p->expr + col);
         if (field_operand(p, op, 1) < 0) return -1;
         if (p->tok.type != T_RPAREN) return unexpected(p);
         if ((func == FN_UPPER || func == FN_LOWER) && op->kind != FK_STRING)
@@ -750,35 +844,461 @@ static int parse_operand(parser *p, fp_operand *op, int lhs)
     return field_operand(p, op, lhs);
 }
 
-/* `& mask` after an operand: integers, or bytes as long as the slice. */
-static int parse_mask(parser *p, fp_operand *op)
+/* `& mask` on a field (operand `op`): integers, or bytes as long as the slice. The mask is
+ * the literal token of value node `lit`; `col` is the column of the `&`. */
+static int mask_operand(parser *p, fp_operand *op, int lit, int col)
 {
-    if (p->tok.type != T_AMP)
-        return 0;
-    int col = p->tok.col;
-    next(p);
+    fp_vexpr *m = &p->f->vx[lit];
+    token save = p->tok;
+    memset(&p->tok, 0, sizeof p->tok);
+    p->tok.type = m->tok_type;
+    p->tok.col = m->col;
+    p->tok.len = m->len;
+    p->tok.off = m->tok_off;
+    p->tok.slen = m->tok_slen;
+    p->tok.u = m->tok_u;
+    int rc = 0;
     if (op->kind == FK_UINT || op->kind == FK_BOOL) {
         int li = literal(p, FK_UINT, op->func ? NULL : op->field, op);
-        if (li < 0) return -1;
-        op->mask = p->f->lits[li].u;
+        if (li < 0) rc = -1;
+        else op->mask = p->f->lits[li].u;
     } else if (op->kind == FK_BYTES && op->has_slice && !op->slice_to_end) {
         int li = literal(p, FK_BYTES, op->field, op);
-        if (li < 0) return -1;
-        const fp_literal *l = &p->f->lits[li];
-        if ((int32_t)l->len != op->slice_len)
-            return fail_tok(p, "The bit mask must have as many bytes as the slice (%d).", op->slice_len);
-        op->mask_off = l->off;
-        op->mask_len = l->len;
+        if (li < 0) {
+            rc = -1;
+        } else {
+            const fp_literal *l = &p->f->lits[li];
+            if ((int32_t)l->len != op->slice_len)
+                rc = fail_tok(p, "The bit mask must have as many bytes as the slice (%d).", op->slice_len);
+            op->mask_off = l->off;
+            op->mask_len = l->len;
+        }
     } else {
         char tn[64];
-        return fail_at(p, col, 1, "%s (type=%s) cannot participate in bitwise and.", op->field->name,
-                       type_name(op->field, tn, sizeof tn));
+        rc = fail_at(p, col, 1, "%s (type=%s) cannot participate in bitwise and.", op->field->name,
+                     type_name(op->field, tn, sizeof tn));
     }
     op->has_mask = 1;
-    return next(p);
+    p->tok = save;
+    return rc;
 }
 
-/* ---- expressions ----------------------------------------------------------------- */
+/* ---- value expressions: arithmetic, functions, references ---------------------------- */
+
+#define VX_MAX_DEPTH 32 /* evaluation recurses along the tree: keep its stack small */
+
+static int vx_new(parser *p, int op, int col)
+{
+    fp_filter *f = p->f;
+    if (grow((void **)&f->vx, &f->cap_vx, f->n_vx + 1, sizeof *f->vx) < 0)
+        return fail_at(p, 0, 0, "out of memory");
+    fp_vexpr *v = &f->vx[f->n_vx];
+    memset(v, 0, sizeof *v);
+    v->op = (uint8_t)op;
+    v->a = v->b = v->lit = -1;
+    v->col = v->opcol = col;
+    v->depth = 1;
+    return f->n_vx++;
+}
+
+/* Where the current token starts, less the spaces before it: the end of what came before. */
+static int end_before_token(const parser *p, int start)
+{
+    int end = p->tok.col;
+    while (end > start && (p->expr[end - 1] == ' ' || p->expr[end - 1] == '\t' ||
+                           p->expr[end - 1] == '\n' || p->expr[end - 1] == '\r'))
+        end--;
+    return end;
+}
+
+static int vx_parent(parser *p, int op, int opcol, int a, int b)
+{
+    int i = vx_new(p, op, opcol);
+    if (i < 0) return -1;
+    fp_vexpr *v = &p->f->vx[i];
+    const fp_vexpr *x = &p->f->vx[a];
+    v->a = a;
+    v->b = b;
+    v->col = x->col;
+    int end = b >= 0 ? p->f->vx[b].col + p->f->vx[b].len : x->col + x->len;
+    v->len = end - v->col;
+    v->depth = 1 + (b >= 0 && p->f->vx[b].depth > x->depth ? p->f->vx[b].depth : x->depth);
+    if (v->depth > VX_MAX_DEPTH)
+        return fail_at(p, opcol, 1, "Arithmetic expression nested too deeply (over %d levels).", VX_MAX_DEPTH);
+    return i;
+}
+
+static int parse_vexpr(parser *p);
+
+static const struct { const char *name; int op; } value_functions[] = {
+    {"max", VX_MAX}, {"min", VX_MIN}, {"abs", VX_ABS}, {"string", VX_STRING}};
+
+static int value_function_id(const char *s, int len)
+{
+    for (size_t i = 0; i < sizeof value_functions / sizeof value_functions[0]; i++)
+        if ((int)strlen(value_functions[i].name) == len && memcmp(s, value_functions[i].name, (size_t)len) == 0)
+            return value_functions[i].op;
+    return -1;
+}
+
+/* max(), min(), abs(), string(): the name is the current token, '(' follows. */
+static int parse_value_function(parser *p, int op)
+{
+    int col = p->tok.col, nlen = p->tok.len;
+    int args[64], n = 0;
+    next(p);
+    next(p);
+    if (p->tok.type != T_RPAREN) {
+        for (;;) {
+            if (n == (int)(sizeof args / sizeof args[0]))
+                return fail_tok(p, "Too many arguments to %.*s().", nlen, p->expr + col);
+            int a = parse_vexpr(p);
+            if (a < 0) return -1;
+            args[n++] = a;
+            if (p->tok.type != T_COMMA) break;
+            next(p);
+        }
+    }
+    if (p->tok.type != T_RPAREN) return unexpected(p);
+    int end = p->tok.col + 1;
+    next(p);
+    const char *name = p->expr + col;
+    if (n == 0)
+        return fail_at(p, col, nlen, "Function %.*s needs at least 1 arguments.", nlen, name);
+    if ((op == VX_ABS || op == VX_STRING) && n > 1)
+        return fail_at(p, col, nlen, "Function %.*s can only accept 1 arguments.", nlen, name);
+    fp_filter *f = p->f;
+    int i;
+    if (op == VX_STRING) {
+        const fp_vexpr *a = &f->vx[args[0]];
+        if (a->op != VX_FIELD || a->field.func || a->field.has_slice)
+            return fail_at(p, a->col, a->len, "Only fields can be used as parameter for string()");
+        int t = a->field.field->type;
+        if (t != FP_FT_UINT && t != FP_FT_IPV4 && t != FP_FT_IPV6 && t != FP_FT_MAC)
+            return fail_at(p, a->col, a->len, "String conversion for field \"%s\" is not supported",
+                           a->field.field->name);
+        fp_operand field = a->field;
+        if ((i = vx_new(p, VX_STRING, col)) < 0) return -1;
+        f->vx[i].field = field;
+        f->vx[i].kind = FK_STRING;
+    } else if (op == VX_ABS) {
+        if ((i = vx_parent(p, VX_ABS, col, args[0], -1)) < 0) return -1;
+    } else {
+        if ((i = vx_new(p, op, col)) < 0) return -1;
+        if (grow((void **)&f->kids, &f->cap_kids, f->n_kids + n, sizeof *f->kids) < 0)
+            return fail_at(p, 0, 0, "out of memory");
+        memcpy(f->kids + f->n_kids, args, (size_t)n * sizeof *args);
+        int depth = 0;
+        for (int k = 0; k < n; k++)
+            if (f->vx[args[k]].depth > depth) depth = f->vx[args[k]].depth;
+        f->vx[i].a = f->n_kids;
+        f->vx[i].b = n;
+        f->vx[i].depth = depth + 1;
+        f->n_kids += n;
+        if (depth + 1 > VX_MAX_DEPTH)
+            return fail_at(p, col, nlen, "Arithmetic expression nested too deeply (over %d levels).", VX_MAX_DEPTH);
+    }
+    fp_vexpr *v = &f->vx[i];
+    v->col = v->opcol = col;
+    v->oplen = nlen;
+    v->len = end - col;
+    return i;
+}
+
+/* A field (with layers, slice, len()/count()/upper()/lower()), a value function, a
+ * ${reference}, `{ expression }`, or a literal kept as its token. */
+static int parse_vprimary(parser *p)
+{
+    int col = p->tok.col, i;
+    if (p->tok.type == T_LBRACE) {
+        next(p);
+        i = parse_vexpr(p);
+        if (i < 0) return -1;
+        if (p->tok.type != T_RBRACE) return unexpected(p);
+        next(p);
+        return i;
+    }
+    if (p->tok.type == T_REF) {
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)p->tok.slen, p->expr + p->tok.off);
+        const fp_field *f = fp_field_lookup(name);
+        if (f == NULL)
+            return fail_tok(p, "macro '%s' does not exist", name);
+        if ((i = vx_new(p, VX_REF, col)) < 0) return -1;
+        fp_vexpr *v = &p->f->vx[i];
+        v->field.field = f;
+        v->field.kind = (uint8_t)kind_of(f);
+        v->kind = v->field.kind;
+        v->len = p->tok.len;
+        next(p);
+        return i;
+    }
+    if (p->tok.type == T_WORD && p->expr[p->pos] == '(') {
+        int op = value_function_id(p->expr + col, p->tok.len);
+        if (op >= 0)
+            return parse_value_function(p, op);
+        fp_operand field;
+        if (parse_operand(p, &field, 1) < 0) return -1;
+        if ((i = vx_new(p, VX_FIELD, col)) < 0) return -1;
+        p->f->vx[i].field = field;
+        p->f->vx[i].len = end_before_token(p, col) - col;
+        return i;
+    }
+    if (p->tok.type == T_WORD) {
+        char w[256];
+        word_text(p, w, sizeof w);
+        if (fp_field_lookup(w) != NULL) {
+            fp_operand field;
+            memset(&field, 0, sizeof field);
+            if (field_operand(p, &field, 1) < 0) return -1;
+            if ((i = vx_new(p, VX_FIELD, col)) < 0) return -1;
+            p->f->vx[i].field = field;
+            p->f->vx[i].len = end_before_token(p, col) - col;
+            return i;
+        }
+    }
+    if (p->tok.type != T_WORD && p->tok.type != T_STRING && p->tok.type != T_CHAR)
+        return unexpected(p);
+    if ((i = vx_new(p, VX_LIT, col)) < 0) return -1;
+    fp_vexpr *v = &p->f->vx[i];
+    v->len = p->tok.len;
+    v->tok_type = p->tok.type;
+    v->tok_off = p->tok.off;
+    v->tok_slen = p->tok.slen;
+    v->tok_u = p->tok.u;
+    next(p);
+    return i;
+}
+
+/* A sign applies to one primary: `-{a}` and `--a` are not Wireshark's. */
+static int parse_vunary(parser *p)
+{
+    if (p->tok.type != T_MINUS && p->tok.type != T_PLUS)
+        return parse_vprimary(p);
+    int minus = p->tok.type == T_MINUS, col = p->tok.col;
+    next(p);
+    if (p->tok.type == T_MINUS || p->tok.type == T_PLUS || p->tok.type == T_LBRACE)
+        return unexpected(p);
+    int a = parse_vprimary(p);
+    if (a < 0 || !minus) return a;
+    int i = vx_parent(p, VX_NEG, col, a, -1);
+    if (i >= 0) {
+        p->f->vx[i].len += p->f->vx[i].col - col;
+        p->f->vx[i].col = col;
+    }
+    return i;
+}
+
+/* Wireshark 4.0's precedence, tightest first: unary signs, `* / %`, `+ -`, `&`. */
+static int parse_vlevel(parser *p, int level)
+{
+    int a = level == 0 ? parse_vunary(p) : parse_vlevel(p, level - 1);
+    for (;;) {
+        if (a < 0) return -1;
+        int t = p->tok.type, op;
+        if (level == 0 && t == T_STAR) op = VX_MUL;
+        else if (level == 0 && t == T_SLASH) op = VX_DIV;
+        else if (level == 0 && t == T_PERCENT) op = VX_MOD;
+        else if (level == 1 && t == T_PLUS) op = VX_ADD;
+        else if (level == 1 && t == T_MINUS) op = VX_SUB;
+        else if (level == 2 && t == T_AMP) op = VX_AND;
+        else return a;
+        int opcol = p->tok.col;
+        next(p);
+        int b = level == 0 ? parse_vunary(p) : parse_vlevel(p, level - 1);
+        if (b < 0) return -1;
+        a = vx_parent(p, op, opcol, a, b);
+    }
+}
+
+static int parse_vexpr(parser *p) { return parse_vlevel(p, 2); }
+
+/* ---- typing value trees ------------------------------------------------------------ */
+
+static const char *ft_name(const fp_operand *op, char *buf, size_t cap)
+{
+    if (op->has_slice) return "FT_BYTES";
+    if (op->func == FN_LEN || op->func == FN_COUNT) return "FT_UINT32";
+    if (op->func) return "FT_STRING";
+    const fp_field *f = op->field;
+    switch ((fp_field_type)f->type) {
+    case FP_FT_UINT:
+        if (!strcmp(f->name, "frame.number")) return "FT_FRAMENUM";
+        snprintf(buf, cap, "FT_UINT%d", (f->bits + 7) / 8 * 8);
+        return buf;
+    case FP_FT_BOOL: return "FT_BOOLEAN";
+    case FP_FT_IPV4: return "FT_IPv4";
+    case FP_FT_IPV6: return "FT_IPv6";
+    case FP_FT_MAC: return "FT_ETHER";
+    case FP_FT_BYTES: return "FT_BYTES";
+    case FP_FT_STRING: return "FT_STRING";
+    case FP_FT_TIME: return "FT_ABSOLUTE_TIME";
+    case FP_FT_PROTOCOL: return "FT_PROTOCOL";
+    }
+    return "FT_NONE";
+}
+
+static int has_field(const parser *p, int i)
+{
+    const fp_vexpr *v = &p->f->vx[i];
+    switch (v->op) {
+    case VX_LIT: return 0;
+    case VX_FIELD: case VX_STRING: case VX_REF: return 1;
+    case VX_MAX: case VX_MIN:
+        for (int k = 0; k < v->b; k++)
+            if (has_field(p, p->f->kids[v->a + k])) return 1;
+        return 0;
+    default:
+        return has_field(p, v->a) || (v->b >= 0 && has_field(p, v->b));
+    }
+}
+
+/* The first field a tree reads (its literals are checked against that field's range). */
+static const fp_operand *first_field(const parser *p, int i)
+{
+    const fp_vexpr *v = &p->f->vx[i];
+    const fp_operand *r = NULL;
+    switch (v->op) {
+    case VX_LIT: return NULL;
+    case VX_FIELD: case VX_STRING: case VX_REF: return &v->field;
+    case VX_MAX: case VX_MIN:
+        for (int k = 0; k < v->b && r == NULL; k++)
+            r = first_field(p, p->f->kids[v->a + k]);
+        return r;
+    default:
+        r = first_field(p, v->a);
+        return r != NULL || v->b < 0 ? r : first_field(p, v->b);
+    }
+}
+
+static const char *op_symbol(int op)
+{
+    switch (op) {
+    case VX_ADD: return "+";
+    case VX_SUB: case VX_NEG: return "-";
+    case VX_MUL: return "*";
+    case VX_DIV: return "/";
+    case VX_MOD: return "%";
+    default: return "&";
+    }
+}
+
+/* An operand of arithmetic must be an integer (a literal becomes one). */
+static int arith_operand(parser *p, int op, int i)
+{
+    fp_vexpr *v = &p->f->vx[i];
+    char buf[32];
+    if (v->op == VX_LIT) {
+        if (v->tok_type == T_STRING)
+            return fail_at(p, v->col, v->len, "\"%.*s\" is not a valid arithmetic operand.",
+                           (int)v->tok_slen, (const char *)p->f->pool + v->tok_off);
+        return 0;
+    }
+    if (v->kind == FK_UINT)
+        return 0;
+    const char *name = v->op == VX_FIELD || v->op == VX_REF ? ft_name(&v->field, buf, sizeof buf)
+                       : v->op == VX_STRING ? "FT_STRING" : "FT_NONE";
+    if (op == VX_ABS)
+        return fail_at(p, v->col, v->len, "'%.*s' is not a valid argument to 'abs'()", v->len, p->expr + v->col);
+    return fail_at(p, v->col, v->len, "%s cannot %s.", name, op_symbol(op));
+}
+
+/* Kinds bottom-up; arithmetic over integers only (Wireshark's time arithmetic is not here). */
+static int vx_type(parser *p, int i)
+{
+    fp_vexpr *v = &p->f->vx[i];
+    switch (v->op) {
+    case VX_LIT: case VX_STRING:
+        return 0;
+    case VX_FIELD: case VX_REF:
+        v->kind = v->field.kind;
+        v->wide = v->field.kind == FK_UINT && !v->field.func && !v->field.has_slice &&
+                  v->field.field->bits > 32;
+        return 0;
+    case VX_MAX: case VX_MIN: {
+        const char *fname = v->op == VX_MAX ? "max" : "min";
+        char want[32], got[32];
+        const char *expect = NULL;
+        for (int k = 0; k < v->b; k++) {
+            int a = p->f->kids[v->a + k];
+            if (vx_type(p, a) < 0) return -1;
+            fp_vexpr *x = &p->f->vx[a];
+            if (k == 0 && x->op == VX_LIT)
+                return fail_at(p, x->col, x->len, "Argument '%.*s' is not valid for %s()", x->len,
+                               p->expr + x->col, fname);
+            if (k == 0) {
+                v->kind = x->kind;
+                v->wide = x->wide;
+            }
+            if (x->op == VX_FIELD) {
+                const char *t = ft_name(&x->field, got, sizeof got);
+                if (expect == NULL) {
+                    snprintf(want, sizeof want, "%s", t);
+                    expect = want;
+                } else if (strcmp(t, expect) != 0) {
+                    return fail_at(p, x->col, x->len,
+                                   "Arguments to '%s' must have the same type (expected %s, got %s)",
+                                   fname, expect, t);
+                }
+            }
+            if (x->wide) v->wide = 1;
+        }
+        return 0;
+    }
+    default: {
+        p->f->vx[i].kind = FK_UINT;
+        if (vx_type(p, v->a) < 0 || arith_operand(p, v->op, v->a) < 0) return -1;
+        if (v->b >= 0 && (vx_type(p, v->b) < 0 || arith_operand(p, v->op, v->b) < 0)) return -1;
+        v = &p->f->vx[i];
+        v->wide = p->f->vx[v->a].wide || (v->b >= 0 && p->f->vx[v->b].wide);
+        return 0;
+    }
+    }
+}
+
+/* Converts the tree's literals: `kind` where a literal stands for a side or an argument of
+ * max()/min(), integers inside arithmetic, each checked against the comparison's first
+ * field `ctx` as tshark checks them. */
+static int vx_convert(parser *p, int i, int kind, const fp_operand *ctx)
+{
+    fp_vexpr *v = &p->f->vx[i];
+    switch (v->op) {
+    case VX_FIELD: case VX_STRING: case VX_REF:
+        return 0;
+    case VX_LIT: {
+        token save = p->tok;
+        memset(&p->tok, 0, sizeof p->tok);
+        p->tok.type = v->tok_type;
+        p->tok.col = v->col;
+        p->tok.len = v->len;
+        p->tok.off = v->tok_off;
+        p->tok.slen = v->tok_slen;
+        p->tok.u = v->tok_u;
+        fp_operand none;
+        memset(&none, 0, sizeof none);
+        const fp_operand *op = ctx ? ctx : &none;
+        int li = literal(p, kind ? kind : FK_UINT, ctx && !ctx->func ? ctx->field : NULL, op);
+        p->tok = save;
+        if (li < 0) return -1;
+        v = &p->f->vx[i];
+        v->lit = li;
+        v->kind = (uint8_t)(kind ? kind : FK_UINT);
+        return 0;
+    }
+    case VX_MAX: case VX_MIN: {
+        int k_kind = v->kind;
+        for (int k = 0; k < v->b; k++)
+            if (vx_convert(p, p->f->kids[p->f->vx[i].a + k], k_kind, ctx) < 0) return -1;
+        return 0;
+    }
+    default:
+        if (vx_convert(p, v->a, FK_UINT, ctx) < 0) return -1;
+        v = &p->f->vx[i];
+        return v->b >= 0 ? vx_convert(p, v->b, FK_UINT, ctx) : 0;
+    }
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
 
 static int parse_or(parser *p);
 
@@ -788,32 +1308,44 @@ static int compatible(const fp_operand *a, const fp_operand *b)
            (b->kind == FK_BYTES && (a->kind == FK_MAC || a->kind == FK_IPV6));
 }
 
-/* The right side of a comparison: another field (same kind) or a literal. */
-static int parse_rhs(parser *p, int ni, int kind_override)
+/* A field, or a field `& literal`: the operand the direct (fast) tests read. */
+static int simple_operand(parser *p, int i, fp_operand *op)
 {
-    fp_node *n = &p->f->nodes[ni];
-    char w[256];
-    if (p->tok.type == T_WORD) {
-        word_text(p, w, sizeof w);
-        if (fp_field_lookup(w) != NULL || (p->expr[p->pos] == '(' && function_id(w, (int)strlen(w)) != FN_NONE)) {
-            fp_operand rhs;
-            int col = p->tok.col;
-            if (parse_operand(p, &rhs, 0) < 0) return -1;
-            if (parse_mask(p, &rhs) < 0) return -1;
-            n = &p->f->nodes[ni];
-            if (!compatible(&n->lhs, &rhs))
-                return fail_at(p, col, p->tok.col - col, "%s and %s are not of compatible types.",
-                               n->lhs.field->name, rhs.field->name);
-            n->rhs = rhs;
-            n->rhs_field = 1;
-            return 0;
-        }
+    const fp_vexpr *v = &p->f->vx[i];
+    if (v->op == VX_FIELD) {
+        *op = v->field;
+        return 1;
     }
-    int kind = kind_override ? kind_override : n->lhs.kind;
-    int li = literal(p, kind, n->lhs.func ? NULL : n->lhs.field, &n->lhs);
-    if (li < 0) return -1;
-    p->f->nodes[ni].lit = li;
-    return next(p);
+    if (v->op == VX_AND && p->f->vx[v->a].op == VX_FIELD && p->f->vx[v->b].op == VX_LIT) {
+        *op = p->f->vx[v->a].field;
+        return mask_operand(p, op, v->b, v->opcol) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+/* The right side of a direct test: a literal of the left side's kind (or `kind_override`),
+ * or a field of a compatible kind. 0 when it needs the value path. */
+static int direct_rhs(parser *p, int ni, int r, int kind_override)
+{
+    fp_vexpr *v = &p->f->vx[r];
+    fp_node *n = &p->f->nodes[ni];
+    if (v->op == VX_LIT) {
+        fp_operand lhs = n->lhs;
+        if (vx_convert(p, r, kind_override ? kind_override : lhs.kind, &lhs) < 0) return -1;
+        p->f->nodes[ni].lit = p->f->vx[r].lit;
+        return 1;
+    }
+    fp_operand rhs;
+    int col = v->col, len = v->len;
+    int s = simple_operand(p, r, &rhs);
+    if (s <= 0) return s;
+    n = &p->f->nodes[ni];
+    if (!compatible(&n->lhs, &rhs))
+        return fail_at(p, col, len, "%s and %s are not of compatible types.", n->lhs.field->name,
+                       rhs.field->name);
+    n->rhs = rhs;
+    n->rhs_field = 1;
+    return 1;
 }
 
 static int parse_set(parser *p, int ni)
@@ -823,6 +1355,13 @@ static int parse_set(parser *p, int ni)
     int first = -1, count = 0;
     for (;;) {
         fp_node *n = &p->f->nodes[ni];
+        /* a negative number is an element no unsigned field equals, as in Wireshark */
+        int negative = 0;
+        if (p->tok.type == T_MINUS || p->tok.type == T_PLUS) {
+            negative = p->tok.type == T_MINUS;
+            next(p);
+            if (n->lhs.kind != FK_UINT) return unexpected(p);
+        }
         int lo = literal(p, n->lhs.kind, n->lhs.func ? NULL : n->lhs.field, &n->lhs);
         if (lo < 0) return -1;
         next(p);
@@ -838,6 +1377,10 @@ static int parse_set(parser *p, int ni)
             if (hi < 0) return -1;
             p->f->lits[hi] = p->f->lits[lo];
         }
+        if (negative && p->f->lits[lo].u != 0) { /* an empty range */
+            p->f->lits[lo].u = 1;
+            p->f->lits[hi].u = 0;
+        }
         if (first < 0) first = lo;
         count++;
         if (p->tok.type == T_RBRACE) break;
@@ -849,6 +1392,92 @@ static int parse_set(parser *p, int ni)
     return next(p);
 }
 
+static int compile_regex(parser *p, int ni)
+{
+    if (p->tok.type != T_STRING) {
+        if (p->tok.type == T_EOF) return unexpected(p);
+        return fail_tok(p, "Matches requires a double quoted string on the right side.");
+    }
+    int errcode;
+    PCRE2_SIZE erroff;
+    pcre2_code *re = pcre2_compile(p->f->pool + p->tok.off, p->tok.slen, PCRE2_CASELESS, &errcode,
+                                   &erroff, NULL);
+    if (re == NULL) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(errcode, msg, sizeof msg);
+        return fail_tok(p, "Regex compilation error: %s.", (const char *)msg);
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* best effort: the interpreter otherwise */
+    p->f->nodes[ni].re = re;
+    return next(p);
+}
+
+static int is_function(int op) { return op == VX_MAX || op == VX_MIN || op == VX_ABS || op == VX_STRING; }
+
+/* A test whose left side is more than a field: arithmetic, a function, a reference. */
+static int value_test(parser *p, int ni, int l, token op, int quant)
+{
+    fp_filter *f = p->f;
+    const fp_vexpr *lv = &f->vx[l];
+    int lop = lv->op, lcol = lv->opcol, llen = lop == VX_REF ? lv->len : lv->oplen;
+    f->nodes[ni].vl = l;
+    f->nodes[ni].vr = -1;
+    if (!has_field(p, l))
+        return fail_at(p, f->vx[l].col, 1, "Constant arithmetic expression on the LHS is invalid.");
+    if (op.type == T_REL) {
+        next(p);
+        int r = parse_vexpr(p);
+        if (r < 0 || vx_type(p, r) < 0) return -1;
+        const fp_operand *ctx = first_field(p, l);
+        if (ctx == NULL) ctx = first_field(p, r);
+        int kind = p->f->vx[l].kind ? p->f->vx[l].kind : p->f->vx[r].kind;
+        if (vx_convert(p, l, kind, ctx) < 0 || vx_convert(p, r, kind, ctx) < 0) return -1;
+        fp_node *n = &p->f->nodes[ni];
+        n->type = NT_VCMP;
+        n->rel = (uint8_t)op.rel;
+        n->quant = (uint8_t)(quant >= 0 ? quant : op.quant);
+        n->vr = r;
+        if (p->f->vx[r].op == VX_LIT && p->f->lits[p->f->vx[r].lit].prefix >= 0 &&
+            op.rel != REL_EQ && op.rel != REL_NE)
+            return fail_at(p, op.col, op.len, "CIDR prefixes can only be compared with == or !=.");
+        return ni;
+    }
+    if (vx_convert(p, l, f->vx[l].kind, first_field(p, l)) < 0)
+        return -1;
+    int func = is_function(lop);
+    if ((op.type == T_CONTAINS || op.type == T_MATCHES) && func) {
+        int kind = f->vx[l].kind;
+        if (kind != FK_STRING && kind != FK_BYTES)
+            return unexpected(p);
+        next(p);
+        if (op.type == T_MATCHES) {
+            p->f->nodes[ni].type = NT_VMATCHES;
+            return compile_regex(p, ni) < 0 ? -1 : ni;
+        }
+        int r = parse_vexpr(p);
+        if (r < 0 || vx_type(p, r) < 0) return -1;
+        if (vx_convert(p, r, kind, first_field(p, l)) < 0) return -1;
+        p->f->nodes[ni].type = NT_VCONTAINS;
+        p->f->nodes[ni].vr = r;
+        return ni;
+    }
+    if (op.type == T_IN && func)
+        return fail_at(p, lcol, llen, "Only a field may be tested for membership in a set.");
+    if (op.type == T_CONTAINS || op.type == T_MATCHES || op.type == T_IN)
+        return unexpected(p);
+    if (quant >= 0)
+        return unexpected(p);
+    if (func)
+        return fail_at(p, lcol, llen, "You cannot test whether a function is present.");
+    if (lop == VX_REF) {
+        char buf[32];
+        return fail_at(p, f->vx[l].col + 2, f->vx[l].len - 3, "%s <%s> is neither a field nor a protocol name.",
+                       f->vx[l].field.field->name, ft_name(&f->vx[l].field, buf, sizeof buf));
+    }
+    p->f->nodes[ni].type = NT_VTRUE;
+    return ni;
+}
+
 static int parse_test(parser *p)
 {
     int quant = -1;
@@ -856,60 +1485,80 @@ static int parse_test(parser *p)
         quant = p->tok.type == T_ALL ? Q_ALL : Q_ANY;
         next(p);
     }
-    fp_operand lhs;
     int lhs_col = p->tok.col;
-    if (parse_operand(p, &lhs, 1) < 0) return -1;
-    if (parse_mask(p, &lhs) < 0) return -1;
-    int lhs_len = p->tok.col - lhs_col;
-    while (lhs_len > 0 && p->expr[lhs_col + lhs_len - 1] == ' ') lhs_len--;
+    int l = parse_vexpr(p);
+    if (l < 0) return -1;
+    if (p->f->vx[l].op == VX_LIT) {
+        /* a lone literal on the left: say what tshark says of it */
+        p->pos = lhs_col;
+        next(p);
+        fp_operand dummy;
+        memset(&dummy, 0, sizeof dummy);
+        if (p->tok.type != T_WORD && p->tok.type != T_STRING && p->tok.type != T_CHAR)
+            return unexpected(p);
+        field_operand(p, &dummy, 1);
+        return p->failed ? -1 : fail_at(p, lhs_col, 1, "Invalid filter.");
+    }
+    fp_operand lhs;
+    int simple = simple_operand(p, l, &lhs);
+    if (simple < 0) return -1;
+    int lhs_len = end_before_token(p, lhs_col) - lhs_col;
     int ni = node_new(p, NT_EXISTS);
     if (ni < 0) return -1;
-    p->f->nodes[ni].lhs = lhs;
     token op = p->tok;
+    if (!simple)
+        return vx_type(p, l) < 0 ? -1 : value_test(p, ni, l, op, quant);
+    p->f->nodes[ni].lhs = lhs;
     char tn[64];
     const char *fname = lhs.field->name;
     switch (op.type) {
-    case T_REL:
+    case T_REL: {
         p->f->nodes[ni].type = NT_CMP;
         p->f->nodes[ni].rel = (uint8_t)op.rel;
         p->f->nodes[ni].quant = (uint8_t)(quant >= 0 ? quant : op.quant);
         next(p);
-        if (parse_rhs(p, ni, 0) < 0) return -1;
+        int r = parse_vexpr(p);
+        if (r < 0 || vx_type(p, r) < 0) return -1;
+        int d = direct_rhs(p, ni, r, 0);
+        if (d < 0) return -1;
+        if (d == 0) { /* arithmetic on the right: both sides as values */
+            int kind = lhs.kind;
+            if (vx_type(p, l) < 0 || vx_convert(p, l, kind, &lhs) < 0 ||
+                vx_convert(p, r, kind, &lhs) < 0)
+                return -1;
+            fp_node *n = &p->f->nodes[ni];
+            n->type = NT_VCMP;
+            n->vl = l;
+            n->vr = r;
+            return ni;
+        }
         if (p->f->nodes[ni].lit >= 0 && p->f->lits[p->f->nodes[ni].lit].prefix >= 0 &&
             op.rel != REL_EQ && op.rel != REL_NE)
             return fail_at(p, op.col, op.len, "CIDR prefixes can only be compared with == or !=.");
         return ni;
-    case T_CONTAINS:
+    }
+    case T_CONTAINS: {
         if (lhs.kind != FK_BYTES && lhs.kind != FK_STRING && lhs.kind != FK_MAC && lhs.kind != FK_IPV6)
             return fail_at(p, lhs_col, lhs_len, "%s (type=%s) cannot participate in contains comparison.",
                            fname, lhs.func ? "Unsigned integer" : type_name(lhs.field, tn, sizeof tn));
         p->f->nodes[ni].type = NT_CONTAINS;
         next(p);
-        if (parse_rhs(p, ni, lhs.kind == FK_STRING ? FK_STRING : FK_BYTES) < 0) return -1;
-        return ni;
-    case T_MATCHES: {
+        int r = parse_vexpr(p);
+        if (r < 0 || vx_type(p, r) < 0) return -1;
+        int d = direct_rhs(p, ni, r, lhs.kind == FK_STRING ? FK_STRING : FK_BYTES);
+        if (d == 0) {
+            const fp_vexpr *v = &p->f->vx[r];
+            return fail_at(p, v->col, v->len, "\"%.*s\" was unexpected in this context.", v->len, p->expr + v->col);
+        }
+        return d < 0 ? -1 : ni;
+    }
+    case T_MATCHES:
         if (lhs.kind != FK_BYTES && lhs.kind != FK_STRING)
             return fail_at(p, lhs_col, lhs_len, "%s (type=%s) cannot participate in matches comparison.",
                            fname, lhs.func ? "Unsigned integer" : type_name(lhs.field, tn, sizeof tn));
         next(p);
-        if (p->tok.type != T_STRING) {
-            if (p->tok.type == T_EOF) return unexpected(p);
-            return fail_tok(p, "Matches requires a double quoted string on the right side.");
-        }
-        int errcode;
-        PCRE2_SIZE erroff;
-        pcre2_code *re = pcre2_compile(p->f->pool + p->tok.off, p->tok.slen, PCRE2_CASELESS, &errcode,
-                                       &erroff, NULL);
-        if (re == NULL) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(errcode, msg, sizeof msg);
-            return fail_tok(p, "Regex compilation error: %s.", (const char *)msg);
-        }
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* best effort: the interpreter otherwise */
         p->f->nodes[ni].type = NT_MATCHES;
-        p->f->nodes[ni].re = re;
-        return next(p) < 0 ? -1 : ni;
-    }
+        return compile_regex(p, ni) < 0 ? -1 : ni;
     case T_IN:
         p->f->nodes[ni].type = NT_IN;
         next(p);
@@ -1004,6 +1653,7 @@ void fp_filter_free(fp_filter *f)
     for (int i = 0; i < f->n_nodes; i++)
         if (f->nodes[i].re) pcre2_code_free(f->nodes[i].re);
     free(f->nodes);
+    free(f->vx);
     free(f->lits);
     free(f->kids);
     free(f->pool);
@@ -1043,6 +1693,9 @@ fp_filter *fp_filter_compile(const char *expr, fp_filter_error *err)
         if (n->type >= NT_EXISTS && (field_needs_app(n->lhs.field) || (n->rhs_field && field_needs_app(n->rhs.field))))
             f->needs_app = 1;
     }
+    for (int i = 0; i < f->n_vx; i++)
+        if ((f->vx[i].op == VX_FIELD || f->vx[i].op == VX_STRING) && field_needs_app(f->vx[i].field.field))
+            f->needs_app = 1;
     return f;
 }
 
