@@ -400,7 +400,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         text, _, filters = io[len("io,stat,"):].partition(",")
         interval, flist = float(text), [f for f in filters.split(",") if f]
     st = fp.stats(args.file, interval=interval, filters=flist, filter=args.filter,
-                  display_filter=args.display_filter, on_error=args.on_error)
+                  display_filter=args.display_filter, on_error=args.on_error,
+                  defragment=not args.no_defragment)
     for z in args.z:
         df = st.z(z)  # ValueError for an unknown statistic
         print("=" * 80)
@@ -589,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_arg(p)
     p.add_argument("-z", action="append", required=True, metavar="STAT",
                    help="a statistic, as tshark -z names it (repeatable)")
+    p.add_argument("--no-defragment", action="store_true",
+                   help="count IP fragments as captured (tshark -o ip.defragment:FALSE "
+                        "-o ipv6.defragment:FALSE); by default they are reassembled, as tshark does")
     _add_filter_arg(p)
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_stats)

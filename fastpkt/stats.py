@@ -15,6 +15,8 @@ released: the hierarchy, the conversations of every layer, the io,stat buckets (
 filters read the dissection already made) and the DNS and HTTP trees. State is bounded by
 ``max_memory`` (conversation tables and buckets) and fixed caps (4096 hierarchy paths, 256
 DNS types/classes and HTTP methods); what a bound refused is counted in ``st.cut``.
+IP fragments are reassembled as tshark does by default (``defragment=False``: counted as
+captured, as ``tshark -o ip.defragment:FALSE -o ipv6.defragment:FALSE``).
 ``io()`` with another interval or other filters reads the capture again (a path or bytes;
 an exhausted stream cannot be). The per-name counts of ``dns_names()``/``http_hosts()`` come
 from the capture's PacketList columns (a second read).
@@ -91,8 +93,10 @@ class Stats:
 
     def __init__(self, source: Any, *, interval: float | None = None, filters: Sequence[Any] = (),
                  filter: str | None = None, display_filter: Any = None,  # noqa: A002
-                 on_error: str = "raise", max_memory: int = 1 << 30, progress: Any = None) -> None:
+                 on_error: str = "raise", max_memory: int = 1 << 30, progress: Any = None,
+                 defragment: bool | str = True) -> None:
         self._source, self._filter, self._dfilter, self._on_error = source, filter, display_filter, on_error
+        self._defragment = defragment
         self._max_memory, self._progress = max_memory, progress
         self._packets: Any = None
         self._frame: Any = None
@@ -116,7 +120,7 @@ class Stats:
         # tshark's tables count a tunnelled frame at its outer layers first (the hierarchy
         # walks on inside, which these one-layer-set tables do not): the outer packet
         reader = fp_open(self._source, filter=self._filter, display_filter=self._dfilter,
-                         on_error=self._on_error, decapsulate=False)
+                         on_error=self._on_error, decapsulate=False, defragment=self._defragment)
         try:
             return _stats(reader, interval_ns, list(filters), self._max_memory, MAX_INTERVALS,
                           self._progress)
@@ -355,8 +359,15 @@ def _tree(pd: Any, rows: list[Any]) -> Any:
 
 def stats(source: Any, *, interval: float | None = None, filters: Sequence[Any] = (),
           filter: str | None = None, display_filter: Any = None,  # noqa: A002
-          on_error: str = "raise", max_memory: int = 1 << 30, progress: Any = None) -> Stats:
-    """tshark-style statistics over a capture from one C pass (see fastpkt.stats.Stats)."""
+          on_error: str = "raise", max_memory: int = 1 << 30, progress: Any = None,
+          defragment: bool | str = True) -> Stats:
+    """tshark-style statistics over a capture from one C pass (see fastpkt.stats.Stats).
+
+    defragment: IP fragments are reassembled as tshark does by default: a fragment of a
+    datagram not yet complete counts as IP data, the one completing it with the datagram's
+    protocols (and its own frame length); a policy name as for ``fastpkt.open``. False:
+    every fragment counts as captured, as ``tshark -o ip.defragment:FALSE -o
+    ipv6.defragment:FALSE``."""
     return Stats(source, interval=interval, filters=filters, filter=filter,
                  display_filter=display_filter, on_error=on_error, max_memory=max_memory,
-                 progress=progress)
+                 progress=progress, defragment=defragment)

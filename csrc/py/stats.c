@@ -5,12 +5,14 @@
 
 #include <string.h>
 
+#include "../flow/ip_defrag.h"
 #include "../stats/stats.h"
 
 #define STATS_BATCH 65536u
 
 typedef struct {
     fp_stats *st;
+    fp_defrag *defrag; /* made at the first fragment when the Reader defragments */
     fp_budget budget;
     PyObject *filters; /* tuple of DisplayFilter (owners of the programs) */
     const fp_filter **programs;
@@ -19,6 +21,7 @@ typedef struct {
 static void stats_run_clear(stats_run *run)
 {
     fp_stats_free(run->st);
+    fp_defrag_free(run->defrag);
     PyMem_Free(run->programs);
     Py_XDECREF(run->filters);
 }
@@ -48,8 +51,40 @@ static int compile_filters(fp_state *st, PyObject *seq, stats_run *run)
     return (int)n;
 }
 
+/* IP reassembly as tshark does it by default: a fragment of a datagram still incomplete counts
+ * as its link and IP headers and data (its transport header is the datagram's, not its own);
+ * the fragment completing one counts with the datagram's protocols and its own frame length.
+ * Fragments that cannot be used count as captured. Returns the dissection to count and sets
+ * *data, *caplen to the bytes it describes. */
+static const fp_dissection *defragment(stats_run *run, int policy, const fp_record *rec,
+                                       const fp_dissection *dp, uint64_t frame, fp_dissection *held,
+                                       fp_dissection *whole, const uint8_t **data, uint32_t *caplen)
+{
+    if (run->defrag == NULL) {
+        uint64_t cap = run->budget.limit ? run->budget.limit / 8 : FP_DEFRAG_MAX_BYTES;
+        fp_defrag_config cfg = {(fp_defrag_policy)policy, FP_DEFRAG_TIMEOUT_NS,
+                                cap < FP_DEFRAG_MAX_BYTES ? cap : FP_DEFRAG_MAX_BYTES};
+        if ((run->defrag = fp_defrag_new(&cfg, &run->budget)) == NULL) return dp;
+    }
+    fp_defrag_result res;
+    switch (fp_defrag_add(run->defrag, rec->data, rec->caplen, dp, rec->ts_ns, frame, &res)) {
+    case FP_DEFRAG_HELD:
+        *held = *dp;
+        held->present &= (1u << FP_L_TCP) - 1; /* link and network layers only */
+        return held;
+    case FP_DEFRAG_COMPLETE:
+        fp_dissect_datagram(res.data, res.len, rec->linktype, whole);
+        whole->anomalies |= res.anomalies;
+        *data = res.data;
+        *caplen = res.len;
+        return whole;
+    default:
+        return dp;
+    }
+}
+
 /* Pull, dissect and count every record of the Reader (GIL released per batch). */
-static int run_reader(fp_state *st, PyObject *reader, fp_stats *stats, PyObject *progress)
+static int run_reader(fp_state *st, PyObject *reader, stats_run *run, PyObject *progress)
 {
     fp_reader_obj *r = (fp_reader_obj *)reader;
     if (r->src == NULL || r->closed) return 0;
@@ -61,7 +96,7 @@ static int run_reader(fp_state *st, PyObject *reader, fp_stats *stats, PyObject 
     for (;;) {
         if (fp_readers_claim(&reader, 1) < 0) return -1;
         Py_BEGIN_ALLOW_THREADS
-        fp_dissection d;
+        fp_dissection d, held, whole;
         unsigned n = 0;
         while (n++ < STATS_BATCH && (rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
             const fp_dissection *dp = &r->dissection;
@@ -69,7 +104,11 @@ static int run_reader(fp_state *st, PyObject *reader, fp_stats *stats, PyObject 
                 fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, &d);
                 dp = &d;
             }
-            fp_stats_add(stats, rec.data, rec.caplen, rec.wirelen, rec.linktype, rec.ts_ns, rec.has_ts,
+            const uint8_t *data = rec.data;
+            uint32_t caplen = rec.caplen;
+            if (dp->is_fragment && r->defrag_policy >= 0)
+                dp = defragment(run, r->defrag_policy, &rec, dp, r->frames, &held, &whole, &data, &caplen);
+            fp_stats_add(run->st, data, caplen, rec.wirelen, rec.linktype, rec.ts_ns, rec.has_ts,
                          r->frames, dp);
         }
         if (n > STATS_BATCH) rc = FP_PULL_RECORD; /* batch done, more to come */
@@ -324,7 +363,7 @@ static PyObject *stats_fn(PyObject *m, PyObject *args, PyObject *kwds)
         stats_run_clear(&run);
         return PyErr_NoMemory();
     }
-    PyObject *out = run_reader(st, reader, run.st, progress) < 0 ? NULL : results(run.st, &run.budget);
+    PyObject *out = run_reader(st, reader, &run, progress) < 0 ? NULL : results(run.st, &run.budget);
     stats_run_clear(&run);
     return out;
 }
