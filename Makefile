@@ -104,7 +104,12 @@ fuzz: sysdeps
 	printf 'tcp.port in {80, 443..8080} && !(ip.addr == 10.0.0.0/8)' > csrc/fuzz/build/corpus_filter/seed1
 	printf 'frame[-4:] == 00:01 or dns.qry.name matches "x$$" || eth.src[0:3] contains 00' \
 	  > csrc/fuzz/build/corpus_filter/seed2
-	csrc/fuzz/build/fuzz_filter -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_filter
+	printf 'tcp.dstport >= 4 * {tcp.srcport + 3} - -frame.len %% 7 & 0xff && abs(ip.ttl - 128) < 10' \
+	  > csrc/fuzz/build/corpus_filter/seed3
+	printf 'max(tcp.port, 80) != min(frame.len / 0, frame.cap_len) or string(ip.src#1) matches "^10"' \
+	  > csrc/fuzz/build/corpus_filter/seed4
+	csrc/fuzz/build/fuzz_filter -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -dict=csrc/fuzz/fuzz_filter.dict csrc/fuzz/build/corpus_filter
 	mkdir -p csrc/fuzz/build/corpus_stats
 	csrc/fuzz/build/fuzz_stats -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_stats
 
