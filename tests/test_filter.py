@@ -386,7 +386,10 @@ def test_hostile_expressions_raise_cleanly():
                  "frame[" + "9" * 40 + "]", "frame[1:2:3] == 00", "\"\\", "'", "tcp.port in {",
                  "ip.addr == 300.1.1.1/8", "frame.len == 0x", "frame.len == 0b2", "\x00",
                  "frame contains \"\\u12\"", "frame[-1-2] == 00", "tcp.port == 1..2",
-                 "frame contains \"a\\", "frame[0] == '\\", "frame[0] == '\\x"]:
+                 "frame contains \"a\\", "frame[0] == '\\", "frame[0] == '\\x",
+                 "frame.len == " + "{" * 100000, "frame.len == " + "max(" * 100000,
+                 "frame.len" + " + 1" * 100000 + " == 3", "-" * 100000, "ip.src#" + "9" * 40,
+                 "frame.len == ${" + "a" * 100000 + "}"]:
         with pytest.raises((fp.FilterError, ValueError)):
             fp.compile_filter(expr)
     long_and = fp.compile_filter(" and ".join(["tcp"] * 50000))  # evaluated by a loop

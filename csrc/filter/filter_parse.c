@@ -1111,7 +1111,15 @@ static int parse_vlevel(parser *p, int level)
     }
 }
 
-static int parse_vexpr(parser *p) { return parse_vlevel(p, 2); }
+/* `{}` and function arguments nest through here: bounded like parentheses. */
+static int parse_vexpr(parser *p)
+{
+    if (++p->depth > MAX_DEPTH)
+        return fail_tok(p, "Filter expression nested too deeply (over %d levels).", MAX_DEPTH);
+    int r = parse_vlevel(p, 2);
+    p->depth--;
+    return r;
+}
 
 /* ---- typing value trees ------------------------------------------------------------ */
 
@@ -1671,10 +1679,13 @@ fp_filter *fp_filter_compile(const char *expr, fp_filter_error *err)
 {
     memset(err, 0, sizeof *err);
     fp_filter *f = calloc(1, sizeof *f);
-    if (f == NULL) {
+    /* the pool always exists: literals' offsets into it are never offsets from NULL */
+    if (f == NULL || (f->pool = malloc(64)) == NULL) {
+        free(f);
         snprintf(err->message, sizeof err->message, "out of memory");
         return NULL;
     }
+    f->pool_cap = 64;
     parser p = {expr, 0, {0}, f, err, 0, 0};
     next(&p);
     if (!p.failed && p.tok.type == T_EOF)
