@@ -18,8 +18,8 @@ DNS types/classes and HTTP methods); what a bound refused is counted in ``st.cut
 IP fragments are reassembled as tshark does by default (``defragment=False``: counted as
 captured, as ``tshark -o ip.defragment:FALSE -o ipv6.defragment:FALSE``).
 ``io()`` with another interval or other filters reads the capture again (a path or bytes;
-an exhausted stream cannot be). The per-name counts of ``dns_names()``/``http_hosts()`` come
-from the capture's PacketList columns (a second read).
+an exhausted stream cannot be). The per-name counts of ``dns_names()``/``http_hosts()`` are
+counted in the same pass.
 """
 from __future__ import annotations
 
@@ -99,7 +99,6 @@ class Stats:
         self._defragment = defragment
         self._max_memory, self._progress = max_memory, progress
         self._packets: Any = None
-        self._frame: Any = None
         self.interval = interval
         self.filters = list(filters)
         self._r = self._run(interval, self.filters)
@@ -277,18 +276,20 @@ class Stats:
         return _tree(pd, rows)
 
     def dns_names(self) -> Any:
-        """Queried names with their packet counts, most first (from the PacketList columns)."""
-        return self._counts("dns_qname", "name")
+        """The first question's name of each DNS message (the PacketList's ``dns_qname``) with
+        its packet count, most first; counted in the pass (``cut['dns_names']``: packets
+        whose new name the memory budget refused)."""
+        return self._counts("dns_names", "name")
 
     def http_hosts(self) -> Any:
-        """HTTP Host values with their packet counts, most first (from the PacketList columns)."""
-        return self._counts("http_host", "host")
+        """HTTP Host values (the PacketList's ``http_host``) with their packet counts, most
+        first; counted in the pass (``cut['http_hosts']`` as for names)."""
+        return self._counts("http_hosts", "host")
 
-    def _counts(self, column: str, name: str) -> Any:
-        if self._frame is None:
-            self._frame = self.packets.to_pandas()
-        s = self._frame[column].dropna().astype(str)
-        out = s.value_counts().rename_axis(name).reset_index(name="packets")
+    def _counts(self, key: str, name: str) -> Any:
+        import pandas as pd
+
+        out = pd.DataFrame(self._r[key], columns=[name, "packets"]).astype({name: "object", "packets": "int64"})
         return out.sort_values(["packets", name], ascending=[False, True], kind="stable").reset_index(drop=True)
 
     # ---- by tshark's name ------------------------------------------------------------------

@@ -291,6 +291,23 @@ static PyObject *io_result(const fp_stats *s)
     return Py_BuildValue("{sLsN}", "base", (long long)s->io_base, "columns", cols);
 }
 
+/* [(name, packets)] in the table's slot order (Python sorts); names as UTF-8, replaced
+ * where they are not (as the PacketList's text columns). */
+static PyObject *names_result(const fp_name_table *t)
+{
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out != NULL && i < t->cap; i++) {
+        const fp_name_slot *sl = &t->slots[i];
+        if (sl->count == 0) continue;
+        PyObject *row = Py_BuildValue("(NK)", PyUnicode_DecodeUTF8((const char *)t->bytes + sl->off,
+                                                                    (Py_ssize_t)sl->len, "replace"),
+                                      (unsigned long long)sl->count);
+        if (row == NULL || PyList_Append(out, row) < 0) Py_CLEAR(out);
+        Py_XDECREF(row);
+    }
+    return out;
+}
+
 static PyObject *results(const fp_stats *s, const fp_budget *budget)
 {
     PyObject *conv = PyDict_New(), *cut = PyDict_New();
@@ -315,16 +332,26 @@ static PyObject *results(const fp_stats *s, const fp_budget *budget)
                                    (unsigned long long)s->io_cut, "dns", (unsigned long long)(s->dns.qtype.cut + s->dns.qclass.cut),
                                    "http", (unsigned long long)s->http.methods_cut, "allocation_failed",
                                    (unsigned long long)s->alloc_failures);
+    if (more != NULL) {
+        PyObject *a = PyLong_FromUnsignedLongLong(s->dns_names.cut);
+        PyObject *b = PyLong_FromUnsignedLongLong(s->http_hosts.cut);
+        if (a == NULL || b == NULL || PyDict_SetItemString(more, "dns_names", a) < 0 ||
+            PyDict_SetItemString(more, "http_hosts", b) < 0)
+            Py_CLEAR(more);
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+    }
     if (more == NULL || PyDict_Update(cut, more) < 0) {
         Py_XDECREF(more);
         goto fail;
     }
     Py_DECREF(more);
-    return Py_BuildValue("{sKsKsLsLsNsNsNsNsNsNsK}", "frames", (unsigned long long)s->frames, "bytes",
+    return Py_BuildValue("{sKsKsLsLsNsNsNsNsNsNsKsNsN}", "frames", (unsigned long long)s->frames, "bytes",
                          (unsigned long long)s->bytes, "first_ns", (long long)s->first_ns, "last_ns",
                          (long long)s->last_ns, "phs", phs_rows(s), "conv", conv, "io", io_result(s), "dns",
                          dns_result(&s->dns), "http", http_result(&s->http), "cut", cut, "peak_memory",
-                         (unsigned long long)budget->peak);
+                         (unsigned long long)budget->peak, "dns_names", names_result(&s->dns_names),
+                         "http_hosts", names_result(&s->http_hosts));
 fail:
     Py_XDECREF(conv);
     Py_XDECREF(cut);

@@ -52,9 +52,17 @@ fp_stats *fp_stats_new(const fp_stats_config *cfg)
     return st;
 }
 
+static void name_table_free(fp_stats *st, fp_name_table *t)
+{
+    if (t->slots) stats_free_block(st, t->slots);
+    if (t->bytes) stats_free_block(st, t->bytes);
+}
+
 void fp_stats_free(fp_stats *st)
 {
     if (st == NULL) return;
+    name_table_free(st, &st->dns_names);
+    name_table_free(st, &st->http_hosts);
     for (int l = 0; l < FP_CONV_LAYERS; l++) {
         if (st->conv[l].rows) stats_free_block(st, st->conv[l].rows);
         if (st->conv[l].slots) stats_free_block(st, st->conv[l].slots);
@@ -365,6 +373,73 @@ static void counter_add(fp_stats_counter *c, uint16_t key)
     c->counts[c->n++] = 1;
 }
 
+/* ---- names: DNS questions, HTTP hosts ------------------------------------------------ */
+
+static uint64_t name_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Doubles the slot array (rehashing); 0 when the budget or the allocator refuses. */
+static int name_grow(fp_stats *st, fp_name_table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    if (over_budget(st, cap * sizeof(fp_name_slot))) return 0;
+    fp_name_slot *slots = stats_alloc(st, cap * sizeof *slots);
+    if (slots == NULL) return 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].count == 0) continue;
+        size_t j = t->slots[i].hash & (cap - 1);
+        while (slots[j].count) j = (j + 1) & (cap - 1);
+        slots[j] = t->slots[i];
+    }
+    if (t->slots) stats_free_block(st, t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 1;
+}
+
+static void name_add(fp_stats *st, fp_name_table *t, const uint8_t *p, size_t n)
+{
+    uint64_t h = name_hash(p, n);
+    if (t->cap) {
+        for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+            fp_name_slot *s = &t->slots[i];
+            if (s->count == 0) break;
+            if (s->hash == h && s->len == n && memcmp(t->bytes + s->off, p, n) == 0) {
+                s->count++;
+                return;
+            }
+        }
+    }
+    if ((t->n + 1) * 2 > t->cap && !name_grow(st, t)) {
+        t->cut++;
+        return;
+    }
+    if (t->used + n > t->bytes_cap) {
+        size_t cap = t->bytes_cap ? t->bytes_cap : 4096;
+        while (cap < t->used + n) cap *= 2;
+        uint8_t *b = over_budget(st, cap) ? NULL : stats_alloc(st, cap);
+        if (b == NULL) {
+            t->cut++;
+            return;
+        }
+        if (t->used) memcpy(b, t->bytes, t->used);
+        if (t->bytes) stats_free_block(st, t->bytes);
+        t->bytes = b;
+        t->bytes_cap = cap;
+    }
+    size_t i = h & (t->cap - 1);
+    while (t->slots[i].count) i = (i + 1) & (t->cap - 1);
+    memcpy(t->bytes + t->used, p, n);
+    t->slots[i] = (fp_name_slot){h, 1, (uint32_t)t->used, (uint32_t)n};
+    t->used += n;
+    t->n++;
+}
+
 static void dns_packet(fp_stats *st, const uint8_t *data, const fp_dissection *d)
 {
     const uint8_t *msg;
@@ -382,6 +457,7 @@ static void dns_packet(fp_stats *st, const uint8_t *data, const fp_dissection *d
     if (it.hdr.qdcount && fp_dns_iter_next(&it, &rec) == 1 && rec.section == FP_DNS_QD) {
         counter_add(&t->qtype, rec.type);
         counter_add(&t->qclass, rec.rclass & 0x7fff); /* mDNS's unicast-response bit is not the class */
+        name_add(st, &st->dns_names, (const uint8_t *)rec.name, strlen(rec.name));
     }
 }
 
@@ -410,6 +486,14 @@ static void http_packet(fp_stats *st, const uint8_t *data, const fp_dissection *
     if (fp_http_parse(data, d, &m) != 0) {
         t->other++;
         return;
+    }
+    long h = fp_http_find_field(data, m.headers, m.header_count, "host");
+    if (h >= 0) {
+        uint8_t unfolded[FP_DNS_NAME_MAX]; /* a folded Host value, unfolded */
+        size_t n = 0;
+        const void *v = fp_http_value(data, &m.headers[h], unfolded, sizeof unfolded, &n);
+        if (v != NULL && n > 0)
+            name_add(st, &st->http_hosts, v, n);
     }
     if (m.start.is_response) {
         t->responses++;

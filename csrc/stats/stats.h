@@ -82,6 +82,22 @@ typedef struct {
     uint64_t status[1000]; /* responses per status code (3 digits) */
 } fp_http_tree;
 
+/* Packets per name (the first DNS question's name, an HTTP message's Host value): an
+ * open-addressing table of (hash, count, name) whose slots and name bytes are charged to
+ * the budget; packets whose new name the budget refused are counted in `cut`. */
+typedef struct {
+    uint64_t hash, count; /* count 0: a free slot */
+    uint32_t off, len;    /* the name in bytes[] */
+} fp_name_slot;
+
+typedef struct {
+    fp_name_slot *slots;
+    size_t cap, n; /* cap: a power of two, or 0 before the first name */
+    uint8_t *bytes;
+    size_t used, bytes_cap;
+    uint64_t cut;
+} fp_name_table;
+
 typedef struct {
     int64_t interval_ns;            /* io,stat bucket width; 0: no io,stat */
     uint64_t max_intervals;         /* buckets io,stat may span (earlier/later: io_cut) */
@@ -107,6 +123,7 @@ typedef struct {
     uint64_t io_cut;
     fp_dns_tree dns;
     fp_http_tree http;
+    fp_name_table dns_names, http_hosts;
     uint64_t alloc_failures;
 } fp_stats;
 
