@@ -56,7 +56,7 @@ static int compile_filters(fp_state *st, PyObject *seq, stats_run *run)
  * the fragment completing one counts with the datagram's protocols and its own frame length.
  * Fragments that cannot be used count as captured. Returns the dissection to count and sets
  * *data, *caplen to the bytes it describes. */
-static const fp_dissection *defragment(stats_run *run, int policy, const fp_record *rec,
+static const fp_dissection *defragment(stats_run *run, int policy, int flags, const fp_record *rec,
                                        const fp_dissection *dp, uint64_t frame, fp_dissection *held,
                                        fp_dissection *whole, const uint8_t **data, uint32_t *caplen)
 {
@@ -73,7 +73,7 @@ static const fp_dissection *defragment(stats_run *run, int policy, const fp_reco
         held->present &= (1u << FP_L_TCP) - 1; /* link and network layers only */
         return held;
     case FP_DEFRAG_COMPLETE:
-        fp_dissect_datagram(res.data, res.len, rec->linktype, whole);
+        fp_dissect_datagram(res.data, res.len, rec->linktype, flags, whole);
         whole->anomalies |= res.anomalies;
         *data = res.data;
         *caplen = res.len;
@@ -107,7 +107,8 @@ static int run_reader(fp_state *st, PyObject *reader, stats_run *run, PyObject *
             const uint8_t *data = rec.data;
             uint32_t caplen = rec.caplen;
             if (dp->is_fragment && r->defrag_policy >= 0)
-                dp = defragment(run, r->defrag_policy, &rec, dp, r->frames, &held, &whole, &data, &caplen);
+                dp = defragment(run, r->defrag_policy, r->dissect_flags, &rec, dp, r->frames, &held, &whole,
+                                &data, &caplen);
             fp_stats_add(run->st, data, caplen, rec.wirelen, rec.linktype, rec.ts_ns, rec.has_ts,
                          r->frames, dp);
         }

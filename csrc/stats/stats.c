@@ -387,7 +387,7 @@ static uint64_t name_hash(const uint8_t *p, size_t n)
 static int name_grow(fp_stats *st, fp_name_table *t)
 {
     size_t cap = t->cap ? t->cap * 2 : 256;
-    if (over_budget(st, cap * sizeof(fp_name_slot))) return 0;
+    if (over_budget(st, cap * sizeof(fp_name_slot), 1)) return 0;
     fp_name_slot *slots = stats_alloc(st, cap * sizeof *slots);
     if (slots == NULL) return 0;
     for (size_t i = 0; i < t->cap; i++) {
@@ -422,7 +422,7 @@ static void name_add(fp_stats *st, fp_name_table *t, const uint8_t *p, size_t n)
     if (t->used + n > t->bytes_cap) {
         size_t cap = t->bytes_cap ? t->bytes_cap : 4096;
         while (cap < t->used + n) cap *= 2;
-        uint8_t *b = over_budget(st, cap) ? NULL : stats_alloc(st, cap);
+        uint8_t *b = over_budget(st, cap, 1) ? NULL : stats_alloc(st, cap);
         if (b == NULL) {
             t->cut++;
             return;
