@@ -342,6 +342,7 @@ BAD = [
     "upper(string(eth.src)) contains \"FF\"", "string(tcp.srcport) in {\"80\"}",
     "max(tcp.port) in {80}", "ip.src # 1", "ip.src#-1", "ip.src#a", "ip.src#", "ip.src#[a-b]",
     "ip.src#[1-2", "ip.src#[2-]", "ip.src#99999999999", "${frame.len}", "${frme.len} == 3",
+    "frame[0] == 0x45 + 0", "ip.src == ip.dst + 1", "max(ip.ttl, 1) in {64}",
 ]
 
 

@@ -1531,6 +1531,16 @@ static int parse_test(parser *p)
         if (d < 0) return -1;
         if (d == 0) { /* arithmetic on the right: both sides as values */
             int kind = lhs.kind;
+            const fp_vexpr *rv = &p->f->vx[r];
+            if (kind != FK_UINT && rv->op >= VX_NEG && rv->op <= VX_AND) {
+                /* tshark types the right side's literals as the field: name the first */
+                const fp_vexpr *leaf = rv;
+                while (leaf->op >= VX_NEG && leaf->op <= VX_AND)
+                    leaf = &p->f->vx[leaf->a];
+                char buf[32];
+                return fail_at(p, leaf->col, leaf->len, "%s cannot %s.", ft_name(&lhs, buf, sizeof buf),
+                               op_symbol(rv->op));
+            }
             if (vx_type(p, l) < 0 || vx_convert(p, l, kind, &lhs) < 0 ||
                 vx_convert(p, r, kind, &lhs) < 0)
                 return -1;
