@@ -4,8 +4,10 @@
     df = fpd.flows(["s3://bucket/sensor1.pcap", "s3://bucket/sensor2.pcap"], npartitions=8)
     df.groupby("dst_port").bytes.sum().compute()
 
-- ``read_packets(paths)``: one partition per file (``dask.dataframe.from_map``), the columns
-  of ``PacketList.to_pandas()``.
+- ``read_packets(paths)``: the columns of ``PacketList.to_pandas()``, one partition per
+  record-aligned byte range of about 64 MiB of a local file (csrc/source/chunk.c, as
+  ``read_frames(workers=N)``), one per file for URLs and display filters; the rows and index
+  are those of one partition per file.
 - ``flows(paths)``, ``client_hellos(paths)``, ``http(paths)``: ``npartitions`` shards of the
   flow engine, each reading every file (merged in time order, as ``fastpkt.flows(list)``)
   and keeping the flows whose key hashes to it (see ``fastpkt.parallel``). A flow, stream
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Sequence, cast
 import numpy as np
 
 from . import tables
-from ._fastpkt import ClientHellos, Flows, Reader, Streams
+from ._fastpkt import ClientHellos, Error, Flows, Reader, Streams
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -74,14 +76,84 @@ def _packets_part(path: str, storage_options: dict[str, Any] | None, filter: str
         return r.read_all().to_pandas()
 
 
+def _bounds(path: str, filter: str | None) -> list[int]:  # noqa: A002
+    """Record-aligned cut points of a local capture ([] or two: one range)."""
+    from . import parallel
+
+    with Reader(path, filter=filter) as r:
+        n = -(-(r.size - r.position) // parallel.RANGE_BYTES) if r.size else 1
+        return r._split(min(n, 4096)) if n > 1 else []  # one range where the source is not mapped
+
+
+def _range_read(path: str, start: int, end: int, last: bool, filter: str | None  # noqa: A002
+                ) -> tuple[pandas.DataFrame | None, bool, int]:
+    """The packets starting in [start, end), whether the range proved exact (the next one
+    starts on the record the sequential read gives next) and the records it read. An error
+    gives no frame: ``_settle`` reads again from ``start`` numbered as the sequential read."""
+    from . import PacketList  # noqa: F401
+
+    with Reader(path, filter=filter) as r:
+        r._set_range(start, end)
+        try:
+            df = r.read_all().to_pandas()
+        except Error:
+            return None, False, 0
+        return df, r.error is None and (last or r._range_exact), r.frame_number
+
+
+# The chain of ranges trusted so far: (all exact, records before, packets before).
+_State = tuple[bool, int, int]
+
+
+def _advance(state: _State, part: tuple[pandas.DataFrame | None, bool, int]) -> _State:
+    trusted, records, packets = state
+    df, exact, read = part
+    return (trusted and exact, records + read, packets + (len(df) if df is not None else 0))
+
+
+def _settle(part: tuple[pandas.DataFrame | None, bool, int], state: _State, path: str, start: int,
+            filter: str | None, meta: pandas.DataFrame) -> pandas.DataFrame:  # noqa: A002
+    """Range i as the sequential read has it: its frame when every range before was exact;
+    the rest of the file when it is the first inexact (or failed) one, read from its start
+    (a true record: the ranges before were exact) numbered from the records before it;
+    nothing after that (the first inexact range read them)."""
+    import pandas as pd
+
+    trusted, records, packets = state
+    if not trusted:
+        return meta.copy()
+    df, exact, _ = part
+    if df is None or not exact:
+        with Reader(path, filter=filter) as r:
+            r._set_range(start, r.size, records)
+            df = r.read_all().to_pandas()
+    df.index = pd.RangeIndex(packets, packets + len(df))
+    return df
+
+
 def read_packets(paths: Paths, *, filter: str | None = None, display_filter: str | None = None,  # noqa: A002
                  storage_options: dict[str, Any] | None = None) -> dd.DataFrame:
-    """Every packet of every file, one partition per file (PacketList.to_pandas() columns)."""
-    dask_df = _untyped("dask.dataframe")
+    """Every packet of every file (PacketList.to_pandas() columns), one partition per
+    record-aligned byte range of about 64 MiB of a local file (a large capture is read by
+    several workers), one per file for URLs, compressed files and display filters (whose
+    frame.number counts from the file's start). Rows, order and index are those of one
+    partition per file: a range not proven to end on a record boundary is read on to the
+    end of its file by its partition and the ranges after it are empty."""
+    dask_df, delayed = _untyped("dask.dataframe"), _untyped("dask.delayed").delayed
     meta = tables.to_pandas(_empty_packets())
+    frames = []
+    for path in _paths(paths):
+        bounds = _bounds(path, filter) if "://" not in path and display_filter is None else []
+        if len(bounds) <= 2:
+            frames.append(delayed(_packets_part, pure=True)(path, storage_options, filter, display_filter))
+            continue
+        state: Any = (True, 0, 0)
+        for i in range(len(bounds) - 1):
+            part = delayed(_range_read, pure=True)(path, bounds[i], bounds[i + 1], i == len(bounds) - 2, filter)
+            frames.append(delayed(_settle, pure=True)(part, state, path, bounds[i], filter, meta))
+            state = delayed(_advance, pure=True)(state, part)
     with _our_dtypes():
-        return cast("dd.DataFrame", dask_df.from_map(_packets_part, _paths(paths), storage_options=storage_options, filter=filter,
-                           display_filter=display_filter, meta=meta, enforce_metadata=False))
+        return cast("dd.DataFrame", dask_df.from_delayed(frames, meta=meta, verify_meta=False))
 
 
 def _untyped(module: str) -> Any:

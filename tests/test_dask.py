@@ -115,3 +115,81 @@ def test_arguments_checked():
         fpd.flows([str(DATA / "http.pcap")], npartitions=0)
     with pytest.raises(ValueError, match="at least one path"):
         fpd.flows([])
+
+
+# ---- read_packets by record-aligned byte ranges ---------------------------------------------
+
+def packet_rows(df) -> list[tuple]:
+    return list(df.astype(object).where(df.notna(), None).itertuples(index=True, name=None))
+
+
+def ranged(monkeypatch, size=4096):
+    from fastpkt import parallel
+
+    monkeypatch.setattr(parallel, "RANGE_BYTES", size)  # many ranges on small files
+
+
+def corpus_readable():
+    from test_frames_ranges import readable
+    from test_parallel import fixtures
+
+    return [p for p in fixtures() if readable(p)]
+
+
+@pytest.mark.parametrize("path", corpus_readable(), ids=lambda p: p.name)
+def test_read_packets_ranges_equal_per_file(monkeypatch, path):
+    """Every corpus capture and fixture in 4 KiB ranges (synchronous scheduler): the rows,
+    order and index of the one-partition read (fastpkt's table, checked against tshark)."""
+    want = packet_rows(fpd.read_packets([str(path)]).compute(scheduler="sync"))
+    ranged(monkeypatch)
+    ddf = fpd.read_packets([str(path)])
+    with fp.Reader(str(path)) as r:
+        assert ddf.npartitions == max(1, len(r._split(-(-(r.size - r.position) // 4096) or 1)) - 1)
+    same_dtypes(ddf._meta, fp.read(str(path)).to_pandas())
+    assert packet_rows(ddf.compute(scheduler="sync")) == want
+
+
+def test_read_packets_ranges_on_cluster(client, captures, monkeypatch):
+    """Rotated gen_pcap files cut into 64 KiB ranges on the LocalCluster; a BPF filter."""
+    want = fpd.read_packets(captures).compute()
+    filt = fpd.read_packets(captures, filter="tcp").compute()
+    ranged(monkeypatch, 64 << 10)
+    ddf = fpd.read_packets(captures)
+    assert ddf.npartitions > 3 * len(captures)
+    assert plain(ddf.compute()).equals(plain(want))
+    got = fpd.read_packets(captures, filter="tcp").compute()
+    assert 0 < len(got) < len(want) and plain(got).equals(plain(filt))
+
+
+def test_read_packets_ranges_hostile_and_errors(tmp_path, monkeypatch):
+    """Payloads of valid-looking records (Scapy's rdpcap: the times and lengths of the true
+    records; pcapng with interfaces declared mid-file: the one-partition read); a record
+    claiming 2 GB fails with the sequential read's error."""
+    scapy = pytest.importorskip("scapy.utils")
+    from test_frames_ranges import cut_file
+    from test_source_chunks import ETH_IP_UDP, fake_epbs, fake_pcap_records, pcap_file, pcapng_file
+
+    ng = tmp_path / "hostile.pcapng"
+    ng.write_bytes(pcapng_file([ETH_IP_UDP + b"\0\0" + fake_epbs(10) for _ in range(30)], 7))
+    want = packet_rows(fpd.read_packets([str(ng)]).compute(scheduler="sync"))
+    ranged(monkeypatch, 1024)
+    ddf = fpd.read_packets([str(ng)])
+    assert ddf.npartitions > 3 and packet_rows(ddf.compute(scheduler="sync")) == want
+    monkeypatch.undo()
+
+    t0 = 1_700_000_000_000_000
+    path = tmp_path / "hostile.pcap"
+    path.write_bytes(pcap_file([(t0 + i * 1000, ETH_IP_UDP + fake_pcap_records(30, t0)) for i in range(200)]))
+    bad = cut_file(tmp_path)
+    with pytest.raises(fp.FormatError) as one:
+        fpd.read_packets([str(bad)]).compute(scheduler="sync")
+    ranged(monkeypatch)
+    got = fpd.read_packets([str(path)]).compute(scheduler="sync")
+    ref = scapy.rdpcap(str(path))
+    assert list(got["caplen"]) == [len(p) for p in ref]
+    assert [t.value // 1000 for t in got["time"]] == [int(p.time * 1_000_000) for p in ref]
+    ddf = fpd.read_packets([str(bad)])
+    assert ddf.npartitions > 1
+    with pytest.raises(fp.FormatError) as two:
+        ddf.compute(scheduler="sync")
+    assert str(two.value) == str(one.value) and "record 1500 " in str(one.value)
