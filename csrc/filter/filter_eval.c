@@ -161,7 +161,7 @@ int fp_filter_compare(int kind, const fp_field_value *a, const fp_field_value *b
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-static int holds(int rel, int c)
+int fp_filter_holds(int rel, int c)
 {
     switch (rel) {
     case REL_EQ: return c == 0;
@@ -251,7 +251,7 @@ static int test_one(test_state *t, const fp_field_value *v)
         if (n->rhs_field) {
             int kind = pair_kind(n);
             for (int i = 0; i < t->n_rhs; i++) {
-                int r = holds(n->rel, fp_filter_compare(kind, v, &t->rhs[i]));
+                int r = fp_filter_holds(n->rel, fp_filter_compare(kind, v, &t->rhs[i]));
                 if (n->quant == Q_ANY ? r : !r)
                     return n->quant == Q_ANY;
             }
@@ -263,7 +263,7 @@ static int test_one(test_state *t, const fp_field_value *v)
                 return n->rel == REL_EQ ? inside : !inside;
             }
             fp_field_value lv = lit_value(e, l);
-            return holds(n->rel, fp_filter_compare(n->lhs.kind, v, &lv));
+            return fp_filter_holds(n->rel, fp_filter_compare(n->lhs.kind, v, &lv));
         }
     case NT_CONTAINS:
         if (n->rhs_field) {

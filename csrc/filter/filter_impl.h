@@ -95,6 +95,8 @@ struct fp_filter {
 /* -1, 0, 1: integers, booleans and IPv4 as numbers, times signed, the rest as bytes. */
 int fp_filter_compare(int kind, const fp_field_value *a, const fp_field_value *b);
 /* 1 when the address v lies in the literal's CIDR block. */
+/* Whether a three-way comparison result `c` satisfies relation `rel` (REL_*). */
+int fp_filter_holds(int rel, int c);
 int fp_filter_in_prefix(int kind, const fp_field_value *v, const fp_literal *l, const uint8_t *pool);
 /* Evaluates node n (an NT_V* test): filter_value.c. */
 int fp_filter_eval_value_test(const fp_filter *f, const fp_node *n, fp_field_ctx *x);

@@ -307,18 +307,6 @@ static void eval_node(vstate *s, int i, xlist *out)
     }
 }
 
-static int rel_holds(int rel, int c)
-{
-    switch (rel) {
-    case REL_EQ: return c == 0;
-    case REL_NE: return c != 0;
-    case REL_GT: return c > 0;
-    case REL_GE: return c >= 0;
-    case REL_LT: return c < 0;
-    default: return c <= 0;
-    }
-}
-
 /* One left value against the right side: any right value for `==`-like tests, all of them
  * for `===` and `!=` (Wireshark's `!=` is "not any equal": a pair that cannot be ordered is
  * not equal). */
@@ -339,7 +327,7 @@ static int pair_test(vstate *s, const fp_node *n, const xval *v, const xlist *rh
                 int inside = fp_filter_in_prefix(kind, &x, &f->lits[rv->lit], f->pool);
                 r = n->rel == REL_EQ ? inside : !inside;
             } else if (order(kind, v, w, &c)) {
-                r = rel_holds(n->rel, c);
+                r = fp_filter_holds(n->rel, c);
             } else {
                 r = n->rel == REL_NE && n->quant == Q_ALL;
             }
