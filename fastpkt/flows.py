@@ -85,8 +85,9 @@ def flows(
 
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
-    TCP flows closed by FIN (both ways) or RST are emitted 1 s of packet time after the
-    close so the final ACK is counted; at end of input they keep their 'fin'/'rst' reason.
+    TCP flows closed by FIN (both ways) or RST are emitted 5 s of packet time after the
+    close (Zeek's tcp_close_delay; at most idle_timeout) so late ACKs are counted; at end of
+    input they keep their 'fin'/'rst' reason.
     """
     options = dict(bidirectional=bool(bidirectional), idle_timeout=idle_timeout, active_timeout=active_timeout,
                    max_flows=max_flows, max_memory=max_memory, progress=progress_callback(progress, "flows"),

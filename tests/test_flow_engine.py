@@ -404,7 +404,7 @@ def test_active_timeout_emits_and_continues_in_the_same_direction():
 
 def test_fin_close_emitted_after_grace_before_later_traffic():
     cv = Conv().c(SYN).s(SYN | ACK).c(ACK).c(FIN | ACK).s(FIN | ACK).c(ACK)
-    pkts = cv.pkts + [(cv.t + 5, udp4(CLIENT, SERVER, 7, 8))]
+    pkts = cv.pkts + [(cv.t + 6, udp4(CLIENT, SERVER, 7, 8))]  # past the 5 s grace
     flows = run(pkts)
     assert [f.expiration for f in flows] == ["fin", "end"]
     assert flows[0].packets == 6

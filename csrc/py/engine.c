@@ -708,7 +708,7 @@ static void timeouts(fp_flow_config *cfg, PyObject *idle, PyObject *active, int 
 {
     cfg->idle_timeout_ns = fp_seconds_to_ns(opt_seconds(idle, "idle_timeout", 120.0, bad));
     cfg->active_timeout_ns = active ? fp_seconds_to_ns(opt_seconds(active, "active_timeout", 1800.0, bad)) : 0;
-    cfg->close_grace_ns = 1000000000LL; /* 1 s after the second FIN or a RST */
+    cfg->close_grace_ns = 5000000000LL; /* Zeek's tcp_close_delay and tcp_reset_delay: late ACKs stay in the flow */
     if (cfg->close_grace_ns > cfg->idle_timeout_ns) cfg->close_grace_ns = cfg->idle_timeout_ns;
 }
 
