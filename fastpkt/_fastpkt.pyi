@@ -129,6 +129,18 @@ class SLL(Layer):             # Linux cooked v1 and v2 (pkt.sll)
 class Loopback(Layer):        # BSD NULL/LOOP
     type: int
 @final
+class RadioTap(Layer):        # radiotap header (pkt.radiotap); fields of its first presence word
+    version: int; pad: int; len: int; present: int
+    Flags: int | None; Rate: float | None          # Rate in Mb/s
+    ChannelFrequency: int | None; ChannelFlags: int | None; dBm_AntSignal: int | None
+@final
+class Dot11(Layer):           # 802.11 MAC header (pkt.wlan)
+    subtype: int; type: int; proto: int; FCfield: int; ID: int | None; SC: int | None
+    addr1: str | None; addr2: str | None; addr3: str | None; addr4: str | None
+    ra: str | None; ta: str | None; da: str | None; sa: str | None; bssid: str | None
+    seq: int | None; frag: int | None; type_subtype: int; retry: bool; protected: bool
+    frame_name: str | None   # Wireshark's name: 'Beacon frame', 'QoS Data', ...
+@final
 class Dot1Q(Layer):
     vlan: int; prio: int; id: int; dei: int; tpid: int   # id = dei = DEI bit (Scapy's names); vlan = VID
     type: int                                  # ethertype that follows this tag
@@ -255,6 +267,7 @@ class Packet:
     comment: str | None   # pcapng: the first opt_comment
     raw: bytes
     eth: Ether | None; sll: SLL | None; loopback: Loopback | None
+    radiotap: RadioTap | None; wlan: Dot11 | None
     vlan: Dot1Q | None; vlans: list[Dot1Q]
     arp: ARP | None; ip: IP | None; ip6: IPv6 | None
     tcp: TCP | None; udp: UDP | None; icmp: ICMP | None; icmp6: ICMPv6 | None

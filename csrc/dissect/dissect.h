@@ -36,6 +36,8 @@ typedef enum {
     FP_L_SLL,   /* Linux cooked v1 */
     FP_L_SLL2,  /* Linux cooked v2 */
     FP_L_LOOP,  /* BSD NULL / LOOP */
+    FP_L_RADIOTAP, /* radiotap capture header (hlen: its length) */
+    FP_L_WLAN,  /* 802.11 MAC header (hlen: up to LLC/SNAP or the frame body) */
     FP_L_VLAN,  /* one or more 802.1Q / 802.1ad tags, see vlan[] */
     FP_L_ARP,
     FP_L_IP4,
@@ -205,6 +207,17 @@ uint16_t fp_inet_checksum(const uint8_t *p, size_t len, uint32_t initial);
  * Address option's address (RFC 6275 6.3); else the fixed header's. */
 const uint8_t *fp_ip6_final_dst(const uint8_t *data, const fp_dissection *d);
 const uint8_t *fp_ip6_home_src(const uint8_t *data, const fp_dissection *d);
+
+/* ---- 802.11 (wlan.c) --------------------------------------------------- */
+/* The offset of radiotap field `bit` (0..17) of the first presence word in the radiotap
+ * header p[0..len), aligned as radiotap.org defines; -1 when absent or past len. */
+int fp_radiotap_field(const uint8_t *p, uint32_t len, unsigned bit);
+/* Wireshark's name for an 802.11 frame's type/subtype ((type << 4) | subtype), or NULL. */
+const char *fp_wlan_frame_name(unsigned type_subtype);
+/* The address playing `role` in the MAC header hdr[0..hlen), as Wireshark assigns the
+ * roles (by the DS bits in data frames), or NULL when the frame has none. */
+enum { FP_WLAN_RA, FP_WLAN_TA, FP_WLAN_DA, FP_WLAN_SA, FP_WLAN_BSSID, FP_WLAN_STAA };
+const uint8_t *fp_wlan_addr(const uint8_t *hdr, uint32_t hlen, int role);
 
 /* ---- Address text ----------------------------------------------------- */
 /* inet_ntop's text, written to `out` without a NUL; return its length. */

@@ -55,7 +55,7 @@ FP_FIELD_TABLE(fp_fields_frame, "frame", frame_fields);
 /* ---- registry --------------------------------------------------------- */
 
 static const fp_field_table *const tables[] = {
-    &fp_fields_frame, &fp_fields_eth,  &fp_fields_vlan,  &fp_fields_ieee8021ad,
+    &fp_fields_frame, &fp_fields_radiotap, &fp_fields_wlan, &fp_fields_eth,  &fp_fields_vlan,  &fp_fields_ieee8021ad,
     &fp_fields_sll,   &fp_fields_arp,  &fp_fields_ip,    &fp_fields_ipv6,
     &fp_fields_tcp,   &fp_fields_udp,  &fp_fields_icmp,  &fp_fields_icmpv6,
     &fp_fields_dns,   &fp_fields_mdns, &fp_fields_llmnr, &fp_fields_http,

@@ -23,7 +23,8 @@ const char *const fp_tunnel_names[FP_TUN_COUNT] = {
     [FP_TUN_IPIP] = "IPIP",     [FP_TUN_PPPOE] = "PPPoE",
 };
 
-#define LINK_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN))
+#define LINK_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
+                   (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
 #define MPLS_MAX_LABELS 16
 
 /* Open a tunnel record and clear what the inner packet will describe again. NULL (flagged)

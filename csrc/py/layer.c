@@ -15,7 +15,7 @@
 static const fp_layer_def *const layer_defs[] = {
     &fp_layer_ether, &fp_layer_sll, &fp_layer_loop, &fp_layer_vlan, &fp_layer_arp,
     &fp_layer_ip4,   &fp_layer_ip6, &fp_layer_tcp,  &fp_layer_udp,  &fp_layer_icmp,
-    &fp_layer_icmp6, &fp_layer_dns, &fp_layer_http, &fp_layer_tls,
+    &fp_layer_icmp6, &fp_layer_dns, &fp_layer_http, &fp_layer_tls, &fp_layer_radiotap, &fp_layer_dot11,
 };
 
 #define N_LAYER_DEFS (sizeof layer_defs / sizeof layer_defs[0])
@@ -31,6 +31,7 @@ static const fp_layer_def *layer_def(unsigned id)
 
 const char *const fp_layer_names[FP_L_COUNT] = {
     [FP_L_ETH] = "Ether", [FP_L_SLL] = "SLL",   [FP_L_SLL2] = "SLL2",   [FP_L_LOOP] = "Loopback",
+    [FP_L_RADIOTAP] = "RadioTap", [FP_L_WLAN] = "Dot11",
     [FP_L_VLAN] = "Dot1Q", [FP_L_ARP] = "ARP",  [FP_L_IP4] = "IP",      [FP_L_IP6] = "IPv6",
     [FP_L_TCP] = "TCP",   [FP_L_UDP] = "UDP",   [FP_L_ICMP] = "ICMP",   [FP_L_ICMP6] = "ICMPv6",
     [FP_L_DNS] = "DNS",   [FP_L_HTTP] = "HTTP", [FP_L_TLS] = "TLS",

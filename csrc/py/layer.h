@@ -121,7 +121,7 @@ typedef struct {
 
 extern const fp_layer_def fp_layer_ether, fp_layer_sll, fp_layer_loop, fp_layer_vlan, fp_layer_arp,
     fp_layer_ip4, fp_layer_ip6, fp_layer_tcp, fp_layer_udp, fp_layer_icmp, fp_layer_icmp6, fp_layer_dns,
-    fp_layer_http, fp_layer_tls;
+    fp_layer_http, fp_layer_tls, fp_layer_radiotap, fp_layer_dot11;
 
 /* A class attribute of an immutable type, set before first use. */
 int fp_layer_set_class_attr(PyTypeObject *tp, const char *name, PyObject *value);

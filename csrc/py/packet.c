@@ -396,7 +396,8 @@ static int append_layers(PyObject *list, uint32_t bits, int *vlan, int vlan_end)
     return 0;
 }
 
-#define LINK_LAYER_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN))
+#define LINK_LAYER_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
+                         (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
 
 /* Outer to inner: each tunnel's outer packet, the tunnel, then the innermost packet. The
  * link layer is kept across an encapsulation that carries no frame of its own: listed once. */
@@ -415,7 +416,9 @@ static PyObject *get_layers(PyObject *self, void *c)
             Py_DECREF(list);
             return NULL;
         }
-        if (k < d->tunnel_count) skip = d->tunnel[k].inner_link ? 0 : LINK_LAYER_BITS;
+        /* an inner frame brings its own Ethernet and tags; the capture's other link headers stay */
+        if (k < d->tunnel_count)
+            skip = d->tunnel[k].inner_link ? LINK_LAYER_BITS & ~((1u << FP_L_ETH) | (1u << FP_L_VLAN)) : LINK_LAYER_BITS;
     }
     PyObject *t = PyList_AsTuple(list);
     Py_DECREF(list);
@@ -454,6 +457,7 @@ static const struct {
     {"ether", FP_L_ETH},      {"ethernet", FP_L_ETH},   {"eth", FP_L_ETH},
     {"sll", FP_L_SLL},        {"cookedlinux", FP_L_SLL}, {"sll2", FP_L_SLL2},
     {"cookedlinuxv2", FP_L_SLL2}, {"loopback", FP_L_LOOP}, {"null", FP_L_LOOP},
+    {"radiotap", FP_L_RADIOTAP}, {"dot11", FP_L_WLAN},   {"wlan", FP_L_WLAN},
     {"dot1q", FP_L_VLAN},     {"dot1ad", FP_L_VLAN},    {"vlan", FP_L_VLAN},
     {"arp", FP_L_ARP},        {"ip", FP_L_IP4},         {"ipv4", FP_L_IP4},
     {"ipv6", FP_L_IP6},       {"ip6", FP_L_IP6},        {"tcp", FP_L_TCP},
@@ -834,6 +838,8 @@ static PyGetSetDef packet_getset[] = {
     {"eth", get_layer, NULL, "Ethernet header, or None.", (void *)(intptr_t)FP_L_ETH},
     {"sll", get_sll, NULL, "Linux cooked (SLL/SLL2) header, or None.", NULL},
     {"loopback", get_layer, NULL, "BSD loopback (NULL/LOOP) header, or None.", (void *)(intptr_t)FP_L_LOOP},
+    {"radiotap", get_layer, NULL, "Radiotap header, or None.", (void *)(intptr_t)FP_L_RADIOTAP},
+    {"wlan", get_layer, NULL, "802.11 MAC header (Dot11), or None.", (void *)(intptr_t)FP_L_WLAN},
     {"vlan", get_layer, NULL, "Outermost 802.1Q/802.1ad tag, or None.", (void *)(intptr_t)FP_L_VLAN},
     {"vlans", get_vlans, NULL, "All VLAN tags, outer to inner.", NULL},
     {"arp", get_layer, NULL, "ARP, or None.", (void *)(intptr_t)FP_L_ARP},
