@@ -89,6 +89,7 @@ __all__ = [
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt",
     "DisplayFilter", "FilterError", "compile_filter", "stats",
+    "register_link_type", "link_types", "LinkType",
     "__version__",
 ]
 
@@ -330,3 +331,4 @@ from .probe import (  # noqa: E402
     QueryAnswer, SndRcvList, UnansweredList, answers, arping, send, sendp, sr, sr1, srp, srp1, traceroute,
 )
 from .stats import stats  # noqa: E402  (rebinds the name over the submodule)
+from .linktypes import LinkType, link_types, register_link_type  # noqa: E402

@@ -143,3 +143,96 @@ def test_truncated_headers_do_not_crash():
         for n in range(0, 40):
             p = fp.Packet(bytes([0xAA] * n), linktype=lt)
             assert p.ip is None or n >= 20
+
+
+# ---- fp.register_link_type: DLT_USER rules against tshark's user_dlts -----------------------
+# Registration is process-wide: these use DLT_USER8-13 (155-160), which no other test reads.
+USER_FRAMES = r"""
+from scapy.all import Ether, Dot1Q, IP, IPv6, TCP, UDP, Raw
+v4 = [IP(src="10.9.0.1", dst="10.9.0.2") / TCP(sport=40000 + i, dport=80, flags="S") for i in range(3)]
+v6 = [IPv6(src="fd09::1", dst="fd09::2") / UDP(sport=5000 + i, dport=53) / Raw(b"q" * i) for i in range(3)]
+eth = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / v4[0],
+       Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=7) / v6[1]]
+for kind, frames in (("v4", v4), ("v6", v6), ("eth", eth)):
+    for f in frames:
+        print(kind, bytes(f).hex())
+"""
+
+
+def user_dlt_rows(path: Path, dlt: int, proto: str, header_len: int) -> list[dict[str, str]]:
+    uat = '"User %d (DLT=%d)","%s","%d","","0",""' % (dlt - 147, dlt, proto, header_len)
+    cmd = ["tshark", "-r", str(path), "-n", "-o", "uat:user_dlts:" + uat, "-T", "fields", "-E", "occurrence=f"]
+    for name in FIELDS:
+        cmd += ["-e", name]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def user_frames() -> dict[str, list[bytes]]:
+    if not have("tshark"):
+        pytest.skip("tshark is not installed")
+    pytest.importorskip("scapy")
+    text = subprocess.run([sys.executable, "-c", USER_FRAMES], capture_output=True, text=True,
+                          check=True).stdout
+    out: dict[str, list[bytes]] = {}
+    for kind, h in (line.split() for line in text.splitlines()):
+        out.setdefault(kind, []).append(bytes.fromhex(h))
+    return out
+
+
+# (dlt, name, our rule, frames, header bytes before each frame, tshark's payload dissector)
+def user_cases(frames: dict[str, list[bytes]]):
+    def tagged(etype: int) -> bytes:  # an 8-byte probe header with the EtherType at offset 6
+        return b"PROBE\x00" + struct.pack(">H", etype)
+    return [
+        (155, dict(header_len=4, next="ip"), [b"HDR!" + f for f in frames["v4"]], "ip", 4),
+        (156, dict(header_len=0, next="ipv6"), frames["v6"], "ipv6", 0),
+        (157, dict(header_len=6, next="ether"), [b"\xaa" * 6 + f for f in frames["eth"]], "eth_withoutfcs", 6),
+        (158, dict(header_len=2, next="raw"), [b"\0\0" + f for f in frames["v4"] + frames["v6"]], "raw_ip", 2),
+        (159, dict(header_len=8, ethertype_offset=6), [tagged(0x0800) + f for f in frames["v4"]], "ip", 8),
+        (160, dict(header_len=8, ethertype_offset=6), [tagged(0x86DD) + f for f in frames["v6"]], "ipv6", 8),
+    ]
+
+
+def test_registered_link_types_match_tshark(user_frames, tmp_path):
+    for dlt, rule, frames, proto, hlen in user_cases(user_frames):
+        fp.register_link_type(dlt, "lab%d" % dlt, **rule)
+        path = tmp_path / ("user%d.pcap" % dlt)
+        write_pcap(path, dlt, frames)
+        rows = user_dlt_rows(path, dlt, proto, hlen)
+        pkts = list(fp.open(str(path)))
+        assert len(pkts) == len(rows) == len(frames)
+        assert [ours(p) for p in pkts] == rows, dlt
+        assert all(p.ip is not None or p.ip6 is not None for p in pkts)
+    assert fp.link_types()[159] == fp.LinkType("lab159", 8, "ethertype", 6)
+    assert fp.link_types()[157].next == "ether"
+    eth = list(fp.open(str(tmp_path / "user157.pcap")))
+    assert eth[1].layers == ("Ether", "Dot1Q", "IPv6", "UDP") and eth[1].vlan.vlan == 7
+    # engines and display filters read the same rule (C, no Python per packet)
+    path = str(tmp_path / "user155.pcap")
+    assert len(fp.flows(path, progress=False).to_pandas()) == 3
+    assert [p.tcp.sport for p in fp.read(path, display_filter="tcp.srcport == 40001")] == [40001]
+
+
+def test_register_link_type_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="decoded by fastpkt itself"):
+        fp.register_link_type(1, "ethernet", next="ip")
+    with pytest.raises(ValueError, match="one of next="):
+        fp.register_link_type(161, "both", header_len=4, next="ip", ethertype_offset=0)
+    with pytest.raises(ValueError, match="one of next="):
+        fp.register_link_type(161, "neither", header_len=4)
+    with pytest.raises(ValueError, match="next='ppp'"):
+        fp.register_link_type(161, "ppp", next="ppp")
+    with pytest.raises(ValueError, match="inside the 4-byte header"):
+        fp.register_link_type(161, "outside", header_len=4, ethertype_offset=3)
+    with pytest.raises(ValueError, match="out of range"):
+        fp.register_link_type(70000, "big", next="ip")
+    with pytest.raises(ValueError, match="header_len"):
+        fp.register_link_type(161, "long", header_len=1 << 20, next="ip")
+    assert 161 not in fp.link_types()
+    # a header longer than the record: flagged, the record kept as payload
+    fp.register_link_type(162, "short", header_len=40, next="ip")
+    p = fp.Packet(b"\x45" * 20, linktype=162)
+    assert "link_trunc" in p.anomalies and p.ip is None and p.payload == b"\x45" * 20

@@ -208,6 +208,20 @@ uint16_t fp_inet_checksum(const uint8_t *p, size_t len, uint32_t initial);
 const uint8_t *fp_ip6_final_dst(const uint8_t *data, const fp_dissection *d);
 const uint8_t *fp_ip6_home_src(const uint8_t *data, const fp_dissection *d);
 
+/* ---- Link types registered at run time (link.c) -------------------------- */
+/* What follows a registered link type's fixed header: IPv4, IPv6, either by the version
+ * nibble, an Ethernet frame, or the protocol a big-endian EtherType in the header names. */
+enum { FP_LINK_NEXT_IP4 = 1, FP_LINK_NEXT_IP6, FP_LINK_NEXT_IP, FP_LINK_NEXT_ETHER, FP_LINK_NEXT_ETHERTYPE };
+#define FP_LINK_RULES_MAX 64
+#define FP_LINK_RULE_HEADER_MAX 16383u /* header length and EtherType offset: 14 bits each */
+/* Decode `linktype` (one fastpkt does not decode itself) by the rule, for every reader,
+ * engine and filter of the process; a second call for it replaces the rule. 0, or -1 when
+ * FP_LINK_RULES_MAX link types are registered already. The caller checks the ranges
+ * (header_len <= FP_LINK_RULE_HEADER_MAX, ethertype_off + 2 <= header_len). */
+int fp_link_rule_set(uint32_t linktype, int next, uint32_t header_len, uint32_t ethertype_off);
+/* 1 when fastpkt decodes `linktype` itself (no rule may replace it). */
+int fp_linktype_builtin(uint32_t linktype);
+
 /* ---- 802.11 (wlan.c) --------------------------------------------------- */
 /* The offset of radiotap field `bit` (0..17) of the first presence word in the radiotap
  * header p[0..len), aligned as radiotap.org defines; -1 when absent or past len. */

@@ -68,13 +68,13 @@ void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type)
     }
 }
 
-static void dissect_ethernet(fp_dctx *x)
+static void dissect_ethernet(fp_dctx *x, uint32_t off)
 {
     fp_cursor c;
-    if (fp_header_open(x, 0, x->caplen, 14, FP_ANOM_LINK_TRUNC, &c) < 0)
+    if (fp_header_open(x, off, x->caplen, 14, FP_ANOM_LINK_TRUNC, &c) < 0)
         return;
-    fp_set_layer(x->d, FP_L_ETH, 0, 14, x->caplen);
-    fp_dissect_ethertype(x, 14, x->caplen, fp_peek_be16(&c, 12));
+    fp_set_layer(x->d, FP_L_ETH, off, 14, x->caplen);
+    fp_dissect_ethertype(x, off + 14, x->caplen, fp_peek_be16(&c, 12));
 }
 
 /* Cooked headers: fixed size, protocol (an EtherType) at a fixed offset. */
@@ -102,6 +102,58 @@ static void dissect_ip_by_version(fp_dctx *x, uint32_t off)
     case 4: x->d->ethertype = ETHERTYPE_IP4; fp_dissect_ip4(x, off, x->caplen); return;
     case 6: x->d->ethertype = ETHERTYPE_IP6; fp_dissect_ip6(x, off, x->caplen); return;
     default: fp_set_payload(x->d, off, x->caplen); return;
+    }
+}
+
+/* ---- Link types registered at run time (DLT_USER0-15 and the like) ----------- */
+
+/* Process-wide, as tshark's user_dlts table: a rule is one 64-bit word (link type in bits
+ * 0-31, what follows in 32-34, header length in 35-48, EtherType offset in 49-62) stored
+ * and loaded atomically, so dissectors on any thread read it without a lock while the
+ * registering thread (holding the GIL) adds or replaces one. Slots fill in order and are
+ * never freed: a lookup stops at the first empty one. */
+static uint64_t link_rules[FP_LINK_RULES_MAX];
+
+static uint64_t rule_word(uint32_t linktype, int next, uint32_t header_len, uint32_t ethertype_off)
+{
+    return (uint64_t)linktype | (uint64_t)next << 32 | (uint64_t)header_len << 35 |
+           (uint64_t)ethertype_off << 49;
+}
+
+int fp_link_rule_set(uint32_t linktype, int next, uint32_t header_len, uint32_t ethertype_off)
+{
+    uint64_t word = rule_word(linktype, next, header_len, ethertype_off);
+    for (int i = 0; i < FP_LINK_RULES_MAX; i++) {
+        uint64_t w = __atomic_load_n(&link_rules[i], __ATOMIC_ACQUIRE);
+        if (w == 0 || (uint32_t)w == linktype) {
+            __atomic_store_n(&link_rules[i], word, __ATOMIC_RELEASE);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void dissect_registered(fp_dctx *x, uint32_t linktype)
+{
+    uint64_t w = 0;
+    for (int i = 0; i < FP_LINK_RULES_MAX; i++) {
+        w = __atomic_load_n(&link_rules[i], __ATOMIC_ACQUIRE);
+        if (w == 0 || (uint32_t)w == linktype) break;
+    }
+    if (w == 0 || (uint32_t)w != linktype) return; /* unknown: the record is the payload */
+    int next = (int)(w >> 32) & 7;
+    uint32_t hlen = (uint32_t)(w >> 35) & FP_LINK_RULE_HEADER_MAX;
+    uint32_t type_at = (uint32_t)(w >> 49) & FP_LINK_RULE_HEADER_MAX;
+    fp_cursor c;
+    if (fp_header_open(x, 0, x->caplen, hlen, FP_ANOM_LINK_TRUNC, &c) < 0)
+        return;
+    switch (next) {
+    case FP_LINK_NEXT_IP4: x->d->ethertype = ETHERTYPE_IP4; fp_dissect_ip4(x, hlen, x->caplen); return;
+    case FP_LINK_NEXT_IP6: x->d->ethertype = ETHERTYPE_IP6; fp_dissect_ip6(x, hlen, x->caplen); return;
+    case FP_LINK_NEXT_IP: dissect_ip_by_version(x, hlen); return;
+    case FP_LINK_NEXT_ETHER: dissect_ethernet(x, hlen); return;
+    case FP_LINK_NEXT_ETHERTYPE: fp_dissect_ethertype(x, hlen, x->caplen, fp_peek_be16(&c, type_at)); return;
+    default: fp_set_payload(x->d, hlen, x->caplen); return;
     }
 }
 
@@ -183,7 +235,7 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     fp_dctx x = {data, caplen, wirelen, out, (flags & FP_DISSECT_HEADERS) != 0, reassembled,
                  (flags & FP_DISSECT_NO_TUNNELS) == 0};
     switch (linktype) {
-    case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x); return;
+    case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x, 0); return;
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;
     case FP_LINKTYPE_LINUX_SLL2: dissect_cooked(&x, FP_L_SLL2, 20, 0); return;
     case FP_LINKTYPE_RAW: dissect_ip_by_version(&x, 0); return;
@@ -199,7 +251,20 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     case FP_LINKTYPE_ENC: fp_dissect_enc(&x); return;
     case FP_LINKTYPE_IPNET: fp_dissect_ipnet(&x); return;
     case FP_LINKTYPE_NFLOG: fp_dissect_nflog(&x); return;
-    default: return;
+    default: dissect_registered(&x, linktype); return;
+    }
+}
+
+int fp_linktype_builtin(uint32_t linktype)
+{
+    switch (linktype) {
+    case FP_LINKTYPE_ETHERNET: case FP_LINKTYPE_LINUX_SLL: case FP_LINKTYPE_LINUX_SLL2:
+    case FP_LINKTYPE_RAW: case FP_LINKTYPE_PPP: case FP_LINKTYPE_IPV4: case FP_LINKTYPE_IPV6:
+    case FP_LINKTYPE_NULL: case FP_LINKTYPE_LOOP: case FP_LINKTYPE_IEEE802_11:
+    case FP_LINKTYPE_IEEE802_11_RADIOTAP: case FP_LINKTYPE_PPI: case FP_LINKTYPE_PFLOG:
+    case FP_LINKTYPE_ENC: case FP_LINKTYPE_IPNET: case FP_LINKTYPE_NFLOG:
+        return 1;
+    default: return 0;
     }
 }
 

@@ -177,6 +177,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_stats_register(m, st) < 0) return -1;
     if (fp_probe_register(m, st) < 0) return -1;
     if (fp_hotcache_register(m) < 0) return -1;
+    if (fp_linktype_register(m) < 0) return -1;
     return 0;
 }
 

@@ -180,6 +180,7 @@ PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len);
 PyObject *fp_hot_uint(fp_state *st, uint32_t v);
 void fp_hotcache_free(fp_state *st);
 int fp_hotcache_register(PyObject *m);
+int fp_linktype_register(PyObject *m); /* linktype.c: _set_link_rule (register_link_type) */
 /* tcpflags.c */
 int fp_tcpflags_register(PyObject *m, fp_state *st);
 PyObject *fp_tcpflags_new(fp_state *st, unsigned flags);
