@@ -10,8 +10,8 @@ path's netfilter INPUT hook: a segment dropped by an iptables INPUT rule is in t
 so is its retransmission (test_flows_netns.test_drop_happens_after_capture checks this).
 For the receiver's view, `add_capture("nflog:N", ...)` records what an iptables NFLOG rule
 placed after the drop rule logs: only the segments that were delivered, so a dropped segment
-is a real hole that its retransmission fills later. fastpkt does not read LINKTYPE_NFLOG;
-`nflog_to_raw` rewrites such a capture as LINKTYPE_RAW.
+is a real hole that its retransmission fills later (fastpkt reads LINKTYPE_NFLOG as written;
+libpcap compiles no BPF filter for it, so tests select with display filters).
 
 test_flows_netns.py has its own copy of the same steps; this module is the shared version for
 the newer tests (tests/test_streams_netns.py). `Netns` is the same namespace with no capture
@@ -298,52 +298,6 @@ class Netns(NetnsCapture):
 
     def popen(self, cmd, **kw) -> subprocess.Popen:
         return subprocess.Popen(self.prefix + list(cmd), **kw)
-
-
-LINKTYPE_RAW = 101
-LINKTYPE_NFLOG = 239
-NFULA_PAYLOAD = 9
-
-
-def nflog_to_raw(src: Path, dst: Path) -> int:
-    """Rewrite a tcpdump `-i nflog:N` capture (LINKTYPE_NFLOG) as a LINKTYPE_RAW pcap: the
-    packet of each record is its NFULA_PAYLOAD TLV. Returns the number of packets.
-
-    LINKTYPE_NFLOG (tcpdump.org/linktypes/LINKTYPE_NFLOG.html): a 4-byte header (family,
-    version, resource id) then TLVs of (length, type) in the byte order of the host that
-    wrote the file (= the pcap's own byte order), each padded to 4 bytes."""
-    data = Path(src).read_bytes()
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
-        raise ValueError("%s is not a pcap file" % src)
-    vmaj, vmin, _, _, snap, linktype = struct.unpack(e + "HHiIII", data[4:24])
-    if linktype != LINKTYPE_NFLOG:
-        raise ValueError("%s: linktype %d, not NFLOG" % (src, linktype))
-    out = [data[:4] + struct.pack(e + "HHiIII", vmaj, vmin, 0, 0, 262144, LINKTYPE_RAW)]
-    pos, n = 24, 0
-    while pos + 16 <= len(data):
-        sec, frac, incl, _orig = struct.unpack(e + "IIII", data[pos:pos + 16])
-        rec = data[pos + 16:pos + 16 + incl]
-        pos += 16 + incl
-        if len(rec) < incl:
-            break  # cut short
-        t = 4
-        while t + 4 <= len(rec):
-            tlen, ttype = struct.unpack(e + "HH", rec[t:t + 4])
-            if tlen < 4:
-                break
-            if ttype == NFULA_PAYLOAD:
-                pkt = rec[t + 4:t + tlen]
-                out.append(struct.pack(e + "IIII", sec, frac, len(pkt), len(pkt)) + pkt)
-                n += 1
-                break
-            t += (tlen + 3) & ~3
-    Path(dst).write_bytes(b"".join(out))
-    return n
 
 
 class Lab:

@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _netns import NetnsCapture, NetnsError, nflog_to_raw, requirements, run, wait_until
+from _netns import NetnsCapture, NetnsError, requirements, run, wait_until
 
 P_OPENSSL, P_RAW, P_LOSSY, P_PROLOGUE, P_QUIC = 6101, 6102, 6103, 6104, 6106
 DROP_PROBABILITY = "0.10"
@@ -483,7 +483,7 @@ def _scenarios(ns: NetnsCapture, info: dict, tmp: Path,
         info["lossy_v6"] = (ns.has_ipv6 and ns.iptables(["-A", "INPUT"] + drop, v6=True)
                             and ns.iptables(["-A", "INPUT"] + log, v6=True))
         try:
-            ns.add_capture("nflog:%d" % NFLOG_GROUP, info["nflog_pcap"])
+            ns.add_capture("nflog:%d" % NFLOG_GROUP, info["arrival_pcap"])
             info["arrival"] = True
         except NetnsError as e:
             info["arrival_error"] = str(e)
@@ -547,8 +547,7 @@ def capture(tmp_path_factory):
              "-out", str(tmp / "cert.pem"), "-subj", "/CN=fastpkt-test", "-days", "2"])
     if r.returncode != 0:
         pytest.skip("openssl cannot make a self-signed certificate: %s" % r.stderr[-300:])
-    info: dict = {"pcap": tmp / "lo.pcap", "nflog_pcap": tmp / "nflog.pcap",
-                  "arrival_pcap": tmp / "arrival.pcap", "errors": {}, "s_client": {},
+    info: dict = {"pcap": tmp / "lo.pcap", "arrival_pcap": tmp / "nflog.pcap", "errors": {}, "s_client": {},
                   "raw": {}, "lossy": {}, "prologue": {}, "quic": {}, "drops": {},
                   "quic_skip": None, "arrival": False, "lossy_v6": False}
     try:
@@ -576,7 +575,6 @@ def capture(tmp_path_factory):
     assert not ns.left_behind(), "namespace %s left behind" % ns.name
     info["hellos"] = {"tap": list(fp.client_hellos(str(info["pcap"])))}
     if info["arrival"]:
-        info["arrival_packets"] = nflog_to_raw(info["nflog_pcap"], info["arrival_pcap"])
         info["hellos"]["arrival"] = list(fp.client_hellos(str(info["arrival_pcap"])))
     return info
 
@@ -602,7 +600,7 @@ def _one_by_port(info, ip_version, client_port, server_port, view="tap", transpo
 def _client_segments(pcap: Path, ip_version: int, client_port: int, server_port: int) -> list:
     """(seq offset, length) of the client's data segments, from fastpkt's packet parser."""
     out, isn = [], None
-    for pkt in fp.open(str(pcap), filter="tcp port %d" % server_port):
+    for pkt in fp.open(str(pcap), display_filter="tcp.port == %d" % server_port):  # NFLOG: no BPF
         t = pkt.tcp
         fam = 4 if pkt.ip is not None else 6
         if fam != ip_version or pkt.sport != client_port or pkt.dport != server_port:

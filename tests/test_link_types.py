@@ -2,7 +2,9 @@
 radiotap (FCS flag included) and PPI, plain 802.11, PFLOG, ENC, IPNET, NFLOG and NULL in
 both byte orders. Frames are built by Scapy in a fresh interpreter (802.11, radiotap,
 PFLog) or by hand from the headers' definitions (PPI, ENC, IPNET, NFLOG, NULL); tshark's
-addresses and ports of each frame are what fastpkt must find."""
+addresses and ports of each frame are what fastpkt must find. Also: link types registered
+with fp.register_link_type against tshark's user_dlts, and a real kernel's NFLOG (iptables
+-j NFLOG in a namespace, tcpdump -i nflog:N) against tshark."""
 from __future__ import annotations
 
 import struct
@@ -14,6 +16,7 @@ import pytest
 
 import fastpkt as fp
 from _fphelpers import have, tool_env
+from _netns import Netns, NetnsError, requirements
 
 FIELDS = ("ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "udp.srcport",
           "udp.dstport")
@@ -236,3 +239,58 @@ def test_register_link_type_refuses_what_it_cannot_do():
     fp.register_link_type(162, "short", header_len=40, next="ip")
     p = fp.Packet(b"\x45" * 20, linktype=162)
     assert "link_trunc" in p.anomalies and p.ip is None and p.payload == b"\x45" * 20
+
+
+# ---- real kernel NFLOG: iptables -j NFLOG in a namespace, `tcpdump -i nflog:N` ---------------
+NFLOG_SENDER = r"""
+import socket, sys
+v6 = sys.argv[1] == "1"
+for fam, host in [(socket.AF_INET, "127.0.0.1")] + ([(socket.AF_INET6, "::1")] if v6 else []):
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.bind((host, 7101))
+    srv.listen(1)
+    c = socket.create_connection((host, 7101))
+    a, _ = srv.accept()
+    c.sendall(b"nflog" * 40)
+    a.recv(4096)
+    c.close(); a.close(); srv.close()
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    # 3000 bytes: fragmented on lo's MTU 1500; IPv4 reassembles before INPUT (one packet
+    # logged), IPv6 after it (fragments logged, which tshark and fastpkt number differently)
+    for n in (1, 100, 3000) if fam == socket.AF_INET else (1, 100):
+        u.sendto(b"u" * n, (host, 7100))
+    u.close()
+"""
+
+
+def test_real_kernel_nflog_matches_tshark(tmp_path):
+    why = requirements(("ip", "tcpdump", "iptables"))
+    if why:
+        pytest.skip(why)
+    if not have("tshark"):
+        pytest.skip("tshark is not installed")
+    pcap = tmp_path / "nflog.pcap"
+    try:
+        with Netns("fpnflog") as ns:
+            rules = [["-p", "udp", "--dport", "7100"], ["-p", "tcp", "--dport", "7101"],
+                     ["-p", "tcp", "--sport", "7101"]]
+            log = ["-j", "NFLOG", "--nflog-group", "9", "--nflog-prefix", "fastpkt"]
+            if not all(ns.iptables(["-A", "INPUT"] + r + log) for r in rules):
+                pytest.skip("no NFLOG rule: %s" % ns.iptables_error)
+            v6 = ns.has_ipv6 and all(ns.iptables(["-A", "INPUT"] + r + log, v6=True) for r in rules)
+            ns.add_capture("nflog:9", pcap)
+            r = ns.exec([sys.executable, "-c", NFLOG_SENDER, "1" if v6 else "0"])
+            assert r.returncode == 0, r.stderr
+            ns.stop_capture()
+            assert not ns.incomplete, ns.incomplete
+    except NetnsError as e:
+        pytest.skip(str(e))
+    rows = tshark_rows(pcap)
+    pkts = list(fp.open(str(pcap)))
+    assert len(pkts) == len(rows) >= 9  # TCP handshake, data, teardown and the datagrams
+    assert [ours(p) for p in pkts] == rows
+    assert all(p.linktype == 239 for p in pkts)
+    big = [p for p in pkts if p.udp is not None and len(p.udp.payload) == 3000]
+    assert len(big) == 1 and big[0].ip is not None and not big[0].anomalies
+    flows = fp.flows(str(pcap), progress=False).to_pandas()
+    assert set(flows.dst_port) == {7100, 7101}
