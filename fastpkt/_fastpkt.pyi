@@ -32,8 +32,8 @@ class FilterError(Error, ValueError):
 # fp.read(..., on_error="raise") attaches what was read before the fault as `exc.packets`.
 
 ANOMALIES: tuple[str, ...]   # every anomaly name, index = bit number
-def field_names() -> tuple[str, ...]: ...
-def _set_link_rule(linktype: int, next: int, header_len: int, ethertype_offset: int, /) -> None: ...   # every name Packet.field() knows (Wireshark's)
+def field_names() -> tuple[str, ...]: ...   # every name Packet.field() knows (Wireshark's)
+def _set_link_rule(linktype: int, next: int, header_len: int, ethertype_offset: int, /) -> None: ...
 
 @final
 class DisplayFilter:
