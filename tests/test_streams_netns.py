@@ -419,13 +419,13 @@ def _wire_ending(pcap, client_port: int, server_port: int) -> dict:
     side sent a FIN and whether any RST was sent. The kernel may end a finished transfer with
     a RST (e.g. an orphaned socket's retransmission timer on a loaded machine); the stream's
     state must say what the wire says."""
-    r = run(["tcpdump", "-nr", str(pcap), "tcp port %d and tcp port %d" % (client_port, server_port)],
-            timeout=120)
+    # no BPF filter: libpcap compiles none for the arrival view's NFLOG capture
+    r = run(["tcpdump", "-nr", str(pcap)], timeout=120)
     assert r.returncode == 0, r.stderr
     out = {"client_fin": False, "server_fin": False, "rst": False}
     for ln in r.stdout.splitlines():
         m = _TCPDUMP_LINE.search(ln)
-        if not m:
+        if not m or {int(m.group(2)), int(m.group(4))} != {client_port, server_port}:
             continue
         flags, from_client = m.group(5), int(m.group(2)) == client_port
         if "F" in flags:
