@@ -40,6 +40,14 @@ const char *const fp_layer_names[FP_L_COUNT] = {
 void fp_layer_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    if (LAYER(self)->embedded == FP_VIEW_HOT_OUT) {
+        /* the last outside reference went: the packet's slot owns the view again, and the
+         * view's reference to the packet goes (packet_dealloc when it was the last) */
+        Py_SET_REFCNT(self, 1);
+        LAYER(self)->embedded = FP_VIEW_HOT;
+        Py_DECREF(LAYER(self)->pkt);
+        return;
+    }
     if (LAYER(self)->embedded) { /* the slot is free again (refcount 0); the block is the packet's */
         Py_DECREF(tp);
         Py_DECREF(LAYER(self)->pkt);
@@ -70,16 +78,26 @@ static PyObject *embedded_view(FpPacket *pkt, PyTypeObject *tp, fp_layer_id id, 
     free_slot->pkt = (FpPacket *)Py_NewRef(pkt);
     free_slot->id = (uint8_t)id;
     free_slot->index = (uint8_t)index;
-    free_slot->embedded = 1;
+    free_slot->embedded = FP_VIEW_EMBEDDED;
     free_slot->b = NULL;
     return (PyObject *)free_slot;
+}
+
+/* The packet's hot view of layer `id` (pkt[IP] is pkt.ip), or NULL. */
+static inline PyObject *hot_view(FpPacket *pkt, fp_layer_id id)
+{
+    for (int i = 0; i < FP_HOT_VIEWS; i++)
+        if (pkt->hot[i] == (PyObject *)&pkt->hot_views[i] && pkt->hot_views[i].id == id)
+            return Py_NewRef(pkt->hot[i]);
+    return NULL;
 }
 
 PyObject *fp_layer_present(fp_state *st, FpPacket *pkt, fp_layer_id id)
 {
     PyTypeObject *tp = st->Layer_Types[id];
     if (Py_TYPE(pkt) == st->Packet_Type && tp != NULL) {
-        PyObject *v = embedded_view(pkt, tp, id, 0);
+        PyObject *v = hot_view(pkt, id);
+        if (v == NULL) v = embedded_view(pkt, tp, id, 0);
         if (v != NULL) return v;
     }
     return fp_layer_new(st, pkt, id, 0);
@@ -101,7 +119,8 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
     PyTypeObject *tp = st->Layer_Types[id];
     FpLayer *l;
     if (Py_TYPE(pkt) == st->Packet_Type) {
-        PyObject *v = embedded_view(pkt, tp, id, index);
+        PyObject *v = index == 0 ? hot_view(pkt, id) : NULL;
+        if (v == NULL) v = embedded_view(pkt, tp, id, index);
         if (v != NULL) return v;
     }
     if (Py_TYPE(pkt) != st->Packet_Type && st->Facade_Layer_Types[id]) {
@@ -112,7 +131,7 @@ PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index)
         l = (FpLayer *)PyObject_Malloc((size_t)tp->tp_basicsize);
         if (l == NULL) return PyErr_NoMemory();
         PyObject_Init((PyObject *)l, tp); /* increfs the heap type */
-        l->embedded = 0;
+        l->embedded = FP_VIEW_ALLOCATED;
     }
     Py_INCREF(pkt);
     l->pkt = pkt;
@@ -520,6 +539,10 @@ static PyObject *set_facade_types(PyObject *m, PyObject *args)
         }
         found[id] = (PyTypeObject *)sub;
     }
+    /* Packet has the generic tp_getattro (so LOAD_ATTR specialises its member slots), which
+     * the class inherited: the facade's adds the hot names and its _scapy_getattr fall-through. */
+    ptype->tp_getattro = fp_packet_facade_getattro;
+    PyType_Modified(ptype);
     Py_XSETREF(st->Facade_Packet_Type, (PyTypeObject *)Py_NewRef(ptype));
     st->facade_packet_fast = fp_packet_fast_kept(st, ptype);
     for (int id = 0; id < FP_L_COUNT; id++) {

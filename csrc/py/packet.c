@@ -3,6 +3,7 @@
 #include "build.h"
 
 #include <stddef.h>
+#include <structmember.h>
 
 #include "../dissect/cursor.h"
 #include "../dissect/tls.h"
@@ -25,11 +26,42 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     ((FpPacket *)op)->edit = NULL;
     ((FpPacket *)op)->wire = NULL;
     for (int i = 0; i < FP_PACKET_VIEWS; i++) Py_SET_REFCNT(&((FpPacket *)op)->views[i], 0); /* free */
+    memset(((FpPacket *)op)->hot, 0, sizeof ((FpPacket *)op)->hot);
     return (FpPacket *)op;
 }
 
-static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                        int64_t ts_ns, int flags)
+/* The member slots of the hot attributes (FpPacket.hot), once the packet is dissected. A
+ * plain Packet's views are its hot_views[], owned by the slots: no allocation, and no
+ * reference to the packet until one outlives it (packet_dealloc). 0, or -1 with an exception
+ * (the caller drops the packet). */
+static int packet_hot_fill(FpPacket *p)
+{
+    static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
+    fp_state *st = p->st;
+    p->hot[FP_HOT_WIRELEN] = fp_hot_uint(st, p->wire ? p->wire->wirelen : p->wirelen);
+    if (p->hot[FP_HOT_WIRELEN] == NULL) return -1;
+    if (Py_TYPE(p) != st->Packet_Type) return 0; /* fastpkt.scapy's: its getattro makes its views */
+    for (int i = 0; i < FP_HOT_VIEWS; i++) {
+        PyTypeObject *tp = st->Layer_Types[ids[i]];
+        if (!FP_HAS(&p->d, ids[i]) || tp == NULL) {
+            p->hot[i] = Py_NewRef(Py_None);
+            continue;
+        }
+        FpLayer *v = &p->hot_views[i];
+        PyObject_Init((PyObject *)v, tp); /* refcount 1: the slot's; increfs the heap type */
+        v->pkt = p;
+        v->id = (uint8_t)ids[i];
+        v->index = 0;
+        v->embedded = FP_VIEW_HOT;
+        v->b = NULL;
+        p->hot[i] = (PyObject *)v;
+    }
+    return 0;
+}
+
+/* Dissects and fills the hot slots; -1 with an exception when that fails. */
+static int packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                       int64_t ts_ns, int flags)
 {
     p->dissect_flags = flags;
     p->ts_ns = ts_ns;
@@ -41,6 +73,7 @@ static void packet_fill(FpPacket *p, uint32_t caplen, uint32_t wirelen, uint32_t
     p->opts_len = 0;
     p->opts_big_endian = 0;
     fp_dissect_ex(p->data, caplen, wirelen, linktype, flags, &p->d);
+    return packet_hot_fill(p);
 }
 
 /* A packet owning a copy of `len` bytes: its data, then (pcapng) padding and options. */
@@ -54,7 +87,7 @@ static FpPacket *packet_copy(fp_state *st, PyTypeObject *tp, const uint8_t *data
     p->st = st;
     if (len) memcpy(p->inline_data, data, len);
     p->data = p->inline_data;
-    packet_fill(p, caplen, wirelen, linktype, ts_ns, flags);
+    if (packet_fill(p, caplen, wirelen, linktype, ts_ns, flags) < 0) Py_CLEAR(p);
     return p;
 }
 
@@ -89,7 +122,7 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
     p->st = st;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     p->data = data;
-    packet_fill(p, caplen, wirelen, linktype, ts_ns, facade_flags(facade, flags));
+    if (packet_fill(p, caplen, wirelen, linktype, ts_ns, facade_flags(facade, flags)) < 0) Py_CLEAR(p);
     return p;
 }
 
@@ -148,6 +181,7 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
     p->dissect_flags = facade_flags(facade, flags);
     fp_dissect_datagram(p->data, len, rec->linktype, p->dissect_flags, &p->d);
     p->d.anomalies |= anomalies;
+    if (packet_hot_fill(p) < 0) Py_CLEAR(p);
     return p;
 }
 
@@ -155,6 +189,31 @@ static void packet_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     FpPacket *p = (FpPacket *)self;
+    /* A hot view referenced from outside keeps the block (it reads the packet's bytes and
+     * dissection): it takes a reference to the packet in place of the slot's to it, and
+     * gives it back when the last outside reference goes (fp_layer_dealloc). */
+    Py_ssize_t held = 0;
+    for (int i = 0; i < FP_HOT_VIEWS; i++)
+        if (p->hot[i] == (PyObject *)&p->hot_views[i] && Py_REFCNT(p->hot[i]) > 1) held++;
+    if (held) {
+        for (int i = 0; i < FP_HOT_VIEWS; i++) {
+            PyObject *v = p->hot[i];
+            if (v != (PyObject *)&p->hot_views[i] || Py_REFCNT(v) == 1) continue;
+            Py_SET_REFCNT(v, Py_REFCNT(v) - 1);
+            ((FpLayer *)v)->embedded = FP_VIEW_HOT_OUT;
+        }
+        Py_SET_REFCNT(self, held); /* alive again, referenced by those views alone */
+        return;
+    }
+    for (int i = 0; i < FP_HOT_COUNT; i++) {
+        PyObject *v = p->hot[i];
+        if (i < FP_HOT_VIEWS && v == (PyObject *)&p->hot_views[i]) {
+            Py_SET_REFCNT(v, 0); /* only the slot held it: the view ends with the block */
+            Py_DECREF(Py_TYPE(v));
+        } else {
+            Py_XDECREF(v);
+        }
+    }
     if (p->owner) {
         if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);
         Py_DECREF(p->owner);
@@ -829,7 +888,6 @@ static PyObject *get_wire(PyObject *self, void *c)
 static PyGetSetDef packet_getset[] = {
     {"time", get_time, NULL, "Capture time as float seconds since the epoch (None for pcapng SPB).", NULL},
     {"time_ns", get_time_ns, NULL, "Capture time in integer nanoseconds since the epoch.", NULL},
-    {"wirelen", get_wirelen, NULL, "Length of the packet on the wire.", NULL},
     {"caplen", get_caplen, NULL, "Number of bytes captured (<= wirelen when a snaplen cut it).", NULL},
     {"linktype", get_linktype, NULL, "Link-layer type (LINKTYPE_ value).", NULL},
     {"interface", get_interface, NULL, "pcapng interface index (0 for pcap).", NULL},
@@ -843,10 +901,6 @@ static PyGetSetDef packet_getset[] = {
     {"vlan", get_layer, NULL, "Outermost 802.1Q/802.1ad tag, or None.", (void *)(intptr_t)FP_L_VLAN},
     {"vlans", get_vlans, NULL, "All VLAN tags, outer to inner.", NULL},
     {"arp", get_layer, NULL, "ARP, or None.", (void *)(intptr_t)FP_L_ARP},
-    {"ip", get_layer, NULL, "IPv4 header, or None.", (void *)(intptr_t)FP_L_IP4},
-    {"ip6", get_layer, NULL, "IPv6 header, or None.", (void *)(intptr_t)FP_L_IP6},
-    {"tcp", get_layer, NULL, "TCP header, or None.", (void *)(intptr_t)FP_L_TCP},
-    {"udp", get_layer, NULL, "UDP header, or None.", (void *)(intptr_t)FP_L_UDP},
     {"icmp", get_layer, NULL, "ICMP (v4), or None.", (void *)(intptr_t)FP_L_ICMP},
     {"icmp6", get_layer, NULL, "ICMPv6, or None.", (void *)(intptr_t)FP_L_ICMP6},
     {"dns", get_layer, NULL, "DNS message (UDP or TCP), or None.", (void *)(intptr_t)FP_L_DNS},
@@ -868,6 +922,17 @@ static PyGetSetDef packet_getset[] = {
      "Encapsulations decoded, outer to inner: (name, id) with the VNI, GRE key, TEID, bottom MPLS "
      "label, ERSPAN or PPPoE session id, or None. Layer views are the innermost packet's.", NULL},
     {"outer_ip", get_outer_ip, NULL, "The outermost IP (or IPv6) header of a tunnelled packet, or None.", NULL},
+    {NULL},
+};
+
+#define HOT_MEMBER(name, i, doc) \
+    {name, T_OBJECT_EX, (Py_ssize_t)(offsetof(FpPacket, hot) + (i) * sizeof(PyObject *)), READONLY, doc}
+static PyMemberDef packet_members[] = {
+    HOT_MEMBER("wirelen", FP_HOT_WIRELEN, "Length of the packet on the wire."),
+    HOT_MEMBER("ip", FP_HOT_IP4, "IPv4 header, or None."),
+    HOT_MEMBER("ip6", FP_HOT_IP6, "IPv6 header, or None."),
+    HOT_MEMBER("tcp", FP_HOT_TCP, "TCP header, or None."),
+    HOT_MEMBER("udp", FP_HOT_UDP, "UDP header, or None."),
     {NULL},
 };
 
@@ -898,8 +963,8 @@ static PyMethodDef packet_methods[] = {
     {NULL},
 };
 
-/* Hot attributes answered by pointer comparison of the interned name, skipping the
- * generic descriptor lookup (Python 3.11 does not specialise getset access). */
+/* Hot attributes of fastpkt.scapy's packets, answered by pointer comparison of the interned
+ * name before the generic descriptor lookup (Python 3.11 does not specialise its getattro). */
 static const struct {
     const char *name;
     getter get;
@@ -916,15 +981,10 @@ static const struct {
     {"eth", get_layer, (void *)(intptr_t)FP_L_ETH},  {"arp", get_layer, (void *)(intptr_t)FP_L_ARP},
 };
 
-static PyObject *packet_getattro(PyObject *self, PyObject *name)
+PyObject *fp_packet_facade_getattro(PyObject *self, PyObject *name)
 {
     const fp_state *st = PKT(self)->st;
-    if (Py_TYPE(self) == st->Packet_Type) {
-        for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
-            if (name == st->packet_fast_names[i]) return packet_fast[i].get(self, packet_fast[i].closure);
-        return PyObject_GenericGetAttr(self, name);
-    }
-    /* fastpkt.scapy's class redefines some of these names (src, payload...): the others stay fast */
+    /* the class redefines some of these names (src, payload...): the others stay fast */
     uint32_t fast = Py_TYPE(self) == st->Facade_Packet_Type ? st->facade_packet_fast : 0;
     for (size_t i = 0; i < sizeof packet_fast / sizeof packet_fast[0]; i++)
         if (name == st->packet_fast_names[i] && (fast >> i & 1))
@@ -944,8 +1004,8 @@ static PyType_Slot packet_slots[] = {
     {Py_tp_new, packet_new},
     {Py_tp_dealloc, packet_dealloc},
     {Py_tp_repr, packet_repr},
-    {Py_tp_getattro, packet_getattro},
     {Py_tp_getset, packet_getset},
+    {Py_tp_members, packet_members},
     {Py_tp_methods, packet_methods},
     {Py_sq_contains, packet_contains},
     {Py_sq_length, packet_len},

@@ -80,15 +80,24 @@ typedef struct {
     FpPacket *pkt;
     uint8_t id;
     uint8_t index;
-    uint8_t embedded;
+    uint8_t embedded; /* FP_VIEW_*: where the view lives and who owns whom */
     fp_bnode *b;
 } FpLayer;
+enum {
+    FP_VIEW_ALLOCATED = 0, /* its own block; holds a reference to its packet */
+    FP_VIEW_EMBEDDED = 1,  /* one of its packet's views[]; holds a reference to the packet */
+    FP_VIEW_HOT = 2,       /* one of hot_views[]: the packet's member slot owns a reference to it */
+    FP_VIEW_HOT_OUT = 3,   /* a hot view that outlived its packet's last reference: it holds
+                            * one to the packet until the outside references to it are gone */
+};
 
 /* A packet: record metadata, its dissection and its bytes. Records of mmap'd files
  * and memory buffers are referenced in place (`owner` keeps the mapping alive);
  * others are copied into the object's own tail (one allocation). Layers are
  * views into `data`; the first views asked for live in the packet's own block. */
 #define FP_PACKET_VIEWS 2
+/* The packet attributes per-packet loops read most, as T_OBJECT_EX members (packet.c). */
+enum { FP_HOT_IP4, FP_HOT_IP6, FP_HOT_TCP, FP_HOT_UDP, FP_HOT_VIEWS, FP_HOT_WIRELEN = FP_HOT_VIEWS, FP_HOT_COUNT };
 struct fp_packet_obj {
     PyObject_VAR_HEAD
     int64_t ts_ns;
@@ -107,6 +116,13 @@ struct fp_packet_obj {
     /* Layer views handed out without an allocation (fp_layer_new): a free one has refcount
      * 0; one in use holds a reference to this packet, so the block outlives it. */
     FpLayer views[FP_PACKET_VIEWS];
+    /* pkt.ip, ip6, tcp, udp, wirelen as member slots: CPython 3.11 specialises LOAD_ATTR
+     * for T_OBJECT_EX members (LOAD_ATTR_SLOT), never for a getset or a tp_getattro. Set
+     * when the packet is made: a layer present is its view in hot_views[] (FP_VIEW_HOT),
+     * else None. fastpkt.scapy's packets leave the views NULL (their views are its classes,
+     * GC-tracked) and answer the names in their tp_getattro. */
+    PyObject *hot[FP_HOT_COUNT];
+    FpLayer hot_views[FP_HOT_VIEWS];
     uint8_t inline_data[];
 };
 
@@ -116,6 +132,9 @@ fp_state *fp_state_from_module(PyObject *m);
 /* packet.c */
 int fp_packet_register(PyObject *m, fp_state *st);
 uint32_t fp_packet_fast_kept(fp_state *st, PyTypeObject *sub); /* for _set_facade_types */
+/* fastpkt.scapy's packet class: the hot names it keeps from fastpkt, then the generic lookup
+ * and its _scapy_getattr (Packet itself has the generic tp_getattro, for LOAD_ATTR_SLOT). */
+PyObject *fp_packet_facade_getattro(PyObject *self, PyObject *name);
 /* `reader` non-NULL: view the record in place (its data must be stable). `facade`: make
  * the fastpkt.scapy subclass (when registered). */
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags);
