@@ -1500,6 +1500,7 @@ FpLayer *fp_view_node(FpLayer *v, int create)
         if (!create) return NULL;
         p->edit = fp_build_packet_stack(p->st, p);
         if (p->edit == NULL) return NULL;
+        fp_packet_hot_views_edited(p);
     }
     int seen = 0;
     for (PyObject *o = p->edit; o != NULL && fp_is_builder(o); o = LAYER(o)->b->payload)

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <structmember.h>
 
 static const fp_layer_def *const layer_defs[] = {
     &fp_layer_ether, &fp_layer_sll, &fp_layer_loop, &fp_layer_vlan, &fp_layer_arp,
@@ -87,7 +88,7 @@ static PyObject *embedded_view(FpPacket *pkt, PyTypeObject *tp, fp_layer_id id, 
 static inline PyObject *hot_view(FpPacket *pkt, fp_layer_id id)
 {
     for (int i = 0; i < FP_HOT_VIEWS; i++)
-        if (pkt->hot[i] == (PyObject *)&pkt->hot_views[i] && pkt->hot_views[i].id == id)
+        if (pkt->hot[i] == (PyObject *)&pkt->hot_views[i] && pkt->hot_views[i].l.id == id)
             return Py_NewRef(pkt->hot[i]);
     return NULL;
 }
@@ -560,6 +561,50 @@ static PyObject *set_facade_types(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The hot views' classes: each protocol's class with its hot fields as T_OBJECT_EX members
+ * (filled when the packet is made, packet.c) and the generic tp_getattro, which CPython 3.11
+ * specialises (LOAD_ATTR_SLOT for the members; the rest through the type's attribute cache).
+ * Same name as the protocol's class, a subclass of it. */
+#define HOT_FIELD(name, k) {name, T_OBJECT_EX, (Py_ssize_t)offsetof(FpHotLayer, field[k]), READONLY, NULL}
+static PyMemberDef hot_ip_members[] = {HOT_FIELD("src", 0), HOT_FIELD("dst", 1), HOT_FIELD("proto", 2), {NULL}};
+static PyMemberDef hot_l4_members[] = {HOT_FIELD("sport", 0), HOT_FIELD("dport", 1), {NULL}};
+
+static int hot_types_register(PyObject *m, fp_state *st)
+{
+    static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
+    Py_BUILD_ASSERT(FP_HOT_VIEWS == sizeof st->Hot_Types / sizeof st->Hot_Types[0]);
+    Py_BUILD_ASSERT(FP_HOT_FIELDS == sizeof st->hot_field_defs[0] / sizeof st->hot_field_defs[0][0]);
+    for (int i = 0; i < FP_HOT_VIEWS; i++) {
+        PyTypeObject *base = st->Layer_Types[ids[i]];
+        PyMemberDef *members = i < FP_HOT_TCP ? hot_ip_members : hot_l4_members;
+        for (int k = 0; members[k].name; k++) {
+            const PyGetSetDef *d = base->tp_getset;
+            while (d->name && strcmp(d->name, members[k].name) != 0) d++;
+            if (d->name == NULL) {
+                PyErr_Format(PyExc_SystemError, "fastpkt: %s has no getter for %s", base->tp_name, members[k].name);
+                return -1;
+            }
+            st->hot_field_defs[i][k] = d;
+        }
+        PyType_Slot slots[] = {
+            {Py_tp_getattro, PyObject_GenericGetAttr},
+            {Py_tp_members, members},
+            {Py_tp_doc, (void *)base->tp_doc},
+            {0, NULL},
+        };
+        PyType_Spec spec = {
+            .name = base->tp_name,
+            .basicsize = sizeof(FpHotLayer),
+            .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+            .slots = slots,
+        };
+        PyObject *tp = PyType_FromModuleAndSpec(m, &spec, (PyObject *)base);
+        if (tp == NULL) return -1;
+        Py_XSETREF(st->Hot_Types[i], (PyTypeObject *)tp);
+    }
+    return 0;
+}
+
 static PyMethodDef layer_functions[] = {
     {"_set_facade_types", set_facade_types, METH_VARARGS,
      "_set_facade_types(packet_type, {view type or layer name: subclass}) -> None\n--\n\n"
@@ -605,6 +650,7 @@ int fp_layers_register(PyObject *m, fp_state *st)
         if (def->setup && def->setup(m, tp) < 0) goto fail;
     }
     Py_DECREF(base);
+    if (hot_types_register(m, st) < 0) return -1;
     return fp_build_register(m, st);
 fail:
     Py_DECREF(base);

@@ -200,6 +200,7 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->ClientHello_Type);
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
+    for (int i = 0; i < FP_HOT_VIEWS; i++) Py_VISIT(st->Hot_Types[i]);
     Py_VISIT(st->LayerBase_Type);
     for (int i = 0; i < FP_B_COUNT_MAX; i++) Py_VISIT(st->Build_Types[i]);
     Py_VISIT(st->DNSQR_Type);
@@ -235,6 +236,7 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->ClientHello_Type);
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
+    for (int i = 0; i < FP_HOT_VIEWS; i++) Py_CLEAR(st->Hot_Types[i]);
     Py_CLEAR(st->LayerBase_Type);
     for (int i = 0; i < FP_B_COUNT_MAX; i++) {
         Py_CLEAR(st->Build_Types[i]);

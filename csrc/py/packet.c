@@ -30,6 +30,22 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     return (FpPacket *)op;
 }
 
+/* A hot view's field slots from its protocol's getters; its class is the hot one (member
+ * slots) when they all answered, else its protocol's (getters per access). */
+static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h)
+{
+    int ok = st->Hot_Types[i] != NULL;
+    for (int k = 0; k < FP_HOT_FIELDS; k++) {
+        const PyGetSetDef *d = st->hot_field_defs[i][k];
+        h->field[k] = ok && d ? d->get((PyObject *)h, d->closure) : NULL;
+        if (d && h->field[k] == NULL) ok = 0;
+    }
+    if (ok) return st->Hot_Types[i];
+    PyErr_Clear(); /* the view's own getter raises it again when the field is read */
+    for (int k = 0; k < FP_HOT_FIELDS; k++) Py_CLEAR(h->field[k]);
+    return st->Layer_Types[h->l.id];
+}
+
 /* The member slots of the hot attributes (FpPacket.hot), once the packet is dissected. A
  * plain Packet's views are its hot_views[], owned by the slots: no allocation, and no
  * reference to the packet until one outlives it (packet_dealloc). 0, or -1 with an exception
@@ -42,21 +58,36 @@ static int packet_hot_fill(FpPacket *p)
     if (p->hot[FP_HOT_WIRELEN] == NULL) return -1;
     if (Py_TYPE(p) != st->Packet_Type) return 0; /* fastpkt.scapy's: its getattro makes its views */
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
-        PyTypeObject *tp = st->Layer_Types[ids[i]];
-        if (!FP_HAS(&p->d, ids[i]) || tp == NULL) {
+        if (!FP_HAS(&p->d, ids[i]) || st->Layer_Types[ids[i]] == NULL) {
             p->hot[i] = Py_NewRef(Py_None);
             continue;
         }
-        FpLayer *v = &p->hot_views[i];
-        PyObject_Init((PyObject *)v, tp); /* refcount 1: the slot's; increfs the heap type */
-        v->pkt = p;
-        v->id = (uint8_t)ids[i];
-        v->index = 0;
-        v->embedded = FP_VIEW_HOT;
-        v->b = NULL;
-        p->hot[i] = (PyObject *)v;
+        FpHotLayer *h = &p->hot_views[i];
+        h->l.pkt = p;
+        h->l.id = (uint8_t)ids[i];
+        h->l.index = 0;
+        h->l.embedded = FP_VIEW_HOT;
+        h->l.b = NULL;
+        Py_SET_TYPE(h, st->Layer_Types[ids[i]]); /* what the getters see */
+        PyTypeObject *tp = hot_view_fields(st, i, h);
+        /* PyObject_Init without its tracemalloc hook: the block is the packet's */
+        Py_SET_TYPE(h, tp);
+        Py_INCREF(tp);
+        Py_SET_REFCNT(h, 1); /* the slot's reference */
+        p->hot[i] = (PyObject *)h;
     }
     return 0;
+}
+
+void fp_packet_hot_views_edited(FpPacket *p)
+{
+    for (int i = 0; i < FP_HOT_VIEWS; i++) {
+        PyObject *v = (PyObject *)&p->hot_views[i];
+        if (p->hot[i] != v || Py_TYPE(v) != p->st->Hot_Types[i]) continue;
+        PyTypeObject *hot = Py_TYPE(v);
+        Py_SET_TYPE(v, (PyTypeObject *)Py_NewRef(p->st->Layer_Types[p->hot_views[i].l.id]));
+        Py_DECREF(hot);
+    }
 }
 
 /* Dissects and fills the hot slots; -1 with an exception when that fails. */
@@ -208,6 +239,7 @@ static void packet_dealloc(PyObject *self)
     for (int i = 0; i < FP_HOT_COUNT; i++) {
         PyObject *v = p->hot[i];
         if (i < FP_HOT_VIEWS && v == (PyObject *)&p->hot_views[i]) {
+            for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(p->hot_views[i].field[k]);
             Py_SET_REFCNT(v, 0); /* only the slot held it: the view ends with the block */
             Py_DECREF(Py_TYPE(v));
         } else {

@@ -48,6 +48,11 @@ typedef struct {
         const PyGetSetDef *def;
     } layer_fast[FP_L_COUNT][FP_LAYER_FAST_MAX]; /* hot fields of each layer type */
     uint8_t layer_fast_n[FP_L_COUNT];
+    /* The hot views' classes (layer.c): IP, IPv6, TCP and UDP with the generic tp_getattro
+     * and their hot fields as member slots, so LOAD_ATTR specialises ip.src like pkt.ip;
+     * the getters that fill those slots when the packet is made. */
+    PyTypeObject *Hot_Types[4];
+    const PyGetSetDef *hot_field_defs[4][3];
     /* building (build.c, layer_build.c) */
     PyTypeObject *LayerBase_Type;
     PyTypeObject *Build_Types[FP_B_COUNT_MAX];   /* by fp_build_id */
@@ -83,6 +88,12 @@ typedef struct {
     uint8_t embedded; /* FP_VIEW_*: where the view lives and who owns whom */
     fp_bnode *b;
 } FpLayer;
+/* A hot view (FpPacket.hot_views): its own hot fields as member slots too (layer.c). */
+#define FP_HOT_FIELDS 3
+typedef struct {
+    FpLayer l;
+    PyObject *field[FP_HOT_FIELDS]; /* IP, IPv6: src, dst, proto; TCP, UDP: sport, dport */
+} FpHotLayer;
 enum {
     FP_VIEW_ALLOCATED = 0, /* its own block; holds a reference to its packet */
     FP_VIEW_EMBEDDED = 1,  /* one of its packet's views[]; holds a reference to the packet */
@@ -122,7 +133,7 @@ struct fp_packet_obj {
      * else None. fastpkt.scapy's packets leave the views NULL (their views are its classes,
      * GC-tracked) and answer the names in their tp_getattro. */
     PyObject *hot[FP_HOT_COUNT];
-    FpLayer hot_views[FP_HOT_VIEWS];
+    FpHotLayer hot_views[FP_HOT_VIEWS];
     uint8_t inline_data[];
 };
 
@@ -132,6 +143,9 @@ fp_state *fp_state_from_module(PyObject *m);
 /* packet.c */
 int fp_packet_register(PyObject *m, fp_state *st);
 uint32_t fp_packet_fast_kept(fp_state *st, PyTypeObject *sub); /* for _set_facade_types */
+/* A hot view's fields are its bytes' no longer once its packet is edited: the views take
+ * their protocol's class again, whose getattro reads the edit (build.c). */
+void fp_packet_hot_views_edited(FpPacket *p);
 /* fastpkt.scapy's packet class: the hot names it keeps from fastpkt, then the generic lookup
  * and its _scapy_getattr (Packet itself has the generic tp_getattro, for LOAD_ATTR_SLOT). */
 PyObject *fp_packet_facade_getattro(PyObject *self, PyObject *name);
