@@ -14,13 +14,15 @@ proto, ports, length):
   fastpkt loop       Python loop over fp.open() touching pkt.ip/ip6 src/dst/proto, ports, wirelen
   scapy              PcapReader (first --scapy-limit packets; pps from those)
   dpkt               dpkt.pcap.Reader + Ethernet()
+  pcapy-ng           libpcap through pcapy, headers parsed with struct (peers/pcapy_peer.py;
+                     pip install pcapy-ng)
   python floor       the loop alone over objects decoded beforehand (peers/python_floor.py)
   fastpkt to_pandas  fp.read(path).to_pandas()
   fastpkt C count    Reader(path, filter="tcp").count(): BPF + record walk, no Python objects
   fastpkt len(read)  len(fp.read(path, filter="tcp")) (for comparison with the C count)
   c_floor mmap/libpcap, tshark -T fields
-Targets: loop >= 300x Scapy and >= 20x dpkt; to_pandas >= 5M pps; C pass within
-1.5x of the C mmap floor.
+Targets: loop >= 300x Scapy, >= 20x dpkt and >= 5x pcapy-ng, within 2x the Python floor's
+time; to_pandas >= 5M pps; C pass within 1.5x of the C mmap floor.
 """
 from __future__ import annotations
 
@@ -252,6 +254,7 @@ def main() -> int:
     peer = os.path.join(PEERS, "%s.py")
     add("python floor", external([py, peer % "python_floor", path]), needs=[peer % "python_floor", "dpkt"])
     add("dpkt", external([py, peer % "dpkt_peer", path]), needs=[peer % "dpkt_peer", "dpkt"])
+    add("pcapy-ng", external([py, peer % "pcapy_peer", path]), needs=[peer % "pcapy_peer", "pcapy"])
     add("scapy", external([py, peer % "scapy_peer", path, "--limit", str(a.scapy_limit)]),
         needs=[peer % "scapy_peer", "scapy"])
     exe = build_c_floor()
@@ -291,6 +294,10 @@ def main() -> int:
     loop = pps("fastpkt loop")
     target("fastpkt loop vs Scapy PcapReader", loop / pps("scapy") if loop and pps("scapy") else None, 300)
     target("fastpkt loop vs dpkt", loop / pps("dpkt") if loop and pps("dpkt") else None, 20)
+    target("fastpkt loop vs pcapy-ng + struct", loop / pps("pcapy-ng") if loop and pps("pcapy-ng") else None, 5)
+    floor = pps("python floor")
+    target("fastpkt loop time / Python floor's (<= 2x)", (2 * loop / floor) if loop and floor else None, 1.0,
+           "%.2f")
     target("fastpkt loop pps (aim 2M)", loop, 2e6, "%.3g")
     target("to_pandas pps", pps("fastpkt to_pandas"), 5e6, "%.3g")
     cfl, cnt = pps("c_floor mmap"), pps("fastpkt C count")
@@ -301,7 +308,7 @@ def main() -> int:
     if loop and pps("python floor"):
         print("  fastpkt loop vs Python floor: %.2fx the floor's time" % (pps("python floor") / loop))
     checks = {n: r.get("check", r.get("port_sum")) for n, r in rows if n in ("fastpkt loop", "fastpkt to_pandas", "python floor",
-                                                          "dpkt", "c_floor mmap", "c_floor libpcap")}
+                                                          "dpkt", "pcapy-ng", "c_floor mmap", "c_floor libpcap")}
     if len(set(v for v in checks.values() if v is not None)) > 1:
         print("  port-sum check MISMATCH: %s" % checks)
     else:

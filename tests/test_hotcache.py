@@ -77,11 +77,13 @@ def test_hot_values_match_references_and_tables_stay_bounded(tmp_path):
     assert info["address_misses"] - before["address_misses"] > info["address_slots"]
     assert 0 < info["addresses"] <= info["address_slots"]
     assert 0 < info["ints"] <= info["int_slots"]
+    assert 0 < info["tuples"] <= info["tuple_slots"]
+    assert info["tuple_misses"] - before["tuple_misses"] > info["tuple_slots"]
     # the bytes counted are the objects held: at most a slot's worth of the longest text each
     longest_str = sys.getsizeof("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
     assert info["address_bytes"] <= info["address_slots"] * longest_str
     assert info["int_bytes"] <= info["int_slots"] * 32  # a one-digit int: a 32-byte block
-    assert info["bytes"] > info["address_bytes"] + info["int_bytes"]  # plus the tables themselves
+    assert info["bytes"] > info["address_bytes"] + info["int_bytes"] + info["tuple_bytes"]  # plus the tables
 
 
 def test_repeated_values_are_shared(tmp_path):
@@ -93,7 +95,10 @@ def test_repeated_values_are_shared(tmp_path):
     ports = {id(p.udp.sport) for p in pkts}
     assert [p.ip.src for p in pkts] == ["192.0.2.1"] * 50 and len(srcs) == 1
     assert [p.udp.sport for p in pkts] == [40000] * 50 and len(ports) == 1
-    assert _fastpkt._hot_cache_info()["address_hits"] - before["address_hits"] >= 49
+    # the first packet made the text; the others took it from a table (a plain packet's IP
+    # view takes its (src, dst, proto) tuple whole, keyed by the header's bytes)
+    after = _fastpkt._hot_cache_info()
+    assert sum(after[k] - before[k] for k in ("address_hits", "tuple_hits")) >= 49
 
 
 def test_views_kept_after_reader_moves_on_closes_and_file_goes(tmp_path):
@@ -126,3 +131,81 @@ def test_views_of_one_packet(tmp_path):
     del ip, udp
     gc.collect()
     assert eth.type == 0x0800
+
+
+def test_hot_views_are_slots_of_the_packet(tmp_path):
+    """pkt.ip/ip6/tcp/udp/wirelen and the views' src/dst/proto/sport/dport are member slots
+    (CPython specialises reading them); the values are the bytes written, as the protocol's
+    own getters read them."""
+    a, b = socket.inet_pton(socket.AF_INET6, "2001:db8::1"), socket.inet_pton(socket.AF_INET6, "2001:db8::2")
+    frames = [_udp4(socket.inet_pton(socket.AF_INET, "192.0.2.1"), socket.inet_pton(socket.AF_INET, "192.0.2.2"),
+                    5353, 53), _tcp6(a, b, 443, 50000)]
+    _pcap(tmp_path / "two.pcap", frames)
+    pkts = list(fp.open(tmp_path / "two.pcap"))
+    member = type(fp.Packet.__dict__["wirelen"])
+    assert all(type(fp.Packet.__dict__[n]) is member for n in ("ip", "ip6", "tcp", "udp", "wirelen"))
+    for pkt, want in zip(pkts, _expected(frames)):
+        ip, l4 = pkt.ip or pkt.ip6, pkt.tcp or pkt.udp
+        assert isinstance(ip, (fp.IP, fp.IPv6)) and type(ip).__name__ in ("IP", "IPv6")
+        assert all(type(type(ip).__dict__[n]) is member for n in ("src", "dst", "proto"))
+        assert all(type(type(l4).__dict__[n]) is member for n in ("sport", "dport"))
+        assert (ip.src, ip.dst, l4.sport, l4.dport, pkt.wirelen) == want
+        # the protocol's getters (the class a view of an edited packet has) read the same
+        base = type(ip).__mro__[1]
+        assert (base.src.__get__(ip), base.dst.__get__(ip), base.proto.__get__(ip)) == (ip.src, ip.dst, ip.proto)
+    assert (pkts[0].ip.proto, pkts[1].ip6.proto, pkts[0].ip6, pkts[0].tcp, pkts[1].ip, pkts[1].udp) == (
+        17, 6, None, None, None, None)
+
+
+def test_hot_views_of_cut_headers_read_what_is_there():
+    """A header cut by the snaplen: the fields past the end read None (the protocol's getters,
+    not the shared tuples of whole headers)."""
+    src, dst = socket.inet_pton(socket.AF_INET, "198.51.100.1"), socket.inet_pton(socket.AF_INET, "198.51.100.2")
+    frame = _udp4(src, dst, 1234, 4321)
+    for cut in range(14, len(frame) + 1):
+        pkt = fp.Packet(frame[:cut], wirelen=len(frame))
+        ip, udp = pkt.ip, pkt.udp
+        if ip is not None:
+            have = cut - 14
+            assert ip.src == ("198.51.100.1" if have >= 16 else None), cut
+            assert ip.dst == ("198.51.100.2" if have >= 20 else None), cut
+            assert ip.proto == (17 if have >= 10 else None), cut
+        if udp is not None:
+            assert (udp.sport, udp.dport) == (1234 if cut >= 36 else None, 4321 if cut >= 38 else None), cut
+        assert pkt.wirelen == len(frame)
+
+
+def test_hot_view_outlives_its_packet_and_comes_back(tmp_path):
+    """A view kept past its packet holds the packet's block; the packet it hands out again
+    answers with that same view, and both stay valid in any order of release."""
+    frames = _many_frames(3, seed=5)
+    _pcap(tmp_path / "three.pcap", frames)
+    want = _expected(frames)
+    for order in range(2):
+        pkt = next(iter(fp.open(tmp_path / "three.pcap")))
+        ip, l4 = pkt.ip, pkt.udp
+        del pkt
+        gc.collect()
+        again = ip._packet
+        assert again.ip is ip and again.udp is l4
+        if order:
+            del ip
+            assert (again.ip.src, again.udp.sport) == (want[0][0], want[0][2])
+            del again
+            assert (l4.sport, l4.dport, l4._packet.ip.dst) == want[0][2:4] + (want[0][1],)
+        else:
+            del again, l4
+            assert (ip.src, ip.dst, ip._packet.udp.dport) == want[0][:2] + (want[0][3],)
+
+
+def test_edit_of_a_hot_view_reads_back():
+    """An edit through a hot view shows in it and in the packet's bytes (written with
+    socket.inet_pton and struct as the reference)."""
+    src, dst = socket.inet_pton(socket.AF_INET, "192.0.2.1"), socket.inet_pton(socket.AF_INET, "192.0.2.2")
+    pkt = fp.Packet(_udp4(src, dst, 1000, 2000))
+    ip, udp = pkt.ip, pkt.udp
+    ip.src = "203.0.113.9"
+    udp.dport = 53
+    assert (ip.src, ip.dst, pkt.ip.src, udp.dport, pkt.udp.sport) == ("203.0.113.9", "192.0.2.2", "203.0.113.9", 53, 1000)
+    raw = bytes(pkt)
+    assert raw[26:30] == socket.inet_pton(socket.AF_INET, "203.0.113.9") and struct.unpack("!HH", raw[34:38]) == (1000, 53)

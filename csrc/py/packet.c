@@ -30,10 +30,27 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     return (FpPacket *)op;
 }
 
-/* A hot view's field slots from its protocol's getters; its class is the hot one (member
- * slots) when they all answered, else its protocol's (getters per access). */
+/* A hot view's field slots (NULL with an exception when memory ran out): from the shared tuple of its header's bytes when the header is
+ * whole (a lookup and one reference per view), else from its protocol's getters (a cut header
+ * reads None for the fields past the end). Its class is the hot one (member slots) when they
+ * all answered, else its protocol's (getters per access). */
 static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h)
 {
+    const fp_span *s = &h->l.pkt->d.layer[h->l.id];
+    const uint8_t *hdr = h->l.pkt->data + s->off;
+    uint32_t have = s->end > s->off ? s->end - s->off : 0;
+    PyObject *t = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr) : NULL)
+                  : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, h->l.pkt->d.ip_proto) : NULL)
+                                    : (have >= 4 ? fp_hot_port_fields(st, hdr) : NULL);
+    if (t == NULL && PyErr_Occurred()) return NULL;
+    h->fields = t;
+    if (t != NULL && st->Hot_Types[i] != NULL) {
+        h->field[0] = PyTuple_GET_ITEM(t, 0);
+        h->field[1] = PyTuple_GET_ITEM(t, 1);
+        h->field[2] = i < FP_HOT_TCP ? PyTuple_GET_ITEM(t, 2) : NULL; /* ports: two */
+        return st->Hot_Types[i];
+    }
+    Py_CLEAR(h->fields);
     int ok = st->Hot_Types[i] != NULL;
     for (int k = 0; k < FP_HOT_FIELDS; k++) {
         const PyGetSetDef *d = st->hot_field_defs[i][k];
@@ -58,7 +75,7 @@ static int packet_hot_fill(FpPacket *p)
     if (p->hot[FP_HOT_WIRELEN] == NULL) return -1;
     if (Py_TYPE(p) != st->Packet_Type) return 0; /* fastpkt.scapy's: its getattro makes its views */
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
-        if (!FP_HAS(&p->d, ids[i]) || st->Layer_Types[ids[i]] == NULL) {
+        if (!FP_HAS(&p->d, ids[i])) {
             p->hot[i] = Py_NewRef(Py_None);
             continue;
         }
@@ -70,6 +87,7 @@ static int packet_hot_fill(FpPacket *p)
         h->l.b = NULL;
         Py_SET_TYPE(h, st->Layer_Types[ids[i]]); /* what the getters see */
         PyTypeObject *tp = hot_view_fields(st, i, h);
+        if (tp == NULL) return -1;
         /* PyObject_Init without its tracemalloc hook: the block is the packet's */
         Py_SET_TYPE(h, tp);
         Py_INCREF(tp);
@@ -237,14 +255,15 @@ static void packet_dealloc(PyObject *self)
         return;
     }
     for (int i = 0; i < FP_HOT_COUNT; i++) {
-        PyObject *v = p->hot[i];
-        if (i < FP_HOT_VIEWS && v == (PyObject *)&p->hot_views[i]) {
-            for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(p->hot_views[i].field[k]);
-            Py_SET_REFCNT(v, 0); /* only the slot held it: the view ends with the block */
-            Py_DECREF(Py_TYPE(v));
-        } else {
-            Py_XDECREF(v);
+        FpHotLayer *h = i < FP_HOT_VIEWS ? &p->hot_views[i] : NULL;
+        if (h == NULL || p->hot[i] != (PyObject *)h) {
+            Py_XDECREF(p->hot[i]); /* None, wirelen; NULL in a facade packet */
+            continue;
         }
+        if (h->fields) Py_DECREF(h->fields); /* holds field[] */
+        else for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
+        Py_SET_REFCNT(h, 0); /* only the slot held it: the view ends with the block */
+        Py_DECREF(Py_TYPE(h));
     }
     if (p->owner) {
         if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);

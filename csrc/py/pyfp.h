@@ -93,6 +93,7 @@ typedef struct {
 typedef struct {
     FpLayer l;
     PyObject *field[FP_HOT_FIELDS]; /* IP, IPv6: src, dst, proto; TCP, UDP: sport, dport */
+    PyObject *fields; /* the shared tuple holding field[] (hotcache.c), or NULL: they are owned */
 } FpHotLayer;
 enum {
     FP_VIEW_ALLOCATED = 0, /* its own block; holds a reference to its packet */
@@ -211,6 +212,12 @@ PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name);
  * ints from a bounded table (ports, lengths). Both fall back to a fresh object. */
 PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len);
 PyObject *fp_hot_uint(fp_state *st, uint32_t v);
+/* A hot view's fields as one shared tuple from a direct-mapped table keyed by the bytes they
+ * are read from: IPv4 (src, dst, proto) of a header of >= 20 bytes; IPv6 (src, dst, proto)
+ * of >= 40 bytes and its upper protocol; TCP/UDP (sport, dport) of >= 4 bytes. */
+PyObject *fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr);
+PyObject *fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto);
+PyObject *fp_hot_port_fields(fp_state *st, const uint8_t *hdr);
 void fp_hotcache_free(fp_state *st);
 int fp_hotcache_register(PyObject *m);
 int fp_linktype_register(PyObject *m); /* linktype.c: _set_link_rule (register_link_type) */
