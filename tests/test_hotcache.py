@@ -77,13 +77,13 @@ def test_hot_values_match_references_and_tables_stay_bounded(tmp_path):
     assert info["address_misses"] - before["address_misses"] > info["address_slots"]
     assert 0 < info["addresses"] <= info["address_slots"]
     assert 0 < info["ints"] <= info["int_slots"]
-    assert 0 < info["tuples"] <= info["tuple_slots"]
-    assert info["tuple_misses"] - before["tuple_misses"] > info["tuple_slots"]
+    assert 0 < info["field_sets"] <= info["field_slots"]
+    assert info["field_misses"] - before["field_misses"] > info["field_slots"]
     # the bytes counted are the objects held: at most a slot's worth of the longest text each
     longest_str = sys.getsizeof("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
     assert info["address_bytes"] <= info["address_slots"] * longest_str
     assert info["int_bytes"] <= info["int_slots"] * 32  # a one-digit int: a 32-byte block
-    assert info["bytes"] > info["address_bytes"] + info["int_bytes"] + info["tuple_bytes"]  # plus the tables
+    assert info["bytes"] > info["address_bytes"] + info["int_bytes"] + info["field_bytes"]  # plus the tables
 
 
 def test_repeated_values_are_shared(tmp_path):
@@ -96,9 +96,9 @@ def test_repeated_values_are_shared(tmp_path):
     assert [p.ip.src for p in pkts] == ["192.0.2.1"] * 50 and len(srcs) == 1
     assert [p.udp.sport for p in pkts] == [40000] * 50 and len(ports) == 1
     # the first packet made the text; the others took it from a table (a plain packet's IP
-    # view takes its (src, dst, proto) tuple whole, keyed by the header's bytes)
+    # view takes its src, dst and proto together, keyed by the header's bytes)
     after = _fastpkt._hot_cache_info()
-    assert sum(after[k] - before[k] for k in ("address_hits", "tuple_hits")) >= 49
+    assert sum(after[k] - before[k] for k in ("address_hits", "field_hits")) >= 49
 
 
 def test_views_kept_after_reader_moves_on_closes_and_file_goes(tmp_path):
@@ -159,7 +159,7 @@ def test_hot_views_are_slots_of_the_packet(tmp_path):
 
 def test_hot_views_of_cut_headers_read_what_is_there():
     """A header cut by the snaplen: the fields past the end read None (the protocol's getters,
-    not the shared tuples of whole headers)."""
+    not the shared field table of whole headers)."""
     src, dst = socket.inet_pton(socket.AF_INET, "198.51.100.1"), socket.inet_pton(socket.AF_INET, "198.51.100.2")
     frame = _udp4(src, dst, 1234, 4321)
     for cut in range(14, len(frame) + 1):

@@ -28,21 +28,32 @@ typedef struct {
     PyObject *obj; /* NULL for an empty slot */
 } int_slot;
 
-/* A hot view's fields (packet.c) as one tuple, keyed by the header bytes they are read from. */
+/* A hot view's field objects (packet.c) keyed by the header bytes they are read from: IPv4
+ * src, dst, protocol; IPv6 src, dst and the upper protocol; a port pair. The views take their
+ * own references (no tuple between: one table line per view, no object more to touch). */
 #define FIELDS_SLOTS 4096u
 #define FIELDS6_SLOTS 1024u
-#define FIELDS_KEY 9 /* words: an IPv6 pair and the protocol */
 typedef struct {
-    uint32_t key[FIELDS_KEY];
-    PyObject *tuple; /* NULL for an empty slot */
-} fields_slot;
+    uint32_t key[3];
+    PyObject *obj[3]; /* obj[0] NULL for an empty slot */
+} ip4_slot;
+typedef struct {
+    uint32_t key[9];
+    PyObject *obj[3];
+} ip6_slot;
+typedef struct {
+    uint32_t key[1];
+    PyObject *obj[2];
+} port_slot;
 
 struct fp_hotcache {
     addr_slot addr[ADDR_SLOTS];
     int_slot ints[INT_SLOTS];
-    fields_slot ip4[FIELDS_SLOTS], ports[FIELDS_SLOTS], ip6[FIELDS6_SLOTS];
-    size_t addr_n, addr_bytes, int_n, tuple_n;
-    uint64_t addr_hits, addr_misses, int_hits, int_misses, tuple_hits, tuple_misses;
+    ip4_slot ip4[FIELDS_SLOTS];
+    port_slot ports[FIELDS_SLOTS];
+    ip6_slot ip6[FIELDS6_SLOTS];
+    size_t addr_n, addr_bytes, int_n, field_n, field_bytes;
+    uint64_t addr_hits, addr_misses, int_hits, int_misses, field_hits, field_misses;
 };
 
 static struct fp_hotcache *hotcache(fp_state *st)
@@ -104,76 +115,85 @@ PyObject *fp_hot_uint(fp_state *st, uint32_t v)
     return o;
 }
 
-/* The tuple of `key` (n words) in a table of `slots` slots, made by make(st, arg) on a miss
- * (replacing the slot's previous one). New reference, or NULL with an exception. */
-static inline PyObject *fields_tuple(fp_state *st, fields_slot *table, unsigned slots, const uint32_t *key,
-                                     unsigned n, PyObject *(*make)(fp_state *, const uint8_t *, unsigned),
-                                     const uint8_t *hdr, unsigned proto)
+static size_t obj_bytes(PyObject *o) { return PyUnicode_Check(o) ? str_bytes(o) : sizeof(PyLongObject); }
+
+/* Look `key` (n words) up in a table of `slots` slots of type `slot_t`, whose n_obj objects are
+ * made by the statement `make` (filling `made[]`, or leaving made[0] NULL with an exception) on
+ * a miss, replacing the slot's. Sets out[] to new references; 0, or -1 with an exception. */
+#define FIELDS_LOOKUP(st, table, slots, key, n, n_obj, out, make)                                 \
+    do {                                                                                           \
+        struct fp_hotcache *c_ = (st)->hot;                                                        \
+        uint32_t h_ = 0, diff_ = 0;                                                                \
+        for (unsigned i_ = 0; i_ < (n); i_++) h_ = (h_ ^ (key)[i_]) * 0x9e3779b1u;                 \
+        __typeof__(&(table)[0]) s_ = &(table)[(h_ >> 16) & ((slots) - 1)];                         \
+        for (unsigned i_ = 0; i_ < (n); i_++) diff_ |= s_->key[i_] ^ (key)[i_];                    \
+        if (s_->obj[0] != NULL && diff_ == 0) {                                                    \
+            c_->field_hits++;                                                                      \
+            for (int k_ = 0; k_ < (n_obj); k_++) (out)[k_] = Py_NewRef(s_->obj[k_]);               \
+            return 0;                                                                              \
+        }                                                                                          \
+        c_->field_misses++;                                                                        \
+        PyObject *made[3] = {NULL, NULL, NULL};                                                    \
+        make;                                                                                      \
+        if (made[0] == NULL) return -1;                                                            \
+        if (s_->obj[0] == NULL) c_->field_n++;                                                     \
+        for (int k_ = 0; k_ < (n_obj); k_++) {                                                     \
+            if (s_->obj[k_]) { /* str and int: no code runs */                                     \
+                c_->field_bytes -= obj_bytes(s_->obj[k_]);                                         \
+                Py_DECREF(s_->obj[k_]);                                                            \
+            }                                                                                      \
+            c_->field_bytes += obj_bytes(made[k_]);                                                \
+            s_->obj[k_] = made[k_];                                                                \
+            (out)[k_] = Py_NewRef(made[k_]);                                                       \
+        }                                                                                          \
+        memcpy(s_->key, (key), (n) * sizeof(uint32_t));                                            \
+        return 0;                                                                                  \
+    } while (0)
+
+/* src, dst (address text of `len` bytes at hdr + at) and the protocol into made[]; made[0]
+ * NULL with an exception when one could not be made. */
+static void make_ip_fields(fp_state *st, const uint8_t *hdr, unsigned at, unsigned len, unsigned proto,
+                           PyObject **made)
 {
-    struct fp_hotcache *c = st->hot;
-    uint32_t h = 0, diff = 0;
-    for (unsigned i = 0; i < n; i++) h = (h ^ key[i]) * 0x9e3779b1u; /* n is constant: unrolled */
-    fields_slot *s = &table[(h >> 16) & (slots - 1)];
-    for (unsigned i = 0; i < n; i++) diff |= s->key[i] ^ key[i];
-    if (s->tuple != NULL && diff == 0) {
-        c->tuple_hits++;
-        return Py_NewRef(s->tuple);
+    made[0] = fp_hot_addr_str(st, hdr + at, len);
+    made[1] = made[0] ? fp_hot_addr_str(st, hdr + at + len, len) : NULL;
+    made[2] = made[1] ? PyLong_FromUnsignedLong(proto) : NULL;
+    if (made[2] == NULL) {
+        Py_CLEAR(made[0]);
+        Py_CLEAR(made[1]);
     }
-    c->tuple_misses++;
-    PyObject *t = make(st, hdr, proto);
-    if (t == NULL) return NULL;
-    if (s->tuple) Py_DECREF(s->tuple); /* a tuple of str and int: no code runs */
-    else c->tuple_n++;
-    memcpy(s->key, key, n * sizeof *key);
-    s->tuple = Py_NewRef(t);
-    return t;
 }
 
-static PyObject *make_ip_fields(fp_state *st, const uint8_t *hdr, unsigned proto, unsigned at, unsigned len)
+static void make_ports(fp_state *st, const uint8_t *hdr, PyObject **made)
 {
-    PyObject *src = fp_hot_addr_str(st, hdr + at, len), *dst = src ? fp_hot_addr_str(st, hdr + at + len, len) : NULL;
-    PyObject *p = dst ? PyLong_FromUnsignedLong(proto) : NULL;
-    PyObject *t = p ? PyTuple_Pack(3, src, dst, p) : NULL;
-    Py_XDECREF(src);
-    Py_XDECREF(dst);
-    Py_XDECREF(p);
-    return t;
-}
-static PyObject *make_ip4(fp_state *st, const uint8_t *hdr, unsigned proto) { return make_ip_fields(st, hdr, proto, 12, 4); }
-static PyObject *make_ip6(fp_state *st, const uint8_t *hdr, unsigned proto) { return make_ip_fields(st, hdr, proto, 8, 16); }
-static PyObject *make_ports(fp_state *st, const uint8_t *hdr, unsigned proto)
-{
-    (void)proto;
-    PyObject *sp = fp_hot_uint(st, fp_load_be16(hdr)), *dp = sp ? fp_hot_uint(st, fp_load_be16(hdr + 2)) : NULL;
-    PyObject *t = dp ? PyTuple_Pack(2, sp, dp) : NULL;
-    Py_XDECREF(sp);
-    Py_XDECREF(dp);
-    return t;
+    made[0] = fp_hot_uint(st, fp_load_be16(hdr));
+    made[1] = made[0] ? fp_hot_uint(st, fp_load_be16(hdr + 2)) : NULL;
+    if (made[1] == NULL) Py_CLEAR(made[0]);
 }
 
-PyObject *fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr)
+int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
-    if (hotcache(st) == NULL) return PyErr_NoMemory();
+    if (hotcache(st) == NULL) return -1;
     uint32_t key[3] = {0, 0, hdr[9]};
     memcpy(key, hdr + 12, 8);
-    return fields_tuple(st, st->hot->ip4, FIELDS_SLOTS, key, 3, make_ip4, hdr, hdr[9]);
+    FIELDS_LOOKUP(st, st->hot->ip4, FIELDS_SLOTS, key, 3, 3, out, make_ip_fields(st, hdr, 12, 4, hdr[9], made));
 }
 
-PyObject *fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto)
+int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out)
 {
-    if (hotcache(st) == NULL) return PyErr_NoMemory();
-    uint32_t key[FIELDS_KEY];
+    if (hotcache(st) == NULL) return -1;
+    uint32_t key[9];
     memcpy(key, hdr + 8, 32);
     key[8] = proto;
-    return fields_tuple(st, st->hot->ip6, FIELDS6_SLOTS, key, FIELDS_KEY, make_ip6, hdr, proto);
+    FIELDS_LOOKUP(st, st->hot->ip6, FIELDS6_SLOTS, key, 9, 3, out, make_ip_fields(st, hdr, 8, 16, proto, made));
 }
 
-PyObject *fp_hot_port_fields(fp_state *st, const uint8_t *hdr)
+int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
-    if (hotcache(st) == NULL) return PyErr_NoMemory();
+    if (hotcache(st) == NULL) return -1;
     uint32_t key[1];
     memcpy(key, hdr, 4);
-    return fields_tuple(st, st->hot->ports, FIELDS_SLOTS, key, 1, make_ports, hdr, 0);
+    FIELDS_LOOKUP(st, st->hot->ports, FIELDS_SLOTS, key, 1, 2, out, make_ports(st, hdr, made));
 }
 
 void fp_hotcache_free(fp_state *st)
@@ -182,10 +202,11 @@ void fp_hotcache_free(fp_state *st)
     if (c == NULL) return;
     st->hot = NULL;
     for (unsigned i = 0; i < FIELDS_SLOTS; i++) {
-        Py_XDECREF(c->ip4[i].tuple);
-        Py_XDECREF(c->ports[i].tuple);
+        for (int k = 0; k < 3; k++) Py_XDECREF(c->ip4[i].obj[k]);
+        for (int k = 0; k < 2; k++) Py_XDECREF(c->ports[i].obj[k]);
     }
-    for (unsigned i = 0; i < FIELDS6_SLOTS; i++) Py_XDECREF(c->ip6[i].tuple);
+    for (unsigned i = 0; i < FIELDS6_SLOTS; i++)
+        for (int k = 0; k < 3; k++) Py_XDECREF(c->ip6[i].obj[k]);
     for (unsigned i = 0; i < ADDR_SLOTS; i++)
         if (c->addr[i].len) Py_DECREF(c->addr[i].str);
     for (unsigned i = 0; i < INT_SLOTS; i++) Py_XDECREF(c->ints[i].obj);
@@ -198,9 +219,7 @@ static PyObject *hot_cache_info(PyObject *m, PyObject *unused)
     const struct fp_hotcache *c = fp_state_from_module(m)->hot;
     size_t addr_n = c ? c->addr_n : 0, addr_bytes = c ? c->addr_bytes : 0, int_n = c ? c->int_n : 0;
     size_t int_bytes = int_n * sizeof(PyLongObject);
-    /* a tuple of three (IP) or two (ports); the str and int in it are counted above while
-     * those tables hold them too */
-    size_t tuple_n = c ? c->tuple_n : 0, tuple_bytes = tuple_n * (sizeof(PyTupleObject) + 2 * sizeof(PyObject *));
+    size_t field_n = c ? c->field_n : 0, field_bytes = c ? c->field_bytes : 0;
     PyObject *info = Py_BuildValue("{sIsnsnsKsKsIsnsnsKsKsn}", "address_slots", ADDR_SLOTS, "addresses", (Py_ssize_t)addr_n,
                          "address_bytes", (Py_ssize_t)addr_bytes, "address_hits",
                          (unsigned long long)(c ? c->addr_hits : 0), "address_misses",
@@ -208,11 +227,13 @@ static PyObject *hot_cache_info(PyObject *m, PyObject *unused)
                          (Py_ssize_t)int_n, "int_bytes", (Py_ssize_t)int_bytes, "int_hits",
                          (unsigned long long)(c ? c->int_hits : 0), "int_misses",
                          (unsigned long long)(c ? c->int_misses : 0), "bytes",
-                         (Py_ssize_t)((c ? sizeof *c : 0) + addr_bytes + int_bytes + tuple_bytes));
-    PyObject *more = info ? Py_BuildValue("{sIsnsnsKsK}", "tuple_slots", 2 * FIELDS_SLOTS + FIELDS6_SLOTS, "tuples",
-                                          (Py_ssize_t)tuple_n, "tuple_bytes", (Py_ssize_t)tuple_bytes, "tuple_hits",
-                                          (unsigned long long)(c ? c->tuple_hits : 0), "tuple_misses",
-                                          (unsigned long long)(c ? c->tuple_misses : 0))
+                         (Py_ssize_t)((c ? sizeof *c : 0) + addr_bytes + int_bytes + field_bytes));
+    /* the hot views' field sets; their objects' bytes count here too when the tables above
+     * hold the same objects (an upper bound) */
+    PyObject *more = info ? Py_BuildValue("{sIsnsnsKsK}", "field_slots", 2 * FIELDS_SLOTS + FIELDS6_SLOTS,
+                                          "field_sets", (Py_ssize_t)field_n, "field_bytes", (Py_ssize_t)field_bytes,
+                                          "field_hits", (unsigned long long)(c ? c->field_hits : 0),
+                                          "field_misses", (unsigned long long)(c ? c->field_misses : 0))
                         : NULL;
     if (more == NULL || PyDict_Update(info, more) < 0) Py_CLEAR(info);
     Py_XDECREF(more);

@@ -30,28 +30,24 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     return (FpPacket *)op;
 }
 
-/* A hot view's field slots (NULL with an exception when memory ran out): from the shared tuple of its header's bytes when the header is
- * whole (a lookup and one reference per view), else from its protocol's getters (a cut header
- * reads None for the fields past the end). Its class is the hot one (member slots) when they
- * all answered, else its protocol's (getters per access). */
+/* A hot view's field slots (NULL with an exception when memory ran out): from the shared
+ * table when its header is whole (a lookup and a reference per field), else from its
+ * protocol's getters (a cut header reads None for the fields past the end). Its class is the
+ * hot one (member slots) when they all answered, else its protocol's (getters per access). */
 static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h)
 {
     const fp_span *s = &h->l.pkt->d.layer[h->l.id];
     const uint8_t *hdr = h->l.pkt->data + s->off;
     uint32_t have = s->end > s->off ? s->end - s->off : 0;
-    PyObject *t = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr) : NULL)
-                  : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, h->l.pkt->d.ip_proto) : NULL)
-                                    : (have >= 4 ? fp_hot_port_fields(st, hdr) : NULL);
-    if (t == NULL && PyErr_Occurred()) return NULL;
-    h->fields = t;
-    if (t != NULL && st->Hot_Types[i] != NULL) {
-        h->field[0] = PyTuple_GET_ITEM(t, 0);
-        h->field[1] = PyTuple_GET_ITEM(t, 1);
-        h->field[2] = i < FP_HOT_TCP ? PyTuple_GET_ITEM(t, 2) : NULL; /* ports: two */
+    int r = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr, h->field) : 1)
+            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, h->l.pkt->d.ip_proto, h->field) : 1)
+                              : (have >= 4 ? fp_hot_port_fields(st, hdr, h->field) : 1);
+    if (r < 0) return NULL;
+    if (r == 0) {
+        if (i >= FP_HOT_TCP) h->field[2] = NULL; /* ports: two */
         return st->Hot_Types[i];
     }
-    Py_CLEAR(h->fields);
-    int ok = st->Hot_Types[i] != NULL;
+    int ok = 1;
     for (int k = 0; k < FP_HOT_FIELDS; k++) {
         const PyGetSetDef *d = st->hot_field_defs[i][k];
         h->field[k] = ok && d ? d->get((PyObject *)h, d->closure) : NULL;
@@ -260,8 +256,7 @@ static void packet_dealloc(PyObject *self)
             Py_XDECREF(p->hot[i]); /* None, wirelen; NULL in a facade packet */
             continue;
         }
-        if (h->fields) Py_DECREF(h->fields); /* holds field[] */
-        else for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
+        for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
         Py_SET_REFCNT(h, 0); /* only the slot held it: the view ends with the block */
         Py_DECREF(Py_TYPE(h));
     }

@@ -92,8 +92,7 @@ typedef struct {
 #define FP_HOT_FIELDS 3
 typedef struct {
     FpLayer l;
-    PyObject *field[FP_HOT_FIELDS]; /* IP, IPv6: src, dst, proto; TCP, UDP: sport, dport */
-    PyObject *fields; /* the shared tuple holding field[] (hotcache.c), or NULL: they are owned */
+    PyObject *field[FP_HOT_FIELDS]; /* IP, IPv6: src, dst, proto; TCP, UDP: sport, dport, NULL */
 } FpHotLayer;
 enum {
     FP_VIEW_ALLOCATED = 0, /* its own block; holds a reference to its packet */
@@ -212,12 +211,13 @@ PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name);
  * ints from a bounded table (ports, lengths). Both fall back to a fresh object. */
 PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len);
 PyObject *fp_hot_uint(fp_state *st, uint32_t v);
-/* A hot view's fields as one shared tuple from a direct-mapped table keyed by the bytes they
- * are read from: IPv4 (src, dst, proto) of a header of >= 20 bytes; IPv6 (src, dst, proto)
- * of >= 40 bytes and its upper protocol; TCP/UDP (sport, dport) of >= 4 bytes. */
-PyObject *fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr);
-PyObject *fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto);
-PyObject *fp_hot_port_fields(fp_state *st, const uint8_t *hdr);
+/* A hot view's field objects, shared through a direct-mapped table keyed by the bytes they are
+ * read from, as new references in out[]: IPv4 src, dst, proto of a header of >= 20 bytes;
+ * IPv6 src, dst of >= 40 bytes and its upper protocol; TCP/UDP sport, dport of >= 4 bytes.
+ * 0, or -1 with an exception. */
+int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out);
+int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out);
+int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out);
 void fp_hotcache_free(fp_state *st);
 int fp_hotcache_register(PyObject *m);
 int fp_linktype_register(PyObject *m); /* linktype.c: _set_link_rule (register_link_type) */
