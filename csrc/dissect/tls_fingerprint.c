@@ -13,6 +13,7 @@
  * The values are read again from the spans the parser recorded, never from the capped
  * arrays, so fingerprints cover every value however many there are. */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,31 @@ static void sink_hex4(fp_sink *s, uint16_t v)
     char t[4] = {hexdigits[v >> 12], hexdigits[(v >> 8) & 15], hexdigits[(v >> 4) & 15],
                  hexdigits[v & 15]};
     sink_put(s, t, 4);
+}
+
+/* The digests, fetched from the default provider once per process: EVP_md5() and
+ * EVP_sha256() make every EVP_DigestInit_ex look the algorithm up by name under a lock
+ * (OpenSSL 3), ~4,000 instructions, more than hashing a fingerprint. Read-only once set;
+ * where a fetch fails (a FIPS provider without MD5), the implicit lookup is used. */
+static EVP_MD *fetched_md5, *fetched_sha256;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+    fetched_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *digest_md5(void)
+{
+    pthread_once(&fetch_once, fetch_digests);
+    return fetched_md5 ? fetched_md5 : EVP_md5();
+}
+
+static const EVP_MD *digest_sha256(void)
+{
+    pthread_once(&fetch_once, fetch_digests);
+    return fetched_sha256 ? fetched_sha256 : EVP_sha256();
 }
 
 /* Start hashing with `type` (resets the digest). */
@@ -167,7 +193,7 @@ int64_t fp_tls_ja3(const fp_tls_hello *h, char *str, size_t cap, char md5_hex[33
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL) return FP_TLS_ERR_NOMEM;
     fp_sink s = {.out = str, .cap = cap};
-    sink_hash_begin(&s, md, EVP_md5());
+    sink_hash_begin(&s, md, digest_md5());
     sink_dec(&s, h->legacy_version);
     sink_char(&s, ',');
     ja3_u16_list(&s, h, h->cipher_span);
@@ -321,7 +347,7 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
     /* b: sorted ciphers */
     sink_char(&s, '_');
     qsort(ciphers, n_ciphers, sizeof *ciphers, cmp_u16);
-    sink_hash_begin(&s, md, EVP_sha256());
+    sink_hash_begin(&s, md, digest_sha256());
     for (uint32_t i = 0; i < n_ciphers; i++) {
         if (i) sink_char(&s, ',');
         sink_hex4(&s, ciphers[i]);
@@ -332,7 +358,7 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
     /* c: sorted extensions without SNI and ALPN, then signature algorithms in order */
     sink_char(&s, '_');
     qsort(exts, n_exts, sizeof *exts, cmp_u16);
-    sink_hash_begin(&s, md, EVP_sha256());
+    sink_hash_begin(&s, md, digest_sha256());
     int first = 1;
     for (uint32_t i = 0; i < n_exts; i++) {
         if (exts[i] == 0x0000 || exts[i] == 0x0010) continue;

@@ -86,10 +86,15 @@ enum { FP_EP_INACTIVE = 0, FP_EP_SYN_SENT, FP_EP_SYN_ACK_SENT, FP_EP_PARTIAL, FP
 
 typedef struct {
     uint64_t packets, bytes, payload_bytes;
-    uint32_t size_min, size_max;
-    double size_mean, size_m2;           /* Welford */
-    int64_t last_ns;                     /* for inter-arrival times */
-    double iat_min, iat_max, iat_mean, iat_m2; /* seconds; n = packets - 1 */
+    /* Sizes and inter-arrival times (ns; n = packets - 1) as sums of their differences to
+     * the direction's first value and of their squares: mean and variance at the end, no
+     * division per packet (Welford's), exact mean (bytes / packets, iat_sum_ns / n). */
+    uint32_t size_min, size_max, size_first;
+    double size_d, size_dd;
+    int64_t last_ns;
+    int64_t iat_min_ns, iat_max_ns, iat_first_ns;
+    uint64_t iat_sum_ns;                 /* unsigned: hostile timestamps wrap, never overflow */
+    double iat_d, iat_dd;
     uint32_t seq_end;                    /* highest sequence end seen (wrap-safe compare) */
     uint32_t hole_start[FP_FLOW_SEQ_HOLES], hole_end[FP_FLOW_SEQ_HOLES];
     uint8_t holes, has_seq;

@@ -1,4 +1,4 @@
-/* One flow's record: per-direction counters and Welford statistics, TCP flag counts,
+/* One flow's record: per-direction counters and size/inter-arrival statistics, TCP flag counts,
  * Zeek-style history and conn_state, handshake RTT, and retransmission /
  * out-of-order detection with wrap-safe 32-bit sequence arithmetic (RFC 1982 style,
  * as Suricata's SEQ_LT/SEQ_GT).
@@ -13,7 +13,6 @@
  * zeek_ack_received); the retransmits/out_of_order counters are our own (seq_track).
  * conn_state follows Zeek's derivation from the two
  * endpoints' states (base/protocols/conn/main.zeek), see fp_flow_conn_state(). */
-#include <math.h>
 #include <string.h>
 
 #include "flow.h"
@@ -88,27 +87,27 @@ void fp_flow_record_init(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, 
     f->lru_prev = f->lru_next = f->close_prev = f->close_next = FP_FLOW_NONE;
 }
 
-static void welford(double x, uint64_t n, double *mean, double *m2)
-{
-    double delta = x - *mean;
-    *mean += delta / (double)n;
-    *m2 += delta * (x - *mean);
-}
-
 static void count_packet(fp_flow_dir *dir, const fp_flow_packet *p)
 {
     dir->packets++;
     dir->bytes += p->wirelen;
     dir->payload_bytes += p->l4_payload;
-    if (dir->packets == 1 || p->wirelen < dir->size_min) dir->size_min = p->wirelen;
+    if (dir->packets == 1) dir->size_min = dir->size_first = p->wirelen;
+    if (p->wirelen < dir->size_min) dir->size_min = p->wirelen;
     if (p->wirelen > dir->size_max) dir->size_max = p->wirelen;
-    welford((double)p->wirelen, dir->packets, &dir->size_mean, &dir->size_m2);
+    double ds = (double)p->wirelen - (double)dir->size_first;
+    dir->size_d += ds;
+    dir->size_dd += ds * ds;
     if (dir->packets > 1) {
-        int64_t dt_ns = p->ts_ns - dir->last_ns;
-        double dt = dt_ns > 0 ? (double)dt_ns / 1e9 : 0.0; /* capture reordering: clamp at 0 */
-        if (dir->packets == 2 || dt < dir->iat_min) dir->iat_min = dt;
-        if (dt > dir->iat_max) dir->iat_max = dt;
-        welford(dt, dir->packets - 1, &dir->iat_mean, &dir->iat_m2);
+        int64_t dt = p->ts_ns - dir->last_ns;
+        if (dt < 0) dt = 0; /* capture reordering: clamp at 0 */
+        if (dir->packets == 2) dir->iat_min_ns = dir->iat_first_ns = dt;
+        if (dt < dir->iat_min_ns) dir->iat_min_ns = dt;
+        if (dt > dir->iat_max_ns) dir->iat_max_ns = dt;
+        dir->iat_sum_ns += (uint64_t)dt;
+        double di = (double)(dt - dir->iat_first_ns);
+        dir->iat_d += di;
+        dir->iat_dd += di * di;
     }
     dir->last_ns = p->ts_ns;
 }

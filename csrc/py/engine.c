@@ -92,8 +92,11 @@ static void queue_out(fp_flows_obj *fl, fp_flow *f)
 /* Flows with tls=True: the reassembled ClientHello's SNI, ALPN, JA3 and JA4 go to hints. */
 static void hints_from_hello(fp_flows_obj *fl, fp_flow *f, const fp_hello_conn *c)
 {
-    fp_hello_view *v = malloc(sizeof *v);
-    if (v == NULL || fp_hello_view_make(c, v) < 0) {
+    struct {
+        fp_tls_hello ch;
+        char ja3[33], ja4[FP_JA4_SIZE];
+    } *v = malloc(sizeof *v);
+    if (v == NULL || fp_hello_fingerprints(c, &v->ch, v->ja3, v->ja4) < 0) {
         free(v);
         return;
     }
@@ -105,7 +108,6 @@ static void hints_from_hello(fp_flows_obj *fl, fp_flow *f, const fp_hello_conn *
     if (fp_flow_hints_set_tls(f, (const char *)sni, sni ? h->sni[0].len : 0, (const char *)alpn,
                               alpn ? h->alpn[0].len : 0, v->ja3, v->ja4) < 0)
         fl->hellos->stats.oom++;
-    fp_hello_view_free(v);
     free(v);
 }
 

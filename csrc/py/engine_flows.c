@@ -113,7 +113,14 @@ static const char *protocol_name(uint8_t proto, char *buf, size_t cap)
     return buf;
 }
 
-static double sample_std(double m2, uint64_t n) { return n >= 2 ? sqrt(m2 / (double)(n - 1)) : NAN; }
+/* Sample standard deviation from the sums of n values' differences to a shift (d) and of
+ * their squares (dd); the shift (the first value) keeps the subtraction well conditioned. */
+static double sample_std(double d, double dd, uint64_t n)
+{
+    if (n < 2) return NAN;
+    double m2 = dd - d * d / (double)n;
+    return m2 > 0 ? sqrt(m2 / (double)(n - 1)) : 0.0;
+}
 
 static void set_u(flow_row *r, int c, uint64_t v, int present)
 {
@@ -131,13 +138,13 @@ static void row_dir(flow_row *r, const fp_flow_dir *d, int size_col, int iat_col
 {
     int has = d->packets > 0, has_iat = d->packets > 1;
     r->f[size_col] = has ? d->size_min : NAN;
-    r->f[size_col + 1] = has ? d->size_mean : NAN;
+    r->f[size_col + 1] = has ? (double)d->bytes / (double)d->packets : NAN;
     r->f[size_col + 2] = has ? d->size_max : NAN;
-    r->f[size_col + 3] = sample_std(d->size_m2, d->packets);
-    r->f[iat_col] = has_iat ? d->iat_min : NAN;
-    r->f[iat_col + 1] = has_iat ? d->iat_mean : NAN;
-    r->f[iat_col + 2] = has_iat ? d->iat_max : NAN;
-    r->f[iat_col + 3] = has_iat ? sample_std(d->iat_m2, d->packets - 1) : NAN;
+    r->f[size_col + 3] = sample_std(d->size_d, d->size_dd, d->packets);
+    r->f[iat_col] = has_iat ? (double)d->iat_min_ns / 1e9 : NAN;
+    r->f[iat_col + 1] = has_iat ? (double)d->iat_sum_ns / (double)(d->packets - 1) / 1e9 : NAN;
+    r->f[iat_col + 2] = has_iat ? (double)d->iat_max_ns / 1e9 : NAN;
+    r->f[iat_col + 3] = has_iat ? sample_std(d->iat_d, d->iat_dd, d->packets - 1) / 1e9 : NAN;
 }
 
 static void row_anomalies(flow_row *r, const fp_flow *f)

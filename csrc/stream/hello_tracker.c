@@ -441,6 +441,16 @@ int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v)
     return 0;
 }
 
+int fp_hello_fingerprints(const fp_hello_conn *c, fp_tls_hello *ch, char ja3[33], char ja4[FP_JA4_SIZE])
+{
+    if (c->hello[0] == NULL) return -1;
+    fp_tls_client_hello_parse_compact(c->hello[0], c->hello_len[0], c->hello_anomalies, ch);
+    ja3[0] = ja4[0] = 0;
+    fp_tls_ja3(ch, NULL, 0, ja3);
+    fp_tls_ja4(ch, c->transport == 'q' ? 'q' : 't', ja4, NULL, 0);
+    return 0;
+}
+
 void fp_hello_view_free(fp_hello_view *v)
 {
     free(v->ja3_str);

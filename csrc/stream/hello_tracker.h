@@ -104,6 +104,9 @@ typedef struct {
 /* Fill a view (0) or -1 when the connection has no ClientHello. Free with fp_hello_view_free. */
 int fp_hello_view_make(const fp_hello_conn *c, fp_hello_view *v);
 void fp_hello_view_free(fp_hello_view *v);
+/* The ClientHello alone with its JA3 hash and JA4 (what flows keep): no raw strings, no
+ * ServerHello, one pass per fingerprint. 0, or -1 when there is no ClientHello. */
+int fp_hello_fingerprints(const fp_hello_conn *c, fp_tls_hello *ch, char ja3[33], char ja4[FP_JA4_SIZE]);
 /* Highest TLS version a ClientHello offers (supported_versions without GREASE, else legacy). */
 uint16_t fp_hello_max_version(const fp_tls_hello *h);
 
