@@ -14,7 +14,10 @@
   or ClientHello spanning files or partitions is whole in one partition; a small merge step
   gives every record the flow id (``flow_id``/``stream_id``) one engine gives it, so the
   rows are ``fastpkt.flows(paths).to_pandas()``'s (in partition order; sort by
-  ``flow_id`` for one engine's). Several shards run the same input: give each its own core.
+  ``flow_id`` for one engine's), also for rotated files whose time ranges overlap. When a
+  packet older than the one before it may have changed an expiry, partition 0 holds one
+  engine's rows and the others are empty. Several shards run the same input: give each its
+  own core.
 
 Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``...), opened with
 ``storage_options`` on the worker that reads them. ``meta`` has exactly fastpkt's dtypes.
@@ -195,9 +198,10 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
 
 
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
-           options: dict[str, Any]) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """Shard i of n over every path: its records, its creation positions, and per record
-    the local id and creation position (for the single-engine ids)."""
+           options: dict[str, Any]) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Shard i of n over every path: its records, its creation positions, per record the
+    local id and creation position (for the single-engine ids), and its reversal risks (a
+    packet out of time order may have made its expiries differ from one engine's)."""
     engine, _ = _KINDS[kind]
     opts = dict(options)
     filt, dfilt = opts.pop("filter", None), opts.pop("display_filter", None)
@@ -205,18 +209,24 @@ def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[st
     eng = engine(readers, _shard=(i, n), **opts)
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
-    return _frame(kind, eng), creations, ids, at
+    return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
 
 
-def _creations(parts: Sequence[np.ndarray]) -> list[np.ndarray]:
-    return list(parts)
+def _creations(parts: Sequence[np.ndarray], risks: Sequence[int]) -> tuple[list[np.ndarray], bool]:
+    return list(parts), any(risks)
 
 
-def _renumber(part: tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray], all_creations: list[np.ndarray],
-              column: str) -> pandas.DataFrame:
+def _renumber(part: tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int],
+              gathered: tuple[list[np.ndarray], bool], column: str, i: int, kind: str, paths: list[str],
+              storage_options: dict[str, Any] | None, options: dict[str, Any]) -> pandas.DataFrame:
     """A shard's records with their single-engine flow ids: the number of flows every shard
-    created before each one."""
-    df, _, ids, at = part
+    created before each one. When a shard saw a packet out of time order that may have
+    changed an expiry (as ``workers=N`` falls back to one engine), partition 0 runs one
+    engine over every path and the others are empty."""
+    all_creations, risky = gathered
+    if risky:
+        return _single(kind, paths, storage_options, options) if i == 0 else _meta(kind)
+    df, _, ids, at, _ = part
     glob = np.zeros(len(at), dtype=np.uint64)
     for c in all_creations:
         glob += np.searchsorted(c, at, side="left").astype(np.uint64)
@@ -245,8 +255,9 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
     else:
         column = _KINDS[kind][1]
         parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options) for i in range(n)]
-        creations = delayed(_creations)([p[1] for p in parts])
-        frames = [delayed(_renumber)(p, creations, column) for p in parts]
+        gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts])
+        frames = [delayed(_renumber)(p, gathered, column, i, kind, paths, storage_options, options)
+                  for i, p in enumerate(parts)]
     with _our_dtypes():
         return cast("dd.DataFrame", dask_df.from_delayed(frames, meta=meta, verify_meta=False))
 

@@ -12,6 +12,7 @@ import pytest
 
 import fastpkt as fp
 from _fphelpers import DATA
+from fastpkt.summary import capture_info
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -47,6 +48,28 @@ def captures(tmp_path_factory):
     return parts
 
 
+@pytest.fixture(scope="module")
+def sensors(tmp_path_factory):
+    """Two sensors' rotated files, each sensor seeing every other packet of one gen_pcap
+    capture and rotating at its own count: every file's time range overlaps one or two of
+    the other sensor's, partly. Listed out of time order."""
+    d = tmp_path_factory.mktemp("sensors")
+    if not GEN.exists():
+        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
+    g = d / "g.pcap"
+    subprocess.run([sys.executable, str(GEN), "--packets", "9000", "--seed", "22", "--mix", "tls", "--out", str(g),
+                    "--no-truth"], check=True, capture_output=True)
+    pl = fp.read(str(g))
+    files = []
+    for sensor, rotate in ((0, 1300), (1, 1700)):
+        mine = pl[sensor::2]
+        for k in range(0, len(mine), rotate):
+            p = d / ("s%d_%02d.pcap" % (sensor, k // rotate))
+            fp.write(str(p), mine[k:k + rotate])
+            files.append(str(p))
+    return files[::-1]
+
+
 def plain(df):
     """Categoricals as objects (each partition has its own categories), rows by id."""
     df = df.astype({c: "object" for c in df.columns if str(df[c].dtype) == "category"})
@@ -65,6 +88,38 @@ def test_flows_any_partitioning(client, captures, npartitions):
     same_dtypes(ddf._meta, want)
     got = ddf.compute().sort_values("flow_id")
     assert plain(got).equals(plain(want.sort_values("flow_id")))
+
+
+def test_sensors_partly_overlapping(client, sensors):
+    """Flows, hellos and HTTP over files whose time ranges overlap in part: the shards merge
+    every file by time as one engine does, so a flow whose packets alternate between two
+    sensors' files is one flow, with one engine's counters, history and id."""
+    ranges = [(i["earliest"], i["latest"]) for i in map(capture_info, sensors)]
+    assert any(a[0] < b[0] < a[1] < b[1] for a in ranges for b in ranges)  # partial overlaps
+    want = fp.flows(sensors, workers=1).to_pandas().sort_values("flow_id")
+    assert want["packets"].sum() == sum(fp.open(p).count() for p in sensors)
+    for n in (2, 3):
+        got = fpd.flows(sensors, npartitions=n).compute().sort_values("flow_id")
+        assert plain(got).equals(plain(want))
+    want = fp.client_hellos(sensors).to_pandas().sort_values("stream_id")
+    assert len(want) > 10
+    got = fpd.client_hellos(sensors, npartitions=2).compute().sort_values("stream_id")
+    assert plain(got).astype(str).equals(plain(want).astype(str))
+
+
+@pytest.mark.parametrize("with_sensors", [False, True])
+def test_time_reversal_runs_one_engine(client, sensors, with_sensors):
+    """A packet older than the clock (two_if.pcapng has one from 1970) may change which
+    flows a shard's expiry walk reaches: the shards report it and partition 0 gives one
+    engine's rows (3 shards of two_if alone differed from one engine before)."""
+    src = [str(DATA / "two_if.pcapng")] + (sensors[:3] if with_sensors else [])
+    for kind, column in (("flows", "flow_id"), ("client_hellos", "stream_id")):
+        want = getattr(fp, kind)(src, workers=1).to_pandas().sort_values(column)
+        got = getattr(fpd, kind)(src, npartitions=3).compute().sort_values(column)
+        assert plain(got).astype(str).equals(plain(want).astype(str))
+    want = fp.http(src).to_pandas()
+    got = fpd.http(src, npartitions=3).compute()
+    assert plain(got).astype(str).equals(plain(want).astype(str))
 
 
 def test_hellos_and_http(client, captures):
