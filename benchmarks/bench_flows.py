@@ -65,6 +65,7 @@ def run_measured(cmd: list[str], timeout: float = 3600) -> dict:
         if line.startswith("{"):
             d = json.loads(line)
             d["rss_mb"] = ru.ru_maxrss / 1024.0
+            d["proc_user"] = ru.ru_utime  # the whole process's user CPU (a C peer's is its work)
             return d
     return {"error": (etext or text or "exit %d" % p.returncode)[-300:]}
 

@@ -130,6 +130,22 @@ static void release_consumed(fp_source *s)
     s->advised = upto;
 }
 
+/* At the end of the input (or of its range) the pages read since the last release go too:
+ * a reader waiting at its end (one file of many merged by time, open until all end) would
+ * otherwise hold up to ADVISE_EVERY of them, 32 MiB a file. */
+static void release_read(fp_source *s)
+{
+    if (!s->mapped)
+        return;
+    uint64_t upto = (s->pos + s->page_mask) & ~s->page_mask;
+    if (upto > s->mem_len)
+        upto = s->mem_len;
+    if (upto <= s->advised)
+        return;
+    madvise((void *)(uintptr_t)(s->mem + s->advised), (size_t)(upto - s->advised), MADV_DONTNEED);
+    s->advised = upto;
+}
+
 int fp_src_add_interface(fp_source *s, const fp_interface *ifc, fp_error *err, uint64_t offset)
 {
     if (s->n_ifs >= FP_MAX_INTERFACES) {
@@ -471,6 +487,7 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
         }
         if (rc == 0) {
             s->finished = 1;
+            release_read(s);
             return 0;
         }
         if (s->policy == FP_ON_ERROR_SKIP && err->kind != FP_ERR_IO && resync(s)) {
