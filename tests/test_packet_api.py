@@ -198,3 +198,49 @@ def test_to_pandas_empty_and_slice():
     assert len(pl[0:0].to_pandas()) == 0
     df = pl[2:].to_pandas()
     assert list(df["sport"]) == [5000, 1234]
+
+
+def _ns_of(seconds: float) -> int:
+    """A float time in integer ns, exactly (Fraction), clamped to 64 bits as readers clamp."""
+    from fractions import Fraction
+    if seconds in (float("inf"), float("-inf")):
+        return (1 << 63) - 1 if seconds > 0 else -(1 << 63)
+    ns = round(Fraction(seconds) * 10**9)
+    return max(-(1 << 63), min((1 << 63) - 1, ns))
+
+
+def _pcapng_at(tmp_path, frames: list[bytes], ts_us: int):
+    """A pcapng of Ethernet frames stamped ts_us microseconds after the epoch (64 bits in the
+    EPB, so years past 2262 are writable)."""
+    import struct
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    idb = struct.pack("<IIHHI", 1, 20, 1, 0, 0) + struct.pack("<I", 20)
+    body = b""
+    for f in frames:
+        pad = f + b"\0" * (-len(f) % 4)
+        n = 32 + len(pad)
+        body += struct.pack("<IIIIIII", 6, n, 0, ts_us >> 32, ts_us & 0xFFFFFFFF, len(f), len(f))
+        body += pad + struct.pack("<I", n)
+    path = tmp_path / "far.pcapng"
+    path.write_bytes(shb + idb + body)
+    return path
+
+
+def test_time_past_2262(tmp_path):
+    """Packet(time=) saturates outside int64 nanoseconds as the readers do, so a packet made
+    again from a read packet's time keeps it; Scapy's sessions rebuild packets that way."""
+    import fastpkt.scapy as fs
+    for t in (1422527998.5784023, -1.25, 1e10, 9223372036.854776, 9223372036.854774,
+              -9223372036.854774, -9223372036.854776, -1e19, float("inf"), float("-inf")):
+        assert fp.Packet(b"\0" * 14, time=t).time_ns == _ns_of(t), t
+    with pytest.raises(ValueError, match="NaN"):
+        fp.Packet(b"\0" * 14, time=float("nan"))
+    seg = bytes(Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=1, dport=2, flags="PA") / Raw(b"data"))
+    path = _pcapng_at(tmp_path, [seg], 10_413_792_000 * 10**6)   # 2300-01-01
+    read = fp.read(str(path))[0]
+    assert read.time_ns == (1 << 63) - 1
+    again = fp.Packet(read.raw, time=read.time)
+    assert again.time_ns == read.time_ns
+    for session in (fs.IPSession, fs.TCPSession):
+        (p,) = fs.sniff(offline=str(path), session=session)
+        assert p.time_ns == read.time_ns and p.time > 0, session

@@ -299,7 +299,11 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     if (time != Py_None) {
         double t = PyFloat_AsDouble(time);
         if (t == -1.0 && PyErr_Occurred()) goto done;
-        ts_ns = fp_seconds_to_ns(t);
+        if (t != t) {
+            PyErr_SetString(PyExc_ValueError, "time is NaN");
+            goto done;
+        }
+        ts_ns = fp_seconds_to_ns(t); /* before 1677 or after 2262: the nearest 64-bit time */
     }
     if (wirelen_obj != Py_None) {
         wirelen = PyLong_AsUnsignedLong(wirelen_obj);

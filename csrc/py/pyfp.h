@@ -349,13 +349,19 @@ PyObject *fp_http_anomaly_tuple(uint32_t bits);
 PyObject *fp_http_value_str(const uint8_t *data, const fp_http_header *h);
 
 /* Float seconds -> integer nanoseconds, splitting off whole seconds first so that
- * times like 1234567890.25 convert exactly (a double holds ~16 digits). */
+ * times like 1234567890.25 convert exactly (a double holds ~16 digits). Times outside the
+ * 64-bit range (before 1677, after 2262) saturate, as the readers' timestamps do (their
+ * largest, INT64_MAX ns, reads back as 9223372036.854776 s: it must not wrap). NaN is 0. */
 static inline int64_t fp_seconds_to_ns(double t)
 {
+    if (t != t) return 0;
+    if (t >= 9223372036.854775807) return INT64_MAX;
+    if (t <= -9223372036.854775808) return INT64_MIN;
     double whole = t >= 0 ? (double)(int64_t)t : -(double)(int64_t)(-t);
     if (whole > t) whole -= 1.0;
-    double frac = t - whole;
-    int64_t ns = (int64_t)(frac * 1e9 + 0.5);
+    int64_t ns = (int64_t)((t - whole) * 1e9 + 0.5);
+    if (whole < 0) /* whole * 1e9 alone may pass INT64_MIN where the sum does not */
+        return (int64_t)(whole + 1.0) * 1000000000LL + (ns - 1000000000LL);
     return (int64_t)whole * 1000000000LL + ns;
 }
 
