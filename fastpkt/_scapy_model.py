@@ -241,6 +241,11 @@ def _records_of(layer: Any) -> list[Any]:
     IPv6 options."""
     if isinstance(layer, (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)):
         return list(layer._fields["options"])
+    if isinstance(layer, _Fields):   # MLDv2 records, a redirected header's packet (Scapy's
+        held = layer._fields.get("records") or layer._fields.get("pkt")   # packet fields)
+        if isinstance(held, list):
+            held = held[0] if held else None
+        return [] if held is None else list(held._following())
     if not isinstance(layer, _C.DNS):
         return []
     return [r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec]
@@ -267,6 +272,7 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     out: list[Any] = []
     net = vlans = None
     last = ""
+    extension6 = False   # an ICMPv6 error read an RFC 4884 extension
     upper = -1   # where the layer after IPv6's extension headers starts (-1: no such bound)
     for name in _fp_layers(pkt):
         if name in _APP_HIDDEN:
@@ -283,9 +289,11 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             out.append(_linked(Raw, bytes(view), out))
             last = "ICMPv6Echo"
             continue
-        if name == "ICMPv6" and view.type in (128, 129):
-            out.append(_icmp6_echo(view, out))
-            last = "ICMPv6Echo"   # the echo data is its last field: no Raw after it
+        if name == "ICMPv6" and view.type in _layers.DECODED:
+            # echoes, errors, ND, MLD: Scapy's classes read from the message's bytes, which
+            # they use up (the echo data is its last field)
+            extension6 = _layers.icmp6(bytes(view), out, view.offset)
+            last = "ICMPv6Echo"
             continue
         out.append(view)
         if net is None and name in _NETWORK:
@@ -324,6 +332,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         for _ in range(sum(1 for layer in out if isinstance(layer, (_C.ICMP, ICMPerror)))):
             if out and type(out[-1]) is Padding:
                 out.pop()
+    if extension6 and type(out[-1]) is Padding:
+        out.pop()
     return out
 
 
@@ -556,14 +566,13 @@ def _icmp6_too_short(icmp6: Any) -> bool:
     return n < _ICMP6_MIN.get(t, 1 << 30)
 
 
-def _icmp6_echo(icmp6: Any, chain: list[Any]) -> Any:
-    """Scapy's ICMPv6EchoRequest/Reply (RFC 4443 section 4) in place of fastpkt's ICMPv6 view:
-    the echo data is its last field."""
-    data = bytes(icmp6)
-    cls = ICMPv6EchoRequest if icmp6.type == 128 else ICMPv6EchoReply
+def _icmp6_echo_from(data: bytes, chain: list[Any], offset: int) -> Any:
+    """Scapy's ICMPv6EchoRequest/Reply (RFC 4443 section 4) in place of fastpkt's ICMPv6 view
+    at ``offset`` (-1: one an error quotes): the echo data is its last field."""
+    cls = ICMPv6EchoRequest if data[0] == 128 else ICMPv6EchoReply
     return _quoted(cls, {"type": data[0], "code": data[1], "cksum": int.from_bytes(data[2:4], "big"),
                          "id": int.from_bytes(data[4:6], "big"), "seq": int.from_bytes(data[6:8], "big"),
-                         "data": data[8:]}, data, chain, icmp6.offset)
+                         "data": data[8:]}, data, chain, offset)
 
 
 def _net_padding(pkt: _fp.Packet) -> bytes:
@@ -1426,3 +1435,4 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
 
 _C._set_facade_types(ScapyPacket, _VIEWS)
+from fastpkt import _scapy_layers as _layers  # noqa: E402  (its layers build on the classes above)

@@ -64,6 +64,46 @@ from fastpkt._scapy_text import (  # noqa: F401
     hexdump, ls, make_lined_table, make_table, make_tex_table, raw, to_scapy)
 from fastpkt import _scapy_text as _text
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
+from fastpkt import _scapy_layers
+from fastpkt._scapy_layers import (  # noqa: F401  (layers read from bytes: _scapy_layers.py)
+    ICMPv6DestUnreach,
+    ICMPv6MLDMultAddrRec,
+    ICMPv6MLDone,
+    ICMPv6MLQuery,
+    ICMPv6MLQuery2,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_RA,
+    ICMPv6ND_Redirect,
+    ICMPv6ND_RS,
+    ICMPv6NDOptAdvInterval,
+    ICMPv6NDOptCaptivePortal,
+    ICMPv6NDOptDNSSL,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptEFA,
+    ICMPv6NDOptHAInfo,
+    ICMPv6NDOptIPAddr,
+    ICMPv6NDOptLLA,
+    ICMPv6NDOptMAP,
+    ICMPv6NDOptMTU,
+    ICMPv6NDOptNewRtrPrefix,
+    ICMPv6NDOptPREF64,
+    ICMPv6NDOptPrefixInfo,
+    ICMPv6NDOptRDNSS,
+    ICMPv6NDOptRedirectedHdr,
+    ICMPv6NDOptRouteInfo,
+    ICMPv6NDOptShortcutLimit,
+    ICMPv6NDOptSrcAddrList,
+    ICMPv6NDOptSrcLLAddr,
+    ICMPv6NDOptTgtAddrList,
+    ICMPv6NDOptUnknown,
+    ICMPv6PacketTooBig,
+    ICMPv6ParamProblem,
+    ICMPv6TimeExceeded,
+    IPerror6,
+)
 from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
     CookedLinux,
     CookedLinuxV2,
@@ -96,6 +136,7 @@ __all__ = [
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
     "to_scapy", "DefaultSession", "TCPSession", "IPSession",
     "IPerror", "TCPerror", "UDPerror", "ICMPerror",
+    *(cls.__name__ for cls in _scapy_layers.CLASSES),
     "make_table", "make_lined_table", "make_tex_table",
 ]
 

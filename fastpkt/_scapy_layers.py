@@ -1,0 +1,576 @@
+"""Scapy's layers that fastpkt has no view for, read from a packet's bytes for ``fastpkt.scapy``.
+
+Each class declares its fields once, as Scapy's ``fields_desc`` does (name, kind, argument),
+and one walk (``_decode``) reads them with Scapy's rules: a fixed-size field short of bytes
+fails the layer (Scapy then reads the rest as Raw), string and list fields take what is there.
+Nothing here runs until a script builds a packet's chain (``layers()``, ``payload``,
+``pkt[cls]`` of a class fastpkt does not decode).
+
+ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerror``/``UDPerror``
+or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
+option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
+"""
+from __future__ import annotations
+
+import socket
+from typing import Any, Callable
+
+import fastpkt as _fp
+from fastpkt import _scapy_model as _m
+
+_ntop6 = socket.inet_ntop
+_AF6 = socket.AF_INET6
+
+
+class _Short(Exception):
+    """A fixed-size field runs past the bytes: Scapy's dissection of the layer fails."""
+
+
+# ---------------------------------------------------------------- the field walk
+# kinds: "B" "H" "3" "I" unsigned big-endian of 1, 2, 3, 4 bytes; "bits" [(name, width)...]
+# (a whole number of bytes); "ip6", "mac"; "fix" n bytes (StrFixedLenField, takes what is
+# there); "len" f(fields) bytes (StrLenField); "rest" (StrField); "ip6list" count or length
+# from f(fields) (IP6ListField: whole addresses only); "mayend" marks that the walk stops
+# when the bytes end after the previous field (Scapy's MayEnd); others are the layer's own
+_WIDTH = {"B": 1, "H": 2, "3": 3, "I": 4}
+Desc = list[tuple[str, str, Any]]
+
+
+def _decode(desc: Desc, data: bytes, special: Callable[..., Any] | None = None) -> tuple[dict[str, Any], int]:
+    """Scapy's fields of ``desc`` read from ``data``; (fields, bytes used)."""
+    fields: dict[str, Any] = {}
+    pos = 0
+    for name, kind, arg in desc:
+        if kind == "mayend":
+            if pos >= len(data):
+                break
+            continue
+        width = _WIDTH.get(kind)
+        if width is not None:
+            if pos + width > len(data):
+                raise _Short
+            fields[name] = int.from_bytes(data[pos:pos + width], "big")
+            pos += width
+        elif kind == "bits":
+            size = sum(w for _, w in arg) // 8
+            if pos + size > len(data):
+                raise _Short
+            word, left = int.from_bytes(data[pos:pos + size], "big"), size * 8
+            for bit_name, w in arg:
+                left -= w
+                fields[bit_name] = (word >> left) & ((1 << w) - 1)
+            pos += size
+        elif kind == "ip6":
+            if pos + 16 > len(data):
+                raise _Short
+            fields[name] = _ntop6(_AF6, data[pos:pos + 16])
+            pos += 16
+        elif kind == "mac":
+            if pos + 6 > len(data):
+                raise _Short
+            fields[name] = data[pos:pos + 6].hex(":")
+            pos += 6
+        elif kind in ("fix", "len"):
+            fields[name], pos = _take(data, pos, arg if kind == "fix" else arg(fields))
+        elif kind == "rest":
+            fields[name] = data[pos:]
+            pos = len(data)
+        elif kind == "ip6list":
+            count, length = arg(fields)
+            chunk = data[pos:] if length is None else _take(data, pos, length)[0]
+            out: list[str] = []
+            while 16 * (len(out) + 1) <= len(chunk) and (count is None or len(out) < count):
+                out.append(_ntop6(_AF6, chunk[16 * len(out):16 * len(out) + 16]))
+            fields[name] = out
+            pos += 16 * len(out)   # a partial address is left to the next layer
+        else:
+            assert special is not None
+            fields[name], pos = special(kind, arg, fields, data, pos)
+    return fields, pos
+
+
+def _take(data: bytes, pos: int, n: int) -> tuple[bytes, int]:
+    """Scapy's length-from slicing of the bytes at ``pos``: ``s[:n]`` and the rest from
+    ``s[n:]``, Python's slices (a negative length leaves the last -n bytes)."""
+    if n == 0:
+        return b"", pos
+    s = data[pos:]
+    return s[:n], len(data) - len(s[n:])
+
+
+def _layer(cls: type, data: bytes, chain: list[Any], offset: int = -1) -> Any:
+    """Read ``cls`` from ``data`` (Scapy's fields); the layer, appended to ``chain``, or None
+    where Scapy's dissection of it fails."""
+    try:
+        fields, used = _decode(cls._desc, data, getattr(cls, "_special", None))  # type: ignore[attr-defined]
+    except _Short:
+        return None
+    layer = _m._quoted(cls, fields, data[:used], chain, offset)
+    chain.append(layer)
+    return layer
+
+
+def _raw(data: bytes, chain: list[Any]) -> None:
+    if data:
+        chain.append(_m._linked(_m.Raw, data, chain))
+
+
+class _Layer(_m._Fields):
+    __slots__ = ()
+    _desc: Desc = []
+
+
+# ---------------------------------------------------------------- ICMPv6 messages
+_ICMP6_HEAD: Desc = [("type", "B", None), ("code", "B", None), ("cksum", "H", None)]
+
+
+class ICMPv6DestUnreach(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Destination Unreachable"
+    _desc = _ICMP6_HEAD + [("length", "B", None), ("unused", "3", None)]
+
+
+class ICMPv6PacketTooBig(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Packet Too Big"
+    _desc = _ICMP6_HEAD + [("mtu", "I", None)]
+
+
+class ICMPv6TimeExceeded(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Time Exceeded"
+    _desc = ICMPv6DestUnreach._desc
+
+
+class ICMPv6ParamProblem(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Parameter Problem"
+    _desc = _ICMP6_HEAD + [("ptr", "I", None)]
+
+
+_ML: Desc = _ICMP6_HEAD + [("mrd", "H", None), ("reserved", "H", None), ("mladdr", "ip6", None)]
+
+
+class ICMPv6MLQuery(_Layer):
+    __slots__ = ()
+    name = "MLD - Multicast Listener Query"
+    _desc = _ML
+
+
+class ICMPv6MLReport(_Layer):
+    __slots__ = ()
+    name = "MLD - Multicast Listener Report"
+    _desc = _ML
+
+
+class ICMPv6MLDone(_Layer):
+    __slots__ = ()
+    name = "MLD - Multicast Listener Done"
+    _desc = _ML
+
+
+class ICMPv6MLQuery2(_Layer):
+    __slots__ = ()
+    name = "MLDv2 - Multicast Listener Query"
+    _desc = _ML + [("", "bits", [("Resv", 4), ("S", 1), ("QRV", 3)]), ("QQIC", "B", None),
+                   ("sources_number", "H", None),
+                   ("sources", "ip6list", lambda f: (f["sources_number"], None))]
+
+
+class ICMPv6MLDMultAddrRec(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 MLDv2 - Multicast Address Record"
+    _desc = [("rtype", "B", None), ("auxdata_len", "B", None), ("sources_number", "H", None),
+             ("dst", "ip6", None),
+             ("sources", "ip6list", lambda f: (None, 16 * f["sources_number"])),
+             ("auxdata", "len", lambda f: f["auxdata_len"])]
+
+
+def _mld_records(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """MLDv2 records as Scapy reads them: the first record's payload is the next record
+    (and so on, then Raw), all inside the report's ``records`` list."""
+    rest = data[pos:]
+    if not rest or fields["records_number"] <= 0:
+        return [], pos
+    chain: list[Any] = []
+    while rest:
+        rec = _layer(ICMPv6MLDMultAddrRec, rest, chain)
+        if rec is None:
+            break
+        rest = rest[len(rec._data):]
+    if not chain:
+        return [_m.Raw(rest)], len(data)
+    _raw(rest, chain)
+    return [chain[0]], len(data)
+
+
+class ICMPv6MLReport2(_Layer):
+    __slots__ = ()
+    name = "MLDv2 - Multicast Listener Report"
+    _desc = [("type", "B", None), ("res", "B", None), ("cksum", "H", None), ("reserved", "H", None),
+             ("records_number", "H", None), ("records", "records", None)]
+    _special = staticmethod(_mld_records)
+
+
+class ICMPv6ND_RS(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Router Solicitation"
+    _desc = _ICMP6_HEAD + [("res", "I", None)]
+
+
+class ICMPv6ND_RA(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Router Advertisement"
+    _desc = _ICMP6_HEAD + [("chlim", "B", None),
+                           ("", "bits", [("M", 1), ("O", 1), ("H", 1), ("prf", 2), ("P", 1), ("res", 2)]),
+                           ("routerlifetime", "H", None), ("reachabletime", "I", None),
+                           ("retranstimer", "I", None)]
+
+
+class ICMPv6ND_NS(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Neighbor Solicitation"
+    _desc = _ICMP6_HEAD + [("res", "I", None), ("tgt", "ip6", None)]
+
+
+class ICMPv6ND_NA(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Neighbor Advertisement"
+    _desc = _ICMP6_HEAD + [("", "bits", [("R", 1), ("S", 1), ("O", 1), ("res", 29)]),
+                           ("tgt", "ip6", None)]
+
+
+class ICMPv6ND_Redirect(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Redirect"
+    _desc = _ICMP6_HEAD + [("res", "I", None), ("tgt", "ip6", None), ("dst", "ip6", None)]
+
+
+# ---------------------------------------------------------------- ND options
+_OPT_HEAD: Desc = [("type", "B", None), ("len", "B", None)]
+
+
+class ICMPv6NDOptUnknown(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Scapy Unimplemented"
+    _desc = _OPT_HEAD + [("data", "len", lambda f: 8 * max(f["len"], 1) - 2)]
+
+
+class ICMPv6NDOptSrcLLAddr(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Source Link-Layer Address"
+    _desc = _OPT_HEAD + [("lladdr", "mac", None)]
+
+
+class ICMPv6NDOptDstLLAddr(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Destination Link-Layer Address"
+    _desc = ICMPv6NDOptSrcLLAddr._desc
+
+
+class ICMPv6NDOptPrefixInfo(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Prefix Information"
+    _desc = _OPT_HEAD + [("prefixlen", "B", None),
+                         ("", "bits", [("L", 1), ("A", 1), ("R", 1), ("res1", 5)]),
+                         ("validlifetime", "I", None), ("preferredlifetime", "I", None),
+                         ("res2", "I", None), ("prefix", "ip6", None)]
+
+
+def _redirected(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """The redirected header's quoted packet: Scapy's IPv6 over ``8 * len - 8`` bytes (whole
+    8-byte units), Raw when it is no IPv6 header, None when there are no bytes."""
+    n = 8 * fields["len"] - 8
+    if n == 0:
+        return None, pos
+    chunk, end = _take(data, pos, n)
+    if not chunk:   # Scapy's IPv6 of no bytes: a layer without fields
+        return _m._quoted(_EmptyIPv6, {}, b"", [], -1), end
+    ip6 = _m.ScapyPacket(chunk, _m._LINKTYPE_RAW).ip6
+    return (ip6 if ip6 is not None and len(chunk) >= 40 else _m.Raw(chunk)), end
+
+
+_EmptyIPv6 = type("IPv6", (_Layer,), {"__slots__": (), "name": "IPv6", "_public": _fp.IPv6})
+
+
+class ICMPv6NDOptRedirectedHdr(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Redirected Header"
+    _desc = _OPT_HEAD + [("res", "fix", 6), ("", "mayend", None), ("pkt", "pkt", None)]
+    _special = staticmethod(_redirected)
+
+
+class ICMPv6NDOptMTU(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - MTU"
+    _desc = _OPT_HEAD + [("res", "H", None), ("mtu", "I", None)]
+
+
+class ICMPv6NDOptShortcutLimit(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - NBMA Shortcut Limit"
+    _desc = _OPT_HEAD + [("shortcutlim", "B", None), ("res1", "B", None), ("res2", "I", None)]
+
+
+class ICMPv6NDOptAdvInterval(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Interval Advertisement"
+    _desc = _OPT_HEAD + [("res", "H", None), ("advint", "I", None)]
+
+
+class ICMPv6NDOptHAInfo(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Home Agent Information"
+    _desc = _OPT_HEAD + [("res", "H", None), ("pref", "H", None), ("lifetime", "H", None)]
+
+
+class ICMPv6NDOptSrcAddrList(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Inverse Neighbor Discovery Option - Source Address List"
+    _desc = _OPT_HEAD + [("res", "fix", 6),
+                         ("addrlist", "ip6list", lambda f: (None, 8 * (f["len"] - 1)))]
+
+
+class ICMPv6NDOptTgtAddrList(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Inverse Neighbor Discovery Option - Target Address List"
+    _desc = ICMPv6NDOptSrcAddrList._desc
+
+
+class ICMPv6NDOptIPAddr(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - IP Address Option (FH for MIPv6)"
+    _desc = _OPT_HEAD + [("optcode", "B", None), ("plen", "B", None), ("res", "I", None),
+                         ("addr", "ip6", None)]
+
+
+class ICMPv6NDOptNewRtrPrefix(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - New Router Prefix Information Option (FH for MIPv6)"
+    _desc = _OPT_HEAD + [("optcode", "B", None), ("plen", "B", None), ("res", "I", None),
+                         ("prefix", "ip6", None)]
+
+
+class ICMPv6NDOptLLA(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - Link-Layer Address (LLA) Option (FH for MIPv6)"
+    _desc = _OPT_HEAD + [("optcode", "B", None), ("lla", "mac", None)]
+
+
+class ICMPv6NDOptMAP(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery - MAP Option"
+    _desc = _OPT_HEAD + [("", "bits", [("dist", 4), ("pref", 4), ("R", 1), ("res", 7)]),
+                         ("validlifetime", "I", None), ("addr", "ip6", None)]
+
+
+def _prefix6(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """A route's prefix (RFC 4191): ``8 * (len - 1)`` bytes, zero-filled to an address."""
+    n = 8 * (fields["len"] - 1)
+    s = data[pos:]
+    chunk = s[:n]
+    if n < 16:
+        chunk += b"\0" * (16 - n)
+    if len(chunk) != 16:
+        raise _Short   # not an address's 16 bytes: Scapy's inet_ntop refuses it
+    return _ntop6(_AF6, chunk), len(data) - len(s[n:])
+
+
+class ICMPv6NDOptRouteInfo(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Route Information Option"
+    _desc = _OPT_HEAD + [("plen", "B", None), ("", "bits", [("res1", 3), ("prf", 2), ("res2", 3)]),
+                         ("rtlifetime", "I", None), ("prefix", "prefix6", None)]
+    _special = staticmethod(_prefix6)
+
+
+class ICMPv6NDOptRDNSS(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Recursive DNS Server Option"
+    _desc = _OPT_HEAD + [("res", "H", None), ("lifetime", "I", None),
+                         ("dns", "ip6list", lambda f: (None, 8 * (f["len"] - 1)))]
+
+
+class ICMPv6NDOptEFA(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Expanded Flags Option"
+    _desc = _OPT_HEAD + [("", "bits", [("res", 48)])]
+
+
+def _search_list(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """RFC 8106's domain names (uncompressed labels, zero-padded), as Scapy's text list."""
+    n = 8 * fields["len"] - 8
+    if n == 0:
+        return b"", pos   # Scapy's StrLenField of length 0: the bytes, not a list
+    chunk, end = _take(data, pos, n)
+    x = chunk.decode(errors="backslashreplace")
+    out = []
+    while x:
+        labels = []
+        while x and ord(x[0]) != 0:
+            k = ord(x[0])
+            labels.append(x[1:k + 1])
+            x = x[k + 1:]
+        if labels:
+            out.append(".".join(labels) + ".")
+        if x and ord(x[0]) == 0:
+            x = x[1:]
+    return out, end
+
+
+class ICMPv6NDOptDNSSL(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - DNS Search List Option"
+    _desc = _OPT_HEAD + [("res", "H", None), ("lifetime", "I", None), ("searchlist", "names", None)]
+    _special = staticmethod(_search_list)
+
+
+class ICMPv6NDOptCaptivePortal(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - Captive-Portal Option"
+    _desc = _OPT_HEAD + [("URI", "uri", None)]
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        chunk, end = _take(data, pos, 8 * max(fields["len"], 1) - 2)
+        return chunk.rstrip(b"\0"), end
+
+
+def _pref64(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    chunk = data[pos:pos + 12]
+    if len(chunk) < 12:
+        raise _Short
+    return _ntop6(_AF6, chunk + b"\0" * 4), pos + 12
+
+
+class ICMPv6NDOptPREF64(_Layer):
+    __slots__ = ()
+    name = "ICMPv6 Neighbor Discovery Option - PREF64 Option"
+    _desc = _OPT_HEAD + [("", "bits", [("scaledlifetime", 13), ("plc", 3)]), ("prefix", "pref64", None)]
+    _special = staticmethod(_pref64)
+
+
+_ND_OPTIONS: dict[int, type] = {
+    1: ICMPv6NDOptSrcLLAddr, 2: ICMPv6NDOptDstLLAddr, 3: ICMPv6NDOptPrefixInfo,
+    4: ICMPv6NDOptRedirectedHdr, 5: ICMPv6NDOptMTU, 6: ICMPv6NDOptShortcutLimit,
+    7: ICMPv6NDOptAdvInterval, 8: ICMPv6NDOptHAInfo, 9: ICMPv6NDOptSrcAddrList,
+    10: ICMPv6NDOptTgtAddrList, 17: ICMPv6NDOptIPAddr, 18: ICMPv6NDOptNewRtrPrefix,
+    19: ICMPv6NDOptLLA, 23: ICMPv6NDOptMAP, 24: ICMPv6NDOptRouteInfo, 25: ICMPv6NDOptRDNSS,
+    26: ICMPv6NDOptEFA, 31: ICMPv6NDOptDNSSL, 37: ICMPv6NDOptCaptivePortal, 38: ICMPv6NDOptPREF64,
+}
+
+
+def _nd_options(data: bytes, chain: list[Any]) -> None:
+    """ND options (RFC 4861 section 4.6) as Scapy chains them: each option class reads its
+    own layout, the next starts where it stopped (whatever its length byte says); a single
+    byte left, or an option Scapy cannot read, is Raw."""
+    while len(data) > 1:
+        opt = _layer(_ND_OPTIONS.get(data[0], ICMPv6NDOptUnknown), data, chain)
+        if opt is None or not opt._data:
+            break
+        data = data[len(opt._data):]
+    _raw(data, chain)
+
+
+# ---------------------------------------------------------------- the quoted datagram
+class IPerror6(_Layer):
+    __slots__ = ()
+    name = "IPv6 in ICMPv6"
+    _desc = [("", "bits", [("version", 4), ("tc", 8), ("fl", 20)]), ("plen", "H", None),
+             ("nh", "B", None), ("hlim", "B", None), ("src", "ip6", None), ("dst", "ip6", None)]
+
+
+def _tcp_over(data: bytes) -> Any:
+    """A raw-IPv4 facade packet carrying ``data`` as its TCP segment: fastpkt's TCP view
+    (options and all) for bytes an ICMPv6 error quotes."""
+    head = bytearray(b"\x45\0\0\0\0\0\0\0\x40\x06\0\0\0\0\0\0\0\0\0\0")
+    head[2:4] = (20 + len(data)).to_bytes(2, "big")
+    return _m.ScapyPacket(bytes(head) + data, _m._LINKTYPE_RAW)
+
+
+def _quoted_ip6(data: bytes, chain: list[Any]) -> None:
+    """IPerror6 and what Scapy reads under it: extension headers, TCPerror/UDPerror, an
+    ICMPv6 message; bytes past the quoted payload length are Padding."""
+    ip6 = _layer(IPerror6, data, chain)
+    if ip6 is None:
+        _raw(data, chain)
+        return
+    f = ip6._fields
+    rest, pad = data[40:40 + f["plen"]], data[40 + f["plen"]:]
+    if f["plen"] == 0 and f["nh"] == 0 and len(rest) >= 8:
+        rest, pad = data[40:], b""   # a jumbogram's length is in its hop-by-hop header
+    nh = f["nh"]
+    while rest and nh in _m._IP6_EXT:
+        if nh == 43 and len(rest) > 2 and rest[2] == 4:
+            break   # segment routing: Scapy's class of its own, Raw here
+        ext = _m._ip6_extension(nh, rest, chain, -1)
+        if ext is None or (ext._fields["nh"] == 43 and 0 < len(rest) - len(ext._data) < 3):
+            break
+        chain.append(ext)
+        rest = rest[len(ext._data):]
+        nh = ext._fields["nh"]
+        if type(ext) is _m.IPv6ExtHdrFragment and ext._fields["offset"]:
+            break
+    else:
+        if rest and nh == 6:
+            _m._quoted_tcp(_tcp_over(rest), rest, chain)
+            rest = b""
+        elif rest and nh == 17:
+            _m._quoted_udp(rest, chain)
+            rest = b""
+        elif rest and nh == 58:
+            icmp6(rest, chain, -1)
+            rest = b""
+    _raw(rest, chain)
+    if pad:
+        chain.append(_m._linked(_m.Padding, pad, chain))
+
+
+# ---------------------------------------------------------------- dispatch
+_ERRORS: dict[int, type] = {1: ICMPv6DestUnreach, 2: ICMPv6PacketTooBig, 3: ICMPv6TimeExceeded,
+                            4: ICMPv6ParamProblem}
+_ND: dict[int, type] = {133: ICMPv6ND_RS, 134: ICMPv6ND_RA, 135: ICMPv6ND_NS, 136: ICMPv6ND_NA,
+                        137: ICMPv6ND_Redirect}
+_OTHERS: dict[int, type] = {131: ICMPv6MLReport, 132: ICMPv6MLDone, 143: ICMPv6MLReport2}
+DECODED = frozenset((*_ERRORS, *_ND, *_OTHERS, 128, 129, 130))
+
+
+def icmp6(data: bytes, chain: list[Any], offset: int) -> bool:
+    """Append the ICMPv6 message in ``data`` (an IPv6 payload) as Scapy reads it; True when
+    Scapy read an RFC 4884 extension (its post-dissection then drops the frame's Padding)."""
+    t = data[0]
+    if len(data) < _m._ICMP6_MIN.get(t, 1 << 30):
+        _raw(data, chain)
+        return False
+    if t in (128, 129):
+        chain.append(_m._icmp6_echo_from(data, chain, offset))
+        return False
+    cls: type | None
+    if t == 130:
+        cls = ICMPv6MLQuery2 if len(data) >= 28 else ICMPv6MLQuery
+    else:
+        cls = _ERRORS.get(t) or _ND.get(t) or _OTHERS.get(t)
+        if cls is None:   # a class the facade does not model: fastpkt's view goes on
+            _raw(data, chain)
+            return False
+    layer = _layer(cls, data, chain, offset)
+    if layer is None:
+        _raw(data, chain)
+        return False
+    rest = data[len(layer._data):]
+    extension = False
+    if t in _ERRORS:
+        extension = t in (1, 3) and len(data) >= 144
+        if rest:
+            _quoted_ip6(rest[:128] if extension else rest, chain)
+    elif t in _ND:
+        _nd_options(rest, chain)
+    else:
+        _raw(rest, chain)
+    return extension
+
+
+CLASSES = (ICMPv6DestUnreach, ICMPv6PacketTooBig, ICMPv6TimeExceeded, ICMPv6ParamProblem,
+           ICMPv6MLQuery, ICMPv6MLReport, ICMPv6MLDone, ICMPv6MLQuery2, ICMPv6MLReport2,
+           ICMPv6MLDMultAddrRec, ICMPv6ND_RS, ICMPv6ND_RA, ICMPv6ND_NS, ICMPv6ND_NA,
+           ICMPv6ND_Redirect, IPerror6, ICMPv6NDOptUnknown, *_ND_OPTIONS.values())
