@@ -89,7 +89,8 @@ __all__ = [
     "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6ExtHdrHopByHop", "IPv6ExtHdrRouting",
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt",
     "DisplayFilter", "FilterError", "compile_filter", "stats",
-    "register_link_type", "link_types", "LinkType",
+    "register_link_type", "link_types", "LinkType", "set_tunnel_ports", "tunnel_ports",
+    "DEFAULT_TUNNEL_PORTS",
     "__version__",
 ]
 
@@ -332,3 +333,4 @@ from .probe import (  # noqa: E402
 )
 from .stats import stats  # noqa: E402  (rebinds the name over the submodule)
 from .linktypes import LinkType, link_types, register_link_type  # noqa: E402
+from .tunnel_ports import DEFAULT_TUNNEL_PORTS, set_tunnel_ports, tunnel_ports  # noqa: E402

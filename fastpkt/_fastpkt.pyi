@@ -34,6 +34,7 @@ class FilterError(Error, ValueError):
 ANOMALIES: tuple[str, ...]   # every anomaly name, index = bit number
 def field_names() -> tuple[str, ...]: ...   # every name Packet.field() knows (Wireshark's)
 def _set_link_rule(linktype: int, next: int, header_len: int, ethertype_offset: int, /) -> None: ...
+def _set_udp_tunnel_ports(ports: Sequence[tuple[int, int]], /) -> None: ...
 
 @final
 class DisplayFilter:

@@ -29,8 +29,10 @@ def tshark_ok():
         pytest.skip("tshark is not installed")
 
 
-def tshark_frames(path: Path) -> list[dict[str, str]]:
+def tshark_frames(path: Path, decode_as: tuple[str, ...] = ()) -> list[dict[str, str]]:
     cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for rule in decode_as:
+        cmd += ["-d", rule]
     for f in FIELDS:
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent"),
@@ -54,11 +56,11 @@ def ip_chain(row: dict[str, str], what: str) -> list[str]:
     return out
 
 
-def compare(path: Path) -> int:
+def compare(path: Path, decode_as: tuple[str, ...] = ()) -> int:
     """Per frame: the tunnel ids, the outermost and the innermost decoded addresses, the inner
-    ports. Returns the number of tunnelled frames compared."""
+    ports. Returns the number of tunnelled frames compared. `decode_as`: tshark's -d rules."""
     ours = list(fp.open(str(path), on_error="stop"))
-    rows = tshark_frames(path)
+    rows = tshark_frames(path, decode_as)
     assert len(ours) == len(rows)
     n = 0
     for p, row in zip(ours, rows):
@@ -154,6 +156,8 @@ for host in sys.argv[1:]:
 # link name -> (type and options, inner addresses of a and b, the tunnel pkt.tunnels reports)
 TUNNELS = {
     "vx0": (["type", "vxlan", "id", "42", "dstport", "4789"], ("10.98.0.1", "10.98.0.2"), ("VXLAN", 42)),
+    # Linux's own VXLAN port (iproute2's default without dstport): decoded after set_tunnel_ports
+    "vx1": (["type", "vxlan", "id", "43", "dstport", "8472"], ("10.95.0.1", "10.95.0.2"), ("VXLAN", 43)),
     "gre1": (["type", "gre", "key", "77"], ("10.97.0.1", "10.97.0.2"), ("GRE", 77)),
     "ipip1": (["type", "ipip"], ("10.96.0.1", "10.96.0.2"), ("IPIP", None)),
 }
@@ -184,7 +188,7 @@ def test_kernel_tunnels_in_namespaces(tmp_path, tshark_ok):
             made = {}  # the kernel may lack some link types (modules): those are left out
             for name, (opts, inner, tun) in TUNNELS.items():
                 cmds = {side: ["ip", "link", "add", name] + opts[:2] + ["remote", under[peer], "local", under[side]]
-                        + opts[2:] + (["dev", "under0"] if name == "vx0" else [])
+                        + opts[2:] + (["dev", "under0"] if name.startswith("vx") else [])
                         for side, peer in (("a", "b"), ("b", "a"))}
                 if a.exec(cmds["a"]).returncode != 0:
                     continue
@@ -210,6 +214,16 @@ def test_kernel_tunnels_in_namespaces(tmp_path, tshark_ok):
     except NetnsError as e:
         pytest.skip(str(e))
     served = hashlib.sha256(bytes(range(251)) * 800).hexdigest()
+    if "vx1" in made:  # on its default port only the UDP underlay shows
+        assert not any(p.tunnels == (("VXLAN", 43),) for p in fp.open(str(pcap)))
+    fp.set_tunnel_ports(vxlan=(4789, 8472))
+    try:
+        kernel_tunnels_decoded(pcap, made, served)
+    finally:
+        fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)
+
+
+def kernel_tunnels_decoded(pcap: Path, made: dict, served: str) -> None:
     streams = list(fp.streams(str(pcap), progress=False))
     got = {}
     for s in streams:
@@ -217,7 +231,7 @@ def test_kernel_tunnels_in_namespaces(tmp_path, tshark_ok):
             s.client_ip, s.server_ip) and p.tcp.dport == 8080)
         got[pkt.tunnels[-1]] = (hashlib.sha256(s.server_data).hexdigest(), s.server_ip, s.server_port)
     assert got == {tun: (served, inner[1], 8080) for inner, tun in made.values()}
-    assert compare(pcap) > 100
+    assert compare(pcap, ("udp.port==8472,vxlan",)) > 100
     # without decapsulation only the underlay shows: no TCP connection at all
     assert not list(fp.streams(str(pcap), decapsulate=False, progress=False))
 
@@ -293,3 +307,52 @@ def test_read_and_the_facade(corpus):
     import fastpkt.scapy as fs
 
     assert [p[fs.IP].src if fs.IP in p else None for p in fs.rdpcap(path)] == scapy
+
+
+# Built in a fresh interpreter (see SCAPY_TUNNELS): each encapsulation on a port of its own.
+SCAPY_PORTS = r"""
+import sys
+from scapy.all import IP, TCP, UDP, Ether, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+from scapy.contrib.gtp import GTP_U_Header
+
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+outer = IP(src="192.0.2.1", dst="192.0.2.2")
+inner = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="S")
+vx = lambda vni: Raw(bytes([8, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0")
+wrpcap(sys.argv[1], [
+    Ether(**mac) / outer / UDP(sport=999, dport=4789) / vx(5) / Ether(**mac) / inner,
+    Ether(**mac) / outer / UDP(sport=999, dport=8472) / vx(6) / Ether(**mac) / inner,
+    Ether(**mac) / outer / UDP(sport=1234, dport=6082) / GENEVE(vni=77, proto=0x6558) / Ether(**mac) / inner,
+    Ether(**mac) / outer / UDP(sport=3386, dport=3386) / GTP_U_Header(teid=0xbeef) / inner,
+    Ether(**mac) / outer / UDP(sport=3386, dport=40000) / GTP_U_Header(teid=0xcafe) / inner,
+])
+"""
+
+
+def test_configurable_tunnel_ports(tmp_path, tshark_ok):
+    """fp.set_tunnel_ports against tshark's Decode As (-d udp.port==N,proto)."""
+    path = tmp_path / "ports.pcap"
+    subprocess.run([sys.executable, "-c", SCAPY_PORTS, str(path)], check=True)
+    assert fp.tunnel_ports() == fp.DEFAULT_TUNNEL_PORTS
+    assert [p.tunnels for p in fp.open(str(path))] == [(("VXLAN", 5),), (), (), (), ()]
+    decode_as = ("udp.port==8472,vxlan", "udp.port==6082,geneve", "udp.port==3386,gtp")
+    try:
+        fp.set_tunnel_ports(vxlan=(4789, 8472), geneve=(6081, 6082), gtpu=(2152, 3386))
+        assert fp.tunnel_ports() == {"vxlan": (4789, 8472), "geneve": (6081, 6082), "gtpu": (2152, 3386)}
+        assert compare(path, decode_as) == 5
+        assert [p.tunnels for p in fp.open(str(path))] == [
+            (("VXLAN", 5),), (("VXLAN", 6),), (("Geneve", 77),), (("GTP_U", 0xbeef),), (("GTP_U", 0xcafe),)]
+        # the flow engine reads the same table
+        flows = fp.flows(str(path), progress=False).to_pandas()
+        assert set(flows.tunnel.astype(str)) == {"VXLAN", "Geneve", "GTP_U"}
+        fp.set_tunnel_ports(vxlan=())  # off: only the UDP underlay
+        assert [p.tunnels[:1] for p in fp.open(str(path))][:2] == [(), ()]
+        with pytest.raises(ValueError, match="both vxlan and geneve"):
+            fp.set_tunnel_ports(vxlan=(6082,))
+        with pytest.raises(ValueError, match="out of range"):
+            fp.set_tunnel_ports(gtpu=(70000,))
+        assert fp.tunnel_ports()["vxlan"] == ()  # a refused change changes nothing
+    finally:
+        fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)
+    assert [p.tunnels for p in fp.open(str(path))][:2] == [(("VXLAN", 5),), ()]

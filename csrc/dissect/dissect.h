@@ -118,6 +118,12 @@ typedef enum {
 
 extern const char *const fp_tunnel_names[FP_TUN_COUNT]; /* "GRE", "VXLAN", ... */
 
+/* The UDP ports VXLAN, Geneve and GTP-U are decoded on, for every dissection of the process
+ * (defaults 4789, 6081, 2152): `n` ports with their FP_TUN_ type replace the table. 0, or -1
+ * for a port 0, another type, or more than FP_TUNNEL_PORTS_MAX entries. */
+#define FP_TUNNEL_PORTS_MAX 32
+int fp_tunnel_ports_set(const uint16_t *ports, const uint8_t *types, int n);
+
 typedef struct {
     uint8_t type;          /* fp_tunnel_type */
     uint8_t has_id;

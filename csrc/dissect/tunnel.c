@@ -5,7 +5,8 @@
  *     with its optional 8-byte platform subheader when the O bit is set);
  *   VXLAN (RFC 7348 section 5, UDP 4789; the I flag must be set), Geneve (RFC 8926 section
  *     3.4, UDP 6081, version 0, options skipped), GTP-U (3GPP TS 29.281 section 5.1, UDP
- *     2152, G-PDU messages, extension headers walked);
+ *     2152, G-PDU messages, extension headers walked); their ports are a process-wide
+ *     table (fp_tunnel_ports_set: Linux's VXLAN default 8472, say);
  *   MPLS label stacks (RFC 3032 section 2.1) and, after the bottom label, Wireshark's usual
  *     guess: a first nibble of 4 or 6 is IP, 0 a pseudowire control word (RFC 4385) and
  *     Ethernet (RFC 4448), anything else is left raw;
@@ -215,15 +216,47 @@ static int gtpu(fp_dctx *x, uint32_t off, uint32_t end)
     return 1;
 }
 
+/* The UDP ports of each encapsulation, as Wireshark's "Decode As" for the whole process:
+ * entries (port | type << 16) up to a 0, in two tables of which `udp_ports_active` names the
+ * one in use. A change fills the other table and then flips the index (release/acquire),
+ * so dissectors on any thread never see one half-made. */
+static uint32_t udp_ports[2][FP_TUNNEL_PORTS_MAX + 1] = {
+    {4789 | FP_TUN_VXLAN << 16, 6081 | FP_TUN_GENEVE << 16, 2152 | FP_TUN_GTPU << 16},
+};
+static int udp_ports_active;
+
+int fp_tunnel_ports_set(const uint16_t *ports, const uint8_t *types, int n)
+{
+    if (n < 0 || n > FP_TUNNEL_PORTS_MAX) return -1;
+    for (int i = 0; i < n; i++)
+        if (ports[i] == 0 || (types[i] != FP_TUN_VXLAN && types[i] != FP_TUN_GENEVE && types[i] != FP_TUN_GTPU))
+            return -1;
+    int next = !__atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) udp_ports[next][i] = ports[i] | (uint32_t)types[i] << 16;
+    udp_ports[next][n] = 0;
+    __atomic_store_n(&udp_ports_active, next, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static int udp_tunnel(fp_dctx *x, int type, uint32_t off, uint32_t end)
+{
+    switch (type) {
+    case FP_TUN_VXLAN: return vxlan(x, off, end);
+    case FP_TUN_GENEVE: return geneve(x, off, end);
+    default: return gtpu(x, off, end);
+    }
+}
+
+/* By destination port; GTP-U also by source port (both ends use 2152). */
 int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end)
 {
     if (!x->tunnels) return 0;
-    switch (dport) {
-    case 4789: return vxlan(x, off, end);
-    case 6081: return geneve(x, off, end);
-    case 2152: return gtpu(x, off, end);
-    default: return sport == 2152 ? gtpu(x, off, end) : 0;
-    }
+    const uint32_t *table = udp_ports[__atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE)];
+    for (const uint32_t *e = table; *e; e++)
+        if ((*e & 0xffff) == dport) return udp_tunnel(x, (int)(*e >> 16), off, end);
+    for (const uint32_t *e = table; *e; e++)
+        if ((*e & 0xffff) == sport && (*e >> 16) == FP_TUN_GTPU) return gtpu(x, off, end);
+    return 0;
 }
 
 int fp_dissect_mpls(fp_dctx *x, uint32_t off, uint32_t end)

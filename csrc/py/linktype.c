@@ -1,5 +1,6 @@
-/* _set_link_rule: the C side of fastpkt.register_link_type (a link type decoded by a fixed
- * header rule in csrc/dissect/link.c, with no Python per packet). */
+/* Process-wide decoding rules, applied in C with no Python per packet: _set_link_rule
+ * (fastpkt.register_link_type: a link type decoded by a fixed header rule, dissect/link.c)
+ * and _set_udp_tunnel_ports (fastpkt.set_tunnel_ports: dissect/tunnel.c's port table). */
 #include "pyfp.h"
 
 static PyObject *set_link_rule(PyObject *m, PyObject *args)
@@ -39,7 +40,43 @@ static PyObject *set_link_rule(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* _set_udp_tunnel_ports(((port, type), ...)): type 3 VXLAN, 4 Geneve, 5 GTP-U (FP_TUN_). */
+static PyObject *set_udp_tunnel_ports(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    PyObject *seq = PySequence_Fast(arg, "_set_udp_tunnel_ports takes a sequence of (port, type)");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    uint16_t ports[FP_TUNNEL_PORTS_MAX];
+    uint8_t types[FP_TUNNEL_PORTS_MAX];
+    if (n > FP_TUNNEL_PORTS_MAX) {
+        Py_DECREF(seq);
+        return PyErr_Format(PyExc_ValueError, "at most %d tunnel ports", FP_TUNNEL_PORTS_MAX);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned port, type;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "II", &port, &type)) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (port == 0 || port > 0xffff) {
+            Py_DECREF(seq);
+            return PyErr_Format(PyExc_ValueError, "UDP port %u is out of range (1 to 65535)", port);
+        }
+        ports[i] = (uint16_t)port;
+        types[i] = (uint8_t)(type < 256 ? type : 0);
+    }
+    Py_DECREF(seq);
+    if (fp_tunnel_ports_set(ports, types, (int)n) < 0)
+        return PyErr_Format(PyExc_ValueError, "tunnel types are VXLAN (%d), Geneve (%d) and GTP-U (%d)",
+                            FP_TUN_VXLAN, FP_TUN_GENEVE, FP_TUN_GTPU);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef linktype_functions[] = {
+    {"_set_udp_tunnel_ports", set_udp_tunnel_ports, METH_O,
+     "_set_udp_tunnel_ports(((port, type), ...)) -> None\n--\n\n"
+     "Replace the UDP ports decoded as VXLAN (type 3), Geneve (4) and GTP-U (5)."},
     {"_set_link_rule", set_link_rule, METH_VARARGS,
      "_set_link_rule(linktype, next, header_len, ethertype_offset) -> None\n--\n\n"
      "Decode `linktype` by a fixed header rule (fastpkt.register_link_type); next: 1 IPv4,\n"

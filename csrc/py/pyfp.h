@@ -220,7 +220,7 @@ int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject
 int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out);
 void fp_hotcache_free(fp_state *st);
 int fp_hotcache_register(PyObject *m);
-int fp_linktype_register(PyObject *m); /* linktype.c: _set_link_rule (register_link_type) */
+int fp_linktype_register(PyObject *m); /* linktype.c: _set_link_rule, _set_udp_tunnel_ports */
 /* tcpflags.c */
 int fp_tcpflags_register(PyObject *m, fp_state *st);
 PyObject *fp_tcpflags_new(fp_state *st, unsigned flags);
