@@ -10,7 +10,8 @@ GRE transparent Ethernet bridging (outer Ethernet/IPv4/GRE 0x6558, key 7). Same 
 traffic, same packet count.
 
 Rows, each the best of --repeats runs (the files are read from the page cache), interleaved
-so a busy machine slows every variant alike:
+so a busy machine slows every variant alike, timed in CPU seconds of the process (every
+thread), which other processes on a loaded machine do not inflate as they do wall time:
   loop     Python loop over fp.open() touching ip src/dst/proto, ports, wirelen (bench_read's)
   flows    fp.flows(path, workers=1).to_pandas()
 Ratios printed:
@@ -32,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from gen_capture import OUT_DIR, cached  # noqa: E402
 
-perf = time.perf_counter
+perf = time.process_time
 OUTER_MACS = bytes.fromhex("020000000002" "020000000001")
 
 
