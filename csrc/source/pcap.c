@@ -112,6 +112,7 @@ int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
     rec->offset = off;
     rec->data = p;
     s->pos = off + REC_HDR + h.caplen;
+    fp_src_prefetch(s, off, s->pos);
     return 1;
 }
 

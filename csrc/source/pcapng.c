@@ -395,6 +395,7 @@ static int next_block(fp_source *s, fp_record *rec, fp_error *err)
         return -1;
     }
     s->pos = b.off + b.len;
+    fp_src_prefetch(s, b.off, s->pos);
     return rc == 1 ? 1 : 2;
 }
 

@@ -133,6 +133,20 @@ static inline uint32_t fp_src_packet_bound(uint32_t snaplen)
     return snaplen < FP_MAX_RECORD ? snaplen : FP_MAX_RECORD;
 }
 
+/* Records of a mapped file or memory buffer are a chain of lengths: each header's address is
+ * known only once the previous one is read, so a plain walk waits for memory at every record
+ * (most of a pass's time on a file bigger than the cache). As a record [from, to) is consumed,
+ * the lines FP_PREFETCH_AHEAD bytes further on are asked for (they are there when the walk
+ * arrives; a prefetch never faults, past the end or on unmapped pages it is dropped). */
+#define FP_PREFETCH_AHEAD 4096u
+static inline void fp_src_prefetch(const fp_source *s, uint64_t from, uint64_t to)
+{
+    /* streams have mem_len 0 (no NULL test: with one, GCC 12 -O2 dropped the whole loop) */
+    uint64_t end = to + FP_PREFETCH_AHEAD < s->mem_len ? to + FP_PREFETCH_AHEAD : s->mem_len;
+    for (uint64_t a = (from + FP_PREFETCH_AHEAD) & ~(uint64_t)63; a < end; a += 64)
+        __builtin_prefetch(s->mem + a);
+}
+
 /* input.c: read(2) on a descriptor (owned) and a caller's memory buffer. */
 int fp_input_fd(fp_input *in, int fd, fp_error *err);
 int fp_input_memory(fp_input *in, const uint8_t *p, size_t len, fp_error *err);
