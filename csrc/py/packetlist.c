@@ -646,22 +646,34 @@ static void *fill_job(void *arg)
     return NULL;
 }
 
+/* Category k's keys from another filler's interner into into's: old code -> new code (NULL when
+ * out of memory). */
+static int32_t *merge_interner(col_set *into, int k, const fp_interner *from)
+{
+    if (from->oom) return NULL;
+    int32_t *remap = PyMem_RawMalloc(((size_t)from->count + 1) * sizeof *remap);
+    if (remap == NULL) return NULL;
+    for (uint32_t c = 0; c < from->count; c++)
+        remap[c] = cat_cols[k].kind == FP_CAT_TEXT
+                       ? fp_intern_bytes(&into->cats[k], fp_interner_key(from, c), from->len[c])
+                       : fp_intern_fixed(&into->cats[k], from->k0[c], from->k1[c], from->len[c]);
+    return remap;
+}
+
+static void renumber(int32_t *codes, const int32_t *remap, Py_ssize_t lo, Py_ssize_t hi)
+{
+    for (Py_ssize_t i = lo; i < hi; i++)
+        if (codes[i] >= 0) codes[i] = remap[codes[i]];
+}
+
 static int merge_job(col_set *into, col_job *j)
 {
     for (int k = 0; k < NUM_CATS; k++) {
-        fp_interner *from = &j->set.cats[k];
-        if (from->oom) return -1;
-        int32_t *remap = PyMem_RawMalloc(((size_t)from->count + 1) * sizeof *remap);
+        int32_t *remap = merge_interner(into, k, &j->set.cats[k]);
         if (remap == NULL) return -1;
-        for (uint32_t c = 0; c < from->count; c++)
-            remap[c] = cat_cols[k].kind == FP_CAT_TEXT
-                           ? fp_intern_bytes(&into->cats[k], fp_interner_key(from, c), from->len[c])
-                           : fp_intern_fixed(&into->cats[k], from->k0[c], from->k1[c], from->len[c]);
-        int32_t *codes = into->codes[k];
-        for (Py_ssize_t i = j->lo; i < j->hi; i++)
-            if (codes[i] >= 0) codes[i] = remap[codes[i]];
+        renumber(into->codes[k], remap, j->lo, j->hi);
         PyMem_RawFree(remap);
-        fp_interner_free(from);
+        fp_interner_free(&j->set.cats[k]);
     }
     return 0;
 }
@@ -1004,44 +1016,80 @@ static int64_t fill_from_reader(fp_reader_obj *r, col_set *c, int64_t from, int6
     return n;
 }
 
-/* Records whose bytes stay put (a mapped file, a memory buffer) are pulled on this thread and
- * dissected on a second one right behind it, in chunks small enough to still be in cache; the
- * puller stays at most PIPE_LAG rows ahead (the source hands consumed pages back behind it). */
+/* Records whose bytes stay put (a mapped file, a memory buffer) are pulled on this thread while a
+ * second one dissects them right behind it, in chunks small enough to still be in cache. Pulling
+ * costs less than filling, so the puller fills too: whenever two chunks wait it takes the oldest
+ * (with interners of its own; the worker's keys are merged and its rows renumbered at the end).
+ * The puller stays at most PIPE_LAG rows ahead of the rows filled, and hands their pages back
+ * behind them (the source itself releases only every 32 MiB). */
 #define PIPE_CHUNK 1024
 #define PIPE_LAG 8192
 
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    col_set *c;
+    col_set *c;               /* the puller's interners */
+    col_set wc;               /* the same columns, the worker's interners */
     const pl_entry *entries;
-    const fp_source *mapping; /* pages of filled records go back to the kernel, as in columns() */
-    int64_t ready, filled; /* rows pulled, rows filled (under mu) */
+    int64_t ready;            /* rows pulled (whole chunks until the last) */
+    int64_t claimed;          /* rows taken by a filler, from the start */
+    int64_t filled;           /* rows filled, from the start */
+    uint8_t *chunk_state;     /* per chunk: CHUNK_DONE, CHUNK_WORKER (its codes are the worker's) */
     int pulled_all;
 } fill_pipe;
+
+enum { CHUNK_DONE = 1, CHUNK_WORKER = 2 };
+
+/* Under mu: take the next pulled chunk, or 0. */
+static int pipe_claim(fill_pipe *fp, int64_t *from, int64_t *to, int worker)
+{
+    if (fp->claimed == fp->ready) return 0;
+    *from = fp->claimed;
+    *to = fp->ready - *from < PIPE_CHUNK ? fp->ready : *from + PIPE_CHUNK;
+    fp->claimed = *to;
+    if (worker) fp->chunk_state[*from / PIPE_CHUNK] |= CHUNK_WORKER;
+    return 1;
+}
+
+/* Fill a claimed chunk (mu held on entry and exit, released meanwhile). */
+static void pipe_fill(fill_pipe *fp, col_set *c, int64_t from, int64_t to)
+{
+    pthread_mutex_unlock(&fp->mu);
+    for (int64_t i = from; i < to; i++) fill_row(c, i, &fp->entries[i]);
+    pthread_mutex_lock(&fp->mu);
+    fp->chunk_state[from / PIPE_CHUNK] |= CHUNK_DONE;
+    while (fp->filled < fp->claimed && (fp->chunk_state[fp->filled / PIPE_CHUNK] & CHUNK_DONE))
+        fp->filled = fp->filled + PIPE_CHUNK < fp->claimed ? fp->filled + PIPE_CHUNK : fp->claimed;
+    pthread_cond_broadcast(&fp->cv);
+}
 
 static void *pipe_worker(void *arg)
 {
     fill_pipe *fp = arg;
-    int64_t released = 0;
+    int64_t from, to;
     pthread_mutex_lock(&fp->mu);
     for (;;) {
-        while (fp->filled == fp->ready && !fp->pulled_all) pthread_cond_wait(&fp->cv, &fp->mu);
-        int64_t from = fp->filled, to = fp->ready;
-        if (from == to) break; /* everything pulled is filled */
-        pthread_mutex_unlock(&fp->mu);
-        for (int64_t i = from; i < to; i++) fill_row(fp->c, i, &fp->entries[i]);
-        if (to - released >= COLUMNS_RELEASE_ROWS) { /* the source itself releases only every 32 MiB */
-            const pl_entry *last = &fp->entries[to - 1];
-            fp_source_release_pages(fp->mapping, fp->entries[released].data, last->data + last->caplen);
-            released = to;
-        }
-        pthread_mutex_lock(&fp->mu);
-        fp->filled = to;
-        pthread_cond_broadcast(&fp->cv);
+        while (fp->claimed == fp->ready && !fp->pulled_all) pthread_cond_wait(&fp->cv, &fp->mu);
+        if (!pipe_claim(fp, &from, &to, 1)) break; /* everything pulled is taken */
+        pipe_fill(fp, &fp->wc, from, to);
     }
     pthread_mutex_unlock(&fp->mu);
     return NULL;
+}
+
+/* The worker's categories into the puller's, its rows renumbered. */
+static void pipe_merge(fill_pipe *fp, int64_t n)
+{
+    for (int k = 0; k < NUM_CATS; k++) {
+        int32_t *remap = merge_interner(fp->c, k, &fp->wc.cats[k]);
+        if (remap == NULL) fp->c->cats[k].oom = 1; /* batch_finish reports it */
+        else
+            for (int64_t from = 0; from < n; from += PIPE_CHUNK)
+                if (fp->chunk_state[from / PIPE_CHUNK] & CHUNK_WORKER)
+                    renumber(fp->c->codes[k], remap, from, from + PIPE_CHUNK < n ? from + PIPE_CHUNK : n);
+        PyMem_RawFree(remap);
+        fp_interner_free(&fp->wc.cats[k]);
+    }
 }
 
 /* fill_from_reader on two threads (entries: room for cap rows); -1 when no thread is to be had
@@ -1049,33 +1097,54 @@ static void *pipe_worker(void *arg)
 static int64_t fill_from_reader_pipelined(fp_reader_obj *r, col_set *c, pl_entry *entries, int64_t cap, int *rc,
                                           fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
 {
-    fill_pipe fp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .c = c, .entries = entries,
-                    .mapping = r->src};
+    fill_pipe fp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .c = c, .wc = *c,
+                    .entries = entries};
+    memset(fp.wc.cats, 0, sizeof fp.wc.cats);
     pthread_t worker;
-    if (pthread_create(&worker, NULL, pipe_worker, &fp) != 0) return -1;
-    int64_t n = 0;
+    fp.chunk_state = PyMem_RawCalloc((size_t)(cap / PIPE_CHUNK + 1), 1);
+    if (fp.chunk_state == NULL || pthread_create(&worker, NULL, pipe_worker, &fp) != 0) {
+        PyMem_RawFree(fp.chunk_state);
+        return -1;
+    }
+    int64_t n = 0, released = 0, from, to;
     for (; n < cap; n++) {
         *rc = fp_reader_pull(r, rec, err, errbuf, errlen);
         if (*rc != FP_PULL_RECORD) break;
         entries[n] = (pl_entry){.ts_ns = rec->ts_ns, .data = rec->data, .caplen = rec->caplen,
                                 .wirelen = rec->wirelen, .linktype = rec->linktype,
                                 .interface_id = rec->interface_id};
-        if ((n + 1) % PIPE_CHUNK == 0) {
-            pthread_mutex_lock(&fp.mu);
-            fp.ready = n + 1;
-            pthread_cond_broadcast(&fp.cv);
-            while (fp.ready - fp.filled > PIPE_LAG) pthread_cond_wait(&fp.cv, &fp.mu);
-            pthread_mutex_unlock(&fp.mu);
+        if ((n + 1) % PIPE_CHUNK) continue;
+        pthread_mutex_lock(&fp.mu);
+        fp.ready = n + 1;
+        pthread_cond_broadcast(&fp.cv);
+        if (fp.ready - fp.claimed >= 2 * PIPE_CHUNK && pipe_claim(&fp, &from, &to, 0)) pipe_fill(&fp, c, from, to);
+        while (fp.ready - fp.filled > PIPE_LAG) {
+            if (pipe_claim(&fp, &from, &to, 0)) pipe_fill(&fp, c, from, to);
+            else pthread_cond_wait(&fp.cv, &fp.mu);
+        }
+        int64_t filled = fp.filled;
+        pthread_mutex_unlock(&fp.mu);
+        if (filled - released >= COLUMNS_RELEASE_ROWS) {
+            const pl_entry *last = &entries[filled - 1];
+            fp_source_release_pages(r->src, entries[released].data, last->data + last->caplen);
+            released = filled;
         }
     }
     pthread_mutex_lock(&fp.mu);
     fp.ready = n;
     fp.pulled_all = 1;
     pthread_cond_broadcast(&fp.cv);
+    while (pipe_claim(&fp, &from, &to, 0)) pipe_fill(&fp, c, from, to);
     pthread_mutex_unlock(&fp.mu);
     pthread_join(worker, NULL);
     pthread_mutex_destroy(&fp.mu);
     pthread_cond_destroy(&fp.cv);
+    if (n > released) {
+        const pl_entry *last = &entries[n - 1];
+        fp_source_release_pages(r->src, entries[released].data, last->data + last->caplen);
+    }
+    pipe_merge(&fp, n);
+    PyMem_RawFree(fp.chunk_state);
     return n;
 }
 
