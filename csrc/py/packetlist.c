@@ -616,6 +616,8 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
 #define COLUMNS_ROWS_PER_THREAD 8192
 /* Rows built between two releases of their records' pages (a few MiB of a mapped file). */
 #define COLUMNS_RELEASE_ROWS 8192
+/* A listed record's bytes are asked for this many rows before they are dissected. */
+#define FILL_PREFETCH_ROWS 8
 
 typedef struct {
     col_set set;
@@ -631,6 +633,14 @@ static void fill_range(col_set *c, const pl_entry *entries, Py_ssize_t lo, Py_ss
 {
     Py_ssize_t done = lo;
     for (Py_ssize_t i = lo; i < hi; i++) {
+        if (mapping && i == done) {
+            const pl_entry *last = &entries[hi - done > COLUMNS_RELEASE_ROWS ? done + COLUMNS_RELEASE_ROWS - 1 : hi - 1];
+            fp_source_map_pages(mapping, entries[done].data, last->data + last->caplen);
+        }
+        if (i + FILL_PREFETCH_ROWS < hi) { /* the headers dissect reads: their lines are cold */
+            __builtin_prefetch(entries[i + FILL_PREFETCH_ROWS].data);
+            __builtin_prefetch(entries[i + FILL_PREFETCH_ROWS].data + 64);
+        }
         fill_row(c, i, &entries[i]);
         if (mapping && (i + 1 - done == COLUMNS_RELEASE_ROWS || i + 1 == hi)) {
             fp_source_release_pages(mapping, entries[done].data, entries[i].data + entries[i].caplen);

@@ -433,6 +433,17 @@ void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint
     madvise((void *)lo, (size_t)((uintptr_t)to - lo), MADV_DONTNEED);
 }
 
+void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t *to)
+{
+#ifdef MADV_POPULATE_READ
+    if (!s->mapped || from < s->mem || to > s->mem + s->mem_len || from >= to) return;
+    uintptr_t lo = (uintptr_t)from & ~(uintptr_t)s->page_mask;
+    madvise((void *)lo, (size_t)((uintptr_t)to - lo), MADV_POPULATE_READ);
+#else
+    (void)s, (void)from, (void)to;
+#endif
+}
+
 int fp_source_lost(const fp_source *s)
 {
     return s->mapped && (fp_mapguard_lost(s->guard) || mapping_lost(s, 0));
