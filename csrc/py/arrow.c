@@ -105,15 +105,22 @@ int fp_arrow_array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers,
     return 0;
 }
 
-void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size)
+void *fp_arrow_buffer_unzeroed(struct ArrowArray *a, int i, size_t size)
 {
     array_priv *p = a->private_data;
     void *b = NULL;
-    size = (size + 63) & ~(size_t)63;
-    if (posix_memalign(&b, 64, size ? size : 64) != 0) return NULL;
-    memset(b, 0, size ? size : 64);
+    size_t padded = size ? (size + 63) & ~(size_t)63 : 64;
+    if (posix_memalign(&b, 64, padded) != 0) return NULL;
+    memset((char *)b + size, 0, padded - size);
     p->owned[i] = b;
     p->buffers[i] = b;
+    return b;
+}
+
+void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size)
+{
+    void *b = fp_arrow_buffer_unzeroed(a, i, size);
+    if (b) memset(b, 0, size);
     return b;
 }
 

@@ -49,6 +49,8 @@ int fp_arrow_schema_init(struct ArrowSchema *s, const char *format, const char *
 int fp_arrow_array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers, int64_t n_children);
 /* Buffer i of a: owned by a, zeroed, 64-byte aligned, at least 64 bytes; NULL when out of memory. */
 void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size);
+/* The same with only its padding past size zeroed: for buffers the caller writes whole. */
+void *fp_arrow_buffer_unzeroed(struct ArrowArray *a, int i, size_t size);
 /* The pending Python exception as "Type: message" in buf (for get_last_error), cleared;
  * returns EIO, get_next's error code. Needs the GIL. */
 int fp_arrow_error_text(char *buf, size_t size);

@@ -939,13 +939,14 @@ static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap)
     for (int k = 0; k < NUM_COLS; k++) {
         struct ArrowArray *col = a->children[k];
         if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
-        if ((c->val[k] = fp_arrow_buffer(col, 1, (size_t)cap * (size_t)num_cols[k].width)) == NULL) return -1;
+        if ((c->val[k] = fp_arrow_buffer_unzeroed(col, 1, (size_t)cap * (size_t)num_cols[k].width)) == NULL)
+            return -1;
         if (num_cols[k].masked && (c->bits[k] = fp_arrow_buffer(col, 0, (size_t)(cap + 7) / 8)) == NULL) return -1;
     }
     for (int k = 0; k < NUM_CATS; k++) {
         struct ArrowArray *col = a->children[NUM_COLS + k];
         if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
-        if ((c->codes[k] = fp_arrow_buffer(col, 1, (size_t)cap * 4)) == NULL) return -1;
+        if ((c->codes[k] = fp_arrow_buffer_unzeroed(col, 1, (size_t)cap * 4)) == NULL) return -1;
     }
     return 0;
 }
@@ -989,19 +990,22 @@ static int category_finish(struct ArrowArray *col, const int32_t *codes, const f
     return 0;
 }
 
-/* Lengths, null counts and dictionaries of a batch of n rows (no GIL); frees the interners. */
-static int batch_finish(struct ArrowArray *a, col_set *c, int64_t n)
+/* Lengths, null counts and dictionaries of a batch of n rows of room for cap, the rows never
+ * filled zeroed (no GIL); frees the interners. */
+static int batch_finish(struct ArrowArray *a, col_set *c, int64_t n, int64_t cap)
 {
     int rc = 0;
     a->length = n;
     for (int k = 0; k < NUM_COLS; k++) {
         struct ArrowArray *col = a->children[k];
         col->length = n;
+        memset(c->val[k] + n * num_cols[k].width, 0, (size_t)(cap - n) * num_cols[k].width); /* rows never filled */
         if (c->bits[k]) col->null_count = unset_bits(c->bits[k], n);
     }
     for (int k = 0; k < NUM_CATS; k++) {
         struct ArrowArray *col = a->children[NUM_COLS + k];
         col->length = n;
+        memset(c->codes[k] + n, 0, (size_t)(cap - n) * sizeof *c->codes[k]);
         if (rc == 0 && (c->cats[k].oom || category_finish(col, c->codes[k], &c->cats[k], cat_cols[k].kind, n) < 0))
             rc = -1;
         fp_interner_free(&c->cats[k]);
@@ -1180,7 +1184,7 @@ static int reader_batch(pkt_stream *p, struct ArrowArray *out)
                                                              errbuf, sizeof errbuf)
                                 : -1;
         n = got >= 0 ? got : fill_from_reader(r, &c, n, p->batch_rows, &rc, &rec, &err, errbuf, sizeof errbuf);
-        if (rc != FP_PULL_IDLE || n > 0) failed = batch_finish(out, &c, n) < 0;
+        if (rc != FP_PULL_IDLE || n > 0) failed = batch_finish(out, &c, n, p->batch_rows) < 0;
         Py_END_ALLOW_THREADS
         if (rc != FP_PULL_IDLE || n > 0 || PyErr_CheckSignals() < 0) break;
     }
@@ -1217,7 +1221,7 @@ static int list_batch(pkt_stream *p, struct ArrowArray *out)
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS
         failed = fill_rows_parallel(&c, pl->entries + p->pos, n, mapping) < 0;
-        failed = batch_finish(out, &c, n) < 0 || failed;
+        failed = batch_finish(out, &c, n, n) < 0 || failed;
         Py_END_ALLOW_THREADS
     } else {
         for (int k = 0; k < NUM_CATS; k++) fp_interner_free(&c.cats[k]);
