@@ -90,17 +90,51 @@ def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: A capture fed to the workers is cut into windows of about this many bytes (a few thousand
+#: records): each is read and dissected by one worker, then consumed by every shard table.
+WINDOW_BYTES = 1 << 20
+
+
+def _feed(readers: list[list[Reader]], n: int, bidirectional: bool = True) -> Any:
+    """The shared dissection feed over one mapped capture (``_Feed``, csrc/py/engine_feed.c),
+    or None where it cannot apply: several files (merged by time), streams (stdin, pipes,
+    file objects, compressed files), a display filter (its frame.number counts from the
+    start), on_error="skip" (a resync depends on what came before), or a capture too small to
+    give every worker a window."""
+    from ._fastpkt import _Feed
+
+    if any(len(rs) != 1 for rs in readers) or readers[0][0].display_filter is not None:
+        return None
+    first = readers[0][0]
+    if not first.size:  # not mapped
+        return None
+    try:
+        bounds = first._split(max(1, min(4096, -(-(first.size - first.position) // WINDOW_BYTES))))
+        if len(bounds) - 1 < n:
+            return None
+        return _Feed(tuple(rs[0] for rs in readers), bounds, bidirectional)
+    except (ValueError, Error):
+        return None
+
+
 def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,
-        options: dict[str, Any]) -> Any:
+        options: dict[str, Any], *, feed: bool = True) -> Any:
     """Run ``n`` shards of an engine type on threads and merge them into one engine.
 
-    max_memory and max_flows are divided between the workers (one budget for the run). When
-    the shards cannot be merged into the single engine's result (a flow was evicted or an
-    allocation failed: the budget differs; the records a shard holds for the merge passed its
-    share of max_memory, ``budget_stops``: it stopped there, since one engine streams them; a packet out of time order may have changed an
-    expiry decision, ``reversal_risks``; the input is corrupt or cut, which one engine reports
-    after the records before it), a single engine over fresh Readers is returned."""
+    Over one mapped capture the workers share a dissection feed: the capture is cut into
+    record-aligned windows, each read and dissected by one worker in turn, and every shard
+    table consumes every window in input order (see ``_feed``); elsewhere every worker reads
+    the whole input itself. max_memory and max_flows are divided between the workers (one
+    budget for the run). When the shards cannot be merged into the single engine's result (a
+    flow was evicted or an allocation failed: the budget differs; the records a shard holds
+    for the merge passed its share of max_memory, ``budget_stops``: it stopped there, since
+    one engine streams them; a packet out of time order may have changed an expiry decision,
+    ``reversal_risks``; the input is corrupt or cut, which one engine reports after the
+    records before it), a single engine over fresh Readers is returned. When a window of
+    the feed is not proven a record boundary, the run is repeated with each worker reading
+    the whole input."""
     single = dict(options)
+    sharded = dict(options)
     max_memory = options.pop("max_memory", None)
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     options["max_memory"] = max(1, max_memory // n)
@@ -108,7 +142,9 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         options["max_flows"] = max(1, options["max_flows"] // n)
     progress = options.pop("progress", None)
     readers = [open_readers() for _ in range(n)]
-    shards = [engine(readers[i], _shard=(i, n, True), progress=progress if i == 0 else None, **options)
+    fed = _feed(readers, n, options.get("bidirectional", True)) if feed else None
+    shards = [engine(readers[i], _shard=(i, n, True) if fed is None else (i, n, True, fed),
+                     progress=progress if i == 0 else None, **options)
               for i in range(n)]
     errors: list[BaseException | None] = [None] * n
 
@@ -124,6 +160,8 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         t.start()
     work(0)  # the caller's thread is worker 0: its progress bar and Ctrl+C stay where they were
     if isinstance(errors[0], KeyboardInterrupt):  # stop the others: closed Readers end at once
+        if fed is not None:
+            fed._cancel()
         for rs in readers:
             for r in rs:
                 r.close()
@@ -137,8 +175,11 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     stats = merge_stats([s.stats for s in shards]) if not any(errors) else None
     if stats is None or stats["evicted"] or stats["allocation_failures"] or stats["reversal_risks"] or \
             stats["budget_stops"]:
-        del shards, readers  # their memory, before the single run takes its own
+        del shards, readers, fed  # their memory, before the single run takes its own
         return engine(open_readers(), **single)
+    if fed is not None and fed.failed:
+        del shards, readers, fed
+        return run(engine, open_readers, n, sharded, feed=False)
     return type(shards[0])._merge(tuple(shards))
 
 

@@ -482,10 +482,9 @@ static int attribute_fragment(fp_flow_table *t, fp_flow_packet *p, const uint8_t
     return 1;
 }
 
-void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
-                       int64_t ts_ns, uint32_t wirelen)
+/* What every table does with every packet, its own or not: counters and the clock. */
+static void table_account(fp_flow_table *t, const fp_dissection *d, int64_t ts_ns, uint32_t wirelen)
 {
-    fp_flow_packet p;
     t->pkt = t->stats.packets;
     t->order.pkt = t->pkt;
     t->stats.packets++;
@@ -498,34 +497,50 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     } else if (ts_ns < t->now) {
         note_reversal(t, ts_ns);
     }
-    if (fp_flow_packet_from(&p, data, d, ts_ns, wirelen, t->cfg.bidirectional) < 0) {
-        t->stats.non_ip_packets++;
-        return;
-    }
-    /* TCP/UDP whose header could not be read (cut short or lying) has no ports to key
-     * on: counted, not turned into a port-less flow (tshark and Zeek skip it too). */
-    if ((d->ip_proto == 6 || d->ip_proto == 17) && !FP_HAS(d, FP_L_TCP) && !FP_HAS(d, FP_L_UDP) &&
-        !(d->is_fragment && d->frag_offset != 0)) {
-        t->stats.bad_transport++;
-        return;
-    }
-    int orphan = d->is_fragment ? attribute_fragment(t, &p, data, d) : 0;
-    uint64_t h = fp_flow_key_hash(&p.key);
-    if (t->cfg.shards > 1 && fp_flow_key_shard(h, t->cfg.shards) != t->cfg.shard) return; /* another's */
-    uint32_t idx = table_find(t, &p.key, h);
+}
+
+/* TCP/UDP whose header could not be read (cut short or lying) has no ports to key on:
+ * counted, not turned into a port-less flow (tshark and Zeek skip it too). */
+static int bad_transport(const fp_dissection *d)
+{
+    return (d->ip_proto == 6 || d->ip_proto == 17) && !FP_HAS(d, FP_L_TCP) && !FP_HAS(d, FP_L_UDP) &&
+           !(d->is_fragment && d->frag_offset != 0);
+}
+
+int fp_flow_classify(fp_flow_packet *p, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
+                     uint32_t wirelen, int bidirectional, uint64_t *hash)
+{
+    if (fp_flow_packet_from(p, data, d, ts_ns, wirelen, bidirectional) < 0) return FP_FLOW_NON_IP;
+    if (bad_transport(d)) return FP_FLOW_BAD_TRANSPORT;
+    if (d->is_fragment) return FP_FLOW_FRAGMENT;
+    *hash = fp_flow_key_hash(&p->key);
+    return FP_FLOW_KEYED;
+}
+
+void fp_flow_table_pass(fp_flow_table *t, const fp_dissection *d, int64_t ts_ns, uint32_t wirelen, int kind)
+{
+    table_account(t, d, ts_ns, wirelen);
+    if (kind == FP_FLOW_NON_IP) t->stats.non_ip_packets++;
+    else if (kind == FP_FLOW_BAD_TRANSPORT) t->stats.bad_transport++;
+}
+
+/* A keyed packet of this table's flows: find or start its flow and account it. */
+static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orphan)
+{
+    uint32_t idx = table_find(t, &p->key, h);
     set_order(t, ORD_OWN, 0);
     if (idx != FP_FLOW_NONE) {
         fp_flow *f = &FLOW(t, idx);
-        int new_syn = p.is_tcp && (p.tcp_flags & 0x12) == 0x02;
+        int new_syn = p->is_tcp && (p->tcp_flags & 0x12) == 0x02;
         if (f->closing && new_syn) { /* port reuse after a close: a new connection */
             flow_expire(t, idx, (fp_expiration)f->closing);
             idx = FP_FLOW_NONE;
-        } else if (t->cfg.active_timeout_ns > 0 && ts_ns - f->first_ns >= t->cfg.active_timeout_ns) {
-            flow_restart(t, idx, &p);
+        } else if (t->cfg.active_timeout_ns > 0 && p->ts_ns - f->first_ns >= t->cfg.active_timeout_ns) {
+            flow_restart(t, idx, p);
         }
     }
     if (idx == FP_FLOW_NONE) {
-        idx = flow_create(t, &p, h);
+        idx = flow_create(t, p, h);
         if (idx == FP_FLOW_NONE) {
             t->stats.oom++;
             update_memory(t);
@@ -534,21 +549,48 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     }
     fp_flow *f = &FLOW(t, idx);
     int had_hints = f->hints != NULL;
-    int closed = fp_flow_record_update(f, &p);
+    int closed = fp_flow_record_update(f, p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
     set_order(t, ORD_PACKET, 0);
-    if (t->on_packet) t->on_packet(t->ctx, f, &p, fp_flow_is_forward(f, p.swapped));
+    if (t->on_packet) t->on_packet(t->ctx, f, p, fp_flow_is_forward(f, p->swapped));
     if (f->hints && !had_hints) hints_charge(t, f);
     lru_touch(t, f, idx);
     f->last_pkt = t->pkt;
     if (closed && !f->closing) {
         f->closing = (uint8_t)closed;
-        f->close_ns = ts_ns;
+        f->close_ns = p->ts_ns;
         f->close_pkt = t->pkt;
         LIST_APPEND(t, f, idx, close_prev, close_next, close_head, close_tail);
     }
     if (fp_budget_over(t->b)) enforce_budget(t, idx);
     update_memory(t);
+}
+
+void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
+                       int64_t ts_ns, uint32_t wirelen)
+{
+    fp_flow_packet p;
+    table_account(t, d, ts_ns, wirelen);
+    if (fp_flow_packet_from(&p, data, d, ts_ns, wirelen, t->cfg.bidirectional) < 0) {
+        t->stats.non_ip_packets++;
+        return;
+    }
+    if (bad_transport(d)) {
+        t->stats.bad_transport++;
+        return;
+    }
+    int orphan = d->is_fragment ? attribute_fragment(t, &p, data, d) : 0;
+    uint64_t h = fp_flow_key_hash(&p.key);
+    if (t->cfg.shards > 1 && fp_flow_key_shard(h, t->cfg.shards) != t->cfg.shard) return; /* another's */
+    table_take(t, &p, h, orphan);
+}
+
+void fp_flow_table_add_keyed(fp_flow_table *t, const fp_flow_packet *p, const fp_dissection *d, uint64_t hash)
+{
+    fp_flow_packet own = *p;
+    own.d = d;
+    table_account(t, d, p->ts_ns, p->wirelen);
+    table_take(t, &own, hash, 0);
 }
 
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)

@@ -56,6 +56,9 @@ typedef struct {
     PyObject *parts;          /* _merge(): the shard engines owning the records' state, or NULL */
     uint32_t *owner;          /* _merge(): index in parts of each out record's engine */
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
+    PyObject *feed;           /* _shard=(i, n, stop, feed): records come from the shared feed */
+    fp_feed_cursor feed_at;
+    int feed_end;             /* the feed delivered every record */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
@@ -187,7 +190,7 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
  * input, Streams.run()): the output queue stays this short. */
 #define FLUSH_BATCH 64u
 
-enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
+enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2, PUMP_ABORT = 3 };
 
 /* A shard run with stop: the records it holds for the merge are not evictable, so once they
  * and the state pass max_memory the merged run would outgrow the budget (one engine streams). */
@@ -212,46 +215,99 @@ static int engine_defrag(fp_flows_obj *fl, int policy, const fp_record *rec, con
     return fp_defrag_add(fl->defrag, rec->data, rec->caplen, d, rec->ts_ns, 0, res);
 }
 
+/* After a packet: end the batch (output wanted, a queue to hand over, a failure to raise). */
+static int pump_should_stop(fp_flows_obj *fl, int until_output)
+{
+    return shard_over_budget(fl) || (until_output && fl->out_n > fl->out_pos) ||
+           (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) || /* keep the queue short */
+           (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) || /* raise now */
+           (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES);
+}
+
+/* The next record of the time-ordered merge of the readers, dissected (into *d unless its
+ * Reader's display filter made the dissection). Returns PUMP_MORE with it, PUMP_END when
+ * every reader has ended, PUMP_IDLE, or PUMP_ERROR with the failing reader in *which. */
+static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_obj **from,
+                       const fp_dissection **dp, fp_dissection *d, int *pull_rc, Py_ssize_t *which,
+                       fp_error *err, char *errbuf, size_t errlen)
+{
+    Py_ssize_t best = -1;
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        if (!fl->has_pending[i] && !fl->ended[i]) {
+            fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+            int rc = fp_reader_pull(r, &fl->pending[i], err, errbuf, errlen);
+            if (rc == FP_PULL_IDLE) return PUMP_IDLE; /* a quiet live capture */
+            if (rc == FP_PULL_RECORD) {
+                fl->has_pending[i] = 1;
+                fl->has_pending_d[i] = r->dfilter != NULL; /* passed packets are not dissected twice */
+                if (r->dfilter) fl->pending_d[i] = r->dissection;
+            }
+            else {
+                fl->ended[i] = 1;
+                if (rc != FP_PULL_END) {
+                    *pull_rc = rc;
+                    *which = i;
+                    return PUMP_ERROR;
+                }
+            }
+        }
+        if (fl->has_pending[i] && (best < 0 || fl->pending[i].ts_ns < fl->pending[best].ts_ns)) best = i;
+    }
+    if (best < 0) return PUMP_END;
+    *rec = &fl->pending[best];
+    *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best);
+    *dp = &fl->pending_d[best];
+    if (!fl->has_pending_d[best]) {
+        fp_dissect_ex((*rec)->data, (*rec)->caplen, (*rec)->wirelen, (*rec)->linktype, (*from)->dissect_flags, d);
+        *dp = d;
+    }
+    fl->has_pending[best] = 0;
+    return PUMP_MORE;
+}
+
+/* The next record from the shared feed (read and dissected once by some worker, in input
+ * order): PUMP_MORE with it, PUMP_END, or PUMP_ABORT when the feed failed. */
+static int next_fed(fp_flows_obj *fl, const fp_record **rec, const fp_reader_obj **from, const fp_dissection **dp,
+                    const fp_feed_class **cls)
+{
+    int rc = fp_feed_next((fp_feed *)fl->feed, fl->shard, &fl->feed_at, rec, dp, cls);
+    if (rc <= 0) {
+        fl->feed_end = rc == 0;
+        return rc == 0 ? PUMP_END : PUMP_ABORT;
+    }
+    *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, 0);
+    return PUMP_MORE;
+}
+
 /* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
- * reader has ended, PUMP_ERROR with the failing reader in *which. */
+ * reader has ended, PUMP_ERROR with the failing reader in *which, PUMP_ABORT when the
+ * shared feed failed. */
 static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc, Py_ssize_t *which,
                 fp_error *err, char *errbuf, size_t errlen)
 {
     fp_dissection d;
     for (size_t n = 0; n < budget; n++) {
-        Py_ssize_t best = -1;
-        for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
-            if (!fl->has_pending[i] && !fl->ended[i]) {
-                fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
-                int rc = fp_reader_pull(r, &fl->pending[i], err, errbuf, errlen);
-                if (rc == FP_PULL_IDLE) return PUMP_IDLE; /* a quiet live capture */
-                if (rc == FP_PULL_RECORD) {
-                    fl->has_pending[i] = 1;
-                    fl->has_pending_d[i] = r->dfilter != NULL; /* passed packets are not dissected twice */
-                    if (r->dfilter) fl->pending_d[i] = r->dissection;
-                }
-                else {
-                    fl->ended[i] = 1;
-                    if (rc != FP_PULL_END) {
-                        *pull_rc = rc;
-                        *which = i;
-                        return PUMP_ERROR;
-                    }
-                }
-            }
-            if (fl->has_pending[i] && (best < 0 || fl->pending[i].ts_ns < fl->pending[best].ts_ns)) best = i;
+        const fp_record *rec = NULL;
+        const fp_reader_obj *from = NULL;
+        const fp_dissection *dp = NULL;
+        const fp_feed_class *cls = NULL;
+        int rc = fl->feed ? next_fed(fl, &rec, &from, &dp, &cls)
+                          : next_merged(fl, &rec, &from, &dp, &d, pull_rc, which, err, errbuf, errlen);
+        if (rc != PUMP_MORE) return rc;
+        if (cls && cls->kind != FP_FLOW_FRAGMENT &&
+            (cls->kind != FP_FLOW_KEYED || fp_flow_key_shard(cls->hash, fl->shards) != fl->shard)) {
+            /* another shard's packet, or one no table keeps: counters and clock only */
+            fp_flow_table_pass(fl->table, dp, rec->ts_ns, rec->wirelen, cls->kind);
+            if (pump_should_stop(fl, until_output)) break;
+            continue;
         }
-        if (best < 0) return PUMP_END;
-        const fp_record *rec = &fl->pending[best];
-        const fp_reader_obj *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best);
-        const fp_dissection *dp = &fl->pending_d[best];
-        if (!fl->has_pending_d[best]) {
-            fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, from->dissect_flags, &d);
-            dp = &d;
+        if (cls && cls->kind == FP_FLOW_KEYED) { /* ours: keyed while its bytes were in cache */
+            fp_flow_table_add_keyed(fl->table, &cls->p, dp, cls->hash);
+            if (pump_should_stop(fl, until_output)) break;
+            continue;
         }
         const uint8_t *data = rec->data;
         uint32_t wirelen = rec->wirelen;
-        fl->has_pending[best] = 0;
         int policy = from->defrag_policy;
         if (dp->is_fragment && policy >= 0) {
             fp_defrag_result res;
@@ -266,11 +322,7 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
             }
         }
         fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
-        if (shard_over_budget(fl)) return PUMP_MORE;
-        if (until_output && fl->out_n > fl->out_pos) break;
-        if (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) break; /* keep the queue short */
-        if (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) break; /* raise now */
-        if (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES) break;
+        if (pump_should_stop(fl, until_output)) break;
     }
     return PUMP_MORE;
 }
@@ -406,6 +458,10 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             status = -1;
             break;
         }
+        if (rc == PUMP_ABORT) { /* fastpkt.parallel sees the feed failed and runs without it */
+            fl->finished = 1;
+            break;
+        }
         if (rc == PUMP_END) {
             fl->finished = 1;
             for (Py_ssize_t i = 0; i < fl->nreaders; i++)
@@ -424,6 +480,11 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             break;
         }
         if (until_output && fl->out_n > fl->out_pos) break;
+    }
+    if (fl->feed && !fl->feed_end && (status < 0 || fl->finished)) { /* leaving early: no one waits for us */
+        Py_BEGIN_ALLOW_THREADS
+        fp_feed_cancel((fp_feed *)fl->feed);
+        Py_END_ALLOW_THREADS
     }
     fl->busy = 0;
     return status;
@@ -637,14 +698,16 @@ static uint64_t opt_hello_fields(PyObject *o, int *bad)
     return v;
 }
 
-/* _shard=(i, n[, stop]): keep the flows of shard i of n (fastpkt.parallel runs n such
- * engines with stop set, fastpkt.dask without: a partition's records are its result). */
-static void shard_option(fp_flow_config *cfg, int *stop, PyObject *o, int *bad)
+/* _shard=(i, n[, stop[, feed]]): keep the flows of shard i of n (fastpkt.parallel runs n
+ * such engines with stop set, fastpkt.dask without: a partition's records are its result),
+ * reading the packets from a shared _Feed (engine_feed.c) when given. */
+static void shard_option(fp_flow_config *cfg, int *stop, PyObject **feed, PyObject *o, int *bad)
 {
     unsigned int i, n;
     *stop = 0;
+    *feed = NULL;
     if (*bad || o == NULL || o == Py_None) return;
-    if (!PyArg_ParseTuple(o, "II|p:_shard", &i, &n, stop)) {
+    if (!PyArg_ParseTuple(o, "II|pO:_shard", &i, &n, stop, feed)) {
         *bad = 1;
         return;
     }
@@ -659,7 +722,7 @@ static void shard_option(fp_flow_config *cfg, int *stop, PyObject *o, int *bad)
 
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
-                                PyObject *progress, int drop_on_memory_error, int shard_stop)
+                                PyObject *progress, int drop_on_memory_error, int shard_stop, PyObject *feed)
 {
     fp_state *st = fp_state_from_type(type);
     if (st == NULL) return NULL;
@@ -678,8 +741,13 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
         Py_DECREF(tuple);
         return NULL;
     }
+    if (feed && fp_feed_check(feed, st, cfg->shard, cfg->shards, tuple) < 0) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
     fl->readers = tuple;
     fl->nreaders = k;
+    fl->feed = Py_XNewRef(feed);
     fl->progress = Py_NewRef(progress);
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
     fl->pending_d = calloc(k ? (size_t)k : 1, sizeof *fl->pending_d);
@@ -744,14 +812,15 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0, stop;
-    shard_option(&cfg, &stop, shard, &bad);
+    PyObject *feed;
+    shard_option(&cfg, &stop, &feed, shard, &bad);
     cfg.bidirectional = bidirectional;
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop, feed);
     return tls && bidirectional ? attach_hellos(fl, 0, hello_fields) : (PyObject *)fl;
 }
 
@@ -768,13 +837,14 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0, stop;
-    shard_option(&cfg, &stop, shard, &bad);
+    PyObject *feed;
+    shard_option(&cfg, &stop, &feed, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
-    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop, stop), 1, hello_fields);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop, stop, feed), 1, hello_fields);
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -800,7 +870,8 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     fp_flow_config cfg = {0};
     fp_reasm_config rc = {0};
     int bad = 0, stop;
-    shard_option(&cfg, &stop, shard, &bad);
+    PyObject *feed;
+    shard_option(&cfg, &stop, &feed, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -810,7 +881,7 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     rc.store = store;
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop, feed);
     if (fl == NULL) return NULL;
     fl->eng = fp_stream_engine_new(&rc, on_data != Py_None, fl->budget);
     if (fl->eng == NULL) {
@@ -906,7 +977,7 @@ static PyObject *engine_merge(PyObject *cls, PyObject *args)
     fp_flow_config cfg = {0};
     cfg.bidirectional = 1;
     cfg.max_flows = 1;
-    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0, 0);
+    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0, 0, NULL);
     Py_DECREF(none);
     if (m == NULL) return NULL;
     size_t total = 0;
@@ -982,11 +1053,13 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(FL(self)->progress);
     Py_VISIT(FL(self)->on_data);
     Py_VISIT(FL(self)->parts);
+    Py_VISIT(FL(self)->feed);
     return 0;
 }
 
 static int flows_clear(PyObject *self)
 {
+    Py_CLEAR(FL(self)->feed);
     Py_CLEAR(FL(self)->readers);
     Py_CLEAR(FL(self)->progress);
     Py_CLEAR(FL(self)->on_data);

@@ -42,4 +42,28 @@ PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);
 int fp_flow_record_register(PyObject *m, fp_state *st);
 PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
 
+/* engine_feed.c: the shared dissection feed of a parallel run (fastpkt.parallel's _Feed). */
+typedef struct fp_feed fp_feed;
+enum { FP_FEED_OK = 0, FP_FEED_INEXACT = 1, FP_FEED_NO_MEMORY = 2, FP_FEED_CANCELLED = 3 };
+/* A worker's place in the feed: the window it reads and the next record in it. */
+typedef struct {
+    uint64_t win;
+    uint32_t pos;
+    void *cur; /* the window's slot once ready, else NULL */
+} fp_feed_cursor;
+/* How the flow tables take a record: fp_flow_classify's kind and key hash (FP_FLOW_KEYED). */
+typedef struct {
+    uint64_t hash;
+    uint8_t kind;
+    fp_flow_packet p; /* FP_FLOW_KEYED: the packet as the table takes it (p.d is stale) */
+} fp_feed_class;
+/* Worker `me`'s next record, its dissection and class, in input order (GIL released): 1,
+ * 0 at the end, -1 when the feed failed (a window not proven, or a worker stopped). */
+int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **rec, const fp_dissection **d,
+                 const fp_feed_class **cls);
+/* Make every worker's fp_feed_next return -1 (a worker leaving early: no one waits for it). */
+void fp_feed_cancel(fp_feed *f);
+/* 0 when `feed` is a _Feed of `workers` whose Reader `worker` is the only one in `readers`. */
+int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t workers, PyObject *readers);
+
 #endif
