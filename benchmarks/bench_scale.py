@@ -14,6 +14,7 @@ Rows:
   flows wN           len(fp.flows(path, workers=N)): the engines alone (records kept)
   flows wN pandas    fp.flows(path, workers=N).to_pandas()
   hellos wN          len(list(fp.client_hellos(path, workers=N)))
+  streams wN         the Streams of fp.streams(path, workers=N), iterated (bytes kept per Stream)
   frames wN          every DataFrame of fp.read_frames(path, workers=N): packets by record-aligned
                      byte ranges, each read and converted once (no flow state)
   dask wN pandas     fastpkt.dask.flows([path], npartitions=N).compute() on a LocalCluster of N
@@ -21,9 +22,11 @@ Rows:
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
   nfstream mN        NFStreamer(path, n_meters=N).to_pandas(), when nfstream imports
 Printed per row: seconds (median), packets/s, GB/s, speedup and scaling efficiency against
-one worker (speedup / N), process CPU seconds, the CPU bound on speedup (one worker's CPU
-over each of N workers' share: what N idle cores would give), peak RSS, and each worker's
-engine peak (stats['worker_memory_peak_bytes']). The machine's usable cores and load bound
+one worker (speedup / N), process CPU seconds and CPU seconds per worker, the CPU bound on
+speedup (one worker's CPU over each of N workers' share: what N idle cores would give) and
+its efficiency (bound / N), peak RSS, each worker's engine peak
+(stats['worker_memory_peak_bytes']), and "fed" when the workers shared one reading of the
+capture (the dissection feed; otherwise each worker read all of it). The machine's usable cores and load bound
 what the wall clock can show.
 """
 from __future__ import annotations
@@ -51,6 +54,9 @@ if what == "frames":
 elif what == "hellos":
     eng = fp.client_hellos(path, workers=workers, progress=False)
     n = len(list(eng))
+elif what == "streams":
+    eng = fp.streams(path, workers=workers, progress=False)
+    n = sum(1 for _ in eng)
 else:
     eng = fp.flows(path, workers=workers, progress=False)
     n = len(eng.to_pandas()) if what == "pandas" else len(eng)
@@ -59,7 +65,7 @@ c1 = resource.getrusage(resource.RUSAGE_SELF)
 st = eng.stats if what != "frames" else st
 print(json.dumps({"packets": int(st["packets"]), "seconds": dt, "records": n,
                   "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
-                  "user": c1.ru_utime - c0.ru_utime, "merged": "workers" in st,
+                  "user": c1.ru_utime - c0.ru_utime, "merged": "workers" in st, "fed": bool(st.get("fed")),
                   "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]]) if what != "frames" else []}))
 """
 
@@ -140,7 +146,7 @@ def main() -> int:
     counts = [1] + [n for n in (2, 3, 4, 6, 8, 12, 16) if n <= max(cores, 2)]
     rows: list[tuple[str, dict]] = []
     add = row_adder(rows, skip, a.repeats)
-    for what in ("flows", "pandas", "hellos", "frames"):
+    for what in ("flows", "pandas", "hellos", "streams", "frames"):
         for n in counts:
             name = "%s w%d" % ("flows" if what == "pandas" else what, n) + (" pandas" if what == "pandas" else "")
             add(name, measured([py, "-c", CHILD, path, what, str(n)]))
@@ -159,9 +165,9 @@ def main() -> int:
     res = dict(rows)
     print("\nfile: %s  (%.2f GB), usable cores: %d, load average %.1f" % (
         path, size / 1e9, cores, os.getloadavg()[0]))
-    print("%-18s %9s %12s %7s %8s %6s %8s %9s %9s  %s" % (
-        "row", "seconds", "packets/s", "GB/s", "speedup", "eff.", "cpu s", "cpu bound", "peak RSS",
-        "worker engine peaks (MB)"))
+    print("%-18s %9s %12s %7s %8s %6s %8s %8s %9s %9s %9s  %s" % (
+        "row", "seconds", "packets/s", "GB/s", "speedup", "eff.", "cpu s", "cpu/wkr", "cpu bound", "cpu eff.",
+        "peak RSS", "worker engine peaks (MB)"))
     for name, r in rows:
         if "error" in r:
             print("%-18s %s" % (name, r["error"][:100]))
@@ -172,11 +178,13 @@ def main() -> int:
         # the speedup N workers allow on N idle cores: one worker's CPU over each worker's
         # share (what a loaded machine's wall clock cannot show)
         bound = base["cpu"] / (r["cpu"] / n) if base and "cpu" in base and r.get("cpu") else None
-        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %9s %7.0f MB  %s%s" % (
+        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %8s %9s %9s %7.0f MB  %s%s%s" % (
             name, r["seconds"], "{:,.0f}".format(r["packets"] / r["seconds"]), size / r["seconds"] / 1e9,
             "%.2fx" % speed if speed else "-", "%.2f" % (speed / n) if speed else "-",
-            "%.2f" % r["cpu"] if "cpu" in r else "-", "%.2fx" % bound if bound else "-", r.get("rss_mb", 0),
+            "%.2f" % r["cpu"] if "cpu" in r else "-", "%.3f" % (r["cpu"] / n) if "cpu" in r else "-",
+            "%.2fx" % bound if bound else "-", "%.2f" % (bound / n) if bound else "-", r.get("rss_mb", 0),
             " ".join("%.0f" % (p / 1e6) for p in r.get("worker_peaks", [])),
+            "  fed" if r.get("fed") else "",
             "" if r.get("merged", True) or n == 1 else "  (fell back to one engine)"))
     for n in counts:
         d, f = res.get("dask w%d pandas" % n), res.get("flows w%d pandas" % n)

@@ -1,14 +1,19 @@
 """Engines on every core: ``workers=N`` of ``flows``, ``streams``, ``client_hellos`` and ``http``.
 
 Each worker is one C engine on its own thread (the engines release the GIL while they read,
-dissect and track packets). Workers split the *flows*, not the bytes: every worker reads
-the whole input (each through its own Readers) and keeps only the flows whose canonical key
-hashes to its shard, so every flow, stream and ClientHello sees all of its packets in order,
-and its clock, expiry decisions and fragment table are the single engine's. Every record
-carries its place in the single engine's output (the packet at which it left and its rank
-among that packet's departures), so the merge (``_merge`` in C) gives the same records, in
-the same order, with the same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel
-engines", for the cases where that cannot hold (evictions, time going backwards).
+dissect and track packets), configured as shard i of N: it keeps only the flows whose
+canonical key hashes to i, but sees every packet, so every flow, stream and ClientHello sees
+all of its packets in order, and its clock, expiry decisions and fragment table are the
+single engine's. Over one mapped capture the workers share a dissection feed (``_Feed``,
+csrc/py/engine_feed.c): the capture is cut into record-aligned windows of ``WINDOW_BYTES``,
+each read, dissected and keyed once by one worker in turn, and every shard consumes every
+window in input order (another shard's packets only move its counters and clock).
+Elsewhere (several files, streams, display filters, on_error="skip") every worker reads the
+whole input itself. Every record carries its place in the single engine's output (the
+packet at which it left and its rank among that packet's departures), so the merge
+(``_merge`` in C) gives the same records, in the same order, with the same flow ids, as
+``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
+(evictions, time going backwards).
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ AUTO_MIN_BYTES = 64 << 20
 # Counters every worker computes identically (each reads every packet) ...
 _SAME = ("packets", "bytes", "non_ip_packets", "anomalies", "fragments", "fragment_misses",
          "bad_transport", "time_reversals", "reversal_risks", "finished",
-         "defrag")  # every worker reassembles every datagram before keeping its share
+         "defrag",  # every worker reassembles every datagram before keeping its share
+         "fed")  # the workers shared one reading of the capture (or each read all of it)
 
 
 def usable_cores() -> int:
@@ -90,29 +96,28 @@ def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-#: A capture fed to the workers is cut into windows of about this many bytes (a few thousand
-#: records): each is read and dissected by one worker, then consumed by every shard table.
-WINDOW_BYTES = 1 << 20
+#: A capture fed to the workers is cut into windows of about this many bytes: each is read,
+#: dissected and keyed by one worker, then consumed by every shard table. Small windows stay
+#: in cache between their producer and consumers and bound the feed's memory (2 windows'
+#: records per worker).
+WINDOW_BYTES = 128 << 10
 
 
-def _feed(readers: list[list[Reader]], n: int, bidirectional: bool = True) -> Any:
+def _feed(readers: list[list[Reader]], n: int, bidirectional: bool, open_readers: Callable[[], list[Reader]]) -> Any:
     """The shared dissection feed over one mapped capture (``_Feed``, csrc/py/engine_feed.c),
     or None where it cannot apply: several files (merged by time), streams (stdin, pipes,
     file objects, compressed files), a display filter (its frame.number counts from the
-    start), on_error="skip" (a resync depends on what came before), or a capture too small to
-    give every worker a window."""
+    start), on_error="skip" (a resync depends on what came before), or a capture too small
+    to give every worker a window."""
     from ._fastpkt import _Feed
 
     if any(len(rs) != 1 for rs in readers) or readers[0][0].display_filter is not None:
         return None
     first = readers[0][0]
-    if not first.size:  # not mapped
+    if first.size - first.position < n * WINDOW_BYTES:
         return None
     try:
-        bounds = first._split(max(1, min(4096, -(-(first.size - first.position) // WINDOW_BYTES))))
-        if len(bounds) - 1 < n:
-            return None
-        return _Feed(tuple(rs[0] for rs in readers), bounds, bidirectional)
+        return _Feed(tuple(rs[0] for rs in readers), open_readers()[0], WINDOW_BYTES, bidirectional)
     except (ValueError, Error):
         return None
 
@@ -142,7 +147,7 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         options["max_flows"] = max(1, options["max_flows"] // n)
     progress = options.pop("progress", None)
     readers = [open_readers() for _ in range(n)]
-    fed = _feed(readers, n, options.get("bidirectional", True)) if feed else None
+    fed = _feed(readers, n, options.get("bidirectional", True), open_readers) if feed else None
     shards = [engine(readers[i], _shard=(i, n, True) if fed is None else (i, n, True, fed),
                      progress=progress if i == 0 else None, **options)
               for i in range(n)]

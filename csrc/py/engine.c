@@ -1169,6 +1169,8 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
     PyObject *df = fp_defrag_stats_dict(fl->defrag);
     if (df == NULL || d == NULL || PyDict_SetItemString(d, "defrag", df) < 0) Py_CLEAR(d);
     Py_XDECREF(df);
+    /* a shard: whether its packets came from the shared feed (each read and dissected once) */
+    if (d && fl->shards > 1 && PyDict_SetItemString(d, "fed", fl->feed_end ? Py_True : Py_False) < 0) Py_CLEAR(d);
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;
     PyObject *r;
     if (fl->eng) {

@@ -1,19 +1,25 @@
 /* The shared dissection feed of a parallel engine run (fastpkt.parallel, `_Feed`).
  *
- * One mapped capture is cut into record-aligned windows (csrc/source/chunk.c) of about a
- * megabyte. Worker i reads and dissects windows i, i + n, i + 2n ... with its own Reader
- * (window by window, _set_range), and every worker's shard table consumes every window in
- * input order: each record is read and dissected once, and each table still sees every
- * packet (its clock, expiry and fragment table are the single table's). Windows live in
- * a ring of 2n + 2 slots; a slot is reused once every worker has consumed its window, and
- * a worker produces its next windows before it waits for someone else's, so the reading and
- * dissecting run on every worker at once while the tables follow in order.
+ * One mapped capture is cut into record-aligned windows of about `window` bytes (128 KiB
+ * by default; cuts found lazily by each window's producer, for a file of any size). Worker
+ * i reads, dissects and keys windows i, i + n, i + 2n ... with its own Reader
+ * (_set_range), and every worker's shard table consumes every window in input order: each
+ * record is read and dissected once, and each table still sees every packet (its clock,
+ * expiry and fragment table are the single table's). Windows live in a ring of 2n slots;
+ * a slot is reused once every worker has consumed its window, and a worker produces its
+ * next windows before it waits for someone else's, so reading and dissecting run on every
+ * worker at once while the tables follow in order, and small windows stay in cache between
+ * their producer and their consumers.
  *
- * Windows are guesses proven by the reading (fp_source_range_exact): a window that does
- * not end exactly on the next one's start, a read error, a section or interface block, or
- * a worker that stops early fails the feed, and every worker returns at once
- * (fastpkt.parallel then runs without the feed). Record data points into each worker's
- * mapping, which stays open for the run. */
+ * Cuts are guesses (a payload can imitate record headers), proven in input order by the
+ * first worker to reach each window: a window holds the sequential read's records when it
+ * started where the one before stopped (the record after its last) and was read to its
+ * end without error, section or interface block. One that started elsewhere is read again
+ * from there by a spare Reader while the others wait (a wrong cut costs one window's read,
+ * never a record); an error or an interface declared mid-file fails the feed, and so does a
+ * worker that stops early: every worker returns at once and fastpkt.parallel runs without
+ * the feed. Record data points into the readers' mappings, open for the run; their pages
+ * are given back once every worker has consumed the windows there. */
 #include "pyfp.h"
 
 #include <pthread.h>
@@ -29,18 +35,27 @@ typedef struct {
     uint64_t win;      /* the window held, once ready */
     int ready;
     uint32_t consumed; /* workers done with it */
+    const fp_source *src; /* the producer's, and the window's bytes in it */
+    uint64_t start, end;
+    uint64_t stop;     /* where the record after the last one starts */
+    int clean;         /* read to the end without error or layout block (see fill) */
 } feed_window;
 
 struct fp_feed {
     PyObject_HEAD
     PyObject *readers;  /* tuple: worker i reads its windows with readers[i] */
+    PyObject *fixer;    /* a Reader that reads windows again from their true start (prove) */
     uint32_t workers, ring;
     int bidirectional;  /* the engines' keys, for fp_flow_classify */
-    uint64_t nwin;
-    uint64_t *bounds;   /* window w is [bounds[w], bounds[w + 1]) */
+    uint64_t first, size, window, nwin;
     feed_window *slots; /* window w in slots[w % ring] */
     uint64_t *next;     /* per worker: the next window it produces (only it writes this) */
     uint64_t freed;     /* every window below it was consumed by every worker */
+    uint64_t released;  /* the mappings gave back their pages below this offset */
+    uint64_t proven;    /* every window below it holds the sequential read's records ... */
+    uint64_t expect;    /* ... the last ending where this record starts */
+    int fixing;         /* a window is being read again */
+    uint64_t redone;    /* windows read again */
     int failed;         /* FP_FEED_* */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -80,18 +95,43 @@ static int window_grow(feed_window *s)
     return 0;
 }
 
-/* Read and dissect window w into its (free) slot with worker me's Reader. */
-static int produce(fp_feed *f, uint32_t me, uint64_t w)
+/* Window w holds the records starting in [its start, its end): the end is the raw offset
+ * (w + 1) * window, the start the first likely record at or after w * window as the
+ * producer's source guesses it (fp_source_sync, in pages it reads next). The window before
+ * stops at the first true record at or after that same offset, so a right guess is where it
+ * stopped; a wrong one (a payload imitating record headers, or a record or run of garbage
+ * longer than a window) is caught by prove(). */
+static uint64_t window_offset(const fp_feed *f, uint64_t w)
 {
-    feed_window *s = &f->slots[w % f->ring];
-    fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(f->readers, me);
-    if (r->src == NULL || fp_source_set_range(r->src, f->bounds[w], f->bounds[w + 1], FP_KEEP_INDEX) < 0)
-        return FP_FEED_INEXACT;
+    return w >= f->nwin ? f->size : f->first + w * f->window;
+}
+
+static uint64_t window_start(const fp_feed *f, const fp_source *src, uint64_t w)
+{
+    return w == 0 ? f->first : fp_source_sync(src, window_offset(f, w));
+}
+
+/* Read, dissect and key the records starting in [start, end) into slot s with Reader r.
+ * s->clean: read to the end without error, section or interface block (the records are the
+ * sequential read's if start was a true record start); s->stop: where the next record starts. */
+static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, uint64_t end)
+{
+    s->n = 0;
+    s->clean = 0;
+    s->src = r->src;
+    s->start = start;
+    s->end = end;
+    s->stop = start;
+    if (start >= end) { /* nothing starts here: the window before ran past this one's end */
+        s->clean = 1;
+        return 0;
+    }
+    if (r->src == NULL || fp_source_set_range(r->src, start, end, FP_KEEP_INDEX) < 0)
+        return 0; /* e.g. after an error in a window that started on a false cut: redone */
     fp_error err;
     char errbuf[256];
     fp_record rec;
     int rc;
-    s->n = 0;
     while ((rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
         if (s->n == s->cap && window_grow(s) < 0) return FP_FEED_NO_MEMORY;
         fp_dissection *d = &s->ds[s->n];
@@ -105,14 +145,55 @@ static int produce(fp_feed *f, uint32_t me, uint64_t w)
                   : (uint8_t)fp_flow_classify(&c->p, rec.data, d, rec.ts_ns, rec.wirelen, f->bidirectional,
                                               &c->hash);
     }
-    /* an error, a close, a stop under on_error="stop", a range not ending on the next one */
-    if (rc != FP_PULL_END || r->closed || !fp_source_range_exact(r->src)) return FP_FEED_INEXACT;
+    s->clean = rc == FP_PULL_END && !r->closed && fp_source_range_clean(r->src);
+    s->stop = fp_source_position(r->src);
+    return 0;
+}
+
+/* Fill window w's (free) slot with worker me's Reader and publish it. */
+static int produce(fp_feed *f, uint32_t me, uint64_t w)
+{
+    feed_window *s = &f->slots[w % f->ring];
+    fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(f->readers, me);
+    if (r->src == NULL) return FP_FEED_INEXACT;
+    int why = fill(f, s, r, window_start(f, r->src, w), window_offset(f, w + 1));
+    if (why) return why;
     pthread_mutex_lock(&f->mu);
     s->win = w;
     s->consumed = 0;
     s->ready = 1;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+/* With the lock held, by the first worker to reach window w = f->proven (every window
+ * before it holds the sequential read's records, the last ending where the next record
+ * starts: f->expect). A window that started there and was read cleanly is proven; one cut
+ * elsewhere (a payload imitating record headers) or read after such a window's error is
+ * read again from f->expect with the fixer Reader, while the others wait. Returns 0, or -1
+ * when even that read is not clean (an error, a section or interface block mid-file:
+ * fastpkt.parallel runs without the feed). */
+static int prove(fp_feed *f, feed_window *s)
+{
+    if (!(s->start == f->expect && s->clean)) {
+        const fp_source *old = s->src;
+        uint64_t old_start = s->start, old_end = s->end;
+        f->fixing = 1;
+        pthread_mutex_unlock(&f->mu);
+        fp_source_release_span(old, old_start, old_end);
+        int why = fill(f, s, (fp_reader_obj *)f->fixer, f->expect, old_end);
+        pthread_mutex_lock(&f->mu);
+        f->fixing = 0;
+        f->redone++;
+        pthread_cond_broadcast(&f->cv);
+        if (why || !s->clean) {
+            if (!f->failed) f->failed = why ? why : FP_FEED_INEXACT;
+            return -1;
+        }
+    }
+    f->expect = s->stop;
+    f->proven++;
     return 0;
 }
 
@@ -133,18 +214,37 @@ static int produce_ahead(fp_feed *f, uint32_t me)
     }
 }
 
+/* Every mapping gives back its pages of [from, to) of the file: no window there is read any
+ * more. The readers jump from window to window, so their own release every 32 MiB of
+ * progress never sees these pages; once per RELEASE_BYTES keeps the TLB flushes rare. */
+#define RELEASE_BYTES (32u << 20)
+static void release_mappings(fp_feed *f, uint64_t from, uint64_t to)
+{
+    for (uint32_t i = 0; i < f->workers; i++) {
+        const fp_reader_obj *r = (const fp_reader_obj *)PyTuple_GET_ITEM(f->readers, i);
+        if (r->src) fp_source_release_span(r->src, from, to);
+    }
+    const fp_reader_obj *fx = (const fp_reader_obj *)f->fixer;
+    if (fx->src) fp_source_release_span(fx->src, from, to);
+}
+
 static void window_done(fp_feed *f, feed_window *s)
 {
     pthread_mutex_lock(&f->mu);
-    s->consumed++;
     int moved = 0;
-    for (feed_window *o; f->freed < f->nwin && (o = &f->slots[f->freed % f->ring])->ready &&
-                         o->win == f->freed && o->consumed == f->workers; moved = 1) {
-        o->ready = 0;
-        f->freed++;
-    }
+    uint64_t from = f->released, to = from;
+    if (++s->consumed == f->workers)
+        for (feed_window *o; f->freed < f->nwin && (o = &f->slots[f->freed % f->ring])->ready &&
+                             o->win == f->freed && o->consumed == f->workers; moved = 1) {
+            o->ready = 0;
+            f->freed++;
+            to = o->start; /* below it, every window was read by every worker */
+        }
+    if (moved && to >= from + RELEASE_BYTES) f->released = to;
+    else to = from;
     if (moved) pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
+    if (to > from) release_mappings(f, from, to);
 }
 
 int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **rec, const fp_dissection **d,
@@ -177,7 +277,12 @@ int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **r
                 return 0;
             }
             s = &f->slots[c->win % f->ring];
-            if (s->ready && s->win == c->win) {
+            if (s->ready && s->win == c->win && c->win < f->proven) {
+                c->cur = s;
+                break;
+            }
+            if (s->ready && s->win == c->win && !f->fixing) {
+                if (prove(f, s) < 0) continue; /* failed: returns above */
                 c->cur = s;
                 break;
             }
@@ -203,57 +308,66 @@ int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t worker
     return 0;
 }
 
-/* _Feed(readers, bounds, bidirectional=True): readers[i] is worker i's (unread, mapped, no
- * display filter); bounds from Reader._split; bidirectional as the engines key flows. */
+/* A Reader the feed may use: open, mapped (or a memory buffer), not yet read, read under
+ * on_error raise or stop (a resync under skip depends on what came before), with no
+ * display filter (its frame.number counts from the start) or count. */
+static int feed_reader_ok(fp_state *st, PyObject *o)
+{
+    if (!PyObject_TypeCheck(o, st->Reader_Type)) {
+        PyErr_Format(PyExc_TypeError, "_Feed needs Readers, got %.100s", Py_TYPE(o)->tp_name);
+        return 0;
+    }
+    const fp_reader_obj *r = (const fp_reader_obj *)o;
+    if (r->src == NULL || r->closed || r->dfilter || r->has_limit || r->delivered || r->policy == FP_ON_ERROR_SKIP ||
+        !fp_source_stable_data(r->src) || !fp_source_size(r->src)) {
+        PyErr_SetString(PyExc_ValueError, "_Feed needs unread mapped Readers without a display filter, count "
+                                          "or on_error='skip'");
+        return 0;
+    }
+    return 1;
+}
+
+/* _Feed(readers, fixer, window, bidirectional=True): readers[i] is worker i's, the fixer
+ * one more Reader of the same capture (for windows read again), window the bytes per
+ * window; bidirectional as the engines key flows. */
 static PyObject *feed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"readers", "bounds", "bidirectional", NULL};
-    PyObject *readers, *bounds;
+    static char *kwlist[] = {"readers", "fixer", "window", "bidirectional", NULL};
+    PyObject *readers, *fixer;
+    unsigned long long window;
     int bidirectional = 1;
     fp_state *st = fp_state_from_type(type);
-    if (st == NULL || !PyArg_ParseTupleAndKeywords(args, kwds, "O!O!|p:_Feed", kwlist, &PyTuple_Type, &readers,
-                                                   &PyList_Type, &bounds, &bidirectional))
+    if (st == NULL || !PyArg_ParseTupleAndKeywords(args, kwds, "O!OK|p:_Feed", kwlist, &PyTuple_Type, &readers, &fixer,
+                                                   &window, &bidirectional))
         return NULL;
-    Py_ssize_t n = PyTuple_GET_SIZE(readers), nb = PyList_GET_SIZE(bounds);
-    if (n < 1 || n > 4096 || nb < 2) {
-        PyErr_SetString(PyExc_ValueError, "_Feed needs 1 to 4096 Readers and at least one range");
+    Py_ssize_t n = PyTuple_GET_SIZE(readers);
+    if (n < 1 || n > 4096 || window < 1) {
+        PyErr_SetString(PyExc_ValueError, "_Feed needs 1 to 4096 Readers and a window of at least one byte");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *o = PyTuple_GET_ITEM(readers, i);
-        if (!PyObject_TypeCheck(o, st->Reader_Type)) {
-            PyErr_Format(PyExc_TypeError, "_Feed needs Readers, got %.100s", Py_TYPE(o)->tp_name);
-            return NULL;
-        }
-        const fp_reader_obj *r = (const fp_reader_obj *)o;
-        if (r->src == NULL || r->closed || r->dfilter || r->has_limit || !fp_source_stable_data(r->src)) {
-            PyErr_SetString(PyExc_ValueError, "_Feed needs open mapped Readers without a display filter or count");
-            return NULL;
-        }
-    }
+    if (!feed_reader_ok(st, fixer)) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!feed_reader_ok(st, PyTuple_GET_ITEM(readers, i))) return NULL;
     fp_feed *f = (fp_feed *)type->tp_alloc(type, 0);
     if (f == NULL) return NULL;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     f->readers = Py_NewRef(readers);
+    f->fixer = Py_NewRef(fixer);
     f->workers = (uint32_t)n;
     f->bidirectional = bidirectional;
-    f->ring = 2 * f->workers + 2;
-    f->nwin = (uint64_t)nb - 1;
-    f->bounds = calloc((size_t)nb, sizeof *f->bounds);
+    f->ring = 2 * f->workers;
+    const fp_source *src = ((fp_reader_obj *)fixer)->src;
+    f->first = fp_source_position(src);
+    f->expect = f->first;
+    f->size = fp_source_size(src);
+    f->window = window;
+    f->nwin = f->size > f->first ? (f->size - f->first + window - 1) / window : 0;
     f->slots = calloc(f->ring, sizeof *f->slots);
     f->next = calloc((size_t)n, sizeof *f->next);
-    if (f->bounds == NULL || f->slots == NULL || f->next == NULL) {
+    if (f->slots == NULL || f->next == NULL) {
         Py_DECREF(f);
         return PyErr_NoMemory();
-    }
-    for (Py_ssize_t i = 0; i < nb; i++) {
-        f->bounds[i] = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(bounds, i));
-        if (PyErr_Occurred() || (i && f->bounds[i] < f->bounds[i - 1])) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "_Feed: bounds must ascend");
-            Py_DECREF(f);
-            return NULL;
-        }
     }
     for (uint32_t i = 0; i < f->workers; i++) f->next[i] = i;
     return (PyObject *)f;
@@ -263,12 +377,14 @@ static int feed_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(FEED(self)->readers);
+    Py_VISIT(FEED(self)->fixer);
     return 0;
 }
 
 static int feed_clear(PyObject *self)
 {
     Py_CLEAR(FEED(self)->readers);
+    Py_CLEAR(FEED(self)->fixer);
     return 0;
 }
 
@@ -284,7 +400,6 @@ static void feed_dealloc(PyObject *self)
         free(f->slots[i].cls);
     }
     free(f->slots);
-    free(f->bounds);
     free(f->next);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
@@ -321,6 +436,19 @@ static PyObject *feed_get_windows(PyObject *self, void *c)
     return PyLong_FromUnsignedLongLong(FEED(self)->nwin);
 }
 
+static PyObject *feed_get_redone(PyObject *self, void *c)
+{
+    (void)c;
+    fp_feed *f = FEED(self);
+    uint64_t v;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&f->mu);
+    v = f->redone;
+    pthread_mutex_unlock(&f->mu);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromUnsignedLongLong(v);
+}
+
 static PyMethodDef feed_methods[] = {
     {"_cancel", feed_cancel, METH_NOARGS, "Stop every worker reading this feed (they return at once)."},
     {NULL},
@@ -328,13 +456,18 @@ static PyMethodDef feed_methods[] = {
 
 static PyGetSetDef feed_getset[] = {
     {"failed", feed_get_failed, NULL,
-     "0 while every window was proven; 1 a window was not (inexact end, read error, close),\n"
+     "0 while every window was proven; 1 a window was not, even read again from the true record\n"
+     "start (a read error, a section or interface block mid-file, a close),\n"
      "2 out of memory, 3 cancelled (a worker stopped early).", NULL},
     {"windows", feed_get_windows, NULL, "How many windows the capture was cut into.", NULL},
+    {"redone", feed_get_redone, NULL, "Windows read again from the true record start (a cut was wrong).", NULL},
     {NULL},
 };
 
-PyDoc_STRVAR(feed_doc, "_Feed(readers, bounds): the shared dissection feed of fastpkt.parallel (private).\n"
+PyDoc_STRVAR(feed_doc, "_Feed(readers, fixer, window, bidirectional=True): the shared dissection feed of\n"
+                       "fastpkt.parallel (private): worker i reads windows of about `window` bytes with\n"
+                       "readers[i]; the fixer reads a window again from the true record start when a cut\n"
+                       "was wrong.\n"
                        "Engines made with _shard=(i, n, stop, feed) over [readers[i]] read their packets from it.");
 
 static PyType_Slot feed_slots[] = {

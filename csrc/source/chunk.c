@@ -152,8 +152,14 @@ int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end, uint64_t fir
     return 0;
 }
 
+int fp_source_range_clean(const fp_source *s)
+{
+    /* a section or interface block matters to the ranges after it: the last has none */
+    return s->finished && (s->layout_blocks == s->range_layout || s->range_end >= s->mem_len) &&
+           s->last_error.kind == FP_OK && !s->skipped;
+}
+
 int fp_source_range_exact(const fp_source *s)
 {
-    return s->finished && s->pos == s->range_end && s->layout_blocks == s->range_layout &&
-           s->last_error.kind == FP_OK && !s->skipped;
+    return fp_source_range_clean(s) && s->pos == s->range_end;
 }

@@ -444,6 +444,12 @@ void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t 
 #endif
 }
 
+void fp_source_release_span(const fp_source *s, uint64_t from, uint64_t to)
+{
+    if (s->mem && from < to && from < s->mem_len)
+        fp_source_release_pages(s, s->mem + from, s->mem + (to < s->mem_len ? to : s->mem_len));
+}
+
 int fp_source_lost(const fp_source *s)
 {
     return s->mapped && (fp_mapguard_lost(s->guard) || mapping_lost(s, 0));

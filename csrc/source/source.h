@@ -131,6 +131,8 @@ int fp_source_lost(const fp_source *s);
  * no-op for memory buffers and streams): record data stays valid (the file is re-read on
  * the next access), resident memory drops. For passes over many kept records. */
 void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to);
+/* The same by file offsets [from, to) (a source that only looks, like fp_source_sync's). */
+void fp_source_release_span(const fp_source *s, uint64_t from, uint64_t to);
 /* Map the pages of [from, to) of our file mapping in one call (MADV_POPULATE_READ, Linux 5.14;
  * a no-op elsewhere, for memory buffers and streams): a pass over kept records about to read
  * them takes no page fault per 16 pages. Past the end of a truncated file the call fails
@@ -157,6 +159,11 @@ int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end, uint64_t fir
  * at `end` and it declared no section or interface: the next range, read by a fresh
  * source, then delivers exactly what this one would have next. */
 int fp_source_range_exact(const fp_source *s);
+/* The same except that the last record may end past `end` (the range was read to its
+ * end without error, and without section or interface block unless it reaches the end of
+ * the input): when the range started on a true record, its records are the sequential
+ * read's and the next one starts at the position. */
+int fp_source_range_clean(const fp_source *s);
 void fp_source_close(fp_source *s);
 
 #endif
