@@ -164,12 +164,13 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     for t in threads:
         t.start()
     work(0)  # the caller's thread is worker 0: its progress bar and Ctrl+C stay where they were
-    if isinstance(errors[0], KeyboardInterrupt):  # stop the others: closed Readers end at once
-        if fed is not None:
-            fed._cancel()
-        for rs in readers:
-            for r in rs:
-                r.close()
+    if isinstance(errors[0], KeyboardInterrupt):  # stop the others
+        if fed is not None:  # they return within a window; their records point into every
+            fed._cancel()    # worker's mapping, so no Reader is closed under them
+        else:  # closed Readers end at once
+            for rs in readers:
+                for r in rs:
+                    r.close()
     for t in threads:
         t.join()
     for e in errors:

@@ -204,3 +204,23 @@ def test_pcapng_with_interfaces_declared_mid_file(tmp_path, feeds):
         assert len(one) == 50
         assert fp.flows(str(path), workers=2).to_pandas().equals(one)
         assert feeds[-1].failed == (1 if every else 0)
+
+
+def test_feed_argument_checks(generated):  # noqa: F811
+    from fastpkt._fastpkt import _Feed
+
+    src = str(generated)
+    readers = tuple(fp.Reader(src) for _ in range(2))
+    with pytest.raises(ValueError, match="display filter"):
+        _Feed(readers, fp.Reader(src, display_filter="tcp"), WINDOW)
+    with pytest.raises(ValueError, match="display filter"):
+        _Feed(readers, fp.Reader(src, on_error="skip"), WINDOW)
+    with open(src, "rb") as f, pytest.raises(ValueError, match="mapped"):
+        _Feed(readers, fp.Reader(f), WINDOW)
+    feed = _Feed(readers, fp.Reader(src), WINDOW)
+    with pytest.raises(ValueError, match="feed's Reader i"):
+        fp.Flows([readers[1]], _shard=(0, 2, True, feed))
+    with pytest.raises(ValueError, match="bidirectional"):
+        fp.Flows([readers[0]], _shard=(0, 2, True, feed), bidirectional=False)
+    with pytest.raises(TypeError, match="_Feed"):
+        fp.Flows([readers[0]], _shard=(0, 2, True, "feed"))

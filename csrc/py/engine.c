@@ -741,7 +741,7 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
         Py_DECREF(tuple);
         return NULL;
     }
-    if (feed && fp_feed_check(feed, st, cfg->shard, cfg->shards, tuple) < 0) {
+    if (feed && fp_feed_check(feed, st, cfg->shard, cfg->shards, tuple, cfg->bidirectional) < 0) {
         Py_DECREF(tuple);
         return NULL;
     }

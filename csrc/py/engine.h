@@ -63,7 +63,9 @@ int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **r
                  const fp_feed_class **cls);
 /* Make every worker's fp_feed_next return -1 (a worker leaving early: no one waits for it). */
 void fp_feed_cancel(fp_feed *f);
-/* 0 when `feed` is a _Feed of `workers` whose Reader `worker` is the only one in `readers`. */
-int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t workers, PyObject *readers);
+/* 0 when `feed` is a _Feed of `workers` whose Reader `worker` is the only one in `readers`,
+ * keying flows as `bidirectional` says (else -1 with ValueError). */
+int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t workers, PyObject *readers,
+                  int bidirectional);
 
 #endif

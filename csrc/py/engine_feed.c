@@ -293,7 +293,8 @@ int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **r
     }
 }
 
-int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t workers, PyObject *readers)
+int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t workers, PyObject *readers,
+                  int bidirectional)
 {
     if (!PyObject_TypeCheck(feed, st->Feed_Type)) {
         PyErr_Format(PyExc_TypeError, "_shard's feed must be a _Feed, not %.100s", Py_TYPE(feed)->tp_name);
@@ -301,8 +302,9 @@ int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t worker
     }
     fp_feed *f = FEED(feed);
     if (f->workers != workers || PyTuple_GET_SIZE(readers) != 1 ||
-        PyTuple_GET_ITEM(readers, 0) != PyTuple_GET_ITEM(f->readers, worker)) {
-        PyErr_SetString(PyExc_ValueError, "a fed shard (i, n, stop, feed) reads [the feed's Reader i] of n");
+        PyTuple_GET_ITEM(readers, 0) != PyTuple_GET_ITEM(f->readers, worker) || f->bidirectional != bidirectional) {
+        PyErr_SetString(PyExc_ValueError, "a fed shard (i, n, stop, feed) reads [the feed's Reader i] of n, "
+                                          "keyed as the feed keys (bidirectional), and all n run at once");
         return -1;
     }
     return 0;
