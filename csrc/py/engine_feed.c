@@ -215,8 +215,8 @@ static int produce_ahead(fp_feed *f, uint32_t me)
 }
 
 /* Every mapping gives back its pages of [from, to) of the file: no window there is read any
- * more. The readers jump from window to window, so their own release every 32 MiB of
- * progress never sees these pages; once per RELEASE_BYTES keeps the TLB flushes rare. */
+ * more. The readers keep their pages (fp_source_keep_pages: they would give a window back as
+ * it ends, before the others consumed it); once per RELEASE_BYTES keeps the TLB flushes rare. */
 #define RELEASE_BYTES (32u << 20)
 static void release_mappings(fp_feed *f, uint64_t from, uint64_t to)
 {
@@ -371,7 +371,12 @@ static PyObject *feed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(f);
         return PyErr_NoMemory();
     }
-    for (uint32_t i = 0; i < f->workers; i++) f->next[i] = i;
+    for (uint32_t i = 0; i < f->workers; i++) {
+        f->next[i] = i;
+        /* a window's pages stay until every worker has consumed it: release_mappings */
+        fp_source_keep_pages(((fp_reader_obj *)PyTuple_GET_ITEM(readers, i))->src);
+    }
+    fp_source_keep_pages(((fp_reader_obj *)fixer)->src);
     return (PyObject *)f;
 }
 

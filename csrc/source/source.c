@@ -122,7 +122,7 @@ static void release_consumed(fp_source *s)
         __builtin_prefetch(s->mem + s->pos + PREFETCH_AHEAD);
         __builtin_prefetch(s->mem + s->pos + PREFETCH_AHEAD + 64);
     }
-    if (s->pos - s->advised < ADVISE_EVERY)
+    if (s->keep_pages || s->pos - s->advised < ADVISE_EVERY)
         return;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t upto = s->pos / page * page;
@@ -135,7 +135,7 @@ static void release_consumed(fp_source *s)
  * otherwise hold up to ADVISE_EVERY of them, 32 MiB a file. */
 static void release_read(fp_source *s)
 {
-    if (!s->mapped)
+    if (!s->mapped || s->keep_pages)
         return;
     uint64_t upto = (s->pos + s->page_mask) & ~s->page_mask;
     if (upto > s->mem_len)
@@ -443,6 +443,8 @@ void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t 
     (void)s, (void)from, (void)to;
 #endif
 }
+
+void fp_source_keep_pages(fp_source *s) { s->keep_pages = 1; }
 
 void fp_source_release_span(const fp_source *s, uint64_t from, uint64_t to)
 {

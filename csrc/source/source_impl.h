@@ -38,6 +38,7 @@ struct fp_source {
     int guard;              /* its mapguard slot (SIGBUS-safe against truncation) */
     uint64_t page_mask;
     uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
+    int keep_pages;         /* fp_source_keep_pages: the owner releases them, reading never does */
     int fd;                 /* mmap'd file descriptor, -1 if none */
     fp_input in;            /* stream input (in.read NULL for mmap/memory sources) */
     fp_compression compression;
