@@ -6,6 +6,11 @@ fails the layer (Scapy then reads the rest as Raw), string and list fields take 
 Nothing here runs until a script builds a packet's chain (``layers()``, ``payload``,
 ``pkt[cls]`` of a class fastpkt does not decode).
 
+Tunnels Scapy decodes by default (fastpkt's facade reads packets without its own tunnel
+decoding, so ``pkt[IP]`` is the outer header as in Scapy): IP in IP and IPv6 (RFC 2003, 4213),
+GRE (RFC 2784, 2890) and VXLAN (RFC 7348, and the GPE and group-policy bits Scapy reads); the
+inner packet is dissected by fastpkt and its layers join the chain as Scapy's classes.
+
 ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerror``/``UDPerror``
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
@@ -31,7 +36,9 @@ class _Short(Exception):
 # (a whole number of bytes); "ip6", "mac"; "fix" n bytes (StrFixedLenField, takes what is
 # there); "len" f(fields) bytes (StrLenField); "rest" (StrField); "ip6list" count or length
 # from f(fields) (IP6ListField: whole addresses only); "mayend" marks that the walk stops
-# when the bytes end after the previous field (Scapy's MayEnd); others are the layer's own
+# when the bytes end after the previous field (Scapy's MayEnd); a kind ending in "?" is
+# present only when its argument, called with the fields so far, is true (ConditionalField);
+# others are the layer's own
 _WIDTH = {"B": 1, "H": 2, "3": 3, "I": 4}
 Desc = list[tuple[str, str, Any]]
 
@@ -41,6 +48,10 @@ def _decode(desc: Desc, data: bytes, special: Callable[..., Any] | None = None) 
     fields: dict[str, Any] = {}
     pos = 0
     for name, kind, arg in desc:
+        if kind.endswith("?"):   # Scapy's ConditionalField: absent unless arg(fields)
+            if not arg(fields):
+                continue
+            kind, arg = kind[:-1], None
         if kind == "mayend":
             if pos >= len(data):
                 break
@@ -60,6 +71,11 @@ def _decode(desc: Desc, data: bytes, special: Callable[..., Any] | None = None) 
                 left -= w
                 fields[bit_name] = (word >> left) & ((1 << w) - 1)
             pos += size
+        elif kind == "flags":   # one byte of Scapy's FlagsField: a FlagValue
+            if pos + 1 > len(data):
+                raise _Short
+            fields[name] = _m._flag(data[pos], arg, True)
+            pos += 1
         elif kind == "ip6":
             if pos + 16 > len(data):
                 raise _Short
@@ -574,3 +590,147 @@ CLASSES = (ICMPv6DestUnreach, ICMPv6PacketTooBig, ICMPv6TimeExceeded, ICMPv6Para
            ICMPv6MLQuery, ICMPv6MLReport, ICMPv6MLDone, ICMPv6MLQuery2, ICMPv6MLReport2,
            ICMPv6MLDMultAddrRec, ICMPv6ND_RS, ICMPv6ND_RA, ICMPv6ND_NS, ICMPv6ND_NA,
            ICMPv6ND_Redirect, IPerror6, ICMPv6NDOptUnknown, *_ND_OPTIONS.values())
+
+
+# ---------------------------------------------------------------- tunnels
+class GRE(_Layer):
+    __slots__ = ()
+    name = "GRE"
+    _desc = [("", "bits", [("chksum_present", 1), ("routing_present", 1), ("key_present", 1),
+                           ("seqnum_present", 1), ("strict_route_source", 1),
+                           ("recursion_control", 3), ("flags", 5), ("version", 3)]),
+             ("proto", "H", None),
+             ("chksum", "H?", lambda f: f["chksum_present"] or f["routing_present"]),
+             ("offset", "H?", lambda f: f["chksum_present"] or f["routing_present"]),
+             ("key", "I?", lambda f: f["key_present"]),
+             ("sequence_number", "I?", lambda f: f["seqnum_present"])]
+
+
+_VXLAN_FLAGS = ["OAM", "R", "NextProtocol", "Instance", "V1", "V2", "R", "G"]
+
+
+class VXLAN(_Layer):
+    __slots__ = ()
+    name = "VXLAN"
+    _desc = [("flags", "flags", _VXLAN_FLAGS),
+             ("reserved0", "H?", lambda f: f["flags"] & 0x04),
+             ("NextProtocol", "B?", lambda f: f["flags"] & 0x04),
+             ("reserved1", "3?", lambda f: not f["flags"] & 0x84),
+             ("gpflags", "gpflags?", lambda f: f["flags"] & 0x80),
+             ("gpid", "H?", lambda f: f["flags"] & 0x80),
+             ("vni", "3", None), ("reserved2", "B", None)]
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        if pos + 1 > len(data):
+            raise _Short
+        return _m._flag(data[pos], ["R", "R", "R", "A", "R", "R", "D", "R"], True), pos + 1
+
+
+class _Proxy(_Layer):
+    """A layer of a tunnelled packet: fastpkt's view of it (dissected on its own) turned into
+    Scapy's class of that name with its fields, linked into the outer packet's chain."""
+
+    __slots__ = ()
+
+
+_PROXIES: dict[type, type] = {}
+
+
+def _proxy(view: Any, chain: list[Any]) -> Any:
+    cls = _PROXIES.get(type(view))
+    if cls is None:
+        base = type(view)
+        cls = type(base.__name__, (_Proxy,), {"__slots__": (), "name": base.name,
+                                              "_public": getattr(base, "_public", base),
+                                              "__module__": __name__})
+        _PROXIES[base] = cls
+    return _m._quoted(cls, view.fields, bytes(view), chain)
+
+
+_FAKE_ETHER = b"\0" * 12
+
+
+def _inner(data: bytes, linktype: int, chain: list[Any], ethertype: int = -1) -> None:
+    """The tunnelled packet's layers, dissected by fastpkt, appended to ``chain``
+    (``ethertype``: a frame without its Ethernet header, given one to read it)."""
+    if ethertype >= 0:
+        data = _FAKE_ETHER + ethertype.to_bytes(2, "big") + data
+    layers = _m._chain(_m.ScapyPacket(data, linktype))
+    for layer in layers[1 if ethertype >= 0 else 0:]:
+        if isinstance(layer, _m._Linked):   # Raw, Padding, Scapy's classes: moved over
+            layer._chain, layer._i = chain, len(chain)
+            chain.append(layer)
+        else:
+            chain.append(_proxy(layer, chain))
+
+
+# what GRE's payload is, by protocol, in the order Scapy's bindings are tried (a routing
+# header comes before IP: Scapy's GRErouting, Raw here)
+_GRE_ETHERTYPES = {0x8100: 0x8100, 0x0806: 0x0806}
+
+
+def _gre(data: bytes, chain: list[Any]) -> None:
+    if len(data) >= 4 and data[2:4] == b"\x88\x0b":
+        _raw(data, chain)   # PPTP's enhanced GRE (RFC 2637): Scapy's GRE_PPTP and PPP
+        return
+    gre = _layer(GRE, data, chain)
+    if gre is None:
+        _raw(data, chain)
+        return
+    rest, f = data[len(gre._data):], gre._fields
+    if not rest:
+        return
+    proto = f["proto"]
+    if proto == 0x6558:
+        _inner(rest, 1, chain)
+    elif proto in _GRE_ETHERTYPES:
+        _inner(rest, 1, chain, proto)
+    elif f["routing_present"] or proto not in (0x0800, 0x86DD):
+        _raw(rest, chain)
+    else:
+        _inner(rest, _m._LINKTYPE_RAW, chain)
+
+
+_VXLAN_NEXT = {0: 1, 3: 1, 1: _m._LINKTYPE_RAW, 2: _m._LINKTYPE_RAW}   # Ether, Ether, IP, IPv6
+_VXLAN_PORTS = frozenset((4789, 4790, 6633, 8472, 48879))
+
+
+def _vxlan(data: bytes, chain: list[Any]) -> None:
+    vx = _layer(VXLAN, data, chain)
+    if vx is None:
+        _raw(data, chain)
+        return
+    rest = data[len(vx._data):]
+    linktype = _VXLAN_NEXT.get(vx._fields.get("NextProtocol", 0))
+    if rest and linktype is not None:
+        _inner(rest, linktype, chain)
+    else:
+        _raw(rest, chain)
+
+
+def carries(net: Any) -> bool:
+    """Whether Scapy reads a tunnel in this IP/IPv6 view's payload (fastpkt's facade does not)."""
+    if type(net).__name__ == "IP":
+        return net.frag == 0 and net.proto in (4, 41, 47)
+    return net.nh in (4, 41, 47)
+
+
+def vxlan_ports(udp: Any) -> bool:
+    return udp.dport in _VXLAN_PORTS or (udp.sport in _VXLAN_PORTS and udp.sport != 48879)
+
+
+def ip_payload(net: Any, load: bytes, chain: list[Any]) -> None:
+    """What Scapy reads after an IP/IPv6 header that ``carries`` a tunnel."""
+    proto = net.proto if type(net).__name__ == "IP" else net.nh
+    if proto == 47:
+        _gre(load, chain)
+    else:
+        _inner(load, _m._LINKTYPE_RAW, chain)
+
+
+def udp_payload(load: bytes, chain: list[Any]) -> None:
+    _vxlan(load, chain)
+
+
+CLASSES += (GRE, VXLAN)

@@ -241,6 +241,8 @@ def _records_of(layer: Any) -> list[Any]:
     IPv6 options."""
     if isinstance(layer, (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)):
         return list(layer._fields["options"])
+    if type(layer).__name__ == "DNS" and isinstance(layer, _Fields):   # a tunnelled DNS
+        return [r for sec in ("qd", "an", "ns", "ar") for r in layer._fields[sec]]
     if isinstance(layer, _Fields):   # MLDv2 records, a redirected header's packet (Scapy's
         held = layer._fields.get("records") or layer._fields.get("pkt")   # packet fields)
         if isinstance(held, list):
@@ -320,6 +322,10 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             load = load[_ICMP_EXTRA.get(out[-1].type, 0):]
         if load and last == "ICMP" and out[-1].type in _ICMP_ERRORS:
             extension = _quoted_datagram(out[-1].type, load, out)
+        elif load and last in ("IP", "IPv6") and _layers.carries(out[-1]):
+            _layers.ip_payload(out[-1], load, out)
+        elif load and last == "UDP" and _layers.vxlan_ports(out[-1]):
+            _layers.udp_payload(load, out)
         elif load:
             out.append(_linked(Raw, load, out))
     if net is not None:
@@ -754,6 +760,13 @@ class _Fields(_Linked):
             return self._fields[attr]
         except KeyError:
             return _Linked.__getattr__(self, attr)
+
+    def __delattr__(self, attr: str) -> None:
+        """``del layer.chksum`` as scripts do before rebuilding: the field is unset (its
+        bytes are not rebuilt: these layers are read-only views of the packet)."""
+        if attr not in self._fields:
+            raise AttributeError(attr)
+        self._fields = {k: v for k, v in self._fields.items() if k != attr}
 
     def __bytes__(self) -> bytes:
         return self._data
@@ -1393,9 +1406,14 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
     def _chain_differs(self) -> bool:
         """Whether Scapy's chain has layers fastpkt's views lack (an ICMP error's quote, IPv6
-        extension headers, an ICMPv6 echo's data field), so Raw and Padding are found in it."""
+        extension headers, an ICMPv6 echo's data field, a tunnel), so Raw and Padding are
+        found in it."""
         last = _fp_layers(self)[-1:]
         if last in (("ICMP",), ("ICMPv6",)):
+            return True
+        if last == ("UDP",):
+            return _layers.vxlan_ports(self.udp)
+        if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):
             return True
         ip6 = self.ip6
         return ip6 is not None and ip6.nh in _IP6_EXT

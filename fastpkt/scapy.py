@@ -66,6 +66,8 @@ from fastpkt import _scapy_text as _text
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 from fastpkt import _scapy_layers
 from fastpkt._scapy_layers import (  # noqa: F401  (layers read from bytes: _scapy_layers.py)
+    GRE,
+    VXLAN,
     ICMPv6DestUnreach,
     ICMPv6MLDMultAddrRec,
     ICMPv6MLDone,

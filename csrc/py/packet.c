@@ -658,17 +658,31 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
     return r;
 }
 
+/* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE,
+ * VXLAN on its UDP ports. Its lookups then also find the tunnelled layers, which the
+ * facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers. */
+static int facade_scapy_goes_on(const fp_dissection *d)
+{
+    if (FP_HAS(d, FP_L_UDP)) {
+        uint16_t sp = d->sport, dp = d->dport;
+        return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
+               sp == 4790 || sp == 6633 || sp == 8472;
+    }
+    return (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) &&
+           (d->ip_proto == 4 || d->ip_proto == 41 || d->ip_proto == 47);
+}
+
 static int packet_contains(PyObject *self, PyObject *spec)
 {
     if (Py_TYPE(self) == PKT(self)->st->Facade_Packet_Type) {
         const fp_dissection *d = &PKT(self)->d;
         int fid = facade_direct_id(spec);
-        if (fid >= 0) return FP_HAS(d, fid);
+        if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_goes_on(d))) return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
-         * extension headers: the hook) */
+         * extension headers, tunnels: the hook) */
         if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP) && !FP_HAS(d, FP_L_ICMP6) &&
-            d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT))
+            d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT) && !facade_scapy_goes_on(d))
             return FP_HAS(d, FP_L_DNS) ? 0 : FP_HAS(d, FP_L_HTTP) || FP_HAS(d, FP_L_TLS) || d->payload_len > 0;
         PyObject *r = facade_hook(self, "_scapy_contains", spec);
         int has = r ? PyObject_IsTrue(r) : -1;
