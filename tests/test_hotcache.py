@@ -209,3 +209,94 @@ def test_edit_of_a_hot_view_reads_back():
     assert (ip.src, ip.dst, pkt.ip.src, udp.dport, pkt.udp.sport) == ("203.0.113.9", "192.0.2.2", "203.0.113.9", 53, 1000)
     raw = bytes(pkt)
     assert raw[26:30] == socket.inet_pton(socket.AF_INET, "203.0.113.9") and struct.unpack("!HH", raw[34:38]) == (1000, 53)
+
+
+def _mapped(path) -> bool:
+    with open("/proc/self/maps") as f:
+        return any(line.rstrip().endswith(str(path)) for line in f)
+
+
+def test_kept_packets_never_change_while_iteration_reuses_blocks(tmp_path):
+    """A Reader's iteration reuses the block of a packet nobody holds any more (packet.c's
+    parking); a packet kept in a list or a dict, or only through one of its views or field
+    values, must keep reading its own record (inet_ntop/struct of the bytes written)."""
+    frames = _many_frames(400, seed=11)
+    path = tmp_path / "keep.pcap"
+    _pcap(path, frames)
+    want = _expected(frames)
+    listed, by_index, views, values = [], {}, {}, {}
+    with fp.open(path) as r:
+        base = sys.getrefcount(r)
+        for i, pkt in enumerate(r):
+            if i % 7 == 0:
+                listed.append(pkt)
+            elif i % 7 == 1:
+                by_index[i] = pkt
+            elif i % 7 == 2:
+                views[i] = (pkt.ip or pkt.ip6, pkt.tcp or pkt.udp)  # the packet itself goes
+            elif i % 7 == 3:
+                ip = pkt.ip or pkt.ip6
+                values[i] = (ip.src, ip.dst, (pkt.tcp or pkt.udp).sport, pkt.wirelen)
+            # the others are dropped: their blocks are reused by the packets after them
+        del pkt, ip
+        # each packet kept, or kept alive by its views, holds the Reader once; parked blocks do not
+        assert sys.getrefcount(r) == base + len(listed) + len(by_index) + len(views)
+    got = lambda p: ((p.ip or p.ip6).src, (p.ip or p.ip6).dst, (p.tcp or p.udp).sport, (p.tcp or p.udp).dport,
+                     p.wirelen)
+    assert [got(p) for p in listed] == want[::7]
+    assert len({id(p) for p in listed}) == len(listed)
+    assert {i: got(p) for i, p in by_index.items()} == {i: want[i] for i in by_index}
+    assert {i: (ip.src, ip.dst, l4.sport, l4.dport) for i, (ip, l4) in views.items()} == \
+        {i: want[i][:4] for i in views}
+    assert values == {i: (want[i][0], want[i][1], want[i][2], want[i][4]) for i in values}
+    assert [bytes(p) for p in listed] == frames[::7]
+
+
+def test_dropped_packets_reuse_their_blocks_and_the_reader_goes_at_once(tmp_path):
+    """Packets dropped as the loop goes are made in a few blocks again and again; the parked
+    blocks hold no reference to their Reader, so a Reader abandoned mid-iteration is freed (and
+    its file unmapped) by reference counting alone, with the collector off."""
+    frames = _many_frames(200, seed=12)
+    path = tmp_path / "drop.pcap"
+    _pcap(path, frames)
+    want = _expected(frames)
+    r = fp.open(path)
+    base = sys.getrefcount(r)
+    ids, seen = set(), []
+    for pkt in r:
+        ids.add(id(pkt))
+        seen.append(got := ((pkt.ip or pkt.ip6).src, (pkt.tcp or pkt.udp).dport))
+        assert got == (want[len(seen) - 1][0], want[len(seen) - 1][3])
+    del pkt
+    assert len(ids) <= 3 and len(seen) == len(frames)
+    assert sys.getrefcount(r) == base  # the parked blocks do not hold it
+    r.close()
+    gc.disable()
+    try:
+        r = fp.open(path)
+        for i, pkt in enumerate(r):
+            if i == 50:
+                break
+        del pkt
+        assert _mapped(path)
+        del r
+        assert not _mapped(path)
+    finally:
+        gc.enable()
+
+
+def test_edited_packet_is_not_reused(tmp_path):
+    """An edited packet keeps its builder stack: its block is freed, never parked (the next
+    packet's views must read their own record)."""
+    frames = _many_frames(6, seed=13)
+    path = tmp_path / "edit.pcap"
+    _pcap(path, frames)
+    want = _expected(frames)
+    out = []
+    for i, pkt in enumerate(fp.open(path)):
+        ip = pkt.ip or pkt.ip6
+        if i == 0:
+            ip.ttl = 9
+        out.append((ip.src, ip.dst, (pkt.tcp or pkt.udp).sport))
+        del ip
+    assert out == [w[:3] for w in want]

@@ -587,6 +587,7 @@ static int hot_types_register(PyObject *m, fp_state *st)
             st->hot_field_defs[i][k] = d;
         }
         PyType_Slot slots[] = {
+            {Py_tp_dealloc, fp_layer_dealloc}, /* not subtype_dealloc, as their protocol's */
             {Py_tp_getattro, PyObject_GenericGetAttr},
             {Py_tp_members, members},
             {Py_tp_doc, (void *)base->tp_doc},

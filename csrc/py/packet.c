@@ -59,23 +59,45 @@ static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h)
     return st->Layer_Types[h->l.id];
 }
 
+/* A hot view's slot lets it go: its fields, its class, and the view itself (refcount 0). */
+static void hot_view_release(FpHotLayer *h)
+{
+    for (int k = 0; k < FP_HOT_FIELDS; k++) Py_CLEAR(h->field[k]);
+    Py_SET_REFCNT(h, 0); /* only the slot held it: the view ends with the block */
+    Py_DECREF(Py_TYPE(h));
+}
+
 /* The member slots of the hot attributes (FpPacket.hot), once the packet is dissected. A
  * plain Packet's views are its hot_views[], owned by the slots: no allocation, and no
- * reference to the packet until one outlives it (packet_dealloc). 0, or -1 with an exception
+ * reference to the packet until one outlives it (packet_dealloc). A reused block (parked in
+ * its Reader) still holds the previous packet's: a view present in both keeps its class
+ * reference and swaps its fields, an absent layer's None stays. 0, or -1 with an exception
  * (the caller drops the packet). */
 static int packet_hot_fill(FpPacket *p)
 {
     static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
     fp_state *st = p->st;
-    p->hot[FP_HOT_WIRELEN] = fp_hot_uint(st, p->wire ? p->wire->wirelen : p->wirelen);
-    if (p->hot[FP_HOT_WIRELEN] == NULL) return -1;
+    PyObject *wirelen = fp_hot_uint(st, p->wire ? p->wire->wirelen : p->wirelen);
+    if (wirelen == NULL) return -1;
+    Py_XSETREF(p->hot[FP_HOT_WIRELEN], wirelen);
     if (Py_TYPE(p) != st->Packet_Type) return 0; /* fastpkt.scapy's: its getattro makes its views */
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
+        FpHotLayer *h = &p->hot_views[i];
+        PyObject *old = p->hot[i];
         if (!FP_HAS(&p->d, ids[i])) {
+            if (old == Py_None) continue;
+            if (old == (PyObject *)h) hot_view_release(h);
             p->hot[i] = Py_NewRef(Py_None);
             continue;
         }
-        FpHotLayer *h = &p->hot_views[i];
+        PyTypeObject *prev = NULL; /* the class reference the view holds already */
+        if (old == (PyObject *)h) {
+            prev = Py_TYPE(h);
+            for (int k = 0; k < FP_HOT_FIELDS; k++) Py_CLEAR(h->field[k]);
+        } else {
+            Py_XDECREF(old); /* None, or NULL in a new block */
+        }
+        p->hot[i] = NULL;
         h->l.pkt = p;
         h->l.id = (uint8_t)ids[i];
         h->l.index = 0;
@@ -83,10 +105,16 @@ static int packet_hot_fill(FpPacket *p)
         h->l.b = NULL;
         Py_SET_TYPE(h, st->Layer_Types[ids[i]]); /* what the getters see */
         PyTypeObject *tp = hot_view_fields(st, i, h);
-        if (tp == NULL) return -1;
+        if (tp == NULL) {
+            Py_XDECREF(prev);
+            return -1;
+        }
         /* PyObject_Init without its tracemalloc hook: the block is the packet's */
         Py_SET_TYPE(h, tp);
-        Py_INCREF(tp);
+        if (tp != prev) {
+            Py_INCREF(tp);
+            Py_XDECREF(prev);
+        }
         Py_SET_REFCNT(h, 1); /* the slot's reference */
         p->hot[i] = (PyObject *)h;
     }
@@ -171,13 +199,36 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
     return p;
 }
 
+/* A packet of a Reader's iteration viewing the record in place, in a block parked in the
+ * Reader when there is one (its hot slots are refilled, not rebuilt). */
+static FpPacket *packet_from_reader(fp_state *st, fp_reader_obj *r, const fp_record *rec, int flags)
+{
+    FpPacket *p;
+    if (r->nparked > 0) {
+        p = r->parked[--r->nparked];
+        _Py_NewReference((PyObject *)p); /* refcount 1, as PyObject_Init sets it */
+    } else {
+        p = packet_alloc(st, st->Packet_Type, 0);
+        if (p == NULL) return NULL;
+        p->st = st;
+    }
+    p->owner = Py_NewRef((PyObject *)r);
+    p->owner_is_reader = FP_OWNER_READER_ITER;
+    r->exports++;
+    p->data = rec->data;
+    if (packet_fill(p, rec->caplen, rec->wirelen, rec->linktype, rec->ts_ns, flags) < 0) Py_CLEAR(p);
+    return p;
+}
+
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags)
 {
     uint32_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
-    FpPacket *p = reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
-                                          rec->linktype, rec->ts_ns, facade, flags)
-                         : packet_copy(st, packet_type(st, facade), rec->data, len, rec->caplen,
-                                       rec->wirelen, rec->linktype, rec->ts_ns, facade_flags(facade, flags));
+    FpPacket *p = reader && !(facade && st->Facade_Packet_Type)
+                      ? packet_from_reader(st, (fp_reader_obj *)reader, rec, flags)
+                  : reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
+                                            rec->linktype, rec->ts_ns, facade, flags)
+                           : packet_copy(st, packet_type(st, facade), rec->data, len, rec->caplen,
+                                         rec->wirelen, rec->linktype, rec->ts_ns, facade_flags(facade, flags));
     if (p == NULL) return NULL;
     p->interface_id = rec->interface_id;
     p->has_ts = rec->has_ts;
@@ -230,6 +281,51 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
     return p;
 }
 
+/* The hot slots' references: views, their fields and classes, None, wirelen. */
+static void packet_hot_release(FpPacket *p)
+{
+    for (int i = 0; i < FP_HOT_COUNT; i++) {
+        FpHotLayer *h = i < FP_HOT_VIEWS ? &p->hot_views[i] : NULL;
+        if (h != NULL && p->hot[i] == (PyObject *)h) hot_view_release(h);
+        else Py_XDECREF(p->hot[i]); /* None, wirelen; NULL in a facade packet */
+    }
+}
+
+/* The block of a packet nobody holds any more: the free list, or its allocator. */
+static void packet_free_block(FpPacket *p, PyTypeObject *tp)
+{
+    fp_state *st = p->st;
+    /* Packets viewing records in place are all one size: the next one reuses the block. */
+    if (tp == st->Packet_Type && Py_SIZE(p) == 0 && st->packet_free_n < FP_PACKET_FREE)
+        st->packet_free[st->packet_free_n++] = p;
+    else
+        tp->tp_free((PyObject *)p); /* PyObject_Free, or the GC's for a Python subclass */
+    Py_DECREF(tp);
+}
+
+void fp_packet_parked_free(FpPacket *p)
+{
+    packet_hot_release(p);
+    packet_free_block(p, Py_TYPE(p));
+}
+
+/* A packet of a Reader's iteration that nobody holds parks in that Reader (while it is open
+ * and has room) with its hot slots as they are: the Reader's next packet takes the block and
+ * swaps their contents, instead of this release and a new block's set-up. The block gives
+ * up its reference to the Reader (no cycle: a Reader dropped mid-iteration is freed at once,
+ * and frees the blocks parked in it). 1 when parked. */
+static int packet_park(FpPacket *p)
+{
+    if (p->owner_is_reader != FP_OWNER_READER_ITER || p->edit != NULL) return 0;
+    fp_reader_obj *r = (fp_reader_obj *)p->owner;
+    if (r->closed || r->nparked >= FP_READER_PARKED) return 0;
+    r->parked[r->nparked++] = p;
+    p->owner = NULL;
+    r->exports--; /* open: never the last export that releases the source */
+    Py_DECREF(r); /* may free the Reader, and this block with it */
+    return 1;
+}
+
 static void packet_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -250,16 +346,8 @@ static void packet_dealloc(PyObject *self)
         Py_SET_REFCNT(self, held); /* alive again, referenced by those views alone */
         return;
     }
-    for (int i = 0; i < FP_HOT_COUNT; i++) {
-        FpHotLayer *h = i < FP_HOT_VIEWS ? &p->hot_views[i] : NULL;
-        if (h == NULL || p->hot[i] != (PyObject *)h) {
-            Py_XDECREF(p->hot[i]); /* None, wirelen; NULL in a facade packet */
-            continue;
-        }
-        for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
-        Py_SET_REFCNT(h, 0); /* only the slot held it: the view ends with the block */
-        Py_DECREF(Py_TYPE(h));
-    }
+    if (packet_park(p)) return;
+    packet_hot_release(p);
     if (p->owner) {
         if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);
         Py_DECREF(p->owner);
@@ -269,13 +357,7 @@ static void packet_dealloc(PyObject *self)
         Py_DECREF(p->wire->frames);
         PyMem_Free(p->wire);
     }
-    fp_state *st = p->st;
-    /* Packets viewing records in place are all one size: the next one reuses the block. */
-    if (tp == st->Packet_Type && Py_SIZE(self) == 0 && st->packet_free_n < FP_PACKET_FREE)
-        st->packet_free[st->packet_free_n++] = p;
-    else
-        tp->tp_free(self); /* PyObject_Free, or the GC's for a Python subclass */
-    Py_DECREF(tp);
+    packet_free_block(p, tp);
 }
 
 static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)

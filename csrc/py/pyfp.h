@@ -153,6 +153,11 @@ PyObject *fp_packet_facade_getattro(PyObject *self, PyObject *name);
 /* `reader` non-NULL: view the record in place (its data must be stable). `facade`: make
  * the fastpkt.scapy subclass (when registered). */
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags);
+/* owner_is_reader of the packets a Reader's iteration views in place: freed, their block
+ * parks in that Reader for its next packet (fp_reader_obj.parked). */
+#define FP_OWNER_READER_ITER 2
+/* Free a block parked in a Reader (its close() and dealloc). */
+void fp_packet_parked_free(FpPacket *p);
 FpPacket *fp_packet_from_bytes(fp_state *st, const uint8_t *data, uint32_t caplen,
                                uint32_t wirelen, uint32_t linktype, int64_t ts_ns);
 /* A packet viewing `data` in place; `owner` (a Reader or a buffer holder) is kept alive. */
@@ -279,6 +284,12 @@ typedef struct {
     PyObject *input_exc;     /* exception a file object's read raised, re-raised for it */
     int64_t deadline_ns;     /* live: CLOCK_MONOTONIC time iteration ends at, 0 = none */
     int facade;              /* packets (and read_all's lists) are fastpkt.scapy's */
+    /* Blocks of packets this Reader's iteration made, parked by packet_dealloc once nobody
+     * held them (their hot slots still filled; no reference to the Reader): the next packet
+     * reuses one in place. Freed by close() and dealloc. */
+#define FP_READER_PARKED 2
+    FpPacket *parked[FP_READER_PARKED];
+    int nparked;
 } fp_reader_obj;
 
 /* FP_PULL_IDLE: a live source's read timeout passed without a packet. */

@@ -478,11 +478,18 @@ void fp_reader_unexport(fp_reader_obj *r)
     if (--r->exports == 0 && r->closed && r->claim_owner == 0) fp_reader_release_source(r);
 }
 
+/* The packet blocks parked for reuse (they hold no reference to the Reader). */
+static void free_parked(fp_reader_obj *r)
+{
+    while (r->nparked > 0) fp_packet_parked_free(r->parked[--r->nparked]);
+}
+
 static PyObject *reader_close(PyObject *self, PyObject *unused)
 {
     (void)unused;
     fp_reader_obj *r = as_reader(self);
     r->closed = 1;
+    free_parked(r);
     /* A claimer in another thread (a live capture waiting for packets is woken) releases
      * the source itself; PacketLists that reference the mapping keep it alive. */
     if (r->claim_owner) fp_source_live_break(r->src);
@@ -625,6 +632,7 @@ static void reader_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    free_parked(as_reader(self));
     fp_reader_release_source(as_reader(self));
     reader_clear(self);
     as_reader(self)->dfilter = NULL;
