@@ -263,8 +263,9 @@ int fp_flow_classify(fp_flow_packet *p, const uint8_t *data, const fp_dissection
                      uint32_t wirelen, int bidirectional, uint64_t *hash);
 /* A packet a sharded table does not keep (another shard's keyed packet, or a non-IP or
  * bad-transport one, as fp_flow_classify found): what fp_flow_table_add would do with it,
- * without reading its bytes again: counters, clock and expiry. */
-void fp_flow_table_pass(fp_flow_table *t, const fp_dissection *d, int64_t ts_ns, uint32_t wirelen, int kind);
+ * without reading its bytes or dissection (anomalous: it has anomalies): counters, clock
+ * and expiry. */
+void fp_flow_table_pass(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen, int kind);
 /* A keyed packet of this table's shard as fp_flow_classify made it (d: its dissection, where
  * it is now): fp_flow_table_add without reading the packet's headers again. */
 void fp_flow_table_add_keyed(fp_flow_table *t, const fp_flow_packet *p, const fp_dissection *d, uint64_t hash);

@@ -59,6 +59,7 @@ struct fp_flow_table {
     uint32_t lru_head, lru_tail, close_head, close_tail;
     int64_t now;
     int has_now;
+    int64_t due_ns;           /* no expiry walk can expire a flow before it (expire_due) */
     uint64_t next_id;
     uint64_t pkt;             /* input position of the packet being added */
     fp_flow_order order;      /* of the emission in progress */
@@ -145,6 +146,7 @@ static int reversal_at(reversal_queue *q, int64_t cut)
 static void note_reversal(fp_flow_table *t, int64_t ts_ns)
 {
     t->stats.time_reversals++;
+    t->due_ns = INT64_MIN; /* the lists are out of time order from now on: walk on every tick */
     if (t->cfg.shards < 2) return;
     if ((t->cfg.idle_timeout_ns > 0 && reversal_push(t, &t->rev_idle, ts_ns, t->now) < 0) ||
         reversal_push(t, &t->rev_close, ts_ns, t->now) < 0)
@@ -299,8 +301,32 @@ static void flow_expire(fp_flow_table *t, uint32_t idx, fp_expiration why)
     t->free_head = idx;
 }
 
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* Each list's head stopped the walk: it is due first. Without a time reversal the lists are
+ * in time order and every flow joining them later has a time at or after the clock, so
+ * until the earlier deadline a walk would stop at once (it reads both heads, two cache
+ * misses, on every tick of the clock: every packet of every shard table). */
+static void note_due(fp_flow_table *t)
+{
+    int64_t idle = t->cfg.idle_timeout_ns, due = INT64_MAX;
+    if (t->stats.time_reversals) {
+        t->due_ns = INT64_MIN;
+        return;
+    }
+    if (idle > 0)
+        due = add_sat(t->lru_head != FP_FLOW_NONE ? FLOW(t, t->lru_head).last_ns : t->now, idle);
+    int64_t close = add_sat(t->close_head != FP_FLOW_NONE ? FLOW(t, t->close_head).close_ns : t->now,
+                            t->cfg.close_grace_ns);
+    t->due_ns = close < due ? close : due;
+}
+
 static void expire_due(fp_flow_table *t)
 {
+    if (t->now < t->due_ns) return;
     check_reversals(t);
     int64_t idle = t->cfg.idle_timeout_ns;
     while (idle > 0 && t->lru_head != FP_FLOW_NONE) {
@@ -315,6 +341,7 @@ static void expire_due(fp_flow_table *t)
         set_order(t, ORD_CLOSE, f->close_pkt);
         flow_expire(t, t->close_head, (fp_expiration)f->closing);
     }
+    note_due(t);
 }
 
 /* The budget is exceeded and evicting can give bytes back. */
@@ -424,6 +451,7 @@ fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit
     fp_flow_table *t = calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     t->cfg = *cfg;
+    t->due_ns = INT64_MIN;
     if (t->cfg.max_flows == 0) t->cfg.max_flows = 1;
     t->b = cfg->budget ? cfg->budget : &t->own_budget;
     t->b->limit = cfg->max_memory;
@@ -483,13 +511,13 @@ static int attribute_fragment(fp_flow_table *t, fp_flow_packet *p, const uint8_t
 }
 
 /* What every table does with every packet, its own or not: counters and the clock. */
-static void table_account(fp_flow_table *t, const fp_dissection *d, int64_t ts_ns, uint32_t wirelen)
+static void table_account(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen)
 {
     t->pkt = t->stats.packets;
     t->order.pkt = t->pkt;
     t->stats.packets++;
     t->stats.bytes += wirelen;
-    if (d->anomalies) t->stats.anomalies++;
+    if (anomalous) t->stats.anomalies++;
     if (!t->has_now || ts_ns > t->now) {
         t->now = ts_ns;
         t->has_now = 1;
@@ -517,9 +545,9 @@ int fp_flow_classify(fp_flow_packet *p, const uint8_t *data, const fp_dissection
     return FP_FLOW_KEYED;
 }
 
-void fp_flow_table_pass(fp_flow_table *t, const fp_dissection *d, int64_t ts_ns, uint32_t wirelen, int kind)
+void fp_flow_table_pass(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen, int kind)
 {
-    table_account(t, d, ts_ns, wirelen);
+    table_account(t, anomalous, ts_ns, wirelen);
     if (kind == FP_FLOW_NON_IP) t->stats.non_ip_packets++;
     else if (kind == FP_FLOW_BAD_TRANSPORT) t->stats.bad_transport++;
 }
@@ -570,7 +598,7 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
                        int64_t ts_ns, uint32_t wirelen)
 {
     fp_flow_packet p;
-    table_account(t, d, ts_ns, wirelen);
+    table_account(t, d->anomalies != 0, ts_ns, wirelen);
     if (fp_flow_packet_from(&p, data, d, ts_ns, wirelen, t->cfg.bidirectional) < 0) {
         t->stats.non_ip_packets++;
         return;
@@ -589,7 +617,7 @@ void fp_flow_table_add_keyed(fp_flow_table *t, const fp_flow_packet *p, const fp
 {
     fp_flow_packet own = *p;
     own.d = d;
-    table_account(t, d, p->ts_ns, p->wirelen);
+    table_account(t, d->anomalies != 0, p->ts_ns, p->wirelen);
     table_take(t, &own, hash, 0);
 }
 
@@ -632,8 +660,9 @@ const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n)
     return t->creations;
 }
 
-/* High hash bits: the table's slots use the low ones, which then stay evenly used. */
+/* High hash bits: the table's slots use the low ones, which then stay evenly used. A
+ * multiply and shift instead of a division: the top 24 bits scaled to [0, shards). */
 uint32_t fp_flow_key_shard(uint64_t key_hash, uint32_t shards)
 {
-    return shards > 1 ? (uint32_t)((key_hash >> 40) % shards) : 0;
+    return (uint32_t)(((key_hash >> 40) * shards) >> 24);
 }

@@ -267,10 +267,10 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_
 
 /* The next record from the shared feed (read and dissected once by some worker, in input
  * order): PUMP_MORE with it, PUMP_END, or PUMP_ABORT when the feed failed. */
-static int next_fed(fp_flows_obj *fl, const fp_record **rec, const fp_reader_obj **from, const fp_dissection **dp,
-                    const fp_feed_class **cls)
+static int next_fed(fp_flows_obj *fl, const fp_feed_pass **pass, const fp_record **rec, const fp_reader_obj **from,
+                    const fp_dissection **dp, const fp_feed_class **cls)
 {
-    int rc = fp_feed_next((fp_feed *)fl->feed, fl->shard, &fl->feed_at, rec, dp, cls);
+    int rc = fp_feed_next((fp_feed *)fl->feed, fl->shard, &fl->feed_at, pass, rec, dp, cls);
     if (rc <= 0) {
         fl->feed_end = rc == 0;
         return rc == 0 ? PUMP_END : PUMP_ABORT;
@@ -291,17 +291,17 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         const fp_reader_obj *from = NULL;
         const fp_dissection *dp = NULL;
         const fp_feed_class *cls = NULL;
-        int rc = fl->feed ? next_fed(fl, &rec, &from, &dp, &cls)
+        const fp_feed_pass *pass = NULL;
+        int rc = fl->feed ? next_fed(fl, &pass, &rec, &from, &dp, &cls)
                           : next_merged(fl, &rec, &from, &dp, &d, pull_rc, which, err, errbuf, errlen);
         if (rc != PUMP_MORE) return rc;
-        if (cls && cls->kind != FP_FLOW_FRAGMENT &&
-            (cls->kind != FP_FLOW_KEYED || fp_flow_key_shard(cls->hash, fl->shards) != fl->shard)) {
+        if (pass && pass->kind != FP_FLOW_FRAGMENT && (pass->kind != FP_FLOW_KEYED || pass->shard != fl->shard)) {
             /* another shard's packet, or one no table keeps: counters and clock only */
-            fp_flow_table_pass(fl->table, dp, rec->ts_ns, rec->wirelen, cls->kind);
+            fp_flow_table_pass(fl->table, pass->anomalous, pass->ts_ns, pass->wirelen, pass->kind);
             if (pump_should_stop(fl, until_output)) break;
             continue;
         }
-        if (cls && cls->kind == FP_FLOW_KEYED) { /* ours: keyed while its bytes were in cache */
+        if (pass && pass->kind == FP_FLOW_KEYED) { /* ours: keyed while its bytes were in cache */
             fp_flow_table_add_keyed(fl->table, &cls->p, dp, cls->hash);
             if (pump_should_stop(fl, until_output)) break;
             continue;

@@ -45,22 +45,53 @@ PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
 /* engine_feed.c: the shared dissection feed of a parallel run (fastpkt.parallel's _Feed). */
 typedef struct fp_feed fp_feed;
 enum { FP_FEED_OK = 0, FP_FEED_INEXACT = 1, FP_FEED_NO_MEMORY = 2, FP_FEED_CANCELLED = 3 };
-/* A worker's place in the feed: the window it reads and the next record in it. */
-typedef struct {
-    uint64_t win;
-    uint32_t pos;
-    void *cur; /* the window's slot once ready, else NULL */
-} fp_feed_cursor;
 /* How the flow tables take a record: fp_flow_classify's kind and key hash (FP_FLOW_KEYED). */
 typedef struct {
     uint64_t hash;
     uint8_t kind;
     fp_flow_packet p; /* FP_FLOW_KEYED: the packet as the table takes it (p.d is stale) */
 } fp_feed_class;
-/* Worker `me`'s next record, its dissection and class, in input order (GIL released): 1,
- * 0 at the end, -1 when the feed failed (a window not proven, or a worker stopped). */
-int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **rec, const fp_dissection **d,
-                 const fp_feed_class **cls);
+/* What every table reads of every record, 16 bytes side by side: a table skips another
+ * shard's packet (counters, clock, expiry) without touching its record, dissection or class,
+ * which the producer's core wrote. */
+typedef struct {
+    int64_t ts_ns;
+    uint32_t wirelen;
+    uint16_t shard;    /* FP_FLOW_KEYED: the shard that keeps it */
+    uint8_t kind;      /* fp_flow_classify's, or FP_FLOW_FRAGMENT */
+    uint8_t anomalous; /* the dissection found anomalies */
+} fp_feed_pass;
+/* A worker's place in the feed: the window it reads (its arrays, once ready) and the next
+ * record in it. */
+typedef struct {
+    uint64_t win;
+    uint32_t pos, n;
+    void *cur; /* the window's slot once ready, else NULL */
+    const fp_feed_pass *pass;
+    const fp_record *recs;
+    const fp_dissection *ds;
+    const fp_feed_class *cls;
+} fp_feed_cursor;
+/* Moves c to its next window once it has read the current one: 1 when it holds a record
+ * at c->pos, 0 at the end, -1 when the feed failed (a window not proven, or a worker
+ * stopped). GIL released. */
+int fp_feed_advance(fp_feed *f, uint32_t me, fp_feed_cursor *c);
+/* Worker `me`'s next record in input order, as fp_feed_advance returns: what every table
+ * reads of it, the record, its dissection and class. Inline: one index check per record. */
+static inline int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_feed_pass **pass,
+                               const fp_record **rec, const fp_dissection **d, const fp_feed_class **cls)
+{
+    if (!(c->cur && c->pos < c->n)) {
+        int rc = fp_feed_advance(f, me, c);
+        if (rc <= 0) return rc;
+    }
+    uint32_t i = c->pos++;
+    *pass = &c->pass[i];
+    *rec = &c->recs[i];
+    *d = &c->ds[i];
+    *cls = &c->cls[i];
+    return 1;
+}
 /* Make every worker's fp_feed_next return -1 (a worker leaving early: no one waits for it). */
 void fp_feed_cancel(fp_feed *f);
 /* 0 when `feed` is a _Feed of `workers` whose Reader `worker` is the only one in `readers`,

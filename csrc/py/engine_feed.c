@@ -31,6 +31,7 @@ typedef struct {
     fp_record *recs;
     fp_dissection *ds;
     fp_feed_class *cls; /* how a flow table takes each record (fp_flow_classify) */
+    fp_feed_pass *pass; /* what every table reads of each record */
     uint32_t n, cap;
     uint64_t win;      /* the window held, once ready */
     int ready;
@@ -91,6 +92,9 @@ static int window_grow(feed_window *s)
     fp_feed_class *c = realloc(s->cls, (size_t)cap * sizeof *c);
     if (c == NULL) return -1;
     s->cls = c;
+    fp_feed_pass *p = realloc(s->pass, (size_t)cap * sizeof *p);
+    if (p == NULL) return -1;
+    s->pass = p;
     s->cap = cap;
     return 0;
 }
@@ -136,6 +140,7 @@ static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, ui
         if (s->n == s->cap && window_grow(s) < 0) return FP_FEED_NO_MEMORY;
         fp_dissection *d = &s->ds[s->n];
         fp_feed_class *c = &s->cls[s->n];
+        fp_feed_pass *p = &s->pass[s->n];
         s->recs[s->n++] = rec;
         fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, d);
         /* classified while the bytes are in this core's cache: the other tables skip
@@ -144,6 +149,11 @@ static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, ui
         c->kind = d->is_fragment ? FP_FLOW_FRAGMENT /* defragmented by each consumer first */
                   : (uint8_t)fp_flow_classify(&c->p, rec.data, d, rec.ts_ns, rec.wirelen, f->bidirectional,
                                               &c->hash);
+        *p = (fp_feed_pass){.ts_ns = rec.ts_ns,
+                            .wirelen = rec.wirelen,
+                            .shard = c->kind == FP_FLOW_KEYED ? (uint16_t)fp_flow_key_shard(c->hash, f->workers) : 0,
+                            .kind = c->kind,
+                            .anomalous = d->anomalies != 0};
     }
     s->clean = rc == FP_PULL_END && !r->closed && fp_source_range_clean(r->src);
     s->stop = fp_source_position(r->src);
@@ -247,23 +257,28 @@ static void window_done(fp_feed *f, feed_window *s)
     if (to > from) release_mappings(f, from, to);
 }
 
-int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **rec, const fp_dissection **d,
-                 const fp_feed_class **cls)
+/* Make slot s the cursor's window. */
+static void cursor_enter(fp_feed_cursor *c, feed_window *s)
+{
+    c->cur = s;
+    c->pos = 0;
+    c->n = s->n;
+    c->pass = s->pass;
+    c->recs = s->recs;
+    c->ds = s->ds;
+    c->cls = s->cls;
+}
+
+int fp_feed_advance(fp_feed *f, uint32_t me, fp_feed_cursor *c)
 {
     for (;;) {
         feed_window *s = c->cur;
         if (s) {
-            if (c->pos < s->n) {
-                *rec = &s->recs[c->pos];
-                *d = &s->ds[c->pos];
-                *cls = &s->cls[c->pos];
-                c->pos++;
-                return 1;
-            }
+            if (c->pos < s->n) return 1;
             window_done(f, s);
             c->cur = NULL;
             c->win++;
-            c->pos = 0;
+            c->pos = c->n = 0;
         }
         if (produce_ahead(f, me) < 0) return -1;
         pthread_mutex_lock(&f->mu);
@@ -278,12 +293,12 @@ int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const fp_record **r
             }
             s = &f->slots[c->win % f->ring];
             if (s->ready && s->win == c->win && c->win < f->proven) {
-                c->cur = s;
+                cursor_enter(c, s);
                 break;
             }
             if (s->ready && s->win == c->win && !f->fixing) {
                 if (prove(f, s) < 0) continue; /* failed: returns above */
-                c->cur = s;
+                cursor_enter(c, s);
                 break;
             }
             if (can_produce(f, me)) break;
@@ -343,7 +358,7 @@ static PyObject *feed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                                    &window, &bidirectional))
         return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(readers);
-    if (n < 1 || n > 4096 || window < 1) {
+    if (n < 1 || n > 4096 || window < 1) { /* shard numbers fit fp_feed_pass */
         PyErr_SetString(PyExc_ValueError, "_Feed needs 1 to 4096 Readers and a window of at least one byte");
         return NULL;
     }
@@ -405,6 +420,7 @@ static void feed_dealloc(PyObject *self)
         free(f->slots[i].recs);
         free(f->slots[i].ds);
         free(f->slots[i].cls);
+        free(f->slots[i].pass);
     }
     free(f->slots);
     free(f->next);
