@@ -759,6 +759,7 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->held = calloc(k ? (size_t)k : 1, sizeof *fl->held);
     fl->held_cap = calloc(k ? (size_t)k : 1, sizeof *fl->held_cap);
     fl->budget = &fl->budget_store;
+    if (feed) fp_feed_attach((fp_feed *)feed, cfg->shard, fl->budget);
     fl->drop_on_memory_error = drop_on_memory_error;
     fl->shard = cfg->shard;
     fl->shards = cfg->shards;
@@ -1059,6 +1060,7 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
 
 static int flows_clear(PyObject *self)
 {
+    if (FL(self)->feed) fp_feed_detach((fp_feed *)FL(self)->feed, FL(self)->budget);
     Py_CLEAR(FL(self)->feed);
     Py_CLEAR(FL(self)->readers);
     Py_CLEAR(FL(self)->progress);

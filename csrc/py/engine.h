@@ -92,6 +92,10 @@ static inline int fp_feed_next(fp_feed *f, uint32_t me, fp_feed_cursor *c, const
     *cls = &c->cls[i];
     return 1;
 }
+/* Worker `worker`'s engine budget: the windows that worker fills are charged to it
+ * (component "engine"), so they count inside max_memory. Detach before the budget goes. */
+void fp_feed_attach(fp_feed *f, uint32_t worker, fp_budget *b);
+void fp_feed_detach(fp_feed *f, const fp_budget *b);
 /* Make every worker's fp_feed_next return -1 (a worker leaving early: no one waits for it). */
 void fp_feed_cancel(fp_feed *f);
 /* 0 when `feed` is a _Feed of `workers` whose Reader `worker` is the only one in `readers`,

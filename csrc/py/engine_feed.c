@@ -40,6 +40,7 @@ typedef struct {
     uint64_t start, end;
     uint64_t stop;     /* where the record after the last one starts */
     int clean;         /* read to the end without error or layout block (see fill) */
+    size_t charged;    /* the arrays' size, as charged to the producer's budget */
 } feed_window;
 
 struct fp_feed {
@@ -51,6 +52,7 @@ struct fp_feed {
     uint64_t first, size, window, nwin;
     feed_window *slots; /* window w in slots[w % ring] */
     uint64_t *next;     /* per worker: the next window it produces (only it writes this) */
+    fp_budget **budgets; /* per worker: its engine's, charged for the slots it fills */
     uint64_t freed;     /* every window below it was consumed by every worker */
     uint64_t released;  /* the mappings gave back their pages below this offset */
     uint64_t proven;    /* every window below it holds the sequential read's records ... */
@@ -160,6 +162,35 @@ static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, ui
     return 0;
 }
 
+static size_t slot_bytes(const feed_window *s)
+{
+    return fp_alloc_size(s->recs) + fp_alloc_size(s->ds) + fp_alloc_size(s->cls) + fp_alloc_size(s->pass);
+}
+
+/* Worker me's budget follows the arrays of its slots (window w is in slot w % 2n, made by
+ * worker w % n: each slot has one producer, whose thread alone touches its budget). A slot
+ * the fixer grew while another worker proved it is charged at its producer's next fill. */
+static void charge_slot(fp_feed *f, uint32_t me, feed_window *s)
+{
+    fp_budget *b = f->budgets[me];
+    size_t now = slot_bytes(s);
+    if (b == NULL || now == s->charged) return;
+    if (now > s->charged) fp_budget_charge(b, FP_MEM_ENGINE, now - s->charged);
+    else fp_budget_credit(b, FP_MEM_ENGINE, s->charged - now);
+    s->charged = now;
+}
+
+void fp_feed_attach(fp_feed *f, uint32_t worker, fp_budget *b)
+{
+    if (worker < f->workers) f->budgets[worker] = b;
+}
+
+void fp_feed_detach(fp_feed *f, const fp_budget *b)
+{
+    for (uint32_t i = 0; i < f->workers; i++)
+        if (f->budgets[i] == b) f->budgets[i] = NULL;
+}
+
 /* Fill window w's (free) slot with worker me's Reader and publish it. */
 static int produce(fp_feed *f, uint32_t me, uint64_t w)
 {
@@ -167,6 +198,7 @@ static int produce(fp_feed *f, uint32_t me, uint64_t w)
     fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(f->readers, me);
     if (r->src == NULL) return FP_FEED_INEXACT;
     int why = fill(f, s, r, window_start(f, r->src, w), window_offset(f, w + 1));
+    charge_slot(f, me, s);
     if (why) return why;
     pthread_mutex_lock(&f->mu);
     s->win = w;
@@ -382,7 +414,8 @@ static PyObject *feed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     f->nwin = f->size > f->first ? (f->size - f->first + window - 1) / window : 0;
     f->slots = calloc(f->ring, sizeof *f->slots);
     f->next = calloc((size_t)n, sizeof *f->next);
-    if (f->slots == NULL || f->next == NULL) {
+    f->budgets = calloc((size_t)n, sizeof *f->budgets);
+    if (f->slots == NULL || f->next == NULL || f->budgets == NULL) {
         Py_DECREF(f);
         return PyErr_NoMemory();
     }
@@ -424,6 +457,7 @@ static void feed_dealloc(PyObject *self)
     }
     free(f->slots);
     free(f->next);
+    free(f->budgets);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     tp->tp_free(self);
