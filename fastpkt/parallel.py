@@ -8,8 +8,8 @@ single engine's. Over one mapped capture the workers share a dissection feed (``
 csrc/py/engine_feed.c): the capture is cut into record-aligned windows of ``WINDOW_BYTES``,
 each read, dissected and keyed once by one worker in turn, and every shard consumes every
 window in input order (another shard's packets only move its counters and clock).
-Elsewhere (several files, streams, display filters, on_error="skip") every worker reads the
-whole input itself. Every record carries its place in the single engine's output (the
+Elsewhere (several files, streams, display filters reading frame.number, on_error="skip")
+every worker reads the whole input itself. Every record carries its place in the single engine's output (the
 packet at which it left and its rank among that packet's departures), so the merge
 (``_merge`` in C) gives the same records, in the same order, with the same flow ids, as
 ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
@@ -106,12 +106,13 @@ WINDOW_BYTES = 128 << 10
 def _feed(readers: list[list[Reader]], n: int, bidirectional: bool, open_readers: Callable[[], list[Reader]]) -> Any:
     """The shared dissection feed over one mapped capture (``_Feed``, csrc/py/engine_feed.c),
     or None where it cannot apply: several files (merged by time), streams (stdin, pipes,
-    file objects, compressed files), a display filter (its frame.number counts from the
-    start), on_error="skip" (a resync depends on what came before), or a capture too small
-    to give every worker a window."""
+    file objects, compressed files), a display filter that reads frame.number (it counts
+    from the start; any other filter is decided where the window is dissected),
+    on_error="skip" (a resync depends on what came before), or a capture too small to give
+    every worker a window."""
     from ._fastpkt import _Feed
 
-    if any(len(rs) != 1 for rs in readers) or readers[0][0].display_filter is not None:
+    if any(len(rs) != 1 for rs in readers):
         return None
     first = readers[0][0]
     if first.size - first.position < n * WINDOW_BYTES:

@@ -30,6 +30,10 @@ int fp_filter_match(const fp_filter *f, fp_field_ctx *x);
  * its packets need fp_dissect; others are decided on FP_DISSECT_HEADERS. */
 int fp_filter_needs_app(const fp_filter *f);
 
+/* 1 when the program reads frame.number: a record's match then depends on how many came
+ * before it in the whole input, not on the record alone. */
+int fp_filter_needs_number(const fp_filter *f);
+
 /* Dissects the record and matches it; `number` is frame.number (1-based, 0 unknown).
  * `d` receives the dissection: whole when `full` (a consumer reads it next), else only
  * as deep as the program needs; `flags` as fp_dissect_ex's (FP_DISSECT_NO_TUNNELS). */

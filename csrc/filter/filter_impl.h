@@ -90,6 +90,7 @@ struct fp_filter {
     fp_vexpr *vx;
     int n_vx, cap_vx;
     int needs_app; /* some field lives in an application layer: full dissection */
+    int needs_number; /* it reads frame.number (the record's place in the whole input) */
 };
 
 /* -1, 0, 1: integers, booleans and IPv4 as numbers, times signed, the rest as bytes. */

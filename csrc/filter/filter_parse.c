@@ -1685,6 +1685,11 @@ static int field_needs_app(const fp_field *f)
     return f != NULL && (f->layer >= FP_L_DNS || strncmp(f->name, "quic", 4) == 0);
 }
 
+static int field_is_number(const fp_field *f)
+{
+    return f != NULL && strcmp(f->name, "frame.number") == 0;
+}
+
 fp_filter *fp_filter_compile(const char *expr, fp_filter_error *err)
 {
     memset(err, 0, sizeof *err);
@@ -1713,11 +1718,18 @@ fp_filter *fp_filter_compile(const char *expr, fp_filter_error *err)
         const fp_node *n = &f->nodes[i];
         if (n->type >= NT_EXISTS && (field_needs_app(n->lhs.field) || (n->rhs_field && field_needs_app(n->rhs.field))))
             f->needs_app = 1;
+        if (n->type >= NT_EXISTS && (field_is_number(n->lhs.field) || (n->rhs_field && field_is_number(n->rhs.field))))
+            f->needs_number = 1;
     }
-    for (int i = 0; i < f->n_vx; i++)
+    for (int i = 0; i < f->n_vx; i++) {
         if ((f->vx[i].op == VX_FIELD || f->vx[i].op == VX_STRING) && field_needs_app(f->vx[i].field.field))
             f->needs_app = 1;
+        if ((f->vx[i].op == VX_FIELD || f->vx[i].op == VX_STRING || f->vx[i].op == VX_REF) &&
+            field_is_number(f->vx[i].field.field))
+            f->needs_number = 1;
+    }
     return f;
 }
 
 int fp_filter_needs_app(const fp_filter *f) { return f->needs_app; }
+int fp_filter_needs_number(const fp_filter *f) { return f->needs_number; }

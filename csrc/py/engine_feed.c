@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "engine.h"
+#include "../filter/filter.h"
 
 typedef struct {
     fp_record *recs;
@@ -144,7 +145,8 @@ static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, ui
         fp_feed_class *c = &s->cls[s->n];
         fp_feed_pass *p = &s->pass[s->n];
         s->recs[s->n++] = rec;
-        fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, d);
+        if (r->dfilter) *d = r->dissection; /* the filter's, whole (keep_dissection) */
+        else fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, d);
         /* classified while the bytes are in this core's cache: the other tables skip
          * their packets without reading them */
         c->hash = 0;
@@ -358,19 +360,28 @@ int fp_feed_check(PyObject *feed, fp_state *st, uint32_t worker, uint32_t worker
 }
 
 /* A Reader the feed may use: open, mapped (or a memory buffer), not yet read, read under
- * on_error raise or stop (a resync under skip depends on what came before), with no
- * display filter (its frame.number counts from the start) or count. */
-static int feed_reader_ok(fp_state *st, PyObject *o)
+ * on_error raise or stop (a resync under skip depends on what came before), without a
+ * count, and with the display filter of the others (`like`), which must not read
+ * frame.number (it counts from the start, while a window's producer starts mid-input;
+ * any other field is the record's own, so the producer decides the match). */
+static int feed_reader_ok(fp_state *st, PyObject *o, const fp_reader_obj *like)
 {
     if (!PyObject_TypeCheck(o, st->Reader_Type)) {
         PyErr_Format(PyExc_TypeError, "_Feed needs Readers, got %.100s", Py_TYPE(o)->tp_name);
         return 0;
     }
     const fp_reader_obj *r = (const fp_reader_obj *)o;
-    if (r->src == NULL || r->closed || r->dfilter || r->has_limit || r->delivered || r->policy == FP_ON_ERROR_SKIP ||
-        !fp_source_stable_data(r->src) || !fp_source_size(r->src)) {
-        PyErr_SetString(PyExc_ValueError, "_Feed needs unread mapped Readers without a display filter, count "
-                                          "or on_error='skip'");
+    int same_filter = r->dfilter == NULL ? like->dfilter == NULL
+                                         : like->dfilter != NULL && !fp_filter_needs_number(r->dfilter) &&
+                                               PyObject_RichCompareBool(((FpDisplayFilter *)r->dfilter_obj)->expression,
+                                                                        ((FpDisplayFilter *)like->dfilter_obj)->expression,
+                                                                        Py_EQ) == 1;
+    if (r->src == NULL || r->closed || !same_filter || r->has_limit || r->delivered ||
+        r->policy == FP_ON_ERROR_SKIP || !fp_source_stable_data(r->src) || !fp_source_size(r->src)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "_Feed needs unread mapped Readers without a count or "
+                                          "on_error='skip', with one display filter that does not read "
+                                          "frame.number");
         return 0;
     }
     return 1;
@@ -394,9 +405,14 @@ static PyObject *feed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_ValueError, "_Feed needs 1 to 4096 Readers and a window of at least one byte");
         return NULL;
     }
-    if (!feed_reader_ok(st, fixer)) return NULL;
+    if (!PyObject_TypeCheck(fixer, st->Reader_Type)) {
+        PyErr_Format(PyExc_TypeError, "_Feed needs Readers, got %.100s", Py_TYPE(fixer)->tp_name);
+        return NULL;
+    }
+    const fp_reader_obj *like = (const fp_reader_obj *)fixer;
+    if (!feed_reader_ok(st, fixer, like)) return NULL;
     for (Py_ssize_t i = 0; i < n; i++)
-        if (!feed_reader_ok(st, PyTuple_GET_ITEM(readers, i))) return NULL;
+        if (!feed_reader_ok(st, PyTuple_GET_ITEM(readers, i), like)) return NULL;
     fp_feed *f = (fp_feed *)type->tp_alloc(type, 0);
     if (f == NULL) return NULL;
     pthread_mutex_init(&f->mu, NULL);
@@ -421,10 +437,13 @@ static PyObject *feed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     for (uint32_t i = 0; i < f->workers; i++) {
         f->next[i] = i;
+        /* a display filter's dissection is the one stored: whole, as the engines read it */
+        ((fp_reader_obj *)PyTuple_GET_ITEM(readers, i))->keep_dissection = 1;
         /* a window's pages stay until every worker has consumed it: release_mappings */
         fp_source_keep_pages(((fp_reader_obj *)PyTuple_GET_ITEM(readers, i))->src);
     }
     fp_source_keep_pages(((fp_reader_obj *)fixer)->src);
+    ((fp_reader_obj *)fixer)->keep_dissection = 1;
     return (PyObject *)f;
 }
 
