@@ -22,7 +22,8 @@ Rows:
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
   nfstream mN        NFStreamer(path, n_meters=N).to_pandas(), when nfstream imports
 Printed per row: seconds (median), packets/s, GB/s, speedup and scaling efficiency against
-one worker (speedup / N), process CPU seconds and CPU seconds per worker, the CPU bound on
+one worker (speedup / N), process CPU seconds, their ratio to one worker's ("cpu xw1": the
+work N workers add; issue 17's goal is at most 1.25 for 2), CPU seconds per worker, the CPU bound on
 speedup (one worker's CPU over each of N workers' share: what N idle cores would give) and
 its efficiency (bound / N), peak RSS, each worker's engine peak
 (stats['worker_memory_peak_bytes']), and "fed" when the workers shared one reading of the
@@ -165,9 +166,9 @@ def main() -> int:
     res = dict(rows)
     print("\nfile: %s  (%.2f GB), usable cores: %d, load average %.1f" % (
         path, size / 1e9, cores, os.getloadavg()[0]))
-    print("%-18s %9s %12s %7s %8s %6s %8s %8s %9s %9s %9s  %s" % (
-        "row", "seconds", "packets/s", "GB/s", "speedup", "eff.", "cpu s", "cpu/wkr", "cpu bound", "cpu eff.",
-        "peak RSS", "worker engine peaks (MB)"))
+    print("%-18s %9s %12s %7s %8s %6s %8s %8s %8s %9s %9s %9s  %s" % (
+        "row", "seconds", "packets/s", "GB/s", "speedup", "eff.", "cpu s", "cpu xw1", "cpu/wkr", "cpu bound",
+        "cpu eff.", "peak RSS", "worker engine peaks (MB)"))
     for name, r in rows:
         if "error" in r:
             print("%-18s %s" % (name, r["error"][:100]))
@@ -178,10 +179,11 @@ def main() -> int:
         # the speedup N workers allow on N idle cores: one worker's CPU over each worker's
         # share (what a loaded machine's wall clock cannot show)
         bound = base["cpu"] / (r["cpu"] / n) if base and "cpu" in base and r.get("cpu") else None
-        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %8s %9s %9s %7.0f MB  %s%s%s" % (
+        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %8s %8s %9s %9s %7.0f MB  %s%s%s" % (
             name, r["seconds"], "{:,.0f}".format(r["packets"] / r["seconds"]), size / r["seconds"] / 1e9,
             "%.2fx" % speed if speed else "-", "%.2f" % (speed / n) if speed else "-",
-            "%.2f" % r["cpu"] if "cpu" in r else "-", "%.3f" % (r["cpu"] / n) if "cpu" in r else "-",
+            "%.2f" % r["cpu"] if "cpu" in r else "-", "%.2f" % (r["cpu"] / base["cpu"]) if bound else "-",
+            "%.3f" % (r["cpu"] / n) if "cpu" in r else "-",
             "%.2fx" % bound if bound else "-", "%.2f" % (bound / n) if bound else "-", r.get("rss_mb", 0),
             " ".join("%.0f" % (p / 1e6) for p in r.get("worker_peaks", [])),
             "  fed" if r.get("fed") else "",
