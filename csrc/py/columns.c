@@ -17,7 +17,7 @@ static uint32_t hash_bytes(const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 29;
-    return (uint32_t)h | 1u;
+    return (uint32_t)h;
 }
 
 static int interner_grow(fp_interner *t)
@@ -94,17 +94,16 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
 }
 
 /* Keys of at most 16 bytes, as two words plus their length: no memcmp, no byte loop. */
-int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n)
+int32_t fp_intern_fixed_lookup(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n)
 {
     if (t->oom) return -1;
-    uint32_t c = (uint32_t)t->last_code;
-    if (t->count && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n) return (int32_t)c;
+    uint32_t c;
     if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
         t->oom = 1;
         return -1;
     }
     uint64_t h64 = (k0 * 0x9E3779B97F4A7C15ull) ^ ((k1 + n) * 0xC2B2AE3D27D4EB4Full);
-    uint32_t h = (uint32_t)(h64 >> 32) | 1u;
+    uint32_t h = (uint32_t)(h64 >> 32);
     uint32_t i = h & (t->cap - 1);
     for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
         c = t->slots[i] - 1;

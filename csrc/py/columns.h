@@ -24,8 +24,15 @@ typedef enum { FP_CAT_IP, FP_CAT_MAC, FP_CAT_TEXT, FP_CAT_ANOMALY } fp_cat_kind;
 /* Codes for variable keys (names); -1 when out of memory. */
 int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n);
 /* Codes for keys of at most 16 bytes given as two words and a length (addresses:
- * n = 4 or 16 for IP, 6 for MAC; bit sets: n = 4). */
-int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n);
+ * n = 4 or 16 for IP, 6 for MAC; bit sets: n = 4). A repeat of the last key is answered
+ * inline (runs of anomalies and link addresses); the hash lookup is out of line. */
+int32_t fp_intern_fixed_lookup(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n);
+static inline int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n)
+{
+    uint32_t c = (uint32_t)t->last_code;
+    if (t->count && !t->oom && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n) return (int32_t)c;
+    return fp_intern_fixed_lookup(t, k0, k1, n);
+}
 void fp_interner_free(fp_interner *t);
 /* The bytes of code c's key (fp_intern_bytes keys); never NULL, even for empty keys. */
 static inline const uint8_t *fp_interner_key(const fp_interner *t, uint32_t c)

@@ -469,6 +469,7 @@ typedef struct {
     uint8_t *mask[NUM_COLS]; /* pandas: one byte per row, 1 = missing */
     uint8_t *bits[NUM_COLS]; /* Arrow: a zeroed validity bitmap, 1 = present (instead of mask) */
     int32_t *codes[NUM_CATS];
+    uint8_t *valid[NUM_CATS]; /* Arrow: the codes' zeroed validity bitmaps, set as codes are stored */
     fp_interner cats[NUM_CATS];
     int dissect_flags;       /* the packets' fp_dissect_ex flags */
 } col_set;
@@ -486,9 +487,15 @@ static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int pr
     else c->mask[col][i] = (uint8_t)!present;
 }
 
+static inline void set_code(col_set *c, int k, Py_ssize_t i, int32_t code)
+{
+    c->codes[k][i] = code;
+    if (c->valid[k]) c->valid[k][i >> 3] |= (uint8_t)((code >= 0) << (i & 7));
+}
+
 static inline void put_cat(col_set *c, int k, Py_ssize_t i, const void *key, size_t n)
 {
-    c->codes[k][i] = key ? fp_intern_bytes(&c->cats[k], key, n) : -1;
+    set_code(c, k, i, key ? fp_intern_bytes(&c->cats[k], key, n) : -1);
 }
 
 static inline uint64_t load_u64(const uint8_t *p)
@@ -508,16 +515,17 @@ static void fill_ip(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_diss
 {
     if (FP_HAS(d, FP_L_IP4)) {
         const uint8_t *h = data + d->layer[FP_L_IP4].off;
-        c->codes[K_SRC][i] = fp_intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4);
-        c->codes[K_DST][i] = fp_intern_fixed(&c->cats[K_DST], load_u32(h + 16), 0, 4);
+        set_code(c, K_SRC, i, fp_intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4));
+        set_code(c, K_DST, i, fp_intern_fixed(&c->cats[K_DST], load_u32(h + 16), 0, 4));
         put_num(c, C_TTL, i, h[8], 1);
     } else if (FP_HAS(d, FP_L_IP6)) {
         const uint8_t *h = data + d->layer[FP_L_IP6].off;
-        c->codes[K_SRC][i] = fp_intern_fixed(&c->cats[K_SRC], load_u64(h + 8), load_u64(h + 16), 16);
-        c->codes[K_DST][i] = fp_intern_fixed(&c->cats[K_DST], load_u64(h + 24), load_u64(h + 32), 16);
+        set_code(c, K_SRC, i, fp_intern_fixed(&c->cats[K_SRC], load_u64(h + 8), load_u64(h + 16), 16));
+        set_code(c, K_DST, i, fp_intern_fixed(&c->cats[K_DST], load_u64(h + 24), load_u64(h + 32), 16));
         put_num(c, C_TTL, i, h[7], 1);
     } else {
-        c->codes[K_SRC][i] = c->codes[K_DST][i] = -1;
+        set_code(c, K_SRC, i, -1);
+        set_code(c, K_DST, i, -1);
         put_num(c, C_TTL, i, 0, 0);
     }
 }
@@ -601,13 +609,14 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
     put_num(c, C_VLAN, i, has_vlan ? (d.vlan[0].tci & 0x0fff) : 0, has_vlan);
     if (FP_HAS(&d, FP_L_ETH)) {
         const uint8_t *h = data + d.layer[FP_L_ETH].off;
-        c->codes[K_ETH_SRC][i] = fp_intern_fixed(&c->cats[K_ETH_SRC], load_mac(h + 6), 0, 6);
-        c->codes[K_ETH_DST][i] = fp_intern_fixed(&c->cats[K_ETH_DST], load_mac(h), 0, 6);
+        set_code(c, K_ETH_SRC, i, fp_intern_fixed(&c->cats[K_ETH_SRC], load_mac(h + 6), 0, 6));
+        set_code(c, K_ETH_DST, i, fp_intern_fixed(&c->cats[K_ETH_DST], load_mac(h), 0, 6));
     } else {
-        c->codes[K_ETH_SRC][i] = c->codes[K_ETH_DST][i] = -1;
+        set_code(c, K_ETH_SRC, i, -1);
+        set_code(c, K_ETH_DST, i, -1);
     }
     fill_app(c, i, data, &d);
-    c->codes[K_ANOM][i] = fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4);
+    set_code(c, K_ANOM, i, fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4));
 }
 
 /* Rows are independent: split them over a few threads, each with its own interners,
@@ -688,12 +697,12 @@ static int merge_job(col_set *into, col_job *j)
     return 0;
 }
 
-static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n, const fp_source *mapping)
+static int fill_rows_parallel(col_set *c, const pl_entry *entries, Py_ssize_t n, const fp_source *mapping,
+                              int max_threads)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int nt = (int)(n / COLUMNS_ROWS_PER_THREAD);
     if (nt > COLUMNS_MAX_THREADS) nt = COLUMNS_MAX_THREADS;
-    if (cpus > 0 && nt > cpus) nt = (int)cpus;
+    if (nt > max_threads) nt = max_threads;
     if (nt < 2) {
         fill_range(c, entries, 0, n, mapping);
         return 0;
@@ -825,7 +834,7 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kw
         for (int k = 0; k < NUM_CATS; k++) part.codes[k] = scratch + (size_t)k * (size_t)chunk;
         int failed;
         Py_BEGIN_ALLOW_THREADS
-        failed = fill_rows_parallel(&part, pl->entries + start, m, mapping) < 0;
+        failed = fill_rows_parallel(&part, pl->entries + start, m, mapping, (int)sysconf(_SC_NPROCESSORS_ONLN)) < 0;
         Py_END_ALLOW_THREADS
         memcpy(c.cats, part.cats, sizeof c.cats);
         for (int k = 0; k < NUM_CATS; k++)
@@ -907,6 +916,7 @@ typedef struct {
     Py_ssize_t pos;  /* PacketList: the next row */
     int64_t batch_rows;
     pl_entry *entries; /* a Reader's records of one batch, when they are filled on a second thread */
+    struct list_job *ahead; /* PacketList: the next batch, being filled on another thread */
     int ended;
     char error[1024];
     char pending[1024]; /* an error met after rows of a batch: reported on the next call */
@@ -935,18 +945,20 @@ fail:
 static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap)
 {
     memset(c, 0, sizeof *c);
+    size_t bits = (size_t)(cap + 7) / 8;
     if (fp_arrow_array_init(a, 0, 1, NUM_COLS + NUM_CATS) < 0) return -1;
     for (int k = 0; k < NUM_COLS; k++) {
         struct ArrowArray *col = a->children[k];
         if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
         if ((c->val[k] = fp_arrow_buffer_unzeroed(col, 1, (size_t)cap * (size_t)num_cols[k].width)) == NULL)
             return -1;
-        if (num_cols[k].masked && (c->bits[k] = fp_arrow_buffer(col, 0, (size_t)(cap + 7) / 8)) == NULL) return -1;
+        if (num_cols[k].masked && (c->bits[k] = fp_arrow_buffer(col, 0, bits)) == NULL) return -1;
     }
     for (int k = 0; k < NUM_CATS; k++) {
         struct ArrowArray *col = a->children[NUM_COLS + k];
         if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
         if ((c->codes[k] = fp_arrow_buffer_unzeroed(col, 1, (size_t)cap * 4)) == NULL) return -1;
+        if ((c->valid[k] = fp_arrow_buffer(col, 0, bits)) == NULL) return -1;
     }
     return 0;
 }
@@ -963,15 +975,9 @@ static int64_t unset_bits(const uint8_t *bits, int64_t n)
     return n - set;
 }
 
-/* Category k's validity from its codes and its dictionary from the interner (no GIL). */
-static int category_finish(struct ArrowArray *col, const int32_t *codes, const fp_interner *t, fp_cat_kind kind,
-                           int64_t n)
+/* Category k's dictionary from the interner (no GIL). */
+static int category_finish(struct ArrowArray *col, const fp_interner *t, fp_cat_kind kind)
 {
-    uint8_t *valid = fp_arrow_buffer(col, 0, (size_t)(n + 7) / 8);
-    if (valid == NULL) return -1;
-    for (int64_t i = 0; i < n; i++)
-        valid[i >> 3] |= (uint8_t)((codes[i] >= 0) << (i & 7));
-    col->null_count = unset_bits(valid, n);
     struct ArrowArray *d = calloc(1, sizeof *d);
     if (d == NULL) return -1;
     col->dictionary = d;
@@ -1006,8 +1012,8 @@ static int batch_finish(struct ArrowArray *a, col_set *c, int64_t n, int64_t cap
         struct ArrowArray *col = a->children[NUM_COLS + k];
         col->length = n;
         memset(c->codes[k] + n, 0, (size_t)(cap - n) * sizeof *c->codes[k]);
-        if (rc == 0 && (c->cats[k].oom || category_finish(col, c->codes[k], &c->cats[k], cat_cols[k].kind, n) < 0))
-            rc = -1;
+        col->null_count = unset_bits(c->valid[k], n);
+        if (rc == 0 && (c->cats[k].oom || category_finish(col, &c->cats[k], cat_cols[k].kind) < 0)) rc = -1;
         fp_interner_free(&c->cats[k]);
         memset(&c->cats[k], 0, sizeof c->cats[k]);
     }
@@ -1206,34 +1212,100 @@ static int reader_batch(pkt_stream *p, struct ArrowArray *out)
     return result;
 }
 
-/* The next batch of a PacketList's rows. */
+/* A PacketList batch filled whole by one job. Batches are independent (each has its own
+ * interners): while the caller waits for one, a second thread fills the next, with no interners
+ * to merge nor codes to renumber, and the two never wait for each other within a batch. */
+typedef struct list_job {
+    struct ArrowArray out;
+    const pl_entry *entries;
+    int64_t n;
+    const fp_source *mapping;
+    int dissect_flags, threads;
+    int failed;
+    int started; /* on its own thread, tid */
+    pthread_t tid;
+} list_job;
+
+static void list_job_run(list_job *j)
+{
+    col_set c;
+    if (batch_alloc(&j->out, &c, j->n) < 0) {
+        j->failed = 1;
+        return;
+    }
+    c.dissect_flags = j->dissect_flags;
+    int rc = fill_rows_parallel(&c, j->entries, j->n, j->mapping, j->threads);
+    j->failed = batch_finish(&j->out, &c, j->n, j->n) < 0 || rc < 0;
+}
+
+static void *list_job_thread(void *arg)
+{
+    list_job_run(arg);
+    return NULL;
+}
+
+/* The job of the batch at row pos, or NULL when none is left. */
+static list_job *list_job_new(const pkt_stream *p, Py_ssize_t pos, int threads)
+{
+    fp_packetlist *pl = PL(p->owner);
+    int64_t n = pl->n - pos < p->batch_rows ? pl->n - pos : p->batch_rows;
+    list_job *j = n > 0 ? PyMem_RawCalloc(1, sizeof *j) : NULL;
+    if (j == NULL) return NULL;
+    j->entries = pl->entries + pos;
+    j->n = n;
+    j->mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
+    j->dissect_flags = pl->dissect_flags;
+    j->threads = threads;
+    return j;
+}
+
+static void list_job_free(list_job *j)
+{
+    if (j && j->out.release) j->out.release(&j->out);
+    PyMem_RawFree(j);
+}
+
+/* The next batch of a PacketList's rows; the one after it is started on another thread. */
 static int list_batch(pkt_stream *p, struct ArrowArray *out)
 {
     fp_packetlist *pl = PL(p->owner);
     fp_state *st = fp_state_from_type(Py_TYPE(p->owner));
     if (st == NULL) return fp_arrow_error_text(p->error, sizeof p->error);
-    int64_t n = pl->n - p->pos < p->batch_rows ? pl->n - p->pos : p->batch_rows;
-    if (n <= 0) return 0;
-    const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
-    col_set c;
-    int failed = batch_alloc(out, &c, n) < 0;
-    c.dissect_flags = pl->dissect_flags;
-    if (!failed) {
-        Py_BEGIN_ALLOW_THREADS
-        failed = fill_rows_parallel(&c, pl->entries + p->pos, n, mapping) < 0;
-        failed = batch_finish(out, &c, n, n) < 0 || failed;
-        Py_END_ALLOW_THREADS
-    } else {
-        for (int k = 0; k < NUM_CATS; k++) fp_interner_free(&c.cats[k]);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int half = cpus > 3 ? (int)(cpus / 2) : 1;
+    list_job *cur = p->ahead;
+    p->ahead = NULL;
+    if (cur == NULL && (cur = list_job_new(p, p->pos, cpus > 1 ? (int)cpus : 1)) == NULL) {
+        if (pl->n <= p->pos) return 0; /* the end */
+        PyErr_NoMemory();
+        return fp_arrow_error_text(p->error, sizeof p->error);
     }
-    p->pos += n;
-    if (failed) PyErr_NoMemory();
-    else if (mapping && fp_source_lost(mapping))
+    Py_ssize_t next = p->pos + (Py_ssize_t)cur->n;
+    if (cpus > 1 && (p->ahead = list_job_new(p, next, half)) != NULL) {
+        if (pthread_create(&p->ahead->tid, NULL, list_job_thread, p->ahead) != 0) {
+            list_job_free(p->ahead); /* no thread to be had: the next call fills it */
+            p->ahead = NULL;
+        } else {
+            p->ahead->started = 1;
+            if (!cur->started)
+                cur->threads = half; /* the two jobs share the cores */
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (cur->started) pthread_join(cur->tid, NULL);
+    else list_job_run(cur);
+    Py_END_ALLOW_THREADS
+    p->pos = next;
+    if (cur->failed) PyErr_NoMemory();
+    else if (cur->mapping && fp_source_lost(cur->mapping))
         PyErr_SetString(st->TruncatedError, "the capture file was truncated by another process while this "
                                             "PacketList pointed into it: packets in the lost part read as zeros");
-    if (!PyErr_Occurred()) return 0;
-    if (out->release) out->release(out);
-    return fp_arrow_error_text(p->error, sizeof p->error);
+    if (!PyErr_Occurred()) {
+        *out = cur->out; /* moved */
+        cur->out.release = NULL;
+    }
+    list_job_free(cur);
+    return PyErr_Occurred() ? fp_arrow_error_text(p->error, sizeof p->error) : 0;
 }
 
 static int pkt_stream_get_next(struct ArrowArrayStream *s, struct ArrowArray *out)
@@ -1268,6 +1340,10 @@ static const char *pkt_stream_last_error(struct ArrowArrayStream *s)
 static void pkt_stream_release(struct ArrowArrayStream *s)
 {
     pkt_stream *p = s->private_data;
+    if (p->ahead) { /* a batch nobody asked for */
+        pthread_join(p->ahead->tid, NULL);
+        list_job_free(p->ahead);
+    }
     PyGILState_STATE g = PyGILState_Ensure();
     Py_XDECREF(p->owner);
     PyGILState_Release(g);
