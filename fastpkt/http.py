@@ -145,6 +145,11 @@ class HttpMessage:
             return None
         return value.split(";", 1)[0].strip().lower() or None
 
+    def _repr_html_(self) -> str:
+        from . import views
+
+        return views.html(self)
+
     def _flags(self) -> str:
         out = f" body={len(self.body)}B"
         if not self.body_complete:
@@ -248,12 +253,36 @@ class _HttpExports:
         return views.html(self)
 
 
-class HttpMessages(_HttpExports, Sequence[HttpMessageT]):
+if TYPE_CHECKING:
+    class _MessageSequence(Sequence[HttpMessageT]):
+        pass
+else:
+    class _MessageSequence:
+        """Sequence's methods without being a ``collections.abc.Sequence``: Polars'
+        ``pl.DataFrame(x)`` converts any Sequence item by item (here, dataclasses holding
+        their stream) before it looks for ``__arrow_c_stream__``."""
+
+        def __contains__(self, value):
+            return any(m is value or m == value for m in self)
+
+        def __reversed__(self):
+            return reversed(self._messages)
+
+        def index(self, value, start=0, stop=None):
+            return self._messages.index(value, start, len(self) if stop is None else stop)
+
+        def count(self, value):
+            return self._messages.count(value)
+
+
+class HttpMessages(_HttpExports, _MessageSequence):
     """The messages of one connection in stream order (a request, its interim and final
     responses, the next request, ...; responses nobody asked for last), with how each
-    direction's parsing ended in ``client`` and ``server``. A sequence and a table (one row per
-    request, as ``fastpkt.http()``'s), not a ``list``: DuckDB's replacement scan skips list
-    subclasses, so ``duckdb.sql("select * from msgs")`` reads it through its Arrow stream."""
+    direction's parsing ended in ``client`` and ``server``. A sequence (indexing, ``len``,
+    ``in``, ``index``, ``count``, ``reversed``) and a table (one row per request, as
+    ``fastpkt.http()``'s), neither a ``list`` nor a ``collections.abc.Sequence``: DuckDB's
+    replacement scan skips list subclasses and Polars reads a Sequence item by item, so
+    ``duckdb.sql("select * from msgs")`` and ``pl.DataFrame(msgs)`` read its Arrow stream."""
 
     client: HttpDirection
     server: HttpDirection

@@ -29,9 +29,18 @@ TABLES: dict[str, Callable[[str], Any]] = {
     "streams": lambda p: fp.streams(p, progress=False),
     "hellos": lambda p: fp.client_hellos(p, progress=False),
     "http": lambda p: fp.http(p, progress=False),
+    "http_messages": lambda p: _messages(p),
 }
 FILES = [SAMPLE, str(DATA / "http.pcap"), str(DATA / "tls.pcap"), str(DATA / "two_if.pcapng"),
          str(DATA / "dns.pcap"), str(DATA / "ipv6_ext_frag.pcap")]
+
+
+def _messages(path: str) -> Any:
+    """The HTTP messages of the capture's first port-80 connection (none: an empty table)."""
+    from fastpkt.http import HttpMessages
+
+    return next((s.http_messages() for s in fp.streams(path, progress=False) if s.server_port == 80),
+                HttpMessages())
 
 
 def _kept(fl: Any) -> Any:
