@@ -190,13 +190,13 @@ def read(
 @overload
 def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
                 arrow: Literal[False] = ..., filter: str | None = ..., on_error: str = ...,  # noqa: A002
-                display_filter: str | DisplayFilter | None = ...,
-                workers: int | None = ...) -> Iterator[pandas.DataFrame]: ...
+                display_filter: str | DisplayFilter | None = ..., workers: int | None = ...,
+                progress: bool | None | Callable[[int, int], Any] = ...) -> Iterator[pandas.DataFrame]: ...
 @overload
 def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
                 arrow: Literal[True], filter: str | None = ..., on_error: str = ...,  # noqa: A002
-                display_filter: str | DisplayFilter | None = ...,
-                workers: int | None = ...) -> Iterator[pyarrow.RecordBatch]: ...
+                display_filter: str | DisplayFilter | None = ..., workers: int | None = ...,
+                progress: bool | None | Callable[[int, int], Any] = ...) -> Iterator[pyarrow.RecordBatch]: ...
 
 
 def read_frames(
@@ -208,6 +208,7 @@ def read_frames(
     on_error: str = "raise",
     display_filter: str | DisplayFilter | None = None,
     workers: int | None = None,
+    progress: bool | None | Callable[[int, int], Any] = None,
 ) -> Iterator[Any]:
     """A capture larger than memory as DataFrames of ``batch_size`` packets (the columns of
     ``PacketList.to_pandas()``), or pyarrow RecordBatches with ``arrow=True``. Each batch is
@@ -219,10 +220,16 @@ def read_frames(
     batches may be shorter than ``batch_size``, and memory holds the batches of
     ``workers + 1`` ranges. Streams (stdin, file objects, compressed captures),
     ``on_error="skip"`` and ``display_filter`` read on one thread.
+
+    progress: as for ``fastpkt.read`` (a bar over the file as batches are handed out, by
+    default when someone watches and the file is 64 MiB or more; False: none).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     from . import parallel
+    from .views import progress_callback
+
+    bar = progress_callback(progress, "read_frames")
 
     def convert(chunk: PacketList) -> list[Any]:
         if arrow:
@@ -231,12 +238,13 @@ def read_frames(
 
     n = parallel.resolve_workers(workers, source)
     if n > 1 and parallel.rangeable(source, on_error, display_filter):
-        for part in parallel.packet_batches(source, n, batch_size, convert, filter=filter, on_error=on_error):
+        for part in parallel.packet_batches(source, n, batch_size, convert, filter=filter, on_error=on_error,
+                                            progress=bar):
             yield from part
         return
     with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         while True:
-            chunk = reader.read_all(batch_size)
+            chunk = reader.read_all(batch_size, progress=bar)
             if not len(chunk):
                 return
             yield from convert(chunk)

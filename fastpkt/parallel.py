@@ -207,7 +207,8 @@ def rangeable(source: Any, on_error: str, display_filter: Any) -> bool:
 
 
 def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable[[Any], Any], *,
-                   filter: str | None = None, on_error: str = "raise") -> Iterator[Any]:  # noqa: A002
+                   filter: str | None = None, on_error: str = "raise",  # noqa: A002
+                   progress: Callable[[int, int], Any] | None = None) -> Iterator[Any]:
     """``convert(PacketList)`` of every batch of at most ``batch_size`` packets of a capture, in
     file order, with ``workers`` threads each reading and converting a record-aligned byte
     range (csrc/source/chunk.c). A batch never spans two ranges. Ranges are trusted up to
@@ -215,7 +216,7 @@ def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable
     on to the end of the file here and the ranges after it are dropped. A range that ends in
     an error is read again here, numbered from its first record's place in the file, so the
     error (or, under "stop", the end) is the sequential read's. Memory: the batches of at most
-    ``workers + 1`` ranges."""
+    ``workers + 1`` ranges. ``progress(position, size)`` is told as the ranges are handed out."""
     opts: dict[str, Any] = {"filter": filter, "on_error": on_error}
     first = Reader(source, **opts)
     size = first.size
@@ -223,7 +224,7 @@ def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable
     bounds = first._split(min(n, 4096))
     if len(bounds) <= 2:
         with first:
-            yield from _reader_batches(first, batch_size, convert)
+            yield from _reader_batches(first, batch_size, convert, progress)
         return
     first.close()
 
@@ -257,9 +258,13 @@ def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable
                 with Reader(source, **opts) as again:
                     again._set_range(bounds[i], bounds[-1], index)
                     yield from _reader_batches(again, batch_size, convert)
+                if progress is not None:
+                    progress(bounds[-1], bounds[-1])
                 return
             yield from out
             del out
+            if progress is not None:
+                progress(bounds[i + 1], bounds[-1])
             index += r.frame_number
             if i < len(bounds) - 2 and not r._range_exact:
                 for f in pending:
@@ -267,6 +272,8 @@ def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable
                 with r:
                     r._set_range(r.position, bounds[-1])
                     yield from _reader_batches(r, batch_size, convert)
+                if progress is not None:
+                    progress(bounds[-1], bounds[-1])
                 return
             r.close()
     finally:
@@ -275,9 +282,10 @@ def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable
         pool.shutdown(wait=True)
 
 
-def _reader_batches(reader: Reader, batch_size: int, convert: Callable[[Any], Any]) -> Iterator[Any]:
+def _reader_batches(reader: Reader, batch_size: int, convert: Callable[[Any], Any],
+                    progress: Callable[[int, int], Any] | None = None) -> Iterator[Any]:
     while True:
-        chunk = reader.read_all(batch_size)
+        chunk = reader.read_all(batch_size, progress=progress)
         if not len(chunk):
             return
         yield convert(chunk)

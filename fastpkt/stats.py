@@ -23,7 +23,8 @@ counted in the same pass.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import os
+from typing import IO, Any, Sequence
 
 from . import frames
 from ._fastpkt import _arrow_schema, _arrow_stream, _stats
@@ -77,6 +78,26 @@ class StatsTable:
         pa = frames._require("pyarrow")
         return pa.RecordBatchReader.from_stream(self).read_all()
 
+    def to_polars(self) -> Any:
+        from . import tables
+
+        return tables.to_polars(self)
+
+    def to_parquet(self, path: str | os.PathLike[str], partition_cols: Sequence[str] | None = None) -> None:
+        from . import tables
+
+        tables.to_parquet(self, path, partition_cols=partition_cols)
+
+    def to_csv(self, path: str | os.PathLike[str] | IO[str]) -> int:
+        from . import tables
+
+        return tables.to_csv(self, path)
+
+    def record_batches(self, batch_size: int | None = None) -> Any:
+        from . import tables
+
+        return tables.record_batches(self, batch_size)
+
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         specs = self._specs()
         return _arrow_stream(specs, iter([specs]))
@@ -86,6 +107,14 @@ class StatsTable:
 
     def __len__(self) -> int:
         return len(self._df)
+
+    def __repr__(self) -> str:
+        return "<fastpkt.StatsTable %d rows: %s>" % (len(self._df), ", ".join(map(str, self._df.columns)))
+
+    def _repr_html_(self) -> str:
+        from . import views
+
+        return views.html(self)
 
 
 class Stats:
@@ -120,11 +149,22 @@ class Stats:
         # walks on inside, which these one-layer-set tables do not): the outer packet
         reader = fp_open(self._source, filter=self._filter, display_filter=self._dfilter,
                          on_error=self._on_error, decapsulate=False, defragment=self._defragment)
+        from .views import progress_callback
+
         try:
             return _stats(reader, interval_ns, list(filters), self._max_memory, MAX_INTERVALS,
-                          self._progress)
+                          progress_callback(self._progress, "stats"))
         finally:
             reader.close()
+
+    def __repr__(self) -> str:
+        return "<fastpkt.Stats %d frames, %d bytes%s>" % (
+            self.frames, self.bytes, ", interval %gs" % self.interval if self.interval else "")
+
+    def _repr_html_(self) -> str:
+        from . import views
+
+        return views.html(self)
 
     @property
     def frames(self) -> int:

@@ -193,6 +193,11 @@ def batches(obj: Any, batch_size: int | None = None, payload: bool = False) -> t
     if isinstance(obj, (HttpTable, HttpMessages)):
         return (_record_specs(HTTP_COLUMNS, []),
                 (_record_specs(HTTP_COLUMNS, b) for b in _batched(http_rows(obj), size, lambda r: r)))
+    from .stats import StatsTable
+
+    if isinstance(obj, StatsTable):  # bounded by the statistics' caps: one batch
+        specs = obj._specs()
+        return specs, iter([specs])
     raise TypeError("%s is not a fastpkt table" % type(obj).__name__)
 
 

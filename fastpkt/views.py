@@ -161,9 +161,39 @@ def http_messages_html(msgs: Any) -> str:
         return title + "<pre>%s</pre>" % _html.escape("\n".join(map(repr, msgs[:ROWS])))
 
 
+def http_message_html(m: Any) -> str:
+    """A request or response: its line, where it went, its head and its body (hex + ASCII)."""
+    from .http import HttpRequest
+
+    if isinstance(m, HttpRequest):
+        title = _title("HttpRequest", "%s %s %s" % (m.method, m.uri, m.version))
+        items: list[tuple[str, Any]] = [("host", m.host)]
+    else:
+        title = _title("HttpResponse", "%s %d %s" % (m.version, m.status, m.reason))
+        items = []
+    if m.client_ip is not None:
+        items.append(("connection", "%s:%s -> %s:%s" % (m.client_ip, m.client_port, m.server_ip, m.server_port)))
+    items += [("content_type", m.content_type), ("body", "%d bytes%s" % (len(m.body), "" if m.body_complete
+                                                                          else ", incomplete")),
+              ("framing", m.framing), ("body_missing", m.body_missing or None),
+              ("decode_error", m.decode_error), ("anomalies", ", ".join(m.anomalies))]
+    items += [(name, value) for name, value in m.headers.items()]
+    return title + _kv_table(items) + hexdump_html(m.body)
+
+
+def stats_html(st: Any) -> str:
+    """fp.stats(): its counters and the tables it answers (each computed on asking)."""
+    items = [("frames", st.frames), ("bytes", st.bytes), ("interval", st.interval),
+             ("filters", ", ".join(map(str, st.filters))),
+             ("cut by a bound", ", ".join("%s %d" % kv for kv in st.cut.items() if kv[1]))]
+    return _title("Stats", "phs(), conversations(layer), endpoints(layer), io(), dns(), http(), z(spec)") + \
+        _kv_table(items)
+
+
 def html(obj: Any) -> str:
     """The notebook view of any fastpkt object (what ``_repr_html_`` returns)."""
-    from .http import HttpMessages, HttpTable
+    from .http import HttpMessage, HttpMessages, HttpTable
+    from .stats import Stats, StatsTable
 
     views: tuple[tuple[type, Callable[[Any], str]], ...] = (
         (C.PacketList, packetlist_html),
@@ -178,6 +208,9 @@ def html(obj: Any) -> str:
                                      "to_arrow() for one row per request")
                    + "<p>columns: %s, ...</p>" % ", ".join(HTTP_ORDER[:8])),
         (HttpMessages, http_messages_html),
+        (HttpMessage, http_message_html),
+        (StatsTable, lambda o: _title("StatsTable", "%d rows" % len(o)) + frame_html(o.to_pandas(), ())),
+        (Stats, stats_html),
     )
     for cls, view in views:
         if isinstance(obj, cls):

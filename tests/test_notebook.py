@@ -66,6 +66,25 @@ def test_every_object_has_a_view_and_the_right_name():
     assert "conn_state" in flow._repr_html_()
 
 
+def test_http_messages_and_statistics_have_views_and_the_right_name():
+    """The records and tables the first view test leaves out: a request and its response
+    (head fields, body as left-aligned hex), fp.stats() and its Arrow tables."""
+    s = next(s for s in fp.streams(SAMPLE) if s.server_port == 80)
+    req = s.http_messages()[0]
+    html = req._repr_html_()
+    assert "<b>HttpRequest</b>" in html and req.method in html and req.host in html
+    resp = req.response
+    assert resp is not None
+    html = resp._repr_html_()
+    assert "<b>HttpResponse</b>" in html and str(resp.status) in html
+    assert "0000  " + " ".join("%02x" % b for b in resp.body[:16]) in html and "text-align:left" in html
+    st = fp.stats(SAMPLE)
+    assert "<b>Stats</b>" in st._repr_html_() and repr(st).startswith("<fastpkt.Stats %d frames" % st.frames)
+    conv = st.arrow("conv,ip")
+    assert "<b>StatsTable</b>" in conv._repr_html_() and "frames_ab" in conv._repr_html_()
+    assert repr(conv).startswith("<fastpkt.StatsTable %d rows" % len(conv))
+
+
 def test_stream_payload_is_left_aligned_hex_and_ascii():
     s = next(s for s in fp.streams(SAMPLE) if s.server_port == 80)
     html = s._repr_html_()
@@ -155,6 +174,12 @@ def _whole_file_calls(progress):
     yield "flows", lambda: len(fp.flows(SAMPLE, progress=progress)), size
     yield "streams", lambda: list(fp.streams(SAMPLE, progress=progress)), size
     yield "report", lambda: report.flow_report(SAMPLE, progress=progress), size
+    yield "client_hellos", lambda: list(fp.client_hellos(SAMPLE, progress=progress)), size
+    yield "http", lambda: list(fp.http(SAMPLE, progress=progress)), size
+    yield "stats", lambda: fp.stats(SAMPLE, progress=progress), size
+    yield "read_frames", lambda: list(fp.read_frames(SAMPLE, batch_size=50, progress=progress)), size
+    yield "read_frames(workers=2)", lambda: list(fp.read_frames(SAMPLE, batch_size=50, workers=2,
+                                                                progress=progress)), size
     if progress is None:  # the command decides from the terminal
         yield "info", lambda: cli.main(["info", SAMPLE]), size
 

@@ -389,6 +389,29 @@ def test_arrow_and_bounds():
     assert tiny.cut["conv_ip"] == 6 and tiny.conversations("ip").empty
 
 
+def test_stats_tables_have_every_export(tmp_path):
+    """A StatsTable is a table like the others: Polars and DuckDB read its capsule, to_polars,
+    to_parquet and to_csv are thin layers over the same stream, all giving to_pandas()'s rows."""
+    pa = pytest.importorskip("pyarrow")
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow.parquet as pq
+
+    st = fp.stats(str(Path(__file__).resolve().parent.parent / "examples" / "data" / "sample.pcap"))
+    tbl = st.arrow("conv,ip")
+    want = tbl.to_pandas()
+    assert len(want) > 1
+    pd.testing.assert_frame_equal(pl.DataFrame(tbl).to_pandas(), want, check_dtype=False)
+    pd.testing.assert_frame_equal(tbl.to_polars().to_pandas(), want, check_dtype=False)
+    assert duckdb.sql("select sum(frames), count(*) from tbl").fetchall() == [(want["frames"].sum(), len(want))]
+    tbl.to_parquet(tmp_path / "conv.parquet")
+    pd.testing.assert_frame_equal(pq.read_table(tmp_path / "conv.parquet").to_pandas(), want, check_dtype=False)
+    assert tbl.to_csv(tmp_path / "conv.csv") == len(want)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "conv.csv"), want, check_dtype=False)
+    assert sum(b.num_rows for b in tbl.record_batches()) == len(want) == pa.table(tbl).num_rows
+
+
 def test_api_and_cli():
     path = str(Path(__file__).parent / "corpus" / "ppp-twohttprequests.pcap")
     st = fp.stats(path)
