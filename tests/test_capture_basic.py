@@ -141,3 +141,14 @@ def test_read_all_stops_at_count(sink):
         cap.close()
     assert [p.payload for p in pl] == [b"fastpkt %d" % i for i in range(10)]
     assert all(p.udp.dport == sink.port for p in pl)
+
+
+def test_capture_view_names_the_class_and_its_counters(sink):
+    """A live Capture's notebook view and repr (issue 15: readers and captures have views):
+    its interface, filter and the kernel's counters while open."""
+    with fp.Capture("lo", filter="udp port %d" % sink.port, timeout_ms=50) as cap:
+        html = cap._repr_html_()
+        assert "<b>Capture</b>" in html and "lo" in html and "udp port %d" % sink.port in html
+        assert all(str(k) in html for k in cap.stats())
+        assert repr(cap).startswith("<fastpkt.Capture lo")
+    assert "<b>Capture</b>" in cap._repr_html_()  # closed: still a view, no counters asked
