@@ -30,6 +30,24 @@ _IP_FLAG_NAMES = ["MF", "DF", "evil"]
 _SET_NAMES: dict[tuple[Any, int], tuple[str, ...]] = {}
 
 
+def _names_set(names: Any, value: int) -> tuple[str, ...]:
+    """The names of the bits set in value, lowest first ('?' past the names), as Scapy's str."""
+    out, i = [], 0
+    while value:
+        if value & 1:
+            out.append(names[i] if i < len(names) else "?")
+        i += 1
+        value >>= 1
+    return tuple(out)
+
+
+# TCP's flags are read on every packet by course scripts: their 512 texts and name sets, and
+# each letter's bit, looked up rather than computed
+_TCP_SETS = tuple(_names_set(_TCP_FLAG_NAMES, v) for v in range(512))
+_TCP_TEXT = tuple("".join(names) for names in _TCP_SETS)
+_TCP_BITS = {name: 1 << i for i, name in enumerate(_TCP_FLAG_NAMES)}
+
+
 class FlagValue:
     """Scapy's FlagValue: an int with named bits. ``str`` lists the set flags (TCP: ``'SA'``,
     IP: ``'MF+DF'``), ``repr`` is ``<Flag 18 (SA)>``; compares with ints and flag strings;
@@ -88,6 +106,8 @@ class FlagValue:
         return self.value >= self._fix(other)
 
     def __and__(self, other: Any) -> FlagValue:
+        if other.__class__ is int:   # `tcp.flags & 0x01`, per packet in course scripts
+            return _flag(self.value & other, self.names, self.multi)
         return FlagValue(self.value & self._fix(other), self.names)
 
     __rand__ = __and__
@@ -113,22 +133,30 @@ class FlagValue:
         return bool(self.value)
 
     def _set_names(self) -> tuple[str, ...]:
-        key = (self.names if isinstance(self.names, str) else tuple(self.names), self.value)
+        value = self.value
+        if self.names is _TCP_FLAG_NAMES and 0 <= value < 512:
+            return _TCP_SETS[value]
+        key = (self.names if isinstance(self.names, str) else tuple(self.names), value)
         found = _SET_NAMES.get(key)
         if found is None:
-            out, i, x = [], 0, self.value
-            while x:
-                if x & 1:
-                    out.append(self.names[i] if i < len(self.names) else "?")
-                i += 1
-                x >>= 1
-            found = tuple(out)
-            if len(_SET_NAMES) < 4096:   # TCP's 512 values and IP's 8, plus a few others
+            found = _names_set(self.names, value)
+            if len(_SET_NAMES) < 4096:   # IP's 8 values, plus a few others
                 _SET_NAMES[key] = found
         return found
 
     def __str__(self) -> str:
+        value = self.value
+        if self.names is _TCP_FLAG_NAMES and 0 <= value < 512:
+            return _TCP_TEXT[value]
         return ("+" if self.multi else "").join(self._set_names())
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            return object.__format__(self, spec)   # TypeError, as for Scapy's FlagValue
+        value = self.value
+        if self.names is _TCP_FLAG_NAMES and 0 <= value < 512:
+            return _TCP_TEXT[value]
+        return self.__str__()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._set_names())
@@ -140,6 +168,10 @@ class FlagValue:
         return "<Flag %d (%s)>" % (self.value, self)
 
     def __getattr__(self, attr: str) -> bool:
+        if self.names is _TCP_FLAG_NAMES:
+            bit = _TCP_BITS.get(attr)
+            if bit is not None:   # tcp.flags.S
+                return bool(self.value & bit)
         try:
             if self.multi:
                 return bool((1 << self.names.index(attr)) & self.value)
@@ -1139,19 +1171,12 @@ def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, 
     return cls
 
 
-_new_flag = object.__new__
-_FV: Any = FlagValue   # its slots as descriptors
-_set_value, _set_fnames, _set_multi = _FV.value.__set__, _FV.names.__set__, _FV.multi.__set__
+# The facade's TCP and IP views answer `flags` in C with a FlagValue of these names (the
+# properties below serve edited packets and short headers); _flag makes one past __init__'s
+# parsing, its slots set directly, as they do
+_C._set_facade_flags(FlagValue, _TCP_FLAG_NAMES, _IP_FLAG_NAMES)
+_flag: Any = _C._facade_flag
 _ip_flags_of, _tcp_flags_of = _CD.IP.flags.__get__, _CD.TCP.flags.__get__
-
-
-def _flag(value: int, names: Any, multi: bool) -> FlagValue:
-    """A FlagValue of a read field, past __init__'s parsing (this runs per packet)."""
-    f = _new_flag(FlagValue)
-    _set_value(f, value)
-    _set_fnames(f, names)
-    _set_multi(f, multi)
-    return f
 
 
 def _ip_flags(self: Any) -> FlagValue:

@@ -194,6 +194,27 @@ def test_flag_values_behave_as_scapy():
     assert repr(fs.FlagValue(2, ["MF", "DF", "evil"])) == "<Flag 2 (DF)>"
 
 
+def test_read_flags_behave_as_scapy(tmp_path):
+    """Flags read from the wire (made in C for the facade's views) for every TCP and IP value."""
+    frames = [sa.Ether() / sa.IP(flags=v % 8, frag=0) / sa.TCP(flags=v) for v in range(512)]
+    sa.wrpcap(str(tmp_path / "flags.pcap"), frames)
+    ours, theirs = fs.rdpcap(tmp_path / "flags.pcap"), sa.rdpcap(str(tmp_path / "flags.pcap"))
+    for p, s in zip(ours, theirs):
+        for layer in ("IP", "TCP"):
+            mine, ref = p[getattr(fs, layer)].flags, s[getattr(sa, layer)].flags
+            assert type(mine) is fs.FlagValue
+            _flags_agree(mine, ref)
+            assert (f"{mine}", list(mine), bool(mine)) == (f"{ref}", list(ref), bool(ref))
+            for other in (1, 0x12, 7, "S"):
+                if layer == "IP" and other == "S":
+                    continue
+                both = (mine & other, ref & other)
+                assert type(both[0]) is fs.FlagValue and (str(both[0]), int(both[0])) == (str(both[1]), int(both[1]))
+        f = p[fs.TCP].flags
+        f.S = True   # a FlagValue read from a packet is a value of its own
+        assert "S" in f and int(p[fs.TCP].flags) == int(s[sa.TCP].flags)
+
+
 def test_dns_records_read_as_scapy():
     ours, theirs = fs.rdpcap(DATA / "dns.pcap"), sa.rdpcap(str(DATA / "dns.pcap"))
     seen = set()

@@ -17,6 +17,13 @@ static inline const fp_span *lspan(const FpLayer *l)
 }
 static inline const uint8_t *ldata(const FpLayer *l) { return l->pkt->data; }
 
+/* A TCP view's 9 flag bits (the dissector decoded the header, so bytes 12-13 are there). */
+static inline unsigned fp_tcp_view_flags(const FpLayer *l)
+{
+    const uint8_t *p = ldata(l) + lspan(l)->off;
+    return ((unsigned)(p[12] & 1) << 8) | p[13];
+}
+
 /* First byte of this layer's header: VLAN tags are 4 bytes each after the first. */
 static inline uint32_t lhdr_off(const FpLayer *l)
 {

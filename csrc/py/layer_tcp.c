@@ -5,8 +5,7 @@ static PyObject *tcp_get_flags(PyObject *self, void *c)
 {
     (void)c;
     const FpLayer *l = LAYER(self);
-    const uint8_t *p = ldata(l) + lspan(l)->off;
-    return fp_tcpflags_new(l->pkt->st, ((unsigned)(p[12] & 1) << 8) | p[13]);
+    return fp_tcpflags_new(l->pkt->st, fp_tcp_view_flags(l));
 }
 
 #define TCP_MAX_OPTS 40

@@ -66,6 +66,12 @@ typedef struct {
      * the facade's class keeps the fast path for it */
     uint32_t facade_packet_fast;
     uint32_t facade_layer_fast[FP_L_COUNT];
+    /* fastpkt.scapy's FlagValue (module._set_facade_flags): a class whose slots value, names
+     * and multi sit at these offsets, made here for the facade's TCP and IP `flags` */
+    PyTypeObject *Facade_Flag_Type;
+    Py_ssize_t facade_flag_off[3];
+    PyObject *facade_flag_names[2]; /* TCP's letters, IP's list */
+    PyObject *facade_flags_attr;    /* interned "flags" */
     PyObject *bnames[FP_B_COUNT_MAX][24];        /* interned field names of each table */
 #define FP_ROUTE_CACHE 16
     fp_route_entry route_cache[FP_ROUTE_CACHE];  /* source address by destination, 1 s */
