@@ -1173,8 +1173,7 @@ def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, 
 
 # The facade's TCP and IP views answer `flags` in C with a FlagValue of these names (the
 # properties below serve edited packets and short headers); _flag makes one past __init__'s
-# parsing, its slots set directly, as they do
-_C._set_facade_flags(FlagValue, _TCP_FLAG_NAMES, _IP_FLAG_NAMES)
+# parsing, its slots set directly, as they do (registered with Raw at the end of the module)
 _flag: Any = _C._facade_flag
 _ip_flags_of, _tcp_flags_of = _CD.IP.flags.__get__, _CD.TCP.flags.__get__
 
@@ -1410,7 +1409,7 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
     def _scapy_getitem(self, cls: Any) -> Any:
         if (cls is Raw or cls == "Raw") and not self._chain_differs():
             # the course's `pkt[Raw].load`, per packet: the payload without building the chain
-            # (built if the Raw is asked for its neighbours)
+            # (built if the Raw is asked for its neighbours); made in C on TCP and UDP packets
             load = self._raw_load()
             if load:
                 raw: Any = object.__new__(Raw)
@@ -1478,4 +1477,5 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
 
 _C._set_facade_types(ScapyPacket, _VIEWS)
+_C._set_facade_slots(FlagValue, _TCP_FLAG_NAMES, _IP_FLAG_NAMES, Raw)
 from fastpkt import _scapy_layers as _layers  # noqa: E402  (its layers build on the classes above)

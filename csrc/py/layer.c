@@ -376,19 +376,22 @@ PyMethodDef fp_layer_l4_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+PyObject *fp_facade_slots_new(PyTypeObject *tp, const Py_ssize_t *off, PyObject *const *values, int n)
+{
+    PyObject *f = tp->tp_alloc(tp, 0);
+    for (int i = 0; i < n; i++) {
+        if (f) *(PyObject **)((char *)f + off[i]) = values[i];
+        else Py_DECREF(values[i]);
+    }
+    return f;
+}
+
 /* A FlagValue of fastpkt.scapy (value stolen), its slots filled as its Python maker did. */
 static PyObject *facade_flag_new(const fp_state *st, PyObject *value, PyObject *names, PyObject *multi)
 {
     if (value == NULL) return NULL;
-    PyTypeObject *tp = st->Facade_Flag_Type;
-    PyObject *f = tp->tp_alloc(tp, 0);
-    if (f == NULL) {
-        Py_DECREF(value);
-        return NULL;
-    }
     PyObject *v[3] = {value, Py_NewRef(names), Py_NewRef(multi)};
-    for (int i = 0; i < 3; i++) *(PyObject **)((char *)f + st->facade_flag_off[i]) = v[i];
-    return f;
+    return fp_facade_slots_new(st->Facade_Flag_Type, st->facade_flag_off, v, 3);
 }
 
 /* The facade's TCP and IP `flags` (course scripts read them per packet): made here, 0.1 us
@@ -597,31 +600,48 @@ static PyObject *set_facade_types(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* _set_facade_flags(cls, tcp_names, ip_names): fastpkt.scapy's FlagValue class, whose
- * `value`, `names` and `multi` slots the facade's TCP and IP `flags` fill (TCP: tcp_names,
- * multi False; IP: ip_names, multi True); _facade_flag(value, names, multi) makes one. */
-static PyObject *set_facade_flags(PyObject *m, PyObject *args)
+/* The offsets of a class's slots (member descriptors its __slots__ made), -1 if one is not. */
+static int slot_offsets(PyTypeObject *cls, const char *const *names, int n, Py_ssize_t *off)
 {
-    static const char *const slots[3] = {"value", "names", "multi"};
-    PyTypeObject *cls;
+    for (int i = 0; i < n; i++) {
+        PyObject *d = PyObject_GetAttrString((PyObject *)cls, names[i]);
+        int ok = d && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX;
+        if (ok) off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_XDECREF(d);
+        if (!ok) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%R must declare the slot %s", (PyObject *)cls, names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* _set_facade_slots(flag_cls, tcp_names, ip_names, raw_cls): fastpkt.scapy's FlagValue, whose
+ * `value`, `names` and `multi` slots the facade's TCP and IP `flags` fill (TCP: tcp_names,
+ * multi False; IP: ip_names, multi True), and its Raw, which `pkt[Raw]` fills (`load`, and
+ * `_chain` None, `_i` 0, `_owner` the packet); _facade_flag(value, names, multi) makes a
+ * FlagValue. */
+static PyObject *set_facade_slots(PyObject *m, PyObject *args)
+{
+    static const char *const flag_slots[3] = {"value", "names", "multi"};
+    static const char *const raw_slots[4] = {"load", "_chain", "_i", "_owner"};
+    PyTypeObject *flag_cls, *raw_cls;
     PyObject *tcp_names, *ip_names;
-    if (!PyArg_ParseTuple(args, "O!OO:_set_facade_flags", &PyType_Type, &cls, &tcp_names, &ip_names))
+    if (!PyArg_ParseTuple(args, "O!OOO!:_set_facade_slots", &PyType_Type, &flag_cls, &tcp_names, &ip_names,
+                          &PyType_Type, &raw_cls))
         return NULL;
     fp_state *st = fp_state_from_module(m);
-    Py_ssize_t off[3];
-    for (int i = 0; i < 3; i++) {
-        PyObject *d = PyDict_GetItemString(cls->tp_dict, slots[i]);
-        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "%R must declare the slot %s", (PyObject *)cls, slots[i]);
-            return NULL;
-        }
-        off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
-    }
+    Py_ssize_t flag_off[3], raw_off[4];
+    if (slot_offsets(flag_cls, flag_slots, 3, flag_off) < 0 || slot_offsets(raw_cls, raw_slots, 4, raw_off) < 0)
+        return NULL;
     PyObject *attr = PyUnicode_InternFromString("flags");
     if (attr == NULL) return NULL;
-    memcpy(st->facade_flag_off, off, sizeof off);
-    Py_XSETREF(st->Facade_Flag_Type, (PyTypeObject *)Py_NewRef(cls));
+    memcpy(st->facade_flag_off, flag_off, sizeof flag_off);
+    memcpy(st->facade_raw_off, raw_off, sizeof raw_off);
+    Py_XSETREF(st->Facade_Flag_Type, (PyTypeObject *)Py_NewRef(flag_cls));
+    Py_XSETREF(st->Facade_Raw_Type, (PyTypeObject *)Py_NewRef(raw_cls));
     Py_XSETREF(st->facade_flag_names[0], Py_NewRef(tcp_names));
     Py_XSETREF(st->facade_flag_names[1], Py_NewRef(ip_names));
     Py_XSETREF(st->facade_flags_attr, attr);
@@ -636,7 +656,7 @@ static PyObject *facade_flag(PyObject *m, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     if (st->Facade_Flag_Type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "_set_facade_flags was not called");
+        PyErr_SetString(PyExc_RuntimeError, "_set_facade_slots was not called");
         return NULL;
     }
     return facade_flag_new(st, Py_NewRef(args[0]), args[1], args[2]);
@@ -691,9 +711,9 @@ static PyMethodDef layer_functions[] = {
     {"_set_facade_types", set_facade_types, METH_VARARGS,
      "_set_facade_types(packet_type, {view type or layer name: subclass}) -> None\n--\n\n"
      "The Packet and layer subclasses that Readers and PacketLists with _facade set make."},
-    {"_set_facade_flags", set_facade_flags, METH_VARARGS,
-     "_set_facade_flags(cls, tcp_names, ip_names) -> None\n--\n\n"
-     "fastpkt.scapy's FlagValue class, made in C for the facade's TCP and IP flags."},
+    {"_set_facade_slots", set_facade_slots, METH_VARARGS,
+     "_set_facade_slots(flag_cls, tcp_names, ip_names, raw_cls) -> None\n--\n\n"
+     "fastpkt.scapy's FlagValue and Raw classes, made in C for the facade's flags and pkt[Raw]."},
     {"_facade_flag", (PyCFunction)(void (*)(void))facade_flag, METH_FASTCALL,
      "_facade_flag(value, names, multi) -> FlagValue\n--\n\n"
      "A FlagValue with these slots, past its __init__ (the facade's per-packet maker)."},

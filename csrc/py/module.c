@@ -189,6 +189,7 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Facade_Packet_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Facade_Layer_Types[i]);
     Py_VISIT(st->Facade_Flag_Type);
+    Py_VISIT(st->Facade_Raw_Type);
     for (int i = 0; i < 2; i++) Py_VISIT(st->facade_flag_names[i]);
     Py_VISIT(st->Reader_Type);
     Py_VISIT(st->PacketList_Type);
@@ -227,6 +228,7 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->Facade_Packet_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Facade_Layer_Types[i]);
     Py_CLEAR(st->Facade_Flag_Type);
+    Py_CLEAR(st->Facade_Raw_Type);
     for (int i = 0; i < 2; i++) Py_CLEAR(st->facade_flag_names[i]);
     Py_CLEAR(st->facade_flags_attr);
     Py_CLEAR(st->Reader_Type);

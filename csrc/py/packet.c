@@ -783,12 +783,38 @@ static PyObject *packet_haslayer(PyObject *self, PyObject *spec)
     return PyBool_FromLong(r);
 }
 
+/* The facade's `pkt[Raw]` (course scripts read `pkt[Raw].load` per packet) on a TCP or UDP
+ * packet whose chain Scapy ends as fastpkt's views do (the conditions of `Raw in pkt` above,
+ * no DNS): its Raw made here over the bytes after the transport header, as _scapy_getitem
+ * makes it. NULL without an error where that hook answers (other packets, no payload). */
+static PyObject *facade_raw(PyObject *self, const FpPacket *p)
+{
+    const fp_dissection *d = &p->d;
+    const fp_state *st = p->st;
+    int id = FP_HAS(d, FP_L_TCP) ? FP_L_TCP : FP_HAS(d, FP_L_UDP) ? FP_L_UDP : -1;
+    if (id < 0 || st->Facade_Raw_Type == NULL || FP_HAS(d, FP_L_DNS) || FP_HAS(d, FP_L_ICMP) ||
+        FP_HAS(d, FP_L_ICMP6) || d->ip6_ext_count != 0 || (d->anomalies & FP_ANOM_IP6_EXT) ||
+        facade_scapy_goes_on(d))
+        return NULL;
+    const fp_span *s = &d->layer[id];
+    uint32_t at = s->off + s->hlen;
+    if (at >= s->end || s->end > p->caplen) return NULL;
+    PyObject *load = PyBytes_FromStringAndSize((const char *)p->data + at, s->end - at);
+    if (load == NULL) return NULL;
+    PyObject *v[4] = {load, Py_NewRef(Py_None), PyLong_FromLong(0), Py_NewRef(self)};
+    return fp_facade_slots_new(st->Facade_Raw_Type, st->facade_raw_off, v, 4);
+}
+
 static PyObject *packet_getitem(PyObject *self, PyObject *spec)
 {
     FpPacket *p = PKT(self);
     if (Py_TYPE(self) == p->st->Facade_Packet_Type) {
         int fid = facade_direct_id(spec);
         if (fid >= 0 && FP_HAS(&p->d, fid)) return fp_layer_new(p->st, p, (fp_layer_id)fid, 0);
+        if (fid == -1 && facade_is_raw(spec)) {
+            PyObject *raw = facade_raw(self, p);
+            if (raw != NULL || PyErr_Occurred()) return raw;
+        }
         return facade_hook(self, "_scapy_getitem", spec); /* IndexError when absent, as Scapy */
     }
     int id = resolve_layer(spec);

@@ -66,10 +66,11 @@ typedef struct {
      * the facade's class keeps the fast path for it */
     uint32_t facade_packet_fast;
     uint32_t facade_layer_fast[FP_L_COUNT];
-    /* fastpkt.scapy's FlagValue (module._set_facade_flags): a class whose slots value, names
-     * and multi sit at these offsets, made here for the facade's TCP and IP `flags` */
-    PyTypeObject *Facade_Flag_Type;
-    Py_ssize_t facade_flag_off[3];
+    /* fastpkt.scapy's FlagValue and Raw (module._set_facade_slots): classes whose slots
+     * (value, names, multi; load, _chain, _i, _owner) sit at these offsets, made here for the
+     * facade's TCP and IP `flags` (layer.c) and `pkt[Raw]` (packet.c) */
+    PyTypeObject *Facade_Flag_Type, *Facade_Raw_Type;
+    Py_ssize_t facade_flag_off[3], facade_raw_off[4];
     PyObject *facade_flag_names[2]; /* TCP's letters, IP's list */
     PyObject *facade_flags_attr;    /* interned "flags" */
     PyObject *bnames[FP_B_COUNT_MAX][24];        /* interned field names of each table */
@@ -150,6 +151,8 @@ fp_state *fp_state_from_module(PyObject *m);
 /* packet.c */
 int fp_packet_register(PyObject *m, fp_state *st);
 uint32_t fp_packet_fast_kept(fp_state *st, PyTypeObject *sub); /* for _set_facade_types */
+/* an instance of a registered facade class (layer.c) with its n slots set (references stolen) */
+PyObject *fp_facade_slots_new(PyTypeObject *tp, const Py_ssize_t *off, PyObject *const *values, int n);
 /* A hot view's fields are its bytes' no longer once its packet is edited: the views take
  * their protocol's class again, whose getattro reads the edit (build.c). */
 void fp_packet_hot_views_edited(FpPacket *p);
