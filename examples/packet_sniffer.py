@@ -21,7 +21,8 @@ from _common import is_live, parser, source
 class PacketLogger:
     """The callback: one line per IP packet on stdout, one row per packet in the CSV."""
 
-    def __init__(self, csv_path: str | None) -> None:
+    def __init__(self, csv_path: str | None, live: bool = True) -> None:
+        self.live = live
         self.handle = open(csv_path, "a", newline="", encoding="utf-8") if csv_path else None
         self.writer = csv.writer(self.handle) if self.handle else None
         if self.handle is not None and self.writer is not None and self.handle.tell() == 0:
@@ -40,7 +41,8 @@ class PacketLogger:
         print(f"{summary} {info}".rstrip())
         if self.writer is not None and self.handle is not None:
             self.writer.writerow([timestamp, packet.src, packet.dst, packet.proto, info])
-            self.handle.flush()  # the CSV follows the traffic in real time
+            if self.live:
+                self.handle.flush()  # the CSV follows the traffic in real time (a file: at the end)
 
     def close(self) -> None:
         if self.handle is not None:
@@ -55,7 +57,7 @@ def main() -> None:
     args = p.parse_args()
     where = f"interface {args.iface}" if is_live(args) else args.pcap
     print(f"[*] Sniffing {args.count or 'all'} packets on {where}...")
-    logger = PacketLogger(args.csv)
+    logger = PacketLogger(args.csv, live=is_live(args))
     try:
         result = fp.sniff(filter=args.filter, prn=logger, store=False, **source(args))
     finally:
