@@ -432,6 +432,61 @@ def _set_ip_length(head: bytearray, o: int, hlen: int, length: int) -> None:
 _TCP_LAYER_PORTS = frozenset((53, 88, 464, 135, 445, 139, 389, 3268))
 
 
+def _nbt_message(data: bytes) -> tuple[int, int] | None:
+    """Scapy's NBTSession.tcp_reassemble (NetBIOS session service, RFC 1002 section 4.3.1:
+    a 4-byte header with a 17-bit length): (end of the message, end of the data the message
+    layer takes) once complete, else None. Complete when the length masked with 0x3ffff is
+    there; the layer then takes its 17-bit LENGTH (the rest is Scapy's Padding)."""
+    if len(data) < 4:
+        return None
+    word = int.from_bytes(data[:4], "big")
+    if len(data) < (word & 0x3FFFF) + 4:
+        return None
+    return min(len(data), 4 + (word & 0x1FFFF)), len(data)
+
+
+def _krb_message(data: bytes) -> tuple[int, int] | None:
+    """Scapy's KerberosTCPHeader/KpasswdTCPHeader.tcp_reassemble (RFC 4120 section 7.2.2: a
+    4-byte length): the message once exactly that many bytes follow, with any more as Padding."""
+    if len(data) < 4:
+        return None
+    end = int.from_bytes(data[:4], "big") + 4
+    return (end, len(data)) if len(data) >= end else None
+
+
+# Ports whose messages Scapy's TCPSession holds until complete (reordered by sequence number,
+# holes zero-filled); the other _TCP_LAYER_PORTS go on as read (README)
+_TCP_MESSAGES = {139: _nbt_message, 445: _nbt_message, 88: _krb_message, 464: _krb_message}
+_TCP_MAX_GAP = 0xFFFF   # Scapy's StringBuffer max_gap (MTU)
+
+
+class _SeqBuffer:
+    """Scapy's StringBuffer: data placed at its sequence number relative to the direction's
+    mark, holes filled with zeros, data further than max_gap from the buffer dropped."""
+
+    __slots__ = ("content", "noff")
+
+    def __init__(self) -> None:
+        self.content = bytearray()
+        self.noff = 0
+
+    def append(self, data: bytes, seq: int) -> None:
+        if not data:
+            return
+        seq = seq - 1 - self.noff
+        if seq < 0:
+            if -seq - len(data) > _TCP_MAX_GAP:
+                return
+            self.content[0:0] = bytes(-seq)
+            self.noff += seq
+            seq = 0
+        if seq + len(data) > len(self.content):
+            if seq - len(self.content) > _TCP_MAX_GAP:
+                return
+            self.content += bytes(seq + len(data) - len(self.content))
+        self.content[seq:seq + len(data)] = data
+
+
 def _fp_payload_len(layer: Any) -> int:
     return len(_fp.Layer.payload.__get__(layer))   # fastpkt's bytes, past the facade's chain
 
@@ -447,13 +502,19 @@ class TCPSession(IPSession):
     only an Ethernet trailer counts the trailer as its data, as Scapy does. Retransmissions
     are not trimmed: Scapy's next-sequence mark is lost with each segment it hands on.
     A TCP datagram IPSession put together from fragments is dropped when it carries data, as
-    in Scapy (its rebuilt packet has no original bytes for the session to follow). Segments
-    on ports Scapy binds a layer to (DNS, whose TCP segments Scapy re-reads as whole DNS
-    messages, Kerberos, DCE/RPC, SMB, LDAP...) go on as read (README)."""
+    in Scapy (its rebuilt packet has no original bytes for the session to follow). On the
+    ports where Scapy's layers wait for whole length-prefixed messages (NetBIOS session/SMB
+    139 and 445, Kerberos 88 and kpasswd 464) the data is held as Scapy holds it: placed by
+    sequence number (out-of-order segments in their place, holes zeros, data already handed
+    on trimmed), and handed on with the segment that completes the buffer's first messages.
+    Segments on the other ports Scapy binds a layer to (DNS, whose TCP segments Scapy re-reads
+    as whole DNS messages, DCE/RPC, LDAP) go on as read (README)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.first_seq: dict[tuple[str, str, int, int], int] = {}
+        # per direction on _TCP_MESSAGES ports: Scapy's buffer and its metadata
+        self.messages: dict[tuple[str, str, int, int], tuple[_SeqBuffer, dict[str, int]]] = {}
 
     def process(self, pkt: Packet) -> Packet | None:
         out = IPSession.process(self, pkt)
@@ -464,22 +525,81 @@ class TCPSession(IPSession):
         if tcp is None or net is None:
             return out
         key = (net.src, net.dst, tcp.dport, tcp.sport)
-        seq = self.first_seq.setdefault(key, tcp.seq)
+        message = _TCP_MESSAGES.get(tcp.dport) or _TCP_MESSAGES.get(tcp.sport)
+        seq = self.first_seq.setdefault(key, tcp.seq) if message is None else 0
         if out is not pkt and _fp_payload_len(tcp):
             return None   # Scapy's datagram from fragments has no original bytes to follow
         raw = bytes(out)
         end = tcp.offset + tcp.header_len
         data = raw[end:net.offset + len(net)] or raw[net.offset + len(net):]
+        if message is not None:
+            return self._message(out, key, raw[:end], data, message)
         if not data:
             return None if int(tcp.flags) & 0x05 else out   # FIN or RST
         del self.first_seq[key]
         if tcp.sport in _TCP_LAYER_PORTS or tcp.dport in _TCP_LAYER_PORTS:
             return out   # Scapy reads this data with its layer there: not followed here
-        frame = bytearray(raw[:end] + data)
-        frame[tcp.offset + 4:tcp.offset + 8] = seq.to_bytes(4, "big")
-        if out.ip is not None:
-            _set_ip_length(frame, net.offset, out.ip.ihl * 4, len(frame) - net.offset)
-        return type(out)(bytes(frame), linktype=out.linktype, time=out.time)
+        return _rebuilt(out, raw[:end], data, seq)
+
+    def _message(self, out: Packet, key: tuple[str, str, int, int], head: bytes, data: bytes,
+                 message: Any) -> Packet | None:
+        """Scapy's TCPSession.process for a layer with a tcp_reassemble that waits for whole
+        messages: the data goes into the direction's buffer at its place; once the buffer
+        starts with a complete message, the segment is handed on carrying it and the
+        complete messages after it (Scapy's padding loop), with the sequence number of the
+        first segment since the last hand-over."""
+        tcp = out.tcp
+        assert tcp is not None
+        buf, md = self.messages.setdefault(key, (_SeqBuffer(), {}))
+        seq, new, rel = tcp.seq, data, md.get("relative_seq", 0)
+        md.setdefault("seq", seq)
+        if "next_seq" in md and seq < md["next_seq"]:   # data already handed on
+            new = new[md["next_seq"] - seq:]
+            if not new:
+                return None
+            seq = md["next_seq"]
+        if data:
+            rel = md.setdefault("relative_seq", seq - 1)
+            buf.append(new, seq - rel)
+        if not (int(tcp.flags) & 0x05) and not data:   # neither FIN nor RST, no data
+            return out
+        if not buf.content:
+            return None
+        found = message(bytes(buf.content))
+        if found is None:
+            return None
+        first = md["seq"]
+        md.clear()
+        taken, (stop, have) = 0, found
+        while stop < have:   # more after the message: Scapy's padding loop
+            # Scapy moves its mark by the last message's length only (not by all it took)
+            md["relative_seq"] = rel + stop
+            taken += stop
+            found = message(bytes(buf.content[taken:]))
+            if found is None:
+                stop = 0
+                break
+            stop, have = found
+        taken += stop
+        payload = bytes(buf.content[:taken])
+        if taken >= len(buf.content):
+            del self.messages[key]   # with the metadata Scapy drops here (next_seq too)
+        else:
+            del buf.content[:taken]
+        md["next_seq"] = first + len(new)
+        return _rebuilt(out, head, payload, first)
+
+
+def _rebuilt(out: Packet, head: bytes, data: bytes, seq: int) -> Packet:
+    """The segment as Scapy's session hands it on: its headers with this data (Ethernet padding
+    dropped) and sequence number, IPv4 length and checksum recomputed (the TCP checksum kept)."""
+    tcp, ip = out.tcp, out.ip
+    assert tcp is not None
+    frame = bytearray(head + data)
+    frame[tcp.offset + 4:tcp.offset + 8] = seq.to_bytes(4, "big")
+    if ip is not None:
+        _set_ip_length(frame, ip.offset, ip.ihl * 4, len(frame) - ip.offset)
+    return type(out)(bytes(frame), linktype=out.linktype, time=out.time)
 
 
 def _session(session: Any) -> DefaultSession | None:
