@@ -14,7 +14,7 @@ except HTTP and TLS (``scapy.layers.http``/``tls`` are not loaded by default): t
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterator, cast
+from typing import Any, Callable, Iterator, cast
 
 import fastpkt as _fp
 from fastpkt import _fastpkt as _C
@@ -1174,7 +1174,7 @@ def _view_class(base: type, scapy_name: str, long_name: str, fields: tuple[str, 
 # The facade's TCP and IP views answer `flags` in C with a FlagValue of these names (the
 # properties below serve edited packets and short headers); _flag makes one past __init__'s
 # parsing, its slots set directly, as they do (registered with Raw at the end of the module)
-_flag: Any = _C._facade_flag
+_flag: Callable[[int, Any, bool], FlagValue] = _C._facade_flag
 _ip_flags_of, _tcp_flags_of = _CD.IP.flags.__get__, _CD.TCP.flags.__get__
 
 
