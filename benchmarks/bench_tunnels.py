@@ -58,9 +58,15 @@ def gre_teb(frame: bytes, i: int) -> bytes:
 
 
 def wrap(src: str, dst: str, encap) -> None:
-    """Rewrite an Ethernet microsecond pcap with every frame inside `encap`."""
+    """Rewrite an Ethernet microsecond pcap with every frame inside `encap`.
+
+    Written in large batches as gen_capture.py writes the plain file: a file written one
+    small record at a time sits in the page cache as small, scattered pages, and reading it
+    through a mapping cost ~1.4x the CPU time of the same bytes written in large blocks
+    (`cp` of it), which the ratios below would have charged to decapsulation."""
     with open(src, "rb") as f, open(dst + ".part", "wb") as out:
         out.write(f.read(24))
+        batch = []
         i = 0
         while True:
             rec = f.read(16)
@@ -68,8 +74,12 @@ def wrap(src: str, dst: str, encap) -> None:
                 break
             sec, usec, caplen, wirelen = struct.unpack("<IIII", rec)
             frame = encap(f.read(caplen), i)
-            out.write(struct.pack("<IIII", sec, usec, len(frame), len(frame) + wirelen - caplen) + frame)
+            batch.append(struct.pack("<IIII", sec, usec, len(frame), len(frame) + wirelen - caplen) + frame)
             i += 1
+            if len(batch) >= 16384:
+                out.write(b"".join(batch))
+                batch.clear()
+        out.write(b"".join(batch))
     os.replace(dst + ".part", dst)
 
 
