@@ -172,6 +172,8 @@ typedef struct {
     uint8_t more_fragments;
     uint8_t is_fragment;   /* MF set or offset != 0 */
     uint8_t reassembled;   /* IP payload is a reassembled datagram (fp_dissect_datagram) */
+    uint8_t fcs_len;       /* FP_DISSECT_FCS: FCS bytes captured at fcs_off, left out of the layers */
+    uint32_t fcs_off;
     uint32_t payload_off;  /* innermost payload (after the last decoded header) */
     uint32_t payload_len;
     /* Tunnels, outer to inner: layer spans describe the innermost packet; the outermost
@@ -191,8 +193,15 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
  * detection (and none of their anomalies): what a reader of link/IP/transport fields needs
  * (display filters over header fields: DNS names are walked and TLS handshakes framed only
  * on demand). FP_DISSECT_NO_TUNNELS leaves encapsulations undecoded (decapsulate=False):
- * without it tunnel.c decodes them down to the innermost packet. fp_dissect is flags 0. */
+ * without it tunnel.c decodes them down to the innermost packet. FP_DISSECT_FCS(n): the
+ * frames end with an n-byte frame check sequence (the record's fcs_len: pcapng if_fcslen);
+ * as tshark, an Ethernet frame is read without it (its lengths shortened by n, snapped or
+ * not) and eth.fcs reads it when captured whole; other link types ignore it, as tshark
+ * does. fp_dissect is flags 0. */
 enum { FP_DISSECT_HEADERS = 1, FP_DISSECT_NO_TUNNELS = 2 };
+#define FP_DISSECT_FCS_SHIFT 8
+#define FP_DISSECT_FCS(n) ((int)(n) << FP_DISSECT_FCS_SHIFT)
+#define FP_DISSECT_FCS_MASK FP_DISSECT_FCS(0xFF)
 void fp_dissect_ex(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype, int flags,
                    fp_dissection *out);
 

@@ -214,6 +214,18 @@ static void dissect_ppp(fp_dctx *x)
 static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                                   int reassembled, int flags, fp_dissection *out)
 {
+    out->fcs_len = 0;
+    if ((flags & FP_DISSECT_FCS_MASK) && linktype == FP_LINKTYPE_ETHERNET && !reassembled) {
+        /* tshark's reading: the FCS ends the frame on the wire; bytes of it the snap length
+         * kept are trailing bytes of the record, read only as eth.fcs and only when whole. */
+        uint32_t fcs = (uint32_t)(flags & FP_DISSECT_FCS_MASK) >> FP_DISSECT_FCS_SHIFT;
+        wirelen = wirelen > fcs ? wirelen - fcs : 0;
+        if (caplen > wirelen) {
+            if (caplen - wirelen >= fcs) out->fcs_len = (uint8_t)fcs;
+            caplen = wirelen;
+        }
+        out->fcs_off = caplen;
+    }
     /* Only the scalars: spans of absent layers are never read. */
     out->present = 0;
     out->anomalies = caplen < wirelen ? FP_ANOM_SNAPLEN : 0;
@@ -297,6 +309,19 @@ static int eth_type_or_len(const fp_field *f, fp_field_ctx *x, fp_field_visit vi
     return 1;
 }
 
+/* The frame check sequence a record's fcs_len declares, read in network order as tshark does. */
+static int eth_fcs(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    (void)f;
+    const fp_dissection *d = x->d;
+    if (d->fcs_len != 4 || !FP_HAS(d, FP_L_ETH))
+        return 0;
+    const uint8_t *p = x->data + d->fcs_off;
+    fp_field_value v = {fp_load_be32(p), p, 4};
+    visit(arg, &v);
+    return 1;
+}
+
 static const fp_field eth_fields[] = {
     FP_FIELD_PROTO("eth", FP_L_ETH),
     FP_FIELD_ADDR("eth.dst", FP_FT_MAC, FP_L_ETH, 0),
@@ -310,6 +335,7 @@ static const fp_field eth_fields[] = {
     {"eth.ig", FP_FT_BOOL, 8, FP_L_ETH, 6, 0, 0x01, fp_field_pair},
     {"eth.type", FP_FT_UINT, 16, FP_L_ETH, 0, 12, 0, eth_type_or_len},
     {"eth.len", FP_FT_UINT, 16, FP_L_ETH, 1, 12, 0, eth_type_or_len},
+    {"eth.fcs", FP_FT_UINT, 32, FP_L_ETH, 0, 0, 0, eth_fcs},
 };
 FP_FIELD_TABLE(fp_fields_eth, "eth", eth_fields);
 

@@ -258,7 +258,8 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_
     *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best);
     *dp = &fl->pending_d[best];
     if (!fl->has_pending_d[best]) {
-        fp_dissect_ex((*rec)->data, (*rec)->caplen, (*rec)->wirelen, (*rec)->linktype, (*from)->dissect_flags, d);
+        fp_dissect_ex((*rec)->data, (*rec)->caplen, (*rec)->wirelen, (*rec)->linktype,
+                      (*from)->dissect_flags | FP_DISSECT_FCS((*rec)->fcs_len), d);
         *dp = d;
     }
     fl->has_pending[best] = 0;

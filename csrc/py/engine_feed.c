@@ -146,7 +146,7 @@ static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, ui
         fp_feed_pass *p = &s->pass[s->n];
         s->recs[s->n++] = rec;
         if (r->dfilter) *d = r->dissection; /* the filter's, whole (keep_dissection) */
-        else fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, d);
+        else fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags | FP_DISSECT_FCS(rec.fcs_len), d);
         /* classified while the bytes are in this core's cache: the other tables skip
          * their packets without reading them */
         c->hash = 0;

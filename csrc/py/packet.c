@@ -178,10 +178,11 @@ static PyTypeObject *packet_type(const fp_state *st, int facade)
     return facade && st->Facade_Packet_Type ? st->Facade_Packet_Type : st->Packet_Type;
 }
 
-/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header. */
+/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header, and a
+ * declared FCS stays in the frame (Scapy's readers ignore if_fcslen). */
 static inline int facade_flags(int facade, int flags)
 {
-    return facade ? flags | FP_DISSECT_NO_TUNNELS : flags;
+    return facade ? (flags | FP_DISSECT_NO_TUNNELS) & ~FP_DISSECT_FCS_MASK : flags;
 }
 
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
@@ -222,6 +223,7 @@ static FpPacket *packet_from_reader(fp_state *st, fp_reader_obj *r, const fp_rec
 
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags)
 {
+    flags |= FP_DISSECT_FCS(rec->fcs_len);
     uint32_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
     FpPacket *p = reader && !(facade && st->Facade_Packet_Type)
                       ? packet_from_reader(st, (fp_reader_obj *)reader, rec, flags)

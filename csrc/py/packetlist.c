@@ -23,6 +23,7 @@ typedef struct {
     uint32_t caplen, wirelen, linktype, interface_id;
     uint8_t has_ts;
     uint8_t opts_big_endian;
+    uint8_t fcs_len;     /* the record's: dissected with FP_DISSECT_FCS */
     uint32_t opts_len;   /* pcapng options after the data (padded to 4) */
 } pl_entry;
 
@@ -95,6 +96,7 @@ static int builder_add(pl_builder *b, const fp_record *rec, int copy)
     e->wirelen = rec->wirelen;
     e->linktype = rec->linktype;
     e->interface_id = rec->interface_id;
+    e->fcs_len = rec->fcs_len;
     e->has_ts = (uint8_t)rec->has_ts;
     e->opts_len = rec->opts_len;
     e->opts_big_endian = (uint8_t)rec->opts_big_endian;
@@ -291,13 +293,14 @@ void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec)
     const pl_entry *e = &PL(pl)->entries[i];
     *rec = (fp_record){.ts_ns = e->ts_ns, .caplen = e->caplen, .wirelen = e->wirelen,
                        .linktype = e->linktype, .interface_id = e->interface_id, .has_ts = e->has_ts,
+                       .fcs_len = e->fcs_len,
                        .data = e->data, .opts_len = e->opts_len, .opts_big_endian = e->opts_big_endian};
 }
 
 static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
     FpPacket *p = fp_packet_view(st, pl->owner, pl->owner_is_reader, e->data, e->caplen, e->wirelen,
-                                 e->linktype, e->ts_ns, pl->facade, pl->dissect_flags);
+                                 e->linktype, e->ts_ns, pl->facade, pl->dissect_flags | FP_DISSECT_FCS(e->fcs_len));
     if (p == NULL) return NULL;
     p->interface_id = e->interface_id;
     p->has_ts = e->has_ts;
@@ -387,7 +390,8 @@ static PyObject *packetlist_filter_mask(PyObject *self, PyObject *arg)
         for (Py_ssize_t i = 0; i < pl->n; i++) {
             const pl_entry *e = &pl->entries[i];
             mask[i] = (uint8_t)fp_filter_match_record(f, e->data, e->caplen, e->wirelen, e->linktype,
-                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1, 0, pl->dissect_flags, &d);
+                                                      e->ts_ns, e->has_ts, (uint64_t)i + 1, 0,
+                                                      pl->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
         }
         Py_END_ALLOW_THREADS
     }
@@ -423,7 +427,7 @@ static PyObject *packetlist_repr(PyObject *self)
     fp_dissection d;
     for (Py_ssize_t i = 0; i < pl->n; i++) {
         const pl_entry *e = &pl->entries[i];
-        fp_dissect_ex(e->data, e->caplen, e->wirelen, e->linktype, pl->dissect_flags, &d);
+        fp_dissect_ex(e->data, e->caplen, e->wirelen, e->linktype, pl->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
         if (FP_HAS(&d, FP_L_TCP)) tcp++;
         else if (FP_HAS(&d, FP_L_UDP)) udp++;
         else if (FP_HAS(&d, FP_L_ICMP) || FP_HAS(&d, FP_L_ICMP6)) icmp++;
@@ -582,7 +586,7 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
 {
     fp_dissection d;
     const uint8_t *data = e->data;
-    fp_dissect_ex(data, e->caplen, e->wirelen, e->linktype, c->dissect_flags, &d);
+    fp_dissect_ex(data, e->caplen, e->wirelen, e->linktype, c->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
     put_num(c, C_TIME, i, (uint64_t)e->ts_ns, 1);
     put_num(c, C_CAPLEN, i, e->caplen, 1);
     put_num(c, C_WIRELEN, i, e->wirelen, 1);
@@ -1030,7 +1034,7 @@ static int64_t fill_from_reader(fp_reader_obj *r, col_set *c, int64_t from, int6
         *rc = fp_reader_pull(r, rec, err, errbuf, errlen);
         if (*rc != FP_PULL_RECORD) break;
         pl_entry e = {.ts_ns = rec->ts_ns, .data = rec->data, .caplen = rec->caplen, .wirelen = rec->wirelen,
-                      .linktype = rec->linktype, .interface_id = rec->interface_id};
+                      .linktype = rec->linktype, .interface_id = rec->interface_id, .fcs_len = rec->fcs_len};
         fill_row(c, n, &e);
     }
     return n;
@@ -1132,7 +1136,7 @@ static int64_t fill_from_reader_pipelined(fp_reader_obj *r, col_set *c, pl_entry
         if (*rc != FP_PULL_RECORD) break;
         entries[n] = (pl_entry){.ts_ns = rec->ts_ns, .data = rec->data, .caplen = rec->caplen,
                                 .wirelen = rec->wirelen, .linktype = rec->linktype,
-                                .interface_id = rec->interface_id};
+                                .interface_id = rec->interface_id, .fcs_len = rec->fcs_len};
         if ((n + 1) % PIPE_CHUNK) continue;
         pthread_mutex_lock(&fp.mu);
         fp.ready = n + 1;

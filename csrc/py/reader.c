@@ -243,7 +243,8 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
         }
         if (r->dfilter && !fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen,
                                                   rec->linktype, rec->ts_ns, rec->has_ts, r->frames,
-                                                  r->keep_dissection, r->dissect_flags, &r->dissection)) {
+                                                  r->keep_dissection, r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len),
+                                                  &r->dissection)) {
             r->filtered++;
             continue;
         }

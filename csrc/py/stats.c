@@ -101,7 +101,7 @@ static int run_reader(fp_state *st, PyObject *reader, stats_run *run, PyObject *
         while (n++ < STATS_BATCH && (rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
             const fp_dissection *dp = &r->dissection;
             if (r->dfilter == NULL) {
-                fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags, &d);
+                fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags | FP_DISSECT_FCS(rec.fcs_len), &d);
                 dp = &d;
             }
             const uint8_t *data = rec.data;

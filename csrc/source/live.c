@@ -144,6 +144,7 @@ int fp_live_next(fp_source *s, fp_record *rec, fp_error *err)
         rec->wirelen = h->len;
         rec->linktype = s->linktype;
         rec->interface_id = 0;
+        rec->fcs_len = 0;
         rec->has_ts = 1;
         rec->offset = 0;
         rec->data = data;

@@ -50,12 +50,15 @@ int fp_pcap_open(fp_source *s, fp_error *err)
         return -1;
     }
     s->snaplen = fp_rd32(p + 16, s->big_endian);
-    s->linktype = fp_rd32(p + 20, s->big_endian) & 0xFFFFu;   /* FCS bits above ignored */
+    uint32_t lt = fp_rd32(p + 20, s->big_endian);
+    s->linktype = lt & 0xFFFFu;
     s->packet_bound = fp_src_packet_bound(s->snaplen);
     s->pos = PCAP_HDR;
     fp_interface ifc = {.linktype = s->linktype,
                         .snaplen = s->snaplen,
-                        .tsresol_num = s->nanosecond ? 1000000000u : 1000000u};
+                        .tsresol_num = s->nanosecond ? 1000000000u : 1000000u,
+                        /* the F bit says the top 4 bits hold the FCS length in 16-bit words */
+                        .fcs_len = (uint8_t)(lt & 0x04000000u ? (lt >> 28) * 2 : 0)};
     return fp_src_add_interface(s, &ifc, err, 0);
 }
 
@@ -108,6 +111,7 @@ int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
     rec->wirelen = h.wirelen;
     rec->linktype = s->linktype;
     rec->interface_id = 0;
+    rec->fcs_len = s->ifs[0].fcs_len;
     rec->has_ts = 1;
     rec->offset = off;
     rec->data = p;

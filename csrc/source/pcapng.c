@@ -22,6 +22,7 @@
 #define OPT_ENDOFOPT 0
 #define OPT_IF_NAME 2
 #define OPT_IF_TSRESOL 9
+#define OPT_IF_FCSLEN 13
 #define OPT_IF_TSOFFSET 14
 
 __extension__ typedef __int128 i128;
@@ -249,6 +250,8 @@ static int parse_idb(fp_source *s, const block *b, fp_error *err)
             ifc.tsresol_num = tsresol_units(val[0]);
             if (!ifc.tsresol_num)
                 return bad_content(s, b, err, "if_tsresol finer than a 64-bit count can hold");
+        } else if (code == OPT_IF_FCSLEN && vlen >= 1) {
+            ifc.fcs_len = val[0]; /* read as bytes, as tshark does (4: the Ethernet FCS) */
         } else if (code == OPT_IF_TSOFFSET && vlen >= 8) {
             uint64_t hi = fp_rd32(val, b->be), lo = fp_rd32(val + 4, b->be);
             ifc.tsoffset_s = (int64_t)(b->be ? hi << 32 | lo : lo << 32 | hi);
@@ -300,6 +303,7 @@ static void fill_record(fp_record *rec, const block *b, const fp_source *s,
     rec->wirelen = wirelen;
     rec->linktype = ifc->linktype;
     rec->interface_id = (uint32_t)(ifc - s->ifs);
+    rec->fcs_len = ifc->fcs_len;
     rec->offset = b->off;
     rec->data = data;
 }

@@ -48,6 +48,9 @@ typedef struct {
      * data + caplen rounded up to 4 and are as stable as data. 0 when none. */
     uint32_t opts_len;
     int opts_big_endian;
+    /* Bytes of frame check sequence ending each frame on the wire (pcapng if_fcslen, the FCS
+     * bits of a pcap header's link type), captured or not; 0 when none or not said. */
+    uint8_t fcs_len;
 } fp_record;
 
 typedef struct {
@@ -55,6 +58,7 @@ typedef struct {
     uint32_t snaplen;
     uint64_t tsresol_num;   /* units per second: 10^6, 10^9, or 2^n / 10^n from if_tsresol */
     int64_t tsoffset_s;
+    uint8_t fcs_len;        /* if_fcslen (pcap: the header's FCS bits), bytes */
     char name[64];
 } fp_interface;
 

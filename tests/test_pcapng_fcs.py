@@ -1,0 +1,201 @@
+"""pcapng's if_fcslen and if_tsresol per interface (and pcap's FCS bits) against tshark, in
+every reader path: the iterator, fp.read()'s PacketList (views, display filters, columns),
+a Reader's display filter, the flow engine (one reader and record-aligned ranges).
+
+The capture is built by hand: four interfaces with different FCS lengths and timestamp
+resolutions, and frames whose FCS is captured whole, cut by the snap length, cut in half,
+on a link type tshark keeps it on, and after a payload no length field bounds (an unknown
+EtherType: only stripping the FCS gives tshark's data.len)."""
+from __future__ import annotations
+
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from _fphelpers import tool_env
+from fastpkt.tables import to_arrow
+
+MACS = bytes.fromhex("020000000002" "020000000001")
+
+
+def opt(code: int, val: bytes) -> bytes:
+    return struct.pack("<HH", code, len(val)) + val + b"\0" * (-len(val) % 4)
+
+
+def block(kind: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def idb(linktype: int, *opts: bytes) -> bytes:
+    return block(1, struct.pack("<HHI", linktype, 0, 262144) + b"".join(opts) + opt(0, b""))
+
+
+def epb(interface: int, units: int, frame: bytes, wirelen: int | None = None) -> bytes:
+    wl = len(frame) if wirelen is None else wirelen
+    return block(6, struct.pack("<IIIII", interface, units >> 32, units & 0xFFFFFFFF, len(frame), wl) + frame)
+
+
+def ip4(src: str, dst: str, proto: int, payload: bytes) -> bytes:
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
+                      bytes(map(int, src.split("."))), bytes(map(int, dst.split("."))))
+    return hdr + payload
+
+
+def udp(sport: int, dport: int, body: bytes) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(body), 0) + body
+
+
+def tcp(sport: int, dport: int, body: bytes) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x18, 65535, 0, 0) + body
+
+
+def with_fcs(frame: bytes) -> bytes:
+    return frame + struct.pack("<I", zlib.crc32(frame))
+
+
+UDP_FRAME = MACS + b"\x08\x00" + ip4("10.0.0.1", "10.0.0.2", 17, udp(1234, 5678, b"hello"))
+TCP_FRAME = MACS + b"\x08\x00" + ip4("10.0.0.3", "10.0.0.4", 6, tcp(80, 999, b"x" * 30))
+OTHER_FRAME = MACS + b"\x88\xb5" + bytes(range(20))  # IEEE local experimental EtherType
+
+
+def fcs_pcapng() -> bytes:
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += idb(1, opt(13, b"\x04"), opt(9, b"\x09"))    # 0: FCS 4, nanoseconds
+    out += idb(1, opt(9, b"\x06"))                      # 1: no FCS, microseconds
+    out += idb(1, opt(13, b"\x04"), opt(9, b"\x8a"))    # 2: FCS 4, 2^-10 s
+    out += idb(101, opt(13, b"\x04"), opt(9, b"\x03"))  # 3: raw IP, FCS 4 (tshark keeps it), ms
+    out += epb(0, 1700000000_123456789, with_fcs(UDP_FRAME))
+    out += epb(1, 1700000001_654321, UDP_FRAME)
+    out += epb(2, 1700000002 * 1024 + 513, with_fcs(TCP_FRAME))
+    out += epb(3, 1700000003_250, with_fcs(UDP_FRAME[14:]))
+    out += epb(0, 1700000004_000000001, with_fcs(TCP_FRAME)[:40], len(TCP_FRAME) + 4)  # no FCS captured
+    out += epb(0, 1700000005_000000001, UDP_FRAME[:-2], len(UDP_FRAME))  # FCS half captured, cut
+    out += epb(0, 1700000006_000000001, with_fcs(OTHER_FRAME))
+    out += epb(1, 1700000007_000001, OTHER_FRAME)
+    out += epb(2, 1700000008 * 1024 + 1023, with_fcs(UDP_FRAME))
+    return out
+
+
+FIELDS = ("frame.number", "frame.interface_id", "frame.time_epoch", "frame.len", "frame.cap_len", "eth.fcs",
+          "ip.src", "udp.length", "tcp.len", "data.len")
+
+
+def tshark_rows(path: Path, *extra: str) -> list[dict[str, str]]:
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", *extra]
+    for f in FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+
+
+def ns(epoch: str) -> int:
+    sec, _, frac = epoch.partition(".")
+    return int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+
+
+def ours(p) -> dict[str, str]:
+    fcs = p.field("eth.fcs")
+    return {
+        "frame.interface_id": str(p.interface), "frame.time_epoch": str(p.time_ns),
+        "frame.len": str(p.wirelen), "frame.cap_len": str(p.caplen),
+        "eth.fcs": "" if fcs is None else "0x%08x" % fcs,
+        "ip.src": p.ip.src if p.ip else "", "udp.length": str(p.udp.len) if p.udp else "",
+        "tcp.len": str(len(p.tcp.payload)) if p.tcp else "",
+        "data.len": str(len(p.payload)) if p.payload and not (p.ip and p.ip.proto == 6) else "",
+    }
+
+
+def theirs(row: dict[str, str]) -> dict[str, str]:
+    want = {k: v for k, v in row.items() if k != "frame.number"}
+    want["frame.time_epoch"] = str(ns(row["frame.time_epoch"]))
+    want["frame.interface_id"] = row["frame.interface_id"] or "0"  # pcap: no interface
+    return want
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("fcs") / "fcs.pcapng"
+    path.write_bytes(fcs_pcapng())
+    return path
+
+
+def test_iterator_and_packetlist_match_tshark(capture, tshark):
+    rows = tshark_rows(capture)
+    assert len(rows) == 9
+    assert [r["eth.fcs"] != "" for r in rows] == [True, False, True, False, False, False, True, False, True]
+    want = [theirs(r) for r in rows]
+    assert [ours(p) for p in fp.open(str(capture))] == want
+    pl = fp.read(str(capture))
+    assert [ours(pl[i]) for i in range(len(pl))] == want
+    # the raw record keeps the FCS: frame.cap_len and the bytes written out are as captured
+    assert pl[0].raw == with_fcs(UDP_FRAME)
+
+
+def test_pcap_header_fcs_bits(tmp_path, tshark):
+    """A pcap file's link type with the F bit and a length of 2 16-bit words: a 4-byte FCS."""
+    path = tmp_path / "fcs.pcap"
+    frames = [with_fcs(UDP_FRAME), with_fcs(OTHER_FRAME), with_fcs(TCP_FRAME)]
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1 | 0x04000000 | 2 << 28)
+    for i, f in enumerate(frames):
+        out += struct.pack("<IIII", 1700000000 + i, i, len(f), len(f)) + f
+    path.write_bytes(out)
+    want = [theirs(r) for r in tshark_rows(path)]
+    assert [r["eth.fcs"] != "" for r in want] == [True] * 3
+    assert [ours(p) for p in fp.open(str(path))] == want
+
+
+@pytest.mark.parametrize("dfilter", ["eth.fcs", "udp.length == 13", "!ip"])
+def test_display_filters_match_tshark(capture, tshark, dfilter):
+    want = [ns(r["frame.time_epoch"]) for r in tshark_rows(capture, "-Y", dfilter)]
+    assert want
+    assert [p.time_ns for p in fp.open(str(capture), display_filter=dfilter)] == want
+    pl = fp.read(str(capture))
+    assert [p.time_ns for p, keep in zip(pl, pl.filter_mask(dfilter)) if keep] == want
+
+
+def test_columns_match_tshark(capture, tshark):
+    rows = tshark_rows(capture)
+    df = fp.read(str(capture)).to_pandas()
+    assert df["time"].astype("int64").tolist() == [ns(r["frame.time_epoch"]) for r in rows]
+    assert df["interface"].tolist() == [int(r["frame.interface_id"]) for r in rows]
+    assert df["caplen"].tolist() == [int(r["frame.cap_len"]) for r in rows]
+    # payload_len of the frames no length field bounds: tshark's data.len without the FCS
+    other = [i for i, r in enumerate(rows) if r["ip.src"] == ""]
+    assert [int(df["payload_len"][i]) for i in other] == [int(rows[i]["data.len"]) for i in other]
+    with fp.open(str(capture)) as r:  # a Reader's Arrow stream: the columns filled from its records
+        table = to_arrow(r)
+    assert table.column("payload_len").to_pylist() == df["payload_len"].tolist()
+    assert [t.value for t in table.column("time").to_pandas()] == df["time"].astype("int64").tolist()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_flows_times_and_bytes_match_tshark(capture, tshark, workers):
+    rows = tshark_rows(capture)
+    by_src: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        if r["udp.length"] or r["tcp.len"]:  # a TCP header cut by the snap length is no flow's
+            by_src.setdefault(r["ip.src"], []).append(r)
+    df = fp.flows(str(capture), progress=False, workers=workers).to_pandas()
+    got = {row.src_ip: (row.first_seen.value, row.last_seen.value, row.packets, row.bytes)
+           for row in df.itertuples()}
+    want = {src: (ns(rs[0]["frame.time_epoch"]), ns(rs[-1]["frame.time_epoch"]), len(rs),
+                  sum(int(r["frame.len"]) for r in rs)) for src, rs in by_src.items()}
+    assert got == want
+
+
+def test_stats_io_matches_tshark(capture, tshark):
+    filters = ["eth.fcs", "udp.length == 13", "!ip"]
+    out = subprocess.run(["tshark", "-r", str(capture), "-q", "-z", "io,stat,100," + ",".join(filters)],
+                         capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    row = [line for line in out.splitlines() if "<>" in line][0]
+    want = [int(c) for c in row.split("|")[2:-1]]
+    io = fp.stats(str(capture), interval=100.0, filters=filters).io()
+    got = [int(io[c][0]) for c in ("frames_1", "bytes_1", "frames_2", "bytes_2", "frames_3", "bytes_3")]
+    assert got == want
