@@ -147,9 +147,8 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
             datagram (its udp/tcp/dns views and payload see all of it; ``fragments`` lists
             the frames it came from; ``wire`` and writers keep the frame as captured).
             A policy name picks how overlapping fragments resolve: "first" (True's),
-            "last", "bsd", "linux". False (default, as ``fp.read()`` whose PacketList
-            keeps frames as captured): fragments stay as captured. The engines (flows,
-            streams, client_hellos) reassemble by default.
+            "last", "bsd", "linux". False (default, as ``fp.read()``'s): fragments stay as
+            captured. The engines (flows, streams, client_hellos) reassemble by default.
     decapsulate: decode tunnels (GRE with ERSPAN and TEB, VXLAN, Geneve, GTP-U, MPLS, IP in
             IP, 6in4, 4in6, PPPoE; default): layer views (``pkt.ip``, ``pkt.tcp``...) are the
             innermost packet's, as Zeek reports them, ``pkt.outer_ip`` the outermost IP
@@ -171,19 +170,25 @@ def read(
     display_filter: str | DisplayFilter | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
     decapsulate: bool = True,
+    defragment: bool | str = False,
 ) -> PacketList:
     """Read a capture (or its first ``count`` packets) into a PacketList.
 
     A PacketList supports len(), indexing, slicing, iteration, summary() and to_pandas().
     filter, display_filter, decapsulate: as for ``open`` (views and columns of tunnelled
         packets are the innermost packet's by default).
+    defragment: as for ``open``: the packet of the fragment completing a datagram views the
+        reassembled datagram, in the list's views, columns (``to_pandas``, Arrow) and
+        ``filter_mask``; its bytes as captured stay what writers write and what the engines
+        (which reassemble on their own) read. ``filter``/``display_filter`` select frames
+        as captured, before reassembly.
     progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none;
         a callable gets (bytes_read, file_size)).
     """
     from .views import progress_callback
 
     with open(source, filter=filter, on_error=on_error, display_filter=display_filter,
-              decapsulate=decapsulate) as reader:
+              decapsulate=decapsulate, defragment=defragment) as reader:
         return reader.read_all(count, progress=progress_callback(progress, "read"))
 
 

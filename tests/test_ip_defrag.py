@@ -42,10 +42,12 @@ def frames_of(s: str) -> tuple[int, ...] | None:
     return tuple(int(x) for x in s.split(",")) if s else None
 
 
-def compare_with_tshark(path: Path, **open_kw) -> int:
+def compare_with_tshark(path: Path, via: str = "open", **open_kw) -> int:
     """Every frame: the fragments tshark reassembled in it, and what the reassembled
-    datagram holds. Returns the number of reassembled datagrams."""
-    ours = list(fp.open(str(path), **({"defragment": True} | open_kw)))
+    datagram holds, read by fp.open() or into fp.read()'s PacketList (`via`). Returns the
+    number of reassembled datagrams."""
+    kw = {"defragment": True} | open_kw
+    ours = list(fp.read(str(path), **kw) if via == "read" else fp.open(str(path), **kw))
     ref = tshark_frames(path)
     assert len(ours) == len(ref)
     n = 0
@@ -83,7 +85,8 @@ def tshark_ok():
         pytest.skip("tshark is not installed")
 
 
-def test_corpus_captures_with_fragments(corpus, tshark_ok):
+@pytest.mark.parametrize("via", ["open", "read"])
+def test_corpus_captures_with_fragments(corpus, tshark_ok, via):
     total = 0
     for name in corpus_files():
         path = corpus / name
@@ -96,7 +99,7 @@ def test_corpus_captures_with_fragments(corpus, tshark_ok):
             continue
         if (corpus / "refs" / (name + ".stderr")).exists():
             continue  # cut short or unreadable for tshark: no whole reference
-        total += compare_with_tshark(path)
+        total += compare_with_tshark(path, via)
     assert total >= 6  # ppp-ip6_fragments (4), ppp-frag_http_req, zeek-ipv6-fragmented-dns
 
 
@@ -123,9 +126,8 @@ def scapy_capture(tmp_path: Path, frames: list[bytes], name: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("order", ["in_order", "reversed", "shuffled", "duplicated"])
-@pytest.mark.parametrize("version", [4, 6])
-def test_scapy_fragments(tmp_path, tshark_ok, order, version):
+def scapy_fragments(tmp_path: Path, order: str, version: int) -> tuple[Path, bytes]:
+    """A DNS answer Scapy fragments, as an Ethernet capture with the frames in `order`."""
     payload = big_dns_answer()
     if version == 4:
         dgram = IP(src="10.1.0.1", dst="10.1.0.2", id=0x1234) / UDP(sport=53, dport=40000) / Raw(payload)
@@ -141,14 +143,48 @@ def test_scapy_fragments(tmp_path, tshark_ok, order, version):
         random.Random(18).shuffle(frames)
     elif order == "duplicated":
         frames = frames[:2] + frames[1:2] + frames[2:]
-    path = scapy_capture(tmp_path, frames, "frags.pcap")
+    return scapy_capture(tmp_path, frames, "frags.pcap"), payload
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed", "shuffled", "duplicated"])
+@pytest.mark.parametrize("version", [4, 6])
+def test_scapy_fragments(tmp_path, tshark_ok, order, version):
+    path, payload = scapy_fragments(tmp_path, order, version)
     assert compare_with_tshark(path) == 1
+    assert compare_with_tshark(path, "read") == 1
     last = list(fp.open(str(path), defragment=True))[-1]
     assert last.udp.payload == payload  # the datagram Scapy fragmented
     assert [q.qname for q in last.dns.qd] == ["big.example"]
     assert last.udp.checksum_ok() is True
     if order == "duplicated":
         assert "fragment_overlap" in last.anomalies
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_packetlist_columns_filters_and_slices(tmp_path, tshark_ok, version):
+    """fp.read(defragment=True): the columns and display filters of the list see the
+    reassembled datagram where tshark does; slices keep it; bytes stay as captured."""
+    path, payload = scapy_fragments(tmp_path, "shuffled", version)
+    ref = tshark_frames(path)
+    done = [i for i, t in enumerate(ref) if t["ip.fragment"] or t["ipv6.fragment"]]
+    assert len(done) == 1
+    pl = fp.read(str(path), defragment=True)
+    plain = fp.read(str(path))
+    df = pl.to_pandas()
+    assert int(df["sport"][done[0]]) == 53 and int(df["dport"][done[0]]) == 40000
+    assert int(df["payload_len"][done[0]]) == int(ref[done[0]]["udp.length"]) - 8 == len(payload)
+    assert df["dns_qname"][done[0]] == "big.example"
+    assert df["caplen"].tolist() == plain.to_pandas()["caplen"].tolist()  # frames as captured
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-Y", "dns", "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    assert [i + 1 for i, keep in enumerate(pl.filter_mask("dns")) if keep] == [int(n) for n in out.split()]
+    assert [bytes(p.wire or p.raw) for p in pl] == [p.raw for p in plain]
+    i = done[0]
+    for sliced, at in ((pl[i:], 0), (pl[::-1], len(pl) - 1 - i), (pl[i % 2::2], i // 2)):
+        assert sliced[at].fragments == pl[i].fragments and sliced[at].udp.payload == payload
+        assert sum(p.fragments is not None for p in sliced) == 1
+    assert all(p.fragments is None for p in pl[i + 1:]) and all(p.fragments is None for p in pl[:i])
 
 
 def v4_fragment(ident: int, off: int, data: bytes, mf: bool, proto: int = 17) -> bytes:

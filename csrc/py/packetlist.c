@@ -14,6 +14,7 @@
 #include "../dissect/cursor.h"
 #include "../dissect/tls.h"
 #include "../filter/filter.h"
+#include "../flow/ip_defrag.h"
 #include "arrow.h"
 #include "columns.h"
 
@@ -26,6 +27,19 @@ typedef struct {
     uint8_t fcs_len;     /* the record's: dissected with FP_DISSECT_FCS */
     uint32_t opts_len;   /* pcapng options after the data (padded to 4) */
 } pl_entry;
+
+/* defragment=: what the reassembler made of a fragment, as a Reader's Packet gets it: the
+ * datagram it completed (the reassembled frame and the fragments' frame numbers) or only
+ * the anomalies it flagged. Kept apart, by entry index, so that lists without fragments
+ * pay nothing. */
+typedef struct {
+    Py_ssize_t index;
+    uint32_t anomalies;
+    uint32_t len;            /* 0: the fragment stays as captured */
+    uint32_t nframes;
+    const uint8_t *data;     /* into the reassembly blob (offsets while building) */
+    const uint64_t *frames;
+} pl_reasm;
 
 typedef struct {
     PyObject_HEAD
@@ -43,6 +57,9 @@ typedef struct {
     uint32_t n_ifs;
     int facade;              /* packets are fastpkt.scapy's (from a Reader with facade set) */
     int dissect_flags;       /* its Reader's (FP_DISSECT_NO_TUNNELS with decapsulate=False) */
+    pl_reasm *reasm;         /* defragment=: by ascending index */
+    Py_ssize_t n_reasm;
+    PyObject *reasm_owner;   /* capsule owning the frames they point to, shared with slices */
 } fp_packetlist;
 
 #define PL(o) ((fp_packetlist *)(o))
@@ -68,6 +85,9 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     pl->n_ifs = 0;
     pl->facade = 0;
     pl->dissect_flags = 0;
+    pl->reasm = NULL;
+    pl->n_reasm = 0;
+    pl->reasm_owner = NULL;
     if (owner_is_reader) ((fp_reader_obj *)owner)->exports++;
     PyObject_GC_Track(pl);
     return pl;
@@ -78,8 +98,100 @@ typedef struct {
     size_t n, cap;
     uint8_t *blob; /* streams only: copies of the record bytes; data holds offsets until done */
     size_t blob_len, blob_cap;
+    pl_reasm *reasm; /* defragment=: data and frames hold offsets into rblob until done */
+    size_t n_reasm, cap_reasm;
+    uint8_t *rblob;
+    size_t rblob_len, rblob_cap;
     int oom;
 } pl_builder;
+
+/* Append n bytes at an offset aligned to 8 (frame numbers are uint64); the offset or -1. */
+static int64_t rblob_add(pl_builder *b, const void *p, size_t n)
+{
+    size_t at = (b->rblob_len + 7u) & ~(size_t)7u;
+    if (at + n > b->rblob_cap) {
+        size_t cap = b->rblob_cap ? b->rblob_cap : 1 << 16;
+        while (cap < at + n) cap *= 2;
+        uint8_t *nb = PyMem_RawRealloc(b->rblob, cap);
+        if (nb == NULL) return -1;
+        b->rblob = nb;
+        b->rblob_cap = cap;
+    }
+    memcpy(b->rblob + at, p, n);
+    b->rblob_len = at + n;
+    return (int64_t)at;
+}
+
+/* defragment=: the record just added goes through the Reader's reassembler, dissected as
+ * its Packet would be (reader.c's deliver), and what it says is kept. -1 out of memory. */
+static int builder_defrag(pl_builder *b, fp_reader_obj *r, const fp_record *rec)
+{
+    fp_dissection d;
+    int flags = r->facade ? r->dissect_flags | FP_DISSECT_NO_TUNNELS : r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
+    fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, flags | FP_DISSECT_HEADERS, &d);
+    if (!d.is_fragment) return 0;
+    fp_defrag_result res;
+    int complete = fp_defrag_add(r->defrag, rec->data, rec->caplen, &d, rec->ts_ns, r->frames, &res) ==
+                   FP_DEFRAG_COMPLETE;
+    if (!complete && !res.anomalies) return 0;
+    if (b->n_reasm == b->cap_reasm) {
+        size_t cap = b->cap_reasm ? b->cap_reasm * 2 : 64;
+        pl_reasm *grown = PyMem_RawRealloc(b->reasm, cap * sizeof *grown);
+        if (grown == NULL) return -1;
+        b->reasm = grown;
+        b->cap_reasm = cap;
+    }
+    pl_reasm ra = {(Py_ssize_t)b->n - 1, res.anomalies, 0, 0, NULL, NULL};
+    if (complete) {
+        int64_t data = rblob_add(b, res.data, res.len);
+        int64_t frames = data < 0 ? -1 : rblob_add(b, res.frames, res.nframes * sizeof *res.frames);
+        if (frames < 0) return -1;
+        ra.len = res.len;
+        ra.nframes = res.nframes;
+        ra.data = (const uint8_t *)(uintptr_t)data;
+        ra.frames = (const uint64_t *)(uintptr_t)frames;
+    }
+    b->reasm[b->n_reasm++] = ra;
+    return 0;
+}
+
+/* The builder's reassembled frames become the list's (NULL owner: none). -1 out of memory. */
+static int take_reasm(fp_packetlist *pl, pl_builder *b)
+{
+    if (b->n_reasm == 0) {
+        PyMem_RawFree(b->reasm);
+        PyMem_RawFree(b->rblob);
+        return 0;
+    }
+    PyObject *owner = PyCapsule_New(b->rblob ? (void *)b->rblob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
+    if (owner == NULL) {
+        PyMem_RawFree(b->reasm);
+        PyMem_RawFree(b->rblob);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n_reasm; i++) {
+        pl_reasm *ra = &b->reasm[i];
+        if (ra->len == 0) continue;
+        ra->data = b->rblob + (uintptr_t)ra->data;
+        ra->frames = (const uint64_t *)(void *)(b->rblob + (uintptr_t)ra->frames);
+    }
+    pl->reasm = b->reasm;
+    pl->n_reasm = (Py_ssize_t)b->n_reasm;
+    pl->reasm_owner = owner;
+    return 0;
+}
+
+/* What the reassembler said about entry i, or NULL. */
+static const pl_reasm *find_reasm(const pl_reasm *reasm, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (reasm[mid].index < i) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && reasm[lo].index == i ? &reasm[lo] : NULL;
+}
 
 static int builder_add(pl_builder *b, const fp_record *rec, int copy)
 {
@@ -160,6 +272,10 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
     int has_progress = progress != NULL && progress != Py_None;
+    if (r->defrag_policy >= 0 && r->defrag == NULL) {
+        fp_defrag_config cfg = {(fp_defrag_policy)r->defrag_policy, FP_DEFRAG_TIMEOUT_NS, FP_DEFRAG_MAX_BYTES};
+        if ((r->defrag = fp_defrag_new(&cfg, NULL)) == NULL) return PyErr_NoMemory();
+    }
     for (;;) { /* a quiet live capture comes back every read timeout, a progress callback every
                 * READ_PROGRESS_ROWS records: signals and the callback, then on */
         uint64_t stop = has_progress && limit - got > READ_PROGRESS_ROWS ? got + READ_PROGRESS_ROWS : limit;
@@ -167,7 +283,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
         for (; got < stop; got++) {
             rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
             if (rc != FP_PULL_RECORD) break;
-            if (builder_add(&b, &rec, !stable) < 0) {
+            if (builder_add(&b, &rec, !stable) < 0 || (r->defrag_policy >= 0 && builder_defrag(&b, r, &rec) < 0)) {
                 b.oom = 1;
                 break;
             }
@@ -195,6 +311,8 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
         if (owner == NULL) {
             PyMem_RawFree(b.blob);
             PyMem_RawFree(b.entries);
+            PyMem_RawFree(b.reasm);
+            PyMem_RawFree(b.rblob);
             return NULL;
         }
         for (size_t i = 0; i < b.n; i++) b.entries[i].data = b.blob + (uintptr_t)b.entries[i].data;
@@ -203,10 +321,16 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     if (!stable) Py_DECREF(owner);
     if (pl == NULL) {
         PyMem_RawFree(b.entries);
+        PyMem_RawFree(b.reasm);
+        PyMem_RawFree(b.rblob);
         return NULL;
     }
     pl->entries = b.entries;
     pl->n = (Py_ssize_t)b.n;
+    if (take_reasm(pl, &b) < 0) {
+        Py_DECREF(pl);
+        return NULL;
+    }
     pl->facade = r->facade;
     pl->dissect_flags = r->dissect_flags;
     if (r->src) {
@@ -280,6 +404,8 @@ static void packetlist_dealloc(PyObject *self)
     release_owner(PL(self));
     PyMem_RawFree(PL(self)->entries);
     PyMem_RawFree(PL(self)->ifs);
+    PyMem_RawFree(PL(self)->reasm);
+    Py_CLEAR(PL(self)->reasm_owner);
     PyObject_GC_Del(self);
     Py_DECREF(tp);
 }
@@ -299,6 +425,13 @@ void fp_packetlist_record(PyObject *pl, Py_ssize_t i, fp_record *rec)
 
 static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e)
 {
+    const pl_reasm *ra = pl->reasm ? find_reasm(pl->reasm, pl->n_reasm, e - pl->entries) : NULL;
+    if (ra && ra->len) {
+        fp_record rec;
+        fp_packetlist_record((PyObject *)pl, e - pl->entries, &rec);
+        return (PyObject *)fp_packet_reassembled(st, &rec, ra->data, ra->len, ra->anomalies, ra->frames,
+                                                 ra->nframes, pl->facade, pl->dissect_flags);
+    }
     FpPacket *p = fp_packet_view(st, pl->owner, pl->owner_is_reader, e->data, e->caplen, e->wirelen,
                                  e->linktype, e->ts_ns, pl->facade, pl->dissect_flags | FP_DISSECT_FCS(e->fcs_len));
     if (p == NULL) return NULL;
@@ -306,6 +439,7 @@ static PyObject *entry_packet(fp_state *st, fp_packetlist *pl, const pl_entry *e
     p->has_ts = e->has_ts;
     p->opts_len = e->opts_len;
     p->opts_big_endian = e->opts_big_endian;
+    if (ra) p->d.anomalies |= ra->anomalies;
     return (PyObject *)p;
 }
 
@@ -318,6 +452,33 @@ static PyObject *packetlist_item(PyObject *self, Py_ssize_t i)
     }
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     return st ? entry_packet(st, pl, &pl->entries[i]) : NULL;
+}
+
+/* A slice's share of the reassembled frames: the same blob, indices renumbered. */
+static int slice_reasm(fp_packetlist *out, const fp_packetlist *pl, Py_ssize_t start, Py_ssize_t step, Py_ssize_t len)
+{
+    Py_ssize_t m = 0;
+    for (Py_ssize_t k = 0; k < pl->n_reasm; k++) {
+        Py_ssize_t d = pl->reasm[k].index - start;
+        m += d % step == 0 && d / step >= 0 && d / step < len;
+    }
+    if (m == 0) return 0;
+    out->reasm = PyMem_RawMalloc((size_t)m * sizeof *out->reasm);
+    if (out->reasm == NULL) return -1;
+    for (Py_ssize_t k = 0; k < pl->n_reasm; k++) {
+        Py_ssize_t d = pl->reasm[k].index - start;
+        if (d % step != 0 || d / step < 0 || d / step >= len) continue;
+        out->reasm[out->n_reasm] = pl->reasm[k];
+        out->reasm[out->n_reasm++].index = d / step;
+    }
+    if (step < 0) /* indices were met in descending order */
+        for (Py_ssize_t a = 0, z = m - 1; a < z; a++, z--) {
+            pl_reasm t = out->reasm[a];
+            out->reasm[a] = out->reasm[z];
+            out->reasm[z] = t;
+        }
+    out->reasm_owner = Py_NewRef(pl->reasm_owner);
+    return 0;
 }
 
 static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
@@ -369,6 +530,10 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
         for (Py_ssize_t i = 0, j = start; i < len; i++, j += step) out->entries[i] = pl->entries[j];
     }
     out->n = len;
+    if (pl->reasm && len > 0 && slice_reasm(out, pl, start, step, len) < 0) {
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
     return (PyObject *)out;
 }
 
@@ -389,6 +554,16 @@ static PyObject *packetlist_filter_mask(PyObject *self, PyObject *arg)
         fp_dissection d;
         for (Py_ssize_t i = 0; i < pl->n; i++) {
             const pl_entry *e = &pl->entries[i];
+            const pl_reasm *ra = pl->reasm ? find_reasm(pl->reasm, pl->n_reasm, i) : NULL;
+            if (ra && ra->len) { /* the reassembled datagram, as its Packet's field() reads it */
+                fp_dissect_datagram(ra->data, ra->len, e->linktype, pl->dissect_flags, &d);
+                d.anomalies |= ra->anomalies;
+                fp_field_ctx x;
+                fp_field_ctx_init(&x, ra->data, ra->len, ra->len, e->ts_ns, e->has_ts, &d);
+                x.number = (uint64_t)i + 1;
+                mask[i] = (uint8_t)fp_filter_match(f, &x);
+                continue;
+            }
             mask[i] = (uint8_t)fp_filter_match_record(f, e->data, e->caplen, e->wirelen, e->linktype,
                                                       e->ts_ns, e->has_ts, (uint64_t)i + 1, 0,
                                                       pl->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
@@ -476,6 +651,9 @@ typedef struct {
     uint8_t *valid[NUM_CATS]; /* Arrow: the codes' zeroed validity bitmaps, set as codes are stored */
     fp_interner cats[NUM_CATS];
     int dissect_flags;       /* the packets' fp_dissect_ex flags */
+    const pl_entry *entries; /* the list's (defragment=: entry indices for reasm), or NULL */
+    const pl_reasm *reasm;
+    Py_ssize_t n_reasm;
 } col_set;
 
 static inline void put_num(col_set *c, int col, Py_ssize_t i, uint64_t v, int present)
@@ -586,7 +764,14 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
 {
     fp_dissection d;
     const uint8_t *data = e->data;
-    fp_dissect_ex(data, e->caplen, e->wirelen, e->linktype, c->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
+    const pl_reasm *ra = c->reasm ? find_reasm(c->reasm, c->n_reasm, e - c->entries) : NULL;
+    if (ra && ra->len) {
+        data = ra->data;
+        fp_dissect_datagram(data, ra->len, e->linktype, c->dissect_flags, &d);
+    } else {
+        fp_dissect_ex(data, e->caplen, e->wirelen, e->linktype, c->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
+    }
+    if (ra) d.anomalies |= ra->anomalies;
     put_num(c, C_TIME, i, (uint64_t)e->ts_ns, 1);
     put_num(c, C_CAPLEN, i, e->caplen, 1);
     put_num(c, C_WIRELEN, i, e->wirelen, 1);
@@ -812,6 +997,9 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kw
     col_set c;
     memset(&c, 0, sizeof c);
     c.dissect_flags = pl->dissect_flags;
+    c.entries = pl->entries;
+    c.reasm = pl->reasm;
+    c.n_reasm = pl->n_reasm;
     Py_ssize_t chunk = n < COLUMNS_CHUNK_ROWS ? n : COLUMNS_CHUNK_ROWS;
     int32_t *scratch = PyMem_RawMalloc(((size_t)chunk * NUM_CATS + 1) * sizeof *scratch);
     if (scratch == NULL) {
@@ -1224,6 +1412,9 @@ typedef struct list_job {
     const pl_entry *entries;
     int64_t n;
     const fp_source *mapping;
+    const pl_entry *list_entries; /* the list's, for its reassembled frames (reasm) */
+    const pl_reasm *reasm;
+    Py_ssize_t n_reasm;
     int dissect_flags, threads;
     int failed;
     int started; /* on its own thread, tid */
@@ -1238,6 +1429,9 @@ static void list_job_run(list_job *j)
         return;
     }
     c.dissect_flags = j->dissect_flags;
+    c.entries = j->list_entries;
+    c.reasm = j->reasm;
+    c.n_reasm = j->n_reasm;
     int rc = fill_rows_parallel(&c, j->entries, j->n, j->mapping, j->threads);
     j->failed = batch_finish(&j->out, &c, j->n, j->n) < 0 || rc < 0;
 }
@@ -1259,6 +1453,9 @@ static list_job *list_job_new(const pkt_stream *p, Py_ssize_t pos, int threads)
     j->n = n;
     j->mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
     j->dissect_flags = pl->dissect_flags;
+    j->list_entries = pl->entries;
+    j->reasm = pl->reasm;
+    j->n_reasm = pl->n_reasm;
     j->threads = threads;
     return j;
 }
