@@ -269,12 +269,17 @@ def to_polars(obj: Any, payload: bool = False) -> polars.DataFrame:
 
 def to_pandas(obj: Any, payload: bool = False, progress: Any = None) -> pandas.DataFrame:
     """The table as a pandas DataFrame, wrapping the C buffers without copies. ``progress``
-    (PacketList: a bar over its packets, as fastpkt.views.progress_callback takes it; the
-    engine tables report progress while they read, through their own ``progress=``)."""
+    (PacketList: a bar over its packets, as fastpkt.views.progress_callback takes it; Reader:
+    a bar over the file as it is read; the engine tables report progress while they read,
+    through their own ``progress=``)."""
     if isinstance(obj, PacketList):
         from .views import progress_callback
 
         return cast("pandas.DataFrame", frames.to_pandas(obj.columns(progress=progress_callback(progress, "to_pandas", "pkt"))))
+    if isinstance(obj, Reader):  # fp.read(path).to_pandas(): the bar is the read's
+        from .views import progress_callback
+
+        return to_pandas(obj.read_all(progress=progress_callback(progress, "read")), progress=False)
     return cast("pandas.DataFrame", frames.to_pandas(all_specs(obj, payload)))
 
 

@@ -24,6 +24,7 @@ DATA = Path(__file__).parent / "data"
 # One factory per table object: the engines read their input once, so each consumer gets its own.
 TABLES: dict[str, Callable[[str], Any]] = {
     "packets": lambda p: fp.read(p),
+    "reader": lambda p: fp.open(p),
     "flows": lambda p: fp.flows(p, progress=False),
     "flows_kept": lambda p: _kept(fp.flows(p, progress=False)),
     "streams": lambda p: fp.streams(p, progress=False),
@@ -252,6 +253,25 @@ def test_reader_streams_its_remaining_packets():
     assert_same(table, want.iloc[1:].reset_index(drop=True))
     with fp.open(SAMPLE) as reader:
         assert [b.num_rows for b in reader.record_batches(batch_size=100)] == [100, len(want) - 100]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
+def test_reader_exports_are_fp_read_to_pandas_and_read_once(path, tmp_path):
+    """A Reader's exports are fp.read(path).to_pandas()'s rows and dtypes (as many rows as
+    Scapy reads); they consume the Reader as iteration does."""
+    scapy = pytest.importorskip("scapy.all")
+    want = fp.read(path).to_pandas()
+    assert len(want) == len(scapy.rdpcap(path))
+    with fp.open(path) as reader:
+        got = reader.to_pandas(progress=False)
+        assert next(reader, None) is None and len(reader.to_pandas()) == 0
+    pd.testing.assert_frame_equal(got, want)
+    with fp.open(path) as reader:
+        assert_same(reader.to_arrow(), want)
+        assert reader.to_arrow().num_rows == 0
+    with fp.open(path) as reader:
+        assert reader.to_csv(tmp_path / "r.csv") == len(want)
+    assert len(pd.read_csv(tmp_path / "r.csv")) == len(want)
 
 
 def test_a_table_of_a_mapped_file_leaves_its_packets_readable():

@@ -904,6 +904,18 @@ static PyMethodDef reader_methods[] = {
     FP_TABLE_METHOD("__arrow_c_schema__", fp_table_arrow_c_schema, "An Arrow C schema PyCapsule of the packet columns."),
     FP_TABLE_METHOD("record_batches", fp_table_record_batches,
                     "record_batches(batch_size=None): a pyarrow RecordBatchReader over the remaining packets."),
+    /* The exports read the Reader like iteration does: a Reader is read once. */
+    FP_TABLE_METHOD("to_pandas", fp_table_to_pandas,
+                    "to_pandas(progress=None): the remaining packets as a pandas DataFrame, the columns of\n"
+                    "fp.read(path).to_pandas() (consumes the Reader; progress as for fastpkt.read)."),
+    FP_TABLE_METHOD("to_arrow", fp_table_to_arrow, "The remaining packets as a pyarrow Table (consumes the Reader)."),
+    FP_TABLE_METHOD("to_polars", fp_table_to_polars,
+                    "The remaining packets as a Polars DataFrame (consumes the Reader)."),
+    FP_TABLE_METHOD("to_parquet", fp_table_to_parquet,
+                    "to_parquet(path, partition_cols=None): write the remaining packets batch by batch\n"
+                    "(bounded memory; consumes the Reader)."),
+    FP_TABLE_METHOD("to_csv", fp_table_to_csv,
+                    "to_csv(path): write the remaining packets as CSV batch by batch (consumes the Reader)."),
     {NULL},
 };
 
