@@ -99,6 +99,7 @@ class Layer:
     def raw(self) -> bytes: ...       # header + payload bytes of this layer
     def __bytes__(self) -> bytes: ...
     def fields_dict(self) -> dict[str, Any]: ...
+    def _repr_html_(self) -> str: ...   # fields as (Wireshark name where known, value) rows
     # Building (layers made by a constructor, `/`, copy() or parsing bytes are editable):
     # IP(dst="10.0.0.1", ttl=5) / TCP(dport=80, flags="S"); IP(raw_bytes); del pkt[IP].chksum
     fields_desc: tuple[tuple[str, str, Any, int, bool], ...]  # (name, kind, default, bits, auto)
@@ -427,6 +428,8 @@ class Writer:
     packets_written: int
     bytes_written: int
     closed: bool
+    path: str | None   # None for a file object
+    def _repr_html_(self) -> str: ...
     format: Literal["pcap", "pcapng"]
     linktype: int
     interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name

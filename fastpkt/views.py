@@ -144,6 +144,48 @@ def reader_html(r: Any) -> str:
     return _title(name, "") + _kv_table(items)
 
 
+#: A layer's Wireshark protocol name where it is not its class name in lower case.
+WS_PROTOCOL = {"Ether": "eth", "Dot1Q": "vlan"}
+#: Field names that differ from Wireshark's and hold the same value (ihl, dataofs and frag
+#: count words, not bytes as Wireshark's hdr_len and frag_offset: they keep their own names).
+WS_FIELDS = {
+    "ip": {"tos": "dsfield", "chksum": "checksum"},
+    "ipv6": {"tc": "tclass", "fl": "flow", "nh": "nxt"},
+    "tcp": {"sport": "srcport", "dport": "dstport", "seq": "seq_raw", "ack": "ack_raw",
+            "window": "window_size_value", "chksum": "checksum", "urgptr": "urgent_pointer"},
+    "udp": {"sport": "srcport", "dport": "dstport", "len": "length", "chksum": "checksum"},
+    "icmp": {"chksum": "checksum", "id": "ident"},
+    "arp": {"hwtype": "hw.type", "ptype": "proto.type", "hwlen": "hw.size", "plen": "proto.size",
+            "op": "opcode", "hwsrc": "src.hw_mac", "psrc": "src.proto_ipv4", "hwdst": "dst.hw_mac",
+            "pdst": "dst.proto_ipv4"},
+    "vlan": {"prio": "priority", "vlan": "id", "type": "etype"},
+}
+
+
+def _ws_name(proto: str, field: str, known: frozenset[str]) -> str:
+    name = "%s.%s" % (proto, WS_FIELDS.get(proto, {}).get(field, field))
+    return name if name in known else field
+
+
+def layer_html(layer: Any) -> str:
+    """A layer's fields as (name, value) rows: the Wireshark name where the registry has one."""
+    if not isinstance(layer.fields, tuple):  # fastpkt.scapy's layers: Scapy's fields dict and text
+        return "<pre>%s</pre>" % _html.escape(repr(layer))
+    proto = WS_PROTOCOL.get(layer.name, layer.name.lower())
+    known = frozenset(C.field_names())
+    items = [(_ws_name(proto, k, known), v.hex() if isinstance(v, (bytes, bytearray)) else v)
+             for k, v in layer.fields_dict().items()]
+    return _title(layer.name, "%d header bytes at offset %d" % (layer.header_len, layer.offset)) + _kv_table(items)
+
+
+def writer_html(w: Any) -> str:
+    items: list[tuple[str, Any]] = [("path", w.path if w.path is not None else "(a file object)")]
+    if not w.closed:  # a closed Writer no longer answers for its format and bytes
+        items += [("format", w.format), ("linktype", w.linktype), ("bytes written", w.bytes_written)]
+    items += [("packets written", w.packets_written), ("closed", w.closed)]
+    return _title("Writer", "closed" if w.closed else "open") + _kv_table(items)
+
+
 def engine_html(obj: Any, order: Sequence[str]) -> str:
     """An engine not kept: its counters (reading it here would consume it)."""
     hint = "iterate it for records, or to_pandas() / to_arrow() / DuckDB / Polars for a table"
@@ -204,6 +246,8 @@ def html(obj: Any) -> str:
         (C.ClientHello, hello_html),
         (C.Flow, flow_html),
         (C.Stream, stream_html),
+        (C.Layer, layer_html),
+        (C.Writer, writer_html),
         (HttpTable, lambda o: _title("HttpTable", "HTTP messages of a capture: iterate, or to_pandas() / "
                                      "to_arrow() for one row per request")
                    + "<p>columns: %s, ...</p>" % ", ".join(HTTP_ORDER[:8])),

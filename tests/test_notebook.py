@@ -21,6 +21,8 @@ def test_packet_repr_html_escapes_and_shows_layers():
 
 # ---- views of every object, and the tour notebook ----------------------------------
 
+import io  # noqa: E402
+from html import escape as html_escape  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -64,6 +66,13 @@ def test_every_object_has_a_view_and_the_right_name():
     assert "sample.fastpkt.test" in hello._repr_html_()
     flow = next(iter(fp.flows(SAMPLE)))
     assert "conn_state" in flow._repr_html_()
+    pkt = fp.read(SAMPLE)[0]
+    assert "<b>IP</b>" in pkt[fp.IP]._repr_html_() and repr(pkt[fp.IP]).startswith("<IP ")
+    facade = pytest.importorskip("fastpkt.scapy")
+    ip = facade.rdpcap(SAMPLE)[0][facade.IP]
+    assert ip._repr_html_() == "<pre>%s</pre>" % html_escape(repr(ip))  # Scapy's text, as Scapy's layers show
+    with fp.Writer(io.BytesIO()) as w:
+        assert "<b>Writer</b>" in w._repr_html_() and "(a file object)" in w._repr_html_()
 
 
 def test_http_messages_and_statistics_have_views_and_the_right_name():
@@ -210,3 +219,69 @@ def test_progress_false_and_unwatched_calls_draw_nothing(fake_tqdm, monkeypatch,
     monkeypatch.setattr(views, "PROGRESS_THRESHOLD", os.path.getsize(SAMPLE) + 1)  # below it: none
     fp.read(SAMPLE)
     assert fake_tqdm == []
+
+
+def _kv_rows(html: str) -> dict[str, str]:
+    import html as h
+
+    return {h.unescape(k): h.unescape(v) for k, v in
+            re.findall(r'<tr><th style="text-align:left">([^<]*)</th><td style="text-align:left">([^<]*)</td></tr>', html)}
+
+
+@pytest.mark.tshark
+def test_layer_views_are_field_tables_named_as_tshark_names_them():
+    """pkt[IP], pkt.tcp, ...: a (name, value) table whose Wireshark-named rows hold the value
+    tshark gives that field in the same frame; the one-line repr still names the layer."""
+    import shutil
+    import subprocess
+
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    from _fphelpers import tool_env
+
+    from fastpkt import views
+
+    pkts = fp.read(SAMPLE)
+    index = {"TCP": next(i for i, p in enumerate(pkts) if p.tcp is not None),
+             "UDP": next(i for i, p in enumerate(pkts) if p.udp is not None)}
+    checked = 0
+    for i in index.values():
+        p = pkts[i]
+        for layer in (p[fp.Ether], p[fp.IP], p.tcp if p.tcp is not None else p.udp):
+            html = layer._repr_html_()
+            assert "<b>%s</b>" % layer.name in html and repr(layer).startswith("<%s " % layer.name)
+            rows = _kv_rows(html)
+            proto = views.WS_PROTOCOL.get(layer.name, layer.name.lower())
+            attr_of = {"%s.%s" % (proto, views.WS_FIELDS.get(proto, {}).get(a, a)): a for a in layer.fields}
+            named = [n for n in rows if "." in n]
+            assert len(named) >= 3, rows
+            out = subprocess.run(["tshark", "-r", SAMPLE, "-Y", "frame.number == %d" % (i + 1), "-T", "fields",
+                                  "-E", "occurrence=f"] + [x for n in named for x in ("-e", n)],
+                                 capture_output=True, text=True, check=True, env=tool_env()).stdout
+            for name, ref in zip(named, out.rstrip("\n").split("\t")):
+                value = getattr(layer, attr_of[name])
+                assert rows[name] == str(value), name
+                try:
+                    assert int(value) == int(ref, 0), name
+                except (TypeError, ValueError):
+                    assert str(value) == ref, name
+                checked += 1
+    assert checked >= 20
+
+
+def test_writer_view_shows_path_format_link_type_and_counts(tmp_path):
+    """What the view says a Writer wrote is what Scapy reads back from the file."""
+    scapy = pytest.importorskip("scapy.all")
+    path = str(tmp_path / "out.pcap")
+    pkts = fp.read(SAMPLE)[:5]
+    w = fp.Writer(path, linktype=1)
+    w.write_all(pkts)
+    rows = _kv_rows(w._repr_html_())
+    assert "<b>Writer</b> open" in w._repr_html_() and repr(w).startswith("<fastpkt.Writer ")
+    assert (rows["path"], rows["format"], rows["linktype"], rows["packets written"], rows["closed"]) == \
+        (path, "pcap", "1", "5", "False")
+    w.close()
+    assert int(rows["bytes written"]) == os.path.getsize(path)
+    rows = _kv_rows(w._repr_html_())
+    assert (rows["path"], rows["packets written"], rows["closed"]) == (path, "5", "True")
+    assert len(scapy.rdpcap(path)) == 5

@@ -318,6 +318,7 @@ static PyGetSetDef layer_getset[] = {
 static PyMethodDef layer_methods[] = {
     {"__bytes__", layer_bytes, METH_NOARGS, "Header and payload bytes of this layer."},
     {"fields_dict", layer_fields_dict, METH_NOARGS, "A dict of this layer's `fields` and their values."},
+    FP_VIEW_METHOD,
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,6 +12,7 @@ typedef struct {
     PyObject_HEAD
     fp_writer *w;
     PyObject *file;          /* file object target (its write()), or NULL for a path */
+    PyObject *path;          /* the path as str (kept after close() for views), or NULL */
     int keep_interfaces;     /* interfaces= given: a Packet keeps its interface index */
     uint32_t linktype;       /* pcap: the file's; pcapng: the interface raw bytes go to */
     uint32_t snaplen;        /* pcapng: for interfaces added from packets */
@@ -217,6 +218,9 @@ static int open_output(fp_writer_obj *self, PyObject *target, PyObject *path_byt
         self->file = Py_NewRef(target);
         *out = fp_out_open_sink(file_sink, target, &e);
     } else {
+        Py_XSETREF(self->path, PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(path_bytes),
+                                                                PyBytes_GET_SIZE(path_bytes)));
+        if (self->path == NULL) return -1;
         Py_BEGIN_ALLOW_THREADS
         *out = fp_out_open_path(PyBytes_AS_STRING(path_bytes), atomic, &e);
         Py_END_ALLOW_THREADS
@@ -780,6 +784,7 @@ static int writer_traverse(PyObject *self, visitproc visit, void *arg)
 static int writer_clear(PyObject *self)
 {
     Py_CLEAR(W(self)->file);
+    Py_CLEAR(W(self)->path);
     return 0;
 }
 
@@ -803,6 +808,7 @@ static void writer_dealloc(PyObject *self)
         W(self)->w = NULL;
     }
     Py_CLEAR(W(self)->file);
+    Py_CLEAR(W(self)->path);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -813,6 +819,11 @@ static PyObject *get_written(PyObject *self, void *c)
 {
     (void)c;
     return PyLong_FromUnsignedLongLong(W(self)->written);
+}
+static PyObject *get_path(PyObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(W(self)->path ? W(self)->path : Py_None);
 }
 static PyObject *get_closed(PyObject *self, void *c)
 {
@@ -864,6 +875,7 @@ static PyGetSetDef writer_getset[] = {
     {"packets_written", get_written, NULL, "Records written so far.", NULL},
     {"bytes_written", get_bytes_written, NULL, "Bytes of output so far (headers and buffered records included).", NULL},
     {"closed", get_closed, NULL, "True after close().", NULL},
+    {"path", get_path, NULL, "The file path written to (str); None for a file object.", NULL},
     {"format", get_format, NULL, "'pcap' or 'pcapng'.", NULL},
     {"linktype", get_linktype, NULL, "pcap: the file's link type; pcapng: the one raw bytes are written with.", NULL},
     {"interfaces", get_interfaces, NULL, "pcapng: the interfaces declared so far (dicts, by id).", NULL},
@@ -892,6 +904,7 @@ static PyMethodDef writer_methods[] = {
     {"close", writer_close, METH_NOARGS, "Flush and close (idempotent); a temporary file is renamed over the path."},
     {"__enter__", writer_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))writer_exit, METH_FASTCALL, NULL},
+    FP_VIEW_METHOD,
     {NULL},
 };
 
