@@ -307,6 +307,9 @@ def main() -> int:
         print("    (C count is %.2fx the time of the C mmap floor)" % (cfl / cnt))
     if loop and pps("python floor"):
         print("  fastpkt loop vs Python floor: %.2fx the floor's time" % (pps("python floor") / loop))
+    if pps("fastpkt loop (flat)") and pps("python floor"):
+        print("  fastpkt loop (flat) vs Python floor: %.2fx the floor's time"
+              % (pps("python floor") / pps("fastpkt loop (flat)")))
     checks = {n: r.get("check", r.get("port_sum")) for n, r in rows if n in ("fastpkt loop", "fastpkt to_pandas", "python floor",
                                                           "dpkt", "pcapy-ng", "c_floor mmap", "c_floor libpcap")}
     if len(set(v for v in checks.values() if v is not None)) > 1:

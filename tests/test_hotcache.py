@@ -143,8 +143,10 @@ def test_hot_views_are_slots_of_the_packet(tmp_path):
     _pcap(tmp_path / "two.pcap", frames)
     pkts = list(fp.open(tmp_path / "two.pcap"))
     member = type(fp.Packet.__dict__["wirelen"])
-    assert all(type(fp.Packet.__dict__[n]) is member for n in ("ip", "ip6", "tcp", "udp", "wirelen"))
+    assert all(type(fp.Packet.__dict__[n]) is member
+               for n in ("ip", "ip6", "tcp", "udp", "wirelen", "src", "dst", "proto", "sport", "dport"))
     for pkt, want in zip(pkts, _expected(frames)):
+        assert (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.wirelen) == want  # the flat form
         ip, l4 = pkt.ip or pkt.ip6, pkt.tcp or pkt.udp
         assert isinstance(ip, (fp.IP, fp.IPv6)) and type(ip).__name__ in ("IP", "IPv6")
         assert all(type(type(ip).__dict__[n]) is member for n in ("src", "dst", "proto"))
@@ -155,6 +157,7 @@ def test_hot_views_are_slots_of_the_packet(tmp_path):
         assert (base.src.__get__(ip), base.dst.__get__(ip), base.proto.__get__(ip)) == (ip.src, ip.dst, ip.proto)
     assert (pkts[0].ip.proto, pkts[1].ip6.proto, pkts[0].ip6, pkts[0].tcp, pkts[1].ip, pkts[1].udp) == (
         17, 6, None, None, None, None)
+    assert (pkts[0].proto, pkts[1].proto) == (17, 6)
 
 
 def test_hot_views_of_cut_headers_read_what_is_there():
@@ -173,6 +176,9 @@ def test_hot_views_of_cut_headers_read_what_is_there():
         if udp is not None:
             assert (udp.sport, udp.dport) == (1234 if cut >= 36 else None, 4321 if cut >= 38 else None), cut
         assert pkt.wirelen == len(frame)
+        if cut >= 34 + 8:  # whole IP and UDP headers: the flat form reads the same values
+            assert (pkt.src, pkt.dst, pkt.proto, pkt.sport, pkt.dport) == (
+                "198.51.100.1", "198.51.100.2", 17, 1234, 4321), cut
 
 
 def test_hot_view_outlives_its_packet_and_comes_back(tmp_path):
@@ -244,6 +250,7 @@ def test_kept_packets_never_change_while_iteration_reuses_blocks(tmp_path):
     got = lambda p: ((p.ip or p.ip6).src, (p.ip or p.ip6).dst, (p.tcp or p.udp).sport, (p.tcp or p.udp).dport,
                      p.wirelen)
     assert [got(p) for p in listed] == want[::7]
+    assert [(p.src, p.dst, p.sport, p.dport, p.wirelen) for p in listed] == want[::7]  # the flat form
     assert len({id(p) for p in listed}) == len(listed)
     assert {i: got(p) for i, p in by_index.items()} == {i: want[i] for i in by_index}
     assert {i: (ip.src, ip.dst, l4.sport, l4.dport) for i, (ip, l4) in views.items()} == \

@@ -27,6 +27,7 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     ((FpPacket *)op)->wire = NULL;
     for (int i = 0; i < FP_PACKET_VIEWS; i++) Py_SET_REFCNT(&((FpPacket *)op)->views[i], 0); /* free */
     memset(((FpPacket *)op)->hot, 0, sizeof ((FpPacket *)op)->hot);
+    ((FpPacket *)op)->flat_owned = 0;
     return (FpPacket *)op;
 }
 
@@ -34,7 +35,7 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
  * table when its header is whole (a lookup and a reference per field), else from its
  * protocol's getters (a cut header reads None for the fields past the end). Its class is the
  * hot one (member slots) when they all answered, else its protocol's (getters per access). */
-static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h)
+static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h, unsigned *whole)
 {
     const fp_span *s = &h->l.pkt->d.layer[h->l.id];
     const uint8_t *hdr = h->l.pkt->data + s->off;
@@ -45,6 +46,7 @@ static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h)
     if (r < 0) return NULL;
     if (r == 0) {
         if (i >= FP_HOT_TCP) h->field[2] = NULL; /* ports: two */
+        *whole |= 1u << i;
         return st->Hot_Types[i];
     }
     int ok = 1;
@@ -67,6 +69,17 @@ static void hot_view_release(FpHotLayer *h)
     Py_DECREF(Py_TYPE(h));
 }
 
+static int packet_flat_fill(FpPacket *p, unsigned whole);
+
+/* Release the flat form's slots that own their objects (the others borrow a hot view's). */
+static inline void packet_flat_release(FpPacket *p)
+{
+    if (p->flat_owned == 0) return;
+    for (int k = 0; k < FP_HOT_COUNT - FP_HOT_FLAT; k++)
+        if (p->flat_owned >> k & 1) Py_CLEAR(p->hot[FP_HOT_FLAT + k]);
+    p->flat_owned = 0;
+}
+
 /* The member slots of the hot attributes (FpPacket.hot), once the packet is dissected. A
  * plain Packet's views are its hot_views[], owned by the slots: no allocation, and no
  * reference to the packet until one outlives it (packet_dealloc). A reused block (parked in
@@ -80,7 +93,9 @@ static int packet_hot_fill(FpPacket *p)
     PyObject *wirelen = fp_hot_uint(st, p->wire ? p->wire->wirelen : p->wirelen);
     if (wirelen == NULL) return -1;
     Py_XSETREF(p->hot[FP_HOT_WIRELEN], wirelen);
-    if (Py_TYPE(p) != st->Packet_Type) return 0; /* fastpkt.scapy's: its getattro makes its views */
+    packet_flat_release(p);
+    if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p, 0); /* fastpkt.scapy's: its getattro makes its views */
+    unsigned whole = 0; /* bit i: hot view i read a whole header (shared field objects) */
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
         FpHotLayer *h = &p->hot_views[i];
         PyObject *old = p->hot[i];
@@ -91,20 +106,20 @@ static int packet_hot_fill(FpPacket *p)
             continue;
         }
         PyTypeObject *prev = NULL; /* the class reference the view holds already */
-        if (old == (PyObject *)h) {
+        if (old == (PyObject *)h) { /* the block's view of the packet before: only its fields go */
             prev = Py_TYPE(h);
-            for (int k = 0; k < FP_HOT_FIELDS; k++) Py_CLEAR(h->field[k]);
+            for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
         } else {
             Py_XDECREF(old); /* None, or NULL in a new block */
+            h->l.pkt = p;
+            h->l.id = (uint8_t)ids[i];
+            h->l.index = 0;
+            h->l.embedded = FP_VIEW_HOT;
+            h->l.b = NULL;
         }
         p->hot[i] = NULL;
-        h->l.pkt = p;
-        h->l.id = (uint8_t)ids[i];
-        h->l.index = 0;
-        h->l.embedded = FP_VIEW_HOT;
-        h->l.b = NULL;
         Py_SET_TYPE(h, st->Layer_Types[ids[i]]); /* what the getters see */
-        PyTypeObject *tp = hot_view_fields(st, i, h);
+        PyTypeObject *tp = hot_view_fields(st, i, h, &whole);
         if (tp == NULL) {
             Py_XDECREF(prev);
             return -1;
@@ -118,7 +133,7 @@ static int packet_hot_fill(FpPacket *p)
         Py_SET_REFCNT(h, 1); /* the slot's reference */
         p->hot[i] = (PyObject *)h;
     }
-    return 0;
+    return packet_flat_fill(p, whole);
 }
 
 void fp_packet_hot_views_edited(FpPacket *p)
@@ -207,7 +222,7 @@ static FpPacket *packet_from_reader(fp_state *st, fp_reader_obj *r, const fp_rec
     FpPacket *p;
     if (r->nparked > 0) {
         p = r->parked[--r->nparked];
-        _Py_NewReference((PyObject *)p); /* refcount 1, as PyObject_Init sets it */
+        Py_SET_REFCNT(p, 1); /* PyObject_Init without its tracemalloc hook, as for the views */
     } else {
         p = packet_alloc(st, st->Packet_Type, 0);
         if (p == NULL) return NULL;
@@ -217,20 +232,30 @@ static FpPacket *packet_from_reader(fp_state *st, fp_reader_obj *r, const fp_rec
     p->owner_is_reader = FP_OWNER_READER_ITER;
     r->exports++;
     p->data = rec->data;
-    if (packet_fill(p, rec->caplen, rec->wirelen, rec->linktype, rec->ts_ns, flags) < 0) Py_CLEAR(p);
+    p->dissect_flags = flags;
+    p->ts_ns = rec->ts_ns;
+    p->caplen = rec->caplen;
+    p->wirelen = rec->wirelen;
+    p->linktype = rec->linktype;
+    p->interface_id = rec->interface_id;
+    p->has_ts = rec->has_ts;
+    p->opts_len = rec->opts_len;
+    p->opts_big_endian = rec->opts_big_endian;
+    fp_dissect_ex(p->data, rec->caplen, rec->wirelen, rec->linktype, flags, &p->d);
+    if (packet_hot_fill(p) < 0) Py_CLEAR(p);
     return p;
 }
 
 FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *reader, int facade, int flags)
 {
     flags |= FP_DISSECT_FCS(rec->fcs_len);
+    if (reader && !(facade && st->Facade_Packet_Type))
+        return packet_from_reader(st, (fp_reader_obj *)reader, rec, flags);
     uint32_t len = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
-    FpPacket *p = reader && !(facade && st->Facade_Packet_Type)
-                      ? packet_from_reader(st, (fp_reader_obj *)reader, rec, flags)
-                  : reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen,
-                                            rec->linktype, rec->ts_ns, facade, flags)
-                           : packet_copy(st, packet_type(st, facade), rec->data, len, rec->caplen,
-                                         rec->wirelen, rec->linktype, rec->ts_ns, facade_flags(facade, flags));
+    FpPacket *p = reader ? fp_packet_view(st, reader, 1, rec->data, rec->caplen, rec->wirelen, rec->linktype,
+                                          rec->ts_ns, facade, flags)
+                         : packet_copy(st, packet_type(st, facade), rec->data, len, rec->caplen,
+                                       rec->wirelen, rec->linktype, rec->ts_ns, facade_flags(facade, flags));
     if (p == NULL) return NULL;
     p->interface_id = rec->interface_id;
     p->has_ts = rec->has_ts;
@@ -283,10 +308,11 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
     return p;
 }
 
-/* The hot slots' references: views, their fields and classes, None, wirelen. */
+/* The hot slots' references: views, their fields and classes, None, wirelen, the flat values. */
 static void packet_hot_release(FpPacket *p)
 {
-    for (int i = 0; i < FP_HOT_COUNT; i++) {
+    packet_flat_release(p);
+    for (int i = 0; i < FP_HOT_FLAT; i++) {
         FpHotLayer *h = i < FP_HOT_VIEWS ? &p->hot_views[i] : NULL;
         if (h != NULL && p->hot[i] == (PyObject *)h) hot_view_release(h);
         else Py_XDECREF(p->hot[i]); /* None, wirelen; NULL in a facade packet */
@@ -539,6 +565,38 @@ static PyObject *get_proto(PyObject *self, void *c)
     if (PKT(self)->d.ip_version == 0) Py_RETURN_NONE;
     return PyLong_FromLong(PKT(self)->d.ip_proto);
 }
+/* The flat form's slots (pkt.src, dst, proto, sport, dport): what the getters above answer.
+ * When the IP and TCP/UDP views read whole headers (`whole`, bit per hot view) they borrow
+ * those views' field objects, the same values (no reference taken: the views' outlive them,
+ * packet_hot_fill empties these first); else they own the getters'. 0, or -1 with an exception. */
+static int packet_flat_fill(FpPacket *p, unsigned whole)
+{
+    const fp_dissection *d = &p->d;
+    int ip = FP_HAS(d, FP_L_IP4) ? FP_HOT_IP4 : FP_HOT_IP6, l4 = FP_HAS(d, FP_L_TCP) ? FP_HOT_TCP : FP_HOT_UDP;
+    if ((whole >> ip & 1) && (whole >> l4 & 1)) {
+        const uint8_t *ports = p->data + d->layer[l4 == FP_HOT_TCP ? FP_L_TCP : FP_L_UDP].off;
+        unsigned proto = ip == FP_HOT_IP4 ? p->data[d->layer[FP_L_IP4].off + 9] : d->ip_proto;
+        /* the dissection's values (the getters') are those the views read */
+        if (fp_load_be16(ports) == d->sport && fp_load_be16(ports + 2) == d->dport && proto == d->ip_proto) {
+            PyObject **flat = &p->hot[FP_HOT_FLAT];
+            flat[0] = p->hot_views[ip].field[0];
+            flat[1] = p->hot_views[ip].field[1];
+            flat[2] = p->hot_views[ip].field[2];
+            flat[3] = p->hot_views[l4].field[0];
+            flat[4] = p->hot_views[l4].field[1];
+            return 0;
+        }
+    }
+    static const getter get[] = {get_src_dst, get_src_dst, get_proto, get_sport, get_dport};
+    for (int k = 0; k < FP_HOT_COUNT - FP_HOT_FLAT; k++) {
+        PyObject *v = get[k]((PyObject *)p, k == 1 ? (void *)1 : NULL);
+        if (v == NULL) return -1;
+        p->hot[FP_HOT_FLAT + k] = v;
+        p->flat_owned |= 1u << k;
+    }
+    return 0;
+}
+
 static PyObject *get_payload(PyObject *self, void *c)
 {
     (void)c;
@@ -1080,11 +1138,6 @@ static PyGetSetDef packet_getset[] = {
     {"dns", get_layer, NULL, "DNS message (UDP or TCP), or None.", (void *)(intptr_t)FP_L_DNS},
     {"http", get_layer, NULL, "HTTP/1.x start line and headers in this segment, or None.", (void *)(intptr_t)FP_L_HTTP},
     {"tls", get_layer, NULL, "TLS record (ClientHello SNI when in this segment), or None.", (void *)(intptr_t)FP_L_TLS},
-    {"src", get_src_dst, NULL, "Network-layer source address (IPv4 or IPv6), or None.", NULL},
-    {"dst", get_src_dst, NULL, "Network-layer destination address, or None.", (void *)1},
-    {"sport", get_sport, NULL, "TCP/UDP source port, or None.", NULL},
-    {"dport", get_dport, NULL, "TCP/UDP destination port, or None.", NULL},
-    {"proto", get_proto, NULL, "IP protocol number (after IPv6 extension headers), or None.", NULL},
     {"payload", get_payload, NULL, "Payload after the innermost decoded header.", NULL},
     {"anomalies", get_anomalies, NULL, "Names of what was malformed in this packet.", NULL},
     {"layers", get_layers, NULL, "Layer names, outer to inner.", NULL},
@@ -1107,6 +1160,11 @@ static PyMemberDef packet_members[] = {
     HOT_MEMBER("ip6", FP_HOT_IP6, "IPv6 header, or None."),
     HOT_MEMBER("tcp", FP_HOT_TCP, "TCP header, or None."),
     HOT_MEMBER("udp", FP_HOT_UDP, "UDP header, or None."),
+    HOT_MEMBER("src", FP_HOT_SRC, "Network-layer source address (IPv4 or IPv6), or None."),
+    HOT_MEMBER("dst", FP_HOT_DST, "Network-layer destination address, or None."),
+    HOT_MEMBER("proto", FP_HOT_PROTO, "IP protocol number (after IPv6 extension headers), or None."),
+    HOT_MEMBER("sport", FP_HOT_SPORT, "TCP/UDP source port, or None."),
+    HOT_MEMBER("dport", FP_HOT_DPORT, "TCP/UDP destination port, or None."),
     {NULL},
 };
 

@@ -115,8 +115,13 @@ enum {
  * others are copied into the object's own tail (one allocation). Layers are
  * views into `data`; the first views asked for live in the packet's own block. */
 #define FP_PACKET_VIEWS 2
-/* The packet attributes per-packet loops read most, as T_OBJECT_EX members (packet.c). */
-enum { FP_HOT_IP4, FP_HOT_IP6, FP_HOT_TCP, FP_HOT_UDP, FP_HOT_VIEWS, FP_HOT_WIRELEN = FP_HOT_VIEWS, FP_HOT_COUNT };
+/* The packet attributes per-packet loops read most, as T_OBJECT_EX members (packet.c): the
+ * views, then wirelen and the flat form's values (pkt.src, dst, proto, sport, dport). */
+enum {
+    FP_HOT_IP4, FP_HOT_IP6, FP_HOT_TCP, FP_HOT_UDP, FP_HOT_VIEWS,
+    FP_HOT_WIRELEN = FP_HOT_VIEWS, FP_HOT_FLAT, FP_HOT_SRC = FP_HOT_FLAT, FP_HOT_DST, FP_HOT_PROTO,
+    FP_HOT_SPORT, FP_HOT_DPORT, FP_HOT_COUNT
+};
 struct fp_packet_obj {
     PyObject_VAR_HEAD
     int64_t ts_ns;
@@ -135,12 +140,16 @@ struct fp_packet_obj {
     /* Layer views handed out without an allocation (fp_layer_new): a free one has refcount
      * 0; one in use holds a reference to this packet, so the block outlives it. */
     FpLayer views[FP_PACKET_VIEWS];
-    /* pkt.ip, ip6, tcp, udp, wirelen as member slots: CPython 3.11 specialises LOAD_ATTR
-     * for T_OBJECT_EX members (LOAD_ATTR_SLOT), never for a getset or a tp_getattro. Set
-     * when the packet is made: a layer present is its view in hot_views[] (FP_VIEW_HOT),
-     * else None. fastpkt.scapy's packets leave the views NULL (their views are its classes,
-     * GC-tracked) and answer the names in their tp_getattro. */
+    /* pkt.ip, ip6, tcp, udp, wirelen, src, dst, proto, sport, dport as member slots: CPython
+     * 3.11 specialises LOAD_ATTR for T_OBJECT_EX members (LOAD_ATTR_SLOT), never for a getset
+     * or a tp_getattro. Set when the packet is made: a layer present is its view in
+     * hot_views[] (FP_VIEW_HOT), else None; the flat values are its views' field objects
+     * (None when absent). fastpkt.scapy's packets leave the views NULL (their views are its
+     * classes, GC-tracked) and answer the names in their tp_getattro. */
     PyObject *hot[FP_HOT_COUNT];
+    /* bit k: hot[FP_HOT_SRC + k] owns its reference; else it borrows a hot view's field
+     * object (both live until the views are refilled or released, packet.c) */
+    unsigned flat_owned;
     FpHotLayer hot_views[FP_HOT_VIEWS];
     uint8_t inline_data[];
 };

@@ -89,13 +89,8 @@ static int stream_fill(fp_source *s, size_t end, fp_error *err)
     return 0;
 }
 
-int64_t fp_src_peek(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err)
+int64_t fp_src_peek_stream(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err)
 {
-    if (s->mem) {
-        uint64_t have = off < s->mem_len ? s->mem_len - off : 0;
-        *p = s->mem + (off < s->mem_len ? off : s->mem_len);
-        return (int64_t)(have < want ? have : want);
-    }
     /* Bytes before s->pos are consumed and may be dropped; off is never below it. */
     if (off < s->buf_base || off + want > s->buf_base + s->buf_len) {
         size_t end = (size_t)(off - s->pos) + want;

@@ -102,7 +102,16 @@ void fp_live_close(fp_source *s);
  * Returns how many are available (fewer than want only at end of input) and
  * sets *p, or -1 on an I/O error (err filled). A later peek may move the
  * stream buffer: pointers from earlier peeks in the same call become invalid. */
-int64_t fp_src_peek(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err);
+int64_t fp_src_peek_stream(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err);
+static inline int64_t fp_src_peek(fp_source *s, uint64_t off, size_t want, const uint8_t **p, fp_error *err)
+{
+    if (s->mem) { /* a mapping or memory buffer: inline, it is every record's path */
+        uint64_t have = off < s->mem_len ? s->mem_len - off : 0;
+        *p = s->mem + (off < s->mem_len ? off : s->mem_len);
+        return (int64_t)(have < want ? have : want);
+    }
+    return fp_src_peek_stream(s, off, want, p, err);
+}
 
 /* Fill *err (printf-style message). */
 void fp_src_error(fp_error *err, fp_errkind kind, uint64_t offset, uint64_t index,
