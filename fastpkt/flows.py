@@ -40,6 +40,7 @@ def flows(
     workers: int | None = None,
     defragment: bool | str | None = None,
     decapsulate: bool | None = None,
+    tunnel_key: str = "inner",
 ) -> Flows:
     """Aggregate a capture into flows, in C.
 
@@ -82,6 +83,13 @@ def flows(
     decapsulate: key flows on the innermost packet of a tunnel plus the tunnel's id (columns
         ``tunnel``, ``tunnel_id``), as ``fastpkt.open()`` decodes it (default). False: flows
         of the outer headers. An open Reader keeps its own setting.
+    tunnel_key: 'inner' (default): as decapsulate says. 'outer': one flow per outermost IP
+        5-tuple (VXLAN, Geneve, GTP-U: the outer UDP ports; GRE, IP in IP: the outer IP pair
+        with protocol 47/4/41, ports 0), as tshark's ``-z conv`` with the tunnel dissector
+        disabled. Such a flow's keys and counters (packets, bytes) are the outer headers', the
+        ones ``decapsulate=False`` gives, and it reads them that way: a tunnel carries many
+        inner connections, so one flow's inner fields (TCP state, SNI) would mix them.
+        Not with ``decapsulate=True`` nor an open Reader (open it with decapsulate=False).
 
     Iterate the result to stream Flow records in expiry order (not kept: bounded memory),
     or call ``to_pandas()`` / ``to_arrow()`` / ``len()`` to read everything and keep all.
@@ -92,8 +100,25 @@ def flows(
     options = dict(bidirectional=bool(bidirectional), idle_timeout=idle_timeout, active_timeout=active_timeout,
                    max_flows=max_flows, max_memory=max_memory, progress=progress_callback(progress, "flows"),
                    tls=bool(tls), max_hello_fields=max_hello_fields, on_memory_error=on_memory_error)
+    if _outer_key(tunnel_key, "flows"):
+        if isinstance(source, Reader) or decapsulate:
+            raise ValueError("flows(tunnel_key='outer') reads the outer headers: not with decapsulate=True "
+                             "or an open Reader (open it with decapsulate=False)")
+        decapsulate = False
     return cast("Flows", _engine(Flows, source, workers, options, filter, on_error, "flows", display_filter,
                                  defragment, decapsulate))
+
+
+def _outer_key(tunnel_key: str, what: str, outer_ok: bool = True) -> bool:
+    """Whether ``tunnel_key`` asks for outer keys; ValueError for other values, or for 'outer'
+    where the engine's records mean nothing per outer tunnel (``outer_ok`` False)."""
+    if tunnel_key not in ("inner", "outer"):
+        raise ValueError("tunnel_key must be 'inner' or 'outer', not %r" % (tunnel_key,))
+    if tunnel_key == "outer" and not outer_ok:
+        raise ValueError("%s(tunnel_key='outer'): a tunnel's outer 5-tuple carries many TCP connections "
+                         "(or is UDP), so they cannot be reassembled per tunnel; decapsulate=False "
+                         "reads the outer headers' own TCP" % what)
+    return tunnel_key == "outer"
 
 
 def _engine(engine: Any, source: Any, workers: int | None, options: dict[str, Any], filter: str | None,  # noqa: A002

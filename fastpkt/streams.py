@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Union, cast
 
 from ._fastpkt import DisplayFilter, Reader, Stream, StreamChunk, Streams
-from .flows import _engine
+from .flows import _engine, _outer_key
 from .views import progress_callback
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def streams(
     workers: int | None = None,
     defragment: bool | str | None = None,
     decapsulate: bool | None = None,
+    tunnel_key: str = "inner",
 ) -> Streams:
     """Reassemble every TCP connection of a capture, in C.
 
@@ -72,6 +73,8 @@ def streams(
     defragment: as for ``fastpkt.flows``: IP fragments are reassembled before TCP
         reassembly (default), so a fragmented segment is one segment.
     decapsulate: as for ``fastpkt.flows``: reassemble the TCP connections inside tunnels.
+    tunnel_key: 'inner' only; 'outer' raises ValueError (one outer tunnel carries many
+        connections: no byte stream to reassemble per tunnel).
 
     Iterate the result for Stream objects as connections end (or call ``.run()`` when
     only on_data matters). ``.stats`` has the counters, ``stats['reassembly']`` the
@@ -79,6 +82,7 @@ def streams(
     """
     from . import parallel
 
+    _outer_key(tunnel_key, "streams", outer_ok=False)
     n = parallel.resolve_workers(workers, source, on_data=on_data)
     options = dict(idle_timeout=idle_timeout, max_flows=max_flows, max_memory=max_memory,
                    on_memory_error=on_memory_error, depth=depth, max_buffered=max_buffered,

@@ -12,7 +12,7 @@ import os
 from typing import IO, Any, Callable, Iterable, Union, cast
 
 from ._fastpkt import ClientHello, ClientHellos, DisplayFilter, Reader
-from .flows import _engine
+from .flows import _engine, _outer_key
 from .views import progress_callback
 
 
@@ -36,6 +36,7 @@ def client_hellos(
     workers: int | None = None,
     defragment: bool | str | None = None,
     decapsulate: bool | None = None,
+    tunnel_key: str = "inner",
 ) -> ClientHellos:
     """Every TLS ClientHello of a capture (TCP on any port, QUIC v1/v2), in C.
 
@@ -57,7 +58,9 @@ def client_hellos(
     workers: parallel engines, as for ``fastpkt.flows`` (same records in the same order).
     defragment: as for ``fastpkt.flows``: IP fragments are reassembled first (default).
     decapsulate: as for ``fastpkt.flows``: search the connections inside tunnels.
+    tunnel_key: 'inner' only; 'outer' raises ValueError (hellos belong to inner connections).
     """
+    _outer_key(tunnel_key, "client_hellos", outer_ok=False)
     options = dict(idle_timeout=idle_timeout, max_flows=max_flows, progress=progress_callback(progress, "hellos"),
                    max_hello_fields=max_hello_fields, max_memory=max_memory, on_memory_error=on_memory_error)
     return cast("ClientHellos", _engine(ClientHellos, source, workers, options, filter, on_error, "client_hellos",

@@ -356,3 +356,111 @@ def test_configurable_tunnel_ports(tmp_path, tshark_ok):
     finally:
         fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)
     assert [p.tunnels for p in fp.open(str(path))][:2] == [(("VXLAN", 5),), ()]
+
+
+# ---- tunnel_key="outer": flows of the outermost headers ---------------------------------
+
+# Two inner TCP connections (both ways) in one VXLAN tunnel and in one GRE tunnel with a key
+SCAPY_OUTER = r"""
+import sys
+from scapy.all import IP, TCP, UDP, Ether, wrpcap
+from scapy.layers.l2 import GRE
+from scapy.layers.vxlan import VXLAN
+
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+frames = []
+for sport in (40000, 40001):
+    for a, b, flags in (("10.0.0.1", "10.0.0.2", "S"), ("10.0.0.2", "10.0.0.1", "SA")):
+        fwd = a == "10.0.0.1"
+        tcp = TCP(sport=sport if fwd else 80, dport=80 if fwd else sport, flags=flags)
+        o = IP(src="192.0.2.1", dst="192.0.2.2") if fwd else IP(src="192.0.2.2", dst="192.0.2.1")
+        # VXLAN goes to port 4789 both ways (the source port is a hash of the inner flow)
+        frames.append(Ether(**mac) / o / UDP(sport=50000, dport=4789)
+                      / VXLAN(vni=7) / Ether(**mac) / IP(src=a, dst=b) / tcp)
+        o = IP(src="198.51.100.1", dst="198.51.100.2") if fwd else IP(src="198.51.100.2", dst="198.51.100.1")
+        frames.append(Ether(**mac) / o / GRE(key_present=1, key=5) / IP(src=a, dst=b) / tcp)
+for i, f in enumerate(frames):
+    f.time = 1000 + i
+wrpcap(sys.argv[1], frames)
+"""
+
+_CONV = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+) (\d+) bytes\s+(\d+) (\d+) bytes\s+")
+
+
+def tshark_conv(path: Path, kind: str, disable: str, filt: str = "") -> dict:
+    """tshark -z conv,<kind>[,filter] with the tunnel dissector off: {sorted endpoints:
+    {endpoint: (frames, bytes) it sent}} (endpoints 'addr' or 'addr:port')."""
+    z = "conv,%s,%s" % (kind, filt) if filt else "conv," + kind
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-q", "--disable-protocol", disable, "-z", z],
+                         capture_output=True, text=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent"),
+                         check=True).stdout
+    conv: dict = {}
+    for line in out.splitlines():
+        m = _CONV.match(line)
+        if m:
+            a, b = m.group(1), m.group(2)
+            # "<-" is B -> A, "->" is A -> B
+            conv[tuple(sorted((a, b)))] = {a: (int(m.group(5)), int(m.group(6))),
+                                           b: (int(m.group(3)), int(m.group(4)))}
+    return conv
+
+
+def outer_conv(df, ports: bool) -> dict:
+    """fastpkt's flows in tshark_conv's shape (one flow per 5-tuple: no timeout splits)."""
+    conv: dict = {}
+    for r in df.itertuples(index=False):
+        a = "%s:%d" % (r.src_ip, r.src_port) if ports else r.src_ip
+        b = "%s:%d" % (r.dst_ip, r.dst_port) if ports else r.dst_ip
+        key = tuple(sorted((a, b)))
+        assert key not in conv, key
+        conv[key] = {a: (int(r.fwd_packets), int(r.fwd_bytes)), b: (int(r.rev_packets), int(r.rev_bytes))}
+    return conv
+
+
+NO_SPLIT = dict(idle_timeout=1e9, active_timeout=1e9, progress=False)
+
+
+def test_tunnel_key_outer_against_tshark(corpus, tmp_path, tshark_ok):
+    """tunnel_key='outer' keys on the outermost IP 5-tuple, as tshark's conversations with the
+    tunnel dissector disabled; the default keys the inner connections."""
+    built = tmp_path / "outer.pcap"
+    subprocess.run([sys.executable, "-c", SCAPY_OUTER, str(built)], check=True)
+    df = fp.flows(str(built), tunnel_key="outer", **NO_SPLIT).to_pandas()
+    assert len(df) == 3 and df.tunnel.isna().all()  # VXLAN: one outer flow per direction
+    udp, gre = df[df.protocol == 17], df[df.protocol == 47]
+    assert outer_conv(udp, True) == tshark_conv(built, "udp", "vxlan")
+    assert outer_conv(gre, False) == tshark_conv(built, "ip", "gre", "ip.proto==47")
+    assert gre.src_port.isna().all()  # GRE has no ports: the IP pair and protocol 47
+    inner = fp.flows(str(built), **NO_SPLIT).to_pandas()
+    assert sorted(map(str, inner.tunnel)) == ["GRE", "GRE", "VXLAN", "VXLAN"]
+
+    vxlan = corpus / "tcpdump-vxlan.pcap"
+    got = outer_conv(fp.flows(str(vxlan), tunnel_key="outer", **NO_SPLIT).to_pandas(), True)
+    assert got == tshark_conv(vxlan, "udp", "vxlan") and len(got) == 4
+    for name in ("ppp-grepackets.pcap", "tcpdump-various_gre.pcap"):
+        path = corpus / name
+        if not path.exists():
+            continue
+        df = fp.flows(str(path), tunnel_key="outer", **NO_SPLIT).to_pandas()
+        # the outermost IP header: tshark's IPv4 conversations of frames without IPv6 and its
+        # IPv6 ones (these captures have 4in6 in GRE, no 6in4)
+        want = tshark_conv(path, "ip", "gre", "!ipv6")
+        want.update(tshark_conv(path, "ipv6", "gre"))
+        assert outer_conv(df, False) == want, name
+
+
+def test_tunnel_key_outer_workers_and_refusals(corpus):
+    path = str(corpus / "tcpdump-vxlan.pcap")
+    one = fp.flows(path, tunnel_key="outer", workers=1, **NO_SPLIT).to_pandas()
+    two = fp.flows(path, tunnel_key="outer", workers=2, **NO_SPLIT).to_pandas()
+    assert one.equals(two)
+    with pytest.raises(ValueError, match="tunnel_key"):
+        fp.flows(path, tunnel_key="outermost")
+    with pytest.raises(ValueError, match="decapsulate=False"):
+        fp.flows(path, tunnel_key="outer", decapsulate=True)
+    with fp.open(path) as reader, pytest.raises(ValueError, match="decapsulate=False"):
+        fp.flows(reader, tunnel_key="outer")
+    # one outer tunnel carries many connections: no stream, hello or HTTP message per tunnel
+    for engine in (fp.streams, fp.client_hellos, fp.http):
+        with pytest.raises(ValueError, match="tunnel_key='outer'"):
+            engine(path, tunnel_key="outer")
