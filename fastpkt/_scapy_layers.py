@@ -17,14 +17,17 @@ option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3
 """
 from __future__ import annotations
 
+import decimal
 import socket
 from typing import Any, Callable
 
 import fastpkt as _fp
 from fastpkt import _scapy_model as _m
+from fastpkt import _scapy_text
 
 _ntop6 = socket.inet_ntop
 _AF6 = socket.AF_INET6
+_ntop4 = socket.inet_ntoa
 
 
 class _Short(Exception):
@@ -32,12 +35,13 @@ class _Short(Exception):
 
 
 # ---------------------------------------------------------------- the field walk
-# kinds: "B" "H" "3" "I" unsigned big-endian of 1, 2, 3, 4 bytes; "bits" [(name, width)...]
-# (a whole number of bytes); "ip6", "mac"; "fix" n bytes (StrFixedLenField, takes what is
+# kinds: "B" "H" "3" "I" "Q" unsigned big-endian of 1, 2, 3, 4, 8 bytes, "b" a signed byte;
+# "bits" [(name, width)...] (a whole number of bytes); "ip4", "ip6", "mac"; "fix" n bytes (StrFixedLenField, takes what is
 # there); "len" f(fields) bytes (StrLenField); "rest" (StrField); "ip6list" count or length
 # from f(fields) (IP6ListField: whole addresses only); "mayend" marks that the walk stops
 # when the bytes end after the previous field (Scapy's MayEnd); a kind ending in "?" is
-# present only when its argument, called with the fields so far, is true (ConditionalField);
+# present only when its argument, called with the fields so far, is true (ConditionalField;
+# the argument is then (condition, the kind's own argument) where the kind needs one);
 # others are the layer's own
 _WIDTH = {"B": 1, "H": 2, "3": 3, "I": 4}
 Desc = list[tuple[str, str, Any]]
@@ -49,9 +53,10 @@ def _decode(desc: Desc, data: bytes, special: Callable[..., Any] | None = None) 
     pos = 0
     for name, kind, arg in desc:
         if kind.endswith("?"):   # Scapy's ConditionalField: absent unless arg(fields)
-            if not arg(fields):
+            cond, arg = arg if isinstance(arg, tuple) else (arg, None)
+            if not cond(fields):
                 continue
-            kind, arg = kind[:-1], None
+            kind = kind[:-1]
         if kind == "mayend":
             if pos >= len(data):
                 break
@@ -76,6 +81,21 @@ def _decode(desc: Desc, data: bytes, special: Callable[..., Any] | None = None) 
                 raise _Short
             fields[name] = _m._flag(data[pos], arg, True)
             pos += 1
+        elif kind == "b":   # SignedByteField
+            if pos + 1 > len(data):
+                raise _Short
+            fields[name] = data[pos] - 256 * (data[pos] >> 7)
+            pos += 1
+        elif kind == "Q":
+            if pos + 8 > len(data):
+                raise _Short
+            fields[name] = int.from_bytes(data[pos:pos + 8], "big")
+            pos += 8
+        elif kind == "ip4":
+            if pos + 4 > len(data):
+                raise _Short
+            fields[name] = _ntop4(data[pos:pos + 4])
+            pos += 4
         elif kind == "ip6":
             if pos + 16 > len(data):
                 raise _Short
@@ -134,6 +154,13 @@ def _raw(data: bytes, chain: list[Any]) -> None:
 class _Layer(_m._Fields):
     __slots__ = ()
     _desc: Desc = []
+    # fields whose attribute is not the stored value (Scapy's i2h), by name
+    _human: dict[str, Callable[[Any], Any]] = {}
+
+    def __getattr__(self, attr: str) -> Any:
+        value = _m._Fields.__getattr__(self, attr)
+        human = type(self)._human.get(attr)
+        return value if human is None or attr not in self._fields else human(value)
 
 
 # ---------------------------------------------------------------- ICMPv6 messages
@@ -734,3 +761,260 @@ def udp_payload(load: bytes, chain: list[Any]) -> None:
 
 
 CLASSES += (GRE, VXLAN)
+
+
+# ---------------------------------------------------------------- BOOTP and DHCP
+# BOOTP (RFC 951) on Scapy's UDP ports (67/68 either way, 67 both); DHCP (RFC 2131) when the
+# vendor area starts with the magic cookie, its options (RFC 2132) as Scapy's list: tuples
+# (name, values...) for the options Scapy names, (code, bytes) for others, 'pad', 'end', and
+# the remaining bytes where an option cannot be read.
+_DHCP_MAGIC = b"c\x82Sc"
+
+
+class BOOTP(_Layer):
+    __slots__ = ()
+    name = "BOOTP"
+    _desc = [("op", "B", None), ("htype", "B", None), ("hlen", "B", None), ("hops", "B", None),
+             ("xid", "I", None), ("secs", "H", None), ("flags", "flags16", None),
+             ("ciaddr", "ip4", None), ("yiaddr", "ip4", None), ("siaddr", "ip4", None),
+             ("giaddr", "ip4", None), ("chaddr", "fix", 16), ("sname", "fix", 64),
+             ("file", "fix", 128), ("options", "rest", None)]
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        if pos + 2 > len(data):
+            raise _Short
+        return _m._flag(int.from_bytes(data[pos:pos + 2], "big"), "???????????????B", False), pos + 2
+
+
+def _u(size: int) -> Callable[[bytes], tuple[Any, int]]:
+    def read(b: bytes) -> tuple[Any, int]:
+        if len(b) < size:
+            raise _Short
+        return int.from_bytes(b[:size], "big"), size
+    return read
+
+
+def _ip4(b: bytes) -> tuple[Any, int]:
+    if len(b) < 4:
+        raise _Short
+    return _ntop4(b[:4]), 4
+
+
+def _all(b: bytes) -> tuple[Any, int]:   # StrField: the rest
+    return b, len(b)
+
+
+def _bytes_list(b: bytes) -> tuple[Any, int]:   # FieldListField of bytes: every byte
+    return list(b), len(b)
+
+
+def _routes(b: bytes) -> tuple[Any, int]:
+    """RFC 3442 classless static routes, Scapy's 'dest/prefix:router' strings."""
+    out, size = [], len(b)
+    while b:
+        prefix = b[0]
+        octets = (prefix + 7) // 8
+        dest, router = b[1:1 + octets].ljust(4, b"\0"), b[1 + octets:5 + octets]
+        if len(dest) != 4 or len(router) != 4:
+            raise _Short   # Scapy's inet_ntoa refuses it
+        out.append("%s/%d:%s" % (_ntop4(dest), prefix, _ntop4(router)))
+        b = b[5 + octets:]
+    return out, size
+
+
+_B, _H, _I = _u(1), _u(2), _u(4)
+# Scapy 2.8's DHCPOptions: code -> (name, reader of one value, or None for plain bytes)
+_DHCP_OPTIONS: dict[int, tuple[str, Callable[[bytes], tuple[Any, int]] | None]] = {
+    1: ("subnet_mask", _ip4), 2: ("time_zone", _I), 3: ("router", _ip4), 4: ("time_server", _ip4),
+    5: ("IEN_name_server", _ip4), 6: ("name_server", _ip4), 7: ("log_server", _ip4),
+    8: ("cookie_server", _ip4), 9: ("lpr_server", _ip4), 10: ("impress-servers", _ip4),
+    11: ("resource-location-servers", _ip4), 12: ("hostname", None), 13: ("boot-size", _H),
+    14: ("dump_path", None), 15: ("domain", None), 16: ("swap-server", _ip4),
+    17: ("root_disk_path", None), 18: ("extensions-path", None), 19: ("ip-forwarding", _B),
+    20: ("non-local-source-routing", _B), 21: ("policy-filter", _ip4),
+    22: ("max_dgram_reass_size", _H), 23: ("default_ttl", _B), 24: ("pmtu_timeout", _I),
+    25: ("path-mtu-plateau-table", _H), 26: ("interface-mtu", _H), 27: ("all-subnets-local", _B),
+    28: ("broadcast_address", _ip4), 29: ("perform-mask-discovery", _B), 30: ("mask-supplier", _B),
+    31: ("router-discovery", _B), 32: ("router-solicitation-address", _ip4),
+    33: ("static-routes", _ip4), 34: ("trailer-encapsulation", _B), 35: ("arp_cache_timeout", _I),
+    36: ("ieee802-3-encapsulation", _B), 37: ("tcp_ttl", _B), 38: ("tcp_keepalive_interval", _I),
+    39: ("tcp_keepalive_garbage", _B), 40: ("NIS_domain", _all), 41: ("NIS_server", _ip4),
+    42: ("NTP_server", _ip4), 43: ("vendor_specific", None), 44: ("NetBIOS_server", _ip4),
+    45: ("NetBIOS_dist_server", _ip4), 46: ("NetBIOS_node_type", _B), 47: ("netbios-scope", None),
+    48: ("font-servers", _ip4), 49: ("x-display-manager", _ip4), 50: ("requested_addr", _ip4),
+    51: ("lease_time", _I), 52: ("dhcp-option-overload", _B), 53: ("message-type", _B),
+    54: ("server_id", _ip4), 55: ("param_req_list", _bytes_list), 56: ("error_message", None),
+    57: ("max_dhcp_size", _H), 58: ("renewal_time", _I), 59: ("rebinding_time", _I),
+    60: ("vendor_class_id", _all), 61: ("client_id", _all), 62: ("nwip-domain-name", None),
+    64: ("NISplus_domain", None), 65: ("NISplus_server", _ip4), 66: ("tftp_server_name", None),
+    67: ("boot-file-name", _all), 68: ("mobile-ip-home-agent", _ip4), 69: ("SMTP_server", _ip4),
+    70: ("POP3_server", _ip4), 71: ("NNTP_server", _ip4), 72: ("WWW_server", _ip4),
+    73: ("Finger_server", _ip4), 74: ("IRC_server", _ip4), 75: ("StreetTalk_server", _ip4),
+    76: ("StreetTalk_Dir_Assistance", _ip4), 77: ("user_class", None),
+    78: ("slp_service_agent", None), 79: ("slp_service_scope", None), 80: ("rapid_commit", None),
+    81: ("client_FQDN", None), 82: ("relay_agent_information", None), 85: ("nds-server", _ip4),
+    86: ("nds-tree-name", _all), 87: ("nds-context", _all), 88: ("bcms-controller-namesi", None),
+    89: ("bcms-controller-address", _ip4), 91: ("client-last-transaction-time", _I),
+    92: ("associated-ip", _ip4), 93: ("pxe_client_architecture", None),
+    94: ("pxe_client_network_interface", None), 97: ("pxe_client_machine_identifier", None),
+    98: ("uap-servers", _all), 100: ("pcode", _all), 101: ("tcode", _all),
+    108: ("ipv6-only-preferred", _I), 112: ("netinfo-server-address", _ip4),
+    113: ("netinfo-server-tag", _all), 114: ("captive-portal", _all), 116: ("auto-config", _B),
+    117: ("name-service-search", _H), 118: ("subnet-selection", _ip4),
+    121: ("classless_static_routes", _routes), 124: ("vendor_class", None),
+    125: ("vendor_specific_information", None), 128: ("tftp_server_ip_address", _ip4),
+    136: ("pana-agent", _ip4), 137: ("v4-lost", None), 138: ("capwap-ac-v4", _ip4),
+    141: ("sip_ua_service_domains", None), 145: ("forcerenew_nonce_capable", _bytes_list),
+    146: ("rdnss-selection", None), 150: ("tftp_server_address", _ip4), 159: ("v4-portparams", None),
+    160: ("v4-captive-portal", _all), 161: ("mud-url", _all), 208: ("pxelinux_magic", None),
+    209: ("pxelinux_configuration_file", None), 210: ("pxelinux_path_prefix", None),
+    211: ("pxelinux_reboot_time", None), 212: ("option-6rd", None), 213: ("v4-access-domain", None),
+}
+# options whose value, when empty, Scapy still reads (a StrField's b"", a list's [])
+_EMPTY_OK = {_all: b"", _bytes_list: [], _routes: []}
+
+
+def _dhcp_options(x: bytes) -> list[Any]:
+    """Scapy's DHCPOptionsField.m2i: one entry per option until the bytes end."""
+    out: list[Any] = []
+    while x:
+        code = x[0]
+        if code in (0, 255):
+            out.append("pad" if code == 0 else "end")
+            x = x[1:]
+            continue
+        if len(x) < 2 or len(x) < x[1] + 2:
+            out.append(x)
+            break
+        olen = x[1]
+        known = _DHCP_OPTIONS.get(code)
+        if known is None or known[1] is None:
+            out.append((code if known is None else known[0], x[2:olen + 2]))
+            x = x[olen + 2:]
+            continue
+        name, read = known
+        values: list[Any] = [name]
+        try:
+            if olen == 0:
+                if read not in _EMPTY_OK:
+                    raise _Short
+                values.append(_EMPTY_OK[read])
+            left = x[2:olen + 2]
+            while left:
+                value, used = read(left)
+                values.append(value)
+                left = left[used:]
+        except _Short:
+            out.append(x)
+            break
+        out.append(tuple(values))
+        x = x[olen + 2:]
+    return out
+
+
+class DHCP(_Layer):
+    __slots__ = ()
+    name = "DHCP options"
+    _desc = [("options", "dhcp", None)]
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        return _dhcp_options(data[pos:]), len(data)
+
+
+def _bootp(data: bytes, chain: list[Any]) -> None:
+    bootp = _layer(BOOTP, data, chain)
+    if bootp is None:
+        _raw(data, chain)
+        return
+    options = bootp._fields["options"]
+    if options[:4] == _DHCP_MAGIC and options[4:]:
+        # Scapy's BOOTP keeps the cookie as its options; the rest is the DHCP layer
+        bootp._fields["options"], bootp._data = _DHCP_MAGIC, data[:len(data) - len(options) + 4]
+        _layer(DHCP, options[4:], chain)
+
+
+# ---------------------------------------------------------------- NTP
+# NTP (RFC 5905) on UDP port 123: Scapy's NTPHeader for modes 0-5 (NTPControl and NTPPrivate,
+# modes 6 and 7, are Raw here), then NTPAuthenticator for a MAC-sized tail; extension fields
+# (Scapy's NTPExtensions) are Raw here.
+def _fixed_point(frac_bits: int) -> Callable[[int], Any]:
+    """Scapy's FixedPointField.i2h: a Decimal with the fraction rounded to log10(2**bits) digits."""
+    digits = len(str(1 << frac_bits)) - 1
+
+    def human(v: int) -> Any:
+        frac = decimal.Decimal(v & ((1 << frac_bits) - 1)) / (1 << frac_bits)
+        with decimal.localcontext() as ctx:
+            ctx.prec = digits
+            frac = frac.normalize(ctx)
+        return (v >> frac_bits) + frac
+    return human
+
+
+_NTP_SHORT, _NTP_TIME = _fixed_point(16), _fixed_point(32)
+
+
+class NTP(_Layer):
+    """Scapy's base of the NTP classes, for ``NTP in pkt`` (which finds NTPHeader)."""
+
+    __slots__ = ()
+    name = "NTP"
+
+
+class NTPHeader(NTP):
+    __slots__ = ()
+    name = "NTPHeader"
+    # Scapy's NTPHeader matches subclasses: `NTP in pkt` finds it, and a Padding after it
+    # answers for Raw
+    _match_subclass = True
+    _bases = ("NTP",)
+    _desc = [("", "bits", [("leap", 2), ("version", 3), ("mode", 3)]), ("stratum", "B", None),
+             ("poll", "b", None), ("precision", "b", None), ("delay", "I", None),
+             ("dispersion", "I", None), ("id", "ip4?", lambda f: f["stratum"] > 1),
+             ("ref_id", "fix?", (lambda f: f["stratum"] < 2, 4)),
+             ("ref", "Q", None), ("orig", "Q", None), ("recv", "Q", None), ("sent", "Q", None)]
+    _human = {"delay": _NTP_SHORT, "dispersion": _NTP_SHORT, "ref": _NTP_TIME, "orig": _NTP_TIME,
+              "recv": _NTP_TIME, "sent": _NTP_TIME}
+
+
+class NTPAuthenticator(_Layer):
+    __slots__ = ()
+    name = "Authenticator"
+    _desc = [("key_id", "I", None), ("dgst", "rest", None)]
+
+
+def _ntp(data: bytes, chain: list[Any]) -> None:
+    if len(data) < 8 or data[0] & 7 in (6, 7):
+        _raw(data, chain)
+        return
+    head = _layer(NTPHeader, data, chain)
+    if head is None:
+        _raw(data, chain)
+        return
+    rest = data[len(head._data):]
+    if len(rest) - 4 in (16, 20, 32, 48, 64):
+        _layer(NTPAuthenticator, rest, chain)
+    else:
+        _raw(rest, chain)
+
+
+def udp_bound(udp: Any) -> str | None:
+    """The layer Scapy binds to this UDP view's ports, of those the facade reads (BOOTP, NTP)."""
+    bound = _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport)
+    return bound if bound in ("BOOTP", "NTP") else None
+
+
+def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
+    """Append what Scapy reads in this UDP payload (BOOTP/DHCP, NTP); False if not ours."""
+    bound = udp_bound(udp)
+    if bound == "BOOTP":
+        _bootp(load, chain)
+    elif bound == "NTP":
+        _ntp(load, chain)
+    else:
+        return False
+    return True
+
+
+CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator)

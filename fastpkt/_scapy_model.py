@@ -229,10 +229,12 @@ class _LayerOps:
         wanted, fld = _wanted(cls), None
         if "." in wanted:
             wanted, fld = wanted.split(".", 1)
+        subclass = False   # Scapy's match_subclass: from such a layer on, a base class matches too
         for layer in following:
+            subclass = subclass or getattr(type(layer), "_match_subclass", False)
             for found in [layer] + _records_of(layer):
-                if _matches(found, wanted) and all(getattr(found, k, None) == v
-                                                   for k, v in flt.items()):
+                if (_matches(found, wanted) or subclass and wanted in getattr(type(found), "_bases", ())) and all(
+                        getattr(found, k, None) == v for k, v in flt.items()):
                     if nb == 1:
                         return getattr(found, fld) if fld else found
                     nb -= 1
@@ -358,6 +360,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             _layers.ip_payload(out[-1], load, out)
         elif load and last == "UDP" and _layers.vxlan_ports(out[-1]):
             _layers.udp_payload(load, out)
+        elif load and last == "UDP" and _layers.udp_bound(out[-1]):
+            _layers.udp_app(out[-1], load, out)
         elif load:
             out.append(_linked(Raw, load, out))
     if net is not None:
@@ -771,6 +775,7 @@ class Padding(Raw):
 
     __slots__ = ()
     name = "Padding"
+    _bases = ("Raw",)
 
 
 class _Fields(_Linked):
@@ -1103,7 +1108,9 @@ def _find_attr(layers: list[Any], attr: str) -> Any:
     for layer in layers:
         if isinstance(layer, _Fields):
             if attr in layer._fields:
-                return layer._fields[attr]
+                human = getattr(type(layer), "_human", None)   # Scapy's i2h, where it differs
+                value = layer._fields[attr]
+                return value if not human or attr not in human else human[attr](value)
             continue
         try:
             return _own_attr(layer, attr)
@@ -1436,7 +1443,7 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
         if last in (("ICMP",), ("ICMPv6",)):
             return True
         if last == ("UDP",):
-            return _layers.vxlan_ports(self.udp)
+            return _layers.vxlan_ports(self.udp) or _layers.udp_bound(self.udp) is not None
         if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):
             return True
         ip6 = self.ip6

@@ -149,17 +149,19 @@ _TCP_BINDS: list[tuple[dict[str, int], str]] = [
 _UDP_BINDS: list[tuple[dict[str, int], str]] = [
     ({"dport": 4754}, ""), ({"dport": 5353}, "DNS"), ({"sport": 5353}, "DNS"),
     ({"dport": 53}, "DNS"), ({"sport": 53}, "DNS"),
-    ({"dport": 67, "sport": 68}, ""), ({"dport": 68, "sport": 67}, ""),
-    ({"dport": 67, "sport": 67}, ""), ({"dport": 547}, ""), ({"dport": 546}, ""),
+    ({"dport": 67, "sport": 68}, "BOOTP"), ({"dport": 68, "sport": 67}, "BOOTP"),
+    ({"dport": 67, "sport": 67}, "BOOTP"), ({"dport": 547}, ""), ({"dport": 546}, ""),
     ({"dport": 69}, ""), ({"dport": 4789}, ""), ({"dport": 4790}, ""), ({"dport": 6633}, "")] + [
     ({k: port}, "") for port in (88, 464, 1985, 2029, 4500, 500, 1701, 137, 138, 389, 5355,
                                  2727, 434, 2055, 2056, 9995, 9996, 6343, 123, 1812, 1813,
                                  3799, 520, 161, 162)
     for k in ("sport", "dport")]
+_UDP_BINDS = [(cond, "NTP" if 123 in cond.values() else layer) for cond, layer in _UDP_BINDS]
 
 
 def _bound(binds: list[tuple[dict[str, int], str]], sport: int, dport: int) -> str | None:
-    """The layer Scapy guesses for these ports: "DNS", "" (one we leave to Scapy) or None."""
+    """The layer Scapy guesses for these ports: "DNS", "BOOTP", "NTP", "" (another Scapy
+    layer) or None."""
     for cond, layer in binds:
         if cond.get("sport", sport) == sport and cond.get("dport", dport) == dport:
             return layer

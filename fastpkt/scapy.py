@@ -66,7 +66,12 @@ from fastpkt import _scapy_text as _text
 from fastpkt.sniff import AsyncSniffer as _FpAsyncSniffer
 from fastpkt import _scapy_layers
 from fastpkt._scapy_layers import (  # noqa: F401  (layers read from bytes: _scapy_layers.py)
+    BOOTP,
+    DHCP,
     GRE,
+    NTP,
+    NTPAuthenticator,
+    NTPHeader,
     VXLAN,
     ICMPv6DestUnreach,
     ICMPv6MLDMultAddrRec,
@@ -138,7 +143,7 @@ __all__ = [
     "IPv6ExtHdrFragment", "IPv6ExtHdrDestOpt", "hexdump", "ls", "raw", "AsyncSniffer",
     "to_scapy", "DefaultSession", "TCPSession", "IPSession",
     "IPerror", "TCPerror", "UDPerror", "ICMPerror",
-    *(cls.__name__ for cls in _scapy_layers.CLASSES),
+    *(cls.__name__ for cls in _scapy_layers.CLASSES), "NTP",
     "make_table", "make_lined_table", "make_tex_table",
 ]
 

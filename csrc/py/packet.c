@@ -801,14 +801,15 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
 }
 
 /* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE,
- * VXLAN on its UDP ports. Its lookups then also find the tunnelled layers, which the
- * facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers. */
+ * VXLAN on its UDP ports, BOOTP/DHCP and NTP. Its lookups then also find those layers, which
+ * the facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers. */
 static int facade_scapy_goes_on(const fp_dissection *d)
 {
     if (FP_HAS(d, FP_L_UDP)) {
         uint16_t sp = d->sport, dp = d->dport;
         return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
-               sp == 4790 || sp == 6633 || sp == 8472;
+               sp == 4790 || sp == 6633 || sp == 8472 || sp == 123 || dp == 123 ||
+               ((sp == 67 || sp == 68) && (dp == 67 || dp == 68));
     }
     return (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) &&
            (d->ip_proto == 4 || d->ip_proto == 41 || d->ip_proto == 47);
