@@ -167,25 +167,33 @@ class _Layer(_m._Fields):
 _ICMP6_HEAD: Desc = [("type", "B", None), ("code", "B", None), ("cksum", "H", None)]
 
 
-class ICMPv6DestUnreach(_Layer):
+class _ICMPv6Message(_Layer):
+    """An ICMPv6 message: Scapy has no ICMPv6 class, the facade's ``ICMPv6`` (fastpkt's view,
+    which these replace in the chain) finds them (``ICMPv6 in pkt``, ``pkt[ICMPv6]``)."""
+
+    __slots__ = ()
+    _view_name = "ICMPv6"
+
+
+class ICMPv6DestUnreach(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Destination Unreachable"
     _desc = _ICMP6_HEAD + [("length", "B", None), ("unused", "3", None)]
 
 
-class ICMPv6PacketTooBig(_Layer):
+class ICMPv6PacketTooBig(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Packet Too Big"
     _desc = _ICMP6_HEAD + [("mtu", "I", None)]
 
 
-class ICMPv6TimeExceeded(_Layer):
+class ICMPv6TimeExceeded(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Time Exceeded"
     _desc = ICMPv6DestUnreach._desc
 
 
-class ICMPv6ParamProblem(_Layer):
+class ICMPv6ParamProblem(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Parameter Problem"
     _desc = _ICMP6_HEAD + [("ptr", "I", None)]
@@ -194,25 +202,25 @@ class ICMPv6ParamProblem(_Layer):
 _ML: Desc = _ICMP6_HEAD + [("mrd", "H", None), ("reserved", "H", None), ("mladdr", "ip6", None)]
 
 
-class ICMPv6MLQuery(_Layer):
+class ICMPv6MLQuery(_ICMPv6Message):
     __slots__ = ()
     name = "MLD - Multicast Listener Query"
     _desc = _ML
 
 
-class ICMPv6MLReport(_Layer):
+class ICMPv6MLReport(_ICMPv6Message):
     __slots__ = ()
     name = "MLD - Multicast Listener Report"
     _desc = _ML
 
 
-class ICMPv6MLDone(_Layer):
+class ICMPv6MLDone(_ICMPv6Message):
     __slots__ = ()
     name = "MLD - Multicast Listener Done"
     _desc = _ML
 
 
-class ICMPv6MLQuery2(_Layer):
+class ICMPv6MLQuery2(_ICMPv6Message):
     __slots__ = ()
     name = "MLDv2 - Multicast Listener Query"
     _desc = _ML + [("", "bits", [("Resv", 4), ("S", 1), ("QRV", 3)]), ("QQIC", "B", None),
@@ -247,7 +255,7 @@ def _mld_records(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: 
     return [chain[0]], len(data)
 
 
-class ICMPv6MLReport2(_Layer):
+class ICMPv6MLReport2(_ICMPv6Message):
     __slots__ = ()
     name = "MLDv2 - Multicast Listener Report"
     _desc = [("type", "B", None), ("res", "B", None), ("cksum", "H", None), ("reserved", "H", None),
@@ -255,13 +263,13 @@ class ICMPv6MLReport2(_Layer):
     _special = staticmethod(_mld_records)
 
 
-class ICMPv6ND_RS(_Layer):
+class ICMPv6ND_RS(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Neighbor Discovery - Router Solicitation"
     _desc = _ICMP6_HEAD + [("res", "I", None)]
 
 
-class ICMPv6ND_RA(_Layer):
+class ICMPv6ND_RA(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Neighbor Discovery - Router Advertisement"
     _desc = _ICMP6_HEAD + [("chlim", "B", None),
@@ -270,20 +278,20 @@ class ICMPv6ND_RA(_Layer):
                            ("retranstimer", "I", None)]
 
 
-class ICMPv6ND_NS(_Layer):
+class ICMPv6ND_NS(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Neighbor Discovery - Neighbor Solicitation"
     _desc = _ICMP6_HEAD + [("res", "I", None), ("tgt", "ip6", None)]
 
 
-class ICMPv6ND_NA(_Layer):
+class ICMPv6ND_NA(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Neighbor Discovery - Neighbor Advertisement"
     _desc = _ICMP6_HEAD + [("", "bits", [("R", 1), ("S", 1), ("O", 1), ("res", 29)]),
                            ("tgt", "ip6", None)]
 
 
-class ICMPv6ND_Redirect(_Layer):
+class ICMPv6ND_Redirect(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Neighbor Discovery - Redirect"
     _desc = _ICMP6_HEAD + [("res", "I", None), ("tgt", "ip6", None), ("dst", "ip6", None)]
@@ -1018,3 +1026,101 @@ def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
 
 
 CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator)
+
+
+# ---------------------------------------------------------------- 802.3, LLC, SNAP, STP
+# An Ethernet frame whose type field is a length (IEEE 802.3, at most 1500) is Scapy's Dot3,
+# its payload (cut to the length, the rest Padding) 802.2 LLC; LLC carries STP (802.1D BPDUs,
+# SAPs 0x42) or SNAP (SAPs 0xAA, RFC 1042), SNAP an EtherType's protocol or STP (Cisco's PVST+).
+# An 802.1Q tag with a length does the same from LLC on.
+class Dot3(_Layer):
+    __slots__ = ()
+    name = "802.3"
+    _desc = [("dst", "mac", None), ("src", "mac", None), ("len", "H", None)]
+
+
+class LLC(_Layer):
+    __slots__ = ()
+    name = "LLC"
+    _desc = [("dsap", "B", None), ("ssap", "B", None), ("ctrl", "B", None)]
+
+
+class SNAP(_Layer):
+    __slots__ = ()
+    name = "SNAP"
+    _desc = [("OUI", "3", None), ("code", "H", None)]
+
+
+class STP(_Layer):
+    __slots__ = ()
+    name = "Spanning Tree Protocol"
+    _desc = [("proto", "H", None), ("version", "B", None), ("bpdutype", "B", None),
+             ("bpduflags", "B", None), ("rootid", "H", None), ("rootmac", "mac", None),
+             ("pathcost", "I", None), ("bridgeid", "H", None), ("bridgemac", "mac", None),
+             ("portid", "H", None), ("age", "bcd", None), ("maxage", "bcd", None),
+             ("hellotime", "bcd", None), ("fwddelay", "bcd", None)]
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        if pos + 2 > len(data):   # BCDFloatField: 1/256 s units, a float
+            raise _Short
+        return int.from_bytes(data[pos:pos + 2], "big") / 256.0, pos + 2
+
+
+# what SNAP's code carries, as fastpkt reads it: an Ethernet frame (1) or an EtherType's layer
+_SNAP_ETHERTYPES = frozenset((0x8100, 0x0806, 0x0800, 0x86DD))
+
+
+def _stp(data: bytes, chain: list[Any]) -> None:
+    stp = _layer(STP, data, chain)
+    _raw(data if stp is None else data[len(stp._data):], chain)
+
+
+def _llc(data: bytes, chain: list[Any]) -> None:
+    """LLC and what Scapy reads under it, appended to ``chain``."""
+    llc = _layer(LLC, data, chain)
+    if llc is None:
+        _raw(data, chain)
+        return
+    rest, f = data[3:], llc._fields
+    if not rest:
+        return
+    if (f["dsap"], f["ssap"], f["ctrl"]) == (0x42, 0x42, 3):
+        _stp(rest, chain)
+    elif (f["dsap"], f["ssap"], f["ctrl"]) == (0xAA, 0xAA, 3):
+        snap = _layer(SNAP, rest, chain)
+        if snap is None:
+            _raw(rest, chain)
+            return
+        rest, code = rest[5:], snap._fields["code"]
+        if not rest:
+            return
+        if code == 267:
+            _stp(rest, chain)
+        elif code == 1:
+            _inner(rest, 1, chain)
+        elif code in _SNAP_ETHERTYPES:
+            _inner(rest, 1, chain, code)
+        else:
+            _raw(rest, chain)
+    else:
+        _raw(rest, chain)
+
+
+def dot3(frame: bytes, chain: list[Any]) -> None:
+    """An 802.3 frame as Scapy reads it: Dot3, then LLC... within its length."""
+    head = _layer(Dot3, frame, chain)
+    assert head is not None   # fastpkt's Ether view holds the 14 bytes
+    llc_within(frame[14:], head._fields["len"], chain)
+
+
+def llc_within(body: bytes, length: int, chain: list[Any]) -> None:
+    """What follows an 802.3 length (Dot3's, or an 802.1Q tag's type): LLC in the first
+    ``length`` bytes, Padding after them."""
+    if body[:length]:
+        _llc(body[:length], chain)
+    if body[length:]:
+        chain.append(_m._linked(_m.Padding, body[length:], chain))
+
+
+CLASSES += (Dot3, LLC, SNAP, STP)

@@ -321,6 +321,10 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         if upper >= 0 and view.offset != upper:
             break   # Scapy decoded the rest otherwise: it is Raw there (already in the chain)
         upper = -1
+        if name == "Ether" and view.type <= 1500:   # 802.3: Scapy's Dot3 and LLC
+            _layers.dot3(_CD.Packet.raw.__get__(pkt), out)
+            last = "Dot3"
+            break
         if name == "ICMPv6" and _icmp6_too_short(view):
             out.append(_linked(Raw, bytes(view), out))
             last = "ICMPv6Echo"
@@ -350,7 +354,9 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             out.append(_linked(Raw, load, out))
         last = "IPv6ExtHdr"
     extension = False
-    if last not in ("DNS", "ICMPv6Echo", "IPv6ExtHdr"):
+    if last == "Dot1Q" and out[-1].type <= 1500:   # a length: LLC follows
+        _layers.llc_within(_CD.Packet.raw.__get__(pkt)[out[-1].offset + 4:], out[-1].type, out)
+    elif last not in ("DNS", "ICMPv6Echo", "IPv6ExtHdr", "Dot3"):
         load = _fp_payload(out[-1])
         if last == "ICMP":   # timestamps and masks are ICMP fields in Scapy
             load = load[_ICMP_EXTRA.get(out[-1].type, 0):]
@@ -1323,7 +1329,8 @@ def _direct(cls: Any) -> bool:
 
 def _first(pkt: Any) -> Any:
     for name in _fp_layers(pkt):
-        return getattr(pkt, _ATTR[name])   # the outermost layer: never Dot1Q, HTTP or TLS
+        view = getattr(pkt, _ATTR[name])   # the outermost layer: never Dot1Q, HTTP or TLS
+        return _chain(pkt)[0] if name == "Ether" and view.type <= 1500 else view   # Dot3
     chain = _chain(pkt)
     return chain[0] if chain else NoPayload
 
@@ -1437,11 +1444,15 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
     def _chain_differs(self) -> bool:
         """Whether Scapy's chain has layers fastpkt's views lack (an ICMP error's quote, IPv6
-        extension headers, an ICMPv6 echo's data field, a tunnel), so Raw and Padding are
-        found in it."""
+        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC), so Raw
+        and Padding are found in it."""
         last = _fp_layers(self)[-1:]
         if last in (("ICMP",), ("ICMPv6",)):
             return True
+        if last == ("Ether",):   # 802.3: LLC...
+            return bool(self.eth.type <= 1500)
+        if last == ("Dot1Q",):
+            return bool(self.vlans[-1].type <= 1500)
         if last == ("UDP",):
             return _layers.vxlan_ports(self.udp) or _layers.udp_bound(self.udp) is not None
         if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):

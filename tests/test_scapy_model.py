@@ -39,7 +39,6 @@ MODELLED = {"Ether", "CookedLinux", "CookedLinuxV2", "Loopback", "Dot1Q", "ARP",
 SPELLED_DIFFERENTLY = {
     ("Dot1Q", "Dot1AD"): "an 802.1ad (0x88a8) outer tag is a Dot1Q view here",
     ("Loopback", "LoopbackOpenBSD"): "OpenBSD's LOOP link type is the Loopback view here",
-    ("Ether", "Dot3"): "802.3 length frames are the Ether view (type = the length); LLC is Raw",
 }
 # Files and packets where fastpkt decodes what Scapy leaves as Raw, or the reverse.
 FILES_DIFFER = {
@@ -479,6 +478,19 @@ def _icmp6_cases():
         yield bytes(sa.Ether() / sa.IPv6(src="fe80::1", dst="ff02::1", nh=58, plen=len(body))) + body
 
 
+def _layers_of(s):
+    layer = s
+    while layer:
+        yield layer
+        layer = layer.payload
+
+
+def _is_icmp6_message(layer) -> bool:
+    """A Scapy layer that is an ICMPv6 message (not an ND option or an MLDv2 record)."""
+    return type(layer).__module__ == "scapy.layers.inet6" and any(
+        b.__name__ == "_ICMPv6" for b in type(layer).__mro__)
+
+
 def test_icmp6_messages_read_as_scapy():
     """ND with its options, MLD, ICMPv6 errors with IPerror6 and what it quotes: the chain,
     every field, ``in``, and lookups that fall through to them, against Scapy's dissection
@@ -497,6 +509,11 @@ def test_icmp6_messages_read_as_scapy():
         for attr in ("tgt", "mtu", "lladdr", "prefix", "searchlist", "mladdr", "sources", "sport",
                      "dport", "ptr", "R", "S", "O", "prf", "nh", "plen"):
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
+        # the facade's ICMPv6 (Scapy has none) finds the first ICMPv6 message, whatever its class
+        messages = [layer.name for layer in _layers_of(s) if _is_icmp6_message(layer)]
+        assert (fs.ICMPv6 in p) == bool(messages) == p.haslayer("ICMPv6"), wire.hex()
+        if messages:
+            assert p[fs.ICMPv6].name == messages[0] and p.getlayer(fs.ICMPv6, 2 if len(messages) > 1 else 1).name == messages[-1 if len(messages) > 1 else 0]
         n += 1
     assert n > 2000
     ns = fs.ScapyPacket(_icmp6_messages()[2], 1)
@@ -640,3 +657,54 @@ def test_bootp_dhcp_ntp_read_as_scapy():
     assert fs.Raw not in dhcp and dhcp.layers()[-1] is fs.DHCP and dhcp.getlayer(fs.UDP).payload.op == 1
     ntp = fs.ScapyPacket(bytes(sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader()), 1)
     assert fs.NTP in ntp and ntp[fs.NTP].fields == ntp[fs.NTPHeader].fields and ntp.mode == 3
+
+
+def _llc_cases():
+    """802.3 frames (Dot3) and 802.1Q tags with a length, with LLC carrying STP, SNAP (IP, ARP,
+    Ethernet, 802.1Q, STP, an EtherType Scapy leaves Raw) or other SAPs; lengths shorter than
+    the frame (Padding), zero, longer; each cut at every length past the Ethernet header."""
+    ip = sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1000, dport=2000) / b"data"
+    stp = sa.STP(rootmac="00:11:22:33:44:55", bridgemac="66:77:88:99:aa:bb", pathcost=4, age=1.5, portid=0x8001)
+    llcs = [sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / stp, sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / stp / b"\0\0\0",
+            sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / b"\0\0\0\x80",   # a TCN BPDU: Scapy's STP fails, Raw
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0800) / ip,
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0806) / sa.ARP(psrc="192.0.2.1"),
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x86DD) / sa.IPv6() / sa.ICMPv6EchoRequest(),
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=1) / sa.Ether() / ip,
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x8100) / sa.Dot1Q(vlan=5) / ip,
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(OUI=0x00000C, code=267) / stp,
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(OUI=0x00000C, code=0x2000) / (b"c" * 20),
+            sa.LLC(dsap=0xE0, ssap=0xE0, ctrl=3) / (b"i" * 20), sa.LLC(dsap=0xFE, ssap=0xFE, ctrl=3) / (b"o" * 10)]
+    for llc in llcs:
+        body = bytes(llc)
+        for length in (len(body), len(body) - 2, 0, len(body) + 9):
+            yield from _cut(bytes(sa.Dot3(dst="01:80:c2:00:00:00", src="00:11:22:33:44:55", len=length) / body) + b"\0" * 6, 14)
+        yield from _cut(bytes(sa.Ether() / sa.Dot1Q(vlan=7, type=len(body)) / body) + b"\0" * 4, 18)
+
+
+def _cut(wire: bytes, start: int):
+    for cut in range(start, len(wire) + 1, 1 if len(wire) < 90 else 3):
+        yield wire[:cut]
+
+
+def test_dot3_llc_snap_stp_read_as_scapy():
+    """Dot3, LLC, SNAP, STP and what SNAP carries: the chain, every field, ``in``/``[]``
+    (``Ether in pkt`` is False on an 802.3 frame, as in Scapy), the packet as its first
+    layer (``name``, ``fields``, ``src``), against Scapy's dissection of the same bytes."""
+    n = 0
+    for wire in _llc_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        _compare(("built", n), p, s)
+        ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
+        assert ours == theirs, (ours, theirs, wire.hex())
+        for cls in ("Ether", "Dot3", "Dot1Q", "LLC", "SNAP", "STP", "IP", "UDP", "ARP", "IPv6", "Raw", "Padding"):
+            assert (cls in p) == (cls in s), (cls, wire.hex())
+            if cls in s:
+                assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
+        assert (p.name, _norm(p.fields), p.src, p.payload.name) == (s.name, _norm(s.fields), s.src, s.payload.name)
+        for attr in ("dsap", "code", "OUI", "rootmac", "age", "sport", "psrc", "len"):
+            assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
+        n += 1
+    assert n > 1000
+    with pytest.raises(IndexError):
+        fs.ScapyPacket(bytes(sa.Dot3() / sa.LLC()), 1)[fs.Ether]

@@ -801,10 +801,11 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
 }
 
 /* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE,
- * VXLAN on its UDP ports, BOOTP/DHCP and NTP. Its lookups then also find those layers, which
+ * VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3 length. Its lookups then also find those layers, which
  * the facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers. */
 static int facade_scapy_goes_on(const fp_dissection *d)
 {
+    if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0) return 1; /* 802.3 length: LLC, SNAP, STP */
     if (FP_HAS(d, FP_L_UDP)) {
         uint16_t sp = d->sport, dp = d->dport;
         return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
@@ -815,11 +816,21 @@ static int facade_scapy_goes_on(const fp_dissection *d)
            (d->ip_proto == 4 || d->ip_proto == 41 || d->ip_proto == 47);
 }
 
+/* An 802.3 frame (length, not EtherType): Scapy's Dot3 and LLC, not Ether (the hook's chain). */
+static int facade_dot3(const FpPacket *p)
+{
+    const fp_dissection *d = &p->d;
+    return FP_HAS(d, FP_L_ETH) && d->vlan_count == 0 && d->ethertype == 0 &&
+           d->layer[FP_L_ETH].hlen == 14 &&
+           ((uint32_t)p->data[d->layer[FP_L_ETH].off + 12] << 8 | p->data[d->layer[FP_L_ETH].off + 13]) <= 1500;
+}
+
 static int packet_contains(PyObject *self, PyObject *spec)
 {
     if (Py_TYPE(self) == PKT(self)->st->Facade_Packet_Type) {
         const fp_dissection *d = &PKT(self)->d;
         int fid = facade_direct_id(spec);
+        if (fid == FP_L_ETH && facade_dot3(PKT(self))) fid = -2; /* the hook answers */
         if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_goes_on(d))) return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
@@ -871,7 +882,8 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
     FpPacket *p = PKT(self);
     if (Py_TYPE(self) == p->st->Facade_Packet_Type) {
         int fid = facade_direct_id(spec);
-        if (fid >= 0 && FP_HAS(&p->d, fid)) return fp_layer_new(p->st, p, (fp_layer_id)fid, 0);
+        if (fid >= 0 && FP_HAS(&p->d, fid) && !(fid == FP_L_ETH && facade_dot3(p)))
+            return fp_layer_new(p->st, p, (fp_layer_id)fid, 0);
         if (fid == -1 && facade_is_raw(spec)) {
             PyObject *raw = facade_raw(self, p);
             if (raw != NULL || PyErr_Occurred()) return raw;
