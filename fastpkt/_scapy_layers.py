@@ -833,7 +833,7 @@ def _routes(b: bytes) -> tuple[Any, int]:
 
 _B, _H, _I = _u(1), _u(2), _u(4)
 # Scapy 2.8's DHCPOptions: code -> (name, reader of one value, or None for plain bytes)
-_DHCP_OPTIONS: dict[int, tuple[str, Callable[[bytes], tuple[Any, int]] | None]] = {
+_DHCP_OPTIONS: dict[int, tuple[Any, Callable[[bytes], tuple[Any, int]] | None]] = {
     1: ("subnet_mask", _ip4), 2: ("time_zone", _I), 3: ("router", _ip4), 4: ("time_server", _ip4),
     5: ("IEN_name_server", _ip4), 6: ("name_server", _ip4), 7: ("log_server", _ip4),
     8: ("cookie_server", _ip4), 9: ("lpr_server", _ip4), 10: ("impress-servers", _ip4),
@@ -896,12 +896,11 @@ def _dhcp_options(x: bytes) -> list[Any]:
             out.append(x)
             break
         olen = x[1]
-        known = _DHCP_OPTIONS.get(code)
-        if known is None or known[1] is None:
-            out.append((code if known is None else known[0], x[2:olen + 2]))
+        name, read = _DHCP_OPTIONS.get(code, (code, None))
+        if read is None:
+            out.append((name, x[2:olen + 2]))
             x = x[olen + 2:]
             continue
-        name, read = known
         values: list[Any] = [name]
         try:
             if olen == 0:

@@ -1450,7 +1450,8 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
         if last in (("ICMP",), ("ICMPv6",)):
             return True
         if last == ("Ether",):   # 802.3: LLC...
-            return bool(self.eth.type <= 1500)
+            eth = self.eth
+            return eth is not None and eth.type <= 1500
         if last == ("Dot1Q",):
             return bool(self.vlans[-1].type <= 1500)
         if last == ("UDP",):
