@@ -152,6 +152,8 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     shards = [engine(readers[i], _shard=(i, n, True) if fed is None else (i, n, True, fed),
                      progress=progress if i == 0 else None, **options)
               for i in range(n)]
+    if hasattr(engine, "_merge_live"):
+        return _run_live(engine, shards, fed, open_readers, n, single, sharded)
     errors: list[BaseException | None] = [None] * n
 
     def work(i: int) -> None:
@@ -189,6 +191,32 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         return run(engine, open_readers, n, sharded, feed=False)
     return type(shards[0])._merge(tuple(shards))
 
+
+def _run_live(engine: Any, shards: list[Any], fed: Any, open_readers: Callable[[], list[Reader]], n: int,
+              single: dict[str, Any], sharded: dict[str, Any]) -> Any:
+    """Streams handed out while the workers run: every shard on its own thread, the merged
+    engine (``_merge_live``, csrc/py/engine.c) hands out each Stream once every shard is past
+    it, in the single engine's order and with its ids, so only a few batches of Streams wait.
+    When a shard cannot finish as the single engine would (see ``run``; also its share of
+    max_memory full with Streams the merge cannot hand out yet, or Ctrl+C), the workers stop
+    and the merged engine goes on with ``fallback(k)``: one engine past the k Streams already
+    handed out (a window of the feed not proven before any was handed out: the shards again,
+    each reading the whole input)."""
+    def fallback(k: int) -> Any:
+        nonlocal fed
+        unproven = fed is not None and fed.failed == 1  # told once the workers stopped
+        fed = None
+        if k == 0 and unproven:
+            return run(engine, open_readers, n, sharded, feed=False)
+        e = engine(open_readers(), **single)
+        for _ in range(k):
+            next(e)
+        return e
+
+    merged = engine._merge_live(tuple(shards), fallback)
+    for i, s in enumerate(shards):
+        threading.Thread(target=s._live, name="fastpkt-worker-%d" % i, daemon=True).start()
+    return merged
 
 
 # ---- packets by record-aligned byte ranges ------------------------------------------------

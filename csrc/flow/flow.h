@@ -277,6 +277,9 @@ uint64_t fp_flow_table_flush_some(fp_flow_table *t, uint64_t max);
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t);
 /* The order key of the emission in progress (valid inside the emit and packet callbacks). */
 fp_flow_order fp_flow_table_order(const fp_flow_table *t);
+/* The least order key any later emission of the table can have: the next packet's, or
+ * while flushing (oldest flow first) the oldest flow's; (UINT64_MAX, UINT64_MAX) once empty. */
+fp_flow_order fp_flow_table_bound(const fp_flow_table *t);
 /* Sharded tables: the input positions at which this shard created flows, ascending (a flow's
  * id in the single-table run is its rank among every shard's creations). */
 const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n);

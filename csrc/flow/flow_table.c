@@ -654,6 +654,16 @@ const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t) { return &t->st
 uint64_t fp_flow_table_count(const fp_flow_table *t) { return t->count; }
 fp_flow_order fp_flow_table_order(const fp_flow_table *t) { return t->order; }
 
+fp_flow_order fp_flow_table_bound(const fp_flow_table *t)
+{
+    fp_flow_order o = {t->stats.packets, 0};
+    if (t->order.pkt == UINT64_MAX) { /* flush_some: by last packet, the LRU list's order */
+        o.pkt = UINT64_MAX;
+        o.rank = t->lru_head == FP_FLOW_NONE ? UINT64_MAX : FLOW(t, t->lru_head).last_pkt;
+    }
+    return o;
+}
+
 const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n)
 {
     *n = t->ncreations;

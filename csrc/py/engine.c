@@ -11,6 +11,8 @@
  * Flow records are PyStructSequences whose fields are the DataFrame's columns (engine_flows.c). */
 #include "pyfp.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +25,9 @@
 /* ---- the Flows object ---------------------------------------------------- */
 
 enum { MODE_NEW = 0, MODE_STREAM, MODE_STORED };
+
+/* A live merge's reorder buffer, shared by the merged engine and its shards (below). */
+typedef struct fp_live fp_live;
 
 typedef struct {
     PyObject_HEAD
@@ -59,6 +64,12 @@ typedef struct {
     PyObject *feed;           /* _shard=(i, n, stop, feed): records come from the shared feed */
     fp_feed_cursor feed_at;
     int feed_end;             /* the feed delivered every record */
+    fp_live *live;            /* a live merge (Streams): the merged engine's, or the shard's */
+    const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
+    PyObject *fallback;       /* merged: callable(k) -> one engine past its first k records */
+    PyObject *single;         /* merged, after a fallback: the engine it hands out from */
+    const char *fell_back;    /* ... and why */
+    uint64_t fell_back_at;    /* ... after this many records */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
@@ -403,6 +414,11 @@ static void check_allocations(fp_flows_obj *fl)
     fl->finished = 1;
 }
 
+static int live_publish(fp_flows_obj *fl, fp_state *st);
+/* A live shard's batches: short, so its Streams reach the merge (and leave the reorder
+ * buffer) soon after they end. */
+#define LIVE_BATCH (1u << 13)
+
 /* Run the engine: to the end, or (until_output) until a flow is ready. */
 static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
 {
@@ -427,7 +443,7 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
         drop_closed_pending(fl);
         int held_oom;
         Py_BEGIN_ALLOW_THREADS
-        rc = pump(fl, 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
+        rc = pump(fl, fl->live ? LIVE_BATCH : 1u << 16, until_output, &pull_rc, &which, &err, errbuf, sizeof errbuf);
         if (rc == PUMP_END && fp_flow_table_flush_some(fl->table, FLUSH_BATCH) > 0) rc = PUMP_MORE;
         if (rc == PUMP_IDLE) fp_flow_table_advance(fl->table, wall_clock_ns()); /* live: idle expiry */
         held_oom = hold_pending(fl) < 0;
@@ -442,6 +458,14 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             break;
         }
         check_allocations(fl);
+        if (fl->live && rc != PUMP_ERROR && rc != PUMP_ABORT) {
+            int lp = live_publish(fl, st);
+            if (lp != 0) {
+                fl->finished = 1;
+                status = lp < 0 ? -1 : 0;
+                break;
+            }
+        }
         if (shard_over_budget(fl) && rc != PUMP_ERROR) {
             fl->finished = 1;
             break;
@@ -585,11 +609,14 @@ static PyObject *flows_iter(PyObject *self)
     return Py_NewRef(self);
 }
 
+static PyObject *live_next(fp_flows_obj *m);
+
 static PyObject *flows_iternext(PyObject *self)
 {
     fp_flows_obj *fl = FL(self);
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return NULL;
+    if (fl->live && fl->eng == NULL) return fl->finished ? NULL : live_next(fl);
     if (fl->mode == MODE_NEW) fl->mode = MODE_STREAM;
     if (fl->mode == MODE_STORED) {
         PyErr_SetString(PyExc_TypeError, "use iter(flows) to walk flows that were kept");
@@ -1042,6 +1069,377 @@ static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
     return Py_BuildValue("NNN", cr, ids, at);
 }
 
+/* ---- live merge: a sharded Streams run handed out while the workers run ---------------
+ *
+ * Every shard runs on its own thread (fastpkt.parallel starts them on _live()); after each
+ * batch it builds its finished Streams (on its own thread: their state belongs to its
+ * engine and budget), queues them with their order keys, hands over the packet positions
+ * of its new flow creations and publishes its bound: no later record of it is below
+ * fp_flow_table_bound. The consumer (the caller's thread) hands out the least queued
+ * record once it is below every other shard's bound, numbered by the creations before it
+ * over all shards: the single engine's order and ids. Shards stay within the feed ring of
+ * each other, so the buffer holds a few batches of Streams; its bytes count in the
+ * shard's share of max_memory. A shard that cannot go on as the single engine would
+ * (eviction, allocation failure, time reversal risk, its share full, an error, the feed
+ * failing) stops, and the consumer stops the others and goes on with one engine past the
+ * records already handed out. A full buffer never waits for the consumer: a shard
+ * waiting would hold the feed ring the shard the consumer waits for needs. */
+
+typedef struct {
+    PyObject *stream;
+    fp_flow_order key;
+    uint64_t create_pkt;
+    size_t bytes;
+} live_item;
+
+typedef struct {
+    live_item *items;      /* queued Streams, oldest first from `head` */
+    size_t head, n, cap;
+    uint64_t *creations;   /* packet positions of the shard's flow creations handed over so far */
+    size_t ncreations, creations_cap;
+    fp_flow_order bound;
+    size_t bytes;          /* of its queued Streams */
+    int done;              /* 1: read to the end, 2: stopped */
+    const char *why;       /* done 2: why */
+} live_shard;
+
+struct fp_live {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;              /* the merged engine and each shard; changed with the GIL held */
+    int cancelled;         /* the consumer stopped the workers (fallback, Ctrl+C, dropped) */
+    uint32_t n;
+    live_shard s[];
+};
+
+static void live_unref(fp_live *L)
+{
+    if (L == NULL || --L->refs > 0) return;
+    for (uint32_t i = 0; i < L->n; i++) {
+        live_shard *q = &L->s[i];
+        for (size_t k = q->head; k < q->n; k++) Py_DECREF(q->items[k].stream);
+        free(q->items);
+        free(q->creations);
+    }
+    pthread_mutex_destroy(&L->mu);
+    pthread_cond_destroy(&L->cv);
+    free(L);
+}
+
+/* The reason a live shard cannot go on as part of the single engine's run, or NULL. */
+static const char *live_spoiled(fp_flows_obj *fl)
+{
+    const fp_flow_stats *s = fp_flow_table_stats(fl->table);
+    if (fl->budget_stops) return "budget_stops";
+    if (s->expired[FP_EXP_EVICTED]) return "evicted";
+    if (fl->budget->alloc_failures || fl->memory_error) return "allocation_failures";
+    if (s->reversal_risks) return "reversal_risks";
+    return NULL;
+}
+
+/* After a batch (GIL held): queue this shard's finished Streams, hand over its creations and
+ * bound. 0: go on; 1: stop (live_stop says why, or the merge was cancelled); -1: error. */
+static int live_publish(fp_flows_obj *fl, fp_state *st)
+{
+    fp_live *L = fl->live;
+    live_shard *q = &L->s[fl->shard];
+    if ((fl->live_stop = live_spoiled(fl)) != NULL) return 1;
+    size_t k = fl->out_n - fl->out_pos, bytes = 0;
+    live_item *made = k ? malloc(k * sizeof *made) : NULL;
+    if (k && made == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < k; i++) {
+        fp_flow *f = &fl->out[fl->out_pos + i];
+        made[i] = (live_item){NULL, f->order, f->create_pkt, 0};
+        if ((made[i].stream = fp_stream_new(st, fl->eng, f)) == NULL) {
+            while (i--) Py_DECREF(made[i].stream);
+            free(made);
+            return -1;
+        }
+        bytes += made[i].bytes = fp_stream_size(made[i].stream);
+    }
+    free_out_range(fl, fl->out_pos, fl->out_n);
+    fl->out_pos = fl->out_n = 0;
+    uint64_t nc;
+    const uint64_t *c = fp_flow_table_creations(fl->table, &nc);
+    int rc = 0;
+    pthread_mutex_lock(&L->mu);
+    if (q->head && q->n + k > q->cap) { /* taken items at the front: reuse their room */
+        memmove(q->items, q->items + q->head, (q->n - q->head) * sizeof *q->items);
+        q->n -= q->head;
+        q->head = 0;
+    }
+    if (q->n + k > q->cap) {
+        size_t cap = q->cap ? q->cap : 64;
+        while (cap < q->n + k) cap *= 2;
+        live_item *it = realloc(q->items, cap * sizeof *it);
+        if (it == NULL) rc = -1;
+        else {
+            q->items = it;
+            q->cap = cap;
+        }
+    }
+    if (rc == 0 && nc > q->creations_cap) {
+        size_t cap = q->creations_cap ? q->creations_cap : 1024;
+        while (cap < nc) cap *= 2;
+        uint64_t *cr = realloc(q->creations, cap * sizeof *cr);
+        if (cr == NULL) rc = -1;
+        else {
+            q->creations = cr;
+            q->creations_cap = cap;
+        }
+    }
+    if (rc == 0) {
+        if (k) memcpy(q->items + q->n, made, k * sizeof *made);
+        q->n += k;
+        q->bytes += bytes;
+        if (nc > q->ncreations) memcpy(q->creations + q->ncreations, c + q->ncreations, (nc - q->ncreations) * sizeof *c);
+        q->ncreations = nc;
+        q->bound = fp_flow_table_bound(fl->table);
+        if (fl->budget->limit && fl->budget->total + q->bytes > fl->budget->limit) { /* the buffer is full */
+            fl->budget_stops = 1;
+            fl->live_stop = "budget_stops";
+            rc = 1;
+        }
+        if (L->cancelled) rc = 1;
+        pthread_cond_broadcast(&L->cv);
+    }
+    pthread_mutex_unlock(&L->mu);
+    if (rc < 0) {
+        for (size_t i = 0; i < k; i++) Py_DECREF(made[i].stream);
+        PyErr_NoMemory();
+    }
+    free(made);
+    return rc;
+}
+
+/* _live(): a shard of a live merge, run to the end or until it must stop (on a worker's
+ * thread); what happened is told to the merge, never raised. */
+static PyObject *engine_live(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    fp_flows_obj *fl = FL(self);
+    if (st == NULL) return NULL;
+    if (fl->live == NULL || fl->mode != MODE_NEW) {
+        PyErr_SetString(PyExc_ValueError, "_live() runs a shard of _merge_live once");
+        return NULL;
+    }
+    fl->mode = MODE_STREAM;
+    const char *why = NULL;
+    if (flows_run(fl, st, 0) < 0) {
+        PyErr_Clear(); /* the single engine the merge falls back to raises it where it belongs */
+        why = "error";
+    } else if (fl->live_stop) {
+        why = fl->live_stop;
+    } else if (fl->feed && !fl->feed_end) {
+        why = "feed";
+    } else if (!fl->finished) {
+        why = "error";
+    }
+    fp_live *L = fl->live;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&L->mu);
+    L->s[fl->shard].done = why ? 2 : 1;
+    L->s[fl->shard].why = why;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* The number of entries of a[0..n) below v. */
+static size_t count_below(const uint64_t *a, size_t n, uint64_t v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+enum { LIVE_WAIT = 0, LIVE_ITEM, LIVE_END, LIVE_FALL_BACK };
+
+/* Under L->mu: the next record in the single engine's order if it is known, with its id. */
+static int live_take(fp_live *L, PyObject **stream, uint64_t *id)
+{
+    int all_done = 1;
+    uint32_t best = UINT32_MAX;
+    if (L->cancelled) return LIVE_FALL_BACK;
+    for (uint32_t i = 0; i < L->n; i++) {
+        live_shard *q = &L->s[i];
+        if (q->done == 2) return LIVE_FALL_BACK;
+        all_done &= q->done == 1;
+        if (q->head < q->n && (best == UINT32_MAX || order_less(&q->items[q->head].key, &L->s[best].items[L->s[best].head].key)))
+            best = i;
+    }
+    if (best == UINT32_MAX) return all_done ? LIVE_END : LIVE_WAIT;
+    live_item *it = &L->s[best].items[L->s[best].head];
+    for (uint32_t i = 0; i < L->n; i++) /* a shard with nothing queued may still make one below it */
+        if (i != best && L->s[i].done != 1 && !order_less(&it->key, &L->s[i].bound)) return LIVE_WAIT;
+    *id = 0;
+    for (uint32_t i = 0; i < L->n; i++) *id += count_below(L->s[i].creations, L->s[i].ncreations, it->create_pkt);
+    *stream = it->stream;
+    L->s[best].bytes -= it->bytes;
+    if (++L->s[best].head == L->s[best].n) L->s[best].head = L->s[best].n = 0;
+    return LIVE_ITEM;
+}
+
+/* Stop every worker of a live merge: they return within a batch (the feed, if any, wakes
+ * those waiting for a window). */
+static void live_cancel(fp_flows_obj *m)
+{
+    fp_live *L = m->live;
+    PyObject *feed = m->parts ? FL(PyTuple_GET_ITEM(m->parts, 0))->feed : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&L->mu);
+    L->cancelled = 1;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+    if (feed) fp_feed_cancel((fp_feed *)feed);
+    Py_END_ALLOW_THREADS
+}
+
+/* The merge cannot go on: stop the workers, wait until they returned (their memory goes
+ * before one engine takes its own), then go on with fallback(k), k the records handed out. */
+static int live_fall_back(fp_flows_obj *m)
+{
+    fp_live *L = m->live;
+    if (m->fell_back == NULL) { /* the stop that started it, not the others' (the feed cancelled) */
+        pthread_mutex_lock(&L->mu);
+        for (uint32_t i = 0; i < L->n; i++)
+            if (L->s[i].done == 2 && (m->fell_back == NULL || strcmp(m->fell_back, "feed") == 0))
+                m->fell_back = L->s[i].why;
+        pthread_mutex_unlock(&L->mu);
+    }
+    live_cancel(m);
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&L->mu);
+    for (;;) {
+        int all = 1;
+        for (uint32_t i = 0; i < L->n; i++) all &= L->s[i].done != 0;
+        if (all) break;
+        pthread_cond_wait(&L->cv, &L->mu);
+    }
+    pthread_mutex_unlock(&L->mu);
+    Py_END_ALLOW_THREADS
+    for (uint32_t i = 0; i < L->n; i++) { /* what was queued is read again by the single engine */
+        live_shard *q = &L->s[i];
+        for (size_t k = q->head; k < q->n; k++) Py_DECREF(q->items[k].stream);
+        q->head = q->n = 0;
+        q->bytes = 0;
+    }
+    if (m->fell_back == NULL) m->fell_back = "cancelled";
+    m->fell_back_at = m->emitted;
+    Py_CLEAR(m->parts);
+    PyObject *fb = m->fallback;
+    m->fallback = NULL;
+    m->single = PyObject_CallFunction(fb, "K", (unsigned long long)m->emitted);
+    Py_DECREF(fb);
+    return m->single ? 0 : -1;
+}
+
+/* The next Stream of a live merge (NULL at the end without an error, or with one). */
+static PyObject *live_next(fp_flows_obj *m)
+{
+    fp_live *L = m->live;
+    if (m->single) {
+        PyObject *r = PyIter_Next(m->single);
+        if (r) m->emitted++;
+        else if (!PyErr_Occurred()) m->finished = 1;
+        return r;
+    }
+    for (;;) {
+        PyObject *stream = NULL;
+        uint64_t id = 0;
+        int state;
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&L->mu);
+        while ((state = live_take(L, &stream, &id)) == LIVE_WAIT) {
+            struct timespec ts; /* wake to look at signals (Ctrl+C) */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            if (pthread_cond_timedwait(&L->cv, &L->mu, &ts) == ETIMEDOUT) {
+                state = live_take(L, &stream, &id);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&L->mu);
+        Py_END_ALLOW_THREADS
+        if (state == LIVE_ITEM) {
+            fp_stream_set_id(stream, id);
+            m->emitted++;
+            return stream;
+        }
+        if (state == LIVE_END) {
+            m->finished = 1;
+            return NULL;
+        }
+        if (state == LIVE_FALL_BACK) return live_fall_back(m) < 0 ? NULL : live_next(m);
+        if (PyErr_CheckSignals() < 0) { /* the next call goes on with one engine */
+            m->fell_back = "interrupted";
+            live_cancel(m);
+            return NULL;
+        }
+    }
+}
+
+/* _merge_live(shards, fallback): one Streams engine handing out the Streams of shards
+ * 0..n-1 of n (not started yet; each then run by _live() on its own thread) in the single
+ * engine's order and with its ids, while they run. fallback(k) gives one engine past its
+ * first k Streams, for when the shards cannot finish as the single engine would. */
+static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
+{
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *parts, *fallback;
+    if (!PyArg_ParseTuple(args, "O!O:_merge_live", &PyTuple_Type, &parts, &fallback)) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    if (n < 1 || n > 4096 || !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_ValueError, "_merge_live takes 1 to 4096 shards and a callable");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(parts, i);
+        fp_flows_obj *p = (fp_flows_obj *)o;
+        if (Py_TYPE(o) != type || p->eng == NULL || p->shards != (uint32_t)n || p->shard != (uint32_t)i ||
+            p->mode != MODE_NEW || p->busy || p->live || p->parts || p->on_data) {
+            PyErr_SetString(PyExc_ValueError, "_merge_live takes Streams shards 0..n-1 of n, not read yet");
+            return NULL;
+        }
+    }
+    fp_live *L = calloc(1, sizeof *L + (size_t)n * sizeof(live_shard));
+    if (L == NULL) return PyErr_NoMemory();
+    pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->cv, NULL);
+    L->n = (uint32_t)n;
+    PyObject *none = PyTuple_New(0);
+    fp_flow_config cfg = {0};
+    cfg.bidirectional = 1;
+    cfg.max_flows = 1;
+    fp_flows_obj *m = none ? engine_new(type, none, &cfg, Py_None, 0, 0, NULL) : NULL;
+    Py_XDECREF(none);
+    if (m == NULL) {
+        L->refs = 1;
+        live_unref(L);
+        return NULL;
+    }
+    m->live = L;
+    L->refs = 1 + (int)n;
+    for (Py_ssize_t i = 0; i < n; i++) FL(PyTuple_GET_ITEM(parts, i))->live = L;
+    m->parts = Py_NewRef(parts);
+    m->fallback = Py_NewRef(fallback);
+    m->mode = MODE_STREAM;
+    return (PyObject *)m;
+}
+
 #define ENGINE_MERGE_METHOD                                                                        \
     {"_merge", engine_merge, METH_VARARGS | METH_CLASS,                                            \
      "_merge(shards): the records of engines run with _shard=(i, n), in one engine's order."},     \
@@ -1056,6 +1454,8 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(FL(self)->on_data);
     Py_VISIT(FL(self)->parts);
     Py_VISIT(FL(self)->feed);
+    Py_VISIT(FL(self)->fallback);
+    Py_VISIT(FL(self)->single);
     return 0;
 }
 
@@ -1066,6 +1466,8 @@ static int flows_clear(PyObject *self)
     Py_CLEAR(FL(self)->readers);
     Py_CLEAR(FL(self)->progress);
     Py_CLEAR(FL(self)->on_data);
+    Py_CLEAR(FL(self)->fallback);
+    Py_CLEAR(FL(self)->single);
     return 0;
 }
 
@@ -1074,12 +1476,14 @@ static void flows_dealloc(PyObject *self)
     fp_flows_obj *fl = FL(self);
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    if (fl->live && fl->eng == NULL && !fl->finished) live_cancel(fl); /* its consumer left */
     flows_clear(self);
     fp_flow_table_free(fl->table);
     fp_defrag_free(fl->defrag);
     if (fl->out) free_out_range(fl, fl->out_pos, fl->out_n);
     free(fl->owner);
     Py_CLEAR(fl->parts); /* after the records whose state they own */
+    live_unref(fl->live);
     fp_stream_engine_free(fl->eng);
     if (fl->hellos) fp_hello_tracker_free(fl->hellos);
     free(fl->hellos);
@@ -1129,6 +1533,13 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
 {
     (void)c;
     fp_flows_obj *fl = FL(self);
+    if (fl->single) { /* a live merge gone on with one engine: its counters, and why */
+        PyObject *d = PyObject_GetAttrString(fl->single, "stats");
+        PyObject *why = d ? Py_BuildValue("{s:s,s:K}", "reason", fl->fell_back, "after", fl->fell_back_at) : NULL;
+        if (why == NULL || PyDict_SetItemString(d, "fallback", why) < 0) Py_CLEAR(d);
+        Py_XDECREF(why);
+        return d;
+    }
     if (fl->parts) return merged_stats(fl->parts);
     const fp_flow_stats *s = fp_flow_table_stats(fl->table);
     PyObject *exp = PyDict_New();
@@ -1195,6 +1606,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
 static PyObject *flows_repr(PyObject *self)
 {
     fp_flows_obj *fl = FL(self);
+    if (fl->single) return PyObject_Repr(fl->single);
     if (fl->parts) /* a merged run: its counters are the shards' */
         return PyUnicode_FromFormat("<fastpkt.%s %llu records from %llu packets, merged from %zd workers>",
                                     Py_TYPE(self)->tp_name + 8, (unsigned long long)fl->emitted,
@@ -1316,6 +1728,11 @@ static PyObject *streams_run(PyObject *self, PyObject *unused)
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     fp_flows_obj *fl = FL(self);
     if (st == NULL) return NULL;
+    if (fl->live && fl->eng == NULL) { /* a live merge: drop what it hands out */
+        PyObject *s;
+        while (!fl->finished && (s = live_next(fl)) != NULL) Py_DECREF(s);
+        return PyErr_Occurred() ? NULL : PyLong_FromUnsignedLongLong(fl->emitted);
+    }
     fl->mode = MODE_STREAM;
     fl->discard = 1;
     free_out_range(fl, fl->out_pos, fl->out_n);
@@ -1331,6 +1748,9 @@ static PyMethodDef streams_methods[] = {
      "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
      "returns the number of streams."},
     {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every Stream (a shard of a parallel run)."},
+    {"_live", engine_live, METH_NOARGS, "Run a shard of _merge_live to the end (on its own thread)."},
+    {"_merge_live", engine_merge_live, METH_VARARGS | METH_CLASS,
+     "_merge_live(shards, fallback): the shards' Streams in one engine's order while they run."},
     ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,

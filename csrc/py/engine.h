@@ -23,6 +23,9 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
 PyObject *fp_stream_engine_stats(const fp_stream_engine *e);
 /* A Stream object from an emitted flow; takes its ext and hints. */
 PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
+/* A live merge's renumbering and reorder-buffer accounting of a Stream object. */
+void fp_stream_set_id(PyObject *stream, uint64_t id);
+size_t fp_stream_size(PyObject *stream);
 /* Bits of one flag set and their names (names[b] for bit b < count), shown after prefix. */
 typedef struct {
     uint32_t bits;

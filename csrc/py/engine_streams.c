@@ -277,6 +277,18 @@ PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f)
     return (PyObject *)s;
 }
 
+/* A live merge (engine.c) numbers a Stream once every shard's earlier creations are known. */
+void fp_stream_set_id(PyObject *s, uint64_t id) { SO(s)->flow.flow_id = id; }
+
+/* What a Stream waiting in a live merge's reorder buffer holds (its bytes and gap lists). */
+size_t fp_stream_size(PyObject *s)
+{
+    size_t n = sizeof(fp_stream_obj);
+    for (int i = 0; i < 2; i++)
+        n += (size_t)PyBytes_GET_SIZE(SO(s)->data[i]) + 64 * (size_t)PyList_GET_SIZE(SO(s)->gaps[i]);
+    return n;
+}
+
 static int stream_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
