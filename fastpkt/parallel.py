@@ -199,23 +199,25 @@ def _run_live(engine: Any, shards: list[Any], fed: Any, open_readers: Callable[[
     it, in the single engine's order and with its ids, so only a few batches of Streams wait.
     When a shard cannot finish as the single engine would (see ``run``; also its share of
     max_memory full with Streams the merge cannot hand out yet, or Ctrl+C), the workers stop
-    and the merged engine goes on with ``fallback(k)``: one engine past the k Streams already
-    handed out (a window of the feed not proven before any was handed out: the shards again,
-    each reading the whole input)."""
+    and the merged engine goes on with ``fallback(k)``: one engine, whose first k Streams (those
+    already handed out) it skips (a window of the feed not proven before any was handed out:
+    the shards again, each reading the whole input)."""
     def fallback(k: int) -> Any:
         nonlocal fed
+        for t in threads:  # their shards' memory goes before one engine takes its own
+            t.join()
         unproven = fed is not None and fed.failed == 1  # told once the workers stopped
         fed = None
         if k == 0 and unproven:
             return run(engine, open_readers, n, sharded, feed=False)
-        e = engine(open_readers(), **single)
-        for _ in range(k):
-            next(e)
-        return e
+        return engine(open_readers(), **single)
 
     merged = engine._merge_live(tuple(shards), fallback)
-    for i, s in enumerate(shards):
-        threading.Thread(target=s._live, name="fastpkt-worker-%d" % i, daemon=True).start()
+    threads = [threading.Thread(target=s._live, name="fastpkt-worker-%d" % i, daemon=True)
+               for i, s in enumerate(shards)]
+    del shards
+    for t in threads:
+        t.start()
     return merged
 
 

@@ -12,6 +12,9 @@
 #include "pyfp.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1304,11 +1307,16 @@ static void live_cancel(fp_flows_obj *m)
     Py_END_ALLOW_THREADS
 }
 
-/* The merge cannot go on: stop the workers, wait until they returned (their memory goes
- * before one engine takes its own), then go on with fallback(k), k the records handed out. */
+/* The merge cannot go on: stop the workers, wait until they returned, then go on with
+ * fallback(k) (which lets their threads end: their memory goes before one engine takes its
+ * own) past its first k records, those handed out. */
 static int live_fall_back(fp_flows_obj *m)
 {
     fp_live *L = m->live;
+    if (m->fallback == NULL) { /* tried already, and it raised */
+        PyErr_SetString(PyExc_RuntimeError, "these Streams could not go on with one engine");
+        return -1;
+    }
     if (m->fell_back == NULL) { /* the stop that started it, not the others' (the feed cancelled) */
         pthread_mutex_lock(&L->mu);
         for (uint32_t i = 0; i < L->n; i++)
@@ -1340,7 +1348,18 @@ static int live_fall_back(fp_flows_obj *m)
     m->fallback = NULL;
     m->single = PyObject_CallFunction(fb, "K", (unsigned long long)m->emitted);
     Py_DECREF(fb);
-    return m->single ? 0 : -1;
+    if (m->single == NULL) return -1;
+#ifdef __GLIBC__
+    /* The workers' heaps (glibc gives each thread its own arena) keep the pages their shards
+     * freed: give them back before one engine fills its own, or the run holds both. */
+    malloc_trim(0);
+#endif
+    for (uint64_t i = 0; i < m->fell_back_at; i++) { /* handed out already */
+        PyObject *r = PyIter_Next(m->single);
+        if (r == NULL) return PyErr_Occurred() ? -1 : 0;
+        Py_DECREF(r);
+    }
+    return 0;
 }
 
 /* The next Stream of a live merge (NULL at the end without an error, or with one). */
