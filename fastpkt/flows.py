@@ -73,7 +73,8 @@ def flows(
     workers: engines run in parallel, each on its own thread and its share of the flows (see
         ``fastpkt.parallel``): same records, order and flow ids as one. None (default): the
         usable cores for paths or in-memory inputs of 64 MiB or more, else 1. A run with
-        several workers keeps its records until the end (like ``to_pandas()``), and
+        several workers keeps its records until the end (like ``to_pandas()``; Streams are
+        handed out as the workers run), and
         max_memory/max_flows are divided between the workers.
     defragment: IP fragments are reassembled before the flow table (default; a policy name
         as for ``fastpkt.open``): a datagram counts once, when complete, with its reassembled

@@ -70,6 +70,9 @@ def streams(
 
     workers: parallel engines, as for ``fastpkt.flows`` (same Streams in the same order; not
         with on_data). max_buffered_total, max_memory and max_flows are divided between them.
+        Streams are handed out while the workers run; those waiting for a slow consumer count
+        in max_memory, and a full share makes one engine go on past the Streams already
+        handed out (``stats['fallback']``).
     defragment: as for ``fastpkt.flows``: IP fragments are reassembled before TCP
         reassembly (default), so a fragmented segment is one segment.
     decapsulate: as for ``fastpkt.flows``: reassemble the TCP connections inside tunnels.

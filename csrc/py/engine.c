@@ -1781,7 +1781,8 @@ static PyGetSetDef streams_getset[] = {
      "The flow engine's counters plus 'reassembly': streams, delivered_bytes, gaps, gap_bytes,\n"
      "forced_gaps (holes skipped at a buffer cap), retransmitted_bytes, inconsistent_bytes,\n"
      "depth_cut_bytes, after_fin_bytes, out_of_window_bytes, buffered_bytes, buffered_peak_bytes,\n"
-     "dropped (allocation failures).", NULL},
+     "dropped (allocation failures). workers > 1: a run that went on with one engine adds\n"
+     "'fallback': {'reason', 'after': Streams handed out before}.", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
     {NULL},
 };
