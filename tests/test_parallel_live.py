@@ -95,7 +95,9 @@ def test_a_slow_consumer_fills_max_memory_and_one_engine_goes_on(closing):
     assert wait_for(lambda: st.stats.get("budget_stops", 0) > 0)
     rows += stream_rows(st)
     assert rows == want
-    assert st.stats["fallback"] == {"reason": "budget_stops", "after": 5}
+    # at least the 5 taken; more when the consumer took, before the stop was told, Streams
+    # the stopped worker had queued below its last bound (still the single engine's)
+    assert st.stats["fallback"]["reason"] == "budget_stops" and 5 <= st.stats["fallback"]["after"] <= len(want)
     assert "workers" not in st.stats
 
 
