@@ -39,6 +39,8 @@ from ._fastpkt import (  # noqa: F401  (re-exported)
     CapturePermissionError,
     ClientHello,
     ClientHellos,
+    DnsTransaction,
+    DnsTransactions,
     Flow,
     Flows,
     Stream,
@@ -75,11 +77,11 @@ from ._version import __version__
 
 __all__ = [
     "open", "read", "read_frames", "write", "flows", "streams", "save_streams", "http",
-    "HttpRequest", "HttpResponse", "HttpHeaders", "client_hellos",
+    "HttpRequest", "HttpResponse", "HttpHeaders", "client_hellos", "dns",
     "Capture", "interfaces", "CaptureError", "CapturePermissionError",
     "sniff", "AsyncSniffer", "RotatingWriter", "SniffResult",
     "Packet", "Reader", "PacketList", "Writer", "TCPFlags", "Layer",
-    "Flow", "Flows", "Stream", "Streams", "ClientHello", "ClientHellos",
+    "Flow", "Flows", "Stream", "Streams", "ClientHello", "ClientHellos", "DnsTransaction", "DnsTransactions",
     "Error", "FormatError", "TruncatedError", "DEFAULT_MAX_MEMORY",
     "Ether", "SLL", "Loopback", "RadioTap", "Dot11", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
     "DNS", "DNSQR", "DNSRR", "HTTP", "TLS", "field_names", "field_info", "FieldInfo",
@@ -338,6 +340,7 @@ from .flows import flows  # noqa: E402  (after Reader; rebinds the name over the
 from .streams import save_streams, streams  # noqa: E402  (rebinds the name over the submodule)
 from .http import HttpHeaders, HttpRequest, HttpResponse, http  # noqa: E402  (rebinds the name)
 from .tls import client_hellos  # noqa: E402
+from .dns import dns  # noqa: E402  (rebinds the name over the submodule)
 from .live import Capture, interfaces  # noqa: E402
 from .sniff import AsyncSniffer, RotatingWriter, SniffResult, sniff  # noqa: E402  (rebinds the name)
 from .netif import conf, get_if_addr, get_if_hwaddr, get_if_list, route  # noqa: E402

@@ -5,6 +5,7 @@ Every table (``PacketList.columns()``, ``Flows.columns()``, the record tables of
 whose second item says how to read the data that follows:
 
     (name, 'datetime64[ns]', int64_buffer)                   nanoseconds since the epoch, UTC
+    (name, 'timedelta64[ns]', int64_buffer)                  a duration in nanoseconds
     (name, '<u4', buffer)                                    any little-endian numpy dtype string
     (name, '|b1', buffer)                                    bool, one byte per row
     (name, 'masked<u2', values_buffer, mask_buffer)          mask: uint8, 1 = missing
@@ -63,7 +64,7 @@ def _np_dtype(dtype: str) -> Any:
     np = _require("numpy")
     if dtype.startswith("masked"):
         dtype = dtype[len("masked"):]
-    return np.dtype("int64" if dtype.startswith("datetime64") else dtype)
+    return np.dtype("int64" if dtype.startswith(("datetime64", "timedelta64")) else dtype)
 
 
 def _utc(pd: Any, ns: Any) -> Any:
@@ -88,6 +89,8 @@ def _pandas_column(pd: Any, np: Any, spec: tuple[Any, ...]) -> Any:
         if dtype.endswith("datetime64[ns]"):
             values = np.where(mask, np.iinfo(np.int64).min, values)
             return _utc(pd, values)
+        if dtype.endswith("timedelta64[ns]"):  # NaT is int64's minimum
+            return pd.array(np.where(mask, np.iinfo(np.int64).min, values).view("m8[ns]"))
         if dtype.endswith("|b1"):
             return pd.arrays.BooleanArray(values.view(np.bool_), mask)
         if values.dtype.kind == "f":
@@ -95,6 +98,8 @@ def _pandas_column(pd: Any, np: Any, spec: tuple[Any, ...]) -> Any:
         return pd.arrays.IntegerArray(values, mask)
     if dtype.startswith("datetime64"):
         return _utc(pd, values)
+    if dtype.startswith("timedelta64"):
+        return values.view("m8[ns]")
     if dtype == "|b1":
         return values.view(np.bool_)
     return values

@@ -1,4 +1,4 @@
-/* One memory budget per engine: every allocation a flows/streams/client_hellos run keeps
+/* One memory budget per engine: every allocation a flows/streams/client_hellos/dns run keeps
  * is charged here at allocation and credited at free, by component, at its real size
  * (malloc's usable size plus its chunk header, so small-allocation rounding and overhead
  * count as they cost). The flow table evicts flows while `total` is over `limit`.
@@ -22,7 +22,8 @@
     X(STREAM_DATA, "stream_data")   /* stored stream bytes and gap lists */              \
     X(ON_DATA, "on_data_queue")     /* chunks queued for the on_data callback */         \
     X(OUTPUT, "output")             /* finished records waiting for the consumer */ \
-    X(DEFRAG, "defrag")             /* IP fragments held for reassembly (own cap, ip_defrag.h) */
+    X(DEFRAG, "defrag")             /* IP fragments held for reassembly (own cap, ip_defrag.h) */ \
+    X(DNS, "dns")                   /* DNS transactions open per connection, TCP message framing */
 
 #define FP_MEM_ENUM(name, str) FP_MEM_##name,
 enum { FP_MEM_COMPONENTS(FP_MEM_ENUM) FP_MEM_COUNT };

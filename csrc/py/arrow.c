@@ -135,7 +135,7 @@ typedef struct {
 static const plain_type plain_types[] = {
     {"<u1", "C", 1}, {"<u2", "S", 2}, {"<u4", "I", 4}, {"<u8", "L", 8}, {"<i1", "c", 1}, {"<i2", "s", 2},
     {"<i4", "i", 4}, {"<i8", "l", 8}, {"<f4", "f", 4}, {"<f8", "g", 8}, {"|b1", "b", 0},
-    {"datetime64[ns]", "tsn:UTC", 8},
+    {"datetime64[ns]", "tsn:UTC", 8}, {"timedelta64[ns]", "tDn", 8},
 };
 
 static const plain_type *find_plain(const char *dtype)

@@ -1,7 +1,8 @@
 /* The engine bridge: the flow engine (csrc/flow) run over one or more Readers, in C with
  * the GIL released. Several readers are merged in time order (k-way merge on record times).
- * Flows, Streams (+ TCP reassembly, engine_streams.c) and ClientHellos (+ the hello search,
- * engine_hellos.c) are this one object with different extensions of the flow table.
+ * Flows, Streams (+ TCP reassembly, engine_streams.c), ClientHellos (+ the hello search,
+ * engine_hellos.c) and DnsTransactions (+ DNS pairing, engine_dns.c) are this one object with
+ * different extensions of the flow table.
  *
  * Two ways to consume, chosen by the first use:
  *   - iterate first: streaming. Flows are yielded in expiry order as they leave the
@@ -22,6 +23,7 @@
 
 #include "../flow/flow.h"
 #include "engine.h"
+#include "../stream/dns_tracker.h"
 #include "../stream/hello_tracker.h"
 #include "../flow/ip_defrag.h"
 
@@ -57,6 +59,7 @@ typedef struct {
     PyObject *on_data;        /* Streams: callable(StreamChunk) or None */
     fp_hello_tracker *hellos; /* ClientHellos, or Flows with tls=True: the hello search */
     int hello_records;        /* ClientHellos: hand out hello records, not flows */
+    fp_dns_tracker *dns;      /* DnsTransactions: DNS pairing; hands out transactions, not flows */
     uint32_t shard, shards;   /* _shard=(i, n): this engine keeps shard i of n (shards 0: all) */
     int shard_stop;           /* _shard=(i, n, True): stop once the records held for the merge and
                                  the state pass max_memory (fastpkt.parallel then runs one engine) */
@@ -99,6 +102,7 @@ static void queue_out(fp_flows_obj *fl, fp_flow *f)
     fl->out[fl->out_n++].order = fp_flow_table_order(fl->table);
     if (f->ext && f->ext != EXT_DONE) {
         if (fl->eng) fp_stream_engine_hold(fl->eng, f->ext);
+        else if (fl->dns) fp_dns_txn_hold(fl->dns, f->ext);
         else fp_hello_conn_hold(fl->hellos, f->ext);
     }
     f->hints = NULL; /* now owned by the copy */
@@ -145,9 +149,26 @@ static void hello_report(fp_flows_obj *fl, fp_flow *f)
     f->ext = EXT_DONE;
 }
 
+/* A closed DNS transaction goes to the output queue on a record of its own (its flow stays). */
+static void dns_emit(void *ctx, fp_dns_txn *x)
+{
+    fp_flows_obj *fl = ctx;
+    fp_flow snap;
+    memset(&snap, 0, sizeof snap);
+    snap.key = x->key;
+    snap.flow_id = x->flow_id;
+    snap.ext = x;
+    queue_out(fl, &snap);
+}
+
 static void emit_flow(void *ctx, fp_flow *f)
 {
     fp_flows_obj *fl = ctx;
+    if (fl->dns) { /* its open transactions close; the flow itself is not handed out */
+        if (f->ext && f->ext != EXT_DONE) fp_dns_conn_end(fl->dns, f->ext, f, f->expiration == FP_EXP_EVICTED);
+        f->ext = NULL;
+        return;
+    }
     if (fl->eng && !fp_stream_engine_emit(fl->eng, f)) return; /* not TCP: no stream */
     if (fl->hellos && f->ext && f->ext != EXT_DONE) {
         fp_hello_finish(fl->hellos, f->ext);
@@ -166,6 +187,16 @@ static void engine_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int fo
         return;
     }
     if (f->ext == EXT_DONE) return;
+    if (fl->dns) {
+        fp_dns_conn *dc = f->ext;
+        if (dc == NULL && !fp_dns_wants(p)) {
+            f->ext = EXT_DONE; /* not DNS: never looked at again */
+            return;
+        }
+        if (fp_dns_packet(fl->dns, &dc, f, p, forward) < 0) f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
+        f->ext = dc ? (void *)dc : EXT_DONE;
+        return;
+    }
     fp_hello_conn *c = f->ext;
     int rc = fp_hello_packet(fl->hellos, &c, p, forward);
     f->ext = c ? (void *)c : rc < 0 ? EXT_DONE : NULL;
@@ -182,7 +213,10 @@ static fp_flows_obj *record_owner(fp_flows_obj *fl, size_t i)
 static void ext_free(fp_flows_obj *fl, void *ext)
 {
     if (ext == NULL || ext == EXT_DONE) return;
-    if (fl->eng) fp_stream_engine_ext_free(fl->eng, ext);
+    if (fl->dns) { /* a connection still in the table, or a transaction queued for output */
+        if (*(const uint8_t *)ext == FP_DNS_KIND_CONN) fp_dns_conn_free(fl->dns, ext);
+        else fp_dns_txn_free(fl->dns, ext);
+    } else if (fl->eng) fp_stream_engine_ext_free(fl->eng, ext);
     else fp_hello_conn_free(fl->hellos, ext);
 }
 
@@ -634,6 +668,7 @@ static PyObject *flows_iternext(PyObject *self)
     fp_flows_obj *own = record_owner(fl, fl->out_pos);
     PyObject *rec = own->eng ? fp_stream_new(st, own->eng, f)
                     : own->hello_records ? fp_hello_record_new(st, f, f->ext)
+                    : own->dns           ? fp_dns_record_new(st, f->ext)
                                          : fp_flow_record_new(st, f);
     if (rec == NULL) return NULL;
     free_out_range(fl, fl->out_pos, fl->out_pos + 1);
@@ -877,6 +912,38 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
     return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop, stop, feed), 1, hello_fields);
+}
+
+/* DnsTransactions: the engine keyed as fastpkt.flows keys by default (same flow ids), with
+ * DNS pairing on every UDP connection carrying DNS and every TCP connection on port 53. */
+static PyObject *dns_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"readers", "timeout", "idle_timeout", "max_flows", "progress", "max_memory",
+                             "on_memory_error", NULL};
+    PyObject *readers, *timeout = Py_None, *idle = Py_None, *max_flows = Py_None, *progress = Py_None,
+             *max_memory = Py_None;
+    const char *on_mem = "raise";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOs:DnsTransactions", kwlist, &readers, &timeout, &idle,
+                                     &max_flows, &progress, &max_memory, &on_mem))
+        return NULL;
+    fp_flow_config cfg = {0};
+    int bad = 0;
+    cfg.bidirectional = 1;
+    timeouts(&cfg, idle, Py_None, &bad);
+    int64_t txn_timeout = fp_seconds_to_ns(opt_seconds(timeout, "timeout", 10.0, &bad));
+    cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
+    int drop = memory_options(&cfg, max_memory, on_mem, &bad);
+    if (bad) return NULL;
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, 0, NULL);
+    if (fl == NULL) return NULL;
+    fl->dns = fp_budget_malloc(fl->budget, FP_MEM_ENGINE, sizeof *fl->dns);
+    if (fl->dns == NULL) {
+        Py_DECREF(fl);
+        return PyErr_NoMemory();
+    }
+    fp_dns_tracker_init(fl->dns, fl->budget, txn_timeout, dns_emit, fl);
+    fp_flow_table_set_extension(fl->table, engine_packet, engine_ext_free);
+    return (PyObject *)fl;
 }
 
 /* Streams: the same engine, bidirectional, no active timeout (a connection is one stream),
@@ -1506,6 +1573,7 @@ static void flows_dealloc(PyObject *self)
     fp_stream_engine_free(fl->eng);
     if (fl->hellos) fp_hello_tracker_free(fl->hellos);
     free(fl->hellos);
+    if (fl->dns) fp_budget_free(fl->budget, FP_MEM_ENGINE, fl->dns);
     free(fl->out);
     free(fl->pending);
     free(fl->pending_d);
@@ -1604,8 +1672,22 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
     Py_XDECREF(df);
     /* a shard: whether its packets came from the shared feed (each read and dissected once) */
     if (d && fl->shards > 1 && PyDict_SetItemString(d, "fed", fl->feed_end ? Py_True : Py_False) < 0) Py_CLEAR(d);
-    if (d == NULL || (fl->eng == NULL && fl->hellos == NULL)) return d;
+    if (d == NULL || (fl->eng == NULL && fl->hellos == NULL && fl->dns == NULL)) return d;
     PyObject *r;
+    if (fl->dns) {
+        const fp_dns_stats *x = &fl->dns->stats;
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "messages",
+                          x->messages, "queries", x->queries, "responses", x->responses, "tcp_messages",
+                          x->tcp_messages, "transactions", x->transactions, "answered", x->answered,
+                          "unanswered", x->unanswered, "response_only", x->response_only,
+                          "retransmitted_queries", x->retransmitted_queries, "duplicate_responses",
+                          x->duplicate_responses, "responses_differ", x->responses_differ, "short_messages",
+                          x->short_messages, "tcp_gaps", x->tcp_gaps, "closed_at_cap", x->closed_at_cap,
+                          "evicted", x->evicted, "dropped", x->oom);
+        if (r == NULL || PyDict_SetItemString(d, "dns", r) < 0) Py_CLEAR(d);
+        Py_XDECREF(r);
+        return d;
+    }
     if (fl->eng) {
         r = fp_stream_engine_stats(fl->eng);
     } else {
@@ -1634,6 +1716,10 @@ static PyObject *flows_repr(PyObject *self)
     const fp_flow_stats *s = fp_flow_table_stats(fl->table);
     if (fl->eng)
         return PyUnicode_FromFormat("<fastpkt.Streams %s, %llu packets read, %llu streams handed out>",
+                                    fl->finished ? "finished" : fl->mode == MODE_NEW ? "not read yet" : "in progress",
+                                    (unsigned long long)s->packets, (unsigned long long)fl->emitted);
+    if (fl->dns)
+        return PyUnicode_FromFormat("<fastpkt.DnsTransactions %s, %llu packets read, %llu transactions handed out>",
                                     fl->finished ? "finished" : fl->mode == MODE_NEW ? "not read yet" : "in progress",
                                     (unsigned long long)s->packets, (unsigned long long)fl->emitted);
     if (fl->hello_records)
@@ -1836,6 +1922,53 @@ static PyType_Spec hellos_spec = {
     .slots = hellos_slots,
 };
 
+/* Transactions are read once, by iteration (or an export): their count is known at the end. */
+static Py_ssize_t dns_len(PyObject *self)
+{
+    fp_flows_obj *fl = FL(self);
+    if (!fl->finished) {
+        PyErr_SetString(PyExc_TypeError, "len() of DnsTransactions is known once they were read to the end "
+                                         "(iterate, or to_pandas()/to_arrow())");
+        return -1;
+    }
+    return (Py_ssize_t)fl->emitted;
+}
+
+static PyMethodDef dns_methods[] = {
+    FP_TABLE_METHODS,
+    FP_VIEW_METHOD,
+    {NULL},
+};
+
+static PyGetSetDef dns_getset[] = {
+    {"stats", flows_get_stats, NULL,
+     "The flow engine's counters plus 'dns': messages, queries, responses, tcp_messages (framed\n"
+     "from reassembled TCP), transactions (rows handed out), answered, unanswered, response_only\n"
+     "(responses whose query was not seen), retransmitted_queries, duplicate_responses,\n"
+     "responses_differ, short_messages (under a 12-byte header: no row), tcp_gaps (TCP directions\n"
+     "whose framing a gap cut), closed_at_cap (closed early: over FP_DNS_CONN_OPEN_MAX open on one\n"
+     "connection), evicted (closed because max_memory/max_flows evicted their connection),\n"
+     "dropped (allocation failures).", NULL},
+    {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(dns_doc, "DNS transactions (queries paired with responses, over UDP and TCP) of one or more\n"
+                      "Readers; create them with fastpkt.dns(). Iterate for DnsTransaction records as they close.");
+
+static PyType_Slot dns_slots[] = {
+    ENGINE_SLOTS(dns_doc, dns_new, dns_getset, dns_methods),
+    {Py_sq_length, dns_len},
+    {0, NULL},
+};
+
+static PyType_Spec dns_spec = {
+    .name = "fastpkt.DnsTransactions",
+    .basicsize = sizeof(fp_flows_obj),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = dns_slots,
+};
+
 PyObject *fp_flag_names(const fp_flag_group *groups, size_t n)
 {
     PyObject *l = PyList_New(0);
@@ -1865,6 +1998,8 @@ int fp_flows_register(PyObject *m, fp_state *st)
     st->Streams_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &streams_spec, NULL);
     if (st->Streams_Type == NULL || PyModule_AddType(m, st->Streams_Type) < 0) return -1;
     st->ClientHellos_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &hellos_spec, NULL);
-    if (st->ClientHellos_Type == NULL) return -1;
-    return PyModule_AddType(m, st->ClientHellos_Type);
+    if (st->ClientHellos_Type == NULL || PyModule_AddType(m, st->ClientHellos_Type) < 0) return -1;
+    st->DnsTransactions_Type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &dns_spec, NULL);
+    if (st->DnsTransactions_Type == NULL) return -1;
+    return PyModule_AddType(m, st->DnsTransactions_Type);
 }

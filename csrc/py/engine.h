@@ -39,6 +39,8 @@ PyObject *fp_flag_names(const fp_flag_group *groups, size_t n);
 PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
 /* The ClientHello a packet's first TLS record starts (whole in the segment), else None. */
 PyObject *fp_hello_record_packet(fp_state *st, const FpPacket *pkt);
+/* engine_dns.c: a DnsTransaction record from a closed transaction (an fp_dns_txn). */
+PyObject *fp_dns_record_new(fp_state *st, const void *txn);
 /* engine_flows.c: one flow as a Flow record; the type and FLOW_COLUMNS; the typed column
  * buffers of `count` flows (built with the GIL released). */
 PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);

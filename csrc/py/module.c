@@ -169,6 +169,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_writer_register(m, st) < 0) return -1;
     if (fp_streams_register(m, st) < 0) return -1;
     if (fp_hellos_register(m, st) < 0) return -1;
+    if (fp_dns_register(m, st) < 0) return -1;
     if (fp_capture_register(m, st) < 0) return -1;
     if (fp_http_register(m, st) < 0) return -1;
     if (fp_flows_register(m, st) < 0) return -1;
@@ -202,6 +203,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->StreamChunk_Type);
     Py_VISIT(st->ClientHellos_Type);
     Py_VISIT(st->ClientHello_Type);
+    Py_VISIT(st->DnsTransactions_Type);
+    Py_VISIT(st->DnsTransaction_Type);
     Py_VISIT(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_VISIT(st->Layer_Types[i]);
     for (int i = 0; i < FP_HOT_VIEWS; i++) Py_VISIT(st->Hot_Types[i]);
@@ -242,6 +245,8 @@ static int fastpkt_clear(PyObject *m)
     Py_CLEAR(st->StreamChunk_Type);
     Py_CLEAR(st->ClientHellos_Type);
     Py_CLEAR(st->ClientHello_Type);
+    Py_CLEAR(st->DnsTransactions_Type);
+    Py_CLEAR(st->DnsTransaction_Type);
     Py_CLEAR(st->Raw_Type);
     for (int i = 0; i < FP_L_COUNT; i++) Py_CLEAR(st->Layer_Types[i]);
     for (int i = 0; i < FP_HOT_VIEWS; i++) Py_CLEAR(st->Hot_Types[i]);

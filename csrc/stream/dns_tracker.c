@@ -1,0 +1,389 @@
+/* DNS transactions per connection (see dns_tracker.h). */
+#include "dns_tracker.h"
+
+#include <string.h>
+
+#define TXN_NAME(name, str) str,
+const char *const fp_dns_txn_anomaly_names[FP_DNS_TXN_ANOM_COUNT] = {FP_DNS_TXN_ANOMALIES(TXN_NAME)};
+#undef TXN_NAME
+
+#define QR 0x8000u
+
+static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data, uint32_t len);
+
+void fp_dns_tracker_init(fp_dns_tracker *t, fp_budget *budget, int64_t timeout_ns, fp_dns_emit_fn emit, void *ctx)
+{
+    memset(t, 0, sizeof *t);
+    t->budget = budget;
+    t->timeout_ns = timeout_ns;
+    t->emit = emit;
+    t->emit_ctx = ctx;
+    t->sh.budget = budget;
+    t->sh.cfg.max_buffered = 256u << 10; /* two whole messages out of order per direction */
+    t->sh.cfg.max_buffered_total = 64u << 20;
+    t->sh.cfg.store = 0;
+    t->sh.sink = tcp_sink;
+    t->sh.sink_ctx = t;
+}
+
+int fp_dns_wants(const fp_flow_packet *p)
+{
+    if (p->is_udp) return FP_HAS(p->d, FP_L_DNS);
+    return p->is_tcp && FP_HAS(p->d, FP_L_TCP) && (p->key.pa == 53 || p->key.pb == 53);
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+static void txn_free_parts(fp_dns_tracker *t, fp_dns_txn *x)
+{
+    fp_budget_free(t->budget, FP_MEM_DNS, x->qname);
+    fp_budget_free(t->budget, FP_MEM_DNS, x->resp);
+    fp_budget_free(t->budget, FP_MEM_DNS, x);
+}
+
+void fp_dns_txn_free(fp_dns_tracker *t, fp_dns_txn *x)
+{
+    if (x == NULL) return;
+    fp_budget_unhold(t->budget, x->held);
+    txn_free_parts(t, x);
+}
+
+void fp_dns_txn_hold(fp_dns_tracker *t, fp_dns_txn *x)
+{
+    x->held = fp_alloc_size(x) + fp_alloc_size(x->qname) + fp_alloc_size(x->resp);
+    fp_budget_hold(t->budget, x->held);
+}
+
+/* Unlink the head of the open list and hand it to the engine. */
+static void close_head(fp_dns_tracker *t, fp_dns_conn *c, uint32_t anomaly)
+{
+    fp_dns_txn *x = c->open;
+    c->open = x->next;
+    if (c->open == NULL) c->open_tail = NULL;
+    c->nopen--;
+    x->next = NULL;
+    x->anomalies |= anomaly;
+    t->stats.transactions++;
+    if (x->query_ns == FP_FLOW_NO_TIME) t->stats.response_only++;
+    else if (x->responses) t->stats.answered++;
+    else t->stats.unanswered++;
+    if (anomaly & FP_DNS_TXN_A(EVICTED)) t->stats.evicted++;
+    t->emit(t->emit_ctx, x);
+}
+
+/* Transactions opened `timeout` ago or more close (the list is in opening order). */
+static void close_expired(fp_dns_tracker *t, fp_dns_conn *c)
+{
+    while (c->open && t->now_ns - c->open->open_ns >= t->timeout_ns) close_head(t, c, 0);
+}
+
+/* Anomalies of a whole message: the iterator's verdict on every record. */
+static uint32_t message_anomalies(const uint8_t *msg, uint32_t len)
+{
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_iter_init(&it, msg, len) != 0) return FP_DNS_TXN_A(MALFORMED);
+    int r;
+    while ((r = fp_dns_iter_next(&it, &rec)) == 1)
+        ;
+    uint32_t a = 0;
+    uint32_t bits = it.flags | (r < 0 ? (uint32_t)it.error : 0);
+    if (bits & FP_ANOM_DNS_MALFORMED) a |= FP_DNS_TXN_A(MALFORMED);
+    if (bits & FP_ANOM_DNS_NAME) a |= FP_DNS_TXN_A(BAD_NAME);
+    if (bits & FP_ANOM_DNS_POINTER_CHAIN) a |= FP_DNS_TXN_A(POINTER_CHAIN);
+    if (it.hdr.qdcount == 0 && !(it.hdr.flags & QR)) a |= FP_DNS_TXN_A(NO_QUESTION); /* a query asking nothing */
+    return a;
+}
+
+/* The first question's name (copied), type and class. A message without a question (mDNS
+ * responses, RFC 6762 section 6) gives the name of its first answer, as Zeek reports it. */
+static void take_question(fp_dns_tracker *t, fp_dns_txn *x, const uint8_t *msg, uint32_t len)
+{
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_iter_init(&it, msg, len) != 0 || fp_dns_iter_next(&it, &rec) != 1) return;
+    if (rec.section != FP_DNS_QD && rec.section != FP_DNS_AN) return;
+    size_t n = strlen(rec.name);
+    char *name = fp_budget_malloc(t->budget, FP_MEM_DNS, n + 1);
+    if (name == NULL) {
+        t->stats.oom++;
+        x->anomalies |= FP_DNS_TXN_A(ALLOC_FAILED);
+        return;
+    }
+    memcpy(name, rec.name, n + 1);
+    x->qname = name;
+    if (rec.section != FP_DNS_QD) return;
+    x->qtype = rec.type;
+    x->qclass = rec.rclass;
+    x->has_question = 1;
+}
+
+static fp_dns_txn *txn_open(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, uint16_t id, int orig_is_b)
+{
+    if (c->nopen >= FP_DNS_CONN_OPEN_MAX) {
+        t->stats.closed_at_cap++;
+        close_head(t, c, FP_DNS_TXN_A(CLOSED_AT_CAP));
+    }
+    fp_dns_txn *x = fp_budget_calloc(t->budget, FP_MEM_DNS, 1, sizeof *x);
+    if (x == NULL) {
+        t->stats.oom++;
+        return NULL;
+    }
+    x->kind = FP_DNS_KIND_TXN;
+    x->tcp = c->tcp;
+    x->orig_is_b = (uint8_t)orig_is_b;
+    x->key = f->key;
+    x->flow_id = f->flow_id;
+    x->id = id;
+    x->open_ns = t->now_ns;
+    x->query_ns = x->response_ns = FP_FLOW_NO_TIME;
+    if (c->open_tail) c->open_tail->next = x;
+    else c->open = x;
+    c->open_tail = x;
+    c->nopen++;
+    return x;
+}
+
+static int same_question(const fp_dns_txn *x, const uint8_t *msg, uint32_t len)
+{
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_iter_init(&it, msg, len) != 0 || it.hdr.qdcount == 0 || fp_dns_iter_next(&it, &rec) != 1)
+        return !x->has_question;
+    return x->has_question && x->qtype == rec.type && x->qclass == rec.rclass && x->qname &&
+           strcmp(x->qname, rec.name) == 0;
+}
+
+static void on_query(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, const uint8_t *msg, uint32_t len,
+                     int sender_is_b, uint32_t anomalies)
+{
+    uint16_t id = fp_dns_be16(msg);
+    t->stats.queries++;
+    for (fp_dns_txn *x = c->open; x; x = x->next)
+        if (x->id == id && x->orig_is_b == sender_is_b && x->query_ns != FP_FLOW_NO_TIME && x->responses == 0 &&
+            same_question(x, msg, len)) {
+            x->queries++; /* the same question again before any answer: a retransmission */
+            x->anomalies |= anomalies;
+            t->stats.retransmitted_queries++;
+            return;
+        }
+    fp_dns_txn *x = txn_open(t, c, f, id, sender_is_b);
+    if (x == NULL) return;
+    x->query_ns = t->now_ns;
+    x->queries = 1;
+    x->qflags = fp_dns_be16(msg + 2);
+    x->anomalies |= anomalies;
+    take_question(t, x, msg, len);
+}
+
+static void keep_response(fp_dns_tracker *t, fp_dns_txn *x, const uint8_t *msg, uint32_t len)
+{
+    uint8_t *copy = fp_budget_malloc(t->budget, FP_MEM_DNS, len);
+    if (copy == NULL) {
+        t->stats.oom++;
+        x->anomalies |= FP_DNS_TXN_A(ALLOC_FAILED);
+        return;
+    }
+    memcpy(copy, msg, len);
+    x->resp = copy;
+    x->resp_len = len;
+}
+
+static int multicast(const fp_flow_key *k, int b)
+{
+    const uint8_t *a = b ? k->b : k->a;
+    return k->ip_version == 4 ? (a[0] & 0xf0) == 0xe0 : a[0] == 0xff;
+}
+
+static void on_response(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, const uint8_t *msg, uint32_t len,
+                        int sender_is_b, uint32_t anomalies)
+{
+    uint16_t id = fp_dns_be16(msg);
+    /* the query's sender is the response's receiver, except for a multicast group (mDNS,
+     * LLMNR announcements): then the responder stays the originator, as Zeek keeps it */
+    int orig_is_b = multicast(&f->key, !sender_is_b) ? sender_is_b : !sender_is_b;
+    t->stats.responses++;
+    fp_dns_txn *match = NULL;
+    for (fp_dns_txn *x = c->open; x; x = x->next) { /* the oldest unanswered query first */
+        if (x->id != id || x->orig_is_b != orig_is_b) continue;
+        if (x->responses == 0) {
+            match = x;
+            break;
+        }
+        if (match == NULL) match = x;
+    }
+    if (match && match->responses) { /* another response to an answered transaction */
+        match->responses++;
+        t->stats.duplicate_responses++;
+        if (match->resp && (match->resp_len != len || memcmp(match->resp, msg, len) != 0) &&
+            !(match->anomalies & FP_DNS_TXN_A(RESPONSES_DIFFER))) {
+            match->anomalies |= FP_DNS_TXN_A(RESPONSES_DIFFER);
+            t->stats.responses_differ++;
+        }
+        return;
+    }
+    if (match == NULL) { /* a response nobody asked (in this capture): a row of its own */
+        if ((match = txn_open(t, c, f, id, orig_is_b)) == NULL) return;
+        take_question(t, match, msg, len);
+    }
+    match->responses = 1;
+    match->response_ns = t->now_ns;
+    match->anomalies |= anomalies;
+    keep_response(t, match, msg, len);
+}
+
+/* One whole DNS message sent by the key's b side (sender_is_b) or a side. */
+static void on_message(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, const uint8_t *msg, uint32_t len,
+                       int sender_is_b, uint32_t extra)
+{
+    t->stats.messages++;
+    if (len < 12) {
+        t->stats.short_messages++;
+        return;
+    }
+    close_expired(t, c);
+    uint32_t a = message_anomalies(msg, len) | extra;
+    if (fp_dns_be16(msg + 2) & QR) on_response(t, c, f, msg, len, sender_is_b, a);
+    else on_query(t, c, f, msg, len, sender_is_b, a);
+}
+
+/* ---- TCP framing ------------------------------------------------------------ */
+
+static void tcp_dir_reset(fp_dns_tracker *t, fp_dns_tcp_dir *d)
+{
+    fp_budget_free(t->budget, FP_MEM_DNS, d->buf);
+    d->buf = NULL;
+    d->have_prefix = 0;
+    d->need = d->got = 0;
+}
+
+/* In-order bytes of one direction: length prefixes and messages, as many as they hold. */
+static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data, uint32_t len)
+{
+    (void)offset;
+    fp_dns_tracker *t = ctx;
+    fp_dns_conn *c = user;
+    fp_dns_tcp_dir *d = &c->dir[dir];
+    const fp_flow *f = c->flow;
+    if (gap && !d->dead) { /* framing is lost: the next bytes may be anywhere in a message */
+        d->dead = 1;
+        t->stats.tcp_gaps++;
+        for (fp_dns_txn *x = c->open; x; x = x->next) x->anomalies |= FP_DNS_TXN_A(TCP_GAP);
+        tcp_dir_reset(t, d);
+    }
+    if (d->dead || f == NULL) return;
+    int sender_is_b = dir == 0 ? f->client_is_b : !f->client_is_b;
+    while (len) {
+        if (d->have_prefix < 2) {
+            d->prefix[d->have_prefix++] = *data++;
+            len--;
+            if (d->have_prefix < 2) continue;
+            d->need = fp_dns_be16(d->prefix);
+            d->got = 0;
+            if (d->need == 0) { /* an empty message: nothing to read */
+                d->have_prefix = 0;
+                t->stats.messages++;
+                t->stats.short_messages++;
+                continue;
+            }
+        }
+        uint32_t take = d->need - d->got;
+        if (take > len) take = len;
+        if (d->got == 0 && take == d->need) { /* whole in this chunk: no copy */
+            t->stats.tcp_messages++;
+            on_message(t, c, f, data, d->need, sender_is_b, 0);
+        } else {
+            if (d->buf == NULL && (d->buf = fp_budget_malloc(t->budget, FP_MEM_DNS, d->need)) == NULL) {
+                t->stats.oom++;
+                d->dead = 1;
+                return;
+            }
+            memcpy(d->buf + d->got, data, take);
+            if (d->got + take == d->need) {
+                t->stats.tcp_messages++;
+                on_message(t, c, f, d->buf, d->need, sender_is_b, 0);
+                fp_budget_free(t->budget, FP_MEM_DNS, d->buf);
+                d->buf = NULL;
+            }
+        }
+        d->got += take;
+        data += take;
+        len -= take;
+        if (d->got == d->need) d->have_prefix = 0;
+    }
+}
+
+/* ---- connections -------------------------------------------------------------- */
+
+static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp)
+{
+    fp_dns_conn *c = fp_budget_calloc(t->budget, FP_MEM_DNS, 1, sizeof *c);
+    if (c == NULL) return NULL;
+    c->kind = FP_DNS_KIND_CONN;
+    c->tcp = (uint8_t)tcp;
+    if (tcp) {
+        if ((c->r = fp_budget_calloc(t->budget, FP_MEM_REASSEMBLY, 1, sizeof *c->r)) == NULL) {
+            fp_budget_free(t->budget, FP_MEM_DNS, c);
+            return NULL;
+        }
+        c->r->user = c;
+    }
+    return c;
+}
+
+int fp_dns_packet(fp_dns_tracker *t, fp_dns_conn **pc, const fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    fp_dns_conn *c = *pc;
+    t->now_ns = p->ts_ns;
+    if (c == NULL) {
+        if ((c = conn_new(t, p->is_tcp)) == NULL) {
+            t->stats.oom++;
+            return -1;
+        }
+        *pc = c;
+    }
+    int sender_is_b = forward ? f->client_is_b : !f->client_is_b;
+    if (!c->tcp) {
+        const uint8_t *msg;
+        uint32_t len;
+        if (!p->is_udp || fp_dns_message(p->data, p->d, &msg, &len) != 0) return 0;
+        uint32_t cut = (p->d->anomalies & FP_ANOM_SNAPLEN) ? FP_DNS_TXN_A(CUT) : 0;
+        on_message(t, c, f, msg, len, sender_is_b, cut);
+        return 0;
+    }
+    if (!p->is_tcp || !FP_HAS(p->d, FP_L_TCP)) return 0;
+    const fp_span *s = &p->d->layer[FP_L_TCP];
+    uint32_t at = s->off + s->hlen, len = s->end - at;
+    c->flow = f;
+    close_expired(t, c);
+    fp_reasm_segment(&t->sh, c->r, forward ? 0 : 1, p->seq, p->ack, p->tcp_flags, p->data + at, len);
+    c->flow = NULL;
+    return 0;
+}
+
+void fp_dns_conn_end(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, int evicted)
+{
+    if (c->tcp && c->r) { /* data still buffered behind a hole ends the framing */
+        c->flow = f;
+        fp_reasm_finish(&t->sh, c->r);
+        c->flow = NULL;
+    }
+    while (c->open) close_head(t, c, evicted ? FP_DNS_TXN_A(EVICTED) : 0);
+    fp_dns_conn_free(t, c);
+}
+
+void fp_dns_conn_free(fp_dns_tracker *t, fp_dns_conn *c)
+{
+    if (c == NULL) return;
+    while (c->open) {
+        fp_dns_txn *x = c->open;
+        c->open = x->next;
+        txn_free_parts(t, x);
+    }
+    if (c->r) {
+        fp_reasm_release(&t->sh, c->r);
+        fp_budget_free(t->budget, FP_MEM_REASSEMBLY, c->r);
+    }
+    for (int i = 0; i < 2; i++) tcp_dir_reset(t, &c->dir[i]);
+    fp_budget_free(t->budget, FP_MEM_DNS, c);
+}
