@@ -9,6 +9,7 @@
     fastpkt report FILE --png OUT [--top N]         the course's flow report + top-ports chart
     fastpkt streams FILE [--out DIR] [--http] [--csv OUT | --json OUT]   TCP streams reassembled in C
     fastpkt sni FILE [--csv OUT | --json OUT] [--ja]   TLS ClientHellos (TCP, QUIC): SNI, ALPN, JA3/JA4
+    fastpkt dns FILE [--csv OUT | --json OUT]       DNS transactions (UDP, TCP): query, rcode, answers, rtt
     fastpkt filter FILE -Y EXPR [-w OUT]            packets a Wireshark display filter passes
     fastpkt stats FILE -z conv,ip [-z ...]          tshark-style statistics (io,phs, conv, endpoints, io,stat, dns/http trees)
 
@@ -346,6 +347,40 @@ def cmd_sni(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dns(args: argparse.Namespace) -> int:
+    opts: dict[str, Any] = {"bpf": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
+                            "display_filter": args.display_filter, "timeout": args.timeout}
+    if not sys.stderr.isatty():
+        opts["progress"] = False
+    txns = fp.dns(args.file, **opts)
+    out_path = args.csv or args.json
+    _check_output(args, out_path)
+    if out_path:
+        df = txns.to_pandas().sort_values("ts", kind="stable")
+        with _output(out_path) as f:
+            if args.json:
+                _json_lines(df, f)
+            else:
+                for col in ("answers", "TTLs", "anomalies"):
+                    df[col] = df[col].map(_joined)
+                df.to_csv(f, index=False)
+        print("wrote %d DNS transactions to %s" % (len(df), out_path), file=sys.stderr)
+        return 0
+    out = sys.stdout
+    n = answered = 0
+    # transactions close as their timeout passes or their connection ends: print them by query time
+    for t in sorted(txns, key=lambda t: t.ts):
+        n += 1
+        answered += t.answered
+        rtt = "%.6f" % t.rtt if t.rtt is not None else "-"
+        out.write("%s %s -> %s  %-3s  %5d  %-5s %s  %s  rtt %s  %s%s\n" % (
+            _stamp(t.ts), _endpoint(t.orig_h, t.orig_p), _endpoint(t.resp_h, t.resp_p), t.proto, t.trans_id,
+            t.qtype_name or "-", t.query if t.query is not None else "-", t.rcode_name or "unanswered", rtt,
+            ",".join(t.answers) or "-", "  [%s]" % ",".join(t.anomalies) if t.anomalies else ""))
+    print("%d DNS transactions, %d answered" % (n, answered), file=sys.stderr)
+    return 0
+
+
 def _add_file_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="pcap or pcapng file ('-' for stdin)")
 
@@ -568,6 +603,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_sni)
+
+    p = sub.add_parser("dns", help="DNS transactions: queries paired with responses (UDP, TCP port 53)",
+                       description="List every DNS transaction (Zeek dns.log's columns): a query and "
+                                   "its responses on one connection with one id, over UDP (DNS, "
+                                   "mDNS, LLMNR) and TCP (reassembled), or a response whose query "
+                                   "was not seen. One line per transaction: time (UTC), client -> "
+                                   "server, transport, id, type, name, rcode, rtt, answers. --csv "
+                                   "and --json write every column.")
+    _add_file_arg(p)
+    _add_filter_arg(p)
+    _add_table_outputs(p, "every transaction (every column) as JSON Lines",
+                       "every transaction (every column; lists joined by ',') as CSV")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="a transaction closes this long after its query (default 10)")
+    _add_idle_arg(p, "connection")
+    _add_on_error_arg(p)
+    p.set_defaults(func=cmd_dns)
 
     p = sub.add_parser("filter", help="packets a Wireshark display filter passes (like tshark -Y)",
                        description="Select packets with a Wireshark display filter compiled to "

@@ -30,6 +30,8 @@ STREAM_ORDER = ("first_seen", "client_ip", "client_port", "server_ip", "server_p
                 "server_gap_bytes", "anomalies")
 HELLO_ORDER = ("time", "client_ip", "client_port", "server_ip", "server_port", "transport", "sni", "alpn",
                "version_name", "ja3_hash", "ja4", "server_version", "anomalies")
+DNS_ORDER = ("ts", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "query", "qtype_name", "rcode_name",
+             "answers", "rtt", "trans_id", "responses", "anomalies")
 HTTP_ORDER = ("client_ip", "client_port", "server_ip", "server_port", "method", "host", "uri", "status",
               "content_type", "response_body_len", "body_complete", "anomalies")
 
@@ -122,6 +124,14 @@ def hello_html(h: Any) -> str:
     fields += [(name, getattr(h, name)) for name in C.HELLO_FIELDS if name not in HELLO_ORDER]
     fields = [(k, ", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in fields]
     return _title("ClientHello", "%s -> %s" % (h.client_ip, h.sni or h.server_ip)) + _kv_table(fields)
+
+
+def dns_html(t: Any) -> str:
+    fields = [(name, getattr(t, name)) for name in DNS_ORDER if name != "ts"]
+    fields += [(name, getattr(t, name)) for name in C.DNS_FIELDS if name not in DNS_ORDER]
+    fields = [(k, ", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in fields]
+    return _title("DnsTransaction", "%s %s %s" % (t.qtype_name or "", t.query or "", t.rcode_name or "unanswered")) + \
+        _kv_table(fields)
 
 
 def flow_html(f: Any) -> str:
@@ -244,6 +254,8 @@ def html(obj: Any) -> str:
         (C.Streams, lambda o: engine_html(o, STREAM_ORDER)),
         (C.ClientHellos, lambda o: engine_html(o, HELLO_ORDER)),
         (C.ClientHello, hello_html),
+        (C.DnsTransactions, lambda o: engine_html(o, DNS_ORDER)),
+        (C.DnsTransaction, dns_html),
         (C.Flow, flow_html),
         (C.Stream, stream_html),
         (C.Layer, layer_html),

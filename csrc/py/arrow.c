@@ -465,6 +465,15 @@ static int list_array(const col_spec *c, int64_t n, struct ArrowArray *a)
         goto out;
     }
     int w = c->type->width;
+    if (c->type->format[0] == 'g') { /* list<f8>: doubles (TTLs in seconds) */
+        for (int64_t j = 0; j < m; j++) {
+            double v = PyFloat_AsDouble(PyList_GET_ITEM(flat, j));
+            if (v == -1.0 && PyErr_Occurred()) goto out;
+            memcpy(vals + 8 * j, &v, 8);
+        }
+        rc = 0;
+        goto out;
+    }
     for (int64_t j = 0; j < m; j++) {
         unsigned long long v = PyLong_AsUnsignedLongLongMask(PyList_GET_ITEM(flat, j));
         if (v == (unsigned long long)-1 && PyErr_Occurred()) goto out;
