@@ -29,6 +29,7 @@ TABLES: dict[str, Callable[[str], Any]] = {
     "flows_kept": lambda p: _kept(fp.flows(p, progress=False)),
     "streams": lambda p: fp.streams(p, progress=False),
     "hellos": lambda p: fp.client_hellos(p, progress=False),
+    "dns": lambda p: fp.dns(p, progress=False),
     "http": lambda p: fp.http(p, progress=False),
     "http_messages": lambda p: _messages(p),
 }
@@ -55,6 +56,9 @@ def kind_of_arrow(t: Any) -> str:
     if pa.types.is_timestamp(t):
         assert t.unit == "ns" and t.tz == "UTC", t
         return "time"
+    if pa.types.is_duration(t):
+        assert t.unit == "ns", t
+        return "dur"
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return "list"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
@@ -70,6 +74,8 @@ def kind_of_pandas(dtype: Any) -> str:
         return "cat"
     if s == "datetime64[ns, UTC]":
         return "time"
+    if s == "timedelta64[ns]":
+        return "dur"
     if s in ("string", "str"):
         return "str"
     if s == "boolean":
@@ -83,7 +89,7 @@ def kind_of_pandas(dtype: Any) -> str:
 
 def pandas_values(df: Any, col: str) -> list[Any]:
     s = df[col]
-    if str(s.dtype) == "datetime64[ns, UTC]":
+    if str(s.dtype) in ("datetime64[ns, UTC]", "timedelta64[ns]"):
         return [None if pd.isna(v) else v.value for v in s]
     out = []
     for v in s.astype(object):
@@ -99,8 +105,11 @@ def pandas_values(df: Any, col: str) -> list[Any]:
 
 def arrow_values(table: Any, col: str) -> list[Any]:
     c = table.column(col)
-    if pa.types.is_timestamp(c.type):
+    if pa.types.is_timestamp(c.type) or pa.types.is_duration(c.type):
         c = c.cast(pa.int64())
+    elif pa.types.is_interval(c.type):  # DuckDB reads a duration as its INTERVAL: ns again
+        return [None if v is None else (v.months * 30 + v.days) * 86_400_000_000_000 + v.nanoseconds
+                for v in c.to_pylist()]
     elif pa.types.is_dictionary(c.type):
         c = c.cast(c.type.value_type)
     return [None if isinstance(v, float) and math.isnan(v) else v for v in c.to_pylist()]
@@ -134,6 +143,8 @@ def test_polars_reads_what_to_pandas_gives(what):
         pk = kind_of_pandas(want[name].dtype)
         if pk == "time":
             assert dtype == pl.Datetime("ns", "UTC"), name
+        elif pk == "dur":
+            assert dtype == pl.Duration("ns"), name
         elif pk == "cat":
             assert dtype == pl.Categorical, name
         elif pk == "str":
