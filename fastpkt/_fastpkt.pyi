@@ -63,7 +63,7 @@ class FieldInfo(tuple[Any, ...]):
     protocol: str        # the name's first part: "tcp" for "tcp.srcport"
 
 def field_info(name: str, /) -> FieldInfo: ...   # ValueError (with a suggestion) when unknown
-DEFAULT_MAX_MEMORY: int      # max_memory of flows/streams/client_hellos when not given (1 GiB)
+DEFAULT_MAX_MEMORY: int      # max_memory of flows/streams/client_hellos/dns when not given (1 GiB)
 
 @final
 class TCPFlags:
@@ -370,7 +370,7 @@ class Reader:
 
 @type_check_only
 class _Tables:
-    """Stub only: the exports (fastpkt.tables) PacketList, Flows and ClientHellos each define,
+    """Stub only: the exports (fastpkt.tables) PacketList, Flows, ClientHellos and DnsTransactions each define,
     one stream of record batches behind all of them (Streams' take payload=)."""
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def __arrow_c_schema__(self) -> object: ...
@@ -709,6 +709,62 @@ class ClientHellos(_Tables):
     def _finish(self) -> None: ...
     def __iter__(self) -> Iterator[ClientHello]: ...
     def __next__(self) -> ClientHello: ...
+    def _repr_html_(self) -> str: ...
+    stats: dict[str, Any]
+    finished: bool
+
+DNS_FIELDS: tuple[str, ...]   # DnsTransaction field names, in order
+
+@final
+class DnsTransaction(tuple[Any, ...]):
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
+    """One DNS transaction: a query and its responses (one connection, one id), after Zeek's dns.log."""
+    ts: float                      # the query's time (the response's when no query was seen)
+    flow_id: int                   # fastpkt.flows' flow_id of the same connection
+    orig_h: str
+    orig_p: int
+    resp_h: str
+    resp_p: int
+    ip_version: int
+    proto: str                     # 'udp' | 'tcp'
+    service: str                   # 'dns' | 'mdns' | 'llmnr'
+    trans_id: int
+    rtt: float | None              # seconds from the query to its first response
+    query: str | None
+    qclass: int | None
+    qclass_name: str | None
+    qtype: int | None
+    qtype_name: str | None
+    rcode: int | None
+    rcode_name: str | None
+    AA: bool
+    TC: bool
+    RD: bool
+    RA: bool
+    Z: int
+    opcode: int
+    opcode_name: str
+    answers: tuple[str, ...]
+    TTLs: tuple[float, ...]
+    rejected: bool
+    queries: int
+    responses: int
+    answered: bool
+    anomalies: tuple[str, ...]
+    def _repr_html_(self) -> str: ...
+
+@final
+class DnsTransactions(_Tables):
+    """Iterate for DnsTransaction records as transactions close; len() once read to the end."""
+    def __new__(cls, readers: Sequence[Reader], *, timeout: float | None = 10.0,
+                 idle_timeout: float | None = 120.0, max_flows: int | None = 1_000_000, progress: Any = None,
+                 max_memory: int | None = None, on_memory_error: Literal["raise", "drop"] = "raise") -> Self: ...
+    def __iter__(self) -> Iterator[DnsTransaction]: ...
+    def __next__(self) -> DnsTransaction: ...
+    def __len__(self) -> int: ...
     def _repr_html_(self) -> str: ...
     stats: dict[str, Any]
     finished: bool

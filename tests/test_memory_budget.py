@@ -176,7 +176,7 @@ def test_stats_report_components_and_peaks():
     assert st["max_memory"] == fp.DEFAULT_MAX_MEMORY == 1 << 30
     assert set(st["memory"]) == set(st["memory_peak"]) == {
         "engine", "flows", "hello_search", "quic", "tls_assembly", "reassembly", "stream_data",
-        "on_data_queue", "output", "defrag"}
+        "on_data_queue", "output", "defrag", "dns"}
     assert st["memory_peak_bytes"] >= max(st["memory_peak"].values()) > 0
     assert st["memory_peak"]["stream_data"] > 0 and st["memory_peak"]["reassembly"] > 0
     # everything per connection was given back when the connections left

@@ -26,9 +26,18 @@ void fp_dns_tracker_init(fp_dns_tracker *t, fp_budget *budget, int64_t timeout_n
     t->sh.sink_ctx = t;
 }
 
+static int dns_port(const fp_flow_key *k)
+{
+    for (int i = 0; i < 2; i++) {
+        uint16_t port = i ? k->pb : k->pa;
+        if (port == 53 || port == 5353 || port == 5355) return 1;
+    }
+    return 0;
+}
+
 int fp_dns_wants(const fp_flow_packet *p)
 {
-    if (p->is_udp) return FP_HAS(p->d, FP_L_DNS);
+    if (p->is_udp) return FP_HAS(p->d, FP_L_DNS) || (FP_HAS(p->d, FP_L_UDP) && dns_port(&p->key));
     return p->is_tcp && FP_HAS(p->d, FP_L_TCP) && (p->key.pa == 53 || p->key.pb == 53);
 }
 
@@ -346,7 +355,15 @@ int fp_dns_packet(fp_dns_tracker *t, fp_dns_conn **pc, const fp_flow *f, const f
     if (!c->tcp) {
         const uint8_t *msg;
         uint32_t len;
-        if (!p->is_udp || fp_dns_message(p->data, p->d, &msg, &len) != 0) return 0;
+        if (!p->is_udp || !FP_HAS(p->d, FP_L_UDP)) return 0;
+        if (fp_dns_message(p->data, p->d, &msg, &len) != 0) { /* the dissector saw no room for a header */
+            const fp_span *u = &p->d->layer[FP_L_UDP];
+            if (!p->d->is_fragment && u->end - u->off < 8 + 12) {
+                t->stats.messages++;
+                t->stats.short_messages++;
+            }
+            return 0;
+        }
         uint32_t cut = (p->d->anomalies & FP_ANOM_SNAPLEN) ? FP_DNS_TXN_A(CUT) : 0;
         on_message(t, c, f, msg, len, sender_is_b, cut);
         return 0;

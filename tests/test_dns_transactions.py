@@ -1,0 +1,415 @@
+"""DNS transactions (``fastpkt.dns``, csrc/stream/dns_tracker.c) against independent references.
+
+* Zeek's committed dns.log baselines (../shared/corpus/zeek-baselines): the same transactions
+  with the same query, qtype, rcode, flags, answers, TTLs, rejected and rtt; every difference
+  is one of the named reasons below.
+* tshark's own request/response pairing (``dns.response_to``, ``dns.time``) on the corpus'
+  DNS captures.
+* Messages built by Scapy (its bytes are the reference): TCP with several messages per
+  connection split anywhere, compression loops, counts that lie, messages cut at every
+  length, a flood of unique ids under a small max_memory.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, corpus_files
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---- Zeek's dns.log ----------------------------------------------------------------------
+
+# Why a Zeek row and ours may differ, each checked where it applies:
+ZEEK_SPLITS_REPEATS = ("Zeek logs each copy of a repeated query and each extra response as a row of its "
+                       "own; we count them on one transaction (queries, responses)")
+ZEEK_LOWERCASES = "Zeek lowercases query and answer names; we keep the case on the wire (0x20 encoding)"
+ZEEK_NEEDS_ANSWER = ("Zeek sets rtt, AA and RA only while logging an answer record: a response without "
+                     "answers leaves them unset/false")
+ZEEK_ANSWER_TEXT = ("Zeek writes TXT as 'TXT <len> <text>' per string, RRSIG as 'RRSIG <type covered> "
+                    "<signer>', SRV/MX as the target; we write dig's presentation form (strings joined, "
+                    "every field) and RFC 3597's '\\# len hex' for types without one")
+ZEEK_QUESTION_FROM_QUERY = ("Zeek takes qtype and qclass from a request only: a response whose query was "
+                            "not seen leaves them unset; we give its question's")
+ZEEK_NETBIOS = "Zeek's DNS analyzer also decodes NetBIOS name service (port 137); fastpkt does not"
+ZEEK_PPTP = "the DNS is inside PPTP's enhanced GRE carrying PPP, which fastpkt does not decapsulate"
+ZEEK_BAD_CHECKSUM = ("the query's UDP checksum is bad: Zeek (run without -C) drops it and logs the "
+                     "response alone; we pair them")
+
+# trace -> (reason for Zeek rows that have no counterpart, predicate on such a row)
+ZEEK_UNMATCHED = {
+    "wikipedia.pcap": (ZEEK_NETBIOS, lambda z: z["id.resp_p"] == "137"),
+    "gre-pptp.pcap": (ZEEK_PPTP, lambda z: True),
+}
+# trace -> reason its query is not seen by Zeek (the row is response-only there)
+ZEEK_DROPPED_QUERY = {"dns-txt-multiple.pcap": ZEEK_BAD_CHECKSUM}
+
+
+def _zeek_dns_logs() -> list:
+    d = corpus_dir()
+    if d is None:
+        return [pytest.param(None, None, marks=pytest.mark.skip(CORPUS_SKIP_REASON), id="no-corpus")]
+    out = []
+    for line in (d / "zeek-baselines" / "INDEX.tsv").read_text().splitlines()[1:]:
+        cells = line.split("\t")
+        for name in cells[5].split(","):
+            if name.endswith(".dns.log"):
+                out.append(pytest.param(d / "zeek-baselines" / name, d / cells[0], id=name))
+    return out
+
+
+def _zeek_rows(path: Path) -> list[dict]:
+    fields, rows = [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif line and not line.startswith("#"):
+            rows.append(dict(zip(fields, line.split("\t"))))
+    return rows
+
+
+def _zeek_txt(text: str) -> str | None:
+    """Zeek's 'TXT <len> <text>[ TXT <len> <text>...]' as the strings joined (our form)."""
+    out, pos = [], 0
+    while text.startswith("TXT ", pos):
+        m = re.match(r"TXT (\d+) ", text[pos:])
+        if m is None:
+            return None
+        start = pos + m.end()
+        out.append(text[start:start + int(m.group(1))])
+        pos = start + int(m.group(1)) + 1
+    return "".join(out) if out and pos >= len(text) else None
+
+
+def _same_answer(zeek: str, ours: str) -> bool:
+    if zeek.lower() == ours.lower():  # ZEEK_LOWERCASES
+        return True
+    # ZEEK_ANSWER_TEXT
+    if zeek.startswith("TXT "):
+        return _zeek_txt(zeek) == ours
+    m = re.match(r"RRSIG (\d+) ", zeek)
+    if m and ours.startswith("\\# "):  # RRSIG has no text form here: its first field is the type covered
+        return int(ours.split()[2][:4], 16) == int(m.group(1))
+    return ours.lower().endswith(" " + zeek.lower())  # SRV and MX: the target after the numbers
+
+
+def _flag(v: str) -> bool:
+    return v == "T"
+
+
+@pytest.mark.parametrize("log,trace", _zeek_dns_logs())
+def test_zeek_dns_log(log, trace):
+    zrows = _zeek_rows(log)
+    ours = list(fp.dns(str(trace), progress=False))
+    by_key: dict[tuple, list] = {}
+    for t in ours:
+        by_key.setdefault((t.orig_h, t.orig_p, t.resp_h, t.resp_p, t.trans_id), []).append(t)
+    unmatched_reason, unmatched = ZEEK_UNMATCHED.get(trace.name, (None, lambda z: False))
+    zeek_per_key: dict[tuple, list] = {}
+    for z in zrows:
+        key = (z["id.orig_h"], int(z["id.orig_p"]), z["id.resp_h"], int(z["id.resp_p"]), int(z["trans_id"]))
+        if unmatched(z):
+            assert key not in by_key, unmatched_reason
+            continue
+        assert key in by_key, "Zeek row without a transaction: %s" % (z,)
+        zeek_per_key.setdefault(key, []).append(z)
+    assert set(by_key) == set(zeek_per_key), "transactions Zeek does not log: %s" % (set(by_key) - set(zeek_per_key))
+    dropped = ZEEK_DROPPED_QUERY.get(trace.name)
+    compared = 0
+    for key, zs in zeek_per_key.items():
+        (t,) = by_key[key]
+        # ZEEK_SPLITS_REPEATS: one row per query copy plus one per extra response
+        assert len(zs) == max(t.queries, 1) + max(t.responses - 1, 0), (key, ZEEK_SPLITS_REPEATS)
+        z = zs[0]  # the first copy: the query (or the response) the transaction opened with
+        assert z["query"].lower() == (t.query or "").lower(), ZEEK_LOWERCASES
+        if not t.queries:
+            assert z["qtype"] == z["qclass"] == "-", ZEEK_QUESTION_FROM_QUERY
+            assert _flag(z["RD"]) == t.RD
+        elif dropped is None:
+            assert z["qtype"] == (str(t.qtype) if t.qtype is not None else "-")
+            assert z["qclass"] == (str(t.qclass) if t.qclass is not None else "-")
+            if z["qtype"] != "-":
+                assert z["qtype_name"] == t.qtype_name and z["qclass_name"] == t.qclass_name
+            assert _flag(z["RD"]) == t.RD
+        else:  # the response alone: its question is Zeek's unset qtype
+            assert z["qtype"] == "-" and t.queries == 1, dropped
+        assert z["rcode"] == (str(t.rcode) if t.rcode is not None else "-")
+        if t.rcode is not None and z["rcode"] != "-":
+            assert z["rcode_name"] == t.rcode_name
+        assert _flag(z["TC"]) == t.TC and int(z["Z"]) == t.Z and _flag(z["rejected"]) == t.rejected
+        assert z["opcode"] == str(t.opcode) and z["opcode_name"] == t.opcode_name
+        answers = [] if z["answers"] == "-" else z["answers"].split(",")
+        assert len(answers) == len(t.answers), (key, answers, t.answers)
+        for za, oa in zip(answers, t.answers):
+            assert _same_answer(za, oa), (key, za, oa, ZEEK_ANSWER_TEXT)
+        ttls = [] if z["TTLs"] == "-" else [float(v) for v in z["TTLs"].split(",")]
+        assert ttls == list(t.TTLs)
+        if answers and dropped is None:  # ZEEK_NEEDS_ANSWER: else Zeek leaves rtt, AA, RA unset
+            assert _flag(z["AA"]) == t.AA and _flag(z["RA"]) == t.RA
+            if z["rtt"] != "-":
+                assert t.rtt is not None and abs(float(z["rtt"]) - t.rtt) <= 1e-6, (key, z["rtt"], t.rtt)
+        compared += 1
+    assert compared or unmatched_reason, "nothing compared"
+
+
+# ---- tshark's request/response pairing --------------------------------------------------
+
+DNS_CAPTURES = ["suricata-dns-udp-google.com-a-aaaa-mx.pcap", "tcpdump-dns_tcp.pcap",
+                "zeek-ipv6-fragmented-dns.pcap", "ndpi-malformed_dns.pcap", "ppp-dnstoomanyresources.pcap",
+                "zeek-baselines/wikipedia.pcap", "zeek-baselines/dns-two-responses.pcap",
+                "zeek-baselines/dns53.pcap", "zeek-baselines/dns-txt-multiple.pcap"]
+TSHARK_FIELDS = ("frame.number", "dns.id", "dns.flags.response", "dns.qry.name", "dns.response_to", "dns.time",
+                 "dns.retransmission", "dns.retransmit_request_in", "dns.retransmit_response_in")
+
+
+def _tshark_rows(path: Path) -> list[dict]:
+    if shutil.which("tshark") is None:  # a failure under FASTPKT_REQUIRE_REFS=1 (conftest)
+        pytest.skip("tshark is not installed")
+    cmd = ["tshark", "-n", "-r", str(path), "-Y", "dns or mdns or llmnr", "-T", "fields", "-E", "occurrence=f"]
+    for f in TSHARK_FIELDS:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={"WIRESHARK_CONFIG_DIR": "/nonexistent", "PATH": "/usr/bin:/bin"}).stdout
+    return [dict(zip(TSHARK_FIELDS, line.split("\t"))) for line in out.splitlines() if line]
+
+
+@pytest.mark.parametrize("name", DNS_CAPTURES)
+def test_tshark_pairing(name):
+    d = corpus_dir()
+    if d is None:
+        pytest.skip(CORPUS_SKIP_REASON)
+    rows = _tshark_rows(d / name)
+    by_frame = {r["frame.number"]: r for r in rows}
+    ours = list(fp.dns(str(d / name), progress=False))
+    # every message tshark saw is counted once: queries (copies included) and responses
+    queries = [r for r in rows if r["dns.flags.response"] in ("0", "False")]
+    assert sum(t.queries for t in ours) == len(queries), [(t.trans_id, t.query, t.queries) for t in ours]
+    assert sum(t.responses for t in ours) == len(rows) - len(queries)
+    for r in rows:
+        if r["dns.flags.response"] not in ("1", "True") or r["dns.retransmission"]:
+            continue
+        tid = int(r["dns.id"], 16)
+        cands = [t for t in ours if t.trans_id == tid and (t.query or "") == r["dns.qry.name"].split(",")[0]
+                 or t.trans_id == tid and r["dns.qry.name"] == ""]
+        assert cands, (name, r)
+        if not r["dns.response_to"]:  # tshark found no request: ours is response-only too
+            assert any(not t.queries and t.answered for t in cands), (name, r)
+            continue
+        req = by_frame[r["dns.response_to"]]
+        paired = [t for t in cands if t.answered and t.queries]
+        assert paired, (name, r)
+        if req["dns.retransmission"] or any(t.queries > 1 for t in paired):
+            continue  # tshark times the retransmitted copy; our rtt runs from the first (Zeek's)
+        assert any(abs(t.rtt - float(r["dns.time"])) <= 1e-6 for t in paired), (name, r, [t.rtt for t in paired])
+
+
+def test_every_corpus_capture_is_read_without_error():
+    d = corpus_dir()
+    if d is None:
+        pytest.skip(CORPUS_SKIP_REASON)
+    for name in corpus_files():
+        if name.startswith(("libpcap-pcap-invalid", "libpcap-pcapng-invalid", "libpcap-shb")):
+            continue  # no packets to read: the file header itself is refused
+        tx = fp.dns(str(d / name), progress=False, on_error="skip")
+        rows = list(tx)
+        st = tx.stats["dns"]
+        assert len(tx) == len(rows) == st["transactions"]
+        assert st["answered"] + st["unanswered"] + st["response_only"] == len(rows)
+        assert tx.stats["memory"]["dns"] == 0  # everything given back at the end
+
+
+# ---- built with Scapy -------------------------------------------------------------------
+
+sa = pytest.importorskip("scapy.all", reason="Scapy builds the reference messages")
+
+CLIENT, SERVER = "10.0.0.1", "10.0.0.53"
+
+
+def _write(tmp_path: Path, frames: list, name: str = "dns.pcap") -> str:
+    path = tmp_path / name
+    for i, f in enumerate(frames):
+        f.time = 1_700_000_000 + i * 0.001 if not hasattr(f, "_t") else f._t
+    sa.wrpcap(str(path), frames)
+    return str(path)
+
+
+def _udp(msg, src=CLIENT, dst=SERVER, sport=40000, dport=53, t=None):
+    pkt = sa.Ether() / sa.IP(src=src, dst=dst) / sa.UDP(sport=sport, dport=dport) / msg
+    if t is not None:
+        pkt._t = t
+    return pkt
+
+
+def _query(name="example.com", qid=1, qtype="A"):
+    return sa.DNS(id=qid, rd=1, qd=sa.DNSQR(qname=name, qtype=qtype))
+
+
+def _answer(name="example.com", qid=1, ip="192.0.2.1", ttl=300):
+    return sa.DNS(id=qid, qr=1, rd=1, ra=1, qd=sa.DNSQR(qname=name),
+                  an=sa.DNSRR(rrname=name, type="A", rdata=ip, ttl=ttl))
+
+
+def test_udp_pairing_rtt_and_columns(tmp_path):
+    path = _write(tmp_path, [_udp(_query(qid=7), t=10.0), _udp(_answer(qid=7), src=SERVER, dst=CLIENT, sport=53,
+                                                                dport=40000, t=10.25)])
+    (t,) = list(fp.dns(path, progress=False))
+    assert (t.orig_h, t.orig_p, t.resp_h, t.resp_p, t.proto, t.trans_id) == (CLIENT, 40000, SERVER, 53, "udp", 7)
+    assert (t.query, t.qtype_name, t.qclass_name, t.rcode_name) == ("example.com", "A", "C_INTERNET", "NOERROR")
+    assert t.answers == ("192.0.2.1",) and t.TTLs == (300.0,) and t.RD and t.RA and not t.AA
+    assert t.rtt == pytest.approx(0.25, abs=1e-6) and t.ts == pytest.approx(10.0)
+    assert (t.queries, t.responses, t.answered, t.rejected, t.anomalies) == (1, 1, True, False, ())
+    flows = list(fp.flows(path, progress=False))
+    assert t.flow_id == flows[0].flow_id  # the flow table keys both engines alike
+
+
+def _tcp_stream(messages_c2s: list[bytes], messages_s2c: list[bytes], cut: int) -> list:
+    """A TCP connection on port 53 carrying length-prefixed messages, each direction's bytes
+    sent in segments of `cut` bytes (so prefixes and messages split anywhere)."""
+    c2s = b"".join(len(m).to_bytes(2, "big") + m for m in messages_c2s)
+    s2c = b"".join(len(m).to_bytes(2, "big") + m for m in messages_s2c)
+    ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
+    frames = [sa.Ether() / ip_c / sa.TCP(sport=40001, dport=53, flags="S", seq=100),
+              sa.Ether() / ip_s / sa.TCP(sport=53, dport=40001, flags="SA", seq=500, ack=101),
+              sa.Ether() / ip_c / sa.TCP(sport=40001, dport=53, flags="A", seq=101, ack=501)]
+    for i in range(0, len(c2s), cut):
+        frames.append(sa.Ether() / ip_c / sa.TCP(sport=40001, dport=53, flags="PA", seq=101 + i, ack=501)
+                      / c2s[i:i + cut])
+    for i in range(0, len(s2c), cut):
+        frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=40001, flags="PA", seq=501 + i,
+                                                 ack=101 + len(c2s)) / s2c[i:i + cut])
+    return frames
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 7, 40, 1400])
+def test_tcp_several_messages_split_anywhere(tmp_path, cut):
+    names = ["a.example", "b.example", "c.example"]
+    qs = [bytes(_query(n, qid=100 + i)) for i, n in enumerate(names)]
+    rs = [bytes(_answer(n, qid=100 + i, ip="192.0.2.%d" % (i + 1))) for i, n in enumerate(names)]
+    path = _write(tmp_path, _tcp_stream(qs, rs, cut))
+    got = sorted(fp.dns(path, progress=False), key=lambda t: t.trans_id)
+    assert [(t.proto, t.trans_id, t.query, t.answers, t.responses) for t in got] == [
+        ("tcp", 100 + i, n, ("192.0.2.%d" % (i + 1),), 1) for i, n in enumerate(names)]
+    assert all(t.anomalies == () for t in got)
+
+
+def test_unanswered_timeout_and_late_response(tmp_path):
+    path = _write(tmp_path, [_udp(_query(qid=1), t=0.0),
+                             _udp(_query("late.example", qid=2), sport=40000, t=1.0),
+                             _udp(_answer("late.example", qid=2), src=SERVER, dst=CLIENT, sport=53, dport=40000,
+                                  t=20.0)])
+    got = {(t.trans_id, t.queries > 0, t.answered) for t in fp.dns(path, progress=False, timeout=5.0)}
+    # the answer came after the timeout: the query closed unanswered, the response is its own row
+    assert got == {(1, True, False), (2, True, False), (2, False, True)}
+    got = {(t.trans_id, t.queries > 0, t.answered) for t in fp.dns(path, progress=False, timeout=30.0)}
+    assert got == {(1, True, False), (2, True, True)}
+
+
+def test_retransmission_and_duplicate_responses(tmp_path):
+    r1 = _answer(qid=5)
+    r2 = _answer(qid=5, ip="198.51.100.9")  # a second, different answer: spoofing's signature
+    path = _write(tmp_path, [_udp(_query(qid=5)), _udp(_query(qid=5)),
+                             _udp(r1, src=SERVER, dst=CLIENT, sport=53, dport=40000),
+                             _udp(r2, src=SERVER, dst=CLIENT, sport=53, dport=40000)])
+    tx = fp.dns(path, progress=False)
+    (t,) = list(tx)
+    assert (t.queries, t.responses, t.answers) == (2, 2, ("192.0.2.1",))
+    assert t.anomalies == ("dns_responses_differ",)
+    st = tx.stats["dns"]
+    assert (st["retransmitted_queries"], st["duplicate_responses"], st["responses_differ"]) == (1, 1, 1)
+
+
+def _loop_message() -> bytes:
+    """A response whose answer's name points at itself (RFC 1035 4.1.4 pointers must go back)."""
+    head = bytes(_query("loop.example", qid=9))
+    head = head[:2] + b"\x81\x80" + head[4:6] + b"\x00\x01" + head[8:]
+    at = len(head)
+    return head + bytes([0xC0 | (at >> 8), at & 0xFF]) + b"\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x01"
+
+
+def test_hostile_messages_are_rows_with_anomalies(tmp_path):
+    lying = bytearray(bytes(_answer(qid=11)))
+    lying[6:8] = b"\x00\x09"  # nine answers promised, one present
+    frames = [_udp(_query("loop.example", qid=9)),
+              _udp(sa.Raw(_loop_message()), src=SERVER, dst=CLIENT, sport=53, dport=40000),
+              _udp(_query(qid=11)), _udp(sa.Raw(bytes(lying)), src=SERVER, dst=CLIENT, sport=53, dport=40000),
+              _udp(sa.Raw(b"\x00\x01\x02"))]  # shorter than a header: no id, no row
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    got = {t.trans_id: t for t in tx}
+    assert "dns_bad_name" in got[9].anomalies and got[9].answered and got[9].answers == ()
+    assert "dns_malformed" in got[11].anomalies and got[11].answers == ("192.0.2.1",)
+    assert tx.stats["dns"]["short_messages"] == 1 and len(tx) == 2
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_cut_at_every_length(tmp_path, proto):
+    """A response cut at every byte: never an exception, each cut a row (or counted)."""
+    full = bytes(sa.DNS(id=3, qr=1, qd=sa.DNSQR(qname="cut.example"),
+                        an=[sa.DNSRR(rrname="cut.example", rdata="192.0.2.%d" % i) for i in range(3)]))
+    frames = []
+    for n in range(len(full) + 1):
+        msg = full[:n]
+        if proto == "udp":
+            frames.append(_udp(sa.Raw(msg), src=SERVER, dst=CLIENT, sport=53, dport=20000 + n))
+        else:  # the prefix claims the whole message; the connection ends early
+            ip = sa.IP(src=SERVER, dst=CLIENT)
+            frames.append(sa.Ether() / ip / sa.TCP(sport=53, dport=20000 + n, flags="PA", seq=1)
+                          / (len(full).to_bytes(2, "big") + msg))
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    rows = list(tx)
+    if proto == "udp":
+        assert len(rows) == sum(1 for n in range(len(full) + 1) if n >= 12)
+        assert tx.stats["dns"]["short_messages"] == 12
+        assert [t.orig_p for t in rows if t.anomalies == ()] == [20000 + len(full)]
+    else:  # only the whole message was ever complete
+        assert [t.answers for t in rows] == [("192.0.2.0", "192.0.2.1", "192.0.2.2")]
+
+
+def test_query_flood_bounded_and_evictions_counted(tmp_path):
+    """65,536 unique ids from as many ports under a 1 MiB budget: the state stays bounded and
+    what leaves early is counted, never lost silently."""
+    frames = [_udp(_query("flood%d.example" % i, qid=i & 0xFFFF), sport=1024 + i % 60000) for i in range(20000)]
+    tx = fp.dns(_write(tmp_path, frames), progress=False, max_memory=1 << 20)
+    rows = list(tx)
+    st = tx.stats
+    assert len(rows) == 20000 == st["dns"]["transactions"]
+    assert st["evicted"] > 0 and st["dns"]["evicted"] == sum("evicted" in t.anomalies for t in rows) > 0
+    assert st["memory_peak_bytes"] <= (1 << 20) + (8 << 20)  # the budget plus the output queue (DESIGN)
+
+
+def test_per_connection_cap(tmp_path):
+    frames = [_udp(_query("cap%d.example" % i, qid=i)) for i in range(1100)]
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    rows = list(tx)
+    assert len(rows) == 1100 and tx.stats["dns"]["closed_at_cap"] == 1100 - 1024
+    assert sum("dns_closed_at_cap" in t.anomalies for t in rows) == 76
+
+
+def test_cli_dns(tmp_path):
+    path = _write(tmp_path, [_udp(_query(qid=7)), _udp(_answer(qid=7), src=SERVER, dst=CLIENT, sport=53,
+                                                       dport=40000)])
+    run = [sys.executable, "-m", "fastpkt", "dns", path]
+    out = subprocess.run(run, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "example.com" in out and "NOERROR" in out and "192.0.2.1" in out
+    js = subprocess.run(run + ["--json", "-"], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    import json
+
+    (row,) = [json.loads(line) for line in js.splitlines()]
+    assert row["query"] == "example.com" and row["answers"] == ["192.0.2.1"] and row["trans_id"] == 7
+    csv_out = tmp_path / "dns.csv"
+    subprocess.run(run + ["--csv", str(csv_out)], capture_output=True, check=True, cwd=ROOT)
+    assert "192.0.2.1" in csv_out.read_text()
+
+
+def test_len_needs_the_end_and_repr_is_one_line(tmp_path):
+    tx = fp.dns(_write(tmp_path, [_udp(_query(qid=7))]), progress=False)
+    with pytest.raises(TypeError, match="known once"):
+        len(tx)
+    (t,) = list(tx)
+    assert len(tx) == 1 and "\n" not in repr(t) and "unanswered" in repr(t)
+    assert "DnsTransactions" in repr(tx) and "<table>" in t._repr_html_()
