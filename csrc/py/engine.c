@@ -84,16 +84,17 @@ typedef struct {
 static char ext_done_marker;
 #define EXT_DONE ((void *)&ext_done_marker)
 
-/* Queue a copy of f for the consumer; the copy takes f's ext and hints. */
-static void queue_out(fp_flows_obj *fl, fp_flow *f)
+/* Queue a copy of f for the consumer; the copy takes f's ext and hints. -1 when the queue
+ * could not grow: the record is lost (counted in the budget's failures), f keeps its ext. */
+static int queue_out(fp_flows_obj *fl, fp_flow *f)
 {
     if (fl->out_n == fl->out_cap) {
         size_t cap = fl->out_cap ? fl->out_cap * 2 : 16;
         fp_flow *o = fp_budget_realloc(fl->budget, FP_MEM_OUTPUT, fl->out, cap * sizeof *o);
-        if (o == NULL) { /* the record is lost: counted in the budget's failures */
+        if (o == NULL) {
             free(f->hints);
             f->hints = NULL;
-            return;
+            return -1;
         }
         fl->out = o;
         fl->out_cap = cap;
@@ -108,6 +109,7 @@ static void queue_out(fp_flows_obj *fl, fp_flow *f)
     f->hints = NULL; /* now owned by the copy */
     f->ext = NULL;
     fl->emitted++;
+    return 0;
 }
 
 /* Flows with tls=True: the reassembled ClientHello's SNI, ALPN, JA3 and JA4 go to hints. */
@@ -141,7 +143,7 @@ static void hello_report(fp_flows_obj *fl, fp_flow *f)
     } else if (fl->hello_records) {
         fp_flow snap = *f;
         snap.hints = NULL; /* the flow keeps its hints */
-        queue_out(fl, &snap);
+        if (queue_out(fl, &snap) < 0) fp_hello_conn_free(fl->hellos, c); /* lost with its record */
     } else {
         hints_from_hello(fl, f, c);
         fp_hello_conn_free(fl->hellos, c);
@@ -158,7 +160,10 @@ static void dns_emit(void *ctx, fp_dns_txn *x)
     snap.key = x->key;
     snap.flow_id = x->flow_id;
     snap.ext = x;
-    queue_out(fl, &snap);
+    if (queue_out(fl, &snap) < 0) {
+        fl->dns->stats.oom++;
+        fp_dns_txn_free(fl->dns, x);
+    }
 }
 
 static void emit_flow(void *ctx, fp_flow *f)
