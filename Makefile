@@ -72,6 +72,8 @@ fuzz: sysdeps
 	  -o csrc/fuzz/build/fuzz_source
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_flow.c $(FLOW_SRC) $(DISSECT_SRC) csrc/stream/tcp_reassembly.c \
 	  csrc/stream/hello_tracker.c -lm -lcrypto -o csrc/fuzz/build/fuzz_flow
+	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_dns.c $(FLOW_SRC) $(DISSECT_SRC) csrc/stream/tcp_reassembly.c \
+	  csrc/stream/dns_tracker.c -lm -lcrypto -o csrc/fuzz/build/fuzz_dns
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_tls_hello.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_tls_hello
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_stream.c csrc/stream/tcp_reassembly.c -o csrc/fuzz/build/fuzz_stream
 	clang $(FUZZ_CFLAGS) csrc/fuzz/fuzz_http.c csrc/stream/http_stream.c $(DISSECT_SRC) -lcrypto -o csrc/fuzz/build/fuzz_http
@@ -93,6 +95,8 @@ fuzz: sysdeps
 	csrc/fuzz/build/fuzz_source -max_total_time=$(FUZZ_SECONDS) -max_len=65536 csrc/fuzz/build/corpus_source
 	csrc/fuzz/build/fuzz_dissect -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dissect
 	csrc/fuzz/build/fuzz_flow -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_flow
+	mkdir -p csrc/fuzz/build/corpus_dns
+	csrc/fuzz/build/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_dns
 	csrc/fuzz/build/fuzz_stream -max_total_time=$(FUZZ_SECONDS) -max_len=4096 csrc/fuzz/build/corpus_stream
 	csrc/fuzz/build/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=16384 csrc/fuzz/build/corpus_http
 	csrc/fuzz/build/fuzz_quic -max_total_time=$(FUZZ_SECONDS) -max_len=8192 csrc/fuzz/build/corpus_quic

@@ -298,6 +298,20 @@ def test_tcp_several_messages_split_anywhere(tmp_path, cut):
     assert all(t.anomalies == () for t in got)
 
 
+def test_tcp_prefix_alone_then_messages_of_other_sizes(tmp_path):
+    """A segment ending right after a length prefix, the message whole in the next, then a
+    longer message split (found by csrc/fuzz/fuzz_dns.c: a buffer sized for the first)."""
+    m1, m2 = bytes(_query("a.example", qid=1)), bytes(_query("a-much-longer-name.example", qid=2))
+    stream = [len(m1).to_bytes(2, "big"), m1, len(m2).to_bytes(2, "big") + m2[:5], m2[5:]]
+    ip = sa.IP(src=CLIENT, dst=SERVER)
+    frames, seq = [sa.Ether() / ip / sa.TCP(sport=40002, dport=53, flags="S", seq=0)], 1
+    for chunk in stream:
+        frames.append(sa.Ether() / ip / sa.TCP(sport=40002, dport=53, flags="PA", seq=seq) / chunk)
+        seq += len(chunk)
+    got = sorted((t.trans_id, t.query) for t in fp.dns(_write(tmp_path, frames), progress=False))
+    assert got == [(1, "a.example"), (2, "a-much-longer-name.example")]
+
+
 def test_unanswered_timeout_and_late_response(tmp_path):
     path = _write(tmp_path, [_udp(_query(qid=1), t=0.0),
                              _udp(_query("late.example", qid=2), sport=40000, t=1.0),

@@ -296,6 +296,7 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
                 continue;
             }
         }
+        if (len == 0) break; /* the prefix ended the chunk: the message starts in the next */
         uint32_t take = d->need - d->got;
         if (take > len) take = len;
         if (d->got == 0 && take == d->need) { /* whole in this chunk: no copy */
