@@ -74,11 +74,3 @@ def dns(
     return cast("DnsTransactions", _engine(DnsTransactions, source, 1, options, bpf, on_error, "dns",
                                            display_filter, defragment, decapsulate))
 
-
-def dns_to_pandas(transactions: Iterable[DnsTransaction]) -> Any:
-    """One row per transaction (the columns of ``DnsTransactions.to_pandas()``)."""
-    from . import frames, tables
-
-    if isinstance(transactions, DnsTransactions):
-        return tables.to_pandas(transactions)
-    return frames.to_pandas(tables._record_specs(tables.DNS_COLUMNS, [tuple(t) for t in transactions]))

@@ -209,6 +209,18 @@ def test_tshark_pairing(name):
         assert any(abs(t.rtt - float(r["dns.time"])) <= 1e-6 for t in paired), (name, r, [t.rtt for t in paired])
 
 
+@pytest.mark.parametrize("name", ["zeek-baselines/wikipedia.pcap", "tcpdump-dns_tcp.pcap", "zeek-ipv6-fragmented-dns.pcap"])
+def test_flow_id_is_the_flows_id(name):
+    d = corpus_dir()
+    if d is None:
+        pytest.skip(CORPUS_SKIP_REASON)
+    flows = {f.flow_id: f for f in fp.flows(str(d / name), progress=False)}
+    for t in fp.dns(str(d / name), progress=False):
+        f = flows[t.flow_id]
+        assert {(f.src_ip, f.src_port), (f.dst_ip, f.dst_port)} == {(t.orig_h, t.orig_p), (t.resp_h, t.resp_p)}
+        assert f.protocol_name.lower() == t.proto
+
+
 def test_every_corpus_capture_is_read_without_error():
     d = corpus_dir()
     if d is None:
