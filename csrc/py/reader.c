@@ -401,6 +401,14 @@ static PyObject *reader_iternext(PyObject *self)
         return NULL;
     }
     if (!r->is_stream && r->claim_owner == 0) { /* mmap'd or memory: pull under the GIL */
+        /* No filter, count or deadline to apply: an ordinary pcap record is taken inline
+         * (fp_reader_pull's bookkeeping without its checks); anything else goes the long way. */
+        if (r->bpf == NULL && r->dfilter == NULL && !r->has_limit && !r->deadline_ns && !r->closed &&
+            fp_source_next_quick(r->src, &rec)) {
+            r->frames++;
+            r->delivered++;
+            return deliver(r, st, &rec, self);
+        }
         rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
         if (rc == FP_PULL_RECORD) return deliver(r, st, &rec, self);
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);

@@ -15,7 +15,7 @@ typedef struct {
     uint32_t sec, frac, caplen, wirelen;
 } rec_hdr;
 
-static rec_hdr parse_rec_hdr(const uint8_t *p, int be)
+static inline rec_hdr parse_rec_hdr(const uint8_t *p, int be)
 {
     rec_hdr h = {fp_rd32(p, be), fp_rd32(p + 4, be), fp_rd32(p + 8, be), fp_rd32(p + 12, be)};
     return h;
@@ -66,6 +66,24 @@ int fp_pcap_open(fp_source *s, fp_error *err)
  * tshark judge it: 256 KiB, or the snaplen when the file declares more). */
 static uint32_t caplen_bound(const fp_source *s) { return s->packet_bound; }
 
+/* The record whose header `h` is at `off` and whose bytes are at `p`: delivered, the
+ * position moved past it. */
+static inline void take_record(fp_source *s, fp_record *rec, const rec_hdr *h, uint64_t off,
+                               const uint8_t *p)
+{
+    rec->ts_ns = rec_ts_ns(s, h);
+    rec->caplen = h->caplen;    /* caplen > wirelen happens in real files: keep it */
+    rec->wirelen = h->wirelen;
+    rec->linktype = s->linktype;
+    rec->interface_id = 0;
+    rec->fcs_len = s->ifs[0].fcs_len;
+    rec->has_ts = 1;
+    rec->offset = off;
+    rec->data = p;
+    s->pos = off + REC_HDR + h->caplen;
+    fp_src_prefetch(s, off, s->pos);
+}
+
 int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
 {
     const uint8_t *p;
@@ -106,17 +124,19 @@ int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err)
                      (long long)n);
         return -1;
     }
-    rec->ts_ns = rec_ts_ns(s, &h);
-    rec->caplen = h.caplen;     /* caplen > wirelen happens in real files: keep it */
-    rec->wirelen = h.wirelen;
-    rec->linktype = s->linktype;
-    rec->interface_id = 0;
-    rec->fcs_len = s->ifs[0].fcs_len;
-    rec->has_ts = 1;
-    rec->offset = off;
-    rec->data = p;
-    s->pos = off + REC_HDR + h.caplen;
-    fp_src_prefetch(s, off, s->pos);
+    take_record(s, rec, &h, off, p);
+    return 1;
+}
+
+int fp_pcap_take(fp_source *s, fp_record *rec)
+{
+    uint64_t off = s->pos;
+    if (off >= s->range_end || off + REC_HDR > s->mem_len)
+        return 0;
+    rec_hdr h = parse_rec_hdr(s->mem + off, s->big_endian);
+    if (h.caplen > caplen_bound(s) || s->mem_len - (off + REC_HDR) < h.caplen)
+        return 0;
+    take_record(s, rec, &h, off, s->mem + off + REC_HDR);
     return 1;
 }
 

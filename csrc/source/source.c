@@ -107,7 +107,7 @@ int64_t fp_src_peek_stream(fp_source *s, uint64_t off, size_t want, const uint8_
 
 /* Packets point into the map only until the next call: everything before
  * s->pos can go, so iterating a huge file keeps resident memory flat. */
-static void release_consumed(fp_source *s)
+static inline void release_consumed(fp_source *s)
 {
     if (!s->mapped)
         return;
@@ -407,7 +407,7 @@ void fp_source_close(fp_source *s)
  * that page (mapguard turns the SIGBUS into a mark); only the mapping's last page,
  * whose bytes past the new end read as zeros without a fault, after a fault, and on
  * the error/end path need the file system's word. */
-static int mapping_lost(const fp_source *s, int have_record)
+static inline int mapping_lost(const fp_source *s, int have_record)
 {
     uint64_t end = have_record ? s->pos : s->mem_len;
     uint64_t next_page = (end + s->page_mask) & ~s->page_mask;
@@ -514,6 +514,24 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
             return -1;
         return 0;
     }
+}
+
+int fp_source_next_quick(fp_source *s, fp_record *rec)
+{
+    if (s->format != FP_FORMAT_PCAP || s->finished || s->mem == NULL)
+        return 0;
+    release_consumed(s);
+    if (!fp_pcap_take(s, rec))
+        return 0;
+    if (s->mapped && mapping_lost(s, 1)) {
+        s->pos = rec->offset; /* fp_source_next reports it */
+        return 0;
+    }
+    rec->opts_len = 0;
+    s->packets++;
+    s->prev_ts_ns = rec->ts_ns;
+    s->have_prev_ts = 1;
+    return 1;
 }
 
 /* ---- accessors ------------------------------------------------------------ */

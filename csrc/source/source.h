@@ -102,6 +102,10 @@ fp_source *fp_source_open_memory(const uint8_t *buf, size_t len, fp_on_error pol
  * delivered); STOP returns 0 instead (the error is kept, see fp_source_last_error);
  * SKIP resynchronises past the bad record when it can and counts it. */
 int fp_source_next(fp_source *s, fp_record *rec, fp_error *err);
+/* fp_source_next's path for the records of pcap mappings and memory buffers that are
+ * ordinary (whole, within bounds): 1 with the record delivered exactly as fp_source_next
+ * delivers it; 0 (nothing consumed) for anything else, for which fp_source_next decides. */
+int fp_source_next_quick(fp_source *s, fp_record *rec);
 
 fp_format fp_source_format(const fp_source *s);
 /* Link type of the first interface (pcap: the file's). 0xFFFFFFFF when unknown yet. */

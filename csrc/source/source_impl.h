@@ -172,6 +172,10 @@ int fp_decoder_wrap(fp_input *in, fp_compression c, const uint8_t *prefix, size_
 /* pcap.c: header at offset 0 already known to carry a pcap magic. */
 int fp_pcap_open(fp_source *s, fp_error *err);
 int fp_pcap_next(fp_source *s, fp_record *rec, fp_error *err);  /* 1 record, 0 end, -1 error */
+/* The record at s->pos of a mapping or memory buffer when it is an ordinary one (whole,
+ * within the file's bound, before the range's end): 1 with *rec filled as fp_pcap_next
+ * fills it; 0, nothing changed, for everything else (the end, and what fp_pcap_next reports). */
+int fp_pcap_take(fp_source *s, fp_record *rec);
 int fp_pcap_resync(fp_source *s);  /* 1: s->pos moved to a plausible record, 0: gave up */
 
 /* pcapng.c */
