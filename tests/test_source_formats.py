@@ -6,11 +6,12 @@ import io
 import os
 import shutil
 import struct
+from pathlib import Path
 
 import pytest
 
 import fastpkt as fp
-from _fphelpers import DATA, load_expected
+from _fphelpers import DATA, corpus_dir, corpus_files, load_expected
 
 EXP = load_expected()
 FIXTURES = sorted(EXP)
@@ -356,3 +357,105 @@ def test_no_file_descriptor_leaks(tmp_path):
             except fp.Error:
                 pass
     assert nfd() - before == 0
+
+
+# ---- the iterator's inline record path -------------------------------------------------
+# A Reader iterated without a filter, count or deadline takes ordinary pcap records of a
+# mapping inline (fp_source_next_quick); count= sends every record through the general pull.
+# Both must deliver the same packets, errors and counters, and the records must be those a
+# plain struct walk of the file finds.
+
+def _iteration_files() -> list[Path]:
+    d = corpus_dir()
+    names = [DATA / n for n in FIXTURES]
+    if d is not None:
+        names += [d / n for n in corpus_files()]
+    return [p for p in names if p.suffix in (".pcap", ".cap", ".pcapng")]
+
+
+def _snapshot(p) -> tuple:
+    ip = p.ip or p.ip6
+    l4 = p.tcp or p.udp
+    return (p.time_ns, p.raw, p.caplen, p.wirelen, p.linktype, p.interface, p.layers, p.anomalies,
+            p.src, p.dst, p.proto, p.sport, p.dport, type(ip).__name__, type(l4).__name__,
+            (ip.src, ip.dst, ip.proto) if ip is not None else None,
+            (l4.sport, l4.dport) if l4 is not None else None, p.fragments)
+
+
+def _iterate(path: Path, **kw) -> tuple[list, tuple | None, tuple]:
+    got, err = [], None
+    r = fp.open(str(path), **kw)
+    try:
+        for p in r:
+            got.append(_snapshot(p))
+    except fp.Error as e:
+        err = (type(e), e.packet_index, e.offset)
+    counters = (r.packets_read, r.skipped, r.position)
+    r.close()
+    return got, err, counters
+
+
+@pytest.mark.parametrize("path", _iteration_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("kw", [{}, {"defragment": True}, {"decapsulate": False}, {"on_error": "skip"}],
+                         ids=["default", "defrag", "no-decap", "skip"])
+def test_inline_records_equal_general_pull(path, kw):
+    try:
+        quick = _iterate(path, **kw)
+    except fp.Error:  # not a capture at all: the open fails the same way on both paths
+        with pytest.raises(fp.Error):
+            fp.open(str(path), count=1 << 40, **kw)
+        return
+    assert quick == _iterate(path, count=1 << 40, **kw)
+
+
+def _struct_records(raw: bytes) -> list[tuple[int, int, int, bytes]]:
+    """(time_ns, caplen, wirelen, bytes) of each whole record, by pcap-savefile(5)."""
+    magic = raw[:4]
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    scale = 1 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1000
+    out, off = [], 24
+    while off + 16 <= len(raw):
+        sec, frac, caplen, wirelen = struct.unpack_from(order + "IIII", raw, off)
+        if off + 16 + caplen > len(raw):
+            break
+        out.append((sec * 10**9 + frac * scale, caplen, wirelen, raw[off + 16:off + 16 + caplen]))
+        off += 16 + caplen
+    return out
+
+
+def _is_pcap_v2(path: Path) -> bool:
+    head = path.read_bytes()[:6]
+    if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        return head[4:6] == b"\x02\x00"
+    return head[:4] in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d") and head[4:6] == b"\x00\x02"
+
+
+@pytest.mark.parametrize("path", [p for p in _iteration_files() if _is_pcap_v2(p)], ids=lambda p: p.name)
+def test_inline_records_equal_struct_walk(path):
+    want = _struct_records(path.read_bytes())
+    got = []
+    with fp.open(str(path), on_error="stop") as r:
+        for p in r:
+            got.append((p.time_ns, p.caplen, p.wirelen, p.raw))
+    # a corrupt record (caplen past the file's bound) ends both walks' agreement there
+    assert got == want[:len(got)]
+    assert len(got) == len(want) or r.error is not None
+
+
+def test_inline_records_cut_and_corrupt(tmp_path):
+    raw = (DATA / "le_usec.pcap").read_bytes()
+    recs = _struct_records(raw)
+    cut = tmp_path / "cut.pcap"
+    for n in (len(raw) - 5, len(raw) - len(recs[-1][3]) - 10, 24 + 7):  # in the data, in the header
+        cut.write_bytes(raw[:n])
+        for policy in ("raise", "stop", "skip"):
+            quick = _iterate(cut, on_error=policy)
+            assert quick == _iterate(cut, on_error=policy, count=1 << 40)
+            assert [s[0] for s in quick[0]] == [r[0] for r in _struct_records(raw[:n])]
+    bad = bytearray(raw)
+    struct.pack_into("<I", bad, 24 + 16 + recs[0][1] + 8, 0x7FFFFFF0)  # second record's caplen
+    cut.write_bytes(bytes(bad))
+    for policy in ("raise", "stop", "skip"):
+        quick = _iterate(cut, on_error=policy)
+        assert quick == _iterate(cut, on_error=policy, count=1 << 40)
+        assert quick[0][0][0] == recs[0][0]

@@ -28,6 +28,7 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     for (int i = 0; i < FP_PACKET_VIEWS; i++) Py_SET_REFCNT(&((FpPacket *)op)->views[i], 0); /* free */
     memset(((FpPacket *)op)->hot, 0, sizeof ((FpPacket *)op)->hot);
     ((FpPacket *)op)->flat_owned = 0;
+    ((FpPacket *)op)->hot_present = 0;
     return (FpPacket *)op;
 }
 
@@ -96,6 +97,7 @@ static int packet_hot_fill(FpPacket *p)
     packet_flat_release(p);
     if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p, 0); /* fastpkt.scapy's: its getattro makes its views */
     unsigned whole = 0; /* bit i: hot view i read a whole header (shared field objects) */
+    unsigned present = 0; /* p->hot_present once filled */
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
         FpHotLayer *h = &p->hot_views[i];
         PyObject *old = p->hot[i];
@@ -122,6 +124,7 @@ static int packet_hot_fill(FpPacket *p)
         PyTypeObject *tp = hot_view_fields(st, i, h, &whole);
         if (tp == NULL) {
             Py_XDECREF(prev);
+            p->hot_present = present;
             return -1;
         }
         /* PyObject_Init without its tracemalloc hook: the block is the packet's */
@@ -132,7 +135,9 @@ static int packet_hot_fill(FpPacket *p)
         }
         Py_SET_REFCNT(h, 1); /* the slot's reference */
         p->hot[i] = (PyObject *)h;
+        present |= 1u << i;
     }
+    p->hot_present = present;
     return packet_flat_fill(p, whole);
 }
 
@@ -362,15 +367,14 @@ static void packet_dealloc(PyObject *self)
      * dissection): it takes a reference to the packet in place of the slot's to it, and
      * gives it back when the last outside reference goes (fp_layer_dealloc). */
     Py_ssize_t held = 0;
-    for (int i = 0; i < FP_HOT_VIEWS; i++)
-        if (p->hot[i] == (PyObject *)&p->hot_views[i] && Py_REFCNT(p->hot[i]) > 1) held++;
+    for (unsigned m = p->hot_present; m; m &= m - 1) {
+        FpHotLayer *v = &p->hot_views[__builtin_ctz(m)];
+        if (Py_REFCNT(v) == 1) continue;
+        Py_SET_REFCNT(v, Py_REFCNT(v) - 1);
+        v->l.embedded = FP_VIEW_HOT_OUT;
+        held++;
+    }
     if (held) {
-        for (int i = 0; i < FP_HOT_VIEWS; i++) {
-            PyObject *v = p->hot[i];
-            if (v != (PyObject *)&p->hot_views[i] || Py_REFCNT(v) == 1) continue;
-            Py_SET_REFCNT(v, Py_REFCNT(v) - 1);
-            ((FpLayer *)v)->embedded = FP_VIEW_HOT_OUT;
-        }
         Py_SET_REFCNT(self, held); /* alive again, referenced by those views alone */
         return;
     }
