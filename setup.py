@@ -135,7 +135,8 @@ elif sys.platform.startswith("linux") and os.environ.get("FASTPKT_LTO", "1") != 
     # dissection in dissect/, the packet's slots in py/); inlined across them it runs 3.7%
     # fewer instructions (docs/DESIGN.md). FASTPKT_LTO=0 builds without.
     extra_compile.append("-flto=auto")
-    extra_link += ["-flto=auto", "-O2"]
+    # the optimiser runs at the link now: its warnings (and -Werror) must be there too
+    extra_link += ["-flto=auto", "-O2"] + [f for f in extra_compile if f.startswith("-W")]
 
 common = dict(
     extra_compile_args=extra_compile,
