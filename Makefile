@@ -4,8 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 # flex and bison: building the pinned libpcap for wheels (make wheel, tests/test_wheel.py).
+# dnsmasq-base (the binary, no system service) and bind9-dnsutils (dig): the DNS lab test.
 APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 iptables ethtool openssl \
-                tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libpcre2-dev flex bison
+                tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libpcre2-dev flex bison \
+                dnsmasq-base bind9-dnsutils
 # Release pins (libpcap and OpenSSL for wheels): one file, read by make, sh and cibuildwheel.
 include packaging/versions.env
 FUZZ_SECONDS ?= 60

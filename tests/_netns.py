@@ -394,3 +394,46 @@ class Lab:
         for ns in reversed(list(self.spaces.values())):
             ns.__exit__()
         self.spaces = {}
+
+
+class Dnsmasq:
+    """with Dnsmasq(ns, ["10.13.1.20"], conf): dnsmasq (a real DNS server) in namespace `ns`,
+    answering from the records of `conf` (a dnsmasq configuration file) over UDP and TCP on
+    port 53 of the given addresses only (never the namespace's loopback), forwarding nothing.
+    Ready once its sockets are listening; stopped (SIGTERM) on exit, then `log` holds its
+    query log (what it was asked and answered, for a failing test's message)."""
+
+    def __init__(self, ns: Netns, addrs, conf: Path):
+        self.ns, self.addrs, self.conf = ns, list(addrs), Path(conf)
+        self.proc: subprocess.Popen | None = None
+        self.log = ""
+
+    def _listening(self) -> bool:
+        out = self.ns.exec(["ss", "-Hlnut"]).stdout
+        return all(sum(("%s:53 " % a) in ln or ("[%s]:53 " % a) in ln for ln in out.splitlines()) >= 2
+                   for a in self.addrs)  # a UDP and a TCP socket per address
+
+    def __enter__(self) -> "Dnsmasq":
+        cmd = ["dnsmasq", "--keep-in-foreground", "--conf-file=%s" % self.conf, "--bind-interfaces",
+               "--no-resolv", "--no-hosts", "--user=root", "--pid-file=", "--log-facility=-",
+               "--log-queries"] + ["--listen-address=%s" % a for a in self.addrs]
+        self.proc = self.ns.popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if not wait_until(lambda: self._listening() or self.proc.poll() is not None, 10):
+            self.__exit__()
+            raise NetnsError("dnsmasq did not start listening on %s" % self.addrs)
+        if self.proc.poll() is not None:
+            self.__exit__()
+            raise NetnsError("dnsmasq exited: %s" % self.log.strip())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            _, self.log = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, self.log = self.proc.communicate()
+        self.proc = None

@@ -4,7 +4,8 @@ Root only (skips otherwise, or without `ip netns`/tcpdump). Everything happens i
 namespaces this module creates (tests/_netns.Netns: lo up, MTU 1500, offloads off): the
 captures run there (`ip netns exec NS python -c ...` children) and all traffic is between
 sockets on 127.0.0.1 / ::1 of that namespace, so nothing from the host is captured and
-nothing leaves it.
+nothing leaves it. The DNS test uses the routed lab (tests/_netns.Lab: its private
+10.13.1.0/24 and fd13:1::/64 between namespaces it creates).
 
 On loopback libpcap sees every packet twice (the transmit tap, marked outgoing, and the
 receive tap) and drops the outgoing copy in user space, as tcpdump does; its counters
@@ -21,7 +22,8 @@ missing interface, a bad filter and missing privileges (capsh and setpriv); Asyn
 start/stop/join; sniff(write=..., rotate_bytes/rotate_seconds) files; fp.flows / fp.streams /
 fp.client_hellos on a live Capture hand out records while the capture is running; and the
 live examples (examples/*.py --iface lo) print what they print on the sample capture when
-the sample is replayed onto lo.
+the sample is replayed onto lo; fp.dns on the capture of dig asking a real DNS server
+(dnsmasq) over UDP and TCP agrees with dig's output and tshark's pairing.
 
 No assertion depends on the machine's speed: the tests wait for events (a child's READY line
 once its capture is armed, a thread blocked in the capture's poll(), the packets in a file,
@@ -1161,3 +1163,140 @@ def test_course_scripts_live_print_what_they_print_offline(tmp_path):
             lost.append("%s: %d of %d lines" % (name, len(theirs), len(offline[name])))
     if lost:
         print("\nScapy's live runs missed packets:", "; ".join(lost))
+
+
+# ------------------------------------------------------------------ DNS lab (dnsmasq, dig)
+# A real DNS server (dnsmasq) on h2 of the routed lab (tests/_netns.Lab) answers from this
+# zone only; h1 asks with dig over UDP (IPv4 and IPv6) and over one TCP connection
+# (+keepopen) while tcpdump records h1's wire. References: dig's own report of each answer
+# and tshark's dissection and request/response pairing of the same capture.
+DNS_ZONE = """\
+local=/lab.test/
+local-ttl=300
+host-record=www.lab.test,10.13.9.1,fd13:9::1
+host-record=mail.lab.test,10.13.9.25,60
+host-record=multi.lab.test,10.13.9.2
+host-record=multi.lab.test,10.13.9.3
+cname=alias.lab.test,www.lab.test
+mx-host=lab.test,mail.lab.test,10
+srv-host=_sip._tcp.lab.test,mail.lab.test,5060,1,5
+txt-record=txt.lab.test,"hello world","second string"
+ptr-record=1.9.13.10.in-addr.arpa,www.lab.test
+"""
+# one dig run each: (server, options, [(name, type)...]); names outside lab.test are
+# refused (no upstream), names inside it without records are NXDOMAIN
+DIG_RUNS = [
+    ("10.13.1.20", [], [("www.lab.test", "A"), ("www.lab.test", "AAAA"), ("multi.lab.test", "A"),
+                        ("mail.lab.test", "A"), ("1.9.13.10.in-addr.arpa", "PTR"), ("other.test", "A")]),
+    ("fd13:1::20", [], [("alias.lab.test", "A"), ("nope.lab.test", "AAAA")]),
+    # without EDNS an NXDOMAIN or a refusal holds no record at all: Zeek's `rejected`
+    ("10.13.1.20", ["+noedns"], [("other.test", "TXT"), ("gone.lab.test", "A")]),
+    ("10.13.1.20", ["+tcp", "+keepopen"], [("alias.lab.test", "A"), ("lab.test", "MX"),
+                                           ("txt.lab.test", "TXT"), ("_sip._tcp.lab.test", "SRV"),
+                                           ("nope.lab.test", "A"), ("www.lab.test", "AAAA")]),
+]
+
+
+def _dig_messages(out: str) -> list[dict]:
+    """Each answer dig printed: its header, question, answer section and transport."""
+    msgs = []
+    for block in out.split(";; Got answer:")[1:]:
+        head = re.search(r"opcode: (\w+), status: (\w+), id: (\d+)", block)
+        question = re.search(r";; QUESTION SECTION:\n;(\S+)\s+IN\s+(\S+)", block)
+        answers = []
+        if ";; ANSWER SECTION:\n" in block:
+            for ln in block.split(";; ANSWER SECTION:\n")[1].split("\n\n")[0].splitlines():
+                _, ttl, _, rtype, rdata = ln.split(None, 4)
+                answers.append((rtype, int(ttl), rdata))
+        msgs.append({"opcode": head.group(1), "status": head.group(2), "id": int(head.group(3)),
+                     "flags": set(re.search(r";; flags:([^;]*);", block).group(1).split()),
+                     "records": sum(map(int, re.findall(r"(?:ANSWER|AUTHORITY|ADDITIONAL): (\d+)", block))),
+                     "query": question.group(1).rstrip("."), "qtype": question.group(2),
+                     "answers": answers,
+                     "proto": re.search(r";; SERVER: .*\((UDP|TCP)\)", block).group(1).lower()})
+    return msgs
+
+
+def _dig_rdata(rtype: str, rdata: str) -> str:
+    """dig's presentation form as fp.dns writes it: names without the root's dot, TXT's
+    character-strings joined without quotes (the zone's strings hold no escapes)."""
+    if rtype == "TXT":
+        return "".join(re.findall(r'"([^"\\]*)"', rdata))
+    return rdata.rstrip(".")
+
+
+def test_dns_lab_dnsmasq_dig_tshark(tmp_path):
+    why = requirements(("ip", "tcpdump", "dnsmasq", "dig", "tshark"))
+    if why:
+        pytest.skip(why)
+    from _netns import Dnsmasq, Lab
+    conf = tmp_path / "zone.conf"
+    conf.write_text(DNS_ZONE)
+    pcap = tmp_path / "dns.pcap"
+    digs = []
+    try:
+        with Lab("fpdns") as lab:
+            h1 = lab.ns("h1")
+            with Dnsmasq(lab.ns("h2"), [Lab.HOSTS["h2"], Lab.HOSTS6["h2"]], conf) as server:
+                h1.add_capture("eth0", pcap)
+                for srv, opts, questions in DIG_RUNS:
+                    args = ["dig", "@" + srv, "+tries=1", "+time=%d" % GUARD_S] + opts
+                    for i, (name, rtype) in enumerate(questions):
+                        args += ["+qid=%d" % (1000 * (len(digs) + 1) + i), name, rtype]
+                    r = h1.exec(args)
+                    assert r.returncode == 0, (args, r.stdout, r.stderr)
+                    digs.append(r.stdout)
+                h1.stop_capture()
+                assert not h1.incomplete, h1.incomplete
+    except NetnsError as exc:
+        pytest.skip(str(exc))
+    want = [m for out in digs for m in _dig_messages(out)]
+    assert len(want) == sum(len(q) for _, _, q in DIG_RUNS), (digs, server.log)
+    assert len({(m["proto"], m["id"]) for m in want}) == len(want)  # dig's ids tell them apart
+
+    rows = list(fp.dns(str(pcap), progress=False))
+    got = {(t.proto, t.trans_id): t for t in rows}
+    assert len(got) == len(rows) == len(want), [(t.proto, t.trans_id, t.query) for t in rows]
+    for m in want:
+        t = got[(m["proto"], m["id"])]
+        assert (t.query, t.qtype_name, t.rcode_name, t.opcode_name.upper()) == (
+            m["query"], m["qtype"], m["status"], m["opcode"]), (m, t)
+        assert (t.AA, t.TC, t.RD, t.RA) == tuple(f in m["flags"] for f in ("aa", "tc", "rd", "ra")), (m, t)
+        assert t.answers == tuple(_dig_rdata(rt, rd) for rt, _, rd in m["answers"]), (m, t)
+        assert t.TTLs == tuple(float(ttl) for _, ttl, _ in m["answers"]), (m, t)
+        assert t.rejected == (m["records"] == 0), (m, t)  # Zeek's: a response without any record
+        assert (t.queries, t.responses, t.answered) == (1, 1, True) and not t.anomalies, t
+        assert t.resp_h in (Lab.HOSTS["h2"], Lab.HOSTS6["h2"]) and t.resp_p == 53
+        assert t.orig_h in (Lab.HOSTS["h1"], Lab.HOSTS6["h1"])
+    assert sum(t.rejected for t in rows) == sum(m["records"] == 0 for m in want) == 2
+    tcp_rows = [t for t in rows if t.proto == "tcp"]
+    assert len(tcp_rows) == len(DIG_RUNS[-1][2]) and len({(t.orig_p, t.flow_id) for t in tcp_rows}) == 1
+
+    # tshark: every message, its connection (tcp.stream) and its pairing (dns.response_to)
+    fields = ("frame.number", "dns.id", "dns.flags.response", "dns.response_to", "dns.time", "udp.srcport",
+              "tcp.stream", "dns.qry.name", "dns.qry.type", "dns.flags.rcode", "dns.flags.authoritative",
+              "dns.flags.truncated", "dns.flags.recdesired", "dns.flags.recavail", "dns.count.answers",
+              "dns.resp.ttl")
+    cmd = ["tshark", "-n", "-r", str(pcap), "-Y", "dns", "-T", "fields", "-E", "occurrence=a",
+           "-E", "aggregator=,"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={"WIRESHARK_CONFIG_DIR": "/nonexistent", "PATH": "/usr/bin:/bin"}).stdout
+    msgs = [dict(zip(fields, ln.split("\t"))) for ln in out.splitlines() if ln]
+    responses = [r for r in msgs if r["dns.flags.response"] in ("1", "True")]
+    assert len(msgs) - len(responses) == sum(t.queries for t in rows)
+    assert len(responses) == sum(t.responses for t in rows)
+    assert len({r["tcp.stream"] for r in msgs if r["tcp.stream"]}) == 1  # +keepopen: one connection
+    for r in responses:
+        t = got[("tcp" if r["tcp.stream"] else "udp", int(r["dns.id"], 16))]
+        assert r["dns.response_to"], r  # tshark paired it with its query, as we did
+        assert abs(t.rtt - float(r["dns.time"])) <= 1e-6, (r, t.rtt)
+        assert (t.query, t.qtype, t.rcode) == (r["dns.qry.name"], int(r["dns.qry.type"]),
+                                               int(r["dns.flags.rcode"])), (r, t)
+        bits = tuple(r["dns.flags." + f] in ("1", "True")
+                     for f in ("authoritative", "truncated", "recdesired", "recavail"))
+        assert (t.AA, t.TC, t.RD, t.RA) == bits, (r, t)
+        n = int(r["dns.count.answers"])
+        ttls = [float(v) for v in r["dns.resp.ttl"].split(",") if v][:n]  # answers come first
+        assert len(t.answers) == n and list(t.TTLs) == ttls, (r, t)
