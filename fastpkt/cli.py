@@ -349,7 +349,8 @@ def cmd_sni(args: argparse.Namespace) -> int:
 
 def cmd_dns(args: argparse.Namespace) -> int:
     opts: dict[str, Any] = {"bpf": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
-                            "display_filter": args.display_filter, "timeout": args.timeout}
+                            "display_filter": args.display_filter, "timeout": args.timeout,
+                            "workers": args.workers}
     if not sys.stderr.isatty():
         opts["progress"] = False
     txns = fp.dns(args.file, **opts)
@@ -617,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "every transaction (every column; lists joined by ',') as CSV")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="a transaction closes this long after its query (default 10)")
+    _add_workers_arg(p)
     _add_idle_arg(p, "connection")
     _add_on_error_arg(p)
     p.set_defaults(func=cmd_dns)

@@ -36,7 +36,7 @@ def dns(
     defragment: bool | str | None = None,
     decapsulate: bool | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
-    workers: int | None = 1,
+    workers: int | None = None,
 ) -> DnsTransactions:
     """Every DNS transaction of a capture, in C.
 
@@ -65,12 +65,11 @@ def dns(
         ``stats['dns']['evicted']``).
     defragment, decapsulate: as for ``fastpkt.flows`` (fragmented responses are reassembled;
         DNS inside tunnels is paired on the inner connection).
-    workers: accepted for symmetry with the other engines; one engine runs whatever the
-        value (DNS pairing is cheap next to reading and dissecting).
+    workers: parallel engines, as for ``fastpkt.flows`` (same rows in the same order, with
+        the same flow ids, as one engine).
     """
-    del workers  # one engine: see the docstring
     options = dict(timeout=timeout, idle_timeout=idle_timeout, max_flows=max_flows, max_memory=max_memory,
                    on_memory_error=on_memory_error, progress=progress_callback(progress, "dns"))
-    return cast("DnsTransactions", _engine(DnsTransactions, source, 1, options, bpf, on_error, "dns",
+    return cast("DnsTransactions", _engine(DnsTransactions, source, workers, options, bpf, on_error, "dns",
                                            display_filter, defragment, decapsulate))
 

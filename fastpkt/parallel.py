@@ -1,4 +1,4 @@
-"""Engines on every core: ``workers=N`` of ``flows``, ``streams``, ``client_hellos`` and ``http``.
+"""Engines on every core: ``workers=N`` of ``flows``, ``streams``, ``client_hellos``, ``http`` and ``dns``.
 
 Each worker is one C engine on its own thread (the engines release the GIL while they read,
 dissect and track packets), configured as shard i of N: it keeps only the flows whose

@@ -1,5 +1,6 @@
 """workers=N (fastpkt.parallel): the engines split by flow key over threads give what one
-engine gives (same records, order, flow ids, counters) on every capture, on generated
+engine gives (same records, order, flow ids, counters: flows, client_hellos, streams, http,
+dns) on every capture, on generated
 captures (gen_pcap's truth file for totals) and on crafted ones: TCP streams and ClientHellos
 over many out-of-order segments interleaved with other connections, rotated files with
 overlapping times. The single engine itself is checked against tshark and Zeek elsewhere."""
@@ -62,13 +63,19 @@ def streams_and_stats(source, n: int) -> tuple[list[tuple], dict]:
     return stream_rows(st), dict(st.stats)
 
 
+def dns_and_stats(source, n: int) -> tuple[list[str], dict]:
+    tx = fp.dns(source, workers=n)
+    return [repr(tuple(t)) for t in tx], dict(tx.stats)
+
+
 def check_all(source, workers=(2, 3), expect_merge=True) -> None:
-    """flows, client_hellos, streams and http: every worker count gives the single result."""
+    """flows, client_hellos, streams, http and dns: every worker count gives the single result."""
     one = read_or_none(lambda: fp.flows(source, workers=1))
     df1 = read_or_none(lambda: one.to_pandas()) if one is not None else None
     h1 = read_or_none(lambda: [repr(tuple(h)) for h in fp.client_hellos(source, workers=1)])
     s1 = read_or_none(lambda: streams_and_stats(source, 1))
     m1 = read_or_none(lambda: [repr(m) for m in fp.http(source, workers=1)])
+    d1 = read_or_none(lambda: dns_and_stats(source, 1))
     for n in workers:
         fl = read_or_none(lambda: fp.flows(source, workers=n))
         df = read_or_none(lambda: fl.to_pandas()) if fl is not None else None
@@ -87,6 +94,12 @@ def check_all(source, workers=(2, 3), expect_merge=True) -> None:
             if expect_merge:
                 same_stats(s1[1], s[1])
         assert read_or_none(lambda: [repr(m) for m in fp.http(source, workers=n)]) == m1
+        d = read_or_none(lambda: dns_and_stats(source, n))
+        assert (d is None) == (d1 is None)
+        if d1 is not None:
+            assert d[0] == d1[0]
+            if expect_merge:
+                same_stats(d1[1], d[1])
 
 
 # two_if.pcapng goes back in time by decades, which changes what one engine expires
@@ -213,8 +226,8 @@ def test_workers_argument_checks(tmp_path):
 
 def test_cli_jobs_flag_gives_the_same_output():
     src = str(DATA / "tls.pcap")
-    for cmd in (["sni", "--ja"], ["streams", "--http"]):
-        out = [subprocess.run([sys.executable, "-m", "fastpkt", *cmd, "-j", str(j), src], capture_output=True,
+    for cmd, path in ((["sni", "--ja"], src), (["streams", "--http"], src), (["dns"], str(DATA / "dns_loop.pcap"))):
+        out = [subprocess.run([sys.executable, "-m", "fastpkt", *cmd, "-j", str(j), path], capture_output=True,
                               text=True, check=True).stdout for j in (1, 3)]
         assert out[0] == out[1] and out[0]
 
@@ -225,3 +238,6 @@ def test_filters_shared_by_the_workers(generated):
     for kw in ({"display_filter": 'tcp.port == 443 || dns.qry.name matches "^[a-m]"'}, {"filter": "tcp or udp"}):
         one = fp.flows(src, workers=1, **kw).to_pandas()
         assert len(one) and fp.flows(src, workers=3, **kw).to_pandas().equals(one)
+        dkw = {"bpf" if k == "filter" else k: v for k, v in kw.items()}  # fp.dns names it bpf
+        dns = fp.dns(src, workers=1, **dkw).to_pandas()
+        assert len(dns) and fp.dns(src, workers=3, **dkw).to_pandas().equals(dns)

@@ -159,6 +159,7 @@ static void dns_emit(void *ctx, fp_dns_txn *x)
     memset(&snap, 0, sizeof snap);
     snap.key = x->key;
     snap.flow_id = x->flow_id;
+    snap.create_pkt = x->create_pkt;
     snap.ext = x;
     if (queue_out(fl, &snap) < 0) {
         fl->dns->stats.oom++;
@@ -924,22 +925,24 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyObject *dns_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"readers", "timeout", "idle_timeout", "max_flows", "progress", "max_memory",
-                             "on_memory_error", NULL};
+                             "on_memory_error", "_shard", NULL};
     PyObject *readers, *timeout = Py_None, *idle = Py_None, *max_flows = Py_None, *progress = Py_None,
-             *max_memory = Py_None;
+             *max_memory = Py_None, *shard = Py_None;
     const char *on_mem = "raise";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOs:DnsTransactions", kwlist, &readers, &timeout, &idle,
-                                     &max_flows, &progress, &max_memory, &on_mem))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOsO:DnsTransactions", kwlist, &readers, &timeout, &idle,
+                                     &max_flows, &progress, &max_memory, &on_mem, &shard))
         return NULL;
     fp_flow_config cfg = {0};
-    int bad = 0;
+    int bad = 0, stop;
+    PyObject *feed;
+    shard_option(&cfg, &stop, &feed, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, Py_None, &bad);
     int64_t txn_timeout = fp_seconds_to_ns(opt_seconds(timeout, "timeout", 10.0, &bad));
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, 0, NULL);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop, feed);
     if (fl == NULL) return NULL;
     fl->dns = fp_budget_malloc(fl->budget, FP_MEM_ENGINE, sizeof *fl->dns);
     if (fl->dns == NULL) {
@@ -1105,6 +1108,8 @@ static PyObject *engine_merge(PyObject *cls, PyObject *args)
         p->out_n = p->out_cap = 0;
     }
     renumber(m, parts);
+    if (FL(PyTuple_GET_ITEM(parts, 0))->dns) /* a transaction's row gives its own copy of the id */
+        for (size_t r = 0; r < m->out_n; r++) ((fp_dns_txn *)m->out[r].ext)->flow_id = m->out[r].flow_id;
     m->emitted = total;
     m->finished = 1;
     /* Flows are kept (len, indexing, exports by range); Streams and ClientHellos are read
@@ -1940,6 +1945,8 @@ static Py_ssize_t dns_len(PyObject *self)
 }
 
 static PyMethodDef dns_methods[] = {
+    {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
+    ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},

@@ -143,6 +143,7 @@ static fp_dns_txn *txn_open(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f,
     x->orig_is_b = (uint8_t)orig_is_b;
     x->key = f->key;
     x->flow_id = f->flow_id;
+    x->create_pkt = f->create_pkt;
     x->id = id;
     x->open_ns = t->now_ns;
     x->query_ns = x->response_ns = FP_FLOW_NO_TIME;

@@ -49,6 +49,7 @@ typedef struct fp_dns_txn {
     struct fp_dns_txn *next;    /* the connection's open list, oldest first */
     fp_flow_key key;
     uint64_t flow_id;
+    uint64_t create_pkt;        /* the flow's: a sharded run's merge renumbers flow ids from it */
     uint16_t id, qflags;        /* the query's header flags (0 without a query) */
     uint16_t qtype, qclass;     /* of the first question (query's, else the response's) */
     uint32_t queries, responses;
