@@ -27,7 +27,7 @@ from ._fastpkt import DEFAULT_MAX_MEMORY, Error, Reader
 AUTO_MIN_BYTES = 64 << 20
 
 # Counters every worker computes identically (each reads every packet) ...
-_SAME = ("packets", "bytes", "non_ip_packets", "anomalies", "fragments", "fragment_misses",
+_SAME = ("packets", "bytes", "non_ip_packets", "fragments", "fragment_misses",
          "bad_transport", "time_reversals", "reversal_risks", "finished",
          "defrag",  # every worker reassembles every datagram before keeping its share
          "fed")  # the workers shared one reading of the capture (or each read all of it)

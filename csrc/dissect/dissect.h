@@ -123,6 +123,8 @@ extern const char *const fp_tunnel_names[FP_TUN_COUNT]; /* "GRE", "VXLAN", ... *
  * for a port 0, another type, or more than FP_TUNNEL_PORTS_MAX entries. */
 #define FP_TUNNEL_PORTS_MAX 32
 int fp_tunnel_ports_set(const uint16_t *ports, const uint8_t *types, int n);
+/* 1 when either port is in that table (a UDP datagram there may be decapsulated). */
+int fp_udp_tunnel_port(uint16_t sport, uint16_t dport);
 
 typedef struct {
     uint8_t type;          /* fp_tunnel_type */
@@ -209,6 +211,18 @@ void fp_dissect_ex(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint3
  * whole reassembled payload (csrc/flow/ip_defrag.c): the IP payload runs to the end of the
  * data and upper layers are decoded whatever the header's offset and lengths say. */
 void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, int flags, fp_dissection *out);
+
+/* ---- The shard key pass (keypass.c) ----------------------------------- */
+/* What a flow key is made of, read from a plain TCP/UDP packet's first bytes without a
+ * dissection: 0 when fp_dissect_ex(flags) would find these very layers (no tunnel, no
+ * fragment, no IPv6 extension header, a whole transport header), else -1 (dissect it). */
+typedef struct {
+    const uint8_t *src, *dst;    /* into the record: 4 (IPv4) or 16 bytes */
+    uint16_t sport, dport;
+    uint16_t vlan;               /* the outer tag's id, 0xFFFF untagged */
+    uint8_t version, proto;
+} fp_key_fields;
+int fp_dissect_key_fields(const uint8_t *data, uint32_t caplen, uint32_t linktype, int flags, fp_key_fields *k);
 
 /* ---- Checksums (on demand) -------------------------------------------- */
 /* Return 1 valid, 0 invalid, -1 cannot tell (truncated, fragment, zero UDP checksum). */

@@ -238,6 +238,14 @@ int fp_tunnel_ports_set(const uint16_t *ports, const uint8_t *types, int n)
     return 0;
 }
 
+int fp_udp_tunnel_port(uint16_t sport, uint16_t dport)
+{
+    const uint32_t *table = udp_ports[__atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE)];
+    for (const uint32_t *e = table; *e; e++)
+        if ((*e & 0xffff) == dport || (*e & 0xffff) == sport) return 1;
+    return 0;
+}
+
 static int udp_tunnel(fp_dctx *x, int type, uint32_t off, uint32_t end)
 {
     switch (type) {

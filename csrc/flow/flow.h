@@ -171,6 +171,24 @@ typedef struct {
 int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissection *d,
                         int64_t ts_ns, uint32_t wirelen, int bidirectional);
 uint64_t fp_flow_key_hash(const fp_flow_key *k);
+/* Sharded runs: the shard (of `shards`) that keeps a flow is a function of its key's two
+ * endpoints, symmetric (sums of the addresses' words and of the ports), so a packet's shard
+ * is found without ordering its endpoints into the canonical key (one- and two-way keys
+ * alike); one multiply-xorshift mix, the top bits scaled to [0, shards). */
+static inline uint32_t fp_flow_endpoints_shard(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1, uint32_t ports,
+                                               uint32_t shards)
+{
+    uint64_t h = (a0 + b0) * 0x9E3779B97F4A7C15ull ^ (a1 + b1) * 0xC2B2AE3D27D4EB4Full ^ ports;
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (uint32_t)(((h >> 40) * shards) >> 24);
+}
+uint32_t fp_flow_shard(const fp_flow_key *k, uint32_t shards);
+/* The shard of a plain TCP/UDP record without dissecting it (fp_dissect_key_fields: the key
+ * fp_flow_packet_from would make after fp_dissect_ex(flags)); -1 when the record needs its
+ * dissection to be keyed (tunnels, fragments, ICMP, non-IP...). */
+int fp_flow_key_pass(const uint8_t *data, uint32_t caplen, uint32_t linktype, int flags, uint32_t shards);
 /* Identification of an IP fragment (IPv4 id or IPv6 fragment header id); 0 if none. */
 int fp_flow_fragment_id(const uint8_t *data, const fp_dissection *d, uint32_t *id);
 
@@ -283,8 +301,6 @@ fp_flow_order fp_flow_table_bound(const fp_flow_table *t);
 /* Sharded tables: the input positions at which this shard created flows, ascending (a flow's
  * id in the single-table run is its rank among every shard's creations). */
 const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n);
-/* The shard a key belongs to among `shards`. */
-uint32_t fp_flow_key_shard(uint64_t key_hash, uint32_t shards);
 uint64_t fp_flow_table_count(const fp_flow_table *t);
 
 #endif

@@ -182,3 +182,36 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
     }
     return 0;
 }
+
+/* An address as the shard's two words: IPv4's 4 bytes as one, IPv6's 16 as two (loaded
+ * whole: no byte copy into a wider buffer, which stalls the load behind the stores). */
+static void address_words(const uint8_t *a, int version, uint64_t w[2])
+{
+    if (version == 4) {
+        uint32_t v;
+        memcpy(&v, a, 4);
+        w[0] = v;
+        w[1] = 0;
+    } else {
+        memcpy(&w[0], a, 8);
+        memcpy(&w[1], a + 8, 8);
+    }
+}
+
+uint32_t fp_flow_shard(const fp_flow_key *k, uint32_t shards)
+{
+    uint64_t a[2], b[2];
+    address_words(k->a, k->ip_version, a);
+    address_words(k->b, k->ip_version, b);
+    return fp_flow_endpoints_shard(a[0], a[1], b[0], b[1], (uint32_t)k->pa + k->pb, shards);
+}
+
+int fp_flow_key_pass(const uint8_t *data, uint32_t caplen, uint32_t linktype, int flags, uint32_t shards)
+{
+    fp_key_fields f;
+    if (fp_dissect_key_fields(data, caplen, linktype, flags, &f) < 0) return -1;
+    uint64_t a[2], b[2]; /* the key's endpoints, in whichever order fp_flow_packet_from puts them */
+    address_words(f.src, f.version, a);
+    address_words(f.dst, f.version, b);
+    return (int)fp_flow_endpoints_shard(a[0], a[1], b[0], b[1], (uint32_t)f.sport + f.dport, shards);
+}

@@ -511,13 +511,12 @@ static int attribute_fragment(fp_flow_table *t, fp_flow_packet *p, const uint8_t
 }
 
 /* What every table does with every packet, its own or not: counters and the clock. */
-static void table_account(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen)
+static void table_account(fp_flow_table *t, int64_t ts_ns, uint32_t wirelen)
 {
     t->pkt = t->stats.packets;
     t->order.pkt = t->pkt;
     t->stats.packets++;
     t->stats.bytes += wirelen;
-    if (anomalous) t->stats.anomalies++;
     if (!t->has_now || ts_ns > t->now) {
         t->now = ts_ns;
         t->has_now = 1;
@@ -545,11 +544,20 @@ int fp_flow_classify(fp_flow_packet *p, const uint8_t *data, const fp_dissection
     return FP_FLOW_KEYED;
 }
 
+/* Packets with anomalies are counted by one table of a sharded run: the shard that keeps the
+ * packet's flow, shard 0 for packets no table keeps. A worker skips other shards' packets
+ * without dissecting them (fastpkt.parallel sums the counts). */
+static void count_anomalous(fp_flow_table *t, int anomalous, int kept)
+{
+    if (anomalous && (kept || t->cfg.shards < 2 || t->cfg.shard == 0)) t->stats.anomalies++;
+}
+
 void fp_flow_table_pass(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen, int kind)
 {
-    table_account(t, anomalous, ts_ns, wirelen);
+    table_account(t, ts_ns, wirelen);
     if (kind == FP_FLOW_NON_IP) t->stats.non_ip_packets++;
     else if (kind == FP_FLOW_BAD_TRANSPORT) t->stats.bad_transport++;
+    if (kind != FP_FLOW_KEYED) count_anomalous(t, anomalous, 0);
 }
 
 /* A keyed packet of this table's flows: find or start its flow and account it. */
@@ -598,18 +606,21 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
                        int64_t ts_ns, uint32_t wirelen)
 {
     fp_flow_packet p;
-    table_account(t, d->anomalies != 0, ts_ns, wirelen);
+    table_account(t, ts_ns, wirelen);
     if (fp_flow_packet_from(&p, data, d, ts_ns, wirelen, t->cfg.bidirectional) < 0) {
         t->stats.non_ip_packets++;
+        count_anomalous(t, d->anomalies != 0, 0);
         return;
     }
     if (bad_transport(d)) {
         t->stats.bad_transport++;
+        count_anomalous(t, d->anomalies != 0, 0);
         return;
     }
     int orphan = d->is_fragment ? attribute_fragment(t, &p, data, d) : 0;
     uint64_t h = fp_flow_key_hash(&p.key);
-    if (t->cfg.shards > 1 && fp_flow_key_shard(h, t->cfg.shards) != t->cfg.shard) return; /* another's */
+    if (t->cfg.shards > 1 && fp_flow_shard(&p.key, t->cfg.shards) != t->cfg.shard) return; /* another's */
+    count_anomalous(t, d->anomalies != 0, 1);
     table_take(t, &p, h, orphan);
 }
 
@@ -617,7 +628,8 @@ void fp_flow_table_add_keyed(fp_flow_table *t, const fp_flow_packet *p, const fp
 {
     fp_flow_packet own = *p;
     own.d = d;
-    table_account(t, d->anomalies != 0, p->ts_ns, p->wirelen);
+    table_account(t, p->ts_ns, p->wirelen);
+    count_anomalous(t, d->anomalies != 0, 1);
     table_take(t, &own, hash, 0);
 }
 
@@ -668,11 +680,4 @@ const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n)
 {
     *n = t->ncreations;
     return t->creations;
-}
-
-/* High hash bits: the table's slots use the low ones, which then stay evenly used. A
- * multiply and shift instead of a division: the top 24 bits scaled to [0, shards). */
-uint32_t fp_flow_key_shard(uint64_t key_hash, uint32_t shards)
-{
-    return (uint32_t)(((key_hash >> 40) * shards) >> 24);
 }

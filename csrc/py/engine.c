@@ -270,19 +270,20 @@ static int engine_defrag(fp_flows_obj *fl, int policy, const fp_record *rec, con
 }
 
 /* After a packet: end the batch (output wanted, a queue to hand over, a failure to raise). */
-static int pump_should_stop(fp_flows_obj *fl, int until_output)
+static int pump_should_stop(fp_flows_obj *fl, size_t until_output)
 {
-    return shard_over_budget(fl) || (until_output && fl->out_n > fl->out_pos) ||
+    return shard_over_budget(fl) || (until_output && fl->out_n - fl->out_pos >= until_output) ||
            (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) || /* keep the queue short */
            (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) || /* raise now */
            (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES);
 }
 
-/* The next record of the time-ordered merge of the readers, dissected (into *d unless its
- * Reader's display filter made the dissection). Returns PUMP_MORE with it, PUMP_END when
- * every reader has ended, PUMP_IDLE, or PUMP_ERROR with the failing reader in *which. */
+/* The next record of the time-ordered merge of the readers, with its dissection in *dp when
+ * its Reader's display filter made one (else NULL: the caller dissects). Returns PUMP_MORE
+ * with it, PUMP_END when every reader has ended, PUMP_IDLE, or PUMP_ERROR with the failing
+ * reader in *which. */
 static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_obj **from,
-                       const fp_dissection **dp, fp_dissection *d, int *pull_rc, Py_ssize_t *which,
+                       const fp_dissection **dp, int *pull_rc, Py_ssize_t *which,
                        fp_error *err, char *errbuf, size_t errlen)
 {
     Py_ssize_t best = -1;
@@ -310,12 +311,7 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_
     if (best < 0) return PUMP_END;
     *rec = &fl->pending[best];
     *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best);
-    *dp = &fl->pending_d[best];
-    if (!fl->has_pending_d[best]) {
-        fp_dissect_ex((*rec)->data, (*rec)->caplen, (*rec)->wirelen, (*rec)->linktype,
-                      (*from)->dissect_flags | FP_DISSECT_FCS((*rec)->fcs_len), d);
-        *dp = d;
-    }
+    *dp = fl->has_pending_d[best] ? &fl->pending_d[best] : NULL;
     fl->has_pending[best] = 0;
     return PUMP_MORE;
 }
@@ -337,7 +333,7 @@ static int next_fed(fp_flows_obj *fl, const fp_feed_pass **pass, const fp_record
 /* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
  * reader has ended, PUMP_ERROR with the failing reader in *which, PUMP_ABORT when the
  * shared feed failed. */
-static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc, Py_ssize_t *which,
+static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_rc, Py_ssize_t *which,
                 fp_error *err, char *errbuf, size_t errlen)
 {
     fp_dissection d;
@@ -348,8 +344,20 @@ static int pump(fp_flows_obj *fl, size_t budget, int until_output, int *pull_rc,
         const fp_feed_class *cls = NULL;
         const fp_feed_pass *pass = NULL;
         int rc = fl->feed ? next_fed(fl, &pass, &rec, &from, &dp, &cls)
-                          : next_merged(fl, &rec, &from, &dp, &d, pull_rc, which, err, errbuf, errlen);
+                          : next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
         if (rc != PUMP_MORE) return rc;
+        if (dp == NULL && !pass) {
+            int flags = from->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
+            int shard = fl->shards > 1 ? fp_flow_key_pass(rec->data, rec->caplen, rec->linktype, flags, fl->shards) : -1;
+            if (shard >= 0 && (uint32_t)shard != fl->shard) {
+                /* another shard's packet, keyed from its first bytes: counters and clock only */
+                fp_flow_table_pass(fl->table, 0, rec->ts_ns, rec->wirelen, FP_FLOW_KEYED);
+                if (pump_should_stop(fl, until_output)) break;
+                continue;
+            }
+            fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, flags, &d);
+            dp = &d;
+        }
         if (pass && pass->kind != FP_FLOW_FRAGMENT && (pass->kind != FP_FLOW_KEYED || pass->shard != fl->shard)) {
             /* another shard's packet, or one no table keeps: counters and clock only */
             fp_flow_table_pass(fl->table, pass->anomalous, pass->ts_ns, pass->wirelen, pass->kind);
@@ -462,8 +470,10 @@ static int live_publish(fp_flows_obj *fl, fp_state *st);
  * buffer) soon after they end. */
 #define LIVE_BATCH (1u << 13)
 
-/* Run the engine: to the end, or (until_output) until a flow is ready. */
-static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
+/* Run the engine: to the end (until_output 0), or until that many records wait in the output
+ * queue (an export's batch takes them in one run: a run per record cost a GIL round trip,
+ * a claim of the readers and a progress call per flow). */
+static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
 {
     if (fl->busy) {
         PyErr_SetString(PyExc_RuntimeError, "Flows is being read by another thread");
@@ -547,7 +557,9 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, int until_output)
             status = -1;
             break;
         }
-        if (until_output && fl->out_n > fl->out_pos) break;
+        if (until_output && (fl->out_n - fl->out_pos >= until_output ||
+                             (rc == PUMP_IDLE && fl->out_n > fl->out_pos))) /* a quiet live capture */
+            break;
     }
     if (fl->feed && !fl->feed_end && (status < 0 || fl->finished)) { /* leaving early: no one waits for us */
         Py_BEGIN_ALLOW_THREADS
@@ -627,7 +639,7 @@ static PyObject *flows_columns_next(PyObject *self, PyObject *arg)
     }
     fl->mode = MODE_STREAM;
     while (fl->out_n - fl->out_pos < (size_t)want && (!fl->finished || fl->memory_error))
-        if (flows_run(fl, st, 1) < 0) return NULL;
+        if (flows_run(fl, st, (size_t)want) < 0) return NULL;
     size_t k = fl->out_n - fl->out_pos;
     if (k > (size_t)want) k = (size_t)want;
     fl->busy = 1;
@@ -667,7 +679,7 @@ static PyObject *flows_iternext(PyObject *self)
     }
     if (fl->out_pos == fl->out_n) {
         fl->out_pos = fl->out_n = 0; /* everything yielded: reuse the buffer */
-        if ((!fl->finished || fl->memory_error) && flows_run(fl, st, 1) < 0) return NULL;
+        if ((!fl->finished || fl->memory_error) && flows_run(fl, st, FLUSH_BATCH) < 0) return NULL;
         if (fl->out_pos == fl->out_n) return NULL;
     }
     fp_flow *f = &fl->out[fl->out_pos];

@@ -155,7 +155,7 @@ static int fill(fp_feed *f, feed_window *s, fp_reader_obj *r, uint64_t start, ui
                                               &c->hash);
         *p = (fp_feed_pass){.ts_ns = rec.ts_ns,
                             .wirelen = rec.wirelen,
-                            .shard = c->kind == FP_FLOW_KEYED ? (uint16_t)fp_flow_key_shard(c->hash, f->workers) : 0,
+                            .shard = c->kind == FP_FLOW_KEYED ? (uint16_t)fp_flow_shard(&c->p.key, f->workers) : 0,
                             .kind = c->kind,
                             .anomalous = d->anomalies != 0};
     }
