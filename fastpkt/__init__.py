@@ -243,9 +243,18 @@ def read_frames(
             return list(chunk.record_batches(batch_size=batch_size))
         return [chunk.to_pandas(progress=False)]
 
+    def convert_in_range(chunk: PacketList) -> list[Any]:
+        """One of n threads converting ranges: its columns on its own thread (columns()
+        alone splits the rows over every CPU, which n threads at once oversubscribe)."""
+        if arrow:
+            return convert(chunk)
+        from . import frames
+
+        return [frames.to_pandas(chunk.columns(_threads=1))]
+
     n = parallel.resolve_workers(workers, source)
     if n > 1 and parallel.rangeable(source, on_error, display_filter):
-        for part in parallel.packet_batches(source, n, batch_size, convert, filter=filter, on_error=on_error,
+        for part in parallel.packet_batches(source, n, batch_size, convert_in_range, filter=filter, on_error=on_error,
                                             progress=bar):
             yield from part
         return

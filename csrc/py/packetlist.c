@@ -984,9 +984,11 @@ static PyObject *packetlist_release_pages(PyObject *self, PyObject *unused)
 
 static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"progress", NULL};
+    static char *kwlist[] = {"progress", "_threads", NULL};
     PyObject *progress = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:columns", kwlist, &progress)) return NULL;
+    int threads = 0; /* 0: the online CPUs; fastpkt.read_frames' range workers ask for 1 */
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$i:columns", kwlist, &progress, &threads)) return NULL;
+    if (threads < 1) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     fp_packetlist *pl = PL(self);
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return NULL;
@@ -1026,7 +1028,7 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kw
         for (int k = 0; k < NUM_CATS; k++) part.codes[k] = scratch + (size_t)k * (size_t)chunk;
         int failed;
         Py_BEGIN_ALLOW_THREADS
-        failed = fill_rows_parallel(&part, pl->entries + start, m, mapping, (int)sysconf(_SC_NPROCESSORS_ONLN)) < 0;
+        failed = fill_rows_parallel(&part, pl->entries + start, m, mapping, threads) < 0;
         Py_END_ALLOW_THREADS
         memcpy(c.cats, part.cats, sizeof c.cats);
         for (int k = 0; k < NUM_CATS; k++)
@@ -1693,8 +1695,9 @@ static PyGetSetDef packetlist_getset[] = {
 static PyMethodDef packetlist_methods[] = {
     {"summary", packetlist_summary, METH_NOARGS, "One summary line per packet."},
     {"columns", (PyCFunction)(void (*)(void))packetlist_columns, METH_VARARGS | METH_KEYWORDS,
-     "columns($self, /, progress=None)\n--\n\nTyped column buffers built in C (see fastpkt.frames for the layout);\n"
-     "progress(rows_done, rows) is called between chunks of rows."},
+     "columns($self, /, progress=None, *, _threads=0)\n--\n\nTyped column buffers built in C (see fastpkt.frames for the layout);\n"
+     "progress(rows_done, rows) is called between chunks of rows. _threads: at most that many threads\n"
+     "fill them (0: the online CPUs; threads that each convert a batch ask for 1)."},
     {"filter_mask", packetlist_filter_mask, METH_O,
      "filter_mask(display_filter) -> bytes\n--\n\nOne byte per packet: 1 where the Wireshark "
      "display filter (text or DisplayFilter) passes it, computed in C (frame.number = position "
