@@ -2,14 +2,13 @@
 
 Each worker is one C engine on its own thread (the engines release the GIL while they read,
 dissect and track packets), configured as shard i of N: it keeps only the flows whose
-canonical key hashes to i, but sees every packet, so every flow, stream and ClientHello sees
+endpoints hash to i, but sees every packet, so every flow, stream and ClientHello sees
 all of its packets in order, and its clock, expiry decisions and fragment table are the
-single engine's. Over one mapped capture the workers share a dissection feed (``_Feed``,
-csrc/py/engine_feed.c): the capture is cut into record-aligned windows of ``WINDOW_BYTES``,
-each read, dissected and keyed once by one worker in turn, and every shard consumes every
-window in input order (another shard's packets only move its counters and clock).
-Elsewhere (several files, streams, display filters reading frame.number, on_error="skip")
-every worker reads the whole input itself. Every record carries its place in the single engine's output (the
+single engine's. Every worker reads the whole input with its own Readers and keys each plain
+TCP/UDP record from its first bytes (the shard key pass, csrc/dissect/keypass.c): it
+dissects only its own packets (and those the key pass cannot key: tunnels, fragments,
+ICMP, non-IP), and another shard's packet moves only its counters and clock. No worker reads
+what another wrote until the merge. Every record carries its place in the single engine's output (the
 packet at which it left and its rank among that packet's departures), so the merge
 (``_merge`` in C) gives the same records, in the same order, with the same flow ids, as
 ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
@@ -29,8 +28,7 @@ AUTO_MIN_BYTES = 64 << 20
 # Counters every worker computes identically (each reads every packet) ...
 _SAME = ("packets", "bytes", "non_ip_packets", "fragments", "fragment_misses",
          "bad_transport", "time_reversals", "reversal_risks", "finished",
-         "defrag",  # every worker reassembles every datagram before keeping its share
-         "fed")  # the workers shared one reading of the capture (or each read all of it)
+         "defrag")  # every worker reassembles every datagram before keeping its share
 
 
 def usable_cores() -> int:
@@ -88,59 +86,29 @@ def _sum(values: Sequence[Any]) -> Any:
 
 def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The counters of the whole run: per-packet ones from any worker (they all read every
-    packet), per-flow ones summed. Memory and max_flows_seen are sums over workers (each
-    had its own table and share of max_memory)."""
+    packet), per-flow ones summed, and so are ``anomalies`` (a packet is counted by the
+    shard that keeps it: the others skip it undissected) and ``key_pass_skips``. Memory and
+    max_flows_seen are sums over workers (each had its own table and share of max_memory)."""
     out = {k: (parts[0][k] if k in _SAME else _sum([p[k] for p in parts])) for k in parts[0]}
     out["workers"] = len(parts)
     out["worker_memory_peak_bytes"] = [p["memory_peak_bytes"] for p in parts]
     return out
 
 
-#: A capture fed to the workers is cut into windows of about this many bytes: each is read,
-#: dissected and keyed by one worker, then consumed by every shard table. Small windows stay
-#: in cache between their producer and consumers and bound the feed's memory (2 windows'
-#: records per worker).
-WINDOW_BYTES = 128 << 10
-
-
-def _feed(readers: list[list[Reader]], n: int, bidirectional: bool, open_readers: Callable[[], list[Reader]]) -> Any:
-    """The shared dissection feed over one mapped capture (``_Feed``, csrc/py/engine_feed.c),
-    or None where it cannot apply: several files (merged by time), streams (stdin, pipes,
-    file objects, compressed files), a display filter that reads frame.number (it counts
-    from the start; any other filter is decided where the window is dissected),
-    on_error="skip" (a resync depends on what came before), or a capture too small to give
-    every worker a window."""
-    from ._fastpkt import _Feed
-
-    if any(len(rs) != 1 for rs in readers):
-        return None
-    first = readers[0][0]
-    if first.size - first.position < n * WINDOW_BYTES:
-        return None
-    try:
-        return _Feed(tuple(rs[0] for rs in readers), open_readers()[0], WINDOW_BYTES, bidirectional)
-    except (ValueError, Error):
-        return None
-
-
 def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,
-        options: dict[str, Any], *, feed: bool = True) -> Any:
+        options: dict[str, Any]) -> Any:
     """Run ``n`` shards of an engine type on threads and merge them into one engine.
 
-    Over one mapped capture the workers share a dissection feed: the capture is cut into
-    record-aligned windows, each read and dissected by one worker in turn, and every shard
-    table consumes every window in input order (see ``_feed``); elsewhere every worker reads
-    the whole input itself. max_memory and max_flows are divided between the workers (one
-    budget for the run). When the shards cannot be merged into the single engine's result (a
-    flow was evicted or an allocation failed: the budget differs; the records a shard holds
-    for the merge passed its share of max_memory, ``budget_stops``: it stopped there, since
-    one engine streams them; a packet out of time order may have changed an expiry decision,
-    ``reversal_risks``; the input is corrupt or cut, which one engine reports after the
-    records before it), a single engine over fresh Readers is returned. When a window of
-    the feed is not proven a record boundary, the run is repeated with each worker reading
-    the whole input."""
+    Every worker reads the whole input with its own Readers and dissects only its shard's
+    packets (the others are keyed from their first bytes and skipped). max_memory and
+    max_flows are divided between the workers (one budget for the run). When the shards
+    cannot be merged into the single engine's result (a flow was evicted or an allocation
+    failed: the budget differs; the records a shard holds for the merge passed its share of
+    max_memory, ``budget_stops``: it stopped there, since one engine streams them; a packet
+    out of time order may have changed an expiry decision, ``reversal_risks``; the input is
+    corrupt or cut, which one engine reports after the records before it), a single engine
+    over fresh Readers is returned."""
     single = dict(options)
-    sharded = dict(options)
     max_memory = options.pop("max_memory", None)
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     options["max_memory"] = max(1, max_memory // n)
@@ -148,12 +116,10 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         options["max_flows"] = max(1, options["max_flows"] // n)
     progress = options.pop("progress", None)
     readers = [open_readers() for _ in range(n)]
-    fed = _feed(readers, n, options.get("bidirectional", True), open_readers) if feed else None
-    shards = [engine(readers[i], _shard=(i, n, True) if fed is None else (i, n, True, fed),
-                     progress=progress if i == 0 else None, **options)
+    shards = [engine(readers[i], _shard=(i, n, True), progress=progress if i == 0 else None, **options)
               for i in range(n)]
     if hasattr(engine, "_merge_live"):
-        return _run_live(engine, shards, fed, open_readers, n, single, sharded)
+        return _run_live(engine, shards, open_readers, single)
     errors: list[BaseException | None] = [None] * n
 
     def work(i: int) -> None:
@@ -167,13 +133,10 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     for t in threads:
         t.start()
     work(0)  # the caller's thread is worker 0: its progress bar and Ctrl+C stay where they were
-    if isinstance(errors[0], KeyboardInterrupt):  # stop the others
-        if fed is not None:  # they return within a window; their records point into every
-            fed._cancel()    # worker's mapping, so no Reader is closed under them
-        else:  # closed Readers end at once
-            for rs in readers:
-                for r in rs:
-                    r.close()
+    if isinstance(errors[0], KeyboardInterrupt):  # stop the others: closed Readers end at once
+        for rs in readers:
+            for r in rs:
+                r.close()
     for t in threads:
         t.join()
     for e in errors:
@@ -184,32 +147,23 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     stats = merge_stats([s.stats for s in shards]) if not any(errors) else None
     if stats is None or stats["evicted"] or stats["allocation_failures"] or stats["reversal_risks"] or \
             stats["budget_stops"]:
-        del shards, readers, fed  # their memory, before the single run takes its own
+        del shards, readers  # their memory, before the single run takes its own
         return engine(open_readers(), **single)
-    if fed is not None and fed.failed:
-        del shards, readers, fed
-        return run(engine, open_readers, n, sharded, feed=False)
     return type(shards[0])._merge(tuple(shards))
 
 
-def _run_live(engine: Any, shards: list[Any], fed: Any, open_readers: Callable[[], list[Reader]], n: int,
-              single: dict[str, Any], sharded: dict[str, Any]) -> Any:
+def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Reader]],
+              single: dict[str, Any]) -> Any:
     """Streams handed out while the workers run: every shard on its own thread, the merged
     engine (``_merge_live``, csrc/py/engine.c) hands out each Stream once every shard is past
-    it, in the single engine's order and with its ids, so only a few batches of Streams wait.
-    When a shard cannot finish as the single engine would (see ``run``; also its share of
-    max_memory full with Streams the merge cannot hand out yet, or Ctrl+C), the workers stop
-    and the merged engine goes on with ``fallback(k)``: one engine, whose first k Streams (those
-    already handed out) it skips (a window of the feed not proven before any was handed out:
-    the shards again, each reading the whole input)."""
+    it, in the single engine's order and with its ids. When a shard cannot finish as the
+    single engine would (see ``run``; also its share of max_memory full with Streams the
+    merge cannot hand out yet, or Ctrl+C), the workers stop and the merged engine goes on
+    with ``fallback(k)``: one engine, whose first k Streams (those already handed out) it
+    skips."""
     def fallback(k: int) -> Any:
-        nonlocal fed
         for t in threads:  # their shards' memory goes before one engine takes its own
             t.join()
-        unproven = fed is not None and fed.failed == 1  # told once the workers stopped
-        fed = None
-        if k == 0 and unproven:
-            return run(engine, open_readers, n, sharded, feed=False)
         return engine(open_readers(), **single)
 
     merged = engine._merge_live(tuple(shards), fallback)

@@ -273,20 +273,9 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
                        int64_t ts_ns, uint32_t wirelen);
 /* Move "now" forward without a packet (a quiet live capture): expires idle flows. */
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns);
-/* How a table takes a packet before it looks up the packet's flow: not IP, TCP/UDP
- * without a readable header (counted only), a fragment (keyed through the fragment table),
- * or keyed, with its key's hash in *hash (p filled). */
-enum { FP_FLOW_KEYED = 0, FP_FLOW_NON_IP, FP_FLOW_BAD_TRANSPORT, FP_FLOW_FRAGMENT };
-int fp_flow_classify(fp_flow_packet *p, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
-                     uint32_t wirelen, int bidirectional, uint64_t *hash);
-/* A packet a sharded table does not keep (another shard's keyed packet, or a non-IP or
- * bad-transport one, as fp_flow_classify found): what fp_flow_table_add would do with it,
- * without reading its bytes or dissection (anomalous: it has anomalies): counters, clock
- * and expiry. */
-void fp_flow_table_pass(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen, int kind);
-/* A keyed packet of this table's shard as fp_flow_classify made it (d: its dissection, where
- * it is now): fp_flow_table_add without reading the packet's headers again. */
-void fp_flow_table_add_keyed(fp_flow_table *t, const fp_flow_packet *p, const fp_dissection *d, uint64_t hash);
+/* Another shard's packet, found by the key pass (fp_flow_key_pass) without dissecting it:
+ * what fp_flow_table_add would do with it in this table: counters, clock and expiry. */
+void fp_flow_table_skip(fp_flow_table *t, int64_t ts_ns, uint32_t wirelen);
 /* Emit every flow still in the table (expiration 'end', or fin/rst when closing). */
 void fp_flow_table_flush(fp_flow_table *t);
 /* The same for at most `max` flows (oldest first); returns the flows left. */

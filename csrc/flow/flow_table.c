@@ -534,16 +534,6 @@ static int bad_transport(const fp_dissection *d)
            !(d->is_fragment && d->frag_offset != 0);
 }
 
-int fp_flow_classify(fp_flow_packet *p, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
-                     uint32_t wirelen, int bidirectional, uint64_t *hash)
-{
-    if (fp_flow_packet_from(p, data, d, ts_ns, wirelen, bidirectional) < 0) return FP_FLOW_NON_IP;
-    if (bad_transport(d)) return FP_FLOW_BAD_TRANSPORT;
-    if (d->is_fragment) return FP_FLOW_FRAGMENT;
-    *hash = fp_flow_key_hash(&p->key);
-    return FP_FLOW_KEYED;
-}
-
 /* Packets with anomalies are counted by one table of a sharded run: the shard that keeps the
  * packet's flow, shard 0 for packets no table keeps. A worker skips other shards' packets
  * without dissecting them (fastpkt.parallel sums the counts). */
@@ -552,13 +542,7 @@ static void count_anomalous(fp_flow_table *t, int anomalous, int kept)
     if (anomalous && (kept || t->cfg.shards < 2 || t->cfg.shard == 0)) t->stats.anomalies++;
 }
 
-void fp_flow_table_pass(fp_flow_table *t, int anomalous, int64_t ts_ns, uint32_t wirelen, int kind)
-{
-    table_account(t, ts_ns, wirelen);
-    if (kind == FP_FLOW_NON_IP) t->stats.non_ip_packets++;
-    else if (kind == FP_FLOW_BAD_TRANSPORT) t->stats.bad_transport++;
-    if (kind != FP_FLOW_KEYED) count_anomalous(t, anomalous, 0);
-}
+void fp_flow_table_skip(fp_flow_table *t, int64_t ts_ns, uint32_t wirelen) { table_account(t, ts_ns, wirelen); }
 
 /* A keyed packet of this table's flows: find or start its flow and account it. */
 static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orphan)
@@ -622,15 +606,6 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     if (t->cfg.shards > 1 && fp_flow_shard(&p.key, t->cfg.shards) != t->cfg.shard) return; /* another's */
     count_anomalous(t, d->anomalies != 0, 1);
     table_take(t, &p, h, orphan);
-}
-
-void fp_flow_table_add_keyed(fp_flow_table *t, const fp_flow_packet *p, const fp_dissection *d, uint64_t hash)
-{
-    fp_flow_packet own = *p;
-    own.d = d;
-    table_account(t, p->ts_ns, p->wirelen);
-    count_anomalous(t, d->anomalies != 0, 1);
-    table_take(t, &own, hash, 0);
 }
 
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)

@@ -67,9 +67,7 @@ typedef struct {
     PyObject *parts;          /* _merge(): the shard engines owning the records' state, or NULL */
     uint32_t *owner;          /* _merge(): index in parts of each out record's engine */
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
-    PyObject *feed;           /* _shard=(i, n, stop, feed): records come from the shared feed */
-    fp_feed_cursor feed_at;
-    int feed_end;             /* the feed delivered every record */
+    uint64_t key_skips;       /* a shard: packets of other shards skipped undissected (key pass) */
     fp_live *live;            /* a live merge (Streams): the merged engine's, or the shard's */
     const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
     PyObject *fallback;       /* merged: callable(k) -> one engine past its first k records */
@@ -244,7 +242,7 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
  * input, Streams.run()): the output queue stays this short. */
 #define FLUSH_BATCH 64u
 
-enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2, PUMP_ABORT = 3 };
+enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
 
 /* A shard run with stop: the records it holds for the merge are not evictable, so once they
  * and the state pass max_memory the merged run would outgrow the budget (one engine streams). */
@@ -316,23 +314,11 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_
     return PUMP_MORE;
 }
 
-/* The next record from the shared feed (read and dissected once by some worker, in input
- * order): PUMP_MORE with it, PUMP_END, or PUMP_ABORT when the feed failed. */
-static int next_fed(fp_flows_obj *fl, const fp_feed_pass **pass, const fp_record **rec, const fp_reader_obj **from,
-                    const fp_dissection **dp, const fp_feed_class **cls)
-{
-    int rc = fp_feed_next((fp_feed *)fl->feed, fl->shard, &fl->feed_at, pass, rec, dp, cls);
-    if (rc <= 0) {
-        fl->feed_end = rc == 0;
-        return rc == 0 ? PUMP_END : PUMP_ABORT;
-    }
-    *from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, 0);
-    return PUMP_MORE;
-}
-
 /* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
- * reader has ended, PUMP_ERROR with the failing reader in *which, PUMP_ABORT when the
- * shared feed failed. */
+ * reader has ended, PUMP_ERROR with the failing reader in *which. A shard keys each record
+ * from its first bytes (fp_flow_key_pass) and dissects only its own packets and those the
+ * key pass cannot key (tunnels, fragments, ICMP, non-IP...: every shard dissects those);
+ * another shard's packet moves only its table's counters and clock. */
 static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_rc, Py_ssize_t *which,
                 fp_error *err, char *errbuf, size_t errlen)
 {
@@ -341,33 +327,19 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
         const fp_record *rec = NULL;
         const fp_reader_obj *from = NULL;
         const fp_dissection *dp = NULL;
-        const fp_feed_class *cls = NULL;
-        const fp_feed_pass *pass = NULL;
-        int rc = fl->feed ? next_fed(fl, &pass, &rec, &from, &dp, &cls)
-                          : next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
+        int rc = next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
         if (rc != PUMP_MORE) return rc;
-        if (dp == NULL && !pass) {
+        if (dp == NULL) {
             int flags = from->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
             int shard = fl->shards > 1 ? fp_flow_key_pass(rec->data, rec->caplen, rec->linktype, flags, fl->shards) : -1;
             if (shard >= 0 && (uint32_t)shard != fl->shard) {
-                /* another shard's packet, keyed from its first bytes: counters and clock only */
-                fp_flow_table_pass(fl->table, 0, rec->ts_ns, rec->wirelen, FP_FLOW_KEYED);
+                fp_flow_table_skip(fl->table, rec->ts_ns, rec->wirelen);
+                fl->key_skips++;
                 if (pump_should_stop(fl, until_output)) break;
                 continue;
             }
             fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, flags, &d);
             dp = &d;
-        }
-        if (pass && pass->kind != FP_FLOW_FRAGMENT && (pass->kind != FP_FLOW_KEYED || pass->shard != fl->shard)) {
-            /* another shard's packet, or one no table keeps: counters and clock only */
-            fp_flow_table_pass(fl->table, pass->anomalous, pass->ts_ns, pass->wirelen, pass->kind);
-            if (pump_should_stop(fl, until_output)) break;
-            continue;
-        }
-        if (pass && pass->kind == FP_FLOW_KEYED) { /* ours: keyed while its bytes were in cache */
-            fp_flow_table_add_keyed(fl->table, &cls->p, dp, cls->hash);
-            if (pump_should_stop(fl, until_output)) break;
-            continue;
         }
         const uint8_t *data = rec->data;
         uint32_t wirelen = rec->wirelen;
@@ -511,7 +483,7 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
             break;
         }
         check_allocations(fl);
-        if (fl->live && rc != PUMP_ERROR && rc != PUMP_ABORT) {
+        if (fl->live && rc != PUMP_ERROR) {
             int lp = live_publish(fl, st);
             if (lp != 0) {
                 fl->finished = 1;
@@ -536,10 +508,6 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
             status = -1;
             break;
         }
-        if (rc == PUMP_ABORT) { /* fastpkt.parallel sees the feed failed and runs without it */
-            fl->finished = 1;
-            break;
-        }
         if (rc == PUMP_END) {
             fl->finished = 1;
             for (Py_ssize_t i = 0; i < fl->nreaders; i++)
@@ -560,11 +528,6 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
         if (until_output && (fl->out_n - fl->out_pos >= until_output ||
                              (rc == PUMP_IDLE && fl->out_n > fl->out_pos))) /* a quiet live capture */
             break;
-    }
-    if (fl->feed && !fl->feed_end && (status < 0 || fl->finished)) { /* leaving early: no one waits for us */
-        Py_BEGIN_ALLOW_THREADS
-        fp_feed_cancel((fp_feed *)fl->feed);
-        Py_END_ALLOW_THREADS
     }
     fl->busy = 0;
     return status;
@@ -782,16 +745,14 @@ static uint64_t opt_hello_fields(PyObject *o, int *bad)
     return v;
 }
 
-/* _shard=(i, n[, stop[, feed]]): keep the flows of shard i of n (fastpkt.parallel runs n
- * such engines with stop set, fastpkt.dask without: a partition's records are its result),
- * reading the packets from a shared _Feed (engine_feed.c) when given. */
-static void shard_option(fp_flow_config *cfg, int *stop, PyObject **feed, PyObject *o, int *bad)
+/* _shard=(i, n[, stop]): keep the flows of shard i of n (fastpkt.parallel runs n such engines
+ * with stop set, fastpkt.dask without: a partition's records are its result). */
+static void shard_option(fp_flow_config *cfg, int *stop, PyObject *o, int *bad)
 {
     unsigned int i, n;
     *stop = 0;
-    *feed = NULL;
     if (*bad || o == NULL || o == Py_None) return;
-    if (!PyArg_ParseTuple(o, "II|pO:_shard", &i, &n, stop, feed)) {
+    if (!PyArg_ParseTuple(o, "II|p:_shard", &i, &n, stop)) {
         *bad = 1;
         return;
     }
@@ -806,7 +767,7 @@ static void shard_option(fp_flow_config *cfg, int *stop, PyObject **feed, PyObje
 
 /* The engine object both Flows and Streams are: readers checked, table built. */
 static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_flow_config *cfg,
-                                PyObject *progress, int drop_on_memory_error, int shard_stop, PyObject *feed)
+                                PyObject *progress, int drop_on_memory_error, int shard_stop)
 {
     fp_state *st = fp_state_from_type(type);
     if (st == NULL) return NULL;
@@ -825,13 +786,8 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
         Py_DECREF(tuple);
         return NULL;
     }
-    if (feed && fp_feed_check(feed, st, cfg->shard, cfg->shards, tuple, cfg->bidirectional) < 0) {
-        Py_DECREF(tuple);
-        return NULL;
-    }
     fl->readers = tuple;
     fl->nreaders = k;
-    fl->feed = Py_XNewRef(feed);
     fl->progress = Py_NewRef(progress);
     fl->pending = calloc(k ? (size_t)k : 1, sizeof *fl->pending);
     fl->pending_d = calloc(k ? (size_t)k : 1, sizeof *fl->pending_d);
@@ -843,7 +799,6 @@ static fp_flows_obj *engine_new(PyTypeObject *type, PyObject *readers, const fp_
     fl->held = calloc(k ? (size_t)k : 1, sizeof *fl->held);
     fl->held_cap = calloc(k ? (size_t)k : 1, sizeof *fl->held_cap);
     fl->budget = &fl->budget_store;
-    if (feed) fp_feed_attach((fp_feed *)feed, cfg->shard, fl->budget);
     fl->drop_on_memory_error = drop_on_memory_error;
     fl->shard = cfg->shard;
     fl->shards = cfg->shards;
@@ -897,15 +852,14 @@ static PyObject *flows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0, stop;
-    PyObject *feed;
-    shard_option(&cfg, &stop, &feed, shard, &bad);
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = bidirectional;
     timeouts(&cfg, idle, active, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop, feed);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
     return tls && bidirectional ? attach_hellos(fl, 0, hello_fields) : (PyObject *)fl;
 }
 
@@ -922,14 +876,13 @@ static PyObject *hellos_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0, stop;
-    PyObject *feed;
-    shard_option(&cfg, &stop, &feed, shard, &bad);
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     uint64_t hello_fields = opt_hello_fields(fields, &bad);
-    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop, stop, feed), 1, hello_fields);
+    return bad ? NULL : attach_hellos(engine_new(type, readers, &cfg, progress, drop, stop), 1, hello_fields);
 }
 
 /* DnsTransactions: the engine keyed as fastpkt.flows keys by default (same flow ids), with
@@ -946,15 +899,14 @@ static PyObject *dns_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     fp_flow_config cfg = {0};
     int bad = 0, stop;
-    PyObject *feed;
-    shard_option(&cfg, &stop, &feed, shard, &bad);
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, Py_None, &bad);
     int64_t txn_timeout = fp_seconds_to_ns(opt_seconds(timeout, "timeout", 10.0, &bad));
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop, feed);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
     if (fl == NULL) return NULL;
     fl->dns = fp_budget_malloc(fl->budget, FP_MEM_ENGINE, sizeof *fl->dns);
     if (fl->dns == NULL) {
@@ -989,8 +941,7 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     fp_flow_config cfg = {0};
     fp_reasm_config rc = {0};
     int bad = 0, stop;
-    PyObject *feed;
-    shard_option(&cfg, &stop, &feed, shard, &bad);
+    shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = 1;
     timeouts(&cfg, idle, NULL, &bad);
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -1000,7 +951,7 @@ static PyObject *streams_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     rc.store = store;
     int drop = memory_options(&cfg, max_memory, on_mem, &bad);
     if (bad) return NULL;
-    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop, feed);
+    fp_flows_obj *fl = engine_new(type, readers, &cfg, progress, drop, stop);
     if (fl == NULL) return NULL;
     fl->eng = fp_stream_engine_new(&rc, on_data != Py_None, fl->budget);
     if (fl->eng == NULL) {
@@ -1096,7 +1047,7 @@ static PyObject *engine_merge(PyObject *cls, PyObject *args)
     fp_flow_config cfg = {0};
     cfg.bidirectional = 1;
     cfg.max_flows = 1;
-    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0, 0, NULL);
+    fp_flows_obj *m = engine_new(type, none, &cfg, Py_None, 0, 0);
     Py_DECREF(none);
     if (m == NULL) return NULL;
     size_t total = 0;
@@ -1169,13 +1120,12 @@ static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
  * of its new flow creations and publishes its bound: no later record of it is below
  * fp_flow_table_bound. The consumer (the caller's thread) hands out the least queued
  * record once it is below every other shard's bound, numbered by the creations before it
- * over all shards: the single engine's order and ids. Shards stay within the feed ring of
- * each other, so the buffer holds a few batches of Streams; its bytes count in the
- * shard's share of max_memory. A shard that cannot go on as the single engine would
- * (eviction, allocation failure, time reversal risk, its share full, an error, the feed
- * failing) stops, and the consumer stops the others and goes on with one engine past the
- * records already handed out. A full buffer never waits for the consumer: a shard
- * waiting would hold the feed ring the shard the consumer waits for needs. */
+ * over all shards: the single engine's order and ids. Each shard reads the input itself,
+ * so the buffer holds what one shard ended while another has not reached it; its bytes
+ * count in the shard's share of max_memory. A shard that cannot go on as the single
+ * engine would (eviction, allocation failure, time reversal risk, its share full, an
+ * error) stops, and the consumer stops the others and goes on with one engine past the
+ * records already handed out. */
 
 typedef struct {
     PyObject *stream;
@@ -1326,8 +1276,6 @@ static PyObject *engine_live(PyObject *self, PyObject *unused)
         why = "error";
     } else if (fl->live_stop) {
         why = fl->live_stop;
-    } else if (fl->feed && !fl->feed_end) {
-        why = "feed";
     } else if (!fl->finished) {
         why = "error";
     }
@@ -1381,18 +1329,15 @@ static int live_take(fp_live *L, PyObject **stream, uint64_t *id)
     return LIVE_ITEM;
 }
 
-/* Stop every worker of a live merge: they return within a batch (the feed, if any, wakes
- * those waiting for a window). */
+/* Stop every worker of a live merge: they return within a batch. */
 static void live_cancel(fp_flows_obj *m)
 {
     fp_live *L = m->live;
-    PyObject *feed = m->parts ? FL(PyTuple_GET_ITEM(m->parts, 0))->feed : NULL;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&L->mu);
     L->cancelled = 1;
     pthread_cond_broadcast(&L->cv);
     pthread_mutex_unlock(&L->mu);
-    if (feed) fp_feed_cancel((fp_feed *)feed);
     Py_END_ALLOW_THREADS
 }
 
@@ -1406,11 +1351,10 @@ static int live_fall_back(fp_flows_obj *m)
         PyErr_SetString(PyExc_RuntimeError, "these Streams could not go on with one engine");
         return -1;
     }
-    if (m->fell_back == NULL) { /* the stop that started it, not the others' (the feed cancelled) */
+    if (m->fell_back == NULL) { /* the stop that started it */
         pthread_mutex_lock(&L->mu);
         for (uint32_t i = 0; i < L->n; i++)
-            if (L->s[i].done == 2 && (m->fell_back == NULL || strcmp(m->fell_back, "feed") == 0))
-                m->fell_back = L->s[i].why;
+            if (L->s[i].done == 2 && m->fell_back == NULL) m->fell_back = L->s[i].why;
         pthread_mutex_unlock(&L->mu);
     }
     live_cancel(m);
@@ -1532,7 +1476,7 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     fp_flow_config cfg = {0};
     cfg.bidirectional = 1;
     cfg.max_flows = 1;
-    fp_flows_obj *m = none ? engine_new(type, none, &cfg, Py_None, 0, 0, NULL) : NULL;
+    fp_flows_obj *m = none ? engine_new(type, none, &cfg, Py_None, 0, 0) : NULL;
     Py_XDECREF(none);
     if (m == NULL) {
         L->refs = 1;
@@ -1561,7 +1505,6 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(FL(self)->progress);
     Py_VISIT(FL(self)->on_data);
     Py_VISIT(FL(self)->parts);
-    Py_VISIT(FL(self)->feed);
     Py_VISIT(FL(self)->fallback);
     Py_VISIT(FL(self)->single);
     return 0;
@@ -1569,8 +1512,6 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
 
 static int flows_clear(PyObject *self)
 {
-    if (FL(self)->feed) fp_feed_detach((fp_feed *)FL(self)->feed, FL(self)->budget);
-    Py_CLEAR(FL(self)->feed);
     Py_CLEAR(FL(self)->readers);
     Py_CLEAR(FL(self)->progress);
     Py_CLEAR(FL(self)->on_data);
@@ -1692,8 +1633,12 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
     PyObject *df = fp_defrag_stats_dict(fl->defrag);
     if (df == NULL || d == NULL || PyDict_SetItemString(d, "defrag", df) < 0) Py_CLEAR(d);
     Py_XDECREF(df);
-    /* a shard: whether its packets came from the shared feed (each read and dissected once) */
-    if (d && fl->shards > 1 && PyDict_SetItemString(d, "fed", fl->feed_end ? Py_True : Py_False) < 0) Py_CLEAR(d);
+    /* a shard: the packets of other shards it skipped without dissecting them */
+    if (d && fl->shards > 1) {
+        PyObject *v = PyLong_FromUnsignedLongLong(fl->key_skips);
+        if (v == NULL || PyDict_SetItemString(d, "key_pass_skips", v) < 0) Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL && fl->dns == NULL)) return d;
     PyObject *r;
     if (fl->dns) {

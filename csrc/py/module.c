@@ -173,7 +173,6 @@ static int fastpkt_exec(PyObject *m)
     if (fp_capture_register(m, st) < 0) return -1;
     if (fp_http_register(m, st) < 0) return -1;
     if (fp_flows_register(m, st) < 0) return -1;
-    if (fp_feed_register(m, st) < 0) return -1;
     if (fp_arrow_register(m) < 0) return -1;
     if (fp_info_register(m) < 0) return -1;
     if (fp_stats_register(m, st) < 0) return -1;

@@ -31,7 +31,6 @@ typedef struct {
     PyTypeObject *ClientHello_Type;  /* engine_hellos.c: struct sequence of one hello */
     PyTypeObject *DnsTransactions_Type; /* engine.c: the engine with DNS pairing */
     PyTypeObject *DnsTransaction_Type;  /* engine_dns.c: struct sequence of one transaction */
-    PyTypeObject *Feed_Type;         /* engine_feed.c: a parallel run's shared dissection feed */
     PyTypeObject *Raw_Type;       /* bytes subclass returned by pkt['Raw'] */
     PyTypeObject *Layer_Types[FP_L_COUNT]; /* indexed by fp_layer_id; NULL for link pseudo-layers */
     PyTypeObject *TCPFlags_Type;
@@ -340,7 +339,6 @@ int fp_reader_register(PyObject *m, fp_state *st);
 int fp_packetlist_register(PyObject *m, fp_state *st);
 int fp_writer_register(PyObject *m, fp_state *st);
 int fp_flows_register(PyObject *m, fp_state *st);
-int fp_feed_register(PyObject *m, fp_state *st); /* engine_feed.c */
 int fp_streams_register(PyObject *m, fp_state *st);
 int fp_hellos_register(PyObject *m, fp_state *st);
 int fp_dns_register(PyObject *m, fp_state *st); /* engine_dns.c: DnsTransaction, DNS_FIELDS */
