@@ -17,6 +17,10 @@ Rows:
   streams wN         the Streams of fp.streams(path, workers=N), iterated (bytes kept per Stream)
   frames wN          every DataFrame of fp.read_frames(path, workers=N): packets by record-aligned
                      byte ranges, each read and converted once (no flow state)
+  flows pieces wN    the file cut into N record-aligned pieces (pcap), len(fp.flows(piece,
+                     workers=1)) in N processes at once: what fully independent work gives on
+                     this machine (seconds: the slowest piece; CPU: their sum), the reference
+                     for "flows wN"
   dask wN pandas     fastpkt.dask.flows([path], npartitions=N).compute() on a LocalCluster of N
                      threads (compare with "flows wN pandas": the Dask overhead)
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
@@ -26,9 +30,9 @@ one worker (speedup / N), process CPU seconds, their ratio to one worker's ("cpu
 work N workers add; issue 17's goal is at most 1.25 for 2), CPU seconds per worker, the CPU bound on
 speedup (one worker's CPU over each of N workers' share: what N idle cores would give) and
 its efficiency (bound / N), peak RSS, each worker's engine peak
-(stats['worker_memory_peak_bytes']), and "fed" when the workers shared one reading of the
-capture (the dissection feed; otherwise each worker read all of it). The machine's usable cores and load bound
-what the wall clock can show.
+(stats['worker_memory_peak_bytes']), and "skips" (stats['key_pass_skips']: the packets the
+workers keyed from their first bytes and left to the shard that keeps them). The machine's
+usable cores and load bound what the wall clock can show.
 """
 from __future__ import annotations
 
@@ -66,7 +70,7 @@ c1 = resource.getrusage(resource.RUSAGE_SELF)
 st = eng.stats if what != "frames" else st
 print(json.dumps({"packets": int(st["packets"]), "seconds": dt, "records": n,
                   "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
-                  "user": c1.ru_utime - c0.ru_utime, "merged": "workers" in st, "fed": bool(st.get("fed")),
+                  "user": c1.ru_utime - c0.ru_utime, "merged": "workers" in st, "skips": st.get("key_pass_skips", 0),
                   "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]]) if what != "frames" else []}))
 """
 
@@ -117,6 +121,38 @@ print(json.dumps({"packets": int(df["bidirectional_packets"].sum()), "seconds": 
 """
 
 
+def pieces(py: str, path: str, n: int):
+    """The "flows pieces wN" row: n record-aligned pieces of a pcap, one process each, at once."""
+    import tempfile
+
+    import fastpkt as fp
+
+    def run() -> dict:
+        with fp.Reader(path) as r:
+            if r.format != "pcap":
+                return {"error": "pieces need a pcap file"}
+            bounds = r._split(n)
+        with open(path, "rb") as f, tempfile.TemporaryDirectory() as d:
+            header = f.read(24)
+            names = []
+            for i in range(len(bounds) - 1):
+                f.seek(bounds[i])
+                names.append(os.path.join(d, "piece%d.pcap" % i))
+                with open(names[-1], "wb") as out:
+                    out.write(header + f.read(bounds[i + 1] - bounds[i]))
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(names)) as ex:
+                parts = list(ex.map(lambda p: run_measured([py, "-c", CHILD, p, "flows", "1"]), names))
+        bad = [p for p in parts if "error" in p]
+        if bad:
+            return bad[0]
+        return {"seconds": max(p["seconds"] for p in parts), "cpu": sum(p["cpu"] for p in parts),
+                "packets": sum(p["packets"] for p in parts), "records": sum(p["records"] for p in parts),
+                "rss_mb": max(p["rss_mb"] for p in parts), "merged": True}
+    return run
+
+
 def rotated(folder: str, workers: int) -> int:
     """One fp.flows run over a folder of rotated captures (see --files)."""
     r = measured([sys.executable, "-c", FILES, folder, str(workers)])()
@@ -151,6 +187,8 @@ def main() -> int:
         for n in counts:
             name = "%s w%d" % ("flows" if what == "pandas" else what, n) + (" pandas" if what == "pandas" else "")
             add(name, measured([py, "-c", CHILD, path, what, str(n)]))
+    for n in counts[1:]:
+        add("flows pieces w%d" % n, pieces(py, path, n))
     if subprocess.run([py, "-c", "import dask.dataframe, distributed"], capture_output=True).returncode == 0:
         for n in counts:  # threads in one process, as workers=N (fastpkt.dask on LocalCluster)
             add("dask w%d pandas" % n, measured([py, "-c", DASK, path, str(n)]))
@@ -173,7 +211,8 @@ def main() -> int:
         if "error" in r:
             print("%-18s %s" % (name, r["error"][:100]))
             continue
-        base = res.get(name.replace(" w%s" % name.split(" w")[-1].split()[0], " w1") if " w" in name else "")
+        base = res.get("flows w1" if name.startswith("flows pieces") else
+                       name.replace(" w%s" % name.split(" w")[-1].split()[0], " w1") if " w" in name else "")
         n = int(name.split(" w")[1].split()[0]) if " w" in name else 1
         speed = base["seconds"] / r["seconds"] if base and "error" not in base else None
         # the speedup N workers allow on N idle cores: one worker's CPU over each worker's
@@ -186,7 +225,7 @@ def main() -> int:
             "%.3f" % (r["cpu"] / n) if "cpu" in r else "-",
             "%.2fx" % bound if bound else "-", "%.2f" % (bound / n) if bound else "-", r.get("rss_mb", 0),
             " ".join("%.0f" % (p / 1e6) for p in r.get("worker_peaks", [])),
-            "  fed" if r.get("fed") else "",
+            "  skips %d" % r["skips"] if r.get("skips") else "",
             "" if r.get("merged", True) or n == 1 else "  (fell back to one engine)"))
     for n in counts:
         d, f = res.get("dask w%d pandas" % n), res.get("flows w%d pandas" % n)

@@ -6,6 +6,8 @@
  * bit 3 IP fragments go through the reassembler first (policy from bits 4-5, a small
  * memory cap) and completed datagrams are dissected and added whole, as the engines do;
  * with bit 6 tunnels are decoded (flows key on the inner packet and the tunnel id).
+ * Every record the shard key pass keys (fp_flow_key_pass) must be a plain TCP/UDP packet of
+ * its dissection with the shard of its dissected key, for one- and two-way keys.
  * Checks the table's bookkeeping after the final flush.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icsrc \
  *         csrc/fuzz/fuzz_flow.c csrc/flow/(all).c csrc/dissect/(all but test_*).c \
@@ -63,6 +65,23 @@ static void on_emit(void *ctx, fp_flow *f)
         if (f->dir[d].holes > FP_FLOW_SEQ_HOLES) abort();
 }
 
+/* The key pass answers only where the dissection finds the same plain TCP/UDP key. */
+static void check_key_pass(const uint8_t *rec, uint32_t len, uint32_t lt, int flags, const fp_dissection *d)
+{
+    for (uint32_t shards = 2; shards <= 7; shards += 5) {
+        int quick = fp_flow_key_pass(rec, len, lt, flags, shards);
+        if (quick < 0) continue;
+        if (quick >= (int)shards || d->is_fragment || d->tunnel_count || !(FP_HAS(d, FP_L_TCP) || FP_HAS(d, FP_L_UDP)))
+            abort();
+        for (int bidirectional = 0; bidirectional < 2; bidirectional++) {
+            fp_flow_packet p;
+            if (fp_flow_packet_from(&p, rec, d, 0, len, bidirectional) < 0 || !p.key.has_ports ||
+                fp_flow_shard(&p.key, shards) != (uint32_t)quick)
+                abort();
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4) return 0;
@@ -102,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(rec, data + pos, len);
         fp_dissect_ex(rec, (uint32_t)len, (uint32_t)len + (data[pos - 3] >> 7), lt,
                       (data[0] & 0x40) ? FP_DISSECT_NO_TUNNELS : 0, &d);
+        check_key_pass(rec, (uint32_t)len, lt, (data[0] & 0x40) ? FP_DISSECT_NO_TUNNELS : 0, &d);
         fp_defrag_result res;
         int drc = df ? fp_defrag_add(df, rec, (uint32_t)len, &d, ts, pos, &res) : FP_DEFRAG_PASS;
         if (drc == FP_DEFRAG_COMPLETE) {
