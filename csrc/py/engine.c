@@ -443,8 +443,8 @@ static int live_publish(fp_flows_obj *fl, fp_state *st);
 #define LIVE_BATCH (1u << 13)
 
 /* Run the engine: to the end (until_output 0), or until that many records wait in the output
- * queue (an export's batch takes them in one run: a run per record cost a GIL round trip,
- * a claim of the readers and a progress call per flow). */
+ * queue (iteration asks for 1; an export for its batch, which it waits for anyway: a run per
+ * record cost a GIL round trip, a claim of the readers and a progress call per flow). */
 static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
 {
     if (fl->busy) {
@@ -525,9 +525,7 @@ static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
             status = -1;
             break;
         }
-        if (until_output && (fl->out_n - fl->out_pos >= until_output ||
-                             (rc == PUMP_IDLE && fl->out_n > fl->out_pos))) /* a quiet live capture */
-            break;
+        if (until_output && fl->out_n - fl->out_pos >= until_output) break;
     }
     fl->busy = 0;
     return status;
@@ -642,7 +640,7 @@ static PyObject *flows_iternext(PyObject *self)
     }
     if (fl->out_pos == fl->out_n) {
         fl->out_pos = fl->out_n = 0; /* everything yielded: reuse the buffer */
-        if ((!fl->finished || fl->memory_error) && flows_run(fl, st, FLUSH_BATCH) < 0) return NULL;
+        if ((!fl->finished || fl->memory_error) && flows_run(fl, st, 1) < 0) return NULL;
         if (fl->out_pos == fl->out_n) return NULL;
     }
     fp_flow *f = &fl->out[fl->out_pos];
