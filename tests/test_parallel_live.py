@@ -88,7 +88,7 @@ def test_a_slow_consumer_fills_max_memory_and_one_engine_goes_on(closing):
     """The Streams waiting for the consumer count in each worker's share of max_memory: while
     it sleeps they fill the share, the worker stops (budget_stops) and the rest comes from one
     engine past the Streams already handed out."""
-    limit = 20 << 20  # one engine peaks at 9 MB, a worker at 8.7 (with its windows), below its 10
+    limit = 16 << 20  # one engine peaks at 9.5 MB; each worker's Streams pass its 8 MiB share
     want = single_rows(closing, max_memory=limit)
     st = fp.streams(closing, workers=2, max_memory=limit)
     rows = stream_rows([next(st) for _ in range(5)])
@@ -116,11 +116,14 @@ def test_ctrl_c_while_waiting_then_iteration_goes_on(closing):
     workers stop, and iterating again goes on with one engine past what was handed out.
     Worker 0 sends it from its first progress call (8,192 packets in, before any connection
     of this capture ends) and waits there until the consumer has raised, so no Stream can
-    reach the consumer in between."""
-    sent, raised = [], threading.Event()
+    reach the consumer in between. It waits to send it until the consumer iterates (each
+    worker reads on its own from the start: worker 0 may reach 8,192 packets while the
+    caller's thread is still starting worker 1)."""
+    sent, raised, iterating = [], threading.Event(), threading.Event()
 
     def progress(pos: int, total: int) -> None:
         if not sent:
+            iterating.wait(60)
             sent.append(pos)
             os.kill(os.getpid(), signal.SIGINT)
             raised.wait(60)
@@ -129,6 +132,7 @@ def test_ctrl_c_while_waiting_then_iteration_goes_on(closing):
     rows: list[tuple] = []
     with pytest.raises(KeyboardInterrupt):
         try:
+            iterating.set()
             for s in st:
                 rows.extend(stream_rows([s]))
         finally:
