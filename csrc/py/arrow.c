@@ -6,8 +6,10 @@
  * an array (on any thread, at any time) needs no GIL; the stream takes the GIL only to
  * pull the next spec list from its Python iterator. */
 #include "arrow.h"
+#include "bigbuf.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +63,61 @@ int fp_arrow_schema_init(struct ArrowSchema *s, const char *format, const char *
 
 /* ---- arrays ------------------------------------------------------------- */
 
+struct fp_arrow_arena {
+    atomic_long refs; /* the maker's and one per array holding buffers of it */
+    uint8_t *base;
+    size_t size, used;
+};
+
 typedef struct {
     const void *buffers[3];
     void *owned[3];
+    fp_arrow_arena *arena; /* where its buffers live instead (owned[] empty), or NULL */
     struct ArrowArray **children;
 } array_priv;
+
+fp_arrow_arena *fp_arrow_arena_new(size_t size)
+{
+    fp_arrow_arena *ar = malloc(sizeof *ar);
+    if (ar == NULL) return NULL;
+    if ((ar->base = fp_big_alloc(size)) == NULL) {
+        free(ar);
+        return NULL;
+    }
+    atomic_init(&ar->refs, 1);
+    ar->size = size;
+    ar->used = 0;
+    return ar;
+}
+
+void fp_arrow_arena_release(fp_arrow_arena *ar)
+{
+    if (ar && atomic_fetch_sub(&ar->refs, 1) == 1) {
+        fp_big_free(ar->base, ar->size);
+        free(ar);
+    }
+}
+
+/* Padded to 64 bytes, plus 5 lines: the columns' sizes are multiples of 64 KiB and a huge page
+ * is physically contiguous, so unskewed buffers would start in the same cache sets and a row's
+ * ~20 writes, one per column, would evict each other (the export ran 20 % slower). */
+size_t fp_arrow_arena_size(size_t size) { return (size ? (size + 63) & ~(size_t)63 : 64) + 5 * 64; }
+
+void *fp_arrow_arena_buffer(struct ArrowArray *a, int i, fp_arrow_arena *ar, size_t size, int zeroed)
+{
+    array_priv *p = a->private_data;
+    size_t padded = fp_arrow_arena_size(size);
+    if (ar->size - ar->used < padded || (p->arena && p->arena != ar)) return NULL;
+    uint8_t *b = ar->base + ar->used; /* 64-byte aligned: the base is, every size is padded */
+    ar->used += padded;
+    memset(b + (zeroed ? 0 : size), 0, zeroed ? padded : padded - size);
+    if (p->arena == NULL) {
+        p->arena = ar;
+        atomic_fetch_add(&ar->refs, 1);
+    }
+    p->buffers[i] = b;
+    return b;
+}
 
 static void array_release(struct ArrowArray *a)
 {
@@ -79,6 +131,7 @@ static void array_release(struct ArrowArray *a)
         free(a->dictionary);
     }
     for (int i = 0; i < 3; i++) free(p->owned[i]);
+    fp_arrow_arena_release(p->arena);
     free(p->children);
     free(p);
     a->release = NULL;

@@ -51,6 +51,17 @@ int fp_arrow_array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers,
 void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size);
 /* The same with only its padding past size zeroed: for buffers the caller writes whole. */
 void *fp_arrow_buffer_unzeroed(struct ArrowArray *a, int i, size_t size);
+/* One allocation for every buffer of a batch (fp_big_alloc: huge pages when large), shared by
+ * the arrays holding buffers of it and freed with the last reference (a consumer may release a
+ * batch's columns apart, on any thread). size: the sum of fp_arrow_arena_size() of its buffers.
+ * NULL when out of memory. The maker drops its reference with fp_arrow_arena_release(). */
+typedef struct fp_arrow_arena fp_arrow_arena;
+fp_arrow_arena *fp_arrow_arena_new(size_t size);
+void fp_arrow_arena_release(fp_arrow_arena *ar);
+size_t fp_arrow_arena_size(size_t size);
+/* Buffer i of a, taken from ar (a then holds a reference to it): 64-byte aligned, zeroed or
+ * only its padding past size zeroed; NULL when ar has no room (or a's buffers live elsewhere). */
+void *fp_arrow_arena_buffer(struct ArrowArray *a, int i, fp_arrow_arena *ar, size_t size, int zeroed);
 /* The pending Python exception as "Type: message" in buf (for get_last_error), cleared;
  * returns EIO, get_next's error code. Needs the GIL. */
 int fp_arrow_error_text(char *buf, size_t size);

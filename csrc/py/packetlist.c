@@ -16,6 +16,7 @@
 #include "../filter/filter.h"
 #include "../flow/ip_defrag.h"
 #include "arrow.h"
+#include "bigbuf.h"
 #include "columns.h"
 
 typedef struct {
@@ -45,6 +46,7 @@ typedef struct {
     PyObject_HEAD
     pl_entry *entries;
     Py_ssize_t n;
+    size_t entries_size; /* bytes allocated (fp_big_alloc) */
     PyObject *owner;  /* Reader (stable mapping) or a capsule owning the copied blob */
     int owner_is_reader;
     uint32_t linktype, snaplen;
@@ -72,6 +74,7 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     if (pl == NULL) return NULL;
     pl->entries = NULL;
     pl->n = 0;
+    pl->entries_size = 0;
     pl->owner = Py_XNewRef(owner);
     pl->owner_is_reader = owner_is_reader;
     pl->linktype = FP_LINKTYPE_ETHERNET;
@@ -196,8 +199,8 @@ static const pl_reasm *find_reasm(const pl_reasm *reasm, Py_ssize_t n, Py_ssize_
 static int builder_add(pl_builder *b, const fp_record *rec, int copy)
 {
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        pl_entry *e = PyMem_RawRealloc(b->entries, cap * sizeof *e);
+        size_t cap = fp_big_capacity((b->cap ? b->cap * 2 : 1024) * sizeof *b->entries) / sizeof *b->entries;
+        pl_entry *e = fp_big_grow(b->entries, b->cap * sizeof *e, cap * sizeof *e);
         if (e == NULL) return -1;
         b->entries = e;
         b->cap = cap;
@@ -310,7 +313,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
         if (owner == NULL) {
             PyMem_RawFree(b.blob);
-            PyMem_RawFree(b.entries);
+            fp_big_free(b.entries, b.cap * sizeof *b.entries);
             PyMem_RawFree(b.reasm);
             PyMem_RawFree(b.rblob);
             return NULL;
@@ -320,12 +323,13 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     fp_packetlist *pl = packetlist_alloc(st, owner, stable);
     if (!stable) Py_DECREF(owner);
     if (pl == NULL) {
-        PyMem_RawFree(b.entries);
+        fp_big_free(b.entries, b.cap * sizeof *b.entries);
         PyMem_RawFree(b.reasm);
         PyMem_RawFree(b.rblob);
         return NULL;
     }
     pl->entries = b.entries;
+    pl->entries_size = b.cap * sizeof *b.entries;
     pl->n = (Py_ssize_t)b.n;
     if (take_reasm(pl, &b) < 0) {
         Py_DECREF(pl);
@@ -402,7 +406,7 @@ static void packetlist_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     release_owner(PL(self));
-    PyMem_RawFree(PL(self)->entries);
+    fp_big_free(PL(self)->entries, PL(self)->entries_size);
     PyMem_RawFree(PL(self)->ifs);
     PyMem_RawFree(PL(self)->reasm);
     Py_CLEAR(PL(self)->reasm_owner);
@@ -522,11 +526,12 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
         out->n_ifs = pl->n_ifs;
     }
     if (len > 0) {
-        out->entries = PyMem_RawMalloc((size_t)len * sizeof(pl_entry));
+        out->entries = fp_big_alloc((size_t)len * sizeof(pl_entry));
         if (out->entries == NULL) {
             Py_DECREF(out);
             return PyErr_NoMemory();
         }
+        out->entries_size = (size_t)len * sizeof(pl_entry);
         for (Py_ssize_t i = 0, j = start; i < len; i++, j += step) out->entries[i] = pl->entries[j];
     }
     out->n = len;
@@ -1135,26 +1140,33 @@ fail:
     return -1;
 }
 
-/* An empty batch of room for cap rows, and the column pointers fill_row writes through. */
+/* An empty batch of room for cap rows, and the column pointers fill_row writes through. Its
+ * buffers share one arena (huge pages: a batch is ~5 MB, written once). */
 static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap)
 {
     memset(c, 0, sizeof *c);
-    size_t bits = (size_t)(cap + 7) / 8;
-    if (fp_arrow_array_init(a, 0, 1, NUM_COLS + NUM_CATS) < 0) return -1;
-    for (int k = 0; k < NUM_COLS; k++) {
+    size_t bits = (size_t)(cap + 7) / 8, size = 0;
+    for (int k = 0; k < NUM_COLS; k++)
+        size += fp_arrow_arena_size((size_t)cap * (size_t)num_cols[k].width) + (num_cols[k].masked ? fp_arrow_arena_size(bits) : 0);
+    size += NUM_CATS * (fp_arrow_arena_size((size_t)cap * 4) + fp_arrow_arena_size(bits));
+    int rc = fp_arrow_array_init(a, 0, 1, NUM_COLS + NUM_CATS);
+    fp_arrow_arena *ar = rc == 0 ? fp_arrow_arena_new(size) : NULL;
+    if (ar == NULL) rc = -1;
+    for (int k = 0; k < NUM_COLS && rc == 0; k++) {
         struct ArrowArray *col = a->children[k];
-        if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
-        if ((c->val[k] = fp_arrow_buffer_unzeroed(col, 1, (size_t)cap * (size_t)num_cols[k].width)) == NULL)
-            return -1;
-        if (num_cols[k].masked && (c->bits[k] = fp_arrow_buffer(col, 0, bits)) == NULL) return -1;
+        if (fp_arrow_array_init(col, 0, 2, 0) < 0 ||
+            (c->val[k] = fp_arrow_arena_buffer(col, 1, ar, (size_t)cap * (size_t)num_cols[k].width, 0)) == NULL ||
+            (num_cols[k].masked && (c->bits[k] = fp_arrow_arena_buffer(col, 0, ar, bits, 1)) == NULL))
+            rc = -1;
     }
-    for (int k = 0; k < NUM_CATS; k++) {
+    for (int k = 0; k < NUM_CATS && rc == 0; k++) {
         struct ArrowArray *col = a->children[NUM_COLS + k];
-        if (fp_arrow_array_init(col, 0, 2, 0) < 0) return -1;
-        if ((c->codes[k] = fp_arrow_buffer_unzeroed(col, 1, (size_t)cap * 4)) == NULL) return -1;
-        if ((c->valid[k] = fp_arrow_buffer(col, 0, bits)) == NULL) return -1;
+        if (fp_arrow_array_init(col, 0, 2, 0) < 0 || (c->codes[k] = fp_arrow_arena_buffer(col, 1, ar, (size_t)cap * 4, 0)) == NULL ||
+            (c->valid[k] = fp_arrow_arena_buffer(col, 0, ar, bits, 1)) == NULL)
+            rc = -1;
     }
-    return 0;
+    fp_arrow_arena_release(ar); /* the columns hold it */
+    return rc;
 }
 
 static int64_t unset_bits(const uint8_t *bits, int64_t n)
