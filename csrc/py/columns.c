@@ -24,22 +24,15 @@ static int interner_grow(fp_interner *t)
 {
     uint32_t cap = t->cap ? t->cap * 2 : 256;
     uint32_t *slots = PyMem_RawCalloc(cap, sizeof *slots);
-    uint32_t *off = PyMem_RawRealloc(t->off, (size_t)cap * sizeof *off);
-    if (off) t->off = off;
-    uint16_t *len = PyMem_RawRealloc(t->len, (size_t)cap * sizeof *len);
-    if (len) t->len = len;
-    uint32_t *hash = PyMem_RawRealloc(t->hash, (size_t)cap * sizeof *hash);
-    if (hash) t->hash = hash;
-    uint64_t *k0 = PyMem_RawRealloc(t->k0, (size_t)cap * sizeof *k0);
-    if (k0) t->k0 = k0;
-    uint64_t *k1 = PyMem_RawRealloc(t->k1, (size_t)cap * sizeof *k1);
-    if (k1) t->k1 = k1;
-    if (!slots || !off || !len || !hash || !k0 || !k1) {
+    /* codes stay below cap / 2: room for them all */
+    fp_intern_key *keys = PyMem_RawRealloc(t->keys, (size_t)cap / 2 * sizeof *keys);
+    if (keys) t->keys = keys;
+    if (!slots || !keys) {
         PyMem_RawFree(slots);
         return -1;
     }
     for (uint32_t c = 0; c < t->count; c++) {
-        uint32_t i = t->hash[c] & (cap - 1);
+        uint32_t i = t->keys[c].hash & (cap - 1);
         while (slots[i]) i = (i + 1) & (cap - 1);
         slots[i] = c + 1;
     }
@@ -52,7 +45,7 @@ static int interner_grow(fp_interner *t)
 /* Empty keys compare without touching the arena, which may not exist yet. */
 static int same_key(const fp_interner *t, uint32_t c, const uint8_t *key, size_t n)
 {
-    return t->len[c] == n && (n == 0 || memcmp(fp_interner_key(t, c), key, n) == 0);
+    return t->keys[c].len == n && (n == 0 || memcmp(fp_interner_key(t, c), key, n) == 0);
 }
 
 int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
@@ -68,7 +61,7 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
     uint32_t i = h & (t->cap - 1);
     for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
         uint32_t c = t->slots[i] - 1;
-        if (t->hash[c] == h && same_key(t, c, key, n))
+        if (t->keys[c].hash == h && same_key(t, c, key, n))
             return t->last_code = (int32_t)c;
     }
     if (t->arena_len + n > t->arena_cap) {
@@ -85,9 +78,7 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
     uint32_t c = t->count++;
     if (n) /* an empty key may come before any arena exists */
         memcpy(t->arena + t->arena_len, key, n);
-    t->off[c] = (uint32_t)t->arena_len;
-    t->len[c] = (uint16_t)n;
-    t->hash[c] = h;
+    t->keys[c] = (fp_intern_key){0, 0, h, (uint32_t)t->arena_len, (uint16_t)n};
     t->arena_len += n;
     t->slots[i] = c + 1;
     return t->last_code = (int32_t)c;
@@ -107,44 +98,37 @@ int32_t fp_intern_fixed_lookup(fp_interner *t, uint64_t k0, uint64_t k1, uint16_
     uint32_t i = h & (t->cap - 1);
     for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
         c = t->slots[i] - 1;
-        if (t->hash[c] == h && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n)
+        const fp_intern_key *k = &t->keys[c];
+        if (k->hash == h && k->k0 == k0 && k->k1 == k1 && k->len == n)
             return t->last_code = (int32_t)c;
     }
     c = t->count++;
-    t->k0[c] = k0;
-    t->k1[c] = k1;
-    t->len[c] = n;
-    t->hash[c] = h;
-    t->off[c] = 0;
+    t->keys[c] = (fp_intern_key){k0, k1, h, 0, n};
     t->slots[i] = c + 1;
     return t->last_code = (int32_t)c;
 }
 
 void fp_interner_free(fp_interner *t)
 {
-    PyMem_RawFree(t->k0);
-    PyMem_RawFree(t->k1);
+    PyMem_RawFree(t->keys);
     PyMem_RawFree(t->slots);
-    PyMem_RawFree(t->off);
-    PyMem_RawFree(t->len);
-    PyMem_RawFree(t->hash);
     PyMem_RawFree(t->arena);
 }
 
 static PyObject *category_str(fp_state *st, fp_cat_kind kind, const fp_interner *t, uint32_t code)
 {
     uint8_t key[16];
-    memcpy(key, &t->k0[code], 8);
-    memcpy(key + 8, &t->k1[code], 8);
+    memcpy(key, &t->keys[code].k0, 8);
+    memcpy(key + 8, &t->keys[code].k1, 8);
     switch (kind) {
     case FP_CAT_IP:
-        return t->len[code] == 4 ? fp_ip4_str(key) : fp_ip6_str(key);
+        return t->keys[code].len == 4 ? fp_ip4_str(key) : fp_ip6_str(key);
     case FP_CAT_MAC:
         return fp_mac_str(key);
     case FP_CAT_TEXT:
-        return PyUnicode_DecodeUTF8((const char *)fp_interner_key(t, code), t->len[code], "replace");
+        return PyUnicode_DecodeUTF8((const char *)fp_interner_key(t, code), t->keys[code].len, "replace");
     case FP_CAT_ANOMALY: {
-        uint64_t bits = t->k0[code];
+        uint64_t bits = t->keys[code].k0;
         PyObject *parts = PyList_New(0);
         if (parts == NULL) return NULL;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
@@ -220,11 +204,11 @@ size_t fp_interner_text_max(const fp_interner *t, fp_cat_kind kind, uint32_t cod
     switch (kind) {
     case FP_CAT_IP: return FP_IP6_TEXT_MAX;
     case FP_CAT_MAC: return 17;
-    case FP_CAT_TEXT: return 3 * (size_t)t->len[code];
+    case FP_CAT_TEXT: return 3 * (size_t)t->keys[code].len;
     case FP_CAT_ANOMALY: {
         size_t n = 0;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-            if (t->k0[code] & (1u << b)) n += strlen(fp_anomaly_names[b]) + 1;
+            if (t->keys[code].k0 & (1u << b)) n += strlen(fp_anomaly_names[b]) + 1;
         return n;
     }
     }
@@ -234,11 +218,11 @@ size_t fp_interner_text_max(const fp_interner *t, fp_cat_kind kind, uint32_t cod
 size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, uint8_t *out)
 {
     uint8_t key[16];
-    memcpy(key, &t->k0[code], 8);
-    memcpy(key + 8, &t->k1[code], 8);
+    memcpy(key, &t->keys[code].k0, 8);
+    memcpy(key + 8, &t->keys[code].k1, 8);
     switch (kind) {
     case FP_CAT_IP:
-        return t->len[code] == 4 ? fp_ip4_text(key, (char *)out) : fp_ip6_text(key, (char *)out);
+        return t->keys[code].len == 4 ? fp_ip4_text(key, (char *)out) : fp_ip6_text(key, (char *)out);
     case FP_CAT_MAC:
         for (int i = 0; i < 6; i++) {
             out[3 * i] = (uint8_t)"0123456789abcdef"[key[i] >> 4];
@@ -247,11 +231,11 @@ size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, u
         }
         return 17;
     case FP_CAT_TEXT:
-        return utf8_replace(fp_interner_key(t, code), t->len[code], out);
+        return utf8_replace(fp_interner_key(t, code), t->keys[code].len, out);
     case FP_CAT_ANOMALY: {
         size_t n = 0;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-            if (t->k0[code] & (1u << b)) {
+            if (t->keys[code].k0 & (1u << b)) {
                 size_t len = strlen(fp_anomaly_names[b]);
                 if (n) out[n++] = ',';
                 memcpy(out + n, fp_anomaly_names[b], len);

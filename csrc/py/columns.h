@@ -6,13 +6,19 @@
 
 /* Open-addressing interner: distinct keys get codes 0..n-1 (categorical codes).
  * Zero-initialise before use; fp_interner_free() after. `oom` is sticky. */
+/* A code's key: what a probe compares sits in one 32-byte record (a lookup that missed the cache
+ * waited for the slot, then for the hash, the key words and the length in four arrays). */
+typedef struct {
+    uint64_t k0, k1; /* fixed keys (addresses, bit sets) are compared as integers */
+    uint32_t hash;
+    uint32_t off;    /* variable keys: offset in arena */
+    uint16_t len;
+} fp_intern_key;
+
 typedef struct {
     uint32_t *slots; /* code + 1, 0 = empty */
     uint32_t cap, count;
-    uint32_t *off;   /* per code: key offset in arena */
-    uint16_t *len;
-    uint32_t *hash;
-    uint64_t *k0, *k1; /* fixed keys (addresses, bit sets) are compared as integers */
+    fp_intern_key *keys; /* by code */
     uint8_t *arena;
     size_t arena_len, arena_cap;
     int oom;
@@ -29,15 +35,17 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n);
 int32_t fp_intern_fixed_lookup(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n);
 static inline int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n)
 {
-    uint32_t c = (uint32_t)t->last_code;
-    if (t->count && !t->oom && t->k0[c] == k0 && t->k1[c] == k1 && t->len[c] == n) return (int32_t)c;
+    if (t->count && !t->oom) {
+        const fp_intern_key *last = &t->keys[t->last_code];
+        if (last->k0 == k0 && last->k1 == k1 && last->len == n) return t->last_code;
+    }
     return fp_intern_fixed_lookup(t, k0, k1, n);
 }
 void fp_interner_free(fp_interner *t);
 /* The bytes of code c's key (fp_intern_bytes keys); never NULL, even for empty keys. */
 static inline const uint8_t *fp_interner_key(const fp_interner *t, uint32_t c)
 {
-    return t->arena ? t->arena + t->off[c] : (const uint8_t *)"";
+    return t->arena ? t->arena + t->keys[c].off : (const uint8_t *)"";
 }
 /* Code c's category as UTF-8 text (no GIL needed): at most fp_interner_text_max() bytes into
  * out, the same text fp_interner_categories() gives. */

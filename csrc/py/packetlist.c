@@ -868,8 +868,8 @@ static int32_t *merge_interner(col_set *into, int k, const fp_interner *from)
     if (remap == NULL) return NULL;
     for (uint32_t c = 0; c < from->count; c++)
         remap[c] = cat_cols[k].kind == FP_CAT_TEXT
-                       ? fp_intern_bytes(&into->cats[k], fp_interner_key(from, c), from->len[c])
-                       : fp_intern_fixed(&into->cats[k], from->k0[c], from->k1[c], from->len[c]);
+                       ? fp_intern_bytes(&into->cats[k], fp_interner_key(from, c), from->keys[c].len)
+                       : fp_intern_fixed(&into->cats[k], from->keys[c].k0, from->keys[c].k1, from->keys[c].len);
     return remap;
 }
 
