@@ -9,6 +9,7 @@
 #include "bigbuf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,24 @@ int fp_arrow_schema_init(struct ArrowSchema *s, const char *format, const char *
 
 /* ---- arrays ------------------------------------------------------------- */
 
+/* Freed arenas a producer may take again: a consumer that releases each batch before the next
+ * but one hands its memory back, already mapped (fresh memory is faulted in and zeroed: a batch
+ * streamed through fresh arenas cost more than the heap's reuse did). */
+#define POOL_SPARES 2
+
+struct fp_arrow_pool {
+    pthread_mutex_t mu;
+    int refs;   /* the producer's and one per live arena of it */
+    int open;   /* the producer still takes arenas */
+    int n_spare;
+    fp_arrow_arena *spare[POOL_SPARES];
+};
+
 struct fp_arrow_arena {
     atomic_long refs; /* the maker's and one per array holding buffers of it */
     uint8_t *base;
     size_t size, used;
+    fp_arrow_pool *pool; /* its producer's, or NULL */
 };
 
 typedef struct {
@@ -76,31 +91,95 @@ typedef struct {
     struct ArrowArray **children;
 } array_priv;
 
-fp_arrow_arena *fp_arrow_arena_new(size_t size)
+/* One reference of pool dropped (mu not held): the last frees it. */
+static void pool_unref(fp_arrow_pool *pool)
 {
-    fp_arrow_arena *ar = malloc(sizeof *ar);
-    if (ar == NULL) return NULL;
-    if ((ar->base = fp_big_alloc(size)) == NULL) {
-        free(ar);
+    pthread_mutex_lock(&pool->mu);
+    int last = --pool->refs == 0;
+    pthread_mutex_unlock(&pool->mu);
+    if (last) {
+        pthread_mutex_destroy(&pool->mu);
+        free(pool);
+    }
+}
+
+static void arena_free(fp_arrow_arena *ar)
+{
+    fp_arrow_pool *pool = ar->pool;
+    fp_big_free(ar->base, ar->size);
+    free(ar);
+    if (pool) pool_unref(pool);
+}
+
+fp_arrow_pool *fp_arrow_pool_new(void)
+{
+    fp_arrow_pool *pool = calloc(1, sizeof *pool);
+    if (pool == NULL) return NULL;
+    if (pthread_mutex_init(&pool->mu, NULL) != 0) {
+        free(pool);
         return NULL;
     }
+    pool->refs = 1;
+    pool->open = 1;
+    return pool;
+}
+
+void fp_arrow_pool_close(fp_arrow_pool *pool)
+{
+    if (pool == NULL) return;
+    pthread_mutex_lock(&pool->mu);
+    pool->open = 0;
+    int n = pool->n_spare;
+    fp_arrow_arena *spare[POOL_SPARES];
+    memcpy(spare, pool->spare, sizeof spare);
+    pool->n_spare = 0;
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; i < n; i++) arena_free(spare[i]);
+    pool_unref(pool);
+}
+
+fp_arrow_arena *fp_arrow_arena_new(size_t size, fp_arrow_pool *pool)
+{
+    fp_arrow_arena *ar = NULL;
+    if (pool) {
+        pthread_mutex_lock(&pool->mu);
+        for (int i = 0; i < pool->n_spare; i++)
+            if (pool->spare[i]->size >= size) { /* a stream's batches are one size, its last smaller */
+                ar = pool->spare[i];
+                pool->spare[i] = pool->spare[--pool->n_spare];
+                break;
+            }
+        if (ar == NULL) pool->refs++; /* the new arena's */
+        pthread_mutex_unlock(&pool->mu);
+    }
+    if (ar == NULL) {
+        if ((ar = malloc(sizeof *ar)) == NULL || (ar->base = fp_big_alloc(size)) == NULL) {
+            free(ar);
+            if (pool) pool_unref(pool);
+            return NULL;
+        }
+        ar->size = size;
+        ar->pool = pool;
+    }
     atomic_init(&ar->refs, 1);
-    ar->size = size;
     ar->used = 0;
     return ar;
 }
 
 void fp_arrow_arena_release(fp_arrow_arena *ar)
 {
-    if (ar && atomic_fetch_sub(&ar->refs, 1) == 1) {
-        fp_big_free(ar->base, ar->size);
-        free(ar);
+    if (ar == NULL || atomic_fetch_sub(&ar->refs, 1) != 1) return;
+    fp_arrow_pool *pool = ar->pool;
+    if (pool) {
+        pthread_mutex_lock(&pool->mu);
+        int kept = pool->open && pool->n_spare < POOL_SPARES;
+        if (kept) pool->spare[pool->n_spare++] = ar; /* keeps its pool reference */
+        pthread_mutex_unlock(&pool->mu);
+        if (kept) return;
     }
+    arena_free(ar);
 }
 
-/* Padded to 64 bytes, plus 5 lines: the columns' sizes are multiples of 64 KiB and a huge page
- * is physically contiguous, so unskewed buffers would start in the same cache sets and a row's
- * ~20 writes, one per column, would evict each other (the export ran 20 % slower). */
 size_t fp_arrow_arena_size(size_t size) { return (size ? (size + 63) & ~(size_t)63 : 64) + 5 * 64; }
 
 void *fp_arrow_arena_buffer(struct ArrowArray *a, int i, fp_arrow_arena *ar, size_t size, int zeroed)

@@ -52,11 +52,18 @@ void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size);
 /* The same with only its padding past size zeroed: for buffers the caller writes whole. */
 void *fp_arrow_buffer_unzeroed(struct ArrowArray *a, int i, size_t size);
 /* One allocation for every buffer of a batch (fp_big_alloc: huge pages when large), shared by
- * the arrays holding buffers of it and freed with the last reference (a consumer may release a
- * batch's columns apart, on any thread). size: the sum of fp_arrow_arena_size() of its buffers.
- * NULL when out of memory. The maker drops its reference with fp_arrow_arena_release(). */
+ * the arrays holding buffers of it and released with the last reference (a consumer may release
+ * a batch's columns apart, on any thread): back to its pool when that has room, else freed.
+ * size: the sum of fp_arrow_arena_size() of its buffers. NULL when out of memory. The maker
+ * drops its reference with fp_arrow_arena_release(). */
 typedef struct fp_arrow_arena fp_arrow_arena;
-fp_arrow_arena *fp_arrow_arena_new(size_t size);
+/* A producer's spare arenas (at most 2, taken again by fp_arrow_arena_new): a streamed export
+ * whose consumer releases batches as it goes reuses their memory. Closed by the producer (its
+ * spares freed); arenas still held by the consumer free themselves later. */
+typedef struct fp_arrow_pool fp_arrow_pool;
+fp_arrow_pool *fp_arrow_pool_new(void);
+void fp_arrow_pool_close(fp_arrow_pool *pool);
+fp_arrow_arena *fp_arrow_arena_new(size_t size, fp_arrow_pool *pool);
 void fp_arrow_arena_release(fp_arrow_arena *ar);
 size_t fp_arrow_arena_size(size_t size);
 /* Buffer i of a, taken from ar (a then holds a reference to it): 64-byte aligned, zeroed or

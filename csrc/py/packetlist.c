@@ -1116,6 +1116,7 @@ typedef struct {
     int64_t batch_rows;
     pl_entry *entries; /* a Reader's records of one batch, when they are filled on a second thread */
     struct list_job *ahead; /* PacketList: the next batch, being filled on another thread */
+    fp_arrow_pool *pool;    /* batches' memory the consumer gave back, or NULL */
     int ended;
     char error[1024];
     char pending[1024]; /* an error met after rows of a batch: reported on the next call */
@@ -1141,8 +1142,8 @@ fail:
 }
 
 /* An empty batch of room for cap rows, and the column pointers fill_row writes through. Its
- * buffers share one arena (huge pages: a batch is ~5 MB, written once). */
-static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap)
+ * buffers share one arena (huge pages: a batch is ~5 MB, written once), from the stream's pool. */
+static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap, fp_arrow_pool *pool)
 {
     memset(c, 0, sizeof *c);
     size_t bits = (size_t)(cap + 7) / 8, size = 0;
@@ -1150,7 +1151,7 @@ static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap)
         size += fp_arrow_arena_size((size_t)cap * (size_t)num_cols[k].width) + (num_cols[k].masked ? fp_arrow_arena_size(bits) : 0);
     size += NUM_CATS * (fp_arrow_arena_size((size_t)cap * 4) + fp_arrow_arena_size(bits));
     int rc = fp_arrow_array_init(a, 0, 1, NUM_COLS + NUM_CATS);
-    fp_arrow_arena *ar = rc == 0 ? fp_arrow_arena_new(size) : NULL;
+    fp_arrow_arena *ar = rc == 0 ? fp_arrow_arena_new(size, pool) : NULL;
     if (ar == NULL) rc = -1;
     for (int k = 0; k < NUM_COLS && rc == 0; k++) {
         struct ArrowArray *col = a->children[k];
@@ -1381,7 +1382,7 @@ static int reader_batch(pkt_stream *p, struct ArrowArray *out)
     fp_state *st = fp_state_from_type(Py_TYPE(p->owner));
     if (st == NULL || fp_readers_claim(&p->owner, 1) < 0) return fp_arrow_error_text(p->error, sizeof p->error);
     col_set c;
-    int failed = batch_alloc(out, &c, p->batch_rows) < 0;
+    int failed = batch_alloc(out, &c, p->batch_rows, p->pool) < 0;
     c.dissect_flags = r->dissect_flags;
     fp_record rec;
     fp_error err;
@@ -1426,6 +1427,7 @@ typedef struct list_job {
     const pl_entry *entries;
     int64_t n;
     const fp_source *mapping;
+    fp_arrow_pool *pool;
     const pl_entry *list_entries; /* the list's, for its reassembled frames (reasm) */
     const pl_reasm *reasm;
     Py_ssize_t n_reasm;
@@ -1438,7 +1440,7 @@ typedef struct list_job {
 static void list_job_run(list_job *j)
 {
     col_set c;
-    if (batch_alloc(&j->out, &c, j->n) < 0) {
+    if (batch_alloc(&j->out, &c, j->n, j->pool) < 0) {
         j->failed = 1;
         return;
     }
@@ -1466,6 +1468,7 @@ static list_job *list_job_new(const pkt_stream *p, Py_ssize_t pos, int threads)
     j->entries = pl->entries + pos;
     j->n = n;
     j->mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
+    j->pool = p->pool;
     j->dissect_flags = pl->dissect_flags;
     j->list_entries = pl->entries;
     j->reasm = pl->reasm;
@@ -1559,6 +1562,7 @@ static void pkt_stream_release(struct ArrowArrayStream *s)
         pthread_join(p->ahead->tid, NULL);
         list_job_free(p->ahead);
     }
+    fp_arrow_pool_close(p->pool);
     PyGILState_STATE g = PyGILState_Ensure();
     Py_XDECREF(p->owner);
     PyGILState_Release(g);
@@ -1591,6 +1595,7 @@ static PyObject *packet_arrow_stream(PyObject *mod, PyObject *args)
         return PyErr_NoMemory();
     }
     p->owner = Py_NewRef(table);
+    p->pool = fp_arrow_pool_new(); /* none: every batch maps its own */
     p->is_reader = is_reader;
     p->batch_rows = rows;
     s->private_data = p;
