@@ -51,7 +51,7 @@ int fp_arrow_array_init(struct ArrowArray *a, int64_t length, int64_t n_buffers,
 void *fp_arrow_buffer(struct ArrowArray *a, int i, size_t size);
 /* The same with only its padding past size zeroed: for buffers the caller writes whole. */
 void *fp_arrow_buffer_unzeroed(struct ArrowArray *a, int i, size_t size);
-/* One allocation for every buffer of a batch (fp_big_alloc: huge pages when large), shared by
+/* One allocation for every buffer of a batch, shared by
  * the arrays holding buffers of it and released with the last reference (a consumer may release
  * a batch's columns apart, on any thread): back to its pool when that has room, else freed.
  * size: the sum of fp_arrow_arena_size() of its buffers. NULL when out of memory. The maker

@@ -16,7 +16,6 @@
 #include "../filter/filter.h"
 #include "../flow/ip_defrag.h"
 #include "arrow.h"
-#include "bigbuf.h"
 #include "columns.h"
 
 typedef struct {
@@ -46,7 +45,6 @@ typedef struct {
     PyObject_HEAD
     pl_entry *entries;
     Py_ssize_t n;
-    size_t entries_size; /* bytes allocated (fp_big_alloc) */
     PyObject *owner;  /* Reader (stable mapping) or a capsule owning the copied blob */
     int owner_is_reader;
     uint32_t linktype, snaplen;
@@ -74,7 +72,6 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     if (pl == NULL) return NULL;
     pl->entries = NULL;
     pl->n = 0;
-    pl->entries_size = 0;
     pl->owner = Py_XNewRef(owner);
     pl->owner_is_reader = owner_is_reader;
     pl->linktype = FP_LINKTYPE_ETHERNET;
@@ -199,8 +196,8 @@ static const pl_reasm *find_reasm(const pl_reasm *reasm, Py_ssize_t n, Py_ssize_
 static int builder_add(pl_builder *b, const fp_record *rec, int copy)
 {
     if (b->n == b->cap) {
-        size_t cap = fp_big_capacity((b->cap ? b->cap * 2 : 1024) * sizeof *b->entries) / sizeof *b->entries;
-        pl_entry *e = fp_big_grow(b->entries, b->cap * sizeof *e, cap * sizeof *e);
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        pl_entry *e = PyMem_RawRealloc(b->entries, cap * sizeof *e);
         if (e == NULL) return -1;
         b->entries = e;
         b->cap = cap;
@@ -313,7 +310,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
         if (owner == NULL) {
             PyMem_RawFree(b.blob);
-            fp_big_free(b.entries, b.cap * sizeof *b.entries);
+            PyMem_RawFree(b.entries);
             PyMem_RawFree(b.reasm);
             PyMem_RawFree(b.rblob);
             return NULL;
@@ -323,13 +320,12 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     fp_packetlist *pl = packetlist_alloc(st, owner, stable);
     if (!stable) Py_DECREF(owner);
     if (pl == NULL) {
-        fp_big_free(b.entries, b.cap * sizeof *b.entries);
+        PyMem_RawFree(b.entries);
         PyMem_RawFree(b.reasm);
         PyMem_RawFree(b.rblob);
         return NULL;
     }
     pl->entries = b.entries;
-    pl->entries_size = b.cap * sizeof *b.entries;
     pl->n = (Py_ssize_t)b.n;
     if (take_reasm(pl, &b) < 0) {
         Py_DECREF(pl);
@@ -406,7 +402,7 @@ static void packetlist_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     release_owner(PL(self));
-    fp_big_free(PL(self)->entries, PL(self)->entries_size);
+    PyMem_RawFree(PL(self)->entries);
     PyMem_RawFree(PL(self)->ifs);
     PyMem_RawFree(PL(self)->reasm);
     Py_CLEAR(PL(self)->reasm_owner);
@@ -526,12 +522,11 @@ static PyObject *packetlist_subscript(PyObject *self, PyObject *key)
         out->n_ifs = pl->n_ifs;
     }
     if (len > 0) {
-        out->entries = fp_big_alloc((size_t)len * sizeof(pl_entry));
+        out->entries = PyMem_RawMalloc((size_t)len * sizeof(pl_entry));
         if (out->entries == NULL) {
             Py_DECREF(out);
             return PyErr_NoMemory();
         }
-        out->entries_size = (size_t)len * sizeof(pl_entry);
         for (Py_ssize_t i = 0, j = start; i < len; i++, j += step) out->entries[i] = pl->entries[j];
     }
     out->n = len;
@@ -1142,7 +1137,7 @@ fail:
 }
 
 /* An empty batch of room for cap rows, and the column pointers fill_row writes through. Its
- * buffers share one arena (huge pages: a batch is ~5 MB, written once), from the stream's pool. */
+ * buffers share one arena (~5 MB), from the stream's pool. */
 static int batch_alloc(struct ArrowArray *a, col_set *c, int64_t cap, fp_arrow_pool *pool)
 {
     memset(c, 0, sizeof *c);
