@@ -162,3 +162,143 @@ def test_merge_live_argument_checks(closing):
     with pytest.raises(ValueError, match="0..n-1"):
         fp.Streams._merge_live(shards, lambda k: None)  # already in a merge
     del m
+
+
+def live_shards(path: str, progress0, progress1=None, n: int = 2) -> tuple:
+    return tuple(fp.Streams([fp.Reader(path)], _shard=(i, n, True),
+                            progress=progress0 if i == 0 else progress1 if i == 1 else None)
+                 for i in range(n))
+
+
+def test_ctrl_c_while_the_fallback_skips_what_was_handed_out(closing):
+    """Worker 0 fails (its progress raises) once the consumer has 3 Streams; the one engine the
+    merge goes on with is interrupted while it passes those handed out: iterating again goes
+    on from where the skip stopped, giving none of them twice."""
+    want = single_rows(closing)
+    size = os.path.getsize(closing)
+    took = threading.Event()
+
+    def progress0(pos: int, total: int) -> None:
+        if pos > size // 2:
+            took.wait(60)
+            raise RuntimeError("worker 0 fails")
+
+    class InterruptedOnce:
+        """The single engine, with a Ctrl+C before its second Stream."""
+        def __init__(self) -> None:
+            self.it, self.calls = iter(fp.streams(closing, workers=1)), 0
+
+        def __iter__(self):
+            return self
+
+        @property
+        def stats(self) -> dict:
+            return self.it.stats
+
+        def __next__(self):
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+            return next(self.it)
+
+    shards = live_shards(closing, progress0)
+    threads = [threading.Thread(target=s._live, daemon=True) for s in shards]
+
+    def fallback(k: int):
+        for t in threads:
+            t.join()
+        return InterruptedOnce()
+
+    st = fp.Streams._merge_live(shards, fallback)
+    del shards
+    for t in threads:
+        t.start()
+    rows = stream_rows([next(st) for _ in range(3)])
+    took.set()
+    with pytest.raises(KeyboardInterrupt):
+        for s in st:  # Streams still queued below worker 0's bound may come first
+            rows += stream_rows([s])
+    rows += stream_rows(st)
+    assert rows == want
+    # at least the 3 taken: the consumer may take more before worker 0's stop is told
+    assert st.stats["fallback"]["reason"] == "error" and 3 <= st.stats["fallback"]["after"] < len(want)
+
+
+def test_a_second_thread_reading_during_the_fallback_is_refused(closing):
+    """While one thread waits for the workers to stop (the lock released), another reading
+    the same Streams gets a RuntimeError instead of running the fallback a second time."""
+    want = single_rows(closing)
+    release = threading.Event()
+
+    def progress0(pos: int, total: int) -> None:
+        raise RuntimeError("worker 0 fails")
+
+    def progress1(pos: int, total: int) -> None:
+        release.wait(60)
+
+    shards = live_shards(closing, progress0, progress1)
+    threads = [threading.Thread(target=s._live, daemon=True) for s in shards]
+    fallbacks = []
+
+    def fallback(k: int):
+        fallbacks.append(k)
+        for t in threads:
+            t.join()
+        return fp.streams(closing, workers=1)
+
+    st = fp.Streams._merge_live(shards, fallback)
+    del shards
+    for t in threads:
+        t.start()
+    threads[0].join()  # worker 0 stopped: a reader falls back, then waits for worker 1
+    results: list = [None, None]
+
+    def read(i: int) -> None:
+        try:
+            results[i] = stream_rows([next(st)])
+        except RuntimeError as e:
+            results[i] = e
+
+    readers = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+    for r in readers:
+        r.start()
+    # the one that came second is refused at once; the first waits for worker 1
+    assert wait_for(lambda: any(isinstance(r, RuntimeError) for r in results))
+    release.set()
+    for r in readers:
+        r.join(60)
+    refused = [r for r in results if isinstance(r, RuntimeError)]
+    got = [r for r in results if isinstance(r, list)]
+    assert len(refused) == 1 and "another thread" in str(refused[0]) and got == [want[:1]]
+    assert fallbacks == [0]
+    assert stream_rows(st) == want[1:]
+
+
+def test_a_fallback_that_raises_is_tried_again(closing):
+    def progress0(pos: int, total: int) -> None:
+        raise RuntimeError("worker 0 fails")
+
+    shards = live_shards(closing, progress0)
+    threads = [threading.Thread(target=s._live, daemon=True) for s in shards]
+    calls = []
+
+    def fallback(k: int):
+        for t in threads:
+            t.join()
+        calls.append(k)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # Ctrl+C while it joins the workers
+        if len(calls) == 2:
+            return None
+        return fp.streams(closing, workers=1)
+
+    st = fp.Streams._merge_live(shards, fallback)
+    del shards
+    for t in threads:
+        t.start()
+    with pytest.raises(KeyboardInterrupt):
+        next(st)
+    with pytest.raises(TypeError, match="not an iterator"):
+        next(st)
+    assert stream_rows(st) == single_rows(closing)
+    assert calls == [0, 0, 0]

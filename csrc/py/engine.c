@@ -70,10 +70,13 @@ typedef struct {
     uint64_t key_skips;       /* a shard: packets of other shards skipped undissected (key pass) */
     fp_live *live;            /* a live merge (Streams): the merged engine's, or the shard's */
     const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
+    PyObject *live_stats;     /* ... and its counters after its last batch, what stats shows while
+                                 it runs (its thread changes the table without the GIL) */
     PyObject *fallback;       /* merged: callable(k) -> one engine past its first k records */
     PyObject *single;         /* merged, after a fallback: the engine it hands out from */
     const char *fell_back;    /* ... and why */
     uint64_t fell_back_at;    /* ... after this many records */
+    uint64_t skip;            /* ... of which single has yet to pass (an error stopped it) */
 } fp_flows_obj;
 
 #define FL(o) ((fp_flows_obj *)(o))
@@ -438,6 +441,7 @@ static void check_allocations(fp_flows_obj *fl)
 }
 
 static int live_publish(fp_flows_obj *fl, fp_state *st);
+static PyObject *flows_stats_now(fp_flows_obj *fl);
 /* A live shard's batches: short, so its Streams reach the merge (and leave the reorder
  * buffer) soon after they end. */
 #define LIVE_BATCH (1u << 13)
@@ -1252,6 +1256,11 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         PyErr_NoMemory();
     }
     free(made);
+    if (rc >= 0) {
+        PyObject *now = flows_stats_now(fl);
+        if (now == NULL) return -1;
+        Py_SETREF(fl->live_stats, now);
+    }
     return rc;
 }
 
@@ -1269,7 +1278,7 @@ static PyObject *engine_live(PyObject *self, PyObject *unused)
     }
     fl->mode = MODE_STREAM;
     const char *why = NULL;
-    if (flows_run(fl, st, 0) < 0) {
+    if ((fl->live_stats = flows_stats_now(fl)) == NULL || flows_run(fl, st, 0) < 0) {
         PyErr_Clear(); /* the single engine the merge falls back to raises it where it belongs */
         why = "error";
     } else if (fl->live_stop) {
@@ -1345,10 +1354,6 @@ static void live_cancel(fp_flows_obj *m)
 static int live_fall_back(fp_flows_obj *m)
 {
     fp_live *L = m->live;
-    if (m->fallback == NULL) { /* tried already, and it raised */
-        PyErr_SetString(PyExc_RuntimeError, "these Streams could not go on with one engine");
-        return -1;
-    }
     if (m->fell_back == NULL) { /* the stop that started it */
         pthread_mutex_lock(&L->mu);
         for (uint32_t i = 0; i < L->n; i++)
@@ -1373,35 +1378,44 @@ static int live_fall_back(fp_flows_obj *m)
         q->bytes = 0;
     }
     if (m->fell_back == NULL) m->fell_back = "cancelled";
-    m->fell_back_at = m->emitted;
+    m->fell_back_at = m->skip = m->emitted;
     Py_CLEAR(m->parts);
-    PyObject *fb = m->fallback;
-    m->fallback = NULL;
-    m->single = PyObject_CallFunction(fb, "K", (unsigned long long)m->emitted);
-    Py_DECREF(fb);
-    if (m->single == NULL) return -1;
+    /* kept until it gave an iterator: one that raised (Ctrl+C while it joins) is called again */
+    PyObject *single = PyObject_CallFunction(m->fallback, "K", (unsigned long long)m->emitted);
+    if (single == NULL) return -1;
+    if (!PyIter_Check(single)) {
+        PyErr_Format(PyExc_TypeError, "a live merge's fallback gave %.100s, not an iterator", Py_TYPE(single)->tp_name);
+        Py_DECREF(single);
+        return -1;
+    }
+    m->single = single;
+    Py_CLEAR(m->fallback);
 #ifdef __GLIBC__
     /* The workers' heaps (glibc gives each thread its own arena) keep the pages their shards
      * freed: give them back before one engine fills its own, or the run holds both. */
     malloc_trim(0);
 #endif
-    for (uint64_t i = 0; i < m->fell_back_at; i++) { /* handed out already */
-        PyObject *r = PyIter_Next(m->single);
-        if (r == NULL) return PyErr_Occurred() ? -1 : 0;
-        Py_DECREF(r);
-    }
     return 0;
 }
 
-/* The next Stream of a live merge (NULL at the end without an error, or with one). */
-static PyObject *live_next(fp_flows_obj *m)
+/* live_next's work, once it is the only caller. */
+static PyObject *live_step(fp_flows_obj *m)
 {
     fp_live *L = m->live;
     if (m->single) {
-        PyObject *r = PyIter_Next(m->single);
-        if (r) m->emitted++;
-        else if (!PyErr_Occurred()) m->finished = 1;
-        return r;
+        for (;;) {
+            PyObject *r = PyIter_Next(m->single);
+            if (r == NULL) {
+                if (!PyErr_Occurred()) m->finished = 1;
+                return NULL;
+            }
+            if (m->skip == 0) {
+                m->emitted++;
+                return r;
+            }
+            Py_DECREF(r); /* handed out already (counted down one by one: Ctrl+C may stop it) */
+            m->skip--;
+        }
     }
     for (;;) {
         PyObject *stream = NULL;
@@ -1433,13 +1447,27 @@ static PyObject *live_next(fp_flows_obj *m)
             m->finished = 1;
             return NULL;
         }
-        if (state == LIVE_FALL_BACK) return live_fall_back(m) < 0 ? NULL : live_next(m);
+        if (state == LIVE_FALL_BACK) return live_fall_back(m) < 0 ? NULL : live_step(m);
         if (PyErr_CheckSignals() < 0) { /* the next call goes on with one engine */
             m->fell_back = "interrupted";
             live_cancel(m);
             return NULL;
         }
     }
+}
+
+/* The next Stream of a live merge (NULL at the end without an error, or with one). The lock
+ * is released while it waits and the fallback runs Python: a second thread must not come in. */
+static PyObject *live_next(fp_flows_obj *m)
+{
+    if (m->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Streams is being read by another thread");
+        return NULL;
+    }
+    m->busy = 1;
+    PyObject *r = live_step(m);
+    m->busy = 0;
+    return r;
 }
 
 /* _merge_live(shards, fallback): one Streams engine handing out the Streams of shards
@@ -1505,6 +1533,7 @@ static int flows_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(FL(self)->parts);
     Py_VISIT(FL(self)->fallback);
     Py_VISIT(FL(self)->single);
+    Py_VISIT(FL(self)->live_stats);
     return 0;
 }
 
@@ -1515,6 +1544,7 @@ static int flows_clear(PyObject *self)
     Py_CLEAR(FL(self)->on_data);
     Py_CLEAR(FL(self)->fallback);
     Py_CLEAR(FL(self)->single);
+    Py_CLEAR(FL(self)->live_stats);
     return 0;
 }
 
@@ -1581,6 +1611,13 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
 {
     (void)c;
     fp_flows_obj *fl = FL(self);
+    if (fl->live && fl->eng && fl->busy) /* a live shard running on its thread */
+        return PyDict_Copy(fl->live_stats);
+    return flows_stats_now(fl);
+}
+
+static PyObject *flows_stats_now(fp_flows_obj *fl)
+{
     if (fl->single) { /* a live merge gone on with one engine: its counters, and why */
         PyObject *d = PyObject_GetAttrString(fl->single, "stats");
         PyObject *why = d ? Py_BuildValue("{s:s,s:K}", "reason", fl->fell_back, "after", fl->fell_back_at) : NULL;
