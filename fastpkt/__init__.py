@@ -151,6 +151,12 @@ def open(  # noqa: A001  (shadows the builtin on purpose: fp.open)
             A policy name picks how overlapping fragments resolve: "first" (True's),
             "last", "bsd", "linux". False (default, as ``fp.read()``'s): fragments stay as
             captured. The engines (flows, streams, client_hellos) reassemble by default.
+            With ``display_filter``, the filter decides after reassembly as ``tshark -Y``
+            does: ``dns`` or ``udp.port == 53`` match the fragment completing a fragmented
+            answer, never the fragments before it (tshark shows their payload as data).
+            ``filter`` (BPF) decides per frame before reassembly, as tcpdump reads a file
+            and a capture filter takes frames off the wire: fragments it drops never reach
+            the reassembler (``udp port 53`` keeps first fragments only).
     decapsulate: decode tunnels (GRE with ERSPAN and TEB, VXLAN, Geneve, GTP-U, MPLS, IP in
             IP, 6in4, 4in6, PPPoE; default): layer views (``pkt.ip``, ``pkt.tcp``...) are the
             innermost packet's, as Zeek reports them, ``pkt.outer_ip`` the outermost IP
@@ -182,8 +188,8 @@ def read(
     defragment: as for ``open``: the packet of the fragment completing a datagram views the
         reassembled datagram, in the list's views, columns (``to_pandas``, Arrow) and
         ``filter_mask``; its bytes as captured stay what writers write and what the engines
-        (which reassemble on their own) read. ``filter``/``display_filter`` select frames
-        as captured, before reassembly.
+        (which reassemble on their own) read. ``display_filter`` selects after reassembly
+        and ``filter`` (BPF) per frame before it, as for ``open``.
     progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none;
         a callable gets (bytes_read, file_size)).
     """

@@ -100,6 +100,9 @@ def test_corpus_captures_with_fragments(corpus, tshark_ok, via):
         if (corpus / "refs" / (name + ".stderr")).exists():
             continue  # cut short or unreadable for tshark: no whole reference
         total += compare_with_tshark(path, via)
+        if via == "open":  # display filters select after reassembly, as tshark -Y does
+            for expr in ("udp", "tcp.len > 0", "dns", "http", "ip.flags.mf == 1 or ipv6.fraghdr.more == 1"):
+                assert fastpkt_selects(path, expr) == tshark_selects(path, expr), (name, expr)
     assert total >= 6  # ppp-ip6_fragments (4), ppp-frag_http_req, zeek-ipv6-fragmented-dns
 
 
@@ -185,6 +188,92 @@ def test_packetlist_columns_filters_and_slices(tmp_path, tshark_ok, version):
         assert sliced[at].fragments == pl[i].fragments and sliced[at].udp.payload == payload
         assert sum(p.fragments is not None for p in sliced) == 1
     assert all(p.fragments is None for p in pl[i + 1:]) and all(p.fragments is None for p in pl[:i])
+
+
+# ---- display filters and BPF with defragment= --------------------------------------
+
+def tshark_selects(path: Path, expr: str) -> list[int]:
+    """The frame numbers `tshark -Y expr` prints with its default reassembly."""
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-Y", expr, "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [int(n) for n in out.split()]
+
+
+def fastpkt_selects(path: Path, expr: str) -> list[int]:
+    """The frame numbers fastpkt's display filter keeps with defragment=True, every way it is
+    given: to fp.open (iteration and count()), to fp.read, and to the list's filter_mask
+    (these agree or the test fails); the completing fragments carry what tshark lists."""
+    reader = fp.open(str(path), defragment=True, display_filter=expr)
+    got = []
+    for _ in reader:
+        got.append(reader.frame_number)
+    assert fp.open(str(path), defragment=True, display_filter=expr).count() == len(got), expr
+    listed = fp.read(str(path), defragment=True, display_filter=expr)
+    whole = fp.read(str(path), defragment=True)
+    assert [i + 1 for i, keep in enumerate(whole.filter_mask(expr)) if keep] == got, expr
+    assert [p.fragments for p in listed] == [whole[n - 1].fragments for n in got], expr
+    return got
+
+
+def dns_exchange(tmp_path: Path, order: str, version: int) -> Path:
+    """A DNS query, its answer fragmented by Scapy (frames in `order`), then an unrelated
+    datagram."""
+    path, _ = scapy_fragments(tmp_path, order, version)
+    eth = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
+    ip = IP(src="10.1.0.2", dst="10.1.0.1") if version == 4 else IPv6(src="fd00::2", dst="fd00::1")
+    query = eth / ip / UDP(sport=40000, dport=53) / DNS(id=7, qd=DNSQR(qname="big.example", qtype="TXT"))
+    other = eth / ip / UDP(sport=5000, dport=6000) / Raw(b"x" * 32)
+    frames = [Ether(f) for f in [bytes(query)] + [bytes(p) for p in fp.read(str(path))] + [bytes(other)]]
+    wrpcap(str(path), frames)
+    return path
+
+
+DEFRAG_FILTERS = {
+    4: ["dns", "udp.port == 53", "udp", "dns.qry.name == \"big.example\"", "ip.src == 10.1.0.1",
+        "ip.flags.mf == 1", "ip.frag_offset > 0", "frame.len > 400", "frame.cap_len < 400", "not udp",
+        "ip.id == 0x1234"],
+    6: ["dns", "udp.port == 53", "udp.length > 1000", "ipv6.src == fd00::1", "not dns",
+        "ipv6.fraghdr.more == 1", "frame.len > 500"],
+}
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed", "shuffled", "duplicated"])
+@pytest.mark.parametrize("version", [4, 6])
+def test_display_filters_select_after_reassembly(tmp_path, tshark_ok, order, version):
+    """defragment=True: a display filter sees what tshark -Y sees with its default
+    reassembly. `dns` and `udp.port == 53` match the completing fragment (the datagram), not
+    the first fragment whose UDP header tshark leaves as data; fragments still match on their
+    own IP header. Non-fragments around them (a DNS query before, an unrelated datagram
+    after) match as captured."""
+    path = dns_exchange(tmp_path, order, version)
+    for expr in DEFRAG_FILTERS[version]:
+        assert fastpkt_selects(path, expr) == tshark_selects(path, expr), expr
+    done = [p.fragments is not None for p in fp.read(str(path), defragment=True)].index(True) + 1
+    assert tshark_selects(path, "dns") == [1, done]  # the query and the completing fragment
+
+
+@pytest.mark.parametrize("bpf", ["udp port 53", "host 10.1.0.1", "ip[6:2] & 0x1fff != 0 or port 40000"])
+def test_bpf_selects_frames_before_reassembly(tmp_path, tshark_ok, bpf):
+    """BPF decides per frame as captured, before reassembly: tcpdump's reading of a file and
+    what a capture filter (tshark -f) lets through. A fragment it drops never reaches the
+    reassembler: `udp port 53` keeps the first fragment only (libpcap's port tests need
+    offset 0), so the answer is never reassembled, as tshark reading what tcpdump kept
+    shows it. The reference: tcpdump applies the BPF, tshark -Y reassembles what remains."""
+    if not have("tcpdump"):
+        pytest.skip("tcpdump is not installed")
+    path = dns_exchange(tmp_path, "shuffled", 4)
+    kept = tmp_path / "bpf.pcap"
+    subprocess.run(["tcpdump", "-r", str(path), "-w", str(kept), bpf], capture_output=True, check=True,
+                   env=tool_env())
+    frames = [p.raw for p in fp.read(str(kept))]
+    assert [p.raw for p in fp.read(str(path), filter=bpf)] == frames
+    for expr in ("dns", "udp", "ip.src == 10.1.0.1", "ip"):
+        ours = fp.read(str(path), filter=bpf, display_filter=expr, defragment=True)
+        assert [bytes(p.wire or p.raw) for p in ours] == [frames[n - 1] for n in tshark_selects(kept, expr)], expr
+        reader = fp.open(str(path), filter=bpf, display_filter=expr, defragment=True)
+        assert [bytes(p.wire or p.raw) for p in reader] == [bytes(p.wire or p.raw) for p in ours], expr
+    assert (bpf == "udp port 53") == (not any(p.fragments for p in fp.read(str(path), filter=bpf, defragment=True)))
 
 
 def v4_fragment(ident: int, off: int, data: bytes, mf: bool, proto: int = 17) -> bytes:
@@ -345,6 +434,9 @@ def test_kernel_fragmentation_in_a_namespace(tmp_path, tshark_ok):
         pytest.skip(str(e))
     n = compare_with_tshark(pcap)
     assert n >= 3 + 4  # two UDP datagrams, the DNS answer, two echo requests and replies
+    for expr in ("dns", "udp.port == 53", "udp.port == 40001", "icmp", "udp", "ipv6.src == ::1",
+                 "dns.qry.name == \"big.example\""):
+        assert fastpkt_selects(pcap, expr) == tshark_selects(pcap, expr), expr
     pkts = [p for p in fp.open(str(pcap), defragment=True) if p.fragments]
     udp = [p for p in pkts if p.udp is not None]
     payload = bytes(range(256)) * 12

@@ -10,7 +10,7 @@
 
 static int frame_len(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
-    fp_field_value v = {f->arg ? x->caplen : x->wirelen, NULL, 0};
+    fp_field_value v = {f->arg ? x->frame_caplen : x->wirelen, NULL, 0};
     visit(arg, &v);
     return 1;
 }
@@ -139,6 +139,7 @@ void fp_field_ctx_init(fp_field_ctx *x, const uint8_t *data, uint32_t caplen, ui
     x->data = data;
     x->caplen = caplen;
     x->wirelen = wirelen;
+    x->frame_caplen = caplen;
     x->ts_ns = ts_ns;
     x->has_ts = has_ts;
     x->number = 0;

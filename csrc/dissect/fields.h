@@ -32,6 +32,9 @@ typedef struct {
 typedef struct {
     const uint8_t *data;
     uint32_t caplen, wirelen;
+    /* frame.cap_len: caplen, but for a reassembled datagram's frame (data: the completing
+     * fragment's headers and the whole payload) the fragment's as captured, as wirelen is */
+    uint32_t frame_caplen;
     int64_t ts_ns;
     int has_ts; /* 0 for pcapng Simple Packet Blocks: no frame.time_epoch */
     uint64_t number; /* frame.number: 1-based position in the capture, 0 when unknown */

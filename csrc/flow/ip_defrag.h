@@ -78,6 +78,10 @@ void fp_defrag_free(fp_defrag *df);
 int fp_defrag_add(fp_defrag *df, const uint8_t *data, uint32_t caplen, const fp_dissection *d,
                   int64_t ts_ns, uint64_t frame, fp_defrag_result *res);
 const fp_defrag_stats *fp_defrag_stats_of(const fp_defrag *df);
+/* A fragment held for a datagram still incomplete, as tshark shows it with reassembly on:
+ * its link and IP headers, then data (a first fragment's transport header is the
+ * datagram's). Display filters and statistics read it so. */
+static inline void fp_defrag_hide_upper(fp_dissection *d) { d->present &= (1u << FP_L_TCP) - 1; }
 /* "first", "last", "bsd", "linux"; -1 for another name. */
 int fp_defrag_policy_from_name(const char *name);
 

@@ -72,7 +72,8 @@ PyObject *fp_packet_field(PyObject *self, PyObject *args, PyObject *kwds)
         return NULL;
     const FpPacket *p = (const FpPacket *)self;
     fp_field_ctx x;
-    fp_field_ctx_init(&x, p->data, p->caplen, p->wirelen, p->ts_ns, p->has_ts, &p->d);
+    fp_field_ctx_init(&x, p->data, p->caplen, p->wire ? p->wire->wirelen : p->wirelen, p->ts_ns, p->has_ts, &p->d);
+    if (p->wire) x.frame_caplen = p->wire->caplen; /* a reassembled datagram: the frame's */
     collect c = {f, all ? PyList_New(0) : NULL, all, 0};
     if (all && c.out == NULL)
         return NULL;

@@ -111,7 +111,8 @@ static PyObject *dfilter_match(PyObject *self, PyObject *pkt)
     }
     const FpPacket *p = (const FpPacket *)pkt;
     fp_field_ctx x;
-    fp_field_ctx_init(&x, p->data, p->caplen, p->wirelen, p->ts_ns, p->has_ts, &p->d);
+    fp_field_ctx_init(&x, p->data, p->caplen, p->wire ? p->wire->wirelen : p->wirelen, p->ts_ns, p->has_ts, &p->d);
+    if (p->wire) x.frame_caplen = p->wire->caplen; /* a reassembled datagram: the frame's */
     return PyBool_FromLong(fp_filter_match(o->filter, &x));
 }
 

@@ -30,13 +30,15 @@ typedef struct {
 
 /* defragment=: what the reassembler made of a fragment, as a Reader's Packet gets it: the
  * datagram it completed (the reassembled frame and the fragments' frame numbers) or only
- * the anomalies it flagged. Kept apart, by entry index, so that lists without fragments
+ * the anomalies it flagged, and whether it held it (display filters read a held fragment
+ * as tshark shows it: link and IP headers, then data). Kept apart, by entry index, so that lists without fragments
  * pay nothing. */
 typedef struct {
     Py_ssize_t index;
     uint32_t anomalies;
     uint32_t len;            /* 0: the fragment stays as captured */
     uint32_t nframes;
+    uint32_t held;           /* a piece of a datagram not complete there: filters see no transport */
     const uint8_t *data;     /* into the reassembly blob (offsets while building) */
     const uint64_t *frames;
 } pl_reasm;
@@ -126,14 +128,17 @@ static int64_t rblob_add(pl_builder *b, const void *p, size_t n)
  * its Packet would be (reader.c's deliver), and what it says is kept. -1 out of memory. */
 static int builder_defrag(pl_builder *b, fp_reader_obj *r, const fp_record *rec)
 {
-    fp_dissection d;
-    int flags = r->facade ? r->dissect_flags | FP_DISSECT_NO_TUNNELS : r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
-    fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, flags | FP_DISSECT_HEADERS, &d);
-    if (!d.is_fragment) return 0;
-    fp_defrag_result res;
-    int complete = fp_defrag_add(r->defrag, rec->data, rec->caplen, &d, rec->ts_ns, r->frames, &res) ==
-                   FP_DEFRAG_COMPLETE;
-    if (!complete && !res.anomalies) return 0;
+    int rc = r->pulled_defrag; /* the pull reassembled it ahead of a display filter */
+    fp_defrag_result res = r->pulled_res;
+    if (rc < 0) {
+        fp_dissection d;
+        fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype,
+                      fp_reader_packet_flags(r, rec) | FP_DISSECT_HEADERS, &d);
+        if (!d.is_fragment) return 0;
+        rc = fp_defrag_add(r->defrag, rec->data, rec->caplen, &d, rec->ts_ns, r->frames, &res);
+    }
+    int complete = rc == FP_DEFRAG_COMPLETE;
+    if (rc == FP_DEFRAG_PASS && !res.anomalies) return 0;
     if (b->n_reasm == b->cap_reasm) {
         size_t cap = b->cap_reasm ? b->cap_reasm * 2 : 64;
         pl_reasm *grown = PyMem_RawRealloc(b->reasm, cap * sizeof *grown);
@@ -141,7 +146,7 @@ static int builder_defrag(pl_builder *b, fp_reader_obj *r, const fp_record *rec)
         b->reasm = grown;
         b->cap_reasm = cap;
     }
-    pl_reasm ra = {(Py_ssize_t)b->n - 1, res.anomalies, 0, 0, NULL, NULL};
+    pl_reasm ra = {(Py_ssize_t)b->n - 1, res.anomalies, 0, 0, rc == FP_DEFRAG_HELD, NULL, NULL};
     if (complete) {
         int64_t data = rblob_add(b, res.data, res.len);
         int64_t frames = data < 0 ? -1 : rblob_add(b, res.frames, res.nframes * sizeof *res.frames);
@@ -272,10 +277,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
     int has_progress = progress != NULL && progress != Py_None;
-    if (r->defrag_policy >= 0 && r->defrag == NULL) {
-        fp_defrag_config cfg = {(fp_defrag_policy)r->defrag_policy, FP_DEFRAG_TIMEOUT_NS, FP_DEFRAG_MAX_BYTES};
-        if ((r->defrag = fp_defrag_new(&cfg, NULL)) == NULL) return PyErr_NoMemory();
-    }
+    if (r->defrag_policy >= 0 && fp_reader_defrag(r) == NULL) return PyErr_NoMemory();
     for (;;) { /* a quiet live capture comes back every read timeout, a progress callback every
                 * READ_PROGRESS_ROWS records: signals and the callback, then on */
         uint64_t stop = has_progress && limit - got > READ_PROGRESS_ROWS ? got + READ_PROGRESS_ROWS : limit;
@@ -559,7 +561,19 @@ static PyObject *packetlist_filter_mask(PyObject *self, PyObject *arg)
                 fp_dissect_datagram(ra->data, ra->len, e->linktype, pl->dissect_flags, &d);
                 d.anomalies |= ra->anomalies;
                 fp_field_ctx x;
-                fp_field_ctx_init(&x, ra->data, ra->len, ra->len, e->ts_ns, e->has_ts, &d);
+                fp_field_ctx_init(&x, ra->data, ra->len, e->wirelen, e->ts_ns, e->has_ts, &d);
+                x.frame_caplen = e->caplen;
+                x.number = (uint64_t)i + 1;
+                mask[i] = (uint8_t)fp_filter_match(f, &x);
+                continue;
+            }
+            if (ra && ra->held) { /* link and IP headers, then data, as tshark shows it */
+                fp_dissect_ex(e->data, e->caplen, e->wirelen, e->linktype,
+                              pl->dissect_flags | FP_DISSECT_FCS(e->fcs_len) | FP_DISSECT_HEADERS, &d);
+                fp_defrag_hide_upper(&d);
+                d.anomalies |= ra->anomalies;
+                fp_field_ctx x;
+                fp_field_ctx_init(&x, e->data, e->caplen, e->wirelen, e->ts_ns, e->has_ts, &d);
                 x.number = (uint64_t)i + 1;
                 mask[i] = (uint8_t)fp_filter_match(f, &x);
                 continue;

@@ -8,6 +8,7 @@
 #include "../dissect/dissect.h"
 #include "../source/source.h"
 #include "../dissect/build.h"
+#include "../flow/ip_defrag.h"
 
 #define FP_B_COUNT_MAX 24 /* >= FP_B_COUNT (dissect/build.h) */
 typedef struct {
@@ -284,6 +285,12 @@ typedef struct {
     int defrag_policy;       /* fp_defrag_policy for iteration's IP reassembly, -1 when off */
     int dissect_flags;       /* FP_DISSECT_NO_TUNNELS with decapsulate=False */
     struct fp_defrag *defrag; /* made at the first fragment */
+    /* defragment= with a display filter: the filter decides on what the reassembler made of
+     * the record, so fp_reader_pull offers it and keeps the outcome for the consumer:
+     * FP_DEFRAG_PASS/HELD/COMPLETE and its result (a reassembled frame valid until the
+     * next pull), or -1 when the pull did not reassemble (the consumer does). */
+    int pulled_defrag;
+    fp_defrag_result pulled_res;
     Py_buffer view;          /* memory sources: the caller's buffer, held while open */
     int has_view;
     int is_stream;           /* unstable record data (pipes, file objects, compressed, live) */
@@ -313,9 +320,14 @@ typedef struct {
 } fp_reader_obj;
 
 /* FP_PULL_IDLE: a live source's read timeout passed without a packet. */
+/* FP_PULL_NO_MEMORY: the reassembler ahead of a display filter could not be made. */
 enum { FP_PULL_RECORD = 1, FP_PULL_END = 0, FP_PULL_SOURCE_ERROR = -1, FP_PULL_FILTER_ERROR = -2,
-       FP_PULL_IDLE = 2 };
+       FP_PULL_IDLE = 2, FP_PULL_NO_MEMORY = -3 };
 int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen);
+/* The dissection flags of the Packets a Reader makes of its records. */
+int fp_reader_packet_flags(const fp_reader_obj *r, const fp_record *rec);
+/* The Reader's reassembler (defragment=), made at the first call; NULL out of memory. */
+fp_defrag *fp_reader_defrag(fp_reader_obj *r);
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
                           const fp_error *err, const char *errbuf);
 void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);

@@ -218,6 +218,57 @@ void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st)
     PyErr_Restore(type, value, tb);
 }
 
+/* The dissection flags of the Packets a Reader makes (fastpkt.scapy's read outer headers). */
+int fp_reader_packet_flags(const fp_reader_obj *r, const fp_record *rec)
+{
+    return r->facade ? r->dissect_flags | FP_DISSECT_NO_TUNNELS : r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
+}
+
+/* The Reader's reassembler, made at the first fragment; NULL when out of memory. */
+fp_defrag *fp_reader_defrag(fp_reader_obj *r)
+{
+    if (r->defrag == NULL) {
+        fp_defrag_config cfg = {(fp_defrag_policy)r->defrag_policy, FP_DEFRAG_TIMEOUT_NS, FP_DEFRAG_MAX_BYTES};
+        r->defrag = fp_defrag_new(&cfg, NULL);
+    }
+    return r->defrag;
+}
+
+/* defragment= with a display filter: the filter sees the frame as tshark shows it with
+ * reassembly on (its default), so the record goes through the reassembler first, whether
+ * the filter keeps it or not: the fragment completing a datagram is tested on the datagram
+ * (`dns`, `udp.port == 53` match it), a fragment held for a datagram still incomplete on its
+ * link and IP headers alone (tshark shows its payload as data), anything else as captured.
+ * The outcome stays in pulled_defrag/pulled_res for the consumer. 1 match, 0 not, -1 out
+ * of memory. */
+static int match_defragmented(fp_reader_obj *r, const fp_record *rec)
+{
+    fp_dissection *d = &r->dissection;
+    int flags = fp_reader_packet_flags(r, rec) | (fp_filter_needs_app(r->dfilter) ? 0 : FP_DISSECT_HEADERS);
+    fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, flags, d);
+    const uint8_t *data = rec->data;
+    uint32_t len = rec->caplen;
+    r->pulled_defrag = FP_DEFRAG_PASS;
+    r->pulled_res.anomalies = 0;
+    if (d->is_fragment) {
+        if (fp_reader_defrag(r) == NULL) return -1;
+        r->pulled_defrag = fp_defrag_add(r->defrag, rec->data, rec->caplen, d, rec->ts_ns, r->frames, &r->pulled_res);
+        if (r->pulled_defrag == FP_DEFRAG_COMPLETE) { /* as the list's filter_mask reads it */
+            data = r->pulled_res.data;
+            len = r->pulled_res.len;
+            fp_dissect_datagram(data, len, rec->linktype, flags & ~FP_DISSECT_FCS_MASK, d);
+        } else if (r->pulled_defrag == FP_DEFRAG_HELD) {
+            fp_defrag_hide_upper(d);
+        }
+        d->anomalies |= r->pulled_res.anomalies;
+    }
+    fp_field_ctx x;
+    fp_field_ctx_init(&x, data, len, rec->wirelen, rec->ts_ns, rec->has_ts, d);
+    x.frame_caplen = rec->caplen;
+    x.number = r->frames;
+    return fp_filter_match(r->dfilter, &x);
+}
+
 /* The one record loop (no Python calls: callers may release the GIL around it).
  * Returns FP_PULL_RECORD with the next record that passes the filter and the count
  * limit, FP_PULL_END, FP_PULL_SOURCE_ERROR (*err filled) or FP_PULL_FILTER_ERROR
@@ -233,6 +284,7 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
         if (rc < 0) return FP_PULL_SOURCE_ERROR;
         if (rc == FP_SOURCE_IDLE) return FP_PULL_IDLE;
         r->frames++;
+        r->pulled_defrag = -1;
         if (r->bpf) {
             int m = fp_bpf_set_match(r->bpf, rec, errbuf, errlen);
             if (m < 0) return FP_PULL_FILTER_ERROR;
@@ -241,12 +293,17 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
                 continue;
             }
         }
-        if (r->dfilter && !fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen,
-                                                  rec->linktype, rec->ts_ns, rec->has_ts, r->frames,
-                                                  r->keep_dissection, r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len),
-                                                  &r->dissection)) {
-            r->filtered++;
-            continue;
+        if (r->dfilter) { /* engines (keep_dissection) reassemble after the filter, on their budget */
+            int m = r->defrag_policy >= 0 && !r->keep_dissection
+                        ? match_defragmented(r, rec)
+                        : fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen, rec->linktype,
+                                                 rec->ts_ns, rec->has_ts, r->frames, r->keep_dissection,
+                                                 r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len), &r->dissection);
+            if (m < 0) return FP_PULL_NO_MEMORY;
+            if (m == 0) {
+                r->filtered++;
+                continue;
+            }
         }
         r->delivered++;
         return FP_PULL_RECORD;
@@ -264,6 +321,10 @@ int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_recor
     }
     if (rc == FP_PULL_FILTER_ERROR) {
         PyErr_Format(st->Error, "BPF filter cannot be used on link type %u: %s", rec->linktype, errbuf);
+        return -1;
+    }
+    if (rc == FP_PULL_NO_MEMORY) {
+        PyErr_NoMemory();
         return -1;
     }
     fp_reader_remember_stop_error(r, st);
@@ -366,24 +427,27 @@ static inline void release_one(PyObject *self)
  * the reassembler's anomalies), the one completing a datagram as the reassembled frame. */
 static PyObject *deliver(fp_reader_obj *r, fp_state *st, const fp_record *rec, PyObject *owner)
 {
+    const fp_defrag_result *res = &r->pulled_res;
+    if (r->pulled_defrag == FP_DEFRAG_COMPLETE) /* reassembled by the pull, for the display filter */
+        return (PyObject *)fp_packet_reassembled(st, rec, res->data, res->len, res->anomalies, res->frames,
+                                                 res->nframes, r->facade, r->dissect_flags);
     FpPacket *p = fp_packet_from_record(st, rec, owner, r->facade, r->dissect_flags);
     if (p == NULL || !p->d.is_fragment || r->defrag_policy < 0) return (PyObject *)p;
-    if (r->defrag == NULL) {
-        fp_defrag_config cfg = {(fp_defrag_policy)r->defrag_policy, FP_DEFRAG_TIMEOUT_NS, FP_DEFRAG_MAX_BYTES};
-        if ((r->defrag = fp_defrag_new(&cfg, NULL)) == NULL) {
+    int rc = r->pulled_defrag;
+    if (rc < 0) {
+        if (fp_reader_defrag(r) == NULL) {
             Py_DECREF(p);
             return PyErr_NoMemory();
         }
+        rc = fp_defrag_add(r->defrag, p->data, p->caplen, &p->d, p->ts_ns, r->frames, &r->pulled_res);
     }
-    fp_defrag_result res;
-    int rc = fp_defrag_add(r->defrag, p->data, p->caplen, &p->d, p->ts_ns, r->frames, &res);
     if (rc != FP_DEFRAG_COMPLETE) {
-        p->d.anomalies |= res.anomalies;
+        p->d.anomalies |= res->anomalies;
         return (PyObject *)p;
     }
     Py_DECREF(p);
-    return (PyObject *)fp_packet_reassembled(st, rec, res.data, res.len, res.anomalies, res.frames, res.nframes,
-                                             r->facade, r->dissect_flags);
+    return (PyObject *)fp_packet_reassembled(st, rec, res->data, res->len, res->anomalies, res->frames,
+                                             res->nframes, r->facade, r->dissect_flags);
 }
 
 /* Next packet for Python-level iteration. A quiet live capture comes back every read

@@ -70,7 +70,7 @@ static const fp_dissection *defragment(stats_run *run, int policy, int flags, co
     switch (fp_defrag_add(run->defrag, rec->data, rec->caplen, dp, rec->ts_ns, frame, &res)) {
     case FP_DEFRAG_HELD:
         *held = *dp;
-        held->present &= (1u << FP_L_TCP) - 1; /* link and network layers only */
+        fp_defrag_hide_upper(held);
         return held;
     case FP_DEFRAG_COMPLETE:
         fp_dissect_datagram(res.data, res.len, rec->linktype, flags, whole);
