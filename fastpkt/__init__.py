@@ -204,12 +204,14 @@ def read(
 def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
                 arrow: Literal[False] = ..., filter: str | None = ..., on_error: str = ...,  # noqa: A002
                 display_filter: str | DisplayFilter | None = ..., workers: int | None = ...,
-                progress: bool | None | Callable[[int, int], Any] = ...) -> Iterator[pandas.DataFrame]: ...
+                progress: bool | None | Callable[[int, int], Any] = ...,
+                defragment: bool | str = ...) -> Iterator[pandas.DataFrame]: ...
 @overload
 def read_frames(source: str | os.PathLike[str] | bytes | IO[bytes], batch_size: int = ..., *,
                 arrow: Literal[True], filter: str | None = ..., on_error: str = ...,  # noqa: A002
                 display_filter: str | DisplayFilter | None = ..., workers: int | None = ...,
-                progress: bool | None | Callable[[int, int], Any] = ...) -> Iterator[pyarrow.RecordBatch]: ...
+                progress: bool | None | Callable[[int, int], Any] = ...,
+                defragment: bool | str = ...) -> Iterator[pyarrow.RecordBatch]: ...
 
 
 def read_frames(
@@ -222,6 +224,7 @@ def read_frames(
     display_filter: str | DisplayFilter | None = None,
     workers: int | None = None,
     progress: bool | None | Callable[[int, int], Any] = None,
+    defragment: bool | str = False,
 ) -> Iterator[Any]:
     """A capture larger than memory as DataFrames of ``batch_size`` packets (the columns of
     ``PacketList.to_pandas()``), or pyarrow RecordBatches with ``arrow=True``. Each batch is
@@ -232,7 +235,11 @@ def read_frames(
     their order are the same; a batch then never spans two ranges of about 64 MiB, so
     batches may be shorter than ``batch_size``, and memory holds the batches of
     ``workers + 1`` ranges. Streams (stdin, file objects, compressed captures),
-    ``on_error="skip"`` and ``display_filter`` read on one thread.
+    ``on_error="skip"``, ``display_filter`` and ``defragment`` read on one thread.
+
+    defragment: as for ``read``: the row of the fragment completing a datagram has the
+    datagram's columns (ports, payload length, DNS name...), whichever batch its fragments
+    were in (the columns ``fp.read(source, defragment=True).to_pandas()`` gives).
 
     progress: as for ``fastpkt.read`` (a bar over the file as batches are handed out, by
     default when someone watches and the file is 64 MiB or more; False: none).
@@ -259,12 +266,13 @@ def read_frames(
         return [frames.to_pandas(chunk.columns(_threads=1))]
 
     n = parallel.resolve_workers(workers, source)
-    if n > 1 and parallel.rangeable(source, on_error, display_filter):
+    if n > 1 and not defragment and parallel.rangeable(source, on_error, display_filter):
         for part in parallel.packet_batches(source, n, batch_size, convert_in_range, filter=filter, on_error=on_error,
                                             progress=bar):
             yield from part
         return
-    with open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
+    with open(source, filter=filter, on_error=on_error, display_filter=display_filter,
+              defragment=defragment) as reader:
         while True:
             chunk = reader.read_all(batch_size, progress=bar)
             if not len(chunk):

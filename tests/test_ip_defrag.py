@@ -87,7 +87,7 @@ def tshark_ok():
 
 @pytest.mark.parametrize("via", ["open", "read"])
 def test_corpus_captures_with_fragments(corpus, tshark_ok, via):
-    total = 0
+    total = tables = 0
     for name in corpus_files():
         path = corpus / name
         try:
@@ -100,9 +100,12 @@ def test_corpus_captures_with_fragments(corpus, tshark_ok, via):
         if (corpus / "refs" / (name + ".stderr")).exists():
             continue  # cut short or unreadable for tshark: no whole reference
         total += compare_with_tshark(path, via)
+        if via == "read":
+            tables += check_reader_tables(path)
         if via == "open":  # display filters select after reassembly, as tshark -Y does
             for expr in ("udp", "tcp.len > 0", "dns", "http", "ip.flags.mf == 1 or ipv6.fraghdr.more == 1"):
                 assert fastpkt_selects(path, expr) == tshark_selects(path, expr), (name, expr)
+    assert via == "open" or tables == total
     assert total >= 6  # ppp-ip6_fragments (4), ppp-frag_http_req, zeek-ipv6-fragmented-dns
 
 
@@ -276,6 +279,65 @@ def test_bpf_selects_frames_before_reassembly(tmp_path, tshark_ok, bpf):
     assert (bpf == "udp port 53") == (not any(p.fragments for p in fp.read(str(path), filter=bpf, defragment=True)))
 
 
+def table_rows(df) -> list[tuple]:
+    """A DataFrame's rows as plain values (categories decoded, missing as None): batches of
+    read_frames each have their own dictionaries."""
+    import pandas as pd
+
+    return [tuple(None if pd.isna(v) else v for v in row) for row in df.astype(object).itertuples(index=False)]
+
+
+def check_reader_tables(path: Path, **kw) -> int:
+    """A defragmenting Reader's Arrow stream, its to_pandas() and read_frames (batches of 3
+    rows: datagrams spread over batches) give the rows of fp.read(defragment=True).to_pandas(),
+    and the rows of completing fragments carry what tshark reassembled. Returns how many
+    such rows there were."""
+    import pandas as pd
+    import pyarrow as pa
+
+    want = table_rows(fp.read(str(path), defragment=True, **kw).to_pandas())
+    assert table_rows(pa.table(fp.open(str(path), defragment=True, **kw)).to_pandas()) == want
+    assert table_rows(fp.open(str(path), defragment=True, **kw).to_pandas()) == want
+    frames = list(fp.read_frames(str(path), 3, defragment=True, workers=2, **kw))
+    assert table_rows(pd.concat(frames)) == want
+    batches = list(fp.read_frames(str(path), 3, arrow=True, defragment=True, **kw))
+    assert table_rows(pa.Table.from_batches(batches).to_pandas()) == want
+    got = pa.table(fp.open(str(path), defragment=True, **kw)).to_pandas()
+    expr = kw.get("display_filter", "frame")
+    numbers = tshark_selects(path, expr)
+    assert len(got) == len(numbers)
+    ref = {int(t["frame.number"]): t for t in tshark_frames(path)}
+    checked = 0
+    for row, n in zip(got.itertuples(index=False), numbers):
+        t = ref[n]
+        if not (t["ip.fragment"] or t["ipv6.fragment"]):
+            continue
+        checked += 1
+        if t["udp.length"]:
+            assert int(row.payload_len) == int(t["udp.length"]) - 8, n
+        if t["tcp.len"]:
+            assert int(row.payload_len) == int(t["tcp.len"]), n
+        if t["dns.qry.name"]:
+            assert row.dns_qname.replace("\\032", " ") == t["dns.qry.name"].split(",")[0], n
+    return checked
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_reader_tables_defragment(tmp_path, tshark_ok, version):
+    path = dns_exchange(tmp_path, "shuffled", version)
+    assert check_reader_tables(path) == check_reader_tables(path, display_filter="dns") == 1
+    plain = fp.read(str(path)).to_pandas()
+    got = fp.open(str(path), defragment=True).to_pandas()
+    done = [i for i, t in enumerate(tshark_frames(path)) if t["ip.fragment"] or t["ipv6.fragment"]]
+    assert len(done) == 1 and int(got["sport"][done[0]]) == 53 and pd_na(plain["sport"][done[0]])
+
+
+def pd_na(v) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(v))
+
+
 def v4_fragment(ident: int, off: int, data: bytes, mf: bool, proto: int = 17) -> bytes:
     ip = IP(src="10.2.0.1", dst="10.2.0.2", id=ident, proto=proto, frag=off // 8, flags="MF" if mf else 0)
     return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / ip / Raw(data))
@@ -437,6 +499,7 @@ def test_kernel_fragmentation_in_a_namespace(tmp_path, tshark_ok):
     for expr in ("dns", "udp.port == 53", "udp.port == 40001", "icmp", "udp", "ipv6.src == ::1",
                  "dns.qry.name == \"big.example\""):
         assert fastpkt_selects(pcap, expr) == tshark_selects(pcap, expr), expr
+    assert check_reader_tables(pcap) == n
     pkts = [p for p in fp.open(str(pcap), defragment=True) if p.fragments]
     udp = [p for p in pkts if p.udp is not None]
     payload = bytes(range(256)) * 12

@@ -128,15 +128,9 @@ static int64_t rblob_add(pl_builder *b, const void *p, size_t n)
  * its Packet would be (reader.c's deliver), and what it says is kept. -1 out of memory. */
 static int builder_defrag(pl_builder *b, fp_reader_obj *r, const fp_record *rec)
 {
-    int rc = r->pulled_defrag; /* the pull reassembled it ahead of a display filter */
-    fp_defrag_result res = r->pulled_res;
-    if (rc < 0) {
-        fp_dissection d;
-        fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype,
-                      fp_reader_packet_flags(r, rec) | FP_DISSECT_HEADERS, &d);
-        if (!d.is_fragment) return 0;
-        rc = fp_defrag_add(r->defrag, rec->data, rec->caplen, &d, rec->ts_ns, r->frames, &res);
-    }
+    int rc = fp_reader_reassemble(r, rec, NULL);
+    if (rc < 0) return -1;
+    const fp_defrag_result res = r->pulled_res;
     int complete = rc == FP_DEFRAG_COMPLETE;
     if (rc == FP_DEFRAG_PASS && !res.anomalies) return 0;
     if (b->n_reasm == b->cap_reasm) {
@@ -277,7 +271,6 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
     int has_progress = progress != NULL && progress != Py_None;
-    if (r->defrag_policy >= 0 && fp_reader_defrag(r) == NULL) return PyErr_NoMemory();
     for (;;) { /* a quiet live capture comes back every read timeout, a progress callback every
                 * READ_PROGRESS_ROWS records: signals and the callback, then on */
         uint64_t stop = has_progress && limit - got > READ_PROGRESS_ROWS ? got + READ_PROGRESS_ROWS : limit;
@@ -774,18 +767,20 @@ static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dis
     put_cat(c, K_HOST, i, host, hlen);
 }
 
-static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
+/* Row i: the record's columns, read from the reassembled frame (rlen bytes) when the record
+ * completed a datagram; `anomalies` the reassembler's. */
+static void fill_row_from(col_set *c, Py_ssize_t i, const pl_entry *e, const uint8_t *rdata, uint32_t rlen,
+                          uint32_t anomalies)
 {
     fp_dissection d;
     const uint8_t *data = e->data;
-    const pl_reasm *ra = c->reasm ? find_reasm(c->reasm, c->n_reasm, e - c->entries) : NULL;
-    if (ra && ra->len) {
-        data = ra->data;
-        fp_dissect_datagram(data, ra->len, e->linktype, c->dissect_flags, &d);
+    if (rdata) {
+        data = rdata;
+        fp_dissect_datagram(data, rlen, e->linktype, c->dissect_flags, &d);
     } else {
         fp_dissect_ex(data, e->caplen, e->wirelen, e->linktype, c->dissect_flags | FP_DISSECT_FCS(e->fcs_len), &d);
     }
-    if (ra) d.anomalies |= ra->anomalies;
+    d.anomalies |= anomalies;
     put_num(c, C_TIME, i, (uint64_t)e->ts_ns, 1);
     put_num(c, C_CAPLEN, i, e->caplen, 1);
     put_num(c, C_WIRELEN, i, e->wirelen, 1);
@@ -820,6 +815,13 @@ static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
     }
     fill_app(c, i, data, &d);
     set_code(c, K_ANOM, i, fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4));
+}
+
+static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)
+{
+    const pl_reasm *ra = c->reasm ? find_reasm(c->reasm, c->n_reasm, e - c->entries) : NULL;
+    if (ra == NULL) fill_row_from(c, i, e, NULL, 0, 0);
+    else fill_row_from(c, i, e, ra->len ? ra->data : NULL, ra->len, ra->anomalies);
 }
 
 /* Rows are independent: split them over a few threads, each with its own interners,
@@ -1247,7 +1249,17 @@ static int64_t fill_from_reader(fp_reader_obj *r, col_set *c, int64_t from, int6
         if (*rc != FP_PULL_RECORD) break;
         pl_entry e = {.ts_ns = rec->ts_ns, .data = rec->data, .caplen = rec->caplen, .wirelen = rec->wirelen,
                       .linktype = rec->linktype, .interface_id = rec->interface_id, .fcs_len = rec->fcs_len};
-        fill_row(c, n, &e);
+        if (r->defrag_policy < 0) {
+            fill_row_from(c, n, &e, NULL, 0, 0);
+            continue;
+        }
+        int drc = fp_reader_reassemble(r, rec, NULL); /* the row read_all's list would give */
+        if (drc < 0) {
+            *rc = FP_PULL_NO_MEMORY;
+            break;
+        }
+        const fp_defrag_result *res = &r->pulled_res;
+        fill_row_from(c, n, &e, drc == FP_DEFRAG_COMPLETE ? res->data : NULL, res->len, res->anomalies);
     }
     return n;
 }
@@ -1398,7 +1410,9 @@ static int reader_batch(pkt_stream *p, struct ArrowArray *out)
     char errbuf[512];
     int rc = FP_PULL_END;
     int64_t n = 0;
-    int pipelined = !failed && r->src && fp_source_stable_data(r->src) && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+    /* Reassembly goes in record order: a defragmenting Reader is filled on one thread. */
+    int pipelined = !failed && r->src && fp_source_stable_data(r->src) && r->defrag_policy < 0 &&
+                    sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
                     (p->entries || (p->entries = PyMem_RawMalloc((size_t)p->batch_rows * sizeof *p->entries)));
     while (!failed) { /* a quiet live capture comes back every read timeout */
         Py_BEGIN_ALLOW_THREADS

@@ -328,6 +328,11 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
 int fp_reader_packet_flags(const fp_reader_obj *r, const fp_record *rec);
 /* The Reader's reassembler (defragment=), made at the first call; NULL out of memory. */
 fp_defrag *fp_reader_defrag(fp_reader_obj *r);
+/* defragment=: the record just pulled offered to the Reader's reassembler once (the pull
+ * did it ahead of a display filter, else the first consumer to ask; `d` its dissection or
+ * NULL for a headers-only one made here): FP_DEFRAG_PASS/HELD/COMPLETE with pulled_res
+ * filled, -1 out of memory. */
+int fp_reader_reassemble(fp_reader_obj *r, const fp_record *rec, const fp_dissection *d);
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
                           const fp_error *err, const char *errbuf);
 void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);

@@ -234,6 +234,22 @@ fp_defrag *fp_reader_defrag(fp_reader_obj *r)
     return r->defrag;
 }
 
+int fp_reader_reassemble(fp_reader_obj *r, const fp_record *rec, const fp_dissection *d)
+{
+    if (r->pulled_defrag >= 0) return r->pulled_defrag;
+    fp_dissection own;
+    if (d == NULL) {
+        fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype,
+                      fp_reader_packet_flags(r, rec) | FP_DISSECT_HEADERS, &own);
+        d = &own;
+    }
+    r->pulled_res.anomalies = 0;
+    if (!d->is_fragment) return r->pulled_defrag = FP_DEFRAG_PASS;
+    if (fp_reader_defrag(r) == NULL) return -1;
+    return r->pulled_defrag = fp_defrag_add(r->defrag, rec->data, rec->caplen, d, rec->ts_ns, r->frames,
+                                            &r->pulled_res);
+}
+
 /* defragment= with a display filter: the filter sees the frame as tshark shows it with
  * reassembly on (its default), so the record goes through the reassembler first, whether
  * the filter keeps it or not: the fragment completing a datagram is tested on the datagram
@@ -248,11 +264,8 @@ static int match_defragmented(fp_reader_obj *r, const fp_record *rec)
     fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype, flags, d);
     const uint8_t *data = rec->data;
     uint32_t len = rec->caplen;
-    r->pulled_defrag = FP_DEFRAG_PASS;
-    r->pulled_res.anomalies = 0;
+    if (fp_reader_reassemble(r, rec, d) < 0) return -1;
     if (d->is_fragment) {
-        if (fp_reader_defrag(r) == NULL) return -1;
-        r->pulled_defrag = fp_defrag_add(r->defrag, rec->data, rec->caplen, d, rec->ts_ns, r->frames, &r->pulled_res);
         if (r->pulled_defrag == FP_DEFRAG_COMPLETE) { /* as the list's filter_mask reads it */
             data = r->pulled_res.data;
             len = r->pulled_res.len;
@@ -433,13 +446,10 @@ static PyObject *deliver(fp_reader_obj *r, fp_state *st, const fp_record *rec, P
                                                  res->nframes, r->facade, r->dissect_flags);
     FpPacket *p = fp_packet_from_record(st, rec, owner, r->facade, r->dissect_flags);
     if (p == NULL || !p->d.is_fragment || r->defrag_policy < 0) return (PyObject *)p;
-    int rc = r->pulled_defrag;
+    int rc = fp_reader_reassemble(r, rec, &p->d);
     if (rc < 0) {
-        if (fp_reader_defrag(r) == NULL) {
-            Py_DECREF(p);
-            return PyErr_NoMemory();
-        }
-        rc = fp_defrag_add(r->defrag, p->data, p->caplen, &p->d, p->ts_ns, r->frames, &r->pulled_res);
+        Py_DECREF(p);
+        return PyErr_NoMemory();
     }
     if (rc != FP_DEFRAG_COMPLETE) {
         p->d.anomalies |= res->anomalies;
