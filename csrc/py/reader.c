@@ -481,6 +481,7 @@ static PyObject *reader_iternext(PyObject *self)
             fp_source_next_quick(r->src, &rec)) {
             r->frames++;
             r->delivered++;
+            r->pulled_defrag = -1; /* deliver() reassembles, as after fp_reader_pull */
             return deliver(r, st, &rec, self);
         }
         rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
