@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, cast, overload
 
 if TYPE_CHECKING:
@@ -298,7 +299,10 @@ def write(
     keeps its interfaces, resolutions and packet comments. Otherwise the defaults are the
     first packet's link type, microsecond (pcap) or nanosecond (pcapng) timestamps,
     little-endian. Raw ``bytes`` items are written as-is (linktype then defaults to 1,
-    Ethernet) with time 0.
+    Ethernet) with time 0. Packets whose source declared an FCS (``Packet.fcslen``: pcapng
+    if_fcslen, pcap's FCS bits) are written with it declared: on pcapng interfaces per link
+    type and FCS length, in pcap the first packet's for the file (another length raises
+    ValueError), so readers leave it out of the frame's layers again.
 
     The file is written to a temporary file renamed over ``path`` at the end: an exception
     (a value the format cannot hold, an I/O error, Ctrl+C) leaves ``path`` as it was, and
@@ -319,7 +323,8 @@ def write(
         first = next(it, None)
         if linktype is None:
             linktype = getattr(first, "linktype", 1) if first is not None else 1
-        options.update(linktype=linktype, nanosecond=nanosecond, big_endian=bool(big_endian))
+        options.update(linktype=linktype, nanosecond=nanosecond, big_endian=bool(big_endian),
+                       fcslen=getattr(first, "fcslen", 0))
         items = _chain(first, it)
     with Writer(path, **options) as writer:
         return writer.write_all(items)
@@ -336,7 +341,8 @@ def _packetlist_options(packets: PacketList, format: str, linktype: int | None, 
     if format == "pcapng":
         if not interfaces:  # from a pcap: one interface with the file's properties
             interfaces = [{"linktype": packets.linktype, "snaplen": packets.snaplen,
-                           "tsresol": 10**9 if packets.nanosecond else 10**6}]
+                           "tsresol": 10**9 if packets.nanosecond else 10**6,
+                           "fcslen": _pcap_fcslen(packets.file_header)}]
         header = packets.file_header if packets.format == "pcapng" and same_order else None
         return {"interfaces": interfaces, "big_endian": bool(big_endian), "header": header}
     if linktype is None:
@@ -348,8 +354,22 @@ def _packetlist_options(packets: PacketList, format: str, linktype: int | None, 
     if packets.format == "pcap" and packets.file_header is not None and \
             linktype == packets.linktype and bool(nanosecond) == packets.nanosecond and same_order:
         header = packets.file_header  # same format as read: copy the header byte for byte
+    if packets.format == "pcap":
+        fcslen = _pcap_fcslen(packets.file_header)
+    else:  # the FCS its interfaces of that link type declare (differing ones raise as packets come)
+        fcslen = next((i.get("fcslen", 0) for i in interfaces if i["linktype"] == linktype), 0)
     return {"linktype": linktype, "snaplen": snaplen, "nanosecond": bool(nanosecond),
-            "big_endian": bool(big_endian), "header": header}
+            "big_endian": bool(big_endian), "header": header, "fcslen": None if header else fcslen}
+
+
+def _pcap_fcslen(header: bytes | None) -> int:
+    """The FCS length (bytes) a pcap file header's link type field declares: its F bit and
+    top 4 bits, in 16-bit words (libpcap's LT_FCS_LENGTH)."""
+    if header is None or len(header) < 24:
+        return 0
+    order = "<" if header[0] in (0xD4, 0x4D) else ">"
+    field = struct.unpack(order + "I", header[20:24])[0]
+    return (field >> 28) * 2 if field & 0x04000000 else 0
 
 
 def _chain(first: Any, rest: Any) -> Any:

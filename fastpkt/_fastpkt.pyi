@@ -286,6 +286,7 @@ class Packet:
     tunnels: tuple[tuple[str, int | None], ...]  # encapsulations decoded, outer to inner
     outer_ip: IP | IPv6 | None  # outermost IP header of a tunnelled packet (ip/ip6 are the innermost)
     wire: bytes               # the frame as captured (raw is the reassembled one when they differ)
+    fcslen: int               # FCS bytes its interface declares (if_fcslen, pcap FCS bits); writers keep it
     def __new__(cls, data: bytes, linktype: int = 1, time: float | None = None,
                 wirelen: int | None = None) -> Self: ...
     def haslayer(self, layer: str | type) -> bool: ...
@@ -387,7 +388,7 @@ class PacketList(Sequence[Packet], _Tables):
     linktype: int; snaplen: int; nanosecond: bool; big_endian: bool
     file_header: bytes | None   # pcap header / pcapng leading blocks as read: exact rewrites
     format: Literal["pcap", "pcapng"]
-    interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
+    interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name, fcslen
     def filter_mask(self, display_filter: str | DisplayFilter) -> bytes: ...   # 1 per passing packet
     def __len__(self) -> int: ...
     @overload
@@ -411,7 +412,8 @@ class Writer:
     def __init__(self, path: str | PathLike[str] | IO[bytes], linktype: int | None = None,
                  snaplen: int = 262144, nanosecond: bool | None = None, big_endian: bool = False,
                  header: bytes | None = None, *, format: Literal["pcap", "pcapng"] | None = None,
-                 interfaces: Sequence[dict[str, Any]] | None = None, atomic: bool = False) -> None: ...
+                 interfaces: Sequence[dict[str, Any]] | None = None, atomic: bool = False,
+                 fcslen: int | None = None) -> None: ...
     def write(self, packet: Packet | bytes, time: float | None = None, time_ns: int | None = None,
               wirelen: int | None = None, *, interface: int | None = None, comment: str | None = None,
               flags: int | None = None) -> None: ...   # ValueError for values the format cannot hold
@@ -420,7 +422,7 @@ class Writer:
                     wirelen: int | None = None, *, interface: int | None = None,
                     comment: str | None = None, flags: int | None = None) -> int: ...
     def add_interface(self, linktype: int, *, snaplen: int | None = None, tsresol: int | None = None,
-                      tsoffset: int = 0, name: str | None = None) -> int: ...   # pcapng
+                      tsoffset: int = 0, name: str | None = None, fcslen: int = 0) -> int: ...   # pcapng
     def flush(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
@@ -432,7 +434,7 @@ class Writer:
     def _repr_html_(self) -> str: ...
     format: Literal["pcap", "pcapng"]
     linktype: int
-    interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name
+    interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name, fcslen
     replacing: bool                    # output is a temporary file renamed over path at close()
 
 # ---- flows (csrc/flow, csrc/py/engine.c; build them with fastpkt.flows()) ----------------

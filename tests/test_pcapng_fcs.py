@@ -199,3 +199,81 @@ def test_stats_io_matches_tshark(capture, tshark):
     io = fp.stats(str(capture), interval=100.0, filters=filters).io()
     got = [int(io[c][0]) for c in ("frames_1", "bytes_1", "frames_2", "bytes_2", "frames_3", "bytes_3")]
     assert got == want
+
+
+# ---- writing: the declared FCS goes out with the frames ------------------------------
+
+def pcap_linktype_field(path: Path) -> int:
+    return struct.unpack("<I", path.read_bytes()[20:24])[0]
+
+
+def same_frames(src: Path, out: Path, keep: list[int] | None = None) -> None:
+    """tshark reads `out` with the eth.fcs values, lengths and payloads it reads in `src`
+    (the frames numbered in `keep`; interface numbers aside), and fastpkt reads `out` as
+    tshark does."""
+    rows = tshark_rows(src)
+    want = [theirs(r) for r in rows if keep is None or int(r["frame.number"]) in keep]
+    got = [theirs(r) for r in tshark_rows(out)]
+    assert [ours(p) for p in fp.open(str(out))] == got
+    for row in want + got:
+        del row["frame.interface_id"]
+    assert got == want
+
+
+@pytest.mark.parametrize("via", ["packets", "list", "reader"])
+def test_pcapng_write_declares_if_fcslen(capture, tshark, tmp_path, via):
+    """fp.write keeps each frame's declared FCS length as if_fcslen on the interfaces it
+    writes: tshark reads the copy with the same eth.fcs values, and a read of the copy keeps
+    the FCS out of dissection again. Packets go to an interface per link type and FCS length;
+    a PacketList keeps its interfaces."""
+    out = tmp_path / "out.pcapng"
+    src = {"packets": lambda: list(fp.open(str(capture))), "list": lambda: fp.read(str(capture)),
+           "reader": lambda: fp.open(str(capture))}[via]()
+    fp.write(out, src, format="pcapng")
+    same_frames(capture, out)
+    assert [i["fcslen"] for i in fp.read(str(capture)).interfaces] == [4, 0, 4, 4]
+    written = {(i["linktype"], i["fcslen"]) for i in fp.read(str(out)).interfaces}
+    assert written == {(1, 4), (1, 0), (101, 4)}
+
+
+def test_pcap_write_declares_fcs_bits(capture, tshark, tmp_path):
+    """pcap declares one FCS length per file (the link type field's F bit and 16-bit words):
+    packets with a 4-byte FCS are written under 1 | F | 2 << 28, read back by tshark with the
+    same eth.fcs; a packet declaring another length is refused with the file untouched."""
+    keep = [int(r["frame.number"]) for r in tshark_rows(capture) if r["frame.interface_id"] in ("0", "2")]
+    pkts = [p for i, p in enumerate(fp.open(str(capture)), 1) if i in keep]
+    assert {p.fcslen for p in pkts} == {4} and len(pkts) == 6
+    out = tmp_path / "out.pcap"
+    fp.write(out, pkts, nanosecond=True)
+    assert pcap_linktype_field(out) == 1 | 0x04000000 | 2 << 28
+    same_frames(capture, out, keep)
+    mixed = [p for p in fp.open(str(capture)) if p.linktype == 1]
+    with pytest.raises(ValueError, match="fcslen=4"):
+        fp.write(tmp_path / "mixed.pcap", mixed)
+    assert not (tmp_path / "mixed.pcap").exists()
+    with pytest.raises(ValueError, match="16-bit words"):
+        fp.Writer(tmp_path / "odd.pcap", fcslen=3)
+    with pytest.raises(ValueError, match="if_fcslen"):
+        fp.Writer(tmp_path / "big.pcapng", interfaces=[{"linktype": 1, "fcslen": 256}])
+
+
+def test_pcap_fcs_bits_through_pcapng_and_back(tshark, tmp_path):
+    """A pcap whose header declares a 4-byte FCS, written as pcapng (if_fcslen 4) and that
+    written as pcap again (the F bit back): tshark reads all three alike."""
+    path = tmp_path / "fcs.pcap"
+    frames = [with_fcs(UDP_FRAME), with_fcs(OTHER_FRAME), with_fcs(TCP_FRAME)]
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1 | 0x04000000 | 2 << 28)
+    for i, f in enumerate(frames):
+        out += struct.pack("<IIII", 1700000000 + i, i, len(f), len(f)) + f
+    path.write_bytes(out)
+    ng = tmp_path / "fcs.pcapng"
+    fp.write(ng, fp.read(str(path)))
+    assert [i["fcslen"] for i in fp.read(str(ng)).interfaces] == [4]
+    same_frames(path, ng)
+    back = tmp_path / "back.pcap"
+    fp.write(back, fp.read(str(ng)))
+    assert pcap_linktype_field(back) == 1 | 0x04000000 | 2 << 28
+    same_frames(path, back)
+    with fp.Writer(tmp_path / "w.pcapng", fcslen=4, linktype=1) as w:
+        assert w.interfaces[0]["fcslen"] == 4
+        assert w.add_interface(1, fcslen=0) == 1

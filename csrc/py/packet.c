@@ -279,6 +279,7 @@ FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_
     memcpy(w->data, rec->data, wlen);
     w->caplen = rec->caplen;
     w->wirelen = rec->wirelen;
+    w->fcs_len = rec->fcs_len;
     w->opts_len = rec->opts_len;
     w->opts_big_endian = rec->opts_big_endian;
     w->frames = PyTuple_New(nframes);
@@ -1126,6 +1127,14 @@ static PyObject *get_fragments(PyObject *self, void *c)
     return Py_NewRef(PKT(self)->wire->frames);
 }
 
+static PyObject *get_fcslen(PyObject *self, void *c)
+{
+    (void)c;
+    const FpPacket *p = PKT(self);
+    uint32_t n = p->wire ? p->wire->fcs_len : (uint32_t)(p->dissect_flags & FP_DISSECT_FCS_MASK) >> FP_DISSECT_FCS_SHIFT;
+    return PyLong_FromUnsignedLong(n);
+}
+
 static PyObject *get_wire(PyObject *self, void *c)
 {
     (void)c;
@@ -1162,6 +1171,9 @@ static PyGetSetDef packet_getset[] = {
      "Frame numbers of the IP fragments this packet's datagram was reassembled from (by offset; "
      "this packet's fragment completed it), or None.", NULL},
     {"wire", get_wire, NULL, "The bytes as captured (differs from raw for a reassembled datagram).", NULL},
+    {"fcslen", get_fcslen, NULL,
+     "FCS bytes its interface declares at the end of the frame on the wire (pcapng if_fcslen, pcap's "
+     "FCS bits; Ethernet views and eth.fcs leave them out); 0 for none. Writers declare it.", NULL},
     {"tunnels", get_tunnels, NULL,
      "Encapsulations decoded, outer to inner: (name, id) with the VNI, GRE key, TEID, bottom MPLS "
      "label, ERSPAN or PPPoE session id, or None. Layer views are the innermost packet's.", NULL},

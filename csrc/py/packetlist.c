@@ -1687,9 +1687,9 @@ static PyObject *get_interfaces(PyObject *self, void *c)
         const fp_interface *f = &pl->ifs[i];
         PyObject *name = f->name[0] ? PyUnicode_DecodeUTF8(f->name, (Py_ssize_t)strlen(f->name), "replace")
                                     : Py_NewRef(Py_None);
-        PyObject *d = name ? Py_BuildValue("{sIsIsKsLsN}", "linktype", f->linktype, "snaplen", f->snaplen,
+        PyObject *d = name ? Py_BuildValue("{sIsIsKsLsNsI}", "linktype", f->linktype, "snaplen", f->snaplen,
                                            "tsresol", (unsigned long long)f->tsresol_num, "tsoffset",
-                                           (long long)f->tsoffset_s, "name", name)
+                                           (long long)f->tsoffset_s, "name", name, "fcslen", (unsigned)f->fcs_len)
                            : NULL;
         if (d == NULL) {
             Py_DECREF(list);

@@ -190,6 +190,7 @@ FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, con
 typedef struct fp_packet_wire {
     PyObject *frames;      /* tuple of the fragments' frame numbers, by offset */
     uint32_t caplen, wirelen, opts_len;
+    uint32_t fcs_len;      /* the FCS the frame's interface declares (the reassembled one has none) */
     int opts_big_endian;
     uint8_t data[];        /* caplen bytes, then (pcapng) padding and options */
 } fp_packet_wire;

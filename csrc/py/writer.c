@@ -15,10 +15,12 @@ typedef struct {
     PyObject *path;          /* the path as str (kept after close() for views), or NULL */
     int keep_interfaces;     /* interfaces= given: a Packet keeps its interface index */
     uint32_t linktype;       /* pcap: the file's; pcapng: the interface raw bytes go to */
+    uint32_t fcs_len;        /* pcap: the FCS length its header declares (bytes) */
+    int check_fcs;           /* pcap: fcslen= given or a header copied: packets must declare that one */
     uint32_t snaplen;        /* pcapng: for interfaces added from packets */
     uint64_t tsresol;        /* pcapng: for interfaces added from packets and interfaces= */
     uint64_t written;
-    int64_t last_linktype;   /* pcapng: cache of the last link type -> interface lookup */
+    int64_t last_key;        /* pcapng: cache of the last (link type, FCS) -> interface lookup */
     uint32_t last_interface;
     int busy;                /* a thread is writing to the file with the GIL released */
 } fp_writer_obj;
@@ -123,18 +125,18 @@ static int interface_from_dict(fp_writer_obj *self, PyObject *d, fp_winterface *
 {
     *name_bytes = NULL;
     if (!PyDict_Check(d)) {
-        PyErr_Format(PyExc_TypeError, "interfaces must be dicts (linktype, snaplen, tsresol, tsoffset, name), not %.100s",
+        PyErr_Format(PyExc_TypeError, "interfaces must be dicts (linktype, snaplen, tsresol, tsoffset, name, fcslen), not %.100s",
                      Py_TYPE(d)->tp_name);
         return -1;
     }
-    static const char *known[] = {"linktype", "snaplen", "tsresol", "tsoffset", "name", NULL};
+    static const char *known[] = {"linktype", "snaplen", "tsresol", "tsoffset", "name", "fcslen", NULL};
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(d, &pos, &key, &value)) {
         int ok = 0;
         for (int i = 0; known[i] && !ok; i++) ok = PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, known[i]) == 0;
         if (!ok) {
-            PyErr_Format(PyExc_ValueError, "unknown interface key %R (linktype, snaplen, tsresol, tsoffset, name)", key);
+            PyErr_Format(PyExc_ValueError, "unknown interface key %R (linktype, snaplen, tsresol, tsoffset, name, fcslen)", key);
             return -1;
         }
     }
@@ -147,6 +149,7 @@ static int interface_from_dict(fp_writer_obj *self, PyObject *d, fp_winterface *
     if (linktype_arg(v, &ifc->linktype) < 0) return -1;
     if ((v = PyDict_GetItemString(d, "snaplen")) && v != Py_None && u32_arg(v, "snaplen", &ifc->snaplen) < 0) return -1;
     if ((v = PyDict_GetItemString(d, "tsresol")) && v != Py_None && tsresol_arg(v, &ifc->tsresol) < 0) return -1;
+    if ((v = PyDict_GetItemString(d, "fcslen")) && v != Py_None && u32_arg(v, "fcslen", &ifc->fcs_len) < 0) return -1;
     if ((v = PyDict_GetItemString(d, "tsoffset")) && v != Py_None) {
         long long off = PyLong_AsLongLong(v);
         if (off == -1 && PyErr_Occurred()) return -1;
@@ -173,7 +176,7 @@ static int64_t add_interface(fp_writer_obj *self, const fp_winterface *ifc)
     fp_werror e;
     int64_t id = fp_writer_add_interface(self->w, ifc, &e);
     if (id < 0) set_error(&e);
-    self->last_linktype = -1;
+    self->last_key = -1;
     return id;
 }
 
@@ -235,13 +238,14 @@ static int open_output(fp_writer_obj *self, PyObject *target, PyObject *path_byt
 static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"path", "linktype", "snaplen", "nanosecond", "big_endian", "header",
-                             "format", "interfaces", "atomic", NULL};
+                             "format", "interfaces", "atomic", "fcslen", NULL};
     fp_writer_obj *self = W(op);
     PyObject *target, *linktype_obj = Py_None, *snaplen_obj = Py_None, *nano_obj = Py_None;
-    PyObject *header_obj = Py_None, *format = Py_None, *interfaces = Py_None;
+    PyObject *header_obj = Py_None, *format = Py_None, *interfaces = Py_None, *fcs_obj = Py_None;
     int big = 0, atomic = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOpO$OOp:Writer", kwlist, &target, &linktype_obj,
-                                     &snaplen_obj, &nano_obj, &big, &header_obj, &format, &interfaces, &atomic))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOpO$OOpO:Writer", kwlist, &target, &linktype_obj,
+                                     &snaplen_obj, &nano_obj, &big, &header_obj, &format, &interfaces, &atomic,
+                                     &fcs_obj))
         return -1;
     if (self->w != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Writer is already open");
@@ -250,6 +254,8 @@ static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
     uint32_t linktype = FP_LINKTYPE_ETHERNET, snaplen = 262144;
     if (linktype_obj != Py_None && linktype_arg(linktype_obj, &linktype) < 0) return -1;
     if (snaplen_obj != Py_None && u32_arg(snaplen_obj, "snaplen", &snaplen) < 0) return -1;
+    uint32_t fcs_len = 0;
+    if (fcs_obj != Py_None && u32_arg(fcs_obj, "fcslen", &fcs_len) < 0) return -1;
     int nano = nano_obj == Py_None ? -1 : PyObject_IsTrue(nano_obj);
     if (nano_obj != Py_None && nano < 0) return -1;
     PyObject *path_bytes = NULL;
@@ -271,7 +277,7 @@ static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
     PyObject *seq = NULL, *names = NULL;
     self->snaplen = snaplen;
     self->tsresol = nano == 0 ? 1000000u : 1000000000u;
-    self->last_linktype = -1;
+    self->last_key = -1;
     /* Every argument is checked before the output is opened: an existing file stays as it was. */
     if (choose_format(format, path_bytes, &header, &fmt) < 0) goto done;
     if (fmt == FP_WFORMAT_PCAP && interfaces != Py_None) {
@@ -311,13 +317,17 @@ static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     if (open_output(self, target, path_bytes, atomic, &out) < 0) goto done;
     if (fmt == FP_WFORMAT_PCAP) {
-        w = fp_writer_open_pcap(out, header.buf, linktype, snaplen, nano > 0, big, &e);
+        w = fp_writer_open_pcap(out, header.buf, linktype, fcs_len, snaplen, nano > 0, big, &e);
+        self->check_fcs = fcs_obj != Py_None;
         if (w && header.buf) {
             const uint8_t *h = header.buf;
             uint32_t raw = h[0] == 0xA1 ? (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 | (uint32_t)h[22] << 8 | h[23]
                                         : (uint32_t)h[23] << 24 | (uint32_t)h[22] << 16 | (uint32_t)h[21] << 8 | h[20];
             linktype = raw & 0xFFFFu;   /* the upper bits hold the FCS length */
+            fcs_len = raw & 0x04000000u ? (raw >> 28) * 2 : 0;
+            self->check_fcs = 1;
         }
+        self->fcs_len = fcs_len;
     } else {
         w = fp_writer_open_pcapng(out, header.buf, (size_t)header.len, big, &e);
     }
@@ -331,7 +341,7 @@ static int writer_init(PyObject *op, PyObject *args, PyObject *kwds)
         if (add_interface(self, &ifs[i]) < 0) goto done;
     self->keep_interfaces = interfaces != Py_None;
     if (fmt == FP_WFORMAT_PCAPNG && interfaces == Py_None && linktype_obj != Py_None) {
-        fp_winterface ifc = {.linktype = linktype, .snaplen = snaplen, .tsresol = self->tsresol};
+        fp_winterface ifc = {.linktype = linktype, .snaplen = snaplen, .tsresol = self->tsresol, .fcs_len = fcs_len};
         if (add_interface(self, &ifc) < 0) goto done;
     }
     rc = 0;
@@ -396,25 +406,53 @@ static int timestamp_arg(PyObject *time, PyObject *time_ns, int64_t *out)
     return 0;
 }
 
-/* The pcapng interface for a link type: the first that has it, else a new one. */
-static int64_t interface_for(fp_writer_obj *self, uint32_t linktype)
+/* The pcapng interface for a link type and FCS length (-1: any, for raw bytes): the first
+ * that has them, else a new one (its IDB declares the FCS as if_fcslen). */
+static int64_t interface_for(fp_writer_obj *self, uint32_t linktype, int fcs_len)
 {
-    if (self->last_linktype == (int64_t)linktype) return self->last_interface;
+    int64_t key = (int64_t)linktype | (int64_t)(fcs_len + 1) << 32;
+    if (self->last_key == key) return self->last_interface;
     uint32_t n = fp_writer_interface_count(self->w);
     for (uint32_t i = 0; i < n; i++) {
-        if (fp_writer_interface(self->w, i)->linktype == linktype) {
-            self->last_linktype = linktype;
+        const fp_winterface *ifc = fp_writer_interface(self->w, i);
+        if (ifc->linktype == linktype && (fcs_len < 0 || ifc->fcs_len == (uint32_t)fcs_len)) {
+            self->last_key = key;
             self->last_interface = i;
             return i;
         }
     }
-    fp_winterface ifc = {.linktype = linktype, .snaplen = self->snaplen, .tsresol = self->tsresol};
+    fp_winterface ifc = {.linktype = linktype, .snaplen = self->snaplen, .tsresol = self->tsresol,
+                         .fcs_len = fcs_len < 0 ? 0 : (uint32_t)fcs_len};
     int64_t id = add_interface(self, &ifc);
     if (id >= 0) {
-        self->last_linktype = linktype;
+        self->last_key = key;
         self->last_interface = (uint32_t)id;
     }
     return id;
+}
+
+/* The FCS length a packet's source declared for it (if_fcslen, pcap's FCS bits): its frame
+ * ends with that many FCS bytes on the wire. fastpkt.scapy's packets keep none, as Scapy. */
+static uint32_t packet_fcs_len(const FpPacket *p)
+{
+    if (p->wire) return p->wire->fcs_len;
+    return (uint32_t)(p->dissect_flags & FP_DISSECT_FCS_MASK) >> FP_DISSECT_FCS_SHIFT;
+}
+
+/* pcap: a packet's FCS length against the one its header declares (fcslen=, a copied header):
+ * a file declares one for all its frames. -1 with ValueError. */
+static int check_pcap_fcs(const fp_writer_obj *self, uint32_t fcs_len, Py_ssize_t index)
+{
+    if (!self->check_fcs || fcs_len == self->fcs_len) return 0;
+    if (index >= 0)
+        PyErr_Format(PyExc_ValueError, "packet %zd declares a %u-byte FCS but this Writer was opened with "
+                     "fcslen=%u; pcap declares one FCS length per file (use format='pcapng')",
+                     index, fcs_len, self->fcs_len);
+    else
+        PyErr_Format(PyExc_ValueError, "packet declares a %u-byte FCS but this Writer was opened with "
+                     "fcslen=%u; pcap declares one FCS length per file (use format='pcapng')",
+                     fcs_len, self->fcs_len);
+    return -1;
 }
 
 typedef struct {
@@ -440,11 +478,11 @@ static void wpacket_from_record(fp_wpacket *w, const fp_record *rec)
     w->raw_big_endian = rec->opts_big_endian;
 }
 
-/* The pcapng interface of a packet (link type, index in its source) written without
- * interface=; checks the link type. -1 with an exception. */
-static int64_t interface_of(fp_writer_obj *self, uint32_t linktype, uint32_t source_interface)
+/* The pcapng interface of a packet (link type, index in its source, FCS length) written
+ * without interface=; checks the link type and FCS. -1 with an exception. */
+static int64_t interface_of(fp_writer_obj *self, uint32_t linktype, uint32_t source_interface, uint32_t fcs_len)
 {
-    int64_t id = self->keep_interfaces ? (int64_t)source_interface : interface_for(self, linktype);
+    int64_t id = self->keep_interfaces ? (int64_t)source_interface : interface_for(self, linktype, (int)fcs_len);
     if (id < 0) return -1;
     const fp_winterface *ifc = fp_writer_interface(self->w, (uint32_t)id);
     if (ifc == NULL) {
@@ -468,7 +506,7 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
     int pcapng = fp_writer_format(self->w) == FP_WFORMAT_PCAPNG;
-    uint32_t linktype = self->linktype, interface_id = 0;
+    uint32_t linktype = self->linktype, interface_id = 0, fcs_len = 0;
     int is_packet = PyObject_TypeCheck(pkt, st->Packet_Type);
     if (is_packet) {
         FpPacket *p = (FpPacket *)pkt;
@@ -485,6 +523,7 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
         wpacket_from_record(&a->p, &rec);
         linktype = p->linktype;
         interface_id = p->interface_id;
+        fcs_len = packet_fcs_len(p);
     } else {
         if (PyObject_GetBuffer(pkt, &a->buf, PyBUF_SIMPLE) < 0) {
             PyErr_Clear();
@@ -525,7 +564,7 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
                          linktype, self->linktype);
             return -1;
         }
-        return 0;
+        return is_packet ? check_pcap_fcs(self, fcs_len, -1) : 0;
     }
     int64_t id;
     if (interface_obj != Py_None) {
@@ -541,11 +580,16 @@ static int packet_args_fill(fp_writer_obj *self, packet_args *a, PyObject *pkt, 
                          interface_id, ifc->linktype);
             return -1;
         }
+        if (is_packet && ifc->fcs_len != fcs_len) {
+            PyErr_Format(PyExc_ValueError, "packet declares a %u-byte FCS but interface %u has fcslen %u",
+                         fcs_len, interface_id, ifc->fcs_len);
+            return -1;
+        }
         id = interface_id;
     } else if (is_packet) {
-        id = interface_of(self, linktype, interface_id);
+        id = interface_of(self, linktype, interface_id, fcs_len);
     } else {
-        id = interface_for(self, linktype);
+        id = interface_for(self, linktype, -1);
     }
     if (id < 0) return -1;
     a->p.interface_id = (uint32_t)id;
@@ -614,7 +658,7 @@ static int write_packetlist(fp_writer_obj *self, PyObject *pl)
         fp_packetlist_record(pl, i, &rec);
         wpacket_from_record(&p, &rec);
         if (pcapng) {
-            int64_t id = interface_of(self, rec.linktype, rec.interface_id);
+            int64_t id = interface_of(self, rec.linktype, rec.interface_id, rec.fcs_len);
             if (id < 0) return -1;
             p.interface_id = (uint32_t)id;
         } else if (rec.linktype != self->linktype) {
@@ -622,6 +666,8 @@ static int write_packetlist(fp_writer_obj *self, PyObject *pl)
                          "packet %zd has link type %u but this Writer was opened with linktype=%u; "
                          "pcap holds one link type per file (use format='pcapng')", i, rec.linktype,
                          self->linktype);
+            return -1;
+        } else if (check_pcap_fcs(self, rec.fcs_len, i) < 0) {
             return -1;
         }
         if (write_record(self, &p) < 0) return -1;
@@ -679,7 +725,7 @@ static PyObject *writer_add_interface(PyObject *op, PyObject *args, PyObject *kw
     fp_writer_obj *self = W(op);
     if (check_open(self) < 0) return NULL;
     if (PyTuple_GET_SIZE(args) > 1) {
-        PyErr_SetString(PyExc_TypeError, "add_interface(linktype, *, snaplen=, tsresol=, tsoffset=, name=)");
+        PyErr_SetString(PyExc_TypeError, "add_interface(linktype, *, snaplen=, tsresol=, tsoffset=, name=, fcslen=)");
         return NULL;
     }
     PyObject *d = kwds ? PyDict_Copy(kwds) : PyDict_New();
@@ -862,9 +908,9 @@ static PyObject *get_interfaces(PyObject *self, void *c)
     PyObject *list = PyList_New(n);
     for (uint32_t i = 0; list && i < n; i++) {
         const fp_winterface *f = fp_writer_interface(w->w, i);
-        PyObject *d = Py_BuildValue("{sIsIsKsLsz}", "linktype", f->linktype, "snaplen", f->snaplen, "tsresol",
+        PyObject *d = Py_BuildValue("{sIsIsKsLszsI}", "linktype", f->linktype, "snaplen", f->snaplen, "tsresol",
                                     (unsigned long long)f->tsresol, "tsoffset", (long long)f->tsoffset_s, "name",
-                                    f->name);
+                                    f->name, "fcslen", f->fcs_len);
         if (d == NULL) Py_CLEAR(list);
         else PyList_SET_ITEM(list, i, d);
     }
@@ -898,8 +944,9 @@ static PyMethodDef writer_methods[] = {
     {"record_size", (PyCFunction)(void (*)(void))writer_record_size, METH_VARARGS | METH_KEYWORDS,
      "record_size(packet, ...): bytes write() with the same arguments would add."},
     {"add_interface", (PyCFunction)(void (*)(void))writer_add_interface, METH_VARARGS | METH_KEYWORDS,
-     "add_interface(linktype, *, snaplen=None, tsresol=None, tsoffset=0, name=None) -> id\n\n"
-     "pcapng: declare an interface (tsresol in units per second: 10**6, 10**9, 2**k, ...)."},
+     "add_interface(linktype, *, snaplen=None, tsresol=None, tsoffset=0, name=None, fcslen=0) -> id\n\n"
+     "pcapng: declare an interface (tsresol in units per second: 10**6, 10**9, 2**k, ...; fcslen:\n"
+     "the FCS bytes ending its frames, written as if_fcslen)."},
     {"flush", writer_flush, METH_NOARGS, "Write buffered records out (to the temporary file when replacing)."},
     {"close", writer_close, METH_NOARGS, "Flush and close (idempotent); a temporary file is renamed over the path."},
     {"__enter__", writer_enter, METH_NOARGS, NULL},
@@ -910,16 +957,20 @@ static PyMethodDef writer_methods[] = {
 
 PyDoc_STRVAR(writer_doc,
              "Writer(path, linktype=None, snaplen=262144, nanosecond=None, big_endian=False, header=None, *,\n"
-             "       format=None, interfaces=None, atomic=False)\n--\n\n"
+             "       format=None, interfaces=None, atomic=False, fcslen=None)\n--\n\n"
              "Streaming pcap or pcapng writer; a context manager. path: a file path or a binary file\n"
              "object. format: 'pcap' or 'pcapng'; None: from header=, else from the extension\n"
              "(.pcapng/.ntar), else pcap.\n"
              "pcap: linktype (default 1), snaplen, nanosecond (default False), big_endian; header=\n"
-             "copies a 24-byte pcap file header exactly (PacketList.file_header).\n"
-             "pcapng: interfaces=[{linktype, snaplen, tsresol, tsoffset, name}, ...] declares interfaces\n"
-             "and makes packets keep their interface index; else one is added per link type (snaplen,\n"
-             "nanosecond (default True) resolution). header= copies pcapng blocks (PacketList.file_header)\n"
-             "whose interfaces the first entries of interfaces= describe.\n"
+             "copies a 24-byte pcap file header exactly (PacketList.file_header). fcslen: the FCS bytes\n"
+             "ending every frame (0 to 30, even), declared in the header's link type field as libpcap\n"
+             "reads it; with it (or header=) a Packet declaring another FCS length is refused.\n"
+             "pcapng: interfaces=[{linktype, snaplen, tsresol, tsoffset, name, fcslen}, ...] declares\n"
+             "interfaces and makes packets keep their interface index; else one is added per link type\n"
+             "and FCS length (snaplen, nanosecond (default True) resolution, fcslen as if_fcslen: a Packet\n"
+             "read from a capture declaring an FCS goes to an interface declaring it; fcslen= sets the\n"
+             "one made for linktype=). header= copies pcapng blocks (PacketList.file_header) whose\n"
+             "interfaces the first entries of interfaces= describe.\n"
              "A path this process is reading is never truncated: the output goes to a temporary file\n"
              "renamed over it at close(); atomic=True does that always. An exception in a with block\n"
              "removes the temporary file and leaves the path as it was.");

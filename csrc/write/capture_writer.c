@@ -1,12 +1,13 @@
 /* pcap (draft-ietf-opsawg-pcap) and pcapng (draft-ietf-opsawg-pcapng) records.
  *
  * pcap: file header version 2.4, microsecond (a1b2c3d4) or nanosecond
- * (a1b23c4d) magic, either byte order, or a 24-byte header copied as read.
+ * (a1b23c4d) magic, either byte order, the FCS length in the link type field's
+ * F bit and top 4 bits (libpcap's LT_FCS_LENGTH), or a 24-byte header copied as read.
  * Seconds are unsigned 32-bit: times before 1970 or after 2106 are refused.
  *
  * pcapng: one section (SHB, or a prefix of blocks copied as read), one IDB per
- * interface (linktype, snaplen, if_name, if_tsresol, if_tsoffset; the options
- * at their defaults are omitted), and an EPB per packet with opt_comment and
+ * interface (linktype, snaplen, if_name, if_tsresol, if_fcslen, if_tsoffset; the
+ * options at their defaults are omitted), and an EPB per packet with opt_comment and
  * epb_flags. Timestamps are written in the interface's units: the largest
  * count whose time, as a reader computes it, is not after the packet's, so a
  * time read from a file with a resolution of 1 ns or coarser comes back as
@@ -29,6 +30,7 @@
 #define OPT_IF_NAME 2
 #define OPT_EPB_FLAGS 2
 #define OPT_IF_TSRESOL 9
+#define OPT_IF_FCSLEN 13
 #define OPT_IF_TSOFFSET 14
 
 #define NS 1000000000LL
@@ -135,7 +137,7 @@ static int pcap_magic_order(const uint8_t *header, int *big_endian, int *nanosec
     }
 }
 
-fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linktype,
+fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linktype, uint32_t fcs_len,
                                uint32_t snaplen, int nanosecond, int big_endian, fp_werror *e)
 {
     fp_writer *w = writer_new(o, FP_WFORMAT_PCAP, e);
@@ -152,11 +154,16 @@ fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linkty
             value_error(e, "linktype %u does not fit the 16 bits pcap has for it", linktype);
             return writer_fail(w);
         }
+        if (fcs_len % 2 || fcs_len > 30) {
+            value_error(e, "fcslen %u: pcap declares an FCS length in 16-bit words, 0 to 15 (even "
+                        "byte counts up to 30); use format='pcapng'", fcs_len);
+            return writer_fail(w);
+        }
         put32(hdr, nanosecond ? 0xA1B23C4Du : 0xA1B2C3D4u, big_endian);
         put16(hdr + 4, 2, big_endian);
         put16(hdr + 6, 4, big_endian);
         put32(hdr + 16, snaplen, big_endian);
-        put32(hdr + 20, linktype, big_endian);
+        put32(hdr + 20, linktype | (fcs_len ? 0x04000000u | fcs_len / 2 << 28 : 0), big_endian);
     }
     w->big_endian = big_endian != 0;
     w->nanosecond = nanosecond != 0;
@@ -371,6 +378,8 @@ int fp_writer_check_interface(const fp_winterface *ifc, fp_werror *e)
     if (tsresol_code(ifc->tsresol) < 0)
         return value_error(e, "tsresol %llu is not a power of 10 or of 2 units per second",
                            (unsigned long long)ifc->tsresol);
+    if (ifc->fcs_len > 0xFF)
+        return value_error(e, "fcslen %u does not fit the byte if_fcslen has", ifc->fcs_len);
     size_t name_len = ifc->name ? strlen(ifc->name) : 0;
     if (name_len > 0xFFFF)
         return value_error(e, "interface name of %zu bytes: options hold at most 65535", name_len);
@@ -405,7 +414,7 @@ int64_t fp_writer_add_interface(fp_writer *w, const fp_winterface *ifc, fp_werro
     if (id < w->prefix_ifs)
         return id;   /* the copied prefix declares it */
     /* linktype, reserved, snaplen, then options */
-    uint8_t *body = malloc(8 + 4 + PAD4((uint32_t)name_len) + 8 + 4 + 12 + 4);
+    uint8_t *body = malloc(8 + 4 + PAD4((uint32_t)name_len) + 8 + 8 + 4 + 12 + 4);
     if (!body)
         return out_of_memory(e);
     size_t n = 8;
@@ -417,6 +426,10 @@ int64_t fp_writer_add_interface(fp_writer *w, const fp_winterface *ifc, fp_werro
     if (code != 6) {
         uint8_t v = (uint8_t)code;
         n += put_option(body + n, OPT_IF_TSRESOL, &v, 1, w->big_endian);
+    }
+    if (ifc->fcs_len) {
+        uint8_t v = (uint8_t)ifc->fcs_len;
+        n += put_option(body + n, OPT_IF_FCSLEN, &v, 1, w->big_endian);
     }
     if (ifc->tsoffset_s) {
         uint8_t v[8];

@@ -51,6 +51,7 @@ typedef struct {
     uint64_t tsresol;      /* timestamp units per second: 10^k or 2^k */
     int64_t tsoffset_s;    /* pcapng if_tsoffset */
     const char *name;      /* pcapng if_name; NULL or "" for none */
+    uint32_t fcs_len;      /* pcapng if_fcslen: FCS bytes ending each frame; 0 none (not written) */
 } fp_winterface;
 
 typedef struct {
@@ -72,9 +73,10 @@ typedef struct {
 
 typedef struct fp_writer fp_writer;
 
-/* pcap: `header` (24 bytes, copied exactly) or linktype/snaplen/resolution/order.
- * Takes ownership of `o` (also on failure). */
-fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linktype,
+/* pcap: `header` (24 bytes, copied exactly) or linktype/snaplen/resolution/order, and
+ * `fcs_len` (bytes: even, at most 30) the header's link type field declares in its F bit and
+ * top 4 bits (16-bit words), as libpcap reads them. Takes ownership of `o` (also on failure). */
+fp_writer *fp_writer_open_pcap(fp_out *o, const uint8_t *header, uint32_t linktype, uint32_t fcs_len,
                                uint32_t snaplen, int nanosecond, int big_endian, fp_werror *e);
 /* pcapng: `prefix` (blocks starting with a section header, copied exactly; its
  * byte order wins) or a new section header. The prefix's interfaces must then
