@@ -879,6 +879,15 @@ _DHCP_OPTIONS: dict[int, tuple[Any, Callable[[bytes], tuple[Any, int]] | None]] 
     209: ("pxelinux_configuration_file", None), 210: ("pxelinux_path_prefix", None),
     211: ("pxelinux_reboot_time", None), 212: ("option-6rd", None), 213: ("v4-access-domain", None),
 }
+_READER_BY_NAME = {name: read for name, read in _DHCP_OPTIONS.values()}
+ip4_reader = _ip4
+
+
+def option_reader(name: Any) -> Callable[[bytes], tuple[Any, int]] | None:
+    """How an option of this name is read (``ip4_reader`` for Scapy's IPField ones)."""
+    return _READER_BY_NAME.get(name)
+
+
 # options whose value, when empty, Scapy still reads (a StrField's b"", a list's [])
 _EMPTY_OK = {_all: b"", _bytes_list: [], _routes: []}
 

@@ -7,10 +7,13 @@ call them without Scapy installed. A packet is first described as Scapy dissects
 of layer nodes, each a Scapy class name, its ``show()`` title and its fields with the value
 and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
 layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
-BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's only),
-TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT without
-options), Raw and Padding. Anything else Scapy would decode (a port or type it binds a layer
-to, IP options, ICMP errors, DNS over TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
+and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
+PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
+``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTPHeader,
+Dot3/LLC/SNAP/STP), from the fields its walk reads, formatted here as Scapy's fields do.
+Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
+DNS over TCP, NTP control messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -159,13 +162,23 @@ _UDP_BINDS: list[tuple[dict[str, int], str]] = [
 _UDP_BINDS = [(cond, "NTP" if 123 in cond.values() else layer) for cond, layer in _UDP_BINDS]
 
 
+_bound_memo: dict[tuple[bool, int, int], str | None] = {}
+
+
 def _bound(binds: list[tuple[dict[str, int], str]], sport: int, dport: int) -> str | None:
     """The layer Scapy guesses for these ports: "DNS", "BOOTP", "NTP", "" (another Scapy
-    layer) or None."""
+    layer) or None. Answers are remembered (at most 65,536 port pairs): the walk is slow."""
+    key = (binds is _UDP_BINDS, sport, dport)
+    if key in _bound_memo:
+        return _bound_memo[key]
+    found = None
     for cond, layer in binds:
         if cond.get("sport", sport) == sport and cond.get("dport", dport) == dport:
-            return layer
-    return None
+            found = layer
+            break
+    if len(_bound_memo) < 65536:
+        _bound_memo[key] = found
+    return found
 
 
 # ---------------------------------------------------------------- values as Scapy shows them
@@ -537,14 +550,23 @@ def describe(pkt: Any) -> list[_Node] | None:
     end = len(data)
     if lt == 1:
         eth = pkt.eth
-        if eth is None or eth.type <= 1500:
+        if eth is None:
             return None
+        if eth.type <= 1500:   # 802.3: Dot3 and LLC
+            return _llc_nodes(nodes, lambda chain: _layers().dot3(data, chain), data[14:], eth.type)
         nodes.append(_ether(eth))
         ethertype = eth.type
         for tag in pkt.vlans:
-            if tag.tpid not in (0x8100, 0x88A8) or tag.type <= 1500:
+            if tag.tpid not in (0x8100, 0x88A8):
                 return None
             nodes.append(_dot1q(tag))
+            if tag.type <= 1500:   # a length: LLC follows, as under Dot3
+                if tag is not pkt.vlans[-1]:
+                    return None
+                body = data[tag.offset + 4:]
+                llc = _llc_nodes(nodes, lambda chain: _layers().llc_within(body, tag.type, chain),
+                                 body, tag.type)
+                return None if llc is None else _l2_summaries(llc)
             ethertype = tag.type
         prev = nodes[-1]
         if ethertype == 0x0800 and pkt.ip is not None:
@@ -598,17 +620,41 @@ def describe(pkt: Any) -> list[_Node] | None:
         nodes.append(node)
         node.summary = "%s > %s (%i)" % (ip6.src, ip6.dst, ip6.nh)
         l4_start, l4_end = ip6.offset + 40, min(end, ip6.offset + 40 + ip6.plen)
-        if ip6.ext_headers:
-            # a later fragment (Scapy reads its payload as Raw); other headers: Scapy's
-            frag = _ip6_later_fragment(ip6, data, l4_start, l4_end)
-            if frag is None:
-                return None
-            nodes.append(frag)
-            _tail(nodes, data[l4_start + 8:l4_end], data[l4_end:])
-            return _l2_summaries(nodes)
         proto = ip6.nh
+        if ip6.ext_headers:
+            # a later fragment (Scapy reads its payload as Raw); hop-by-hop and destination
+            # options before ICMPv6 (MLD's router alert); other headers: Scapy's
+            frag = _ip6_later_fragment(ip6, data, l4_start, l4_end)
+            if frag is not None:
+                nodes.append(frag)
+                _tail(nodes, data[l4_start + 8:l4_end], data[l4_end:])
+                return _l2_summaries(nodes)
+            kinds = [h[0] for h in ip6.ext_headers]
+            if any(k not in (0, 60) for k in kinds) or pkt.icmp6 is None:
+                return None
+            from fastpkt import _scapy_model
+
+            upper = _read_layers(nodes, lambda chain: _scapy_model._ip6_extensions(ip6, chain))
+            if upper is None:
+                return None
+            if nodes[-1].cls == "Raw":   # a header Scapy could not read, and the rest
+                _tail(nodes, b"", data[l4_end:])
+                return _l2_summaries(nodes)
+            l4_start, proto = pkt.icmp6.offset, 58
+        icmp6 = pkt.icmp6
+        if proto == 58 and icmp6 is not None and icmp6.offset == l4_start and \
+                icmp6.type not in (128, 129) and icmp6.type in _layers().DECODED:
+            # ND, MLD, errors: read by _scapy_layers (an RFC 4884 extension is left to Scapy)
+            message = data[l4_start:l4_end]
+            if icmp6.type in (1, 3) and len(message) >= 144:
+                return None
+            read = _read_layers(nodes, lambda chain: _layers().icmp6(message, chain, -1))
+            if read is None:
+                return None
+            _tail(read, b"", data[l4_end:])
+            return _l2_summaries(read)
         if proto == 58:
-            echo = _icmp6_echo(pkt.icmp6, data, l4_start, l4_end)
+            echo = _icmp6_echo(icmp6, data, l4_start, l4_end)
             if echo is None:
                 return None
             nodes.append(echo)
@@ -669,6 +715,13 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if layer is None:
         _tail(nodes, payload, b"")
         return True
+    if layer in ("BOOTP", "NTP") and not over_tcp:
+        if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 in (6, 7):
+            return False   # NTPControl, NTPPrivate: Scapy's
+        read = _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain))
+        # bytes after an NTP header may be Scapy's NTPExtensions: left to Scapy
+        return read is not None and not (layer == "NTP" and len(read) > 1 and read[-2].cls ==
+                                         "NTPHeader" and read[-1].cls == "Raw")
     if layer != "DNS" or pkt.dns is None or over_tcp:
         return False
     node = _dns(pkt.dns)
@@ -678,6 +731,55 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
         node.summary = "m" + node.summary
     nodes.append(node)
     return True
+
+
+def _layers() -> Any:
+    from fastpkt import _scapy_layers
+
+    return _scapy_layers
+
+
+def _read_layers(nodes: list[_Node], read: Callable[[list[Any]], Any]) -> list[_Node] | None:
+    """Append to ``nodes`` the layers ``read`` puts in a chain (fastpkt._scapy_layers' walks);
+    ``nodes``, or None when one of them is not rendered here."""
+    chain: list[Any] = []
+    read(chain)
+    for layer in chain:
+        node = _layer_node(layer)
+        if node is None:
+            return None
+        nodes.append(node)
+    return nodes
+
+
+def _llc_nodes(nodes: list[_Node], read: Callable[[list[Any]], Any], body: bytes,
+               length: int) -> list[_Node] | None:
+    """LLC and what it carries in the first ``length`` bytes of ``body`` (after Dot3 or an
+    802.1Q tag, which ``read`` also reads); a packet SNAP carries is described as fastpkt
+    reads it (an Ethernet frame, or an EtherType's protocol given a header to read it)."""
+    chain: list[Any] = []
+    read(chain)
+    for layer in chain:
+        node = _layer_node(layer)
+        if node is None:
+            break   # the first layer SNAP carries
+        nodes.append(node)
+    else:
+        return nodes
+    code = nodes[-1].value("code") if nodes[-1].cls == "SNAP" else None
+    inner = body[:length][8:]
+    if code == 1:
+        carried = describe(_Packet(inner, 1))
+    elif code in (0x0800, 0x86DD, 0x0806):
+        carried = describe(_Packet(b"\0" * 12 + code.to_bytes(2, "big") + inner, 1))
+        carried = carried[1:] if carried is not None else None
+    else:
+        return None
+    if carried is None:
+        return None
+    nodes += carried
+    _tail(nodes, b"", body[length:])
+    return nodes
 
 
 def _tail(nodes: list[_Node], raw: bytes, padding: bytes) -> None:
@@ -706,24 +808,398 @@ def _l2_summaries(nodes: list[_Node]) -> list[_Node]:
     return nodes
 
 
+# ---------------------------------------------------------------- layers fastpkt has no view for
+# The layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP,
+# 802.3/LLC/SNAP/STP) keep Scapy's fields in its order; here each class names how Scapy's
+# i2repr shows a field (repr() unless listed) and what its mysummary() says.
+def _lhex(v: Any, _f: Any = None) -> str:
+    return hex(v) if isinstance(v, int) else str(v)
+
+
+def _plain(v: Any, _f: Any = None) -> str:
+    return str(v)
+
+
+def _by_name(table: dict[Any, str]) -> Callable[[Any, Any], str]:
+    return lambda v, _f=None: table[v] if v in table else repr(v)
+
+
+def _ip6_text(v: Any, _f: Any = None) -> str:
+    """IP6Field's i2repr: a Teredo address (2001::/32) or a 6to4 one (2002::/16) shows what
+    it embeds."""
+    b = socket.inet_pton(socket.AF_INET6, v)
+    if b[:4] == b"\x20\x01\0\0":
+        x = bytes(c ^ 0xFF for c in b[10:16])
+        return "%s [Teredo srv: %s cli: %s:%s]" % (v, socket.inet_ntoa(b[4:8]), socket.inet_ntoa(x[2:6]),
+                                                  int.from_bytes(x[:2], "big"))
+    if b[:2] == b"\x20\x02":
+        return "%s [6to4 GW: %s]" % (v, socket.inet_ntoa(b[2:6]))
+    return str(v)
+
+
+def _ip6_list(v: Any, _f: Any = None) -> str:
+    return "[ %s ]" % ", ".join(v)
+
+
+def _fixed_str(v: Any, _f: Any = None) -> str:   # StrFixedLenField: NULs at the end hidden
+    return repr(v.rstrip(b"\0"))
+
+
+def _hex_str(v: Any, _f: Any = None) -> str:   # XStrField
+    return bytes(v).hex()
+
+
+_ICMP6_TYPES = {
+    1: "Destination unreachable", 2: "Packet too big", 3: "Time exceeded", 4: "Parameter problem",
+    100: "Private Experimentation", 101: "Private Experimentation", 128: "Echo Request",
+    129: "Echo Reply", 130: "MLD Query", 131: "MLD Report", 132: "MLD Done",
+    133: "Router Solicitation", 134: "Router Advertisement", 135: "Neighbor Solicitation",
+    136: "Neighbor Advertisement", 137: "Redirect Message", 138: "Router Renumbering",
+    139: "ICMP Node Information Query", 140: "ICMP Node Information Response",
+    141: "Inverse Neighbor Discovery Solicitation Message",
+    142: "Inverse Neighbor Discovery Advertisement Message", 143: "MLD Report Version 2",
+    144: "Home Agent Address Discovery Request Message",
+    145: "Home Agent Address Discovery Reply Message", 146: "Mobile Prefix Solicitation",
+    147: "Mobile Prefix Advertisement", 148: "Certification Path Solicitation",
+    149: "Certification Path Advertisement", 151: "Multicast Router Advertisement",
+    152: "Multicast Router Solicitation", 153: "Multicast Router Termination",
+    155: "RPL Control Message", 200: "Private Experimentation", 201: "Private Experimentation"}
+_ND_PREFERENCE = {0: "Medium (default)", 1: "High", 2: "Reserved", 3: "Low"}
+_ICMP6_TYPE = {"type": _by_name(_ICMP6_TYPES), "cksum": _lhex}
+_ICMP6_UNREACH = {**_ICMP6_TYPE, "unused": _lhex, "code": _by_name({
+    0: "No route to destination", 1: "Communication with destination administratively prohibited",
+    2: "Beyond scope of source address", 3: "Address unreachable", 4: "Port unreachable"})}
+_ML = {**_ICMP6_TYPE, "mladdr": _ip6_text}
+_OPT_LL = {"lladdr": _plain}
+_BOOTP_OPS = {1: "BOOTREQUEST", 2: "BOOTREPLY"}
+_BOOTP_HTYPES = {
+    1: "Ethernet (10Mb)", 2: "Ethernet (3Mb)", 3: "AX.25", 4: "Proteon ProNET Token Ring",
+    5: "Chaos", 6: "IEEE 802 Networks", 7: "ARCNET", 8: "Hyperchannel", 9: "Lanstar",
+    10: "Autonet Short Address", 11: "LocalTalk", 12: "LocalNet", 13: "Ultra link", 14: "SMDS",
+    15: "Frame relay", 16: "ATM", 17: "HDLC", 18: "Fibre Channel", 19: "ATM", 20: "Serial Line",
+    21: "ATM"}
+_DHCP_TYPES = {1: "discover", 2: "offer", 3: "request", 4: "decline", 5: "ack", 6: "nak",
+               7: "release", 8: "inform", 9: "force_renew", 10: "lease_query",
+               11: "lease_unassigned", 12: "lease_unknown", 13: "lease_active"}
+_NTP_LEAP = {0: "no warning", 1: "last minute of the day has 61 seconds",
+             2: "last minute of the day has 59 seconds", 3: "unknown (clock unsynchronized)"}
+_NTP_MODES = {0: "reserved", 1: "symmetric active", 2: "symmetric passive", 3: "client",
+              4: "server", 5: "broadcast", 6: "NTP control message", 7: "reserved for private use"}
+_NTP_REF_IDS = {
+    b"GOES": "Geosynchronous Orbit Environment Satellite", b"GPS ": "Global Position System",
+    b"GAL ": "Galileo Positioning System", b"PPS ": "Generic pulse-per-second",
+    b"IRIG": "Inter-Range Instrumentation Group", b"WWVB": "LF Radio WWVB Ft. Collins, CO 60 kHz",
+    b"DCF ": "LF Radio DCF77 Mainflingen, DE 77.5 kHz", b"HBG ": "LF Radio HBG Prangins, HB 75 kHz",
+    b"MSF ": "LF Radio MSF Anthorn, UK 60 kHz",
+    b"JJY ": "LF Radio JJY Fukushima, JP 40 kHz, Saga, JP 60 kHz",
+    b"LORC": "MF Radio LORAN C station, 100 kHz", b"TDF ": "MF Radio Allouis, FR 162 kHz",
+    b"CHU ": "HF Radio CHU Ottawa, Ontario", b"WWV ": "HF Radio WWV Ft. Collins, CO",
+    b"WWVH": "HF Radio WWVH Kauai, HI", b"NIST": "NIST telephone modem",
+    b"ACTS": "NIST telephone modem", b"USNO": "USNO telephone modem",
+    b"PTB ": "European telephone modem"}
+_NTP_BASETIME = 2208988800   # seconds from 1900 to 1970
+
+
+def _str_enum(table: dict[bytes, str]) -> Callable[[Any, Any], str]:
+    """Scapy's StrEnumField/StrFixedLenEnumField: the bytes without trailing NULs, and the
+    name of the value (or of the stripped value) when it has one."""
+    def text(v: Any, _f: Any = None) -> str:
+        r = v.rstrip(b"\0")
+        name = table.get(v) or table.get(r)
+        return "%r (%s)" % (r, name) if name else repr(r)
+    return text
+
+
+def _ntp_time(v: Any, _f: Any = None) -> str:
+    if v < _NTP_BASETIME:
+        return str(v)
+    return _time.strftime("%a, %d %b %Y %H:%M:%S +0000", _time.gmtime(int(v - _NTP_BASETIME)))
+
+
+def _chaddr(v: Any, f: Any) -> str:
+    if f["htype"] != 1:
+        return repr(v)
+    mac = v[:6].hex(":")   # Scapy's str2mac of up to 6 bytes
+    return "%s (+ 10 nul pad)" % mac if v[6:] == b"\0" * 10 else "%s (pad: %s)" % (mac, v[6:])
+
+
+# DHCP options Scapy shows with a field's i2repr rather than repr(): by the name they carry
+_DHCP_OPTION_TEXT: dict[Any, Callable[[Any], str]] = {
+    "message-type": _by_name(_DHCP_TYPES),
+    "forcerenew_nonce_capable": lambda v: "[%s]" % ", ".join(_by_name({1: "HMAC-MD5"})(x) for x in v)}
+
+
+def _dhcp_options_text(options: Any, _f: Any = None) -> str:
+    from fastpkt import _scapy_layers as layers
+
+    parts = []
+    for opt in options:
+        if isinstance(opt, tuple) and len(opt) >= 2:
+            read = layers.option_reader(opt[0])
+            if read is layers.ip4_reader:
+                one: Callable[[Any], str] = str
+            elif opt[0] in _DHCP_OPTION_TEXT:
+                one = _DHCP_OPTION_TEXT[opt[0]]
+            else:
+                one = repr
+            parts.append("%s=%s" % (opt[0], ",".join(one(v) for v in opt[1:])))
+        else:
+            data = opt.encode() if isinstance(opt, str) else bytes(opt)
+            parts.append("".join(chr(c) if 32 <= c < 127 else "." for c in data))
+    return "[%s]" % " ".join(parts)
+
+
+def _oui(v: Any, _f: Any = None) -> str:
+    oui = v.to_bytes(3, "big").hex(":")
+    fancy = _manuf().get(oui.upper())
+    return "%s (%s)" % (fancy, oui) if fancy else oui
+
+
+_manuf_cache: list[dict[str, str]] = []
+
+
+def _manuf() -> dict[str, str]:
+    """Wireshark's manufacturer names by OUI (its manuf file, which Scapy reads too)."""
+    if not _manuf_cache:
+        table: dict[str, str] = {}
+        try:
+            with open("/usr/share/wireshark/manuf", errors="backslashreplace") as f:
+                for line in f:
+                    line = line.strip()
+                    if not line or line.startswith("#"):
+                        continue
+                    parts = line.split(None, 2)
+                    if len(parts) < 2:
+                        continue
+                    long = parts[2].lstrip("#").strip() if len(parts) > 2 else ""
+                    table[parts[0]] = long or parts[1]
+        except OSError:
+            pass
+        _manuf_cache.append(table)
+    return _manuf_cache[0]
+
+
+_LAYER_FIELDS: dict[str, dict[str, Callable[[Any, Any], str]]] = {
+    "ICMPv6DestUnreach": _ICMP6_UNREACH,
+    "ICMPv6PacketTooBig": _ICMP6_TYPE,
+    "ICMPv6TimeExceeded": {**_ICMP6_TYPE, "unused": _lhex, "code": _by_name({
+        0: "hop limit exceeded in transit", 1: "fragment reassembly time exceeded"})},
+    "ICMPv6ParamProblem": {**_ICMP6_TYPE, "code": _by_name({
+        0: "erroneous header field encountered", 1: "unrecognized Next Header type encountered",
+        2: "unrecognized IPv6 option encountered", 3: "first fragment has incomplete header chain"})},
+    "ICMPv6MLQuery": _ML, "ICMPv6MLReport": _ML, "ICMPv6MLDone": _ML,
+    "ICMPv6MLQuery2": {**_ML, "sources": _ip6_list},
+    "ICMPv6MLReport2": _ICMP6_TYPE,
+    "ICMPv6MLDMultAddrRec": {"dst": _ip6_text, "sources": _ip6_list},
+    "ICMPv6ND_RS": _ICMP6_TYPE,
+    "ICMPv6ND_RA": {**_ICMP6_TYPE, "prf": _by_name(_ND_PREFERENCE)},
+    "ICMPv6ND_NS": {**_ICMP6_TYPE, "tgt": _ip6_text},
+    "ICMPv6ND_NA": {**_ICMP6_TYPE, "res": _lhex, "tgt": _ip6_text},
+    "ICMPv6ND_Redirect": {**_ICMP6_TYPE, "res": _lhex, "tgt": _ip6_text, "dst": _ip6_text},
+    "IPerror6": {"nh": _by_name(_IPV6_NH), "src": _ip6_text, "dst": _ip6_text},
+    "ICMPv6NDOptUnknown": {},
+    "ICMPv6NDOptSrcLLAddr": _OPT_LL, "ICMPv6NDOptDstLLAddr": _OPT_LL,
+    "ICMPv6NDOptPrefixInfo": {"validlifetime": _lhex, "preferredlifetime": _lhex, "res2": _lhex,
+                              "prefix": _ip6_text},
+    "ICMPv6NDOptRedirectedHdr": {"res": _fixed_str},
+    "ICMPv6NDOptMTU": {"res": _lhex},
+    "ICMPv6NDOptShortcutLimit": {}, "ICMPv6NDOptAdvInterval": {}, "ICMPv6NDOptHAInfo": {},
+    "ICMPv6NDOptSrcAddrList": {"res": _fixed_str, "addrlist": _ip6_list},
+    "ICMPv6NDOptTgtAddrList": {"res": _fixed_str, "addrlist": _ip6_list},
+    "ICMPv6NDOptIPAddr": {"optcode": _by_name({1: "Old Care-Of Address", 2: "New Care-Of Address",
+                                               3: "NAR's IP address"}), "addr": _ip6_text},
+    "ICMPv6NDOptNewRtrPrefix": {"prefix": _ip6_text},
+    "ICMPv6NDOptLLA": {"optcode": _by_name({
+        0: "Wildcard requesting resolution for all nearby AP", 1: "LLA for the new AP",
+        2: "LLA of the MN", 3: "LLA of the NAR", 4: "LLA of the src of TrSolPr or PrRtAdv msg",
+        5: "AP identified by LLA belongs to current iface of router",
+        6: "No preifx info available for AP identified by the LLA",
+        7: "No fast handovers support for AP identified by the LLA"}), "lla": _plain},
+    "ICMPv6NDOptMAP": {"addr": _ip6_text},
+    "ICMPv6NDOptRouteInfo": {"prf": _by_name(_ND_PREFERENCE), "prefix": _ip6_text},
+    "ICMPv6NDOptRDNSS": {"dns": _ip6_list},
+    "ICMPv6NDOptEFA": {}, "ICMPv6NDOptDNSSL": {}, "ICMPv6NDOptCaptivePortal": {},
+    "ICMPv6NDOptPREF64": {"plc": _by_name({0: "/96", 1: "/64", 2: "/56", 3: "/48", 4: "/40",
+                                           5: "/32"}), "prefix": _ip6_text},
+    "BOOTP": {"op": _by_name(_BOOTP_OPS), "htype": _by_name(_BOOTP_HTYPES), "xid": _lhex,
+              "flags": _plain, "ciaddr": _plain, "yiaddr": _plain, "siaddr": _plain,
+              "giaddr": _plain, "chaddr": _chaddr, "sname": _fixed_str, "file": _fixed_str,
+              "options": _str_enum({b"c\x82Sc": "DHCP magic"})},
+    "DHCP": {"options": _dhcp_options_text},
+    "NTPHeader": {"leap": _by_name(_NTP_LEAP), "mode": _by_name(_NTP_MODES), "delay": _plain,
+                  "dispersion": _plain, "id": _plain, "ref_id": _str_enum(_NTP_REF_IDS),
+                  "ref": _ntp_time, "orig": _ntp_time, "recv": _ntp_time, "sent": _ntp_time},
+    "NTPAuthenticator": {"dgst": _hex_str},
+    "Dot3": {"dst": _plain, "src": _plain},
+    "LLC": {"dsap": _lhex, "ssap": _lhex},
+    "SNAP": {"OUI": _oui, "code": lambda v, _f=None: _enum(_names().ethertypes, v, _hex)},
+    "STP": {"rootmac": _plain, "bridgemac": _plain},
+}
+_ICMP6_OPTION_SUMMARY = {
+    "ICMPv6NDOptSrcLLAddr": "%(name)s %(lladdr)s", "ICMPv6NDOptDstLLAddr": "%(name)s %(lladdr)s",
+    "ICMPv6NDOptPrefixInfo":
+    "%(name)s %(prefix)s/%(prefixlen)s On-link %(L)s Autonomous Address %(A)s Router Address %(R)s",
+    "ICMPv6NDOptMTU": "%(name)s %(mtu)s", "ICMPv6NDOptAdvInterval": "%(name)s %(advint)s milliseconds",
+    "ICMPv6NDOptHAInfo": "%(name)s %(pref)s %(lifetime)s seconds",
+    "ICMPv6NDOptRouteInfo": "%(name)s %(prefix)s/%(plen)s Preference %(prf)s",
+    "ICMPv6NDOptCaptivePortal": "%(name)s %(URI)s",
+    "ICMPv6ND_RA": "%(name)s Lifetime %(routerlifetime)s Hop Limit %(chlim)s Preference %(prf)s "
+                   "Managed %(M)s Other %(O)s Home %(H)s",
+    "ICMPv6ND_NS": "%(name)s (tgt: %(tgt)s)", "ICMPv6ND_NA": "%(name)s (tgt: %(tgt)s)",
+    "Dot3": "802.3 %(src)s > %(dst)s",
+}
+
+
+def _layer_summary(node: _Node, name: str) -> str:
+    """Scapy's mysummary() of these layers ("" for none), over the fields' i2repr text."""
+    cls = node.cls
+    texts = {k: t for k, _v, t, _i in node.fields if isinstance(t, str)}
+    fmt = _ICMP6_OPTION_SUMMARY.get(cls)
+    if fmt is not None:
+        try:
+            return fmt % dict(texts, name=name)
+        except KeyError:   # a field the bytes did not reach: Scapy prints its default
+            return ""
+    if cls in ("ICMPv6NDOptRDNSS", "ICMPv6NDOptDNSSL"):
+        values = node.by_name.get("dns" if cls == "ICMPv6NDOptRDNSS" else "searchlist")
+        return "%s %s" % (name, ", ".join(values[1])) if values else ""
+    if cls == "ICMPv6NDOptPREF64" and "plc" in texts:
+        plc = texts["plc"] if node.value("plc") < 6 else "[invalid PLC(%d)]" % node.value("plc")
+        return "%s %s%s" % (name, texts.get("prefix", ""), plc)
+    if cls == "DHCP":
+        for opt in node.value("options"):
+            if isinstance(opt, tuple) and opt[0] == "message-type":
+                return "DHCP %s" % _DHCP_TYPES.get(opt[1], "").capitalize()
+    if cls.startswith("ICMPv6Echo"):
+        return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
+    if cls == "NTPHeader":
+        return "NTP v%s, %s" % (node.value("version"), texts["mode"])
+    return ""
+
+
+def _service(table: str) -> Callable[[Any, Any], str]:
+    return lambda v, _f=None: _enum(getattr(_names(), table), v)
+
+
+_LAYER_FIELDS.update({
+    "ICMPv6EchoRequest": {**_ICMP6_TYPE, "id": _lhex, "seq": _lhex},
+    "ICMPv6EchoReply": {**_ICMP6_TYPE, "id": _lhex, "seq": _lhex},
+    "UDPerror": {"sport": _service("udp"), "dport": _service("udp"), "chksum": _lhex},
+    "TCPerror": {"sport": _service("tcp"), "dport": _service("tcp"), "flags": _plain,
+                 "chksum": _lhex},
+})
+_TCP_DEFAULTS = [("ack", "0"), ("dataofs", "None"), ("reserved", "0"), ("flags", "S"),
+                 ("window", "8192"), ("chksum", "None"), ("urgptr", "0"), ("options", "[]")]
+_IP6_OPTIONS = {0x00: "Pad1", 0x01: "PadN", 0x04: "Tunnel Encapsulation Limit", 0x05: "Router Alert",
+                0x06: "Quick-Start", 0xC2: "Jumbo Payload", 0xC9: "Home Address Option"}
+
+
+def _option_type(v: Any, _f: Any = None) -> str:
+    """An IPv6 option's type with what a node that does not know it must do (RFC 8200 4.2)."""
+    actions = ("00: skip", "01: discard", "10: discard+ICMP", "11: discard+ICMP not mcast")
+    change = "1: May change en-route" if v & 0x20 else "0: Don't change en-route"
+    return "%s [%s, %s]" % (_IP6_OPTIONS.get(v, repr(v)), actions[v >> 6], change)
+
+
+_IP6_EXT = {"nh": _by_name(_IPV6_NH), "autopad": lambda v, _f=None: "On" if v else "Off"}
+_OTYPE = {"otype": _option_type}
+_LAYER_FIELDS.update({
+    "IPv6ExtHdrHopByHop": _IP6_EXT, "IPv6ExtHdrDestOpt": _IP6_EXT,
+    "Pad1": _OTYPE, "PadN": _OTYPE, "HBHOptUnknown": _OTYPE, "Jumbo": _OTYPE,
+    "HAO": {**_OTYPE, "hoa": _ip6_text},
+    "RouterAlert": {**_OTYPE, "value": _by_name({
+        0: "Datagram contains a MLD message", 1: "Datagram contains RSVP message",
+        2: "Datagram contains an Active Network message", 68: "NSIS NATFW NSLP", 69: "MPLS OAM",
+        65535: "Reserved"})},
+    "RplOption": {**_OTYPE, "RplInstanceId": _lhex, "SenderRank": _lhex},
+})
+# fields Scapy's class has that the facade's layer does not keep: (after this field, name, value)
+_ICMP6_EXT_FIELDS = [("extpad", b""), ("ext", None)]
+
+
+def _held_chain(value: Any) -> list[_Node] | None:
+    """The nodes of a packet a field holds (MLDv2 records, Raw), or None when not rendered."""
+    out: list[_Node] = []
+    for layer in value._following() if hasattr(value, "_following") else [value]:
+        node = _layer_node(layer)
+        if node is None:
+            return None
+        out.append(node)
+    return out
+
+
+def _layer_node(layer: Any) -> _Node | None:
+    """A node for one of the facade's layers read from bytes (Raw, Padding, _scapy_layers'
+    classes, the quoted headers of an ICMPv6 error), or None for one not rendered here."""
+    cls = type(layer).__name__
+    if cls in ("Raw", "Padding"):
+        return _raw_node(cls, layer.load)
+    fmts = _LAYER_FIELDS.get(cls)
+    if fmts is None:
+        return None
+    human = getattr(type(layer), "_human", {})
+    raw = layer._fields
+    fields: list[tuple[str, Any, Any, bool]] = []
+    for name, value in raw.items():
+        if name == "records" or (name == "options" and cls.startswith("IPv6ExtHdr")):
+            # MLDv2: a list holding the first record (the rest its payload); IPv6 options
+            chains = []
+            for held in value:
+                chain = _held_chain(held)
+                if chain is None:
+                    return None
+                chains.append(chain)
+            fields.append((name, chains, None, True))
+            continue
+        if name == "pkt":   # a redirected header's packet: shown, not in repr, when absent
+            if value is None:
+                fields.append((name, b"", "b''", False))
+                continue
+            if type(value).__name__ != "Raw":
+                return None   # an IPv6 header, which Scapy reads with its payload as Raw
+            fields.append((name, (_raw_node("Raw", value.load),), None, True))
+            continue
+        conv = human.get(name)
+        if conv is not None:
+            value = conv(value)
+        fmt = fmts.get(name)
+        fields.append((name, value, fmt(value, raw) if fmt else repr(value), True))
+        if name == "unused" and cls in ("ICMPv6DestUnreach", "ICMPv6TimeExceeded"):
+            fields += [_f(k, v, repr(v)) for k, v in _ICMP6_EXT_FIELDS]
+    if cls == "TCPerror" and len(raw) == 3:   # RFC 792's 8 bytes: the rest shown as defaults
+        fields += [(k, None, t, False) for k, t in _TCP_DEFAULTS]
+    elif cls == "TCPerror" and raw["dataofs"] * 4 > len(layer._data):
+        return None   # options cut short: fastpkt drops them, Scapy keeps stubs
+    if cls == "ICMPv6NDOptRedirectedHdr":   # fields past the bytes' end: shown as their default
+        fields += [(k, b"", "b''", False) for k in ("res", "pkt") if k not in raw]
+    node = _Node(cls, layer.name, fields)
+    node.summary = _layer_summary(node, layer.name)
+    return node
+
+
 # ---------------------------------------------------------------- text
 def _node_repr(node: _Node) -> str:
     parts = []
     for name, value, text, in_repr in node.fields:
         if not in_repr:
             continue
-        if text is None:   # records
+        if text is None:   # records, or a packet a field holds
             if not value:
                 continue
-            text = _records_repr(value)
+            text = _records_repr(value) if isinstance(value, list) else _chain_repr(list(value))
         elif isinstance(value, list) and not value:
             continue
         parts.append(" %s=%s" % (name, text))
     return "<%s %s |" % (node.cls, "".join(parts))
 
 
-def _records_repr(records: list[_Node]) -> str:
-    return "[%s]" % ", ".join(_chain_repr([n]) for n in records)
+def _held(record: Any) -> list[_Node]:
+    """A record in a list field: one node (DNS) or a chain (MLDv2's records)."""
+    return record if isinstance(record, list) else [record]
+
+
+def _records_repr(records: list[Any]) -> str:
+    return "[%s]" % ", ".join(_chain_repr(_held(n)) for n in records)
 
 
 def _chain_repr(nodes: list[_Node]) -> str:
@@ -751,8 +1227,8 @@ def _chain_show(nodes: list[_Node], lvl: str = "", label_lvl: str = "") -> str:
             pad = " " * max(0, 10 - len(name))
             if text is None:
                 s += "%s  \\%s%s\\\n" % (label_lvl + lvl, name, pad)
-                for rec in value:
-                    s += _chain_show([rec], "", label_lvl + lvl + "   |")
+                for rec in value if isinstance(value, list) else [list(value)]:
+                    s += _chain_show(_held(rec), "", label_lvl + lvl + "   |")
                 continue
             text = text.replace("\n", "\n" + " " * (len(label_lvl) + len(lvl) + len(name) + 4))
             s += "%s  %s%s= %s\n" % (label_lvl + lvl, name, pad, text)

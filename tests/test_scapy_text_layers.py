@@ -1,0 +1,109 @@
+"""Scapy's text for the layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors and
+the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator, Dot3/LLC/SNAP/STP),
+rendered by fastpkt._scapy_text without Scapy.
+
+Reference: Scapy 2.8's own ``repr``, ``summary()`` and ``show(dump=True)`` of the same bytes, over
+the frames tests/test_scapy_model.py builds for these layers (each cut at every length, with
+trailers and odd option lengths) and over every corpus packet that carries one of them. A packet
+the module does not render (``describe()`` is None: NTP control/private/extensions, RFC 4884
+extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
+rendered natively is bounded below so that it cannot silently drop.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+import fastpkt.scapy as fs
+from fastpkt import _scapy_text as text
+from _fphelpers import corpus_dir, corpus_files
+
+sa = pytest.importorskip("_scapy_ref").sa   # Scapy, quiet, with its default layers
+import test_scapy_model as built  # noqa: E402  (its frame builders use Scapy)
+
+# the frames each builder makes, and how many of them at least are rendered natively
+BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1400),
+         "icmpv6": (built._icmp6_cases, 2900)}
+# the classes whose text this file is about (tunnels have their own tests)
+LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
+
+
+def _same_text(p: fp.Packet, s, where) -> None:
+    assert text.packet_repr(p) == repr(s), where
+    assert text.packet_summary(p) == s.summary(), where
+    assert text.packet_show(p, dump=True) == s.show(dump=True), where
+
+
+@pytest.mark.parametrize("kind", BUILT)
+def test_built_frames_print_as_scapy(kind):
+    make, least = BUILT[kind]
+    native = 0
+    for wire in make():
+        p = fp.Packet(wire, 1)
+        if text.describe(p) is None:
+            continue
+        _same_text(p, sa.Ether(wire), wire.hex())
+        native += 1
+    assert native >= least
+
+
+def test_corpus_packets_print_as_scapy():
+    """Every corpus packet whose facade chain holds one of these layers; all of those in the
+    shared corpus are rendered natively but BOOTP cut by a snap length."""
+    d = corpus_dir()
+    native = carried = 0
+    for name in corpus_files():
+        try:
+            with fp.open(str(d / name), on_error="stop", decapsulate=False) as r:
+                packets = list(r)
+        except fp.Error:
+            continue
+        for p in packets:
+            if not LAYERS & {c.__name__ for c in fs.ScapyPacket(bytes(p), p.linktype).layers()}:
+                continue
+            carried += 1
+            if text.describe(p) is not None:
+                _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+                native += 1
+    assert carried == 0 or native >= carried // 2
+
+
+# one frame of each kind, built once here as hex so the subprocess below needs no Scapy
+_NO_SCAPY = r"""
+import sys
+import fastpkt.scapy as fs
+from fastpkt import _scapy_text as text
+for h in sys.argv[1:]:
+    p = fs.ScapyPacket(bytes.fromhex(h), 1)
+    assert text.describe(p) is not None, h
+    repr(p), p.summary(), p.show(dump=True)
+loaded = sorted(m for m in sys.modules if m == "scapy" or m.startswith("scapy."))
+assert not loaded, loaded
+"""
+
+
+def test_rendering_imports_no_scapy():
+    ip6 = dict(src="fe80::1", dst="ff02::16")
+    frames = [
+        sa.Ether() / sa.IP() / sa.UDP(sport=68, dport=67) / sa.BOOTP(chaddr="00:11:22:33:44:55") /
+        sa.DHCP(options=[("message-type", "discover"), ("param_req_list", [1, 3, 6]), "end"]),
+        sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader(mode=4, stratum=1, ref_id=b"GPS ") /
+        sa.NTPAuthenticator(key_id=1, dgst=b"\x01" * 16),
+        sa.Ether() / sa.IPv6(**ip6) / sa.ICMPv6ND_NS(tgt="fe80::2") / sa.ICMPv6NDOptSrcLLAddr(lladdr="00:11:22:33:44:55"),
+        sa.Ether() / sa.IPv6(**ip6, hlim=1) / sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]) /
+        sa.ICMPv6MLReport2(records=[sa.ICMPv6MLDMultAddrRec(dst="ff02::fb")]),
+        sa.Ether() / sa.IPv6(**ip6) / sa.ICMPv6DestUnreach(code=4) / sa.IPv6(src="fe80::2", dst="fe80::1") / sa.UDP(dport=33434),
+        sa.Dot3(dst="01:80:c2:00:00:00") / sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / sa.STP(),
+        sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0800) / sa.IP() / sa.UDP(sport=1000, dport=2000) / b"x",
+    ]
+    wires = [bytes(f) for f in frames]
+    for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too
+        _same_text(fp.Packet(wire, 1), sa.Ether(wire), wire.hex())
+        p, s = fs.ScapyPacket(wire, 1), sa.Ether(wire)
+        assert (repr(p), p.summary(), p.show(dump=True)) == (repr(s), s.summary(), s.show(dump=True))
+    subprocess.run([sys.executable, "-c", _NO_SCAPY, *(w.hex() for w in wires)], check=True,
+                   cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
