@@ -820,8 +820,13 @@ def _plain(v: Any, _f: Any = None) -> str:
     return str(v)
 
 
-def _by_name(table: dict[Any, str]) -> Callable[[Any, Any], str]:
-    return lambda v, _f=None: table[v] if v in table else repr(v)
+_Fmt = Callable[..., str]   # a field's i2repr: (value, the layer's fields) -> text
+
+
+def _by_name(table: dict[Any, str]) -> _Fmt:
+    def text(v: Any, _f: Any = None) -> str:
+        return table[v] if v in table else repr(v)
+    return text
 
 
 def _ip6_text(v: Any, _f: Any = None) -> str:
@@ -865,12 +870,12 @@ _ICMP6_TYPES = {
     152: "Multicast Router Solicitation", 153: "Multicast Router Termination",
     155: "RPL Control Message", 200: "Private Experimentation", 201: "Private Experimentation"}
 _ND_PREFERENCE = {0: "Medium (default)", 1: "High", 2: "Reserved", 3: "Low"}
-_ICMP6_TYPE = {"type": _by_name(_ICMP6_TYPES), "cksum": _lhex}
+_ICMP6_TYPE: dict[str, _Fmt] = {"type": _by_name(_ICMP6_TYPES), "cksum": _lhex}
 _ICMP6_UNREACH = {**_ICMP6_TYPE, "unused": _lhex, "code": _by_name({
     0: "No route to destination", 1: "Communication with destination administratively prohibited",
     2: "Beyond scope of source address", 3: "Address unreachable", 4: "Port unreachable"})}
 _ML = {**_ICMP6_TYPE, "mladdr": _ip6_text}
-_OPT_LL = {"lladdr": _plain}
+_OPT_LL: dict[str, _Fmt] = {"lladdr": _plain}
 _BOOTP_OPS = {1: "BOOTREQUEST", 2: "BOOTREPLY"}
 _BOOTP_HTYPES = {
     1: "Ethernet (10Mb)", 2: "Ethernet (3Mb)", 3: "AX.25", 4: "Proteon ProNET Token Ring",
@@ -900,7 +905,7 @@ _NTP_REF_IDS = {
 _NTP_BASETIME = 2208988800   # seconds from 1900 to 1970
 
 
-def _str_enum(table: dict[bytes, str]) -> Callable[[Any, Any], str]:
+def _str_enum(table: dict[bytes, str]) -> _Fmt:
     """Scapy's StrEnumField/StrFixedLenEnumField: the bytes without trailing NULs, and the
     name of the value (or of the stripped value) when it has one."""
     def text(v: Any, _f: Any = None) -> str:
@@ -924,9 +929,12 @@ def _chaddr(v: Any, f: Any) -> str:
 
 
 # DHCP options Scapy shows with a field's i2repr rather than repr(): by the name they carry
-_DHCP_OPTION_TEXT: dict[Any, Callable[[Any], str]] = {
-    "message-type": _by_name(_DHCP_TYPES),
-    "forcerenew_nonce_capable": lambda v: "[%s]" % ", ".join(_by_name({1: "HMAC-MD5"})(x) for x in v)}
+def _nonce_algorithms(v: Any, _f: Any = None) -> str:
+    return "[%s]" % ", ".join(_by_name({1: "HMAC-MD5"})(x) for x in v)
+
+
+_DHCP_OPTION_TEXT: dict[Any, _Fmt] = {"message-type": _by_name(_DHCP_TYPES),
+                                      "forcerenew_nonce_capable": _nonce_algorithms}
 
 
 def _dhcp_options_text(options: Any, _f: Any = None) -> str:
@@ -937,7 +945,7 @@ def _dhcp_options_text(options: Any, _f: Any = None) -> str:
         if isinstance(opt, tuple) and len(opt) >= 2:
             read = layers.option_reader(opt[0])
             if read is layers.ip4_reader:
-                one: Callable[[Any], str] = str
+                one: _Fmt = str
             elif opt[0] in _DHCP_OPTION_TEXT:
                 one = _DHCP_OPTION_TEXT[opt[0]]
             else:
@@ -979,7 +987,11 @@ def _manuf() -> dict[str, str]:
     return _manuf_cache[0]
 
 
-_LAYER_FIELDS: dict[str, dict[str, Callable[[Any, Any], str]]] = {
+def _ethertype(v: Any, _f: Any = None) -> str:
+    return _enum(_names().ethertypes, v, _hex)
+
+
+_LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "ICMPv6DestUnreach": _ICMP6_UNREACH,
     "ICMPv6PacketTooBig": _ICMP6_TYPE,
     "ICMPv6TimeExceeded": {**_ICMP6_TYPE, "unused": _lhex, "code": _by_name({
@@ -1032,7 +1044,7 @@ _LAYER_FIELDS: dict[str, dict[str, Callable[[Any, Any], str]]] = {
     "NTPAuthenticator": {"dgst": _hex_str},
     "Dot3": {"dst": _plain, "src": _plain},
     "LLC": {"dsap": _lhex, "ssap": _lhex},
-    "SNAP": {"OUI": _oui, "code": lambda v, _f=None: _enum(_names().ethertypes, v, _hex)},
+    "SNAP": {"OUI": _oui, "code": _ethertype},
     "STP": {"rootmac": _plain, "bridgemac": _plain},
 }
 _ICMP6_OPTION_SUMMARY = {
@@ -1077,8 +1089,11 @@ def _layer_summary(node: _Node, name: str) -> str:
     return ""
 
 
-def _service(table: str) -> Callable[[Any, Any], str]:
-    return lambda v, _f=None: _enum(getattr(_names(), table), v)
+def _service(table: str) -> _Fmt:
+    def text(v: Any, _f: Any = None) -> str:
+        names: dict[int, str] = getattr(_names(), table)
+        return _enum(names, v)
+    return text
 
 
 _LAYER_FIELDS.update({
@@ -1101,8 +1116,12 @@ def _option_type(v: Any, _f: Any = None) -> str:
     return "%s [%s, %s]" % (_IP6_OPTIONS.get(v, repr(v)), actions[v >> 6], change)
 
 
-_IP6_EXT = {"nh": _by_name(_IPV6_NH), "autopad": lambda v, _f=None: "On" if v else "Off"}
-_OTYPE = {"otype": _option_type}
+def _on_off(v: Any, _f: Any = None) -> str:
+    return "On" if v else "Off"
+
+
+_IP6_EXT: dict[str, _Fmt] = {"nh": _by_name(_IPV6_NH), "autopad": _on_off}
+_OTYPE: dict[str, _Fmt] = {"otype": _option_type}
 _LAYER_FIELDS.update({
     "IPv6ExtHdrHopByHop": _IP6_EXT, "IPv6ExtHdrDestOpt": _IP6_EXT,
     "Pad1": _OTYPE, "PadN": _OTYPE, "HBHOptUnknown": _OTYPE, "Jumbo": _OTYPE,
