@@ -14,6 +14,8 @@ inner packet is dissected by fastpkt and its layers join the chain as Scapy's cl
 ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerror``/``UDPerror``
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
+
+Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, and 802.1X's EAPOL and EAP.
 """
 from __future__ import annotations
 
@@ -1039,7 +1041,8 @@ CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator)
 # ---------------------------------------------------------------- 802.3, LLC, SNAP, STP
 # An Ethernet frame whose type field is a length (IEEE 802.3, at most 1500) is Scapy's Dot3,
 # its payload (cut to the length, the rest Padding) 802.2 LLC; LLC carries STP (802.1D BPDUs,
-# SAPs 0x42) or SNAP (SAPs 0xAA, RFC 1042), SNAP an EtherType's protocol or STP (Cisco's PVST+).
+# SAPs 0x42) or SNAP (SAPs 0xAA, RFC 1042), SNAP an EtherType's protocol (EAPOL included) or
+# STP (Cisco's PVST+).
 # An 802.1Q tag with a length does the same from LLC on.
 class Dot3(_Layer):
     __slots__ = ()
@@ -1109,6 +1112,8 @@ def _llc(data: bytes, chain: list[Any]) -> None:
             _inner(rest, 1, chain)
         elif code in _SNAP_ETHERTYPES:
             _inner(rest, 1, chain, code)
+        elif code == 0x888E:
+            eapol(rest, chain)
         else:
             _raw(rest, chain)
     else:
@@ -1132,3 +1137,124 @@ def llc_within(body: bytes, length: int, chain: list[Any]) -> None:
 
 
 CLASSES += (Dot3, LLC, SNAP, STP)
+
+
+# ---------------------------------------------------------------- EAPOL and EAP
+# 802.1X (IEEE 802.1X-2010 section 11) on EtherType 0x888E, after Ethernet, 802.1Q or SNAP:
+# Scapy's EAPOL, its body within its length (the rest Padding), EAP (RFC 3748) for EAP
+# packets, as the method's class Scapy dispatches a request or response to (MD5, TLS, TTLS,
+# PEAP, FAST, LEAP); the bytes after an EAP message are Padding. EAPOL-Key and MKA are Raw here.
+class EAPOL(_Layer):
+    __slots__ = ()
+    name = "EAPOL"
+    _desc = [("version", "B", None), ("type", "B", None), ("len", "H", None)]
+
+
+def _eap_rest(offset: int) -> Callable[[dict[str, Any]], int]:
+    return lambda f: f["len"] - offset
+
+
+_EAP_HEAD: Desc = [("code", "B", None), ("id", "B", None), ("len", "H", None)]
+
+
+def _auth_types(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    chunk, end = _take(data, pos, fields["len"] - 4)
+    return list(chunk), end
+
+
+class EAP(_Layer):
+    __slots__ = ()
+    name = "EAP"
+    _desc = _EAP_HEAD + [
+        ("type", "B?", lambda f: f["code"] not in (3, 4)),
+        ("desired_auth_types", "authtypes?", lambda f: f["code"] == 2 and f.get("type") == 3),
+        ("identity", "len?", (lambda f: f["code"] == 2 and f.get("type") == 1, _eap_rest(5))),
+        ("message", "len?", (lambda f: f["code"] == 1 and f.get("type") == 1, _eap_rest(5)))]
+    _special = staticmethod(_auth_types)
+
+
+class EAP_MD5(EAP):
+    __slots__ = ()
+    name = "EAP-MD5"
+    _bases = ("EAP",)
+    _match_subclass = True   # Scapy's: `EAP in pkt` finds the method's class
+    _desc = _EAP_HEAD + [("type", "B", None), ("value_size", "B", None),
+                         ("value", "len", lambda f: f["value_size"]),
+                         ("optional_name", "len", lambda f: f["len"] - f["value_size"] - 6)]
+
+
+def _tls_like(bits: list[tuple[str, int]], length: str, data: str) -> Desc:
+    return _EAP_HEAD + [("type", "B", None), ("", "bits", bits),
+                        (length, "I?", lambda f: f["L"] == 1),
+                        (data, "len", lambda f: f["len"] - (6 + 4 * f["L"]))]
+
+
+class EAP_TLS(EAP):
+    __slots__ = ()
+    name = "EAP-TLS"
+    _bases = ("EAP",)
+    _match_subclass = True   # Scapy's: `EAP in pkt` finds the method's class
+    _desc = _tls_like([("L", 1), ("M", 1), ("S", 1), ("reserved", 5)], "tls_message_len", "tls_data")
+
+
+class EAP_TTLS(EAP):
+    __slots__ = ()
+    name = "EAP-TTLS"
+    _bases = ("EAP",)
+    _match_subclass = True   # Scapy's: `EAP in pkt` finds the method's class
+    _desc = _tls_like([("L", 1), ("M", 1), ("S", 1), ("reserved", 2), ("version", 3)], "message_len", "data")
+
+
+class EAP_PEAP(EAP):
+    __slots__ = ()
+    name = "PEAP"
+    _bases = ("EAP",)
+    _match_subclass = True   # Scapy's: `EAP in pkt` finds the method's class
+    _desc = _tls_like([("L", 1), ("M", 1), ("S", 1), ("reserved", 3), ("version", 2)], "tls_message_len", "tls_data")
+
+
+class EAP_FAST(EAP):
+    __slots__ = ()
+    name = "EAP-FAST"
+    _bases = ("EAP",)
+    _match_subclass = True   # Scapy's: `EAP in pkt` finds the method's class
+    _desc = EAP_TTLS._desc
+
+
+class LEAP(EAP):
+    __slots__ = ()
+    name = "Cisco LEAP"
+    _bases = ("EAP",)
+    _match_subclass = True   # Scapy's: `EAP in pkt` finds the method's class
+    _desc = _EAP_HEAD + [("type", "B", None), ("version", "B", None), ("unused", "B", None),
+                         ("count", "B", None), ("challenge_response", "len", lambda f: f["count"]),
+                         ("username", "len", lambda f: f["len"] - (8 + f["count"]))]
+
+
+_EAP_METHODS: dict[int, type] = {4: EAP_MD5, 13: EAP_TLS, 17: LEAP, 21: EAP_TTLS, 25: EAP_PEAP, 43: EAP_FAST}
+
+
+def eapol(data: bytes, chain: list[Any]) -> None:
+    """EAPOL after an EtherType 0x888E (Ethernet, 802.1Q, SNAP) and what Scapy reads in it."""
+    head = _layer(EAPOL, data, chain)
+    if head is None:
+        _raw(data, chain)
+        return
+    f = head._fields
+    body, pad = data[4:4 + f["len"]], data[4 + f["len"]:]
+    if body and f["type"] == 0:
+        cls: type = EAP
+        if body[0] in (1, 2) and len(body) >= 5:
+            cls = _EAP_METHODS.get(body[4], EAP)
+        eap = _layer(cls, body, chain)
+        if eap is None:
+            _raw(body, chain)
+        elif body[len(eap._data):]:   # EAP's payload is Padding
+            chain.append(_m._linked(_m.Padding, body[len(eap._data):], chain))
+    else:
+        _raw(body, chain)
+    if pad:
+        chain.append(_m._linked(_m.Padding, pad, chain))
+
+
+CLASSES += (EAPOL, EAP, EAP_MD5, EAP_TLS, EAP_TTLS, EAP_PEAP, EAP_FAST, LEAP)

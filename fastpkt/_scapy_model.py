@@ -366,6 +366,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             _layers.ip_payload(out[-1], load, out)
         elif load and last == "UDP" and _layers.vxlan_ports(out[-1]):
             _layers.udp_payload(load, out)
+        elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x888E:
+            _layers.eapol(load, out)
         elif load and last == "UDP" and _layers.udp_bound(out[-1]):
             _layers.udp_app(out[-1], load, out)
         elif load:
@@ -1444,16 +1446,17 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
     def _chain_differs(self) -> bool:
         """Whether Scapy's chain has layers fastpkt's views lack (an ICMP error's quote, IPv6
-        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC), so Raw
+        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC, EAPOL), so Raw
         and Padding are found in it."""
         last = _fp_layers(self)[-1:]
         if last in (("ICMP",), ("ICMPv6",)):
             return True
-        if last == ("Ether",):   # 802.3: LLC...
+        if last == ("Ether",):   # 802.3: LLC...; EAPOL; an 802.1Q tag cut short (Raw)
             eth = self.eth
-            return eth is not None and eth.type <= 1500
+            return eth is not None and (eth.type <= 1500 or eth.type in (0x888E, 0x8100, 0x88A8))
         if last == ("Dot1Q",):
-            return bool(self.vlans[-1].type <= 1500)
+            vlan_type = self.vlans[-1].type
+            return bool(vlan_type <= 1500 or vlan_type == 0x888E)
         if last == ("UDP",):
             return _layers.vxlan_ports(self.udp) or _layers.udp_bound(self.udp) is not None
         if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):

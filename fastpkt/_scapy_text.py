@@ -11,7 +11,7 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTPHeader,
-Dot3/LLC/SNAP/STP), from the fields its walk reads, formatted here as Scapy's fields do.
+Dot3/LLC/SNAP/STP, EAPOL/EAP), from the fields its walk reads, formatted here as Scapy's fields do.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
 DNS over TCP, NTP control messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
@@ -581,6 +581,10 @@ def describe(pkt: Any) -> list[_Node] | None:
             _arp_summary(arp, pkt.arp)
             _tail(nodes, b"", data[pkt.arp.offset + 28:])
             return nodes
+        elif ethertype == 0x888E:
+            start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
+            eapol = _read_layers(nodes, lambda chain: _layers().eapol(data[start:], chain))
+            return None if eapol is None else _l2_summaries(eapol)
         elif ethertype in (0x0800, 0x86DD, 0x0806, 0x8100) or ethertype in _SCAPY_ETHERTYPES:
             return None
         else:
@@ -1082,6 +1086,10 @@ def _layer_summary(node: _Node, name: str) -> str:
         for opt in node.value("options"):
             if isinstance(opt, tuple) and opt[0] == "message-type":
                 return "DHCP %s" % _DHCP_TYPES.get(opt[1], "").capitalize()
+    if cls == "EAPOL":
+        return "EAPOL %s" % texts["type"]
+    if cls.startswith("EAP") or cls == "LEAP":
+        return _eap_summary(node)
     if cls.startswith("ICMPv6Echo"):
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
     if cls == "NTPHeader":
@@ -1134,6 +1142,54 @@ _LAYER_FIELDS.update({
 })
 # fields Scapy's class has that the facade's layer does not keep: (after this field, name, value)
 _ICMP6_EXT_FIELDS = [("extpad", b""), ("ext", None)]
+
+
+_EAP_TYPES = {0: 'Reserved', 1: 'Identity', 2: 'Notification', 3: 'Legacy Nak',
+    4: 'MD5-Challenge', 5: 'One-Time Password (OTP)', 6: 'Generic Token Card (GTC)',
+    7: 'Allocated - RFC3748', 8: 'Allocated - RFC3748', 9: 'RSA Public Key Authentication',
+    10: 'DSS Unilateral', 11: 'KEA', 12: 'KEA-VALIDATE', 13: 'EAP-TLS',
+    14: 'Defender Token (AXENT)', 15: 'RSA Security SecurID EAP', 16: 'Arcot Systems EAP',
+    17: 'EAP-Cisco Wireless', 18: 'GSM Subscriber Identity Modules (EAP-SIM)', 19: 'SRP-SHA1',
+    20: 'Unassigned', 21: 'EAP-TTLS', 22: 'Remote Access Service', 23: 'EAP-AKA Authentication',
+    24: 'EAP-3Com Wireless', 25: 'PEAP', 26: 'MS-EAP-Authentication',
+    27: 'Mutual Authentication w/Key Exchange (MAKE)', 28: 'CRYPTOCard', 29: 'EAP-MSCHAP-V2',
+    30: 'DynamID', 31: 'Rob EAP', 32: 'Protected One-Time Password', 33: 'MS-Authentication-TLV',
+    34: 'SentriNET', 35: 'EAP-Actiontec Wireless',
+    36: 'Cogent Systems Biometrics Authentication EAP', 37: 'AirFortress EAP',
+    38: 'EAP-HTTP Digest', 39: 'SecureSuite EAP', 40: 'DeviceConnect EAP', 41: 'EAP-SPEKE',
+    42: 'EAP-MOBAC', 43: 'EAP-FAST', 44: 'ZoneLabs EAP (ZLXEAP)', 45: 'EAP-Link', 46: 'EAP-PAX',
+    47: 'EAP-PSK', 48: 'EAP-SAKE', 49: 'EAP-IKEv2', 50: 'EAP-AKA', 51: 'EAP-GPSK', 52: 'EAP-pwd',
+    53: 'EAP-EKE Version 1', 54: 'EAP Method Type for PT-EAP', 55: 'TEAP',
+    254: 'Reserved for the Expanded Type', 255: 'Experimental'}
+_EAP_CODES = {1: "Request", 2: "Response", 3: "Success", 4: "Failure", 5: "Initiate", 6: "Finish"}
+_EAP_TEXT: dict[str, _Fmt] = {"code": _by_name(_EAP_CODES), "type": _by_name(_EAP_TYPES)}
+
+
+def _auth_types_text(v: Any, _f: Any = None) -> str:
+    return "[%s]" % ", ".join(_by_name(_EAP_TYPES)(x) for x in v)
+
+
+_LAYER_FIELDS.update({
+    "EAPOL": {"version": _by_name({1: "802.1X-2001", 2: "802.1X-2004", 3: "802.1X-2010"}),
+              "type": _by_name({0: "EAP-Packet", 1: "EAPOL-Start", 2: "EAPOL-Logoff",
+                                3: "EAPOL-Key", 4: "EAPOL-Encapsulated-ASF-Alert", 5: "EAPOL-MKA",
+                                6: "EAPOL-Announcement (Generic)",
+                                7: "EAPOL-Announcement (Specific)", 8: "EAPOL-Announcement-Req"})},
+    "EAP": {**_EAP_TEXT, "desired_auth_types": _auth_types_text},
+    "EAP_MD5": {**_EAP_TEXT, "value": _hex_str, "optional_name": _hex_str},
+    "EAP_TLS": {**_EAP_TEXT, "tls_data": _hex_str}, "EAP_PEAP": {**_EAP_TEXT, "tls_data": _hex_str},
+    "EAP_TTLS": {**_EAP_TEXT, "data": _hex_str}, "EAP_FAST": {**_EAP_TEXT, "data": _hex_str},
+    "LEAP": {**_EAP_TEXT, "unused": _lhex, "challenge_response": _hex_str},
+})
+
+
+def _eap_summary(node: _Node) -> str:
+    """EAP's mysummary: the code and the type (the field's default, Reserved, when absent)."""
+    texts = {k: t for k, _v, t, _i in node.fields}
+    s = "EAP %s %s" % (texts["code"], texts.get("type", _EAP_TYPES[0]))
+    if node.by_name.get("type", (0, 0))[1] == 1 and node.value("code") == 2:
+        s += " " + texts.get("identity", "b''")
+    return s
 
 
 def _held_chain(value: Any) -> list[_Node] | None:

@@ -708,3 +708,44 @@ def test_dot3_llc_snap_stp_read_as_scapy():
     assert n > 1000
     with pytest.raises(IndexError):
         fs.ScapyPacket(bytes(sa.Dot3() / sa.LLC()), 1)[fs.Ether]
+
+
+def _eapol_cases():
+    """EAPOL (start, logoff, EAP packets, a key frame Scapy reads as EAPOL_KEY) with EAP of every
+    class Scapy dispatches to (requests, responses, success, failure, Nak, MD5, TLS, TTLS, PEAP,
+    FAST, LEAP), after Ethernet, 802.1Q and SNAP; each cut at every length, with trailers."""
+    eaps = [sa.EAP(code=1, id=1, type=1, message=b"hello"), sa.EAP(code=2, id=1, type=1, identity=b"bob"),
+            sa.EAP(code=2, id=2, type=3, desired_auth_types=[13, 25]), sa.EAP(code=3, id=2), sa.EAP(code=4, id=3),
+            sa.EAP(code=1, id=4, type=2), sa.EAP_MD5(code=1, id=5, value=b"\x01" * 16),
+            sa.EAP_MD5(code=2, id=5, value=b"\x02" * 16, optional_name=b"bob"),
+            sa.EAP_TLS(code=1, id=6, S=1), sa.EAP_TLS(code=2, id=6, L=1, M=1, tls_message_len=300, tls_data=b"\x16\x03\x01" * 5),
+            sa.EAP_TTLS(code=1, id=7, S=1, version=1, data=b"t" * 7), sa.EAP_PEAP(code=2, id=8, L=1, tls_message_len=9, tls_data=b"p" * 9),
+            sa.EAP_FAST(code=1, id=9, data=b"f"), sa.LEAP(code=1, id=10, challenge_response=b"\x07" * 8, username=b"alice")]
+    bodies = [sa.EAPOL(type=1), sa.EAPOL(type=2, version=2), sa.EAPOL(len=3) / b"\x01\x02\x03"]
+    bodies += [sa.EAPOL(version=3) / e for e in eaps] + [sa.EAPOL() / eaps[1] / b"trail"]
+    wires = [bytes(sa.Ether(dst="01:80:c2:00:00:03") / b) for b in bodies]
+    wires += [bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[4]), bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[8]),
+              bytes(sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x888E) / bodies[5])]
+    for wire in wires:
+        for cut in range(14, len(wire) + 1):
+            yield wire[:cut]
+        yield wire + b"\0" * 20
+
+
+def test_eapol_eap_read_as_scapy():
+    """EAPOL and EAP (as the method class Scapy picks): the chain, every field, ``in``/``[]``,
+    against Scapy's dissection of the same bytes cut at every length."""
+    n = 0
+    for wire in _eapol_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        _compare(("built", n), p, s)
+        ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
+        assert ours == theirs, (ours, theirs, wire.hex())
+        for cls in ("EAPOL", "EAP", "EAP_MD5", "EAP_TLS", "LEAP", "Raw", "Padding", "Ether", "Dot3", "SNAP"):
+            assert (cls in p) == (cls in s), (cls, wire.hex())
+            if cls in s:
+                assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
+        for attr in ("code", "identity", "message", "desired_auth_types", "tls_data", "username", "len"):
+            assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
+        n += 1
+    assert n > 300

@@ -1,5 +1,6 @@
 """Scapy's text for the layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors and
-the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator, Dot3/LLC/SNAP/STP),
+the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator, Dot3/LLC/SNAP/STP,
+EAPOL/EAP),
 rendered by fastpkt._scapy_text without Scapy.
 
 Reference: Scapy 2.8's own ``repr``, ``summary()`` and ``show(dump=True)`` of the same bytes, over
@@ -27,7 +28,7 @@ import test_scapy_model as built  # noqa: E402  (its frame builders use Scapy)
 
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1400),
-         "icmpv6": (built._icmp6_cases, 2900)}
+         "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 330)}
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
 
@@ -99,6 +100,8 @@ def test_rendering_imports_no_scapy():
         sa.Ether() / sa.IPv6(**ip6) / sa.ICMPv6DestUnreach(code=4) / sa.IPv6(src="fe80::2", dst="fe80::1") / sa.UDP(dport=33434),
         sa.Dot3(dst="01:80:c2:00:00:00") / sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / sa.STP(),
         sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0800) / sa.IP() / sa.UDP(sport=1000, dport=2000) / b"x",
+        sa.Ether() / sa.EAPOL() / sa.EAP(code=2, id=1, type=1, identity=b"bob"),
+        sa.Ether() / sa.EAPOL() / sa.EAP_TLS(code=1, id=2, L=1, tls_message_len=3, tls_data=b"abc"),
     ]
     wires = [bytes(f) for f in frames]
     for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too
