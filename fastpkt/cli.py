@@ -308,6 +308,19 @@ def _joined(value: Any) -> Any:
     return ",".join(map(str, value)) if isinstance(value, tuple) else value
 
 
+def _write_records(args: argparse.Namespace, out_path: str, df: Any, list_cols: Any, what: str) -> int:
+    """--json writes JSON lines; --csv joins the list columns, which CSV cannot hold."""
+    with _output(out_path) as f:
+        if args.json:
+            _json_lines(df, f)
+        else:
+            for col in list_cols:
+                df[col] = df[col].map(_joined)
+            df.to_csv(f, index=False)
+    print("wrote %d %s to %s" % (len(df), what, out_path), file=sys.stderr)
+    return 0
+
+
 def cmd_sni(args: argparse.Namespace) -> int:
     opts = {"filter": args.filter, "on_error": args.on_error, "idle_timeout": args.idle_timeout,
             "display_filter": args.display_filter, "workers": args.workers}
@@ -318,16 +331,9 @@ def cmd_sni(args: argparse.Namespace) -> int:
     _check_output(args, out_path)
     if out_path:
         df = hellos.to_pandas().sort_values("time", kind="stable")
-        with _output(out_path) as f:
-            if args.json:
-                _json_lines(df, f)
-            else:
-                for col in df.columns:
-                    if df[col].dtype == object and df[col].map(lambda v: isinstance(v, tuple)).any():
-                        df[col] = df[col].map(_joined)
-                df.to_csv(f, index=False)
-        print("wrote %d ClientHellos to %s" % (len(df), out_path), file=sys.stderr)
-        return 0
+        tuples = [c for c in df.columns
+                  if df[c].dtype == object and df[c].map(lambda v: isinstance(v, tuple)).any()]
+        return _write_records(args, out_path, df, tuples, "ClientHellos")
     out = sys.stdout
     n = with_sni = quic = 0
     # records come out as connections' handshakes complete; print them in capture-time order
@@ -358,15 +364,7 @@ def cmd_dns(args: argparse.Namespace) -> int:
     _check_output(args, out_path)
     if out_path:
         df = txns.to_pandas().sort_values("ts", kind="stable")
-        with _output(out_path) as f:
-            if args.json:
-                _json_lines(df, f)
-            else:
-                for col in ("answers", "TTLs", "anomalies"):
-                    df[col] = df[col].map(_joined)
-                df.to_csv(f, index=False)
-        print("wrote %d DNS transactions to %s" % (len(df), out_path), file=sys.stderr)
-        return 0
+        return _write_records(args, out_path, df, ("answers", "TTLs", "anomalies"), "DNS transactions")
     out = sys.stdout
     n = answered = 0
     # transactions close as their timeout passes or their connection ends: print them by query time

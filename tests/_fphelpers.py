@@ -186,3 +186,15 @@ def fixture_packets(name: str):
 def hand(name: str) -> list[dict[str, Any]]:
     """The hand-computed expectations of a fixture, one dict per packet ({} if none)."""
     return [p.get("hand") or {} for p in load_expected()[name]["packets"]]
+
+
+def zeek_rows(path: Path) -> list[dict[str, str]]:
+    """A Zeek TSV log's rows as dicts keyed by its #fields line."""
+    fields: list[str] = []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif line and not line.startswith("#"):
+            rows.append(dict(zip(fields, line.split("\t"))))
+    return rows

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import CORPUS_SKIP_REASON, corpus_dir
+from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, zeek_rows
 from test_stream_reassembly import ACK, FIN, PSH, Conn, pcap
 
 FINGERPRINTS = "fingerprints"
@@ -116,23 +116,13 @@ def _zeek_logs(kind: str):
     return out
 
 
-def _zeek_rows(path: Path) -> list[dict]:
-    fields, rows = [], []
-    for line in path.read_text().splitlines():
-        if line.startswith("#fields"):
-            fields = line.split("\t")[1:]
-        elif line and not line.startswith("#"):
-            rows.append(dict(zip(fields, line.split("\t"))))
-    return rows
-
-
 @pytest.mark.parametrize("log,trace", _zeek_logs("ssl") + _zeek_logs("quic"))
 def test_zeek_server_name_and_version(log, trace):
     ours = {}
     for h in fp.client_hellos(str(trace)):
         ours.setdefault((h.client_ip, h.client_port, h.server_ip, h.server_port), []).append(h)
     compared = 0
-    for z in _zeek_rows(log):
+    for z in zeek_rows(log):
         key = (z["id.orig_h"], int(z["id.orig_p"]), z["id.resp_h"], int(z["id.resp_p"]))
         hs = ours.get(key)
         assert hs, "no hello for %s (Zeek server_name %s)" % (key, z.get("server_name"))

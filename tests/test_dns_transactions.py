@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, corpus_files
+from _fphelpers import CORPUS_SKIP_REASON, corpus_dir, corpus_files, zeek_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,16 +64,6 @@ def _zeek_dns_logs() -> list:
     return out
 
 
-def _zeek_rows(path: Path) -> list[dict]:
-    fields, rows = [], []
-    for line in path.read_text().splitlines():
-        if line.startswith("#fields"):
-            fields = line.split("\t")[1:]
-        elif line and not line.startswith("#"):
-            rows.append(dict(zip(fields, line.split("\t"))))
-    return rows
-
-
 def _zeek_txt(text: str) -> str | None:
     """Zeek's 'TXT <len> <text>[ TXT <len> <text>...]' as the strings joined (our form)."""
     out, pos = [], 0
@@ -105,7 +95,7 @@ def _flag(v: str) -> bool:
 
 @pytest.mark.parametrize("log,trace", _zeek_dns_logs())
 def test_zeek_dns_log(log, trace):
-    zrows = _zeek_rows(log)
+    zrows = zeek_rows(log)
     ours = list(fp.dns(str(trace), progress=False))
     by_key: dict[tuple, list] = {}
     for t in ours:
