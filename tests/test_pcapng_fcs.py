@@ -137,14 +137,20 @@ def test_iterator_and_packetlist_match_tshark(capture, tshark):
     assert pl[0].raw == with_fcs(UDP_FRAME)
 
 
-def test_pcap_header_fcs_bits(tmp_path, tshark):
-    """A pcap file's link type with the F bit and a length of 2 16-bit words: a 4-byte FCS."""
-    path = tmp_path / "fcs.pcap"
+def fcs_pcap(path):
+    """Three frames with their FCS in a pcap whose link type has the F bit and a length of
+    2 16-bit words (a 4-byte FCS)."""
     frames = [with_fcs(UDP_FRAME), with_fcs(OTHER_FRAME), with_fcs(TCP_FRAME)]
     out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1 | 0x04000000 | 2 << 28)
     for i, f in enumerate(frames):
         out += struct.pack("<IIII", 1700000000 + i, i, len(f), len(f)) + f
     path.write_bytes(out)
+    return path
+
+
+def test_pcap_header_fcs_bits(tmp_path, tshark):
+    """A pcap file's link type with the F bit and a length of 2 16-bit words: a 4-byte FCS."""
+    path = fcs_pcap(tmp_path / "fcs.pcap")
     want = [theirs(r) for r in tshark_rows(path)]
     assert [r["eth.fcs"] != "" for r in want] == [True] * 3
     assert [ours(p) for p in fp.open(str(path))] == want
@@ -260,12 +266,7 @@ def test_pcap_write_declares_fcs_bits(capture, tshark, tmp_path):
 def test_pcap_fcs_bits_through_pcapng_and_back(tshark, tmp_path):
     """A pcap whose header declares a 4-byte FCS, written as pcapng (if_fcslen 4) and that
     written as pcap again (the F bit back): tshark reads all three alike."""
-    path = tmp_path / "fcs.pcap"
-    frames = [with_fcs(UDP_FRAME), with_fcs(OTHER_FRAME), with_fcs(TCP_FRAME)]
-    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1 | 0x04000000 | 2 << 28)
-    for i, f in enumerate(frames):
-        out += struct.pack("<IIII", 1700000000 + i, i, len(f), len(f)) + f
-    path.write_bytes(out)
+    path = fcs_pcap(tmp_path / "fcs.pcap")
     ng = tmp_path / "fcs.pcapng"
     fp.write(ng, fp.read(str(path)))
     assert [i["fcslen"] for i in fp.read(str(ng)).interfaces] == [4]
