@@ -116,6 +116,9 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
         options["max_flows"] = max(1, options["max_flows"] // n)
     progress = options.pop("progress", None)
     readers = [open_readers() for _ in range(n)]
+    for rs in readers[1:]:  # one mapping per file: its pages fault in once, not once per worker
+        for r, first in zip(rs, readers[0]):
+            r._share_mapping(first)
     shards = [engine(readers[i], _shard=(i, n, True), progress=progress if i == 0 else None, **options)
               for i in range(n)]
     if hasattr(engine, "_merge_live"):

@@ -918,6 +918,28 @@ static PyObject *reader_set_range(PyObject *self, PyObject *const *args, Py_ssiz
     Py_RETURN_NONE;
 }
 
+static PyObject *reader_share_mapping(PyObject *self, PyObject *other)
+{
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    if (!PyObject_TypeCheck(other, st->Reader_Type)) {
+        PyErr_Format(PyExc_TypeError, "_share_mapping takes a Reader, not %.100s", Py_TYPE(other)->tp_name);
+        return NULL;
+    }
+    fp_reader_obj *r = as_reader(self), *o = as_reader(other);
+    if (self == other)
+        Py_RETURN_FALSE;
+    PyObject *both[2] = {self, other};
+    if (r->src == NULL || r->closed || o->src == NULL || o->closed) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed Reader");
+        return NULL;
+    }
+    if (fp_readers_claim(both, 2) < 0)
+        return NULL;
+    int rc = fp_source_share_mapping(r->src, o->src);
+    fp_readers_release(both, 2);
+    return PyBool_FromLong(rc);
+}
+
 static PyObject *get_range_exact(PyObject *self, void *c)
 {
     (void)c;
@@ -977,6 +999,9 @@ static PyMethodDef reader_methods[] = {
      "_split(n) -> list of offsets: up to n record-aligned byte ranges of an unread mapped capture\n"
      "(boundaries guessed by chaining record headers; proven by _range_exact)."},
     {"_sync", reader_sync, METH_O, "_sync(offset) -> the first likely record boundary at or after offset."},
+    {"_share_mapping", reader_share_mapping, METH_O,
+     "_share_mapping(other) -> bool: read this unread Reader through other's mapping of the same\n"
+     "file (parallel workers: each page faults in once, not once per worker; see DESIGN)."},
     {"_set_range", (PyCFunction)(void (*)(void))reader_set_range, METH_FASTCALL,
      "_set_range(start, end, first_index=None): deliver only the records that start in [start, end);\n"
      "first_index: the number of records before start (error messages count from it)."},

@@ -141,8 +141,11 @@ int fp_source_set_range(fp_source *s, uint64_t start, uint64_t end, uint64_t fir
     if (!s->mem || s->live || start < s->pos || start > end || s->last_error.kind != FP_OK ||
         s->skipped)
         return -1;
-    if (start > s->pos)
-        s->advised = start & ~s->page_mask;   /* nothing before the range will be touched */
+    if (start > s->pos) {                     /* nothing before the range will be touched */
+        s->advised = start & ~s->page_mask;
+        if (!s->share)
+            s->release_at = s->advised + FP_ADVISE_EVERY;
+    }
     s->pos = start;
     if (first_index != FP_KEEP_INDEX)
         s->packets = first_index;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 #include "source_impl.h"
 
 #define STREAM_CHUNK (1u << 20)        /* initial stream buffer and minimum read size */
-#define ADVISE_EVERY (32u << 20)       /* release consumed mmap pages this often */
 #define PREFETCH_AHEAD 8192u           /* mmap bytes fetched ahead of the record being read */
 
 #define MAGIC_PCAPNG 0x0A0D0D0Au
@@ -105,6 +105,53 @@ int64_t fp_src_peek_stream(fp_source *s, uint64_t off, size_t want, const uint8_
     return (int64_t)(have < want ? have : want);
 }
 
+/* One mapping of a file read by several sources (fp_source_share_mapping). */
+typedef struct fp_shared_map {
+    pthread_mutex_t lock;
+    const uint8_t *mem;
+    uint64_t len;
+    int guard;
+    uint64_t released;          /* [0, released) given back */
+    fp_source *members;         /* the sources reading it, linked through share_next */
+} fp_shared_map;
+
+#define SHARE_STEP (4u << 20)   /* a sharing source tells its position this often */
+#define SHARE_CHUNK (16u << 20) /* and the pages all are past go back in pieces of this */
+
+static void give_back(const fp_source *s, uint64_t from, uint64_t to)
+{
+    if (to > from)
+        madvise((void *)(uintptr_t)(s->mem + from), (size_t)(to - from), MADV_DONTNEED);
+}
+
+/* A sharing source's turn (every SHARE_STEP read, and at its end): it gives back what it
+ * read below the shared line (pages it faulted in again after the line passed them), then
+ * moves the line to the slowest source, or FP_SHARE_WINDOW behind the fastest. */
+static void release_shared(fp_source *s, uint64_t upto, int at_end)
+{
+    fp_shared_map *m = s->share;
+    pthread_mutex_lock(&m->lock);
+    uint64_t own_from = s->share_pos & ~s->page_mask, own_to = upto < m->released ? upto : m->released;
+    give_back(s, own_from, own_to);
+    s->share_pos = at_end ? UINT64_MAX : s->pos;
+    uint64_t slowest = UINT64_MAX, fastest = 0;
+    for (const fp_source *o = m->members; o; o = o->share_next) {
+        if (o->share_pos < slowest)
+            slowest = o->share_pos;
+        if (o->share_pos != UINT64_MAX && o->share_pos > fastest)
+            fastest = o->share_pos;
+    }
+    uint64_t line = slowest == UINT64_MAX ? m->len : slowest & ~s->page_mask;
+    if (fastest > FP_SHARE_WINDOW && fastest - FP_SHARE_WINDOW > line)
+        line = (fastest - FP_SHARE_WINDOW) & ~s->page_mask;
+    if (line > m->released && (line - m->released >= SHARE_CHUNK || line == m->len)) {
+        give_back(s, m->released, line);
+        m->released = line;
+    }
+    pthread_mutex_unlock(&m->lock);
+    s->release_at = s->pos + SHARE_STEP;
+}
+
 /* Packets point into the map only until the next call: everything before
  * s->pos can go, so iterating a huge file keeps resident memory flat. */
 static inline void release_consumed(fp_source *s)
@@ -117,28 +164,94 @@ static inline void release_consumed(fp_source *s)
         __builtin_prefetch(s->mem + s->pos + PREFETCH_AHEAD);
         __builtin_prefetch(s->mem + s->pos + PREFETCH_AHEAD + 64);
     }
-    if (s->keep_pages || s->pos - s->advised < ADVISE_EVERY)
+    if (s->pos < s->release_at)
         return;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    uint64_t upto = s->pos / page * page;
-    madvise((void *)(uintptr_t)(s->mem + s->advised), (size_t)(upto - s->advised), MADV_DONTNEED);
+    uint64_t upto = s->pos & ~s->page_mask;
+    if (s->share) {
+        release_shared(s, upto, 0);
+        return;
+    }
+    give_back(s, s->advised, upto);
     s->advised = upto;
+    s->release_at = upto + FP_ADVISE_EVERY;
 }
 
 /* At the end of the input (or of its range) the pages read since the last release go too:
  * a reader waiting at its end (one file of many merged by time, open until all end) would
- * otherwise hold up to ADVISE_EVERY of them, 32 MiB a file. */
+ * otherwise hold up to FP_ADVISE_EVERY of them, 32 MiB a file. */
 static void release_read(fp_source *s)
 {
-    if (!s->mapped || s->keep_pages)
+    if (!s->mapped)
         return;
     uint64_t upto = (s->pos + s->page_mask) & ~s->page_mask;
     if (upto > s->mem_len)
         upto = s->mem_len;
+    if (s->share) {
+        release_shared(s, upto, 1);
+        return;
+    }
     if (upto <= s->advised)
         return;
-    madvise((void *)(uintptr_t)(s->mem + s->advised), (size_t)(upto - s->advised), MADV_DONTNEED);
+    give_back(s, s->advised, upto);
     s->advised = upto;
+}
+
+int fp_source_share_mapping(fp_source *s, fp_source *with)
+{
+    if (s->share && s->share == with->share)
+        return 1;
+    struct stat a, b;
+    if (s == with || s->share || !s->mapped || !with->mapped || s->packets || s->skipped ||
+        s->finished || s->mem_len != with->mem_len || fstat(s->fd, &a) < 0 ||
+        fstat(with->fd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return 0;
+    fp_shared_map *m = with->share;
+    if (!m) {
+        if (!(m = calloc(1, sizeof *m)) || pthread_mutex_init(&m->lock, NULL) != 0) {
+            free(m);
+            return 0;
+        }
+        m->mem = with->mem;
+        m->len = with->mem_len;
+        m->guard = with->guard;
+        m->released = with->advised;
+        m->members = with;
+        with->share = m;
+        with->share_pos = with->pos;
+        with->release_at = with->pos + SHARE_STEP;
+    }
+    pthread_mutex_lock(&m->lock);
+    fp_mapguard_remove(s->guard);
+    munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
+    s->mem = m->mem;
+    s->guard = m->guard;
+    s->advised = 0;
+    s->share = m;
+    s->share_pos = s->pos;
+    s->share_next = m->members;
+    m->members = s;
+    s->release_at = s->pos + SHARE_STEP;
+    pthread_mutex_unlock(&m->lock);
+    return 1;
+}
+
+/* A source leaving its shared mapping: the last one unmaps it. */
+static void leave_shared(fp_source *s)
+{
+    fp_shared_map *m = s->share;
+    pthread_mutex_lock(&m->lock);
+    fp_source **at = &m->members;
+    while (*at != s)
+        at = &(*at)->share_next;
+    *at = s->share_next;
+    int last = m->members == NULL;
+    pthread_mutex_unlock(&m->lock);
+    if (!last)
+        return;
+    fp_mapguard_remove(m->guard);
+    munmap((void *)(uintptr_t)m->mem, (size_t)m->len);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
 }
 
 int fp_src_add_interface(fp_source *s, const fp_interface *ifc, fp_error *err, uint64_t offset)
@@ -376,6 +489,7 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     s->mapped = 1;
     s->guard = guard;
     s->page_mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
+    s->release_at = FP_ADVISE_EVERY;
     return source_start(s, err);
 }
 
@@ -385,7 +499,9 @@ void fp_source_close(fp_source *s)
         return;
     if (s->live)
         fp_live_close(s);
-    if (s->mapped) {
+    if (s->share) {
+        leave_shared(s);
+    } else if (s->mapped) {
         fp_mapguard_remove(s->guard);
         munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
     }
@@ -437,14 +553,6 @@ void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t 
 #else
     (void)s, (void)from, (void)to;
 #endif
-}
-
-void fp_source_keep_pages(fp_source *s) { s->keep_pages = 1; }
-
-void fp_source_release_span(const fp_source *s, uint64_t from, uint64_t to)
-{
-    if (s->mem && from < to && from < s->mem_len)
-        fp_source_release_pages(s, s->mem + from, s->mem + (to < s->mem_len ? to : s->mem_len));
 }
 
 int fp_source_lost(const fp_source *s)

@@ -139,17 +139,21 @@ int fp_source_lost(const fp_source *s);
  * no-op for memory buffers and streams): record data stays valid (the file is re-read on
  * the next access), resident memory drops. For passes over many kept records. */
 void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to);
-/* The same by file offsets [from, to). */
-void fp_source_release_span(const fp_source *s, uint64_t from, uint64_t to);
 /* Map the pages of [from, to) of our file mapping in one call (MADV_POPULATE_READ, Linux 5.14;
  * a no-op elsewhere, for memory buffers and streams): a pass over kept records about to read
  * them takes no page fault per 16 pages. Past the end of a truncated file the call fails
  * quietly (the read then meets the guard). */
 void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t *to);
-/* Reading no longer gives pages back (every 32 MiB, at the end of a range): the owner does,
- * with fp_source_release_span, when records it handed out are read by others later (the
- * engines' feed: its windows are consumed after their reader has moved on). */
-void fp_source_keep_pages(fp_source *s);
+/* Read `s` through the mapping of `with` (the same file, mapped by this process; `s` has
+ * delivered no record yet) and drop its own: each page then faults in once for every source
+ * sharing it, not once per source (the workers of a parallel engine each read the whole
+ * file). A page is given back once every sharing source is past it, or once it lies
+ * FP_SHARE_WINDOW behind the one furthest on (a source that far behind faults it in again
+ * and gives it back itself): the sources of one file hold at most about FP_SHARE_WINDOW +
+ * 20 MiB of it. 1 when shared (or already), 0 when either is not a mapped file, they differ
+ * or `s` was read; threads: not while either is read. */
+#define FP_SHARE_WINDOW (64u << 20)
+int fp_source_share_mapping(fp_source *s, fp_source *with);
 /* Record-aligned byte ranges (chunk.c), for mapped files and memory buffers read
  * under on_error raise or stop. fp_source_sync: the first offset at or after `from`
  * (and the first record) where FP_SYNC_CHAIN records in a row have plausible headers,

@@ -22,6 +22,8 @@
 #define FP_MAX_INTERFACES 65536u
 /* Largest pcapng prefix kept for exact rewrites (section header and interfaces). */
 #define FP_MAX_PCAPNG_PREFIX (1u << 20)
+/* A source of its own mapping gives back the pages it read this often. */
+#define FP_ADVISE_EVERY (32u << 20)
 /* SKIP policy: how far past a bad record we look for the next good one. */
 #define FP_RESYNC_WINDOW (64u << 20)
 /* Records in a row that must look right before fp_source_sync trusts a boundary. */
@@ -38,7 +40,13 @@ struct fp_source {
     int guard;              /* its mapguard slot (SIGBUS-safe against truncation) */
     uint64_t page_mask;
     uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
-    int keep_pages;         /* fp_source_keep_pages: the owner releases them, reading never does */
+    uint64_t release_at;    /* reading past this position gives pages back (release_consumed) */
+    /* fp_source_share_mapping: the mapping this source reads with others (NULL: its own),
+     * the next source sharing it, and this source's position as the others last saw it
+     * (UINT64_MAX once it read to its end). */
+    struct fp_shared_map *share;
+    struct fp_source *share_next;
+    uint64_t share_pos;
     int fd;                 /* mmap'd file descriptor, -1 if none */
     fp_input in;            /* stream input (in.read NULL for mmap/memory sources) */
     fp_compression compression;
