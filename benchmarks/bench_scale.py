@@ -29,7 +29,8 @@ Printed per row: seconds (median), packets/s, GB/s, speedup and scaling efficien
 one worker (speedup / N), process CPU seconds, their ratio to one worker's ("cpu xw1": the
 work N workers add; issue 17's goal is at most 1.25 for 2), CPU seconds per worker, the CPU bound on
 speedup (one worker's CPU over each of N workers' share: what N idle cores would give) and
-its efficiency (bound / N), peak RSS, each worker's engine peak
+its efficiency (bound / N), minor page faults in thousands ("faults k": the workers of a file
+share one mapping, so its pages fault in once), peak RSS, each worker's engine peak
 (stats['worker_memory_peak_bytes']), and "skips" (stats['key_pass_skips']: the packets the
 workers keyed from their first bytes and left to the shard that keeps them). The machine's
 usable cores and load bound what the wall clock can show.
@@ -70,7 +71,8 @@ c1 = resource.getrusage(resource.RUSAGE_SELF)
 st = eng.stats if what != "frames" else st
 print(json.dumps({"packets": int(st["packets"]), "seconds": dt, "records": n,
                   "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
-                  "user": c1.ru_utime - c0.ru_utime, "merged": "workers" in st, "skips": st.get("key_pass_skips", 0),
+                  "user": c1.ru_utime - c0.ru_utime, "faults": c1.ru_minflt - c0.ru_minflt,
+                  "merged": "workers" in st, "skips": st.get("key_pass_skips", 0),
                   "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]]) if what != "frames" else []}))
 """
 
@@ -148,6 +150,7 @@ def pieces(py: str, path: str, n: int):
         if bad:
             return bad[0]
         return {"seconds": max(p["seconds"] for p in parts), "cpu": sum(p["cpu"] for p in parts),
+                "faults": sum(p["faults"] for p in parts),
                 "packets": sum(p["packets"] for p in parts), "records": sum(p["records"] for p in parts),
                 "rss_mb": max(p["rss_mb"] for p in parts), "merged": True}
     return run
@@ -204,9 +207,9 @@ def main() -> int:
     res = dict(rows)
     print("\nfile: %s  (%.2f GB), usable cores: %d, load average %.1f" % (
         path, size / 1e9, cores, os.getloadavg()[0]))
-    print("%-18s %9s %12s %7s %8s %6s %8s %8s %8s %9s %9s %9s  %s" % (
+    print("%-18s %9s %12s %7s %8s %6s %8s %8s %8s %9s %9s %8s %9s  %s" % (
         "row", "seconds", "packets/s", "GB/s", "speedup", "eff.", "cpu s", "cpu xw1", "cpu/wkr", "cpu bound",
-        "cpu eff.", "peak RSS", "worker engine peaks (MB)"))
+        "cpu eff.", "faults k", "peak RSS", "worker engine peaks (MB)"))
     for name, r in rows:
         if "error" in r:
             print("%-18s %s" % (name, r["error"][:100]))
@@ -218,12 +221,13 @@ def main() -> int:
         # the speedup N workers allow on N idle cores: one worker's CPU over each worker's
         # share (what a loaded machine's wall clock cannot show)
         bound = base["cpu"] / (r["cpu"] / n) if base and "cpu" in base and r.get("cpu") else None
-        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %8s %8s %9s %9s %7.0f MB  %s%s%s" % (
+        print("%-18s %9.3f %12s %7.2f %8s %6s %8s %8s %8s %9s %9s %8s %7.0f MB  %s%s%s" % (
             name, r["seconds"], "{:,.0f}".format(r["packets"] / r["seconds"]), size / r["seconds"] / 1e9,
             "%.2fx" % speed if speed else "-", "%.2f" % (speed / n) if speed else "-",
             "%.2f" % r["cpu"] if "cpu" in r else "-", "%.2f" % (r["cpu"] / base["cpu"]) if bound else "-",
             "%.3f" % (r["cpu"] / n) if "cpu" in r else "-",
-            "%.2fx" % bound if bound else "-", "%.2f" % (bound / n) if bound else "-", r.get("rss_mb", 0),
+            "%.2fx" % bound if bound else "-", "%.2f" % (bound / n) if bound else "-",
+            "%.1f" % (r["faults"] / 1e3) if "faults" in r else "-", r.get("rss_mb", 0),
             " ".join("%.0f" % (p / 1e6) for p in r.get("worker_peaks", [])),
             "  skips %d" % r["skips"] if r.get("skips") else "",
             "" if r.get("merged", True) or n == 1 else "  (fell back to one engine)"))
