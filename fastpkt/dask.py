@@ -8,16 +8,18 @@
   record-aligned byte range of about 64 MiB of a local file (csrc/source/chunk.c, as
   ``read_frames(workers=N)``), one per file for URLs and display filters; the rows and index
   are those of one partition per file.
-- ``flows(paths)``, ``client_hellos(paths)``, ``http(paths)``: ``npartitions`` shards of the
-  flow engine, each reading every file (merged in time order, as ``fastpkt.flows(list)``)
-  and keeping the flows whose key hashes to it (see ``fastpkt.parallel``). A flow, stream
-  or ClientHello spanning files or partitions is whole in one partition; a small merge step
-  gives every record the flow id (``flow_id``/``stream_id``) one engine gives it, so the
-  rows are ``fastpkt.flows(paths).to_pandas()``'s (in partition order; sort by
-  ``flow_id`` for one engine's), also for rotated files whose time ranges overlap. When a
-  packet older than the one before it may have changed an expiry, partition 0 holds one
-  engine's rows and the others are empty. Several shards run the same input: give each its
-  own core.
+- ``flows(paths)``, ``client_hellos(paths)``, ``http(paths)``, ``dns(paths)``: ``npartitions``
+  shards of the flow engine, each reading every file (merged in time order, as
+  ``fastpkt.flows(list)``) and keeping the flows whose key hashes to it (see
+  ``fastpkt.parallel``). A flow, stream, ClientHello or DNS transaction spanning files or
+  partitions is whole in one partition; a small merge step gives every record the flow id
+  (``flow_id``/``stream_id``) one engine gives it, so the rows are
+  ``fastpkt.flows(paths).to_pandas()``'s (in partition order; sort by ``flow_id`` for one
+  engine's), also for rotated files whose time ranges overlap. When a packet older than the
+  one before it may have changed an expiry, partition 0 holds one engine's rows and the
+  others are empty. Several shards run the same input: give each its own core. Fragments are
+  reassembled and tunnels opened unless ``defragment=False``/``decapsulate=False``, as the
+  engines' own wrappers do.
 
 Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``...), opened with
 ``storage_options`` on the worker that reads them. ``meta`` has exactly fastpkt's dtypes.
@@ -33,13 +35,13 @@ from typing import TYPE_CHECKING, Any, Sequence, cast
 import numpy as np
 
 from . import tables
-from ._fastpkt import ClientHellos, Error, Flows, Reader, Streams
+from ._fastpkt import ClientHellos, DnsTransactions, Error, Flows, Reader, Streams
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas
 
-__all__ = ["read_packets", "flows", "client_hellos", "http"]
+__all__ = ["read_packets", "flows", "client_hellos", "http", "dns"]
 
 Paths = Any  # a path or URL, or a list of them
 
@@ -58,8 +60,9 @@ def _is_local(path: str) -> bool:
 
 
 def _open(path: str, storage_options: dict[str, Any] | None, filter: str | None,  # noqa: A002
-          display_filter: str | None) -> Reader:
-    """A Reader of one path or URL: local files are mapped, others read through fsspec."""
+          display_filter: str | None, **reassembly: Any) -> Reader:
+    """A Reader of one path or URL: local files are mapped, others read through fsspec.
+    reassembly: defragment/decapsulate, as the engine wrappers open their sources."""
     if _is_local(path):
         src: Any = path[len("file://"):] if path.startswith("file://") else path
     else:
@@ -68,7 +71,7 @@ def _open(path: str, storage_options: dict[str, Any] | None, filter: str | None,
         # memory:// hands every opener the same file object: read its bytes instead (they are
         # in memory already), so shards on threads do not share a position
         src = memoryview(of.fs.cat_file(of.path)) if of.fs.protocol in ("memory", ("memory",)) else of.open()
-    return Reader(src, filter=filter, display_filter=display_filter)
+    return Reader(src, filter=filter, display_filter=display_filter, **reassembly)
 
 
 def _packets_part(path: str, storage_options: dict[str, Any] | None, filter: str | None,  # noqa: A002
@@ -186,6 +189,7 @@ _KINDS: dict[str, tuple[Any, str]] = {
     "flows": (Flows, "flow_id"),
     "client_hellos": (ClientHellos, "stream_id"),
     "http": (Streams, "stream_id"),
+    "dns": (DnsTransactions, "flow_id"),
 }
 
 
@@ -204,8 +208,7 @@ def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[st
     packet out of time order may have made its expiries differ from one engine's)."""
     engine, _ = _KINDS[kind]
     opts = dict(options)
-    filt, dfilt = opts.pop("filter", None), opts.pop("display_filter", None)
-    readers = [_open(p, storage_options, filt, dfilt) for p in paths]
+    readers = _engine_readers(paths, storage_options, opts)
     eng = engine(readers, _shard=(i, n), **opts)
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
@@ -266,19 +269,32 @@ def _single(kind: str, paths: list[str], storage_options: dict[str, Any] | None,
             options: dict[str, Any]) -> pandas.DataFrame:
     engine, _ = _KINDS[kind]
     opts = dict(options)
+    return _frame(kind, engine(_engine_readers(paths, storage_options, opts), **opts))
+
+
+def _engine_readers(paths: list[str], storage_options: dict[str, Any] | None, opts: dict[str, Any]) -> list[Reader]:
+    """The Readers of an engine partition; takes the Reader options out of opts. Fragments
+    are reassembled and tunnels opened by default, as ``fastpkt.flows(path)`` and the other
+    engine wrappers open their sources."""
     filt, dfilt = opts.pop("filter", None), opts.pop("display_filter", None)
-    return _frame(kind, engine([_open(p, storage_options, filt, dfilt) for p in paths], **opts))
+    defragment = opts.pop("defragment", None)
+    decapsulate = opts.pop("decapsulate", None)
+    reassembly = {"defragment": True if defragment is None else defragment,
+                  "decapsulate": decapsulate is None or bool(decapsulate)}
+    return [_open(p, storage_options, filt, dfilt, **reassembly) for p in paths]
 
 
 def _meta(kind: str) -> pandas.DataFrame:
     """Zero rows with exactly the dtypes each kind's partitions have."""
-    from . import client_hellos as _ch, flows as _fl, http as _http
+    from . import client_hellos as _ch, dns as _dns, flows as _fl, http as _http
 
     empty = memoryview(_EMPTY_PCAP)
     if kind == "flows":
         return _fl(empty, workers=1).to_pandas()
     if kind == "client_hellos":
         return _ch(empty, workers=1).to_pandas()
+    if kind == "dns":
+        return _dns(empty, workers=1).to_pandas()
     return _http(empty, workers=1).to_pandas()
 
 
@@ -302,3 +318,13 @@ def http(paths: Paths, *, npartitions: int | None = None, storage_options: dict[
     DataFrame of shards of the stream engine."""
     return _engine_frame("http", paths, npartitions, storage_options, stream_options)
 
+
+
+def dns(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
+        **dns_options: Any) -> dd.DataFrame:
+    """``fastpkt.dns(paths).to_pandas()`` (one row per DNS transaction) as a Dask DataFrame of
+    shards: a connection's queries and responses are paired in one partition, and ``flow_id``
+    is one engine's. dns_options: ``timeout``, ``idle_timeout``, ``max_flows``, ``max_memory``
+    (per partition), ``on_memory_error``, ``filter`` (BPF), ``display_filter``, ``defragment``,
+    ``decapsulate``."""
+    return _engine_frame("dns", paths, npartitions, storage_options, dns_options)

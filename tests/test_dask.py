@@ -1,5 +1,5 @@
 """fastpkt.dask on a dask.distributed LocalCluster (threads, light on 2 cores): the rows of
-read_packets, flows, client_hellos and http equal fastpkt's own engines' (which the other
+read_packets, flows, client_hellos, http and dns equal fastpkt's own engines' (which the other
 tests compare with tshark and Zeek), whatever the partitioning; meta has the same dtypes;
 inputs through fsspec URLs read the same."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import DATA
+from _fphelpers import CORPUS_SKIP_REASON, DATA, corpus_dir
 from fastpkt.summary import capture_info
 
 dd = pytest.importorskip("dask.dataframe")
@@ -135,6 +135,56 @@ def test_hellos_and_http(client, captures):
     assert plain(got).astype(str).sort_values(key).reset_index(drop=True).equals(
         plain(want).astype(str).sort_values(key).reset_index(drop=True))
     assert len(got) > 0
+
+
+@pytest.fixture(scope="module")
+def dns_rotated(tmp_path_factory):
+    """A DNS-heavy gen_pcap capture dealt round robin into three files (a query and its
+    response often in different files), listed out of time order."""
+    d = tmp_path_factory.mktemp("dns")
+    if not GEN.exists():
+        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
+    g = d / "g.pcap"
+    subprocess.run([sys.executable, str(GEN), "--packets", "6000", "--seed", "23", "--mix", "dns", "--out", str(g),
+                    "--no-truth"], check=True, capture_output=True)
+    pl = fp.read(str(g))
+    parts = []
+    for i in range(3):
+        p = d / ("dns%d.pcap" % i)
+        fp.write(str(p), pl[i::3])
+        parts.append(str(p))
+    return parts[::-1]
+
+
+DNS_CORPUS = ["tcpdump-dns_tcp.pcap", "zeek-ipv6-fragmented-dns.pcap", "zeek-baselines/wikipedia.pcap",
+              "zeek-baselines/dns-two-responses.pcap", "suricata-dns-udp-google.com-a-aaaa-mx.pcap"]
+
+
+def dns_rows(df):
+    """Rows in one engine's order whatever the partitioning (categoricals and lists as text)."""
+    df = plain(df).astype(str)
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("which", ["corpus", "rotated"])
+def test_dns(client, dns_rotated, which):
+    """fpd.dns equals fp.dns(paths).to_pandas() (Zeek's and tshark's pairing are checked on it
+    in test_dns_transactions.py): connections whose queries and answers sit in different files,
+    fragmented answers over IPv6, TCP, for 1 to 3 partitions with one engine's flow ids."""
+    if which == "corpus":
+        d = corpus_dir()
+        if d is None:
+            pytest.skip(CORPUS_SKIP_REASON)
+        src = [str(d / n) for n in DNS_CORPUS]
+    else:
+        src = dns_rotated
+    want = fp.dns(src).to_pandas()
+    assert len(want) > (20 if which == "corpus" else 2000) and want["answered"].any()
+    for n in (1, 2, 3):
+        ddf = fpd.dns(src, npartitions=n)
+        same_dtypes(ddf._meta, want)
+        got = ddf.compute()
+        assert dns_rows(got).equals(dns_rows(want)), n
 
 
 def test_read_packets_one_partition_per_file(client, captures):
