@@ -314,6 +314,123 @@ def test_tcp_prefix_alone_then_messages_of_other_sizes(tmp_path):
     assert got == [(1, "a.example"), (2, "a-much-longer-name.example")]
 
 
+def _framed(messages: list[bytes]) -> tuple[bytes, list[int]]:
+    """Length-prefixed messages as one direction's bytes, and where each starts (plus the end)."""
+    data, starts = b"", [0]
+    for m in messages:
+        data += len(m).to_bytes(2, "big") + m
+        starts.append(len(data))
+    return data, starts
+
+
+def _resync_messages() -> tuple[list[bytes], list[bytes], list[str]]:
+    names = ["m%d.example" % i for i in range(4)]
+    qs = [bytes(_query(n, qid=200 + i)) for i, n in enumerate(names)]
+    rs = [bytes(_answer(n, qid=200 + i, ip="192.0.2.%d" % (i + 1))) for i, n in enumerate(names)]
+    return qs, rs, names
+
+
+def _tshark_messages(path: str) -> dict[int, set]:
+    """Per client port, the (id, name, is response) of every DNS message tshark decodes."""
+    if shutil.which("tshark") is None:  # a failure under FASTPKT_REQUIRE_REFS=1 (conftest)
+        pytest.skip("tshark is not installed")
+    cmd = ["tshark", "-n", "-r", path, "-Y", "dns", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=;",
+           "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "dns.id", "-e", "dns.qry.name", "-e", "dns.flags.response"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={"WIRESHARK_CONFIG_DIR": "/nonexistent", "PATH": "/usr/bin:/bin"}).stdout
+    got: dict[int, set] = {}
+    for line in out.splitlines():
+        sport, dport, ids, names, resp = line.split("\t")
+        port = int(dport) if int(sport) == 53 else int(sport)
+        for i, n, r in zip(ids.split(";"), names.split(";"), resp.split(";")):
+            got.setdefault(port, set()).add((int(i, 16), n, r in ("1", "True")))
+    return got
+
+
+def test_tcp_capture_starting_at_every_offset(tmp_path):
+    """A TCP DNS connection whose capture starts at every byte of the client's stream (no
+    SYN): the first segment carries the rest of the message cut and the next one whole, later
+    segments one message each (RFC 7766 section 8). The framing is found again at the first
+    whole message, the bytes before it are skipped and counted, and that message carries
+    dns_tcp_resync. Every message tshark decodes in the same pcap is ours too; tshark loses
+    the message riding behind a cut one, which the search finds."""
+    qs, rs, names = _resync_messages()
+    c2s, starts = _framed(qs)
+    s2c, _ = _framed(rs)
+    ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
+    frames = []
+    for k in range(len(c2s)):
+        port = 30000 + k
+        j = max(i for i in range(len(qs)) if starts[i] <= k)
+        cuts = [k] + ([starts[j + 2]] if k != starts[j] and j + 2 < len(starts) else []) + \
+            [s for s in starts if s > k and (k == starts[j] or s > starts[min(j + 2, len(qs))])]
+        cuts = sorted(set(cuts + [len(c2s)]))
+        for a, b in zip(cuts, cuts[1:]):
+            frames.append(sa.Ether() / ip_c / sa.TCP(sport=port, dport=53, flags="PA", seq=1000 + a, ack=9000)
+                          / c2s[a:b])
+        frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=port, flags="PA", seq=9000, ack=1000 + len(c2s))
+                      / s2c)
+    path = _write(tmp_path, frames)
+    tx = fp.dns(path, progress=False)
+    rows = list(tx)
+    ref = _tshark_messages(path)
+    skipped = resyncs = 0
+    for k in range(len(c2s)):
+        port = 30000 + k
+        mine = [t for t in rows if t.orig_p == port]
+        whole = [i for i in range(len(qs)) if starts[i] >= k]
+        asked = sorted((t.trans_id, t.query) for t in mine if t.queries)
+        assert asked == [(200 + i, names[i]) for i in whole], k
+        assert sorted(t.trans_id for t in mine if t.responses) == [200, 201, 202, 203]  # all framed
+        cut = k not in starts
+        first = [t for t in mine if whole and t.queries and t.trans_id == 200 + whole[0]]
+        assert [("dns_tcp_resync" in t.anomalies) for t in first] == ([cut] if whole else []), k
+        assert all(a != "dns_tcp_resync" for t in mine if t not in first for a in t.anomalies)
+        skipped += (starts[whole[0]] if whole else len(c2s)) - k  # inside the last: nothing found
+        resyncs += cut and bool(whole)
+        ours = {(t.trans_id, t.query, False) for t in mine if t.queries} | \
+               {(t.trans_id, t.query, True) for t in mine if t.responses}
+        assert ref.get(port, set()) <= ours, (k, ref.get(port, set()) - ours)
+        if not cut:  # tshark reads the whole stream alike
+            assert ref[port] == ours, k
+    st = tx.stats["dns"]
+    assert (st["tcp_skipped_bytes"], st["tcp_resyncs"], st["tcp_gaps"]) == (skipped, resyncs, 0)
+
+
+@pytest.mark.parametrize("tail", [False, True])
+def test_tcp_gap_then_resync(tmp_path, tail):
+    """A connection seen from its SYN loses a segment (the server acknowledges bytes the capture
+    lacks): the transactions open at the gap are flagged dns_tcp_gap, the framing is found
+    again at the next whole message (tail: the segment after the gap starts inside a message),
+    which carries dns_tcp_resync. tshark decodes the same messages, or (tail) only the one
+    before the gap: it takes the cut message's bytes for a length and waits for them."""
+    qs, rs, names = _resync_messages()
+    c2s, starts = _framed(qs)
+    lost = (starts[1], starts[2] + (7 if tail else 0))  # message 1 (and 7 bytes of message 2) missing
+    cuts = sorted({0, starts[1], lost[1], starts[3], len(c2s)})
+    ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
+    frames = [sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="S", seq=999),
+              sa.Ether() / ip_s / sa.TCP(sport=53, dport=40009, flags="SA", seq=8999, ack=1000),
+              sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="A", seq=1000, ack=9000)]
+    for a, b in zip(cuts, cuts[1:]):
+        if a != lost[0]:
+            frames.append(sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="PA", seq=1000 + a, ack=9000)
+                          / c2s[a:b])
+    frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=40009, flags="A", seq=9000, ack=1000 + len(c2s)))
+    path = _write(tmp_path, frames)
+    tx = fp.dns(path, progress=False)
+    rows = {t.trans_id: t for t in tx}
+    found = 3 if tail else 2  # tail: message 2 is cut by the gap, found again at message 3
+    assert sorted(rows) == [200] + list(range(200 + found, 204))
+    assert "dns_tcp_gap" in rows[200].anomalies  # open (unanswered) when the gap came
+    assert "dns_tcp_resync" in rows[200 + found].anomalies
+    st = tx.stats["dns"]
+    assert (st["tcp_gaps"], st["tcp_resyncs"], st["tcp_skipped_bytes"]) == (1, 1, starts[3] - lost[1] if tail else 0)
+    ref = _tshark_messages(path)[40009]
+    ours = {(200 + i, names[i], False) for i in [0] + list(range(found, 4))}
+    assert ref <= ours and (tail or ref == ours)  # tail: tshark reads the cut message's bytes as a prefix
+
+
 def test_unanswered_timeout_and_late_response(tmp_path):
     path = _write(tmp_path, [_udp(_query(qid=1), t=0.0),
                              _udp(_query("late.example", qid=2), sport=40000, t=1.0),

@@ -1678,14 +1678,15 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
     PyObject *r;
     if (fl->dns) {
         const fp_dns_stats *x = &fl->dns->stats;
-        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "messages",
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "messages",
                           x->messages, "queries", x->queries, "responses", x->responses, "tcp_messages",
                           x->tcp_messages, "transactions", x->transactions, "answered", x->answered,
                           "unanswered", x->unanswered, "response_only", x->response_only,
                           "retransmitted_queries", x->retransmitted_queries, "duplicate_responses",
                           x->duplicate_responses, "responses_differ", x->responses_differ, "short_messages",
                           x->short_messages, "tcp_gaps", x->tcp_gaps, "closed_at_cap", x->closed_at_cap,
-                          "evicted", x->evicted, "dropped", x->oom);
+                          "evicted", x->evicted, "dropped", x->oom, "tcp_resyncs", x->tcp_resyncs,
+                          "tcp_skipped_bytes", x->tcp_skipped_bytes);
         if (r == NULL || PyDict_SetItemString(d, "dns", r) < 0) Py_CLEAR(d);
         Py_XDECREF(r);
         return d;
@@ -1949,8 +1950,9 @@ static PyGetSetDef dns_getset[] = {
      "The flow engine's counters plus 'dns': messages, queries, responses, tcp_messages (framed\n"
      "from reassembled TCP), transactions (rows handed out), answered, unanswered, response_only\n"
      "(responses whose query was not seen), retransmitted_queries, duplicate_responses,\n"
-     "responses_differ, short_messages (under a 12-byte header: no row), tcp_gaps (TCP directions\n"
-     "whose framing a gap cut), closed_at_cap (closed early: over FP_DNS_CONN_OPEN_MAX open on one\n"
+     "responses_differ, short_messages (under a 12-byte header: no row), tcp_gaps (gaps that cut a TCP\n"
+     "direction's framing), tcp_resyncs (framing found again by search after a gap or skipped bytes),\n"
+     "tcp_skipped_bytes (TCP bytes in no framed message: a mid-stream start, after a gap), closed_at_cap (closed early: over FP_DNS_CONN_OPEN_MAX open on one\n"
      "connection), evicted (closed because max_memory/max_flows evicted their connection),\n"
      "dropped (allocation failures).", NULL},
     {"finished", flows_get_finished, NULL, "True once the input was read to the end.", NULL},

@@ -267,6 +267,75 @@ static void tcp_dir_reset(fp_dns_tracker *t, fp_dns_tcp_dir *d)
     d->need = d->got = 0;
 }
 
+/* A header that could start a message of n bytes (RFC 1035 section 4.1.1): Z clear, an
+ * assigned opcode (not 3) and rcode, at most one question (RFC 9619), and counts whose
+ * smallest records (a 5-byte question, an 11-byte record) fit in n. */
+static int plausible_header(const uint8_t *h, uint32_t n)
+{
+    uint16_t flags = fp_dns_be16(h + 2);
+    unsigned opcode = (flags >> 11) & 15u, rcode = flags & 15u;
+    if ((flags & 0x0040) || opcode == 3 || opcode > 6 || rcode > 10) return 0;
+    uint32_t qd = fp_dns_be16(h + 4);
+    uint32_t rr = (uint32_t)fp_dns_be16(h + 6) + fp_dns_be16(h + 8) + fp_dns_be16(h + 10);
+    return qd <= 1 && 12 + 5 * qd + 11 * rr <= n;
+}
+
+/* Every record of the message decodes and the last ends at its end. */
+static int parses_exactly(const uint8_t *msg, uint32_t n)
+{
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_iter_init(&it, msg, n) != 0) return 0;
+    int r;
+    while ((r = fp_dns_iter_next(&it, &rec)) == 1)
+        ;
+    return r == 0 && it.pos == n;
+}
+
+/* The message's one question, from what the chunk holds of it: a name of labels (no pointer:
+ * nothing precedes it to point at) ending in the bytes there, a type, and a class DNS uses
+ * (IN, CHAOS, HESIOD, NONE, ANY; mDNS's unicast-response bit aside). */
+static int plausible_question(const uint8_t *msg, uint32_t avail)
+{
+    uint32_t at = 12, name = 0;
+    for (;;) {
+        if (at >= avail) return 0;
+        uint8_t label = msg[at++];
+        if (label == 0) break;
+        if (label > 63 || (name += label + 1u) > 255) return 0;
+        at += label;
+    }
+    if (at + 4 > avail || fp_dns_be16(msg + at) == 0) return 0;
+    unsigned qclass = fp_dns_be16(msg + at + 2) & 0x7fffu;
+    return qclass == 1 || qclass == 3 || qclass == 4 || qclass == 254 || qclass == 255;
+}
+
+/* Whole-message parses tried per chunk: each costs up to the message's length, so a hostile
+ * chunk full of plausible prefixes costs at most this many passes. */
+#define HUNT_PARSES 16
+
+uint32_t fp_dns_tcp_hunt(const uint8_t *data, uint32_t len)
+{
+    int parses = 0;
+    for (uint32_t i = 0; len >= 14 && i <= len - 14; i++) {
+        uint32_t n = fp_dns_be16(data + i);
+        if (n < 12 || !plausible_header(data + i + 2, n)) continue;
+        int one_question = fp_dns_be16(data + i + 6) == 1;
+        uint32_t avail = (uint64_t)i + 2 + n > len ? len - i - 2 : n;
+        if (one_question && !plausible_question(data + i + 2, avail)) continue;
+        if (avail < n) { /* runs past the chunk: only a segment's start asking one question */
+            if (i == 0 && one_question) return 0;
+            continue;
+        }
+        if (i > 0 && !one_question) continue;
+        uint32_t next = i + 2 + n;
+        if (next + 2 <= len && fp_dns_be16(data + next) < 12) continue;
+        if (parses++ == HUNT_PARSES) break;
+        if (parses_exactly(data + i + 2, n)) return i;
+    }
+    return len;
+}
+
 /* In-order bytes of one direction: length prefixes and messages, as many as they hold. */
 static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data, uint32_t len)
 {
@@ -275,13 +344,28 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     fp_dns_conn *c = user;
     fp_dns_tcp_dir *d = &c->dir[dir];
     const fp_flow *f = c->flow;
+    if (!d->started) { /* without the SYN the first byte may be anywhere inside a message */
+        d->started = 1;
+        d->hunting = !c->r->dir[dir].syn;
+    }
     if (gap && !d->dead) { /* framing is lost: the next bytes may be anywhere in a message */
-        d->dead = 1;
         t->stats.tcp_gaps++;
+        t->stats.tcp_skipped_bytes += d->have_prefix + (d->have_prefix == 2 ? d->got : 0); /* the message cut */
         for (fp_dns_txn *x = c->open; x; x = x->next) x->anomalies |= FP_DNS_TXN_A(TCP_GAP);
         tcp_dir_reset(t, d);
+        d->hunting = d->lost = 1;
     }
-    if (d->dead || f == NULL) return;
+    if (d->dead || f == NULL || len == 0) return;
+    if (d->hunting) {
+        uint32_t at = fp_dns_tcp_hunt(data, len);
+        t->stats.tcp_skipped_bytes += at;
+        if (at) d->lost = 1;
+        if (at == len) return;
+        d->hunting = 0;
+        if (d->lost) t->stats.tcp_resyncs++;
+        data += at;
+        len -= at;
+    }
     int sender_is_b = dir == 0 ? f->client_is_b : !f->client_is_b;
     while (len) {
         if (d->have_prefix < 2) {
@@ -300,9 +384,11 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
         if (len == 0) break; /* the prefix ended the chunk: the message starts in the next */
         uint32_t take = d->need - d->got;
         if (take > len) take = len;
+        uint32_t resync = d->lost ? FP_DNS_TXN_A(TCP_RESYNC) : 0;
         if (d->got == 0 && take == d->need) { /* whole in this chunk: no copy */
             t->stats.tcp_messages++;
-            on_message(t, c, f, data, d->need, sender_is_b, 0);
+            d->lost = 0;
+            on_message(t, c, f, data, d->need, sender_is_b, resync);
         } else {
             if (d->buf == NULL && (d->buf = fp_budget_malloc(t->budget, FP_MEM_DNS, d->need)) == NULL) {
                 t->stats.oom++;
@@ -312,7 +398,8 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
             memcpy(d->buf + d->got, data, take);
             if (d->got + take == d->need) {
                 t->stats.tcp_messages++;
-                on_message(t, c, f, d->buf, d->need, sender_is_b, 0);
+                d->lost = 0;
+                on_message(t, c, f, d->buf, d->need, sender_is_b, resync);
                 fp_budget_free(t->budget, FP_MEM_DNS, d->buf);
                 d->buf = NULL;
             }

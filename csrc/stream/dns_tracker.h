@@ -28,6 +28,7 @@
     X(CUT, "dns_message_cut")               /* the message was cut by the snap length */         \
     X(RESPONSES_DIFFER, "dns_responses_differ") /* a later response differs from the first */   \
     X(TCP_GAP, "dns_tcp_gap")               /* a TCP gap cut the connection's message framing */ \
+    X(TCP_RESYNC, "dns_tcp_resync")         /* the first message framed again by search (bytes skipped) */ \
     X(CLOSED_AT_CAP, "dns_closed_at_cap")   /* closed early: its connection had too many open */ \
     X(EVICTED, "evicted")                   /* its connection left the table to stay in max_memory */ \
     X(ALLOC_FAILED, "allocation_failed")    /* the response (or name) could not be kept */
@@ -61,11 +62,17 @@ typedef struct fp_dns_txn {
     size_t held;                /* bytes moved to the budget's `held` while queued for output */
 } fp_dns_txn;
 
-/* One direction of a TCP connection: the length prefix, then the message. */
+/* One direction of a TCP connection: the length prefix, then the message. Without its
+ * start (no SYN: the capture began mid-stream) or after a gap, the direction hunts: each
+ * chunk of in-order bytes is searched for a length prefix followed by a plausible message
+ * (fp_dns_tcp_hunt), and the bytes before it are skipped and counted. */
 typedef struct {
     uint8_t prefix[2];
     uint8_t have_prefix;        /* prefix bytes read (0..2) */
-    uint8_t dead;               /* framing lost (a gap): nothing more is read this way */
+    uint8_t started;            /* bytes of this direction were seen */
+    uint8_t hunting;            /* framing unknown: searching for the next message */
+    uint8_t lost;               /* hunting after a gap or skipped bytes: flag the next message */
+    uint8_t dead;               /* framing state could not be allocated: nothing more is read */
     uint32_t need, got;         /* message length and bytes gathered */
     uint8_t *buf;
 } fp_dns_tcp_dir;
@@ -86,6 +93,8 @@ typedef struct {
     uint64_t retransmitted_queries, duplicate_responses, responses_differ;
     uint64_t short_messages;    /* shorter than a DNS header: no transaction id, no row */
     uint64_t tcp_gaps, closed_at_cap, evicted, oom;
+    uint64_t tcp_resyncs;       /* framing found again by search after a gap or skipped bytes */
+    uint64_t tcp_skipped_bytes; /* TCP bytes in no framed message (mid-stream starts, after gaps) */
 } fp_dns_stats;
 
 /* A closed transaction, handed to the engine (which owns it from then on). */
@@ -119,5 +128,13 @@ void fp_dns_txn_free(fp_dns_tracker *t, fp_dns_txn *x);
 
 /* Header fields of a message (the caller checked it holds 12 bytes). */
 static inline uint16_t fp_dns_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* Where a length-prefixed message plausibly starts in `len` in-order bytes of a direction
+ * whose framing is unknown, or `len` when nowhere. At offset 0 (a segment's start: RFC 7766
+ * section 8 asks senders to write prefix and message together, so a message usually starts
+ * a segment) a plausible header and one plausible question are enough when the message runs
+ * past the chunk; anywhere else the message must lie in the chunk, ask one question, parse
+ * to exactly its length, and be followed by the chunk's end or a prefix of at least 12. */
+uint32_t fp_dns_tcp_hunt(const uint8_t *data, uint32_t len);
 
 #endif
