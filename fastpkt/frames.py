@@ -13,6 +13,8 @@ whose second item says how to read the data that follows:
     (name, 'category<i1' | 'category<i2', codes, categories)  int8 / int16 codes (what pandas keeps)
     (name, 'str' | 'bytes', values)                          a list of str / bytes / None
     (name, 'list<u2>' | 'list<str>', values)                 a list of tuples (or None)
+    (name, 'list<f8>', int32_offsets, items_buffer)          rows' items as buffers: offsets (rows + 1)
+    (name, 'list<str>', int32_offsets, int32_codes, categories)  ... str items as codes into categories
 
 (A dict ``name -> (dtype, buffer, ...)`` is accepted too.) ``csrc/py/arrow.c`` turns the same
 specs into Arrow record batches. Here buffers are wrapped with ``numpy.frombuffer``: no copies
@@ -48,6 +50,8 @@ def rows(specs: Any) -> int:
     """Rows of a spec list (0 when it has no columns)."""
     for spec in _specs(specs):
         dtype, data = spec[1], spec[2]
+        if dtype.startswith("list<") and len(spec) > 3:
+            return len(memoryview(data).cast("B")) // 4 - 1
         if dtype in ("str", "bytes") or dtype.startswith("list<"):
             return len(data)
         width: int = _code_dtype(dtype).itemsize if dtype.startswith("category") else _np_dtype(dtype).itemsize
@@ -79,6 +83,13 @@ def _pandas_column(pd: Any, np: Any, spec: tuple[Any, ...]) -> Any:
         return pd.Categorical.from_codes(codes, categories=pd.Index(list(spec[3]), dtype=object), validate=False)
     if dtype == "str":
         return pd.array(spec[2], dtype="string")
+    if dtype.startswith("list<") and len(spec) > 3:  # buffers: the tuples are made in C
+        from ._fastpkt import _list_cells
+
+        cells = _list_cells(spec[2], spec[3], spec[4] if len(spec) > 4 else None)
+        out = np.empty(len(cells), dtype=object)
+        out[:] = cells
+        return out
     if dtype == "bytes" or dtype.startswith("list<"):
         out = np.empty(len(spec[2]), dtype=object)
         out[:] = [v if v is None or dtype == "bytes" else tuple(v) for v in spec[2]]

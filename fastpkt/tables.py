@@ -1,8 +1,8 @@
 """Every table fastpkt hands out, as one stream of record batches.
 
 A table object (PacketList, Reader, Flows, Streams, ClientHellos, DnsTransactions, HttpTable) describes its
-rows as batches of column specs (the :mod:`fastpkt.frames` protocol), built in C for packets
-and flows and from the records for the others. Everything else is a thin layer over that:
+rows as batches of column specs (the :mod:`fastpkt.frames` protocol), built in C for packets,
+flows and DNS transactions and from the records for the others. Everything else is a thin layer over that:
 
 - ``__arrow_c_stream__`` / ``__arrow_c_schema__`` (the Arrow PyCapsule interface, built in C
   by ``_fastpkt._arrow_stream``): pyarrow, Polars and DuckDB read the batches one at a time,
@@ -20,7 +20,7 @@ import os
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, cast
 
 from . import frames
-from ._fastpkt import (DNS_FIELDS, HELLO_FIELDS, ClientHellos, DnsTransactions, Flows, PacketList, Reader,
+from ._fastpkt import (HELLO_FIELDS, ClientHellos, DnsTransactions, Flows, PacketList, Reader,
                        Streams, _arrow_schema, _arrow_stream, _packet_arrow_schema, _packet_arrow_stream)
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ _KINDS: dict[str, tuple[str, str]] = {
     "u1": ("<u1", "B"), "u2": ("<u2", "H"), "u4": ("<u4", "I"), "u8": ("<u8", "Q"),
     "mu2": ("masked<u2", "H"), "mu4": ("masked<u4", "I"), "mi8": ("masked<i8", "q"),
     "time": ("datetime64[ns]", "q"), "mtime": ("maskeddatetime64[ns]", "q"),
-    "mdur": ("maskedtimedelta64[ns]", "q"),
     "bool": ("|b1", "B"), "mbool": ("masked|b1", "B"),
 }
 
@@ -79,7 +78,7 @@ def _record_specs(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[An
     specs: Specs = []
     for i, (name, kind) in enumerate(columns):
         values = [r[i] for r in rows]
-        if kind in ("time", "mtime", "mdur"):
+        if kind in ("time", "mtime"):
             values = [_ns(v) for v in values]
         if kind == "cat":
             specs.append((name, "category", *_cat(values)))
@@ -106,17 +105,6 @@ HELLO_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ja3s_hash", "cat"), ("anomalies", "list<str>"),
 )
 assert tuple(n for n, _ in HELLO_COLUMNS) == HELLO_FIELDS
-
-DNS_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("ts", "time"), ("flow_id", "u8"), ("orig_h", "cat"), ("orig_p", "u2"), ("resp_h", "cat"),
-    ("resp_p", "u2"), ("ip_version", "u1"), ("proto", "cat"), ("service", "cat"), ("trans_id", "u2"),
-    ("rtt", "mdur"), ("query", "cat"), ("qclass", "mu2"), ("qclass_name", "cat"), ("qtype", "mu2"),
-    ("qtype_name", "cat"), ("rcode", "mu2"), ("rcode_name", "cat"), ("AA", "bool"), ("TC", "bool"),
-    ("RD", "bool"), ("RA", "bool"), ("Z", "u1"), ("opcode", "u1"), ("opcode_name", "cat"),
-    ("answers", "list<str>"), ("TTLs", "list<f8>"), ("rejected", "bool"), ("queries", "u4"),
-    ("responses", "u4"), ("answered", "bool"), ("anomalies", "list<str>"),
-)
-assert tuple(n for n, _ in DNS_COLUMNS) == DNS_FIELDS
 
 STREAM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("stream_id", "u8"), ("first_seen", "time"), ("last_seen", "time"), ("client_ip", "cat"),
@@ -170,6 +158,14 @@ def _reader_batches(reader: Reader, size: int) -> Iterator[Specs]:
         yield chunk.columns()
 
 
+def _engine_batches(eng: DnsTransactions, size: int) -> Iterator[Specs]:
+    while True:
+        specs = eng._columns_next(size)
+        if frames.rows(specs) == 0:
+            return
+        yield specs
+
+
 def _flow_batches(fl: Flows, size: int) -> Iterator[Specs]:
     if fl._kept:
         for start in range(0, len(fl), size):
@@ -200,9 +196,8 @@ def batches(obj: Any, batch_size: int | None = None, payload: bool = False) -> t
     if isinstance(obj, ClientHellos):
         return (_record_specs(HELLO_COLUMNS, []),
                 (_record_specs(HELLO_COLUMNS, b) for b in _batched(obj, size, tuple)))
-    if isinstance(obj, DnsTransactions):
-        return (_record_specs(DNS_COLUMNS, []),
-                (_record_specs(DNS_COLUMNS, b) for b in _batched(obj, size, tuple)))
+    if isinstance(obj, DnsTransactions):  # built in C, a batch at a time
+        return obj._columns_next(0), _engine_batches(obj, size)
     from .http import HttpMessages, HttpTable, http_rows
 
     if isinstance(obj, (HttpTable, HttpMessages)):
@@ -258,7 +253,7 @@ def arrow_c_schema(obj: Any, *, payload: bool = False) -> Any:
     if isinstance(obj, ClientHellos):
         return _arrow_schema(_record_specs(HELLO_COLUMNS, []))
     if isinstance(obj, DnsTransactions):
-        return _arrow_schema(_record_specs(DNS_COLUMNS, []))
+        return _arrow_schema(obj._columns_next(0))
     return _arrow_schema(_record_specs(HTTP_COLUMNS, []))
 
 

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -365,7 +366,7 @@ def test_tcp_capture_starting_at_every_offset(tmp_path):
         cuts = [k] + ([starts[j + 2]] if k != starts[j] and j + 2 < len(starts) else []) + \
             [s for s in starts if s > k and (k == starts[j] or s > starts[min(j + 2, len(qs))])]
         cuts = sorted(set(cuts + [len(c2s)]))
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             frames.append(sa.Ether() / ip_c / sa.TCP(sport=port, dport=53, flags="PA", seq=1000 + a, ack=9000)
                           / c2s[a:b])
         frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=port, flags="PA", seq=9000, ack=1000 + len(c2s))
@@ -404,7 +405,7 @@ def test_tcp_gap_then_resync(tmp_path, tail):
     again at the next whole message (tail: the segment after the gap starts inside a message),
     which carries dns_tcp_resync. tshark decodes the same messages, or (tail) only the one
     before the gap: it takes the cut message's bytes for a length and waits for them."""
-    qs, rs, names = _resync_messages()
+    qs, _, names = _resync_messages()
     c2s, starts = _framed(qs)
     lost = (starts[1], starts[2] + (7 if tail else 0))  # message 1 (and 7 bytes of message 2) missing
     cuts = sorted({0, starts[1], lost[1], starts[3], len(c2s)})
@@ -412,7 +413,7 @@ def test_tcp_gap_then_resync(tmp_path, tail):
     frames = [sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="S", seq=999),
               sa.Ether() / ip_s / sa.TCP(sport=53, dport=40009, flags="SA", seq=8999, ack=1000),
               sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="A", seq=1000, ack=9000)]
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         if a != lost[0]:
             frames.append(sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="PA", seq=1000 + a, ack=9000)
                           / c2s[a:b])
@@ -521,6 +522,88 @@ def test_per_connection_cap(tmp_path):
     rows = list(tx)
     assert len(rows) == 1100 and tx.stats["dns"]["closed_at_cap"] == 1100 - 1024
     assert sum("dns_closed_at_cap" in t.anomalies for t in rows) == 76
+
+
+def _record_cells(t) -> list:
+    """A record's fields as a DataFrame row compares with them (None as missing)."""
+    return [None if v is None else v for v in t]
+
+
+def _frame_cells(row, columns) -> list:
+    import pandas as pd
+
+    out = []
+    for name in columns:
+        v = row[name]
+        if name == "ts":
+            v = v.value / 1e9
+        elif name == "rtt":
+            v = None if pd.isna(v) else v.value / 1e9
+        elif not isinstance(v, tuple) and pd.isna(v):
+            v = None
+        out.append(v.item() if hasattr(v, "item") else v)
+    return out
+
+
+@pytest.mark.parametrize("which", ["corpus", "built"])
+def test_columns_built_in_c_equal_the_records(tmp_path, which):
+    """to_pandas() and the Arrow stream are built in C from the transactions (no record
+    objects); each row equals the record iteration gives (which the Zeek and tshark tests check),
+    for every batch size and with parallel engines: masked, categorical and list cells,
+    response-only rows, hostile messages."""
+    pa = pytest.importorskip("pyarrow")
+    if which == "corpus":
+        d = corpus_dir()
+        if d is None:
+            pytest.skip(CORPUS_SKIP_REASON)
+        paths = [str(d / n) for n in DNS_CAPTURES]
+    else:
+        lying = bytearray(bytes(_answer(qid=11)))
+        lying[6:8] = b"\x00\x09"
+        txt = sa.DNS(id=12, qr=1, qd=sa.DNSQR(qname="t.example", qtype="TXT"),
+                     an=sa.DNSRR(rrname="t.example", type="TXT", rdata=[b"\x01" * 255] * 200))  # escaped: over 64 KiB as text
+        frames = [_udp(_query("loop.example", qid=9)),
+                  _udp(sa.Raw(_loop_message()), src=SERVER, dst=CLIENT, sport=53, dport=40000),
+                  _udp(_query(qid=11)), _udp(sa.Raw(bytes(lying)), src=SERVER, dst=CLIENT, sport=53, dport=40000),
+                  _udp(_answer("only.example", qid=3), src=SERVER, dst=CLIENT, sport=53, dport=40001),
+                  _udp(_query("unanswered.example", qid=4), sport=40002)]
+        qs, rs, _ = _resync_messages()
+        c2s, _ = _framed(qs)
+        s2c, _ = _framed(rs + [bytes(txt)])
+        ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
+        frames += [sa.Ether() / ip_c / sa.TCP(sport=40003, dport=53, flags="PA", seq=5, ack=9) / c2s[5:]]
+        frames += [sa.Ether() / ip_s / sa.TCP(sport=53, dport=40003, flags="PA", seq=9 + i, ack=5 + len(c2s))
+                   / s2c[i:i + 1400] for i in range(0, len(s2c), 1400)]
+        paths = [_write(tmp_path, frames)]
+    for path in paths:
+        want = [_record_cells(t) for t in fp.dns(path, progress=False)]
+        df = fp.dns(path, progress=False).to_pandas()
+        assert list(df.columns) == list(fp._fastpkt.DNS_FIELDS)
+        got = [_frame_cells(r, df.columns) for _, r in df.iterrows()]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            for name, a, b in zip(df.columns, g, w):
+                if name in ("ts", "rtt") and a is not None:
+                    assert b is not None and abs(a - b) <= 1e-6, (path, name)
+                else:
+                    assert a == b, (path, name, a, b)
+        for batch_size, workers in ((1, 1), (3, 1), (None, 2)):
+            tx = fp.dns(path, progress=False, workers=workers)
+            table = pa.Table.from_batches(list(tx.record_batches(batch_size)))
+            assert table.column_names == list(df.columns)
+            assert table.column("answers").to_pylist() == [list(v) for v in df["answers"]], (path, batch_size)
+            assert table.column("TTLs").to_pylist() == [list(v) for v in df["TTLs"]]
+            assert table.column("anomalies").to_pylist() == [list(v) for v in df["anomalies"]]
+            assert table.column("query").to_pylist() == [None if pd_na(v) else v for v in df["query"]]
+            assert table.column("rtt").to_pylist() == [None if pd_na(v) else v for v in df["rtt"]]
+    if which == "built":
+        assert any(len(a) > 65535 for row in df["answers"] for a in row)  # the long TXT, whole
+
+
+def pd_na(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
 
 
 def test_cli_dns(tmp_path):

@@ -288,6 +288,7 @@ typedef struct {
     const plain_type *type; /* SK_PLAIN, SK_MASKED; SK_LIST: the item type (NULL: str) */
     int code_width;         /* SK_CATEGORY: bytes per code */
     PyObject *a, *b;        /* the spec's buffers or value lists (borrowed) */
+    PyObject *cats;         /* SK_LIST of buffers, str items: the categories the item codes index */
 } col_spec;
 
 static int parse_spec(PyObject *spec, col_spec *c)
@@ -302,6 +303,7 @@ static int parse_spec(PyObject *spec, col_spec *c)
     if (c->dtype == NULL) return -1;
     c->a = PyTuple_GET_ITEM(spec, 2);
     c->b = PyTuple_GET_SIZE(spec) > 3 ? PyTuple_GET_ITEM(spec, 3) : NULL;
+    c->cats = PyTuple_GET_SIZE(spec) > 4 ? PyTuple_GET_ITEM(spec, 4) : NULL;
     const char *d = c->dtype;
     if (strncmp(d, "masked", 6) == 0) {
         c->kind = SK_MASKED;
@@ -330,6 +332,7 @@ static int parse_spec(PyObject *spec, col_spec *c)
     }
     if ((c->kind == SK_PLAIN || c->kind == SK_MASKED) && c->type == NULL) goto bad;
     if ((c->kind == SK_MASKED || c->kind == SK_CATEGORY) && c->b == NULL) goto bad;
+    if (c->kind == SK_LIST && c->b && (c->type == NULL) != (c->cats != NULL)) goto bad; /* str items need categories */
     return 0;
 bad:
     PyErr_Format(PyExc_ValueError, "column %s: dtype %s has no Arrow mapping", c->name, d);
@@ -413,6 +416,17 @@ static int bitmap_from_bytes(struct ArrowArray *a, int slot, const uint8_t *flag
 
 static int64_t spec_rows(const col_spec *c)
 {
+    if (c->kind == SK_LIST && c->b) { /* int32 offsets: one more than the rows */
+        Py_buffer view;
+        if (PyObject_GetBuffer(c->a, &view, PyBUF_SIMPLE) < 0) return -1;
+        Py_ssize_t len = view.len;
+        PyBuffer_Release(&view);
+        if (len < 4 || len % 4) {
+            PyErr_Format(PyExc_ValueError, "column %s: list offsets of %zd bytes", c->name, len);
+            return -1;
+        }
+        return len / 4 - 1;
+    }
     if (c->kind == SK_STR || c->kind == SK_BYTES || c->kind == SK_LIST) {
         Py_ssize_t n = PySequence_Size(c->a);
         return n;
@@ -553,9 +567,79 @@ static int category_array(const col_spec *c, int64_t n, struct ArrowArray *a)
     return binary_array(c, c->b, ncat, 0, a->dictionary);
 }
 
+/* list<T> from buffers: int32 offsets (n + 1, from 0, never decreasing), the items (values
+ * of T, or int32 codes into the categories for str), no nulls. Checked: the specs may come
+ * from Python. */
+static int list_array_buffers(const col_spec *c, int64_t n, struct ArrowArray *a)
+{
+    if (fp_arrow_array_init(a, n, 2, 1) < 0 || take_buffer(c, c->a, n + 1, 4, a, 1, NULL) < 0) return -1;
+    const int32_t *offsets = ((array_priv *)a->private_data)->buffers[1];
+    int w = c->type ? c->type->width : 4;
+    Py_buffer items;
+    if (PyObject_GetBuffer(c->b, &items, PyBUF_SIMPLE) < 0) return -1;
+    int64_t m = items.len / w;
+    int rc = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (offsets[i] > offsets[i + 1]) goto bad_offsets;
+    if (offsets[0] != 0 || offsets[n] > m || items.len % w) goto bad_offsets;
+    m = offsets[n];
+    struct ArrowArray *child = a->children[0];
+    if (c->type) { /* plain items: copied */
+        if (fp_arrow_array_init(child, m, 2, 0) < 0) goto out;
+        void *vals = fp_arrow_buffer(child, 1, (size_t)m * (size_t)w);
+        if (vals == NULL) goto out;
+        memcpy(vals, items.buf, (size_t)m * (size_t)w);
+        rc = 0;
+        goto out;
+    }
+    /* str items: each code's category, as UTF-8 */
+    Py_ssize_t ncat = PySequence_Size(c->cats);
+    PyObject *fast = ncat < 0 ? NULL : PySequence_Fast(c->cats, "categories must be a sequence");
+    if (fast == NULL) goto out;
+    const int32_t *codes = items.buf;
+    int64_t total = 0;
+    for (int64_t j = 0; j < m; j++) {
+        Py_ssize_t len;
+        if (codes[j] < 0 || codes[j] >= ncat) {
+            PyErr_Format(PyExc_ValueError, "column %s, item %lld: code %d past %zd categories", c->name,
+                         (long long)j, codes[j], ncat);
+            goto out_fast;
+        }
+        if (PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, codes[j]), &len) == NULL) goto out_fast;
+        total += len;
+    }
+    if (total > INT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "column %s: %lld bytes of text in one batch", c->name, (long long)total);
+        goto out_fast;
+    }
+    if (fp_arrow_array_init(child, m, 3, 0) < 0) goto out_fast;
+    int32_t *str_off = fp_arrow_buffer(child, 1, (size_t)(m + 1) * 4);
+    uint8_t *data = fp_arrow_buffer(child, 2, (size_t)total);
+    if (str_off == NULL || data == NULL) goto out_fast;
+    int32_t pos = 0;
+    for (int64_t j = 0; j < m; j++) {
+        Py_ssize_t len;
+        const char *p = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, codes[j]), &len);
+        str_off[j] = pos;
+        memcpy(data + pos, p, (size_t)len);
+        pos += (int32_t)len;
+    }
+    str_off[m] = pos;
+    rc = 0;
+out_fast:
+    Py_DECREF(fast);
+    goto out;
+bad_offsets:
+    PyErr_Format(PyExc_ValueError, "column %s: list offsets out of order or past %lld items", c->name, (long long)m);
+out:
+    PyBuffer_Release(&items);
+    return rc;
+}
+
 /* list<T>: a sequence of sequences (or None) flattened into offsets and one child. */
 static int list_array(const col_spec *c, int64_t n, struct ArrowArray *a)
 {
+    if (c->b) return list_array_buffers(c, n, a);
     if (fp_arrow_array_init(a, n, 2, 1) < 0) return -1;
     PyObject *fast = PySequence_Fast(c->a, "column values must be a sequence");
     if (fast == NULL) return -1;
@@ -885,7 +969,88 @@ int fp_add_view_method(PyTypeObject *tp)
     return rc;
 }
 
+/* _list_cells(offsets, items, categories): the rows of a list column given as buffers (the
+ * pandas side of the spec) as a list of tuples. str items are the categories themselves
+ * (one object per distinct text); f8 items (categories None) share one float per value seen
+ * recently; empty rows are the empty tuple. */
+#define CELL_FLOAT_CACHE 1024
+
+static PyObject *list_cells(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_list_cells(offsets, items, categories) takes 3 arguments");
+        return NULL;
+    }
+    col_spec c = {.name = "_list_cells", .kind = SK_LIST, .a = args[0], .b = args[1]};
+    c.cats = args[2] == Py_None ? NULL : args[2];
+    c.type = c.cats ? NULL : find_plain("<f8");
+    int64_t n = spec_rows(&c);
+    if (n < 0) return NULL;
+    /* the Arrow path checks offsets and codes: build the array, then read it back */
+    struct ArrowArray a = {0};
+    if (list_array_buffers(&c, n, &a) < 0) {
+        if (a.release) a.release(&a);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    const int32_t *off = ((array_priv *)a.private_data)->buffers[1];
+    Py_buffer items;
+    PyObject *out = NULL, *fast = NULL;
+    if (PyObject_GetBuffer(args[1], &items, PyBUF_SIMPLE) < 0) goto done;
+    fast = c.cats ? PySequence_Fast(c.cats, "categories must be a sequence") : NULL;
+    if (c.cats && fast == NULL) goto release;
+    struct {
+        uint64_t bits;
+        PyObject *obj;
+    } cache[CELL_FLOAT_CACHE] = {{0, NULL}};
+    out = PyList_New((Py_ssize_t)n);
+    for (int64_t i = 0; out && i < n; i++) {
+        PyObject *t = PyTuple_New(off[i + 1] - off[i]);
+        if (t == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        for (int32_t j = off[i]; j < off[i + 1]; j++) {
+            PyObject *v;
+            if (fast) {
+                int32_t code;
+                memcpy(&code, (const uint8_t *)items.buf + 4 * (size_t)j, 4);
+                v = Py_NewRef(PySequence_Fast_GET_ITEM(fast, code));
+            } else {
+                double d;
+                uint64_t bits;
+                memcpy(&d, (const uint8_t *)items.buf + 8 * (size_t)j, 8);
+                memcpy(&bits, &d, 8);
+                size_t h = (size_t)((bits * 0x9E3779B97F4A7C15ull) >> 54) % CELL_FLOAT_CACHE;
+                if (cache[h].obj == NULL || cache[h].bits != bits) {
+                    PyObject *f = PyFloat_FromDouble(d);
+                    if (f == NULL) {
+                        Py_DECREF(t);
+                        Py_CLEAR(out);
+                        break;
+                    }
+                    Py_XSETREF(cache[h].obj, f);
+                    cache[h].bits = bits;
+                }
+                v = Py_NewRef(cache[h].obj);
+            }
+            PyTuple_SET_ITEM(t, j - off[i], v);
+        }
+        if (out) PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+    for (int k = 0; k < CELL_FLOAT_CACHE; k++) Py_XDECREF(cache[k].obj);
+    Py_XDECREF(fast);
+release:
+    PyBuffer_Release(&items);
+done:
+    a.release(&a);
+    return out;
+}
+
 static PyMethodDef arrow_functions[] = {
+    {"_list_cells", (PyCFunction)(void (*)(void))list_cells, METH_FASTCALL,
+     "_list_cells(offsets, items, categories): a list column given as buffers as a list of tuples."},
     {"_arrow_stream", (PyCFunction)(void (*)(void))arrow_stream, METH_FASTCALL,
      "_arrow_stream(schema_specs, batches): an 'arrow_array_stream' PyCapsule whose record batches\n"
      "come from an iterator of column-spec lists (fastpkt.frames); schema_specs is a 0-row batch."},

@@ -51,7 +51,10 @@ static int same_key(const fp_interner *t, uint32_t c, const uint8_t *key, size_t
 int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
 {
     if (t->oom) return -1;
-    if (n > 0xffff) n = 0xffff;
+    if (n > UINT32_MAX - t->arena_len) { /* arena offsets are 32-bit */
+        t->oom = 1;
+        return -1;
+    }
     if (t->count && same_key(t, (uint32_t)t->last_code, key, n)) return t->last_code;
     if ((t->count + 1) * 2 > t->cap && interner_grow(t) < 0) {
         t->oom = 1;
@@ -78,7 +81,7 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
     uint32_t c = t->count++;
     if (n) /* an empty key may come before any arena exists */
         memcpy(t->arena + t->arena_len, key, n);
-    t->keys[c] = (fp_intern_key){0, 0, h, (uint32_t)t->arena_len, (uint16_t)n};
+    t->keys[c] = (fp_intern_key){0, 0, h, (uint32_t)t->arena_len, (uint32_t)n};
     t->arena_len += n;
     t->slots[i] = c + 1;
     return t->last_code = (int32_t)c;

@@ -12,7 +12,7 @@ typedef struct {
     uint64_t k0, k1; /* fixed keys (addresses, bit sets) are compared as integers */
     uint32_t hash;
     uint32_t off;    /* variable keys: offset in arena */
-    uint16_t len;
+    uint32_t len;    /* (a DNS answer's text may pass 64 KiB) */
 } fp_intern_key;
 
 typedef struct {

@@ -1937,7 +1937,65 @@ static Py_ssize_t dns_len(PyObject *self)
     return (Py_ssize_t)fl->emitted;
 }
 
+/* Rows per pass of _columns_next: the output queue holds at most this many transactions
+ * (plus a pump's) while their rows are built. */
+#define DNS_COLUMN_CHUNK 65536u
+
+/* _columns_next(n): the next n transactions (fewer at the end; 0: the schema, reading
+ * nothing) as column specs built in C, each dropped once its row is built: an export of
+ * any size holds its columns and one chunk of transactions. */
+static PyObject *dns_columns_next(PyObject *self, PyObject *arg)
+{
+    fp_flows_obj *fl = FL(self);
+    fp_state *st = fp_state_from_type(Py_TYPE(self));
+    Py_ssize_t want = PyLong_AsSsize_t(arg);
+    if (st == NULL || (want == -1 && PyErr_Occurred())) return NULL;
+    if (want < 0) {
+        PyErr_SetString(PyExc_ValueError, "_columns_next: batch size must be at least 0");
+        return NULL;
+    }
+    if (fl->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "DnsTransactions is being read by another thread");
+        return NULL;
+    }
+    fp_dns_cols *b = fp_dns_cols_new();
+    if (b == NULL) return PyErr_NoMemory();
+    if (want > 0 && fl->mode == MODE_NEW) fl->mode = MODE_STREAM;
+    for (size_t rows = 0; rows < (size_t)want;) {
+        size_t chunk = (size_t)want - rows < DNS_COLUMN_CHUNK ? (size_t)want - rows : DNS_COLUMN_CHUNK;
+        while (fl->out_n - fl->out_pos < chunk && (!fl->finished || fl->memory_error))
+            if (flows_run(fl, st, chunk) < 0) {
+                fp_dns_cols_free(b);
+                return NULL;
+            }
+        size_t k = fl->out_n - fl->out_pos;
+        if (k > chunk) k = chunk;
+        if (k == 0) break;
+        int rc;
+        fl->busy = 1;
+        Py_BEGIN_ALLOW_THREADS
+        rc = fp_dns_cols_add(b, fl->out + fl->out_pos, k);
+        Py_END_ALLOW_THREADS
+        fl->busy = 0;
+        if (rc < 0) {
+            fp_dns_cols_free(b);
+            return PyErr_NoMemory();
+        }
+        free_out_range(fl, fl->out_pos, fl->out_pos + k);
+        fl->out_pos += k;
+        rows += k;
+        if (fl->parts) continue; /* merged: every record is there already, each with its owner */
+        if (fl->out_n > fl->out_pos) /* what is left moves to the front (the queue stays short) */
+            memmove(fl->out, fl->out + fl->out_pos, (fl->out_n - fl->out_pos) * sizeof *fl->out);
+        fl->out_n -= fl->out_pos;
+        fl->out_pos = 0;
+    }
+    return fp_dns_cols_finish(st, b);
+}
+
 static PyMethodDef dns_methods[] = {
+    {"_columns_next", dns_columns_next, METH_O,
+     "_columns_next(n): column specs of the next n transactions, built in C (0: the schema)."},
     {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
     ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,

@@ -41,6 +41,13 @@ PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
 PyObject *fp_hello_record_packet(fp_state *st, const FpPacket *pkt);
 /* engine_dns.c: a DnsTransaction record from a closed transaction (an fp_dns_txn). */
 PyObject *fp_dns_record_new(fp_state *st, const void *txn);
+/* Many transactions as column specs (fastpkt.frames): rows are added without the GIL (the
+ * out records' ext are fp_dns_txn), the specs made with it. finish() frees the builder. */
+typedef struct fp_dns_cols fp_dns_cols;
+fp_dns_cols *fp_dns_cols_new(void);
+int fp_dns_cols_add(fp_dns_cols *b, const fp_flow *out, size_t n); /* -1: out of memory */
+PyObject *fp_dns_cols_finish(fp_state *st, fp_dns_cols *b);
+void fp_dns_cols_free(fp_dns_cols *b);
 /* engine_flows.c: one flow as a Flow record; the type and FLOW_COLUMNS; the typed column
  * buffers of `count` flows (built with the GIL released). */
 PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);
