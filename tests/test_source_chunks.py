@@ -182,3 +182,89 @@ def test_ranges_refused_where_they_cannot_apply(tmp_path):
             stream._set_range(stream.position, 10**9)
     buf = fp.Reader(bytearray(path.read_bytes()))   # memory buffers split like files
     assert len(buf._split(3)) == 4
+
+
+# fp.read of a mapped pcap of 8 MiB or more walks it on two threads (fp_source_fork: the second
+# half from a cut fp_source_split finds, kept only when the first half lands on it exactly).
+# The reference is Scapy's RawPcapReader on the same bytes.
+SPLIT_MIN = 8 << 20
+
+
+def big_pcap(count: int, payload) -> tuple[bytes, list[int]]:
+    """A pcap of `count` Ethernet/IPv4/UDP packets (payload(i): bytes) and its record offsets."""
+    t0 = 1_700_000_000_000_000
+    out, offsets = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)), []
+    for i in range(count):
+        data = ETH_IP_UDP + payload(i)
+        ts = t0 + i * 1000
+        offsets.append(len(out))
+        out += struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(data), len(data) + i % 3) + data
+    return bytes(out), offsets
+
+
+def scapy_rows(path: Path) -> list[tuple]:
+    scapy = pytest.importorskip("scapy.utils")
+    with scapy.RawPcapReader(str(path)) as r:
+        return [(m.sec * 10**9 + m.usec * 1000, m.wirelen, data) for data, m in r]
+
+
+def list_rows(pkts) -> list[tuple]:
+    return [(p.time_ns, p.wirelen, p.raw) for p in pkts]
+
+
+def test_read_on_two_threads_equals_scapy(tmp_path):
+    data, _ = big_pcap(30_000, lambda i: bytes([i & 0xFF]) * (40 + (i * 37) % 500))
+    assert len(data) > SPLIT_MIN
+    path = tmp_path / "big.pcap"
+    path.write_bytes(data)
+    seen = []
+    pkts = fp.read(str(path), progress=lambda done, size: seen.append((done, size)))
+    assert list_rows(pkts) == scapy_rows(path)
+    assert seen[-1] == (len(data), len(data)) and seen == sorted(seen)
+    with fp.Reader(str(path)) as r:   # the Reader is left where the sequential read leaves it
+        assert len(r.read_all()) == 30_000 and r.position == len(data) and next(iter(r), None) is None
+
+
+def test_read_on_two_threads_wrong_cut(tmp_path):
+    """Payloads that are runs of plausible records: the cut lands inside one, the first half
+    walks past it, and the second half's records are dropped for the sequential walk's."""
+    t0 = 1_700_000_000_000_000
+    path = tmp_path / "hostile_big.pcap"
+    for count in range(24_000, 24_010):   # a size whose middle falls early in a payload
+        data, offsets = big_pcap(count, lambda i: fake_pcap_records(20, t0 + i * 1000))
+        path.write_bytes(data)
+        first, cut, size = fp.Reader(str(path))._split(2)
+        if cut not in offsets:
+            break
+    assert cut not in offsets and first < cut < size   # the guess the proof must undo
+    assert list_rows(fp.read(str(path))) == scapy_rows(path)
+
+
+@pytest.mark.parametrize("where", [0.3, 0.8])
+def test_read_on_two_threads_errors(tmp_path, where):
+    """A corrupt record in either half: the packets before it, then the error naming its index
+    and offset, as the walk front to back meets it (on_error raise and stop)."""
+    data, offsets = big_pcap(30_000, lambda i: b"\x11" * (40 + (i * 37) % 500))
+    bad = int(len(offsets) * where)
+    buf = bytearray(data)
+    struct.pack_into("<I", buf, offsets[bad] + 8, 0x7FFFFFFF)   # caplen past any bound
+    path = tmp_path / "corrupt.pcap"
+    path.write_bytes(bytes(buf))
+    with pytest.raises(fp.FormatError) as e:
+        fp.read(str(path))
+    assert "record %d at offset %d" % (bad, offsets[bad]) in str(e.value)
+    assert len(e.value.packets) == bad
+    path.with_name("head.pcap").write_bytes(bytes(buf[:offsets[bad]]))
+    ref = scapy_rows(path.with_name("head.pcap"))
+    assert list_rows(e.value.packets) == ref
+    assert list_rows(fp.read(str(path), on_error="stop")) == ref
+
+
+def test_read_on_two_threads_cut_short(tmp_path):
+    data, offsets = big_pcap(30_000, lambda i: b"\x22" * (40 + (i * 37) % 500))
+    path = tmp_path / "short.pcap"
+    path.write_bytes(data[:offsets[-1] + 30])   # the last record's header and 14 bytes of it
+    with pytest.raises(fp.TruncatedError) as e:
+        fp.read(str(path))
+    path.with_name("head.pcap").write_bytes(data[:offsets[-1]])
+    assert list_rows(e.value.packets) == scapy_rows(path.with_name("head.pcap"))

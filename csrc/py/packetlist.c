@@ -258,6 +258,113 @@ static int copy_pcapng_tables(fp_packetlist *pl, const fp_source *src)
 /* Records between two calls of read_all's progress callback (and checks for Ctrl+C). */
 #define READ_PROGRESS_ROWS 65536
 
+/* fp.read of a mapped pcap walks it on two threads when this much is left: the walk waits on
+ * memory (each record's header is known only once the previous one is read) and its pages are
+ * mapped by faults, a single thread's work that the export after it cannot overlap. */
+#define SPLIT_READ_MIN (8u << 20)
+/* The second half's pages go back to the kernel behind its walk this often (the source's own
+ * 32 MiB). */
+#define SPLIT_RELEASE_BYTES (32u << 20)
+
+typedef struct {
+    fp_source *fork;          /* the records from the cut on */
+    const fp_source *mapping; /* the Reader's: the one that hands pages back */
+    pl_builder b;
+    uint64_t start, end;      /* the cut; where its last record ended (read for progress) */
+    int stop, failed;         /* stop: asked to end early (Ctrl+C, an error in the first half) */
+    pthread_t tid;
+} split_walk;
+
+static void *split_walk_run(void *arg)
+{
+    split_walk *w = arg;
+    fp_record rec;
+    uint64_t released = w->start, end = w->start;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED) && fp_source_next(w->fork, &rec, NULL) == 1) {
+        if (builder_add(&w->b, &rec, 0) < 0) {
+            w->failed = 1;
+            break;
+        }
+        end = fp_source_position(w->fork);
+        if ((w->b.n & 1023) == 0) __atomic_store_n(&w->end, end, __ATOMIC_RELAXED);
+        if (end - released >= SPLIT_RELEASE_BYTES) {
+            fp_source_release_span(w->mapping, released, end);
+            released = end;
+        }
+    }
+    fp_source_release_span(w->mapping, released, end);
+    __atomic_store_n(&w->end, end, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* The second thread of a read of everything left in r, or NULL (nothing to split, no thread). */
+static split_walk *split_start(fp_reader_obj *r, uint64_t limit)
+{
+    if (limit != UINT64_MAX || !r->src || !fp_source_stable_data(r->src) || r->defrag_policy >= 0 || r->bpf ||
+        r->dfilter || r->has_limit || r->deadline_ns || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+        fp_source_size(r->src) - fp_source_position(r->src) < SPLIT_READ_MIN)
+        return NULL;
+    split_walk *w = PyMem_RawCalloc(1, sizeof *w);
+    if (w == NULL) return NULL;
+    w->mapping = r->src;
+    if ((w->fork = fp_source_fork(r->src, NULL)) == NULL) {
+        PyMem_RawFree(w);
+        return NULL;
+    }
+    w->start = w->end = fp_source_position(w->fork);
+    if (pthread_create(&w->tid, NULL, split_walk_run, w) != 0) {
+        fp_source_rejoin(r->src, 0, 0); /* r reads on alone */
+        fp_source_close(w->fork);
+        PyMem_RawFree(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* Bytes of the second half read so far (progress). */
+static uint64_t split_done(const split_walk *w) { return __atomic_load_n(&w->end, __ATOMIC_RELAXED) - w->start; }
+
+/* Wait for the second thread; when r's walk ended exactly at the cut (proving it), its records
+ * follow b's and r reads on after them, else they are dropped and r reads on from where it is
+ * (both: the sequential read's records and errors). The number of records added. */
+static uint64_t split_finish(split_walk *w, fp_reader_obj *r, pl_builder *b)
+{
+    pthread_join(w->tid, NULL);
+    uint64_t n = w->b.n;
+    int keep = !w->failed && !fp_source_lost(r->src);
+    if (keep && b->n + n > b->cap) {
+        pl_entry *e = PyMem_RawRealloc(b->entries, (b->n + n) * sizeof *e);
+        if (e == NULL) keep = 0;
+        else {
+            b->entries = e;
+            b->cap = b->n + n;
+        }
+    }
+    if (!keep) n = 0;
+    if (fp_source_rejoin(r->src, n ? w->end : w->start, n) != 1) n = 0;
+    if (n) {
+        memcpy(b->entries + b->n, w->b.entries, n * sizeof *b->entries);
+        b->n += n;
+        r->frames += n;
+        r->delivered += n;
+    }
+    fp_source_close(w->fork);
+    PyMem_RawFree(w->b.entries);
+    PyMem_RawFree(w);
+    return n;
+}
+
+/* Abandon the second thread (an error or Ctrl+C in the first half). */
+static void split_cancel(split_walk *w)
+{
+    __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
+    pthread_join(w->tid, NULL);
+    fp_source_close(w->fork);
+    PyMem_RawFree(w->b.entries);
+    PyMem_RawFree(w);
+}
+
+
 static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObject *progress)
 {
     fp_reader_obj *r = (fp_reader_obj *)reader;
@@ -271,6 +378,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
     int has_progress = progress != NULL && progress != Py_None;
+    split_walk *split = split_start(r, limit);
     for (;;) { /* a quiet live capture comes back every read timeout, a progress callback every
                 * READ_PROGRESS_ROWS records: signals and the callback, then on */
         uint64_t stop = has_progress && limit - got > READ_PROGRESS_ROWS ? got + READ_PROGRESS_ROWS : limit;
@@ -283,10 +391,16 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
                 break;
             }
         }
+        if (split && rc == FP_PULL_END && !b.oom) { /* the first half read: the second's records, then on */
+            got += split_finish(split, r, &b);
+            split = NULL;
+            rc = FP_PULL_RECORD;
+        }
         Py_END_ALLOW_THREADS
         if (b.oom) break;
         if (has_progress && r->src) {
-            PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)fp_source_position(r->src),
+            uint64_t pos = fp_source_position(r->src) + (split ? split_done(split) : 0);
+            PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)pos,
                                                   (unsigned long long)fp_source_size(r->src));
             Py_XDECREF(res);
             if (res == NULL) {
@@ -300,6 +414,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
             break;
         }
     }
+    if (split) split_cancel(split);
     PyObject *owner = reader;
     if (!stable) {
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);

@@ -166,3 +166,33 @@ int fp_source_range_exact(const fp_source *s)
 {
     return fp_source_range_clean(s) && s->pos == s->range_end;
 }
+
+fp_source *fp_source_fork(fp_source *s, fp_error *err)
+{
+    uint64_t bounds[3];
+    if (!s->mem || s->live || s->format != FP_FORMAT_PCAP || s->keep_pages || s->finished ||
+        s->range_end < s->mem_len || fp_source_split(s, 2, bounds) < 2)
+        return NULL;
+    /* a memory source over the same bytes: its records point into s's mapping */
+    fp_source *f = fp_source_open_memory(s->mem, s->mem_len, s->policy, err);
+    if (f == NULL)
+        return NULL;
+    if (fp_source_set_range(f, bounds[1], s->mem_len, 0) < 0 ||
+        fp_source_set_range(s, s->pos, bounds[1], FP_KEEP_INDEX) < 0) {
+        fp_source_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+int fp_source_rejoin(fp_source *s, uint64_t end, uint64_t records)
+{
+    int exact = fp_source_range_exact(s);
+    if (!exact) { /* s walked past the cut (a wrong guess): it reads on alone */
+        end = s->pos;
+        records = 0;
+    }
+    if (fp_source_set_range(s, end, s->mem_len, s->packets + records) < 0)
+        return -1;
+    return exact;
+}
