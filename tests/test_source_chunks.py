@@ -268,3 +268,22 @@ def test_read_on_two_threads_cut_short(tmp_path):
         fp.read(str(path))
     path.with_name("head.pcap").write_bytes(data[:offsets[-1]])
     assert list_rows(e.value.packets) == scapy_rows(path.with_name("head.pcap"))
+
+
+def test_read_on_two_threads_interrupted(tmp_path):
+    """The progress callback raising stops the read with both halves walking: the Reader then
+    reads on from where its walk stopped, to the end of the file."""
+    data, _ = big_pcap(160_000, lambda i: b"\x33" * (i % 50))   # the first call after 65,536
+    assert len(data) > SPLIT_MIN
+    path = tmp_path / "stopped.pcap"
+    path.write_bytes(data)
+
+    def stop(done, size):
+        raise KeyError("stop here")
+
+    with fp.Reader(str(path)) as r:
+        with pytest.raises(KeyError) as e:
+            r.read_all(progress=stop)
+        rest = r.read_all()
+    assert list_rows(e.value.packets) + list_rows(rest) == scapy_rows(path)
+    assert 0 < len(e.value.packets) < 160_000

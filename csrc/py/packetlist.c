@@ -354,11 +354,13 @@ static uint64_t split_finish(split_walk *w, fp_reader_obj *r, pl_builder *b)
     return n;
 }
 
-/* Abandon the second thread (an error or Ctrl+C in the first half). */
-static void split_cancel(split_walk *w)
+/* Abandon the second thread (an error, Ctrl+C or the progress callback raising in the first
+ * half): r reads on from where it stopped, to the end, when read again. */
+static void split_cancel(split_walk *w, fp_reader_obj *r)
 {
     __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
     pthread_join(w->tid, NULL);
+    fp_source_rejoin(r->src, w->start, 0);
     fp_source_close(w->fork);
     PyMem_RawFree(w->b.entries);
     PyMem_RawFree(w);
@@ -414,7 +416,7 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
             break;
         }
     }
-    if (split) split_cancel(split);
+    if (split) split_cancel(split, r);
     PyObject *owner = reader;
     if (!stable) {
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
