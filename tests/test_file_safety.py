@@ -85,6 +85,27 @@ def test_kept_packets_and_packetlist(capture):
         pl.to_pandas()
 
 
+def test_read_on_two_threads_of_a_shrinking_file(tmp_path):
+    """fp.read walks a file of 8 MiB or more on two threads (tests/test_source_chunks.py): the
+    second half meeting the lost part stops and drops its records, the first half's end (which,
+    as any range's end, asks the file system for the whole mapping) reports the truncation."""
+    frames = [udp_frame(i) for i in range(8000)]
+    offsets, blob = [], bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for i, f in enumerate(frames):
+        offsets.append(len(blob))
+        blob += struct.pack("<IIII", 1_700_000_000 + i, 0, len(f), len(f)) + f
+    path = tmp_path / "big_rotating.pcap"
+    path.write_bytes(bytes(blob))
+    assert len(blob) > 8 << 20
+    with fp.open(path) as r:
+        head = [next(r).raw for _ in range(10)]
+        truncate(path, offsets[6000] + 10)
+        with pytest.raises(fp.TruncatedError, match="truncated by another process") as ei:
+            r.read_all()
+    got = head + [p.raw for p in ei.value.packets]
+    assert got == frames[:len(got)] and 10 < len(got) <= 6000
+
+
 def test_engines_over_a_shrinking_file(capture):
     path, frames, offsets = capture
     r = fp.open(path)

@@ -286,7 +286,12 @@ static void *split_walk_run(void *arg)
             break;
         }
         end = fp_source_position(w->fork);
-        if ((w->b.n & 1023) == 0) __atomic_store_n(&w->end, end, __ATOMIC_RELAXED);
+        if ((w->b.n & 1023) == 0) {
+            __atomic_store_n(&w->end, end, __ATOMIC_RELAXED);
+            /* the file shrank under the mapping: what follows reads as zeros, records of 16
+             * bytes each (the Reader's source, read on from the cut, reports it) */
+            if (fp_source_lost(w->mapping)) break;
+        }
         if (end - released >= SPLIT_RELEASE_BYTES) {
             fp_source_release_span(w->mapping, released, end);
             released = end;
