@@ -279,25 +279,28 @@ static void *split_walk_run(void *arg)
 {
     split_walk *w = arg;
     fp_record rec;
-    uint64_t released = w->start, end = w->start;
+    const uint8_t *released = NULL, *last = NULL; /* the bytes walked since pages last went back */
+    uint64_t end = w->start;
     while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED) && fp_source_next(w->fork, &rec, NULL) == 1) {
         if (builder_add(&w->b, &rec, 0) < 0) {
             w->failed = 1;
             break;
         }
         end = fp_source_position(w->fork);
+        if (released == NULL) released = rec.data;
+        last = rec.data + rec.caplen;
         if ((w->b.n & 1023) == 0) {
             __atomic_store_n(&w->end, end, __ATOMIC_RELAXED);
             /* the file shrank under the mapping: what follows reads as zeros, records of 16
              * bytes each (the Reader's source, read on from the cut, reports it) */
             if (fp_source_lost(w->mapping)) break;
         }
-        if (end - released >= SPLIT_RELEASE_BYTES) {
-            fp_source_release_span(w->mapping, released, end);
-            released = end;
+        if ((size_t)(last - released) >= SPLIT_RELEASE_BYTES) {
+            fp_source_release_pages(w->mapping, released, last);
+            released = last;
         }
     }
-    fp_source_release_span(w->mapping, released, end);
+    if (released) fp_source_release_pages(w->mapping, released, last);
     __atomic_store_n(&w->end, end, __ATOMIC_RELAXED);
     return NULL;
 }

@@ -170,7 +170,7 @@ int fp_source_range_exact(const fp_source *s)
 fp_source *fp_source_fork(fp_source *s, fp_error *err)
 {
     uint64_t bounds[3];
-    if (!s->mem || s->live || s->format != FP_FORMAT_PCAP || s->keep_pages || s->finished ||
+    if (!s->mem || s->live || s->format != FP_FORMAT_PCAP || s->share || s->finished ||
         s->range_end < s->mem_len || fp_source_split(s, 2, bounds) < 2)
         return NULL;
     /* a memory source over the same bytes: its records point into s's mapping */

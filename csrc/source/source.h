@@ -182,8 +182,8 @@ int fp_source_range_exact(const fp_source *s);
 int fp_source_range_clean(const fp_source *s);
 /* One walk on two threads (fp.read of a mapped pcap): fp_source_fork cuts the records not yet
  * read in two (fp_source_split), limits s to the first part and returns a source over the same
- * bytes reading the second, or NULL (no cut: a stream, pcapng, a source with a range, kept
- * pages, or too little left). Its records point into s's mapping; it neither checks the map
+ * bytes reading the second, or NULL (no cut: a stream, pcapng, a source with a range or a
+ * shared mapping, or too little left). Its records point into s's mapping; it neither checks the map
  * guard nor releases pages (the caller does both). Once s has read its part,
  * fp_source_rejoin(s, end, records) proves the cut (fp_source_range_exact) and has s read on
  * from `end`, the fork's `records` counted as read: 1. When s ran past the cut, s reads on
