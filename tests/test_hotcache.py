@@ -148,13 +148,21 @@ def test_hot_views_are_slots_of_the_packet(tmp_path):
     for pkt, want in zip(pkts, _expected(frames)):
         assert (pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.wirelen) == want  # the flat form
         ip, l4 = pkt.ip or pkt.ip6, pkt.tcp or pkt.udp
-        assert isinstance(ip, (fp.IP, fp.IPv6)) and type(ip).__name__ in ("IP", "IPv6")
+        # one class per pair of families (a loop's ip.src meets both), answering as its own
+        assert type(ip).__name__ == "IP_or_IPv6" and type(l4).__name__ == "TCP_or_UDP"
+        assert ip.__class__ is (fp.IP if ip.version == 4 else fp.IPv6)
+        assert l4.__class__ is (fp.UDP if pkt.udp is not None else fp.TCP)
         assert all(type(type(ip).__dict__[n]) is member for n in ("src", "dst", "proto"))
         assert all(type(type(l4).__dict__[n]) is member for n in ("sport", "dport"))
         assert (ip.src, ip.dst, l4.sport, l4.dport, pkt.wirelen) == want
-        # the protocol's getters (the class a view of an edited packet has) read the same
-        base = type(ip).__mro__[1]
-        assert (base.src.__get__(ip), base.dst.__get__(ip), base.proto.__get__(ip)) == (ip.src, ip.dst, ip.proto)
+        # an edit gives the views their protocol's class, whose getters read the same
+        edited = fp.Packet(bytes(pkt))
+        eip, el4 = edited.ip or edited.ip6, edited.tcp or edited.udp
+        setattr(eip, "ttl" if eip.version == 4 else "hlim", 9)
+        assert (type(eip), type(el4)) == (ip.__class__, l4.__class__)
+        base = ip.__class__
+        assert (base.src.__get__(eip), base.dst.__get__(eip), base.proto.__get__(eip)) == (ip.src, ip.dst, ip.proto)
+        assert (l4.__class__.sport.__get__(el4), l4.__class__.dport.__get__(el4)) == want[2:4]
     assert (pkts[0].ip.proto, pkts[1].ip6.proto, pkts[0].ip6, pkts[0].tcp, pkts[1].ip, pkts[1].udp) == (
         17, 6, None, None, None, None)
     assert (pkts[0].proto, pkts[1].proto) == (17, 6)
@@ -307,3 +315,93 @@ def test_edited_packet_is_not_reused(tmp_path):
         out.append((ip.src, ip.dst, (pkt.tcp or pkt.udp).sport))
         del ip
     assert out == [w[:3] for w in want]
+
+
+# --------------------------------------------------------------- one class per pair of families
+
+_PAIRS = ((fp.IP, fp.IPv6), (fp.TCP, fp.UDP))
+_EDIT = {fp.IP: "ttl", fp.IPv6: "hlim", fp.TCP: "window", fp.UDP: "sport"}
+
+
+def _getsets(cls):
+    return sorted(n for n, d in vars(cls).items() if type(d).__name__ == "getset_descriptor")
+
+
+def _answer(get):
+    try:
+        return "ok", get()
+    except Exception as e:  # noqa: BLE001 - the same exception type is the answer
+        return "error", type(e)
+
+
+def _pair_views_match_protocol_classes(pkt):
+    """The hot views of one packet (one class for IP and IPv6, one for TCP and UDP) answer as
+    their protocol's class: isinstance, __class__, pkt[...] and `in`, every getter of their
+    family and AttributeError for the other's names; then an edit gives them that class back
+    and its own getters, on the same bytes, must read what the pair's class answered.
+    Returns how many views were compared field for field."""
+    views = [v for v in (pkt.ip or pkt.ip6, pkt.tcp or pkt.udp) if v is not None]
+    before = []
+    for view in views:
+        cls = view.__class__
+        pair = next(p for p in _PAIRS if cls in p)
+        other = pair[1] if cls is pair[0] else pair[0]
+        assert isinstance(view, cls) and isinstance(view, fp.Layer) and not isinstance(view, other)
+        assert pkt[cls] is view and pkt[type(view)] is view and type(view) in pkt and cls in pkt
+        assert view.name == cls.__name__ and view.fields == cls.fields and view.fields_desc == cls.fields_desc and cls.__name__ in repr(view)
+        for name in set(vars(other)) - set(vars(cls)):
+            assert not hasattr(view, name), (cls, name)
+        assert [n for n in dir(view) if not n.startswith("_")] == [n for n in dir(cls) if not n.startswith("_")]
+        before.append((view, cls, {n: _answer(lambda n=n: getattr(view, n)) for n in _getsets(cls)}))
+    if not views:
+        return 0
+    edit = views[0]
+    try:
+        setattr(edit, _EDIT[edit.__class__], getattr(edit, _EDIT[edit.__class__]))
+    except (AttributeError, TypeError, ValueError):  # a stack the builder cannot take (tunnels, garbage)
+        return 0
+    for view, cls, fast in before:
+        assert type(view) is cls
+        general = {n: _answer(lambda n=n: vars(cls)[n].__get__(view)) for n in _getsets(cls)}
+        assert fast == general, (cls, {n for n in fast if fast[n] != general[n]})
+    return len(before)
+
+
+def _fixture_paths():
+    from _fphelpers import DATA
+    return sorted(p.name for p in DATA.iterdir() if p.suffix in (".pcap", ".pcapng", ".cap"))
+
+
+def test_pair_classes_on_a_mixed_capture(tmp_path):
+    """IPv4/UDP and IPv6/TCP interleaved, as one loop site meets them."""
+    frames = _many_frames(30, seed=11) + [b"\x02" * 12 + b"\x08\x06" + b"\x00" * 28]  # ARP: no IP
+    _pcap(tmp_path / "mixed.pcap", frames)
+    pkts = list(fp.open(tmp_path / "mixed.pcap"))
+    assert len({type(p.ip or p.ip6) for p in pkts if p.ip or p.ip6}) == 1
+    assert len({type(p.tcp or p.udp) for p in pkts if p.tcp or p.udp}) == 1
+    assert sum(_pair_views_match_protocol_classes(p) for p in pkts) == 60
+    assert pkts[-1].ip is None and pkts[-1].ip6 is None and type(pkts[0].ip) not in pkts[-1]
+
+
+def test_pair_classes_on_fixtures():
+    """Every fixture (IPv6 extension headers and fragments, VLANs, loopback, SLL, ICMP...),
+    read as tunnels and fragments come by default and without them."""
+    from _fphelpers import DATA
+    compared = 0
+    for name in _fixture_paths():
+        for kw in ({}, {"decapsulate": False, "defragment": False}):
+            compared += sum(_pair_views_match_protocol_classes(p) for p in fp.open(str(DATA / name), **kw))
+    assert compared > 100
+
+
+def test_pair_classes_on_corpus(corpus_file):
+    """Real captures: tunnels, fragments, cut and malformed headers."""
+    import pytest
+
+    from _fphelpers import corpus_dir
+    try:
+        pkts = list(fp.open(str(corpus_dir() / corpus_file), on_error="skip"))
+    except fp.Error as e:
+        pytest.skip("unreadable: %s" % e)
+    for pkt in pkts:
+        _pair_views_match_protocol_classes(pkt)

@@ -281,8 +281,8 @@ def test_every_reader_makes_facade_packets():
     plain = fp.read(str(SAMPLE))[0]
     assert type(plain) is fp.Packet and plain.layers[:2] == ("Ether", "IP")
     assert isinstance(plain.payload, bytes) and plain.src == plain.ip.src
-    # a plain packet's IP view: fastpkt's class (its hot-field subclass, same name), not the facade's
-    assert isinstance(plain.ip, fp.IP) and type(plain.ip).__name__ == "IP"
+    # a plain packet's IP view: fastpkt's class (its hot class, one for IP and IPv6), not the facade's
+    assert isinstance(plain.ip, fp.IP) and plain.ip.__class__ is fp.IP and type(plain.ip).__name__ == "IP_or_IPv6"
     assert type(plain.ip).__module__ == "fastpkt" and isinstance(plain.ip.flags, int)
 
 

@@ -663,17 +663,140 @@ static PyObject *facade_flag(PyObject *m, PyObject *const *args, Py_ssize_t narg
     return facade_flag_new(st, Py_NewRef(args[0]), args[1], args[2]);
 }
 
-/* The hot views' classes: each protocol's class with its hot fields as T_OBJECT_EX members
- * (filled when the packet is made, packet.c) and the generic tp_getattro, which CPython 3.11
- * specialises (LOAD_ATTR_SLOT for the members; the rest through the type's attribute cache).
- * Same name as the protocol's class, a subclass of it. */
+/* The hot views' classes. CPython 3.11 keys LOAD_ATTR's specialisation on the type, so a
+ * loop's `ip.src` that meets IPv4 and IPv6 views (`l4.sport`: TCP and UDP) would miss and back
+ * off if each family had its class: one class serves both families of a pair. Its hot fields
+ * are T_OBJECT_EX members (filled when the packet is made, packet.c) read through the generic
+ * tp_getattro, which specialises (LOAD_ATTR_SLOT); every other name of either family's class
+ * is a FamilyAttr answering by the view's layer id (AttributeError where that family lacks the
+ * name), and `__class__` is the family's protocol class, so isinstance() (which falls back to
+ * `__class__`) tells IP from IPv6 as for any view. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *name;
+    PyObject *attr[2]; /* the pair's class attribute (getset, method or value), or NULL */
+    uint8_t second;    /* the layer id attr[1] serves */
+} FpFamilyAttr;
+
+static PyObject *family_attr_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    const FpFamilyAttr *a = (const FpFamilyAttr *)self;
+    if (obj == NULL || obj == Py_None) return Py_NewRef(self);
+    unsigned id = LAYER(obj)->id;
+    PyObject *v = a->attr[id == a->second];
+    if (v == NULL) {
+        PyErr_Format(PyExc_AttributeError, "'%s' object has no attribute '%U'", fp_layer_names[id], a->name);
+        return NULL;
+    }
+    /* the family's descriptors would refuse this class (not a subclass of theirs): their C
+     * functions take any view */
+    if (Py_IS_TYPE(v, &PyGetSetDescr_Type)) {
+        const PyGetSetDef *d = ((PyGetSetDescrObject *)v)->d_getset;
+        return d->get(obj, d->closure);
+    }
+    if (Py_IS_TYPE(v, &PyMethodDescr_Type)) {
+        PyMethodDescrObject *m = (PyMethodDescrObject *)v;
+        PyTypeObject *cls = m->d_method->ml_flags & METH_METHOD ? m->d_common.d_type : NULL;
+        return PyCMethod_New(m->d_method, obj, NULL, cls);
+    }
+    return Py_NewRef(v);
+}
+
+static int family_attr_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    const FpFamilyAttr *a = (const FpFamilyAttr *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(a->attr[0]);
+    Py_VISIT(a->attr[1]);
+    return 0;
+}
+
+static int family_attr_clear(PyObject *self)
+{
+    FpFamilyAttr *a = (FpFamilyAttr *)self;
+    Py_CLEAR(a->name);
+    Py_CLEAR(a->attr[0]);
+    Py_CLEAR(a->attr[1]);
+    return 0;
+}
+
+static void family_attr_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    family_attr_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot family_attr_slots[] = {
+    {Py_tp_descr_get, family_attr_get},
+    {Py_tp_traverse, family_attr_traverse},
+    {Py_tp_clear, family_attr_clear},
+    {Py_tp_dealloc, family_attr_dealloc},
+    {0, NULL},
+};
+static PyType_Spec family_attr_spec = {
+    .name = "fastpkt._FamilyAttr",
+    .basicsize = sizeof(FpFamilyAttr),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = family_attr_slots,
+};
+
+static PyObject *hot_view_class(PyObject *self, void *c)
+{
+    (void)c;
+    const FpLayer *l = LAYER(self);
+    return Py_NewRef((PyObject *)l->pkt->st->Layer_Types[l->id]);
+}
+
+static PyGetSetDef hot_getset[] = {
+    {"__class__", hot_view_class, NULL, "The protocol's class (IP or IPv6, TCP or UDP).", NULL},
+    {NULL},
+};
+
 #define HOT_FIELD(name, k) {name, T_OBJECT_EX, (Py_ssize_t)offsetof(FpHotLayer, field[k]), READONLY, NULL}
 static PyMemberDef hot_ip_members[] = {HOT_FIELD("src", 0), HOT_FIELD("dst", 1), HOT_FIELD("proto", 2), {NULL}};
 static PyMemberDef hot_l4_members[] = {HOT_FIELD("sport", 0), HOT_FIELD("dport", 1), {NULL}};
 
+/* The pair's class attributes other than the type machinery and the member slots. */
+static int family_attrs_add(PyTypeObject *hot, PyTypeObject *attr_tp, PyTypeObject *const fam[2], uint8_t second,
+                            const PyMemberDef *members)
+{
+    static const char *const skip[] = {"__new__", "__getattribute__", "__setattr__", "__delattr__",
+                                       "__module__", "__doc__", "__class__", NULL};
+    for (int f = 0; f < 2; f++) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(fam[f]->tp_dict, &pos, &key, &value)) {
+            const char *k = PyUnicode_AsUTF8(key);
+            if (k == NULL) return -1;
+            int skipped = 0;
+            for (int i = 0; skip[i] && !skipped; i++) skipped = strcmp(k, skip[i]) == 0;
+            for (int i = 0; members[i].name && !skipped; i++) skipped = strcmp(k, members[i].name) == 0;
+            if (skipped || PyDict_GetItemWithError(hot->tp_dict, key) != NULL) continue;
+            if (PyErr_Occurred()) return -1;
+            FpFamilyAttr *a = PyObject_GC_New(FpFamilyAttr, attr_tp);
+            if (a == NULL) return -1;
+            a->name = Py_NewRef(key);
+            a->attr[0] = Py_XNewRef(PyDict_GetItemWithError(fam[0]->tp_dict, key));
+            a->attr[1] = Py_XNewRef(PyDict_GetItemWithError(fam[1]->tp_dict, key));
+            a->second = second;
+            PyObject_GC_Track(a);
+            int r = PyErr_Occurred() ? -1 : PyDict_SetItem(hot->tp_dict, key, (PyObject *)a);
+            Py_DECREF(a);
+            if (r < 0) return -1;
+        }
+    }
+    PyType_Modified(hot);
+    return 0;
+}
+
 static int hot_types_register(PyObject *m, fp_state *st)
 {
     static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
+    static const char *const names[2] = {"fastpkt.IP_or_IPv6", "fastpkt.TCP_or_UDP"};
     Py_BUILD_ASSERT(FP_HOT_VIEWS == sizeof st->Hot_Types / sizeof st->Hot_Types[0]);
     Py_BUILD_ASSERT(FP_HOT_FIELDS == sizeof st->hot_field_defs[0] / sizeof st->hot_field_defs[0][0]);
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
@@ -688,24 +811,39 @@ static int hot_types_register(PyObject *m, fp_state *st)
             }
             st->hot_field_defs[i][k] = d;
         }
+    }
+    PyTypeObject *attr_tp = (PyTypeObject *)PyType_FromSpec(&family_attr_spec);
+    if (attr_tp == NULL) return -1;
+    int r = 0;
+    for (int pair = 0; pair < 2 && r == 0; pair++) {
+        PyTypeObject *fam[2] = {st->Layer_Types[ids[2 * pair]], st->Layer_Types[ids[2 * pair + 1]]};
+        PyMemberDef *members = pair == 0 ? hot_ip_members : hot_l4_members;
         PyType_Slot slots[] = {
             {Py_tp_dealloc, fp_layer_dealloc}, /* not subtype_dealloc, as their protocol's */
             {Py_tp_getattro, PyObject_GenericGetAttr},
             {Py_tp_members, members},
-            {Py_tp_doc, (void *)base->tp_doc},
+            {Py_tp_getset, hot_getset},
+            {Py_tp_doc, pair == 0 ? "An IPv4 or IPv6 header of a packet as read (isinstance of IP or IPv6)."
+                                  : "A TCP or UDP header of a packet as read (isinstance of TCP or UDP)."},
             {0, NULL},
         };
         PyType_Spec spec = {
-            .name = base->tp_name,
+            .name = names[pair],
             .basicsize = sizeof(FpHotLayer),
             .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
             .slots = slots,
         };
-        PyObject *tp = PyType_FromModuleAndSpec(m, &spec, (PyObject *)base);
-        if (tp == NULL) return -1;
-        Py_XSETREF(st->Hot_Types[i], (PyTypeObject *)tp);
+        PyObject *tp = PyType_FromModuleAndSpec(m, &spec, (PyObject *)st->LayerBase_Type);
+        if (tp == NULL) {
+            r = -1;
+            break;
+        }
+        r = family_attrs_add((PyTypeObject *)tp, attr_tp, fam, (uint8_t)ids[2 * pair + 1], members);
+        Py_XSETREF(st->Hot_Types[2 * pair], (PyTypeObject *)Py_NewRef(tp));
+        Py_XSETREF(st->Hot_Types[2 * pair + 1], (PyTypeObject *)tp);
     }
-    return 0;
+    Py_DECREF(attr_tp);
+    return r;
 }
 
 static PyMethodDef layer_functions[] = {
@@ -759,8 +897,9 @@ int fp_layers_register(PyObject *m, fp_state *st)
         if (def->setup && def->setup(m, tp) < 0) goto fail;
     }
     Py_DECREF(base);
-    if (hot_types_register(m, st) < 0) return -1;
-    return fp_build_register(m, st);
+    /* the hot classes copy the protocols' class attributes, fields_desc (build) included */
+    if (fp_build_register(m, st) < 0) return -1;
+    return hot_types_register(m, st);
 fail:
     Py_DECREF(base);
     return -1;

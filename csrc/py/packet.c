@@ -756,6 +756,17 @@ static int resolve_layer(PyObject *spec)
     return id;
 }
 
+/* A layer spec for this packet: type(pkt.ip) is one class for IPv4 and IPv6 (type(pkt.tcp)
+ * for TCP and UDP, layer.c), which names the family the packet has. */
+static int packet_resolve_layer(const FpPacket *p, PyObject *spec)
+{
+    static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
+    for (int i = 0; i < FP_HOT_VIEWS; i += 2)
+        if (spec == (PyObject *)p->st->Hot_Types[i])
+            return FP_HAS(&p->d, ids[i + 1]) && !FP_HAS(&p->d, ids[i]) ? ids[i + 1] : ids[i];
+    return resolve_layer(spec);
+}
+
 static int packet_has(FpPacket *p, int id)
 {
     if (id == FP_LAYER_UNKNOWN) return 0;
@@ -850,7 +861,7 @@ static int packet_contains(PyObject *self, PyObject *spec)
         Py_XDECREF(r);
         return has;
     }
-    int id = resolve_layer(spec);
+    int id = packet_resolve_layer(PKT(self), spec);
     if (id == -1) return -1;
     return packet_has(PKT(self), id);
 }
@@ -897,7 +908,7 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
         }
         return facade_hook(self, "_scapy_getitem", spec); /* IndexError when absent, as Scapy */
     }
-    int id = resolve_layer(spec);
+    int id = packet_resolve_layer(p, spec);
     if (id == -1) return NULL;
     if (!packet_has(p, id)) {
         PyErr_Format(PyExc_KeyError, "layer %R not found in this packet", spec);

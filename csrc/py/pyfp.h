@@ -51,9 +51,10 @@ typedef struct {
         const PyGetSetDef *def;
     } layer_fast[FP_L_COUNT][FP_LAYER_FAST_MAX]; /* hot fields of each layer type */
     uint8_t layer_fast_n[FP_L_COUNT];
-    /* The hot views' classes (layer.c): IP, IPv6, TCP and UDP with the generic tp_getattro
-     * and their hot fields as member slots, so LOAD_ATTR specialises ip.src like pkt.ip;
-     * the getters that fill those slots when the packet is made. */
+    /* The hot views' classes (layer.c), by FP_HOT_IP4..UDP: one for IP and IPv6, one for TCP
+     * and UDP, with the generic tp_getattro and their hot fields as member slots, so LOAD_ATTR
+     * specialises ip.src like pkt.ip whichever family comes; the getters that fill those slots
+     * when the packet is made. */
     PyTypeObject *Hot_Types[4];
     const PyGetSetDef *hot_field_defs[4][3];
     /* building (build.c, layer_build.c) */
