@@ -405,3 +405,17 @@ def test_pair_classes_on_corpus(corpus_file):
         pytest.skip("unreadable: %s" % e)
     for pkt in pkts:
         _pair_views_match_protocol_classes(pkt)
+
+
+def test_pair_class_descriptors_refuse_other_objects():
+    """A pair class's per-family descriptors, taken from its dict and called by hand on
+    anything but its own views, raise TypeError (they read a view's layer id)."""
+    import pytest
+
+    pkt = fp.Packet(bytes(fp.Ether() / fp.IP(ttl=7) / fp.UDP(sport=5)))
+    ttl, sport_len = vars(type(pkt.ip))["ttl"], vars(type(pkt.udp))["len"]
+    for other in (b"x" * 200, pkt, pkt.udp, object(), 3):
+        with pytest.raises(TypeError):
+            ttl.__get__(other)
+    assert ttl.__get__(pkt.ip) == 7 and sport_len.__get__(pkt.udp) == 8
+    assert ttl.__get__(None, type(pkt.ip)) is ttl

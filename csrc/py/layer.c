@@ -673,9 +673,10 @@ static PyObject *facade_flag(PyObject *m, PyObject *const *args, Py_ssize_t narg
  * `__class__`) tells IP from IPv6 as for any view. */
 typedef struct {
     PyObject_HEAD
+    PyTypeObject *owner; /* the pair class whose dict holds it: the only views it reads */
     PyObject *name;
-    PyObject *attr[2]; /* the pair's class attribute (getset, method or value), or NULL */
-    uint8_t second;    /* the layer id attr[1] serves */
+    PyObject *attr[2];   /* the pair's class attribute (getset, method or value), or NULL */
+    uint8_t second;      /* the layer id attr[1] serves */
 } FpFamilyAttr;
 
 static PyObject *family_attr_get(PyObject *self, PyObject *obj, PyObject *type)
@@ -683,6 +684,11 @@ static PyObject *family_attr_get(PyObject *self, PyObject *obj, PyObject *type)
     (void)type;
     const FpFamilyAttr *a = (const FpFamilyAttr *)self;
     if (obj == NULL || obj == Py_None) return Py_NewRef(self);
+    if (!Py_IS_TYPE(obj, a->owner)) { /* called by hand on something else */
+        PyErr_Format(PyExc_TypeError, "descriptor '%U' for '%s' objects doesn't apply to a '%s' object", a->name,
+                     a->owner->tp_name, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
     unsigned id = LAYER(obj)->id;
     PyObject *v = a->attr[id == a->second];
     if (v == NULL) {
@@ -707,6 +713,7 @@ static int family_attr_traverse(PyObject *self, visitproc visit, void *arg)
 {
     const FpFamilyAttr *a = (const FpFamilyAttr *)self;
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(a->owner);
     Py_VISIT(a->attr[0]);
     Py_VISIT(a->attr[1]);
     return 0;
@@ -715,6 +722,7 @@ static int family_attr_traverse(PyObject *self, visitproc visit, void *arg)
 static int family_attr_clear(PyObject *self)
 {
     FpFamilyAttr *a = (FpFamilyAttr *)self;
+    Py_CLEAR(a->owner);
     Py_CLEAR(a->name);
     Py_CLEAR(a->attr[0]);
     Py_CLEAR(a->attr[1]);
@@ -779,6 +787,7 @@ static int family_attrs_add(PyTypeObject *hot, PyTypeObject *attr_tp, PyTypeObje
             if (PyErr_Occurred()) return -1;
             FpFamilyAttr *a = PyObject_GC_New(FpFamilyAttr, attr_tp);
             if (a == NULL) return -1;
+            a->owner = (PyTypeObject *)Py_NewRef(hot);
             a->name = Py_NewRef(key);
             a->attr[0] = Py_XNewRef(PyDict_GetItemWithError(fam[0]->tp_dict, key));
             a->attr[1] = Py_XNewRef(PyDict_GetItemWithError(fam[1]->tp_dict, key));
