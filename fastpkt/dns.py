@@ -57,7 +57,8 @@ def dns(
 
     source: as for ``fastpkt.flows`` (path, file object, bytes, a list merged in time order,
         or an open Reader).
-    display_filter: a Wireshark display filter run in C on each packet first.
+    display_filter: a Wireshark display filter run in C on each packet first (after IP
+        reassembly, as for ``fastpkt.flows``: ``"dns"`` keeps a fragmented answer).
     bpf: a BPF filter (tcpdump syntax) applied while reading.
     max_flows, max_memory, on_memory_error: as for ``fastpkt.flows``: open transactions are
         charged to the budget (``stats['memory']['dns']``); a connection evicted to stay

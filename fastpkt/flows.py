@@ -61,7 +61,9 @@ def flows(
         records completed before it are handed out. 'drop': count it in
         ``stats['allocation_failures']``, flag the flow 'allocation_failed' and go on.
     filter, on_error, display_filter: passed to the Readers fastpkt opens (the engine sees
-        only the packets that pass them).
+        only the packets that pass them). BPF decides per frame as captured; with
+        ``defragment`` on, the display filter decides after reassembly, as ``tshark -Y``: on
+        the datagram a completing fragment makes.
     progress: True for a bar (tqdm.auto's when installed: a widget in Jupyter), False for none;
         None (default): a bar on a terminal or in Jupyter for inputs of 64 MiB or more; or a
         callable ``progress(bytes_read, total_bytes)`` called between chunks of records.

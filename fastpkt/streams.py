@@ -65,8 +65,9 @@ def streams(
         chunk.gap`` (bytes missing just before this chunk). Called between batches of
         records; every chunk of a stream comes before the Stream itself is yielded.
     progress: as for ``fastpkt.flows`` (a bar past 64 MiB when someone watches; False: none).
-    display_filter: a Wireshark display filter run in C on each packet before reassembly
-        (only the segments it passes are reassembled).
+    display_filter: a Wireshark display filter run in C on each packet before TCP
+        reassembly (only the segments it passes are reassembled), after IP reassembly (a
+        fragmented segment is tested whole, as tshark -Y does).
 
     workers: parallel engines, as for ``fastpkt.flows`` (same Streams in the same order; not
         with on_data). max_buffered_total, max_memory and max_flows are divided between them.

@@ -54,7 +54,8 @@ def client_hellos(
     (``tls_hello_truncated``, ``hello_partial``).
     max_flows, max_memory, on_memory_error: as for ``fastpkt.flows`` (a hello evicted
     before its ServerHello is reported with anomaly 'evicted').
-    display_filter: a Wireshark display filter run in C on each packet first.
+    display_filter: a Wireshark display filter run in C on each packet first (after IP
+        reassembly, as for ``fastpkt.flows``).
     workers: parallel engines, as for ``fastpkt.flows`` (same records in the same order).
     defragment: as for ``fastpkt.flows``: IP fragments are reassembled first (default).
     decapsulate: as for ``fastpkt.flows``: search the connections inside tunnels.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import random
 import struct
 import subprocess
@@ -18,6 +19,7 @@ from scapy.all import DNS, DNSQR, DNSRR, ICMP, IP, UDP, Ether, IPv6, IPv6ExtHdrF
 from scapy.utils import wrpcap
 
 import fastpkt as fp
+from fastpkt import cli
 from _fphelpers import corpus_files, have, tool_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -105,6 +107,7 @@ def test_corpus_captures_with_fragments(corpus, tshark_ok, via):
         if via == "open":  # display filters select after reassembly, as tshark -Y does
             for expr in ("udp", "tcp.len > 0", "dns", "http", "ip.flags.mf == 1 or ipv6.fraghdr.more == 1"):
                 assert fastpkt_selects(path, expr) == tshark_selects(path, expr), (name, expr)
+            check_engine_filters(path, ["udp", "tcp.len > 0", "dns", "http", "tcp or udp"])
     assert via == "open" or tables == total
     assert total >= 6  # ppp-ip6_fragments (4), ppp-frag_http_req, zeek-ipv6-fragmented-dns
 
@@ -277,6 +280,137 @@ def test_bpf_selects_frames_before_reassembly(tmp_path, tshark_ok, bpf):
         reader = fp.open(str(path), filter=bpf, display_filter=expr, defragment=True)
         assert [bytes(p.wire or p.raw) for p in reader] == [bytes(p.wire or p.raw) for p in ours], expr
     assert (bpf == "udp port 53") == (not any(p.fragments for p in fp.read(str(path), filter=bpf, defragment=True)))
+
+
+# ---- the engines' display filters after reassembly -----------------------------------
+
+def tshark_conversations(path: Path, expr: str) -> dict:
+    """tshark's TCP and UDP conversations over the frames `expr` passes, with its default
+    reassembly: {(proto, epA, epB): {endpoint: frames sent}}. The taps' own filter (``-z
+    conv,udp,EXPR``) is the one deciding: ``-Y`` selects what is printed, not what taps see."""
+    from test_flows_reference import parse_tshark_conv
+
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-q", "-z", "conv,tcp," + expr, "-z", "conv,udp," + expr],
+                         capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return {k: {ep: v[0] for ep, v in d.items()} for k, d in parse_tshark_conv(out).items()}
+
+
+def engine_conversations(path: Path, expr: str, workers: int) -> dict:
+    """The same from fp.flows(display_filter=expr): packets per direction of TCP/UDP flows."""
+    from test_flows_reference import our_conversations
+
+    df = fp.flows(str(path), display_filter=expr, workers=workers, progress=False).to_pandas()
+    return {k: {ep: v[0] for ep, v in d.items()} for k, d in our_conversations(df).items()}
+
+
+def check_engine_filters(path: Path, exprs: list[str]) -> None:
+    """Every expression: fp.flows with workers=1 and 2 keeps the packets tshark's
+    conversations count (the datagram a completing fragment made, never a first fragment's
+    transport header)."""
+    for expr in exprs:
+        want = tshark_conversations(path, expr)
+        for workers in (1, 2):
+            assert engine_conversations(path, expr, workers) == want, (path.name, expr, workers)
+
+
+def tshark_fields(path: Path, expr: str, *fields: str) -> list[tuple[str, ...]]:
+    cmd = ["tshark", "-r", str(path), "-n", "-Y", expr, "-T", "fields"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines()]
+
+
+ENGINE_FILTERS = {
+    4: ["dns", "udp.port == 53", "udp", "not dns", "ip.src == 10.1.0.1", "frame.len > 400",
+        "ip.flags.mf == 1", "dns.qry.name == \"big.example\""],
+    6: ["dns", "udp.port == 53", "udp.length > 1000", "not dns", "ipv6.src == fd00::1"],
+}
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed", "shuffled", "duplicated"])
+@pytest.mark.parametrize("version", [4, 6])
+def test_engine_display_filters_after_reassembly(tmp_path, tshark_ok, order, version):
+    """fp.flows/fp.dns with display_filter= decide on the reassembled datagram, as tshark
+    with its reassembly: `dns` keeps the fragmented answer (a filter on the frames as
+    captured kept the query alone), the same with one worker or two."""
+    path = dns_exchange(tmp_path, order, version)
+    check_engine_filters(path, ENGINE_FILTERS[version])
+    (ref,) = tshark_fields(path, "dns.flags.response == 1", "dns.id", "dns.count.answers", "dns.qry.name")
+    for workers in (1, 2):
+        (txn,) = list(fp.dns(str(path), display_filter="dns", workers=workers))
+        assert (txn.trans_id, len(txn.answers), txn.query) == (int(ref[0], 16), int(ref[1]), ref[2])
+        assert txn.answered and txn.rcode_name == "NOERROR"
+    for expr in ("dns", "udp.port == 53", "not dns"):  # fp.stats counts the frames tshark -Y shows
+        assert fp.stats(str(path), display_filter=expr).frames == len(tshark_selects(path, expr)), expr
+    out = tmp_path / "dns.json"  # the CLI's -Y: the same engine, two workers
+    assert cli.main(["dns", str(path), "-Y", "dns", "-j", "2", "--json", str(out)]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["answered"] and row["query"] == ref[2]
+
+
+def tls_over_fragments(tmp_path: Path, order: str) -> Path:
+    """A TCP handshake, then a ClientHello (Scapy's TLS, padded to ~2 KB) in one segment the
+    IP layer fragments (frames in `order`), then the server's ACK."""
+    from scapy.all import TCP
+    from scapy.layers.tls.all import TLS, TLSClientHello
+    from scapy.layers.tls.extensions import ServerName, TLS_Ext_Padding, TLS_Ext_ServerName
+
+    c, s = ("10.4.0.1", 50000), ("10.4.0.2", 443)
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    back = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
+    hello = bytes(TLS(msg=[TLSClientHello(ext=[TLS_Ext_ServerName(servernames=[ServerName(servername=b"frag.example")]),
+                                               TLS_Ext_Padding(padding=bytes(1800))])]))
+    up = IP(src=c[0], dst=s[0], id=0x4242)
+    down = IP(src=s[0], dst=c[0])
+    seg = up / TCP(sport=c[1], dport=s[1], flags="PA", seq=1001, ack=5001) / Raw(hello)
+    pieces = [bytes(eth / f) for f in fragment(seg, fragsize=600)]
+    if order == "reversed":
+        pieces.reverse()
+    elif order == "shuffled":
+        random.Random(18).shuffle(pieces)
+    elif order == "duplicated":
+        pieces = pieces[:2] + pieces[1:2] + pieces[2:]
+    frames = [bytes(eth / up / TCP(sport=c[1], dport=s[1], flags="S", seq=1000)),
+              bytes(back / down / TCP(sport=s[1], dport=c[1], flags="SA", seq=5000, ack=1001)),
+              bytes(eth / up / TCP(sport=c[1], dport=s[1], flags="A", seq=1001, ack=5001))] + pieces + [
+              bytes(back / down / TCP(sport=s[1], dport=c[1], flags="A", seq=5001, ack=1001 + len(hello)))]
+    return scapy_capture(tmp_path, frames, "tls.pcap")
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed", "shuffled", "duplicated"])
+def test_hellos_and_streams_filter_after_reassembly(tmp_path, tshark_ok, order):
+    """A ClientHello in one TCP segment cut into IP fragments: `tls` and the server name
+    select the datagram; `tcp.port == 443` keeps it whole (not the first fragment, which
+    alone carries a TCP header as captured). The hello's SNI and the stream's bytes are what
+    tshark reassembled, with one worker or two."""
+    path = tls_over_fragments(tmp_path, order)
+    sni = [t[0] for t in tshark_fields(path, "tls.handshake.type == 1", "tls.handshake.extensions_server_name")]
+    assert sni == ["frag.example"]
+    tls_len = int(tshark_fields(path, "tls.handshake.type == 1", "tcp.len")[0][0])
+    check_engine_filters(path, ["tcp.port == 443", "tls", "tls.handshake.extensions_server_name == \"frag.example\"",
+                                "tcp.len > 0", "ip.flags.mf == 1", "not tls"])
+    for workers in (1, 2):
+        for expr in ("tcp.port == 443", "tls", "tls.handshake.extensions_server_name contains \"frag\""):
+            got = [h.sni for h in fp.client_hellos(str(path), display_filter=expr, workers=workers)]
+            assert got == sni, (expr, workers)
+        (st,) = list(fp.streams(str(path), display_filter="tcp.port == 443", workers=workers))
+        assert len(st.client_data) == tls_len and not st.client_gaps, workers
+
+
+def test_corpus_http_request_in_fragments_through_engines(corpus, tshark_ok):
+    """ppp-frag_http_req: an HTTP request in eleven IPv4 fragments. fp.http and fp.streams
+    with a display filter see the request tshark -Y http shows (the frames as captured hold
+    no HTTP and, past the first, no TCP)."""
+    path = corpus / "ppp-frag_http_req.pcap"
+    ((method, uri),) = tshark_fields(path, "http", "http.request.method", "http.request.uri")
+    for workers in (1, 2):
+        (msg,) = list(fp.http(str(path), display_filter="http", workers=workers))
+        assert (msg.method, msg.uri) == (method, uri)
+        (st,) = list(fp.streams(str(path), display_filter="tcp.port == 80", workers=workers))
+        assert st.client_data.startswith(("%s %s " % (method, uri)).encode())
 
 
 def table_rows(df) -> list[tuple]:
@@ -499,6 +633,9 @@ def test_kernel_fragmentation_in_a_namespace(tmp_path, tshark_ok):
     for expr in ("dns", "udp.port == 53", "udp.port == 40001", "icmp", "udp", "ipv6.src == ::1",
                  "dns.qry.name == \"big.example\""):
         assert fastpkt_selects(pcap, expr) == tshark_selects(pcap, expr), expr
+    check_engine_filters(pcap, ["dns", "udp.port == 53", "udp.port == 40001", "udp", "ipv6.src == ::1"])
+    (txn,) = list(fp.dns(str(pcap), display_filter="dns"))
+    assert txn.answered and len(txn.answers) == 1 and txn.query == "big.example"
     assert check_reader_tables(pcap) == n
     pkts = [p for p in fp.open(str(pcap), defragment=True) if p.fragments]
     udp = [p for p in pkts if p.udp is not None]

@@ -283,7 +283,7 @@ static int pump_should_stop(fp_flows_obj *fl, size_t until_output)
  * its Reader's display filter made one (else NULL: the caller dissects). Returns PUMP_MORE
  * with it, PUMP_END when every reader has ended, PUMP_IDLE, or PUMP_ERROR with the failing
  * reader in *which. */
-static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_obj **from,
+static int next_merged(fp_flows_obj *fl, const fp_record **rec, fp_reader_obj **from,
                        const fp_dissection **dp, int *pull_rc, Py_ssize_t *which,
                        fp_error *err, char *errbuf, size_t errlen)
 {
@@ -291,7 +291,7 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, const fp_reader_
     for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
         if (!fl->has_pending[i] && !fl->ended[i]) {
             fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
-            int rc = fp_reader_pull(r, &fl->pending[i], err, errbuf, errlen);
+            int rc = fp_reader_pull_reassembling(r, &fl->pending[i], err, errbuf, errlen);
             if (rc == FP_PULL_IDLE) return PUMP_IDLE; /* a quiet live capture */
             if (rc == FP_PULL_RECORD) {
                 fl->has_pending[i] = 1;
@@ -328,7 +328,7 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
     fp_dissection d;
     for (size_t n = 0; n < budget; n++) {
         const fp_record *rec = NULL;
-        const fp_reader_obj *from = NULL;
+        fp_reader_obj *from = NULL;
         const fp_dissection *dp = NULL;
         int rc = next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
         if (rc != PUMP_MORE) return rc;
@@ -345,20 +345,30 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
             dp = &d;
         }
         const uint8_t *data = rec->data;
-        uint32_t wirelen = rec->wirelen;
+        uint32_t wirelen = rec->wirelen, len = rec->caplen;
         int policy = from->defrag_policy;
         if (dp->is_fragment && policy >= 0) {
             fp_defrag_result res;
             int drc = engine_defrag(fl, policy, rec, dp, &res);
-            if (drc == FP_DEFRAG_HELD) continue; /* its bytes reach the table with the datagram */
+            if (drc == FP_DEFRAG_HELD) { /* its bytes reach the table with the datagram */
+                if (FP_READER_FILTERS_AFTER_DEFRAG(from)) { /* for the Reader's counters alone */
+                    d = *dp;
+                    fp_defrag_hide_upper(&d);
+                    d.anomalies |= res.anomalies;
+                    fp_reader_match_reassembled(from, rec, data, len, &d);
+                }
+                continue;
+            }
             if (drc == FP_DEFRAG_COMPLETE) {
                 data = res.data;
-                wirelen = res.len;
+                wirelen = len = res.len;
                 fp_dissect_datagram(data, res.len, rec->linktype, from->dissect_flags, &d);
                 d.anomalies |= res.anomalies;
                 dp = &d;
             }
         }
+        /* as tshark -Y with its reassembly: the datagram decides, not its first fragment */
+        if (FP_READER_FILTERS_AFTER_DEFRAG(from) && !fp_reader_match_reassembled(from, rec, data, len, dp)) continue;
         fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
         if (pump_should_stop(fl, until_output)) break;
     }

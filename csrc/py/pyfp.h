@@ -335,6 +335,17 @@ fp_defrag *fp_reader_defrag(fp_reader_obj *r);
  * NULL for a headers-only one made here): FP_DEFRAG_PASS/HELD/COMPLETE with pulled_res
  * filled, -1 out of memory. */
 int fp_reader_reassemble(fp_reader_obj *r, const fp_record *rec, const fp_dissection *d);
+/* A consumer reassembling on its own budget (an engine or fp.stats) pulls with
+ * fp_reader_pull_reassembling: from a Reader with defragment= and a display filter
+ * (FP_READER_FILTERS_AFTER_DEFRAG) every record passing BPF comes dissected whole in
+ * r->dissection, and the consumer tests the filter after its reassembly, on what tshark shows
+ * for the frame (fp_reader_match_reassembled: `data`/`len` the datagram a completing fragment
+ * made, else the record; `d` their dissection, a held fragment's with its upper layers
+ * hidden). 1 kept; 0 rejected, counted as the pull counts what it filters. */
+#define FP_READER_FILTERS_AFTER_DEFRAG(r) ((r)->dfilter && (r)->defrag_policy >= 0)
+int fp_reader_pull_reassembling(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen);
+int fp_reader_match_reassembled(fp_reader_obj *r, const fp_record *rec, const uint8_t *data, uint32_t len,
+                                const fp_dissection *d);
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
                           const fp_error *err, const char *errbuf);
 void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);

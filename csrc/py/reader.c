@@ -282,11 +282,24 @@ static int match_defragmented(fp_reader_obj *r, const fp_record *rec)
     return fp_filter_match(r->dfilter, &x);
 }
 
+int fp_reader_match_reassembled(fp_reader_obj *r, const fp_record *rec, const uint8_t *data, uint32_t len,
+                                const fp_dissection *d)
+{
+    fp_field_ctx x;
+    fp_field_ctx_init(&x, data, len, rec->wirelen, rec->ts_ns, rec->has_ts, d);
+    x.frame_caplen = rec->caplen;
+    x.number = r->frames; /* the consumer takes a record before the Reader's next pull */
+    if (fp_filter_match(r->dfilter, &x)) return 1;
+    r->filtered++;
+    r->delivered--; /* count= counts what the filter passes */
+    return 0;
+}
+
 /* The one record loop (no Python calls: callers may release the GIL around it).
  * Returns FP_PULL_RECORD with the next record that passes the filter and the count
  * limit, FP_PULL_END, FP_PULL_SOURCE_ERROR (*err filled) or FP_PULL_FILTER_ERROR
  * (libpcap's message in errbuf). */
-int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
+static int pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen, int reassembling)
 {
     if (r->src == NULL || r->closed) return FP_PULL_END;
     for (;;) {
@@ -306,12 +319,16 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
                 continue;
             }
         }
-        if (r->dfilter) { /* engines (keep_dissection) reassemble after the filter, on their budget */
-            int m = r->defrag_policy >= 0 && !r->keep_dissection
-                        ? match_defragmented(r, rec)
-                        : fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen, rec->linktype,
-                                                 rec->ts_ns, rec->has_ts, r->frames, r->keep_dissection,
-                                                 r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len), &r->dissection);
+        if (reassembling && FP_READER_FILTERS_AFTER_DEFRAG(r)) { /* the consumer reassembles, then filters */
+            fp_dissect_ex(rec->data, rec->caplen, rec->wirelen, rec->linktype,
+                          r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len), &r->dissection);
+        } else if (r->dfilter) {
+            int m = r->defrag_policy >= 0 ? match_defragmented(r, rec)
+                                          : fp_filter_match_record(r->dfilter, rec->data, rec->caplen, rec->wirelen,
+                                                                   rec->linktype, rec->ts_ns, rec->has_ts, r->frames,
+                                                                   r->keep_dissection,
+                                                                   r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len),
+                                                                   &r->dissection);
             if (m < 0) return FP_PULL_NO_MEMORY;
             if (m == 0) {
                 r->filtered++;
@@ -321,6 +338,16 @@ int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf
         r->delivered++;
         return FP_PULL_RECORD;
     }
+}
+
+int fp_reader_pull(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
+{
+    return pull(r, rec, err, errbuf, errlen, 0);
+}
+
+int fp_reader_pull_reassembling(fp_reader_obj *r, fp_record *rec, fp_error *err, char *errbuf, size_t errlen)
+{
+    return pull(r, rec, err, errbuf, errlen, 1);
 }
 
 /* Turn a pull result other than FP_PULL_RECORD into Python state: NULL error set, or

@@ -98,7 +98,7 @@ static int run_reader(fp_state *st, PyObject *reader, stats_run *run, PyObject *
         Py_BEGIN_ALLOW_THREADS
         fp_dissection d, held, whole;
         unsigned n = 0;
-        while (n++ < STATS_BATCH && (rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
+        while (n++ < STATS_BATCH && (rc = fp_reader_pull_reassembling(r, &rec, &err, errbuf, sizeof errbuf)) == FP_PULL_RECORD) {
             const fp_dissection *dp = &r->dissection;
             if (r->dfilter == NULL) {
                 fp_dissect_ex(rec.data, rec.caplen, rec.wirelen, rec.linktype, r->dissect_flags | FP_DISSECT_FCS(rec.fcs_len), &d);
@@ -109,6 +109,7 @@ static int run_reader(fp_state *st, PyObject *reader, stats_run *run, PyObject *
             if (dp->is_fragment && r->defrag_policy >= 0)
                 dp = defragment(run, r->defrag_policy, r->dissect_flags, &rec, dp, r->frames, &held, &whole,
                                 &data, &caplen);
+            if (FP_READER_FILTERS_AFTER_DEFRAG(r) && !fp_reader_match_reassembled(r, &rec, data, caplen, dp)) continue;
             fp_stats_add(run->st, data, caplen, rec.wirelen, rec.linktype, rec.ts_ns, rec.has_ts,
                          r->frames, dp);
         }
