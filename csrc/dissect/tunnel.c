@@ -2,7 +2,9 @@
  *   GRE (RFC 2784, key and sequence number RFC 2890; version 0 only), carrying IPv4,
  *     IPv6, Ethernet (transparent Ethernet bridging, 0x6558), MPLS, or ERSPAN type I/II
  *     (0x88BE; type I has no ERSPAN header and no GRE sequence number) and type III (0x22EB,
- *     with its optional 8-byte platform subheader when the O bit is set);
+ *     with its optional 8-byte platform subheader when the O bit is set); any of these behind
+ *     Cisco MetaData (0x8909: an 8-byte shim naming the payload's EtherType and carrying a
+ *     TrustSec SGT, laid out as Wireshark's packet-cisco-metadata.c reads it in GRE);
  *   VXLAN (RFC 7348 section 5, UDP 4789; the I flag must be set), Geneve (RFC 8926 section
  *     3.4, UDP 6081, version 0, options skipped), GTP-U (3GPP TS 29.281 section 5.1, UDP
  *     2152, G-PDU messages, extension headers walked); their ports are a process-wide
@@ -128,6 +130,12 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
     int has_csum = (flags & 0x8000) != 0, has_key = (flags & 0x2000) != 0, has_seq = (flags & 0x1000) != 0;
     uint32_t hlen = 4 + 4u * (uint32_t)(has_csum + has_key + has_seq);
     if (!fp_cur_has(&c, hlen)) return malformed(x);
+    if (proto == 0x8909) { /* Cisco MetaData (TrustSec SGT): the payload's protocol, version,
+                              length, option, SGT, then the payload; counted in GRE's header */
+        if (!fp_cur_has(&c, hlen + 8)) return malformed(x);
+        proto = fp_peek_be16(&c, hlen);
+        hlen += 8;
+    }
     if (proto != 0x0800 && proto != 0x86dd && proto != 0x6558 && proto != 0x8847 && proto != 0x88be &&
         proto != 0x22eb)
         return 0;
