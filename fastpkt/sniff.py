@@ -205,7 +205,8 @@ class AsyncSniffer:
         if not hasattr(source, "stats"):
             # a file's records may exceed its (first interface's) snaplen, a capture's cannot
             snaplen = max(snaplen, 262144)
-        nano = bool(getattr(source, "nanosecond", True))
+        # a pcapng's interfaces each declare an if_tsresol: nanoseconds (fastpkt's times) keep them all
+        nano = bool(getattr(source, "nanosecond", True)) or getattr(source, "format", None) == "pcapng"
         return RotatingWriter(self.write, linktype=linktype, snaplen=snaplen, nanosecond=nano,
                               rotate_bytes=self.rotate_bytes, rotate_seconds=self.rotate_seconds)
 

@@ -75,11 +75,17 @@ class RotatingWriter(OpenedOnWrite):
         then created at the first write (with a link type given, it is created at once, so an
         empty capture leaves an empty but valid file). A file this process is reading is
         replaced, never truncated (see ``Writer``).
+    fcslen: the FCS bytes ending each frame, as ``Writer(fcslen=)``; None (default): the first
+        packet's declaration (its capture's ``if_fcslen`` or pcap FCS bits; raw bytes: 0). Every
+        file declares it (pcap: in its header, so a packet declaring another length is refused
+        with ``ValueError``; pcapng: each packet goes to an interface declaring its own), so
+        rotated files keep the FCS readers then find, as ``Writer`` does.
     """
 
     def __init__(self, path: str | os.PathLike[str], linktype: int | None = 1, snaplen: int = 262144,
                  nanosecond: bool | None = None, big_endian: bool = False, rotate_bytes: int | None = None,
-                 rotate_seconds: float | None = None, format: str | None = None) -> None:  # noqa: A002
+                 rotate_seconds: float | None = None, format: str | None = None,  # noqa: A002
+                 fcslen: int | None = None) -> None:
         if rotate_seconds is not None and rotate_seconds <= 0:
             raise ValueError("rotate_seconds must be > 0, not %r" % (rotate_seconds,))
         self.base = os.fspath(path)
@@ -90,6 +96,7 @@ class RotatingWriter(OpenedOnWrite):
         self.nanosecond = nanosecond
         self.big_endian = bool(big_endian)
         self.format = format
+        self.fcslen = fcslen
         self.rotate_bytes = rotate_bytes
         self.rotate_ns = None if rotate_seconds is None else int(rotate_seconds * 1e9)
         self.rotating = rotate_bytes is not None or rotate_seconds is not None
@@ -127,7 +134,7 @@ class RotatingWriter(OpenedOnWrite):
         if fmt is None:
             fmt = "pcapng" if self.base.lower().endswith((".pcapng", ".ntar")) else "pcap"
         return Writer(target, linktype=linktype, snaplen=self.snaplen, nanosecond=self.nanosecond,
-                      big_endian=self.big_endian, format=fmt)
+                      big_endian=self.big_endian, format=fmt, fcslen=self.fcslen)
 
     def _open_next(self) -> None:
         if self._writer is not None:
@@ -145,6 +152,11 @@ class RotatingWriter(OpenedOnWrite):
             raise ValueError("write to a closed RotatingWriter")
         if not isinstance(packet, Packet) and time_ns is None and time is None:
             time_ns = _now_ns()
+        if self.fcslen is None:
+            self.fcslen = packet.fcslen if isinstance(packet, Packet) else 0
+            if self._writer is not None:  # made before it was known: again, declaring it (no packets yet)
+                self._writer.close()
+                self._writer = self._new_writer(self.paths[-1], self.linktype)  # type: ignore[arg-type]
         if self._writer is None:
             if self.linktype is None:
                 self.linktype = packet.linktype if isinstance(packet, Packet) else 1

@@ -278,3 +278,71 @@ def test_pcap_fcs_bits_through_pcapng_and_back(tshark, tmp_path):
     with fp.Writer(tmp_path / "w.pcapng", fcslen=4, linktype=1) as w:
         assert w.interfaces[0]["fcslen"] == 4
         assert w.add_interface(1, fcslen=0) == 1
+
+
+# ---- rotated files: RotatingWriter and sniff(write=) ----------------------------------
+
+def fcs_status(path: Path) -> list[str]:
+    """tshark's eth.fcs.status per frame with FCS checking on (1: good)."""
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-o", "eth.check_fcs:TRUE", "-T", "fields",
+                          "-e", "eth.fcs.status"], capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return out.splitlines()
+
+
+def rotated_like_source(src: Path, paths: list[str], keep: list[int] | None = None) -> None:
+    """The rotated files, one after the other, hold the frames of `src` (those numbered in
+    `keep`) as tshark reads them there: eth.fcs and its status, lengths, payloads, times; and
+    fastpkt reads each file as tshark does."""
+    assert len(paths) > 1
+    want = [theirs(r) for r in tshark_rows(src) if keep is None or int(r["frame.number"]) in keep]
+    status = [s for i, s in enumerate(fcs_status(src), 1) if keep is None or i in keep]
+    got, got_status = [], []
+    for path in paths:
+        rows = [theirs(r) for r in tshark_rows(Path(path))]
+        assert [ours(p) for p in fp.open(path)] == rows, path
+        got += rows
+        got_status += fcs_status(Path(path))
+    for row in want + got:
+        del row["frame.interface_id"]
+    assert got == want
+    assert got_status == status and "1" in status
+
+
+@pytest.mark.parametrize("linktype", [None, 1])
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_rotating_writer_keeps_the_fcs(capture, tshark, tmp_path, fmt, linktype):
+    """RotatingWriter declares the packets' FCS in every file it starts, as Writer does:
+    pcap's FCS bits (taken from the first packet, whether the first file waited for it or was
+    made at once for a given link type), pcapng's if_fcslen per interface. The first packet
+    declaring another length than a pcap's is refused."""
+    rows = tshark_rows(capture)
+    keep = [int(r["frame.number"]) for r in rows if fmt == "pcapng" or r["frame.interface_id"] in ("0", "2")]
+    pkts = [p for i, p in enumerate(fp.open(str(capture)), 1) if i in keep]
+    with fp.RotatingWriter(tmp_path / ("out." + fmt), linktype=linktype, rotate_bytes=300, nanosecond=True) as w:
+        for p in pkts:
+            w.write(p)
+    rotated_like_source(capture, w.paths, keep)
+    if fmt == "pcap":
+        assert {pcap_linktype_field(Path(p)) for p in w.paths} == {1 | 0x04000000 | 2 << 28}
+    else:
+        assert {(i["linktype"], i["fcslen"]) for p in w.paths for i in fp.read(p).interfaces} == \
+            {(1, 4), (1, 0), (101, 4)}
+    if fmt == "pcap":
+        with fp.RotatingWriter(tmp_path / "mixed.pcap", linktype=linktype) as w:
+            w.write(pkts[0])
+            with pytest.raises(ValueError, match="fcslen=4"):
+                w.write(next(p for p in fp.open(str(capture)) if p.fcslen == 0))
+
+
+def test_sniff_write_keeps_the_fcs(capture, tshark, tmp_path):
+    """sniff(offline=..., write=..., rotate_bytes=...): the rotated copies of a pcap declaring
+    a 4-byte FCS and of the pcapng whose interfaces declare 4 and 0 read in tshark as the
+    sources do."""
+    src = fcs_pcap(tmp_path / "fcs.pcap")
+    (tmp_path / "pcap").mkdir()
+    fp.sniff(offline=str(src), write=str(tmp_path / "pcap" / "out.pcap"), rotate_bytes=150, store=False)
+    rotated_like_source(src, sorted(str(p) for p in (tmp_path / "pcap").glob("out-*.pcap")))
+    (tmp_path / "ng").mkdir()
+    fp.sniff(offline=str(capture), write=str(tmp_path / "ng" / "out.pcapng"), rotate_bytes=400, store=False)
+    rotated_like_source(capture, sorted(str(p) for p in (tmp_path / "ng").glob("out-*.pcapng")))
