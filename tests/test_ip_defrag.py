@@ -351,18 +351,28 @@ def test_engine_display_filters_after_reassembly(tmp_path, tshark_ok, order, ver
     assert row["answered"] and row["query"] == ref[2]
 
 
+def client_hello(sni: bytes, padding: int) -> bytes:
+    """A TLS 1.2 ClientHello record (RFC 5246 7.4.1.2) with server_name (RFC 6066 3) and
+    padding (RFC 7685) extensions, built by hand: importing Scapy's TLS layers here would bind
+    port 443 for the whole process and change what later Scapy comparisons decode."""
+    name = b"\x00" + struct.pack("!H", len(sni)) + sni
+    ext = struct.pack("!HHH", 0, len(name) + 2, len(name)) + name
+    ext += struct.pack("!HH", 0x15, padding) + bytes(padding)
+    body = b"\x03\x03" + bytes(range(32)) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+    body += struct.pack("!H", len(ext)) + ext
+    msg = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(msg)) + msg
+
+
 def tls_over_fragments(tmp_path: Path, order: str) -> Path:
-    """A TCP handshake, then a ClientHello (Scapy's TLS, padded to ~2 KB) in one segment the
-    IP layer fragments (frames in `order`), then the server's ACK."""
+    """A TCP handshake, then a ClientHello (padded to ~2 KB) in one segment the IP layer
+    fragments (frames in `order`), then the server's ACK."""
     from scapy.all import TCP
-    from scapy.layers.tls.all import TLS, TLSClientHello
-    from scapy.layers.tls.extensions import ServerName, TLS_Ext_Padding, TLS_Ext_ServerName
 
     c, s = ("10.4.0.1", 50000), ("10.4.0.2", 443)
     eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
     back = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
-    hello = bytes(TLS(msg=[TLSClientHello(ext=[TLS_Ext_ServerName(servernames=[ServerName(servername=b"frag.example")]),
-                                               TLS_Ext_Padding(padding=bytes(1800))])]))
+    hello = client_hello(b"frag.example", 1800)
     up = IP(src=c[0], dst=s[0], id=0x4242)
     down = IP(src=s[0], dst=c[0])
     seg = up / TCP(sport=c[1], dport=s[1], flags="PA", seq=1001, ack=5001) / Raw(hello)
