@@ -723,14 +723,15 @@ def _gre(data: bytes, chain: list[Any]) -> None:
         _inner(rest, 1, chain)
     elif proto in _GRE_ETHERTYPES:
         _inner(rest, 1, chain, proto)
-    elif f["routing_present"] or proto not in (0x0800, 0x86DD):
+    elif f["routing_present"] or proto not in (0x0800, 0x86DD, 0x888E):
         _raw(rest, chain)
+    elif proto == 0x888E:
+        eapol(rest, chain)
     else:
         _inner(rest, _m._LINKTYPE_RAW, chain)
 
 
 _VXLAN_NEXT = {0: 1, 3: 1, 1: _m._LINKTYPE_RAW, 2: _m._LINKTYPE_RAW}   # Ether, Ether, IP, IPv6
-_VXLAN_PORTS = frozenset((4789, 4790, 6633, 8472, 48879))
 
 
 def _vxlan(data: bytes, chain: list[Any]) -> None:
@@ -749,12 +750,13 @@ def _vxlan(data: bytes, chain: list[Any]) -> None:
 def carries(net: Any) -> bool:
     """Whether Scapy reads a tunnel in this IP/IPv6 view's payload (fastpkt's facade does not)."""
     if type(net).__name__ == "IP":
-        return net.frag == 0 and net.proto in (4, 41, 47)
+        return (net.frag == 0 and net.proto in (4, 47)) or net.proto == 41   # 6in4: any fragment
     return net.nh in (4, 41, 47)
 
 
-def vxlan_ports(udp: Any) -> bool:
-    return udp.dport in _VXLAN_PORTS or (udp.sport in _VXLAN_PORTS and udp.sport != 48879)
+def udp_tunnel(udp: Any) -> bool:
+    """Whether Scapy reads VXLAN (or GRE, on port 4754) after this UDP view, by its bindings."""
+    return _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) in ("VXLAN", "GRE")
 
 
 def ip_payload(net: Any, load: bytes, chain: list[Any]) -> None:
@@ -766,8 +768,11 @@ def ip_payload(net: Any, load: bytes, chain: list[Any]) -> None:
         _inner(load, _m._LINKTYPE_RAW, chain)
 
 
-def udp_payload(load: bytes, chain: list[Any]) -> None:
-    _vxlan(load, chain)
+def udp_payload(udp: Any, load: bytes, chain: list[Any]) -> None:
+    if _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) == "GRE":
+        _gre(load, chain)
+    else:
+        _vxlan(load, chain)
 
 
 CLASSES += (GRE, VXLAN)

@@ -364,8 +364,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             extension = _quoted_datagram(out[-1].type, load, out)
         elif load and last in ("IP", "IPv6") and _layers.carries(out[-1]):
             _layers.ip_payload(out[-1], load, out)
-        elif load and last == "UDP" and _layers.vxlan_ports(out[-1]):
-            _layers.udp_payload(load, out)
+        elif load and last == "UDP" and _layers.udp_tunnel(out[-1]):
+            _layers.udp_payload(out[-1], load, out)
         elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x888E:
             _layers.eapol(load, out)
         elif load and last == "UDP" and _layers.udp_bound(out[-1]):
@@ -1458,7 +1458,7 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             vlan_type = self.vlans[-1].type
             return bool(vlan_type <= 1500 or vlan_type == 0x888E)
         if last == ("UDP",):
-            return _layers.vxlan_ports(self.udp) or _layers.udp_bound(self.udp) is not None
+            return _layers.udp_tunnel(self.udp) or _layers.udp_bound(self.udp) is not None
         if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):
             return True
         ip6 = self.ip6

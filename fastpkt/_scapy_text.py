@@ -11,7 +11,9 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTPHeader,
-Dot3/LLC/SNAP/STP, EAPOL/EAP), from the fields its walk reads, formatted here as Scapy's fields do.
+Dot3/LLC/SNAP/STP, EAPOL/EAP, GRE, VXLAN), from the fields its walk reads, formatted here as Scapy's
+fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
+its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
 DNS over TCP, NTP control messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
@@ -144,21 +146,25 @@ _IPV6_NH = {0: "Hop-by-Hop Option Header", 4: "IP", 6: "TCP", 17: "UDP", 41: "IP
 _SCAPY_ETHERTYPES = {122, 0x8870, 0x88a8, 0x88e7, 1, 0x88a4, 0x888e, 0x8863, 0x8864, 0x8021,
                      0x8053, 0x88d9, 0xa0ed}
 _SCAPY_IP_PROTOS = {4, 47, 41, 2, 51, 50, 132, 112}
+# IPv4 protocols Scapy decodes in any fragment, not only the first (its bindings without frag=0)
+_SCAPY_ANY_FRAGMENT = {41, 2, 51, 50, 132, 112}
 # TCP and UDP ports Scapy binds a layer to (field -> port), in its lookup order; DNS is ours.
 _TCP_BINDS: list[tuple[dict[str, int], str]] = [
     ({"dport": 53}, "DNS"), ({"sport": 53}, "DNS")] + [
     ({k: port}, "") for port in (88, 464, 135, 445, 139, 389, 3268, 1723, 2000)
     for k in ("sport", "dport")]
 _UDP_BINDS: list[tuple[dict[str, int], str]] = [
-    ({"dport": 4754}, ""), ({"dport": 5353}, "DNS"), ({"sport": 5353}, "DNS"),
-    ({"dport": 53}, "DNS"), ({"sport": 53}, "DNS"),
+    ({"dport": 4754}, "GRE"), ({"dport": 5353}, "DNS"), ({"sport": 5353}, "DNS"),
+    ({"dport": 53}, "DNS"), ({"sport": 53}, "DNS")] + [
+    ({k: port}, "") for port in (88, 464) for k in ("sport", "dport")] + [
     ({"dport": 67, "sport": 68}, "BOOTP"), ({"dport": 68, "sport": 67}, "BOOTP"),
-    ({"dport": 67, "sport": 67}, "BOOTP"), ({"dport": 547}, ""), ({"dport": 546}, ""),
-    ({"dport": 69}, ""), ({"dport": 4789}, ""), ({"dport": 4790}, ""), ({"dport": 6633}, "")] + [
-    ({k: port}, "") for port in (88, 464, 1985, 2029, 4500, 500, 1701, 137, 138, 389, 5355,
-                                 2727, 434, 2055, 2056, 9995, 9996, 6343, 123, 1812, 1813,
-                                 3799, 520, 161, 162)
-    for k in ("sport", "dport")]
+    ({"dport": 67, "sport": 67}, "BOOTP"), ({"dport": 547}, ""), ({"dport": 546}, "")] + [
+    ({k: port}, "") for port in (1985, 2029, 4500, 500, 1701, 137, 138, 389, 5355, 2727, 434,
+                                 2055, 2056, 9995, 9996, 6343, 123, 1812, 1813, 3799, 520, 161,
+                                 162)
+    for k in ("sport", "dport")] + [({"dport": 69}, "")] + [
+    ({k: port}, "VXLAN") for k in ("dport", "sport") for port in (4789, 4790, 6633, 8472, 48879)
+    if (k, port) != ("sport", 48879)] + [({"sport": 17754}, "")]
 _UDP_BINDS = [(cond, "NTP" if 123 in cond.values() else layer) for cond, layer in _UDP_BINDS]
 
 
@@ -542,8 +548,9 @@ def _arp_summary(node: _Node, arp: Any) -> None:
 def describe(pkt: Any) -> list[_Node] | None:
     """The layers of a fastpkt Packet as Scapy dissects them, or None when Scapy would
     decode something not rendered here (see the module docstring)."""
-    if type(pkt) is not _Packet:   # the facade's packets: read fastpkt's own views
-        pkt = _Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen)
+    if type(pkt) is not _Packet or pkt.tunnels:
+        # the facade's packets: fastpkt's own views; a tunnel's outer headers, as Scapy's
+        pkt = _Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen, decapsulate=False)
     data = bytes(pkt)
     nodes: list[_Node] = []
     lt = pkt.linktype
@@ -585,10 +592,12 @@ def describe(pkt: Any) -> list[_Node] | None:
             start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
             eapol = _read_layers(nodes, lambda chain: _layers().eapol(data[start:], chain))
             return None if eapol is None else _l2_summaries(eapol)
-        elif ethertype in (0x0800, 0x86DD, 0x0806, 0x8100) or ethertype in _SCAPY_ETHERTYPES:
-            return None
         else:
             start = prev is nodes[0] and 14 or pkt.vlans[-1].offset + 4
+            if ethertype in (0x0800, 0x86DD, 0x0806, 0x8100) or ethertype in _SCAPY_ETHERTYPES:
+                if end - start >= _HEADER_LEN.get(ethertype, 0):
+                    return None
+                # a header cut short: Scapy's dissection of it fails, the rest is Raw
             _tail(nodes, data[start:], b"")
             return _l2_summaries(nodes)
     elif lt in (113, 276):
@@ -616,7 +625,7 @@ def describe(pkt: Any) -> list[_Node] | None:
         nodes.append(node)
         node.summary = _ip_text(node)
         l4_start, l4_end = ip.offset + 20, min(end, ip.offset + ip.len)
-        proto = ip.proto if ip.frag == 0 else -1
+        proto = ip.proto if ip.frag == 0 or ip.proto in _SCAPY_ANY_FRAGMENT else -1
     elif ip6 is not None:
         if ip6.plen == 0 or lt == 228:
             return None
@@ -664,11 +673,21 @@ def describe(pkt: Any) -> list[_Node] | None:
             nodes.append(echo)
             _tail(nodes, b"", data[l4_end:])
             return _l2_summaries(nodes)
-        if proto not in (6, 17):
+        if proto not in (6, 17, 4, 41, 47):
             return None
     else:
         return None
     padding = data[l4_end:] if l4_end < end else b""
+    if proto in (4, 41, 47):   # IP in IP/IPv6 (RFC 2003, 4213), GRE (RFC 2784, 2890)
+        load = data[l4_start:l4_end]
+        if not (_gre(nodes, load) if proto == 47 else _inner_ip(nodes, load, proto)):
+            return None
+        _tail(nodes, b"", padding)
+        return _l2_summaries(nodes)
+    if proto in _L4_HEADER_LEN and l4_end - l4_start < _L4_HEADER_LEN[proto] and \
+            (pkt.tcp if proto == 6 else pkt.udp) is None:
+        _tail(nodes, data[l4_start:l4_end], padding)   # Scapy's TCP/UDP fails: Raw
+        return _l2_summaries(nodes)
     l3 = nodes[-1]
     l3_addrs = (l3.text("src"), l3.text("dst"))
     if proto == 6:
@@ -684,13 +703,18 @@ def describe(pkt: Any) -> list[_Node] | None:
             return None
     elif proto == 17:
         udp = pkt.udp
-        if udp is None or udp.offset != l4_start or udp.len != l4_end - l4_start:
+        if udp is None or udp.offset != l4_start:
+            return None
+        cut = udp.len > l4_end - l4_start and l4_end == end   # snaplen: Scapy reads what is there
+        if udp.len != l4_end - l4_start and not cut:
             return None
         node = _udp(udp)
         nodes.append(node)
         node.summary = "UDP %s:%s > %s:%s" % (l3_addrs[0], node.text("sport"), l3_addrs[1],
                                             node.text("dport"))
         payload = data[l4_start + 8:l4_end]
+        if cut and _bound(_UDP_BINDS, udp.sport, udp.dport) == "DNS":
+            return None   # fastpkt's reading of a cut DNS message is not Scapy's
         if payload and not _app(nodes, pkt, _UDP_BINDS, udp, payload, False):
             return None
     elif proto == 1:
@@ -719,6 +743,10 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if layer is None:
         _tail(nodes, payload, b"")
         return True
+    if layer == "VXLAN" and not over_tcp:
+        return _vxlan(nodes, payload)
+    if layer == "GRE" and not over_tcp:
+        return _gre(nodes, payload)
     if layer in ("BOOTP", "NTP") and not over_tcp:
         if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 in (6, 7):
             return False   # NTPControl, NTPPrivate: Scapy's
@@ -773,10 +801,9 @@ def _llc_nodes(nodes: list[_Node], read: Callable[[list[Any]], Any], body: bytes
     code = nodes[-1].value("code") if nodes[-1].cls == "SNAP" else None
     inner = body[:length][8:]
     if code == 1:
-        carried = describe(_Packet(inner, 1))
+        carried = describe(_Packet(inner, 1, decapsulate=False))
     elif code in (0x0800, 0x86DD, 0x0806):
-        carried = describe(_Packet(b"\0" * 12 + code.to_bytes(2, "big") + inner, 1))
-        carried = carried[1:] if carried is not None else None
+        carried = _carried(inner, code)
     else:
         return None
     if carried is None:
@@ -784,6 +811,117 @@ def _llc_nodes(nodes: list[_Node], read: Callable[[list[Any]], Any], body: bytes
     nodes += carried
     _tail(nodes, b"", body[length:])
     return nodes
+
+
+def _carried(inner: bytes, ethertype: int) -> list[_Node] | None:
+    """The layers of a protocol an EtherType names (after SNAP or GRE), described as fastpkt
+    reads them: given an Ethernet header, which is then left out."""
+    frame = b"\0" * 12 + ethertype.to_bytes(2, "big") + inner
+    carried = describe(_Packet(frame, 1, decapsulate=False))
+    return carried[1:] if carried is not None and len(carried) > 1 else None
+
+
+# the fixed part of the headers (by EtherType or IP protocol) that Scapy fails to read when the
+# bytes end inside it, reading the rest as Raw
+_HEADER_LEN = {0x0800: 20, 0x86DD: 40, 0x8100: 4, 0x88A8: 4, 0x6558: 14}
+_L4_HEADER_LEN = {6: 20, 17: 8}
+
+
+# the first class Scapy reads the packet a tunnel carries as, by how the tunnel names it
+_INNER_CLASS = {4: "IP", 41: "IPv6", 0x0800: "IP", 0x86DD: "IPv6"}
+_INNER_KIND = {4: 0x0800, 41: 0x86DD, 0x0800: 0x0800, 0x86DD: 0x86DD}
+
+
+def _inner_ip(nodes: list[_Node], load: bytes, kind: int) -> bool:
+    """An IPv4 or IPv6 packet inside IP or GRE (``kind``: the protocol or EtherType naming
+    it): False unless fastpkt reads it as the class Scapy does (Scapy reads the class the
+    outer header names whatever the version says)."""
+    if len(load) < _HEADER_LEN[_INNER_KIND[kind]]:
+        _tail(nodes, load, b"")
+        return True
+    inner = describe(_Packet(load, 101, decapsulate=False))
+    if inner is None or inner[0].cls != _INNER_CLASS[kind]:
+        return False
+    nodes += inner
+    return True
+
+
+def _gre(nodes: list[_Node], load: bytes) -> bool:
+    """GRE and what Scapy binds to its protocol: IP, IPv6, Ethernet (0x6558), 802.1Q, ARP;
+    other protocols are Raw. False for what is left to Scapy: PPTP's enhanced GRE (its
+    GRE_PPTP and PPP), a routing header (GRErouting), LLC and EAPOL."""
+    if len(load) >= 4 and load[2:4] == b"\x88\x0b":
+        return False
+    chain: list[Any] = []
+    gre = _layers()._layer(_layers().GRE, load, chain)
+    if gre is None:   # a header cut short: Scapy's dissection fails and the rest is Raw
+        _tail(nodes, load, b"")
+        return True
+    node = _layer_node(gre)
+    if node is None:
+        return False
+    nodes.append(node)
+    rest = load[len(gre._data):]
+    proto = gre._fields["proto"]
+    if not rest:
+        return True
+    if proto in (0x6558, 0x8100) and len(rest) < _HEADER_LEN[proto]:
+        _tail(nodes, rest, b"")
+        return True
+    if proto == 0x6558:
+        carried = describe(_Packet(rest, 1, decapsulate=False))
+    elif proto in (0x8100, 0x0806):
+        carried = _carried(rest, proto)
+        if carried is not None and carried[0].cls == "Dot1Q":   # its summary without Ether's
+            carried[0].summary = "802.1q (%s) vlan %s" % (carried[0].text("type"),
+                                                          carried[0].text("vlan"))
+    elif proto in (122, 0x888E) or gre._fields["routing_present"]:
+        return False
+    elif proto in (0x0800, 0x86DD):
+        return _inner_ip(nodes, rest, proto)
+    else:
+        _tail(nodes, rest, b"")
+        return True
+    if carried is None or carried[0].cls != {0x6558: "Ether", 0x8100: "Dot1Q",
+                                               0x0806: "ARP"}[proto]:
+        return False
+    nodes += carried
+    return True
+
+
+# what VXLAN's NextProtocol says it carries (absent: 0) as Scapy reads it: Ethernet, IPv4, IPv6
+_VXLAN_NEXT = {0: 0x6558, 3: 0x6558, 1: 0x0800, 2: 0x86DD}
+
+
+def _vxlan(nodes: list[_Node], load: bytes) -> bool:
+    """VXLAN (RFC 7348; GPE's NextProtocol and group policy's bits as Scapy reads them) and
+    the packet it carries; another NextProtocol's payload is Raw."""
+    chain: list[Any] = []
+    vx = _layers()._layer(_layers().VXLAN, load, chain)
+    if vx is None:
+        _tail(nodes, load, b"")
+        return True
+    node = _layer_node(vx)
+    if node is None:
+        return False
+    nodes.append(node)
+    rest = load[len(vx._data):]
+    kind = _VXLAN_NEXT.get(vx._fields.get("NextProtocol", 0))
+    if not rest:
+        return True
+    if kind is None:
+        _tail(nodes, rest, b"")
+        return True
+    if kind != 0x6558:
+        return _inner_ip(nodes, rest, kind)
+    if len(rest) < 14:
+        _tail(nodes, rest, b"")
+        return True
+    carried = describe(_Packet(rest, 1, decapsulate=False))
+    if carried is None or carried[0].cls != "Ether":
+        return False
+    nodes += carried
+    return True
 
 
 def _tail(nodes: list[_Node], raw: bytes, padding: bytes) -> None:
@@ -1050,6 +1188,11 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "LLC": {"dsap": _lhex, "ssap": _lhex},
     "SNAP": {"OUI": _oui, "code": _ethertype},
     "STP": {"rootmac": _plain, "bridgemac": _plain},
+    "GRE": {"proto": _ethertype, "chksum": _lhex, "offset": _lhex, "key": _lhex,
+            "sequence_number": _lhex},
+    "VXLAN": {"flags": _plain, "NextProtocol": _by_name({
+        0: "NotDefined", 1: "IPv4", 2: "IPv6", 3: "Ethernet", 4: "NSH"}), "gpflags": _plain,
+        "vni": _lhex, "reserved2": _lhex},
 }
 _ICMP6_OPTION_SUMMARY = {
     "ICMPv6NDOptSrcLLAddr": "%(name)s %(lladdr)s", "ICMPv6NDOptDstLLAddr": "%(name)s %(lladdr)s",
@@ -1094,6 +1237,10 @@ def _layer_summary(node: _Node, name: str) -> str:
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
     if cls == "NTPHeader":
         return "NTP v%s, %s" % (node.value("version"), texts["mode"])
+    if cls == "VXLAN":
+        if node.value("flags") & 0x80:
+            return "VXLAN (vni=%s gpid=%s)" % (texts["vni"], texts["gpid"])
+        return "VXLAN (vni=%s)" % texts["vni"]
     return ""
 
 

@@ -539,7 +539,9 @@ def _tunnel_cases():
                   sa.IP(**ip4) / sa.UDP(sport=40000, dport=4789) / sa.VXLAN(vni=99) / sa.Ether() / payload,
                   sa.IP(**ip4) / sa.UDP(sport=4789, dport=4789) / sa.VXLAN(flags=0x0C, NextProtocol=1 if payload.name == "IP" else 2) / payload,
                   sa.IP(**ip4) / sa.UDP(sport=8472, dport=9) / sa.VXLAN(flags=0x88, gpid=5) / sa.Ether() / payload]
-    outer += [sa.IP(**ip4) / sa.GRE(proto=0x0806) / sa.ARP(), sa.IP(**ip4) / sa.GRE(proto=0x8100) / sa.Dot1Q() / inner[0],
+    outer += [sa.IP(**ip4) / sa.GRE(proto=0x0806) / sa.ARP(), sa.IP(**ip4) / sa.GRE(proto=0x888E) / sa.EAPOL() / sa.EAP(code=3, id=1),
+              sa.IP(**ip4) / sa.UDP(sport=9, dport=4754) / sa.GRE() / inner[0], sa.IP(**ip4, proto=41, frag=2) / inner[1],
+              sa.IP(**ip4) / sa.GRE(proto=0x8100) / sa.Dot1Q() / inner[0],
               sa.IP(**ip4) / sa.GRE(routing_present=1) / inner[0], sa.IP(**ip4) / sa.GRE(proto=0x88BE) / (b"x" * 20),
               sa.IP(**ip4, frag=3, proto=47) / sa.GRE() / inner[0]]
     for o in outer:

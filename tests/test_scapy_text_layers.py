@@ -26,9 +26,54 @@ from _fphelpers import corpus_dir, corpus_files
 sa = pytest.importorskip("_scapy_ref").sa   # Scapy, quiet, with its default layers
 import test_scapy_model as built  # noqa: E402  (its frame builders use Scapy)
 
+def _tunnel_cases():
+    """tests/test_scapy_model.py's tunnels (lengths set to each cut), and more: every GRE
+    flag combination, GRE on UDP 4754, VXLAN on each port Scapy binds, 6in4 fragments, the
+    tunnels Scapy leaves Raw, GRE and VXLAN under 802.1Q, and each cut by a snap length
+    (lengths left as sent) at every byte."""
+    yield from built._tunnel_cases()
+    ip4, ip6 = dict(src="192.0.2.1", dst="192.0.2.2"), dict(src="2001:db8::1", dst="2001:db8::2")
+    tcp = sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=4321, dport=443, flags="S")
+    udp6 = sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5353, dport=9999) / b"abc"
+    frames = []
+    for bits in range(16):
+        gre = sa.GRE(chksum_present=bits & 1, key_present=bits >> 1 & 1, seqnum_present=bits >> 2 & 1,
+                     key=0xDEADBEEF, sequence_number=bits, recursion_control=bits >> 3, flags=bits, version=0)
+        frames += [sa.Ether() / sa.IP(**ip4) / gre / tcp, sa.Ether() / sa.IPv6(**ip6) / gre / udp6,
+                   sa.Ether() / sa.Dot1Q(vlan=5) / sa.IP(**ip4) / gre / sa.Ether(src="02:00:00:00:00:01") / udp6]
+    frames += [
+        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=9, dport=4754) / sa.GRE() / tcp,
+        sa.Ether() / sa.IP(**ip4, proto=41, frag=5) / udp6,
+        sa.Ether() / sa.IP(**ip4, proto=41) / udp6 / (b"\0" * 5),
+        sa.Ether() / sa.IP(**ip4, proto=4) / udp6,   # IPv6 where the header says IPv4
+        sa.Ether() / sa.IPv6(**ip6) / sa.IP(**ip4) / sa.ICMP(type=8) / b"x",
+        sa.Ether() / sa.IPv6(**ip6) / udp6,
+        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x88BE, seqnum_present=1) / (b"\x10" * 8) / sa.Ether() / tcp,
+        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x8847) / b"\0\x01\x01\x40" / tcp,
+        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x888E) / sa.EAPOL(),
+        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=122) / b"\xaa\xaa\x03",
+        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x1234) / b"data",
+        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=40000, dport=6081) / b"\0\0\x65\x58\0\0\x01\0" / sa.Ether() / tcp,
+        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=2152, dport=2152) / b"\x30\xff\0\x28\0\0\0\x01" / tcp,
+        sa.Ether(type=0x8847) / b"\0\x01\x01\x40" / tcp,
+        sa.Ether() / sa.Dot1Q(vlan=9) / sa.IP(**ip4) / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=7) / sa.Ether() / tcp,
+        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=4789, dport=53) / sa.VXLAN(vni=7) / sa.Ether() / tcp,
+        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=1, dport=4790) / sa.VXLAN(flags="NextProtocol+Instance", NextProtocol=4) / b"nsh",
+        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=1, dport=48879) / sa.VXLAN(flags="G+Instance", gpflags="A+D", gpid=7),
+    ]
+    frames += [sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=k, dport=2) / sa.VXLAN(vni=k) / sa.Ether() / tcp
+               for k in (4789, 4790, 6633, 8472, 48879)]
+    for f in frames:
+        wire = bytes(f)
+        yield wire
+        yield from (wire[:cut] for cut in range(14, len(wire)))
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1400),
-         "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 330)}
+         "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 330),
+         "tunnels": (_tunnel_cases, 6400)}
+
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
 
@@ -73,6 +118,37 @@ def test_corpus_packets_print_as_scapy():
     assert carried == 0 or native >= carried // 2
 
 
+TUNNEL_LAYERS = {"GRE", "GRE_PPTP", "VXLAN"}
+
+
+def test_corpus_tunnels_print_as_scapy():
+    """Every corpus packet Scapy reads a tunnel in (GRE, VXLAN, IP in IP/IPv6) or fastpkt
+    decapsulates (Geneve, GTP-U, MPLS, ERSPAN: Raw to Scapy): Scapy's text, natively for all
+    but PPTP's GRE (GRE_PPTP, PPP) and RIP inside GRE: Scapy's."""
+    d = corpus_dir()
+    native = carried = 0
+    for name in corpus_files():
+        try:
+            with fp.open(str(d / name), on_error="stop") as r:
+                packets = list(r)
+        except fp.Error:
+            continue
+        for p in packets:
+            s = sa.conf.l2types[p.linktype](p.wire)
+            names = [c.__name__ for c in s.layers()]
+            if not (p.tunnels or TUNNEL_LAYERS & set(names) or
+                    any(a in ("IP", "IPv6") and b in ("IP", "IPv6") for a, b in zip(names, names[1:]))):
+                continue
+            carried += 1
+            facade = fs.ScapyPacket(p.wire, p.linktype)
+            _same_text(facade, s, (name, p.time))
+            if text.describe(facade) is not None:
+                native += 1
+            else:
+                assert {"GRE_PPTP", "RIP"} & set(names), (name, p.time)
+    assert carried == 0 or native >= carried * 9 // 10
+
+
 # one frame of each kind, built once here as hex so the subprocess below needs no Scapy
 _NO_SCAPY = r"""
 import sys
@@ -102,6 +178,8 @@ def test_rendering_imports_no_scapy():
         sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0800) / sa.IP() / sa.UDP(sport=1000, dport=2000) / b"x",
         sa.Ether() / sa.EAPOL() / sa.EAP(code=2, id=1, type=1, identity=b"bob"),
         sa.Ether() / sa.EAPOL() / sa.EAP_TLS(code=1, id=2, L=1, tls_message_len=3, tls_data=b"abc"),
+        sa.Ether() / sa.IP() / sa.GRE(key_present=1, key=5) / sa.IPv6() / sa.UDP(sport=1, dport=2),
+        sa.Ether() / sa.IP() / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=3) / sa.Ether() / sa.IP() / sa.ICMP(),
     ]
     wires = [bytes(f) for f in frames]
     for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too

@@ -124,6 +124,10 @@ def test_decapsulate_false_keeps_the_outer_packet(corpus):
     assert inner.outer_ip.src == outer.ip.src and inner.ip.src != outer.ip.src
     assert inner.outer_ip.checksum_ok() == outer.ip.checksum_ok()
     assert inner.wire == outer.raw
+    # Packet() from bytes decapsulates the same way, unless told not to
+    made = fp.Packet(outer.raw, 1, decapsulate=False)
+    assert made.layers == outer.layers and made.tunnels == () and made.ip.src == outer.ip.src
+    assert fp.Packet(outer.raw, 1).layers == inner.layers
 
 
 def test_flows_key_on_the_inner_packet(corpus, tshark_ok):

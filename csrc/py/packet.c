@@ -395,12 +395,13 @@ static void packet_dealloc(PyObject *self)
 
 static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"data", "linktype", "time", "wirelen", NULL};
+    static char *kwlist[] = {"data", "linktype", "time", "wirelen", "decapsulate", NULL};
     Py_buffer buf;
     unsigned int linktype = FP_LINKTYPE_ETHERNET;
     PyObject *time = Py_None, *wirelen_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|IOO:Packet", kwlist, &buf, &linktype, &time,
-                                     &wirelen_obj))
+    int decapsulate = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|IOO$p:Packet", kwlist, &buf, &linktype, &time,
+                                     &wirelen_obj, &decapsulate))
         return NULL;
     fp_state *st = fp_state_from_type(tp);
     PyObject *res = NULL;
@@ -432,7 +433,7 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     /* tp: fastpkt.scapy's subclass too (its sr() answers), which leaves tunnels as Scapy does */
     res = (PyObject *)packet_copy(st, tp, buf.buf, (uint32_t)buf.len, (uint32_t)buf.len,
                                   (uint32_t)wirelen, linktype, ts_ns,
-                                  tp == st->Packet_Type ? 0 : FP_DISSECT_NO_TUNNELS);
+                                  tp == st->Packet_Type && decapsulate ? 0 : FP_DISSECT_NO_TUNNELS);
 done:
     PyBuffer_Release(&buf);
     return res;
@@ -816,8 +817,8 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
     return r;
 }
 
-/* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE,
- * VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3 length, EAPOL. Its lookups
+/* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE
+ * (also on UDP port 4754), VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3 length, EAPOL. Its lookups
  * then also find those layers, which the facade's chain (fastpkt/_scapy_layers.py) holds: the
  * hook answers. */
 static int facade_scapy_goes_on(const fp_dissection *d)
@@ -827,7 +828,7 @@ static int facade_scapy_goes_on(const fp_dissection *d)
     if (FP_HAS(d, FP_L_UDP)) {
         uint16_t sp = d->sport, dp = d->dport;
         return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
-               sp == 4790 || sp == 6633 || sp == 8472 || sp == 123 || dp == 123 ||
+               sp == 4790 || sp == 6633 || sp == 8472 || sp == 123 || dp == 123 || dp == 4754 ||
                ((sp == 67 || sp == 68) && (dp == 67 || dp == 68));
     }
     return (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) &&
@@ -1269,9 +1270,10 @@ PyObject *fp_packet_facade_getattro(PyObject *self, PyObject *name)
 }
 
 PyDoc_STRVAR(packet_doc,
-             "Packet(data, linktype=1, time=None, wirelen=None)\n--\n\n"
+             "Packet(data, linktype=1, time=None, wirelen=None, *, decapsulate=True)\n--\n\n"
              "A captured packet: metadata, dissected layers (views over its bytes) and anomalies.\n"
-             "Layer attributes (eth, ip, tcp, dns, ...) are None when absent.");
+             "Layer attributes (eth, ip, tcp, dns, ...) are None when absent.\n"
+             "decapsulate: views are a tunnelled packet's innermost (True) or outer headers.");
 
 static PyType_Slot packet_slots[] = {
     {Py_tp_doc, (void *)packet_doc},
