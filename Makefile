@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 # dnsmasq-base (the binary, no system service) and bind9-dnsutils (dig): the DNS lab test.
 APT_PACKAGES := libpcap-dev libssl-dev pkg-config gcc make tcpdump iproute2 iptables ethtool openssl \
                 tshark zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libpcre2-dev flex bison \
-                dnsmasq-base bind9-dnsutils
+                dnsmasq-base bind9-dnsutils faketime
 # Release pins (libpcap and OpenSSL for wheels): one file, read by make, sh and cibuildwheel.
 include packaging/versions.env
 FUZZ_SECONDS ?= 60

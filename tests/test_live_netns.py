@@ -1069,7 +1069,7 @@ def test_examples_live_match_offline(tmp_path):
 # ------------------------------------------------------------------ the course's scripts, live
 # examples/course/ sniffers that print while they capture, run live on lo under fastpkt.scapy
 # and, at the same time on the same replay, with the import switched back to real Scapy.
-# (lab5_tcp_flow_report is not here: it prints once its capture ends, examples/README.md says why)
+# (lab5_tcp_flow_report prints once its 5-minute capture ends: test_lab5_live_under_faketime)
 COURSE_LIVE = ["dns_sniffer", "dns_analyzer", "tcp_session_tracker", "arp_monitor", "http_requests", "tls_sni",
                "signature_matcher", "port_scan_detector", "lab1_packet_sniffer", "lab3_dns_analyzer",
                "basic_sniffer"]
@@ -1312,3 +1312,86 @@ def test_dns_lab_dnsmasq_dig_tshark(tmp_path):
         n = int(r["dns.count.answers"])
         ttls = [float(v) for v in r["dns.resp.ttl"].split(",") if v][:n]  # answers come first
         assert len(t.answers) == n and list(t.TTLs) == ttls, (r, t)
+
+
+# ------------------------------------------------------------------ Lab 5, live with time sped up
+LAB5_SPEED = 10   # faketime's rate: the lab's 300 s capture ends after 30 s of wall clock
+
+
+def _tree_waiting(pid: int) -> int:
+    """_threads_waiting over a process and its descendants (faketime runs the script as
+    its child)."""
+    n, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        n += _threads_waiting(p)
+        for task in Path("/proc/%d/task" % p).glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return n
+
+
+def test_lab5_live_under_faketime(tmp_path):
+    """Lab 5 captures for 5 minutes and only then prints its top flows. Run live under
+    libfaketime (``faketime -f '+0 x10'``: clock_gettime and poll/select timeouts scaled,
+    which both fastpkt's capture deadline and Scapy's sniff loop go by), under fastpkt.scapy
+    and under Scapy at once, on the same veth pair and the same replay of the sample, paced
+    and over well before either capture's end: both print what the lab prints offline on
+    the sample, line for line."""
+    import _course
+
+    why = requirements(("ip", "iptables"))
+    if why:
+        pytest.skip(why)
+    if shutil.which("faketime") is None:
+        pytest.skip("faketime is not installed (Debian package faketime)")
+    pytest.importorskip("scapy.all")
+    os.chmod(tmp_path, 0o777)
+    sample = EXAMPLES / "data" / "sample.pcap"
+    script = "lab5_tcp_flow_report.py"
+    r = subprocess.run([PY, str(_course.COURSE / script), "--pcap", str(sample)], cwd=tmp_path,
+                       capture_output=True, text=True, env=CHILD_ENV, timeout=GUARD_S)
+    assert r.returncode == 0, r.stderr
+    offline = r.stdout.splitlines()
+    assert len(offline) == 10, offline
+    scapy_dir = _course.scapy_copy(tmp_path / "scapy-src")
+    env = dict(CHILD_ENV, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+    try:
+        with Netns("fplab5") as ns:
+            for cmd in (["ip", "link", "add", "fpa", "type", "veth", "peer", "name", "fpb"],
+                        ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/fpa/disable_ipv6"],
+                        ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/fpb/disable_ipv6"],
+                        ["ip", "link", "set", "fpa", "mtu", "65535", "up"],
+                        ["ip", "link", "set", "fpb", "mtu", "65535", "up"]):
+                r = ns.exec(cmd)
+                if r.returncode:
+                    raise NetnsError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+            # the replayed TCP is not answered by this namespace's stack (no RSTs captured)
+            if ns.exec(["iptables", "-t", "raw", "-A", "PREROUTING", "-j", "DROP"]).returncode:
+                pytest.skip("cannot add the iptables raw DROP rule")
+            runs = {}
+            for form, src in (("fastpkt", _course.COURSE), ("scapy", scapy_dir)):
+                cwd = tmp_path / form
+                cwd.mkdir()
+                runs[form] = Child(ns, "", argv=["faketime", "-f", "+0 x%d" % LAB5_SPEED, PY, str(src / script),
+                                                 "--iface", "fpb"], cwd=cwd, env=env)
+            started = time.monotonic()
+            for form, c in runs.items():
+                assert wait_until(lambda: c.proc.poll() is not None or _tree_waiting(c.proc.pid) >= 1,
+                                  GUARD_S), "%s did not start capturing" % form
+                assert c.proc.poll() is None, (form, c.finish(5))
+            rep = ns.exec([PY, "-c", REPLAY.replace('("lo", 0)', '("fpa", 0)'), str(sample)], timeout=GUARD_S)
+            assert "REPLAYED 179" in rep.stdout, rep.stderr
+            # the replay must be over well before the first capture's sped-up end
+            assert time.monotonic() - started < 300 / LAB5_SPEED / 2, "the machine is too slow for this speed"
+            outs = {}
+            for form, c in runs.items():
+                rc, err = c.finish(GUARD_S + 300 / LAB5_SPEED)
+                assert rc == 0, (form, rc, err[-3000:])
+                outs[form] = c.lines
+    except NetnsError as exc:
+        pytest.skip(str(exc))
+    assert outs["fastpkt"] == offline
+    assert outs["scapy"] == offline
