@@ -367,6 +367,7 @@ PyObject *fp_layer_get_ip6(PyObject *self, void *closure)
 static PyObject *l4_checksum_ok(PyObject *self, PyObject *unused)
 {
     (void)unused;
+    if (LAYER(self)->pkt == NULL) return fp_builder_method(self, "checksum_ok");
     return tristate(fp_l4_checksum_ok(ldata(LAYER(self)), &LAYER(self)->pkt->d));
 }
 
@@ -471,6 +472,52 @@ PyObject *fp_layer_getattro(PyObject *self, PyObject *name)
     return view_getattro(self, name, pkt->st);
 }
 
+/* The protocols' getters and methods read a view's packet. Their descriptors accept any
+ * instance of the class, and a builder has no packet (`fp.IP.src.__get__(fp.IP())` by hand;
+ * `b.src` never gets here, fp_build_getattro answers it): the builder's own attribute lookup
+ * answers instead, as `b.src` would. Each getset entry of a protocol class goes through
+ * view_only_get, holding the entry as it was; the fast paths keep the original
+ * (fp_view_getter). */
+static PyObject *view_only_get(PyObject *self, void *c)
+{
+    const PyGetSetDef *d = c;
+    if (LAYER(self)->pkt == NULL) return PyObject_GetAttrString(self, d->name);
+    return d->get(self, d->closure);
+}
+
+const PyGetSetDef *fp_view_getter(const PyGetSetDef *d)
+{
+    return d->get == view_only_get ? (const PyGetSetDef *)d->closure : d;
+}
+
+PyObject *fp_builder_method(PyObject *self, const char *name)
+{
+    return PyObject_CallMethod(self, name, NULL);
+}
+
+static int guard_getters(const PyType_Spec *spec)
+{
+    for (const PyType_Slot *s = spec->slots; s->slot; s++) {
+        if (s->slot != Py_tp_getset || s->pfunc == NULL) continue;
+        PyGetSetDef *g = s->pfunc;
+        size_t n = 0;
+        while (g[n].name) n++;
+        if (n == 0 || g[0].get == view_only_get) return 0; /* done by an earlier import */
+        /* the static entries' originals, for the life of the process (as the entries) */
+        PyGetSetDef *orig = PyMem_RawMalloc(n * sizeof *orig);
+        if (orig == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(orig, g, n * sizeof *orig);
+        for (size_t i = 0; i < n; i++) {
+            g[i].get = view_only_get;
+            g[i].closure = &orig[i];
+        }
+    }
+    return 0;
+}
+
 static int layer_fast_init(fp_state *st, int id, const PyGetSetDef *defs)
 {
     static const char *const hot[] = {"src", "dst", "sport", "dport", "proto", "ttl", "flags",
@@ -482,7 +529,7 @@ static int layer_fast_init(fp_state *st, int id, const PyGetSetDef *defs)
             PyObject *name = PyUnicode_InternFromString(d->name);
             if (name == NULL) return -1;
             st->layer_fast[id][st->layer_fast_n[id]].name = name;
-            st->layer_fast[id][st->layer_fast_n[id]].def = d;
+            st->layer_fast[id][st->layer_fast_n[id]].def = fp_view_getter(d);
             st->layer_fast_n[id]++;
             break;
         }
@@ -698,7 +745,7 @@ static PyObject *family_attr_get(PyObject *self, PyObject *obj, PyObject *type)
     /* the family's descriptors would refuse this class (not a subclass of theirs): their C
      * functions take any view */
     if (Py_IS_TYPE(v, &PyGetSetDescr_Type)) {
-        const PyGetSetDef *d = ((PyGetSetDescrObject *)v)->d_getset;
+        const PyGetSetDef *d = fp_view_getter(((PyGetSetDescrObject *)v)->d_getset);
         return d->get(obj, d->closure);
     }
     if (Py_IS_TYPE(v, &PyMethodDescr_Type)) {
@@ -818,7 +865,7 @@ static int hot_types_register(PyObject *m, fp_state *st)
                 PyErr_Format(PyExc_SystemError, "fastpkt: %s has no getter for %s", base->tp_name, members[k].name);
                 return -1;
             }
-            st->hot_field_defs[i][k] = d;
+            st->hot_field_defs[i][k] = fp_view_getter(d);
         }
     }
     PyTypeObject *attr_tp = (PyTypeObject *)PyType_FromSpec(&family_attr_spec);
@@ -889,6 +936,7 @@ int fp_layers_register(PyObject *m, fp_state *st)
 
     for (size_t i = 0; i < N_LAYER_DEFS; i++) {
         const fp_layer_def *def = layer_defs[i];
+        if (guard_getters(def->spec) < 0) goto fail;
         PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(m, def->spec, (PyObject *)base);
         if (tp == NULL) goto fail;
         PyObject *fields = fields_tuple(def->fields);

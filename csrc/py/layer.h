@@ -130,6 +130,11 @@ extern const fp_layer_def fp_layer_ether, fp_layer_sll, fp_layer_loop, fp_layer_
     fp_layer_ip4, fp_layer_ip6, fp_layer_tcp, fp_layer_udp, fp_layer_icmp, fp_layer_icmp6, fp_layer_dns,
     fp_layer_http, fp_layer_tls, fp_layer_radiotap, fp_layer_dot11;
 
+/* A protocol getter's entry as written (the class holds it behind the builder guard). */
+const PyGetSetDef *fp_view_getter(const PyGetSetDef *d);
+/* A view method called by hand on a builder: the builder's own `self.name()`. */
+PyObject *fp_builder_method(PyObject *self, const char *name);
+
 /* A class attribute of an immutable type, set before first use. */
 int fp_layer_set_class_attr(PyTypeObject *tp, const char *name, PyObject *value);
 

@@ -6,6 +6,7 @@ static PyObject *ip4_checksum_ok(PyObject *self, PyObject *unused)
 {
     (void)unused;
     const FpLayer *l = LAYER(self);
+    if (l->pkt == NULL) return fp_builder_method(self, "checksum_ok");
     if (!louter(l)) return tristate(fp_ip4_checksum_ok(ldata(l), &l->pkt->d));
     fp_dissection outer = l->pkt->d; /* the outer header in the IPv4 slot */
     outer.layer[FP_L_IP4] = l->pkt->d.outer_ip;
