@@ -960,8 +960,8 @@ def _bootp(data: bytes, chain: list[Any]) -> None:
 
 # ---------------------------------------------------------------- NTP
 # NTP (RFC 5905) on UDP port 123: Scapy's NTPHeader for modes 0-5 (NTPControl and NTPPrivate,
-# modes 6 and 7, are Raw here), then NTPAuthenticator for a MAC-sized tail; extension fields
-# (Scapy's NTPExtensions) are Raw here.
+# modes 6 and 7, are Raw here), then NTPAuthenticator for a MAC-sized tail, or NTPExtensions
+# (RFC 7822's extension fields and a 20-byte MAC) for a longer one.
 def _fixed_point(frac_bits: int) -> Callable[[int], Any]:
     """Scapy's FixedPointField.i2h: a Decimal with the fraction rounded to log10(2**bits) digits."""
     digits = len(str(1 << frac_bits)) - 1
@@ -1007,6 +1007,62 @@ class NTPAuthenticator(_Layer):
     _desc = [("key_id", "I", None), ("dgst", "rest", None)]
 
 
+class Packet(_Layer):
+    """Scapy's bare Packet, which an extension's ``value`` holds (its bytes are its Raw payload)."""
+
+    __slots__ = ()
+    name = "Packet"
+
+
+class NTPExtension(_Layer):
+    __slots__ = ()
+    name = "extension"
+    _desc = [("type", "H", None), ("len", "H", None), ("value", "value", None)]
+    _held = ("value",)
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        held: list[Any] = []   # a bare Packet, its payload the bytes as Raw
+        _layer(Packet, b"", held)
+        _raw(data[pos:], held)
+        return held[0], len(data)
+
+
+class NTPExtensions(_Layer):
+    __slots__ = ()
+    name = "NTPv4 extensions"
+    _desc = [("extensions", "exts", None), ("mac", "auth", None)]
+    _held = ("extensions", "mac")
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        if kind == "auth":   # the last 20 bytes (Scapy's MD5 tail): key id and digest
+            held: list[Any] = []
+            _layer(NTPAuthenticator, data[pos:], held)
+            return held[0], len(data)
+        # Scapy's NTPExtPacketListField: fields of at least 16 bytes, each its length (at most
+        # what is left, all of it for 0) long; a shorter one or what is left is Raw
+        exts, out = data[pos:len(data) - _NTP_MAC_TAIL], []
+        while len(exts) >= 16:
+            n = min(int.from_bytes(exts[2:4], "big"), len(exts)) or len(exts)
+            out.append(_held_layer(NTPExtension, exts[:n]) if n >= 16 else _m.Raw(exts[:n]))
+            exts = exts[n:]
+        if exts:
+            out.append(_m.Raw(exts))
+        return out, len(data) - _NTP_MAC_TAIL
+
+
+_NTP_MAC_TAIL = 20
+
+
+def _held_layer(cls: type, data: bytes) -> Any:
+    """A layer a field holds (its own chain); these layers always read (no fixed field is
+    short of the bytes given)."""
+    held: list[Any] = []
+    _layer(cls, data, held)
+    return held[0]
+
+
 def _ntp(data: bytes, chain: list[Any]) -> None:
     if len(data) < 8 or data[0] & 7 in (6, 7):
         _raw(data, chain)
@@ -1018,6 +1074,8 @@ def _ntp(data: bytes, chain: list[Any]) -> None:
     rest = data[len(head._data):]
     if len(rest) - 4 in (16, 20, 32, 48, 64):
         _layer(NTPAuthenticator, rest, chain)
+    elif len(rest) > _NTP_MAC_TAIL:
+        _layer(NTPExtensions, rest, chain)
     else:
         _raw(rest, chain)
 
@@ -1040,7 +1098,7 @@ def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
     return True
 
 
-CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator)
+CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator, NTPExtensions, NTPExtension)
 
 
 # ---------------------------------------------------------------- 802.3, LLC, SNAP, STP
@@ -1148,7 +1206,8 @@ CLASSES += (Dot3, LLC, SNAP, STP)
 # 802.1X (IEEE 802.1X-2010 section 11) on EtherType 0x888E, after Ethernet, 802.1Q or SNAP:
 # Scapy's EAPOL, its body within its length (the rest Padding), EAP (RFC 3748) for EAP
 # packets, as the method's class Scapy dispatches a request or response to (MD5, TLS, TTLS,
-# PEAP, FAST, LEAP); the bytes after an EAP message are Padding. EAPOL-Key and MKA are Raw here.
+# PEAP, FAST, LEAP); the bytes after an EAP message are Padding. EAPOL-Key as Scapy's
+# EAPOL_KEY; MKA is Raw here.
 class EAPOL(_Layer):
     __slots__ = ()
     name = "EAPOL"
@@ -1239,6 +1298,34 @@ class LEAP(EAP):
 _EAP_METHODS: dict[int, type] = {4: EAP_MD5, 13: EAP_TLS, 17: LEAP, 21: EAP_TTLS, 25: EAP_PEAP, 43: EAP_FAST}
 
 
+class EAPOL_KEY(_Layer):
+    """An EAPOL-Key frame (802.1X-2010 11.9, 802.11-2016 12.7.2: WPA's handshakes)."""
+
+    __slots__ = ()
+    name = "EAPOL_KEY"
+    _desc = [("key_descriptor_type", "B", None),
+             ("", "bits", [("res2", 2), ("smk_message", 1), ("encrypted_key_data", 1),
+                           ("request", 1), ("error", 1), ("secure", 1), ("has_key_mic", 1),
+                           ("key_ack", 1), ("install", 1), ("res", 2), ("key_type", 1),
+                           ("key_descriptor_type_version", 3)]),
+             ("key_length", "H", None), ("key_replay_counter", "Q", None),
+             ("key_nonce", "fix", 32), ("key_iv", "fix", 16), ("key_rsc", "fix", 8),
+             ("key_id", "fix", 8), ("key_mic", "fix", 16), ("key_data_length", "H", None),
+             ("key_data", "len", lambda f: f["key_data_length"])]
+
+
+def _eapol_key(body: bytes, chain: list[Any]) -> None:
+    """EAPOL_KEY, then (Scapy's extract_padding) ``key_length`` bytes of payload, Padding after."""
+    key = _layer(EAPOL_KEY, body, chain)
+    if key is None:
+        _raw(body, chain)
+        return
+    rest, n = body[len(key._data):], key._fields["key_length"]
+    _raw(rest[:n], chain)
+    if rest[n:]:
+        chain.append(_m._linked(_m.Padding, rest[n:], chain))
+
+
 def eapol(data: bytes, chain: list[Any]) -> None:
     """EAPOL after an EtherType 0x888E (Ethernet, 802.1Q, SNAP) and what Scapy reads in it."""
     head = _layer(EAPOL, data, chain)
@@ -1256,10 +1343,12 @@ def eapol(data: bytes, chain: list[Any]) -> None:
             _raw(body, chain)
         elif body[len(eap._data):]:   # EAP's payload is Padding
             chain.append(_m._linked(_m.Padding, body[len(eap._data):], chain))
+    elif body and f["type"] == 3:
+        _eapol_key(body, chain)
     else:
         _raw(body, chain)
     if pad:
         chain.append(_m._linked(_m.Padding, pad, chain))
 
 
-CLASSES += (EAPOL, EAP, EAP_MD5, EAP_TLS, EAP_TTLS, EAP_PEAP, EAP_FAST, LEAP)
+CLASSES += (EAPOL, EAP, EAP_MD5, EAP_TLS, EAP_TTLS, EAP_PEAP, EAP_FAST, LEAP, EAPOL_KEY)

@@ -277,11 +277,14 @@ def _records_of(layer: Any) -> list[Any]:
         return list(layer._fields["options"])
     if type(layer).__name__ == "DNS" and isinstance(layer, _Fields):   # a tunnelled DNS
         return [r for sec in ("qd", "an", "ns", "ar") for r in layer._fields[sec]]
-    if isinstance(layer, _Fields):   # MLDv2 records, a redirected header's packet (Scapy's
-        held = layer._fields.get("records") or layer._fields.get("pkt")   # packet fields)
-        if isinstance(held, list):
-            held = held[0] if held else None
-        return [] if held is None else list(held._following())
+    if isinstance(layer, _Fields):   # packets held in fields (Scapy's packet fields: MLDv2
+        out: list[Any] = []           # records, NTP extensions...), each searched as Scapy does
+        for name in type(layer)._held:
+            held = layer._fields.get(name)
+            for packet in held if isinstance(held, list) else () if held is None else (held,):
+                for inner in packet._following():
+                    out += [inner] + _records_of(inner)
+        return out
     if not isinstance(layer, _C.DNS):
         return []
     return [r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec]
@@ -795,6 +798,8 @@ class _Fields(_Linked):
     _fields: dict[str, Any]
     _data: bytes
     _offset: int   # of the view it stands for (ICMPv6 echo), else -1
+    # the fields that hold packets (Scapy's PacketField, PacketListField), which lookups search
+    _held: tuple[str, ...] = ("records", "pkt")
 
     @property
     def fields(self) -> dict[str, Any]:

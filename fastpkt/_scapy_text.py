@@ -750,10 +750,7 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if layer in ("BOOTP", "NTP") and not over_tcp:
         if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 in (6, 7):
             return False   # NTPControl, NTPPrivate: Scapy's
-        read = _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain))
-        # bytes after an NTP header may be Scapy's NTPExtensions: left to Scapy
-        return read is not None and not (layer == "NTP" and len(read) > 1 and read[-2].cls ==
-                                         "NTPHeader" and read[-1].cls == "Raw")
+        return _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain)) is not None
     if layer != "DNS" or pkt.dns is None or over_tcp:
         return False
     node = _dns(pkt.dns)
@@ -1184,6 +1181,7 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
                   "dispersion": _plain, "id": _plain, "ref_id": _str_enum(_NTP_REF_IDS),
                   "ref": _ntp_time, "orig": _ntp_time, "recv": _ntp_time, "sent": _ntp_time},
     "NTPAuthenticator": {"dgst": _hex_str},
+    "NTPExtensions": {}, "NTPExtension": {}, "Packet": {},
     "Dot3": {"dst": _plain, "src": _plain},
     "LLC": {"dsap": _lhex, "ssap": _lhex},
     "SNAP": {"OUI": _oui, "code": _ethertype},
@@ -1231,7 +1229,7 @@ def _layer_summary(node: _Node, name: str) -> str:
                 return "DHCP %s" % _DHCP_TYPES.get(opt[1], "").capitalize()
     if cls == "EAPOL":
         return "EAPOL %s" % texts["type"]
-    if cls.startswith("EAP") or cls == "LEAP":
+    if cls.startswith("EAP_") or cls in ("EAP", "LEAP"):
         return _eap_summary(node)
     if cls.startswith("ICMPv6Echo"):
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
@@ -1327,6 +1325,12 @@ _LAYER_FIELDS.update({
     "EAP_TLS": {**_EAP_TEXT, "tls_data": _hex_str}, "EAP_PEAP": {**_EAP_TEXT, "tls_data": _hex_str},
     "EAP_TTLS": {**_EAP_TEXT, "data": _hex_str}, "EAP_FAST": {**_EAP_TEXT, "data": _hex_str},
     "LEAP": {**_EAP_TEXT, "unused": _lhex, "challenge_response": _hex_str},
+    "EAPOL_KEY": {"key_descriptor_type": _by_name({1: "RC4", 2: "RSN"}),
+                  "key_type": _by_name({0: "Group/SMK", 1: "Pairwise"}),
+                  "key_descriptor_type_version": _by_name({
+                      1: "HMAC-MD5+ARC4", 2: "HMAC-SHA1-128+AES-128", 3: "AES-128-CMAC+AES-128"}),
+                  **{k: _hex_str for k in ("key_nonce", "key_iv", "key_rsc", "key_id", "key_mic",
+                                           "key_data")}},
 })
 
 
@@ -1362,8 +1366,15 @@ def _layer_node(layer: Any) -> _Node | None:
     human = getattr(type(layer), "_human", {})
     raw = layer._fields
     fields: list[tuple[str, Any, Any, bool]] = []
+    held_fields = type(layer)._held
     for name, value in raw.items():
-        if name == "records" or (name == "options" and cls.startswith("IPv6ExtHdr")):
+        if name in held_fields and name != "pkt" and not isinstance(value, list):
+            chain = _held_chain(value)   # a packet field: its chain, shown under the field
+            if chain is None:
+                return None
+            fields.append((name, tuple(chain), None, True))
+            continue
+        if name in held_fields and name != "pkt" or (name == "options" and cls.startswith("IPv6ExtHdr")):
             # MLDv2: a list holding the first record (the rest its payload); IPv6 options
             chains = []
             for held in value:

@@ -616,6 +616,14 @@ def _udp_app_cases():
     head = bytes(sa.NTPHeader(mode=4, stratum=1, ref_id=b"GPS "))
     for tail in (20, 24, 36, 52, 68, 10, 40, 100):
         wires.append(sa.IP(**ip) / sa.UDP(sport=50000, dport=123) / (head + bytes(range(tail))))
+    # NTPv4 extension fields (RFC 7822) before a MAC: 1..3 of them, lengths 0 (the rest), short
+    # of 16 (Raw), past the bytes, unaligned, and bytes left over
+    mac = bytes(sa.NTPAuthenticator(key_id=7, dgst=b"\x5a" * 16))
+    exts = [bytes(sa.NTPExtension(type=0x0104, len=16 + 4 * i, value=sa.Raw(bytes(range(12 + 4 * i))))) for i in range(3)]
+    for tail in (exts[0], exts[0] + exts[1], exts[2] + exts[0] + exts[1], exts[1] + b"zz",
+                 b"\x02\x04\x00\x00" + b"e" * 20, b"\x02\x04\x00\x08" + b"e" * 20, b"\x02\x04\x01\x00" + b"e" * 30,
+                 b"\x02\x04\x00\x13" + b"e" * 15 + exts[0], b"x"):
+        wires.append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (head + tail + mac))
     # DNS comes first in Scapy's order of UDP bindings (uncut: a cut DNS message is another matter)
     yield bytes(sa.Ether() / sa.IP(**ip) / sa.UDP(sport=53, dport=123) / sa.DNS(qd=sa.DNSQR(qname="a.example")))
     for w in wires:
@@ -630,7 +638,7 @@ def _udp_app_cases():
 
 
 def test_bootp_dhcp_ntp_read_as_scapy():
-    """BOOTP, DHCP's options list, NTPHeader and its authenticator: the chain, every field,
+    """BOOTP, DHCP's options list, NTPHeader, its authenticator and extensions: the chain, every field,
     ``in``/``[]``/``getlayer``, attributes Scapy converts (NTP's fixed-point times), against
     Scapy's dissection of the same bytes cut at every length."""
     n = 0
@@ -638,18 +646,24 @@ def test_bootp_dhcp_ntp_read_as_scapy():
         s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
         _compare(("built", n), p, s)
         ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
-        if ours != theirs:   # NTPControl, NTPPrivate, NTPExtensions: Raw here
+        if ours != theirs:   # NTPControl, NTPPrivate: Raw here
             k = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
             assert ours[k] == "Raw" and theirs[k] not in MODELLED, (ours, theirs)
             continue
-        for cls in ("BOOTP", "DHCP", "NTPHeader", "NTPAuthenticator", "Raw", "Padding", "UDP"):
+        for cls in ("BOOTP", "DHCP", "NTPHeader", "NTPAuthenticator", "NTPExtensions", "NTPExtension",
+                    "Raw", "Padding", "UDP"):
+            # Scapy's lookups also search packet fields (an extension's value holds a Raw)
             assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (cls, wire.hex())
             if cls in s:
                 assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
                 assert p[cls].payload.name == s[cls].payload.name
-                assert p.getlayer(cls).underlayer.name == s.getlayer(cls).underlayer.name
+                # a layer held in a field has no underlayer in Scapy (nor here)
+                assert getattr(p.getlayer(cls).underlayer, "name", None) == getattr(
+                    s.getlayer(cls).underlayer, "name", None), (cls, wire.hex())
+                second = s.getlayer(cls, 2)
+                assert getattr(p.getlayer(cls, 2), "name", None) == getattr(second, "name", None)
         for attr in ("options", "xid", "chaddr", "yiaddr", "mode", "stratum", "delay", "dispersion",
-                     "id", "ref_id", "ref", "orig", "recv", "sent", "key_id", "dgst"):
+                     "id", "ref_id", "ref", "orig", "recv", "sent", "key_id", "dgst", "extensions", "mac"):
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 1200
@@ -713,7 +727,7 @@ def test_dot3_llc_snap_stp_read_as_scapy():
 
 
 def _eapol_cases():
-    """EAPOL (start, logoff, EAP packets, a key frame Scapy reads as EAPOL_KEY) with EAP of every
+    """EAPOL (start, logoff, EAP packets, EAPOL-Key frames of every descriptor) with EAP of every
     class Scapy dispatches to (requests, responses, success, failure, Nak, MD5, TLS, TTLS, PEAP,
     FAST, LEAP), after Ethernet, 802.1Q and SNAP; each cut at every length, with trailers."""
     eaps = [sa.EAP(code=1, id=1, type=1, message=b"hello"), sa.EAP(code=2, id=1, type=1, identity=b"bob"),
@@ -725,9 +739,25 @@ def _eapol_cases():
             sa.EAP_FAST(code=1, id=9, data=b"f"), sa.LEAP(code=1, id=10, challenge_response=b"\x07" * 8, username=b"alice")]
     bodies = [sa.EAPOL(type=1), sa.EAPOL(type=2, version=2), sa.EAPOL(len=3) / b"\x01\x02\x03"]
     bodies += [sa.EAPOL(version=3) / e for e in eaps] + [sa.EAPOL() / eaps[1] / b"trail"]
+    # EAPOL-Key: WPA2's four messages (RSN descriptors, key data in 2 and 3), a WPA (254) and an
+    # RC4 descriptor, a key_length shorter than what follows the key data (Raw, then Padding)
+    rsn = dict(key_descriptor_type=2, key_type=1, key_descriptor_type_version=2, key_length=16)
+    keys = [sa.EAPOL_KEY(**rsn, key_ack=1, has_key_mic=0, key_replay_counter=1, key_nonce=b"\x11" * 32),
+            sa.EAPOL_KEY(**rsn, key_replay_counter=1, key_nonce=b"\x22" * 32, key_mic=b"\x33" * 16,
+                         key_data=bytes.fromhex("30140100000fac040100000fac040100000fac020000")),
+            sa.EAPOL_KEY(**rsn, key_ack=1, install=1, secure=1, encrypted_key_data=1, key_replay_counter=2,
+                         key_nonce=b"\x11" * 32, key_mic=b"\x44" * 16, key_data=b"\x55" * 56),
+            sa.EAPOL_KEY(**rsn, secure=1, key_replay_counter=2, key_mic=b"\x66" * 16),
+            sa.EAPOL_KEY(key_descriptor_type=254, key_type=1, key_descriptor_type_version=1, key_length=32,
+                         key_ack=1, key_data=b"\xdd\x16" + b"w" * 22),
+            sa.EAPOL_KEY(key_descriptor_type=1, key_length=5, key_iv=b"iv" * 8, key_id=b"\x80")]
+    bodies += [sa.EAPOL(version=2, type=3) / k for k in keys]
+    bodies += [sa.EAPOL(version=2, type=3, len=len(keys[4]) + 40) / keys[4] / (b"q" * 40),
+               sa.EAPOL(version=2, type=3) / keys[5] / b"0123456789"]
     wires = [bytes(sa.Ether(dst="01:80:c2:00:00:03") / b) for b in bodies]
     wires += [bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[4]), bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[8]),
-              bytes(sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x888E) / bodies[5])]
+              bytes(sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x888E) / bodies[5]),
+              bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[-7])]
     for wire in wires:
         for cut in range(14, len(wire) + 1):
             yield wire[:cut]
@@ -743,11 +773,13 @@ def test_eapol_eap_read_as_scapy():
         _compare(("built", n), p, s)
         ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
         assert ours == theirs, (ours, theirs, wire.hex())
-        for cls in ("EAPOL", "EAP", "EAP_MD5", "EAP_TLS", "LEAP", "Raw", "Padding", "Ether", "Dot3", "SNAP"):
+        for cls in ("EAPOL", "EAP", "EAP_MD5", "EAP_TLS", "LEAP", "EAPOL_KEY", "Raw", "Padding", "Ether", "Dot3",
+                    "SNAP"):
             assert (cls in p) == (cls in s), (cls, wire.hex())
             if cls in s:
                 assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
-        for attr in ("code", "identity", "message", "desired_auth_types", "tls_data", "username", "len"):
+        for attr in ("code", "identity", "message", "desired_auth_types", "tls_data", "username", "len",
+                     "key_nonce", "key_mic", "key_data", "key_ack", "key_descriptor_type_version"):
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 300
