@@ -158,8 +158,12 @@ class _Layer(_m._Fields):
     _desc: Desc = []
     # fields whose attribute is not the stored value (Scapy's i2h), by name
     _human: dict[str, Callable[[Any], Any]] = {}
+    # what Scapy's attribute gives for a field the dissection did not reach (its default)
+    _defaults: dict[str, Any] = {}
 
     def __getattr__(self, attr: str) -> Any:
+        if attr in type(self)._defaults and attr not in self._fields:
+            return type(self)._defaults[attr]
         value = _m._Fields.__getattr__(self, attr)
         human = type(self)._human.get(attr)
         return value if human is None or attr not in self._fields else human(value)
@@ -959,9 +963,9 @@ def _bootp(data: bytes, chain: list[Any]) -> None:
 
 
 # ---------------------------------------------------------------- NTP
-# NTP (RFC 5905) on UDP port 123: Scapy's NTPHeader for modes 0-5 (NTPControl and NTPPrivate,
-# modes 6 and 7, are Raw here), then NTPAuthenticator for a MAC-sized tail, or NTPExtensions
-# (RFC 7822's extension fields and a 20-byte MAC) for a longer one.
+# NTP (RFC 5905) on UDP port 123: Scapy's NTPHeader for modes 0-5, then NTPAuthenticator for a
+# MAC-sized tail, or NTPExtensions (RFC 7822's extension fields and a 20-byte MAC) for a longer
+# one; NTPControl for mode 6 (NTPPrivate, mode 7, is Raw here).
 def _fixed_point(frac_bits: int) -> Callable[[int], Any]:
     """Scapy's FixedPointField.i2h: a Decimal with the fraction rounded to log10(2**bits) digits."""
     digits = len(str(1 << frac_bits)) - 1
@@ -1056,16 +1060,117 @@ _NTP_MAC_TAIL = 20
 
 
 def _held_layer(cls: type, data: bytes) -> Any:
-    """A layer a field holds (its own chain); these layers always read (no fixed field is
-    short of the bytes given)."""
+    """A layer a field holds (its own chain); a fixed field short of the bytes fails the
+    layer that holds it (Scapy's PacketField does not catch it)."""
     held: list[Any] = []
-    _layer(cls, data, held)
+    if _layer(cls, data, held) is None:
+        raise _Short
     return held[0]
 
 
+# NTP control messages (mode 6, RFC 9327): the status word is a packet of the kind the header
+# names (RFC 9327 section 3: error, clock, peer or system status) in responses other than
+# traps; a read-status response for association 0 carries (association, peer status) pairs.
+class NTPSystemStatusPacket(_Layer):
+    __slots__ = ()
+    name = "system status"
+    _desc = [("", "bits", [("leap_indicator", 2), ("clock_source", 6), ("system_event_counter", 4),
+                           ("system_event_code", 4)])]
+
+
+class NTPPeerStatusPacket(_Layer):
+    __slots__ = ()
+    name = "peer status"
+    _desc = [("", "bits", [("configured", 1), ("auth_enabled", 1), ("authentic", 1), ("reachability", 1),
+                           ("reserved", 1), ("peer_sel", 3), ("peer_event_counter", 4),
+                           ("peer_event_code", 4)])]
+    _defaults = dict.fromkeys(("configured", "auth_enabled", "authentic", "reachability", "reserved",
+                               "peer_sel", "peer_event_counter", "peer_event_code"), 0)
+
+
+class NTPClockStatusPacket(_Layer):
+    __slots__ = ()
+    name = "clock status"
+    _desc = [("", "bits", [("clock_status", 8), ("code", 8)])]
+
+
+class NTPErrorStatusPacket(_Layer):
+    __slots__ = ()
+    name = "error status"
+    _desc = [("", "bits", [("error_code", 8), ("reserved", 8)])]
+
+
+def _peer_status(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    if pos == len(data):   # Scapy's PacketField of no bytes: a packet left undissected
+        held: list[Any] = []
+        held.append(_m._quoted(NTPPeerStatusPacket, {}, b"", held))
+        return held[0], pos
+    return _held_layer(NTPPeerStatusPacket, data[pos:pos + 2]), pos + 2
+
+
+class NTPPeerStatusDataPacket(_Layer):
+    __slots__ = ()
+    name = "data / peer status"
+    _desc = [("association_id", "H", None), ("peer_status", "peer", None)]
+    _held = ("peer_status",)
+    _special = staticmethod(_peer_status)
+
+
+def _peer_list(chunk: bytes) -> list[Any]:
+    """Scapy's PacketListField of NTPPeerStatusDataPacket: 4-byte pairs; an element that fails
+    is Raw with the rest."""
+    out: list[Any] = []
+    while chunk:
+        try:
+            out.append(_held_layer(NTPPeerStatusDataPacket, chunk[:4]))
+        except _Short:
+            out.append(_m.Raw(chunk))
+            break
+        chunk = chunk[4:]
+    return out
+
+
+def _control(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    if kind == "status":
+        if fields["response"] == 0 or fields["op_code"] in (6, 7):
+            if pos + 2 > len(data):
+                raise _Short
+            return int.from_bytes(data[pos:pos + 2], "big"), pos + 2
+        if pos + 4 > len(data):   # Scapy reads the association id to choose the status kind
+            raise _Short
+        cls = (NTPErrorStatusPacket if fields["err"] else NTPClockStatusPacket if fields["op_code"] in (4, 5)
+               else NTPPeerStatusPacket if data[pos + 2:pos + 4] != b"\0\0" else NTPSystemStatusPacket)
+        return _held_layer(cls, data[pos:pos + 2]), pos + 2
+    if kind == "data":   # count bytes, then padding to a 4-byte boundary
+        chunk, end = _take(data, pos, fields["count"])
+        peers = fields["response"] and fields["op_code"] == 1 and fields["association_id"] == 0
+        return (_peer_list(chunk) if peers else chunk), min(len(data), end + (-len(chunk) % 4))
+    return _held_layer(NTPAuthenticator, data[pos:]), len(data)
+
+
+class NTPControl(NTP):
+    __slots__ = ()
+    name = "NTP Control message"
+    _match_subclass = True
+    _bases = ("NTP",)
+    _desc = [("", "bits", [("leap", 2), ("version", 3), ("mode", 3), ("response", 1), ("err", 1),
+                           ("more", 1), ("op_code", 5)]),
+             ("sequence", "H", None), ("status", "status", None), ("association_id", "H", None),
+             ("offset", "H", None), ("count", "H", None), ("data", "data", None), ("", "mayend", None),
+             ("authenticator", "auth", None)]
+    _held = ("status", "authenticator")
+    _listed = ("data",)   # shown as packets (the peer list), not searched by Scapy's lookups
+    _special = staticmethod(_control)
+    _defaults = {"authenticator": b""}
+
+
 def _ntp(data: bytes, chain: list[Any]) -> None:
-    if len(data) < 8 or data[0] & 7 in (6, 7):
+    if len(data) < 8 or data[0] & 7 == 7:
         _raw(data, chain)
+        return
+    if data[0] & 7 == 6:   # the message uses all the bytes (the authenticator takes the rest)
+        if _layer(NTPControl, data, chain) is None:
+            _raw(data, chain)
         return
     head = _layer(NTPHeader, data, chain)
     if head is None:
@@ -1098,7 +1203,9 @@ def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
     return True
 
 
-CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator, NTPExtensions, NTPExtension)
+CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator, NTPExtensions, NTPExtension, NTPControl,
+            NTPSystemStatusPacket, NTPPeerStatusPacket, NTPClockStatusPacket, NTPErrorStatusPacket,
+            NTPPeerStatusDataPacket)
 
 
 # ---------------------------------------------------------------- 802.3, LLC, SNAP, STP

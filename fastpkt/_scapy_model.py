@@ -281,7 +281,7 @@ def _records_of(layer: Any) -> list[Any]:
         out: list[Any] = []           # records, NTP extensions...), each searched as Scapy does
         for name in type(layer)._held:
             held = layer._fields.get(name)
-            for packet in held if isinstance(held, list) else () if held is None else (held,):
+            for packet in held if isinstance(held, list) else (held,) if isinstance(held, _LayerOps) else ():
                 for inner in packet._following():
                     out += [inner] + _records_of(inner)
         return out
@@ -1124,6 +1124,9 @@ def _find_attr(layers: list[Any], attr: str) -> Any:
                 human = getattr(type(layer), "_human", None)   # Scapy's i2h, where it differs
                 value = layer._fields[attr]
                 return value if not human or attr not in human else human[attr](value)
+            defaults = getattr(type(layer), "_defaults", {})   # a field not reached: its default
+            if attr in defaults:
+                return defaults[attr]
             continue
         try:
             return _own_attr(layer, attr)

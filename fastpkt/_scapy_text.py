@@ -748,8 +748,8 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if layer == "GRE" and not over_tcp:
         return _gre(nodes, payload)
     if layer in ("BOOTP", "NTP") and not over_tcp:
-        if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 in (6, 7):
-            return False   # NTPControl, NTPPrivate: Scapy's
+        if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 == 7:
+            return False   # NTPPrivate: Scapy's
         return _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain)) is not None
     if layer != "DNS" or pkt.dns is None or over_tcp:
         return False
@@ -1182,6 +1182,41 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
                   "ref": _ntp_time, "orig": _ntp_time, "recv": _ntp_time, "sent": _ntp_time},
     "NTPAuthenticator": {"dgst": _hex_str},
     "NTPExtensions": {}, "NTPExtension": {}, "Packet": {},
+    "NTPControl": {"leap": _by_name(_NTP_LEAP), "mode": _by_name(_NTP_MODES), "op_code": _by_name({
+        0: "CTL_OP_UNSPEC", 1: "CTL_OP_READSTAT", 2: "CTL_OP_READVAR", 3: "CTL_OP_WRITEVAR",
+        4: "CTL_OP_READCLOCK", 5: "CTL_OP_WRITECLOCK", 6: "CTL_OP_SETTRAP", 7: "CTL_OP_ASYNCMSG",
+        8: "CTL_OP_CONFIGURE", 9: "CTL_OP_SAVECONFIG", 10: "CTL_OP_READ_MRU",
+        11: "CTL_OP_READ_ORDLIST_A", 12: "CTL_OP_REQ_NONCE", 31: "CTL_OP_UNSETTRAP"})},
+    "NTPSystemStatusPacket": {
+        "leap_indicator": _by_name({0: "no warning", 1: "last minute was 61 seconds",
+                                    2: "last minute was 59 seconds",
+                                    3: "alarm condition (clock not synchronized)"}),
+        "clock_source": _by_name({0: "unspecified or unknown", 1: " Calibrated atomic clock",
+                                  2: "VLF (band 4) or LF (band 5) radio", 3: "HF (band 7) radio",
+                                  4: "UHF (band 9) satellite", 5: "local net", 6: "UDP/NTP",
+                                  7: "UDP/TIME", 8: "eyeball-and-wristwatch", 9: "telephone modem"}),
+        "system_event_code": _by_name({
+            0: "unspecified", 1: "system restart", 2: "system or hardware fault",
+            3: "system new status word (leap bits or synchronization change)",
+            4: "system new synchronization source or stratum (sys.peer or sys.stratum change)",
+            5: "system clock reset (offset correction exceeds CLOCK.MAX)",
+            6: "system invalid time or date", 7: "system clock exception"})},
+    "NTPPeerStatusPacket": {
+        "peer_sel": _by_name({0: "rejected", 1: "passed sanity checks", 2: "passed correctness checks",
+                              3: "passed candidate checks", 4: "passed outlyer checks",
+                              5: "current synchronization source; max distance exceeded",
+                              6: "current synchronization source; max distance okay", 7: "reserved"}),
+        "peer_event_code": _by_name({0: "unspecified", 1: "peer IP error", 2: "peer authentication failure",
+                                     3: "peer unreachable", 4: "peer reachable", 5: "peer clock exception"})},
+    "NTPClockStatusPacket": {"clock_status": _by_name({
+        0: "clock operating within nominals", 1: "reply timeout", 2: "bad reply format",
+        3: "hardware or software fault", 4: "propagation failure", 5: "bad date format or value",
+        6: "bad time format or value"})},
+    "NTPErrorStatusPacket": {"error_code": _by_name({
+        0: "unspecified", 1: "authentication failure", 2: "invalid message length or format",
+        3: "invalid opcode", 4: "unknown association identifier", 5: "unknown variable name",
+        6: "invalid variable value", 7: "administratively prohibited"})},
+    "NTPPeerStatusDataPacket": {},
     "Dot3": {"dst": _plain, "src": _plain},
     "LLC": {"dsap": _lhex, "ssap": _lhex},
     "SNAP": {"OUI": _oui, "code": _ethertype},
@@ -1233,7 +1268,7 @@ def _layer_summary(node: _Node, name: str) -> str:
         return _eap_summary(node)
     if cls.startswith("ICMPv6Echo"):
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
-    if cls == "NTPHeader":
+    if cls in ("NTPHeader", "NTPControl"):
         return "NTP v%s, %s" % (node.value("version"), texts["mode"])
     if cls == "VXLAN":
         if node.value("flags") & 0x80:
@@ -1285,6 +1320,8 @@ _LAYER_FIELDS.update({
         65535: "Reserved"})},
     "RplOption": {**_OTYPE, "RplInstanceId": _lhex, "SenderRank": _lhex},
 })
+_NTP_STATUS_PACKETS = ("NTPSystemStatusPacket", "NTPPeerStatusPacket", "NTPClockStatusPacket",
+                       "NTPErrorStatusPacket")
 # fields Scapy's class has that the facade's layer does not keep: (after this field, name, value)
 _ICMP6_EXT_FIELDS = [("extpad", b""), ("ext", None)]
 
@@ -1366,15 +1403,16 @@ def _layer_node(layer: Any) -> _Node | None:
     human = getattr(type(layer), "_human", {})
     raw = layer._fields
     fields: list[tuple[str, Any, Any, bool]] = []
-    held_fields = type(layer)._held
+    held_fields = type(layer)._held + getattr(type(layer), "_listed", ())
     for name, value in raw.items():
-        if name in held_fields and name != "pkt" and not isinstance(value, list):
+        if name in held_fields and name != "pkt" and hasattr(value, "_following"):
             chain = _held_chain(value)   # a packet field: its chain, shown under the field
             if chain is None:
                 return None
             fields.append((name, tuple(chain), None, True))
             continue
-        if name in held_fields and name != "pkt" or (name == "options" and cls.startswith("IPv6ExtHdr")):
+        if name in held_fields and name != "pkt" and isinstance(value, list) or (
+                name == "options" and cls.startswith("IPv6ExtHdr")):
             # MLDv2: a list holding the first record (the rest its payload); IPv6 options
             chains = []
             for held in value:
@@ -1405,6 +1443,10 @@ def _layer_node(layer: Any) -> _Node | None:
         return None   # options cut short: fastpkt drops them, Scapy keeps stubs
     if cls == "ICMPv6NDOptRedirectedHdr":   # fields past the bytes' end: shown as their default
         fields += [(k, b"", "b''", False) for k in ("res", "pkt") if k not in raw]
+    elif cls == "NTPControl" and "authenticator" not in raw:
+        fields.append(("authenticator", b"", "b''", False))
+    elif not raw and cls in _NTP_STATUS_PACKETS:
+        return None   # left undissected by Scapy (no bytes): show() prints its defaults
     node = _Node(cls, layer.name, fields)
     node.summary = _layer_summary(node, layer.name)
     return node

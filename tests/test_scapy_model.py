@@ -592,7 +592,7 @@ def test_tunnels_read_as_scapy():
 
 def _udp_app_cases():
     """BOOTP/DHCP (every kind of option Scapy reads, zero lengths, options cut short) and NTP
-    (every mode and stratum class, MAC tails, extension-sized tails) on Scapy's ports, each
+    (every mode and stratum class, MAC tails, extension fields, control messages) on Scapy's ports, each
     cut at every length past the UDP header, and with an Ethernet trailer."""
     ip = dict(src="192.0.2.1", dst="192.0.2.2")
     opts = [("message-type", "request"), ("subnet_mask", "255.255.255.0"), ("router", "192.0.2.1", "192.0.2.254"),
@@ -624,8 +624,24 @@ def _udp_app_cases():
                  b"\x02\x04\x00\x00" + b"e" * 20, b"\x02\x04\x00\x08" + b"e" * 20, b"\x02\x04\x01\x00" + b"e" * 30,
                  b"\x02\x04\x00\x13" + b"e" * 15 + exts[0], b"x"):
         wires.append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (head + tail + mac))
+    # NTP control messages (mode 6): every opcode Scapy names (and one it does not) as a request,
+    # a response with data, padding and a MAC, an error response; the status word of each kind
+    # (system, peer, clock, error, plain for traps); READSTAT's peer list, with a short pair.
+    # Those of opcodes 2 and 4 are cut at every length, the others whole (with a trailer).
+    whole = []
+    for op in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 31, 20):
+        for resp, err, assoc, data, tail in ((0, 0, 3, b"", b""), (1, 0, 7, b"version=\"4\"", mac), (1, 1, 0, b"", b"")):
+            ctl = sa.NTPControl(op_code=op, response=resp, err=err, association_id=assoc, sequence=op, data=data)
+            (wires if op in (2, 4) else whole).append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (bytes(ctl) + tail))
+    peers = [sa.NTPPeerStatusDataPacket(association_id=i, peer_status=sa.NTPPeerStatusPacket(
+        configured=1, reachability=i & 1, peer_sel=i % 8, peer_event_counter=i, peer_event_code=i % 6)) for i in range(1, 5)]
+    wires.append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (bytes(sa.NTPControl(response=1, op_code=1, data=peers)) + mac))
+    wires.append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (bytes(sa.NTPControl(response=1, op_code=1, count=7)) + b"\0\1\x96\x14\0\2\x90\0" + mac))
     # DNS comes first in Scapy's order of UDP bindings (uncut: a cut DNS message is another matter)
     yield bytes(sa.Ether() / sa.IP(**ip) / sa.UDP(sport=53, dport=123) / sa.DNS(qd=sa.DNSQR(qname="a.example")))
+    for w in whole:
+        yield bytes(sa.Ether() / w)
+        yield bytes(sa.Ether() / w) + b"\0" * 8
     for w in wires:
         wire = bytes(sa.Ether() / w)
         for cut in (*range(42, len(wire), 1 if len(wire) < 120 else 9), len(wire)):
@@ -646,11 +662,12 @@ def test_bootp_dhcp_ntp_read_as_scapy():
         s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
         _compare(("built", n), p, s)
         ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
-        if ours != theirs:   # NTPControl, NTPPrivate: Raw here
+        if ours != theirs:   # NTPPrivate: Raw here
             k = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
             assert ours[k] == "Raw" and theirs[k] not in MODELLED, (ours, theirs)
             continue
         for cls in ("BOOTP", "DHCP", "NTPHeader", "NTPAuthenticator", "NTPExtensions", "NTPExtension",
+                    "NTPControl", "NTPPeerStatusDataPacket", "NTPPeerStatusPacket", "NTPSystemStatusPacket",
                     "Raw", "Padding", "UDP"):
             # Scapy's lookups also search packet fields (an extension's value holds a Raw)
             assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (cls, wire.hex())
@@ -663,7 +680,8 @@ def test_bootp_dhcp_ntp_read_as_scapy():
                 second = s.getlayer(cls, 2)
                 assert getattr(p.getlayer(cls, 2), "name", None) == getattr(second, "name", None)
         for attr in ("options", "xid", "chaddr", "yiaddr", "mode", "stratum", "delay", "dispersion",
-                     "id", "ref_id", "ref", "orig", "recv", "sent", "key_id", "dgst", "extensions", "mac"):
+                     "id", "ref_id", "ref", "orig", "recv", "sent", "key_id", "dgst", "extensions", "mac",
+                     "op_code", "status", "association_id", "count", "data", "authenticator"):
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 1200
@@ -673,6 +691,11 @@ def test_bootp_dhcp_ntp_read_as_scapy():
     assert fs.Raw not in dhcp and dhcp.layers()[-1] is fs.DHCP and dhcp.getlayer(fs.UDP).payload.op == 1
     ntp = fs.ScapyPacket(bytes(sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader()), 1)
     assert fs.NTP in ntp and ntp[fs.NTP].fields == ntp[fs.NTPHeader].fields and ntp.mode == 3
+    ctl = fs.ScapyPacket(bytes(sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPControl(
+        response=1, op_code=2, association_id=4, status=sa.NTPPeerStatusPacket(configured=1, peer_sel=6),
+        data=b"stratum=2")), 1)
+    assert fs.NTP in ctl and ctl[fs.NTP].op_code == 2 and ctl.data == b"stratum=2" and fs.Raw not in ctl
+    assert ctl[fs.NTPControl].status.peer_sel == 6 and ctl[fs.NTPPeerStatusPacket].configured == 1
 
 
 def _llc_cases():
