@@ -15,7 +15,9 @@ ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerro
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
 
-Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, and 802.1X's EAPOL and EAP.
+Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, and 802.1X's EAPOL, EAP,
+EAPOL-Key and MKA. Packets Scapy holds in fields (PacketField, PacketListField) are read into
+chains of their own, named by the class's ``_held`` (searched by lookups, as Scapy's are).
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class _Short(Exception):
 # when the bytes end after the previous field (Scapy's MayEnd); a kind ending in "?" is
 # present only when its argument, called with the fields so far, is true (ConditionalField;
 # the argument is then (condition, the kind's own argument) where the kind needs one);
-# others are the layer's own
+# "skip" n bytes of alignment (PadField); others are the layer's own
 _WIDTH = {"B": 1, "H": 2, "3": 3, "I": 4}
 Desc = list[tuple[str, str, Any]]
 
@@ -113,6 +115,8 @@ def _decode(desc: Desc, data: bytes, special: Callable[..., Any] | None = None) 
         elif kind == "rest":
             fields[name] = data[pos:]
             pos = len(data)
+        elif kind == "skip":   # PadField's alignment bytes after the previous field
+            pos = min(len(data), pos + arg)
         elif kind == "ip6list":
             count, length = arg(fields)
             chunk = data[pos:] if length is None else _take(data, pos, length)[0]
@@ -1314,7 +1318,7 @@ CLASSES += (Dot3, LLC, SNAP, STP)
 # Scapy's EAPOL, its body within its length (the rest Padding), EAP (RFC 3748) for EAP
 # packets, as the method's class Scapy dispatches a request or response to (MD5, TLS, TTLS,
 # PEAP, FAST, LEAP); the bytes after an EAP message are Padding. EAPOL-Key as Scapy's
-# EAPOL_KEY; MKA is Raw here.
+# EAPOL_KEY, MKA (802.1X-2010 11.11) as its MKAPDU and parameter sets.
 class EAPOL(_Layer):
     __slots__ = ()
     name = "EAPOL"
@@ -1421,6 +1425,145 @@ class EAPOL_KEY(_Layer):
              ("key_data", "len", lambda f: f["key_data_length"])]
 
 
+# MACsec Key Agreement (802.1X-2010 11.11): the basic parameter set, then parameter sets, each
+# its 12-bit body length long after a 4-byte header, of the class its type names (Raw for
+# types Scapy has none for); what a set's fields leave is its Raw payload.
+class MACsecSCI(_Layer):
+    __slots__ = ()
+    name = "SCI"
+    _desc = [("system_identifier", "mac", None), ("port_identifier", "H", None)]
+
+
+class MKAPeerListTuple(_Layer):
+    __slots__ = ()
+    name = "Peer List Tuple"
+    _desc = [("member_id", "fix", 12), ("message_number", "fix", 4)]
+
+
+class MKABasicParamSet(_Layer):
+    __slots__ = ()
+    name = "Basic Parameter Set"
+    _desc = [("mka_version_id", "B", None), ("key_server_priority", "B", None),
+             ("", "bits", [("key_server", 1), ("macsec_desired", 1), ("macsec_capability", 2),
+                           ("param_set_body_len", 12)]),
+             ("SCI", "sci", None), ("actor_member_id", "fix", 12), ("actor_message_number", "I", None),
+             ("algorithm_agility", "I", None), ("cak_name", "cak", None)]
+    _held = ("SCI",)
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        if kind == "sci":
+            if pos + 8 > len(data):
+                raise _Short
+            return _held_layer(MACsecSCI, data[pos:pos + 8]), pos + 8
+        name, end = _take(data, pos, fields["param_set_body_len"] - 28)   # padded to 4 bytes
+        return name, min(len(data), end + (-(end - pos) % 4))
+
+
+def _peer_tuples(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """Scapy's PacketListField without a length, of a packet that keeps what it does not read
+    as its payload: one tuple (the rest its Raw), or none."""
+    if pos == len(data):
+        return [], pos
+    held: list[Any] = []
+    tup = _layer(MKAPeerListTuple, data[pos:], held)
+    assert tup is not None   # two fixed-length strings: they take what there is
+    _raw(data[pos + len(tup._data):], held)
+    return [tup], len(data)
+
+
+_MKA_PEERS: Desc = [("param_set_type", "B", None), ("", "skip", 1), ("param_set_body_len", "H", None),
+                    ("member_id_message_num", "tuples", None)]
+
+
+class MKALivePeerListParamSet(_Layer):
+    __slots__ = ()
+    name = "Live Peer List Parameter Set"
+    _desc = _MKA_PEERS
+    _held = ("member_id_message_num",)
+    _special = staticmethod(_peer_tuples)
+
+
+class MKAPotentialPeerListParamSet(_Layer):
+    __slots__ = ()
+    name = "Potential Peer List Parameter Set"
+    _desc = _MKA_PEERS
+    _held = ("member_id_message_num",)
+    _special = staticmethod(_peer_tuples)
+
+
+class MKASAKUseParamSet(_Layer):
+    __slots__ = ()
+    name = "SAK Use Parameter Set"
+    _desc = [("param_set_type", "B", None),
+             ("", "bits", [("latest_key_an", 2), ("latest_key_tx", 1), ("latest_key_rx", 1), ("old_key_an", 2),
+                           ("old_key_tx", 1), ("old_key_rx", 1), ("plain_tx", 1), ("plain_rx", 1), ("X", 1),
+                           ("delay_protect", 1), ("param_set_body_len", 12)]),
+             ("latest_key_key_server_member_id", "fix", 12), ("latest_key_key_number", "fix", 4),
+             ("latest_key_lowest_acceptable_pn", "fix", 4), ("old_key_key_server_member_id", "fix", 12),
+             ("old_key_key_number", "fix", 4), ("old_key_lowest_acceptable_pn", "fix", 4)]
+
+
+class MKADistributedSAKParamSet(_Layer):
+    __slots__ = ()
+    name = "Distributed SAK parameter set"
+    _desc = [("param_set_type", "B", None),
+             ("", "bits", [("distributed_an", 2), ("confidentiality_offset", 2), ("unused", 4)]),
+             ("param_set_body_len", "H", None), ("key_number", "fix", 4),
+             ("macsec_cipher_suite", "fix?", (lambda f: f["param_set_body_len"] > 28, 8)),
+             ("sak_aes_key_wrap", "fix", 24)]
+
+
+class MKAICVSet(_Layer):
+    __slots__ = ()
+    name = "ICV"
+    _desc = [("param_set_type", "B", None), ("", "skip", 1), ("param_set_body_len", "H", None),
+             ("icv", "fix", 16)]
+
+
+# the classes Scapy's MKAParamSet dispatches to by type (others, the distributed CAK among
+# them, are Raw)
+_MKA_SETS: dict[int, type] = {1: MKALivePeerListParamSet, 2: MKAPotentialPeerListParamSet,
+                              3: MKASAKUseParamSet, 4: MKADistributedSAKParamSet, 255: MKAICVSet}
+
+
+def _mkapdu(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    if kind == "basic":
+        basic = _held_layer(MKABasicParamSet, data[pos:])
+        return basic, pos + len(basic._data)
+    out: list[Any] = []
+    rest = data[pos:]
+    while rest:
+        if len(rest) < 4:   # Scapy reads the set's length first: the MKPDU fails
+            raise _Short
+        n = 4 + (int.from_bytes(rest[2:4], "big") & 0xFFF)
+        current, rest = rest[:n], rest[n:]
+        cls = _MKA_SETS.get(current[0])
+        if cls is None:
+            out.append(_m.Raw(current))
+            continue
+        held: list[Any] = []
+        param_set = _layer(cls, current, held)
+        if param_set is None:
+            raise _Short
+        _raw(current[len(param_set._data):], held)   # what its fields leave: its payload
+        out.append(param_set)
+    return out, len(data)
+
+
+class MKAPDU(_Layer):
+    __slots__ = ()
+    name = "MKPDU"
+    _desc = [("basic_param_set", "basic", None), ("parameter_sets", "sets", None)]
+    _held = ("basic_param_set", "parameter_sets")
+    _special = staticmethod(_mkapdu)
+
+
+def _mka(body: bytes, chain: list[Any]) -> None:
+    if _layer(MKAPDU, body, chain) is None:
+        _raw(body, chain)
+
+
 def _eapol_key(body: bytes, chain: list[Any]) -> None:
     """EAPOL_KEY, then (Scapy's extract_padding) ``key_length`` bytes of payload, Padding after."""
     key = _layer(EAPOL_KEY, body, chain)
@@ -1452,10 +1595,14 @@ def eapol(data: bytes, chain: list[Any]) -> None:
             chain.append(_m._linked(_m.Padding, body[len(eap._data):], chain))
     elif body and f["type"] == 3:
         _eapol_key(body, chain)
+    elif body and f["type"] == 5:
+        _mka(body, chain)
     else:
         _raw(body, chain)
     if pad:
         chain.append(_m._linked(_m.Padding, pad, chain))
 
 
-CLASSES += (EAPOL, EAP, EAP_MD5, EAP_TLS, EAP_TTLS, EAP_PEAP, EAP_FAST, LEAP, EAPOL_KEY)
+CLASSES += (EAPOL, EAP, EAP_MD5, EAP_TLS, EAP_TTLS, EAP_PEAP, EAP_FAST, LEAP, EAPOL_KEY, MKAPDU,
+            MKABasicParamSet, MACsecSCI, MKAPeerListTuple, MKALivePeerListParamSet,
+            MKAPotentialPeerListParamSet, MKASAKUseParamSet, MKADistributedSAKParamSet, MKAICVSet)

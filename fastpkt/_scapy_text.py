@@ -10,12 +10,12 @@ layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cook
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
-``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTPHeader,
-Dot3/LLC/SNAP/STP, EAPOL/EAP, GRE, VXLAN), from the fields its walk reads, formatted here as Scapy's
+``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
+extensions, control messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
-DNS over TCP, NTP control messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+DNS over TCP, NTP private messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -1347,6 +1347,11 @@ _EAP_CODES = {1: "Request", 2: "Response", 3: "Success", 4: "Failure", 5: "Initi
 _EAP_TEXT: dict[str, _Fmt] = {"code": _by_name(_EAP_CODES), "type": _by_name(_EAP_TYPES)}
 
 
+_MKA_SET: dict[str, _Fmt] = {"param_set_type": _by_name({
+    1: "Live Peer List", 2: "Potential Peer List", 3: "MACsec SAK Use", 4: "Distributed SAK",
+    5: "Distributed CAK", 6: "KMD", 7: "Announcement", 255: "ICV Indicator"})}
+
+
 def _auth_types_text(v: Any, _f: Any = None) -> str:
     return "[%s]" % ", ".join(_by_name(_EAP_TYPES)(x) for x in v)
 
@@ -1368,6 +1373,17 @@ _LAYER_FIELDS.update({
                       1: "HMAC-MD5+ARC4", 2: "HMAC-SHA1-128+AES-128", 3: "AES-128-CMAC+AES-128"}),
                   **{k: _hex_str for k in ("key_nonce", "key_iv", "key_rsc", "key_id", "key_mic",
                                            "key_data")}},
+    "MKAPDU": {}, "MACsecSCI": {"system_identifier": _plain},
+    "MKABasicParamSet": {"actor_member_id": _hex_str, "actor_message_number": _lhex,
+                         "algorithm_agility": _lhex, "cak_name": _hex_str},
+    "MKAPeerListTuple": {"member_id": _hex_str, "message_number": _hex_str},
+    "MKALivePeerListParamSet": _MKA_SET, "MKAPotentialPeerListParamSet": _MKA_SET,
+    "MKASAKUseParamSet": {**_MKA_SET, **{k: _hex_str for k in (
+        "latest_key_key_server_member_id", "latest_key_key_number", "latest_key_lowest_acceptable_pn",
+        "old_key_key_server_member_id", "old_key_key_number", "old_key_lowest_acceptable_pn")}},
+    "MKADistributedSAKParamSet": {**_MKA_SET, "key_number": _hex_str, "macsec_cipher_suite": _hex_str,
+                                  "sak_aes_key_wrap": _hex_str},
+    "MKAICVSet": {**_MKA_SET, "icv": _hex_str},
 })
 
 

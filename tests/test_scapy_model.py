@@ -750,7 +750,7 @@ def test_dot3_llc_snap_stp_read_as_scapy():
 
 
 def _eapol_cases():
-    """EAPOL (start, logoff, EAP packets, EAPOL-Key frames of every descriptor) with EAP of every
+    """EAPOL (start, logoff, EAP packets, EAPOL-Key frames of every descriptor, MKA) with EAP of every
     class Scapy dispatches to (requests, responses, success, failure, Nak, MD5, TLS, TTLS, PEAP,
     FAST, LEAP), after Ethernet, 802.1Q and SNAP; each cut at every length, with trailers."""
     eaps = [sa.EAP(code=1, id=1, type=1, message=b"hello"), sa.EAP(code=2, id=1, type=1, identity=b"bob"),
@@ -777,10 +777,28 @@ def _eapol_cases():
     bodies += [sa.EAPOL(version=2, type=3) / k for k in keys]
     bodies += [sa.EAPOL(version=2, type=3, len=len(keys[4]) + 40) / keys[4] / (b"q" * 40),
                sa.EAPOL(version=2, type=3) / keys[5] / b"0123456789"]
+    # MKA: the basic parameter set (CAK names of 0 and 4 bytes) and every parameter set type
+    # Scapy reads (peer lists of one and two tuples, SAK use, distributed SAK with and without
+    # a cipher suite, ICV longer than its field), distributed CAK and announcement sets (Raw)
+    basic = sa.MKABasicParamSet(mka_version_id=3, key_server_priority=16, key_server=1, macsec_desired=1,
+                                macsec_capability=3, param_set_body_len=32, actor_member_id=b"M" * 12,
+                                SCI=sa.MACsecSCI(system_identifier="00:11:22:33:44:55", port_identifier=1),
+                                actor_message_number=7, algorithm_agility=0x80C201, cak_name=b"name")
+    tuples = [sa.MKAPeerListTuple(member_id=b"P" * 12, message_number=b"\0\0\0\5"), sa.MKAPeerListTuple(member_id=b"R" * 12)]
+    sets = [sa.MKALivePeerListParamSet(param_set_body_len=16, member_id_message_num=tuples[:1]),
+            sa.MKAPotentialPeerListParamSet(param_set_body_len=32, member_id_message_num=tuples),
+            sa.MKASAKUseParamSet(latest_key_an=1, latest_key_tx=1, param_set_body_len=40, latest_key_key_server_member_id=b"K" * 12),
+            sa.MKADistributedSAKParamSet(distributed_an=1, param_set_body_len=28, key_number=b"\0\0\0\1", sak_aes_key_wrap=b"W" * 24),
+            sa.MKADistributedSAKParamSet(distributed_an=2, param_set_body_len=36, key_number=b"\0\0\0\2",
+                                         macsec_cipher_suite=b"\0\x80\xc2\0\1\0\0\1", sak_aes_key_wrap=b"V" * 24),
+            b"\x05\x00\x00\x1c" + b"C" * 28, b"\x07\x00\x00\x04abcd", sa.MKAICVSet(param_set_body_len=16, icv=b"I" * 16)]
+    bodies += [sa.EAPOL(version=3, type=5) / sa.MKAPDU(basic_param_set=basic, parameter_sets=sets),
+               sa.EAPOL(version=3, type=5) / sa.MKAPDU(basic_param_set=sa.MKABasicParamSet(param_set_body_len=28), parameter_sets=[
+                   sets[0], b"\xff\x00\x00\x12" + b"I" * 18])]
     wires = [bytes(sa.Ether(dst="01:80:c2:00:00:03") / b) for b in bodies]
     wires += [bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[4]), bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[8]),
               bytes(sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x888E) / bodies[5]),
-              bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[-7])]
+              bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[-9])]
     for wire in wires:
         for cut in range(14, len(wire) + 1):
             yield wire[:cut]
@@ -788,7 +806,8 @@ def _eapol_cases():
 
 
 def test_eapol_eap_read_as_scapy():
-    """EAPOL and EAP (as the method class Scapy picks): the chain, every field, ``in``/``[]``,
+    """EAPOL, EAP (as the method class Scapy picks), EAPOL_KEY and MKAPDU (with its parameter sets,
+    which Scapy's lookups search): the chain, every field, ``in``/``[]``,
     against Scapy's dissection of the same bytes cut at every length."""
     n = 0
     for wire in _eapol_cases():
@@ -797,12 +816,13 @@ def test_eapol_eap_read_as_scapy():
         ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
         assert ours == theirs, (ours, theirs, wire.hex())
         for cls in ("EAPOL", "EAP", "EAP_MD5", "EAP_TLS", "LEAP", "EAPOL_KEY", "Raw", "Padding", "Ether", "Dot3",
-                    "SNAP"):
+                    "SNAP", "MKAPDU", "MKABasicParamSet", "MACsecSCI", "MKAPeerListTuple", "MKAICVSet"):
             assert (cls in p) == (cls in s), (cls, wire.hex())
             if cls in s:
                 assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
         for attr in ("code", "identity", "message", "desired_auth_types", "tls_data", "username", "len",
-                     "key_nonce", "key_mic", "key_data", "key_ack", "key_descriptor_type_version"):
+                     "key_nonce", "key_mic", "key_data", "key_ack", "key_descriptor_type_version",
+                     "basic_param_set", "parameter_sets", "icv"):
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 300

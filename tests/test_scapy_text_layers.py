@@ -1,12 +1,12 @@
 """Scapy's text for the layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors and
-the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator, Dot3/LLC/SNAP/STP,
-EAPOL/EAP),
+the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl,
+Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL_KEY/MKAPDU),
 rendered by fastpkt._scapy_text without Scapy.
 
 Reference: Scapy 2.8's own ``repr``, ``summary()`` and ``show(dump=True)`` of the same bytes, over
 the frames tests/test_scapy_model.py builds for these layers (each cut at every length, with
 trailers and odd option lengths) and over every corpus packet that carries one of them. A packet
-the module does not render (``describe()`` is None: NTP control/private/extensions, RFC 4884
+the module does not render (``describe()`` is None: NTP private messages, RFC 4884
 extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
 rendered natively is bounded below so that it cannot silently drop.
 """
@@ -183,6 +183,14 @@ def test_rendering_imports_no_scapy():
         sa.Ether() / sa.EAPOL() / sa.EAP_TLS(code=1, id=2, L=1, tls_message_len=3, tls_data=b"abc"),
         sa.Ether() / sa.IP() / sa.GRE(key_present=1, key=5) / sa.IPv6() / sa.UDP(sport=1, dport=2),
         sa.Ether() / sa.IP() / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=3) / sa.Ether() / sa.IP() / sa.ICMP(),
+        sa.Ether() / sa.EAPOL(version=2, type=3) / sa.EAPOL_KEY(key_descriptor_type=2, key_type=1, key_length=16,
+                                                               key_nonce=b"\x11" * 32, key_data=b"\xdd\x05abcde"),
+        sa.Ether() / sa.EAPOL(version=3, type=5) / sa.MKAPDU(basic_param_set=sa.MKABasicParamSet(param_set_body_len=28),
+                                                             parameter_sets=[sa.MKAICVSet(param_set_body_len=16)]),
+        sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPControl(response=1, op_code=2, association_id=3,
+                                                                            data=b"stratum=2") / sa.NTPAuthenticator(),
+        sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader() / bytes(sa.NTPExtension(len=16)) /
+        sa.NTPAuthenticator(key_id=1, dgst=b"\x01" * 16),
     ]
     wires = [bytes(f) for f in frames]
     for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too
@@ -191,3 +199,20 @@ def test_rendering_imports_no_scapy():
         assert (repr(p), p.summary(), p.show(dump=True)) == (repr(s), s.summary(), s.show(dump=True))
     subprocess.run([sys.executable, "-c", _NO_SCAPY, *(w.hex() for w in wires)], check=True,
                    cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
+
+
+def test_ntp_private_falls_back_to_scapy():
+    """NTP mode 7 (Scapy's NTPPrivate and its request/response items) is not rendered here: the
+    description is None and the text is Scapy's own, never a near miss; the chain stops at Raw."""
+    ip = sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=123, dport=123)
+    msgs = [sa.NTPPrivate(request_code=code, req_data=[sa.NTPPrivateReqPacket()] if code == 2 else [])
+            for code in (0, 1, 2, 4, 20, 42, 44)]
+    msgs += [sa.NTPPrivate(response=1, request_code=42, nb_items=1, data_item_size=72,
+                           data=[sa.NTPInfoMonitor1(addr="192.0.2.9")])]
+    for msg in msgs:
+        wire = bytes(sa.Ether() / ip / msg)
+        p, s = fp.Packet(wire, 1), sa.Ether(wire)
+        assert text.describe(p) is None, wire.hex()
+        _same_text(p, s, wire.hex())
+        layers = [c.__name__ for c in fs.ScapyPacket(wire, 1).layers()]
+        assert layers[-1] == "Raw" and s.layers()[-1].__name__ == "NTPPrivate"
