@@ -15,9 +15,10 @@ ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerro
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
 
-Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, and 802.1X's EAPOL, EAP,
-EAPOL-Key and MKA. Packets Scapy holds in fields (PacketField, PacketListField) are read into
-chains of their own, named by the class's ``_held`` (searched by lookups, as Scapy's are).
+Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's EAPOL, EAP,
+EAPOL-Key and MKA, and PPPoE sessions (PPPoE, HDLC, PPP and the IP packet inside). Packets
+Scapy holds in fields (PacketField, PacketListField) are read into chains of their own, named
+by the class's ``_held`` (searched by lookups, as Scapy's are).
 """
 from __future__ import annotations
 
@@ -784,6 +785,72 @@ def udp_payload(udp: Any, load: bytes, chain: list[Any]) -> None:
 
 
 CLASSES += (GRE, VXLAN)
+
+
+# ---------------------------------------------------------------- PPPoE (RFC 2516) session stage
+class PPPoE(_Layer):
+    __slots__ = ()
+    name = "PPP over Ethernet"
+    _desc = [("", "bits", [("version", 4), ("type", 4)]), ("code", "B", None),
+             ("sessionid", "H", None), ("len", "H", None)]
+
+
+class HDLC(_Layer):   # the address and control bytes a PPP frame may keep (RFC 1662)
+    __slots__ = ()
+    name = "HDLC"
+    _desc = [("address", "B", None), ("control", "B", None)]
+
+
+class PPP(_Layer):
+    __slots__ = ()
+    name = "PPP Link Layer"
+    _desc = [("proto", "pppproto", None)]
+
+    @staticmethod
+    def _special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+        # RFC 1661 section 2: an odd first byte is a one-byte (compressed) protocol
+        width = 1 if pos < len(data) and data[pos] & 1 else 2
+        if pos + width > len(data):
+            raise _Short
+        return int.from_bytes(data[pos:pos + width], "big"), pos + width
+
+
+# what Scapy's PPP layer carries, by protocol: IPv4 and IPv6 are read here, the control
+# protocols it decodes (LCP, IPCP, ECP, PAP, CHAP, EAP) are Raw in the facade
+PPP_INNER = {0x0021: 0x0800, 0x0057: 0x86DD}
+
+
+def pppoe(data: bytes, chain: list[Any]) -> None:
+    """PPPoE after EtherType 0x8864: a session's PPP frame (code 0; others are Raw), HDLC's two
+    bytes when it starts with 0xFF (as Scapy's PPP dispatch reads them), the IP packet."""
+    head = _layer(PPPoE, data, chain)
+    if head is None:
+        _raw(data, chain)
+        return
+    rest = data[len(head._data):]
+    if rest and head._fields["code"] != 0:
+        _raw(rest, chain)
+        return
+    while rest[:1] == b"\xff":
+        hdlc = _layer(HDLC, rest, chain)
+        if hdlc is None:
+            _raw(rest, chain)
+            return
+        rest = rest[2:]
+    if not rest:
+        return
+    ppp = _layer(PPP, rest, chain)
+    if ppp is None:
+        _raw(rest, chain)
+        return
+    rest = rest[len(ppp._data):]
+    if rest and ppp._fields["proto"] in PPP_INNER:
+        _inner(rest, _m._LINKTYPE_RAW, chain)
+    else:
+        _raw(rest, chain)
+
+
+CLASSES += (PPPoE, HDLC, PPP)
 
 
 # ---------------------------------------------------------------- BOOTP and DHCP

@@ -11,7 +11,7 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
-extensions, control messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN), from the fields its walk reads, formatted here as Scapy's
+extensions, control messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
@@ -588,6 +588,9 @@ def describe(pkt: Any) -> list[_Node] | None:
             _arp_summary(arp, pkt.arp)
             _tail(nodes, b"", data[pkt.arp.offset + 28:])
             return nodes
+        elif ethertype == 0x8864:
+            start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
+            return _l2_summaries(nodes) if _pppoe(nodes, data[start:]) else None
         elif ethertype == 0x888E:
             start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
             eapol = _read_layers(nodes, lambda chain: _layers().eapol(data[start:], chain))
@@ -884,6 +887,51 @@ def _gre(nodes: list[_Node], load: bytes) -> bool:
         return False
     nodes += carried
     return True
+
+
+def _add(nodes: list[_Node], layer: Any) -> bool:
+    node = _layer_node(layer)
+    if node is None:
+        return False
+    nodes.append(node)
+    return True
+
+
+def _pppoe(nodes: list[_Node], load: bytes) -> bool:
+    """PPPoE's session stage (RFC 2516) as Scapy reads it: PPPoE, HDLC's bytes when present,
+    PPP and the IPv4 or IPv6 packet inside. False for other PPP protocols (their names are
+    Scapy's table; LCP, IPCP... are its layers)."""
+    layers = _layers()
+    chain: list[Any] = []
+    head = layers._layer(layers.PPPoE, load, chain)
+    if head is None:
+        _tail(nodes, load, b"")
+        return True
+    if not _add(nodes, head):
+        return False
+    rest = load[len(head._data):]
+    if rest and head._fields["code"] != 0:   # discovery codes on 0x8864: Scapy stops at PPPoE
+        _tail(nodes, rest, b"")
+        return True
+    while rest[:1] == b"\xff":
+        hdlc = layers._layer(layers.HDLC, rest, chain)
+        if hdlc is None:
+            _tail(nodes, rest, b"")
+            return True
+        if not _add(nodes, hdlc):
+            return False
+        rest = rest[2:]
+    if not rest:
+        return True
+    ppp = layers._layer(layers.PPP, rest, chain)
+    if ppp is None:
+        _tail(nodes, rest, b"")
+        return True
+    proto = ppp._fields["proto"]
+    if proto not in layers.PPP_INNER or not _add(nodes, ppp):
+        return False
+    rest = rest[len(ppp._data):]
+    return not rest or _inner_ip(nodes, rest, layers.PPP_INNER[proto])
 
 
 # what VXLAN's NextProtocol says it carries (absent: 0) as Scapy reads it: Ethernet, IPv4, IPv6
@@ -1226,6 +1274,10 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "VXLAN": {"flags": _plain, "NextProtocol": _by_name({
         0: "NotDefined", 1: "IPv4", 2: "IPv6", 3: "Ethernet", 4: "NSH"}), "gpflags": _plain,
         "vni": _lhex, "reserved2": _lhex},
+    "PPPoE": {"code": _by_name({0: "Session"}), "sessionid": _lhex},
+    "HDLC": {"address": _lhex, "control": _lhex},
+    "PPP": {"proto": _by_name({0x0021: "Internet Protocol version 4",
+                               0x0057: "Internet Protocol version 6 [Hinden]"})},
 }
 _ICMP6_OPTION_SUMMARY = {
     "ICMPv6NDOptSrcLLAddr": "%(name)s %(lladdr)s", "ICMPv6NDOptDstLLAddr": "%(name)s %(lladdr)s",

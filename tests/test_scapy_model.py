@@ -590,6 +590,33 @@ def test_tunnels_read_as_scapy():
     assert p[fs.GRE].payload.payload.name == "TCP" and fs.Raw not in p
 
 
+def test_pppoe_reads_as_scapy():
+    """PPPoE sessions: Scapy's chain (PPPoE, HDLC, PPP, the IP packet inside), fields and
+    lookups through it, on the frames test_scapy_text_layers builds, each cut at every length.
+    PPP's control protocols (LCP, IPCP...) are Raw here, Scapy's layers there (README)."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for wire in text_tests._pppoe_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
+        if fs.ICMP in p and sa.ICMP not in s or (sa.DNS in s and sa.Raw in s[sa.DNS]):
+            continue   # an ICMP header or a DNS message cut short (README)
+        if "PPP" in theirs and s[sa.PPP].proto not in (0x21, 0x57) and s[sa.PPP].payload:
+            assert ours == theirs[:theirs.index("PPP") + 1] + ["Raw"], (ours, theirs)
+            continue
+        assert ours == theirs, (ours, theirs, wire.hex())
+        for cls in ("PPPoE", "HDLC", "PPP", "IP", "IPv6", "TCP", "UDP", "Raw", "Padding"):
+            assert (cls in p) == (cls in s), (cls, wire.hex())
+            if cls in s:
+                assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
+        n += 1
+    assert n > 250
+    p = fs.ScapyPacket(bytes(sa.Ether() / sa.PPPoE(sessionid=9) / sa.PPP() / sa.IP(src="192.0.2.9") / sa.TCP(dport=22)), 1)
+    assert p[fs.PPPoE].sessionid == 9 and p[fs.PPP].proto == 0x21 and p[fs.IP].src == "192.0.2.9"
+    assert p.dport == 22 and fs.TCP in p and fs.Raw not in p and p[fs.PPP].payload.name == "IP"
+
+
 def _udp_app_cases():
     """BOOTP/DHCP (every kind of option Scapy reads, zero lengths, options cut short) and NTP
     (every mode and stratum class, MAC tails, extension fields, control messages) on Scapy's ports, each

@@ -69,10 +69,28 @@ def _tunnel_cases():
         yield from (wire[:cut] for cut in range(14, len(wire)))
 
 
+def _pppoe_cases():
+    """PPPoE session frames (RFC 2516): PPP with a two- or one-byte protocol, HDLC's bytes
+    before it, IPv4 and IPv6 inside, a control protocol (Scapy's LCP: left to Scapy), a
+    discovery code on the session EtherType, under 802.1Q, with an Ethernet trailer; each
+    cut at every length."""
+    ip = sa.IP(src="100.64.0.1", dst="198.51.100.7")
+    frames = [sa.Ether() / sa.PPPoE(sessionid=0x11) / sa.PPP() / ip / sa.TCP(sport=40000, dport=443, flags="S"),
+              sa.Ether() / sa.PPPoE() / sa.HDLC() / sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5, dport=6) / b"v6",
+              sa.Ether() / sa.PPPoE(sessionid=7) / b"\x21" / ip / sa.ICMP() / b"ping",
+              sa.Ether() / sa.PPPoE() / b"\xff\x03\xff\x03\x00\x21" / ip / sa.UDP(sport=1, dport=2),
+              sa.Ether() / sa.Dot1Q(vlan=3) / sa.PPPoE() / sa.PPP() / ip / sa.UDP(sport=53000, dport=53) / sa.DNS(qd=sa.DNSQR(qname="a.example")),
+              sa.Ether() / sa.PPPoE() / sa.PPP(proto=0xC021) / b"\x01\x01\x00\x04",
+              sa.Ether() / sa.PPPoE(code=7) / b"abc", sa.Ether() / sa.PPPoE() / b"\x00"]
+    for f in frames:
+        wire = bytes(f) + b"\0" * 4
+        yield from (wire[:cut] for cut in range(14, len(wire) + 1))
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),
-         "tunnels": (_tunnel_cases, 5800)}
+         "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 260)}
 
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}

@@ -818,13 +818,14 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
 }
 
 /* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE
- * (also on UDP port 4754), VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3 length, EAPOL. Its lookups
- * then also find those layers, which the facade's chain (fastpkt/_scapy_layers.py) holds: the
- * hook answers. */
+ * (also on UDP port 4754), VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3
+ * length, EAPOL, PPPoE. Its lookups then also find those layers, which the facade's chain
+ * (fastpkt/_scapy_layers.py) holds: the hook answers. */
 static int facade_scapy_goes_on(const fp_dissection *d)
 {
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0) return 1; /* 802.3 length: LLC, SNAP, STP */
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x888E) return 1; /* EAPOL, EAP */
+    if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x8864) return 1; /* PPPoE, PPP, IP */
     if (FP_HAS(d, FP_L_UDP)) {
         uint16_t sp = d->sport, dp = d->dport;
         return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
