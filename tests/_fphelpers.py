@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,13 @@ def zeek_rows(path: Path) -> list[dict[str, str]]:
         elif line and not line.startswith("#"):
             rows.append(dict(zip(fields, line.split("\t"))))
     return rows
+
+
+def indexed_udp_frame(i: int, payload_len: int) -> bytes:
+    """An Ethernet/IPv4/UDP frame whose payload repeats its index i (big-endian), so a reader's
+    every delivered packet can be checked against what was written, whatever its position."""
+    payload = struct.pack(">I", i) * (payload_len // 4)
+    udp = struct.pack(">HHHH", 40000 + i % 1000, 9000, 8 + len(payload), 0) + payload
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                     bytes([10, 0, 0, 1]), bytes([10, 0, 1, (i % 200) + 1]))
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + udp

@@ -29,17 +29,22 @@ def client():
         yield c
 
 
+def _generated(d, packets: int, seed: int, mix: str | None = None) -> fp.PacketList:
+    """A gen_pcap capture (the shared deterministic generator) made in d, read."""
+    if not GEN.exists():
+        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
+    g = d / "g.pcap"
+    subprocess.run([sys.executable, str(GEN), "--packets", str(packets), "--seed", str(seed), "--out", str(g),
+                    "--no-truth", *(("--mix", mix) if mix else ())], check=True, capture_output=True)
+    return fp.read(str(g))
+
+
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory):
     """Rotated files with overlapping times: a gen_pcap capture dealt round robin into three
     (with tls.pcap and http.pcap's packets), plus the fixtures."""
     d = tmp_path_factory.mktemp("dask")
-    if not GEN.exists():
-        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
-    g = d / "g.pcap"
-    subprocess.run([sys.executable, str(GEN), "--packets", "12000", "--seed", "21", "--out", str(g), "--no-truth"],
-                   check=True, capture_output=True)
-    pl = fp.read(str(g))
+    pl = _generated(d, 12000, 21)
     parts = []
     for i in range(3):
         p = d / ("part%d.pcap" % i)
@@ -54,12 +59,7 @@ def sensors(tmp_path_factory):
     capture and rotating at its own count: every file's time range overlaps one or two of
     the other sensor's, partly. Listed out of time order."""
     d = tmp_path_factory.mktemp("sensors")
-    if not GEN.exists():
-        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
-    g = d / "g.pcap"
-    subprocess.run([sys.executable, str(GEN), "--packets", "9000", "--seed", "22", "--mix", "tls", "--out", str(g),
-                    "--no-truth"], check=True, capture_output=True)
-    pl = fp.read(str(g))
+    pl = _generated(d, 9000, 22, "tls")
     files = []
     for sensor, rotate in ((0, 1300), (1, 1700)):
         mine = pl[sensor::2]
@@ -142,12 +142,7 @@ def dns_rotated(tmp_path_factory):
     """A DNS-heavy gen_pcap capture dealt round robin into three files (a query and its
     response often in different files), listed out of time order."""
     d = tmp_path_factory.mktemp("dns")
-    if not GEN.exists():
-        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
-    g = d / "g.pcap"
-    subprocess.run([sys.executable, str(GEN), "--packets", "6000", "--seed", "23", "--mix", "dns", "--out", str(g),
-                    "--no-truth"], check=True, capture_output=True)
-    pl = fp.read(str(g))
+    pl = _generated(d, 6000, 23, "dns")
     parts = []
     for i in range(3):
         p = d / ("dns%d.pcap" % i)

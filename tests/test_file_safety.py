@@ -16,17 +16,14 @@ import sys
 import pytest
 
 import fastpkt as fp
+from _fphelpers import indexed_udp_frame
 
 N_PACKETS = 3000
 PAYLOAD = 1200          # ~3.7 MB: the truncation drops hundreds of resident pages
 
 
 def udp_frame(i: int) -> bytes:
-    payload = struct.pack(">I", i) * (PAYLOAD // 4)
-    udp = struct.pack(">HHHH", 40000 + i % 1000, 9000, 8 + len(payload), 0) + payload
-    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
-                     bytes([10, 0, 0, 1]), bytes([10, 0, 1, (i % 200) + 1]))
-    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + udp
+    return indexed_udp_frame(i, PAYLOAD)
 
 
 @pytest.fixture()
