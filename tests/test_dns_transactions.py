@@ -230,6 +230,7 @@ def test_every_corpus_capture_is_read_without_error():
 # ---- built with Scapy -------------------------------------------------------------------
 
 sa = pytest.importorskip("scapy.all", reason="Scapy builds the reference messages")
+BCAST = "ff:ff:ff:ff:ff:ff"  # Ether(dst=) given: Scapy would resolve it by sending ARP off the machine
 
 CLIENT, SERVER = "10.0.0.1", "10.0.0.53"
 
@@ -243,7 +244,7 @@ def _write(tmp_path: Path, frames: list, name: str = "dns.pcap") -> str:
 
 
 def _udp(msg, src=CLIENT, dst=SERVER, sport=40000, dport=53, t=None):
-    pkt = sa.Ether() / sa.IP(src=src, dst=dst) / sa.UDP(sport=sport, dport=dport) / msg
+    pkt = sa.Ether(dst=BCAST) / sa.IP(src=src, dst=dst) / sa.UDP(sport=sport, dport=dport) / msg
     if t is not None:
         pkt._t = t
     return pkt
@@ -277,14 +278,14 @@ def _tcp_stream(messages_c2s: list[bytes], messages_s2c: list[bytes], cut: int) 
     c2s = b"".join(len(m).to_bytes(2, "big") + m for m in messages_c2s)
     s2c = b"".join(len(m).to_bytes(2, "big") + m for m in messages_s2c)
     ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
-    frames = [sa.Ether() / ip_c / sa.TCP(sport=40001, dport=53, flags="S", seq=100),
-              sa.Ether() / ip_s / sa.TCP(sport=53, dport=40001, flags="SA", seq=500, ack=101),
-              sa.Ether() / ip_c / sa.TCP(sport=40001, dport=53, flags="A", seq=101, ack=501)]
+    frames = [sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40001, dport=53, flags="S", seq=100),
+              sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40001, flags="SA", seq=500, ack=101),
+              sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40001, dport=53, flags="A", seq=101, ack=501)]
     for i in range(0, len(c2s), cut):
-        frames.append(sa.Ether() / ip_c / sa.TCP(sport=40001, dport=53, flags="PA", seq=101 + i, ack=501)
+        frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40001, dport=53, flags="PA", seq=101 + i, ack=501)
                       / c2s[i:i + cut])
     for i in range(0, len(s2c), cut):
-        frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=40001, flags="PA", seq=501 + i,
+        frames.append(sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40001, flags="PA", seq=501 + i,
                                                  ack=101 + len(c2s)) / s2c[i:i + cut])
     return frames
 
@@ -307,9 +308,9 @@ def test_tcp_prefix_alone_then_messages_of_other_sizes(tmp_path):
     m1, m2 = bytes(_query("a.example", qid=1)), bytes(_query("a-much-longer-name.example", qid=2))
     stream = [len(m1).to_bytes(2, "big"), m1, len(m2).to_bytes(2, "big") + m2[:5], m2[5:]]
     ip = sa.IP(src=CLIENT, dst=SERVER)
-    frames, seq = [sa.Ether() / ip / sa.TCP(sport=40002, dport=53, flags="S", seq=0)], 1
+    frames, seq = [sa.Ether(dst=BCAST) / ip / sa.TCP(sport=40002, dport=53, flags="S", seq=0)], 1
     for chunk in stream:
-        frames.append(sa.Ether() / ip / sa.TCP(sport=40002, dport=53, flags="PA", seq=seq) / chunk)
+        frames.append(sa.Ether(dst=BCAST) / ip / sa.TCP(sport=40002, dport=53, flags="PA", seq=seq) / chunk)
         seq += len(chunk)
     got = sorted((t.trans_id, t.query) for t in fp.dns(_write(tmp_path, frames), progress=False))
     assert got == [(1, "a.example"), (2, "a-much-longer-name.example")]
@@ -367,9 +368,9 @@ def test_tcp_capture_starting_at_every_offset(tmp_path):
             [s for s in starts if s > k and (k == starts[j] or s > starts[min(j + 2, len(qs))])]
         cuts = sorted(set(cuts + [len(c2s)]))
         for a, b in itertools.pairwise(cuts):
-            frames.append(sa.Ether() / ip_c / sa.TCP(sport=port, dport=53, flags="PA", seq=1000 + a, ack=9000)
+            frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=port, dport=53, flags="PA", seq=1000 + a, ack=9000)
                           / c2s[a:b])
-        frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=port, flags="PA", seq=9000, ack=1000 + len(c2s))
+        frames.append(sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=port, flags="PA", seq=9000, ack=1000 + len(c2s))
                       / s2c)
     path = _write(tmp_path, frames)
     tx = fp.dns(path, progress=False)
@@ -410,14 +411,14 @@ def test_tcp_gap_then_resync(tmp_path, tail):
     lost = (starts[1], starts[2] + (7 if tail else 0))  # message 1 (and 7 bytes of message 2) missing
     cuts = sorted({0, starts[1], lost[1], starts[3], len(c2s)})
     ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
-    frames = [sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="S", seq=999),
-              sa.Ether() / ip_s / sa.TCP(sport=53, dport=40009, flags="SA", seq=8999, ack=1000),
-              sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="A", seq=1000, ack=9000)]
+    frames = [sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40009, dport=53, flags="S", seq=999),
+              sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40009, flags="SA", seq=8999, ack=1000),
+              sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40009, dport=53, flags="A", seq=1000, ack=9000)]
     for a, b in itertools.pairwise(cuts):
         if a != lost[0]:
-            frames.append(sa.Ether() / ip_c / sa.TCP(sport=40009, dport=53, flags="PA", seq=1000 + a, ack=9000)
+            frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40009, dport=53, flags="PA", seq=1000 + a, ack=9000)
                           / c2s[a:b])
-    frames.append(sa.Ether() / ip_s / sa.TCP(sport=53, dport=40009, flags="A", seq=9000, ack=1000 + len(c2s)))
+    frames.append(sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40009, flags="A", seq=9000, ack=1000 + len(c2s)))
     path = _write(tmp_path, frames)
     tx = fp.dns(path, progress=False)
     rows = {t.trans_id: t for t in tx}
@@ -492,7 +493,7 @@ def test_cut_at_every_length(tmp_path, proto):
             frames.append(_udp(sa.Raw(msg), src=SERVER, dst=CLIENT, sport=53, dport=20000 + n))
         else:  # the prefix claims the whole message; the connection ends early
             ip = sa.IP(src=SERVER, dst=CLIENT)
-            frames.append(sa.Ether() / ip / sa.TCP(sport=53, dport=20000 + n, flags="PA", seq=1)
+            frames.append(sa.Ether(dst=BCAST) / ip / sa.TCP(sport=53, dport=20000 + n, flags="PA", seq=1)
                           / (len(full).to_bytes(2, "big") + msg))
     tx = fp.dns(_write(tmp_path, frames), progress=False)
     rows = list(tx)
@@ -571,8 +572,8 @@ def test_columns_built_in_c_equal_the_records(tmp_path, which):
         c2s, _ = _framed(qs)
         s2c, _ = _framed(rs + [bytes(txt)])
         ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
-        frames += [sa.Ether() / ip_c / sa.TCP(sport=40003, dport=53, flags="PA", seq=5, ack=9) / c2s[5:]]
-        frames += [sa.Ether() / ip_s / sa.TCP(sport=53, dport=40003, flags="PA", seq=9 + i, ack=5 + len(c2s))
+        frames += [sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40003, dport=53, flags="PA", seq=5, ack=9) / c2s[5:]]
+        frames += [sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40003, flags="PA", seq=9 + i, ack=5 + len(c2s))
                    / s2c[i:i + 1400] for i in range(0, len(s2c), 1400)]
         paths = [_write(tmp_path, frames)]
     for path in paths:

@@ -21,6 +21,7 @@ import fastpkt.scapy as fs
 from _fphelpers import DATA, corpus_dir
 
 sa = pytest.importorskip("_scapy_ref").sa   # Scapy, quiet, with its default layers
+BCAST = "ff:ff:ff:ff:ff:ff"  # Ether(dst=) given: Scapy would resolve it by sending ARP off the machine
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "data" / "sample.pcap"
@@ -195,7 +196,7 @@ def test_flag_values_behave_as_scapy():
 
 def test_read_flags_behave_as_scapy(tmp_path):
     """Flags read from the wire (made in C for the facade's views) for every TCP and IP value."""
-    frames = [sa.Ether() / sa.IP(flags=v % 8, frag=0) / sa.TCP(flags=v) for v in range(512)]
+    frames = [sa.Ether(dst=BCAST) / sa.IP(flags=v % 8, frag=0) / sa.TCP(flags=v) for v in range(512)]
     sa.wrpcap(str(tmp_path / "flags.pcap"), frames)
     ours, theirs = fs.rdpcap(tmp_path / "flags.pcap"), sa.rdpcap(str(tmp_path / "flags.pcap"))
     for p, s in zip(ours, theirs):
@@ -332,7 +333,7 @@ def _icmp_error_cases():
     big = sa.IP(**ip) / sa.UDP(sport=33434, dport=33435) / (b"x" * 200)
     for size in (120, 135, 136, 137, 150, 250):
         for t in (3, 4, 11):
-            yield sa.Ether() / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=t) / bytes(big)[:size]
+            yield sa.Ether(dst=BCAST) / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=t) / bytes(big)[:size]
 
 
 def test_icmp_error_quotes_read_as_scapy():
@@ -375,14 +376,14 @@ def _ip6_cases():
             head = sa.IPv6(**ip6)
             for ext in chain:
                 head = head / ext.copy()
-            wire = bytes(sa.Ether() / head / upper)
+            wire = bytes(sa.Ether(dst=BCAST) / head / upper)
             for cut in (*range(54, len(wire), 3), len(wire)):
                 # the IPv6 payload length says what the capture holds (an Ethernet record cut
                 # short is another matter: snaplen, test_model_matches_scapy)
                 w = bytearray(wire[:cut])
                 w[18:20] = (cut - 54).to_bytes(2, "big")
                 yield bytes(w)
-    yield bytes(sa.Ether() / sa.IPv6(**ip6) / sa.ICMPv6EchoRequest(data=b"pad") / (b"\x00" * 4))[:-4] + b"\x00" * 10
+    yield bytes(sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6EchoRequest(data=b"pad") / (b"\x00" * 4))[:-4] + b"\x00" * 10
 
 
 def test_ip6_extension_headers_and_echo_read_as_scapy():
@@ -404,7 +405,7 @@ def test_ip6_extension_headers_and_echo_read_as_scapy():
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 500
-    echo = fs.ScapyPacket(bytes(sa.Ether() / sa.IPv6() / sa.ICMPv6EchoRequest(id=1, data=b"hi")), 1)
+    echo = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.IPv6() / sa.ICMPv6EchoRequest(id=1, data=b"hi")), 1)
     assert echo.layers()[-1] is fp.ICMPv6EchoRequest and echo[fs.ICMPv6EchoRequest].data == b"hi"
     assert echo[fs.IPv6].payload.name == "ICMPv6 Echo Request" and echo[fs.ICMPv6].payload is fs.NoPayload
 
@@ -459,7 +460,7 @@ def _icmp6_messages():
                  sa.ICMPv6TimeExceeded() / q, sa.ICMPv6ParamProblem(ptr=40) / q]
     big = sa.IPv6(**ip6) / sa.UDP(sport=1, dport=2) / (b"z" * 200)
     msgs += [sa.ICMPv6DestUnreach() / big, sa.ICMPv6TimeExceeded() / big]
-    return [bytes(sa.Ether() / sa.IPv6(**ip6) / m) for m in msgs]
+    return [bytes(sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / m) for m in msgs]
 
 
 def _icmp6_cases():
@@ -475,7 +476,7 @@ def _icmp6_cases():
                 b"\x1f\x00" + b"\0" * 6, b"\x1f\x02\0\0\0\0\0\0\x03abc\x00\x00\x00\x00\x00",
                 b"\x04\x00" + b"\0" * 14, b"\x04\x01" + b"\0" * 6, b"\x63\x00", b"\x01"):
         body = bytes(sa.ICMPv6ND_RA()) + opt
-        yield bytes(sa.Ether() / sa.IPv6(src="fe80::1", dst="ff02::1", nh=58, plen=len(body))) + body
+        yield bytes(sa.Ether(dst=BCAST) / sa.IPv6(src="fe80::1", dst="ff02::1", nh=58, plen=len(body))) + body
 
 
 def _layers_of(s):
@@ -535,17 +536,17 @@ def _tunnel_cases():
         for gre in (sa.GRE(), sa.GRE(chksum_present=1, key_present=1, key=42, seqnum_present=1, sequence_number=7),
                     sa.GRE(key_present=1, key=9)):
             outer += [sa.IP(**ip4) / gre / payload, sa.IPv6(**ip6) / gre / payload]
-        outer += [sa.IP(**ip4) / sa.GRE(proto=0x6558) / sa.Ether() / payload,
-                  sa.IP(**ip4) / sa.UDP(sport=40000, dport=4789) / sa.VXLAN(vni=99) / sa.Ether() / payload,
+        outer += [sa.IP(**ip4) / sa.GRE(proto=0x6558) / sa.Ether(dst=BCAST) / payload,
+                  sa.IP(**ip4) / sa.UDP(sport=40000, dport=4789) / sa.VXLAN(vni=99) / sa.Ether(dst=BCAST) / payload,
                   sa.IP(**ip4) / sa.UDP(sport=4789, dport=4789) / sa.VXLAN(flags=0x0C, NextProtocol=1 if payload.name == "IP" else 2) / payload,
-                  sa.IP(**ip4) / sa.UDP(sport=8472, dport=9) / sa.VXLAN(flags=0x88, gpid=5) / sa.Ether() / payload]
+                  sa.IP(**ip4) / sa.UDP(sport=8472, dport=9) / sa.VXLAN(flags=0x88, gpid=5) / sa.Ether(dst=BCAST) / payload]
     outer += [sa.IP(**ip4) / sa.GRE(proto=0x0806) / sa.ARP(), sa.IP(**ip4) / sa.GRE(proto=0x888E) / sa.EAPOL() / sa.EAP(code=3, id=1),
               sa.IP(**ip4) / sa.UDP(sport=9, dport=4754) / sa.GRE() / inner[0], sa.IP(**ip4, proto=41, frag=2) / inner[1],
               sa.IP(**ip4) / sa.GRE(proto=0x8100) / sa.Dot1Q() / inner[0],
               sa.IP(**ip4) / sa.GRE(routing_present=1) / inner[0], sa.IP(**ip4) / sa.GRE(proto=0x88BE) / (b"x" * 20),
               sa.IP(**ip4, frag=3, proto=47) / sa.GRE() / inner[0]]
     for o in outer:
-        wire = bytes(sa.Ether() / o)
+        wire = bytes(sa.Ether(dst=BCAST) / o)
         start = 34 if wire[14] >> 4 == 4 else 54
         for cut in (*range(start, len(wire), 3), len(wire)):
             w = bytearray(wire[:cut])
@@ -584,7 +585,7 @@ def test_tunnels_read_as_scapy():
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 600
-    p = fs.ScapyPacket(bytes(sa.Ether() / sa.IP(src="192.0.2.1") / sa.GRE() / sa.IP(src="198.51.100.1") / sa.TCP(dport=443)), 1)
+    p = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1") / sa.GRE() / sa.IP(src="198.51.100.1") / sa.TCP(dport=443)), 1)
     assert p[fs.IP].src == "192.0.2.1" and p[fs.TCP].dport == 443 and fs.TCP in p and p.dport == 443
     assert p.getlayer(fs.IP, 2).src == "198.51.100.1" and p[fs.IP].payload.name == "GRE"
     assert p[fs.GRE].payload.payload.name == "TCP" and fs.Raw not in p
@@ -612,7 +613,7 @@ def test_pppoe_reads_as_scapy():
                 assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
         n += 1
     assert n > 250
-    p = fs.ScapyPacket(bytes(sa.Ether() / sa.PPPoE(sessionid=9) / sa.PPP() / sa.IP(src="192.0.2.9") / sa.TCP(dport=22)), 1)
+    p = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=9) / sa.PPP() / sa.IP(src="192.0.2.9") / sa.TCP(dport=22)), 1)
     assert p[fs.PPPoE].sessionid == 9 and p[fs.PPP].proto == 0x21 and p[fs.IP].src == "192.0.2.9"
     assert p.dport == 22 and fs.TCP in p and fs.Raw not in p and p[fs.PPP].payload.name == "IP"
 
@@ -665,12 +666,12 @@ def _udp_app_cases():
     wires.append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (bytes(sa.NTPControl(response=1, op_code=1, data=peers)) + mac))
     wires.append(sa.IP(**ip) / sa.UDP(sport=123, dport=123) / (bytes(sa.NTPControl(response=1, op_code=1, count=7)) + b"\0\1\x96\x14\0\2\x90\0" + mac))
     # DNS comes first in Scapy's order of UDP bindings (uncut: a cut DNS message is another matter)
-    yield bytes(sa.Ether() / sa.IP(**ip) / sa.UDP(sport=53, dport=123) / sa.DNS(qd=sa.DNSQR(qname="a.example")))
+    yield bytes(sa.Ether(dst=BCAST) / sa.IP(**ip) / sa.UDP(sport=53, dport=123) / sa.DNS(qd=sa.DNSQR(qname="a.example")))
     for w in whole:
-        yield bytes(sa.Ether() / w)
-        yield bytes(sa.Ether() / w) + b"\0" * 8
+        yield bytes(sa.Ether(dst=BCAST) / w)
+        yield bytes(sa.Ether(dst=BCAST) / w) + b"\0" * 8
     for w in wires:
-        wire = bytes(sa.Ether() / w)
+        wire = bytes(sa.Ether(dst=BCAST) / w)
         for cut in (*range(42, len(wire), 1 if len(wire) < 120 else 9), len(wire)):
             b = bytearray(wire[:cut])
             b[16:18] = (cut - 14).to_bytes(2, "big")
@@ -712,13 +713,13 @@ def test_bootp_dhcp_ntp_read_as_scapy():
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 1200
-    dhcp = fs.ScapyPacket(bytes(sa.Ether() / sa.IP() / sa.UDP(sport=68, dport=67) / sa.BOOTP()
+    dhcp = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=68, dport=67) / sa.BOOTP()
                                 / sa.DHCP(options=[("message-type", "request"), "end"])), 1)
     assert dhcp[fs.DHCP].options == [("message-type", 3), "end"] and dhcp[fs.BOOTP].payload.name == "DHCP options"
     assert fs.Raw not in dhcp and dhcp.layers()[-1] is fs.DHCP and dhcp.getlayer(fs.UDP).payload.op == 1
-    ntp = fs.ScapyPacket(bytes(sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader()), 1)
+    ntp = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader()), 1)
     assert fs.NTP in ntp and ntp[fs.NTP].fields == ntp[fs.NTPHeader].fields and ntp.mode == 3
-    ctl = fs.ScapyPacket(bytes(sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPControl(
+    ctl = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPControl(
         response=1, op_code=2, association_id=4, status=sa.NTPPeerStatusPacket(configured=1, peer_sel=6),
         data=b"stratum=2")), 1)
     assert fs.NTP in ctl and ctl[fs.NTP].op_code == 2 and ctl.data == b"stratum=2" and fs.Raw not in ctl
@@ -736,7 +737,7 @@ def _llc_cases():
             sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0800) / ip,
             sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0806) / sa.ARP(psrc="192.0.2.1"),
             sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x86DD) / sa.IPv6() / sa.ICMPv6EchoRequest(),
-            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=1) / sa.Ether() / ip,
+            sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=1) / sa.Ether(dst=BCAST) / ip,
             sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x8100) / sa.Dot1Q(vlan=5) / ip,
             sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(OUI=0x00000C, code=267) / stp,
             sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(OUI=0x00000C, code=0x2000) / (b"c" * 20),
@@ -745,7 +746,7 @@ def _llc_cases():
         body = bytes(llc)
         for length in (len(body), len(body) - 2, 0, len(body) + 9):
             yield from _cut(bytes(sa.Dot3(dst="01:80:c2:00:00:00", src="00:11:22:33:44:55", len=length) / body) + b"\0" * 6, 14)
-        yield from _cut(bytes(sa.Ether() / sa.Dot1Q(vlan=7, type=len(body)) / body) + b"\0" * 4, 18)
+        yield from _cut(bytes(sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=7, type=len(body)) / body) + b"\0" * 4, 18)
 
 
 def _cut(wire: bytes, start: int):
@@ -823,9 +824,9 @@ def _eapol_cases():
                sa.EAPOL(version=3, type=5) / sa.MKAPDU(basic_param_set=sa.MKABasicParamSet(param_set_body_len=28), parameter_sets=[
                    sets[0], b"\xff\x00\x00\x12" + b"I" * 18])]
     wires = [bytes(sa.Ether(dst="01:80:c2:00:00:03") / b) for b in bodies]
-    wires += [bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[4]), bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[8]),
+    wires += [bytes(sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=3) / bodies[4]), bytes(sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=3) / bodies[8]),
               bytes(sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x888E) / bodies[5]),
-              bytes(sa.Ether() / sa.Dot1Q(vlan=3) / bodies[-9])]
+              bytes(sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=3) / bodies[-9])]
     for wire in wires:
         for cut in range(14, len(wire) + 1):
             yield wire[:cut]

@@ -26,6 +26,7 @@ from fastpkt import _scapy_text as text
 from _fphelpers import DATA, corpus_dir, corpus_files
 
 sa = pytest.importorskip("scapy.all")
+BCAST = "ff:ff:ff:ff:ff:ff"  # Ether(dst=) given: Scapy would resolve it by sending ARP off the machine
 
 FORMATS = [
     "%IP.src%:%TCP.sport% > %IP.dst%:%TCP.dport% {Raw:%Raw.load%}",
@@ -319,17 +320,17 @@ def _message_streams(rng: random.Random, path: Path, port: int) -> None:
     i, j = rng.randrange(len(segments)), rng.randrange(len(segments))
     segments[i], segments[j] = segments[j], segments[i]
     c, s = "10.0.0.1", "10.0.0.2"
-    frames = [sa.Ether() / sa.IP(src=c, dst=s) / sa.TCP(sport=40000, dport=port, flags="S", seq=999)]
+    frames = [sa.Ether(dst=BCAST) / sa.IP(src=c, dst=s) / sa.TCP(sport=40000, dport=port, flags="S", seq=999)]
     for off, data in segments:
-        frames.append(sa.Ether() / sa.IP(src=c, dst=s) /
+        frames.append(sa.Ether(dst=BCAST) / sa.IP(src=c, dst=s) /
                       sa.TCP(sport=40000, dport=port, flags=rng.choice(["PA", "A"]), seq=1000 + off, ack=5001) / data)
         if rng.random() < 0.3:
-            frames.append(sa.Ether() / sa.IP(src=c, dst=s) /
+            frames.append(sa.Ether(dst=BCAST) / sa.IP(src=c, dst=s) /
                           sa.TCP(sport=40000, dport=port, flags="A", seq=1000 + rng.randrange(len(stream) + 1)))
         if rng.random() < 0.3:
-            frames.append(sa.Ether() / sa.IP(src=s, dst=c) / sa.TCP(sport=port, dport=40000, flags="PA",
+            frames.append(sa.Ether(dst=BCAST) / sa.IP(src=s, dst=c) / sa.TCP(sport=port, dport=40000, flags="PA",
                           seq=7000 + rng.randrange(50), ack=1000) / stream[:rng.randint(1, 10)])
-    frames.append(sa.Ether() / sa.IP(src=c, dst=s) / sa.TCP(sport=40000, dport=port, flags="FA", seq=1000 + len(stream)))
+    frames.append(sa.Ether(dst=BCAST) / sa.IP(src=c, dst=s) / sa.TCP(sport=40000, dport=port, flags="FA", seq=1000 + len(stream)))
     for k, f in enumerate(frames):
         f.time = 1000 + k / 100
     sa.wrpcap(str(path), frames)

@@ -24,6 +24,7 @@ from fastpkt import _scapy_text as text
 from _fphelpers import corpus_dir, corpus_files
 
 sa = pytest.importorskip("_scapy_ref").sa   # Scapy, quiet, with its default layers
+BCAST = "ff:ff:ff:ff:ff:ff"  # Ether(dst=) given: Scapy would resolve it by sending ARP off the machine
 import test_scapy_model as built  # noqa: E402  (its frame builders use Scapy)
 
 def _tunnel_cases():
@@ -39,29 +40,29 @@ def _tunnel_cases():
     for bits in range(16):
         gre = sa.GRE(chksum_present=bits & 1, key_present=bits >> 1 & 1, seqnum_present=bits >> 2 & 1,
                      key=0xDEADBEEF, sequence_number=bits, recursion_control=bits >> 3, flags=bits, version=0)
-        frames += [sa.Ether() / sa.IP(**ip4) / gre / tcp, sa.Ether() / sa.IPv6(**ip6) / gre / udp6,
-                   sa.Ether() / sa.Dot1Q(vlan=5) / sa.IP(**ip4) / gre / sa.Ether(src="02:00:00:00:00:01") / udp6]
+        frames += [sa.Ether(dst=BCAST) / sa.IP(**ip4) / gre / tcp, sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / gre / udp6,
+                   sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=5) / sa.IP(**ip4) / gre / sa.Ether(src="02:00:00:00:00:01") / udp6]
     frames += [
-        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=9, dport=4754) / sa.GRE() / tcp,
-        sa.Ether() / sa.IP(**ip4, proto=41, frag=5) / udp6,
-        sa.Ether() / sa.IP(**ip4, proto=41) / udp6 / (b"\0" * 5),
-        sa.Ether() / sa.IP(**ip4, proto=4) / udp6,   # IPv6 where the header says IPv4
-        sa.Ether() / sa.IPv6(**ip6) / sa.IP(**ip4) / sa.ICMP(type=8) / b"x",
-        sa.Ether() / sa.IPv6(**ip6) / udp6,
-        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x88BE, seqnum_present=1) / (b"\x10" * 8) / sa.Ether() / tcp,
-        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x8847) / b"\0\x01\x01\x40" / tcp,
-        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x888E) / sa.EAPOL(),
-        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=122) / b"\xaa\xaa\x03",
-        sa.Ether() / sa.IP(**ip4) / sa.GRE(proto=0x1234) / b"data",
-        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=40000, dport=6081) / b"\0\0\x65\x58\0\0\x01\0" / sa.Ether() / tcp,
-        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=2152, dport=2152) / b"\x30\xff\0\x28\0\0\0\x01" / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=9, dport=4754) / sa.GRE() / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4, proto=41, frag=5) / udp6,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4, proto=41) / udp6 / (b"\0" * 5),
+        sa.Ether(dst=BCAST) / sa.IP(**ip4, proto=4) / udp6,   # IPv6 where the header says IPv4
+        sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.IP(**ip4) / sa.ICMP(type=8) / b"x",
+        sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / udp6,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.GRE(proto=0x88BE, seqnum_present=1) / (b"\x10" * 8) / sa.Ether(dst=BCAST) / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.GRE(proto=0x8847) / b"\0\x01\x01\x40" / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.GRE(proto=0x888E) / sa.EAPOL(),
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.GRE(proto=122) / b"\xaa\xaa\x03",
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.GRE(proto=0x1234) / b"data",
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=40000, dport=6081) / b"\0\0\x65\x58\0\0\x01\0" / sa.Ether(dst=BCAST) / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=2152, dport=2152) / b"\x30\xff\0\x28\0\0\0\x01" / tcp,
         sa.Ether(type=0x8847) / b"\0\x01\x01\x40" / tcp,
-        sa.Ether() / sa.Dot1Q(vlan=9) / sa.IP(**ip4) / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=7) / sa.Ether() / tcp,
-        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=4789, dport=53) / sa.VXLAN(vni=7) / sa.Ether() / tcp,
-        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=1, dport=4790) / sa.VXLAN(flags="NextProtocol+Instance", NextProtocol=4) / b"nsh",
-        sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=1, dport=48879) / sa.VXLAN(flags="G+Instance", gpflags="A+D", gpid=7),
+        sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=9) / sa.IP(**ip4) / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=7) / sa.Ether(dst=BCAST) / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=4789, dport=53) / sa.VXLAN(vni=7) / sa.Ether(dst=BCAST) / tcp,
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=1, dport=4790) / sa.VXLAN(flags="NextProtocol+Instance", NextProtocol=4) / b"nsh",
+        sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=1, dport=48879) / sa.VXLAN(flags="G+Instance", gpflags="A+D", gpid=7),
     ]
-    frames += [sa.Ether() / sa.IP(**ip4) / sa.UDP(sport=k, dport=2) / sa.VXLAN(vni=k) / sa.Ether() / tcp
+    frames += [sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=k, dport=2) / sa.VXLAN(vni=k) / sa.Ether(dst=BCAST) / tcp
                for k in (4789, 4790, 6633, 8472, 48879)]
     for f in frames:
         wire = bytes(f)
@@ -75,13 +76,13 @@ def _pppoe_cases():
     discovery code on the session EtherType, under 802.1Q, with an Ethernet trailer; each
     cut at every length."""
     ip = sa.IP(src="100.64.0.1", dst="198.51.100.7")
-    frames = [sa.Ether() / sa.PPPoE(sessionid=0x11) / sa.PPP() / ip / sa.TCP(sport=40000, dport=443, flags="S"),
-              sa.Ether() / sa.PPPoE() / sa.HDLC() / sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5, dport=6) / b"v6",
-              sa.Ether() / sa.PPPoE(sessionid=7) / b"\x21" / ip / sa.ICMP() / b"ping",
-              sa.Ether() / sa.PPPoE() / b"\xff\x03\xff\x03\x00\x21" / ip / sa.UDP(sport=1, dport=2),
-              sa.Ether() / sa.Dot1Q(vlan=3) / sa.PPPoE() / sa.PPP() / ip / sa.UDP(sport=53000, dport=53) / sa.DNS(qd=sa.DNSQR(qname="a.example")),
-              sa.Ether() / sa.PPPoE() / sa.PPP(proto=0xC021) / b"\x01\x01\x00\x04",
-              sa.Ether() / sa.PPPoE(code=7) / b"abc", sa.Ether() / sa.PPPoE() / b"\x00"]
+    frames = [sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=0x11) / sa.PPP() / ip / sa.TCP(sport=40000, dport=443, flags="S"),
+              sa.Ether(dst=BCAST) / sa.PPPoE() / sa.HDLC() / sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5, dport=6) / b"v6",
+              sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=7) / b"\x21" / ip / sa.ICMP() / b"ping",
+              sa.Ether(dst=BCAST) / sa.PPPoE() / b"\xff\x03\xff\x03\x00\x21" / ip / sa.UDP(sport=1, dport=2),
+              sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=3) / sa.PPPoE() / sa.PPP() / ip / sa.UDP(sport=53000, dport=53) / sa.DNS(qd=sa.DNSQR(qname="a.example")),
+              sa.Ether(dst=BCAST) / sa.PPPoE() / sa.PPP(proto=0xC021) / b"\x01\x01\x00\x04",
+              sa.Ether(dst=BCAST) / sa.PPPoE(code=7) / b"abc", sa.Ether(dst=BCAST) / sa.PPPoE() / b"\x00"]
     for f in frames:
         wire = bytes(f) + b"\0" * 4
         yield from (wire[:cut] for cut in range(14, len(wire) + 1))
@@ -187,27 +188,27 @@ assert not loaded, loaded
 def test_rendering_imports_no_scapy():
     ip6 = dict(src="fe80::1", dst="ff02::16")
     frames = [
-        sa.Ether() / sa.IP() / sa.UDP(sport=68, dport=67) / sa.BOOTP(chaddr="00:11:22:33:44:55") /
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=68, dport=67) / sa.BOOTP(chaddr="00:11:22:33:44:55") /
         sa.DHCP(options=[("message-type", "discover"), ("param_req_list", [1, 3, 6]), "end"]),
-        sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader(mode=4, stratum=1, ref_id=b"GPS ") /
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader(mode=4, stratum=1, ref_id=b"GPS ") /
         sa.NTPAuthenticator(key_id=1, dgst=b"\x01" * 16),
-        sa.Ether() / sa.IPv6(**ip6) / sa.ICMPv6ND_NS(tgt="fe80::2") / sa.ICMPv6NDOptSrcLLAddr(lladdr="00:11:22:33:44:55"),
-        sa.Ether() / sa.IPv6(**ip6, hlim=1) / sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]) /
+        sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6ND_NS(tgt="fe80::2") / sa.ICMPv6NDOptSrcLLAddr(lladdr="00:11:22:33:44:55"),
+        sa.Ether(dst=BCAST) / sa.IPv6(**ip6, hlim=1) / sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]) /
         sa.ICMPv6MLReport2(records=[sa.ICMPv6MLDMultAddrRec(dst="ff02::fb")]),
-        sa.Ether() / sa.IPv6(**ip6) / sa.ICMPv6DestUnreach(code=4) / sa.IPv6(src="fe80::2", dst="fe80::1") / sa.UDP(dport=33434),
+        sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6DestUnreach(code=4) / sa.IPv6(src="fe80::2", dst="fe80::1") / sa.UDP(dport=33434),
         sa.Dot3(dst="01:80:c2:00:00:00") / sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / sa.STP(),
         sa.Dot3() / sa.LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / sa.SNAP(code=0x0800) / sa.IP() / sa.UDP(sport=1000, dport=2000) / b"x",
-        sa.Ether() / sa.EAPOL() / sa.EAP(code=2, id=1, type=1, identity=b"bob"),
-        sa.Ether() / sa.EAPOL() / sa.EAP_TLS(code=1, id=2, L=1, tls_message_len=3, tls_data=b"abc"),
-        sa.Ether() / sa.IP() / sa.GRE(key_present=1, key=5) / sa.IPv6() / sa.UDP(sport=1, dport=2),
-        sa.Ether() / sa.IP() / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=3) / sa.Ether() / sa.IP() / sa.ICMP(),
-        sa.Ether() / sa.EAPOL(version=2, type=3) / sa.EAPOL_KEY(key_descriptor_type=2, key_type=1, key_length=16,
+        sa.Ether(dst=BCAST) / sa.EAPOL() / sa.EAP(code=2, id=1, type=1, identity=b"bob"),
+        sa.Ether(dst=BCAST) / sa.EAPOL() / sa.EAP_TLS(code=1, id=2, L=1, tls_message_len=3, tls_data=b"abc"),
+        sa.Ether(dst=BCAST) / sa.IP() / sa.GRE(key_present=1, key=5) / sa.IPv6() / sa.UDP(sport=1, dport=2),
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=1, dport=4789) / sa.VXLAN(vni=3) / sa.Ether(dst=BCAST) / sa.IP() / sa.ICMP(),
+        sa.Ether(dst=BCAST) / sa.EAPOL(version=2, type=3) / sa.EAPOL_KEY(key_descriptor_type=2, key_type=1, key_length=16,
                                                                key_nonce=b"\x11" * 32, key_data=b"\xdd\x05abcde"),
-        sa.Ether() / sa.EAPOL(version=3, type=5) / sa.MKAPDU(basic_param_set=sa.MKABasicParamSet(param_set_body_len=28),
+        sa.Ether(dst=BCAST) / sa.EAPOL(version=3, type=5) / sa.MKAPDU(basic_param_set=sa.MKABasicParamSet(param_set_body_len=28),
                                                              parameter_sets=[sa.MKAICVSet(param_set_body_len=16)]),
-        sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPControl(response=1, op_code=2, association_id=3,
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPControl(response=1, op_code=2, association_id=3,
                                                                             data=b"stratum=2") / sa.NTPAuthenticator(),
-        sa.Ether() / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader() / bytes(sa.NTPExtension(len=16)) /
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader() / bytes(sa.NTPExtension(len=16)) /
         sa.NTPAuthenticator(key_id=1, dgst=b"\x01" * 16),
     ]
     wires = [bytes(f) for f in frames]
@@ -228,7 +229,7 @@ def test_ntp_private_falls_back_to_scapy():
     msgs += [sa.NTPPrivate(response=1, request_code=42, nb_items=1, data_item_size=72,
                            data=[sa.NTPInfoMonitor1(addr="192.0.2.9")])]
     for msg in msgs:
-        wire = bytes(sa.Ether() / ip / msg)
+        wire = bytes(sa.Ether(dst=BCAST) / ip / msg)
         p, s = fp.Packet(wire, 1), sa.Ether(wire)
         assert text.describe(p) is None, wire.hex()
         _same_text(p, s, wire.hex())
