@@ -54,6 +54,39 @@ def pytest_runtest_makereport(item, call):
                         "does not allow: " + reason)
 
 
+def _in_init_netns() -> bool:
+    try:
+        return os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
+    except OSError:
+        return True
+
+
+def _quiet_scapy_resolution() -> None:
+    """Scapy fills an unset Ether dst by ARP/ND for the route's next hop: on the machine's own
+    network that is traffic off the machine, and a 2 s wait for each frame nobody answers. In
+    the machine's own namespace the resolvers' probe out of its default interface gets no
+    answer at once (Scapy then uses broadcast, as it says); lab interfaces and lab namespaces
+    resolve for real."""
+    try:
+        from scapy.config import conf
+        from scapy.layers import inet6, l2
+    except ImportError:
+        return
+
+    def quiet(srp1):
+        def probe(*args, **kwargs):
+            if _in_init_netns() and kwargs.get("iface") == conf.route.route("0.0.0.0", verbose=0)[0]:
+                return None
+            return srp1(*args, **kwargs)
+        return probe
+
+    l2.srp1 = quiet(l2.srp1)
+    inet6.srp1 = quiet(inet6.srp1)
+
+
+_quiet_scapy_resolution()
+
+
 def pytest_generate_tests(metafunc):
     """Corpus parameters, from MANIFEST.tsv and the tshark refs:
     `corpus_file` every capture; `corpus_unreadable` the files tshark cannot read at all
