@@ -266,7 +266,7 @@ def read_frames(
 
         return [frames.to_pandas(chunk.columns(_threads=1))]
 
-    n = parallel.resolve_workers(workers, source)
+    n = parallel.resolve_workers(workers, source, ranges=True)
     if n > 1 and not defragment and parallel.rangeable(source, on_error, display_filter):
         for part in parallel.packet_batches(source, n, batch_size, convert_in_range, filter=filter, on_error=on_error,
                                             progress=bar):

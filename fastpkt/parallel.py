@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ._fastpkt import DEFAULT_MAX_MEMORY, Error, Reader
 
-#: Inputs smaller than this run on one worker when ``workers`` is not given.
+#: Inputs smaller than this are read on one thread when ``workers`` is not given.
 AUTO_MIN_BYTES = 64 << 20
 
 # Counters every worker computes identically (each reads every packet) ...
@@ -61,15 +61,20 @@ def _input_bytes(source: Any) -> int:
         return 0
 
 
-def resolve_workers(workers: int | None, source: Any, *, on_data: Any = None) -> int:
-    """How many workers to run: ``workers``, or when None the usable cores for inputs of at
-    least 64 MiB fastpkt can open once per worker, else 1."""
+def resolve_workers(workers: int | None, source: Any, *, on_data: Any = None, ranges: bool = False) -> int:
+    """How many workers to run: ``workers``, or when None: 1 for the sharded engines, and for
+    packets read by record-aligned ranges (``ranges``) the usable cores for inputs of at least
+    64 MiB fastpkt can open once per worker, else 1.
+
+    The sharded engines default to one worker because every shard walks and keys every
+    record of the input: on a 2-vCPU machine two of them took 1.2-1.5x one worker's CPU and
+    were slower than one on a quiet machine (docs/DESIGN.md, "Parallel engines")."""
     if workers is None:
-        if on_data is not None or not _reopenable(source) or _input_bytes(source) < AUTO_MIN_BYTES:
+        if not ranges or not _reopenable(source) or _input_bytes(source) < AUTO_MIN_BYTES:
             return 1
         return usable_cores()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError("workers must be an integer >= 1 (or None: the usable cores), not %r" % (workers,))
+        raise ValueError("workers must be an integer >= 1 (or None: the default), not %r" % (workers,))
     if workers > 1 and not _reopenable(source):
         raise ValueError("workers > 1 needs paths or in-memory captures (each worker opens the input "
                          "itself); a Reader, a file object or stdin is read by one worker")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import DATA, corpus_dir
+from fastpkt import parallel
+from _fphelpers import DATA, corpus_dir, indexed_udp_frame
 from test_hello_stream import hello_for, records_of, BigHello
 from test_stream_reassembly import FIN, ACK, pcap
 from test_hello_stream import conn_with
@@ -222,6 +223,20 @@ def test_workers_argument_checks(tmp_path):
         assert len(fp.flows(f)) == len(fp.flows(src, workers=1))
     with pytest.raises(ValueError, match="_shard"):
         fp.Flows([fp.open(src)], _shard=(2, 2))
+
+
+def test_default_is_one_worker_for_the_sharded_engines():
+    """workers=None runs one engine however large the input (every shard walks all of it:
+    DESIGN, "One worker by default"); read_frames reads ranges on the usable cores."""
+    buf = pcap([indexed_udp_frame(i, 65000) for i in range(1040)])
+    assert len(buf) >= parallel.AUTO_MIN_BYTES
+    assert parallel.resolve_workers(None, buf) == 1
+    assert parallel.resolve_workers(None, buf, ranges=True) == parallel.usable_cores()
+    for engine in (fp.flows, fp.client_hellos, fp.streams, fp.dns):
+        eng = engine(buf, progress=False)
+        list(eng)
+        assert "workers" not in eng.stats, engine
+    assert fp.flows(buf, workers=2).stats["workers"] == 2
 
 
 def test_cli_jobs_flag_gives_the_same_output():
