@@ -67,7 +67,7 @@ def resolve_workers(workers: int | None, source: Any, *, on_data: Any = None, ra
     64 MiB fastpkt can open once per worker, else 1.
 
     The sharded engines default to one worker because every shard walks and keys every
-    record of the input: on a 2-vCPU machine two of them took 1.2-1.5x one worker's CPU and
+    record of the input: on a 2-vCPU machine two of them took up to 1.5x one worker's CPU and
     were slower than one on a quiet machine (docs/DESIGN.md, "Parallel engines")."""
     if workers is None:
         if not ranges or not _reopenable(source) or _input_bytes(source) < AUTO_MIN_BYTES:
