@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -515,6 +516,63 @@ def test_query_flood_bounded_and_evictions_counted(tmp_path):
     assert len(rows) == 20000 == st["dns"]["transactions"]
     assert st["evicted"] > 0 and st["dns"]["evicted"] == sum("evicted" in t.anomalies for t in rows) > 0
     assert st["memory_peak_bytes"] <= (1 << 20) + (8 << 20)  # the budget plus the output queue (DESIGN)
+
+
+def _flood(tmp_path: Path, n: int) -> str:
+    """n transactions 1 ms apart, each from its own address and port, answered 0.5 ms later
+    (LINKTYPE_RAW; the messages are Scapy's, the ids and names vary)."""
+    q, a = bytes(_query("flood.example", qid=0)), bytes(_answer("flood.example", qid=0))
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]
+    server = bytes([10, 0, 0, 53])
+    for i in range(n):
+        client, port = bytes([10, 1 + (i >> 16), i >> 8 & 255, i & 255]), 1024 + i % 60000
+        for k, (src, dst, sport, dport, msg) in enumerate(((client, server, port, 53, q), (server, client, 53, port, a))):
+            msg = struct.pack("!H", i & 0xFFFF) + msg[2:]
+            udp = struct.pack("!HHHH", sport, dport, 8 + len(msg), 0) + msg
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst) + udp
+            us = i * 1000 + k * 500
+            out.append(struct.pack("<IIII", 1_700_000_000 + us // 1_000_000, us % 1_000_000, len(ip), len(ip)) + ip)
+    path = tmp_path / "flood.pcap"
+    path.write_bytes(b"".join(out))
+    return str(path)
+
+
+def test_flood_state_follows_the_timeout_not_the_capture(tmp_path):
+    """20,000 answered transactions over 20 s of packet time, each from its own port (a
+    resolver under load): a transaction closes `timeout` after it opened whatever its
+    connection does next, and a UDP connection left with nothing open gives its DNS state
+    back. By the engine's own accounting (stats['dns']['state_peak_bytes']: state held open,
+    closed rows waiting for output aside), DNS state then peaks at about one timeout's worth
+    of transactions (1 s: ~1,000) instead of the whole capture's, and the flows carry no
+    hint copies (fp.dns hands no flow out). The rows are those of a run where nothing closes
+    before the end, and a parallel run gives them in the same order."""
+    path = _flood(tmp_path, 20000)
+    held = fp.dns(path, timeout=100.0, progress=False)  # every transaction open until the end
+    kept = sorted(tuple(t) for t in held)
+    tx = fp.dns(path, timeout=1.0, progress=False)
+    recs = list(tx)
+    rows = [tuple(t) for t in recs]
+    assert len(rows) == 20000 and sorted(rows) == kept
+    assert all(t.answered and t.responses == 1 and t.anomalies == () for t in recs)
+    st, all_open = tx.stats, held.stats["dns"]["state_peak_bytes"]
+    assert 0 < st["dns"]["state_peak_bytes"] * 10 < all_open, (st["dns"]["state_peak_bytes"], all_open)
+    assert (st["dns"]["evicted"], st["evicted"], st["memory"]["dns"]) == (0, 0, 0)
+    assert st["memory_peak"]["flows"] < 20000 * 1024  # a flow record, no hint block (~1 KiB each)
+    assert [tuple(t) for t in fp.dns(path, timeout=1.0, progress=False, workers=2)] == rows
+
+
+def test_flood_under_a_small_budget_counts_what_it_cuts(tmp_path):
+    """The same flood under max_memory=2 MiB: the flow table evicts its oldest connections to
+    stay within it, each eviction counted (stats['evicted']); a transaction still open in an
+    evicted connection is a row flagged 'evicted' (stats['dns']['evicted']); none is lost."""
+    path = _flood(tmp_path, 20000)
+    tx = fp.dns(path, timeout=5.0, progress=False, max_memory=2 << 20)
+    rows = list(tx)
+    st = tx.stats
+    assert len(rows) == 20000 == st["dns"]["transactions"]
+    assert st["evicted"] > 0
+    assert st["dns"]["evicted"] == sum("evicted" in t.anomalies for t in rows)
+    assert st["memory_peak_bytes"] <= (2 << 20) + (8 << 20)  # the budget plus the output queue (DESIGN)
 
 
 def test_per_connection_cap(tmp_path):

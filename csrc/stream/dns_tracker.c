@@ -9,6 +9,8 @@ const char *const fp_dns_txn_anomaly_names[FP_DNS_TXN_ANOM_COUNT] = {FP_DNS_TXN_
 
 #define QR 0x8000u
 
+uint8_t fp_dns_idle_marker = 'i';
+
 static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data, uint32_t len);
 
 void fp_dns_tracker_init(fp_dns_tracker *t, fp_budget *budget, int64_t timeout_ns, fp_dns_emit_fn emit, void *ctx)
@@ -54,6 +56,7 @@ void fp_dns_txn_free(fp_dns_tracker *t, fp_dns_txn *x)
 {
     if (x == NULL) return;
     fp_budget_unhold(t->budget, x->held);
+    t->held -= x->held;
     txn_free_parts(t, x);
 }
 
@@ -61,16 +64,29 @@ void fp_dns_txn_hold(fp_dns_tracker *t, fp_dns_txn *x)
 {
     x->held = fp_alloc_size(x) + fp_alloc_size(x->qname) + fp_alloc_size(x->resp);
     fp_budget_hold(t->budget, x->held);
+    t->held += x->held;
+}
+
+/* Take x (the head of its connection's open list) off both open lists. */
+static void unlink_head(fp_dns_tracker *t, fp_dns_conn *c, fp_dns_txn *x)
+{
+    c->open = x->next;
+    if (c->open == NULL) c->open_tail = NULL;
+    c->nopen--;
+    x->next = NULL;
+    if (x->older) x->older->newer = x->newer;
+    else t->oldest = x->newer;
+    if (x->newer) x->newer->older = x->older;
+    else t->newest = x->older;
+    x->older = x->newer = NULL;
+    x->conn = NULL;
 }
 
 /* Unlink the head of the open list and hand it to the engine. */
 static void close_head(fp_dns_tracker *t, fp_dns_conn *c, uint32_t anomaly)
 {
     fp_dns_txn *x = c->open;
-    c->open = x->next;
-    if (c->open == NULL) c->open_tail = NULL;
-    c->nopen--;
-    x->next = NULL;
+    unlink_head(t, c, x);
     x->anomalies |= anomaly;
     t->stats.transactions++;
     if (x->query_ns == FP_FLOW_NO_TIME) t->stats.response_only++;
@@ -145,6 +161,12 @@ static fp_dns_txn *txn_open(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f,
     x->flow_id = f->flow_id;
     x->create_pkt = f->create_pkt;
     x->id = id;
+    x->conn = c;
+    x->open_pkt = t->pkt;
+    x->older = t->newest;
+    if (t->newest) t->newest->newer = x;
+    else t->oldest = x;
+    t->newest = x;
     x->open_ns = t->now_ns;
     x->query_ns = x->response_ns = FP_FLOW_NO_TIME;
     if (c->open_tail) c->open_tail->next = x;
@@ -413,12 +435,13 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
 
 /* ---- connections -------------------------------------------------------------- */
 
-static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp)
+static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp, void **home)
 {
     fp_dns_conn *c = fp_budget_calloc(t->budget, FP_MEM_DNS, 1, sizeof *c);
     if (c == NULL) return NULL;
     c->kind = FP_DNS_KIND_CONN;
     c->tcp = (uint8_t)tcp;
+    c->home = home;
     if (tcp) {
         if ((c->r = fp_budget_calloc(t->budget, FP_MEM_REASSEMBLY, 1, sizeof *c->r)) == NULL) {
             fp_budget_free(t->budget, FP_MEM_DNS, c);
@@ -429,16 +452,17 @@ static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp)
     return c;
 }
 
-int fp_dns_packet(fp_dns_tracker *t, fp_dns_conn **pc, const fp_flow *f, const fp_flow_packet *p, int forward)
+static int dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flow_packet *p, int forward)
 {
-    fp_dns_conn *c = *pc;
+    fp_dns_conn *c = *home == FP_DNS_IDLE ? NULL : *home;
     t->now_ns = p->ts_ns;
     if (c == NULL) {
-        if ((c = conn_new(t, p->is_tcp)) == NULL) {
+        if ((c = conn_new(t, p->is_tcp, home)) == NULL) {
+            *home = NULL;
             t->stats.oom++;
             return -1;
         }
-        *pc = c;
+        *home = c;
     }
     int sender_is_b = forward ? f->client_is_b : !f->client_is_b;
     if (!c->tcp) {
@@ -467,6 +491,26 @@ int fp_dns_packet(fp_dns_tracker *t, fp_dns_conn **pc, const fp_flow *f, const f
     return 0;
 }
 
+int fp_dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    int rc = dns_packet(t, home, f, p, forward);
+    if (t->budget && t->budget->bytes[FP_MEM_DNS] - t->held > t->stats.state_peak_bytes)
+        t->stats.state_peak_bytes = t->budget->bytes[FP_MEM_DNS] - t->held;
+    return rc;
+}
+
+void fp_dns_tick(fp_dns_tracker *t, int64_t now_ns)
+{
+    while (t->oldest && now_ns - t->oldest->open_ns >= t->timeout_ns) {
+        fp_dns_conn *c = t->oldest->conn; /* its head: both lists are in opening order */
+        close_head(t, c, 0);
+        if (!c->tcp && c->open == NULL) { /* UDP has no framing state to keep */
+            *c->home = FP_DNS_IDLE;
+            fp_dns_conn_free(t, c);
+        }
+    }
+}
+
 void fp_dns_conn_end(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, int evicted)
 {
     if (c->tcp && c->r) { /* data still buffered behind a hole ends the framing */
@@ -483,7 +527,7 @@ void fp_dns_conn_free(fp_dns_tracker *t, fp_dns_conn *c)
     if (c == NULL) return;
     while (c->open) {
         fp_dns_txn *x = c->open;
-        c->open = x->next;
+        unlink_head(t, c, x);
         txn_free_parts(t, x);
     }
     if (c->r) {
