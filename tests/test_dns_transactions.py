@@ -400,6 +400,74 @@ def test_tcp_capture_starting_at_every_offset(tmp_path):
     assert (st["tcp_skipped_bytes"], st["tcp_resyncs"], st["tcp_gaps"]) == (skipped, resyncs, 0)
 
 
+@pytest.mark.parametrize("size", [5, 11, 17, 23])
+def test_tcp_messages_straddling_segments_from_every_offset(tmp_path, size):
+    """The client's stream (four 30-byte framed queries) captured from every byte, cut into
+    segments of `size` bytes, so messages start inside segments and continue into the next:
+    the search keeps the end of what it hunted through and finds the first message that
+    starts at or after the cut, on trial when it runs past a segment (read once it parses to
+    exactly its length), then frames every later one. Bytes before it are skipped and
+    counted; it carries dns_tcp_resync when the capture began inside a message. Against
+    tshark on the same pcap: every message tshark decodes is ours; where the capture begins
+    inside a message tshark decodes none of that connection (it reads the cut bytes as a
+    length and waits), and we decode every message that starts after the cut."""
+    qs, _, names = _resync_messages()
+    c2s, starts = _framed(qs)
+    ip_c = sa.IP(src=CLIENT, dst=SERVER)
+    frames = []
+    for k in range(len(c2s)):
+        for a in range(k, len(c2s), size):
+            frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=30000 + k, dport=53, flags="PA", seq=1000 + a,
+                                                              ack=9000) / c2s[a:a + size])
+    path = _write(tmp_path, frames)
+    tx = fp.dns(path, progress=False)
+    rows = list(tx)
+    ref = _tshark_messages(path)
+    skipped = resyncs = 0
+    tshark_only, ours_only = set(), set()
+    for k in range(len(c2s)):
+        port = 30000 + k
+        mine = [t for t in rows if t.orig_p == port]
+        whole = [i for i in range(len(qs)) if starts[i] >= k]
+        assert sorted((t.trans_id, t.query) for t in mine) == [(200 + i, names[i]) for i in whole], k
+        cut = k not in starts
+        assert [t.trans_id for t in mine if "dns_tcp_resync" in t.anomalies] == ([200 + whole[0]] if cut and whole
+                                                                                  else []), k
+        skipped += (starts[whole[0]] if whole else len(c2s)) - k
+        resyncs += cut and bool(whole)
+        ours = {(t.trans_id, t.query, False) for t in mine}
+        tshark_only |= {(k,) + m for m in ref.get(port, set()) - ours}
+        ours_only |= {(k,) + m for m in ours - ref.get(port, set())}
+    assert tshark_only == set()
+    assert ours_only == {(k, 200 + i, names[i], False) for k in range(len(c2s)) if k not in starts
+                         for i in range(len(qs)) if starts[i] > k}
+    st = tx.stats["dns"]
+    assert (st["tcp_skipped_bytes"], st["tcp_resyncs"], st["tcp_gaps"]) == (skipped, resyncs, 0)
+
+
+def test_tcp_random_bytes_mid_stream_frame_nothing(tmp_path):
+    """Random bytes on port 53 seen without the SYN, 200 connections of 1,000 bytes in
+    segments of 1 to 300 bytes: no message is framed (no row, no resync), and every byte is
+    counted as skipped, including messages taken on trial that did not parse."""
+    import random
+
+    rng = random.Random(15)
+    ip_c = sa.IP(src=CLIENT, dst=SERVER)
+    frames, total = [], 0
+    for c in range(200):
+        data, a = rng.randbytes(1000), 0
+        while a < len(data):
+            n = rng.randint(1, 300)
+            frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=20000 + c, dport=53, flags="PA", seq=5 + a,
+                                                              ack=1) / data[a:a + n])
+            a += n
+        total += len(data)
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    assert list(tx) == []
+    st = tx.stats["dns"]
+    assert (st["tcp_resyncs"], st["tcp_messages"], st["tcp_skipped_bytes"]) == (0, 0, total)
+
+
 @pytest.mark.parametrize("tail", [False, True])
 def test_tcp_gap_then_resync(tmp_path, tail):
     """A connection seen from its SYN loses a segment (the server acknowledges bytes the capture

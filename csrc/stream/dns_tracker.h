@@ -70,8 +70,12 @@ typedef struct fp_dns_txn {
 
 /* One direction of a TCP connection: the length prefix, then the message. Without its
  * start (no SYN: the capture began mid-stream) or after a gap, the direction hunts: each
- * chunk of in-order bytes is searched for a length prefix followed by a plausible message
- * (fp_dns_tcp_hunt), and the bytes before it are skipped and counted. */
+ * chunk of in-order bytes, after the last FP_DNS_HUNT_TAIL bytes of the chunks hunted
+ * before it (a header and question can straddle segments), is searched for a length prefix
+ * followed by a plausible message (fp_dns_tcp_hunt), and the bytes before it are skipped and
+ * counted. A message found inside a chunk and running past it is framed on trial: it is
+ * read only if it parses to exactly its length once whole, else its bytes are skipped. */
+#define FP_DNS_HUNT_TAIL (2u + 12u + 256u + 4u) /* a prefix, a header and the longest question */
 typedef struct {
     uint8_t prefix[2];
     uint8_t have_prefix;        /* prefix bytes read (0..2) */
@@ -79,8 +83,12 @@ typedef struct {
     uint8_t hunting;            /* framing unknown: searching for the next message */
     uint8_t lost;               /* hunting after a gap or skipped bytes: flag the next message */
     uint8_t dead;               /* framing state could not be allocated: nothing more is read */
+    uint8_t trial;              /* the message being gathered was found inside a chunk, running
+                                   past it: read only if it parses to exactly its length */
+    uint16_t tail_len;          /* hunted bytes kept for the next chunk's search (not yet counted) */
     uint32_t need, got;         /* message length and bytes gathered */
     uint8_t *buf;
+    uint8_t *tail;              /* FP_DNS_HUNT_TAIL bytes, while hunting */
 } fp_dns_tcp_dir;
 
 typedef struct fp_dns_conn {
@@ -153,11 +161,13 @@ void fp_dns_txn_free(fp_dns_tracker *t, fp_dns_txn *x);
 static inline uint16_t fp_dns_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* Where a length-prefixed message plausibly starts in `len` in-order bytes of a direction
- * whose framing is unknown, or `len` when nowhere. At offset 0 (a segment's start: RFC 7766
- * section 8 asks senders to write prefix and message together, so a message usually starts
- * a segment) a plausible header and one plausible question are enough when the message runs
- * past the chunk; anywhere else the message must lie in the chunk, ask one question, parse
- * to exactly its length, and be followed by the chunk's end or a prefix of at least 12. */
-uint32_t fp_dns_tcp_hunt(const uint8_t *data, uint32_t len);
+ * whose framing is unknown, or `len` when nowhere. At offset `seg` (a segment's start: RFC
+ * 7766 section 8 asks senders to write prefix and message together, so a message usually
+ * starts a segment) a plausible header and one plausible question are enough when the
+ * message runs past the bytes; anywhere else a message that lies in them must ask one
+ * question, parse to exactly its length, and be followed by their end or a prefix of at
+ * least 12. Failing those, the first message asking one plausible question that runs past
+ * the bytes is returned with *trial set (its whole must parse exactly: the caller checks). */
+uint32_t fp_dns_tcp_hunt(const uint8_t *data, uint32_t len, uint32_t seg, int *trial);
 
 #endif
