@@ -46,9 +46,11 @@ def dns(
 
     A row is a query and the responses with its id on its connection, or a response whose
     query was not seen (``ts`` is then the response's time and ``rtt`` None). The row
-    closes ``timeout`` seconds of packet time after it opened (checked at the connection's
-    next message), or when its connection leaves the flow table (``idle_timeout`` without a
-    packet, end of input, eviction): unanswered queries come out then. Until it closes,
+    closes ``timeout`` seconds of packet time after it opened (as the capture's clock
+    passes it), or when its connection leaves the flow table (``idle_timeout`` without a
+    packet, end of input, eviction): unanswered queries come out then. Open state is what
+    the last ``timeout`` of traffic opened (``stats['dns']['state_peak_bytes']``): a UDP
+    connection with nothing open gives its DNS state back at once. Until it closes,
     more responses with its id are counted (``responses``; one that differs from the first
     flags ``dns_responses_differ``) and the same question sent again is a retransmission
     (``queries``). Malformed messages (compression loops, counts that lie, cut messages)

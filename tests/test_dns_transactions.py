@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -399,6 +400,74 @@ def test_tcp_capture_starting_at_every_offset(tmp_path):
     assert (st["tcp_skipped_bytes"], st["tcp_resyncs"], st["tcp_gaps"]) == (skipped, resyncs, 0)
 
 
+@pytest.mark.parametrize("size", [5, 11, 17, 23])
+def test_tcp_messages_straddling_segments_from_every_offset(tmp_path, size):
+    """The client's stream (four 30-byte framed queries) captured from every byte, cut into
+    segments of `size` bytes, so messages start inside segments and continue into the next:
+    the search keeps the end of what it hunted through and finds the first message that
+    starts at or after the cut, on trial when it runs past a segment (read once it parses to
+    exactly its length), then frames every later one. Bytes before it are skipped and
+    counted; it carries dns_tcp_resync when the capture began inside a message. Against
+    tshark on the same pcap: every message tshark decodes is ours; where the capture begins
+    inside a message tshark decodes none of that connection (it reads the cut bytes as a
+    length and waits), and we decode every message that starts after the cut."""
+    qs, _, names = _resync_messages()
+    c2s, starts = _framed(qs)
+    ip_c = sa.IP(src=CLIENT, dst=SERVER)
+    frames = []
+    for k in range(len(c2s)):
+        for a in range(k, len(c2s), size):
+            frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=30000 + k, dport=53, flags="PA", seq=1000 + a,
+                                                              ack=9000) / c2s[a:a + size])
+    path = _write(tmp_path, frames)
+    tx = fp.dns(path, progress=False)
+    rows = list(tx)
+    ref = _tshark_messages(path)
+    skipped = resyncs = 0
+    tshark_only, ours_only = set(), set()
+    for k in range(len(c2s)):
+        port = 30000 + k
+        mine = [t for t in rows if t.orig_p == port]
+        whole = [i for i in range(len(qs)) if starts[i] >= k]
+        assert sorted((t.trans_id, t.query) for t in mine) == [(200 + i, names[i]) for i in whole], k
+        cut = k not in starts
+        assert [t.trans_id for t in mine if "dns_tcp_resync" in t.anomalies] == ([200 + whole[0]] if cut and whole
+                                                                                  else []), k
+        skipped += (starts[whole[0]] if whole else len(c2s)) - k
+        resyncs += cut and bool(whole)
+        ours = {(t.trans_id, t.query, False) for t in mine}
+        tshark_only |= {(k,) + m for m in ref.get(port, set()) - ours}
+        ours_only |= {(k,) + m for m in ours - ref.get(port, set())}
+    assert tshark_only == set()
+    assert ours_only == {(k, 200 + i, names[i], False) for k in range(len(c2s)) if k not in starts
+                         for i in range(len(qs)) if starts[i] > k}
+    st = tx.stats["dns"]
+    assert (st["tcp_skipped_bytes"], st["tcp_resyncs"], st["tcp_gaps"]) == (skipped, resyncs, 0)
+
+
+def test_tcp_random_bytes_mid_stream_frame_nothing(tmp_path):
+    """Random bytes on port 53 seen without the SYN, 200 connections of 1,000 bytes in
+    segments of 1 to 300 bytes: no message is framed (no row, no resync), and every byte is
+    counted as skipped, including messages taken on trial that did not parse."""
+    import random
+
+    rng = random.Random(15)
+    ip_c = sa.IP(src=CLIENT, dst=SERVER)
+    frames, total = [], 0
+    for c in range(200):
+        data, a = rng.randbytes(1000), 0
+        while a < len(data):
+            n = rng.randint(1, 300)
+            frames.append(sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=20000 + c, dport=53, flags="PA", seq=5 + a,
+                                                              ack=1) / data[a:a + n])
+            a += n
+        total += len(data)
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    assert list(tx) == []
+    st = tx.stats["dns"]
+    assert (st["tcp_resyncs"], st["tcp_messages"], st["tcp_skipped_bytes"]) == (0, 0, total)
+
+
 @pytest.mark.parametrize("tail", [False, True])
 def test_tcp_gap_then_resync(tmp_path, tail):
     """A connection seen from its SYN loses a segment (the server acknowledges bytes the capture
@@ -515,6 +584,63 @@ def test_query_flood_bounded_and_evictions_counted(tmp_path):
     assert len(rows) == 20000 == st["dns"]["transactions"]
     assert st["evicted"] > 0 and st["dns"]["evicted"] == sum("evicted" in t.anomalies for t in rows) > 0
     assert st["memory_peak_bytes"] <= (1 << 20) + (8 << 20)  # the budget plus the output queue (DESIGN)
+
+
+def _flood(tmp_path: Path, n: int) -> str:
+    """n transactions 1 ms apart, each from its own address and port, answered 0.5 ms later
+    (LINKTYPE_RAW; the messages are Scapy's, the ids and names vary)."""
+    q, a = bytes(_query("flood.example", qid=0)), bytes(_answer("flood.example", qid=0))
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]
+    server = bytes([10, 0, 0, 53])
+    for i in range(n):
+        client, port = bytes([10, 1 + (i >> 16), i >> 8 & 255, i & 255]), 1024 + i % 60000
+        for k, (src, dst, sport, dport, msg) in enumerate(((client, server, port, 53, q), (server, client, 53, port, a))):
+            msg = struct.pack("!H", i & 0xFFFF) + msg[2:]
+            udp = struct.pack("!HHHH", sport, dport, 8 + len(msg), 0) + msg
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst) + udp
+            us = i * 1000 + k * 500
+            out.append(struct.pack("<IIII", 1_700_000_000 + us // 1_000_000, us % 1_000_000, len(ip), len(ip)) + ip)
+    path = tmp_path / "flood.pcap"
+    path.write_bytes(b"".join(out))
+    return str(path)
+
+
+def test_flood_state_follows_the_timeout_not_the_capture(tmp_path):
+    """20,000 answered transactions over 20 s of packet time, each from its own port (a
+    resolver under load): a transaction closes `timeout` after it opened whatever its
+    connection does next, and a UDP connection left with nothing open gives its DNS state
+    back. By the engine's own accounting (stats['dns']['state_peak_bytes']: state held open,
+    closed rows waiting for output aside), DNS state then peaks at about one timeout's worth
+    of transactions (1 s: ~1,000) instead of the whole capture's, and the flows carry no
+    hint copies (fp.dns hands no flow out). The rows are those of a run where nothing closes
+    before the end, and a parallel run gives them in the same order."""
+    path = _flood(tmp_path, 20000)
+    held = fp.dns(path, timeout=100.0, progress=False)  # every transaction open until the end
+    kept = sorted(tuple(t) for t in held)
+    tx = fp.dns(path, timeout=1.0, progress=False)
+    recs = list(tx)
+    rows = [tuple(t) for t in recs]
+    assert len(rows) == 20000 and sorted(rows) == kept
+    assert all(t.answered and t.responses == 1 and t.anomalies == () for t in recs)
+    st, all_open = tx.stats, held.stats["dns"]["state_peak_bytes"]
+    assert 0 < st["dns"]["state_peak_bytes"] * 10 < all_open, (st["dns"]["state_peak_bytes"], all_open)
+    assert (st["dns"]["evicted"], st["evicted"], st["memory"]["dns"]) == (0, 0, 0)
+    assert st["memory_peak"]["flows"] < 20000 * 1024  # a flow record, no hint block (~1 KiB each)
+    assert [tuple(t) for t in fp.dns(path, timeout=1.0, progress=False, workers=2)] == rows
+
+
+def test_flood_under_a_small_budget_counts_what_it_cuts(tmp_path):
+    """The same flood under max_memory=2 MiB: the flow table evicts its oldest connections to
+    stay within it, each eviction counted (stats['evicted']); a transaction still open in an
+    evicted connection is a row flagged 'evicted' (stats['dns']['evicted']); none is lost."""
+    path = _flood(tmp_path, 20000)
+    tx = fp.dns(path, timeout=5.0, progress=False, max_memory=2 << 20)
+    rows = list(tx)
+    st = tx.stats
+    assert len(rows) == 20000 == st["dns"]["transactions"]
+    assert st["evicted"] > 0
+    assert st["dns"]["evicted"] == sum("evicted" in t.anomalies for t in rows)
+    assert st["memory_peak_bytes"] <= (2 << 20) + (8 << 20)  # the budget plus the output queue (DESIGN)
 
 
 def test_per_connection_cap(tmp_path):

@@ -231,6 +231,7 @@ static inline int fp_flow_is_forward(const fp_flow *f, int swapped) { return swa
 /* ---- flow_table.c ------------------------------------------------------- */
 typedef struct {
     int bidirectional;
+    int no_hints;              /* no application hints are looked for (nothing hands flows out) */
     int64_t idle_timeout_ns;   /* <= 0: never */
     int64_t active_timeout_ns; /* <= 0: never */
     int64_t close_grace_ns;    /* FIN/RST flows are emitted this long after closing */
@@ -262,12 +263,20 @@ typedef void (*fp_flow_emit_fn)(void *ctx, fp_flow *f);
  * free an ext the emit callback left behind. */
 typedef void (*fp_flow_packet_fn)(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward);
 typedef void (*fp_flow_ext_free_fn)(void *ctx, void *ext);
+/* Called each time the clock moves forward (every packet of every shard table with a later
+ * time, and fp_flow_table_advance), after idle expiry: state kept by time elsewhere (DNS
+ * transactions) expires in step. Its emissions are ordered by fp_flow_table_tick_position. */
+typedef void (*fp_flow_tick_fn)(void *ctx, int64_t now_ns);
 
 typedef struct fp_flow_table fp_flow_table;
 
 fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit, void *ctx);
 void fp_flow_table_free(fp_flow_table *t);
 void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, fp_flow_ext_free_fn ext_free);
+void fp_flow_table_set_tick(fp_flow_table *t, fp_flow_tick_fn tick);
+/* Inside the tick callback: the order of the next emission is its `position` (an input
+ * position, the same in every shard) among the tick's emissions at this packet. */
+void fp_flow_table_tick_position(fp_flow_table *t, uint64_t position);
 /* Dissect-level entry point: one record. */
 void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
                        int64_t ts_ns, uint32_t wirelen);

@@ -49,6 +49,7 @@ struct fp_flow_table {
     fp_flow_emit_fn emit;
     fp_flow_packet_fn on_packet;
     fp_flow_ext_free_fn ext_free;
+    fp_flow_tick_fn tick;
     void *ctx;
     slot *slots;
     uint64_t slot_cap; /* power of two */
@@ -163,7 +164,7 @@ static void check_reversals(fp_flow_table *t)
 }
 
 /* Phases of one packet's emissions, in the order fp_flow_table_add runs them. */
-enum { ORD_IDLE = 0, ORD_CLOSE, ORD_OWN, ORD_CREATE_EVICT, ORD_PACKET, ORD_BUDGET_EVICT };
+enum { ORD_IDLE = 0, ORD_CLOSE, ORD_TICK, ORD_OWN, ORD_CREATE_EVICT, ORD_PACKET, ORD_BUDGET_EVICT };
 static void set_order(fp_flow_table *t, unsigned phase, uint64_t position)
 {
     t->order.rank = (uint64_t)phase << 60 | position;
@@ -344,6 +345,13 @@ static void expire_due(fp_flow_table *t)
     note_due(t);
 }
 
+static void tick(fp_flow_table *t)
+{
+    if (t->tick == NULL) return;
+    set_order(t, ORD_TICK, 0);
+    t->tick(t->ctx, t->now);
+}
+
 /* The budget is exceeded and evicting can give bytes back. */
 static int budget_wants_eviction(const fp_flow_table *t)
 {
@@ -407,6 +415,7 @@ static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t 
     }
     fp_flow *f = &FLOW(t, idx);
     fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
+    if (t->cfg.no_hints) f->hint_packets = FP_FLOW_HINT_PACKETS;
     f->create_pkt = t->pkt;
     f->hash = h;
     table_put(t, idx);
@@ -430,6 +439,7 @@ static void flow_restart(fp_flow_table *t, uint32_t idx, const fp_flow_packet *p
     emit_flow(t, f);
     fp_flow saved = *f;
     fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
+    if (t->cfg.no_hints) f->hint_packets = FP_FLOW_HINT_PACKETS;
     f->client_is_b = saved.client_is_b;
     if (f->flipped) { /* the orientation is inherited, not inferred from this packet */
         f->flipped = 0;
@@ -521,6 +531,7 @@ static void table_account(fp_flow_table *t, int64_t ts_ns, uint32_t wirelen)
         t->now = ts_ns;
         t->has_now = 1;
         expire_due(t);
+        tick(t);
     } else if (ts_ns < t->now) {
         note_reversal(t, ts_ns);
     }
@@ -613,6 +624,7 @@ void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)
     if (t->has_now && now_ns > t->now) {
         t->now = now_ns;
         expire_due(t);
+        tick(t);
         update_memory(t);
     }
 }
@@ -636,6 +648,10 @@ void fp_flow_table_set_extension(fp_flow_table *t, fp_flow_packet_fn on_packet, 
     t->on_packet = on_packet;
     t->ext_free = ext_free;
 }
+
+void fp_flow_table_set_tick(fp_flow_table *t, fp_flow_tick_fn tick) { t->tick = tick; }
+
+void fp_flow_table_tick_position(fp_flow_table *t, uint64_t position) { set_order(t, ORD_TICK, position); }
 
 const fp_flow_stats *fp_flow_table_stats(const fp_flow_table *t) { return &t->stats; }
 uint64_t fp_flow_table_count(const fp_flow_table *t) { return t->count; }

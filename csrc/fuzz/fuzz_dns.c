@@ -43,25 +43,26 @@ static void on_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int forwar
 {
     sink *s = ctx;
     if (f->ext == DONE) return;
-    fp_dns_conn *c = f->ext;
-    if (c == NULL && !fp_dns_wants(p)) {
+    if (f->ext == NULL && !fp_dns_wants(p)) {
         f->ext = DONE;
         return;
     }
-    fp_dns_packet(&s->dns, &c, f, p, forward);
-    f->ext = c ? (void *)c : DONE;
+    fp_dns_packet(&s->dns, &f->ext, f, p, forward);
+    if (f->ext == NULL) f->ext = DONE;
 }
 
 static void on_emit(void *ctx, fp_flow *f)
 {
     sink *s = ctx;
-    if (f->ext && f->ext != DONE) fp_dns_conn_end(&s->dns, f->ext, f, f->expiration == FP_EXP_EVICTED);
+    if (f->ext && f->ext != DONE && f->ext != FP_DNS_IDLE) fp_dns_conn_end(&s->dns, f->ext, f, f->expiration == FP_EXP_EVICTED);
     f->ext = NULL;
 }
 
+static void on_tick(void *ctx, int64_t now_ns) { fp_dns_tick(&((sink *)ctx)->dns, now_ns); }
+
 static void ext_free(void *ctx, void *ext)
 {
-    if (ext != DONE) fp_dns_conn_free(&((sink *)ctx)->dns, ext);
+    if (ext != DONE && ext != FP_DNS_IDLE) fp_dns_conn_free(&((sink *)ctx)->dns, ext);
 }
 
 /* An IPv4 header without options (the checksum is not checked on the way in). */
@@ -89,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fp_flow_table *t = fp_flow_table_new(&cfg, on_emit, &s);
     if (t == NULL) return 0;
     fp_flow_table_set_extension(t, on_packet, ext_free);
+    fp_flow_table_set_tick(t, on_tick);
     uint32_t seq[2] = {1000, 5000};
     size_t pos = 2;
     int64_t ts = 0;

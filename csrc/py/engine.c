@@ -60,6 +60,7 @@ typedef struct {
     fp_hello_tracker *hellos; /* ClientHellos, or Flows with tls=True: the hello search */
     int hello_records;        /* ClientHellos: hand out hello records, not flows */
     fp_dns_tracker *dns;      /* DnsTransactions: DNS pairing; hands out transactions, not flows */
+    int dns_ticking;          /* transactions closing because the clock passed their timeout */
     uint32_t shard, shards;   /* _shard=(i, n): this engine keeps shard i of n (shards 0: all) */
     int shard_stop;           /* _shard=(i, n, True): stop once the records held for the merge and
                                  the state pass max_memory (fastpkt.parallel then runs one engine) */
@@ -157,6 +158,7 @@ static void dns_emit(void *ctx, fp_dns_txn *x)
 {
     fp_flows_obj *fl = ctx;
     fp_flow snap;
+    if (fl->dns_ticking) fp_flow_table_tick_position(fl->table, x->open_pkt);
     memset(&snap, 0, sizeof snap);
     snap.key = x->key;
     snap.flow_id = x->flow_id;
@@ -168,11 +170,21 @@ static void dns_emit(void *ctx, fp_dns_txn *x)
     }
 }
 
+/* The clock moved: transactions past their timeout close, in opening order (the same
+ * order in every shard of a parallel run). */
+static void dns_tick(void *ctx, int64_t now_ns)
+{
+    fp_flows_obj *fl = ctx;
+    fl->dns_ticking = 1;
+    fp_dns_tick(fl->dns, now_ns);
+    fl->dns_ticking = 0;
+}
+
 static void emit_flow(void *ctx, fp_flow *f)
 {
     fp_flows_obj *fl = ctx;
     if (fl->dns) { /* its open transactions close; the flow itself is not handed out */
-        if (f->ext && f->ext != EXT_DONE) fp_dns_conn_end(fl->dns, f->ext, f, f->expiration == FP_EXP_EVICTED);
+        if (f->ext && f->ext != EXT_DONE && f->ext != FP_DNS_IDLE) fp_dns_conn_end(fl->dns, f->ext, f, f->expiration == FP_EXP_EVICTED);
         f->ext = NULL;
         return;
     }
@@ -195,13 +207,13 @@ static void engine_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int fo
     }
     if (f->ext == EXT_DONE) return;
     if (fl->dns) {
-        fp_dns_conn *dc = f->ext;
-        if (dc == NULL && !fp_dns_wants(p)) {
+        if (f->ext == NULL && !fp_dns_wants(p)) {
             f->ext = EXT_DONE; /* not DNS: never looked at again */
             return;
         }
-        if (fp_dns_packet(fl->dns, &dc, f, p, forward) < 0) f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
-        f->ext = dc ? (void *)dc : EXT_DONE;
+        fl->dns->pkt = fp_flow_table_order(fl->table).pkt;
+        if (fp_dns_packet(fl->dns, &f->ext, f, p, forward) < 0) f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
+        if (f->ext == NULL) f->ext = EXT_DONE;
         return;
     }
     fp_hello_conn *c = f->ext;
@@ -219,7 +231,7 @@ static fp_flows_obj *record_owner(fp_flows_obj *fl, size_t i)
 
 static void ext_free(fp_flows_obj *fl, void *ext)
 {
-    if (ext == NULL || ext == EXT_DONE) return;
+    if (ext == NULL || ext == EXT_DONE || ext == FP_DNS_IDLE) return;
     if (fl->dns) { /* a connection still in the table, or a transaction queued for output */
         if (*(const uint8_t *)ext == FP_DNS_KIND_CONN) fp_dns_conn_free(fl->dns, ext);
         else fp_dns_txn_free(fl->dns, ext);
@@ -913,6 +925,7 @@ static PyObject *dns_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     int bad = 0, stop;
     shard_option(&cfg, &stop, shard, &bad);
     cfg.bidirectional = 1;
+    cfg.no_hints = 1; /* no flow is handed out: a hint would be a dead kilobyte per connection */
     timeouts(&cfg, idle, Py_None, &bad);
     int64_t txn_timeout = fp_seconds_to_ns(opt_seconds(timeout, "timeout", 10.0, &bad));
     cfg.max_flows = opt_count(max_flows, "max_flows", 1000000, 1, &bad);
@@ -927,6 +940,7 @@ static PyObject *dns_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     fp_dns_tracker_init(fl->dns, fl->budget, txn_timeout, dns_emit, fl);
     fp_flow_table_set_extension(fl->table, engine_packet, engine_ext_free);
+    fp_flow_table_set_tick(fl->table, dns_tick);
     return (PyObject *)fl;
 }
 
@@ -1688,7 +1702,7 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
     PyObject *r;
     if (fl->dns) {
         const fp_dns_stats *x = &fl->dns->stats;
-        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "messages",
+        r = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "messages",
                           x->messages, "queries", x->queries, "responses", x->responses, "tcp_messages",
                           x->tcp_messages, "transactions", x->transactions, "answered", x->answered,
                           "unanswered", x->unanswered, "response_only", x->response_only,
@@ -1696,7 +1710,7 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
                           x->duplicate_responses, "responses_differ", x->responses_differ, "short_messages",
                           x->short_messages, "tcp_gaps", x->tcp_gaps, "closed_at_cap", x->closed_at_cap,
                           "evicted", x->evicted, "dropped", x->oom, "tcp_resyncs", x->tcp_resyncs,
-                          "tcp_skipped_bytes", x->tcp_skipped_bytes);
+                          "tcp_skipped_bytes", x->tcp_skipped_bytes, "state_peak_bytes", x->state_peak_bytes);
         if (r == NULL || PyDict_SetItemString(d, "dns", r) < 0) Py_CLEAR(d);
         Py_XDECREF(r);
         return d;

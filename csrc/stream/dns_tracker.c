@@ -9,6 +9,8 @@ const char *const fp_dns_txn_anomaly_names[FP_DNS_TXN_ANOM_COUNT] = {FP_DNS_TXN_
 
 #define QR 0x8000u
 
+uint8_t fp_dns_idle_marker = 'i';
+
 static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t gap, const uint8_t *data, uint32_t len);
 
 void fp_dns_tracker_init(fp_dns_tracker *t, fp_budget *budget, int64_t timeout_ns, fp_dns_emit_fn emit, void *ctx)
@@ -54,6 +56,7 @@ void fp_dns_txn_free(fp_dns_tracker *t, fp_dns_txn *x)
 {
     if (x == NULL) return;
     fp_budget_unhold(t->budget, x->held);
+    t->held -= x->held;
     txn_free_parts(t, x);
 }
 
@@ -61,16 +64,29 @@ void fp_dns_txn_hold(fp_dns_tracker *t, fp_dns_txn *x)
 {
     x->held = fp_alloc_size(x) + fp_alloc_size(x->qname) + fp_alloc_size(x->resp);
     fp_budget_hold(t->budget, x->held);
+    t->held += x->held;
+}
+
+/* Take x (the head of its connection's open list) off both open lists. */
+static void unlink_head(fp_dns_tracker *t, fp_dns_conn *c, fp_dns_txn *x)
+{
+    c->open = x->next;
+    if (c->open == NULL) c->open_tail = NULL;
+    c->nopen--;
+    x->next = NULL;
+    if (x->older) x->older->newer = x->newer;
+    else t->oldest = x->newer;
+    if (x->newer) x->newer->older = x->older;
+    else t->newest = x->older;
+    x->older = x->newer = NULL;
+    x->conn = NULL;
 }
 
 /* Unlink the head of the open list and hand it to the engine. */
 static void close_head(fp_dns_tracker *t, fp_dns_conn *c, uint32_t anomaly)
 {
     fp_dns_txn *x = c->open;
-    c->open = x->next;
-    if (c->open == NULL) c->open_tail = NULL;
-    c->nopen--;
-    x->next = NULL;
+    unlink_head(t, c, x);
     x->anomalies |= anomaly;
     t->stats.transactions++;
     if (x->query_ns == FP_FLOW_NO_TIME) t->stats.response_only++;
@@ -145,6 +161,12 @@ static fp_dns_txn *txn_open(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f,
     x->flow_id = f->flow_id;
     x->create_pkt = f->create_pkt;
     x->id = id;
+    x->conn = c;
+    x->open_pkt = t->pkt;
+    x->older = t->newest;
+    if (t->newest) t->newest->newer = x;
+    else t->oldest = x;
+    t->newest = x;
     x->open_ns = t->now_ns;
     x->query_ns = x->response_ns = FP_FLOW_NO_TIME;
     if (c->open_tail) c->open_tail->next = x;
@@ -262,9 +284,20 @@ static void on_message(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, cons
 static void tcp_dir_reset(fp_dns_tracker *t, fp_dns_tcp_dir *d)
 {
     fp_budget_free(t->budget, FP_MEM_DNS, d->buf);
-    d->buf = NULL;
-    d->have_prefix = 0;
+    fp_budget_free(t->budget, FP_MEM_DNS, d->tail);
+    d->buf = d->tail = NULL;
+    d->have_prefix = d->trial = 0;
+    d->tail_len = 0;
     d->need = d->got = 0;
+}
+
+/* Bytes of a direction that no message will hold: the kept tail, and a message on trial
+ * (its prefix and what was gathered) or one cut short. */
+static uint64_t tcp_dir_unframed(const fp_dns_tcp_dir *d, int cut)
+{
+    uint64_t n = d->tail_len;
+    if (d->trial || cut) n += d->have_prefix + (d->have_prefix == 2 ? d->got : 0);
+    return n;
 }
 
 /* A header that could start a message of n bytes (RFC 1035 section 4.1.1): Z clear, an
@@ -314,26 +347,46 @@ static int plausible_question(const uint8_t *msg, uint32_t avail)
  * chunk full of plausible prefixes costs at most this many passes. */
 #define HUNT_PARSES 16
 
-uint32_t fp_dns_tcp_hunt(const uint8_t *data, uint32_t len)
+uint32_t fp_dns_tcp_hunt(const uint8_t *data, uint32_t len, uint32_t seg, int *trial)
 {
     int parses = 0;
+    uint32_t first_past = len; /* the first message on trial: a whole one after it wins (a real
+                                  one running past the bytes would hold that one inside it) */
+    *trial = 0;
     for (uint32_t i = 0; len >= 14 && i <= len - 14; i++) {
         uint32_t n = fp_dns_be16(data + i);
         if (n < 12 || !plausible_header(data + i + 2, n)) continue;
         int one_question = fp_dns_be16(data + i + 6) == 1;
         uint32_t avail = (uint64_t)i + 2 + n > len ? len - i - 2 : n;
         if (one_question && !plausible_question(data + i + 2, avail)) continue;
-        if (avail < n) { /* runs past the chunk: only a segment's start asking one question */
-            if (i == 0 && one_question) return 0;
+        if (avail < n) { /* runs past the bytes: it must ask one question */
+            if (i == seg && one_question) return i;
+            if (one_question && first_past == len) first_past = i;
             continue;
         }
-        if (i > 0 && !one_question) continue;
+        if (i != seg && !one_question) continue;
         uint32_t next = i + 2 + n;
         if (next + 2 <= len && fp_dns_be16(data + next) < 12) continue;
         if (parses++ == HUNT_PARSES) break;
         if (parses_exactly(data + i + 2, n)) return i;
     }
-    return len;
+    *trial = first_past < len;
+    return first_past;
+}
+
+/* Hunting found nothing in these bytes: keep their end for the next chunk's search (a
+ * message can start there), the rest is skipped. */
+static void hunt_keep_tail(fp_dns_tracker *t, fp_dns_tcp_dir *d, const uint8_t *data, uint32_t len)
+{
+    uint32_t keep = len < FP_DNS_HUNT_TAIL ? len : FP_DNS_HUNT_TAIL;
+    if (d->tail == NULL && (d->tail = fp_budget_malloc(t->budget, FP_MEM_DNS, FP_DNS_HUNT_TAIL)) == NULL) {
+        t->stats.oom++;
+        keep = 0;
+    }
+    if (keep) memcpy(d->tail, data + len - keep, keep);
+    d->tail_len = (uint16_t)keep;
+    t->stats.tcp_skipped_bytes += len - keep;
+    if (len > keep) d->lost = 1;
 }
 
 /* In-order bytes of one direction: length prefixes and messages, as many as they hold. */
@@ -350,24 +403,46 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     }
     if (gap && !d->dead) { /* framing is lost: the next bytes may be anywhere in a message */
         t->stats.tcp_gaps++;
-        t->stats.tcp_skipped_bytes += d->have_prefix + (d->have_prefix == 2 ? d->got : 0); /* the message cut */
+        t->stats.tcp_skipped_bytes += tcp_dir_unframed(d, 1); /* the message cut, the hunted tail */
         for (fp_dns_txn *x = c->open; x; x = x->next) x->anomalies |= FP_DNS_TXN_A(TCP_GAP);
         tcp_dir_reset(t, d);
         d->hunting = d->lost = 1;
     }
     if (d->dead || f == NULL || len == 0) return;
-    if (d->hunting) {
-        uint32_t at = fp_dns_tcp_hunt(data, len);
-        t->stats.tcp_skipped_bytes += at;
-        if (at) d->lost = 1;
-        if (at == len) return;
-        d->hunting = 0;
-        if (d->lost) t->stats.tcp_resyncs++;
-        data += at;
-        len -= at;
+    uint8_t *joined = NULL; /* the kept tail, then this chunk */
+    uint32_t seg = 0;       /* where the segment starts in data (UINT32_MAX: not in it) */
+    if (d->hunting && d->tail_len) {
+        if ((joined = fp_budget_malloc(t->budget, FP_MEM_DNS, (size_t)d->tail_len + len)) == NULL) {
+            t->stats.oom++;
+            d->dead = 1;
+            return;
+        }
+        memcpy(joined, d->tail, d->tail_len);
+        memcpy(joined + d->tail_len, data, len);
+        seg = d->tail_len;
+        data = joined;
+        len += d->tail_len;
+        d->tail_len = 0;
     }
     int sender_is_b = dir == 0 ? f->client_is_b : !f->client_is_b;
     while (len) {
+        if (d->hunting) {
+            int trial;
+            uint32_t at = fp_dns_tcp_hunt(data, len, seg, &trial);
+            if (at == len) {
+                hunt_keep_tail(t, d, data, len);
+                break;
+            }
+            t->stats.tcp_skipped_bytes += at;
+            if (at) d->lost = 1;
+            d->hunting = 0;
+            d->trial = (uint8_t)trial;
+            if (d->lost && !trial) t->stats.tcp_resyncs++;
+            fp_budget_free(t->budget, FP_MEM_DNS, d->tail);
+            d->tail = NULL;
+            data += at;
+            len -= at;
+        }
         if (d->have_prefix < 2) {
             d->prefix[d->have_prefix++] = *data++;
             len--;
@@ -393,13 +468,21 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
             if (d->buf == NULL && (d->buf = fp_budget_malloc(t->budget, FP_MEM_DNS, d->need)) == NULL) {
                 t->stats.oom++;
                 d->dead = 1;
-                return;
+                break;
             }
             memcpy(d->buf + d->got, data, take);
             if (d->got + take == d->need) {
-                t->stats.tcp_messages++;
-                d->lost = 0;
-                on_message(t, c, f, d->buf, d->need, sender_is_b, resync);
+                if (d->trial && !parses_exactly(d->buf, d->need)) { /* not a message: hunt on after it */
+                    t->stats.tcp_skipped_bytes += 2u + d->need;
+                    d->hunting = 1;
+                    seg = UINT32_MAX;
+                } else {
+                    if (d->trial && d->lost) t->stats.tcp_resyncs++;
+                    t->stats.tcp_messages++;
+                    d->lost = 0;
+                    on_message(t, c, f, d->buf, d->need, sender_is_b, resync);
+                }
+                d->trial = 0;
                 fp_budget_free(t->budget, FP_MEM_DNS, d->buf);
                 d->buf = NULL;
             }
@@ -409,16 +492,18 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
         len -= take;
         if (d->got == d->need) d->have_prefix = 0;
     }
+    fp_budget_free(t->budget, FP_MEM_DNS, joined);
 }
 
 /* ---- connections -------------------------------------------------------------- */
 
-static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp)
+static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp, void **home)
 {
     fp_dns_conn *c = fp_budget_calloc(t->budget, FP_MEM_DNS, 1, sizeof *c);
     if (c == NULL) return NULL;
     c->kind = FP_DNS_KIND_CONN;
     c->tcp = (uint8_t)tcp;
+    c->home = home;
     if (tcp) {
         if ((c->r = fp_budget_calloc(t->budget, FP_MEM_REASSEMBLY, 1, sizeof *c->r)) == NULL) {
             fp_budget_free(t->budget, FP_MEM_DNS, c);
@@ -429,16 +514,17 @@ static fp_dns_conn *conn_new(fp_dns_tracker *t, int tcp)
     return c;
 }
 
-int fp_dns_packet(fp_dns_tracker *t, fp_dns_conn **pc, const fp_flow *f, const fp_flow_packet *p, int forward)
+static int dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flow_packet *p, int forward)
 {
-    fp_dns_conn *c = *pc;
+    fp_dns_conn *c = *home == FP_DNS_IDLE ? NULL : *home;
     t->now_ns = p->ts_ns;
     if (c == NULL) {
-        if ((c = conn_new(t, p->is_tcp)) == NULL) {
+        if ((c = conn_new(t, p->is_tcp, home)) == NULL) {
+            *home = NULL;
             t->stats.oom++;
             return -1;
         }
-        *pc = c;
+        *home = c;
     }
     int sender_is_b = forward ? f->client_is_b : !f->client_is_b;
     if (!c->tcp) {
@@ -467,12 +553,33 @@ int fp_dns_packet(fp_dns_tracker *t, fp_dns_conn **pc, const fp_flow *f, const f
     return 0;
 }
 
+int fp_dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    int rc = dns_packet(t, home, f, p, forward);
+    if (t->budget && t->budget->bytes[FP_MEM_DNS] - t->held > t->stats.state_peak_bytes)
+        t->stats.state_peak_bytes = t->budget->bytes[FP_MEM_DNS] - t->held;
+    return rc;
+}
+
+void fp_dns_tick(fp_dns_tracker *t, int64_t now_ns)
+{
+    while (t->oldest && now_ns - t->oldest->open_ns >= t->timeout_ns) {
+        fp_dns_conn *c = t->oldest->conn; /* its head: both lists are in opening order */
+        close_head(t, c, 0);
+        if (!c->tcp && c->open == NULL) { /* UDP has no framing state to keep */
+            *c->home = FP_DNS_IDLE;
+            fp_dns_conn_free(t, c);
+        }
+    }
+}
+
 void fp_dns_conn_end(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, int evicted)
 {
     if (c->tcp && c->r) { /* data still buffered behind a hole ends the framing */
         c->flow = f;
         fp_reasm_finish(&t->sh, c->r);
         c->flow = NULL;
+        for (int i = 0; i < 2; i++) t->stats.tcp_skipped_bytes += tcp_dir_unframed(&c->dir[i], 0);
     }
     while (c->open) close_head(t, c, evicted ? FP_DNS_TXN_A(EVICTED) : 0);
     fp_dns_conn_free(t, c);
@@ -483,7 +590,7 @@ void fp_dns_conn_free(fp_dns_tracker *t, fp_dns_conn *c)
     if (c == NULL) return;
     while (c->open) {
         fp_dns_txn *x = c->open;
-        c->open = x->next;
+        unlink_head(t, c, x);
         txn_free_parts(t, x);
     }
     if (c->r) {
