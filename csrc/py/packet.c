@@ -386,9 +386,11 @@ static void packet_dealloc(PyObject *self)
      * dissection): it takes a reference to the packet in place of the slot's to it, and
      * gives it back when the last outside reference goes (fp_layer_dealloc). */
     Py_ssize_t held = 0;
-    for (unsigned m = p->hot_present; m; m &= m - 1) {
-        FpHotLayer *v = &p->hot_views[__builtin_ctz(m)];
-        if (Py_REFCNT(v) == 1) continue;
+    unsigned present = p->hot_present;
+#pragma GCC unroll 4 /* each slot's test at a fixed offset, no bit scan */
+    for (int i = 0; i < FP_HOT_VIEWS; i++) {
+        FpHotLayer *v = &p->hot_views[i];
+        if (!(present >> i & 1) || Py_REFCNT(v) == 1) continue;
         Py_SET_REFCNT(v, Py_REFCNT(v) - 1);
         v->l.embedded = FP_VIEW_HOT_OUT;
         held++;
