@@ -212,6 +212,38 @@ def test_hot_view_outlives_its_packet_and_comes_back(tmp_path):
             assert (ip.src, ip.dst, ip._packet.udp.dport) == want[0][:2] + (want[0][3],)
 
 
+def test_loop_locals_hold_the_previous_packets_views(tmp_path):
+    """The benchmark loop's pattern: when next() comes, the loop's locals still hold the previous
+    packet's views (both, one, or the other) while the packet itself goes. Each held view keeps
+    reading its own record (inet_ntop/struct of the bytes written) whichever hot slot it is
+    (IPv4/IPv6, TCP/UDP, mixed in one file), holds its packet once, and gives it back when
+    rebound; the blocks are reused as the loop goes on."""
+    frames = _many_frames(300, seed=13)
+    path = tmp_path / "locals.pcap"
+    _pcap(path, frames)
+    want = _expected(frames)
+    ids = set()
+    ip = l4 = None
+    with fp.open(path) as r:
+        base = sys.getrefcount(r)
+        for i, pkt in enumerate(r):
+            if i:  # the views of packet i - 1 held across next(): the packet lives through them
+                prev = want[i - 1]
+                if ip is not None:
+                    assert (ip.src, ip.dst, ip._packet.wirelen) == (prev[0], prev[1], prev[4])
+                if l4 is not None:
+                    assert (l4.sport, l4.dport) == prev[2:4]
+                # enumerate's, this packet's, and the previous packet's (kept by its views)
+                assert sys.getrefcount(r) == base + 3
+            ids.add(id(pkt))
+            ip = pkt.ip or pkt.ip6 if i % 4 != 1 else None
+            l4 = pkt.tcp or pkt.udp if i % 4 != 2 else None
+        del pkt
+        ip = l4 = None
+        assert sys.getrefcount(r) == base  # every block given back (parked blocks hold no reference)
+    assert len(ids) <= 3
+
+
 def test_edit_of_a_hot_view_reads_back():
     """An edit through a hot view shows in it and in the packet's bytes (written with
     socket.inet_pton and struct as the reference)."""

@@ -32,24 +32,12 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     return (FpPacket *)op;
 }
 
-/* A hot view's field slots (NULL with an exception when memory ran out): from the shared
- * table when its header is whole (a lookup and a reference per field), else from its
- * protocol's getters (a cut header reads None for the fields past the end). Its class is the
- * hot one (member slots) when they all answered, else its protocol's (getters per access). */
-static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h, unsigned *whole)
+/* A hot view's field slots from its protocol's getters (a header cut short reads None for
+ * the fields past the end). Its class is the hot one (member slots) when they all answered,
+ * else its protocol's (getters per access). */
+static PyTypeObject *hot_view_getters(fp_state *st, int i, FpHotLayer *h)
 {
-    const fp_span *s = &h->l.pkt->d.layer[h->l.id];
-    const uint8_t *hdr = h->l.pkt->data + s->off;
-    uint32_t have = s->end > s->off ? s->end - s->off : 0;
-    int r = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr, h->field) : 1)
-            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, h->l.pkt->d.ip_proto, h->field) : 1)
-                              : (have >= 4 ? fp_hot_port_fields(st, hdr, h->field) : 1);
-    if (r < 0) return NULL;
-    if (r == 0) {
-        if (i >= FP_HOT_TCP) h->field[2] = NULL; /* ports: two */
-        *whole |= 1u << i;
-        return st->Hot_Types[i];
-    }
+    Py_SET_TYPE(h, st->Layer_Types[h->l.id]); /* what the getters see */
     int ok = 1;
     for (int k = 0; k < FP_HOT_FIELDS; k++) {
         const PyGetSetDef *d = st->hot_field_defs[i][k];
@@ -62,6 +50,26 @@ static PyTypeObject *hot_view_fields(fp_state *st, int i, FpHotLayer *h, unsigne
     return st->Layer_Types[h->l.id];
 }
 
+/* A hot view's field slots: from the shared table when its header is whole (a lookup and a
+ * reference per field), else from the getters. Inlined per slot (i constant), so each view's
+ * fill is straight-line code. */
+static inline __attribute__((always_inline)) PyTypeObject *hot_view_fields(fp_state *st, FpPacket *p, int i,
+                                                                            FpHotLayer *h, unsigned *whole)
+{
+    const fp_span *s = &p->d.layer[h->l.id];
+    const uint8_t *hdr = p->data + s->off;
+    uint32_t have = s->end > s->off ? s->end - s->off : 0;
+    int r = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr, h->field) : 1)
+            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, p->d.ip_proto, h->field) : 1)
+                              : (have >= 4 ? fp_hot_port_fields(st, hdr, h->field) : 1);
+    if (__builtin_expect(r == 0, 1)) {
+        if (i >= FP_HOT_TCP) h->field[2] = NULL; /* ports: two */
+        *whole |= 1u << i;
+        return st->Hot_Types[i];
+    }
+    return r < 0 ? NULL : hot_view_getters(st, i, h);
+}
+
 /* A hot view's slot lets it go: its fields, its class, and the view itself (refcount 0). */
 static void hot_view_release(FpHotLayer *h)
 {
@@ -70,7 +78,8 @@ static void hot_view_release(FpHotLayer *h)
     Py_DECREF(Py_TYPE(h));
 }
 
-static int packet_flat_fill(FpPacket *p, unsigned whole);
+static int packet_flat_fill(FpPacket *p);
+static inline int packet_flat_borrow(FpPacket *p, unsigned whole);
 
 /* Release the flat form's slots that own their objects (the others borrow a hot view's). */
 static inline void packet_flat_release(FpPacket *p)
@@ -81,64 +90,73 @@ static inline void packet_flat_release(FpPacket *p)
     p->flat_owned = 0;
 }
 
+/* Hot view slot i (layer `id`) of a dissected packet: its view with its fields when the layer
+ * is present, else None. A view present in the block's previous packet too (a parked block)
+ * keeps its class reference and swaps its fields, an absent layer's None stays. Inlined per
+ * slot. 0, or -1 with an exception. */
+static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp_state *st, int i, fp_layer_id id,
+                                                                 unsigned *whole, unsigned *present)
+{
+    FpHotLayer *h = &p->hot_views[i];
+    PyObject *old = p->hot[i];
+    if (!FP_HAS(&p->d, id)) {
+        if (old == Py_None) return 0;
+        if (old == (PyObject *)h) hot_view_release(h);
+        p->hot[i] = Py_NewRef(Py_None);
+        return 0;
+    }
+    PyTypeObject *prev = NULL; /* the class reference the view holds already */
+    if (old == (PyObject *)h) { /* the block's view of the packet before: only its fields go */
+        prev = Py_TYPE(h);
+        for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
+    } else {
+        Py_XDECREF(old); /* None, or NULL in a new block */
+        h->l.pkt = p;
+        h->l.id = (uint8_t)id;
+        h->l.index = 0;
+        h->l.embedded = FP_VIEW_HOT;
+        h->l.b = NULL;
+    }
+    p->hot[i] = NULL;
+    PyTypeObject *tp = hot_view_fields(st, p, i, h, whole);
+    if (tp == NULL) {
+        Py_XDECREF(prev);
+        return -1;
+    }
+    /* PyObject_Init without its tracemalloc hook: the block is the packet's */
+    Py_SET_TYPE(h, tp);
+    if (tp != prev) {
+        Py_INCREF(tp);
+        Py_XDECREF(prev);
+    }
+    Py_SET_REFCNT(h, 1); /* the slot's reference */
+    p->hot[i] = (PyObject *)h;
+    *present |= 1u << i;
+    return 0;
+}
+
 /* The member slots of the hot attributes (FpPacket.hot), once the packet is dissected. A
  * plain Packet's views are its hot_views[], owned by the slots: no allocation, and no
  * reference to the packet until one outlives it (packet_dealloc). A reused block (parked in
- * its Reader) still holds the previous packet's: a view present in both keeps its class
- * reference and swaps its fields, an absent layer's None stays. 0, or -1 with an exception
- * (the caller drops the packet). */
+ * its Reader) still holds the previous packet's views (packet_hot_slot). 0, or -1 with an
+ * exception (the caller drops the packet). */
 static int packet_hot_fill(FpPacket *p)
 {
-    static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
     fp_state *st = p->st;
     PyObject *wirelen = fp_hot_uint(st, p->wire ? p->wire->wirelen : p->wirelen);
     if (wirelen == NULL) return -1;
     Py_XSETREF(p->hot[FP_HOT_WIRELEN], wirelen);
     packet_flat_release(p);
-    if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p, 0); /* fastpkt.scapy's: its getattro makes its views */
+    if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p); /* fastpkt.scapy's: its getattro makes its views */
     unsigned whole = 0; /* bit i: hot view i read a whole header (shared field objects) */
     unsigned present = 0; /* p->hot_present once filled */
-    for (int i = 0; i < FP_HOT_VIEWS; i++) {
-        FpHotLayer *h = &p->hot_views[i];
-        PyObject *old = p->hot[i];
-        if (!FP_HAS(&p->d, ids[i])) {
-            if (old == Py_None) continue;
-            if (old == (PyObject *)h) hot_view_release(h);
-            p->hot[i] = Py_NewRef(Py_None);
-            continue;
-        }
-        PyTypeObject *prev = NULL; /* the class reference the view holds already */
-        if (old == (PyObject *)h) { /* the block's view of the packet before: only its fields go */
-            prev = Py_TYPE(h);
-            for (int k = 0; k < FP_HOT_FIELDS; k++) Py_XDECREF(h->field[k]);
-        } else {
-            Py_XDECREF(old); /* None, or NULL in a new block */
-            h->l.pkt = p;
-            h->l.id = (uint8_t)ids[i];
-            h->l.index = 0;
-            h->l.embedded = FP_VIEW_HOT;
-            h->l.b = NULL;
-        }
-        p->hot[i] = NULL;
-        Py_SET_TYPE(h, st->Layer_Types[ids[i]]); /* what the getters see */
-        PyTypeObject *tp = hot_view_fields(st, i, h, &whole);
-        if (tp == NULL) {
-            Py_XDECREF(prev);
-            p->hot_present = present;
-            return -1;
-        }
-        /* PyObject_Init without its tracemalloc hook: the block is the packet's */
-        Py_SET_TYPE(h, tp);
-        if (tp != prev) {
-            Py_INCREF(tp);
-            Py_XDECREF(prev);
-        }
-        Py_SET_REFCNT(h, 1); /* the slot's reference */
-        p->hot[i] = (PyObject *)h;
-        present |= 1u << i;
-    }
+    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, &whole, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, &whole, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, &whole, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, &whole, &present);
     p->hot_present = present;
-    return packet_flat_fill(p, whole);
+    if (rc < 0) return -1;
+    return packet_flat_borrow(p, whole) ? 0 : packet_flat_fill(p);
 }
 
 void fp_packet_hot_views_edited(FpPacket *p)
@@ -368,9 +386,11 @@ static void packet_dealloc(PyObject *self)
      * dissection): it takes a reference to the packet in place of the slot's to it, and
      * gives it back when the last outside reference goes (fp_layer_dealloc). */
     Py_ssize_t held = 0;
-    for (unsigned m = p->hot_present; m; m &= m - 1) {
-        FpHotLayer *v = &p->hot_views[__builtin_ctz(m)];
-        if (Py_REFCNT(v) == 1) continue;
+    unsigned present = p->hot_present;
+#pragma GCC unroll 4 /* each slot's test at a fixed offset, no bit scan */
+    for (int i = 0; i < FP_HOT_VIEWS; i++) {
+        FpHotLayer *v = &p->hot_views[i];
+        if (!(present >> i & 1) || Py_REFCNT(v) == 1) continue;
         Py_SET_REFCNT(v, Py_REFCNT(v) - 1);
         v->l.embedded = FP_VIEW_HOT_OUT;
         held++;
@@ -571,28 +591,10 @@ static PyObject *get_proto(PyObject *self, void *c)
     if (PKT(self)->d.ip_version == 0) Py_RETURN_NONE;
     return PyLong_FromLong(PKT(self)->d.ip_proto);
 }
-/* The flat form's slots (pkt.src, dst, proto, sport, dport): what the getters above answer.
- * When the IP and TCP/UDP views read whole headers (`whole`, bit per hot view) they borrow
- * those views' field objects, the same values (no reference taken: the views' outlive them,
- * packet_hot_fill empties these first); else they own the getters'. 0, or -1 with an exception. */
-static int packet_flat_fill(FpPacket *p, unsigned whole)
+/* The flat form's slots (pkt.src, dst, proto, sport, dport) from the getters above, each
+ * owning its value. 0, or -1 with an exception. */
+static int packet_flat_fill(FpPacket *p)
 {
-    const fp_dissection *d = &p->d;
-    int ip = FP_HAS(d, FP_L_IP4) ? FP_HOT_IP4 : FP_HOT_IP6, l4 = FP_HAS(d, FP_L_TCP) ? FP_HOT_TCP : FP_HOT_UDP;
-    if ((whole >> ip & 1) && (whole >> l4 & 1)) {
-        const uint8_t *ports = p->data + d->layer[l4 == FP_HOT_TCP ? FP_L_TCP : FP_L_UDP].off;
-        unsigned proto = ip == FP_HOT_IP4 ? p->data[d->layer[FP_L_IP4].off + 9] : d->ip_proto;
-        /* the dissection's values (the getters') are those the views read */
-        if (fp_load_be16(ports) == d->sport && fp_load_be16(ports + 2) == d->dport && proto == d->ip_proto) {
-            PyObject **flat = &p->hot[FP_HOT_FLAT];
-            flat[0] = p->hot_views[ip].field[0];
-            flat[1] = p->hot_views[ip].field[1];
-            flat[2] = p->hot_views[ip].field[2];
-            flat[3] = p->hot_views[l4].field[0];
-            flat[4] = p->hot_views[l4].field[1];
-            return 0;
-        }
-    }
     static const getter get[] = {get_src_dst, get_src_dst, get_proto, get_sport, get_dport};
     for (int k = 0; k < FP_HOT_COUNT - FP_HOT_FLAT; k++) {
         PyObject *v = get[k]((PyObject *)p, k == 1 ? (void *)1 : NULL);
@@ -601,6 +603,27 @@ static int packet_flat_fill(FpPacket *p, unsigned whole)
         p->flat_owned |= 1u << k;
     }
     return 0;
+}
+
+/* The flat form's slots when the IP and TCP/UDP views read whole headers (`whole`, bit per hot
+ * view) and the dissection's values (the getters') are those the views read: they borrow the
+ * views' field objects (no reference taken: the views' outlive them, packet_hot_fill empties
+ * these first). Inlined into packet_hot_fill; 1 when they did, else 0 (nothing set). */
+static inline int packet_flat_borrow(FpPacket *p, unsigned whole)
+{
+    const fp_dissection *d = &p->d;
+    int ip = FP_HAS(d, FP_L_IP4) ? FP_HOT_IP4 : FP_HOT_IP6, l4 = FP_HAS(d, FP_L_TCP) ? FP_HOT_TCP : FP_HOT_UDP;
+    if (!(whole >> ip & 1) || !(whole >> l4 & 1)) return 0;
+    const uint8_t *ports = p->data + d->layer[l4 == FP_HOT_TCP ? FP_L_TCP : FP_L_UDP].off;
+    unsigned proto = ip == FP_HOT_IP4 ? p->data[d->layer[FP_L_IP4].off + 9] : d->ip_proto;
+    if (fp_load_be16(ports) != d->sport || fp_load_be16(ports + 2) != d->dport || proto != d->ip_proto) return 0;
+    PyObject **flat = &p->hot[FP_HOT_FLAT];
+    flat[0] = p->hot_views[ip].field[0];
+    flat[1] = p->hot_views[ip].field[1];
+    flat[2] = p->hot_views[ip].field[2];
+    flat[3] = p->hot_views[l4].field[0];
+    flat[4] = p->hot_views[l4].field[1];
+    return 1;
 }
 
 static PyObject *get_payload(PyObject *self, void *c)
