@@ -35,7 +35,8 @@ size_t fp_http_known_method(const uint8_t *p, size_t n)
 
 int fp_http_plausible(const uint8_t *p, uint32_t len)
 {
-    if (len >= 7 && memcmp(p, "HTTP/1.", 7) == 0)
+    /* every TCP payload that is not TLS comes here: its first byte rejects most without a call */
+    if (len >= 7 && p[0] == 'H' && memcmp(p, "HTTP/1.", 7) == 0)
         return 1;
     return fp_http_known_method(p, len) != 0;
 }
