@@ -193,9 +193,9 @@ static const pl_reasm *find_reasm(const pl_reasm *reasm, Py_ssize_t n, Py_ssize_
     return lo < n && reasm[lo].index == i ? &reasm[lo] : NULL;
 }
 
-/* The index's pages are mapped this many entries (1 MiB) ahead of the walk, one call each time,
- * instead of a fault every 4 KiB (never past what the walk has reached plus this). */
-#define BUILDER_MAP_AHEAD ((size_t)(1u << 20) / sizeof(pl_entry))
+/* The index's pages are mapped this many entries (256 KiB) ahead of the walk, one call each time,
+ * instead of a fault every 4 KiB: at most this much of the index is resident and never used. */
+#define BUILDER_MAP_AHEAD ((size_t)(256u << 10) / sizeof(pl_entry))
 
 static int builder_add(pl_builder *b, const fp_record *rec, int copy)
 {
