@@ -287,3 +287,34 @@ def test_read_on_two_threads_interrupted(tmp_path):
         rest = r.read_all()
     assert list_rows(e.value.packets) + list_rows(rest) == scapy_rows(path)
     assert 0 < len(e.value.packets) < 160_000
+
+
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_table_of_a_two_thread_read_equals_scapy(tmp_path, batch_size):
+    """A PacketList read on two threads, exported: Arrow batches in arenas mapped whole, the
+    index mapped ahead of the walk, to_pandas' columns mapped up front. Every row's time and
+    lengths are Scapy's RawPcapReader's; the layers of every 97th packet are Scapy's dissection."""
+    pa = pytest.importorskip("pyarrow")
+    scapy = pytest.importorskip("scapy.all")
+    data, _ = big_pcap(40_000, lambda i: bytes([i & 0xFF]) * (40 + (i * 37) % 500))  # 8-byte columns over 256 KiB
+    assert len(data) > SPLIT_MIN
+    path = tmp_path / "big.pcap"
+    path.write_bytes(data)
+    pkts = fp.read(str(path))
+    table = pa.table(pkts) if batch_size is None else pa.Table.from_batches(pkts.record_batches(batch_size=batch_size))
+    df = pkts.to_pandas()
+    with scapy.RawPcapReader(str(path)) as r:
+        ref = [(m.sec * 10**9 + m.usec * 1000, m.caplen, m.wirelen, raw) for raw, m in r]
+    assert table.num_rows == len(df) == len(ref)
+    assert table.column("time").cast(pa.int64()).to_pylist() == [t for t, *_ in ref]
+    assert df["time"].astype("int64").tolist() == [t for t, *_ in ref]
+    for col, k in (("caplen", 1), ("wirelen", 2)):
+        assert table.column(col).to_pylist() == [row[k] for row in ref]
+        assert df[col].tolist() == [row[k] for row in ref]
+    cols = ("src", "dst", "sport", "dport", "proto", "ttl", "eth_src", "eth_dst")
+    for i in range(0, len(ref), 97):
+        p = scapy.Ether(ref[i][3])
+        want = (p[scapy.IP].src, p[scapy.IP].dst, p[scapy.UDP].sport, p[scapy.UDP].dport, p[scapy.IP].proto,
+                p[scapy.IP].ttl, p.src, p.dst)
+        assert tuple(table.column(c)[i].as_py() for c in cols) == want, i
+        assert tuple(df[c].iloc[i] for c in cols) == want, i

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- schemas ------------------------------------------------------------ */
 
@@ -136,6 +138,18 @@ void fp_arrow_pool_close(fp_arrow_pool *pool)
     pool_unref(pool);
 }
 
+void fp_populate_write(void *p, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (size < (256u << 10)) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + size) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE); /* failing, the faults do it */
+#else
+    (void)p, (void)size;
+#endif
+}
+
 fp_arrow_arena *fp_arrow_arena_new(size_t size, fp_arrow_pool *pool)
 {
     fp_arrow_arena *ar = NULL;
@@ -160,6 +174,7 @@ fp_arrow_arena *fp_arrow_arena_new(size_t size, fp_arrow_pool *pool)
         ar->base = base;
         ar->size = size;
         ar->pool = pool;
+        fp_populate_write(base, size); /* a batch writes every column of its rows */
     }
     atomic_init(&ar->refs, 1);
     ar->used = 0;

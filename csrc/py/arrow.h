@@ -64,6 +64,9 @@ typedef struct fp_arrow_pool fp_arrow_pool;
 fp_arrow_pool *fp_arrow_pool_new(void);
 void fp_arrow_pool_close(fp_arrow_pool *pool);
 fp_arrow_arena *fp_arrow_arena_new(size_t size, fp_arrow_pool *pool);
+/* Map the pages of fresh heap memory about to be written whole in one call instead of a fault
+ * every 4 KiB (pages already mapped are left as they are; small spans are left to the faults). */
+void fp_populate_write(void *p, size_t size);
 void fp_arrow_arena_release(fp_arrow_arena *ar);
 size_t fp_arrow_arena_size(size_t size);
 /* Buffer i of a, taken from ar (a then holds a reference to it): 64-byte aligned, zeroed or

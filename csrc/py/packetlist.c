@@ -98,6 +98,7 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
 typedef struct {
     pl_entry *entries;
     size_t n, cap;
+    size_t mapped; /* entries whose pages were mapped ahead (BUILDER_MAP_AHEAD) */
     uint8_t *blob; /* streams only: copies of the record bytes; data holds offsets until done */
     size_t blob_len, blob_cap;
     pl_reasm *reasm; /* defragment=: data and frames hold offsets into rblob until done */
@@ -192,6 +193,10 @@ static const pl_reasm *find_reasm(const pl_reasm *reasm, Py_ssize_t n, Py_ssize_
     return lo < n && reasm[lo].index == i ? &reasm[lo] : NULL;
 }
 
+/* The index's pages are mapped this many entries (256 KiB) ahead of the walk, one call each time,
+ * instead of a fault every 4 KiB: at most this much of the index is resident and never used. */
+#define BUILDER_MAP_AHEAD ((size_t)(256u << 10) / sizeof(pl_entry))
+
 static int builder_add(pl_builder *b, const fp_record *rec, int copy)
 {
     if (b->n == b->cap) {
@@ -200,6 +205,11 @@ static int builder_add(pl_builder *b, const fp_record *rec, int copy)
         if (e == NULL) return -1;
         b->entries = e;
         b->cap = cap;
+    }
+    if (b->n >= b->mapped) {
+        size_t to = b->cap - b->n < BUILDER_MAP_AHEAD ? b->cap : b->n + BUILDER_MAP_AHEAD;
+        fp_populate_write(b->entries + b->n, (to - b->n) * sizeof *b->entries);
+        b->mapped = to;
     }
     pl_entry *e = &b->entries[b->n];
     e->ts_ns = rec->ts_ns;
@@ -351,6 +361,7 @@ static uint64_t split_finish(split_walk *w, fp_reader_obj *r, pl_builder *b)
     if (!keep) n = 0;
     if (fp_source_rejoin(r->src, n ? w->end : w->start, n) != 1) n = 0;
     if (n) {
+        fp_populate_write(b->entries + b->n, n * sizeof *b->entries);
         memcpy(b->entries + b->n, w->b.entries, n * sizeof *b->entries);
         b->n += n;
         r->frames += n;
@@ -1149,14 +1160,20 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kw
         PyErr_NoMemory();
         goto done;
     }
+    /* every row writes every column: their pages are mapped up front, one call each */
     for (int k = 0; k < NUM_COLS; k++) {
         vals[k] = PyByteArray_FromStringAndSize(NULL, n * num_cols[k].width);
         if (vals[k] == NULL) goto done;
-        if (num_cols[k].masked && (masks[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
+        fp_populate_write(PyByteArray_AS_STRING(vals[k]), (size_t)(n * num_cols[k].width));
+        if (num_cols[k].masked) {
+            if ((masks[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
+            fp_populate_write(PyByteArray_AS_STRING(masks[k]), (size_t)n);
+        }
     }
     for (int k = 0; k < NUM_CATS; k++) {
         width[k] = 1;
         if ((codes[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
+        fp_populate_write(PyByteArray_AS_STRING(codes[k]), (size_t)n);
     }
     const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
     for (Py_ssize_t start = 0; start < n; start += chunk) {
