@@ -860,36 +860,11 @@ static inline uint64_t load_mac(const uint8_t *p)
 
 static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
 {
-    const void *qname = NULL, *sni = NULL, *host = NULL;
-    size_t qlen = 0, slen = 0, hlen = 0;
-    fp_dns_record rec;
-    uint8_t unfolded[FP_DNS_NAME_MAX]; /* a folded Host value, unfolded */
-    if (FP_HAS(d, FP_L_DNS)) {
-        const uint8_t *msg;
-        uint32_t len;
-        fp_dns_iter it;
-        if (fp_dns_message(data, d, &msg, &len) == 0 && fp_dns_iter_init(&it, msg, len) == 0 &&
-            fp_dns_iter_next(&it, &rec) == 1 && rec.section == FP_DNS_QD) {
-            qname = rec.name;
-            qlen = strlen(rec.name);
-        }
-    }
-    if (FP_HAS(d, FP_L_TLS)) {
-        fp_tls_info ti;
-        if (fp_tls_parse(data, d, &ti) == 0 && ti.sni.len) {
-            sni = data + ti.sni.off;
-            slen = ti.sni.len;
-        }
-    }
-    if (FP_HAS(d, FP_L_HTTP)) {
-        fp_http_message m;
-        long h = fp_http_parse(data, d, &m) == 0 ? fp_http_find_field(data, m.headers, m.header_count, "host") : -1;
-        if (h >= 0)
-            host = fp_http_value(data, &m.headers[h], unfolded, sizeof unfolded, &hlen);
-    }
-    put_cat(c, K_QNAME, i, qname, qlen);
-    put_cat(c, K_SNI, i, sni, slen);
-    put_cat(c, K_HOST, i, host, hlen);
+    fp_app_keys k;
+    fp_app_keys_get(&k, data, d);
+    put_cat(c, K_QNAME, i, k.qname, k.qlen);
+    put_cat(c, K_SNI, i, k.sni, k.slen);
+    put_cat(c, K_HOST, i, k.host, k.hlen);
 }
 
 /* Row i: the record's columns, read from the reassembled frame (rlen bytes) when the record
