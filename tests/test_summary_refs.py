@@ -231,3 +231,31 @@ def test_past_the_budget_a_sketch_keeps_the_heavy_hitters(crowded, monkeypatch):
     for name, count in HEAVY_NAMES.items():  # the byte budget keeps >= 40 names: error <= N / 40
         assert count <= names[name] <= count + queries // 40, name
     assert d["dns_names_unique"] <= 64  # a lower bound once sketched
+
+
+GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_pcap.py"
+
+
+def test_generated_capture_matches_the_generators_truth(tmp_path):
+    """gen_pcap (the shared deterministic generator) writes what it made into a truth file:
+    packets, bytes, packets per protocol, SYNs and RSTs, ClientHello SNIs and DNS query names."""
+    import json
+    import sys
+
+    if not GEN.exists():
+        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
+    g = tmp_path / "g.pcap"
+    subprocess.run([sys.executable, str(GEN), "--packets", "30000", "--seed", "15", "--out", str(g)],
+                   check=True, capture_output=True, timeout=600)
+    t = json.loads((tmp_path / "g.pcap.truth.json").read_text())
+    d = summarize(str(g), top=1 << 20)
+    assert (d["packets"], d["bytes"]) == (t["total_packets"], t["total_bytes"])
+    names = {"Ethernet": "eth", "IPv4": "ipv4", "IPv6": "ipv6", "TCP": "tcp", "UDP": "udp", "ICMP": "icmp",
+             "ICMPv6": "icmp6", "ARP": "arp", "DNS": "dns", "TLS": "tls"}
+    assert {k: d["protocols"][k] for k in names} == {k: t["protocol_counts"].get(v, 0) for k, v in names.items()}
+    assert (d["tcp_syn"], d["tcp_rst"]) == (t["events"]["tcp_syn"], t["events"]["tcp_rst"])
+    assert sum(n for _, n in d["tls_snis"]) == t["sni_count"] and len(d["tls_snis"]) == t["sni_unique"]
+    assert {k for k, _ in d["tls_snis"]} == set(t["snis"])
+    assert sum(n for _, n in d["dns_queries"]) == t["dns_query_names_count"]
+    assert d["dns_names_unique"] == t["dns_query_names_unique"]
+    assert d["approximate"] == [] and d["anomalies"] == []
