@@ -259,3 +259,51 @@ def test_generated_capture_matches_the_generators_truth(tmp_path):
     assert sum(n for _, n in d["dns_queries"]) == t["dns_query_names_count"]
     assert d["dns_names_unique"] == t["dns_query_names_unique"]
     assert d["approximate"] == [] and d["anomalies"] == []
+
+
+def tshark_tables(tshark: str, path: Path) -> tuple[Counter, dict[str, tuple[int, int]]]:
+    """tshark's own aggregates: frames per protocol summed over io,phs's tree, and each IPv4/IPv6
+    endpoint's Tx packets and Tx bytes (endpoints,ip / endpoints,ipv6)."""
+    out = subprocess.run([tshark, "-r", str(path), "-n", "-q", "-z", "io,phs", "-z", "endpoints,ip",
+                          "-z", "endpoints,ipv6"], capture_output=True, text=True, env=tool_env(),
+                         timeout=300).stdout
+    phs: Counter = Counter()
+    tx: dict[str, tuple[int, int]] = {}
+    section = ""
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith(("Protocol Hierarchy", "IPv4 Endpoints", "IPv6 Endpoints")):
+            section = line
+        elif section.startswith("Protocol") and len(words) == 3 and words[1].startswith("frames:"):
+            phs[words[0]] += int(words[1][len("frames:"):])
+        elif section.endswith("Endpoints") and len(words) == 7 and words[1].isdigit():
+            tx[words[0]] = (int(words[3]), int(words[4]))
+    return phs, tx
+
+
+PHS = {"Ethernet": ("eth",), "IPv4": ("ip",), "IPv6": ("ipv6",), "TCP": ("tcp",), "UDP": ("udp",),
+       "ICMP": ("icmp",), "ICMPv6": ("icmpv6",), "ARP": ("arp",), "DNS": ("dns", "mdns", "llmnr")}
+
+
+def test_summary_matches_tshark_phs_and_endpoints(corpus_file, editcap, tshark, tmp_path):
+    """The same comparable frames as above, against tshark's io,phs and endpoints tables. tshark
+    reassembles TCP, so DNS over TCP is compared only where there is none."""
+    if tshark_status(corpus_file) == "unreadable" or corpus_file in KNOWN_PACKET_COUNT:
+        pytest.skip("known disagreement: tshark cannot read it, or fastpkt rejects its first record")
+    corpus = corpus_dir()
+    rows = read_tsv(corpus / "refs" / (corpus_file + ".tsv"))
+    kept = [r for r in rows if comparable(corpus_file, r)]
+    if not kept:
+        pytest.skip("known disagreement: no frame of this capture is comparable (see the module doc)")
+    part = corpus / corpus_file
+    if len(kept) < len(rows) or tshark_status(corpus_file) == "cut":
+        part = tmp_path / ("part" + Path(corpus_file).suffix)
+        cut_frames(corpus / corpus_file, [int(r["frame.number"]) for r in kept], part)
+    phs, tx = tshark_tables(tshark, part)
+    d = summarize(str(part), top=1 << 20)
+    for name, protos in PHS.items():
+        if name == "DNS" and any("53" in (r["tcp.srcport"], r["tcp.dstport"]) for r in kept):
+            continue
+        assert d["protocols"][name] == sum(phs[p] for p in protos), (name, dict(phs))
+    talkers = {a: (n, dict(d["top_talkers_bytes"])[a]) for a, n in d["top_talkers_packets"]}
+    assert talkers == {a: v for a, v in tx.items() if v[0]}
