@@ -1085,19 +1085,6 @@ static void store_codes(char *to, int w, const int32_t *from, Py_ssize_t m)
     }
 }
 
-/* A pass that made Packets of many records (summary's layer walk) leaves their pages
- * resident: hand them back, as columns() does as it goes. */
-static PyObject *packetlist_release_pages(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    fp_packetlist *pl = PL(self);
-    if (pl->n && pl->owner_is_reader && ((fp_reader_obj *)pl->owner)->src) {
-        const pl_entry *last = &pl->entries[pl->n - 1];
-        fp_source_release_pages(((fp_reader_obj *)pl->owner)->src, pl->entries[0].data, last->data + last->caplen);
-    }
-    Py_RETURN_NONE;
-}
-
 static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"progress", "_threads", NULL};
@@ -1842,8 +1829,6 @@ static PyMethodDef packetlist_methods[] = {
      "filter_mask(display_filter) -> bytes\n--\n\nOne byte per packet: 1 where the Wireshark "
      "display filter (text or DisplayFilter) passes it, computed in C (frame.number = position "
      "+ 1)."},
-    {"_release_pages", packetlist_release_pages, METH_NOARGS,
-     "Give the pages of a mapped file's records back to the kernel (they are re-read on use)."},
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},
