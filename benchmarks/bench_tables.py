@@ -16,7 +16,7 @@ Rows:
   packets -> arrow           pa.RecordBatchReader.from_stream(fp.read(path)).read_all()
   packets -> arrow (Reader)  the same from fp.open(path): batches read as they go (bounded)
   packets -> pandas          fp.read(path).to_pandas()
-  summary                    fastpkt.summary.summarize(path): batches of 65,536 packets (bounded memory)
+  summary                    fastpkt.summary.summarize(path): one C pass, fixed state (bounded memory)
   info                       fastpkt.summary.capture_info(path) (fastpkt info): one C pass, no columns
   flows (engine only)        len(fp.flows(path)): the flow engine without any table
   flows -> arrow             pa.table(fp.flows(path)) (streamed: flows converted as they leave)

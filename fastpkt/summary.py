@@ -1,17 +1,18 @@
 """Capture summary (what ``fastpkt summary FILE`` and ``make demo`` print).
 
-``summarize(source)`` reads the capture once, in batches of ``BATCH`` packets: each batch's
-columns are built in C (``PacketList.to_pandas()``), folded into running counters and
-dropped, so memory stays bounded whatever the capture's size (about one batch's DataFrame
-plus the counters). Counters over small domains are exact (protocols, ports, anomalies).
-Counters over open-ended keys (talkers, DNS names, SNIs, HTTP hosts) keep at most
-``SKETCH_KEYS`` keys each (the Space-Saving algorithm): exact while a section has no more
-distinct keys than that; past it the top entries are estimates (a count may be over by at
-most the smallest kept count) and the section is listed in ``approximate``. The number of
-distinct DNS names is exact up to ``SKETCH_KEYS`` and a lower bound beyond.
+``summarize(source)`` reads the capture once in C (``_fastpkt._summary``, csrc/py/summary.c):
+every record is dissected as the packet table dissects it and folded into counters, with the
+GIL released; no packet, table or DataFrame is made, so memory stays flat whatever the
+capture's size. Counters over small domains are exact (protocols, ports, anomalies). Counters
+over open-ended keys (talkers, DNS names, SNIs, HTTP hosts) keep at most ``SKETCH_KEYS`` keys
+and ``SKETCH_KEY_BYTES`` bytes of names (those over 16 bytes) each: exact while a section fits,
+past it a Space-Saving sketch whose top entries are estimates (a count may be over by at most
+the smallest kept count, never under) and the section is listed in ``approximate``. The number
+of distinct DNS names is exact up to ``SKETCH_KEYS`` and a lower bound beyond.
 """
 from __future__ import annotations
 
+import datetime
 from typing import Any, Callable, Iterable
 
 import fastpkt as fp
@@ -20,10 +21,14 @@ from .views import progress_callback
 
 _PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 2: "IGMP", 47: "GRE", 50: "ESP",
                 132: "SCTP"}
-#: Packets per batch.
+#: Records read between two progress calls (the GIL is released for each such batch).
 BATCH = 1 << 16
 #: Keys kept per open-ended counter.
 SKETCH_KEYS = 100_000
+#: Bytes of names longer than 16 bytes kept per open-ended counter.
+SKETCH_KEY_BYTES = 16 << 20
+_SKETCHED = ("top_talkers_packets", "top_talkers_bytes", "dns_queries", "tls_snis", "http_hosts")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class TopCounter:
@@ -50,107 +55,51 @@ class TopCounter:
         return sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
 
 
-def _value_counts(series: Any) -> list[tuple[Any, int]]:
-    counts = series.value_counts(dropna=True)
-    return [(k, int(v)) for k, v in counts.items() if v > 0]
+def _time_str(ns: int) -> str:
+    """A time in ns since the epoch as str(pandas.Timestamp(ns, tz="UTC")) spells it."""
+    s, frac = divmod(ns, 1_000_000_000)
+    text = str(_EPOCH + datetime.timedelta(seconds=s)).replace("+00:00", "")
+    if frac % 1000:
+        text += ".%09d" % frac
+    elif frac:
+        text += ".%06d" % (frac // 1000)
+    return text + "+00:00"
 
 
-class _Summary:
-    def __init__(self) -> None:
-        self.packets = self.bytes = self.tcp_syn = self.tcp_rst = 0
-        self.first: Any = None
-        self.last: Any = None
-        self.protocols = dict.fromkeys(("Ethernet", "IPv4", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
-                                        "ARP", "DNS", "HTTP", "TLS"), 0)
-        self.other: dict[int, int] = {}
-        self.talker_packets, self.talker_bytes = TopCounter(), TopCounter()
-        self.ports: dict[tuple[int, int], int] = {}
-        self.dns, self.sni, self.hosts = TopCounter(), TopCounter(), TopCounter()
-        self.dns_names: set[str] = set()
-        self.anomalies: dict[str, int] = {}
+def _top(pairs: list[tuple[str, int]], n: int) -> list[tuple[str, int]]:
+    merged: dict[str, int] = {}
+    for k, v in pairs:  # two byte strings may decode to one name (invalid UTF-8 replaced)
+        merged[k] = merged.get(k, 0) + v
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
-    def add(self, plist: Any) -> None:
-        df = plist.to_pandas(progress=False)  # the caller draws the bar over the file
-        n = len(df)
-        if not n:
-            return
-        self.packets += n
-        self.bytes += int(df["wirelen"].sum())
-        first, last = df["time"].min(), df["time"].max()
-        self.first = first if self.first is None else min(self.first, first)
-        self.last = last if self.last is None else max(self.last, last)
-        self._protocols(plist, df)
-        ip = df[df["src"].notna()]
-        by_src = ip.groupby("src", observed=True)["wirelen"].agg(["size", "sum"])
-        self.talker_packets.add((k, int(v)) for k, v in by_src["size"].items())
-        self.talker_bytes.add((k, int(v)) for k, v in by_src["sum"].items())
-        # towards services: the lower port is the server's (drops replies to ephemeral ports)
-        l4 = df[df["dport"].notna() & (df["dport"] <= df["sport"])]
-        for (p, d), c in l4.groupby(["proto", "dport"], observed=True).size().items():
-            self.ports[(int(p), int(d))] = self.ports.get((int(p), int(d)), 0) + int(c)
-        # DNS: names in queries (qr bit is not a column: count queries as packets to port 53)
-        queries = df.loc[df["dns_qname"].notna() & (df["dport"] == 53), "dns_qname"].astype(object)
-        names = _value_counts(queries)
-        self.dns.add(names)
-        for name, _ in names:
-            if len(self.dns_names) < SKETCH_KEYS:
-                self.dns_names.add(name)
-        self.sni.add(_value_counts(df["tls_sni"].astype(object)))
-        self.hosts.add(_value_counts(df["http_host"].astype(object)))
-        anomalies = df["anomalies"].astype(object)
-        anomalies = anomalies[anomalies.notna() & (anomalies != "")]
-        if len(anomalies):
-            for k, v in _value_counts(anomalies.str.split(",").explode()):
-                self.anomalies[k] = self.anomalies.get(k, 0) + v
-        flags = df["tcp_flags"]
-        self.tcp_syn += int(((flags & 0x12) == 0x02).sum())
-        self.tcp_rst += int(((flags & 0x04) != 0).sum())
 
-    def _protocols(self, plist: Any, df: Any) -> None:
-        """Packets per protocol: from the columns, and for the app-layer protocols (ARP, DNS,
-        HTTP, TLS) from the layers of the packets that can hold them."""
-        c = self.protocols
-        c["Ethernet"] += int(df["eth_src"].notna().sum())
-        c["IPv4"] += int((df["ip_version"] == 4).sum())
-        c["IPv6"] += int((df["ip_version"] == 6).sum())
-        for number, name in ((6, "TCP"), (17, "UDP"), (1, "ICMP"), (58, "ICMPv6")):
-            c[name] += int((df["proto"] == number).sum())
-        other = df.loc[df["proto"].notna() & ~df["proto"].isin([1, 6, 17, 58]), "proto"]
-        for k, v in other.value_counts().items():
-            self.other[int(k)] = self.other.get(int(k), 0) + int(v)
-        maybe = (df["ip_version"] == 0) | (df["sport"].notna() & (df["payload_len"] > 0))
-        for i in df.index[maybe.to_numpy(dtype=bool, na_value=False)]:
-            layers = plist[int(i)].layers
-            for name in ("ARP", "DNS", "HTTP", "TLS"):
-                if name in layers:
-                    c[name] += 1
-
-    def result(self, info: dict[str, Any], top: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"packets": self.packets, "bytes": self.bytes, **info}
-        if self.packets:
-            out["first"], out["last"] = str(self.first), str(self.last)
-            out["duration"] = float((self.last - self.first).total_seconds())
-        else:
-            out["first"] = out["last"] = None
-            out["duration"] = 0.0
-        out["protocols"] = self.protocols if self.packets else {}
-        out["other_ip_protocols"] = {_PROTO_NAMES.get(k, str(k)): v for k, v in
-                                     sorted(self.other.items(), key=lambda kv: -kv[1])}
-        out["top_talkers_packets"] = self.talker_packets.top(top)
-        out["top_talkers_bytes"] = self.talker_bytes.top(top)
-        ports = sorted(self.ports.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        out["top_dst_ports"] = [("%s/%d" % (_PROTO_NAMES.get(p, str(p)).lower(), d), c) for (p, d), c in ports]
-        out["dns_queries"] = self.dns.top(top)
-        out["dns_names_unique"] = len(self.dns_names)
-        out["tls_snis"] = self.sni.top(top)
-        out["http_hosts"] = self.hosts.top(top)
-        out["anomalies"] = sorted(self.anomalies.items(), key=lambda kv: -kv[1])[:top]
-        out["tcp_syn"], out["tcp_rst"] = self.tcp_syn, self.tcp_rst
-        sketches = {"top_talkers_packets": self.talker_packets, "top_talkers_bytes": self.talker_bytes,
-                    "dns_queries": self.dns, "tls_snis": self.sni, "http_hosts": self.hosts}
-        out["approximate"] = [k for k, s in sketches.items() if s.overflowed] + \
-            (["dns_names_unique"] if len(self.dns_names) >= SKETCH_KEYS else [])
-        return out
+def _result(c: dict[str, Any], info: dict[str, Any], top: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"packets": c["packets"], "bytes": c["bytes"], **info}
+    if c["packets"]:
+        first, last = c["first"], c["last"]
+        out["first"], out["last"] = _time_str(first), _time_str(last)
+        s, frac = divmod(last - first, 1_000_000_000)
+        out["duration"] = s + frac / 1e9  # as pandas.Timedelta.total_seconds() sums it
+    else:
+        out["first"] = out["last"] = None
+        out["duration"] = 0.0
+    out["protocols"] = c["protocols"] if c["packets"] else {}
+    out["other_ip_protocols"] = {_PROTO_NAMES.get(k, str(k)): v for k, v in
+                                 sorted(c["other_ip_protocols"].items(), key=lambda kv: -kv[1])}
+    out["top_talkers_packets"] = _top(c["top_talkers_packets"], top)
+    out["top_talkers_bytes"] = _top(c["top_talkers_bytes"], top)
+    ports = [((6, p), n) for p, n in c["tcp_ports"].items()] + [((17, p), n) for p, n in c["udp_ports"].items()]
+    ports = sorted(ports, key=lambda kv: (-kv[1], kv[0]))[:top]
+    out["top_dst_ports"] = [("%s/%d" % (_PROTO_NAMES[p].lower(), d), n) for (p, d), n in ports]
+    out["dns_queries"] = _top(c["dns_queries"], top)
+    out["dns_names_unique"] = c["dns_names_kept"]
+    out["tls_snis"] = _top(c["tls_snis"], top)
+    out["http_hosts"] = _top(c["http_hosts"], top)
+    out["anomalies"] = sorted(c["anomalies"].items(), key=lambda kv: -kv[1])[:top]
+    out["tcp_syn"], out["tcp_rst"] = c["tcp_syn"], c["tcp_rst"]
+    out["approximate"] = [k for k in _SKETCHED if k in c["sketched"]] + \
+        (["dns_names_unique"] if "dns_queries" in c["sketched"] else [])
+    return out
 
 
 def summarize(source: Any, filter: str | None = None, top: int = 10,  # noqa: A002
@@ -158,21 +107,14 @@ def summarize(source: Any, filter: str | None = None, top: int = 10,  # noqa: A0
               progress: bool | None | Callable[[int, int], Any] = None, batch_size: int = BATCH) -> dict[str, Any]:
     """Summarise a capture in one pass and bounded memory: returns a plain dict (see
     format_summary for the rendering; ``approximate`` lists sections estimated by a sketch)."""
-    acc = _Summary()
+    from ._fastpkt import _summary
+
     bar = progress_callback(progress, "summary")
     with fp.open(source, filter=filter, on_error=on_error, display_filter=display_filter) as reader:
         info = {"format": reader.format, "linktype": reader.linktype, "snaplen": reader.snaplen,
                 "nanosecond": reader.nanosecond, "filter": filter}
-        while True:
-            chunk = reader.read_all(batch_size)
-            if not len(chunk):
-                break
-            acc.add(chunk)
-            chunk._release_pages()  # the layer walk touched its records: keep memory flat
-            del chunk
-            if bar is not None:
-                bar(reader.position, reader.size)
-    return acc.result(info, top)
+        counts = _summary(reader, SKETCH_KEYS, SKETCH_KEY_BYTES, batch_size, bar)
+    return _result(counts, info, top)
 
 
 def capture_info(source: Any, on_error: str = "raise",

@@ -97,10 +97,19 @@ def test_summary_json_and_csv(scapy_packets, tmp_path):
 
 def test_missing_module_is_one_line_and_exit_2():
     code = ("import sys; sys.modules['pandas'] = None; from fastpkt.cli import main; "
-            "sys.exit(main(['summary', %r]))" % SAMPLE)
+            "sys.exit(main(['sni', %r, '--csv', '-']))" % SAMPLE)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "pandas" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_summary_needs_no_pandas():
+    """summary counts in C (csrc/py/summary.c): it runs, and prints the same text, without pandas."""
+    code = ("import sys; sys.modules['pandas'] = None; from fastpkt.cli import main; "
+            "sys.exit(main(['summary', %r]))" % SAMPLE)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == run("summary", SAMPLE).stdout
 
 
 def test_output_over_the_input_is_refused(tmp_path):

@@ -3,6 +3,8 @@
  * interned in C with the GIL released; Python strings are made once per distinct key. */
 #include "columns.h"
 
+#include "../dissect/tls.h"
+
 /* Word-at-a-time multiplicative hash: keys are short (addresses, names). */
 static uint32_t hash_bytes(const uint8_t *p, size_t n)
 {
@@ -248,4 +250,34 @@ size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, u
     }
     }
     return 0;
+}
+
+void fp_app_keys_get(fp_app_keys *k, const uint8_t *data, const fp_dissection *d)
+{
+    k->qname = k->sni = k->host = NULL;
+    k->qlen = k->slen = k->hlen = 0;
+    k->dns_response = 0;
+    if (FP_HAS(d, FP_L_DNS)) {
+        const uint8_t *msg;
+        uint32_t len;
+        fp_dns_iter it;
+        if (fp_dns_message(data, d, &msg, &len) == 0 && fp_dns_iter_init(&it, msg, len) == 0 &&
+            fp_dns_iter_next(&it, &k->rec) == 1 && k->rec.section == FP_DNS_QD) {
+            k->dns_response = it.hdr.flags >> 15; /* the QR bit */
+            k->qname = k->rec.name;
+            k->qlen = strlen(k->rec.name);
+        }
+    }
+    if (FP_HAS(d, FP_L_TLS)) {
+        fp_tls_info ti;
+        if (fp_tls_parse(data, d, &ti) == 0 && ti.sni.len) {
+            k->sni = data + ti.sni.off;
+            k->slen = ti.sni.len;
+        }
+    }
+    if (FP_HAS(d, FP_L_HTTP)) {
+        fp_http_message m;
+        long h = fp_http_parse(data, d, &m) == 0 ? fp_http_find_field(data, m.headers, m.header_count, "host") : -1;
+        if (h >= 0) k->host = fp_http_value(data, &m.headers[h], k->unfolded, sizeof k->unfolded, &k->hlen);
+    }
 }

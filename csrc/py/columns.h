@@ -54,4 +54,17 @@ size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, u
 /* The categories as a list of str, index = code (needs the GIL). */
 PyObject *fp_interner_categories(fp_state *st, const fp_interner *t, fp_cat_kind kind);
 
+/* What a packet row shows of its application layers (the packet table's dns_qname, tls_sni and
+ * http_host; the summary's sections): the first question's name of a DNS message, a TLS
+ * ClientHello's SNI, an HTTP message's Host value (unfolded into `unfolded`); NULL when absent.
+ * The pointers are valid while `data` and the struct are. */
+typedef struct {
+    const void *qname, *sni, *host;
+    size_t qlen, slen, hlen;
+    int dns_response; /* with qname: the message's QR bit */
+    fp_dns_record rec;
+    uint8_t unfolded[FP_DNS_NAME_MAX];
+} fp_app_keys;
+void fp_app_keys_get(fp_app_keys *k, const uint8_t *data, const fp_dissection *d);
+
 #endif

@@ -175,6 +175,7 @@ static int fastpkt_exec(PyObject *m)
     if (fp_flows_register(m, st) < 0) return -1;
     if (fp_arrow_register(m) < 0) return -1;
     if (fp_info_register(m) < 0) return -1;
+    if (fp_summary_register(m) < 0) return -1;
     if (fp_stats_register(m, st) < 0) return -1;
     if (fp_probe_register(m, st) < 0) return -1;
     if (fp_hotcache_register(m) < 0) return -1;

@@ -871,36 +871,11 @@ static inline uint64_t load_mac(const uint8_t *p)
 
 static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
 {
-    const void *qname = NULL, *sni = NULL, *host = NULL;
-    size_t qlen = 0, slen = 0, hlen = 0;
-    fp_dns_record rec;
-    uint8_t unfolded[FP_DNS_NAME_MAX]; /* a folded Host value, unfolded */
-    if (FP_HAS(d, FP_L_DNS)) {
-        const uint8_t *msg;
-        uint32_t len;
-        fp_dns_iter it;
-        if (fp_dns_message(data, d, &msg, &len) == 0 && fp_dns_iter_init(&it, msg, len) == 0 &&
-            fp_dns_iter_next(&it, &rec) == 1 && rec.section == FP_DNS_QD) {
-            qname = rec.name;
-            qlen = strlen(rec.name);
-        }
-    }
-    if (FP_HAS(d, FP_L_TLS)) {
-        fp_tls_info ti;
-        if (fp_tls_parse(data, d, &ti) == 0 && ti.sni.len) {
-            sni = data + ti.sni.off;
-            slen = ti.sni.len;
-        }
-    }
-    if (FP_HAS(d, FP_L_HTTP)) {
-        fp_http_message m;
-        long h = fp_http_parse(data, d, &m) == 0 ? fp_http_find_field(data, m.headers, m.header_count, "host") : -1;
-        if (h >= 0)
-            host = fp_http_value(data, &m.headers[h], unfolded, sizeof unfolded, &hlen);
-    }
-    put_cat(c, K_QNAME, i, qname, qlen);
-    put_cat(c, K_SNI, i, sni, slen);
-    put_cat(c, K_HOST, i, host, hlen);
+    fp_app_keys k;
+    fp_app_keys_get(&k, data, d);
+    put_cat(c, K_QNAME, i, k.qname, k.qlen);
+    put_cat(c, K_SNI, i, k.sni, k.slen);
+    put_cat(c, K_HOST, i, k.host, k.hlen);
 }
 
 /* Row i: the record's columns, read from the reassembled frame (rlen bytes) when the record
@@ -1119,19 +1094,6 @@ static void store_codes(char *to, int w, const int32_t *from, Py_ssize_t m)
             memcpy(to + 2 * i, &v, 2);
         }
     }
-}
-
-/* A pass that made Packets of many records (summary's layer walk) leaves their pages
- * resident: hand them back, as columns() does as it goes. */
-static PyObject *packetlist_release_pages(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    fp_packetlist *pl = PL(self);
-    if (pl->n && pl->owner_is_reader && ((fp_reader_obj *)pl->owner)->src) {
-        const pl_entry *last = &pl->entries[pl->n - 1];
-        fp_source_release_pages(((fp_reader_obj *)pl->owner)->src, pl->entries[0].data, last->data + last->caplen);
-    }
-    Py_RETURN_NONE;
 }
 
 static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kwds)
@@ -1884,8 +1846,6 @@ static PyMethodDef packetlist_methods[] = {
      "filter_mask(display_filter) -> bytes\n--\n\nOne byte per packet: 1 where the Wireshark "
      "display filter (text or DisplayFilter) passes it, computed in C (frame.number = position "
      "+ 1)."},
-    {"_release_pages", packetlist_release_pages, METH_NOARGS,
-     "Give the pages of a mapped file's records back to the kernel (they are re-read on use)."},
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},

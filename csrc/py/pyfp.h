@@ -376,6 +376,7 @@ int fp_capture_register(PyObject *m, fp_state *st);
 int fp_http_register(PyObject *m, fp_state *st);
 int fp_arrow_register(PyObject *m);
 int fp_info_register(PyObject *m); /* info.c: _capture_info, what capinfos counts */
+int fp_summary_register(PyObject *m); /* summary.c: _summary, fastpkt summary's counters */
 int fp_stats_register(PyObject *m, fp_state *st); /* stats.c: _stats, the -z engine */
 
 /* Table methods shared by PacketList, Flows, Streams and ClientHellos (arrow.c): the Arrow
