@@ -15,7 +15,7 @@ ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerro
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
 
-Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's EAPOL, EAP,
+Also BOOTP/DHCP and NTP (modes 0-7) on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's EAPOL, EAP,
 EAPOL-Key and MKA, and PPPoE sessions (PPPoE, HDLC, PPP and the IP packet inside). Packets
 Scapy holds in fields (PacketField, PacketListField) are read into chains of their own, named
 by the class's ``_held`` (searched by lookups, as Scapy's are).
@@ -1036,7 +1036,7 @@ def _bootp(data: bytes, chain: list[Any]) -> None:
 # ---------------------------------------------------------------- NTP
 # NTP (RFC 5905) on UDP port 123: Scapy's NTPHeader for modes 0-5, then NTPAuthenticator for a
 # MAC-sized tail, or NTPExtensions (RFC 7822's extension fields and a 20-byte MAC) for a longer
-# one; NTPControl for mode 6 (NTPPrivate, mode 7, is Raw here).
+# one; NTPControl for mode 6, NTPPrivate for mode 7.
 def _fixed_point(frac_bits: int) -> Callable[[int], Any]:
     """Scapy's FixedPointField.i2h: a Decimal with the fraction rounded to log10(2**bits) digits."""
     digits = len(str(1 << frac_bits)) - 1
@@ -1235,9 +1235,338 @@ class NTPControl(NTP):
     _defaults = {"authenticator": b""}
 
 
+# NTP private messages (mode 7: ntpd's ntpdc protocol, include/ntp_request.h): a header, then
+# data items of data_item_size bytes each, read as the class the request code names (requests
+# and responses name different ones), then in an authenticated request the MAC tail. Each item
+# is a packet of its own (its bytes past the class's fields its Raw payload), as Scapy's
+# PacketListFields read them.
+_PEER_FLAGS = ["INFO_FLAG_CONFIG", "INFO_FLAG_SYSPEER", "INFO_FLAG_BURST", "INFO_FLAG_REFCLOCK",
+               "INFO_FLAG_PREFER", "INFO_FLAG_AUTHENABLE", "INFO_FLAG_SEL_CANDIDATE",
+               "INFO_FLAG_SHORTLIST", "INFO_FLAG_IBURST"]
+_SYS_FLAGS = ["INFO_FLAG_BCLIENT", "INFO_FLAG_AUTHENTICATE", "INFO_FLAG_NTP", "INFO_FLAG_KERNEL",
+              "INFO_FLAG_CAL", "INFO_FLAG_PPS_SYNC", "INFO_FLAG_MONITOR", "INFO_FLAG_FILEGEN"]
+_CONF_FLAGS = ["CONF_FLAG_AUTHENABLE", "CONF_FLAG_PREFER", "CONF_FLAG_BURST", "CONF_FLAG_IBURST",
+               "CONF_FLAG_NOSELECT", "CONF_FLAG_SKEY"]
+_RES_FLAGS = ["RES_IGNORE", "RES_DONTSERVE", "RES_DONTTRUST", "RES_VERSION", "RES_NOPEER",
+              "RES_LIMITED", "RES_NOQUERY", "RES_NOMODIFY", "RES_NOTRAP", "RES_LPTRAP", "RES_KOD",
+              "RES_MSSNTP", "RES_FLAKE", "RES_NOMRULIST"]
+
+
+def _ints(names: str) -> Desc:
+    return [(n, "I", None) for n in names.split()]
+
+
+def _private_special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """The item classes' own kinds: "flags16" (a two-byte FlagsField); "<H", "<I" little-endian
+    (ntpd sends these two in host order); "list" (width, count): Scapy's FieldListField of
+    fixed-size values, which stops early where the bytes end between two values and fails
+    inside one."""
+    if kind in ("flags16", "<H", "<I"):
+        width = 4 if kind == "<I" else 2
+        if pos + width > len(data):
+            raise _Short
+        value = int.from_bytes(data[pos:pos + width], "little" if kind[0] == "<" else "big")
+        return (_m._flag(value, arg, True) if kind == "flags16" else value), pos + width
+    width, count = arg
+    out: list[int] = []
+    while pos < len(data) and len(out) < count:
+        if pos + width > len(data):
+            raise _Short
+        out.append(int.from_bytes(data[pos:pos + width], "big"))
+        pos += width
+    return out, pos
+
+
+class _PrivateItem(_Layer):
+    __slots__ = ()
+    # an item's fixed-point fields (Scapy's FixedPointField, TimeStampField) are Decimals as
+    # attributes: _human names them
+    _special = staticmethod(_private_special)
+
+
+class NTPInfoPeerList(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer_list"
+    _desc = [("addr", "ip4", None), ("port", "H", None), ("hmode", "B", None),
+             ("flags", "flags", _PEER_FLAGS), ("v6_flag", "I", None), ("unused1", "I", None),
+             ("addr6", "ip6", None)]
+
+
+class NTPInfoPeerSummary(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer_summary"
+    _desc = [("dstaddr", "ip4", None), ("srcaddr", "ip4", None), ("srcport", "H", None),
+             ("stratum", "B", None), ("hpoll", "B", None), ("ppoll", "B", None), ("reach", "B", None),
+             ("flags", "flags", _PEER_FLAGS), ("hmode", "B", None), ("delay", "I", None),
+             ("offset", "Q", None), ("dispersion", "I", None), ("v6_flag", "I", None),
+             ("unused1", "I", None), ("dstaddr6", "ip6", None), ("srcaddr6", "ip6", None)]
+    _human = {"delay": _NTP_SHORT, "offset": _NTP_TIME, "dispersion": _NTP_SHORT}
+
+
+class NTPInfoPeer(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer"
+    _desc = [("dstaddr", "ip4", None), ("srcaddr", "ip4", None), ("srcport", "H", None),
+             ("flags", "flags", _PEER_FLAGS), ("leap", "B", None), ("hmode", "B", None),
+             ("pmode", "B", None), ("stratum", "B", None), ("ppoll", "B", None), ("hpoll", "B", None),
+             ("precision", "b", None), ("version", "B", None), ("unused8", "B", None),
+             ("reach", "B", None), ("unreach", "B", None), ("flash", "B", None), ("ttl", "B", None),
+             ("flash2", "<H", None), ("associd", "H", None), ("keyid", "<I", None),
+             ("pkeyid", "I", None), ("refid", "ip4", None), ("timer", "I", None),
+             ("rootdelay", "I", None), ("rootdispersion", "I", None), ("reftime", "Q", None),
+             ("org", "Q", None), ("rec", "Q", None), ("xmt", "Q", None),
+             ("filtdelay", "list", (4, 8)), ("filtoffset", "list", (8, 8)), ("order", "list", (1, 8)),
+             ("delay", "I", None), ("dispersion", "I", None), ("offset", "Q", None),
+             ("selectdisp", "I", None)] + _ints("unused1 unused2 unused3 unused4 unused5 unused6 unused7") + [
+             ("estbdelay", "I", None), ("v6_flag", "I", None), ("unused9", "I", None),
+             ("dstaddr6", "ip6", None), ("srcaddr6", "ip6", None)]
+    _human = {**dict.fromkeys(("rootdelay", "rootdispersion", "delay", "dispersion", "selectdisp",
+                               "estbdelay"), _NTP_SHORT),
+              **dict.fromkeys(("reftime", "org", "rec", "xmt", "offset"), _NTP_TIME)}
+
+
+class NTPInfoPeerStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer_stats"
+    _desc = [("dstaddr", "ip4", None), ("srcaddr", "ip4", None), ("srcport", "H", None),
+             ("flags", "flags16", _PEER_FLAGS)] + _ints(
+        "timereset timereceived timetosend timereachable sent unused1 processed unused2 badauth "
+        "bogusorg oldpkt unused3 unused4 seldisp selbroken unused5") + [
+        ("candidate", "B", None), ("unused6", "B", None), ("unused7", "B", None), ("unused8", "B", None),
+        ("v6_flag", "I", None), ("unused9", "I", None), ("dstaddr6", "ip6", None), ("srcaddr6", "ip6", None)]
+
+
+class NTPInfoLoop(_PrivateItem):
+    __slots__ = ()
+    name = "info_loop"
+    _desc = [("last_offset", "Q", None), ("drift_comp", "Q", None), ("compliance", "I", None),
+             ("watchdog_timer", "I", None)]
+    _human = {"last_offset": _NTP_TIME, "drift_comp": _NTP_TIME}
+
+
+class NTPInfoSys(_PrivateItem):
+    __slots__ = ()
+    name = "info_sys"
+    _desc = [("peer", "ip4", None), ("peer_mode", "B", None), ("leap", "B", None), ("stratum", "B", None),
+             ("precision", "b", None), ("rootdelay", "I", None), ("rootdispersion", "I", None),
+             ("refid", "ip4", None), ("reftime", "Q", None), ("poll", "I", None),
+             ("flags", "flags", _SYS_FLAGS), ("unused1", "B", None), ("unused2", "B", None),
+             ("unused3", "B", None), ("bdelay", "I", None), ("frequency", "I", None),
+             ("authdelay", "Q", None), ("stability", "I", None), ("v6_flag", "I", None),
+             ("unused4", "I", None), ("peer6", "ip6", None)]
+    _human = {**dict.fromkeys(("rootdelay", "rootdispersion", "bdelay", "frequency", "stability"), _NTP_SHORT),
+              "reftime": _NTP_TIME, "authdelay": _NTP_TIME}
+
+
+class NTPInfoSysStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_sys_stats"
+    _desc = _ints("timeup timereset denied oldversionpkt newversionpkt unknownversion badlength "
+                  "processed badauth received limitrejected")
+
+
+class NTPInfoMemStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_mem_stats"
+    _desc = [("timereset", "I", None), ("totalpeermem", "H", None), ("freepeermem", "H", None),
+             ("findpeer_calls", "I", None), ("allocations", "I", None), ("demobilizations", "I", None),
+             ("hashcount", "list", (1, 128))]
+
+
+class NTPInfoIOStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_io_stats"
+    _desc = [("timereset", "I", None), ("totalrecvbufs", "H", None), ("freerecvbufs", "H", None),
+             ("fullrecvbufs", "H", None), ("lowwater", "H", None)] + _ints(
+        "dropped ignored received sent notsent interrupts int_received")
+
+
+class NTPInfoTimerStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_timer_stats"
+    _desc = _ints("timereset alarms overflows xmtcalls")
+
+
+class NTPConfPeer(_PrivateItem):
+    __slots__ = ()
+    name = "conf_peer"
+    _desc = [("peeraddr", "ip4", None), ("hmode", "B", None), ("version", "B", None),
+             ("minpoll", "B", None), ("maxpoll", "B", None), ("flags", "flags", _CONF_FLAGS),
+             ("ttl", "B", None), ("unused1", "H", None), ("keyid", "I", None),
+             ("keystr", "fix", 128), ("v6_flag", "I", None), ("unused2", "I", None),
+             ("peeraddr6", "ip6", None)]
+
+
+class NTPConfUnpeer(_PrivateItem):
+    __slots__ = ()
+    name = "conf_unpeer"
+    _desc = [("peeraddr", "ip4", None), ("v6_flag", "I", None), ("peeraddr6", "ip6", None)]
+
+
+class NTPConfRestrict(_PrivateItem):
+    __slots__ = ()
+    name = "conf_restrict"
+    _desc = [("addr", "ip4", None), ("mask", "ip4", None), ("flags", "flags16", _RES_FLAGS),
+             ("m_flags", "H", None), ("v6_flag", "I", None), ("addr6", "ip6", None), ("mask6", "ip6", None)]
+
+
+class NTPInfoKernel(_PrivateItem):
+    __slots__ = ()
+    name = "info_kernel"
+    _desc = _ints("offset freq maxerror esterror") + [("status", "H", None), ("shift", "H", None)] + _ints(
+        "constant precision tolerance ppsfreq jitter stabil jitcnt calcnt errcnt stbcnt")
+
+
+_IF_STATS_TAIL: Desc = [("v6_flag", "I", None), ("ifname", "fix", 32)] + _ints(
+    "flags last_ttl num_mcast received sent notsent uptime scopeid ifindex ifnum peercnt") + [
+    ("family", "H", None), ("ignore_packets", "B", None), ("action", "B", None), ("_filler0", "I", None)]
+
+
+class NTPInfoIfStatsIPv4(_PrivateItem):
+    __slots__ = ()
+    name = "info_if_stats"
+    # each address padded to 16 bytes (Scapy's PadField: the padding taken as far as it goes)
+    _desc = [("unaddr", "ip4", None), ("", "skip", 12), ("unbcast", "ip4", None), ("", "skip", 12),
+             ("unmask", "ip4", None), ("", "skip", 12)] + _IF_STATS_TAIL
+
+
+class NTPInfoIfStatsIPv6(_PrivateItem):
+    __slots__ = ()
+    name = "info_if_stats"
+    _desc = [("unaddr", "ip6", None), ("unbcast", "ip6", None), ("unmask", "ip6", None)] + _IF_STATS_TAIL
+
+
+class NTPInfoMonitor1(_PrivateItem):
+    __slots__ = ()
+    name = "InfoMonitor1"
+    _desc = _ints("lasttime firsttime lastdrop count") + [
+        ("addr", "ip4", None), ("daddr", "ip4", None), ("flags", "I", None), ("port", "H", None),
+        ("mode", "B", None), ("version", "B", None), ("v6_flag", "I", None), ("unused1", "I", None),
+        ("addr6", "ip6", None), ("daddr6", "ip6", None)]
+
+
+class NTPInfoAuth(_PrivateItem):
+    __slots__ = ()
+    name = "info_auth"
+    _desc = _ints("timereset numkeys numfreekeys keylookups keynotfound encryptions decryptions "
+                  "expired keyuncached")
+
+
+class NTPConfTrap(_PrivateItem):
+    __slots__ = ()
+    name = "conf_trap"
+    _desc = [("local_address", "ip4", None), ("trap_address", "ip4", None), ("trap_port", "H", None),
+             ("unused", "H", None), ("v6_flag", "I", None), ("local_address6", "ip6", None),
+             ("trap_address6", "ip6", None)]
+
+
+class NTPInfoControl(_PrivateItem):
+    __slots__ = ()
+    name = "info_control"
+    _desc = _ints("ctltimereset numctlreq numctlbadpkts numctlresponses numctlfrags numctlerrors "
+                  "numctltooshort numctlinputresp numctlinputfrag numctlinputerr numctlbadoffset "
+                  "numctlbadversion numctldatatooshort numctlbadop numasyncmsgs")
+
+
+class NTPPrivateReqPacket(_PrivateItem):
+    __slots__ = ()
+    name = "request data"
+    _desc = [("req_data", "rest", None)]
+
+
+class NTPPrivatePktTail(_PrivateItem):
+    __slots__ = ()
+    name = "req_pkt_tail"
+    _desc = [("tstamp", "Q", None), ("key_id", "I", None), ("dgst", "fix", 16)]
+    _human = {"tstamp": _NTP_TIME}
+    _defaults = {"tstamp": 0, "key_id": 0, "dgst": b""}
+
+
+# the class of a response's items by request code (44 and 45: by the item's v6 flag), and of
+# a request's items (others: NTPPrivateReqPacket)
+_PRIVATE_RESPONSES: dict[int, type] = {
+    0: NTPInfoPeerList, 1: NTPInfoPeerSummary, 2: NTPInfoPeer, 3: NTPInfoPeerStats, 4: NTPInfoSys,
+    5: NTPInfoSysStats, 6: NTPInfoIOStats, 7: NTPInfoMemStats, 8: NTPInfoLoop, 9: NTPInfoTimerStats,
+    10: NTPConfPeer, 11: NTPConfUnpeer, 28: NTPInfoAuth, 30: NTPConfTrap, 34: NTPInfoControl,
+    38: NTPInfoKernel, 42: NTPInfoMonitor1}
+_PRIVATE_REQUESTS: dict[int, type] = {
+    2: NTPInfoPeerList, 3: NTPInfoPeerList, 10: NTPConfPeer, 11: NTPConfUnpeer, 17: NTPConfRestrict,
+    18: NTPConfRestrict, 22: NTPConfUnpeer, 30: NTPConfTrap, 31: NTPConfTrap}
+_PRIVATE_TAIL = 28   # the MAC tail of an authenticated request: timestamp, key id, MD5 digest
+
+
+def _item(cls: type, data: bytes) -> Any:
+    """One data item as its class reads it, the bytes past its fields its Raw payload; a
+    fixed field short of the bytes fails the whole message (Scapy's list fields do not catch)."""
+    held: list[Any] = []
+    layer = _layer(cls, data, held)
+    if layer is None:
+        raise _Short
+    _raw(data[len(layer._data):], held)
+    return held[0]
+
+
+def _private_items(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    size, count, code = fields["data_item_size"], fields["nb_items"], fields["request_code"]
+    rest = data[pos:]
+    out: list[Any] = []
+    if kind == "tail":
+        if not rest:   # Scapy's PacketField of no bytes: a packet left undissected
+            held: list[Any] = []
+            held.append(_m._quoted(NTPPrivatePktTail, {}, b"", held))
+            return held[0], pos
+        return _item(NTPPrivatePktTail, rest), len(data)
+    if kind == "req":
+        # ntpd's requests: as many items as fit while the rest still holds all nb_items of
+        # them (Scapy tests the whole count against what is left at every item)
+        while size > 0 and len(rest) >= size * count and len(out) < count:
+            out.append(_item(_PRIVATE_REQUESTS.get(code, NTPPrivateReqPacket), rest[:size]))
+            rest = rest[size:]
+        if fields["auth"]:   # what lies before the MAC tail is padding, kept as Raw
+            end = len(rest) - _PRIVATE_TAIL
+            out.append(_m.Raw(rest[:end]))
+            rest = rest[end:]
+        return out, len(data) - len(rest)
+    while size > 0 and len(rest) >= size and len(out) < count:
+        chunk = rest[:size]
+        if code in (44, 45):   # interface statistics: the v6 flag chooses the family
+            if len(chunk) < 52:
+                raise _Short
+            cls = NTPInfoIfStatsIPv6 if chunk[48:52] != b"\0\0\0\0" else NTPInfoIfStatsIPv4
+            out.append(_item(cls, chunk))
+        elif code in _PRIVATE_RESPONSES:
+            out.append(_item(_PRIVATE_RESPONSES[code], chunk))
+        else:
+            out.append(_m.Raw(chunk))
+        rest = rest[size:]
+    return out, len(data) - len(rest)
+
+
+class NTPPrivate(NTP):
+    __slots__ = ()
+    name = "Private (mode 7)"
+    _match_subclass = True
+    _bases = ("NTP",)
+    _desc = [("", "bits", [("response", 1), ("more", 1), ("version", 3), ("mode", 3), ("auth", 1),
+                           ("seq", 7)]), ("implementation", "B", None), ("request_code", "B", None),
+             ("", "bits", [("err", 4), ("nb_items", 12), ("mbz", 4), ("data_item_size", 12)]),
+             ("req_data", "req?", lambda f: f["response"] == 0),
+             ("data", "resp?", lambda f: f["response"] == 1),
+             ("authenticator", "tail?", lambda f: f["response"] == 0 and f["auth"] == 1)]
+    _held = ("req_data", "data", "authenticator")
+    _special = staticmethod(_private_items)
+    _defaults = {"req_data": None, "data": None, "authenticator": None}   # conditions not met
+
+
 def _ntp(data: bytes, chain: list[Any]) -> None:
-    if len(data) < 8 or data[0] & 7 == 7:
+    if len(data) < 8:
         _raw(data, chain)
+        return
+    if data[0] & 7 == 7:
+        if _layer(NTPPrivate, data, chain) is None:
+            _raw(data, chain)
+        else:
+            _raw(data[len(chain[-1]._data):], chain)
         return
     if data[0] & 7 == 6:   # the message uses all the bytes (the authenticator takes the rest)
         if _layer(NTPControl, data, chain) is None:
@@ -1276,7 +1605,11 @@ def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
 
 CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator, NTPExtensions, NTPExtension, NTPControl,
             NTPSystemStatusPacket, NTPPeerStatusPacket, NTPClockStatusPacket, NTPErrorStatusPacket,
-            NTPPeerStatusDataPacket)
+            NTPPeerStatusDataPacket, NTPPrivate, NTPPrivatePktTail, NTPPrivateReqPacket, NTPInfoPeerList,
+            NTPInfoPeerSummary, NTPInfoPeer, NTPInfoPeerStats, NTPInfoLoop, NTPInfoSys, NTPInfoSysStats,
+            NTPInfoMemStats, NTPInfoIOStats, NTPInfoTimerStats, NTPConfPeer, NTPConfUnpeer, NTPConfRestrict,
+            NTPInfoKernel, NTPInfoIfStatsIPv4, NTPInfoIfStatsIPv6, NTPInfoMonitor1, NTPInfoAuth, NTPConfTrap,
+            NTPInfoControl)
 
 
 # ---------------------------------------------------------------- 802.3, LLC, SNAP, STP

@@ -775,11 +775,12 @@ class Raw(_Linked, metaclass=_RawMeta):
         return hash(self.load)
 
     def __repr__(self) -> str:
-        return "<%s  load=%r |>" % (type(self).__name__, self.load)
+        return "<%s  load=%r |>" % (type(self).__name__, self.load) if self.load else "<%s  |>" % type(self).__name__
 
     @property
     def fields(self) -> dict[str, Any]:
-        return {"load": self.load}
+        # Scapy dissects no Raw of no bytes (an NTP request's empty padding): no fields set
+        return {"load": self.load} if self.load else {}
 
 
 class Padding(Raw):

@@ -11,11 +11,11 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
-extensions, control messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
+extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
-DNS over TCP, NTP private messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+DNS over TCP, PPP control protocols...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -257,7 +257,9 @@ def _f(name: str, value: Any, text: Any = None, in_repr: bool = True) -> tuple[s
 
 
 def _raw_node(cls: str, load: bytes) -> _Node:
-    return _Node(cls, cls, [_f("load", load, repr(load))])
+    # Scapy leaves a Raw of no bytes undissected (a list field's empty padding): load is
+    # then its default, shown but not in repr
+    return _Node(cls, cls, [("load", load, repr(load), bool(load))])
 
 
 def _ether(eth: Any) -> _Node:
@@ -751,8 +753,6 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if layer == "GRE" and not over_tcp:
         return _gre(nodes, payload)
     if layer in ("BOOTP", "NTP") and not over_tcp:
-        if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 == 7:
-            return False   # NTPPrivate: Scapy's
         return _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain)) is not None
     if layer != "DNS" or pkt.dns is None or over_tcp:
         return False
@@ -1320,7 +1320,7 @@ def _layer_summary(node: _Node, name: str) -> str:
         return _eap_summary(node)
     if cls.startswith("ICMPv6Echo"):
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
-    if cls in ("NTPHeader", "NTPControl"):
+    if cls in ("NTPHeader", "NTPControl", "NTPPrivate"):
         return "NTP v%s, %s" % (node.value("version"), texts["mode"])
     if cls == "VXLAN":
         if node.value("flags") & 0x80:
@@ -1371,6 +1371,67 @@ _LAYER_FIELDS.update({
         2: "Datagram contains an Active Network message", 68: "NSIS NATFW NSLP", 69: "MPLS OAM",
         65535: "Reserved"})},
     "RplOption": {**_OTYPE, "RplInstanceId": _lhex, "SenderRank": _lhex},
+})
+# NTP private messages (mode 7) and their data items
+def _fixed_list(v: Any, _f: Any = None) -> str:   # FieldListField of FixedPointField
+    return "[%s]" % ", ".join(str(_layers()._NTP_SHORT(x)) for x in v)
+
+
+def _time_list(v: Any, _f: Any = None) -> str:   # FieldListField of TimeStampField
+    return "[%s]" % ", ".join(_ntp_time(_layers()._NTP_TIME(x)) for x in v)
+
+
+_NTP_ITEM_MODES = _by_name(_NTP_MODES)
+_PRIVATE_ADDRS: dict[str, _Fmt] = {k: _plain for k in (
+    "addr", "dstaddr", "srcaddr", "refid", "peer", "peeraddr", "mask", "daddr", "unaddr", "unbcast",
+    "unmask", "local_address", "trap_address")}
+_PRIVATE_ADDRS.update({k: _ip6_text for k in (
+    "addr6", "dstaddr6", "srcaddr6", "peer6", "peeraddr6", "mask6", "daddr6", "local_address6",
+    "trap_address6")})
+_PRIVATE_TIMES = ("offset", "reftime", "org", "rec", "xmt", "last_offset", "drift_comp", "authdelay", "tstamp")
+_PRIVATE_SHORTS = ("delay", "dispersion", "rootdelay", "rootdispersion", "selectdisp", "estbdelay",
+                   "bdelay", "frequency", "stability")
+_PRIVATE_ITEM: dict[str, _Fmt] = {**_PRIVATE_ADDRS, "flags": _plain,
+                                  **dict.fromkeys(_PRIVATE_TIMES, _ntp_time),
+                                  **dict.fromkeys(_PRIVATE_SHORTS, _plain)}
+_LAYER_FIELDS.update({
+    "NTPPrivate": {"mode": _NTP_ITEM_MODES,
+                   "implementation": _by_name({0: "IMPL_UNIV", 2: "IMPL_XNTPD_OLD", 3: "XNTPD"}),
+                   "request_code": _by_name({
+                       0: "REQ_PEER_LIST", 1: "REQ_PEER_LIST_SUM", 2: "REQ_PEER_INFO", 3: "REQ_PEER_STATS",
+                       4: "REQ_SYS_INFO", 5: "REQ_SYS_STATS", 6: "REQ_IO_STATS", 7: "REQ_MEM_STATS",
+                       8: "REQ_LOOP_INFO", 9: "REQ_TIMER_STATS", 10: "REQ_CONFIG", 11: "REQ_UNCONFIG",
+                       12: "REQ_SET_SYS_FLAG", 13: "REQ_CLR_SYS_FLAG", 14: "REQ_MONITOR",
+                       15: "REQ_NOMONITOR", 16: "REQ_GET_RESTRICT", 17: "REQ_RESADDFLAGS",
+                       18: "REQ_RESSUBFLAGS", 19: "REQ_UNRESTRICT", 20: "REQ_MON_GETLIST",
+                       21: "REQ_RESET_STATS", 22: "REQ_RESET_PEER", 23: "REQ_REREAD_KEYS",
+                       24: "REQ_DO_DIRTY_HACK", 25: "REQ_DONT_DIRTY_HACK", 26: "REQ_TRUSTKEY",
+                       27: "REQ_UNTRUSTKEY", 28: "REQ_AUTHINFO", 29: "REQ_TRAPS", 30: "REQ_ADD_TRAP",
+                       31: "REQ_CLR_TRAP", 32: "REQ_REQUEST_KEY", 33: "REQ_CONTROL_KEY",
+                       34: "REQ_GET_CTLSTATS", 35: "REQ_GET_LEAPINFO", 36: "REQ_GET_CLOCKINFO",
+                       37: "REQ_SET_CLKFUDGE", 38: "REQ_GET_KERNEL", 39: "REQ_GET_CLKBUGINFO",
+                       41: "REQ_SET_PRECISION", 42: "REQ_MON_GETLIST_1", 43: "REQ_HOSTNAME_ASSOCID",
+                       44: "REQ_IF_STATS", 45: "REQ_IF_RELOAD"}),
+                   "err": _by_name({
+                       0: "no error", 1: "incompatible implementation number", 2: "unimplemented request code",
+                       3: "format error (wrong data items, data size, packet size etc.)",
+                       4: "no data available (e.g. request for details on unknown peer)",
+                       5: 'I don"t know', 6: 'I don"t know',
+                       7: "authentication failure (i.e. permission denied)"})},
+    "NTPPrivateReqPacket": {},
+    "NTPPrivatePktTail": {"tstamp": _ntp_time, "dgst": _hex_str},
+    "NTPInfoPeerList": {**_PRIVATE_ITEM, "hmode": _NTP_ITEM_MODES},
+    "NTPInfoPeerSummary": _PRIVATE_ITEM,
+    "NTPInfoPeer": {**_PRIVATE_ITEM, "hmode": _NTP_ITEM_MODES, "flash": _lhex, "flash2": _lhex,
+                    "filtdelay": _fixed_list, "filtoffset": _time_list},
+    "NTPInfoPeerStats": _PRIVATE_ITEM, "NTPInfoLoop": _PRIVATE_ITEM, "NTPInfoSys": _PRIVATE_ITEM,
+    "NTPInfoSysStats": {}, "NTPInfoMemStats": {}, "NTPInfoIOStats": {}, "NTPInfoTimerStats": {},
+    "NTPConfPeer": {**_PRIVATE_ITEM, "keystr": _fixed_str}, "NTPConfUnpeer": _PRIVATE_ITEM,
+    "NTPConfRestrict": _PRIVATE_ITEM, "NTPInfoKernel": {},
+    "NTPInfoIfStatsIPv4": {**_PRIVATE_ITEM, "ifname": _fixed_str},
+    "NTPInfoIfStatsIPv6": {**_PRIVATE_ITEM, "ifname": _fixed_str},
+    "NTPInfoMonitor1": _PRIVATE_ITEM, "NTPInfoAuth": {},
+    "NTPConfTrap": _PRIVATE_ITEM, "NTPInfoControl": {},
 })
 _NTP_STATUS_PACKETS = ("NTPSystemStatusPacket", "NTPPeerStatusPacket", "NTPClockStatusPacket",
                        "NTPErrorStatusPacket")
@@ -1513,6 +1574,8 @@ def _layer_node(layer: Any) -> _Node | None:
         fields += [(k, b"", "b''", False) for k in ("res", "pkt") if k not in raw]
     elif cls == "NTPControl" and "authenticator" not in raw:
         fields.append(("authenticator", b"", "b''", False))
+    elif not raw and cls == "NTPPrivatePktTail":   # left undissected (no bytes): its defaults
+        fields = [("tstamp", 0, "0", False), ("key_id", 0, "0", False), ("dgst", b"", "", False)]
     elif not raw and cls in _NTP_STATUS_PACKETS:
         return None   # left undissected by Scapy (no bytes): show() prints its defaults
     node = _Node(cls, layer.name, fields)

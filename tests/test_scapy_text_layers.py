@@ -1,13 +1,12 @@
 """Scapy's text for the layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors and
-the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl,
+the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl/NTPPrivate,
 Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL_KEY/MKAPDU),
 rendered by fastpkt._scapy_text without Scapy.
 
 Reference: Scapy 2.8's own ``repr``, ``summary()`` and ``show(dump=True)`` of the same bytes, over
 the frames tests/test_scapy_model.py builds for these layers (each cut at every length, with
 trailers and odd option lengths) and over every corpus packet that carries one of them. A packet
-the module does not render (``describe()`` is None: NTP private messages, RFC 4884
-extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
+the module does not render (``describe()`` is None: RFC 4884 extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
 rendered natively is bounded below so that it cannot silently drop.
 """
 from __future__ import annotations
@@ -91,7 +90,8 @@ def _pppoe_cases():
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),
-         "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 260)}
+         "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 260),
+         "ntp-private": (built._ntp_private_cases, 2800)}
 
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
@@ -210,6 +210,8 @@ def test_rendering_imports_no_scapy():
                                                                             data=b"stratum=2") / sa.NTPAuthenticator(),
         sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader() / bytes(sa.NTPExtension(len=16)) /
         sa.NTPAuthenticator(key_id=1, dgst=b"\x01" * 16),
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPPrivate(
+            response=1, request_code=2, nb_items=1, data_item_size=280) / sa.NTPInfoPeer(reftime=3913056000.5, filtdelay=[0.5] * 8),
     ]
     wires = [bytes(f) for f in frames]
     for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too
@@ -220,9 +222,9 @@ def test_rendering_imports_no_scapy():
                    cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
 
 
-def test_ntp_private_falls_back_to_scapy():
-    """NTP mode 7 (Scapy's NTPPrivate and its request/response items) is not rendered here: the
-    description is None and the text is Scapy's own, never a near miss; the chain stops at Raw."""
+def test_ntp_private_prints_as_scapy():
+    """NTP mode 7 (Scapy's NTPPrivate and its request/response items) is rendered here, equal
+    to Scapy's text, for every item class (built_frames covers them cut at every length)."""
     ip = sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=123, dport=123)
     msgs = [sa.NTPPrivate(request_code=code, req_data=[sa.NTPPrivateReqPacket()] if code == 2 else [])
             for code in (0, 1, 2, 4, 20, 42, 44)]
@@ -231,7 +233,7 @@ def test_ntp_private_falls_back_to_scapy():
     for msg in msgs:
         wire = bytes(sa.Ether(dst=BCAST) / ip / msg)
         p, s = fp.Packet(wire, 1), sa.Ether(wire)
-        assert text.describe(p) is None, wire.hex()
+        assert text.describe(p) is not None, wire.hex()
         _same_text(p, s, wire.hex())
         layers = [c.__name__ for c in fs.ScapyPacket(wire, 1).layers()]
-        assert layers[-1] == "Raw" and s.layers()[-1].__name__ == "NTPPrivate"
+        assert layers == [c.__name__ for c in s.layers()] and layers[-1] == "NTPPrivate"
