@@ -815,14 +815,13 @@ class PPP(_Layer):
         return int.from_bytes(data[pos:pos + width], "big"), pos + width
 
 
-# what Scapy's PPP layer carries, by protocol: IPv4 and IPv6 are read here, the control
-# protocols it decodes (LCP, IPCP, ECP, PAP, CHAP, EAP) are Raw in the facade
+# what Scapy's PPP layer carries, by protocol: IPv4 and IPv6 dissected by fastpkt as a tunnel's
+# inner packet; the control protocols (PPP_CONTROL below) and EAP read here
 PPP_INNER = {0x0021: 0x0800, 0x0057: 0x86DD}
 
 
 def pppoe(data: bytes, chain: list[Any]) -> None:
-    """PPPoE after EtherType 0x8864: a session's PPP frame (code 0; others are Raw), HDLC's two
-    bytes when it starts with 0xFF (as Scapy's PPP dispatch reads them), the IP packet."""
+    """PPPoE after EtherType 0x8864: a session's PPP frame (code 0; others are Raw)."""
     head = _layer(PPPoE, data, chain)
     if head is None:
         _raw(data, chain)
@@ -831,26 +830,321 @@ def pppoe(data: bytes, chain: list[Any]) -> None:
     if rest and head._fields["code"] != 0:
         _raw(rest, chain)
         return
-    while rest[:1] == b"\xff":
-        hdlc = _layer(HDLC, rest, chain)
+    ppp(rest, chain)
+
+
+def ppp(data: bytes, chain: list[Any]) -> None:
+    """A PPP frame wherever Scapy binds PPP (PPPoE's session stage, PPTP's GRE): HDLC's two
+    bytes when it starts with 0xFF (as Scapy's PPP dispatch reads them), PPP and what its
+    protocol carries."""
+    while data[:1] == b"\xff":
+        hdlc = _layer(HDLC, data, chain)
         if hdlc is None:
-            _raw(rest, chain)
+            _raw(data, chain)
             return
-        rest = rest[2:]
-    if not rest:
+        data = data[2:]
+    if not data:
         return
-    ppp = _layer(PPP, rest, chain)
-    if ppp is None:
-        _raw(rest, chain)
+    head = _layer(PPP, data, chain)
+    if head is None:
+        _raw(data, chain)
         return
-    rest = rest[len(ppp._data):]
-    if rest and ppp._fields["proto"] in PPP_INNER:
+    rest, proto = data[len(head._data):], head._fields["proto"]
+    if rest and proto in PPP_INNER:
         _inner(rest, _m._LINKTYPE_RAW, chain)
+    elif rest and proto in PPP_CONTROL:
+        PPP_CONTROL[proto](rest, chain)
     else:
         _raw(rest, chain)
 
 
 CLASSES += (PPPoE, HDLC, PPP)
+
+
+# ---------------------------------------------------------------- PPP's control protocols
+# LCP (RFC 1661), IPCP (RFC 1332, DNS/NBNS addresses RFC 1877), ECP (RFC 1968), PAP (RFC 1334)
+# and CHAP (RFC 1994) as Scapy 2.8 reads them: a class by code, options as packets of a class
+# by type (a Raw with the rest where one fails, at most 100 of them as Scapy's list fields
+# allow). Bytes past LCP, PAP and CHAP are Padding; past IPCP and ECP, Raw. IPV6CP (0x8057)
+# has no Scapy layer: Raw.
+_LIST_MAX = 100   # Scapy's conf.max_list_count: more items fail the layer
+
+
+def _ppp_options(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """Scapy's PacketListField over len - 4 bytes (``arg``: the option classes by type and
+    the class for the others); a rejected LCP packet or information (PacketFields)."""
+    if kind == "rejected_packet":   # an LCP packet of its own; its padding goes back
+        if pos == len(data):   # Scapy's PacketField of no bytes: a packet left undissected
+            held: list[Any] = []
+            held.append(_m._quoted(PPP_LCP, {}, b"", held))
+            return held[0], pos
+        held = []
+        _lcp(data[pos:], held)
+        if type(held[0]).__name__ == "Raw":
+            raise _Short   # Scapy's PacketField does not catch the failure
+        del held[1:]   # its padding is the rejecting packet's
+        return held[0], pos + len(held[0]._data)
+    if kind == "rejected_information":   # a bare Packet holding the bytes as Raw
+        held = []
+        _layer(Packet, b"", held)
+        _raw(data[pos:], held)
+        return held[0], len(data)
+    by_type, other = arg
+    chunk, end = _take(data, pos, fields["len"] - 4)
+    out: list[Any] = []
+    while chunk:
+        held = []
+        option = _layer(by_type.get(chunk[0], other), chunk, held)
+        if option is None:
+            out.append(_m.Raw(chunk))
+            chunk = b""
+        else:
+            out.append(option)
+            chunk = chunk[len(option._data):]
+        if len(out) > _LIST_MAX:
+            raise _Short
+    return out, end
+
+
+_CONTROL_HEAD: Desc = [("code", "B", None), ("id", "B", None), ("len", "H", None)]
+_OPTION_HEAD: Desc = [("type", "B", None), ("len", "B", None)]
+
+
+class PPP_LCP(_Layer):
+    __slots__ = ()
+    name = "PPP Link Control Protocol"
+    _desc = _CONTROL_HEAD + [("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_LCP_Option(_Layer):
+    __slots__ = ()
+    name = "PPP LCP Option"
+    _desc = _OPTION_HEAD + [("data", "len", lambda f: f["len"] - 2)]
+
+
+class PPP_LCP_MRU_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("max_recv_unit", "H", None)]
+
+
+class PPP_LCP_ACCM_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("accm", "I", None)]
+
+
+class PPP_LCP_Auth_Protocol_Option(PPP_LCP_Option):
+    __slots__ = ()
+    # CHAP names its algorithm in one byte; other protocols carry data
+    _desc = _OPTION_HEAD + [("auth_protocol", "H", None),
+                            ("data", "len?", (lambda f: f["auth_protocol"] != 0xC223, lambda f: f["len"] - 4)),
+                            ("algorithm", "B?", lambda f: f["auth_protocol"] == 0xC223)]
+
+
+class PPP_LCP_Quality_Protocol_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("quality_protocol", "H", None), ("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_LCP_Magic_Number_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("magic_number", "I", None)]
+
+
+class PPP_LCP_Callback_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("operation", "B", None), ("message", "len", lambda f: f["len"] - 3)]
+
+
+_LCP_OPTIONS: dict[int, type] = {1: PPP_LCP_MRU_Option, 2: PPP_LCP_ACCM_Option, 3: PPP_LCP_Auth_Protocol_Option,
+                                 4: PPP_LCP_Quality_Protocol_Option, 5: PPP_LCP_Magic_Number_Option,
+                                 13: PPP_LCP_Callback_Option}
+
+
+class PPP_LCP_Configure(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("options", "options", (_LCP_OPTIONS, PPP_LCP_Option))]
+    _held = ("options",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_LCP_Terminate(PPP_LCP):
+    __slots__ = ()
+
+
+class PPP_LCP_Code_Reject(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("rejected_packet", "rejected_packet", None)]
+    _held = ("rejected_packet",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_LCP_Protocol_Reject(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("rejected_protocol", "H", None),
+                             ("rejected_information", "rejected_information", None)]
+    _held = ("rejected_information",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_LCP_Discard_Request(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("magic_number", "I", None), ("data", "len", lambda f: f["len"] - 8)]
+
+
+class PPP_LCP_Echo(PPP_LCP_Discard_Request):
+    __slots__ = ()
+
+
+_LCP_CODES: dict[int, type] = {1: PPP_LCP_Configure, 2: PPP_LCP_Configure, 3: PPP_LCP_Configure,
+                               4: PPP_LCP_Configure, 5: PPP_LCP_Terminate, 6: PPP_LCP_Terminate,
+                               7: PPP_LCP_Code_Reject, 8: PPP_LCP_Protocol_Reject, 9: PPP_LCP_Echo,
+                               10: PPP_LCP_Echo, 11: PPP_LCP_Discard_Request}
+
+
+class PPP_IPCP_Option(_Layer):
+    __slots__ = ()
+    name = "PPP IPCP Option"
+    _desc = _OPTION_HEAD + [("data", "len", lambda f: max(0, f["len"] - 2))]
+
+
+class PPP_IPCP_Option_IPAddress(PPP_IPCP_Option):
+    __slots__ = ()
+    name = "PPP IPCP Option: IP Address"
+    _desc = _OPTION_HEAD + [("data", "ip4", None), ("garbage", "len", lambda f: f["len"] - 6)]
+
+
+class PPP_IPCP_Option_DNS1(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: DNS1 Address"
+
+
+class PPP_IPCP_Option_DNS2(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: DNS2 Address"
+
+
+class PPP_IPCP_Option_NBNS1(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: NBNS1 Address"
+
+
+class PPP_IPCP_Option_NBNS2(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: NBNS2 Address"
+
+
+class PPP_IPCP(_Layer):
+    __slots__ = ()
+    name = "PPP_IPCP"
+    _desc = _CONTROL_HEAD + [("options", "options", ({
+        3: PPP_IPCP_Option_IPAddress, 129: PPP_IPCP_Option_DNS1, 130: PPP_IPCP_Option_NBNS1,
+        131: PPP_IPCP_Option_DNS2, 132: PPP_IPCP_Option_NBNS2}, PPP_IPCP_Option))]
+    _held = ("options",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_ECP_Option(_Layer):
+    __slots__ = ()
+    name = "PPP ECP Option"
+    _desc = _OPTION_HEAD + [("data", "len", lambda f: max(0, f["len"] - 2))]
+
+
+class PPP_ECP_Option_OUI(PPP_ECP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("oui", "3", None), ("subtype", "B", None), ("data", "len", lambda f: f["len"] - 6)]
+
+
+class PPP_ECP(_Layer):
+    __slots__ = ()
+    name = "PPP_ECP"
+    _desc = _CONTROL_HEAD + [("options", "options", ({0: PPP_ECP_Option_OUI}, PPP_ECP_Option))]
+    _held = ("options",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_PAP(_Layer):
+    __slots__ = ()
+    name = "PPP Password Authentication Protocol"
+    _desc = _CONTROL_HEAD + [("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_PAP_Request(PPP_PAP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("username_len", "B", None), ("username", "len", lambda f: f["username_len"]),
+                             ("passwd_len", "B", None), ("password", "len", lambda f: f["passwd_len"])]
+
+
+class PPP_PAP_Response(PPP_PAP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("msg_len", "B", None), ("message", "len", lambda f: f["msg_len"])]
+
+
+class PPP_CHAP(_Layer):
+    __slots__ = ()
+    name = "PPP Challenge Handshake Authentication Protocol"
+    _desc = _CONTROL_HEAD + [("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_CHAP_ChallengeResponse(PPP_CHAP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("value_size", "B", None), ("value", "len", lambda f: f["value_size"]),
+                             ("optional_name", "len", lambda f: f["len"] - f["value_size"] - 5)]
+
+
+def _ppp_packet(cls: type, data: bytes, chain: list[Any], rest_cls: type) -> None:
+    """One control packet, then what follows it as ``rest_cls`` (Padding or Raw)."""
+    layer = _layer(cls, data, chain)
+    if layer is None:
+        _raw(data, chain)
+    elif data[len(layer._data):]:
+        chain.append(_m._linked(rest_cls, data[len(layer._data):], chain))
+
+
+def _lcp(data: bytes, chain: list[Any]) -> None:
+    _ppp_packet(_LCP_CODES.get(data[0], PPP_LCP), data, chain, _m.Padding)
+
+
+# Code-Rejects nested deeper than this are Raw (Scapy's own limit is its recursion depth:
+# some 100 to 150 levels, by the caller's stack); each level holds the next 4 bytes on
+_LCP_NESTING = 64
+
+
+def _lcp_nested(data: bytes, chain: list[Any]) -> None:
+    depth = 0
+    while data[4 * depth:4 * depth + 1] == b"\x07" and depth <= _LCP_NESTING:
+        depth += 1
+    if depth > _LCP_NESTING:
+        _raw(data, chain)
+    else:
+        _lcp(data, chain)
+
+
+def _ppp_eap(data: bytes, chain: list[Any]) -> None:
+    cls: type = EAP
+    if data[0] in (1, 2) and len(data) >= 5:
+        cls = _EAP_METHODS.get(data[4], EAP)
+    _ppp_packet(cls, data, chain, _m.Padding)
+
+
+# what Scapy reads after PPP, by protocol (besides IPv4 and IPv6)
+PPP_CONTROL: dict[int, Callable[[bytes, list[Any]], None]] = {
+    0xC021: _lcp_nested,
+    0x8021: lambda data, chain: _ppp_packet(PPP_IPCP, data, chain, _m.Raw),
+    0x8053: lambda data, chain: _ppp_packet(PPP_ECP, data, chain, _m.Raw),
+    0xC023: lambda data, chain: _ppp_packet({1: PPP_PAP_Request, 2: PPP_PAP_Response, 3: PPP_PAP_Response}.get(
+        data[0], PPP_PAP), data, chain, _m.Padding),
+    0xC223: lambda data, chain: _ppp_packet(PPP_CHAP_ChallengeResponse if data[0] in (1, 2) else PPP_CHAP,
+                                         data, chain, _m.Padding),
+    0xC227: _ppp_eap,
+}
+
+CLASSES += (PPP_LCP, PPP_LCP_Option, PPP_LCP_MRU_Option, PPP_LCP_ACCM_Option, PPP_LCP_Auth_Protocol_Option,
+            PPP_LCP_Quality_Protocol_Option, PPP_LCP_Magic_Number_Option, PPP_LCP_Callback_Option,
+            PPP_LCP_Configure, PPP_LCP_Terminate, PPP_LCP_Code_Reject, PPP_LCP_Protocol_Reject,
+            PPP_LCP_Discard_Request, PPP_LCP_Echo, PPP_IPCP, PPP_IPCP_Option, PPP_IPCP_Option_IPAddress,
+            PPP_IPCP_Option_DNS1, PPP_IPCP_Option_DNS2, PPP_IPCP_Option_NBNS1, PPP_IPCP_Option_NBNS2,
+            PPP_ECP, PPP_ECP_Option, PPP_ECP_Option_OUI, PPP_PAP, PPP_PAP_Request, PPP_PAP_Response,
+            PPP_CHAP, PPP_CHAP_ChallengeResponse)
 
 
 # ---------------------------------------------------------------- BOOTP and DHCP

@@ -898,9 +898,7 @@ def _add(nodes: list[_Node], layer: Any) -> bool:
 
 
 def _pppoe(nodes: list[_Node], load: bytes) -> bool:
-    """PPPoE's session stage (RFC 2516) as Scapy reads it: PPPoE, HDLC's bytes when present,
-    PPP and the IPv4 or IPv6 packet inside. False for other PPP protocols (their names are
-    Scapy's table; LCP, IPCP... are its layers)."""
+    """PPPoE's session stage (RFC 2516) as Scapy reads it: PPPoE, then its PPP frame."""
     layers = _layers()
     chain: list[Any] = []
     head = layers._layer(layers.PPPoE, load, chain)
@@ -913,25 +911,38 @@ def _pppoe(nodes: list[_Node], load: bytes) -> bool:
     if rest and head._fields["code"] != 0:   # discovery codes on 0x8864: Scapy stops at PPPoE
         _tail(nodes, rest, b"")
         return True
-    while rest[:1] == b"\xff":
-        hdlc = layers._layer(layers.HDLC, rest, chain)
+    return _ppp(nodes, rest)
+
+
+def _ppp(nodes: list[_Node], data: bytes) -> bool:
+    """A PPP frame wherever Scapy binds PPP: HDLC's bytes when present, PPP, and the IPv4 or
+    IPv6 packet, control protocol (LCP, IPCP, ECP, PAP, CHAP), EAP or Raw it carries. False
+    where a layer is not rendered here."""
+    layers = _layers()
+    chain: list[Any] = []
+    while data[:1] == b"\xff":
+        hdlc = layers._layer(layers.HDLC, data, chain)
         if hdlc is None:
-            _tail(nodes, rest, b"")
+            _tail(nodes, data, b"")
             return True
         if not _add(nodes, hdlc):
             return False
-        rest = rest[2:]
-    if not rest:
+        data = data[2:]
+    if not data:
         return True
-    ppp = layers._layer(layers.PPP, rest, chain)
+    ppp = layers._layer(layers.PPP, data, chain)
     if ppp is None:
-        _tail(nodes, rest, b"")
+        _tail(nodes, data, b"")
         return True
-    proto = ppp._fields["proto"]
-    if proto not in layers.PPP_INNER or not _add(nodes, ppp):
+    if not _add(nodes, ppp):
         return False
-    rest = rest[len(ppp._data):]
-    return not rest or _inner_ip(nodes, rest, layers.PPP_INNER[proto])
+    rest, proto = data[len(ppp._data):], ppp._fields["proto"]
+    if rest and proto in layers.PPP_INNER:
+        return _inner_ip(nodes, rest, layers.PPP_INNER[proto])
+    if rest and proto in layers.PPP_CONTROL:
+        return _read_layers(nodes, lambda chain: layers.PPP_CONTROL[proto](rest, chain)) is not None
+    _tail(nodes, rest, b"")
+    return True
 
 
 # what VXLAN's NextProtocol says it carries (absent: 0) as Scapy reads it: Ethernet, IPv4, IPv6
@@ -1178,6 +1189,98 @@ def _ethertype(v: Any, _f: Any = None) -> str:
     return _enum(_names().ethertypes, v, _hex)
 
 
+# the names Scapy gives PPP's protocol numbers (IANA's PPP DLL protocol numbers)
+_PPP_PROTOCOLS = {
+    0x0001: 'Padding Protocol', 0x0003: 'ROHC small-CID [RFC3095]',
+    0x0005: 'ROHC large-CID [RFC3095]', 0x0021: 'Internet Protocol version 4',
+    0x0023: 'OSI Network Layer', 0x0025: 'Xerox NS IDP', 0x0027: 'DECnet Phase IV',
+    0x0029: 'Appletalk', 0x002B: 'Novell IPX', 0x002D: 'Van Jacobson Compressed TCP/IP',
+    0x002F: 'Van Jacobson Uncompressed TCP/IP', 0x0031: 'Bridging PDU',
+    0x0033: 'Stream Protocol (ST-II)', 0x0035: 'Banyan Vines',
+    0x0037: 'reserved (until 1993) [Typo in RFC1172]', 0x0039: 'AppleTalk EDDP',
+    0x003B: 'AppleTalk SmartBuffered', 0x003D: 'Multi-Link [RFC1717]', 0x003F: 'NETBIOS Framing',
+    0x0041: 'Cisco Systems', 0x0043: 'Ascom Timeplex',
+    0x0045: 'Fujitsu Link Backup and Load Balancing (LBLB)', 0x0047: 'DCA Remote Lan',
+    0x0049: 'Serial Data Transport Protocol (PPP-SDTP)', 0x004B: 'SNA over 802.2', 0x004D: 'SNA',
+    0x004F: 'IPv6 Header Compression', 0x0051: 'KNX Bridging Data [ianp]',
+    0x0053: 'Encryption [Meyer]', 0x0055: 'Individual Link Encryption [Meyer]',
+    0x0057: 'Internet Protocol version 6 [Hinden]', 0x0059: 'PPP Muxing [RFC3153]',
+    0x005B: 'Vendor-Specific Network Protocol (VSNP) [RFC3772]',
+    0x0061: 'RTP IPHC Full Header [RFC3544]', 0x0063: 'RTP IPHC Compressed TCP [RFC3544]',
+    0x0065: 'RTP IPHC Compressed Non TCP [RFC3544]', 0x0067: 'RTP IPHC Compressed UDP 8 [RFC3544]',
+    0x0069: 'RTP IPHC Compressed RTP 8 [RFC3544]', 0x006F: 'Stampede Bridging',
+    0x0071: 'Reserved [Fox]', 0x0073: 'MP+ Protocol [Smith]',
+    0x007D: 'reserved (Control Escape) [RFC1661]',
+    0x007F: 'reserved (compression inefficient [RFC1662]',
+    0x0081: 'Reserved Until 20-Oct-2000 [IANA]', 0x0083: 'Reserved Until 20-Oct-2000 [IANA]',
+    0x00C1: 'NTCITS IPI [Ungar]', 0x00CF: 'reserved (PPP NLID)',
+    0x00FB: 'single link compression in multilink [RFC1962]',
+    0x00FD: 'compressed datagram [RFC1962]', 0x00FF: 'reserved (compression inefficient)',
+    0x0201: '802.1d Hello Packets', 0x0203: 'IBM Source Routing BPDU',
+    0x0205: 'DEC LANBridge100 Spanning Tree', 0x0207: 'Cisco Discovery Protocol [Sastry]',
+    0x0209: 'Netcs Twin Routing [Korfmacher]', 0x020B: 'STP - Scheduled Transfer Protocol [Segal]',
+    0x020D: 'EDP - Extreme Discovery Protocol [Grosser]',
+    0x0211: 'Optical Supervisory Channel Protocol (OSCP)[Prasad]',
+    0x0213: 'Optical Supervisory Channel Protocol (OSCP)[Prasad]', 0x0231: 'Luxcom',
+    0x0233: 'Sigma Network Systems', 0x0235: 'Apple Client Server Protocol [Ridenour]',
+    0x0281: 'MPLS Unicast [RFC3032]  ', 0x0283: 'MPLS Multicast [RFC3032]',
+    0x0285: 'IEEE p1284.4 standard - data packets [Batchelder]',
+    0x0287: 'ETSI TETRA Network Protocol Type 1 [Nieminen]',
+    0x0289: 'Multichannel Flow Treatment Protocol [McCann]',
+    0x2063: 'RTP IPHC Compressed TCP No Delta [RFC3544]',
+    0x2065: 'RTP IPHC Context State [RFC3544]', 0x2067: 'RTP IPHC Compressed UDP 16 [RFC3544]',
+    0x2069: 'RTP IPHC Compressed RTP 16 [RFC3544]',
+    0x4001: 'Cray Communications Control Protocol [Stage]',
+    0x4003: 'CDPD Mobile Network Registration Protocol [Quick]',
+    0x4005: 'Expand accelerator protocol [Rachmani]', 0x4007: 'ODSICP NCP [Arvind]',
+    0x4009: 'DOCSIS DLL [Gaedtke]', 0x400B: 'Cetacean Network Detection Protocol [Siller]',
+    0x4021: 'Stacker LZS [Simpson]', 0x4023: 'RefTek Protocol [Banfill]',
+    0x4025: 'Fibre Channel [Rajagopal]', 0x4027: 'EMIT Protocols [Eastham]',
+    0x405B: 'Vendor-Specific Protocol (VSP) [RFC3772]',
+    0x8021: 'Internet Protocol Control Protocol', 0x8023: 'OSI Network Layer Control Protocol',
+    0x8025: 'Xerox NS IDP Control Protocol', 0x8027: 'DECnet Phase IV Control Protocol',
+    0x8029: 'Appletalk Control Protocol', 0x802B: 'Novell IPX Control Protocol',
+    0x802D: 'reserved', 0x802F: 'reserved', 0x8031: 'Bridging NCP',
+    0x8033: 'Stream Protocol Control Protocol', 0x8035: 'Banyan Vines Control Protocol',
+    0x8037: 'reserved (until 1993)', 0x8039: 'reserved', 0x803B: 'reserved',
+    0x803D: 'Multi-Link Control Protocol', 0x803F: 'NETBIOS Framing Control Protocol',
+    0x8041: 'Cisco Systems Control Protocol', 0x8043: 'Ascom Timeplex',
+    0x8045: 'Fujitsu LBLB Control Protocol',
+    0x8047: 'DCA Remote Lan Network Control Protocol (RLNCP)',
+    0x8049: 'Serial Data Control Protocol (PPP-SDCP)', 0x804B: 'SNA over 802.2 Control Protocol',
+    0x804D: 'SNA Control Protocol', 0x804F: 'IP6 Header Compression Control Protocol',
+    0x8051: 'KNX Bridging Control Protocol [ianp]', 0x8053: 'Encryption Control Protocol [Meyer]',
+    0x8055: 'Individual Link Encryption Control Protocol [Meyer]',
+    0x8057: 'IPv6 Control Protovol [Hinden]', 0x8059: 'PPP Muxing Control Protocol [RFC3153]',
+    0x805B: 'Vendor-Specific Network Control Protocol (VSNCP) [RFC3772]',
+    0x806F: 'Stampede Bridging Control Protocol', 0x8071: 'Reserved [Fox]',
+    0x8073: 'MP+ Control Protocol [Smith]', 0x807D: 'Not Used - reserved [RFC1661]',
+    0x8081: 'Reserved Until 20-Oct-2000 [IANA]', 0x8083: 'Reserved Until 20-Oct-2000 [IANA]',
+    0x80C1: 'NTCITS IPI Control Protocol [Ungar]', 0x80CF: 'Not Used - reserved [RFC1661]',
+    0x80FB: 'single link compression in multilink control [RFC1962]',
+    0x80FD: 'Compression Control Protocol [RFC1962]', 0x80FF: 'Not Used - reserved [RFC1661]',
+    0x8207: 'Cisco Discovery Protocol Control [Sastry]', 0x8209: 'Netcs Twin Routing [Korfmacher]',
+    0x820B: 'STP - Control Protocol [Segal]',
+    0x820D: 'EDPCP - Extreme Discovery Protocol Ctrl Prtcl [Grosser]',
+    0x8235: 'Apple Client Server Protocol Control [Ridenour]', 0x8281: 'MPLSCP [RFC3032]',
+    0x8285: 'IEEE p1284.4 standard - Protocol Control [Batchelder]',
+    0x8287: 'ETSI TETRA TNP1 Control Protocol [Nieminen]',
+    0x8289: 'Multichannel Flow Treatment Protocol [McCann]', 0xC021: 'Link Control Protocol',
+    0xC023: 'Password Authentication Protocol', 0xC025: 'Link Quality Report',
+    0xC027: 'Shiva Password Authentication Protocol', 0xC029: 'CallBack Control Protocol (CBCP)',
+    0xC02B: 'BACP Bandwidth Allocation Control Protocol [RFC2125]', 0xC02D: 'BAP [RFC2125]',
+    0xC05B: 'Vendor-Specific Authentication Protocol (VSAP) [RFC3772]',
+    0xC081: 'Container Control Protocol [KEN]',
+    0xC223: 'Challenge Handshake Authentication Protocol',
+    0xC225: 'RSA Authentication Protocol [Narayana]',
+    0xC227: 'Extensible Authentication Protocol [RFC2284]',
+    0xC229: 'Mitsubishi Security Info Exch Ptcl (SIEP) [Seno]',
+    0xC26F: 'Stampede Bridging Authorization Protocol',
+    0xC281: 'Proprietary Authentication Protocol [KEN]',
+    0xC283: 'Proprietary Authentication Protocol [Tackabury]',
+    0xC481: 'Proprietary Node ID Authentication Protocol [KEN]'}
+
+
 _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "ICMPv6DestUnreach": _ICMP6_UNREACH,
     "ICMPv6PacketTooBig": _ICMP6_TYPE,
@@ -1276,8 +1379,7 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
         "vni": _lhex, "reserved2": _lhex},
     "PPPoE": {"code": _by_name({0: "Session"}), "sessionid": _lhex},
     "HDLC": {"address": _lhex, "control": _lhex},
-    "PPP": {"proto": _by_name({0x0021: "Internet Protocol version 4",
-                               0x0057: "Internet Protocol version 6 [Hinden]"})},
+    "PPP": {"proto": _by_name(_PPP_PROTOCOLS)},
 }
 _ICMP6_OPTION_SUMMARY = {
     "ICMPv6NDOptSrcLLAddr": "%(name)s %(lladdr)s", "ICMPv6NDOptDstLLAddr": "%(name)s %(lladdr)s",
@@ -1322,6 +1424,8 @@ def _layer_summary(node: _Node, name: str) -> str:
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
     if cls in ("NTPHeader", "NTPControl", "NTPPrivate"):
         return "NTP v%s, %s" % (node.value("version"), texts["mode"])
+    if cls.startswith("PPP_"):
+        return _ppp_control_summary(node)
     if cls == "VXLAN":
         if node.value("flags") & 0x80:
             return "VXLAN (vni=%s gpid=%s)" % (texts["vni"], texts["gpid"])
@@ -1433,6 +1537,67 @@ _LAYER_FIELDS.update({
     "NTPInfoMonitor1": _PRIVATE_ITEM, "NTPInfoAuth": {},
     "NTPConfTrap": _PRIVATE_ITEM, "NTPInfoControl": {},
 })
+# PPP's control protocols
+_PPP_CONF_CODES = {1: "Configure-Request", 2: "Configure-Ack", 3: "Configure-Nak", 4: "Configure-Reject",
+                   5: "Terminate-Request", 6: "Terminate-Ack", 7: "Code-Reject", 8: "Protocol-Reject",
+                   9: "Echo-Request", 10: "Echo-Reply", 11: "Discard-Request"}
+_LCP_HEAD: dict[str, _Fmt] = {"code": _by_name(_PPP_CONF_CODES), "id": _lhex}
+_NCP_HEAD: dict[str, _Fmt] = {"code": _by_name({**_PPP_CONF_CODES, 14: "Reset-Request", 15: "Reset-Ack"}),
+                              "id": _lhex}
+_LCP_OPTION: dict[str, _Fmt] = {"type": _by_name({
+    1: "Maximum-Receive-Unit", 2: "Async-Control-Character-Map", 3: "Authentication-protocol",
+    4: "Quality-protocol", 5: "Magic-number", 7: "Protocol-Field-Compression",
+    8: "Address-and-Control-Field-Compression", 13: "Callback"})}
+_IPCP_OPTION: dict[str, _Fmt] = {"type": _by_name({
+    1: "IP-Addresses (Deprecated)", 2: "IP-Compression-Protocol", 3: "IP-Address", 4: "Mobile-IPv4",
+    129: "Primary-DNS-Address", 130: "Primary-NBNS-Address", 131: "Secondary-DNS-Address",
+    132: "Secondary-NBNS-Address"}), "data": _plain}
+_IPCP_RAW_OPTION: dict[str, _Fmt] = {"type": _IPCP_OPTION["type"]}
+_ECP_OPTION: dict[str, _Fmt] = {"type": _by_name({0: "OUI", 1: "DESE"})}
+_LAYER_FIELDS.update({
+    **dict.fromkeys(("PPP_LCP", "PPP_LCP_Configure", "PPP_LCP_Terminate", "PPP_LCP_Code_Reject",
+                     "PPP_LCP_Discard_Request", "PPP_LCP_Echo"), _LCP_HEAD),
+    "PPP_LCP_Protocol_Reject": {**_LCP_HEAD, "rejected_protocol": _by_name(_PPP_PROTOCOLS)},
+    "PPP_LCP_Option": _LCP_OPTION, "PPP_LCP_MRU_Option": _LCP_OPTION, "PPP_LCP_ACCM_Option": _LCP_OPTION,
+    "PPP_LCP_Magic_Number_Option": _LCP_OPTION,
+    "PPP_LCP_Auth_Protocol_Option": {**_LCP_OPTION, "auth_protocol": _by_name({
+        0xC023: "Password authentication protocol", 0xC223: "Challenge-response authentication protocol",
+        0xC227: "PPP Extensible authentication protocol"}),
+        "algorithm": _by_name({5: "MD5", 6: "SHA1", 128: "MS-CHAP", 129: "MS-CHAP-v2"})},
+    "PPP_LCP_Quality_Protocol_Option": {**_LCP_OPTION, "quality_protocol": _by_name({0xC025: "Link Quality Report"})},
+    "PPP_LCP_Callback_Option": {**_LCP_OPTION, "operation": _by_name({
+        0: "Location determined by user authentication", 1: "Dialing string", 2: "Location identifier",
+        3: "E.164 number", 4: "Distinguished name"})},
+    "PPP_IPCP": _NCP_HEAD, "PPP_IPCP_Option": _IPCP_RAW_OPTION,
+    **dict.fromkeys(("PPP_IPCP_Option_IPAddress", "PPP_IPCP_Option_DNS1", "PPP_IPCP_Option_DNS2",
+                     "PPP_IPCP_Option_NBNS1", "PPP_IPCP_Option_NBNS2"), _IPCP_OPTION),
+    "PPP_ECP": _NCP_HEAD, "PPP_ECP_Option": _ECP_OPTION, "PPP_ECP_Option_OUI": {**_ECP_OPTION, "oui": _oui},
+    **dict.fromkeys(("PPP_PAP", "PPP_PAP_Request", "PPP_PAP_Response"), {
+        "code": _by_name({1: "Authenticate-Request", 2: "Authenticate-Ack", 3: "Authenticate-Nak"}),
+        "id": _lhex}),
+    "PPP_CHAP": {"code": _by_name({1: "Challenge", 2: "Response", 3: "Success", 4: "Failure"}), "id": _lhex},
+})
+_LAYER_FIELDS["PPP_CHAP_ChallengeResponse"] = {**_LAYER_FIELDS["PPP_CHAP"], "value": _hex_str}
+
+
+def _ppp_control_summary(node: _Node) -> str:
+    """mysummary() of Scapy's LCP, PAP and CHAP classes ("" for the others)."""
+    cls, texts = node.cls, {k: t for k, _v, t, _i in node.fields if isinstance(t, str)}
+    if cls.startswith("PPP_LCP") and not cls.endswith("Option"):
+        return "LCP %s" % texts["code"]
+    if cls == "PPP_PAP_Request":
+        return "PAP-Request username=%s password=%s" % (texts["username"], texts["password"])
+    if cls == "PPP_PAP_Response":
+        res = "PAP-Ack" if node.value("code") == 2 else "PAP-Nak"
+        return res + " msg=%s" % texts["message"] if node.value("msg_len") > 0 else res
+    if cls == "PPP_CHAP" and node.value("code") in (3, 4):
+        return "CHAP %s message=%s" % ("Success" if node.value("code") == 3 else "Failure", texts["data"])
+    if cls == "PPP_CHAP_ChallengeResponse":
+        return "CHAP %s=0x%s optional_name=%s" % ("challenge" if node.value("code") == 1 else "response",
+                                                  texts["value"], texts["optional_name"])
+    return ""
+
+
 _NTP_STATUS_PACKETS = ("NTPSystemStatusPacket", "NTPPeerStatusPacket", "NTPClockStatusPacket",
                        "NTPErrorStatusPacket")
 # fields Scapy's class has that the facade's layer does not keep: (after this field, name, value)
@@ -1576,7 +1741,7 @@ def _layer_node(layer: Any) -> _Node | None:
         fields.append(("authenticator", b"", "b''", False))
     elif not raw and cls == "NTPPrivatePktTail":   # left undissected (no bytes): its defaults
         fields = [("tstamp", 0, "0", False), ("key_id", 0, "0", False), ("dgst", b"", "", False)]
-    elif not raw and cls in _NTP_STATUS_PACKETS:
+    elif not raw and (cls in _NTP_STATUS_PACKETS or cls == "PPP_LCP"):
         return None   # left undissected by Scapy (no bytes): show() prints its defaults
     node = _Node(cls, layer.name, fields)
     node.summary = _layer_summary(node, layer.name)
