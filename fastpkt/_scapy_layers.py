@@ -16,9 +16,10 @@ or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106.
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
 
 Also BOOTP/DHCP and NTP (modes 0-7) on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's EAPOL, EAP,
-EAPOL-Key and MKA, and PPPoE sessions (PPPoE, HDLC, PPP and the IP packet inside). Packets
-Scapy holds in fields (PacketField, PacketListField) are read into chains of their own, named
-by the class's ``_held`` (searched by lookups, as Scapy's are).
+EAPOL-Key and MKA, PPPoE sessions (PPPoE, HDLC, PPP and the IP packet or control protocol
+inside) and PPPoE discovery. Packets Scapy holds in fields (PacketField, PacketListField) are
+read into chains of their own, named by the class's ``_held`` (searched by lookups, as
+Scapy's are).
 """
 from __future__ import annotations
 
@@ -1145,6 +1146,66 @@ CLASSES += (PPP_LCP, PPP_LCP_Option, PPP_LCP_MRU_Option, PPP_LCP_ACCM_Option, PP
             PPP_IPCP_Option_DNS1, PPP_IPCP_Option_DNS2, PPP_IPCP_Option_NBNS1, PPP_IPCP_Option_NBNS2,
             PPP_ECP, PPP_ECP_Option, PPP_ECP_Option_OUI, PPP_PAP, PPP_PAP_Request, PPP_PAP_Response,
             PPP_CHAP, PPP_CHAP_ChallengeResponse)
+
+
+# ---------------------------------------------------------------- PPPoE discovery (RFC 2516 section 5)
+# EtherType 0x8863: PADI, PADO, PADR, PADS, PADT (and RFC 5578's codes) with their tags, which
+# Scapy reads when the header's type is 1; its payload is the length the header gives (the
+# rest Padding), a PPP frame for code 0 with another type (Scapy's PPPoE binding), else Raw.
+class PPPoED(_Layer):
+    __slots__ = ()
+    name = "PPP over Ethernet Discovery"
+    _desc = PPPoE._desc
+
+
+class PPPoETag(_Layer):
+    __slots__ = ()
+    name = "PPPoE Tag"
+    _desc = [("tag_type", "H", None), ("tag_len", "H", None), ("tag_value", "len", lambda f: f["tag_len"])]
+
+
+def _pppoe_tags(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """Scapy's PacketListField of tags over all the bytes: a Raw with the rest where one is
+    cut short, at most 100 items."""
+    chunk, out = data[pos:], []
+    while chunk:
+        held: list[Any] = []
+        tag = _layer(PPPoETag, chunk, held)
+        out.append(_m.Raw(chunk) if tag is None else tag)
+        chunk = b"" if tag is None else chunk[len(tag._data):]
+        if len(out) > _LIST_MAX:
+            raise _Short
+    return out, len(data)
+
+
+class PPPoED_Tags(_Layer):
+    __slots__ = ()
+    name = "PPPoE Tag List"
+    _desc = [("tag_list", "tags", None)]
+    _held = ("tag_list",)
+    _special = staticmethod(_pppoe_tags)
+
+
+def pppoed(data: bytes, chain: list[Any]) -> None:
+    """PPPoE discovery after EtherType 0x8863."""
+    head = _layer(PPPoED, data, chain)
+    if head is None:
+        _raw(data, chain)
+        return
+    f = head._fields
+    body, pad = data[6:6 + f["len"]], data[6 + f["len"]:]
+    if body and f["type"] == 1:
+        if _layer(PPPoED_Tags, body, chain) is None:
+            _raw(body, chain)
+    elif body and f["code"] == 0:
+        ppp(body, chain)
+    else:
+        _raw(body, chain)
+    if pad:
+        chain.append(_m._linked(_m.Padding, pad, chain))
+
+
+CLASSES += (PPPoED, PPPoED_Tags, PPPoETag)
 
 
 # ---------------------------------------------------------------- BOOTP and DHCP

@@ -235,7 +235,7 @@ class _Node:
     """One layer as Scapy dissects it. ``fields``: (name, value, text, in_repr); a field
     holding records has a list of nodes as value and None as text."""
 
-    __slots__ = ("cls", "title", "fields", "by_name", "summary")
+    __slots__ = ("cls", "title", "fields", "by_name", "summary", "needs")
 
     def __init__(self, cls: str, title: str, fields: list[tuple[str, Any, Any, bool]],
                  summary: str = "") -> None:
@@ -244,6 +244,8 @@ class _Node:
         self.fields = fields
         self.by_name = {f[0]: f for f in fields}
         self.summary = summary   # Scapy's mysummary(), "" for none
+        # the classes under which mysummary() asks for their summary too (its tuple form)
+        self.needs: tuple[str, ...] = ()
 
     def value(self, name: str) -> Any:
         return self.by_name[name][1]
@@ -593,6 +595,9 @@ def describe(pkt: Any) -> list[_Node] | None:
         elif ethertype == 0x8864:
             start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
             return _l2_summaries(nodes) if _pppoe(nodes, data[start:]) else None
+        elif ethertype == 0x8863:
+            start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
+            return _l2_summaries(nodes) if _pppoed(nodes, data[start:]) else None
         elif ethertype == 0x888E:
             start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
             eapol = _read_layers(nodes, lambda chain: _layers().eapol(data[start:], chain))
@@ -912,6 +917,31 @@ def _pppoe(nodes: list[_Node], load: bytes) -> bool:
         _tail(nodes, rest, b"")
         return True
     return _ppp(nodes, rest)
+
+
+def _pppoed(nodes: list[_Node], load: bytes) -> bool:
+    """PPPoE discovery as Scapy reads it: PPPoED, its tags (or a PPP frame, or Raw) within
+    its length, Padding after."""
+    layers = _layers()
+    chain: list[Any] = []
+    head = layers._layer(layers.PPPoED, load, chain)
+    if head is None:
+        _tail(nodes, load, b"")
+        return True
+    if not _add(nodes, head):
+        return False
+    f = head._fields
+    body, pad = load[6:6 + f["len"]], load[6 + f["len"]:]
+    if body and f["type"] == 1 and layers._layer(layers.PPPoED_Tags, body, chain) is not None:
+        if not _add(nodes, chain[-1]):
+            return False
+    elif body and f["type"] != 1 and f["code"] == 0:
+        if not _ppp(nodes, body):
+            return False
+    else:   # no tags Scapy can read (more than 100, or another type): Raw
+        _tail(nodes, body, b"")
+    _tail(nodes, b"", pad)
+    return True
 
 
 def _ppp(nodes: list[_Node], data: bytes) -> bool:
@@ -1426,6 +1456,8 @@ def _layer_summary(node: _Node, name: str) -> str:
         return "NTP v%s, %s" % (node.value("version"), texts["mode"])
     if cls.startswith("PPP_"):
         return _ppp_control_summary(node)
+    if cls in ("PPPoED", "PPPoED_Tags"):
+        return _pppoed_summary(node)
     if cls == "VXLAN":
         if node.value("flags") & 0x80:
             return "VXLAN (vni=%s gpid=%s)" % (texts["vni"], texts["gpid"])
@@ -1578,6 +1610,33 @@ _LAYER_FIELDS.update({
     "PPP_CHAP": {"code": _by_name({1: "Challenge", 2: "Response", 3: "Success", 4: "Failure"}), "id": _lhex},
 })
 _LAYER_FIELDS["PPP_CHAP_ChallengeResponse"] = {**_LAYER_FIELDS["PPP_CHAP"], "value": _hex_str}
+
+
+_PPPOE_TAGS = {0x0000: "End-Of-List", 0x0101: "Service-Name", 0x0102: "AC-Name", 0x0103: "Host-Uniq",
+               0x0104: "AC-Cookie", 0x0105: "Vendor-Specific", 0x0106: "Credits", 0x0107: "Metrics",
+               0x0108: "Sequence Number", 0x0109: "Credit Scale Factor", 0x0110: "Relay-Session-Id",
+               0x0120: "PPP-Max-Payload", 0x0201: "Service-Name-Error", 0x0202: "AC-System-Error",
+               0x0203: "Generic-Error"}
+_LAYER_FIELDS.update({
+    "PPPoED": {"code": _by_name({
+        0x00: "PPP Session Stage", 0x09: "PPPoE Active Discovery Initiation (PADI)",
+        0x07: "PPPoE Active Discovery Offer (PADO)", 0x0A: "PPPoE Active Discovery Session-Grant (PADG)",
+        0x0B: "PPPoE Active Discovery Session-Credit Response (PADC)",
+        0x0C: "PPPoE Active Discovery Quality (PADQ)", 0x19: "PPPoE Active Discovery Request (PADR)",
+        0x65: "PPPoE Active Discovery Session-confirmation (PADS)",
+        0xA7: "PPPoE Active Discovery Terminate (PADT)"}), "sessionid": _lhex},
+    "PPPoED_Tags": {}, "PPPoETag": {"tag_type": _by_name(_PPPOE_TAGS)},
+})
+
+
+def _pppoed_summary(node: _Node) -> str:
+    """PPPoED's mysummary (its code); PPPoED_Tags' names its tags and asks for PPPoED's."""
+    if node.cls == "PPPoED":
+        return node.text("code")
+    node.needs = ("PPPoED",)
+    names = [_PPPOE_TAGS.get(t.value("tag_type"), repr(t.value("tag_type"))) if t.cls == "PPPoETag" else "??"
+             for (t, *_rest) in node.value("tag_list")]
+    return "PPPoE Tags" + ", ".join(names)
 
 
 def _ppp_control_summary(node: _Node) -> str:
@@ -1779,12 +1838,16 @@ def _chain_repr(nodes: list[_Node]) -> str:
 
 def _chain_summary(nodes: list[_Node]) -> str:
     found = False
+    needed: set[str] = set()
     out = ""
     for node in reversed(nodes):
-        ret = "" if found else node.summary
-        if ret:
+        ret = ""
+        if not found or node.cls in needed:
+            ret = node.summary
+            needed.update(node.needs)
+        if ret or needed:
             found = True
-        else:
+        if not ret:
             ret = node.cls
         out = "%s / %s" % (ret, out) if out else ret
     return out

@@ -655,6 +655,34 @@ def test_ppp_control_reads_as_scapy():
     assert lcp.options[1].magic_number == 9 and fs.Raw not in lcp and lcp[fs.PPP].payload.name == "PPP Link Control Protocol"
 
 
+def test_pppoe_discovery_reads_as_scapy():
+    """PPPoE discovery (EtherType 0x8863): Scapy's chain (PPPoED, PPPoED_Tags or PPP within
+    the header's length, Padding), every field, the tags through ``in``/``getlayer`` (a packet
+    list field), ``Raw in pkt`` (the C lookup hands these frames to the chain), against
+    Scapy's dissection of the frames test_scapy_text_layers builds, each cut at every length."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for wire in text_tests._pppoed_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        for cls in ("PPPoED", "PPPoED_Tags", "PPPoETag", "PPP", "IP", "PPP_LCP_Echo", "Raw", "Padding"):
+            assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (cls, wire.hex())
+            for k in (1, 2, 3):
+                mine, ref = p.getlayer(cls, k), s.getlayer(cls, k)
+                assert (mine is None) == (ref is None), (cls, k, wire.hex())
+                if ref is None:
+                    break
+                assert _norm(mine.fields) == _norm(ref.fields), (cls, k, wire.hex())
+                assert mine.payload.name == ref.payload.name, (cls, k, wire.hex())
+        n += 1
+    assert n > 2000
+    padi = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.PPPoED() / sa.PPPoED_Tags(tag_list=[
+        sa.PPPoETag(tag_type=0x0101), sa.PPPoETag(tag_type=0x0103, tag_value=b"uniq")])), 1)
+    assert padi[fs.PPPoED].code == 9 and padi.tag_list[1].tag_value == b"uniq" and fs.Raw not in padi
+    assert padi.getlayer(fs.PPPoETag, 2).tag_type == 0x0103
+
+
 def _udp_app_cases():
     """BOOTP/DHCP (every kind of option Scapy reads, zero lengths, options cut short) and NTP
     (every mode and stratum class, MAC tails, extension fields, control messages) on Scapy's ports, each

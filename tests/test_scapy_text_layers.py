@@ -144,11 +144,41 @@ def _ppp_control_cases():
         yield from (wire[:cut] for cut in range(14, len(wire) + 1))
 
 
+def _pppoed_cases():
+    """PPPoE discovery (RFC 2516 section 5): each code Scapy names (and one it does not) with
+    tags of every type it names, an unknown one, a tag cut short, 100 and 101 tags (more fail
+    the list); a length shorter than the tags (Padding after), longer, zero; a header type
+    other than 1 (code 0: PPP, Scapy's session binding; else Raw); under 802.1Q; with an
+    Ethernet trailer and cut at every length."""
+    tags = [sa.PPPoETag(tag_type=t, tag_value=v) for t, v in (
+        (0x0101, b""), (0x0102, b"BRAS-1"), (0x0103, b"\x01\x02\x03\x04"), (0x0104, b"cookie" * 3),
+        (0x0105, b"\x00\x00\x0d\xe9\x01\x02"), (0x0106, b"\0\x10\0\x10"), (0x0107, b"m"), (0x0108, b"\0\x01"),
+        (0x0109, b"\0\x40"), (0x0110, b"relay"), (0x0120, b"\x05\xdc"), (0x0201, b"no service"),
+        (0x0202, b"busy"), (0x0203, b"err"), (0x0000, b""), (0x7777, b"?"))]
+    frames = [sa.Ether(dst=BCAST) / sa.PPPoED(code=code, sessionid=0x0123 if code in (0x65, 0xA7) else 0) /
+              sa.PPPoED_Tags(tag_list=tags[:4 + i])
+              for i, code in enumerate((0x09, 0x07, 0x19, 0x65, 0xA7, 0x0A, 0x0B, 0x0C, 0x00, 0x42))]
+    frames += [sa.Ether(dst=BCAST) / sa.PPPoED() / sa.PPPoED_Tags(tag_list=tags),
+               sa.Ether(dst=BCAST) / sa.PPPoED(code=0xA7) / sa.PPPoED_Tags(tag_list=[sa.PPPoETag(tag_type=0x101)] * 101),
+               sa.Ether(dst=BCAST) / sa.PPPoED(code=0xA7) / sa.PPPoED_Tags(tag_list=[sa.PPPoETag(tag_type=0x101)] * 100),
+               sa.Ether(dst=BCAST) / sa.PPPoED(len=6) / sa.PPPoED_Tags(tag_list=tags[1:3]),
+               sa.Ether(dst=BCAST) / sa.PPPoED(len=40) / sa.PPPoED_Tags(tag_list=tags[1:3]),
+               sa.Ether(dst=BCAST) / sa.PPPoED(code=0xA7), sa.Ether(dst=BCAST) / sa.PPPoED() / b"\x01\x01\x00\x09abc",
+               sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=2, code=0) / sa.PPP() / sa.IP(src="192.0.2.1", dst="192.0.2.2"),
+               sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=2, code=0) / sa.PPP(proto=0xC021) / sa.PPP_LCP_Echo(magic_number=1),
+               sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=3, code=9) / b"data",
+               sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=12) / sa.PPPoED(code=0x07) / sa.PPPoED_Tags(tag_list=tags[:3])]
+    for f in frames:
+        wire = bytes(f) + b"\0" * 4
+        yield from (wire[:cut] for cut in range(14, len(wire) + 1))
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),
          "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 280),
-         "ntp-private": (built._ntp_private_cases, 2800), "ppp-control": (_ppp_control_cases, 1450)}
+         "ntp-private": (built._ntp_private_cases, 2800), "ppp-control": (_ppp_control_cases, 1450),
+         "pppoe-discovery": (_pppoed_cases, 1500)}
 
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
