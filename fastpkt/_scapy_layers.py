@@ -15,11 +15,11 @@ ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerro
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
 
-Also BOOTP/DHCP and NTP (modes 0-7) on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's EAPOL, EAP,
-EAPOL-Key and MKA, PPPoE sessions (PPPoE, HDLC, PPP and the IP packet or control protocol
-inside) and PPPoE discovery. Packets Scapy holds in fields (PacketField, PacketListField) are
-read into chains of their own, named by the class's ``_held`` (searched by lookups, as
-Scapy's are).
+Also BOOTP/DHCP and NTP (modes 0-7) on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's
+EAPOL, EAP, EAPOL-Key and MKA, PPPoE sessions (PPPoE, HDLC, PPP and the IP packet or control
+protocol inside) and PPPoE discovery. Packets Scapy holds in fields (PacketField,
+PacketListField) are read into chains of their own, named by the class's ``_held`` (searched
+by lookups, as Scapy's are).
 """
 from __future__ import annotations
 
