@@ -15,10 +15,11 @@ ICMPv6 (RFC 4443): errors with the quoted datagram as ``IPerror6`` and ``TCPerro
 or the quoted ICMPv6 message under it; Neighbor Discovery (RFC 4861, 4191, 8106...) with each
 option a layer of its own, as Scapy chains them; MLD (RFC 2710) and MLDv2 (RFC 3810).
 
-Also BOOTP/DHCP and NTP on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's EAPOL, EAP,
-EAPOL-Key and MKA, and PPPoE sessions (PPPoE, HDLC, PPP and the IP packet inside). Packets
-Scapy holds in fields (PacketField, PacketListField) are read into chains of their own, named
-by the class's ``_held`` (searched by lookups, as Scapy's are).
+Also BOOTP/DHCP and NTP (modes 0-7) on Scapy's UDP ports, 802.3's LLC/SNAP/STP, 802.1X's
+EAPOL, EAP, EAPOL-Key and MKA, PPPoE sessions (PPPoE, HDLC, PPP and the IP packet or control
+protocol inside) and PPPoE discovery. Packets Scapy holds in fields (PacketField,
+PacketListField) are read into chains of their own, named by the class's ``_held`` (searched
+by lookups, as Scapy's are).
 """
 from __future__ import annotations
 
@@ -815,14 +816,13 @@ class PPP(_Layer):
         return int.from_bytes(data[pos:pos + width], "big"), pos + width
 
 
-# what Scapy's PPP layer carries, by protocol: IPv4 and IPv6 are read here, the control
-# protocols it decodes (LCP, IPCP, ECP, PAP, CHAP, EAP) are Raw in the facade
+# what Scapy's PPP layer carries, by protocol: IPv4 and IPv6 dissected by fastpkt as a tunnel's
+# inner packet; the control protocols (PPP_CONTROL below) and EAP read here
 PPP_INNER = {0x0021: 0x0800, 0x0057: 0x86DD}
 
 
 def pppoe(data: bytes, chain: list[Any]) -> None:
-    """PPPoE after EtherType 0x8864: a session's PPP frame (code 0; others are Raw), HDLC's two
-    bytes when it starts with 0xFF (as Scapy's PPP dispatch reads them), the IP packet."""
+    """PPPoE after EtherType 0x8864: a session's PPP frame (code 0; others are Raw)."""
     head = _layer(PPPoE, data, chain)
     if head is None:
         _raw(data, chain)
@@ -831,26 +831,381 @@ def pppoe(data: bytes, chain: list[Any]) -> None:
     if rest and head._fields["code"] != 0:
         _raw(rest, chain)
         return
-    while rest[:1] == b"\xff":
-        hdlc = _layer(HDLC, rest, chain)
+    ppp(rest, chain)
+
+
+def ppp(data: bytes, chain: list[Any]) -> None:
+    """A PPP frame wherever Scapy binds PPP (PPPoE's session stage, PPTP's GRE): HDLC's two
+    bytes when it starts with 0xFF (as Scapy's PPP dispatch reads them), PPP and what its
+    protocol carries."""
+    while data[:1] == b"\xff":
+        hdlc = _layer(HDLC, data, chain)
         if hdlc is None:
-            _raw(rest, chain)
+            _raw(data, chain)
             return
-        rest = rest[2:]
-    if not rest:
+        data = data[2:]
+    if not data:
         return
-    ppp = _layer(PPP, rest, chain)
-    if ppp is None:
-        _raw(rest, chain)
+    head = _layer(PPP, data, chain)
+    if head is None:
+        _raw(data, chain)
         return
-    rest = rest[len(ppp._data):]
-    if rest and ppp._fields["proto"] in PPP_INNER:
+    rest, proto = data[len(head._data):], head._fields["proto"]
+    if rest and proto in PPP_INNER:
         _inner(rest, _m._LINKTYPE_RAW, chain)
+    elif rest and proto in PPP_CONTROL:
+        PPP_CONTROL[proto](rest, chain)
     else:
         _raw(rest, chain)
 
 
 CLASSES += (PPPoE, HDLC, PPP)
+
+
+# ---------------------------------------------------------------- PPP's control protocols
+# LCP (RFC 1661), IPCP (RFC 1332, DNS/NBNS addresses RFC 1877), ECP (RFC 1968), PAP (RFC 1334)
+# and CHAP (RFC 1994) as Scapy 2.8 reads them: a class by code, options as packets of a class
+# by type (a Raw with the rest where one fails, at most 100 of them as Scapy's list fields
+# allow). Bytes past LCP, PAP and CHAP are Padding; past IPCP and ECP, Raw. IPV6CP (0x8057)
+# has no Scapy layer: Raw.
+_LIST_MAX = 100   # Scapy's conf.max_list_count: more items fail the layer
+
+
+def _ppp_options(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """Scapy's PacketListField over len - 4 bytes (``arg``: the option classes by type and
+    the class for the others); a rejected LCP packet or information (PacketFields)."""
+    if kind == "rejected_packet":   # an LCP packet of its own; its padding goes back
+        if pos == len(data):   # Scapy's PacketField of no bytes: a packet left undissected
+            held: list[Any] = []
+            held.append(_m._quoted(PPP_LCP, {}, b"", held))
+            return held[0], pos
+        held = []
+        _lcp(data[pos:], held)
+        if type(held[0]).__name__ == "Raw":
+            raise _Short   # Scapy's PacketField does not catch the failure
+        del held[1:]   # its padding is the rejecting packet's
+        return held[0], pos + len(held[0]._data)
+    if kind == "rejected_information":   # a bare Packet holding the bytes as Raw
+        held = []
+        _layer(Packet, b"", held)
+        _raw(data[pos:], held)
+        return held[0], len(data)
+    by_type, other = arg
+    chunk, end = _take(data, pos, fields["len"] - 4)
+    out: list[Any] = []
+    while chunk:
+        held = []
+        option = _layer(by_type.get(chunk[0], other), chunk, held)
+        if option is None:
+            out.append(_m.Raw(chunk))
+            chunk = b""
+        else:
+            out.append(option)
+            chunk = chunk[len(option._data):]
+        if len(out) > _LIST_MAX:
+            raise _Short
+    return out, end
+
+
+_CONTROL_HEAD: Desc = [("code", "B", None), ("id", "B", None), ("len", "H", None)]
+_OPTION_HEAD: Desc = [("type", "B", None), ("len", "B", None)]
+
+
+class PPP_LCP(_Layer):
+    __slots__ = ()
+    name = "PPP Link Control Protocol"
+    _desc = _CONTROL_HEAD + [("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_LCP_Option(_Layer):
+    __slots__ = ()
+    name = "PPP LCP Option"
+    _desc = _OPTION_HEAD + [("data", "len", lambda f: f["len"] - 2)]
+
+
+class PPP_LCP_MRU_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("max_recv_unit", "H", None)]
+
+
+class PPP_LCP_ACCM_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("accm", "I", None)]
+
+
+class PPP_LCP_Auth_Protocol_Option(PPP_LCP_Option):
+    __slots__ = ()
+    # CHAP names its algorithm in one byte; other protocols carry data
+    _desc = _OPTION_HEAD + [("auth_protocol", "H", None),
+                            ("data", "len?", (lambda f: f["auth_protocol"] != 0xC223, lambda f: f["len"] - 4)),
+                            ("algorithm", "B?", lambda f: f["auth_protocol"] == 0xC223)]
+
+
+class PPP_LCP_Quality_Protocol_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("quality_protocol", "H", None), ("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_LCP_Magic_Number_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("magic_number", "I", None)]
+
+
+class PPP_LCP_Callback_Option(PPP_LCP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("operation", "B", None), ("message", "len", lambda f: f["len"] - 3)]
+
+
+_LCP_OPTIONS: dict[int, type] = {1: PPP_LCP_MRU_Option, 2: PPP_LCP_ACCM_Option, 3: PPP_LCP_Auth_Protocol_Option,
+                                 4: PPP_LCP_Quality_Protocol_Option, 5: PPP_LCP_Magic_Number_Option,
+                                 13: PPP_LCP_Callback_Option}
+
+
+class PPP_LCP_Configure(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("options", "options", (_LCP_OPTIONS, PPP_LCP_Option))]
+    _held = ("options",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_LCP_Terminate(PPP_LCP):
+    __slots__ = ()
+
+
+class PPP_LCP_Code_Reject(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("rejected_packet", "rejected_packet", None)]
+    _held = ("rejected_packet",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_LCP_Protocol_Reject(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("rejected_protocol", "H", None),
+                             ("rejected_information", "rejected_information", None)]
+    _held = ("rejected_information",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_LCP_Discard_Request(PPP_LCP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("magic_number", "I", None), ("data", "len", lambda f: f["len"] - 8)]
+
+
+class PPP_LCP_Echo(PPP_LCP_Discard_Request):
+    __slots__ = ()
+
+
+_LCP_CODES: dict[int, type] = {1: PPP_LCP_Configure, 2: PPP_LCP_Configure, 3: PPP_LCP_Configure,
+                               4: PPP_LCP_Configure, 5: PPP_LCP_Terminate, 6: PPP_LCP_Terminate,
+                               7: PPP_LCP_Code_Reject, 8: PPP_LCP_Protocol_Reject, 9: PPP_LCP_Echo,
+                               10: PPP_LCP_Echo, 11: PPP_LCP_Discard_Request}
+
+
+class PPP_IPCP_Option(_Layer):
+    __slots__ = ()
+    name = "PPP IPCP Option"
+    _desc = _OPTION_HEAD + [("data", "len", lambda f: max(0, f["len"] - 2))]
+
+
+class PPP_IPCP_Option_IPAddress(PPP_IPCP_Option):
+    __slots__ = ()
+    name = "PPP IPCP Option: IP Address"
+    _desc = _OPTION_HEAD + [("data", "ip4", None), ("garbage", "len", lambda f: f["len"] - 6)]
+
+
+class PPP_IPCP_Option_DNS1(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: DNS1 Address"
+
+
+class PPP_IPCP_Option_DNS2(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: DNS2 Address"
+
+
+class PPP_IPCP_Option_NBNS1(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: NBNS1 Address"
+
+
+class PPP_IPCP_Option_NBNS2(PPP_IPCP_Option_IPAddress):
+    __slots__ = ()
+    name = "PPP IPCP Option: NBNS2 Address"
+
+
+class PPP_IPCP(_Layer):
+    __slots__ = ()
+    name = "PPP_IPCP"
+    _desc = _CONTROL_HEAD + [("options", "options", ({
+        3: PPP_IPCP_Option_IPAddress, 129: PPP_IPCP_Option_DNS1, 130: PPP_IPCP_Option_NBNS1,
+        131: PPP_IPCP_Option_DNS2, 132: PPP_IPCP_Option_NBNS2}, PPP_IPCP_Option))]
+    _held = ("options",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_ECP_Option(_Layer):
+    __slots__ = ()
+    name = "PPP ECP Option"
+    _desc = _OPTION_HEAD + [("data", "len", lambda f: max(0, f["len"] - 2))]
+
+
+class PPP_ECP_Option_OUI(PPP_ECP_Option):
+    __slots__ = ()
+    _desc = _OPTION_HEAD + [("oui", "3", None), ("subtype", "B", None), ("data", "len", lambda f: f["len"] - 6)]
+
+
+class PPP_ECP(_Layer):
+    __slots__ = ()
+    name = "PPP_ECP"
+    _desc = _CONTROL_HEAD + [("options", "options", ({0: PPP_ECP_Option_OUI}, PPP_ECP_Option))]
+    _held = ("options",)
+    _special = staticmethod(_ppp_options)
+
+
+class PPP_PAP(_Layer):
+    __slots__ = ()
+    name = "PPP Password Authentication Protocol"
+    _desc = _CONTROL_HEAD + [("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_PAP_Request(PPP_PAP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("username_len", "B", None), ("username", "len", lambda f: f["username_len"]),
+                             ("passwd_len", "B", None), ("password", "len", lambda f: f["passwd_len"])]
+
+
+class PPP_PAP_Response(PPP_PAP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("msg_len", "B", None), ("message", "len", lambda f: f["msg_len"])]
+
+
+class PPP_CHAP(_Layer):
+    __slots__ = ()
+    name = "PPP Challenge Handshake Authentication Protocol"
+    _desc = _CONTROL_HEAD + [("data", "len", lambda f: f["len"] - 4)]
+
+
+class PPP_CHAP_ChallengeResponse(PPP_CHAP):
+    __slots__ = ()
+    _desc = _CONTROL_HEAD + [("value_size", "B", None), ("value", "len", lambda f: f["value_size"]),
+                             ("optional_name", "len", lambda f: f["len"] - f["value_size"] - 5)]
+
+
+def _ppp_packet(cls: type, data: bytes, chain: list[Any], rest_cls: type) -> None:
+    """One control packet, then what follows it as ``rest_cls`` (Padding or Raw)."""
+    layer = _layer(cls, data, chain)
+    if layer is None:
+        _raw(data, chain)
+    elif data[len(layer._data):]:
+        chain.append(_m._linked(rest_cls, data[len(layer._data):], chain))
+
+
+def _lcp(data: bytes, chain: list[Any]) -> None:
+    _ppp_packet(_LCP_CODES.get(data[0], PPP_LCP), data, chain, _m.Padding)
+
+
+# Code-Rejects nested deeper than this are Raw (Scapy's own limit is its recursion depth:
+# some 100 to 150 levels, by the caller's stack); each level holds the next 4 bytes on
+_LCP_NESTING = 64
+
+
+def _lcp_nested(data: bytes, chain: list[Any]) -> None:
+    depth = 0
+    while data[4 * depth:4 * depth + 1] == b"\x07" and depth <= _LCP_NESTING:
+        depth += 1
+    if depth > _LCP_NESTING:
+        _raw(data, chain)
+    else:
+        _lcp(data, chain)
+
+
+def _ppp_eap(data: bytes, chain: list[Any]) -> None:
+    cls: type = EAP
+    if data[0] in (1, 2) and len(data) >= 5:
+        cls = _EAP_METHODS.get(data[4], EAP)
+    _ppp_packet(cls, data, chain, _m.Padding)
+
+
+# what Scapy reads after PPP, by protocol (besides IPv4 and IPv6)
+PPP_CONTROL: dict[int, Callable[[bytes, list[Any]], None]] = {
+    0xC021: _lcp_nested,
+    0x8021: lambda data, chain: _ppp_packet(PPP_IPCP, data, chain, _m.Raw),
+    0x8053: lambda data, chain: _ppp_packet(PPP_ECP, data, chain, _m.Raw),
+    0xC023: lambda data, chain: _ppp_packet({1: PPP_PAP_Request, 2: PPP_PAP_Response, 3: PPP_PAP_Response}.get(
+        data[0], PPP_PAP), data, chain, _m.Padding),
+    0xC223: lambda data, chain: _ppp_packet(PPP_CHAP_ChallengeResponse if data[0] in (1, 2) else PPP_CHAP,
+                                         data, chain, _m.Padding),
+    0xC227: _ppp_eap,
+}
+
+CLASSES += (PPP_LCP, PPP_LCP_Option, PPP_LCP_MRU_Option, PPP_LCP_ACCM_Option, PPP_LCP_Auth_Protocol_Option,
+            PPP_LCP_Quality_Protocol_Option, PPP_LCP_Magic_Number_Option, PPP_LCP_Callback_Option,
+            PPP_LCP_Configure, PPP_LCP_Terminate, PPP_LCP_Code_Reject, PPP_LCP_Protocol_Reject,
+            PPP_LCP_Discard_Request, PPP_LCP_Echo, PPP_IPCP, PPP_IPCP_Option, PPP_IPCP_Option_IPAddress,
+            PPP_IPCP_Option_DNS1, PPP_IPCP_Option_DNS2, PPP_IPCP_Option_NBNS1, PPP_IPCP_Option_NBNS2,
+            PPP_ECP, PPP_ECP_Option, PPP_ECP_Option_OUI, PPP_PAP, PPP_PAP_Request, PPP_PAP_Response,
+            PPP_CHAP, PPP_CHAP_ChallengeResponse)
+
+
+# ---------------------------------------------------------------- PPPoE discovery (RFC 2516 section 5)
+# EtherType 0x8863: PADI, PADO, PADR, PADS, PADT (and RFC 5578's codes) with their tags, which
+# Scapy reads when the header's type is 1; its payload is the length the header gives (the
+# rest Padding), a PPP frame for code 0 with another type (Scapy's PPPoE binding), else Raw.
+class PPPoED(_Layer):
+    __slots__ = ()
+    name = "PPP over Ethernet Discovery"
+    _desc = PPPoE._desc
+
+
+class PPPoETag(_Layer):
+    __slots__ = ()
+    name = "PPPoE Tag"
+    _desc = [("tag_type", "H", None), ("tag_len", "H", None), ("tag_value", "len", lambda f: f["tag_len"])]
+
+
+def _pppoe_tags(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """Scapy's PacketListField of tags over all the bytes: a Raw with the rest where one is
+    cut short, at most 100 items."""
+    chunk, out = data[pos:], []
+    while chunk:
+        held: list[Any] = []
+        tag = _layer(PPPoETag, chunk, held)
+        out.append(_m.Raw(chunk) if tag is None else tag)
+        chunk = b"" if tag is None else chunk[len(tag._data):]
+        if len(out) > _LIST_MAX:
+            raise _Short
+    return out, len(data)
+
+
+class PPPoED_Tags(_Layer):
+    __slots__ = ()
+    name = "PPPoE Tag List"
+    _desc = [("tag_list", "tags", None)]
+    _held = ("tag_list",)
+    _special = staticmethod(_pppoe_tags)
+
+
+def pppoed(data: bytes, chain: list[Any]) -> None:
+    """PPPoE discovery after EtherType 0x8863."""
+    head = _layer(PPPoED, data, chain)
+    if head is None:
+        _raw(data, chain)
+        return
+    f = head._fields
+    body, pad = data[6:6 + f["len"]], data[6 + f["len"]:]
+    if body and f["type"] == 1:
+        if _layer(PPPoED_Tags, body, chain) is None:
+            _raw(body, chain)
+    elif body and f["code"] == 0:
+        ppp(body, chain)
+    else:
+        _raw(body, chain)
+    if pad:
+        chain.append(_m._linked(_m.Padding, pad, chain))
+
+
+CLASSES += (PPPoED, PPPoED_Tags, PPPoETag)
 
 
 # ---------------------------------------------------------------- BOOTP and DHCP
@@ -1036,7 +1391,7 @@ def _bootp(data: bytes, chain: list[Any]) -> None:
 # ---------------------------------------------------------------- NTP
 # NTP (RFC 5905) on UDP port 123: Scapy's NTPHeader for modes 0-5, then NTPAuthenticator for a
 # MAC-sized tail, or NTPExtensions (RFC 7822's extension fields and a 20-byte MAC) for a longer
-# one; NTPControl for mode 6 (NTPPrivate, mode 7, is Raw here).
+# one; NTPControl for mode 6, NTPPrivate for mode 7.
 def _fixed_point(frac_bits: int) -> Callable[[int], Any]:
     """Scapy's FixedPointField.i2h: a Decimal with the fraction rounded to log10(2**bits) digits."""
     digits = len(str(1 << frac_bits)) - 1
@@ -1235,9 +1590,338 @@ class NTPControl(NTP):
     _defaults = {"authenticator": b""}
 
 
+# NTP private messages (mode 7: ntpd's ntpdc protocol, include/ntp_request.h): a header, then
+# data items of data_item_size bytes each, read as the class the request code names (requests
+# and responses name different ones), then in an authenticated request the MAC tail. Each item
+# is a packet of its own (its bytes past the class's fields its Raw payload), as Scapy's
+# PacketListFields read them.
+_PEER_FLAGS = ["INFO_FLAG_CONFIG", "INFO_FLAG_SYSPEER", "INFO_FLAG_BURST", "INFO_FLAG_REFCLOCK",
+               "INFO_FLAG_PREFER", "INFO_FLAG_AUTHENABLE", "INFO_FLAG_SEL_CANDIDATE",
+               "INFO_FLAG_SHORTLIST", "INFO_FLAG_IBURST"]
+_SYS_FLAGS = ["INFO_FLAG_BCLIENT", "INFO_FLAG_AUTHENTICATE", "INFO_FLAG_NTP", "INFO_FLAG_KERNEL",
+              "INFO_FLAG_CAL", "INFO_FLAG_PPS_SYNC", "INFO_FLAG_MONITOR", "INFO_FLAG_FILEGEN"]
+_CONF_FLAGS = ["CONF_FLAG_AUTHENABLE", "CONF_FLAG_PREFER", "CONF_FLAG_BURST", "CONF_FLAG_IBURST",
+               "CONF_FLAG_NOSELECT", "CONF_FLAG_SKEY"]
+_RES_FLAGS = ["RES_IGNORE", "RES_DONTSERVE", "RES_DONTTRUST", "RES_VERSION", "RES_NOPEER",
+              "RES_LIMITED", "RES_NOQUERY", "RES_NOMODIFY", "RES_NOTRAP", "RES_LPTRAP", "RES_KOD",
+              "RES_MSSNTP", "RES_FLAKE", "RES_NOMRULIST"]
+
+
+def _ints(names: str) -> Desc:
+    return [(n, "I", None) for n in names.split()]
+
+
+def _private_special(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    """The item classes' own kinds: "flags16" (a two-byte FlagsField); "<H", "<I" little-endian
+    (ntpd sends these two in host order); "list" (width, count): Scapy's FieldListField of
+    fixed-size values, which stops early where the bytes end between two values and fails
+    inside one."""
+    if kind in ("flags16", "<H", "<I"):
+        width = 4 if kind == "<I" else 2
+        if pos + width > len(data):
+            raise _Short
+        value = int.from_bytes(data[pos:pos + width], "little" if kind[0] == "<" else "big")
+        return (_m._flag(value, arg, True) if kind == "flags16" else value), pos + width
+    width, count = arg
+    out: list[int] = []
+    while pos < len(data) and len(out) < count:
+        if pos + width > len(data):
+            raise _Short
+        out.append(int.from_bytes(data[pos:pos + width], "big"))
+        pos += width
+    return out, pos
+
+
+class _PrivateItem(_Layer):
+    __slots__ = ()
+    # an item's fixed-point fields (Scapy's FixedPointField, TimeStampField) are Decimals as
+    # attributes: _human names them
+    _special = staticmethod(_private_special)
+
+
+class NTPInfoPeerList(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer_list"
+    _desc = [("addr", "ip4", None), ("port", "H", None), ("hmode", "B", None),
+             ("flags", "flags", _PEER_FLAGS), ("v6_flag", "I", None), ("unused1", "I", None),
+             ("addr6", "ip6", None)]
+
+
+class NTPInfoPeerSummary(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer_summary"
+    _desc = [("dstaddr", "ip4", None), ("srcaddr", "ip4", None), ("srcport", "H", None),
+             ("stratum", "B", None), ("hpoll", "B", None), ("ppoll", "B", None), ("reach", "B", None),
+             ("flags", "flags", _PEER_FLAGS), ("hmode", "B", None), ("delay", "I", None),
+             ("offset", "Q", None), ("dispersion", "I", None), ("v6_flag", "I", None),
+             ("unused1", "I", None), ("dstaddr6", "ip6", None), ("srcaddr6", "ip6", None)]
+    _human = {"delay": _NTP_SHORT, "offset": _NTP_TIME, "dispersion": _NTP_SHORT}
+
+
+class NTPInfoPeer(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer"
+    _desc = [("dstaddr", "ip4", None), ("srcaddr", "ip4", None), ("srcport", "H", None),
+             ("flags", "flags", _PEER_FLAGS), ("leap", "B", None), ("hmode", "B", None),
+             ("pmode", "B", None), ("stratum", "B", None), ("ppoll", "B", None), ("hpoll", "B", None),
+             ("precision", "b", None), ("version", "B", None), ("unused8", "B", None),
+             ("reach", "B", None), ("unreach", "B", None), ("flash", "B", None), ("ttl", "B", None),
+             ("flash2", "<H", None), ("associd", "H", None), ("keyid", "<I", None),
+             ("pkeyid", "I", None), ("refid", "ip4", None), ("timer", "I", None),
+             ("rootdelay", "I", None), ("rootdispersion", "I", None), ("reftime", "Q", None),
+             ("org", "Q", None), ("rec", "Q", None), ("xmt", "Q", None),
+             ("filtdelay", "list", (4, 8)), ("filtoffset", "list", (8, 8)), ("order", "list", (1, 8)),
+             ("delay", "I", None), ("dispersion", "I", None), ("offset", "Q", None),
+             ("selectdisp", "I", None)] + _ints("unused1 unused2 unused3 unused4 unused5 unused6 unused7") + [
+             ("estbdelay", "I", None), ("v6_flag", "I", None), ("unused9", "I", None),
+             ("dstaddr6", "ip6", None), ("srcaddr6", "ip6", None)]
+    _human = {**dict.fromkeys(("rootdelay", "rootdispersion", "delay", "dispersion", "selectdisp",
+                               "estbdelay"), _NTP_SHORT),
+              **dict.fromkeys(("reftime", "org", "rec", "xmt", "offset"), _NTP_TIME)}
+
+
+class NTPInfoPeerStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_peer_stats"
+    _desc = [("dstaddr", "ip4", None), ("srcaddr", "ip4", None), ("srcport", "H", None),
+             ("flags", "flags16", _PEER_FLAGS)] + _ints(
+        "timereset timereceived timetosend timereachable sent unused1 processed unused2 badauth "
+        "bogusorg oldpkt unused3 unused4 seldisp selbroken unused5") + [
+        ("candidate", "B", None), ("unused6", "B", None), ("unused7", "B", None), ("unused8", "B", None),
+        ("v6_flag", "I", None), ("unused9", "I", None), ("dstaddr6", "ip6", None), ("srcaddr6", "ip6", None)]
+
+
+class NTPInfoLoop(_PrivateItem):
+    __slots__ = ()
+    name = "info_loop"
+    _desc = [("last_offset", "Q", None), ("drift_comp", "Q", None), ("compliance", "I", None),
+             ("watchdog_timer", "I", None)]
+    _human = {"last_offset": _NTP_TIME, "drift_comp": _NTP_TIME}
+
+
+class NTPInfoSys(_PrivateItem):
+    __slots__ = ()
+    name = "info_sys"
+    _desc = [("peer", "ip4", None), ("peer_mode", "B", None), ("leap", "B", None), ("stratum", "B", None),
+             ("precision", "b", None), ("rootdelay", "I", None), ("rootdispersion", "I", None),
+             ("refid", "ip4", None), ("reftime", "Q", None), ("poll", "I", None),
+             ("flags", "flags", _SYS_FLAGS), ("unused1", "B", None), ("unused2", "B", None),
+             ("unused3", "B", None), ("bdelay", "I", None), ("frequency", "I", None),
+             ("authdelay", "Q", None), ("stability", "I", None), ("v6_flag", "I", None),
+             ("unused4", "I", None), ("peer6", "ip6", None)]
+    _human = {**dict.fromkeys(("rootdelay", "rootdispersion", "bdelay", "frequency", "stability"), _NTP_SHORT),
+              "reftime": _NTP_TIME, "authdelay": _NTP_TIME}
+
+
+class NTPInfoSysStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_sys_stats"
+    _desc = _ints("timeup timereset denied oldversionpkt newversionpkt unknownversion badlength "
+                  "processed badauth received limitrejected")
+
+
+class NTPInfoMemStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_mem_stats"
+    _desc = [("timereset", "I", None), ("totalpeermem", "H", None), ("freepeermem", "H", None),
+             ("findpeer_calls", "I", None), ("allocations", "I", None), ("demobilizations", "I", None),
+             ("hashcount", "list", (1, 128))]
+
+
+class NTPInfoIOStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_io_stats"
+    _desc = [("timereset", "I", None), ("totalrecvbufs", "H", None), ("freerecvbufs", "H", None),
+             ("fullrecvbufs", "H", None), ("lowwater", "H", None)] + _ints(
+        "dropped ignored received sent notsent interrupts int_received")
+
+
+class NTPInfoTimerStats(_PrivateItem):
+    __slots__ = ()
+    name = "info_timer_stats"
+    _desc = _ints("timereset alarms overflows xmtcalls")
+
+
+class NTPConfPeer(_PrivateItem):
+    __slots__ = ()
+    name = "conf_peer"
+    _desc = [("peeraddr", "ip4", None), ("hmode", "B", None), ("version", "B", None),
+             ("minpoll", "B", None), ("maxpoll", "B", None), ("flags", "flags", _CONF_FLAGS),
+             ("ttl", "B", None), ("unused1", "H", None), ("keyid", "I", None),
+             ("keystr", "fix", 128), ("v6_flag", "I", None), ("unused2", "I", None),
+             ("peeraddr6", "ip6", None)]
+
+
+class NTPConfUnpeer(_PrivateItem):
+    __slots__ = ()
+    name = "conf_unpeer"
+    _desc = [("peeraddr", "ip4", None), ("v6_flag", "I", None), ("peeraddr6", "ip6", None)]
+
+
+class NTPConfRestrict(_PrivateItem):
+    __slots__ = ()
+    name = "conf_restrict"
+    _desc = [("addr", "ip4", None), ("mask", "ip4", None), ("flags", "flags16", _RES_FLAGS),
+             ("m_flags", "H", None), ("v6_flag", "I", None), ("addr6", "ip6", None), ("mask6", "ip6", None)]
+
+
+class NTPInfoKernel(_PrivateItem):
+    __slots__ = ()
+    name = "info_kernel"
+    _desc = _ints("offset freq maxerror esterror") + [("status", "H", None), ("shift", "H", None)] + _ints(
+        "constant precision tolerance ppsfreq jitter stabil jitcnt calcnt errcnt stbcnt")
+
+
+_IF_STATS_TAIL: Desc = [("v6_flag", "I", None), ("ifname", "fix", 32)] + _ints(
+    "flags last_ttl num_mcast received sent notsent uptime scopeid ifindex ifnum peercnt") + [
+    ("family", "H", None), ("ignore_packets", "B", None), ("action", "B", None), ("_filler0", "I", None)]
+
+
+class NTPInfoIfStatsIPv4(_PrivateItem):
+    __slots__ = ()
+    name = "info_if_stats"
+    # each address padded to 16 bytes (Scapy's PadField: the padding taken as far as it goes)
+    _desc = [("unaddr", "ip4", None), ("", "skip", 12), ("unbcast", "ip4", None), ("", "skip", 12),
+             ("unmask", "ip4", None), ("", "skip", 12)] + _IF_STATS_TAIL
+
+
+class NTPInfoIfStatsIPv6(_PrivateItem):
+    __slots__ = ()
+    name = "info_if_stats"
+    _desc = [("unaddr", "ip6", None), ("unbcast", "ip6", None), ("unmask", "ip6", None)] + _IF_STATS_TAIL
+
+
+class NTPInfoMonitor1(_PrivateItem):
+    __slots__ = ()
+    name = "InfoMonitor1"
+    _desc = _ints("lasttime firsttime lastdrop count") + [
+        ("addr", "ip4", None), ("daddr", "ip4", None), ("flags", "I", None), ("port", "H", None),
+        ("mode", "B", None), ("version", "B", None), ("v6_flag", "I", None), ("unused1", "I", None),
+        ("addr6", "ip6", None), ("daddr6", "ip6", None)]
+
+
+class NTPInfoAuth(_PrivateItem):
+    __slots__ = ()
+    name = "info_auth"
+    _desc = _ints("timereset numkeys numfreekeys keylookups keynotfound encryptions decryptions "
+                  "expired keyuncached")
+
+
+class NTPConfTrap(_PrivateItem):
+    __slots__ = ()
+    name = "conf_trap"
+    _desc = [("local_address", "ip4", None), ("trap_address", "ip4", None), ("trap_port", "H", None),
+             ("unused", "H", None), ("v6_flag", "I", None), ("local_address6", "ip6", None),
+             ("trap_address6", "ip6", None)]
+
+
+class NTPInfoControl(_PrivateItem):
+    __slots__ = ()
+    name = "info_control"
+    _desc = _ints("ctltimereset numctlreq numctlbadpkts numctlresponses numctlfrags numctlerrors "
+                  "numctltooshort numctlinputresp numctlinputfrag numctlinputerr numctlbadoffset "
+                  "numctlbadversion numctldatatooshort numctlbadop numasyncmsgs")
+
+
+class NTPPrivateReqPacket(_PrivateItem):
+    __slots__ = ()
+    name = "request data"
+    _desc = [("req_data", "rest", None)]
+
+
+class NTPPrivatePktTail(_PrivateItem):
+    __slots__ = ()
+    name = "req_pkt_tail"
+    _desc = [("tstamp", "Q", None), ("key_id", "I", None), ("dgst", "fix", 16)]
+    _human = {"tstamp": _NTP_TIME}
+    _defaults = {"tstamp": 0, "key_id": 0, "dgst": b""}
+
+
+# the class of a response's items by request code (44 and 45: by the item's v6 flag), and of
+# a request's items (others: NTPPrivateReqPacket)
+_PRIVATE_RESPONSES: dict[int, type] = {
+    0: NTPInfoPeerList, 1: NTPInfoPeerSummary, 2: NTPInfoPeer, 3: NTPInfoPeerStats, 4: NTPInfoSys,
+    5: NTPInfoSysStats, 6: NTPInfoIOStats, 7: NTPInfoMemStats, 8: NTPInfoLoop, 9: NTPInfoTimerStats,
+    10: NTPConfPeer, 11: NTPConfUnpeer, 28: NTPInfoAuth, 30: NTPConfTrap, 34: NTPInfoControl,
+    38: NTPInfoKernel, 42: NTPInfoMonitor1}
+_PRIVATE_REQUESTS: dict[int, type] = {
+    2: NTPInfoPeerList, 3: NTPInfoPeerList, 10: NTPConfPeer, 11: NTPConfUnpeer, 17: NTPConfRestrict,
+    18: NTPConfRestrict, 22: NTPConfUnpeer, 30: NTPConfTrap, 31: NTPConfTrap}
+_PRIVATE_TAIL = 28   # the MAC tail of an authenticated request: timestamp, key id, MD5 digest
+
+
+def _item(cls: type, data: bytes) -> Any:
+    """One data item as its class reads it, the bytes past its fields its Raw payload; a
+    fixed field short of the bytes fails the whole message (Scapy's list fields do not catch)."""
+    held: list[Any] = []
+    layer = _layer(cls, data, held)
+    if layer is None:
+        raise _Short
+    _raw(data[len(layer._data):], held)
+    return held[0]
+
+
+def _private_items(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
+    size, count, code = fields["data_item_size"], fields["nb_items"], fields["request_code"]
+    rest = data[pos:]
+    out: list[Any] = []
+    if kind == "tail":
+        if not rest:   # Scapy's PacketField of no bytes: a packet left undissected
+            held: list[Any] = []
+            held.append(_m._quoted(NTPPrivatePktTail, {}, b"", held))
+            return held[0], pos
+        return _item(NTPPrivatePktTail, rest), len(data)
+    if kind == "req":
+        # ntpd's requests: as many items as fit while the rest still holds all nb_items of
+        # them (Scapy tests the whole count against what is left at every item)
+        while size > 0 and len(rest) >= size * count and len(out) < count:
+            out.append(_item(_PRIVATE_REQUESTS.get(code, NTPPrivateReqPacket), rest[:size]))
+            rest = rest[size:]
+        if fields["auth"]:   # what lies before the MAC tail is padding, kept as Raw
+            end = len(rest) - _PRIVATE_TAIL
+            out.append(_m.Raw(rest[:end]))
+            rest = rest[end:]
+        return out, len(data) - len(rest)
+    while size > 0 and len(rest) >= size and len(out) < count:
+        chunk = rest[:size]
+        if code in (44, 45):   # interface statistics: the v6 flag chooses the family
+            if len(chunk) < 52:
+                raise _Short
+            cls = NTPInfoIfStatsIPv6 if chunk[48:52] != b"\0\0\0\0" else NTPInfoIfStatsIPv4
+            out.append(_item(cls, chunk))
+        elif code in _PRIVATE_RESPONSES:
+            out.append(_item(_PRIVATE_RESPONSES[code], chunk))
+        else:
+            out.append(_m.Raw(chunk))
+        rest = rest[size:]
+    return out, len(data) - len(rest)
+
+
+class NTPPrivate(NTP):
+    __slots__ = ()
+    name = "Private (mode 7)"
+    _match_subclass = True
+    _bases = ("NTP",)
+    _desc = [("", "bits", [("response", 1), ("more", 1), ("version", 3), ("mode", 3), ("auth", 1),
+                           ("seq", 7)]), ("implementation", "B", None), ("request_code", "B", None),
+             ("", "bits", [("err", 4), ("nb_items", 12), ("mbz", 4), ("data_item_size", 12)]),
+             ("req_data", "req?", lambda f: f["response"] == 0),
+             ("data", "resp?", lambda f: f["response"] == 1),
+             ("authenticator", "tail?", lambda f: f["response"] == 0 and f["auth"] == 1)]
+    _held = ("req_data", "data", "authenticator")
+    _special = staticmethod(_private_items)
+    _defaults = {"req_data": None, "data": None, "authenticator": None}   # conditions not met
+
+
 def _ntp(data: bytes, chain: list[Any]) -> None:
-    if len(data) < 8 or data[0] & 7 == 7:
+    if len(data) < 8:
         _raw(data, chain)
+        return
+    if data[0] & 7 == 7:
+        if _layer(NTPPrivate, data, chain) is None:
+            _raw(data, chain)
+        else:
+            _raw(data[len(chain[-1]._data):], chain)
         return
     if data[0] & 7 == 6:   # the message uses all the bytes (the authenticator takes the rest)
         if _layer(NTPControl, data, chain) is None:
@@ -1276,7 +1960,11 @@ def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
 
 CLASSES += (BOOTP, DHCP, NTPHeader, NTPAuthenticator, NTPExtensions, NTPExtension, NTPControl,
             NTPSystemStatusPacket, NTPPeerStatusPacket, NTPClockStatusPacket, NTPErrorStatusPacket,
-            NTPPeerStatusDataPacket)
+            NTPPeerStatusDataPacket, NTPPrivate, NTPPrivatePktTail, NTPPrivateReqPacket, NTPInfoPeerList,
+            NTPInfoPeerSummary, NTPInfoPeer, NTPInfoPeerStats, NTPInfoLoop, NTPInfoSys, NTPInfoSysStats,
+            NTPInfoMemStats, NTPInfoIOStats, NTPInfoTimerStats, NTPConfPeer, NTPConfUnpeer, NTPConfRestrict,
+            NTPInfoKernel, NTPInfoIfStatsIPv4, NTPInfoIfStatsIPv6, NTPInfoMonitor1, NTPInfoAuth, NTPConfTrap,
+            NTPInfoControl)
 
 
 # ---------------------------------------------------------------- 802.3, LLC, SNAP, STP

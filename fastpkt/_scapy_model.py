@@ -373,6 +373,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             _layers.eapol(load, out)
         elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x8864:
             _layers.pppoe(load, out)
+        elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x8863:
+            _layers.pppoed(load, out)
         elif load and last == "UDP" and _layers.udp_bound(out[-1]):
             _layers.udp_app(out[-1], load, out)
         elif load:
@@ -775,11 +777,12 @@ class Raw(_Linked, metaclass=_RawMeta):
         return hash(self.load)
 
     def __repr__(self) -> str:
-        return "<%s  load=%r |>" % (type(self).__name__, self.load)
+        return "<%s  load=%r |>" % (type(self).__name__, self.load) if self.load else "<%s  |>" % type(self).__name__
 
     @property
     def fields(self) -> dict[str, Any]:
-        return {"load": self.load}
+        # Scapy dissects no Raw of no bytes (an NTP request's empty padding): no fields set
+        return {"load": self.load} if self.load else {}
 
 
 class Padding(Raw):
@@ -1463,10 +1466,10 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             return True
         if last == ("Ether",):   # 802.3: LLC...; EAPOL; an 802.1Q tag cut short (Raw)
             eth = self.eth
-            return eth is not None and (eth.type <= 1500 or eth.type in (0x888E, 0x8100, 0x88A8, 0x8864))
+            return eth is not None and (eth.type <= 1500 or eth.type in (0x888E, 0x8100, 0x88A8, 0x8863, 0x8864))
         if last == ("Dot1Q",):
             vlan_type = self.vlans[-1].type
-            return bool(vlan_type <= 1500 or vlan_type in (0x888E, 0x8864))
+            return bool(vlan_type <= 1500 or vlan_type in (0x888E, 0x8863, 0x8864))
         if last == ("UDP",):
             return _layers.udp_tunnel(self.udp) or _layers.udp_bound(self.udp) is not None
         if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):

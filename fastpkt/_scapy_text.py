@@ -11,11 +11,11 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
-extensions, control messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
+extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
-DNS over TCP, NTP private messages...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+DNS over TCP, PPP control protocols...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -235,7 +235,7 @@ class _Node:
     """One layer as Scapy dissects it. ``fields``: (name, value, text, in_repr); a field
     holding records has a list of nodes as value and None as text."""
 
-    __slots__ = ("cls", "title", "fields", "by_name", "summary")
+    __slots__ = ("cls", "title", "fields", "by_name", "summary", "needs")
 
     def __init__(self, cls: str, title: str, fields: list[tuple[str, Any, Any, bool]],
                  summary: str = "") -> None:
@@ -244,6 +244,8 @@ class _Node:
         self.fields = fields
         self.by_name = {f[0]: f for f in fields}
         self.summary = summary   # Scapy's mysummary(), "" for none
+        # the classes under which mysummary() asks for their summary too (its tuple form)
+        self.needs: tuple[str, ...] = ()
 
     def value(self, name: str) -> Any:
         return self.by_name[name][1]
@@ -257,7 +259,9 @@ def _f(name: str, value: Any, text: Any = None, in_repr: bool = True) -> tuple[s
 
 
 def _raw_node(cls: str, load: bytes) -> _Node:
-    return _Node(cls, cls, [_f("load", load, repr(load))])
+    # Scapy leaves a Raw of no bytes undissected (a list field's empty padding): load is
+    # then its default, shown but not in repr
+    return _Node(cls, cls, [("load", load, repr(load), bool(load))])
 
 
 def _ether(eth: Any) -> _Node:
@@ -591,6 +595,9 @@ def describe(pkt: Any) -> list[_Node] | None:
         elif ethertype == 0x8864:
             start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
             return _l2_summaries(nodes) if _pppoe(nodes, data[start:]) else None
+        elif ethertype == 0x8863:
+            start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
+            return _l2_summaries(nodes) if _pppoed(nodes, data[start:]) else None
         elif ethertype == 0x888E:
             start = 14 if prev is nodes[0] else pkt.vlans[-1].offset + 4
             eapol = _read_layers(nodes, lambda chain: _layers().eapol(data[start:], chain))
@@ -751,8 +758,6 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if layer == "GRE" and not over_tcp:
         return _gre(nodes, payload)
     if layer in ("BOOTP", "NTP") and not over_tcp:
-        if layer == "NTP" and len(payload) >= 8 and payload[0] & 7 == 7:
-            return False   # NTPPrivate: Scapy's
         return _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain)) is not None
     if layer != "DNS" or pkt.dns is None or over_tcp:
         return False
@@ -898,9 +903,7 @@ def _add(nodes: list[_Node], layer: Any) -> bool:
 
 
 def _pppoe(nodes: list[_Node], load: bytes) -> bool:
-    """PPPoE's session stage (RFC 2516) as Scapy reads it: PPPoE, HDLC's bytes when present,
-    PPP and the IPv4 or IPv6 packet inside. False for other PPP protocols (their names are
-    Scapy's table; LCP, IPCP... are its layers)."""
+    """PPPoE's session stage (RFC 2516) as Scapy reads it: PPPoE, then its PPP frame."""
     layers = _layers()
     chain: list[Any] = []
     head = layers._layer(layers.PPPoE, load, chain)
@@ -913,25 +916,63 @@ def _pppoe(nodes: list[_Node], load: bytes) -> bool:
     if rest and head._fields["code"] != 0:   # discovery codes on 0x8864: Scapy stops at PPPoE
         _tail(nodes, rest, b"")
         return True
-    while rest[:1] == b"\xff":
-        hdlc = layers._layer(layers.HDLC, rest, chain)
+    return _ppp(nodes, rest)
+
+
+def _pppoed(nodes: list[_Node], load: bytes) -> bool:
+    """PPPoE discovery as Scapy reads it: PPPoED, its tags (or a PPP frame, or Raw) within
+    its length, Padding after."""
+    layers = _layers()
+    chain: list[Any] = []
+    head = layers._layer(layers.PPPoED, load, chain)
+    if head is None:
+        _tail(nodes, load, b"")
+        return True
+    if not _add(nodes, head):
+        return False
+    f = head._fields
+    body, pad = load[6:6 + f["len"]], load[6 + f["len"]:]
+    if body and f["type"] == 1 and layers._layer(layers.PPPoED_Tags, body, chain) is not None:
+        if not _add(nodes, chain[-1]):
+            return False
+    elif body and f["type"] != 1 and f["code"] == 0:
+        if not _ppp(nodes, body):
+            return False
+    else:   # no tags Scapy can read (more than 100, or another type): Raw
+        _tail(nodes, body, b"")
+    _tail(nodes, b"", pad)
+    return True
+
+
+def _ppp(nodes: list[_Node], data: bytes) -> bool:
+    """A PPP frame wherever Scapy binds PPP: HDLC's bytes when present, PPP, and the IPv4 or
+    IPv6 packet, control protocol (LCP, IPCP, ECP, PAP, CHAP), EAP or Raw it carries. False
+    where a layer is not rendered here."""
+    layers = _layers()
+    chain: list[Any] = []
+    while data[:1] == b"\xff":
+        hdlc = layers._layer(layers.HDLC, data, chain)
         if hdlc is None:
-            _tail(nodes, rest, b"")
+            _tail(nodes, data, b"")
             return True
         if not _add(nodes, hdlc):
             return False
-        rest = rest[2:]
-    if not rest:
+        data = data[2:]
+    if not data:
         return True
-    ppp = layers._layer(layers.PPP, rest, chain)
+    ppp = layers._layer(layers.PPP, data, chain)
     if ppp is None:
-        _tail(nodes, rest, b"")
+        _tail(nodes, data, b"")
         return True
-    proto = ppp._fields["proto"]
-    if proto not in layers.PPP_INNER or not _add(nodes, ppp):
+    if not _add(nodes, ppp):
         return False
-    rest = rest[len(ppp._data):]
-    return not rest or _inner_ip(nodes, rest, layers.PPP_INNER[proto])
+    rest, proto = data[len(ppp._data):], ppp._fields["proto"]
+    if rest and proto in layers.PPP_INNER:
+        return _inner_ip(nodes, rest, layers.PPP_INNER[proto])
+    if rest and proto in layers.PPP_CONTROL:
+        return _read_layers(nodes, lambda chain: layers.PPP_CONTROL[proto](rest, chain)) is not None
+    _tail(nodes, rest, b"")
+    return True
 
 
 # what VXLAN's NextProtocol says it carries (absent: 0) as Scapy reads it: Ethernet, IPv4, IPv6
@@ -1178,6 +1219,98 @@ def _ethertype(v: Any, _f: Any = None) -> str:
     return _enum(_names().ethertypes, v, _hex)
 
 
+# the names Scapy gives PPP's protocol numbers (IANA's PPP DLL protocol numbers)
+_PPP_PROTOCOLS = {
+    0x0001: 'Padding Protocol', 0x0003: 'ROHC small-CID [RFC3095]',
+    0x0005: 'ROHC large-CID [RFC3095]', 0x0021: 'Internet Protocol version 4',
+    0x0023: 'OSI Network Layer', 0x0025: 'Xerox NS IDP', 0x0027: 'DECnet Phase IV',
+    0x0029: 'Appletalk', 0x002B: 'Novell IPX', 0x002D: 'Van Jacobson Compressed TCP/IP',
+    0x002F: 'Van Jacobson Uncompressed TCP/IP', 0x0031: 'Bridging PDU',
+    0x0033: 'Stream Protocol (ST-II)', 0x0035: 'Banyan Vines',
+    0x0037: 'reserved (until 1993) [Typo in RFC1172]', 0x0039: 'AppleTalk EDDP',
+    0x003B: 'AppleTalk SmartBuffered', 0x003D: 'Multi-Link [RFC1717]', 0x003F: 'NETBIOS Framing',
+    0x0041: 'Cisco Systems', 0x0043: 'Ascom Timeplex',
+    0x0045: 'Fujitsu Link Backup and Load Balancing (LBLB)', 0x0047: 'DCA Remote Lan',
+    0x0049: 'Serial Data Transport Protocol (PPP-SDTP)', 0x004B: 'SNA over 802.2', 0x004D: 'SNA',
+    0x004F: 'IPv6 Header Compression', 0x0051: 'KNX Bridging Data [ianp]',
+    0x0053: 'Encryption [Meyer]', 0x0055: 'Individual Link Encryption [Meyer]',
+    0x0057: 'Internet Protocol version 6 [Hinden]', 0x0059: 'PPP Muxing [RFC3153]',
+    0x005B: 'Vendor-Specific Network Protocol (VSNP) [RFC3772]',
+    0x0061: 'RTP IPHC Full Header [RFC3544]', 0x0063: 'RTP IPHC Compressed TCP [RFC3544]',
+    0x0065: 'RTP IPHC Compressed Non TCP [RFC3544]', 0x0067: 'RTP IPHC Compressed UDP 8 [RFC3544]',
+    0x0069: 'RTP IPHC Compressed RTP 8 [RFC3544]', 0x006F: 'Stampede Bridging',
+    0x0071: 'Reserved [Fox]', 0x0073: 'MP+ Protocol [Smith]',
+    0x007D: 'reserved (Control Escape) [RFC1661]',
+    0x007F: 'reserved (compression inefficient [RFC1662]',
+    0x0081: 'Reserved Until 20-Oct-2000 [IANA]', 0x0083: 'Reserved Until 20-Oct-2000 [IANA]',
+    0x00C1: 'NTCITS IPI [Ungar]', 0x00CF: 'reserved (PPP NLID)',
+    0x00FB: 'single link compression in multilink [RFC1962]',
+    0x00FD: 'compressed datagram [RFC1962]', 0x00FF: 'reserved (compression inefficient)',
+    0x0201: '802.1d Hello Packets', 0x0203: 'IBM Source Routing BPDU',
+    0x0205: 'DEC LANBridge100 Spanning Tree', 0x0207: 'Cisco Discovery Protocol [Sastry]',
+    0x0209: 'Netcs Twin Routing [Korfmacher]', 0x020B: 'STP - Scheduled Transfer Protocol [Segal]',
+    0x020D: 'EDP - Extreme Discovery Protocol [Grosser]',
+    0x0211: 'Optical Supervisory Channel Protocol (OSCP)[Prasad]',
+    0x0213: 'Optical Supervisory Channel Protocol (OSCP)[Prasad]', 0x0231: 'Luxcom',
+    0x0233: 'Sigma Network Systems', 0x0235: 'Apple Client Server Protocol [Ridenour]',
+    0x0281: 'MPLS Unicast [RFC3032]  ', 0x0283: 'MPLS Multicast [RFC3032]',
+    0x0285: 'IEEE p1284.4 standard - data packets [Batchelder]',
+    0x0287: 'ETSI TETRA Network Protocol Type 1 [Nieminen]',
+    0x0289: 'Multichannel Flow Treatment Protocol [McCann]',
+    0x2063: 'RTP IPHC Compressed TCP No Delta [RFC3544]',
+    0x2065: 'RTP IPHC Context State [RFC3544]', 0x2067: 'RTP IPHC Compressed UDP 16 [RFC3544]',
+    0x2069: 'RTP IPHC Compressed RTP 16 [RFC3544]',
+    0x4001: 'Cray Communications Control Protocol [Stage]',
+    0x4003: 'CDPD Mobile Network Registration Protocol [Quick]',
+    0x4005: 'Expand accelerator protocol [Rachmani]', 0x4007: 'ODSICP NCP [Arvind]',
+    0x4009: 'DOCSIS DLL [Gaedtke]', 0x400B: 'Cetacean Network Detection Protocol [Siller]',
+    0x4021: 'Stacker LZS [Simpson]', 0x4023: 'RefTek Protocol [Banfill]',
+    0x4025: 'Fibre Channel [Rajagopal]', 0x4027: 'EMIT Protocols [Eastham]',
+    0x405B: 'Vendor-Specific Protocol (VSP) [RFC3772]',
+    0x8021: 'Internet Protocol Control Protocol', 0x8023: 'OSI Network Layer Control Protocol',
+    0x8025: 'Xerox NS IDP Control Protocol', 0x8027: 'DECnet Phase IV Control Protocol',
+    0x8029: 'Appletalk Control Protocol', 0x802B: 'Novell IPX Control Protocol',
+    0x802D: 'reserved', 0x802F: 'reserved', 0x8031: 'Bridging NCP',
+    0x8033: 'Stream Protocol Control Protocol', 0x8035: 'Banyan Vines Control Protocol',
+    0x8037: 'reserved (until 1993)', 0x8039: 'reserved', 0x803B: 'reserved',
+    0x803D: 'Multi-Link Control Protocol', 0x803F: 'NETBIOS Framing Control Protocol',
+    0x8041: 'Cisco Systems Control Protocol', 0x8043: 'Ascom Timeplex',
+    0x8045: 'Fujitsu LBLB Control Protocol',
+    0x8047: 'DCA Remote Lan Network Control Protocol (RLNCP)',
+    0x8049: 'Serial Data Control Protocol (PPP-SDCP)', 0x804B: 'SNA over 802.2 Control Protocol',
+    0x804D: 'SNA Control Protocol', 0x804F: 'IP6 Header Compression Control Protocol',
+    0x8051: 'KNX Bridging Control Protocol [ianp]', 0x8053: 'Encryption Control Protocol [Meyer]',
+    0x8055: 'Individual Link Encryption Control Protocol [Meyer]',
+    0x8057: 'IPv6 Control Protovol [Hinden]', 0x8059: 'PPP Muxing Control Protocol [RFC3153]',
+    0x805B: 'Vendor-Specific Network Control Protocol (VSNCP) [RFC3772]',
+    0x806F: 'Stampede Bridging Control Protocol', 0x8071: 'Reserved [Fox]',
+    0x8073: 'MP+ Control Protocol [Smith]', 0x807D: 'Not Used - reserved [RFC1661]',
+    0x8081: 'Reserved Until 20-Oct-2000 [IANA]', 0x8083: 'Reserved Until 20-Oct-2000 [IANA]',
+    0x80C1: 'NTCITS IPI Control Protocol [Ungar]', 0x80CF: 'Not Used - reserved [RFC1661]',
+    0x80FB: 'single link compression in multilink control [RFC1962]',
+    0x80FD: 'Compression Control Protocol [RFC1962]', 0x80FF: 'Not Used - reserved [RFC1661]',
+    0x8207: 'Cisco Discovery Protocol Control [Sastry]', 0x8209: 'Netcs Twin Routing [Korfmacher]',
+    0x820B: 'STP - Control Protocol [Segal]',
+    0x820D: 'EDPCP - Extreme Discovery Protocol Ctrl Prtcl [Grosser]',
+    0x8235: 'Apple Client Server Protocol Control [Ridenour]', 0x8281: 'MPLSCP [RFC3032]',
+    0x8285: 'IEEE p1284.4 standard - Protocol Control [Batchelder]',
+    0x8287: 'ETSI TETRA TNP1 Control Protocol [Nieminen]',
+    0x8289: 'Multichannel Flow Treatment Protocol [McCann]', 0xC021: 'Link Control Protocol',
+    0xC023: 'Password Authentication Protocol', 0xC025: 'Link Quality Report',
+    0xC027: 'Shiva Password Authentication Protocol', 0xC029: 'CallBack Control Protocol (CBCP)',
+    0xC02B: 'BACP Bandwidth Allocation Control Protocol [RFC2125]', 0xC02D: 'BAP [RFC2125]',
+    0xC05B: 'Vendor-Specific Authentication Protocol (VSAP) [RFC3772]',
+    0xC081: 'Container Control Protocol [KEN]',
+    0xC223: 'Challenge Handshake Authentication Protocol',
+    0xC225: 'RSA Authentication Protocol [Narayana]',
+    0xC227: 'Extensible Authentication Protocol [RFC2284]',
+    0xC229: 'Mitsubishi Security Info Exch Ptcl (SIEP) [Seno]',
+    0xC26F: 'Stampede Bridging Authorization Protocol',
+    0xC281: 'Proprietary Authentication Protocol [KEN]',
+    0xC283: 'Proprietary Authentication Protocol [Tackabury]',
+    0xC481: 'Proprietary Node ID Authentication Protocol [KEN]'}
+
+
 _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "ICMPv6DestUnreach": _ICMP6_UNREACH,
     "ICMPv6PacketTooBig": _ICMP6_TYPE,
@@ -1276,8 +1409,7 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
         "vni": _lhex, "reserved2": _lhex},
     "PPPoE": {"code": _by_name({0: "Session"}), "sessionid": _lhex},
     "HDLC": {"address": _lhex, "control": _lhex},
-    "PPP": {"proto": _by_name({0x0021: "Internet Protocol version 4",
-                               0x0057: "Internet Protocol version 6 [Hinden]"})},
+    "PPP": {"proto": _by_name(_PPP_PROTOCOLS)},
 }
 _ICMP6_OPTION_SUMMARY = {
     "ICMPv6NDOptSrcLLAddr": "%(name)s %(lladdr)s", "ICMPv6NDOptDstLLAddr": "%(name)s %(lladdr)s",
@@ -1320,8 +1452,12 @@ def _layer_summary(node: _Node, name: str) -> str:
         return _eap_summary(node)
     if cls.startswith("ICMPv6Echo"):
         return "%s (id: %s seq: %s)" % (name, texts["id"], texts["seq"])
-    if cls in ("NTPHeader", "NTPControl"):
+    if cls in ("NTPHeader", "NTPControl", "NTPPrivate"):
         return "NTP v%s, %s" % (node.value("version"), texts["mode"])
+    if cls.startswith("PPP_"):
+        return _ppp_control_summary(node)
+    if cls in ("PPPoED", "PPPoED_Tags"):
+        return _pppoed_summary(node)
     if cls == "VXLAN":
         if node.value("flags") & 0x80:
             return "VXLAN (vni=%s gpid=%s)" % (texts["vni"], texts["gpid"])
@@ -1372,6 +1508,155 @@ _LAYER_FIELDS.update({
         65535: "Reserved"})},
     "RplOption": {**_OTYPE, "RplInstanceId": _lhex, "SenderRank": _lhex},
 })
+# NTP private messages (mode 7) and their data items
+def _fixed_list(v: Any, _f: Any = None) -> str:   # FieldListField of FixedPointField
+    return "[%s]" % ", ".join(str(_layers()._NTP_SHORT(x)) for x in v)
+
+
+def _time_list(v: Any, _f: Any = None) -> str:   # FieldListField of TimeStampField
+    return "[%s]" % ", ".join(_ntp_time(_layers()._NTP_TIME(x)) for x in v)
+
+
+_NTP_ITEM_MODES = _by_name(_NTP_MODES)
+_PRIVATE_ADDRS: dict[str, _Fmt] = {k: _plain for k in (
+    "addr", "dstaddr", "srcaddr", "refid", "peer", "peeraddr", "mask", "daddr", "unaddr", "unbcast",
+    "unmask", "local_address", "trap_address")}
+_PRIVATE_ADDRS.update({k: _ip6_text for k in (
+    "addr6", "dstaddr6", "srcaddr6", "peer6", "peeraddr6", "mask6", "daddr6", "local_address6",
+    "trap_address6")})
+_PRIVATE_TIMES = ("offset", "reftime", "org", "rec", "xmt", "last_offset", "drift_comp", "authdelay", "tstamp")
+_PRIVATE_SHORTS = ("delay", "dispersion", "rootdelay", "rootdispersion", "selectdisp", "estbdelay",
+                   "bdelay", "frequency", "stability")
+_PRIVATE_ITEM: dict[str, _Fmt] = {**_PRIVATE_ADDRS, "flags": _plain,
+                                  **dict.fromkeys(_PRIVATE_TIMES, _ntp_time),
+                                  **dict.fromkeys(_PRIVATE_SHORTS, _plain)}
+_LAYER_FIELDS.update({
+    "NTPPrivate": {"mode": _NTP_ITEM_MODES,
+                   "implementation": _by_name({0: "IMPL_UNIV", 2: "IMPL_XNTPD_OLD", 3: "XNTPD"}),
+                   "request_code": _by_name({
+                       0: "REQ_PEER_LIST", 1: "REQ_PEER_LIST_SUM", 2: "REQ_PEER_INFO", 3: "REQ_PEER_STATS",
+                       4: "REQ_SYS_INFO", 5: "REQ_SYS_STATS", 6: "REQ_IO_STATS", 7: "REQ_MEM_STATS",
+                       8: "REQ_LOOP_INFO", 9: "REQ_TIMER_STATS", 10: "REQ_CONFIG", 11: "REQ_UNCONFIG",
+                       12: "REQ_SET_SYS_FLAG", 13: "REQ_CLR_SYS_FLAG", 14: "REQ_MONITOR",
+                       15: "REQ_NOMONITOR", 16: "REQ_GET_RESTRICT", 17: "REQ_RESADDFLAGS",
+                       18: "REQ_RESSUBFLAGS", 19: "REQ_UNRESTRICT", 20: "REQ_MON_GETLIST",
+                       21: "REQ_RESET_STATS", 22: "REQ_RESET_PEER", 23: "REQ_REREAD_KEYS",
+                       24: "REQ_DO_DIRTY_HACK", 25: "REQ_DONT_DIRTY_HACK", 26: "REQ_TRUSTKEY",
+                       27: "REQ_UNTRUSTKEY", 28: "REQ_AUTHINFO", 29: "REQ_TRAPS", 30: "REQ_ADD_TRAP",
+                       31: "REQ_CLR_TRAP", 32: "REQ_REQUEST_KEY", 33: "REQ_CONTROL_KEY",
+                       34: "REQ_GET_CTLSTATS", 35: "REQ_GET_LEAPINFO", 36: "REQ_GET_CLOCKINFO",
+                       37: "REQ_SET_CLKFUDGE", 38: "REQ_GET_KERNEL", 39: "REQ_GET_CLKBUGINFO",
+                       41: "REQ_SET_PRECISION", 42: "REQ_MON_GETLIST_1", 43: "REQ_HOSTNAME_ASSOCID",
+                       44: "REQ_IF_STATS", 45: "REQ_IF_RELOAD"}),
+                   "err": _by_name({
+                       0: "no error", 1: "incompatible implementation number", 2: "unimplemented request code",
+                       3: "format error (wrong data items, data size, packet size etc.)",
+                       4: "no data available (e.g. request for details on unknown peer)",
+                       5: 'I don"t know', 6: 'I don"t know',
+                       7: "authentication failure (i.e. permission denied)"})},
+    "NTPPrivateReqPacket": {},
+    "NTPPrivatePktTail": {"tstamp": _ntp_time, "dgst": _hex_str},
+    "NTPInfoPeerList": {**_PRIVATE_ITEM, "hmode": _NTP_ITEM_MODES},
+    "NTPInfoPeerSummary": _PRIVATE_ITEM,
+    "NTPInfoPeer": {**_PRIVATE_ITEM, "hmode": _NTP_ITEM_MODES, "flash": _lhex, "flash2": _lhex,
+                    "filtdelay": _fixed_list, "filtoffset": _time_list},
+    "NTPInfoPeerStats": _PRIVATE_ITEM, "NTPInfoLoop": _PRIVATE_ITEM, "NTPInfoSys": _PRIVATE_ITEM,
+    "NTPInfoSysStats": {}, "NTPInfoMemStats": {}, "NTPInfoIOStats": {}, "NTPInfoTimerStats": {},
+    "NTPConfPeer": {**_PRIVATE_ITEM, "keystr": _fixed_str}, "NTPConfUnpeer": _PRIVATE_ITEM,
+    "NTPConfRestrict": _PRIVATE_ITEM, "NTPInfoKernel": {},
+    "NTPInfoIfStatsIPv4": {**_PRIVATE_ITEM, "ifname": _fixed_str},
+    "NTPInfoIfStatsIPv6": {**_PRIVATE_ITEM, "ifname": _fixed_str},
+    "NTPInfoMonitor1": _PRIVATE_ITEM, "NTPInfoAuth": {},
+    "NTPConfTrap": _PRIVATE_ITEM, "NTPInfoControl": {},
+})
+# PPP's control protocols
+_PPP_CONF_CODES = {1: "Configure-Request", 2: "Configure-Ack", 3: "Configure-Nak", 4: "Configure-Reject",
+                   5: "Terminate-Request", 6: "Terminate-Ack", 7: "Code-Reject", 8: "Protocol-Reject",
+                   9: "Echo-Request", 10: "Echo-Reply", 11: "Discard-Request"}
+_LCP_HEAD: dict[str, _Fmt] = {"code": _by_name(_PPP_CONF_CODES), "id": _lhex}
+_NCP_HEAD: dict[str, _Fmt] = {"code": _by_name({**_PPP_CONF_CODES, 14: "Reset-Request", 15: "Reset-Ack"}),
+                              "id": _lhex}
+_LCP_OPTION: dict[str, _Fmt] = {"type": _by_name({
+    1: "Maximum-Receive-Unit", 2: "Async-Control-Character-Map", 3: "Authentication-protocol",
+    4: "Quality-protocol", 5: "Magic-number", 7: "Protocol-Field-Compression",
+    8: "Address-and-Control-Field-Compression", 13: "Callback"})}
+_IPCP_OPTION: dict[str, _Fmt] = {"type": _by_name({
+    1: "IP-Addresses (Deprecated)", 2: "IP-Compression-Protocol", 3: "IP-Address", 4: "Mobile-IPv4",
+    129: "Primary-DNS-Address", 130: "Primary-NBNS-Address", 131: "Secondary-DNS-Address",
+    132: "Secondary-NBNS-Address"}), "data": _plain}
+_IPCP_RAW_OPTION: dict[str, _Fmt] = {"type": _IPCP_OPTION["type"]}
+_ECP_OPTION: dict[str, _Fmt] = {"type": _by_name({0: "OUI", 1: "DESE"})}
+_LAYER_FIELDS.update({
+    **dict.fromkeys(("PPP_LCP", "PPP_LCP_Configure", "PPP_LCP_Terminate", "PPP_LCP_Code_Reject",
+                     "PPP_LCP_Discard_Request", "PPP_LCP_Echo"), _LCP_HEAD),
+    "PPP_LCP_Protocol_Reject": {**_LCP_HEAD, "rejected_protocol": _by_name(_PPP_PROTOCOLS)},
+    "PPP_LCP_Option": _LCP_OPTION, "PPP_LCP_MRU_Option": _LCP_OPTION, "PPP_LCP_ACCM_Option": _LCP_OPTION,
+    "PPP_LCP_Magic_Number_Option": _LCP_OPTION,
+    "PPP_LCP_Auth_Protocol_Option": {**_LCP_OPTION, "auth_protocol": _by_name({
+        0xC023: "Password authentication protocol", 0xC223: "Challenge-response authentication protocol",
+        0xC227: "PPP Extensible authentication protocol"}),
+        "algorithm": _by_name({5: "MD5", 6: "SHA1", 128: "MS-CHAP", 129: "MS-CHAP-v2"})},
+    "PPP_LCP_Quality_Protocol_Option": {**_LCP_OPTION, "quality_protocol": _by_name({0xC025: "Link Quality Report"})},
+    "PPP_LCP_Callback_Option": {**_LCP_OPTION, "operation": _by_name({
+        0: "Location determined by user authentication", 1: "Dialing string", 2: "Location identifier",
+        3: "E.164 number", 4: "Distinguished name"})},
+    "PPP_IPCP": _NCP_HEAD, "PPP_IPCP_Option": _IPCP_RAW_OPTION,
+    **dict.fromkeys(("PPP_IPCP_Option_IPAddress", "PPP_IPCP_Option_DNS1", "PPP_IPCP_Option_DNS2",
+                     "PPP_IPCP_Option_NBNS1", "PPP_IPCP_Option_NBNS2"), _IPCP_OPTION),
+    "PPP_ECP": _NCP_HEAD, "PPP_ECP_Option": _ECP_OPTION, "PPP_ECP_Option_OUI": {**_ECP_OPTION, "oui": _oui},
+    **dict.fromkeys(("PPP_PAP", "PPP_PAP_Request", "PPP_PAP_Response"), {
+        "code": _by_name({1: "Authenticate-Request", 2: "Authenticate-Ack", 3: "Authenticate-Nak"}),
+        "id": _lhex}),
+    "PPP_CHAP": {"code": _by_name({1: "Challenge", 2: "Response", 3: "Success", 4: "Failure"}), "id": _lhex},
+})
+_LAYER_FIELDS["PPP_CHAP_ChallengeResponse"] = {**_LAYER_FIELDS["PPP_CHAP"], "value": _hex_str}
+
+
+_PPPOE_TAGS = {0x0000: "End-Of-List", 0x0101: "Service-Name", 0x0102: "AC-Name", 0x0103: "Host-Uniq",
+               0x0104: "AC-Cookie", 0x0105: "Vendor-Specific", 0x0106: "Credits", 0x0107: "Metrics",
+               0x0108: "Sequence Number", 0x0109: "Credit Scale Factor", 0x0110: "Relay-Session-Id",
+               0x0120: "PPP-Max-Payload", 0x0201: "Service-Name-Error", 0x0202: "AC-System-Error",
+               0x0203: "Generic-Error"}
+_LAYER_FIELDS.update({
+    "PPPoED": {"code": _by_name({
+        0x00: "PPP Session Stage", 0x09: "PPPoE Active Discovery Initiation (PADI)",
+        0x07: "PPPoE Active Discovery Offer (PADO)", 0x0A: "PPPoE Active Discovery Session-Grant (PADG)",
+        0x0B: "PPPoE Active Discovery Session-Credit Response (PADC)",
+        0x0C: "PPPoE Active Discovery Quality (PADQ)", 0x19: "PPPoE Active Discovery Request (PADR)",
+        0x65: "PPPoE Active Discovery Session-confirmation (PADS)",
+        0xA7: "PPPoE Active Discovery Terminate (PADT)"}), "sessionid": _lhex},
+    "PPPoED_Tags": {}, "PPPoETag": {"tag_type": _by_name(_PPPOE_TAGS)},
+})
+
+
+def _pppoed_summary(node: _Node) -> str:
+    """PPPoED's mysummary (its code); PPPoED_Tags' names its tags and asks for PPPoED's."""
+    if node.cls == "PPPoED":
+        return node.text("code")
+    node.needs = ("PPPoED",)
+    names = [_PPPOE_TAGS.get(t.value("tag_type"), repr(t.value("tag_type"))) if t.cls == "PPPoETag" else "??"
+             for (t, *_rest) in node.value("tag_list")]
+    return "PPPoE Tags" + ", ".join(names)
+
+
+def _ppp_control_summary(node: _Node) -> str:
+    """mysummary() of Scapy's LCP, PAP and CHAP classes ("" for the others)."""
+    cls, texts = node.cls, {k: t for k, _v, t, _i in node.fields if isinstance(t, str)}
+    if cls.startswith("PPP_LCP") and not cls.endswith("Option"):
+        return "LCP %s" % texts["code"]
+    if cls == "PPP_PAP_Request":
+        return "PAP-Request username=%s password=%s" % (texts["username"], texts["password"])
+    if cls == "PPP_PAP_Response":
+        res = "PAP-Ack" if node.value("code") == 2 else "PAP-Nak"
+        return res + " msg=%s" % texts["message"] if node.value("msg_len") > 0 else res
+    if cls == "PPP_CHAP" and node.value("code") in (3, 4):
+        return "CHAP %s message=%s" % ("Success" if node.value("code") == 3 else "Failure", texts["data"])
+    if cls == "PPP_CHAP_ChallengeResponse":
+        return "CHAP %s=0x%s optional_name=%s" % ("challenge" if node.value("code") == 1 else "response",
+                                                  texts["value"], texts["optional_name"])
+    return ""
+
+
 _NTP_STATUS_PACKETS = ("NTPSystemStatusPacket", "NTPPeerStatusPacket", "NTPClockStatusPacket",
                        "NTPErrorStatusPacket")
 # fields Scapy's class has that the facade's layer does not keep: (after this field, name, value)
@@ -1513,7 +1798,9 @@ def _layer_node(layer: Any) -> _Node | None:
         fields += [(k, b"", "b''", False) for k in ("res", "pkt") if k not in raw]
     elif cls == "NTPControl" and "authenticator" not in raw:
         fields.append(("authenticator", b"", "b''", False))
-    elif not raw and cls in _NTP_STATUS_PACKETS:
+    elif not raw and cls == "NTPPrivatePktTail":   # left undissected (no bytes): its defaults
+        fields = [("tstamp", 0, "0", False), ("key_id", 0, "0", False), ("dgst", b"", "", False)]
+    elif not raw and (cls in _NTP_STATUS_PACKETS or cls == "PPP_LCP"):
         return None   # left undissected by Scapy (no bytes): show() prints its defaults
     node = _Node(cls, layer.name, fields)
     node.summary = _layer_summary(node, layer.name)
@@ -1551,12 +1838,16 @@ def _chain_repr(nodes: list[_Node]) -> str:
 
 def _chain_summary(nodes: list[_Node]) -> str:
     found = False
+    needed: set[str] = set()
     out = ""
     for node in reversed(nodes):
-        ret = "" if found else node.summary
-        if ret:
+        ret = ""
+        if not found or node.cls in needed:
+            ret = node.summary
+            needed.update(node.needs)
+        if ret or needed:
             found = True
-        else:
+        if not ret:
             ret = node.cls
         out = "%s / %s" % (ret, out) if out else ret
     return out

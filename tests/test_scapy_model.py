@@ -592,9 +592,9 @@ def test_tunnels_read_as_scapy():
 
 
 def test_pppoe_reads_as_scapy():
-    """PPPoE sessions: Scapy's chain (PPPoE, HDLC, PPP, the IP packet inside), fields and
-    lookups through it, on the frames test_scapy_text_layers builds, each cut at every length.
-    PPP's control protocols (LCP, IPCP...) are Raw here, Scapy's layers there (README)."""
+    """PPPoE sessions: Scapy's chain (PPPoE, HDLC, PPP, the IP packet or LCP inside), fields
+    and lookups through it, on the frames test_scapy_text_layers builds, each cut at every
+    length."""
     import test_scapy_text_layers as text_tests
 
     n = 0
@@ -603,9 +603,6 @@ def test_pppoe_reads_as_scapy():
         ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
         if fs.ICMP in p and sa.ICMP not in s or (sa.DNS in s and sa.Raw in s[sa.DNS]):
             continue   # an ICMP header or a DNS message cut short (README)
-        if "PPP" in theirs and s[sa.PPP].proto not in (0x21, 0x57) and s[sa.PPP].payload:
-            assert ours == theirs[:theirs.index("PPP") + 1] + ["Raw"], (ours, theirs)
-            continue
         assert ours == theirs, (ours, theirs, wire.hex())
         for cls in ("PPPoE", "HDLC", "PPP", "IP", "IPv6", "TCP", "UDP", "Raw", "Padding"):
             assert (cls in p) == (cls in s), (cls, wire.hex())
@@ -616,6 +613,74 @@ def test_pppoe_reads_as_scapy():
     p = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=9) / sa.PPP() / sa.IP(src="192.0.2.9") / sa.TCP(dport=22)), 1)
     assert p[fs.PPPoE].sessionid == 9 and p[fs.PPP].proto == 0x21 and p[fs.IP].src == "192.0.2.9"
     assert p.dport == 22 and fs.TCP in p and fs.Raw not in p and p[fs.PPP].payload.name == "IP"
+
+
+PPP_CONTROL_LAYERS = ("PPP_LCP_Configure", "PPP_LCP_Terminate", "PPP_LCP_Code_Reject", "PPP_LCP_Protocol_Reject",
+                      "PPP_LCP_Echo", "PPP_LCP_Discard_Request", "PPP_LCP", "PPP_LCP_Option", "PPP_LCP_MRU_Option",
+                      "PPP_LCP_ACCM_Option", "PPP_LCP_Auth_Protocol_Option", "PPP_LCP_Quality_Protocol_Option",
+                      "PPP_LCP_Magic_Number_Option", "PPP_LCP_Callback_Option", "PPP_IPCP", "PPP_IPCP_Option",
+                      "PPP_IPCP_Option_IPAddress", "PPP_IPCP_Option_DNS1", "PPP_IPCP_Option_DNS2",
+                      "PPP_IPCP_Option_NBNS1", "PPP_IPCP_Option_NBNS2", "PPP_ECP", "PPP_ECP_Option",
+                      "PPP_ECP_Option_OUI", "PPP_PAP", "PPP_PAP_Request", "PPP_PAP_Response", "PPP_CHAP",
+                      "PPP_CHAP_ChallengeResponse", "EAP", "EAP_MD5", "Packet")
+
+
+def test_ppp_control_reads_as_scapy():
+    """PPP's control protocols (LCP and its options, IPCP, ECP, PAP, CHAP, EAP) in PPPoE
+    sessions: Scapy's chain, every field of each layer and option, ``in``/``getlayer`` through
+    the option lists and rejected packets (Scapy's packet fields), attributes, against Scapy's
+    dissection of the frames test_scapy_text_layers builds, each cut at every length."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for wire in text_tests._ppp_control_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        for cls in ("PPPoE", "HDLC", "PPP", "Raw", "Padding", *PPP_CONTROL_LAYERS):
+            assert (cls in p) == (cls in s), (cls, wire.hex())
+            for k in (1, 2):
+                mine, ref = p.getlayer(cls, k), s.getlayer(cls, k)
+                assert (mine is None) == (ref is None), (cls, k, wire.hex())
+                if ref is None:
+                    break
+                assert _norm(mine.fields) == _norm(ref.fields), (cls, k, wire.hex())
+                assert mine.payload.name == ref.payload.name, (cls, k, wire.hex())
+                for f in ref.fields:
+                    assert _norm(getattr(mine, f)) == _norm(getattr(ref, f)), (cls, f, wire.hex())
+        n += 1
+    assert n > 1400
+    lcp = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.PPPoE() / sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(
+        id=3, options=[sa.PPP_LCP_MRU_Option(max_recv_unit=1492), sa.PPP_LCP_Magic_Number_Option(magic_number=9)])), 1)
+    assert lcp[fs.PPP_LCP_Configure].code == 1 and lcp[fs.PPP_LCP_MRU_Option].max_recv_unit == 1492
+    assert lcp.options[1].magic_number == 9 and fs.Raw not in lcp and lcp[fs.PPP].payload.name == "PPP Link Control Protocol"
+
+
+def test_pppoe_discovery_reads_as_scapy():
+    """PPPoE discovery (EtherType 0x8863): Scapy's chain (PPPoED, PPPoED_Tags or PPP within
+    the header's length, Padding), every field, the tags through ``in``/``getlayer`` (a packet
+    list field), ``Raw in pkt`` (the C lookup hands these frames to the chain), against
+    Scapy's dissection of the frames test_scapy_text_layers builds, each cut at every length."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for wire in text_tests._pppoed_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        for cls in ("PPPoED", "PPPoED_Tags", "PPPoETag", "PPP", "IP", "PPP_LCP_Echo", "Raw", "Padding"):
+            assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (cls, wire.hex())
+            for k in (1, 2, 3):
+                mine, ref = p.getlayer(cls, k), s.getlayer(cls, k)
+                assert (mine is None) == (ref is None), (cls, k, wire.hex())
+                if ref is None:
+                    break
+                assert _norm(mine.fields) == _norm(ref.fields), (cls, k, wire.hex())
+                assert mine.payload.name == ref.payload.name, (cls, k, wire.hex())
+        n += 1
+    assert n > 2000
+    padi = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.PPPoED() / sa.PPPoED_Tags(tag_list=[
+        sa.PPPoETag(tag_type=0x0101), sa.PPPoETag(tag_type=0x0103, tag_value=b"uniq")])), 1)
+    assert padi[fs.PPPoED].code == 9 and padi.tag_list[1].tag_value == b"uniq" and fs.Raw not in padi
+    assert padi.getlayer(fs.PPPoETag, 2).tag_type == 0x0103
 
 
 def _udp_app_cases():
@@ -681,6 +746,69 @@ def _udp_app_cases():
         yield wire + b"\0" * 8
 
 
+def _ntp_private_cases():
+    """NTP private messages (mode 7, ntpd's ntpdc protocol): a response for every request
+    code Scapy names an item class for (two items; an item longer than its class, with an
+    error code; fewer items than announced), one with items Scapy leaves Raw, items shorter
+    than their class; requests with each item class Scapy reads (items that do not all fit,
+    bytes left over), authenticated with padding and the MAC tail, or too short for it. Those
+    with a MAC tail or two items are cut at every length past the UDP header (lengths set to
+    each cut), the others whole and with an Ethernet trailer."""
+    ip = sa.IP(src="192.0.2.1", dst="192.0.2.2")
+    t = 3913056000.5
+    items = {
+        0: sa.NTPInfoPeerList(addr="192.0.2.7", port=123, hmode=3, flags=0x83, v6_flag=1, addr6="2001::1"),
+        1: sa.NTPInfoPeerSummary(dstaddr="192.0.2.7", srcaddr="192.0.2.8", stratum=2, flags=5, hmode=4, delay=0.25, offset=t, dispersion=1.5, dstaddr6="2002:c000:207::1"),
+        2: sa.NTPInfoPeer(dstaddr="192.0.2.7", flags=3, hmode=1, precision=-20, flash=0x12, flash2=0x3456, keyid=7, refid="10.0.0.1", rootdelay=0.5, reftime=t, org=12.25, filtdelay=[0.5] * 8, filtoffset=[t, 1, 2, 3, 4, 5, 6, 7], order=list(range(8)), delay=0.125, offset=t, estbdelay=2.5),
+        3: sa.NTPInfoPeerStats(dstaddr="192.0.2.7", flags=0x1ff, timereset=9, candidate=1),
+        4: sa.NTPInfoSys(peer="192.0.2.7", peer_mode=4, stratum=2, precision=-18, rootdelay=0.25, refid="192.0.2.1", reftime=t, flags=0xC5, frequency=3.5, authdelay=0.5, peer6="fe80::1"),
+        5: sa.NTPInfoSysStats(timeup=100, received=5), 6: sa.NTPInfoIOStats(timereset=1, lowwater=3, sent=7),
+        7: sa.NTPInfoMemStats(timereset=1, totalpeermem=2, hashcount=list(range(128))),
+        8: sa.NTPInfoLoop(last_offset=t, drift_comp=0.75, compliance=3),
+        9: sa.NTPInfoTimerStats(alarms=4),
+        10: sa.NTPConfPeer(peeraddr="192.0.2.9", hmode=3, flags=0x2d, keyid=5, keystr=b"secret", peeraddr6="::1"),
+        11: sa.NTPConfUnpeer(peeraddr="192.0.2.9", v6_flag=0),
+        28: sa.NTPInfoAuth(numkeys=3), 30: sa.NTPConfTrap(local_address="192.0.2.1", trap_port=1000, trap_address6="fd00::2"),
+        34: sa.NTPInfoControl(numctlreq=9), 38: sa.NTPInfoKernel(offset=1, status=0x2001, stbcnt=5),
+        42: sa.NTPInfoMonitor1(addr="192.0.2.9", flags=3, port=123, mode=3, version=4, addr6="fd00::9"),
+        44: sa.NTPInfoIfStatsIPv4(unaddr="192.0.2.1", unbcast="192.0.2.255", unmask="255.255.255.0", ifname=b"eth0", flags=0x11, family=2),
+        45: sa.NTPInfoIfStatsIPv6(unaddr="fd00::1", v6_flag=1, ifname=b"lo", family=10),
+        17: sa.NTPConfRestrict(addr="192.0.2.0", mask="255.255.255.0", flags=0x2041, addr6="::"),
+        20: sa.Raw(b"\x01\x02\x03\x04"),
+    }
+    reqs = {2: sa.NTPInfoPeerList(addr="192.0.2.5"), 10: items[10], 11: items[11], 17: items[17], 18: items[17],
+            22: items[11], 30: items[30], 31: items[30], 4: sa.NTPPrivateReqPacket(req_data=b"x" * 12)}
+    msgs, cut = [], []
+    for code, item in items.items():
+        n = len(item)
+        cut.append(sa.NTPPrivate(response=1, more=1, seq=3, implementation=3, request_code=code, nb_items=2, data_item_size=n) / (bytes(item) * 2))
+        msgs.append(sa.NTPPrivate(response=1, request_code=code, err=4, nb_items=1, data_item_size=n + 3) / (bytes(item) + b"pad"))
+        msgs.append(sa.NTPPrivate(response=1, request_code=code, nb_items=3, data_item_size=n) / (bytes(item) * 2))
+    for code, item in reqs.items():
+        n = len(item)
+        cut.append(sa.NTPPrivate(request_code=code, nb_items=1, data_item_size=n) / bytes(item))
+        msgs.append(sa.NTPPrivate(request_code=code, nb_items=2, data_item_size=n) / (bytes(item) * 2 + b"zz"))
+        msgs.append(sa.NTPPrivate(request_code=code, nb_items=2, data_item_size=n) / (bytes(item) + b"zz"))
+        tail = bytes(sa.NTPPrivatePktTail(tstamp=t, key_id=15, dgst=b"\x11" * 16))
+        cut.append(sa.NTPPrivate(request_code=code, auth=1, nb_items=1, data_item_size=n) / (bytes(item) + b"\0" * 12 + tail))
+    msgs += [sa.NTPPrivate(request_code=1, auth=1), sa.NTPPrivate(request_code=1, auth=1) / (b"\0" * 28),
+             sa.NTPPrivate(request_code=1, auth=1) / (b"\0" * 30), sa.NTPPrivate(response=1, request_code=44, nb_items=1, data_item_size=40) / (b"\0" * 40),
+             sa.NTPPrivate(response=1, request_code=2, nb_items=1, data_item_size=3) / b"abc",
+             sa.NTPPrivate(response=1, request_code=7, nb_items=1, data_item_size=30) / (b"\1" * 30)]
+    for m in msgs:
+        wire = bytes(sa.Ether(dst=BCAST) / ip / sa.UDP(sport=123, dport=123) / m)
+        yield wire
+        yield wire + b"\0" * 6
+    for m in cut:
+        wire = bytes(sa.Ether(dst=BCAST) / ip / sa.UDP(sport=40000, dport=123) / m)
+        for end in (*range(42, len(wire), 1 if len(wire) < 200 else 7), len(wire)):
+            b = bytearray(wire[:end])
+            b[16:18] = (end - 14).to_bytes(2, "big")
+            b[38:40] = (end - 34).to_bytes(2, "big")
+            b[24:26] = b[40:42] = b"\0\0"
+            yield bytes(b)
+
+
 def test_bootp_dhcp_ntp_read_as_scapy():
     """BOOTP, DHCP's options list, NTPHeader, its authenticator and extensions: the chain, every field,
     ``in``/``[]``/``getlayer``, attributes Scapy converts (NTP's fixed-point times), against
@@ -724,6 +852,48 @@ def test_bootp_dhcp_ntp_read_as_scapy():
         data=b"stratum=2")), 1)
     assert fs.NTP in ctl and ctl[fs.NTP].op_code == 2 and ctl.data == b"stratum=2" and fs.Raw not in ctl
     assert ctl[fs.NTPControl].status.peer_sel == 6 and ctl[fs.NTPPeerStatusPacket].configured == 1
+
+
+_PRIVATE_ITEMS = ("NTPInfoPeerList", "NTPInfoPeerSummary", "NTPInfoPeer", "NTPInfoPeerStats", "NTPInfoLoop",
+                  "NTPInfoSys", "NTPInfoSysStats", "NTPInfoMemStats", "NTPInfoIOStats", "NTPInfoTimerStats",
+                  "NTPConfPeer", "NTPConfUnpeer", "NTPConfRestrict", "NTPInfoKernel", "NTPInfoIfStatsIPv4",
+                  "NTPInfoIfStatsIPv6", "NTPInfoMonitor1", "NTPInfoAuth", "NTPConfTrap", "NTPInfoControl",
+                  "NTPPrivateReqPacket", "NTPPrivatePktTail")
+
+
+def test_ntp_private_reads_as_scapy():
+    """NTPPrivate and its data items: the chain, every field of the message and of each item
+    (fixed-point and timestamp attributes as Scapy's Decimals, flags as its FlagValues, lists),
+    ``in``/``[]``/``getlayer`` through the item lists (Scapy searches packet fields), an item's
+    Raw payload, against Scapy's dissection of the same bytes cut at every length."""
+    n = items = 0
+    for wire in _ntp_private_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        _compare(("ntp-private", n), p, s)
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        for cls in ("NTP", "NTPPrivate", "Raw", "Padding", *_PRIVATE_ITEMS):
+            assert (cls in p) == (cls in s), (cls, wire.hex())
+            if cls not in s:
+                continue
+            for k in (1, 2, 3):
+                mine, ref = p.getlayer(cls, k), s.getlayer(cls, k)
+                assert (mine is None) == (ref is None), (cls, k, wire.hex())
+                if ref is None:
+                    break
+                assert _norm(mine.fields) == _norm(ref.fields), (cls, k, wire.hex())
+                assert mine.payload.name == ref.payload.name, (cls, k, wire.hex())
+                assert getattr(mine.payload, "load", None) == getattr(ref.payload, "load", None), (cls, k, wire.hex())
+                for f in ref.fields:
+                    assert _norm(getattr(mine, f)) == _norm(getattr(ref, f)), (cls, f, wire.hex())
+                items += cls in _PRIVATE_ITEMS
+        for attr in ("response", "request_code", "nb_items", "data_item_size", "req_data", "data", "authenticator"):
+            assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
+        n += 1
+    assert n > 2500 and items > 1200
+    mon = fs.ScapyPacket(bytes(sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPPrivate(
+        response=1, request_code=42, nb_items=1, data_item_size=72) / sa.NTPInfoMonitor1(addr="192.0.2.9", port=123)), 1)
+    assert fs.NTP in mon and mon[fs.NTP].request_code == 42 and fs.Raw not in mon
+    assert mon[fs.NTPInfoMonitor1].addr == "192.0.2.9" and mon.data[0].port == 123
 
 
 def _llc_cases():

@@ -1,13 +1,12 @@
 """Scapy's text for the layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors and
-the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl,
+the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl/NTPPrivate,
 Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL_KEY/MKAPDU),
 rendered by fastpkt._scapy_text without Scapy.
 
 Reference: Scapy 2.8's own ``repr``, ``summary()`` and ``show(dump=True)`` of the same bytes, over
 the frames tests/test_scapy_model.py builds for these layers (each cut at every length, with
 trailers and odd option lengths) and over every corpus packet that carries one of them. A packet
-the module does not render (``describe()`` is None: NTP private messages, RFC 4884
-extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
+the module does not render (``describe()`` is None: RFC 4884 extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
 rendered natively is bounded below so that it cannot silently drop.
 """
 from __future__ import annotations
@@ -72,9 +71,8 @@ def _tunnel_cases():
 
 def _pppoe_cases():
     """PPPoE session frames (RFC 2516): PPP with a two- or one-byte protocol, HDLC's bytes
-    before it, IPv4 and IPv6 inside, a control protocol (Scapy's LCP: left to Scapy), a
-    discovery code on the session EtherType, under 802.1Q, with an Ethernet trailer; each
-    cut at every length."""
+    before it, IPv4 and IPv6 inside, a control protocol (LCP), a discovery code on the session
+    EtherType, under 802.1Q, with an Ethernet trailer; each cut at every length."""
     ip = sa.IP(src="100.64.0.1", dst="198.51.100.7")
     frames = [sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=0x11) / sa.PPP() / ip / sa.TCP(sport=40000, dport=443, flags="S"),
               sa.Ether(dst=BCAST) / sa.PPPoE() / sa.HDLC() / sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5, dport=6) / b"v6",
@@ -88,10 +86,99 @@ def _pppoe_cases():
         yield from (wire[:cut] for cut in range(14, len(wire) + 1))
 
 
+def _ppp_control_cases():
+    """PPP's control protocols in PPPoE sessions as Scapy 2.8 defines them: LCP of every code
+    (each option class Scapy reads, options it leaves generic, 100 and 101 options: more fail
+    the list), a Code-Reject holding an LCP packet, a Protocol-Reject holding bytes; IPCP with
+    each address option and a generic one, with bytes after it; ECP with its OUI option; PAP
+    and CHAP of every code; EAP; IPV6CP and other protocols Scapy leaves Raw; after HDLC's
+    bytes and under 802.1Q; each with an Ethernet trailer and cut at every length."""
+    lcp_opts = [sa.PPP_LCP_MRU_Option(max_recv_unit=1492), sa.PPP_LCP_ACCM_Option(accm=0xA0000),
+                sa.PPP_LCP_Auth_Protocol_Option(auth_protocol=0xC223, algorithm=129),
+                sa.PPP_LCP_Auth_Protocol_Option(auth_protocol=0xC023),
+                sa.PPP_LCP_Auth_Protocol_Option(auth_protocol=0xC227, data=b"\x01"),
+                sa.PPP_LCP_Quality_Protocol_Option(data=b"\0\0\0\x0a"), sa.PPP_LCP_Magic_Number_Option(magic_number=0x1234ABCD),
+                sa.PPP_LCP_Callback_Option(operation=1, message=b"5551234"), sa.PPP_LCP_Option(type=7), sa.PPP_LCP_Option(type=8),
+                sa.PPP_LCP_Option(type=17, data=b"\x05\xdc")]
+    ipcp_opts = [sa.PPP_IPCP_Option_IPAddress(data="100.64.0.9"), sa.PPP_IPCP_Option_DNS1(data="192.0.2.53"),
+                 sa.PPP_IPCP_Option_DNS2(data="192.0.2.54"), sa.PPP_IPCP_Option_NBNS1(data="192.0.2.1"),
+                 sa.PPP_IPCP_Option_NBNS2(data="192.0.2.2"), sa.PPP_IPCP_Option(type=2, data=b"\0\x2d\x0f\x01"),
+                 sa.PPP_IPCP_Option_IPAddress(data="100.64.0.9", garbage=b"xx")]
+    controls = [
+        (0xC021, sa.PPP_LCP_Configure(code=1, id=1, options=lcp_opts)),
+        (0xC021, sa.PPP_LCP_Configure(code=2, id=1, options=lcp_opts[:3])),
+        (0xC021, sa.PPP_LCP_Configure(code=3, id=2, options=[lcp_opts[0]])),
+        (0xC021, sa.PPP_LCP_Configure(code=4, id=3)),
+        (0xC021, sa.PPP_LCP_Terminate(code=5, id=4, data=b"bye")), (0xC021, sa.PPP_LCP_Terminate(code=6, id=4)),
+        (0xC021, sa.PPP_LCP_Code_Reject(id=5, rejected_packet=sa.PPP_LCP_Echo(id=9, magic_number=7, data=b"x"))),
+        (0xC021, sa.PPP_LCP_Code_Reject(id=5, rejected_packet=sa.PPP_LCP(code=12, data=b"zz"))),
+        (0xC021, sa.PPP_LCP_Protocol_Reject(id=6, rejected_protocol=0x8057, rejected_information=sa.Raw(b"\x01\x01\x00\x0e"))),
+        (0xC021, sa.PPP_LCP_Protocol_Reject(id=6, rejected_protocol=0x1234)),
+        (0xC021, sa.PPP_LCP_Echo(code=9, id=7, magic_number=0xDEADBEEF, data=b"ping")),
+        (0xC021, sa.PPP_LCP_Echo(code=10, id=7, magic_number=1)),
+        (0xC021, sa.PPP_LCP_Discard_Request(id=8, magic_number=2, data=b"d")),
+        (0xC021, sa.PPP_LCP(code=12, id=9, data=b"identification")), (0xC021, sa.PPP_LCP(code=0)),
+        (0x8021, sa.PPP_IPCP(code=1, id=1, options=ipcp_opts)), (0x8021, sa.PPP_IPCP(code=3, id=2, options=ipcp_opts[:2])),
+        (0x8021, sa.PPP_IPCP(code=14, id=3)), (0x8021, sa.PPP_IPCP(code=2, id=3, options=ipcp_opts[:1]) / b"extra"),
+        (0x8053, sa.PPP_ECP(options=[sa.PPP_ECP_Option_OUI(oui=0x00000C, subtype=1, data=b"ab"), sa.PPP_ECP_Option(type=1, data=b"x")])),
+        (0xC023, sa.PPP_PAP_Request(id=1, username=b"alice", password=b"s3cret")),
+        (0xC023, sa.PPP_PAP_Response(code=2, id=1, message=b"welcome")), (0xC023, sa.PPP_PAP_Response(code=3, id=1)),
+        (0xC023, sa.PPP_PAP(code=4, id=2, data=b"?")),
+        (0xC223, sa.PPP_CHAP_ChallengeResponse(code=1, id=1, value=bytes(range(16)), optional_name=b"lns")),
+        (0xC223, sa.PPP_CHAP_ChallengeResponse(code=2, id=1, value=b"\xaa" * 16, optional_name=b"alice")),
+        (0xC223, sa.PPP_CHAP(code=3, id=1, data=b"ok")), (0xC223, sa.PPP_CHAP(code=4, id=1, data=b"E=691")),
+        (0xC223, sa.PPP_CHAP(code=9, id=1)),
+        (0xC227, sa.EAP(code=1, id=1, type=1)), (0xC227, sa.EAP(code=2, id=1, type=1, identity=b"bob")),
+        (0xC227, sa.EAP_MD5(code=1, id=2, value=b"\x01" * 16)), (0xC227, sa.EAP(code=3, id=2)),
+        (0x8057, b"\x01\x01\x00\x0e\x01\x0a\x00\x00\x00\x00\x00\x00\x00\x01"), (0x0281, b"mpls"), (0x00FD, b"\x01ccp"),
+    ]
+    frames = []
+    for proto, ctl in controls:
+        frames.append(sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=0x11) / sa.PPP(proto=proto) / ctl)
+    frames += [sa.Ether(dst=BCAST) / sa.PPPoE() / sa.HDLC() / sa.PPP(proto=0xC021) / controls[0][1],
+               sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=7) / sa.PPPoE() / sa.PPP(proto=0xC223) / controls[24][1],
+               sa.Ether(dst=BCAST) / sa.PPPoE() / sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(options=[sa.PPP_LCP_Option(type=7)] * 101),
+               sa.Ether(dst=BCAST) / sa.PPPoE() / sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(options=[sa.PPP_LCP_Option(type=7)] * 100)]
+    for f in frames:
+        wire = bytes(f) + b"\0" * 4
+        yield from (wire[:cut] for cut in range(14, len(wire) + 1))
+
+
+def _pppoed_cases():
+    """PPPoE discovery (RFC 2516 section 5): each code Scapy names (and one it does not) with
+    tags of every type it names, an unknown one, a tag cut short, 100 and 101 tags (more fail
+    the list); a length shorter than the tags (Padding after), longer, zero; a header type
+    other than 1 (code 0: PPP, Scapy's session binding; else Raw); under 802.1Q; with an
+    Ethernet trailer and cut at every length."""
+    tags = [sa.PPPoETag(tag_type=t, tag_value=v) for t, v in (
+        (0x0101, b""), (0x0102, b"BRAS-1"), (0x0103, b"\x01\x02\x03\x04"), (0x0104, b"cookie" * 3),
+        (0x0105, b"\x00\x00\x0d\xe9\x01\x02"), (0x0106, b"\0\x10\0\x10"), (0x0107, b"m"), (0x0108, b"\0\x01"),
+        (0x0109, b"\0\x40"), (0x0110, b"relay"), (0x0120, b"\x05\xdc"), (0x0201, b"no service"),
+        (0x0202, b"busy"), (0x0203, b"err"), (0x0000, b""), (0x7777, b"?"))]
+    frames = [sa.Ether(dst=BCAST) / sa.PPPoED(code=code, sessionid=0x0123 if code in (0x65, 0xA7) else 0) /
+              sa.PPPoED_Tags(tag_list=tags[:4 + i])
+              for i, code in enumerate((0x09, 0x07, 0x19, 0x65, 0xA7, 0x0A, 0x0B, 0x0C, 0x00, 0x42))]
+    frames += [sa.Ether(dst=BCAST) / sa.PPPoED() / sa.PPPoED_Tags(tag_list=tags),
+               sa.Ether(dst=BCAST) / sa.PPPoED(code=0xA7) / sa.PPPoED_Tags(tag_list=[sa.PPPoETag(tag_type=0x101)] * 101),
+               sa.Ether(dst=BCAST) / sa.PPPoED(code=0xA7) / sa.PPPoED_Tags(tag_list=[sa.PPPoETag(tag_type=0x101)] * 100),
+               sa.Ether(dst=BCAST) / sa.PPPoED(len=6) / sa.PPPoED_Tags(tag_list=tags[1:3]),
+               sa.Ether(dst=BCAST) / sa.PPPoED(len=40) / sa.PPPoED_Tags(tag_list=tags[1:3]),
+               sa.Ether(dst=BCAST) / sa.PPPoED(code=0xA7), sa.Ether(dst=BCAST) / sa.PPPoED() / b"\x01\x01\x00\x09abc",
+               sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=2, code=0) / sa.PPP() / sa.IP(src="192.0.2.1", dst="192.0.2.2"),
+               sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=2, code=0) / sa.PPP(proto=0xC021) / sa.PPP_LCP_Echo(magic_number=1),
+               sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=3, code=9) / b"data",
+               sa.Ether(dst=BCAST) / sa.Dot1Q(vlan=12) / sa.PPPoED(code=0x07) / sa.PPPoED_Tags(tag_list=tags[:3])]
+    for f in frames:
+        wire = bytes(f) + b"\0" * 4
+        yield from (wire[:cut] for cut in range(14, len(wire) + 1))
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),
-         "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 260)}
+         "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 280),
+         "ntp-private": (built._ntp_private_cases, 2800), "ppp-control": (_ppp_control_cases, 1450),
+         "pppoe-discovery": (_pppoed_cases, 1500)}
 
 # the classes whose text this file is about (tunnels have their own tests)
 LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
@@ -210,6 +297,8 @@ def test_rendering_imports_no_scapy():
                                                                             data=b"stratum=2") / sa.NTPAuthenticator(),
         sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPHeader() / bytes(sa.NTPExtension(len=16)) /
         sa.NTPAuthenticator(key_id=1, dgst=b"\x01" * 16),
+        sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPPrivate(
+            response=1, request_code=2, nb_items=1, data_item_size=280) / sa.NTPInfoPeer(reftime=3913056000.5, filtdelay=[0.5] * 8),
     ]
     wires = [bytes(f) for f in frames]
     for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too
@@ -220,9 +309,9 @@ def test_rendering_imports_no_scapy():
                    cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
 
 
-def test_ntp_private_falls_back_to_scapy():
-    """NTP mode 7 (Scapy's NTPPrivate and its request/response items) is not rendered here: the
-    description is None and the text is Scapy's own, never a near miss; the chain stops at Raw."""
+def test_ntp_private_prints_as_scapy():
+    """NTP mode 7 (Scapy's NTPPrivate and its request/response items) is rendered here, equal
+    to Scapy's text, for every item class (built_frames covers them cut at every length)."""
     ip = sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=123, dport=123)
     msgs = [sa.NTPPrivate(request_code=code, req_data=[sa.NTPPrivateReqPacket()] if code == 2 else [])
             for code in (0, 1, 2, 4, 20, 42, 44)]
@@ -231,7 +320,35 @@ def test_ntp_private_falls_back_to_scapy():
     for msg in msgs:
         wire = bytes(sa.Ether(dst=BCAST) / ip / msg)
         p, s = fp.Packet(wire, 1), sa.Ether(wire)
-        assert text.describe(p) is None, wire.hex()
+        assert text.describe(p) is not None, wire.hex()
         _same_text(p, s, wire.hex())
         layers = [c.__name__ for c in fs.ScapyPacket(wire, 1).layers()]
-        assert layers[-1] == "Raw" and s.layers()[-1].__name__ == "NTPPrivate"
+        assert layers == [c.__name__ for c in s.layers()] and layers[-1] == "NTPPrivate"
+
+
+def test_corpus_ppp_frames_print_as_scapy():
+    """The PPP frames real captures carry (PPTP's GRE in the corpus: LCP Configure-Requests
+    and IP), each put in a PPPoE session with and without HDLC's bytes: Scapy's chain, and
+    its text rendered natively."""
+    d = corpus_dir()
+    frames = 0
+    for name in corpus_files():
+        try:
+            with fp.open(str(d / name), on_error="stop", decapsulate=False) as r:
+                packets = [p for p in r if b"\x88\x0b" in p.wire]   # PPTP's GRE protocol type
+        except fp.Error:
+            continue
+        for p in packets:
+            s = sa.conf.l2types[p.linktype](bytes(p))
+            if sa.PPP not in s:
+                continue
+            ppp = bytes(s[sa.HDLC] if sa.HDLC in s else s[sa.PPP])
+            for body in (ppp, ppp[2:] if ppp[:1] == b"\xff" else b"\xff\x03" + ppp):
+                wire = bytes(sa.Ether(dst=BCAST) / sa.PPPoE(sessionid=1)) + body
+                facade = fs.ScapyPacket(wire, 1)
+                theirs = sa.Ether(wire)
+                assert [c.__name__ for c in facade.layers()] == [c.__name__ for c in theirs.layers()], (name, p.time)
+                assert text.describe(facade) is not None, (name, p.time)
+                _same_text(facade, theirs, (name, p.time))
+                frames += 1
+    assert frames == 0 or frames >= 6

@@ -849,6 +849,7 @@ static int facade_scapy_goes_on(const fp_dissection *d)
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0) return 1; /* 802.3 length: LLC, SNAP, STP */
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x888E) return 1; /* EAPOL, EAP */
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x8864) return 1; /* PPPoE, PPP, IP */
+    if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x8863) return 1; /* PPPoE discovery */
     if (FP_HAS(d, FP_L_UDP)) {
         uint16_t sp = d->sport, dp = d->dport;
         return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
