@@ -23,9 +23,12 @@ TUNNEL_FIELDS = ("vxlan.vni", "gre.key", "gtp.teid", "mpls.label", "geneve.vni",
                  "erspan.spanid")
 FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport",
           "tcp.dstport", "udp.srcport", "udp.dstport", "icmp.type", "gre.proto", "cmd.sgt") + TUNNEL_FIELDS
-# tcpdump-various_gre: GRE with Cisco MetaData (0x8909) carrying IPv4 (ICMP, PIM, keepalives).
+# tcpdump-various_gre: GRE with Cisco MetaData (0x8909) carrying IPv4 (ICMP, PIM, keepalives);
+# PPTP's GRE: tcpdump-pptp (LCP, an acknowledgement alone), ppp-grepackets (CCP, and DNS in
+# PPTP in 6in4), Zeek's gre-pptp (DNS).
 CORPUS_TUNNELS = ("tcpdump-vxlan.pcap", "ppp-grepackets.pcap", "ndpi-reasm_segv_anon.pcapng",
-                  "ppp-ip4_bad_fragment.pcap", "tcpdump-various_gre.pcap")
+                  "ppp-ip4_bad_fragment.pcap", "tcpdump-various_gre.pcap", "tcpdump-pptp.pcap",
+                  "zeek-baselines/gre-pptp.pcap")
 # GRE payloads fastpkt leaves undecoded (no tunnel recorded, so no gre.key) where tshark still
 # lists the header's key: keepalives (protocol 0: an IP header and GRE header to bounce back,
 # which tshark shows as ip:gre with nothing after) and CDP (0x2000, a layer 2 protocol).
