@@ -460,9 +460,9 @@ class Flow(tuple[Any, ...]):
     protocol_name: str          # TCP, UDP, ICMP, ICMPv6, GRE, ... or IP-<n>
     ip_version: int
     vlan: int | None            # outer 802.1Q id
-    tunnel: str | None          # innermost encapsulation (VXLAN, GRE, GTP_U, MPLS, ...); flows key on it
-    tunnel_id: int | None       # its VNI, GRE key, ERSPAN or PPPoE session id (GTP-U TEIDs and
-                                # MPLS labels differ by direction: not part of the key, None)
+    tunnel: str | None          # innermost encapsulation (VXLAN, GRE, PPTP, GTP_U, MPLS, ...); flows key on it
+    tunnel_id: int | None       # its VNI, GRE key, ERSPAN or PPPoE session id (GTP-U TEIDs, MPLS
+                                # labels, PPTP call ids differ by direction: not in the key, None)
     icmp_type: int | None       # first packet's (ICMP/ICMPv6 flows)
     icmp_code: int | None
     fwd_packets: int

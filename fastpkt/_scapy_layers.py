@@ -712,16 +712,15 @@ def _inner(data: bytes, linktype: int, chain: list[Any], ethertype: int = -1) ->
             chain.append(_proxy(layer, chain))
 
 
-# what GRE's payload is, by protocol, in the order Scapy's bindings are tried (a routing
-# header comes before IP: Scapy's GRErouting, Raw here)
+# what GRE's payload is, by protocol, in the order Scapy's bindings are tried: LLC, 802.1Q,
+# Ethernet and ARP come before a routing header (GRErouting), IP, IPv6 and EAPOL after it,
+# and PPTP's PPP last (GRE_PPTP inherits GRE's bindings)
 _GRE_ETHERTYPES = {0x8100: 0x8100, 0x0806: 0x0806}
 
 
 def _gre(data: bytes, chain: list[Any]) -> None:
-    if len(data) >= 4 and data[2:4] == b"\x88\x0b":
-        _raw(data, chain)   # PPTP's enhanced GRE (RFC 2637): Scapy's GRE_PPTP and PPP
-        return
-    gre = _layer(GRE, data, chain)
+    pptp = len(data) >= 4 and data[2:4] == b"\x88\x0b"   # Scapy's dispatch, whatever the version
+    gre = _layer(GRE_PPTP if pptp else GRE, data, chain)
     if gre is None:
         _raw(data, chain)
         return
@@ -729,16 +728,22 @@ def _gre(data: bytes, chain: list[Any]) -> None:
     if not rest:
         return
     proto = f["proto"]
-    if proto == 0x6558:
+    if proto == 122:
+        _llc(rest, chain)
+    elif proto == 0x6558:
         _inner(rest, 1, chain)
     elif proto in _GRE_ETHERTYPES:
         _inner(rest, 1, chain, proto)
-    elif f["routing_present"] or proto not in (0x0800, 0x86DD, 0x888E):
-        _raw(rest, chain)
+    elif f["routing_present"]:
+        gre_routing(rest, chain)
     elif proto == 0x888E:
         eapol(rest, chain)
-    else:
+    elif proto in (0x0800, 0x86DD):
         _inner(rest, _m._LINKTYPE_RAW, chain)
+    elif pptp:
+        ppp(rest, chain)
+    else:
+        _raw(rest, chain)
 
 
 _VXLAN_NEXT = {0: 1, 3: 1, 1: _m._LINKTYPE_RAW, 2: _m._LINKTYPE_RAW}   # Ether, Ether, IP, IPv6
@@ -786,6 +791,41 @@ def udp_payload(udp: Any, load: bytes, chain: list[Any]) -> None:
 
 
 CLASSES += (GRE, VXLAN)
+
+
+# ---------------------------------------------------------------- GRE routing and PPTP
+# RFC 1701's Source Route Entries, each Scapy's GRErouting (the next entry its payload; after
+# the terminator, address family and length 0, the rest is Raw), and PPTP's enhanced GRE
+# (RFC 2637 section 4.1) as Scapy's GRE_PPTP, carrying a PPP frame.
+class GRErouting(_Layer):
+    __slots__ = ()
+    name = "GRE routing information"
+    _desc = [("address_family", "H", None), ("SRE_offset", "B", None), ("SRE_len", "B", None),
+             ("routing_info", "len", lambda f: f["SRE_len"])]
+
+
+class GRE_PPTP(_Layer):
+    __slots__ = ()
+    name = "GRE PPTP"
+    _desc = [("", "bits", [("chksum_present", 1), ("routing_present", 1), ("key_present", 1),
+                           ("seqnum_present", 1), ("strict_route_source", 1),
+                           ("recursion_control", 3), ("acknum_present", 1), ("flags", 4),
+                           ("version", 3)]),
+             ("proto", "H", None), ("payload_len", "H", None), ("call_id", "H", None),
+             ("sequence_number", "I?", lambda f: f["seqnum_present"]),
+             ("ack_number", "I?", lambda f: f["acknum_present"])]
+
+
+def gre_routing(data: bytes, chain: list[Any]) -> None:
+    while data:
+        sre = _layer(GRErouting, data, chain)
+        if sre is None:
+            _raw(data, chain)
+            return
+        data = data[len(sre._data):]
+        if sre._fields["address_family"] == 0 and sre._fields["SRE_len"] == 0:
+            _raw(data, chain)
+            return
 
 
 # ---------------------------------------------------------------- PPPoE (RFC 2516) session stage
@@ -860,6 +900,7 @@ def ppp(data: bytes, chain: list[Any]) -> None:
 
 
 CLASSES += (PPPoE, HDLC, PPP)
+CLASSES += (GRErouting, GRE_PPTP)
 
 
 # ---------------------------------------------------------------- PPP's control protocols

@@ -11,11 +11,11 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
-extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE, VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
+extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
-DNS over TCP, PPP control protocols...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+DNS over TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -853,10 +853,10 @@ def _inner_ip(nodes: list[_Node], load: bytes, kind: int) -> bool:
 
 def _gre(nodes: list[_Node], load: bytes) -> bool:
     """GRE and what Scapy binds to its protocol: IP, IPv6, Ethernet (0x6558), 802.1Q, ARP;
-    other protocols are Raw. False for what is left to Scapy: PPTP's enhanced GRE (its
-    GRE_PPTP and PPP), a routing header (GRErouting), LLC and EAPOL."""
+    PPTP's enhanced GRE, a routing header, LLC and EAPOL by _gre_more; other protocols are
+    Raw. False for what is left to Scapy."""
     if len(load) >= 4 and load[2:4] == b"\x88\x0b":
-        return False
+        return _gre_more(nodes, load)
     chain: list[Any] = []
     gre = _layers()._layer(_layers().GRE, load, chain)
     if gre is None:   # a header cut short: Scapy's dissection fails and the rest is Raw
@@ -881,7 +881,8 @@ def _gre(nodes: list[_Node], load: bytes) -> bool:
             carried[0].summary = "802.1q (%s) vlan %s" % (carried[0].text("type"),
                                                           carried[0].text("vlan"))
     elif proto in (122, 0x888E) or gre._fields["routing_present"]:
-        return False
+        del nodes[-1]
+        return _gre_more(nodes, load)
     elif proto in (0x0800, 0x86DD):
         return _inner_ip(nodes, rest, proto)
     else:
@@ -892,6 +893,33 @@ def _gre(nodes: list[_Node], load: bytes) -> bool:
         return False
     nodes += carried
     return True
+
+
+def _gre_more(nodes: list[_Node], load: bytes) -> bool:
+    """PPTP's enhanced GRE (GRE_PPTP and its PPP frame), a routing header's entries
+    (GRErouting, then Raw), LLC and EAPOL in GRE, as Scapy reads them. False for what is left
+    to Scapy (what SNAP carries)."""
+    layers = _layers()
+    pptp = load[2:4] == b"\x88\x0b"
+    chain: list[Any] = []
+    gre = layers._layer(layers.GRE_PPTP if pptp else layers.GRE, load, chain)
+    if gre is None:   # a header cut short: Scapy's dissection fails and the rest is Raw
+        _tail(nodes, load, b"")
+        return True
+    if not _add(nodes, gre):
+        return False
+    rest, f = load[len(gre._data):], gre._fields
+    if not rest:
+        return True
+    if f["proto"] == 122:
+        return _read_layers(nodes, lambda c: layers._llc(rest, c)) is not None
+    if f["routing_present"]:
+        return _read_layers(nodes, lambda c: layers.gre_routing(rest, c)) is not None
+    if f["proto"] == 0x888E:
+        return _read_layers(nodes, lambda c: layers.eapol(rest, c)) is not None
+    if f["proto"] in (0x0800, 0x86DD):
+        return _inner_ip(nodes, rest, f["proto"])
+    return _ppp(nodes, rest)   # PPTP carries a PPP frame, read as in PPPoE
 
 
 def _add(nodes: list[_Node], layer: Any) -> bool:
@@ -1407,6 +1435,8 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "VXLAN": {"flags": _plain, "NextProtocol": _by_name({
         0: "NotDefined", 1: "IPv4", 2: "IPv6", 3: "Ethernet", 4: "NSH"}), "gpflags": _plain,
         "vni": _lhex, "reserved2": _lhex},
+    "GRE_PPTP": {"proto": _ethertype, "sequence_number": _lhex, "ack_number": _lhex},
+    "GRErouting": {},
     "PPPoE": {"code": _by_name({0: "Session"}), "sessionid": _lhex},
     "HDLC": {"address": _lhex, "control": _lhex},
     "PPP": {"proto": _by_name(_PPP_PROTOCOLS)},

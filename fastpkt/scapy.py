@@ -86,6 +86,8 @@ from fastpkt._scapy_layers import (  # noqa: F401  (layers read from bytes: _sca
     MKAPotentialPeerListParamSet,
     MKASAKUseParamSet,
     GRE,
+    GRE_PPTP,
+    GRErouting,
     HDLC,
     LEAP,
     LLC,

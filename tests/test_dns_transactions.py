@@ -40,14 +40,12 @@ ZEEK_ANSWER_TEXT = ("Zeek writes TXT as 'TXT <len> <text>' per string, RRSIG as 
 ZEEK_QUESTION_FROM_QUERY = ("Zeek takes qtype and qclass from a request only: a response whose query was "
                             "not seen leaves them unset; we give its question's")
 ZEEK_NETBIOS = "Zeek's DNS analyzer also decodes NetBIOS name service (port 137); fastpkt does not"
-ZEEK_PPTP = "the DNS is inside PPTP's enhanced GRE carrying PPP, which fastpkt does not decapsulate"
 ZEEK_BAD_CHECKSUM = ("the query's UDP checksum is bad: Zeek (run without -C) drops it and logs the "
                      "response alone; we pair them")
 
 # trace -> (reason for Zeek rows that have no counterpart, predicate on such a row)
 ZEEK_UNMATCHED = {
     "wikipedia.pcap": (ZEEK_NETBIOS, lambda z: z["id.resp_p"] == "137"),
-    "gre-pptp.pcap": (ZEEK_PPTP, lambda z: True),
 }
 # trace -> reason its query is not seen by Zeek (the row is response-only there)
 ZEEK_DROPPED_QUERY = {"dns-txt-multiple.pcap": ZEEK_BAD_CHECKSUM}

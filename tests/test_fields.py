@@ -42,7 +42,7 @@ TSHARK_EXTRA_FRAMES = {
 #  INNER      a packet whose tunnels fastpkt decoded (the default): its views are the
 #             innermost packet it decoded, so its values are a run of tshark's occurrences
 #             (the last; earlier ones when tshark goes on into what fastpkt leaves raw, such
-#             as PPTP's GRE, or into the datagram an ICMP error quotes).
+#             as PPP's control protocols, or into the datagram an ICMP error quotes).
 #  FRAGMENT   an IP fragment: fastpkt decodes nothing above IP in a later fragment and no
 #             application layer in a first one (its message continues in the next);
 #             tshark with defragmentation off decodes what the first fragment holds.
@@ -71,7 +71,7 @@ TSHARK_EXTRA_FRAMES = {
 #  DECAP      tunnel ids (gre.key, vxlan.vni, gtp.teid, mpls.label, ...) are absent where
 #             fastpkt leaves the encapsulation undecoded: read with decapsulate=False
 #             (compared on the default reading), or a GRE protocol it does not decode
-#             (0x0000 keepalives, PPTP's GRE version 1): no tunnel recorded.
+#             (0x0000 keepalives, CDP): no tunnel recorded, so none of its gre.* fields.
 #  FCS_GUESS  a frame whose capture declares no FCS length (pcapng if_fcslen, pcap's FCS
 #             bits): tshark guesses that a frame of 64 bytes or more with 4 bytes after its
 #             payload ends with an FCS and shows eth.fcs; fastpkt reads an FCS only where the

@@ -683,6 +683,35 @@ def test_pppoe_discovery_reads_as_scapy():
     assert padi.getlayer(fs.PPPoETag, 2).tag_type == 0x0103
 
 
+def test_gre_pptp_and_routing_read_as_scapy():
+    """PPTP's GRE (GRE_PPTP, HDLC, PPP, the IP packet), GRE routing entries (GRErouting), LLC
+    and EAPOL in GRE: Scapy's chain, fields and lookups, on the frames test_scapy_text_layers
+    builds, each cut at every length; PPP's control protocols as in PPPoE."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for wire in text_tests._gre_more_cases():
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        ours, theirs = [_name(c) for c in p.layers()], [_name(c) for c in s.layers()]
+        assert ours == theirs, (ours, theirs, wire.hex())
+        for cls in ("GRE", "GRE_PPTP", "GRErouting", "HDLC", "PPP", "LLC", "SNAP", "EAPOL", "IP", "IPv6",
+                    "TCP", "UDP", "Raw", "Padding"):
+            assert (cls in p) == (cls in s), (cls, wire.hex())
+            if cls in s:
+                assert _norm(p[cls].fields) == _norm(s[cls].fields), (cls, wire.hex())
+                assert p.getlayer(cls, 2) is None or _norm(p.getlayer(cls, 2).fields) == _norm(s.getlayer(cls, 2).fields)
+        for attr in ("sport", "dport", "call_id", "routing_info"):
+            assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
+        n += 1
+    assert n > 600
+    from scapy.layers.l2 import GRE_PPTP
+
+    w = bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1") / GRE_PPTP(call_id=5) / sa.PPP() / sa.IP(src="10.9.9.9") / sa.TCP(dport=22))
+    p = fs.ScapyPacket(w, 1)
+    assert p[fs.GRE_PPTP].call_id == 5 and fs.GRE not in p and p.getlayer(fs.IP, 2).src == "10.9.9.9"
+    assert p.dport == 22 and p[fs.GRE_PPTP].payload.name == "PPP Link Layer"
+
+
 def _udp_app_cases():
     """BOOTP/DHCP (every kind of option Scapy reads, zero lengths, options cut short) and NTP
     (every mode and stratum class, MAC tails, extension fields, control messages) on Scapy's ports, each

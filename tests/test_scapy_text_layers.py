@@ -173,15 +173,47 @@ def _pppoed_cases():
         yield from (wire[:cut] for cut in range(14, len(wire) + 1))
 
 
+def _gre_more_cases():
+    """PPTP's enhanced GRE (RFC 2637) with and without sequence and acknowledgement numbers,
+    HDLC's bytes or not, PPP carrying IPv4, IPv6 (also with a one-byte protocol) and LCP
+    (Scapy's); GRE routing headers (RFC 1701: entries, the terminator, what follows as Raw;
+    on PPTP's GRE too); LLC/SNAP and EAPOL in GRE; each with an Ethernet trailer and cut at
+    every length."""
+    from scapy.layers.l2 import GRE_PPTP, GRErouting
+
+    ip4 = dict(src="192.0.2.1", dst="192.0.2.2")
+    tcp = sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=4321, dport=443, flags="S")
+    udp6 = sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5000, dport=9999) / b"abc"
+    sres = GRErouting(address_family=0x0800, SRE_offset=4, routing_info=b"\x0a\0\0\x01\x0a\0\0\x02") / GRErouting()
+    frames = [
+        sa.IP(**ip4) / GRE_PPTP(seqnum_present=1, acknum_present=1, call_id=7, sequence_number=5, ack_number=4)
+        / sa.HDLC() / sa.PPP() / tcp,
+        sa.IP(**ip4) / GRE_PPTP(seqnum_present=1, call_id=9, sequence_number=6) / sa.PPP(proto=0x57) / udp6,
+        sa.IP(**ip4) / GRE_PPTP(acknum_present=1, call_id=9, ack_number=6),
+        sa.IP(**ip4) / GRE_PPTP(call_id=3) / b"\x21" / tcp,
+        sa.IP(**ip4) / GRE_PPTP(seqnum_present=1, call_id=9) / sa.HDLC() / sa.PPP(proto=0xC021) / b"\x01\x01\x00\x04",
+        sa.IP(**ip4) / GRE_PPTP(routing_present=1, call_id=2) / sres / b"after",
+        sa.IP(**ip4) / sa.GRE(routing_present=1, key_present=1, key=77) / sres / tcp,
+        sa.IP(**ip4) / sa.GRE(routing_present=1, proto=0x86DD) / GRErouting(address_family=5, routing_info=b"xy"),
+        sa.IP(**ip4) / sa.GRE(proto=122) / sa.LLC(dsap=0x42, ssap=0x42, ctrl=3) / b"\0\0\0\0\0",
+        sa.IP(**ip4) / sa.GRE(proto=122) / sa.LLC() / sa.SNAP(code=0x9000) / b"snap",
+        sa.IP(**ip4) / sa.GRE(proto=0x888E, key_present=1, key=4) / sa.EAPOL() / sa.EAP(code=3, id=1),
+        sa.IP(**ip4) / sa.GRE(proto=0x888E, routing_present=1) / GRErouting(),
+    ]
+    for f in frames:
+        wire = bytes(sa.Ether(dst=BCAST) / f) + b"\0" * 4
+        yield from (wire[:cut] for cut in range(14, len(wire) + 1))
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),
          "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 280),
          "ntp-private": (built._ntp_private_cases, 2800), "ppp-control": (_ppp_control_cases, 1450),
-         "pppoe-discovery": (_pppoed_cases, 1500)}
+         "pppoe-discovery": (_pppoed_cases, 1500), "gre-pptp-routing": (_gre_more_cases, 640)}
 
 # the classes whose text this file is about (tunnels have their own tests)
-LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "VXLAN"} | {"Dot3"}
+LAYERS = {c.__name__ for c in fs._scapy_layers.CLASSES} - {"GRE", "GRE_PPTP", "GRErouting", "VXLAN"} | {"Dot3"}
 
 
 def _same_text(p: fp.Packet, s, where) -> None:
@@ -233,7 +265,7 @@ TUNNEL_LAYERS = {"GRE", "GRE_PPTP", "VXLAN"}
 def test_corpus_tunnels_print_as_scapy():
     """Every corpus packet Scapy reads a tunnel in (GRE, VXLAN, IP in IP/IPv6) or fastpkt
     decapsulates (Geneve, GTP-U, MPLS, ERSPAN: Raw to Scapy): Scapy's text, natively for all
-    but PPTP's GRE (GRE_PPTP, PPP) and RIP inside GRE: Scapy's."""
+    but PPP's control protocols in PPTP's GRE and RIP inside GRE: Scapy's."""
     d = corpus_dir()
     native = carried = 0
     for name in corpus_files():

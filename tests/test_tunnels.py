@@ -23,9 +23,12 @@ TUNNEL_FIELDS = ("vxlan.vni", "gre.key", "gtp.teid", "mpls.label", "geneve.vni",
                  "erspan.spanid")
 FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport",
           "tcp.dstport", "udp.srcport", "udp.dstport", "icmp.type", "gre.proto", "cmd.sgt") + TUNNEL_FIELDS
-# tcpdump-various_gre: GRE with Cisco MetaData (0x8909) carrying IPv4 (ICMP, PIM, keepalives).
+# tcpdump-various_gre: GRE with Cisco MetaData (0x8909) carrying IPv4 (ICMP, PIM, keepalives);
+# PPTP's GRE: tcpdump-pptp (LCP, an acknowledgement alone), ppp-grepackets (CCP, and DNS in
+# PPTP in 6in4), Zeek's gre-pptp (DNS).
 CORPUS_TUNNELS = ("tcpdump-vxlan.pcap", "ppp-grepackets.pcap", "ndpi-reasm_segv_anon.pcapng",
-                  "ppp-ip4_bad_fragment.pcap", "tcpdump-various_gre.pcap")
+                  "ppp-ip4_bad_fragment.pcap", "tcpdump-various_gre.pcap", "tcpdump-pptp.pcap",
+                  "zeek-baselines/gre-pptp.pcap")
 # GRE payloads fastpkt leaves undecoded (no tunnel recorded, so no gre.key) where tshark still
 # lists the header's key: keepalives (protocol 0: an IP header and GRE header to bounce back,
 # which tshark shows as ip:gre with nothing after) and CDP (0x2000, a layer 2 protocol).
@@ -604,3 +607,180 @@ def test_tunnel_key_outer_workers_and_refusals(corpus):
     for engine in (fp.streams, fp.client_hellos, fp.http):
         with pytest.raises(ValueError, match="tunnel_key='outer'"):
             engine(path, tunnel_key="outer")
+
+
+# ---- PPTP's enhanced GRE, GRE routing, Cisco MetaData fields (issues 14 and 18) ----
+# Built in a fresh interpreter (see SCAPY_TUNNELS). PPTP (RFC 2637 section 4.1) with and
+# without sequence/acknowledgement numbers and HDLC framing, carrying IPv4, IPv6 and LCP;
+# RFC 1701 routing (two SREs and the terminator, with and without the checksum bit); Cisco
+# MetaData in GRE and right after Ethernet (EtherType 0x8909: version, length, option, SGT,
+# then the EtherType), also in front of an 802.1Q tag.
+SCAPY_GRE_MORE = r"""
+import sys
+from scapy.all import IP, IPv6, TCP, UDP, Ether, Raw, wrpcap
+from scapy.layers.l2 import GRE, GRE_PPTP, GRErouting, Dot1Q
+from scapy.layers.ppp import HDLC, PPP
+
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+outer = IP(src="192.0.2.1", dst="192.0.2.2")
+inner = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=4000, dport=4001) / Raw(b"q" * 12)
+inner6 = IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=40000, dport=443, flags="S")
+sres = GRErouting(address_family=0x0800, SRE_offset=4, routing_info=bytes(range(1, 9))) / \
+    GRErouting(address_family=0x0800, routing_info=b"\xc0\x00\x02\x63") / GRErouting()
+wrpcap(sys.argv[1], [
+    Ether(**mac) / outer / GRE_PPTP(seqnum_present=1, acknum_present=1, call_id=7, sequence_number=5,
+                                    ack_number=4) / HDLC() / PPP(proto=0x0021) / inner,
+    Ether(**mac) / outer / GRE_PPTP(seqnum_present=1, call_id=9, sequence_number=6) / PPP(proto=0x0021) / inner,
+    Ether(**mac) / outer / GRE_PPTP(acknum_present=1, call_id=9, ack_number=6),
+    Ether(**mac) / outer / GRE_PPTP(seqnum_present=1, call_id=9, sequence_number=7) / HDLC()
+    / PPP(proto=0x0057) / inner6,
+    Ether(**mac) / outer / GRE_PPTP(seqnum_present=1, call_id=9, sequence_number=8) / HDLC()
+    / PPP(proto=0xc021) / Raw(bytes.fromhex("0101000a0506a1b2c3d4")),
+    Ether(**mac) / outer / GRE(routing_present=1, key_present=1, key=77, proto=0x0800) / sres / inner,
+    Ether(**mac) / outer / GRE(routing_present=1, chksum_present=1, seqnum_present=1, sequence_number=3,
+                               proto=0x86DD) / GRErouting() / inner6,
+    Ether(**mac) / outer / GRE(proto=0x8909, key_present=1, key=0x28) / Raw(bytes.fromhex("0800010100010105"))
+    / inner,
+    Ether(**mac, type=0x8909) / Raw(bytes.fromhex("0101000100a80800")) / inner,
+    Ether(**mac, type=0x8909) / Raw(bytes.fromhex("010100000fff8100")) / Dot1Q(vlan=5) / inner6,
+])
+"""
+GRE_MORE_FIELDS = ("gre.flags_and_version", "gre.flags.checksum", "gre.flags.routing", "gre.flags.key",
+                   "gre.flags.sequence_number", "gre.flags.strict_source_route",
+                   "gre.flags.recursion_control", "gre.flags.ack", "gre.flags.reserved",
+                   "gre.flags.version", "gre.proto", "gre.checksum", "gre.offset", "gre.key",
+                   "gre.key.payload_length", "gre.key.call_id", "gre.sequence_number", "gre.ack_number",
+                   "gre.routing.address_family", "gre.routing.sre_offset", "gre.routing.src_length",
+                   "gre.routing.information", "cmd.type", "cmd.version", "cmd.length", "cmd.options",
+                   "cmd.sgt")
+INNER_FIELDS = ("ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "udp.srcport",
+                "udp.dstport", "vlan.id")
+
+
+def tshark_values(path: Path, fields: tuple[str, ...]) -> list[dict[str, list[str]]]:
+    """Every occurrence of each field, per frame, as tshark prints them (-E occurrence=a)."""
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=;"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent"),
+                         check=True).stdout
+    return [{f: cell.split(";") if cell else [] for f, cell in zip(fields, line.split("\t"))}
+            for line in out.splitlines()]
+
+
+def tshark_text(value) -> str:
+    """A field value as tshark -T fields prints it (-n: numbers in decimal; bytes in hex;
+    booleans 1/0 as tshark 4 does, True/False as tshark 3)."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value)
+
+
+def same_values(mine: list, theirs: list[str]) -> bool:
+    if len(mine) != len(theirs):
+        return False
+    for m, t in zip(mine, theirs):
+        if t in ("True", "False") and isinstance(m, bool):
+            t = str(int(t == "True"))
+        if tshark_text(m) != (str(int(t, 16)) if t.startswith("0x") else t):
+            return False
+    return True
+
+
+def test_pptp_routing_and_cisco_metadata_fields_against_tshark(tmp_path, tshark_ok):
+    path = tmp_path / "gre_more.pcap"
+    subprocess.run([sys.executable, "-c", SCAPY_GRE_MORE, str(path)], check=True)
+    frames = list(fp.open(str(path)))
+    rows = tshark_values(path, GRE_MORE_FIELDS + INNER_FIELDS)
+    assert len(frames) == len(rows) == 10
+    for i, (p, row) in enumerate(zip(frames, rows)):
+        for name in GRE_MORE_FIELDS:
+            assert same_values(p.field(name, all=True), row[name]), (i + 1, name, p.field(name, all=True), row[name])
+        # the innermost addresses and ports: tshark's last occurrence
+        for name in INNER_FIELDS:
+            if (name.startswith("ip.") and p.ip is None) or (name.startswith("ipv6.") and p.ip6 is None):
+                continue  # tshark's is the outer header's (kept in outer_ip)
+            want = row[name][-1:]
+            assert same_values(p.field(name, all=True)[-1:], want), (i + 1, name)
+        assert p.anomalies == [] or p.anomalies == (), (i + 1, p.anomalies)
+    assert [p.tunnels for p in frames] == [
+        (("PPTP", 7),), (("PPTP", 9),), (("PPTP", 9),), (("PPTP", 9),), (("PPTP", 9),),
+        (("GRE", 77),), (("GRE", None),), (("GRE", 0x28),), (), ()]
+    assert frames[0].layers == ("Ether", "IP", "PPTP", "IP", "UDP")
+    assert frames[4].layers == ("Ether", "IP", "PPTP") and frames[4].ip is None
+    assert frames[4].outer_ip.dst == "192.0.2.2"
+    assert frames[8].layers == ("Ether", "IP", "UDP") and frames[8].udp.payload == b"q" * 12
+    # display filters over the new fields select tshark's frames
+    for expr in ("gre.key.call_id == 9 && gre.flags.ack == 1", "gre.flags.ack", "cmd.sgt == 168",
+                 "gre.routing.address_family == 2048", "gre.key.payload_length > 30"):
+        want = subprocess.run(["tshark", "-r", str(path), "-n", "-Y", expr, "-T", "fields", "-e", "frame.number"],
+                              capture_output=True, text=True, check=True,
+                              env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout.split()
+        flt = fp.compile_filter(expr)
+        assert [str(i + 1) for i, p in enumerate(frames) if flt.match(p)] == want, expr
+
+
+def test_gre_more_cut_at_every_length(tmp_path, tshark_ok):
+    """Each frame cut at every length (a snap length): never an exception; a header cut short
+    is tunnel_malformed with the outer packet kept; what is decoded has tshark's fields."""
+    from scapy.all import rdpcap, wrpcap
+
+    built = tmp_path / "gre_more.pcap"
+    subprocess.run([sys.executable, "-c", SCAPY_GRE_MORE, str(built)], check=True)
+    cut = []
+    for frame in rdpcap(str(built)):
+        whole = bytes(frame)
+        for n in range(14, len(whole)):
+            p = frame.__class__(whole[:n])
+            p.wirelen = len(whole)
+            cut.append(p)
+    path = tmp_path / "cut.pcap"
+    wrpcap(str(path), cut)
+    rows = tshark_values(path, GRE_MORE_FIELDS)
+    frames = list(fp.open(str(path)))
+    assert len(frames) == len(rows) == len(cut)
+    decoded = 0
+    for i, (p, row) in enumerate(zip(frames, rows)):
+        if not p.tunnels:
+            continue
+        decoded += 1
+        for name in GRE_MORE_FIELDS:
+            assert same_values(p.field(name, all=True), row[name]), (i, name)
+    assert decoded > 250
+
+
+def test_pptp_flows_against_tshark_conversations(tmp_path, tshark_ok):
+    """A PPTP session's two directions use each peer's call id: the inner connections are one
+    flow each (not keyed on the call id), with tshark's inner conversation counts."""
+    script = r"""
+import sys
+from scapy.all import IP, TCP, UDP, Ether, Raw, wrpcap
+from scapy.layers.l2 import GRE_PPTP
+from scapy.layers.ppp import HDLC, PPP
+
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+a, b = IP(src="192.0.2.1", dst="192.0.2.2"), IP(src="192.0.2.2", dst="192.0.2.1")
+frames, seq = [], 0
+for i in range(6):
+    for out, call, src, dst in ((a, 0x1111, "10.0.0.1", "10.0.0.2"), (b, 0x2222, "10.0.0.2", "10.0.0.1")):
+        seq += 1
+        l4 = UDP(sport=5000 if src == "10.0.0.1" else 53, dport=53 if src == "10.0.0.1" else 5000)
+        frames.append(Ether(**mac) / out / GRE_PPTP(seqnum_present=1, call_id=call, sequence_number=seq)
+                      / HDLC() / PPP(proto=0x21) / IP(src=src, dst=dst) / l4 / Raw(b"d" * (10 + i)))
+        frames.append(Ether(**mac) / out / GRE_PPTP(seqnum_present=1, call_id=call, sequence_number=seq)
+                      / PPP(proto=0x21) / IP(src=src, dst=dst)
+                      / TCP(sport=40000 if src == "10.0.0.1" else 80, dport=80 if src == "10.0.0.1" else 40000,
+                            flags="A", seq=i) / Raw(b"t" * i))
+wrpcap(sys.argv[1], frames)
+"""
+    path = tmp_path / "pptp.pcap"
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    df = fp.flows(str(path), **NO_SPLIT).to_pandas()
+    assert len(df) == 2 and list(map(str, df.tunnel)) == ["PPTP", "PPTP"] and df.tunnel_id.isna().all()
+    for proto, kind in ((17, "udp"), (6, "tcp")):
+        assert outer_conv(df[df.protocol == proto], True) == tshark_conv(path, kind, "vxlan"), kind
+    two = fp.flows(str(path), workers=2, **NO_SPLIT).to_pandas()   # the shard pass dissects GRE whole
+    key = ["src_ip", "src_port", "dst_ip", "dst_port", "fwd_packets", "rev_packets", "fwd_bytes", "rev_bytes"]
+    assert sorted(map(tuple, two[key].values.tolist())) == sorted(map(tuple, df[key].values.tolist()))

@@ -113,6 +113,7 @@ typedef enum {
     FP_TUN_MPLS,       /* RFC 3032 label stack; id: the bottom label */
     FP_TUN_IPIP,       /* IP in IP (RFC 2003, RFC 4213 6in4, RFC 2473 4in6/6in6); no id */
     FP_TUN_PPPOE,      /* RFC 2516 session stage; id: the session id */
+    FP_TUN_PPTP,       /* RFC 2637 enhanced GRE (version 1) carrying PPP; id: the call id */
     FP_TUN_COUNT
 } fp_tunnel_type;
 
@@ -176,6 +177,8 @@ typedef struct {
     uint8_t reassembled;   /* IP payload is a reassembled datagram (fp_dissect_datagram) */
     uint8_t fcs_len;       /* FP_DISSECT_FCS: FCS bytes captured at fcs_off, left out of the layers */
     uint32_t fcs_off;
+    uint32_t cmd_off;      /* Cisco MetaData after an Ethernet header (EtherType 0x8909): its
+                            * first byte, 0 when none (fp_dissect_cmd) */
     uint32_t payload_off;  /* innermost payload (after the last decoded header) */
     uint32_t payload_len;
     /* Tunnels, outer to inner: layer spans describe the innermost packet; the outermost
@@ -428,6 +431,8 @@ int fp_dissect_ip_in_ip(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end);
 int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end);
 int fp_dissect_mpls(fp_dctx *x, uint32_t off, uint32_t end);
 int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end);
+/* Cisco MetaData after EtherType 0x8909 at off..end, then the protocol it names. */
+void fp_dissect_cmd(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_icmp(fp_dctx *x, fp_layer_id id, uint32_t off, uint32_t end);

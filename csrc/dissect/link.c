@@ -64,6 +64,7 @@ void fp_dissect_ethertype(fp_dctx *x, uint32_t off, uint32_t end, uint16_t type)
     case 0x8864: /* PPPoE session stage */
         if (!fp_dissect_pppoe(x, off, end)) fp_set_payload(d, off, end);
         return;
+    case 0x8909: fp_dissect_cmd(x, off, end); return; /* Cisco MetaData (TrustSec SGT) */
     default: fp_set_payload(d, off, end); return;
     }
 }
@@ -241,6 +242,7 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     out->reassembled = (uint8_t)reassembled;
     out->tunnel_count = 0;
     out->outer_ip_id = FP_L_COUNT;
+    out->cmd_off = 0;
     out->payload_off = 0;
     out->payload_len = caplen;
 

@@ -1,10 +1,16 @@
 /* Encapsulations, decoded down to the innermost packet:
- *   GRE (RFC 2784, key and sequence number RFC 2890; version 0 only), carrying IPv4,
- *     IPv6, Ethernet (transparent Ethernet bridging, 0x6558), MPLS, or ERSPAN type I/II
- *     (0x88BE; type I has no ERSPAN header and no GRE sequence number) and type III (0x22EB,
- *     with its optional 8-byte platform subheader when the O bit is set); any of these behind
- *     Cisco MetaData (0x8909: an 8-byte shim naming the payload's EtherType and carrying a
- *     TrustSec SGT, laid out as Wireshark's packet-cisco-metadata.c reads it in GRE);
+ *   GRE (RFC 2784, key and sequence number RFC 2890), carrying IPv4, IPv6, Ethernet
+ *     (transparent Ethernet bridging, 0x6558), MPLS, or ERSPAN type I/II (0x88BE; type I has
+ *     no ERSPAN header and no GRE sequence number) and type III (0x22EB, with its optional
+ *     8-byte platform subheader when the O bit is set); RFC 1701's routing present bit brings
+ *     the checksum and offset words and a list of Source Route Entries after the sequence
+ *     number, ended by one with address family 0 and length 0 (as Wireshark reads them); any
+ *     of these payloads behind Cisco MetaData (0x8909: an 8-byte shim naming the payload's
+ *     EtherType and carrying a TrustSec SGT, laid out as Wireshark's packet-cisco-metadata.c
+ *     reads it in GRE);
+ *   PPTP's enhanced GRE (RFC 2637 section 4.1: version 1, protocol 0x880B, the key field the
+ *     payload length and the peer's call id, optional sequence and acknowledgement numbers)
+ *     carrying PPP, its IPv4 or IPv6 packet decoded;
  *   VXLAN (RFC 7348 section 5, UDP 4789; the I flag must be set), Geneve (RFC 8926 section
  *     3.4, UDP 6081, version 0, options skipped), GTP-U (3GPP TS 29.281 section 5.1, UDP
  *     2152, G-PDU messages, extension headers walked); their ports are a process-wide
@@ -15,7 +21,9 @@
  *   IP in IP (RFC 2003), IPv6 in IPv4 (RFC 4213 section 3.5), IPv4/IPv6 in IPv6 (RFC 2473);
  *   PPPoE session stage (RFC 2516 section 4) carrying IPv4 or IPv6.
  * Unless FP_DISSECT_NO_TUNNELS (fp_dissect_ex). Each decoded encapsulation is one fp_tunnel; the layer spans then describe the inner
- * packet (the outermost IP header is kept in d->outer_ip). */
+ * packet (the outermost IP header is kept in d->outer_ip). Cisco MetaData directly after an
+ * Ethernet header (EtherType 0x8909, Wireshark's other registration) is a link-level shim,
+ * no tunnel: fp_dissect_cmd. */
 #include "cursor.h"
 #include "dissect.h"
 #include "fields.h"
@@ -23,7 +31,7 @@
 const char *const fp_tunnel_names[FP_TUN_COUNT] = {
     [FP_TUN_GRE] = "GRE",       [FP_TUN_ERSPAN] = "ERSPAN", [FP_TUN_VXLAN] = "VXLAN",
     [FP_TUN_GENEVE] = "Geneve", [FP_TUN_GTPU] = "GTP_U",    [FP_TUN_MPLS] = "MPLS",
-    [FP_TUN_IPIP] = "IPIP",     [FP_TUN_PPPOE] = "PPPoE",
+    [FP_TUN_IPIP] = "IPIP",     [FP_TUN_PPPOE] = "PPPoE",  [FP_TUN_PPTP] = "PPTP",
 };
 
 #define LINK_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
@@ -119,6 +127,53 @@ static int erspan(fp_dctx *x, uint16_t proto, int gre_seq, uint32_t off, uint32_
     return 1;
 }
 
+/* GRE flag bits (RFC 1701 section 2.1, RFC 2637 section 4.1: A is PPTP's). */
+#define GRE_C 0x8000u
+#define GRE_R 0x4000u
+#define GRE_K 0x2000u
+#define GRE_S 0x1000u
+#define GRE_A 0x0080u
+#define GRE_HAS_CO(flags) (((flags) & (GRE_C | GRE_R)) != 0) /* checksum and offset words */
+
+/* Where version 0's routing field starts, from the flags. */
+static uint32_t gre_routing_at(uint16_t flags)
+{
+    return 4 + 4u * ((uint32_t)GRE_HAS_CO(flags) + ((flags & GRE_K) != 0) + ((flags & GRE_S) != 0));
+}
+
+/* PPP after PPTP's GRE header: HDLC's address and control bytes when it starts 0xFF 0x03
+ * (RFC 1662), the protocol in one byte when odd (RFC 1661 section 2), IPv4 or IPv6 decoded. */
+static void pptp_ppp(fp_dctx *x, fp_tunnel *t, uint32_t in, uint32_t end)
+{
+    uint32_t at = end - in >= 2 && x->data[in] == 0xff && x->data[in + 1] == 0x03 ? in + 2 : in;
+    uint16_t proto;
+    if (at < end && (x->data[at] & 1)) {
+        proto = x->data[at++];
+    } else if (end - at >= 2) {
+        proto = fp_load_be16(x->data + at);
+        at += 2;
+    } else {
+        fp_set_payload(x->d, in, end); /* an acknowledgement alone, or PPP cut short */
+        return;
+    }
+    t->hlen += at - in;
+    if (proto == 0x0021 || proto == 0x0057) inner_ip(x, at, end);
+    else fp_set_payload(x->d, at, end);
+}
+
+static int pptp(fp_dctx *x, const fp_cursor *c, uint16_t flags, uint32_t off, uint32_t end)
+{
+    /* RFC 2637: C and R are 0, K is 1; headers that say otherwise are left undecoded */
+    if (fp_peek_be16(c, 2) != 0x880b || (flags & (GRE_C | GRE_R | GRE_K)) != GRE_K) return 0;
+    uint32_t hlen = 8 + 4u * (uint32_t)(((flags & GRE_S) != 0) + ((flags & GRE_A) != 0));
+    if (!fp_cur_has(c, hlen)) return malformed(x);
+    fp_tunnel *t = enter(x, FP_TUN_PPTP, off, hlen, 0);
+    if (t == NULL) return 0;
+    with_id(t, fp_peek_be16(c, 6));
+    pptp_ppp(x, t, off + hlen, end);
+    return 1;
+}
+
 int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
 {
     if (!x->tunnels) return 0;
@@ -126,10 +181,20 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
     c.ptr += off;
     if (!fp_cur_has(&c, 4)) return malformed(x);
     uint16_t flags = fp_peek_be16(&c, 0), proto = fp_peek_be16(&c, 2);
-    if (flags & 0x0007) return 0; /* version 1 is PPTP's enhanced GRE: not decoded */
-    int has_csum = (flags & 0x8000) != 0, has_key = (flags & 0x2000) != 0, has_seq = (flags & 0x1000) != 0;
-    uint32_t hlen = 4 + 4u * (uint32_t)(has_csum + has_key + has_seq);
+    if ((flags & 0x0007) == 1) return pptp(x, &c, flags, off, end);
+    if (flags & 0x0007) return 0;
+    uint32_t hlen = gre_routing_at(flags);
     if (!fp_cur_has(&c, hlen)) return malformed(x);
+    if (flags & GRE_R) { /* each SRE: address family, offset, length, that many bytes */
+        for (;;) {
+            if (!fp_cur_has(&c, hlen + 4)) return malformed(x);
+            uint16_t af = fp_peek_be16(&c, hlen);
+            uint8_t len = fp_peek_u8(&c, hlen + 3);
+            hlen += 4 + len;
+            if (af == 0 && len == 0) break;
+        }
+        if (!fp_cur_has(&c, hlen)) return malformed(x);
+    }
     if (proto == 0x8909) { /* Cisco MetaData (TrustSec SGT): the payload's protocol, version,
                               length, option, SGT, then the payload; counted in GRE's header */
         if (!fp_cur_has(&c, hlen + 8)) return malformed(x);
@@ -141,7 +206,7 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
         return 0;
     fp_tunnel *t = enter(x, FP_TUN_GRE, off, hlen, proto == 0x6558);
     if (t == NULL) return 0;
-    if (has_key) with_id(t, fp_peek_be32(&c, 4 + 4u * (uint32_t)has_csum));
+    if (flags & GRE_K) with_id(t, fp_peek_be32(&c, GRE_HAS_CO(flags) ? 8 : 4));
     uint32_t in = off + hlen;
     switch (proto) {
     case 0x6558: inner_ethernet(x, in, end); break;
@@ -149,11 +214,25 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
         if (!fp_dissect_mpls(x, in, end)) fp_set_payload(x->d, in, end);
         break;
     case 0x88be: case 0x22eb:
-        if (!erspan(x, proto, has_seq, in, end)) fp_set_payload(x->d, in, end);
+        if (!erspan(x, proto, (flags & GRE_S) != 0, in, end)) fp_set_payload(x->d, in, end);
         break;
     default: inner_ip(x, in, end); break;
     }
     return 1;
+}
+
+/* Cisco MetaData on Ethernet: version, length, option, SGT, then the payload's EtherType
+ * (Wireshark's layout for this registration, unlike GRE's). The first one is recorded in
+ * d->cmd_off; a second is left raw, which bounds the recursion. */
+void fp_dissect_cmd(fp_dctx *x, uint32_t off, uint32_t end)
+{
+    if (x->d->cmd_off != 0 || end - off < 8) {
+        if (x->d->cmd_off == 0) x->d->anomalies |= FP_ANOM_LINK_TRUNC;
+        fp_set_payload(x->d, off, end);
+        return;
+    }
+    x->d->cmd_off = off;
+    fp_dissect_ethertype(x, off + 8, end, fp_load_be16(x->data + off + 6));
 }
 
 int fp_dissect_ip_in_ip(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end)
@@ -324,7 +403,7 @@ int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end)
     return 1;
 }
 
-/* ---- Fields (Wireshark's gre, erspan, vxlan, geneve, gtp, mpls, pppoe) ---- */
+/* ---- Fields (Wireshark's gre, cmd, erspan, vxlan, geneve, gtp, mpls, pppoe) ---- */
 
 /* The id of each tunnel of type `arg`; for MPLS every label of the stack, top first. */
 static int tunnel_ids(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
@@ -351,15 +430,143 @@ static int tunnel_ids(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     return n;
 }
 
+/* The GRE header words (Wireshark's gre.*) of every GRE and PPTP tunnel record, outer to
+ * inner, where the header's flags place them (RFC 1701 section 2.1, RFC 2637 section 4.1);
+ * `arg` says which word. GRE headers not decoded (keepalives, protocols not listed) have no
+ * record, so no fields. */
+enum { GW_FLAGS, GW_ACK_BIT, GW_RESERVED, GW_PROTO, GW_CSUM, GW_OFFSET, GW_KEY, GW_PLEN, GW_CALL, GW_SEQ, GW_ACK };
+
+static int gre_word_at(uint16_t flags, int which, uint32_t *at)
+{
+    int pptp = (flags & 0x0007) == 1, key = (flags & GRE_K) != 0, seq = (flags & GRE_S) != 0;
+    uint32_t key_at = GRE_HAS_CO(flags) ? 8 : 4, seq_at = key_at + (key ? 4 : 0);
+    switch (which) {
+    case GW_FLAGS: case GW_RESERVED: *at = 0; return 1;
+    case GW_ACK_BIT: *at = 0; return pptp; /* version 0's bit 8 is reserved */
+    case GW_PROTO: *at = 2; return 1;
+    case GW_CSUM: *at = 4; return GRE_HAS_CO(flags);
+    case GW_OFFSET: *at = 6; return GRE_HAS_CO(flags);
+    case GW_KEY: *at = key_at; return key && !pptp;
+    case GW_PLEN: *at = key_at; return key && pptp;
+    case GW_CALL: *at = key_at + 2; return key && pptp;
+    case GW_SEQ: *at = seq_at; return seq;
+    default: *at = seq_at + (seq ? 4 : 0); return pptp && (flags & GRE_A);
+    }
+}
+
+static int gre_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    int n = 0;
+    for (int i = 0; i < d->tunnel_count; i++) {
+        const fp_tunnel *t = &d->tunnel[i];
+        uint32_t at;
+        if (t->type != FP_TUN_GRE && t->type != FP_TUN_PPTP) continue;
+        if (!gre_word_at(fp_load_be16(x->data + t->off), f->arg, &at)) continue;
+        fp_field_value v;
+        fp_field_decode(f, x->data + t->off + at, &v);
+        if (f->arg == GW_RESERVED) /* PPTP's A bit is not among them */
+            v.u = (v.u & (t->type == FP_TUN_PPTP ? 0x78u : 0xf8u)) >> 3;
+        n++;
+        if (visit(arg, &v)) return n;
+    }
+    return n;
+}
+
+/* The Source Route Entries of version 0 headers with the routing bit, terminator included
+ * (tshark lists it): `offset` is the byte in the entry, FP_FT_BYTES the routing information. */
+static int gre_sres(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    int n = 0;
+    for (int i = 0; i < d->tunnel_count; i++) {
+        const fp_tunnel *t = &d->tunnel[i];
+        uint16_t flags;
+        if (t->type != FP_TUN_GRE || !((flags = fp_load_be16(x->data + t->off)) & GRE_R)) continue;
+        /* the walk in fp_dissect_gre found the terminator inside the header span */
+        for (uint32_t at = t->off + gre_routing_at(flags);;) {
+            const uint8_t *sre = x->data + at;
+            fp_field_value v;
+            if (f->type == FP_FT_BYTES) {
+                v = (fp_field_value){0, sre + 4, sre[3]};
+            } else {
+                fp_field_decode(f, sre + f->offset, &v);
+            }
+            if (f->type != FP_FT_BYTES || sre[3] != 0) { /* tshark lists no empty information */
+                n++;
+                if (visit(arg, &v)) return n;
+            }
+            if (fp_load_be16(sre) == 0 && sre[3] == 0) break;
+            at += 4u + sre[3];
+        }
+    }
+    return n;
+}
+
+/* Cisco MetaData: after an Ethernet header (d->cmd_off), then in each GRE header of protocol
+ * 0x8909 (its last 8 bytes). `offset` is the field's place in GRE's layout (type, version,
+ * length, options, SGT); Ethernet's puts the type last, so the others move up 2 bytes. */
+static int cmd_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    const fp_dissection *d = x->d;
+    int n = 0;
+    fp_field_value v;
+    if (d->cmd_off != 0) {
+        fp_field_decode(f, x->data + d->cmd_off + (f->offset + 6u) % 8u, &v);
+        n++;
+        if (visit(arg, &v)) return n;
+    }
+    for (int i = 0; i < d->tunnel_count; i++) {
+        const fp_tunnel *t = &d->tunnel[i];
+        if (t->type != FP_TUN_GRE || fp_load_be16(x->data + t->off + 2) != 0x8909) continue;
+        fp_field_decode(f, x->data + t->off + t->hlen - 8 + f->offset, &v);
+        n++;
+        if (visit(arg, &v)) return n;
+    }
+    return n;
+}
+
 #define TUNNEL_ID(name, bits, mask, type) {name, FP_FT_UINT, bits, FP_L_COUNT, type, 0, mask, tunnel_ids}
-static const fp_field gre_fields[] = {TUNNEL_ID("gre.key", 32, 0, FP_TUN_GRE)};
+#define GRE_WORD(name, type, bits, which, mask) {name, type, bits, FP_L_COUNT, which, 0, mask, gre_words}
+#define GRE_FLAG(name, mask) GRE_WORD(name, FP_FT_BOOL, 16, GW_FLAGS, mask)
+#define GRE_SRE(name, type, bits, off) {name, type, bits, FP_L_COUNT, 0, off, 0, gre_sres}
+#define CMD_WORD(name, bits, off) {name, FP_FT_UINT, bits, FP_L_COUNT, 0, off, 0, cmd_words}
+static const fp_field gre_fields[] = {
+    GRE_WORD("gre.flags_and_version", FP_FT_UINT, 16, GW_FLAGS, 0),
+    GRE_FLAG("gre.flags.checksum", GRE_C),
+    GRE_FLAG("gre.flags.routing", GRE_R),
+    GRE_FLAG("gre.flags.key", GRE_K),
+    GRE_FLAG("gre.flags.sequence_number", GRE_S),
+    GRE_FLAG("gre.flags.strict_source_route", 0x0800),
+    GRE_WORD("gre.flags.recursion_control", FP_FT_UINT, 16, GW_FLAGS, 0x0700),
+    GRE_WORD("gre.flags.ack", FP_FT_BOOL, 16, GW_ACK_BIT, GRE_A),
+    GRE_WORD("gre.flags.reserved", FP_FT_UINT, 16, GW_RESERVED, 0),
+    GRE_WORD("gre.flags.version", FP_FT_UINT, 16, GW_FLAGS, 0x0007),
+    GRE_WORD("gre.proto", FP_FT_UINT, 16, GW_PROTO, 0),
+    GRE_WORD("gre.checksum", FP_FT_UINT, 16, GW_CSUM, 0),
+    GRE_WORD("gre.offset", FP_FT_UINT, 16, GW_OFFSET, 0),
+    GRE_WORD("gre.key", FP_FT_UINT, 32, GW_KEY, 0),
+    GRE_WORD("gre.key.payload_length", FP_FT_UINT, 16, GW_PLEN, 0),
+    GRE_WORD("gre.key.call_id", FP_FT_UINT, 16, GW_CALL, 0),
+    GRE_WORD("gre.sequence_number", FP_FT_UINT, 32, GW_SEQ, 0),
+    GRE_WORD("gre.ack_number", FP_FT_UINT, 32, GW_ACK, 0),
+    GRE_SRE("gre.routing.address_family", FP_FT_UINT, 16, 0),
+    GRE_SRE("gre.routing.sre_offset", FP_FT_UINT, 8, 2),
+    GRE_SRE("gre.routing.src_length", FP_FT_UINT, 8, 3),
+    GRE_SRE("gre.routing.information", FP_FT_BYTES, 0, 4),
+};
 static const fp_field erspan_fields[] = {TUNNEL_ID("erspan.spanid", 16, 0x3ff, FP_TUN_ERSPAN)};
 static const fp_field vxlan_fields[] = {TUNNEL_ID("vxlan.vni", 24, 0, FP_TUN_VXLAN)};
 static const fp_field geneve_fields[] = {TUNNEL_ID("geneve.vni", 24, 0, FP_TUN_GENEVE)};
 static const fp_field gtp_fields[] = {TUNNEL_ID("gtp.teid", 32, 0, FP_TUN_GTPU)};
 static const fp_field mpls_fields[] = {TUNNEL_ID("mpls.label", 32, 0xfffff000, FP_TUN_MPLS)};
 static const fp_field pppoe_fields[] = {TUNNEL_ID("pppoe.session_id", 16, 0, FP_TUN_PPPOE)};
+static const fp_field cmd_fields[] = {
+    CMD_WORD("cmd.type", 16, 0),   CMD_WORD("cmd.version", 8, 2), CMD_WORD("cmd.length", 8, 3),
+    CMD_WORD("cmd.options", 16, 4), CMD_WORD("cmd.sgt", 16, 6),
+};
 FP_FIELD_TABLE(fp_fields_gre, "gre", gre_fields);
+FP_FIELD_TABLE(fp_fields_cmd, "cmd", cmd_fields);
 FP_FIELD_TABLE(fp_fields_erspan, "erspan", erspan_fields);
 FP_FIELD_TABLE(fp_fields_vxlan, "vxlan", vxlan_fields);
 FP_FIELD_TABLE(fp_fields_geneve, "geneve", geneve_fields);

@@ -139,9 +139,10 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
     k->ip_version = (uint8_t)version;
     k->proto = d->ip_proto;
     k->vlan = (FP_HAS(d, FP_L_VLAN) && d->vlan_count) ? (uint16_t)(d->vlan[0].tci & 0x0fff) : FP_FLOW_NO_VLAN;
-    if (d->tunnel_count) { /* GTP-U TEIDs and MPLS labels differ by direction: not keyed on */
+    if (d->tunnel_count) { /* GTP-U TEIDs, MPLS labels and PPTP call ids differ by direction:
+                              not keyed on */
         const fp_tunnel *t = &d->tunnel[d->tunnel_count - 1];
-        int keyed = t->has_id && t->type != FP_TUN_GTPU && t->type != FP_TUN_MPLS;
+        int keyed = t->has_id && t->type != FP_TUN_GTPU && t->type != FP_TUN_MPLS && t->type != FP_TUN_PPTP;
         k->tunnel_type = (uint8_t)(t->type | (keyed ? FP_FLOW_TUNNEL_HAS_ID : 0));
         k->tunnel_id = keyed ? t->id : 0;
     }

@@ -20,7 +20,7 @@ typedef enum { CK_U64, CK_U32, CK_U8, CK_F64, CK_TIME, CK_MU64, CK_MU16, CK_MU8,
     X(src_port, CK_MU16, "client port") X(dst_port, CK_MU16, "server port")                  \
     X(protocol, CK_U8, "IP protocol number") X(protocol_name, CK_CAT, "TCP, UDP, ICMP ...")  \
     X(ip_version, CK_U8, "4 or 6") X(vlan, CK_MU16, "outer VLAN id")                         \
-    X(tunnel, CK_CAT, "innermost encapsulation: VXLAN, GRE, GTP_U, MPLS ...")                \
+    X(tunnel, CK_CAT, "innermost encapsulation: VXLAN, GRE, PPTP, GTP_U, MPLS ...")                \
     X(tunnel_id, CK_MU64, "its VNI, GRE key, ERSPAN or PPPoE session (keyed on)")             \
     X(icmp_type, CK_MU8, "first packet's ICMP type") X(icmp_code, CK_MU8, "its code")        \
     X(fwd_packets, CK_U64, "client to server") X(fwd_bytes, CK_U64, "wire bytes")            \
