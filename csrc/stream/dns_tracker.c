@@ -18,6 +18,7 @@ void fp_dns_tracker_init(fp_dns_tracker *t, fp_budget *budget, int64_t timeout_n
     memset(t, 0, sizeof *t);
     t->budget = budget;
     t->timeout_ns = timeout_ns;
+    t->clock_ns = INT64_MIN; /* no tick yet: a transaction counts from its own time */
     t->emit = emit;
     t->emit_ctx = ctx;
     t->sh.budget = budget;
@@ -168,6 +169,7 @@ static fp_dns_txn *txn_open(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f,
     else t->oldest = x;
     t->newest = x;
     x->open_ns = t->now_ns;
+    x->tick_ns = t->now_ns > t->clock_ns ? t->now_ns : t->clock_ns;
     x->query_ns = x->response_ns = FP_FLOW_NO_TIME;
     if (c->open_tail) c->open_tail->next = x;
     else c->open = x;
@@ -563,7 +565,8 @@ int fp_dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flo
 
 void fp_dns_tick(fp_dns_tracker *t, int64_t now_ns)
 {
-    while (t->oldest && now_ns - t->oldest->open_ns >= t->timeout_ns) {
+    t->clock_ns = now_ns;
+    while (t->oldest && now_ns - t->oldest->tick_ns >= t->timeout_ns) {
         fp_dns_conn *c = t->oldest->conn; /* its head: both lists are in opening order */
         close_head(t, c, 0);
         if (!c->tcp && c->open == NULL) { /* UDP has no framing state to keep */
