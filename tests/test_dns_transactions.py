@@ -660,6 +660,26 @@ def test_clock_running_back_closes_the_same_rows_in_every_worker(tmp_path):
         assert [tuple(t) for t in tx] == rows, workers
         assert tx.stats["workers"] == workers and tx.stats["reversal_risks"] == 0
 
+
+def test_message_cut_by_the_capture_end_counts_its_bytes(tmp_path):
+    """A connection whose capture ends inside a message (the last 5 bytes of the second
+    query never came): the bytes of that message are in no framed message, so they are
+    counted as skipped (2 + its length - 5, from Scapy's bytes), as a trial message's or the
+    kept tail's are at the connection's end, and the first query is a row."""
+    q1, q2 = bytes(_query("one.example", qid=301)), bytes(_query("two.example", qid=302))
+    c2s, starts = _framed([q1, q2])
+    sent = c2s[:-5]
+    ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
+    frames = [sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40031, dport=53, flags="S", seq=999),
+              sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40031, flags="SA", seq=8999, ack=1000),
+              sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40031, dport=53, flags="A", seq=1000, ack=9000),
+              sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40031, dport=53, flags="PA", seq=1000, ack=9000) / sent]
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    assert [t.trans_id for t in tx] == [301]
+    st = tx.stats["dns"]
+    assert (st["tcp_messages"], st["tcp_skipped_bytes"]) == (1, len(sent) - starts[1])
+
+
 def test_flood_under_a_small_budget_counts_what_it_cuts(tmp_path):
     """The same flood under max_memory=2 MiB: the flow table evicts its oldest connections to
     stay within it, each eviction counted (stats['evicted']); a transaction still open in an

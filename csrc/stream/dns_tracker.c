@@ -293,13 +293,12 @@ static void tcp_dir_reset(fp_dns_tracker *t, fp_dns_tcp_dir *d)
     d->need = d->got = 0;
 }
 
-/* Bytes of a direction that no message will hold: the kept tail, and a message on trial
- * (its prefix and what was gathered) or one cut short. */
-static uint64_t tcp_dir_unframed(const fp_dns_tcp_dir *d, int cut)
+/* Bytes of a direction that no message will hold once its framing ends (a gap, the
+ * connection's end): the kept tail, and the message being gathered (its prefix and what
+ * came of it), on trial or not. */
+static uint64_t tcp_dir_unframed(const fp_dns_tcp_dir *d)
 {
-    uint64_t n = d->tail_len;
-    if (d->trial || cut) n += d->have_prefix + (d->have_prefix == 2 ? d->got : 0);
-    return n;
+    return (uint64_t)d->tail_len + d->have_prefix + (d->have_prefix == 2 ? d->got : 0);
 }
 
 /* A header that could start a message of n bytes (RFC 1035 section 4.1.1): Z clear, an
@@ -405,7 +404,7 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     }
     if (gap && !d->dead) { /* framing is lost: the next bytes may be anywhere in a message */
         t->stats.tcp_gaps++;
-        t->stats.tcp_skipped_bytes += tcp_dir_unframed(d, 1); /* the message cut, the hunted tail */
+        t->stats.tcp_skipped_bytes += tcp_dir_unframed(d); /* the message cut, the hunted tail */
         for (fp_dns_txn *x = c->open; x; x = x->next) x->anomalies |= FP_DNS_TXN_A(TCP_GAP);
         tcp_dir_reset(t, d);
         d->hunting = d->lost = 1;
@@ -582,7 +581,8 @@ void fp_dns_conn_end(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, int ev
         c->flow = f;
         fp_reasm_finish(&t->sh, c->r);
         c->flow = NULL;
-        for (int i = 0; i < 2; i++) t->stats.tcp_skipped_bytes += tcp_dir_unframed(&c->dir[i], 0);
+        for (int i = 0; i < 2; i++) /* a message cut by the end is in no framed one */
+            if (!c->dir[i].dead) t->stats.tcp_skipped_bytes += tcp_dir_unframed(&c->dir[i]);
     }
     while (c->open) close_head(t, c, evicted ? FP_DNS_TXN_A(EVICTED) : 0);
     fp_dns_conn_free(t, c);

@@ -116,7 +116,8 @@ typedef struct {
     uint64_t short_messages;    /* shorter than a DNS header: no transaction id, no row */
     uint64_t tcp_gaps, closed_at_cap, evicted, oom;
     uint64_t tcp_resyncs;       /* framing found again by search after a gap or skipped bytes */
-    uint64_t tcp_skipped_bytes; /* TCP bytes in no framed message (mid-stream starts, after gaps) */
+    uint64_t tcp_skipped_bytes; /* TCP bytes in no framed message (mid-stream starts, after
+                                   gaps, a message cut by the connection's end) */
     uint64_t state_peak_bytes;  /* most DNS state held at once after a packet: connections, open
                                    transactions, framing (closed ones waiting for output aside) */
 } fp_dns_stats;
