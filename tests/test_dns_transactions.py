@@ -627,6 +627,57 @@ def test_flood_state_follows_the_timeout_not_the_capture(tmp_path):
     assert [tuple(t) for t in fp.dns(path, timeout=1.0, progress=False, workers=2)] == rows
 
 
+
+def test_clock_running_back_closes_the_same_rows_in_every_worker(tmp_path):
+    """A capture whose timestamps step back (merged interfaces): a query stamped before the
+    clock sits in the tick's opening-order list behind newer ones. Each worker of a parallel
+    run holds only its shards' transactions, so a tick testing each one's own timestamp
+    closed it at a different packet in each layout (rows out of the one-worker order). 30
+    one-off queries 0.1 s apart from distinct clients, one in three stamped 0.5 s early, half
+    answered 20 ms later (Scapy's bytes), timeout 0.3 s; the capture spans less than the
+    5 s close grace, so no flow expiry decision is at risk and the workers really run."""
+    q, a = bytes(_query("back.example", qid=0)), bytes(_answer("back.example", qid=0))
+    server = bytes([10, 0, 0, 53])
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]
+    for i in range(30):
+        client, port = bytes([10, 2, 0, i]), 2000 + i
+        t = i * 0.1 - (0.5 if i % 3 == 0 else 0.0)
+        msgs = [(client, server, port, 53, q, t)] + ([(server, client, 53, port, a, t + 0.02)] if i % 2 else [])
+        for src, dst, sport, dport, msg, ts in msgs:
+            msg = struct.pack("!H", i) + msg[2:]
+            udp = struct.pack("!HHHH", sport, dport, 8 + len(msg), 0) + msg
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst) + udp
+            us = 1_700_000_010_000_000 + round(ts * 1e6)
+            out.append(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(ip), len(ip)) + ip)
+    path = str(tmp_path / "back.pcap")
+    Path(path).write_bytes(b"".join(out))
+    rows = [tuple(t) for t in fp.dns(path, timeout=0.3, progress=False)]
+    assert len(rows) == 30 and sum(1 for r in rows if r[0] is not None) == 30
+    for workers in (2, 3, 4):
+        tx = fp.dns(path, timeout=0.3, progress=False, workers=workers)
+        assert [tuple(t) for t in tx] == rows, workers
+        assert tx.stats["workers"] == workers and tx.stats["reversal_risks"] == 0
+
+
+def test_message_cut_by_the_capture_end_counts_its_bytes(tmp_path):
+    """A connection whose capture ends inside a message (the last 5 bytes of the second
+    query never came): the bytes of that message are in no framed message, so they are
+    counted as skipped (2 + its length - 5, from Scapy's bytes), as a trial message's or the
+    kept tail's are at the connection's end, and the first query is a row."""
+    q1, q2 = bytes(_query("one.example", qid=301)), bytes(_query("two.example", qid=302))
+    c2s, starts = _framed([q1, q2])
+    sent = c2s[:-5]
+    ip_c, ip_s = sa.IP(src=CLIENT, dst=SERVER), sa.IP(src=SERVER, dst=CLIENT)
+    frames = [sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40031, dport=53, flags="S", seq=999),
+              sa.Ether(dst=BCAST) / ip_s / sa.TCP(sport=53, dport=40031, flags="SA", seq=8999, ack=1000),
+              sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40031, dport=53, flags="A", seq=1000, ack=9000),
+              sa.Ether(dst=BCAST) / ip_c / sa.TCP(sport=40031, dport=53, flags="PA", seq=1000, ack=9000) / sent]
+    tx = fp.dns(_write(tmp_path, frames), progress=False)
+    assert [t.trans_id for t in tx] == [301]
+    st = tx.stats["dns"]
+    assert (st["tcp_messages"], st["tcp_skipped_bytes"]) == (1, len(sent) - starts[1])
+
+
 def test_flood_under_a_small_budget_counts_what_it_cuts(tmp_path):
     """The same flood under max_memory=2 MiB: the flow table evicts its oldest connections to
     stay within it, each eviction counted (stats['evicted']); a transaction still open in an

@@ -18,6 +18,7 @@ void fp_dns_tracker_init(fp_dns_tracker *t, fp_budget *budget, int64_t timeout_n
     memset(t, 0, sizeof *t);
     t->budget = budget;
     t->timeout_ns = timeout_ns;
+    t->clock_ns = INT64_MIN; /* no tick yet: a transaction counts from its own time */
     t->emit = emit;
     t->emit_ctx = ctx;
     t->sh.budget = budget;
@@ -168,6 +169,7 @@ static fp_dns_txn *txn_open(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f,
     else t->oldest = x;
     t->newest = x;
     x->open_ns = t->now_ns;
+    x->tick_ns = t->now_ns > t->clock_ns ? t->now_ns : t->clock_ns;
     x->query_ns = x->response_ns = FP_FLOW_NO_TIME;
     if (c->open_tail) c->open_tail->next = x;
     else c->open = x;
@@ -291,13 +293,12 @@ static void tcp_dir_reset(fp_dns_tracker *t, fp_dns_tcp_dir *d)
     d->need = d->got = 0;
 }
 
-/* Bytes of a direction that no message will hold: the kept tail, and a message on trial
- * (its prefix and what was gathered) or one cut short. */
-static uint64_t tcp_dir_unframed(const fp_dns_tcp_dir *d, int cut)
+/* Bytes of a direction that no message will hold once its framing ends (a gap, the
+ * connection's end): the kept tail, and the message being gathered (its prefix and what
+ * came of it), on trial or not. */
+static uint64_t tcp_dir_unframed(const fp_dns_tcp_dir *d)
 {
-    uint64_t n = d->tail_len;
-    if (d->trial || cut) n += d->have_prefix + (d->have_prefix == 2 ? d->got : 0);
-    return n;
+    return (uint64_t)d->tail_len + d->have_prefix + (d->have_prefix == 2 ? d->got : 0);
 }
 
 /* A header that could start a message of n bytes (RFC 1035 section 4.1.1): Z clear, an
@@ -403,7 +404,7 @@ static void tcp_sink(void *ctx, void *user, int dir, uint64_t offset, uint64_t g
     }
     if (gap && !d->dead) { /* framing is lost: the next bytes may be anywhere in a message */
         t->stats.tcp_gaps++;
-        t->stats.tcp_skipped_bytes += tcp_dir_unframed(d, 1); /* the message cut, the hunted tail */
+        t->stats.tcp_skipped_bytes += tcp_dir_unframed(d); /* the message cut, the hunted tail */
         for (fp_dns_txn *x = c->open; x; x = x->next) x->anomalies |= FP_DNS_TXN_A(TCP_GAP);
         tcp_dir_reset(t, d);
         d->hunting = d->lost = 1;
@@ -563,7 +564,8 @@ int fp_dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flo
 
 void fp_dns_tick(fp_dns_tracker *t, int64_t now_ns)
 {
-    while (t->oldest && now_ns - t->oldest->open_ns >= t->timeout_ns) {
+    t->clock_ns = now_ns;
+    while (t->oldest && now_ns - t->oldest->tick_ns >= t->timeout_ns) {
         fp_dns_conn *c = t->oldest->conn; /* its head: both lists are in opening order */
         close_head(t, c, 0);
         if (!c->tcp && c->open == NULL) { /* UDP has no framing state to keep */
@@ -579,7 +581,8 @@ void fp_dns_conn_end(fp_dns_tracker *t, fp_dns_conn *c, const fp_flow *f, int ev
         c->flow = f;
         fp_reasm_finish(&t->sh, c->r);
         c->flow = NULL;
-        for (int i = 0; i < 2; i++) t->stats.tcp_skipped_bytes += tcp_dir_unframed(&c->dir[i], 0);
+        for (int i = 0; i < 2; i++) /* a message cut by the end is in no framed one */
+            if (!c->dir[i].dead) t->stats.tcp_skipped_bytes += tcp_dir_unframed(&c->dir[i]);
     }
     while (c->open) close_head(t, c, evicted ? FP_DNS_TXN_A(EVICTED) : 0);
     fp_dns_conn_free(t, c);

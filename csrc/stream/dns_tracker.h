@@ -54,6 +54,8 @@ typedef struct fp_dns_txn {
     struct fp_dns_txn *older, *newer; /* every connection's open transactions, in opening order */
     struct fp_dns_conn *conn;   /* while open */
     uint64_t open_pkt;          /* input position of the packet that opened it (tick order) */
+    int64_t tick_ns;            /* the clock when it opened (its time, or later when stamped
+                                   back): fp_dns_tick closes it `timeout` after this */
     fp_flow_key key;
     uint64_t flow_id;
     uint64_t create_pkt;        /* the flow's: a sharded run's merge renumbers flow ids from it */
@@ -114,7 +116,8 @@ typedef struct {
     uint64_t short_messages;    /* shorter than a DNS header: no transaction id, no row */
     uint64_t tcp_gaps, closed_at_cap, evicted, oom;
     uint64_t tcp_resyncs;       /* framing found again by search after a gap or skipped bytes */
-    uint64_t tcp_skipped_bytes; /* TCP bytes in no framed message (mid-stream starts, after gaps) */
+    uint64_t tcp_skipped_bytes; /* TCP bytes in no framed message (mid-stream starts, after
+                                   gaps, a message cut by the connection's end) */
     uint64_t state_peak_bytes;  /* most DNS state held at once after a packet: connections, open
                                    transactions, framing (closed ones waiting for output aside) */
 } fp_dns_stats;
@@ -132,6 +135,7 @@ typedef struct {
     fp_budget *budget;
     fp_dns_txn *oldest, *newest; /* every open transaction, in opening order */
     uint64_t pkt;               /* input position of the packet being fed (the caller's) */
+    int64_t clock_ns;           /* the clock fp_dns_tick was last given (never goes back) */
     uint64_t held;              /* DNS bytes of closed transactions waiting for output */
 } fp_dns_tracker;
 
@@ -147,7 +151,10 @@ int fp_dns_wants(const fp_flow_packet *p);
  * allocated. */
 int fp_dns_packet(fp_dns_tracker *t, void **home, const fp_flow *f, const fp_flow_packet *p, int forward);
 /* The clock reached now: transactions opened `timeout` before it close, oldest first, and
- * UDP connections left with none open give their state back. */
+ * UDP connections left with none open give their state back. A transaction stamped before
+ * the clock (time running back) counts from the clock instead: the open list then stays
+ * sorted by what the tick tests, so what closes at a packet does not depend on the other
+ * connections held (each worker of a parallel run holds its shards' only). */
 void fp_dns_tick(fp_dns_tracker *t, int64_t now_ns);
 /* The connection leaves the table: every open transaction closes (flagged 'evicted' when
  * evicted), then its state is freed. */
