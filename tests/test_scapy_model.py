@@ -683,6 +683,38 @@ def test_pppoe_discovery_reads_as_scapy():
     assert padi.getlayer(fs.PPPoETag, 2).tag_type == 0x0103
 
 
+def test_cooked_pppoe_reads_as_scapy():
+    """PPPoE session and discovery after Linux cooked headers (SLL, SLL2; also under 802.1Q):
+    Scapy's chain, every field of each layer, ``in``/``getlayer``/``[]`` (``Raw in pkt`` and
+    ``pkt[Raw]`` answered in C for other packets), against Scapy's CookedLinux(V2) dissection
+    of the frames test_scapy_text_layers builds, each cut at every length."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for linktype, wire in text_tests._cooked_pppoe_cases():
+        s, p = sa.conf.l2types[linktype](wire), fs.ScapyPacket(wire, linktype)
+        if fs.ICMP in p and sa.ICMP not in s:
+            continue   # an ICMP header cut short (README), as after Ethernet
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        for cls in ("CookedLinux", "CookedLinuxV2", "Dot1Q", "PPPoE", "PPPoED", "PPPoED_Tags", "PPPoETag",
+                    "HDLC", "PPP", "PPP_LCP_Echo", "IP", "IPv6", "TCP", "UDP", "ICMP", "Raw", "Padding"):
+            assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (cls, wire.hex())
+            for k in (1, 2):
+                mine, ref = p.getlayer(cls, k), s.getlayer(cls, k)
+                assert (mine is None) == (ref is None), (cls, k, wire.hex())
+                if ref is None:
+                    break
+                assert _norm(mine.fields) == _norm(ref.fields), (cls, k, wire.hex())
+                assert mine.payload.name == ref.payload.name, (cls, k, wire.hex())
+        if sa.Raw in s:
+            assert p[fs.Raw].load == s[sa.Raw].load, wire.hex()
+        n += 1
+    assert n > 850
+    sll2 = fs.ScapyPacket(bytes(sa.CookedLinuxV2(proto=0x8864) / sa.PPPoE(sessionid=5) / sa.PPP() /
+                                sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1, dport=2) / b"x"), 276)
+    assert sll2[fs.PPPoE].sessionid == 5 and sll2[fs.UDP].dport == 2 and sll2[fs.Raw].load == b"x"
+
+
 def _udp_app_cases():
     """BOOTP/DHCP (every kind of option Scapy reads, zero lengths, options cut short) and NTP
     (every mode and stratum class, MAC tails, extension fields, control messages) on Scapy's ports, each
