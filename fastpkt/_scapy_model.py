@@ -774,10 +774,15 @@ class Raw(_Linked, metaclass=_RawMeta):
         self._owner = None
 
     def __bytes__(self) -> bytes:
-        return self.load
+        # Scapy's bytes(layer): the layer and all after it (a Raw's Padding, the frame's trailer)
+        if self._chain is None and self._owner is not None:
+            # pkt[Raw] made without the chain: the payload of a TCP or UDP packet, which only
+            # the bytes past the network layer's length (Padding) can follow
+            return self.load + _net_padding(self._owner)
+        return self.load + bytes(self.payload)
 
     def __len__(self) -> int:
-        return len(self.load)
+        return len(bytes(self))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Raw) and type(other) is type(self) and other.load == self.load
@@ -786,7 +791,9 @@ class Raw(_Linked, metaclass=_RawMeta):
         return hash(self.load)
 
     def __repr__(self) -> str:
-        return "<%s  load=%r |>" % (type(self).__name__, self.load) if self.load else "<%s  |>" % type(self).__name__
+        # Scapy's: the fields, then the payload's repr (a Padding after a Raw) inside
+        head = "<%s  load=%r |" % (type(self).__name__, self.load) if self.load else "<%s  |" % type(self).__name__
+        return head + repr(self.payload) + ">"
 
     @property
     def fields(self) -> dict[str, Any]:
