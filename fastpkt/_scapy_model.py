@@ -371,9 +371,9 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             _layers.udp_payload(out[-1], load, out)
         elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x888E:
             _layers.eapol(load, out)
-        elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x8864:
+        elif load and last in _PPPOE_BELOW and _next_type(out[-1]) == 0x8864:
             _layers.pppoe(load, out)
-        elif load and last in ("Ether", "Dot1Q") and out[-1].type == 0x8863:
+        elif load and last in _PPPOE_BELOW and _next_type(out[-1]) == 0x8863:
             _layers.pppoed(load, out)
         elif load and last == "UDP" and _layers.udp_bound(out[-1]):
             _layers.udp_app(out[-1], load, out)
@@ -392,6 +392,15 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     if extension6 and type(out[-1]) is Padding:
         out.pop()
     return out
+
+
+# the views PPPoE follows in Scapy (Ether, Dot1Q and CookedLinux(V2) bind it)
+_PPPOE_BELOW = ("Ether", "Dot1Q", "SLL", "SLL2")
+
+
+def _next_type(view: Any) -> int:
+    """The EtherType a link view hands on (a cooked header's ``proto``)."""
+    return int(view.proto if isinstance(view, _C.SLL) else view.type)
 
 
 def _linked(cls: type, load: bytes, chain: list[Any]) -> Any:
@@ -765,10 +774,15 @@ class Raw(_Linked, metaclass=_RawMeta):
         self._owner = None
 
     def __bytes__(self) -> bytes:
-        return self.load
+        # Scapy's bytes(layer): the layer and all after it (a Raw's Padding, the frame's trailer)
+        if self._chain is None and self._owner is not None:
+            # pkt[Raw] made without the chain: the payload of a TCP or UDP packet, which only
+            # the bytes past the network layer's length (Padding) can follow
+            return self.load + _net_padding(self._owner)
+        return self.load + bytes(self.payload)
 
     def __len__(self) -> int:
-        return len(self.load)
+        return len(bytes(self))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Raw) and type(other) is type(self) and other.load == self.load
@@ -777,7 +791,9 @@ class Raw(_Linked, metaclass=_RawMeta):
         return hash(self.load)
 
     def __repr__(self) -> str:
-        return "<%s  load=%r |>" % (type(self).__name__, self.load) if self.load else "<%s  |>" % type(self).__name__
+        # Scapy's: the fields, then the payload's repr (a Padding after a Raw) inside
+        head = "<%s  load=%r |" % (type(self).__name__, self.load) if self.load else "<%s  |" % type(self).__name__
+        return head + repr(self.payload) + ">"
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -1472,6 +1488,9 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             return bool(vlan_type <= 1500 or vlan_type in (0x888E, 0x8863, 0x8864))
         if last == ("UDP",):
             return _layers.udp_tunnel(self.udp) or _layers.udp_bound(self.udp) is not None
+        if last in (("SLL",), ("SLL2",)):   # PPPoE; an 802.1Q tag cut short (Raw)
+            sll = self.sll
+            return sll is not None and sll.proto in (0x8100, 0x8863, 0x8864)
         if last in (("IP",), ("IPv6",)) and _layers.carries(getattr(self, _ATTR[last[0]])):
             return True
         ip6 = self.ip6

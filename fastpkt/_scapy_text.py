@@ -612,6 +612,11 @@ def describe(pkt: Any) -> list[_Node] | None:
             return _l2_summaries(nodes)
     elif lt in (113, 276):
         if not _cooked(nodes, pkt, data):
+            # PPPoE: Scapy's chain read here, as after Ethernet
+            proto = nodes[0].value("proto") if nodes else None
+            if proto in (0x8863, 0x8864):
+                body = data[20 if lt == 276 else 16:]
+                return nodes if (_pppoe if proto == 0x8864 else _pppoed)(nodes, body) else None
             return nodes if nodes and nodes[-1].cls == "Raw" else None
     elif lt == 0:
         if len(data) < 4:

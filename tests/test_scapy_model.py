@@ -426,6 +426,66 @@ def test_raw_item_knows_its_place(name):
     assert n
 
 
+def _same_raw_and_padding(p, s, where) -> int:
+    """Scapy's bytes(), raw(), load, len() and repr of each Raw and Padding layer of ``s`` (a
+    layer's bytes are it and all after it: a Raw's take the Padding that follows), ours
+    first through ``pkt[Raw]`` made without the chain, then from the chain. How many."""
+    n = 0
+    for cls, ref_cls in ((fs.Raw, sa.Raw), (fs.Padding, sa.Padding)):
+        # in the chain (Scapy's getlayer also finds a Raw held in a field: a DNS record...)
+        ref = next((layer for layer in s.iterpayloads() if type(layer) is ref_cls), None)
+        if ref is None:
+            continue
+        for mine in (fs.ScapyPacket(bytes(p), p.linktype)[cls], p.getlayer(cls)):
+            assert type(mine) is cls, where
+            assert bytes(mine) == bytes(ref) and fs.raw(mine) == sa.raw(ref), (cls, where)
+            assert mine.load == ref.load and len(mine) == len(ref) and repr(mine) == repr(ref), (cls, where)
+        n += 1
+    return n
+
+
+def test_raw_bytes_take_the_padding_after_it():
+    """Frames with Ethernet trailers (short IPv4 and IPv6 datagrams padded to 60 bytes, an
+    FCS-like trailer) and a PPPoE discovery body left Raw before Padding: Scapy's bytes of
+    each Raw and Padding on the same bytes."""
+    ip4, ip6 = dict(src="192.0.2.1", dst="192.0.2.2"), dict(src="fd00::1", dst="fd00::2")
+    frames = [sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=1000, dport=2000) / b"hi",
+              sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.TCP(sport=1000, dport=2000, flags="PA") / b"x",
+              sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.UDP(sport=1000, dport=2000) / b"abc" / sa.Padding(b"\xde\xad\xbe\xef"),
+              sa.Ether(dst=BCAST) / sa.IP(**ip4) / sa.UDP(sport=1000, dport=2000) / (b"y" * 40),
+              sa.Ether(dst=BCAST, type=0x8863) / sa.PPPoED(type=3, code=9) / b"data" / sa.Padding(b"\0\0")]
+    n = 0
+    for f in frames:
+        wire = bytes(f).ljust(60, b"\0")
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        n += _same_raw_and_padding(p, s, wire.hex())
+    assert n == 9
+    short = fs.ScapyPacket(bytes(frames[0]).ljust(60, b"\0"), 1)
+    assert bytes(short[fs.Raw]) == b"hi" + b"\0" * 16 and short[fs.Raw].load == b"hi" and len(short[fs.Raw]) == 18
+
+
+def test_corpus_raw_bytes_take_the_padding_after_it(corpus):
+    """Every corpus packet (the first 300 of each capture) whose chain is Scapy's and holds
+    a Raw or a Padding: Scapy's bytes, raw(), load, len() and repr of each."""
+    from _fphelpers import corpus_files
+
+    n = 0
+    for name in corpus_files():
+        try:
+            with fp.open(str(corpus / name), on_error="stop", decapsulate=False) as r:
+                mine = [fs.ScapyPacket(bytes(q), q.linktype) for _, q in zip(range(300), r)]
+        except fp.Error:
+            continue
+        for p in mine:
+            if p.linktype not in sa.conf.l2types:
+                continue
+            s = sa.conf.l2types[p.linktype](bytes(p))
+            if [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()]:
+                n += _same_raw_and_padding(p, s, (name, p.time))
+    assert n > 1000
+
+
 def _icmp6_messages():
     """ICMPv6 messages of every class the facade reads (RFC 4443, 4861, 2710, 3810), with
     every ND option class Scapy has and errors quoting what fastpkt and Scapy decode."""
@@ -710,6 +770,38 @@ def test_gre_pptp_and_routing_read_as_scapy():
     p = fs.ScapyPacket(w, 1)
     assert p[fs.GRE_PPTP].call_id == 5 and fs.GRE not in p and p.getlayer(fs.IP, 2).src == "10.9.9.9"
     assert p.dport == 22 and p[fs.GRE_PPTP].payload.name == "PPP Link Layer"
+
+
+def test_cooked_pppoe_reads_as_scapy():
+    """PPPoE session and discovery after Linux cooked headers (SLL, SLL2; also under 802.1Q):
+    Scapy's chain, every field of each layer, ``in``/``getlayer``/``[]`` (``Raw in pkt`` and
+    ``pkt[Raw]`` answered in C for other packets), against Scapy's CookedLinux(V2) dissection
+    of the frames test_scapy_text_layers builds, each cut at every length."""
+    import test_scapy_text_layers as text_tests
+
+    n = 0
+    for linktype, wire in text_tests._cooked_pppoe_cases():
+        s, p = sa.conf.l2types[linktype](wire), fs.ScapyPacket(wire, linktype)
+        if fs.ICMP in p and sa.ICMP not in s:
+            continue   # an ICMP header cut short (README), as after Ethernet
+        assert [_name(c) for c in p.layers()] == [_name(c) for c in s.layers()], wire.hex()
+        for cls in ("CookedLinux", "CookedLinuxV2", "Dot1Q", "PPPoE", "PPPoED", "PPPoED_Tags", "PPPoETag",
+                    "HDLC", "PPP", "PPP_LCP_Echo", "IP", "IPv6", "TCP", "UDP", "ICMP", "Raw", "Padding"):
+            assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (cls, wire.hex())
+            for k in (1, 2):
+                mine, ref = p.getlayer(cls, k), s.getlayer(cls, k)
+                assert (mine is None) == (ref is None), (cls, k, wire.hex())
+                if ref is None:
+                    break
+                assert _norm(mine.fields) == _norm(ref.fields), (cls, k, wire.hex())
+                assert mine.payload.name == ref.payload.name, (cls, k, wire.hex())
+        if sa.Raw in s:
+            assert p[fs.Raw].load == s[sa.Raw].load, wire.hex()
+        n += 1
+    assert n > 850
+    sll2 = fs.ScapyPacket(bytes(sa.CookedLinuxV2(proto=0x8864) / sa.PPPoE(sessionid=5) / sa.PPP() /
+                                sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1, dport=2) / b"x"), 276)
+    assert sll2[fs.PPPoE].sessionid == 5 and sll2[fs.UDP].dport == 2 and sll2[fs.Raw].load == b"x"
 
 
 def _udp_app_cases():

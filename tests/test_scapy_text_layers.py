@@ -205,6 +205,61 @@ def _gre_more_cases():
         yield from (wire[:cut] for cut in range(14, len(wire) + 1))
 
 
+def _cooked_pppoe_cases():
+    """PPPoE after Linux cooked headers (CookedLinux, linktype 113; CookedLinuxV2, 276), as
+    Scapy binds it on their protocol field: the session frames of _pppoe_cases (PPP with each
+    protocol length, HDLC, IPv4, IPv6, LCP, a discovery code, under 802.1Q) and discovery ones
+    (tags, a length shorter than the tags, PPP for type 2 code 0, Raw); each with 4 trailing
+    bytes (Padding where a length ends before them) and cut at every length after the cooked
+    header. (linktype, bytes) pairs."""
+    ip = sa.IP(src="100.64.0.1", dst="198.51.100.7")
+    tags = [sa.PPPoETag(tag_type=0x0101), sa.PPPoETag(tag_type=0x0102, tag_value=b"BRAS-1"),
+            sa.PPPoETag(tag_type=0x0103, tag_value=b"\x01\x02\x03\x04")]
+    session = [sa.PPPoE(sessionid=0x11) / sa.PPP() / ip / sa.TCP(sport=40000, dport=443, flags="S"),
+               sa.PPPoE() / sa.HDLC() / sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5, dport=6) / b"v6",
+               sa.PPPoE(sessionid=7) / b"\x21" / ip / sa.ICMP() / b"ping",
+               sa.PPPoE() / sa.PPP(proto=0xC021) / sa.PPP_LCP_Echo(magic_number=1),
+               sa.PPPoE(code=7) / b"abc", sa.PPPoE() / b"\x00"]
+    discovery = [sa.PPPoED() / sa.PPPoED_Tags(tag_list=tags), sa.PPPoED(code=0x65, sessionid=9) / sa.PPPoED_Tags(tag_list=tags[:1]),
+                 sa.PPPoED(len=6) / sa.PPPoED_Tags(tag_list=tags[1:]), sa.PPPoED(code=0xA7),
+                 sa.PPPoED(type=2, code=0) / sa.PPP() / ip / sa.UDP(sport=1, dport=2), sa.PPPoED(type=3, code=9) / b"data"]
+    for linktype, head in ((113, sa.CookedLinux), (276, sa.CookedLinuxV2)):
+        hlen = len(head())
+        frames = [head(proto=0x8864) / f for f in session] + [head(proto=0x8863) / f for f in discovery]
+        frames += [head(proto=0x8100) / sa.Dot1Q(vlan=3, type=0x8864) / session[0],
+                   head(proto=0x8100) / sa.Dot1Q(vlan=3, type=0x8863) / discovery[0]]
+        for f in frames:
+            wire = bytes(f) + b"\0" * 4
+            yield from ((linktype, wire[:cut]) for cut in range(hlen, len(wire) + 1))
+
+
+def test_cooked_pppoe_prints_as_scapy(tmp_path):
+    """PPPoE after SLL and SLL2, written to a capture of each link type by Scapy's wrpcap and
+    read back by Scapy's rdpcap and by fastpkt: Scapy's repr, summary() and show() for
+    each, natively wherever the same PPPoE bytes after Ethernet are (not under 802.1Q)."""
+    cases = list(_cooked_pppoe_cases())
+    for linktype in (113, 276):
+        path = str(tmp_path / ("cooked%d.pcap" % linktype))
+        sa.wrpcap(path, [sa.conf.l2types[lt](w) for lt, w in cases if lt == linktype], linktype=linktype)
+        refs = sa.rdpcap(path)
+        with fp.open(path, decapsulate=False) as r:
+            mine = list(r)
+        assert len(mine) == len(refs) == sum(1 for lt, _ in cases if lt == linktype)
+        native = 0
+        for p, s in zip(mine, refs):
+            assert p.linktype == linktype and bytes(p) == bytes(s)
+            facade = fs.ScapyPacket(bytes(p), linktype)
+            _same_text(facade, s, (linktype, bytes(p).hex()))
+            hlen, proto_at = (20, 0) if linktype == 276 else (16, 14)
+            proto = bytes(p)[proto_at:proto_at + 2]
+            ether = fp.Packet(b"\xff" * 12 + proto + bytes(p)[hlen:], 1)
+            if text.describe(facade) is not None:
+                native += 1
+            elif proto != b"\x81\x00":
+                assert text.describe(ether) is None, bytes(p).hex()
+        assert native >= 340
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
 BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),

@@ -842,14 +842,20 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
 
 /* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE
  * (also on UDP port 4754), VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3
- * length, EAPOL, PPPoE. Its lookups then also find those layers, which the facade's chain
- * (fastpkt/_scapy_layers.py) holds: the hook answers. */
+ * length, EAPOL, PPPoE (after Ethernet or SLL/SLL2). Its lookups then also find those
+ * layers, which the facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers. */
 static int facade_scapy_goes_on(const fp_dissection *d)
 {
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0) return 1; /* 802.3 length: LLC, SNAP, STP */
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x888E) return 1; /* EAPOL, EAP */
-    if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x8864) return 1; /* PPPoE, PPP, IP */
-    if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x8863) return 1; /* PPPoE discovery */
+    /* PPPoE session (PPP, IP) and discovery, after Ethernet or a Linux cooked header */
+    if ((FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) &&
+        (d->ethertype == 0x8864 || d->ethertype == 0x8863))
+        return 1;
+    /* a cooked header's 802.1Q tag cut short: Raw in Scapy's chain, no payload in ours */
+    if ((FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) && d->vlan_count == 0 && d->ethertype == 0 &&
+        (d->anomalies & FP_ANOM_LINK_TRUNC))
+        return 1;
     if (FP_HAS(d, FP_L_UDP)) {
         uint16_t sp = d->sport, dp = d->dport;
         return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
