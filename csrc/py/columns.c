@@ -5,23 +5,6 @@
 
 #include "../dissect/tls.h"
 
-/* Word-at-a-time multiplicative hash: keys are short (addresses, names). */
-static uint32_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return (uint32_t)h;
-}
-
 static int interner_grow(fp_interner *t)
 {
     uint32_t cap = t->cap ? t->cap * 2 : 256;
@@ -62,7 +45,7 @@ int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n)
         t->oom = 1;
         return -1;
     }
-    uint32_t h = hash_bytes(key, n);
+    uint32_t h = fp_hash_bytes(key, n);
     uint32_t i = h & (t->cap - 1);
     for (; t->slots[i]; i = (i + 1) & (t->cap - 1)) {
         uint32_t c = t->slots[i] - 1;

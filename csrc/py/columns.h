@@ -4,6 +4,24 @@
 
 #include "pyfp.h"
 
+/* Word-at-a-time multiplicative hash: keys are short (addresses, names); the interners'
+ * and the summary's tables. */
+static inline uint32_t fp_hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
 /* Open-addressing interner: distinct keys get codes 0..n-1 (categorical codes).
  * Zero-initialise before use; fp_interner_free() after. `oom` is sticky. */
 /* A code's key: what a probe compares sits in one 32-byte record (a lookup that missed the cache

@@ -129,7 +129,7 @@ static PyObject *capture_info(PyObject *mod, PyObject *args, PyObject *kwds)
     fp_error err;
     char errbuf[512];
     int rc = FP_PULL_END, failed = 0;
-    int has_progress = progress != Py_None;
+
     for (;;) { /* every INFO_PROGRESS_ROWS records and every idle read timeout: signals, progress */
         Py_BEGIN_ALLOW_THREADS
         for (uint32_t k = 0; k < INFO_PROGRESS_ROWS && !a.oom; k++) {
@@ -143,14 +143,9 @@ static PyObject *capture_info(PyObject *mod, PyObject *args, PyObject *kwds)
             failed = 1;
             break;
         }
-        if (has_progress && r->src) {
-            PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)fp_source_position(r->src),
-                                                  (unsigned long long)fp_source_size(r->src));
-            Py_XDECREF(res);
-            if (res == NULL) {
-                failed = 1;
-                break;
-            }
+        if (fp_reader_report_progress(r, progress) < 0) {
+            failed = 1;
+            break;
         }
         if (rc != FP_PULL_RECORD && rc != FP_PULL_IDLE) break;
         if (PyErr_CheckSignals() < 0) {

@@ -349,6 +349,9 @@ int fp_reader_match_reassembled(fp_reader_obj *r, const fp_record *rec, const ui
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,
                           const fp_error *err, const char *errbuf);
 void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st);
+/* A whole-file pass's progress callback (None: nothing) called with the bytes consumed and
+ * the file's size; -1 with its exception set when it raised. */
+int fp_reader_report_progress(fp_reader_obj *r, PyObject *progress);
 void fp_reader_release_source(fp_reader_obj *r);
 /* Around every GIL-free pull (GIL held for both calls): claim readers[0..n) (Reader
  * objects), all or none, waiting with the GIL released while another thread holds

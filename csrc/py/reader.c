@@ -350,6 +350,15 @@ int fp_reader_pull_reassembling(fp_reader_obj *r, fp_record *rec, fp_error *err,
     return pull(r, rec, err, errbuf, errlen, 1);
 }
 
+int fp_reader_report_progress(fp_reader_obj *r, PyObject *progress)
+{
+    if (progress == Py_None || r->src == NULL) return 0;
+    PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)fp_source_position(r->src),
+                                          (unsigned long long)fp_source_size(r->src));
+    Py_XDECREF(res);
+    return res == NULL ? -1 : 0;
+}
+
 /* Turn a pull result other than FP_PULL_RECORD into Python state: NULL error set, or
  * end of input (returns 0, stop error remembered). */
 int fp_reader_pull_finish(fp_reader_obj *r, fp_state *st, int rc, const fp_record *rec,

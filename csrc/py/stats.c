@@ -120,12 +120,7 @@ static int run_reader(fp_state *st, PyObject *reader, stats_run *run, PyObject *
             failed = fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf) < 0;
         fp_readers_release(&reader, 1);
         if (failed || PyErr_CheckSignals() < 0) return -1;
-        if (progress != Py_None && r->src) { /* the last call too: a bar ends at the file's end */
-            PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)fp_source_position(r->src),
-                                                  (unsigned long long)fp_source_size(r->src));
-            if (res == NULL) return -1;
-            Py_DECREF(res);
-        }
+        if (fp_reader_report_progress(r, progress) < 0) return -1; /* the last call too: a bar ends at the file's end */
         if (rc != FP_PULL_RECORD && rc != FP_PULL_IDLE) return 0;
     }
 }

@@ -44,22 +44,6 @@ typedef struct {
     int sketch, oom;
 } ss_table;
 
-static uint32_t ss_hash(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return (uint32_t)h;
-}
-
 static inline const uint8_t *ss_key(const ss_entry *e) { return e->len <= SS_INLINE ? e->key.in : e->key.ptr; }
 
 static void ss_free(ss_table *t)
@@ -198,7 +182,7 @@ static int ss_set_key(ss_table *t, ss_entry *e, const uint8_t *key, uint32_t n, 
 static void ss_add(ss_table *t, const uint8_t *key, size_t len, uint64_t w)
 {
     if (t->oom) return;
-    uint32_t n = (uint32_t)len, h = ss_hash(key, len);
+    uint32_t n = (uint32_t)len, h = fp_hash_bytes(key, len);
     uint32_t i = 0;
     if (t->nslots) {
         uint32_t mask = t->nslots - 1;
@@ -294,6 +278,13 @@ static void summary_add(summary_acc *a, const fp_record *rec, const uint8_t *dat
     /* the packet table's src: the IPv4 header's when there is one, else the IPv6 header's */
     if (FP_HAS(d, FP_L_IP4)) add_talker(a, data + d->layer[FP_L_IP4].off + 12, 4, rec->wirelen);
     else if (FP_HAS(d, FP_L_IP6)) add_talker(a, data + d->layer[FP_L_IP6].off + 8, 16, rec->wirelen);
+    else if (d->tunnel_count && d->outer_ip_id != FP_L_COUNT) {
+        /* a tunnel carrying no IP (PPTP's PPP control frames, GRE keepalives): the packet is
+         * the outer header's, as tshark counts it */
+        int v4 = d->outer_ip_id == FP_L_IP4;
+        a->proto[v4 ? P_IP4 : P_IP6]++;
+        add_talker(a, data + d->outer_ip.off + (v4 ? 12 : 8), v4 ? 4 : 16, rec->wirelen);
+    }
     if (d->ip_version) {
         switch (d->ip_proto) {
         case 6: a->proto[P_TCP]++; break;
@@ -370,12 +361,7 @@ static int run_reader(fp_state *st, PyObject *reader, summary_acc *a, unsigned b
         }
         fp_readers_release(&reader, 1);
         if (failed || PyErr_CheckSignals() < 0) return -1;
-        if (progress != Py_None && r->src) { /* the last call too: a bar ends at the file's end */
-            PyObject *res = PyObject_CallFunction(progress, "KK", (unsigned long long)fp_source_position(r->src),
-                                                  (unsigned long long)fp_source_size(r->src));
-            if (res == NULL) return -1;
-            Py_DECREF(res);
-        }
+        if (fp_reader_report_progress(r, progress) < 0) return -1; /* the last call too: a bar ends at the file's end */
         if (rc != FP_PULL_RECORD && rc != FP_PULL_IDLE) return 0;
     }
 }
