@@ -702,15 +702,17 @@ int fp_quic_heuristic(const uint8_t *p, uint32_t len)
 enum { Q_TYPE, Q_VERSION, Q_DCID, Q_SCID };
 
 /* The value of field `which` in one parsed long header: 1 with *v filled, else 0. */
-static int quic_long_value(int which, uint8_t first, const fp_quic_packet *pk, fp_field_value *v)
+/* `hdr`: the packet's first byte in the record, whose invariant header the parse read whole;
+ * the CIDs point there (values point into the record: a visitor may keep one past the walk). */
+static int quic_long_value(int which, const uint8_t *hdr, const fp_quic_packet *pk, fp_field_value *v)
 {
     switch (which) {
     case Q_TYPE: /* version 2 packet types are another field (quic.long.packet_type_v2) */
-        v->u = (first >> 4) & 3;
+        v->u = (hdr[0] >> 4) & 3;
         return pk->version != 0 && pk->version != FP_QUIC_VERSION_2 && pk->version != 0x709a50c4u;
     case Q_VERSION: v->u = pk->version; return 1;
-    case Q_DCID: v->p = pk->dcid; v->len = pk->dcid_len; return v->len > 0; /* as tshark: */
-    case Q_SCID: v->p = pk->scid; v->len = pk->scid_len; return v->len > 0; /* none if empty */
+    case Q_DCID: v->p = hdr + 6; v->len = pk->dcid_len; return v->len > 0; /* as tshark: */
+    case Q_SCID: v->p = hdr + 7 + hdr[5]; v->len = pk->scid_len; return v->len > 0; /* none if empty */
     default: return 0;
     }
 }
@@ -742,7 +744,7 @@ static int quic_long_field(const fp_field *f, fp_field_ctx *x, fp_field_visit vi
             break;
         }
         fp_field_value v = {0, NULL, 0};
-        if (quic_long_value(f->arg, p[off], &pk, &v)) {
+        if (quic_long_value(f->arg, p + off, &pk, &v)) {
             n++;
             if (visit(arg, &v))
                 break;
