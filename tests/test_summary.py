@@ -94,8 +94,8 @@ sys.exit(rc)
 @pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
                     reason="RSS is not a memory measure under ASan (quarantine, shadow)")
 def test_summary_peak_rss_stays_under_the_documented_bound(tmp_path):
-    """README: ``fastpkt summary`` holds one batch of 65,536 packets plus its counters, peaking
-    under 200 MB RSS whatever the capture's size. A ~100 MB capture (the sample's packets
+    """README: ``fastpkt summary`` counts in one C pass with fixed state, peaking under 200 MB
+    RSS whatever the capture's size. A ~100 MB capture (the sample's packets
     repeated) read whole with fp.read() and to_pandas() would go past that; the command's own
     peak RSS, measured in its process, must stay under it and grow by no more than a batch."""
     import subprocess
