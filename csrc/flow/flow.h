@@ -244,7 +244,9 @@ static inline int fp_flow_is_forward(const fp_flow *f, int swapped) { return swa
 /* ---- flow_table.c ------------------------------------------------------- */
 typedef struct {
     int bidirectional;
-    int no_hints;              /* no application hints are looked for (nothing hands flows out) */
+    int no_hints;              /* nothing hands flows out: no application hints are looked for and
+                                  TCP flows keep no sequence state (fp_flow.tcp; endpoint states
+                                  and closes are the same without it) */
     int64_t idle_timeout_ns;   /* <= 0: never */
     int64_t active_timeout_ns; /* <= 0: never */
     int64_t close_grace_ns;    /* FIN/RST flows are emitted this long after closing */

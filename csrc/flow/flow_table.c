@@ -429,7 +429,7 @@ static int must_evict_to_create(const fp_flow_table *t, int tcp)
     const fp_budget *b = t->b;
     if (!b->limit) return 0;
     if (t->free_head == FP_FLOW_NONE && t->pool_used == t->pool_cap && !pool_can_grow(t)) return 1;
-    if (tcp && tcp_pool_full(t)) return 1;
+    if (tcp && !t->cfg.no_hints && tcp_pool_full(t)) return 1;
     if ((t->count + 1) * 2 > t->slot_cap && b->bytes[FP_MEM_FLOWS] + t->slot_cap * sizeof(slot) > b->limit)
         return 1;
     return budget_wants_eviction(t);
@@ -645,7 +645,8 @@ static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orph
         }
     }
     fp_flow *f = &FLOW(t, idx);
-    if (p->is_tcp && f->tcp == NULL && !(f->flow_anomalies & FP_FLOW_ANOM_ALLOC_FAILED)) tcp_attach(t, f);
+    if (p->is_tcp && f->tcp == NULL && !t->cfg.no_hints && !(f->flow_anomalies & FP_FLOW_ANOM_ALLOC_FAILED))
+        tcp_attach(t, f);
     int had_hints = f->hints != NULL;
     int closed = fp_flow_record_update(f, p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
