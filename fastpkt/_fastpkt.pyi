@@ -390,6 +390,7 @@ class PacketList(Sequence[Packet], _Tables):
     file_header: bytes | None   # pcap header / pcapng leading blocks as read: exact rewrites
     format: Literal["pcap", "pcapng"]
     interfaces: list[dict[str, Any]]   # pcapng: linktype, snaplen, tsresol, tsoffset, name, fcslen
+    mapped_bytes: int   # file bytes kept mapped from read to export (0: pages go back as read)
     def filter_mask(self, display_filter: str | DisplayFilter) -> bytes: ...   # 1 per passing packet
     def __len__(self) -> int: ...
     @overload

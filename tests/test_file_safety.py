@@ -8,6 +8,7 @@ another process, run to completion at a chosen point (no timing windows).
 """
 from __future__ import annotations
 
+import io
 import os
 import struct
 import subprocess
@@ -80,6 +81,67 @@ def test_kept_packets_and_packetlist(capture):
     assert kept.summary()
     with pytest.raises(fp.TruncatedError, match="truncated by another process"):
         pl.to_pandas()
+
+
+def mapping_rss(path) -> int:
+    """Resident bytes of this process's mappings of `path` (/proc/self/smaps, the kernel's count)."""
+    rss, ours = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5:   # a mapping's first line: range perms offset dev inode [path]
+                ours = len(head) >= 6 and head[5] == str(path)
+            elif ours and head[0] == "Rss:":
+                rss += int(head[1]) * 1024
+    return rss
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc/self/smaps")
+def test_packetlist_keeps_its_pages_between_read_and_export(capture):
+    """A list of a mapped file small enough keeps its records' pages mapped (mapped_bytes, and
+    the kernel's Rss of the mapping agrees), exports the rows the generated frames say, keeps
+    them across exports and gives them back when it goes."""
+    path, frames, offsets = capture
+    size = os.path.getsize(path)
+    pl = fp.read(path)
+    assert pl.mapped_bytes == size - 24              # every record, from after the file header
+    assert mapping_rss(path) >= size - 24 - 4096     # not given back behind the index pass
+    for _ in range(2):
+        df = pl.to_pandas()
+        assert list(df["caplen"]) == [len(f) for f in frames]
+        assert mapping_rss(path) >= size - 24 - 4096
+    assert [p.raw for p in pl[:: 499]] == frames[:: 499]
+    copy = fp.read(io.BytesIO(path.read_bytes()))    # a stream, copied: nothing kept, nothing mapped
+    assert copy.mapped_bytes == 0
+    assert df.equals(copy.to_pandas())
+    assert pl[10:20].mapped_bytes == 0               # slices share the list's records, not its pages
+    del pl, df
+    assert mapping_rss(path) < 64 * 4096
+
+
+def test_packetlist_keeps_pages_of_a_count(capture):
+    path, frames, offsets = capture
+    pl = fp.read(path, count=100)
+    assert pl.mapped_bytes == offsets[100] - 24
+    assert list(pl.to_pandas()["caplen"]) == [len(f) for f in frames[:100]]
+
+
+def test_kept_pages_of_a_file_appended_to_then_truncated(capture):
+    """Kept pages do not outlive the file: appended bytes stay out of the list, and after a
+    truncation the export refuses (as test_kept_packets_and_packetlist) instead of faulting."""
+    path, frames, offsets = capture
+    pl = fp.read(path)
+    before = pl.to_pandas()
+    with open(path, "ab") as f:
+        f.write(struct.pack("<IIII", 1_800_000_000, 0, len(frames[0]), len(frames[0])) + frames[0])
+    assert len(pl) == N_PACKETS and pl.to_pandas().equals(before)
+    truncate(path, offsets[N_PACKETS // 2])
+    assert pl[0].raw == frames[0]                     # still in the file
+    with pytest.raises(fp.TruncatedError, match="truncated by another process"):
+        pl.to_pandas()
+    with pytest.raises(OSError, match="truncated by another process"):   # through pyarrow's stream
+        pl.to_arrow()
+    assert pl[N_PACKETS - 1].raw == bytes(len(frames[-1]))
 
 
 def test_read_on_two_threads_of_a_shrinking_file(tmp_path):

@@ -92,6 +92,22 @@ def test_flows_evicted_are_flagged_and_counted():
     assert st["memory_peak"]["flows"] <= 3 * MiB  # the records' share of the budget
 
 
+def test_flow_record_bytes_per_flow():
+    """What a flow costs the `flows` component (records, hash table, TCP sequence state), from
+    the budget's own accounting: a UDP flow carries no TCP state (544-byte record; 760 before the
+    sequence tracking moved to the table's TCP pool), a TCP flow in the table has both."""
+    udp = F.udp_conversations(50_000)
+    fl = fp.flows(memoryview(udp.pcap), progress=False)
+    assert sum(1 for _ in fl) == udp.connections
+    assert fl.stats["max_flows_seen"] == udp.connections   # all open at once (microseconds apart)
+    assert fl.stats["memory_peak"]["flows"] / udp.connections < 600
+    tcp = F.tcp_one_byte(50_000)
+    fl = fp.flows(memoryview(tcp.pcap), progress=False)
+    assert sum(1 for _ in fl) == tcp.connections
+    assert fl.stats["max_flows_seen"] == tcp.connections
+    assert 700 < fl.stats["memory_peak"]["flows"] / tcp.connections < 820
+
+
 @pytest.mark.tshark
 def test_evicted_flows_lose_no_packet_against_tshark(tshark, tmp_path):
     """Connections split by eviction: their pieces add up to tshark's conversation table."""

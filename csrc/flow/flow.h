@@ -84,39 +84,50 @@ enum { FP_EP_INACTIVE = 0, FP_EP_SYN_SENT, FP_EP_SYN_ACK_SENT, FP_EP_PARTIAL, FP
 #define FP_FLOW_HISTORY_MAX 31
 #define FP_FLOW_HINT_PACKETS 10 /* application hints are looked for in a flow's first packets */
 
+/* One direction's counters and what the flow's output needs of its TCP state. */
 typedef struct {
     uint64_t packets, bytes, payload_bytes;
     /* Sizes and inter-arrival times (ns; n = packets - 1) as sums of their differences to
      * the direction's first value and of their squares: mean and variance at the end, no
      * division per packet (Welford's), exact mean (bytes / packets, iat_sum_ns / n). */
-    uint32_t size_min, size_max, size_first;
     double size_d, size_dd;
     int64_t last_ns;
     int64_t iat_min_ns, iat_max_ns, iat_first_ns;
     uint64_t iat_sum_ns;                 /* unsigned: hostile timestamps wrap, never overflow */
     double iat_d, iat_dd;
-    uint32_t seq_end;                    /* highest sequence end seen (wrap-safe compare) */
-    uint32_t hole_start[FP_FLOW_SEQ_HOLES], hole_end[FP_FLOW_SEQ_HOLES];
-    uint8_t holes, has_seq;
-    uint8_t state;                       /* FP_EP_* */
-    uint8_t hist_seen;                   /* once-per-direction history letters, bit per letter */
-    uint32_t retrans, zero_windows;      /* for Zeek's logarithmic T/W repeats */
-    /* Zeek's per-endpoint sequence view (TCP_Endpoint / TCP_Reassembler), absolute values:
-     * z_start = ISN (or first seq - 1 without a SYN), z_last = highest sequence end of any
-     * segment (pure ACKs and FIN count), z_fin_end = just past the last FIN, z_reassem = end
-     * of the contiguous captured data (Zeek's last_reassem_seq), z_blk_* = captured data
-     * above a hole. Used for the T/t, G/g letters and the close rule for last_ns. */
-    uint32_t z_start, z_last, z_fin_end, z_reassem;
-    uint32_t z_blk_start[FP_FLOW_SEQ_HOLES], z_blk_end[FP_FLOW_SEQ_HOLES];
-    uint32_t gaps;                       /* content gaps, for Zeek's logarithmic G repeats */
-    uint64_t missed;                     /* bytes in those gaps (Zeek's missed_bytes) */
+    uint64_t missed;                     /* bytes in content gaps (Zeek's missed_bytes) */
+    uint32_t size_min, size_max, size_first;
+    uint32_t z_start;                    /* ISN (or first seq - 1 without a SYN), see fp_flow_tcp_dir */
     uint32_t acked;                      /* highest ack the peer sent for this side's data */
     uint8_t has_acked;
+    uint8_t state;                       /* FP_EP_* */
+    uint8_t hist_seen;                   /* once-per-direction history letters, bit per letter */
+} fp_flow_dir;
+
+/* One TCP direction's sequence tracking: needed only while its flow is in the table, so it
+ * lives in the table's TCP pool (fp_flow.tcp), not in the record: UDP/ICMP flows and the
+ * records handed out (kept by the thousand in the output queue) do without its 200 bytes. */
+typedef struct {
+    uint32_t seq_end;                    /* highest sequence end seen (wrap-safe compare) */
+    uint32_t hole_start[FP_FLOW_SEQ_HOLES], hole_end[FP_FLOW_SEQ_HOLES];
+    /* Zeek's per-endpoint sequence view (TCP_Endpoint / TCP_Reassembler), absolute values:
+     * z_last = highest sequence end of any segment (pure ACKs and FIN count), z_fin_end =
+     * just past the last FIN, z_reassem = end of the contiguous captured data (Zeek's
+     * last_reassem_seq), z_blk_* = captured data above a hole. Used for the T/t, G/g letters
+     * and the close rule for last_ns. */
+    uint32_t z_last, z_fin_end, z_reassem;
+    uint32_t z_blk_start[FP_FLOW_SEQ_HOLES], z_blk_end[FP_FLOW_SEQ_HOLES];
+    uint32_t retrans, zero_windows, gaps; /* for Zeek's logarithmic T/W/G repeats */
+    uint8_t holes, has_seq;
     uint8_t z_init, z_fin, z_blocks;
     uint8_t z_partial;                   /* first packet made Zeek call the connection partial */
     uint8_t did_close;                   /* sent a FIN or RST (Zeek's TCP_Endpoint::did_close) */
     uint8_t prev_state;                  /* FP_EP_* before the last change */
-} fp_flow_dir;
+} fp_flow_tcp_dir;
+
+typedef struct {
+    fp_flow_tcp_dir dir[2];              /* as fp_flow.dir */
+} fp_flow_tcp;
 
 #define FP_HINT_TEXT 256
 #define FP_HINT_ALPN 64
@@ -155,6 +166,8 @@ typedef struct {
     uint32_t anomalies;       /* FP_ANOM_* seen in the flow's packets */
     uint32_t flow_anomalies;  /* FP_FLOW_ANOM_* */
     fp_flow_hints *hints;     /* allocated when the first hint is found */
+    fp_flow_tcp *tcp;         /* TCP flows while in the table (NULL in records handed out, and
+                                 when it could not be allocated: 'allocation_failed') */
     void *ext;                /* the table's extension state (stream reassembly), or NULL */
     uint32_t lru_prev, lru_next;     /* least recently seen first */
     uint32_t close_prev, close_next; /* closing flows, oldest close first */
@@ -231,7 +244,9 @@ static inline int fp_flow_is_forward(const fp_flow *f, int swapped) { return swa
 /* ---- flow_table.c ------------------------------------------------------- */
 typedef struct {
     int bidirectional;
-    int no_hints;              /* no application hints are looked for (nothing hands flows out) */
+    int no_hints;              /* nothing hands flows out: no application hints are looked for and
+                                  TCP flows keep no sequence state (fp_flow.tcp; endpoint states
+                                  and closes are the same without it) */
     int64_t idle_timeout_ns;   /* <= 0: never */
     int64_t active_timeout_ns; /* <= 0: never */
     int64_t close_grace_ns;    /* FIN/RST flows are emitted this long after closing */
@@ -257,7 +272,8 @@ typedef struct {
     uint64_t reversal_risks;        /* sharded: expiry walks a reversal may have made differ */
 } fp_flow_stats;
 
-/* Called for each flow leaving the table; it may take f->hints and f->ext (set them to NULL). */
+/* Called for each flow leaving the table (f->tcp already given back); it may take f->hints
+ * and f->ext (set them to NULL). */
 typedef void (*fp_flow_emit_fn)(void *ctx, fp_flow *f);
 /* Extension: called after each packet's record update (forward: client -> server), and to
  * free an ext the emit callback left behind. */

@@ -114,7 +114,7 @@ static void count_packet(fp_flow_dir *dir, const fp_flow_packet *p)
 
 /* ---- sequence tracking -------------------------------------------------- */
 
-static void hole_add(fp_flow *f, fp_flow_dir *dir, uint32_t start, uint32_t end)
+static void hole_add(fp_flow *f, fp_flow_tcp_dir *dir, uint32_t start, uint32_t end)
 {
     if (dir->holes == FP_FLOW_SEQ_HOLES) { /* forget the oldest gap */
         f->flow_anomalies |= FP_FLOW_ANOM_SEQ_HOLES;
@@ -128,7 +128,7 @@ static void hole_add(fp_flow *f, fp_flow_dir *dir, uint32_t start, uint32_t end)
 }
 
 /* Remove [s, e) from the gaps; returns 1 when it filled any part of one. */
-static int holes_fill(fp_flow *f, fp_flow_dir *dir, uint32_t s, uint32_t e)
+static int holes_fill(fp_flow *f, fp_flow_tcp_dir *dir, uint32_t s, uint32_t e)
 {
     uint32_t ns[FP_FLOW_SEQ_HOLES], ne[FP_FLOW_SEQ_HOLES];
     int n = 0, filled = 0;
@@ -158,7 +158,7 @@ static int holes_fill(fp_flow *f, fp_flow_dir *dir, uint32_t s, uint32_t e)
 
 /* A data segment [s, s+len): new data, retransmission (seen before) or out-of-order
  * (below the highest sequence seen, filling a gap). Returns 1 for a retransmission. */
-static int seq_track(fp_flow *f, fp_flow_dir *dir, uint32_t s, uint32_t len)
+static int seq_track(fp_flow *f, fp_flow_tcp_dir *dir, uint32_t s, uint32_t len)
 {
     uint32_t e = s + len;
     if (!dir->has_seq) {
@@ -240,110 +240,114 @@ static uint32_t captured_payload(const fp_flow_packet *p)
 }
 
 /* Sequence bookkeeping of the sender (its state before this packet); 1 = retransmission. */
-static int zeek_seq_update(fp_flow_dir *me, int forward, uint8_t fl, uint32_t seq, uint32_t len)
+static int zeek_seq_update(fp_flow_dir *me, fp_flow_tcp_dir *mz, int forward, uint8_t fl, uint32_t seq,
+                           uint32_t len)
 {
     int syn = (fl & TH_SYN) != 0, fin = (fl & TH_FIN) != 0, rst = (fl & TH_RST) != 0;
     uint32_t seg = len + (uint32_t)syn + (uint32_t)fin - (rst ? len : 0);
     uint32_t end = seq + seg;
-    if (!me->z_init) {
-        me->z_init = 1;
+    if (!mz->z_init) {
+        mz->z_init = 1;
         if (syn) {
             me->z_start = seq;
-            me->z_last = end;
+            mz->z_last = end;
         } else { /* partial: numbered as though a SYN had been seen, first segment not a dup */
             me->z_start = seq - 1;
-            me->z_last = seq;
+            mz->z_last = seq;
         }
-        me->z_reassem = me->z_start + 1;
-        me->z_partial = forward ? (!syn || (fl & TH_ACK)) : !syn;
+        mz->z_reassem = me->z_start + 1;
+        mz->z_partial = forward ? (!syn || (fl & TH_ACK)) : !syn;
     } else if (syn) {
         int st = me->state;
         if (((st == FP_EP_SYN_SENT || st == FP_EP_SYN_ACK_SENT) && seq != me->z_start) ||
             st == FP_EP_ESTABLISHED || st == FP_EP_PARTIAL) {
             me->z_start = seq;
-            me->z_last = end;
+            mz->z_last = end;
         }
     }
     if (fin) {
-        me->z_fin = 1;
-        me->z_fin_end = end;
+        mz->z_fin = 1;
+        mz->z_fin_end = end;
     }
-    int32_t delta = (int32_t)(end - me->z_last);
+    int32_t delta = (int32_t)(end - mz->z_last);
     if ((syn || rst) && (delta > Z_TOO_LARGE_SEQ_DELTA || delta < -Z_TOO_LARGE_SEQ_DELTA)) return 0;
-    if (fin && me->z_last == me->z_start + 1) {
-        me->z_last = end;
+    if (fin && mz->z_last == me->z_start + 1) {
+        mz->z_last = end;
         return 0;
     }
     if (me->state == FP_EP_RESET) return 0;
     if (delta > 0) {
-        me->z_last = end;
+        mz->z_last = end;
         return 0;
     }
     return len > 0;
 }
 
 /* Zeek reports gaps in history only between established (or cleanly closing) ends. */
-static int zeek_clean(const fp_flow_dir *d)
+static int zeek_clean(const fp_flow_dir *d, const fp_flow_tcp_dir *z)
 {
     return d->state == FP_EP_ESTABLISHED ||
-           (d->state == FP_EP_CLOSED && d->prev_state == FP_EP_ESTABLISHED);
+           (d->state == FP_EP_CLOSED && z->prev_state == FP_EP_ESTABLISHED);
 }
 
-static void zeek_blk_remove(fp_flow_dir *d, int i)
+static void zeek_blk_remove(fp_flow_tcp_dir *z, int i)
 {
-    for (int j = i + 1; j < d->z_blocks; j++) {
-        d->z_blk_start[j - 1] = d->z_blk_start[j];
-        d->z_blk_end[j - 1] = d->z_blk_end[j];
+    for (int j = i + 1; j < z->z_blocks; j++) {
+        z->z_blk_start[j - 1] = z->z_blk_start[j];
+        z->z_blk_end[j - 1] = z->z_blk_end[j];
     }
-    d->z_blocks--;
+    z->z_blocks--;
 }
 
 /* Lowest block starting before `limit`, or -1. */
-static int zeek_blk_lowest(const fp_flow_dir *d, uint32_t limit)
+static int zeek_blk_lowest(const fp_flow_tcp_dir *z, uint32_t limit)
 {
     int best = -1;
-    for (int i = 0; i < d->z_blocks; i++)
-        if (SEQ_LT(d->z_blk_start[i], limit) && (best < 0 || SEQ_LT(d->z_blk_start[i], d->z_blk_start[best])))
+    for (int i = 0; i < z->z_blocks; i++)
+        if (SEQ_LT(z->z_blk_start[i], limit) && (best < 0 || SEQ_LT(z->z_blk_start[i], z->z_blk_start[best])))
             best = i;
     return best;
 }
 
-static void zeek_gap(fp_flow *f, fp_flow_dir *snd, const fp_flow_dir *rcv, int snd_forward)
+/* A content gap in the sender's data (side s: 0 = forward). */
+static void zeek_gap(fp_flow *f, int s)
 {
-    if (zeek_clean(snd) && zeek_clean(rcv)) history_log(f, ++snd->gaps, snd_forward, 'G');
+    if (zeek_clean(&f->dir[s], &f->tcp->dir[s]) && zeek_clean(&f->dir[!s], &f->tcp->dir[!s]))
+        history_log(f, ++f->tcp->dir[s].gaps, s == 0, 'G');
 }
 
-/* The receiver acks `ack` of the sender's data (after the state machine, as Zeek). */
-static void zeek_ack_received(fp_flow *f, fp_flow_dir *snd, const fp_flow_dir *rcv, int snd_forward,
-                              uint32_t ack)
+/* The receiver acks `ack` of the sender's data (side s; after the state machine, as Zeek). */
+static void zeek_ack_received(fp_flow *f, int s, uint32_t ack)
 {
-    if (!snd->z_init || SEQ_LT(ack, snd->z_start)) return; /* peer unseen / ack underflow */
-    if (snd->z_fin && SEQ_GEQ(ack, snd->z_fin_end)) ack = snd->z_fin_end - 1; /* not the FIN octet */
+    fp_flow_dir *snd = &f->dir[s];
+    fp_flow_tcp_dir *sz = &f->tcp->dir[s];
+    if (!sz->z_init || SEQ_LT(ack, snd->z_start)) return; /* peer unseen / ack underflow */
+    if (sz->z_fin && SEQ_GEQ(ack, sz->z_fin_end)) ack = sz->z_fin_end - 1; /* not the FIN octet */
     if (!snd->has_acked || SEQ_GT(ack, snd->acked)) {
         snd->acked = ack;
         snd->has_acked = 1;
     }
-    if (SEQ_LEQ(ack, snd->z_reassem)) return;
+    if (SEQ_LEQ(ack, sz->z_reassem)) return;
     /* a partial connection's first ack is an artefact of the faked initial sequence */
-    if ((f->dir[0].z_partial || f->dir[1].z_partial) && (uint32_t)(ack - snd->z_start) <= 2) return;
+    if ((f->tcp->dir[0].z_partial || f->tcp->dir[1].z_partial) && (uint32_t)(ack - snd->z_start) <= 2) return;
     int i;
-    while ((i = zeek_blk_lowest(snd, ack)) >= 0) { /* captured data above holes, below the ack */
-        if (SEQ_GT(snd->z_blk_start[i], snd->z_reassem)) {
-            snd->missed += snd->z_blk_start[i] - snd->z_reassem;
-            zeek_gap(f, snd, rcv, snd_forward);
+    while ((i = zeek_blk_lowest(sz, ack)) >= 0) { /* captured data above holes, below the ack */
+        if (SEQ_GT(sz->z_blk_start[i], sz->z_reassem)) {
+            snd->missed += sz->z_blk_start[i] - sz->z_reassem;
+            zeek_gap(f, s);
         }
-        if (SEQ_GT(snd->z_blk_end[i], snd->z_reassem)) snd->z_reassem = snd->z_blk_end[i];
-        zeek_blk_remove(snd, i);
+        if (SEQ_GT(sz->z_blk_end[i], sz->z_reassem)) sz->z_reassem = sz->z_blk_end[i];
+        zeek_blk_remove(sz, i);
     }
-    if (SEQ_GT(ack, snd->z_reassem)) {
-        snd->missed += ack - snd->z_reassem;
-        zeek_gap(f, snd, rcv, snd_forward);
-        snd->z_reassem = ack;
+    if (SEQ_GT(ack, sz->z_reassem)) {
+        snd->missed += ack - sz->z_reassem;
+        zeek_gap(f, s);
+        sz->z_reassem = ack;
     }
 }
 
 /* Captured payload [s, e) handed to the reassembler. */
-static void zeek_data(fp_flow *f, fp_flow_dir *d, uint32_t s, uint32_t e)
+static void zeek_data(fp_flow *f, fp_flow_tcp_dir *d, uint32_t s, uint32_t e)
 {
     if (SEQ_LEQ(e, d->z_reassem)) return;
     if (SEQ_GT(s, d->z_reassem)) { /* above a hole: keep it, merged with what it touches */
@@ -378,6 +382,37 @@ static void zeek_data(fp_flow *f, fp_flow_dir *d, uint32_t s, uint32_t e)
     }
 }
 
+/* Sequence tracking (retransmissions, out-of-order, Zeek's view); needs f->tcp. */
+static void tcp_seq_update(fp_flow *f, const fp_flow_packet *p, int forward)
+{
+    int s = forward ? 0 : 1;
+    fp_flow_dir *me = &f->dir[s], *peer = &f->dir[!s];
+    fp_flow_tcp_dir *mz = &f->tcp->dir[s];
+    uint8_t fl = p->tcp_flags;
+    int syn = fl & TH_SYN, ack = fl & TH_ACK, fin = fl & TH_FIN, rst = fl & TH_RST;
+    if (!rst && p->window == 0) history_log(f, ++mz->zero_windows, forward, 'W');
+    if (syn && !mz->has_seq) { /* data starts after the SYN's sequence number */
+        mz->has_seq = 1;
+        mz->seq_end = p->seq + 1;
+    }
+    if (p->l4_payload && !rst) seq_track(f, mz, syn ? p->seq + 1 : p->seq, p->l4_payload);
+    if (zeek_seq_update(me, mz, forward, fl, p->seq, p->l4_payload))
+        history_log(f, ++mz->retrans, forward, 'T');
+    int underflow = SEQ_LT(p->seq, me->z_start); /* Zeek: no reassembly for it */
+    if (fin || rst) mz->did_close = 1;
+
+    uint8_t me_was = me->state, peer_was = peer->state;
+    endpoint_update(me, peer, fl, p->l4_payload);
+    if (me->state != me_was) mz->prev_state = me_was;
+    if (peer->state != peer_was) f->tcp->dir[!s].prev_state = peer_was;
+
+    if (ack) zeek_ack_received(f, !s, p->ack);
+    if (p->l4_payload && !rst && !underflow && captured_payload(p) >= p->l4_payload) {
+        uint32_t start = syn ? p->seq + 1 : p->seq;
+        zeek_data(f, mz, start, start + p->l4_payload);
+    }
+}
+
 static int tcp_update(fp_flow *f, const fp_flow_packet *p, int forward)
 {
     fp_flow_dir *me = &f->dir[forward ? 0 : 1], *peer = &f->dir[forward ? 1 : 0];
@@ -397,7 +432,6 @@ static int tcp_update(fp_flow *f, const fp_flow_packet *p, int forward)
     if (p->l4_payload) history_once(f, me, forward, L_D);
     if (fin) history_once(f, me, forward, L_F);
     if (rst) history_once(f, me, forward, L_R);
-    if (!rst && p->window == 0) history_log(f, ++me->zero_windows, forward, 'W');
 
     /* handshake times: SYN (client) -> SYN-ACK (server) -> first ACK (client) */
     if (syn && !ack && forward && f->syn_ns == FP_FLOW_NO_TIME) f->syn_ns = p->ts_ns;
@@ -405,26 +439,8 @@ static int tcp_update(fp_flow *f, const fp_flow_packet *p, int forward)
     if (ack && !syn && forward && f->synack_ns != FP_FLOW_NO_TIME && f->ack_ns == FP_FLOW_NO_TIME)
         f->ack_ns = p->ts_ns;
 
-    if (syn && !me->has_seq) { /* data starts after the SYN's sequence number */
-        me->has_seq = 1;
-        me->seq_end = p->seq + 1;
-    }
-    if (p->l4_payload && !rst) seq_track(f, me, syn ? p->seq + 1 : p->seq, p->l4_payload);
-    if (zeek_seq_update(me, forward, fl, p->seq, p->l4_payload))
-        history_log(f, ++me->retrans, forward, 'T');
-    int underflow = SEQ_LT(p->seq, me->z_start); /* Zeek: no reassembly for it */
-    if (fin || rst) me->did_close = 1;
-
-    uint8_t me_was = me->state, peer_was = peer->state;
-    endpoint_update(me, peer, fl, p->l4_payload);
-    if (me->state != me_was) me->prev_state = me_was;
-    if (peer->state != peer_was) peer->prev_state = peer_was;
-
-    if (ack) zeek_ack_received(f, peer, me, !forward, p->ack);
-    if (p->l4_payload && !rst && !underflow && captured_payload(p) >= p->l4_payload) {
-        uint32_t start = syn ? p->seq + 1 : p->seq;
-        zeek_data(f, me, start, start + p->l4_payload);
-    }
+    if (f->tcp) tcp_seq_update(f, p, forward);
+    else endpoint_update(me, peer, fl, p->l4_payload); /* no sequence state: the states still move */
     if (rst) return FP_EXP_RST;
     if (me->state == FP_EP_CLOSED && peer->state == FP_EP_CLOSED) return FP_EXP_FIN;
     return 0;
@@ -437,7 +453,7 @@ int fp_flow_record_update(fp_flow *f, const fp_flow_packet *p)
     /* Zeek stops a TCP connection's last time once both ends have closed (FIN or RST):
      * the packet completing the close counts, the ACKs after it do not. That time gives
      * the duration; last_seen (and the idle clock) stay the last packet's. */
-    int both_closed = p->is_tcp && f->dir[0].did_close && f->dir[1].did_close;
+    int both_closed = p->is_tcp && f->tcp && f->tcp->dir[0].did_close && f->tcp->dir[1].did_close;
     if (p->ts_ns > f->conn_last_ns && !both_closed) f->conn_last_ns = p->ts_ns;
     if (p->ts_ns > f->last_ns) f->last_ns = p->ts_ns;
     if (p->ts_ns < f->first_ns) f->first_ns = p->ts_ns;

@@ -29,6 +29,12 @@
 #define POOL_MASK (POOL_BLOCK - 1)
 #define FLOW(t, i) ((t)->blocks[(i) >> POOL_SHIFT][(i) & POOL_MASK])
 
+/* A TCP flow's sequence state (fp_flow.tcp), or a link in the TCP pool's free list. */
+typedef union tcp_slot {
+    fp_flow_tcp tcp;
+    union tcp_slot *next;
+} tcp_slot;
+
 typedef struct {
     uint32_t idx1; /* pool index + 1; 0 = empty */
     uint32_t tag;  /* high hash bits: most mismatches skip the record */
@@ -56,6 +62,9 @@ struct fp_flow_table {
     fp_flow **blocks;         /* pool: blocks[i >> POOL_SHIFT][i & POOL_MASK] */
     uint32_t nblocks, blocks_cap;
     uint32_t pool_cap, pool_used, free_head;
+    tcp_slot **tcp_blocks;    /* the TCP pool: blocks of POOL_BLOCK, never moved, never shrunk */
+    uint32_t tcp_nblocks, tcp_blocks_cap, tcp_used; /* tcp_used: taken in the last block */
+    tcp_slot *tcp_free;
     uint64_t count;
     uint32_t lru_head, lru_tail, close_head, close_tail;
     int64_t now;
@@ -270,6 +279,58 @@ static uint32_t pool_take(fp_flow_table *t)
     return t->pool_used++;
 }
 
+/* The TCP pool may take one more block (as pool_can_grow: records and TCP state share FLOWS_SHARE). */
+static int tcp_pool_can_grow(const fp_flow_table *t)
+{
+    const fp_budget *b = t->b;
+    if (!b->limit || t->tcp_nblocks == 0) return 1;
+    return b->bytes[FP_MEM_FLOWS] + POOL_BLOCK * sizeof(tcp_slot) <= FLOWS_SHARE(b->limit);
+}
+
+static int tcp_pool_full(const fp_flow_table *t)
+{
+    return t->tcp_free == NULL && (t->tcp_nblocks == 0 || t->tcp_used == POOL_BLOCK) && !tcp_pool_can_grow(t);
+}
+
+/* Give a TCP flow its sequence state (zeroed); without it (allocation failure) the flow
+ * keeps its counters, flags and states but not its sequence view, and says so. */
+static void tcp_attach(fp_flow_table *t, fp_flow *f)
+{
+    tcp_slot *s = t->tcp_free;
+    if (s != NULL) {
+        t->tcp_free = s->next;
+    } else {
+        if (t->tcp_nblocks == 0 || t->tcp_used == POOL_BLOCK) {
+            if (t->tcp_nblocks == t->tcp_blocks_cap) {
+                uint32_t cap = t->tcp_blocks_cap ? t->tcp_blocks_cap * 2 : 16;
+                tcp_slot **bl = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->tcp_blocks, cap * sizeof *bl);
+                if (bl == NULL) goto failed;
+                t->tcp_blocks = bl;
+                t->tcp_blocks_cap = cap;
+            }
+            tcp_slot *block = fp_budget_malloc(t->b, FP_MEM_FLOWS, POOL_BLOCK * sizeof *block);
+            if (block == NULL) goto failed;
+            t->tcp_blocks[t->tcp_nblocks++] = block;
+            t->tcp_used = 0;
+        }
+        s = &t->tcp_blocks[t->tcp_nblocks - 1][t->tcp_used++];
+    }
+    memset(&s->tcp, 0, sizeof s->tcp);
+    f->tcp = &s->tcp;
+    return;
+failed:
+    f->flow_anomalies |= FP_FLOW_ANOM_ALLOC_FAILED;
+}
+
+static void tcp_detach(fp_flow_table *t, fp_flow *f)
+{
+    if (f->tcp == NULL) return;
+    tcp_slot *s = (tcp_slot *)(void *)f->tcp;
+    s->next = t->tcp_free;
+    t->tcp_free = s;
+    f->tcp = NULL;
+}
+
 static void ext_drop(fp_flow_table *t, fp_flow *f)
 {
     if (f->ext && t->ext_free) t->ext_free(t->ctx, f->ext);
@@ -279,6 +340,7 @@ static void ext_drop(fp_flow_table *t, fp_flow *f)
 /* Hand a flow to the consumer (which may take its hints and ext), then drop what is left. */
 static void emit_flow(fp_flow_table *t, fp_flow *f)
 {
+    tcp_detach(t, f);   /* only the table's packets need it */
     hints_credit(t, f); /* from here on they belong to the consumer */
     if (t->emit) t->emit(t->ctx, f);
     free(f->hints);
@@ -358,14 +420,16 @@ static int budget_wants_eviction(const fp_flow_table *t)
     return fp_budget_over(t->b) && fp_budget_evictable(t->b) > 0;
 }
 
-/* One more flow would pass max_flows, find no record the pool may grow to, need a hash
- * table doubling past the budget, or join a budget already exceeded. */
-static int must_evict_to_create(const fp_flow_table *t)
+/* One more flow would pass max_flows, find no record (or, for TCP, no sequence state) the
+ * pools may grow to, need a hash table doubling past the budget, or join a budget already
+ * exceeded. */
+static int must_evict_to_create(const fp_flow_table *t, int tcp)
 {
     if (t->count >= t->cfg.max_flows) return 1;
     const fp_budget *b = t->b;
     if (!b->limit) return 0;
     if (t->free_head == FP_FLOW_NONE && t->pool_used == t->pool_cap && !pool_can_grow(t)) return 1;
+    if (tcp && !t->cfg.no_hints && tcp_pool_full(t)) return 1;
     if ((t->count + 1) * 2 > t->slot_cap && b->bytes[FP_MEM_FLOWS] + t->slot_cap * sizeof(slot) > b->limit)
         return 1;
     return budget_wants_eviction(t);
@@ -402,7 +466,7 @@ static int note_creation(fp_flow_table *t)
 
 static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t h)
 {
-    while (t->count && must_evict_to_create(t)) {
+    while (t->count && must_evict_to_create(t, p->is_tcp)) {
         set_order(t, ORD_CREATE_EVICT, FLOW(t, t->lru_head).last_pkt);
         flow_expire(t, t->lru_head, FP_EXP_EVICTED);
     }
@@ -489,6 +553,8 @@ void fp_flow_table_free(fp_flow_table *t)
     }
     for (uint32_t i = 0; i < t->nblocks; i++) fp_budget_free(t->b, FP_MEM_FLOWS, t->blocks[i]);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->blocks);
+    for (uint32_t i = 0; i < t->tcp_nblocks; i++) fp_budget_free(t->b, FP_MEM_FLOWS, t->tcp_blocks[i]);
+    fp_budget_free(t->b, FP_MEM_FLOWS, t->tcp_blocks);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->slots);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->frags.slots);
     fp_budget_free(t->b, FP_MEM_FLOWS, t->creations);
@@ -579,6 +645,8 @@ static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orph
         }
     }
     fp_flow *f = &FLOW(t, idx);
+    if (p->is_tcp && f->tcp == NULL && !t->cfg.no_hints && !(f->flow_anomalies & FP_FLOW_ANOM_ALLOC_FAILED))
+        tcp_attach(t, f);
     int had_hints = f->hints != NULL;
     int closed = fp_flow_record_update(f, p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;

@@ -33,6 +33,9 @@ static char done_marker;
 static void on_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int forward)
 {
     sink *s = ctx;
+    if (f->tcp && (f->tcp->dir[0].holes > FP_FLOW_SEQ_HOLES || f->tcp->dir[1].holes > FP_FLOW_SEQ_HOLES ||
+                   f->tcp->dir[0].z_blocks > FP_FLOW_SEQ_HOLES || f->tcp->dir[1].z_blocks > FP_FLOW_SEQ_HOLES))
+        abort();
     if (f->ext == DONE) return;
     fp_hello_conn *c = f->ext;
     int rc = fp_hello_packet(s->hellos, &c, p, forward);
@@ -60,9 +63,7 @@ static void on_emit(void *ctx, fp_flow *f)
     if (f->dir[0].packets + f->dir[1].packets == 0) abort();
     if (f->history_len > FP_FLOW_HISTORY_MAX || f->history[f->history_len] != 0) abort();
     if (f->expiration >= FP_EXP_COUNT || fp_flow_conn_state(f) >= FP_CS_COUNT) abort();
-    if (f->last_ns < f->first_ns) abort();
-    for (int d = 0; d < 2; d++)
-        if (f->dir[d].holes > FP_FLOW_SEQ_HOLES) abort();
+    if (f->last_ns < f->first_ns || f->tcp != NULL) abort(); /* the table keeps its TCP state */
 }
 
 /* The key pass answers only where the dissection finds the same plain TCP/UDP key. */

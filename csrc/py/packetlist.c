@@ -62,6 +62,7 @@ typedef struct {
     pl_reasm *reasm;         /* defragment=: by ascending index */
     Py_ssize_t n_reasm;
     PyObject *reasm_owner;   /* capsule owning the frames they point to, shared with slices */
+    uint64_t keep_from, keep_to; /* the file bytes whose pages this list keeps mapped (keep_bound) */
 } fp_packetlist;
 
 #define PL(o) ((fp_packetlist *)(o))
@@ -87,6 +88,7 @@ static fp_packetlist *packetlist_alloc(fp_state *st, PyObject *owner, int owner_
     pl->n_ifs = 0;
     pl->facade = 0;
     pl->dissect_flags = 0;
+    pl->keep_from = pl->keep_to = 0;
     pl->reasm = NULL;
     pl->n_reasm = 0;
     pl->reasm_owner = NULL;
@@ -386,6 +388,19 @@ static void split_cancel(split_walk *w, fp_reader_obj *r)
 }
 
 
+/* A list read from a file mapping keeps the pages of its records mapped when they span at
+ * most this much: the index pass would otherwise give them back behind itself and the export
+ * (to_arrow, to_pandas, columns) map the file a second time, about as much CPU again as
+ * dissecting it. Page cache, reclaimable, but counted in RSS: a quarter of physical memory,
+ * at most 1 GiB; larger lists give pages back as they go (mapped_bytes 0). */
+#define KEEP_MAPPED_MAX (1ull << 30)
+static uint64_t keep_bound(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 0;
+    return quarter < KEEP_MAPPED_MAX ? quarter : KEEP_MAPPED_MAX;
+}
+
 static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObject *progress)
 {
     fp_reader_obj *r = (fp_reader_obj *)reader;
@@ -399,6 +414,9 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     int rc = FP_PULL_END, interrupted = 0;
     uint64_t got = 0;
     int has_progress = progress != NULL && progress != Py_None;
+    uint64_t keep_from = stable ? fp_source_position(r->src) : 0, keep_to = 0;
+    if (stable && fp_source_size(r->src) - keep_from <= keep_bound()) /* before the walk gives any back */
+        keep_to = fp_source_keep(r->src, keep_from, fp_source_size(r->src)) ? fp_source_size(r->src) : 0;
     split_walk *split = split_start(r, limit);
     for (;;) { /* a quiet live capture comes back every read timeout, a progress callback every
                 * READ_PROGRESS_ROWS records: signals and the callback, then on */
@@ -436,6 +454,10 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
         }
     }
     if (split) split_cancel(split, r);
+    if (keep_to) { /* what the list holds: up to where the walk stopped */
+        keep_to = fp_source_position(r->src);
+        if (fp_source_keep(r->src, keep_from, keep_to) == 0) keep_to = 0;
+    }
     PyObject *owner = reader;
     if (!stable) {
         owner = PyCapsule_New(b.blob ? (void *)b.blob : PyMem_RawMalloc(1), "fastpkt.blob", blob_free);
@@ -464,6 +486,10 @@ static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObj
     }
     pl->facade = r->facade;
     pl->dissect_flags = r->dissect_flags;
+    if (keep_to) {
+        pl->keep_from = keep_from;
+        pl->keep_to = keep_to;
+    }
     if (r->src) {
         pl->linktype = fp_source_linktype(r->src);
         pl->snaplen = fp_source_snaplen(r->src);
@@ -517,7 +543,10 @@ static void release_owner(fp_packetlist *pl)
     Py_CLEAR(pl->ng_prefix);
     PyObject *owner = pl->owner;
     if (owner == NULL) return;
-    if (pl->owner_is_reader) fp_reader_unexport((fp_reader_obj *)owner);
+    fp_reader_obj *r = pl->owner_is_reader ? (fp_reader_obj *)owner : NULL;
+    if (r && pl->keep_to && r->src) fp_source_unkeep(r->src, pl->keep_from, pl->keep_to);
+    pl->keep_from = pl->keep_to = 0;
+    if (r) fp_reader_unexport(r);
     pl->owner = NULL;
     Py_DECREF(owner);
 }
@@ -1819,6 +1848,12 @@ static int set_facade(PyObject *self, PyObject *v, void *c)
     return 0;
 }
 
+static PyObject *get_mapped_bytes(PyObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(PL(self)->keep_to - PL(self)->keep_from);
+}
+
 static PyGetSetDef packetlist_getset[] = {
     {"_facade", get_facade, set_facade, "Make fastpkt.scapy's packets (set by that module).", NULL},
     {"linktype", get_linktype, NULL, "Link type of the source capture.", NULL},
@@ -1830,6 +1865,11 @@ static PyGetSetDef packetlist_getset[] = {
      "24-byte pcap header, or pcapng's blocks before the first packet (section header,\n"
      "interfaces, ...; None when over 1 MiB).", NULL},
     {"format", get_format, NULL, "'pcap' or 'pcapng': the source's format.", NULL},
+    {"mapped_bytes", get_mapped_bytes, NULL,
+     "Bytes of its file this list keeps mapped between read and export, so to_arrow()/to_pandas()\n"
+     "do not map the file again: the records' span when it is at most a quarter of physical\n"
+     "memory and 1 GiB (page cache, counted in RSS), else 0 (pages go back as they are read).\n"
+     "Given back when the list goes.", NULL},
     {"interfaces", get_interfaces, NULL,
      "pcapng sources: one dict per interface (linktype, snaplen, tsresol in units per second,\n"
      "tsoffset in seconds, name), indexed by Packet.interface; [] for pcap.", NULL},

@@ -118,10 +118,41 @@ typedef struct fp_shared_map {
 #define SHARE_STEP (4u << 20)   /* a sharing source tells its position this often */
 #define SHARE_CHUNK (16u << 20) /* and the pages all are past go back in pieces of this */
 
-static void give_back(const fp_source *s, uint64_t from, uint64_t to)
+static void give_back_span(const fp_source *s, uint64_t from, uint64_t to)
 {
     if (to > from)
         madvise((void *)(uintptr_t)(s->mem + from), (size_t)(to - from), MADV_DONTNEED);
+}
+
+/* [from, to) back to the kernel (from page-aligned), around the kept range. */
+static void give_back(const fp_source *s, uint64_t from, uint64_t to)
+{
+    if (s->keep_to <= s->keep_from || to <= s->keep_from || from >= s->keep_to) {
+        give_back_span(s, from, to);
+        return;
+    }
+    give_back_span(s, from, s->keep_from);
+    give_back_span(s, s->keep_to, to);
+}
+
+uint64_t fp_source_keep(fp_source *s, uint64_t from, uint64_t to)
+{
+    if (!s->mapped || s->share || to > s->mem_len || from >= to) {
+        s->keep_from = s->keep_to = 0;
+        return 0;
+    }
+    s->keep_from = from & ~s->page_mask;
+    s->keep_to = to == s->mem_len ? to : (to + s->page_mask) & ~s->page_mask;
+    return s->keep_to - s->keep_from;
+}
+
+void fp_source_unkeep(fp_source *s, uint64_t from, uint64_t to)
+{
+    if (s->keep_from != (from & ~s->page_mask) || s->keep_to > to + s->page_mask || s->keep_to < to) return;
+    from = s->keep_from;
+    to = s->keep_to;
+    s->keep_from = s->keep_to = 0;
+    give_back_span(s, from, to);
 }
 
 /* A sharing source's turn (every SHARE_STEP read, and at its end): it gives back what it
@@ -540,16 +571,18 @@ static inline int mapping_lost(const fp_source *s, int have_record)
 void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to)
 {
     if (!s->mapped || from < s->mem || to > s->mem + s->mem_len || from >= to) return;
-    uintptr_t lo = (uintptr_t)from & ~(uintptr_t)s->page_mask;
-    madvise((void *)lo, (size_t)((uintptr_t)to - lo), MADV_DONTNEED);
+    uint64_t lo = (uint64_t)(from - s->mem) & ~s->page_mask;
+    give_back(s, lo, (uint64_t)(to - s->mem));
 }
 
 void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t *to)
 {
 #ifdef MADV_POPULATE_READ
     if (!s->mapped || from < s->mem || to > s->mem + s->mem_len || from >= to) return;
-    uintptr_t lo = (uintptr_t)from & ~(uintptr_t)s->page_mask;
-    madvise((void *)lo, (size_t)((uintptr_t)to - lo), MADV_POPULATE_READ);
+    uint64_t lo = (uint64_t)(from - s->mem) & ~s->page_mask, hi = (uint64_t)(to - s->mem);
+    if (lo >= s->keep_from && hi <= s->keep_to) return; /* kept: mapped already (walking its page
+                                                           tables again costs ~4 % of an export) */
+    madvise((void *)(uintptr_t)(s->mem + lo), (size_t)(hi - lo), MADV_POPULATE_READ);
 #else
     (void)s, (void)from, (void)to;
 #endif

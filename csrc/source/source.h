@@ -139,6 +139,14 @@ int fp_source_lost(const fp_source *s);
  * no-op for memory buffers and streams): record data stays valid (the file is re-read on
  * the next access), resident memory drops. For passes over many kept records. */
 void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint8_t *to);
+/* Keep the pages of [from, to) (file offsets) of our file mapping mapped: this source's own
+ * releases and fp_source_release_pages skip them, so a second pass over kept records (a
+ * PacketList's export after its index pass) finds them mapped instead of mapping the file
+ * again. One range per source; a new one replaces it. Returns the bytes kept (page-rounded),
+ * 0 when `s` is not a file mapping of its own (nothing kept). fp_source_unkeep gives the
+ * range [from, to) back when it is still the one kept. */
+uint64_t fp_source_keep(fp_source *s, uint64_t from, uint64_t to);
+void fp_source_unkeep(fp_source *s, uint64_t from, uint64_t to);
 /* Map the pages of [from, to) of our file mapping in one call (MADV_POPULATE_READ, Linux 5.14;
  * a no-op elsewhere, for memory buffers and streams): a pass over kept records about to read
  * them takes no page fault per 16 pages. Past the end of a truncated file the call fails

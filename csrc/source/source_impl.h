@@ -41,6 +41,7 @@ struct fp_source {
     uint64_t page_mask;
     uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
     uint64_t release_at;    /* reading past this position gives pages back (release_consumed) */
+    uint64_t keep_from, keep_to; /* pages of [keep_from, keep_to) are not given back (fp_source_keep) */
     /* fp_source_share_mapping: the mapping this source reads with others (NULL: its own),
      * the next source sharing it, and this source's position as the others last saw it
      * (UINT64_MAX once it read to its end). */
