@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pkt != NULL) {
         memcpy(pkt, nul ? nul + 1 : data, plen);
         fp_dissection d;
-        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen, 1, 0, 1, 1, 0, &d);
-        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen + 10, 101, -1, 0, 0, 1, &d);
+        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen, 1, 0, 1, 1, 0, 0, &d);
+        (void)fp_filter_match_record(f, pkt, (uint32_t)plen, (uint32_t)plen + 10, 101, -1, 0, 0, 1, FP_DISSECT_NO_TUNNELS, &d);
         free(pkt);
     }
     fp_filter_free(f);
