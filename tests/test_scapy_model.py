@@ -134,11 +134,15 @@ def _compare(key, p, s) -> None:
     # the packet is its first layer (type ScapyPacket, README); the walk from its payload on
     if k:
         assert _chain_by_payload(p.payload)[:k - 1] == ours[1:k]
+    # where Scapy's packet gives back its frame (it drops an ICMP extension's trailer)
+    whole = bytes(p) == bytes(s)
     for i in range(k):
         # Scapy's getlayer(i) also counts the layers in packet fields (an ICMP extension)
         name, mine, ref = ours[i], p.getlayer(i), _nth(s, i)
         assert p.haslayer(name) and name in p and p[name] is not None
         assert mine.name == ref.name, key
+        # Scapy's bytes(layer), raw() and len(): the layer and all after it, Padding included
+        assert not whole or bytes(mine) == bytes(ref) and len(mine) == len(ref) and fs.raw(mine) == sa.raw(ref), (key, name)
         if name in ("Raw", "Padding"):
             assert mine.load == ref.load, key
             continue
@@ -149,6 +153,11 @@ def _compare(key, p, s) -> None:
         assert _norm(mine.fields) == _norm(their_fields), (key, name)
         if name in ("IP", "TCP"):
             _flags_agree(mine.flags, ref.flags)
+    if same and key[1] < 300:
+        # repr(pkt[UDP]): Scapy's text from that layer down, for each layer (the first 300
+        # packets of a capture: a packet's text is rendered once per layer)
+        for i, name in enumerate(ours):
+            assert repr(p.getlayer(i)) == repr(_nth(s, i)), (key, name)
     if same:
         for cls in ("Raw", "Padding", "TCP", "UDP", "DNS", "ICMP", "IP", "IPv6", "ARP", "Dot1Q",
                     "IPerror", "TCPerror", "UDPerror", "ICMPerror"):
