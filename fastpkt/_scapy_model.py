@@ -1215,17 +1215,21 @@ class _View(_LayerOps):
         return chain[i:]
 
     # Scapy's bytes(layer), len() and raw(): the layer and all after it in the frame, the
-    # Padding of an Ethernet trailer included (fastpkt's stop at the network layer's length)
+    # Padding of an Ethernet trailer included (fastpkt's stop at the network layer's length);
+    # an edited layer (no packet: its bytes are rebuilt) keeps fastpkt's
     def __bytes__(self) -> bytes:
-        return bytes(_CD.Packet.raw.__get__(self._packet)[self.offset:])
+        pkt = self._packet
+        return _fp_bytes(self) if pkt is None else bytes(_CD.Packet.raw.__get__(pkt)[self.offset:])
 
     def __len__(self) -> int:
-        return int(_CD.Packet.caplen.__get__(self._packet)) - self.offset
+        pkt = self._packet
+        return _fp_len(self) if pkt is None else int(_CD.Packet.caplen.__get__(pkt)) - self.offset
 
     def __repr__(self) -> str:
         # Scapy's text from this layer down (fastpkt's own where neither renders it)
-        chain, i = _position(self)
-        text = _scapy_text.layer_repr(self._packet, i, type(self).__name__)
+        text = None
+        if self._packet is not None:
+            text = _scapy_text.layer_repr(self._packet, _position(self)[1], type(self).__name__)
         return text if text is not None else str(_CD.Layer.__repr__(self))
 
     def __getitem__(self, cls: Any) -> Any:
@@ -1353,8 +1357,10 @@ def _dns_length(self: Any) -> int | None:
 
 def _dns_bytes(self: Any) -> bytes:
     """Scapy's DNS over TCP starts at the message's length prefix, fastpkt's view after it."""
-    start = self.offset - (2 if self._packet.tcp is not None else 0)
-    return bytes(_CD.Packet.raw.__get__(self._packet)[start:])
+    pkt = self._packet
+    if pkt is None:   # edited: rebuilt by fastpkt
+        return _fp_bytes(self)
+    return bytes(_CD.Packet.raw.__get__(pkt)[self.offset - (2 if pkt.tcp is not None else 0):])
 
 
 def _dns_fields(self: Any) -> dict[str, Any]:
