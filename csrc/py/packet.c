@@ -216,11 +216,11 @@ static PyTypeObject *packet_type(const fp_state *st, int facade)
     return facade && st->Facade_Packet_Type ? st->Facade_Packet_Type : st->Packet_Type;
 }
 
-/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header, and a
- * declared FCS stays in the frame (Scapy's readers ignore if_fcslen). */
+/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header, a
+ * declared FCS stays in the frame (Scapy's readers ignore if_fcslen), Scapy's bindings. */
 static inline int facade_flags(int facade, int flags)
 {
-    return facade ? (flags | FP_DISSECT_NO_TUNNELS) & ~FP_DISSECT_FCS_MASK : flags;
+    return facade ? (flags | FP_DISSECT_NO_TUNNELS | FP_DISSECT_SCAPY) & ~FP_DISSECT_FCS_MASK : flags;
 }
 
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
@@ -453,7 +453,8 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     /* tp: fastpkt.scapy's subclass too (its sr() answers), which leaves tunnels as Scapy does */
     res = (PyObject *)packet_copy(st, tp, buf.buf, (uint32_t)buf.len, (uint32_t)buf.len,
                                   (uint32_t)wirelen, linktype, ts_ns,
-                                  tp == st->Packet_Type && decapsulate ? 0 : FP_DISSECT_NO_TUNNELS);
+                                  tp == st->Facade_Packet_Type ? facade_flags(1, 0)
+                                  : tp == st->Packet_Type && decapsulate ? 0 : FP_DISSECT_NO_TUNNELS);
 done:
     PyBuffer_Release(&buf);
     return res;
