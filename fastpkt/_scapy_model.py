@@ -314,12 +314,13 @@ class _Chain(list):  # type: ignore[type-arg]
     rendered from the packet's."""
 
     __slots__ = ("packet",)
+    packet: Any
 
 
 def _chain(pkt: _fp.Packet) -> list[Any]:
     """The layers Scapy would show for this packet, outer to inner: our views, then Raw
     for undecoded bytes and Padding for bytes past the network layer's length."""
-    out: list[Any] = _Chain()
+    out = _Chain()
     out.packet = pkt
     net = vlans = None
     last = ""
