@@ -692,7 +692,8 @@ def _proxy(view: Any, chain: list[Any]) -> Any:
                                               "_public": getattr(base, "_public", base),
                                               "__module__": __name__})
         _PROXIES[base] = cls
-    return _m._quoted(cls, view.fields, bytes(view), chain)
+    data = _m._fp_bytes(view)
+    return _m._quoted(cls, view.fields, data, chain, head=len(data) - len(_m._fp_payload(view)))
 
 
 _FAKE_ETHER = b"\0" * 12
@@ -707,6 +708,8 @@ def _inner(data: bytes, linktype: int, chain: list[Any], ethertype: int = -1) ->
     for layer in layers[1 if ethertype >= 0 else 0:]:
         if isinstance(layer, _m._Linked):   # Raw, Padding, Scapy's classes: moved over
             layer._chain, layer._i = chain, len(chain)
+            if isinstance(layer, _m._Fields):
+                layer._offset = -1   # an offset in the inner packet, not in the outer frame
             chain.append(layer)
         else:
             chain.append(_proxy(layer, chain))

@@ -303,12 +303,25 @@ _ATTR = {"Ether": "eth", "SLL": "sll", "SLL2": "sll", "Loopback": "loopback", "A
 _NETWORK = frozenset(("ARP", "IP", "IPv6"))
 _fp_layers = _CD.Packet.layers.__get__    # the C getters, past the facade's overrides
 _fp_payload = _CD.Layer.payload.__get__
+# fastpkt's bytes and length of a view (its header and payload within its own length), past
+# the facade's, which are Scapy's (the layer and all after it, Padding included)
+_fp_bytes: Callable[[Any], bytes] = _CD.Layer.__bytes__
+_fp_len: Callable[[Any], int] = _CD.Layer.__len__
+
+
+class _Chain(list):  # type: ignore[type-arg]
+    """A packet's layers (``_chain``), knowing their packet: Scapy's text of a layer is
+    rendered from the packet's."""
+
+    __slots__ = ("packet",)
+    packet: Any
 
 
 def _chain(pkt: _fp.Packet) -> list[Any]:
     """The layers Scapy would show for this packet, outer to inner: our views, then Raw
     for undecoded bytes and Padding for bytes past the network layer's length."""
-    out: list[Any] = []
+    out = _Chain()
+    out.packet = pkt
     net = vlans = None
     last = ""
     extension6 = False   # an ICMPv6 error read an RFC 4884 extension
@@ -329,13 +342,13 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             last = "Dot3"
             break
         if name == "ICMPv6" and _icmp6_too_short(view):
-            out.append(_linked(Raw, bytes(view), out))
+            out.append(_linked(Raw, _fp_bytes(view), out))
             last = "ICMPv6Echo"
             continue
         if name == "ICMPv6" and view.type in _layers.DECODED:
             # echoes, errors, ND, MLD: Scapy's classes read from the message's bytes, which
             # they use up (the echo data is its last field)
-            extension6 = _layers.icmp6(bytes(view), out, view.offset)
+            extension6 = _layers.icmp6(_fp_bytes(view), out, view.offset)
             last = "ICMPv6Echo"
             continue
         out.append(view)
@@ -352,7 +365,7 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             out.append(_linked(Raw, pkt.raw, out))
         return out
     if upper >= 0:   # nothing fastpkt decodes follows the extension headers
-        load = _CD.Packet.raw.__get__(pkt)[upper:net.offset + len(net)] if net is not None else b""
+        load = _CD.Packet.raw.__get__(pkt)[upper:net.offset + _fp_len(net)] if net is not None else b""
         if load:
             out.append(_linked(Raw, load, out))
         last = "IPv6ExtHdr"
@@ -380,7 +393,7 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         elif load:
             out.append(_linked(Raw, load, out))
     if net is not None:
-        end = net.offset + len(net)
+        end = net.offset + _fp_len(net)
         if end < pkt.caplen:
             out.append(_linked(Padding, pkt.raw[end:], out))
     if extension:
@@ -434,7 +447,7 @@ def _quoted_ip(data: bytes, chain: list[Any]) -> None:
         chain.append(_linked(Raw, data, chain))
         return
     hlen = ip.ihl * 4
-    chain.append(_quoted(IPerror, ip.fields, data, chain))
+    chain.append(_quoted(IPerror, ip.fields, data, chain, head=hlen))
     rest, pad = data[hlen:], b""
     if ip.len >= hlen:   # IP's extract_padding: bytes past its total length are Padding
         rest, pad = rest[:ip.len - hlen], rest[ip.len - hlen:]
@@ -459,11 +472,11 @@ def _quoted_tcp(inner: Any, data: bytes, chain: list[Any]) -> None:
     if len(data) == 8:
         chain.append(_quoted(TCPerror, {"sport": int.from_bytes(data[0:2], "big"),
                                         "dport": int.from_bytes(data[2:4], "big"),
-                                        "seq": int.from_bytes(data[4:8], "big")}, data, chain))
+                                        "seq": int.from_bytes(data[4:8], "big")}, data, chain, head=8))
     elif tcp is None or len(data) < 20:   # Scapy: a field cut short makes the quote Raw
         chain.append(_linked(Raw, data, chain))
     else:
-        chain.append(_quoted(TCPerror, tcp.fields, data, chain))
+        chain.append(_quoted(TCPerror, tcp.fields, data, chain, head=max(tcp.dataofs * 4, 20)))
         load = data[max(tcp.dataofs * 4, 20):]
         if load:
             chain.append(_linked(Raw, load, chain))
@@ -476,7 +489,7 @@ def _quoted_udp(data: bytes, chain: list[Any]) -> None:
     length = int.from_bytes(data[4:6], "big")
     chain.append(_quoted(UDPerror, {"sport": int.from_bytes(data[0:2], "big"),
                                     "dport": int.from_bytes(data[2:4], "big"), "len": length,
-                                    "chksum": int.from_bytes(data[6:8], "big")}, data, chain))
+                                    "chksum": int.from_bytes(data[6:8], "big")}, data, chain, head=8))
     rest = data[8:]
     # UDP's extract_padding, as Scapy slices it (a length under 8 slices from the end)
     load, pad = rest[:length - 8], rest[length - 8:]
@@ -491,7 +504,7 @@ def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
     if len(data) < hlen:
         chain.append(_linked(Raw, data, chain))
         return
-    chain.append(_quoted(ICMPerror, _icmp_header_fields(data[:hlen]), data, chain))
+    chain.append(_quoted(ICMPerror, _icmp_header_fields(data[:hlen]), data, chain, head=hlen))
     rest = data[hlen:]
     if rest and data[0] in _ICMP_ERRORS:
         _quoted_ip(rest, chain)
@@ -500,11 +513,12 @@ def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
 
 
 def _quoted(cls: type, fields: dict[str, Any], data: bytes, chain: list[Any],
-            offset: int = -1) -> Any:
-    """A layer of Scapy's class ``cls`` with these fields, at the end of ``chain``."""
+            offset: int = -1, head: int = -1) -> Any:
+    """A layer of Scapy's class ``cls`` with these fields, at the end of ``chain`` (``head``:
+    its own header's length where ``data`` also holds the layers under it)."""
     layer: Any = object.__new__(cls)
     layer._fields, layer._data, layer._chain, layer._i, layer._owner = fields, data, chain, len(chain), None
-    layer._offset = offset
+    layer._offset, layer._head = offset, head
     return layer
 
 
@@ -520,7 +534,7 @@ def _ip6_extensions(ip6: Any, chain: list[Any]) -> int:
     packet where the next layer starts when fastpkt's view of it follows, else -1 (the rest,
     if any, is appended as Raw)."""
     start = ip6.offset + 40
-    data = _CD.Packet.raw.__get__(ip6._packet)[start:ip6.offset + len(ip6)]
+    data = _CD.Packet.raw.__get__(ip6._packet)[start:ip6.offset + _fp_len(ip6)]
     nh, pos = ip6.nh, 0
     while nh in _IP6_EXT:
         rest = data[pos:]
@@ -613,7 +627,7 @@ def _ip6_options(data: bytes) -> list[Any]:
 def _ip6_option(cls: type, fields: dict[str, Any]) -> Any:
     option: Any = object.__new__(cls)
     option._fields, option._data, option._chain, option._i, option._offset = fields, b"", None, 0, -1
-    option._owner = None
+    option._owner, option._head = None, -1
     return option
 
 
@@ -626,7 +640,7 @@ _ICMP6_MIN = {1: 8, 2: 8, 3: 8, 4: 8, 128: 8, 129: 8, 130: 24, 131: 24, 132: 24,
 
 
 def _icmp6_too_short(icmp6: Any) -> bool:
-    t, n = icmp6.type, len(icmp6)
+    t, n = icmp6.type, _fp_len(icmp6)
     if t in (139, 140):   # node information: Scapy's own guess from 3 bytes on
         return n <= 2
     return n < _ICMP6_MIN.get(t, 1 << 30)
@@ -648,7 +662,7 @@ def _net_padding(pkt: _fp.Packet) -> bytes:
     if net is None:
         return b""
     view = getattr(pkt, _ATTR[net])
-    end = view.offset + len(view)
+    end = view.offset + _fp_len(view)
     return pkt.raw[end:] if end < pkt.caplen else b""
 
 
@@ -815,10 +829,11 @@ class _Fields(_Linked):
     the headers an ICMP error quotes (``pkt[IPerror].dst``, ``pkt[UDPerror].dport``: what a
     traceroute script looks at), IPv6 extension headers and their options, ICMPv6 echoes."""
 
-    __slots__ = ("_fields", "_data", "_offset")
+    __slots__ = ("_fields", "_data", "_offset", "_head")
     _fields: dict[str, Any]
     _data: bytes
     _offset: int   # of the view it stands for (ICMPv6 echo), else -1
+    _head: int   # its own header's length where _data also holds the layers under it, else -1
     # the fields that hold packets (Scapy's PacketField, PacketListField), which lookups search
     _held: tuple[str, ...] = ("records", "pkt")
 
@@ -840,12 +855,23 @@ class _Fields(_Linked):
         self._fields = {k: v for k, v in self._fields.items() if k != attr}
 
     def __bytes__(self) -> bytes:
-        return self._data
+        # Scapy's: the layer and all after it, as a Raw's; from the frame where the layer
+        # stands for a view (an ICMPv6 message: its RFC 4884 extension is in no layer here)
+        pkt = getattr(self._links(), "packet", None) if self._offset >= 0 else None
+        if pkt is not None:
+            return bytes(_CD.Packet.raw.__get__(pkt)[self._offset:])
+        return (self._data if self._head < 0 else self._data[:self._head]) + bytes(self.payload)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(bytes(self))
 
     def __repr__(self) -> str:
+        # Scapy's text from this layer down where it is rendered (fastpkt's own where not)
+        chain = self._links()
+        pkt = getattr(chain, "packet", None)
+        text = None if pkt is None else _scapy_text.layer_repr(pkt, self._i, type(self).__name__)
+        if text is not None:
+            return text
         body = " ".join("%s=%r" % kv for kv in self._fields.items())
         return "<%s  %s |%s>" % (type(self).__name__, body, repr(self.payload))
 
@@ -1189,6 +1215,24 @@ class _View(_LayerOps):
         chain, i = _position(self)
         return chain[i:]
 
+    # Scapy's bytes(layer), len() and raw(): the layer and all after it in the frame, the
+    # Padding of an Ethernet trailer included (fastpkt's stop at the network layer's length);
+    # an edited layer (no packet: its bytes are rebuilt) keeps fastpkt's
+    def __bytes__(self) -> bytes:
+        pkt = self._packet
+        return _fp_bytes(self) if pkt is None else bytes(_CD.Packet.raw.__get__(pkt)[self.offset:])
+
+    def __len__(self) -> int:
+        pkt = self._packet
+        return _fp_len(self) if pkt is None else int(_CD.Packet.caplen.__get__(pkt)) - self.offset
+
+    def __repr__(self) -> str:
+        # Scapy's text from this layer down (fastpkt's own where neither renders it)
+        text = None
+        if self._packet is not None:
+            text = _scapy_text.layer_repr(self._packet, _position(self)[1], type(self).__name__)
+        return text if text is not None else str(_CD.Layer.__repr__(self))
+
     def __getitem__(self, cls: Any) -> Any:
         pkt = self._packet
         if _direct(cls) and cls in pkt:   # decoded alike by both: fastpkt's C lookup
@@ -1251,7 +1295,7 @@ _ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4}   # header bytes past the first 8
 
 
 def _icmp_fields(self: Any) -> dict[str, Any]:
-    return _icmp_header_fields(bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)])
+    return _icmp_header_fields(_fp_bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)])
 
 
 def _icmp_header_fields(h: bytes) -> dict[str, Any]:
@@ -1289,7 +1333,7 @@ def _icmp_header_fields(h: bytes) -> dict[str, Any]:
 
 def _sll_fields(self: Any) -> dict[str, Any]:
     """Scapy's CookedLinux/CookedLinuxV2 fields, from the header bytes."""
-    h = bytes(self)
+    h = _fp_bytes(self)
     if type(self).__name__ == "CookedLinuxV2":
         return {"proto": int.from_bytes(h[0:2], "big"), "reserved": int.from_bytes(h[2:4], "big"),
                 "ifindex": int.from_bytes(h[4:8], "big"), "lladdrtype": int.from_bytes(h[8:10], "big"),
@@ -1312,6 +1356,14 @@ def _dns_length(self: Any) -> int | None:
     return int.from_bytes(head, "big") if len(head) == 2 else None
 
 
+def _dns_bytes(self: Any) -> bytes:
+    """Scapy's DNS over TCP starts at the message's length prefix, fastpkt's view after it."""
+    pkt = self._packet
+    if pkt is None:   # edited: rebuilt by fastpkt
+        return _fp_bytes(self)
+    return bytes(_CD.Packet.raw.__get__(pkt)[self.offset - (2 if pkt.tcp is not None else 0):])
+
+
 def _dns_fields(self: Any) -> dict[str, Any]:
     out = {k: getattr(self, k) for k in _C.DNS.fields}
     return out if self._packet.tcp is None else {"length": self.length, **out}
@@ -1319,6 +1371,7 @@ def _dns_fields(self: Any) -> dict[str, Any]:
 
 DNS_ = _view_class(_C.DNS, "DNS", "DNS", _C.DNS.fields,
                    {"length": property(_dns_length), "fields": property(_dns_fields),
+                    "__bytes__": _dns_bytes, "__len__": lambda self: len(_dns_bytes(self)),
                     **{w: _dns_section(w) for w in ("qd", "an", "ns", "ar")}})
 _SLL_EXTRA = {"fields": property(_sll_fields),
               **{k: _field_of(_sll_fields, k) for k in ("lladdrtype", "lladdrlen", "src", "reserved")}}

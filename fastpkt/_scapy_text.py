@@ -1922,6 +1922,17 @@ def packet_repr(pkt: Any) -> str:
     return repr(sp) if sp is not None else repr(pkt)
 
 
+def layer_repr(pkt: Any, index: int, cls: str) -> str | None:
+    """``repr(pkt[X])``: Scapy's text of the packet's layers from the ``index``-th (of class
+    ``cls``) on, rendered here or by Scapy; None when neither has that layer there."""
+    nodes = describe(pkt)
+    if nodes is not None:
+        return _chain_repr(nodes[index:]) if index < len(nodes) and nodes[index].cls == cls else None
+    sp = _fallback(pkt)
+    layer = next((x for i, x in enumerate(sp.iterpayloads()) if i == index), None) if sp is not None else None
+    return repr(layer) if layer is not None and type(layer).__name__ == cls else None
+
+
 def packet_summary(pkt: Any) -> str:
     """``pkt.summary()`` as Scapy returns it (``Ether / IP / TCP 10.0.0.1:http > ... S``)."""
     nodes = describe(pkt)

@@ -626,7 +626,7 @@ class TCPSession(IPSession):
             return None   # Scapy's datagram from fragments has no original bytes to follow
         raw = bytes(out)
         end = tcp.offset + tcp.header_len
-        data = raw[end:net.offset + len(net)] or raw[net.offset + len(net):]
+        data = raw[end:net.offset + _fp.Layer.__len__(net)] or raw[net.offset + _fp.Layer.__len__(net):]
         if message is not None:
             return self._message(out, key, raw[:end], data, message)
         if not data:

@@ -202,8 +202,11 @@ void fp_dissect(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t
  * frames end with an n-byte frame check sequence (the record's fcs_len: pcapng if_fcslen);
  * as tshark, an Ethernet frame is read without it (its lengths shortened by n, snapped or
  * not) and eth.fcs reads it when captured whole; other link types ignore it, as tshark
- * does. fp_dissect is flags 0. */
-enum { FP_DISSECT_HEADERS = 1, FP_DISSECT_NO_TUNNELS = 2 };
+ * does. FP_DISSECT_SCAPY follows Scapy's bindings where they leave undecoded what Wireshark
+ * decodes (fastpkt.scapy's packets): after a Linux cooked header, 0x88a8 (Scapy binds
+ * Dot1AD there on a `type` field the header lacks, so its payload stays Raw). fp_dissect is
+ * flags 0. */
+enum { FP_DISSECT_HEADERS = 1, FP_DISSECT_NO_TUNNELS = 2, FP_DISSECT_SCAPY = 4 };
 #define FP_DISSECT_FCS_SHIFT 8
 #define FP_DISSECT_FCS(n) ((int)(n) << FP_DISSECT_FCS_SHIFT)
 #define FP_DISSECT_FCS_MASK FP_DISSECT_FCS(0xFF)
@@ -360,6 +363,7 @@ typedef struct {
     int no_app;      /* FP_DISSECT_HEADERS: skip application detection */
     int reassembled; /* fp_dissect_datagram: the IP payload is whole, to the end */
     int tunnels;     /* decode encapsulations (no FP_DISSECT_NO_TUNNELS) */
+    int scapy;       /* FP_DISSECT_SCAPY */
 } fp_dctx;
 
 static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,

@@ -86,7 +86,8 @@ static void dissect_cooked(fp_dctx *x, fp_layer_id id, uint32_t hlen, uint32_t p
         return;
     fp_set_layer(x->d, id, 0, hlen, x->caplen);
     uint16_t proto = fp_peek_be16(&c, proto_at);
-    if (proto < 0x0600) { /* ARPHRD-specific codes (802.2 LLC, CAN...), not a length */
+    if (proto < 0x0600 || (proto == 0x88a8 && x->scapy)) {
+        /* ARPHRD-specific codes (802.2 LLC, CAN...), not a length; an S-tag Scapy leaves Raw */
         fp_set_payload(x->d, hlen, x->caplen);
         return;
     }
@@ -247,7 +248,7 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     out->payload_len = caplen;
 
     fp_dctx x = {data, caplen, wirelen, out, (flags & FP_DISSECT_HEADERS) != 0, reassembled,
-                 (flags & FP_DISSECT_NO_TUNNELS) == 0};
+                 (flags & FP_DISSECT_NO_TUNNELS) == 0, (flags & FP_DISSECT_SCAPY) != 0};
     switch (linktype) {
     case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x, 0); return;
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;

@@ -216,11 +216,11 @@ static PyTypeObject *packet_type(const fp_state *st, int facade)
     return facade && st->Facade_Packet_Type ? st->Facade_Packet_Type : st->Packet_Type;
 }
 
-/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header, and a
- * declared FCS stays in the frame (Scapy's readers ignore if_fcslen). */
+/* fastpkt.scapy's packets answer like Scapy's: pkt[IP] is the outermost IP header, a
+ * declared FCS stays in the frame (Scapy's readers ignore if_fcslen), Scapy's bindings. */
 static inline int facade_flags(int facade, int flags)
 {
-    return facade ? (flags | FP_DISSECT_NO_TUNNELS) & ~FP_DISSECT_FCS_MASK : flags;
+    return facade ? (flags | FP_DISSECT_NO_TUNNELS | FP_DISSECT_SCAPY) & ~FP_DISSECT_FCS_MASK : flags;
 }
 
 FpPacket *fp_packet_view(fp_state *st, PyObject *owner, int owner_is_reader, const uint8_t *data,
@@ -453,7 +453,8 @@ static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
     /* tp: fastpkt.scapy's subclass too (its sr() answers), which leaves tunnels as Scapy does */
     res = (PyObject *)packet_copy(st, tp, buf.buf, (uint32_t)buf.len, (uint32_t)buf.len,
                                   (uint32_t)wirelen, linktype, ts_ns,
-                                  tp == st->Packet_Type && decapsulate ? 0 : FP_DISSECT_NO_TUNNELS);
+                                  tp == st->Facade_Packet_Type ? facade_flags(1, 0)
+                                  : tp == st->Packet_Type && decapsulate ? 0 : FP_DISSECT_NO_TUNNELS);
 done:
     PyBuffer_Release(&buf);
     return res;
@@ -802,14 +803,6 @@ static int packet_has(FpPacket *p, int id)
 /* fastpkt.scapy's packets: the layers both decode alike (by Scapy's exact class names) are
  * answered here; the others (Raw, Padding, DNS records, classes we do not have) by the
  * class's _scapy_contains/_scapy_getitem, with Scapy's rules. */
-static const struct {
-    const char *name;
-    int id;
-} facade_direct[] = {
-    {"Ether", FP_L_ETH}, {"Dot1Q", FP_L_VLAN}, {"ARP", FP_L_ARP}, {"IP", FP_L_IP4}, {"IPv6", FP_L_IP6},
-    {"TCP", FP_L_TCP},   {"UDP", FP_L_UDP},    {"ICMP", FP_L_ICMP}, {"DNS", FP_L_DNS},
-};
-
 static int facade_direct_id(PyObject *spec)
 {
     const char *s = NULL;
@@ -820,9 +813,21 @@ static int facade_direct_id(PyObject *spec)
         s = PyUnicode_AsUTF8(spec);
         if (s == NULL) PyErr_Clear(); /* not UTF-8: no layer of ours, the hook answers */
     }
-    for (size_t i = 0; s && i < sizeof facade_direct / sizeof facade_direct[0]; i++)
-        if (strcmp(s, facade_direct[i].name) == 0) return facade_direct[i].id;
-    return -1;
+    if (s == NULL) return -1;
+    /* by first letter, then one or two compares: course scripts ask several times a packet */
+    switch (s[0]) {
+    case 'A': return strcmp(s, "ARP") == 0 ? FP_L_ARP : -1;
+    case 'D': return strcmp(s, "DNS") == 0 ? FP_L_DNS : strcmp(s, "Dot1Q") == 0 ? FP_L_VLAN : -1;
+    case 'E': return strcmp(s, "Ether") == 0 ? FP_L_ETH : -1;
+    case 'I':
+        return strcmp(s, "IP") == 0     ? FP_L_IP4
+               : strcmp(s, "IPv6") == 0 ? FP_L_IP6
+               : strcmp(s, "ICMP") == 0 ? FP_L_ICMP
+                                        : -1;
+    case 'T': return strcmp(s, "TCP") == 0 ? FP_L_TCP : -1;
+    case 'U': return strcmp(s, "UDP") == 0 ? FP_L_UDP : -1;
+    default: return -1;
+    }
 }
 
 static int facade_is_raw(PyObject *spec)
@@ -840,11 +845,27 @@ static PyObject *facade_hook(PyObject *self, const char *hook, PyObject *spec)
     return r;
 }
 
+/* UDP ports Scapy binds a tunnel to: VXLAN (and GPE), GRE in UDP (4754) */
+static int facade_udp_tunnel(const fp_dissection *d)
+{
+    uint16_t sp = d->sport, dp = d->dport;
+    return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
+           sp == 4790 || sp == 6633 || sp == 8472 || dp == 4754;
+}
+
+/* UDP ports Scapy binds an application layer to that the facade reads: NTP, BOOTP/DHCP */
+static int facade_udp_app(const fp_dissection *d)
+{
+    uint16_t sp = d->sport, dp = d->dport;
+    return sp == 123 || dp == 123 || ((sp == 67 || sp == 68) && (dp == 67 || dp == 68));
+}
+
 /* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE
  * (also on UDP port 4754), VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3
  * length, EAPOL, PPPoE (after Ethernet or SLL/SLL2). Its lookups then also find those
- * layers, which the facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers. */
-static int facade_scapy_goes_on(const fp_dissection *d)
+ * layers, which the facade's chain (fastpkt/_scapy_layers.py) holds: the hook answers.
+ * These are the cases decided by the link layer; facade_scapy_goes_on adds the others. */
+static int facade_link_goes_on(const fp_dissection *d)
 {
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0) return 1; /* 802.3 length: LLC, SNAP, STP */
     if (FP_HAS(d, FP_L_ETH) && d->ethertype == 0x888E) return 1; /* EAPOL, EAP */
@@ -853,17 +874,25 @@ static int facade_scapy_goes_on(const fp_dissection *d)
         (d->ethertype == 0x8864 || d->ethertype == 0x8863))
         return 1;
     /* a cooked header's 802.1Q tag cut short: Raw in Scapy's chain, no payload in ours */
-    if ((FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) && d->vlan_count == 0 && d->ethertype == 0 &&
-        (d->anomalies & FP_ANOM_LINK_TRUNC))
-        return 1;
-    if (FP_HAS(d, FP_L_UDP)) {
-        uint16_t sp = d->sport, dp = d->dport;
-        return dp == 4789 || dp == 4790 || dp == 6633 || dp == 8472 || dp == 48879 || sp == 4789 ||
-               sp == 4790 || sp == 6633 || sp == 8472 || sp == 123 || dp == 123 || dp == 4754 ||
-               ((sp == 67 || sp == 68) && (dp == 67 || dp == 68));
-    }
+    return (FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) && d->vlan_count == 0 && d->ethertype == 0 &&
+           (d->anomalies & FP_ANOM_LINK_TRUNC);
+}
+
+static int facade_scapy_goes_on(const fp_dissection *d)
+{
+    if (facade_link_goes_on(d)) return 1;
+    if (FP_HAS(d, FP_L_UDP)) return facade_udp_tunnel(d) || facade_udp_app(d);
     return (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) &&
            (d->ip_proto == 4 || d->ip_proto == 41 || d->ip_proto == 47);
+}
+
+/* Whether what Scapy decodes past the facade's packet can hold one of facade_direct's layers
+ * (a tunnel's inner IP, PPPoE's, SNAP's): BOOTP/DHCP and NTP hold none, so `TCP in pkt` on
+ * them is answered here, not by building their chain (a per-packet cost in course scripts). */
+static int facade_scapy_nests(const fp_dissection *d)
+{
+    return facade_scapy_goes_on(d) &&
+           (facade_link_goes_on(d) || !FP_HAS(d, FP_L_UDP) || facade_udp_tunnel(d));
 }
 
 /* An 802.3 frame (length, not EtherType): Scapy's Dot3 and LLC, not Ether (the hook's chain). */
@@ -881,7 +910,7 @@ static int packet_contains(PyObject *self, PyObject *spec)
         const fp_dissection *d = &PKT(self)->d;
         int fid = facade_direct_id(spec);
         if (fid == FP_L_ETH && facade_dot3(PKT(self))) fid = -2; /* the hook answers */
-        if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_goes_on(d))) return FP_HAS(d, fid);
+        if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_nests(d))) return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
          * extension headers, tunnels: the hook) */

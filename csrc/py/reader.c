@@ -221,7 +221,8 @@ void fp_reader_remember_stop_error(fp_reader_obj *r, fp_state *st)
 /* The dissection flags of the Packets a Reader makes (fastpkt.scapy's read outer headers). */
 int fp_reader_packet_flags(const fp_reader_obj *r, const fp_record *rec)
 {
-    return r->facade ? r->dissect_flags | FP_DISSECT_NO_TUNNELS : r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
+    return r->facade ? r->dissect_flags | FP_DISSECT_NO_TUNNELS | FP_DISSECT_SCAPY
+                     : r->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
 }
 
 /* The Reader's reassembler, made at the first fragment; NULL when out of memory. */
