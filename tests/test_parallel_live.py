@@ -104,16 +104,25 @@ def test_a_slow_consumer_fills_max_memory_and_one_engine_goes_on(closing):
     assert "workers" not in st.stats
 
 
-def test_a_share_full_before_the_first_stream_falls_back_to_one_engine(closing):
+def test_a_share_full_before_the_first_stream_falls_back_to_one_engine(closing, monkeypatch):
     """Worker 0 waits in its first progress call (before any connection ends) until worker 1
     has stopped: worker 1's share fills with Streams the merge cannot hand out yet, and one
-    engine gives every Stream (after 0)."""
+    engine gives every Stream (after 0). Worker 0 may reach that call before the caller's
+    thread has started worker 1, so the wait is for worker 1 started, then gone."""
     limit = 16 << 20
-    held = []
+    held, started = [], []
+    start = threading.Thread.start
+
+    def recording_start(t: threading.Thread) -> None:
+        start(t)
+        started.append(t.name)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
 
     def progress(pos: int, total: int) -> None:
         if not held:
-            held.append(wait_for(lambda: workers_running() == [threading.current_thread().name]))
+            held.append(wait_for(lambda: "fastpkt-worker-1" in started and
+                                 "fastpkt-worker-1" not in workers_running()))
 
     st = fp.streams(closing, workers=2, max_memory=limit, progress=progress)
     rows = stream_rows(st)
