@@ -16,6 +16,7 @@ import time
 import pytest
 
 import fastpkt as fp
+from fastpkt import parallel
 from test_parallel import GEN, stream_rows
 
 
@@ -104,10 +105,12 @@ def test_a_slow_consumer_fills_max_memory_and_one_engine_goes_on(closing):
     assert "workers" not in st.stats
 
 
-def test_a_share_full_before_the_first_stream_falls_back_to_one_engine(closing):
+def test_a_share_full_before_the_first_stream_falls_back_to_one_engine(closing, monkeypatch):
     """Worker 0 waits in its first progress call (before any connection ends) until worker 1
     has stopped: worker 1's share fills with Streams the merge cannot hand out yet, and one
-    engine gives every Stream (after 0)."""
+    engine gives every Stream (after 0). Each worker reads the whole file here: with the
+    split walk worker 1 cannot get further ahead than the walk's window (test_parallel_split)."""
+    monkeypatch.setattr(parallel, "SPLIT_WALK", False)
     limit = 16 << 20
     held = []
 
