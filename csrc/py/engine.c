@@ -1599,11 +1599,7 @@ static PyObject *engine_split_walk(PyObject *cls, PyObject *args)
     }
     fp_split *w = fp_split_new(src, (uint32_t)n, chunk, window, flags, policy);
     PyMem_Free(src);
-    if (w == NULL) Py_RETURN_FALSE;
-    if (fp_split_chunks(w) < 2) { /* too small to cut, or no boundary found */
-        for (Py_ssize_t i = 0; i < n; i++) fp_split_unref(w);
-        Py_RETURN_FALSE;
-    }
+    if (w == NULL) Py_RETURN_FALSE; /* too small to cut, no boundary found, or not one mapping */
     for (Py_ssize_t i = 0; i < n; i++) FL(PyTuple_GET_ITEM(parts, i))->split = w;
     Py_RETURN_TRUE;
 }

@@ -64,14 +64,13 @@ PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
 typedef struct fp_split fp_split;
 fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
                        fp_on_error policy);
-uint64_t fp_split_chunks(const fp_split *w);
 int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err);
 void fp_split_leave(fp_split *w, uint32_t i);
 const char *fp_split_abandoned(fp_split *w, size_t *memory_peak);
 int fp_split_is_abandoned(fp_split *w); /* for any reason */
 /* Where shard i reads (the start of its chunk; the file's size once done): its progress.
  * Shard i's thread. */
-uint64_t fp_split_position(const fp_split *w, uint32_t i);
+uint64_t fp_split_position(fp_split *w, uint32_t i);
 void fp_split_unref(fp_split *w);
 
 #endif

@@ -34,6 +34,10 @@
 
 enum { SLOT_FREE = 0, SLOT_WALKING, SLOT_READY };
 
+/* Pages every shard is past go back to the kernel in steps of this many bytes: each
+ * madvise(MADV_DONTNEED) flushes the TLB of every core the process runs on. */
+#define RELEASE_STEP (8u << 20)
+
 typedef struct {
     const uint8_t *data;
     int64_t ts_ns;
@@ -62,13 +66,16 @@ struct fp_split {
     pthread_cond_t cv;
     uint32_t n, window;
     int flags;               /* the Readers' dissection flags, for the key pass */
-    uint64_t nchunks, next_walk;
-    uint64_t *bounds;        /* nchunks + 1 */
+    uint64_t nchunks, next_walk; /* nchunks: UINT64_MAX until the last chunk's end is found */
+    uint64_t *bounds;        /* chunk c is [bounds[c], bounds[c + 1]); found as chunks are taken */
+    uint64_t nbounds, max_bounds, chunk_bytes;
+    fp_source *sync;         /* a source over the mapping, never read, to find boundaries with */
     fp_source **src;         /* each shard's Reader source (one shared mapping; not walked) */
     fp_source **walk;        /* each shard's walker: a memory source over the mapping, made anew
                                 after a walk from a wrong guess left it astray */
     const uint8_t *map;      /* the mapping */
     size_t map_len, page;
+    uint64_t released;       /* the pages before it were given back */
     fp_on_error policy;
     split_slot *slots;       /* chunk c in slots[c % window] */
     split_shard *at;
@@ -81,6 +88,25 @@ struct fp_split {
     size_t memory, memory_peak; /* entry buffers */
     int refs;                /* shards holding it (changed with the GIL held) */
 };
+
+/* bounds[c] (w->mu held, or before the threads start), found by syncing on record headers
+ * about chunk_bytes after the one before; the input's size once that found none (then
+ * nchunks is c). */
+static uint64_t find_bound(fp_split *w, uint64_t c)
+{
+    while (w->nbounds <= c && w->nchunks == UINT64_MAX) {
+        uint64_t last = w->bounds[w->nbounds - 1], size = fp_source_size(w->sync);
+        uint64_t b = size;
+        if (last < size && w->nbounds < w->max_bounds - 1) /* room for the final bound */
+            b = fp_source_sync(w->sync, last + w->chunk_bytes);
+        if (b >= size) {
+            b = size;
+            w->nchunks = w->nbounds;
+        }
+        w->bounds[w->nbounds++] = b;
+    }
+    return w->bounds[c < w->nbounds ? c : w->nbounds - 1];
+}
 
 fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
                        fp_on_error policy)
@@ -113,12 +139,27 @@ fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, 
         return NULL;
     }
     pthread_cond_init(&w->cv, NULL);
-    w->nchunks = fp_source_split(src[0], (unsigned)want, w->bounds);
+    /* Boundaries are found as chunks are taken (find_bound): found all at once, each probe
+     * faulted in the pages around it, the whole file for small chunks. */
+    uint64_t first[2];
+    fp_error err;
+    fp_source_split(src[0], 1, first);
+    w->sync = fp_source_open_memory(map, map_len, policy, &err);
+    w->bounds[0] = first[0];
+    w->nbounds = 1;
+    w->max_bounds = want + 1;
+    w->chunk_bytes = chunk_bytes;
+    w->nchunks = UINT64_MAX;
     w->n = n;
     w->window = window;
     w->flags = flags;
     w->refs = (int)n;
     memcpy(w->src, src, n * sizeof *src);
+    if (w->sync == NULL || find_bound(w, 1) >= size) { /* one chunk: nothing to split */
+        w->refs = 1;
+        fp_split_unref(w);
+        return NULL;
+    }
     w->map = map;
     w->map_len = map_len;
     w->policy = policy;
@@ -134,6 +175,7 @@ void fp_split_unref(fp_split *w)
     for (uint32_t i = 0; i < w->n; i++)
         if (w->walk[i]) fp_source_close(w->walk[i]);
     free(w->walk);
+    if (w->sync) fp_source_close(w->sync);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w->bounds);
@@ -142,11 +184,6 @@ void fp_split_unref(fp_split *w)
     free(w->at);
     free(w->absorbed);
     free(w);
-}
-
-uint64_t fp_split_chunks(const fp_split *w)
-{
-    return w->nchunks;
 }
 
 /* Append the records of [start, end) read by source s to b's entries (no lock held): 0; 1
@@ -221,6 +258,7 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
     char msg[sizeof w->why];
     const char *why = NULL;
     int absorbed = w->absorbed[c], rc = 0;
+    uint64_t start = w->bounds[c], end = find_bound(w, c + 1);
     pthread_mutex_unlock(&w->mu);
     b->n = 0;
     fp_source *s = w->walk[i];
@@ -234,7 +272,7 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
         }
     }
     if (!absorbed && rc == 0)
-        rc = walk_range(w, s, b, w->bounds[c], w->bounds[c], w->bounds[c + 1], &why, msg, sizeof msg);
+        rc = walk_range(w, s, b, start, start, end, &why, msg, sizeof msg);
     if (rc >= 0 && fp_source_lost(w->src[i])) { /* the file shrank under us: its pages read as zeros */
         why = "the file was truncated while it was read";
         rc = -1;
@@ -252,18 +290,18 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
         abandon(w, why);
     }
     for (uint64_t k = c + 1; rc == 1 && !w->abandoned; k++) {
-        uint64_t pos = fp_source_position(s), end = w->bounds[k + 1];
+        uint64_t pos = fp_source_position(s), next = find_bound(w, k + 1);
         w->absorbed[k] = 1;
-        if (k + 1 < w->nchunks && pos >= end) { /* one record spans chunk k */
-            rc = pos > end;
+        if (k + 1 < w->nchunks && pos >= next) { /* one record spans chunk k */
+            rc = pos > next;
             continue;
         }
         pthread_mutex_unlock(&w->mu);
-        rc = walk_range(w, s, b, w->bounds[c], pos, end, &why, msg, sizeof msg);
+        rc = walk_range(w, s, b, start, pos, next, &why, msg, sizeof msg);
         pthread_mutex_lock(&w->mu);
         if (rc < 0) abandon(w, why);
     }
-    b->end = s && !w->absorbed[c] ? fp_source_position(s) : w->bounds[c];
+    b->end = s && !w->absorbed[c] ? fp_source_position(s) : start;
     size_t m = __atomic_load_n(&w->memory, __ATOMIC_RELAXED);
     if (m > w->memory_peak) w->memory_peak = m;
     if (!w->abandoned) {
@@ -318,9 +356,12 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error 
         pthread_mutex_lock(&w->mu);
         if (p->slot != NULL) { /* read: the last shard to read it frees the slot and its pages */
             if (--p->slot->readers_left == 0) {
-                uint64_t from = w->bounds[p->slot->chunk] & ~(uint64_t)(w->page - 1);
+                /* chunks are freed in file order: the pages before the end of this one are read */
                 uint64_t to = p->slot->end & ~(uint64_t)(w->page - 1); /* the next chunk's first page stays */
-                if (from < to) fp_source_release_pages(w->src[i], w->map + from, w->map + to);
+                if (to >= w->released + RELEASE_STEP) {
+                    fp_source_release_pages(w->src[i], w->map + w->released, w->map + to);
+                    w->released = to;
+                }
                 p->slot->state = SLOT_FREE;
                 pthread_cond_broadcast(&w->cv);
             }
@@ -382,8 +423,10 @@ int fp_split_is_abandoned(fp_split *w)
     return r;
 }
 
-uint64_t fp_split_position(const fp_split *w, uint32_t i)
+uint64_t fp_split_position(fp_split *w, uint32_t i)
 {
-    uint64_t c = w->at[i].chunk;
-    return c < w->nchunks ? w->bounds[c] : w->bounds[w->nchunks];
+    pthread_mutex_lock(&w->mu);
+    uint64_t c = w->at[i].chunk, pos = c < w->nbounds ? w->bounds[c] : fp_source_size(w->sync);
+    pthread_mutex_unlock(&w->mu);
+    return pos;
 }
