@@ -84,7 +84,7 @@ struct fp_split {
     int abandoned;
     int walk_failed;         /* abandoned by a chunk (not by a shard leaving early) */
     uint32_t left;           /* shards that left */
-    char why[200];
+    char why[sizeof ((fp_error *)0)->message]; /* an error message fits */
     size_t memory, memory_peak; /* entry buffers */
     int refs;                /* shards holding it (changed with the GIL held) */
 };
@@ -376,7 +376,7 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error 
         if (rc < 0) {
             memset(err, 0, sizeof *err);
             err->kind = FP_ERR_FORMAT;
-            snprintf(err->message, sizeof err->message, "split walk abandoned: %s", w->why);
+            snprintf(err->message, sizeof err->message, "split walk abandoned: %.200s", w->why);
             pthread_mutex_unlock(&w->mu);
             return -1;
         }
