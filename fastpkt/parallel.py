@@ -4,14 +4,15 @@ Each worker is one C engine on its own thread (the engines release the GIL while
 dissect and track packets), configured as shard i of N: it keeps only the flows whose
 endpoints hash to i, but sees every packet, so every flow, stream and ClientHello sees
 all of its packets in order, and its clock, expiry decisions and fragment table are the
-single engine's. Every worker reads the whole input with its own Readers and keys each plain
-TCP/UDP record from its first bytes (the shard key pass, csrc/dissect/keypass.c): it
-dissects only its own packets (and those the key pass cannot key: tunnels, fragments,
-ICMP, non-IP), and another shard's packet moves only its counters and clock. No worker reads
-what another wrote until the merge. Every record carries its place in the single engine's output (the
-packet at which it left and its rank among that packet's departures), so the merge
-(``_merge`` in C) gives the same records, in the same order, with the same flow ids, as
-``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
+single engine's. Each plain TCP/UDP record is keyed from its first bytes (the shard key
+pass, csrc/dissect/keypass.c): a worker dissects only its own packets (and those the key
+pass cannot key: tunnels, fragments, ICMP, non-IP), and another shard's packet moves only
+its counters and clock. One mapped file is walked and keyed once (the split walk: chunks
+walked by whichever worker needs them first, read by every worker as entries in file
+order); other inputs are read whole by every worker with its own Readers. Every record
+carries its place in the single engine's output (the packet at which it left and its rank
+among that packet's departures), so the merge (``_merge`` in C) gives the same records, in
+the same order, with the same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
 (evictions, time going backwards).
 """
 from __future__ import annotations
@@ -67,9 +68,8 @@ def resolve_workers(workers: int | None, source: Any, *, on_data: Any = None, ra
     packets read by record-aligned ranges (``ranges``) the usable cores for inputs of at least
     64 MiB fastpkt can open once per worker, else 1.
 
-    The sharded engines default to one worker because every shard walks and keys every
-    record of the input: on a 2-vCPU machine two of them took up to 1.5x one worker's CPU and
-    were slower than one on a quiet machine (docs/DESIGN.md, "Parallel engines")."""
+    The sharded engines default to one worker: on a 2-vCPU machine two of them took 1.1-1.5x
+    one worker's CPU, with the split walk too (docs/DESIGN.md, "One worker by default")."""
     if workers is None:
         if not ranges or not _reopenable(source) or _input_bytes(source) < AUTO_MIN_BYTES:
             return 1
@@ -101,11 +101,13 @@ def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: One mapped file is read by the split walk (csrc/py/engine_split.c); False: every worker
+#: reads the whole file, as several files, compressed inputs and filters are read.
+SPLIT_WALK = True
 #: The split walk cuts a file into chunks of about this many bytes and holds the entries of
 #: at most SPLIT_WINDOW of them (or 4 per worker): 32 bytes per record, at worst (16-byte
 #: records) 2 bytes per byte of file, so at most SPLIT_WINDOW x SPLIT_CHUNK_BYTES x 2 bytes,
 #: taken from max_memory (the chunks shrink to keep it within a sixteenth of it).
-SPLIT_WALK = True  # False: every worker reads the whole file (what several files, compressed inputs... get)
 SPLIT_CHUNK_BYTES = 512 << 10
 SPLIT_WINDOW = 32
 #: Smallest chunk worth a split walk: below it the shards read the whole file each.
@@ -126,8 +128,8 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     One mapped capture is walked once (the split walk, csrc/py/engine_split.c): the shard
     that needs a chunk of it first walks and keys its records into entries every shard reads
     in file order. Otherwise (several files, compressed inputs, filters, count, a walk
-    abandoned: a guessed boundary that was not one, an interface declared mid-file, an error)
-    every worker reads the whole input with its own Readers. Either way a shard dissects
+    abandoned by an interface declared mid-file or an error) every worker reads the whole
+    input with its own Readers. Either way a shard dissects
     only its own packets (the others are keyed from their first bytes and skipped). max_memory and
     max_flows are divided between the workers (one budget for the run). When the shards
     cannot be merged into the single engine's result (a flow was evicted or an allocation

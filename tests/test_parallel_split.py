@@ -108,6 +108,14 @@ def test_hellos_and_streams_with_a_chunk_per_record(tmp_path, chunks):
 
     path = tmp_path / "hellos.pcap"
     path.write_bytes(pcap(shuffled_hello_conns(12, seed=9)))
+    data = path.read_bytes()
+    starts, off = set(), 24
+    while off < len(data):
+        starts.add(off)
+        off += 16 + struct.unpack("<I", data[off + 8:off + 12])[0]
+    r = fp.Reader(str(path))
+    guesses = {r._sync(o) for o in range(24, len(data), 7)}
+    assert guesses - starts - {len(data)}  # zero-filled payloads chain like records: wrong guesses to repair
     chunks(1)
     assert SPLIT_KEY in walked(str(path), 3)
     hellos = list(fp.client_hellos(str(path), workers=3))
