@@ -4,14 +4,15 @@ Each worker is one C engine on its own thread (the engines release the GIL while
 dissect and track packets), configured as shard i of N: it keeps only the flows whose
 endpoints hash to i, but sees every packet, so every flow, stream and ClientHello sees
 all of its packets in order, and its clock, expiry decisions and fragment table are the
-single engine's. Every worker reads the whole input with its own Readers and keys each plain
-TCP/UDP record from its first bytes (the shard key pass, csrc/dissect/keypass.c): it
-dissects only its own packets (and those the key pass cannot key: tunnels, fragments,
-ICMP, non-IP), and another shard's packet moves only its counters and clock. No worker reads
-what another wrote until the merge. Every record carries its place in the single engine's output (the
-packet at which it left and its rank among that packet's departures), so the merge
-(``_merge`` in C) gives the same records, in the same order, with the same flow ids, as
-``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
+single engine's. Each plain TCP/UDP record is keyed from its first bytes (the shard key
+pass, csrc/dissect/keypass.c): a worker dissects only its own packets (and those the key
+pass cannot key: tunnels, fragments, ICMP, non-IP), and another shard's packet moves only
+its counters and clock. One mapped file is walked and keyed once (the split walk: chunks
+walked by whichever worker needs them first, read by every worker as entries in file
+order); other inputs are read whole by every worker with its own Readers. Every record
+carries its place in the single engine's output (the packet at which it left and its rank
+among that packet's departures), so the merge (``_merge`` in C) gives the same records, in
+the same order, with the same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
 (evictions, time going backwards).
 """
 from __future__ import annotations
@@ -28,7 +29,8 @@ AUTO_MIN_BYTES = 64 << 20
 # Counters every worker computes identically (each reads every packet) ...
 _SAME = ("packets", "bytes", "non_ip_packets", "fragments", "fragment_misses",
          "bad_transport", "time_reversals", "reversal_risks", "finished",
-         "defrag")  # every worker reassembles every datagram before keeping its share
+         "defrag",  # every worker reassembles every datagram before keeping its share
+         "split_walk_memory_peak_bytes")  # one split walk for every worker
 
 
 def usable_cores() -> int:
@@ -66,9 +68,8 @@ def resolve_workers(workers: int | None, source: Any, *, on_data: Any = None, ra
     packets read by record-aligned ranges (``ranges``) the usable cores for inputs of at least
     64 MiB fastpkt can open once per worker, else 1.
 
-    The sharded engines default to one worker because every shard walks and keys every
-    record of the input: on a 2-vCPU machine two of them took up to 1.5x one worker's CPU and
-    were slower than one on a quiet machine (docs/DESIGN.md, "Parallel engines")."""
+    The sharded engines default to one worker: on a 2-vCPU machine two of them took 1.1-1.5x
+    one worker's CPU, with the split walk too (docs/DESIGN.md, "One worker by default")."""
     if workers is None:
         if not ranges or not _reopenable(source) or _input_bytes(source) < AUTO_MIN_BYTES:
             return 1
@@ -100,12 +101,36 @@ def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: One mapped file is read by the split walk (csrc/py/engine_split.c); False: every worker
+#: reads the whole file, as several files, compressed inputs and filters are read.
+SPLIT_WALK = True
+#: The split walk cuts a file into chunks of about this many bytes and holds the entries of
+#: at most SPLIT_WINDOW of them (or 4 per worker): 32 bytes per record, at worst (16-byte
+#: records) 2 bytes per byte of file, so at most SPLIT_WINDOW x SPLIT_CHUNK_BYTES x 2 bytes,
+#: taken from max_memory (the chunks shrink to keep it within a sixteenth of it).
+SPLIT_CHUNK_BYTES = 512 << 10
+SPLIT_WINDOW = 32
+#: Smallest chunk worth a split walk: below it the shards read the whole file each.
+SPLIT_MIN_CHUNK = 16 << 10
+
+
+def _split_plan(n: int, max_memory: int) -> tuple[int, int] | None:
+    """(chunk bytes, window) of a split walk whose entries stay within max_memory / 16."""
+    window = max(SPLIT_WINDOW, 4 * n)
+    chunk = min(SPLIT_CHUNK_BYTES, max_memory // (16 * 2 * window))
+    return (chunk, window) if chunk >= min(SPLIT_MIN_CHUNK, SPLIT_CHUNK_BYTES) else None
+
+
 def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,
-        options: dict[str, Any]) -> Any:
+        options: dict[str, Any], *, split: bool = True) -> Any:
     """Run ``n`` shards of an engine type on threads and merge them into one engine.
 
-    Every worker reads the whole input with its own Readers and dissects only its shard's
-    packets (the others are keyed from their first bytes and skipped). max_memory and
+    One mapped capture is walked once (the split walk, csrc/py/engine_split.c): the shard
+    that needs a chunk of it first walks and keys its records into entries every shard reads
+    in file order. Otherwise (several files, compressed inputs, filters, count, a walk
+    abandoned by an interface declared mid-file or an error) every worker reads the whole
+    input with its own Readers. Either way a shard dissects
+    only its own packets (the others are keyed from their first bytes and skipped). max_memory and
     max_flows are divided between the workers (one budget for the run). When the shards
     cannot be merged into the single engine's result (a flow was evicted or an allocation
     failed: the budget differs; the records a shard holds for the merge passed its share of
@@ -114,9 +139,12 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     corrupt or cut, which one engine reports after the records before it), a single engine
     over fresh Readers is returned."""
     single = dict(options)
+    whole = dict(options)  # the same run, each worker reading the whole input
     max_memory = options.pop("max_memory", None)
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
-    options["max_memory"] = max(1, max_memory // n)
+    plan = _split_plan(n, max_memory) if split and SPLIT_WALK else None
+    reserve = plan[0] * plan[1] * 2 if plan else 0
+    options["max_memory"] = max(1, (max_memory - reserve) // n)
     if options.get("max_flows") is not None:
         options["max_flows"] = max(1, options["max_flows"] // n)
     progress = options.pop("progress", None)
@@ -126,8 +154,10 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
             r._share_mapping(first)
     shards = [engine(readers[i], _shard=(i, n, True), progress=progress if i == 0 else None, **options)
               for i in range(n)]
+    if plan and len(readers[0]) == 1 and not type(shards[0])._split_walk(tuple(shards), *plan):
+        plan = None
     if hasattr(engine, "_merge_live"):
-        return _run_live(engine, shards, open_readers, single)
+        return _run_live(engine, shards, open_readers, single, whole if plan else None)
     errors: list[BaseException | None] = [None] * n
 
     def work(i: int) -> None:
@@ -135,6 +165,8 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
             shards[i].flush() if hasattr(shards[i], "flush") else shards[i]._finish()
         except BaseException as e:  # re-raised in the caller's thread
             errors[i] = e
+        finally:
+            shards[i]._split_leave()  # a shard gone early: the others stop waiting for it
 
     threads = [threading.Thread(target=work, args=(i,), name="fastpkt-worker-%d" % i, daemon=True)
                for i in range(1, n)]
@@ -150,6 +182,10 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     for e in errors:
         if e is not None and not isinstance(e, Error):
             raise e
+    state = shards[0]._split_state()
+    if state is not None and state[0] is not None:  # abandoned: read the whole file in each worker
+        del shards, readers
+        return run(engine, open_readers, n, whole, split=False)
     # A capture that ends in an error gives it where one engine would, after the records
     # before it: the single engine does that by itself.
     stats = merge_stats([s.stats for s in shards]) if not any(errors) else None
@@ -161,21 +197,34 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
 
 
 def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Reader]],
-              single: dict[str, Any]) -> Any:
+              single: dict[str, Any], whole: dict[str, Any] | None) -> Any:
     """Streams handed out while the workers run: every shard on its own thread, the merged
     engine (``_merge_live``, csrc/py/engine.c) hands out each Stream once every shard is past
     it, in the single engine's order and with its ids. When a shard cannot finish as the
     single engine would (see ``run``; also its share of max_memory full with Streams the
     merge cannot hand out yet, or Ctrl+C), the workers stop and the merged engine goes on
     with ``fallback(k)``: one engine, whose first k Streams (those already handed out) it
-    skips."""
+    skips. With a split walk (``whole`` given) that was abandoned, the fallback is the same
+    run with every worker reading the whole file, past its first k Streams."""
+    state: list[Any] = [None]
+
     def fallback(k: int) -> Any:
         for t in threads:  # their shards' memory goes before one engine takes its own
             t.join()
+        if whole is not None and state[0] is not None and state[0][0] is not None:
+            return run(engine, open_readers, len(threads), dict(whole), split=False)
         return engine(open_readers(), **single)
 
+    def live(i: int, shard: Any) -> None:
+        try:
+            shard._live()
+        finally:
+            shard._split_leave()
+            if i == 0:
+                state[0] = shard._split_state()
+
     merged = engine._merge_live(tuple(shards), fallback)
-    threads = [threading.Thread(target=s._live, name="fastpkt-worker-%d" % i, daemon=True)
+    threads = [threading.Thread(target=live, args=(i, s), name="fastpkt-worker-%d" % i, daemon=True)
                for i, s in enumerate(shards)]
     del shards
     for t in threads:

@@ -16,6 +16,7 @@ import time
 import pytest
 
 import fastpkt as fp
+from fastpkt import parallel
 from test_parallel import GEN, stream_rows
 
 
@@ -108,7 +109,10 @@ def test_a_share_full_before_the_first_stream_falls_back_to_one_engine(closing, 
     """Worker 0 waits in its first progress call (before any connection ends) until worker 1
     has stopped: worker 1's share fills with Streams the merge cannot hand out yet, and one
     engine gives every Stream (after 0). Worker 0 may reach that call before the caller's
-    thread has started worker 1, so the wait is for worker 1 started, then gone."""
+    thread has started worker 1, so the wait is for worker 1 started, then gone. Each worker
+    reads the whole file here: with the split walk worker 1 cannot get further ahead than the
+    walk's window (test_parallel_split)."""
+    monkeypatch.setattr(parallel, "SPLIT_WALK", False)
     limit = 16 << 20
     held, started = [], []
     start = threading.Thread.start

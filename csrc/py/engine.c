@@ -31,6 +31,10 @@
 
 enum { MODE_NEW = 0, MODE_STREAM, MODE_STORED };
 
+/* Why a live shard stopped when its split walk was abandoned (a chunk it could not take, or
+ * another shard that stopped first: the merge reports that one's reason). */
+static const char SPLIT_WALK_STOP[] = "split_walk";
+
 /* A live merge's reorder buffer, shared by the merged engine and its shards (below). */
 typedef struct fp_live fp_live;
 
@@ -69,6 +73,7 @@ typedef struct {
     uint32_t *owner;          /* _merge(): index in parts of each out record's engine */
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
     uint64_t key_skips;       /* a shard: packets of other shards skipped undissected (key pass) */
+    fp_split *split;          /* a shard of a split walk: its records come from there, keyed */
     fp_live *live;            /* a live merge (Streams): the merged engine's, or the shard's */
     const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
     PyObject *live_stats;     /* ... and its counters after its last batch, what stats shows while
@@ -342,11 +347,24 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
         const fp_record *rec = NULL;
         fp_reader_obj *from = NULL;
         const fp_dissection *dp = NULL;
-        int rc = next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
-        if (rc != PUMP_MORE) return rc;
+        int shard = -2; /* not keyed yet */
+        if (fl->split) { /* the walk keyed it already; its one Reader has no filter */
+            int src = fp_split_next(fl->split, fl->shard, &fl->pending[0], &shard, err);
+            if (src <= 0) {
+                *pull_rc = FP_PULL_SOURCE_ERROR;
+                *which = 0;
+                return src == 0 ? PUMP_END : PUMP_ERROR;
+            }
+            rec = &fl->pending[0];
+            from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, 0);
+        } else {
+            int rc = next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
+            if (rc != PUMP_MORE) return rc;
+        }
         if (dp == NULL) {
             int flags = from->dissect_flags | FP_DISSECT_FCS(rec->fcs_len);
-            int shard = fl->shards > 1 ? fp_flow_key_pass(rec->data, rec->caplen, rec->linktype, flags, fl->shards) : -1;
+            if (shard == -2)
+                shard = fl->shards > 1 ? fp_flow_key_pass(rec->data, rec->caplen, rec->linktype, flags, fl->shards) : -1;
             if (shard >= 0 && (uint32_t)shard != fl->shard) {
                 fp_flow_table_skip(fl->table, rec->ts_ns, rec->wirelen);
                 fl->key_skips++;
@@ -423,8 +441,8 @@ static int call_progress(fp_flows_obj *fl)
     uint64_t pos = 0, size = 0;
     for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
         fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
-        if (r->src) {
-            pos += fp_source_position(r->src);
+        if (r->src) { /* a split walk's Readers are not walked: the shard's place in it is */
+            pos += fl->split ? fp_split_position(fl->split, fl->shard) : fp_source_position(r->src);
             size += fp_source_size(r->src);
         }
     }
@@ -1304,7 +1322,7 @@ static PyObject *engine_live(PyObject *self, PyObject *unused)
     const char *why = NULL;
     if ((fl->live_stats = flows_stats_now(fl)) == NULL || flows_run(fl, st, 0) < 0) {
         PyErr_Clear(); /* the single engine the merge falls back to raises it where it belongs */
-        why = "error";
+        why = fl->split && fp_split_is_abandoned(fl->split) ? SPLIT_WALK_STOP : "error";
     } else if (fl->live_stop) {
         why = fl->live_stop;
     } else if (!fl->finished) {
@@ -1380,8 +1398,10 @@ static int live_fall_back(fp_flows_obj *m)
     fp_live *L = m->live;
     if (m->fell_back == NULL) { /* the stop that started it */
         pthread_mutex_lock(&L->mu);
-        for (uint32_t i = 0; i < L->n; i++)
-            if (L->s[i].done == 2 && m->fell_back == NULL) m->fell_back = L->s[i].why;
+        for (int pass = 0; pass < 2; pass++) /* a walk abandoned because a shard stopped: that stop */
+            for (uint32_t i = 0; i < L->n; i++)
+                if (L->s[i].done == 2 && m->fell_back == NULL && (pass || L->s[i].why != SPLIT_WALK_STOP))
+                    m->fell_back = L->s[i].why;
         pthread_mutex_unlock(&L->mu);
     }
     live_cancel(m);
@@ -1542,7 +1562,78 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     return (PyObject *)m;
 }
 
+/* _split_walk(shards, chunk_bytes, window): have shards 0..n-1 of n, not read yet, each over
+ * one Reader of the same mapped file without filters, count or on_error="skip", take their
+ * records from one split walk (engine_split.c). False when they cannot: they read the file
+ * whole each, as before. */
+static PyObject *engine_split_walk(PyObject *cls, PyObject *args)
+{
+    PyObject *parts;
+    unsigned long long chunk;
+    unsigned int window;
+    if (!PyArg_ParseTuple(args, "O!KI:_split_walk", &PyTuple_Type, &parts, &chunk, &window)) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    if (n < 2 || n > 4096) Py_RETURN_FALSE;
+    fp_source **src = PyMem_Calloc((size_t)n, sizeof *src);
+    if (src == NULL) return PyErr_NoMemory();
+    int flags = 0;
+    fp_on_error policy = FP_ON_ERROR_RAISE;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(parts, i);
+        fp_flows_obj *p = FL(o);
+        if (Py_TYPE(o) != (PyTypeObject *)cls || p->shards != (uint32_t)n || p->shard != (uint32_t)i ||
+            p->mode != MODE_NEW || p->busy || p->split || p->nreaders != 1) {
+            PyMem_Free(src);
+            PyErr_SetString(PyExc_ValueError, "_split_walk takes shards 0..n-1 of n, not read yet, one Reader each");
+            return NULL;
+        }
+        fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(p->readers, 0);
+        if (r->src == NULL || r->closed || r->is_stream || r->bpf || r->dfilter || r->has_limit || r->deadline_ns ||
+            r->policy == FP_ON_ERROR_SKIP || r->claim_owner || (i && r->dissect_flags != flags)) {
+            PyMem_Free(src);
+            Py_RETURN_FALSE;
+        }
+        flags = r->dissect_flags;
+        policy = r->policy;
+        src[i] = r->src;
+    }
+    fp_split *w = fp_split_new(src, (uint32_t)n, chunk, window, flags, policy);
+    PyMem_Free(src);
+    if (w == NULL) Py_RETURN_FALSE; /* too small to cut, no boundary found, or not one mapping */
+    for (Py_ssize_t i = 0; i < n; i++) FL(PyTuple_GET_ITEM(parts, i))->split = w;
+    Py_RETURN_TRUE;
+}
+
+/* _split_leave(): this shard reads no more (fastpkt.parallel calls it as the shard's run
+ * returns, so that the others never wait for it); _split_state(): None without a split walk,
+ * else (why it was abandoned or None, the peak bytes of its entries). */
+static PyObject *engine_split_leave(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (FL(self)->split) {
+        Py_BEGIN_ALLOW_THREADS
+        fp_split_leave(FL(self)->split, FL(self)->shard);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *engine_split_state(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (FL(self)->split == NULL) Py_RETURN_NONE;
+    size_t peak;
+    const char *why = fp_split_abandoned(FL(self)->split, &peak);
+    if (why == NULL) return Py_BuildValue("(On)", Py_None, (Py_ssize_t)peak);
+    return Py_BuildValue("(sn)", why, (Py_ssize_t)peak);
+}
+
 #define ENGINE_MERGE_METHOD                                                                        \
+    {"_split_walk", engine_split_walk, METH_VARARGS | METH_CLASS,                                  \
+     "_split_walk(shards, chunk_bytes, window): the shards take their records from one split walk."}, \
+    {"_split_leave", engine_split_leave, METH_NOARGS, "_split_leave(): this shard reads no more."}, \
+    {"_split_state", engine_split_state, METH_NOARGS,                                              \
+     "_split_state(): None, or (why the split walk was abandoned or None, its entries' peak bytes)."}, \
     {"_merge", engine_merge, METH_VARARGS | METH_CLASS,                                            \
      "_merge(shards): the records of engines run with _shard=(i, n), in one engine's order."},     \
     {"_shard_ids", engine_shard_ids, METH_NOARGS,                                                  \
@@ -1585,6 +1676,10 @@ static void flows_dealloc(PyObject *self)
     free(fl->owner);
     Py_CLEAR(fl->parts); /* after the records whose state they own */
     live_unref(fl->live);
+    if (fl->split) {
+        fp_split_leave(fl->split, fl->shard);
+        fp_split_unref(fl->split);
+    }
     fp_stream_engine_free(fl->eng);
     if (fl->hellos) fp_hello_tracker_free(fl->hellos);
     free(fl->hellos);
@@ -1696,6 +1791,14 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
     if (d && fl->shards > 1) {
         PyObject *v = PyLong_FromUnsignedLongLong(fl->key_skips);
         if (v == NULL || PyDict_SetItemString(d, "key_pass_skips", v) < 0) Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    /* a shard of a split walk: the peak of the walk's entries (one walk for every shard) */
+    if (d && fl->split) {
+        size_t peak;
+        fp_split_abandoned(fl->split, &peak);
+        PyObject *v = PyLong_FromSize_t(peak);
+        if (v == NULL || PyDict_SetItemString(d, "split_walk_memory_peak_bytes", v) < 0) Py_CLEAR(d);
         Py_XDECREF(v);
     }
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL && fl->dns == NULL)) return d;

@@ -53,5 +53,24 @@ void fp_dns_cols_free(fp_dns_cols *b);
 PyObject *fp_flow_record_new(fp_state *st, const fp_flow *f);
 int fp_flow_record_register(PyObject *m, fp_state *st);
 PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
+/* engine_split.c: the split walk of a sharded run over one mapped capture (fastpkt.parallel).
+ * fp_split_new: n shards' unread sources of one file (shared into one mapping here), cut into
+ * chunks of about chunk_bytes, at most `window` chunks' entries held; NULL when the file
+ * cannot be split so (the shards then read it whole each). fp_split_next (shard i's thread,
+ * GIL released): 1 with the next record of the file and the key pass's shard for it (-1
+ * declined), 0 at the end, -1 with *err when the walk was abandoned. fp_split_leave (any
+ * thread): shard i reads no more; before the end that abandons the walk. fp_split_abandoned:
+ * why a chunk abandoned it (not a shard leaving early), or NULL; the entries' peak bytes in *memory_peak. fp_split_unref: once per shard. */
+typedef struct fp_split fp_split;
+fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
+                       fp_on_error policy);
+int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err);
+void fp_split_leave(fp_split *w, uint32_t i);
+const char *fp_split_abandoned(fp_split *w, size_t *memory_peak);
+int fp_split_is_abandoned(fp_split *w); /* for any reason */
+/* Where shard i reads (the start of its chunk; the file's size once done): its progress.
+ * Shard i's thread. */
+uint64_t fp_split_position(fp_split *w, uint32_t i);
+void fp_split_unref(fp_split *w);
 
 #endif

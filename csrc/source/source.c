@@ -575,6 +575,12 @@ void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint
     give_back(s, lo, (uint64_t)(to - s->mem));
 }
 
+const uint8_t *fp_source_mapping(const fp_source *s, size_t *len)
+{
+    *len = s->mapped ? (size_t)s->mem_len : 0;
+    return s->mapped ? s->mem : NULL;
+}
+
 void fp_source_map_pages(const fp_source *s, const uint8_t *from, const uint8_t *to)
 {
 #ifdef MADV_POPULATE_READ

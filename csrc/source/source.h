@@ -147,6 +147,9 @@ void fp_source_release_pages(const fp_source *s, const uint8_t *from, const uint
  * range [from, to) back when it is still the one kept. */
 uint64_t fp_source_keep(fp_source *s, uint64_t from, uint64_t to);
 void fp_source_unkeep(fp_source *s, uint64_t from, uint64_t to);
+/* The file mapping a source reads (its length in *len), NULL for streams and memory buffers:
+ * memory sources over it (fp_source_open_memory) walk parts of it again from any record. */
+const uint8_t *fp_source_mapping(const fp_source *s, size_t *len);
 /* Map the pages of [from, to) of our file mapping in one call (MADV_POPULATE_READ, Linux 5.14;
  * a no-op elsewhere, for memory buffers and streams): a pass over kept records about to read
  * them takes no page fault per 16 pages. Past the end of a truncated file the call fails

@@ -1,0 +1,443 @@
+/* The split walk of a sharded run (fastpkt.parallel): the records of one mapped capture are
+ * walked and keyed once, by whichever shard needs them first, instead of once per shard.
+ * Python-free.
+ *
+ * The file is cut into record-aligned chunks (fp_source_split). A shard that needs a chunk
+ * nobody has walked yet claims the next unclaimed chunk, walks it with its own source (all
+ * the shards' sources read one shared mapping) and writes one entry per record: where its
+ * bytes are, its time, lengths, link type and the shard the key pass gives it (-1: every
+ * shard dissects it). Every shard then reads every chunk's entries in file order: its own
+ * packets and the declined ones are dissected, another shard's move its table's clock and
+ * counters, so each table sees the single table's packet numbers and times. A chunk's
+ * entries are dropped once every shard has read them; at most `window` chunks are held, so
+ * a slow shard stops the others from walking further ahead instead of letting entries grow.
+ *
+ * A chunk boundary is a guess (fp_source_sync) until the chunk before it, itself proven,
+ * ends exactly there: chunks are walked at once but made ready in file order. When the
+ * chunk before a guess ends past it, its walker goes on from the true record through the
+ * next chunk's bytes and that chunk's own walk is dropped (walk_chunk): a wrong guess costs
+ * a walk, never a record. A chunk that declares an interface or section, or ends in an
+ * error, abandons the walk: every shard then stops with an error, and the caller runs the
+ * shards again reading the whole file each (or one engine, which reports a corrupt
+ * capture's error after the records before it). A shard that leaves before the end
+ * abandons it too, so no shard waits for one that is gone. */
+#define _DEFAULT_SOURCE 1
+
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "../dissect/dissect.h"
+
+enum { SLOT_FREE = 0, SLOT_WALKING, SLOT_READY };
+
+/* Pages every shard is past go back to the kernel in steps of this many bytes: each
+ * madvise(MADV_DONTNEED) flushes the TLB of every core the process runs on. */
+#define RELEASE_STEP (8u << 20)
+
+/* A shard reading entry k prefetches the first two lines of entry k + PREFETCH_ENTRIES's
+ * record when it will dissect it: the walk touched them up to a window earlier. */
+#define PREFETCH_ENTRIES 8
+
+typedef struct {
+    const uint8_t *data;
+    int64_t ts_ns;
+    uint32_t caplen, wirelen, linktype;
+    uint8_t fcs_len;
+    int16_t shard;           /* the key pass's shard, -1 when it declined the record */
+} split_entry;
+
+typedef struct {
+    uint64_t chunk;
+    uint64_t end;            /* where its walk ended (past the guess when it absorbed chunks) */
+    int state;
+    uint32_t readers_left;   /* shards that have yet to read a ready chunk */
+    split_entry *e;
+    size_t n, cap;           /* entries; cap kept across chunks */
+} split_slot;
+
+typedef struct {
+    uint64_t chunk;          /* the chunk being read (nchunks: done) */
+    split_slot *slot;        /* its entries, once ready */
+    size_t k;                /* next entry */
+} split_shard;
+
+struct fp_split {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t n, window;
+    int flags;               /* the Readers' dissection flags, for the key pass */
+    uint64_t nchunks, next_walk; /* nchunks: UINT64_MAX until the last chunk's end is found */
+    uint64_t *bounds;        /* chunk c is [bounds[c], bounds[c + 1]); found as chunks are taken */
+    uint64_t nbounds, max_bounds, chunk_bytes;
+    fp_source *sync;         /* a source over the mapping, never read, to find boundaries with */
+    fp_source **src;         /* each shard's Reader source (one shared mapping; not walked) */
+    fp_source **walk;        /* each shard's walker: a memory source over the mapping, made anew
+                                after a walk from a wrong guess left it astray */
+    const uint8_t *map;      /* the mapping */
+    size_t map_len, page;
+    uint64_t released;       /* the pages before it were given back */
+    fp_on_error policy;
+    split_slot *slots;       /* chunk c in slots[c % window] */
+    split_shard *at;
+    uint64_t ready_upto;     /* chunks ready, in file order (each proven by the one before) */
+    uint8_t *absorbed;       /* per chunk: walked by the chunk before it (its guess was wrong) */
+    int abandoned;
+    int walk_failed;         /* abandoned by a chunk (not by a shard leaving early) */
+    uint32_t left;           /* shards that left */
+    char why[sizeof ((fp_error *)0)->message]; /* an error message fits */
+    size_t memory, memory_peak; /* entry buffers */
+    int refs;                /* shards holding it (changed with the GIL held) */
+};
+
+/* bounds[c] (w->mu held, or before the threads start), found by syncing on record headers
+ * about chunk_bytes after the one before; the input's size once that found none (then
+ * nchunks is c). */
+static uint64_t find_bound(fp_split *w, uint64_t c)
+{
+    while (w->nbounds <= c && w->nchunks == UINT64_MAX) {
+        uint64_t last = w->bounds[w->nbounds - 1], size = fp_source_size(w->sync);
+        uint64_t b = size;
+        if (last < size && w->nbounds < w->max_bounds - 1) /* room for the final bound */
+            b = fp_source_sync(w->sync, last + w->chunk_bytes);
+        if (b >= size) {
+            b = size;
+            w->nchunks = w->nbounds;
+        }
+        w->bounds[w->nbounds++] = b;
+    }
+    return w->bounds[c < w->nbounds ? c : w->nbounds - 1];
+}
+
+fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
+                       fp_on_error policy)
+{
+    uint64_t size = fp_source_size(src[0]);
+    size_t map_len;
+    const uint8_t *map = fp_source_mapping(src[0], &map_len);
+    if (n < 2 || window < 2 || chunk_bytes == 0 || size == 0 || map == NULL || map_len != size) return NULL;
+    for (uint32_t i = 1; i < n; i++) /* records of one shard's walk are read by every shard */
+        if (fp_source_share_mapping(src[i], src[0]) != 1) return NULL;
+    uint64_t want = size / (chunk_bytes > 16 ? chunk_bytes : 16) + 1; /* a record takes 16 bytes at least */
+    if (want > (1u << 30)) want = 1u << 30;
+    fp_split *w = calloc(1, sizeof *w);
+    if (w == NULL) return NULL;
+    w->bounds = malloc((want + 1) * sizeof *w->bounds);
+    w->src = malloc(n * sizeof *w->src);
+    w->slots = calloc(window, sizeof *w->slots);
+    w->at = calloc(n, sizeof *w->at);
+    w->absorbed = calloc(want + 1, 1);
+    w->walk = calloc(n, sizeof *w->walk);
+    if (!w->bounds || !w->src || !w->slots || !w->at || !w->absorbed || !w->walk ||
+        pthread_mutex_init(&w->mu, NULL) != 0) {
+        free(w->walk);
+        free(w->absorbed);
+        free(w->bounds);
+        free(w->src);
+        free(w->slots);
+        free(w->at);
+        free(w);
+        return NULL;
+    }
+    pthread_cond_init(&w->cv, NULL);
+    /* Boundaries are found as chunks are taken (find_bound): found all at once, each probe
+     * faulted in the pages around it, the whole file for small chunks. */
+    uint64_t first[2];
+    fp_error err;
+    fp_source_split(src[0], 1, first);
+    w->sync = fp_source_open_memory(map, map_len, policy, &err);
+    w->bounds[0] = first[0];
+    w->nbounds = 1;
+    w->max_bounds = want + 1;
+    w->chunk_bytes = chunk_bytes;
+    w->nchunks = UINT64_MAX;
+    w->n = n;
+    w->window = window;
+    w->flags = flags;
+    w->refs = (int)n;
+    memcpy(w->src, src, n * sizeof *src);
+    if (w->sync == NULL || find_bound(w, 1) >= size) { /* one chunk: nothing to split */
+        w->refs = 1;
+        fp_split_unref(w);
+        return NULL;
+    }
+    w->map = map;
+    w->map_len = map_len;
+    w->policy = policy;
+    long page = sysconf(_SC_PAGESIZE);
+    w->page = page > 0 ? (size_t)page : 4096;
+    return w;
+}
+
+void fp_split_unref(fp_split *w)
+{
+    if (w == NULL || --w->refs > 0) return;
+    for (uint32_t i = 0; i < w->window; i++) free(w->slots[i].e);
+    for (uint32_t i = 0; i < w->n; i++)
+        if (w->walk[i]) fp_source_close(w->walk[i]);
+    free(w->walk);
+    if (w->sync) fp_source_close(w->sync);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->bounds);
+    free(w->src);
+    free(w->slots);
+    free(w->at);
+    free(w->absorbed);
+    free(w);
+}
+
+/* Append the records of [start, end) read by source s to b's entries (no lock held): 0; 1
+ * when the last one ended past `end` (the chunk after it started on a wrong guess); -1 with
+ * why in *why (an error, a cut record, an interface or section declared: one engine, or the
+ * workers reading the whole file each, take it from there). `first`: where b's chunk began,
+ * for the bound on its entries. */
+static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, uint64_t start, uint64_t end,
+                      const char **why, char *msg, size_t len)
+{
+    if (fp_source_set_range(s, start, end, FP_KEEP_INDEX) < 0) {
+        *why = "a chunk could not be set";
+        return -1;
+    }
+    for (;;) {
+        fp_record rec;
+        fp_error err;
+        int rc = fp_source_next(s, &rec, &err);
+        if (rc == 0) break;
+        if (rc != 1) {
+            snprintf(msg, len, "%s", err.message);
+            *why = msg;
+            return -1;
+        }
+        if (b->n == b->cap) { /* a record takes 16 bytes at least: the entries stay within 2x the bytes */
+            size_t most = (size_t)((end - first) / 16 + 1);
+            size_t cap = b->cap ? b->cap * 2 : 256;
+            if (cap > most) cap = most > b->n ? most : b->n + 1;
+            split_entry *e = realloc(b->e, cap * sizeof *e);
+            if (e == NULL) {
+                *why = "out of memory for the chunk's entries";
+                return -1;
+            }
+            b->e = e;
+            __atomic_add_fetch(&w->memory, (cap - b->cap) * sizeof *e, __ATOMIC_RELAXED);
+            b->cap = cap;
+        }
+        split_entry *e = &b->e[b->n++];
+        e->data = rec.data;
+        e->ts_ns = rec.ts_ns;
+        e->caplen = rec.caplen;
+        e->wirelen = rec.wirelen;
+        e->linktype = rec.linktype;
+        e->fcs_len = rec.fcs_len;
+        e->shard = (int16_t)fp_flow_key_pass(rec.data, rec.caplen, rec.linktype,
+                                             w->flags | FP_DISSECT_FCS(rec.fcs_len), w->n);
+    }
+    if (!fp_source_range_clean(s)) {
+        *why = "a chunk declared an interface or section, or ended in an error";
+        return -1;
+    }
+    return fp_source_position(s) != end && end < fp_source_size(s);
+}
+
+static void abandon(fp_split *w, const char *why)
+{
+    if (!w->abandoned) {
+        snprintf(w->why, sizeof w->why, "%s", why);
+        w->walk_failed = 1;
+    }
+    w->abandoned = 1;
+}
+
+/* Walk chunk c into b with shard i's source, then (w->mu held again) make it ready in file
+ * order. A chunk is walked from a guessed boundary, proven only when the chunk before it,
+ * itself proven, ends exactly there. When it does not (its last record runs past the
+ * guess), its walker goes on through the next chunk's bytes from where that record ends,
+ * the true next record, and that chunk is absorbed: its own walk (from the wrong place) is
+ * dropped, and its walker's source, left wherever the wrong chain took it, walks no more. */
+static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
+{
+    char msg[sizeof w->why];
+    const char *why = NULL;
+    int absorbed = w->absorbed[c], rc = 0;
+    uint64_t start = w->bounds[c], end = find_bound(w, c + 1);
+    pthread_mutex_unlock(&w->mu);
+    b->n = 0;
+    fp_source *s = w->walk[i];
+    if (s == NULL) { /* the first walk, or the one after a wrong guess */
+        fp_error err;
+        s = w->walk[i] = fp_source_open_memory(w->map, w->map_len, w->policy, &err);
+        if (s == NULL) {
+            snprintf(msg, sizeof msg, "%s", err.message);
+            why = msg;
+            rc = -1;
+        }
+    }
+    if (!absorbed && rc == 0)
+        rc = walk_range(w, s, b, start, start, end, &why, msg, sizeof msg);
+    if (rc >= 0 && fp_source_lost(w->src[i])) { /* the file shrank under us: its pages read as zeros */
+        why = "the file was truncated while it was read";
+        rc = -1;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->abandoned && w->ready_upto != c) pthread_cond_wait(&w->cv, &w->mu);
+    if (w->absorbed[c]) { /* the chunk before it walked these bytes from a true record */
+        b->n = 0;
+        rc = 0;
+        if (!absorbed && s) { /* its walk from the wrong guess left the walker anywhere */
+            fp_source_close(s);
+            w->walk[i] = NULL;
+        }
+    } else if (rc < 0) {
+        abandon(w, why);
+    }
+    for (uint64_t k = c + 1; rc == 1 && !w->abandoned; k++) {
+        uint64_t pos = fp_source_position(s), next = find_bound(w, k + 1);
+        w->absorbed[k] = 1;
+        if (k + 1 < w->nchunks && pos >= next) { /* one record spans chunk k */
+            rc = pos > next;
+            continue;
+        }
+        pthread_mutex_unlock(&w->mu);
+        rc = walk_range(w, s, b, start, pos, next, &why, msg, sizeof msg);
+        pthread_mutex_lock(&w->mu);
+        if (rc < 0) abandon(w, why);
+    }
+    b->end = s && !w->absorbed[c] ? fp_source_position(s) : start;
+    size_t m = __atomic_load_n(&w->memory, __ATOMIC_RELAXED);
+    if (m > w->memory_peak) w->memory_peak = m;
+    if (!w->abandoned) {
+        b->state = SLOT_READY;
+        b->readers_left = w->n;
+        w->ready_upto = c + 1;
+    }
+    pthread_cond_broadcast(&w->cv);
+}
+
+/* With w->mu held: make shard i's current chunk ready, walking chunks while it is not.
+ * 0 (p->slot set), -1 abandoned. Returns with w->mu held. */
+static int acquire(fp_split *w, uint32_t i, split_shard *p)
+{
+    for (;;) {
+        if (w->abandoned) return -1;
+        split_slot *sl = &w->slots[p->chunk % w->window];
+        if (sl->state == SLOT_READY && sl->chunk == p->chunk) {
+            p->slot = sl;
+            p->k = 0;
+            return 0;
+        }
+        split_slot *b = &w->slots[w->next_walk % w->window];
+        if (w->next_walk < w->nchunks && b->state == SLOT_FREE) {
+            uint64_t c = w->next_walk++;
+            b->chunk = c;
+            b->state = SLOT_WALKING;
+            walk_chunk(w, i, c, b);
+            continue;
+        }
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+}
+
+int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err)
+{
+    split_shard *p = &w->at[i];
+    for (;;) {
+        if (p->slot != NULL && p->k < p->slot->n) {
+            if (p->k + PREFETCH_ENTRIES < p->slot->n) { /* a record this shard will dissect soon */
+                const split_entry *a = &p->slot->e[p->k + PREFETCH_ENTRIES];
+                if (a->shard < 0 || (uint32_t)a->shard == i) {
+                    __builtin_prefetch(a->data);
+                    __builtin_prefetch(a->data + 64);
+                }
+            }
+            const split_entry *e = &p->slot->e[p->k++];
+            memset(rec, 0, sizeof *rec);
+            rec->data = e->data;
+            rec->ts_ns = e->ts_ns;
+            rec->has_ts = 1;
+            rec->caplen = e->caplen;
+            rec->wirelen = e->wirelen;
+            rec->linktype = e->linktype;
+            rec->fcs_len = e->fcs_len;
+            *shard = e->shard;
+            return 1;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (p->slot != NULL) { /* read: the last shard to read it frees the slot and its pages */
+            if (--p->slot->readers_left == 0) {
+                /* chunks are freed in file order: the pages before the end of this one are read */
+                uint64_t to = p->slot->end & ~(uint64_t)(w->page - 1); /* the next chunk's first page stays */
+                if (to >= w->released + RELEASE_STEP) {
+                    fp_source_release_pages(w->src[i], w->map + w->released, w->map + to);
+                    w->released = to;
+                }
+                p->slot->state = SLOT_FREE;
+                pthread_cond_broadcast(&w->cv);
+            }
+            p->slot = NULL;
+            p->chunk++;
+        }
+        if (p->chunk >= w->nchunks) {
+            pthread_mutex_unlock(&w->mu);
+            return 0;
+        }
+        int rc = acquire(w, i, p);
+        if (rc < 0) {
+            memset(err, 0, sizeof *err);
+            err->kind = FP_ERR_FORMAT;
+            snprintf(err->message, sizeof err->message, "split walk abandoned: %.200s", w->why);
+            pthread_mutex_unlock(&w->mu);
+            return -1;
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+void fp_split_leave(fp_split *w, uint32_t i)
+{
+    pthread_mutex_lock(&w->mu);
+    split_shard *p = &w->at[i];
+    if (p->chunk < w->nchunks && !w->abandoned) { /* the others would wait for it */
+        w->abandoned = 1;
+        snprintf(w->why, sizeof w->why, "shard %u stopped before the end", i);
+    }
+    if (p->chunk != UINT64_MAX && ++w->left == w->n) { /* the entries go before the merged records do */
+        for (uint32_t k = 0; k < w->window; k++) {
+            free(w->slots[k].e);
+            w->slots[k].e = NULL;
+            w->slots[k].n = w->slots[k].cap = 0;
+        }
+        w->memory = 0;
+    }
+    p->chunk = UINT64_MAX; /* left: a second leave changes nothing */
+    p->slot = NULL;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+const char *fp_split_abandoned(fp_split *w, size_t *memory_peak)
+{
+    pthread_mutex_lock(&w->mu);
+    const char *why = w->walk_failed ? w->why : NULL;
+    *memory_peak = w->memory_peak;
+    pthread_mutex_unlock(&w->mu);
+    return why;
+}
+
+int fp_split_is_abandoned(fp_split *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int r = w->abandoned;
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+uint64_t fp_split_position(fp_split *w, uint32_t i)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t c = w->at[i].chunk, pos = c < w->nbounds ? w->bounds[c] : fp_source_size(w->sync);
+    pthread_mutex_unlock(&w->mu);
+    return pos;
+}

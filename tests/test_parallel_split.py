@@ -1,0 +1,234 @@
+"""The split walk of workers=N (fastpkt.parallel, csrc/py/engine_split.c): one mapped capture
+is cut into record-aligned chunks, each walked and keyed once by the shard that needs it
+first, and every shard reads every chunk's entries in file order. The results must be one
+engine's (test_parallel.check_all: rows, order, flow ids, counters, Streams with their bytes
+and gaps, ClientHellos, HTTP, DNS; one engine is checked against tshark and Zeek elsewhere)
+with chunk boundaries everywhere: a chunk per record, or a few hundred bytes, so they fall
+inside flows, inside a stream's segments and between the segments of a ClientHello, on pcap
+and on pcapng with several interfaces (link types, timestamp resolutions). A walk that
+cannot go on (an interface declared mid-file, a guessed boundary that is not one) gives the
+per-shard reading's result; cut and corrupt captures give one engine's error after its
+records."""
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import fastpkt as fp
+from fastpkt import parallel
+from test_parallel import FALLBACK, check_all, fixtures, generated, same_stats, shuffled_hello_conns  # noqa: F401
+from test_source_chunks import ETH_IP_UDP, pcapng_file
+
+SPLIT_KEY = "split_walk_memory_peak_bytes"
+
+
+@pytest.fixture
+def chunks(monkeypatch):
+    """chunks(n, window): cut files into chunks of about n bytes, at most `window` held."""
+    def set_chunks(nbytes: int, window: int = 2) -> None:
+        monkeypatch.setattr(parallel, "SPLIT_CHUNK_BYTES", nbytes)
+        monkeypatch.setattr(parallel, "SPLIT_WINDOW", window)
+    return set_chunks
+
+
+def walked(source, n: int = 2, **kw) -> dict:
+    fl = fp.flows(source, workers=n, **kw)
+    fl.to_pandas()
+    return dict(fl.stats)
+
+
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.name)
+def test_every_capture_with_boundaries_everywhere(path, chunks):
+    """A chunk per record on small captures (about 3,000 chunks on the larger ones)."""
+    chunks(max(1, os.path.getsize(path) // 3000))
+    check_all(str(path), workers=(2, 3), expect_merge=path.name not in FALLBACK)
+    try:
+        st = walked(str(path))
+    except fp.Error:
+        return
+    if path.suffix == ".pcap" and st["packets"] >= 2 and path.name not in FALLBACK:  # a pcap of 2 records splits
+        assert st[SPLIT_KEY] > 0
+
+
+def test_generated_capture_in_small_chunks(generated, chunks, monkeypatch):  # noqa: F811
+    """gen_pcap's capture (30,000 packets, 400 concurrent flows) in chunks of 600 bytes to
+    64 KiB: the split walk runs to the end (its entries counted) and gives one engine's
+    result and the per-shard reading's counters (key_pass_skips included)."""
+    src = str(generated)
+    monkeypatch.setattr(parallel, "SPLIT_WALK", False)
+    whole = walked(src, 3)
+    monkeypatch.setattr(parallel, "SPLIT_WALK", True)
+    for nbytes in (600, 5000, 64 << 10):
+        chunks(nbytes)
+        st = walked(src, 3)
+        assert st[SPLIT_KEY] > 0 and "workers" in st
+        same_stats({k: v for k, v in whole.items() if k not in ("workers", "worker_memory_peak_bytes")}, st)
+        assert st["key_pass_skips"] == whole["key_pass_skips"] > 0
+    chunks(600)
+    check_all(src, workers=(2, 3))
+
+
+def test_memory_of_the_entries_is_bounded(generated, chunks):  # noqa: F811
+    """At most `window` chunks' entries (32 bytes a record) are held, whatever the file's size;
+    with max_memory too small to hold them the workers read the file whole each."""
+    chunks(4096, window=2)  # window: max(2, 4 x workers) = 8 chunks of ~4 KiB
+    st = walked(str(generated), 2)
+    assert 0 < st[SPLIT_KEY] <= 8 * (4096 // 16 + 1) * 32
+    chunks(512 << 10, window=32)
+    assert SPLIT_KEY not in walked(str(generated), 2, max_memory=8 << 20)  # 8 MiB: no room for them
+
+
+def test_a_held_worker_holds_the_walk(generated, chunks):  # noqa: F811
+    """Worker 0 stops in its progress callback for a second: worker 1 cannot walk more than
+    the window ahead (it waits, its entries bounded), and the run goes on when worker 0 does."""
+    chunks(4096, window=2)
+    held = []
+
+    def progress(pos: int, total: int) -> None:
+        if not held:
+            held.append(time.monotonic())
+            time.sleep(1.0)
+
+    fl = fp.flows(str(generated), workers=2, progress=progress)
+    df = fl.to_pandas()
+    assert held and df.equals(fp.flows(str(generated), workers=1).to_pandas())
+    assert 0 < fl.stats[SPLIT_KEY] <= 8 * (4096 // 16 + 1) * 32
+
+
+def test_hellos_and_streams_with_a_chunk_per_record(tmp_path, chunks):
+    """ClientHellos over hundreds of shuffled segments interleaved across 12 connections, with
+    a chunk boundary between every two records."""
+    from test_stream_reassembly import pcap
+
+    path = tmp_path / "hellos.pcap"
+    path.write_bytes(pcap(shuffled_hello_conns(12, seed=9)))
+    data = path.read_bytes()
+    starts, off = set(), 24
+    while off < len(data):
+        starts.add(off)
+        off += 16 + struct.unpack("<I", data[off + 8:off + 12])[0]
+    r = fp.Reader(str(path))
+    guesses = {r._sync(o) for o in range(24, len(data), 7)}
+    assert guesses - starts - {len(data)}  # zero-filled payloads chain like records: wrong guesses to repair
+    chunks(1)
+    assert SPLIT_KEY in walked(str(path), 3)
+    hellos = list(fp.client_hellos(str(path), workers=3))
+    assert sorted(h.sni for h in hellos) == sorted("c%d.interleaved.example" % i for i in range(12))
+    check_all(str(path), workers=(2, 3, 5))
+
+
+def pcapng_interfaces(frames: list[tuple[int, bytes]]) -> bytes:
+    """A pcapng file with three interfaces: Ethernet in microseconds (the default), raw IP in
+    nanoseconds (if_tsresol 9) and Ethernet in 2^-20 s (if_tsresol 0x94); frame i goes to
+    interface i % 3 (its Ethernet header dropped on the raw IP one)."""
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    def idb(linktype: int, tsresol: int | None) -> bytes:
+        opts = b"" if tsresol is None else struct.pack("<HHB3x", 9, 1, tsresol) + b"\0" * 4
+        return block(1, struct.pack("<HHI", linktype, 0, 65535) + opts)
+
+    out = bytearray(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+    out += idb(1, None) + idb(101, 9) + idb(1, 0x94)
+    for i, (ts_ns, frame) in enumerate(frames):
+        iface = i % 3
+        if iface == 1:
+            frame = frame[14:]
+        ts = ts_ns // 1000 if iface == 0 else ts_ns if iface == 1 else (ts_ns << 20) // 10**9
+        out += block(6, struct.pack("<IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+    return bytes(out)
+
+
+def test_pcapng_with_several_interfaces(generated, tmp_path, chunks, tshark):  # noqa: F811
+    """gen_pcap's first 6,000 packets spread over three interfaces of other link types and
+    timestamp resolutions (tshark reads the file back: frames per interface), in chunks of
+    a few hundred bytes."""
+    frames = [(p.time_ns, bytes(p.raw)) for p in fp.read(str(generated), count=6000)]
+    path = tmp_path / "ifaces.pcapng"
+    path.write_bytes(pcapng_interfaces(frames))
+    out = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-e", "frame.interface_id"],
+                         check=True, capture_output=True, text=True).stdout.split()
+    assert [out.count(str(i)) for i in range(3)] == [2000, 2000, 2000]
+    chunks(700)
+    st = walked(str(path), 3)
+    assert st[SPLIT_KEY] > 0 and st["packets"] == 6000
+    check_all(str(path), workers=(2, 3))
+
+
+def test_interface_declared_mid_file_reads_whole_file_per_worker(tmp_path, chunks):
+    """A chunk that declares an interface abandons the walk (the chunks after it could not be
+    read alone): the workers read the file whole each and still give one engine's result."""
+    pkts = [ETH_IP_UDP[:-8] + struct.pack(">HHHH", 1000 + i % 50, 2000, 8, 0) for i in range(2000)]
+    path = tmp_path / "mid.pcapng"
+    path.write_bytes(pcapng_file(pkts, 300))
+    chunks(1000)
+    one = fp.flows(str(path), workers=1).to_pandas()
+    fl = fp.flows(str(path), workers=2)
+    assert fl.to_pandas().equals(one) and len(one) == 50
+    assert "workers" in fl.stats and SPLIT_KEY not in fl.stats and fl.stats["key_pass_skips"] > 0
+    st = fp.streams(str(path), workers=2)
+    assert [s.stream_id for s in st] == [s.stream_id for s in fp.streams(str(path), workers=1)]
+    path.write_bytes(pcapng_file(pkts, 0))
+    assert SPLIT_KEY in walked(str(path), 2)
+
+
+def error_of(fn) -> tuple[type, str] | None:
+    try:
+        fn()
+    except fp.Error as e:
+        return type(e), str(e)
+    return None
+
+
+@pytest.mark.parametrize("damage", ["cut", "caplen", "pcapng_cut"])
+def test_cut_and_corrupt_captures_fail_like_one_engine(generated, tmp_path, chunks, damage):  # noqa: F811
+    """The same error (type and message: offset, packet index) as one engine, and under
+    on_error='stop' the same records before it."""
+    data = bytearray(Path(generated).read_bytes())
+    path = tmp_path / ("bad.pcapng" if damage == "pcapng_cut" else "bad.pcap")
+    if damage == "cut":
+        data = data[: len(data) // 2 + 7]
+    elif damage == "caplen":  # a record header in the middle says 0xFFFFFF00 bytes follow
+        r = fp.Reader(str(generated))
+        at = r._sync(len(data) // 2)
+        data[at + 8:at + 12] = struct.pack("<I", 0xFFFFFF00)
+    else:
+        frames = [(p.time_ns, bytes(p.raw)) for p in fp.read(str(generated), count=3000)]
+        data = bytearray(pcapng_interfaces(frames))
+        data = data[: len(data) * 2 // 3 + 5]
+    path.write_bytes(bytes(data))
+    chunks(4096)
+    for engine in (fp.flows, fp.client_hellos, fp.streams):
+        def run(n, **kw):
+            out = engine(str(path), workers=n, **kw)
+            return out.to_pandas() if engine is fp.flows else [repr(x) for x in out]
+        one = error_of(lambda: run(1))
+        assert one is not None
+        assert error_of(lambda: run(2)) == one and error_of(lambda: run(3)) == one
+        want = run(1, on_error="stop")
+        got = run(2, on_error="stop")
+        assert got.equals(want) if engine is fp.flows else got == want
+
+
+def test_ctrl_c_in_a_worker_stops_the_walk(generated, chunks):  # noqa: F811
+    """KeyboardInterrupt in worker 0's progress callback: the others, waiting for its chunks or
+    for the window, stop too (no thread left behind), and the next run is whole."""
+    chunks(4096)
+
+    def progress(pos: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fp.flows(str(generated), workers=2, progress=progress).to_pandas()
+    end = time.monotonic() + 30
+    while time.monotonic() < end and any(t.name.startswith("fastpkt-worker") for t in threading.enumerate()):
+        time.sleep(0.01)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("fastpkt-worker")]
+    assert SPLIT_KEY in walked(str(generated), 2)
