@@ -80,7 +80,8 @@ static uint8_t link_proto(uint32_t linktype, const fp_dissection *d)
     if (FP_HAS(d, FP_L_ETH)) return FP_PHS_ETH;
     if (FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) return FP_PHS_SLL;
     if (FP_HAS(d, FP_L_LOOP)) return linktype == FP_LINKTYPE_LOOP ? FP_PHS_LOOP : FP_PHS_NULL_LINK;
-    if (linktype == FP_LINKTYPE_PPP) return FP_PHS_PPP;
+    if (linktype == FP_LINKTYPE_PPP || linktype == FP_LINKTYPE_PPP_HDLC || linktype == FP_LINKTYPE_PPP_WITH_DIR)
+        return FP_PHS_PPP;
     if (linktype == FP_LINKTYPE_RAW) return FP_PHS_RAW;
     return FP_PHS_COUNT; /* LINKTYPE_IPV4/IPV6: the network layer is the first */
 }
