@@ -154,6 +154,32 @@ def test_ppp_flows_see_the_ip_inside(tshark, tmp_path):
     assert seen >= 8
 
 
+def test_ppp_summary_and_hierarchy_see_the_ip_inside(tshark):
+    """The whole-file summary counts the IP packets inside every PPP link type as tshark -Y
+    counts them; fp.stats' hierarchy nests them under ppp with io,phs's frame counts (PPP_ETHER's
+    session is read outer there, as fp.stats reads tunnels, so under ppp alone are 9, 50, 204)."""
+    from fastpkt.summary import summarize
+
+    counts = summarize(str(PPP_CAPTURE))["protocols"]
+    for ours, theirs in (("IPv4", "ip"), ("IPv6", "ipv6"), ("TCP", "tcp"), ("UDP", "udp"), ("ICMP", "icmp"),
+                         ("DNS", "dns")):
+        assert counts[ours] == len(tshark_frames(PPP_CAPTURE, theirs)), ours
+    out = subprocess.run(["tshark", "-r", str(PPP_CAPTURE), "-n", "-q", "-z", "io,phs"], capture_output=True,
+                         text=True, check=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    phs, stack = {}, []
+    for line in out.splitlines():
+        m = re.match(r"^( *)(\S+)\s+frames:(\d+)", line)
+        if m:
+            depth = len(m.group(1)) // 2
+            stack[depth:] = [m.group(2)]
+            phs[":".join(stack)] = int(m.group(3))
+    rows = fp.stats(str(PPP_CAPTURE)).phs()
+    mine = {r.path: int(r.frames) for r in rows.itertuples() if not r.path.endswith("data")}
+    assert mine == {k: v for k, v in phs.items() if k.split(":")[0] == "ppp" and k in mine}
+    assert {"ppp", "ppp:ip", "ppp:ipv6", "ppp:ip:tcp", "ppp:ipv6:udp:dns"} <= set(mine)
+    assert mine["ppp"] == phs["ppp"] == 21
+
+
 def test_ppp_frames_cut_at_every_length():
     """Every frame of each link type cut at every length: no crash, no layer past the cut
     (each view and field inside the record), the cut flagged, nothing of it lost."""
