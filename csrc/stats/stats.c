@@ -420,7 +420,7 @@ static void name_add(fp_stats *st, fp_name_table *t, const uint8_t *p, size_t n)
         t->cut++;
         return;
     }
-    if (t->used + n > t->bytes_cap) {
+    if (t->used + n > t->bytes_cap || t->bytes == NULL) { /* the root name is empty: a block all the same */
         size_t cap = t->bytes_cap ? t->bytes_cap : 4096;
         while (cap < t->used + n) cap *= 2;
         uint8_t *b = over_budget(st, cap, 1) ? NULL : stats_alloc(st, cap);
