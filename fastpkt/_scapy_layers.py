@@ -902,7 +902,30 @@ def ppp(data: bytes, chain: list[Any]) -> None:
         _raw(rest, chain)
 
 
-CLASSES += (PPPoE, HDLC, PPP)
+class DIR_PPP(_Layer):   # LINKTYPE_PPP_WITH_DIR's direction byte (0 received, 1 sent)
+    __slots__ = ()
+    name = "DIR_PPP"
+    _desc = [("direction", "B", None)]
+
+
+def ppp_link(linktype: int, data: bytes, chain: list[Any]) -> None:
+    """A record of a PPP link type as Scapy's ``conf.l2types`` reads it: PPP (9; HDLC first
+    when it starts with 0xFF, by PPP's dispatch), HDLC (50) or DIR_PPP (204) then PPP, and
+    PPPoE (51) as after Ethernet."""
+    if linktype == 51:
+        pppoe(data, chain)
+        return
+    head = {50: HDLC, 204: DIR_PPP}.get(linktype)
+    if head is not None:
+        first = _layer(head, data, chain)
+        if first is None:
+            _raw(data, chain)
+            return
+        data = data[len(first._data):]
+    ppp(data, chain)
+
+
+CLASSES += (PPPoE, HDLC, PPP, DIR_PPP)
 CLASSES += (GRErouting, GRE_PPTP)
 
 

@@ -302,6 +302,9 @@ _ATTR = {"Ether": "eth", "SLL": "sll", "SLL2": "sll", "Loopback": "loopback", "A
          "ICMPv6": "icmp6", "DNS": "dns"}
 _NETWORK = frozenset(("ARP", "IP", "IPv6"))
 _fp_layers = _CD.Packet.layers.__get__    # the C getters, past the facade's overrides
+_fp_linktype = _CD.Packet.linktype.__get__
+# PPP, PPP_HDLC, PPP_ETHER, PPP_WITH_DIR: the chain is Scapy's from the first byte
+_PPP_LINKTYPES = frozenset((9, 50, 51, 204))
 _fp_payload = _CD.Layer.payload.__get__
 # fastpkt's bytes and length of a view (its header and payload within its own length), past
 # the facade's, which are Scapy's (the layer and all after it, Padding included)
@@ -322,12 +325,16 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     for undecoded bytes and Padding for bytes past the network layer's length."""
     out = _Chain()
     out.packet = pkt
+    linktype = _fp_linktype(pkt)
+    if linktype in _PPP_LINKTYPES:   # Scapy's PPP, HDLC, PPPoE or DIR_PPP first: read there
+        _layers.ppp_link(linktype, _CD.Packet.raw.__get__(pkt), out)
+        return out
     net = vlans = None
     last = ""
     extension6 = False   # an ICMPv6 error read an RFC 4884 extension
     upper = -1   # where the layer after IPv6's extension headers starts (-1: no such bound)
     for name in _fp_layers(pkt):
-        if name in _APP_HIDDEN:
+        if name in _APP_HIDDEN or name == "CMD":   # Cisco MetaData: Scapy reads Raw there
             continue
         if name == "Dot1Q":
             vlans = vlans or pkt.vlans
@@ -1412,6 +1419,9 @@ def _direct(cls: Any) -> bool:
 
 
 def _first(pkt: Any) -> Any:
+    if _fp_linktype(pkt) in _PPP_LINKTYPES:
+        chain = _chain(pkt)
+        return chain[0] if chain else NoPayload
     for name in _fp_layers(pkt):
         view = getattr(pkt, _ATTR[name])   # the outermost layer: never Dot1Q, HTTP or TLS
         return _chain(pkt)[0] if name == "Ether" and view.type <= 1500 else view   # Dot3
@@ -1517,7 +1527,7 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
     def _raw_load(self) -> bytes:
         """The bytes after the last layer Scapy decodes here, as ``_chain`` finds them."""
-        names = [n for n in _fp_layers(self) if n not in _APP_HIDDEN]
+        names = [n for n in _fp_layers(self) if n not in _APP_HIDDEN and n != "CMD"]
         if not names:
             return bytes(_CD.Packet.raw.__get__(self))
         last = names[-1]
@@ -1531,7 +1541,7 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
         extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC, EAPOL), so Raw
         and Padding are found in it."""
         last = _fp_layers(self)[-1:]
-        if last in (("ICMP",), ("ICMPv6",)):
+        if last in (("ICMP",), ("ICMPv6",)) or _fp_linktype(self) in _PPP_LINKTYPES:
             return True
         if last == ("Ether",):   # 802.3: LLC...; EAPOL; an 802.1Q tag cut short (Raw)
             eth = self.eth

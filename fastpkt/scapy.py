@@ -68,6 +68,7 @@ from fastpkt import _scapy_layers
 from fastpkt._scapy_layers import (  # noqa: F401  (layers read from bytes: _scapy_layers.py)
     BOOTP,
     DHCP,
+    DIR_PPP,
     EAP,
     EAP_FAST,
     EAP_MD5,

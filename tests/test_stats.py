@@ -525,3 +525,16 @@ def test_defragmented_names_match_tshark(name, monkeypatch):
     names, hosts = tshark_names(path)
     assert dict(st.dns_names().values.tolist()) == names
     assert dict(st.http_hosts().values.tolist()) == hosts
+
+
+def test_root_name_query_is_counted(tmp_path):
+    """A query for the root name (``dig . NS``) is an empty name in the table, counted as tshark
+    counts its frames (tshark prints it ``<Root>``): the table's first name being empty once left
+    its bytes block unallocated, which UBSan reports (fuzz_stats found it)."""
+    sa = pytest.importorskip("_scapy_ref").sa
+    path = tmp_path / "root.pcap"
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    q = sa.Ether(**mac) / sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.UDP(sport=5000, dport=53)
+    sa.wrpcap(str(path), [q / sa.DNS(id=1, qd=sa.DNSQR(qname=".", qtype="NS")),
+                          q / sa.DNS(id=2, qd=sa.DNSQR(qname="example.org"))])
+    assert dict(fp.stats(str(path)).dns_names().values.tolist()) == {"": 1, "example.org": 1}

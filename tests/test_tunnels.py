@@ -29,10 +29,6 @@ FIELDS = ("frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ip
 CORPUS_TUNNELS = ("tcpdump-vxlan.pcap", "ppp-grepackets.pcap", "ndpi-reasm_segv_anon.pcapng",
                   "ppp-ip4_bad_fragment.pcap", "tcpdump-various_gre.pcap", "tcpdump-pptp.pcap",
                   "zeek-baselines/gre-pptp.pcap")
-# GRE payloads fastpkt leaves undecoded (no tunnel recorded, so no gre.key) where tshark still
-# lists the header's key: keepalives (protocol 0: an IP header and GRE header to bounce back,
-# which tshark shows as ip:gre with nothing after) and CDP (0x2000, a layer 2 protocol).
-UNDECODED_GRE = (0x0000, 0x2000)
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +65,9 @@ def ip_chain(row: dict[str, str], what: str) -> list[str]:
 
 
 def tunnel_ids(row: dict[str, str], name: str) -> list[int]:
-    """tshark's values of a tunnel id field, less the keys of GRE headers in UNDECODED_GRE."""
-    ids = [int(v, 0) for v in split(row[name])]
-    protos = [int(v, 0) for v in split(row["gre.proto"])]
-    if name == "gre.key" and len(protos) == len(ids):  # every GRE header of the frame has a key
-        ids = [k for k, proto in zip(ids, protos) if proto not in UNDECODED_GRE]
-    return ids
+    """tshark's values of a tunnel id field (gre.key: of GRE headers left undecoded too,
+    keepalives and CDP, as tshark lists them)."""
+    return [int(v, 0) for v in split(row[name])]
 
 
 def compare(path: Path, decode_as: tuple[str, ...] = ()) -> int:
@@ -708,10 +701,13 @@ def test_pptp_routing_and_cisco_metadata_fields_against_tshark(tmp_path, tshark_
     assert [p.tunnels for p in frames] == [
         (("PPTP", 7),), (("PPTP", 9),), (("PPTP", 9),), (("PPTP", 9),), (("PPTP", 9),),
         (("GRE", 77),), (("GRE", None),), (("GRE", 0x28),), (), ()]
-    assert frames[0].layers == ("Ether", "IP", "PPTP", "IP", "UDP")
-    assert frames[4].layers == ("Ether", "IP", "PPTP") and frames[4].ip is None
+    # tshark's frame.protocols: eth:ip:gre:ppp:ip:udp, eth:ip:gre:ppp:lcp, eth:cmd:ip:udp
+    assert frames[0].layers == ("Ether", "IP", "PPTP", "PPP", "IP", "UDP")
+    assert frames[2].layers == ("Ether", "IP", "PPTP")   # an acknowledgement alone: no PPP
+    assert frames[4].layers == ("Ether", "IP", "PPTP", "PPP") and frames[4].ip is None
     assert frames[4].outer_ip.dst == "192.0.2.2"
-    assert frames[8].layers == ("Ether", "IP", "UDP") and frames[8].udp.payload == b"q" * 12
+    assert frames[7].layers == ("Ether", "IP", "GRE", "CMD", "IP", "UDP")
+    assert frames[8].layers == ("Ether", "CMD", "IP", "UDP") and frames[8].udp.payload == b"q" * 12
     # display filters over the new fields select tshark's frames
     for expr in ("gre.key.call_id == 9 && gre.flags.ack == 1", "gre.flags.ack", "cmd.sgt == 168",
                  "gre.routing.address_family == 2048", "gre.key.payload_length > 30"):

@@ -15,6 +15,8 @@ enum {
     FP_LINKTYPE_NULL = 0,
     FP_LINKTYPE_ETHERNET = 1,
     FP_LINKTYPE_PPP = 9,
+    FP_LINKTYPE_PPP_HDLC = 50,
+    FP_LINKTYPE_PPP_ETHER = 51,
     FP_LINKTYPE_RAW = 101,
     FP_LINKTYPE_IEEE802_11 = 105,
     FP_LINKTYPE_LOOP = 108,
@@ -23,6 +25,7 @@ enum {
     FP_LINKTYPE_PFLOG = 117,
     FP_LINKTYPE_IEEE802_11_RADIOTAP = 127,
     FP_LINKTYPE_PPI = 192,
+    FP_LINKTYPE_PPP_WITH_DIR = 204,
     FP_LINKTYPE_IPNET = 226,
     FP_LINKTYPE_IPV4 = 228,
     FP_LINKTYPE_IPV6 = 229,
@@ -179,6 +182,10 @@ typedef struct {
     uint32_t fcs_off;
     uint32_t cmd_off;      /* Cisco MetaData after an Ethernet header (EtherType 0x8909): its
                             * first byte, 0 when none (fp_dissect_cmd) */
+    uint32_t gre_off;      /* a GRE header read whole but not decapsulated (keepalives, CDP,
+                            * other protocols): its first byte, 0 when none (fp_dissect_gre) */
+    uint8_t link_ppp;      /* the record is a PPP frame (link types 9, 50, 204): 1 + where it
+                            * starts (after 204's direction byte), 0 otherwise */
     uint32_t payload_off;  /* innermost payload (after the last decoded header) */
     uint32_t payload_len;
     /* Tunnels, outer to inner: layer spans describe the innermost packet; the outermost
@@ -435,6 +442,18 @@ int fp_dissect_ip_in_ip(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end);
 int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end);
 int fp_dissect_mpls(fp_dctx *x, uint32_t off, uint32_t end);
 int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end);
+/* A PPP frame at off..end (PPTP's, the PPP link types'): its IPv4 or IPv6 packet decoded,
+ * other protocols (LCP, IPCP...) the payload. Returns the PPP header's length (HDLC bytes and
+ * protocol), 0 when the protocol is cut short (nothing set). Not a tunnel: always decoded. */
+uint32_t fp_dissect_ppp(fp_dctx *x, uint32_t off, uint32_t end);
+/* Where a PPP frame at off..end has its protocol (after HDLC's 0xFF 0x03, RFC 1662), and that
+ * protocol's width (1 when compressed: an odd first byte, RFC 1661 section 2), 0 when cut. */
+static inline uint32_t fp_ppp_proto_at(const uint8_t *data, uint32_t off, uint32_t end, uint32_t *width)
+{
+    uint32_t at = end - off >= 2 && data[off] == 0xff && data[off + 1] == 0x03 ? off + 2 : off;
+    *width = at < end && (data[at] & 1) ? 1 : end - at >= 2 ? 2 : 0;
+    return at;
+}
 /* Cisco MetaData after EtherType 0x8909 at off..end, then the protocol it names. */
 void fp_dissect_cmd(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);

@@ -1,7 +1,8 @@
 /* Link layers and the fp_dissect() entry point.
  *   Ethernet II / 802.3 length field: IEEE 802.3 clause 3.2.6 (type >= 0x0600 is an EtherType).
  *   802.1Q C-tag 0x8100, 802.1ad S-tag 0x88a8, legacy QinQ 0x9100: IEEE 802.1Q clause 9.
- *   Linux cooked capture v1/v2, BSD NULL/LOOP, RAW, IPV4, IPV6, PPP: tcpdump.org LINKTYPE_ registry.
+ *   Linux cooked capture v1/v2, BSD NULL/LOOP, RAW, IPV4, IPV6, PPP, PPP_HDLC, PPP_ETHER,
+ *   PPP_WITH_DIR: tcpdump.org LINKTYPE_ registry.
  *   802.11, radiotap and PPI in wlan.c; PFLOG, ENC, IPNET and NFLOG in loghdr.c. */
 #include "cursor.h"
 #include "dissect.h"
@@ -189,28 +190,17 @@ static void dissect_loop(fp_dctx *x, int network_order)
     fp_set_payload(x->d, 4, x->caplen);
 }
 
-/* PPP (RFC 1661), in HDLC-like framing when it starts with address 0xff and control 0x03
- * (RFC 1662); the protocol field may be compressed to one byte (odd first byte). */
-static void dissect_ppp(fp_dctx *x)
+/* A PPP frame from `off` to the record's end (link types 9 and 50, Wireshark reads both
+ * alike: HDLC's address and control when present; 204 after its direction byte). */
+static void dissect_ppp(fp_dctx *x, uint32_t off)
 {
-    uint32_t off = x->caplen >= 2 && x->data[0] == 0xff && x->data[1] == 0x03 ? 2 : 0;
-    uint16_t proto;
-    if (off < x->caplen && (x->data[off] & 1)) {
-        proto = x->data[off];
-        off += 1;
-    } else if (off + 2 <= x->caplen) {
-        proto = fp_load_be16(x->data + off);
-        off += 2;
-    } else {
+    uint32_t hlen = off < x->caplen ? fp_dissect_ppp(x, off, x->caplen) : 0;
+    if (hlen == 0) {
         x->d->anomalies |= FP_ANOM_LINK_TRUNC;
         fp_set_payload(x->d, 0, x->caplen);
         return;
     }
-    switch (proto) {
-    case 0x0021: x->d->ethertype = ETHERTYPE_IP4; fp_dissect_ip4(x, off, x->caplen); return;
-    case 0x0057: x->d->ethertype = ETHERTYPE_IP6; fp_dissect_ip6(x, off, x->caplen); return;
-    default: fp_set_payload(x->d, off, x->caplen); return;
-    }
+    x->d->link_ppp = (uint8_t)(off + 1);
 }
 
 static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
@@ -244,6 +234,8 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     out->tunnel_count = 0;
     out->outer_ip_id = FP_L_COUNT;
     out->cmd_off = 0;
+    out->gre_off = 0;
+    out->link_ppp = 0;
     out->payload_off = 0;
     out->payload_len = caplen;
 
@@ -254,7 +246,11 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;
     case FP_LINKTYPE_LINUX_SLL2: dissect_cooked(&x, FP_L_SLL2, 20, 0); return;
     case FP_LINKTYPE_RAW: dissect_ip_by_version(&x, 0); return;
-    case FP_LINKTYPE_PPP: dissect_ppp(&x); return;
+    case FP_LINKTYPE_PPP: case FP_LINKTYPE_PPP_HDLC: dissect_ppp(&x, 0); return;
+    case FP_LINKTYPE_PPP_WITH_DIR: dissect_ppp(&x, 1); return;
+    case FP_LINKTYPE_PPP_ETHER: /* a PPPoE session header first: decapsulated as after Ethernet */
+        if (!fp_dissect_pppoe(&x, 0, caplen)) fp_set_payload(out, 0, caplen);
+        return;
     case FP_LINKTYPE_IPV4: out->ethertype = ETHERTYPE_IP4; fp_dissect_ip4(&x, 0, caplen); return;
     case FP_LINKTYPE_IPV6: out->ethertype = ETHERTYPE_IP6; fp_dissect_ip6(&x, 0, caplen); return;
     case FP_LINKTYPE_NULL: dissect_loop(&x, 0); return;
@@ -274,7 +270,8 @@ int fp_linktype_builtin(uint32_t linktype)
 {
     switch (linktype) {
     case FP_LINKTYPE_ETHERNET: case FP_LINKTYPE_LINUX_SLL: case FP_LINKTYPE_LINUX_SLL2:
-    case FP_LINKTYPE_RAW: case FP_LINKTYPE_PPP: case FP_LINKTYPE_IPV4: case FP_LINKTYPE_IPV6:
+    case FP_LINKTYPE_RAW: case FP_LINKTYPE_PPP: case FP_LINKTYPE_PPP_HDLC: case FP_LINKTYPE_PPP_ETHER:
+    case FP_LINKTYPE_PPP_WITH_DIR: case FP_LINKTYPE_IPV4: case FP_LINKTYPE_IPV6:
     case FP_LINKTYPE_NULL: case FP_LINKTYPE_LOOP: case FP_LINKTYPE_IEEE802_11:
     case FP_LINKTYPE_IEEE802_11_RADIOTAP: case FP_LINKTYPE_PPI: case FP_LINKTYPE_PFLOG:
     case FP_LINKTYPE_ENC: case FP_LINKTYPE_IPNET: case FP_LINKTYPE_NFLOG:

@@ -141,37 +141,49 @@ static uint32_t gre_routing_at(uint16_t flags)
     return 4 + 4u * ((uint32_t)GRE_HAS_CO(flags) + ((flags & GRE_K) != 0) + ((flags & GRE_S) != 0));
 }
 
-/* PPP after PPTP's GRE header: HDLC's address and control bytes when it starts 0xFF 0x03
- * (RFC 1662), the protocol in one byte when odd (RFC 1661 section 2), IPv4 or IPv6 decoded. */
-static void pptp_ppp(fp_dctx *x, fp_tunnel *t, uint32_t in, uint32_t end)
+uint32_t fp_dissect_ppp(fp_dctx *x, uint32_t off, uint32_t end)
 {
-    uint32_t at = end - in >= 2 && x->data[in] == 0xff && x->data[in + 1] == 0x03 ? in + 2 : in;
-    uint16_t proto;
-    if (at < end && (x->data[at] & 1)) {
-        proto = x->data[at++];
-    } else if (end - at >= 2) {
-        proto = fp_load_be16(x->data + at);
-        at += 2;
-    } else {
-        fp_set_payload(x->d, in, end); /* an acknowledgement alone, or PPP cut short */
-        return;
+    uint32_t width, at = fp_ppp_proto_at(x->data, off, end, &width);
+    if (width == 0) return 0;
+    uint16_t proto = width == 1 ? x->data[at] : fp_load_be16(x->data + at);
+    at += width;
+    switch (proto) {
+    case 0x0021: x->d->ethertype = 0x0800; fp_dissect_ip4(x, at, end); break;
+    case 0x0057: x->d->ethertype = 0x86dd; fp_dissect_ip6(x, at, end); break;
+    default: fp_set_payload(x->d, at, end); break;
     }
-    t->hlen += at - in;
-    if (proto == 0x0021 || proto == 0x0057) inner_ip(x, at, end);
-    else fp_set_payload(x->d, at, end);
+    return at - off;
+}
+
+/* PPTP's GRE header length from its flags: sequence and acknowledgement numbers optional. */
+static uint32_t pptp_hlen(uint16_t flags)
+{
+    return 8 + 4u * (uint32_t)(((flags & GRE_S) != 0) + ((flags & GRE_A) != 0));
 }
 
 static int pptp(fp_dctx *x, const fp_cursor *c, uint16_t flags, uint32_t off, uint32_t end)
 {
     /* RFC 2637: C and R are 0, K is 1; headers that say otherwise are left undecoded */
     if (fp_peek_be16(c, 2) != 0x880b || (flags & (GRE_C | GRE_R | GRE_K)) != GRE_K) return 0;
-    uint32_t hlen = 8 + 4u * (uint32_t)(((flags & GRE_S) != 0) + ((flags & GRE_A) != 0));
+    uint32_t hlen = pptp_hlen(flags);
     if (!fp_cur_has(c, hlen)) return malformed(x);
     fp_tunnel *t = enter(x, FP_TUN_PPTP, off, hlen, 0);
     if (t == NULL) return 0;
     with_id(t, fp_peek_be16(c, 6));
-    pptp_ppp(x, t, off + hlen, end);
+    uint32_t ppp = fp_dissect_ppp(x, off + hlen, end); /* 0: an acknowledgement alone, or cut */
+    if (ppp == 0) fp_set_payload(x->d, off + hlen, end);
+    t->hlen += ppp;
     return 1;
+}
+
+/* A GRE header not decapsulated: kept in d->gre_off for its gre.* fields when all the words
+ * its flags announce (gre_word_at) are captured. Only one: nothing is decoded after it. */
+static int undecoded(fp_dctx *x, uint16_t flags, uint32_t hlen, uint32_t off, uint32_t end)
+{
+    if ((flags & 0x0007) != 0) /* versions 1-7: version 0's words, and PPTP's acknowledgement */
+        hlen = gre_routing_at(flags) + ((flags & 0x0007) == 1 && (flags & GRE_A) ? 4 : 0);
+    if (hlen <= end - off && x->d->gre_off == 0) x->d->gre_off = off;
+    return 0;
 }
 
 int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
@@ -181,8 +193,8 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
     c.ptr += off;
     if (!fp_cur_has(&c, 4)) return malformed(x);
     uint16_t flags = fp_peek_be16(&c, 0), proto = fp_peek_be16(&c, 2);
-    if ((flags & 0x0007) == 1) return pptp(x, &c, flags, off, end);
-    if (flags & 0x0007) return 0;
+    if ((flags & 0x0007) == 1) return pptp(x, &c, flags, off, end) || undecoded(x, flags, 0, off, end);
+    if (flags & 0x0007) return undecoded(x, flags, 0, off, end);
     uint32_t hlen = gre_routing_at(flags);
     if (!fp_cur_has(&c, hlen)) return malformed(x);
     if (flags & GRE_R) { /* each SRE: address family, offset, length, that many bytes */
@@ -195,6 +207,7 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
         }
         if (!fp_cur_has(&c, hlen)) return malformed(x);
     }
+    uint32_t gre_hlen = hlen;
     if (proto == 0x8909) { /* Cisco MetaData (TrustSec SGT): the payload's protocol, version,
                               length, option, SGT, then the payload; counted in GRE's header */
         if (!fp_cur_has(&c, hlen + 8)) return malformed(x);
@@ -203,7 +216,7 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
     }
     if (proto != 0x0800 && proto != 0x86dd && proto != 0x6558 && proto != 0x8847 && proto != 0x88be &&
         proto != 0x22eb)
-        return 0;
+        return undecoded(x, flags, gre_hlen, off, end);
     fp_tunnel *t = enter(x, FP_TUN_GRE, off, hlen, proto == 0x6558);
     if (t == NULL) return 0;
     if (flags & GRE_K) with_id(t, fp_peek_be32(&c, GRE_HAS_CO(flags) ? 8 : 4));
@@ -403,7 +416,7 @@ int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end)
     return 1;
 }
 
-/* ---- Fields (Wireshark's gre, cmd, erspan, vxlan, geneve, gtp, mpls, pppoe) ---- */
+/* ---- Fields (Wireshark's gre, cmd, erspan, vxlan, geneve, gtp, mpls, pppoe, pppoes, ppp) ---- */
 
 /* The id of each tunnel of type `arg`; for MPLS every label of the stack, top first. */
 static int tunnel_ids(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
@@ -430,10 +443,36 @@ static int tunnel_ids(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     return n;
 }
 
-/* The GRE header words (Wireshark's gre.*) of every GRE and PPTP tunnel record, outer to
- * inner, where the header's flags place them (RFC 1701 section 2.1, RFC 2637 section 4.1);
- * `arg` says which word. GRE headers not decoded (keepalives, protocols not listed) have no
- * record, so no fields. */
+/* The GRE headers of a packet, outer to inner: each GRE and PPTP tunnel record's, then one
+ * read but not decapsulated (d->gre_off: keepalives, CDP...). Their first bytes in `at`. */
+static int gre_headers(const fp_dissection *d, uint32_t at[FP_MAX_TUNNELS + 1])
+{
+    int n = 0;
+    for (int i = 0; i < d->tunnel_count; i++)
+        if (d->tunnel[i].type == FP_TUN_GRE || d->tunnel[i].type == FP_TUN_PPTP) at[n++] = d->tunnel[i].off;
+    if (d->gre_off != 0) at[n++] = d->gre_off;
+    return n;
+}
+
+/* A GRE header's length from its flags, version 0's routing entries walked (fp_dissect_gre
+ * checked them inside the record before keeping the header); PPTP's acknowledgement number. */
+static uint32_t gre_header_len(const uint8_t *h)
+{
+    uint16_t flags = fp_load_be16(h);
+    uint32_t len = gre_routing_at(flags);
+    if ((flags & 0x0007) == 1) return len + ((flags & GRE_A) ? 4 : 0);
+    if ((flags & 0x0007) != 0 || !(flags & GRE_R)) return len;
+    for (;;) {
+        uint32_t sre = 4u + h[len + 3];
+        int last = fp_load_be16(h + len) == 0 && h[len + 3] == 0;
+        len += sre;
+        if (last) return len;
+    }
+}
+
+/* The GRE header words (Wireshark's gre.*) of every GRE header, outer to inner, where the
+ * header's flags place them (RFC 1701 section 2.1, RFC 2637 section 4.1); `arg` says which
+ * word; "gre" itself is the header's bytes. */
 enum { GW_FLAGS, GW_ACK_BIT, GW_RESERVED, GW_PROTO, GW_CSUM, GW_OFFSET, GW_KEY, GW_PLEN, GW_CALL, GW_SEQ, GW_ACK };
 
 static int gre_word_at(uint16_t flags, int which, uint32_t *at)
@@ -456,17 +495,21 @@ static int gre_word_at(uint16_t flags, int which, uint32_t *at)
 
 static int gre_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
-    const fp_dissection *d = x->d;
-    int n = 0;
-    for (int i = 0; i < d->tunnel_count; i++) {
-        const fp_tunnel *t = &d->tunnel[i];
+    uint32_t heads[FP_MAX_TUNNELS + 1];
+    int count = gre_headers(x->d, heads), n = 0;
+    for (int i = 0; i < count; i++) {
+        const uint8_t *h = x->data + heads[i];
+        uint16_t flags = fp_load_be16(h);
         uint32_t at;
-        if (t->type != FP_TUN_GRE && t->type != FP_TUN_PPTP) continue;
-        if (!gre_word_at(fp_load_be16(x->data + t->off), f->arg, &at)) continue;
         fp_field_value v;
-        fp_field_decode(f, x->data + t->off + at, &v);
-        if (f->arg == GW_RESERVED) /* PPTP's A bit is not among them */
-            v.u = (v.u & (t->type == FP_TUN_PPTP ? 0x78u : 0xf8u)) >> 3;
+        if (f->type == FP_FT_PROTOCOL) {
+            v = (fp_field_value){0, h, gre_header_len(h)};
+        } else {
+            if (!gre_word_at(flags, f->arg, &at)) continue;
+            fp_field_decode(f, h + at, &v);
+            if (f->arg == GW_RESERVED) /* PPTP's A bit is not among them */
+                v.u = (v.u & ((flags & 0x0007) == 1 ? 0x78u : 0xf8u)) >> 3;
+        }
         n++;
         if (visit(arg, &v)) return n;
     }
@@ -477,14 +520,13 @@ static int gre_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
  * (tshark lists it): `offset` is the byte in the entry, FP_FT_BYTES the routing information. */
 static int gre_sres(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
-    const fp_dissection *d = x->d;
-    int n = 0;
-    for (int i = 0; i < d->tunnel_count; i++) {
-        const fp_tunnel *t = &d->tunnel[i];
-        uint16_t flags;
-        if (t->type != FP_TUN_GRE || !((flags = fp_load_be16(x->data + t->off)) & GRE_R)) continue;
-        /* the walk in fp_dissect_gre found the terminator inside the header span */
-        for (uint32_t at = t->off + gre_routing_at(flags);;) {
+    uint32_t heads[FP_MAX_TUNNELS + 1];
+    int count = gre_headers(x->d, heads), n = 0;
+    for (int i = 0; i < count; i++) {
+        uint16_t flags = fp_load_be16(x->data + heads[i]);
+        if ((flags & 0x0007) != 0 || !(flags & GRE_R)) continue;
+        /* the walk in fp_dissect_gre found the terminator inside the record */
+        for (uint32_t at = heads[i] + gre_routing_at(flags);;) {
             const uint8_t *sre = x->data + at;
             fp_field_value v;
             if (f->type == FP_FT_BYTES) {
@@ -505,21 +547,93 @@ static int gre_sres(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, vo
 
 /* Cisco MetaData: after an Ethernet header (d->cmd_off), then in each GRE header of protocol
  * 0x8909 (its last 8 bytes). `offset` is the field's place in GRE's layout (type, version,
- * length, options, SGT); Ethernet's puts the type last, so the others move up 2 bytes. */
+ * length, options, SGT); Ethernet's puts the type last, so the others move up 2 bytes. "cmd"
+ * itself is the shim's 8 bytes. */
 static int cmd_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     const fp_dissection *d = x->d;
     int n = 0;
     fp_field_value v;
     if (d->cmd_off != 0) {
-        fp_field_decode(f, x->data + d->cmd_off + (f->offset + 6u) % 8u, &v);
+        if (f->type == FP_FT_PROTOCOL) v = (fp_field_value){0, x->data + d->cmd_off, 8};
+        else fp_field_decode(f, x->data + d->cmd_off + (f->offset + 6u) % 8u, &v);
         n++;
         if (visit(arg, &v)) return n;
     }
     for (int i = 0; i < d->tunnel_count; i++) {
         const fp_tunnel *t = &d->tunnel[i];
         if (t->type != FP_TUN_GRE || fp_load_be16(x->data + t->off + 2) != 0x8909) continue;
-        fp_field_decode(f, x->data + t->off + t->hlen - 8 + f->offset, &v);
+        const uint8_t *shim = x->data + t->off + t->hlen - 8;
+        if (f->type == FP_FT_PROTOCOL) v = (fp_field_value){0, shim, 8};
+        else fp_field_decode(f, shim + f->offset, &v);
+        n++;
+        if (visit(arg, &v)) return n;
+    }
+    return n;
+}
+
+/* The PPP frames of a packet, outer to inner: the record's own (PPP link types), then each
+ * PPPoE session's (its protocol word) and each PPTP tunnel's that carries one. */
+typedef struct {
+    uint32_t off, proto_at, width;
+} ppp_frame;
+
+static int ppp_frames(const fp_field_ctx *x, ppp_frame out[FP_MAX_TUNNELS + 1])
+{
+    const fp_dissection *d = x->d;
+    int n = 0;
+    if (d->link_ppp) {
+        uint32_t off = d->link_ppp - 1u, w;
+        uint32_t at = fp_ppp_proto_at(x->data, off, x->caplen, &w);
+        out[n++] = (ppp_frame){off, at, w};
+    }
+    for (int i = 0; i < d->tunnel_count; i++) {
+        const fp_tunnel *t = &d->tunnel[i];
+        if (t->type == FP_TUN_PPPOE) {
+            out[n++] = (ppp_frame){t->off + 6, t->off + 6, 2};
+        } else if (t->type == FP_TUN_PPTP) {
+            uint32_t off = t->off + pptp_hlen(fp_load_be16(x->data + t->off)), end = t->off + t->hlen, w;
+            if (end == off) continue; /* an acknowledgement alone */
+            uint32_t at = fp_ppp_proto_at(x->data, off, end, &w);
+            out[n++] = (ppp_frame){off, at, w};
+        }
+    }
+    return n;
+}
+
+enum { PPP_PROTOCOL_BYTES, PPP_ADDRESS, PPP_CONTROL, PPP_PROTO };
+
+static int ppp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    ppp_frame frames[FP_MAX_TUNNELS + 1];
+    int count = ppp_frames(x, frames), n = 0;
+    for (int i = 0; i < count; i++) {
+        const ppp_frame *fr = &frames[i];
+        const uint8_t *p = x->data + fr->off;
+        fp_field_value v = {0, NULL, 0};
+        switch (f->arg) {
+        case PPP_PROTOCOL_BYTES: v.p = p; v.len = fr->proto_at + fr->width - fr->off; break;
+        case PPP_ADDRESS: case PPP_CONTROL: /* HDLC's bytes, when the frame keeps them */
+            if (fr->proto_at == fr->off) continue;
+            v.u = p[f->arg == PPP_CONTROL];
+            break;
+        default: v.u = fr->width == 1 ? x->data[fr->proto_at] : fp_load_be16(x->data + fr->proto_at); break;
+        }
+        n++;
+        if (visit(arg, &v)) return n;
+    }
+    return n;
+}
+
+/* Wireshark's pppoes: the session header of each PPPoE tunnel record. */
+static int pppoe_sessions(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    (void)f;
+    const fp_dissection *d = x->d;
+    int n = 0;
+    for (int i = 0; i < d->tunnel_count; i++) {
+        if (d->tunnel[i].type != FP_TUN_PPPOE) continue;
+        fp_field_value v = {0, x->data + d->tunnel[i].off, 6};
         n++;
         if (visit(arg, &v)) return n;
     }
@@ -532,6 +646,7 @@ static int cmd_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
 #define GRE_SRE(name, type, bits, off) {name, type, bits, FP_L_COUNT, 0, off, 0, gre_sres}
 #define CMD_WORD(name, bits, off) {name, FP_FT_UINT, bits, FP_L_COUNT, 0, off, 0, cmd_words}
 static const fp_field gre_fields[] = {
+    GRE_WORD("gre", FP_FT_PROTOCOL, 0, GW_FLAGS, 0),
     GRE_WORD("gre.flags_and_version", FP_FT_UINT, 16, GW_FLAGS, 0),
     GRE_FLAG("gre.flags.checksum", GRE_C),
     GRE_FLAG("gre.flags.routing", GRE_R),
@@ -562,9 +677,16 @@ static const fp_field gtp_fields[] = {TUNNEL_ID("gtp.teid", 32, 0, FP_TUN_GTPU)}
 static const fp_field mpls_fields[] = {TUNNEL_ID("mpls.label", 32, 0xfffff000, FP_TUN_MPLS)};
 static const fp_field pppoe_fields[] = {TUNNEL_ID("pppoe.session_id", 16, 0, FP_TUN_PPPOE)};
 static const fp_field cmd_fields[] = {
+    {"cmd", FP_FT_PROTOCOL, 0, FP_L_COUNT, 0, 0, 0, cmd_words},
     CMD_WORD("cmd.type", 16, 0),   CMD_WORD("cmd.version", 8, 2), CMD_WORD("cmd.length", 8, 3),
     CMD_WORD("cmd.options", 16, 4), CMD_WORD("cmd.sgt", 16, 6),
 };
+#define PPP_WORD(name, type, bits, which) {name, type, bits, FP_L_COUNT, which, 0, 0, ppp_words}
+static const fp_field ppp_fields[] = {
+    PPP_WORD("ppp", FP_FT_PROTOCOL, 0, PPP_PROTOCOL_BYTES), PPP_WORD("ppp.address", FP_FT_UINT, 8, PPP_ADDRESS),
+    PPP_WORD("ppp.control", FP_FT_UINT, 8, PPP_CONTROL),    PPP_WORD("ppp.protocol", FP_FT_UINT, 16, PPP_PROTO),
+};
+static const fp_field pppoes_fields[] = {{"pppoes", FP_FT_PROTOCOL, 0, FP_L_COUNT, 0, 0, 0, pppoe_sessions}};
 FP_FIELD_TABLE(fp_fields_gre, "gre", gre_fields);
 FP_FIELD_TABLE(fp_fields_cmd, "cmd", cmd_fields);
 FP_FIELD_TABLE(fp_fields_erspan, "erspan", erspan_fields);
@@ -573,3 +695,5 @@ FP_FIELD_TABLE(fp_fields_geneve, "geneve", geneve_fields);
 FP_FIELD_TABLE(fp_fields_gtp, "gtp", gtp_fields);
 FP_FIELD_TABLE(fp_fields_mpls, "mpls", mpls_fields);
 FP_FIELD_TABLE(fp_fields_pppoe, "pppoe", pppoe_fields);
+FP_FIELD_TABLE(fp_fields_pppoes, "pppoes", pppoes_fields);
+FP_FIELD_TABLE(fp_fields_ppp, "ppp", ppp_fields);

@@ -14,7 +14,8 @@ static const uint32_t linktypes[] = {
     FP_LINKTYPE_ETHERNET, FP_LINKTYPE_LINUX_SLL, FP_LINKTYPE_LINUX_SLL2, FP_LINKTYPE_RAW,
     FP_LINKTYPE_IPV4,     FP_LINKTYPE_IPV6,      FP_LINKTYPE_NULL,       FP_LINKTYPE_LOOP,
     FP_LINKTYPE_IEEE802_11, FP_LINKTYPE_IEEE802_11_RADIOTAP, FP_LINKTYPE_PPI, FP_LINKTYPE_PFLOG,
-    FP_LINKTYPE_ENC,      FP_LINKTYPE_IPNET,     FP_LINKTYPE_NFLOG,
+    FP_LINKTYPE_ENC,      FP_LINKTYPE_IPNET,     FP_LINKTYPE_NFLOG,     FP_LINKTYPE_PPP,
+    FP_LINKTYPE_PPP_HDLC, FP_LINKTYPE_PPP_ETHER, FP_LINKTYPE_PPP_WITH_DIR,
 };
 
 static volatile uint32_t sink; /* keeps results observable */
@@ -104,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         if (d.tunnel[i].type == 0 || d.tunnel[i].type >= FP_TUN_COUNT ||
             (uint64_t)d.tunnel[i].off + d.tunnel[i].hlen > caplen)
             abort();
+    if ((d.gre_off != 0 && d.gre_off >= caplen) || d.link_ppp > caplen) abort(); /* records' own offsets */
     if (d.outer_ip_id != FP_L_COUNT &&
         (d.outer_ip.off > d.outer_ip.off + d.outer_ip.hlen || d.outer_ip.off + d.outer_ip.hlen > d.outer_ip.end ||
          d.outer_ip.end > caplen))

@@ -680,20 +680,41 @@ static int append_layers(PyObject *list, uint32_t bits, int *vlan, int vlan_end)
 #define LINK_LAYER_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
                          (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
 
+/* The names a tunnel record brings after its own: the PPP frame of a PPPoE session and of
+ * PPTP's GRE when it carries one, Cisco MetaData in GRE (as tshark's frame.protocols). */
+static int append_tunnel(PyObject *list, const FpPacket *p, const fp_tunnel *t)
+{
+    if (append_name(list, fp_tunnel_names[t->type]) < 0) return -1;
+    const uint8_t *h = p->data + t->off;
+    int ppp = t->type == FP_TUN_PPPOE ||
+              (t->type == FP_TUN_PPTP && t->hlen > 8u + ((h[0] & 0x10) ? 4u : 0u) + ((h[1] & 0x80) ? 4u : 0u));
+    if (ppp) return append_name(list, "PPP");
+    if (t->type == FP_TUN_GRE && h[2] == 0x89 && h[3] == 0x09) return append_name(list, "CMD");
+    return 0;
+}
+
 /* Outer to inner: each tunnel's outer packet, the tunnel, then the innermost packet. The
- * link layer is kept across an encapsulation that carries no frame of its own: listed once. */
+ * link layer is kept across an encapsulation that carries no frame of its own: listed once.
+ * The record's own PPP frame (PPP link types) and Cisco MetaData after an Ethernet header
+ * come after the link layers of their part; a GRE header left undecoded ends the list. */
 static PyObject *get_layers(PyObject *self, void *c)
 {
     (void)c;
-    const fp_dissection *d = &PKT(self)->d;
+    const FpPacket *p = PKT(self);
+    const fp_dissection *d = &p->d;
     PyObject *list = PyList_New(0);
     if (list == NULL) return NULL;
     int vlan = 0;
     uint32_t skip = 0;
     for (int k = 0; k <= d->tunnel_count; k++) {
         uint32_t bits = (k < d->tunnel_count ? d->tunnel[k].outer_present : d->present) & ~skip;
-        if (append_layers(list, bits, &vlan, d->vlan_count) < 0 ||
-            (k < d->tunnel_count && append_name(list, fp_tunnel_names[d->tunnel[k].type]) < 0)) {
+        int cmd = d->cmd_off != 0 && (k == 0 || d->cmd_off > d->tunnel[k - 1].off) &&
+                  (k == d->tunnel_count || d->cmd_off < d->tunnel[k].off);
+        if (append_layers(list, bits & LINK_LAYER_BITS, &vlan, d->vlan_count) < 0 ||
+            (k == 0 && d->link_ppp && append_name(list, "PPP") < 0) || (cmd && append_name(list, "CMD") < 0) ||
+            append_layers(list, bits & ~LINK_LAYER_BITS, &vlan, d->vlan_count) < 0 ||
+            (k < d->tunnel_count && append_tunnel(list, p, &d->tunnel[k]) < 0) ||
+            (k == d->tunnel_count && d->gre_off && append_name(list, "GRE") < 0)) {
             Py_DECREF(list);
             return NULL;
         }
@@ -860,6 +881,14 @@ static int facade_udp_app(const fp_dissection *d)
     return sp == 123 || dp == 123 || ((sp == 67 || sp == 68) && (dp == 67 || dp == 68));
 }
 
+/* The PPP link types: Scapy's chain starts with its PPP, HDLC, PPPoE or DIR_PPP, which the
+ * facade's chain holds (fastpkt/_scapy_layers.py), so every lookup is the hook's. */
+static int facade_ppp_link(const FpPacket *p)
+{
+    return p->linktype == FP_LINKTYPE_PPP || p->linktype == FP_LINKTYPE_PPP_HDLC ||
+           p->linktype == FP_LINKTYPE_PPP_ETHER || p->linktype == FP_LINKTYPE_PPP_WITH_DIR;
+}
+
 /* Scapy decodes on where the facade's packets (read without tunnels) stop: IP in IP, GRE
  * (also on UDP port 4754), VXLAN on its UDP ports, BOOTP/DHCP and NTP, LLC after an 802.3
  * length, EAPOL, PPPoE (after Ethernet or SLL/SLL2). Its lookups then also find those
@@ -908,7 +937,7 @@ static int packet_contains(PyObject *self, PyObject *spec)
 {
     if (Py_TYPE(self) == PKT(self)->st->Facade_Packet_Type) {
         const fp_dissection *d = &PKT(self)->d;
-        int fid = facade_direct_id(spec);
+        int fid = facade_ppp_link(PKT(self)) ? -2 : facade_direct_id(spec);
         if (fid == FP_L_ETH && facade_dot3(PKT(self))) fid = -2; /* the hook answers */
         if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_nests(d))) return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
@@ -960,7 +989,7 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
 {
     FpPacket *p = PKT(self);
     if (Py_TYPE(self) == p->st->Facade_Packet_Type) {
-        int fid = facade_direct_id(spec);
+        int fid = facade_ppp_link(p) ? -2 : facade_direct_id(spec);
         if (fid >= 0 && FP_HAS(&p->d, fid) && !(fid == FP_L_ETH && facade_dot3(p)))
             return fp_layer_new(p->st, p, (fp_layer_id)fid, 0);
         if (fid == -1 && facade_is_raw(spec)) {

@@ -80,7 +80,8 @@ static uint8_t link_proto(uint32_t linktype, const fp_dissection *d)
     if (FP_HAS(d, FP_L_ETH)) return FP_PHS_ETH;
     if (FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2)) return FP_PHS_SLL;
     if (FP_HAS(d, FP_L_LOOP)) return linktype == FP_LINKTYPE_LOOP ? FP_PHS_LOOP : FP_PHS_NULL_LINK;
-    if (linktype == FP_LINKTYPE_PPP) return FP_PHS_PPP;
+    if (linktype == FP_LINKTYPE_PPP || linktype == FP_LINKTYPE_PPP_HDLC || linktype == FP_LINKTYPE_PPP_WITH_DIR)
+        return FP_PHS_PPP;
     if (linktype == FP_LINKTYPE_RAW) return FP_PHS_RAW;
     return FP_PHS_COUNT; /* LINKTYPE_IPV4/IPV6: the network layer is the first */
 }
@@ -419,7 +420,7 @@ static void name_add(fp_stats *st, fp_name_table *t, const uint8_t *p, size_t n)
         t->cut++;
         return;
     }
-    if (t->used + n > t->bytes_cap) {
+    if (t->used + n > t->bytes_cap || t->bytes == NULL) { /* the root name is empty: a block all the same */
         size_t cap = t->bytes_cap ? t->bytes_cap : 4096;
         while (cap < t->used + n) cap *= 2;
         uint8_t *b = over_budget(st, cap, 1) ? NULL : stats_alloc(st, cap);
