@@ -426,7 +426,7 @@ def test_raw_item_knows_its_place(name):
     n = 0
     for p, s in zip(fs.rdpcap(path), sa.rdpcap(str(path))):
         if sa.Raw not in s or bytes(p) != bytes(s) or any(_name(c) not in MODELLED for c in s.layers()):
-            continue   # in a full run test_dissect_http has Scapy decoding HTTP in this process
+            continue   # Scapy decodes HTTP in a process where scapy.layers.http was imported
         mine, ref = p[fs.Raw], s[sa.Raw]
         assert mine.load == ref.load and type(mine) is fs.Raw
         assert mine.underlayer.name == ref.underlayer.name and mine.payload.name == ref.payload.name

@@ -242,8 +242,8 @@ TCP_SESSION_DIFFER = {
 }
 
 
-# Scapy's TCPSession in a fresh interpreter: a test module that imports scapy.layers.http
-# (test_dissect_http) makes Scapy decode port 80 in this process, and HTTP has its own
+# Scapy's TCPSession in a fresh interpreter: importing scapy.layers.http anywhere in this
+# process makes Scapy decode port 80, and HTTP has its own
 # tcp_reassemble, which Scapy's default layers do not
 _TCP_SESSION_REF = """
 import json, logging, sys, warnings
@@ -437,7 +437,7 @@ def test_make_table_prints_and_show2(capsys):
     printed = capsys.readouterr().out
     theirs.make_table(f)
     assert printed == capsys.readouterr().out and printed
-    # in a full run test_dissect_http has Scapy decoding HTTP in this process: those packets'
+    # where scapy.layers.http was imported in this process Scapy decodes HTTP: those packets'
     # text is compared in a fresh interpreter (scapy_texts); show2 of a read packet is its show
     # in Scapy as here
     n = 0
