@@ -224,8 +224,13 @@ class _LayerOps:
     def getlayer(self, cls: Any, nb: int = 1, **flt: Any) -> Any:
         """The nb-th layer of class ``cls`` (a class, its name, or an index), or None."""
         following = self._following()
-        if isinstance(cls, int):
-            return following[cls] if 0 <= cls < len(following) else None
+        if isinstance(cls, int):   # Scapy counts the packets layers hold in fields too
+            for layer in following:
+                for found in [layer] + _records_of(layer):
+                    if cls == 0:
+                        return found
+                    cls -= 1
+            return None
         wanted, fld = _wanted(cls), None
         if "." in wanted:
             wanted, fld = wanted.split(".", 1)
