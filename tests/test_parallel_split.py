@@ -22,7 +22,8 @@ import pytest
 
 import fastpkt as fp
 from fastpkt import parallel
-from test_parallel import FALLBACK, check_all, fixtures, generated, same_stats, shuffled_hello_conns  # noqa: F401
+from test_parallel import (FALLBACK, PER_WORKER, check_all, fixtures, generated, same_stats,  # noqa: F401
+                           shuffled_hello_conns)
 from test_source_chunks import ETH_IP_UDP, pcapng_file
 
 SPLIT_KEY = "split_walk_memory_peak_bytes"
@@ -232,3 +233,111 @@ def test_ctrl_c_in_a_worker_stops_the_walk(generated, chunks):  # noqa: F811
         time.sleep(0.01)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("fastpkt-worker")]
     assert SPLIT_KEY in walked(str(generated), 2)
+
+
+def engine_results(path: str, n: int, on_error: str = "raise") -> dict:
+    """Every engine's rows (flows with ids, Streams with hashes of their bytes, ClientHellos,
+    HTTP, DNS) and counters, or the error (type and message) it raised."""
+    import hashlib
+
+    def streams(st):
+        return [(s.stream_id, s.client_ip, s.client_port, s.server_ip, s.server_port, s.state,
+                 hashlib.sha256(s.client_data).hexdigest(), hashlib.sha256(s.server_data).hexdigest(),
+                 tuple(s.client_gaps), tuple(s.server_gaps), s.anomalies) for s in st]
+
+    runs = {
+        "flows": (lambda: fp.flows(path, workers=n, on_error=on_error), lambda t: t.to_pandas()),
+        "streams": (lambda: fp.streams(path, workers=n, on_error=on_error), streams),
+        "hellos": (lambda: fp.client_hellos(path, workers=n, on_error=on_error), lambda t: [repr(tuple(h)) for h in t]),
+        "http": (lambda: fp.http(path, workers=n, on_error=on_error), lambda t: [repr(m) for m in t]),
+        "dns": (lambda: fp.dns(path, workers=n, on_error=on_error), lambda t: [repr(tuple(x)) for x in t]),
+    }
+    out = {}
+    for name, (make, rows) in runs.items():
+        try:
+            t = make()
+            out[name] = (rows(t), dict(getattr(t, "stats", None) or {}))
+        except fp.Error as e:
+            out[name] = (type(e), str(e))
+    return out
+
+
+def counters(st: dict) -> dict:
+    """A run's counters without its memory figures (peaks of state held by whichever engine
+    ran, as in same_stats) and without the note of a fallback to one engine."""
+    peaks = ("state_peak_bytes", "buffered_peak_bytes")
+    return {k: {a: b for a, b in v.items() if a not in peaks} if isinstance(v, dict) and k != "memory" else v
+            for k, v in st.items() if k != "fallback" and k not in PER_WORKER}
+
+
+def same_results(one: dict, got: dict, what: str) -> None:
+    """`got` (engine_results of a sharded run) is `one`'s; `what` names the run on failure."""
+    for name, want in one.items():
+        have = got[name]
+        if name == "flows" and not isinstance(want[0], type):
+            assert not isinstance(have[0], type) and have[0].equals(want[0]), (what, name, have)
+        else:
+            assert have[0] == want[0], (what, name)
+        if not isinstance(want[1], dict):
+            assert have[1] == want[1], (what, name)
+        elif want[1] and "workers" in have[1]:
+            same_stats(dict(want[1]), dict(have[1]))
+        else:  # a run that fell back to one engine says so (and why); memory is its own
+            assert counters(have[1]) == counters(want[1]), (what, name)
+
+
+def record_headers(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each record's header, pcap or pcapng, as far as they chain."""
+    out = []
+    if data[:4] == b"\n\r\r\n":
+        order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        off = 0
+        while off + 12 <= len(data):
+            size = struct.unpack(order + "I", data[off + 4:off + 8])[0]
+            if size < 12:
+                break
+            out.append((off, 28))
+            off += size
+        return out
+    magic = data[:4]
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    off = 24
+    while off + 16 <= len(data):
+        out.append((off, 16))
+        off += 16 + struct.unpack(order + "I", data[off + 8:off + 12])[0]
+    return out
+
+
+SEED = int(os.environ.get("FASTPKT_SPLIT_SEED", "17"))
+
+
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.name)
+def test_differential_random_chunks_cuts_and_flips(path, chunks, tmp_path):
+    """Seeded (FASTPKT_SPLIT_SEED): every engine with 2-4 workers, chunks of 1 byte to a 20th
+    of the file and windows of 2-5 chunks equals one engine (rows, ids, order, counters), on
+    the capture as it is, cut at a random offset, and with random bits of a record header
+    flipped: the same error (type, message) under on_error='raise', the same records and
+    counters before it under 'stop'. One engine is checked against tshark and Zeek elsewhere."""
+    import random
+
+    rnd = random.Random("%d:%s" % (SEED, path.name))
+    data = path.read_bytes()
+    heads = record_headers(data)
+    variants = [("whole", data), ("cut", data[:rnd.randrange(1, len(data))])]
+    if heads:
+        bad = bytearray(data)
+        off, hlen = heads[rnd.randrange(len(heads))]
+        for _ in range(rnd.randint(1, 3)):
+            at = off + rnd.randrange(min(hlen, len(data) - off))
+            bad[at] ^= 1 << rnd.randrange(8)
+        variants.append(("flip@%d" % off, bytes(bad)))
+    for what, body in variants:
+        src = tmp_path / (what.split("@")[0] + path.suffix)
+        src.write_bytes(body)
+        policies = ("raise",) if what == "whole" else ("raise", "stop")
+        for policy in policies:
+            one = engine_results(str(src), 1, policy)
+            nbytes, window, n = rnd.randint(1, max(2, len(body) // 20)), rnd.randint(2, 5), rnd.randint(2, 4)
+            chunks(nbytes, window)
+            same_results(one, engine_results(str(src), n, policy),
+                         "%s %s chunk=%d window=%d workers=%d" % (what, policy, nbytes, window, n))
