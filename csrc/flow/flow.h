@@ -82,7 +82,7 @@ enum { FP_EP_INACTIVE = 0, FP_EP_SYN_SENT, FP_EP_SYN_ACK_SENT, FP_EP_PARTIAL, FP
 
 #define FP_FLOW_SEQ_HOLES 4   /* tracked sequence gaps per direction */
 #define FP_FLOW_HISTORY_MAX 31
-#define FP_FLOW_HINT_PACKETS 10 /* application hints are looked for in a flow's first packets */
+#define FP_FLOW_HINT_PACKETS 10 /* application hints are looked for in a record's first packets */
 
 /* One direction's counters and what the flow's output needs of its TCP state. */
 typedef struct {
@@ -100,7 +100,6 @@ typedef struct {
     uint32_t z_start;                    /* ISN (or first seq - 1 without a SYN), see fp_flow_tcp_dir */
     uint32_t acked;                      /* highest ack the peer sent for this side's data */
     uint8_t has_acked;
-    uint8_t state;                       /* FP_EP_* */
     uint8_t hist_seen;                   /* once-per-direction history letters, bit per letter */
 } fp_flow_dir;
 
@@ -145,6 +144,10 @@ typedef struct {
     uint64_t pkt, rank;
 } fp_flow_order;
 
+/* A flow's record. The core, up to `history`, is what the table and an engine that hands
+ * out no flows (fp.dns: cfg.no_hints) need: such a table's pool holds records of
+ * FP_FLOW_CORE_SIZE bytes (fp_flow_record_init_core/update_core touch nothing past it),
+ * and its emit and packet callbacks must read only the core. */
 typedef struct {
     fp_flow_key key;          /* canonical */
     uint64_t hash;
@@ -152,17 +155,10 @@ typedef struct {
     uint8_t client_is_b;      /* forward direction = b -> a in key order */
     uint8_t expiration;       /* fp_expiration, set when emitted */
     uint8_t closing;          /* 0, FP_EXP_FIN or FP_EXP_RST: in the close grace */
-    uint8_t hint_packets;     /* packets inspected for hints */
-    uint8_t icmp_type, icmp_code; /* of the first packet */
-    uint8_t history_len;
     uint8_t flipped;
-    char history[FP_FLOW_HISTORY_MAX + 1];
+    uint8_t state[2];         /* TCP endpoint states (FP_EP_*), as dir */
+    uint8_t icmp_type, icmp_code; /* of the first packet */
     int64_t first_ns, last_ns, close_ns;
-    int64_t conn_last_ns;    /* Zeek's last time: frozen once both TCP ends closed (duration) */
-    int64_t syn_ns, synack_ns, ack_ns;
-    fp_flow_dir dir[2];       /* 0 = forward (client -> server) */
-    uint32_t syn, synack, fin, rst, psh, urg, ece, cwr;
-    uint32_t retransmits, out_of_order;
     uint32_t anomalies;       /* FP_ANOM_* seen in the flow's packets */
     uint32_t flow_anomalies;  /* FP_FLOW_ANOM_* */
     fp_flow_hints *hints;     /* allocated when the first hint is found */
@@ -175,8 +171,16 @@ typedef struct {
      * run's output like the single table's: creation (flow_id's rank), last packet (LRU
      * order), close (closing-list order). */
     uint64_t create_pkt, last_pkt, close_pkt;
+    /* ---- past the core: what a flow handed out reports ---- */
+    char history[FP_FLOW_HISTORY_MAX + 1]; /* NUL-terminated */
+    int64_t conn_last_ns;    /* Zeek's last time: frozen once both TCP ends closed (duration) */
+    int64_t syn_ns, synack_ns, ack_ns;
+    fp_flow_dir dir[2];       /* 0 = forward (client -> server) */
+    uint32_t syn, synack, fin, rst, psh, urg, ece, cwr;
+    uint32_t retransmits, out_of_order;
     fp_flow_order order;      /* when it was emitted; set by the consumer (fp_flow_table_order) */
 } fp_flow;
+#define FP_FLOW_CORE_SIZE offsetof(fp_flow, history)
 
 /* ---- flow_key.c -------------------------------------------------------- */
 /* Fill a flow packet from a dissected record. Returns 0, or -1 for non-IP packets.
@@ -231,6 +235,10 @@ int fp_frag_lookup(const fp_frag_table *t, uint64_t tag, int64_t ts_ns, fp_flow_
 void fp_flow_record_init(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional);
 /* Account one packet; returns FP_EXP_FIN/FP_EXP_RST when the packet closes the flow, else 0. */
 int fp_flow_record_update(fp_flow *f, const fp_flow_packet *p);
+/* The same for a core record (FP_FLOW_CORE_SIZE bytes): orientation, times, anomalies,
+ * endpoint states and closes, as the full record's without its sequence state. */
+void fp_flow_record_init_core(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional);
+int fp_flow_record_update_core(fp_flow *f, const fp_flow_packet *p);
 fp_conn_state fp_flow_conn_state(const fp_flow *f);
 /* flow_hints.c: look for TLS SNI, HTTP method/Host, DNS name/rcode in a packet. */
 void fp_flow_hints_update(fp_flow *f, const fp_flow_packet *p, int forward);
@@ -244,9 +252,10 @@ static inline int fp_flow_is_forward(const fp_flow *f, int swapped) { return swa
 /* ---- flow_table.c ------------------------------------------------------- */
 typedef struct {
     int bidirectional;
-    int no_hints;              /* nothing hands flows out: no application hints are looked for and
-                                  TCP flows keep no sequence state (fp_flow.tcp; endpoint states
-                                  and closes are the same without it) */
+    int no_hints;              /* nothing hands flows out: records are cores (FP_FLOW_CORE_SIZE), no
+                                  application hints are looked for and TCP flows keep no sequence
+                                  state (fp_flow.tcp; endpoint states and closes are the same
+                                  without it) */
     int64_t idle_timeout_ns;   /* <= 0: never */
     int64_t active_timeout_ns; /* <= 0: never */
     int64_t close_grace_ns;    /* FIN/RST flows are emitted this long after closing */
@@ -273,7 +282,7 @@ typedef struct {
 } fp_flow_stats;
 
 /* Called for each flow leaving the table (f->tcp already given back); it may take f->hints
- * and f->ext (set them to NULL). */
+ * and f->ext (set them to NULL). With cfg.no_hints f is a core record. */
 typedef void (*fp_flow_emit_fn)(void *ctx, fp_flow *f);
 /* Extension: called after each packet's record update (forward: client -> server), and to
  * free an ext the emit callback left behind. */

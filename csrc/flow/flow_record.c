@@ -34,14 +34,16 @@ const char *const fp_conn_state_names[FP_CS_COUNT] = {
     "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
 };
 
+/* No length field: a few letters per flow, and its byte would grow the record by a word. */
 static void history_add(fp_flow *f, char c)
 {
-    if (f->history_len >= FP_FLOW_HISTORY_MAX) {
+    size_t n = strlen(f->history);
+    if (n >= FP_FLOW_HISTORY_MAX) {
         f->flow_anomalies |= FP_FLOW_ANOM_HISTORY_FULL;
         return;
     }
-    f->history[f->history_len++] = c;
-    f->history[f->history_len] = 0;
+    f->history[n] = c;
+    f->history[n + 1] = 0;
 }
 
 /* Once-per-direction letters: bit index in fp_flow_dir.hist_seen. */
@@ -65,9 +67,10 @@ static void history_log(fp_flow *f, uint32_t count, int forward, char upper)
         }
 }
 
-void fp_flow_record_init(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional)
+/* Orientation, times and links: what a core record starts with (the rest is zeroed). */
+static void init_core(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional)
 {
-    memset(f, 0, sizeof *f);
+    memset(f, 0, FP_FLOW_CORE_SIZE);
     f->key = p->key;
     f->flow_id = flow_id;
     f->client_is_b = (uint8_t)p->swapped; /* the first packet's sender is the client ... */
@@ -78,13 +81,25 @@ void fp_flow_record_init(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, 
     if (bidirectional && (synack || echo_reply)) {
         f->client_is_b = (uint8_t)!p->swapped;
         f->flipped = 1;
-        history_add(f, '^');
     }
-    f->first_ns = f->last_ns = f->conn_last_ns = p->ts_ns;
-    f->syn_ns = f->synack_ns = f->ack_ns = FP_FLOW_NO_TIME;
+    f->first_ns = f->last_ns = p->ts_ns;
     f->icmp_type = p->icmp_type;
     f->icmp_code = p->icmp_code;
     f->lru_prev = f->lru_next = f->close_prev = f->close_next = FP_FLOW_NONE;
+}
+
+void fp_flow_record_init_core(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional)
+{
+    init_core(f, p, flow_id, bidirectional);
+}
+
+void fp_flow_record_init(fp_flow *f, const fp_flow_packet *p, uint64_t flow_id, int bidirectional)
+{
+    init_core(f, p, flow_id, bidirectional);
+    memset((char *)f + FP_FLOW_CORE_SIZE, 0, sizeof *f - FP_FLOW_CORE_SIZE);
+    if (f->flipped) history_add(f, '^');
+    f->conn_last_ns = p->ts_ns;
+    f->syn_ns = f->synack_ns = f->ack_ns = FP_FLOW_NO_TIME;
 }
 
 static void count_packet(fp_flow_dir *dir, const fp_flow_packet *p)
@@ -183,26 +198,26 @@ static int seq_track(fp_flow *f, fp_flow_tcp_dir *dir, uint32_t s, uint32_t len)
 
 /* ---- TCP ------------------------------------------------------------------ */
 
-static void endpoint_update(fp_flow_dir *me, fp_flow_dir *peer, uint8_t fl, uint32_t payload)
+/* The sender's endpoint state (*me) and its peer's after a segment. */
+static void endpoint_update(uint8_t *me, uint8_t *peer, uint8_t fl, uint32_t payload)
 {
     int syn = fl & TH_SYN, ack = fl & TH_ACK;
     if (fl & TH_RST) {
-        me->state = FP_EP_RESET;
+        *me = FP_EP_RESET;
     } else if (syn && !ack) {
-        if (me->state == FP_EP_INACTIVE || me->state == FP_EP_PARTIAL) me->state = FP_EP_SYN_SENT;
+        if (*me == FP_EP_INACTIVE || *me == FP_EP_PARTIAL) *me = FP_EP_SYN_SENT;
     } else if (syn) {
-        if (me->state == FP_EP_INACTIVE || me->state == FP_EP_PARTIAL || me->state == FP_EP_SYN_SENT)
-            me->state = FP_EP_SYN_ACK_SENT;
-        if (peer->state == FP_EP_SYN_SENT) { /* the reply to a SYN: both ends established */
-            me->state = FP_EP_ESTABLISHED;
-            peer->state = FP_EP_ESTABLISHED;
+        if (*me == FP_EP_INACTIVE || *me == FP_EP_PARTIAL || *me == FP_EP_SYN_SENT) *me = FP_EP_SYN_ACK_SENT;
+        if (*peer == FP_EP_SYN_SENT) { /* the reply to a SYN: both ends established */
+            *me = FP_EP_ESTABLISHED;
+            *peer = FP_EP_ESTABLISHED;
         }
     } else if (fl & TH_FIN) {
-        if (me->state != FP_EP_RESET) me->state = FP_EP_CLOSED;
+        if (*me != FP_EP_RESET) *me = FP_EP_CLOSED;
     } else if (ack || payload) {
-        if (me->state == FP_EP_INACTIVE) me->state = FP_EP_PARTIAL;
-        else if (me->state == FP_EP_SYN_SENT || me->state == FP_EP_SYN_ACK_SENT) me->state = FP_EP_ESTABLISHED;
-        if (me->state == FP_EP_ESTABLISHED && peer->state == FP_EP_SYN_ACK_SENT) peer->state = FP_EP_ESTABLISHED;
+        if (*me == FP_EP_INACTIVE) *me = FP_EP_PARTIAL;
+        else if (*me == FP_EP_SYN_SENT || *me == FP_EP_SYN_ACK_SENT) *me = FP_EP_ESTABLISHED;
+        if (*me == FP_EP_ESTABLISHED && *peer == FP_EP_SYN_ACK_SENT) *peer = FP_EP_ESTABLISHED;
     }
 }
 
@@ -240,8 +255,8 @@ static uint32_t captured_payload(const fp_flow_packet *p)
 }
 
 /* Sequence bookkeeping of the sender (its state before this packet); 1 = retransmission. */
-static int zeek_seq_update(fp_flow_dir *me, fp_flow_tcp_dir *mz, int forward, uint8_t fl, uint32_t seq,
-                           uint32_t len)
+static int zeek_seq_update(fp_flow_dir *me, uint8_t me_state, fp_flow_tcp_dir *mz, int forward, uint8_t fl,
+                           uint32_t seq, uint32_t len)
 {
     int syn = (fl & TH_SYN) != 0, fin = (fl & TH_FIN) != 0, rst = (fl & TH_RST) != 0;
     uint32_t seg = len + (uint32_t)syn + (uint32_t)fin - (rst ? len : 0);
@@ -258,7 +273,7 @@ static int zeek_seq_update(fp_flow_dir *me, fp_flow_tcp_dir *mz, int forward, ui
         mz->z_reassem = me->z_start + 1;
         mz->z_partial = forward ? (!syn || (fl & TH_ACK)) : !syn;
     } else if (syn) {
-        int st = me->state;
+        int st = me_state;
         if (((st == FP_EP_SYN_SENT || st == FP_EP_SYN_ACK_SENT) && seq != me->z_start) ||
             st == FP_EP_ESTABLISHED || st == FP_EP_PARTIAL) {
             me->z_start = seq;
@@ -275,7 +290,7 @@ static int zeek_seq_update(fp_flow_dir *me, fp_flow_tcp_dir *mz, int forward, ui
         mz->z_last = end;
         return 0;
     }
-    if (me->state == FP_EP_RESET) return 0;
+    if (me_state == FP_EP_RESET) return 0;
     if (delta > 0) {
         mz->z_last = end;
         return 0;
@@ -284,10 +299,9 @@ static int zeek_seq_update(fp_flow_dir *me, fp_flow_tcp_dir *mz, int forward, ui
 }
 
 /* Zeek reports gaps in history only between established (or cleanly closing) ends. */
-static int zeek_clean(const fp_flow_dir *d, const fp_flow_tcp_dir *z)
+static int zeek_clean(uint8_t state, const fp_flow_tcp_dir *z)
 {
-    return d->state == FP_EP_ESTABLISHED ||
-           (d->state == FP_EP_CLOSED && z->prev_state == FP_EP_ESTABLISHED);
+    return state == FP_EP_ESTABLISHED || (state == FP_EP_CLOSED && z->prev_state == FP_EP_ESTABLISHED);
 }
 
 static void zeek_blk_remove(fp_flow_tcp_dir *z, int i)
@@ -312,7 +326,7 @@ static int zeek_blk_lowest(const fp_flow_tcp_dir *z, uint32_t limit)
 /* A content gap in the sender's data (side s: 0 = forward). */
 static void zeek_gap(fp_flow *f, int s)
 {
-    if (zeek_clean(&f->dir[s], &f->tcp->dir[s]) && zeek_clean(&f->dir[!s], &f->tcp->dir[!s]))
+    if (zeek_clean(f->state[s], &f->tcp->dir[s]) && zeek_clean(f->state[!s], &f->tcp->dir[!s]))
         history_log(f, ++f->tcp->dir[s].gaps, s == 0, 'G');
 }
 
@@ -386,7 +400,7 @@ static void zeek_data(fp_flow *f, fp_flow_tcp_dir *d, uint32_t s, uint32_t e)
 static void tcp_seq_update(fp_flow *f, const fp_flow_packet *p, int forward)
 {
     int s = forward ? 0 : 1;
-    fp_flow_dir *me = &f->dir[s], *peer = &f->dir[!s];
+    fp_flow_dir *me = &f->dir[s];
     fp_flow_tcp_dir *mz = &f->tcp->dir[s];
     uint8_t fl = p->tcp_flags;
     int syn = fl & TH_SYN, ack = fl & TH_ACK, fin = fl & TH_FIN, rst = fl & TH_RST;
@@ -396,15 +410,15 @@ static void tcp_seq_update(fp_flow *f, const fp_flow_packet *p, int forward)
         mz->seq_end = p->seq + 1;
     }
     if (p->l4_payload && !rst) seq_track(f, mz, syn ? p->seq + 1 : p->seq, p->l4_payload);
-    if (zeek_seq_update(me, mz, forward, fl, p->seq, p->l4_payload))
+    if (zeek_seq_update(me, f->state[s], mz, forward, fl, p->seq, p->l4_payload))
         history_log(f, ++mz->retrans, forward, 'T');
     int underflow = SEQ_LT(p->seq, me->z_start); /* Zeek: no reassembly for it */
     if (fin || rst) mz->did_close = 1;
 
-    uint8_t me_was = me->state, peer_was = peer->state;
-    endpoint_update(me, peer, fl, p->l4_payload);
-    if (me->state != me_was) mz->prev_state = me_was;
-    if (peer->state != peer_was) f->tcp->dir[!s].prev_state = peer_was;
+    uint8_t me_was = f->state[s], peer_was = f->state[!s];
+    endpoint_update(&f->state[s], &f->state[!s], fl, p->l4_payload);
+    if (f->state[s] != me_was) mz->prev_state = me_was;
+    if (f->state[!s] != peer_was) f->tcp->dir[!s].prev_state = peer_was;
 
     if (ack) zeek_ack_received(f, !s, p->ack);
     if (p->l4_payload && !rst && !underflow && captured_payload(p) >= p->l4_payload) {
@@ -413,9 +427,18 @@ static void tcp_seq_update(fp_flow *f, const fp_flow_packet *p, int forward)
     }
 }
 
+/* The connection is over: a reset, or both ends closed. */
+static int tcp_closed(const fp_flow *f, uint8_t fl)
+{
+    if (fl & TH_RST) return FP_EXP_RST;
+    if (f->state[0] == FP_EP_CLOSED && f->state[1] == FP_EP_CLOSED) return FP_EXP_FIN;
+    return 0;
+}
+
 static int tcp_update(fp_flow *f, const fp_flow_packet *p, int forward)
 {
-    fp_flow_dir *me = &f->dir[forward ? 0 : 1], *peer = &f->dir[forward ? 1 : 0];
+    int s = forward ? 0 : 1;
+    fp_flow_dir *me = &f->dir[s];
     uint8_t fl = p->tcp_flags;
     int syn = fl & TH_SYN, ack = fl & TH_ACK, fin = fl & TH_FIN, rst = fl & TH_RST;
     count_flags(f, fl);
@@ -440,10 +463,8 @@ static int tcp_update(fp_flow *f, const fp_flow_packet *p, int forward)
         f->ack_ns = p->ts_ns;
 
     if (f->tcp) tcp_seq_update(f, p, forward);
-    else endpoint_update(me, peer, fl, p->l4_payload); /* no sequence state: the states still move */
-    if (rst) return FP_EXP_RST;
-    if (me->state == FP_EP_CLOSED && peer->state == FP_EP_CLOSED) return FP_EXP_FIN;
-    return 0;
+    else endpoint_update(&f->state[s], &f->state[!s], fl, p->l4_payload); /* no sequence state: the states still move */
+    return tcp_closed(f, fl);
 }
 
 int fp_flow_record_update(fp_flow *f, const fp_flow_packet *p)
@@ -461,11 +482,19 @@ int fp_flow_record_update(fp_flow *f, const fp_flow_packet *p)
     int closed = 0;
     if (p->is_tcp) closed = tcp_update(f, p, forward);
     else if (p->l4_payload) history_once(f, &f->dir[forward ? 0 : 1], forward, L_D);
-    if (f->hint_packets < FP_FLOW_HINT_PACKETS) {
-        f->hint_packets++;
-        fp_flow_hints_update(f, p, forward);
-    }
+    if (f->dir[0].packets + f->dir[1].packets <= FP_FLOW_HINT_PACKETS) fp_flow_hints_update(f, p, forward);
     return closed;
+}
+
+int fp_flow_record_update_core(fp_flow *f, const fp_flow_packet *p)
+{
+    if (p->ts_ns > f->last_ns) f->last_ns = p->ts_ns;
+    if (p->ts_ns < f->first_ns) f->first_ns = p->ts_ns;
+    f->anomalies |= p->anomalies;
+    if (!p->is_tcp) return 0;
+    int s = fp_flow_is_forward(f, p->swapped) ? 0 : 1;
+    endpoint_update(&f->state[s], &f->state[!s], p->tcp_flags, p->l4_payload);
+    return tcp_closed(f, p->tcp_flags);
 }
 
 /* Zeek's /^\^?S[^HAFGIQ]*R/ on the history: the originator's SYN, then its RST before
@@ -489,7 +518,7 @@ fp_conn_state fp_flow_conn_state(const fp_flow *f)
         return r->packets ? FP_CS_SHR : FP_CS_OTH;
     }
     if (f->key.proto != 6) return FP_CS_OTH;
-    int os = o->state, rs = r->state;
+    int os = f->state[0], rs = f->state[1];
     int o_inactive = os == FP_EP_INACTIVE || os == FP_EP_PARTIAL;
     int r_inactive = rs == FP_EP_INACTIVE || rs == FP_EP_PARTIAL;
     if (rs == FP_EP_RESET) {

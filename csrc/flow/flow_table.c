@@ -1,7 +1,9 @@
 /* The flow table: open addressing (linear probing, backward-shift deletion) over
  * indices into a pool of flow records, keyed by a 64-bit hash of the canonical key. The
  * pool grows by blocks of POOL_BLOCK records (never moved: no realloc copy doubling the
- * memory at a growth, and the budget can stop growth one block at a time).
+ * memory at a growth, and the budget can stop growth one block at a time). Its records are
+ * whole (sizeof(fp_flow)) or, for an engine that hands out no flows (cfg.no_hints), cores
+ * of FP_FLOW_CORE_SIZE bytes: fp.dns keeps a third of a flow's bytes per connection.
  *
  * Expiry without scanning the table: flows sit on an LRU list (moved to the tail on
  * each packet), so idle flows are found at its head; closed TCP flows also sit on a
@@ -27,7 +29,9 @@
 #define POOL_SHIFT 8
 #define POOL_BLOCK (1u << POOL_SHIFT)
 #define POOL_MASK (POOL_BLOCK - 1)
-#define FLOW(t, i) ((t)->blocks[(i) >> POOL_SHIFT][(i) & POOL_MASK])
+_Static_assert(FP_FLOW_CORE_SIZE % _Alignof(fp_flow) == 0, "core records in a block stay aligned");
+#define FLOW(t, i) \
+    (*(fp_flow *)(void *)((t)->blocks[(i) >> POOL_SHIFT] + (size_t)((i) & POOL_MASK) * (t)->rec_size))
 
 /* A TCP flow's sequence state (fp_flow.tcp), or a link in the TCP pool's free list. */
 typedef union tcp_slot {
@@ -59,7 +63,8 @@ struct fp_flow_table {
     void *ctx;
     slot *slots;
     uint64_t slot_cap; /* power of two */
-    fp_flow **blocks;         /* pool: blocks[i >> POOL_SHIFT][i & POOL_MASK] */
+    unsigned char **blocks;   /* pool: record i at blocks[i >> POOL_SHIFT] + (i & POOL_MASK) * rec_size */
+    size_t rec_size;          /* sizeof(fp_flow), or FP_FLOW_CORE_SIZE with cfg.no_hints */
     uint32_t nblocks, blocks_cap;
     uint32_t pool_cap, pool_used, free_head;
     tcp_slot **tcp_blocks;    /* the TCP pool: blocks of POOL_BLOCK, never moved, never shrunk */
@@ -252,7 +257,7 @@ static int pool_can_grow(const fp_flow_table *t)
     if (t->pool_cap >= t->cfg.max_flows || t->pool_cap >= 0xFFFFFFFFu - POOL_BLOCK) return 0;
     const fp_budget *b = t->b;
     if (!b->limit || t->nblocks == 0) return 1; /* one block whatever the budget */
-    return b->bytes[FP_MEM_FLOWS] + POOL_BLOCK * sizeof(fp_flow) <= FLOWS_SHARE(b->limit);
+    return b->bytes[FP_MEM_FLOWS] + POOL_BLOCK * t->rec_size <= FLOWS_SHARE(b->limit);
 }
 
 static uint32_t pool_take(fp_flow_table *t)
@@ -266,12 +271,12 @@ static uint32_t pool_take(fp_flow_table *t)
         if (!pool_can_grow(t)) return FP_FLOW_NONE;
         if (t->nblocks == t->blocks_cap) {
             uint32_t cap = t->blocks_cap ? t->blocks_cap * 2 : 16;
-            fp_flow **bl = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->blocks, cap * sizeof *bl);
+            unsigned char **bl = fp_budget_realloc(t->b, FP_MEM_FLOWS, t->blocks, cap * sizeof *bl);
             if (bl == NULL) return FP_FLOW_NONE;
             t->blocks = bl;
             t->blocks_cap = cap;
         }
-        fp_flow *block = fp_budget_malloc(t->b, FP_MEM_FLOWS, POOL_BLOCK * sizeof *block);
+        unsigned char *block = fp_budget_malloc(t->b, FP_MEM_FLOWS, POOL_BLOCK * t->rec_size);
         if (block == NULL) return FP_FLOW_NONE;
         t->blocks[t->nblocks++] = block;
         t->pool_cap += POOL_BLOCK;
@@ -464,6 +469,12 @@ static int note_creation(fp_flow_table *t)
     return 0;
 }
 
+static void record_init(fp_flow_table *t, fp_flow *f, const fp_flow_packet *p)
+{
+    if (t->cfg.no_hints) fp_flow_record_init_core(f, p, t->next_id++, t->cfg.bidirectional);
+    else fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
+}
+
 static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t h)
 {
     while (t->count && must_evict_to_create(t, p->is_tcp)) {
@@ -478,8 +489,7 @@ static uint32_t flow_create(fp_flow_table *t, const fp_flow_packet *p, uint64_t 
         return FP_FLOW_NONE;
     }
     fp_flow *f = &FLOW(t, idx);
-    fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
-    if (t->cfg.no_hints) f->hint_packets = FP_FLOW_HINT_PACKETS;
+    record_init(t, f, p);
     f->create_pkt = t->pkt;
     f->hash = h;
     table_put(t, idx);
@@ -501,20 +511,20 @@ static void flow_restart(fp_flow_table *t, uint32_t idx, const fp_flow_packet *p
     t->stats.expired[FP_EXP_ACTIVE]++;
     if (f->closing) LIST_UNLINK(t, f, idx, close_prev, close_next, close_head, close_tail);
     emit_flow(t, f);
-    fp_flow saved = *f;
-    fp_flow_record_init(f, p, t->next_id++, t->cfg.bidirectional);
-    if (t->cfg.no_hints) f->hint_packets = FP_FLOW_HINT_PACKETS;
-    f->client_is_b = saved.client_is_b;
+    uint64_t hash = f->hash, last_pkt = f->last_pkt;
+    uint32_t lru_prev = f->lru_prev, lru_next = f->lru_next;
+    uint8_t client_is_b = f->client_is_b;
+    record_init(t, f, p);
+    f->client_is_b = client_is_b;
     if (f->flipped) { /* the orientation is inherited, not inferred from this packet */
         f->flipped = 0;
-        f->history_len = 0;
-        f->history[0] = 0;
+        if (!t->cfg.no_hints) f->history[0] = 0; /* a core record has no history */
     }
-    f->hash = saved.hash;
+    f->hash = hash;
     f->create_pkt = t->pkt;
-    f->last_pkt = saved.last_pkt;
-    f->lru_prev = saved.lru_prev;
-    f->lru_next = saved.lru_next;
+    f->last_pkt = last_pkt;
+    f->lru_prev = lru_prev;
+    f->lru_next = lru_next;
     t->stats.flows_created++;
 }
 
@@ -527,6 +537,7 @@ fp_flow_table *fp_flow_table_new(const fp_flow_config *cfg, fp_flow_emit_fn emit
     t->cfg = *cfg;
     t->due_ns = INT64_MIN;
     if (t->cfg.max_flows == 0) t->cfg.max_flows = 1;
+    t->rec_size = cfg->no_hints ? FP_FLOW_CORE_SIZE : sizeof(fp_flow);
     t->b = cfg->budget ? cfg->budget : &t->own_budget;
     t->b->limit = cfg->max_memory;
     fp_budget_charge(t->b, FP_MEM_ENGINE, fp_alloc_size(t));
@@ -648,7 +659,7 @@ static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orph
     if (p->is_tcp && f->tcp == NULL && !t->cfg.no_hints && !(f->flow_anomalies & FP_FLOW_ANOM_ALLOC_FAILED))
         tcp_attach(t, f);
     int had_hints = f->hints != NULL;
-    int closed = fp_flow_record_update(f, p);
+    int closed = t->cfg.no_hints ? fp_flow_record_update_core(f, p) : fp_flow_record_update(f, p);
     if (orphan) f->flow_anomalies |= FP_FLOW_ANOM_FRAG_ORPHAN;
     set_order(t, ORD_PACKET, 0);
     if (t->on_packet) t->on_packet(t->ctx, f, p, fp_flow_is_forward(f, p->swapped));

@@ -79,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2) return 0;
     fp_flow_config cfg = {0};
     cfg.bidirectional = 1;
+    cfg.no_hints = 1; /* as fp.dns: core records */
     cfg.idle_timeout_ns = (int64_t)(data[0] % 8 + 1) * 1000;
     cfg.close_grace_ns = 500;
     cfg.max_flows = (uint64_t)(data[1] % 4) + 1;

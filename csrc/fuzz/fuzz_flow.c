@@ -61,7 +61,7 @@ static void on_emit(void *ctx, fp_flow *f)
         }
     }
     if (f->dir[0].packets + f->dir[1].packets == 0) abort();
-    if (f->history_len > FP_FLOW_HISTORY_MAX || f->history[f->history_len] != 0) abort();
+    if (memchr(f->history, 0, sizeof f->history) == NULL) abort();
     if (f->expiration >= FP_EXP_COUNT || fp_flow_conn_state(f) >= FP_CS_COUNT) abort();
     if (f->last_ns < f->first_ns || f->tcp != NULL) abort(); /* the table keeps its TCP state */
 }

@@ -218,7 +218,7 @@ static void row_fill(flow_row *r, const fp_flow *f)
     r->u[COL_ece] = f->ece;
     r->u[COL_cwr] = f->cwr;
     set_text(r, COL_conn_state, fp_conn_state_names[fp_flow_conn_state(f)]);
-    set_s(r, COL_history, f->history, f->history_len);
+    set_s(r, COL_history, f->history, strlen(f->history));
     r->f[COL_rtt_syn_synack] = rtt(f->syn_ns, f->synack_ns);
     r->f[COL_rtt_synack_ack] = rtt(f->synack_ns, f->ack_ns);
     r->u[COL_retransmits] = f->retransmits;

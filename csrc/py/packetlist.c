@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <strings.h>
 
@@ -392,13 +393,22 @@ static void split_cancel(split_walk *w, fp_reader_obj *r)
  * most this much: the index pass would otherwise give them back behind itself and the export
  * (to_arrow, to_pandas, columns) map the file a second time, about as much CPU again as
  * dissecting it. Page cache, reclaimable, but counted in RSS: a quarter of physical memory,
- * at most 1 GiB; larger lists give pages back as they go (mapped_bytes 0). */
+ * at most 1 GiB; larger lists give pages back as they go (mapped_bytes 0).
+ * FASTPKT_KEEP_MAPPED_MAX (bytes, read at each list's creation) lowers it, so tests reach
+ * the path above it with small files. */
 #define KEEP_MAPPED_MAX (1ull << 30)
 static uint64_t keep_bound(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 0;
-    return quarter < KEEP_MAPPED_MAX ? quarter : KEEP_MAPPED_MAX;
+    uint64_t bound = quarter < KEEP_MAPPED_MAX ? quarter : KEEP_MAPPED_MAX;
+    const char *env = getenv("FASTPKT_KEEP_MAPPED_MAX");
+    char *end;
+    if (env != NULL && *env >= '0' && *env <= '9') {
+        unsigned long long v = strtoull(env, &end, 10);
+        if (*end == 0 && v < bound) bound = v;
+    }
+    return bound;
 }
 
 static PyObject *packetlist_from_claimed(PyObject *reader, uint64_t limit, PyObject *progress)

@@ -192,6 +192,9 @@ int fp_source_rejoin(fp_source *s, uint64_t end, uint64_t records)
         end = s->pos;
         records = 0;
     }
+    /* The other walker gave its pages back behind it, but the last fault of s's range can map
+     * a large folio (2 MiB) reaching past the cut, after that: s gives back what it skips. */
+    if (end > s->pos && s->mem) fp_source_release_pages(s, s->mem + s->pos, s->mem + end);
     if (fp_source_set_range(s, end, s->mem_len, s->packets + records) < 0)
         return -1;
     return exact;
