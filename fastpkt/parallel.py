@@ -165,6 +165,13 @@ def _split_plan(n: int, max_memory: int) -> tuple[int, int] | None:
     return (chunk, window) if chunk >= min(SPLIT_MIN_CHUNK, SPLIT_CHUNK_BYTES) else None
 
 
+def _split_reserve(chunk: int, window: int) -> int:
+    """What a split walk takes from max_memory: its entries (2 bytes per byte of the window's
+    chunks at worst) and the bounds of the chunks from the slowest shard's on (8 bytes each:
+    the window's, those being walked, the first not ready)."""
+    return chunk * window * 2 + (2 * window + 2) * 8
+
+
 def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,
         options: dict[str, Any], *, split: bool = True) -> Any:
     """Run ``n`` shards of an engine type on threads and merge them into one engine.
@@ -187,7 +194,7 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     max_memory = options.pop("max_memory", None)
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     plan = _split_plan(n, max_memory) if split and SPLIT_WALK else None
-    reserve = plan[0] * plan[1] * 2 if plan else 0
+    reserve = _split_reserve(*plan) if plan else 0
     options["max_memory"] = max(1, (max_memory - reserve) // n)
     if options.get("max_flows") is not None:
         options["max_flows"] = max(1, options["max_flows"] // n)
