@@ -232,7 +232,8 @@ def read_frames(
     read, converted in C and handed out before the next is read: memory holds one batch.
 
     workers: threads reading and converting record-aligned byte ranges of the file at once
-    (default: the usable cores for captures of 64 MiB or more, else 1). The packets and
+    (default: ``$FASTPKT_WORKERS`` if set, else the usable cores for captures of 64 MiB or
+    more, else 1). The packets and
     their order are the same; a batch then never spans two ranges of about 64 MiB, so
     batches may be shorter than ``batch_size``, and memory holds the batches of
     ``workers + 1`` ranges. Streams (stdin, file objects, compressed captures),

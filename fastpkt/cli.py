@@ -485,7 +485,8 @@ def _add_table_outputs(p: argparse.ArgumentParser, json_help: str, csv_help: str
 def _add_workers_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--workers", type=int, metavar="N",
                    help="engines in parallel, each on its share of the flows (same output as one; "
-                        "default 1: every worker walks the whole capture)")
+                        "default: $FASTPKT_WORKERS, else the usable cores for files of 64 MiB or more, "
+                        "else 1; -j 1: one engine)")
 
 
 def _add_flow_args(p: argparse.ArgumentParser) -> None:

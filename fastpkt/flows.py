@@ -73,9 +73,10 @@ def flows(
         ``client_hellos``).
 
     workers: engines run in parallel, each on its own thread and its share of the flows (see
-        ``fastpkt.parallel``): same records, order and flow ids as one. None (default): 1 (two
-        took 1.1-1.3x one's CPU and were slower than one on a loaded 2-core machine: measure
-        yours with ``benchmarks/bench_scale.py``). A run with
+        ``fastpkt.parallel``): same records, order and flow ids as one. None (default):
+        ``$FASTPKT_WORKERS`` if set, else the usable cores for paths and in-memory captures of
+        64 MiB or more (not compressed files), else 1; ``workers=1`` forces one engine
+        (``stats['workers']`` is there when several ran). A run with
         several workers keeps its records until the end (like ``to_pandas()``; Streams are
         handed out as the workers run), and
         max_memory/max_flows are divided between the workers.

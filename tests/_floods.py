@@ -254,6 +254,7 @@ def run_engine(fp: Any, data: bytes, engine: str, max_memory: int | None, **opti
         with fp.open(memoryview(data), defragment=True) as r:
             seen = collections.Counter(a for p in r for a in p.anomalies)
             return {"anomalies": dict(seen), "defrag": r.defrag_stats}
+    options = {"workers": 1, **options}  # one engine's memory unless asked: floods pass AUTO_MIN_BYTES
     if engine == "streams":
         eng = fp.streams(memoryview(data), max_memory=max_memory, progress=False, **options)
         eng.run()

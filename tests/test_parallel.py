@@ -226,18 +226,102 @@ def test_workers_argument_checks(tmp_path):
         fp.Flows([fp.open(src)], _shard=(2, 2))
 
 
-def test_default_is_one_worker_for_the_sharded_engines():
-    """workers=None runs one engine however large the input (every shard walks all of it:
-    DESIGN, "One worker by default"); read_frames reads ranges on the usable cores."""
+def _sparse(path: Path, head: bytes, size: int) -> str:
+    """A file of `size` bytes starting with `head` (the rest a hole): resolve_workers reads
+    only its size and first bytes."""
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+    return str(path)
+
+
+def test_default_workers_follow_the_input(tmp_path, monkeypatch):
+    """workers=None: the usable cores for paths and in-memory captures of AUTO_MIN_BYTES or
+    more, else 1; inputs workers=N refuses (stdin, a Reader, a file object, on_data) and
+    compressed files (every worker would decompress all of it) get 1 instead of an error."""
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    cores = parallel.usable_cores()
+    small = pcap([indexed_udp_frame(i, 100) for i in range(10)])
+    big = _sparse(tmp_path / "big.pcap", small[:24], parallel.AUTO_MIN_BYTES)
+    just_under = _sparse(tmp_path / "under.pcap", small[:24], parallel.AUTO_MIN_BYTES - 1)
+    gz = _sparse(tmp_path / "big.pcap.gz", b"\x1f\x8b\x08\x00", parallel.AUTO_MIN_BYTES)
+    for ranges in (False, True):
+        assert parallel.resolve_workers(None, small, ranges=ranges) == 1
+        assert parallel.resolve_workers(None, just_under, ranges=ranges) == 1
+        assert parallel.resolve_workers(None, big, ranges=ranges) == cores
+        assert parallel.resolve_workers(None, [just_under, just_under], ranges=ranges) == cores  # summed
+        assert parallel.resolve_workers(None, "-", ranges=ranges) == 1
+        with open(big, "rb") as f:
+            assert parallel.resolve_workers(None, f, ranges=ranges) == 1
+        assert parallel.resolve_workers(None, [big, "-"], ranges=ranges) == 1
+    assert parallel.resolve_workers(None, gz) == 1  # sharded engines: each worker would gunzip it
+    assert parallel.resolve_workers(None, gz, ranges=True) == cores  # read_frames reads it whole
+    assert parallel.resolve_workers(None, big, on_data=print) == 1
+    assert parallel.resolve_workers(1, big) == 1
+    with fp.open(str(DATA / "tls.pcap")) as r:
+        assert parallel.resolve_workers(None, r) == 1
+
+
+def test_workers_environment_variable(tmp_path, monkeypatch):
+    """FASTPKT_WORKERS sets what workers=None runs (1: one engine whatever the size); an
+    explicit workers= wins, and inputs one worker must read stay on one."""
+    small = pcap([indexed_udp_frame(i, 100) for i in range(10)])
+    big = _sparse(tmp_path / "big.pcap", small[:24], parallel.AUTO_MIN_BYTES)
+    monkeypatch.setenv(parallel.WORKERS_ENV, "1")
+    assert parallel.resolve_workers(None, big) == 1
+    assert parallel.resolve_workers(None, big, ranges=True) == 1
+    monkeypatch.setenv(parallel.WORKERS_ENV, " 3 ")
+    assert parallel.resolve_workers(None, small) == 3
+    assert parallel.resolve_workers(2, small) == 2
+    assert parallel.resolve_workers(None, "-") == 1
+    assert parallel.resolve_workers(None, small, on_data=print) == 1
+    fl = fp.flows(small)
+    assert fl.stats["workers"] == 3 and fl.to_pandas().equals(fp.flows(small, workers=1).to_pandas())
+    monkeypatch.setenv(parallel.WORKERS_ENV, "")
+    assert parallel.resolve_workers(None, small) == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(parallel.WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match="FASTPKT_WORKERS"):
+            fp.flows(small)
+
+
+def test_default_runs_the_usable_cores_on_large_captures(monkeypatch):
+    """Every sharded engine over an in-memory capture of AUTO_MIN_BYTES: as many workers as
+    usable cores (one engine on a one-core machine), the single engine's records."""
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    cores = parallel.usable_cores()
     buf = pcap([indexed_udp_frame(i, 65000) for i in range(1040)])
     assert len(buf) >= parallel.AUTO_MIN_BYTES
-    assert parallel.resolve_workers(None, buf) == 1
-    assert parallel.resolve_workers(None, buf, ranges=True) == parallel.usable_cores()
     for engine in (fp.flows, fp.client_hellos, fp.streams, fp.dns):
         eng = engine(buf, progress=False)
-        list(eng)
-        assert "workers" not in eng.stats, engine
-    assert fp.flows(buf, workers=2).stats["workers"] == 2
+        rows = [repr(r) for r in eng]
+        assert eng.stats.get("workers", 1) == cores, engine
+        assert rows == [repr(r) for r in engine(buf, progress=False, workers=1)], engine
+
+
+def test_default_on_a_large_generated_capture(tmp_path, monkeypatch):
+    """gen_pcap's capture past AUTO_MIN_BYTES through fp.flows(path) with the default: the
+    DataFrame and counters of workers=1, and stats says how many workers ran."""
+    if not GEN.exists():
+        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    path = tmp_path / "big.pcap"
+    subprocess.run([sys.executable, str(GEN), "--packets", "130000", "--seed", "17", "--out", str(path),
+                    "--no-truth"], check=True, capture_output=True)
+    try:
+        assert path.stat().st_size >= parallel.AUTO_MIN_BYTES
+        one = fp.flows(str(path), workers=1, progress=False)
+        default = fp.flows(str(path), progress=False)
+        assert default.to_pandas().equals(one.to_pandas())
+        cores = parallel.usable_cores()
+        if cores > 1:
+            assert default.stats["workers"] == cores
+            assert default.stats["split_walk_memory_peak_bytes"] > 0
+            same_stats(dict(one.stats), dict(default.stats))
+        else:
+            assert "workers" not in default.stats
+    finally:
+        path.unlink()
 
 
 def test_cli_jobs_flag_gives_the_same_output():

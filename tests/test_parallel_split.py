@@ -25,6 +25,8 @@ from fastpkt import parallel
 from test_parallel import (FALLBACK, PER_WORKER, check_all, fixtures, generated, same_stats,  # noqa: F401
                            shuffled_hello_conns)
 from test_source_chunks import ETH_IP_UDP, pcapng_file
+from test_stream_reassembly import pcap
+from _fphelpers import indexed_udp_frame
 
 SPLIT_KEY = "split_walk_memory_peak_bytes"
 
@@ -36,6 +38,12 @@ def chunks(monkeypatch):
         monkeypatch.setattr(parallel, "SPLIT_CHUNK_BYTES", nbytes)
         monkeypatch.setattr(parallel, "SPLIT_WINDOW", window)
     return set_chunks
+
+
+def walk_bound(chunk: int, window: int) -> int:
+    """The split walk's state at most: `window` chunks' entries (32 bytes a record, a record
+    16 bytes at least) and 8 bytes per chunk bound kept (parallel._split_reserve)."""
+    return window * (chunk // 16 + 1) * 32 + (2 * window + 2) * 8
 
 
 def walked(source, n: int = 2, **kw) -> dict:
@@ -80,9 +88,68 @@ def test_memory_of_the_entries_is_bounded(generated, chunks):  # noqa: F811
     with max_memory too small to hold them the workers read the file whole each."""
     chunks(4096, window=2)  # window: max(2, 4 x workers) = 8 chunks of ~4 KiB
     st = walked(str(generated), 2)
-    assert 0 < st[SPLIT_KEY] <= 8 * (4096 // 16 + 1) * 32
+    assert 0 < st[SPLIT_KEY] <= walk_bound(4096, 8)
     chunks(512 << 10, window=32)
     assert SPLIT_KEY not in walked(str(generated), 2, max_memory=8 << 20)  # 8 MiB: no room for them
+
+
+def test_walk_state_does_not_grow_with_the_chunks(tmp_path, chunks):
+    """The same chunk size and window over 100 and 10,000 chunks: the walk keeps the bounds of
+    the chunks from the slowest shard's on (not one per chunk of the file), so its peak,
+    entries and bounds, has the same bound; the flows are one engine's."""
+    chunks(1024, window=2)  # window: 4 x 2 workers = 8 chunks
+    peaks = []
+    for n in (100, 10_000):
+        path = tmp_path / ("c%d.pcap" % n)
+        path.write_bytes(pcap([indexed_udp_frame(i, 970) for i in range(n)]))  # ~1 KiB a record
+        st = walked(str(path), 2)
+        assert "workers" in st and st["packets"] == n
+        peaks.append(st[SPLIT_KEY])
+        assert fp.flows(str(path), workers=2).to_pandas().equals(fp.flows(str(path), workers=1).to_pandas())
+    assert 0 < peaks[1] <= walk_bound(1024, 8), peaks
+    assert peaks[1] <= max(2 * peaks[0], walk_bound(1024, 8)), peaks
+
+
+def _malloc_held() -> int | None:
+    """Bytes malloc holds for the process (glibc's mallinfo2: every arena, mmapped blocks
+    included); None without glibc's mallinfo2 or under ASan (its own allocator)."""
+    import ctypes
+
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+
+    class Info(ctypes.Structure):
+        _fields_ = [(f, ctypes.c_size_t) for f in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    mallinfo2.restype = Info
+    m = mallinfo2()
+    return int(m.uordblks + m.hblkhd)
+
+
+def test_walk_state_measured_by_malloc(tmp_path, chunks):
+    """The same, measured by the C allocator rather than our counter: after a split walk
+    over 200,000 one-record chunks, the process holds no more than after one over 2,000 (it
+    held 9 bytes a possible chunk: 11 MB here)."""
+    if _malloc_held() is None:
+        pytest.skip("needs glibc's mallinfo2, and not under ASan")
+    chunks(1)
+    frame = indexed_udp_frame(0, 40)  # one flow: the table is the same size at any length
+    held = []
+    for n in (2000, 200_000):
+        path = tmp_path / ("m%d.pcap" % n)
+        path.write_bytes(pcap([frame] * n))
+        base = _malloc_held()
+        fl = fp.flows(str(path), workers=2, progress=False)
+        assert len(fl) == 1 and fl.stats["workers"] == 2 and SPLIT_KEY in fl.stats
+        held.append(_malloc_held() - base)  # the walk's state lives as long as its engines
+        del fl
+    assert held[1] - held[0] < 1 << 20, held
 
 
 def test_a_held_worker_holds_the_walk(generated, chunks):  # noqa: F811
@@ -99,14 +166,12 @@ def test_a_held_worker_holds_the_walk(generated, chunks):  # noqa: F811
     fl = fp.flows(str(generated), workers=2, progress=progress)
     df = fl.to_pandas()
     assert held and df.equals(fp.flows(str(generated), workers=1).to_pandas())
-    assert 0 < fl.stats[SPLIT_KEY] <= 8 * (4096 // 16 + 1) * 32
+    assert 0 < fl.stats[SPLIT_KEY] <= walk_bound(4096, 8)
 
 
 def test_hellos_and_streams_with_a_chunk_per_record(tmp_path, chunks):
     """ClientHellos over hundreds of shuffled segments interleaved across 12 connections, with
     a chunk boundary between every two records."""
-    from test_stream_reassembly import pcap
-
     path = tmp_path / "hellos.pcap"
     path.write_bytes(pcap(shuffled_hello_conns(12, seed=9)))
     data = path.read_bytes()

@@ -60,7 +60,8 @@ PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
  * GIL released): 1 with the next record of the file and the key pass's shard for it (-1
  * declined), 0 at the end, -1 with *err when the walk was abandoned. fp_split_leave (any
  * thread): shard i reads no more; before the end that abandons the walk. fp_split_abandoned:
- * why a chunk abandoned it (not a shard leaving early), or NULL; the entries' peak bytes in *memory_peak. fp_split_unref: once per shard. */
+ * why a chunk abandoned it (not a shard leaving early), or NULL; the peak bytes of its entries and
+ * chunk bounds in *memory_peak. fp_split_unref: once per shard. */
 typedef struct fp_split fp_split;
 fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
                        fp_on_error policy);

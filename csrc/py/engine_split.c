@@ -11,6 +11,8 @@
  * counters, so each table sees the single table's packet numbers and times. A chunk's
  * entries are dropped once every shard has read them; at most `window` chunks are held, so
  * a slow shard stops the others from walking further ahead instead of letting entries grow.
+ * The chunks' bounds are kept from the slowest shard's chunk on, so the walk's state does
+ * not grow with the file either.
  *
  * A chunk boundary is a guess (fp_source_sync) until the chunk before it, itself proven,
  * ends exactly there: chunks are walked at once but made ready in file order. When the
@@ -71,8 +73,9 @@ struct fp_split {
     uint32_t n, window;
     int flags;               /* the Readers' dissection flags, for the key pass */
     uint64_t nchunks, next_walk; /* nchunks: UINT64_MAX until the last chunk's end is found */
-    uint64_t *bounds;        /* chunk c is [bounds[c], bounds[c + 1]); found as chunks are taken */
-    uint64_t nbounds, max_bounds, chunk_bytes;
+    uint64_t *bounds;        /* chunk c is [bound(c), bound(c + 1)), found as chunks are taken; */
+    uint64_t base, nbounds;  /* bounds[c - base] for c in [base, nbounds): none before the */
+    uint64_t bounds_cap, chunk_bytes; /* chunk of the slowest shard (or the first not ready) */
     fp_source *sync;         /* a source over the mapping, never read, to find boundaries with */
     fp_source **src;         /* each shard's Reader source (one shared mapping; not walked) */
     fp_source **walk;        /* each shard's walker: a memory source over the mapping, made anew
@@ -84,32 +87,82 @@ struct fp_split {
     split_slot *slots;       /* chunk c in slots[c % window] */
     split_shard *at;
     uint64_t ready_upto;     /* chunks ready, in file order (each proven by the one before) */
-    uint8_t *absorbed;       /* per chunk: walked by the chunk before it (its guess was wrong) */
+    /* Chunks walked by the chunk before them (their guess was wrong): [absorbed_from,
+     * absorbed_to). Only the chunk becoming ready absorbs, the ones right after it, so those
+     * not yet ready form one run. */
+    uint64_t absorbed_from, absorbed_to;
     int abandoned;
     int walk_failed;         /* abandoned by a chunk (not by a shard leaving early) */
     uint32_t left;           /* shards that left */
     char why[sizeof ((fp_error *)0)->message]; /* an error message fits */
-    size_t memory, memory_peak; /* entry buffers */
+    size_t memory, memory_peak; /* entry buffers and bounds */
     int refs;                /* shards holding it (changed with the GIL held) */
 };
 
-/* bounds[c] (w->mu held, or before the threads start), found by syncing on record headers
- * about chunk_bytes after the one before; the input's size once that found none (then
- * nchunks is c). */
+static void abandon(fp_split *w, const char *why)
+{
+    if (!w->abandoned) {
+        snprintf(w->why, sizeof w->why, "%s", why);
+        w->walk_failed = 1;
+    }
+    w->abandoned = 1;
+}
+
+static void note_peak(fp_split *w)
+{
+    size_t m = __atomic_load_n(&w->memory, __ATOMIC_RELAXED);
+    if (m > w->memory_peak) w->memory_peak = m;
+}
+
+static int is_absorbed(const fp_split *w, uint64_t c)
+{
+    return c >= w->absorbed_from && c < w->absorbed_to;
+}
+
+/* Room for one more bound (w->mu held): the bounds before the slowest shard's chunk are
+ * dropped when that frees a quarter of them (each bound is moved O(1) times), else the
+ * array doubles (a walk absorbing chunks far ahead). 0, -1 out of memory. */
+static int bound_room(fp_split *w)
+{
+    if (w->nbounds - w->base < w->bounds_cap) return 0;
+    uint64_t low = w->ready_upto; /* chunks from it on are walked from their bounds */
+    for (uint32_t i = 0; i < w->n; i++)
+        if (w->at[i].chunk < low) low = w->at[i].chunk; /* its position (UINT64_MAX: left) */
+    if (low > w->nbounds - 1) low = w->nbounds - 1;     /* the next sync starts at the last */
+    if (low - w->base >= w->bounds_cap / 4) {
+        memmove(w->bounds, w->bounds + (low - w->base), (w->nbounds - low) * sizeof *w->bounds);
+        w->base = low;
+        return 0;
+    }
+    uint64_t *b = realloc(w->bounds, 2 * w->bounds_cap * sizeof *b);
+    if (b == NULL) return -1;
+    __atomic_add_fetch(&w->memory, w->bounds_cap * sizeof *b, __ATOMIC_RELAXED);
+    w->bounds = b;
+    w->bounds_cap *= 2;
+    note_peak(w);
+    return 0;
+}
+
+/* bound(c) (w->mu held, or before the threads start; c >= base), found by syncing on record
+ * headers about chunk_bytes after the one before; the input's size once that found none
+ * (then nchunks is c). Out of memory for it abandons the walk and gives the last bound
+ * found, so that no chunk is walked far. */
 static uint64_t find_bound(fp_split *w, uint64_t c)
 {
     while (w->nbounds <= c && w->nchunks == UINT64_MAX) {
-        uint64_t last = w->bounds[w->nbounds - 1], size = fp_source_size(w->sync);
-        uint64_t b = size;
-        if (last < size && w->nbounds < w->max_bounds - 1) /* room for the final bound */
-            b = fp_source_sync(w->sync, last + w->chunk_bytes);
+        uint64_t last = w->bounds[w->nbounds - 1 - w->base], size = fp_source_size(w->sync);
+        if (bound_room(w) < 0) {
+            abandon(w, "out of memory for the chunks' bounds");
+            return last;
+        }
+        uint64_t b = last < size ? fp_source_sync(w->sync, last + w->chunk_bytes) : size;
         if (b >= size) {
             b = size;
             w->nchunks = w->nbounds;
         }
-        w->bounds[w->nbounds++] = b;
+        w->bounds[w->nbounds++ - w->base] = b;
     }
-    return w->bounds[c < w->nbounds ? c : w->nbounds - 1];
+    return w->bounds[(c < w->nbounds ? c : w->nbounds - 1) - w->base];
 }
 
 fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
@@ -121,20 +174,16 @@ fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, 
     if (n < 2 || window < 2 || chunk_bytes == 0 || size == 0 || map == NULL || map_len != size) return NULL;
     for (uint32_t i = 1; i < n; i++) /* records of one shard's walk are read by every shard */
         if (fp_source_share_mapping(src[i], src[0]) != 1) return NULL;
-    uint64_t want = size / (chunk_bytes > 16 ? chunk_bytes : 16) + 1; /* a record takes 16 bytes at least */
-    if (want > (1u << 30)) want = 1u << 30;
     fp_split *w = calloc(1, sizeof *w);
     if (w == NULL) return NULL;
-    w->bounds = malloc((want + 1) * sizeof *w->bounds);
+    w->bounds_cap = 2 * (uint64_t)window + 2; /* the held chunks' and those being walked */
+    w->bounds = malloc(w->bounds_cap * sizeof *w->bounds);
     w->src = malloc(n * sizeof *w->src);
     w->slots = calloc(window, sizeof *w->slots);
     w->at = calloc(n, sizeof *w->at);
-    w->absorbed = calloc(want + 1, 1);
     w->walk = calloc(n, sizeof *w->walk);
-    if (!w->bounds || !w->src || !w->slots || !w->at || !w->absorbed || !w->walk ||
-        pthread_mutex_init(&w->mu, NULL) != 0) {
+    if (!w->bounds || !w->src || !w->slots || !w->at || !w->walk || pthread_mutex_init(&w->mu, NULL) != 0) {
         free(w->walk);
-        free(w->absorbed);
         free(w->bounds);
         free(w->src);
         free(w->slots);
@@ -151,7 +200,7 @@ fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, 
     w->sync = fp_source_open_memory(map, map_len, policy, &err);
     w->bounds[0] = first[0];
     w->nbounds = 1;
-    w->max_bounds = want + 1;
+    w->memory = w->bounds_cap * sizeof *w->bounds;
     w->chunk_bytes = chunk_bytes;
     w->nchunks = UINT64_MAX;
     w->n = n;
@@ -186,7 +235,6 @@ void fp_split_unref(fp_split *w)
     free(w->src);
     free(w->slots);
     free(w->at);
-    free(w->absorbed);
     free(w);
 }
 
@@ -242,15 +290,6 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
     return fp_source_position(s) != end && end < fp_source_size(s);
 }
 
-static void abandon(fp_split *w, const char *why)
-{
-    if (!w->abandoned) {
-        snprintf(w->why, sizeof w->why, "%s", why);
-        w->walk_failed = 1;
-    }
-    w->abandoned = 1;
-}
-
 /* Walk chunk c into b with shard i's source, then (w->mu held again) make it ready in file
  * order. A chunk is walked from a guessed boundary, proven only when the chunk before it,
  * itself proven, ends exactly there. When it does not (its last record runs past the
@@ -261,8 +300,8 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
 {
     char msg[sizeof w->why];
     const char *why = NULL;
-    int absorbed = w->absorbed[c], rc = 0;
-    uint64_t start = w->bounds[c], end = find_bound(w, c + 1);
+    int absorbed = is_absorbed(w, c), rc = 0;
+    uint64_t start = find_bound(w, c), end = find_bound(w, c + 1);
     pthread_mutex_unlock(&w->mu);
     b->n = 0;
     fp_source *s = w->walk[i];
@@ -283,7 +322,7 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
     }
     pthread_mutex_lock(&w->mu);
     while (!w->abandoned && w->ready_upto != c) pthread_cond_wait(&w->cv, &w->mu);
-    if (w->absorbed[c]) { /* the chunk before it walked these bytes from a true record */
+    if (is_absorbed(w, c)) { /* the chunk before it walked these bytes from a true record */
         b->n = 0;
         rc = 0;
         if (!absorbed && s) { /* its walk from the wrong guess left the walker anywhere */
@@ -293,9 +332,11 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
     } else if (rc < 0) {
         abandon(w, why);
     }
+    if (rc == 1) /* the run of chunks absorbed before c is behind ready_upto: done with */
+        w->absorbed_from = w->absorbed_to = c + 1;
     for (uint64_t k = c + 1; rc == 1 && !w->abandoned; k++) {
         uint64_t pos = fp_source_position(s), next = find_bound(w, k + 1);
-        w->absorbed[k] = 1;
+        w->absorbed_to = k + 1;
         if (k + 1 < w->nchunks && pos >= next) { /* one record spans chunk k */
             rc = pos > next;
             continue;
@@ -305,9 +346,8 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
         pthread_mutex_lock(&w->mu);
         if (rc < 0) abandon(w, why);
     }
-    b->end = s && !w->absorbed[c] ? fp_source_position(s) : start;
-    size_t m = __atomic_load_n(&w->memory, __ATOMIC_RELAXED);
-    if (m > w->memory_peak) w->memory_peak = m;
+    b->end = s && !is_absorbed(w, c) ? fp_source_position(s) : start;
+    note_peak(w);
     if (!w->abandoned) {
         b->state = SLOT_READY;
         b->readers_left = w->n;
@@ -409,7 +449,7 @@ void fp_split_leave(fp_split *w, uint32_t i)
             w->slots[k].e = NULL;
             w->slots[k].n = w->slots[k].cap = 0;
         }
-        w->memory = 0;
+        w->memory = w->bounds_cap * sizeof *w->bounds;
     }
     p->chunk = UINT64_MAX; /* left: a second leave changes nothing */
     p->slot = NULL;
@@ -437,7 +477,7 @@ int fp_split_is_abandoned(fp_split *w)
 uint64_t fp_split_position(fp_split *w, uint32_t i)
 {
     pthread_mutex_lock(&w->mu);
-    uint64_t c = w->at[i].chunk, pos = c < w->nbounds ? w->bounds[c] : fp_source_size(w->sync);
+    uint64_t c = w->at[i].chunk, pos = c < w->nbounds ? w->bounds[c - w->base] : fp_source_size(w->sync);
     pthread_mutex_unlock(&w->mu);
     return pos;
 }
