@@ -61,7 +61,7 @@ def measure(path: str, how: str) -> dict:
     if how == "count":
         out["packets"] = fp.open(path).count()
     else:
-        tx = fp.dns(path)
+        tx = fp.dns(path, workers=1)  # one engine's state, as the module doc describes
         if how == "to_pandas":
             out["rows"] = len(tx.to_pandas())
         else:

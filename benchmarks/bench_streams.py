@@ -8,7 +8,7 @@ Default file: benchmarks/out/gen_1000000_s1.pcap (benchmarks/gen_capture.py, gen
 missing; --packets N picks/generates gen_N_s1.pcap). Peers not installed are skipped. Every tool runs in its own
 process (this script with --child NAME); peak RSS is that process's ru_maxrss (os.wait4).
 
-Rows (every tool ends with the bytes of each direction of every TCP connection):
+Rows (fastpkt on one worker, workers=1, as the peers; every tool ends with the bytes of each direction of every TCP connection):
   fastpkt            for s in fp.streams(path): len(s.client_data), len(s.server_data)
   fastpkt on_data    fp.streams(path, store=False, on_data=cb): a Python call per in-order chunk
   scapy (course)     the course's reconstruct_streams: rdpcap, `IP in p and TCP in p and Raw in
@@ -70,7 +70,7 @@ def child_fastpkt(path: str, limit: int, on_data: bool) -> None:
         tot = {"c2s": per["client"], "s2c": per["server"]}
     else:
         t0 = perf()
-        st = fp.streams(src, progress=False)
+        st = fp.streams(src, workers=1, progress=False)
         for s in st:
             nstreams += 1
             c, sv = len(s.client_data), len(s.server_data)

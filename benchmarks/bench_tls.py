@@ -21,8 +21,9 @@ FILE.truth.json (both generated kinds) lists every SNI written; each tool's SNIs
 against it as a multiset: "correct" = found and in the truth, "wrong" = found but not there
 (e.g. a name cut at a segment boundary).
 
-Rows (each tool in its own process, this script with --child NAME; peak RSS = that process's
-ru_maxrss via os.wait4, which includes the children it waited for: tcpdump, tshark):
+Rows (fastpkt on one worker, workers=1, as every peer runs on one thread; each tool in its
+own process, this script with --child NAME; peak RSS = that process's ru_maxrss via
+os.wait4, which includes the children it waited for: tcpdump, tshark):
   fastpkt hellos      for h in fp.client_hellos(FILE): h.sni  (TCP reassembled on any port,
                       QUIC Initials decrypted, in C)
   fastpkt to_pandas   fp.client_hellos(FILE).to_pandas(), SNIs = non-null df.sni
@@ -149,7 +150,7 @@ def child_fastpkt(path: str, limit: int) -> None:
     snis = []
     tr = collections.Counter()
     t0 = perf()
-    hs = fp.client_hellos(src, progress=False)
+    hs = fp.client_hellos(src, workers=1, progress=False)
     for h in hs:
         tr[h.transport] += 1
         if h.sni:
@@ -164,7 +165,7 @@ def child_fastpkt_pandas(path: str, limit: int) -> None:
 
     src = fp.Reader(path, count=limit) if limit else path
     t0 = perf()
-    hs = fp.client_hellos(src, progress=False)
+    hs = fp.client_hellos(src, workers=1, progress=False)
     df = hs.to_pandas()
     snis = df["sni"].dropna().astype(str).tolist()
     dt = perf() - t0
@@ -321,7 +322,7 @@ def composition(path: str) -> dict:
     the truth."""
     import fastpkt as fp
 
-    df = fp.flows(path, progress=False).to_pandas()
+    df = fp.flows(path, workers=1, progress=False).to_pandas()
     l4 = df[df["protocol"].isin([6, 17])]
     tls = l4[((l4["protocol"] == 6) & ((l4["src_port"] == 443) | (l4["dst_port"] == 443)))
              | ((l4["protocol"] == 17) & l4["sni"].notna())]
