@@ -9,9 +9,13 @@
   ``read_frames(workers=N)``), one per file for URLs and display filters; the rows and index
   are those of one partition per file.
 - ``flows(paths)``, ``client_hellos(paths)``, ``http(paths)``, ``dns(paths)``: ``npartitions``
-  shards of the flow engine, each reading every file (merged in time order, as
-  ``fastpkt.flows(list)``) and keeping the flows whose key hashes to it (see
-  ``fastpkt.parallel``). A flow, stream, ClientHello or DNS transaction spanning files or
+  shards of the flow engine, each keeping the flows whose key hashes to it (see
+  ``fastpkt.parallel``) over every file merged in time order (as ``fastpkt.flows(list)``).
+  Local files are walked once, in two stages: one task per record-aligned byte range of
+  about 64 MiB keys its records into 32-byte entries, then each shard reads from the files
+  only the records it keeps (and those the key pass declines), the others moving its clock.
+  URLs, compressed files and filters keep one task per shard reading every byte of every
+  file. A flow, stream, ClientHello or DNS transaction spanning files, ranges or
   partitions is whole in one partition; a small merge step gives every record the flow id
   (``flow_id``/``stream_id``) one engine gives it, so the rows are
   ``fastpkt.flows(paths).to_pandas()``'s (in partition order; sort by ``flow_id`` for one
@@ -193,6 +197,35 @@ _KINDS: dict[str, tuple[Any, str]] = {
 }
 
 
+#: One record as the first stage of the engines' split walk gives it (fp_feed_entry,
+#: csrc/py/engine.h): its data's offset in the file, time, lengths, link type, FCS bytes and
+#: the key pass's shard (-1: every shard dissects it).
+FEED_DTYPE = np.dtype([("offset", "<u8"), ("ts_ns", "<i8"), ("caplen", "<u4"), ("wirelen", "<u4"),
+                       ("linktype", "<u4"), ("fcs_len", "u1"), ("pad", "u1"), ("shard", "<i2")])
+
+
+def _ranges(path: str) -> list[int]:
+    """Record-aligned cut points of a local capture for the engines' first stage (two: one range)."""
+    from . import parallel
+
+    with Reader(path) as r:
+        n = -(-(r.size - r.position) // parallel.RANGE_BYTES) if r.size else 1
+        return r._split(max(1, min(n, 4096)))
+
+
+def _walk(path: str, start: int, end: int, n: int, options: dict[str, Any]) -> tuple[np.ndarray, bool]:
+    """Stage 1: the records starting in [start, end) of a local capture keyed for n shards,
+    and whether they are the sequential read's (the range ended on its cut, or at the end of
+    the file, without error). When not, stage 2 reads the files whole."""
+    with _engine_readers([path], None, dict(options))[0] as r:
+        try:
+            r._set_range(start, end)
+        except ValueError:  # not mapped (a compressed file): read whole by every shard
+            return np.empty(0, dtype=FEED_DTYPE), False
+        entries, exact = Flows._walk_entries(r, n)
+    return np.frombuffer(entries, dtype=FEED_DTYPE), exact
+
+
 def _frame(kind: str, eng: Any) -> pandas.DataFrame:
     if kind != "http":
         return cast("pandas.DataFrame", eng.to_pandas())
@@ -202,14 +235,19 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
 
 
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
-           options: dict[str, Any]) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
+           options: dict[str, Any], walks: list[list[tuple[np.ndarray, bool]]] | None = None
+           ) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
     """Shard i of n over every path: its records, its creation positions, per record the
     local id and creation position (for the single-engine ids), and its reversal risks (a
-    packet out of time order may have made its expiries differ from one engine's)."""
+    packet out of time order may have made its expiries differ from one engine's). walks:
+    per path, stage 1's entries of each range: the shard is fed them (stage 2) when every
+    range proved exact, else it reads every path whole."""
     engine, _ = _KINDS[kind]
     opts = dict(options)
     readers = _engine_readers(paths, storage_options, opts)
     eng = engine(readers, _shard=(i, n), **opts)
+    if walks is not None and all(exact for w in walks for _, exact in w):
+        eng._feed(tuple(np.concatenate([e for e, _ in w]) for w in walks))
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
     return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
@@ -257,7 +295,15 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
         frames = [delayed(_single)(kind, paths, storage_options, options)]
     else:
         column = _KINDS[kind][1]
-        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options) for i in range(n)]
+        walks: Any = None
+        if all(_is_local(p) for p in paths) and options.get("filter") is None and \
+                options.get("display_filter") is None:
+            local = [p[len("file://"):] if p.startswith("file://") else p for p in paths]
+            walks = []
+            for p in local:
+                b = _ranges(p)
+                walks.append([delayed(_walk, pure=True)(p, b[k], b[k + 1], n, options) for k in range(len(b) - 1)])
+        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options, walks) for i in range(n)]
         gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts])
         frames = [delayed(_renumber)(p, gathered, column, i, kind, paths, storage_options, options)
                   for i, p in enumerate(parts)]
