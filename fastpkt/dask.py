@@ -197,6 +197,10 @@ _KINDS: dict[str, tuple[Any, str]] = {
 }
 
 
+#: Local files are walked in two stages (ranges into entries, shards fed them); False: every
+#: shard reads every byte of every file, as before (for measurements).
+TWO_STAGE = True
+
 #: One record as the first stage of the engines' split walk gives it (fp_feed_entry,
 #: csrc/py/engine.h): its data's offset in the file, time, lengths, link type, FCS bytes and
 #: the key pass's shard (-1: every shard dissects it).
@@ -226,6 +230,20 @@ def _walk(path: str, start: int, end: int, n: int, options: dict[str, Any]) -> t
     return np.frombuffer(entries, dtype=FEED_DTYPE), exact
 
 
+def _file_entries(path: str, bounds: list[int], parts: list[tuple[np.ndarray, bool]], n: int,
+                  options: dict[str, Any]) -> tuple[np.ndarray, bool]:
+    """A file's entries as the sequential read has them: its ranges' entries while each range
+    proved exact; from the first that did not (a cut inside a record that imitates record
+    headers, an interface declared), the rest of the file walked from that range's start (a
+    true record: the ranges before ended exactly on their cuts). False when that walk fails
+    too (an error): the shards then read the files whole, which gives one engine's error."""
+    for k, (_, exact) in enumerate(parts):
+        if not exact:
+            rest, ok = _walk(path, bounds[k], bounds[-1], n, options)
+            return np.concatenate([e for e, _ in parts[:k]] + [rest]), ok
+    return np.concatenate([e for e, _ in parts]), True
+
+
 def _frame(kind: str, eng: Any) -> pandas.DataFrame:
     if kind != "http":
         return cast("pandas.DataFrame", eng.to_pandas())
@@ -235,19 +253,19 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
 
 
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
-           options: dict[str, Any], walks: list[list[tuple[np.ndarray, bool]]] | None = None
+           options: dict[str, Any], walks: list[tuple[np.ndarray, bool]] | None = None
            ) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
     """Shard i of n over every path: its records, its creation positions, per record the
     local id and creation position (for the single-engine ids), and its reversal risks (a
     packet out of time order may have made its expiries differ from one engine's). walks:
-    per path, stage 1's entries of each range: the shard is fed them (stage 2) when every
-    range proved exact, else it reads every path whole."""
+    per path, its entries (``_file_entries``): the shard is fed them (stage 2) when every
+    file's are the sequential read's, else it reads every path whole."""
     engine, _ = _KINDS[kind]
     opts = dict(options)
     readers = _engine_readers(paths, storage_options, opts)
     eng = engine(readers, _shard=(i, n), **opts)
-    if walks is not None and all(exact for w in walks for _, exact in w):
-        eng._feed(tuple(np.concatenate([e for e, _ in w]) for w in walks))
+    if walks is not None and all(ok for _, ok in walks):
+        eng._feed(tuple(e for e, _ in walks))
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
     return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
@@ -296,13 +314,14 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
     else:
         column = _KINDS[kind][1]
         walks: Any = None
-        if all(_is_local(p) for p in paths) and options.get("filter") is None and \
+        if TWO_STAGE and all(_is_local(p) for p in paths) and options.get("filter") is None and \
                 options.get("display_filter") is None:
             local = [p[len("file://"):] if p.startswith("file://") else p for p in paths]
             walks = []
             for p in local:
                 b = _ranges(p)
-                walks.append([delayed(_walk, pure=True)(p, b[k], b[k + 1], n, options) for k in range(len(b) - 1)])
+                ranges = [delayed(_walk, pure=True)(p, b[k], b[k + 1], n, options) for k in range(len(b) - 1)]
+                walks.append(delayed(_file_entries, pure=True)(p, b, ranges, n, options))
         parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options, walks) for i in range(n)]
         gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts])
         frames = [delayed(_renumber)(p, gathered, column, i, kind, paths, storage_options, options)

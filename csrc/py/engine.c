@@ -1735,8 +1735,8 @@ static PyObject *engine_walk_entries(PyObject *cls, PyObject *args)
     Py_END_ALLOW_THREADS
     fp_readers_release(rs, 1);
     if (rc == -2) return PyErr_NoMemory();
-    PyObject *res = Py_BuildValue("(y#O)", ok ? (const char *)e : "", (Py_ssize_t)(ok ? n * sizeof *e : 0),
-                                  ok ? Py_True : Py_False);
+    PyObject *res = Py_BuildValue("(y#O)", ok && e ? (const char *)e : "", (Py_ssize_t)(ok ? n * sizeof *e : 0),
+                                  ok ? Py_True : Py_False); /* e is NULL for a range without records */
     free(e);
     return res;
 }
