@@ -201,6 +201,11 @@ _KINDS: dict[str, tuple[Any, str]] = {
 #: shard reads every byte of every file, as before (for measurements).
 TWO_STAGE = True
 
+#: A shard is fed only while every file's entries (32 bytes a record) fit in this fraction
+#: of its max_memory (fastpkt.DEFAULT_MAX_MEMORY when not given: 8M records): they are held
+#: for the whole run, past it the shards read the files whole, as before.
+FEED_MEMORY_SHARE = 4
+
 #: One record as the first stage of the engines' split walk gives it (fp_feed_entry,
 #: csrc/py/engine.h): its data's offset in the file, time, lengths, link type, FCS bytes and
 #: the key pass's shard (-1: every shard dissects it).
@@ -230,18 +235,29 @@ def _walk(path: str, start: int, end: int, n: int, options: dict[str, Any]) -> t
     return np.frombuffer(entries, dtype=FEED_DTYPE), exact
 
 
+def _feed_bound(options: dict[str, Any]) -> int:
+    from . import DEFAULT_MAX_MEMORY
+
+    return int(options.get("max_memory") or DEFAULT_MAX_MEMORY) // FEED_MEMORY_SHARE
+
+
 def _file_entries(path: str, bounds: list[int], parts: list[tuple[np.ndarray, bool]], n: int,
                   options: dict[str, Any]) -> tuple[np.ndarray, bool]:
     """A file's entries as the sequential read has them: its ranges' entries while each range
     proved exact; from the first that did not (a cut inside a record that imitates record
     headers, an interface declared), the rest of the file walked from that range's start (a
     true record: the ranges before ended exactly on their cuts). False when that walk fails
-    too (an error): the shards then read the files whole, which gives one engine's error."""
-    for k, (_, exact) in enumerate(parts):
-        if not exact:
-            rest, ok = _walk(path, bounds[k], bounds[-1], n, options)
-            return np.concatenate([e for e, _ in parts[:k]] + [rest]), ok
-    return np.concatenate([e for e, _ in parts]), True
+    too (an error) or the entries pass the feed's bound: the shards then read the files whole,
+    which gives one engine's error."""
+    k = next((k for k, (_, exact) in enumerate(parts) if not exact), len(parts))
+    kept = [e for e, _ in parts[:k]]
+    ok = True
+    if k < len(parts):
+        rest, ok = _walk(path, bounds[k], bounds[-1], n, options)
+        kept.append(rest)
+    if not ok or sum(e.nbytes for e in kept) > _feed_bound(options):
+        return np.empty(0, dtype=FEED_DTYPE), False
+    return np.concatenate(kept), True
 
 
 def _frame(kind: str, eng: Any) -> pandas.DataFrame:
@@ -264,7 +280,7 @@ def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[st
     opts = dict(options)
     readers = _engine_readers(paths, storage_options, opts)
     eng = engine(readers, _shard=(i, n), **opts)
-    if walks is not None and all(ok for _, ok in walks):
+    if walks is not None and all(ok for _, ok in walks) and sum(e.nbytes for e, _ in walks) <= _feed_bound(options):
         eng._feed(tuple(e for e, _ in walks))
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())

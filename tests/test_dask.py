@@ -483,3 +483,13 @@ def test_fed_entries_checked():
     fl.to_pandas()
     with pytest.raises(ValueError, match="not read yet"):
         fl._feed((good,))
+
+
+def test_entries_past_their_bound_read_whole_files(monkeypatch, captures):
+    """A shard holds every file's entries for its whole run: past its share of max_memory
+    they are not made and the shards read the files whole, with the same rows."""
+    ranged(monkeypatch, 64 << 10)
+    assert fed(captures[0], 2)[1]
+    monkeypatch.setattr(fpd, "FEED_MEMORY_SHARE", 1 << 40)
+    assert not fed(captures[0], 2)[1]
+    same_as_one_engine(captures, partitions=(2,), kinds=ENGINES[:1])

@@ -340,6 +340,9 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, fp_reader_obj **
 /* Pages a fed shard is past go back to the kernel in steps of this many bytes (each
  * madvise(MADV_DONTNEED) flushes the TLB of every core the process runs on). */
 #define FEED_RELEASE_STEP (8u << 20)
+#define TRUNCATED_WHILE_READ "the file was truncated while it was read"
+/* A fed shard prefetches the record of the entry this many ahead when it will dissect it. */
+#define FEED_PREFETCH_ENTRIES 8
 
 /* The next record of a fed shard: the entries of its Readers merged by time as next_merged
  * merges the records (ties to the first Reader), its bytes in that Reader's mapping. 1 with
@@ -361,7 +364,7 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
     for (Py_ssize_t i = 0; i < fl->nreaders && why == NULL; i++) {
         fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
         if (r->closed || r->src == NULL) why = "a Reader was closed while its entries were fed";
-        else if (fp_source_lost(r->src)) why = "the file was truncated while it was read";
+        else if (best < 0 && fp_source_lost(r->src)) why = TRUNCATED_WHILE_READ; /* fstat: not per record */
     }
     if (why == NULL && best < 0) return 0;
     fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best < 0 ? 0 : best);
@@ -377,7 +380,14 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
         *which = best < 0 ? 0 : best;
         return -1;
     }
-    fl->feed_at[best]++;
+    size_t ahead = fl->feed_at[best]++ + FEED_PREFETCH_ENTRIES;
+    if (ahead < (size_t)fl->feed[best].len / sizeof *e) { /* as the split walk's shards: a record it will dissect */
+        const fp_feed_entry *a = (const fp_feed_entry *)fl->feed[best].buf + ahead;
+        if ((a->shard < 0 || (uint32_t)a->shard == fl->shard) && a->offset < len) {
+            __builtin_prefetch(map + a->offset);
+            __builtin_prefetch(map + a->offset + (a->offset + 64 < len ? 64 : 0));
+        }
+    }
     fp_record *rec = &fl->pending[best];
     memset(rec, 0, sizeof *rec);
     rec->data = map + e->offset;
@@ -393,6 +403,13 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
     if (to >= fl->feed_released[best] + FEED_RELEASE_STEP) {
         fp_source_release_pages(r->src, map + fl->feed_released[best], map + to);
         fl->feed_released[best] = to;
+        if (fp_source_lost(r->src)) { /* the pages read since may have read as zeros */
+            memset(err, 0, sizeof *err);
+            err->kind = FP_ERR_FORMAT;
+            snprintf(err->message, sizeof err->message, "fed shard: %s", TRUNCATED_WHILE_READ);
+            *which = best;
+            return -1;
+        }
     }
     return 1;
 }
