@@ -269,19 +269,22 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
 
 
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
-           options: dict[str, Any], walks: list[tuple[np.ndarray, bool]] | None = None
+           options: dict[str, Any], walks: list[tuple[str, list[int], list[tuple[np.ndarray, bool]]]] | None = None
            ) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
     """Shard i of n over every path: its records, its creation positions, per record the
     local id and creation position (for the single-engine ids), and its reversal risks (a
     packet out of time order may have made its expiries differ from one engine's). walks:
-    per path, its entries (``_file_entries``): the shard is fed them (stage 2) when every
-    file's are the sequential read's, else it reads every path whole."""
+    per path, (local path, cut points, stage 1's result for each range): the shard is fed
+    every file's entries (stage 2, ``_file_entries``: joined here, so that each shard fetches
+    only the ranges walked elsewhere) when they are the sequential read's and within their
+    bound, else it reads every path whole."""
     engine, _ = _KINDS[kind]
     opts = dict(options)
     readers = _engine_readers(paths, storage_options, opts)
     eng = engine(readers, _shard=(i, n), **opts)
-    if walks is not None and all(ok for _, ok in walks) and sum(e.nbytes for e, _ in walks) <= _feed_bound(options):
-        eng._feed(tuple(e for e, _ in walks))
+    files = [_file_entries(p, b, ranges, n, options) for p, b, ranges in walks or ()]
+    if walks is not None and all(ok for _, ok in files) and sum(e.nbytes for e, _ in files) <= _feed_bound(options):
+        eng._feed(tuple(e for e, _ in files))
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
     return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
@@ -337,7 +340,7 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
             for p in local:
                 b = _ranges(p)
                 ranges = [delayed(_walk, pure=True)(p, b[k], b[k + 1], n, options) for k in range(len(b) - 1)]
-                walks.append(delayed(_file_entries, pure=True)(p, b, ranges, n, options))
+                walks.append((p, b, ranges))
         parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options, walks) for i in range(n)]
         gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts])
         frames = [delayed(_renumber)(p, gathered, column, i, kind, paths, storage_options, options)
