@@ -4,6 +4,7 @@ tests compare with tshark and Zeek), whatever the partitioning; meta has the sam
 inputs through fsspec URLs read the same."""
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -493,3 +494,18 @@ def test_entries_past_their_bound_read_whole_files(monkeypatch, captures):
     monkeypatch.setattr(fpd, "FEED_MEMORY_SHARE", 1 << 40)
     assert not fed(captures[0], 2)[1]
     same_as_one_engine(captures, partitions=(2,), kinds=ENGINES[:1])
+
+
+def test_file_truncated_under_a_fed_shard(tmp_path):
+    """A file cut short by another process while a shard is fed from its entries: the pages
+    past the new end read as zeros (never a SIGBUS) and the run ends with TruncatedError, as
+    a Reader's does."""
+    path = tmp_path / "g.pcap"
+    path.write_bytes(Path(captures_gen(tmp_path)).read_bytes())
+    entries, ok = fed(str(path), 2)
+    assert ok
+    fl = fp.Flows([fp.Reader(str(path))], _shard=(0, 2))
+    fl._feed((entries,))
+    os.truncate(path, path.stat().st_size // 2)
+    with pytest.raises(fp.TruncatedError, match="truncated while it was read"):
+        fl.to_pandas()

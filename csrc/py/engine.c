@@ -361,10 +361,11 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
         }
     }
     const char *why = NULL;
+    int truncated = 0;
     for (Py_ssize_t i = 0; i < fl->nreaders && why == NULL; i++) {
         fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
         if (r->closed || r->src == NULL) why = "a Reader was closed while its entries were fed";
-        else if (best < 0 && fp_source_lost(r->src)) why = TRUNCATED_WHILE_READ; /* fstat: not per record */
+        else if (best < 0 && (truncated = fp_source_lost(r->src))) why = TRUNCATED_WHILE_READ; /* fstat: not per record */
     }
     if (why == NULL && best < 0) return 0;
     fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best < 0 ? 0 : best);
@@ -375,7 +376,7 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
         why = "an entry outside its file or shards";
     if (why) {
         memset(err, 0, sizeof *err);
-        err->kind = FP_ERR_FORMAT;
+        err->kind = truncated ? FP_ERR_TRUNCATED : FP_ERR_FORMAT; /* as a Reader's */
         snprintf(err->message, sizeof err->message, "fed shard: %s", why);
         *which = best < 0 ? 0 : best;
         return -1;
@@ -405,7 +406,7 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
         fl->feed_released[best] = to;
         if (fp_source_lost(r->src)) { /* the pages read since may have read as zeros */
             memset(err, 0, sizeof *err);
-            err->kind = FP_ERR_FORMAT;
+            err->kind = FP_ERR_TRUNCATED;
             snprintf(err->message, sizeof err->message, "fed shard: %s", TRUNCATED_WHILE_READ);
             *which = best;
             return -1;
