@@ -9,9 +9,13 @@
   ``read_frames(workers=N)``), one per file for URLs and display filters; the rows and index
   are those of one partition per file.
 - ``flows(paths)``, ``client_hellos(paths)``, ``http(paths)``, ``dns(paths)``: ``npartitions``
-  shards of the flow engine, each reading every file (merged in time order, as
-  ``fastpkt.flows(list)``) and keeping the flows whose key hashes to it (see
-  ``fastpkt.parallel``). A flow, stream, ClientHello or DNS transaction spanning files or
+  shards of the flow engine, each keeping the flows whose key hashes to it (see
+  ``fastpkt.parallel``) over every file merged in time order (as ``fastpkt.flows(list)``).
+  Local files are walked once, in two stages: one task per record-aligned byte range of
+  about 64 MiB keys its records into 32-byte entries, then each shard reads from the files
+  only the records it keeps (and those the key pass declines), the others moving its clock.
+  URLs, compressed files and filters keep one task per shard reading every byte of every
+  file. A flow, stream, ClientHello or DNS transaction spanning files, ranges or
   partitions is whole in one partition; a small merge step gives every record the flow id
   (``flow_id``/``stream_id``) one engine gives it, so the rows are
   ``fastpkt.flows(paths).to_pandas()``'s (in partition order; sort by ``flow_id`` for one
@@ -193,6 +197,69 @@ _KINDS: dict[str, tuple[Any, str]] = {
 }
 
 
+#: Local files are walked in two stages (ranges into entries, shards fed them); False: every
+#: shard reads every byte of every file, as before (for measurements).
+TWO_STAGE = True
+
+#: A shard is fed only while every file's entries (32 bytes a record) fit in this fraction
+#: of its max_memory (fastpkt.DEFAULT_MAX_MEMORY when not given: 8M records): they are held
+#: for the whole run, past it the shards read the files whole, as before.
+FEED_MEMORY_SHARE = 4
+
+#: One record as the first stage of the engines' split walk gives it (fp_feed_entry,
+#: csrc/py/engine.h): its data's offset in the file, time, lengths, link type, FCS bytes and
+#: the key pass's shard (-1: every shard dissects it).
+FEED_DTYPE = np.dtype([("offset", "<u8"), ("ts_ns", "<i8"), ("caplen", "<u4"), ("wirelen", "<u4"),
+                       ("linktype", "<u4"), ("fcs_len", "u1"), ("pad", "u1"), ("shard", "<i2")])
+
+
+def _ranges(path: str) -> list[int]:
+    """Record-aligned cut points of a local capture for the engines' first stage (two: one range)."""
+    from . import parallel
+
+    with Reader(path) as r:
+        n = -(-(r.size - r.position) // parallel.RANGE_BYTES) if r.size else 1
+        return r._split(max(1, min(n, 4096)))
+
+
+def _walk(path: str, start: int, end: int, n: int, options: dict[str, Any]) -> tuple[np.ndarray, bool]:
+    """Stage 1: the records starting in [start, end) of a local capture keyed for n shards,
+    and whether they are the sequential read's (the range ended on its cut, or at the end of
+    the file, without error). When not, stage 2 reads the files whole."""
+    with _engine_readers([path], None, dict(options))[0] as r:
+        try:
+            r._set_range(start, end)
+        except ValueError:  # not mapped (a compressed file): read whole by every shard
+            return np.empty(0, dtype=FEED_DTYPE), False
+        entries, exact = Flows._walk_entries(r, n)
+    return np.frombuffer(entries, dtype=FEED_DTYPE), exact
+
+
+def _feed_bound(options: dict[str, Any]) -> int:
+    from . import DEFAULT_MAX_MEMORY
+
+    return int(options.get("max_memory") or DEFAULT_MAX_MEMORY) // FEED_MEMORY_SHARE
+
+
+def _file_entries(path: str, bounds: list[int], parts: list[tuple[np.ndarray, bool]], n: int,
+                  options: dict[str, Any]) -> tuple[np.ndarray, bool]:
+    """A file's entries as the sequential read has them: its ranges' entries while each range
+    proved exact; from the first that did not (a cut inside a record that imitates record
+    headers, an interface declared), the rest of the file walked from that range's start (a
+    true record: the ranges before ended exactly on their cuts). False when that walk fails
+    too (an error) or the entries pass the feed's bound: the shards then read the files whole,
+    which gives one engine's error."""
+    k = next((k for k, (_, exact) in enumerate(parts) if not exact), len(parts))
+    kept = [e for e, _ in parts[:k]]
+    ok = True
+    if k < len(parts):
+        rest, ok = _walk(path, bounds[k], bounds[-1], n, options)
+        kept.append(rest)
+    if not ok or sum(e.nbytes for e in kept) > _feed_bound(options):
+        return np.empty(0, dtype=FEED_DTYPE), False
+    return np.concatenate(kept), True
+
+
 def _frame(kind: str, eng: Any) -> pandas.DataFrame:
     if kind != "http":
         return cast("pandas.DataFrame", eng.to_pandas())
@@ -202,14 +269,22 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
 
 
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
-           options: dict[str, Any]) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
+           options: dict[str, Any], walks: list[tuple[str, list[int], list[tuple[np.ndarray, bool]]]] | None = None
+           ) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
     """Shard i of n over every path: its records, its creation positions, per record the
     local id and creation position (for the single-engine ids), and its reversal risks (a
-    packet out of time order may have made its expiries differ from one engine's)."""
+    packet out of time order may have made its expiries differ from one engine's). walks:
+    per path, (local path, cut points, stage 1's result for each range): the shard is fed
+    every file's entries (stage 2, ``_file_entries``: joined here, so that each shard fetches
+    only the ranges walked elsewhere) when they are the sequential read's and within their
+    bound, else it reads every path whole."""
     engine, _ = _KINDS[kind]
     opts = dict(options)
     readers = _engine_readers(paths, storage_options, opts)
     eng = engine(readers, _shard=(i, n), **opts)
+    files = [_file_entries(p, b, ranges, n, options) for p, b, ranges in walks or ()]
+    if walks is not None and all(ok for _, ok in files) and sum(e.nbytes for e, _ in files) <= _feed_bound(options):
+        eng._feed(tuple(e for e, _ in files))
     eng.flush() if kind == "flows" else eng._finish()
     creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
     return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
@@ -257,7 +332,16 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
         frames = [delayed(_single)(kind, paths, storage_options, options)]
     else:
         column = _KINDS[kind][1]
-        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options) for i in range(n)]
+        walks: Any = None
+        if TWO_STAGE and all(_is_local(p) for p in paths) and options.get("filter") is None and \
+                options.get("display_filter") is None:
+            local = [p[len("file://"):] if p.startswith("file://") else p for p in paths]
+            walks = []
+            for p in local:
+                b = _ranges(p)
+                ranges = [delayed(_walk, pure=True)(p, b[k], b[k + 1], n, options) for k in range(len(b) - 1)]
+                walks.append((p, b, ranges))
+        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options, walks) for i in range(n)]
         gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts])
         frames = [delayed(_renumber)(p, gathered, column, i, kind, paths, storage_options, options)
                   for i, p in enumerate(parts)]

@@ -4,10 +4,13 @@ tests compare with tshark and Zeek), whatever the partitioning; meta has the sam
 inputs through fsspec URLs read the same."""
 from __future__ import annotations
 
+import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastpkt as fp
@@ -229,11 +232,28 @@ def ranged(monkeypatch, size=4096):
     monkeypatch.setattr(parallel, "RANGE_BYTES", size)  # many ranges on small files
 
 
-def corpus_readable():
-    from test_frames_ranges import readable
+def fixtures_all():
     from test_parallel import fixtures
 
-    return [p for p in fixtures() if readable(p)]
+    return fixtures()
+
+
+def readable(path) -> bool:
+    from test_frames_ranges import readable as r
+
+    return r(path)
+
+
+def corpus_readable():
+    return [p for p in fixtures_all() if readable(p)]
+
+
+def captures_gen(d) -> str:
+    """A 6,000-packet gen_pcap capture in d (TLS, HTTP, DNS, UDP)."""
+    g = d / "g.pcap"
+    if not g.exists():
+        _generated(d, 6000, 31)
+    return str(g)
 
 
 @pytest.mark.parametrize("path", corpus_readable(), ids=lambda p: p.name)
@@ -293,3 +313,199 @@ def test_read_packets_ranges_hostile_and_errors(tmp_path, monkeypatch):
     with pytest.raises(fp.FormatError) as two:
         ddf.compute(scheduler="sync")
     assert str(two.value) == str(one.value) and "record 1500 " in str(one.value)
+
+
+# ---- engines in two stages: ranges walked into entries, shards fed them -----------------------
+
+ENGINES = (("flows", "flow_id"), ("client_hellos", "stream_id"), ("http", None), ("dns", None))
+
+
+def engine_rows(kind: str, column: str | None, df):
+    """One engine's rows whatever the partitioning: by id, or every column for HTTP and DNS
+    (several rows share an id there); categoricals and lists as text."""
+    df = plain(df).astype(str)
+    key = [column] if column else list(df.columns)
+    return df.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def outcome(fn):
+    """The rows, or the error's type and message."""
+    try:
+        return fn()
+    except fp.Error as e:
+        return type(e), str(e)
+
+
+def same_as_one_engine(src: list[str], partitions=(2, 3), kinds=ENGINES, scheduler="sync") -> None:
+    for kind, column in kinds:
+        want = outcome(lambda: engine_rows(kind, column, getattr(fp, kind)(src, workers=1).to_pandas()))
+        for n in partitions:
+            got = outcome(lambda: engine_rows(kind, column, getattr(fpd, kind)(src, npartitions=n)
+                                              .compute(scheduler=scheduler)))
+            assert type(got) is type(want), (kind, n, got)
+            assert got == want if isinstance(want, tuple) else got.equals(want), (kind, n)
+
+
+def stage_one(path: str, n: int) -> list[tuple]:
+    """Stage 1 of a local capture as fastpkt.dask cuts it: (entries, exact) per range."""
+    b = fpd._ranges(path)
+    return [fpd._walk(path, b[k], b[k + 1], n, {}) for k in range(len(b) - 1)]
+
+
+def fed(path: str, n: int) -> tuple:
+    """What a shard is fed from a file: (every record's entry, whether they are the sequential
+    read's), from its ranges' entries and the rest of the file walked after an inexact one."""
+    return fpd._file_entries(path, fpd._ranges(path), stage_one(path, n), n, {})
+
+
+@pytest.mark.parametrize("path", fixtures_all(), ids=lambda p: p.name)
+def test_engines_in_ranges_every_capture(monkeypatch, path):
+    """Every corpus capture and fixture cut into about 20 ranges (boundaries inside flows,
+    streams and hellos), 2 and 3 shards fed from the ranges' entries: flows, ClientHellos,
+    HTTP and DNS are one engine's (rows and ids), errors are its error. Every readable
+    capture's entries are proven (the shards were fed, reading no other byte), one per record."""
+    ranged(monkeypatch, max(256, path.stat().st_size // 20))
+    if readable(path):
+        entries, ok = fed(str(path), 2)
+        assert ok and len(entries) == fp.Reader(str(path)).count()
+    same_as_one_engine([str(path)], partitions=(2, 3) if path.stat().st_size < 2 << 20 else (2,))
+
+
+def test_entries_against_scapy(monkeypatch):
+    """Stage 1's entries: each record's offset, length and time as Scapy's RawPcapReader reads
+    the file, in 256-byte ranges; shards as the key pass gives them (plain TCP/UDP keyed, the rest
+    declined: -1)."""
+    utils = pytest.importorskip("scapy.utils")
+    path = str(DATA / "tls.pcap")
+    ranged(monkeypatch, 256)
+    parts = stage_one(path, 3)
+    assert len(parts) > 3 and all(exact for _, exact in parts)
+    e = np.concatenate([x for x, _ in parts])
+    raw = list(utils.RawPcapReader(path))
+    data = Path(path).read_bytes()
+    assert [bytes(data[o:o + c]) for o, c in zip(e["offset"], e["caplen"])] == [p for p, _ in raw]
+    assert list(e["wirelen"]) == [m.wirelen for _, m in raw]
+    assert list(e["ts_ns"]) == [(m.sec * 1_000_000 + m.usec) * 1000 for _, m in raw]
+    assert set(e["shard"]) <= {-1, 0, 1, 2} and (e["shard"] >= 0).sum() > len(e) // 2
+
+
+def test_generated_in_small_ranges_on_cluster(client, captures, sensors, monkeypatch):
+    """gen_pcap's rotated files (overlapping times: every shard merges them by time from their
+    entries) and the two sensors' files in 64 KiB ranges on the LocalCluster."""
+    ranged(monkeypatch, 64 << 10)
+    assert len(fpd._ranges(captures[0])) > 4
+    same_as_one_engine(captures, kinds=ENGINES[:3], scheduler=None)
+    same_as_one_engine(sensors, partitions=(3,), kinds=ENGINES[:2], scheduler=None)
+
+
+def test_hellos_over_segments_in_record_sized_ranges(tmp_path, monkeypatch):
+    """ClientHellos over hundreds of shuffled segments interleaved across 12 connections, a
+    range per record or two: zero-filled payloads chain like records, so many cuts are wrong
+    guesses; from the first range that proves inexact the file is walked on from its start
+    (a true record), so the shards are still fed one entry per record."""
+    from test_parallel import shuffled_hello_conns
+    from test_stream_reassembly import pcap
+
+    path = tmp_path / "hellos.pcap"
+    path.write_bytes(pcap(shuffled_hello_conns(12, seed=9)))
+    ranged(monkeypatch, 64)
+    assert not all(exact for _, exact in stage_one(str(path), 3))
+    entries, ok = fed(str(path), 3)
+    assert ok and len(entries) == fp.Reader(str(path)).count()
+    same_as_one_engine([str(path)], partitions=(2, 3, 5), kinds=ENGINES[:3])
+    got = fpd.client_hellos([str(path)], npartitions=3).compute(scheduler="sync")
+    assert sorted(got["sni"]) == sorted("c%d.interleaved.example" % i for i in range(12))
+
+
+def test_pcapng_interfaces_in_ranges(tmp_path, monkeypatch):
+    """A pcapng of three interfaces (link types, time resolutions: test_parallel_split checks
+    it with tshark) in 700-byte ranges: each entry keeps its record's link type, all ranges
+    exact. Interfaces declared mid-file make a range inexact: the file is walked on from its
+    start (the walk reads the declarations), the same rows."""
+    from test_parallel_split import pcapng_interfaces
+    from test_source_chunks import ETH_IP_UDP, pcapng_file
+
+    frames = [(p.time_ns, bytes(p.raw)) for p in fp.read(captures_gen(tmp_path), count=3000)]
+    path = tmp_path / "ifaces.pcapng"
+    path.write_bytes(pcapng_interfaces(frames))
+    ranged(monkeypatch, 700)
+    parts = stage_one(str(path), 2)
+    assert all(exact for _, exact in parts)
+    assert sorted(set(np.concatenate([e for e, _ in parts])["linktype"])) == [1, 101]
+    same_as_one_engine([str(path)], kinds=ENGINES[:2])
+    pkts = [ETH_IP_UDP[:-8] + struct.pack(">HHHH", 1000 + i % 50, 2000, 8, 0) for i in range(2000)]
+    mid = tmp_path / "mid.pcapng"
+    mid.write_bytes(pcapng_file(pkts, 300))
+    ranged(monkeypatch, 1000)
+    assert not all(exact for _, exact in stage_one(str(mid), 2))
+    entries, ok = fed(str(mid), 2)
+    assert ok and len(entries) == 2000
+    same_as_one_engine([str(mid)], kinds=ENGINES[:1])
+
+
+def test_cut_and_corrupt_files_fail_like_one_engine(tmp_path, monkeypatch):
+    """A record claiming 2 GB in the middle, a file cut inside a record and a cut one among
+    rotated files: the same error (type, message with offset and packet index) as one engine
+    (the walk after the failing range fails too: the shards read the files whole)."""
+    from test_frames_ranges import cut_file
+
+    bad = cut_file(tmp_path)
+    src = Path(captures_gen(tmp_path)).read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(src[: len(src) // 2 + 7])
+    ranged(monkeypatch, 4096)
+    assert not fed(str(bad), 2)[1] and not fed(str(cut), 2)[1]
+    for paths in ([str(bad)], [str(cut)], [captures_gen(tmp_path), str(cut)]):
+        for kind in ("flows", "client_hellos"):
+            want = outcome(lambda: getattr(fp, kind)(paths, workers=1).to_pandas())
+            assert isinstance(want, tuple), (paths, kind)
+            got = outcome(lambda: getattr(fpd, kind)(paths, npartitions=2).compute(scheduler="sync"))
+            assert got == want
+
+
+def test_fed_entries_checked():
+    """Entries that point outside the file or name a shard that is not one raise, never read
+    outside the mapping; a shard refuses to be fed after it started."""
+    path = str(DATA / "http.pcap")
+    size = Path(path).stat().st_size
+    good = fed(path, 2)[0]
+    for field, value in (("offset", size - 10), ("caplen", 1 << 31), ("shard", 7)):
+        e = good.copy()
+        e[field][len(e) // 2] = value
+        fl = fp.Flows([fp.Reader(path)], _shard=(0, 2))
+        fl._feed((e,))
+        with pytest.raises(fp.Error, match="outside its file or shards"):
+            fl.to_pandas()
+    fl = fp.Flows([fp.Reader(path)], _shard=(0, 2))
+    with pytest.raises(ValueError, match="32 bytes"):
+        fl._feed((b"x" * 33,))
+    with pytest.raises(TypeError):
+        fl._feed((good, good))
+    fl.to_pandas()
+    with pytest.raises(ValueError, match="not read yet"):
+        fl._feed((good,))
+
+
+def test_entries_past_their_bound_read_whole_files(monkeypatch, captures):
+    """A shard holds every file's entries for its whole run: past its share of max_memory
+    they are not made and the shards read the files whole, with the same rows."""
+    ranged(monkeypatch, 64 << 10)
+    assert fed(captures[0], 2)[1]
+    monkeypatch.setattr(fpd, "FEED_MEMORY_SHARE", 1 << 40)
+    assert not fed(captures[0], 2)[1]
+    same_as_one_engine(captures, partitions=(2,), kinds=ENGINES[:1])
+
+
+def test_file_truncated_under_a_fed_shard(tmp_path):
+    """A file cut short by another process while a shard is fed from its entries: the pages
+    past the new end read as zeros (never a SIGBUS) and the run ends with TruncatedError, as
+    a Reader's does."""
+    path = tmp_path / "g.pcap"
+    path.write_bytes(Path(captures_gen(tmp_path)).read_bytes())
+    entries, ok = fed(str(path), 2)
+    assert ok
+    fl = fp.Flows([fp.Reader(str(path))], _shard=(0, 2))
+    fl._feed((entries,))
+    os.truncate(path, path.stat().st_size // 2)
+    with pytest.raises(fp.TruncatedError, match="truncated while it was read"):
+        fl.to_pandas()

@@ -74,6 +74,9 @@ typedef struct {
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
     uint64_t key_skips;       /* a shard: packets of other shards skipped undissected (key pass) */
     fp_split *split;          /* a shard of a split walk: its records come from there, keyed */
+    Py_buffer *feed;          /* _feed(): per Reader, its records' entries (fp_feed_entry), or NULL */
+    size_t *feed_at;          /* ... the next entry of each */
+    uint64_t *feed_released;  /* ... the pages before this offset of its file were given back */
     fp_live *live;            /* a live merge (Streams): the merged engine's, or the shard's */
     const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
     PyObject *live_stats;     /* ... and its counters after its last batch, what stats shows while
@@ -334,6 +337,84 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, fp_reader_obj **
     return PUMP_MORE;
 }
 
+/* Pages a fed shard is past go back to the kernel in steps of this many bytes (each
+ * madvise(MADV_DONTNEED) flushes the TLB of every core the process runs on). */
+#define FEED_RELEASE_STEP (8u << 20)
+#define TRUNCATED_WHILE_READ "the file was truncated while it was read"
+/* A fed shard prefetches the record of the entry this many ahead when it will dissect it. */
+#define FEED_PREFETCH_ENTRIES 8
+
+/* The next record of a fed shard: the entries of its Readers merged by time as next_merged
+ * merges the records (ties to the first Reader), its bytes in that Reader's mapping. 1 with
+ * the record in fl->pending[*which] and the key pass's shard, 0 at the end, -1 with *err (an
+ * entry outside its file, a file truncated or a Reader closed under us). */
+static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *err)
+{
+    Py_ssize_t best = -1;
+    const fp_feed_entry *e = NULL;
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        if (fl->feed_at[i] >= (size_t)fl->feed[i].len / sizeof *e) continue;
+        const fp_feed_entry *x = (const fp_feed_entry *)fl->feed[i].buf + fl->feed_at[i];
+        if (best < 0 || x->ts_ns < e->ts_ns) {
+            best = i;
+            e = x;
+        }
+    }
+    const char *why = NULL;
+    int truncated = 0;
+    for (Py_ssize_t i = 0; i < fl->nreaders && why == NULL; i++) {
+        fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+        if (r->closed || r->src == NULL) why = "a Reader was closed while its entries were fed";
+        else if (best < 0 && (truncated = fp_source_lost(r->src))) why = TRUNCATED_WHILE_READ; /* fstat: not per record */
+    }
+    if (why == NULL && best < 0) return 0;
+    fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, best < 0 ? 0 : best);
+    size_t len = 0;
+    const uint8_t *map = why ? NULL : fp_source_mapping(r->src, &len);
+    if (why == NULL && (e->caplen > len || e->offset > len - e->caplen || e->shard < -1 ||
+                        e->shard >= (int)fl->shards))
+        why = "an entry outside its file or shards";
+    if (why) {
+        memset(err, 0, sizeof *err);
+        err->kind = truncated ? FP_ERR_TRUNCATED : FP_ERR_FORMAT; /* as a Reader's */
+        snprintf(err->message, sizeof err->message, "fed shard: %s", why);
+        *which = best < 0 ? 0 : best;
+        return -1;
+    }
+    size_t ahead = fl->feed_at[best]++ + FEED_PREFETCH_ENTRIES;
+    if (ahead < (size_t)fl->feed[best].len / sizeof *e) { /* as the split walk's shards: a record it will dissect */
+        const fp_feed_entry *a = (const fp_feed_entry *)fl->feed[best].buf + ahead;
+        if ((a->shard < 0 || (uint32_t)a->shard == fl->shard) && a->offset < len) {
+            __builtin_prefetch(map + a->offset);
+            __builtin_prefetch(map + a->offset + (a->offset + 64 < len ? 64 : 0));
+        }
+    }
+    fp_record *rec = &fl->pending[best];
+    memset(rec, 0, sizeof *rec);
+    rec->data = map + e->offset;
+    rec->ts_ns = e->ts_ns;
+    rec->has_ts = 1;
+    rec->caplen = e->caplen;
+    rec->wirelen = e->wirelen;
+    rec->linktype = e->linktype;
+    rec->fcs_len = e->fcs_len;
+    *shard = e->shard;
+    *which = best;
+    uint64_t to = e->offset & ~(uint64_t)4095; /* the record's own page stays */
+    if (to >= fl->feed_released[best] + FEED_RELEASE_STEP) {
+        fp_source_release_pages(r->src, map + fl->feed_released[best], map + to);
+        fl->feed_released[best] = to;
+        if (fp_source_lost(r->src)) { /* the pages read since may have read as zeros */
+            memset(err, 0, sizeof *err);
+            err->kind = FP_ERR_TRUNCATED;
+            snprintf(err->message, sizeof err->message, "fed shard: %s", TRUNCATED_WHILE_READ);
+            *which = best;
+            return -1;
+        }
+    }
+    return 1;
+}
+
 /* Feed up to `budget` records to the table (GIL released). Returns PUMP_END when every
  * reader has ended, PUMP_ERROR with the failing reader in *which. A shard keys each record
  * from its first bytes (fp_flow_key_pass) and dissects only its own packets and those the
@@ -357,6 +438,16 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
             }
             rec = &fl->pending[0];
             from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, 0);
+        } else if (fl->feed) { /* keyed by the walk of its range; its Readers have no filter */
+            Py_ssize_t i = 0;
+            int src = feed_next(fl, &i, &shard, err);
+            if (src <= 0) {
+                *pull_rc = FP_PULL_SOURCE_ERROR;
+                *which = i;
+                return src == 0 ? PUMP_END : PUMP_ERROR;
+            }
+            rec = &fl->pending[i];
+            from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
         } else {
             int rc = next_merged(fl, &rec, &from, &dp, pull_rc, which, err, errbuf, errlen);
             if (rc != PUMP_MORE) return rc;
@@ -1628,7 +1719,103 @@ static PyObject *engine_split_state(PyObject *self, PyObject *unused)
     return Py_BuildValue("(sn)", why, (Py_ssize_t)peak);
 }
 
+/* _walk_entries(reader, shards): the first stage of fastpkt.dask's split walk. The records
+ * of a Reader's range (_set_range), not read yet, of a mapped file, as fp_feed_entry bytes
+ * keyed for `shards`, and whether they are the sequential read's: True when the range ended
+ * exactly on its cut (the next range starts on a true record) or at the end of the file, in
+ * both cases without error; (b"", False) when it cannot tell (an error, a record past the
+ * file's end, not mapped): the shards then read the whole file each. */
+static PyObject *engine_walk_entries(PyObject *cls, PyObject *args)
+{
+    PyObject *ro;
+    unsigned int shards;
+    fp_state *st = fp_state_from_type((PyTypeObject *)cls);
+    if (!PyArg_ParseTuple(args, "O!I:_walk_entries", st->Reader_Type, &ro, &shards)) return NULL;
+    fp_reader_obj *r = (fp_reader_obj *)ro;
+    if (shards < 1 || shards > 4096) {
+        PyErr_SetString(PyExc_ValueError, "_walk_entries: shards must be 1..4096");
+        return NULL;
+    }
+    if (r->src == NULL || r->closed || r->is_stream || r->bpf || r->dfilter || r->has_limit || r->deadline_ns ||
+        r->policy == FP_ON_ERROR_SKIP || r->claim_owner || r->frames)
+        return Py_BuildValue("(y#O)", "", (Py_ssize_t)0, Py_False);
+    PyObject *const *rs = &ro;
+    if (fp_readers_claim(rs, 1) < 0) return NULL;
+    fp_feed_entry *e;
+    size_t n;
+    fp_error err;
+    int rc, ok;
+    Py_BEGIN_ALLOW_THREADS
+    rc = fp_split_entries(r->src, shards, r->dissect_flags, &e, &n, &err);
+    ok = rc == 0 && !fp_source_lost(r->src) &&
+         (fp_source_range_exact(r->src) ||
+          (fp_source_position(r->src) >= fp_source_size(r->src) && fp_source_range_clean(r->src)));
+    Py_END_ALLOW_THREADS
+    fp_readers_release(rs, 1);
+    if (rc == -2) return PyErr_NoMemory();
+    PyObject *res = Py_BuildValue("(y#O)", ok && e ? (const char *)e : "", (Py_ssize_t)(ok ? n * sizeof *e : 0),
+                                  ok ? Py_True : Py_False); /* e is NULL for a range without records */
+    free(e);
+    return res;
+}
+
+static void feed_free(fp_flows_obj *fl)
+{
+    for (Py_ssize_t i = 0; fl->feed && i < fl->nreaders; i++) PyBuffer_Release(&fl->feed[i]);
+    PyMem_Free(fl->feed);
+    PyMem_Free(fl->feed_at);
+    PyMem_Free(fl->feed_released);
+    fl->feed = NULL;
+    fl->feed_at = fl->feed_released = NULL;
+}
+
+/* _feed(entries): the second stage. A shard not read yet takes its records from the entries
+ * of each of its Readers' files (bytes-like, fp_feed_entry, every record of the file in file
+ * order, as _walk_entries gives them range by range), merged by time as its Readers would be,
+ * instead of reading the files: the records it keeps and those the key pass declined are read
+ * from the Readers' mappings, the others only move its clock and counters. */
+static PyObject *engine_feed(PyObject *self, PyObject *arg)
+{
+    fp_flows_obj *fl = FL(self);
+    if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) != fl->nreaders) {
+        PyErr_SetString(PyExc_TypeError, "_feed takes a tuple of entries per Reader");
+        return NULL;
+    }
+    if (fl->mode != MODE_NEW || fl->busy || fl->split || fl->feed || fl->live) {
+        PyErr_SetString(PyExc_ValueError, "_feed needs an engine not read yet");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        fp_reader_obj *r = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, i);
+        size_t len;
+        if (r->src == NULL || r->closed || r->bpf || r->dfilter || r->has_limit || r->deadline_ns || r->frames ||
+            fp_source_mapping(r->src, &len) == NULL) {
+            PyErr_SetString(PyExc_ValueError, "_feed needs unread Readers of mapped files without filters or count");
+            return NULL;
+        }
+    }
+    fl->feed = PyMem_Calloc((size_t)fl->nreaders, sizeof *fl->feed);
+    fl->feed_at = PyMem_Calloc((size_t)fl->nreaders, sizeof *fl->feed_at);
+    fl->feed_released = PyMem_Calloc((size_t)fl->nreaders, sizeof *fl->feed_released);
+    if (!fl->feed || !fl->feed_at || !fl->feed_released) {
+        feed_free(fl);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) { /* a view never filled releases as a no-op */
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(arg, i), &fl->feed[i], PyBUF_C_CONTIGUOUS) < 0 ||
+            fl->feed[i].len % (Py_ssize_t)sizeof(fp_feed_entry)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "_feed: entries of 32 bytes each");
+            feed_free(fl);
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 #define ENGINE_MERGE_METHOD                                                                        \
+    {"_walk_entries", engine_walk_entries, METH_VARARGS | METH_CLASS,                              \
+     "_walk_entries(reader, shards): (entries of the Reader's range, whether they are exact)."},   \
+    {"_feed", engine_feed, METH_O, "_feed(entries): take the records from each file's entries."},  \
     {"_split_walk", engine_split_walk, METH_VARARGS | METH_CLASS,                                  \
      "_split_walk(shards, chunk_bytes, window): the shards take their records from one split walk."}, \
     {"_split_leave", engine_split_leave, METH_NOARGS, "_split_leave(): this shard reads no more."}, \
@@ -1680,6 +1867,7 @@ static void flows_dealloc(PyObject *self)
         fp_split_leave(fl->split, fl->shard);
         fp_split_unref(fl->split);
     }
+    feed_free(fl);
     fp_stream_engine_free(fl->eng);
     if (fl->hellos) fp_hello_tracker_free(fl->hellos);
     free(fl->hellos);

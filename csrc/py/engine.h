@@ -73,5 +73,20 @@ int fp_split_is_abandoned(fp_split *w); /* for any reason */
  * Shard i's thread. */
 uint64_t fp_split_position(fp_split *w, uint32_t i);
 void fp_split_unref(fp_split *w);
+/* The split walk in two stages (fastpkt.dask): a task walks one record-aligned range of a
+ * mapped capture into entries, another feeds a shard's engine from every range's entries
+ * (engine.c, _feed). An entry is a record's place in the file, what the table needs of its
+ * header and the key pass's shard (-1: declined); 32 bytes, numpy's FEED_DTYPE. */
+typedef struct {
+    uint64_t offset;         /* of the record's data in the file */
+    int64_t ts_ns;
+    uint32_t caplen, wirelen, linktype;
+    uint8_t fcs_len, pad;
+    int16_t shard;
+} fp_feed_entry;
+/* The records s delivers (a range set on it) as entries in *out (malloc'd, *n of them), keyed
+ * for `shards` with the Readers' dissection flags; no lock, no GIL. 0; -1 with *err (the
+ * source's error: the range is not walked); -2 out of memory. */
+int fp_split_entries(fp_source *s, uint32_t shards, int flags, fp_feed_entry **out, size_t *n, fp_error *err);
 
 #endif

@@ -481,3 +481,59 @@ uint64_t fp_split_position(fp_split *w, uint32_t i)
     pthread_mutex_unlock(&w->mu);
     return pos;
 }
+
+int fp_split_entries(fp_source *s, uint32_t shards, int flags, fp_feed_entry **out, size_t *n, fp_error *err)
+{
+    size_t map_len, cap = 0;
+    const uint8_t *map = fp_source_mapping(s, &map_len);
+    fp_feed_entry *e = NULL;
+    *out = NULL;
+    *n = 0;
+    if (map == NULL) {
+        memset(err, 0, sizeof *err);
+        err->kind = FP_ERR_FORMAT;
+        snprintf(err->message, sizeof err->message, "not a mapped file");
+        return -1;
+    }
+    for (;;) {
+        fp_record rec;
+        int rc = fp_source_next(s, &rec, err);
+        if (rc == 0) break;
+        if (rc != 1) {
+            free(e);
+            *n = 0;
+            return -1;
+        }
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 4096;
+            fp_feed_entry *g = realloc(e, c * sizeof *g);
+            if (g == NULL) {
+                free(e);
+                *n = 0;
+                return -2;
+            }
+            e = g;
+            cap = c;
+        }
+        if (rec.data < map || rec.caplen > map_len || (size_t)(rec.data - map) > map_len - rec.caplen) {
+            free(e); /* a record copied out of the mapping: no offset gives it back */
+            *n = 0;
+            memset(err, 0, sizeof *err);
+            err->kind = FP_ERR_FORMAT;
+            snprintf(err->message, sizeof err->message, "a record outside the file's mapping");
+            return -1;
+        }
+        fp_feed_entry *x = &e[(*n)++];
+        x->offset = (uint64_t)(rec.data - map);
+        x->ts_ns = rec.ts_ns;
+        x->caplen = rec.caplen;
+        x->wirelen = rec.wirelen;
+        x->linktype = rec.linktype;
+        x->fcs_len = rec.fcs_len;
+        x->pad = 0;
+        x->shard = (int16_t)fp_flow_key_pass(rec.data, rec.caplen, rec.linktype, flags | FP_DISSECT_FCS(rec.fcs_len),
+                                            shards);
+    }
+    *out = e;
+    return 0;
+}
