@@ -197,9 +197,11 @@ _KINDS: dict[str, tuple[Any, str]] = {
 }
 
 
-#: Local files are walked in two stages (ranges into entries, shards fed them); False: every
-#: shard reads every byte of every file, as before (for measurements).
-TWO_STAGE = True
+#: From this many shards up, local files are walked in two stages (ranges into entries, shards
+#: fed them); with fewer, every shard reads every byte of every file. On one machine with the
+#: capture in the page cache two stages took more CPU at 2 and 4 shards and the same at 8
+#: (docs/DESIGN.md, "Dask"), while the whole-file walk they save grows with every shard.
+TWO_STAGE_MIN_SHARDS = 8
 
 #: A shard is fed only while every file's entries (32 bytes a record) fit in this fraction
 #: of its max_memory (fastpkt.DEFAULT_MAX_MEMORY when not given: 8M records): they are held
@@ -333,7 +335,7 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
     else:
         column = _KINDS[kind][1]
         walks: Any = None
-        if TWO_STAGE and all(_is_local(p) for p in paths) and options.get("filter") is None and \
+        if n >= TWO_STAGE_MIN_SHARDS and all(_is_local(p) for p in paths) and options.get("filter") is None and \
                 options.get("display_filter") is None:
             local = [p[len("file://"):] if p.startswith("file://") else p for p in paths]
             walks = []

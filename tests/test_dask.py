@@ -230,6 +230,7 @@ def ranged(monkeypatch, size=4096):
     from fastpkt import parallel
 
     monkeypatch.setattr(parallel, "RANGE_BYTES", size)  # many ranges on small files
+    monkeypatch.setattr(fpd, "TWO_STAGE_MIN_SHARDS", 2)  # the engines in two stages from 2 shards
 
 
 def fixtures_all():
@@ -461,6 +462,21 @@ def test_cut_and_corrupt_files_fail_like_one_engine(tmp_path, monkeypatch):
             assert isinstance(want, tuple), (paths, kind)
             got = outcome(lambda: getattr(fpd, kind)(paths, npartitions=2).compute(scheduler="sync"))
             assert got == want
+
+
+def walked_in_stages(ddf) -> bool:
+    return any(str(k).startswith("_walk") for k in dict(ddf.__dask_graph__()))
+
+
+def test_two_stages_from_eight_shards(captures):
+    """By default the engines run in two stages from TWO_STAGE_MIN_SHARDS shards up, below it
+    every shard reads every file; both give one engine's rows."""
+    assert fpd.TWO_STAGE_MIN_SHARDS == 8
+    assert not walked_in_stages(fpd.flows(captures, npartitions=7))
+    ddf = fpd.flows(captures, npartitions=8)
+    assert walked_in_stages(ddf)
+    want = fp.flows(captures, workers=1).to_pandas()
+    assert plain(ddf.compute(scheduler="sync").sort_values("flow_id")).equals(plain(want.sort_values("flow_id")))
 
 
 def test_fed_entries_checked():
