@@ -16,6 +16,7 @@
 #define ADDR_SLOTS 4096u /* power of two */
 #define INT_SLOTS 4096u
 #define INT_MAX_CACHED (1u << 30) /* one 30-bit digit: every object the same size */
+#define SMALL_INTS 256u /* CPython's own cached ints, referenced here so a hit makes no call */
 
 typedef struct {
     uint32_t key[4];
@@ -52,6 +53,7 @@ struct fp_hotcache {
     ip4_slot ip4[FIELDS_SLOTS];
     port_slot ports[FIELDS_SLOTS];
     ip6_slot ip6[FIELDS6_SLOTS];
+    PyObject *small[SMALL_INTS];
     size_t addr_n, addr_bytes, int_n, field_n, field_bytes;
     uint64_t addr_hits, addr_misses, int_hits, int_misses, field_hits, field_misses;
 };
@@ -59,8 +61,11 @@ struct fp_hotcache {
 static struct fp_hotcache *hotcache(fp_state *st)
 {
     if (__builtin_expect(st->hot != NULL, 1)) return st->hot;
-    st->hot = PyMem_Calloc(1, sizeof *st->hot);
-    return st->hot;
+    struct fp_hotcache *c = PyMem_Calloc(1, sizeof *st->hot);
+    if (c == NULL) return NULL;
+    for (unsigned i = 0; i < SMALL_INTS; i++) c->small[i] = PyLong_FromLong((long)i); /* never fails */
+    st->hot = c;
+    return c;
 }
 
 static size_t str_bytes(PyObject *s) { return sizeof(PyASCIIObject) + (size_t)PyUnicode_GET_LENGTH(s) + 1; }
@@ -95,16 +100,13 @@ PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len)
     return str;
 }
 
-PyObject *fp_hot_uint(fp_state *st, uint32_t v)
+/* fp_hot_uint's miss: a new int, which replaces the slot's (none past one digit). */
+static __attribute__((noinline)) PyObject *hot_uint_miss(fp_state *st, uint32_t v)
 {
     struct fp_hotcache *c;
-    if (v < 256 || v >= INT_MAX_CACHED || (c = hotcache(st)) == NULL) /* CPython caches < 257 */
-        return PyLong_FromUnsignedLong(v);
+    if (v >= INT_MAX_CACHED || (c = hotcache(st)) == NULL) return PyLong_FromUnsignedLong(v);
+    if (v < SMALL_INTS) return Py_NewRef(c->small[v]); /* the table was made just now */
     int_slot *s = &c->ints[v & (INT_SLOTS - 1)];
-    if (s->obj != NULL && s->key == v) {
-        c->int_hits++;
-        return Py_NewRef(s->obj);
-    }
     c->int_misses++;
     PyObject *o = PyLong_FromUnsignedLong(v);
     if (o == NULL) return NULL;
@@ -113,6 +115,22 @@ PyObject *fp_hot_uint(fp_state *st, uint32_t v)
     s->key = v;
     s->obj = Py_NewRef(o);
     return o;
+}
+
+/* The hit alone, small enough for the link-time optimiser to inline into the per-packet fill
+ * (the miss's register saves and calls stay out of line). */
+PyObject *fp_hot_uint(fp_state *st, uint32_t v)
+{
+    struct fp_hotcache *c = st->hot;
+    if (__builtin_expect(c != NULL, 1)) {
+        if (v < SMALL_INTS) return Py_NewRef(c->small[v]);
+        int_slot *s = &c->ints[v & (INT_SLOTS - 1)];
+        if (s->obj != NULL && s->key == v) { /* keys are all below INT_MAX_CACHED */
+            c->int_hits++;
+            return Py_NewRef(s->obj);
+        }
+    }
+    return hot_uint_miss(st, v);
 }
 
 static size_t obj_bytes(PyObject *o) { return PyUnicode_Check(o) ? str_bytes(o) : sizeof(PyLongObject); }
@@ -173,7 +191,10 @@ static void make_ports(fp_state *st, const uint8_t *hdr, PyObject **made)
 
 int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
-    if (hotcache(st) == NULL) return -1;
+    if (hotcache(st) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     uint32_t key[3] = {0, 0, hdr[9]};
     memcpy(key, hdr + 12, 8);
     FIELDS_LOOKUP(st, st->hot->ip4, FIELDS_SLOTS, key, 3, 3, out, make_ip_fields(st, hdr, 12, 4, hdr[9], made));
@@ -181,19 +202,43 @@ int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
 
 int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out)
 {
-    if (hotcache(st) == NULL) return -1;
+    if (hotcache(st) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     uint32_t key[9];
     memcpy(key, hdr + 8, 32);
     key[8] = proto;
     FIELDS_LOOKUP(st, st->hot->ip6, FIELDS6_SLOTS, key, 9, 3, out, make_ip_fields(st, hdr, 8, 16, proto, made));
 }
 
-int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
+static __attribute__((noinline)) int port_fields_miss(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
-    if (hotcache(st) == NULL) return -1;
+    if (hotcache(st) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     uint32_t key[1];
     memcpy(key, hdr, 4);
     FIELDS_LOOKUP(st, st->hot->ports, FIELDS_SLOTS, key, 1, 2, out, make_ports(st, hdr, made));
+}
+
+/* The hit alone (FIELDS_LOOKUP's slot and compare), inlined into the fill as fp_hot_uint's. */
+int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
+{
+    struct fp_hotcache *c = st->hot;
+    if (__builtin_expect(c != NULL, 1)) {
+        uint32_t key;
+        memcpy(&key, hdr, 4);
+        const port_slot *s = &c->ports[(key * 0x9e3779b1u >> 16) & (FIELDS_SLOTS - 1)];
+        if (s->obj[0] != NULL && s->key[0] == key) {
+            c->field_hits++;
+            out[0] = Py_NewRef(s->obj[0]);
+            out[1] = Py_NewRef(s->obj[1]);
+            return 0;
+        }
+    }
+    return port_fields_miss(st, hdr, out);
 }
 
 void fp_hotcache_free(fp_state *st)
@@ -210,6 +255,7 @@ void fp_hotcache_free(fp_state *st)
     for (unsigned i = 0; i < ADDR_SLOTS; i++)
         if (c->addr[i].len) Py_DECREF(c->addr[i].str);
     for (unsigned i = 0; i < INT_SLOTS; i++) Py_XDECREF(c->ints[i].obj);
+    for (unsigned i = 0; i < SMALL_INTS; i++) Py_XDECREF(c->small[i]);
     PyMem_Free(c);
 }
 
