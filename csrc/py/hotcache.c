@@ -8,55 +8,10 @@
  * most its slot count of objects whatever the capture (bound tested with
  * _hot_cache_info()), and a capture of distinct values only costs the misses. Values are
  * immutable str and int, so sharing them is invisible to users. Module state, GIL held. */
-#include "pyfp.h"
+#include "hotcache.h"
 #include "../dissect/cursor.h"
 
 #include <string.h>
-
-#define ADDR_SLOTS 4096u /* power of two */
-#define INT_SLOTS 4096u
-#define INT_MAX_CACHED (1u << 30) /* one 30-bit digit: every object the same size */
-#define SMALL_INTS 256u /* CPython's own cached ints, referenced here so a hit makes no call */
-
-typedef struct {
-    uint32_t key[4];
-    uint32_t len; /* 4 or 16; 0 for an empty slot */
-    PyObject *str;
-} addr_slot;
-
-typedef struct {
-    uint32_t key;
-    PyObject *obj; /* NULL for an empty slot */
-} int_slot;
-
-/* A hot view's field objects (packet.c) keyed by the header bytes they are read from: IPv4
- * src, dst, protocol; IPv6 src, dst and the upper protocol; a port pair. The views take their
- * own references (no tuple between: one table line per view, no object more to touch). */
-#define FIELDS_SLOTS 4096u
-#define FIELDS6_SLOTS 1024u
-typedef struct {
-    uint32_t key[3];
-    PyObject *obj[3]; /* obj[0] NULL for an empty slot */
-} ip4_slot;
-typedef struct {
-    uint32_t key[9];
-    PyObject *obj[3];
-} ip6_slot;
-typedef struct {
-    uint32_t key[1];
-    PyObject *obj[2];
-} port_slot;
-
-struct fp_hotcache {
-    addr_slot addr[ADDR_SLOTS];
-    int_slot ints[INT_SLOTS];
-    ip4_slot ip4[FIELDS_SLOTS];
-    port_slot ports[FIELDS_SLOTS];
-    ip6_slot ip6[FIELDS6_SLOTS];
-    PyObject *small[SMALL_INTS];
-    size_t addr_n, addr_bytes, int_n, field_n, field_bytes;
-    uint64_t addr_hits, addr_misses, int_hits, int_misses, field_hits, field_misses;
-};
 
 static struct fp_hotcache *hotcache(fp_state *st)
 {
@@ -101,7 +56,7 @@ PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len)
 }
 
 /* fp_hot_uint's miss: a new int, which replaces the slot's (none past one digit). */
-static __attribute__((noinline)) PyObject *hot_uint_miss(fp_state *st, uint32_t v)
+PyObject *fp_hot_uint_miss(fp_state *st, uint32_t v)
 {
     struct fp_hotcache *c;
     if (v >= INT_MAX_CACHED || (c = hotcache(st)) == NULL) return PyLong_FromUnsignedLong(v);
@@ -117,39 +72,15 @@ static __attribute__((noinline)) PyObject *hot_uint_miss(fp_state *st, uint32_t 
     return o;
 }
 
-/* The hit alone, small enough for the link-time optimiser to inline into the per-packet fill
- * (the miss's register saves and calls stay out of line). */
-PyObject *fp_hot_uint(fp_state *st, uint32_t v)
-{
-    struct fp_hotcache *c = st->hot;
-    if (__builtin_expect(c != NULL, 1)) {
-        if (v < SMALL_INTS) return Py_NewRef(c->small[v]);
-        int_slot *s = &c->ints[v & (INT_SLOTS - 1)];
-        if (s->obj != NULL && s->key == v) { /* keys are all below INT_MAX_CACHED */
-            c->int_hits++;
-            return Py_NewRef(s->obj);
-        }
-    }
-    return hot_uint_miss(st, v);
-}
-
 static size_t obj_bytes(PyObject *o) { return PyUnicode_Check(o) ? str_bytes(o) : sizeof(PyLongObject); }
 
-/* Look `key` (n words) up in a table of `slots` slots of type `slot_t`, whose n_obj objects are
- * made by the statement `make` (filling `made[]`, or leaving made[0] NULL with an exception) on
- * a miss, replacing the slot's. Sets out[] to new references; 0, or -1 with an exception. */
+/* FIELDS_HIT, then on a miss the n_obj objects made by the statement `make` (filling `made[]`,
+ * or leaving made[0] NULL with an exception) replace the slot's. Sets out[] to new
+ * references; 0, or -1 with an exception. */
 #define FIELDS_LOOKUP(st, table, slots, key, n, n_obj, out, make)                                 \
     do {                                                                                           \
         struct fp_hotcache *c_ = (st)->hot;                                                        \
-        uint32_t h_ = 0, diff_ = 0;                                                                \
-        for (unsigned i_ = 0; i_ < (n); i_++) h_ = (h_ ^ (key)[i_]) * 0x9e3779b1u;                 \
-        __typeof__(&(table)[0]) s_ = &(table)[(h_ >> 16) & ((slots) - 1)];                         \
-        for (unsigned i_ = 0; i_ < (n); i_++) diff_ |= s_->key[i_] ^ (key)[i_];                    \
-        if (s_->obj[0] != NULL && diff_ == 0) {                                                    \
-            c_->field_hits++;                                                                      \
-            for (int k_ = 0; k_ < (n_obj); k_++) (out)[k_] = Py_NewRef(s_->obj[k_]);               \
-            return 0;                                                                              \
-        }                                                                                          \
+        FIELDS_HIT(c_, table, slots, key, n, n_obj, out)                                           \
         c_->field_misses++;                                                                        \
         PyObject *made[3] = {NULL, NULL, NULL};                                                    \
         make;                                                                                      \
@@ -189,7 +120,8 @@ static void make_ports(fp_state *st, const uint8_t *hdr, PyObject **made)
     if (made[1] == NULL) Py_CLEAR(made[0]);
 }
 
-int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
+/* The misses of hotcache.h's hits. */
+int fp_hot_ip4_fields_miss(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
     if (hotcache(st) == NULL) {
         PyErr_NoMemory();
@@ -200,7 +132,7 @@ int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
     FIELDS_LOOKUP(st, st->hot->ip4, FIELDS_SLOTS, key, 3, 3, out, make_ip_fields(st, hdr, 12, 4, hdr[9], made));
 }
 
-int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out)
+int fp_hot_ip6_fields_miss(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out)
 {
     if (hotcache(st) == NULL) {
         PyErr_NoMemory();
@@ -212,7 +144,7 @@ int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject
     FIELDS_LOOKUP(st, st->hot->ip6, FIELDS6_SLOTS, key, 9, 3, out, make_ip_fields(st, hdr, 8, 16, proto, made));
 }
 
-static __attribute__((noinline)) int port_fields_miss(fp_state *st, const uint8_t *hdr, PyObject **out)
+int fp_hot_port_fields_miss(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
     if (hotcache(st) == NULL) {
         PyErr_NoMemory();
@@ -221,24 +153,6 @@ static __attribute__((noinline)) int port_fields_miss(fp_state *st, const uint8_
     uint32_t key[1];
     memcpy(key, hdr, 4);
     FIELDS_LOOKUP(st, st->hot->ports, FIELDS_SLOTS, key, 1, 2, out, make_ports(st, hdr, made));
-}
-
-/* The hit alone (FIELDS_LOOKUP's slot and compare), inlined into the fill as fp_hot_uint's. */
-int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
-{
-    struct fp_hotcache *c = st->hot;
-    if (__builtin_expect(c != NULL, 1)) {
-        uint32_t key;
-        memcpy(&key, hdr, 4);
-        const port_slot *s = &c->ports[(key * 0x9e3779b1u >> 16) & (FIELDS_SLOTS - 1)];
-        if (s->obj[0] != NULL && s->key[0] == key) {
-            c->field_hits++;
-            out[0] = Py_NewRef(s->obj[0]);
-            out[1] = Py_NewRef(s->obj[1]);
-            return 0;
-        }
-    }
-    return port_fields_miss(st, hdr, out);
 }
 
 void fp_hotcache_free(fp_state *st)

@@ -8,6 +8,7 @@
  * This file holds the base type, the generic field getters and the registration;
  * each protocol's fields are in its layer_*.c. */
 #include "build.h"
+#include "hotcache.h"
 
 #include <stdio.h>
 #include <string.h>

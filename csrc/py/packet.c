@@ -1,6 +1,7 @@
 /* Packet: one record, its dissection and a private copy of its bytes in a single
  * var-sized object. Layer attributes return views (FpLayer) over those bytes. */
 #include "build.h"
+#include "hotcache.h"
 
 #include <stddef.h>
 #include <structmember.h>
