@@ -101,6 +101,35 @@ def test_repeated_values_are_shared(tmp_path):
     assert sum(after[k] - before[k] for k in ("address_hits", "field_hits")) >= 49
 
 
+def test_small_int_references_balance(tmp_path):
+    """Values below 256 (lengths, ports, TTLs) are CPython's own ints, referenced by the hot
+    table and handed out with a reference each: reading them from many packets, keeping some
+    and dropping all leaves each int's reference count where it was."""
+    a, b = socket.inet_pton(socket.AF_INET, "192.0.2.1"), socket.inet_pton(socket.AF_INET, "198.51.100.7")
+    frames = [_udp4(a, b, 53, 100 + i % 7, b"z" * (i % 5)) for i in range(400)]
+    _pcap(tmp_path / "small.pcap", frames)
+    list(fp.open(tmp_path / "small.pcap"))  # the tables exist before counting
+    lens = sorted({len(f) for f in frames})
+    ints = lens + [53, 64] + [100 + k for k in range(7)]
+    assert max(ints) < 256
+    gc.collect()
+    gc.disable()
+    try:
+        before = [sys.getrefcount(v) for v in ints]
+        kept = []
+        for pkt in fp.open(tmp_path / "small.pcap"):
+            got = (pkt.wirelen, pkt.udp.sport, pkt.udp.dport, pkt.ip.ttl, pkt.sport, pkt.dport)
+            assert got[0] in lens and got[1:3] == got[4:] and got[3] == 64
+            if pkt.udp.dport == 101:
+                kept.append((pkt, got))
+        assert len(kept) == 400 // 7 + (400 % 7 > 1)
+        assert all(pkt.wirelen == got[0] for pkt, got in kept)
+        del kept, pkt, got
+        assert [sys.getrefcount(v) for v in ints] == before
+    finally:
+        gc.enable()
+
+
 def test_views_kept_after_reader_moves_on_closes_and_file_goes(tmp_path):
     frames = _many_frames(300, seed=3)
     path = tmp_path / "keep.pcap"

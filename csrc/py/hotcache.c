@@ -8,59 +8,19 @@
  * most its slot count of objects whatever the capture (bound tested with
  * _hot_cache_info()), and a capture of distinct values only costs the misses. Values are
  * immutable str and int, so sharing them is invisible to users. Module state, GIL held. */
-#include "pyfp.h"
+#include "hotcache.h"
 #include "../dissect/cursor.h"
 
 #include <string.h>
 
-#define ADDR_SLOTS 4096u /* power of two */
-#define INT_SLOTS 4096u
-#define INT_MAX_CACHED (1u << 30) /* one 30-bit digit: every object the same size */
-
-typedef struct {
-    uint32_t key[4];
-    uint32_t len; /* 4 or 16; 0 for an empty slot */
-    PyObject *str;
-} addr_slot;
-
-typedef struct {
-    uint32_t key;
-    PyObject *obj; /* NULL for an empty slot */
-} int_slot;
-
-/* A hot view's field objects (packet.c) keyed by the header bytes they are read from: IPv4
- * src, dst, protocol; IPv6 src, dst and the upper protocol; a port pair. The views take their
- * own references (no tuple between: one table line per view, no object more to touch). */
-#define FIELDS_SLOTS 4096u
-#define FIELDS6_SLOTS 1024u
-typedef struct {
-    uint32_t key[3];
-    PyObject *obj[3]; /* obj[0] NULL for an empty slot */
-} ip4_slot;
-typedef struct {
-    uint32_t key[9];
-    PyObject *obj[3];
-} ip6_slot;
-typedef struct {
-    uint32_t key[1];
-    PyObject *obj[2];
-} port_slot;
-
-struct fp_hotcache {
-    addr_slot addr[ADDR_SLOTS];
-    int_slot ints[INT_SLOTS];
-    ip4_slot ip4[FIELDS_SLOTS];
-    port_slot ports[FIELDS_SLOTS];
-    ip6_slot ip6[FIELDS6_SLOTS];
-    size_t addr_n, addr_bytes, int_n, field_n, field_bytes;
-    uint64_t addr_hits, addr_misses, int_hits, int_misses, field_hits, field_misses;
-};
-
 static struct fp_hotcache *hotcache(fp_state *st)
 {
     if (__builtin_expect(st->hot != NULL, 1)) return st->hot;
-    st->hot = PyMem_Calloc(1, sizeof *st->hot);
-    return st->hot;
+    struct fp_hotcache *c = PyMem_Calloc(1, sizeof *st->hot);
+    if (c == NULL) return NULL;
+    for (unsigned i = 0; i < SMALL_INTS; i++) c->small[i] = PyLong_FromLong((long)i); /* never fails */
+    st->hot = c;
+    return c;
 }
 
 static size_t str_bytes(PyObject *s) { return sizeof(PyASCIIObject) + (size_t)PyUnicode_GET_LENGTH(s) + 1; }
@@ -95,16 +55,13 @@ PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len)
     return str;
 }
 
-PyObject *fp_hot_uint(fp_state *st, uint32_t v)
+/* fp_hot_uint's miss: a new int, which replaces the slot's (none past one digit). */
+PyObject *fp_hot_uint_miss(fp_state *st, uint32_t v)
 {
     struct fp_hotcache *c;
-    if (v < 256 || v >= INT_MAX_CACHED || (c = hotcache(st)) == NULL) /* CPython caches < 257 */
-        return PyLong_FromUnsignedLong(v);
+    if (v >= INT_MAX_CACHED || (c = hotcache(st)) == NULL) return PyLong_FromUnsignedLong(v);
+    if (v < SMALL_INTS) return Py_NewRef(c->small[v]); /* the table was made just now */
     int_slot *s = &c->ints[v & (INT_SLOTS - 1)];
-    if (s->obj != NULL && s->key == v) {
-        c->int_hits++;
-        return Py_NewRef(s->obj);
-    }
     c->int_misses++;
     PyObject *o = PyLong_FromUnsignedLong(v);
     if (o == NULL) return NULL;
@@ -117,21 +74,13 @@ PyObject *fp_hot_uint(fp_state *st, uint32_t v)
 
 static size_t obj_bytes(PyObject *o) { return PyUnicode_Check(o) ? str_bytes(o) : sizeof(PyLongObject); }
 
-/* Look `key` (n words) up in a table of `slots` slots of type `slot_t`, whose n_obj objects are
- * made by the statement `make` (filling `made[]`, or leaving made[0] NULL with an exception) on
- * a miss, replacing the slot's. Sets out[] to new references; 0, or -1 with an exception. */
+/* FIELDS_HIT, then on a miss the n_obj objects made by the statement `make` (filling `made[]`,
+ * or leaving made[0] NULL with an exception) replace the slot's. Sets out[] to new
+ * references; 0, or -1 with an exception. */
 #define FIELDS_LOOKUP(st, table, slots, key, n, n_obj, out, make)                                 \
     do {                                                                                           \
         struct fp_hotcache *c_ = (st)->hot;                                                        \
-        uint32_t h_ = 0, diff_ = 0;                                                                \
-        for (unsigned i_ = 0; i_ < (n); i_++) h_ = (h_ ^ (key)[i_]) * 0x9e3779b1u;                 \
-        __typeof__(&(table)[0]) s_ = &(table)[(h_ >> 16) & ((slots) - 1)];                         \
-        for (unsigned i_ = 0; i_ < (n); i_++) diff_ |= s_->key[i_] ^ (key)[i_];                    \
-        if (s_->obj[0] != NULL && diff_ == 0) {                                                    \
-            c_->field_hits++;                                                                      \
-            for (int k_ = 0; k_ < (n_obj); k_++) (out)[k_] = Py_NewRef(s_->obj[k_]);               \
-            return 0;                                                                              \
-        }                                                                                          \
+        FIELDS_HIT(c_, table, slots, key, n, n_obj, out)                                           \
         c_->field_misses++;                                                                        \
         PyObject *made[3] = {NULL, NULL, NULL};                                                    \
         make;                                                                                      \
@@ -171,26 +120,36 @@ static void make_ports(fp_state *st, const uint8_t *hdr, PyObject **made)
     if (made[1] == NULL) Py_CLEAR(made[0]);
 }
 
-int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
+/* The misses of hotcache.h's hits. */
+int fp_hot_ip4_fields_miss(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
-    if (hotcache(st) == NULL) return -1;
+    if (hotcache(st) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     uint32_t key[3] = {0, 0, hdr[9]};
     memcpy(key, hdr + 12, 8);
     FIELDS_LOOKUP(st, st->hot->ip4, FIELDS_SLOTS, key, 3, 3, out, make_ip_fields(st, hdr, 12, 4, hdr[9], made));
 }
 
-int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out)
+int fp_hot_ip6_fields_miss(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out)
 {
-    if (hotcache(st) == NULL) return -1;
+    if (hotcache(st) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     uint32_t key[9];
     memcpy(key, hdr + 8, 32);
     key[8] = proto;
     FIELDS_LOOKUP(st, st->hot->ip6, FIELDS6_SLOTS, key, 9, 3, out, make_ip_fields(st, hdr, 8, 16, proto, made));
 }
 
-int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out)
+int fp_hot_port_fields_miss(fp_state *st, const uint8_t *hdr, PyObject **out)
 {
-    if (hotcache(st) == NULL) return -1;
+    if (hotcache(st) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     uint32_t key[1];
     memcpy(key, hdr, 4);
     FIELDS_LOOKUP(st, st->hot->ports, FIELDS_SLOTS, key, 1, 2, out, make_ports(st, hdr, made));
@@ -210,6 +169,7 @@ void fp_hotcache_free(fp_state *st)
     for (unsigned i = 0; i < ADDR_SLOTS; i++)
         if (c->addr[i].len) Py_DECREF(c->addr[i].str);
     for (unsigned i = 0; i < INT_SLOTS; i++) Py_XDECREF(c->ints[i].obj);
+    for (unsigned i = 0; i < SMALL_INTS; i++) Py_XDECREF(c->small[i]);
     PyMem_Free(c);
 }
 

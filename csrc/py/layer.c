@@ -8,6 +8,7 @@
  * This file holds the base type, the generic field getters and the registration;
  * each protocol's fields are in its layer_*.c. */
 #include "build.h"
+#include "hotcache.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,16 @@ const char *const fp_layer_names[FP_L_COUNT] = {
     [FP_L_DNS] = "DNS",   [FP_L_HTTP] = "HTTP", [FP_L_TLS] = "TLS",
 };
 
+/* A view of its own block (fp_layer_new, a builder): its references, its node, its block.
+ * Out of line, as the loop's views are embedded: fp_layer_dealloc saves no registers then. */
+static __attribute__((noinline)) void layer_free(PyObject *self, PyTypeObject *tp)
+{
+    Py_XDECREF(LAYER(self)->pkt);
+    if (LAYER(self)->b) fp_bnode_free(LAYER(self));
+    tp->tp_free(self); /* PyObject_Free (fp_layer_new's PyObject_Malloc), or the GC's */
+    Py_DECREF(tp);
+}
+
 void fp_layer_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -54,10 +65,7 @@ void fp_layer_dealloc(PyObject *self)
         Py_DECREF(LAYER(self)->pkt);
         return;
     }
-    Py_XDECREF(LAYER(self)->pkt);
-    if (LAYER(self)->b) fp_bnode_free(LAYER(self));
-    tp->tp_free(self); /* PyObject_Free (fp_layer_new's PyObject_Malloc), or the GC's */
-    Py_DECREF(tp);
+    layer_free(self, tp);
 }
 
 /* A view from the packet's own views[]: the one already out for this layer, or a free

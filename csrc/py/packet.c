@@ -1,6 +1,7 @@
 /* Packet: one record, its dissection and a private copy of its bytes in a single
  * var-sized object. Layer attributes return views (FpLayer) over those bytes. */
 #include "build.h"
+#include "hotcache.h"
 
 #include <stddef.h>
 #include <structmember.h>
@@ -140,7 +141,7 @@ static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp
  * reference to the packet until one outlives it (packet_dealloc). A reused block (parked in
  * its Reader) still holds the previous packet's views (packet_hot_slot). 0, or -1 with an
  * exception (the caller drops the packet). */
-static int packet_hot_fill(FpPacket *p)
+static inline __attribute__((always_inline)) int packet_hot_fill_inline(FpPacket *p)
 {
     fp_state *st = p->st;
     PyObject *wirelen = fp_hot_uint(st, p->wire ? p->wire->wirelen : p->wirelen);
@@ -158,6 +159,10 @@ static int packet_hot_fill(FpPacket *p)
     if (rc < 0) return -1;
     return packet_flat_borrow(p, whole) ? 0 : packet_flat_fill(p);
 }
+
+/* The fill of the other makers (copies, views made outside a Reader's iteration,
+ * reassembled datagrams); a Reader's iteration has it inlined (packet_from_reader). */
+static int packet_hot_fill(FpPacket *p) { return packet_hot_fill_inline(p); }
 
 void fp_packet_hot_views_edited(FpPacket *p)
 {
@@ -265,7 +270,7 @@ static FpPacket *packet_from_reader(fp_state *st, fp_reader_obj *r, const fp_rec
     p->opts_len = rec->opts_len;
     p->opts_big_endian = rec->opts_big_endian;
     fp_dissect_ex(p->data, rec->caplen, rec->wirelen, rec->linktype, flags, &p->d);
-    if (packet_hot_fill(p) < 0) Py_CLEAR(p);
+    if (packet_hot_fill_inline(p) < 0) Py_CLEAR(p);
     return p;
 }
 
@@ -378,6 +383,23 @@ static int packet_park(FpPacket *p)
     return 1;
 }
 
+/* A packet's references and block, once nothing holds it and it did not park. Out of line:
+ * the loop's packets park, and packet_dealloc without this saves no registers. */
+static __attribute__((noinline)) void packet_release(FpPacket *p, PyTypeObject *tp)
+{
+    packet_hot_release(p);
+    if (p->owner) {
+        if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);
+        Py_DECREF(p->owner);
+    }
+    Py_XDECREF(p->edit);
+    if (p->wire) {
+        Py_DECREF(p->wire->frames);
+        PyMem_Free(p->wire);
+    }
+    packet_free_block(p, tp);
+}
+
 static void packet_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
@@ -400,17 +422,7 @@ static void packet_dealloc(PyObject *self)
         return;
     }
     if (packet_park(p)) return;
-    packet_hot_release(p);
-    if (p->owner) {
-        if (p->owner_is_reader) fp_reader_unexport((fp_reader_obj *)p->owner);
-        Py_DECREF(p->owner);
-    }
-    Py_XDECREF(p->edit);
-    if (p->wire) {
-        Py_DECREF(p->wire->frames);
-        PyMem_Free(p->wire);
-    }
-    packet_free_block(p, tp);
+    packet_release(p, tp);
 }
 
 static PyObject *packet_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)

@@ -236,17 +236,9 @@ PyObject *fp_layer_present(fp_state *st, FpPacket *pkt, fp_layer_id id);
  * an AttributeError for a public name, type(self)._scapy_getattr(self, name). */
 PyObject *fp_facade_getattr_missing(PyObject *self, PyObject *name);
 /* hotcache.c: the values per-packet loops read most, shared instead of made per access.
- * Address text from a bounded table keyed by the address bytes (len 4 or 16); unsigned
- * ints from a bounded table (ports, lengths). Both fall back to a fresh object. */
+ * Address text from a bounded table keyed by the address bytes (len 4 or 16), falling back
+ * to a fresh object; unsigned ints and the hot views' fields: hotcache.h. */
 PyObject *fp_hot_addr_str(fp_state *st, const uint8_t *p, unsigned len);
-PyObject *fp_hot_uint(fp_state *st, uint32_t v);
-/* A hot view's field objects, shared through a direct-mapped table keyed by the bytes they are
- * read from, as new references in out[]: IPv4 src, dst, proto of a header of >= 20 bytes;
- * IPv6 src, dst of >= 40 bytes and its upper protocol; TCP/UDP sport, dport of >= 4 bytes.
- * 0, or -1 with an exception. */
-int fp_hot_ip4_fields(fp_state *st, const uint8_t *hdr, PyObject **out);
-int fp_hot_ip6_fields(fp_state *st, const uint8_t *hdr, unsigned proto, PyObject **out);
-int fp_hot_port_fields(fp_state *st, const uint8_t *hdr, PyObject **out);
 void fp_hotcache_free(fp_state *st);
 int fp_hotcache_register(PyObject *m);
 int fp_linktype_register(PyObject *m); /* linktype.c: _set_link_rule, _set_udp_tunnel_ports */

@@ -497,9 +497,11 @@ static PyObject *deliver(fp_reader_obj *r, fp_state *st, const fp_record *rec, P
                                              res->nframes, r->facade, r->dissect_flags);
 }
 
-/* Next packet for Python-level iteration. A quiet live capture comes back every read
- * timeout to let signals (Ctrl+C) through. */
-static PyObject *reader_iternext(PyObject *self)
+/* reader_iternext's general path: a stream or live source, a filter, count or deadline,
+ * pcapng, the end, errors. A quiet live capture comes back every read timeout to let
+ * signals (Ctrl+C) through. Out of line: its error buffers would make every record's call
+ * set up a stack frame and save registers it does not use. */
+static __attribute__((noinline)) PyObject *reader_next_general(PyObject *self)
 {
     fp_reader_obj *r = as_reader(self);
     fp_state *st = r->st;
@@ -512,15 +514,6 @@ static PyObject *reader_iternext(PyObject *self)
         return NULL;
     }
     if (!r->is_stream && r->claim_owner == 0) { /* mmap'd or memory: pull under the GIL */
-        /* No filter, count or deadline to apply: an ordinary pcap record is taken inline
-         * (fp_reader_pull's bookkeeping without its checks); anything else goes the long way. */
-        if (r->bpf == NULL && r->dfilter == NULL && !r->has_limit && !r->deadline_ns && !r->closed &&
-            fp_source_next_quick(r->src, &rec)) {
-            r->frames++;
-            r->delivered++;
-            r->pulled_defrag = -1; /* deliver() reassembles, as after fp_reader_pull */
-            return deliver(r, st, &rec, self);
-        }
         rc = fp_reader_pull(r, &rec, &err, errbuf, sizeof errbuf);
         if (rc == FP_PULL_RECORD) return deliver(r, st, &rec, self);
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
@@ -545,6 +538,24 @@ static PyObject *reader_iternext(PyObject *self)
         fp_reader_pull_finish(r, st, rc, &rec, &err, errbuf);
     release_one(self);
     return pkt;
+}
+
+/* Next packet for Python-level iteration. A mapping or memory buffer read without a filter,
+ * count or deadline takes an ordinary pcap record inline (fp_reader_pull's bookkeeping
+ * without its checks, under the GIL); anything else, having consumed nothing, goes the long
+ * way. */
+static PyObject *reader_iternext(PyObject *self)
+{
+    fp_reader_obj *r = as_reader(self);
+    fp_record rec;
+    if (r->src != NULL && !r->is_stream && r->claim_owner == 0 && r->bpf == NULL && r->dfilter == NULL &&
+        !r->has_limit && !r->deadline_ns && !r->closed && fp_source_next_quick(r->src, &rec)) {
+        r->frames++;
+        r->delivered++;
+        r->pulled_defrag = -1; /* deliver() reassembles, as after fp_reader_pull */
+        return deliver(r, r->st, &rec, self);
+    }
+    return reader_next_general(self);
 }
 
 /* C-only pass: count the records that pass the filter, GIL released. */
