@@ -68,15 +68,13 @@ def _name(cls: type) -> str:
 
 def _norm(v):
     """Values as comparable plain data: flags as (int, str), records and EDNS0 options as
-    (class, fields) (EDNS0 options by code and length: Scapy has a class per option)."""
+    (class, fields)."""
     if type(v).__name__ == "FlagValue":
         return ("flag", int(v), str(v))
     if isinstance(v, dict):
         return {k: _norm(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return type(v)(_norm(x) for x in v) if isinstance(v, tuple) else [_norm(x) for x in v]
-    if hasattr(v, "optcode"):
-        return ("EDNS0", int(v.optcode), int(v.optlen))
     if hasattr(v, "fields") and hasattr(v, "name"):
         return (type(v).__name__, _norm(v.fields))
     return v
@@ -1197,3 +1195,85 @@ def test_eapol_eap_read_as_scapy():
             assert _norm(getattr(p, attr, None)) == _norm(getattr(s, attr, None)), (attr, wire.hex())
         n += 1
     assert n > 300
+
+
+EDNS0_CLASSES = ("EDNS0TLV", "EDNS0OWN", "EDNS0DAU", "EDNS0DHU", "EDNS0N3U", "EDNS0ClientSubnet",
+                 "EDNS0COOKIE", "EDNS0PADDING", "EDNS0ExtendedDNSError")
+
+
+def _opt_response(rdata: bytes) -> bytes:
+    """A DNS response whose additional section is one OPT record holding ``rdata`` (its
+    rdlen true: the options inside may lie)."""
+    head = bytes(sa.DNS(id=7, qr=1, rd=1, ra=1, qd=sa.DNSQR(qname="example.com"), arcount=1))
+    opt = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00" + len(rdata).to_bytes(2, "big") + rdata
+    return bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.53", dst="192.0.2.1")
+                 / sa.UDP(sport=53, dport=40000) / (head + opt))
+
+
+def _edns0_cases():
+    """Every option class Scapy has, built by Scapy; then each cut at every length and with its
+    optlen off by -9..+9 (an option reads its own layout whatever optlen says), and seeded
+    random option sequences (codes 0-16, lying lengths, stray tails)."""
+    import random
+    built = [
+        sa.EDNS0TLV(optcode=3, optdata=b"ns1.example"), sa.EDNS0TLV(optcode=1),
+        sa.EDNS0OWN(v=0, s=1, primary_mac="00:11:22:33:44:55"),
+        sa.EDNS0OWN(primary_mac="00:11:22:33:44:55", wakeup_mac="66:77:88:99:aa:bb", optlen=14),
+        sa.EDNS0OWN(primary_mac="00:11:22:33:44:55", wakeup_mac="66:77:88:99:aa:bb",
+                    password=b"secret", optlen=20),
+        sa.EDNS0DAU(alg_code=[8, 13, 15]), sa.EDNS0DHU(alg_code=[1, 2]), sa.EDNS0N3U(alg_code=[1]),
+        sa.EDNS0ClientSubnet(source_plen=24, address="198.51.100.0"),
+        sa.EDNS0ClientSubnet(source_plen=0, address="0.0.0.0"),
+        sa.EDNS0ClientSubnet(family=2, source_plen=56, scope_plen=48, address="2001:db8:1:2::"),
+        sa.EDNS0COOKIE(client_cookie=b"\x01" * 8),
+        sa.EDNS0COOKIE(client_cookie=b"\x01" * 8, server_cookie=b"\x02" * 16),
+        sa.EDNS0PADDING(padding=b"\x00" * 37),
+        sa.EDNS0ExtendedDNSError(info_code=18, extra_text=b"blocked by policy"),
+        sa.EDNS0ExtendedDNSError(info_code=3),
+    ]
+    wires = [bytes(o) for o in built]
+    yield b"".join(wires)
+    for w in wires:
+        for cut in range(len(w) + 1):
+            yield w[:cut]
+        n = int.from_bytes(w[2:4], "big")
+        for delta in range(-9, 10):
+            if 0 <= n + delta < 65536:
+                yield w[:2] + (n + delta).to_bytes(2, "big") + w[4:] + b"\x00\x0c\x00\x01\x00"
+    rng = random.Random(4884)
+    for _ in range(1500):
+        out = b""
+        for _ in range(rng.randint(1, 5)):
+            body = bytes(rng.randrange(256) for _ in range(rng.randint(0, 24)))
+            n = len(body) if rng.random() < 0.6 else rng.randint(0, 30)
+            out += rng.randint(0, 16).to_bytes(2, "big") + n.to_bytes(2, "big") + body
+        yield out[:rng.randint(0, len(out))] if rng.random() < 0.3 else out
+
+
+def test_edns0_options_read_as_scapy():
+    """EDNS0 options as Scapy's classes in DNSRROPT's rdata: class, every field and the
+    attributes of fields a condition leaves out, Raw where Scapy keeps the bytes,
+    ``getlayer(i)`` counting them, ``in``/``[]``/``getlayer(cls, 2)``, against Scapy's
+    dissection of the same bytes."""
+    n = 0
+    for rdata in _edns0_cases():
+        wire = _opt_response(rdata)
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        _compare(("edns0", n), p, s)
+        mine, theirs = p[fs.DNS].ar[0].rdata, s[sa.DNS].ar[0].rdata
+        assert [type(o).__name__ for o in mine] == [type(o).__name__ for o in theirs], rdata.hex()
+        for a, b in zip(mine, theirs):
+            assert a.name == b.name and _norm(a.fields) == _norm(b.fields), rdata.hex()
+            for f in b.fields_desc:
+                assert _norm(getattr(a, f.name)) == _norm(getattr(b, f.name)), (f.name, rdata.hex())
+        n_layers = len(s.layers()) + len(theirs) + 4
+        assert [getattr(p.getlayer(i), "name", None) for i in range(n_layers)] == [
+            getattr(s.getlayer(i), "name", None) for i in range(n_layers)], rdata.hex()
+        for cls in EDNS0_CLASSES + ("Raw", "DNSRROPT"):
+            assert (cls in p) == (cls in s), (cls, rdata.hex())
+            for nb in (1, 2):
+                assert _norm(p.getlayer(cls, nb)) == _norm(s.getlayer(cls, nb)), (cls, nb, rdata.hex())
+        n += 1
+    assert n > 1700
+    cookie = fs.ScapyPacket(_opt_response(bytes(sa.EDNS0COOKIE(client_cookie=b"c" * 8))), 1)
+    assert cookie[fs.EDNS0COOKIE].client_cookie == b"c" * 8 and isinstance(cookie.ar[0].rdata[0], fs.EDNS0COOKIE)

@@ -933,6 +933,16 @@ static int facade_dot3(const FpPacket *p)
            ((uint32_t)p->data[d->layer[FP_L_ETH].off + 12] << 8 | p->data[d->layer[FP_L_ETH].off + 13]) <= 1500;
 }
 
+/* A DNS message with additional records: an OPT record's EDNS0 options are packets in
+ * Scapy, where bytes no option reads are a Raw (the hook reads them). */
+static int facade_dns_additional(const FpPacket *p)
+{
+    const fp_dissection *d = &p->d;
+    if (!FP_HAS(d, FP_L_DNS)) return 0;
+    uint32_t off = d->layer[FP_L_DNS].off, end = d->layer[FP_L_DNS].end;
+    return end >= off && end - off >= 12 && (p->data[off + 10] | p->data[off + 11]) != 0;
+}
+
 static int packet_contains(PyObject *self, PyObject *spec)
 {
     if (Py_TYPE(self) == PKT(self)->st->Facade_Packet_Type) {
@@ -944,7 +954,8 @@ static int packet_contains(PyObject *self, PyObject *spec)
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
          * extension headers, tunnels: the hook) */
         if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP) && !FP_HAS(d, FP_L_ICMP6) &&
-            d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT) && !facade_scapy_goes_on(d))
+            d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT) && !facade_scapy_goes_on(d) &&
+            !facade_dns_additional(PKT(self)))
             return FP_HAS(d, FP_L_DNS) ? 0 : FP_HAS(d, FP_L_HTTP) || FP_HAS(d, FP_L_TLS) || d->payload_len > 0;
         PyObject *r = facade_hook(self, "_scapy_contains", spec);
         int has = r ? PyObject_IsTrue(r) : -1;
