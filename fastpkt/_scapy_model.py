@@ -291,6 +291,9 @@ def _records_of(layer: Any) -> list[Any]:
                 for inner in packet._following():
                     out += [inner] + _records_of(inner)
         return out
+    if isinstance(layer, _C.ICMP) and layer.type in _ICMP_EXT_TYPES:   # an RFC 4884 extension
+        ext = _icmp_fields(layer).get("ext")
+        return [] if ext is None else ext._following()
     if not isinstance(layer, _C.DNS):
         return []
     return _with_options(r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec)
@@ -333,8 +336,9 @@ class _Chain(list):  # type: ignore[type-arg]
     """A packet's layers (``_chain``), knowing their packet: Scapy's text of a layer is
     rendered from the packet's."""
 
-    __slots__ = ("packet",)
+    __slots__ = ("packet", "extpad")
     packet: Any
+    extpad: bytes   # the Padding Scapy's ICMP post-dissection moved into the ICMP's extpad
 
 
 def _chain(pkt: _fp.Packet) -> list[Any]:
@@ -342,13 +346,14 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     for undecoded bytes and Padding for bytes past the network layer's length."""
     out = _Chain()
     out.packet = pkt
+    out.extpad = b""
     linktype = _fp_linktype(pkt)
     if linktype in _PPP_LINKTYPES:   # Scapy's PPP, HDLC, PPPoE or DIR_PPP first: read there
         _layers.ppp_link(linktype, _CD.Packet.raw.__get__(pkt), out)
         return out
     net = vlans = None
     last = ""
-    extension6 = False   # an ICMPv6 error read an RFC 4884 extension
+    extension6: Any = None   # the ICMPv6 error that read an RFC 4884 extension
     upper = -1   # where the layer after IPv6's extension headers starts (-1: no such bound)
     for name in _fp_layers(pkt):
         if name in _APP_HIDDEN or name == "CMD":   # Cisco MetaData: Scapy reads Raw there
@@ -422,12 +427,13 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             out.append(_linked(Padding, pkt.raw[end:], out))
     if extension:
         # Scapy's ICMP post_dissection (once per ICMP layer) moves a trailing Padding into the
-        # ICMP's extpad field when an RFC 4884 extension was read
+        # ICMP's extpad field when an RFC 4884 extension was read; each sets the first
+        # ICMP's, so the last one moved is its value
         for _ in range(sum(1 for layer in out if isinstance(layer, (_C.ICMP, ICMPerror)))):
             if out and type(out[-1]) is Padding:
-                out.pop()
+                out.extpad = out.pop().load
     if extension6 and type(out[-1]) is Padding:
-        out.pop()
+        extension6._fields["extpad"] = out.pop().load
     return out
 
 
@@ -528,10 +534,13 @@ def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
     if len(data) < hlen:
         chain.append(_linked(Raw, data, chain))
         return
-    chain.append(_quoted(ICMPerror, _icmp_header_fields(data[:hlen]), data, chain, head=hlen))
+    fields = _icmp_header_fields(data[:hlen])
+    if data[0] in _ICMP_EXT_TYPES:
+        fields.update(_icmp_trailer(data, b""))
+    chain.append(_quoted(ICMPerror, fields, data, chain, head=hlen))
     rest = data[hlen:]
     if rest and data[0] in _ICMP_ERRORS:
-        _quoted_ip(rest, chain)
+        _quoted_ip(rest[:128] if "ext" in fields else rest, chain)
     elif rest:
         chain.append(_linked(Raw, rest, chain))
 
@@ -996,6 +1005,7 @@ class UDPerror(_Fields):
 class ICMPerror(_Fields):
     __slots__ = ()
     name = "ICMP in ICMP"
+    _held = ("ext",)
 
 
 # ---------------------------------------------------------------- DNS records
@@ -1452,7 +1462,24 @@ _ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4}   # header bytes past the first 8
 
 
 def _icmp_fields(self: Any) -> dict[str, Any]:
-    return _icmp_header_fields(_fp_bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)])
+    body = _fp_bytes(self)
+    out = _icmp_header_fields(body[:8 + _ICMP_EXTRA.get(self.type, 0)])
+    if self.type in _ICMP_EXT_TYPES and len(body) >= 8:
+        extpad = cast(_Chain, _position(self)[0]).extpad if self._packet is not None else b""
+        out.update(_icmp_trailer(body, extpad))
+    return out
+
+
+# ICMP types whose Scapy class has the RFC 4884 trailer fields (extpad, ext)
+_ICMP_EXT_TYPES = frozenset((3, 11, 12))
+
+
+def _icmp_trailer(body: bytes, extpad: bytes) -> dict[str, Any]:
+    """Scapy's extpad and, for a message of 144 bytes or more, ext: the extension read from
+    its bytes past the 136th (RFC 4884's rule, whatever the length field says)."""
+    if len(body) < 144:
+        return {"extpad": extpad}
+    return {"extpad": extpad, "ext": _layers.icmp_extension(body[136:])}
 
 
 def _icmp_header_fields(h: bytes) -> dict[str, Any]:
@@ -1547,7 +1574,7 @@ _VIEWS: dict[Any, type] = {
         "fields": property(_icmp_fields),
         **{k: _field_of(_icmp_fields, k) for k in (
             "id", "seq", "ts_ori", "ts_rx", "ts_tx", "addr_mask", "gw", "ptr", "length",
-            "unused", "reserved", "nexthopmtu")}}),
+            "unused", "reserved", "nexthopmtu", "extpad", "ext")}}),
     _C.ICMPv6: _view_class(_C.ICMPv6, "ICMPv6", "ICMPv6", _C.ICMPv6.fields),
     _C.DNS: DNS_,
     _C.SLL: CookedLinux,

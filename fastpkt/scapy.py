@@ -201,6 +201,9 @@ from fastpkt._scapy_layers import (  # noqa: F401  (layers read from bytes: _sca
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
     IPerror6,
+    ICMPExtension_Header,
+    ICMPExtension_InterfaceInformation,
+    ICMPExtension_Object,
 )
 from fastpkt._scapy_model import (  # noqa: F401  (Scapy's object model: _scapy_model.py)
     CookedLinux,
