@@ -191,6 +191,7 @@ class ICMPv6DestUnreach(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Destination Unreachable"
     _desc = _ICMP6_HEAD + [("length", "B", None), ("unused", "3", None)]
+    _held = ("ext",)   # with extpad, added by icmp6()
 
 
 class ICMPv6PacketTooBig(_ICMPv6Message):
@@ -203,6 +204,7 @@ class ICMPv6TimeExceeded(_ICMPv6Message):
     __slots__ = ()
     name = "ICMPv6 Time Exceeded"
     _desc = ICMPv6DestUnreach._desc
+    _held = ("ext",)
 
 
 class ICMPv6ParamProblem(_ICMPv6Message):
@@ -347,8 +349,10 @@ def _redirected(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: i
     if n == 0:
         return None, pos
     chunk, end = _take(data, pos, n)
-    if not chunk:   # Scapy's IPv6 of no bytes: a layer without fields
-        return _m._quoted(_EmptyIPv6, {}, b"", [], -1), end
+    if not chunk:   # Scapy's IPv6 of no bytes: a layer without fields, in a chain of its own
+        held: list[Any] = []
+        held.append(_m._quoted(_EmptyIPv6, {}, b"", held, -1))
+        return held[0], end
     ip6 = _m.ScapyPacket(chunk, _m._LINKTYPE_RAW).ip6
     return (ip6 if ip6 is not None and len(chunk) >= 40 else _m.Raw(chunk)), end
 
@@ -598,16 +602,17 @@ _OTHERS: dict[int, type] = {131: ICMPv6MLReport, 132: ICMPv6MLDone, 143: ICMPv6M
 DECODED = frozenset((*_ERRORS, *_ND, *_OTHERS, 128, 129, 130))
 
 
-def icmp6(data: bytes, chain: list[Any], offset: int) -> bool:
-    """Append the ICMPv6 message in ``data`` (an IPv6 payload) as Scapy reads it; True when
-    Scapy read an RFC 4884 extension (its post-dissection then drops the frame's Padding)."""
+def icmp6(data: bytes, chain: list[Any], offset: int) -> Any:
+    """Append the ICMPv6 message in ``data`` (an IPv6 payload) as Scapy reads it; the error
+    layer when Scapy read an RFC 4884 extension there (its post-dissection then moves the
+    frame's Padding into its extpad), else None."""
     t = data[0]
     if len(data) < _m._ICMP6_MIN.get(t, 1 << 30):
         _raw(data, chain)
-        return False
+        return None
     if t in (128, 129):
         chain.append(_m._icmp6_echo_from(data, chain, offset))
-        return False
+        return None
     cls: type | None
     if t == 130:
         cls = ICMPv6MLQuery2 if len(data) >= 28 else ICMPv6MLQuery
@@ -615,28 +620,85 @@ def icmp6(data: bytes, chain: list[Any], offset: int) -> bool:
         cls = _ERRORS.get(t) or _ND.get(t) or _OTHERS.get(t)
         if cls is None:   # a class the facade does not model: fastpkt's view goes on
             _raw(data, chain)
-            return False
+            return None
     layer = _layer(cls, data, chain, offset)
     if layer is None:
         _raw(data, chain)
-        return False
+        return None
     rest = data[len(layer._data):]
     extension = False
     if t in _ERRORS:
         extension = t in (1, 3) and len(data) >= 144
+        if t in (1, 3):   # Scapy's trailer fields (extpad: the frame's Padding, set by _chain)
+            layer._fields.update(extpad=b"", ext=icmp_extension(data[136:]) if extension else None)
         if rest:
             _quoted_ip6(rest[:128] if extension else rest, chain)
     elif t in _ND:
         _nd_options(rest, chain)
     else:
         _raw(rest, chain)
-    return extension
+    return layer if extension else None
+
+
+# ---------------------------------------------------------------- RFC 4884 extensions
+class ICMPExtension_Header(_Layer):
+    __slots__ = ()
+    name = "ICMP Extension Header (RFC4884)"
+    _desc = [("", "bits", [("version", 4), ("reserved", 12)]), ("chksum", "H", None)]
+
+
+class ICMPExtension_Object(_Layer):
+    __slots__ = ()
+    name = "ICMP Extension Object"
+    _desc = [("len", "H", None), ("classnum", "B", None), ("classtype", "B", None)]
+
+
+def _has(flag: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda f: f.get(flag) == 1
+
+
+class ICMPExtension_InterfaceInformation(_Layer):
+    """RFC 5837's object, as Scapy reads it: each part its flag announces, the address by its
+    AFI (1 IPv4, 2 IPv6), the name by its length byte."""
+
+    __slots__ = ()
+    name = "ICMP Extension Object - Interface Information Object (RFC5837)"
+    _desc = [("len", "H", None), ("classnum", "B", None),
+             ("", "bits", [("classtype", 2), ("reserved", 2), ("has_ifindex", 1), ("has_ipaddr", 1),
+                           ("has_ifname", 1), ("has_mtu", 1)]),
+             ("ifindex", "I?", _has("has_ifindex")), ("afi", "H?", _has("has_ipaddr")),
+             ("reserved2", "H?", _has("has_ipaddr")), ("ip4", "ip4?", lambda f: f.get("afi") == 1),
+             ("ip6", "ip6?", lambda f: f.get("afi") == 2), ("ifname_len", "B?", _has("has_ifname")),
+             ("ifname", "len?", (_has("has_ifname"), lambda f: f["ifname_len"])),
+             ("mtu", "I?", _has("has_mtu"))]
+    _defaults = {k: None for k in ("ifindex", "afi", "reserved2", "ip4", "ip6", "ifname_len", "ifname", "mtu")}
+
+
+def icmp_extension(data: bytes) -> Any:
+    """The RFC 4884 extension Scapy reads from an ICMP error's bytes past its 136th (whatever
+    its checksum and the quote's length field say): the header, then one object (RFC 5837's
+    by its class number) whose payload is the rest as Raw (the later objects included, as in
+    Scapy), or Raw where fewer than an object's 4 bytes follow or its fields run short."""
+    held: list[Any] = []
+    head = _layer(ICMPExtension_Header, data, held)
+    if head is None:
+        _raw(data, held)
+        return held[0]
+    rest = data[4:]
+    if len(rest) >= 4:
+        cls = ICMPExtension_InterfaceInformation if rest[2] == 2 else ICMPExtension_Object
+        obj = _layer(cls, rest, held)
+        if obj is not None:
+            rest = rest[len(obj._data):]
+    _raw(rest, held)
+    return held[0]
 
 
 CLASSES = (ICMPv6DestUnreach, ICMPv6PacketTooBig, ICMPv6TimeExceeded, ICMPv6ParamProblem,
            ICMPv6MLQuery, ICMPv6MLReport, ICMPv6MLDone, ICMPv6MLQuery2, ICMPv6MLReport2,
            ICMPv6MLDMultAddrRec, ICMPv6ND_RS, ICMPv6ND_RA, ICMPv6ND_NS, ICMPv6ND_NA,
-           ICMPv6ND_Redirect, IPerror6, ICMPv6NDOptUnknown, *_ND_OPTIONS.values())
+           ICMPv6ND_Redirect, IPerror6, ICMPv6NDOptUnknown, *_ND_OPTIONS.values(),
+           ICMPExtension_Header, ICMPExtension_Object, ICMPExtension_InterfaceInformation)
 
 
 # ---------------------------------------------------------------- tunnels

@@ -14,6 +14,7 @@ except HTTP and TLS (``scapy.layers.http``/``tls`` are not loaded by default): t
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Any, Callable, Iterator, cast
 
 import fastpkt as _fp
@@ -281,7 +282,7 @@ def _records_of(layer: Any) -> list[Any]:
     if isinstance(layer, (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)):
         return list(layer._fields["options"])
     if type(layer).__name__ == "DNS" and isinstance(layer, _Fields):   # a tunnelled DNS
-        return [r for sec in ("qd", "an", "ns", "ar") for r in layer._fields[sec]]
+        return _with_options(r for sec in ("qd", "an", "ns", "ar") for r in layer._fields[sec])
     if isinstance(layer, _Fields):   # packets held in fields (Scapy's packet fields: MLDv2
         out: list[Any] = []           # records, NTP extensions...), each searched as Scapy does
         for name in type(layer)._held:
@@ -290,9 +291,23 @@ def _records_of(layer: Any) -> list[Any]:
                 for inner in packet._following():
                     out += [inner] + _records_of(inner)
         return out
+    if isinstance(layer, _C.ICMP) and layer.type in _ICMP_EXT_TYPES:   # an RFC 4884 extension
+        ext = _icmp_fields(layer).get("ext")
+        return [] if ext is None else ext._following()
     if not isinstance(layer, _C.DNS):
         return []
-    return [r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec]
+    return _with_options(r for sec in (layer.qd, layer.an, layer.ns, layer.ar) for r in sec)
+
+
+def _with_options(records: Iterator[Any]) -> list[Any]:
+    """DNS records, each OPT record followed by its EDNS0 options (packets in its rdata,
+    which Scapy's lookups and getlayer(i) also count)."""
+    out: list[Any] = []
+    for r in records:
+        out.append(r)
+        if type(r) is DNSRROPT:
+            out += r.rdata
+    return out
 
 
 def _public_class(layer: Any) -> type:
@@ -321,8 +336,9 @@ class _Chain(list):  # type: ignore[type-arg]
     """A packet's layers (``_chain``), knowing their packet: Scapy's text of a layer is
     rendered from the packet's."""
 
-    __slots__ = ("packet",)
+    __slots__ = ("packet", "extpad")
     packet: Any
+    extpad: bytes   # the Padding Scapy's ICMP post-dissection moved into the ICMP's extpad
 
 
 def _chain(pkt: _fp.Packet) -> list[Any]:
@@ -330,13 +346,14 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     for undecoded bytes and Padding for bytes past the network layer's length."""
     out = _Chain()
     out.packet = pkt
+    out.extpad = b""
     linktype = _fp_linktype(pkt)
     if linktype in _PPP_LINKTYPES:   # Scapy's PPP, HDLC, PPPoE or DIR_PPP first: read there
         _layers.ppp_link(linktype, _CD.Packet.raw.__get__(pkt), out)
         return out
     net = vlans = None
     last = ""
-    extension6 = False   # an ICMPv6 error read an RFC 4884 extension
+    extension6: Any = None   # the ICMPv6 error that read an RFC 4884 extension
     upper = -1   # where the layer after IPv6's extension headers starts (-1: no such bound)
     for name in _fp_layers(pkt):
         if name in _APP_HIDDEN or name == "CMD":   # Cisco MetaData: Scapy reads Raw there
@@ -410,12 +427,13 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
             out.append(_linked(Padding, pkt.raw[end:], out))
     if extension:
         # Scapy's ICMP post_dissection (once per ICMP layer) moves a trailing Padding into the
-        # ICMP's extpad field when an RFC 4884 extension was read
+        # ICMP's extpad field when an RFC 4884 extension was read; each sets the first
+        # ICMP's, so the last one moved is its value
         for _ in range(sum(1 for layer in out if isinstance(layer, (_C.ICMP, ICMPerror)))):
             if out and type(out[-1]) is Padding:
-                out.pop()
+                out.extpad = out.pop().load
     if extension6 and type(out[-1]) is Padding:
-        out.pop()
+        extension6._fields["extpad"] = out.pop().load
     return out
 
 
@@ -516,10 +534,13 @@ def _quoted_icmp(data: bytes, chain: list[Any]) -> None:
     if len(data) < hlen:
         chain.append(_linked(Raw, data, chain))
         return
-    chain.append(_quoted(ICMPerror, _icmp_header_fields(data[:hlen]), data, chain, head=hlen))
+    fields = _icmp_header_fields(data[:hlen])
+    if data[0] in _ICMP_EXT_TYPES:
+        fields.update(_icmp_trailer(data, b""))
+    chain.append(_quoted(ICMPerror, fields, data, chain, head=hlen))
     rest = data[hlen:]
     if rest and data[0] in _ICMP_ERRORS:
-        _quoted_ip(rest, chain)
+        _quoted_ip(rest[:128] if "ext" in fields else rest, chain)
     elif rest:
         chain.append(_linked(Raw, rest, chain))
 
@@ -984,6 +1005,7 @@ class UDPerror(_Fields):
 class ICMPerror(_Fields):
     __slots__ = ()
     name = "ICMP in ICMP"
+    _held = ("ext",)
 
 
 # ---------------------------------------------------------------- DNS records
@@ -1049,6 +1071,8 @@ class _Record(_LayerOps, metaclass=_RecordMeta):
         try:
             return self._values[attr]
         except KeyError:
+            if attr in type(self)._fields:   # a field its condition left out: None, as in Scapy
+                return None
             raise AttributeError("%s has no field %r" % (type(self).__name__, attr)) from None
 
     def __eq__(self, other: object) -> bool:
@@ -1102,12 +1126,6 @@ class DNSRROPT(_Record):
     _fields = ("rrname", "type", "rclass", "extrcode", "version", "z", "rdata")
 
 
-class EDNS0TLV(_Record):
-    __slots__ = ()
-    name = "DNS EDNS0 TLV"
-    _fields = ("optcode", "optlen", "optdata")
-
-
 _NAME_RDATA = frozenset((2, 3, 4, 5, 7, 8, 9, 12, 39))   # NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME
 
 
@@ -1120,13 +1138,150 @@ def _txt(raw: bytes) -> list[bytes]:
     return out
 
 
-def _edns_options(raw: bytes) -> list[_Record]:
-    out: list[_Record] = []
-    i = 0
-    while i + 4 <= len(raw):
-        code, length = int.from_bytes(raw[i:i + 2], "big"), int.from_bytes(raw[i + 2:i + 4], "big")
-        out.append(EDNS0TLV._make(optcode=code, optlen=length, optdata=raw[i + 4:i + 4 + length]))
-        i += 4 + length
+class EDNS0TLV(_Record):
+    __slots__ = ()
+    name = "DNS EDNS0 TLV"
+    _fields = ("optcode", "optlen", "optdata")
+
+
+class EDNS0OWN(_Record):
+    __slots__ = ()
+    name = "EDNS0 Owner (OWN)"
+    _fields = ("optcode", "optlen", "v", "s", "primary_mac", "wakeup_mac", "password")
+
+
+class EDNS0DAU(_Record):
+    __slots__ = ()
+    name = "DNSSEC Algorithm Understood (DAU)"
+    _fields = ("optcode", "optlen", "alg_code")
+
+
+class EDNS0DHU(_Record):
+    __slots__ = ()
+    name = "DS Hash Understood (DHU)"
+    _fields = ("optcode", "optlen", "alg_code")
+
+
+class EDNS0N3U(_Record):
+    __slots__ = ()
+    name = "NSEC3 Hash Understood (N3U)"
+    _fields = ("optcode", "optlen", "alg_code")
+
+
+class EDNS0ClientSubnet(_Record):
+    __slots__ = ()
+    name = "DNS EDNS0 Client Subnet"
+    _fields = ("optcode", "optlen", "family", "source_plen", "scope_plen", "address")
+
+
+class EDNS0COOKIE(_Record):
+    __slots__ = ()
+    name = "DNS EDNS0 COOKIE"
+    _fields = ("optcode", "optlen", "client_cookie", "server_cookie")
+
+
+class EDNS0PADDING(_Record):
+    __slots__ = ()
+    name = "DNS EDNS0 Padding"
+    _fields = ("optcode", "optlen", "padding")
+
+
+class EDNS0ExtendedDNSError(_Record):
+    __slots__ = ()
+    name = "DNS EDNS0 Extended DNS Error"
+    _fields = ("optcode", "optlen", "info_code", "extra_text")
+
+
+def _u16(b: bytes, i: int) -> int:
+    if i + 2 > len(b):
+        raise ValueError("short")
+    return int.from_bytes(b[i:i + 2], "big")
+
+
+def _mac(b: bytes, i: int) -> str:
+    if i + 6 > len(b):
+        raise ValueError("short")
+    return ":".join("%02x" % c for c in b[i:i + 6])
+
+
+def _length_from(b: bytes, i: int, n: int) -> tuple[bytes, int]:
+    """Scapy's StrLenField: n bytes (a negative n counts from the end, as Python's slice)."""
+    if n == 0:
+        return b"", i
+    chunk = b[i:][:n]
+    return chunk, i + len(chunk)
+
+
+def _edns_option(b: bytes) -> tuple[_Record, int]:
+    """One option read as Scapy's class for its code reads it: each class reads its own
+    layout (a subnet's address by its prefix length, a cookie's 8 client bytes), whatever
+    the option's length says, and the next option starts where it stopped. ValueError where
+    a fixed field runs past the bytes (Scapy then keeps them as Raw)."""
+    code, n = _u16(b, 0), _u16(b, 2)
+    v: dict[str, Any] = {"optcode": code, "optlen": n}
+    i = 4
+    if code == 4:
+        if i + 2 > len(b):
+            raise ValueError("short")
+        v["v"], v["s"], v["primary_mac"] = b[4], b[5], _mac(b, 6)
+        i = 12
+        if n >= 14:
+            v["wakeup_mac"] = _mac(b, i)
+            i += 6
+        if n >= 18:
+            v["password"], i = _length_from(b, i, n - 14)
+        cls: Any = EDNS0OWN
+    elif code in (5, 6, 7):
+        v["alg_code"] = list(b[i:i + n])
+        i += len(v["alg_code"])
+        cls = {5: EDNS0DAU, 6: EDNS0DHU, 7: EDNS0N3U}[code]
+    elif code == 8:
+        family = _u16(b, i)
+        if i + 4 > len(b):
+            raise ValueError("short")
+        plen = b[i + 2]
+        v.update(family=family, source_plen=plen, scope_plen=b[i + 3])
+        i += 4
+        size = 16 if family == 2 else 4
+        n_addr = min((plen + 7) // 8, size)
+        addr = b[i:i + n_addr] + b"\0" * ((size * 8 - plen) // 8)
+        i += len(b[i:i + n_addr])
+        if len(addr[:size]) != size:
+            raise ValueError("short")
+        v["address"] = socket.inet_ntop(socket.AF_INET6 if size == 16 else socket.AF_INET, addr[:size])
+        cls = EDNS0ClientSubnet
+    elif code == 10:
+        v["client_cookie"] = b[i:i + 8]
+        i += len(v["client_cookie"])
+        v["server_cookie"], i = _length_from(b, i, max(0, n - 8))
+        cls = EDNS0COOKIE
+    elif code == 12:
+        v["padding"], i = _length_from(b, i, n)
+        cls = EDNS0PADDING
+    elif code == 15:
+        v["info_code"] = _u16(b, i)
+        v["extra_text"], i = _length_from(b, i + 2, n - 2)
+        cls = EDNS0ExtendedDNSError
+    else:
+        v["optdata"], i = _length_from(b, i, n)
+        cls = EDNS0TLV
+    return cls._make(**v), i
+
+
+def _edns_options(raw: bytes) -> list[Any]:
+    """An OPT record's options, as Scapy's DNSRROPT reads its rdata: bytes no option can be
+    read from (fewer than 2, or a field past their end) one Raw, as Scapy keeps them."""
+    out: list[Any] = []
+    while raw:
+        try:
+            if len(raw) < 2:
+                raise ValueError("short")
+            option, used = _edns_option(raw)
+        except ValueError:
+            out.append(Raw(raw))
+            break
+        out.append(option)
+        raw = raw[used:]
     return out
 
 
@@ -1307,7 +1462,24 @@ _ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4}   # header bytes past the first 8
 
 
 def _icmp_fields(self: Any) -> dict[str, Any]:
-    return _icmp_header_fields(_fp_bytes(self)[:8 + _ICMP_EXTRA.get(self.type, 0)])
+    body = _fp_bytes(self)
+    out = _icmp_header_fields(body[:8 + _ICMP_EXTRA.get(self.type, 0)])
+    if self.type in _ICMP_EXT_TYPES and len(body) >= 8:
+        extpad = cast(_Chain, _position(self)[0]).extpad if self._packet is not None else b""
+        out.update(_icmp_trailer(body, extpad))
+    return out
+
+
+# ICMP types whose Scapy class has the RFC 4884 trailer fields (extpad, ext)
+_ICMP_EXT_TYPES = frozenset((3, 11, 12))
+
+
+def _icmp_trailer(body: bytes, extpad: bytes) -> dict[str, Any]:
+    """Scapy's extpad and, for a message of 144 bytes or more, ext: the extension read from
+    its bytes past the 136th (RFC 4884's rule, whatever the length field says)."""
+    if len(body) < 144:
+        return {"extpad": extpad}
+    return {"extpad": extpad, "ext": _layers.icmp_extension(body[136:])}
 
 
 def _icmp_header_fields(h: bytes) -> dict[str, Any]:
@@ -1402,7 +1574,7 @@ _VIEWS: dict[Any, type] = {
         "fields": property(_icmp_fields),
         **{k: _field_of(_icmp_fields, k) for k in (
             "id", "seq", "ts_ori", "ts_rx", "ts_tx", "addr_mask", "gw", "ptr", "length",
-            "unused", "reserved", "nexthopmtu")}}),
+            "unused", "reserved", "nexthopmtu", "extpad", "ext")}}),
     _C.ICMPv6: _view_class(_C.ICMPv6, "ICMPv6", "ICMPv6", _C.ICMPv6.fields),
     _C.DNS: DNS_,
     _C.SLL: CookedLinux,
@@ -1506,8 +1678,9 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
     def _scapy_contains(self, cls: Any) -> bool:
         if cls is Raw or cls == "Raw":
             last = _fp_layers(self)[-1:]
-            if last == ("DNS",):
-                return False
+            if last == ("DNS",):   # decoded to its end; Raw only among an OPT record's options
+                return any(type(option) is Raw for r in _CD.DNS.ar.__get__(self.dns) if r.type == 41
+                           for option in _edns_options(r.rdata_raw))
             if last in (("HTTP",), ("TLS",)):   # Scapy leaves these to Raw
                 return True
             if self._chain_differs():

@@ -1793,6 +1793,8 @@ def _layer_node(layer: Any) -> _Node | None:
     fields: list[tuple[str, Any, Any, bool]] = []
     held_fields = type(layer)._held + getattr(type(layer), "_listed", ())
     for name, value in raw.items():
+        if name in ("extpad", "ext"):   # an ICMPv6 error's trailer: after unused, below
+            continue
         if name in held_fields and name != "pkt" and hasattr(value, "_following"):
             chain = _held_chain(value)   # a packet field: its chain, shown under the field
             if chain is None:
