@@ -157,8 +157,10 @@ static int phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint
         path[n++] = FP_PHS_ARP;
         return n;
     }
+    /* a link header and nothing after it (fp.stats' records are dissected without tunnels) */
+    int bare = d->tunnel_count == 0 && !FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6);
     int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
-    if (inner != NULL && d->payload_len > 0 &&
+    if (inner != NULL && bare && d->payload_len > 0 &&
         ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
         n += phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, path + n, inner, inner_at);
         if (inner->present != 0) n += phs_path(data + *inner_at, caplen - *inner_at, 0, FP_LINKTYPE_IPV4, inner,
