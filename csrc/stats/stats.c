@@ -143,42 +143,11 @@ static int phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t w
     return n;
 }
 
-/* The protocols of one frame, outer to inner, as io,phs nests them. A PPPoE session's IP
- * packet is dissected into *inner (inner->present stays 0 otherwise), at *inner_at. */
-static int phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                    const fp_dissection *d, uint8_t *path, fp_dissection *inner, uint32_t *inner_at)
+/* The network layer and above of one dissection, as io,phs nests them; `link`: a link
+ * protocol came before them. */
+static int phs_upper(const uint8_t *data, const fp_dissection *d, int link, uint8_t *path)
 {
     int n = 0;
-    uint8_t link = link_proto(linktype, d);
-    if (link != FP_PHS_COUNT) path[n++] = link;
-    for (int i = 0; i < d->vlan_count && n < FP_PHS_MAX_DEPTH - 8; i++)
-        path[n++] = d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN;
-    if (FP_HAS(d, FP_L_ARP)) {
-        path[n++] = FP_PHS_ARP;
-        return n;
-    }
-    /* a link header and nothing after it (fp.stats' records are dissected without tunnels) */
-    int bare = d->tunnel_count == 0 && !FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6);
-    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
-    if (inner != NULL && bare && d->payload_len > 0 &&
-        ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
-        n += phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, path + n, inner, inner_at);
-        if (inner->present != 0) n += phs_path(data + *inner_at, caplen - *inner_at, 0, FP_LINKTYPE_IPV4, inner,
-                                               path + n, NULL, NULL);
-        return n;
-    }
-    if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
-        path[n++] = FP_PHS_PPPOED;
-        return n;
-    }
-    if (d->link_ppp && !FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6)) {
-        uint32_t at;
-        uint8_t cp = ppp_control(ppp_protocol(data, d->link_ppp - 1u, caplen, &at));
-        if (cp != FP_PHS_COUNT) {
-            path[n++] = cp;
-            return n;
-        }
-    }
     int net = FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6);
     if (FP_HAS(d, FP_L_IP4)) path[n++] = FP_PHS_IP;
     if (FP_HAS(d, FP_L_IP6)) path[n++] = FP_PHS_IPV6;
@@ -196,9 +165,48 @@ static int phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint
              fp_quic_heuristic(data + d->layer[FP_L_UDP].off + d->layer[FP_L_UDP].hlen,
                                d->layer[FP_L_UDP].end - d->layer[FP_L_UDP].off - d->layer[FP_L_UDP].hlen))
         path[n++] = FP_PHS_QUIC;
-    else if (d->payload_len > 0 && (tcp || udp || net || link != FP_PHS_COUNT))
+    else if (d->payload_len > 0 && (tcp || udp || net || link))
         path[n++] = FP_PHS_DATA;
     return n;
+}
+
+/* The protocols of one frame, outer to inner, as io,phs nests them. A PPPoE session's IP
+ * packet is dissected into *inner (inner->present stays 0 otherwise), at *inner_at. */
+static int phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                    const fp_dissection *d, uint8_t *path, fp_dissection *inner, uint32_t *inner_at)
+{
+    int n = 0;
+    uint8_t link = link_proto(linktype, d);
+    if (link != FP_PHS_COUNT) path[n++] = link;
+    for (int i = 0; i < d->vlan_count && n < FP_PHS_MAX_DEPTH - 8; i++)
+        path[n++] = d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN;
+    if (FP_HAS(d, FP_L_ARP)) {
+        path[n++] = FP_PHS_ARP;
+        return n;
+    }
+    if (!FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6)) {
+        /* a link header and nothing after it (fp.stats' records are dissected without tunnels) */
+        int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+        if (d->tunnel_count == 0 && d->payload_len > 0 &&
+            ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
+            n += phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, path + n, inner, inner_at);
+            if (inner->present != 0) n += phs_upper(data + *inner_at, inner, 0, path + n);
+            return n;
+        }
+        if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
+            path[n++] = FP_PHS_PPPOED;
+            return n;
+        }
+        if (d->link_ppp) {
+            uint32_t at;
+            uint8_t cp = ppp_control(ppp_protocol(data, d->link_ppp - 1u, caplen, &at));
+            if (cp != FP_PHS_COUNT) {
+                path[n++] = cp;
+                return n;
+            }
+        }
+    }
+    return n + phs_upper(data, d, link != FP_PHS_COUNT, path + n);
 }
 
 static void phs_add(fp_stats *st, const uint8_t *path, int n, uint32_t wirelen)
