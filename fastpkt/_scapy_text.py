@@ -11,7 +11,7 @@ BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragme
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
 PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
-extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP), from the fields its walk reads, formatted here as Scapy's
+extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
@@ -630,6 +630,8 @@ def describe(pkt: Any) -> list[_Node] | None:
         first = pkt.ip if family != 10 else pkt.ip6
         if first is None or first.offset != 4:
             return None
+    elif lt in (9, 50, 51, 204):
+        return nodes if _ppp_link(nodes, lt, data) else None
     elif lt not in (101, 228, 229, 12, 14):
         return None
     ip, ip6 = pkt.ip, pkt.ip6
@@ -975,6 +977,25 @@ def _pppoed(nodes: list[_Node], load: bytes) -> bool:
         _tail(nodes, body, b"")
     _tail(nodes, b"", pad)
     return True
+
+
+def _ppp_link(nodes: list[_Node], linktype: int, data: bytes) -> bool:
+    """A record of a PPP link type as Scapy's ``conf.l2types`` reads it (the walk of
+    ``_scapy_layers.ppp_link``): PPPoE (51) as after Ethernet, HDLC (50) or DIR_PPP (204)
+    then the PPP frame, or the PPP frame (9)."""
+    if linktype == 51:
+        return _pppoe(nodes, data)
+    layers = _layers()
+    head = {50: layers.HDLC, 204: layers.DIR_PPP}.get(linktype)
+    if head is not None:
+        first = layers._layer(head, data, [])
+        if first is None:
+            _tail(nodes, data, b"")
+            return True
+        if not _add(nodes, first):
+            return False
+        data = data[len(first._data):]
+    return _ppp(nodes, data)
 
 
 def _ppp(nodes: list[_Node], data: bytes) -> bool:
@@ -1444,6 +1465,7 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "GRErouting": {},
     "PPPoE": {"code": _by_name({0: "Session"}), "sessionid": _lhex},
     "HDLC": {"address": _lhex, "control": _lhex},
+    "DIR_PPP": {"direction": _by_name({0: "received", 1: "sent"})},
     "PPP": {"proto": _by_name(_PPP_PROTOCOLS)},
 }
 _ICMP6_OPTION_SUMMARY = {

@@ -68,8 +68,8 @@ TSHARK_EXTRA_FRAMES = {
 #  QUIC_SHORT tshark shows the DCID of short-header packets too: its length is connection
 #             state (RFC 9000 17.3), so fastpkt's quic.dcid values (long headers) are
 #             tshark's first ones.
-#  DECAP      tunnel fields (gre.*, vxlan.vni, gtp.teid, mpls.label, PPTP's ppp.*, cmd.* in
-#             GRE...) are absent where fastpkt leaves the encapsulation undecoded: read with
+#  DECAP      tunnel fields (gre.*, vxlan.vni, gtp.teid, mpls.label, PPTP's ppp.* and lcp.*,
+#             cmd.* in GRE...) are absent where fastpkt leaves the encapsulation undecoded: read with
 #             decapsulate=False (compared on the default reading).
 #  FCS_GUESS  a frame whose capture declares no FCS length (pcapng if_fcslen, pcap's FCS
 #             bits): tshark guesses that a frame of 64 bytes or more with 4 bytes after its
@@ -80,7 +80,8 @@ TSHARK_EXTRA_FRAMES = {
 # ---------------------------------------------------------------------------------------
 
 APP = ("dns", "mdns", "llmnr", "http", "tls")
-TUNNEL_PROTOS = ("gre", "erspan", "vxlan", "geneve", "gtp", "mpls", "pppoe", "pppoes", "ppp", "cmd")
+TUNNEL_PROTOS = ("gre", "erspan", "vxlan", "geneve", "gtp", "mpls", "pppoe", "pppoes", "ppp", "cmd", "lcp",
+                 "ipcp", "ipv6cp")
 ABOVE_IP = ("tcp", "udp", "icmp", "icmpv6") + APP
 
 _NO_PARTIAL = "fastpkt exposes no partially captured header"

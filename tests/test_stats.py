@@ -201,7 +201,8 @@ def test_io_stat_matches_tshark(case):
 
 PHS_LINE = re.compile(r"^(\s*)(\S+)\s+frames:(\d+) bytes:(\d+)\s*$")
 OURS_PHS = {"eth", "sll", "null", "loop", "ppp", "raw", "vlan", "ieee8021ad", "arp", "ip", "ipv6",
-            "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "llmnr", "http", "tls", "quic"}
+            "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "llmnr", "http", "tls", "quic", "pppoes",
+            "pppoed", "lcp", "ipcp", "ipv6cp", "pap", "chap", "ccp"}
 
 
 def tshark_output(path: Path, z: str) -> str:
@@ -538,3 +539,65 @@ def test_root_name_query_is_counted(tmp_path):
     sa.wrpcap(str(path), [q / sa.DNS(id=1, qd=sa.DNSQR(qname=".", qtype="NS")),
                           q / sa.DNS(id=2, qd=sa.DNSQR(qname="example.org"))])
     assert dict(fp.stats(str(path)).dns_names().values.tolist()) == {"": 1, "example.org": 1}
+
+
+def _pppoe_frames(sa) -> tuple[list, list]:
+    """PPPoE sessions (RFC 2516) after Ethernet, 802.1Q and a Linux cooked header, carrying
+    IPv4, IPv6 (DNS, HTTP), each PPP control protocol fastpkt names, an unknown protocol, a
+    session header with a discovery code, a cut header; PPPoE discovery."""
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    v4 = sa.IP(src="10.0.0.1", dst="10.0.0.2")
+    v6 = sa.IPv6(src="fd00::1", dst="fd00::2")
+    dns = sa.UDP(sport=5353, dport=53) / sa.DNS(id=1, qd=sa.DNSQR(qname="pppoe.example"))
+    http = sa.TCP(sport=40000, dport=80, flags="PA") / b"GET / HTTP/1.1\r\nHost: h.example\r\n\r\n"
+    sessions = [sa.PPP() / v4 / sa.TCP(sport=40000, dport=80, flags="S"),
+                sa.PPP() / v4 / http, sa.PPP(proto=0x57) / v6 / dns,
+                sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(id=1, options=[sa.PPP_LCP_MRU_Option()]),
+                sa.PPP(proto=0xC021) / sa.PPP_LCP_Echo(code=9, id=2, magic_number=7),
+                sa.PPP(proto=0x8021) / sa.PPP_IPCP(code=1, id=3, options=[
+                    sa.PPP_IPCP_Option_IPAddress(data="10.0.0.1"), sa.PPP_IPCP_Option_DNS1(data="10.0.0.53")]),
+                sa.PPP(proto=0x8057) / bytes.fromhex("0104000e010a0011223344556677"),
+                sa.PPP(proto=0xC023) / sa.PPP_PAP_Request(username="u", password="p"),
+                sa.PPP(proto=0xC223) / sa.PPP_CHAP_ChallengeResponse(code=1, id=1, value=b"abcd", optional_name=b"x"),
+                sa.PPP(proto=0x80FD) / bytes.fromhex("01010004"),
+                sa.PPP(proto=0x1235) / b"unknown protocol"]
+    eth = [sa.Ether(**mac) / sa.PPPoE(sessionid=1) / f for f in sessions]
+    eth += [sa.Ether(**mac) / sa.Dot1Q(vlan=5) / sa.PPPoE(sessionid=2) / f for f in sessions[:4]]
+    eth += [sa.Ether(**mac) / sa.PPPoE(sessionid=1, code=9), sa.Ether(**mac, type=0x8864) / b"\x11\x00",
+            sa.Ether(**mac) / sa.PPPoED(code=9) / sa.PPPoED_Tags()]
+    cooked = [sa.CookedLinux(proto=0x8864) / sa.PPPoE(sessionid=3) / f for f in sessions]
+    return eth, cooked
+
+
+@pytest.mark.tshark
+def test_pppoe_sessions_match_tshark(tmp_path):
+    """A PPPoE session is a tunnel fp.stats reads outer, as tshark's conversations count it, but
+    tshark's hierarchy goes on inside: pppoes, ppp, then the IP packet or the control protocol
+    (lcp, ipcp, ipv6cp, pap, chap, ccp), pppoed for discovery. Scapy-built frames after
+    Ethernet, 802.1Q and Linux cooked headers; io,phs (frames and bytes), the conversations of every
+    layer (the IP packet inside is the frame's only one) and the DNS and
+    HTTP names equal tshark's."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    eth, cooked = _pppoe_frames(sa)
+    paths = [tmp_path / "pppoe.pcap", tmp_path / "pppoe_sll.pcap"]
+    sa.wrpcap(str(paths[0]), eth)
+    sa.wrpcap(str(paths[1]), cooked, linktype=113)
+    for path in paths:
+        st = fp.stats(str(path))
+        ours = {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()}
+        assert ours == tshark_phs(path), path.name
+        assert {"pppoes:ppp:lcp", "pppoes:ppp:ipcp", "pppoes:ppp:ipv6cp", "pppoes:ppp:pap", "pppoes:ppp:chap",
+                "pppoes:ppp:ccp", "pppoes:ppp:ip:tcp:http", "pppoes:ppp:ipv6:udp:dns"} <= {
+                    k.split(":", 1)[-1] for k in ours}
+        z = tshark_z(path, io=False)
+        for layer in ("eth", "ip", "ipv6", "tcp", "udp"):
+            theirs = tshark_conv(z, layer)
+            assert ours_conv(st, layer, theirs) == theirs, (path.name, layer)
+            if layer != "eth":
+                assert theirs, (path.name, layer)
+        names, hosts = tshark_names(path)
+        assert set(names) == {"pppoe.example"} and set(hosts) == {"h.example"}, path.name
+        assert dict(st.dns_names().values.tolist()) == names
+        assert dict(st.http_hosts().values.tolist()) == hosts

@@ -454,6 +454,10 @@ static inline uint32_t fp_ppp_proto_at(const uint8_t *data, uint32_t off, uint32
     *width = at < end && (data[at] & 1) ? 1 : end - at >= 2 ? 2 : 0;
     return at;
 }
+/* Where the Cisco MetaData shim of the GRE header left undecoded (d->gre_off, protocol
+ * 0x8909) starts when any of its 8 bytes is captured (cut short, or carrying a protocol GRE
+ * does not decapsulate), else 0. */
+uint32_t fp_gre_cmd_off(const uint8_t *data, uint32_t caplen, const fp_dissection *d);
 /* Cisco MetaData after EtherType 0x8909 at off..end, then the protocol it names. */
 void fp_dissect_cmd(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);

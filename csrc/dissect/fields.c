@@ -61,7 +61,7 @@ static const fp_field_table *const tables[] = {
     &fp_fields_dns,   &fp_fields_mdns, &fp_fields_llmnr, &fp_fields_http,
     &fp_fields_tls,   &fp_fields_quic, &fp_fields_gre,  &fp_fields_cmd, &fp_fields_erspan,
     &fp_fields_vxlan, &fp_fields_geneve, &fp_fields_gtp, &fp_fields_mpls, &fp_fields_pppoe,
-    &fp_fields_pppoes, &fp_fields_ppp,
+    &fp_fields_pppoes, &fp_fields_ppp, &fp_fields_lcp, &fp_fields_ipcp, &fp_fields_ipv6cp,
 };
 #define N_TABLES (int)(sizeof tables / sizeof tables[0])
 
@@ -171,12 +171,22 @@ static uint32_t field_size(const fp_field *f)
     return f->type == FP_FT_MAC ? 6 : f->type == FP_FT_IPV6 ? 16 : f->bits / 8u;
 }
 
+const fp_span *fp_field_layer(const fp_dissection *d, int layer)
+{
+    if (FP_HAS(d, layer))
+        return &d->layer[layer];
+    /* a tunnel whose inner packet has no header of this kind (PPTP's LCP, IPv6 in IPv4): the
+     * outermost IP header, kept in outer_ip, is the one tshark lists */
+    if ((layer == FP_L_IP4 || layer == FP_L_IP6) && d->tunnel_count && d->outer_ip_id == layer)
+        return &d->outer_ip;
+    return NULL;
+}
+
 int fp_field_read_fixed(const fp_field *f, const fp_field_ctx *x, fp_field_value *v)
 {
-    const fp_dissection *d = x->d;
-    if (!FP_HAS(d, f->layer))
+    const fp_span *s = fp_field_layer(x->d, f->layer);
+    if (s == NULL)
         return 0;
-    const fp_span *s = &d->layer[f->layer];
     uint32_t limit = s->hlen ? s->off + s->hlen : s->end;
     if (f->offset > limit - s->off || field_size(f) > limit - s->off - f->offset)
         return 0;
@@ -205,9 +215,9 @@ int fp_field_length4(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
 
 int fp_field_protocol(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
-    if (!FP_HAS(x->d, f->layer))
+    const fp_span *s = fp_field_layer(x->d, f->layer);
+    if (s == NULL)
         return 0;
-    const fp_span *s = &x->d->layer[f->layer];
     fp_field_value v = {0, x->data + s->off, s->end - s->off};
     visit(arg, &v);
     return 1;

@@ -73,7 +73,8 @@ extern const fp_field_table fp_fields_frame, fp_fields_eth, fp_fields_vlan,
     fp_fields_tcp, fp_fields_udp, fp_fields_icmp, fp_fields_icmpv6, fp_fields_dns,
     fp_fields_mdns, fp_fields_llmnr,
     fp_fields_http, fp_fields_tls, fp_fields_quic, fp_fields_gre, fp_fields_cmd, fp_fields_erspan, fp_fields_vxlan,
-    fp_fields_geneve, fp_fields_gtp, fp_fields_mpls, fp_fields_pppoe, fp_fields_pppoes, fp_fields_ppp, fp_fields_radiotap,
+    fp_fields_geneve, fp_fields_gtp, fp_fields_mpls, fp_fields_pppoe, fp_fields_pppoes, fp_fields_ppp, fp_fields_lcp,
+    fp_fields_ipcp, fp_fields_ipv6cp, fp_fields_radiotap,
     fp_fields_wlan;
 
 /* ---- Registry (fields.c) ---------------------------------------------- */
@@ -91,6 +92,9 @@ static inline int fp_field_each(const fp_field *f, fp_field_ctx *x, fp_field_vis
 }
 
 /* ---- Shared accessors (fields.c), for the tables ------------------------ */
+/* Where `layer`'s fields are read: the innermost packet's header, or for IPv4/IPv6 the
+ * outermost IP header when a tunnel's inner packet has none of that kind; NULL when absent. */
+const fp_span *fp_field_layer(const fp_dissection *d, int layer);
 /* The word of `bits` at `offset` in the layer's header (whole message when hlen is 0). */
 int fp_field_fixed(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg);
 /* fp_field_fixed's read alone: 1 with *v filled, 0 when absent or cut. */

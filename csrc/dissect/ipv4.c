@@ -95,7 +95,7 @@ void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
 static int ip_version(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     fp_field at = *f;
-    if (!FP_HAS(x->d, FP_L_IP4))
+    if (fp_field_layer(x->d, FP_L_IP4) == NULL)
         at.layer = FP_L_IP6;
     return fp_field_fixed(&at, x, visit, arg);
 }
@@ -105,8 +105,8 @@ static int ip_version(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
 static int ip_option_type(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     (void)f;
-    const fp_span *s = &x->d->layer[FP_L_IP4];
-    if (!FP_HAS(x->d, FP_L_IP4) || s->hlen <= 20)
+    const fp_span *s = fp_field_layer(x->d, FP_L_IP4);
+    if (s == NULL || s->hlen <= 20)
         return 0;
     fp_cursor c = fp_cursor_make(x->data, s->off + s->hlen);
     c.ptr += s->off + 20;

@@ -210,7 +210,10 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
     uint32_t gre_hlen = hlen;
     if (proto == 0x8909) { /* Cisco MetaData (TrustSec SGT): the payload's protocol, version,
                               length, option, SGT, then the payload; counted in GRE's header */
-        if (!fp_cur_has(&c, hlen + 8)) return malformed(x);
+        if (!fp_cur_has(&c, hlen + 8)) { /* the shim cut short: GRE's own words are whole */
+            undecoded(x, flags, gre_hlen, off, end);
+            return malformed(x);
+        }
         proto = fp_peek_be16(&c, hlen);
         hlen += 8;
     }
@@ -545,8 +548,17 @@ static int gre_sres(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, vo
     return n;
 }
 
+uint32_t fp_gre_cmd_off(const uint8_t *data, uint32_t caplen, const fp_dissection *d)
+{
+    if (d->gre_off == 0 || fp_load_be16(data + d->gre_off + 2) != 0x8909) return 0;
+    uint16_t flags = fp_load_be16(data + d->gre_off);
+    uint32_t at = d->gre_off + gre_routing_at(flags);
+    /* version 0 without routing entries, as tshark's cmd reads it behind GRE */
+    return (flags & (GRE_R | 0x0007)) == 0 && at < caplen ? at : 0;
+}
+
 /* Cisco MetaData: after an Ethernet header (d->cmd_off), then in each GRE header of protocol
- * 0x8909 (its last 8 bytes). `offset` is the field's place in GRE's layout (type, version,
+ * 0x8909 (its last 8 bytes), then in the GRE header left undecoded (fp_gre_cmd_off). `offset` is the field's place in GRE's layout (type, version,
  * length, options, SGT); Ethernet's puts the type last, so the others move up 2 bytes. "cmd"
  * itself is the shim's 8 bytes. */
 static int cmd_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
@@ -569,6 +581,19 @@ static int cmd_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
         n++;
         if (visit(arg, &v)) return n;
     }
+    uint32_t at = fp_gre_cmd_off(x->data, x->caplen, d);
+    /* a payload GRE does not decapsulate (CDP, keepalives...) behind the shim, or the shim cut
+     * short: each word that is captured, as tshark shows them */
+    uint32_t have = at != 0 ? x->caplen - at : 0;
+    if (at != 0 && f->type == FP_FT_PROTOCOL) {
+        v = (fp_field_value){0, x->data + at, have < 8 ? have : 8};
+        n++;
+        visit(arg, &v);
+    } else if (at != 0 && f->offset + f->bits / 8u <= have) {
+        fp_field_decode(f, x->data + at + f->offset, &v);
+        n++;
+        visit(arg, &v);
+    }
     return n;
 }
 
@@ -576,6 +601,8 @@ static int cmd_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
  * PPPoE session's (its protocol word) and each PPTP tunnel's that carries one. */
 typedef struct {
     uint32_t off, proto_at, width;
+    uint32_t end; /* a PPPoE session's within its length field (as fp_dissect_pppoe bounds
+                   * it), the others' at the record's end */
 } ppp_frame;
 
 static int ppp_frames(const fp_field_ctx *x, ppp_frame out[FP_MAX_TUNNELS + 1])
@@ -585,17 +612,19 @@ static int ppp_frames(const fp_field_ctx *x, ppp_frame out[FP_MAX_TUNNELS + 1])
     if (d->link_ppp) {
         uint32_t off = d->link_ppp - 1u, w;
         uint32_t at = fp_ppp_proto_at(x->data, off, x->caplen, &w);
-        out[n++] = (ppp_frame){off, at, w};
+        out[n++] = (ppp_frame){off, at, w, x->caplen};
     }
     for (int i = 0; i < d->tunnel_count; i++) {
         const fp_tunnel *t = &d->tunnel[i];
         if (t->type == FP_TUN_PPPOE) {
-            out[n++] = (ppp_frame){t->off + 6, t->off + 6, 2};
+            uint32_t len = fp_load_be16(x->data + t->off + 4), end = x->caplen;
+            end = len >= 2 && len <= end - t->off - 6 ? t->off + 6 + len : end;
+            out[n++] = (ppp_frame){t->off + 6, t->off + 6, 2, end};
         } else if (t->type == FP_TUN_PPTP) {
             uint32_t off = t->off + pptp_hlen(fp_load_be16(x->data + t->off)), end = t->off + t->hlen, w;
             if (end == off) continue; /* an acknowledgement alone */
             uint32_t at = fp_ppp_proto_at(x->data, off, end, &w);
-            out[n++] = (ppp_frame){off, at, w};
+            out[n++] = (ppp_frame){off, at, w, x->caplen};
         }
     }
     return n;
@@ -621,6 +650,111 @@ static int ppp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
         }
         n++;
         if (visit(arg, &v)) return n;
+    }
+    return n;
+}
+
+/* ---- PPP's control protocols (RFC 1661 section 5, RFC 1332, RFC 5072, RFC 1877) ----------
+ * Read on request from each PPP frame (ppp_frames) whose protocol is LCP, IPCP or IPV6CP: the
+ * code, identifier and length (tshark's ppp.code, ppp.identifier, ppp.length, shared by the
+ * control protocols), then for Configure-Request/Ack/Nak/Reject (codes 1-4) the options as
+ * type, length, value; LCP's magic number of Echo-Request/Reply and Discard-Request (9-11)
+ * and the protocol of a Protocol-Reject (8). The packet spans what its length field says,
+ * within the frame: one whose length passes the frame or is under 4 (tshark's malformed
+ * packet) has its header alone, an option whose length is under 2 or passes the packet ends the options, and
+ * a value is read only when its option has the length the RFC gives it (tshark's "invalid
+ * length" otherwise), so a lying length never reads past the record. */
+enum { CP_ANY, CP_LCP, CP_IPCP, CP_IPV6CP, CP_CCP };
+enum { CPW_PROTOCOL, CPW_CODE, CPW_IDENTIFIER, CPW_LENGTH, CPW_OPT_TYPE, CPW_OPT_LENGTH, CPW_OPT_VALUE,
+       CPW_MAGIC, CPW_REJECTED };
+#define CP_WHICH(arg) ((arg) >> 4)
+#define CP_WORD(arg) ((arg) & 15)
+
+static int cp_of(uint16_t proto)
+{
+    switch (proto) {
+    case 0xc021: return CP_LCP;
+    case 0x8021: return CP_IPCP;
+    case 0x8057: return CP_IPV6CP;
+    case 0x80fd: return CP_CCP; /* its header alone (ppp.code...): no options read */
+    default: return CP_ANY;
+    }
+}
+
+static int cp_visit(const fp_field *f, const uint8_t *p, uint32_t len, fp_field_visit visit, void *arg, int *n)
+{
+    fp_field_value v = {0, p, len};
+    if (f->type != FP_FT_PROTOCOL && f->type != FP_FT_BYTES) fp_field_decode(f, p, &v);
+    if (f->type == FP_FT_BYTES) v.len = len;
+    (*n)++;
+    return visit(arg, &v);
+}
+
+/* Whether option `type` of a control protocol has a length RFC 1661/1332/1877/5072 (and
+ * 1990's MRRU and short sequence header) allow: 1 when it does, 0 when not (tshark shows such
+ * an option as a warning alone, no type or length field, and goes on after it), -1 for a type
+ * without a rule here. Fixed for MRU, ACCM, magic number, addresses; at least the protocol
+ * word for the authentication, quality and compression protocols, whose data follows it
+ * (CHAP's algorithm, LQR's period, Van Jacobson's slots). */
+static int cp_option_fits(int cp, uint8_t type, uint8_t len)
+{
+    if (cp == CP_LCP) {
+        switch (type) {
+        case 1: case 17: return len == 4;
+        case 2: case 5: return len == 6;
+        case 3: case 4: return len >= 4;
+        case 7: case 8: case 18: return len == 2;
+        default: return -1;
+        }
+    }
+    if (cp == CP_IPCP) return type == 2 ? len >= 4 : type == 3 || (type >= 129 && type <= 132) ? len == 6 : -1;
+    if (cp == CP_IPV6CP) return type == 1 ? len == 10 : type == 2 ? len >= 4 : -1;
+    return -1;
+}
+
+static int cp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    ppp_frame frames[FP_MAX_TUNNELS + 1];
+    int count = ppp_frames(x, frames), n = 0, which = CP_WHICH(f->arg), word = CP_WORD(f->arg);
+    for (int i = 0; i < count; i++) {
+        const ppp_frame *fr = &frames[i];
+        if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
+        uint16_t proto = fr->width == 1 ? x->data[fr->proto_at] : fp_load_be16(x->data + fr->proto_at);
+        int cp = cp_of(proto);
+        if (cp == CP_ANY || (which != CP_ANY && which != cp)) continue;
+        uint32_t at = fr->proto_at + fr->width, end = fr->end;
+        const uint8_t *p = x->data + at;
+        if (end - at < 4) continue; /* a header cut short: tshark shows no lcp/ipcp tree either */
+        uint32_t len = fp_load_be16(p + 2), whole = len >= 4 && len <= end - at, stop = whole ? at + len : end;
+        uint8_t code = p[0];
+        switch (word) {
+        case CPW_PROTOCOL: if (cp_visit(f, p, stop - at, visit, arg, &n)) return n; continue;
+        case CPW_CODE: if (cp_visit(f, p, 1, visit, arg, &n)) return n; continue;
+        case CPW_IDENTIFIER: if (cp_visit(f, p + 1, 1, visit, arg, &n)) return n; continue;
+        case CPW_LENGTH: if (cp_visit(f, p + 2, 2, visit, arg, &n)) return n; continue;
+        default: break;
+        }
+        if (!whole) continue; /* tshark's malformed packet: the header alone */
+        switch (word) {
+        case CPW_MAGIC:
+            if (code >= 9 && code <= 11 && stop - at >= 8 && cp_visit(f, p + 4, 4, visit, arg, &n)) return n;
+            continue;
+        case CPW_REJECTED:
+            if (code == 8 && stop - at >= 6 && cp_visit(f, p + 4, 2, visit, arg, &n)) return n;
+            continue;
+        default: break;
+        }
+        if (code < 1 || code > 4) continue;
+        for (uint32_t o = at + 4; stop - o >= 2;) {
+            const uint8_t *opt = x->data + o;
+            if (opt[1] < 2 || opt[1] > stop - o) break;
+            int stopped = 0, fits = cp_option_fits(cp, opt[0], opt[1]);
+            if (fits != 0 && word == CPW_OPT_TYPE) stopped = cp_visit(f, opt, 1, visit, arg, &n);
+            else if (fits != 0 && word == CPW_OPT_LENGTH) stopped = cp_visit(f, opt + 1, 1, visit, arg, &n);
+            else if (fits == 1 && opt[0] == f->offset) stopped = cp_visit(f, opt + 2, opt[1] - 2u, visit, arg, &n);
+            if (stopped) return n;
+            o += opt[1];
+        }
     }
     return n;
 }
@@ -682,11 +816,42 @@ static const fp_field cmd_fields[] = {
     CMD_WORD("cmd.options", 16, 4), CMD_WORD("cmd.sgt", 16, 6),
 };
 #define PPP_WORD(name, type, bits, which) {name, type, bits, FP_L_COUNT, which, 0, 0, ppp_words}
+#define CP_FIELD(name, type, bits, cp, word, opt) {name, type, bits, FP_L_COUNT, (cp) << 4 | (word), opt, 0, cp_words}
 static const fp_field ppp_fields[] = {
     PPP_WORD("ppp", FP_FT_PROTOCOL, 0, PPP_PROTOCOL_BYTES), PPP_WORD("ppp.address", FP_FT_UINT, 8, PPP_ADDRESS),
     PPP_WORD("ppp.control", FP_FT_UINT, 8, PPP_CONTROL),    PPP_WORD("ppp.protocol", FP_FT_UINT, 16, PPP_PROTO),
+    /* the control protocols' header, named by ppp as tshark names it */
+    CP_FIELD("ppp.code", FP_FT_UINT, 8, CP_ANY, CPW_CODE, 0),
+    CP_FIELD("ppp.identifier", FP_FT_UINT, 8, CP_ANY, CPW_IDENTIFIER, 0),
+    CP_FIELD("ppp.length", FP_FT_UINT, 16, CP_ANY, CPW_LENGTH, 0),
 };
 static const fp_field pppoes_fields[] = {{"pppoes", FP_FT_PROTOCOL, 0, FP_L_COUNT, 0, 0, 0, pppoe_sessions}};
+#define CP_HEAD(cp, name) CP_FIELD(name, FP_FT_PROTOCOL, 0, cp, CPW_PROTOCOL, 0),                             \
+    CP_FIELD(name ".opt.type", FP_FT_UINT, 8, cp, CPW_OPT_TYPE, 0),                                          \
+    CP_FIELD(name ".opt.length", FP_FT_UINT, 8, cp, CPW_OPT_LENGTH, 0)
+static const fp_field lcp_fields[] = {
+    CP_HEAD(CP_LCP, "lcp"),
+    CP_FIELD("lcp.opt.mru", FP_FT_UINT, 16, CP_LCP, CPW_OPT_VALUE, 1),
+    CP_FIELD("lcp.opt.asyncmap", FP_FT_UINT, 32, CP_LCP, CPW_OPT_VALUE, 2),
+    CP_FIELD("lcp.opt.auth_protocol", FP_FT_UINT, 16, CP_LCP, CPW_OPT_VALUE, 3),
+    CP_FIELD("lcp.opt.quality_protocol", FP_FT_UINT, 16, CP_LCP, CPW_OPT_VALUE, 4),
+    CP_FIELD("lcp.opt.magic_number", FP_FT_UINT, 32, CP_LCP, CPW_OPT_VALUE, 5),
+    CP_FIELD("lcp.magic_number", FP_FT_UINT, 32, CP_LCP, CPW_MAGIC, 0),
+    CP_FIELD("lcp.rej_proto", FP_FT_UINT, 16, CP_LCP, CPW_REJECTED, 0),
+};
+static const fp_field ipcp_fields[] = {
+    CP_HEAD(CP_IPCP, "ipcp"),
+    CP_FIELD("ipcp.opt.compress_proto", FP_FT_UINT, 16, CP_IPCP, CPW_OPT_VALUE, 2),
+    CP_FIELD("ipcp.opt.ip_address", FP_FT_IPV4, 32, CP_IPCP, CPW_OPT_VALUE, 3),
+    CP_FIELD("ipcp.opt.pri_dns_address", FP_FT_IPV4, 32, CP_IPCP, CPW_OPT_VALUE, 129),
+    CP_FIELD("ipcp.opt.pri_nbns_address", FP_FT_IPV4, 32, CP_IPCP, CPW_OPT_VALUE, 130),
+    CP_FIELD("ipcp.opt.sec_dns_address", FP_FT_IPV4, 32, CP_IPCP, CPW_OPT_VALUE, 131),
+    CP_FIELD("ipcp.opt.sec_nbns_address", FP_FT_IPV4, 32, CP_IPCP, CPW_OPT_VALUE, 132),
+};
+static const fp_field ipv6cp_fields[] = {
+    CP_HEAD(CP_IPV6CP, "ipv6cp"),
+    CP_FIELD("ipv6cp.interface_identifier", FP_FT_BYTES, 0, CP_IPV6CP, CPW_OPT_VALUE, 1),
+};
 FP_FIELD_TABLE(fp_fields_gre, "gre", gre_fields);
 FP_FIELD_TABLE(fp_fields_cmd, "cmd", cmd_fields);
 FP_FIELD_TABLE(fp_fields_erspan, "erspan", erspan_fields);
@@ -697,3 +862,6 @@ FP_FIELD_TABLE(fp_fields_mpls, "mpls", mpls_fields);
 FP_FIELD_TABLE(fp_fields_pppoe, "pppoe", pppoe_fields);
 FP_FIELD_TABLE(fp_fields_pppoes, "pppoes", pppoes_fields);
 FP_FIELD_TABLE(fp_fields_ppp, "ppp", ppp_fields);
+FP_FIELD_TABLE(fp_fields_lcp, "lcp", lcp_fields);
+FP_FIELD_TABLE(fp_fields_ipcp, "ipcp", ipcp_fields);
+FP_FIELD_TABLE(fp_fields_ipv6cp, "ipv6cp", ipv6cp_fields);

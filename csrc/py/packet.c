@@ -726,7 +726,8 @@ static PyObject *get_layers(PyObject *self, void *c)
             (k == 0 && d->link_ppp && append_name(list, "PPP") < 0) || (cmd && append_name(list, "CMD") < 0) ||
             append_layers(list, bits & ~LINK_LAYER_BITS, &vlan, d->vlan_count) < 0 ||
             (k < d->tunnel_count && append_tunnel(list, p, &d->tunnel[k]) < 0) ||
-            (k == d->tunnel_count && d->gre_off && append_name(list, "GRE") < 0)) {
+            (k == d->tunnel_count && d->gre_off && append_name(list, "GRE") < 0) ||
+            (k == d->tunnel_count && fp_gre_cmd_off(p->data, p->caplen, d) && append_name(list, "CMD") < 0)) {
             Py_DECREF(list);
             return NULL;
         }

@@ -92,18 +92,62 @@ static uint8_t dns_proto(const fp_dissection *d)
     return d->sport == 5353 || d->dport == 5353 ? FP_PHS_MDNS : FP_PHS_LLMNR;
 }
 
-/* The protocols of one frame, outer to inner, as io,phs nests them. */
-static int phs_path(const uint8_t *data, uint32_t linktype, const fp_dissection *d, uint8_t *path)
+/* PPP's control protocols by their io,phs names; FP_PHS_COUNT for the others. */
+static uint8_t ppp_control(uint16_t proto)
+{
+    switch (proto) {
+    case 0xc021: return FP_PHS_LCP;
+    case 0x8021: return FP_PHS_IPCP;
+    case 0x8057: return FP_PHS_IPV6CP;
+    case 0xc023: return FP_PHS_PAP;
+    case 0xc223: return FP_PHS_CHAP;
+    case 0x80fd: return FP_PHS_CCP;
+    default: return FP_PHS_COUNT;
+    }
+}
+
+/* The protocol of the PPP frame at off..end (0 when cut short); *at: where its payload starts. */
+static uint16_t ppp_protocol(const uint8_t *data, uint32_t off, uint32_t end, uint32_t *at)
+{
+    uint32_t width, p = fp_ppp_proto_at(data, off, end, &width);
+    *at = p + width;
+    return width == 0 ? 0 : width == 1 ? data[p] : fp_load_be16(data + p);
+}
+
+/* A PPPoE session frame fastpkt's reading left as payload at off..end (stats read tunnels
+ * outer, and tshark's hierarchy goes on inside): pppoes, ppp, then a control protocol, or the
+ * IPv4/IPv6 packet dissected from its first byte into *inner (its offsets from *inner_at).
+ * Returns the protocols added. */
+static int phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, uint8_t *path,
+                     fp_dissection *inner, uint32_t *inner_at)
 {
     int n = 0;
-    uint8_t link = link_proto(linktype, d);
-    if (link != FP_PHS_COUNT) path[n++] = link;
-    for (int i = 0; i < d->vlan_count && n < FP_PHS_MAX_DEPTH - 8; i++)
-        path[n++] = d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN;
-    if (FP_HAS(d, FP_L_ARP)) {
-        path[n++] = FP_PHS_ARP;
-        return n;
+    if (end - off < 6) return 0; /* a header cut short: tshark's malformed marker alone */
+    path[n++] = FP_PHS_PPPOES;
+    /* RFC 2516 section 5.4: version 1, type 1, code 0 carries a PPP frame, its protocol
+     * and payload within the length field (read as fp_dissect_pppoe reads them) */
+    if (end - off < 8 || data[off] != 0x11 || data[off + 1] != 0) return n;
+    path[n++] = FP_PHS_PPP;
+    uint32_t len = fp_load_be16(data + off + 4), at = off + 8;
+    if (len >= 2 && len <= end - off - 6) end = off + 6 + len;
+    uint16_t proto = fp_load_be16(data + off + 6);
+    if (proto == 0x0021 || proto == 0x0057) {
+        fp_dissect_ex(data + at, end - at, wirelen > at ? wirelen - at : 0,
+                      proto == 0x0021 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, FP_DISSECT_NO_TUNNELS, inner);
+        *inner_at = at;
+    } else if (ppp_control(proto) != FP_PHS_COUNT) {
+        path[n++] = ppp_control(proto);
+    } else if (at < end) {
+        path[n++] = FP_PHS_DATA;
     }
+    return n;
+}
+
+/* The network layer and above of one dissection, as io,phs nests them; `link`: a link
+ * protocol came before them. */
+static int phs_upper(const uint8_t *data, const fp_dissection *d, int link, uint8_t *path)
+{
+    int n = 0;
     int net = FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6);
     if (FP_HAS(d, FP_L_IP4)) path[n++] = FP_PHS_IP;
     if (FP_HAS(d, FP_L_IP6)) path[n++] = FP_PHS_IPV6;
@@ -121,9 +165,48 @@ static int phs_path(const uint8_t *data, uint32_t linktype, const fp_dissection 
              fp_quic_heuristic(data + d->layer[FP_L_UDP].off + d->layer[FP_L_UDP].hlen,
                                d->layer[FP_L_UDP].end - d->layer[FP_L_UDP].off - d->layer[FP_L_UDP].hlen))
         path[n++] = FP_PHS_QUIC;
-    else if (d->payload_len > 0 && (tcp || udp || net || link != FP_PHS_COUNT))
+    else if (d->payload_len > 0 && (tcp || udp || net || link))
         path[n++] = FP_PHS_DATA;
     return n;
+}
+
+/* The protocols of one frame, outer to inner, as io,phs nests them. A PPPoE session's IP
+ * packet is dissected into *inner (inner->present stays 0 otherwise), at *inner_at. */
+static int phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                    const fp_dissection *d, uint8_t *path, fp_dissection *inner, uint32_t *inner_at)
+{
+    int n = 0;
+    uint8_t link = link_proto(linktype, d);
+    if (link != FP_PHS_COUNT) path[n++] = link;
+    for (int i = 0; i < d->vlan_count && n < FP_PHS_MAX_DEPTH - 8; i++)
+        path[n++] = d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN;
+    if (FP_HAS(d, FP_L_ARP)) {
+        path[n++] = FP_PHS_ARP;
+        return n;
+    }
+    if (!FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6)) {
+        /* a link header and nothing after it (fp.stats' records are dissected without tunnels) */
+        int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+        if (d->tunnel_count == 0 && d->payload_len > 0 &&
+            ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
+            n += phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, path + n, inner, inner_at);
+            if (inner->present != 0) n += phs_upper(data + *inner_at, inner, 0, path + n);
+            return n;
+        }
+        if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
+            path[n++] = FP_PHS_PPPOED;
+            return n;
+        }
+        if (d->link_ppp) {
+            uint32_t at;
+            uint8_t cp = ppp_control(ppp_protocol(data, d->link_ppp - 1u, caplen, &at));
+            if (cp != FP_PHS_COUNT) {
+                path[n++] = cp;
+                return n;
+            }
+        }
+    }
+    return n + phs_upper(data, d, link != FP_PHS_COUNT, path + n);
 }
 
 static void phs_add(fp_stats *st, const uint8_t *path, int n, uint32_t wirelen)
@@ -516,14 +599,27 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
         st->first_ns = st->last_ns = ts_ns;
     }
     if (ts_ns > st->last_ns) st->last_ns = ts_ns;
+    /* wiretap reads PPP_WITH_DIR's direction byte as a pseudo-header: tshark's frame length,
+     * which every byte count of its statistics adds, leaves it out */
+    if (linktype == FP_LINKTYPE_PPP_WITH_DIR && wirelen > 0) wirelen--;
     st->frames++;
     st->bytes += wirelen;
     st->phs[0].frames++;
     st->phs[0].bytes += wirelen;
     uint8_t path[FP_PHS_MAX_DEPTH];
-    phs_add(st, path, phs_path(data, linktype, d, path), wirelen);
+    fp_dissection inner;
+    uint32_t inner_at = 0;
+    inner.present = 0;
+    phs_add(st, path, phs_path(data, caplen, wirelen, linktype, d, path, &inner, &inner_at), wirelen);
     conv_packet(st, data, d, ts_ns, wirelen);
     if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, d);
     if (FP_HAS(d, FP_L_DNS)) dns_packet(st, data, d);
     if (FP_HAS(d, FP_L_HTTP)) http_packet(st, data, d);
+    if (inner.present != 0) {
+        /* a PPPoE session's IP packet: tshark's conversations and trees count it, as the
+         * frame's only IP header */
+        conv_packet(st, data + inner_at, &inner, ts_ns, wirelen);
+        if (FP_HAS(&inner, FP_L_DNS)) dns_packet(st, data + inner_at, &inner);
+        if (FP_HAS(&inner, FP_L_HTTP)) http_packet(st, data + inner_at, &inner);
+    }
 }

@@ -19,7 +19,9 @@
     X(ETH, "eth") X(SLL, "sll") X(NULL_LINK, "null") X(LOOP, "loop") X(PPP, "ppp")    \
     X(RAW, "raw") X(VLAN, "vlan") X(QINQ, "ieee8021ad") X(ARP, "arp") X(IP, "ip")     \
     X(IPV6, "ipv6") X(TCP, "tcp") X(UDP, "udp") X(ICMP, "icmp") X(ICMPV6, "icmpv6")  \
-    X(DNS, "dns") X(MDNS, "mdns") X(LLMNR, "llmnr") X(HTTP, "http") X(TLS, "tls") X(QUIC, "quic") X(DATA, "data")
+    X(DNS, "dns") X(MDNS, "mdns") X(LLMNR, "llmnr") X(HTTP, "http") X(TLS, "tls") X(QUIC, "quic") X(DATA, "data") \
+    X(PPPOES, "pppoes") X(PPPOED, "pppoed") X(LCP, "lcp") X(IPCP, "ipcp") X(IPV6CP, "ipv6cp") X(PAP, "pap")  \
+    X(CHAP, "chap") X(CCP, "ccp")
 #define FP_PHS_ENUM(name, str) FP_PHS_##name,
 enum { FP_PHS_PROTOCOLS(FP_PHS_ENUM) FP_PHS_COUNT };
 #undef FP_PHS_ENUM
