@@ -21,6 +21,10 @@ Rows:
                      workers=1)) in N processes at once: what fully independent work gives on
                      this machine (seconds: the slowest piece; CPU: their sum), the reference
                      for "flows wN"
+  flows ranges wN    the file cut into N record-aligned byte ranges, len(fp.flows(reader over
+                     range i, workers=1)) on N threads of one process, not stitched: its flow
+                     count exceeds w1's by the flows that span a boundary. The bound of
+                     range partitioning in one process (docs/DESIGN.md, "Range partitioning")
   dask wN pandas     fastpkt.dask.flows([path], npartitions=N).compute() on a LocalCluster of N
                      threads (compare with "flows wN pandas": the Dask overhead)
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
@@ -57,6 +61,25 @@ c0 = resource.getrusage(resource.RUSAGE_SELF)
 if what == "frames":
     n = sum(len(df) for df in fp.read_frames(path, workers=workers))
     st = {"packets": n, "workers": workers, "memory_peak_bytes": 0}
+elif what == "ranges":  # unstitched: each worker's flows of its range alone (see the docstring)
+    import threading
+    with fp.Reader(path) as r:
+        bounds = r._split(workers)
+    parts = [None] * (len(bounds) - 1)
+    def part(i):
+        r = fp.Reader(path)
+        r._set_range(bounds[i], bounds[i + 1])
+        parts[i] = fp.flows(r, workers=1, progress=False)
+        len(parts[i])
+    threads = [threading.Thread(target=part, args=(i,)) for i in range(1, len(parts))]
+    for t in threads:
+        t.start()
+    part(0)
+    for t in threads:
+        t.join()
+    n = sum(len(e) for e in parts)
+    st = {"packets": sum(e.stats["packets"] for e in parts), "workers": len(parts),
+          "worker_memory_peak_bytes": [e.stats["memory_peak_bytes"] for e in parts]}
 elif what == "hellos":
     eng = fp.client_hellos(path, workers=workers, progress=False)
     n = len(list(eng))
@@ -68,12 +91,12 @@ else:
     n = len(eng.to_pandas()) if what == "pandas" else len(eng)
 dt = time.perf_counter() - t0
 c1 = resource.getrusage(resource.RUSAGE_SELF)
-st = eng.stats if what != "frames" else st
+st = eng.stats if what not in ("frames", "ranges") else st
 print(json.dumps({"packets": int(st["packets"]), "seconds": dt, "records": n,
                   "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime),
                   "user": c1.ru_utime - c0.ru_utime, "faults": c1.ru_minflt - c0.ru_minflt,
                   "merged": "workers" in st, "skips": st.get("key_pass_skips", 0),
-                  "worker_peaks": st.get("worker_memory_peak_bytes", [st["memory_peak_bytes"]]) if what != "frames" else []}))
+                  "worker_peaks": st.get("worker_memory_peak_bytes", [st.get("memory_peak_bytes", 0)]) if what != "frames" else []}))
 """
 
 DASK = r"""
@@ -192,6 +215,7 @@ def main() -> int:
             add(name, measured([py, "-c", CHILD, path, what, str(n)]))
     for n in counts[1:]:
         add("flows pieces w%d" % n, pieces(py, path, n))
+        add("flows ranges w%d" % n, measured([py, "-c", CHILD, path, "ranges", str(n)]))
     if subprocess.run([py, "-c", "import dask.dataframe, distributed"], capture_output=True).returncode == 0:
         for n in counts:  # threads in one process, as workers=N (fastpkt.dask on LocalCluster)
             add("dask w%d pandas" % n, measured([py, "-c", DASK, path, str(n)]))
@@ -214,7 +238,7 @@ def main() -> int:
         if "error" in r:
             print("%-18s %s" % (name, r["error"][:100]))
             continue
-        base = res.get("flows w1" if name.startswith("flows pieces") else
+        base = res.get("flows w1" if name.startswith(("flows pieces", "flows ranges")) else
                        name.replace(" w%s" % name.split(" w")[-1].split()[0], " w1") if " w" in name else "")
         n = int(name.split(" w")[1].split()[0]) if " w" in name else 1
         speed = base["seconds"] / r["seconds"] if base and "error" not in base else None
