@@ -145,8 +145,8 @@ class Stats:
             if not interval > 0:
                 raise ValueError("interval must be > 0 seconds")
             interval_ns = max(1, int(round(interval * 1e9)))
-        # tshark's tables count a tunnelled frame at its outer layers first (the hierarchy
-        # walks on inside, which these one-layer-set tables do not): the outer packet
+        # the outer packet (io,stat's frames, the outer conversations); the C pass reads
+        # inside each tunnel itself, as tshark's taps count every level of a frame
         reader = fp_open(self._source, filter=self._filter, display_filter=self._dfilter,
                          on_error=self._on_error, decapsulate=False, defragment=self._defragment)
         from .views import progress_callback
@@ -190,7 +190,8 @@ class Stats:
     def phs(self) -> Any:
         """``tshark -z io,phs``: one row per protocol path, depth first in order of first
         sight: ``depth`` (1 = outermost), ``protocol``, ``path`` (``eth:ip:tcp``), frames,
-        bytes (frame lengths). Undissected payload is ``data``."""
+        bytes (frame lengths). Undissected payload is ``data``; a tunnelled frame goes on inside
+        each encapsulation (``eth:ip:udp:vxlan:eth:ip:tcp``, ``eth:ip:gre:ppp:lcp``)."""
         import pandas as pd
 
         rows: list[Any] = []

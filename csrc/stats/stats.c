@@ -92,7 +92,8 @@ static uint8_t dns_proto(const fp_dissection *d)
     return d->sport == 5353 || d->dport == 5353 ? FP_PHS_MDNS : FP_PHS_LLMNR;
 }
 
-/* PPP's control protocols by their io,phs names; FP_PHS_COUNT for the others. */
+/* PPP's control protocols and compressed datagrams by their io,phs names; FP_PHS_COUNT for
+ * the others. */
 static uint8_t ppp_control(uint16_t proto)
 {
     switch (proto) {
@@ -102,6 +103,7 @@ static uint8_t ppp_control(uint16_t proto)
     case 0xc023: return FP_PHS_PAP;
     case 0xc223: return FP_PHS_CHAP;
     case 0x80fd: return FP_PHS_CCP;
+    case 0x00fd: case 0x00fb: return FP_PHS_COMP_DATA; /* compressed (MPPC/MPPE: PPTP's encryption) */
     default: return FP_PHS_COUNT;
     }
 }
@@ -114,20 +116,30 @@ static uint16_t ppp_protocol(const uint8_t *data, uint32_t off, uint32_t end, ui
     return width == 0 ? 0 : width == 1 ? data[p] : fp_load_be16(data + p);
 }
 
+/* A path being built: protocols past FP_PHS_MAX_DEPTH set `over` (the frame counts in phs_cut). */
+typedef struct {
+    uint8_t p[FP_PHS_MAX_DEPTH];
+    int n, over;
+} phs_buf;
+
+static void push(phs_buf *b, uint8_t proto)
+{
+    if (b->n < FP_PHS_MAX_DEPTH) b->p[b->n++] = proto;
+    else b->over = 1;
+}
+
 /* A PPPoE session frame fastpkt's reading left as payload at off..end (stats read tunnels
  * outer, and tshark's hierarchy goes on inside): pppoes, ppp, then a control protocol, or the
- * IPv4/IPv6 packet dissected from its first byte into *inner (its offsets from *inner_at).
- * Returns the protocols added. */
-static int phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, uint8_t *path,
-                     fp_dissection *inner, uint32_t *inner_at)
+ * IPv4/IPv6 packet dissected from its first byte into *inner (its offsets from *inner_at). */
+static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, phs_buf *b,
+                      fp_dissection *inner, uint32_t *inner_at)
 {
-    int n = 0;
-    if (end - off < 6) return 0; /* a header cut short: tshark's malformed marker alone */
-    path[n++] = FP_PHS_PPPOES;
+    if (end - off < 6) return; /* a header cut short: tshark's malformed marker alone */
+    push(b, FP_PHS_PPPOES);
     /* RFC 2516 section 5.4: version 1, type 1, code 0 carries a PPP frame, its protocol
      * and payload within the length field (read as fp_dissect_pppoe reads them) */
-    if (end - off < 8 || data[off] != 0x11 || data[off + 1] != 0) return n;
-    path[n++] = FP_PHS_PPP;
+    if (end - off < 8 || data[off] != 0x11 || data[off + 1] != 0) return;
+    push(b, FP_PHS_PPP);
     uint32_t len = fp_load_be16(data + off + 4), at = off + 8;
     if (len >= 2 && len <= end - off - 6) end = off + 6 + len;
     uint16_t proto = fp_load_be16(data + off + 6);
@@ -136,98 +148,238 @@ static int phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t w
                       proto == 0x0021 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, FP_DISSECT_NO_TUNNELS, inner);
         *inner_at = at;
     } else if (ppp_control(proto) != FP_PHS_COUNT) {
-        path[n++] = ppp_control(proto);
+        push(b, ppp_control(proto));
     } else if (at < end) {
-        path[n++] = FP_PHS_DATA;
+        push(b, FP_PHS_DATA);
     }
-    return n;
+}
+
+/* An IP payload fastpkt left undecoded (tunnels off, a header it refused, tunnels nested past
+ * FP_MAX_TUNNELS) whose protocol tshark names all the same; 1 when it named it. GRE: `gre`
+ * from its 4 bytes on, `cmd` for the Cisco MetaData shim, nothing under a protocol GRE does
+ * not carry (tshark 4.0's GRE adds no data node there). IP in IP whose version nibble lies:
+ * tshark's IPv4 dissector hands a 6 to IPv6, its IPv6 dissector shows the bytes as data. */
+static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_buf *b)
+{
+    const uint8_t *p = data + d->payload_off;
+    uint32_t len = d->payload_len;
+    switch (d->ip_proto) {
+    case 47:
+        if (len >= 4) {
+            push(b, FP_PHS_GRE);
+            if ((fp_load_be16(p) & 7) == 0 && fp_load_be16(p + 2) == 0x8909) push(b, FP_PHS_CMD);
+        }
+        return 1;
+    case 4:
+        push(b, (p[0] >> 4) == 6 ? FP_PHS_IPV6 : FP_PHS_IP);
+        return 1;
+    case 41:
+        push(b, FP_PHS_IPV6);
+        push(b, FP_PHS_DATA);
+        return 1;
+    default: return 0;
+    }
+}
+
+/* tshark 4.0's protocol on a UDP tunnel's registered port, for a datagram fastpkt did not
+ * decapsulate there (a header cut short or cut by a lying UDP length); FP_PHS_COUNT else. */
+static uint8_t udp_tunnel_name(const fp_dissection *d)
+{
+    if (d->dport == 4789 || d->sport == 4789) return FP_PHS_VXLAN;
+    if (d->dport == 6081 || d->sport == 6081) return FP_PHS_GENEVE;
+    if (d->dport == 2152 || d->sport == 2152) return FP_PHS_GTP;
+    return FP_PHS_COUNT;
 }
 
 /* The network layer and above of one dissection, as io,phs nests them; `link`: a link
  * protocol came before them. */
-static int phs_upper(const uint8_t *data, const fp_dissection *d, int link, uint8_t *path)
+static void phs_upper(const uint8_t *data, const fp_dissection *d, int link, phs_buf *b)
 {
-    int n = 0;
     int net = FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6);
-    if (FP_HAS(d, FP_L_IP4)) path[n++] = FP_PHS_IP;
-    if (FP_HAS(d, FP_L_IP6)) path[n++] = FP_PHS_IPV6;
+    if (FP_HAS(d, FP_L_IP4)) push(b, FP_PHS_IP);
+    if (FP_HAS(d, FP_L_IP6)) push(b, FP_PHS_IPV6);
     if (FP_HAS(d, FP_L_ICMP) || FP_HAS(d, FP_L_ICMP6)) {
-        path[n++] = FP_HAS(d, FP_L_ICMP) ? FP_PHS_ICMP : FP_PHS_ICMPV6;
-        return n;
+        push(b, FP_HAS(d, FP_L_ICMP) ? FP_PHS_ICMP : FP_PHS_ICMPV6);
+        return;
     }
     int tcp = FP_HAS(d, FP_L_TCP), udp = FP_HAS(d, FP_L_UDP);
-    if (tcp) path[n++] = FP_PHS_TCP;
-    if (udp) path[n++] = FP_PHS_UDP;
-    if (FP_HAS(d, FP_L_DNS)) path[n++] = dns_proto(d);
-    else if (FP_HAS(d, FP_L_HTTP)) path[n++] = FP_PHS_HTTP;
-    else if (FP_HAS(d, FP_L_TLS)) path[n++] = FP_PHS_TLS;
+    if (tcp) push(b, FP_PHS_TCP);
+    if (udp) push(b, FP_PHS_UDP);
+    if (FP_HAS(d, FP_L_DNS)) push(b, dns_proto(d));
+    else if (FP_HAS(d, FP_L_HTTP)) push(b, FP_PHS_HTTP);
+    else if (FP_HAS(d, FP_L_TLS)) push(b, FP_PHS_TLS);
     else if (udp && !d->is_fragment &&
              fp_quic_heuristic(data + d->layer[FP_L_UDP].off + d->layer[FP_L_UDP].hlen,
                                d->layer[FP_L_UDP].end - d->layer[FP_L_UDP].off - d->layer[FP_L_UDP].hlen))
-        path[n++] = FP_PHS_QUIC;
+        push(b, FP_PHS_QUIC);
+    else if (net && !tcp && !udp && d->payload_len > 0 && (!d->is_fragment || d->reassembled) &&
+             phs_ip_payload(data, d, b))
+        return;
+    else if (udp && d->payload_len > 0 && udp_tunnel_name(d) != FP_PHS_COUNT)
+        push(b, udp_tunnel_name(d));
+    else if (!net && link && d->payload_len > 0 && (d->ethertype == 0x0800 || d->ethertype == 0x86dd))
+        push(b, d->ethertype == 0x0800 ? FP_PHS_IP : FP_PHS_IPV6); /* a header cut short: tshark's malformed */
     else if (d->payload_len > 0 && (tcp || udp || net || link))
-        path[n++] = FP_PHS_DATA;
-    return n;
+        push(b, FP_PHS_DATA);
 }
 
-/* The protocols of one frame, outer to inner, as io,phs nests them. A PPPoE session's IP
+/* The protocols of one packet, outer to inner, as io,phs nests them. A PPPoE session's IP
  * packet is dissected into *inner (inner->present stays 0 otherwise), at *inner_at. */
-static int phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                    const fp_dissection *d, uint8_t *path, fp_dissection *inner, uint32_t *inner_at)
+static void phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                     const fp_dissection *d, phs_buf *b, fp_dissection *inner, uint32_t *inner_at)
 {
-    int n = 0;
     uint8_t link = link_proto(linktype, d);
-    if (link != FP_PHS_COUNT) path[n++] = link;
-    for (int i = 0; i < d->vlan_count && n < FP_PHS_MAX_DEPTH - 8; i++)
-        path[n++] = d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN;
+    if (link != FP_PHS_COUNT) push(b, link);
+    for (int i = 0; i < d->vlan_count; i++) push(b, d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN);
     if (FP_HAS(d, FP_L_ARP)) {
-        path[n++] = FP_PHS_ARP;
-        return n;
+        push(b, FP_PHS_ARP);
+        return;
     }
     if (!FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6)) {
         /* a link header and nothing after it (fp.stats' records are dissected without tunnels) */
         int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
         if (d->tunnel_count == 0 && d->payload_len > 0 &&
             ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
-            n += phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, path + n, inner, inner_at);
-            if (inner->present != 0) n += phs_upper(data + *inner_at, inner, 0, path + n);
-            return n;
+            phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, b, inner, inner_at);
+            if (inner->present != 0) phs_upper(data + *inner_at, inner, 0, b);
+            return;
         }
         if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
-            path[n++] = FP_PHS_PPPOED;
-            return n;
+            push(b, FP_PHS_PPPOED);
+            return;
+        }
+        if (l2 && (d->ethertype == 0x8847 || d->ethertype == 0x8848) && d->payload_len > 0) {
+            /* a label stack fastpkt did not decode (cut before its bottom): tshark names each
+             * whole label, then its malformed marker */
+            for (uint32_t at = d->payload_off; caplen - at >= 4 && at < d->payload_off + d->payload_len; at += 4) {
+                push(b, FP_PHS_MPLS);
+                if (data[at + 2] & 1) break;
+            }
+            return;
         }
         if (d->link_ppp) {
             uint32_t at;
             uint8_t cp = ppp_control(ppp_protocol(data, d->link_ppp - 1u, caplen, &at));
             if (cp != FP_PHS_COUNT) {
-                path[n++] = cp;
-                return n;
+                push(b, cp);
+                return;
             }
         }
     }
-    return n + phs_upper(data, d, link != FP_PHS_COUNT, path + n);
+    phs_upper(data, d, link != FP_PHS_COUNT, b);
 }
 
-static void phs_add(fp_stats *st, const uint8_t *path, int n, uint32_t wirelen)
+/* ---- inside tunnels ------------------------------------------------------------------------
+ * fp.stats' records are dissected with tunnels off (their conversations, filters and io,stat
+ * are the outer packet's), but tshark's hierarchy and taps go on inside every encapsulation.
+ * A frame that may carry one (IP protocol 47, 4, 41; a UDP tunnel port; MPLS) is dissected
+ * again with tunnels on, for where each tunnel header sits, and each packet between two of them
+ * ("level") once more with tunnels off from its first byte: its link, VLAN, IP and UDP headers
+ * are named and its conversations counted, as tshark taps every header of a frame; the last
+ * level is named and counted in full (DNS and HTTP too). Only such frames pay. */
+
+static int may_tunnel(const fp_dissection *d)
+{
+    if (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) {
+        if (d->is_fragment && !d->reassembled) return 0;
+        if (FP_HAS(d, FP_L_UDP)) return fp_udp_tunnel_port(d->sport, d->dport);
+        return !FP_HAS(d, FP_L_TCP) && (d->ip_proto == 47 || d->ip_proto == 4 || d->ip_proto == 41);
+    }
+    return d->ethertype == 0x8847 || d->ethertype == 0x8848;
+}
+
+/* The names of tunnel header t as tshark's tree nests them. 1 when the PPP frame inside a
+ * PPTP tunnel or a PPPoE session is a control protocol or data, or cut (named here: no level
+ * follows). */
+static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, phs_buf *b)
+{
+    switch (t->type) {
+    case FP_TUN_GRE:
+        push(b, FP_PHS_GRE);
+        if (fp_load_be16(data + t->off + 2) == 0x8909) push(b, FP_PHS_CMD);
+        return 0;
+    case FP_TUN_ERSPAN: push(b, FP_PHS_ERSPAN); return 0;
+    case FP_TUN_VXLAN: push(b, FP_PHS_VXLAN); return 0;
+    case FP_TUN_GENEVE: push(b, FP_PHS_GENEVE); return 0;
+    case FP_TUN_GTPU: push(b, FP_PHS_GTP); return 0;
+    case FP_TUN_MPLS: /* a node per label, as tshark's MPLS dissector calls itself per label */
+        for (uint32_t at = t->off; at + 4 <= t->off + t->hlen; at += 4) {
+            push(b, FP_PHS_MPLS);
+            if (data[at + 2] & 1) break; /* bottom of stack */
+        }
+        if (t->inner_link) { /* RFC 4448's control word: tshark's nodes for it, then the frame's */
+            push(b, FP_PHS_PWETH_CW);
+            push(b, FP_PHS_PWETHCW);
+        }
+        return 0;
+    case FP_TUN_PPPOE: { /* inside a tunnel (the frame's own session is phs_pppoe's) */
+        push(b, FP_PHS_PPPOES);
+        push(b, FP_PHS_PPP);
+        uint16_t proto = fp_load_be16(data + t->off + 6);
+        if (proto == 0x0021 || proto == 0x0057) return 0;
+        uint8_t cp = ppp_control(proto);
+        if (cp != FP_PHS_COUNT) push(b, cp);
+        else if (caplen > t->off + t->hlen) push(b, FP_PHS_DATA);
+        return 1;
+    }
+    case FP_TUN_PPTP: {
+        push(b, FP_PHS_GRE);
+        uint16_t flags = fp_load_be16(data + t->off);
+        uint32_t off = t->off + 8 + 4u * (((flags & 0x1000) != 0) + ((flags & 0x0080) != 0)), at;
+        if (off == t->off + t->hlen) { /* an acknowledgement alone, or PPP cut before its protocol */
+            if (caplen > off) push(b, FP_PHS_PPP);
+            return 1;
+        }
+        push(b, FP_PHS_PPP);
+        uint16_t proto = ppp_protocol(data, off, t->off + t->hlen, &at);
+        if (proto == 0x0021 || proto == 0x0057) return 0;
+        uint8_t cp = ppp_control(proto);
+        push(b, cp != FP_PHS_COUNT ? cp : FP_PHS_DATA);
+        return 1;
+    }
+    default: return 0; /* IP in IP: the next level's IP header names it */
+    }
+}
+
+/* How the level starting at `at` after tunnel t is read: FP_LINKTYPE_ETHERNET, IPV4, IPV6,
+ * or 0 (no packet fastpkt decoded there). */
+static uint32_t level_linktype(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, uint32_t at)
+{
+    if (t->inner_link) return FP_LINKTYPE_ETHERNET;
+    uint8_t v = at < caplen ? data[at] >> 4 : 0;
+    return v == 4 ? FP_LINKTYPE_IPV4 : v == 6 ? FP_LINKTYPE_IPV6 : 0;
+}
+
+/* A level's headers up to its tunnel: link (FP_PHS_COUNT: none), VLANs, IP, UDP. */
+static void phs_level(phs_buf *b, uint8_t link, const fp_dissection *d)
+{
+    if (link != FP_PHS_COUNT) push(b, link);
+    for (int i = 0; i < d->vlan_count; i++) push(b, d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN);
+    if (FP_HAS(d, FP_L_IP4)) push(b, FP_PHS_IP);
+    if (FP_HAS(d, FP_L_IP6)) push(b, FP_PHS_IPV6);
+    if (FP_HAS(d, FP_L_UDP)) push(b, FP_PHS_UDP);
+}
+
+static void phs_add(fp_stats *st, const phs_buf *b, uint32_t wirelen)
 {
     uint16_t node = 0;
-    for (int i = 0; i < n; i++) {
+    if (b->over) st->phs_cut++; /* counted down to the depth kept */
+    for (int i = 0; i < b->n; i++) {
         uint16_t c = st->phs[node].first_child, last = 0;
-        while (c != 0 && st->phs[c].proto != path[i]) {
+        while (c != 0 && st->phs[c].proto != b->p[i]) {
             last = c;
             c = st->phs[c].next_sibling;
         }
         if (c == 0) {
             if (st->phs_n == FP_PHS_MAX_NODES) {
-                st->phs_cut++;
+                if (!b->over) st->phs_cut++;
                 return;
             }
             c = st->phs_n++;
             fp_phs_node *nn = &st->phs[c];
             memset(nn, 0, sizeof *nn);
             nn->parent = node;
-            nn->proto = path[i];
+            nn->proto = b->p[i];
             nn->depth = (uint8_t)(i + 1);
             if (last) st->phs[last].next_sibling = c; /* children in order of first sight */
             else st->phs[node].first_child = c;
@@ -590,6 +742,74 @@ static void http_packet(fp_stats *st, const uint8_t *data, const fp_dissection *
 
 /* ---- per packet ------------------------------------------------------------------------- */
 
+/* DNS, HTTP and, when `conv`, the conversations of one dissection of the frame's bytes at data. */
+static void count_upper(fp_stats *st, const uint8_t *data, const fp_dissection *d, int64_t ts, uint32_t wirelen,
+                        int conv)
+{
+    if (conv) conv_packet(st, data, d, ts, wirelen);
+    if (FP_HAS(d, FP_L_DNS)) dns_packet(st, data, d);
+    if (FP_HAS(d, FP_L_HTTP)) http_packet(st, data, d);
+}
+
+/* The last packet of a frame named in full (the frame itself, or what its last tunnel
+ * carries: data..caplen, wirelen of it on the wire, frame_len the frame's). */
+static void last_level(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                       const fp_dissection *d, int64_t ts, uint32_t frame_len, phs_buf *b)
+{
+    fp_dissection inner;
+    uint32_t inner_at = 0;
+    inner.present = 0;
+    phs_path(data, caplen, wirelen, linktype, d, b, &inner, &inner_at);
+    if (inner.present != 0) /* a PPPoE session's IP packet: counted as the frame's innermost */
+        count_upper(st, data + inner_at, &inner, ts, frame_len, 1);
+}
+
+/* A frame may_tunnel picked, dissected with tunnels on into *td: its hierarchy through every
+ * tunnel fastpkt decodes, the conversations of each level below the first and the DNS/HTTP
+ * messages of the last. */
+static void tunnel_levels(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+                          const fp_dissection *d, fp_dissection *td, int64_t ts, phs_buf *b)
+{
+    fp_dissection lv;
+    int flags = FP_DISSECT_FCS(d->fcs_len);
+    if (d->reassembled) fp_dissect_datagram(data, caplen, linktype, flags, td);
+    else fp_dissect_ex(data, caplen, wirelen, linktype, flags, td);
+    int n = td->tunnel_count;
+    if (n == 0) {
+        last_level(st, data, caplen, wirelen, linktype, d, ts, wirelen, b);
+        return;
+    }
+    phs_level(b, link_proto(linktype, d), d); /* the first level: the record's own dissection */
+    if (phs_tunnel(data, caplen, &td->tunnel[0], b)) return;
+    for (int k = 1; k <= n; k++) {
+        const fp_tunnel *prev = &td->tunnel[k - 1];
+        uint32_t at = prev->off + prev->hlen;
+        if (at > caplen) return;
+        uint32_t lt = level_linktype(data, caplen, prev, at), lw = wirelen > at ? wirelen - at : 0;
+        if (k == n) {
+            if (lt == 0) {
+                if (at < caplen) push(b, FP_PHS_DATA); /* MPLS, GTP-U: not IP after all */
+                return;
+            }
+            fp_dissect_ex(data + at, caplen - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            if (lt != FP_LINKTYPE_ETHERNET && !FP_HAS(&lv, FP_L_IP4) && !FP_HAS(&lv, FP_L_IP6)) {
+                if (at < caplen) push(b, lt == FP_LINKTYPE_IPV4 ? FP_PHS_IP : FP_PHS_IPV6); /* cut: malformed */
+                return;
+            }
+            last_level(st, data + at, caplen - at, lw, lt, &lv, ts, wirelen, b);
+            count_upper(st, data + at, &lv, ts, wirelen, 1);
+            return;
+        }
+        const fp_tunnel *t = &td->tunnel[k];
+        if (t->off != at && lt != 0) { /* a packet before the next tunnel (not MPLS or ERSPAN right after GRE) */
+            fp_dissect_ex(data + at, caplen - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            phs_level(b, lt == FP_LINKTYPE_ETHERNET ? FP_PHS_ETH : FP_PHS_COUNT, &lv);
+            conv_packet(st, data + at, &lv, ts, wirelen);
+        }
+        if (phs_tunnel(data, caplen, t, b)) return;
+    }
+}
+
 void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
                   uint32_t linktype, int64_t ts_ns, int has_ts, uint64_t number,
                   const fp_dissection *d)
@@ -606,20 +826,18 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
     st->bytes += wirelen;
     st->phs[0].frames++;
     st->phs[0].bytes += wirelen;
-    uint8_t path[FP_PHS_MAX_DEPTH];
-    fp_dissection inner;
-    uint32_t inner_at = 0;
-    inner.present = 0;
-    phs_add(st, path, phs_path(data, caplen, wirelen, linktype, d, path, &inner, &inner_at), wirelen);
-    conv_packet(st, data, d, ts_ns, wirelen);
-    if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, d);
-    if (FP_HAS(d, FP_L_DNS)) dns_packet(st, data, d);
-    if (FP_HAS(d, FP_L_HTTP)) http_packet(st, data, d);
-    if (inner.present != 0) {
-        /* a PPPoE session's IP packet: tshark's conversations and trees count it, as the
-         * frame's only IP header */
-        conv_packet(st, data + inner_at, &inner, ts_ns, wirelen);
-        if (FP_HAS(&inner, FP_L_DNS)) dns_packet(st, data + inner_at, &inner);
-        if (FP_HAS(&inner, FP_L_HTTP)) http_packet(st, data + inner_at, &inner);
+    phs_buf b;
+    b.n = b.over = 0;
+    fp_dissection td;
+    const fp_dissection *fd = d; /* what io,stat's filters read: tshark's match inside tunnels */
+    if (may_tunnel(d)) {
+        tunnel_levels(st, data, caplen, wirelen, linktype, d, &td, ts_ns, &b);
+        fd = &td;
+    } else {
+        last_level(st, data, caplen, wirelen, linktype, d, ts_ns, wirelen, &b);
     }
+    phs_add(st, &b, wirelen);
+    conv_packet(st, data, d, ts_ns, wirelen);
+    if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, fd);
+    count_upper(st, data, d, ts_ns, wirelen, 0);
 }

@@ -21,14 +21,15 @@
     X(IPV6, "ipv6") X(TCP, "tcp") X(UDP, "udp") X(ICMP, "icmp") X(ICMPV6, "icmpv6")  \
     X(DNS, "dns") X(MDNS, "mdns") X(LLMNR, "llmnr") X(HTTP, "http") X(TLS, "tls") X(QUIC, "quic") X(DATA, "data") \
     X(PPPOES, "pppoes") X(PPPOED, "pppoed") X(LCP, "lcp") X(IPCP, "ipcp") X(IPV6CP, "ipv6cp") X(PAP, "pap")  \
-    X(CHAP, "chap") X(CCP, "ccp")
+    X(CHAP, "chap") X(CCP, "ccp") X(COMP_DATA, "comp_data") X(GRE, "gre") X(CMD, "cmd") X(ERSPAN, "erspan") \
+    X(VXLAN, "vxlan") X(GENEVE, "geneve") X(GTP, "gtp") X(MPLS, "mpls") X(PWETH_CW, "pweth.cw") X(PWETHCW, "pwethcw")
 #define FP_PHS_ENUM(name, str) FP_PHS_##name,
 enum { FP_PHS_PROTOCOLS(FP_PHS_ENUM) FP_PHS_COUNT };
 #undef FP_PHS_ENUM
 extern const char *const fp_phs_names[FP_PHS_COUNT];
 
 #define FP_PHS_MAX_NODES 4096 /* distinct protocol paths kept; frames of others: phs_cut */
-#define FP_PHS_MAX_DEPTH 16
+#define FP_PHS_MAX_DEPTH 64 /* deeper paths (labels and tunnels nested): phs_cut */
 
 typedef struct {
     uint16_t parent; /* index of the parent node; the root (index 0) is the frame */
