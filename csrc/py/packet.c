@@ -711,8 +711,10 @@ static int append_tunnel(PyObject *list, const FpPacket *p, const fp_tunnel *t)
         const char *cp = fp_ppp_control_name(fp_load_be16(h + 6));
         return append_name(list, "PPP") < 0 || (cp && append_name(list, cp) < 0) ? -1 : 0;
     }
-    uint32_t pptp = 8u + ((h[0] & 0x10) ? 4u : 0u) + ((h[1] & 0x80) ? 4u : 0u);
-    if (t->type == FP_TUN_PPTP && t->hlen > pptp) return append_ppp(list, p, t->off + pptp, t->off + t->hlen);
+    if (t->type == FP_TUN_PPTP) { /* its PPP frame follows the GRE header, when it carries one */
+        uint32_t gre = 8u + ((h[0] & 0x10) ? 4u : 0u) + ((h[1] & 0x80) ? 4u : 0u);
+        return t->hlen > gre ? append_ppp(list, p, t->off + gre, t->off + t->hlen) : 0;
+    }
     if (t->type == FP_TUN_GRE && h[2] == 0x89 && h[3] == 0x09) return append_name(list, "CMD");
     return 0;
 }
