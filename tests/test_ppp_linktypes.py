@@ -600,3 +600,39 @@ def test_authentication_cut_at_every_length_against_tshark(tshark, tmp_path):
         path = tmp_path / ("cut%d.pcap" % lt)
         sa.wrpcap(str(path), [sa.conf.raw_layer(r) for r in recs], linktype=lt)
         assert _auth_compare(path, len(recs)) > 1000
+
+
+def test_facade_reads_authentication_as_scapy():
+    """fastpkt.scapy on CHAP and PAP frames (PPP and PPPoE link types, each cut at every
+    length): Scapy's chain (PPP_CHAP, PPP_CHAP_ChallengeResponse, PPP_PAP_Request,
+    PPP_PAP_Response, Raw, Padding), their fields, and the repr, summary() and show() text
+    fastpkt renders itself, against Scapy's conf.l2types dissection of the same bytes."""
+    import fastpkt.scapy as fs
+    import test_scapy_model as m
+    from fastpkt import _scapy_text
+
+    s_all = _scapy()
+    classes = ("PPP", "PPPoE", "PPP_CHAP", "PPP_CHAP_ChallengeResponse", "PPP_PAP", "PPP_PAP_Request",
+               "PPP_PAP_Response", "Raw", "Padding")
+    n = described = 0
+    for f in _auth_frames(s_all):
+        for lt, full in ((9, f), (51, b"\x11\x00\x00\x09" + len(f).to_bytes(2, "big") + f)):
+            for cut in range(1, len(full) + 1):
+                wire = full[:cut]
+                try:
+                    s = s_all.conf.l2types[lt](wire)
+                except Exception:   # as Scapy's rdpcap: a record its link class cannot read is Raw
+                    s = s_all.conf.raw_layer(wire)
+                q = fs.ScapyPacket(wire, lt)
+                where = (lt, wire.hex())
+                assert [m._name(c) for c in q.layers()] == [m._name(c) for c in s.layers()], where
+                for cls in classes:
+                    mine, ref = q.getlayer(cls), s.getlayer(cls)
+                    assert (mine is None) == (ref is None), (cls, where)
+                    if ref is not None:
+                        assert m._norm(mine.fields) == m._norm(ref.fields), (cls, where)
+                if _scapy_text.describe(q) is not None:
+                    assert (repr(q), q.summary(), q.show(dump=True)) == (repr(s), s.summary(), s.show(dump=True)), where
+                    described += 1
+                n += 1
+    assert n > 850 and described > 0.9 * n
