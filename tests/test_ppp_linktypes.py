@@ -25,7 +25,8 @@ GRE_CAPTURES = ("tcpdump-pptp.pcap", "ppp-grepackets.pcap", "tcpdump-various_gre
 # tshark's name for each of fastpkt's layer names (IPIP has none: tshark lists the inner IP)
 TSHARK_NAME = {"Ether": "eth", "Dot1Q": "vlan", "IP": "ip", "IPv6": "ipv6", "TCP": "tcp", "UDP": "udp",
                "ICMP": "icmp", "ICMPv6": "icmpv6", "DNS": "dns", "GRE": "gre", "PPTP": "gre", "CMD": "cmd",
-               "PPP": "ppp", "PPPoE": "pppoes", "IPIP": None}
+               "PPP": "ppp", "PPPoE": "pppoes", "IPIP": None, "LCP": "lcp", "IPCP": "ipcp", "IPV6CP": "ipv6cp",
+               "CCP": "ccp", "CHAP": "chap", "PAP": "pap"}
 KNOWN = {v for v in TSHARK_NAME.values() if v}
 GRE_FIELDS = ("gre.flags_and_version", "gre.flags.version", "gre.flags.key", "gre.flags.sequence_number",
               "gre.flags.reserved", "gre.proto", "gre.checksum", "gre.offset", "gre.key", "gre.key.payload_length",
@@ -418,6 +419,7 @@ def test_control_protocol_fields_against_tshark(tshark, tmp_path):
         mine = list(fp.open(str(path)))
         assert len(mine) == len(rows) == len(frames)
         for i, (p, row) in enumerate(zip(mine, rows), 1):
+            assert layer_names(p) == [x for x in row["frame.protocols"].split(":") if x in KNOWN], (lt, i, p.layers)
             for name in CP_FIELDS + ("ip.src",):
                 assert ours(p, name) == values(row[name]), (lt, i, name, bytes(p.raw).hex())
                 seen += bool(row[name])
@@ -471,3 +473,166 @@ def test_cisco_metadata_behind_undecoded_gre_against_tshark(tshark, tmp_path):
     for expr in ("cmd", "cmd.sgt == 42", "gre && cmd", "cmd.type == 0x2000"):
         with fp.open(str(path), display_filter=expr) as r:
             assert [r.frame_number for _ in r] == tshark_frames(path, expr), expr
+
+
+AUTH_FIELDS = ("chap.code", "chap.identifier", "chap.length", "chap.value_size", "chap.value", "chap.name",
+               "chap.message", "chap.stuff", "pap.code", "pap.identifier", "pap.length", "pap.peer_id.length",
+               "pap.peer_id", "pap.password.length", "pap.password", "pap.message.length", "pap.message",
+               "pap.stuff")
+AUTH_BYTES = {"chap.value", "chap.stuff", "pap.stuff"}
+AUTH_STRINGS = {"chap.name", "chap.message", "pap.peer_id", "pap.password", "pap.message"}
+# names whose empty values tshark -T fields cannot tell from absence: compared by -Y instead
+AUTH_FILTERS = ("chap", "pap", "chap.value", "chap.name", "chap.message", "chap.stuff", "pap.peer_id",
+                "pap.password", "pap.message", "pap.stuff", "chap.code == 2", "pap.code == 1",
+                'pap.peer_id == "bob"', "chap.value_size > 3", 'chap.name contains "ali"')
+
+
+def _auth_frames(sa) -> list[bytes]:
+    """PPP frames (protocol first) of CHAP (RFC 1994) and PAP (RFC 1334) as Scapy builds them
+    and hand-packed, with lengths and sizes that lie (past the frame, past the length, under
+    the header) and codes neither RFC defines."""
+    chap, pap = b"\xc2\x23", b"\xc0\x23"
+    return [
+        bytes(sa.PPP(proto=0xC223) / sa.PPP_CHAP_ChallengeResponse(code=1, id=1, value=b"\x01" * 16,
+                                                                     optional_name=b"server")),
+        bytes(sa.PPP(proto=0xC223) / sa.PPP_CHAP_ChallengeResponse(code=2, id=1, value=bytes(range(16)),
+                                                                     optional_name=b"alice")),
+        bytes(sa.PPP(proto=0xC223) / sa.PPP_CHAP(code=3, id=1, data=b"Welcome")),
+        bytes(sa.PPP(proto=0xC223) / sa.PPP_CHAP(code=4, id=1, data=b"E=691 R=0")),
+        bytes(sa.PPP(proto=0xC023) / sa.PPP_PAP_Request(id=2, username=b"bob", password=b"secret")),
+        bytes(sa.PPP(proto=0xC023) / sa.PPP_PAP_Response(code=2, id=2, message=b"ok")),
+        bytes(sa.PPP(proto=0xC023) / sa.PPP_PAP_Response(code=3, id=2, message=b"bad")),
+        chap + b"\x01\x03\x00\x20\x10" + b"\x01" * 16 + b"srv",    # length past the frame
+        chap + b"\x01\x04\x00\x08\x10" + b"\x01" * 16 + b"srv",    # value size past the length
+        chap + b"\x01\x05\x00\x02\x10\x01\x02\x03\x04",               # length under 4
+        chap + b"\x01\x06\x00\x04",                                   # no data
+        chap + b"\x02\x07\x00\x05\x00",                               # value size 0, nothing after
+        chap + b"\x02\x08\x00\x08\x00eve",                            # value size 0, a name
+        chap + b"\x02\x09\x00\x08\x03eve",                            # a value, no name
+        chap + b"\x03\x0a\x00\x04",                                   # Success without a message
+        chap + b"\x04\x0b\x00\x09oops",                               # message past the frame
+        chap + b"\x09\x0c\x00\x06ab",                                 # unknown code
+        pap + b"\x01\x02\x00\x0e\x03bob\x09secret",                # password length past the frame
+        pap + b"\x01\x03\x00\x10\x03bob\x06secret",                # length past the frame
+        pap + b"\x01\x04\x00\x06\x03bob\x06secret",                # length shorter than the data
+        pap + b"\x01\x05\x00\x04",                                    # no peer id length
+        pap + b"\x01\x06\x00\x06\x00\x00",                            # empty peer id and password
+        pap + b"\x01\x07\x00\x09\x09bob",                             # peer id past the frame
+        pap + b"\x02\x08\x00\x05",                                    # no message length
+        pap + b"\x02\x09\x00\x05\x00",                                # empty message
+        pap + b"\x03\x0a\x00\x08\x09abc",                             # message past the frame
+        pap + b"\x05\x0b\x00\x06xy",                                  # unknown code
+        pap + b"\x06\x0c\x00\x04",                                    # unknown code, nothing after
+        pap + b"\x01\x0d\x00\x02",                                    # length under 4
+    ]
+
+
+def _auth_ours(p: fp.Packet, name: str) -> list:
+    """fastpkt's values of an authentication field as tshark -T fields prints them (empty
+    bytes as its <MISSING>; an empty string prints as nothing, so it is left to -Y)."""
+    out = []
+    for v in p.field(name, all=True):
+        if isinstance(v, bytes):
+            v = v.hex() or "<MISSING>"
+        if v != "":
+            out.append(v)
+    return out
+
+
+def _auth_theirs(cell: str, name: str) -> list:
+    if not cell:
+        return []
+    if name in AUTH_STRINGS:
+        return [cell]   # one value a frame: the test's strings hold no aggregator comma
+    if name in AUTH_BYTES:
+        return [v.replace(":", "") for v in cell.split(",")]
+    return [int(v, 0) for v in cell.split(",")]
+
+
+def _auth_compare(path: Path, count: int) -> int:
+    rows = tshark_rows(path, AUTH_FIELDS)
+    mine = list(fp.open(str(path)))
+    assert len(mine) == len(rows) == count
+    seen = 0
+    for i, (p, row) in enumerate(zip(mine, rows), 1):
+        # the authentication protocol's name (a PPP frame cut inside its protocol word is
+        # tshark's ppp alone and no PPP here: test_ppp_frames_cut_at_every_length's matter)
+        names = [x for x in layer_names(p) if x in ("chap", "pap")]
+        assert names == [x for x in row["frame.protocols"].split(":") if x in ("chap", "pap")], (i, p.layers)
+        for name in AUTH_FIELDS:
+            assert _auth_ours(p, name) == _auth_theirs(row[name], name), (i, name, bytes(p.raw).hex())
+            seen += bool(row[name])
+    for expr in AUTH_FILTERS:
+        with fp.open(str(path), display_filter=expr) as r:
+            assert [r.frame_number for _ in r] == tshark_frames(path, expr), expr
+    return seen
+
+
+def test_authentication_fields_against_tshark(tshark, tmp_path):
+    """CHAP and PAP: chap.* and pap.* give tshark's values, outer to inner, on PPP (9),
+    HDLC-framed PPP (50), PPPoE (51) and PPTP frames (Scapy-built and hand-packed, lengths
+    that lie included); bare chap/pap and their fields filter as tshark -Y does."""
+    sa = _scapy()
+    frames = _auth_frames(sa)
+    outer = sa.Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / sa.IP(src="192.0.2.1", dst="192.0.2.2")
+    files = {9: frames, 50: [b"\xff\x03" + f for f in frames],
+             51: [b"\x11\x00\x00\x09" + len(f).to_bytes(2, "big") + f for f in frames],
+             1: [bytes(outer / sa.GRE_PPTP(seqnum_present=1, call_id=3, sequence_number=1) / (b"\xff\x03" + f))
+                 for f in frames]}
+    seen = 0
+    for lt, recs in files.items():
+        path = tmp_path / ("auth%d.pcap" % lt)
+        sa.wrpcap(str(path), [sa.conf.raw_layer(r) for r in recs], linktype=lt)
+        seen += _auth_compare(path, len(frames))
+    assert seen > 400
+
+
+def test_authentication_cut_at_every_length_against_tshark(tshark, tmp_path):
+    """Every CHAP and PAP frame above cut at every length, on PPP and in a PPPoE session
+    whose length field keeps the whole frame: each field is tshark's on the cut record (a
+    field whose bytes pass the cut is absent, never read past it)."""
+    sa = _scapy()
+    for lt in (9, 51):
+        recs = []
+        for f in _auth_frames(sa):
+            wire = f if lt == 9 else b"\x11\x00\x00\x09" + len(f).to_bytes(2, "big") + f
+            recs += [wire[:cut] for cut in range(1, len(wire) + 1)]
+        path = tmp_path / ("cut%d.pcap" % lt)
+        sa.wrpcap(str(path), [sa.conf.raw_layer(r) for r in recs], linktype=lt)
+        assert _auth_compare(path, len(recs)) > 1000
+
+
+def test_facade_reads_authentication_as_scapy():
+    """fastpkt.scapy on CHAP and PAP frames (PPP and PPPoE link types, each cut at every
+    length): Scapy's chain (PPP_CHAP, PPP_CHAP_ChallengeResponse, PPP_PAP_Request,
+    PPP_PAP_Response, Raw, Padding), their fields, and the repr, summary() and show() text
+    fastpkt renders itself, against Scapy's conf.l2types dissection of the same bytes."""
+    import fastpkt.scapy as fs
+    import test_scapy_model as m
+    from fastpkt import _scapy_text
+
+    s_all = _scapy()
+    classes = ("PPP", "PPPoE", "PPP_CHAP", "PPP_CHAP_ChallengeResponse", "PPP_PAP", "PPP_PAP_Request",
+               "PPP_PAP_Response", "Raw", "Padding")
+    n = described = 0
+    for f in _auth_frames(s_all):
+        for lt, full in ((9, f), (51, b"\x11\x00\x00\x09" + len(f).to_bytes(2, "big") + f)):
+            for cut in range(1, len(full) + 1):
+                wire = full[:cut]
+                try:
+                    s = s_all.conf.l2types[lt](wire)
+                except Exception:   # as Scapy's rdpcap: a record its link class cannot read is Raw
+                    s = s_all.conf.raw_layer(wire)
+                q = fs.ScapyPacket(wire, lt)
+                where = (lt, wire.hex())
+                assert [m._name(c) for c in q.layers()] == [m._name(c) for c in s.layers()], where
+                for cls in classes:
+                    mine, ref = q.getlayer(cls), s.getlayer(cls)
+                    assert (mine is None) == (ref is None), (cls, where)
+                    if ref is not None:
+                        assert m._norm(mine.fields) == m._norm(ref.fields), (cls, where)
+                if _scapy_text.describe(q) is not None:
+                    assert (repr(q), q.summary(), q.show(dump=True)) == (repr(s), s.summary(), s.show(dump=True)), where
+                    described += 1
+                n += 1
+    assert n > 850 and described > 0.9 * n

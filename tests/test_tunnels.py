@@ -704,7 +704,7 @@ def test_pptp_routing_and_cisco_metadata_fields_against_tshark(tmp_path, tshark_
     # tshark's frame.protocols: eth:ip:gre:ppp:ip:udp, eth:ip:gre:ppp:lcp, eth:cmd:ip:udp
     assert frames[0].layers == ("Ether", "IP", "PPTP", "PPP", "IP", "UDP")
     assert frames[2].layers == ("Ether", "IP", "PPTP")   # an acknowledgement alone: no PPP
-    assert frames[4].layers == ("Ether", "IP", "PPTP", "PPP") and frames[4].ip is None
+    assert frames[4].layers == ("Ether", "IP", "PPTP", "PPP", "LCP") and frames[4].ip is None
     assert frames[4].outer_ip.dst == "192.0.2.2"
     assert frames[7].layers == ("Ether", "IP", "GRE", "CMD", "IP", "UDP")
     assert frames[8].layers == ("Ether", "CMD", "IP", "UDP") and frames[8].udp.payload == b"q" * 12

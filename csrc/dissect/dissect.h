@@ -454,6 +454,21 @@ static inline uint32_t fp_ppp_proto_at(const uint8_t *data, uint32_t off, uint32
     *width = at < end && (data[at] & 1) ? 1 : end - at >= 2 ? 2 : 0;
     return at;
 }
+/* The control or authentication protocol a PPP frame's protocol word names, as tshark's
+ * frame.protocols names it upper-cased ("LCP", "IPCP", "IPV6CP", "CCP", "CHAP", "PAP"), or
+ * NULL (IP and the others). */
+static inline const char *fp_ppp_control_name(uint16_t proto)
+{
+    switch (proto) {
+    case 0xc021: return "LCP";
+    case 0x8021: return "IPCP";
+    case 0x8057: return "IPV6CP";
+    case 0x80fd: return "CCP";
+    case 0xc223: return "CHAP";
+    case 0xc023: return "PAP";
+    default: return NULL;
+    }
+}
 /* Where the Cisco MetaData shim of the GRE header left undecoded (d->gre_off, protocol
  * 0x8909) starts when any of its 8 bytes is captured (cut short, or carrying a protocol GRE
  * does not decapsulate), else 0. */

@@ -61,7 +61,7 @@ static const fp_field_table *const tables[] = {
     &fp_fields_dns,   &fp_fields_mdns, &fp_fields_llmnr, &fp_fields_http,
     &fp_fields_tls,   &fp_fields_quic, &fp_fields_gre,  &fp_fields_cmd, &fp_fields_erspan,
     &fp_fields_vxlan, &fp_fields_geneve, &fp_fields_gtp, &fp_fields_mpls, &fp_fields_pppoe,
-    &fp_fields_pppoes, &fp_fields_ppp, &fp_fields_lcp, &fp_fields_ipcp, &fp_fields_ipv6cp,
+    &fp_fields_pppoes, &fp_fields_ppp, &fp_fields_lcp, &fp_fields_ipcp, &fp_fields_ipv6cp, &fp_fields_chap, &fp_fields_pap,
 };
 #define N_TABLES (int)(sizeof tables / sizeof tables[0])
 

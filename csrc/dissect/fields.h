@@ -74,7 +74,7 @@ extern const fp_field_table fp_fields_frame, fp_fields_eth, fp_fields_vlan,
     fp_fields_mdns, fp_fields_llmnr,
     fp_fields_http, fp_fields_tls, fp_fields_quic, fp_fields_gre, fp_fields_cmd, fp_fields_erspan, fp_fields_vxlan,
     fp_fields_geneve, fp_fields_gtp, fp_fields_mpls, fp_fields_pppoe, fp_fields_pppoes, fp_fields_ppp, fp_fields_lcp,
-    fp_fields_ipcp, fp_fields_ipv6cp, fp_fields_radiotap,
+    fp_fields_ipcp, fp_fields_ipv6cp, fp_fields_chap, fp_fields_pap, fp_fields_radiotap,
     fp_fields_wlan;
 
 /* ---- Registry (fields.c) ---------------------------------------------- */

@@ -684,8 +684,7 @@ static int cp_of(uint16_t proto)
 static int cp_visit(const fp_field *f, const uint8_t *p, uint32_t len, fp_field_visit visit, void *arg, int *n)
 {
     fp_field_value v = {0, p, len};
-    if (f->type != FP_FT_PROTOCOL && f->type != FP_FT_BYTES) fp_field_decode(f, p, &v);
-    if (f->type == FP_FT_BYTES) v.len = len;
+    if (f->type != FP_FT_PROTOCOL && f->type != FP_FT_BYTES && f->type != FP_FT_STRING) fp_field_decode(f, p, &v);
     (*n)++;
     return visit(arg, &v);
 }
@@ -757,6 +756,104 @@ static int cp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, vo
         }
     }
     return n;
+}
+
+/* ---- PPP's authentication protocols (CHAP, RFC 1994 section 4; PAP, RFC 1334 section 2.2) ----
+ * Read as tshark 4.0 reads them: code, identifier and length as captured; CHAP's data bounded
+ * by its length field (none under 4), PAP's not bounded by it at all. Each field is shown only
+ * when all its bytes lie within the PPP frame: a read past it ends the packet, as tshark's
+ * exception does (a lying length or size is then a malformed packet). A CHAP value size over
+ * what the length leaves is shown and ends the walk (tshark's "invalid, must be <= N"). */
+enum { AU_PROTOCOL, AU_CODE, AU_IDENTIFIER, AU_LENGTH, AU_VALUE_SIZE, AU_VALUE, AU_NAME, AU_MESSAGE,
+       AU_STUFF, AU_PEER_ID_LENGTH, AU_PEER_ID, AU_PASSWORD_LENGTH, AU_PASSWORD, AU_MESSAGE_LENGTH };
+enum { AUTH_CHAP = 1, AUTH_PAP = 2 };
+
+/* One walk over an authentication packet: the word asked for, the visitor, how many values it
+ * was given and whether it asked to stop. */
+typedef struct {
+    const fp_field *f;
+    fp_field_visit visit;
+    void *arg;
+    int want, n, stop;
+} auth_walk;
+
+/* Offers word `word` at off..off+len; 0 when its bytes pass the frame (tshark's exception). */
+static int auth_at(auth_walk *w, int word, const uint8_t *p, uint32_t avail, uint32_t off, uint32_t len)
+{
+    if (off > avail || len > avail - off) return 0;
+    if (word == w->want && !w->stop) w->stop = cp_visit(w->f, p + off, len, w->visit, w->arg, &w->n);
+    return 1;
+}
+
+static void chap_walk(auth_walk *w, const uint8_t *p, uint32_t avail)
+{
+    if (!auth_at(w, AU_CODE, p, avail, 0, 1) || !auth_at(w, AU_IDENTIFIER, p, avail, 1, 1) ||
+        !auth_at(w, AU_LENGTH, p, avail, 2, 2))
+        return;
+    uint32_t len = fp_load_be16(p + 2);
+    if (len < 4) return; /* tshark's "invalid, must be >= 4": the length field alone */
+    uint32_t data = len - 4;
+    if (data == 0) return;
+    switch (p[0]) {
+    case 1: case 2: { /* Challenge, Response: value size, value, name */
+        if (!auth_at(w, AU_VALUE_SIZE, p, avail, 4, 1)) return;
+        uint32_t size = p[4], rest = data - 1;
+        if (size > rest || rest == 0) return;
+        if (!auth_at(w, AU_VALUE, p, avail, 5, size) || rest == size) return;
+        auth_at(w, AU_NAME, p, avail, 5 + size, rest - size);
+        return;
+    }
+    case 3: case 4: auth_at(w, AU_MESSAGE, p, avail, 4, data); return; /* Success, Failure */
+    default: auth_at(w, AU_STUFF, p, avail, 4, data); return;
+    }
+}
+
+static void pap_walk(auth_walk *w, const uint8_t *p, uint32_t avail)
+{
+    if (!auth_at(w, AU_CODE, p, avail, 0, 1) || !auth_at(w, AU_IDENTIFIER, p, avail, 1, 1) ||
+        !auth_at(w, AU_LENGTH, p, avail, 2, 2))
+        return;
+    switch (p[0]) {
+    case 1: { /* Authenticate-Request: peer id and password, each behind its length byte */
+        if (!auth_at(w, AU_PEER_ID_LENGTH, p, avail, 4, 1)) return;
+        uint32_t id = p[4];
+        if (!auth_at(w, AU_PEER_ID, p, avail, 5, id) || !auth_at(w, AU_PASSWORD_LENGTH, p, avail, 5 + id, 1))
+            return;
+        auth_at(w, AU_PASSWORD, p, avail, 6 + id, p[5 + id]);
+        return;
+    }
+    case 2: case 3: /* Authenticate-Ack, -Nak */
+        if (auth_at(w, AU_MESSAGE_LENGTH, p, avail, 4, 1)) auth_at(w, AU_MESSAGE, p, avail, 5, p[4]);
+        return;
+    default: /* the rest of the frame, when there is any (tshark adds no empty item) */
+        if (avail > 4) auth_at(w, AU_STUFF, p, avail, 4, avail - 4);
+        return;
+    }
+}
+
+static int auth_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
+{
+    ppp_frame frames[FP_MAX_TUNNELS + 1];
+    int count = ppp_frames(x, frames), which = CP_WHICH(f->arg);
+    auth_walk w = {f, visit, arg, CP_WORD(f->arg), 0, 0};
+    for (int i = 0; i < count && !w.stop; i++) {
+        const ppp_frame *fr = &frames[i];
+        if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
+        uint16_t proto = fr->width == 1 ? x->data[fr->proto_at] : fp_load_be16(x->data + fr->proto_at);
+        if (proto != (which == AUTH_CHAP ? 0xc223 : 0xc023)) continue;
+        uint32_t at = fr->proto_at + fr->width, avail = fr->end - at;
+        const uint8_t *p = x->data + at;
+        if (avail == 0) continue; /* no code byte: tshark adds no chap/pap item */
+        if (w.want == AU_PROTOCOL) {
+            uint32_t len = avail >= 4 ? fp_load_be16(p + 2) : 0;
+            w.stop = cp_visit(f, p, len >= 4 && len <= avail ? len : avail, visit, arg, &w.n);
+        } else if (which == AUTH_CHAP) {
+            chap_walk(&w, p, avail);
+        } else {
+            pap_walk(&w, p, avail);
+        }
+    }
+    return w.n;
 }
 
 /* Wireshark's pppoes: the session header of each PPPoE tunnel record. */
@@ -852,6 +949,31 @@ static const fp_field ipv6cp_fields[] = {
     CP_HEAD(CP_IPV6CP, "ipv6cp"),
     CP_FIELD("ipv6cp.interface_identifier", FP_FT_BYTES, 0, CP_IPV6CP, CPW_OPT_VALUE, 1),
 };
+#define AUTH_FIELD(name, type, bits, which, word) {name, type, bits, FP_L_COUNT, (which) << 4 | (word), 0, 0, auth_words}
+static const fp_field chap_fields[] = {
+    AUTH_FIELD("chap", FP_FT_PROTOCOL, 0, AUTH_CHAP, AU_PROTOCOL),
+    AUTH_FIELD("chap.code", FP_FT_UINT, 8, AUTH_CHAP, AU_CODE),
+    AUTH_FIELD("chap.identifier", FP_FT_UINT, 8, AUTH_CHAP, AU_IDENTIFIER),
+    AUTH_FIELD("chap.length", FP_FT_UINT, 16, AUTH_CHAP, AU_LENGTH),
+    AUTH_FIELD("chap.value_size", FP_FT_UINT, 8, AUTH_CHAP, AU_VALUE_SIZE),
+    AUTH_FIELD("chap.value", FP_FT_BYTES, 0, AUTH_CHAP, AU_VALUE),
+    AUTH_FIELD("chap.name", FP_FT_STRING, 0, AUTH_CHAP, AU_NAME),
+    AUTH_FIELD("chap.message", FP_FT_STRING, 0, AUTH_CHAP, AU_MESSAGE),
+    AUTH_FIELD("chap.stuff", FP_FT_BYTES, 0, AUTH_CHAP, AU_STUFF),
+};
+static const fp_field pap_fields[] = {
+    AUTH_FIELD("pap", FP_FT_PROTOCOL, 0, AUTH_PAP, AU_PROTOCOL),
+    AUTH_FIELD("pap.code", FP_FT_UINT, 8, AUTH_PAP, AU_CODE),
+    AUTH_FIELD("pap.identifier", FP_FT_UINT, 8, AUTH_PAP, AU_IDENTIFIER),
+    AUTH_FIELD("pap.length", FP_FT_UINT, 16, AUTH_PAP, AU_LENGTH),
+    AUTH_FIELD("pap.peer_id.length", FP_FT_UINT, 8, AUTH_PAP, AU_PEER_ID_LENGTH),
+    AUTH_FIELD("pap.peer_id", FP_FT_STRING, 0, AUTH_PAP, AU_PEER_ID),
+    AUTH_FIELD("pap.password.length", FP_FT_UINT, 8, AUTH_PAP, AU_PASSWORD_LENGTH),
+    AUTH_FIELD("pap.password", FP_FT_STRING, 0, AUTH_PAP, AU_PASSWORD),
+    AUTH_FIELD("pap.message.length", FP_FT_UINT, 8, AUTH_PAP, AU_MESSAGE_LENGTH),
+    AUTH_FIELD("pap.message", FP_FT_STRING, 0, AUTH_PAP, AU_MESSAGE),
+    AUTH_FIELD("pap.stuff", FP_FT_BYTES, 0, AUTH_PAP, AU_STUFF),
+};
 FP_FIELD_TABLE(fp_fields_gre, "gre", gre_fields);
 FP_FIELD_TABLE(fp_fields_cmd, "cmd", cmd_fields);
 FP_FIELD_TABLE(fp_fields_erspan, "erspan", erspan_fields);
@@ -865,3 +987,5 @@ FP_FIELD_TABLE(fp_fields_ppp, "ppp", ppp_fields);
 FP_FIELD_TABLE(fp_fields_lcp, "lcp", lcp_fields);
 FP_FIELD_TABLE(fp_fields_ipcp, "ipcp", ipcp_fields);
 FP_FIELD_TABLE(fp_fields_ipv6cp, "ipv6cp", ipv6cp_fields);
+FP_FIELD_TABLE(fp_fields_chap, "chap", chap_fields);
+FP_FIELD_TABLE(fp_fields_pap, "pap", pap_fields);

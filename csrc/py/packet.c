@@ -692,15 +692,29 @@ static int append_layers(PyObject *list, uint32_t bits, int *vlan, int vlan_end)
 #define LINK_LAYER_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
                          (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
 
+/* "PPP" for the PPP frame at off..end, then the control or authentication protocol it
+ * carries (nothing follows those: tshark's frame.protocols ends ppp:lcp, ppp:chap...). */
+static int append_ppp(PyObject *list, const FpPacket *p, uint32_t off, uint32_t end)
+{
+    uint32_t width, at = fp_ppp_proto_at(p->data, off, end, &width);
+    const char *cp = width == 0 ? NULL : fp_ppp_control_name(width == 1 ? p->data[at] : fp_load_be16(p->data + at));
+    return append_name(list, "PPP") < 0 || (cp && append_name(list, cp) < 0) ? -1 : 0;
+}
+
 /* The names a tunnel record brings after its own: the PPP frame of a PPPoE session and of
  * PPTP's GRE when it carries one, Cisco MetaData in GRE (as tshark's frame.protocols). */
 static int append_tunnel(PyObject *list, const FpPacket *p, const fp_tunnel *t)
 {
     if (append_name(list, fp_tunnel_names[t->type]) < 0) return -1;
     const uint8_t *h = p->data + t->off;
-    int ppp = t->type == FP_TUN_PPPOE ||
-              (t->type == FP_TUN_PPTP && t->hlen > 8u + ((h[0] & 0x10) ? 4u : 0u) + ((h[1] & 0x80) ? 4u : 0u));
-    if (ppp) return append_name(list, "PPP");
+    if (t->type == FP_TUN_PPPOE) { /* its protocol word, never compressed (RFC 2516) */
+        const char *cp = fp_ppp_control_name(fp_load_be16(h + 6));
+        return append_name(list, "PPP") < 0 || (cp && append_name(list, cp) < 0) ? -1 : 0;
+    }
+    if (t->type == FP_TUN_PPTP) { /* its PPP frame follows the GRE header, when it carries one */
+        uint32_t gre = 8u + ((h[0] & 0x10) ? 4u : 0u) + ((h[1] & 0x80) ? 4u : 0u);
+        return t->hlen > gre ? append_ppp(list, p, t->off + gre, t->off + t->hlen) : 0;
+    }
     if (t->type == FP_TUN_GRE && h[2] == 0x89 && h[3] == 0x09) return append_name(list, "CMD");
     return 0;
 }
@@ -723,7 +737,7 @@ static PyObject *get_layers(PyObject *self, void *c)
         int cmd = d->cmd_off != 0 && (k == 0 || d->cmd_off > d->tunnel[k - 1].off) &&
                   (k == d->tunnel_count || d->cmd_off < d->tunnel[k].off);
         if (append_layers(list, bits & LINK_LAYER_BITS, &vlan, d->vlan_count) < 0 ||
-            (k == 0 && d->link_ppp && append_name(list, "PPP") < 0) || (cmd && append_name(list, "CMD") < 0) ||
+            (k == 0 && d->link_ppp && append_ppp(list, p, d->link_ppp - 1u, p->caplen) < 0) || (cmd && append_name(list, "CMD") < 0) ||
             append_layers(list, bits & ~LINK_LAYER_BITS, &vlan, d->vlan_count) < 0 ||
             (k < d->tunnel_count && append_tunnel(list, p, &d->tunnel[k]) < 0) ||
             (k == d->tunnel_count && d->gre_off && append_name(list, "GRE") < 0) ||
