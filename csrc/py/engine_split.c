@@ -260,6 +260,8 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
         return -1;
     }
     size_t n = b->n; /* kept here until the walk ends: no shard reads b until it is ready */
+    const int flags = w->flags; /* w's lines change with its lock and condition at every chunk */
+    const uint32_t shards = w->n;
     for (;;) {
         fp_record rec;
         fp_error err;
@@ -293,7 +295,7 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
         e->linktype = rec.linktype;
         e->fcs_len = rec.fcs_len;
         e->shard = (int16_t)fp_flow_key_pass(rec.data, rec.caplen, rec.linktype,
-                                             w->flags | FP_DISSECT_FCS(rec.fcs_len), w->n);
+                                             flags | FP_DISSECT_FCS(rec.fcs_len), shards);
     }
     b->n = n;
     if (!fp_source_range_clean(s)) {
