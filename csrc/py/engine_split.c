@@ -40,6 +40,12 @@ enum { SLOT_FREE = 0, SLOT_WALKING, SLOT_READY };
  * madvise(MADV_DONTNEED) flushes the TLB of every core the process runs on. */
 #define RELEASE_STEP (8u << 20)
 
+/* What one core writes per record sits in cache lines of its own: the shards' cursors and
+ * the slot a walker fills shared lines with what the other shards read per record, and
+ * every write took the line from their cores (issue 17: two workers' CPU 1.4-1.7x one
+ * worker's for 1.18x its instructions). */
+#define LINE 64
+
 /* A shard reading entry k prefetches the first two lines of entry k + PREFETCH_ENTRIES's
  * record when it will dissect it: the walk touched them up to a window earlier. */
 #define PREFETCH_ENTRIES 8
@@ -58,14 +64,15 @@ typedef struct {
     int state;
     uint32_t readers_left;   /* shards that have yet to read a ready chunk */
     split_entry *e;
-    size_t n, cap;           /* entries; cap kept across chunks */
-} split_slot;
+    size_t n, cap;           /* entries (n set once walked); cap kept across chunks */
+} __attribute__((aligned(LINE))) split_slot;
 
 typedef struct {
     uint64_t chunk;          /* the chunk being read (nchunks: done) */
     split_slot *slot;        /* its entries, once ready */
-    size_t k;                /* next entry */
-} split_shard;
+    const split_entry *e;    /* ... copied from it, so a record's read touches this line only */
+    size_t n, k;             /* ... their count, the next entry */
+} __attribute__((aligned(LINE))) split_shard;
 
 struct fp_split {
     pthread_mutex_t mu;
@@ -179,8 +186,10 @@ fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, 
     w->bounds_cap = 2 * (uint64_t)window + 2; /* the held chunks' and those being walked */
     w->bounds = malloc(w->bounds_cap * sizeof *w->bounds);
     w->src = malloc(n * sizeof *w->src);
-    w->slots = calloc(window, sizeof *w->slots);
-    w->at = calloc(n, sizeof *w->at);
+    w->slots = aligned_alloc(LINE, window * sizeof *w->slots);
+    w->at = aligned_alloc(LINE, n * sizeof *w->at);
+    if (w->slots) memset(w->slots, 0, window * sizeof *w->slots);
+    if (w->at) memset(w->at, 0, n * sizeof *w->at);
     w->walk = calloc(n, sizeof *w->walk);
     if (!w->bounds || !w->src || !w->slots || !w->at || !w->walk || pthread_mutex_init(&w->mu, NULL) != 0) {
         free(w->walk);
@@ -250,6 +259,9 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
         *why = "a chunk could not be set";
         return -1;
     }
+    size_t n = b->n; /* kept here until the walk ends: no shard reads b until it is ready */
+    const int flags = w->flags; /* w's lines change with its lock and condition at every chunk */
+    const uint32_t shards = w->n;
     for (;;) {
         fp_record rec;
         fp_error err;
@@ -258,22 +270,24 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
         if (rc != 1) {
             snprintf(msg, len, "%s", err.message);
             *why = msg;
+            b->n = n;
             return -1;
         }
-        if (b->n == b->cap) { /* a record takes 16 bytes at least: the entries stay within 2x the bytes */
+        if (n == b->cap) { /* a record takes 16 bytes at least: the entries stay within 2x the bytes */
             size_t most = (size_t)((end - first) / 16 + 1);
             size_t cap = b->cap ? b->cap * 2 : 256;
-            if (cap > most) cap = most > b->n ? most : b->n + 1;
+            if (cap > most) cap = most > n ? most : n + 1;
             split_entry *e = realloc(b->e, cap * sizeof *e);
             if (e == NULL) {
                 *why = "out of memory for the chunk's entries";
+                b->n = n;
                 return -1;
             }
             b->e = e;
             __atomic_add_fetch(&w->memory, (cap - b->cap) * sizeof *e, __ATOMIC_RELAXED);
             b->cap = cap;
         }
-        split_entry *e = &b->e[b->n++];
+        split_entry *e = &b->e[n++];
         e->data = rec.data;
         e->ts_ns = rec.ts_ns;
         e->caplen = rec.caplen;
@@ -281,8 +295,9 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
         e->linktype = rec.linktype;
         e->fcs_len = rec.fcs_len;
         e->shard = (int16_t)fp_flow_key_pass(rec.data, rec.caplen, rec.linktype,
-                                             w->flags | FP_DISSECT_FCS(rec.fcs_len), w->n);
+                                             flags | FP_DISSECT_FCS(rec.fcs_len), shards);
     }
+    b->n = n;
     if (!fp_source_range_clean(s)) {
         *why = "a chunk declared an interface or section, or ended in an error";
         return -1;
@@ -365,6 +380,8 @@ static int acquire(fp_split *w, uint32_t i, split_shard *p)
         split_slot *sl = &w->slots[p->chunk % w->window];
         if (sl->state == SLOT_READY && sl->chunk == p->chunk) {
             p->slot = sl;
+            p->e = sl->e;
+            p->n = sl->n;
             p->k = 0;
             return 0;
         }
@@ -384,15 +401,15 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error 
 {
     split_shard *p = &w->at[i];
     for (;;) {
-        if (p->slot != NULL && p->k < p->slot->n) {
-            if (p->k + PREFETCH_ENTRIES < p->slot->n) { /* a record this shard will dissect soon */
-                const split_entry *a = &p->slot->e[p->k + PREFETCH_ENTRIES];
+        if (p->k < p->n) {
+            if (p->k + PREFETCH_ENTRIES < p->n) { /* a record this shard will dissect soon */
+                const split_entry *a = &p->e[p->k + PREFETCH_ENTRIES];
                 if (a->shard < 0 || (uint32_t)a->shard == i) {
                     __builtin_prefetch(a->data);
                     __builtin_prefetch(a->data + 64);
                 }
             }
-            const split_entry *e = &p->slot->e[p->k++];
+            const split_entry *e = &p->e[p->k++];
             memset(rec, 0, sizeof *rec);
             rec->data = e->data;
             rec->ts_ns = e->ts_ns;
@@ -406,18 +423,25 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error 
         }
         pthread_mutex_lock(&w->mu);
         if (p->slot != NULL) { /* read: the last shard to read it frees the slot and its pages */
+            uint64_t from = w->released, to = 0;
             if (--p->slot->readers_left == 0) {
                 /* chunks are freed in file order: the pages before the end of this one are read */
-                uint64_t to = p->slot->end & ~(uint64_t)(w->page - 1); /* the next chunk's first page stays */
-                if (to >= w->released + RELEASE_STEP) {
-                    fp_source_release_pages(w->src[i], w->map + w->released, w->map + to);
+                to = p->slot->end & ~(uint64_t)(w->page - 1); /* the next chunk's first page stays */
+                if (to >= w->released + RELEASE_STEP)
                     w->released = to;
-                }
+                else
+                    to = 0;
                 p->slot->state = SLOT_FREE;
                 pthread_cond_broadcast(&w->cv);
             }
             p->slot = NULL;
+            p->n = p->k = 0;
             p->chunk++;
+            if (to) { /* unlocked: zapping 8 MiB of page tables and flushing the TLBs takes a while */
+                pthread_mutex_unlock(&w->mu);
+                fp_source_release_pages(w->src[i], w->map + from, w->map + to);
+                pthread_mutex_lock(&w->mu);
+            }
         }
         if (p->chunk >= w->nchunks) {
             pthread_mutex_unlock(&w->mu);
@@ -453,6 +477,7 @@ void fp_split_leave(fp_split *w, uint32_t i)
     }
     p->chunk = UINT64_MAX; /* left: a second leave changes nothing */
     p->slot = NULL;
+    p->n = p->k = 0;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
