@@ -1428,7 +1428,9 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
     const uint64_t *c = fp_flow_table_creations(fl->table, &nc);
     int rc = 0, full = 0;
     pthread_mutex_lock(&L->mu);
-    if (q->head && q->n + k > q->cap) { /* taken items at the front: reuse their room */
+    /* taken items at the front: reuse their room once they are at least what is left to move
+     * (a queue that stays long while the consumer takes from it would move it every batch) */
+    if (q->head && q->n + k > q->cap && q->head >= q->n - q->head) {
         memmove(q->items, q->items + q->head, (q->n - q->head) * sizeof *q->items);
         if (records) memmove(q->flows, q->flows + q->head, (q->n - q->head) * sizeof *q->flows);
         q->n -= q->head;
