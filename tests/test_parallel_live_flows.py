@@ -169,3 +169,21 @@ def test_a_million_flows_iterated_in_bounded_memory(tmp_path):
     # the budget, the mapped file's pages both workers may hold (84 MiB: "Parallel engines"),
     # the consumer's batch of records and allocator slack
     assert r["growth"] <= limit + 84 * MiB + 32 * MiB, r["growth"]
+
+
+def test_a_consumer_that_leaves_early_stops_waiting_workers(closing):
+    """Workers waiting for room (a small share) while the consumer drops the run after three
+    flows: they stop, and a new run is whole."""
+    import gc
+    import threading
+
+    want = rows(fp.flows(closing, workers=1, max_memory=8 * MiB))
+    fl = fp.flows(closing, workers=2, max_memory=8 * MiB)
+    assert rows([next(fl) for _ in range(3)]) == want[:3]
+    del fl
+    gc.collect()
+    end = time.monotonic() + 60
+    while any(t.name.startswith("fastpkt-worker") for t in threading.enumerate()) and time.monotonic() < end:
+        time.sleep(0.01)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("fastpkt-worker")]
+    assert rows(fp.flows(closing, workers=2, max_memory=8 * MiB)) == want
