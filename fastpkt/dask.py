@@ -78,10 +78,33 @@ def _open(path: str, storage_options: dict[str, Any] | None, filter: str | None,
     return Reader(src, filter=filter, display_filter=display_filter, **reassembly)
 
 
+#: The UDP tunnel ports of a graph's tasks (``fastpkt.tunnel_ports()``, on the client).
+Ports = dict[str, tuple[int, ...]]
+
+
+def _client_ports() -> Ports:
+    from .tunnel_ports import tunnel_ports
+
+    return tunnel_ports()
+
+
+def _use_ports(ports: Ports | None) -> None:
+    """Dissect and key with the tunnel ports of the client that built the graph
+    (``fp.set_tunnel_ports``): a worker in another process has its own table, and a shard
+    keyed there would keep other flows than one engine on the client (a VXLAN port it does
+    not know is plain UDP to it). The worker keeps them after the task: the tasks of one
+    graph run at once there, and putting its own back would change them under the others."""
+    from .tunnel_ports import set_tunnel_ports, tunnel_ports
+
+    if ports is not None and tunnel_ports() != ports:
+        set_tunnel_ports(**ports)
+
+
 def _packets_part(path: str, storage_options: dict[str, Any] | None, filter: str | None,  # noqa: A002
-                  display_filter: str | None) -> pandas.DataFrame:
+                  display_filter: str | None, ports: Ports | None = None) -> pandas.DataFrame:
     from . import PacketList  # noqa: F401  (the package, loaded on the worker)
 
+    _use_ports(ports)
     with _open(path, storage_options, filter, display_filter) as r:
         return r.read_all().to_pandas()
 
@@ -95,13 +118,14 @@ def _bounds(path: str, filter: str | None) -> list[int]:  # noqa: A002
         return r._split(min(n, 4096)) if n > 1 else []  # one range where the source is not mapped
 
 
-def _range_read(path: str, start: int, end: int, last: bool, filter: str | None  # noqa: A002
-                ) -> tuple[pandas.DataFrame | None, bool, int]:
+def _range_read(path: str, start: int, end: int, last: bool, filter: str | None,  # noqa: A002
+                ports: Ports | None = None) -> tuple[pandas.DataFrame | None, bool, int]:
     """The packets starting in [start, end), whether the range proved exact (the next one
     starts on the record the sequential read gives next) and the records it read. An error
     gives no frame: ``_settle`` reads again from ``start`` numbered as the sequential read."""
     from . import PacketList  # noqa: F401
 
+    _use_ports(ports)
     with Reader(path, filter=filter) as r:
         r._set_range(start, end)
         try:
@@ -122,7 +146,8 @@ def _advance(state: _State, part: tuple[pandas.DataFrame | None, bool, int]) -> 
 
 
 def _settle(part: tuple[pandas.DataFrame | None, bool, int], state: _State, path: str, start: int,
-            filter: str | None, meta: pandas.DataFrame) -> pandas.DataFrame:  # noqa: A002
+            filter: str | None, meta: pandas.DataFrame, ports: Ports | None = None  # noqa: A002
+            ) -> pandas.DataFrame:
     """Range i as the sequential read has it: its frame when every range before was exact;
     the rest of the file when it is the first inexact (or failed) one, read from its start
     (a true record: the ranges before were exact) numbered from the records before it;
@@ -134,6 +159,7 @@ def _settle(part: tuple[pandas.DataFrame | None, bool, int], state: _State, path
         return meta.copy()
     df, exact, _ = part
     if df is None or not exact:
+        _use_ports(ports)
         with Reader(path, filter=filter) as r:
             r._set_range(start, r.size, records)
             df = r.read_all().to_pandas()
@@ -151,16 +177,18 @@ def read_packets(paths: Paths, *, filter: str | None = None, display_filter: str
     end of its file by its partition and the ranges after it are empty."""
     dask_df, delayed = _untyped("dask.dataframe"), _untyped("dask.delayed").delayed
     meta = tables.to_pandas(_empty_packets())
+    ports = _client_ports()
     frames = []
     for path in _paths(paths):
         bounds = _bounds(path, filter) if "://" not in path and display_filter is None else []
         if len(bounds) <= 2:
-            frames.append(delayed(_packets_part, pure=True)(path, storage_options, filter, display_filter))
+            frames.append(delayed(_packets_part, pure=True)(path, storage_options, filter, display_filter, ports))
             continue
         state: Any = (True, 0, 0)
         for i in range(len(bounds) - 1):
-            part = delayed(_range_read, pure=True)(path, bounds[i], bounds[i + 1], i == len(bounds) - 2, filter)
-            frames.append(delayed(_settle, pure=True)(part, state, path, bounds[i], filter, meta))
+            part = delayed(_range_read, pure=True)(path, bounds[i], bounds[i + 1], i == len(bounds) - 2, filter,
+                                                   ports)
+            frames.append(delayed(_settle, pure=True)(part, state, path, bounds[i], filter, meta, ports))
             state = delayed(_advance, pure=True)(state, part)
     with _our_dtypes():
         return cast("dd.DataFrame", dask_df.from_delayed(frames, meta=meta, verify_meta=False))
@@ -330,6 +358,7 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError("npartitions must be an integer >= 1, not %r" % (n,))
     meta = _meta(kind)
+    options = {**options, "_tunnel_ports": _client_ports()}  # for every task: see _use_ports
     if n == 1:
         frames = [delayed(_single)(kind, paths, storage_options, options)]
     else:
@@ -359,9 +388,11 @@ def _single(kind: str, paths: list[str], storage_options: dict[str, Any] | None,
 
 
 def _engine_readers(paths: list[str], storage_options: dict[str, Any] | None, opts: dict[str, Any]) -> list[Reader]:
-    """The Readers of an engine partition; takes the Reader options out of opts. Fragments
-    are reassembled and tunnels opened by default, as ``fastpkt.flows(path)`` and the other
-    engine wrappers open their sources."""
+    """The Readers of an engine partition (every engine task opens its input here: stage 1's
+    walks, the shards, one engine); takes the Reader options and the client's tunnel ports
+    (applied, ``_use_ports``) out of opts. Fragments are reassembled and tunnels opened by
+    default, as ``fastpkt.flows(path)`` and the other engine wrappers open their sources."""
+    _use_ports(opts.pop("_tunnel_ports", None))
     filt, dfilt = opts.pop("filter", None), opts.pop("display_filter", None)
     defragment = opts.pop("defragment", None)
     decapsulate = opts.pop("decapsulate", None)

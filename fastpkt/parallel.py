@@ -11,8 +11,9 @@ its counters and clock. One mapped file is walked and keyed once (the split walk
 walked by whichever worker needs them first, read by every worker as entries in file
 order); other inputs are read whole by every worker with its own Readers. Every record
 carries its place in the single engine's output (the packet at which it left and its rank
-among that packet's departures), so the merge (``_merge`` in C) gives the same records, in
-the same order, with the same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
+among that packet's departures), so the merge (``_merge_live`` in C, while the workers run;
+``_merge`` at the end for DnsTransactions) gives the same records, in the same order, with the
+same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
 (evictions, time going backwards).
 """
 from __future__ import annotations
@@ -185,10 +186,12 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     max_flows are divided between the workers (one budget for the run). When the shards
     cannot be merged into the single engine's result (a flow was evicted or an allocation
     failed: the budget differs; the records a shard holds for the merge passed its share of
-    max_memory, ``budget_stops``: it stopped there, since one engine streams them; a packet
+    max_memory, ``budget_stops``: it stopped there, since one engine streams them (records
+    the live merge could not hand out, or DnsTransactions' records held to the end); a packet
     out of time order may have changed an expiry decision, ``reversal_risks``; the input is
     corrupt or cut, which one engine reports after the records before it), a single engine
-    over fresh Readers is returned."""
+    over fresh Readers is returned (the live merge of Streams, ClientHellos and Flows goes on
+    with it past the records already handed out)."""
     single = dict(options)
     whole = dict(options)  # the same run, each worker reading the whole input
     max_memory = options.pop("max_memory", None)
@@ -249,14 +252,15 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
 
 def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Reader]],
               single: dict[str, Any], whole: dict[str, Any] | None) -> Any:
-    """Streams handed out while the workers run: every shard on its own thread, the merged
-    engine (``_merge_live``, csrc/py/engine.c) hands out each Stream once every shard is past
-    it, in the single engine's order and with its ids. When a shard cannot finish as the
-    single engine would (see ``run``; also its share of max_memory full with Streams the
-    merge cannot hand out yet, or Ctrl+C), the workers stop and the merged engine goes on
-    with ``fallback(k)``: one engine, whose first k Streams (those already handed out) it
-    skips. With a split walk (``whole`` given) that was abandoned, the fallback is the same
-    run with every worker reading the whole file, past its first k Streams."""
+    """Streams, ClientHellos and flows handed out while the workers run: every shard on its
+    own thread, the merged engine (``_merge_live``, csrc/py/engine.c) hands out each record
+    once every shard is past it, in the single engine's order and with its ids. When a shard
+    cannot finish as the single engine would (see ``run``; also its share of max_memory full
+    with records the merge cannot hand out yet: Streams at once, flows and hellos once the
+    merge stalled; or Ctrl+C), the workers stop and the merged engine goes on with
+    ``fallback(k)``: one engine, whose first k records (those already handed out) it skips.
+    With a split walk (``whole`` given) that was abandoned, the fallback is the same run with
+    every worker reading the whole file, past its first k records."""
     state: list[Any] = [None]
 
     def fallback(k: int) -> Any:

@@ -525,3 +525,48 @@ def test_file_truncated_under_a_fed_shard(tmp_path):
     os.truncate(path, path.stat().st_size // 2)
     with pytest.raises(fp.TruncatedError, match="truncated while it was read"):
         fl.to_pandas()
+
+
+def test_tunnel_ports_of_the_client_reach_the_tasks(tmp_path, monkeypatch):
+    """VXLAN connections on UDP port 8472, made a VXLAN port on the client (fp.set_tunnel_ports):
+    the tasks run where the table is the default again (the synchronous scheduler after it
+    was put back, as a worker process that never saw the call) and still key (stage 1) and
+    dissect with the client's ports: the inner flows and packets one engine gives there. With
+    the worker's own table the shards kept the outer UDP flows."""
+    pytest.importorskip("scapy.all")
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.vxlan import VXLAN
+    from scapy.utils import wrpcap
+
+    E = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    pkts = []
+    for i in range(24):
+        outer = E / IP(src="172.16.0.1", dst="172.16.0.2") / UDP(sport=50000 + i, dport=8472) / VXLAN(vni=i + 1)
+        for flags in ("S", "SA", "A", "FA", "FA", "A"):
+            pkts.append(outer / E / IP(src="10.0.%d.1" % i, dst="10.0.%d.2" % i) / TCP(sport=1000 + i, dport=80,
+                                                                                      flags=flags))
+    for t, p in enumerate(pkts):
+        p.time = 1_700_000_000 + t / 100
+    path = str(tmp_path / "vx8472.pcap")
+    wrpcap(path, pkts)
+    ranged(monkeypatch, 1024)  # two stages from 2 shards: stage 1 keys the records
+    try:
+        fp.set_tunnel_ports(vxlan=(4789, 8472))
+        want = fp.flows(path, workers=1).to_pandas()
+        packets = fp.read(path).to_pandas()
+        graphs = [fpd.flows(path, npartitions=n) for n in (2, 3)] + [fpd.flows(path, npartitions=1)]
+        packet_graph = fpd.read_packets(path)
+    finally:
+        fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)
+    assert sorted(want["tunnel_id"]) == list(range(1, 25))
+    try:
+        for g in graphs:
+            fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)  # each run starts from a worker's table
+            got = g.compute(scheduler="synchronous").sort_values("flow_id")
+            assert plain(got).equals(plain(want.sort_values("flow_id")))
+        fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)
+        got = packet_graph.compute(scheduler="synchronous")
+        assert packet_rows(got) == packet_rows(packets)
+    finally:
+        fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)

@@ -37,6 +37,9 @@ static const char SPLIT_WALK_STOP[] = "split_walk";
 
 /* A live merge's reorder buffer, shared by the merged engine and its shards (below). */
 typedef struct fp_live fp_live;
+/* What a live merge hands out: objects its shards build (Streams, ClientHello records), or
+ * flow records moved into the merged engine's output queue (Flows: exported as columns). */
+enum { LIVE_NONE = 0, LIVE_STREAMS, LIVE_HELLOS, LIVE_FLOWS };
 
 typedef struct {
     PyObject_HEAD
@@ -77,7 +80,8 @@ typedef struct {
     Py_buffer *feed;          /* _feed(): per Reader, its records' entries (fp_feed_entry), or NULL */
     size_t *feed_at;          /* ... the next entry of each */
     uint64_t *feed_released;  /* ... the pages before this offset of its file were given back */
-    fp_live *live;            /* a live merge (Streams): the merged engine's, or the shard's */
+    fp_live *live;            /* a live merge: the merged engine's, or the shard's */
+    int live_kind;            /* the merged engine of a live merge: what it hands out (LIVE_*) */
     const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
     PyObject *live_stats;     /* ... and its counters after its last batch, what stats shows while
                                  it runs (its thread changes the table without the GIL) */
@@ -234,7 +238,7 @@ static void engine_packet(void *ctx, fp_flow *f, const fp_flow_packet *p, int fo
 /* The engine whose stream or hello state an out record holds: a merged run's shard. */
 static fp_flows_obj *record_owner(fp_flows_obj *fl, size_t i)
 {
-    return fl->parts ? FL(PyTuple_GET_ITEM(fl->parts, fl->owner[i])) : fl;
+    return fl->owner ? FL(PyTuple_GET_ITEM(fl->parts, fl->owner[i])) : fl; /* a live merge's are its own */
 }
 
 static void ext_free(fp_flows_obj *fl, void *ext)
@@ -572,6 +576,7 @@ static void check_allocations(fp_flows_obj *fl)
 }
 
 static int live_publish(fp_flows_obj *fl, fp_state *st);
+static int live_fill(fp_flows_obj *m, fp_state *st, size_t want);
 static PyObject *flows_stats_now(fp_flows_obj *fl);
 /* A live shard's batches: short, so its Streams reach the merge (and leave the reorder
  * buffer) soon after they end. */
@@ -582,6 +587,7 @@ static PyObject *flows_stats_now(fp_flows_obj *fl);
  * record cost a GIL round trip, a claim of the readers and a progress call per flow). */
 static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
 {
+    if (fl->live_kind == LIVE_FLOWS) return live_fill(fl, st, until_output);
     if (fl->busy) {
         PyErr_SetString(PyExc_RuntimeError, "Flows is being read by another thread");
         return -1;
@@ -767,7 +773,7 @@ static PyObject *flows_iternext(PyObject *self)
     fp_flows_obj *fl = FL(self);
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     if (st == NULL) return NULL;
-    if (fl->live && fl->eng == NULL) return fl->finished ? NULL : live_next(fl);
+    if (fl->live_kind == LIVE_STREAMS || fl->live_kind == LIVE_HELLOS) return fl->finished ? NULL : live_next(fl);
     if (fl->mode == MODE_NEW) fl->mode = MODE_STREAM;
     if (fl->mode == MODE_STORED) {
         PyErr_SetString(PyExc_TypeError, "use iter(flows) to walk flows that were kept");
@@ -1247,11 +1253,13 @@ static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
     return Py_BuildValue("NNN", cr, ids, at);
 }
 
-/* ---- live merge: a sharded Streams run handed out while the workers run ---------------
+/* ---- live merge: a sharded run handed out while the workers run ------------------------
  *
  * Every shard runs on its own thread (fastpkt.parallel starts them on _live()); after each
- * batch it builds its finished Streams (on its own thread: their state belongs to its
- * engine and budget), queues them with their order keys, hands over the packet positions
+ * batch it builds its finished Streams or ClientHello records (on its own thread: their
+ * state belongs to its engine and budget), or moves out its finished flow records (they own
+ * nothing of the shard's: their hints were credited when queued), queues them with their
+ * order keys, hands over the packet positions
  * of its new flow creations and publishes its bound: no later record of it is below
  * fp_flow_table_bound. The consumer (the caller's thread) hands out the least queued
  * record once it is below every other shard's bound, numbered by the creations before it
@@ -1263,21 +1271,23 @@ static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
  * records already handed out. */
 
 typedef struct {
-    PyObject *stream;
+    PyObject *stream;      /* a Stream or ClientHello record; NULL for a flow record */
     fp_flow_order key;
     uint64_t create_pkt;
     size_t bytes;
 } live_item;
 
 typedef struct {
-    live_item *items;      /* queued Streams, oldest first from `head` */
+    live_item *items;      /* queued records, oldest first from `head` */
+    fp_flow *flows;        /* Flows: the flow record of each item (same indices), else NULL */
     size_t head, n, cap;
     uint64_t *creations;   /* packet positions of the shard's flow creations handed over so far */
     size_t ncreations, creations_cap;
     fp_flow_order bound;
-    size_t bytes;          /* of its queued Streams */
+    size_t bytes;          /* of its queued records, beyond the queue's slots */
     int done;              /* 1: read to the end, 2: stopped */
     const char *why;       /* done 2: why */
+    int full;              /* waiting for the consumer to take some of its records */
 } live_shard;
 
 struct fp_live {
@@ -1285,17 +1295,31 @@ struct fp_live {
     pthread_cond_t cv;
     int refs;              /* the merged engine and each shard; changed with the GIL held */
     int cancelled;         /* the consumer stopped the workers (fallback, Ctrl+C, dropped) */
+    int waiting;           /* the consumer waits for a shard's bound */
+    uint64_t progress;     /* records the consumer took plus batches the shards published */
     uint32_t n;
     live_shard s[];
 };
+
+/* Drop a shard's queued records (what a fallback reads again, or a merge gone). */
+static void live_drop_queued(live_shard *q)
+{
+    for (size_t k = q->head; k < q->n; k++) {
+        Py_XDECREF(q->items[k].stream);
+        if (q->flows) free(q->flows[k].hints);
+    }
+    q->head = q->n = 0;
+    q->bytes = 0;
+}
 
 static void live_unref(fp_live *L)
 {
     if (L == NULL || --L->refs > 0) return;
     for (uint32_t i = 0; i < L->n; i++) {
         live_shard *q = &L->s[i];
-        for (size_t k = q->head; k < q->n; k++) Py_DECREF(q->items[k].stream);
+        live_drop_queued(q);
         free(q->items);
+        free(q->flows);
         free(q->creations);
     }
     pthread_mutex_destroy(&L->mu);
@@ -1314,14 +1338,66 @@ static const char *live_spoiled(fp_flows_obj *fl)
     return NULL;
 }
 
-/* After a batch (GIL held): queue this shard's finished Streams, hand over its creations and
- * bound. 0: go on; 1: stop (live_stop says why, or the merge was cancelled); -1: error. */
+/* What a shard's queue holds: its records and its slots (allocated, used or not). */
+static size_t live_queued_bytes(const live_shard *q)
+{
+    return q->bytes + q->cap * (sizeof *q->items + (q->flows ? sizeof *q->flows : 0));
+}
+
+/* Wake at most every 50 ms (Ctrl+C, a stalled merge); *ts: now + 50 ms. */
+static void live_deadline(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_nsec += 50000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* No record taken and no batch published for this many 50 ms waits while the consumer waited
+ * for a bound (2 s: longer than a loaded machine keeps a runnable thread waiting). */
+#define LIVE_STALL_TICKS 40
+
+/* Flows and ClientHellos (under L->mu, without the GIL): a shard whose queued records fill its
+ * share of max_memory waits until the consumer takes some (a consumer slower than the shards
+ * holds them back instead of making them stop). A shard that ended first holds the records
+ * it flushed until the others reach the end, so without the wait a capture whose flows fill
+ * the budget stopped at its end. 1 when the merge stalled: the consumer waits for another
+ * shard's bound that does not move (that shard waits in its split walk for this one, its bound
+ * published a batch earlier, or nothing else runs): this shard then stops and the merge falls
+ * back to one engine. */
+static int live_wait_room(fp_flows_obj *fl, live_shard *q, fp_live *L)
+{
+    uint64_t seen = L->progress;
+    int stalled = 0;
+    while (!L->cancelled && q->head < q->n && fl->budget->total + live_queued_bytes(q) > fl->budget->limit) {
+        struct timespec ts;
+        live_deadline(&ts);
+        q->full = 1;
+        if (pthread_cond_timedwait(&L->cv, &L->mu, &ts) != ETIMEDOUT) continue;
+        if (L->progress != seen) {
+            seen = L->progress;
+            stalled = 0;
+        } else if (L->waiting && ++stalled >= LIVE_STALL_TICKS) {
+            q->full = 0;
+            return 1;
+        }
+    }
+    q->full = 0;
+    return 0;
+}
+
+/* After a batch (GIL held): queue this shard's finished records, hand over its creations and
+ * bound (Flows and ClientHellos: waiting while its queue is full, see live_wait_room).
+ * 0: go on; 1: stop (live_stop says why, or the merge was cancelled); -1: error. */
 static int live_publish(fp_flows_obj *fl, fp_state *st)
 {
     fp_live *L = fl->live;
     live_shard *q = &L->s[fl->shard];
     if ((fl->live_stop = live_spoiled(fl)) != NULL) return 1;
     size_t k = fl->out_n - fl->out_pos, bytes = 0;
+    int records = fl->eng == NULL && !fl->hello_records; /* Flows: the records themselves move */
     live_item *made = k ? malloc(k * sizeof *made) : NULL;
     if (k && made == NULL) {
         PyErr_NoMemory();
@@ -1330,21 +1406,33 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
     for (size_t i = 0; i < k; i++) {
         fp_flow *f = &fl->out[fl->out_pos + i];
         made[i] = (live_item){NULL, f->order, f->create_pkt, 0};
-        if ((made[i].stream = fp_stream_new(st, fl->eng, f)) == NULL) {
+        if (records) {
+            bytes += made[i].bytes = fp_alloc_size(f->hints); /* the record: in the queue's slots */
+            continue;
+        }
+        /* a ClientHello record holds about what its connection held queued (its hellos) */
+        size_t held = fl->eng ? 0 : sizeof(fp_hello_conn) + ((fp_hello_conn *)f->ext)->held;
+        made[i].stream = fl->eng ? fp_stream_new(st, fl->eng, f) : fp_hello_record_new(st, f, f->ext);
+        if (made[i].stream == NULL) {
             while (i--) Py_DECREF(made[i].stream);
             free(made);
             return -1;
         }
-        bytes += made[i].bytes = fp_stream_size(made[i].stream);
+        bytes += made[i].bytes = fl->eng ? fp_stream_size(made[i].stream) : held;
     }
-    free_out_range(fl, fl->out_pos, fl->out_n);
-    fl->out_pos = fl->out_n = 0;
+    if (!records) {
+        free_out_range(fl, fl->out_pos, fl->out_n);
+        fl->out_pos = fl->out_n = 0;
+    }
     uint64_t nc;
     const uint64_t *c = fp_flow_table_creations(fl->table, &nc);
-    int rc = 0;
+    int rc = 0, full = 0;
     pthread_mutex_lock(&L->mu);
-    if (q->head && q->n + k > q->cap) { /* taken items at the front: reuse their room */
+    /* taken items at the front: reuse their room once they are at least what is left to move
+     * (a queue that stays long while the consumer takes from it would move it every batch) */
+    if (q->head && q->n + k > q->cap && q->head >= q->n - q->head) {
         memmove(q->items, q->items + q->head, (q->n - q->head) * sizeof *q->items);
+        if (records) memmove(q->flows, q->flows + q->head, (q->n - q->head) * sizeof *q->flows);
         q->n -= q->head;
         q->head = 0;
     }
@@ -1352,11 +1440,11 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         size_t cap = q->cap ? q->cap : 64;
         while (cap < q->n + k) cap *= 2;
         live_item *it = realloc(q->items, cap * sizeof *it);
-        if (it == NULL) rc = -1;
-        else {
-            q->items = it;
-            q->cap = cap;
-        }
+        fp_flow *fs = records && it ? realloc(q->flows, cap * sizeof *fs) : NULL;
+        if (it != NULL) q->items = it;
+        if (fs != NULL) q->flows = fs;
+        if (it == NULL || (records && fs == NULL)) rc = -1;
+        else q->cap = cap;
     }
     if (rc == 0 && nc > q->creations_cap) {
         size_t cap = q->creations_cap ? q->creations_cap : 1024;
@@ -1370,25 +1458,52 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
     }
     if (rc == 0) {
         if (k) memcpy(q->items + q->n, made, k * sizeof *made);
+        if (k && records) { /* the records and their hints now belong to the queue */
+            memcpy(q->flows + q->n, fl->out + fl->out_pos, k * sizeof *q->flows);
+            for (size_t i = fl->out_pos; i < fl->out_n; i++) fl->out[i].hints = NULL;
+        }
         q->n += k;
         q->bytes += bytes;
         if (nc > q->ncreations) memcpy(q->creations + q->ncreations, c + q->ncreations, (nc - q->ncreations) * sizeof *c);
         q->ncreations = nc;
         q->bound = fp_flow_table_bound(fl->table);
-        if (fl->budget->limit && fl->budget->total + q->bytes > fl->budget->limit) { /* the buffer is full */
-            fl->budget_stops = 1;
-            fl->live_stop = "budget_stops";
-            rc = 1;
+        L->progress++;
+        if (fl->budget->limit && fl->budget->total + live_queued_bytes(q) > fl->budget->limit) { /* full */
+            if (fl->eng) {
+                fl->budget_stops = 1;
+                fl->live_stop = "budget_stops";
+                rc = 1;
+            } else {
+                full = 1;
+            }
         }
         if (L->cancelled) rc = 1;
         pthread_cond_broadcast(&L->cv);
     }
     pthread_mutex_unlock(&L->mu);
     if (rc < 0) {
-        for (size_t i = 0; i < k; i++) Py_DECREF(made[i].stream);
+        for (size_t i = 0; i < k; i++) Py_XDECREF(made[i].stream);
         PyErr_NoMemory();
     }
+    if (records) { /* what did not move (an allocation failed) is dropped here */
+        free_out_range(fl, fl->out_pos, fl->out_n);
+        fl->out_pos = fl->out_n = 0;
+    }
     free(made);
+    if (full && rc == 0) {
+        int stalled;
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&L->mu);
+        stalled = live_wait_room(fl, q, L);
+        if (L->cancelled) rc = 1;
+        pthread_mutex_unlock(&L->mu);
+        Py_END_ALLOW_THREADS
+        if (stalled) {
+            fl->budget_stops = 1;
+            fl->live_stop = "budget_stops";
+            rc = 1;
+        }
+    }
     if (rc >= 0) {
         PyObject *now = flows_stats_now(fl);
         if (now == NULL) return -1;
@@ -1405,7 +1520,7 @@ static PyObject *engine_live(PyObject *self, PyObject *unused)
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     fp_flows_obj *fl = FL(self);
     if (st == NULL) return NULL;
-    if (fl->live == NULL || fl->mode != MODE_NEW) {
+    if (fl->live == NULL || fl->live_kind || fl->mode != MODE_NEW) {
         PyErr_SetString(PyExc_ValueError, "_live() runs a shard of _merge_live once");
         return NULL;
     }
@@ -1444,8 +1559,9 @@ static size_t count_below(const uint64_t *a, size_t n, uint64_t v)
 
 enum { LIVE_WAIT = 0, LIVE_ITEM, LIVE_END, LIVE_FALL_BACK };
 
-/* Under L->mu: the next record in the single engine's order if it is known, with its id. */
-static int live_take(fp_live *L, PyObject **stream, uint64_t *id)
+/* Under L->mu: the next record in the single engine's order if it is known, with its id
+ * (a flow record is copied to *flow, its hints with it). */
+static int live_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
 {
     int all_done = 1;
     uint32_t best = UINT32_MAX;
@@ -1464,9 +1580,33 @@ static int live_take(fp_live *L, PyObject **stream, uint64_t *id)
     *id = 0;
     for (uint32_t i = 0; i < L->n; i++) *id += count_below(L->s[i].creations, L->s[i].ncreations, it->create_pkt);
     *stream = it->stream;
+    if (L->s[best].flows) *flow = L->s[best].flows[L->s[best].head];
     L->s[best].bytes -= it->bytes;
+    L->progress++;
+    if (L->s[best].full) { /* it waits for room */
+        L->s[best].full = 0;
+        pthread_cond_broadcast(&L->cv);
+    }
     if (++L->s[best].head == L->s[best].n) L->s[best].head = L->s[best].n = 0;
     return LIVE_ITEM;
+}
+
+/* Under L->mu, without the GIL: live_take, waiting for the shards while it says LIVE_WAIT,
+ * at most 50 ms (LIVE_WAIT then: the caller looks at signals, Ctrl+C). */
+static int live_wait_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
+{
+    int state;
+    L->waiting = 1;
+    while ((state = live_take(L, stream, flow, id)) == LIVE_WAIT) {
+        struct timespec ts;
+        live_deadline(&ts);
+        if (pthread_cond_timedwait(&L->cv, &L->mu, &ts) == ETIMEDOUT) {
+            state = live_take(L, stream, flow, id);
+            break;
+        }
+    }
+    L->waiting = 0;
+    return state;
 }
 
 /* Stop every worker of a live merge: they return within a batch. */
@@ -1506,12 +1646,7 @@ static int live_fall_back(fp_flows_obj *m)
     }
     pthread_mutex_unlock(&L->mu);
     Py_END_ALLOW_THREADS
-    for (uint32_t i = 0; i < L->n; i++) { /* what was queued is read again by the single engine */
-        live_shard *q = &L->s[i];
-        for (size_t k = q->head; k < q->n; k++) Py_DECREF(q->items[k].stream);
-        q->head = q->n = 0;
-        q->bytes = 0;
-    }
+    for (uint32_t i = 0; i < L->n; i++) live_drop_queued(&L->s[i]); /* the single engine reads them again */
     if (m->fell_back == NULL) m->fell_back = "cancelled";
     m->fell_back_at = m->skip = m->emitted;
     Py_CLEAR(m->parts);
@@ -1558,23 +1693,15 @@ static PyObject *live_step(fp_flows_obj *m)
         int state;
         Py_BEGIN_ALLOW_THREADS
         pthread_mutex_lock(&L->mu);
-        while ((state = live_take(L, &stream, &id)) == LIVE_WAIT) {
-            struct timespec ts; /* wake to look at signals (Ctrl+C) */
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            if (pthread_cond_timedwait(&L->cv, &L->mu, &ts) == ETIMEDOUT) {
-                state = live_take(L, &stream, &id);
-                break;
-            }
-        }
+        state = live_wait_take(L, &stream, NULL, &id);
         pthread_mutex_unlock(&L->mu);
         Py_END_ALLOW_THREADS
         if (state == LIVE_ITEM) {
-            fp_stream_set_id(stream, id);
+            if (m->live_kind == LIVE_STREAMS) fp_stream_set_id(stream, id);
+            else if (fp_hello_record_set_id(stream, id) < 0) {
+                Py_DECREF(stream);
+                return NULL;
+            }
             m->emitted++;
             return stream;
         }
@@ -1605,10 +1732,115 @@ static PyObject *live_next(fp_flows_obj *m)
     return r;
 }
 
-/* _merge_live(shards, fallback): one Streams engine handing out the Streams of shards
- * 0..n-1 of n (not started yet; each then run by _live() on its own thread) in the single
- * engine's order and with its ids, while they run. fallback(k) gives one engine past its
- * first k Streams, for when the shards cannot finish as the single engine would. */
+/* Room for `extra` more records in the output queue. */
+static int out_reserve(fp_flows_obj *fl, size_t extra)
+{
+    if (fl->out_n + extra <= fl->out_cap) return 0;
+    size_t cap = fl->out_cap ? fl->out_cap : 64;
+    while (cap < fl->out_n + extra) cap *= 2;
+    fp_flow *o = fp_budget_realloc(fl->budget, FP_MEM_OUTPUT, fl->out, cap * sizeof *o);
+    if (o == NULL) return -1;
+    fl->out = o;
+    fl->out_cap = cap;
+    return 0;
+}
+
+/* Flows after a fallback: the single engine's records past its first `skip` (those handed
+ * out already) move to the merged engine's output queue, until it holds `want` (0: all). */
+static int live_fill_single(fp_flows_obj *m, fp_state *st, size_t want)
+{
+    if (Py_TYPE(m->single) != Py_TYPE(m)) {
+        PyErr_Format(PyExc_TypeError, "a live merge of Flows fell back to %.100s", Py_TYPE(m->single)->tp_name);
+        return -1;
+    }
+    fp_flows_obj *s = FL(m->single);
+    s->mode = MODE_STREAM;
+    for (;;) {
+        size_t have = s->out_n - s->out_pos, drop = have < m->skip ? have : (size_t)m->skip;
+        free_out_range(s, s->out_pos, s->out_pos + drop);
+        s->out_pos += drop;
+        m->skip -= drop;
+        have -= drop;
+        if (have) {
+            if (out_reserve(m, have) < 0) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(m->out + m->out_n, s->out + s->out_pos, have * sizeof *m->out);
+            for (size_t i = 0; i < have; i++) s->out[s->out_pos + i].hints = NULL; /* moved */
+            m->out_n += have;
+            m->emitted += have;
+            s->out_pos += have;
+        }
+        s->out_pos = s->out_n = 0;
+        if (want && m->out_n - m->out_pos >= want) return 0;
+        if (s->finished && !s->memory_error) {
+            m->finished = 1;
+            return 0;
+        }
+        if (flows_run(s, st, want ? want + (size_t)m->skip : 0) < 0) return -1;
+    }
+}
+
+/* A live merge of Flows (flows_run's work for it): move the next records in the single
+ * engine's order, with its ids, to the output queue until it holds `want` (0: all of them),
+ * so iteration, exports by batch and to_pandas() read them as one engine's. */
+#define LIVE_FILL_BATCH 4096u
+static int live_fill(fp_flows_obj *m, fp_state *st, size_t want)
+{
+    if (m->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Flows is being read by another thread");
+        return -1;
+    }
+    fp_live *L = m->live;
+    int status = 0;
+    m->busy = 1;
+    while (status == 0 && !m->finished && (want == 0 || m->out_n - m->out_pos < want)) {
+        if (m->single) {
+            status = live_fill_single(m, st, want);
+            break;
+        }
+        if (out_reserve(m, LIVE_FILL_BATCH) < 0) {
+            PyErr_NoMemory();
+            status = -1;
+            break;
+        }
+        size_t got = 0, need = want ? want - (m->out_n - m->out_pos) : LIVE_FILL_BATCH;
+        if (need > LIVE_FILL_BATCH) need = LIVE_FILL_BATCH;
+        int state;
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&L->mu);
+        do { /* waits only for the first: what is known now goes out now */
+            PyObject *none = NULL;
+            uint64_t id = 0;
+            fp_flow *f = &m->out[m->out_n + got];
+            state = got ? live_take(L, &none, f, &id) : live_wait_take(L, &none, f, &id);
+            if (state == LIVE_ITEM) {
+                f->flow_id = id;
+                got++;
+            }
+        } while (state == LIVE_ITEM && got < need);
+        pthread_mutex_unlock(&L->mu);
+        Py_END_ALLOW_THREADS
+        m->out_n += got;
+        m->emitted += got;
+        if (got) continue;
+        if (state == LIVE_END) m->finished = 1;
+        else if (state == LIVE_FALL_BACK) status = live_fall_back(m);
+        else if (PyErr_CheckSignals() < 0) { /* the next call goes on with one engine */
+            m->fell_back = "interrupted";
+            live_cancel(m);
+            status = -1;
+        }
+    }
+    m->busy = 0;
+    return status;
+}
+
+/* _merge_live(shards, fallback): one engine handing out the Streams, ClientHellos or flows
+ * of shards 0..n-1 of n (not started yet; each then run by _live() on its own thread) in the
+ * single engine's order and with its ids, while they run. fallback(k) gives one engine past
+ * its first k records, for when the shards cannot finish as the single engine would. */
 static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
 {
     PyTypeObject *type = (PyTypeObject *)cls;
@@ -1622,9 +1854,10 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *o = PyTuple_GET_ITEM(parts, i);
         fp_flows_obj *p = (fp_flows_obj *)o;
-        if (Py_TYPE(o) != type || p->eng == NULL || p->shards != (uint32_t)n || p->shard != (uint32_t)i ||
+        if (Py_TYPE(o) != type || p->dns || p->shards != (uint32_t)n || p->shard != (uint32_t)i ||
             p->mode != MODE_NEW || p->busy || p->live || p->parts || p->on_data) {
-            PyErr_SetString(PyExc_ValueError, "_merge_live takes Streams shards 0..n-1 of n, not read yet");
+            PyErr_SetString(PyExc_ValueError, "_merge_live takes Streams, ClientHellos or Flows shards 0..n-1 "
+                                              "of n, not read yet");
             return NULL;
         }
     }
@@ -1649,7 +1882,10 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     for (Py_ssize_t i = 0; i < n; i++) FL(PyTuple_GET_ITEM(parts, i))->live = L;
     m->parts = Py_NewRef(parts);
     m->fallback = Py_NewRef(fallback);
-    m->mode = MODE_STREAM;
+    fp_flows_obj *p0 = FL(PyTuple_GET_ITEM(parts, 0));
+    m->live_kind = p0->eng ? LIVE_STREAMS : p0->hello_records ? LIVE_HELLOS : LIVE_FLOWS;
+    /* Streams and ClientHellos are read once by iteration; Flows may be kept (to_pandas) */
+    m->mode = m->live_kind == LIVE_FLOWS ? MODE_NEW : MODE_STREAM;
     return (PyObject *)m;
 }
 
@@ -1812,6 +2048,12 @@ static PyObject *engine_feed(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* A live merge (Streams, ClientHellos, Flows): its shards and the merged engine. */
+#define LIVE_METHODS                                                                                   \
+    {"_live", engine_live, METH_NOARGS, "Run a shard of _merge_live to the end (on its own thread)."}, \
+    {"_merge_live", engine_merge_live, METH_VARARGS | METH_CLASS,                                      \
+     "_merge_live(shards, fallback): the shards' records in one engine's order while they run."}
+
 #define ENGINE_MERGE_METHOD                                                                        \
     {"_walk_entries", engine_walk_entries, METH_VARARGS | METH_CLASS,                              \
      "_walk_entries(reader, shards): (entries of the Reader's range, whether they are exact)."},   \
@@ -1855,7 +2097,7 @@ static void flows_dealloc(PyObject *self)
     fp_flows_obj *fl = FL(self);
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    if (fl->live && fl->eng == NULL && !fl->finished) live_cancel(fl); /* its consumer left */
+    if (fl->live_kind && !fl->finished) live_cancel(fl); /* its consumer left */
     flows_clear(self);
     fp_flow_table_free(fl->table);
     fp_defrag_free(fl->defrag);
@@ -1918,7 +2160,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
 {
     (void)c;
     fp_flows_obj *fl = FL(self);
-    if (fl->live && fl->eng && fl->busy) /* a live shard running on its thread */
+    if (fl->live && !fl->live_kind && fl->busy) /* a live shard running on its thread */
         return PyDict_Copy(fl->live_stats);
     return flows_stats_now(fl);
 }
@@ -2114,6 +2356,7 @@ static PyMethodDef flows_methods[] = {
     FP_TABLE_METHODS,
     {"flush", flows_flush, METH_NOARGS, "Read the rest of the input and expire every flow (expiration 'end')."},
     ENGINE_MERGE_METHOD,
+    LIVE_METHODS,
     FP_VIEW_METHOD,
     {NULL},
 };
@@ -2151,7 +2394,7 @@ static PyObject *streams_run(PyObject *self, PyObject *unused)
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     fp_flows_obj *fl = FL(self);
     if (st == NULL) return NULL;
-    if (fl->live && fl->eng == NULL) { /* a live merge: drop what it hands out */
+    if (fl->live_kind) { /* a live merge: drop what it hands out */
         PyObject *s;
         while (!fl->finished && (s = live_next(fl)) != NULL) Py_DECREF(s);
         return PyErr_Occurred() ? NULL : PyLong_FromUnsignedLongLong(fl->emitted);
@@ -2171,9 +2414,7 @@ static PyMethodDef streams_methods[] = {
      "Read the input to the end, handing data to on_data, without keeping Stream objects;\n"
      "returns the number of streams."},
     {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every Stream (a shard of a parallel run)."},
-    {"_live", engine_live, METH_NOARGS, "Run a shard of _merge_live to the end (on its own thread)."},
-    {"_merge_live", engine_merge_live, METH_VARARGS | METH_CLASS,
-     "_merge_live(shards, fallback): the shards' Streams in one engine's order while they run."},
+    LIVE_METHODS,
     ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
@@ -2208,6 +2449,7 @@ static PyType_Spec streams_spec = {
 
 static PyMethodDef hellos_methods[] = {
     {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
+    LIVE_METHODS,
     ENGINE_MERGE_METHOD,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,

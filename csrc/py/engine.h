@@ -37,6 +37,7 @@ typedef struct {
 PyObject *fp_flag_names(const fp_flag_group *groups, size_t n);
 /* engine_hellos.c: a ClientHello record from a connection's hello search result. */
 PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
+int fp_hello_record_set_id(PyObject *rec, uint64_t id);
 /* The ClientHello a packet's first TLS record starts (whole in the segment), else None. */
 PyObject *fp_hello_record_packet(fp_state *st, const FpPacket *pkt);
 /* engine_dns.c: a DnsTransaction record from a closed transaction (an fp_dns_txn). */

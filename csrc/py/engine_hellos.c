@@ -193,6 +193,17 @@ PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn)
     return rec;
 }
 
+/* A live merge numbers a record on its consumer's thread, before anyone else holds it. */
+int fp_hello_record_set_id(PyObject *rec, uint64_t id)
+{
+    PyObject *v = PyLong_FromUnsignedLongLong(id);
+    if (v == NULL) return -1;
+    PyObject *old = PyStructSequence_GetItem(rec, HF_stream_id);
+    PyStructSequence_SetItem(rec, HF_stream_id, v);
+    Py_XDECREF(old);
+    return 0;
+}
+
 typedef struct {
     const uint8_t *body;
     uint32_t len;
