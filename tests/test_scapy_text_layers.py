@@ -12,6 +12,7 @@ rendered natively is bounded below so that it cannot silently drop.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -474,6 +475,46 @@ def test_rendering_imports_no_scapy():
     done = subprocess.run([sys.executable, "-c", _NO_SCAPY, *(w.hex() for w in wires)], check=True,
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
     assert json.loads(done.stdout) == theirs   # without Scapy: Scapy's text
+
+
+_NO_SCAPY_FILE = r"""
+import hashlib
+import sys
+
+class NoScapy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "scapy" or name.startswith("scapy."):
+            raise ImportError("Scapy is blocked in this test")
+
+sys.meta_path.insert(0, NoScapy())
+import fastpkt as fp
+from fastpkt import _scapy_text as text
+digest, native = hashlib.sha256(), 0
+for h in open(sys.argv[1]).read().split():
+    p = fp.Packet(bytes.fromhex(h), 1)
+    if text.describe(p) is not None:
+        native += 1
+        digest.update("\0".join((text.packet_repr(p), text.packet_summary(p), text.packet_show(p, dump=True))).encode())
+assert not [m for m in sys.modules if m == "scapy" or m.startswith("scapy.")]
+print(native, digest.hexdigest())
+"""
+
+
+def test_edns0_and_icmp_error_text_needs_no_scapy(tmp_path):
+    """Every EDNS0, OPT overflow, ICMP error and RFC 4884 extension frame above rendered in a
+    process where ``import scapy`` fails: the same text as here, where the tests above compare
+    it with Scapy's own."""
+    wires = [*_edns0_frames(), *_icmp_error_frames(), *built._icmp_extension_cases()]
+    digest, native = hashlib.sha256(), 0
+    for wire in wires:
+        p = fp.Packet(wire, 1)
+        if text.describe(p) is not None:
+            native += 1
+            digest.update("\0".join((text.packet_repr(p), text.packet_summary(p), text.packet_show(p, dump=True))).encode())
+    (tmp_path / "wires.txt").write_text("\n".join(w.hex() for w in wires))
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_FILE, str(tmp_path / "wires.txt")], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split() == [str(native), digest.hexdigest()] and native >= 6500
 
 
 def test_ntp_private_prints_as_scapy():
