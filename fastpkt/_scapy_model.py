@@ -1285,6 +1285,63 @@ def _edns_options(raw: bytes) -> list[Any]:
     return out
 
 
+_LIST_MAX = 100   # Scapy's conf.max_list_count: a list field of more items fails its packet
+
+
+def _opt_overflows(rr: Any) -> bool:
+    """An OPT record whose rdata Scapy reads as more than _LIST_MAX items (options and a
+    trailing Raw): its DNSRROPT fails, and Scapy keeps that record and every byte after it
+    as one Raw, the last item of its section (the later sections are empty). Each item takes
+    4 bytes or more but a last Raw, so only rdata past 400 bytes can hold that many."""
+    raw = rr.rdata_raw
+    return rr.type == 41 and len(raw) > 4 * _LIST_MAX and len(_edns_options(raw)) > _LIST_MAX
+
+
+def _skip_name(msg: bytes, i: int) -> int:
+    while i < len(msg):
+        n = msg[i]
+        if n == 0:
+            return i + 1
+        if n >= 0xC0:   # a compression pointer ends the name
+            return i + 2
+        i += 1 + n
+    return i
+
+
+def _rest_from_record(msg: bytes, n: int) -> bytes:
+    """A DNS message's bytes from its ``n``-th record on (questions counted first)."""
+    qdcount = int.from_bytes(msg[4:6], "big")
+    i = 12
+    for k in range(n):
+        i = _skip_name(msg, i)
+        i += 4 if k < qdcount else 10 + int.from_bytes(msg[i + 8:i + 10], "big")
+    return msg[i:]
+
+
+_SECTIONS = ("qd", "an", "ns", "ar")
+
+
+def _sections_as_read(sections: tuple[Any, ...], msg: Callable[[], bytes]) -> list[list[Any]]:
+    """The four sections' fastpkt records, cut where Scapy's dissection of an OPT record
+    fails (_opt_overflows): that record and the rest of the message ``msg()`` become one Raw,
+    the later records and sections are gone."""
+    out: list[list[Any]] = []
+    n = 0
+    for records in sections:
+        kept: list[Any] = []
+        out.append(kept)
+        if n < 0:
+            continue
+        for r in records:
+            if records is not sections[0] and _opt_overflows(r):
+                kept.append(Raw(_rest_from_record(msg(), n)))
+                n = -1
+                break
+            kept.append(r)
+            n += 1
+    return out
+
+
 def _question(q: Any) -> _Record:
     return DNSQR._make(qname=_dns_name(q.qname), qtype=q.qtype, unicastresponse=q.qclass >> 15,
                  qclass=q.qclass & 0x7FFF)
@@ -1446,11 +1503,24 @@ def _ip_options(self: Any) -> Any:
     return [] if not raw else raw   # Scapy: IPOption objects; ours stay bytes (README)
 
 
+_dns_getters = tuple(getattr(_CD.DNS, w).__get__ for w in _SECTIONS)
+
+
 def _dns_section(which: str) -> property:
-    getter = getattr(_CD.DNS, which).__get__
-    if which == "qd":
-        return property(lambda self: _RecordList(_question(q) for q in getter(self)))
-    return property(lambda self: _RecordList(_resource(r) for r in getter(self)))
+    k = _SECTIONS.index(which)
+    getter = _dns_getters[k]
+    make = _question if which == "qd" else _resource
+
+    def get(self: Any) -> _RecordList:
+        records = getter(self)
+        if k and _fp_len(self) > 4 * _LIST_MAX and any(
+                r.type == 41 and len(r.rdata_raw) > 4 * _LIST_MAX
+                for section in (*(g(self) for g in _dns_getters[1:k]), records) for r in section):
+            # rare: an OPT record that may hold more items than Scapy's list takes
+            return _RecordList(r if type(r) is Raw else make(r) for r in _sections_as_read(
+                tuple(g(self) for g in _dns_getters), lambda: _fp_bytes(self))[k])
+        return _RecordList(make(r) for r in records)
+    return property(get)
 
 
 IP_ = _view_class(_C.IP, "IP", "IP", _C.IP.fields,
@@ -1678,9 +1748,16 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
     def _scapy_contains(self, cls: Any) -> bool:
         if cls is Raw or cls == "Raw":
             last = _fp_layers(self)[-1:]
-            if last == ("DNS",):   # decoded to its end; Raw only among an OPT record's options
-                return any(type(option) is Raw for r in _CD.DNS.ar.__get__(self.dns) if r.type == 41
-                           for option in _edns_options(r.rdata_raw))
+            if last == ("DNS",):
+                # decoded to its end: Raw only among an OPT record's options, or the record
+                # and the rest of the message when they are too many (C asks only where
+                # the additional section has an OPT record with options)
+                for r in _CD.DNS.ar.__get__(self.dns):
+                    if r.type == 41:
+                        options = _edns_options(r.rdata_raw)
+                        if len(options) > _LIST_MAX or any(type(o) is Raw for o in options):
+                            return True
+                return False
             if last in (("HTTP",), ("TLS",)):   # Scapy leaves these to Raw
                 return True
             if self._chain_differs():

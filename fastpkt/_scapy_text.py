@@ -8,14 +8,15 @@ of layer nodes, each a Scapy class name, its ``show()`` title and its fields wit
 and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
 layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
-and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, DNS (A, AAAA, NS, CNAME,
-PTR, MX, SOA, SRV, TXT, OPT without options), Raw and Padding; and the layers
-``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, BOOTP/DHCP, NTP (header,
+and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP errors with the
+datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options),
+Raw and Padding; and the layers
+``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, RFC 4884 extensions, BOOTP/DHCP, NTP (header,
 extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
-Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP errors,
-DNS over TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP
+timestamps, DNS over TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -367,6 +368,115 @@ def _icmp(icmp: Any) -> _Node | None:
         _f("seq", icmp.seq, _hex(icmp.seq)), _f("unused", b"", "b''")])
 
 
+# RFC 792's error messages (and RFC 4884's trailer on 3, 11, 12), as Scapy's ICMP class names
+# their types and codes
+_ICMP_ERROR_TYPES = frozenset((3, 4, 5, 11, 12))
+_ICMP_TYPES = {
+    0: "echo-reply", 3: "dest-unreach", 4: "source-quench", 5: "redirect", 8: "echo-request",
+    9: "router-advertisement", 10: "router-solicitation", 11: "time-exceeded",
+    12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply",
+    15: "information-request", 16: "information-response", 17: "address-mask-request",
+    18: "address-mask-reply", 30: "traceroute", 31: "datagram-conversion-error",
+    32: "mobile-host-redirect", 33: "ipv6-where-are-you", 34: "ipv6-i-am-here",
+    35: "mobile-registration-request", 36: "mobile-registration-reply", 37: "domain-name-request",
+    38: "domain-name-reply", 39: "skip", 40: "photuris"}
+_ICMP_CODES = {
+    3: {0: "network-unreachable", 1: "host-unreachable", 2: "protocol-unreachable",
+        3: "port-unreachable", 4: "fragmentation-needed", 5: "source-route-failed",
+        6: "network-unknown", 7: "host-unknown", 9: "network-prohibited", 10: "host-prohibited",
+        11: "TOS-network-unreachable", 12: "TOS-host-unreachable", 13: "communication-prohibited",
+        14: "host-precedence-violation", 15: "precedence-cutoff"},
+    5: {0: "network-redirect", 1: "host-redirect", 2: "TOS-network-redirect", 3: "TOS-host-redirect"},
+    11: {0: "ttl-zero-during-transit", 1: "ttl-zero-during-reassembly"},
+    12: {0: "ip-header-bad", 1: "required-option-missing"},
+    40: {0: "bad-spi", 1: "authentication-failed", 2: "decompression-failed",
+         3: "decryption-failed", 4: "need-authentification", 5: "need-authorization"}}
+# how ICMP's fields print, by name (others: the number)
+_ICMP_FIELD_TEXT: dict[str, Callable[[Any], str]] = {
+    "chksum": _hex, "id": _hex, "seq": _hex, "gw": str, "addr_mask": str, "extpad": repr}
+
+
+def _icmp_fields_node(cls: str, title: str, fields: dict[str, Any]) -> _Node | None:
+    """An ICMP or ICMPerror layer from fastpkt._scapy_model's fields of it (Scapy's order),
+    or None for one not rendered here (timestamps)."""
+    t = fields["type"]
+    if t in (13, 14) or "unused" not in fields:   # a header cut short: Scapy's Raw
+        return None
+    out = [_f("type", t, _enum(_ICMP_TYPES, t)),
+           _f("code", fields["code"], _enum(_ICMP_CODES.get(t, {}), fields["code"]))]
+    for name, v in list(fields.items())[2:]:
+        if name == "ext":
+            if v is None:
+                out.append(_f("ext", None, "None"))
+                continue
+            chain = _held_chain(v)
+            if chain is None:
+                return None
+            out.append(("ext", tuple(chain), None, True))
+        else:
+            out.append(_f(name, v, repr(v) if isinstance(v, bytes) else _ICMP_FIELD_TEXT.get(name, str)(v)))
+    if "extpad" in fields and "ext" not in fields:   # not read (under 144 bytes): its default
+        out.append(_f("ext", None, "None", False))
+    return _Node(cls, title, out)
+
+
+def _icmp_error(nodes: list[_Node], body: bytes, padding: bytes, l3_addrs: tuple[str, str]) -> bool:
+    """An ICMP error (RFC 792) and the datagram it quotes (IPerror, TCPerror, UDPerror,
+    ICMPerror) with its RFC 4884 extension, as the facade reads them; False where a layer
+    is not rendered here."""
+    from fastpkt import _scapy_model as m
+
+    if len(body) < 8:
+        return False
+    fields = m._icmp_header_fields(body[:8])
+    if body[0] in m._ICMP_EXT_TYPES:
+        fields.update(m._icmp_trailer(body, b""))
+    node = _icmp_fields_node("ICMP", "ICMP", fields)
+    if node is None:
+        return False
+    nodes.append(node)
+    chain: list[Any] = []
+    if len(body) > 8:
+        m._quoted_datagram(body[0], body[8:], chain)
+    for layer in chain:
+        quoted = _quoted_node(layer)
+        if quoted is None:
+            return False
+        nodes.append(quoted)
+    _tail(nodes, b"", padding)
+    if fields.get("ext") is not None:
+        # Scapy's post-dissection, once per ICMP layer, moves the last Padding into the
+        # outer ICMP's extpad (the last one moved is its value)
+        for _ in range(sum(1 for n in nodes if n.cls in ("ICMP", "ICMPerror"))):
+            if nodes[-1].cls == "Padding":
+                _set_text(node, "extpad", nodes.pop().value("load"), _extpad)
+    ext = node.by_name.get("ext")
+    more = ""
+    if ext is not None and ext[1] is not None:
+        held = ext[1][1] if len(ext[1]) > 1 else None
+        more = " ext:%s" % (held.text("classnum") if held is not None and "classnum" in held.by_name else "??")
+    node.summary = "ICMP %s > %s %s %s%s" % (l3_addrs[0], l3_addrs[1], node.text("type"),
+                                            node.text("code"), more)
+    return True
+
+
+def _quoted_node(layer: Any) -> _Node | None:
+    """A layer of an ICMP error's quote: IPerror (without options), ICMPerror, TCPerror,
+    UDPerror (their summaries are Scapy's plain class names), Raw, Padding."""
+    cls = type(layer).__name__
+    if cls == "IPerror":
+        inner = _Packet(layer._data, 101, decapsulate=False)   # an IP in IP quote: the outer header
+        ip = inner.ip
+        if ip is None or ip.ihl != 5:
+            return None
+        node = _ip(ip, layer._data)
+        node.cls, node.title = "IPerror", "IP in ICMP"
+        return node
+    if cls == "ICMPerror":
+        return _icmp_fields_node("ICMPerror", "ICMP in ICMP", layer._fields)
+    return _layer_node(layer)
+
+
 def _txt_strings(raw: bytes) -> list[bytes] | None:
     out, i = [], 0
     while i < len(raw):
@@ -422,7 +532,9 @@ def _rr(rr: Any) -> _Node | None:
         return _Node("DNSRRSOA", "DNS SOA Resource Record", _rr_head(rr, cacheflush=False) + [
             _f("mname", m, repr(m)), _f("rname", r, repr(r))] + [
             _f(k, int(v)) for k, v in zip(("serial", "refresh", "retry", "expire", "minimum"), nums)])
-    if t == 41 and not raw_rd:
+    if t == 41:
+        from fastpkt._scapy_model import _edns_options
+
         z = rr.ttl & 0xFFFF
         name = _dns_name(rr.rrname)
         return _Node("DNSRROPT", "DNS OPT Resource Record", [
@@ -430,8 +542,64 @@ def _rr(rr: Any) -> _Node | None:
             _f("rclass", rr.rclass, _enum(_DNS_CLASSES, rr.rclass)),
             _f("extrcode", rr.ttl >> 24), _f("version", rr.ttl >> 16 & 0xFF),
             _f("z", z, "D0" if z == 0x8000 else str(z)), _f("rdlen", None, "None", False),
-            ("rdata", [], None, True)])
+            ("rdata", [_edns0_node(o) for o in _edns_options(raw_rd)], None, True)])
     return None
+
+
+_EDNS0_CODES = {0: "Reserved", 1: "LLQ", 2: "UL", 3: "NSID", 4: "Owner", 5: "DAU", 6: "DHU",
+                7: "N3U", 8: "edns-client-subnet", 10: "COOKIE", 12: "Padding",
+                15: "Extended DNS Error"}
+# RFC 6975's algorithm lists, by the IANA DNSSEC registries' names
+_DNSSEC_ALGORITHMS = {
+    0: "Reserved", 1: "RSA/MD5", 2: "Diffie-Hellman", 3: "DSA/SHA-1", 4: "Reserved",
+    5: "RSA/SHA-1", 6: "DSA-NSEC3-SHA1", 7: "RSASHA1-NSEC3-SHA1", 8: "RSA/SHA-256", 9: "Reserved",
+    10: "RSA/SHA-512", 11: "Reserved", 12: "GOST R 34.10-2001", 13: "ECDSA Curve P-256 with SHA-256",
+    14: "ECDSA Curve P-384 with SHA-384", 15: "Ed25519", 16: "Ed448",
+    252: "Reserved for Indirect Keys", 253: "Private algorithms - domain name",
+    254: "Private algorithms - OID", 255: "Reserved"}
+_DS_DIGESTS = {0: "Reserved", 1: "SHA-1", 2: "SHA-256", 3: "GOST R 34.11-94", 4: "SHA-384"}
+_NSEC3_HASHES = {0: "Reserved", 1: "SHA-1"}
+# RFC 8914's info codes
+_EDE_CODES = {
+    0: "Other", 1: "Unsupported DNSKEY Algorithm", 2: "Unsupported DS Digest Type",
+    3: "Stale Answer", 4: "Forged Answer", 5: "DNSSEC Indeterminate", 6: "DNSSEC Bogus",
+    7: "Signature Expired", 8: "Signature Not Yet Valid", 9: "DNSKEY Missing",
+    10: "RRSIGs Missing", 11: "No Zone Key Bit Set", 12: "NSEC Missing", 13: "Cached Error",
+    14: "Not Ready", 15: "Blocked", 16: "Censored", 17: "Filtered", 18: "Prohibited",
+    19: "Stale NXDOMAIN Answer", 20: "Not Authoritative", 21: "Not Supported",
+    22: "No Reachable Authority", 23: "Network Error", 24: "Invalid Data",
+    25: "Signature Expired before Valid", 26: "Too Early", 27: "Unsupported NSEC3 Iterations Value",
+    28: "Unable to conform to policy", 29: "Synthesized"}
+
+
+def _enum_list(table: dict[int, str]) -> Callable[[Any], str]:
+    return lambda v: "[%s]" % ", ".join(_enum(table, x) for x in v)   # FieldListField
+
+
+# how each EDNS0 option class's fields print (others: repr of the value)
+_EDNS0_FIELDS: dict[str, dict[str, Callable[[Any], str]]] = {
+    "EDNS0OWN": {"primary_mac": str, "wakeup_mac": str},
+    "EDNS0DAU": {"alg_code": _enum_list(_DNSSEC_ALGORITHMS)},
+    "EDNS0DHU": {"alg_code": _enum_list(_DS_DIGESTS)},
+    "EDNS0N3U": {"alg_code": _enum_list(_NSEC3_HASHES)},
+    "EDNS0COOKIE": {"client_cookie": bytes.hex, "server_cookie": bytes.hex},
+    "EDNS0ExtendedDNSError": {"info_code": lambda v: _enum(_EDE_CODES, v)},
+}
+
+
+def _edns0_node(option: Any) -> _Node:
+    """One EDNS0 option (fastpkt._scapy_model's record) or the Raw Scapy keeps unread bytes in."""
+    cls = type(option).__name__
+    if cls == "Raw":
+        return _raw_node(cls, option.load)
+    fmts = _EDNS0_FIELDS.get(cls, {})
+    values = option._values
+    fields = [_f("optcode", values["optcode"], _enum(_EDNS0_CODES, values["optcode"]))]
+    for name in type(option)._fields[1:]:
+        if name in values:   # a field its condition leaves out is not shown
+            v = values[name]
+            fields.append(_f(name, v, fmts[name](v) if name in fmts else repr(v)))
+    return _Node(cls, option.name, fields)
 
 
 def _dns(dns: Any) -> _Node | None:
@@ -455,14 +623,20 @@ def _dns(dns: Any) -> _Node | None:
             _f("unicastresponse", q.qclass >> 15),
             _f("qclass", qclass, _enum(_DNS_CLASSES, qclass))]))
     fields.append(("qd", qd, None, True))
-    for section in ("an", "ns", "ar"):
+    sections: tuple[Any, ...] = (dns.an, dns.ns, dns.ar)
+    if any(rr.type == 41 and len(rr.rdata_raw) > 400 for section in sections for rr in section):
+        # an OPT record Scapy may fail to read: it and the rest of the message one Raw
+        from fastpkt import _scapy_model
+
+        sections = tuple(_scapy_model._sections_as_read((dns.qd, *sections), lambda: bytes(dns))[1:])
+    for which, section in zip(("an", "ns", "ar"), sections):
         nodes = []
-        for rr in getattr(dns, section):
-            node = _rr(rr)
+        for rr in section:
+            node = _raw_node("Raw", rr.load) if type(rr).__name__ == "Raw" else _rr(rr)
             if node is None:
                 return None
             nodes.append(node)
-        fields.append((section, nodes, None, True))
+        fields.append((which, nodes, None, True))
     node = _Node("DNS", "DNS", fields)
     node.summary = _dns_summary(node)
     return node
@@ -674,14 +848,18 @@ def describe(pkt: Any) -> list[_Node] | None:
         icmp6 = pkt.icmp6
         if proto == 58 and icmp6 is not None and icmp6.offset == l4_start and \
                 icmp6.type not in (128, 129) and icmp6.type in _layers().DECODED:
-            # ND, MLD, errors: read by _scapy_layers (an RFC 4884 extension is left to Scapy)
+            # ND, MLD, errors (with an RFC 4884 extension): read by _scapy_layers
             message = data[l4_start:l4_end]
-            if icmp6.type in (1, 3) and len(message) >= 144:
-                return None
-            read = _read_layers(nodes, lambda chain: _layers().icmp6(message, chain, -1))
+            error: list[Any] = []
+            read = _read_layers(nodes, lambda chain: error.append(_layers().icmp6(message, chain, -1)))
             if read is None:
                 return None
             _tail(read, b"", data[l4_end:])
+            if error[0] is not None and read[-1].cls == "Padding":
+                # Scapy's post-dissection of an error that read an extension moves the last
+                # Padding (the frame's, else the quote's) into its extpad
+                node = next(n for n in read if n.cls == type(error[0]).__name__)
+                _set_text(node, "extpad", read.pop().value("load"), _extpad)
             return _l2_summaries(read)
         if proto == 58:
             echo = _icmp6_echo(icmp6, data, l4_start, l4_end)
@@ -738,6 +916,10 @@ def describe(pkt: Any) -> list[_Node] | None:
         icmp = pkt.icmp
         if icmp is None or icmp.offset != l4_start:
             return None
+        if icmp.type in _ICMP_ERROR_TYPES:
+            if not _icmp_error(nodes, data[l4_start:l4_end], padding, l3_addrs):
+                return None
+            return _l2_summaries(nodes)
         icmp_node = _icmp(icmp)
         if icmp_node is None:
             return None
@@ -1365,6 +1547,11 @@ _PPP_PROTOCOLS = {
     0xC481: 'Proprietary Node ID Authentication Protocol [KEN]'}
 
 
+# RFC 4884 extension object classes (IANA's ICMP extension object classes)
+_ICMP_EXT_CLASSES = {1: "MPLS", 2: "Interface Information", 3: "Interface Identification",
+                     4: "Extended Information"}
+
+
 _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "ICMPv6DestUnreach": _ICMP6_UNREACH,
     "ICMPv6PacketTooBig": _ICMP6_TYPE,
@@ -1467,6 +1654,10 @@ _LAYER_FIELDS: dict[str, dict[str, _Fmt]] = {
     "HDLC": {"address": _lhex, "control": _lhex},
     "DIR_PPP": {"direction": _by_name({0: "received", 1: "sent"})},
     "PPP": {"proto": _by_name(_PPP_PROTOCOLS)},
+    "ICMPExtension_Header": {"chksum": _lhex},
+    "ICMPExtension_Object": {"classnum": _by_name(_ICMP_EXT_CLASSES)},
+    "ICMPExtension_InterfaceInformation": {"classnum": _by_name(_ICMP_EXT_CLASSES), "ip4": _plain,
+                                           "ip6": _ip6_text},
 }
 _ICMP6_OPTION_SUMMARY = {
     "ICMPv6NDOptSrcLLAddr": "%(name)s %(lladdr)s", "ICMPv6NDOptDstLLAddr": "%(name)s %(lladdr)s",
@@ -1717,9 +1908,6 @@ def _ppp_control_summary(node: _Node) -> str:
 _NTP_STATUS_PACKETS = ("NTPSystemStatusPacket", "NTPPeerStatusPacket", "NTPClockStatusPacket",
                        "NTPErrorStatusPacket")
 # fields Scapy's class has that the facade's layer does not keep: (after this field, name, value)
-_ICMP6_EXT_FIELDS = [("extpad", b""), ("ext", None)]
-
-
 _EAP_TYPES = {0: 'Reserved', 1: 'Identity', 2: 'Notification', 3: 'Legacy Nak',
     4: 'MD5-Challenge', 5: 'One-Time Password (OTP)', 6: 'Generic Token Card (GTC)',
     7: 'Allocated - RFC3748', 8: 'Allocated - RFC3748', 9: 'RSA Public Key Authentication',
@@ -1848,7 +2036,15 @@ def _layer_node(layer: Any) -> _Node | None:
         fmt = fmts.get(name)
         fields.append((name, value, fmt(value, raw) if fmt else repr(value), True))
         if name == "unused" and cls in ("ICMPv6DestUnreach", "ICMPv6TimeExceeded"):
-            fields += [_f(k, v, repr(v)) for k, v in _ICMP6_EXT_FIELDS]
+            ext = raw.get("ext")
+            fields.append(_f("extpad", b"", "b''"))
+            if ext is None:
+                fields.append(_f("ext", None, "None"))
+                continue
+            chain = _held_chain(ext)
+            if chain is None:
+                return None
+            fields.append(("ext", tuple(chain), None, True))
     if cls == "TCPerror" and len(raw) == 3:   # RFC 792's 8 bytes: the rest shown as defaults
         fields += [(k, None, t, False) for k, t in _TCP_DEFAULTS]
     elif cls == "TCPerror" and raw["dataofs"] * 4 > len(layer._data):
@@ -1912,6 +2108,23 @@ def _chain_summary(nodes: list[_Node]) -> str:
     return out
 
 
+def _set_text(node: _Node, name: str, value: Any, fmt: _Fmt) -> None:
+    """Give a node's field another value (a post-dissection's)."""
+    i = next(i for i, f in enumerate(node.fields) if f[0] == name)
+    node.fields[i] = _f(name, value, fmt(value), node.fields[i][3])
+    node.by_name[name] = node.fields[i]
+
+
+def _extpad(v: bytes, _f: Any = None) -> str:
+    """ICMP's extpad: zeros as their count (Scapy's _ICMPExtensionPadField)."""
+    return "b'' (%s octets)" % len(v) if v and v == bytes(len(v)) else repr(v)
+
+
+# layers whose payload show() prints at their own indent (Scapy's show_indent = 0)
+_NO_INDENT = frozenset(("ICMPExtension_Header", "ICMPExtension_Object",
+                        "ICMPExtension_InterfaceInformation"))
+
+
 def _chain_show(nodes: list[_Node], lvl: str = "", label_lvl: str = "") -> str:
     s = ""
     for node in nodes:
@@ -1925,7 +2138,8 @@ def _chain_show(nodes: list[_Node], lvl: str = "", label_lvl: str = "") -> str:
                 continue
             text = text.replace("\n", "\n" + " " * (len(label_lvl) + len(lvl) + len(name) + 4))
             s += "%s  %s%s= %s\n" % (label_lvl + lvl, name, pad, text)
-        lvl += "   "
+        if node.cls not in _NO_INDENT:
+            lvl += "   "
     return s
 
 
@@ -1982,8 +2196,17 @@ def packet_show(pkt: Any, dump: bool = False) -> str | None:
 
 
 def _has(nodes: list[_Node], name: str) -> bool:
+    """Scapy's haslayer: a layer of the chain or of a packet its fields hold (DNS records,
+    EDNS0 options, an ICMP extension...)."""
     titles = {"Ethernet": "Ether"}
-    return any(n.cls == name or titles.get(name) == n.cls or n.title == name for n in nodes)
+    for n in nodes:
+        if n.cls == name or titles.get(name) == n.cls or n.title == name:
+            return True
+        for _name, value, text, _in in n.fields:
+            if text is None and value and any(
+                    _has(_held(held), name) for held in (value if isinstance(value, list) else [list(value)])):
+                return True
+    return False
 
 
 def packet_sprintf(pkt: Any, fmt: str, relax: bool = True) -> str:

@@ -1,16 +1,19 @@
-"""Scapy's text for the layers fastpkt._scapy_layers reads from bytes (ICMPv6 ND/MLD/errors and
-the hop-by-hop options before them, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl/NTPPrivate,
+"""Scapy's text for the layers fastpkt._scapy_layers and fastpkt._scapy_model read from bytes
+(ICMPv6 ND/MLD/errors and the hop-by-hop options before them, ICMP errors and their quotes,
+RFC 4884 extensions, EDNS0 options and OPT records past Scapy's 100 items, BOOTP/DHCP, NTPHeader/NTPAuthenticator/NTPExtensions/NTPControl/NTPPrivate,
 Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL_KEY/MKAPDU),
 rendered by fastpkt._scapy_text without Scapy.
 
 Reference: Scapy 2.8's own ``repr``, ``summary()`` and ``show(dump=True)`` of the same bytes, over
 the frames tests/test_scapy_model.py builds for these layers (each cut at every length, with
 trailers and odd option lengths) and over every corpus packet that carries one of them. A packet
-the module does not render (``describe()`` is None: RFC 4884 extensions, cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
+the module does not render (``describe()`` is None: cut packets SNAP carries...) is printed by Scapy itself (``to_scapy``); the share
 rendered natively is bounded below so that it cannot silently drop.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -260,8 +263,28 @@ def test_cooked_pppoe_prints_as_scapy(tmp_path):
         assert native >= 340
 
 
+def _edns0_frames():
+    """tests/test_scapy_model.py's EDNS0 option runs in a DNS response: every option class
+    Scapy has, each cut at every length and with its optlen off by -9..+9, 1,500 seeded random
+    runs; and OPT records of 99 to 300 options (more than 100 items: Scapy's Raw)."""
+    yield from (built._opt_response(rdata) for rdata in built._edns0_cases())
+    yield from built._opt_overflow_cases()
+
+
+def _icmp_error_frames():
+    """tests/test_scapy_model.py's ICMP errors (unreachable, time-exceeded, redirect,
+    parameter-problem, source quench) quoting every kind of datagram Scapy reads with its
+    *error classes, cut at every length (the quoted timestamp requests are Scapy's)."""
+    return (bytes(f) for f in built._icmp_error_cases())
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
-BUILT = {"802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
+BUILT = {"edns0": (_edns0_frames, 2033), "icmp-errors": (_icmp_error_frames, 1923),
+         # RFC 4884 extensions (RFC 4950's MPLS object, RFC 5837's interface information with
+         # each combination of its parts, hostile lengths, random bytes) after ICMP and ICMPv6
+         # errors, cut at every length, with Ethernet trailers (Scapy's extpad): all of them
+         "icmp-extensions": (built._icmp_extension_cases, 2583),
+         "802.3": (built._llc_cases, 2100), "bootp-dhcp-ntp": (built._udp_app_cases, 1650),
          "icmpv6": (built._icmp6_cases, 2900), "eapol": (built._eapol_cases, 1400),
          "tunnels": (_tunnel_cases, 5800), "pppoe": (_pppoe_cases, 280),
          "ntp-private": (built._ntp_private_cases, 2800), "ppp-control": (_ppp_control_cases, 1450),
@@ -314,6 +337,32 @@ def test_corpus_packets_print_as_scapy():
     assert carried == 0 or native >= carried // 2
 
 
+def test_corpus_edns0_and_icmp_errors_print_as_scapy():
+    """Every corpus packet whose DNS message has an OPT record holding options, and every
+    ICMP or ICMPv6 error: Scapy's text, rendered natively but DNS over TCP (Scapy's)."""
+    d = corpus_dir()
+    native = carried = 0
+    for name in corpus_files():
+        try:
+            with fp.open(str(d / name), on_error="stop", decapsulate=False) as r:
+                packets = list(r)
+        except fp.Error:
+            continue
+        for p in packets:
+            dns = p.dns
+            opt = dns is not None and any(r.type == 41 and r.rdata_raw for sec in (dns.an, dns.ns, dns.ar) for r in sec)
+            if not (opt or p.icmp is not None and p.icmp.type in (3, 4, 5, 11, 12) or
+                    p.icmp6 is not None and p.icmp6.type in (1, 2, 3, 4)):
+                continue
+            carried += 1
+            _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+            if text.describe(p) is not None:
+                native += 1
+            else:
+                assert p.tcp is not None and dns is not None, (name, p.time)
+    assert carried == 0 or native >= carried * 9 // 10
+
+
 TUNNEL_LAYERS = {"GRE", "GRE_PPTP", "VXLAN"}
 
 
@@ -347,15 +396,25 @@ def test_corpus_tunnels_print_as_scapy():
 
 # one frame of each kind, built once here as hex so the subprocess below needs no Scapy
 _NO_SCAPY = r"""
+import json
 import sys
+
+class NoScapy:   # `import scapy` fails here, as where Scapy is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name == "scapy" or name.startswith("scapy."):
+            raise ImportError("Scapy is blocked in this test")
+
+sys.meta_path.insert(0, NoScapy())
 import fastpkt.scapy as fs
 from fastpkt import _scapy_text as text
+out = []
 for h in sys.argv[1:]:
     p = fs.ScapyPacket(bytes.fromhex(h), 1)
     assert text.describe(p) is not None, h
-    repr(p), p.summary(), p.show(dump=True)
+    out.append([repr(p), p.summary(), p.show(dump=True)])
 loaded = sorted(m for m in sys.modules if m == "scapy" or m.startswith("scapy."))
 assert not loaded, loaded
+print(json.dumps(out))
 """
 
 
@@ -387,13 +446,75 @@ def test_rendering_imports_no_scapy():
         sa.Ether(dst=BCAST) / sa.IP() / sa.UDP(sport=123, dport=123) / sa.NTPPrivate(
             response=1, request_code=2, nb_items=1, data_item_size=280) / sa.NTPInfoPeer(reftime=3913056000.5, filtdelay=[0.5] * 8),
     ]
+    # EDNS0 options of every class, an OPT record of more than 100 (Scapy's Raw), RFC 4884
+    # extensions after ICMPv6 errors (an interface information object; an MPLS object), with
+    # an Ethernet trailer
+    dns = sa.DNS(id=9, qr=1, qd=sa.DNSQR(qname="example.com"), ar=sa.DNSRROPT(rdata=[
+        sa.EDNS0COOKIE(client_cookie=b"\x01" * 8, server_cookie=b"\x02" * 16),
+        sa.EDNS0ClientSubnet(source_plen=24, address="198.51.100.0"), sa.EDNS0ExtendedDNSError(info_code=15, extra_text=b"no"),
+        sa.EDNS0DAU(alg_code=[8, 13]), sa.EDNS0OWN(primary_mac="00:11:22:33:44:55"), sa.EDNS0PADDING(padding=b"\0" * 5),
+        sa.EDNS0TLV(optcode=3, optdata=b"ns1")]))
+    frames += [sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.53", dst="192.0.2.1") / sa.UDP(sport=53, dport=40000) / dns,
+               sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.53", dst="192.0.2.1") / sa.UDP(sport=53, dport=40000) /
+               sa.DNS(qr=1, ar=sa.DNSRROPT(rdata=[sa.EDNS0TLV(optcode=3)] * 101))]
+    quote6 = bytes(sa.IPv6(src="2001:db8::1", dst="2001:db8::7", hlim=1) / sa.UDP(sport=33434, dport=33435) / (b"q" * 12))
+    quote4 = bytes(sa.IP(src="192.0.2.1", dst="198.51.100.7", ttl=1) / sa.UDP(sport=33434, dport=33435) / (b"q" * 12))
+    for ext in (built._icmp_extensions()[15], built._icmp_extensions()[16]):
+        frames += [sa.Ether(dst=BCAST) / sa.IPv6(src="2001:db8::9", dst="2001:db8::1") / sa.ICMPv6TimeExceeded()
+                   / (quote6.ljust(128, b"\0") + ext) / sa.Padding(b"\0" * 4),
+                   sa.Ether(dst=BCAST) / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=11, length=32)
+                   / (quote4.ljust(128, b"\0") + ext) / sa.Padding(b"\0" * 4)]
+    frames.append(sa.Ether(dst=BCAST) / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=3, code=3) / quote4)
     wires = [bytes(f) for f in frames]
-    for wire in wires:   # what the subprocess prints is Scapy's text, for the facade's packets too
+    theirs = []
+    for wire in wires:
         _same_text(fp.Packet(wire, 1), sa.Ether(wire), wire.hex())
         p, s = fs.ScapyPacket(wire, 1), sa.Ether(wire)
-        assert (repr(p), p.summary(), p.show(dump=True)) == (repr(s), s.summary(), s.show(dump=True))
-    subprocess.run([sys.executable, "-c", _NO_SCAPY, *(w.hex() for w in wires)], check=True,
-                   cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
+        theirs.append([repr(s), s.summary(), s.show(dump=True)])
+        assert [repr(p), p.summary(), p.show(dump=True)] == theirs[-1]
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY, *(w.hex() for w in wires)], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])   # this tree's fastpkt
+    assert json.loads(done.stdout) == theirs   # without Scapy: Scapy's text
+
+
+_NO_SCAPY_FILE = r"""
+import hashlib
+import sys
+
+class NoScapy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "scapy" or name.startswith("scapy."):
+            raise ImportError("Scapy is blocked in this test")
+
+sys.meta_path.insert(0, NoScapy())
+import fastpkt as fp
+from fastpkt import _scapy_text as text
+digest, native = hashlib.sha256(), 0
+for h in open(sys.argv[1]).read().split():
+    p = fp.Packet(bytes.fromhex(h), 1)
+    if text.describe(p) is not None:
+        native += 1
+        digest.update("\0".join((text.packet_repr(p), text.packet_summary(p), text.packet_show(p, dump=True))).encode())
+assert not [m for m in sys.modules if m == "scapy" or m.startswith("scapy.")]
+print(native, digest.hexdigest())
+"""
+
+
+def test_edns0_and_icmp_error_text_needs_no_scapy(tmp_path):
+    """Every EDNS0, OPT overflow, ICMP error and RFC 4884 extension frame above rendered in a
+    process where ``import scapy`` fails: the same text as here, where the tests above compare
+    it with Scapy's own."""
+    wires = [*_edns0_frames(), *_icmp_error_frames(), *built._icmp_extension_cases()]
+    digest, native = hashlib.sha256(), 0
+    for wire in wires:
+        p = fp.Packet(wire, 1)
+        if text.describe(p) is not None:
+            native += 1
+            digest.update("\0".join((text.packet_repr(p), text.packet_summary(p), text.packet_show(p, dump=True))).encode())
+    (tmp_path / "wires.txt").write_text("\n".join(w.hex() for w in wires))
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_FILE, str(tmp_path / "wires.txt")], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split() == [str(native), digest.hexdigest()] and native >= 6500
 
 
 def test_ntp_private_prints_as_scapy():
