@@ -163,8 +163,8 @@ typedef struct {
 } fp_ip6_ext;
 
 typedef struct {
+    uint64_t anomalies; /* FP_ANOM_* bits (first: no padding before the 32-bit fields) */
     uint32_t present;   /* layer bits */
-    uint32_t anomalies; /* FP_ANOM_* bits */
     fp_span layer[FP_L_COUNT];
     fp_vlan_tag vlan[FP_MAX_VLAN];
     uint8_t vlan_count;
@@ -179,13 +179,13 @@ typedef struct {
     uint8_t is_fragment;   /* MF set or offset != 0 */
     uint8_t reassembled;   /* IP payload is a reassembled datagram (fp_dissect_datagram) */
     uint8_t fcs_len;       /* FP_DISSECT_FCS: FCS bytes captured at fcs_off, left out of the layers */
+    uint8_t link_ppp;      /* the record is a PPP frame (link types 9, 50, 204): 1 + where it
+                            * starts (after 204's direction byte), 0 otherwise */
     uint32_t fcs_off;
     uint32_t cmd_off;      /* Cisco MetaData after an Ethernet header (EtherType 0x8909): its
                             * first byte, 0 when none (fp_dissect_cmd) */
     uint32_t gre_off;      /* a GRE header read whole but not decapsulated (keepalives, CDP,
                             * other protocols): its first byte, 0 when none (fp_dissect_gre) */
-    uint8_t link_ppp;      /* the record is a PPP frame (link types 9, 50, 204): 1 + where it
-                            * starts (after 204's direction byte), 0 otherwise */
     uint32_t payload_off;  /* innermost payload (after the last decoded header) */
     uint32_t payload_len;
     /* Tunnels, outer to inner: layer spans describe the innermost packet; the outermost
@@ -389,7 +389,7 @@ static inline void fp_set_payload(fp_dissection *d, uint32_t off, uint32_t end)
 /* A header at data[off..end): 0 with `c` on it when `min` bytes are there; else -1 with
  * `trunc` (FP_ANOM_* bits, or 0) flagged and the bytes left as payload. */
 static inline int fp_header_open(fp_dctx *x, uint32_t off, uint32_t end, uint32_t min,
-                                 uint32_t trunc, fp_cursor *c)
+                                 uint64_t trunc, fp_cursor *c)
 {
     *c = fp_cursor_make(x->data, end);
     c->ptr += off;

@@ -43,9 +43,9 @@ typedef struct {
     uint8_t icmp_type, icmp_code; /* as on the wire */
     uint8_t is_tcp, is_udp, is_icmp;
     uint8_t tcp_flags;       /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 */
+    uint16_t window;         /* here: no padding before the 64-bit anomalies */
     uint32_t seq, ack;
-    uint16_t window;
-    uint32_t anomalies;      /* FP_ANOM_* of the dissection */
+    uint64_t anomalies;      /* FP_ANOM_* of the dissection */
     const uint8_t *data;     /* the record, for application hints */
     const fp_dissection *d;
 } fp_flow_packet;
@@ -159,7 +159,7 @@ typedef struct {
     uint8_t state[2];         /* TCP endpoint states (FP_EP_*), as dir */
     uint8_t icmp_type, icmp_code; /* of the first packet */
     int64_t first_ns, last_ns, close_ns;
-    uint32_t anomalies;       /* FP_ANOM_* seen in the flow's packets */
+    uint64_t anomalies;       /* FP_ANOM_* seen in the flow's packets */
     uint32_t flow_anomalies;  /* FP_FLOW_ANOM_* */
     fp_flow_hints *hints;     /* allocated when the first hint is found */
     fp_flow_tcp *tcp;         /* TCP flows while in the table (NULL in records handed out, and

@@ -59,7 +59,7 @@ typedef struct {
 typedef struct {
     const uint8_t *data;    /* FP_DEFRAG_COMPLETE: the reassembled frame (valid until the next call) */
     uint32_t len;
-    uint32_t anomalies;     /* FP_ANOM_FRAG_* for this fragment; when complete, the datagram's */
+    uint64_t anomalies;     /* FP_ANOM_FRAG_* for this fragment; when complete, the datagram's */
     const uint64_t *frames; /* FP_DEFRAG_COMPLETE: the fragments' frame numbers, by offset */
     uint32_t nframes;
 } fp_defrag_result;

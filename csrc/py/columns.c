@@ -120,7 +120,7 @@ static PyObject *category_str(fp_state *st, fp_cat_kind kind, const fp_interner 
         PyObject *parts = PyList_New(0);
         if (parts == NULL) return NULL;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-            if ((bits & (1u << b)) && PyList_Append(parts, st->anomaly_names[b]) < 0) {
+            if (((bits >> b) & 1) && PyList_Append(parts, st->anomaly_names[b]) < 0) {
                 Py_DECREF(parts);
                 return NULL;
             }
@@ -196,7 +196,7 @@ size_t fp_interner_text_max(const fp_interner *t, fp_cat_kind kind, uint32_t cod
     case FP_CAT_ANOMALY: {
         size_t n = 0;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-            if (t->keys[code].k0 & (1u << b)) n += strlen(fp_anomaly_names[b]) + 1;
+            if ((t->keys[code].k0 >> b) & 1) n += strlen(fp_anomaly_names[b]) + 1;
         return n;
     }
     }
@@ -223,7 +223,7 @@ size_t fp_interner_text(const fp_interner *t, fp_cat_kind kind, uint32_t code, u
     case FP_CAT_ANOMALY: {
         size_t n = 0;
         for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-            if (t->keys[code].k0 & (1u << b)) {
+            if ((t->keys[code].k0 >> b) & 1) {
                 size_t len = strlen(fp_anomaly_names[b]);
                 if (n) out[n++] = ',';
                 memcpy(out + n, fp_anomaly_names[b], len);

@@ -48,7 +48,7 @@ typedef enum { FP_CAT_IP, FP_CAT_MAC, FP_CAT_TEXT, FP_CAT_ANOMALY } fp_cat_kind;
 /* Codes for variable keys (names); -1 when out of memory. */
 int32_t fp_intern_bytes(fp_interner *t, const uint8_t *key, size_t n);
 /* Codes for keys of at most 16 bytes given as two words and a length (addresses:
- * n = 4 or 16 for IP, 6 for MAC; bit sets: n = 4). A repeat of the last key is answered
+ * n = 4 or 16 for IP, 6 for MAC; anomaly bit sets: n = 8). A repeat of the last key is answered
  * inline (runs of anomalies and link addresses); the hash lookup is out of line. */
 int32_t fp_intern_fixed_lookup(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n);
 static inline int32_t fp_intern_fixed(fp_interner *t, uint64_t k0, uint64_t k1, uint16_t n)

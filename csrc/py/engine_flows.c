@@ -152,7 +152,7 @@ static void row_anomalies(flow_row *r, const fp_flow *f)
     size_t n = 0;
     r->anomalies[0] = 0;
     for (int b = 0; b < FP_ANOM_COUNT_BITS; b++)
-        if (f->anomalies & (1u << b))
+        if ((f->anomalies >> b) & 1)
             n += (size_t)snprintf(r->anomalies + n, sizeof r->anomalies - n, "%s%s", n ? "," : "", fp_anomaly_names[b]);
     for (int b = 0; b < FP_FLOW_ANOM_COUNT_BITS; b++)
         if (f->flow_anomalies & (1u << b))

@@ -293,7 +293,7 @@ FpPacket *fp_packet_from_record(fp_state *st, const fp_record *rec, PyObject *re
 }
 
 FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
-                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade,
+                                uint64_t anomalies, const uint64_t *frames, uint32_t nframes, int facade,
                                 int flags)
 {
     uint32_t wlen = rec->opts_len ? ((rec->caplen + 3u) & ~3u) + rec->opts_len : rec->caplen;
@@ -648,14 +648,12 @@ static PyObject *get_payload(PyObject *self, void *c)
     return PyBytes_FromStringAndSize((const char *)p->data + off, len);
 }
 
-static PyObject *anomaly_tuple(fp_state *st, uint32_t bits)
+static PyObject *anomaly_tuple(fp_state *st, uint64_t bits)
 {
-    int n = 0;
-    for (uint32_t b = bits; b; b &= b - 1) n++;
-    PyObject *t = PyTuple_New(n);
+    PyObject *t = PyTuple_New(__builtin_popcountll(bits));
     if (t == NULL) return NULL;
     for (int i = 0, k = 0; i < FP_ANOM_COUNT_BITS; i++)
-        if (bits & (1u << i)) PyTuple_SET_ITEM(t, k++, Py_NewRef(st->anomaly_names[i]));
+        if ((bits >> i) & 1) PyTuple_SET_ITEM(t, k++, Py_NewRef(st->anomaly_names[i]));
     return t;
 }
 

@@ -36,7 +36,7 @@ typedef struct {
  * pay nothing. */
 typedef struct {
     Py_ssize_t index;
-    uint32_t anomalies;
+    uint64_t anomalies;
     uint32_t len;            /* 0: the fragment stays as captured */
     uint32_t nframes;
     uint32_t held;           /* a piece of a datagram not complete there: filters see no transport */
@@ -920,7 +920,7 @@ static void fill_app(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dis
 /* Row i: the record's columns, read from the reassembled frame (rlen bytes) when the record
  * completed a datagram; `anomalies` the reassembler's. */
 static void fill_row_from(col_set *c, Py_ssize_t i, const pl_entry *e, const uint8_t *rdata, uint32_t rlen,
-                          uint32_t anomalies)
+                          uint64_t anomalies)
 {
     fp_dissection d;
     const uint8_t *data = e->data;
@@ -964,7 +964,7 @@ static void fill_row_from(col_set *c, Py_ssize_t i, const pl_entry *e, const uin
         set_code(c, K_ETH_DST, i, -1);
     }
     fill_app(c, i, data, &d);
-    set_code(c, K_ANOM, i, fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 4));
+    set_code(c, K_ANOM, i, fp_intern_fixed(&c->cats[K_ANOM], d.anomalies, 0, 8));
 }
 
 static void fill_row(col_set *c, Py_ssize_t i, const pl_entry *e)

@@ -196,7 +196,7 @@ typedef struct fp_packet_wire {
     uint8_t data[];        /* caplen bytes, then (pcapng) padding and options */
 } fp_packet_wire;
 FpPacket *fp_packet_reassembled(fp_state *st, const fp_record *rec, const uint8_t *data, uint32_t len,
-                                uint32_t anomalies, const uint64_t *frames, uint32_t nframes, int facade,
+                                uint64_t anomalies, const uint64_t *frames, uint32_t nframes, int facade,
                                 int flags);
 /* defragment= of Reader: True (the default policy), False (and absent), or a policy name
  * ("first", "last", "bsd", "linux"); -1 with an exception when neither. */

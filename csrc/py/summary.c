@@ -306,7 +306,7 @@ static void summary_add(summary_acc *a, const fp_record *rec, const uint8_t *dat
         a->tcp_syn += (flags & 0x12) == 0x02;
         a->tcp_rst += (flags & 0x04) != 0;
     }
-    for (uint32_t bits = d->anomalies; bits; bits &= bits - 1) a->anomalies[__builtin_ctz(bits)]++;
+    for (uint64_t bits = d->anomalies; bits; bits &= bits - 1) a->anomalies[__builtin_ctzll(bits)]++;
     if (FP_HAS(d, FP_L_DNS) || FP_HAS(d, FP_L_TLS) || FP_HAS(d, FP_L_HTTP)) {
         fp_app_keys k;
         fp_app_keys_get(&k, data, d);
