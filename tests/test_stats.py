@@ -398,6 +398,30 @@ def test_arrow_and_bounds():
     assert tiny.cut["conv_ip"] == 6 and tiny.conversations("ip").empty
 
 
+@pytest.mark.tshark
+def test_phs_depth_bound_against_tshark(tmp_path):
+    """A path deeper than the hierarchy keeps (64 protocols) counts down to there, node by node
+    as tshark's, and once in cut['phs']: 70 MPLS labels without a bottom of stack, tshark's tree
+    one `mpls` per label (its lines past 16 deep are indented no further, so they are counted
+    here, not nested)."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    labels = b"".join((((16 + i) << 12) | 64).to_bytes(4, "big") for i in range(70))
+    frame = sa.Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x8847) / sa.Raw(labels)
+    path = tmp_path / "deep.pcap"
+    sa.wrpcap(str(path), [frame, frame])
+    nodes = [n for n in (line.split() for line in tshark_output(path, "io,phs").splitlines() if "frames:" in line)
+             if not n[0].lstrip(".").startswith("_ws.")]  # its malformed marker: no protocol of the packet
+    assert [n[0].lstrip(".") for n in nodes] == ["eth"] + ["mpls"] * 70
+    assert {tuple(n[1:]) for n in nodes} == {("frames:2", f"bytes:{2 * len(frame)}")}
+    st = fp.stats(str(path))
+    ours = st.phs()
+    assert list(ours.protocol) == ["eth"] + ["mpls"] * 63
+    assert set(ours.frames) == {2} and set(ours.bytes) == {2 * len(frame)}
+    assert st.cut == {**{k: 0 for k in st.cut}, "phs": 2}
+
+
 def test_stats_tables_have_every_export(tmp_path):
     """A StatsTable is a table like the others: Polars and DuckDB read its capsule, to_polars,
     to_parquet and to_csv are thin layers over the same stream, all giving to_pandas()'s rows."""

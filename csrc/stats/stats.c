@@ -116,22 +116,62 @@ static uint16_t ppp_protocol(const uint8_t *data, uint32_t off, uint32_t end, ui
     return width == 0 ? 0 : width == 1 ? data[p] : fp_load_be16(data + p);
 }
 
-/* A path being built: protocols past FP_PHS_MAX_DEPTH set `over` (the frame counts in phs_cut). */
+/* A frame's descent through the hierarchy: each protocol named steps from `node` into its
+ * child, counting the frame there, so no path is stored and read back. A protocol past
+ * FP_PHS_MAX_DEPTH, or a new path when the tree is full, stops the descent: the frame counts
+ * down to there and once in phs_cut. */
 typedef struct {
-    uint8_t p[FP_PHS_MAX_DEPTH];
-    int n, over;
-} phs_buf;
+    fp_stats *st;
+    uint32_t wirelen;
+    uint16_t node;
+    uint8_t depth, stopped;
+} phs_walk;
 
-static void push(phs_buf *b, uint8_t proto)
+/* push's step into a child not made yet: made here, or the descent stops (depth or node cap). */
+static __attribute__((noinline)) void push_new(phs_walk *b, uint8_t proto)
 {
-    if (b->n < FP_PHS_MAX_DEPTH) b->p[b->n++] = proto;
-    else b->over = 1;
+    fp_stats *st = b->st;
+    if (b->depth == FP_PHS_MAX_DEPTH || st->phs_n == FP_PHS_MAX_NODES) {
+        st->phs_cut++;
+        b->stopped = 1;
+        return;
+    }
+    uint16_t c = st->phs_n++, last = st->phs[b->node].first_child;
+    while (last != 0 && st->phs[last].next_sibling != 0) last = st->phs[last].next_sibling;
+    fp_phs_node *nn = &st->phs[c];
+    memset(nn, 0, sizeof *nn);
+    nn->parent = b->node;
+    nn->proto = proto;
+    nn->depth = (uint8_t)(b->depth + 1);
+    if (last) st->phs[last].next_sibling = c; /* children in order of first sight */
+    else st->phs[b->node].first_child = c;
+    b->node = c;
+    b->depth++;
+    nn->frames = 1;
+    nn->bytes = b->wirelen;
+}
+
+/* Nodes at FP_PHS_MAX_DEPTH have no children, so a step from there always takes push_new. */
+static inline void push(phs_walk *b, uint8_t proto)
+{
+    if (b->stopped) return;
+    fp_phs_node *phs = b->st->phs;
+    uint16_t c = phs[b->node].first_child;
+    while (c != 0 && phs[c].proto != proto) c = phs[c].next_sibling;
+    if (c == 0) {
+        push_new(b, proto);
+        return;
+    }
+    b->node = c;
+    b->depth++;
+    phs[c].frames++;
+    phs[c].bytes += b->wirelen;
 }
 
 /* A PPPoE session frame fastpkt's reading left as payload at off..end (stats read tunnels
  * outer, and tshark's hierarchy goes on inside): pppoes, ppp, then a control protocol, or the
  * IPv4/IPv6 packet dissected from its first byte into *inner (its offsets from *inner_at). */
-static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, phs_buf *b,
+static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, phs_walk *b,
                       fp_dissection *inner, uint32_t *inner_at)
 {
     if (end - off < 6) return; /* a header cut short: tshark's malformed marker alone */
@@ -159,7 +199,7 @@ static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t 
  * from its 4 bytes on, `cmd` for the Cisco MetaData shim, nothing under a protocol GRE does
  * not carry (tshark 4.0's GRE adds no data node there). IP in IP whose version nibble lies:
  * tshark's IPv4 dissector hands a 6 to IPv6, its IPv6 dissector shows the bytes as data. */
-static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_buf *b)
+static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_walk *b)
 {
     const uint8_t *p = data + d->payload_off;
     uint32_t len = d->payload_len;
@@ -193,7 +233,8 @@ static uint8_t udp_tunnel_name(const fp_dissection *d)
 
 /* The network layer and above of one dissection, as io,phs nests them; `link`: a link
  * protocol came before them. */
-static void phs_upper(const uint8_t *data, const fp_dissection *d, int link, phs_buf *b)
+static inline __attribute__((always_inline)) void phs_upper(const uint8_t *data, const fp_dissection *d, int link,
+                                                            phs_walk *b)
 {
     int net = FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6);
     if (FP_HAS(d, FP_L_IP4)) push(b, FP_PHS_IP);
@@ -223,10 +264,50 @@ static void phs_upper(const uint8_t *data, const fp_dissection *d, int link, phs
         push(b, FP_PHS_DATA);
 }
 
+/* A link header with no IP header after it (fp.stats' records are dissected without tunnels):
+ * a PPPoE session (its IP packet dissected into *inner at *inner_at, as phs_path says),
+ * discovery, a label stack cut short, a PPP control protocol. 1 when it named what follows the
+ * link; 0 leaves that to phs_upper. Out of line, so the IP frames' path stays inlined. */
+static __attribute__((noinline)) int phs_link_only(const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                                                   uint32_t linktype, const fp_dissection *d, phs_walk *b,
+                                                   fp_dissection *inner, uint32_t *inner_at)
+{
+    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+    if (d->tunnel_count == 0 && d->payload_len > 0 &&
+        ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
+        phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, b, inner, inner_at);
+        if (inner->present != 0) phs_upper(data + *inner_at, inner, 0, b);
+        return 1;
+    }
+    if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
+        push(b, FP_PHS_PPPOED);
+        return 1;
+    }
+    if (l2 && (d->ethertype == 0x8847 || d->ethertype == 0x8848) && d->payload_len > 0) {
+        /* a label stack fastpkt did not decode (cut before its bottom): tshark names each
+         * whole label, then its malformed marker */
+        for (uint32_t at = d->payload_off; caplen - at >= 4 && at < d->payload_off + d->payload_len; at += 4) {
+            push(b, FP_PHS_MPLS);
+            if (data[at + 2] & 1) break;
+        }
+        return 1;
+    }
+    if (d->link_ppp) {
+        uint32_t at;
+        uint8_t cp = ppp_control(ppp_protocol(data, d->link_ppp - 1u, caplen, &at));
+        if (cp != FP_PHS_COUNT) {
+            push(b, cp);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The protocols of one packet, outer to inner, as io,phs nests them. A PPPoE session's IP
  * packet is dissected into *inner (inner->present stays 0 otherwise), at *inner_at. */
-static void phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                     const fp_dissection *d, phs_buf *b, fp_dissection *inner, uint32_t *inner_at)
+static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                                                           uint32_t linktype, const fp_dissection *d, phs_walk *b,
+                                                           fp_dissection *inner, uint32_t *inner_at)
 {
     uint8_t link = link_proto(linktype, d);
     if (link != FP_PHS_COUNT) push(b, link);
@@ -235,37 +316,9 @@ static void phs_path(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uin
         push(b, FP_PHS_ARP);
         return;
     }
-    if (!FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6)) {
-        /* a link header and nothing after it (fp.stats' records are dissected without tunnels) */
-        int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
-        if (d->tunnel_count == 0 && d->payload_len > 0 &&
-            ((linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0) || (l2 && d->ethertype == 0x8864))) {
-            phs_pppoe(data, d->payload_off, d->payload_off + d->payload_len, wirelen, b, inner, inner_at);
-            if (inner->present != 0) phs_upper(data + *inner_at, inner, 0, b);
-            return;
-        }
-        if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
-            push(b, FP_PHS_PPPOED);
-            return;
-        }
-        if (l2 && (d->ethertype == 0x8847 || d->ethertype == 0x8848) && d->payload_len > 0) {
-            /* a label stack fastpkt did not decode (cut before its bottom): tshark names each
-             * whole label, then its malformed marker */
-            for (uint32_t at = d->payload_off; caplen - at >= 4 && at < d->payload_off + d->payload_len; at += 4) {
-                push(b, FP_PHS_MPLS);
-                if (data[at + 2] & 1) break;
-            }
-            return;
-        }
-        if (d->link_ppp) {
-            uint32_t at;
-            uint8_t cp = ppp_control(ppp_protocol(data, d->link_ppp - 1u, caplen, &at));
-            if (cp != FP_PHS_COUNT) {
-                push(b, cp);
-                return;
-            }
-        }
-    }
+    if (!FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6) &&
+        phs_link_only(data, caplen, wirelen, linktype, d, b, inner, inner_at))
+        return;
     phs_upper(data, d, link != FP_PHS_COUNT, b);
 }
 
@@ -291,7 +344,7 @@ static int may_tunnel(const fp_dissection *d)
 /* The names of tunnel header t as tshark's tree nests them. 1 when the PPP frame inside a
  * PPTP tunnel or a PPPoE session is a control protocol or data, or cut (named here: no level
  * follows). */
-static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, phs_buf *b)
+static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, phs_walk *b)
 {
     switch (t->type) {
     case FP_TUN_GRE:
@@ -351,43 +404,13 @@ static uint32_t level_linktype(const uint8_t *data, uint32_t caplen, const fp_tu
 }
 
 /* A level's headers up to its tunnel: link (FP_PHS_COUNT: none), VLANs, IP, UDP. */
-static void phs_level(phs_buf *b, uint8_t link, const fp_dissection *d)
+static void phs_level(phs_walk *b, uint8_t link, const fp_dissection *d)
 {
     if (link != FP_PHS_COUNT) push(b, link);
     for (int i = 0; i < d->vlan_count; i++) push(b, d->vlan[i].tpid == 0x88a8 ? FP_PHS_QINQ : FP_PHS_VLAN);
     if (FP_HAS(d, FP_L_IP4)) push(b, FP_PHS_IP);
     if (FP_HAS(d, FP_L_IP6)) push(b, FP_PHS_IPV6);
     if (FP_HAS(d, FP_L_UDP)) push(b, FP_PHS_UDP);
-}
-
-static void phs_add(fp_stats *st, const phs_buf *b, uint32_t wirelen)
-{
-    uint16_t node = 0;
-    if (b->over) st->phs_cut++; /* counted down to the depth kept */
-    for (int i = 0; i < b->n; i++) {
-        uint16_t c = st->phs[node].first_child, last = 0;
-        while (c != 0 && st->phs[c].proto != b->p[i]) {
-            last = c;
-            c = st->phs[c].next_sibling;
-        }
-        if (c == 0) {
-            if (st->phs_n == FP_PHS_MAX_NODES) {
-                if (!b->over) st->phs_cut++;
-                return;
-            }
-            c = st->phs_n++;
-            fp_phs_node *nn = &st->phs[c];
-            memset(nn, 0, sizeof *nn);
-            nn->parent = node;
-            nn->proto = b->p[i];
-            nn->depth = (uint8_t)(i + 1);
-            if (last) st->phs[last].next_sibling = c; /* children in order of first sight */
-            else st->phs[node].first_child = c;
-        }
-        node = c;
-        st->phs[node].frames++;
-        st->phs[node].bytes += wirelen;
-    }
 }
 
 /* ---- conv / endpoints ------------------------------------------------------------ */
@@ -753,8 +776,10 @@ static void count_upper(fp_stats *st, const uint8_t *data, const fp_dissection *
 
 /* The last packet of a frame named in full (the frame itself, or what its last tunnel
  * carries: data..caplen, wirelen of it on the wire, frame_len the frame's). */
-static void last_level(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                       const fp_dissection *d, int64_t ts, uint32_t frame_len, phs_buf *b)
+static inline __attribute__((always_inline)) void last_level(fp_stats *st, const uint8_t *data, uint32_t caplen,
+                                                             uint32_t wirelen, uint32_t linktype,
+                                                             const fp_dissection *d, int64_t ts, uint32_t frame_len,
+                                                             phs_walk *b)
 {
     fp_dissection inner;
     uint32_t inner_at = 0;
@@ -766,9 +791,10 @@ static void last_level(fp_stats *st, const uint8_t *data, uint32_t caplen, uint3
 
 /* A frame may_tunnel picked, dissected with tunnels on into *td: its hierarchy through every
  * tunnel fastpkt decodes, the conversations of each level below the first and the DNS/HTTP
- * messages of the last. */
-static void tunnel_levels(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
-                          const fp_dissection *d, fp_dissection *td, int64_t ts, phs_buf *b)
+ * messages of the last. Out of line, so the other frames' path stays inlined. */
+static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t *data, uint32_t caplen,
+                                                    uint32_t wirelen, uint32_t linktype, const fp_dissection *d,
+                                                    fp_dissection *td, int64_t ts, phs_walk *b)
 {
     fp_dissection lv;
     int flags = FP_DISSECT_FCS(d->fcs_len);
@@ -826,8 +852,7 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
     st->bytes += wirelen;
     st->phs[0].frames++;
     st->phs[0].bytes += wirelen;
-    phs_buf b;
-    b.n = b.over = 0;
+    phs_walk b = {st, wirelen, 0, 0, 0};
     fp_dissection td;
     const fp_dissection *fd = d; /* what io,stat's filters read: tshark's match inside tunnels */
     if (may_tunnel(d)) {
@@ -836,7 +861,6 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
     } else {
         last_level(st, data, caplen, wirelen, linktype, d, ts_ns, wirelen, &b);
     }
-    phs_add(st, &b, wirelen);
     conv_packet(st, data, d, ts_ns, wirelen);
     if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, fd);
     count_upper(st, data, d, ts_ns, wirelen, 0);
