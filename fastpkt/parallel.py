@@ -186,8 +186,9 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     max_flows are divided between the workers (one budget for the run). When the shards
     cannot be merged into the single engine's result (a flow was evicted or an allocation
     failed: the budget differs; the records a shard holds for the merge passed its share of
-    max_memory, ``budget_stops``: it stopped there, since one engine streams them (records
-    the live merge could not hand out, or DnsTransactions' records held to the end); a packet
+    max_memory, ``budget_stops``: it stopped there, since one engine streams them
+    (DnsTransactions' records held to the end; a live merge's shard waits for the consumer
+    instead, and stops only when its state alone fills its share); a packet
     out of time order may have changed an expiry decision, ``reversal_risks``; the input is
     corrupt or cut, which one engine reports after the records before it), a single engine
     over fresh Readers is returned (the live merge of Streams, ClientHellos and Flows goes on
@@ -254,10 +255,10 @@ def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Re
               single: dict[str, Any], whole: dict[str, Any] | None) -> Any:
     """Streams, ClientHellos and flows handed out while the workers run: every shard on its
     own thread, the merged engine (``_merge_live``, csrc/py/engine.c) hands out each record
-    once every shard is past it, in the single engine's order and with its ids. When a shard
-    cannot finish as the single engine would (see ``run``; also its share of max_memory full
-    with records the merge cannot hand out yet: Streams at once, flows and hellos once the
-    merge stalled; or Ctrl+C), the workers stop and the merged engine goes on with
+    once every shard is past it, in the single engine's order and with its ids; a shard whose
+    queued records fill its share of max_memory waits for the consumer (``live_room_waits``).
+    When a shard cannot finish as the single engine would (see ``run``, or Ctrl+C), the
+    workers stop and the merged engine goes on with
     ``fallback(k)``: one engine, whose first k records (those already handed out) it skips.
     With a split walk (``whole`` given) that was abandoned, the fallback is the same run with
     every worker reading the whole file, past its first k records."""

@@ -77,6 +77,7 @@ typedef struct {
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
     uint64_t key_skips;       /* a shard: packets of other shards skipped undissected (key pass) */
     fp_split *split;          /* a shard of a split walk: its records come from there, keyed */
+    uint64_t live_room_waits; /* a live shard: times it waited for the consumer to take its records */
     Py_buffer *feed;          /* _feed(): per Reader, its records' entries (fp_feed_entry), or NULL */
     size_t *feed_at;          /* ... the next entry of each */
     uint64_t *feed_released;  /* ... the pages before this offset of its file were given back */
@@ -1359,8 +1360,8 @@ static void live_deadline(struct timespec *ts)
  * for a bound (2 s: longer than a loaded machine keeps a runnable thread waiting). */
 #define LIVE_STALL_TICKS 40
 
-/* Flows and ClientHellos (under L->mu, without the GIL): a shard whose queued records fill its
- * share of max_memory waits until the consumer takes some (a consumer slower than the shards
+/* Under L->mu, without the GIL: a shard whose queued records fill its share of max_memory
+ * waits until the consumer takes some (a consumer slower than the shards
  * holds them back instead of making them stop). A shard that ended first holds the records
  * it flushed until the others reach the end, so without the wait a capture whose flows fill
  * the budget stopped at its end. 1 when the merge stalled: the consumer waits for another
@@ -1389,7 +1390,7 @@ static int live_wait_room(fp_flows_obj *fl, live_shard *q, fp_live *L)
 }
 
 /* After a batch (GIL held): queue this shard's finished records, hand over its creations and
- * bound (Flows and ClientHellos: waiting while its queue is full, see live_wait_room).
+ * bound (waiting while its queue is full, see live_wait_room).
  * 0: go on; 1: stop (live_stop says why, or the merge was cancelled); -1: error. */
 static int live_publish(fp_flows_obj *fl, fp_state *st)
 {
@@ -1468,15 +1469,7 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         q->ncreations = nc;
         q->bound = fp_flow_table_bound(fl->table);
         L->progress++;
-        if (fl->budget->limit && fl->budget->total + live_queued_bytes(q) > fl->budget->limit) { /* full */
-            if (fl->eng) {
-                fl->budget_stops = 1;
-                fl->live_stop = "budget_stops";
-                rc = 1;
-            } else {
-                full = 1;
-            }
-        }
+        full = fl->budget->limit && fl->budget->total + live_queued_bytes(q) > fl->budget->limit;
         if (L->cancelled) rc = 1;
         pthread_cond_broadcast(&L->cv);
     }
@@ -1490,6 +1483,12 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         fl->out_pos = fl->out_n = 0;
     }
     free(made);
+    if (full && rc == 0) fl->live_room_waits++;
+    if (rc >= 0) { /* before the wait, which changes nothing they show */
+        PyObject *now = flows_stats_now(fl);
+        if (now == NULL) return -1;
+        Py_SETREF(fl->live_stats, now);
+    }
     if (full && rc == 0) {
         int stalled;
         Py_BEGIN_ALLOW_THREADS
@@ -1503,11 +1502,6 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
             fl->live_stop = "budget_stops";
             rc = 1;
         }
-    }
-    if (rc >= 0) {
-        PyObject *now = flows_stats_now(fl);
-        if (now == NULL) return -1;
-        Py_SETREF(fl->live_stats, now);
     }
     return rc;
 }
@@ -2229,6 +2223,12 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
         fp_split_abandoned(fl->split, &peak);
         PyObject *v = PyLong_FromSize_t(peak);
         if (v == NULL || PyDict_SetItemString(d, "split_walk_memory_peak_bytes", v) < 0) Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    /* a live shard: the times it waited for the consumer (its queue full) */
+    if (d && fl->live && !fl->live_kind) {
+        PyObject *v = PyLong_FromUnsignedLongLong(fl->live_room_waits);
+        if (v == NULL || PyDict_SetItemString(d, "live_room_waits", v) < 0) Py_CLEAR(d);
         Py_XDECREF(v);
     }
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL && fl->dns == NULL)) return d;
