@@ -251,6 +251,12 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     return type(shards[0])._merge(tuple(shards))
 
 
+#: A test hook: a shard of a live merge also waits for the consumer once its queued records
+#: pass this many bytes (0: only when they fill its share of max_memory); 1 makes every
+#: shard wait after every batch that left records the consumer cannot take yet.
+LIVE_QUEUE_BYTES = 0
+
+
 def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Reader]],
               single: dict[str, Any], whole: dict[str, Any] | None) -> Any:
     """Streams, ClientHellos and flows handed out while the workers run: every shard on its
@@ -279,7 +285,7 @@ def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Re
             if i == 0:
                 state[0] = shard._split_state()
 
-    merged = engine._merge_live(tuple(shards), fallback)
+    merged = engine._merge_live(tuple(shards), fallback, LIVE_QUEUE_BYTES)
     threads = [threading.Thread(target=live, args=(i, s), name="fastpkt-worker-%d" % i, daemon=True)
                for i, s in enumerate(shards)]
     del shards

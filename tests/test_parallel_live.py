@@ -123,6 +123,30 @@ def test_a_share_full_before_the_first_stream_waits(closing, monkeypatch):
     assert st.stats["workers"] == 2 and "fallback" not in st.stats and st.stats["budget_stops"] == 0
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_shard_waiting_in_the_split_walk_publishes_first(closing, monkeypatch, workers):
+    """What h17m's 2 s stall rule guarded against: a shard waits in the split walk for the
+    slowest, which waits for the consumer to take its records, while the consumer waits for
+    the first shard's bound. Forced here: chunks of 2 KiB, a window of 4 per worker, and every
+    shard waiting for the consumer after each batch that left records it cannot take yet (the
+    test hook parallel.LIVE_QUEUE_BYTES). A shard publishes its records and bound before it
+    waits in the walk (split_wait_publishes), so the merge never waits on a stale bound and
+    there is no stall rule left: Streams, flows and ClientHellos are one engine's, without a
+    fallback."""
+    monkeypatch.setattr(parallel, "SPLIT_CHUNK_BYTES", 2048)
+    monkeypatch.setattr(parallel, "SPLIT_WINDOW", 1)
+    monkeypatch.setattr(parallel, "LIVE_QUEUE_BYTES", 1)
+    for engine, rows_of in ((fp.streams, stream_rows), (fp.flows, lambda fl: [repr(tuple(r)) for r in fl]),
+                            (fp.client_hellos, lambda hs: [repr(tuple(h)) for h in hs])):
+        want = rows_of(engine(closing, workers=1))
+        got = engine(closing, workers=workers)
+        assert rows_of(got) == want, engine
+        st = got.stats
+        assert st["workers"] == workers and "fallback" not in st and st["budget_stops"] == 0, (engine, st)
+        assert st["split_walk_memory_peak_bytes"] > 0 and st["split_wait_publishes"] > 0, (engine, st)
+        assert st["live_room_waits"] > 0 or not want, (engine, st)
+
+
 def test_evictions_after_streams_were_handed_out(closing):
     """max_flows split between the workers: a worker evicts, and one engine (which decides
     what leaves) gives the rest after the Streams already handed out, none twice."""
