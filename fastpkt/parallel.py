@@ -186,8 +186,9 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     max_flows are divided between the workers (one budget for the run). When the shards
     cannot be merged into the single engine's result (a flow was evicted or an allocation
     failed: the budget differs; the records a shard holds for the merge passed its share of
-    max_memory, ``budget_stops``: it stopped there, since one engine streams them (records
-    the live merge could not hand out, or DnsTransactions' records held to the end); a packet
+    max_memory, ``budget_stops``: it stopped there, since one engine streams them
+    (DnsTransactions' records held to the end; a live merge's shard waits for the consumer
+    instead, and stops only when its state alone fills its share); a packet
     out of time order may have changed an expiry decision, ``reversal_risks``; the input is
     corrupt or cut, which one engine reports after the records before it), a single engine
     over fresh Readers is returned (the live merge of Streams, ClientHellos and Flows goes on
@@ -250,14 +251,20 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     return type(shards[0])._merge(tuple(shards))
 
 
+#: A test hook: a shard of a live merge also waits for the consumer once its queued records
+#: pass this many bytes (0: only when they fill its share of max_memory); 1 makes every
+#: shard wait after every batch that left records the consumer cannot take yet.
+LIVE_QUEUE_BYTES = 0
+
+
 def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Reader]],
               single: dict[str, Any], whole: dict[str, Any] | None) -> Any:
     """Streams, ClientHellos and flows handed out while the workers run: every shard on its
     own thread, the merged engine (``_merge_live``, csrc/py/engine.c) hands out each record
-    once every shard is past it, in the single engine's order and with its ids. When a shard
-    cannot finish as the single engine would (see ``run``; also its share of max_memory full
-    with records the merge cannot hand out yet: Streams at once, flows and hellos once the
-    merge stalled; or Ctrl+C), the workers stop and the merged engine goes on with
+    once every shard is past it, in the single engine's order and with its ids; a shard whose
+    queued records fill its share of max_memory waits for the consumer (``live_room_waits``).
+    When a shard cannot finish as the single engine would (see ``run``, or Ctrl+C), the
+    workers stop and the merged engine goes on with
     ``fallback(k)``: one engine, whose first k records (those already handed out) it skips.
     With a split walk (``whole`` given) that was abandoned, the fallback is the same run with
     every worker reading the whole file, past its first k records."""
@@ -278,7 +285,7 @@ def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Re
             if i == 0:
                 state[0] = shard._split_state()
 
-    merged = engine._merge_live(tuple(shards), fallback)
+    merged = engine._merge_live(tuple(shards), fallback, LIVE_QUEUE_BYTES)
     threads = [threading.Thread(target=live, args=(i, s), name="fastpkt-worker-%d" % i, daemon=True)
                for i, s in enumerate(shards)]
     del shards

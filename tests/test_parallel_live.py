@@ -2,7 +2,8 @@
 the same Streams in the same order with the same ids as one engine (the reference here;
 test_streams_reference checks one engine against tshark's follow), the first one before the
 input is read, a consumer that leaves early, a slow consumer whose buffered Streams fill
-max_memory, and fallbacks after some Streams were handed out (no duplicate, no loss)."""
+max_memory (the workers wait for it), and fallbacks after some Streams were handed out (no
+duplicate, no loss)."""
 from __future__ import annotations
 
 import gc
@@ -85,54 +86,65 @@ def test_a_consumer_that_leaves_early_stops_the_workers(closing):
     assert stream_rows(st) == single_rows(closing)
 
 
-def test_a_slow_consumer_fills_max_memory_and_one_engine_goes_on(closing):
+def test_a_slow_consumer_holds_the_workers_back(closing):
     """The Streams waiting for the consumer count in each worker's share of max_memory: while
-    it sleeps they fill the share, the worker stops (budget_stops) and the rest comes from one
-    engine past the Streams already handed out. When one worker runs far ahead of the other
-    (2 cores shared with the consumer), its share fills before the first Stream can be handed
-    out: the run falls back after 0 Streams, and stats are the single engine's from then on."""
+    it sleeps they fill the share and the worker waits for it (live_room_waits) instead of
+    stopping; the Streams are one engine's and no engine runs twice."""
     limit = 16 << 20  # one engine peaks at 9.5 MB; each worker's Streams pass its 8 MiB share
     want = single_rows(closing, max_memory=limit)
     st = fp.streams(closing, workers=2, max_memory=limit)
     rows = stream_rows([next(st) for _ in range(5)])
-    assert wait_for(lambda: st.stats.get("budget_stops", 0) > 0 or "fallback" in st.stats), st.stats
+    assert wait_for(lambda: st.stats.get("live_room_waits", 0) > 0), st.stats
     rows += stream_rows(st)
     assert rows == want
-    # at least the 5 taken; more when the consumer took, before the stop was told, Streams
-    # the stopped worker had queued below its last bound (still the single engine's)
-    after = st.stats["fallback"]["after"]
-    assert st.stats["fallback"]["reason"] == "budget_stops" and (after == 0 or 5 <= after <= len(want))
-    assert "workers" not in st.stats
+    assert st.stats["workers"] == 2 and "fallback" not in st.stats and st.stats["budget_stops"] == 0
+    assert st.stats["live_room_waits"] > 0
 
 
-def test_a_share_full_before_the_first_stream_falls_back_to_one_engine(closing, monkeypatch):
+def test_a_share_full_before_the_first_stream_waits(closing, monkeypatch):
     """Worker 0 waits in its first progress call (before any connection ends) until worker 1
-    has stopped: worker 1's share fills with Streams the merge cannot hand out yet, and one
-    engine gives every Stream (after 0). Worker 0 may reach that call before the caller's
-    thread has started worker 1, so the wait is for worker 1 started, then gone. Each worker
-    reads the whole file here: with the split walk worker 1 cannot get further ahead than the
-    walk's window (test_parallel_split)."""
+    has filled its share with Streams the merge cannot hand out yet: worker 1 waits (it used to
+    stop, and one engine ran from the start), and once worker 0 goes on every Stream is one
+    engine's. Each worker reads the whole file here: with the split walk worker 1 cannot get
+    further ahead than the walk's window (test_parallel_split)."""
     monkeypatch.setattr(parallel, "SPLIT_WALK", False)
     limit = 16 << 20
-    held, started = [], []
-    start = threading.Thread.start
-
-    def recording_start(t: threading.Thread) -> None:
-        start(t)
-        started.append(t.name)
-
-    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    held, box = [], []
 
     def progress(pos: int, total: int) -> None:
         if not held:
-            held.append(wait_for(lambda: "fastpkt-worker-1" in started and
-                                 "fastpkt-worker-1" not in workers_running()))
+            held.append(wait_for(lambda: bool(box) and box[0].stats.get("live_room_waits", 0) > 0))
 
     st = fp.streams(closing, workers=2, max_memory=limit, progress=progress)
+    box.append(st)
     rows = stream_rows(st)
     assert held == [True]
     assert rows == single_rows(closing, max_memory=limit)
-    assert st.stats["fallback"] == {"reason": "budget_stops", "after": 0}
+    assert st.stats["workers"] == 2 and "fallback" not in st.stats and st.stats["budget_stops"] == 0
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_shard_waiting_in_the_split_walk_publishes_first(closing, monkeypatch, workers):
+    """What h17m's 2 s stall rule guarded against: a shard waits in the split walk for the
+    slowest, which waits for the consumer to take its records, while the consumer waits for
+    the first shard's bound. Forced here: chunks of 2 KiB, a window of 4 per worker, and every
+    shard waiting for the consumer after each batch that left records it cannot take yet (the
+    test hook parallel.LIVE_QUEUE_BYTES). A shard publishes its records and bound before it
+    waits in the walk (split_wait_publishes), so the merge never waits on a stale bound and
+    there is no stall rule left: Streams, flows and ClientHellos are one engine's, without a
+    fallback."""
+    monkeypatch.setattr(parallel, "SPLIT_CHUNK_BYTES", 2048)
+    monkeypatch.setattr(parallel, "SPLIT_WINDOW", 1)
+    monkeypatch.setattr(parallel, "LIVE_QUEUE_BYTES", 1)
+    for engine, rows_of in ((fp.streams, stream_rows), (fp.flows, lambda fl: [repr(tuple(r)) for r in fl]),
+                            (fp.client_hellos, lambda hs: [repr(tuple(h)) for h in hs])):
+        want = rows_of(engine(closing, workers=1))
+        got = engine(closing, workers=workers)
+        assert rows_of(got) == want, engine
+        st = got.stats
+        assert st["workers"] == workers and "fallback" not in st and st["budget_stops"] == 0, (engine, st)
+        assert st["split_walk_memory_peak_bytes"] > 0 and st["split_wait_publishes"] > 0, (engine, st)
+        assert st["live_room_waits"] > 0 or not want, (engine, st)
 
 
 def test_evictions_after_streams_were_handed_out(closing):

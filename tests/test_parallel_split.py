@@ -65,6 +65,18 @@ def test_every_capture_with_boundaries_everywhere(path, chunks):
         assert st[SPLIT_KEY] > 0
 
 
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.name)
+def test_every_capture_with_every_shard_waiting_for_the_consumer(path, chunks, monkeypatch):
+    """Chunks of a few records and every live shard waiting for the consumer after each batch
+    that left records it cannot take yet (parallel.LIVE_QUEUE_BYTES, a test hook): a shard
+    ahead waits in the split walk for the slowest, which waits for the consumer, which needs
+    the first one's bound. It publishes its records and bound before it waits, so the merge
+    goes on: no fallback (check_all's stats carry "workers"), one engine's result."""
+    chunks(max(1, os.path.getsize(path) // 300))
+    monkeypatch.setattr(parallel, "LIVE_QUEUE_BYTES", 1)
+    check_all(str(path), workers=(2, 3), expect_merge=path.name not in FALLBACK)
+
+
 def test_generated_capture_in_small_chunks(generated, chunks, monkeypatch):  # noqa: F811
     """gen_pcap's capture (30,000 packets, 400 concurrent flows) in chunks of 600 bytes to
     64 KiB: the split walk runs to the end (its entries counted) and gives one engine's

@@ -77,6 +77,9 @@ typedef struct {
     fp_defrag *defrag;        /* IP reassembly before the table, made at the first fragment */
     uint64_t key_skips;       /* a shard: packets of other shards skipped undissected (key pass) */
     fp_split *split;          /* a shard of a split walk: its records come from there, keyed */
+    int split_waited;         /* a live shard published before waiting in the split walk */
+    uint64_t split_wait_publishes; /* ... how many times */
+    uint64_t live_room_waits; /* a live shard: times it waited for the consumer to take its records */
     Py_buffer *feed;          /* _feed(): per Reader, its records' entries (fp_feed_entry), or NULL */
     size_t *feed_at;          /* ... the next entry of each */
     uint64_t *feed_released;  /* ... the pages before this offset of its file were given back */
@@ -269,7 +272,9 @@ static void free_out_range(fp_flows_obj *fl, size_t from, size_t to)
  * input, Streams.run()): the output queue stays this short. */
 #define FLUSH_BATCH 64u
 
-enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2 };
+/* PUMP_WAIT: a live shard would wait in its split walk (for a shard that may wait for the
+ * consumer): it publishes its records and bound before it waits. */
+enum { PUMP_MORE = 0, PUMP_END = 1, PUMP_ERROR = -1, PUMP_IDLE = 2, PUMP_WAIT = 3 };
 
 /* A shard run with stop: the records it holds for the merge are not evictable, so once they
  * and the state pass max_memory the merged run would outgrow the budget (one engine streams). */
@@ -434,7 +439,14 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
         const fp_dissection *dp = NULL;
         int shard = -2; /* not keyed yet */
         if (fl->split) { /* the walk keyed it already; its one Reader has no filter */
-            int src = fp_split_next(fl->split, fl->shard, &fl->pending[0], &shard, err);
+            int src = fp_split_next(fl->split, fl->shard, &fl->pending[0], &shard, err,
+                                    fl->live == NULL || fl->split_waited);
+            fl->split_waited = 0;
+            if (src == 2) {
+                fl->split_waited = 1;
+                fl->split_wait_publishes++;
+                return PUMP_WAIT;
+            }
             if (src <= 0) {
                 *pull_rc = FP_PULL_SOURCE_ERROR;
                 *which = 0;
@@ -1265,10 +1277,10 @@ static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
  * record once it is below every other shard's bound, numbered by the creations before it
  * over all shards: the single engine's order and ids. Each shard reads the input itself,
  * so the buffer holds what one shard ended while another has not reached it; its bytes
- * count in the shard's share of max_memory. A shard that cannot go on as the single
- * engine would (eviction, allocation failure, time reversal risk, its share full, an
- * error) stops, and the consumer stops the others and goes on with one engine past the
- * records already handed out. */
+ * count in the shard's share of max_memory (full: the shard waits for the consumer). A shard
+ * that cannot go on as the single engine would (eviction, allocation failure, time reversal
+ * risk, its state alone past its share, an error) stops, and the consumer stops the others
+ * and goes on with one engine past the records already handed out. */
 
 typedef struct {
     PyObject *stream;      /* a Stream or ClientHello record; NULL for a flow record */
@@ -1295,8 +1307,7 @@ struct fp_live {
     pthread_cond_t cv;
     int refs;              /* the merged engine and each shard; changed with the GIL held */
     int cancelled;         /* the consumer stopped the workers (fallback, Ctrl+C, dropped) */
-    int waiting;           /* the consumer waits for a shard's bound */
-    uint64_t progress;     /* records the consumer took plus batches the shards published */
+    size_t queue_cap;      /* a test hook: a shard also waits once its queue holds more (0: none) */
     uint32_t n;
     live_shard s[];
 };
@@ -1344,7 +1355,7 @@ static size_t live_queued_bytes(const live_shard *q)
     return q->bytes + q->cap * (sizeof *q->items + (q->flows ? sizeof *q->flows : 0));
 }
 
-/* Wake at most every 50 ms (Ctrl+C, a stalled merge); *ts: now + 50 ms. */
+/* Wake at most every 50 ms (Ctrl+C); *ts: now + 50 ms. */
 static void live_deadline(struct timespec *ts)
 {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -1355,41 +1366,33 @@ static void live_deadline(struct timespec *ts)
     }
 }
 
-/* No record taken and no batch published for this many 50 ms waits while the consumer waited
- * for a bound (2 s: longer than a loaded machine keeps a runnable thread waiting). */
-#define LIVE_STALL_TICKS 40
-
-/* Flows and ClientHellos (under L->mu, without the GIL): a shard whose queued records fill its
- * share of max_memory waits until the consumer takes some (a consumer slower than the shards
- * holds them back instead of making them stop). A shard that ended first holds the records
- * it flushed until the others reach the end, so without the wait a capture whose flows fill
- * the budget stopped at its end. 1 when the merge stalled: the consumer waits for another
- * shard's bound that does not move (that shard waits in its split walk for this one, its bound
- * published a batch earlier, or nothing else runs): this shard then stops and the merge falls
- * back to one engine. */
-static int live_wait_room(fp_flows_obj *fl, live_shard *q, fp_live *L)
+/* Whether a shard's queue is full: with its state, past its share of max_memory. */
+static int live_full(const fp_flows_obj *fl, const live_shard *q, const fp_live *L)
 {
-    uint64_t seen = L->progress;
-    int stalled = 0;
-    while (!L->cancelled && q->head < q->n && fl->budget->total + live_queued_bytes(q) > fl->budget->limit) {
-        struct timespec ts;
-        live_deadline(&ts);
+    size_t queued = live_queued_bytes(q);
+    return (fl->budget->limit && fl->budget->total + queued > fl->budget->limit) ||
+           (L->queue_cap && queued > L->queue_cap);
+}
+
+/* Under L->mu, without the GIL: a shard whose queued records fill its share of max_memory
+ * waits until the consumer takes some (a consumer slower than the shards holds them back
+ * instead of making them stop; a shard that ended first holds the records it flushed until
+ * the others reach the end). The consumer can always take one: every shard that waits, here
+ * or in its split walk (PUMP_WAIT), published its records and bound first, so the least
+ * queued record is below the bound of every shard that waits here (its own records are below
+ * its bound), and of every shard waiting in the split walk (ahead of the slowest, which waits
+ * here or runs). */
+static void live_wait_room(fp_flows_obj *fl, live_shard *q, fp_live *L)
+{
+    while (!L->cancelled && q->head < q->n && live_full(fl, q, L)) {
         q->full = 1;
-        if (pthread_cond_timedwait(&L->cv, &L->mu, &ts) != ETIMEDOUT) continue;
-        if (L->progress != seen) {
-            seen = L->progress;
-            stalled = 0;
-        } else if (L->waiting && ++stalled >= LIVE_STALL_TICKS) {
-            q->full = 0;
-            return 1;
-        }
+        pthread_cond_wait(&L->cv, &L->mu);
     }
     q->full = 0;
-    return 0;
 }
 
 /* After a batch (GIL held): queue this shard's finished records, hand over its creations and
- * bound (Flows and ClientHellos: waiting while its queue is full, see live_wait_room).
+ * bound (waiting while its queue is full, see live_wait_room).
  * 0: go on; 1: stop (live_stop says why, or the merge was cancelled); -1: error. */
 static int live_publish(fp_flows_obj *fl, fp_state *st)
 {
@@ -1467,16 +1470,7 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         if (nc > q->ncreations) memcpy(q->creations + q->ncreations, c + q->ncreations, (nc - q->ncreations) * sizeof *c);
         q->ncreations = nc;
         q->bound = fp_flow_table_bound(fl->table);
-        L->progress++;
-        if (fl->budget->limit && fl->budget->total + live_queued_bytes(q) > fl->budget->limit) { /* full */
-            if (fl->eng) {
-                fl->budget_stops = 1;
-                fl->live_stop = "budget_stops";
-                rc = 1;
-            } else {
-                full = 1;
-            }
-        }
+        full = live_full(fl, q, L);
         if (L->cancelled) rc = 1;
         pthread_cond_broadcast(&L->cv);
     }
@@ -1490,24 +1484,19 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         fl->out_pos = fl->out_n = 0;
     }
     free(made);
-    if (full && rc == 0) {
-        int stalled;
-        Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&L->mu);
-        stalled = live_wait_room(fl, q, L);
-        if (L->cancelled) rc = 1;
-        pthread_mutex_unlock(&L->mu);
-        Py_END_ALLOW_THREADS
-        if (stalled) {
-            fl->budget_stops = 1;
-            fl->live_stop = "budget_stops";
-            rc = 1;
-        }
-    }
-    if (rc >= 0) {
+    if (full && rc == 0) fl->live_room_waits++;
+    if (rc >= 0) { /* before the wait, which changes nothing they show */
         PyObject *now = flows_stats_now(fl);
         if (now == NULL) return -1;
         Py_SETREF(fl->live_stats, now);
+    }
+    if (full && rc == 0) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&L->mu);
+        live_wait_room(fl, q, L);
+        if (L->cancelled) rc = 1;
+        pthread_mutex_unlock(&L->mu);
+        Py_END_ALLOW_THREADS
     }
     return rc;
 }
@@ -1582,7 +1571,6 @@ static int live_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
     *stream = it->stream;
     if (L->s[best].flows) *flow = L->s[best].flows[L->s[best].head];
     L->s[best].bytes -= it->bytes;
-    L->progress++;
     if (L->s[best].full) { /* it waits for room */
         L->s[best].full = 0;
         pthread_cond_broadcast(&L->cv);
@@ -1596,7 +1584,6 @@ static int live_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
 static int live_wait_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
 {
     int state;
-    L->waiting = 1;
     while ((state = live_take(L, stream, flow, id)) == LIVE_WAIT) {
         struct timespec ts;
         live_deadline(&ts);
@@ -1605,7 +1592,6 @@ static int live_wait_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t
             break;
         }
     }
-    L->waiting = 0;
     return state;
 }
 
@@ -1837,18 +1823,21 @@ static int live_fill(fp_flows_obj *m, fp_state *st, size_t want)
     return status;
 }
 
-/* _merge_live(shards, fallback): one engine handing out the Streams, ClientHellos or flows
+/* _merge_live(shards, fallback[, queue_bytes]): one engine handing out the Streams, ClientHellos or flows
  * of shards 0..n-1 of n (not started yet; each then run by _live() on its own thread) in the
  * single engine's order and with its ids, while they run. fallback(k) gives one engine past
- * its first k records, for when the shards cannot finish as the single engine would. */
+ * its first k records, for when the shards cannot finish as the single engine would.
+ * queue_bytes (a test hook, fastpkt.parallel.LIVE_QUEUE_BYTES): a shard also waits for the
+ * consumer once its queue holds more. */
 static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
 {
     PyTypeObject *type = (PyTypeObject *)cls;
     PyObject *parts, *fallback;
-    if (!PyArg_ParseTuple(args, "O!O:_merge_live", &PyTuple_Type, &parts, &fallback)) return NULL;
+    Py_ssize_t queue_cap = 0;
+    if (!PyArg_ParseTuple(args, "O!O|n:_merge_live", &PyTuple_Type, &parts, &fallback, &queue_cap)) return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(parts);
-    if (n < 1 || n > 4096 || !PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_ValueError, "_merge_live takes 1 to 4096 shards and a callable");
+    if (n < 1 || n > 4096 || !PyCallable_Check(fallback) || queue_cap < 0) {
+        PyErr_SetString(PyExc_ValueError, "_merge_live takes 1 to 4096 shards, a callable and queue bytes >= 0");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1866,6 +1855,7 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
     L->n = (uint32_t)n;
+    L->queue_cap = (size_t)queue_cap;
     PyObject *none = PyTuple_New(0);
     fp_flow_config cfg = {0};
     cfg.bidirectional = 1;
@@ -2052,7 +2042,7 @@ static PyObject *engine_feed(PyObject *self, PyObject *arg)
 #define LIVE_METHODS                                                                                   \
     {"_live", engine_live, METH_NOARGS, "Run a shard of _merge_live to the end (on its own thread)."}, \
     {"_merge_live", engine_merge_live, METH_VARARGS | METH_CLASS,                                      \
-     "_merge_live(shards, fallback): the shards' records in one engine's order while they run."}
+     "_merge_live(shards, fallback[, queue_bytes]): the shards' records in one engine's order while they run."}
 
 #define ENGINE_MERGE_METHOD                                                                        \
     {"_walk_entries", engine_walk_entries, METH_VARARGS | METH_CLASS,                              \
@@ -2230,6 +2220,16 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
         PyObject *v = PyLong_FromSize_t(peak);
         if (v == NULL || PyDict_SetItemString(d, "split_walk_memory_peak_bytes", v) < 0) Py_CLEAR(d);
         Py_XDECREF(v);
+    }
+    /* a live shard: the times it waited for the consumer (its queue full), and published
+     * before it waited for another shard in the split walk */
+    if (d && fl->live && !fl->live_kind) {
+        PyObject *v = Py_BuildValue("K", fl->live_room_waits), *w = Py_BuildValue("K", fl->split_wait_publishes);
+        if (v == NULL || w == NULL || PyDict_SetItemString(d, "live_room_waits", v) < 0 ||
+            PyDict_SetItemString(d, "split_wait_publishes", w) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(v);
+        Py_XDECREF(w);
     }
     if (d == NULL || (fl->eng == NULL && fl->hellos == NULL && fl->dns == NULL)) return d;
     PyObject *r;

@@ -372,8 +372,9 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
 }
 
 /* With w->mu held: make shard i's current chunk ready, walking chunks while it is not.
- * 0 (p->slot set), -1 abandoned. Returns with w->mu held. */
-static int acquire(fp_split *w, uint32_t i, split_shard *p)
+ * 0 (p->slot set), -1 abandoned, 1 when it would wait for another shard and `wait` is 0.
+ * Returns with w->mu held. */
+static int acquire(fp_split *w, uint32_t i, split_shard *p, int wait)
 {
     for (;;) {
         if (w->abandoned) return -1;
@@ -393,11 +394,12 @@ static int acquire(fp_split *w, uint32_t i, split_shard *p)
             walk_chunk(w, i, c, b);
             continue;
         }
+        if (!wait) return 1;
         pthread_cond_wait(&w->cv, &w->mu);
     }
 }
 
-int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err)
+int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err, int wait)
 {
     split_shard *p = &w->at[i];
     for (;;) {
@@ -447,7 +449,11 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error 
             pthread_mutex_unlock(&w->mu);
             return 0;
         }
-        int rc = acquire(w, i, p);
+        int rc = acquire(w, i, p, wait);
+        if (rc > 0) {
+            pthread_mutex_unlock(&w->mu);
+            return 2;
+        }
         if (rc < 0) {
             memset(err, 0, sizeof *err);
             err->kind = FP_ERR_FORMAT;
