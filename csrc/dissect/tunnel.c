@@ -900,7 +900,8 @@ static int cp_lies(int cp, const uint8_t *p, uint32_t avail, uint32_t wavail)
 static void ppp_control_check(fp_dctx *x, uint16_t proto, uint32_t at, uint32_t end)
 {
     int cp = cp_of(proto), lies;
-    uint32_t avail = end - at, wavail = avail + (end == x->caplen ? x->wirelen - x->caplen : 0);
+    uint64_t cut = end == x->caplen && x->wirelen > x->caplen ? x->wirelen - x->caplen : 0;
+    uint32_t avail = end - at, wavail = avail + cut > UINT32_MAX ? UINT32_MAX : (uint32_t)(avail + cut);
     if (cp != CP_ANY) {
         lies = cp_lies(cp, x->data + at, avail, wavail);
     } else if (proto == 0xc223 || proto == 0xc023) {
