@@ -117,12 +117,15 @@ def test_ppp_link_types_against_tshark(tshark):
     mine = list(fp.open(str(PPP_CAPTURE), on_error="stop"))
     assert len(mine) == len(rows) == 25
     assert sorted({p.linktype for p in mine}) == [9, 50, 51, 204]
+    # the generator's IPV6CP frames have a length past their frame: tshark's malformed packet
+    lying = set(tshark_frames(PPP_CAPTURE, CP_MALFORMED))
+    assert len(lying) == 2
     for i, (p, row) in enumerate(zip(mine, rows), 1):
         theirs = [x for x in row["frame.protocols"].split(":") if x in KNOWN]
         assert layer_names(p) == theirs, (i, p.layers, row["frame.protocols"])
         for name in PPP_FIELDS + CP_FIELDS + ADDRESSES:
             assert ours(p, name) == values(row[name]), (i, name)
-        assert p.anomalies == (), i
+        assert p.anomalies == (("ppp_control_malformed",) if i in lying else ()), i
         # pppoe.session_id is the tunnel's id: PPP_ETHER's session is decapsulated as on Ethernet
         assert p.tunnels == ((("PPPoE", 0x1234),) if p.linktype == 51 else ()), i
 
@@ -636,3 +639,90 @@ def test_facade_reads_authentication_as_scapy():
                     described += 1
                 n += 1
     assert n > 850 and described > 0.9 * n
+
+
+def _hostile_control_frames() -> list[bytes]:
+    """Hand-packed control packets whose lengths lie in ways the frames above leave out."""
+    return [
+        b"\xc0\x21\x08\x01\x00\x05\x80",                                   # Protocol-Reject of 5 bytes
+        b"\xc0\x21\x0c\x02\x00\x07\x01\x02\x03",                           # Identification of 7
+        b"\xc0\x21\x0d\x03\x00\x0a\x01\x02\x03\x04\x00\x00",               # Time-Remaining of 10
+        b"\xc0\x21\x0d\x04\x00\x0c\x01\x02\x03\x04\x00\x00\x00\x3c",       # Time-Remaining whole
+        b"\xc0\x21\x01\x05\x00\x09\x01\x04\x05\xd4\x07",                   # a type byte alone
+        b"\xc0\x21\x01\x06\x00\x0a\x01\x04\x05\xd4\x00\x02",               # an option length 2 (no rule)
+        b"\xc0\x21\x07\x07\x00\x06\x99\x00",                               # Code-Reject
+        b"\x80\x21\x01\x08\x00\x0a\x81\x05\x0a\x00\x00\x35",               # DNS address of length 5
+        b"\x80\x21\x09\x09\x00\x06\x01\x02",                               # IPCP code 9: no magic
+        b"\x80\xfd\x01\x0a\x00\x09\x12\x06\x00\x00\x00",                   # CCP option past the packet
+        b"\x80\xfd\x0e\x0b\x00\x04",                                       # CCP Reset-Request
+    ]
+
+
+def _anomaly_frames(sa) -> list[bytes]:
+    # without the frames carrying LQR: tshark 4.0 reads past its reporting period (a
+    # malformed packet the packet does not have)
+    lqr = bytes.fromhex("0408c025")
+    return [f for f in _control_frames(sa) if lqr not in f] + _hostile_control_frames() + _auth_frames(sa)
+
+
+# what tshark 4.0 reports of a control or authentication packet: not of a PPP protocol word cut
+# short (PPP's alone, no ppp.protocol), nor the chat-level notes of TCP inside PPP
+CP_MALFORMED = "(_ws.malformed || _ws.expert.severity >= 0x00600000) && ppp.protocol && !(ppp.protocol == 0x21 || ppp.protocol == 0x57)"
+
+
+def _flagged(path: Path) -> list[int]:
+    with fp.open(str(path)) as r:
+        return [i for i, p in enumerate(r, 1) if "ppp_control_malformed" in p.anomalies]
+
+
+def test_control_length_anomaly_against_tshark(tshark, tmp_path):
+    """ppp_control_malformed is set on exactly the frames tshark -Y '_ws.malformed ||
+    _ws.expert' reports for their LCP, IPCP, IPV6CP, CCP, CHAP or PAP packet (a length past
+    the frame, a read past the packet's length, an option length tshark warns about) on PPP
+    (9), HDLC-framed PPP (50), PPPoE (51) and PPTP, each frame whole and on 9 and 51 cut at
+    every length; never on IP inside PPP."""
+    sa = _scapy()
+    frames = _anomaly_frames(sa)
+    outer = sa.Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / sa.IP(src="192.0.2.1", dst="192.0.2.2")
+    pppoe = lambda f: b"\x11\x00\x00\x09" + len(f).to_bytes(2, "big") + f  # noqa: E731
+    files = {9: frames, 50: [b"\xff\x03" + f for f in frames], 51: [pppoe(f) for f in frames],
+             1: [bytes(outer / sa.GRE_PPTP(seqnum_present=1, call_id=3, sequence_number=1) / (b"\xff\x03" + f))
+                 for f in frames]}
+    for lt in (9, 51):
+        files[lt] = files[lt] + [f[:cut] for f in files[lt] for cut in range(1, len(f))]
+    flagged = 0
+    for lt, recs in files.items():
+        path = tmp_path / ("anom%d.pcap" % lt)
+        sa.wrpcap(str(path), [sa.conf.raw_layer(r) for r in recs], linktype=lt)
+        theirs = tshark_frames(path, CP_MALFORMED)
+        assert _flagged(path) == theirs, lt
+        # the others tshark reports are a PPP protocol word cut short: not ours to flag
+        rest = set(tshark_frames(path, "_ws.malformed || _ws.expert")) - set(theirs)
+        assert all(len(recs[i - 1]) < (2 if lt == 9 else 8) for i in rest), lt
+        flagged += len(theirs)
+    assert flagged > 1000
+    ip = list(fp.open(str(PPP_CAPTURE)))
+    assert sum("ppp_control_malformed" in p.anomalies for p in ip) == len(tshark_frames(PPP_CAPTURE, CP_MALFORMED))
+
+
+def test_control_length_anomaly_not_for_a_snap_length_cut(tshark, tmp_path):
+    """A control or authentication packet cut by the snap length (captured < on the wire) is
+    tshark's 'packet size limited during capture' where the bytes cut were on the wire, not a
+    malformed packet: flagged only where a length passes the wire length, or an option inside
+    what was captured lies (the frames above, each cut at every length, on PPP)."""
+    sa = _scapy()
+    recs = []
+    for f in _anomaly_frames(sa):
+        for cut in range(2, len(f)):
+            r = sa.conf.raw_layer(f[:cut])
+            r.wirelen = len(f)
+            recs.append(r)
+    path = tmp_path / "snap.pcap"
+    sa.wrpcap(str(path), recs, linktype=9)
+    assert _flagged(path) == tshark_frames(path, CP_MALFORMED)
+
+
+def test_control_length_anomaly_name():
+    """The bit past 31 is named in the module's list, at its bit number."""
+    from fastpkt import _fastpkt
+    assert _fastpkt.ANOMALIES.index("ppp_control_malformed") == 32

@@ -96,8 +96,12 @@ enum {
                                             * (memory cap, fragment count, past 65535) */
     FP_ANOM_TUNNEL = 1u << 31,             /* tunnel_malformed: an encapsulation header cut short,
                                             * or nested past FP_MAX_TUNNELS (left undecoded) */
-    FP_ANOM_COUNT_BITS = 32
+    FP_ANOM_COUNT_BITS = 33
 };
+/* Past bit 31: outside the enum, whose constants must fit an int. */
+#define FP_ANOM_PPP_CONTROL (UINT64_C(1) << 32) /* ppp_control_malformed: an LCP, IPCP, IPV6CP,
+                                                 * CCP, CHAP or PAP length or option length that
+                                                 * lies (tshark's malformed packet or warning) */
 
 /* Stable snake_case names for anomaly bits, index = bit number. */
 extern const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS];

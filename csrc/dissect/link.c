@@ -17,6 +17,7 @@ const char *const fp_anomaly_names[FP_ANOM_COUNT_BITS] = {
     "fragment_overlap", "fragment_inconsistency", "fragment_size_inconsistency",
     "excessively_small_fragment", "excessively_large_fragment", "fragment_with_DF",
     "fragment_protocol_inconsistency", "fragment_dropped", "tunnel_malformed",
+    "ppp_control_malformed",
 };
 
 enum { ETHERTYPE_IP4 = 0x0800, ETHERTYPE_ARP = 0x0806, ETHERTYPE_RARP = 0x8035, ETHERTYPE_IP6 = 0x86dd };

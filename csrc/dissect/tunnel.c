@@ -141,6 +141,8 @@ static uint32_t gre_routing_at(uint16_t flags)
     return 4 + 4u * ((uint32_t)GRE_HAS_CO(flags) + ((flags & GRE_K) != 0) + ((flags & GRE_S) != 0));
 }
 
+static void ppp_control_check(fp_dctx *x, uint16_t proto, uint32_t at, uint32_t end);
+
 uint32_t fp_dissect_ppp(fp_dctx *x, uint32_t off, uint32_t end)
 {
     uint32_t width, at = fp_ppp_proto_at(x->data, off, end, &width);
@@ -150,7 +152,7 @@ uint32_t fp_dissect_ppp(fp_dctx *x, uint32_t off, uint32_t end)
     switch (proto) {
     case 0x0021: x->d->ethertype = 0x0800; fp_dissect_ip4(x, at, end); break;
     case 0x0057: x->d->ethertype = 0x86dd; fp_dissect_ip6(x, at, end); break;
-    default: fp_set_payload(x->d, at, end); break;
+    default: fp_set_payload(x->d, at, end); ppp_control_check(x, proto, at, end); break;
     }
     return at - off;
 }
@@ -415,7 +417,10 @@ int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end)
     if (t == NULL) return 0;
     with_id(t, fp_peek_be16(&c, 2));
     if (proto == 0x0021 || proto == 0x0057) inner_ip(x, off + 8, in_end);
-    else fp_set_payload(x->d, off + 8, in_end);
+    else {
+        fp_set_payload(x->d, off + 8, in_end);
+        ppp_control_check(x, proto, off + 8, in_end);
+    }
     return 1;
 }
 
@@ -775,12 +780,16 @@ typedef struct {
     fp_field_visit visit;
     void *arg;
     int want, n, stop;
+    uint64_t past; /* where the word that passed the frame ends, 0 when none did */
 } auth_walk;
 
 /* Offers word `word` at off..off+len; 0 when its bytes pass the frame (tshark's exception). */
 static int auth_at(auth_walk *w, int word, const uint8_t *p, uint32_t avail, uint32_t off, uint32_t len)
 {
-    if (off > avail || len > avail - off) return 0;
+    if (off > avail || len > avail - off) {
+        w->past = (uint64_t)off + len;
+        return 0;
+    }
     if (word == w->want && !w->stop) w->stop = cp_visit(w->f, p + off, len, w->visit, w->arg, &w->n);
     return 1;
 }
@@ -835,7 +844,7 @@ static int auth_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
     int count = ppp_frames(x, frames), which = CP_WHICH(f->arg);
-    auth_walk w = {f, visit, arg, CP_WORD(f->arg), 0, 0};
+    auth_walk w = {f, visit, arg, CP_WORD(f->arg), 0, 0, 0};
     for (int i = 0; i < count && !w.stop; i++) {
         const ppp_frame *fr = &frames[i];
         if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
@@ -854,6 +863,59 @@ static int auth_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
         }
     }
     return w.n;
+}
+
+/* Whether a control protocol's packet at p lies as tshark 4.0 reports it (avail bytes captured
+ * to its frame's end, wavail on the wire): a header or length past the wire (a read past the
+ * capture alone is tshark's "packet size limited", not this), a length short of what its code
+ * reads (a Protocol-Reject's protocol, the magic number of codes 9-13, which tshark reads for
+ * every control protocol), or an option length tshark warns about (under 2, past the
+ * options, a type byte alone, not what cp_option_fits allows, an LCP Vendor-Specific under
+ * 6). A Protocol-Reject's rejected packet is read only as far as captured, and a length
+ * under 4 is display text alone. */
+static int cp_lies(int cp, const uint8_t *p, uint32_t avail, uint32_t wavail)
+{
+    if (avail < 4) return avail == 0 ? wavail == 0 : wavail < 4; /* tshark reads code, then length */
+    uint32_t len = fp_load_be16(p + 2), seen = len < avail ? len : avail;
+    uint8_t code = p[0];
+    if (len < 4) return 0;
+    if (len > wavail) return code == 8 ? wavail < 6 : 1;
+    uint32_t need = code == 8 ? 6 : code >= 9 && code <= 12 ? 8 : code == 13 ? 12 : 4;
+    /* the first read that fails: past the length is malformed, past the capture alone is not */
+    if (len < need) return (code == 13 && seen >= 8 ? 12 : need == 12 ? 8 : need) > len;
+    /* options cut by the capture: tshark stops at their tree item before reading any */
+    if (code < 1 || code > 4 || len > avail) return 0;
+    for (uint32_t o = 4; o < len;) {
+        uint8_t type = p[o], olen = len - o >= 2 ? p[o + 1] : 0;
+        if (olen < 2 || olen > len - o || cp_option_fits(cp, type, olen) == 0 || (cp == CP_LCP && type == 0 && olen < 6))
+            return 1;
+        o += olen;
+    }
+    return 0;
+}
+
+/* Flags FP_ANOM_PPP_CONTROL on a PPP frame's control or authentication packet at..end that
+ * tshark calls malformed or warns about. Only the record's end can have bytes on the wire
+ * past the capture. Called only for protocols other than IP: costs nothing on the IP path. */
+static void ppp_control_check(fp_dctx *x, uint16_t proto, uint32_t at, uint32_t end)
+{
+    int cp = cp_of(proto), lies;
+    uint64_t cut = end == x->caplen && x->wirelen > x->caplen ? x->wirelen - x->caplen : 0;
+    uint32_t avail = end - at, wavail = avail + cut > UINT32_MAX ? UINT32_MAX : (uint32_t)(avail + cut);
+    if (cp != CP_ANY) {
+        lies = cp_lies(cp, x->data + at, avail, wavail);
+    } else if (proto == 0xc223 || proto == 0xc023) {
+        auth_walk w = {NULL, NULL, NULL, -1, 0, 0, 0};
+        if (avail == 0) w.past = 1; /* no code byte */
+        else if (proto == 0xc223) chap_walk(&w, x->data + at, avail);
+        else pap_walk(&w, x->data + at, avail);
+        /* tshark reads past a PAP header of a code RFC 1334 does not define when nothing follows */
+        if (proto == 0xc023 && avail == 4 && (x->data[at] < 1 || x->data[at] > 3)) w.past = 5;
+        lies = w.past > wavail;
+    } else {
+        return;
+    }
+    if (lies) x->d->anomalies |= FP_ANOM_PPP_CONTROL;
 }
 
 /* Wireshark's pppoes: the session header of each PPPoE tunnel record. */
