@@ -1750,9 +1750,10 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             last = _fp_layers(self)[-1:]
             if last == ("DNS",):
                 # decoded to its end: Raw only among an OPT record's options, or the record
-                # and the rest of the message when they are too many (C asks only where
-                # the additional section has an OPT record with options)
-                for r in _CD.DNS.ar.__get__(self.dns):
+                # and the rest of the message when they are too many (C asks only where a
+                # record past the questions is an OPT record with options)
+                dns = self.dns
+                for r in (r for g in _dns_getters[1:] for r in g(dns)):
                     if r.type == 41:
                         options = _edns_options(r.rdata_raw)
                         if len(options) > _LIST_MAX or any(type(o) is Raw for o in options):

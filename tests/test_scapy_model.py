@@ -1291,8 +1291,7 @@ def test_opt_records_past_scapys_list_limit_read_as_scapy():
     """An OPT record Scapy reads as more than 100 items fails its DNSRROPT: the record and every
     byte after it are one Raw, the last item of its section, and the later sections are empty.
     The sections, getlayer(i), ``in``/getlayer(cls, nb) and the fields against Scapy's
-    dissection; ``Raw in pkt`` for an OPT record outside the additional section is the README's
-    one difference (fastpkt's C lookup answers it from that section)."""
+    dissection, in whichever section the OPT record is."""
     for k, wire in enumerate(_opt_overflow_cases()):
         s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
         outside = s[sa.DNS].an or s[sa.DNS].nscount
@@ -1304,14 +1303,50 @@ def test_opt_records_past_scapys_list_limit_read_as_scapy():
         assert [getattr(p.getlayer(i), "name", None) for i in range(n_layers)] == [
             getattr(s.getlayer(i), "name", None) for i in range(n_layers)], k
         for cls in ("Raw", "DNSRROPT", "EDNS0TLV", "DNSRR", "Padding"):
-            if cls != "Raw" or not outside:
-                assert (cls in p) == (cls in s), (k, cls)
+            assert (cls in p) == (cls in s), (k, cls)
             for nb in (1, 2, 100, 101):
                 assert _norm(p.getlayer(cls, nb)) == _norm(s.getlayer(cls, nb)), (k, cls, nb)
         if not outside:
             _compare(("opt-overflow", k), p, s)
         overflow = any(isinstance(r, sa.Raw) for sec in (s[sa.DNS].an, s[sa.DNS].ns, s[sa.DNS].ar) for r in sec)
         assert overflow == (k // 5 in (2, 3) or k in (21, 22)), k   # 101 or 300 options, 100 and a Raw
+
+
+def test_raw_in_pkt_finds_opt_options_in_every_section():
+    """``Raw in pkt`` (C's lookup, which asks the facade only where a record past the
+    questions is an OPT record with options) against Scapy's, for every third EDNS0 case as an
+    OPT record in the answer, authority or additional section, beside other records, and for
+    messages whose bytes hold 00 29 elsewhere (a question of type 41, an rdata, a TTL) or no
+    OPT record at all."""
+    a_rr = bytes(sa.DNSRR(rrname="a.example", rdata="192.0.2.7"))
+    odd = [bytes(sa.DNSRR(rrname="b.example", type=16, rdata=b"\x00\x29\x00\x29")),
+           bytes(sa.DNSRR(rrname="c.example", ttl=0x2900, rdata="192.0.2.41")), a_rr]
+
+    def msg(an=(), ns=(), ar=(), qtype=1) -> bytes:
+        head = bytes(sa.DNS(id=7, qr=1, qd=sa.DNSQR(qname="a.example", qtype=qtype), ancount=len(an),
+                            nscount=len(ns), arcount=len(ar)))
+        return bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.53", dst="192.0.2.1")
+                     / sa.UDP(sport=53, dport=40000) / (head + b"".join(an) + b"".join(ns) + b"".join(ar)))
+
+    def opt(rdata: bytes, name: bytes = b"\x00") -> bytes:
+        return name + b"\x00\x29\x04\xd0\x00\x00\x80\x00" + len(rdata).to_bytes(2, "big") + rdata
+
+    wires = [msg(), msg(an=odd), msg(an=[a_rr], ns=odd, ar=odd, qtype=41), msg(ar=[opt(b"")]),
+             msg(an=[opt(b"")], ar=[opt(b"\x00\x01")])]
+    raw_seen = 0
+    for n, rdata in enumerate(_edns0_cases()):
+        if n % 3:
+            continue
+        o = opt(rdata, b"\xc0\x0c" if n % 2 else b"\x00")
+        wires += [msg(an=[o]), msg(an=[a_rr, o], ar=[a_rr]), msg(ns=[o]), msg(an=odd[:1], ns=[a_rr, o]),
+                  msg(an=[opt(b"")], ar=[o])]
+    for k, wire in enumerate(wires):
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        has = sa.Raw in s
+        assert ("Raw" in p) == has and p.haslayer(fs.Raw) == has, (k, wire.hex())
+        assert _norm(p.getlayer(fs.Raw)) == _norm(s.getlayer(sa.Raw)), (k, wire.hex())
+        raw_seen += has
+    assert len(wires) > 3300 and raw_seen > 550
 
 
 def _ext_object(classnum: int, classtype: int, body: bytes) -> bytes:

@@ -958,7 +958,18 @@ static int facade_dot3(const FpPacket *p)
            ((uint32_t)p->data[d->layer[FP_L_ETH].off + 12] << 8 | p->data[d->layer[FP_L_ETH].off + 13]) <= 1500;
 }
 
-/* A DNS message with an OPT record that holds options: Scapy reads them as packets, where
+/* An OPT record's type field is the bytes 00 29: a message past its header without them
+ * holds none, and most DNS answers are ruled out by a memchr instead of a walk. */
+static int dns_may_hold_opt(const uint8_t *msg, uint32_t len)
+{
+    if (len < 14) return 0; /* the header and a type field */
+    for (const uint8_t *q = msg + 13, *end = msg + len; (q = memchr(q, 0x29, (size_t)(end - q))) != NULL; q++)
+        if (q[-1] == 0) return 1;
+    return 0;
+}
+
+/* A DNS message with an OPT record that holds options, in any section past the questions
+ * (Scapy reads type 41 as DNSRROPT wherever it is): Scapy reads them as packets, where
  * bytes no option reads are a Raw (the hook reads them); no Raw can be elsewhere in a
  * decoded message, so others are answered here (a hook call costs ~33k instructions). */
 static int facade_dns_options(const FpPacket *p)
@@ -967,11 +978,11 @@ static int facade_dns_options(const FpPacket *p)
     uint32_t len;
     fp_dns_iter it;
     fp_dns_record rec;
-    if (fp_dns_message(p->data, &p->d, &msg, &len) != 0 || fp_dns_iter_init(&it, msg, len) != 0 ||
-        it.hdr.arcount == 0)
+    if (fp_dns_message(p->data, &p->d, &msg, &len) != 0 || !dns_may_hold_opt(msg, len) ||
+        fp_dns_iter_init(&it, msg, len) != 0)
         return 0;
     while (fp_dns_iter_next(&it, &rec) == 1)
-        if (rec.section == FP_DNS_AR && rec.type == 41 && rec.rdlength > 0) return 1;
+        if (rec.section != FP_DNS_QD && rec.type == 41 && rec.rdlength > 0) return 1;
     return 0;
 }
 
