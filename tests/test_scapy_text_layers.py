@@ -316,11 +316,9 @@ def test_built_frames_print_as_scapy(kind):
     assert native >= least
 
 
-def test_corpus_packets_print_as_scapy():
-    """Every corpus packet whose facade chain holds one of these layers; all of those in the
-    shared corpus are rendered natively but BOOTP cut by a snap length."""
+def _corpus_packets():
+    """(file name, packet) for every readable corpus capture, outer headers only."""
     d = corpus_dir()
-    native = carried = 0
     for name in corpus_files():
         try:
             with fp.open(str(d / name), on_error="stop", decapsulate=False) as r:
@@ -328,38 +326,39 @@ def test_corpus_packets_print_as_scapy():
         except fp.Error:
             continue
         for p in packets:
-            if not LAYERS & {c.__name__ for c in fs.ScapyPacket(bytes(p), p.linktype).layers()}:
-                continue
-            carried += 1
-            if text.describe(p) is not None:
-                _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
-                native += 1
+            yield name, p
+
+
+def test_corpus_packets_print_as_scapy():
+    """Every corpus packet whose facade chain holds one of these layers; all of those in the
+    shared corpus are rendered natively but BOOTP cut by a snap length."""
+    native = carried = 0
+    for name, p in _corpus_packets():
+        if not LAYERS & {c.__name__ for c in fs.ScapyPacket(bytes(p), p.linktype).layers()}:
+            continue
+        carried += 1
+        if text.describe(p) is not None:
+            _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+            native += 1
     assert carried == 0 or native >= carried // 2
 
 
 def test_corpus_edns0_and_icmp_errors_print_as_scapy():
     """Every corpus packet whose DNS message has an OPT record holding options, and every
     ICMP or ICMPv6 error: Scapy's text, rendered natively but DNS over TCP (Scapy's)."""
-    d = corpus_dir()
     native = carried = 0
-    for name in corpus_files():
-        try:
-            with fp.open(str(d / name), on_error="stop", decapsulate=False) as r:
-                packets = list(r)
-        except fp.Error:
+    for name, p in _corpus_packets():
+        dns = p.dns
+        opt = dns is not None and any(r.type == 41 and r.rdata_raw for sec in (dns.an, dns.ns, dns.ar) for r in sec)
+        if not (opt or p.icmp is not None and p.icmp.type in (3, 4, 5, 11, 12) or
+                p.icmp6 is not None and p.icmp6.type in (1, 2, 3, 4)):
             continue
-        for p in packets:
-            dns = p.dns
-            opt = dns is not None and any(r.type == 41 and r.rdata_raw for sec in (dns.an, dns.ns, dns.ar) for r in sec)
-            if not (opt or p.icmp is not None and p.icmp.type in (3, 4, 5, 11, 12) or
-                    p.icmp6 is not None and p.icmp6.type in (1, 2, 3, 4)):
-                continue
-            carried += 1
-            _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
-            if text.describe(p) is not None:
-                native += 1
-            else:
-                assert p.tcp is not None and dns is not None, (name, p.time)
+        carried += 1
+        _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+        if text.describe(p) is not None:
+            native += 1
+        else:
+            assert p.tcp is not None and dns is not None, (name, p.time)
     assert carried == 0 or native >= carried * 9 // 10
 
 
