@@ -11,10 +11,10 @@ its counters and clock. One mapped file is walked and keyed once (the split walk
 walked by whichever worker needs them first, read by every worker as entries in file
 order); other inputs are read whole by every worker with its own Readers. Every record
 carries its place in the single engine's output (the packet at which it left and its rank
-among that packet's departures), so the merge (``_merge_live`` in C, while the workers run;
-``_merge`` at the end for DnsTransactions) gives the same records, in the same order, with the
-same flow ids, as ``workers=1``. See docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold
-(evictions, time going backwards).
+among that packet's departures), so the merge (``_merge_live`` in C, while the workers run)
+gives the same records, in the same order, with the same flow ids, as ``workers=1``. See
+docs/DESIGN.md, "Parallel engines", for the cases where that cannot hold (evictions, time
+going backwards).
 """
 from __future__ import annotations
 
@@ -175,7 +175,8 @@ def _split_reserve(chunk: int, window: int) -> int:
 
 def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,
         options: dict[str, Any], *, split: bool = True) -> Any:
-    """Run ``n`` shards of an engine type on threads and merge them into one engine.
+    """Run ``n`` shards of an engine type on threads, merged into one engine while they run
+    (``_run_live``).
 
     One mapped capture is walked once (the split walk, csrc/py/engine_split.c): the shard
     that needs a chunk of it first walks and keys its records into entries every shard reads
@@ -184,15 +185,13 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
     input with its own Readers. Either way a shard dissects
     only its own packets (the others are keyed from their first bytes and skipped). max_memory and
     max_flows are divided between the workers (one budget for the run). When the shards
-    cannot be merged into the single engine's result (a flow was evicted or an allocation
-    failed: the budget differs; the records a shard holds for the merge passed its share of
-    max_memory, ``budget_stops``: it stopped there, since one engine streams them
-    (DnsTransactions' records held to the end; a live merge's shard waits for the consumer
-    instead, and stops only when its state alone fills its share); a packet
-    out of time order may have changed an expiry decision, ``reversal_risks``; the input is
-    corrupt or cut, which one engine reports after the records before it), a single engine
-    over fresh Readers is returned (the live merge of Streams, ClientHellos and Flows goes on
-    with it past the records already handed out)."""
+    cannot give the single engine's result (a flow was evicted or an allocation failed: the
+    budget differs; a shard's state and the records of its batch passed its share of
+    max_memory, ``budget_stops``: it stopped there (its queued records only make it wait
+    for the consumer); a packet out of time order may have changed an expiry decision,
+    ``reversal_risks``; the input is corrupt or cut, which one engine reports after the
+    records before it), the merge goes on with a single engine over fresh Readers past the
+    records already handed out."""
     single = dict(options)
     whole = dict(options)  # the same run, each worker reading the whole input
     max_memory = options.pop("max_memory", None)
@@ -211,44 +210,7 @@ def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n:
               for i in range(n)]
     if plan and len(readers[0]) == 1 and not type(shards[0])._split_walk(tuple(shards), *plan):
         plan = None
-    if hasattr(engine, "_merge_live"):
-        return _run_live(engine, shards, open_readers, single, whole if plan else None)
-    errors: list[BaseException | None] = [None] * n
-
-    def work(i: int) -> None:
-        try:
-            shards[i].flush() if hasattr(shards[i], "flush") else shards[i]._finish()
-        except BaseException as e:  # re-raised in the caller's thread
-            errors[i] = e
-        finally:
-            shards[i]._split_leave()  # a shard gone early: the others stop waiting for it
-
-    threads = [threading.Thread(target=work, args=(i,), name="fastpkt-worker-%d" % i, daemon=True)
-               for i in range(1, n)]
-    for t in threads:
-        t.start()
-    work(0)  # the caller's thread is worker 0: its progress bar and Ctrl+C stay where they were
-    if isinstance(errors[0], KeyboardInterrupt):  # stop the others: closed Readers end at once
-        for rs in readers:
-            for r in rs:
-                r.close()
-    for t in threads:
-        t.join()
-    for e in errors:
-        if e is not None and not isinstance(e, Error):
-            raise e
-    state = shards[0]._split_state()
-    if state is not None and state[0] is not None:  # abandoned: read the whole file in each worker
-        del shards, readers
-        return run(engine, open_readers, n, whole, split=False)
-    # A capture that ends in an error gives it where one engine would, after the records
-    # before it: the single engine does that by itself.
-    stats = merge_stats([s.stats for s in shards]) if not any(errors) else None
-    if stats is None or stats["evicted"] or stats["allocation_failures"] or stats["reversal_risks"] or \
-            stats["budget_stops"]:
-        del shards, readers  # their memory, before the single run takes its own
-        return engine(open_readers(), **single)
-    return type(shards[0])._merge(tuple(shards))
+    return _run_live(engine, shards, open_readers, single, whole if plan else None)
 
 
 #: A test hook: a shard of a live merge also waits for the consumer once its queued records
@@ -259,8 +221,8 @@ LIVE_QUEUE_BYTES = 0
 
 def _run_live(engine: Any, shards: list[Any], open_readers: Callable[[], list[Reader]],
               single: dict[str, Any], whole: dict[str, Any] | None) -> Any:
-    """Streams, ClientHellos and flows handed out while the workers run: every shard on its
-    own thread, the merged engine (``_merge_live``, csrc/py/engine.c) hands out each record
+    """Streams, ClientHellos, flows and DNS transactions handed out while the workers run:
+    every shard on its own thread, the merged engine (``_merge_live``, csrc/py/engine.c) hands out each record
     once every shard is past it, in the single engine's order and with its ids; a shard whose
     queued records fill its share of max_memory waits for the consumer (``live_room_waits``).
     When a shard cannot finish as the single engine would (see ``run``, or Ctrl+C), the

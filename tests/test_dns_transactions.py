@@ -4,7 +4,7 @@
   with the same query, qtype, rcode, flags, answers, TTLs, rejected and rtt; every difference
   is one of the named reasons below.
 * tshark's own request/response pairing (``dns.response_to``, ``dns.time``) on the corpus'
-  DNS captures.
+  DNS captures, with one engine and with 2 and 3 workers (the live merge).
 * Messages built by Scapy (its bytes are the reference): TCP with several messages per
   connection split anywhere, compression loops, counts that lie, messages cut at every
   length, a flood of unique ids under a small max_memory.
@@ -169,14 +169,15 @@ def _tshark_rows(path: Path) -> list[dict]:
     return [dict(zip(TSHARK_FIELDS, line.split("\t"))) for line in out.splitlines() if line]
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("name", DNS_CAPTURES)
-def test_tshark_pairing(name):
+def test_tshark_pairing(name, workers):
     d = corpus_dir()
     if d is None:
         pytest.skip(CORPUS_SKIP_REASON)
     rows = _tshark_rows(d / name)
     by_frame = {r["frame.number"]: r for r in rows}
-    ours = list(fp.dns(str(d / name), progress=False))
+    ours = list(fp.dns(str(d / name), progress=False, workers=workers))
     # every message tshark saw is counted once: queries (copies included) and responses
     queries = [r for r in rows if r["dns.flags.response"] in ("0", "False")]
     assert sum(t.queries for t in ours) == len(queries), [(t.trans_id, t.query, t.queries) for t in ours]
@@ -199,13 +200,14 @@ def test_tshark_pairing(name):
         assert any(abs(t.rtt - float(r["dns.time"])) <= 1e-6 for t in paired), (name, r, [t.rtt for t in paired])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("name", ["zeek-baselines/wikipedia.pcap", "tcpdump-dns_tcp.pcap", "zeek-ipv6-fragmented-dns.pcap"])
-def test_flow_id_is_the_flows_id(name):
+def test_flow_id_is_the_flows_id(name, workers):
     d = corpus_dir()
     if d is None:
         pytest.skip(CORPUS_SKIP_REASON)
     flows = {f.flow_id: f for f in fp.flows(str(d / name), progress=False)}
-    for t in fp.dns(str(d / name), progress=False):
+    for t in fp.dns(str(d / name), progress=False, workers=workers):
         f = flows[t.flow_id]
         assert {(f.src_ip, f.src_port), (f.dst_ip, f.dst_port)} == {(t.orig_h, t.orig_p), (t.resp_h, t.resp_p)}
         assert f.protocol_name.lower() == t.proto

@@ -38,8 +38,9 @@ static const char SPLIT_WALK_STOP[] = "split_walk";
 /* A live merge's reorder buffer, shared by the merged engine and its shards (below). */
 typedef struct fp_live fp_live;
 /* What a live merge hands out: objects its shards build (Streams, ClientHello records), or
- * flow records moved into the merged engine's output queue (Flows: exported as columns). */
-enum { LIVE_NONE = 0, LIVE_STREAMS, LIVE_HELLOS, LIVE_FLOWS };
+ * records moved into the merged engine's output queue (Flows' flow records; DnsTransactions'
+ * records, each with its transaction released from its shard: both exported as columns). */
+enum { LIVE_NONE = 0, LIVE_STREAMS, LIVE_HELLOS, LIVE_FLOWS, LIVE_DNS };
 
 typedef struct {
     PyObject_HEAD
@@ -247,7 +248,8 @@ static fp_flows_obj *record_owner(fp_flows_obj *fl, size_t i)
 static void ext_free(fp_flows_obj *fl, void *ext)
 {
     if (ext == NULL || ext == EXT_DONE || ext == FP_DNS_IDLE) return;
-    if (fl->dns) { /* a connection still in the table, or a transaction queued for output */
+    if (fl->live_kind == LIVE_DNS) fp_dns_txn_drop(ext); /* released by its shard: no tracker holds it */
+    else if (fl->dns) { /* a connection still in the table, or a transaction queued for output */
         if (*(const uint8_t *)ext == FP_DNS_KIND_CONN) fp_dns_conn_free(fl->dns, ext);
         else fp_dns_txn_free(fl->dns, ext);
     } else if (fl->eng) fp_stream_engine_ext_free(fl->eng, ext);
@@ -599,7 +601,7 @@ static PyObject *flows_stats_now(fp_flows_obj *fl);
  * record cost a GIL round trip, a claim of the readers and a progress call per flow). */
 static int flows_run(fp_flows_obj *fl, fp_state *st, size_t until_output)
 {
-    if (fl->live_kind == LIVE_FLOWS) return live_fill(fl, st, until_output);
+    if (fl->live_kind == LIVE_FLOWS || fl->live_kind == LIVE_DNS) return live_fill(fl, st, until_output);
     if (fl->busy) {
         PyErr_SetString(PyExc_RuntimeError, "Flows is being read by another thread");
         return -1;
@@ -800,7 +802,7 @@ static PyObject *flows_iternext(PyObject *self)
     fp_flows_obj *own = record_owner(fl, fl->out_pos);
     PyObject *rec = own->eng ? fp_stream_new(st, own->eng, f)
                     : own->hello_records ? fp_hello_record_new(st, f, f->ext)
-                    : own->dns           ? fp_dns_record_new(st, f->ext)
+                    : own->dns || own->live_kind == LIVE_DNS ? fp_dns_record_new(st, f->ext)
                                          : fp_flow_record_new(st, f);
     if (rec == NULL) return NULL;
     free_out_range(fl, fl->out_pos, fl->out_pos + 1);
@@ -1270,7 +1272,8 @@ static PyObject *engine_shard_ids(PyObject *self, PyObject *unused)
  * Every shard runs on its own thread (fastpkt.parallel starts them on _live()); after each
  * batch it builds its finished Streams or ClientHello records (on its own thread: their
  * state belongs to its engine and budget), or moves out its finished flow records (they own
- * nothing of the shard's: their hints were credited when queued), queues them with their
+ * nothing of the shard's: their hints were credited when queued) or DNS transactions (each
+ * released from the shard's budget and tracker as it is queued), queues them with their
  * order keys, hands over the packet positions
  * of its new flow creations and publishes its bound: no later record of it is below
  * fp_flow_table_bound. The consumer (the caller's thread) hands out the least queued
@@ -1308,16 +1311,18 @@ struct fp_live {
     int refs;              /* the merged engine and each shard; changed with the GIL held */
     int cancelled;         /* the consumer stopped the workers (fallback, Ctrl+C, dropped) */
     size_t queue_cap;      /* a test hook: a shard also waits once its queue holds more (0: none) */
+    int dns;               /* the records are DnsTransactions': each owns its released transaction */
     uint32_t n;
     live_shard s[];
 };
 
 /* Drop a shard's queued records (what a fallback reads again, or a merge gone). */
-static void live_drop_queued(live_shard *q)
+static void live_drop_queued(live_shard *q, int dns)
 {
     for (size_t k = q->head; k < q->n; k++) {
         Py_XDECREF(q->items[k].stream);
         if (q->flows) free(q->flows[k].hints);
+        if (dns) fp_dns_txn_drop(q->flows[k].ext);
     }
     q->head = q->n = 0;
     q->bytes = 0;
@@ -1328,7 +1333,7 @@ static void live_unref(fp_live *L)
     if (L == NULL || --L->refs > 0) return;
     for (uint32_t i = 0; i < L->n; i++) {
         live_shard *q = &L->s[i];
-        live_drop_queued(q);
+        live_drop_queued(q, L->dns);
         free(q->items);
         free(q->flows);
         free(q->creations);
@@ -1400,7 +1405,7 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
     live_shard *q = &L->s[fl->shard];
     if ((fl->live_stop = live_spoiled(fl)) != NULL) return 1;
     size_t k = fl->out_n - fl->out_pos, bytes = 0;
-    int records = fl->eng == NULL && !fl->hello_records; /* Flows: the records themselves move */
+    int records = fl->eng == NULL && !fl->hello_records; /* Flows, DNS: the records themselves move */
     live_item *made = k ? malloc(k * sizeof *made) : NULL;
     if (k && made == NULL) {
         PyErr_NoMemory();
@@ -1409,8 +1414,8 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
     for (size_t i = 0; i < k; i++) {
         fp_flow *f = &fl->out[fl->out_pos + i];
         made[i] = (live_item){NULL, f->order, f->create_pkt, 0};
-        if (records) {
-            bytes += made[i].bytes = fp_alloc_size(f->hints); /* the record: in the queue's slots */
+        if (records) { /* the record: in the queue's slots; a transaction's blocks are held */
+            bytes += made[i].bytes = fp_alloc_size(f->hints) + (fl->dns ? ((fp_dns_txn *)f->ext)->held : 0);
             continue;
         }
         /* a ClientHello record holds about what its connection held queued (its hellos) */
@@ -1463,7 +1468,13 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         if (k) memcpy(q->items + q->n, made, k * sizeof *made);
         if (k && records) { /* the records and their hints now belong to the queue */
             memcpy(q->flows + q->n, fl->out + fl->out_pos, k * sizeof *q->flows);
-            for (size_t i = fl->out_pos; i < fl->out_n; i++) fl->out[i].hints = NULL;
+            for (size_t i = fl->out_pos; i < fl->out_n; i++) {
+                fl->out[i].hints = NULL;
+                /* a transaction leaves this shard's budget and tracker for the queue's bytes (before
+                 * the unlock: once taken, the consumer frees it without them) */
+                if (fl->dns) fp_dns_txn_release(fl->dns, fl->out[i].ext);
+                fl->out[i].ext = NULL;
+            }
         }
         q->n += k;
         q->bytes += bytes;
@@ -1632,7 +1643,7 @@ static int live_fall_back(fp_flows_obj *m)
     }
     pthread_mutex_unlock(&L->mu);
     Py_END_ALLOW_THREADS
-    for (uint32_t i = 0; i < L->n; i++) live_drop_queued(&L->s[i]); /* the single engine reads them again */
+    for (uint32_t i = 0; i < L->n; i++) live_drop_queued(&L->s[i], L->dns); /* the single engine reads them again */
     if (m->fell_back == NULL) m->fell_back = "cancelled";
     m->fell_back_at = m->skip = m->emitted;
     Py_CLEAR(m->parts);
@@ -1736,7 +1747,8 @@ static int out_reserve(fp_flows_obj *fl, size_t extra)
 static int live_fill_single(fp_flows_obj *m, fp_state *st, size_t want)
 {
     if (Py_TYPE(m->single) != Py_TYPE(m)) {
-        PyErr_Format(PyExc_TypeError, "a live merge of Flows fell back to %.100s", Py_TYPE(m->single)->tp_name);
+        PyErr_Format(PyExc_TypeError, "a live merge of %s fell back to %.100s", Py_TYPE(m)->tp_name,
+                     Py_TYPE(m->single)->tp_name);
         return -1;
     }
     fp_flows_obj *s = FL(m->single);
@@ -1753,7 +1765,11 @@ static int live_fill_single(fp_flows_obj *m, fp_state *st, size_t want)
                 return -1;
             }
             memcpy(m->out + m->out_n, s->out + s->out_pos, have * sizeof *m->out);
-            for (size_t i = 0; i < have; i++) s->out[s->out_pos + i].hints = NULL; /* moved */
+            for (size_t i = 0; i < have; i++) { /* moved; a transaction leaves s's tracker and budget */
+                s->out[s->out_pos + i].hints = NULL;
+                if (s->dns) fp_dns_txn_release(s->dns, s->out[s->out_pos + i].ext);
+                s->out[s->out_pos + i].ext = NULL;
+            }
             m->out_n += have;
             m->emitted += have;
             s->out_pos += have;
@@ -1803,6 +1819,7 @@ static int live_fill(fp_flows_obj *m, fp_state *st, size_t want)
             state = got ? live_take(L, &none, f, &id) : live_wait_take(L, &none, f, &id);
             if (state == LIVE_ITEM) {
                 f->flow_id = id;
+                if (m->live_kind == LIVE_DNS) ((fp_dns_txn *)f->ext)->flow_id = id; /* its row reads its own */
                 got++;
             }
         } while (state == LIVE_ITEM && got < need);
@@ -1823,8 +1840,8 @@ static int live_fill(fp_flows_obj *m, fp_state *st, size_t want)
     return status;
 }
 
-/* _merge_live(shards, fallback[, queue_bytes]): one engine handing out the Streams, ClientHellos or flows
- * of shards 0..n-1 of n (not started yet; each then run by _live() on its own thread) in the
+/* _merge_live(shards, fallback[, queue_bytes]): one engine handing out the Streams, ClientHellos, flows or
+ * DNS transactions of shards 0..n-1 of n (not started yet; each then run by _live() on its own thread) in the
  * single engine's order and with its ids, while they run. fallback(k) gives one engine past
  * its first k records, for when the shards cannot finish as the single engine would.
  * queue_bytes (a test hook, fastpkt.parallel.LIVE_QUEUE_BYTES): a shard also waits for the
@@ -1843,10 +1860,10 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *o = PyTuple_GET_ITEM(parts, i);
         fp_flows_obj *p = (fp_flows_obj *)o;
-        if (Py_TYPE(o) != type || p->dns || p->shards != (uint32_t)n || p->shard != (uint32_t)i ||
+        if (Py_TYPE(o) != type || p->shards != (uint32_t)n || p->shard != (uint32_t)i ||
             p->mode != MODE_NEW || p->busy || p->live || p->parts || p->on_data) {
-            PyErr_SetString(PyExc_ValueError, "_merge_live takes Streams, ClientHellos or Flows shards 0..n-1 "
-                                              "of n, not read yet");
+            PyErr_SetString(PyExc_ValueError, "_merge_live takes Streams, ClientHellos, Flows or DnsTransactions "
+                                              "shards 0..n-1 of n, not read yet");
             return NULL;
         }
     }
@@ -1873,9 +1890,11 @@ static PyObject *engine_merge_live(PyObject *cls, PyObject *args)
     m->parts = Py_NewRef(parts);
     m->fallback = Py_NewRef(fallback);
     fp_flows_obj *p0 = FL(PyTuple_GET_ITEM(parts, 0));
-    m->live_kind = p0->eng ? LIVE_STREAMS : p0->hello_records ? LIVE_HELLOS : LIVE_FLOWS;
-    /* Streams and ClientHellos are read once by iteration; Flows may be kept (to_pandas) */
-    m->mode = m->live_kind == LIVE_FLOWS ? MODE_NEW : MODE_STREAM;
+    m->live_kind = p0->eng ? LIVE_STREAMS : p0->hello_records ? LIVE_HELLOS : p0->dns ? LIVE_DNS : LIVE_FLOWS;
+    L->dns = m->live_kind == LIVE_DNS;
+    /* Streams and ClientHellos are read once by iteration; Flows may be kept (to_pandas);
+     * DnsTransactions are iterated or exported by batch (_columns_next), as one engine's */
+    m->mode = m->live_kind == LIVE_FLOWS || m->live_kind == LIVE_DNS ? MODE_NEW : MODE_STREAM;
     return (PyObject *)m;
 }
 
@@ -2038,7 +2057,7 @@ static PyObject *engine_feed(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* A live merge (Streams, ClientHellos, Flows): its shards and the merged engine. */
+/* A live merge (Streams, ClientHellos, Flows, DnsTransactions): its shards and the merged engine. */
 #define LIVE_METHODS                                                                                   \
     {"_live", engine_live, METH_NOARGS, "Run a shard of _merge_live to the end (on its own thread)."}, \
     {"_merge_live", engine_merge_live, METH_VARARGS | METH_CLASS,                                      \
@@ -2541,7 +2560,7 @@ static PyObject *dns_columns_next(PyObject *self, PyObject *arg)
         free_out_range(fl, fl->out_pos, fl->out_pos + k);
         fl->out_pos += k;
         rows += k;
-        if (fl->parts) continue; /* merged: every record is there already, each with its owner */
+        if (fl->owner) continue; /* merged at the end: every record is there already, each with its owner */
         if (fl->out_n > fl->out_pos) /* what is left moves to the front (the queue stays short) */
             memmove(fl->out, fl->out + fl->out_pos, (fl->out_n - fl->out_pos) * sizeof *fl->out);
         fl->out_n -= fl->out_pos;
@@ -2555,6 +2574,7 @@ static PyMethodDef dns_methods[] = {
      "_columns_next(n): column specs of the next n transactions, built in C (0: the schema)."},
     {"_finish", engine_finish, METH_NOARGS, "Read the input to the end, keeping every record (a shard of a parallel run)."},
     ENGINE_MERGE_METHOD,
+    LIVE_METHODS,
     FP_TABLE_METHODS,
     FP_VIEW_METHOD,
     {NULL},

@@ -68,6 +68,24 @@ void fp_dns_txn_hold(fp_dns_tracker *t, fp_dns_txn *x)
     t->held += x->held;
 }
 
+size_t fp_dns_txn_release(fp_dns_tracker *t, fp_dns_txn *x)
+{
+    size_t n = x->held;
+    fp_budget_unhold(t->budget, n);
+    fp_budget_credit(t->budget, FP_MEM_DNS, n); /* held is exactly what its three blocks were charged */
+    t->held -= n;
+    x->held = 0;
+    return n;
+}
+
+void fp_dns_txn_drop(fp_dns_txn *x)
+{
+    if (x == NULL) return;
+    free(x->qname);
+    free(x->resp);
+    free(x);
+}
+
 /* Take x (the head of its connection's open list) off both open lists. */
 static void unlink_head(fp_dns_tracker *t, fp_dns_conn *c, fp_dns_txn *x)
 {

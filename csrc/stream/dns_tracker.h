@@ -163,6 +163,10 @@ void fp_dns_conn_free(fp_dns_tracker *t, fp_dns_conn *c);
 /* A closed transaction now waits in the output queue (not evictable); freed by the consumer. */
 void fp_dns_txn_hold(fp_dns_tracker *t, fp_dns_txn *x);
 void fp_dns_txn_free(fp_dns_tracker *t, fp_dns_txn *x);
+/* A held transaction leaves the tracker and its budget (a live merge's queue counts it
+ * now): returns its bytes. Its memory is then freed by fp_dns_txn_drop, on any thread. */
+size_t fp_dns_txn_release(fp_dns_tracker *t, fp_dns_txn *x);
+void fp_dns_txn_drop(fp_dns_txn *x);
 
 /* Header fields of a message (the caller checked it holds 12 bytes). */
 static inline uint16_t fp_dns_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
