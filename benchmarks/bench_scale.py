@@ -27,6 +27,11 @@ Rows:
                      range partitioning in one process (docs/DESIGN.md, "Range partitioning")
   dask wN pandas     fastpkt.dask.flows([path], npartitions=N).compute() on a LocalCluster of N
                      threads (compare with "flows wN pandas": the Dask overhead)
+  dask2 wN memory    the same in two stages (TWO_STAGE_MIN_SHARDS lowered to N) with stage 1's
+                     entries in memory (spill_dir=False: the shards hold every range's entries)
+  dask2 wN spill     ... with the entries spilled to files the shards read through a window
+                     (the default); peak RSS is the cluster process's, every shard's included
+                     (dask rows: from the cluster's start, not the packet count before it)
   c_floor            plain C: mmap + open-addressing 5-tuple table (peers/c_floor.c flows mmap)
   nfstream mN        NFStreamer(path, n_meters=N).to_pandas(), when nfstream imports
 Printed per row: seconds (median), packets/s, GB/s, speedup and scaling efficiency against
@@ -104,14 +109,21 @@ import json, resource, sys, time
 import pandas
 import fastpkt as fp, fastpkt.dask as fpd
 from distributed import Client, LocalCluster
-path, n = sys.argv[1], int(sys.argv[2])
+path, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+packets = int(fp.open(path).count())
+open("/proc/self/clear_refs", "w").write("5")  # the peak from here: the count mapped the whole file
+kw = {}
+if mode != "whole":  # two stages: entries in memory or spilled
+    fpd.TWO_STAGE_MIN_SHARDS = n
+    kw = {"spill_dir": False} if mode == "memory" else {}
 with LocalCluster(n_workers=n, threads_per_worker=1, processes=False, dashboard_address=None) as cl, Client(cl):
     t0 = time.perf_counter()
     c0 = resource.getrusage(resource.RUSAGE_SELF)
-    df = fpd.flows([path], npartitions=n).compute()
+    df = fpd.flows([path], npartitions=n, **kw).compute()
     dt = time.perf_counter() - t0
     c1 = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"packets": int(fp.open(path).count()), "seconds": dt, "records": len(df),
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"packets": packets, "seconds": dt, "records": len(df), "run_rss_mb": hwm / 1024,
                   "cpu": (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)}))
 """
 
@@ -218,7 +230,10 @@ def main() -> int:
         add("flows ranges w%d" % n, measured([py, "-c", CHILD, path, "ranges", str(n)]))
     if subprocess.run([py, "-c", "import dask.dataframe, distributed"], capture_output=True).returncode == 0:
         for n in counts:  # threads in one process, as workers=N (fastpkt.dask on LocalCluster)
-            add("dask w%d pandas" % n, measured([py, "-c", DASK, path, str(n)]))
+            add("dask w%d pandas" % n, measured([py, "-c", DASK, path, str(n), "whole"]))
+        for n in counts[1:]:
+            for mode in ("memory", "spill"):
+                add("dask2 w%d %s" % (n, mode), measured([py, "-c", DASK, path, str(n), mode]))
     exe = build_c_floor()
     if exe:
         add("c_floor", measured([exe, path, "flows", "mmap"]))
@@ -251,7 +266,7 @@ def main() -> int:
             "%.2f" % r["cpu"] if "cpu" in r else "-", "%.2f" % (r["cpu"] / base["cpu"]) if bound else "-",
             "%.3f" % (r["cpu"] / n) if "cpu" in r else "-",
             "%.2fx" % bound if bound else "-", "%.2f" % (bound / n) if bound else "-",
-            "%.1f" % (r["faults"] / 1e3) if "faults" in r else "-", r.get("rss_mb", 0),
+            "%.1f" % (r["faults"] / 1e3) if "faults" in r else "-", r.get("run_rss_mb", r.get("rss_mb", 0)),
             " ".join("%.0f" % (p / 1e6) for p in r.get("worker_peaks", [])),
             "  skips %d" % r["skips"] if r.get("skips") else "",
             "" if r.get("merged", True) or n == 1 else "  (fell back to one engine)"))

@@ -14,6 +14,12 @@
   Local files are walked once, in two stages: one task per record-aligned byte range of
   about 64 MiB keys its records into 32-byte entries, then each shard reads from the files
   only the records it keeps (and those the key pass declines), the others moving its clock.
+  The entries go to spill files (32 bytes a record of the input) in a new ``fastpkt-spill-*``
+  directory under ``spill_dir`` (default: Dask's temporary-directory, else the system's), read
+  by each shard through a 1 MiB window a file and removed when the graph finishes or a task
+  fails; on a cluster, ``spill_dir`` must be a directory every worker sees: when one does not
+  (asked at run time), or with ``spill_dir=False``, the entries travel in memory, every shard
+  holding them all while they fit in a quarter of its ``max_memory``.
   URLs, compressed files and filters keep one task per shard reading every byte of every
   file. A flow, stream, ClientHello or DNS transaction spanning files, ranges or
   partitions is whole in one partition; a small merge step gives every record the flow id
@@ -31,10 +37,13 @@ Needs ``pip install fastpkt[dask]`` (dask[dataframe], distributed, fsspec).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
-from typing import TYPE_CHECKING, Any, Sequence, cast
+import shutil
+import tempfile
+from typing import TYPE_CHECKING, Any, Literal, Sequence, Union, cast
 
 import numpy as np
 
@@ -48,6 +57,10 @@ if TYPE_CHECKING:
 __all__ = ["read_packets", "flows", "client_hellos", "http", "dns"]
 
 Paths = Any  # a path or URL, or a list of them
+
+#: Where the engines' first stage writes its entries: a directory (every worker must see it),
+#: None for Dask's temporary-directory or the system's, False to keep them in memory.
+SpillDir = Union[str, "os.PathLike[str]", Literal[False], None]
 
 
 def _paths(paths: Paths) -> list[str]:
@@ -231,10 +244,15 @@ _KINDS: dict[str, tuple[Any, str]] = {
 #: (docs/DESIGN.md, "Dask"), while the whole-file walk they save grows with every shard.
 TWO_STAGE_MIN_SHARDS = 8
 
-#: A shard is fed only while every file's entries (32 bytes a record) fit in this fraction
-#: of its max_memory (fastpkt.DEFAULT_MAX_MEMORY when not given: 8M records): they are held
-#: for the whole run, past it the shards read the files whole, as before.
+#: Entries held in memory (no spill directory every worker sees, ``spill_dir=False``, a spill
+#: file that could not be written, the walk after an inexact range) feed a shard only while
+#: they fit in this fraction of its max_memory (fastpkt.DEFAULT_MAX_MEMORY when not given: 8M
+#: records): the shard holds them for its whole run; past it the shards read the files whole.
+#: Spilled entries count against nothing: a shard reads them through a 1 MiB window a file.
 FEED_MEMORY_SHARE = 4
+
+#: Spill files live in a directory of this prefix made for each run of a graph (``_spill_open``).
+SPILL_PREFIX = "fastpkt-spill-"
 
 #: One record as the first stage of the engines' split walk gives it (fp_feed_entry,
 #: csrc/py/engine.h): its data's offset in the file, time, lengths, link type, FCS bytes and
@@ -265,29 +283,121 @@ def _walk(path: str, start: int, end: int, n: int, options: dict[str, Any]) -> t
     return np.frombuffer(entries, dtype=FEED_DTYPE), exact
 
 
+def _spill_root(spill_dir: str | None) -> str:
+    """Where a run's spill directory goes: spill_dir, else Dask's temporary-directory (where its
+    workers' local directories are), else the system's temporary directory."""
+    if spill_dir is not None:
+        return spill_dir
+    import dask
+
+    return cast("str | None", dask.config.get("temporary-directory", None)) or tempfile.gettempdir()
+
+
+def _seen_by_every_worker(run: str) -> bool:
+    """Whether every worker sees the directory made here. Off a distributed worker the tasks
+    share this machine (threads, processes, sync); on one, every worker of the cluster is
+    asked (``Client.run``): the test, not a guess from the path."""
+    try:
+        from distributed import get_client, get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return True
+    return all(get_client().run(_sees, run).values())
+
+
+def _sees(run: str) -> bool:
+    """On each worker (``Client.run``): whether it sees the run's spill directory."""
+    return os.path.isdir(run)
+
+
+def _spill_open(spill_dir: str | None) -> str | None:
+    """A new directory for one run's spill files (never an existing name: mkdtemp), or None
+    when it cannot be made or some worker does not see it: stage 1 then returns its entries
+    in memory, as before spilling."""
+    try:
+        run = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=_spill_root(spill_dir))
+    except OSError:
+        return None
+    try:
+        if _seen_by_every_worker(run):
+            return run
+    except Exception:  # a cluster that cannot be asked: in memory
+        pass
+    shutil.rmtree(run, ignore_errors=True)
+    return None
+
+
+def _spill_close(run: str | None) -> None:
+    """Remove a run's spill directory: when every shard is done, or when a task of the run
+    fails (Dask runs no task after it, so nothing else would)."""
+    for _ in range(3 if run is not None else 0):  # again if a stage 1 task still running wrote into it
+        shutil.rmtree(cast(str, run), ignore_errors=True)
+        if not os.path.exists(cast(str, run)):
+            break
+
+
+#: Stage 1's result for one range: its entries (in memory, or the path of the spill file
+#: holding them) and whether they are the sequential read's.
+Walked = tuple["np.ndarray | str", bool]
+
+
+def _walk_spill(run: str | None, path: str, start: int, end: int, n: int, options: dict[str, Any]) -> Walked:
+    """Stage 1 of a run: ``_walk``'s entries written to a new file in the run's directory
+    (the shards read them from there as they go), or kept in memory without one or when the
+    file cannot be written (a full disk, the directory removed after another task failed).
+    A failure removes the run's directory: no shard will run to do it."""
+    try:
+        entries, exact = _walk(path, start, end, n, options)
+    except BaseException:
+        _spill_close(run)
+        raise
+    if run is None or not exact or not len(entries):  # an inexact range's entries are not fed
+        return entries, exact
+    spill = None
+    try:
+        fd, spill = tempfile.mkstemp(suffix=".entries", dir=run)
+        with os.fdopen(fd, "wb") as f:
+            f.write(entries.data)
+        return spill, exact
+    except OSError:
+        if spill is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(spill)
+        return entries, exact
+
+
 def _feed_bound(options: dict[str, Any]) -> int:
     from . import DEFAULT_MAX_MEMORY
 
     return int(options.get("max_memory") or DEFAULT_MAX_MEMORY) // FEED_MEMORY_SHARE
 
 
-def _file_entries(path: str, bounds: list[int], parts: list[tuple[np.ndarray, bool]], n: int,
-                  options: dict[str, Any]) -> tuple[np.ndarray, bool]:
-    """A file's entries as the sequential read has them: its ranges' entries while each range
-    proved exact; from the first that did not (a cut inside a record that imitates record
-    headers, an interface declared), the rest of the file walked from that range's start (a
-    true record: the ranges before ended exactly on their cuts). False when that walk fails
-    too (an error) or the entries pass the feed's bound: the shards then read the files whole,
-    which gives one engine's error."""
+def _file_entries(path: str, bounds: list[int], parts: list[Walked], n: int,
+                  options: dict[str, Any]) -> tuple[tuple[np.ndarray | str, ...], bool]:
+    """A file's entries as the sequential read has them, as pieces for ``_feed`` (arrays, and
+    spill files read as the shard reaches them): its ranges' entries while each range proved
+    exact; from the first that did not (a cut inside a record that imitates record headers,
+    an interface declared), the rest of the file walked from that range's start (a true
+    record: the ranges before ended exactly on their cuts), in memory. False when that walk
+    fails too (an error), a spill file is not there (a worker that does not see the spill
+    directory) or the entries in memory pass the feed's bound: the shards then read the files
+    whole, which gives one engine's error."""
     k = next((k for k, (_, exact) in enumerate(parts) if not exact), len(parts))
     kept = [e for e, _ in parts[:k]]
     ok = True
     if k < len(parts):
         rest, ok = _walk(path, bounds[k], bounds[-1], n, options)
         kept.append(rest)
-    if not ok or sum(e.nbytes for e in kept) > _feed_bound(options):
-        return np.empty(0, dtype=FEED_DTYPE), False
-    return np.concatenate(kept), True
+    ok = ok and all(os.path.isfile(e) for e in kept if isinstance(e, str))
+    if not ok or _held(kept) > _feed_bound(options):
+        return (), False
+    return tuple(kept), True
+
+
+def _held(pieces: Sequence[np.ndarray | str]) -> int:
+    """Bytes of entries held in memory (spill files hold theirs on disk)."""
+    return sum(e.nbytes for e in pieces if not isinstance(e, str))
 
 
 def _frame(kind: str, eng: Any) -> pandas.DataFrame:
@@ -299,28 +409,43 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
 
 
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
-           options: dict[str, Any], walks: list[tuple[str, list[int], list[tuple[np.ndarray, bool]]]] | None = None
-           ) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
+           options: dict[str, Any], walks: list[tuple[str, list[int], list[Walked]]] | None = None,
+           run: str | None = None) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
     """Shard i of n over every path: its records, its creation positions, per record the
     local id and creation position (for the single-engine ids), and its reversal risks (a
     packet out of time order may have made its expiries differ from one engine's). walks:
     per path, (local path, cut points, stage 1's result for each range): the shard is fed
     every file's entries (stage 2, ``_file_entries``: joined here, so that each shard fetches
-    only the ranges walked elsewhere) when they are the sequential read's and within their
-    bound, else it reads every path whole."""
-    engine, _ = _KINDS[kind]
-    opts = dict(options)
-    readers = _engine_readers(paths, storage_options, opts)
-    eng = engine(readers, _shard=(i, n), **opts)
-    files = [_file_entries(p, b, ranges, n, options) for p, b, ranges in walks or ()]
-    if walks is not None and all(ok for _, ok in files) and sum(e.nbytes for e, _ in files) <= _feed_bound(options):
-        eng._feed(tuple(e for e, _ in files))
-    eng.flush() if kind == "flows" else eng._finish()
-    creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
-    return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
+    only the ranges walked elsewhere) when they are the sequential read's and the ones in
+    memory within their bound, else it reads every path whole. run: the spill directory of
+    stage 1's files, removed when this shard fails."""
+    try:
+        engine, _ = _KINDS[kind]
+        opts = dict(options)
+        readers = _engine_readers(paths, storage_options, opts)
+        eng = engine(readers, _shard=(i, n), **opts)
+        files = [_file_entries(p, b, ranges, n, options) for p, b, ranges in walks or ()]
+        if walks is not None and all(ok for _, ok in files) and \
+                sum(_held(e) for e, _ in files) <= _feed_bound(options):
+            _fed(eng, tuple(e for e, _ in files))
+        eng.flush() if kind == "flows" else eng._finish()
+        creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
+        return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
+    except BaseException:
+        _spill_close(run)
+        raise
 
 
-def _creations(parts: Sequence[np.ndarray], risks: Sequence[int]) -> tuple[list[np.ndarray], bool]:
+def _fed(eng: Any, files: tuple[tuple[np.ndarray | str, ...], ...]) -> None:
+    """Stage 2: the shard takes its records from each file's entries (in memory, or spill
+    files read through a window as it reaches them), not from reading the files."""
+    eng._feed(files)
+
+
+def _creations(parts: Sequence[np.ndarray], risks: Sequence[int], run: str | None = None
+               ) -> tuple[list[np.ndarray], bool]:
+    """Every shard's creations (after every shard ran: the run's spill files are removed)."""
+    _spill_close(run)
     return list(parts), any(risks)
 
 
@@ -348,7 +473,7 @@ def _renumber(part: tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, 
 
 
 def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_options: dict[str, Any] | None,
-                  options: dict[str, Any]) -> dd.DataFrame:
+                  options: dict[str, Any], spill_dir: SpillDir = None) -> dd.DataFrame:
     from .parallel import usable_cores
 
     dask_df, delayed = _untyped("dask.dataframe"), _untyped("dask.delayed").delayed
@@ -364,16 +489,23 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
     else:
         column = _KINDS[kind][1]
         walks: Any = None
+        run: Any = None
         if n >= TWO_STAGE_MIN_SHARDS and all(_is_local(p) for p in paths) and options.get("filter") is None and \
                 options.get("display_filter") is None:
             local = [p[len("file://"):] if p.startswith("file://") else p for p in paths]
+            # one directory per run of the graph (a key of its own: graphs computed together
+            # never share one, and each compute makes its own)
+            if spill_dir is not False:
+                run = delayed(_spill_open, pure=False)(None if spill_dir is None else os.fspath(spill_dir))
             walks = []
             for p in local:
                 b = _ranges(p)
-                ranges = [delayed(_walk, pure=True)(p, b[k], b[k + 1], n, options) for k in range(len(b) - 1)]
+                ranges = [delayed(_walk_spill, pure=True)(run, p, b[k], b[k + 1], n, options)
+                          for k in range(len(b) - 1)]
                 walks.append((p, b, ranges))
-        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options, walks) for i in range(n)]
-        gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts])
+        parts = [delayed(_shard, pure=True)(kind, paths, i, n, storage_options, options, walks, run)
+                 for i in range(n)]
+        gathered = delayed(_creations)([p[1] for p in parts], [p[4] for p in parts], run)
         frames = [delayed(_renumber)(p, gathered, column, i, kind, paths, storage_options, options)
                   for i, p in enumerate(parts)]
     with _our_dtypes():
@@ -416,32 +548,33 @@ def _meta(kind: str) -> pandas.DataFrame:
 
 
 def flows(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
-          **flow_options: Any) -> dd.DataFrame:
+          spill_dir: SpillDir = None, **flow_options: Any) -> dd.DataFrame:
     """``fastpkt.flows(paths).to_pandas()`` as a Dask DataFrame of ``npartitions`` shards
     (default: the usable cores). flow_options: those of ``fastpkt.flows`` (filter,
-    display_filter, idle_timeout, tls, ...; max_memory and max_flows apply per partition)."""
-    return _engine_frame("flows", paths, npartitions, storage_options, flow_options)
+    display_filter, idle_timeout, tls, ...; max_memory and max_flows apply per partition).
+    spill_dir: where the two stages' entries are spilled (see the module's docstring)."""
+    return _engine_frame("flows", paths, npartitions, storage_options, flow_options, spill_dir)
 
 
 def client_hellos(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
-                  **options: Any) -> dd.DataFrame:
+                  spill_dir: SpillDir = None, **options: Any) -> dd.DataFrame:
     """``fastpkt.client_hellos(paths).to_pandas()`` as a Dask DataFrame of shards."""
-    return _engine_frame("client_hellos", paths, npartitions, storage_options, options)
+    return _engine_frame("client_hellos", paths, npartitions, storage_options, options, spill_dir)
 
 
 def http(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
-         **stream_options: Any) -> dd.DataFrame:
+         spill_dir: SpillDir = None, **stream_options: Any) -> dd.DataFrame:
     """``fastpkt.http(paths).to_pandas()`` (one row per request with its response) as a Dask
     DataFrame of shards of the stream engine."""
-    return _engine_frame("http", paths, npartitions, storage_options, stream_options)
+    return _engine_frame("http", paths, npartitions, storage_options, stream_options, spill_dir)
 
 
 
 def dns(paths: Paths, *, npartitions: int | None = None, storage_options: dict[str, Any] | None = None,
-        **dns_options: Any) -> dd.DataFrame:
+        spill_dir: SpillDir = None, **dns_options: Any) -> dd.DataFrame:
     """``fastpkt.dns(paths).to_pandas()`` (one row per DNS transaction) as a Dask DataFrame of
     shards: a connection's queries and responses are paired in one partition, and ``flow_id``
     is one engine's. dns_options: ``timeout``, ``idle_timeout``, ``max_flows``, ``max_memory``
     (per partition), ``on_memory_error``, ``filter`` (BPF), ``display_filter``, ``defragment``,
     ``decapsulate``."""
-    return _engine_frame("dns", paths, npartitions, storage_options, dns_options)
+    return _engine_frame("dns", paths, npartitions, storage_options, dns_options, spill_dir)

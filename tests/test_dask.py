@@ -20,9 +20,20 @@ from fastpkt.summary import capture_info
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 fsspec = pytest.importorskip("fsspec")
+import dask  # noqa: E402
 import fastpkt.dask as fpd  # noqa: E402
 
 GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_pcap.py"
+
+
+@pytest.fixture(autouse=True)
+def spill_root(tmp_path_factory):
+    """Stage 1's spill files go under a directory of the test's (Dask's temporary-directory),
+    and every run removed its own."""
+    d = tmp_path_factory.mktemp("spill")
+    with dask.config.set({"temporary-directory": str(d)}):
+        yield d
+    assert list(d.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
@@ -356,7 +367,8 @@ def stage_one(path: str, n: int) -> list[tuple]:
 def fed(path: str, n: int) -> tuple:
     """What a shard is fed from a file: (every record's entry, whether they are the sequential
     read's), from its ranges' entries and the rest of the file walked after an inexact one."""
-    return fpd._file_entries(path, fpd._ranges(path), stage_one(path, n), n, {})
+    pieces, ok = fpd._file_entries(path, fpd._ranges(path), stage_one(path, n), n, {})
+    return np.concatenate(pieces) if pieces else np.empty(0, dtype=fpd.FEED_DTYPE), ok
 
 
 @pytest.mark.parametrize("path", fixtures_all(), ids=lambda p: p.name)
@@ -503,10 +515,12 @@ def test_fed_entries_checked():
 
 
 def test_entries_past_their_bound_read_whole_files(monkeypatch, captures):
-    """A shard holds every file's entries for its whole run: past its share of max_memory
-    they are not made and the shards read the files whole, with the same rows."""
+    """Entries in memory (no spill directory: test_dask_spill) are held by a shard for its
+    whole run: past their share of max_memory they are not fed and the shards read the files
+    whole, with the same rows."""
     ranged(monkeypatch, 64 << 10)
     assert fed(captures[0], 2)[1]
+    monkeypatch.setattr(fpd, "_spill_open", lambda spill_dir: None)
     monkeypatch.setattr(fpd, "FEED_MEMORY_SHARE", 1 << 40)
     assert not fed(captures[0], 2)[1]
     same_as_one_engine(captures, partitions=(2,), kinds=ENGINES[:1])

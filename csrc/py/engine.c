@@ -13,13 +13,16 @@
 #include "pyfp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../flow/flow.h"
 #include "engine.h"
@@ -81,9 +84,7 @@ typedef struct {
     int split_waited;         /* a live shard published before waiting in the split walk */
     uint64_t split_wait_publishes; /* ... how many times */
     uint64_t live_room_waits; /* a live shard: times it waited for the consumer to take its records */
-    Py_buffer *feed;          /* _feed(): per Reader, its records' entries (fp_feed_entry), or NULL */
-    size_t *feed_at;          /* ... the next entry of each */
-    uint64_t *feed_released;  /* ... the pages before this offset of its file were given back */
+    struct feed_src *feed;    /* _feed(): per Reader, its records' entries, or NULL */
     fp_live *live;            /* a live merge: the merged engine's, or the shard's */
     int live_kind;            /* the merged engine of a live merge: what it hands out (LIVE_*) */
     const char *live_stop;    /* a live shard: why it stopped before the end (the merge falls back) */
@@ -355,18 +356,103 @@ static int next_merged(fp_flows_obj *fl, const fp_record **rec, fp_reader_obj **
 /* A fed shard prefetches the record of the entry this many ahead when it will dissect it. */
 #define FEED_PREFETCH_ENTRIES 8
 
+/* A fed Reader's entries are pieces in file order: buffers in memory, or spill files stage 1
+ * wrote, read through a window of this many entries (1 MiB) so that a shard holds a window of
+ * each file's entries, not the capture's (a mapping of a spill file cut under it would SIGBUS). */
+#define FEED_WINDOW 32768
+
+typedef struct {
+    Py_buffer view; /* a buffer's entries (view.obj NULL for a file) */
+    char *path;     /* a spill file, or NULL */
+} feed_piece;
+
+struct feed_src {
+    feed_piece *pieces;
+    size_t npieces, piece;  /* the pieces and the next one to open */
+    const fp_feed_entry *e; /* the entries at hand: a buffer's, or the window read from a file */
+    size_t n, at;           /* how many, and the next one */
+    int fd;                 /* the spill file being read, or -1 */
+    uint64_t file_at, file_len;
+    fp_feed_entry *window;  /* FEED_WINDOW entries when a piece is a file */
+    uint64_t released;      /* the pages before this offset of the capture were given back */
+};
+
+static int feed_fail(fp_error *err, fp_errkind kind, const char *path, uint64_t at, const char *why)
+{
+    memset(err, 0, sizeof *err);
+    err->kind = kind;
+    err->sys_errno = kind == FP_ERR_IO ? errno : 0;
+    if (path) /* at: in the spill file, not the capture */ snprintf(err->message, sizeof err->message, "fed shard: spill file %s at byte %llu: %s", path,
+                       (unsigned long long)at, why);
+    else snprintf(err->message, sizeof err->message, "fed shard: %s", why);
+    return -1;
+}
+
+/* The next entry of a fed Reader (GIL released): 1 with *out, 0 at its end, -1 with *err (a
+ * spill file missing, unreadable, cut or not of whole entries). */
+static int feed_head(struct feed_src *f, const fp_feed_entry **out, fp_error *err)
+{
+    while (f->at >= f->n) {
+        const char *path = f->piece ? f->pieces[f->piece - 1].path : NULL;
+        if (f->fd >= 0 && f->file_at < f->file_len) {
+            uint64_t want = f->file_len - f->file_at;
+            if (want > FEED_WINDOW * sizeof *f->window) want = FEED_WINDOW * sizeof *f->window;
+            size_t got = 0;
+            while (got < want) {
+                ssize_t k = pread(f->fd, (char *)f->window + got, (size_t)(want - got), (off_t)(f->file_at + got));
+                if (k < 0 && errno == EINTR) continue;
+                if (k <= 0)
+                    return feed_fail(err, k < 0 ? FP_ERR_IO : FP_ERR_TRUNCATED, path, f->file_at + got,
+                                     k < 0 ? strerror(errno) : "cut while it was read");
+                got += (size_t)k;
+            }
+            f->file_at += want;
+            f->e = f->window;
+            f->n = (size_t)want / sizeof *f->window;
+            f->at = 0;
+            continue;
+        }
+        if (f->fd >= 0) {
+            close(f->fd);
+            f->fd = -1;
+        }
+        if (f->piece == f->npieces) return 0;
+        feed_piece *p = &f->pieces[f->piece++];
+        f->n = f->at = 0;
+        if (p->path == NULL) {
+            f->e = p->view.buf;
+            f->n = (size_t)p->view.len / sizeof *f->e;
+            continue;
+        }
+        struct stat st;
+        f->fd = open(p->path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0) return feed_fail(err, FP_ERR_IO, p->path, 0, strerror(errno));
+        if (fstat(f->fd, &st) < 0) return feed_fail(err, FP_ERR_IO, p->path, 0, strerror(errno));
+        if (st.st_size < 0 || (uint64_t)st.st_size % sizeof *f->e)
+            return feed_fail(err, FP_ERR_FORMAT, p->path, 0, "not of whole 32-byte entries");
+        f->file_at = 0;
+        f->file_len = (uint64_t)st.st_size;
+    }
+    *out = &f->e[f->at];
+    return 1;
+}
+
 /* The next record of a fed shard: the entries of its Readers merged by time as next_merged
  * merges the records (ties to the first Reader), its bytes in that Reader's mapping. 1 with
  * the record in fl->pending[*which] and the key pass's shard, 0 at the end, -1 with *err (an
- * entry outside its file, a file truncated or a Reader closed under us). */
+ * entry outside its file, a file truncated, a spill file unreadable or a Reader closed under us). */
 static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *err)
 {
     Py_ssize_t best = -1;
     const fp_feed_entry *e = NULL;
     for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
-        if (fl->feed_at[i] >= (size_t)fl->feed[i].len / sizeof *e) continue;
-        const fp_feed_entry *x = (const fp_feed_entry *)fl->feed[i].buf + fl->feed_at[i];
-        if (best < 0 || x->ts_ns < e->ts_ns) {
+        const fp_feed_entry *x = NULL;
+        int h = feed_head(&fl->feed[i], &x, err);
+        if (h < 0) {
+            *which = i;
+            return -1;
+        }
+        if (h && (best < 0 || x->ts_ns < e->ts_ns)) {
             best = i;
             e = x;
         }
@@ -386,15 +472,13 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
                         e->shard >= (int)fl->shards))
         why = "an entry outside its file or shards";
     if (why) {
-        memset(err, 0, sizeof *err);
-        err->kind = truncated ? FP_ERR_TRUNCATED : FP_ERR_FORMAT; /* as a Reader's */
-        snprintf(err->message, sizeof err->message, "fed shard: %s", why);
         *which = best < 0 ? 0 : best;
-        return -1;
+        return feed_fail(err, truncated ? FP_ERR_TRUNCATED : FP_ERR_FORMAT, NULL, 0, why); /* as a Reader's */
     }
-    size_t ahead = fl->feed_at[best]++ + FEED_PREFETCH_ENTRIES;
-    if (ahead < (size_t)fl->feed[best].len / sizeof *e) { /* as the split walk's shards: a record it will dissect */
-        const fp_feed_entry *a = (const fp_feed_entry *)fl->feed[best].buf + ahead;
+    struct feed_src *f = &fl->feed[best];
+    size_t ahead = f->at++ + FEED_PREFETCH_ENTRIES;
+    if (ahead < f->n) { /* as the split walk's shards: a record it will dissect */
+        const fp_feed_entry *a = f->e + ahead;
         if ((a->shard < 0 || (uint32_t)a->shard == fl->shard) && a->offset < len) {
             __builtin_prefetch(map + a->offset);
             __builtin_prefetch(map + a->offset + (a->offset + 64 < len ? 64 : 0));
@@ -412,15 +496,11 @@ static int feed_next(fp_flows_obj *fl, Py_ssize_t *which, int *shard, fp_error *
     *shard = e->shard;
     *which = best;
     uint64_t to = e->offset & ~(uint64_t)4095; /* the record's own page stays */
-    if (to >= fl->feed_released[best] + FEED_RELEASE_STEP) {
-        fp_source_release_pages(r->src, map + fl->feed_released[best], map + to);
-        fl->feed_released[best] = to;
+    if (to >= f->released + FEED_RELEASE_STEP) {
+        fp_source_release_pages(r->src, map + f->released, map + to);
+        f->released = to;
         if (fp_source_lost(r->src)) { /* the pages read since may have read as zeros */
-            memset(err, 0, sizeof *err);
-            err->kind = FP_ERR_TRUNCATED;
-            snprintf(err->message, sizeof err->message, "fed shard: %s", TRUNCATED_WHILE_READ);
-            *which = best;
-            return -1;
+            return feed_fail(err, FP_ERR_TRUNCATED, NULL, 0, TRUNCATED_WHILE_READ);
         }
     }
     return 1;
@@ -2006,19 +2086,52 @@ static PyObject *engine_walk_entries(PyObject *cls, PyObject *args)
 
 static void feed_free(fp_flows_obj *fl)
 {
-    for (Py_ssize_t i = 0; fl->feed && i < fl->nreaders; i++) PyBuffer_Release(&fl->feed[i]);
+    for (Py_ssize_t i = 0; fl->feed && i < fl->nreaders; i++) {
+        struct feed_src *f = &fl->feed[i];
+        for (size_t k = 0; k < f->npieces; k++) {
+            PyBuffer_Release(&f->pieces[k].view);
+            PyMem_Free(f->pieces[k].path);
+        }
+        if (f->fd >= 0) close(f->fd);
+        PyMem_Free(f->pieces);
+        PyMem_Free(f->window);
+    }
     PyMem_Free(fl->feed);
-    PyMem_Free(fl->feed_at);
-    PyMem_Free(fl->feed_released);
     fl->feed = NULL;
-    fl->feed_at = fl->feed_released = NULL;
+}
+
+/* One piece of a fed Reader's entries: a bytes-like of entries, or a spill file's path. */
+static int feed_piece_set(struct feed_src *f, PyObject *o)
+{
+    feed_piece *p = &f->pieces[f->npieces];
+    if (PyUnicode_Check(o)) {
+        PyObject *b = NULL;
+        if (!PyUnicode_FSConverter(o, &b)) return -1;
+        p->path = PyMem_Malloc((size_t)PyBytes_GET_SIZE(b) + 1);
+        if (p->path) memcpy(p->path, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b) + 1);
+        Py_DECREF(b);
+        if (p->path == NULL) return PyErr_NoMemory(), -1;
+        f->npieces++;
+        if (f->window == NULL && (f->window = PyMem_Malloc(FEED_WINDOW * sizeof *f->window)) == NULL)
+            return PyErr_NoMemory(), -1;
+        return 0;
+    }
+    if (PyObject_GetBuffer(o, &p->view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    f->npieces++; /* released by feed_free from here */
+    if (p->view.len % (Py_ssize_t)sizeof(fp_feed_entry)) {
+        PyErr_SetString(PyExc_ValueError, "_feed: entries of 32 bytes each");
+        return -1;
+    }
+    return 0;
 }
 
 /* _feed(entries): the second stage. A shard not read yet takes its records from the entries
- * of each of its Readers' files (bytes-like, fp_feed_entry, every record of the file in file
- * order, as _walk_entries gives them range by range), merged by time as its Readers would be,
- * instead of reading the files: the records it keeps and those the key pass declined are read
- * from the Readers' mappings, the others only move its clock and counters. */
+ * of each of its Readers' files (fp_feed_entry, every record of the file in file order, as
+ * _walk_entries gives them range by range: per Reader a bytes-like, or a tuple of pieces,
+ * each a bytes-like or the path of a spill file read as the feed reaches it), merged by time
+ * as its Readers would be, instead of reading the files: the records it keeps and those the
+ * key pass declined are read from the Readers' mappings, the others only move its clock and
+ * counters. */
 static PyObject *engine_feed(PyObject *self, PyObject *arg)
 {
     fp_flows_obj *fl = FL(self);
@@ -2040,18 +2153,21 @@ static PyObject *engine_feed(PyObject *self, PyObject *arg)
         }
     }
     fl->feed = PyMem_Calloc((size_t)fl->nreaders, sizeof *fl->feed);
-    fl->feed_at = PyMem_Calloc((size_t)fl->nreaders, sizeof *fl->feed_at);
-    fl->feed_released = PyMem_Calloc((size_t)fl->nreaders, sizeof *fl->feed_released);
-    if (!fl->feed || !fl->feed_at || !fl->feed_released) {
-        feed_free(fl);
-        return PyErr_NoMemory();
-    }
-    for (Py_ssize_t i = 0; i < fl->nreaders; i++) { /* a view never filled releases as a no-op */
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(arg, i), &fl->feed[i], PyBUF_C_CONTIGUOUS) < 0 ||
-            fl->feed[i].len % (Py_ssize_t)sizeof(fp_feed_entry)) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "_feed: entries of 32 bytes each");
+    if (fl->feed == NULL) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) fl->feed[i].fd = -1;
+    for (Py_ssize_t i = 0; i < fl->nreaders; i++) {
+        struct feed_src *f = &fl->feed[i];
+        PyObject *o = PyTuple_GET_ITEM(arg, i);
+        Py_ssize_t k = PyTuple_Check(o) ? PyTuple_GET_SIZE(o) : 1;
+        if ((f->pieces = PyMem_Calloc((size_t)k ? (size_t)k : 1, sizeof *f->pieces)) == NULL) {
             feed_free(fl);
-            return NULL;
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t j = 0; j < k; j++) {
+            if (feed_piece_set(f, PyTuple_Check(o) ? PyTuple_GET_ITEM(o, j) : o) < 0) {
+                feed_free(fl);
+                return NULL;
+            }
         }
     }
     Py_RETURN_NONE;

@@ -1,0 +1,278 @@
+"""fastpkt.dask's engines in two stages with stage 1's entries spilled to files: on a
+dask.distributed LocalCluster the rows are one engine's (workers=1, which the other tests hold
+to tshark and Zeek) on every corpus capture and on gen_pcap captures in small ranges; the
+spill files exist while the shards run and are gone after, also after a task failed; a worker
+that does not see the spill directory turns the run back to entries in memory; and a shard
+fed entries far past the old quarter of max_memory holds a window of them, not all."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastpkt as fp
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402
+
+import fastpkt.dask as fpd  # noqa: E402
+from test_dask import (ENGINES, _generated, corpus_readable, engine_rows, ranged,  # noqa: E402
+                       same_as_one_engine)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture
+def spill(tmp_path):
+    """The spill root of this test (Dask's temporary-directory, the default one), empty after it."""
+    d = tmp_path / "spill"
+    d.mkdir()
+    with dask.config.set({"temporary-directory": str(d)}):
+        yield d
+    assert list(d.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def rotated(tmp_path_factory):
+    """A gen_pcap capture (TLS, HTTP, DNS, UDP) dealt round robin into three files."""
+    d = tmp_path_factory.mktemp("spill_gen")
+    pl = _generated(d, 9000, 41)
+    parts = []
+    for i in range(3):
+        p = d / ("part%d.pcap" % i)
+        fp.write(str(p), pl[i::3])
+        parts.append(str(p))
+    return parts
+
+
+def watch_feeds(monkeypatch) -> list:
+    """Record, per shard fed, its pieces and the spill directories there while it runs."""
+    seen: list = []
+    real = fpd._fed
+
+    def fed(eng, files):
+        runs = [p for p in Path(fpd._spill_root(None)).iterdir() if p.name.startswith(fpd.SPILL_PREFIX)]
+        seen.append(([piece for f in files for piece in f], {r: sorted(os.listdir(r)) for r in runs}))
+        real(eng, files)
+
+    monkeypatch.setattr(fpd, "_fed", fed)
+    return seen
+
+
+def test_spilled_on_cluster_are_one_engine(client, rotated, spill, monkeypatch):
+    """Rotated files in 64 KiB ranges, 2 and 3 shards: every shard is fed spill files only (the
+    files in one run directory in the spill root while it runs), the rows are one engine's for
+    flows, ClientHellos, HTTP and DNS, and nothing is left in the root after."""
+    ranged(monkeypatch, 64 << 10)
+    seen = watch_feeds(monkeypatch)
+    same_as_one_engine(rotated, kinds=ENGINES, scheduler=None)
+    assert len(seen) == 4 * (2 + 3)
+    for pieces, runs in seen:
+        assert pieces and all(isinstance(p, str) for p in pieces)
+        (run, files), = runs.items()
+        assert {os.path.basename(p) for p in pieces} <= set(files) and Path(pieces[0]).parent == run
+    ranges = sum(len(fpd._ranges(p)) - 1 for p in rotated)
+    assert len(seen[0][0]) == ranges
+
+
+def test_every_corpus_capture_spilled_on_cluster(client, spill, monkeypatch):
+    """Every readable corpus capture and fixture in about 20 ranges, 2 shards on the cluster,
+    spilled: flows and ClientHellos are one engine's."""
+    for path in corpus_readable():
+        ranged(monkeypatch, max(256, path.stat().st_size // 20))
+        same_as_one_engine([str(path)], partitions=(2,), kinds=ENGINES[:2], scheduler=None)
+
+
+def test_in_memory_when_asked_or_no_directory(client, rotated, spill, tmp_path, monkeypatch):
+    """spill_dir=False, or a spill directory that cannot be made: the entries stay in memory
+    (today's feed), the same rows; a spill_dir given is where the run's directory goes."""
+    ranged(monkeypatch, 64 << 10)
+    seen = watch_feeds(monkeypatch)
+    want = engine_rows("flows", "flow_id", fp.flows(rotated, workers=1).to_pandas())
+    for where in (False, tmp_path / "missing" / "dir"):
+        got = fpd.flows(rotated, npartitions=2, spill_dir=where).compute()
+        assert engine_rows("flows", "flow_id", got).equals(want)
+    assert len(seen) == 4 and all(isinstance(p, np.ndarray) for pieces, _ in seen for p in pieces)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's file")
+    seen.clear()
+    got = fpd.flows(rotated, npartitions=2, spill_dir=mine).compute()
+    assert engine_rows("flows", "flow_id", got).equals(want)
+    assert all(Path(p).parent.parent == mine for pieces, _ in seen for p in pieces)
+    assert sorted(os.listdir(mine)) == ["notes.txt"] and (mine / "notes.txt").read_text() == "a user's file"
+
+
+def test_a_worker_not_seeing_the_directory(client, rotated, spill, monkeypatch):
+    """One worker of the cluster does not see the run's directory (asked with Client.run): the
+    run keeps its entries in memory, removes the directory, and gives one engine's rows."""
+    ranged(monkeypatch, 64 << 10)
+    seen = watch_feeds(monkeypatch)
+    first = sorted(client.scheduler_info()["workers"])[0]
+
+    def sees(run, dask_worker=None):
+        return dask_worker.address != first and os.path.isdir(run)
+
+    monkeypatch.setattr(fpd, "_sees", sees)
+    want = engine_rows("flows", "flow_id", fp.flows(rotated, workers=1).to_pandas())
+    got = fpd.flows(rotated, npartitions=2).compute()
+    assert engine_rows("flows", "flow_id", got).equals(want)
+    assert len(seen) == 2 and all(isinstance(p, np.ndarray) for pieces, _ in seen for p in pieces)
+
+
+def test_spill_files_removed_when_a_task_fails(client, rotated, spill, monkeypatch):
+    """A shard failing after it was fed, and a stage 1 task failing: the error reaches the
+    caller and the run's directory is gone (the spill fixture checks the root is empty)."""
+    ranged(monkeypatch, 64 << 10)
+    seen = watch_feeds(monkeypatch)
+
+    def frame(kind, eng):
+        raise RuntimeError("shard failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(fpd, "_frame", frame)
+        with pytest.raises(RuntimeError, match="shard failed"):
+            fpd.flows(rotated, npartitions=2).compute()
+    assert seen and all(isinstance(p, str) for p in seen[0][0])
+    real = fpd._walk
+
+    def walk(path, start, *args):
+        if start > 0:
+            raise RuntimeError("walk failed")
+        return real(path, start, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(fpd, "_walk", walk)
+        with pytest.raises(RuntimeError, match="walk failed"):
+            fpd.flows(rotated, npartitions=2).compute()
+    idle(client)
+
+
+def idle(client) -> None:
+    """Wait for the tasks still running after a compute raised (they may write spill files)."""
+    import time
+
+    for _ in range(600):
+        if not any(client.processing().values()):
+            return
+        time.sleep(0.1)
+
+
+def test_spill_file_missing_or_cut_under_a_shard(tmp_path):
+    """A spill file removed before a shard reaches it, or cut inside an entry: an error naming
+    the file, never a crash or a wrong row. Entries whole in a file, in memory or in pieces
+    feed the same rows."""
+    _generated(tmp_path, 3000, 43)
+    path = str(tmp_path / "g.pcap")
+    b = fpd._ranges(path)
+    entries = np.concatenate([fpd._walk(path, b[k], b[k + 1], 2, {})[0] for k in range(len(b) - 1)])
+    spill = tmp_path / "e.entries"
+    for cut, err in ((None, "No such file"), (33, "whole 32-byte entries")):
+        if cut is None:
+            spill.unlink(missing_ok=True)
+        else:
+            spill.write_bytes(entries.tobytes()[:cut])
+        fl = fp.Flows([fp.Reader(path)], _shard=(0, 2))
+        fl._feed(((str(spill),),))
+        with pytest.raises(OSError if cut is None else fp.Error, match="spill file .*e.entries.*" + err):
+            fl.to_pandas()
+    spill.write_bytes(entries.tobytes())  # whole: the rows of the entries in memory
+    rest = tmp_path / "rest.entries"
+    rest.write_bytes(entries[100:].tobytes())
+    rows = []
+    for piece in ((str(spill),), (entries,), (entries[:100], str(rest))):
+        fl = fp.Flows([fp.Reader(path)], _shard=(0, 2))
+        fl._feed((piece,))
+        rows.append(fl.to_pandas())
+    assert rows[0].equals(rows[1]) and rows[0].equals(rows[2]) and len(rows[0])
+
+
+def tiny_pcap(path: Path, n: int) -> None:
+    """n 60-byte Ethernet/IPv4/UDP frames 1 ms apart from 200 sources and 64 ports to one DNS
+    server: 76 bytes a record, so its 32-byte entries are 42% of the file."""
+    rec = np.dtype([("sec", "<u4"), ("usec", "<u4"), ("incl", "<u4"), ("orig", "<u4"), ("frame", "u1", 60)])
+    a = np.zeros(n, dtype=rec)
+    t = np.arange(n, dtype=np.uint64) * 1000
+    a["sec"], a["usec"] = 1_700_000_000 + t // 1_000_000, t % 1_000_000
+    a["incl"] = a["orig"] = 60
+    head = bytes.fromhex("020000000002" "020000000001" "0800" "4500002e00004000401100000a0000010a000002")
+    a["frame"] = np.frombuffer(head + struct.pack(">HHHH", 0, 53, 26, 0) + bytes(18), dtype=np.uint8)
+    a["frame"][:, 34:36] = (1024 + np.arange(n) % 64).astype(">u2").view(np.uint8).reshape(n, 2)
+    a["frame"][:, 29] = 1 + np.arange(n) % 200
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        a.tofile(f)
+
+
+_STAGE_ONE = r"""
+import pickle, sys
+import fastpkt.dask as fpd
+path, run, out = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+b = fpd._ranges(path)
+parts = [fpd._walk_spill(run, path, b[k], b[k + 1], 2, {"max_memory": 16 << 20}) for k in range(len(b) - 1)]
+pickle.dump((b, parts), open(out, "wb"))
+"""
+
+# a shard task as a worker runs it: its dependencies (stage 1's results) arrive, then it runs
+_SHARD = r"""
+import json, pickle, sys
+import numpy as np, pandas, distributed
+import fastpkt.dask as fpd
+def kb(name):
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(name + ":"))
+path, deps, lift = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+if lift:
+    fpd._feed_bound = lambda options: 1 << 40
+fed = []
+real = fpd._fed
+fpd._fed = lambda eng, files: (fed.append(1), real(eng, files))[1]
+base = kb("VmRSS")
+b, parts = pickle.load(open(deps, "rb"))
+df = fpd._shard("flows", [path], 0, 2, None, {"max_memory": 16 << 20}, [(path, b, parts)])[0]
+print(json.dumps({"fed": bool(fed), "rows": len(df), "growth": (kb("VmHWM") - base) * 1024}))
+"""
+
+
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="RSS is not a memory measure under ASan (quarantine, shadow), and the child runs without its LD_PRELOAD")
+def test_entries_past_the_old_bound_fed_in_bounded_memory(tmp_path):
+    """2M records of 76 bytes (152 MB): 64 MB of entries, 16x the quarter of max_memory=16 MiB
+    past which the shards read the whole file before. Spilled, the shard is fed and its RSS
+    grows by less than 24 MiB: a 1 MiB window of entries, capture pages given back every
+    8 MiB, its flows; with the entries in memory (the bound lifted) it grows by all 64 MB.
+    The same rows either way."""
+    path = tmp_path / "tiny.pcap"
+    tiny_pcap(path, 2_000_000)
+    run = fpd._spill_open(str(tmp_path))
+    assert run is not None
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = {}
+    for name, r, lift in (("spilled", run, "0"), ("memory", "", "1")):
+        deps = tmp_path / (name + ".pkl")
+        subprocess.run([sys.executable, "-c", _STAGE_ONE, str(path), r, str(deps)], check=True, env=env, cwd=ROOT,
+                       timeout=600)
+        res = subprocess.run([sys.executable, "-c", _SHARD, str(path), str(deps), lift], check=True, env=env,
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+        out[name] = json.loads(res.stdout)
+    fpd._spill_close(run)
+    entries = 2_000_000 * 32
+    assert entries > (16 << 20) // fpd.FEED_MEMORY_SHARE * 8
+    assert out["spilled"]["fed"] and out["memory"]["fed"], out
+    assert out["spilled"]["growth"] < 24 << 20, out
+    assert out["memory"]["growth"] > entries, out
+    assert out["spilled"]["rows"] == out["memory"]["rows"] > 0
