@@ -293,3 +293,24 @@ def test_pcapng_with_interfaces_declared_mid_file(tmp_path):
         assert len(one) == 50
         two = fp.flows(str(path), workers=2)
         assert two.to_pandas().equals(one) and two.stats["key_pass_skips"] > 0
+
+
+@pytest.mark.parametrize("shards", [2, 3, 4])
+def test_port_sweep_between_one_address_pair_spreads_over_shards(tmp_path, shards):
+    """A client opening many connections to one server (or a scanner sweeping its ports) is
+    one address pair: the ports alone must spread its flows, or one worker does all the work."""
+    pytest.importorskip("scapy.all")
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    E = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    sweep = [E / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1024 + i, dport=53) / b"q" for i in range(64)]
+    path = write(tmp_path / "sweep.pcap", sweep)
+    per_shard = []
+    for i in range(shards):
+        fl = fp.Flows([fp.Reader(path)], _shard=(i, shards))
+        per_shard.append(len(fl.to_pandas()))
+    assert sum(per_shard) == 64
+    even = 64 / shards
+    assert all(even / 2 <= n <= even * 1.5 for n in per_shard), per_shard
+    check_all(path, workers=(shards,))

@@ -195,8 +195,11 @@ uint64_t fp_flow_key_hash(const fp_flow_key *k);
 static inline uint32_t fp_flow_endpoints_shard(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1, uint32_t ports,
                                                uint32_t shards)
 {
-    uint64_t h = (a0 + b0) * 0x9E3779B97F4A7C15ull ^ (a1 + b1) * 0xC2B2AE3D27D4EB4Full ^ ports;
-    h ^= h >> 31;
+    /* ports get a multiply of their own: XORed in raw, a port sweep between one address pair
+     * (sources 1024..1087 to one server) changed only low bits and landed on one shard */
+    uint64_t h = (a0 + b0) * 0x9E3779B97F4A7C15ull ^ (a1 + b1) * 0xC2B2AE3D27D4EB4Full ^
+                 (uint64_t)ports * 0x165667B19E3779F9ull;
+    h ^= h >> 32;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return (uint32_t)(((h >> 40) * shards) >> 24);
