@@ -860,6 +860,30 @@ static inline __attribute__((always_inline)) void last_level(fp_stats *st, const
         count_upper(st, data + inner_at, &inner, ts, frame_len, 1);
 }
 
+#define LINK_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
+                   (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
+
+/* The last level (after tunnel t, from `at`) as the tunnel dissection td read it, into *v, so
+ * that it is not dissected a third time: td's layers are that packet's (offsets from the
+ * frame's first byte) under the link layers and the `vl` tags of the levels before, which the
+ * view leaves out; an Ethernet frame inside keeps its header and its own tags. 0 when td cannot
+ * stand for the level: tags at FP_MAX_VLAN (the level's may be left undecoded there). */
+static int last_view(const fp_dissection *td, const fp_tunnel *t, uint32_t at, int vl, fp_dissection *v)
+{
+    if (td->vlan_count >= FP_MAX_VLAN || vl > td->vlan_count) return 0;
+    *v = *td;
+    v->present &= ~LINK_BITS;
+    v->link_ppp = 0;
+    v->vlan_count = 0;
+    if (t->inner_link && FP_HAS(td, FP_L_ETH) && td->layer[FP_L_ETH].off >= at) { /* else cut: no header */
+        v->present |= 1u << FP_L_ETH;
+        v->vlan_count = (uint8_t)(td->vlan_count - vl);
+        memmove(v->vlan, td->vlan + vl, v->vlan_count * sizeof *v->vlan);
+        if (v->vlan_count) v->present |= 1u << FP_L_VLAN;
+    }
+    return 1;
+}
+
 /* A frame may_tunnel picked, dissected with tunnels on into *td: its hierarchy through every
  * tunnel fastpkt decodes, the conversations of each level below the first and the DNS/HTTP
  * messages of the last. Out of line, so the other frames' path stays inlined. */
@@ -870,7 +894,8 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
     fp_dissection lv;
     int flags = FP_DISSECT_FCS(d->fcs_len);
     if (d->reassembled) fp_dissect_datagram(data, caplen, linktype, flags, td);
-    else fp_dissect_ex(data, caplen, wirelen, linktype, flags, td);
+    else if (fp_dissect_tunnels(data, caplen, wirelen, linktype, flags, d, td) != 0) /* else from d's end */
+        fp_dissect_ex(data, caplen, wirelen, linktype, flags, td);
     int n = td->tunnel_count;
     if (n == 0 || (n == 1 && td->tunnel[0].type == FP_TUN_PPPOE)) { /* the frame's own session alone */
         last_level(st, data, caplen, wirelen, linktype, d, ts, wirelen, b);
@@ -879,6 +904,7 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
     phs_level(b, link_proto(linktype, d), d); /* the first level: the record's own dissection */
     if (phs_tunnel(data, caplen, &td->tunnel[0], b)) return;
     uint32_t end = caplen; /* a PPPoE session's length bounds every level inside it */
+    int vl = d->vlan_count; /* tags of the levels before the last */
     for (int k = 1; k <= n; k++) {
         const fp_tunnel *prev = &td->tunnel[k - 1];
         uint32_t at = prev->off + prev->hlen;
@@ -891,18 +917,25 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
                 if (at < end) push(b, FP_PHS_DATA); /* MPLS, GTP-U: not IP after all */
                 return;
             }
-            fp_dissect_ex(data + at, end - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            /* the level's bytes from `base` (its offsets are from there) */
+            const uint8_t *base = data;
+            uint32_t blen = end, bwire = end < caplen ? end : wirelen;
+            if (!last_view(td, prev, at, vl, &lv)) {
+                fp_dissect_ex(data + at, end - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+                base = data + at, blen = end - at, bwire = lw;
+            }
             if (lt != FP_LINKTYPE_ETHERNET && !FP_HAS(&lv, FP_L_IP4) && !FP_HAS(&lv, FP_L_IP6)) {
                 if (at < end) push(b, lt == FP_LINKTYPE_IPV4 ? FP_PHS_IP : FP_PHS_IPV6); /* cut: malformed */
                 return;
             }
-            last_level(st, data + at, end - at, lw, lt, &lv, ts, wirelen, b);
-            count_upper(st, data + at, &lv, ts, wirelen, 1);
+            last_level(st, base, blen, bwire, lt, &lv, ts, wirelen, b);
+            count_upper(st, base, &lv, ts, wirelen, 1);
             return;
         }
         const fp_tunnel *t = &td->tunnel[k];
         if (t->off != at && lt != 0) { /* a packet before the next tunnel (not MPLS or ERSPAN right after GRE) */
             fp_dissect_ex(data + at, end - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            if (lt == FP_LINKTYPE_ETHERNET) vl += lv.vlan_count;
             phs_level(b, lt == FP_LINKTYPE_ETHERNET ? FP_PHS_ETH : FP_PHS_COUNT, &lv);
             conv_packet(st, data + at, &lv, ts, wirelen);
         }
