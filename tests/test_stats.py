@@ -211,7 +211,7 @@ PHS_LINE = re.compile(r"^(\s*)(\S+)\s+frames:(\d+) bytes:(\d+)\s*$")
 OURS_PHS = {"eth", "sll", "null", "loop", "ppp", "raw", "vlan", "ieee8021ad", "arp", "ip", "ipv6",
             "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "llmnr", "http", "tls", "quic", "pppoes",
             "pppoed", "lcp", "ipcp", "ipv6cp", "pap", "chap", "ccp", "comp_data", "gre", "cmd", "erspan",
-            "vxlan", "geneve", "gtp", "mpls", "pweth.cw", "pwethcw"}
+            "vxlan", "geneve", "gtp", "mpls", "pweth.cw", "pwethcw", "cdp"}
 
 
 def tshark_output(path: Path, z: str, extra: tuple[str, ...] = ()) -> str:
@@ -261,10 +261,6 @@ KNOWN_PHS = {
         "suricata-tls-client-hello-frag-01-dump_mtu300.pcap", "tcpdump-quic_handshake.pcap",
         "tcpdump-quic_retry.pcap", "zeek-chromium-115.0.5790.110-api-cirrus-com.pcap",
         "zeek-pipelined-requests.pcap", "zeek-vlan-qinqinq.pcap", "ndpi-reasm_segv_anon.pcapng")},
-    "tcpdump-various_gre.pcap": "tshark dissects Ethernet's configuration testing protocol (loop, "
-                                "EtherType 0x9000) and CDP carried in GRE (protocol 0x2000); fastpkt "
-                                "counts the first as data and names GRE alone over a protocol it does "
-                                "not decapsulate (tshark's tree for one it does not know either)",
     **{f: "FRAGMENT: tshark dissects DNS/mDNS in first fragments; fastpkt decodes no application "
           "layer in a fragment" for f in ("ppp-ip6_fragments.pcap", "zeek-ipv6-fragmented-dns.pcap")},
     "zeek-ipv6-hbh-routing0.pcap": "a 3-byte payload on UDP port 53: tshark's DNS dissector takes it "
@@ -642,7 +638,12 @@ def _tunnel_frames(sa) -> tuple[list, list]:
     protocol, an acknowledgement alone), IP in IP, 6in4, 4in6, 6in6 (and lying version
     nibbles), VXLAN (a VLAN inside), Geneve (Ethernet and IP), GTP-U (with an extension
     header), MPLS stacks (cut, without a bottom label, not IP after it); tunnels nested two and
-    three deep, PPPoE sessions in VXLAN; inner packets cut and lengths that lie; DNS and HTTP inside. Second list: MPLS
+    three deep, PPPoE sessions in VXLAN and tunnels in the frame's own PPPoE session (GRE, 4in6,
+    VXLAN, GTP-U, PPTP, a length field shorter than the packet, snapped); protocols GRE carries
+    that fastpkt does not decapsulate (CDP, ARP; with checksum, key and sequence words, cut
+    before them, empty) and Ethernet's configuration testing protocol (loop: reply, forward,
+    unknown functions, cut lists) after Ethernet, 802.1Q and inside VXLAN and GRE bridging;
+    inner packets cut and lengths that lie; DNS and HTTP inside. Second list: MPLS
     Ethernet pseudowires with RFC 4448's control word."""
     mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
     imac = dict(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b")
@@ -673,6 +674,13 @@ def _tunnel_frames(sa) -> tuple[list, list]:
 
     i4 = sa.IP(src="10.0.0.1", dst="10.0.0.2")
     i6 = sa.IPv6(src="fd00::1", dst="fd00::2")
+    # CDP version 2 (TTL, checksum, a Device ID TLV), then loop payloads (little-endian skip
+    # count and functions): empty, cut in the skip count and the function, an unknown function,
+    # a reply with and without data, forward then reply, a forward cut in its address
+    cdp = bytes.fromhex("02b40000") + (1).to_bytes(2, "big") + (4 + 6).to_bytes(2, "big") + b"router"
+    loop = [b"", b"\x00", b"\x00\x00\x01", b"\x00\x00\x05\x00zz", b"\x00\x00\x01\x00\x07\x00",
+            b"\x00\x00\x01\x00\x07\x00data", b"\x00\x00\x02\x00" + b"\x02" * 6 + b"\x01\x00\x07\x00x",
+            b"\x00\x00\x02\x00\x02\x02", b"\x00\x00\x01\x00\x07"]
     syn = sa.TCP(sport=40000, dport=80, flags="S")
     http = sa.TCP(sport=40001, dport=80, flags="PA") / b"GET / HTTP/1.1\r\nHost: t.example\r\n\r\n"
     dns = sa.UDP(sport=5353, dport=53) / sa.DNS(id=1, qd=sa.DNSQR(qname="tunnel.example"))
@@ -741,6 +749,29 @@ def _tunnel_frames(sa) -> tuple[list, list]:
         / sa.PPP(proto=0xC021) / sa.PPP_LCP_Echo(code=9, id=2, magic_number=7),
         eth() / o4() / sa.UDP(sport=1234, dport=4789) / sa.Raw(vxlan()) / sa.Ether(**imac) / sa.PPPoE(sessionid=1)
         / sa.PPP(proto=0x1235) / b"unknown",
+        # tunnels in the frame's own PPPoE session
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4(47) / sa.Raw(gre(0x0800)) / i4 / dns,
+        eth() / sa.Dot1Q(vlan=6) / sa.PPPoE(sessionid=4) / sa.PPP(proto=0x0057) / o6() / i4 / http,
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4() / sa.UDP(sport=1234, dport=4789) / sa.Raw(vxlan() + inner_eth),
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4() / sa.UDP(sport=2152, dport=2152) / sa.Raw(gtp_ext + inner),
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4(47) / sa.Raw(pptp(b"\xff\x03\xc0\x21" + bytes.fromhex("0101000801040578"))),
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4(47) / sa.Raw(pptp(b"\xff\x03\x00\x21" + bytes(i4 / dns))),
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4(47) / sa.Raw(gre(0x2000) + cdp),
+        eth() / sa.PPPoE(sessionid=4, len=2 + 20 + 4 + 20 + 20 + 4) / sa.PPP() / o4(47) / sa.Raw(gre(0x0800)) / i4 / http,
+        eth() / sa.PPPoE(sessionid=4) / sa.PPP() / o4(4) / sa.IP(src="10.9.0.1", dst="10.9.0.2", proto=47)
+        / sa.Raw(gre(0x0800)) / i4 / syn,
+        # protocols GRE carries that fastpkt does not decapsulate
+        eth() / o4(47) / sa.Raw(gre(0x2000) + cdp),
+        eth() / sa.Dot1Q(vlan=9) / o4(47) / sa.Raw(gre(0x2000, 0xB000, b"\x00\x00\x00\x00" * 3) + cdp),
+        eth() / o4(47) / sa.Raw(gre(0x2000)),
+        eth() / o4(47) / sa.Raw(gre(0x2000, 0x3000, b"\x00\x00\x00\x05")),
+        eth() / o4(47) / sa.Raw(gre(0x0806) + bytes(sa.ARP(psrc="10.0.0.1", pdst="10.0.0.2"))),
+        eth() / o4(47) / sa.Raw(gre(0x0800)) / o4(47, "192.0.2.5", "192.0.2.6") / sa.Raw(gre(0x2000) + cdp),
+        eth() / o4(47) / sa.Raw(gre(0x9000) + loop[2]),
+        *(eth(type=0x9000) / sa.Raw(x) for x in loop),
+        eth() / sa.Dot1Q(vlan=9, type=0x9000) / sa.Raw(loop[5]),
+        eth() / o4() / sa.UDP(sport=1234, dport=4789) / sa.Raw(vxlan()) / sa.Ether(**imac, type=0x9000) / sa.Raw(loop[3]),
+        eth() / o4(47) / sa.Raw(gre(0x6558)) / sa.Ether(**imac, type=0x9000) / sa.Raw(loop[5]),
         # cut inner packets and lying lengths
         eth() / o4() / sa.UDP(sport=1234, dport=4789) / sa.Raw(vxlan() + inner_eth[:10]),
         eth() / o4(47) / sa.Raw(gre(0x0800) + inner[:12]),
@@ -796,7 +827,12 @@ def test_tunnels_match_tshark(tmp_path):
                 "eth:ip:gre:erspan:eth:ip:tcp", "eth:ip:udp:geneve:ip:udp:dns", "eth:ip:udp:gtp:ip:tcp",
                 "eth:mpls:mpls:ip:tcp", "eth:ip:gre:ppp:comp_data", "eth:ip:gre:ppp:chap",
                 "eth:ip:gre:cmd:ip:tcp", "eth:ip:udp:vxlan:eth:pppoes:ppp:lcp",
-                "eth:ip:udp:vxlan:eth:pppoes:ppp:ip:tcp:http"} <= set(ours)
+                "eth:ip:udp:vxlan:eth:pppoes:ppp:ip:tcp:http", "eth:pppoes:ppp:ip:gre:ip:udp:dns",
+                "eth:vlan:pppoes:ppp:ipv6:ip:tcp:http", "eth:pppoes:ppp:ip:udp:vxlan:eth:ip:tcp",
+                "eth:pppoes:ppp:ip:udp:gtp:ip:tcp", "eth:pppoes:ppp:ip:gre:ppp:lcp", "eth:pppoes:ppp:ip:gre:cdp",
+                "eth:ip:gre:cdp", "eth:vlan:ip:gre:cdp", "eth:ip:gre:arp", "eth:ip:gre:ip:gre:cdp",
+                "eth:loop", "eth:loop:data", "eth:vlan:loop:data", "eth:ip:udp:vxlan:eth:loop:data",
+                "eth:ip:gre:eth:loop:data"} <= set(ours)
         z = tshark_z(path, io=True)
         for layer in ("eth", "ip", "ipv6", "tcp", "udp"):
             theirs = tshark_conv(z, layer)

@@ -780,3 +780,58 @@ wrpcap(sys.argv[1], frames)
     two = fp.flows(str(path), workers=2, **NO_SPLIT).to_pandas()   # the shard pass dissects GRE whole
     key = ["src_ip", "src_port", "dst_ip", "dst_port", "fwd_packets", "rev_packets", "fwd_bytes", "rev_bytes"]
     assert sorted(map(tuple, two[key].values.tolist())) == sorted(map(tuple, df[key].values.tolist()))
+
+
+# Built in a fresh interpreter (see SCAPY_TUNNELS): tunnels whose innermost packet is a PPP
+# control protocol, data or nothing.
+SCAPY_CONTROL = r"""
+import sys
+from scapy.all import IP, IPv6, Ether, Raw, wrpcap
+from scapy.layers.l2 import GRE_PPTP, Dot1Q
+from scapy.layers.ppp import (HDLC, PPP, PPPoE, PPP_CHAP_ChallengeResponse, PPP_IPCP, PPP_LCP_Echo,
+                              PPP_PAP_Request)
+
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+o4 = IP(src="192.0.2.1", dst="192.0.2.2")
+o6 = IPv6(src="2001:db8::1", dst="2001:db8::2")
+wrpcap(sys.argv[1], [
+    Ether(**mac) / o4 / GRE_PPTP(seqnum_present=1, call_id=7) / HDLC() / PPP(proto=0xC021)
+    / PPP_LCP_Echo(code=9, id=2, magic_number=7),
+    Ether(**mac) / Dot1Q(vlan=3) / o6 / GRE_PPTP(call_id=8) / HDLC() / PPP(proto=0x8021) / PPP_IPCP(code=1, id=3),
+    Ether(**mac) / o4 / GRE_PPTP(call_id=9) / PPP(proto=0xC223)
+    / PPP_CHAP_ChallengeResponse(code=1, id=1, value=b"abcd", optional_name=b"x"),
+    Ether(**mac) / o4 / GRE_PPTP(seqnum_present=0, acknum_present=1, call_id=7, ack_number=5),
+    Ether(**mac) / o4 / GRE_PPTP(call_id=7) / HDLC() / PPP(proto=0x1235) / Raw(b"unknown"),
+    Ether(**mac) / PPPoE(sessionid=1) / PPP(proto=0xC023) / PPP_PAP_Request(username="u", password="p"),
+])
+"""
+REPR = re.compile(r"<Packet (.*?)(?: (\S+) > (\S+))?( / Raw)? len=\d+>$")
+# repr's and pkt.layers' names as tshark's frame.protocols spells them
+TSHARK_NAMES = {"Ether": "eth", "Dot1Q": "vlan", "IP": "ip", "IPv6": "ipv6", "PPTP": "gre", "PPPoE": "pppoes",
+                "PPP": "ppp", "LCP": "lcp", "IPCP": "ipcp", "CHAP": "chap", "PAP": "pap", "CCP": "ccp",
+                "Raw": "data"}
+
+
+def test_repr_of_tunnels_carrying_no_packet(tmp_path, tshark_ok, corpus):
+    """A PPTP or PPPoE tunnel carrying a PPP control protocol, data or nothing (an
+    acknowledgement alone) has no innermost packet for repr to show (it printed `Ether / Raw`):
+    it shows the packet around the tunnel, the tunnel and what it carries, and the addresses
+    of that packet. Against tshark's frame.protocols and ip/ipv6 addresses, on Scapy-built
+    frames and the corpus's PPTP frames; the names are pkt.layers' too."""
+    path = tmp_path / "control.pcap"
+    subprocess.run([sys.executable, "-c", SCAPY_CONTROL, str(path)], check=True)
+    n = 0
+    for f in (path, corpus / "tcpdump-pptp.pcap", corpus / "ppp-grepackets.pcap"):
+        for p, row in zip(fp.open(str(f)), tshark_frames(f), strict=True):
+            if not p.tunnels or p.ip is not None or p.ip6 is not None:
+                continue
+            n += 1
+            m = REPR.match(repr(p))
+            assert m, repr(p)
+            names = m.group(1).split(" / ") + (["Raw"] if m.group(4) else [])
+            protocols = [x for x in row["frame.protocols"].split(":") if x != "ethertype"]
+            assert [TSHARK_NAMES[x] for x in names] == protocols, repr(p)
+            assert [x for x in names if x != "Raw"] == list(p.layers), repr(p)
+            outer = split(row["ip.src"]) + split(row["ipv6.src"]), split(row["ip.dst"]) + split(row["ipv6.dst"])
+            assert (m.group(2), m.group(3)) == ((outer[0][0], outer[1][0]) if outer[0] else (None, None)), repr(p)
+    assert n == 6 + 1 + 2

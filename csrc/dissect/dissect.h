@@ -228,6 +228,14 @@ void fp_dissect_ex(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint3
  * whole reassembled payload (csrc/flow/ip_defrag.c): the IP payload runs to the end of the
  * data and upper layers are decoded whatever the header's offset and lengths say. */
 void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, int flags, fp_dissection *out);
+/* What fp_dissect_ex(flags) finds for a record that `outer`, its dissection with
+ * FP_DISSECT_NO_TUNNELS (flags otherwise the same), left undecoded at an encapsulation (GRE,
+ * IP in IP, a UDP tunnel port, MPLS, a PPPoE session): *out starts as a copy of *outer and only
+ * the encapsulation and what it carries are dissected, not the headers before it again. 0 when
+ * done; -1 (*out untouched) when outer has no such place or was not dissected that way alone
+ * (FCS, a reassembled datagram, a fragment): dissect the record whole. */
+int fp_dissect_tunnels(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype, int flags,
+                       const fp_dissection *outer, fp_dissection *out);
 
 /* ---- The shard key pass (keypass.c) ----------------------------------- */
 /* What a flow key is made of, read from a plain TCP/UDP packet's first bytes without a

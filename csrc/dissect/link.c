@@ -298,6 +298,47 @@ void fp_dissect_datagram(const uint8_t *data, uint32_t len, uint32_t linktype, i
     dissect_record(data, len, len, linktype, 1, flags, out);
 }
 
+static int is_dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
+
+int fp_dissect_tunnels(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype, int flags,
+                       const fp_dissection *outer, fp_dissection *out)
+{
+    const fp_dissection *d = outer;
+    if ((flags & (FP_DISSECT_FCS_MASK | FP_DISSECT_NO_TUNNELS)) || d->reassembled || d->is_fragment ||
+        d->tunnel_count)
+        return -1;
+    /* the call fp_dissect_udp, fp_dissect_l4, fp_dissect_ethertype and dissect_record make at
+     * the encapsulation, with the bounds they give it (where they left the payload) */
+    uint32_t off = d->payload_off, end = d->payload_off + d->payload_len;
+    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+    int kind;
+    if (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) {
+        const fp_span *u = &d->layer[FP_L_UDP];
+        if (FP_HAS(d, FP_L_UDP)) kind = u->end - u->off >= 8 + 12 && !is_dns_port(d->sport) &&
+                                          !is_dns_port(d->dport) ? 17 : -1;
+        else if (FP_HAS(d, FP_L_TCP) || d->payload_len == 0) kind = -1;
+        else kind = d->ip_proto == 47 || d->ip_proto == 4 || d->ip_proto == 41 ? d->ip_proto : -1;
+        if (kind == 17) off = u->off + 8, end = u->end;
+    } else if (l2 && (d->ethertype == 0x8847 || d->ethertype == 0x8848)) {
+        kind = 0x8847;
+    } else if ((l2 && d->ethertype == 0x8864) || (linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0)) {
+        kind = 0x8864;
+    } else {
+        kind = -1;
+    }
+    if (kind < 0) return -1;
+    *out = *d;
+    fp_dctx x = {data, caplen, wirelen, out, (flags & FP_DISSECT_HEADERS) != 0, 0, 1, (flags & FP_DISSECT_SCAPY) != 0};
+    switch (kind) {
+    case 17: fp_dissect_udp_tunnel(&x, d->sport, d->dport, off, end); break;
+    case 47: fp_dissect_gre(&x, off, end); break;
+    case 4: case 41: fp_dissect_ip_in_ip(&x, (uint8_t)kind, off, end); break;
+    case 0x8847: fp_dissect_mpls(&x, off, end); break;
+    default: fp_dissect_pppoe(&x, off, end); break;
+    }
+    return 0;
+}
+
 /* ---- Fields (Wireshark's eth, vlan, ieee8021ad, sll) -------------------- */
 
 /* eth.type for an EtherType, eth.len (arg 1) for an 802.3 length (IEEE 802.3 3.2.6). */

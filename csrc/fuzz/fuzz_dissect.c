@@ -131,6 +131,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     sink += (uint32_t)fp_ip4_checksum_ok(data, &d);
     sink += (uint32_t)fp_l4_checksum_ok(data, &d);
     sink += fp_inet_checksum(data, caplen, 0);
+    if (in[0] & 0x40) { /* the tunnels a dissection without them left, read on from there: the whole one's */
+        fp_dissection c, w;
+        if (fp_dissect_tunnels(data, caplen, wirelen, lt, 0, &d, &c) == 0) {
+            fp_dissect_ex(data, caplen, wirelen, lt, 0, &w);
+            if (c.present != w.present || c.anomalies != w.anomalies || c.tunnel_count != w.tunnel_count ||
+                c.payload_off != w.payload_off || c.payload_len != w.payload_len || c.vlan_count != w.vlan_count ||
+                c.ethertype != w.ethertype || c.ip_proto != w.ip_proto || c.sport != w.sport || c.dport != w.dport ||
+                c.outer_ip_id != w.outer_ip_id || c.gre_off != w.gre_off || c.cmd_off != w.cmd_off)
+                abort();
+            for (int i = 0; i < FP_L_COUNT; i++)
+                if (FP_HAS(&w, i) && memcmp(&c.layer[i], &w.layer[i], sizeof c.layer[i]) != 0) abort();
+            for (int i = 0; i < w.tunnel_count; i++)
+                if (c.tunnel[i].type != w.tunnel[i].type || c.tunnel[i].off != w.tunnel[i].off ||
+                    c.tunnel[i].hlen != w.tunnel[i].hlen || c.tunnel[i].id != w.tunnel[i].id ||
+                    c.tunnel[i].inner_link != w.tunnel[i].inner_link)
+                    abort();
+        }
+    }
     free(data);
     return 0;
 }

@@ -690,30 +690,51 @@ static int append_layers(PyObject *list, uint32_t bits, int *vlan, int vlan_end)
 #define LINK_LAYER_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
                          (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
 
-/* "PPP" for the PPP frame at off..end, then the control or authentication protocol it
- * carries (nothing follows those: tshark's frame.protocols ends ppp:lcp, ppp:chap...). */
-static int append_ppp(PyObject *list, const FpPacket *p, uint32_t off, uint32_t end)
+/* The control or authentication protocol the PPP frame at off..end carries, NULL for another
+ * (nothing follows those: tshark's frame.protocols ends ppp:lcp, ppp:chap...). */
+static const char *ppp_control_at(const FpPacket *p, uint32_t off, uint32_t end)
 {
     uint32_t width, at = fp_ppp_proto_at(p->data, off, end, &width);
-    const char *cp = width == 0 ? NULL : fp_ppp_control_name(width == 1 ? p->data[at] : fp_load_be16(p->data + at));
+    return width == 0 ? NULL : fp_ppp_control_name(width == 1 ? p->data[at] : fp_load_be16(p->data + at));
+}
+
+/* "PPP" for the PPP frame at off..end, then its control protocol. */
+static int append_ppp(PyObject *list, const FpPacket *p, uint32_t off, uint32_t end)
+{
+    const char *cp = ppp_control_at(p, off, end);
     return append_name(list, "PPP") < 0 || (cp && append_name(list, cp) < 0) ? -1 : 0;
 }
 
-/* The names a tunnel record brings after its own: the PPP frame of a PPPoE session and of
- * PPTP's GRE when it carries one, Cisco MetaData in GRE (as tshark's frame.protocols). */
-static int append_tunnel(PyObject *list, const FpPacket *p, const fp_tunnel *t)
+/* A tunnel record's names (at most 3 into names[]; their count): its own, then the PPP frame of
+ * a PPPoE session and of PPTP's GRE when it carries one, Cisco MetaData in GRE (as tshark's
+ * frame.protocols). */
+static int tunnel_names(const FpPacket *p, const fp_tunnel *t, const char *names[3])
 {
-    if (append_name(list, fp_tunnel_names[t->type]) < 0) return -1;
+    int n = 0;
+    names[n++] = fp_tunnel_names[t->type];
     const uint8_t *h = p->data + t->off;
     if (t->type == FP_TUN_PPPOE) { /* its protocol word, never compressed (RFC 2516) */
-        const char *cp = fp_ppp_control_name(fp_load_be16(h + 6));
-        return append_name(list, "PPP") < 0 || (cp && append_name(list, cp) < 0) ? -1 : 0;
-    }
-    if (t->type == FP_TUN_PPTP) { /* its PPP frame follows the GRE header, when it carries one */
+        names[n++] = "PPP";
+        names[n] = fp_ppp_control_name(fp_load_be16(h + 6));
+    } else if (t->type == FP_TUN_PPTP) { /* its PPP frame follows the GRE header, when it carries one */
         uint32_t gre = 8u + ((h[0] & 0x10) ? 4u : 0u) + ((h[1] & 0x80) ? 4u : 0u);
-        return t->hlen > gre ? append_ppp(list, p, t->off + gre, t->off + t->hlen) : 0;
+        if (t->hlen <= gre) return n;
+        names[n++] = "PPP";
+        names[n] = ppp_control_at(p, t->off + gre, t->off + t->hlen);
+    } else if (t->type == FP_TUN_GRE && h[2] == 0x89 && h[3] == 0x09) {
+        names[n] = "CMD";
+    } else {
+        return n;
     }
-    if (t->type == FP_TUN_GRE && h[2] == 0x89 && h[3] == 0x09) return append_name(list, "CMD");
+    return names[n] ? n + 1 : n;
+}
+
+static int append_tunnel(PyObject *list, const FpPacket *p, const fp_tunnel *t)
+{
+    const char *names[3];
+    int n = tunnel_names(p, t, names);
+    for (int i = 0; i < n; i++)
+        if (append_name(list, names[i]) < 0) return -1;
     return 0;
 }
 
@@ -1104,10 +1125,34 @@ static PyObject *packet_summary(PyObject *self, PyObject *unused)
         if (w_ > 0) n = (size_t)w_ < sizeof buf - n ? n + (size_t)w_ : sizeof buf - 1; \
     } while (0)
     int first = 1;
+    /* A tunnel that carries no packet (PPTP or a PPPoE session with a PPP control protocol, an
+     * acknowledgement alone, MPLS over data): the packet around it, the tunnel and what it
+     * carries, as pkt.layers ends, and the outermost packet's addresses when it is the only one. */
+    const fp_tunnel *tun = d->tunnel_count && !d->tunnel[d->tunnel_count - 1].inner_link && !FP_HAS(d, FP_L_IP4) &&
+                                   !FP_HAS(d, FP_L_IP6) && !FP_HAS(d, FP_L_ARP)
+                               ? &d->tunnel[d->tunnel_count - 1]
+                               : NULL;
+    uint32_t bits = tun ? tun->outer_present : d->present;
     for (int i = 0; i < FP_L_COUNT; i++) {
-        if (!FP_HAS(d, i) || i == FP_L_DNS || i == FP_L_HTTP || i == FP_L_TLS) continue;
+        if (!((bits >> i) & 1u) || i == FP_L_DNS || i == FP_L_HTTP || i == FP_L_TLS) continue;
         APPEND("%s%s", first ? "" : " / ", fp_layer_names[i]);
         first = 0;
+    }
+    int named = 0; /* the tunnel's last name is the protocol its payload holds */
+    if (tun) {
+        const char *names[3];
+        int k = tunnel_names(p, tun, names);
+        for (int i = 0; i < k; i++) APPEND("%s%s", first && i == 0 ? "" : " / ", names[i]);
+        first = 0;
+        named = k > 1 && strcmp(names[k - 1], "PPP") != 0;
+        if (d->tunnel_count == 1 && d->outer_ip_id != FP_L_COUNT) {
+            const uint8_t *ip = p->data + d->outer_ip.off;
+            char a[FP_IP6_TEXT_MAX + 1], z[FP_IP6_TEXT_MAX + 1];
+            int v6 = d->outer_ip_id == FP_L_IP6;
+            a[v6 ? fp_ip6_text(ip + 8, a) : fp_ip4_text(ip + 12, a)] = 0;
+            z[v6 ? fp_ip6_text(ip + 24, z) : fp_ip4_text(ip + 16, z)] = 0;
+            APPEND(" %s > %s", a, z);
+        }
     }
     PyObject *src = get_src_dst(self, NULL), *dst = get_src_dst(self, (void *)1);
     if (src == NULL || dst == NULL) {
@@ -1176,7 +1221,7 @@ static PyObject *packet_summary(PyObject *self, PyObject *unused)
             APPEND(" / TLS ClientHello sni=%.*s", (int)ti.sni.len, (const char *)p->data + ti.sni.off);
         else
             APPEND(" / TLS");
-    } else if (p->d.payload_len && !FP_HAS(d, FP_L_DNS) && !FP_HAS(d, FP_L_HTTP)) {
+    } else if (p->d.payload_len && !FP_HAS(d, FP_L_DNS) && !FP_HAS(d, FP_L_HTTP) && !named) {
         APPEND(" / Raw");
     }
     if (first && n == 0) APPEND("Raw linktype=%u len=%u", p->linktype, p->caplen);

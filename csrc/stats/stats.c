@@ -194,11 +194,21 @@ static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t 
     }
 }
 
+/* What tshark 4.0's GRE names under a version 0 header carrying `proto` that fastpkt does not
+ * decapsulate: CDP (0x2000) and ARP, the protocols of its table with no further protocol to
+ * name; FP_PHS_COUNT for the others (nothing: its GRE adds no data node under a protocol it
+ * does not carry). */
+static uint8_t gre_carried(uint16_t proto)
+{
+    return proto == 0x2000 ? FP_PHS_CDP : proto == 0x0806 ? FP_PHS_ARP : FP_PHS_COUNT;
+}
+
 /* An IP payload fastpkt left undecoded (tunnels off, a header it refused, tunnels nested past
  * FP_MAX_TUNNELS) whose protocol tshark names all the same; 1 when it named it. GRE: `gre`
- * from its 4 bytes on, `cmd` for the Cisco MetaData shim, nothing under a protocol GRE does
- * not carry (tshark 4.0's GRE adds no data node there). IP in IP whose version nibble lies:
- * tshark's IPv4 dissector hands a 6 to IPv6, its IPv6 dissector shows the bytes as data. */
+ * from its 4 bytes on, `cmd` for the Cisco MetaData shim, then what gre_carried names when
+ * bytes follow the words its flags announce (checksum, key, sequence number; not routing).
+ * IP in IP whose version nibble lies: tshark's IPv4 dissector hands a 6 to IPv6, its IPv6
+ * dissector shows the bytes as data. */
 static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_walk *b)
 {
     const uint8_t *p = data + d->payload_off;
@@ -207,7 +217,12 @@ static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_walk 
     case 47:
         if (len >= 4) {
             push(b, FP_PHS_GRE);
-            if ((fp_load_be16(p) & 7) == 0 && fp_load_be16(p + 2) == 0x8909) push(b, FP_PHS_CMD);
+            uint16_t flags = fp_load_be16(p), proto = fp_load_be16(p + 2);
+            if ((flags & 7) != 0) return 1;
+            if (proto == 0x8909) push(b, FP_PHS_CMD);
+            else if (gre_carried(proto) != FP_PHS_COUNT && (flags & 0x4000) == 0 &&
+                     len > 4u + 4u * (((flags & 0x8000) != 0) + ((flags & 0x2000) != 0) + ((flags & 0x1000) != 0)))
+                push(b, gre_carried(proto));
         }
         return 1;
     case 4:
@@ -264,9 +279,28 @@ static inline __attribute__((always_inline)) void phs_upper(const uint8_t *data,
         push(b, FP_PHS_DATA);
 }
 
+/* Ethernet's configuration testing protocol (EtherType 0x9000) of len bytes: 1 when tshark's
+ * `loop` shows data after it. A little-endian skip count, then functions (little-endian):
+ * reply (1) ends with a 2-byte receipt number, forward (2) takes a 6-byte address and another
+ * function follows, any other ends the list; what remains is data. A list cut short ends
+ * tshark's dissection there (malformed): no data. */
+static int loop_has_data(const uint8_t *p, uint32_t len)
+{
+    uint32_t at = 2;
+    for (;;) {
+        if (len < at + 2) return 0;
+        uint16_t function = (uint16_t)(p[at] | p[at + 1] << 8);
+        at += 2;
+        if (function == 1) at += 2;
+        else if (function == 2) at += 6;
+        if (at > len) return 0;
+        if (function != 2) return len > at;
+    }
+}
+
 /* A link header with no IP header after it (fp.stats' records are dissected without tunnels):
  * a PPPoE session (its IP packet dissected into *inner at *inner_at, as phs_path says),
- * discovery, a label stack cut short, a PPP control protocol. 1 when it named what follows the
+ * discovery, Ethernet's configuration testing protocol, a label stack cut short, a PPP control protocol. 1 when it named what follows the
  * link; 0 leaves that to phs_upper. Out of line, so the IP frames' path stays inlined. */
 static __attribute__((noinline)) int phs_link_only(const uint8_t *data, uint32_t caplen, uint32_t wirelen,
                                                    uint32_t linktype, const fp_dissection *d, phs_walk *b,
@@ -281,6 +315,11 @@ static __attribute__((noinline)) int phs_link_only(const uint8_t *data, uint32_t
     }
     if (l2 && d->ethertype == 0x8863 && d->payload_len > 0) {
         push(b, FP_PHS_PPPOED);
+        return 1;
+    }
+    if (l2 && d->ethertype == 0x9000) {
+        push(b, FP_PHS_LOOP);
+        if (loop_has_data(data + d->payload_off, d->payload_len)) push(b, FP_PHS_DATA);
         return 1;
     }
     if (l2 && (d->ethertype == 0x8847 || d->ethertype == 0x8848) && d->payload_len > 0) {
@@ -325,20 +364,44 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
 /* ---- inside tunnels ------------------------------------------------------------------------
  * fp.stats' records are dissected with tunnels off (their conversations, filters and io,stat
  * are the outer packet's), but tshark's hierarchy and taps go on inside every encapsulation.
- * A frame that may carry one (IP protocol 47, 4, 41; a UDP tunnel port; MPLS) is dissected
- * again with tunnels on, for where each tunnel header sits, and each packet between two of them
- * ("level") once more with tunnels off from its first byte: its link, VLAN, IP and UDP headers
- * are named and its conversations counted, as tshark taps every header of a frame; the last
- * level is named and counted in full (DNS and HTTP too). Only such frames pay. */
+ * A frame that may carry one (IP protocol 47, 4, 41; a UDP tunnel port; MPLS; a PPPoE session
+ * carrying one) is dissected on from its record's dissection with tunnels on, for where each
+ * tunnel header sits, and each packet between two of them ("level") once more with tunnels off
+ * from its first byte: its link, VLAN, IP and UDP headers are named and its conversations
+ * counted, as tshark taps every header of a frame; the last level, read from the tunnels-on
+ * dissection, is named and counted in full (DNS and HTTP too). Only such frames pay. */
 
-static int may_tunnel(const fp_dissection *d)
+/* The frame's own PPPoE session (after Ethernet or a cooked header, or LINKTYPE_PPP_ETHER) carries
+ * an IP packet that may carry a tunnel: its protocol 47, 4 or 41, a UDP tunnel port; after IPv6
+ * extension headers, anything but TCP and ICMPv6 (tunnel_levels tells). Out of line: only
+ * frames with no IP header get here. */
+static __attribute__((noinline)) int pppoe_may_tunnel(const uint8_t *data, uint32_t linktype,
+                                                      const fp_dissection *d)
+{
+    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+    if (!(l2 ? d->ethertype == 0x8864 : linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0)) return 0;
+    const uint8_t *p = data + d->payload_off;
+    uint32_t len = d->payload_len;
+    if (len < 8 || p[0] != 0x11 || p[1] != 0) return 0;
+    uint16_t proto = fp_load_be16(p + 6);
+    if (len < 8u + (proto == 0x0021 ? 20u : 40u)) return 0;
+    const uint8_t *ip = p + 8;
+    uint32_t hl = proto == 0x0021 ? (ip[0] & 15u) * 4u : 40;
+    uint8_t next = proto == 0x0021 ? ip[9] : proto == 0x0057 ? ip[6] : 0;
+    if (proto == 0x0021 && (fp_load_be16(ip + 6) & 0x3fff) != 0) return 0; /* a fragment */
+    if (next == 17) return 8 + hl + 4 <= len && fp_udp_tunnel_port(fp_load_be16(ip + hl), fp_load_be16(ip + hl + 2));
+    if (next == 47 || next == 4 || next == 41) return 1;
+    return proto == 0x0057 && next != 6 && next != 58;
+}
+
+static inline int may_tunnel(const uint8_t *data, uint32_t linktype, const fp_dissection *d)
 {
     if (FP_HAS(d, FP_L_IP4) || FP_HAS(d, FP_L_IP6)) {
         if (d->is_fragment && !d->reassembled) return 0;
         if (FP_HAS(d, FP_L_UDP)) return fp_udp_tunnel_port(d->sport, d->dport);
         return !FP_HAS(d, FP_L_TCP) && (d->ip_proto == 47 || d->ip_proto == 4 || d->ip_proto == 41);
     }
-    return d->ethertype == 0x8847 || d->ethertype == 0x8848;
+    return d->ethertype == 0x8847 || d->ethertype == 0x8848 || pppoe_may_tunnel(data, linktype, d);
 }
 
 /* The names of tunnel header t as tshark's tree nests them. 1 when the PPP frame inside a
@@ -365,7 +428,7 @@ static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, 
             push(b, FP_PHS_PWETHCW);
         }
         return 0;
-    case FP_TUN_PPPOE: { /* inside a tunnel (the frame's own session is phs_pppoe's) */
+    case FP_TUN_PPPOE: { /* inside a tunnel, or the frame's own when a tunnel follows (else phs_pppoe's) */
         push(b, FP_PHS_PPPOES);
         push(b, FP_PHS_PPP);
         uint16_t proto = fp_load_be16(data + t->off + 6);
@@ -403,6 +466,15 @@ static uint32_t level_linktype(const uint8_t *data, uint32_t caplen, const fp_tu
     return v == 4 ? FP_LINKTYPE_IPV4 : v == 6 ? FP_LINKTYPE_IPV6 : 0;
 }
 
+/* Where the level after tunnel t ends, the level around it ending at `end`: a PPPoE session's
+ * within its length field (as fp_dissect_pppoe bounds it), the others where the outer one does. */
+static uint32_t level_end(const uint8_t *data, uint32_t end, const fp_tunnel *t)
+{
+    if (t->type != FP_TUN_PPPOE || t->off + 6 > end) return end;
+    uint32_t len = fp_load_be16(data + t->off + 4);
+    return len >= 2 && len <= end - t->off - 6 ? t->off + 6 + len : end;
+}
+
 /* A level's headers up to its tunnel: link (FP_PHS_COUNT: none), VLANs, IP, UDP. */
 static void phs_level(phs_walk *b, uint8_t link, const fp_dissection *d)
 {
@@ -421,20 +493,30 @@ typedef struct {
     uint8_t alen, ip_version;
 } conv_key;
 
-static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+/* One end (address of 4, 6 or 16 bytes, port), a word at a time: every frame hashes one to
+ * three pairs per level, so a byte-wise hash was a tenth of a tunnelled frame's cost. */
+static uint64_t end_hash(const uint8_t *a, uint8_t alen, uint16_t port)
 {
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u; /* FNV-1a */
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ port;
+    uint32_t i = 0, w;
+    for (; i + 4 <= alen; i += 4) {
+        memcpy(&w, a + i, 4);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+    }
+    if (i < alen) { /* a MAC's last 2 bytes */
+        uint16_t v;
+        memcpy(&v, a + i, 2);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+    }
+    return h ^ (h >> 31);
 }
 
-/* Symmetric: both directions of a pair hash alike. */
+/* Symmetric: both directions of a pair hash alike (a sum of the ends). */
 static uint32_t conv_hash(const conv_key *k)
 {
-    uint32_t hs = hash_bytes(2166136261u, k->src, k->alen), hd = hash_bytes(2166136261u, k->dst, k->alen);
-    hs = hash_bytes(hs, (const uint8_t *)&k->sport, 2);
-    hd = hash_bytes(hd, (const uint8_t *)&k->dport, 2);
-    uint32_t h = (hs ^ hd) + (hs & hd) * 2u; /* = hs + hd, order-free */
-    return h ^ (h >> 15);
+    uint64_t h = end_hash(k->src, k->alen, k->sport) + end_hash(k->dst, k->alen, k->dport);
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* 1: k runs A->B of the row, 2: B->A, 0: another pair. */
@@ -789,6 +871,30 @@ static inline __attribute__((always_inline)) void last_level(fp_stats *st, const
         count_upper(st, data + inner_at, &inner, ts, frame_len, 1);
 }
 
+#define LINK_BITS ((1u << FP_L_ETH) | (1u << FP_L_SLL) | (1u << FP_L_SLL2) | (1u << FP_L_LOOP) | (1u << FP_L_VLAN) | \
+                   (1u << FP_L_RADIOTAP) | (1u << FP_L_WLAN))
+
+/* The last level (after tunnel t, from `at`) as the tunnel dissection td read it, into *v, so
+ * that it is not dissected a third time: td's layers are that packet's (offsets from the
+ * frame's first byte) under the link layers and the `vl` tags of the levels before, which the
+ * view leaves out; an Ethernet frame inside keeps its header and its own tags. 0 when td cannot
+ * stand for the level: tags at FP_MAX_VLAN (the level's may be left undecoded there). */
+static int last_view(const fp_dissection *td, const fp_tunnel *t, uint32_t at, int vl, fp_dissection *v)
+{
+    if (td->vlan_count >= FP_MAX_VLAN || vl > td->vlan_count) return 0;
+    *v = *td;
+    v->present &= ~LINK_BITS;
+    v->link_ppp = 0;
+    v->vlan_count = 0;
+    if (t->inner_link && FP_HAS(td, FP_L_ETH) && td->layer[FP_L_ETH].off >= at) { /* else cut: no header */
+        v->present |= 1u << FP_L_ETH;
+        v->vlan_count = (uint8_t)(td->vlan_count - vl);
+        memmove(v->vlan, td->vlan + vl, v->vlan_count * sizeof *v->vlan);
+        if (v->vlan_count) v->present |= 1u << FP_L_VLAN;
+    }
+    return 1;
+}
+
 /* A frame may_tunnel picked, dissected with tunnels on into *td: its hierarchy through every
  * tunnel fastpkt decodes, the conversations of each level below the first and the DNS/HTTP
  * messages of the last. Out of line, so the other frames' path stays inlined. */
@@ -799,36 +905,48 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
     fp_dissection lv;
     int flags = FP_DISSECT_FCS(d->fcs_len);
     if (d->reassembled) fp_dissect_datagram(data, caplen, linktype, flags, td);
-    else fp_dissect_ex(data, caplen, wirelen, linktype, flags, td);
+    else if (fp_dissect_tunnels(data, caplen, wirelen, linktype, flags, d, td) != 0) /* else from d's end */
+        fp_dissect_ex(data, caplen, wirelen, linktype, flags, td);
     int n = td->tunnel_count;
-    if (n == 0) {
+    if (n == 0 || (n == 1 && td->tunnel[0].type == FP_TUN_PPPOE)) { /* the frame's own session alone */
         last_level(st, data, caplen, wirelen, linktype, d, ts, wirelen, b);
         return;
     }
     phs_level(b, link_proto(linktype, d), d); /* the first level: the record's own dissection */
     if (phs_tunnel(data, caplen, &td->tunnel[0], b)) return;
+    uint32_t end = caplen; /* a PPPoE session's length bounds every level inside it */
+    int vl = d->vlan_count; /* tags of the levels before the last */
     for (int k = 1; k <= n; k++) {
         const fp_tunnel *prev = &td->tunnel[k - 1];
         uint32_t at = prev->off + prev->hlen;
-        if (at > caplen) return;
-        uint32_t lt = level_linktype(data, caplen, prev, at), lw = wirelen > at ? wirelen - at : 0;
+        end = level_end(data, end, prev);
+        if (at > end) return;
+        uint32_t lt = level_linktype(data, end, prev, at);
+        uint32_t lw = end < caplen ? end - at : wirelen > at ? wirelen - at : 0;
         if (k == n) {
             if (lt == 0) {
-                if (at < caplen) push(b, FP_PHS_DATA); /* MPLS, GTP-U: not IP after all */
+                if (at < end) push(b, FP_PHS_DATA); /* MPLS, GTP-U: not IP after all */
                 return;
             }
-            fp_dissect_ex(data + at, caplen - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            /* the level's bytes from `base` (its offsets are from there) */
+            const uint8_t *base = data;
+            uint32_t blen = end, bwire = end < caplen ? end : wirelen;
+            if (!last_view(td, prev, at, vl, &lv)) {
+                fp_dissect_ex(data + at, end - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+                base = data + at, blen = end - at, bwire = lw;
+            }
             if (lt != FP_LINKTYPE_ETHERNET && !FP_HAS(&lv, FP_L_IP4) && !FP_HAS(&lv, FP_L_IP6)) {
-                if (at < caplen) push(b, lt == FP_LINKTYPE_IPV4 ? FP_PHS_IP : FP_PHS_IPV6); /* cut: malformed */
+                if (at < end) push(b, lt == FP_LINKTYPE_IPV4 ? FP_PHS_IP : FP_PHS_IPV6); /* cut: malformed */
                 return;
             }
-            last_level(st, data + at, caplen - at, lw, lt, &lv, ts, wirelen, b);
-            count_upper(st, data + at, &lv, ts, wirelen, 1);
+            last_level(st, base, blen, bwire, lt, &lv, ts, wirelen, b);
+            count_upper(st, base, &lv, ts, wirelen, 1);
             return;
         }
         const fp_tunnel *t = &td->tunnel[k];
         if (t->off != at && lt != 0) { /* a packet before the next tunnel (not MPLS or ERSPAN right after GRE) */
-            fp_dissect_ex(data + at, caplen - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            fp_dissect_ex(data + at, end - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
+            if (lt == FP_LINKTYPE_ETHERNET) vl += lv.vlan_count;
             phs_level(b, lt == FP_LINKTYPE_ETHERNET ? FP_PHS_ETH : FP_PHS_COUNT, &lv);
             conv_packet(st, data + at, &lv, ts, wirelen);
         }
@@ -855,7 +973,7 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
     phs_walk b = {st, wirelen, 0, 0, 0};
     fp_dissection td;
     const fp_dissection *fd = d; /* what io,stat's filters read: tshark's match inside tunnels */
-    if (may_tunnel(d)) {
+    if (may_tunnel(data, linktype, d)) {
         tunnel_levels(st, data, caplen, wirelen, linktype, d, &td, ts_ns, &b);
         fd = &td;
     } else {
