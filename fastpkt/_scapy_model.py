@@ -401,6 +401,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     extension = False
     if last == "Dot1Q" and out[-1].type <= 1500:   # a length: LLC follows
         _layers.llc_within(_CD.Packet.raw.__get__(pkt)[out[-1].offset + 4:], out[-1].type, out)
+    elif last == "DNS" and len(out) > 1 and isinstance(out[-2], _C.TCP):
+        _dns_tcp_tail(_fp_payload(out[-2]), out)
     elif last not in ("DNS", "ICMPv6Echo", "IPv6ExtHdr", "Dot3"):
         load = _fp_payload(out[-1])
         if last == "ICMP":   # timestamps and masks are ICMP fields in Scapy
@@ -435,6 +437,17 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     if extension6 and type(out[-1]) is Padding:
         extension6._fields["extpad"] = out.pop().load
     return out
+
+
+def _dns_tcp_tail(load: bytes, chain: list[Any]) -> None:
+    """DNS over TCP as Scapy reads the segment's data (``dns_over_tcp``): the DNS view
+    becomes Raw, or what follows the message's records is Raw after it."""
+    end = dns_over_tcp(load)[0]
+    if end < 0:
+        chain.pop()
+        chain.append(_linked(Raw, load, chain))
+    elif end < len(load):
+        chain.append(_linked(Raw, load[end:], chain))
 
 
 # the views PPPoE follows in Scapy (Ether, Dot1Q and CookedLinux(V2) bind it)
@@ -1512,6 +1525,7 @@ def _dns_section(which: str) -> property:
     make = _question if which == "qd" else _resource
 
     def get(self: Any) -> _RecordList:
+        self = _dns_as_read(self)
         records = getter(self)
         if k and _fp_len(self) > 4 * _LIST_MAX and any(
                 r.type == 41 and len(r.rdata_raw) > 4 * _LIST_MAX
@@ -1608,6 +1622,64 @@ def _dns_length(self: Any) -> int | None:
         return None
     head = _fp_payload(tcp)[:2]
     return int.from_bytes(head, "big") if len(head) == 2 else None
+
+
+def dns_over_tcp(load: bytes) -> tuple[int, bool]:
+    """How Scapy's DNS reads a TCP segment's data ``load`` (RFC 1035 section 4.2.2: a 2-byte
+    length, then the message): (end, clean). ``end`` is -1 where Scapy reads it all as Raw (a
+    length under 14 or past the data, which its ``pre_dissect`` refuses; a section of more
+    than _LIST_MAX records), else the offset past the records the header's counts ask for,
+    which Scapy reads from all the data whatever the length says: bytes after them are Raw
+    (a second message in the segment), and a record cut short or failing takes the rest (a
+    Raw record, or a short one). ``clean``: every record read whole, none of those."""
+    size = len(load)
+    if size < 2 or not 14 <= int.from_bytes(load[:2], "big") <= size:
+        return -1, False
+    pos = 14
+    for k in range(4):
+        count, read = int.from_bytes(load[6 + 2 * k:8 + 2 * k], "big"), 0
+        while pos < size and read < count:   # Scapy's list stops where the data does
+            read += 1
+            if read > _LIST_MAX:
+                return -1, False
+            i = pos
+            while i < size and load[i] and not load[i] & 0xC0:   # Scapy: 0x40 and up point
+                i += 1 + load[i]
+            i += 2 if i < size and load[i] else 1
+            if i + (10 if k else 4) > size:
+                return size, False
+            if not k:
+                pos = i + 4
+                continue
+            rtype, rdlen = int.from_bytes(load[i:i + 2], "big"), int.from_bytes(load[i + 8:i + 10], "big")
+            pos = i + 10 + rdlen
+            if pos > size or rdlen < {1: 4, 28: 16}.get(rtype, 0) or (
+                    rtype == 41 and rdlen > 4 * _LIST_MAX and len(_edns_options(load[pos - rdlen:pos])) > _LIST_MAX):
+                return size, False   # cut, or an address or OPT record Scapy fails to read
+    return pos, True
+
+
+def dns_alone(msg: bytes) -> Any:
+    """fastpkt's DNS view of the message ``msg`` on its own (a UDP datagram made for it): a
+    message over TCP as Scapy reads it, past a length prefix shorter than its records."""
+    size = 28 + len(msg)
+    if size > 65535:
+        return None
+    head = bytes((0x45, 0)) + size.to_bytes(2, "big") + bytes((0, 0, 0, 0, 64, 17)) + bytes(10)
+    udp = b"\0\x35\0\x35" + (size - 20).to_bytes(2, "big") + b"\0\0"
+    return _fp.Packet(head + udp + msg, _LINKTYPE_RAW, decapsulate=False).dns
+
+
+def _dns_as_read(self: Any) -> Any:
+    """The DNS view holding Scapy's records: this one, or where fastpkt's message over TCP
+    ends inside them (its length prefix too short) the one of the bytes Scapy reads."""
+    pkt = self._packet
+    if pkt is None or pkt.tcp is None or not self.malformed:
+        return self
+    load = _fp_payload(pkt.tcp)
+    end, clean = dns_over_tcp(load)
+    alone = dns_alone(load[2:end]) if clean else None
+    return self if alone is None else alone
 
 
 def _dns_bytes(self: Any) -> bytes:
@@ -1748,6 +1820,8 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
     def _scapy_contains(self, cls: Any) -> bool:
         if cls is Raw or cls == "Raw":
             last = _fp_layers(self)[-1:]
+            if last == ("DNS",) and self.tcp is not None:   # a Raw may follow it, or be it
+                return _LayerOps.getlayer(_first(self), Raw) is not None
             if last == ("DNS",):
                 # decoded to its end: Raw only among an OPT record's options, or the record
                 # and the rest of the message when they are too many (C asks only where a

@@ -9,14 +9,14 @@ and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF
 layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP errors with the
-datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options),
-Raw and Padding; and the layers
+datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options;
+over UDP and TCP), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, RFC 4884 extensions, BOOTP/DHCP, NTP (header,
 extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
 Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP
-timestamps, DNS over TCP...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+timestamps, a DNS record cut short...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -948,7 +948,9 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
         return _gre(nodes, payload)
     if layer in ("BOOTP", "NTP") and not over_tcp:
         return _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain)) is not None
-    if layer != "DNS" or pkt.dns is None or over_tcp:
+    if layer == "DNS" and over_tcp:
+        return _dns_tcp(nodes, pkt.dns, payload)
+    if layer != "DNS" or pkt.dns is None:
         return False
     node = _dns(pkt.dns)
     if node is None:
@@ -956,6 +958,27 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     if l4.dport == 5353:
         node.summary = "m" + node.summary
     nodes.append(node)
+    return True
+
+
+def _dns_tcp(nodes: list[_Node], dns: Any, payload: bytes) -> bool:
+    """DNS over TCP as Scapy reads the segment's data (fastpkt._scapy_model.dns_over_tcp):
+    Raw, or DNS with its ``length`` first and a Raw for what follows its records. False where
+    Scapy reads a record otherwise (cut, failing)."""
+    from fastpkt._scapy_model import dns_alone, dns_over_tcp
+
+    end, clean = dns_over_tcp(payload)
+    if end < 0:
+        _tail(nodes, payload, b"")
+        return True
+    if clean and dns is not None and dns.malformed:   # fastpkt's message ends inside a record
+        dns = dns_alone(payload[2:end])
+    node = _dns(dns) if clean and dns is not None else None
+    if node is None:
+        return False
+    length = int.from_bytes(payload[:2], "big")
+    nodes.append(_Node("DNS", "DNS", [_f("length", length)] + node.fields, node.summary))
+    _tail(nodes, payload[end:], b"")
     return True
 
 

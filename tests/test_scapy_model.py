@@ -1349,6 +1349,79 @@ def test_raw_in_pkt_finds_opt_options_in_every_section():
     assert len(wires) > 3300 and raw_seen > 550
 
 
+def _dns_tcp_messages() -> list[bytes]:
+    """DNS messages (RFC 1035 section 4.2.2's length prefix first, as Scapy builds them over
+    TCP): queries (AAAA; MX with EDNS0 options), an answer holding A, AAAA, CNAME, TXT, MX,
+    SRV, NS, SOA, PTR and OPT records, the same compressed, NXDOMAIN, and 101 questions (a
+    list past Scapy's 100 items: Raw)."""
+    name = "example.com"
+    edns = sa.DNSRROPT(rclass=1232, rdata=[sa.EDNS0COOKIE(client_cookie=b"\x01" * 8),
+                                           sa.EDNS0ClientSubnet(source_plen=24, address="198.51.100.0")])
+    answer = sa.DNS(id=7, qr=1, aa=1, qd=sa.DNSQR(qname=name), an=[
+        sa.DNSRR(rrname=name, type="A", ttl=60, rdata="192.0.2.1"), sa.DNSRR(rrname=name, type="AAAA", rdata="2001:db8::1"),
+        sa.DNSRR(rrname="www." + name, type="CNAME", rdata=name), sa.DNSRR(rrname=name, type="TXT", rdata=[b"v=spf1 -all", b"x"]),
+        sa.DNSRRMX(rrname=name, preference=10, exchange="mx." + name),
+        sa.DNSRRSRV(rrname="_sip._tcp." + name, priority=1, weight=5, port=5060, target="sip." + name)],
+        ns=[sa.DNSRR(rrname=name, type="NS", rdata="ns1." + name),
+            sa.DNSRRSOA(rrname=name, mname="ns1." + name, rname="host." + name, serial=2024)],
+        ar=[sa.DNSRR(rrname="1.2.0.192.in-addr.arpa", type="PTR", rdata=name), edns])
+    messages = [sa.DNS(id=5, qd=sa.DNSQR(qname=name, qtype="AAAA")),
+                sa.DNS(id=6, qd=sa.DNSQR(qname=name, qtype="MX"), ar=edns), answer, answer.compress(),
+                sa.DNS(id=9, qr=1, rcode=3, qd=sa.DNSQR(qname="nope." + name)),
+                sa.DNS(id=10, qd=[sa.DNSQR(qname="q%d.example" % k) for k in range(101)])]
+    return [bytes(sa.TCP() / m)[20:] for m in messages]
+
+
+def _dns_tcp_cases():
+    """(frame, whole) for DNS over TCP as Scapy reads a segment's data: each message from the
+    client (port 53 the destination, IPv4) and from the server (the source, IPv6), alone, two
+    in one segment, followed by other bytes or by a part of the next, the segment holding a
+    part of it (cut at every length), its length prefix lying (0, 12-16, the message's length
+    -3..+4, 65535, with and without bytes after it); the first two messages' two-in-one frames
+    cut by a snap length at every byte; DNS on TCP port 5353 (Scapy binds none: Raw).
+    ``whole``: the segment's data holds the first message to its end."""
+    ip4, ip6 = sa.IP(src="192.0.2.1", dst="192.0.2.53"), sa.IPv6(src="2001:db8::1", dst="2001:db8::53")
+    for m, wire in enumerate(_dns_tcp_messages()):
+        n = len(wire) - 2
+        datas = [wire, wire + wire, wire + b"\x01\x02\x03", wire + wire[:7]]
+        datas += [wire[:k] for k in range(1, len(wire))]
+        for v in sorted({0, 12, 13, 14, 15, 16, *range(n - 3, n + 5), 0xFFFF}):
+            datas += [v.to_bytes(2, "big") + wire[2:], v.to_bytes(2, "big") + wire[2:] + b"\0" * 5]
+        for data in datas:
+            for ip, ports in ((ip4, (40000, 53)), (ip6, (53, 40000))):
+                frame = bytes(sa.Ether(dst=BCAST) / ip / sa.TCP(sport=ports[0], dport=ports[1], flags="PA", seq=1000) / data)
+                yield frame, len(data) >= len(wire)
+                if m < 2 and data == wire + wire and ip is ip4:
+                    yield from ((frame[:cut], cut >= 54 + len(wire)) for cut in range(54, len(frame)))
+    yield bytes(sa.Ether(dst=BCAST) / ip4 / sa.TCP(sport=5353, dport=5353) / _dns_tcp_messages()[0]), True
+
+
+def test_dns_over_tcp_reads_as_scapy():
+    """DNS over TCP against Scapy's dissection of the same bytes: the chain (DNS, Raw for what
+    follows its records or for data Scapy's DNS refuses), every DNS field and record (Scapy
+    reads the records its counts ask for whatever the length prefix says), ``in``, ``[]``,
+    ``getlayer(i)`` and each layer's repr."""
+    n = dns = raw = 0
+    for k, (wire, whole) in enumerate(_dns_tcp_cases()):
+        s, p = sa.Ether(wire), fs.ScapyPacket(wire, 1)
+        _compare(("dns-tcp", k), p, s)
+        assert [c.__name__ for c in p.layers()] == [c.__name__ for c in s.layers()], (k, wire.hex())
+        cut = not whole and sa.DNS in s   # Scapy reads the record the data ends in (README)
+        for cls in ("DNS", "Raw", "DNSQR", "DNSRR", "Padding"):
+            if cls != "Raw" or not cut:   # Scapy's Raw record for a question cut short
+                assert (cls in p) == (cls in s) and p.haslayer(cls) == s.haslayer(cls), (k, cls, wire.hex())
+        if sa.Raw in s and not cut:
+            assert p[fs.Raw].load == s[sa.Raw].load and bytes(p[fs.Raw]) == bytes(s[sa.Raw]), k
+            raw += 1
+        if sa.DNS in s and not cut:   # a message cut short: fastpkt stops at the cut record
+            mine, theirs = p[fs.DNS], s[sa.DNS]
+            assert _norm(mine.fields) == _norm(theirs.fields) and mine.length == theirs.length, (k, wire.hex())
+            assert repr(mine) == repr(theirs) and bytes(mine) == bytes(theirs), k
+            dns += 1
+        n += 1
+    assert n > 5800 and dns > 330 and raw > 5700
+
+
 def _ext_object(classnum: int, classtype: int, body: bytes) -> bytes:
     return (4 + len(body)).to_bytes(2, "big") + bytes((classnum, classtype)) + body
 

@@ -12,7 +12,9 @@ rendered natively is bounded below so that it cannot silently drop.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -278,8 +280,15 @@ def _icmp_error_frames():
     return (bytes(f) for f in built._icmp_error_cases())
 
 
+def _dns_tcp_frames():
+    """tests/test_scapy_model.py's DNS over TCP: queries and answers of every record type
+    rendered here, EDNS0, compressed names, both directions, two messages in one segment,
+    bytes after one, the segment cut at every length, lying length prefixes, snap lengths."""
+    return (wire for wire, _ in built._dns_tcp_cases())
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
-BUILT = {"edns0": (_edns0_frames, 2033), "icmp-errors": (_icmp_error_frames, 1923),
+BUILT = {"dns-over-tcp": (_dns_tcp_frames, 5800), "edns0": (_edns0_frames, 2033), "icmp-errors": (_icmp_error_frames, 1923),
          # RFC 4884 extensions (RFC 4950's MPLS object, RFC 5837's interface information with
          # each combination of its parts, hostile lengths, random bytes) after ICMP and ICMPv6
          # errors, cut at every length, with Ethernet trailers (Scapy's extpad): all of them
@@ -345,7 +354,7 @@ def test_corpus_packets_print_as_scapy():
 
 def test_corpus_edns0_and_icmp_errors_print_as_scapy():
     """Every corpus packet whose DNS message has an OPT record holding options, and every
-    ICMP or ICMPv6 error: Scapy's text, rendered natively but DNS over TCP (Scapy's)."""
+    ICMP or ICMPv6 error: Scapy's text, rendered natively but DNS over TCP cut short (Scapy's)."""
     native = carried = 0
     for name, p in _corpus_packets():
         dns = p.dns
@@ -363,6 +372,22 @@ def test_corpus_edns0_and_icmp_errors_print_as_scapy():
 
 
 TUNNEL_LAYERS = {"GRE", "GRE_PPTP", "VXLAN"}
+
+
+def test_corpus_dns_over_tcp_prints_as_scapy():
+    """Every corpus packet with data on TCP port 53 (Scapy's DNS binding there): Scapy's
+    text, all rendered natively."""
+    native = carried = 0
+    for name, p in _corpus_packets():
+        tcp = p.tcp
+        if tcp is None or 53 not in (tcp.sport, tcp.dport) or not tcp.payload:
+            continue
+        carried += 1
+        facade = fs.ScapyPacket(bytes(p), p.linktype)
+        _same_text(facade, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+        assert text.describe(facade) is not None, (name, p.time)
+        native += 1
+    assert carried == native
 
 
 def test_corpus_tunnels_print_as_scapy():
@@ -514,6 +539,37 @@ def test_edns0_and_icmp_error_text_needs_no_scapy(tmp_path):
     done = subprocess.run([sys.executable, "-c", _NO_SCAPY_FILE, str(tmp_path / "wires.txt")], check=True,
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.split() == [str(native), digest.hexdigest()] and native >= 6500
+
+
+def test_dns_over_tcp_ls_as_scapy():
+    """``ls(pkt)`` of every fifth DNS over TCP frame above (its ``length`` field, the Raw after
+    the message): Scapy's own listing, rendered natively for all but a record cut short."""
+    native = 0
+    for k, wire in enumerate(_dns_tcp_frames()):
+        if k % 5:
+            continue
+        p, out = fs.ScapyPacket(wire, 1), io.StringIO()
+        with contextlib.redirect_stdout(out):
+            sa.ls(sa.Ether(wire))
+        assert text.ls(p, dump=True) == out.getvalue(), wire.hex()
+        native += text.describe(p) is not None
+    assert native > 1160
+
+
+def test_dns_over_tcp_text_needs_no_scapy(tmp_path):
+    """The DNS over TCP frames above rendered where ``import scapy`` fails: the same text as
+    here, where test_built_frames_print_as_scapy compares it with Scapy's own."""
+    wires = list(_dns_tcp_frames())
+    digest, native = hashlib.sha256(), 0
+    for wire in wires:
+        p = fp.Packet(wire, 1)
+        if text.describe(p) is not None:
+            native += 1
+            digest.update("\0".join((text.packet_repr(p), text.packet_summary(p), text.packet_show(p, dump=True))).encode())
+    (tmp_path / "wires.txt").write_text("\n".join(w.hex() for w in wires))
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_FILE, str(tmp_path / "wires.txt")], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split() == [str(native), digest.hexdigest()] and native >= 5800
 
 
 def test_ntp_private_prints_as_scapy():
