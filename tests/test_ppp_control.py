@@ -135,3 +135,128 @@ def test_unchecked_option_types_on_every_carrier_against_tshark(tshark, tmp_path
         assert _flagged(path) == theirs, lt
         flagged += len(theirs)
     assert flagged > 1000
+
+
+# ---------------------------------------------------------------- pkt.lcp, pkt.ipcp, pkt.ipv6cp, pkt.ccp
+VALUE_FIELDS = {
+    "lcp": ("lcp.opt.oui", "lcp.opt.mru", "lcp.opt.asyncmap", "lcp.opt.auth_protocol", "lcp.opt.quality_protocol",
+            "lcp.opt.magic_number", "lcp.opt.fcs_alternatives", "lcp.opt.operation", "lcp.opt.mrru",
+            "lcp.opt.ep_disc_class"),
+    "ipcp": ("ipcp.opt.compress_proto", "ipcp.opt.ip_address", "ipcp.opt.mobilenodehomeaddress",
+             "ipcp.opt.pri_dns_address", "ipcp.opt.sec_dns_address", "ipcp.opt.pri_nbns_address",
+             "ipcp.opt.sec_nbns_address"),
+    "ipv6cp": ("ipv6cp.interface_identifier",),
+    "ccp": ("ccp.opt.oui", "ccp.opt.supported_bits"),
+}
+HEADER_FIELDS = ("ppp.code", "ppp.identifier", "ppp.length", "lcp.magic_number", "lcp.rej_proto",
+                 "lcp.opt.algorithm")
+
+
+def _view_frames(sa) -> list[bytes]:
+    from test_ppp_linktypes import _hostile_control_frames
+    return _control_frames(sa) + _hostile_control_frames() + _unchecked_before()
+
+
+def _shown(value) -> object:
+    """A view's value as tshark -T fields prints it."""
+    return value.hex(":") if isinstance(value, bytes) else value
+
+
+def test_views_against_tshark(tshark, tmp_path):
+    """pkt.lcp/ipcp/ipv6cp/ccp on PPP, PPP-in-HDLC, PPPoE and PPTP frames (Scapy-built and
+    hand-packed, lengths that lie included): present exactly where tshark shows the protocol's
+    header; code, identifier, length, LCP's magic number, rejected protocol and CHAP algorithm
+    are tshark's; on the frames tshark reads to the end (no malformed packet or warning) each
+    option's type and length, and each decoded value under its tshark field, are tshark's;
+    the other three views are None."""
+    from test_ppp_linktypes import tshark_rows, values
+    sa = _scapy()
+    frames = _view_frames(sa)
+    fields = HEADER_FIELDS + tuple("%s.opt.%s" % (c, w) for c in PROTOCOLS for w in ("type", "length")) + \
+        tuple(f for fs in VALUE_FIELDS.values() for f in fs)
+    checked = options = 0
+    for lt, recs in _carriers(sa, frames).items():
+        path = _write(tmp_path / ("views%d.pcap" % lt), recs, lt)
+        rows = tshark_rows(path, fields)
+        lying = set(tshark_frames(path, CP_MALFORMED))
+        mine = list(fp.open(str(path)))
+        assert len(mine) == len(rows) == len(frames)
+        for i, (p, row) in enumerate(zip(mine, rows), 1):
+            protos = row["frame.protocols"].split(":")
+            for name in PROTOCOLS:
+                v = getattr(p, name)
+                where = (lt, i, name, bytes(p.raw).hex())
+                if name not in protos or not row["ppp.code"]:
+                    assert v is None, where
+                    continue
+                assert isinstance(v, getattr(fp, name.upper())) and v.name == name.upper(), where
+                assert [v.code, v.identifier, v.length] == [values(row[f])[0] for f in HEADER_FIELDS[:3]], where
+                assert [v.magic_number] == (values(row["lcp.magic_number"]) or [None]), where
+                assert [v.rejected_protocol] == (values(row["lcp.rej_proto"]) or [None]), where
+                assert [o.algorithm for o in v.options if o.algorithm is not None] == \
+                    (values(row["lcp.opt.algorithm"]) if i not in lying else
+                     [o.algorithm for o in v.options if o.algorithm is not None]), where
+                assert v.malformed == (i in lying), where
+                checked += 1
+                if i in lying:
+                    continue
+                assert [(o.type, o.length) for o in v.options] == \
+                    list(zip(values(row[name + ".opt.type"]), values(row[name + ".opt.length"]))), where
+                for f in VALUE_FIELDS[name]:
+                    theirs = values(row[f])
+                    if f == "lcp.opt.magic_number":  # tshark also files a class-4 discriminator's block there
+                        theirs = theirs[:sum(o.type == 5 for o in v.options)]
+                    assert [_shown(o.value) for o in v.options if o.field == f] == theirs, (where, f)
+                assert all(o.valid for o in v.options), where
+                options += len(v.options)
+    assert checked > 150 and options > 200
+
+
+def test_views_cut_at_every_length():
+    """Every frame above on PPP, PPP-in-HDLC and PPPoE, cut at every length: each view reads
+    within the bytes captured (its raw bytes are the record's from its offset, its options'
+    data inside them) and never raises; an IP packet inside PPP has no control view."""
+    sa = _scapy()
+    n = 0
+    for f in _view_frames(sa):
+        for lt, wire in ((9, f), (50, b"\xff\x03" + f), (51, b"\x11\x00\x00\x09" + len(f).to_bytes(2, "big") + f)):
+            for cut in range(len(wire) + 1):
+                q = fp.Packet(wire[:cut], lt, wirelen=len(wire))
+                for name in PROTOCOLS:
+                    v = getattr(q, name)
+                    if v is None:
+                        continue
+                    raw = v.raw
+                    assert wire[v.offset:v.offset + len(raw)] == raw and v.offset + len(raw) <= cut
+                    assert raw[4:] == v.payload and bytes(v) == raw
+                    for o in v.options:
+                        assert o.data in raw and len(o.data) == o.length - 2
+                    repr(v), v.fields_dict(), v._repr_html_()
+                    n += 1
+    assert n > 1500
+    ip = fp.Packet(bytes(sa.PPP(proto=0x21) / sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.ICMP()), 9)
+    assert ip.ip is not None and (ip.lcp, ip.ipcp, ip.ipv6cp, ip.ccp) == (None, None, None, None)
+
+
+def test_view_values_from_scapy():
+    """The values Scapy's PPP classes set come back from the view (Scapy's own dissection of
+    the same bytes names the same options and values)."""
+    sa = _scapy()
+    built = sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(id=7, options=[
+        sa.PPP_LCP_MRU_Option(max_recv_unit=1400), sa.PPP_LCP_ACCM_Option(accm=0xA0000),
+        sa.PPP_LCP_Auth_Protocol_Option(auth_protocol=0xC223, algorithm=5),
+        sa.PPP_LCP_Magic_Number_Option(magic_number=0xCAFEF00D)])
+    theirs = sa.PPP(bytes(built))
+    v = fp.Packet(bytes(built), 9).lcp
+    assert (v.code, v.identifier, v.length) == (theirs[sa.PPP_LCP_Configure].code, theirs.id, theirs.len)
+    opts = {o.name: o for o in v.options}
+    ref = theirs[sa.PPP_LCP_Configure].options
+    assert opts["mru"].value == ref[0].max_recv_unit and opts["asyncmap"].value == ref[1].accm
+    assert (opts["auth_protocol"].value, opts["auth_protocol"].algorithm) == (ref[2].auth_protocol, ref[2].algorithm)
+    assert opts["magic_number"].value == ref[3].magic_number
+    assert "mru=1400" in repr(v) and "<th" in v._repr_html_()
+    ipcp = sa.PPP(proto=0x8021) / sa.PPP_IPCP(code=2, id=3, options=[
+        sa.PPP_IPCP_Option_IPAddress(data="10.1.2.3"), sa.PPP_IPCP_Option_DNS1(data="10.1.2.53")])
+    v = fp.Packet(bytes(ipcp), 9).ipcp
+    assert [(o.name, o.value) for o in v.options] == [("ip_address", "10.1.2.3"), ("pri_dns_address", "10.1.2.53")]
+    assert isinstance(v, fp.IPCP) and isinstance(v, fp.PPPControl) and not v.malformed

@@ -610,26 +610,25 @@ typedef struct {
                    * it), the others' at the record's end */
 } ppp_frame;
 
-static int ppp_frames(const fp_field_ctx *x, ppp_frame out[FP_MAX_TUNNELS + 1])
+static int ppp_frames(const fp_dissection *d, const uint8_t *data, uint32_t caplen, ppp_frame out[FP_MAX_TUNNELS + 1])
 {
-    const fp_dissection *d = x->d;
     int n = 0;
     if (d->link_ppp) {
         uint32_t off = d->link_ppp - 1u, w;
-        uint32_t at = fp_ppp_proto_at(x->data, off, x->caplen, &w);
-        out[n++] = (ppp_frame){off, at, w, x->caplen};
+        uint32_t at = fp_ppp_proto_at(data, off, caplen, &w);
+        out[n++] = (ppp_frame){off, at, w, caplen};
     }
     for (int i = 0; i < d->tunnel_count; i++) {
         const fp_tunnel *t = &d->tunnel[i];
         if (t->type == FP_TUN_PPPOE) {
-            uint32_t len = fp_load_be16(x->data + t->off + 4), end = x->caplen;
+            uint32_t len = fp_load_be16(data + t->off + 4), end = caplen;
             end = len >= 2 && len <= end - t->off - 6 ? t->off + 6 + len : end;
             out[n++] = (ppp_frame){t->off + 6, t->off + 6, 2, end};
         } else if (t->type == FP_TUN_PPTP) {
-            uint32_t off = t->off + pptp_hlen(fp_load_be16(x->data + t->off)), end = t->off + t->hlen, w;
+            uint32_t off = t->off + pptp_hlen(fp_load_be16(data + t->off)), end = t->off + t->hlen, w;
             if (end == off) continue; /* an acknowledgement alone */
-            uint32_t at = fp_ppp_proto_at(x->data, off, end, &w);
-            out[n++] = (ppp_frame){off, at, w, x->caplen};
+            uint32_t at = fp_ppp_proto_at(data, off, end, &w);
+            out[n++] = (ppp_frame){off, at, w, caplen};
         }
     }
     return n;
@@ -640,7 +639,7 @@ enum { PPP_PROTOCOL_BYTES, PPP_ADDRESS, PPP_CONTROL, PPP_PROTO };
 static int ppp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
-    int count = ppp_frames(x, frames), n = 0;
+    int count = ppp_frames(x->d, x->data, x->caplen, frames), n = 0;
     for (int i = 0; i < count; i++) {
         const ppp_frame *fr = &frames[i];
         const uint8_t *p = x->data + fr->off;
@@ -663,13 +662,13 @@ static int ppp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
  * Read on request from each PPP frame (ppp_frames) whose protocol is LCP, IPCP or IPV6CP: the
  * code, identifier and length (tshark's ppp.code, ppp.identifier, ppp.length, shared by the
  * control protocols), then for Configure-Request/Ack/Nak/Reject (codes 1-4) the options as
- * type, length, value; LCP's magic number of Echo-Request/Reply and Discard-Request (9-11)
+ * type, length, value; LCP's magic number of codes 9-13 (Echo, Discard, Identification, Time-Remaining)
  * and the protocol of a Protocol-Reject (8). The packet spans what its length field says,
  * within the frame: one whose length passes the frame or is under 4 (tshark's malformed
  * packet) has its header alone, an option whose length is under 2 or passes the packet ends the options, and
  * a value is read only when its option has the length the RFC gives it (tshark's "invalid
  * length" otherwise), so a lying length never reads past the record. */
-enum { CP_ANY, CP_LCP, CP_IPCP, CP_IPV6CP, CP_CCP };
+enum { CP_ANY, CP_LCP = FP_PPP_LCP, CP_IPCP = FP_PPP_IPCP, CP_IPV6CP = FP_PPP_IPV6CP, CP_CCP = FP_PPP_CCP };
 enum { CPW_PROTOCOL, CPW_CODE, CPW_IDENTIFIER, CPW_LENGTH, CPW_OPT_TYPE, CPW_OPT_LENGTH, CPW_OPT_VALUE,
        CPW_MAGIC, CPW_REJECTED };
 #define CP_WHICH(arg) ((arg) >> 4)
@@ -719,7 +718,7 @@ static int cp_option_fits(int cp, uint8_t type, uint8_t len)
 static int cp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
-    int count = ppp_frames(x, frames), n = 0, which = CP_WHICH(f->arg), word = CP_WORD(f->arg);
+    int count = ppp_frames(x->d, x->data, x->caplen, frames), n = 0, which = CP_WHICH(f->arg), word = CP_WORD(f->arg);
     for (int i = 0; i < count; i++) {
         const ppp_frame *fr = &frames[i];
         if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
@@ -741,7 +740,7 @@ static int cp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, vo
         if (!whole) continue; /* tshark's malformed packet: the header alone */
         switch (word) {
         case CPW_MAGIC:
-            if (code >= 9 && code <= 11 && stop - at >= 8 && cp_visit(f, p + 4, 4, visit, arg, &n)) return n;
+            if (code >= 9 && code <= 13 && stop - at >= 8 && cp_visit(f, p + 4, 4, visit, arg, &n)) return n;
             continue;
         case CPW_REJECTED:
             if (code == 8 && stop - at >= 6 && cp_visit(f, p + 4, 2, visit, arg, &n)) return n;
@@ -843,7 +842,7 @@ static void pap_walk(auth_walk *w, const uint8_t *p, uint32_t avail)
 static int auth_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
-    int count = ppp_frames(x, frames), which = CP_WHICH(f->arg);
+    int count = ppp_frames(x->d, x->data, x->caplen, frames), which = CP_WHICH(f->arg);
     auth_walk w = {f, visit, arg, CP_WORD(f->arg), 0, 0, 0};
     for (int i = 0; i < count && !w.stop; i++) {
         const ppp_frame *fr = &frames[i];
@@ -966,6 +965,34 @@ static int cp_lies(int cp, const uint8_t *p, uint32_t avail, uint32_t wavail)
         uint8_t olen = len - o >= 2 ? p[o + 1] : 0;
         if (olen < 2 || olen > len - o || cp_option_lies(cp, p + o, olen)) return 1;
         o += olen;
+    }
+    return 0;
+}
+
+int fp_ppp_option_fits(int cp, uint8_t type, uint8_t len)
+{
+    return cp_option_fits(cp, type, len);
+}
+
+int fp_ppp_option_lies(int cp, const uint8_t *opt, uint8_t len)
+{
+    return cp_option_lies(cp, opt, len);
+}
+
+int fp_ppp_control_find(const fp_dissection *d, const uint8_t *data, uint32_t caplen, int cp, uint32_t *at,
+                        uint32_t *end)
+{
+    ppp_frame frames[FP_MAX_TUNNELS + 1];
+    int count = ppp_frames(d, data, caplen, frames);
+    for (int i = 0; i < count; i++) {
+        const ppp_frame *fr = &frames[i];
+        if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
+        uint16_t proto = fr->width == 1 ? data[fr->proto_at] : fp_load_be16(data + fr->proto_at);
+        uint32_t start = fr->proto_at + fr->width;
+        if (cp_of(proto) != cp || fr->end - start < 4) continue; /* no header: no lcp tree either */
+        *at = start;
+        *end = fr->end;
+        return 1;
     }
     return 0;
 }
