@@ -11,6 +11,8 @@
  * is no layer of the dissection (no span, nothing the builder edits). */
 #include "pyfp.h"
 
+#include <stdio.h>
+
 typedef struct {
     PyObject_HEAD
     FpPacket *pkt;
@@ -28,35 +30,36 @@ enum { OV_NONE, OV_U8, OV_U16, OV_U24, OV_U32, OV_IPV4, OV_BYTES, OV_TRUE };
 
 typedef struct {
     uint8_t cp, type, kind;
+    uint8_t hex;       /* repr prints it in hex (protocol numbers, bit maps, magic numbers) */
     const char *name;  /* short name: the tshark field's last part, or the RFC's where it has none */
     const char *field; /* tshark's field of the value, or NULL */
 } cp_option_def;
 
 static const cp_option_def option_defs[] = {
-    {FP_PPP_LCP, 0, OV_U24, "oui", "lcp.opt.oui"},
-    {FP_PPP_LCP, 1, OV_U16, "mru", "lcp.opt.mru"},
-    {FP_PPP_LCP, 2, OV_U32, "asyncmap", "lcp.opt.asyncmap"},
-    {FP_PPP_LCP, 3, OV_U16, "auth_protocol", "lcp.opt.auth_protocol"},
-    {FP_PPP_LCP, 4, OV_U16, "quality_protocol", "lcp.opt.quality_protocol"},
-    {FP_PPP_LCP, 5, OV_U32, "magic_number", "lcp.opt.magic_number"},
-    {FP_PPP_LCP, 7, OV_TRUE, "pfc", NULL},
-    {FP_PPP_LCP, 8, OV_TRUE, "acfc", NULL},
-    {FP_PPP_LCP, 9, OV_U8, "fcs_alternatives", "lcp.opt.fcs_alternatives"},
-    {FP_PPP_LCP, 13, OV_U8, "operation", "lcp.opt.operation"},
-    {FP_PPP_LCP, 17, OV_U16, "mrru", "lcp.opt.mrru"},
-    {FP_PPP_LCP, 18, OV_TRUE, "short_sequence", NULL},
-    {FP_PPP_LCP, 19, OV_U8, "ep_disc_class", "lcp.opt.ep_disc_class"},
-    {FP_PPP_IPCP, 2, OV_U16, "compress_proto", "ipcp.opt.compress_proto"},
-    {FP_PPP_IPCP, 3, OV_IPV4, "ip_address", "ipcp.opt.ip_address"},
-    {FP_PPP_IPCP, 4, OV_IPV4, "mobilenodehomeaddress", "ipcp.opt.mobilenodehomeaddress"},
-    {FP_PPP_IPCP, 129, OV_IPV4, "pri_dns_address", "ipcp.opt.pri_dns_address"},
-    {FP_PPP_IPCP, 130, OV_IPV4, "pri_nbns_address", "ipcp.opt.pri_nbns_address"},
-    {FP_PPP_IPCP, 131, OV_IPV4, "sec_dns_address", "ipcp.opt.sec_dns_address"},
-    {FP_PPP_IPCP, 132, OV_IPV4, "sec_nbns_address", "ipcp.opt.sec_nbns_address"},
-    {FP_PPP_IPV6CP, 1, OV_BYTES, "interface_identifier", "ipv6cp.interface_identifier"},
-    {FP_PPP_IPV6CP, 2, OV_U16, "compress_proto", NULL},
-    {FP_PPP_CCP, 0, OV_U24, "oui", "ccp.opt.oui"},
-    {FP_PPP_CCP, 18, OV_U32, "supported_bits", "ccp.opt.supported_bits"},
+    {FP_PPP_LCP, 0, OV_U24, 1, "oui", "lcp.opt.oui"},
+    {FP_PPP_LCP, 1, OV_U16, 0, "mru", "lcp.opt.mru"},
+    {FP_PPP_LCP, 2, OV_U32, 1, "asyncmap", "lcp.opt.asyncmap"},
+    {FP_PPP_LCP, 3, OV_U16, 1, "auth_protocol", "lcp.opt.auth_protocol"},
+    {FP_PPP_LCP, 4, OV_U16, 1, "quality_protocol", "lcp.opt.quality_protocol"},
+    {FP_PPP_LCP, 5, OV_U32, 1, "magic_number", "lcp.opt.magic_number"},
+    {FP_PPP_LCP, 7, OV_TRUE, 0, "pfc", NULL},
+    {FP_PPP_LCP, 8, OV_TRUE, 0, "acfc", NULL},
+    {FP_PPP_LCP, 9, OV_U8, 0, "fcs_alternatives", "lcp.opt.fcs_alternatives"},
+    {FP_PPP_LCP, 13, OV_U8, 0, "operation", "lcp.opt.operation"},
+    {FP_PPP_LCP, 17, OV_U16, 0, "mrru", "lcp.opt.mrru"},
+    {FP_PPP_LCP, 18, OV_TRUE, 0, "short_sequence", NULL},
+    {FP_PPP_LCP, 19, OV_U8, 0, "ep_disc_class", "lcp.opt.ep_disc_class"},
+    {FP_PPP_IPCP, 2, OV_U16, 1, "compress_proto", "ipcp.opt.compress_proto"},
+    {FP_PPP_IPCP, 3, OV_IPV4, 0, "ip_address", "ipcp.opt.ip_address"},
+    {FP_PPP_IPCP, 4, OV_IPV4, 0, "mobilenodehomeaddress", "ipcp.opt.mobilenodehomeaddress"},
+    {FP_PPP_IPCP, 129, OV_IPV4, 0, "pri_dns_address", "ipcp.opt.pri_dns_address"},
+    {FP_PPP_IPCP, 130, OV_IPV4, 0, "pri_nbns_address", "ipcp.opt.pri_nbns_address"},
+    {FP_PPP_IPCP, 131, OV_IPV4, 0, "sec_dns_address", "ipcp.opt.sec_dns_address"},
+    {FP_PPP_IPCP, 132, OV_IPV4, 0, "sec_nbns_address", "ipcp.opt.sec_nbns_address"},
+    {FP_PPP_IPV6CP, 1, OV_BYTES, 0, "interface_identifier", "ipv6cp.interface_identifier"},
+    {FP_PPP_IPV6CP, 2, OV_U16, 1, "compress_proto", NULL},
+    {FP_PPP_CCP, 0, OV_U24, 1, "oui", "ccp.opt.oui"},
+    {FP_PPP_CCP, 18, OV_U32, 1, "supported_bits", "ccp.opt.supported_bits"},
 };
 
 static const cp_option_def *option_def(int cp, uint8_t type)
@@ -316,8 +319,11 @@ static PyObject *control_repr(PyObject *self)
     for (Py_ssize_t i = 0; parts != NULL && i < PyTuple_GET_SIZE(opts); i++) {
         PyObject *o = PyTuple_GET_ITEM(opts, i);
         PyObject *name = PyStructSequence_GET_ITEM(o, 4), *value = PyStructSequence_GET_ITEM(o, 2);
+        const cp_option_def *def = option_def(v->cp, (uint8_t)PyLong_AsLong(PyStructSequence_GET_ITEM(o, 0)));
         PyObject *item;
-        if (name != Py_None && value != Py_None)
+        if (name != Py_None && value != Py_None && def->hex && PyLong_CheckExact(value))
+            item = PyUnicode_FromFormat("%U=0x%lx", name, PyLong_AsUnsignedLong(value));
+        else if (name != Py_None && value != Py_None)
             item = PyUnicode_FromFormat("%U=%R", name, value);
         else
             item = PyUnicode_FromFormat("type%S(%S)", PyStructSequence_GET_ITEM(o, 0), PyStructSequence_GET_ITEM(o, 1));
@@ -327,8 +333,17 @@ static PyObject *control_repr(PyObject *self)
     if (parts == NULL) return NULL;
     PyObject *body = fp_join_str(parts, " ");
     if (body == NULL) return NULL;
-    PyObject *r = PyUnicode_FromFormat("<%s  code=%u identifier=%u length=%u options=[%U] |>", cp_names[v->cp],
-                                       (unsigned)p[0], (unsigned)p[1], (unsigned)fp_load_be16(p + 2), body);
+    PyObject *magic = get_lcp_word(self, NULL), *rejected = magic ? get_lcp_word(self, (void *)1) : NULL;
+    PyObject *r = NULL;
+    if (rejected != NULL) {
+        char extra[48] = "";
+        if (magic != Py_None) snprintf(extra, sizeof extra, " magic_number=0x%08lx", PyLong_AsUnsignedLong(magic));
+        else if (rejected != Py_None) snprintf(extra, sizeof extra, " rejected_protocol=0x%04lx", PyLong_AsUnsignedLong(rejected));
+        r = PyUnicode_FromFormat("<%s  code=%u identifier=%u length=%u%s options=[%U] |>", cp_names[v->cp],
+                                 (unsigned)p[0], (unsigned)p[1], (unsigned)fp_load_be16(p + 2), extra, body);
+    }
+    Py_XDECREF(magic);
+    Py_XDECREF(rejected);
     Py_DECREF(body);
     return r;
 }
