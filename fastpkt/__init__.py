@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 from ._fastpkt import (  # noqa: F401  (re-exported)
     ARP,
+    CCP,
+    IPCP,
+    IPV6CP,
+    LCP,
+    PPPControl,
+    PPPOption,
     DNS,
     DNSQR,
     DNSRR,
@@ -86,6 +92,7 @@ __all__ = [
     "Error", "FormatError", "TruncatedError", "DEFAULT_MAX_MEMORY",
     "Ether", "SLL", "Loopback", "RadioTap", "Dot11", "Dot1Q", "ARP", "IP", "IPv6", "TCP", "UDP", "ICMP", "ICMPv6",
     "DNS", "DNSQR", "DNSRR", "HTTP", "TLS", "field_names", "field_info", "FieldInfo",
+    "PPPControl", "LCP", "IPCP", "IPV6CP", "CCP", "PPPOption",
     "send", "sendp", "sr", "sr1", "srp", "srp1", "arping", "traceroute", "answers",
     "QueryAnswer", "SndRcvList", "UnansweredList",
     "conf", "get_if_list", "get_if_addr", "get_if_hwaddr", "route",

@@ -259,6 +259,67 @@ class TLS(Layer):
     hello: ClientHello | None  # the whole ClientHello when this segment holds it
     hello_complete: bool
 
+@final
+class PPPOption:
+    """One option of a PPP control packet's Configure-* (a struct sequence)."""
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[tuple[str, ...]]
+    type: int
+    length: int
+    value: int | str | bytes | bool | None   # decoded (MRU, ACCM, addresses...); None when invalid or unknown
+    data: bytes                               # the bytes after type and length
+    name: str | None                          # 'mru', 'auth_protocol', 'pri_dns_address', ...
+    field: str | None                         # tshark's field of the value: 'lcp.opt.mru', ...
+    valid: bool                               # False: its length lies (ppp_control_malformed)
+    algorithm: int | None                     # CHAP's algorithm of an Authentication-Protocol option
+
+@disjoint_base
+class PPPControl:
+    """A PPP control packet of a Packet (pkt.lcp, pkt.ipcp, pkt.ipv6cp, pkt.ccp): a lazy view."""
+    @property
+    def name(self) -> str: ...               # 'LCP', 'IPCP', 'IPV6CP', 'CCP'
+    @property
+    def protocol(self) -> int: ...           # 0xc021, 0x8021, 0x8057, 0x80fd
+    @property
+    def code(self) -> int: ...               # ppp.code
+    @property
+    def identifier(self) -> int: ...         # ppp.identifier
+    @property
+    def length(self) -> int: ...             # ppp.length as captured (it may lie)
+    @property
+    def options(self) -> tuple[PPPOption, ...]: ...   # Configure-Request/Ack/Nak/Reject's
+    @property
+    def magic_number(self) -> int | None: ...         # LCP codes 9-13 (Echo, Discard, Identification...)
+    @property
+    def rejected_protocol(self) -> int | None: ...    # LCP Protocol-Reject
+    @property
+    def payload(self) -> bytes: ...          # after the 4-byte header, within the length
+    @property
+    def raw(self) -> bytes: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def header_len(self) -> int: ...
+    @property
+    def malformed(self) -> bool: ...         # the packet has ppp_control_malformed
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+    @property
+    def _packet(self) -> Packet: ...
+    def fields_dict(self) -> dict[str, Any]: ...
+    def __bytes__(self) -> bytes: ...
+    def _repr_html_(self) -> str: ...
+@final
+class LCP(PPPControl): ...
+@final
+class IPCP(PPPControl): ...
+@final
+class IPV6CP(PPPControl): ...
+@final
+class CCP(PPPControl): ...
+
 _L = TypeVar("_L", bound=Layer)
 
 @final
@@ -277,6 +338,7 @@ class Packet:
     arp: ARP | None; ip: IP | None; ip6: IPv6 | None
     tcp: TCP | None; udp: UDP | None; icmp: ICMP | None; icmp6: ICMPv6 | None
     dns: DNS | None; http: HTTP | None; tls: TLS | None
+    lcp: LCP | None; ipcp: IPCP | None; ipv6cp: IPV6CP | None; ccp: CCP | None  # PPP control packets
     src: str | None; dst: str | None            # network-layer addresses (IPv4 or IPv6)
     sport: int | None; dport: int | None; proto: int | None
     payload: bytes            # innermost payload after the last decoded header

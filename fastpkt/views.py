@@ -188,6 +188,21 @@ def layer_html(layer: Any) -> str:
     return _title(layer.name, "%d header bytes at offset %d" % (layer.header_len, layer.offset)) + _kv_table(items)
 
 
+def ppp_control_html(cp: Any) -> str:
+    """A PPP control packet: its header as tshark names it, then one row per option (its
+    tshark field, or its type, with the decoded value; '(invalid)' where the length lies)."""
+    proto = cp.name.lower()
+    items: list[tuple[str, Any]] = [("ppp.code", cp.code), ("ppp.identifier", cp.identifier),
+                                    ("ppp.length", cp.length), ("lcp.magic_number", cp.magic_number),
+                                    ("lcp.rej_proto", cp.rejected_protocol)]
+    for o in cp.options:
+        key = o.field or "%s.opt.type %d" % (proto, o.type)
+        value = o.value if o.value is not None else o.data.hex()
+        items.append((key, value if o.valid else "%s (invalid)" % (value,)))
+    return _title(cp.name, "%d bytes at offset %d%s" % (len(cp.raw), cp.offset,
+                                                         ", malformed" if cp.malformed else "")) + _kv_table(items)
+
+
 def writer_html(w: Any) -> str:
     items: list[tuple[str, Any]] = [("path", w.path if w.path is not None else "(a file object)")]
     if not w.closed:  # a closed Writer no longer answers for its format and bytes
@@ -259,6 +274,7 @@ def html(obj: Any) -> str:
         (C.Flow, flow_html),
         (C.Stream, stream_html),
         (C.Layer, layer_html),
+        (C.PPPControl, ppp_control_html),
         (C.Writer, writer_html),
         (HttpTable, lambda o: _title("HttpTable", "HTTP messages of a capture: iterate, or to_pandas() / "
                                      "to_arrow() for one row per request")

@@ -119,6 +119,10 @@ LAYER_ATTRS = {
     "tls": ("type", "version", "len", "handshake_type", "is_client_hello", "hello_version",
             "sni", "hello_complete"),
 }
+# PPP's control packets (no Layer subclasses, the same common attributes)
+PPP_CONTROL_ATTRS = ("protocol", "code", "identifier", "length", "options", "magic_number", "rejected_protocol",
+                     "malformed")
+LAYER_ATTRS.update({name: PPP_CONTROL_ATTRS for name in ("lcp", "ipcp", "ipv6cp", "ccp")})
 COMMON_LAYER_ATTRS = ("name", "fields", "offset", "header_len", "payload", "raw")
 PACKET_ATTRS = ("time", "time_ns", "wirelen", "caplen", "linktype", "interface", "raw", "vlans",
                 "src", "dst", "sport", "dport", "proto", "payload", "anomalies", "layers", "fragments",

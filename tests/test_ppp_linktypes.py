@@ -659,10 +659,9 @@ def _hostile_control_frames() -> list[bytes]:
 
 
 def _anomaly_frames(sa) -> list[bytes]:
-    # without the frames carrying LQR: tshark 4.0 reads past its reporting period (a
-    # malformed packet the packet does not have)
-    lqr = bytes.fromhex("0408c025")
-    return [f for f in _control_frames(sa) if lqr not in f] + _hostile_control_frames() + _auth_frames(sa)
+    # the frames carrying LQR included: tshark 4.0 accepts a Quality-Protocol option of 4 bytes
+    # alone, and ppp_control_malformed follows it
+    return _control_frames(sa) + _hostile_control_frames() + _auth_frames(sa)
 
 
 # what tshark 4.0 reports of a control or authentication packet: not of a PPP protocol word cut

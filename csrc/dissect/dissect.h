@@ -481,6 +481,17 @@ static inline const char *fp_ppp_control_name(uint16_t proto)
     default: return NULL;
     }
 }
+/* PPP's control protocols, as the views and the option rules (tunnel.c) number them. */
+enum { FP_PPP_LCP = 1, FP_PPP_IPCP, FP_PPP_IPV6CP, FP_PPP_CCP };
+/* The first PPP frame of a dissected record, outer to inner (the link type's, each PPPoE
+ * session's within its length, each PPTP one's), that carries control protocol `cp` with its
+ * 4-byte header captured: 1, with where its packet starts and its frame ends; else 0. */
+int fp_ppp_control_find(const fp_dissection *d, const uint8_t *data, uint32_t caplen, int cp, uint32_t *at,
+                        uint32_t *end);
+/* An option's length as the fields read its value (1 allowed, 0 not, -1 no rule for the
+ * type), and whether an option captured whole is one ppp_control_malformed flags. */
+int fp_ppp_option_fits(int cp, uint8_t type, uint8_t len);
+int fp_ppp_option_lies(int cp, const uint8_t *opt, uint8_t len);
 /* Where the Cisco MetaData shim of the GRE header left undecoded (d->gre_off, protocol
  * 0x8909) starts when any of its 8 bytes is captured (cut short, or carrying a protocol GRE
  * does not decapsulate), else 0. */

@@ -610,26 +610,25 @@ typedef struct {
                    * it), the others' at the record's end */
 } ppp_frame;
 
-static int ppp_frames(const fp_field_ctx *x, ppp_frame out[FP_MAX_TUNNELS + 1])
+static int ppp_frames(const fp_dissection *d, const uint8_t *data, uint32_t caplen, ppp_frame out[FP_MAX_TUNNELS + 1])
 {
-    const fp_dissection *d = x->d;
     int n = 0;
     if (d->link_ppp) {
         uint32_t off = d->link_ppp - 1u, w;
-        uint32_t at = fp_ppp_proto_at(x->data, off, x->caplen, &w);
-        out[n++] = (ppp_frame){off, at, w, x->caplen};
+        uint32_t at = fp_ppp_proto_at(data, off, caplen, &w);
+        out[n++] = (ppp_frame){off, at, w, caplen};
     }
     for (int i = 0; i < d->tunnel_count; i++) {
         const fp_tunnel *t = &d->tunnel[i];
         if (t->type == FP_TUN_PPPOE) {
-            uint32_t len = fp_load_be16(x->data + t->off + 4), end = x->caplen;
+            uint32_t len = fp_load_be16(data + t->off + 4), end = caplen;
             end = len >= 2 && len <= end - t->off - 6 ? t->off + 6 + len : end;
             out[n++] = (ppp_frame){t->off + 6, t->off + 6, 2, end};
         } else if (t->type == FP_TUN_PPTP) {
-            uint32_t off = t->off + pptp_hlen(fp_load_be16(x->data + t->off)), end = t->off + t->hlen, w;
+            uint32_t off = t->off + pptp_hlen(fp_load_be16(data + t->off)), end = t->off + t->hlen, w;
             if (end == off) continue; /* an acknowledgement alone */
-            uint32_t at = fp_ppp_proto_at(x->data, off, end, &w);
-            out[n++] = (ppp_frame){off, at, w, x->caplen};
+            uint32_t at = fp_ppp_proto_at(data, off, end, &w);
+            out[n++] = (ppp_frame){off, at, w, caplen};
         }
     }
     return n;
@@ -640,7 +639,7 @@ enum { PPP_PROTOCOL_BYTES, PPP_ADDRESS, PPP_CONTROL, PPP_PROTO };
 static int ppp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
-    int count = ppp_frames(x, frames), n = 0;
+    int count = ppp_frames(x->d, x->data, x->caplen, frames), n = 0;
     for (int i = 0; i < count; i++) {
         const ppp_frame *fr = &frames[i];
         const uint8_t *p = x->data + fr->off;
@@ -663,13 +662,13 @@ static int ppp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, v
  * Read on request from each PPP frame (ppp_frames) whose protocol is LCP, IPCP or IPV6CP: the
  * code, identifier and length (tshark's ppp.code, ppp.identifier, ppp.length, shared by the
  * control protocols), then for Configure-Request/Ack/Nak/Reject (codes 1-4) the options as
- * type, length, value; LCP's magic number of Echo-Request/Reply and Discard-Request (9-11)
+ * type, length, value; LCP's magic number of codes 9-13 (Echo, Discard, Identification, Time-Remaining)
  * and the protocol of a Protocol-Reject (8). The packet spans what its length field says,
  * within the frame: one whose length passes the frame or is under 4 (tshark's malformed
  * packet) has its header alone, an option whose length is under 2 or passes the packet ends the options, and
  * a value is read only when its option has the length the RFC gives it (tshark's "invalid
  * length" otherwise), so a lying length never reads past the record. */
-enum { CP_ANY, CP_LCP, CP_IPCP, CP_IPV6CP, CP_CCP };
+enum { CP_ANY, CP_LCP = FP_PPP_LCP, CP_IPCP = FP_PPP_IPCP, CP_IPV6CP = FP_PPP_IPV6CP, CP_CCP = FP_PPP_CCP };
 enum { CPW_PROTOCOL, CPW_CODE, CPW_IDENTIFIER, CPW_LENGTH, CPW_OPT_TYPE, CPW_OPT_LENGTH, CPW_OPT_VALUE,
        CPW_MAGIC, CPW_REJECTED };
 #define CP_WHICH(arg) ((arg) >> 4)
@@ -719,7 +718,7 @@ static int cp_option_fits(int cp, uint8_t type, uint8_t len)
 static int cp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
-    int count = ppp_frames(x, frames), n = 0, which = CP_WHICH(f->arg), word = CP_WORD(f->arg);
+    int count = ppp_frames(x->d, x->data, x->caplen, frames), n = 0, which = CP_WHICH(f->arg), word = CP_WORD(f->arg);
     for (int i = 0; i < count; i++) {
         const ppp_frame *fr = &frames[i];
         if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
@@ -741,7 +740,7 @@ static int cp_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, vo
         if (!whole) continue; /* tshark's malformed packet: the header alone */
         switch (word) {
         case CPW_MAGIC:
-            if (code >= 9 && code <= 11 && stop - at >= 8 && cp_visit(f, p + 4, 4, visit, arg, &n)) return n;
+            if (code >= 9 && code <= 13 && stop - at >= 8 && cp_visit(f, p + 4, 4, visit, arg, &n)) return n;
             continue;
         case CPW_REJECTED:
             if (code == 8 && stop - at >= 6 && cp_visit(f, p + 4, 2, visit, arg, &n)) return n;
@@ -843,7 +842,7 @@ static void pap_walk(auth_walk *w, const uint8_t *p, uint32_t avail)
 static int auth_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, void *arg)
 {
     ppp_frame frames[FP_MAX_TUNNELS + 1];
-    int count = ppp_frames(x, frames), which = CP_WHICH(f->arg);
+    int count = ppp_frames(x->d, x->data, x->caplen, frames), which = CP_WHICH(f->arg);
     auth_walk w = {f, visit, arg, CP_WORD(f->arg), 0, 0, 0};
     for (int i = 0; i < count && !w.stop; i++) {
         const ppp_frame *fr = &frames[i];
@@ -865,14 +864,91 @@ static int auth_words(const fp_field *f, fp_field_ctx *x, fp_field_visit visit, 
     return w.n;
 }
 
+/* The lengths tshark 4.0 accepts for each option type of a control protocol: {type, min, max}
+ * (max 0: no upper bound), types not listed are not checked. Found by sweeping every type and
+ * length (and the first data bytes) through tshark; they follow RFC 1661/1570/1990/2125/2153/
+ * 2484/2686/2823/3255/5072 (LCP), 1332/1877/2509/3241/5072 (IPCP, IPV6CP) and 1962 with the
+ * algorithm RFCs (CCP: OUI, Stac LZS, MPPC/MPPE, Gandalf FZA, V.42bis, BSD, LZS-DCP,
+ * Magnalink, DCE, Deflate, V.44). LCP's Quality-Protocol is exactly 4: tshark 4.0 reads an
+ * LQR's reporting period past the option. */
+typedef struct {
+    uint8_t type, min, max;
+} cp_len_rule;
+
+static const cp_len_rule lcp_len_rules[] = {
+    {0, 6, 0},  {1, 4, 4},  {2, 6, 6},  {3, 4, 0},  {4, 4, 4},  {5, 6, 6},  {6, 6, 6},  {7, 2, 2},
+    {8, 2, 2},  {9, 3, 3},  {10, 3, 3}, {11, 3, 0}, {13, 3, 0}, {15, 2, 2}, {16, 2, 2}, {17, 4, 4},
+    {18, 2, 2}, {19, 3, 0}, {21, 3, 3}, {22, 4, 4}, {23, 4, 4}, {24, 3, 0}, {25, 3, 3}, {27, 4, 4},
+    {28, 7, 0}, {29, 2, 2},
+};
+static const cp_len_rule ipcp_len_rules[] = {
+    {1, 10, 10}, {2, 4, 0}, {3, 6, 6}, {4, 6, 6}, {129, 6, 6}, {130, 6, 6}, {131, 6, 6}, {132, 6, 6},
+};
+static const cp_len_rule ipv6cp_len_rules[] = {{1, 10, 10}, {2, 4, 0}};
+static const cp_len_rule ccp_len_rules[] = {
+    {0, 6, 0},  {17, 5, 0}, {18, 6, 6}, {19, 3, 0}, {21, 3, 3},
+    {23, 6, 6}, {24, 4, 4}, {25, 3, 3}, {26, 4, 4}, {27, 4, 0},
+};
+
+/* An IP compression protocol's option (IPCP, IPV6CP type 2) by its protocol: Van Jacobson's
+ * slot fields (RFC 1332), IPHC's parameters (RFC 2509) and ROHC's (RFC 3241). */
+static int cp_compression_lies(const uint8_t *opt, uint8_t olen)
+{
+    switch (fp_load_be16(opt + 2)) {
+    case 0x002d: return olen < 6;
+    case 0x0061: return olen < 14;
+    case 0x0003: return olen < 10;
+    default: return 0;
+    }
+}
+
+/* LCP's Prefix Elision (RFC 2686 section 4.2) as tshark 4.0 reads it: when the first class's
+ * prefix fits what follows it, the prefix is read as a count byte and that many bytes from
+ * the option's fifth byte (not the class's own bytes), so a count or a fifth byte past the
+ * option throws. Its loop never moves on, so the first class decides. */
+static int prefix_elision_lies(const uint8_t *opt, uint8_t olen)
+{
+    if (olen < 4 || opt[3] + 4u > olen) return 0;
+    return olen < 5 || opt[4] + 5u > olen;
+}
+
+/* Whether an option captured whole, of olen bytes (at least 2, within its packet), is one
+ * tshark 4.0 warns about or throws on: a length its type's rule does not allow, V.44's odd
+ * lengths 5 and 7, an LCP Authentication option whose identifier length passes it, a Prefix
+ * Elision tshark reads past, a compression protocol's parameters cut short. */
+static int cp_option_lies(int cp, const uint8_t *opt, uint8_t olen)
+{
+    static const struct {
+        const cp_len_rule *rules;
+        size_t n;
+    } tables[] = {
+        [CP_LCP] = {lcp_len_rules, sizeof lcp_len_rules / sizeof lcp_len_rules[0]},
+        [CP_IPCP] = {ipcp_len_rules, sizeof ipcp_len_rules / sizeof ipcp_len_rules[0]},
+        [CP_IPV6CP] = {ipv6cp_len_rules, sizeof ipv6cp_len_rules / sizeof ipv6cp_len_rules[0]},
+        [CP_CCP] = {ccp_len_rules, sizeof ccp_len_rules / sizeof ccp_len_rules[0]},
+    };
+    uint8_t type = opt[0];
+    if (cp == CP_LCP && type == 26) return prefix_elision_lies(opt, olen);
+    for (size_t i = 0; i < tables[cp].n; i++) {
+        const cp_len_rule *r = &tables[cp].rules[i];
+        if (r->type != type) continue;
+        if (olen < r->min || (r->max && olen > r->max)) return 1;
+        if (cp == CP_LCP && type == 24) return opt[2] > olen - 3;
+        if (cp == CP_CCP && type == 27) return olen == 5 || olen == 7;
+        if ((cp == CP_IPCP || cp == CP_IPV6CP) && type == 2) return cp_compression_lies(opt, olen);
+        return 0;
+    }
+    return 0;
+}
+
 /* Whether a control protocol's packet at p lies as tshark 4.0 reports it (avail bytes captured
  * to its frame's end, wavail on the wire): a header or length past the wire (a read past the
  * capture alone is tshark's "packet size limited", not this), a length short of what its code
  * reads (a Protocol-Reject's protocol, the magic number of codes 9-13, which tshark reads for
- * every control protocol), or an option length tshark warns about (under 2, past the
- * options, a type byte alone, not what cp_option_fits allows, an LCP Vendor-Specific under
- * 6). A Protocol-Reject's rejected packet is read only as far as captured, and a length
- * under 4 is display text alone. */
+ * every control protocol), or an option tshark warns or throws about (a length under 2, past
+ * the options, a type byte alone, or what cp_option_lies rejects). A Protocol-Reject's
+ * rejected packet is read only as far as captured, and a length under 4 is display text
+ * alone. */
 static int cp_lies(int cp, const uint8_t *p, uint32_t avail, uint32_t wavail)
 {
     if (avail < 4) return avail == 0 ? wavail == 0 : wavail < 4; /* tshark reads code, then length */
@@ -886,10 +962,37 @@ static int cp_lies(int cp, const uint8_t *p, uint32_t avail, uint32_t wavail)
     /* options cut by the capture: tshark stops at their tree item before reading any */
     if (code < 1 || code > 4 || len > avail) return 0;
     for (uint32_t o = 4; o < len;) {
-        uint8_t type = p[o], olen = len - o >= 2 ? p[o + 1] : 0;
-        if (olen < 2 || olen > len - o || cp_option_fits(cp, type, olen) == 0 || (cp == CP_LCP && type == 0 && olen < 6))
-            return 1;
+        uint8_t olen = len - o >= 2 ? p[o + 1] : 0;
+        if (olen < 2 || olen > len - o || cp_option_lies(cp, p + o, olen)) return 1;
         o += olen;
+    }
+    return 0;
+}
+
+int fp_ppp_option_fits(int cp, uint8_t type, uint8_t len)
+{
+    return cp_option_fits(cp, type, len);
+}
+
+int fp_ppp_option_lies(int cp, const uint8_t *opt, uint8_t len)
+{
+    return cp_option_lies(cp, opt, len);
+}
+
+int fp_ppp_control_find(const fp_dissection *d, const uint8_t *data, uint32_t caplen, int cp, uint32_t *at,
+                        uint32_t *end)
+{
+    ppp_frame frames[FP_MAX_TUNNELS + 1];
+    int count = ppp_frames(d, data, caplen, frames);
+    for (int i = 0; i < count; i++) {
+        const ppp_frame *fr = &frames[i];
+        if (fr->width == 0 || fr->proto_at + fr->width > fr->end) continue;
+        uint16_t proto = fr->width == 1 ? data[fr->proto_at] : fp_load_be16(data + fr->proto_at);
+        uint32_t start = fr->proto_at + fr->width;
+        if (cp_of(proto) != cp || fr->end - start < 4) continue; /* no header: no lcp tree either */
+        *at = start;
+        *end = fr->end;
+        return 1;
     }
     return 0;
 }

@@ -83,6 +83,26 @@ static void walk_fields(const uint8_t *data, uint32_t caplen, uint32_t wirelen,
             abort();
 }
 
+/* The PPP control views' walk (csrc/py/layer_ppp.c): each protocol's packet inside the
+ * record with its header, and every option the views read judged within its packet. */
+static void walk_ppp_control(const uint8_t *data, uint32_t caplen, const fp_dissection *d)
+{
+    for (int cp = FP_PPP_LCP; cp <= FP_PPP_CCP; cp++) {
+        uint32_t at, end;
+        if (!fp_ppp_control_find(d, data, caplen, cp, &at, &end)) continue;
+        if (end > caplen || at > end || end - at < 4) abort();
+        uint32_t len = (uint32_t)data[at + 2] << 8 | data[at + 3];
+        if (len < 4 || len > end - at) continue;
+        for (uint32_t o = 4; len - o >= 2;) {
+            uint8_t olen = data[at + o + 1];
+            if (olen < 2 || olen > len - o) break;
+            sink += (uint32_t)fp_ppp_option_lies(cp, data + at + o, olen);
+            sink += (uint32_t)fp_ppp_option_fits(cp, data[at + o], olen);
+            o += olen;
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     if (size < 1 || size > 65536 + 1)
@@ -116,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     sink += (uint32_t)fp_tcp_options(data, &d, opts, 8, &bad);
     walk_dns(data, &d);
     walk_fields(data, caplen, wirelen, &d);
+    walk_ppp_control(data, caplen, &d);
     fp_http_message m;
     if (fp_http_parse(data, &d, &m) == 0) {
         if (m.header_count > FP_HTTP_MAX_HEADERS || m.body_off > caplen)

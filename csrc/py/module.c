@@ -160,6 +160,7 @@ static int fastpkt_exec(PyObject *m)
     if (add_exceptions(m, st) < 0) return -1;
     if (add_anomaly_names(m, st) < 0) return -1;
     if (fp_layers_register(m, st) < 0) return -1;
+    if (fp_ppp_views_register(m, st) < 0) return -1;
     if (fp_tcpflags_register(m, st) < 0) return -1;
     if (fp_packet_register(m, st) < 0) return -1;
     if (fp_fields_register(m, st) < 0) return -1;
@@ -212,6 +213,8 @@ static int fastpkt_traverse(PyObject *m, visitproc visit, void *arg)
     for (int i = 0; i < FP_B_COUNT_MAX; i++) Py_VISIT(st->Build_Types[i]);
     Py_VISIT(st->DNSQR_Type);
     Py_VISIT(st->DNSRR_Type);
+    for (int i = 0; i < 5; i++) Py_VISIT(st->PPPControl_Types[i]);
+    Py_VISIT(st->PPPOption_Type);
     Py_VISIT(st->TCPFlags_Type);
     Py_VISIT(st->DisplayFilter_Type);
     Py_VISIT(st->FilterError);
@@ -257,6 +260,8 @@ static int fastpkt_clear(PyObject *m)
     }
     Py_CLEAR(st->DNSQR_Type);
     Py_CLEAR(st->DNSRR_Type);
+    for (int i = 0; i < 5; i++) Py_CLEAR(st->PPPControl_Types[i]);
+    Py_CLEAR(st->PPPOption_Type);
     Py_CLEAR(st->TCPFlags_Type);
     Py_CLEAR(st->DisplayFilter_Type);
     Py_CLEAR(st->FilterError);

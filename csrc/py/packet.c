@@ -1370,6 +1370,11 @@ static PyObject *get_wire(PyObject *self, void *c)
     return PyBytes_FromStringAndSize((const char *)p->data, p->caplen);
 }
 
+static PyObject *get_ppp_control(PyObject *self, void *closure)
+{
+    return fp_ppp_control_view(PKT(self), (int)(intptr_t)closure);
+}
+
 static PyGetSetDef packet_getset[] = {
     {"time", get_time, NULL, "Capture time as float seconds since the epoch (None for pcapng SPB).", NULL},
     {"time_ns", get_time_ns, NULL, "Capture time in integer nanoseconds since the epoch.", NULL},
@@ -1391,6 +1396,10 @@ static PyGetSetDef packet_getset[] = {
     {"dns", get_layer, NULL, "DNS message (UDP or TCP), or None.", (void *)(intptr_t)FP_L_DNS},
     {"http", get_layer, NULL, "HTTP/1.x start line and headers in this segment, or None.", (void *)(intptr_t)FP_L_HTTP},
     {"tls", get_layer, NULL, "TLS record (ClientHello SNI when in this segment), or None.", (void *)(intptr_t)FP_L_TLS},
+    {"lcp", get_ppp_control, NULL, "PPP LCP packet (the first PPP frame carrying one), or None.", (void *)FP_PPP_LCP},
+    {"ipcp", get_ppp_control, NULL, "PPP IPCP packet, or None.", (void *)FP_PPP_IPCP},
+    {"ipv6cp", get_ppp_control, NULL, "PPP IPV6CP packet, or None.", (void *)FP_PPP_IPV6CP},
+    {"ccp", get_ppp_control, NULL, "PPP CCP packet, or None.", (void *)FP_PPP_CCP},
     {"payload", get_payload, NULL, "Payload after the innermost decoded header.", NULL},
     {"anomalies", get_anomalies, NULL, "Names of what was malformed in this packet.", NULL},
     {"layers", get_layers, NULL, "Layer names, outer to inner.", NULL},

@@ -61,6 +61,8 @@ typedef struct {
     PyTypeObject *LayerBase_Type;
     PyTypeObject *Build_Types[FP_B_COUNT_MAX];   /* by fp_build_id */
     PyTypeObject *DNSQR_Type, *DNSRR_Type;
+    /* PPP control views (layer_ppp.c): the PPPControl base, then by FP_PPP_LCP...; PPPOption */
+    PyTypeObject *PPPControl_Types[5], *PPPOption_Type;
     /* fastpkt.scapy's packet and layer subclasses (module._set_facade_types), or NULL:
      * Readers and PacketLists with `facade` set make these, and their packets' layers too. */
     PyTypeObject *Facade_Packet_Type;
@@ -227,6 +229,9 @@ PyObject *fp_display_filter_from(fp_state *st, PyObject *obj);
 
 /* layer.c: the Layer base and one heap type per protocol layer (layer_*.c) */
 int fp_layers_register(PyObject *m, fp_state *st);
+/* layer_ppp.c: the PPP control views' types; pkt.lcp... (cp: FP_PPP_LCP...), None when absent */
+int fp_ppp_views_register(PyObject *m, fp_state *st);
+PyObject *fp_ppp_control_view(FpPacket *pkt, int cp);
 /* Layer names as Packet.layers spells them (Scapy's class names; SLL/SLL2 for cooked). */
 extern const char *const fp_layer_names[FP_L_COUNT];
 PyObject *fp_layer_new(fp_state *st, FpPacket *pkt, fp_layer_id id, int index);
