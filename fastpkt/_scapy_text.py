@@ -391,16 +391,26 @@ _ICMP_CODES = {
     12: {0: "ip-header-bad", 1: "required-option-missing"},
     40: {0: "bad-spi", 1: "authentication-failed", 2: "decompression-failed",
          3: "decryption-failed", 4: "need-authentification", 5: "need-authorization"}}
+def _icmp_timestamp(ms: int) -> str:
+    """RFC 792's milliseconds since midnight UT as Scapy's ICMPTimeStampField prints them
+    (hours not wrapped: a value past a day shows as more than 24 hours)."""
+    sec, milli = divmod(ms, 1000)
+    minutes, sec = divmod(sec, 60)
+    hours, minutes = divmod(minutes, 60)
+    return "%d:%d:%d.%d" % (hours, minutes, sec, milli)
+
+
 # how ICMP's fields print, by name (others: the number)
 _ICMP_FIELD_TEXT: dict[str, Callable[[Any], str]] = {
-    "chksum": _hex, "id": _hex, "seq": _hex, "gw": str, "addr_mask": str, "extpad": repr}
+    "chksum": _hex, "id": _hex, "seq": _hex, "gw": str, "addr_mask": str, "extpad": repr,
+    "ts_ori": _icmp_timestamp, "ts_rx": _icmp_timestamp, "ts_tx": _icmp_timestamp}
 
 
 def _icmp_fields_node(cls: str, title: str, fields: dict[str, Any]) -> _Node | None:
     """An ICMP or ICMPerror layer from fastpkt._scapy_model's fields of it (Scapy's order),
-    or None for one not rendered here (timestamps)."""
+    or None for a header cut short (Scapy's Raw)."""
     t = fields["type"]
-    if t in (13, 14) or "unused" not in fields:   # a header cut short: Scapy's Raw
+    if "unused" not in fields:
         return None
     out = [_f("type", t, _enum(_ICMP_TYPES, t)),
            _f("code", fields["code"], _enum(_ICMP_CODES.get(t, {}), fields["code"]))]
