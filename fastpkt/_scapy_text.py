@@ -2032,13 +2032,14 @@ def _layer_node(layer: Any) -> _Node | None:
                 chains.append(chain)
             fields.append((name, chains, None, True))
             continue
-        if name == "pkt":   # a redirected header's packet: shown, not in repr, when absent
-            if value is None:
-                fields.append((name, b"", "b''", False))
+        if name == "pkt":   # a redirected header's packet
+            if value is None:   # a length of 1 with bytes after the option: Scapy's None
+                fields.append(_f(name, None, "None"))
                 continue
-            if type(value).__name__ != "Raw":
-                return None   # an IPv6 header, which Scapy reads with its payload as Raw
-            fields.append((name, (_raw_node("Raw", value.load),), None, True))
+            chain = _redirected_chain(value)
+            if chain is None:
+                return None
+            fields.append((name, tuple(chain), None, True))
             continue
         conv = human.get(name)
         if conv is not None:
@@ -2070,6 +2071,16 @@ def _layer_node(layer: Any) -> _Node | None:
     node = _Node(cls, layer.name, fields)
     node.summary = _layer_summary(node, layer.name)
     return node
+
+
+def _redirected_chain(value: Any) -> list[_Node] | None:
+    """What an ND Redirected Header option's ``pkt`` holds: Raw, or the IPv6 packet Scapy
+    dissects from the option's bytes (IPv6 and what follows it, described as a capture of
+    raw IP would be); None where that packet is not rendered here."""
+    if type(value).__name__ == "Raw":
+        return [_raw_node("Raw", value.load)]
+    packet = getattr(value, "_packet", None)   # none: an IPv6 of no bytes, shown with defaults
+    return None if packet is None else describe(packet)
 
 
 # ---------------------------------------------------------------- text
