@@ -2379,23 +2379,86 @@ for _kind in ("Request", "Reply"):
         ("id", "XShortField ", "0"), ("seq", "XShortField ", "0"), ("data", "StrField ", "b''")]
 
 
+_LS["IPerror"], _LS["UDPerror"] = _LS["IP"], _LS["UDP"]
+# TCPerror's seq is MayEnd (dissection may stop after RFC 792's 8 bytes): ls() names the wrapper
+_LS["TCPerror"] = [row if row[0] != "seq" else ("seq", "MayEnd ", "0") for row in _LS["TCP"]]
+# ICMP's (and ICMPerror's) ls() rows: field, Scapy field class, default, the types whose
+# condition shows the field (None: all); "code" names the type it depends on, the
+# timestamps' default is the time of day (_icmp_ts_default)
+_ICMP_ID_SEQ_TYPES = frozenset((0, 8, 13, 14, 15, 16, 17, 18, 37, 38))
+_ICMP_LS: list[tuple[str, str, str | None, frozenset[int] | None]] = [
+    ("type", "ByteEnumField ", "8", None), ("code", "MultiEnumField (Depends on %d)", "0", None),
+    ("chksum", "XShortField ", "None", None),
+    ("id", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES),
+    ("seq", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES)] + [
+    (ts, "ICMPTimeStampField (Cond)", None, frozenset((13, 14))) for ts in ("ts_ori", "ts_rx", "ts_tx")] + [
+    ("gw", "IPField (Cond)", "'0.0.0.0'", frozenset((5,))),
+    ("ptr", "ByteField (Cond)", "0", frozenset((12,))),
+    ("reserved", "ByteField (Cond)", "0", frozenset((3, 11))),
+    ("length", "ByteField (Cond)", "0", frozenset((3, 11, 12))),
+    ("addr_mask", "IPField (Cond)", "'0.0.0.0'", frozenset((17, 18))),
+    ("nexthopmtu", "ShortField (Cond)", "0", frozenset((3,))),
+    ("unused", "MultipleTypeField (ShortField, IntField, StrFixedLenField)", "b''", None),
+    ("extpad", "_ICMPExtensionPadField (Cond)", "b''", frozenset((3, 11, 12))),
+    ("ext", "_ICMPExtensionField (Cond)", "None", frozenset((3, 11, 12)))]
+_ICMP_TS_DEFAULT: list[int] = []
+
+
+def _icmp_ts_default() -> str:
+    """The default ``ls()`` shows for ICMP's timestamps: Scapy sets it to the time of day
+    (milliseconds, UT) when it loads its inet module. That module's value when Scapy is
+    loaded here (the text then equals Scapy's), else the time of day when first asked."""
+    if not _ICMP_TS_DEFAULT:
+        import sys
+
+        inet = sys.modules.get("scapy.layers.inet")
+        fields = {f.name: f for f in inet.ICMP.fields_desc} if inet is not None else {}
+        if "ts_ori" in fields:
+            _ICMP_TS_DEFAULT.append(fields["ts_ori"].default)
+        else:
+            _ICMP_TS_DEFAULT.append(int(_time.time() % 86400 * 1000))
+    return str(_ICMP_TS_DEFAULT[0])
+
+
+def _ls_value(field: tuple[str, Any, Any, bool] | None, dflt: str) -> str:
+    """The value column of ls(): Scapy prints ``getattr(pkt, name)`` (None for a field the
+    layer's conditions leave out, the default for one the bytes ended before)."""
+    if field is None:
+        return "%-15r" % (None,)
+    if field[2] is None:   # records, or a packet a field holds: Scapy's repr of them
+        value = field[1]
+        return "%-15s" % (_records_repr(value) if isinstance(value, list) else _chain_repr(list(value)))
+    if field[1] is None and not field[3]:   # not dissected: its default, as getattr gives it
+        return "%-15s" % ("[]" if field[0] == "options" else dflt)   # TCP options' b'' reads as []
+    return "%-15r" % (field[1],)
+
+
+def _ls_rows(node: _Node) -> list[tuple[str, str, str, str]]:
+    """One layer's ls() rows: field, Scapy field class, value column, default."""
+    if node.cls not in ("ICMP", "ICMPerror"):
+        return [(name, clsinfo, _ls_value(node.by_name.get(name), dflt), dflt)
+                for name, clsinfo, dflt in _LS[node.cls]]
+    t = node.value("type")
+    rows = []
+    for name, clsinfo, dflt, types in _ICMP_LS:
+        dflt = _icmp_ts_default() if dflt is None else dflt
+        field = node.by_name.get(name) if types is None or t in types else None
+        rows.append((name, clsinfo % t if name == "code" else clsinfo, _ls_value(field, dflt), dflt))
+    return rows
+
+
+def _ls_nodes(pkt: Any) -> list[_Node] | None:
+    """The layers ls() lists here, or None where Scapy's own ls() is needed."""
+    nodes = describe(pkt)
+    if nodes is None or not all(n.cls in _LS or n.cls in ("ICMP", "ICMPerror") for n in nodes):
+        return None
+    return nodes
+
+
 def _ls_text(nodes: list[_Node]) -> str:
     """Scapy's ``ls(pkt)``: each layer's fields (name, field class, value, default)."""
-    out = []
-    for node in nodes:
-        for name, clsinfo, dflt in _LS[node.cls]:
-            field = node.by_name.get(name)
-            if field is None:
-                value = "%-15r" % (None,)
-            elif field[2] is None:   # records: Scapy prints the list of packets
-                value = "%-15s" % _records_repr(field[1])
-            else:
-                value = "%-15r" % (field[1],)
-            out.append("%-10s : %-35s = %s (%r)" % (name, clsinfo, value, dflt))
-    return "\n--\n".join(
-        "\n".join(out[sum(len(_LS[n.cls]) for n in nodes[:i]):
-                      sum(len(_LS[n.cls]) for n in nodes[:i + 1])])
-        for i in range(len(nodes))) + "\n"
+    return "\n--\n".join("\n".join("%-10s : %-35s = %s (%r)" % row for row in _ls_rows(node))
+                          for node in nodes) + "\n"
 
 
 def ls(obj: Any, dump: bool = False) -> str | None:
@@ -2404,8 +2467,8 @@ def ls(obj: Any, dump: bool = False) -> str | None:
     Scapy itself (``to_scapy``) for layers not rendered here."""
     if not isinstance(obj, _Packet):   # a facade packet also answers for its first layer
         return _craft.ls(obj, dump)
-    nodes = describe(obj)
-    if nodes is not None and all(n.cls in _LS for n in nodes):
+    nodes = _ls_nodes(obj)
+    if nodes is not None:
         text = _ls_text(nodes)
         if dump:
             return text

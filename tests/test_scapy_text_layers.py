@@ -12,8 +12,11 @@ rendered natively is bounded below so that it cannot silently drop.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -619,3 +622,98 @@ def test_corpus_ppp_frames_print_as_scapy():
                 _same_text(facade, theirs, (name, p.time))
                 frames += 1
     assert frames == 0 or frames >= 6
+
+def _scapy_ls(s) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        sa.ls(s)
+    return out.getvalue()
+
+
+def _icmp_echo_frames():
+    """ICMP echo requests and replies: codes Scapy has no name for, payloads, an Ethernet
+    trailer; each cut at every length."""
+    for t in (0, 8):
+        for code, load in ((0, b""), (0, b"ping" * 5), (7, b"x")):
+            frame = bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1", dst="192.0.2.2") /
+                          sa.ICMP(type=t, code=code, id=0x1234, seq=7) / load) + b"\0" * 6
+            yield from (frame[:cut] for cut in range(34, len(frame) + 1))
+
+
+LS_CASES = {"echo": (_icmp_echo_frames, 84), "errors": (_icmp_error_frames, 1928),
+            "timestamp-quotes": (_icmp_timestamp_quote_frames, 3375),
+            "extensions": (built._icmp_extension_cases, 1837)}
+
+
+@pytest.mark.parametrize("kind", LS_CASES)
+def test_icmp_ls_as_scapy(kind):
+    """ls(pkt) of ICMP echoes and errors with what they quote (IPerror, TCPerror, UDPerror,
+    ICMPerror with its timestamps) and their RFC 4884 trailer: Scapy's ls() of the same bytes,
+    character for character (the timestamps' default is the time of day Scapy was loaded,
+    read from it here); natively for all of these but ICMP headers and quoted TCP options cut
+    short and the ICMPv6 errors among the extension cases (Scapy's own ls())."""
+    make, least = LS_CASES[kind]
+    native = 0
+    for wire in make():
+        p = fp.Packet(wire, 1)
+        native += text._ls_nodes(p) is not None
+        assert text.ls(p, dump=True) == _scapy_ls(sa.Ether(wire)), wire.hex()
+    assert native >= least
+
+
+# the default Scapy gives ICMP's timestamps: the time of day it was loaded, in each process
+_TS_DEFAULT = re.compile(r"^((?:ts_ori|ts_rx|ts_tx) .* )\('\d+'\)$", re.M)
+
+_NO_SCAPY_LS = r"""
+import json
+import sys
+
+class NoScapy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "scapy" or name.startswith("scapy."):
+            raise ImportError("Scapy is blocked in this test")
+
+sys.meta_path.insert(0, NoScapy())
+import fastpkt.scapy as fs
+from fastpkt import _scapy_text as text
+out = []
+for h in sys.argv[1:]:
+    p = fs.ScapyPacket(bytes.fromhex(h), 1)
+    assert text._ls_nodes(p) is not None, h
+    out.append(fs.ls(p, dump=True))
+assert not [m for m in sys.modules if m == "scapy" or m.startswith("scapy.")]
+print(json.dumps(out))
+"""
+
+
+def test_icmp_ls_needs_no_scapy():
+    """ls() of an echo, an unreachable quoting UDP, a time-exceeded quoting a timestamp
+    request and one with an RFC 4884 extension, in a process where ``import scapy`` fails:
+    Scapy's ls() text, the timestamps' default (that process's time of day) aside."""
+    quote = sa.IP(src="192.0.2.1", dst="198.51.100.7") / sa.UDP(sport=33434, dport=33435) / (b"q" * 12)
+    frames = [sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.ICMP(type=8, id=1, seq=2) / b"ping",
+              sa.Ether(dst=BCAST) / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=3, code=3) / quote,
+              sa.Ether(dst=BCAST) / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=11) /
+              sa.IP(src="192.0.2.1", dst="198.51.100.7") / sa.ICMP(type=13, ts_ori=3723004, ts_rx=0, ts_tx=86400001),
+              sa.Ether(dst=BCAST) / sa.IP(src="203.0.113.9", dst="192.0.2.1") / sa.ICMP(type=11, length=32) /
+              (bytes(quote).ljust(128, b"\0") + built._icmp_extensions()[15]) / sa.Padding(b"\0" * 4)]
+    wires = [bytes(f) for f in frames]
+    theirs = [_TS_DEFAULT.sub(r"\1(ts)", _scapy_ls(sa.Ether(w))) for w in wires]
+    assert [_TS_DEFAULT.sub(r"\1(ts)", fs.ls(fs.ScapyPacket(w, 1), dump=True)) for w in wires] == theirs
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_LS, *(w.hex() for w in wires)], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert [_TS_DEFAULT.sub(r"\1(ts)", t) for t in json.loads(done.stdout)] == theirs
+
+
+def test_corpus_icmp_ls_as_scapy():
+    """ls(pkt) of every corpus packet carrying ICMP (echo, errors and what they quote, other
+    types Scapy's own ls() lists): Scapy's ls() of the same bytes; echoes and errors natively."""
+    native = carried = 0
+    for name, p in _corpus_packets():
+        if p.icmp is None:
+            continue
+        carried += 1
+        native += text._ls_nodes(p) is not None
+        assert text.ls(p, dump=True) == _scapy_ls(sa.conf.l2types[p.linktype](bytes(p))), (name, p.time)
+    assert carried == 0 or native >= carried // 2
+
