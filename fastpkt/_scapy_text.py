@@ -2172,13 +2172,19 @@ def _fallback(pkt: Any) -> Any:
         return None
 
 
+def _own(pkt: Any) -> Any:
+    """The record as a fastpkt.Packet, whose own text stands in without Scapy (a facade
+    packet's repr/summary/show would ask this module again, without end)."""
+    return pkt if type(pkt) is _Packet else _Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen)
+
+
 def packet_repr(pkt: Any) -> str:
     """``repr(pkt)`` as Scapy prints it."""
     nodes = describe(pkt)
     if nodes is not None:
         return _chain_repr(nodes)
     sp = _fallback(pkt)
-    return repr(sp) if sp is not None else repr(pkt)
+    return repr(sp) if sp is not None else repr(_own(pkt))
 
 
 def layer_repr(pkt: Any, index: int, cls: str) -> str | None:
@@ -2198,7 +2204,7 @@ def packet_summary(pkt: Any) -> str:
     if nodes is not None:
         return _chain_summary(nodes)
     sp = _fallback(pkt)
-    return str(sp.summary() if sp is not None else pkt.summary())
+    return str(sp.summary() if sp is not None else _own(pkt).summary())
 
 
 def packet_show(pkt: Any, dump: bool = False) -> str | None:
@@ -2209,7 +2215,7 @@ def packet_show(pkt: Any, dump: bool = False) -> str | None:
         s = _chain_show(nodes)
     else:
         sp = _fallback(pkt)
-        s = sp.show(dump=True) if sp is not None else pkt.show(dump=True)
+        s = sp.show(dump=True) if sp is not None else _own(pkt).show(dump=True)
     if dump:
         return s
     print(s)

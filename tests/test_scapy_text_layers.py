@@ -623,6 +623,7 @@ def test_corpus_ppp_frames_print_as_scapy():
                 frames += 1
     assert frames == 0 or frames >= 6
 
+
 def _scapy_ls(s) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -717,3 +718,17 @@ def test_corpus_icmp_ls_as_scapy():
         assert text.ls(p, dump=True) == _scapy_ls(sa.conf.l2types[p.linktype](bytes(p))), (name, p.time)
     assert carried == 0 or native >= carried // 2
 
+
+def test_unrendered_packet_without_scapy_prints_fastpkts_text():
+    """A facade packet with a layer only Scapy decodes (IPv4 options here), where ``import
+    scapy`` fails: repr, summary() and show() are fastpkt.Packet's own text of the record
+    (they asked the text module again and again until RecursionError)."""
+    wire = bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1", dst="192.0.2.2", options=[sa.IPOption_RR()]) /
+                 sa.UDP(sport=1, dport=2))
+    script = _NO_SCAPY_LS.replace("assert text._ls_nodes(p) is not None, h\n    out.append(fs.ls(p, dump=True))",
+                                  "assert text.describe(p) is None, h\n    out.append([repr(p), p.summary(), p.show(dump=True)])")
+    assert script != _NO_SCAPY_LS
+    done = subprocess.run([sys.executable, "-c", script, wire.hex()], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    own = fp.Packet(wire, 1)
+    assert json.loads(done.stdout) == [[repr(own), own.summary(), own.show(dump=True)]]
