@@ -391,6 +391,8 @@ _ICMP_CODES = {
     12: {0: "ip-header-bad", 1: "required-option-missing"},
     40: {0: "bad-spi", 1: "authentication-failed", 2: "decompression-failed",
          3: "decryption-failed", 4: "need-authentification", 5: "need-authorization"}}
+
+
 def _icmp_timestamp(ms: int) -> str:
     """RFC 792's milliseconds since midnight UT as Scapy's ICMPTimeStampField prints them
     (hours not wrapped: a value past a day shows as more than 24 hours)."""
@@ -2391,7 +2393,7 @@ _LS["TCPerror"] = [row if row[0] != "seq" else ("seq", "MayEnd ", "0") for row i
 # ICMP's (and ICMPerror's) ls() rows: field, Scapy field class, default, the types whose
 # condition shows the field (None: all); "code" names the type it depends on, the
 # timestamps' default is the time of day (_icmp_ts_default)
-_ICMP_ID_SEQ_TYPES = frozenset((0, 8, 13, 14, 15, 16, 17, 18, 37, 38))
+_ICMP_ID_SEQ_TYPES = frozenset((0, 8, 13, 14, 15, 16, 17, 18, 37, 38))   # Scapy's icmp_id_seq_types
 _ICMP_LS: list[tuple[str, str, str | None, frozenset[int] | None]] = [
     ("type", "ByteEnumField ", "8", None), ("code", "MultiEnumField (Depends on %d)", "0", None),
     ("chksum", "XShortField ", "None", None),
