@@ -2398,8 +2398,10 @@ _ICMP_LS: list[tuple[str, str, str | None, frozenset[int] | None]] = [
     ("type", "ByteEnumField ", "8", None), ("code", "MultiEnumField (Depends on %d)", "0", None),
     ("chksum", "XShortField ", "None", None),
     ("id", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES),
-    ("seq", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES)] + [
-    (ts, "ICMPTimeStampField (Cond)", None, frozenset((13, 14))) for ts in ("ts_ori", "ts_rx", "ts_tx")] + [
+    ("seq", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES),
+    ("ts_ori", "ICMPTimeStampField (Cond)", None, frozenset((13, 14))),
+    ("ts_rx", "ICMPTimeStampField (Cond)", None, frozenset((13, 14))),
+    ("ts_tx", "ICMPTimeStampField (Cond)", None, frozenset((13, 14))),
     ("gw", "IPField (Cond)", "'0.0.0.0'", frozenset((5,))),
     ("ptr", "ByteField (Cond)", "0", frozenset((12,))),
     ("reserved", "ByteField (Cond)", "0", frozenset((3, 11))),
