@@ -1541,8 +1541,10 @@ IP_ = _view_class(_C.IP, "IP", "IP", _C.IP.fields,
                   {"flags": property(_ip_flags), "options": property(_ip_options)})
 TCP_ = _view_class(_C.TCP, "TCP", "TCP", _C.TCP.fields, {"flags": property(_tcp_flags)})
 # ICMP: Scapy's fields after chksum depend on the type (RFC 792, 950, 1191)
-_ICMP_ID_SEQ = frozenset((0, 8, 13, 14, 15, 16, 17, 18))
-_ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4}   # header bytes past the first 8
+# Scapy's icmp_id_seq_types: RFC 1788's domain name request/reply (37, 38) too, whose 32-bit
+# "unused" then follows id and seq
+_ICMP_ID_SEQ = frozenset((0, 8, 13, 14, 15, 16, 17, 18, 37, 38))
+_ICMP_EXTRA = {13: 12, 14: 12, 17: 4, 18: 4, 37: 4, 38: 4}   # header bytes past the first 8
 
 
 def _icmp_fields(self: Any) -> dict[str, Any]:
@@ -1594,7 +1596,9 @@ def _icmp_header_fields(h: bytes) -> dict[str, Any]:
     elif t == 11:
         out.update(reserved=h[4], length=h[5], unused=u16(6))
     # Scapy's "unused": 16 bits (11, 12), 32 bits (other types without fields), else empty
-    if t not in (11, 12):
+    if t in (37, 38):
+        out["unused"] = u32(8)
+    elif t not in (11, 12):
         out["unused"] = b"" if t in _ICMP_ID_SEQ or t in (3, 5) else u32(4)
     return out
 

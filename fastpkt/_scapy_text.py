@@ -391,16 +391,28 @@ _ICMP_CODES = {
     12: {0: "ip-header-bad", 1: "required-option-missing"},
     40: {0: "bad-spi", 1: "authentication-failed", 2: "decompression-failed",
          3: "decryption-failed", 4: "need-authentification", 5: "need-authorization"}}
+
+
+def _icmp_timestamp(ms: int) -> str:
+    """RFC 792's milliseconds since midnight UT as Scapy's ICMPTimeStampField prints them
+    (hours not wrapped: a value past a day shows as more than 24 hours)."""
+    sec, milli = divmod(ms, 1000)
+    minutes, sec = divmod(sec, 60)
+    hours, minutes = divmod(minutes, 60)
+    return "%d:%d:%d.%d" % (hours, minutes, sec, milli)
+
+
 # how ICMP's fields print, by name (others: the number)
 _ICMP_FIELD_TEXT: dict[str, Callable[[Any], str]] = {
-    "chksum": _hex, "id": _hex, "seq": _hex, "gw": str, "addr_mask": str, "extpad": repr}
+    "chksum": _hex, "id": _hex, "seq": _hex, "gw": str, "addr_mask": str, "extpad": repr,
+    "ts_ori": _icmp_timestamp, "ts_rx": _icmp_timestamp, "ts_tx": _icmp_timestamp}
 
 
 def _icmp_fields_node(cls: str, title: str, fields: dict[str, Any]) -> _Node | None:
     """An ICMP or ICMPerror layer from fastpkt._scapy_model's fields of it (Scapy's order),
-    or None for one not rendered here (timestamps)."""
+    or None for a header cut short (Scapy's Raw)."""
     t = fields["type"]
-    if t in (13, 14) or "unused" not in fields:   # a header cut short: Scapy's Raw
+    if "unused" not in fields:
         return None
     out = [_f("type", t, _enum(_ICMP_TYPES, t)),
            _f("code", fields["code"], _enum(_ICMP_CODES.get(t, {}), fields["code"]))]
@@ -2045,13 +2057,14 @@ def _layer_node(layer: Any) -> _Node | None:
                 chains.append(chain)
             fields.append((name, chains, None, True))
             continue
-        if name == "pkt":   # a redirected header's packet: shown, not in repr, when absent
-            if value is None:
-                fields.append((name, b"", "b''", False))
+        if name == "pkt":   # a redirected header's packet
+            if value is None:   # a length of 1 with bytes after the option: Scapy's None
+                fields.append(_f(name, None, "None"))
                 continue
-            if type(value).__name__ != "Raw":
-                return None   # an IPv6 header, which Scapy reads with its payload as Raw
-            fields.append((name, (_raw_node("Raw", value.load),), None, True))
+            chain = _redirected_chain(value)
+            if chain is None:
+                return None
+            fields.append((name, tuple(chain), None, True))
             continue
         conv = human.get(name)
         if conv is not None:
@@ -2083,6 +2096,16 @@ def _layer_node(layer: Any) -> _Node | None:
     node = _Node(cls, layer.name, fields)
     node.summary = _layer_summary(node, layer.name)
     return node
+
+
+def _redirected_chain(value: Any) -> list[_Node] | None:
+    """What an ND Redirected Header option's ``pkt`` holds: Raw, or the IPv6 packet Scapy
+    dissects from the option's bytes (IPv6 and what follows it, described as a capture of
+    raw IP would be); None where that packet is not rendered here."""
+    if type(value).__name__ == "Raw":
+        return [_raw_node("Raw", value.load)]
+    packet = getattr(value, "_packet", None)   # none: an IPv6 of no bytes, shown with defaults
+    return None if packet is None else describe(packet)
 
 
 # ---------------------------------------------------------------- text
@@ -2174,13 +2197,19 @@ def _fallback(pkt: Any) -> Any:
         return None
 
 
+def _own(pkt: Any) -> Any:
+    """The record as a fastpkt.Packet, whose own text stands in without Scapy (a facade
+    packet's repr/summary/show would ask this module again, without end)."""
+    return pkt if type(pkt) is _Packet else _Packet(bytes(pkt), pkt.linktype, pkt.time, pkt.wirelen)
+
+
 def packet_repr(pkt: Any) -> str:
     """``repr(pkt)`` as Scapy prints it."""
     nodes = describe(pkt)
     if nodes is not None:
         return _chain_repr(nodes)
     sp = _fallback(pkt)
-    return repr(sp) if sp is not None else repr(pkt)
+    return repr(sp) if sp is not None else repr(_own(pkt))
 
 
 def layer_repr(pkt: Any, index: int, cls: str) -> str | None:
@@ -2200,7 +2229,7 @@ def packet_summary(pkt: Any) -> str:
     if nodes is not None:
         return _chain_summary(nodes)
     sp = _fallback(pkt)
-    return str(sp.summary() if sp is not None else pkt.summary())
+    return str(sp.summary() if sp is not None else _own(pkt).summary())
 
 
 def packet_show(pkt: Any, dump: bool = False) -> str | None:
@@ -2211,7 +2240,7 @@ def packet_show(pkt: Any, dump: bool = False) -> str | None:
         s = _chain_show(nodes)
     else:
         sp = _fallback(pkt)
-        s = sp.show(dump=True) if sp is not None else pkt.show(dump=True)
+        s = sp.show(dump=True) if sp is not None else _own(pkt).show(dump=True)
     if dump:
         return s
     print(s)
@@ -2381,23 +2410,88 @@ for _kind in ("Request", "Reply"):
         ("id", "XShortField ", "0"), ("seq", "XShortField ", "0"), ("data", "StrField ", "b''")]
 
 
+_LS["IPerror"], _LS["UDPerror"] = _LS["IP"], _LS["UDP"]
+# TCPerror's seq is MayEnd (dissection may stop after RFC 792's 8 bytes): ls() names the wrapper
+_LS["TCPerror"] = [row if row[0] != "seq" else ("seq", "MayEnd ", "0") for row in _LS["TCP"]]
+# ICMP's (and ICMPerror's) ls() rows: field, Scapy field class, default, the types whose
+# condition shows the field (None: all); "code" names the type it depends on, the
+# timestamps' default is the time of day (_icmp_ts_default)
+_ICMP_ID_SEQ_TYPES = frozenset((0, 8, 13, 14, 15, 16, 17, 18, 37, 38))   # Scapy's icmp_id_seq_types
+_ICMP_LS: list[tuple[str, str, str | None, frozenset[int] | None]] = [
+    ("type", "ByteEnumField ", "8", None), ("code", "MultiEnumField (Depends on %d)", "0", None),
+    ("chksum", "XShortField ", "None", None),
+    ("id", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES),
+    ("seq", "XShortField (Cond)", "0", _ICMP_ID_SEQ_TYPES),
+    ("ts_ori", "ICMPTimeStampField (Cond)", None, frozenset((13, 14))),
+    ("ts_rx", "ICMPTimeStampField (Cond)", None, frozenset((13, 14))),
+    ("ts_tx", "ICMPTimeStampField (Cond)", None, frozenset((13, 14))),
+    ("gw", "IPField (Cond)", "'0.0.0.0'", frozenset((5,))),
+    ("ptr", "ByteField (Cond)", "0", frozenset((12,))),
+    ("reserved", "ByteField (Cond)", "0", frozenset((3, 11))),
+    ("length", "ByteField (Cond)", "0", frozenset((3, 11, 12))),
+    ("addr_mask", "IPField (Cond)", "'0.0.0.0'", frozenset((17, 18))),
+    ("nexthopmtu", "ShortField (Cond)", "0", frozenset((3,))),
+    ("unused", "MultipleTypeField (ShortField, IntField, StrFixedLenField)", "b''", None),
+    ("extpad", "_ICMPExtensionPadField (Cond)", "b''", frozenset((3, 11, 12))),
+    ("ext", "_ICMPExtensionField (Cond)", "None", frozenset((3, 11, 12)))]
+_ICMP_TS_DEFAULT: list[int] = []
+
+
+def _icmp_ts_default() -> str:
+    """The default ``ls()`` shows for ICMP's timestamps: Scapy sets it to the time of day
+    (milliseconds, UT) when it loads its inet module. That module's value when Scapy is
+    loaded here (the text then equals Scapy's), else the time of day when first asked."""
+    if not _ICMP_TS_DEFAULT:
+        import sys
+
+        inet = sys.modules.get("scapy.layers.inet")
+        fields = {f.name: f for f in inet.ICMP.fields_desc} if inet is not None else {}
+        if "ts_ori" in fields:
+            _ICMP_TS_DEFAULT.append(fields["ts_ori"].default)
+        else:
+            _ICMP_TS_DEFAULT.append(int(_time.time() % 86400 * 1000))
+    return str(_ICMP_TS_DEFAULT[0])
+
+
+def _ls_value(field: tuple[str, Any, Any, bool] | None, dflt: str) -> str:
+    """The value column of ls(): Scapy prints ``getattr(pkt, name)`` (None for a field the
+    layer's conditions leave out, the default for one the bytes ended before)."""
+    if field is None:
+        return "%-15r" % (None,)
+    if field[2] is None:   # records, or a packet a field holds: Scapy's repr of them
+        value = field[1]
+        return "%-15s" % (_records_repr(value) if isinstance(value, list) else _chain_repr(list(value)))
+    if field[1] is None and not field[3]:   # not dissected: its default, as getattr gives it
+        return "%-15s" % ("[]" if field[0] == "options" else dflt)   # TCP options' b'' reads as []
+    return "%-15r" % (field[1],)
+
+
+def _ls_rows(node: _Node) -> list[tuple[str, str, str, str]]:
+    """One layer's ls() rows: field, Scapy field class, value column, default."""
+    if node.cls not in ("ICMP", "ICMPerror"):
+        return [(name, clsinfo, _ls_value(node.by_name.get(name), dflt), dflt)
+                for name, clsinfo, dflt in _LS[node.cls]]
+    t = node.value("type")
+    rows = []
+    for name, clsinfo, dflt, types in _ICMP_LS:
+        dflt = _icmp_ts_default() if dflt is None else dflt
+        field = node.by_name.get(name) if types is None or t in types else None
+        rows.append((name, clsinfo % t if name == "code" else clsinfo, _ls_value(field, dflt), dflt))
+    return rows
+
+
+def _ls_nodes(pkt: Any) -> list[_Node] | None:
+    """The layers ls() lists here, or None where Scapy's own ls() is needed."""
+    nodes = describe(pkt)
+    if nodes is None or not all(n.cls in _LS or n.cls in ("ICMP", "ICMPerror") for n in nodes):
+        return None
+    return nodes
+
+
 def _ls_text(nodes: list[_Node]) -> str:
     """Scapy's ``ls(pkt)``: each layer's fields (name, field class, value, default)."""
-    out = []
-    for node in nodes:
-        for name, clsinfo, dflt in _LS[node.cls]:
-            field = node.by_name.get(name)
-            if field is None:
-                value = "%-15r" % (None,)
-            elif field[2] is None:   # records: Scapy prints the list of packets
-                value = "%-15s" % _records_repr(field[1])
-            else:
-                value = "%-15r" % (field[1],)
-            out.append("%-10s : %-35s = %s (%r)" % (name, clsinfo, value, dflt))
-    return "\n--\n".join(
-        "\n".join(out[sum(len(_LS[n.cls]) for n in nodes[:i]):
-                      sum(len(_LS[n.cls]) for n in nodes[:i + 1])])
-        for i in range(len(nodes))) + "\n"
+    return "\n--\n".join("\n".join("%-10s : %-35s = %s (%r)" % row for row in _ls_rows(node))
+                          for node in nodes) + "\n"
 
 
 def ls(obj: Any, dump: bool = False) -> str | None:
@@ -2406,8 +2500,8 @@ def ls(obj: Any, dump: bool = False) -> str | None:
     Scapy itself (``to_scapy``) for layers not rendered here."""
     if not isinstance(obj, _Packet):   # a facade packet also answers for its first layer
         return _craft.ls(obj, dump)
-    nodes = describe(obj)
-    if nodes is not None and all(n.cls in _LS for n in nodes):
+    nodes = _ls_nodes(obj)
+    if nodes is not None:
         text = _ls_text(nodes)
         if dump:
             return text
