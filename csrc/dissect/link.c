@@ -251,8 +251,11 @@ static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t
 
     fp_dctx x = {data, caplen, wirelen, out, (flags & FP_DISSECT_HEADERS) != 0, reassembled,
                  (flags & FP_DISSECT_NO_TUNNELS) == 0, (flags & FP_DISSECT_SCAPY) != 0};
+    if (linktype == FP_LINKTYPE_ETHERNET) { /* most captures: before the jump table's range check */
+        dissect_ethernet(&x, 0);
+        return;
+    }
     switch (linktype) {
-    case FP_LINKTYPE_ETHERNET: dissect_ethernet(&x, 0); return;
     case FP_LINKTYPE_LINUX_SLL: dissect_cooked(&x, FP_L_SLL, 16, 14); return;
     case FP_LINKTYPE_LINUX_SLL2: dissect_cooked(&x, FP_L_SLL2, 20, 0); return;
     case FP_LINKTYPE_RAW: dissect_ip_by_version(&x, 0); return;
