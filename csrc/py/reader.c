@@ -558,8 +558,10 @@ static PyObject *reader_iternext(PyObject *self)
 {
     fp_reader_obj *r = as_reader(self);
     fp_record rec;
-    if (r->src != NULL && !r->is_stream && r->claim_owner == 0 && r->bpf == NULL && r->dfilter == NULL &&
-        !r->has_limit && !r->deadline_ns && !r->closed && fp_source_next_quick(r->src, &rec)) {
+    /* one test of the fields or'd together: a branch each cost ~8 instructions a packet more */
+    uintptr_t slow = (uintptr_t)r->is_stream | r->claim_owner | (uintptr_t)r->bpf | (uintptr_t)r->dfilter |
+                     (uintptr_t)r->has_limit | (uintptr_t)r->deadline_ns | (uintptr_t)r->closed;
+    if (r->src != NULL && slow == 0 && fp_source_next_quick(r->src, &rec)) {
         r->frames++;
         r->delivered++;
         r->pulled_defrag = -1; /* deliver() reassembles, as after fp_reader_pull */
