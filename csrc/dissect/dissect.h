@@ -501,6 +501,13 @@ void fp_dissect_cmd(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_udp(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_icmp(fp_dctx *x, fp_layer_id id, uint32_t off, uint32_t end);
+/* fp_dissect_l4 with TCP and UDP, most packets, called without its frame and jump table. */
+static inline void fp_dissect_l4_direct(fp_dctx *x, uint8_t proto, uint32_t off, uint32_t end)
+{
+    if (proto == 6) fp_dissect_tcp(x, off, end);
+    else if (proto == 17) fp_dissect_udp(x, off, end);
+    else fp_dissect_l4(x, proto, off, end);
+}
 /* DNS message at off..end: sets FP_L_DNS and validates (anomalies) when `validate`. */
 void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate);
 /* Cheap prefix checks used for port-independent detection on TCP payloads. */

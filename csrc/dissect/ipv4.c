@@ -86,7 +86,7 @@ void fp_dissect_ip4(fp_dctx *x, uint32_t off, uint32_t end)
         fp_set_payload(d, off + ihl, ip_end);
         return;
     }
-    fp_dissect_l4(x, d->ip_proto, off + ihl, ip_end);
+    fp_dissect_l4_direct(x, d->ip_proto, off + ihl, ip_end);
 }
 
 /* ---- Fields (Wireshark's ip) ------------------------------------------- */

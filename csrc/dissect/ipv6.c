@@ -96,7 +96,7 @@ void fp_dissect_ip6(fp_dctx *x, uint32_t off, uint32_t end)
         d->is_fragment = 0;
     }
     d->ip_proto = nh;
-    fp_dissect_l4(x, nh, l4, ip_end);
+    fp_dissect_l4_direct(x, nh, l4, ip_end);
 }
 
 /* Mobile IPv6 (RFC 6275 6.3): a Home Address option in a destination options header
