@@ -630,6 +630,34 @@ def test_pppoe_sessions_match_tshark(tmp_path):
         assert dict(st.http_hosts().values.tolist()) == hosts
 
 
+@pytest.mark.tshark
+def test_pppoe_io_filters_match_tshark(tmp_path):
+    """io,stat's filters on a PPPoE session frame with no tunnel inside match the IP packet in
+    the session (and its PPP control protocol), as tshark's filters do: fp.stats reads the
+    record outer, so the filters once saw only the link header there. tshark 4.0's io,stat on
+    the Scapy-built frames of test_pppoe_sessions_match_tshark after Ethernet, 802.1Q and a
+    Linux cooked header; the session header with a discovery code is left out (tshark's
+    `pppoes` matches it; fastpkt reads no session there)."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    eth, cooked = _pppoe_frames(sa)
+    filters = ["tcp", "udp", "ip", "ipv6", "udp.port == 53", "dns", "http", "ip.src == 10.0.0.1",
+               "tcp.dstport == 80", "ipv6.dst == fd00::2", "lcp", "ipcp", "pppoes", "frame.len > 100"]
+    for name, pkts, linktype in (("pppoe.pcap", eth[:15] + eth[16:], 1), ("pppoe_sll.pcap", cooked, 113)):
+        for i, f in enumerate(pkts):  # none on a 0.5 s boundary (tshark's io,stat ends at the duration)
+            f.time = 1_700_000_000 + i * 0.31
+        path = tmp_path / name
+        sa.wrpcap(str(path), pkts, linktype=linktype)
+        out = tshark_output(path, "io,stat,0.5," + ",".join(filters))
+        theirs = [[int(x) for x in [c.strip() for c in line.strip().strip("|").split("|")][1:]]
+                  for line in out.splitlines() if "<>" in line]
+        st = fp.stats(str(path), interval=0.5, filters=filters)
+        ours = st.io().drop(columns=["start", "frames", "bytes"]).values.tolist()
+        assert ours == theirs, name
+        assert all(sum(col) > 0 for col in zip(*theirs)), name  # each filter matched a frame
+
+
 def _tunnel_frames(sa) -> tuple[list, list]:
     """Every encapsulation fastpkt decapsulates, after Ethernet: GRE (with key and sequence
     number, IPv6 inside, transparent Ethernet bridging, MPLS, ERSPAN I/II/III, Cisco MetaData,

@@ -391,6 +391,14 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
  * counted, as tshark taps every header of a frame; the last level, read from the tunnels-on
  * dissection, is named and counted in full (DNS and HTTP too). Only such frames pay. */
 
+/* The frame is a PPPoE session's (after Ethernet or a cooked header, or LINKTYPE_PPP_ETHER),
+ * which its record's dissection left as payload. */
+static inline int pppoe_session(uint32_t linktype, const fp_dissection *d)
+{
+    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+    return l2 ? d->ethertype == 0x8864 : linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0;
+}
+
 /* The frame's own PPPoE session (after Ethernet or a cooked header, or LINKTYPE_PPP_ETHER) carries
  * an IP packet that may carry a tunnel: its protocol 47, 4 or 41, a UDP tunnel port; after IPv6
  * extension headers, anything but TCP and ICMPv6 (tunnel_levels tells). Out of line: only
@@ -398,8 +406,7 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
 static __attribute__((noinline)) int pppoe_may_tunnel(const uint8_t *data, uint32_t linktype,
                                                       const fp_dissection *d)
 {
-    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
-    if (!(l2 ? d->ethertype == 0x8864 : linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0)) return 0;
+    if (!pppoe_session(linktype, d)) return 0;
     const uint8_t *p = data + d->payload_off;
     uint32_t len = d->payload_len;
     if (len < 8 || p[0] != 0x11 || p[1] != 0) return 0;
@@ -998,6 +1005,11 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
         fd = &td;
     } else {
         last_level(st, data, caplen, wirelen, linktype, d, ts_ns, wirelen, &b);
+        if (st->cfg.nfilters != 0 && st->cfg.interval_ns > 0 && !FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6) &&
+            pppoe_session(linktype, d)) { /* tshark's filters match the session's packet too */
+            fp_dissect_ex(data, caplen, wirelen, linktype, FP_DISSECT_FCS(d->fcs_len), &td);
+            fd = &td;
+        }
     }
     conv_packet(st, data, d, ts_ns, wirelen);
     if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, fd);
