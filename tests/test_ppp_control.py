@@ -38,7 +38,10 @@ def _option_sweep() -> list[bytes]:
     """One option per Configure-Request: every type of each control protocol at lengths 2-20
     with three fillings, then the options whose data decides: LCP Authentication (24, its
     identifier length) and Prefix Elision (26, its first prefix length) at every value, and
-    IPCP/IPV6CP's compression protocol for Van Jacobson, IPHC and ROHC up to their fixed part."""
+    IPCP/IPV6CP's compression protocol for Van Jacobson, IPHC and ROHC up to their fixed part,
+    then IPHC's and ROHC's suboptions: types 0-7 at lengths 0-8 whole, a type byte alone,
+    lengths 2-9 with 0-7 bytes of data (past what is left or short of it), then none or a
+    second suboption, good or lying."""
     frames = []
     fills = (b"\x00" * 24, bytes(range(1, 25)), b"\xff" * 24)
     for proto in PROTOCOLS.values():
@@ -56,6 +59,15 @@ def _option_sweep() -> list[bytes]:
         for comp, top in ((0x002D, 12), (0x0061, 14), (0x0003, 10)):
             for olen in range(2, top + 1):
                 frames.append(_configure(proto, (bytes([2, olen]) + comp.to_bytes(2, "big") + b"\x00" * 12)[:olen]))
+        for comp, fixed in ((0x0061, 14), (0x0003, 10)):
+            head = (comp.to_bytes(2, "big") + b"\x00\x05" * 6)[:fixed - 2]
+            subs = [bytes([t]) for t in range(8)]
+            subs += [(bytes([t, sl]) + fill)[:max(sl, 2)] + extra for t in range(8) for sl in range(9)
+                     for fill in fills[:2] for extra in (b"", b"\x01\x02")]
+            subs += [bytes([t, sl]) + b"\x07" * k + second for t in range(5) for sl in range(2, 10) for k in range(8)
+                     for second in (b"", b"\x01\x02", b"\x03\x03\x01", b"\x01\x03\x00")]
+            for sub in subs:
+                frames.append(_configure(proto, bytes([2, len(head) + len(sub) + 2]) + head + sub))
     return frames
 
 
@@ -63,7 +75,8 @@ def test_option_length_rules_against_tshark(tshark, tmp_path):
     """ppp_control_malformed is set on exactly the frames tshark 4.0 reports for their one
     option: every option type of LCP, IPCP, IPV6CP and CCP at every length from 2 to 20 with
     three fillings (over 58,000 frames), and the options whose data decides (LCP's
-    Authentication and Prefix Elision options, the IP compression protocols)."""
+    Authentication and Prefix Elision options, the IP compression protocols and IPHC's and
+    ROHC's suboptions)."""
     frames = _option_sweep()
     path = _write(tmp_path / "sweep.pcap", frames)
     theirs = tshark_frames(path, CP_MALFORMED)

@@ -630,6 +630,34 @@ def test_pppoe_sessions_match_tshark(tmp_path):
         assert dict(st.http_hosts().values.tolist()) == hosts
 
 
+@pytest.mark.tshark
+def test_pppoe_io_filters_match_tshark(tmp_path):
+    """io,stat's filters on a PPPoE session frame with no tunnel inside match the IP packet in
+    the session (and its PPP control protocol), as tshark's filters do: fp.stats reads the
+    record outer, so the filters once saw only the link header there. tshark 4.0's io,stat on
+    the Scapy-built frames of test_pppoe_sessions_match_tshark after Ethernet, 802.1Q and a
+    Linux cooked header; the session header with a discovery code is left out (tshark's
+    `pppoes` matches it; fastpkt reads no session there)."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    eth, cooked = _pppoe_frames(sa)
+    filters = ["tcp", "udp", "ip", "ipv6", "udp.port == 53", "dns", "http", "ip.src == 10.0.0.1",
+               "tcp.dstport == 80", "ipv6.dst == fd00::2", "lcp", "ipcp", "pppoes", "frame.len > 100"]
+    for name, pkts, linktype in (("pppoe.pcap", eth[:15] + eth[16:], 1), ("pppoe_sll.pcap", cooked, 113)):
+        for i, f in enumerate(pkts):  # none on a 0.5 s boundary (tshark's io,stat ends at the duration)
+            f.time = 1_700_000_000 + i * 0.31
+        path = tmp_path / name
+        sa.wrpcap(str(path), pkts, linktype=linktype)
+        out = tshark_output(path, "io,stat,0.5," + ",".join(filters))
+        theirs = [[int(x) for x in [c.strip() for c in line.strip().strip("|").split("|")][1:]]
+                  for line in out.splitlines() if "<>" in line]
+        st = fp.stats(str(path), interval=0.5, filters=filters)
+        ours = st.io().drop(columns=["start", "frames", "bytes"]).values.tolist()
+        assert ours == theirs, name
+        assert all(sum(col) > 0 for col in zip(*theirs)), name  # each filter matched a frame
+
+
 def _tunnel_frames(sa) -> tuple[list, list]:
     """Every encapsulation fastpkt decapsulates, after Ethernet: GRE (with key and sequence
     number, IPv6 inside, transparent Ethernet bridging, MPLS, ERSPAN I/II/III, Cisco MetaData,
@@ -791,6 +819,53 @@ def _tunnel_frames(sa) -> tuple[list, list]:
           eth(type=0x8847) / sa.Raw(mpls(200, 100) + cw + bytes(sa.Ether(**imac) / i4 / dns)),
           eth() / o4(47) / sa.Raw(gre(0x8847) + mpls(100) + cw + inner_eth)]
     return frames, pw
+
+
+@pytest.mark.tshark
+def test_ppp_on_gre_v0_matches_tshark(tmp_path):
+    """PPP on a version 0 GRE header (protocol 0x880B; fastpkt decapsulates PPTP's version 1
+    only): tshark's hierarchy names ppp, then each control protocol, compressed data, data for
+    another protocol, ip. Scapy-built frames with and without the HDLC address/control bytes
+    and protocol compression, with checksum, key and sequence words, the routing bit (tshark:
+    gre alone), an empty payload; each PPP frame cut at every length (the IP length saying so)
+    and snapped at every length (the frame's length saying more). Frames and bytes per node
+    equal tshark 4.0's io,phs."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
+    def frame(ppp, flags=0, words=b""):
+        return (sa.Ether(**mac) / sa.IP(src="192.0.2.1", dst="192.0.2.2", proto=47)
+                / sa.Raw(flags.to_bytes(2, "big") + b"\x88\x0b" + words + ppp))
+
+    cp = bytes.fromhex("0101000801040578")
+    ppps = [b"\xff\x03\xc0\x21" + cp, b"\xc0\x21" + cp, b"\xff\x03\x80\x21" + bytes.fromhex("0101000a03060a000001"),
+            b"\xff\x03\x80\x57" + bytes.fromhex("0101000e010a0011223344556677"), b"\xff\x03\x80\xfd" + cp[:4],
+            b"\xff\x03\xc0\x23" + bytes.fromhex("010100080175017070"), b"\xc2\x23" + bytes.fromhex("0101000a0461626364"),
+            b"\xff\x03\x00\xfd\x90\x01encrypted", b"\xfd\x90\x02encrypted", b"\xff\x03\x12\x35unknown",
+            b"\xff\x03\x00\x21" + bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2"))[:19]]
+    frames = [frame(p) for p in ppps]
+    frames += [frame(ppps[0], 0xB000, b"\x00\x00\x00\x00" * 3), frame(ppps[2], 0x2000, b"\x00\x00\x00\x07"),
+               frame(ppps[0], 0x4000, b"\x00\x00\x00\x00"), frame(b""), frame(b"", 0x3000, b"\x00" * 8)]
+    frames += [frame(p[:n]) for p in ppps for n in range(1, len(p))]
+    snapped = []
+    for p in ppps:
+        whole = bytes(frame(p))
+        for n in range(38, len(whole)):
+            f = sa.Ether(whole[:n])
+            f.wirelen = len(whole)
+            snapped.append(f)
+    for name, pkts in (("gre_ppp.pcap", frames), ("gre_ppp_snapped.pcap", snapped)):
+        path = tmp_path / name
+        sa.wrpcap(str(path), pkts)
+        st = fp.stats(str(path))
+        ours = {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()}
+        assert ours == tshark_phs(path), name
+        if pkts is frames:  # snapped, no control packet is whole
+            assert {"eth:ip:gre:ppp:lcp", "eth:ip:gre:ppp:ipcp", "eth:ip:gre:ppp:ipv6cp", "eth:ip:gre:ppp:ccp",
+                    "eth:ip:gre:ppp:pap", "eth:ip:gre:ppp:chap", "eth:ip:gre:ppp:comp_data",
+                    "eth:ip:gre:ppp:data", "eth:ip:gre:ppp:ip"} <= set(ours)
 
 
 @pytest.mark.tshark

@@ -890,14 +890,30 @@ static const cp_len_rule ccp_len_rules[] = {
     {23, 6, 6}, {24, 4, 4}, {25, 3, 3}, {26, 4, 4}, {27, 4, 0},
 };
 
+/* The suboptions after IPHC's or ROHC's parameters (p..p+len) as tshark 4.0 reads them: each
+ * a type and a length of at least 2 within what is left, IPHC's RTP compression (1, RFC
+ * 2508) and enhanced RTP compression (2, RFC 3545) 2 bytes, its header compression
+ * negotiation (3, RFC 3545) 3; ROHC's and IPHC's other types any length. */
+static int cp_suboptions_lie(const uint8_t *p, uint32_t len, int iphc)
+{
+    for (uint32_t o = 0; o < len;) {
+        uint8_t slen = len - o >= 2 ? p[o + 1] : 0;
+        if (slen < 2 || slen > len - o) return 1;
+        if (iphc && (p[o] == 1 || p[o] == 2 ? slen != 2 : p[o] == 3 && slen != 3)) return 1;
+        o += slen;
+    }
+    return 0;
+}
+
 /* An IP compression protocol's option (IPCP, IPV6CP type 2) by its protocol: Van Jacobson's
- * slot fields (RFC 1332), IPHC's parameters (RFC 2509) and ROHC's (RFC 3241). */
+ * slot fields (RFC 1332), IPHC's parameters (RFC 2509) and ROHC's (RFC 3241), then their
+ * suboptions. */
 static int cp_compression_lies(const uint8_t *opt, uint8_t olen)
 {
     switch (fp_load_be16(opt + 2)) {
     case 0x002d: return olen < 6;
-    case 0x0061: return olen < 14;
-    case 0x0003: return olen < 10;
+    case 0x0061: return olen < 14 || cp_suboptions_lie(opt + 14, olen - 14u, 1);
+    case 0x0003: return olen < 10 || cp_suboptions_lie(opt + 10, olen - 10u, 0);
     default: return 0;
     }
 }

@@ -203,6 +203,25 @@ static uint8_t gre_carried(uint16_t proto)
     return proto == 0x2000 ? FP_PHS_CDP : proto == 0x0806 ? FP_PHS_ARP : FP_PHS_COUNT;
 }
 
+/* PPP on a version 0 GRE header (protocol 0x880B) at p..p+len, its PPP frame at off, as
+ * tshark 4.0 names it: `ppp` when a byte follows the GRE header; below it the control
+ * protocols with a whole code/identifier/length header (4 bytes; PAP and CHAP from 1 byte),
+ * compressed data and IPv6 from none, IPv4 from 1 byte, `data` for any bytes of another
+ * protocol. Shorter, tshark's tree has only its malformed marker there. fastpkt does not
+ * decapsulate this carrier, so no level under ip/ipv6 is named. */
+static void phs_gre_ppp(const uint8_t *p, uint32_t off, uint32_t len, phs_walk *b)
+{
+    if (len <= off) return;
+    push(b, FP_PHS_PPP);
+    uint32_t at;
+    uint16_t proto = ppp_protocol(p, off, len, &at);
+    if (proto == 0) return; /* cut before its protocol */
+    uint8_t cp = proto == 0x0021 ? FP_PHS_IP : proto == 0x0057 ? FP_PHS_IPV6 : ppp_control(proto);
+    uint32_t need = cp == FP_PHS_COUNT || cp == FP_PHS_PAP || cp == FP_PHS_CHAP || cp == FP_PHS_IP ? 1
+                    : cp == FP_PHS_COMP_DATA || cp == FP_PHS_IPV6 ? 0 : 4;
+    if (len - at >= need) push(b, cp != FP_PHS_COUNT ? cp : FP_PHS_DATA);
+}
+
 /* An IP payload fastpkt left undecoded (tunnels off, a header it refused, tunnels nested past
  * FP_MAX_TUNNELS) whose protocol tshark names all the same; 1 when it named it. GRE: `gre`
  * from its 4 bytes on, `cmd` for the Cisco MetaData shim, then what gre_carried names when
@@ -218,11 +237,12 @@ static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_walk 
         if (len >= 4) {
             push(b, FP_PHS_GRE);
             uint16_t flags = fp_load_be16(p), proto = fp_load_be16(p + 2);
+            uint32_t off = 4u + 4u * (((flags & 0x8000) != 0) + ((flags & 0x2000) != 0) + ((flags & 0x1000) != 0));
             if ((flags & 7) != 0) return 1;
             if (proto == 0x8909) push(b, FP_PHS_CMD);
-            else if (gre_carried(proto) != FP_PHS_COUNT && (flags & 0x4000) == 0 &&
-                     len > 4u + 4u * (((flags & 0x8000) != 0) + ((flags & 0x2000) != 0) + ((flags & 0x1000) != 0)))
-                push(b, gre_carried(proto));
+            else if ((flags & 0x4000) != 0) return 1; /* routing: tshark's malformed after gre */
+            else if (proto == 0x880b) phs_gre_ppp(p, off, len, b);
+            else if (gre_carried(proto) != FP_PHS_COUNT && len > off) push(b, gre_carried(proto));
         }
         return 1;
     case 4:
@@ -371,6 +391,14 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
  * counted, as tshark taps every header of a frame; the last level, read from the tunnels-on
  * dissection, is named and counted in full (DNS and HTTP too). Only such frames pay. */
 
+/* The frame is a PPPoE session's (after Ethernet or a cooked header, or LINKTYPE_PPP_ETHER),
+ * which its record's dissection left as payload. */
+static inline int pppoe_session(uint32_t linktype, const fp_dissection *d)
+{
+    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
+    return l2 ? d->ethertype == 0x8864 : linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0;
+}
+
 /* The frame's own PPPoE session (after Ethernet or a cooked header, or LINKTYPE_PPP_ETHER) carries
  * an IP packet that may carry a tunnel: its protocol 47, 4 or 41, a UDP tunnel port; after IPv6
  * extension headers, anything but TCP and ICMPv6 (tunnel_levels tells). Out of line: only
@@ -378,8 +406,7 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
 static __attribute__((noinline)) int pppoe_may_tunnel(const uint8_t *data, uint32_t linktype,
                                                       const fp_dissection *d)
 {
-    int l2 = FP_HAS(d, FP_L_ETH) || FP_HAS(d, FP_L_SLL) || FP_HAS(d, FP_L_SLL2);
-    if (!(l2 ? d->ethertype == 0x8864 : linktype == FP_LINKTYPE_PPP_ETHER && d->present == 0)) return 0;
+    if (!pppoe_session(linktype, d)) return 0;
     const uint8_t *p = data + d->payload_off;
     uint32_t len = d->payload_len;
     if (len < 8 || p[0] != 0x11 || p[1] != 0) return 0;
@@ -978,6 +1005,11 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
         fd = &td;
     } else {
         last_level(st, data, caplen, wirelen, linktype, d, ts_ns, wirelen, &b);
+        if (st->cfg.nfilters != 0 && st->cfg.interval_ns > 0 && !FP_HAS(d, FP_L_IP4) && !FP_HAS(d, FP_L_IP6) &&
+            pppoe_session(linktype, d)) { /* tshark's filters match the session's packet too */
+            fp_dissect_ex(data, caplen, wirelen, linktype, FP_DISSECT_FCS(d->fcs_len), &td);
+            fd = &td;
+        }
     }
     conv_packet(st, data, d, ts_ns, wirelen);
     if (st->cfg.interval_ns > 0) io_packet(st, data, caplen, wirelen, ts_ns, has_ts, number, fd);
