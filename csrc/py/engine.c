@@ -302,10 +302,17 @@ static int engine_defrag(fp_flows_obj *fl, int policy, const fp_record *rec, con
     return fp_defrag_add(fl->defrag, rec->data, rec->caplen, d, rec->ts_ns, 0, res);
 }
 
+/* A live shard publishes its batch early once its finished records (their slots and the state
+ * they hold) pass this fraction of its share: thousands of DNS transactions end in one batch,
+ * and their 552-byte slots, doubled as the output array grows, filled a small share. */
+#define LIVE_OUTPUT_SHARE 16u
+
 /* After a packet: end the batch (output wanted, a queue to hand over, a failure to raise). */
 static int pump_should_stop(fp_flows_obj *fl, size_t until_output)
 {
     return shard_over_budget(fl) || (until_output && fl->out_n - fl->out_pos >= until_output) ||
+           (fl->live && fl->budget->limit &&
+            (fl->out_n - fl->out_pos) * sizeof *fl->out + fl->budget->held >= fl->budget->limit / LIVE_OUTPUT_SHARE) ||
            (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) || /* keep the queue short */
            (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) || /* raise now */
            (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES);
