@@ -1541,9 +1541,9 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         if (it == NULL || (records && fs == NULL)) rc = -1;
         else q->cap = cap;
     }
-    if (rc == 0 && nc > q->creations_cap) {
+    if (rc == 0 && q->ncreations + nc > q->creations_cap) {
         size_t cap = q->creations_cap ? q->creations_cap : 1024;
-        while (cap < nc) cap *= 2;
+        while (cap < q->ncreations + nc) cap *= 2;
         uint64_t *cr = realloc(q->creations, cap * sizeof *cr);
         if (cr == NULL) rc = -1;
         else {
@@ -1565,8 +1565,10 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         }
         q->n += k;
         q->bytes += bytes;
-        if (nc > q->ncreations) memcpy(q->creations + q->ncreations, c + q->ncreations, (nc - q->ncreations) * sizeof *c);
-        q->ncreations = nc;
+        /* the table forgets them: held for the whole run, 8 bytes a flow grew past a small share */
+        if (nc) memcpy(q->creations + q->ncreations, c, nc * sizeof *c);
+        q->ncreations += nc;
+        fp_flow_table_creations_taken(fl->table);
         q->bound = fp_flow_table_bound(fl->table);
         full = live_full(fl, q, L);
         if (L->cancelled) rc = 1;
