@@ -179,6 +179,28 @@ def test_transactions_past_a_small_budget_no_longer_stop_the_workers(generated):
             assert st["evicted"] == 0 and max(st["worker_memory_peak_bytes"]) <= limit // n, (how, st)
 
 
+@pytest.mark.parametrize("limit", [8 * MiB, 4 * MiB], ids=lambda b: "%dMiB" % (b // MiB))
+def test_a_small_budget_runs_every_worker_to_the_end(generated, limit):
+    """timeout and idle_timeout 1 s: one engine holds ~3 MB. A batch of a worker ended about
+    2,000 transactions at once, whose 552-byte slots (the output array doubled to 4,096 of
+    them, 2.3 MB) passed its 4 MiB share before it published: budget_stops, one engine from
+    the start. A worker now publishes once its waiting records pass a sixteenth of its share,
+    and its table forgets the flow creations it handed over (8 bytes a flow for the whole run:
+    ~0.5 MB of a 2 MiB share by 80% of this capture): one engine's rows, order and counters,
+    no fallback, each worker within its share. (At 3 MiB a worker's own state, 1.1 MB of DNS
+    and 0.4 MB of flow table, passes its share: one engine runs.)"""
+    kw = dict(timeout=1, idle_timeout=1, max_memory=limit)
+    one = fp.dns(generated, workers=1, **kw)
+    want = rows(one)
+    assert one.stats["evicted"] == 0 and len(want) == 100008
+    for n in (2, 3):
+        tx = fp.dns(generated, workers=n, **kw)
+        assert rows(tx) == want
+        st = check_live(tx, dict(one.stats), n)
+        assert st["budget_stops"] == 0 and st["evicted"] == 0, st
+        assert max(st["worker_memory_peak_bytes"]) <= limit // n, st
+
+
 def test_a_slow_consumer_holds_the_workers_back(generated):
     """A consumer that sleeps: each worker's queue fills its share and it waits for the
     consumer (live_room_waits) instead of stopping."""

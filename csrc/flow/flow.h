@@ -327,6 +327,8 @@ fp_flow_order fp_flow_table_bound(const fp_flow_table *t);
 /* Sharded tables: the input positions at which this shard created flows, ascending (a flow's
  * id in the single-table run is its rank among every shard's creations). */
 const uint64_t *fp_flow_table_creations(const fp_flow_table *t, uint64_t *n);
+/* A live shard handed its creations to the merge: the table keeps only those made after. */
+void fp_flow_table_creations_taken(fp_flow_table *t);
 uint64_t fp_flow_table_count(const fp_flow_table *t);
 
 #endif

@@ -302,10 +302,17 @@ static int engine_defrag(fp_flows_obj *fl, int policy, const fp_record *rec, con
     return fp_defrag_add(fl->defrag, rec->data, rec->caplen, d, rec->ts_ns, 0, res);
 }
 
+/* A live shard publishes its batch early once its finished records (their slots and the state
+ * they hold) pass this fraction of its share: thousands of DNS transactions end in one batch,
+ * and their 552-byte slots, doubled as the output array grows, filled a small share. */
+#define LIVE_OUTPUT_SHARE 16u
+
 /* After a packet: end the batch (output wanted, a queue to hand over, a failure to raise). */
 static int pump_should_stop(fp_flows_obj *fl, size_t until_output)
 {
     return shard_over_budget(fl) || (until_output && fl->out_n - fl->out_pos >= until_output) ||
+           (fl->live && fl->budget->limit &&
+            (fl->out_n - fl->out_pos) * sizeof *fl->out + fl->budget->held >= fl->budget->limit / LIVE_OUTPUT_SHARE) ||
            (fl->discard && fl->out_n - fl->out_pos >= FLUSH_BATCH) || /* keep the queue short */
            (!fl->drop_on_memory_error && fl->budget->alloc_failures != fl->failures_seen) || /* raise now */
            (fl->on_data && fp_stream_engine_pending(fl->eng) >= CHUNK_QUEUE_BYTES);
@@ -1534,9 +1541,9 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         if (it == NULL || (records && fs == NULL)) rc = -1;
         else q->cap = cap;
     }
-    if (rc == 0 && nc > q->creations_cap) {
+    if (rc == 0 && q->ncreations + nc > q->creations_cap) {
         size_t cap = q->creations_cap ? q->creations_cap : 1024;
-        while (cap < nc) cap *= 2;
+        while (cap < q->ncreations + nc) cap *= 2;
         uint64_t *cr = realloc(q->creations, cap * sizeof *cr);
         if (cr == NULL) rc = -1;
         else {
@@ -1558,8 +1565,10 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         }
         q->n += k;
         q->bytes += bytes;
-        if (nc > q->ncreations) memcpy(q->creations + q->ncreations, c + q->ncreations, (nc - q->ncreations) * sizeof *c);
-        q->ncreations = nc;
+        /* the table forgets them: held for the whole run, 8 bytes a flow grew past a small share */
+        if (nc) memcpy(q->creations + q->ncreations, c, nc * sizeof *c);
+        q->ncreations += nc;
+        fp_flow_table_creations_taken(fl->table);
         q->bound = fp_flow_table_bound(fl->table);
         full = live_full(fl, q, L);
         if (L->cancelled) rc = 1;
