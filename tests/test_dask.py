@@ -53,18 +53,23 @@ def _generated(d, packets: int, seed: int, mix: str | None = None) -> fp.PacketL
     return fp.read(str(g))
 
 
-@pytest.fixture(scope="module")
-def captures(tmp_path_factory):
-    """Rotated files with overlapping times: a gen_pcap capture dealt round robin into three
-    (with tls.pcap and http.pcap's packets), plus the fixtures."""
-    d = tmp_path_factory.mktemp("dask")
-    pl = _generated(d, 12000, 21)
+def dealt_in_three(d, packets: int, seed: int) -> list[str]:
+    """A gen_pcap capture dealt round robin into three files in d (rotated files whose time
+    ranges overlap)."""
+    pl = _generated(d, packets, seed)
     parts = []
     for i in range(3):
         p = d / ("part%d.pcap" % i)
         fp.write(str(p), pl[i::3])
         parts.append(str(p))
     return parts
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory):
+    """Rotated files with overlapping times: a gen_pcap capture dealt round robin into three
+    (with tls.pcap and http.pcap's packets), plus the fixtures."""
+    return dealt_in_three(tmp_path_factory.mktemp("dask"), 12000, 21)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 
 import fastpkt.dask as fpd  # noqa: E402
-from test_dask import (ENGINES, _generated, corpus_readable, engine_rows, ranged,  # noqa: E402
+from test_dask import (ENGINES, _generated, corpus_readable, dealt_in_three, engine_rows, ranged,  # noqa: E402
                        same_as_one_engine)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +50,7 @@ def spill(tmp_path):
 @pytest.fixture(scope="module")
 def rotated(tmp_path_factory):
     """A gen_pcap capture (TLS, HTTP, DNS, UDP) dealt round robin into three files."""
-    d = tmp_path_factory.mktemp("spill_gen")
-    pl = _generated(d, 9000, 41)
-    parts = []
-    for i in range(3):
-        p = d / ("part%d.pcap" % i)
-        fp.write(str(p), pl[i::3])
-        parts.append(str(p))
-    return parts
+    return dealt_in_three(tmp_path_factory.mktemp("spill_gen"), 9000, 41)
 
 
 def watch_feeds(monkeypatch) -> list:

@@ -24,6 +24,7 @@ from fastpkt import parallel
 from fastpkt.flows import _readers
 from _fphelpers import corpus_dir
 from test_parallel import GEN, fixtures, read_or_none, same_stats
+from test_parallel_live_flows import ASAN_RSS, bounded_live_run
 
 MiB = 1 << 20
 
@@ -239,48 +240,14 @@ def test_cli_jobs_flag_on_the_generated_capture(generated):
     assert out[0] == out[1] and out[0].count("\n") > 100000
 
 
-_PEAK = r"""
-import json, sys
-import fastpkt as fp
-def kb(name):
-    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(name + ":"))
-base = kb("VmRSS")
-kw = dict(timeout=1, idle_timeout=1, progress=False)
-tx = fp.dns(sys.argv[1], workers=2, max_memory=int(sys.argv[2]), **kw)
-n = sum(1 for _ in tx)
-growth = (kb("VmHWM") - base) * 1024
-one = sum(1 for _ in fp.dns(sys.argv[1], workers=1, **kw))
-print(json.dumps({"rows": n, "one": one, "growth": growth, "stats": tx.stats}, default=str))
-"""
-
-
-@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
-                    reason="RSS is not a memory measure under ASan (quarantine, shadow), and the child runs without its LD_PRELOAD")
+@ASAN_RSS
 def test_many_transactions_iterated_in_bounded_memory(tmp_path):
     """gen_pcap's DNS mix: 600,000 packets, ~300,000 transactions closing all along the
     capture. Held to the end they were ~325 MB (1,080 bytes each with its record): the held
     merge ran one engine from the start. Live, both workers run to the end; each keeps
     within its share and the process grows by the budget plus the workers' shared window of
     the mapped file."""
-    if not GEN.exists():
-        pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
-    path = tmp_path / "many.pcap"
-    subprocess.run([sys.executable, str(GEN), "--packets", "600000", "--seed", "6", "--mix", "dns",
-                    "--concurrency", "50", "--gap-us", "200", "--jobs", "2", "--out", str(path)],
-                   check=True, capture_output=True, timeout=1800)
-    truth = json.loads(Path(str(path) + ".truth.json").read_text())["events"]
-    limit = 32 * MiB
-    try:
-        out = subprocess.run([sys.executable, "-c", _PEAK, str(path), str(limit)], capture_output=True, text=True,
-                             timeout=1800, env={"PYTHONPATH": str(Path(fp.__file__).parents[1])})
-    finally:
-        path.unlink()
-    assert out.returncode == 0, out.stderr
-    r = json.loads(out.stdout)
-    st = r["stats"]
-    assert r["rows"] == r["one"] and truth["dns_queries"] >= r["rows"] >= 250_000, (r["rows"], truth)
-    assert st["workers"] == 2 and "fallback" not in st and st["budget_stops"] == 0 and st["evicted"] == 0
-    assert max(st["worker_memory_peak_bytes"]) <= limit // 2
-    # the budget, the mapped file's pages both workers may hold (84 MiB: "Parallel engines"),
-    # the consumer's batch of records and allocator slack
-    assert r["growth"] <= limit + 84 * MiB + 32 * MiB, r["growth"]
+    r, truth = bounded_live_run(tmp_path, ["--packets", "600000", "--seed", "6", "--mix", "dns",
+                                           "--concurrency", "50", "--gap-us", "200"],
+                                "dns", {"timeout": 1, "idle_timeout": 1}, 32 * MiB)
+    assert r["one"] == r["rows"] and truth["events"]["dns_queries"] >= r["rows"] >= 250_000, (r["rows"], truth)

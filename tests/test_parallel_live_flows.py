@@ -133,45 +133,58 @@ import json, sys
 import fastpkt as fp
 def kb(name):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(name + ":"))
+path, limit, engine, kw = sys.argv[1], int(sys.argv[2]), getattr(fp, sys.argv[3]), json.loads(sys.argv[4])
 base = kb("VmRSS")
-fl = fp.flows(sys.argv[1], workers=2, max_memory=int(sys.argv[2]), idle_timeout=1, progress=False)
-n = sum(1 for _ in fl)
+run = engine(path, workers=2, max_memory=limit, progress=False, **kw)
+n = sum(1 for _ in run)
 growth = (kb("VmHWM") - base) * 1024
-one = sum(1 for _ in fp.flows(sys.argv[1], workers=1, idle_timeout=1, progress=False))
-print(json.dumps({"rows": n, "one": one, "growth": growth, "stats": fl.stats}, default=str))
+one = sum(1 for _ in engine(path, workers=1, progress=False, **kw))
+print(json.dumps({"rows": n, "one": one, "growth": growth, "stats": run.stats}, default=str))
 """
 
+ASAN_RSS = pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="RSS is not a memory measure under ASan (quarantine, shadow), and the child runs without its LD_PRELOAD")
 
-@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
-                    reason="RSS is not a memory measure under ASan (quarantine, shadow), and the child runs without its LD_PRELOAD")
-def test_a_million_flows_iterated_in_bounded_memory(tmp_path):
-    """gen_pcap's UDP mix: 2.6M packets, a million flows, leaving by idle expiry (1 s)
-    all along the capture. Held to the end they were ~540 MB of records: the held merge ran
-    one engine from the start. Live, both workers run to the end; each keeps within its share
-    and the process grows by the budget plus the workers' shared window of the mapped file."""
+
+def bounded_live_run(tmp_path, gen_args: list[str], engine: str, kw: dict, limit: int) -> tuple[dict, dict]:
+    """A gen_pcap capture (gen_args) iterated by fp.<engine>(workers=2, max_memory=limit) in a
+    child process, then by one engine: (the child's result, gen_pcap's truth). Both workers
+    ran to the end, each within its share, and the process grew by no more than the budget,
+    the mapped file's pages both workers may hold (84 MiB: "Parallel engines"), the
+    consumer's batch of records and allocator slack."""
     if not GEN.exists():
         pytest.skip("gen_pcap.py (../shared/bench) is not here: " + str(GEN))
-    path = tmp_path / "million.pcap"
-    subprocess.run([sys.executable, str(GEN), "--packets", "2600000", "--flows", "2000000", "--seed", "4",
-                    "--concurrency", "50", "--gap-us", "20", "--mix", "udp", "--jobs", "2", "--out", str(path)],
+    path = tmp_path / "bounded.pcap"
+    subprocess.run([sys.executable, str(GEN), *gen_args, "--jobs", "2", "--out", str(path)],
                    check=True, capture_output=True, timeout=1800)
     truth = json.loads(Path(str(path) + ".truth.json").read_text())
-    limit = 128 * MiB
     try:
-        out = subprocess.run([sys.executable, "-c", _PEAK, str(path), str(limit)], capture_output=True, text=True,
-                             timeout=1800, env={"PYTHONPATH": str(Path(fp.__file__).parents[1])})
+        out = subprocess.run([sys.executable, "-c", _PEAK, str(path), str(limit), engine, json.dumps(kw)],
+                             capture_output=True, text=True, timeout=1800,
+                             env={"PYTHONPATH": str(Path(fp.__file__).parents[1])})
     finally:
         path.unlink()
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
     st = r["stats"]
-    # gen_pcap's chunks (--jobs 2) are made apart: a 5-tuple may come twice, one flow here
-    assert r["rows"] == r["one"] and 0 <= truth["flows"] - r["rows"] <= 10 and r["rows"] >= 1_000_000
     assert st["workers"] == 2 and "fallback" not in st and st["budget_stops"] == 0 and st["evicted"] == 0
     assert max(st["worker_memory_peak_bytes"]) <= limit // 2
-    # the budget, the mapped file's pages both workers may hold (84 MiB: "Parallel engines"),
-    # the consumer's batch of records and allocator slack
     assert r["growth"] <= limit + 84 * MiB + 32 * MiB, r["growth"]
+    return r, truth
+
+
+@ASAN_RSS
+def test_a_million_flows_iterated_in_bounded_memory(tmp_path):
+    """gen_pcap's UDP mix: 2.6M packets, a million flows, leaving by idle expiry (1 s)
+    all along the capture. Held to the end they were ~540 MB of records: the held merge ran
+    one engine from the start. Live, both workers run to the end; each keeps within its share
+    and the process grows by the budget plus the workers' shared window of the mapped file."""
+    r, truth = bounded_live_run(tmp_path, ["--packets", "2600000", "--flows", "2000000", "--seed", "4",
+                                           "--concurrency", "50", "--gap-us", "20", "--mix", "udp"],
+                                "flows", {"idle_timeout": 1}, 128 * MiB)
+    # gen_pcap's chunks (--jobs 2) are made apart: a 5-tuple may come twice, one flow here
+    assert r["rows"] == r["one"] and 0 <= truth["flows"] - r["rows"] <= 10 and r["rows"] >= 1_000_000
 
 
 def test_a_consumer_that_leaves_early_stops_waiting_workers(closing):
