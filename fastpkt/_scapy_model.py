@@ -401,8 +401,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     extension = False
     if last == "Dot1Q" and out[-1].type <= 1500:   # a length: LLC follows
         _layers.llc_within(_CD.Packet.raw.__get__(pkt)[out[-1].offset + 4:], out[-1].type, out)
-    elif last == "DNS" and len(out) > 1 and isinstance(out[-2], _C.TCP):
-        _dns_tcp_tail(_fp_payload(out[-2]), out)
+    elif last == "DNS" and len(out) > 1:
+        _dns_tail(_fp_payload(out[-2]), isinstance(out[-2], _C.TCP), out)
     elif last not in ("DNS", "ICMPv6Echo", "IPv6ExtHdr", "Dot3"):
         load = _fp_payload(out[-1])
         if last == "ICMP":   # timestamps and masks are ICMP fields in Scapy
@@ -439,10 +439,10 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
     return out
 
 
-def _dns_tcp_tail(load: bytes, chain: list[Any]) -> None:
-    """DNS over TCP as Scapy reads the segment's data (``dns_over_tcp``): the DNS view
-    becomes Raw, or what follows the message's records is Raw after it."""
-    end = dns_over_tcp(load)[0]
+def _dns_tail(load: bytes, over_tcp: bool, chain: list[Any]) -> None:
+    """DNS as Scapy reads the UDP datagram's or TCP segment's data (``dns_as_read``): the
+    DNS view becomes Raw, or what follows the message's records is Raw after it."""
+    end = (dns_over_tcp(load) if over_tcp else dns_as_read(load))[0]
     if end < 0:
         chain.pop()
         chain.append(_linked(Raw, load, chain))
@@ -1630,18 +1630,27 @@ def _dns_length(self: Any) -> int | None:
 
 def dns_over_tcp(load: bytes) -> tuple[int, bool]:
     """How Scapy's DNS reads a TCP segment's data ``load`` (RFC 1035 section 4.2.2: a 2-byte
-    length, then the message): (end, clean). ``end`` is -1 where Scapy reads it all as Raw (a
-    length under 14 or past the data, which its ``pre_dissect`` refuses; a section of more
-    than _LIST_MAX records), else the offset past the records the header's counts ask for,
-    which Scapy reads from all the data whatever the length says: bytes after them are Raw
-    (a second message in the segment), and a record cut short or failing takes the rest (a
-    Raw record, or a short one). ``clean``: every record read whole, none of those."""
+    length, then the message): ``dns_as_read`` from the message on, after the length prefix
+    its ``pre_dissect`` checks: (-1, False), Raw, for a length under 14 or past the data.
+    Scapy reads the records from all the data whatever the length says."""
     size = len(load)
     if size < 2 or not 14 <= int.from_bytes(load[:2], "big") <= size:
         return -1, False
-    pos = 14
+    return dns_as_read(load, 2)
+
+
+def dns_as_read(load: bytes, start: int = 0) -> tuple[int, bool]:
+    """How Scapy's DNS reads a message at ``load[start:]`` to the end of ``load`` (a UDP
+    datagram's data, or a TCP segment's past its length prefix): (end, clean). ``end`` is -1
+    where Scapy reads it all as Raw (a section of more than _LIST_MAX records fails its DNS),
+    else the offset past the records the header's counts ask for: bytes after them are Raw
+    (a second message), and a record cut short or failing takes the rest (a Raw record, or a
+    short one). ``clean``: every record read whole, none of those."""
+    size = len(load)
+    pos = start + 12
     for k in range(4):
-        count, read = int.from_bytes(load[6 + 2 * k:8 + 2 * k], "big"), 0
+        at = start + 4 + 2 * k
+        count, read = int.from_bytes(load[at:at + 2], "big"), 0
         while pos < size and read < count:   # Scapy's list stops where the data does
             read += 1
             if read > _LIST_MAX:
@@ -1827,9 +1836,13 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             if last == ("DNS",) and self.tcp is not None:   # a Raw may follow it, or be it
                 return _LayerOps.getlayer(_first(self), Raw) is not None
             if last == ("DNS",):
-                # decoded to its end: Raw only among an OPT record's options, or the record
-                # and the rest of the message when they are too many (C asks only where a
-                # record past the questions is an OPT record with options)
+                # Raw after the message's records, or for all of it past 100 in a section;
+                # else decoded to its end: Raw only among an OPT record's options, or the
+                # record and the rest of the message when they are too many (C asks only
+                # where the records do not end the datagram or an OPT record has options)
+                load = _fp_payload(self.udp)
+                if dns_as_read(load)[0] != len(load):
+                    return True
                 dns = self.dns
                 for r in (r for g in _dns_getters[1:] for r in g(dns)):
                     if r.type == 41:

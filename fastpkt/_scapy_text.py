@@ -964,12 +964,19 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
         return _dns_tcp(nodes, pkt.dns, payload)
     if layer != "DNS" or pkt.dns is None:
         return False
+    from fastpkt._scapy_model import dns_as_read
+
+    end = dns_as_read(payload)[0]   # Raw past 100 records in a section, or after the records
+    if end < 0:
+        _tail(nodes, payload, b"")
+        return True
     node = _dns(pkt.dns)
     if node is None:
         return False
     if l4.dport == 5353:
         node.summary = "m" + node.summary
     nodes.append(node)
+    _tail(nodes, payload[end:], b"")
     return True
 
 

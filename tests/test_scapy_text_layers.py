@@ -337,8 +337,15 @@ def _dns_tcp_frames():
     return (wire for wire, _ in built._dns_tcp_cases())
 
 
+def _dns_udp_frames():
+    """tests/test_scapy_model.py's DNS over UDP: messages followed by a second one or other
+    bytes, 100 and 101 records in each section, cut at every length, lying counts (all but
+    those cut or misread, whose text is Scapy's through to_scapy(), rendered natively)."""
+    return (wire for wire, _ in built._dns_udp_cases())
+
+
 # the frames each builder makes, and how many of them at least are rendered natively
-BUILT = {"dns-over-tcp": (_dns_tcp_frames, 5800), "edns0": (_edns0_frames, 2033), "icmp-errors": (_icmp_error_frames, 1923),
+BUILT = {"dns-over-tcp": (_dns_tcp_frames, 5800), "dns-over-udp": (_dns_udp_frames, 220), "edns0": (_edns0_frames, 2033), "icmp-errors": (_icmp_error_frames, 1923),
          # RFC 4884 extensions (RFC 4950's MPLS object, RFC 5837's interface information with
          # each combination of its parts, hostile lengths, random bytes) after ICMP and ICMPv6
          # errors, cut at every length, with Ethernet trailers (Scapy's extpad): all of them
@@ -622,10 +629,11 @@ def test_dns_over_tcp_ls_as_scapy():
     assert native > 1160
 
 
-def test_dns_over_tcp_text_needs_no_scapy(tmp_path):
-    """The DNS over TCP frames above rendered where ``import scapy`` fails: the same text as
-    here, where test_built_frames_print_as_scapy compares it with Scapy's own."""
-    _same_text_without_scapy(tmp_path, list(_dns_tcp_frames()), 5800)
+@pytest.mark.parametrize("frames,least", [(_dns_tcp_frames, 5800), (_dns_udp_frames, 220)], ids=["tcp", "udp"])
+def test_dns_text_needs_no_scapy(tmp_path, frames, least):
+    """The DNS over TCP and UDP frames above rendered where ``import scapy`` fails: the same
+    text as here, where test_built_frames_print_as_scapy compares it with Scapy's own."""
+    _same_text_without_scapy(tmp_path, list(frames()), least)
 
 
 def test_ntp_private_prints_as_scapy():

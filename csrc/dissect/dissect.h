@@ -355,6 +355,9 @@ int fp_dns_iter_next(fp_dns_iter *it, fp_dns_record *rec);
  * written or -1 when the rdata is malformed. Unknown types return -2 (use raw bytes). */
 int fp_dns_rdata_text(const uint8_t *msg, uint32_t len, const fp_dns_record *rec, char *out,
                       size_t outcap);
+/* The offset past the records the header's counts announce, UINT32_MAX where one of them
+ * cannot be read (bytes after it: a second message, padding, a covert channel). */
+uint32_t fp_dns_records_end(const uint8_t *msg, uint32_t len);
 /* The DNS message within a dissected packet: sets *msg and *len; 0 ok, -1 none. */
 int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **msg,
                    uint32_t *len);

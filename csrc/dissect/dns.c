@@ -241,6 +241,17 @@ void fp_dissect_dns(fp_dctx *x, uint32_t off, uint32_t end, int validate)
         x->d->anomalies |= (uint32_t)it.error;
 }
 
+uint32_t fp_dns_records_end(const uint8_t *msg, uint32_t len)
+{
+    fp_dns_iter it;
+    fp_dns_record rec;
+    if (fp_dns_iter_init(&it, msg, len) != 0) return UINT32_MAX;
+    int r;
+    while ((r = iter_step(&it, &rec, NULL, 0)) == 1)
+        ;
+    return r == 0 ? it.pos : UINT32_MAX;
+}
+
 int fp_dns_message(const uint8_t *data, const fp_dissection *d, const uint8_t **msg,
                    uint32_t *len)
 {

@@ -1007,22 +1007,40 @@ static int facade_dns_options(const FpPacket *p)
     return 0;
 }
 
-/* DNS over TCP as Scapy reads it, where fastpkt decodes a message: 1 where Scapy reads Raw
+/* Whether a section count of the DNS message at `msg` passes Scapy's 100 list items: the
+ * hook's chain knows whether as many records are there, which fails Scapy's DNS (Raw). */
+static int dns_count_over_list(const uint8_t *msg)
+{
+    for (uint32_t i = 4; i < 12; i += 2)
+        if (fp_load_be16(msg + i) > 100) return 1;
+    return 0;
+}
+
+/* DNS as Scapy reads it, where fastpkt decodes a message: 1 where Scapy reads Raw over TCP
  * (RFC 1035 4.2.2's length prefix under 14, or past the segment's data: its DNS.pre_dissect
  * refuses both; fastpkt decodes from 12, and a message continuing in later segments), 2
- * where a section count passes Scapy's 100 list items (the hook's chain knows whether as
- * many records are there, which fails Scapy's DNS: Raw), else 0. */
-static int facade_dns_tcp(const FpPacket *p)
+ * where a section count passes Scapy's 100 list items (TCP or UDP), else 0. */
+static int facade_dns_read(const FpPacket *p)
 {
     const fp_dissection *d = &p->d;
-    if (!FP_HAS(d, FP_L_DNS) || !FP_HAS(d, FP_L_TCP)) return 0;
+    if (!FP_HAS(d, FP_L_DNS)) return 0;
+    if (!FP_HAS(d, FP_L_TCP)) return dns_count_over_list(p->data + d->layer[FP_L_DNS].off) ? 2 : 0;
     const fp_span *s = &d->layer[FP_L_TCP];
     uint32_t at = s->off + s->hlen; /* fastpkt decodes DNS over TCP from 14 bytes on */
     uint32_t msg_len = fp_load_be16(p->data + at);
     if (msg_len < 14 || msg_len > s->end - at) return 1;
-    for (uint32_t i = at + 6; i < at + 14; i += 2)
-        if (fp_load_be16(p->data + i) > 100) return 2;
-    return 0;
+    return dns_count_over_list(p->data + at + 2) ? 2 : 0;
+}
+
+/* A DNS message over UDP whose records do not end the datagram as fastpkt reads them (bytes
+ * after them: Scapy's Raw; or a record fastpkt cannot read) or that passes 100 records in a
+ * section: the hook reads it as Scapy does. */
+static int facade_dns_udp_tail(const FpPacket *p)
+{
+    const uint8_t *msg;
+    uint32_t len;
+    if (FP_HAS(&p->d, FP_L_TCP) || fp_dns_message(p->data, &p->d, &msg, &len) != 0) return 0;
+    return dns_count_over_list(msg) || fp_dns_records_end(msg, len) != len;
 }
 
 static int packet_contains(PyObject *self, PyObject *spec)
@@ -1032,18 +1050,18 @@ static int packet_contains(PyObject *self, PyObject *spec)
         int fid = facade_ppp_link(PKT(self)) ? -2 : facade_direct_id(spec);
         if (fid == FP_L_ETH && facade_dot3(PKT(self))) fid = -2; /* the hook answers */
         if (fid == FP_L_DNS) {
-            int dns_tcp = facade_dns_tcp(PKT(self));
-            if (dns_tcp == 1) return 0;
-            if (dns_tcp == 2) fid = -2;
+            int dns_read = facade_dns_read(PKT(self));
+            if (dns_read == 1) return 0;
+            if (dns_read == 2) fid = -2;
         }
         if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_nests(d))) return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
-         * extension headers, tunnels, what follows a DNS message over TCP: the hook) */
+         * extension headers, tunnels, what follows a DNS message's records: the hook) */
         if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP) && !FP_HAS(d, FP_L_ICMP6) &&
             !(FP_HAS(d, FP_L_DNS) && FP_HAS(d, FP_L_TCP)) &&
             d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT) && !facade_scapy_goes_on(d) &&
-            !facade_dns_options(PKT(self)))
+            !facade_dns_options(PKT(self)) && !facade_dns_udp_tail(PKT(self)))
             return FP_HAS(d, FP_L_DNS) ? 0 : FP_HAS(d, FP_L_HTTP) || FP_HAS(d, FP_L_TLS) || d->payload_len > 0;
         PyObject *r = facade_hook(self, "_scapy_contains", spec);
         int has = r ? PyObject_IsTrue(r) : -1;
@@ -1090,7 +1108,7 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
     if (Py_TYPE(self) == p->st->Facade_Packet_Type) {
         int fid = facade_ppp_link(p) ? -2 : facade_direct_id(spec);
         if (fid >= 0 && FP_HAS(&p->d, fid) && !(fid == FP_L_ETH && facade_dot3(p)) &&
-            !(fid == FP_L_DNS && facade_dns_tcp(p)))
+            !(fid == FP_L_DNS && facade_dns_read(p)))
             return fp_layer_new(p->st, p, (fp_layer_id)fid, 0);
         if (fid == -1 && facade_is_raw(spec)) {
             PyObject *raw = facade_raw(self, p);
