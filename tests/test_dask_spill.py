@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import struct
 import subprocess
 import sys
@@ -128,6 +129,23 @@ def test_a_worker_not_seeing_the_directory(client, rotated, spill, monkeypatch):
     assert len(seen) == 2 and all(isinstance(p, np.ndarray) for pieces, _ in seen for p in pieces)
 
 
+def test_spill_directory_removed_under_a_shard_names_the_cause(client, rotated, spill, monkeypatch):
+    """The run's spill files removed while a shard reads them (another task failed and
+    cleaned up, or the run was cancelled): the shard's error says so, not just the missing
+    file, since Dask may report it before the error that caused it."""
+    ranged(monkeypatch, 64 << 10)
+    real = fpd._fed
+
+    def fed(eng, files):
+        real(eng, files)
+        for piece in (p for f in files for p in f if isinstance(p, str)):
+            shutil.rmtree(os.path.dirname(piece), ignore_errors=True)
+
+    monkeypatch.setattr(fpd, "_fed", fed)
+    with pytest.raises(fp.Error, match="another task of this run failed first"):
+        fpd.flows(rotated, npartitions=2).compute()
+
+
 def test_spill_files_removed_when_a_task_fails(client, rotated, spill, monkeypatch):
     """A shard failing after it was fed, and a stage 1 task failing: the error reaches the
     caller and the run's directory is gone (the spill fixture checks the root is empty)."""
@@ -139,7 +157,9 @@ def test_spill_files_removed_when_a_task_fails(client, rotated, spill, monkeypat
 
     with monkeypatch.context() as m:
         m.setattr(fpd, "_frame", frame)
-        with pytest.raises(RuntimeError, match="shard failed"):
+        # the failing shard removes the run's files; the other shard, if still reading them,
+        # fails too, naming the cause, and Dask reports whichever error reaches it first
+        with pytest.raises((RuntimeError, fp.Error), match="shard failed|another task of this run failed first"):
             fpd.flows(rotated, npartitions=2).compute()
     assert seen and all(isinstance(p, str) for p in seen[0][0])
     real = fpd._walk
