@@ -432,12 +432,12 @@ def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[st
         creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
         return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
     except BaseException as e:
-        removed = run is not None and not os.path.isdir(run)
         _spill_close(run)
-        if removed and isinstance(e, FileNotFoundError):
-            # another task failed and removed the run's files (Dask runs nothing after a
-            # failure); Dask may report this shard's error first, so say whose it is
-            raise Error(f"shard {i} of {n}: the run's spill directory {run} was removed while the shard read it: "
+        if run is not None and isinstance(e, FileNotFoundError) and run in str(e):
+            # a spill file _file_entries found is gone: another task failed and removed the
+            # run's files (Dask runs nothing after a failure) and Dask may report this
+            # shard's error first, so say whose it is
+            raise Error(f"shard {i} of {n}: a spill file of this run ({run}) was removed while the shard read it: "
                         "another task of this run failed first (read its error in the workers' logs), "
                         "or the run was cancelled") from e
         raise
