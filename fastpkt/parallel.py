@@ -286,6 +286,7 @@ def packet_batches(source: Any, workers: int, batch_size: int, convert: Callable
     first = Reader(source, **opts)
     size = first.size
     n = max(workers, -(-(size - first.position) // RANGE_BYTES)) if size else 1
+    n = -(-n // workers) * workers  # whole rounds: the last range is not one worker's alone
     bounds = first._split(min(n, 4096))
     if len(bounds) <= 2:
         with first:

@@ -23,6 +23,12 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
 PyObject *fp_stream_engine_stats(const fp_stream_engine *e);
 /* A Stream object from an emitted flow; takes its ext and hints. */
 PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
+/* fp_stream_new in two steps, so a live merge's shard copies the bytes without the GIL:
+ * the object with its hints and data of the right sizes (GIL held; the ext stays with f,
+ * whose bytes it has not read yet), then its bytes copied and the ext freed (GIL not needed:
+ * nobody else sees the object yet). */
+PyObject *fp_stream_new_unfilled(fp_state *st, fp_flow *f);
+void fp_stream_fill(PyObject *stream, fp_stream_engine *e, fp_flow *f);
 /* A live merge's renumbering and reorder-buffer accounting of a Stream object. */
 void fp_stream_set_id(PyObject *stream, uint64_t id);
 size_t fp_stream_size(PyObject *stream);

@@ -246,7 +246,7 @@ static PyObject *gap_list(fp_state *st, const fp_reasm_dir *d)
     return l;
 }
 
-PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f)
+PyObject *fp_stream_new_unfilled(fp_state *st, fp_flow *f)
 {
     stream_ext *x = f->ext;
     fp_stream_obj *s = PyObject_GC_New(fp_stream_obj, st->Stream_Type);
@@ -256,10 +256,10 @@ PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f)
     f->hints = NULL; /* owned by the Stream now */
     s->anomalies = x->r.anomalies;
     s->flow_anomalies = f->flow_anomalies & (FP_FLOW_ANOM_EVICTED | FP_FLOW_ANOM_ALLOC_FAILED);
-    s->stored = e->sh.cfg.store;
+    s->stored = 0;
     for (int di = 0; di < 2; di++) {
         const fp_reasm_dir *d = &x->r.dir[di];
-        s->data[di] = PyBytes_FromStringAndSize((const char *)d->data, (Py_ssize_t)d->len);
+        s->data[di] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)d->len);
         s->gaps[di] = gap_list(st, d);
         s->delivered[di] = d->delivered;
         s->gap_bytes[di] = d->gap_bytes;
@@ -267,14 +267,30 @@ PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f)
         s->rst[di] = d->rst;
         s->started[di] = d->started;
     }
-    fp_stream_engine_ext_free(e, x);
-    f->ext = NULL;
     PyObject_GC_Track(s);
     if (!s->data[0] || !s->data[1] || !s->gaps[0] || !s->gaps[1]) {
         Py_DECREF(s);
         return NULL;
     }
     return (PyObject *)s;
+}
+
+void fp_stream_fill(PyObject *stream, fp_stream_engine *e, fp_flow *f)
+{
+    stream_ext *x = f->ext;
+    fp_stream_obj *s = SO(stream);
+    for (int di = 0; di < 2; di++)
+        if (x->r.dir[di].len) memcpy(PyBytes_AS_STRING(s->data[di]), x->r.dir[di].data, x->r.dir[di].len);
+    s->stored = e->sh.cfg.store;
+    fp_stream_engine_ext_free(e, x);
+    f->ext = NULL;
+}
+
+PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f)
+{
+    PyObject *s = fp_stream_new_unfilled(st, f);
+    if (s != NULL) fp_stream_fill(s, e, f);
+    return s;
 }
 
 /* A live merge (engine.c) numbers a Stream once every shard's earlier creations are known. */

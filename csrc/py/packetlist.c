@@ -1161,21 +1161,24 @@ static PyObject *packetlist_columns(PyObject *self, PyObject *args, PyObject *kw
         PyErr_NoMemory();
         goto done;
     }
-    /* every row writes every column: their pages are mapped up front, one call each */
     for (int k = 0; k < NUM_COLS; k++) {
         vals[k] = PyByteArray_FromStringAndSize(NULL, n * num_cols[k].width);
         if (vals[k] == NULL) goto done;
-        fp_populate_write(PyByteArray_AS_STRING(vals[k]), (size_t)(n * num_cols[k].width));
-        if (num_cols[k].masked) {
-            if ((masks[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
-            fp_populate_write(PyByteArray_AS_STRING(masks[k]), (size_t)n);
-        }
+        if (num_cols[k].masked && (masks[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
     }
     for (int k = 0; k < NUM_CATS; k++) {
         width[k] = 1;
         if ((codes[k] = PyByteArray_FromStringAndSize(NULL, n)) == NULL) goto done;
-        fp_populate_write(PyByteArray_AS_STRING(codes[k]), (size_t)n);
     }
+    /* every row writes every column: their pages are mapped up front, one call each, without
+     * the GIL (read_frames' range workers convert at once; the kernel zeroes the pages) */
+    Py_BEGIN_ALLOW_THREADS
+    for (int k = 0; k < NUM_COLS; k++) {
+        fp_populate_write(PyByteArray_AS_STRING(vals[k]), (size_t)(n * num_cols[k].width));
+        if (masks[k]) fp_populate_write(PyByteArray_AS_STRING(masks[k]), (size_t)n);
+    }
+    for (int k = 0; k < NUM_CATS; k++) fp_populate_write(PyByteArray_AS_STRING(codes[k]), (size_t)n);
+    Py_END_ALLOW_THREADS
     const fp_source *mapping = pl->owner_is_reader ? ((fp_reader_obj *)pl->owner)->src : NULL;
     for (Py_ssize_t start = 0; start < n; start += chunk) {
         Py_ssize_t m = n - start < chunk ? n - start : chunk;
