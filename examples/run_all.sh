@@ -99,6 +99,7 @@ tls_sni:tls_sni:lines:
 signature_matcher:signature_matcher:lines:
 flow_report:flow_report_simple:csv:
 reconstruct_streams:reconstruct_streams:streams:--out .
+lab1_packet_sniffer:packet_sniffer:sniff_log:--csv sniff_log.csv --count 0 --filter ip
 bandwidth_monitor:bandwidth_monitor:lines:
 PAIRS
 exit $failed

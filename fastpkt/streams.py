@@ -112,12 +112,17 @@ def stream_save(s: Stream, directory: str | os.PathLike[str]) -> list[Path]:
     if not s.stored:
         raise ValueError("this Stream was reassembled with store=False: its bytes went to on_data")
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, data in zip(stream_filenames(s), (s.client_data, s.server_data)):
         if data:
             p = out / name
-            p.write_bytes(data)
+            try:
+                f = open(p, "wb")
+            except FileNotFoundError:  # the directory is made once, not checked per stream
+                out.mkdir(parents=True, exist_ok=True)
+                f = open(p, "wb")
+            with f:
+                f.write(data)
             paths.append(p)
     return paths
 
@@ -133,6 +138,7 @@ def save_streams(source: Source | Iterable[Stream], directory: str | os.PathLike
         items = source
     else:
         items = streams(cast(Any, source), **options)  # not Streams: something streams() reads
+    Path(directory).mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for s in items:
         paths.extend(stream_save(s, directory))

@@ -368,6 +368,16 @@ def test_save_writes_course_names(tmp_path):
     assert (tmp_path / names[1]).read_bytes() == b"resp"
 
 
+def test_save_makes_its_directory(tmp_path):
+    """Stream.save makes the directory on its first write (not checked per stream)."""
+    c = Conn().handshake()
+    c.c(0, b"req")
+    (s,) = fp.streams(pcap(c.frames))
+    (path,) = s.save(tmp_path / "new" / "dir")
+    assert path.parent == tmp_path / "new" / "dir" and path.read_bytes() == b"req"
+    assert s.save(tmp_path / "new" / "dir") == [path] and path.read_bytes() == b"req"  # rewritten, not appended
+
+
 def test_non_tcp_traffic_makes_no_streams():
     udp = (b"\x00" * 12 + b"\x08\x00" + struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, C4, S4)
            + struct.pack("!HHHH", 5353, 53, 8, 0))

@@ -9,6 +9,8 @@ Each directory holds the run's stdout as out.txt and the files it wrote. Kinds:
              same facts, plus more
     count    the "Wrote/Saved N packets" numbers are equal
     csv      flow_summary.csv holds the same rows (the twin sorts ties differently)
+    sniff_log  sniff_log.csv holds the same bytes, each row's stamp aside (the course's is the
+             wall clock when its callback ran, the twin's the packet's capture time)
     streams  each stream file the course wrote holds the bytes of the twin's file for the
              same (src, sport, dst, dport)
 """
@@ -44,6 +46,16 @@ def csv_rows(course: Path, twin: Path) -> list[str]:
     return [] if a == b else ["flow_summary.csv rows differ: %d vs %d" % (len(a), len(b))]
 
 
+def sniff_log(course: Path, twin: Path) -> list[str]:
+    a, b = (STAMP.sub("T", (d / "sniff_log.csv").read_text()) for d in (course, twin))
+    if a == b:
+        return []
+    for n, (x, y) in enumerate(zip(a.splitlines(), b.splitlines()), 1):
+        if x != y:
+            return ["sniff_log.csv line %d: course %r, twin %r" % (n, x, y)]
+    return ["sniff_log.csv: course %d lines, twin %d" % (a.count("\n"), b.count("\n"))]
+
+
 def streams(course: Path, twin: Path) -> list[str]:
     def by_flow(d: Path) -> dict[str, bytes]:
         return {re.sub(r"^stream_\d+_", "", f.name): f.read_bytes() for f in d.rglob("stream_*.bin")}
@@ -53,7 +65,7 @@ def streams(course: Path, twin: Path) -> list[str]:
     return [] if ours and not bad else ["streams differ: %s" % (bad or "none written")]
 
 
-KINDS = {"lines": lines, "count": count, "csv": csv_rows, "streams": streams}
+KINDS = {"lines": lines, "count": count, "csv": csv_rows, "sniff_log": sniff_log, "streams": streams}
 
 if __name__ == "__main__":
     kind, course_dir, twin_dir = sys.argv[1:4]
