@@ -328,6 +328,12 @@ static int gtpu(fp_dctx *x, uint32_t off, uint32_t end)
 static uint32_t udp_ports[2][FP_TUNNEL_PORTS_MAX + 1] = {
     {4789 | FP_TUN_VXLAN << 16, 6081 | FP_TUN_GENEVE << 16, 2152 | FP_TUN_GTPU << 16},
 };
+/* Each table's ports as bits of one word (a multiplicative hash's top 6 bits of the port): a
+ * UDP packet whose ports both miss it is no tunnel's, which nearly every one is, in a few
+ * instructions instead of the table's walk for both ports. None of the usual ports (DNS,
+ * NTP, QUIC, mDNS, IKE) collides with the defaults'. */
+#define PORT_HINT(p) (1ull << ((((uint32_t)(p) * 40503u) & 0xffffu) >> 10))
+static uint64_t udp_ports_hint[2] = {PORT_HINT(4789) | PORT_HINT(6081) | PORT_HINT(2152)};
 static int udp_ports_active;
 
 int fp_tunnel_ports_set(const uint16_t *ports, const uint8_t *types, int n)
@@ -337,8 +343,13 @@ int fp_tunnel_ports_set(const uint16_t *ports, const uint8_t *types, int n)
         if (ports[i] == 0 || (types[i] != FP_TUN_VXLAN && types[i] != FP_TUN_GENEVE && types[i] != FP_TUN_GTPU))
             return -1;
     int next = !__atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < n; i++) udp_ports[next][i] = ports[i] | (uint32_t)types[i] << 16;
+    uint64_t hint = 0;
+    for (int i = 0; i < n; i++) {
+        udp_ports[next][i] = ports[i] | (uint32_t)types[i] << 16;
+        hint |= PORT_HINT(ports[i]);
+    }
     udp_ports[next][n] = 0;
+    udp_ports_hint[next] = hint;
     __atomic_store_n(&udp_ports_active, next, __ATOMIC_RELEASE);
     return 0;
 }
@@ -364,7 +375,9 @@ static int udp_tunnel(fp_dctx *x, int type, uint32_t off, uint32_t end)
 int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end)
 {
     if (!x->tunnels) return 0;
-    const uint32_t *table = udp_ports[__atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE)];
+    int active = __atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE);
+    if (!(udp_ports_hint[active] & (PORT_HINT(dport) | PORT_HINT(sport)))) return 0;
+    const uint32_t *table = udp_ports[active];
     for (const uint32_t *e = table; *e; e++)
         if ((*e & 0xffff) == dport) return udp_tunnel(x, (int)(*e >> 16), off, end);
     for (const uint32_t *e = table; *e; e++)

@@ -53,19 +53,39 @@ static PyTypeObject *hot_view_getters(fp_state *st, int i, FpHotLayer *h)
 
 /* A hot view's field slots: from the shared table when its header is whole (a lookup and a
  * reference per field), else from the getters. Inlined per slot (i constant), so each view's
- * fill is straight-line code. */
+ * fill is straight-line code. A whole header's fields are also the flat form's (pkt.src, ...,
+ * borrowed: packet_flat_release) when the dissection's values, which the flat getters read,
+ * are the ones the view read (a cut TCP header leaves d.sport 0 while its view reads the
+ * bytes there), and when this view is the one the flat getters take (IPv4 before IPv6, TCP
+ * before UDP): bit 0 of *flat for the IP part, bit 1 for the ports. Done here, while the
+ * header and the fields are at hand, rather than by a pass over the views afterwards. */
 static inline __attribute__((always_inline)) PyTypeObject *hot_view_fields(fp_state *st, FpPacket *p, int i,
-                                                                            FpHotLayer *h, unsigned *whole)
+                                                                            FpHotLayer *h, unsigned *flat)
 {
-    const fp_span *s = &p->d.layer[h->l.id];
+    const fp_dissection *d = &p->d;
+    const fp_span *s = &d->layer[h->l.id];
     const uint8_t *hdr = p->data + s->off;
     uint32_t have = s->end > s->off ? s->end - s->off : 0;
     int r = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr, h->field) : 1)
-            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, p->d.ip_proto, h->field) : 1)
+            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, d->ip_proto, h->field) : 1)
                               : (have >= 4 ? fp_hot_port_fields(st, hdr, h->field) : 1);
     if (__builtin_expect(r == 0, 1)) {
-        if (i >= FP_HOT_TCP) h->field[2] = NULL; /* ports: two */
-        *whole |= 1u << i;
+        PyObject **out = &p->hot[FP_HOT_FLAT];
+        if (i >= FP_HOT_TCP) {
+            h->field[2] = NULL; /* ports: two */
+            if ((i == FP_HOT_TCP || !FP_HAS(d, FP_L_TCP)) && fp_load_be16(hdr) == d->sport &&
+                fp_load_be16(hdr + 2) == d->dport) {
+                out[FP_HOT_SPORT - FP_HOT_FLAT] = h->field[0];
+                out[FP_HOT_DPORT - FP_HOT_FLAT] = h->field[1];
+                *flat |= 2;
+            }
+        } else if ((i == FP_HOT_IP6 ? !FP_HAS(d, FP_L_IP4) : hdr[9] == d->ip_proto)) {
+            /* IPv6's third field is d.ip_proto already */
+            out[0] = h->field[0];
+            out[1] = h->field[1];
+            out[2] = h->field[2];
+            *flat |= 1;
+        }
         return st->Hot_Types[i];
     }
     return r < 0 ? NULL : hot_view_getters(st, i, h);
@@ -80,7 +100,6 @@ static void hot_view_release(FpHotLayer *h)
 }
 
 static int packet_flat_fill(FpPacket *p);
-static inline int packet_flat_borrow(FpPacket *p, unsigned whole);
 
 /* Release the flat form's slots that own their objects (the others borrow a hot view's). */
 static inline void packet_flat_release(FpPacket *p)
@@ -96,7 +115,7 @@ static inline void packet_flat_release(FpPacket *p)
  * keeps its class reference and swaps its fields, an absent layer's None stays. Inlined per
  * slot. 0, or -1 with an exception. */
 static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp_state *st, int i, fp_layer_id id,
-                                                                 unsigned *whole, unsigned *present)
+                                                                 unsigned *flat, unsigned *present)
 {
     FpHotLayer *h = &p->hot_views[i];
     PyObject *old = p->hot[i];
@@ -119,7 +138,7 @@ static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp
         h->l.b = NULL;
     }
     p->hot[i] = NULL;
-    PyTypeObject *tp = hot_view_fields(st, p, i, h, whole);
+    PyTypeObject *tp = hot_view_fields(st, p, i, h, flat);
     if (tp == NULL) {
         Py_XDECREF(prev);
         return -1;
@@ -149,15 +168,15 @@ static inline __attribute__((always_inline)) int packet_hot_fill_inline(FpPacket
     Py_XSETREF(p->hot[FP_HOT_WIRELEN], wirelen);
     packet_flat_release(p);
     if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p); /* fastpkt.scapy's: its getattro makes its views */
-    unsigned whole = 0; /* bit i: hot view i read a whole header (shared field objects) */
+    unsigned flat = 0; /* bits 0 and 1: the flat form's IP and port slots borrowed (hot_view_fields) */
     unsigned present = 0; /* p->hot_present once filled */
-    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, &whole, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, &whole, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, &whole, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, &whole, &present);
+    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, &flat, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, &flat, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, &flat, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, &flat, &present);
     p->hot_present = present;
     if (rc < 0) return -1;
-    return packet_flat_borrow(p, whole) ? 0 : packet_flat_fill(p);
+    return flat == 3 ? 0 : packet_flat_fill(p); /* the getters' values, owned, for all five */
 }
 
 /* The fill of the other makers (copies, views made outside a Reader's iteration,
@@ -616,27 +635,6 @@ static int packet_flat_fill(FpPacket *p)
         p->flat_owned |= 1u << k;
     }
     return 0;
-}
-
-/* The flat form's slots when the IP and TCP/UDP views read whole headers (`whole`, bit per hot
- * view) and the dissection's values (the getters') are those the views read: they borrow the
- * views' field objects (no reference taken: the views' outlive them, packet_hot_fill empties
- * these first). Inlined into packet_hot_fill; 1 when they did, else 0 (nothing set). */
-static inline int packet_flat_borrow(FpPacket *p, unsigned whole)
-{
-    const fp_dissection *d = &p->d;
-    int ip = FP_HAS(d, FP_L_IP4) ? FP_HOT_IP4 : FP_HOT_IP6, l4 = FP_HAS(d, FP_L_TCP) ? FP_HOT_TCP : FP_HOT_UDP;
-    if (!(whole >> ip & 1) || !(whole >> l4 & 1)) return 0;
-    const uint8_t *ports = p->data + d->layer[l4 == FP_HOT_TCP ? FP_L_TCP : FP_L_UDP].off;
-    unsigned proto = ip == FP_HOT_IP4 ? p->data[d->layer[FP_L_IP4].off + 9] : d->ip_proto;
-    if (fp_load_be16(ports) != d->sport || fp_load_be16(ports + 2) != d->dport || proto != d->ip_proto) return 0;
-    PyObject **flat = &p->hot[FP_HOT_FLAT];
-    flat[0] = p->hot_views[ip].field[0];
-    flat[1] = p->hot_views[ip].field[1];
-    flat[2] = p->hot_views[ip].field[2];
-    flat[3] = p->hot_views[l4].field[0];
-    flat[4] = p->hot_views[l4].field[1];
-    return 1;
 }
 
 static PyObject *get_payload(PyObject *self, void *c)
