@@ -636,15 +636,15 @@ def test_pppoe_io_filters_match_tshark(tmp_path):
     the session (and its PPP control protocol), as tshark's filters do: fp.stats reads the
     record outer, so the filters once saw only the link header there. tshark 4.0's io,stat on
     the Scapy-built frames of test_pppoe_sessions_match_tshark after Ethernet, 802.1Q and a
-    Linux cooked header; the session header with a discovery code is left out (tshark's
-    `pppoes` matches it; fastpkt reads no session there)."""
+    Linux cooked header, the session header with a discovery code among them (tshark's
+    `pppoes` matches it as any session's)."""
     if not have("tshark"):
         pytest.skip("tshark not installed")
     sa = pytest.importorskip("_scapy_ref").sa
     eth, cooked = _pppoe_frames(sa)
     filters = ["tcp", "udp", "ip", "ipv6", "udp.port == 53", "dns", "http", "ip.src == 10.0.0.1",
                "tcp.dstport == 80", "ipv6.dst == fd00::2", "lcp", "ipcp", "pppoes", "frame.len > 100"]
-    for name, pkts, linktype in (("pppoe.pcap", eth[:15] + eth[16:], 1), ("pppoe_sll.pcap", cooked, 113)):
+    for name, pkts, linktype in (("pppoe.pcap", eth, 1), ("pppoe_sll.pcap", cooked, 113)):
         for i, f in enumerate(pkts):  # none on a 0.5 s boundary (tshark's io,stat ends at the duration)
             f.time = 1_700_000_000 + i * 0.31
         path = tmp_path / name
@@ -925,3 +925,62 @@ def test_tunnels_match_tshark(tmp_path):
         rows = tshark_tree(path, "http,tree")
         assert int(st.http().query("topic == 'total'")["count"].sum()) == \
             sum(c for ind, t, c in rows if t == "Total HTTP Packets")
+
+
+def _io_theirs(out: str) -> list[list[int]]:
+    return [[int(x) for x in [c.strip() for c in line.strip().strip("|").split("|")][1:]]
+            for line in out.splitlines() if "<>" in line]
+
+
+@pytest.mark.tshark
+def test_pppoe_codes_and_cut_control_protocols_match_tshark(tmp_path):
+    """tshark 4.0 reads any header on EtherType 0x8864 as a PPPoE session: `pppoes` from its 6
+    bytes on, whatever its version, type and code, then `ppp` from its protocol on, the control
+    protocols from their 4-byte header on (PAP and CHAP from 1 byte), IPv4 from 1 byte, IPv6
+    from none, data from 1 byte. Each PPP payload of _pppoe_frames (control protocols, IPv4,
+    IPv6, an unknown protocol) in a session with code 0, a discovery code (9) and version 2,
+    cut at every length with the length field saying so and snapped at every length (the
+    length field and the frame's length saying more), and headers cut before 6 bytes; io,phs
+    (frames and bytes) and io,stat's filters equal tshark's."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    v4 = sa.IP(src="10.0.0.1", dst="10.0.0.2")
+    sessions = [bytes(p) for p in (
+        sa.PPP() / v4 / sa.TCP(sport=40000, dport=80, flags="S"),
+        sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5353, dport=53),
+        sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(id=1, options=[sa.PPP_LCP_MRU_Option()]),
+        sa.PPP(proto=0x8021) / sa.PPP_IPCP(code=1, id=3, options=[sa.PPP_IPCP_Option_IPAddress(data="10.0.0.1")]),
+        sa.PPP(proto=0x8057) / bytes.fromhex("0104000e010a0011223344556677"),
+        sa.PPP(proto=0xC023) / sa.PPP_PAP_Request(username="u", password="p"),
+        sa.PPP(proto=0xC223) / sa.PPP_CHAP_ChallengeResponse(code=1, id=1, value=b"abcd", optional_name=b"x"),
+        sa.PPP(proto=0x80FD) / bytes.fromhex("01010004"), sa.PPP(proto=0x1235) / b"unknown protocol")]
+    cut, snapped = [], []
+    for ppp in sessions:
+        # an IP packet: cut within its header, then whole (a transport header cut short is
+        # another disagreement: tshark names TCP from its ports on, fastpkt counts data)
+        lengths = [*range(2 + {0x21: 20, 0x57: 40}[ppp[1]] + 1), len(ppp)] if ppp[1] in (0x21, 0x57) else \
+            range(len(ppp) + 1)
+        for head in (0x1100, 0x1109, 0x2100):
+            for n in lengths:
+                hdr = head.to_bytes(2, "big") + b"\x00\x01"
+                cut.append(sa.Ether(**mac, type=0x8864) / sa.Raw(hdr + n.to_bytes(2, "big") + ppp[:n]))
+                f = sa.Ether(bytes(sa.Ether(**mac, type=0x8864) / sa.Raw(hdr + len(ppp).to_bytes(2, "big") + ppp))[:20 + n])
+                f.wirelen = 20 + len(ppp)
+                snapped.append(f)
+    cut += [sa.Ether(**mac, type=0x8864) / sa.Raw(b"\x11\x09\x00\x01"[:n]) for n in range(5)]
+    # not ip/ipv6: tshark's match an IP header cut short, fastpkt's need it whole (after
+    # Ethernet as well)
+    filters = ["pppoes", "ppp", "lcp", "ipcp", "ipv6cp", "pap", "chap", "tcp", "udp"]
+    for name, pkts in (("cut.pcap", cut), ("snapped.pcap", snapped)):
+        for i, f in enumerate(pkts):
+            f.time = 1_700_000_000 + i * 0.31
+        path = tmp_path / name
+        sa.wrpcap(str(path), pkts)
+        st = fp.stats(str(path), interval=0.5, filters=filters)
+        ours = {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()}
+        assert ours == tshark_phs(path), name
+        theirs = _io_theirs(tshark_output(path, "io,stat,0.5," + ",".join(filters)))
+        assert st.io().drop(columns=["start", "frames", "bytes"]).values.tolist() == theirs, name
+

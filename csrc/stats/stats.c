@@ -168,17 +168,31 @@ static inline void push(phs_walk *b, uint8_t proto)
     phs[c].bytes += b->wirelen;
 }
 
+/* What tshark 4.0 names after a PPP frame's protocol field (in GRE, PPTP and PPPoE alike) with
+ * `avail` bytes after it: the control protocols with a whole code/identifier/length header (4
+ * bytes; PAP and CHAP from 1 byte), compressed data and IPv6 from none, IPv4 from 1 byte,
+ * `data` for any bytes of another protocol; FP_PHS_COUNT when fewer (tshark's tree has only its
+ * malformed marker there). */
+static uint8_t ppp_payload_name(uint16_t proto, uint32_t avail)
+{
+    uint8_t cp = proto == 0x0021 ? FP_PHS_IP : proto == 0x0057 ? FP_PHS_IPV6 : ppp_control(proto);
+    uint32_t need = cp == FP_PHS_COUNT || cp == FP_PHS_PAP || cp == FP_PHS_CHAP || cp == FP_PHS_IP ? 1
+                    : cp == FP_PHS_COMP_DATA || cp == FP_PHS_IPV6 ? 0 : 4;
+    if (avail < need) return FP_PHS_COUNT;
+    return cp != FP_PHS_COUNT ? cp : FP_PHS_DATA;
+}
+
 /* A PPPoE session frame fastpkt's reading left as payload at off..end (stats read tunnels
- * outer, and tshark's hierarchy goes on inside): pppoes, ppp, then a control protocol, or the
- * IPv4/IPv6 packet dissected from its first byte into *inner (its offsets from *inner_at). */
+ * outer, and tshark's hierarchy goes on inside): pppoes from its 6 bytes on, ppp once its
+ * protocol is there, then what ppp_payload_name names, an IPv4/IPv6 header whole dissected from
+ * its first byte into *inner (its offsets from *inner_at). tshark reads any header on this
+ * EtherType so, whatever its version, type and code (RFC 2516 section 5.4 has 1, 1 and 0). */
 static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, phs_walk *b,
                       fp_dissection *inner, uint32_t *inner_at)
 {
     if (end - off < 6) return; /* a header cut short: tshark's malformed marker alone */
     push(b, FP_PHS_PPPOES);
-    /* RFC 2516 section 5.4: version 1, type 1, code 0 carries a PPP frame, its protocol
-     * and payload within the length field (read as fp_dissect_pppoe reads them) */
-    if (end - off < 8 || data[off] != 0x11 || data[off + 1] != 0) return;
+    if (end - off < 8) return;
     push(b, FP_PHS_PPP);
     uint32_t len = fp_load_be16(data + off + 4), at = off + 8;
     if (len >= 2 && len <= end - off - 6) end = off + 6 + len;
@@ -187,11 +201,11 @@ static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t 
         fp_dissect_ex(data + at, end - at, wirelen > at ? wirelen - at : 0,
                       proto == 0x0021 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, FP_DISSECT_NO_TUNNELS, inner);
         *inner_at = at;
-    } else if (ppp_control(proto) != FP_PHS_COUNT) {
-        push(b, ppp_control(proto));
-    } else if (at < end) {
-        push(b, FP_PHS_DATA);
+        if (FP_HAS(inner, FP_L_IP4) || FP_HAS(inner, FP_L_IP6)) return; /* named by phs_upper */
+        inner->present = 0;
     }
+    uint8_t name = ppp_payload_name(proto, end - at);
+    if (name != FP_PHS_COUNT) push(b, name);
 }
 
 /* What tshark 4.0's GRE names under a version 0 header carrying `proto` that fastpkt does not
@@ -204,11 +218,8 @@ static uint8_t gre_carried(uint16_t proto)
 }
 
 /* PPP on a version 0 GRE header (protocol 0x880B) at p..p+len, its PPP frame at off, as
- * tshark 4.0 names it: `ppp` when a byte follows the GRE header; below it the control
- * protocols with a whole code/identifier/length header (4 bytes; PAP and CHAP from 1 byte),
- * compressed data and IPv6 from none, IPv4 from 1 byte, `data` for any bytes of another
- * protocol. Shorter, tshark's tree has only its malformed marker there. fastpkt does not
- * decapsulate this carrier, so no level under ip/ipv6 is named. */
+ * tshark 4.0 names it: `ppp` when a byte follows the GRE header, then what ppp_payload_name
+ * names. fastpkt does not decapsulate this carrier, so no level under ip/ipv6 is named. */
 static void phs_gre_ppp(const uint8_t *p, uint32_t off, uint32_t len, phs_walk *b)
 {
     if (len <= off) return;
@@ -216,10 +227,8 @@ static void phs_gre_ppp(const uint8_t *p, uint32_t off, uint32_t len, phs_walk *
     uint32_t at;
     uint16_t proto = ppp_protocol(p, off, len, &at);
     if (proto == 0) return; /* cut before its protocol */
-    uint8_t cp = proto == 0x0021 ? FP_PHS_IP : proto == 0x0057 ? FP_PHS_IPV6 : ppp_control(proto);
-    uint32_t need = cp == FP_PHS_COUNT || cp == FP_PHS_PAP || cp == FP_PHS_CHAP || cp == FP_PHS_IP ? 1
-                    : cp == FP_PHS_COMP_DATA || cp == FP_PHS_IPV6 ? 0 : 4;
-    if (len - at >= need) push(b, cp != FP_PHS_COUNT ? cp : FP_PHS_DATA);
+    uint8_t name = ppp_payload_name(proto, len - at);
+    if (name != FP_PHS_COUNT) push(b, name);
 }
 
 /* An IP payload fastpkt left undecoded (tunnels off, a header it refused, tunnels nested past
@@ -409,7 +418,7 @@ static __attribute__((noinline)) int pppoe_may_tunnel(const uint8_t *data, uint3
     if (!pppoe_session(linktype, d)) return 0;
     const uint8_t *p = data + d->payload_off;
     uint32_t len = d->payload_len;
-    if (len < 8 || p[0] != 0x11 || p[1] != 0) return 0;
+    if (len < 8) return 0;
     uint16_t proto = fp_load_be16(p + 6);
     if (len < 8u + (proto == 0x0021 ? 20u : 40u)) return 0;
     const uint8_t *ip = p + 8;
@@ -431,10 +440,17 @@ static inline int may_tunnel(const uint8_t *data, uint32_t linktype, const fp_di
     return d->ethertype == 0x8847 || d->ethertype == 0x8848 || pppoe_may_tunnel(data, linktype, d);
 }
 
-/* The names of tunnel header t as tshark's tree nests them. 1 when the PPP frame inside a
- * PPTP tunnel or a PPPoE session is a control protocol or data, or cut (named here: no level
- * follows). */
-static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, phs_walk *b)
+/* The bytes after tunnel t that td left as payload (its last tunnel's: a PPP frame that
+ * carries no packet), bounded by the lengths around it; 0 when its payload starts elsewhere. */
+static uint32_t tunnel_payload(const fp_tunnel *t, const fp_dissection *td)
+{
+    return td->payload_off == t->off + t->hlen ? td->payload_len : 0;
+}
+
+/* The names of tunnel header t of the tunnels-on dissection td as tshark's tree nests them. 1
+ * when the PPP frame inside a PPTP tunnel or a PPPoE session is a control protocol or data, or
+ * cut (named here: no level follows; td's payload is what its protocol field leaves). */
+static int phs_tunnel(const uint8_t *data, const fp_tunnel *t, const fp_dissection *td, phs_walk *b)
 {
     switch (t->type) {
     case FP_TUN_GRE:
@@ -460,9 +476,8 @@ static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, 
         push(b, FP_PHS_PPP);
         uint16_t proto = fp_load_be16(data + t->off + 6);
         if (proto == 0x0021 || proto == 0x0057) return 0;
-        uint8_t cp = ppp_control(proto);
-        if (cp != FP_PHS_COUNT) push(b, cp);
-        else if (caplen > t->off + t->hlen) push(b, FP_PHS_DATA);
+        uint8_t name = ppp_payload_name(proto, tunnel_payload(t, td));
+        if (name != FP_PHS_COUNT) push(b, name);
         return 1;
     }
     case FP_TUN_PPTP: {
@@ -470,14 +485,14 @@ static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, 
         uint16_t flags = fp_load_be16(data + t->off);
         uint32_t off = t->off + 8 + 4u * (((flags & 0x1000) != 0) + ((flags & 0x0080) != 0)), at;
         if (off == t->off + t->hlen) { /* an acknowledgement alone, or PPP cut before its protocol */
-            if (caplen > off) push(b, FP_PHS_PPP);
+            if (tunnel_payload(t, td) > 0) push(b, FP_PHS_PPP);
             return 1;
         }
         push(b, FP_PHS_PPP);
         uint16_t proto = ppp_protocol(data, off, t->off + t->hlen, &at);
         if (proto == 0x0021 || proto == 0x0057) return 0;
-        uint8_t cp = ppp_control(proto);
-        push(b, cp != FP_PHS_COUNT ? cp : FP_PHS_DATA);
+        uint8_t name = ppp_payload_name(proto, tunnel_payload(t, td));
+        if (name != FP_PHS_COUNT) push(b, name);
         return 1;
     }
     default: return 0; /* IP in IP: the next level's IP header names it */
@@ -940,7 +955,7 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
         return;
     }
     phs_level(b, link_proto(linktype, d), d); /* the first level: the record's own dissection */
-    if (phs_tunnel(data, caplen, &td->tunnel[0], b)) return;
+    if (phs_tunnel(data, &td->tunnel[0], td, b)) return;
     uint32_t end = caplen; /* a PPPoE session's length bounds every level inside it */
     int vl = d->vlan_count; /* tags of the levels before the last */
     for (int k = 1; k <= n; k++) {
@@ -977,7 +992,7 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
             phs_level(b, lt == FP_LINKTYPE_ETHERNET ? FP_PHS_ETH : FP_PHS_COUNT, &lv);
             conv_packet(st, data + at, &lv, ts, wirelen);
         }
-        if (phs_tunnel(data, caplen, t, b)) return;
+        if (phs_tunnel(data, t, td, b)) return;
     }
 }
 
