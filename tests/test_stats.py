@@ -211,7 +211,7 @@ PHS_LINE = re.compile(r"^(\s*)(\S+)\s+frames:(\d+) bytes:(\d+)\s*$")
 OURS_PHS = {"eth", "sll", "null", "loop", "ppp", "raw", "vlan", "ieee8021ad", "arp", "ip", "ipv6",
             "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "llmnr", "http", "tls", "quic", "pppoes",
             "pppoed", "lcp", "ipcp", "ipv6cp", "pap", "chap", "ccp", "comp_data", "gre", "cmd", "erspan",
-            "vxlan", "geneve", "gtp", "mpls", "pweth.cw", "pwethcw", "cdp"}
+            "vxlan", "geneve", "gtp", "mpls", "pweth.cw", "pwethcw", "cdp", "fr", "nsh", "wlan", "ipx"}
 
 
 def tshark_output(path: Path, z: str, extra: tuple[str, ...] = ()) -> str:
@@ -984,3 +984,70 @@ def test_pppoe_codes_and_cut_control_protocols_match_tshark(tmp_path):
         theirs = _io_theirs(tshark_output(path, "io,stat,0.5," + ",".join(filters)))
         assert st.io().drop(columns=["start", "frames", "bytes"]).values.tolist() == theirs, name
 
+
+@pytest.mark.tshark
+def test_gre_carriers_match_tshark(tmp_path):
+    """What GRE carries that fastpkt does not decapsulate, named as tshark 4.0's io,phs names it
+    (its protocols fastpkt does not dissect folded into data): Frame Relay (0x6559; RFC 2427's
+    UI frames with 2- and 3-byte addresses, a pad, NLPIDs IPv4, IPv6, SNAP, Q.933 and another;
+    Cisco's EtherType encapsulation), NSH (0x894F; MD types 1 and 2, lengths under the base
+    header's, next protocols IPv4, IPv6, Ethernet, NSH and another), 802.11 on Aruba's
+    protocols (0x8200-0x8370: data, QoS and 4-address data, null, management and control
+    frames) and IPX (its length field whole and lying). Each whole (with GRE's checksum, key
+    and sequence words too, and nested in a VXLAN tunnel and a PPPoE session) and cut at every
+    length through its inner IP header (a transport header cut short is another
+    disagreement: tshark names TCP from its ports on, fastpkt counts data)."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    o4 = sa.IP(src="192.0.2.1", dst="192.0.2.2", proto=47)
+
+    def gre(proto, payload, flags=0, words=b""):
+        return sa.Ether(**mac) / o4 / sa.Raw(flags.to_bytes(2, "big") + proto.to_bytes(2, "big") + words + payload)
+
+    i4 = bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2", proto=253))
+    i6 = bytes(sa.IPv6(src="fd00::1", dst="fd00::2", nh=59))
+    ieth = bytes(sa.Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b", type=0x0800)) + i4
+    tcp = bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=40000, dport=80, flags="S"))
+
+    def nsh(next_proto, payload, md=2, words=2, extra=b""):
+        return ((63 << 6) | words).to_bytes(2, "big") + bytes([md, next_proto]) + b"\x00\x00\x01\xff" + extra + payload
+
+    def ipx(socket, payload, length=None):
+        body = b"\x00\x04" + b"\x00\x00\x00\x01" + b"\xff" * 6 + socket + b"\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + socket
+        return b"\xff\xff" + (length or len(body) + 4 + len(payload)).to_bytes(2, "big") + body + payload
+
+    w = dict(addr1="02:00:00:00:00:0b", addr2="02:00:00:00:00:0a", addr3="02:00:00:00:00:0c")
+    snap = sa.LLC() / sa.SNAP() / sa.IP(src="10.0.0.1", dst="10.0.0.2", proto=253)
+    carried = [
+        (0x6559, b"\x04\x01\x03\xcc" + i4), (0x6559, b"\x04\x01\x03\x8e" + i6), (0x6559, b"\x04\x01\x03\x00\xcc" + i4),
+        (0x6559, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + i4), (0x6559, b"\x04\x00\x01\x03\xcc" + i4),
+        (0x6559, b"\x04\x01\x03\x99abc"), (0x6559, b"\x04\x01\x03\x08\x00\x75\x95"), (0x6559, b"\x04\x01\x08\x00" + i4),
+        (0x894F, nsh(3, ieth)), (0x894F, nsh(1, i4)), (0x894F, nsh(2, i6)), (0x894F, nsh(1, i4, md=1, words=6, extra=bytes(16))),
+        (0x894F, nsh(1, i4, words=0)), (0x894F, nsh(1, i4, words=1)), (0x894F, nsh(0x99, b"abcd")),
+        (0x894F, nsh(4, nsh(2, i6))),
+        (0x8200, bytes(sa.Dot11(type=2, subtype=0, **w) / snap)),
+        (0x8370, bytes(sa.Dot11(type=2, subtype=8, **w) / sa.Dot11QoS() / snap)),
+        (0x8210, bytes(sa.Dot11(type=2, subtype=0, FCfield=3, addr4="02:00:00:00:00:0d", **w) / snap)),
+        (0x8250, bytes(sa.Dot11(type=2, subtype=4, **w))), (0x8200, bytes(sa.Dot11(type=1, subtype=13, addr1=w["addr1"]))),
+        (0x8200, bytes(sa.Dot11(type=0, subtype=8, addr1="ff:ff:ff:ff:ff:ff", addr2=w["addr2"], addr3=w["addr2"])
+                       / sa.Dot11Beacon() / sa.Dot11Elt(ID=0, info=b"ssid"))),
+        (0x8137, ipx(b"\x40\x00", b"hello")), (0x8137, ipx(b"\x40\x00", b"hello", length=16)),
+    ]
+    frames = [gre(proto, p[:n]) for proto, p in carried for n in range(len(p) + 1)]
+    frames += [gre(0x894F, nsh(3, bytes(sa.Ether(**mac, type=0x0800)) + tcp)), gre(0x6559, b"\x04\x01\x03\xcc" + tcp),
+               gre(0x894F, nsh(1, tcp), 0xB000, bytes(12)), gre(0x6559, b"\x04\x01\x03\xcc" + i4, 0x2000, b"\x00\x00\x00\x07"),
+               gre(0x8380, carried[16][1]),  # not one of Aruba's protocols: gre alone
+               sa.Ether(**mac) / sa.PPPoE(sessionid=4) / sa.PPP() / bytes(gre(0x894F, nsh(1, tcp)))[14:],
+               sa.Ether(**mac) / sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1234, dport=4789)
+               / sa.Raw(b"\x08\x00\x00\x00\x00\x00\x07\x00") / gre(0x6559, b"\x04\x01\x03\xcc" + tcp)]
+    path = tmp_path / "gre_carried.pcap"
+    sa.wrpcap(str(path), frames)
+    st = fp.stats(str(path))
+    ours = {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()}
+    assert ours == tshark_phs(path)
+    assert {"eth:ip:gre:fr:ip", "eth:ip:gre:fr:ipv6", "eth:ip:gre:fr:data", "eth:ip:gre:nsh:eth:ip:tcp",
+            "eth:ip:gre:nsh:ipv6", "eth:ip:gre:nsh:nsh:ipv6", "eth:ip:gre:nsh:data", "eth:ip:gre:wlan:data",
+            "eth:ip:gre:wlan", "eth:ip:gre:ipx:data", "eth:pppoes:ppp:ip:gre:nsh:ip:tcp",
+            "eth:ip:udp:vxlan:eth:ip:gre:fr:ip:tcp"} <= set(ours)

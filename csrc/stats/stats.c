@@ -210,8 +210,8 @@ static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t 
 
 /* What tshark 4.0's GRE names under a version 0 header carrying `proto` that fastpkt does not
  * decapsulate: CDP (0x2000) and ARP, the protocols of its table with no further protocol to
- * name; FP_PHS_COUNT for the others (nothing: its GRE adds no data node under a protocol it
- * does not carry). */
+ * name; FP_PHS_COUNT for the others (phs_gre_payload's; its GRE adds no data node under a
+ * protocol it does not carry). */
 static uint8_t gre_carried(uint16_t proto)
 {
     return proto == 0x2000 ? FP_PHS_CDP : proto == 0x0806 ? FP_PHS_ARP : FP_PHS_COUNT;
@@ -231,9 +231,11 @@ static void phs_gre_ppp(const uint8_t *p, uint32_t off, uint32_t len, phs_walk *
     if (name != FP_PHS_COUNT) push(b, name);
 }
 
+static void phs_gre_payload(uint16_t proto, const uint8_t *p, uint32_t len, phs_walk *b);
+
 /* An IP payload fastpkt left undecoded (tunnels off, a header it refused, tunnels nested past
  * FP_MAX_TUNNELS) whose protocol tshark names all the same; 1 when it named it. GRE: `gre`
- * from its 4 bytes on, `cmd` for the Cisco MetaData shim, then what gre_carried names when
+ * from its 4 bytes on, `cmd` for the Cisco MetaData shim, then what phs_gre_payload names when
  * bytes follow the words its flags announce (checksum, key, sequence number; not routing).
  * IP in IP whose version nibble lies: tshark's IPv4 dissector hands a 6 to IPv6, its IPv6
  * dissector shows the bytes as data. */
@@ -251,7 +253,7 @@ static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_walk 
             if (proto == 0x8909) push(b, FP_PHS_CMD);
             else if ((flags & 0x4000) != 0) return 1; /* routing: tshark's malformed after gre */
             else if (proto == 0x880b) phs_gre_ppp(p, off, len, b);
-            else if (gre_carried(proto) != FP_PHS_COUNT && len > off) push(b, gre_carried(proto));
+            else if (len > off) phs_gre_payload(proto, p + off, len - off, b);
         }
         return 1;
     case 4:
@@ -388,6 +390,127 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
         phs_link_only(data, caplen, wirelen, linktype, d, b, inner, inner_at))
         return;
     phs_upper(data, d, link != FP_PHS_COUNT, b);
+}
+
+/* A packet GRE carries under a protocol fastpkt does not decapsulate (Frame Relay's or NSH's
+ * IP or Ethernet), p..p+len: dissected on its own and named from its first byte. An IP header
+ * cut short is still `ip`/`ipv6` (callers check tshark's threshold); an Ethernet header is
+ * named whole. Out of line: its walk may meet GRE again (phs_ip_payload), each turn naming at
+ * least three more levels, so FP_PHS_MAX_DEPTH bounds the recursion. */
+static __attribute__((noinline)) void phs_carried(const uint8_t *p, uint32_t len, uint32_t linktype, phs_walk *b)
+{
+    if (b->stopped) return;
+    if (linktype == FP_LINKTYPE_ETHERNET && len < 14) return;
+    fp_dissection in, session;
+    uint32_t session_at = 0;
+    fp_dissect_ex(p, len, len, linktype, FP_DISSECT_NO_TUNNELS, &in);
+    if (linktype != FP_LINKTYPE_ETHERNET && !FP_HAS(&in, FP_L_IP4) && !FP_HAS(&in, FP_L_IP6)) {
+        push(b, linktype == FP_LINKTYPE_IPV4 ? FP_PHS_IP : FP_PHS_IPV6);
+        return;
+    }
+    session.present = 0;
+    phs_path(p, len, len, linktype, &in, b, &session, &session_at);
+}
+
+/* Frame Relay on GRE (0x6559) as tshark 4.0's fr names it from its first byte: a Q.922 address
+ * (2 to 4 bytes, the last with its EA bit), then RFC 2427's UI control byte (0x03), an optional
+ * pad and an NLPID: IPv4 (0xCC) from its first byte, IPv6 (0x8E) from none, SNAP (0x80, 5
+ * bytes) with an EtherType, Q.933 (0x08, data from none); another NLPID's bytes are data.
+ * Without the UI byte an EtherType follows the address (Cisco's encapsulation): one byte of it
+ * is data, IPv4 and IPv6 from their first byte, another protocol's bytes data. */
+static void phs_fr(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    push(b, FP_PHS_FR);
+    uint32_t at = 0;
+    while (at < len && at < 3 && (p[at] & 1) == 0) at++;
+    if (++at >= len) return;
+    uint16_t type;
+    if (p[at] == 0x03) {
+        if (++at < len && p[at] == 0) at++;
+        if (at >= len) return;
+        uint8_t nlpid = p[at++];
+        if (nlpid == 0x8e) {
+            phs_carried(p + at, len - at, FP_LINKTYPE_IPV6, b);
+            return;
+        }
+        if (nlpid == 0x08) {
+            push(b, FP_PHS_DATA);
+            return;
+        }
+        if (nlpid == 0xcc) type = 0x0800;
+        else if (nlpid != 0x80) type = 0;
+        else if (len - at < 5) return;
+        else type = p[at] == 0 && p[at + 1] == 0 && p[at + 2] == 0 ? fp_load_be16(p + at + 3) : 0, at += 5;
+    } else if (len - at < 2) {
+        push(b, FP_PHS_DATA);
+        return;
+    } else {
+        type = fp_load_be16(p + at);
+        at += 2;
+    }
+    if (at >= len) return;
+    if (type == 0x0800 || type == 0x86dd)
+        phs_carried(p + at, len - at, type == 0x0800 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, b);
+    else
+        push(b, FP_PHS_DATA);
+}
+
+/* NSH (RFC 8300) on GRE (0x894F), named from its first byte: its packet follows the length
+ * field's words (at least the 8-byte base and service path headers), by the next protocol:
+ * IPv4 and IPv6 from their first byte, Ethernet from its whole header, NSH again, another
+ * protocol's bytes as data (tshark's MPLS there is not followed: data). */
+static void phs_nsh(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    for (;;) {
+        push(b, FP_PHS_NSH);
+        if (len <= 8) return;
+        uint32_t hl = 4u * (fp_load_be16(p) & 0x3fu);
+        if (hl < 8) hl = 8;
+        if (len <= hl) return;
+        uint8_t next = p[3];
+        p += hl;
+        len -= hl;
+        if (next == 4 && !b->stopped) continue;
+        if (next == 1 || next == 2) phs_carried(p, len, next == 1 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, b);
+        else if (next == 3) phs_carried(p, len, FP_LINKTYPE_ETHERNET, b);
+        else if (next != 4) push(b, FP_PHS_DATA);
+        return;
+    }
+}
+
+/* An 802.11 frame on GRE (Aruba's 0x8200-0x8370): `wlan` from its frame control field (a QoS
+ * data frame's whole header), then its body (LLC, a management frame's fields) as data: a
+ * management frame's from its 24-byte header on, a data frame's from a byte past its header
+ * (4 addresses: 30 bytes, QoS: 2 more); control frames and null data carry none. */
+static void phs_aruba_wlan(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    if (len < 2) return;
+    unsigned type = (p[0] >> 2) & 3u, subtype = p[0] >> 4;
+    uint32_t hl = 24;
+    if (type == 2) hl += ((p[1] & 3u) == 3u ? 6u : 0u) + ((subtype & 8u) ? 2u : 0u);
+    if (type == 2 && (subtype & 8u) && len < hl) return;
+    push(b, FP_PHS_WLAN);
+    if ((type == 0 && len >= 24) || (type == 2 && (subtype & 4u) == 0 && len > hl)) push(b, FP_PHS_DATA);
+}
+
+/* IPX on GRE (0x8137): `ipx` once its 30-byte header is there and its length field covers it,
+ * its payload within that length as data. */
+static void phs_ipx(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    if (len < 30 || fp_load_be16(p + 2) < 30) return;
+    push(b, FP_PHS_IPX);
+    if (fp_load_be16(p + 2) > 30 && len > 30) push(b, FP_PHS_DATA);
+}
+
+/* What a version 0 GRE header carrying `proto` has after its words, p..p+len (len > 0), when
+ * fastpkt does not decapsulate it: tshark's names for the protocols of its table above. */
+static void phs_gre_payload(uint16_t proto, const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    if (gre_carried(proto) != FP_PHS_COUNT) push(b, gre_carried(proto));
+    else if (proto == 0x6559) phs_fr(p, len, b);
+    else if (proto == 0x894f) phs_nsh(p, len, b);
+    else if (proto >= 0x8200 && proto <= 0x8370 && (proto & 0xf) == 0) phs_aruba_wlan(p, len, b);
+    else if (proto == 0x8137) phs_ipx(p, len, b);
 }
 
 /* ---- inside tunnels ------------------------------------------------------------------------
