@@ -1051,3 +1051,30 @@ def test_gre_carriers_match_tshark(tmp_path):
             "eth:ip:gre:nsh:ipv6", "eth:ip:gre:nsh:nsh:ipv6", "eth:ip:gre:nsh:data", "eth:ip:gre:wlan:data",
             "eth:ip:gre:wlan", "eth:ip:gre:ipx:data", "eth:pppoes:ppp:ip:gre:nsh:ip:tcp",
             "eth:ip:udp:vxlan:eth:ip:gre:fr:ip:tcp"} <= set(ours)
+
+
+@pytest.mark.tshark
+def test_pptp_cut_control_protocols_match_tshark(tmp_path):
+    """PPTP's PPP frame (RFC 2637 enhanced GRE, which fastpkt decapsulates) cut at every length
+    by the IP length: tshark names ppp from its protocol on, then the control protocol from its
+    4-byte header (LCP, IPCP, IPV6CP, CCP), PAP, CHAP and data from 1 byte, compressed data
+    from none; io,phs (frames and bytes) equals tshark 4.0's."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    cp = bytes.fromhex("0101000801040578")
+    ppps = [b"\xff\x03\xc0\x21" + cp, b"\xc0\x21" + cp, b"\xff\x03\x80\x21" + bytes.fromhex("0101000a03060a000001"),
+            b"\xff\x03\x80\x57" + bytes.fromhex("0101000e010a0011223344556677"), b"\xff\x03\x80\xfd" + cp[:4],
+            b"\xff\x03\xc0\x23" + bytes.fromhex("010100080175017070"), b"\xc2\x23" + bytes.fromhex("0101000a0461626364"),
+            b"\xff\x03\x00\xfd\x90\x01encrypted", b"\xfd\x90\x02encrypted", b"\xff\x03\x12\x35unknown"]
+    frames = []
+    for ppp in ppps:
+        for n in range(len(ppp) + 1):
+            gre = b"\x30\x01\x88\x0b" + n.to_bytes(2, "big") + b"\x00\x07" + b"\x00\x00\x00\x01"
+            frames.append(sa.Ether(**mac) / sa.IP(src="192.0.2.1", dst="192.0.2.2", proto=47) / sa.Raw(gre + ppp[:n]))
+    path = tmp_path / "pptp_cut.pcap"
+    sa.wrpcap(str(path), frames)
+    ours = {r.path: (r.frames, r.bytes) for r in fp.stats(str(path)).phs().itertuples()}
+    assert ours == tshark_phs(path)
+    assert {"eth:ip:gre:ppp:lcp", "eth:ip:gre:ppp:pap", "eth:ip:gre:ppp:comp_data", "eth:ip:gre:ppp:data"} <= set(ours)
