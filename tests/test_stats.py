@@ -211,7 +211,7 @@ PHS_LINE = re.compile(r"^(\s*)(\S+)\s+frames:(\d+) bytes:(\d+)\s*$")
 OURS_PHS = {"eth", "sll", "null", "loop", "ppp", "raw", "vlan", "ieee8021ad", "arp", "ip", "ipv6",
             "tcp", "udp", "icmp", "icmpv6", "dns", "mdns", "llmnr", "http", "tls", "quic", "pppoes",
             "pppoed", "lcp", "ipcp", "ipv6cp", "pap", "chap", "ccp", "comp_data", "gre", "cmd", "erspan",
-            "vxlan", "geneve", "gtp", "mpls", "pweth.cw", "pwethcw", "cdp"}
+            "vxlan", "geneve", "gtp", "mpls", "pweth.cw", "pwethcw", "cdp", "fr", "nsh", "wlan", "ipx"}
 
 
 def tshark_output(path: Path, z: str, extra: tuple[str, ...] = ()) -> str:
@@ -636,15 +636,15 @@ def test_pppoe_io_filters_match_tshark(tmp_path):
     the session (and its PPP control protocol), as tshark's filters do: fp.stats reads the
     record outer, so the filters once saw only the link header there. tshark 4.0's io,stat on
     the Scapy-built frames of test_pppoe_sessions_match_tshark after Ethernet, 802.1Q and a
-    Linux cooked header; the session header with a discovery code is left out (tshark's
-    `pppoes` matches it; fastpkt reads no session there)."""
+    Linux cooked header, the session header with a discovery code among them (tshark's
+    `pppoes` matches it as any session's)."""
     if not have("tshark"):
         pytest.skip("tshark not installed")
     sa = pytest.importorskip("_scapy_ref").sa
     eth, cooked = _pppoe_frames(sa)
     filters = ["tcp", "udp", "ip", "ipv6", "udp.port == 53", "dns", "http", "ip.src == 10.0.0.1",
                "tcp.dstport == 80", "ipv6.dst == fd00::2", "lcp", "ipcp", "pppoes", "frame.len > 100"]
-    for name, pkts, linktype in (("pppoe.pcap", eth[:15] + eth[16:], 1), ("pppoe_sll.pcap", cooked, 113)):
+    for name, pkts, linktype in (("pppoe.pcap", eth, 1), ("pppoe_sll.pcap", cooked, 113)):
         for i, f in enumerate(pkts):  # none on a 0.5 s boundary (tshark's io,stat ends at the duration)
             f.time = 1_700_000_000 + i * 0.31
         path = tmp_path / name
@@ -925,3 +925,156 @@ def test_tunnels_match_tshark(tmp_path):
         rows = tshark_tree(path, "http,tree")
         assert int(st.http().query("topic == 'total'")["count"].sum()) == \
             sum(c for ind, t, c in rows if t == "Total HTTP Packets")
+
+
+def _io_theirs(out: str) -> list[list[int]]:
+    return [[int(x) for x in [c.strip() for c in line.strip().strip("|").split("|")][1:]]
+            for line in out.splitlines() if "<>" in line]
+
+
+@pytest.mark.tshark
+def test_pppoe_codes_and_cut_control_protocols_match_tshark(tmp_path):
+    """tshark 4.0 reads any header on EtherType 0x8864 as a PPPoE session: `pppoes` from its 6
+    bytes on, whatever its version, type and code, then `ppp` from its protocol on, the control
+    protocols from their 4-byte header on (PAP and CHAP from 1 byte), IPv4 from 1 byte, IPv6
+    from none, data from 1 byte. Each PPP payload of _pppoe_frames (control protocols, IPv4,
+    IPv6, an unknown protocol) in a session with code 0, a discovery code (9) and version 2,
+    cut at every length with the length field saying so and snapped at every length (the
+    length field and the frame's length saying more), and headers cut before 6 bytes; io,phs
+    (frames and bytes) and io,stat's filters equal tshark's."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    v4 = sa.IP(src="10.0.0.1", dst="10.0.0.2")
+    sessions = [bytes(p) for p in (
+        sa.PPP() / v4 / sa.TCP(sport=40000, dport=80, flags="S"),
+        sa.PPP(proto=0x57) / sa.IPv6(src="fd00::1", dst="fd00::2") / sa.UDP(sport=5353, dport=53),
+        sa.PPP(proto=0xC021) / sa.PPP_LCP_Configure(id=1, options=[sa.PPP_LCP_MRU_Option()]),
+        sa.PPP(proto=0x8021) / sa.PPP_IPCP(code=1, id=3, options=[sa.PPP_IPCP_Option_IPAddress(data="10.0.0.1")]),
+        sa.PPP(proto=0x8057) / bytes.fromhex("0104000e010a0011223344556677"),
+        sa.PPP(proto=0xC023) / sa.PPP_PAP_Request(username="u", password="p"),
+        sa.PPP(proto=0xC223) / sa.PPP_CHAP_ChallengeResponse(code=1, id=1, value=b"abcd", optional_name=b"x"),
+        sa.PPP(proto=0x80FD) / bytes.fromhex("01010004"), sa.PPP(proto=0x1235) / b"unknown protocol")]
+    cut, snapped = [], []
+    for ppp in sessions:
+        # an IP packet: cut within its header, then whole (a transport header cut short is
+        # another disagreement: tshark names TCP from its ports on, fastpkt counts data)
+        lengths = [*range(2 + {0x21: 20, 0x57: 40}[ppp[1]] + 1), len(ppp)] if ppp[1] in (0x21, 0x57) else \
+            range(len(ppp) + 1)
+        for head in (0x1100, 0x1109, 0x2100):
+            for n in lengths:
+                hdr = head.to_bytes(2, "big") + b"\x00\x01"
+                cut.append(sa.Ether(**mac, type=0x8864) / sa.Raw(hdr + n.to_bytes(2, "big") + ppp[:n]))
+                f = sa.Ether(bytes(sa.Ether(**mac, type=0x8864) / sa.Raw(hdr + len(ppp).to_bytes(2, "big") + ppp))[:20 + n])
+                f.wirelen = 20 + len(ppp)
+                snapped.append(f)
+    cut += [sa.Ether(**mac, type=0x8864) / sa.Raw(b"\x11\x09\x00\x01"[:n]) for n in range(5)]
+    # not ip/ipv6: tshark's match an IP header cut short, fastpkt's need it whole (after
+    # Ethernet as well)
+    filters = ["pppoes", "ppp", "lcp", "ipcp", "ipv6cp", "pap", "chap", "tcp", "udp"]
+    for name, pkts in (("cut.pcap", cut), ("snapped.pcap", snapped)):
+        for i, f in enumerate(pkts):
+            f.time = 1_700_000_000 + i * 0.31
+        path = tmp_path / name
+        sa.wrpcap(str(path), pkts)
+        st = fp.stats(str(path), interval=0.5, filters=filters)
+        ours = {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()}
+        assert ours == tshark_phs(path), name
+        theirs = _io_theirs(tshark_output(path, "io,stat,0.5," + ",".join(filters)))
+        assert st.io().drop(columns=["start", "frames", "bytes"]).values.tolist() == theirs, name
+
+
+@pytest.mark.tshark
+def test_gre_carriers_match_tshark(tmp_path):
+    """What GRE carries that fastpkt does not decapsulate, named as tshark 4.0's io,phs names it
+    (its protocols fastpkt does not dissect folded into data): Frame Relay (0x6559; RFC 2427's
+    UI frames with 2- and 3-byte addresses, a pad, NLPIDs IPv4, IPv6, SNAP, Q.933 and another;
+    Cisco's EtherType encapsulation), NSH (0x894F; MD types 1 and 2, lengths under the base
+    header's, next protocols IPv4, IPv6, Ethernet, NSH and another), 802.11 on Aruba's
+    protocols (0x8200-0x8370: data, QoS and 4-address data, null, management and control
+    frames) and IPX (its length field whole and lying). Each whole (with GRE's checksum, key
+    and sequence words too, and nested in a VXLAN tunnel and a PPPoE session) and cut at every
+    length through its inner IP header (a transport header cut short is another
+    disagreement: tshark names TCP from its ports on, fastpkt counts data)."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    o4 = sa.IP(src="192.0.2.1", dst="192.0.2.2", proto=47)
+
+    def gre(proto, payload, flags=0, words=b""):
+        return sa.Ether(**mac) / o4 / sa.Raw(flags.to_bytes(2, "big") + proto.to_bytes(2, "big") + words + payload)
+
+    i4 = bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2", proto=253))
+    i6 = bytes(sa.IPv6(src="fd00::1", dst="fd00::2", nh=59))
+    ieth = bytes(sa.Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b", type=0x0800)) + i4
+    tcp = bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=40000, dport=80, flags="S"))
+
+    def nsh(next_proto, payload, md=2, words=2, extra=b""):
+        return ((63 << 6) | words).to_bytes(2, "big") + bytes([md, next_proto]) + b"\x00\x00\x01\xff" + extra + payload
+
+    def ipx(socket, payload, length=None):
+        body = b"\x00\x04" + b"\x00\x00\x00\x01" + b"\xff" * 6 + socket + b"\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + socket
+        return b"\xff\xff" + (length or len(body) + 4 + len(payload)).to_bytes(2, "big") + body + payload
+
+    w = dict(addr1="02:00:00:00:00:0b", addr2="02:00:00:00:00:0a", addr3="02:00:00:00:00:0c")
+    snap = sa.LLC() / sa.SNAP() / sa.IP(src="10.0.0.1", dst="10.0.0.2", proto=253)
+    carried = [
+        (0x6559, b"\x04\x01\x03\xcc" + i4), (0x6559, b"\x04\x01\x03\x8e" + i6), (0x6559, b"\x04\x01\x03\x00\xcc" + i4),
+        (0x6559, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + i4), (0x6559, b"\x04\x00\x01\x03\xcc" + i4),
+        (0x6559, b"\x04\x01\x03\x99abc"), (0x6559, b"\x04\x01\x03\x08\x00\x75\x95"), (0x6559, b"\x04\x01\x08\x00" + i4),
+        (0x894F, nsh(3, ieth)), (0x894F, nsh(1, i4)), (0x894F, nsh(2, i6)), (0x894F, nsh(1, i4, md=1, words=6, extra=bytes(16))),
+        (0x894F, nsh(1, i4, words=0)), (0x894F, nsh(1, i4, words=1)), (0x894F, nsh(0x99, b"abcd")),
+        (0x894F, nsh(4, nsh(2, i6))),
+        (0x8200, bytes(sa.Dot11(type=2, subtype=0, **w) / snap)),
+        (0x8370, bytes(sa.Dot11(type=2, subtype=8, **w) / sa.Dot11QoS() / snap)),
+        (0x8210, bytes(sa.Dot11(type=2, subtype=0, FCfield=3, addr4="02:00:00:00:00:0d", **w) / snap)),
+        (0x8250, bytes(sa.Dot11(type=2, subtype=4, **w))), (0x8200, bytes(sa.Dot11(type=1, subtype=13, addr1=w["addr1"]))),
+        (0x8200, bytes(sa.Dot11(type=0, subtype=8, addr1="ff:ff:ff:ff:ff:ff", addr2=w["addr2"], addr3=w["addr2"])
+                       / sa.Dot11Beacon() / sa.Dot11Elt(ID=0, info=b"ssid"))),
+        (0x8137, ipx(b"\x40\x00", b"hello")), (0x8137, ipx(b"\x40\x00", b"hello", length=16)),
+    ]
+    frames = [gre(proto, p[:n]) for proto, p in carried for n in range(len(p) + 1)]
+    frames += [gre(0x894F, nsh(3, bytes(sa.Ether(**mac, type=0x0800)) + tcp)), gre(0x6559, b"\x04\x01\x03\xcc" + tcp),
+               gre(0x894F, nsh(1, tcp), 0xB000, bytes(12)), gre(0x6559, b"\x04\x01\x03\xcc" + i4, 0x2000, b"\x00\x00\x00\x07"),
+               gre(0x8380, carried[16][1]),  # not one of Aruba's protocols: gre alone
+               sa.Ether(**mac) / sa.PPPoE(sessionid=4) / sa.PPP() / bytes(gre(0x894F, nsh(1, tcp)))[14:],
+               sa.Ether(**mac) / sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1234, dport=4789)
+               / sa.Raw(b"\x08\x00\x00\x00\x00\x00\x07\x00") / gre(0x6559, b"\x04\x01\x03\xcc" + tcp)]
+    path = tmp_path / "gre_carried.pcap"
+    sa.wrpcap(str(path), frames)
+    st = fp.stats(str(path))
+    ours = {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()}
+    assert ours == tshark_phs(path)
+    assert {"eth:ip:gre:fr:ip", "eth:ip:gre:fr:ipv6", "eth:ip:gre:fr:data", "eth:ip:gre:nsh:eth:ip:tcp",
+            "eth:ip:gre:nsh:ipv6", "eth:ip:gre:nsh:nsh:ipv6", "eth:ip:gre:nsh:data", "eth:ip:gre:wlan:data",
+            "eth:ip:gre:wlan", "eth:ip:gre:ipx:data", "eth:pppoes:ppp:ip:gre:nsh:ip:tcp",
+            "eth:ip:udp:vxlan:eth:ip:gre:fr:ip:tcp"} <= set(ours)
+
+
+@pytest.mark.tshark
+def test_pptp_cut_control_protocols_match_tshark(tmp_path):
+    """PPTP's PPP frame (RFC 2637 enhanced GRE, which fastpkt decapsulates) cut at every length
+    by the IP length: tshark names ppp from its protocol on, then the control protocol from its
+    4-byte header (LCP, IPCP, IPV6CP, CCP), PAP, CHAP and data from 1 byte, compressed data
+    from none; io,phs (frames and bytes) equals tshark 4.0's."""
+    if not have("tshark"):
+        pytest.skip("tshark not installed")
+    sa = pytest.importorskip("_scapy_ref").sa
+    mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    cp = bytes.fromhex("0101000801040578")
+    ppps = [b"\xff\x03\xc0\x21" + cp, b"\xc0\x21" + cp, b"\xff\x03\x80\x21" + bytes.fromhex("0101000a03060a000001"),
+            b"\xff\x03\x80\x57" + bytes.fromhex("0101000e010a0011223344556677"), b"\xff\x03\x80\xfd" + cp[:4],
+            b"\xff\x03\xc0\x23" + bytes.fromhex("010100080175017070"), b"\xc2\x23" + bytes.fromhex("0101000a0461626364"),
+            b"\xff\x03\x00\xfd\x90\x01encrypted", b"\xfd\x90\x02encrypted", b"\xff\x03\x12\x35unknown"]
+    frames = []
+    for ppp in ppps:
+        for n in range(len(ppp) + 1):
+            gre = b"\x30\x01\x88\x0b" + n.to_bytes(2, "big") + b"\x00\x07" + b"\x00\x00\x00\x01"
+            frames.append(sa.Ether(**mac) / sa.IP(src="192.0.2.1", dst="192.0.2.2", proto=47) / sa.Raw(gre + ppp[:n]))
+    path = tmp_path / "pptp_cut.pcap"
+    sa.wrpcap(str(path), frames)
+    ours = {r.path: (r.frames, r.bytes) for r in fp.stats(str(path)).phs().itertuples()}
+    assert ours == tshark_phs(path)
+    assert {"eth:ip:gre:ppp:lcp", "eth:ip:gre:ppp:pap", "eth:ip:gre:ppp:comp_data", "eth:ip:gre:ppp:data"} <= set(ours)

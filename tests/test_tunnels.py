@@ -803,6 +803,9 @@ wrpcap(sys.argv[1], [
     Ether(**mac) / o4 / GRE_PPTP(seqnum_present=0, acknum_present=1, call_id=7, ack_number=5),
     Ether(**mac) / o4 / GRE_PPTP(call_id=7) / HDLC() / PPP(proto=0x1235) / Raw(b"unknown"),
     Ether(**mac) / PPPoE(sessionid=1) / PPP(proto=0xC023) / PPP_PAP_Request(username="u", password="p"),
+    # a discovery code and version 2 on a session's EtherType: tshark reads a session all the same
+    Ether(**mac) / PPPoE(sessionid=2, code=9) / PPP(proto=0xC021) / PPP_LCP_Echo(code=9, id=2, magic_number=7),
+    Ether(**mac) / PPPoE(version=2, sessionid=3) / PPP(proto=0x8021) / PPP_IPCP(code=1, id=3),
 ])
 """
 REPR = re.compile(r"<Packet (.*?)(?: (\S+) > (\S+))?( / Raw)? len=\d+>$")
@@ -834,4 +837,4 @@ def test_repr_of_tunnels_carrying_no_packet(tmp_path, tshark_ok, corpus):
             assert [x for x in names if x != "Raw"] == list(p.layers), repr(p)
             outer = split(row["ip.src"]) + split(row["ipv6.src"]), split(row["ip.dst"]) + split(row["ipv6.dst"])
             assert (m.group(2), m.group(3)) == ((outer[0][0], outer[1][0]) if outer[0] else (None, None)), repr(p)
-    assert n == 6 + 1 + 2
+    assert n == 8 + 1 + 2

@@ -422,7 +422,8 @@ int fp_dissect_pppoe(fp_dctx *x, uint32_t off, uint32_t end)
     fp_cursor c = fp_cursor_make(x->data, end);
     c.ptr += off;
     if (!fp_cur_has(&c, 8)) return malformed(x);
-    if (fp_peek_u8(&c, 0) != 0x11 || fp_peek_u8(&c, 1) != 0) return 0;
+    /* RFC 2516 section 5.4 has version 1, type 1, code 0; tshark (and so fastpkt) reads a
+     * session on this EtherType whatever they say */
     uint16_t proto = fp_peek_be16(&c, 6);
     uint32_t len = fp_peek_be16(&c, 4); /* PPP protocol and payload */
     uint32_t in_end = len >= 2 && len <= end - off - 6 ? off + 6 + len : end;
@@ -1061,6 +1062,13 @@ static int pppoe_sessions(const fp_field *f, fp_field_ctx *x, fp_field_visit vis
         fp_field_value v = {0, x->data + d->tunnel[i].off, 6};
         n++;
         if (visit(arg, &v)) return n;
+    }
+    /* a session header not decapsulated (6 or 7 bytes, tunnels off or nested too deep): tshark's
+     * pppoes matches from its 6 bytes on */
+    if (n == 0 && d->ethertype == 0x8864 && d->payload_len >= 6) {
+        fp_field_value v = {0, x->data + d->payload_off, 6};
+        n++;
+        visit(arg, &v);
     }
     return n;
 }

@@ -168,17 +168,31 @@ static inline void push(phs_walk *b, uint8_t proto)
     phs[c].bytes += b->wirelen;
 }
 
+/* What tshark 4.0 names after a PPP frame's protocol field (in GRE, PPTP and PPPoE alike) with
+ * `avail` bytes after it: the control protocols with a whole code/identifier/length header (4
+ * bytes; PAP and CHAP from 1 byte), compressed data and IPv6 from none, IPv4 from 1 byte,
+ * `data` for any bytes of another protocol; FP_PHS_COUNT when fewer (tshark's tree has only its
+ * malformed marker there). */
+static uint8_t ppp_payload_name(uint16_t proto, uint32_t avail)
+{
+    uint8_t cp = proto == 0x0021 ? FP_PHS_IP : proto == 0x0057 ? FP_PHS_IPV6 : ppp_control(proto);
+    uint32_t need = cp == FP_PHS_COUNT || cp == FP_PHS_PAP || cp == FP_PHS_CHAP || cp == FP_PHS_IP ? 1
+                    : cp == FP_PHS_COMP_DATA || cp == FP_PHS_IPV6 ? 0 : 4;
+    if (avail < need) return FP_PHS_COUNT;
+    return cp != FP_PHS_COUNT ? cp : FP_PHS_DATA;
+}
+
 /* A PPPoE session frame fastpkt's reading left as payload at off..end (stats read tunnels
- * outer, and tshark's hierarchy goes on inside): pppoes, ppp, then a control protocol, or the
- * IPv4/IPv6 packet dissected from its first byte into *inner (its offsets from *inner_at). */
+ * outer, and tshark's hierarchy goes on inside): pppoes from its 6 bytes on, ppp once its
+ * protocol is there, then what ppp_payload_name names, an IPv4/IPv6 header whole dissected from
+ * its first byte into *inner (its offsets from *inner_at). tshark reads any header on this
+ * EtherType so, whatever its version, type and code (RFC 2516 section 5.4 has 1, 1 and 0). */
 static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t wirelen, phs_walk *b,
                       fp_dissection *inner, uint32_t *inner_at)
 {
     if (end - off < 6) return; /* a header cut short: tshark's malformed marker alone */
     push(b, FP_PHS_PPPOES);
-    /* RFC 2516 section 5.4: version 1, type 1, code 0 carries a PPP frame, its protocol
-     * and payload within the length field (read as fp_dissect_pppoe reads them) */
-    if (end - off < 8 || data[off] != 0x11 || data[off + 1] != 0) return;
+    if (end - off < 8) return;
     push(b, FP_PHS_PPP);
     uint32_t len = fp_load_be16(data + off + 4), at = off + 8;
     if (len >= 2 && len <= end - off - 6) end = off + 6 + len;
@@ -187,28 +201,25 @@ static void phs_pppoe(const uint8_t *data, uint32_t off, uint32_t end, uint32_t 
         fp_dissect_ex(data + at, end - at, wirelen > at ? wirelen - at : 0,
                       proto == 0x0021 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, FP_DISSECT_NO_TUNNELS, inner);
         *inner_at = at;
-    } else if (ppp_control(proto) != FP_PHS_COUNT) {
-        push(b, ppp_control(proto));
-    } else if (at < end) {
-        push(b, FP_PHS_DATA);
+        if (FP_HAS(inner, FP_L_IP4) || FP_HAS(inner, FP_L_IP6)) return; /* named by phs_upper */
+        inner->present = 0;
     }
+    uint8_t name = ppp_payload_name(proto, end - at);
+    if (name != FP_PHS_COUNT) push(b, name);
 }
 
 /* What tshark 4.0's GRE names under a version 0 header carrying `proto` that fastpkt does not
  * decapsulate: CDP (0x2000) and ARP, the protocols of its table with no further protocol to
- * name; FP_PHS_COUNT for the others (nothing: its GRE adds no data node under a protocol it
- * does not carry). */
+ * name; FP_PHS_COUNT for the others (phs_gre_payload's; its GRE adds no data node under a
+ * protocol it does not carry). */
 static uint8_t gre_carried(uint16_t proto)
 {
     return proto == 0x2000 ? FP_PHS_CDP : proto == 0x0806 ? FP_PHS_ARP : FP_PHS_COUNT;
 }
 
 /* PPP on a version 0 GRE header (protocol 0x880B) at p..p+len, its PPP frame at off, as
- * tshark 4.0 names it: `ppp` when a byte follows the GRE header; below it the control
- * protocols with a whole code/identifier/length header (4 bytes; PAP and CHAP from 1 byte),
- * compressed data and IPv6 from none, IPv4 from 1 byte, `data` for any bytes of another
- * protocol. Shorter, tshark's tree has only its malformed marker there. fastpkt does not
- * decapsulate this carrier, so no level under ip/ipv6 is named. */
+ * tshark 4.0 names it: `ppp` when a byte follows the GRE header, then what ppp_payload_name
+ * names. fastpkt does not decapsulate this carrier, so no level under ip/ipv6 is named. */
 static void phs_gre_ppp(const uint8_t *p, uint32_t off, uint32_t len, phs_walk *b)
 {
     if (len <= off) return;
@@ -216,15 +227,15 @@ static void phs_gre_ppp(const uint8_t *p, uint32_t off, uint32_t len, phs_walk *
     uint32_t at;
     uint16_t proto = ppp_protocol(p, off, len, &at);
     if (proto == 0) return; /* cut before its protocol */
-    uint8_t cp = proto == 0x0021 ? FP_PHS_IP : proto == 0x0057 ? FP_PHS_IPV6 : ppp_control(proto);
-    uint32_t need = cp == FP_PHS_COUNT || cp == FP_PHS_PAP || cp == FP_PHS_CHAP || cp == FP_PHS_IP ? 1
-                    : cp == FP_PHS_COMP_DATA || cp == FP_PHS_IPV6 ? 0 : 4;
-    if (len - at >= need) push(b, cp != FP_PHS_COUNT ? cp : FP_PHS_DATA);
+    uint8_t name = ppp_payload_name(proto, len - at);
+    if (name != FP_PHS_COUNT) push(b, name);
 }
+
+static void phs_gre_payload(uint16_t proto, const uint8_t *p, uint32_t len, phs_walk *b);
 
 /* An IP payload fastpkt left undecoded (tunnels off, a header it refused, tunnels nested past
  * FP_MAX_TUNNELS) whose protocol tshark names all the same; 1 when it named it. GRE: `gre`
- * from its 4 bytes on, `cmd` for the Cisco MetaData shim, then what gre_carried names when
+ * from its 4 bytes on, `cmd` for the Cisco MetaData shim, then what phs_gre_payload names when
  * bytes follow the words its flags announce (checksum, key, sequence number; not routing).
  * IP in IP whose version nibble lies: tshark's IPv4 dissector hands a 6 to IPv6, its IPv6
  * dissector shows the bytes as data. */
@@ -242,7 +253,7 @@ static int phs_ip_payload(const uint8_t *data, const fp_dissection *d, phs_walk 
             if (proto == 0x8909) push(b, FP_PHS_CMD);
             else if ((flags & 0x4000) != 0) return 1; /* routing: tshark's malformed after gre */
             else if (proto == 0x880b) phs_gre_ppp(p, off, len, b);
-            else if (gre_carried(proto) != FP_PHS_COUNT && len > off) push(b, gre_carried(proto));
+            else if (len > off) phs_gre_payload(proto, p + off, len - off, b);
         }
         return 1;
     case 4:
@@ -381,6 +392,127 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
     phs_upper(data, d, link != FP_PHS_COUNT, b);
 }
 
+/* A packet GRE carries under a protocol fastpkt does not decapsulate (Frame Relay's or NSH's
+ * IP or Ethernet), p..p+len: dissected on its own and named from its first byte. An IP header
+ * cut short is still `ip`/`ipv6` (callers check tshark's threshold); an Ethernet header is
+ * named whole. Out of line: its walk may meet GRE again (phs_ip_payload), each turn naming at
+ * least three more levels, so FP_PHS_MAX_DEPTH bounds the recursion. */
+static __attribute__((noinline)) void phs_carried(const uint8_t *p, uint32_t len, uint32_t linktype, phs_walk *b)
+{
+    if (b->stopped) return;
+    if (linktype == FP_LINKTYPE_ETHERNET && len < 14) return;
+    fp_dissection in, session;
+    uint32_t session_at = 0;
+    fp_dissect_ex(p, len, len, linktype, FP_DISSECT_NO_TUNNELS, &in);
+    if (linktype != FP_LINKTYPE_ETHERNET && !FP_HAS(&in, FP_L_IP4) && !FP_HAS(&in, FP_L_IP6)) {
+        push(b, linktype == FP_LINKTYPE_IPV4 ? FP_PHS_IP : FP_PHS_IPV6);
+        return;
+    }
+    session.present = 0;
+    phs_path(p, len, len, linktype, &in, b, &session, &session_at);
+}
+
+/* Frame Relay on GRE (0x6559) as tshark 4.0's fr names it from its first byte: a Q.922 address
+ * (2 to 4 bytes, the last with its EA bit), then RFC 2427's UI control byte (0x03), an optional
+ * pad and an NLPID: IPv4 (0xCC) from its first byte, IPv6 (0x8E) from none, SNAP (0x80, 5
+ * bytes) with an EtherType, Q.933 (0x08, data from none); another NLPID's bytes are data.
+ * Without the UI byte an EtherType follows the address (Cisco's encapsulation): one byte of it
+ * is data, IPv4 and IPv6 from their first byte, another protocol's bytes data. */
+static void phs_fr(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    push(b, FP_PHS_FR);
+    uint32_t at = 0;
+    while (at < len && at < 3 && (p[at] & 1) == 0) at++;
+    if (++at >= len) return;
+    uint16_t type;
+    if (p[at] == 0x03) {
+        if (++at < len && p[at] == 0) at++;
+        if (at >= len) return;
+        uint8_t nlpid = p[at++];
+        if (nlpid == 0x8e) {
+            phs_carried(p + at, len - at, FP_LINKTYPE_IPV6, b);
+            return;
+        }
+        if (nlpid == 0x08) {
+            push(b, FP_PHS_DATA);
+            return;
+        }
+        if (nlpid == 0xcc) type = 0x0800;
+        else if (nlpid != 0x80) type = 0;
+        else if (len - at < 5) return;
+        else type = p[at] == 0 && p[at + 1] == 0 && p[at + 2] == 0 ? fp_load_be16(p + at + 3) : 0, at += 5;
+    } else if (len - at < 2) {
+        push(b, FP_PHS_DATA);
+        return;
+    } else {
+        type = fp_load_be16(p + at);
+        at += 2;
+    }
+    if (at >= len) return;
+    if (type == 0x0800 || type == 0x86dd)
+        phs_carried(p + at, len - at, type == 0x0800 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, b);
+    else
+        push(b, FP_PHS_DATA);
+}
+
+/* NSH (RFC 8300) on GRE (0x894F), named from its first byte: its packet follows the length
+ * field's words (at least the 8-byte base and service path headers), by the next protocol:
+ * IPv4 and IPv6 from their first byte, Ethernet from its whole header, NSH again, another
+ * protocol's bytes as data (tshark's MPLS there is not followed: data). */
+static void phs_nsh(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    for (;;) {
+        push(b, FP_PHS_NSH);
+        if (len <= 8) return;
+        uint32_t hl = 4u * (fp_load_be16(p) & 0x3fu);
+        if (hl < 8) hl = 8;
+        if (len <= hl) return;
+        uint8_t next = p[3];
+        p += hl;
+        len -= hl;
+        if (next == 4 && !b->stopped) continue;
+        if (next == 1 || next == 2) phs_carried(p, len, next == 1 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, b);
+        else if (next == 3) phs_carried(p, len, FP_LINKTYPE_ETHERNET, b);
+        else if (next != 4) push(b, FP_PHS_DATA);
+        return;
+    }
+}
+
+/* An 802.11 frame on GRE (Aruba's 0x8200-0x8370): `wlan` from its frame control field (a QoS
+ * data frame's whole header), then its body (LLC, a management frame's fields) as data: a
+ * management frame's from its 24-byte header on, a data frame's from a byte past its header
+ * (4 addresses: 30 bytes, QoS: 2 more); control frames and null data carry none. */
+static void phs_aruba_wlan(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    if (len < 2) return;
+    unsigned type = (p[0] >> 2) & 3u, subtype = p[0] >> 4;
+    uint32_t hl = 24;
+    if (type == 2) hl += ((p[1] & 3u) == 3u ? 6u : 0u) + ((subtype & 8u) ? 2u : 0u);
+    if (type == 2 && (subtype & 8u) && len < hl) return;
+    push(b, FP_PHS_WLAN);
+    if ((type == 0 && len >= 24) || (type == 2 && (subtype & 4u) == 0 && len > hl)) push(b, FP_PHS_DATA);
+}
+
+/* IPX on GRE (0x8137): `ipx` once its 30-byte header is there and its length field covers it,
+ * its payload within that length as data. */
+static void phs_ipx(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    if (len < 30 || fp_load_be16(p + 2) < 30) return;
+    push(b, FP_PHS_IPX);
+    if (fp_load_be16(p + 2) > 30 && len > 30) push(b, FP_PHS_DATA);
+}
+
+/* What a version 0 GRE header carrying `proto` has after its words, p..p+len (len > 0), when
+ * fastpkt does not decapsulate it: tshark's names for the protocols of its table above. */
+static void phs_gre_payload(uint16_t proto, const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    if (gre_carried(proto) != FP_PHS_COUNT) push(b, gre_carried(proto));
+    else if (proto == 0x6559) phs_fr(p, len, b);
+    else if (proto == 0x894f) phs_nsh(p, len, b);
+    else if (proto >= 0x8200 && proto <= 0x8370 && (proto & 0xf) == 0) phs_aruba_wlan(p, len, b);
+    else if (proto == 0x8137) phs_ipx(p, len, b);
+}
+
 /* ---- inside tunnels ------------------------------------------------------------------------
  * fp.stats' records are dissected with tunnels off (their conversations, filters and io,stat
  * are the outer packet's), but tshark's hierarchy and taps go on inside every encapsulation.
@@ -409,7 +541,7 @@ static __attribute__((noinline)) int pppoe_may_tunnel(const uint8_t *data, uint3
     if (!pppoe_session(linktype, d)) return 0;
     const uint8_t *p = data + d->payload_off;
     uint32_t len = d->payload_len;
-    if (len < 8 || p[0] != 0x11 || p[1] != 0) return 0;
+    if (len < 8) return 0;
     uint16_t proto = fp_load_be16(p + 6);
     if (len < 8u + (proto == 0x0021 ? 20u : 40u)) return 0;
     const uint8_t *ip = p + 8;
@@ -431,10 +563,17 @@ static inline int may_tunnel(const uint8_t *data, uint32_t linktype, const fp_di
     return d->ethertype == 0x8847 || d->ethertype == 0x8848 || pppoe_may_tunnel(data, linktype, d);
 }
 
-/* The names of tunnel header t as tshark's tree nests them. 1 when the PPP frame inside a
- * PPTP tunnel or a PPPoE session is a control protocol or data, or cut (named here: no level
- * follows). */
-static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, phs_walk *b)
+/* The bytes after tunnel t that td left as payload (its last tunnel's: a PPP frame that
+ * carries no packet), bounded by the lengths around it; 0 when its payload starts elsewhere. */
+static uint32_t tunnel_payload(const fp_tunnel *t, const fp_dissection *td)
+{
+    return td->payload_off == t->off + t->hlen ? td->payload_len : 0;
+}
+
+/* The names of tunnel header t of the tunnels-on dissection td as tshark's tree nests them. 1
+ * when the PPP frame inside a PPTP tunnel or a PPPoE session is a control protocol or data, or
+ * cut (named here: no level follows; td's payload is what its protocol field leaves). */
+static int phs_tunnel(const uint8_t *data, const fp_tunnel *t, const fp_dissection *td, phs_walk *b)
 {
     switch (t->type) {
     case FP_TUN_GRE:
@@ -460,9 +599,8 @@ static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, 
         push(b, FP_PHS_PPP);
         uint16_t proto = fp_load_be16(data + t->off + 6);
         if (proto == 0x0021 || proto == 0x0057) return 0;
-        uint8_t cp = ppp_control(proto);
-        if (cp != FP_PHS_COUNT) push(b, cp);
-        else if (caplen > t->off + t->hlen) push(b, FP_PHS_DATA);
+        uint8_t name = ppp_payload_name(proto, tunnel_payload(t, td));
+        if (name != FP_PHS_COUNT) push(b, name);
         return 1;
     }
     case FP_TUN_PPTP: {
@@ -470,14 +608,14 @@ static int phs_tunnel(const uint8_t *data, uint32_t caplen, const fp_tunnel *t, 
         uint16_t flags = fp_load_be16(data + t->off);
         uint32_t off = t->off + 8 + 4u * (((flags & 0x1000) != 0) + ((flags & 0x0080) != 0)), at;
         if (off == t->off + t->hlen) { /* an acknowledgement alone, or PPP cut before its protocol */
-            if (caplen > off) push(b, FP_PHS_PPP);
+            if (tunnel_payload(t, td) > 0) push(b, FP_PHS_PPP);
             return 1;
         }
         push(b, FP_PHS_PPP);
         uint16_t proto = ppp_protocol(data, off, t->off + t->hlen, &at);
         if (proto == 0x0021 || proto == 0x0057) return 0;
-        uint8_t cp = ppp_control(proto);
-        push(b, cp != FP_PHS_COUNT ? cp : FP_PHS_DATA);
+        uint8_t name = ppp_payload_name(proto, tunnel_payload(t, td));
+        if (name != FP_PHS_COUNT) push(b, name);
         return 1;
     }
     default: return 0; /* IP in IP: the next level's IP header names it */
@@ -940,7 +1078,7 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
         return;
     }
     phs_level(b, link_proto(linktype, d), d); /* the first level: the record's own dissection */
-    if (phs_tunnel(data, caplen, &td->tunnel[0], b)) return;
+    if (phs_tunnel(data, &td->tunnel[0], td, b)) return;
     uint32_t end = caplen; /* a PPPoE session's length bounds every level inside it */
     int vl = d->vlan_count; /* tags of the levels before the last */
     for (int k = 1; k <= n; k++) {
@@ -977,7 +1115,7 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
             phs_level(b, lt == FP_LINKTYPE_ETHERNET ? FP_PHS_ETH : FP_PHS_COUNT, &lv);
             conv_packet(st, data + at, &lv, ts, wirelen);
         }
-        if (phs_tunnel(data, caplen, t, b)) return;
+        if (phs_tunnel(data, t, td, b)) return;
     }
 }
 

@@ -23,7 +23,7 @@
     X(PPPOES, "pppoes") X(PPPOED, "pppoed") X(LCP, "lcp") X(IPCP, "ipcp") X(IPV6CP, "ipv6cp") X(PAP, "pap")  \
     X(CHAP, "chap") X(CCP, "ccp") X(COMP_DATA, "comp_data") X(GRE, "gre") X(CMD, "cmd") X(ERSPAN, "erspan") \
     X(VXLAN, "vxlan") X(GENEVE, "geneve") X(GTP, "gtp") X(MPLS, "mpls") X(PWETH_CW, "pweth.cw") X(PWETHCW, "pwethcw") \
-    X(CDP, "cdp")
+    X(CDP, "cdp") X(FR, "fr") X(NSH, "nsh") X(WLAN, "wlan") X(IPX, "ipx")
 #define FP_PHS_ENUM(name, str) FP_PHS_##name,
 enum { FP_PHS_PROTOCOLS(FP_PHS_ENUM) FP_PHS_COUNT };
 #undef FP_PHS_ENUM
