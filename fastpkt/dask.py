@@ -48,6 +48,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence, Union, cast
@@ -327,7 +328,7 @@ class _SpillRun(str):
     """The path of a run's spill directory, owning it: Dask holds the object from ``_spill_open``
     as the run's key on the worker that made it until every task using it is done, and drops
     it when the run is cancelled or its graph is forgotten; the directory goes with it (a
-    finalizer). Copies on other workers (pickled) are plain paths, owning nothing."""
+    finalizer, ``_release``). Copies on other workers (pickled) are plain paths, owning nothing."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (str, (str(self),))
@@ -404,6 +405,28 @@ def _remove_stale(root: str) -> list[str]:
     return removed
 
 
+def _release(run: str) -> None:
+    """A run's directory once its owner is dropped: removed when no shard reads it (the
+    ``_reading`` locks), on a thread of its own so the worker does not wait for them. The
+    owner can also go while the run still goes on (a worker spilling the run's key to disk
+    under memory pressure): a shard reading then finishes first, and one that starts after
+    finds its spill files gone and reads the files whole, the same rows."""
+    def remove() -> None:
+        try:
+            fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _spill_close(run)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    threading.Thread(target=remove, name="fastpkt-spill-release", daemon=True).start()
+
+
 def _spill_open(spill_dir: str | None) -> str | None:
     """A new directory for one run's spill files (never an existing name: mkdtemp), or None
     when it cannot be made or some worker does not see it: stage 1 then returns its entries
@@ -418,7 +441,7 @@ def _spill_open(spill_dir: str | None) -> str | None:
     try:
         if _seen_by_every_worker(run):
             owned = _SpillRun(run)
-            weakref.finalize(owned, _spill_close, run)
+            weakref.finalize(owned, _release, run)
             return owned
     except Exception:  # a cluster that cannot be asked: in memory
         pass

@@ -365,3 +365,22 @@ def test_runs_left_behind_are_removed_by_the_next(client, rotated, spill, tmp_pa
     assert user.read_text() == "a user's file"
     for p in spill.iterdir():  # the spill fixture wants the root empty
         shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def test_a_dropped_run_waits_for_the_shards_reading_it(tmp_path):
+    """The run's owner dropped while a shard reads its spill files (as when a worker spills the
+    run's key to disk under memory pressure): the directory stays until the shard is done
+    reading (its lock), then goes; a shard never has its files removed under it this way."""
+    import gc
+    import time
+
+    run = fpd._spill_open(str(tmp_path))
+    assert run is not None
+    path = str(run)
+    Path(path, "x.entries").write_bytes(bytes(32))
+    with fpd._reading(path):
+        del run
+        gc.collect()
+        time.sleep(0.5)
+        assert os.listdir(path) == ["x.entries"]
+    assert wait_for(lambda: not os.path.exists(path))
