@@ -1454,7 +1454,7 @@ static size_t live_queued_bytes(const live_shard *q)
 /* Under L->mu: give back the slots of a queue that fell to a quarter of them (a burst the
  * consumer took), halving them, so the room its share of max_memory counts (live_full) is the
  * room it holds. A quarter, not a half: a queue that shrinks is twice what it holds again before
- * it grows, never reallocated on every batch. A failed realloc keeps the larger array. */
+ * it grows, never reallocated on every batch. */
 static void live_shrink(live_shard *q)
 {
     size_t live = q->n - q->head, cap = q->cap;
