@@ -16,8 +16,10 @@
   only the records it keeps (and those the key pass declines), the others moving its clock.
   The entries go to spill files (32 bytes a record of the input) in a new ``fastpkt-spill-*``
   directory under ``spill_dir`` (default: Dask's temporary-directory, else the system's), read
-  by each shard through a 1 MiB window a file and removed when the graph finishes or a task
-  fails; on a cluster, ``spill_dir`` must be a directory every worker sees: when one does not
+  by each shard through a 1 MiB window a file and removed when the graph finishes, a task
+  fails or Dask drops the run (a cancelled compute); one whose maker died (a worker killed)
+  is removed by the next run under the same root (``_remove_stale``).
+  On a cluster, ``spill_dir`` must be a directory every worker sees: when one does not
   (asked at run time), or with ``spill_dir=False``, the entries travel in memory, every shard
   holding them all while they fit in a quarter of its ``max_memory``.
   URLs, compressed files and filters keep one task per shard reading every byte of every
@@ -38,12 +40,18 @@ Needs ``pip install fastpkt[dask]`` (dask[dataframe], distributed, fsspec).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import io
 import os
+import re
 import shutil
+import socket
 import tempfile
-from typing import TYPE_CHECKING, Any, Literal, Sequence, Union, cast
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence, Union, cast
 
 import numpy as np
 
@@ -251,8 +259,13 @@ TWO_STAGE_MIN_SHARDS = 8
 #: Spilled entries count against nothing: a shard reads them through a 1 MiB window a file.
 FEED_MEMORY_SHARE = 4
 
-#: Spill files live in a directory of this prefix made for each run of a graph (``_spill_open``).
+#: Spill files live in a directory of this prefix made for each run of a graph (``_spill_open``),
+#: named ``fastpkt-spill-<pid>-<host>-<random>`` after the process that made it.
 SPILL_PREFIX = "fastpkt-spill-"
+
+#: A run directory of another host (whose processes cannot be looked at from here) is removed by
+#: the next run under the same root once it was left untouched for this long.
+SPILL_STALE_SECONDS = 24 * 3600
 
 #: One record as the first stage of the engines' split walk gives it (fp_feed_entry,
 #: csrc/py/engine.h): its data's offset in the file, time, lengths, link type, FCS bytes and
@@ -311,17 +324,125 @@ def _sees(run: str) -> bool:
     return os.path.isdir(run)
 
 
+class _SpillRun(str):
+    """The path of a run's spill directory, owning it: Dask holds the object from ``_spill_open``
+    as the run's key on the worker that made it until every task using it is done, and drops
+    it when the run is cancelled or its graph is forgotten; the directory goes with it (a
+    finalizer, ``_release``). Copies on other workers (pickled) are plain paths, owning nothing."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (str, (str(self),))
+
+
+def _host() -> str:
+    return socket.gethostname().replace("/", "_") or "localhost"
+
+
+_RUN_NAME = re.compile(re.escape(SPILL_PREFIX) + r"(\d+)-(.+)-[a-z0-9_]{8}$")
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's: alive
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def _reading(run: str | None) -> Iterator[None]:
+    """While a shard reads a run's spill files: a shared lock on the run's directory, so that
+    ``_remove_stale`` leaves it (a worker that made it was killed, Dask made the run's
+    directory again elsewhere, and the shards already reading this one go on)."""
+    fd = None
+    if run is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _remove_stale(root: str) -> list[str]:
+    """Remove the run directories under root that no run will remove: made on this host by a
+    process that is gone (a worker killed, a client that exited between the stages), or on
+    another host and untouched for ``SPILL_STALE_SECONDS``, and that no shard is reading
+    (``_reading``'s lock). Only names ``_spill_open`` makes are looked at, so a user's files in
+    a ``spill_dir`` are never touched. Returns those removed."""
+    removed: list[str] = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    host, now = _host(), time.time()
+    for name in names:
+        m = _RUN_NAME.match(name)
+        path = os.path.join(root, name)
+        if m is None or os.path.islink(path):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            if m.group(2) == host:
+                stale = _process_gone(int(m.group(1)))
+            else:
+                stale = now - os.fstat(fd).st_mtime > SPILL_STALE_SECONDS
+            if stale:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a shard reading it: OSError, kept
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _release(run: str) -> None:
+    """A run's directory once its owner is dropped: removed when no shard reads it (the
+    ``_reading`` locks), on a thread of its own so the worker does not wait for them. The
+    owner can also go while the run still goes on (a worker spilling the run's key to disk
+    under memory pressure): a shard reading then finishes first, and one that starts after
+    finds its spill files gone and reads the files whole, the same rows."""
+    def remove() -> None:
+        try:
+            fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _spill_close(run)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    threading.Thread(target=remove, name="fastpkt-spill-release", daemon=True).start()
+
+
 def _spill_open(spill_dir: str | None) -> str | None:
     """A new directory for one run's spill files (never an existing name: mkdtemp), or None
     when it cannot be made or some worker does not see it: stage 1 then returns its entries
-    in memory, as before spilling."""
+    in memory, as before spilling. The runs left behind under the same root are removed
+    first (``_remove_stale``); this one is removed when the returned object is dropped."""
+    root = _spill_root(spill_dir)
+    _remove_stale(root)
     try:
-        run = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=_spill_root(spill_dir))
+        run = tempfile.mkdtemp(prefix="%s%d-%s-" % (SPILL_PREFIX, os.getpid(), _host()), dir=root)
     except OSError:
         return None
     try:
         if _seen_by_every_worker(run):
-            return run
+            owned = _SpillRun(run)
+            weakref.finalize(owned, _release, run)
+            return owned
     except Exception:  # a cluster that cannot be asked: in memory
         pass
     shutil.rmtree(run, ignore_errors=True)
@@ -424,11 +545,12 @@ def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[st
         opts = dict(options)
         readers = _engine_readers(paths, storage_options, opts)
         eng = engine(readers, _shard=(i, n), **opts)
-        files = [_file_entries(p, b, ranges, n, options) for p, b, ranges in walks or ()]
-        if walks is not None and all(ok for _, ok in files) and \
-                sum(_held(e) for e, _ in files) <= _feed_bound(options):
-            _fed(eng, tuple(e for e, _ in files))
-        eng.flush() if kind == "flows" else eng._finish()
+        with _reading(run):
+            files = [_file_entries(p, b, ranges, n, options) for p, b, ranges in walks or ()]
+            if walks is not None and all(ok for _, ok in files) and \
+                    sum(_held(e) for e, _ in files) <= _feed_bound(options):
+                _fed(eng, tuple(e for e, _ in files))
+            eng.flush() if kind == "flows" else eng._finish()
         creations, ids, at = (np.frombuffer(b, dtype=np.uint64) for b in eng._shard_ids())
         return _frame(kind, eng), creations, ids, at, int(eng.stats["reversal_risks"])
     except BaseException as e:

@@ -289,3 +289,98 @@ def test_entries_past_the_old_bound_fed_in_bounded_memory(tmp_path):
     assert out["spilled"]["growth"] < 24 << 20, out
     assert out["memory"]["growth"] > entries, out
     assert out["spilled"]["rows"] == out["memory"]["rows"] > 0
+
+
+def test_a_run_cancelled_between_the_stages_leaves_nothing(client, rotated, spill, monkeypatch):
+    """The client cancels the compute while the shards wait between the stages (stage 1's spill
+    files written): the run's directory goes when Dask drops the run (the object _spill_open
+    returned owns it), not only when the graph finishes or a task fails."""
+    import threading
+
+    ranged(monkeypatch, 64 << 10)
+    go, waiting = threading.Event(), threading.Event()
+    real = fpd._fed
+
+    def fed(eng, files):
+        waiting.set()
+        go.wait(60)
+        real(eng, files)
+
+    monkeypatch.setattr(fpd, "_fed", fed)
+    future = client.compute(fpd.flows(rotated, npartitions=2))
+    assert waiting.wait(120)
+    (run,) = list(spill.iterdir())
+    assert any(n.endswith(".entries") for n in os.listdir(run))
+    future.cancel()
+    del future
+    go.set()
+    idle(client)
+    assert wait_for(lambda: not run.exists()), os.listdir(run)
+
+
+def wait_for(cond, seconds: float = 60.0) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not cond():
+        time.sleep(0.05)
+    return cond()
+
+
+def test_runs_left_behind_are_removed_by_the_next(client, rotated, spill, tmp_path, monkeypatch):
+    """Run directories no run will remove (their maker was killed, or the client exited between
+    the stages) go at the next run under the same root: this host's whose process is gone, and
+    another host's untouched for SPILL_STALE_SECONDS. Kept: a live process's, another host's
+    recent one, one a shard still reads (its lock), and a user's files, even named alike."""
+    import fcntl
+    import socket
+
+    ranged(monkeypatch, 64 << 10)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = fpd._host()
+    other = "not-" + socket.gethostname()
+    made = {}
+    for key, name in (("dead", "%s-%s-abcd1234" % (gone, host)), ("live", "%d-%s-abcd1234" % (os.getpid(), host)),
+                      ("far_old", "1-%s-abcd1234" % other), ("far_new", "2-%s-abcd1234" % other),
+                      ("read", "%s-%s-efgh5678" % (gone, host))):
+        d = spill / (fpd.SPILL_PREFIX + name)
+        d.mkdir()
+        (d / "x.entries").write_bytes(bytes(32))
+        made[key] = d
+    old = os.stat(made["far_old"]).st_mtime - fpd.SPILL_STALE_SECONDS - 60
+    os.utime(made["far_old"], (old, old))
+    user = spill / (fpd.SPILL_PREFIX + "notes.txt")
+    user.write_text("a user's file")
+    lock = os.open(made["read"], os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(lock, fcntl.LOCK_SH)
+    try:
+        want = engine_rows("flows", "flow_id", fp.flows(rotated, workers=1).to_pandas())
+        got = fpd.flows(rotated, npartitions=2).compute()
+        assert engine_rows("flows", "flow_id", got).equals(want)
+    finally:
+        os.close(lock)
+    left = {p.name for p in spill.iterdir()}
+    assert left == {made[k].name for k in ("live", "far_new", "read")} | {user.name}, left
+    assert user.read_text() == "a user's file"
+    for p in spill.iterdir():  # the spill fixture wants the root empty
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def test_a_dropped_run_waits_for_the_shards_reading_it(tmp_path):
+    """The run's owner dropped while a shard reads its spill files (as when a worker spills the
+    run's key to disk under memory pressure): the directory stays until the shard is done
+    reading (its lock), then goes; a shard never has its files removed under it this way."""
+    import gc
+    import time
+
+    run = fpd._spill_open(str(tmp_path))
+    assert run is not None
+    path = str(run)
+    Path(path, "x.entries").write_bytes(bytes(32))
+    with fpd._reading(path):
+        del run
+        gc.collect()
+        time.sleep(0.5)
+        assert os.listdir(path) == ["x.entries"]
+    assert wait_for(lambda: not os.path.exists(path))

@@ -202,6 +202,33 @@ def test_a_small_budget_runs_every_worker_to_the_end(generated, limit):
         assert max(st["worker_memory_peak_bytes"]) <= limit // n, st
 
 
+def test_memory_peak_after_a_fallback_is_one_engines(generated):
+    """At 3 MiB a worker's own state passes its share: the merge goes on with one engine, whose
+    counters the stats are. memory_peak_bytes and each component's peak are one engine's
+    (within 1%), iterated (about 3 MB) and exported: an export holds every transaction it
+    returns (the output and dns components), in one engine too, which is what a peak of
+    ~100 MB after a fallback beside an iteration's ~3 MB was (h17d)."""
+    kw = dict(timeout=1, idle_timeout=1, max_memory=3 * MiB)
+    peaks = {}
+    for how in ("iterate", "to_pandas"):
+        one, tx = fp.dns(generated, workers=1, **kw), fp.dns(generated, workers=2, **kw)
+        for e in (one, tx):
+            sum(1 for _ in e) if how == "iterate" else e.to_pandas()
+        want, st = one.stats, tx.stats
+        assert "fallback" in st and "fallback" not in want, st
+        assert abs(st["memory_peak_bytes"] - want["memory_peak_bytes"]) <= want["memory_peak_bytes"] // 100, (how, st)
+        for k, v in want["memory_peak"].items():
+            assert abs(st["memory_peak"][k] - v) <= v // 100, (how, k, st["memory_peak"], want["memory_peak"])
+        assert st["memory_bytes"] <= st["memory_peak_bytes"]
+        peaks[how] = want
+    it, ex = peaks["iterate"], peaks["to_pandas"]
+    assert it["memory_peak_bytes"] < 2 * kw["max_memory"], it
+    grown = ex["memory_peak_bytes"] - it["memory_peak_bytes"]
+    held = (ex["memory_peak"]["output"] - it["memory_peak"]["output"]) + \
+        (ex["memory_peak"]["dns"] - it["memory_peak"]["dns"])
+    assert grown > 10 * kw["max_memory"] and abs(grown - held) <= grown // 100, (it, ex)
+
+
 def test_a_slow_consumer_holds_the_workers_back(generated):
     """A consumer that sleeps: each worker's queue fills its share and it waits for the
     consumer (live_room_waits) instead of stopping."""

@@ -121,6 +121,36 @@ def test_a_slow_consumer_holds_the_workers_back(closing):
     assert "fallback" not in fl.stats and fl.stats["budget_stops"] == 0
 
 
+def test_the_queues_give_back_their_slots_after_a_burst(closing):
+    """The consumer takes one flow, then nothing until every worker has finished or waits
+    for room: their queues grow to thousands of slots (live_queue_peak_bytes). Taking them
+    all, each queue gives back its slots as it empties, so the room a worker's share counts
+    for its queue (live_queue_bytes, its slots and its records' bytes) ends where a consumer
+    that kept up leaves it: 64 slots a worker, no records; before, a queue kept its burst's
+    slots for the rest of the run, counted against the worker's share."""
+    import threading
+
+    limit = 8 * MiB
+    want = rows(fp.flows(closing, workers=1, max_memory=limit))
+    steady = fp.flows(closing, workers=2, max_memory=limit)
+    assert rows(steady) == want
+    floor = steady.stats["live_queue_bytes"]
+    fl = fp.flows(closing, workers=2, max_memory=limit)
+    it = iter(fl)
+    got = rows([next(it)])
+    end = time.monotonic() + 120
+    while time.monotonic() < end and fl.stats["live_room_waits"] == 0 and \
+            any(t.name.startswith("fastpkt-worker") for t in threading.enumerate()):
+        time.sleep(0.05)
+    burst = fl.stats
+    got += rows(it)
+    st = fl.stats
+    assert got == want and "fallback" not in st
+    assert burst["live_queue_bytes"] > 8 * floor, (burst["live_queue_bytes"], floor)
+    assert st["live_queue_peak_bytes"] >= burst["live_queue_bytes"]
+    assert st["live_queue_bytes"] == floor > 0, (st["live_queue_bytes"], floor)
+
+
 def test_len_index_and_columns_of_a_live_merge(closing):
     one = fp.flows(closing, workers=1)
     fl = fp.flows(closing, workers=2)

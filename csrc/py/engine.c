@@ -1387,6 +1387,7 @@ typedef struct {
     size_t ncreations, creations_cap;
     fp_flow_order bound;
     size_t bytes;          /* of its queued records, beyond the queue's slots */
+    size_t peak;           /* the most live_queued_bytes ever held (stats: live_queue_peak_bytes) */
     int done;              /* 1: read to the end, 2: stopped */
     const char *why;       /* done 2: why */
     int full;              /* waiting for the consumer to take some of its records */
@@ -1445,6 +1446,37 @@ static const char *live_spoiled(fp_flows_obj *fl)
 static size_t live_queued_bytes(const live_shard *q)
 {
     return q->bytes + q->cap * (sizeof *q->items + (q->flows ? sizeof *q->flows : 0));
+}
+
+/* A queue's slots never shrink below this many. */
+#define LIVE_MIN_SLOTS 64u
+
+/* Under L->mu: give back the slots of a queue that fell to a quarter of them (a burst the
+ * consumer took), halving them, so the room its share of max_memory counts (live_full) is the
+ * room it holds. A quarter, not a half: a queue that shrinks is twice what it holds again before
+ * it grows, never reallocated on every batch. */
+static void live_shrink(live_shard *q)
+{
+    size_t live = q->n - q->head, cap = q->cap;
+    while (cap > LIVE_MIN_SLOTS && live <= cap / 4) cap /= 2;
+    if (cap == q->cap) return;
+    /* new arrays, not realloc: a failure leaves the queue as it was, counted as it is */
+    live_item *it = malloc(cap * sizeof *it);
+    fp_flow *fs = q->flows ? malloc(cap * sizeof *fs) : NULL;
+    if (it == NULL || (q->flows && fs == NULL)) {
+        free(it);
+        free(fs);
+        return;
+    }
+    if (live) memcpy(it, q->items + q->head, live * sizeof *it);
+    if (live && fs) memcpy(fs, q->flows + q->head, live * sizeof *fs);
+    free(q->items);
+    free(q->flows);
+    q->items = it;
+    q->flows = fs;
+    q->head = 0;
+    q->n = live;
+    q->cap = cap;
 }
 
 /* Wake at most every 50 ms (Ctrl+C); *ts: now + 50 ms. */
@@ -1576,6 +1608,8 @@ static int live_publish(fp_flows_obj *fl, fp_state *st)
         q->ncreations += nc;
         fp_flow_table_creations_taken(fl->table);
         q->bound = fp_flow_table_bound(fl->table);
+        size_t queued = live_queued_bytes(q);
+        if (queued > q->peak) q->peak = queued;
         full = live_full(fl, q, L);
         if (L->cancelled) rc = 1;
         pthread_cond_broadcast(&L->cv);
@@ -1682,6 +1716,7 @@ static int live_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
         pthread_cond_broadcast(&L->cv);
     }
     if (++L->s[best].head == L->s[best].n) L->s[best].head = L->s[best].n = 0;
+    live_shrink(&L->s[best]);
     return LIVE_ITEM;
 }
 
@@ -2305,6 +2340,30 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
     return flows_stats_now(fl);
 }
 
+/* A live merge's counters: the shards' merged, and the records queued for the consumer now and
+ * at most (each shard's queue at its own peak, against its own share of max_memory): its slots,
+ * which shrink after a burst, and the records' bytes. */
+static PyObject *live_merged_stats(fp_flows_obj *fl)
+{
+    PyObject *d = merged_stats(fl->parts);
+    if (d == NULL) return NULL;
+    fp_live *L = fl->live;
+    size_t now = 0, peak = 0;
+    pthread_mutex_lock(&L->mu);
+    for (uint32_t i = 0; i < L->n; i++) {
+        now += live_queued_bytes(&L->s[i]);
+        peak += L->s[i].peak;
+    }
+    pthread_mutex_unlock(&L->mu);
+    PyObject *v = PyLong_FromSize_t(now), *p = PyLong_FromSize_t(peak);
+    if (v == NULL || p == NULL || PyDict_SetItemString(d, "live_queue_bytes", v) < 0 ||
+        PyDict_SetItemString(d, "live_queue_peak_bytes", p) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(v);
+    Py_XDECREF(p);
+    return d;
+}
+
 static PyObject *flows_stats_now(fp_flows_obj *fl)
 {
     if (fl->single) { /* a live merge gone on with one engine: its counters, and why */
@@ -2314,7 +2373,7 @@ static PyObject *flows_stats_now(fp_flows_obj *fl)
         Py_XDECREF(why);
         return d;
     }
-    if (fl->parts) return merged_stats(fl->parts);
+    if (fl->parts) return fl->live ? live_merged_stats(fl) : merged_stats(fl->parts);
     const fp_flow_stats *s = fp_flow_table_stats(fl->table);
     PyObject *exp = PyDict_New();
     if (exp == NULL) return NULL;
