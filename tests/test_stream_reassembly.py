@@ -130,6 +130,28 @@ def test_overlap_with_different_bytes_first_copy_wins():
     assert st.stats["reassembly"]["inconsistent_bytes"] == 5 + 3
 
 
+
+def test_retransmissions_compared_with_the_whole_stored_stream():
+    """Late copies of 60 KB windows anywhere in a 3 MiB stream (the store holds it in many
+    pieces) are compared byte for byte with what was stored: the count of differing bytes is
+    the number the test flipped, and the first copy is what comes out."""
+    data = random.Random(17).randbytes(3 << 20)
+    c = Conn().handshake()
+    for off in range(0, len(data), 1400):
+        c.c(off, data[off:off + 1400])
+    starts = (0, 900, 3500, 7000, 1_000_000, 2_090_000, len(data) - 60000)
+    for start in starts:
+        late = bytearray(data[start:start + 60000])
+        for k in (0, 1, 29999, 59999):
+            late[k] ^= 0xFF
+        c.c(start, bytes(late))
+    c.c(len(data), flags=FIN | ACK)
+    st = fp.streams(pcap(c.frames))
+    (s,) = list(st)
+    assert s.client_data == data and s.client_gaps == [] and s.client_closed
+    assert st.stats["reassembly"]["retransmitted_bytes"] == len(starts) * 60000
+    assert st.stats["reassembly"]["inconsistent_bytes"] == len(starts) * 4
+
 def test_sequence_wraparound():
     data = b"0123456789abcdefghijKLMNOPQRST"
     c = Conn(cisn=0xFFFFFFF0).handshake()   # first data byte at 0xFFFFFFF1: wraps after 15 bytes

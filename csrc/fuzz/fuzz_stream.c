@@ -78,11 +78,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             g += rd->gap_list[k].length;
         }
         if (g > rd->gap_bytes) abort();
-        if (sh.cfg.store && rd->len)
+        if (sh.cfg.store && rd->len) {
+            if (rd->cap < rd->len || (sh.cfg.depth && rd->cap > sh.cfg.depth)) abort();
+            uint8_t *stored = malloc(rd->len);
+            if (stored == NULL) abort();
+            fp_reasm_copy_stored(rd, stored);
             for (uint64_t k = 0, gi = 0, off = 0; k < rd->len; k++, off++) { /* stored bytes in place */
                 while (gi < rd->ngaps && rd->gap_list[gi].offset == k) off += rd->gap_list[gi++].length;
-                if (rd->data[k] != byte_at(rd->isn + 1 + (uint32_t)off)) abort();
+                if (stored[k] != byte_at(rd->isn + 1 + (uint32_t)off)) abort();
             }
+            free(stored);
+        }
     }
     fp_reasm_release(&sh, &r);
     if (sh.stats.buffered || sh.stats.stored || budget.total) abort();

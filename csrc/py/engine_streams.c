@@ -145,7 +145,7 @@ void fp_stream_engine_hold(fp_stream_engine *e, void *ext)
 {
     stream_ext *x = ext;
     size_t n = fp_alloc_size(x);
-    for (int di = 0; di < 2; di++) n += fp_alloc_size(x->r.dir[di].data) + fp_alloc_size(x->r.dir[di].gap_list);
+    for (int di = 0; di < 2; di++) n += fp_reasm_stored_size(&x->r.dir[di]);
     x->held = n;
     fp_budget_hold(e->sh.budget, n);
 }
@@ -279,8 +279,7 @@ void fp_stream_fill(PyObject *stream, fp_stream_engine *e, fp_flow *f)
 {
     stream_ext *x = f->ext;
     fp_stream_obj *s = SO(stream);
-    for (int di = 0; di < 2; di++)
-        if (x->r.dir[di].len) memcpy(PyBytes_AS_STRING(s->data[di]), x->r.dir[di].data, x->r.dir[di].len);
+    for (int di = 0; di < 2; di++) fp_reasm_copy_stored(&x->r.dir[di], (uint8_t *)PyBytes_AS_STRING(s->data[di]));
     s->stored = e->sh.cfg.store;
     fp_stream_engine_ext_free(e, x);
     f->ext = NULL;

@@ -31,20 +31,49 @@ const char *const fp_reasm_anomaly_names[FP_REASM_ANOM_COUNT_BITS] = {
 
 /* ---- store mode ----------------------------------------------------------- */
 
-/* Stored bytes grow with the data: from the first chunk's size, doubling up to 1 MiB and
- * by a quarter beyond, so a one-byte stream holds tens of bytes, not pages. */
-static int store_reserve(fp_reasm_shared *sh, fp_reasm_dir *d, uint64_t extra)
+struct fp_reasm_block {
+    fp_reasm_block *next;
+    uint32_t len, cap;
+    uint8_t data[];
+};
+
+/* Largest block: past it a stream grows by blocks of this size. */
+#define BLOCK_MAX (1u << 20)
+
+/* Append `len` bytes to the stored data, all or none (a failed allocation keeps nothing, as
+ * for a segment lost). The tail block is filled first; a new block is as large as what is
+ * stored already (at least 64 bytes and what does not fit, at most 1 MiB or what `depth`
+ * leaves), so a one-byte stream holds tens of bytes, not pages, and blocks stay few. */
+static int store_append(fp_reasm_shared *sh, fp_reasm_dir *d, const uint8_t *p, uint32_t len)
 {
-    uint64_t need = d->len + extra;
-    if (need <= d->cap) return 0;
-    uint64_t cap = d->cap ? d->cap : 64;
-    while (cap < need) cap += cap < (1u << 20) ? cap : cap / 4;
-    if (sh->cfg.depth && cap > sh->cfg.depth) cap = sh->cfg.depth;
-    uint8_t *p = fp_budget_realloc(sh->budget, FP_MEM_STREAM_DATA, d->data, cap);
-    if (p == NULL) return -1;
-    sh->stats.stored += cap - d->cap;
-    d->data = p;
-    d->cap = cap;
+    fp_reasm_block *b = d->last;
+    uint32_t room = b ? b->cap - b->len : 0;
+    uint32_t rest = len > room ? len - room : 0;
+    fp_reasm_block *n = NULL;
+    if (rest) {
+        uint64_t size = d->cap < 64 ? 64 : d->cap < BLOCK_MAX ? d->cap : BLOCK_MAX;
+        if (sh->cfg.depth && size > sh->cfg.depth - d->cap) size = sh->cfg.depth - d->cap;
+        if (size < rest) size = rest;
+        n = fp_budget_malloc(sh->budget, FP_MEM_STREAM_DATA, sizeof *n + size);
+        if (n == NULL) return -1;
+        n->next = NULL;
+        n->cap = (uint32_t)size;
+        sh->stats.stored += size;
+        d->cap += size;
+    }
+    uint32_t first = len - rest;
+    if (first) {
+        memcpy(b->data + b->len, p, first);
+        b->len += first;
+    }
+    if (n) {
+        memcpy(n->data, p + first, rest);
+        n->len = rest;
+        if (b) b->next = n;
+        else d->blocks = n;
+        d->last = n;
+    }
+    d->len += len;
     return 0;
 }
 
@@ -94,14 +123,9 @@ static void deliver(fp_reasm_shared *sh, fp_reasm *r, int di, uint32_t gap, cons
         r->anomalies |= FP_REASM_DEPTH_CUT;
         sh->stats.depth_cut_bytes += len - keep;
     }
-    if (keep && sh->cfg.store) {
-        if (store_reserve(sh, d, keep) == 0) {
-            memcpy(d->data + d->len, p, keep);
-            d->len += keep;
-        } else {
-            r->anomalies |= FP_REASM_OOM;
-            sh->stats.oom++;
-        }
+    if (keep && sh->cfg.store && store_append(sh, d, p, keep) != 0) {
+        r->anomalies |= FP_REASM_OOM;
+        sh->stats.oom++;
     }
     if ((keep || (gap && open)) && sh->sink) sh->sink(sh->sink_ctx, r->user, di, d->offset, gap, p, keep);
     d->delivered += keep;
@@ -170,7 +194,16 @@ static void seen_again(fp_reasm_shared *sh, fp_reasm *r, int di, uint32_t seq, c
     uint64_t idx = d->contig_idx + (off - d->contig_off);
     if (idx >= d->len) return;
     uint64_t n = d->len - idx < len ? d->len - idx : len;
-    compare(sh, r, d->data + idx, p, (uint32_t)n);
+    const fp_reasm_block *b = d->blocks;
+    for (; idx >= b->len; b = b->next) idx -= b->len;
+    while (n) { /* the stored copy may run over several blocks */
+        uint32_t k = b->len - (uint32_t)idx < n ? b->len - (uint32_t)idx : (uint32_t)n;
+        compare(sh, r, b->data + idx, p, k);
+        p += k;
+        n -= k;
+        idx = 0;
+        b = b->next;
+    }
 }
 
 static fp_reasm_seg *seg_new(fp_reasm_shared *sh, fp_reasm *r, fp_reasm_dir *d, uint32_t seq,
@@ -352,15 +385,34 @@ void fp_reasm_finish(fp_reasm_shared *sh, fp_reasm *r)
     }
 }
 
+void fp_reasm_copy_stored(const fp_reasm_dir *d, uint8_t *dst)
+{
+    for (const fp_reasm_block *b = d->blocks; b; b = b->next) {
+        memcpy(dst, b->data, b->len);
+        dst += b->len;
+    }
+}
+
+size_t fp_reasm_stored_size(const fp_reasm_dir *d)
+{
+    size_t n = fp_alloc_size(d->gap_list);
+    for (fp_reasm_block *b = d->blocks; b; b = b->next) n += fp_alloc_size(b);
+    return n;
+}
+
 void fp_reasm_release(fp_reasm_shared *sh, fp_reasm *r)
 {
     for (int di = 0; di < 2; di++) {
         fp_reasm_dir *d = &r->dir[di];
         while (d->segs) seg_free(sh, d, pop_head(d));
         sh->stats.stored -= d->cap;
-        fp_budget_free(sh->budget, FP_MEM_STREAM_DATA, d->data);
+        while (d->blocks) {
+            fp_reasm_block *b = d->blocks;
+            d->blocks = b->next;
+            fp_budget_free(sh->budget, FP_MEM_STREAM_DATA, b);
+        }
         fp_budget_free(sh->budget, FP_MEM_STREAM_DATA, d->gap_list);
-        d->data = NULL;
+        d->last = NULL;
         d->gap_list = NULL;
         d->len = d->cap = 0;
         d->ngaps = d->gaps_cap = 0;

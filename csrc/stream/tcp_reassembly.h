@@ -65,6 +65,7 @@ enum { /* per-stream anomalies */
 extern const char *const fp_reasm_anomaly_names[FP_REASM_ANOM_COUNT_BITS];
 
 typedef struct fp_reasm_seg fp_reasm_seg;
+typedef struct fp_reasm_block fp_reasm_block;
 
 typedef struct {
     uint64_t offset, length; /* offset into the direction's stored data */
@@ -85,8 +86,9 @@ typedef struct {
     fp_reasm_seg *tail;
     uint64_t buffered;
     uint32_t nsegs;
-    /* store mode */
-    uint8_t *data;
+    /* store mode: blocks appended as the data grows, never moved (a growing contiguous
+       buffer copied everything again at each reallocation); joined once when handed out */
+    fp_reasm_block *blocks, *last;
     uint64_t len, cap;
     fp_reasm_gap *gap_list;
     uint32_t ngaps, gaps_cap;
@@ -108,6 +110,10 @@ void fp_reasm_segment(fp_reasm_shared *sh, fp_reasm *r, int dir, uint32_t seq, u
                       uint8_t flags, const uint8_t *payload, uint32_t len);
 /* End of the connection: report what is still buffered, with its gaps. */
 void fp_reasm_finish(fp_reasm_shared *sh, fp_reasm *r);
+/* Copy a direction's stored bytes (d->len of them) to `dst`. */
+void fp_reasm_copy_stored(const fp_reasm_dir *d, uint8_t *dst);
+/* What a direction's stored bytes and gap list hold in the allocator (fp_alloc_size). */
+size_t fp_reasm_stored_size(const fp_reasm_dir *d);
 /* Free buffers (stored data included) and release their accounting. */
 void fp_reasm_release(fp_reasm_shared *sh, fp_reasm *r);
 
