@@ -41,9 +41,10 @@ def chunks(monkeypatch):
 
 
 def walk_bound(chunk: int, window: int) -> int:
-    """The split walk's state at most: `window` chunks' entries (32 bytes a record, a record
-    16 bytes at least) and 8 bytes per chunk bound kept (parallel._split_reserve)."""
-    return window * (chunk // 16 + 1) * 32 + (2 * window + 2) * 8
+    """The split walk's state at most: `window` chunks' records (a time, room for two 32-byte
+    entries, a time reversal: 76 bytes; a record 16 bytes at least) and 8 bytes per chunk bound
+    kept. Written out rather than taken from parallel._split_reserve, which it checks."""
+    return window * (chunk // 16 + 1) * (8 + 2 * 32 + 4) + (2 * window + 2) * 8
 
 
 def walked(source, n: int = 2, **kw) -> dict:
