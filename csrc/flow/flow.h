@@ -308,6 +308,10 @@ void fp_flow_table_tick_position(fp_flow_table *t, uint64_t position);
 /* Dissect-level entry point: one record. */
 void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
                        int64_t ts_ns, uint32_t wirelen);
+/* A packet fp_flow_key_pass gave to this shard's table: fp_flow_table_add without hashing
+ * its shard again. */
+void fp_flow_table_add_own(fp_flow_table *t, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
+                           uint32_t wirelen);
 /* Move "now" forward without a packet (a quiet live capture): expires idle flows. */
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns);
 /* Another shard's packet, found by the key pass (fp_flow_key_pass) without dissecting it:

@@ -605,7 +605,10 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
         }
         /* as tshark -Y with its reassembly: the datagram decides, not its first fragment */
         if (FP_READER_FILTERS_AFTER_DEFRAG(from) && !fp_reader_match_reassembled(from, rec, data, len, dp)) continue;
-        fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
+        if (shard >= 0) /* the key pass's: this shard's (the others' were skipped above) */
+            fp_flow_table_add_own(fl->table, data, dp, rec->ts_ns, wirelen);
+        else
+            fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
         if (pump_should_stop(fl, until_output)) break;
     }
     return PUMP_MORE;
