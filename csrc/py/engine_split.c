@@ -11,8 +11,8 @@
  * the declined one of every chunk in file order, dissecting those records; the records
  * between two of them are other shards' and move its table's clock and counters as one run
  * (their count, bytes and times), so each table sees the single table's packet numbers,
- * times and expiry decisions, and no shard reads an entry per packet it does not dissect,
- * nor a line another core wrote for a shard other than itself. A chunk's
+ * times and expiry decisions; of what another core wrote, a shard reads the entries of its
+ * own records and the times (8 bytes a record), not an entry per record. A chunk's
  * entries are dropped once every shard has read them; at most `window` chunks are held, so
  * a slow shard stops the others from walking further ahead instead of letting entries grow.
  * The chunks' bounds are kept from the slowest shard's chunk on, so the walk's state does
