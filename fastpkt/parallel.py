@@ -150,11 +150,15 @@ def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
 #: reads the whole file, as several files, compressed inputs and filters are read.
 SPLIT_WALK = True
 #: The split walk cuts a file into chunks of about this many bytes and holds the entries of
-#: at most SPLIT_WINDOW of them (or 4 per worker): 32 bytes per record, at worst (16-byte
-#: records) 2 bytes per byte of file, so at most SPLIT_WINDOW x SPLIT_CHUNK_BYTES x 2 bytes,
-#: taken from max_memory (the chunks shrink to keep it within a sixteenth of it).
+#: at most SPLIT_WINDOW of them (or 4 per worker): a record's time (8 bytes) and its entry in
+#: one shard's list (32 bytes; the lists' room at most twice the records), 12 bytes more for a
+#: time reversal, so at worst (16-byte records) 76 bytes per 16 bytes of file, at most
+#: SPLIT_WINDOW x SPLIT_CHUNK_BYTES x 4.75 bytes, taken from max_memory (the chunks shrink to
+#: keep it within a sixteenth of it).
 SPLIT_CHUNK_BYTES = 512 << 10
 SPLIT_WINDOW = 32
+#: A record's bytes in the split walk at most: its time, room for two entries, a reversal.
+SPLIT_RECORD_BYTES = 8 + 2 * 32 + 4
 #: Smallest chunk worth a split walk: below it the shards read the whole file each.
 SPLIT_MIN_CHUNK = 16 << 10
 
@@ -162,15 +166,15 @@ SPLIT_MIN_CHUNK = 16 << 10
 def _split_plan(n: int, max_memory: int) -> tuple[int, int] | None:
     """(chunk bytes, window) of a split walk whose entries stay within max_memory / 16."""
     window = max(SPLIT_WINDOW, 4 * n)
-    chunk = min(SPLIT_CHUNK_BYTES, max_memory // (16 * 2 * window))
+    chunk = min(SPLIT_CHUNK_BYTES, max_memory // (SPLIT_RECORD_BYTES * window))
     return (chunk, window) if chunk >= min(SPLIT_MIN_CHUNK, SPLIT_CHUNK_BYTES) else None
 
 
 def _split_reserve(chunk: int, window: int) -> int:
-    """What a split walk takes from max_memory: its entries (2 bytes per byte of the window's
-    chunks at worst) and the bounds of the chunks from the slowest shard's on (8 bytes each:
-    the window's, those being walked, the first not ready)."""
-    return chunk * window * 2 + (2 * window + 2) * 8
+    """What a split walk takes from max_memory: its entries (SPLIT_RECORD_BYTES per record of
+    at least 16 bytes in the window's chunks) and the bounds of the chunks from the slowest
+    shard's on (8 bytes each: the window's, those being walked, the first not ready)."""
+    return window * (chunk // 16 + 1) * SPLIT_RECORD_BYTES + (2 * window + 2) * 8
 
 
 def run(engine: Callable[..., Any], open_readers: Callable[[], list[Reader]], n: int,

@@ -1,6 +1,7 @@
 """The split walk of workers=N (fastpkt.parallel, csrc/py/engine_split.c): one mapped capture
 is cut into record-aligned chunks, each walked and keyed once by the shard that needs it
-first, and every shard reads every chunk's entries in file order. The results must be one
+first, and every shard reads its own records and the declined ones in file order, the other
+shards' records between them as runs that move its clock and counters. The results must be one
 engine's (test_parallel.check_all: rows, order, flow ids, counters, Streams with their bytes
 and gaps, ClientHellos, HTTP, DNS; one engine is checked against tshark and Zeek elsewhere)
 with chunk boundaries everywhere: a chunk per record, or a few hundred bytes, so they fall
@@ -41,9 +42,10 @@ def chunks(monkeypatch):
 
 
 def walk_bound(chunk: int, window: int) -> int:
-    """The split walk's state at most: `window` chunks' entries (32 bytes a record, a record
-    16 bytes at least) and 8 bytes per chunk bound kept (parallel._split_reserve)."""
-    return window * (chunk // 16 + 1) * 32 + (2 * window + 2) * 8
+    """The split walk's state at most: `window` chunks' records (a time, room for two 32-byte
+    entries, a time reversal: 76 bytes; a record 16 bytes at least) and 8 bytes per chunk bound
+    kept. Written out rather than taken from parallel._split_reserve, which it checks."""
+    return window * (chunk // 16 + 1) * (8 + 2 * 32 + 4) + (2 * window + 2) * 8
 
 
 def walked(source, n: int = 2, **kw) -> dict:
@@ -96,7 +98,7 @@ def test_generated_capture_in_small_chunks(generated, chunks, monkeypatch):  # n
 
 
 def test_memory_of_the_entries_is_bounded(generated, chunks):  # noqa: F811
-    """At most `window` chunks' entries (32 bytes a record) are held, whatever the file's size;
+    """At most `window` chunks' entries (parallel.SPLIT_RECORD_BYTES a record) are held, whatever the file's size;
     with max_memory too small to hold them the workers read the file whole each."""
     chunks(4096, window=2)  # window: max(2, 4 x workers) = 8 chunks of ~4 KiB
     st = walked(str(generated), 2)
@@ -198,6 +200,54 @@ def test_hellos_and_streams_with_a_chunk_per_record(tmp_path, chunks):
     assert SPLIT_KEY in walked(str(path), 3)
     hellos = list(fp.client_hellos(str(path), workers=3))
     assert sorted(h.sni for h in hellos) == sorted("c%d.interleaved.example" % i for i in range(12))
+    check_all(str(path), workers=(2, 3, 5))
+
+
+def timed_pcap(packets: list[tuple[float, bytes]]) -> bytes:
+    """A microsecond pcap of (seconds, frame) records, in the order given."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for t, f in packets:
+        us = round(t * 1e6)
+        out.append(struct.pack("<IIII", us // 1000000, us % 1000000, len(f), len(f)) + f)
+    return b"".join(out)
+
+
+def deadline_runs(reversal: bool) -> list[tuple[float, bytes]]:
+    """Flows 1-7 send once, 1 ms apart; then flow 0 alone sends a long run that passes each
+    one's idle deadline (120 s) a microsecond before it and exactly at it, so every shard that
+    owns some of them but not flow 0 reaches their expiry inside a run of flow 0's packets
+    (and, in chunks of a few records, inside runs cut by chunk boundaries). `reversal`: the
+    run also steps a microsecond back in time, well before the deadlines (so short that no
+    expiry walk's cut falls inside it: a sharded table would call that a risk, and the run
+    would fall back to one engine)."""
+    pkts = [(1.0, indexed_udp_frame(0, 8))]
+    pkts += [(1.0 + i / 1000, indexed_udp_frame(i, 8)) for i in range(1, 8)]
+    times = [2.0 + k * 0.25 for k in range(470)]  # up to 119.25 s
+    if reversal:
+        times[190:190] = [49.5, 49.5 - 1e-6]  # then 49.5 again: earlier than the clock once
+    for i in range(1, 8):
+        times += [121.0 + i / 1000 - 1e-6, 121.0 + i / 1000]
+    times += [121.5 + k * 0.25 for k in range(40)]
+    pkts += [(t, indexed_udp_frame(0, 8)) for t in times]
+    pkts += [(135.0 + i, indexed_udp_frame(i, 8)) for i in range(1, 8)]  # their new flows
+    return pkts
+
+
+@pytest.mark.parametrize("reversal", [False, True], ids=["in_order", "reversal"])
+@pytest.mark.parametrize("chunk", [1, 200, 4096])
+def test_expiry_at_a_deadline_inside_a_run_of_other_shards_packets(tmp_path, chunks, reversal, chunk):
+    """A shard skips the other shards' packets as runs, in O(1) only when none of them can
+    expire a flow or reverse time: an idle deadline reached exactly inside a run, runs across
+    chunk boundaries (a chunk per record, a few records, the whole file in two) and a time
+    reversal inside a run give one engine's flows, order, end times and counters."""
+    path = tmp_path / "deadlines.pcap"
+    path.write_bytes(timed_pcap(deadline_runs(reversal)))
+    chunks(chunk)
+    st = walked(str(path), 2)
+    assert SPLIT_KEY in st and st["key_pass_skips"] > 0
+    assert st["time_reversals"] == int(reversal) and "fallback" not in st
+    one = fp.flows(str(path), workers=1).to_pandas()
+    assert (one["expiration"] == "idle").sum() == 7  # flows 1-7, at their deadlines
     check_all(str(path), workers=(2, 3, 5))
 
 

@@ -308,11 +308,19 @@ void fp_flow_table_tick_position(fp_flow_table *t, uint64_t position);
 /* Dissect-level entry point: one record. */
 void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
                        int64_t ts_ns, uint32_t wirelen);
+/* A packet fp_flow_key_pass gave to this shard's table: fp_flow_table_add without hashing
+ * its shard again. */
+void fp_flow_table_add_own(fp_flow_table *t, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
+                           uint32_t wirelen);
 /* Move "now" forward without a packet (a quiet live capture): expires idle flows. */
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns);
 /* Another shard's packet, found by the key pass (fp_flow_key_pass) without dissecting it:
  * what fp_flow_table_add would do with it in this table: counters, clock and expiry. */
 void fp_flow_table_skip(fp_flow_table *t, int64_t ts_ns, uint32_t wirelen);
+/* n other shards' packets in a row, their times ts[0..n) (`in_order`: never earlier than
+ * the one before), `bytes` on the wire in all: n calls of fp_flow_table_skip, in O(1) unless
+ * one of them is earlier than the clock or reaches an expiry deadline. */
+void fp_flow_table_skip_run(fp_flow_table *t, const int64_t *ts, uint32_t n, uint64_t bytes, int in_order);
 /* Emit every flow still in the table (expiration 'end', or fin/rst when closing). */
 void fp_flow_table_flush(fp_flow_table *t);
 /* The same for at most `max` flows (oldest first); returns the flows left. */

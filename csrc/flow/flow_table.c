@@ -632,6 +632,22 @@ static void count_anomalous(fp_flow_table *t, int anomalous, int kept)
 
 void fp_flow_table_skip(fp_flow_table *t, int64_t ts_ns, uint32_t wirelen) { table_account(t, ts_ns, wirelen); }
 
+void fp_flow_table_skip_run(fp_flow_table *t, const int64_t *ts, uint32_t n, uint64_t bytes, int in_order)
+{
+    if (n == 0) return;
+    /* Each packet would only count and move the clock: none reaches a deadline (expire_due
+     * returns before the due time), none is earlier than the clock, nothing ticks. */
+    if (in_order && t->has_now && t->tick == NULL && ts[0] >= t->now && ts[n - 1] < t->due_ns) {
+        t->stats.packets += n;
+        t->stats.bytes += bytes;
+        t->pkt = t->order.pkt = t->stats.packets - 1;
+        if (ts[n - 1] > t->now) t->now = ts[n - 1];
+        return;
+    }
+    t->stats.bytes += bytes; /* first: nothing the clock does reads it */
+    for (uint32_t k = 0; k < n; k++) table_account(t, ts[k], 0);
+}
+
 /* A keyed packet of this table's flows: find or start its flow and account it. */
 static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orphan)
 {
@@ -676,8 +692,10 @@ static void table_take(fp_flow_table *t, fp_flow_packet *p, uint64_t h, int orph
     update_memory(t);
 }
 
-void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d,
-                       int64_t ts_ns, uint32_t wirelen)
+/* `own`: the key pass gave the packet to this table (fp_flow_key_pass keys only packets whose
+ * dissection gives the key it hashed: fuzz_flow checks it), so its shard is not hashed again. */
+static void table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
+                      uint32_t wirelen, int own)
 {
     fp_flow_packet p;
     table_account(t, ts_ns, wirelen);
@@ -693,9 +711,20 @@ void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissectio
     }
     int orphan = d->is_fragment ? attribute_fragment(t, &p, data, d) : 0;
     uint64_t h = fp_flow_key_hash(&p.key);
-    if (t->cfg.shards > 1 && fp_flow_shard(&p.key, t->cfg.shards) != t->cfg.shard) return; /* another's */
+    if (!own && t->cfg.shards > 1 && fp_flow_shard(&p.key, t->cfg.shards) != t->cfg.shard) return; /* another's */
     count_anomalous(t, d->anomalies != 0, 1);
     table_take(t, &p, h, orphan);
+}
+
+void fp_flow_table_add(fp_flow_table *t, const uint8_t *data, const fp_dissection *d, int64_t ts_ns, uint32_t wirelen)
+{
+    table_add(t, data, d, ts_ns, wirelen, 0);
+}
+
+void fp_flow_table_add_own(fp_flow_table *t, const uint8_t *data, const fp_dissection *d, int64_t ts_ns,
+                           uint32_t wirelen)
+{
+    table_add(t, data, d, ts_ns, wirelen, 1);
 }
 
 void fp_flow_table_advance(fp_flow_table *t, int64_t now_ns)

@@ -528,7 +528,8 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
         const fp_dissection *dp = NULL;
         int shard = -2; /* not keyed yet */
         if (fl->split) { /* the walk keyed it already; its one Reader has no filter */
-            int src = fp_split_next(fl->split, fl->shard, &fl->pending[0], &shard, err,
+            fp_split_run run;
+            int src = fp_split_next(fl->split, fl->shard, &fl->pending[0], &shard, &run, err,
                                     fl->live == NULL || fl->split_waited);
             fl->split_waited = 0;
             if (src == 2) {
@@ -540,6 +541,15 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
                 *pull_rc = FP_PULL_SOURCE_ERROR;
                 *which = 0;
                 return src == 0 ? PUMP_END : PUMP_ERROR;
+            }
+            if (run.n) { /* the other shards' packets before it: clock and counters only */
+                fp_flow_table_skip_run(fl->table, run.ts, run.n, run.bytes, run.in_order);
+                fl->key_skips += run.n;
+                n += run.n - (src == 3); /* a batch is `budget` packets, as for the other inputs */
+            }
+            if (src == 3) {
+                if (pump_should_stop(fl, until_output)) break;
+                continue;
             }
             rec = &fl->pending[0];
             from = (fp_reader_obj *)PyTuple_GET_ITEM(fl->readers, 0);
@@ -595,7 +605,10 @@ static int pump(fp_flows_obj *fl, size_t budget, size_t until_output, int *pull_
         }
         /* as tshark -Y with its reassembly: the datagram decides, not its first fragment */
         if (FP_READER_FILTERS_AFTER_DEFRAG(from) && !fp_reader_match_reassembled(from, rec, data, len, dp)) continue;
-        fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
+        if (shard >= 0) /* the key pass's: this shard's (the others' were skipped above) */
+            fp_flow_table_add_own(fl->table, data, dp, rec->ts_ns, wirelen);
+        else
+            fp_flow_table_add(fl->table, data, dp, rec->ts_ns, wirelen);
         if (pump_should_stop(fl, until_output)) break;
     }
     return PUMP_MORE;

@@ -64,16 +64,26 @@ PyObject *fp_flow_columns(fp_state *st, const fp_flow *flows, size_t count);
  * fp_split_new: n shards' unread sources of one file (shared into one mapping here), cut into
  * chunks of about chunk_bytes, at most `window` chunks' entries held; NULL when the file
  * cannot be split so (the shards then read it whole each). fp_split_next (shard i's thread,
- * GIL released): 1 with the next record of the file and the key pass's shard for it (-1
- * declined), 0 at the end, -1 with *err when the walk was abandoned; with `wait` 0, 2 when
- * it would first wait for another shard (call again to wait). fp_split_leave (any
+ * GIL released): 1 with the next record shard i dissects (*shard: i, or -1 when the key pass
+ * declined it) and in *run the other shards' records between it and the one before, 3 with
+ * only such a run (a chunk's last records), 0 at the end, -1 with *err when the walk was
+ * abandoned; with `wait` 0, 2 when it would first wait for another shard (call again to
+ * wait). fp_split_leave (any
  * thread): shard i reads no more; before the end that abandons the walk. fp_split_abandoned:
  * why a chunk abandoned it (not a shard leaving early), or NULL; the peak bytes of its entries and
  * chunk bounds in *memory_peak. fp_split_unref: once per shard. */
 typedef struct fp_split fp_split;
+/* Records of other shards in a row (for fp_flow_table_skip_run): n of them, their times,
+ * `bytes` on the wire, `in_order` when none is earlier than the one before. */
+typedef struct {
+    const int64_t *ts;
+    uint64_t bytes;
+    uint32_t n;
+    int in_order;
+} fp_split_run;
 fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
                        fp_on_error policy);
-int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err, int wait);
+int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_split_run *run, fp_error *err, int wait);
 void fp_split_leave(fp_split *w, uint32_t i);
 const char *fp_split_abandoned(fp_split *w, size_t *memory_peak);
 int fp_split_is_abandoned(fp_split *w); /* for any reason */

@@ -4,11 +4,15 @@
  *
  * The file is cut into record-aligned chunks (fp_source_split). A shard that needs a chunk
  * nobody has walked yet claims the next unclaimed chunk, walks it with its own source (all
- * the shards' sources read one shared mapping) and writes one entry per record: where its
- * bytes are, its time, lengths, link type and the shard the key pass gives it (-1: every
- * shard dissects it). Every shard then reads every chunk's entries in file order: its own
- * packets and the declined ones are dissected, another shard's move its table's clock and
- * counters, so each table sees the single table's packet numbers and times. A chunk's
+ * the shards' sources read one shared mapping), writes every record's time to one array and
+ * an entry (where its bytes are, lengths, link type, its place among the chunk's records and
+ * the wire bytes before it) to the list of the shard the key pass gives it, or to the list
+ * every shard reads when the key pass declines it. Every shard then reads its own list and
+ * the declined one of every chunk in file order, dissecting those records; the records
+ * between two of them are other shards' and move its table's clock and counters as one run
+ * (their count, bytes and times), so each table sees the single table's packet numbers,
+ * times and expiry decisions; of what another core wrote, a shard reads the entries of its
+ * own records and the times (8 bytes a record), not an entry per record. A chunk's
  * entries are dropped once every shard has read them; at most `window` chunks are held, so
  * a slow shard stops the others from walking further ahead instead of letting entries grow.
  * The chunks' bounds are kept from the slowest shard's chunk on, so the walk's state does
@@ -50,28 +54,43 @@ enum { SLOT_FREE = 0, SLOT_WALKING, SLOT_READY };
  * record when it will dissect it: the walk touched them up to a window earlier. */
 #define PREFETCH_ENTRIES 8
 
+/* A record one shard dissects (its own), or every shard (the key pass declined it). */
 typedef struct {
     const uint8_t *data;
-    int64_t ts_ns;
-    uint32_t caplen, wirelen, linktype;
+    uint64_t bytes;          /* the wire bytes of the chunk's records before it */
+    uint32_t idx;            /* its place among the chunk's records: its time is times[idx] */
+    uint32_t caplen, wirelen;
+    uint16_t linktype;
     uint8_t fcs_len;
-    int16_t shard;           /* the key pass's shard, -1 when it declined the record */
 } split_entry;
+
+typedef struct {
+    split_entry *e;
+    size_t n, cap;           /* cap kept across chunks */
+} split_list;
 
 typedef struct {
     uint64_t chunk;
     uint64_t end;            /* where its walk ended (past the guess when it absorbed chunks) */
     int state;
     uint32_t readers_left;   /* shards that have yet to read a ready chunk */
-    split_entry *e;
-    size_t n, cap;           /* entries (n set once walked); cap kept across chunks */
+    split_list *lists;       /* lists[s]: shard s's records; lists[n]: the declined ones */
+    int64_t *times;          /* every record's time, in file order */
+    uint32_t *revs;          /* the records earlier than the one before them (time reversals) */
+    size_t records, times_cap, nrevs, revs_cap; /* records and nrevs set once walked */
+    uint64_t bytes;          /* the wire bytes of all its records */
 } __attribute__((aligned(LINE))) split_slot;
 
 typedef struct {
     uint64_t chunk;          /* the chunk being read (nchunks: done) */
-    split_slot *slot;        /* its entries, once ready */
-    const split_entry *e;    /* ... copied from it, so a record's read touches this line only */
-    size_t n, k;             /* ... their count, the next entry */
+    split_slot *slot;        /* its lists, once ready */
+    const split_entry *own, *all; /* ... copied from it, so a record's read touches these lines */
+    size_t n_own, k_own, n_all, k_all; /* their counts, the next entry of each */
+    const int64_t *times;
+    const uint32_t *revs;
+    size_t nrevs, krev;      /* the reversals, the first not before the run being read */
+    uint64_t g, records;     /* the chunk's first record not yet accounted, its records */
+    uint64_t g_bytes, bytes; /* the wire bytes of the records before g, of all of them */
 } __attribute__((aligned(LINE))) split_shard;
 
 struct fp_split {
@@ -119,6 +138,21 @@ static void note_peak(fp_split *w)
 {
     size_t m = __atomic_load_n(&w->memory, __ATOMIC_RELAXED);
     if (m > w->memory_peak) w->memory_peak = m;
+}
+
+/* Give back a slot's lists and times (unread: every shard read it, or left). */
+static void free_entries(fp_split *w, split_slot *b)
+{
+    for (uint32_t j = 0; j <= w->n; j++) {
+        free(b->lists[j].e);
+        b->lists[j].e = NULL;
+        b->lists[j].n = b->lists[j].cap = 0;
+    }
+    free(b->times);
+    free(b->revs);
+    b->times = NULL;
+    b->revs = NULL;
+    b->records = b->times_cap = b->nrevs = b->revs_cap = 0;
 }
 
 static int is_absorbed(const fp_split *w, uint64_t c)
@@ -188,10 +222,14 @@ fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, 
     w->src = malloc(n * sizeof *w->src);
     w->slots = aligned_alloc(LINE, window * sizeof *w->slots);
     w->at = aligned_alloc(LINE, n * sizeof *w->at);
+    int lists = w->slots != NULL;
     if (w->slots) memset(w->slots, 0, window * sizeof *w->slots);
+    for (uint32_t i = 0; lists && i < window; i++)
+        lists = (w->slots[i].lists = calloc(n + 1, sizeof *w->slots[i].lists)) != NULL;
     if (w->at) memset(w->at, 0, n * sizeof *w->at);
     w->walk = calloc(n, sizeof *w->walk);
-    if (!w->bounds || !w->src || !w->slots || !w->at || !w->walk || pthread_mutex_init(&w->mu, NULL) != 0) {
+    if (!w->bounds || !w->src || !lists || !w->at || !w->walk || pthread_mutex_init(&w->mu, NULL) != 0) {
+        for (uint32_t i = 0; w->slots && i < window; i++) free(w->slots[i].lists);
         free(w->walk);
         free(w->bounds);
         free(w->src);
@@ -233,7 +271,10 @@ fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, 
 void fp_split_unref(fp_split *w)
 {
     if (w == NULL || --w->refs > 0) return;
-    for (uint32_t i = 0; i < w->window; i++) free(w->slots[i].e);
+    for (uint32_t i = 0; i < w->window; i++) {
+        free_entries(w, &w->slots[i]);
+        free(w->slots[i].lists);
+    }
     for (uint32_t i = 0; i < w->n; i++)
         if (w->walk[i]) fp_source_close(w->walk[i]);
     free(w->walk);
@@ -247,9 +288,53 @@ void fp_split_unref(fp_split *w)
     free(w);
 }
 
-/* Append the records of [start, end) read by source s to b's entries (no lock held): 0; 1
- * when the last one ended past `end` (the chunk after it started on a wrong guess); -1 with
- * why in *why (an error, a cut record, an interface or section declared: one engine, or the
+/* *p with room for one more item of `size` bytes than *cap (counted in w->memory), at most
+ * `most` unless it holds that many already; NULL out of memory (*p unchanged). */
+static void *grow(fp_split *w, void *p, size_t *cap, size_t size, size_t most)
+{
+    size_t c = *cap ? *cap * 2 : 64;
+    if (c > most) c = most > *cap ? most : *cap + 1;
+    void *q = realloc(p, c * size);
+    if (q == NULL) return NULL;
+    __atomic_add_fetch(&w->memory, (c - *cap) * size, __ATOMIC_RELAXED);
+    *cap = c;
+    return q;
+}
+
+/* Room for one more entry in list j of b. A record is in one list, and a full list doubles,
+ * so the lists' capacities stay within twice the chunk's records (2 x `most`) but for those
+ * kept from earlier chunks, whose shards' shares differ: passing that bound first trims the
+ * other lists to what they hold. 0, -1 out of memory. */
+static int list_room(fp_split *w, split_slot *b, uint32_t j, size_t most)
+{
+    split_list *l = &b->lists[j];
+    size_t others = 0, limit = 2 * most;
+    for (uint32_t k = 0; k <= w->n; k++) others += k == j ? 0 : b->lists[k].cap;
+    if (others + (l->cap ? 2 * l->cap : 64) > limit) {
+        others = 0;
+        for (uint32_t k = 0; k <= w->n; k++) {
+            split_list *o = &b->lists[k];
+            if (k == j || o->cap == o->n) {
+                others += k == j ? 0 : o->cap;
+                continue;
+            }
+            split_entry *e = o->n ? realloc(o->e, o->n * sizeof *e) : (free(o->e), NULL);
+            if (o->n && e == NULL) return -1;
+            __atomic_sub_fetch(&w->memory, (o->cap - o->n) * sizeof *e, __ATOMIC_RELAXED);
+            o->e = e;
+            o->cap = o->n;
+            others += o->n;
+        }
+    }
+    split_entry *e = grow(w, l->e, &l->cap, sizeof *e, limit > others + l->n ? limit - others : l->n + 1);
+    if (e == NULL) return -1;
+    l->e = e;
+    return 0;
+}
+
+/* Append the records of [start, end) read by source s to b (no lock held): 0; 1 when the
+ * last one ended past `end` (the chunk after it started on a wrong guess); -1 with why in
+ * *why (an error, a cut record, an interface or section declared: one engine, or the
  * workers reading the whole file each, take it from there). `first`: where b's chunk began,
  * for the bound on its entries. */
 static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, uint64_t start, uint64_t end,
@@ -259,50 +344,85 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
         *why = "a chunk could not be set";
         return -1;
     }
-    size_t n = b->n; /* kept here until the walk ends: no shard reads b until it is ready */
+    /* kept here until the walk ends: no shard reads b until it is ready */
+    size_t n = b->records, most = (size_t)((end - first) / 16 + 1); /* a record takes 16 bytes at least */
+    uint64_t bytes = b->bytes;
     const int flags = w->flags; /* w's lines change with its lock and condition at every chunk */
     const uint32_t shards = w->n;
+    int rc = 0;
     for (;;) {
         fp_record rec;
         fp_error err;
-        int rc = fp_source_next(s, &rec, &err);
-        if (rc == 0) break;
-        if (rc != 1) {
+        int got = fp_source_next(s, &rec, &err);
+        if (got == 0) break;
+        if (got != 1) {
             snprintf(msg, len, "%s", err.message);
             *why = msg;
-            b->n = n;
-            return -1;
+            rc = -1;
+            break;
         }
-        if (n == b->cap) { /* a record takes 16 bytes at least: the entries stay within 2x the bytes */
-            size_t most = (size_t)((end - first) / 16 + 1);
-            size_t cap = b->cap ? b->cap * 2 : 256;
-            if (cap > most) cap = most > n ? most : n + 1;
-            split_entry *e = realloc(b->e, cap * sizeof *e);
-            if (e == NULL) {
+        if (rec.linktype > UINT16_MAX || n >= UINT32_MAX) {
+            *why = "a link type past 16 bits or a chunk of 4G records";
+            rc = -1;
+            break;
+        }
+        if (n == b->times_cap) {
+            int64_t *t = grow(w, b->times, &b->times_cap, sizeof *t, most);
+            if (t == NULL) {
                 *why = "out of memory for the chunk's entries";
-                b->n = n;
-                return -1;
+                rc = -1;
+                break;
             }
-            b->e = e;
-            __atomic_add_fetch(&w->memory, (cap - b->cap) * sizeof *e, __ATOMIC_RELAXED);
-            b->cap = cap;
+            b->times = t;
         }
-        split_entry *e = &b->e[n++];
+        int shard = fp_flow_key_pass(rec.data, rec.caplen, rec.linktype, flags | FP_DISSECT_FCS(rec.fcs_len), shards);
+        uint32_t j = shard < 0 ? shards : (uint32_t)shard;
+        split_list *l = &b->lists[j];
+        if (l->n == l->cap && list_room(w, b, j, most) < 0) {
+            *why = "out of memory for the chunk's entries";
+            rc = -1;
+            break;
+        }
+        if (n && rec.ts_ns < b->times[n - 1]) { /* runs across it are walked packet by packet */
+            if (b->nrevs == b->revs_cap) {
+                uint32_t *r = grow(w, b->revs, &b->revs_cap, sizeof *r, most);
+                if (r == NULL) {
+                    *why = "out of memory for the chunk's entries";
+                    rc = -1;
+                    break;
+                }
+                b->revs = r;
+            }
+            b->revs[b->nrevs++] = (uint32_t)n;
+        }
+        b->times[n] = rec.ts_ns;
+        split_entry *e = &l->e[l->n++];
         e->data = rec.data;
-        e->ts_ns = rec.ts_ns;
+        e->bytes = bytes;
+        e->idx = (uint32_t)n;
         e->caplen = rec.caplen;
         e->wirelen = rec.wirelen;
-        e->linktype = rec.linktype;
+        e->linktype = (uint16_t)rec.linktype;
         e->fcs_len = rec.fcs_len;
-        e->shard = (int16_t)fp_flow_key_pass(rec.data, rec.caplen, rec.linktype,
-                                             flags | FP_DISSECT_FCS(rec.fcs_len), shards);
+        bytes += rec.wirelen;
+        n++;
     }
-    b->n = n;
+    b->records = n;
+    b->bytes = bytes;
+    if (rc < 0) return -1;
     if (!fp_source_range_clean(s)) {
         *why = "a chunk declared an interface or section, or ended in an error";
         return -1;
     }
     return fp_source_position(s) != end && end < fp_source_size(s);
+}
+
+/* Empty b's lists for a walk (their room is kept). */
+static void reset_slot(fp_split *w, split_slot *b)
+{
+    for (uint32_t j = 0; j <= w->n; j++) b->lists[j].n = 0;
+    b->records = b->nrevs = 0;
+    b->bytes = 0;
 }
 
 /* Walk chunk c into b with shard i's source, then (w->mu held again) make it ready in file
@@ -318,7 +438,7 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
     int absorbed = is_absorbed(w, c), rc = 0;
     uint64_t start = find_bound(w, c), end = find_bound(w, c + 1);
     pthread_mutex_unlock(&w->mu);
-    b->n = 0;
+    reset_slot(w, b);
     fp_source *s = w->walk[i];
     if (s == NULL) { /* the first walk, or the one after a wrong guess */
         fp_error err;
@@ -338,7 +458,7 @@ static void walk_chunk(fp_split *w, uint32_t i, uint64_t c, split_slot *b)
     pthread_mutex_lock(&w->mu);
     while (!w->abandoned && w->ready_upto != c) pthread_cond_wait(&w->cv, &w->mu);
     if (is_absorbed(w, c)) { /* the chunk before it walked these bytes from a true record */
-        b->n = 0;
+        reset_slot(w, b);
         rc = 0;
         if (!absorbed && s) { /* its walk from the wrong guess left the walker anywhere */
             fp_source_close(s);
@@ -381,9 +501,18 @@ static int acquire(fp_split *w, uint32_t i, split_shard *p, int wait)
         split_slot *sl = &w->slots[p->chunk % w->window];
         if (sl->state == SLOT_READY && sl->chunk == p->chunk) {
             p->slot = sl;
-            p->e = sl->e;
-            p->n = sl->n;
-            p->k = 0;
+            p->own = sl->lists[i].e;
+            p->n_own = sl->lists[i].n;
+            p->all = sl->lists[w->n].e;
+            p->n_all = sl->lists[w->n].n;
+            p->k_own = p->k_all = 0;
+            p->times = sl->times;
+            p->revs = sl->revs;
+            p->nrevs = sl->nrevs;
+            p->krev = 0;
+            p->g = p->g_bytes = 0;
+            p->records = sl->records;
+            p->bytes = sl->bytes;
             return 0;
         }
         split_slot *b = &w->slots[w->next_walk % w->window];
@@ -399,28 +528,49 @@ static int acquire(fp_split *w, uint32_t i, split_shard *p, int wait)
     }
 }
 
-int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error *err, int wait)
+/* Whether the records [p->g, end) are in time order: no reversal after the first. */
+static int run_in_order(split_shard *p, uint64_t end)
+{
+    while (p->krev < p->nrevs && p->revs[p->krev] <= p->g) p->krev++;
+    return p->krev == p->nrevs || p->revs[p->krev] >= end;
+}
+
+int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_split_run *run, fp_error *err, int wait)
 {
     split_shard *p = &w->at[i];
     for (;;) {
-        if (p->k < p->n) {
-            if (p->k + PREFETCH_ENTRIES < p->n) { /* a record this shard will dissect soon */
-                const split_entry *a = &p->e[p->k + PREFETCH_ENTRIES];
-                if (a->shard < 0 || (uint32_t)a->shard == i) {
-                    __builtin_prefetch(a->data);
-                    __builtin_prefetch(a->data + 64);
-                }
+        if (p->g < p->records) { /* its next record (own or declined, the earlier), or the chunk's end */
+            const split_entry *x = p->k_own < p->n_own ? &p->own[p->k_own] : NULL;
+            int declined = p->k_all < p->n_all && (x == NULL || p->all[p->k_all].idx < x->idx);
+            if (declined) x = &p->all[p->k_all];
+            uint64_t at = x ? x->idx : p->records, bytes = x ? x->bytes : p->bytes;
+            run->ts = p->times + p->g;
+            run->n = (uint32_t)(at - p->g);
+            run->bytes = bytes - p->g_bytes;
+            run->in_order = run->n < 2 || run_in_order(p, at);
+            if (x == NULL) {
+                p->g = at;
+                p->g_bytes = bytes;
+                return 3;
             }
-            const split_entry *e = &p->e[p->k++];
+            if (declined) {
+                p->k_all++;
+            } else if (++p->k_own + PREFETCH_ENTRIES < p->n_own) { /* walked up to a window earlier */
+                const uint8_t *a = p->own[p->k_own + PREFETCH_ENTRIES].data;
+                __builtin_prefetch(a);
+                __builtin_prefetch(a + 64);
+            }
             memset(rec, 0, sizeof *rec);
-            rec->data = e->data;
-            rec->ts_ns = e->ts_ns;
+            rec->data = x->data;
+            rec->ts_ns = p->times[at];
             rec->has_ts = 1;
-            rec->caplen = e->caplen;
-            rec->wirelen = e->wirelen;
-            rec->linktype = e->linktype;
-            rec->fcs_len = e->fcs_len;
-            *shard = e->shard;
+            rec->caplen = x->caplen;
+            rec->wirelen = x->wirelen;
+            rec->linktype = x->linktype;
+            rec->fcs_len = x->fcs_len;
+            *shard = declined ? -1 : (int)i;
+            p->g = at + 1;
+            p->g_bytes = bytes + x->wirelen;
             return 1;
         }
         pthread_mutex_lock(&w->mu);
@@ -437,7 +587,7 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_error 
                 pthread_cond_broadcast(&w->cv);
             }
             p->slot = NULL;
-            p->n = p->k = 0;
+            p->g = p->records = 0;
             p->chunk++;
             if (to) { /* unlocked: zapping 8 MiB of page tables and flushing the TLBs takes a while */
                 pthread_mutex_unlock(&w->mu);
@@ -474,16 +624,12 @@ void fp_split_leave(fp_split *w, uint32_t i)
         snprintf(w->why, sizeof w->why, "shard %u stopped before the end", i);
     }
     if (p->chunk != UINT64_MAX && ++w->left == w->n) { /* the entries go before the merged records do */
-        for (uint32_t k = 0; k < w->window; k++) {
-            free(w->slots[k].e);
-            w->slots[k].e = NULL;
-            w->slots[k].n = w->slots[k].cap = 0;
-        }
+        for (uint32_t k = 0; k < w->window; k++) free_entries(w, &w->slots[k]);
         w->memory = w->bounds_cap * sizeof *w->bounds;
     }
     p->chunk = UINT64_MAX; /* left: a second leave changes nothing */
     p->slot = NULL;
-    p->n = p->k = 0;
+    p->g = p->records = 0;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }

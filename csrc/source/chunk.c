@@ -107,9 +107,16 @@ uint64_t fp_source_sync(const fp_source *s, uint64_t from)
     int ng = s->format == FP_FORMAT_PCAPNG;
     if (ng)
         off = (off + 3) & ~(uint64_t)3;   /* blocks are 32-bit aligned from the file start */
-    for (uint64_t start = off; off < s->mem_len && off - start < FP_RESYNC_WINDOW; off += ng ? 4 : 1)
+    /* pcap: most offsets fail on the fraction of a second alone; tested first, a scan costs
+     * about half (a boundary took ~26 instructions per byte scanned, ~1.5k bytes each) */
+    uint32_t frac_end = s->nanosecond ? 1000000000u : 1000000u;
+    int be = s->big_endian;
+    for (uint64_t start = off; off < s->mem_len && off - start < FP_RESYNC_WINDOW; off += ng ? 4 : 1) {
+        if (!ng && (s->mem_len - off < REC_HDR || fp_rd32(s->mem + off + 4, be) >= frac_end))
+            continue; /* pcap_header_ok would say no */
         if (ng ? pcapng_chain(s, off) : pcap_chain(s, off))
             return off;
+    }
     return s->mem_len;
 }
 
