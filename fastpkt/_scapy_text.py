@@ -10,7 +10,7 @@ layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cook
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP errors with the
 datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options;
-over UDP and TCP), Raw and Padding; and the layers
+over UDP and TCP), LLMNR (DNS's records under LLMNRQuery/LLMNRResponse), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, RFC 4884 extensions, BOOTP/DHCP, NTP (header,
 extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
