@@ -1715,6 +1715,8 @@ DNS_ = _view_class(_C.DNS, "DNS", "DNS", _C.DNS.fields,
                    {"length": property(_dns_length), "fields": property(_dns_fields),
                     "__bytes__": _dns_bytes, "__len__": lambda self: len(_dns_bytes(self)),
                     **{w: _dns_section(w) for w in ("qd", "an", "ns", "ar")}})
+
+
 # ---------------------------------------------------------------- LLMNR
 # scapy.all loads scapy.layers.llmnr: on UDP port 5355, where its bindings try no other layer
 # first (DNS's 53 and 5353 come before it), Scapy reads RFC 4795's message (RFC 1035's format,
@@ -1754,17 +1756,18 @@ def _llmnr_at(udp: Any) -> bool:
 
 def _llmnr(dns: Any, chain: list[Any]) -> Any:
     """Scapy's LLMNR class for fastpkt's DNS view ``dns`` of the datagram after ``chain[-1]``."""
-    end = dns_as_read(_fp_payload(chain[-1]))[0]
+    load = _fp_payload(chain[-1])
+    end = dns_as_read(load)[0]   # -1: more records than Scapy's lists take (the chain's Raw)
     fields = {"id": dns.id, "qr": dns.qr, "opcode": dns.opcode, "c": dns.aa, "tc": dns.tc, "t": dns.rd,
               "z": dns.ra << 3 | dns.z << 2 | dns.ad << 1 | dns.cd, "rcode": dns.rcode,
               "qdcount": dns.qdcount, "ancount": dns.ancount, "nscount": dns.nscount,
               "arcount": dns.arcount, **{w: getattr(dns, w) for w in _SECTIONS}}
-    data = _fp_payload(chain[-1])[:max(end, 0)]
-    return _quoted(LLMNRResponse if dns.qr else LLMNRQuery, fields, data, chain, dns.offset)
+    return _quoted(LLMNRResponse if dns.qr else LLMNRQuery, fields, load[:max(end, 0)], chain, dns.offset)
 
 
 def llmnr_short(load: bytes, chain: list[Any]) -> None:
-    """A port-5355 datagram too short for LLMNR's header (fastpkt decodes no DNS in it)."""
+    """A port-5355 datagram fastpkt decodes no DNS in: under LLMNR's 12-byte header (Scapy's
+    dispatch class for 1 byte), or a first fragment's part (Raw, as a fragment's DNS is)."""
     if len(load) == 1:
         chain.append(_quoted(_LLMNR, {}, b"", chain))
     chain.append(_linked(Raw, load, chain))
