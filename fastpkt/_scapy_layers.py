@@ -2070,9 +2070,10 @@ def _ntp(data: bytes, chain: list[Any]) -> None:
 
 
 def udp_bound(udp: Any) -> str | None:
-    """The layer Scapy binds to this UDP view's ports, of those the facade reads (BOOTP, NTP)."""
+    """The layer Scapy binds to this UDP view's ports, of those the facade reads (BOOTP, NTP,
+    LLMNR: here a datagram fastpkt decodes no DNS in)."""
     bound = _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport)
-    return bound if bound in ("BOOTP", "NTP") else None
+    return bound if bound in ("BOOTP", "NTP", "LLMNR") else None
 
 
 def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
@@ -2082,6 +2083,8 @@ def udp_app(udp: Any, load: bytes, chain: list[Any]) -> bool:
         _bootp(load, chain)
     elif bound == "NTP":
         _ntp(load, chain)
+    elif bound == "LLMNR":
+        _m.llmnr_short(load, chain)
     else:
         return False
     return True

@@ -281,7 +281,8 @@ def _records_of(layer: Any) -> list[Any]:
     IPv6 options."""
     if isinstance(layer, (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)):
         return list(layer._fields["options"])
-    if type(layer).__name__ == "DNS" and isinstance(layer, _Fields):   # a tunnelled DNS
+    if isinstance(layer, LLMNRQuery) or type(layer).__name__ == "DNS" and isinstance(layer, _Fields):
+        # LLMNR, a tunnelled DNS: the records, each OPT record's options after it
         return _with_options(r for sec in ("qd", "an", "ns", "ar") for r in layer._fields[sec])
     if isinstance(layer, _Fields):   # packets held in fields (Scapy's packet fields: MLDv2
         out: list[Any] = []           # records, NTP extensions...), each searched as Scapy does
@@ -366,6 +367,8 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         if upper >= 0 and view.offset != upper:
             break   # Scapy decoded the rest otherwise: it is Raw there (already in the chain)
         upper = -1
+        if name == "DNS" and isinstance(out[-1], _C.UDP) and _llmnr_at(out[-1]):
+            view = _llmnr(view, out)
         if name == "Ether" and view.type <= 1500:   # 802.3: Scapy's Dot3 and LLC
             _layers.dot3(_CD.Packet.raw.__get__(pkt), out)
             last = "Dot3"
@@ -1712,6 +1715,64 @@ DNS_ = _view_class(_C.DNS, "DNS", "DNS", _C.DNS.fields,
                    {"length": property(_dns_length), "fields": property(_dns_fields),
                     "__bytes__": _dns_bytes, "__len__": lambda self: len(_dns_bytes(self)),
                     **{w: _dns_section(w) for w in ("qd", "an", "ns", "ar")}})
+
+
+# ---------------------------------------------------------------- LLMNR
+# scapy.all loads scapy.layers.llmnr: on UDP port 5355, where its bindings try no other layer
+# first (DNS's 53 and 5353 come before it), Scapy reads RFC 4795's message (RFC 1035's format,
+# header bits named c, tc, t and a 4-bit z) as LLMNRQuery, or LLMNRResponse when QR is set.
+# fastpkt's DNS view of the message lends its header and records.
+class LLMNRQuery(_Fields):
+    __slots__ = ()
+    name = "Link Local Multicast Node Resolution - Query"
+    _held = _SECTIONS
+
+    def hashret(self) -> bytes:
+        return int(self._fields["id"]).to_bytes(2, "big")
+
+
+class LLMNRResponse(LLMNRQuery):
+    __slots__ = ()
+    name = "Link Local Multicast Node Resolution - Response"
+
+    def answers(self, other: Any) -> bool:
+        return (isinstance(other, LLMNRQuery) and self.id == other.id and self.qr == 1 and
+                other.qr == 0)
+
+
+class _LLMNR(_Fields):
+    """What Scapy's port-5355 binding reads from a 1-byte datagram: its dispatch class, no
+    fields (2 to 11 bytes are Raw: its dispatch fails, and LLMNR's header then does)."""
+
+    __slots__ = ()
+    name = "_LLMNR"
+
+
+def _llmnr_at(udp: Any) -> bool:
+    """Whether Scapy reads LLMNR after this UDP view (its bindings, in their order)."""
+    return 5355 in (udp.sport, udp.dport) and \
+        _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) == "LLMNR"
+
+
+def _llmnr(dns: Any, chain: list[Any]) -> Any:
+    """Scapy's LLMNR class for fastpkt's DNS view ``dns`` of the datagram after ``chain[-1]``."""
+    load = _fp_payload(chain[-1])
+    end = dns_as_read(load)[0]   # -1: more records than Scapy's lists take (the chain's Raw)
+    fields = {"id": dns.id, "qr": dns.qr, "opcode": dns.opcode, "c": dns.aa, "tc": dns.tc, "t": dns.rd,
+              "z": dns.ra << 3 | dns.z << 2 | dns.ad << 1 | dns.cd, "rcode": dns.rcode,
+              "qdcount": dns.qdcount, "ancount": dns.ancount, "nscount": dns.nscount,
+              "arcount": dns.arcount, **{w: getattr(dns, w) for w in _SECTIONS}}
+    return _quoted(LLMNRResponse if dns.qr else LLMNRQuery, fields, load[:max(end, 0)], chain, dns.offset)
+
+
+def llmnr_short(load: bytes, chain: list[Any]) -> None:
+    """A port-5355 datagram fastpkt decodes no DNS in: under LLMNR's 12-byte header (Scapy's
+    dispatch class for 1 byte), or a first fragment's part (Raw, as a fragment's DNS is)."""
+    if len(load) == 1:
+        chain.append(_quoted(_LLMNR, {}, b"", chain))
+    chain.append(_linked(Raw, load, chain))
+
+
 _SLL_EXTRA = {"fields": property(_sll_fields),
               **{k: _field_of(_sll_fields, k) for k in ("lladdrtype", "lladdrlen", "src", "reserved")}}
 CookedLinux = _view_class(_C.SLL, "CookedLinux", "cooked linux", (), _SLL_EXTRA)

@@ -10,7 +10,7 @@ layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cook
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
 and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP errors with the
 datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options;
-over UDP and TCP), Raw and Padding; and the layers
+over UDP and TCP), LLMNR (DNS's records under LLMNRQuery/LLMNRResponse), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, RFC 4884 extensions, BOOTP/DHCP, NTP (header,
 extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
@@ -167,6 +167,7 @@ _UDP_BINDS: list[tuple[dict[str, int], str]] = [
     ({k: port}, "VXLAN") for k in ("dport", "sport") for port in (4789, 4790, 6633, 8472, 48879)
     if (k, port) != ("sport", 48879)] + [({"sport": 17754}, "")]
 _UDP_BINDS = [(cond, "NTP" if 123 in cond.values() else layer) for cond, layer in _UDP_BINDS]
+_UDP_BINDS = [(cond, "LLMNR" if 5355 in cond.values() else layer) for cond, layer in _UDP_BINDS]
 
 
 _bound_memo: dict[tuple[bool, int, int], str | None] = {}
@@ -920,7 +921,7 @@ def describe(pkt: Any) -> list[_Node] | None:
         node.summary = "UDP %s:%s > %s:%s" % (l3_addrs[0], node.text("sport"), l3_addrs[1],
                                             node.text("dport"))
         payload = data[l4_start + 8:l4_end]
-        if cut and _bound(_UDP_BINDS, udp.sport, udp.dport) == "DNS":
+        if cut and _bound(_UDP_BINDS, udp.sport, udp.dport) in ("DNS", "LLMNR"):
             return None   # fastpkt's reading of a cut DNS message is not Scapy's
         if payload and not _app(nodes, pkt, _UDP_BINDS, udp, payload, False):
             return None
@@ -962,6 +963,8 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
         return _read_layers(nodes, lambda chain: _layers().udp_app(l4, payload, chain)) is not None
     if layer == "DNS" and over_tcp:
         return _dns_tcp(nodes, pkt.dns, payload)
+    if layer == "LLMNR" and not over_tcp:
+        return _llmnr(nodes, pkt.dns, payload)
     if layer != "DNS" or pkt.dns is None:
         return False
     from fastpkt._scapy_model import dns_as_read
@@ -978,6 +981,62 @@ def _app(nodes: list[_Node], pkt: Any, binds: list[tuple[dict[str, int], str]], 
     nodes.append(node)
     _tail(nodes, payload[end:], b"")
     return True
+
+
+_LLMNR_OPCODES = {0: "QUERY"}
+
+
+def _llmnr(nodes: list[_Node], dns: Any, payload: bytes) -> bool:
+    """LLMNR (RFC 4795) as Scapy's scapy.layers.llmnr reads a UDP port-5355 datagram: by its
+    dispatch on the QR bit, LLMNRQuery or LLMNRResponse, DNS's header with LLMNR's names
+    for its bits (c, t, a 4-bit z) and DNS's records; a 1-byte datagram its dispatch class
+    and Raw, 2 to 11 bytes Raw. False where the records are not rendered here."""
+    if len(payload) < 12:
+        if len(payload) == 1:
+            nodes.append(_Node("_LLMNR", "_LLMNR", []))
+        _tail(nodes, payload, b"")
+        return True
+    if dns is None:
+        return False
+    from fastpkt._scapy_model import dns_as_read
+
+    end = dns_as_read(payload)[0]
+    if end < 0:   # more records in a section than Scapy's lists take: Raw
+        _tail(nodes, payload, b"")
+        return True
+    node = _dns(dns)
+    if node is None:
+        return False
+    cls = "LLMNRResponse" if dns.qr else "LLMNRQuery"
+    z = dns.ra << 3 | dns.z << 2 | dns.ad << 1 | dns.cd
+    fields = [_f("id", dns.id), _f("qr", dns.qr),
+              _f("opcode", dns.opcode, _enum(_LLMNR_OPCODES, dns.opcode)),
+              _f("c", dns.aa), _f("tc", dns.tc), _f("t", dns.rd), _f("z", z)]
+    fields += [f for f in node.fields if f[0] not in _DNS_HEADER_BITS]
+    llmnr = _Node(cls, "Link Local Multicast Node Resolution - " + cls[5:], fields)
+    llmnr.summary = _llmnr_summary(llmnr)
+    llmnr.needs = ("UDP",)
+    nodes.append(llmnr)
+    _tail(nodes, payload[end:], b"")
+    return True
+
+
+_DNS_HEADER_BITS = frozenset(("id", "qr", "opcode", "aa", "tc", "rd", "ra", "z", "ad", "cd"))
+
+
+def _llmnr_summary(node: _Node) -> str:
+    """Scapy's LLMNRQuery.mysummary: who has the first question's name, or where the first
+    answer says it is."""
+    if node.value("qr"):
+        an = node.value("an")
+        if an and an[0].cls == "DNSRR":
+            return "%s '%s' is at '%s'" % (node.cls, an[0].value("rrname").decode(errors="backslashreplace"),
+                                           an[0].value("rdata"))
+    else:
+        qd = node.value("qd")
+        if qd and qd[0].cls == "DNSQR":
+            return "%s who has '%s'" % (node.cls, qd[0].value("qname").decode(errors="backslashreplace"))
+    return node.cls + " [malformed]"
 
 
 def _dns_tcp(nodes: list[_Node], dns: Any, payload: bytes) -> bool:
@@ -2410,6 +2469,15 @@ _LS: dict[str, list[tuple[str, str, str]]] = {
     "Padding": [("load", "StrField ", "b''")],
 }
 _LS["Dot1AD"] = _LS["Dot1Q"]
+# LLMNRQuery's header (qr defaults to 1 in LLMNRResponse, qd to no question), then DNS's rcode,
+# counts and sections; _LLMNR (a 1-byte datagram's dispatch class) has no fields
+_LS["LLMNRQuery"] = [("id", "ShortField ", "0"), ("qr", "BitField  (1 bit)", "0"),
+                     ("opcode", "BitEnumField ", "0"), ("c", "BitField  (1 bit)", "0"),
+                     ("tc", "BitField  (1 bit)", "0"), ("t", "BitField  (1 bit)", "0"),
+                     ("z", _BITS % 4, "0")] + [
+    row if row[0] != "qd" else ("qd", row[1], "[]") for row in _LS["DNS"][11:]]
+_LS["LLMNRResponse"] = [row if row[0] != "qr" else ("qr", row[1], "1") for row in _LS["LLMNRQuery"]]
+_LS["_LLMNR"] = []
 for _kind in ("Request", "Reply"):
     _LS["ICMPv6Echo" + _kind] = [
         ("type", "ByteEnumField ", "128" if _kind == "Request" else "129"),
@@ -2497,8 +2565,9 @@ def _ls_nodes(pkt: Any) -> list[_Node] | None:
 
 def _ls_text(nodes: list[_Node]) -> str:
     """Scapy's ``ls(pkt)``: each layer's fields (name, field class, value, default)."""
-    return "\n--\n".join("\n".join("%-10s : %-35s = %s (%r)" % row for row in _ls_rows(node))
-                          for node in nodes) + "\n"
+    # a layer without fields (_LLMNR) prints no line, only the separator after it
+    return "--\n".join("".join("%-10s : %-35s = %s (%r)\n" % row for row in _ls_rows(node))
+                        for node in nodes)
 
 
 def ls(obj: Any, dump: bool = False) -> str | None:

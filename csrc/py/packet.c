@@ -1017,11 +1017,15 @@ static int dns_count_over_list(const uint8_t *msg)
 /* DNS as Scapy reads it, where fastpkt decodes a message: 1 where Scapy reads Raw over TCP
  * (RFC 1035 4.2.2's length prefix under 14, or past the segment's data: its DNS.pre_dissect
  * refuses both; fastpkt decodes from 12, and a message continuing in later segments), 2
- * where a section count passes Scapy's 100 list items (TCP or UDP), else 0. */
+ * where a section count passes Scapy's 100 list items (TCP or UDP), or where UDP's ports are
+ * neither 53 nor 5353 (so one is LLMNR's 5355: Scapy reads its LLMNRQuery/LLMNRResponse
+ * there, or a layer its bindings try before), else 0. */
 static int facade_dns_read(const FpPacket *p)
 {
     const fp_dissection *d = &p->d;
     if (!FP_HAS(d, FP_L_DNS)) return 0;
+    if (!FP_HAS(d, FP_L_TCP) && d->sport != 53 && d->dport != 53 && d->sport != 5353 && d->dport != 5353)
+        return 2;
     if (!FP_HAS(d, FP_L_TCP)) return dns_count_over_list(p->data + d->layer[FP_L_DNS].off) ? 2 : 0;
     const fp_span *s = &d->layer[FP_L_TCP];
     uint32_t at = s->off + s->hlen; /* fastpkt decodes DNS over TCP from 14 bytes on */
