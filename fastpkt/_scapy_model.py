@@ -1025,11 +1025,7 @@ class ICMPerror(_Fields):
 
 
 # ---------------------------------------------------------------- DNS records
-def _dns_name(text: str) -> bytes:
-    """fastpkt's name text as Scapy's bytes: the trailing dot kept, the root b'.'."""
-    if text in ("", "."):
-        return b"."
-    return text.encode("latin-1") + b"."
+_dns_name = _scapy_text._dns_name
 
 
 class _RecordList(list):  # type: ignore[type-arg]

@@ -24,6 +24,7 @@ Names come from where Scapy takes them: ports from /etc/services, IP protocols f
 """
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import time as _time
@@ -227,9 +228,25 @@ def _enum(table: dict[int, str], v: int, unknown: Callable[[int], str] = repr) -
     return name if name is not None else unknown(v)
 
 
+_DNS_ESCAPE = re.compile(rb"\\([0-9]{3}|.)", re.S)
+
+
+def _dns_unescape(m: re.Match[bytes]) -> bytes:
+    return bytes((int(m[1]),)) if len(m[1]) == 3 else m[1]
+
+
 def _dns_name(name: str) -> bytes:
-    """fastpkt's text name as Scapy's DNSStrField value: bytes ending in a dot."""
-    return (name.rstrip(".") + ".").encode("latin-1") if name not in ("", ".") else b"."
+    """fastpkt's text name as Scapy's DNSStrField value: the label bytes, ending in a dot.
+    fastpkt's text escapes a label's non-printable bytes as \\DDD and a backslash or a dot
+    inside a label as \\X (as dig prints them); Scapy hands the bytes as they are."""
+    if name in ("", "."):
+        return b"."
+    raw = name.encode("latin-1")
+    if b"\\" in raw:
+        raw = _DNS_ESCAPE.sub(_dns_unescape, raw)
+    elif raw.endswith(b"."):
+        raw = raw.rstrip(b".")
+    return raw + b"."
 
 
 # ---------------------------------------------------------------- layer nodes

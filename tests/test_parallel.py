@@ -24,7 +24,8 @@ from test_hello_stream import conn_with
 GEN = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_pcap.py"
 # Counters that depend on how the memory is split, not on the traffic.
 PER_WORKER = ("memory_bytes", "memory_peak_bytes", "memory", "memory_peak", "max_memory", "max_flows_seen",
-              "live_room_waits", "split_wait_publishes")  # a live merge's waits: when its threads ran
+              "live_room_waits", "split_wait_publishes",  # a live merge's waits: when its threads ran
+              "live_queue_bytes", "live_queue_peak_bytes")  # its queues' slots: how far the consumer lagged
 
 
 def fixtures() -> list[Path]:
