@@ -880,8 +880,9 @@ static void fill_ip(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_diss
 {
     uint8_t proto;
     int ip = fp_innermost_ip(d, &proto);
-    put_num(c, C_IPVER, i, ip == FP_L_IP4 ? 4 : ip == FP_L_IP6 ? 6 : 0, 1);
-    put_num(c, C_PROTO, i, proto, ip != FP_L_COUNT);
+    /* an IPv4 header cut before its 20 bytes has a version and no layer */
+    put_num(c, C_IPVER, i, ip == FP_L_IP4 ? 4 : ip == FP_L_IP6 ? 6 : d->ip_version, 1);
+    put_num(c, C_PROTO, i, proto, ip != FP_L_COUNT || d->ip_version != 0);
     if (ip == FP_L_IP4) {
         const uint8_t *h = data + d->layer[FP_L_IP4].off;
         set_code(c, K_SRC, i, fp_intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4));
