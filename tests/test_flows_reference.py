@@ -106,6 +106,9 @@ def our_conversations(df) -> dict:
     """The same shape from fastpkt's bidirectional flows: {key: {src_endpoint: [frames, bytes]}}."""
     out: dict = {}
     sub = df[df["protocol"].isin([6, 17])]
+    # no ports: keyed on the header around a tunnel that carries no IP (VXLAN carrying ARP),
+    # whose frames the decapsulate=False flows count with the tunnel's ports
+    sub = sub[sub["src_port"].notna()]
     for r in sub.itertuples(index=False):
         a = (norm_ip(r.src_ip), _port(r.src_port))
         b = (norm_ip(r.dst_ip), _port(r.dst_port))

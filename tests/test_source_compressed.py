@@ -247,6 +247,8 @@ def test_truncated_gzip_delivers_every_complete_packet(tmp_path, frac, as_file):
     assert ei.value.offset == 24 + sum(16 + len(d) for _, _, d in PACKETS[:whole])
     r = fp.open(str(p), on_error="stop")
     assert len(list(r)) == whole and isinstance(r.error, fp.TruncatedError)
+    assert "pass on_error" not in str(r.error)
+    assert "the %d packets before it were delivered" % whole in str(r.error)
 
 
 PARTIAL = {  # what the reference decoder makes of a cut stream

@@ -283,9 +283,13 @@ def test_truncated_pcap_record_policies(tmp_path):
             got.append(p)
     assert len(got) == 3
     assert ei.value.packet_index == 3
+    assert "pass on_error='stop'" in str(ei.value)
     with fp.open(str(f), on_error="stop") as r:
         assert len(list(r)) == 3
         assert isinstance(r.error, fp.TruncatedError)
+        # the advice is taken already: the message says what was kept instead
+        assert "pass on_error" not in str(r.error)
+        assert "the 3 packets before it were delivered" in str(r.error)
     with fp.open(str(f), on_error="skip") as r:
         assert len(list(r)) == 3  # nothing after the cut to resynchronise on
 

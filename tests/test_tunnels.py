@@ -437,7 +437,11 @@ def test_read_and_the_facade(corpus):
     assert any(p.tunnels for p in fp.open(path)) and any(it)
     pl = fp.read(path)
     assert [src(p) for p in pl] == it
-    assert [None if v != v else str(v) for v in pl.to_pandas().src] == it
+    # the table reads the header around a tunnel that carries no IP (VXLAN carrying ARP), as
+    # tshark's last ip.src does: there pkt.ip is None and pkt.outer_ip that header
+    around = [src(p) if p.ip is not None or not p.tunnels else p.outer_ip.src for p in fp.open(path)]
+    assert around != it
+    assert [None if v != v else str(v) for v in pl.to_pandas().src] == around
     scapy = [p[IP].src if IP in p else None for p in rdpcap(path)]
     assert [src(p) for p in fp.read(path, decapsulate=False)] == scapy != it
     import fastpkt.scapy as fs

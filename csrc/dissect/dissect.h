@@ -139,6 +139,7 @@ typedef struct {
     uint8_t has_id;
     uint8_t inner_link;    /* the inner packet starts with Ethernet (TEB, VXLAN, ERSPAN...) */
     uint8_t outer_ip;      /* FP_L_IP4/FP_L_IP6 carrying it, or FP_L_COUNT (MPLS, PPPoE) */
+    uint8_t outer_proto;   /* that IP header's upper protocol (47, 17, 4, 41...) */
     uint32_t id;
     uint32_t off, hlen;    /* the encapsulation header */
     uint32_t outer_present;/* layer bits of the packet around it (present before decoding it) */
@@ -387,6 +388,27 @@ typedef struct {
     int tunnels;     /* decode encapsulations (no FP_DISSECT_NO_TUNNELS) */
     int scapy;       /* FP_DISSECT_SCAPY */
 } fp_dctx;
+
+/* The innermost IP header a record has: the inner packet's, else the one around the innermost
+ * tunnel that has one, when the tunnels carry no IP packet (PPTP's LCP, a GRE keepalive, VXLAN
+ * carrying ARP): tshark's last ip.src, the rule tables and flows share. FP_L_IP4 or FP_L_IP6,
+ * its header whole at d->layer[id] (nothing decoded after that tunnel sets an IP layer), or
+ * FP_L_COUNT; *proto its upper protocol. */
+static inline int fp_innermost_ip(const fp_dissection *d, uint8_t *proto)
+{
+    *proto = d->ip_proto;
+    if (FP_HAS(d, FP_L_IP4)) return FP_L_IP4;
+    if (FP_HAS(d, FP_L_IP6)) return FP_L_IP6;
+    for (int k = d->tunnel_count - 1; k >= 0; k--) {
+        const fp_tunnel *t = &d->tunnel[k];
+        if (t->outer_ip == FP_L_COUNT) continue;
+        const fp_span *s = &d->layer[t->outer_ip];
+        if (s->end - s->off < (t->outer_ip == FP_L_IP4 ? 20u : 40u)) return FP_L_COUNT;
+        *proto = t->outer_proto;
+        return t->outer_ip;
+    }
+    return FP_L_COUNT;
+}
 
 static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,
                                 uint32_t end)

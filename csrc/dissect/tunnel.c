@@ -56,6 +56,7 @@ static fp_tunnel *enter(fp_dctx *x, fp_tunnel_type type, uint32_t off, uint32_t 
     t->hlen = hlen;
     t->outer_present = d->present;
     t->outer_ip = FP_HAS(d, FP_L_IP4) ? FP_L_IP4 : FP_HAS(d, FP_L_IP6) ? FP_L_IP6 : FP_L_COUNT;
+    t->outer_proto = d->ip_proto;
     if (d->outer_ip_id == FP_L_COUNT && t->outer_ip != FP_L_COUNT) {
         d->outer_ip_id = t->outer_ip;
         d->outer_ip = d->layer[t->outer_ip];

@@ -22,16 +22,18 @@ static int icmp_request_of(uint8_t version, uint8_t type)
     return (type == 128 || type == 129) ? 128 : -1;
 }
 
-/* The IP header of a dissection with its fixed part present, or NULL. */
-static const uint8_t *ip_header(const uint8_t *data, const fp_dissection *d, int *version)
+/* The IP header of a dissection with its fixed part present, or NULL: the innermost one
+ * (fp_innermost_ip), as tables and tshark's conv,ip count a tunnel carrying no IP. */
+static const uint8_t *ip_header(const uint8_t *data, const fp_dissection *d, int *version, uint8_t *proto)
 {
-    if (FP_HAS(d, FP_L_IP4)) {
+    int id = fp_innermost_ip(d, proto);
+    if (id == FP_L_IP4) {
         const fp_span *s = &d->layer[FP_L_IP4];
         if (s->end - s->off < 20) return NULL;
         *version = 4;
         return data + s->off;
     }
-    if (FP_HAS(d, FP_L_IP6)) {
+    if (id == FP_L_IP6) {
         const fp_span *s = &d->layer[FP_L_IP6];
         if (s->end - s->off < 40) return NULL;
         *version = 6;
@@ -79,7 +81,8 @@ uint64_t fp_flow_key_hash(const fp_flow_key *k)
 int fp_flow_fragment_id(const uint8_t *data, const fp_dissection *d, uint32_t *id)
 {
     int version;
-    const uint8_t *ip = ip_header(data, d, &version);
+    uint8_t proto;
+    const uint8_t *ip = ip_header(data, d, &version, &proto);
     if (ip == NULL || !d->is_fragment) return -1;
     if (version == 4) {
         *id = fp_load_be16(ip + 4);
@@ -127,7 +130,8 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
                         int64_t ts_ns, uint32_t wirelen, int bidirectional)
 {
     int version;
-    const uint8_t *ip = ip_header(data, d, &version);
+    uint8_t proto;
+    const uint8_t *ip = ip_header(data, d, &version, &proto);
     if (ip == NULL) return -1;
     memset(p, 0, sizeof *p);
     p->ts_ns = ts_ns;
@@ -137,7 +141,7 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
     p->d = d;
     fp_flow_key *k = &p->key;
     k->ip_version = (uint8_t)version;
-    k->proto = d->ip_proto;
+    k->proto = proto;
     k->vlan = (FP_HAS(d, FP_L_VLAN) && d->vlan_count) ? (uint16_t)(d->vlan[0].tci & 0x0fff) : FP_FLOW_NO_VLAN;
     if (d->tunnel_count) { /* GTP-U TEIDs, MPLS labels and PPTP call ids differ by direction:
                               not keyed on */

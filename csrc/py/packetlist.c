@@ -875,14 +875,20 @@ static inline uint32_t load_u32(const uint8_t *p)
     return v;
 }
 
+/* The innermost IP header's columns (fp_innermost_ip: the outer one of a tunnel carrying no IP). */
 static void fill_ip(col_set *c, Py_ssize_t i, const uint8_t *data, const fp_dissection *d)
 {
-    if (FP_HAS(d, FP_L_IP4)) {
+    uint8_t proto;
+    int ip = fp_innermost_ip(d, &proto);
+    /* an IPv4 header cut before its 20 bytes has a version and no layer */
+    put_num(c, C_IPVER, i, ip == FP_L_IP4 ? 4 : ip == FP_L_IP6 ? 6 : d->ip_version, 1);
+    put_num(c, C_PROTO, i, proto, ip != FP_L_COUNT || d->ip_version != 0);
+    if (ip == FP_L_IP4) {
         const uint8_t *h = data + d->layer[FP_L_IP4].off;
         set_code(c, K_SRC, i, fp_intern_fixed(&c->cats[K_SRC], load_u32(h + 12), 0, 4));
         set_code(c, K_DST, i, fp_intern_fixed(&c->cats[K_DST], load_u32(h + 16), 0, 4));
         put_num(c, C_TTL, i, h[8], 1);
-    } else if (FP_HAS(d, FP_L_IP6)) {
+    } else if (ip == FP_L_IP6) {
         const uint8_t *h = data + d->layer[FP_L_IP6].off;
         set_code(c, K_SRC, i, fp_intern_fixed(&c->cats[K_SRC], load_u64(h + 8), load_u64(h + 16), 16));
         set_code(c, K_DST, i, fp_intern_fixed(&c->cats[K_DST], load_u64(h + 24), load_u64(h + 32), 16));
@@ -936,8 +942,6 @@ static void fill_row_from(col_set *c, Py_ssize_t i, const pl_entry *e, const uin
     put_num(c, C_WIRELEN, i, e->wirelen, 1);
     put_num(c, C_LINKTYPE, i, e->linktype, 1);
     put_num(c, C_INTERFACE, i, e->interface_id, 1);
-    put_num(c, C_IPVER, i, d.ip_version, 1);
-    put_num(c, C_PROTO, i, d.ip_proto, d.ip_version != 0);
     fill_ip(c, i, data, &d);
     int ports = FP_HAS(&d, FP_L_TCP) || FP_HAS(&d, FP_L_UDP);
     put_num(c, C_SPORT, i, d.sport, ports);

@@ -608,6 +608,18 @@ static int resync(fp_source *s)
     return s->format == FP_FORMAT_PCAP ? fp_pcap_resync(s) : fp_pcapng_resync(s);
 }
 
+/* The formats advise on_error='stop' for a damaged record; under it that advice is done
+ * already: say instead what the reader got. */
+static void stopped_advice(fp_error *err, uint64_t delivered)
+{
+    char *advice = strstr(err->message, "; pass on_error=");
+    if (advice == NULL)
+        return;
+    snprintf(advice, sizeof err->message - (size_t)(advice - err->message),
+             "; reading stopped there (on_error='stop'): the %llu packets before it were delivered",
+             (unsigned long long)delivered);
+}
+
 int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
 {
     fp_error scratch;
@@ -656,6 +668,8 @@ int fp_source_next(fp_source *s, fp_record *rec, fp_error *err)
             continue;
         }
         s->finished = 1;
+        if (s->policy == FP_ON_ERROR_STOP)
+            stopped_advice(err, s->packets);
         s->last_error = *err;
         if (s->policy == FP_ON_ERROR_RAISE || err->kind == FP_ERR_IO)
             return -1;
