@@ -8,15 +8,16 @@ of layer nodes, each a Scapy class name, its ``show()`` title and its fields wit
 and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
 layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
-and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP errors with the
+and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP timestamp,
+information and address mask messages, ICMP errors with the
 datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options;
 over UDP and TCP), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, RFC 4884 extensions, BOOTP/DHCP, NTP (header,
 extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
-Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP
-timestamps, a DNS record cut short...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+Anything else Scapy would decode (a port or type it binds a layer to, IP options, other ICMP
+types, a DNS record cut short...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -472,6 +473,26 @@ def _icmp_error(nodes: list[_Node], body: bytes, padding: bytes, l3_addrs: tuple
     return True
 
 
+# RFC 792's timestamp and information messages and RFC 950's address mask: Scapy's ICMP
+# with id and seq, then the timestamps or the mask
+_ICMP_QUERY_TYPES = frozenset(range(13, 19))
+
+
+def _icmp_query(nodes: list[_Node], body: bytes, l3_addrs: tuple[str, str]) -> None:
+    """A timestamp, information or address mask request or reply and the Raw after its
+    header; a header the bytes end inside is Raw (Scapy's ICMP fails to read it)."""
+    from fastpkt import _scapy_model as m
+
+    hlen = 8 + m._ICMP_EXTRA.get(body[0], 0)
+    node = _icmp_fields_node("ICMP", "ICMP", m._icmp_header_fields(body[:hlen])) if len(body) >= hlen else None
+    if node is None:
+        _tail(nodes, body, b"")
+        return
+    node.summary = "ICMP %s > %s %s %s" % (l3_addrs[0], l3_addrs[1], node.text("type"), node.text("code"))
+    nodes.append(node)
+    _tail(nodes, body[hlen:], b"")
+
+
 def _quoted_node(layer: Any) -> _Node | None:
     """A layer of an ICMP error's quote: IPerror (without options), ICMPerror, TCPerror,
     UDPerror (their summaries are Scapy's plain class names), Raw, Padding."""
@@ -925,6 +946,10 @@ def describe(pkt: Any) -> list[_Node] | None:
         if payload and not _app(nodes, pkt, _UDP_BINDS, udp, payload, False):
             return None
     elif proto == 1:
+        if l4_end > l4_start and data[l4_start] in _ICMP_QUERY_TYPES:
+            _icmp_query(nodes, data[l4_start:l4_end], l3_addrs)
+            _tail(nodes, b"", padding)
+            return _l2_summaries(nodes)
         icmp = pkt.icmp
         if icmp is None or icmp.offset != l4_start:
             return None

@@ -792,3 +792,68 @@ def test_unrendered_packet_without_scapy_prints_fastpkts_text():
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     own = fp.Packet(wire, 1)
     assert json.loads(done.stdout) == [[repr(own), own.summary(), own.show(dump=True)]]
+
+
+def _icmp_query_frames():
+    """ICMP timestamp (13, 14), information (15, 16) and address mask (17, 18) requests and
+    replies as the top layer: every type with code 0, a code Scapy does not name and a lying
+    one; a day's last millisecond, midnight and the largest 32-bit time, a mask; data after
+    the header; IP lengths that lie either way; an Ethernet trailer; each cut at every length."""
+    ip = dict(src="192.0.2.1", dst="192.0.2.2")
+    msgs = []
+    for t in range(13, 19):
+        for code in (0, 1, 200):
+            msgs += [sa.ICMP(type=t, code=code, id=0x1234, seq=9, ts_ori=86399999, ts_rx=0, ts_tx=2**32 - 1,
+                             addr_mask="255.255.255.0"),
+                     sa.ICMP(type=t, code=code) / b"trailing data"]
+    for msg in msgs:
+        for head in (sa.IP(**ip), sa.IP(len=30, **ip), sa.IP(len=200, **ip)):
+            frame = bytes(sa.Ether(dst=BCAST) / head / msg) + b"\0" * 5
+            yield from (frame[:cut] for cut in range(34, len(frame) + 1))
+
+
+def test_icmp_queries_print_as_scapy():
+    """repr, summary(), show() and ls() of the frames above: Scapy's own text of the same
+    bytes; rendered natively for every one whose IP header is whole (a header cut short
+    of its type's 8, 12 or 20 bytes: Scapy's Raw)."""
+    native = 0
+    for wire in _icmp_query_frames():
+        p = fs.ScapyPacket(wire, 1)
+        if len(wire) < 54 and text.describe(p) is None:
+            continue   # the IP header cut short: another layer's case
+        s = sa.Ether(wire)
+        assert text.describe(p) is not None, wire.hex()
+        _same_text(p, s, wire.hex())
+        assert p.show2(dump=True) == s.show2(dump=True)
+        assert text.ls(p, dump=True) == _scapy_ls(s), wire.hex()
+        native += 1
+    assert native >= 2600
+
+
+def test_corpus_icmp_queries_print_as_scapy():
+    """Every corpus ICMP timestamp, information or address mask message: Scapy's text and
+    ls(), rendered natively."""
+    carried = 0
+    for name, p in _corpus_packets():
+        if p.icmp is None or p.icmp.type not in range(13, 19):
+            continue
+        carried += 1
+        facade = fs.ScapyPacket(bytes(p), p.linktype)
+        s = sa.conf.l2types[p.linktype](bytes(p))
+        assert text.describe(facade) is not None, (name, p.time)
+        _same_text(facade, s, (name, p.time))
+        assert text.ls(facade, dump=True) == _scapy_ls(s), (name, p.time)
+    assert carried == 0 or carried >= 4
+
+
+def test_icmp_query_text_needs_no_scapy(tmp_path):
+    """The frames above rendered where ``import scapy`` fails: the same repr, summary() and
+    show() as here, where the test above compares them with Scapy's; and ls() of one of each
+    type equal to Scapy's, the timestamps' default (that process's time of day) aside."""
+    _same_text_without_scapy(tmp_path, list(_icmp_query_frames()), 2600)
+    wires = [bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1", dst="192.0.2.2") /
+                   sa.ICMP(type=t, id=1, seq=2, ts_ori=3723004, addr_mask="255.255.0.0") / b"x") for t in range(13, 19)]
+    theirs = [_ts_masked(_scapy_ls(sa.Ether(w))) for w in wires]
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_LS, *(w.hex() for w in wires)], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert [_ts_masked(t) for t in json.loads(done.stdout)] == theirs
