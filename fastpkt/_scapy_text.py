@@ -1019,11 +1019,77 @@ def _dns_tcp(nodes: list[_Node], dns: Any, payload: bytes) -> bool:
         dns = dns_alone(payload[2:end])
     node = _dns(dns) if clean and dns is not None else None
     if node is None:
-        return False
+        return not clean and _dns_tcp_failing(nodes, payload)
     length = int.from_bytes(payload[:2], "big")
     nodes.append(_Node("DNS", "DNS", [_f("length", length)] + node.fields, node.summary))
     _tail(nodes, payload[end:], b"")
     return True
+
+
+def _dns_tcp_failing(nodes: list[_Node], payload: bytes) -> bool:
+    """DNS over TCP whose data ends inside a record Scapy fails to read: a segment up to 2
+    bytes short of its length prefix (Scapy's pre_dissect counts the prefix in the data),
+    or an address record's rdata too short. Scapy's list field then holds a Raw of the data
+    from that record on, the later sections are empty, and the records before it are as
+    fastpkt reads the message up to it. False where Scapy reads a part of the record (a
+    name, TXT string or other rdata cut short) or fastpkt cannot read the records before."""
+    from fastpkt._scapy_model import dns_alone
+
+    msg = payload[2:]
+    failing = _dns_failing_record(msg)
+    if failing is None:
+        return False
+    section, start, whole = failing
+    counts = [int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big") for k in range(4)]
+    head = [c if k < section else whole if k == section else 0 for k, c in enumerate(counts)]
+    before = msg[:4] + b"".join(c.to_bytes(2, "big") for c in head) + msg[12:start]
+    dns = dns_alone(before)
+    node = _dns(dns) if dns is not None and not dns.malformed else None
+    if node is None:
+        return False
+    for name, count in zip(("qdcount", "ancount", "nscount", "arcount"), counts):
+        node.by_name[name] = _f(name, count)
+    node.fields = [node.by_name[f[0]] if f[0] in node.by_name else f for f in node.fields]
+    node.value(("qd", "an", "ns", "ar")[section]).append(_raw_node("Raw", msg[start:]))
+    first = node.value("qd")
+    node.summary = "DNS Qry" if not node.value("qr") and first and first[0].cls == "Raw" else _dns_summary(node)
+    nodes.append(_Node("DNS", "DNS", [_f("length", int.from_bytes(payload[:2], "big"))] + node.fields,
+                       node.summary))
+    return True
+
+
+def _dns_failing_record(msg: bytes) -> tuple[int, int, int] | None:
+    """The record of a DNS message Scapy's list field fails on, reading its header's counts
+    through the bytes (fastpkt._scapy_model.dns_as_read's walk): (section 0-3, its offset,
+    the records before it in its section); None where every record is read, or the one
+    cut short is read in part (rdata of a name, TXT, MX, SRV or another type). Scapy fails
+    a question or a record's fixed part cut short, and an A or AAAA rdata shorter than the
+    address."""
+    size, pos = len(msg), 12
+    for k in range(4):
+        count = int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big")
+        read = 0
+        while pos < size and read < count:
+            start, i = pos, pos
+            while i < size and msg[i] and not msg[i] & 0xC0:
+                i += 1 + msg[i]
+            i += 2 if i < size and msg[i] else 1
+            if i + (10 if k else 4) > size:
+                return k, start, read
+            if not k:
+                pos, read = i + 4, read + 1
+                continue
+            rtype, rdlen = int.from_bytes(msg[i:i + 2], "big"), int.from_bytes(msg[i + 8:i + 10], "big")
+            need = {1: 4, 28: 16}.get(rtype)
+            pos = i + 10 + rdlen
+            if rtype == 41 and rdlen > 400:
+                return None   # an OPT record Scapy may fail on as a whole (_dns's overflow)
+            if need is not None and min(rdlen, size - i - 10) < need:
+                return k, start, read
+            if pos > size:
+                return None
+            read += 1
+    return None
 
 
 def _layers() -> Any:
