@@ -8,7 +8,7 @@ of layer nodes, each a Scapy class name, its ``show()`` title and its fields wit
 and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
 layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
-and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP timestamp,
+and destination options before ICMPv6, TCP or UDP), TCP, UDP, ICMP and ICMPv6 echo, ICMP timestamp,
 information and address mask messages, ICMP errors with the
 datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options;
 over UDP and TCP), Raw and Padding; and the layers
@@ -860,15 +860,16 @@ def describe(pkt: Any) -> list[_Node] | None:
         proto = ip6.nh
         if ip6.ext_headers:
             # a later fragment (Scapy reads its payload as Raw); hop-by-hop and destination
-            # options before ICMPv6 (MLD's router alert); other headers: Scapy's
+            # options before ICMPv6 (MLD's router alert), TCP or UDP; other headers: Scapy's
             frag = _ip6_later_fragment(ip6, data, l4_start, l4_end)
             if frag is not None:
                 nodes.append(frag)
                 _tail(nodes, data[l4_start + 8:l4_end], data[l4_end:])
                 return _l2_summaries(nodes)
             kinds = [h[0] for h in ip6.ext_headers]
-            if any(k not in (0, 60) for k in kinds) or pkt.icmp6 is None:
+            if any(k not in (0, 60) for k in kinds):
                 return None
+            first_ext = len(nodes)
             from fastpkt import _scapy_model
 
             upper = _read_layers(nodes, lambda chain: _scapy_model._ip6_extensions(ip6, chain))
@@ -877,6 +878,11 @@ def describe(pkt: Any) -> list[_Node] | None:
             if nodes[-1].cls == "Raw":   # a header Scapy could not read, and the rest
                 _tail(nodes, b"", data[l4_end:])
                 return _l2_summaries(nodes)
+            if nodes[-1].value("nh") in (6, 17):
+                upper_at = l4_start + sum(8 * (n.value("len") + 1) for n in nodes[first_ext:])
+                return _after_extensions(nodes, data, ip6.offset, ip6.plen, upper_at)
+            if pkt.icmp6 is None:
+                return None
             l4_start, proto = pkt.icmp6.offset, 58
         icmp6 = pkt.icmp6
         if proto == 58 and icmp6 is not None and icmp6.offset == l4_start and \
@@ -1024,6 +1030,25 @@ def _dns_tcp(nodes: list[_Node], dns: Any, payload: bytes) -> bool:
     nodes.append(_Node("DNS", "DNS", [_f("length", length)] + node.fields, node.summary))
     _tail(nodes, payload[end:], b"")
     return True
+
+
+def _after_extensions(nodes: list[_Node], data: bytes, ip6_at: int, plen: int, upper_at: int) -> list[_Node] | None:
+    """TCP or UDP (and what it carries) after IPv6 hop-by-hop or destination options: described
+    as the IPv6 packet without them would be, the transport's summary without addresses
+    (Scapy's names them only right above IP or IPv6)."""
+    head = bytearray(data[ip6_at:ip6_at + 40])
+    head[4:6] = max(plen - (upper_at - ip6_at - 40), 0).to_bytes(2, "big")
+    head[6] = nodes[-1].value("nh")
+    inner = describe(_Packet(bytes(head) + data[upper_at:], 101, decapsulate=False))
+    if inner is None or len(inner) < 2:
+        return None
+    l4 = inner[1]
+    if l4.cls == "TCP":
+        l4.summary = "TCP %s > %s %s" % (l4.text("sport"), l4.text("dport"), l4.text("flags"))
+    elif l4.cls == "UDP":
+        l4.summary = "UDP %s > %s" % (l4.text("sport"), l4.text("dport"))
+    nodes += inner[1:]
+    return _l2_summaries(nodes)
 
 
 def _dns_tcp_failing(nodes: list[_Node], payload: bytes) -> bool:
@@ -2201,9 +2226,22 @@ def _redirected_chain(value: Any) -> list[_Node] | None:
     dissects from the option's bytes (IPv6 and what follows it, described as a capture of
     raw IP would be); None where that packet is not rendered here."""
     if type(value).__name__ == "Raw":
-        return [_raw_node("Raw", value.load)]
+        return _redirected_other(value.load)
     packet = getattr(value, "_packet", None)   # none: an IPv6 of no bytes, shown with defaults
     return None if packet is None else describe(packet)
+
+
+def _redirected_other(load: bytes) -> list[_Node] | None:
+    """A Redirected Header's bytes the facade holds as Raw: under 40 bytes Scapy's Raw too;
+    else Scapy's IPv6 field dissects them whatever the version says, described here as the
+    same header with version 6 and shown with the version the bytes hold."""
+    if len(load) < 40:
+        return [_raw_node("Raw", load)]
+    nodes = describe(_Packet(bytes((0x60 | load[0] & 0xF,)) + load[1:], 101, decapsulate=False))
+    if nodes is None or nodes[0].cls != "IPv6":
+        return None
+    _set_text(nodes[0], "version", load[0] >> 4, _plain)
+    return nodes
 
 
 # ---------------------------------------------------------------- text

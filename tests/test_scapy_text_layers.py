@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -481,6 +482,7 @@ def test_corpus_tunnels_print_as_scapy():
 # one frame of each kind, built once here as hex so the subprocess below needs no Scapy
 _NO_SCAPY = r"""
 import json
+import random
 import sys
 
 class NoScapy:   # `import scapy` fails here, as where Scapy is not installed
@@ -727,6 +729,7 @@ def _ts_masked(listing: str) -> str:
 
 _NO_SCAPY_LS = r"""
 import json
+import random
 import sys
 
 class NoScapy:
@@ -929,3 +932,86 @@ def test_dns_tcp_short_text_needs_no_scapy(tmp_path):
     """The frames above rendered where ``import scapy`` fails: the same text as here, where
     the test above compares it with Scapy's own."""
     _same_text_without_scapy(tmp_path, list(_dns_tcp_short_frames()), 25400)
+
+
+def _ip6_options_transport_frames():
+    """IPv6 packets with hop-by-hop and destination options (a router alert, long padding,
+    both headers) before TCP (with and without options), UDP and DNS over UDP; payload
+    lengths that are right, shorter than the headers and past the bytes; an Ethernet
+    trailer; each cut at every length."""
+    addrs = dict(src="2001:db8::1", dst="2001:db8::2")
+    uppers = [sa.TCP(sport=40000, dport=443, flags="PA") / b"hello", sa.UDP(sport=1, dport=2) / b"payload",
+              sa.UDP(sport=40000, dport=53) / sa.DNS(qd=sa.DNSQR(qname="example.com")),
+              sa.TCP(sport=1, dport=2, options=[("MSS", 1460)])]
+    options = [sa.IPv6ExtHdrHopByHop(), sa.IPv6ExtHdrDestOpt(), sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]),
+               sa.IPv6ExtHdrHopByHop() / sa.IPv6ExtHdrDestOpt(), sa.IPv6ExtHdrHopByHop(options=[sa.PadN(optdata=b"\0" * 10)])]
+    for opt in options:
+        for upper in uppers:
+            for plen in (None, 12, 400):
+                frame = bytes(sa.Ether(dst=BCAST) / sa.IPv6(plen=plen, **addrs) / opt / upper) + b"\0" * 3
+                yield from (frame[:cut] for cut in range(54, len(frame) + 1))
+
+
+def _redirected_other_frames():
+    """ND Redirects whose Redirected Header holds bytes that are no IPv6 packet (Scapy's IPv6
+    field dissects them all the same): IPv4 packets, zeros, IPv6 packets carrying UDP or TCP
+    with each other version number, seeded random bytes; 40 to 88 bytes, each cut at every
+    length."""
+    head = sa.Ether(dst=BCAST) / sa.IPv6(src="fe80::1", dst="fe80::2", hlim=255) / sa.ICMPv6ND_Redirect(
+        tgt="fe80::3", dst="2001:db8::2")
+    v4 = bytes(sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1, dport=2) / (b"x" * 60))
+    bodies = [v4[:40], v4[:48], v4[:56], v4[:88], b"\0" * 40, b"\0" * 48]
+    inner6 = dict(src="2001:db8::1", dst="2001:db8::2")
+    for version in set(range(16)) - {6}:
+        for pkt, size in ((sa.IPv6(**inner6) / sa.UDP(sport=1, dport=2) / b"abcdefgh", 48),
+                          (sa.IPv6(**inner6) / sa.TCP(sport=1, dport=2) / b"abcdefghijkl", 72)):
+            wire = bytes(pkt)
+            bodies.append(bytes((version << 4 | wire[0] & 0xF,)) + wire[1:size])
+    rnd = random.Random(14)
+    bodies += [bytes(rnd.getrandbits(8) for _ in range(n)) for n in (40, 48, 56, 64, 80) for _ in range(6)]
+    for body in bodies:
+        wire = bytearray(bytes(head / sa.ICMPv6NDOptRedirectedHdr(pkt=body)))
+        for cut in range(62, len(wire) + 1):
+            w = wire[:cut]
+            w[18:20] = (cut - 54).to_bytes(2, "big")   # the outer IPv6 length follows each cut
+            yield bytes(w)
+
+
+@pytest.mark.parametrize("kind,least", [("ip6-options-transport", 1100), ("redirected-other", 5900),
+                                        ("redirected-header", 1800)])
+def test_ip6_options_and_redirected_print_as_scapy(kind, least):
+    """repr, summary() and show() of the frames above and of the Redirected Headers holding
+    IPv6 packets (a hop-by-hop header inside too): Scapy's own text of the same bytes. Not
+    native: a DNS message or UDP datagram cut short inside, payload lengths shorter than the
+    options (Scapy's)."""
+    make = {"ip6-options-transport": _ip6_options_transport_frames, "redirected-other": _redirected_other_frames,
+            "redirected-header": _redirected_header_frames}[kind]
+    native = 0
+    for wire in make():
+        p = fp.Packet(wire, 1)
+        if text.describe(p) is None:
+            continue
+        _same_text(p, sa.Ether(wire), wire.hex())
+        native += 1
+    assert native >= least
+
+
+def test_corpus_ip6_options_print_as_scapy():
+    """Every corpus IPv6 packet with hop-by-hop or destination options before TCP or UDP:
+    Scapy's text, where rendered natively."""
+    carried = native = 0
+    for name, p in _corpus_packets():
+        ip6 = p.ip6
+        if ip6 is None or not ip6.ext_headers or (p.tcp is None and p.udp is None):
+            continue
+        carried += 1
+        if text.describe(p) is not None:
+            _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+            native += 1
+    assert carried == 0 or native >= 1
+
+
+def test_ip6_options_and_redirected_text_needs_no_scapy(tmp_path):
+    """The frames above rendered where ``import scapy`` fails: the same text as here, where
+    the test above compares it with Scapy's own."""
+    _same_text_without_scapy(tmp_path, [*_ip6_options_transport_frames(), *_redirected_other_frames()], 7000)
