@@ -1015,3 +1015,62 @@ def test_ip6_options_and_redirected_text_needs_no_scapy(tmp_path):
     """The frames above rendered where ``import scapy`` fails: the same text as here, where
     the test above compares it with Scapy's own."""
     _same_text_without_scapy(tmp_path, [*_ip6_options_transport_frames(), *_redirected_other_frames()], 7000)
+
+
+ICMP6_LS_CASES = {"icmpv6": (built._icmp6_cases, 2500), "extensions": (built._icmp_extension_cases, 740),
+                  "redirected-header": (_redirected_header_frames, 1750),
+                  "ip6-options-transport": (_ip6_options_transport_frames, 1100)}
+
+
+@pytest.mark.parametrize("kind", ICMP6_LS_CASES)
+def test_icmp6_ls_as_scapy(kind):
+    """ls(pkt) of ICMPv6 errors (with IPerror6 and their RFC 4884 extension), ND messages
+    and every option class, MLD and MLDv2, the Redirected Header's packet, and the IPv6
+    options headers before them or before TCP/UDP: Scapy's ls() of the same bytes, character
+    for character, natively for all but the packets whose text is Scapy's (to_scapy())."""
+    make, least = ICMP6_LS_CASES[kind]
+    native = 0
+    for wire in make():
+        wire = bytes(wire)
+        p = fp.Packet(wire, 1)
+        if p.ip6 is None:
+            continue
+        if text._ls_nodes(p) is None:
+            assert text.describe(p) is None, wire.hex()
+            continue
+        assert text.ls(p, dump=True) == _scapy_ls(sa.Ether(wire)), wire.hex()
+        native += 1
+    assert native >= least
+
+
+def test_corpus_icmp6_ls_as_scapy():
+    """ls(pkt) of every corpus ICMPv6 packet but echoes (MLDv2 reports, router
+    advertisements, MLD queries...): Scapy's own listing, rendered natively."""
+    carried = 0
+    for name, p in _corpus_packets():
+        if p.icmp6 is None or p.icmp6.type in (128, 129):
+            continue
+        carried += 1
+        assert text._ls_nodes(p) is not None, (name, p.time)
+        assert text.ls(p, dump=True) == _scapy_ls(sa.conf.l2types[p.linktype](bytes(p))), (name, p.time)
+    assert carried == 0 or carried >= 5
+
+
+def test_icmp6_ls_needs_no_scapy():
+    """ls() of an ND solicitation with its option, an MLDv2 report after a hop-by-hop header,
+    an unreachable quoting UDP and a Redirect holding a packet, in a process where
+    ``import scapy`` fails: Scapy's ls() text."""
+    ip6 = dict(src="fe80::1", dst="ff02::16")
+    frames = [sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6ND_NS(tgt="fe80::2") / sa.ICMPv6NDOptSrcLLAddr(lladdr="00:11:22:33:44:55"),
+              sa.Ether(dst=BCAST) / sa.IPv6(**ip6, hlim=1) / sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]) /
+              sa.ICMPv6MLReport2(records=[sa.ICMPv6MLDMultAddrRec(dst="ff02::fb")]),
+              sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6DestUnreach(code=4) / sa.IPv6(src="fe80::2", dst="fe80::1") /
+              sa.UDP(dport=33434),
+              sa.Ether(dst=BCAST) / sa.IPv6(src="fe80::1", dst="fe80::2") / sa.ICMPv6ND_Redirect(tgt="fe80::3", dst="2001:db8::2") /
+              sa.ICMPv6NDOptRedirectedHdr(pkt=sa.IPv6(src="2001:db8::1", dst="2001:db8::2") / sa.UDP(sport=1, dport=2))]
+    wires = [bytes(f) for f in frames]
+    theirs = [_scapy_ls(sa.Ether(w)) for w in wires]
+    assert [fs.ls(fs.ScapyPacket(w, 1), dump=True) for w in wires] == theirs
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_LS, *(w.hex() for w in wires)], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert json.loads(done.stdout) == theirs
