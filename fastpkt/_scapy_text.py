@@ -8,15 +8,16 @@ of layer nodes, each a Scapy class name, its ``show()`` title and its fields wit
 and the text Scapy's ``i2repr`` gives (``proto=tcp``, ``dport=http``, ``flags=DF``). The
 layers rendered here are the ones both decode: Ether, 802.1Q/802.1ad, Linux cooked v1/v2,
 BSD loopback, ARP, IPv4 without options, IPv6 (extension headers: a later fragment's, hop-by-hop
-and destination options before ICMPv6), TCP, UDP, ICMP and ICMPv6 echo, ICMP errors with the
+and destination options before ICMPv6, TCP or UDP), TCP, UDP, ICMP and ICMPv6 echo, ICMP timestamp,
+information and address mask messages, ICMP errors with the
 datagram they quote, DNS (A, AAAA, NS, CNAME, PTR, MX, SOA, SRV, TXT, OPT and its EDNS0 options;
 over UDP and TCP), LLMNR (DNS's records under LLMNRQuery/LLMNRResponse), Raw and Padding; and the layers
 ``fastpkt._scapy_layers`` reads from bytes (ICMPv6 ND/MLD/errors, RFC 4884 extensions, BOOTP/DHCP, NTP (header,
 extensions, control and private messages), Dot3/LLC/SNAP/STP, EAPOL/EAP/EAPOL-Key/MKA, GRE (GRE_PPTP, GRErouting), VXLAN, PPPoE/HDLC/PPP, the PPP link types with DIR_PPP), from the fields its walk reads, formatted here as Scapy's
 fields do; tunnels Scapy decodes (IP in IP/IPv6, GRE, VXLAN) with the inner packet described from
 its bytes; a header the bytes end inside as Scapy's Raw.
-Anything else Scapy would decode (a port or type it binds a layer to, IP options, ICMP
-timestamps, a DNS record cut short...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
+Anything else Scapy would decode (a port or type it binds a layer to, IP options, other ICMP
+types, a DNS record cut short...) makes the description ``None``; the text then comes from ``to_scapy(pkt)`` when
 Scapy is installed, else from the nearest fastpkt text (README, "Coming from Scapy").
 
 Names come from where Scapy takes them: ports from /etc/services, IP protocols from
@@ -490,6 +491,26 @@ def _icmp_error(nodes: list[_Node], body: bytes, padding: bytes, l3_addrs: tuple
     return True
 
 
+# RFC 792's timestamp and information messages and RFC 950's address mask: Scapy's ICMP
+# with id and seq, then the timestamps or the mask
+_ICMP_QUERY_TYPES = frozenset(range(13, 19))
+
+
+def _icmp_query(nodes: list[_Node], body: bytes, l3_addrs: tuple[str, str]) -> None:
+    """A timestamp, information or address mask request or reply and the Raw after its
+    header; a header the bytes end inside is Raw (Scapy's ICMP fails to read it)."""
+    from fastpkt import _scapy_model as m
+
+    hlen = 8 + m._ICMP_EXTRA.get(body[0], 0)
+    node = _icmp_fields_node("ICMP", "ICMP", m._icmp_header_fields(body[:hlen])) if len(body) >= hlen else None
+    if node is None:
+        _tail(nodes, body, b"")
+        return
+    node.summary = "ICMP %s > %s %s %s" % (l3_addrs[0], l3_addrs[1], node.text("type"), node.text("code"))
+    nodes.append(node)
+    _tail(nodes, body[hlen:], b"")
+
+
 def _quoted_node(layer: Any) -> _Node | None:
     """A layer of an ICMP error's quote: IPerror (without options), ICMPerror, TCPerror,
     UDPerror (their summaries are Scapy's plain class names), Raw, Padding."""
@@ -857,15 +878,16 @@ def describe(pkt: Any) -> list[_Node] | None:
         proto = ip6.nh
         if ip6.ext_headers:
             # a later fragment (Scapy reads its payload as Raw); hop-by-hop and destination
-            # options before ICMPv6 (MLD's router alert); other headers: Scapy's
+            # options before ICMPv6 (MLD's router alert), TCP or UDP; other headers: Scapy's
             frag = _ip6_later_fragment(ip6, data, l4_start, l4_end)
             if frag is not None:
                 nodes.append(frag)
                 _tail(nodes, data[l4_start + 8:l4_end], data[l4_end:])
                 return _l2_summaries(nodes)
             kinds = [h[0] for h in ip6.ext_headers]
-            if any(k not in (0, 60) for k in kinds) or pkt.icmp6 is None:
+            if any(k not in (0, 60) for k in kinds):
                 return None
+            first_ext = len(nodes)
             from fastpkt import _scapy_model
 
             upper = _read_layers(nodes, lambda chain: _scapy_model._ip6_extensions(ip6, chain))
@@ -874,6 +896,11 @@ def describe(pkt: Any) -> list[_Node] | None:
             if nodes[-1].cls == "Raw":   # a header Scapy could not read, and the rest
                 _tail(nodes, b"", data[l4_end:])
                 return _l2_summaries(nodes)
+            if nodes[-1].value("nh") in (6, 17):
+                upper_at = l4_start + sum(8 * (n.value("len") + 1) for n in nodes[first_ext:])
+                return _after_extensions(nodes, data, ip6.offset, ip6.plen, upper_at)
+            if pkt.icmp6 is None:
+                return None
             l4_start, proto = pkt.icmp6.offset, 58
         icmp6 = pkt.icmp6
         if proto == 58 and icmp6 is not None and icmp6.offset == l4_start and \
@@ -943,6 +970,10 @@ def describe(pkt: Any) -> list[_Node] | None:
         if payload and not _app(nodes, pkt, _UDP_BINDS, udp, payload, False):
             return None
     elif proto == 1:
+        if l4_end > l4_start and data[l4_start] in _ICMP_QUERY_TYPES:
+            _icmp_query(nodes, data[l4_start:l4_end], l3_addrs)
+            _tail(nodes, b"", padding)
+            return _l2_summaries(nodes)
         icmp = pkt.icmp
         if icmp is None or icmp.offset != l4_start:
             return None
@@ -1070,11 +1101,96 @@ def _dns_tcp(nodes: list[_Node], dns: Any, payload: bytes) -> bool:
         dns = dns_alone(payload[2:end])
     node = _dns(dns) if clean and dns is not None else None
     if node is None:
-        return False
+        return not clean and _dns_tcp_failing(nodes, payload)
     length = int.from_bytes(payload[:2], "big")
     nodes.append(_Node("DNS", "DNS", [_f("length", length)] + node.fields, node.summary))
     _tail(nodes, payload[end:], b"")
     return True
+
+
+def _after_extensions(nodes: list[_Node], data: bytes, ip6_at: int, plen: int, upper_at: int) -> list[_Node] | None:
+    """TCP or UDP (and what it carries) after IPv6 hop-by-hop or destination options: described
+    as the IPv6 packet without them would be, the transport's summary without addresses
+    (Scapy's names them only right above IP or IPv6)."""
+    head = bytearray(data[ip6_at:ip6_at + 40])
+    head[4:6] = max(plen - (upper_at - ip6_at - 40), 0).to_bytes(2, "big")
+    head[6] = nodes[-1].value("nh")
+    inner = describe(_Packet(bytes(head) + data[upper_at:], 101, decapsulate=False))
+    if inner is None or len(inner) < 2:
+        return None
+    l4 = inner[1]
+    if l4.cls == "TCP":
+        l4.summary = "TCP %s > %s %s" % (l4.text("sport"), l4.text("dport"), l4.text("flags"))
+    elif l4.cls == "UDP":
+        l4.summary = "UDP %s > %s" % (l4.text("sport"), l4.text("dport"))
+    nodes += inner[1:]
+    return _l2_summaries(nodes)
+
+
+def _dns_tcp_failing(nodes: list[_Node], payload: bytes) -> bool:
+    """DNS over TCP whose data ends inside a record Scapy fails to read: a segment up to 2
+    bytes short of its length prefix (Scapy's pre_dissect counts the prefix in the data),
+    or an address record's rdata too short. Scapy's list field then holds a Raw of the data
+    from that record on, the later sections are empty, and the records before it are as
+    fastpkt reads the message up to it. False where Scapy reads a part of the record (a
+    name, TXT string or other rdata cut short) or fastpkt cannot read the records before."""
+    from fastpkt._scapy_model import dns_alone
+
+    msg = payload[2:]
+    failing = _dns_failing_record(msg)
+    if failing is None:
+        return False
+    section, start, whole = failing
+    counts = [int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big") for k in range(4)]
+    head = [c if k < section else whole if k == section else 0 for k, c in enumerate(counts)]
+    before = msg[:4] + b"".join(c.to_bytes(2, "big") for c in head) + msg[12:start]
+    dns = dns_alone(before)
+    node = _dns(dns) if dns is not None and not dns.malformed else None
+    if node is None:
+        return False
+    for name, count in zip(("qdcount", "ancount", "nscount", "arcount"), counts):
+        node.by_name[name] = _f(name, count)
+    node.fields = [node.by_name[f[0]] if f[0] in node.by_name else f for f in node.fields]
+    node.value(("qd", "an", "ns", "ar")[section]).append(_raw_node("Raw", msg[start:]))
+    first = node.value("qd")
+    node.summary = "DNS Qry" if not node.value("qr") and first and first[0].cls == "Raw" else _dns_summary(node)
+    nodes.append(_Node("DNS", "DNS", [_f("length", int.from_bytes(payload[:2], "big"))] + node.fields,
+                       node.summary))
+    return True
+
+
+def _dns_failing_record(msg: bytes) -> tuple[int, int, int] | None:
+    """The record of a DNS message Scapy's list field fails on, reading its header's counts
+    through the bytes (fastpkt._scapy_model.dns_as_read's walk): (section 0-3, its offset,
+    the records before it in its section); None where every record is read, or the one
+    cut short is read in part (rdata of a name, TXT, MX, SRV or another type). Scapy fails
+    a question or a record's fixed part cut short, and an A or AAAA rdata shorter than the
+    address."""
+    size, pos = len(msg), 12
+    for k in range(4):
+        count = int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big")
+        read = 0
+        while pos < size and read < count:
+            start, i = pos, pos
+            while i < size and msg[i] and not msg[i] & 0xC0:
+                i += 1 + msg[i]
+            i += 2 if i < size and msg[i] else 1
+            if i + (10 if k else 4) > size:
+                return k, start, read
+            if not k:
+                pos, read = i + 4, read + 1
+                continue
+            rtype, rdlen = int.from_bytes(msg[i:i + 2], "big"), int.from_bytes(msg[i + 8:i + 10], "big")
+            need = {1: 4, 28: 16}.get(rtype)
+            pos = i + 10 + rdlen
+            if rtype == 41 and rdlen > 400:
+                return None   # an OPT record Scapy may fail on as a whole (_dns's overflow)
+            if need is not None and min(rdlen, size - i - 10) < need:
+                return k, start, read
+            if pos > size:
+                return None
+            read += 1
+    return None
 
 
 def _layers() -> Any:
@@ -2186,9 +2302,22 @@ def _redirected_chain(value: Any) -> list[_Node] | None:
     dissects from the option's bytes (IPv6 and what follows it, described as a capture of
     raw IP would be); None where that packet is not rendered here."""
     if type(value).__name__ == "Raw":
-        return [_raw_node("Raw", value.load)]
+        return _redirected_other(value.load)
     packet = getattr(value, "_packet", None)   # none: an IPv6 of no bytes, shown with defaults
     return None if packet is None else describe(packet)
+
+
+def _redirected_other(load: bytes) -> list[_Node] | None:
+    """A Redirected Header's bytes the facade holds as Raw: under 40 bytes Scapy's Raw too;
+    else Scapy's IPv6 field dissects them whatever the version says, described here as the
+    same header with version 6 and shown with the version the bytes hold."""
+    if len(load) < 40:
+        return [_raw_node("Raw", load)]
+    nodes = describe(_Packet(bytes((0x60 | load[0] & 0xF,)) + load[1:], 101, decapsulate=False))
+    if nodes is None or nodes[0].cls != "IPv6":
+        return None
+    _set_text(nodes[0], "version", load[0] >> 4, _plain)
+    return nodes
 
 
 # ---------------------------------------------------------------- text
@@ -2527,6 +2656,121 @@ _ICMP_LS: list[tuple[str, str, str | None, frozenset[int] | None]] = [
     ("extpad", "_ICMPExtensionPadField (Cond)", "b''", frozenset((3, 11, 12))),
     ("ext", "_ICMPExtensionField (Cond)", "None", frozenset((3, 11, 12)))]
 _ICMP_TS_DEFAULT: list[int] = []
+
+# ls() rows of the ICMPv6 messages, ND options, IPerror6 and the IPv6 options headers
+# fastpkt._scapy_layers reads (Scapy 2.8's field classes and defaults)
+_LS_ICMP6: dict[str, list[tuple[str, str, str]]] = {
+    "ICMPv6DestUnreach": [("type", "ByteEnumField ", "1"), ("code", "ByteEnumField ", "0"),
+        ("cksum", "XShortField ", "None"), ("length", "ByteField ", "0"), ("unused", "X3BytesField ", "0"),
+        ("extpad", "_ICMPExtensionPadField ", "b''"), ("ext", "_ICMPExtensionField ", "None")],
+    "ICMPv6PacketTooBig": [("type", "ByteEnumField ", "2"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("mtu", "IntField ", "1280")],
+    "ICMPv6TimeExceeded": [("type", "ByteEnumField ", "3"), ("code", "ByteEnumField ", "0"),
+        ("cksum", "XShortField ", "None"), ("length", "ByteField ", "0"), ("unused", "X3BytesField ", "0"),
+        ("extpad", "_ICMPExtensionPadField ", "b''"), ("ext", "_ICMPExtensionField ", "None")],
+    "ICMPv6ParamProblem": [("type", "ByteEnumField ", "4"), ("code", "ByteEnumField ", "0"),
+        ("cksum", "XShortField ", "None"), ("ptr", "IntField ", "6")],
+    "ICMPv6MLQuery": [("type", "ByteEnumField ", "130"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("mrd", "ShortField ", "10000"), ("reserved", "ShortField ", "0"),
+        ("mladdr", "IP6Field ", "'::'")],
+    "ICMPv6MLReport": [("type", "ByteEnumField ", "131"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("mrd", "ShortField ", "0"), ("reserved", "ShortField ", "0"),
+        ("mladdr", "IP6Field ", "'::'")],
+    "ICMPv6MLDone": [("type", "ByteEnumField ", "132"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("mrd", "ShortField ", "0"), ("reserved", "ShortField ", "0"),
+        ("mladdr", "IP6Field ", "'::'")],
+    "ICMPv6MLQuery2": [("type", "ByteEnumField ", "130"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("mrd", "ShortField ", "10000"), ("reserved", "ShortField ", "0"),
+        ("mladdr", "IP6Field ", "'::'"), ("Resv", "BitField  (4 bits)", "0"),
+        ("S", "BitField  (1 bit)", "0"), ("QRV", "BitField  (3 bits)", "0"), ("QQIC", "ByteField ", "0"),
+        ("sources_number", "ShortField ", "None"), ("sources", "IP6ListField ", "[]")],
+    "ICMPv6MLReport2": [("type", "ByteEnumField ", "143"), ("res", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("reserved", "ShortField ", "0"),
+        ("records_number", "ShortField ", "None"), ("records", "PacketListField ", "[]")],
+    "ICMPv6MLDMultAddrRec": [("rtype", "ByteField ", "4"), ("auxdata_len", "FieldLenField ", "None"),
+        ("sources_number", "FieldLenField ", "None"), ("dst", "IP6Field ", "'::'"),
+        ("sources", "IP6ListField ", "[]"), ("auxdata", "StrLenField ", "b''")],
+    "ICMPv6ND_RS": [("type", "ByteEnumField ", "133"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("res", "IntField ", "0")],
+    "ICMPv6ND_RA": [("type", "ByteEnumField ", "134"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("chlim", "ByteField ", "0"), ("M", "BitField  (1 bit)", "0"),
+        ("O", "BitField  (1 bit)", "0"), ("H", "BitField  (1 bit)", "0"), ("prf", "BitEnumField ", "1"),
+        ("P", "BitField  (1 bit)", "0"), ("res", "BitField  (2 bits)", "0"),
+        ("routerlifetime", "ShortField ", "1800"), ("reachabletime", "IntField ", "0"),
+        ("retranstimer", "IntField ", "0")],
+    "ICMPv6ND_NS": [("type", "ByteEnumField ", "135"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("res", "IntField ", "0"), ("tgt", "IP6Field ", "'::'")],
+    "ICMPv6ND_NA": [("type", "ByteEnumField ", "136"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("R", "BitField  (1 bit)", "1"), ("S", "BitField  (1 bit)", "0"),
+        ("O", "BitField  (1 bit)", "1"), ("res", "XBitField  (29 bits)", "0"), ("tgt", "IP6Field ", "'::'")],
+    "ICMPv6ND_Redirect": [("type", "ByteEnumField ", "137"), ("code", "ByteField ", "0"),
+        ("cksum", "XShortField ", "None"), ("res", "XIntField ", "0"), ("tgt", "IP6Field ", "'::'"),
+        ("dst", "IP6Field ", "'::'")],
+    "IPerror6": [("version", "BitField  (4 bits)", "6"), ("tc", "BitField  (8 bits)", "0"),
+        ("fl", "BitField  (20 bits)", "0"), ("plen", "ShortField ", "None"), ("nh", "ByteEnumField ", "59"),
+        ("hlim", "ByteField ", "64"), ("src", "SourceIP6Field ", "None"), ("dst", "DestIP6Field ", "None")],
+    "ICMPv6NDOptUnknown": [("type", "ByteField ", "0"), ("len", "FieldLenField ", "None"),
+        ("data", "ICMPv6NDOptDataField ", "b''")],
+    "ICMPv6NDOptSrcLLAddr": [("type", "ByteField ", "1"), ("len", "ByteField ", "1"),
+        ("lladdr", "SourceMACField ", "None")],
+    "ICMPv6NDOptDstLLAddr": [("type", "ByteField ", "2"), ("len", "ByteField ", "1"),
+        ("lladdr", "SourceMACField ", "None")],
+    "ICMPv6NDOptPrefixInfo": [("type", "ByteField ", "3"), ("len", "ByteField ", "4"),
+        ("prefixlen", "ByteField ", "64"), ("L", "BitField  (1 bit)", "1"), ("A", "BitField  (1 bit)", "1"),
+        ("R", "BitField  (1 bit)", "0"), ("res1", "BitField  (5 bits)", "0"),
+        ("validlifetime", "XIntField ", "4294967295"), ("preferredlifetime", "XIntField ", "4294967295"),
+        ("res2", "XIntField ", "0"), ("prefix", "IP6Field ", "'::'")],
+    "ICMPv6NDOptRedirectedHdr": [("type", "ByteField ", "4"), ("len", "FieldLenField ", "None"),
+        ("res", "MayEnd ", "b'\\x00\\x00\\x00\\x00\\x00\\x00'"), ("pkt", "TruncPktLenField ", "b''")],
+    "ICMPv6NDOptMTU": [("type", "ByteField ", "5"), ("len", "ByteField ", "1"), ("res", "XShortField ", "0"),
+        ("mtu", "IntField ", "1280")],
+    "ICMPv6NDOptShortcutLimit": [("type", "ByteField ", "6"), ("len", "ByteField ", "1"),
+        ("shortcutlim", "ByteField ", "40"), ("res1", "ByteField ", "0"), ("res2", "IntField ", "0")],
+    "ICMPv6NDOptAdvInterval": [("type", "ByteField ", "7"), ("len", "ByteField ", "1"),
+        ("res", "ShortField ", "0"), ("advint", "IntField ", "0")],
+    "ICMPv6NDOptHAInfo": [("type", "ByteField ", "8"), ("len", "ByteField ", "1"),
+        ("res", "ShortField ", "0"), ("pref", "ShortField ", "0"), ("lifetime", "ShortField ", "1")],
+    "ICMPv6NDOptSrcAddrList": [("type", "ByteField ", "9"), ("len", "FieldLenField ", "None"),
+        ("res", "StrFixedLenField ", "b'\\x00\\x00\\x00\\x00\\x00\\x00'"),
+        ("addrlist", "IP6ListField ", "[]")],
+    "ICMPv6NDOptTgtAddrList": [("type", "ByteField ", "10"), ("len", "FieldLenField ", "None"),
+        ("res", "StrFixedLenField ", "b'\\x00\\x00\\x00\\x00\\x00\\x00'"),
+        ("addrlist", "IP6ListField ", "[]")],
+    "ICMPv6NDOptIPAddr": [("type", "ByteField ", "17"), ("len", "ByteField ", "3"),
+        ("optcode", "ByteEnumField ", "1"), ("plen", "ByteField ", "64"), ("res", "IntField ", "0"),
+        ("addr", "IP6Field ", "'::'")],
+    "ICMPv6NDOptNewRtrPrefix": [("type", "ByteField ", "18"), ("len", "ByteField ", "3"),
+        ("optcode", "ByteField ", "0"), ("plen", "ByteField ", "64"), ("res", "IntField ", "0"),
+        ("prefix", "IP6Field ", "'::'")],
+    "ICMPv6NDOptLLA": [("type", "ByteField ", "19"), ("len", "ByteField ", "1"),
+        ("optcode", "ByteEnumField ", "0"), ("lla", "MACField ", "'00:00:00:00:00:00'")],
+    "ICMPv6NDOptMAP": [("type", "ByteField ", "23"), ("len", "ByteField ", "3"),
+        ("dist", "BitField  (4 bits)", "1"), ("pref", "BitField  (4 bits)", "15"),
+        ("R", "BitField  (1 bit)", "1"), ("res", "BitField  (7 bits)", "0"),
+        ("validlifetime", "IntField ", "4294967295"), ("addr", "IP6Field ", "'::'")],
+    "ICMPv6NDOptRouteInfo": [("type", "ByteField ", "24"), ("len", "FieldLenField ", "None"),
+        ("plen", "ByteField ", "None"), ("res1", "BitField  (3 bits)", "0"), ("prf", "BitEnumField ", "0"),
+        ("res2", "BitField  (3 bits)", "0"), ("rtlifetime", "IntField ", "4294967295"),
+        ("prefix", "_IP6PrefixField ", "None")],
+    "ICMPv6NDOptRDNSS": [("type", "ByteField ", "25"), ("len", "FieldLenField ", "None"),
+        ("res", "ShortField ", "None"), ("lifetime", "IntField ", "4294967295"),
+        ("dns", "IP6ListField ", "[]")],
+    "ICMPv6NDOptEFA": [("type", "ByteField ", "26"), ("len", "ByteField ", "1"),
+        ("res", "BitField  (48 bits)", "0")],
+    "ICMPv6NDOptDNSSL": [("type", "ByteField ", "31"), ("len", "FieldLenField ", "None"),
+        ("res", "ShortField ", "None"), ("lifetime", "IntField ", "4294967295"),
+        ("searchlist", "DomainNameListField ", "[]")],
+    "ICMPv6NDOptCaptivePortal": [("type", "ByteField ", "37"), ("len", "FieldLenField ", "None"),
+        ("URI", "ICMPv6NDOptDataField ", "b''")],
+    "ICMPv6NDOptPREF64": [("type", "ByteField ", "38"), ("len", "ByteField ", "2"),
+        ("scaledlifetime", "BitField  (13 bits)", "0"), ("plc", "BitEnumField ", "0"),
+        ("prefix", "_PREF64 ", "'::'")],
+    "IPv6ExtHdrHopByHop": [("nh", "ByteEnumField ", "59"), ("len", "FieldLenField ", "None"),
+        ("autopad", "_PhantomAutoPadField ", "1"), ("options", "_OptionsField ", "[]")],
+    "IPv6ExtHdrDestOpt": [("nh", "ByteEnumField ", "59"), ("len", "FieldLenField ", "None"),
+        ("autopad", "_PhantomAutoPadField ", "1"), ("options", "_OptionsField ", "[]")],
+}
+_LS.update(_LS_ICMP6)
 
 
 def _icmp_ts_default() -> str:

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -481,6 +482,7 @@ def test_corpus_tunnels_print_as_scapy():
 # one frame of each kind, built once here as hex so the subprocess below needs no Scapy
 _NO_SCAPY = r"""
 import json
+import random
 import sys
 
 class NoScapy:   # `import scapy` fails here, as where Scapy is not installed
@@ -727,6 +729,7 @@ def _ts_masked(listing: str) -> str:
 
 _NO_SCAPY_LS = r"""
 import json
+import random
 import sys
 
 class NoScapy:
@@ -792,3 +795,282 @@ def test_unrendered_packet_without_scapy_prints_fastpkts_text():
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     own = fp.Packet(wire, 1)
     assert json.loads(done.stdout) == [[repr(own), own.summary(), own.show(dump=True)]]
+
+
+def _icmp_query_frames():
+    """ICMP timestamp (13, 14), information (15, 16) and address mask (17, 18) requests and
+    replies as the top layer: every type with code 0, a code Scapy does not name and a lying
+    one; a day's last millisecond, midnight and the largest 32-bit time, a mask; data after
+    the header; IP lengths that lie either way; an Ethernet trailer; each cut at every length."""
+    ip = dict(src="192.0.2.1", dst="192.0.2.2")
+    msgs = []
+    for t in range(13, 19):
+        for code in (0, 1, 200):
+            msgs += [sa.ICMP(type=t, code=code, id=0x1234, seq=9, ts_ori=86399999, ts_rx=0, ts_tx=2**32 - 1,
+                             addr_mask="255.255.255.0"),
+                     sa.ICMP(type=t, code=code) / b"trailing data"]
+    for msg in msgs:
+        for head in (sa.IP(**ip), sa.IP(len=30, **ip), sa.IP(len=200, **ip)):
+            frame = bytes(sa.Ether(dst=BCAST) / head / msg) + b"\0" * 5
+            yield from (frame[:cut] for cut in range(34, len(frame) + 1))
+
+
+def test_icmp_queries_print_as_scapy():
+    """repr, summary(), show() and ls() of the frames above: Scapy's own text of the same
+    bytes; rendered natively for every one whose IP header is whole (a header cut short
+    of its type's 8, 12 or 20 bytes: Scapy's Raw)."""
+    native = 0
+    for wire in _icmp_query_frames():
+        p = fs.ScapyPacket(wire, 1)
+        if len(wire) < 54 and text.describe(p) is None:
+            continue   # the IP header cut short: another layer's case
+        s = sa.Ether(wire)
+        assert text.describe(p) is not None, wire.hex()
+        _same_text(p, s, wire.hex())
+        assert p.show2(dump=True) == s.show2(dump=True)
+        assert text.ls(p, dump=True) == _scapy_ls(s), wire.hex()
+        native += 1
+    assert native >= 2600
+
+
+def test_corpus_icmp_queries_print_as_scapy():
+    """Every corpus ICMP timestamp, information or address mask message: Scapy's text and
+    ls(), rendered natively."""
+    carried = 0
+    for name, p in _corpus_packets():
+        if p.icmp is None or p.icmp.type not in range(13, 19):
+            continue
+        carried += 1
+        facade = fs.ScapyPacket(bytes(p), p.linktype)
+        s = sa.conf.l2types[p.linktype](bytes(p))
+        assert text.describe(facade) is not None, (name, p.time)
+        _same_text(facade, s, (name, p.time))
+        assert text.ls(facade, dump=True) == _scapy_ls(s), (name, p.time)
+    assert carried == 0 or carried >= 4
+
+
+def test_icmp_query_text_needs_no_scapy(tmp_path):
+    """The frames above rendered where ``import scapy`` fails: the same repr, summary() and
+    show() as here, where the test above compares them with Scapy's; and ls() of one of each
+    type equal to Scapy's, the timestamps' default (that process's time of day) aside."""
+    _same_text_without_scapy(tmp_path, list(_icmp_query_frames()), 2600)
+    wires = [bytes(sa.Ether(dst=BCAST) / sa.IP(src="192.0.2.1", dst="192.0.2.2") /
+                   sa.ICMP(type=t, id=1, seq=2, ts_ori=3723004, addr_mask="255.255.0.0") / b"x") for t in range(13, 19)]
+    theirs = [_ts_masked(_scapy_ls(sa.Ether(w))) for w in wires]
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_LS, *(w.hex() for w in wires)], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert [_ts_masked(t) for t in json.loads(done.stdout)] == theirs
+
+
+def _dns_tcp_short_frames():
+    """DNS over TCP segments whose data ends 0-3 bytes short of the length prefix (Scapy's
+    DNS reads one 1 or 2 bytes short, its pre_dissect counting the prefix as data): queries
+    of one and two questions and none; answers whose last record (A, AAAA, NS, CNAME, PTR,
+    MX, SRV, SOA, TXT) is in the answer, authority or additional section, after an OPT
+    record, with a failing rcode; A and AAAA records whose rdlen lies (shorter than the
+    address, longer than the bytes); both directions over IPv4 and IPv6; the segments 1 byte
+    short also cut at every length."""
+    q = sa.DNSQR(qname="www.example.com", qtype="AAAA")
+    rrs = [sa.DNSRR(rrname="www.example.com", rdata="192.0.2.1"),
+           sa.DNSRR(rrname="www.example.com", type="AAAA", rdata="2001:db8::1"),
+           sa.DNSRR(rrname="example.com", type="NS", rdata="ns1.example.com"),
+           sa.DNSRR(rrname="www.example.com", type="CNAME", rdata="host.example.com"),
+           sa.DNSRR(rrname="1.2.0.192.in-addr.arpa", type="PTR", rdata="p.example.com"),
+           sa.DNSRRMX(rrname="example.com", preference=10, exchange="mx.example.com"),
+           sa.DNSRRSRV(rrname="_sip._tcp.example.com", priority=1, weight=2, port=5060, target="t.example.com"),
+           sa.DNSRRSOA(rrname="example.com", mname="ns.example.com", rname="h.example.com", serial=7),
+           sa.DNSRR(rrname="www.example.com", type="TXT", rdata=[b"abc", b"defgh"])]
+    opt = sa.DNSRROPT(rdata=[sa.EDNS0TLV(optcode=3, optdata=b"abc")])
+    msgs = [sa.DNS(id=1, qd=q), sa.DNS(id=2, qd=[q, sa.DNSQR(qname="b.example")]), sa.DNS(id=3, qd=[]),
+            sa.DNS(id=7, qr=1, qd=q, ar=opt)]
+    for rr in rrs:
+        for section in ("an", "ns", "ar"):
+            msgs.append(sa.DNS(id=4, qr=1, qd=q, **{section: [sa.DNSRR(rrname="x.example", rdata="192.0.2.9"), rr]}))
+        msgs += [sa.DNS(id=5, qr=1, qd=[], an=rr, ar=opt), sa.DNS(id=6, qr=1, rcode=3, qd=q, an=rr)]
+    ends = [(sa.IP(src="192.0.2.1", dst="192.0.2.53"), 40000, 53), (sa.IPv6(src="2001:db8::53", dst="2001:db8::1"), 53, 40000)]
+    for m in msgs:
+        wire = bytes(m)
+        variants = [wire]
+        last = (m.ar or m.ns or m.an or [None])[-1]
+        if getattr(last, "type", 0) in (1, 28):   # the last record an address: its rdlen lies
+            size = 4 if last.type == 1 else 16
+            at = len(wire) - size - 2
+            variants += [wire[:at] + rdlen.to_bytes(2, "big") + wire[at + 2:] for rdlen in [*range(size), size + 2]]
+        for v in variants:
+            for ip, sport, dport in ends:
+                for short in range(4):
+                    load = len(v).to_bytes(2, "big") + v[:len(v) - short]
+                    frame = bytes(sa.Ether(dst=BCAST) / ip / sa.TCP(sport=sport, dport=dport, flags="PA", seq=1) / load)
+                    yield frame
+                    if short == 1:
+                        yield from (frame[:cut] for cut in range(len(frame) - len(load) + 2, len(frame)))
+
+
+def test_dns_tcp_short_prints_as_scapy():
+    """repr, summary(), show() and ls() of the frames above: Scapy's own text of the same
+    bytes. A record Scapy fails to read (a question or a record's fixed part cut short, an
+    address shorter than its type's) is its Raw, rendered natively; a record Scapy reads in
+    part (a name, TXT string or other rdata cut short) stays Scapy's (to_scapy())."""
+    from fastpkt._scapy_model import dns_over_tcp
+
+    native = failing = 0
+    for wire in _dns_tcp_short_frames():
+        p = fs.ScapyPacket(wire, 1)
+        if text.describe(p) is None:
+            continue
+        s = sa.Ether(wire)
+        _same_text(p, s, wire.hex())
+        native += 1
+        end, clean = dns_over_tcp(bytes(p.tcp.payload)) if p.tcp is not None else (-1, True)
+        if end >= 0 and not clean:
+            failing += 1
+            assert text.ls(p, dump=True) == _scapy_ls(s), wire.hex()
+    assert native >= 25400 and failing >= 740
+
+
+def test_dns_tcp_short_text_needs_no_scapy(tmp_path):
+    """The frames above rendered where ``import scapy`` fails: the same text as here, where
+    the test above compares it with Scapy's own."""
+    _same_text_without_scapy(tmp_path, list(_dns_tcp_short_frames()), 25400)
+
+
+def _ip6_options_transport_frames():
+    """IPv6 packets with hop-by-hop and destination options (a router alert, long padding,
+    both headers) before TCP (with and without options), UDP and DNS over UDP; payload
+    lengths that are right, shorter than the headers and past the bytes; an Ethernet
+    trailer; each cut at every length."""
+    addrs = dict(src="2001:db8::1", dst="2001:db8::2")
+    uppers = [sa.TCP(sport=40000, dport=443, flags="PA") / b"hello", sa.UDP(sport=1, dport=2) / b"payload",
+              sa.UDP(sport=40000, dport=53) / sa.DNS(qd=sa.DNSQR(qname="example.com")),
+              sa.TCP(sport=1, dport=2, options=[("MSS", 1460)])]
+    options = [sa.IPv6ExtHdrHopByHop(), sa.IPv6ExtHdrDestOpt(), sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]),
+               sa.IPv6ExtHdrHopByHop() / sa.IPv6ExtHdrDestOpt(), sa.IPv6ExtHdrHopByHop(options=[sa.PadN(optdata=b"\0" * 10)])]
+    for opt in options:
+        for upper in uppers:
+            for plen in (None, 12, 400):
+                frame = bytes(sa.Ether(dst=BCAST) / sa.IPv6(plen=plen, **addrs) / opt / upper) + b"\0" * 3
+                yield from (frame[:cut] for cut in range(54, len(frame) + 1))
+
+
+def _redirected_other_frames():
+    """ND Redirects whose Redirected Header holds bytes that are no IPv6 packet (Scapy's IPv6
+    field dissects them all the same): IPv4 packets, zeros, IPv6 packets carrying UDP or TCP
+    with each other version number, seeded random bytes; 40 to 88 bytes, each cut at every
+    length."""
+    head = sa.Ether(dst=BCAST) / sa.IPv6(src="fe80::1", dst="fe80::2", hlim=255) / sa.ICMPv6ND_Redirect(
+        tgt="fe80::3", dst="2001:db8::2")
+    v4 = bytes(sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1, dport=2) / (b"x" * 60))
+    bodies = [v4[:40], v4[:48], v4[:56], v4[:88], b"\0" * 40, b"\0" * 48]
+    inner6 = dict(src="2001:db8::1", dst="2001:db8::2")
+    for version in set(range(16)) - {6}:
+        for pkt, size in ((sa.IPv6(**inner6) / sa.UDP(sport=1, dport=2) / b"abcdefgh", 48),
+                          (sa.IPv6(**inner6) / sa.TCP(sport=1, dport=2) / b"abcdefghijkl", 72)):
+            wire = bytes(pkt)
+            bodies.append(bytes((version << 4 | wire[0] & 0xF,)) + wire[1:size])
+    rnd = random.Random(14)
+    bodies += [bytes(rnd.getrandbits(8) for _ in range(n)) for n in (40, 48, 56, 64, 80) for _ in range(6)]
+    for body in bodies:
+        wire = bytearray(bytes(head / sa.ICMPv6NDOptRedirectedHdr(pkt=body)))
+        for cut in range(62, len(wire) + 1):
+            w = wire[:cut]
+            w[18:20] = (cut - 54).to_bytes(2, "big")   # the outer IPv6 length follows each cut
+            yield bytes(w)
+
+
+@pytest.mark.parametrize("kind,least", [("ip6-options-transport", 1100), ("redirected-other", 5900),
+                                        ("redirected-header", 1800)])
+def test_ip6_options_and_redirected_print_as_scapy(kind, least):
+    """repr, summary() and show() of the frames above and of the Redirected Headers holding
+    IPv6 packets (a hop-by-hop header inside too): Scapy's own text of the same bytes. Not
+    native: a DNS message or UDP datagram cut short inside, payload lengths shorter than the
+    options (Scapy's)."""
+    make = {"ip6-options-transport": _ip6_options_transport_frames, "redirected-other": _redirected_other_frames,
+            "redirected-header": _redirected_header_frames}[kind]
+    native = 0
+    for wire in make():
+        p = fp.Packet(wire, 1)
+        if text.describe(p) is None:
+            continue
+        _same_text(p, sa.Ether(wire), wire.hex())
+        native += 1
+    assert native >= least
+
+
+def test_corpus_ip6_options_print_as_scapy():
+    """Every corpus IPv6 packet with hop-by-hop or destination options before TCP or UDP:
+    Scapy's text, where rendered natively."""
+    carried = native = 0
+    for name, p in _corpus_packets():
+        ip6 = p.ip6
+        if ip6 is None or not ip6.ext_headers or (p.tcp is None and p.udp is None):
+            continue
+        carried += 1
+        if text.describe(p) is not None:
+            _same_text(p, sa.conf.l2types[p.linktype](bytes(p)), (name, p.time))
+            native += 1
+    assert carried == 0 or native >= 1
+
+
+def test_ip6_options_and_redirected_text_needs_no_scapy(tmp_path):
+    """The frames above rendered where ``import scapy`` fails: the same text as here, where
+    the test above compares it with Scapy's own."""
+    _same_text_without_scapy(tmp_path, [*_ip6_options_transport_frames(), *_redirected_other_frames()], 7000)
+
+
+ICMP6_LS_CASES = {"icmpv6": (built._icmp6_cases, 2500), "extensions": (built._icmp_extension_cases, 740),
+                  "redirected-header": (_redirected_header_frames, 1750),
+                  "ip6-options-transport": (_ip6_options_transport_frames, 1100)}
+
+
+@pytest.mark.parametrize("kind", ICMP6_LS_CASES)
+def test_icmp6_ls_as_scapy(kind):
+    """ls(pkt) of ICMPv6 errors (with IPerror6 and their RFC 4884 extension), ND messages
+    and every option class, MLD and MLDv2, the Redirected Header's packet, and the IPv6
+    options headers before them or before TCP/UDP: Scapy's ls() of the same bytes, character
+    for character, natively for all but the packets whose text is Scapy's (to_scapy())."""
+    make, least = ICMP6_LS_CASES[kind]
+    native = 0
+    for wire in make():
+        wire = bytes(wire)
+        p = fp.Packet(wire, 1)
+        if p.ip6 is None:
+            continue
+        if text._ls_nodes(p) is None:
+            assert text.describe(p) is None, wire.hex()
+            continue
+        assert text.ls(p, dump=True) == _scapy_ls(sa.Ether(wire)), wire.hex()
+        native += 1
+    assert native >= least
+
+
+def test_corpus_icmp6_ls_as_scapy():
+    """ls(pkt) of every corpus ICMPv6 packet but echoes (MLDv2 reports, router
+    advertisements, MLD queries...): Scapy's own listing, rendered natively."""
+    carried = 0
+    for name, p in _corpus_packets():
+        if p.icmp6 is None or p.icmp6.type in (128, 129):
+            continue
+        carried += 1
+        assert text._ls_nodes(p) is not None, (name, p.time)
+        assert text.ls(p, dump=True) == _scapy_ls(sa.conf.l2types[p.linktype](bytes(p))), (name, p.time)
+    assert carried == 0 or carried >= 5
+
+
+def test_icmp6_ls_needs_no_scapy():
+    """ls() of an ND solicitation with its option, an MLDv2 report after a hop-by-hop header,
+    an unreachable quoting UDP and a Redirect holding a packet, in a process where
+    ``import scapy`` fails: Scapy's ls() text."""
+    ip6 = dict(src="fe80::1", dst="ff02::16")
+    frames = [sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6ND_NS(tgt="fe80::2") / sa.ICMPv6NDOptSrcLLAddr(lladdr="00:11:22:33:44:55"),
+              sa.Ether(dst=BCAST) / sa.IPv6(**ip6, hlim=1) / sa.IPv6ExtHdrHopByHop(options=[sa.RouterAlert()]) /
+              sa.ICMPv6MLReport2(records=[sa.ICMPv6MLDMultAddrRec(dst="ff02::fb")]),
+              sa.Ether(dst=BCAST) / sa.IPv6(**ip6) / sa.ICMPv6DestUnreach(code=4) / sa.IPv6(src="fe80::2", dst="fe80::1") /
+              sa.UDP(dport=33434),
+              sa.Ether(dst=BCAST) / sa.IPv6(src="fe80::1", dst="fe80::2") / sa.ICMPv6ND_Redirect(tgt="fe80::3", dst="2001:db8::2") /
+              sa.ICMPv6NDOptRedirectedHdr(pkt=sa.IPv6(src="2001:db8::1", dst="2001:db8::2") / sa.UDP(sport=1, dport=2))]
+    wires = [bytes(f) for f in frames]
+    theirs = [_scapy_ls(sa.Ether(w)) for w in wires]
+    assert [fs.ls(fs.ScapyPacket(w, 1), dump=True) for w in wires] == theirs
+    done = subprocess.run([sys.executable, "-c", _NO_SCAPY_LS, *(w.hex() for w in wires)], check=True,
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert json.loads(done.stdout) == theirs
