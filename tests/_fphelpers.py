@@ -4,8 +4,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import struct
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +222,38 @@ def indexed_udp_frame(i: int, payload_len: int) -> bytes:
     ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
                      bytes([10, 0, 0, 1]), bytes([10, 0, 1, (i % 200) + 1]))
     return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + udp
+
+
+# The head of a script run in a fresh interpreter where `import scapy` fails, as where Scapy
+# is not installed: what fastpkt.scapy renders without Scapy.
+NO_SCAPY_HEAD = """import sys
+
+class NoScapy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "scapy" or name.startswith("scapy."):
+            raise ImportError("Scapy is blocked in this test")
+
+sys.meta_path.insert(0, NoScapy())
+"""
+
+
+_TSHARK_CONV = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d+) bytes\s+(\d+)\s+(\d+) bytes")
+
+
+def tshark_conv(path: Path, *tables: str, disable: str = "") -> dict:
+    """tshark -q -z <table>... (conv,ip / conv,ipv6 / conv,udp[,filter]), optionally with one
+    dissector off: {sorted endpoints: {endpoint: (frames, bytes) it sent}}; tshark's "<-"
+    columns are B -> A, "->" A -> B (endpoints 'addr' or 'addr:port')."""
+    args = ["tshark", "-r", str(path), "-n", "-q"] + (["--disable-protocol", disable] if disable else [])
+    for z in tables:
+        args += ["-z", z]
+    out = subprocess.run(args, capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    conv: dict = {}
+    for line in out.splitlines():
+        m = _TSHARK_CONV.match(line)
+        if m:
+            a, b = m.group(1), m.group(2)
+            conv[tuple(sorted((a, b)))] = {a: (int(m.group(5)), int(m.group(6))),
+                                           b: (int(m.group(3)), int(m.group(4)))}
+    return conv

@@ -25,7 +25,7 @@ import pytest
 import fastpkt as fp
 import fastpkt.scapy as fs
 from fastpkt import _scapy_text as text
-from _fphelpers import corpus_files, read_tsv, tshark_status
+from _fphelpers import NO_SCAPY_HEAD, corpus_files, read_tsv, tshark_status
 
 sa = pytest.importorskip("_scapy_ref").sa   # Scapy, quiet, with its default layers
 BCAST = "ff:ff:ff:ff:ff:ff"  # Ether(dst=) given: Scapy would resolve it by sending ARP off the machine
@@ -257,16 +257,10 @@ def test_corpus_llmnr_reads_as_scapy(corpus):
             _same(facade, sa.conf.l2types[p.linktype](wire), (name, i), not (p.dns is not None and p.dns.malformed))
 
 
-_NO_SCAPY = r"""
+_NO_SCAPY = NO_SCAPY_HEAD + r"""
 import json
 import sys
 
-class NoScapy:   # `import scapy` fails here, as where Scapy is not installed
-    def find_spec(self, name, path=None, target=None):
-        if name == "scapy" or name.startswith("scapy."):
-            raise ImportError("Scapy is blocked in this test")
-
-sys.meta_path.insert(0, NoScapy())
 import fastpkt.scapy as fs
 out = []
 for h in sys.argv[1:]:

@@ -26,7 +26,7 @@ import pytest
 import fastpkt as fp
 import fastpkt.scapy as fs
 from fastpkt import _scapy_text as text
-from _fphelpers import corpus_dir, corpus_files
+from _fphelpers import NO_SCAPY_HEAD, corpus_dir, corpus_files
 
 sa = pytest.importorskip("_scapy_ref").sa   # Scapy, quiet, with its default layers
 BCAST = "ff:ff:ff:ff:ff:ff"  # Ether(dst=) given: Scapy would resolve it by sending ARP off the machine
@@ -480,17 +480,11 @@ def test_corpus_tunnels_print_as_scapy():
 
 
 # one frame of each kind, built once here as hex so the subprocess below needs no Scapy
-_NO_SCAPY = r"""
+_NO_SCAPY = NO_SCAPY_HEAD + r"""
 import json
 import random
 import sys
 
-class NoScapy:   # `import scapy` fails here, as where Scapy is not installed
-    def find_spec(self, name, path=None, target=None):
-        if name == "scapy" or name.startswith("scapy."):
-            raise ImportError("Scapy is blocked in this test")
-
-sys.meta_path.insert(0, NoScapy())
 import fastpkt.scapy as fs
 from fastpkt import _scapy_text as text
 out = []
@@ -569,16 +563,10 @@ def test_rendering_imports_no_scapy():
     assert json.loads(done.stdout) == theirs   # without Scapy: Scapy's text
 
 
-_NO_SCAPY_FILE = r"""
+_NO_SCAPY_FILE = NO_SCAPY_HEAD + r"""
 import hashlib
 import sys
 
-class NoScapy:
-    def find_spec(self, name, path=None, target=None):
-        if name == "scapy" or name.startswith("scapy."):
-            raise ImportError("Scapy is blocked in this test")
-
-sys.meta_path.insert(0, NoScapy())
 import fastpkt as fp
 from fastpkt import _scapy_text as text
 digest, native = hashlib.sha256(), 0
@@ -727,17 +715,11 @@ def _ts_masked(listing: str) -> str:
     return "\n".join(line.rsplit(" (", 1)[0] + " (ts)" if line.startswith(("ts_ori ", "ts_rx ", "ts_tx ")) else line
                      for line in listing.split("\n"))
 
-_NO_SCAPY_LS = r"""
+_NO_SCAPY_LS = NO_SCAPY_HEAD + r"""
 import json
 import random
 import sys
 
-class NoScapy:
-    def find_spec(self, name, path=None, target=None):
-        if name == "scapy" or name.startswith("scapy."):
-            raise ImportError("Scapy is blocked in this test")
-
-sys.meta_path.insert(0, NoScapy())
 import fastpkt.scapy as fs
 from fastpkt import _scapy_text as text
 out = []

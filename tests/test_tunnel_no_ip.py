@@ -4,7 +4,6 @@ tunnel, as tshark's last ip.src/ipv6.src and its conv,ip/conv,ipv6 do (csrc/diss
 fp_innermost_ip). The frames are the corpus's tunnel captures and ones Scapy builds."""
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 
 import fastpkt as fp
-from _fphelpers import tool_env
+from _fphelpers import tool_env, tshark_conv
 
 CORPUS_TUNNELS = ("ppp-grepackets.pcap", "tcpdump-various_gre.pcap", "tcpdump-pptp.pcap",
                   "tcpdump-vxlan.pcap", "ndpi-reasm_segv_anon.pcapng", "zeek-baselines/gre-pptp.pcap")
@@ -110,24 +109,6 @@ def test_ppp_grepackets_first_frames(corpus):
         assert pd.isna(r.sport)
 
 
-_CONV = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d+) bytes\s+(\d+)\s+(\d+) bytes")
-
-
-def tshark_conv(path: Path) -> dict:
-    """tshark -z conv,ip -z conv,ipv6: {sorted endpoints: {endpoint: (frames, bytes) it sent}}."""
-    out = subprocess.run(["tshark", "-r", str(path), "-n", "-q", "-z", "conv,ip", "-z", "conv,ipv6"],
-                         capture_output=True, text=True, check=True,
-                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
-    conv: dict = {}
-    for line in out.splitlines():
-        m = _CONV.match(line)
-        if m:
-            a, b = m.group(1), m.group(2)
-            conv[tuple(sorted((a, b)))] = {a: (int(m.group(5)), int(m.group(6))),
-                                           b: (int(m.group(3)), int(m.group(4)))}
-    return conv
-
-
 def flows_conv(path: Path) -> dict:
     """fp.flows summed per address pair, in tshark_conv's shape."""
     conv: dict = {}
@@ -160,6 +141,6 @@ def test_flows_count_them_as_tshark_conv_ip(tmp_path, tshark):
     """One IP header per frame (no keepalive: tshark's conv,ip counts each header of a frame),
     so tshark's IP conversations are the innermost ones; the PPPoE LCP frame has none."""
     path = build(tmp_path, keepalive=False)
-    want = tshark_conv(path)
+    want = tshark_conv(path, "conv,ip", "conv,ipv6")
     assert len(want) == 4
     assert flows_conv(path) == want

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import fastpkt as fp
-from _fphelpers import have, tool_env
+from _fphelpers import have, tool_env, tshark_conv
 
 TUNNEL_FIELDS = ("vxlan.vni", "gre.key", "gtp.teid", "mpls.label", "geneve.vni", "pppoe.session_id",
                  "erspan.spanid")
@@ -524,25 +524,9 @@ for i, f in enumerate(frames):
 wrpcap(sys.argv[1], frames)
 """
 
-_CONV = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+) (\d+) bytes\s+(\d+) (\d+) bytes\s+")
-
-
-def tshark_conv(path: Path, kind: str, disable: str, filt: str = "") -> dict:
-    """tshark -z conv,<kind>[,filter] with the tunnel dissector off: {sorted endpoints:
-    {endpoint: (frames, bytes) it sent}} (endpoints 'addr' or 'addr:port')."""
-    z = "conv,%s,%s" % (kind, filt) if filt else "conv," + kind
-    out = subprocess.run(["tshark", "-r", str(path), "-n", "-q", "--disable-protocol", disable, "-z", z],
-                         capture_output=True, text=True, env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent"),
-                         check=True).stdout
-    conv: dict = {}
-    for line in out.splitlines():
-        m = _CONV.match(line)
-        if m:
-            a, b = m.group(1), m.group(2)
-            # "<-" is B -> A, "->" is A -> B
-            conv[tuple(sorted((a, b)))] = {a: (int(m.group(5)), int(m.group(6))),
-                                           b: (int(m.group(3)), int(m.group(4)))}
-    return conv
+def conv_of(path: Path, kind: str, disable: str, filt: str = "") -> dict:
+    """tshark's conv,<kind>[,filter] with the tunnel dissector off."""
+    return tshark_conv(path, "conv,%s,%s" % (kind, filt) if filt else "conv," + kind, disable=disable)
 
 
 def outer_conv(df, ports: bool) -> dict:
@@ -568,15 +552,15 @@ def test_tunnel_key_outer_against_tshark(corpus, tmp_path, tshark_ok):
     df = fp.flows(str(built), tunnel_key="outer", **NO_SPLIT).to_pandas()
     assert len(df) == 3 and df.tunnel.isna().all()  # VXLAN: one outer flow per direction
     udp, gre = df[df.protocol == 17], df[df.protocol == 47]
-    assert outer_conv(udp, True) == tshark_conv(built, "udp", "vxlan")
-    assert outer_conv(gre, False) == tshark_conv(built, "ip", "gre", "ip.proto==47")
+    assert outer_conv(udp, True) == conv_of(built, "udp", "vxlan")
+    assert outer_conv(gre, False) == conv_of(built, "ip", "gre", "ip.proto==47")
     assert gre.src_port.isna().all()  # GRE has no ports: the IP pair and protocol 47
     inner = fp.flows(str(built), **NO_SPLIT).to_pandas()
     assert sorted(map(str, inner.tunnel)) == ["GRE", "GRE", "VXLAN", "VXLAN"]
 
     vxlan = corpus / "tcpdump-vxlan.pcap"
     got = outer_conv(fp.flows(str(vxlan), tunnel_key="outer", **NO_SPLIT).to_pandas(), True)
-    assert got == tshark_conv(vxlan, "udp", "vxlan") and len(got) == 4
+    assert got == conv_of(vxlan, "udp", "vxlan") and len(got) == 4
     for name in ("ppp-grepackets.pcap", "tcpdump-various_gre.pcap"):
         path = corpus / name
         if not path.exists():
@@ -584,8 +568,8 @@ def test_tunnel_key_outer_against_tshark(corpus, tmp_path, tshark_ok):
         df = fp.flows(str(path), tunnel_key="outer", **NO_SPLIT).to_pandas()
         # the outermost IP header: tshark's IPv4 conversations of frames without IPv6 and its
         # IPv6 ones (these captures have 4in6 in GRE, no 6in4)
-        want = tshark_conv(path, "ip", "gre", "!ipv6")
-        want.update(tshark_conv(path, "ipv6", "gre"))
+        want = conv_of(path, "ip", "gre", "!ipv6")
+        want.update(conv_of(path, "ipv6", "gre"))
         assert outer_conv(df, False) == want, name
 
 
@@ -780,7 +764,7 @@ wrpcap(sys.argv[1], frames)
     df = fp.flows(str(path), **NO_SPLIT).to_pandas()
     assert len(df) == 2 and list(map(str, df.tunnel)) == ["PPTP", "PPTP"] and df.tunnel_id.isna().all()
     for proto, kind in ((17, "udp"), (6, "tcp")):
-        assert outer_conv(df[df.protocol == proto], True) == tshark_conv(path, kind, "vxlan"), kind
+        assert outer_conv(df[df.protocol == proto], True) == conv_of(path, kind, "vxlan"), kind
     two = fp.flows(str(path), workers=2, **NO_SPLIT).to_pandas()   # the shard pass dissects GRE whole
     key = ["src_ip", "src_port", "dst_ip", "dst_port", "fwd_packets", "rev_packets", "fwd_bytes", "rev_bytes"]
     assert sorted(map(tuple, two[key].values.tolist())) == sorted(map(tuple, df[key].values.tolist()))
