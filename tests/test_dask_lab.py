@@ -1,13 +1,13 @@
 """fastpkt.dask on a real multi-machine Dask cluster, built on this machine: a `dask scheduler`
 and three `dask worker` processes, each a "machine" of its own: its own network namespace (a
 veth to a bridge, 10.17.7.0/24: the cluster's traffic never leaves the namespaces) and its own
-mount namespace with a private tmpfs on /tmp, so no two share a temporary directory. The
-capture and an optional spill directory are on one directory every machine mounts at
-/tmp/lab (a bind mount of the test's directory: a shared filesystem). The client runs on the
+mount namespace with a private tmpfs on its temporary directory (TMPDIR, one path mounted
+over in each), so no two share one. The capture and an optional spill directory are in the
+test's directory, which every machine sees (a shared filesystem). The client runs on the
 scheduler's machine. Against one engine (workers=1, which the other tests hold to tshark and
 Zeek), over rotated gen_pcap files in the two stages:
 
-- the spill root every worker has is its own /tmp: asked at run time, a worker says it does
+- the spill root every worker has is its own temporary directory: asked at run time, a worker says it does
   not see the run's directory, the entries travel in memory, same rows, no directory left;
 - spill_dir on the shared mount: the shards are fed spill files there, same rows, none left;
 - the worker that made the run's spill directory killed (SIGKILL, no nanny) as it starts its
@@ -39,26 +39,26 @@ NET = "10.17.7."
 SCHEDULER = NET + "1"
 WORKERS = {"w1": NET + "11", "w2": NET + "12", "w3": NET + "13"}
 PORT = 8786
-LAB = "/tmp/lab"  # where every machine mounts the shared directory
+# every machine (a mount namespace of its own, private): its own tmpfs on the one path every
+# machine takes as its temporary directory ($TMPDIR). Not over /tmp itself, which may hold the
+# checkout and its virtualenv (a CI clone in /tmp)
+MACHINE = 'mount -t tmpfs -o size=256m fpdasklab "$TMPDIR" && exec "$@"'
 
-# every machine (a mount namespace of its own, private): the shared directory bound on /mnt
-# while /tmp is still the host's, its own tmpfs on /tmp, then the binding moved to /tmp/lab
-MACHINE = ('mount --bind "$FPLAB_SHARED" /mnt && mount -t tmpfs -o size=256m fpdasklab /tmp && '
-           'mkdir %s && mount --move /mnt %s && exec "$@"') % (LAB, LAB)
-
-# a worker's preload: once /tmp/lab/arm exists, the worker that makes the run's spill directory
-# dies (SIGKILL) as it starts its next task of the run, a stage 1 walk or a shard (its pid in
-# /tmp/lab/killed: O_EXCL, once), as a machine lost between the stages would
+# a worker's preload: once $FPLAB_SHARED/arm exists, the worker that makes the run's spill
+# directory dies (SIGKILL) as it starts its next task of the run, a stage 1 walk or a shard (its
+# pid in $FPLAB_SHARED/killed: O_EXCL, once), as a machine lost between the stages would
 PRELOAD = r'''
 import os, signal
 import fastpkt.dask as fpd
 
+LAB = os.environ["FPLAB_SHARED"]
+
 
 def owner_dies():
-    if not os.path.exists("/tmp/lab/arm") or open("/tmp/lab/owner").read() != str(os.getpid()):
+    if not os.path.exists(LAB + "/arm") or open(LAB + "/owner").read() != str(os.getpid()):
         return
     try:
-        fd = os.open("/tmp/lab/killed", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = os.open(LAB + "/killed", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return
     os.write(fd, str(os.getpid()).encode())
@@ -83,10 +83,10 @@ def wrap(name, before=None, after=None):
 
 
 def opened(run):
-    if run is not None and os.path.exists("/tmp/lab/arm"):
-        with open("/tmp/lab/owner.tmp", "w") as f:
+    if run is not None and os.path.exists(LAB + "/arm"):
+        with open(LAB + "/owner.tmp", "w") as f:
             f.write(str(os.getpid()))
-        os.replace("/tmp/lab/owner.tmp", "/tmp/lab/owner")
+        os.replace(LAB + "/owner.tmp", LAB + "/owner")
 
 
 wrap("_spill_open", after=opened)
@@ -95,15 +95,16 @@ wrap("_shard", before=owner_dies)
 '''
 
 CLIENT = r'''
-import json, os, sys, threading, time
+import json, os, sys, tempfile, threading, time
 import fastpkt.dask as fpd
 from fastpkt import parallel
 from distributed import Client
 
 addr, paths = sys.argv[1], sys.argv[2:]
+LAB = os.environ["FPLAB_SHARED"]
 parallel.RANGE_BYTES = 256 << 10  # several ranges a file (cut here, on the client)
 fpd.TWO_STAGE_MIN_SHARDS = 2      # the two stages from 2 shards
-spill = "/tmp/lab/spill"
+spill = LAB + "/spill"
 out = {}
 c = Client(addr, timeout="60s")
 c.wait_for_workers(3, timeout=120)
@@ -139,13 +140,13 @@ def compute(name, **kw):
     except Exception as e:
         out[name] = "%s: %s" % (type(e).__name__, e)
         return
-    got.to_pickle("/tmp/lab/%s.pkl" % name)
+    got.to_pickle(LAB + "/%s.pkl" % name)
     out[name] = len(got)
 
-# 1. the default spill root is each worker's own /tmp: one made there is seen by no other
+# 1. the default spill root is each worker's own temporary directory: seen by no other
 out["own_tmp_open"] = c.submit(fpd._spill_open, None, pure=False).result()
 compute("own_tmp", npartitions=3)
-out["own_tmp_left"] = c.run(lambda: sorted(n for n in os.listdir("/tmp") if n.startswith(fpd.SPILL_PREFIX)))
+out["own_tmp_left"] = c.run(lambda: sorted(n for n in os.listdir(tempfile.gettempdir()) if n.startswith(fpd.SPILL_PREFIX)))
 
 # 2. a spill root on the shared mount: every worker sees it
 os.mkdir(spill)
@@ -156,11 +157,11 @@ out["shared_fed"] = sorted(seen)
 out["shared_left"] = spill_runs()
 
 # 3. the worker that made the run's directory killed as it starts its next task
-open("/tmp/lab/owner", "w").close()
-open("/tmp/lab/arm", "w").close()
+open(LAB + "/owner", "w").close()
+open(LAB + "/arm", "w").close()
 compute("killed", npartitions=3, spill_dir=spill)
-os.unlink("/tmp/lab/arm")
-out["killed_pid"] = open("/tmp/lab/killed").read() if os.path.exists("/tmp/lab/killed") else None
+os.unlink(LAB + "/arm")
+out["killed_pid"] = open(LAB + "/killed").read() if os.path.exists(LAB + "/killed") else None
 out["workers_after_kill"] = len(c.scheduler_info()["workers"])
 out["killed_left"] = spill_runs()
 
@@ -174,11 +175,12 @@ print(json.dumps(out))
 
 class DaskLab:
     """A bridge namespace and one namespace per machine (scheduler, w1..w3), each with a veth
-    on the bridge; processes started in a machine get a private /tmp (``start``)."""
+    on the bridge; processes started in a machine get a private temporary directory (``start``)."""
 
-    def __init__(self, shared: Path):
+    def __init__(self, shared: Path, own_tmp: Path):
         self.tag = "%d" % (os.getpid() % 100000)
         self.shared = shared
+        self.own_tmp = own_tmp
         self.spaces: dict[str, Netns] = {}
         self.procs: dict[str, subprocess.Popen] = {}
 
@@ -216,8 +218,9 @@ class DaskLab:
         return self
 
     def start(self, name: str, key: str, cmd: list[str], **kw) -> subprocess.Popen:
-        """cmd on machine `name`: its namespace, a private /tmp, the shared directory on /tmp/lab."""
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "FPLAB_SHARED": str(self.shared)}
+        """cmd on machine `name`: its namespace, a private temporary directory, the shared one."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "FPLAB_SHARED": str(self.shared),
+               "TMPDIR": str(self.own_tmp)}
         env.pop("DASK_TEMPORARY_DIRECTORY", None)
         p = subprocess.Popen(self.spaces[name].prefix + ["unshare", "--mount", "--propagation", "private",
                                                          "sh", "-c", MACHINE, "sh", *cmd], env=env, **kw)
@@ -241,13 +244,14 @@ def test_flows_on_a_cluster_of_machines(tmp_path):
         pytest.skip(why)
     shared = tmp_path / "lab"
     shared.mkdir()
+    (tmp_path / "own").mkdir()
     paths = dealt_in_three(shared, 6000, 41)
     want = engine_rows("flows", "flow_id", fp.flows(paths, workers=1).to_pandas())
     (shared / "preload.py").write_text(PRELOAD)
     py = sys.executable
     logs = {}
     try:
-        with DaskLab(shared) as lab:
+        with DaskLab(shared, tmp_path / "own") as lab:
             for key in ("sched", *WORKERS):
                 logs[key] = open(tmp_path / (key + ".log"), "w")
             lab.start("sched", "sched", [py, "-m", "distributed.cli.dask_scheduler", "--host", SCHEDULER,
@@ -257,10 +261,10 @@ def test_flows_on_a_cluster_of_machines(tmp_path):
             for name, ip in WORKERS.items():
                 lab.start(name, name, [py, "-m", "distributed.cli.dask_worker", addr, "--host", ip, "--name", name,
                                        "--nthreads", "1", "--no-nanny", "--no-dashboard", "--memory-limit", "0",
-                                       "--preload", LAB + "/preload.py"],
+                                       "--preload", str(shared / "preload.py")],
                           stdout=logs[name], stderr=subprocess.STDOUT)
             client = lab.start("sched", "client", [py, "-c", CLIENT, addr,
-                                                   *(LAB + "/" + os.path.basename(p) for p in paths)],
+                                                   *map(str, paths)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 stdout, stderr = client.communicate(timeout=400)
@@ -275,7 +279,7 @@ def test_flows_on_a_cluster_of_machines(tmp_path):
             f.close()
     out = json.loads(stdout.strip().splitlines()[-1])
     assert out["workers"] == 3
-    # 1: each machine's /tmp is its own: the run's directory is refused, entries in memory
+    # 1: each machine's temporary directory is its own: the run's directory is refused, entries in memory
     assert out["own_tmp_open"] is None, out
     assert len(out["own_tmp_left"]) == 3 and all(v == [] for v in out["own_tmp_left"].values()), out
     # 2: spilled on the shared mount, the run's directory gone after
