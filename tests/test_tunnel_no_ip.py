@@ -144,3 +144,79 @@ def test_flows_count_them_as_tshark_conv_ip(tmp_path, tshark):
     want = tshark_conv(path, "conv,ip", "conv,ipv6")
     assert len(want) == 4
     assert flows_conv(path) == want
+
+
+# UDP tunnels carrying no IP: a VXLAN ARP (IPv4 and IPv6 outside), a GTP-U echo request, Geneve
+# carrying LLDP's EtherType (no tunnel to tshark or us) and Geneve bridging an ARP frame
+UDP_FRAMES = """
+import sys
+from scapy.all import Ether, IP, IPv6, ARP, UDP, Raw, wrpcap
+from scapy.layers.vxlan import VXLAN
+from scapy.contrib.gtp import GTP_U_Header, GTPEchoRequest
+from scapy.contrib.geneve import GENEVE
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+arp = Ether(src="02:00:00:00:00:03", dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="192.168.9.1", pdst="192.168.9.2")
+wrpcap(sys.argv[1], [
+    Ether(**mac) / IP(src="10.0.1.1", dst="10.0.1.2") / UDP(sport=40000, dport=4789) / VXLAN(vni=7) / arp,
+    Ether(**mac) / IP(src="10.0.1.2", dst="10.0.1.1") / UDP(sport=4789, dport=40000) / VXLAN(vni=7) / arp,
+    Ether(**mac) / IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=40001, dport=4789) / VXLAN(vni=8) / arp,
+    Ether(**mac) / IP(src="10.0.3.1", dst="10.0.3.2") / UDP(sport=2152, dport=2152) /
+    GTP_U_Header(gtp_type=1, teid=0, S=1, seq=5) / GTPEchoRequest(),
+    Ether(**mac) / IP(src="10.0.4.1", dst="10.0.4.2") / UDP(sport=50000, dport=6081) /
+    GENEVE(vni=9, proto=0x88CC) / Raw(b"\\x02\\x07\\x04" + bytes(6) + b"\\x00\\x00"),
+    Ether(**mac) / IP(src="10.0.4.2", dst="10.0.4.1") / UDP(sport=50001, dport=6081) / GENEVE(vni=9, proto=0x6558) / arp,
+])
+"""
+
+
+def tshark_last_ports(path: Path) -> list[tuple]:
+    """tshark's last udp.srcport/udp.dstport per frame, (None, None) where it has none."""
+    out = subprocess.run(["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=l",
+                          "-e", "udp.srcport", "-e", "udp.dstport"], capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [tuple(int(v) if v else None for v in line.split("\t")) for line in out.splitlines()]
+
+
+def table_ports(path: Path) -> list[tuple]:
+    df = fp.read(str(path)).to_pandas()
+    return [(None, None) if pd.isna(r.sport) else (int(r.sport), int(r.dport)) for r in df.itertuples(index=False)]
+
+
+def flows_conv_udp(path: Path) -> dict:
+    """fp.flows' UDP flows in tshark_conv's conv,udp shape ('addr:port' endpoints)."""
+    conv: dict = {}
+    df = fp.flows(str(path), idle_timeout=1e9, active_timeout=1e9, progress=False).to_pandas()
+    for r in df[df.protocol == 17].itertuples(index=False):
+        a, b = f"{r.src_ip}:{r.src_port}", f"{r.dst_ip}:{r.dst_port}"  # tshark's spelling, IPv6 too
+        side = conv.setdefault(tuple(sorted((a, b))), {a: (0, 0), b: (0, 0)})
+        side[a] = (side[a][0] + int(r.fwd_packets), side[a][1] + int(r.fwd_bytes))
+        side[b] = (side[b][0] + int(r.rev_packets), side[b][1] + int(r.rev_bytes))
+    return conv
+
+
+def test_vxlan_corpus_ports_against_tshark(corpus, tshark):
+    """tcpdump-vxlan: its two ARP frames carry the tunnel's UDP ports (tshark's last udp.srcport),
+    and their flows are tshark's conv,udp over the ARP frames; the ICMP frames inside keep no ports
+    (the innermost IP's protocol is ICMP, tshark's last udp is the outer one: left out)."""
+    path = corpus / "tcpdump-vxlan.pcap"
+    rows = tshark_rows(path)
+    want = tshark_last_ports(path)
+    got = table_ports(path)
+    no_ip = [i for i, row in enumerate(rows) if "ip" not in row["frame.protocols"].split(":")[5:]]
+    assert len(no_ip) == 2
+    assert [got[i] for i in no_ip] == [want[i] for i in no_ip] == [(42710, 4789), (52102, 4789)]
+    assert all(got[i] == (None, None) for i in range(len(rows)) if i not in no_ip)
+    assert flows_conv_udp(path) == tshark_conv(path, "conv,udp,arp")
+
+
+def test_scapy_udp_tunnels_ports_against_tshark(tmp_path, tshark):
+    path = tmp_path / "udp_tunnels.pcap"
+    subprocess.run([sys.executable, "-c", UDP_FRAMES, str(path)], check=True)
+    assert table_ports(path) == tshark_last_ports(path)
+    assert compare_table(path) >= 3  # addresses too: the header around the tunnel
+    want = tshark_conv(path, "conv,udp")
+    assert len(want) == 5  # the two VXLAN directions are one conversation
+    assert flows_conv_udp(path) == want
+    pkts = list(fp.open(str(path)))
+    # the reply from port 4789 is no tunnel to us (decoded on the destination port): plain UDP
+    assert [p.tunnels for p in pkts] == [(("VXLAN", 7),), (), (("VXLAN", 8),), (), (), (("Geneve", 9),)]

@@ -410,6 +410,30 @@ static inline int fp_innermost_ip(const fp_dissection *d, uint8_t *proto)
     return FP_L_COUNT;
 }
 
+/* The transport of that rule: for a frame with no inner IP header, the UDP header around the
+ * tunnel whose IP header fp_innermost_ip chose (VXLAN carrying ARP, Geneve carrying LLDP), as
+ * tshark's last udp.srcport and its conv,udp read it. 1 with *sport and *dport, else 0 (an
+ * inner IP header, no tunnel, or a tunnel not over UDP: GRE, IP in IP); a frame with one costs
+ * the test of tunnel_count. */
+static inline int fp_tunnel_udp_ports(const uint8_t *data, const fp_dissection *d, uint16_t *sport,
+                                      uint16_t *dport)
+{
+    if (d->tunnel_count == 0 || (d->present & ((1u << FP_L_IP4) | (1u << FP_L_IP6)))) return 0;
+    for (int k = d->tunnel_count - 1; k >= 0; k--) {
+        const fp_tunnel *t = &d->tunnel[k];
+        if (t->outer_ip == FP_L_COUNT) continue;
+        /* no inner IP was decoded after it, so the UDP span is still the one around it */
+        if (!(t->outer_present & (1u << FP_L_UDP))) return 0;
+        const fp_span *ip = &d->layer[t->outer_ip];
+        if (ip->end - ip->off < (t->outer_ip == FP_L_IP4 ? 20u : 40u)) return 0;
+        const uint8_t *u = data + d->layer[FP_L_UDP].off;
+        *sport = (uint16_t)(u[0] << 8 | u[1]);
+        *dport = (uint16_t)(u[2] << 8 | u[3]);
+        return 1;
+    }
+    return 0;
+}
+
 static inline void fp_set_layer(fp_dissection *d, fp_layer_id id, uint32_t off, uint32_t hlen,
                                 uint32_t end)
 {

@@ -174,6 +174,12 @@ int fp_flow_packet_from(fp_flow_packet *p, const uint8_t *data, const fp_dissect
         }
     } else if (FP_HAS(d, FP_L_ICMP) || FP_HAS(d, FP_L_ICMP6)) {
         icmp_fields(p, data, d, FP_HAS(d, FP_L_ICMP) ? FP_L_ICMP : FP_L_ICMP6);
+    } else if (fp_tunnel_udp_ports(data, d, &sport, &dport)) {
+        /* a tunnel carrying no IP: its UDP ports, as tshark's conv,udp counts the frame; the
+         * tunnel's payload is the datagram's */
+        k->has_ports = 1;
+        p->is_udp = 1;
+        p->l4_payload = l4_payload(d, FP_L_UDP, ip_end);
     } else {
         p->l4_payload = d->payload_len; /* other protocols and later fragments: IP payload */
     }

@@ -943,9 +943,10 @@ static void fill_row_from(col_set *c, Py_ssize_t i, const pl_entry *e, const uin
     put_num(c, C_LINKTYPE, i, e->linktype, 1);
     put_num(c, C_INTERFACE, i, e->interface_id, 1);
     fill_ip(c, i, data, &d);
-    int ports = FP_HAS(&d, FP_L_TCP) || FP_HAS(&d, FP_L_UDP);
-    put_num(c, C_SPORT, i, d.sport, ports);
-    put_num(c, C_DPORT, i, d.dport, ports);
+    uint16_t sport = d.sport, dport = d.dport;
+    int ports = FP_HAS(&d, FP_L_TCP) || FP_HAS(&d, FP_L_UDP) || fp_tunnel_udp_ports(data, &d, &sport, &dport);
+    put_num(c, C_SPORT, i, sport, ports);
+    put_num(c, C_DPORT, i, dport, ports);
     if (FP_HAS(&d, FP_L_TCP)) {
         const uint8_t *t = data + d.layer[FP_L_TCP].off;
         put_num(c, C_TCPFLAGS, i, (uint64_t)(((t[12] & 1) << 8) | t[13]), 1);
