@@ -20,7 +20,6 @@
 #include "source_impl.h"
 
 #define STREAM_CHUNK (1u << 20)        /* initial stream buffer and minimum read size */
-#define PREFETCH_AHEAD 8192u           /* mmap bytes fetched ahead of the record being read */
 
 #define MAGIC_PCAPNG 0x0A0D0D0Au
 
@@ -189,12 +188,6 @@ static inline void release_consumed(fp_source *s)
 {
     if (!s->mapped)
         return;
-    /* The records two pages on: crossing into a page costs a TLB walk and a cache miss
-     * the reader would otherwise wait for (~5 % of a flow run). */
-    if (s->pos + PREFETCH_AHEAD + 64 < s->mem_len) {
-        __builtin_prefetch(s->mem + s->pos + PREFETCH_AHEAD);
-        __builtin_prefetch(s->mem + s->pos + PREFETCH_AHEAD + 64);
-    }
     if (s->pos < s->release_at)
         return;
     uint64_t upto = s->pos & ~s->page_mask;
