@@ -348,7 +348,12 @@ def _process_gone(pid: int) -> bool:
         return True
     except OSError:  # another user's: alive
         return False
-    return False
+    # a zombie (killed, not yet reaped by its parent: a worker started without a nanny) is gone
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 @contextlib.contextmanager

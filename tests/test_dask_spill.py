@@ -367,6 +367,31 @@ def test_runs_left_behind_are_removed_by_the_next(client, rotated, spill, tmp_pa
         shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="no /proc: a zombie cannot be told")
+def test_a_killed_workers_run_is_stale_before_it_is_reaped(tmp_path):
+    """A worker killed while its parent has not reaped it yet (a zombie: `os.kill(pid, 0)`
+    still succeeds) made a run directory: it is gone, so the next run removes it (the Dask lab
+    test's killed worker, a child of the test, was such a zombie when the next run looked)."""
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run = tmp_path / (fpd.SPILL_PREFIX + "%d-%s-abcd1234" % (child.pid, fpd._host()))
+        run.mkdir()
+        assert fpd._remove_stale(str(tmp_path)) == []        # alive: kept
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while open("/proc/%d/stat" % child.pid, "rb").read().rsplit(b")", 1)[1].split()[0] != b"Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert fpd._remove_stale(str(tmp_path)) == [str(run)]  # a zombie, not reaped: removed
+        assert not run.exists()
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_a_dropped_run_waits_for_the_shards_reading_it(tmp_path):
     """The run's owner dropped while a shard reads its spill files (as when a worker spills the
     run's key to disk under memory pressure): the directory stays until the shard is done
