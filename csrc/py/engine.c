@@ -1461,37 +1461,6 @@ static size_t live_queued_bytes(const live_shard *q)
     return q->bytes + q->cap * (sizeof *q->items + (q->flows ? sizeof *q->flows : 0));
 }
 
-/* A queue's slots never shrink below this many. */
-#define LIVE_MIN_SLOTS 64u
-
-/* Under L->mu: give back the slots of a queue that fell to a quarter of them (a burst the
- * consumer took), halving them, so the room its share of max_memory counts (live_full) is the
- * room it holds. A quarter, not a half: a queue that shrinks is twice what it holds again before
- * it grows, never reallocated on every batch. */
-static void live_shrink(live_shard *q)
-{
-    size_t live = q->n - q->head, cap = q->cap;
-    while (cap > LIVE_MIN_SLOTS && live <= cap / 4) cap /= 2;
-    if (cap == q->cap) return;
-    /* new arrays, not realloc: a failure leaves the queue as it was, counted as it is */
-    live_item *it = malloc(cap * sizeof *it);
-    fp_flow *fs = q->flows ? malloc(cap * sizeof *fs) : NULL;
-    if (it == NULL || (q->flows && fs == NULL)) {
-        free(it);
-        free(fs);
-        return;
-    }
-    if (live) memcpy(it, q->items + q->head, live * sizeof *it);
-    if (live && fs) memcpy(fs, q->flows + q->head, live * sizeof *fs);
-    free(q->items);
-    free(q->flows);
-    q->items = it;
-    q->flows = fs;
-    q->head = 0;
-    q->n = live;
-    q->cap = cap;
-}
-
 /* Wake at most every 50 ms (Ctrl+C); *ts: now + 50 ms. */
 static void live_deadline(struct timespec *ts)
 {
@@ -1729,7 +1698,6 @@ static int live_take(fp_live *L, PyObject **stream, fp_flow *flow, uint64_t *id)
         pthread_cond_broadcast(&L->cv);
     }
     if (++L->s[best].head == L->s[best].n) L->s[best].head = L->s[best].n = 0;
-    live_shrink(&L->s[best]);
     return LIVE_ITEM;
 }
 
@@ -2355,7 +2323,7 @@ static PyObject *flows_get_stats(PyObject *self, void *c)
 
 /* A live merge's counters: the shards' merged, and the records queued for the consumer now and
  * at most (each shard's queue at its own peak, against its own share of max_memory): its slots,
- * which shrink after a burst, and the records' bytes. */
+ * and the records' bytes. */
 static PyObject *live_merged_stats(fp_flows_obj *fl)
 {
     PyObject *d = merged_stats(fl->parts);
