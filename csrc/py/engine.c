@@ -2047,7 +2047,11 @@ static PyObject *engine_split_walk(PyObject *cls, PyObject *args)
     fp_split *w = fp_split_new(src, (uint32_t)n, chunk, window, flags, policy);
     PyMem_Free(src);
     if (w == NULL) Py_RETURN_FALSE; /* too small to cut, no boundary found, or not one mapping */
-    for (Py_ssize_t i = 0; i < n; i++) FL(PyTuple_GET_ITEM(parts, i))->split = w;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fp_flows_obj *p = FL(PyTuple_GET_ITEM(parts, i));
+        p->split = w;
+        if (p->eng) fp_split_read_payloads(w, (uint32_t)i);
+    }
     Py_RETURN_TRUE;
 }
 

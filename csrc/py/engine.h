@@ -84,6 +84,8 @@ typedef struct {
 fp_split *fp_split_new(fp_source *const *src, uint32_t n, uint64_t chunk_bytes, uint32_t window, int flags,
                        fp_on_error policy);
 int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_split_run *run, fp_error *err, int wait);
+/* Shard i's engine reads its records' payloads (streams): it prefetches whole records. */
+void fp_split_read_payloads(fp_split *w, uint32_t i);
 void fp_split_leave(fp_split *w, uint32_t i);
 const char *fp_split_abandoned(fp_split *w, size_t *memory_peak);
 int fp_split_is_abandoned(fp_split *w); /* for any reason */

@@ -51,7 +51,10 @@ enum { SLOT_FREE = 0, SLOT_WALKING, SLOT_READY };
 #define LINE 64
 
 /* A shard reading entry k prefetches the first two lines of entry k + PREFETCH_ENTRIES's
- * record when it will dissect it: the walk touched them up to a window earlier. */
+ * record when it will dissect it: the walk touched them up to a window earlier. A shard
+ * whose engine copies payloads (streams) prefetches the whole record, as one engine's Reader
+ * does 4 KiB ahead: the walk's prefetches filled the walker's cache, and with two lines the
+ * reassembly's copy of the rest missed in the owner's. */
 #define PREFETCH_ENTRIES 8
 
 /* A record one shard dissects (its own), or every shard (the key pass declined it). */
@@ -91,6 +94,7 @@ typedef struct {
     size_t nrevs, krev;      /* the reversals, the first not before the run being read */
     uint64_t g, records;     /* the chunk's first record not yet accounted, its records */
     uint64_t g_bytes, bytes; /* the wire bytes of the records before g, of all of them */
+    int payloads;            /* its engine reads past the headers: prefetch whole records */
 } __attribute__((aligned(LINE))) split_shard;
 
 struct fp_split {
@@ -556,9 +560,14 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_split_
             if (declined) {
                 p->k_all++;
             } else if (++p->k_own + PREFETCH_ENTRIES < p->n_own) { /* walked up to a window earlier */
-                const uint8_t *a = p->own[p->k_own + PREFETCH_ENTRIES].data;
-                __builtin_prefetch(a);
-                __builtin_prefetch(a + 64);
+                const split_entry *y = &p->own[p->k_own + PREFETCH_ENTRIES];
+                if (p->payloads) {
+                    uintptr_t a = (uintptr_t)y->data & ~(uintptr_t)(LINE - 1), end = (uintptr_t)y->data + y->caplen;
+                    for (; a < end; a += LINE) __builtin_prefetch((const void *)a);
+                } else {
+                    __builtin_prefetch(y->data);
+                    __builtin_prefetch(y->data + 64);
+                }
             }
             memset(rec, 0, sizeof *rec);
             rec->data = x->data;
@@ -614,6 +623,8 @@ int fp_split_next(fp_split *w, uint32_t i, fp_record *rec, int *shard, fp_split_
         pthread_mutex_unlock(&w->mu);
     }
 }
+
+void fp_split_read_payloads(fp_split *w, uint32_t i) { w->at[i].payloads = 1; }
 
 void fp_split_leave(fp_split *w, uint32_t i)
 {
