@@ -112,7 +112,7 @@ def _error_reduce(self: BaseException) -> tuple[Any, ...]:
     that read it (it does not pickle, and may be large). A Dask task's exception reaches
     the client this way, type and attributes whole."""
     base = OSError if isinstance(self, OSError) else BaseException
-    fn, args = base.__reduce__(self)[:2]
+    fn, args = cast("tuple[Any, ...]", base.__reduce__(self))[:2]
     state = {k: v for k, v in vars(self).items() if k != "packets"}
     return (fn, args, state) if state else (fn, args)
 
