@@ -33,8 +33,11 @@
   reassembled and tunnels opened unless ``defragment=False``/``decapsulate=False``, as the
   engines' own wrappers do.
 
-Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``...), opened with
-``storage_options`` on the worker that reads them. ``meta`` has exactly fastpkt's dtypes.
+Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``, ``http://``...),
+opened with ``storage_options`` on the worker that reads them and read in the filesystem's
+blocks (range requests over HTTP); a failed read raises ``RemoteReadError`` naming the URL and
+the offset. A task's exception reaches the client as raised, attributes and all (``_task``).
+``meta`` has exactly fastpkt's dtypes.
 Needs ``pip install fastpkt[dask]`` (dask[dataframe], distributed, fsspec).
 """
 from __future__ import annotations
