@@ -78,6 +78,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_response(206)
+            self.server.ranges.append((self.path, start))
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, size))
         else:
             self.send_response(200)
@@ -103,6 +104,7 @@ def serve(root: str, host: str, port: int) -> ThreadingHTTPServer:
     handler = type("RootHandler", (Handler,), {"root": root})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
+    server.ranges = []  # the 206 answers (list.append: thread-safe)
     return server
 
 

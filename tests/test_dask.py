@@ -242,7 +242,8 @@ def web(captures):
 
     srv = serve(str(Path(captures[0]).parent), "127.0.0.1", 0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield "http://127.0.0.1:%d" % srv.server_address[1]
+    srv.url = "http://127.0.0.1:%d" % srv.server_address[1]
+    yield srv
     srv.shutdown()
     srv.server_close()
 
@@ -255,16 +256,19 @@ SMALL_BLOCKS = {"block_size": 64 << 10}
 def test_http_urls(client, captures, web):
     """http:// URLs read in 64 KiB range requests: the rows of one engine over the local
     files, also when the server's HEAD says a file is longer than it is."""
-    urls = [web + "/files/" + Path(p).name for p in captures]
+    urls = [web.url + "/files/" + Path(p).name for p in captures]
+    before = len(web.ranges)
     want = plain(fp.flows(captures, workers=1).to_pandas().sort_values("flow_id"))
     got = fpd.flows(urls, npartitions=2, storage_options=SMALL_BLOCKS).compute().sort_values("flow_id")
     assert plain(got).equals(want)
+    blocks = sum(-(-os.path.getsize(p) // SMALL_BLOCKS["block_size"]) for p in captures)
+    assert len(web.ranges) - before >= blocks  # each shard read every file in range requests
     want_hellos = engine_rows("client_hellos", "stream_id", fp.client_hellos(captures, workers=1).to_pandas())
     got = fpd.client_hellos(urls, npartitions=3, storage_options=SMALL_BLOCKS).compute()
     assert engine_rows("client_hellos", "stream_id", got).equals(want_hellos) and len(want_hellos)
     assert packet_rows(fpd.read_packets(urls[0], storage_options=SMALL_BLOCKS).compute()) == \
         packet_rows(fp.read(captures[0]).to_pandas())
-    longer = [web + "/longer/5000/" + Path(p).name for p in captures]
+    longer = [web.url + "/longer/5000/" + Path(p).name for p in captures]
     got = fpd.flows(longer, npartitions=2, storage_options=SMALL_BLOCKS).compute().sort_values("flow_id")
     assert plain(got).equals(want)
 
@@ -290,7 +294,7 @@ def test_http_lost_mid_file(client, captures, web, mode):
     all, as soon as the task fails."""
     path = captures[1]
     cut = os.path.getsize(path) // 2
-    url = "%s/%s/%d/%s" % (web, mode, cut, Path(path).name)
+    url = "%s/%s/%d/%s" % (web.url, mode, cut, Path(path).name)
     seen = 0
     with pytest.raises(fpd.RemoteReadError) as lost:
         with fpd._open(url, SMALL_BLOCKS, None, None) as r:
@@ -300,7 +304,7 @@ def test_http_lost_mid_file(client, captures, web, mode):
     assert e.path == url and 0 < e.offset <= cut and e.offset % SMALL_BLOCKS["block_size"] == 0
     assert url in str(e) and "offset %d" % e.offset in str(e) and "ClientPayloadError" in e.reason
     assert seen == records_ending_by(path, e.offset) > 0
-    ddf = fpd.flows([web + "/files/" + Path(captures[0]).name, url], npartitions=2, storage_options=SMALL_BLOCKS)
+    ddf = fpd.flows([web.url + "/files/" + Path(captures[0]).name, url], npartitions=2, storage_options=SMALL_BLOCKS)
     with pytest.raises(fpd.RemoteReadError) as remote:
         client.compute(ddf).result(timeout=120)  # a guard against a hang, not a timing
     assert (remote.value.path, remote.value.offset, str(remote.value)) == (e.path, e.offset, str(e))
@@ -322,7 +326,7 @@ def test_task_errors_reach_the_client(client, captures, web, tmp_path):
         assert type(got.value) is type(one.value) and str(got.value) == str(one.value)
         assert (got.value.offset, got.value.packet_index) == (one.value.offset, one.value.packet_index)
     with pytest.raises(FileNotFoundError, match="nothere.pcap"):
-        client.compute(fpd.flows([web + "/files/nothere.pcap"], npartitions=2)).result(timeout=120)
+        client.compute(fpd.flows([web.url + "/files/nothere.pcap"], npartitions=2)).result(timeout=120)
 
 
 def _round_trips(e: BaseException) -> BaseException:
