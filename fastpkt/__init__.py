@@ -105,7 +105,6 @@ __all__ = [
 ]
 
 
-
 def _error_reduce(self: BaseException) -> tuple[Any, ...]:
     """Pickle fastpkt's exceptions with their attributes (offset, packet_index, path, ...)
     except ``packets``, the partial PacketList fp.read() attaches: it stays with the process

@@ -123,9 +123,8 @@ class RemoteReadError(Error, OSError):
     does, attributes and all."""
 
     def __init__(self, path: str, offset: int, reason: str) -> None:
-        super().__init__("reading %s failed at offset %d: %s (the server or the connection was lost, or the "
-                         "body was shorter than its Content-Length: read it again, or copy the file first)"
-                         % (path, offset, reason))
+        super().__init__("reading %s failed at offset %d: %s (read it again once the server answers, or copy "
+                         "the file where the workers can read it)" % (path, offset, reason))
         self.path, self.offset, self.reason = path, offset, reason
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -138,9 +137,9 @@ def _reason(e: BaseException) -> str:
 
 class _UrlFile:
     """An fsspec file object as the Reader's input: reads of at most one of its blocks (a
-    range request each over HTTP), so that a failure loses no more than one block of what
-    the Reader delivers before raising, and the filesystem's errors as ``RemoteReadError``
-    naming the URL and the offset."""
+    range request over HTTP, with the filesystem's read-ahead), so that a failure keeps from
+    the Reader only the packets of the read that failed, and the filesystem's errors as
+    ``RemoteReadError`` naming the URL and the offset that read started at."""
 
     def __init__(self, url: str, f: Any) -> None:
         self._url, self._f = url, f
