@@ -104,6 +104,20 @@ __all__ = [
     "__version__",
 ]
 
+
+def _error_reduce(self: BaseException) -> tuple[Any, ...]:
+    """Pickle fastpkt's exceptions with their attributes (offset, packet_index, path, ...)
+    except ``packets``, the partial PacketList fp.read() attaches: it stays with the process
+    that read it (it does not pickle, and may be large). A Dask task's exception reaches
+    the client this way, type and attributes whole."""
+    base = OSError if isinstance(self, OSError) else BaseException
+    fn, args = cast("tuple[Any, ...]", base.__reduce__(self))[:2]
+    state = {k: v for k, v in vars(self).items() if k != "packets"}
+    return (fn, args, state) if state else (fn, args)
+
+
+Error.__reduce__ = _error_reduce  # type: ignore[method-assign,assignment]
+
 _builtin_open = open
 
 

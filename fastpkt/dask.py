@@ -33,17 +33,22 @@
   reassembled and tunnels opened unless ``defragment=False``/``decapsulate=False``, as the
   engines' own wrappers do.
 
-Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``...), opened with
-``storage_options`` on the worker that reads them. ``meta`` has exactly fastpkt's dtypes.
+Paths are local paths or any fsspec URL (``s3://``, ``hdfs://``, ``gcs://``, ``http://``...),
+opened with ``storage_options`` on the worker that reads them and read in the filesystem's
+blocks (range requests over HTTP); a failed read raises ``RemoteReadError`` naming the URL and
+the offset. A task's exception reaches the client as raised, attributes and all (``_task``).
+``meta`` has exactly fastpkt's dtypes.
 Needs ``pip install fastpkt[dask]`` (dask[dataframe], distributed, fsspec).
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib
 import io
 import os
+import pickle
 import re
 import shutil
 import socket
@@ -51,7 +56,7 @@ import tempfile
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Sequence, TypeVar, Union, cast
 
 import numpy as np
 
@@ -62,7 +67,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas
 
-__all__ = ["read_packets", "flows", "client_hellos", "http", "dns"]
+__all__ = ["read_packets", "flows", "client_hellos", "http", "dns", "RemoteReadError"]
 
 Paths = Any  # a path or URL, or a list of them
 
@@ -92,11 +97,104 @@ def _open(path: str, storage_options: dict[str, Any] | None, filter: str | None,
         src: Any = path[len("file://"):] if path.startswith("file://") else path
     else:
         fsspec = _untyped("fsspec")
-        of = fsspec.open(path, "rb", **(storage_options or {}))
-        # memory:// hands every opener the same file object: read its bytes instead (they are
-        # in memory already), so shards on threads do not share a position
-        src = memoryview(of.fs.cat_file(of.path)) if of.fs.protocol in ("memory", ("memory",)) else of.open()
+        failed = None
+        try:
+            of = fsspec.open(path, "rb", **(storage_options or {}))
+            # memory:// hands every opener the same file object: read its bytes instead (they
+            # are in memory already), so shards on threads do not share a position
+            src = memoryview(of.fs.cat_file(of.path)) if of.fs.protocol in ("memory", ("memory",)) \
+                else _UrlFile(path, of.open())
+        except (FileNotFoundError, PermissionError):
+            raise
+        except Exception as e:  # noqa: BLE001  (a filesystem's own errors: see RemoteReadError)
+            failed = e
+        if failed is not None:
+            raise RemoteReadError(path, 0, _reason(failed))  # outside the handler: no context to pickle
     return Reader(src, filter=filter, display_filter=display_filter, **reassembly)
+
+
+class RemoteReadError(Error, OSError):
+    """Reading a capture through fsspec failed (a connection lost mid-file, a body shorter
+    than its ``Content-Length``, a server error): ``path`` is the URL, ``offset`` the file
+    offset the failed read started at (the packets before the block holding it were read)
+    and ``reason`` the filesystem's error as text. Raised in the filesystem's place because
+    its errors may not survive pickling on their way from a Dask worker to the client
+    (arguments holding sessions, headers, open files); made of text and integers, this one
+    does, attributes and all."""
+
+    def __init__(self, path: str, offset: int, reason: str) -> None:
+        super().__init__("reading %s failed at offset %d: %s (read it again once the server answers, or copy "
+                         "the file where the workers can read it)" % (path, offset, reason))
+        self.path, self.offset, self.reason = path, offset, reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.offset, self.reason))
+
+
+def _reason(e: BaseException) -> str:
+    return "%s: %s" % (type(e).__name__, e)
+
+
+class _UrlFile:
+    """An fsspec file object as the Reader's input: reads of at most one of its blocks (a
+    range request over HTTP, with the filesystem's read-ahead), so that a failure keeps from
+    the Reader only the packets of the read that failed, and the filesystem's errors as
+    ``RemoteReadError`` naming the URL and the offset that read started at."""
+
+    def __init__(self, url: str, f: Any) -> None:
+        self._url, self._f = url, f
+        self._pos = 0
+        self._step = int(getattr(f, "blocksize", 0) or 0) or 1 << 20
+
+    def readinto(self, buf: Any) -> int:
+        view = memoryview(buf).cast("B")
+        try:
+            data = self._f.read(min(len(view), self._step))
+        except Exception as e:  # noqa: BLE001
+            failed: BaseException = e
+        else:
+            view[:len(data)] = data
+            self._pos += len(data)
+            return len(data)
+        raise RemoteReadError(self._url, self._pos, _reason(failed))  # outside the handler: no context
+
+    def close(self) -> None:
+        self._f.close()
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _task(fn: _F) -> _F:
+    """A task whose exception reaches the Dask client as it was raised (``_portable``)."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001
+            failed = e
+        raise _portable(failed)
+
+    return cast(_F, run)
+
+
+def _portable(e: Exception) -> Exception:
+    """e when it is Python's or fastpkt's and comes back from pickle as itself (type, args,
+    attributes such as offset, packet_index, path), else a ``fastpkt.Error`` with its type and
+    text. Its cause and context are dropped (their text is in its message, their traceback
+    in the worker's log): distributed pickles the chain with it (tblib's reducer, which it
+    installs for the types it sent), and a foreign exception there may not unpickle on the
+    client, or unpickle by reopening a file or a URL."""
+    e.__cause__ = e.__context__ = None
+    vars(e).pop("packets", None)  # fp.read's partial list: pickled without it, and not needed here
+    same = type(e).__module__ in ("builtins", "fastpkt", __name__)
+    if same:
+        try:
+            back = pickle.loads(pickle.dumps(e))
+            same = type(back) is type(e) and back.args == e.args and vars(back) == vars(e)
+        except Exception:  # noqa: BLE001
+            same = False
+    return e if same else Error("%s.%s: %s" % (type(e).__module__, type(e).__qualname__, e))
 
 
 #: The UDP tunnel ports of a graph's tasks (``fastpkt.tunnel_ports()``, on the client).
@@ -121,6 +219,7 @@ def _use_ports(ports: Ports | None) -> None:
         set_tunnel_ports(**ports)
 
 
+@_task
 def _packets_part(path: str, storage_options: dict[str, Any] | None, filter: str | None,  # noqa: A002
                   display_filter: str | None, ports: Ports | None = None) -> pandas.DataFrame:
     from . import PacketList  # noqa: F401  (the package, loaded on the worker)
@@ -139,6 +238,7 @@ def _bounds(path: str, filter: str | None) -> list[int]:  # noqa: A002
         return r._split(min(n, 4096)) if n > 1 else []  # one range where the source is not mapped
 
 
+@_task
 def _range_read(path: str, start: int, end: int, last: bool, filter: str | None,  # noqa: A002
                 ports: Ports | None = None) -> tuple[pandas.DataFrame | None, bool, int]:
     """The packets starting in [start, end), whether the range proved exact (the next one
@@ -166,6 +266,7 @@ def _advance(state: _State, part: tuple[pandas.DataFrame | None, bool, int]) -> 
     return (trusted and exact, records + read, packets + (len(df) if df is not None else 0))
 
 
+@_task
 def _settle(part: tuple[pandas.DataFrame | None, bool, int], state: _State, path: str, start: int,
             filter: str | None, meta: pandas.DataFrame, ports: Ports | None = None  # noqa: A002
             ) -> pandas.DataFrame:
@@ -468,6 +569,7 @@ def _spill_close(run: str | None) -> None:
 Walked = tuple["np.ndarray | str", bool]
 
 
+@_task
 def _walk_spill(run: str | None, path: str, start: int, end: int, n: int, options: dict[str, Any]) -> Walked:
     """Stage 1 of a run: ``_walk``'s entries written to a new file in the run's directory
     (the shards read them from there as they go), or kept in memory without one or when the
@@ -534,6 +636,7 @@ def _frame(kind: str, eng: Any) -> pandas.DataFrame:
     return HttpTable(stream_messages(eng)).to_pandas()
 
 
+@_task
 def _shard(kind: str, paths: list[str], i: int, n: int, storage_options: dict[str, Any] | None,
            options: dict[str, Any], walks: list[tuple[str, list[int], list[Walked]]] | None = None,
            run: str | None = None) -> tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -583,6 +686,7 @@ def _creations(parts: Sequence[np.ndarray], risks: Sequence[int], run: str | Non
     return list(parts), any(risks)
 
 
+@_task
 def _renumber(part: tuple[pandas.DataFrame, np.ndarray, np.ndarray, np.ndarray, int],
               gathered: tuple[list[np.ndarray], bool], column: str, i: int, kind: str, paths: list[str],
               storage_options: dict[str, Any] | None, options: dict[str, Any]) -> pandas.DataFrame:
@@ -646,6 +750,7 @@ def _engine_frame(kind: str, paths: Paths, npartitions: int | None, storage_opti
         return cast("dd.DataFrame", dask_df.from_delayed(frames, meta=meta, verify_meta=False))
 
 
+@_task
 def _single(kind: str, paths: list[str], storage_options: dict[str, Any] | None,
             options: dict[str, Any]) -> pandas.DataFrame:
     engine, _ = _KINDS[kind]

@@ -1,13 +1,17 @@
 """fastpkt.dask on a dask.distributed LocalCluster (threads, light on 2 cores): the rows of
 read_packets, flows, client_hellos, http and dns equal fastpkt's own engines' (which the other
 tests compare with tshark and Zeek), whatever the partitioning; meta has the same dtypes;
-inputs through fsspec URLs read the same."""
+inputs through fsspec URLs read the same, over HTTP too (a loopback server with range
+requests, and servers that lose the connection or send short bodies); every exception a
+task raises reaches the client as itself."""
 from __future__ import annotations
 
 import os
+import pickle
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +231,166 @@ def test_fsspec_urls(client, captures):
     # a filesystem read through file objects (fsspec's local one, as s3fs would be)
     got = fpd.flows(["local://" + p for p in captures], npartitions=2).compute().sort_values("flow_id")
     assert plain(got).equals(want)
+
+
+@pytest.fixture(scope="module")
+def web(captures):
+    """The captures' directory served over HTTP on loopback (tests/_httpfiles.py: range
+    requests as fsspec's HTTPFile reads, and servers that misbehave on purpose)."""
+    pytest.importorskip("aiohttp", reason="fsspec's http:// needs aiohttp (pip install -e '.[test]')")
+    from _httpfiles import serve
+
+    srv = serve(str(Path(captures[0]).parent), "127.0.0.1", 0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv.url = "http://127.0.0.1:%d" % srv.server_address[1]
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+#: fsspec reads HTTP files by range requests of its block size (5 MiB by default): small
+#: blocks put many block boundaries inside records and flows
+SMALL_BLOCKS = {"block_size": 64 << 10}
+
+
+def test_http_urls(client, captures, web):
+    """http:// URLs read in 64 KiB range requests: the rows of one engine over the local
+    files, also when the server's HEAD says a file is longer than it is."""
+    urls = [web.url + "/files/" + Path(p).name for p in captures]
+    before = len(web.ranges)
+    want = plain(fp.flows(captures, workers=1).to_pandas().sort_values("flow_id"))
+    got = fpd.flows(urls, npartitions=2, storage_options=SMALL_BLOCKS).compute().sort_values("flow_id")
+    assert plain(got).equals(want)
+    blocks = sum(-(-os.path.getsize(p) // SMALL_BLOCKS["block_size"]) for p in captures)
+    assert len(web.ranges) - before >= blocks  # each shard read every file in range requests
+    want_hellos = engine_rows("client_hellos", "stream_id", fp.client_hellos(captures, workers=1).to_pandas())
+    got = fpd.client_hellos(urls, npartitions=3, storage_options=SMALL_BLOCKS).compute()
+    assert engine_rows("client_hellos", "stream_id", got).equals(want_hellos) and len(want_hellos)
+    assert packet_rows(fpd.read_packets(urls[0], storage_options=SMALL_BLOCKS).compute()) == \
+        packet_rows(fp.read(captures[0]).to_pandas())
+    longer = [web.url + "/longer/5000/" + Path(p).name for p in captures]
+    got = fpd.flows(longer, npartitions=2, storage_options=SMALL_BLOCKS).compute().sort_values("flow_id")
+    assert plain(got).equals(want)
+
+
+def records_ending_by(path: str, offset: int) -> int:
+    """The records of a classic pcap lying wholly before offset (its headers parsed here)."""
+    data = Path(path).read_bytes()
+    pos, n = 24, 0
+    while pos + 16 <= len(data):
+        end = pos + 16 + struct.unpack_from("<I", data, pos + 8)[0]
+        if end > offset:
+            break
+        pos, n = end, n + 1
+    return n
+
+
+@pytest.mark.parametrize("mode", ["drop", "short"])
+def test_http_lost_mid_file(client, captures, web, mode):
+    """A server that resets the connection half-way through a file (drop), or closes it
+    after a body shorter than its Content-Length (short): RemoteReadError naming the URL and
+    the offset of the failed read, every packet before that offset delivered (records
+    counted from the file's own headers), and on the cluster the same error, attributes and
+    all, as soon as the task fails."""
+    path = captures[1]
+    cut = os.path.getsize(path) // 2
+    url = "%s/%s/%d/%s" % (web.url, mode, cut, Path(path).name)
+    seen = 0
+    with pytest.raises(fpd.RemoteReadError) as lost:
+        with fpd._open(url, SMALL_BLOCKS, None, None) as r:
+            for _ in r:
+                seen += 1
+    e = lost.value
+    assert e.path == url and 0 < e.offset <= cut and e.offset % SMALL_BLOCKS["block_size"] == 0
+    assert url in str(e) and "offset %d" % e.offset in str(e) and "ClientPayloadError" in e.reason
+    assert seen == records_ending_by(path, e.offset) > 0
+    ddf = fpd.flows([web.url + "/files/" + Path(captures[0]).name, url], npartitions=2, storage_options=SMALL_BLOCKS)
+    with pytest.raises(fpd.RemoteReadError) as remote:
+        client.compute(ddf).result(timeout=120)  # a guard against a hang, not a timing
+    assert (remote.value.path, remote.value.offset, str(remote.value)) == (e.path, e.offset, str(e))
+
+
+def test_task_errors_reach_the_client(client, captures, web, tmp_path):
+    """A corrupt capture (a record claiming 2 GB) fails its tasks with fastpkt's FormatError,
+    offset and packet index as one engine's; a URL the server does not have gives
+    FileNotFoundError, whose fsspec cause (aiohttp's, holding headers that do not pickle)
+    would have reached the client as a bare Exception."""
+    from test_frames_ranges import cut_file
+
+    bad = str(cut_file(tmp_path))
+    with pytest.raises(fp.FormatError) as one:
+        fp.flows([bad], workers=1).to_pandas()
+    for n in (1, 2):
+        with pytest.raises(fp.FormatError) as got:
+            client.compute(fpd.flows([captures[0], bad], npartitions=n)).result(timeout=120)
+        assert type(got.value) is type(one.value) and str(got.value) == str(one.value)
+        assert (got.value.offset, got.value.packet_index) == (one.value.offset, one.value.packet_index)
+    with pytest.raises(FileNotFoundError, match="nothere.pcap"):
+        client.compute(fpd.flows([web.url + "/files/nothere.pcap"], npartitions=2)).result(timeout=120)
+
+
+def _round_trips(e: BaseException) -> BaseException:
+    """e through pickle, and through distributed's way from a worker to the client."""
+    from distributed.core import clean_exception, error_message
+
+    back = pickle.loads(pickle.dumps(e))
+    msg = error_message(e)
+    tb = msg["traceback"]
+    _, sent, _ = clean_exception(msg["exception"].data, tb.data if tb is not None else None)
+    kept = {k: v for k, v in vars(e).items() if k != "packets"}  # fp.read's partial list stays
+    for b in (back, sent):
+        assert type(b) is type(e) and str(b) == str(e) and b.args == e.args and vars(b) == kept, (e, b)
+    return back
+
+
+def test_every_exception_pickles_with_its_attributes(tmp_path):
+    """Every exception type fastpkt defines, raised for real where a test can (a corrupt and
+    a cut capture, a bad display filter, a lost HTTP read), else made with its attributes:
+    the same type, text and attributes back from pickle and from distributed's transport."""
+    from test_frames_ranges import cut_file
+
+    ours = {v for m in (fp, fpd) for v in vars(m).values()
+            if isinstance(v, type) and issubclass(v, BaseException) and v.__module__.startswith("fastpkt")}
+    assert ours >= {fp.Error, fp.FormatError, fp.TruncatedError, fp.FilterError, fp.CaptureError,
+                    fp.CapturePermissionError, fpd.RemoteReadError}
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((DATA / "http.pcap").read_bytes()[:-5])
+    raised: list[BaseException] = []
+    for path in (cut_file(tmp_path), cut):
+        with pytest.raises(fp.FormatError) as e:
+            fp.read(str(path))
+        raised.append(e.value)
+    assert [type(e) for e in raised] == [fp.FormatError, fp.TruncatedError]
+    assert all(e.offset > 0 and e.packet_index > 0 and len(e.packets) == e.packet_index for e in raised)
+    with pytest.raises(fp.FilterError) as f:
+        fp.compile_filter("tcp.port ==")
+    raised.append(f.value)
+    raised.append(fpd.RemoteReadError("http://10.0.0.1/a.pcap", 65536, "ClientPayloadError: lost"))
+    for cls in ours - {type(e) for e in raised}:
+        e = cls(2, "made here") if issubclass(cls, OSError) else cls("made here")
+        e.offset, e.packet_index = 7, 3
+        raised.append(e)
+    for e in raised:
+        back = _round_trips(e)
+        for attr in ("offset", "packet_index", "path", "expression", "column", "reason"):
+            assert getattr(back, attr, None) == getattr(e, attr, None), (e, attr)
+
+
+def test_foreign_errors_made_portable():
+    """An exception that does not come back from pickle as itself leaves a task as a
+    fastpkt.Error with its type and text; ours and Python's keep their type, their cause
+    and context dropped (distributed would pickle them along)."""
+    class Holding(Exception):
+        pass
+
+    e = Holding("lost")
+    e.lock = threading.Lock()
+    out = fpd._portable(e)
+    assert type(out) is fp.Error and "Holding: lost" in str(out)
+    mine = fp.FormatError("bad record")
+    mine.__cause__ = e
+    assert fpd._portable(mine) is mine and mine.__cause__ is None and mine.__context__ is None
+    assert type(fpd._portable(FileNotFoundError(2, "gone"))) is FileNotFoundError
 
 
 def test_arguments_checked():

@@ -14,6 +14,13 @@ Zeek), over rotated gen_pcap files in the two stages:
   next task: Dask recomputes on the others, same rows, no hang; the directory its death left
   behind is removed when the run's directory is made again, or by the next run.
 
+Then the same files over http:// from a server on the scheduler's machine (tests/_httpfiles.py,
+bound to the lab's address), read by the workers in 64 KiB range requests: the same rows as
+the local files and one engine. A file whose server resets the connection half-way fails the
+compute with RemoteReadError naming the URL and offset; a corrupt capture (local, and over
+HTTP) with one engine's FormatError, offset and packet index: exceptions that crossed from a
+worker process to the client by pickle, received, not waited for (each compute has a timeout).
+
 Root only (namespaces, mounts); skips cleanly without it or without dask.distributed.
 """
 from __future__ import annotations
@@ -39,6 +46,7 @@ NET = "10.17.7."
 SCHEDULER = NET + "1"
 WORKERS = {"w1": NET + "11", "w2": NET + "12", "w3": NET + "13"}
 PORT = 8786
+WEB_PORT = 8780
 # every machine (a mount namespace of its own, private): its own tmpfs on the one path every
 # machine takes as its temporary directory ($TMPDIR). Not over /tmp itself, which may hold the
 # checkout and its virtualenv (a CI clone in /tmp)
@@ -100,7 +108,7 @@ import fastpkt.dask as fpd
 from fastpkt import parallel
 from distributed import Client
 
-addr, paths = sys.argv[1], sys.argv[2:]
+addr, web, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
 LAB = os.environ["FPLAB_SHARED"]
 parallel.RANGE_BYTES = 256 << 10  # several ranges a file (cut here, on the client)
 fpd.TWO_STAGE_MIN_SHARDS = 2      # the two stages from 2 shards
@@ -133,8 +141,8 @@ def fed_files():
     return seen, lambda: (stop.set(), t.join())
 
 
-def compute(name, **kw):
-    df = fpd.flows(paths, **kw)
+def compute(name, urls=None, **kw):
+    df = fpd.flows(urls or paths, **kw)
     try:
         got = c.compute(df).result(timeout=150)
     except Exception as e:
@@ -168,6 +176,30 @@ out["killed_left"] = spill_runs()
 # 4. the next run removes what the killed worker's run left
 compute("next", npartitions=2, spill_dir=spill)
 out["next_left"] = spill_runs()
+
+# 5. the files over http:// from the lab's server, in 64 KiB range requests
+blocks = {"block_size": 64 << 10}
+names = [os.path.basename(p) for p in paths]
+compute("http", npartitions=3, urls=[web + "/files/" + n for n in names], storage_options=blocks)
+c.compute(fpd.read_packets(web + "/files/" + names[0], storage_options=blocks)).result(timeout=150) \
+    .to_pickle(LAB + "/http_packets.pkl")
+
+
+def failure(name, ddf):
+    """The exception a compute raised on the client: type, text, attributes (a hang: TimeoutError)."""
+    try:
+        c.compute(ddf).result(timeout=150)
+        out[name] = None
+    except Exception as e:
+        out[name] = {"type": "%s.%s" % (type(e).__module__, type(e).__qualname__), "text": str(e),
+                     "attrs": {k: v for k, v in vars(e).items() if isinstance(v, (int, str))}}
+
+
+# 6. a server resetting the connection half-way through a file; a corrupt capture
+lost = "%s/drop/%d/%s" % (web, os.path.getsize(paths[1]) // 2, names[1])
+failure("http_lost", fpd.flows([web + "/files/" + names[0], lost], npartitions=3, storage_options=blocks))
+failure("corrupt", fpd.flows(paths + [LAB + "/bad.pcap"], npartitions=3))
+failure("http_corrupt", fpd.read_packets(web + "/files/bad.pcap", storage_options=blocks))
 c.close()
 print(json.dumps(out))
 '''
@@ -245,8 +277,16 @@ def test_flows_on_a_cluster_of_machines(tmp_path):
     shared = tmp_path / "lab"
     shared.mkdir()
     (tmp_path / "own").mkdir()
+    pytest.importorskip("aiohttp", reason="fsspec's http:// needs aiohttp (pip install -e '.[test]')")
+    from test_frames_ranges import cut_file
+
     paths = dealt_in_three(shared, 6000, 41)
     want = engine_rows("flows", "flow_id", fp.flows(paths, workers=1).to_pandas())
+    bad = str(cut_file(shared))
+    with pytest.raises(fp.FormatError) as corrupt:
+        fp.flows(paths + [bad], workers=1).to_pandas()
+    with pytest.raises(fp.FormatError) as corrupt_packets:
+        fp.read(bad)
     (shared / "preload.py").write_text(PRELOAD)
     py = sys.executable
     logs = {}
@@ -258,12 +298,16 @@ def test_flows_on_a_cluster_of_machines(tmp_path):
                                          "--port", str(PORT), "--no-dashboard"],
                       stdout=logs["sched"], stderr=subprocess.STDOUT)
             addr = "tcp://%s:%d" % (SCHEDULER, PORT)
+            server = lab.start("sched", "web", [py, str(ROOT / "tests" / "_httpfiles.py"), str(shared), SCHEDULER,
+                                                str(WEB_PORT)], stdout=subprocess.PIPE, stderr=logs["sched"], text=True)
+            assert server.stdout is not None and server.stdout.readline() == "ready\n", "the HTTP server did not start"
+            web = "http://%s:%d" % (SCHEDULER, WEB_PORT)
             for name, ip in WORKERS.items():
                 lab.start(name, name, [py, "-m", "distributed.cli.dask_worker", addr, "--host", ip, "--name", name,
                                        "--nthreads", "1", "--no-nanny", "--no-dashboard", "--memory-limit", "0",
                                        "--preload", str(shared / "preload.py")],
                           stdout=logs[name], stderr=subprocess.STDOUT)
-            client = lab.start("sched", "client", [py, "-c", CLIENT, addr,
+            client = lab.start("sched", "client", [py, "-c", CLIENT, addr, web,
                                                    *map(str, paths)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -293,7 +337,20 @@ def test_flows_on_a_cluster_of_machines(tmp_path):
     assert all(n.startswith("fastpkt-spill-%s-" % out["killed_pid"]) for n in out["killed_left"]), out
     # 4: ... and by the next run at the latest
     assert out["next_left"] == [], out
-    for name in ("own_tmp", "shared", "killed", "next"):
+    for name in ("own_tmp", "shared", "killed", "next", "http"):
         assert isinstance(out[name], int), (name, out[name])
         got = engine_rows("flows", "flow_id", pd.read_pickle(shared / (name + ".pkl")))
         assert got.equals(want), name
+    # 5: over HTTP, the local file's packets too
+    want_packets = fp.read(paths[0]).to_pandas()
+    got_packets = pd.read_pickle(shared / "http_packets.pkl")
+    assert got_packets.astype(str).equals(want_packets.astype(str))
+    # 6: the errors reached the client as raised on the workers: type, text, attributes
+    lost = out["http_lost"]
+    cut = os.path.getsize(paths[1]) // 2
+    assert lost["type"] == "fastpkt.dask.RemoteReadError", lost
+    assert lost["attrs"]["path"] == "%s/drop/%d/%s" % (web, cut, Path(paths[1]).name), lost
+    assert 0 < lost["attrs"]["offset"] <= cut and "offset %d" % lost["attrs"]["offset"] in lost["text"], lost
+    for name, one in (("corrupt", corrupt.value), ("http_corrupt", corrupt_packets.value)):
+        assert out[name] == {"type": "fastpkt.FormatError", "text": str(one),
+                             "attrs": {"offset": one.offset, "packet_index": one.packet_index}}, (name, out[name])
