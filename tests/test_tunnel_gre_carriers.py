@@ -250,3 +250,26 @@ def test_lying_ip_length_against_tshark_malformed(sa, tmp_path):
             # (an MPLS stack with nothing after it is not flagged, in GRE as here: left alone)
             assert p.anomalies, (i, row["frame.protocols"])
     assert flagged > 100
+
+
+def test_stats_inside_wccp_against_tshark(sa, tmp_path):
+    """fp.stats goes on inside WCCP's redirected packets (it stopped at `gre`): tshark's
+    io,phs hierarchy and its UDP conversations, which count the inner headers."""
+    from test_stats import tshark_phs
+
+    frames = []
+    for k in range(3):
+        for fwd in (True, False):
+            a, b = ("10.2.0.1", 40000 + k), ("10.2.0.2", 50000)
+            src, dst = (a, b) if fwd else (b, a)
+            ip = bytes(sa.IP(src=src[0], dst=dst[0]) / sa.UDP(sport=src[1], dport=dst[1]) / sa.Raw(b"w" * (k + 1)))
+            frames.append(gre(sa, 0x883E, (b"\x00\x00\x00\x00" if k else b"") + ip))
+    path = tmp_path / "wccp.pcap"
+    sa.wrpcap(str(path), frames)
+    st = fp.stats(str(path))
+    assert {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()} == tshark_phs(path)
+    theirs = tshark_conv(path, "conv,udp")
+    ours = {}
+    for r in st.conversations("udp").itertuples():
+        ours[tuple(sorted((r.a, r.b)))] = {r.a: (r.frames_ab, r.bytes_ab), r.b: (r.frames_ba, r.bytes_ba)}
+    assert ours == theirs and len(theirs) == 3
