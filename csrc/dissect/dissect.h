@@ -545,6 +545,12 @@ int fp_ppp_option_lies(int cp, const uint8_t *opt, uint8_t len);
  * 0x8909) starts when any of its 8 bytes is captured (cut short, or carrying a protocol GRE
  * does not decapsulate), else 0. */
 uint32_t fp_gre_cmd_off(const uint8_t *data, uint32_t caplen, const fp_dissection *d);
+/* The length of the headers of Frame Relay (GRE protocol 0x6559) or NSH (0x894F) at off..end
+ * before the packet they carry, whose EtherType goes to *type (NSH: Ethernet 0x6558, MPLS
+ * 0x8847 too); 0 when they carry a protocol fastpkt does not decode (or nothing: tshark reads
+ * no more), -1 when the bytes end inside their headers or before an NLPID's packet (tshark's
+ * malformed packet). */
+int fp_gre_carrier(const uint8_t *p, uint32_t off, uint32_t end, uint16_t proto, uint16_t *type);
 /* Cisco MetaData after EtherType 0x8909 at off..end, then the protocol it names. */
 void fp_dissect_cmd(fp_dctx *x, uint32_t off, uint32_t end);
 void fp_dissect_tcp(fp_dctx *x, uint32_t off, uint32_t end);

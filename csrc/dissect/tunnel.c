@@ -7,7 +7,9 @@
  *     number, ended by one with address family 0 and length 0 (as Wireshark reads them); any
  *     of these payloads behind Cisco MetaData (0x8909: an 8-byte shim naming the payload's
  *     EtherType and carrying a TrustSec SGT, laid out as Wireshark's packet-cisco-metadata.c
- *     reads it in GRE);
+ *     reads it in GRE); Frame Relay (0x6559) carrying IPv4/IPv6 and NSH (0x894F, RFC 8300)
+ *     carrying IPv4, IPv6, Ethernet or MPLS, their headers counted in GRE's (fp_gre_carrier);
+ *     WCCP's redirected IPv4 packets (0x883E, after WCCPv2's 4-byte redirect header);
  *   PPTP's enhanced GRE (RFC 2637 section 4.1: version 1, protocol 0x880B, the key field the
  *     payload length and the peer's call id, optional sequence and acknowledgement numbers)
  *     carrying PPP, its IPv4 or IPv6 packet decoded;
@@ -179,6 +181,56 @@ static int pptp(fp_dctx *x, const fp_cursor *c, uint16_t flags, uint32_t off, ui
     return 1;
 }
 
+/* Frame Relay on GRE (0x6559): a Q.922 address of 2 to 4 bytes (the last has its EA bit),
+ * then RFC 2427's UI byte (0x03), an optional pad and an NLPID (IPv4 0xCC, IPv6 0x8E, SNAP
+ * 0x80 with an OUI of 0 and an EtherType), or without the UI byte Cisco's EtherType, as
+ * Wireshark's fr dissector reads it. NSH (RFC 8300, 0x894F): its length field's words (at
+ * least the 8-byte base and service path headers), then by next protocol IPv4 (1), IPv6 (2),
+ * Ethernet (3), NSH again (4, at most FP_MAX_TUNNELS deep) or MPLS (5). */
+int fp_gre_carrier(const uint8_t *p, uint32_t off, uint32_t end, uint16_t proto, uint16_t *type)
+{
+    static const uint16_t nsh_types[6] = {0, 0x0800, 0x86dd, 0x6558, 0, 0x8847};
+    uint32_t at = off;
+    if (at == end) return 0; /* GRE alone: tshark reads nothing more */
+    if (proto == 0x894f) {
+        for (int n = 0; n < FP_MAX_TUNNELS; n++) {
+            if (end - at < 8) return -1;
+            uint32_t hl = 4u * (p[at + 1] & 0x3fu);
+            uint8_t next = p[at + 3];
+            if (hl < 8) hl = 8;
+            if (end - at <= hl) return end - at == hl ? 0 : -1; /* no packet: no more read */
+            at += hl;
+            if (next == 4) continue;
+            if (next > 5 || nsh_types[next] == 0) return 0;
+            *type = nsh_types[next];
+            return (int)(at - off);
+        }
+        return 0;
+    }
+    while (at < end && at - off < 3 && (p[at] & 1) == 0) at++;
+    if (++at >= end) return -1; /* past the address's last byte */
+    uint16_t t;
+    if (p[at] == 0x03) {
+        if (++at < end && p[at] == 0) at++;
+        if (at >= end) return -1;
+        uint8_t nlpid = p[at++];
+        if (nlpid == 0xcc) t = 0x0800;
+        else if (nlpid == 0x8e) t = 0x86dd;
+        else if (nlpid != 0x80) return 0;
+        else if (end - at < 5) return -1;
+        else if (p[at] != 0 || p[at + 1] != 0 || p[at + 2] != 0) return 0;
+        else t = fp_load_be16(p + at + 3), at += 5;
+    } else {
+        if (end - at < 2) return 0; /* a byte of an EtherType: tshark's data */
+        t = fp_load_be16(p + at);
+        at += 2;
+    }
+    if (t != 0x0800 && t != 0x86dd) return 0;
+    if (at >= end) return -1;
+    *type = t;
+    return (int)(at - off);
+}
+
 /* A GRE header not decapsulated: kept in d->gre_off for its gre.* fields when all the words
  * its flags announce (gre_word_at) are captured. Only one: nothing is decoded after it. */
 static int undecoded(fp_dctx *x, uint16_t flags, uint32_t hlen, uint32_t off, uint32_t end)
@@ -219,6 +271,22 @@ int fp_dissect_gre(fp_dctx *x, uint32_t off, uint32_t end)
         }
         proto = fp_peek_be16(&c, hlen);
         hlen += 8;
+    } else if ((proto == 0x6559 || proto == 0x894f) && !(flags & GRE_R)) { /* Frame Relay, NSH: counted in
+                                                                              GRE's header too */
+        int carrier = fp_gre_carrier(x->data, off + hlen, end, proto, &proto);
+        if (carrier <= 0) { /* cut before its packet: flagged, as Cisco MetaData cut short */
+            undecoded(x, flags, gre_hlen, off, end);
+            return carrier < 0 ? malformed(x) : 0;
+        }
+        hlen += (uint32_t)carrier;
+    } else if (proto == 0x883e) { /* WCCP redirection: IPv4, after WCCPv2's 4-byte redirect header
+                                     unless the first nibble says IPv4 already (Wireshark's test) */
+        if (!fp_cur_has(&c, hlen + 1) || ((fp_peek_u8(&c, hlen) >> 4) != 4 && !fp_cur_has(&c, hlen + 4))) {
+            undecoded(x, flags, gre_hlen, off, end);
+            return malformed(x);
+        }
+        if ((fp_peek_u8(&c, hlen) >> 4) != 4) hlen += 4;
+        proto = 0x0800;
     }
     if (proto != 0x0800 && proto != 0x86dd && proto != 0x6558 && proto != 0x8847 && proto != 0x88be &&
         proto != 0x22eb)

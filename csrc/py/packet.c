@@ -703,14 +703,27 @@ static int append_ppp(PyObject *list, const FpPacket *p, uint32_t off, uint32_t 
     return append_name(list, "PPP") < 0 || (cp && append_name(list, cp) < 0) ? -1 : 0;
 }
 
-/* A tunnel record's names (at most 3 into names[]; their count): its own, then the PPP frame of
- * a PPPoE session and of PPTP's GRE when it carries one, Cisco MetaData in GRE (as tshark's
- * frame.protocols). */
-static int tunnel_names(const FpPacket *p, const fp_tunnel *t, const char *names[3])
+#define TUNNEL_NAMES_MAX (1 + FP_MAX_TUNNELS)
+
+/* A tunnel record's names (at most TUNNEL_NAMES_MAX into names[]; their count): its own, then
+ * the PPP frame of a PPPoE session and of PPTP's GRE when it carries one, Cisco MetaData,
+ * Frame Relay or each NSH header in GRE (as tshark's frame.protocols). */
+static int tunnel_names(const FpPacket *p, const fp_tunnel *t, const char *names[TUNNEL_NAMES_MAX])
 {
     int n = 0;
     names[n++] = fp_tunnel_names[t->type];
     const uint8_t *h = p->data + t->off;
+    if (t->type == FP_TUN_GRE && ((h[2] == 0x65 && h[3] == 0x59) || (h[2] == 0x89 && h[3] == 0x4f))) {
+        /* fp_gre_carrier's headers, after the checksum, key and sequence words (no routing) */
+        uint32_t at = 4u + 4u * (((h[0] & 0x80) != 0) + ((h[0] & 0x20) != 0) + ((h[0] & 0x10) != 0));
+        if (h[2] == 0x65) {
+            names[n++] = "FR";
+            return n;
+        }
+        for (; at + 8 <= t->hlen && n < TUNNEL_NAMES_MAX; at += (h[at + 1] & 0x3fu) < 2 ? 8u : 4u * (h[at + 1] & 0x3fu))
+            names[n++] = "NSH";
+        return n;
+    }
     if (t->type == FP_TUN_PPPOE) { /* its protocol word, never compressed (RFC 2516) */
         names[n++] = "PPP";
         names[n] = fp_ppp_control_name(fp_load_be16(h + 6));
@@ -729,7 +742,7 @@ static int tunnel_names(const FpPacket *p, const fp_tunnel *t, const char *names
 
 static int append_tunnel(PyObject *list, const FpPacket *p, const fp_tunnel *t)
 {
-    const char *names[3];
+    const char *names[TUNNEL_NAMES_MAX];
     int n = tunnel_names(p, t, names);
     for (int i = 0; i < n; i++)
         if (append_name(list, names[i]) < 0) return -1;
@@ -1185,11 +1198,13 @@ static PyObject *packet_summary(PyObject *self, PyObject *unused)
     }
     int named = 0; /* the tunnel's last name is the protocol its payload holds */
     if (tun) {
-        const char *names[3];
+        const char *names[TUNNEL_NAMES_MAX];
         int k = tunnel_names(p, tun, names);
         for (int i = 0; i < k; i++) APPEND("%s%s", first && i == 0 ? "" : " / ", names[i]);
         first = 0;
-        named = k > 1 && strcmp(names[k - 1], "PPP") != 0;
+        /* Frame Relay and NSH name their headers, not the payload (an IPv4 one whose version lies) */
+        named = k > 1 && strcmp(names[k - 1], "PPP") != 0 && strcmp(names[k - 1], "FR") != 0 &&
+                strcmp(names[k - 1], "NSH") != 0;
         if (d->tunnel_count == 1 && d->outer_ip_id != FP_L_COUNT) {
             const uint8_t *ip = p->data + d->outer_ip.off;
             char a[FP_IP6_TEXT_MAX + 1], z[FP_IP6_TEXT_MAX + 1];

@@ -570,16 +570,33 @@ static uint32_t tunnel_payload(const fp_tunnel *t, const fp_dissection *td)
     return td->payload_off == t->off + t->hlen ? td->payload_len : 0;
 }
 
+/* Where the IP packet of dissection d ends (its total or payload length), `end` without one:
+ * what the IP dissector left as GRE's bytes, which the stats read without the link's padding. */
+static uint32_t ip_end(const fp_dissection *d, uint32_t end)
+{
+    if (FP_HAS(d, FP_L_IP4)) return d->layer[FP_L_IP4].end;
+    if (FP_HAS(d, FP_L_IP6)) return d->layer[FP_L_IP6].end;
+    return end;
+}
+
 /* The names of tunnel header t of the tunnels-on dissection td as tshark's tree nests them. 1
  * when the PPP frame inside a PPTP tunnel or a PPPoE session is a control protocol or data, or
- * cut (named here: no level follows; td's payload is what its protocol field leaves). */
-static int phs_tunnel(const uint8_t *data, const fp_tunnel *t, const fp_dissection *td, phs_walk *b)
+ * cut (named here: no level follows; td's payload is what its protocol field leaves), and for
+ * GRE carrying Frame Relay or NSH: phs_gre_payload names all they carry, to `end`, which
+ * tshark's taps do not count as conversations (they are not tunnels in fp.stats' levels). */
+static int phs_tunnel(const uint8_t *data, const fp_tunnel *t, const fp_dissection *td, uint32_t end, phs_walk *b)
 {
     switch (t->type) {
-    case FP_TUN_GRE:
+    case FP_TUN_GRE: {
         push(b, FP_PHS_GRE);
-        if (fp_load_be16(data + t->off + 2) == 0x8909) push(b, FP_PHS_CMD);
-        return 0;
+        const uint8_t *h = data + t->off;
+        uint16_t proto = fp_load_be16(h + 2);
+        if (proto == 0x8909) push(b, FP_PHS_CMD);
+        if (proto != 0x6559 && proto != 0x894f) return 0;
+        uint32_t at = t->off + 4u + 4u * (((h[0] & 0x80) != 0) + ((h[0] & 0x20) != 0) + ((h[0] & 0x10) != 0));
+        phs_gre_payload(proto, data + at, end - at, b);
+        return 1;
+    }
     case FP_TUN_ERSPAN: push(b, FP_PHS_ERSPAN); return 0;
     case FP_TUN_VXLAN: push(b, FP_PHS_VXLAN); return 0;
     case FP_TUN_GENEVE: push(b, FP_PHS_GENEVE); return 0;
@@ -1078,7 +1095,7 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
         return;
     }
     phs_level(b, link_proto(linktype, d), d); /* the first level: the record's own dissection */
-    if (phs_tunnel(data, &td->tunnel[0], td, b)) return;
+    if (phs_tunnel(data, &td->tunnel[0], td, ip_end(d, caplen), b)) return;
     uint32_t end = caplen; /* a PPPoE session's length bounds every level inside it */
     int vl = d->vlan_count; /* tags of the levels before the last */
     for (int k = 1; k <= n; k++) {
@@ -1109,13 +1126,15 @@ static __attribute__((noinline)) void tunnel_levels(fp_stats *st, const uint8_t 
             return;
         }
         const fp_tunnel *t = &td->tunnel[k];
+        uint32_t t_end = end;
         if (t->off != at && lt != 0) { /* a packet before the next tunnel (not MPLS or ERSPAN right after GRE) */
             fp_dissect_ex(data + at, end - at, lw, lt, FP_DISSECT_NO_TUNNELS, &lv);
             if (lt == FP_LINKTYPE_ETHERNET) vl += lv.vlan_count;
             phs_level(b, lt == FP_LINKTYPE_ETHERNET ? FP_PHS_ETH : FP_PHS_COUNT, &lv);
             conv_packet(st, data + at, &lv, ts, wirelen);
+            t_end = at + ip_end(&lv, end - at);
         }
-        if (phs_tunnel(data, t, td, b)) return;
+        if (phs_tunnel(data, t, td, t_end, b)) return;
     }
 }
 
