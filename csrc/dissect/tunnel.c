@@ -374,10 +374,8 @@ static int udp_tunnel(fp_dctx *x, int type, uint32_t off, uint32_t end)
 
 /* On either port, the lower one first: tshark's UDP port table rule (packet-udp.c tries the
  * lower port, then the higher), so a reply from port 4789 is VXLAN as its request is, and a
- * datagram between two tunnel ports takes the same type both ways. Zeek forwards on the
- * connection's responder port, which its likely_server_ports (the tunnel ports) make the
- * tunnel's end in either direction. Only the lower port's type is tried when both are in the
- * table, as tshark keeps a dissector that took the datagram. */
+ * datagram between two tunnel ports takes the same type both ways. Only the lower port's type
+ * is tried when both are in the table, as tshark keeps a dissector that took the datagram. */
 int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end)
 {
     if (!x->tunnels) return 0;
