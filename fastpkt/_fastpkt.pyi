@@ -341,6 +341,8 @@ class Packet:
     lcp: LCP | None; ipcp: IPCP | None; ipv6cp: IPV6CP | None; ccp: CCP | None  # PPP control packets
     src: str | None; dst: str | None            # network-layer addresses (IPv4 or IPv6)
     sport: int | None; dport: int | None; proto: int | None
+    # ip/ip6/src/dst/proto: the innermost IP header there is; udp/sport/dport: over a UDP tunnel
+    # carrying no IP packet (VXLAN carrying ARP), the tunnel's UDP header (as the table row)
     payload: bytes            # innermost payload after the last decoded header
     anomalies: tuple[str, ...]
     layers: tuple[str, ...]   # layer names outer to inner, e.g. ('Ether', 'IP', 'TCP')

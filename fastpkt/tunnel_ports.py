@@ -19,9 +19,9 @@ _current = dict(DEFAULT_TUNNEL_PORTS)
 
 def set_tunnel_ports(*, vxlan: Iterable[int] | None = None, geneve: Iterable[int] | None = None,
                      gtpu: Iterable[int] | None = None) -> None:
-    """Decode UDP to these destination ports as VXLAN, Geneve or GTP-U (GTP-U also by source
-    port); a kind left None keeps its ports, an empty tuple turns it off. For every Reader,
-    engine and filter of the process::
+    """Decode UDP from or to these ports as VXLAN, Geneve or GTP-U (when both ports are in the
+    table, the lower one's kind, as tshark's UDP port table decides); a kind left None keeps its
+    ports, an empty tuple turns it off. For every Reader, engine and filter of the process::
 
         fp.set_tunnel_ports(vxlan=(4789, 8472))
         fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)   # back to 4789, 6081, 2152

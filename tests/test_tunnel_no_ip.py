@@ -218,5 +218,162 @@ def test_scapy_udp_tunnels_ports_against_tshark(tmp_path, tshark):
     assert len(want) == 5  # the two VXLAN directions are one conversation
     assert flows_conv_udp(path) == want
     pkts = list(fp.open(str(path)))
-    # the reply from port 4789 is no tunnel to us (decoded on the destination port): plain UDP
-    assert [p.tunnels for p in pkts] == [(("VXLAN", 7),), (), (("VXLAN", 8),), (), (), (("Geneve", 9),)]
+    # the reply from port 4789 is VXLAN too (either port, the lower first, as tshark's UDP table)
+    assert [p.tunnels for p in pkts] == [(("VXLAN", 7),), (("VXLAN", 7),), (("VXLAN", 8),), (), (), (("Geneve", 9),)]
+    assert [p.tunnels[-1][0] if p.tunnels else None for p in pkts][:3] == tshark_tunnels(path)[:3]
+
+
+# ---- the Packet reads what the table row reads ------------------------------------------
+
+def tshark_tunnels(path: Path) -> list:
+    """The innermost UDP tunnel tshark decodes per frame (VXLAN, Geneve), else None."""
+    names = {"vxlan": "VXLAN", "geneve": "Geneve"}
+    return [next((names[p] for p in reversed(row["frame.protocols"].split(":")) if p in names), None)
+            for row in tshark_rows(path)]
+
+
+def tshark_last(path: Path, fields: tuple[str, ...], *opts: str) -> list[tuple]:
+    """tshark's last occurrence of each field per frame ('' where it has none); opts: -o prefs."""
+    cmd = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "occurrence=l"]
+    for o in opts:
+        cmd += ["-o", o]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=tool_env(WIRESHARK_CONFIG_DIR="/nonexistent")).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines()]
+
+
+def packet_against_tshark_and_table(path: Path) -> int:
+    """Each packet's pkt.src/dst/proto and pkt.ip (or ip6) against tshark's innermost IP header
+    (last_ip), pkt.sport/dport and pkt.udp on a tunnel carrying no IP against tshark's last
+    udp.srcport/dstport, and all five against the table row of the same frame (what the issue
+    found apart). ICMP errors are left out of the tshark part (tshark lists the quoted header
+    last). Returns how many frames have a tunnel carrying no IP."""
+    rows = tshark_rows(path)
+    ports = tshark_last_ports(path)
+    df = fp.read(str(path)).to_pandas()
+    pkts = list(fp.open(str(path)))
+    assert len(pkts) == len(rows) == len(df)
+    no_ip = 0
+    for i, (p, row, r) in enumerate(zip(pkts, rows, df.itertuples(index=False))):
+        where = (path.name, i + 1)
+        ip = p.ip if p.ip is not None else p.ip6
+        flat = (p.src, p.dst, p.proto, p.sport, p.dport)
+        table = tuple(None if pd.isna(v) else (str(v) if k < 2 else int(v))
+                      for k, v in enumerate((r.src, r.dst, r.proto, r.sport, r.dport)))
+        assert flat == table, where
+        assert (ip.src, ip.dst, ip.proto) == flat[:3] if ip is not None else flat[:3] == (None,) * 3, where
+        l4 = p.tcp if p.tcp is not None else p.udp
+        assert ((l4.sport, l4.dport) if l4 is not None else (None, None)) == flat[3:], where
+        protos = row["frame.protocols"].split(":")
+        if "icmp" in protos or "icmpv6" in protos:
+            continue
+        version, src, dst, proto = last_ip(row)
+        assert (p.src, p.dst) == (src, dst), where
+        assert ip is None if version == 0 else (ip is (p.ip if version == 4 else p.ip6)), where
+        if version == 4:
+            assert p.proto == proto, where
+        tunnel_at = max((k for k, x in enumerate(protos) if x in ("gre", "vxlan", "gtp", "geneve", "pppoes")),
+                        default=-1)
+        if tunnel_at >= 0 and not {"ip", "ipv6"} & set(protos[tunnel_at:]):
+            no_ip += 1
+            assert (p.sport, p.dport) == ports[i], where
+            assert (p.udp is not None) == (ports[i] != (None, None)), where
+    return no_ip
+
+
+def test_packet_agrees_with_table_corpus(corpus, tshark):
+    no_ip = {}
+    for name in CORPUS_TUNNELS:
+        path = corpus / name
+        if path.exists():
+            no_ip[name] = packet_against_tshark_and_table(path)
+    assert no_ip["tcpdump-vxlan.pcap"] == 2 and no_ip["ppp-grepackets.pcap"] >= 2, no_ip
+    # the header's own methods read it too: its checksum as tshark checks it (status 1: good)
+    path = corpus / "tcpdump-vxlan.pcap"
+    status = tshark_last(path, ("ip.checksum.status",), "ip.check_checksum:TRUE")
+    arp = [(p.ip.checksum_ok(), status[i]) for i, p in enumerate(fp.open(str(path))) if "ARP" in p.layers]
+    assert arp == [(True, ("1",)), (True, ("1",))]
+
+
+def test_packet_agrees_with_table_scapy(tmp_path, tshark):
+    path = build(tmp_path, keepalive=True)
+    assert packet_against_tshark_and_table(path) >= 6
+    udp = tmp_path / "udp_tunnels.pcap"
+    subprocess.run([sys.executable, "-c", UDP_FRAMES, str(udp)], check=True)
+    assert packet_against_tshark_and_table(udp) >= 4
+    pkts = list(fp.open(str(udp)))
+    # VXLAN carrying ARP over IPv6: pkt.ip6 is the header around the tunnel, its upper protocol UDP
+    p = pkts[2]
+    assert p.ip is None and (p.ip6.src, p.ip6.dst, p.ip6.proto, p.proto) == ("fd00::1", "fd00::2", 17, 17)
+    assert (p.udp.sport, p.udp.dport, p.sport, p.dport) == (40001, 4789, 40001, 4789)
+    # pkt.outer_ip and pkt.tunnels are as they were; the tunnel's own layers are not listed twice
+    assert p.outer_ip.src == "fd00::1" and p.tunnels == (("VXLAN", 8),)
+    assert p.layers.count("IPv6") == 1 and p.layers.count("UDP") == 1
+    # a PPPoE session's LCP has no IP header anywhere: nothing to show
+    q = list(fp.open(str(path)))[3]
+    assert (q.ip, q.ip6, q.udp, q.src, q.proto, q.sport) == (None,) * 6
+    # decapsulate=False reads the outer packet as before
+    assert [(x.src, x.sport) for x in fp.open(str(udp), decapsulate=False)][:2] == [
+        ("10.0.1.1", 40000), ("10.0.1.2", 4789)]
+
+
+# ---- VXLAN and Geneve on either UDP port ---------------------------------------------------
+
+# The tunnel port as the source only (replies, a Geneve endpoint answering), between two tunnel
+# ports (the lower decides, both ways), carrying IP and carrying no IP
+EITHER_PORT = """
+import sys
+from scapy.all import Ether, IP, IPv6, ARP, UDP, TCP, wrpcap
+from scapy.layers.vxlan import VXLAN
+from scapy.contrib.geneve import GENEVE
+mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+arp = Ether(src="02:00:00:00:00:03", dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="192.168.9.1", pdst="192.168.9.2")
+def inner(a, b, sport, dport, flags):
+    return Ether(**mac) / IP(src=a, dst=b) / TCP(sport=sport, dport=dport, flags=flags)
+wrpcap(sys.argv[1], [
+    Ether(**mac) / IP(src="10.1.0.1", dst="10.1.0.2") / UDP(sport=51000, dport=4789) / VXLAN(vni=3) /
+    inner("172.16.0.1", "172.16.0.2", 40000, 80, "S"),
+    Ether(**mac) / IP(src="10.1.0.2", dst="10.1.0.1") / UDP(sport=4789, dport=51000) / VXLAN(vni=3) /
+    inner("172.16.0.2", "172.16.0.1", 80, 40000, "SA"),
+    Ether(**mac) / IPv6(src="fd01::2", dst="fd01::1") / UDP(sport=6081, dport=52000) / GENEVE(vni=4, proto=0x6558) /
+    inner("172.16.1.2", "172.16.1.1", 443, 40001, "SA"),
+    Ether(**mac) / IP(src="10.1.2.2", dst="10.1.2.1") / UDP(sport=6081, dport=53000) / GENEVE(vni=5, proto=0x0800) /
+    IP(src="172.16.2.2", dst="172.16.2.1") / TCP(sport=22, dport=40002, flags="A"),
+    Ether(**mac) / IP(src="10.1.3.2", dst="10.1.3.1") / UDP(sport=6081, dport=54000) / GENEVE(vni=6, proto=0x6558) / arp,
+    Ether(**mac) / IP(src="10.1.4.1", dst="10.1.4.2") / UDP(sport=6081, dport=4789) / VXLAN(vni=7) / arp,
+    Ether(**mac) / IP(src="10.1.4.2", dst="10.1.4.1") / UDP(sport=4789, dport=6081) / VXLAN(vni=7) / arp,
+])
+"""
+
+
+def test_either_port_against_tshark(tmp_path, tshark):
+    """Which frames are tunnels and what is read inside, against tshark's dissection of the same
+    frames (its UDP table tries the lower port, then the higher): the innermost addresses and TCP
+    ports, or the tunnel's UDP ports where it carries no IP."""
+    path = tmp_path / "either.pcap"
+    subprocess.run([sys.executable, "-c", EITHER_PORT, str(path)], check=True)
+    pkts = list(fp.open(str(path)))
+    want = tshark_tunnels(path)
+    assert want == ["VXLAN", "VXLAN", "Geneve", "Geneve", "Geneve", "VXLAN", "VXLAN"]
+    assert [p.tunnels[-1][0] if p.tunnels else None for p in pkts] == want
+    assert [p.tunnels[-1][1] for p in pkts] == [3, 3, 4, 5, 6, 7, 7]
+    last = tshark_last(path, ("tcp.srcport", "tcp.dstport"))
+    for p, (sport, dport) in zip(pkts, last):
+        if sport:
+            assert (p.sport, p.dport, p.tcp.sport) == (int(sport), int(dport), int(sport))
+    assert packet_against_tshark_and_table(path) == 3
+    # the inner TCP connection's two directions are one flow inside the tunnel, as tshark's conv,tcp
+    flows = fp.flows(str(path), idle_timeout=1e9, active_timeout=1e9, progress=False).to_pandas()
+    tcp = flows[flows.protocol == 6]
+    assert sorted(tcp.fwd_packets + tcp.rev_packets) == [1, 1, 2]
+    assert len(tshark_conv(path, "conv,tcp")) == 3
+    # decapsulate=False and a table without VXLAN leave them plain UDP
+    assert not any(p.tunnels for p in fp.open(str(path), decapsulate=False))
+    try:
+        fp.set_tunnel_ports(vxlan=())
+        assert [p.tunnels[-1][0] if p.tunnels else None for p in fp.open(str(path))] == [
+            None, None, "Geneve", "Geneve", "Geneve", None, None]  # a VXLAN header is no Geneve one
+    finally:
+        fp.set_tunnel_ports(**fp.DEFAULT_TUNNEL_PORTS)

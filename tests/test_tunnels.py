@@ -437,11 +437,11 @@ def test_read_and_the_facade(corpus):
     assert any(p.tunnels for p in fp.open(path)) and any(it)
     pl = fp.read(path)
     assert [src(p) for p in pl] == it
-    # the table reads the header around a tunnel that carries no IP (VXLAN carrying ARP), as
-    # tshark's last ip.src does: there pkt.ip is None and pkt.outer_ip that header
-    around = [src(p) if p.ip is not None or not p.tunnels else p.outer_ip.src for p in fp.open(path)]
-    assert around != it
-    assert [None if v != v else str(v) for v in pl.to_pandas().src] == around
+    # a tunnel that carries no IP (VXLAN carrying ARP): pkt.ip is the header around it, as the
+    # table and tshark's last ip.src read it (test_tunnel_no_ip), and pkt.outer_ip stays that header
+    no_ip = [p for p in fp.open(path) if p.tunnels and "ARP" in p.layers]
+    assert len(no_ip) == 2 and all(p.ip.src == p.outer_ip.src for p in no_ip)
+    assert [None if v != v else str(v) for v in pl.to_pandas().src] == it
     scapy = [p[IP].src if IP in p else None for p in rdpcap(path)]
     assert [src(p) for p in fp.read(path, decapsulate=False)] == scapy != it
     import fastpkt.scapy as fs
@@ -682,7 +682,7 @@ def test_pptp_routing_and_cisco_metadata_fields_against_tshark(tmp_path, tshark_
         # the innermost addresses and ports: tshark's last occurrence
         for name in INNER_FIELDS:
             if (name.startswith("ip.") and p.ip is None) or (name.startswith("ipv6.") and p.ip6 is None):
-                continue  # tshark's is the outer header's (kept in outer_ip)
+                continue  # no header of that version in the frame
             want = row[name][-1:]
             assert same_values(p.field(name, all=True)[-1:], want), (i + 1, name)
         assert p.anomalies == [] or p.anomalies == (), (i + 1, p.anomalies)
@@ -692,7 +692,8 @@ def test_pptp_routing_and_cisco_metadata_fields_against_tshark(tmp_path, tshark_
     # tshark's frame.protocols: eth:ip:gre:ppp:ip:udp, eth:ip:gre:ppp:lcp, eth:cmd:ip:udp
     assert frames[0].layers == ("Ether", "IP", "PPTP", "PPP", "IP", "UDP")
     assert frames[2].layers == ("Ether", "IP", "PPTP")   # an acknowledgement alone: no PPP
-    assert frames[4].layers == ("Ether", "IP", "PPTP", "PPP", "LCP") and frames[4].ip is None
+    # no inner packet: pkt.ip is the header around the tunnel, as tshark's last ip.src
+    assert frames[4].layers == ("Ether", "IP", "PPTP", "PPP", "LCP") and frames[4].ip.src == frames[4].outer_ip.src
     assert frames[4].outer_ip.dst == "192.0.2.2"
     assert frames[7].layers == ("Ether", "IP", "GRE", "CMD", "IP", "UDP")
     assert frames[8].layers == ("Ether", "CMD", "IP", "UDP") and frames[8].udp.payload == b"q" * 12
@@ -803,6 +804,15 @@ TSHARK_NAMES = {"Ether": "eth", "Dot1Q": "vlan", "IP": "ip", "IPv6": "ipv6", "PP
                 "Raw": "data"}
 
 
+def carries_no_ip(p: fp.Packet) -> bool:
+    """The packet's innermost tunnel carries no IP header (its pkt.ip is the one around it)."""
+    k = last = -1  # the innermost tunnel's place in pkt.layers, whose names come in pkt.tunnels' order
+    for i, x in enumerate(p.layers):
+        if k + 1 < len(p.tunnels) and x == p.tunnels[k + 1][0]:
+            k, last = k + 1, i
+    return last >= 0 and not {"IP", "IPv6"} & set(p.layers[last + 1:])
+
+
 def test_repr_of_tunnels_carrying_no_packet(tmp_path, tshark_ok, corpus):
     """A PPTP or PPPoE tunnel carrying a PPP control protocol, data or nothing (an
     acknowledgement alone) has no innermost packet for repr to show (it printed `Ether / Raw`):
@@ -814,7 +824,7 @@ def test_repr_of_tunnels_carrying_no_packet(tmp_path, tshark_ok, corpus):
     n = 0
     for f in (path, corpus / "tcpdump-pptp.pcap", corpus / "ppp-grepackets.pcap"):
         for p, row in zip(fp.open(str(f)), tshark_frames(f), strict=True):
-            if not p.tunnels or p.ip is not None or p.ip6 is not None:
+            if not carries_no_ip(p):
                 continue
             n += 1
             m = REPR.match(repr(p))

@@ -15,8 +15,8 @@
  *     carrying PPP, its IPv4 or IPv6 packet decoded;
  *   VXLAN (RFC 7348 section 5, UDP 4789; the I flag must be set), Geneve (RFC 8926 section
  *     3.4, UDP 6081, version 0, options skipped), GTP-U (3GPP TS 29.281 section 5.1, UDP
- *     2152, G-PDU messages, extension headers walked); their ports are a process-wide
- *     table (fp_tunnel_ports_set: Linux's VXLAN default 8472, say);
+ *     2152, G-PDU messages, extension headers walked), on either UDP port; their ports are a
+ *     process-wide table (fp_tunnel_ports_set: Linux's VXLAN default 8472, say);
  *   MPLS label stacks (RFC 3032 section 2.1) and, after the bottom label, Wireshark's usual
  *     guess: a first nibble of 4 or 6 is IP, 0 a pseudowire control word (RFC 4385) and
  *     Ethernet (RFC 4448), anything else is left raw;
@@ -440,18 +440,23 @@ static int udp_tunnel(fp_dctx *x, int type, uint32_t off, uint32_t end)
     }
 }
 
-/* By destination port; GTP-U also by source port (both ends use 2152). */
+/* On either port, the lower one first: tshark's UDP port table rule (packet-udp.c tries the
+ * lower port, then the higher), so a reply from port 4789 is VXLAN as its request is, and a
+ * datagram between two tunnel ports takes the same type both ways. Only the lower port's type
+ * is tried when both are in the table, as tshark keeps a dissector that took the datagram. */
 int fp_dissect_udp_tunnel(fp_dctx *x, uint16_t sport, uint16_t dport, uint32_t off, uint32_t end)
 {
     if (!x->tunnels) return 0;
     int active = __atomic_load_n(&udp_ports_active, __ATOMIC_ACQUIRE);
     if (!(udp_ports_hint[active] & (PORT_HINT(dport) | PORT_HINT(sport)))) return 0;
+    uint16_t lo = sport < dport ? sport : dport, hi = sport < dport ? dport : sport;
     const uint32_t *table = udp_ports[active];
-    for (const uint32_t *e = table; *e; e++)
-        if ((*e & 0xffff) == dport) return udp_tunnel(x, (int)(*e >> 16), off, end);
-    for (const uint32_t *e = table; *e; e++)
-        if ((*e & 0xffff) == sport && (*e >> 16) == FP_TUN_GTPU) return gtpu(x, off, end);
-    return 0;
+    int type = 0;
+    for (const uint32_t *e = table; *e; e++) {
+        if ((*e & 0xffff) == lo) return udp_tunnel(x, (int)(*e >> 16), off, end);
+        if ((*e & 0xffff) == hi) type = (int)(*e >> 16);
+    }
+    return type ? udp_tunnel(x, type, off, end) : 0;
 }
 
 int fp_dissect_mpls(fp_dctx *x, uint32_t off, uint32_t end)

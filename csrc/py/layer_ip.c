@@ -7,9 +7,11 @@ static PyObject *ip4_checksum_ok(PyObject *self, PyObject *unused)
     (void)unused;
     const FpLayer *l = LAYER(self);
     if (l->pkt == NULL) return fp_builder_method(self, "checksum_ok");
-    if (!louter(l)) return tristate(fp_ip4_checksum_ok(ldata(l), &l->pkt->d));
-    fp_dissection outer = l->pkt->d; /* the outer header in the IPv4 slot */
-    outer.layer[FP_L_IP4] = l->pkt->d.outer_ip;
+    if (!louter(l) && FP_HAS(&l->pkt->d, FP_L_IP4)) return tristate(fp_ip4_checksum_ok(ldata(l), &l->pkt->d));
+    /* the outer header, or the one around a tunnel carrying no IP (pkt.ip there), in the IPv4 slot */
+    fp_dissection outer = l->pkt->d;
+    outer.layer[FP_L_IP4] = *lspan(l);
+    outer.present |= 1u << FP_L_IP4;
     return tristate(fp_ip4_checksum_ok(ldata(l), &outer));
 }
 

@@ -60,14 +60,15 @@ static PyTypeObject *hot_view_getters(fp_state *st, int i, FpHotLayer *h)
  * before UDP): bit 0 of *flat for the IP part, bit 1 for the ports. Done here, while the
  * header and the fields are at hand, rather than by a pass over the views afterwards. */
 static inline __attribute__((always_inline)) PyTypeObject *hot_view_fields(fp_state *st, FpPacket *p, int i,
-                                                                            FpHotLayer *h, unsigned *flat)
+                                                                            FpHotLayer *h, uint8_t proto,
+                                                                            unsigned *flat)
 {
     const fp_dissection *d = &p->d;
     const fp_span *s = &d->layer[h->l.id];
     const uint8_t *hdr = p->data + s->off;
     uint32_t have = s->end > s->off ? s->end - s->off : 0;
     int r = i == FP_HOT_IP4   ? (have >= 20 ? fp_hot_ip4_fields(st, hdr, h->field) : 1)
-            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, d->ip_proto, h->field) : 1)
+            : i == FP_HOT_IP6 ? (have >= 40 ? fp_hot_ip6_fields(st, hdr, proto, h->field) : 1)
                               : (have >= 4 ? fp_hot_port_fields(st, hdr, h->field) : 1);
     if (__builtin_expect(r == 0, 1)) {
         PyObject **out = &p->hot[FP_HOT_FLAT];
@@ -110,16 +111,17 @@ static inline void packet_flat_release(FpPacket *p)
     p->flat_owned = 0;
 }
 
-/* Hot view slot i (layer `id`) of a dissected packet: its view with its fields when the layer
- * is present, else None. A view present in the block's previous packet too (a parked block)
- * keeps its class reference and swaps its fields, an absent layer's None stays. Inlined per
- * slot. 0, or -1 with an exception. */
+/* Hot view slot i (layer `id`, IPv6's upper protocol `proto`) of a dissected packet: its view
+ * with its fields when `have` (the layer is present), else None. A view present in the block's
+ * previous packet too (a parked block) keeps its class reference and swaps its fields, an
+ * absent layer's None stays. Inlined per slot. 0, or -1 with an exception. */
 static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp_state *st, int i, fp_layer_id id,
-                                                                 unsigned *flat, unsigned *present)
+                                                                 int have, uint8_t proto, unsigned *flat,
+                                                                 unsigned *present)
 {
     FpHotLayer *h = &p->hot_views[i];
     PyObject *old = p->hot[i];
-    if (!FP_HAS(&p->d, id)) {
+    if (!have) {
         if (old == Py_None) return 0;
         if (old == (PyObject *)h) hot_view_release(h);
         p->hot[i] = Py_NewRef(Py_None);
@@ -138,7 +140,7 @@ static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp
         h->l.b = NULL;
     }
     p->hot[i] = NULL;
-    PyTypeObject *tp = hot_view_fields(st, p, i, h, flat);
+    PyTypeObject *tp = hot_view_fields(st, p, i, h, proto, flat);
     if (tp == NULL) {
         Py_XDECREF(prev);
         return -1;
@@ -153,6 +155,35 @@ static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp
     p->hot[i] = (PyObject *)h;
     *present |= 1u << i;
     return 0;
+}
+
+/* A frame whose tunnels carry no IP packet (VXLAN carrying ARP, PPTP's LCP, a GRE keepalive):
+ * pkt.ip (or ip6) is the innermost IP header there is and pkt.udp the UDP header around its
+ * tunnel, as the table row and the flow read them (fp_innermost_ip, fp_tunnel_udp_ports: their
+ * spans stay in layer[]); the flat form's getters follow the same rule. 0, or -1 with an
+ * exception. */
+static int packet_hot_tunnel_no_ip(FpPacket *p, fp_state *st, unsigned *present)
+{
+    uint8_t proto;
+    unsigned flat = 0; /* the flat form is filled by the getters afterwards */
+    int id = fp_innermost_ip(&p->d, &proto);
+    if (id == FP_L_COUNT) return 0;
+    int rc = id == FP_L_IP4 ? packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, 1, 0, &flat, present)
+                            : packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, 1, proto, &flat, present);
+    uint16_t sport, dport;
+    if (rc == 0 && fp_tunnel_udp_ports(p->data, &p->d, &sport, &dport))
+        rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, 1, 0, &flat, present);
+    return rc;
+}
+
+/* The fill's rest when the flat form was not borrowed whole (no IP view, or no port view): the
+ * tunnel's headers of a frame carrying no IP packet, then the getters' values. Out of line, so
+ * an untunnelled TCP or UDP packet pays nothing for the tunnel case. 0, or -1 with an exception. */
+static __attribute__((noinline)) int packet_flat_rest(FpPacket *p, fp_state *st)
+{
+    if ((p->hot_present & 3) == 0 && p->d.tunnel_count && packet_hot_tunnel_no_ip(p, st, &p->hot_present) < 0)
+        return -1;
+    return packet_flat_fill(p);
 }
 
 /* The member slots of the hot attributes (FpPacket.hot), once the packet is dissected. A
@@ -170,13 +201,14 @@ static inline __attribute__((always_inline)) int packet_hot_fill_inline(FpPacket
     if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p); /* fastpkt.scapy's: its getattro makes its views */
     unsigned flat = 0; /* bits 0 and 1: the flat form's IP and port slots borrowed (hot_view_fields) */
     unsigned present = 0; /* p->hot_present once filled */
-    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, &flat, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, &flat, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, &flat, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, &flat, &present);
+    const fp_dissection *d = &p->d;
+    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, FP_HAS(d, FP_L_IP4), 0, &flat, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, FP_HAS(d, FP_L_IP6), d->ip_proto, &flat, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, FP_HAS(d, FP_L_TCP), 0, &flat, &present);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, FP_HAS(d, FP_L_UDP), 0, &flat, &present);
     p->hot_present = present;
     if (rc < 0) return -1;
-    return flat == 3 ? 0 : packet_flat_fill(p); /* the getters' values, owned, for all five */
+    return flat == 3 ? 0 : packet_flat_rest(p, st); /* the getters' values, owned, for all five */
 }
 
 /* The fill of the other makers (copies, views made outside a Reader's iteration,
@@ -591,37 +623,53 @@ static PyObject *get_vlans(PyObject *self, void *c)
     return list;
 }
 
+/* pkt.src/dst/proto: the innermost IP header there is (fp_innermost_ip: the one around a
+ * tunnel carrying no IP packet), as the table row has it. */
 static PyObject *get_src_dst(PyObject *self, void *closure)
 {
     FpPacket *p = PKT(self);
     int dst = closure != NULL;
-    if (FP_HAS(&p->d, FP_L_IP4)) return fp_hot_addr_str(p->st, p->data + p->d.layer[FP_L_IP4].off + 12 + 4 * dst, 4);
-    if (FP_HAS(&p->d, FP_L_IP6)) return fp_hot_addr_str(p->st, p->data + p->d.layer[FP_L_IP6].off + 8 + 16 * dst, 16);
+    uint8_t proto;
+    int id = fp_innermost_ip(&p->d, &proto);
+    if (id == FP_L_IP4) return fp_hot_addr_str(p->st, p->data + p->d.layer[FP_L_IP4].off + 12 + 4 * dst, 4);
+    if (id == FP_L_IP6) return fp_hot_addr_str(p->st, p->data + p->d.layer[FP_L_IP6].off + 8 + 16 * dst, 16);
     Py_RETURN_NONE;
 }
 
-static int has_ports(const fp_dissection *d)
+/* pkt.sport/dport: TCP's or UDP's, else those of the UDP header around a tunnel carrying no
+ * IP packet (fp_tunnel_udp_ports), as the table row has them. 1 with the pair, else 0. */
+static int packet_ports(const FpPacket *p, uint16_t *sport, uint16_t *dport)
 {
-    return FP_HAS(d, FP_L_TCP) || FP_HAS(d, FP_L_UDP);
+    if (FP_HAS(&p->d, FP_L_TCP) || FP_HAS(&p->d, FP_L_UDP)) {
+        *sport = p->d.sport;
+        *dport = p->d.dport;
+        return 1;
+    }
+    return fp_tunnel_udp_ports(p->data, &p->d, sport, dport);
 }
 
 static PyObject *get_sport(PyObject *self, void *c)
 {
     (void)c;
-    if (!has_ports(&PKT(self)->d)) Py_RETURN_NONE;
-    return fp_hot_uint(PKT(self)->st, PKT(self)->d.sport);
+    uint16_t sport, dport;
+    if (!packet_ports(PKT(self), &sport, &dport)) Py_RETURN_NONE;
+    return fp_hot_uint(PKT(self)->st, sport);
 }
 static PyObject *get_dport(PyObject *self, void *c)
 {
     (void)c;
-    if (!has_ports(&PKT(self)->d)) Py_RETURN_NONE;
-    return fp_hot_uint(PKT(self)->st, PKT(self)->d.dport);
+    uint16_t sport, dport;
+    if (!packet_ports(PKT(self), &sport, &dport)) Py_RETURN_NONE;
+    return fp_hot_uint(PKT(self)->st, dport);
 }
 static PyObject *get_proto(PyObject *self, void *c)
 {
     (void)c;
-    if (PKT(self)->d.ip_version == 0) Py_RETURN_NONE;
-    return PyLong_FromLong(PKT(self)->d.ip_proto);
+    const fp_dissection *d = &PKT(self)->d;
+    if (d->ip_version != 0) return PyLong_FromLong(d->ip_proto);
+    uint8_t proto;
+    if (fp_innermost_ip(d, &proto) == FP_L_COUNT) Py_RETURN_NONE;
+    return PyLong_FromLong(proto);
 }
 /* The flat form's slots (pkt.src, dst, proto, sport, dport) from the getters above, each
  * owning its value. 0, or -1 with an exception. */
@@ -1456,14 +1504,15 @@ static PyGetSetDef packet_getset[] = {
     {name, T_OBJECT_EX, (Py_ssize_t)(offsetof(FpPacket, hot) + (i) * sizeof(PyObject *)), READONLY, doc}
 static PyMemberDef packet_members[] = {
     HOT_MEMBER("wirelen", FP_HOT_WIRELEN, "Length of the packet on the wire."),
-    HOT_MEMBER("ip", FP_HOT_IP4, "IPv4 header, or None."),
-    HOT_MEMBER("ip6", FP_HOT_IP6, "IPv6 header, or None."),
+    HOT_MEMBER("ip", FP_HOT_IP4,
+               "Innermost IPv4 header (around a tunnel carrying no IP packet: that tunnel's), or None."),
+    HOT_MEMBER("ip6", FP_HOT_IP6, "Innermost IPv6 header, as ip, or None."),
     HOT_MEMBER("tcp", FP_HOT_TCP, "TCP header, or None."),
-    HOT_MEMBER("udp", FP_HOT_UDP, "UDP header, or None."),
-    HOT_MEMBER("src", FP_HOT_SRC, "Network-layer source address (IPv4 or IPv6), or None."),
+    HOT_MEMBER("udp", FP_HOT_UDP, "UDP header (a UDP tunnel's when it carries no IP packet), or None."),
+    HOT_MEMBER("src", FP_HOT_SRC, "Network-layer source address (IPv4 or IPv6) of ip/ip6, or None."),
     HOT_MEMBER("dst", FP_HOT_DST, "Network-layer destination address, or None."),
     HOT_MEMBER("proto", FP_HOT_PROTO, "IP protocol number (after IPv6 extension headers), or None."),
-    HOT_MEMBER("sport", FP_HOT_SPORT, "TCP/UDP source port, or None."),
+    HOT_MEMBER("sport", FP_HOT_SPORT, "TCP/UDP source port (of udp above), or None."),
     HOT_MEMBER("dport", FP_HOT_DPORT, "TCP/UDP destination port, or None."),
     {NULL},
 };
