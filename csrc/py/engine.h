@@ -20,7 +20,13 @@ void fp_stream_engine_hold(fp_stream_engine *e, void *ext);
 /* Bytes of queued chunks; hand them to on_data (GIL held) and empty the queue. */
 size_t fp_stream_engine_pending(const fp_stream_engine *e);
 int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_data);
-PyObject *fp_stream_engine_stats(const fp_stream_engine *e);
+/* Its counters, copied (no GIL needed), and stats['reassembly'] made from such a copy. */
+typedef struct {
+    fp_reasm_stats reasm;
+    uint64_t streams, active, oom;
+} fp_stream_engine_counts;
+void fp_stream_engine_counts_of(const fp_stream_engine *e, fp_stream_engine_counts *c);
+PyObject *fp_stream_engine_stats(const fp_stream_engine_counts *c);
 /* A Stream object from an emitted flow; takes its ext and hints. */
 PyObject *fp_stream_new(fp_state *st, fp_stream_engine *e, fp_flow *f);
 /* fp_stream_new in two steps, so a live merge's shard copies the bytes without the GIL:
@@ -43,6 +49,9 @@ typedef struct {
 PyObject *fp_flag_names(const fp_flag_group *groups, size_t n);
 /* engine_hellos.c: a ClientHello record from a connection's hello search result. */
 PyObject *fp_hello_record_new(fp_state *st, const fp_flow *f, void *conn);
+/* The records of n finished connections (f[i].ext each), made with the GIL released once per
+ * group of them (a live shard's batch), not once each: 0 with out[0..n) set, or -1 (none). */
+int fp_hello_records_new(fp_state *st, const fp_flow *f, size_t n, PyObject **out);
 int fp_hello_record_set_id(PyObject *rec, uint64_t id);
 /* The ClientHello a packet's first TLS record starts (whole in the segment), else None. */
 PyObject *fp_hello_record_packet(fp_state *st, const FpPacket *pkt);

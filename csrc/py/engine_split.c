@@ -357,7 +357,8 @@ static int walk_range(fp_split *w, fp_source *s, split_slot *b, uint64_t first, 
     for (;;) {
         fp_record rec;
         fp_error err;
-        int got = fp_source_next(s, &rec, &err);
+        /* an ordinary pcap record takes the Reader's short path (~70 instructions fewer) */
+        int got = fp_source_next_quick(s, &rec) ? 1 : fp_source_next(s, &rec, &err);
         if (got == 0) break;
         if (got != 1) {
             snprintf(msg, len, "%s", err.message);

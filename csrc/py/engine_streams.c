@@ -201,16 +201,24 @@ int fp_stream_engine_deliver(fp_stream_engine *e, fp_state *st, PyObject *on_dat
     return rc;
 }
 
-PyObject *fp_stream_engine_stats(const fp_stream_engine *e)
+void fp_stream_engine_counts_of(const fp_stream_engine *e, fp_stream_engine_counts *c)
 {
-    const fp_reasm_stats *s = &e->sh.stats;
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "streams", e->streams,
-                         "active_streams", e->active, "delivered_bytes", s->delivered, "gaps", s->gaps,
+    c->reasm = e->sh.stats;
+    c->streams = e->streams;
+    c->active = e->active;
+    c->oom = e->oom;
+}
+
+PyObject *fp_stream_engine_stats(const fp_stream_engine_counts *c)
+{
+    const fp_reasm_stats *s = &c->reasm;
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "streams", c->streams,
+                         "active_streams", c->active, "delivered_bytes", s->delivered, "gaps", s->gaps,
                          "gap_bytes", s->gap_bytes, "forced_gaps", s->forced_gaps, "retransmitted_bytes",
                          s->retransmitted_bytes, "inconsistent_bytes", s->inconsistent_bytes,
                          "depth_cut_bytes", s->depth_cut_bytes, "after_fin_bytes", s->after_fin_bytes,
                          "out_of_window_bytes", s->out_of_window_bytes, "buffered_bytes", s->buffered,
-                         "buffered_peak_bytes", s->buffered_peak, "dropped", s->oom + e->oom);
+                         "buffered_peak_bytes", s->buffered_peak, "dropped", s->oom + c->oom);
 }
 
 /* ---- Stream objects ----------------------------------------------------------- */
