@@ -215,7 +215,7 @@ static void dissect_ppp(fp_dctx *x, uint32_t off)
     x->d->link_ppp = (uint8_t)(off + 1);
 }
 
-static inline void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
+static inline __attribute__((always_inline)) void dissect_record(const uint8_t *data, uint32_t caplen, uint32_t wirelen, uint32_t linktype,
                                   int reassembled, int flags, fp_dissection *out)
 {
     out->fcs_len = 0;

@@ -76,14 +76,26 @@ static inline PyObject *fp_hot_uint(fp_state *st, uint32_t v)
     return fp_hot_uint_miss(st, v);
 }
 
-/* Declares s_, the slot of `key` (n words) in a table of `slots` slots, and returns from the
- * enclosing function with out[] set to new references to its n_obj objects when it holds
- * that key (0). Alone it is the inlined hit path (fp_hot_*_fields); FIELDS_LOOKUP adds the miss. */
+/* Declares s_, the slot of `key` (n 32-bit words) in a table of `slots` slots, and returns from
+ * the enclosing function with out[] set to new references to its n_obj objects when it holds
+ * that key (0). Alone it is the inlined hit path (fp_hot_*_fields); FIELDS_LOOKUP adds the miss.
+ * Hashed and compared two words at a time (an IPv6 key is 9 words: 5 multiplies, not 9). */
 #define FIELDS_HIT(c, table, slots, key, n, n_obj, out)                                            \
-    uint32_t h_ = 0, diff_ = 0;                                                                    \
-    for (unsigned i_ = 0; i_ < (n); i_++) h_ = (h_ ^ (key)[i_]) * 0x9e3779b1u;                     \
-    __typeof__(&(table)[0]) s_ = &(table)[(h_ >> 16) & ((slots) - 1)];                             \
-    for (unsigned i_ = 0; i_ < (n); i_++) diff_ |= s_->key[i_] ^ (key)[i_];                        \
+    uint64_t h_ = 0, diff_ = 0;                                                                    \
+    for (unsigned i_ = 0; i_ + 1 < (n); i_ += 2) {                                                 \
+        uint64_t w_;                                                                               \
+        memcpy(&w_, &(key)[i_], 8);                                                                \
+        h_ = (h_ ^ w_) * 0x9e3779b97f4a7c15u;                                                      \
+    }                                                                                              \
+    if ((n) & 1) h_ = (h_ ^ (key)[(n) - 1]) * 0x9e3779b97f4a7c15u;                                 \
+    __typeof__(&(table)[0]) s_ = &(table)[(h_ >> 40) & ((slots) - 1)];                             \
+    for (unsigned i_ = 0; i_ + 1 < (n); i_ += 2) {                                                 \
+        uint64_t a_, b_;                                                                           \
+        memcpy(&a_, &s_->key[i_], 8);                                                              \
+        memcpy(&b_, &(key)[i_], 8);                                                                \
+        diff_ |= a_ ^ b_;                                                                          \
+    }                                                                                              \
+    if ((n) & 1) diff_ |= s_->key[(n) - 1] ^ (key)[(n) - 1];                                       \
     if (s_->obj[0] != NULL && diff_ == 0) {                                                        \
         (c)->field_hits++;                                                                         \
         for (int k_ = 0; k_ < (n_obj); k_++) (out)[k_] = Py_NewRef(s_->obj[k_]);                   \

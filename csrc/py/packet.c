@@ -28,8 +28,8 @@ static FpPacket *packet_alloc(fp_state *st, PyTypeObject *tp, uint32_t inline_le
     ((FpPacket *)op)->wire = NULL;
     for (int i = 0; i < FP_PACKET_VIEWS; i++) Py_SET_REFCNT(&((FpPacket *)op)->views[i], 0); /* free */
     memset(((FpPacket *)op)->hot, 0, sizeof ((FpPacket *)op)->hot);
+    for (int i = 0; i < FP_HOT_VIEWS; i++) Py_SET_REFCNT(&((FpPacket *)op)->hot_views[i], 0); /* absent */
     ((FpPacket *)op)->flat_owned = 0;
-    ((FpPacket *)op)->hot_present = 0;
     return (FpPacket *)op;
 }
 
@@ -116,8 +116,7 @@ static inline void packet_flat_release(FpPacket *p)
  * previous packet too (a parked block) keeps its class reference and swaps its fields, an
  * absent layer's None stays. Inlined per slot. 0, or -1 with an exception. */
 static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp_state *st, int i, fp_layer_id id,
-                                                                 int have, uint8_t proto, unsigned *flat,
-                                                                 unsigned *present)
+                                                                 int have, uint8_t proto, unsigned *flat)
 {
     FpHotLayer *h = &p->hot_views[i];
     PyObject *old = p->hot[i];
@@ -153,7 +152,6 @@ static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp
     }
     Py_SET_REFCNT(h, 1); /* the slot's reference */
     p->hot[i] = (PyObject *)h;
-    *present |= 1u << i;
     return 0;
 }
 
@@ -162,17 +160,17 @@ static inline __attribute__((always_inline)) int packet_hot_slot(FpPacket *p, fp
  * tunnel, as the table row and the flow read them (fp_innermost_ip, fp_tunnel_udp_ports: their
  * spans stay in layer[]); the flat form's getters follow the same rule. 0, or -1 with an
  * exception. */
-static int packet_hot_tunnel_no_ip(FpPacket *p, fp_state *st, unsigned *present)
+static int packet_hot_tunnel_no_ip(FpPacket *p, fp_state *st)
 {
     uint8_t proto;
     unsigned flat = 0; /* the flat form is filled by the getters afterwards */
     int id = fp_innermost_ip(&p->d, &proto);
     if (id == FP_L_COUNT) return 0;
-    int rc = id == FP_L_IP4 ? packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, 1, 0, &flat, present)
-                            : packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, 1, proto, &flat, present);
+    int rc = id == FP_L_IP4 ? packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, 1, 0, &flat)
+                            : packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, 1, proto, &flat);
     uint16_t sport, dport;
     if (rc == 0 && fp_tunnel_udp_ports(p->data, &p->d, &sport, &dport))
-        rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, 1, 0, &flat, present);
+        rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, 1, 0, &flat);
     return rc;
 }
 
@@ -181,7 +179,8 @@ static int packet_hot_tunnel_no_ip(FpPacket *p, fp_state *st, unsigned *present)
  * an untunnelled TCP or UDP packet pays nothing for the tunnel case. 0, or -1 with an exception. */
 static __attribute__((noinline)) int packet_flat_rest(FpPacket *p, fp_state *st)
 {
-    if ((p->hot_present & 3) == 0 && p->d.tunnel_count && packet_hot_tunnel_no_ip(p, st, &p->hot_present) < 0)
+    if (p->hot[FP_HOT_IP4] == Py_None && p->hot[FP_HOT_IP6] == Py_None && p->d.tunnel_count &&
+        packet_hot_tunnel_no_ip(p, st) < 0)
         return -1;
     return packet_flat_fill(p);
 }
@@ -200,13 +199,11 @@ static inline __attribute__((always_inline)) int packet_hot_fill_inline(FpPacket
     packet_flat_release(p);
     if (Py_TYPE(p) != st->Packet_Type) return packet_flat_fill(p); /* fastpkt.scapy's: its getattro makes its views */
     unsigned flat = 0; /* bits 0 and 1: the flat form's IP and port slots borrowed (hot_view_fields) */
-    unsigned present = 0; /* p->hot_present once filled */
     const fp_dissection *d = &p->d;
-    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, FP_HAS(d, FP_L_IP4), 0, &flat, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, FP_HAS(d, FP_L_IP6), d->ip_proto, &flat, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, FP_HAS(d, FP_L_TCP), 0, &flat, &present);
-    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, FP_HAS(d, FP_L_UDP), 0, &flat, &present);
-    p->hot_present = present;
+    int rc = packet_hot_slot(p, st, FP_HOT_IP4, FP_L_IP4, FP_HAS(d, FP_L_IP4), 0, &flat);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_IP6, FP_L_IP6, FP_HAS(d, FP_L_IP6), d->ip_proto, &flat);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_TCP, FP_L_TCP, FP_HAS(d, FP_L_TCP), 0, &flat);
+    if (rc == 0) rc = packet_hot_slot(p, st, FP_HOT_UDP, FP_L_UDP, FP_HAS(d, FP_L_UDP), 0, &flat);
     if (rc < 0) return -1;
     return flat == 3 ? 0 : packet_flat_rest(p, st); /* the getters' values, owned, for all five */
 }
@@ -459,11 +456,12 @@ static void packet_dealloc(PyObject *self)
      * dissection): it takes a reference to the packet in place of the slot's to it, and
      * gives it back when the last outside reference goes (fp_layer_dealloc). */
     Py_ssize_t held = 0;
-    unsigned present = p->hot_present;
-#pragma GCC unroll 4 /* each slot's test at a fixed offset, no bit scan */
+    /* An absent slot's view has refcount 0 (packet_alloc, hot_view_release), a present one 1
+     * while only its slot holds it: one test per slot, no presence bits to read. */
+#pragma GCC unroll 4 /* each slot's test at a fixed offset */
     for (int i = 0; i < FP_HOT_VIEWS; i++) {
         FpHotLayer *v = &p->hot_views[i];
-        if (!(present >> i & 1) || Py_REFCNT(v) == 1) continue;
+        if (Py_REFCNT(v) <= 1) continue;
         Py_SET_REFCNT(v, Py_REFCNT(v) - 1);
         v->l.embedded = FP_VIEW_HOT_OUT;
         held++;

@@ -155,7 +155,6 @@ struct fp_packet_obj {
     /* bit k: hot[FP_HOT_SRC + k] owns its reference; else it borrows a hot view's field
      * object (both live until the views are refilled or released, packet.c) */
     unsigned flat_owned;
-    unsigned hot_present; /* bit i: hot[i] is hot_views[i] (packet_dealloc looks at those only) */
     FpHotLayer hot_views[FP_HOT_VIEWS];
     uint8_t inline_data[];
 };

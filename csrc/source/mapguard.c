@@ -129,6 +129,12 @@ int fp_mapguard_lost(int slot)
     return slot >= 0 && slot < MAX_GUARDED && atomic_load(&slots[slot].lost);
 }
 
+const _Atomic int *fp_mapguard_lost_flag(int slot)
+{
+    static const _Atomic int never = 0;
+    return slot >= 0 && slot < MAX_GUARDED ? &slots[slot].lost : &never;
+}
+
 int fp_mapguard_holds(dev_t dev, ino_t ino)
 {
     int hi = atomic_load(&slots_hi);

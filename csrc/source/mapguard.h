@@ -12,6 +12,7 @@
 #ifndef FP_MAPGUARD_H
 #define FP_MAPGUARD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,6 +24,8 @@ int fp_mapguard_add(const void *base, size_t len, dev_t dev, ino_t ino);
 void fp_mapguard_remove(int slot);
 /* Nonzero once a page of this mapping vanished (the file shrank under it). */
 int fp_mapguard_lost(int slot);
+/* The mark fp_mapguard_lost reads, for a reader checking it on every record. */
+const _Atomic int *fp_mapguard_lost_flag(int slot);
 /* Nonzero while some live mapping of ours holds file (dev, ino): writers must not
  * truncate it in place. */
 int fp_mapguard_holds(dev_t dev, ino_t ino);

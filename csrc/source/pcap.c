@@ -24,7 +24,7 @@ static inline rec_hdr parse_rec_hdr(const uint8_t *p, int be)
 static int64_t rec_ts_ns(const fp_source *s, const rec_hdr *h)
 {
     /* sec is unsigned (valid until 2106); 2^32 s * 1e9 + frac still fits int64. */
-    return (int64_t)h->sec * 1000000000LL + (int64_t)h->frac * (s->nanosecond ? 1 : 1000);
+    return (int64_t)h->sec * 1000000000LL + (int64_t)h->frac * s->ts_frac_ns;
 }
 
 int fp_pcap_open(fp_source *s, fp_error *err)
@@ -42,6 +42,7 @@ int fp_pcap_open(fp_source *s, fp_error *err)
     uint32_t magic = fp_rd32(p, 1);
     s->big_endian = magic == 0xA1B2C3D4u || magic == 0xA1B23C4Du;
     s->nanosecond = magic == 0xA1B23C4Du || magic == 0x4D3CB2A1u;
+    s->ts_frac_ns = s->nanosecond ? 1 : 1000;
     uint16_t major = fp_rd16(p + 4, s->big_endian), minor = fp_rd16(p + 6, s->big_endian);
     if (major != 2) {
         fp_src_error(err, FP_ERR_FORMAT, 0, 0, /* offset of the bad header, as for records */

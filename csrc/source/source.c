@@ -186,9 +186,9 @@ static void release_shared(fp_source *s, uint64_t upto, int at_end)
  * s->pos can go, so iterating a huge file keeps resident memory flat. */
 static inline void release_consumed(fp_source *s)
 {
-    if (!s->mapped)
+    if (s->pos < s->release_at) /* first: one test per record (UINT64_MAX when not mapped) */
         return;
-    if (s->pos < s->release_at)
+    if (!s->mapped)
         return;
     uint64_t upto = s->pos & ~s->page_mask;
     if (s->share) {
@@ -249,6 +249,7 @@ int fp_source_share_mapping(fp_source *s, fp_source *with)
     munmap((void *)(uintptr_t)s->mem, (size_t)s->mem_len);
     s->mem = m->mem;
     s->guard = m->guard;
+    s->guard_lost = fp_mapguard_lost_flag(s->guard);
     s->advised = 0;
     s->share = m;
     s->share_pos = s->pos;
@@ -311,6 +312,7 @@ fp_source *fp_src_new(fp_on_error policy)
     s->fd = -1;
     s->linktype = 0xFFFFFFFFu;
     s->range_end = UINT64_MAX;
+    s->release_at = UINT64_MAX; /* a mapping of ours sets its own */
     return s;
 }
 
@@ -512,6 +514,7 @@ fp_source *fp_source_open_path(const char *path, fp_on_error policy, fp_error *e
     s->mem_len = (uint64_t)st.st_size;
     s->mapped = 1;
     s->guard = guard;
+    s->guard_lost = fp_mapguard_lost_flag(guard);
     s->page_mask = (uint64_t)sysconf(_SC_PAGESIZE) - 1;
     s->release_at = FP_ADVISE_EVERY;
     return source_start(s, err);
@@ -554,7 +557,7 @@ static inline int mapping_lost(const fp_source *s, int have_record)
     if (have_record && next_page < s->mem_len) {
         volatile const uint8_t *p = s->mem + next_page;
         (void)*p;
-        if (!fp_mapguard_lost(s->guard))
+        if (!atomic_load(s->guard_lost))
             return 0;
     }
     struct stat st;

@@ -3,6 +3,7 @@
 #ifndef FP_SOURCE_IMPL_H
 #define FP_SOURCE_IMPL_H
 
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "source.h"
@@ -38,9 +39,11 @@ struct fp_source {
     uint64_t mem_len;
     int mapped;             /* mem is our mmap: unmap and advise on it */
     int guard;              /* its mapguard slot (SIGBUS-safe against truncation) */
+    const _Atomic int *guard_lost; /* that slot's mark (fp_mapguard_lost_flag), read per record */
     uint64_t page_mask;
     uint64_t advised;       /* mmap bytes already released with MADV_DONTNEED */
-    uint64_t release_at;    /* reading past this position gives pages back (release_consumed) */
+    uint64_t release_at;    /* reading past this position gives pages back (release_consumed);
+                             * UINT64_MAX when there is nothing to give back */
     uint64_t keep_from, keep_to; /* pages of [keep_from, keep_to) are not given back (fp_source_keep) */
     /* fp_source_share_mapping: the mapping this source reads with others (NULL: its own),
      * the next source sharing it, and this source's position as the others last saw it
@@ -63,6 +66,7 @@ struct fp_source {
     uint8_t pcap_header[24];
     int big_endian;         /* pcap: file order; pcapng: current section's order */
     int nanosecond;
+    uint32_t ts_frac_ns;    /* pcap: nanoseconds per unit of a record's fraction (1 or 1000) */
     uint32_t snaplen, linktype;
 
     /* pcapng: interfaces global across sections; the current section's are
