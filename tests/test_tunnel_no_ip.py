@@ -266,6 +266,11 @@ def packet_against_tshark_and_table(path: Path) -> int:
         assert (ip.src, ip.dst, ip.proto) == flat[:3] if ip is not None else flat[:3] == (None,) * 3, where
         l4 = p.tcp if p.tcp is not None else p.udp
         assert ((l4.sport, l4.dport) if l4 is not None else (None, None)) == flat[3:], where
+        # pkt[...] and `in` answer as the attribute does, by the view's own class too
+        for view, cls in ((p.ip, fp.IP), (p.ip6, fp.IPv6), (p.tcp, fp.TCP), (p.udp, fp.UDP)):
+            assert (cls in p) == (view is not None), where
+            if view is not None:
+                assert p[cls] is view and p[type(view)] is view and type(view) in p, where
         protos = row["frame.protocols"].split(":")
         if "icmp" in protos or "icmpv6" in protos:
             continue

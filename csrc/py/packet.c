@@ -905,6 +905,17 @@ static int resolve_layer(PyObject *spec)
     return id;
 }
 
+/* The hot view of layer `id` that a frame whose tunnels carry no IP holds for a header around
+ * its tunnel (packet_hot_tunnel_no_ip: pkt.ip, pkt.udp), borrowed; NULL for any other packet
+ * or layer. So pkt[IP] and `IP in pkt` answer as pkt.ip does. */
+static PyObject *packet_hot_outside(const FpPacket *p, int id)
+{
+    if (!p->d.tunnel_count) return NULL;
+    for (int i = 0; i < FP_HOT_VIEWS; i++)
+        if (p->hot[i] == (PyObject *)&p->hot_views[i] && p->hot_views[i].l.id == id) return p->hot[i];
+    return NULL;
+}
+
 /* A layer spec for this packet: type(pkt.ip) is one class for IPv4 and IPv6 (type(pkt.tcp)
  * for TCP and UDP, layer.c), which names the family the packet has. */
 static int packet_resolve_layer(const FpPacket *p, PyObject *spec)
@@ -912,7 +923,9 @@ static int packet_resolve_layer(const FpPacket *p, PyObject *spec)
     static const fp_layer_id ids[FP_HOT_VIEWS] = {FP_L_IP4, FP_L_IP6, FP_L_TCP, FP_L_UDP};
     for (int i = 0; i < FP_HOT_VIEWS; i += 2)
         if (spec == (PyObject *)p->st->Hot_Types[i])
-            return FP_HAS(&p->d, ids[i + 1]) && !FP_HAS(&p->d, ids[i]) ? ids[i + 1] : ids[i];
+            return !FP_HAS(&p->d, ids[i]) && (FP_HAS(&p->d, ids[i + 1]) || packet_hot_outside(p, ids[i + 1]))
+                       ? ids[i + 1]
+                       : ids[i];
     return resolve_layer(spec);
 }
 
@@ -921,7 +934,7 @@ static int packet_has(FpPacket *p, int id)
     if (id == FP_LAYER_UNKNOWN) return 0;
     if (id == FP_LAYER_RAW) return p->d.payload_len > 0;
     if (id == FP_L_SLL) return FP_HAS(&p->d, FP_L_SLL) || FP_HAS(&p->d, FP_L_SLL2);
-    return FP_HAS(&p->d, id);
+    return FP_HAS(&p->d, id) || packet_hot_outside(p, id) != NULL;
 }
 
 /* fastpkt.scapy's packets: the layers both decode alike (by Scapy's exact class names) are
@@ -1192,6 +1205,7 @@ static PyObject *packet_getitem(PyObject *self, PyObject *spec)
         return raw;
     }
     if (id == FP_L_SLL) return get_sll(self, NULL);
+    if (!FP_HAS(&p->d, id)) return Py_NewRef(packet_hot_outside(p, id)); /* packet_has found it */
     fp_state *st = fp_state_from_type(Py_TYPE(self));
     return st ? fp_layer_new(st, p, (fp_layer_id)id, 0) : NULL;
 }
