@@ -367,8 +367,14 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         if upper >= 0 and view.offset != upper:
             break   # Scapy decoded the rest otherwise: it is Raw there (already in the chain)
         upper = -1
-        if name == "DNS" and isinstance(out[-1], _C.UDP) and _llmnr_at(out[-1]):
-            view = _llmnr(view, out)
+        if name == "DNS" and isinstance(out[-1], _C.UDP):
+            bound = _scapy_text._bound(_scapy_text._UDP_BINDS, out[-1].sport, out[-1].dport)
+            if bound not in ("DNS", "LLMNR"):
+                # a layer Scapy's bindings try first (NBNS on 137 against 5355, GRE on 4754
+                # against 53...): the datagram is read as after any UDP port (GRE, or Raw)
+                break
+            if bound == "LLMNR":
+                view = _llmnr(view, out)
         if name == "Ether" and view.type <= 1500:   # 802.3: Scapy's Dot3 and LLC
             _layers.dot3(_CD.Packet.raw.__get__(pkt), out)
             last = "Dot3"
@@ -1744,12 +1750,6 @@ class _LLMNR(_Fields):
     name = "_LLMNR"
 
 
-def _llmnr_at(udp: Any) -> bool:
-    """Whether Scapy reads LLMNR after this UDP view (its bindings, in their order)."""
-    return 5355 in (udp.sport, udp.dport) and \
-        _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) == "LLMNR"
-
-
 def _llmnr(dns: Any, chain: list[Any]) -> Any:
     """Scapy's LLMNR class for fastpkt's DNS view ``dns`` of the datagram after ``chain[-1]``."""
     load = _fp_payload(chain[-1])
@@ -1892,6 +1892,8 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             last = _fp_layers(self)[-1:]
             if last == ("DNS",) and self.tcp is not None:   # a Raw may follow it, or be it
                 return _LayerOps.getlayer(_first(self), Raw) is not None
+            if last == ("DNS",) and self._chain_differs():   # another layer's ports first
+                return _LayerOps.getlayer(_first(self), Raw) is not None
             if last == ("DNS",):
                 # Raw after the message's records, or for all of it past 100 in a section;
                 # else decoded to its end: Raw only among an OPT record's options, or the
@@ -1942,9 +1944,13 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
     def _chain_differs(self) -> bool:
         """Whether Scapy's chain has layers fastpkt's views lack (an ICMP error's quote, IPv6
-        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC, EAPOL), so Raw
-        and Padding are found in it."""
+        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC, EAPOL) or
+        lacks one of them (DNS where Scapy binds another layer first), so Raw and Padding
+        are found in it."""
         last = _fp_layers(self)[-1:]
+        if last == ("DNS",) and self.tcp is None:
+            udp = self.udp
+            return _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) not in ("DNS", "LLMNR")
         if last in (("ICMP",), ("ICMPv6",)) or _fp_linktype(self) in _PPP_LINKTYPES:
             return True
         if last == ("Ether",):   # 802.3: LLC...; EAPOL; an 802.1Q tag cut short (Raw)
