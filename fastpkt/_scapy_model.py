@@ -1915,8 +1915,8 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
                 return _LayerOps.getlayer(_first(self), Raw) is not None
             return bool(_CD.Packet.payload.__get__(self) != b"")   # bytes past the last header
         if cls is Padding or cls == "Padding":
-            if self._chain_differs():
-                return any(type(layer) is Padding for layer in _chain(self))
+            if self._chain_differs():   # also in packets fields hold (a Redirected Header's)
+                return _LayerOps.getlayer(_first(self), Padding) is not None
             return bool(_net_padding(self))
         return _LayerOps.getlayer(_first(self), cls) is not None
 

@@ -2298,26 +2298,14 @@ def _layer_node(layer: Any) -> _Node | None:
 
 
 def _redirected_chain(value: Any) -> list[_Node] | None:
-    """What an ND Redirected Header option's ``pkt`` holds: Raw, or the IPv6 packet Scapy
-    dissects from the option's bytes (IPv6 and what follows it, described as a capture of
-    raw IP would be); None where that packet is not rendered here."""
+    """What an ND Redirected Header option's ``pkt`` holds: Raw (under 40 bytes), or the IPv6
+    packet Scapy dissects from the option's bytes, whatever version they hold (IPv6 and what
+    follows it, described as a capture of raw IPv6 would be); None where that packet is not
+    rendered here."""
     if type(value).__name__ == "Raw":
-        return _redirected_other(value.load)
+        return [_raw_node("Raw", value.load)]
     packet = getattr(value, "_packet", None)   # none: an IPv6 of no bytes, shown with defaults
     return None if packet is None else describe(packet)
-
-
-def _redirected_other(load: bytes) -> list[_Node] | None:
-    """A Redirected Header's bytes the facade holds as Raw: under 40 bytes Scapy's Raw too;
-    else Scapy's IPv6 field dissects them whatever the version says, described here as the
-    same header with version 6 and shown with the version the bytes hold."""
-    if len(load) < 40:
-        return [_raw_node("Raw", load)]
-    nodes = describe(_Packet(bytes((0x60 | load[0] & 0xF,)) + load[1:], 101, decapsulate=False))
-    if nodes is None or nodes[0].cls != "IPv6":
-        return None
-    _set_text(nodes[0], "version", load[0] >> 4, _plain)
-    return nodes
 
 
 # ---------------------------------------------------------------- text

@@ -968,6 +968,14 @@ static int facade_scapy_nests(const fp_dissection *d)
            (facade_link_goes_on(d) || !FP_HAS(d, FP_L_UDP) || facade_udp_tunnel(d));
 }
 
+/* An ND Redirect (ICMPv6 type 137): Scapy reads its Redirected Header option's packet as
+ * IPv6 and what follows (UDP, TCP...), which `UDP in pkt` finds: the hook searches it. */
+static int facade_nd_redirect(const FpPacket *p)
+{
+    const fp_span *s = &p->d.layer[FP_L_ICMP6];
+    return FP_HAS(&p->d, FP_L_ICMP6) && s->off < p->caplen && p->data[s->off] == 137;
+}
+
 /* An 802.3 frame (length, not EtherType): Scapy's Dot3 and LLC, not Ether (the hook's chain). */
 static int facade_dot3(const FpPacket *p)
 {
@@ -1058,7 +1066,8 @@ static int packet_contains(PyObject *self, PyObject *spec)
             if (dns_read == 1) return 0;
             if (dns_read == 2) fid = -2;
         }
-        if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_nests(d))) return FP_HAS(d, fid);
+        if (fid >= 0 && (FP_HAS(d, fid) || !(facade_scapy_nests(d) || facade_nd_redirect(PKT(self)))))
+            return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
          * extension headers, tunnels, what follows a DNS message's records, a DNS message
