@@ -1688,15 +1688,102 @@ def dns_alone(msg: bytes) -> Any:
     return _fp.Packet(head + udp + msg, _LINKTYPE_RAW, decapsulate=False).dns
 
 
+def _scapy_labels(s: bytes, full: bytes) -> list[bytes]:
+    """The labels of the name Scapy's ``dns_get_str`` reads at the start of ``s``: up to the
+    bytes' end (a label cut short is kept in part), following compression pointers (any
+    byte with one of the top two bits set) into the message ``full``, 20 at most, no loop."""
+    labels: list[bytes] = []
+    jumps: list[int] = []
+    i = 0
+    while i < len(s):
+        n = s[i]
+        i += 1
+        if n & 0xC0:
+            if i >= len(s):
+                break   # half a pointer
+            i = (n & 0x3F) << 8 | s[i]
+            if i in jumps or len(jumps) >= 20:
+                break
+            s = full
+            jumps.append(i)
+        elif n:
+            labels.append(s[i:i + n])
+            i += n
+        else:
+            break
+    return labels
+
+
+def _labels_wire(labels: list[bytes]) -> bytes:
+    return b"".join(bytes((len(label),)) + label for label in labels) + b"\0"
+
+
+def _cut_rdata(rtype: int, there: bytes, full: bytes) -> bytes | None:
+    """The rdata of a whole record fastpkt reads as Scapy reads the record's rdata cut to
+    ``there``; None where Scapy fails on it or the type is not one the facade renders."""
+    if rtype in (1, 28):   # IPField/IP6Field: the address, whatever rdlen says
+        n = 4 if rtype == 1 else 16
+        return there[:n] if len(there) >= n else None
+    if rtype in (2, 5, 12):
+        return _labels_wire(_scapy_labels(there, full))
+    if rtype == 15 and len(there) >= 2:   # DNSRRMX: preference, then the exchange's name
+        return there[:2] + _labels_wire(_scapy_labels(there[2:], full))
+    if rtype == 33 and len(there) >= 6:   # DNSRRSRV: priority, weight, port, target
+        return there[:6] + _labels_wire(_scapy_labels(there[6:], full))
+    if rtype == 16:   # DNSTextField: a string cut short keeps its part
+        return b"".join(bytes((len(t),)) + t for t in _txt(there))
+    if rtype == 41:   # DNSRROPT: its options read over the bytes there
+        return there
+    return None
+
+
+def dns_cut(msg: bytes) -> tuple[bytes, int] | None:
+    """A DNS message over TCP whose data ends inside a record's rdata (a segment 1 or 2 bytes
+    short of its length prefix: Scapy's check counts the prefix), as Scapy reads it: that
+    record's fields read from what is there (a name up to the end, a TXT string in part,
+    EDNS0 options over the bytes there, an address past a lying rdlen). (the message made
+    whole for fastpkt to read those values: the record rewritten, the header's counts cut to
+    the records read; the record's section), or None where no rdata is cut, Scapy fails on
+    the record (see _scapy_text._dns_failing_record) or the facade renders no such type."""
+    size, pos = len(msg), 12
+    for k in range(4):
+        count, read = int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big"), 0
+        while pos < size and read < count:
+            i = pos
+            while i < size and msg[i] and not msg[i] & 0xC0:
+                i += 1 + msg[i]
+            i += 2 if i < size and msg[i] else 1
+            if i + (10 if k else 4) > size:
+                return None
+            read += 1
+            if not k:
+                pos = i + 4
+                continue
+            rtype, rdlen = int.from_bytes(msg[i:i + 2], "big"), int.from_bytes(msg[i + 8:i + 10], "big")
+            pos = i + 10 + rdlen
+            if pos <= size:
+                continue
+            rdata = _cut_rdata(rtype, msg[i + 10:], msg)
+            if rdata is None:
+                return None
+            counts = [int.from_bytes(msg[4 + 2 * j:6 + 2 * j], "big") if j < k else read if j == k else 0
+                      for j in range(4)]
+            return (msg[:4] + b"".join(c.to_bytes(2, "big") for c in counts) + msg[12:i + 8] +
+                    len(rdata).to_bytes(2, "big") + rdata), k
+    return None
+
+
 def _dns_as_read(self: Any) -> Any:
     """The DNS view holding Scapy's records: this one, or where fastpkt's message over TCP
-    ends inside them (its length prefix too short) the one of the bytes Scapy reads."""
+    ends inside them (its length prefix too short, or the data 1 or 2 bytes short of it)
+    the one of the bytes Scapy reads."""
     pkt = self._packet
     if pkt is None or pkt.tcp is None or not self.malformed:
         return self
     load = _fp_payload(pkt.tcp)
     end, clean = dns_over_tcp(load)
-    alone = dns_alone(load[2:end]) if clean else None
+    cut = dns_cut(load[2:]) if end >= 0 and not clean else None
+    alone = dns_alone(load[2:end]) if clean else dns_alone(cut[0]) if cut is not None else None
     return self if alone is None else alone
 
 
