@@ -344,7 +344,8 @@ class ICMPv6NDOptPrefixInfo(_Layer):
 
 def _redirected(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: int) -> tuple[Any, int]:
     """The redirected header's quoted packet: Scapy's IPv6 over ``8 * len - 8`` bytes (whole
-    8-byte units), Raw when it is no IPv6 header, None when there are no bytes."""
+    8-byte units; read as IPv6 whatever version they hold, as Scapy's field reads them and
+    fastpkt's raw-IPv6 link type does), Raw under 40 bytes, None when there are none."""
     n = 8 * fields["len"] - 8
     if n == 0:
         return None, pos
@@ -353,8 +354,11 @@ def _redirected(kind: str, arg: Any, fields: dict[str, Any], data: bytes, pos: i
         held: list[Any] = []
         held.append(_m._quoted(_EmptyIPv6, {}, b"", held, -1))
         return held[0], end
-    ip6 = _m.ScapyPacket(chunk, _m._LINKTYPE_RAW).ip6
+    ip6 = _m.ScapyPacket(chunk, _LINKTYPE_IPV6).ip6
     return (ip6 if ip6 is not None and len(chunk) >= 40 else _m.Raw(chunk)), end
+
+
+_LINKTYPE_IPV6 = 229
 
 
 _EmptyIPv6 = type("IPv6", (_Layer,), {"__slots__": (), "name": "IPv6", "_public": _fp.IPv6})

@@ -367,8 +367,14 @@ def _chain(pkt: _fp.Packet) -> list[Any]:
         if upper >= 0 and view.offset != upper:
             break   # Scapy decoded the rest otherwise: it is Raw there (already in the chain)
         upper = -1
-        if name == "DNS" and isinstance(out[-1], _C.UDP) and _llmnr_at(out[-1]):
-            view = _llmnr(view, out)
+        if name == "DNS" and isinstance(out[-1], _C.UDP):
+            bound = _scapy_text._bound(_scapy_text._UDP_BINDS, out[-1].sport, out[-1].dport)
+            if bound not in ("DNS", "LLMNR"):
+                # a layer Scapy's bindings try first (NBNS on 137 against 5355, GRE on 4754
+                # against 53...): the datagram is read as after any UDP port (GRE, or Raw)
+                break
+            if bound == "LLMNR":
+                view = _llmnr(view, out)
         if name == "Ether" and view.type <= 1500:   # 802.3: Scapy's Dot3 and LLC
             _layers.dot3(_CD.Packet.raw.__get__(pkt), out)
             last = "Dot3"
@@ -1682,15 +1688,102 @@ def dns_alone(msg: bytes) -> Any:
     return _fp.Packet(head + udp + msg, _LINKTYPE_RAW, decapsulate=False).dns
 
 
+def _scapy_labels(s: bytes, full: bytes) -> list[bytes]:
+    """The labels of the name Scapy's ``dns_get_str`` reads at the start of ``s``: up to the
+    bytes' end (a label cut short is kept in part), following compression pointers (any
+    byte with one of the top two bits set) into the message ``full``, 20 at most, no loop."""
+    labels: list[bytes] = []
+    jumps: list[int] = []
+    i = 0
+    while i < len(s):
+        n = s[i]
+        i += 1
+        if n & 0xC0:
+            if i >= len(s):
+                break   # half a pointer
+            i = (n & 0x3F) << 8 | s[i]
+            if i in jumps or len(jumps) >= 20:
+                break
+            s = full
+            jumps.append(i)
+        elif n:
+            labels.append(s[i:i + n])
+            i += n
+        else:
+            break
+    return labels
+
+
+def _labels_wire(labels: list[bytes]) -> bytes:
+    return b"".join(bytes((len(label),)) + label for label in labels) + b"\0"
+
+
+def _cut_rdata(rtype: int, there: bytes, full: bytes) -> bytes | None:
+    """The rdata of a whole record fastpkt reads as Scapy reads the record's rdata cut to
+    ``there``; None where Scapy fails on it or the type is not one the facade renders."""
+    if rtype in (1, 28):   # IPField/IP6Field: the address, whatever rdlen says
+        n = 4 if rtype == 1 else 16
+        return there[:n] if len(there) >= n else None
+    if rtype in (2, 5, 12):
+        return _labels_wire(_scapy_labels(there, full))
+    if rtype == 15 and len(there) >= 2:   # DNSRRMX: preference, then the exchange's name
+        return there[:2] + _labels_wire(_scapy_labels(there[2:], full))
+    if rtype == 33 and len(there) >= 6:   # DNSRRSRV: priority, weight, port, target
+        return there[:6] + _labels_wire(_scapy_labels(there[6:], full))
+    if rtype == 16:   # DNSTextField: a string cut short keeps its part
+        return b"".join(bytes((len(t),)) + t for t in _txt(there))
+    if rtype == 41:   # DNSRROPT: its options read over the bytes there
+        return there
+    return None
+
+
+def dns_cut(msg: bytes) -> tuple[bytes, int] | None:
+    """A DNS message over TCP whose data ends inside a record's rdata (a segment 1 or 2 bytes
+    short of its length prefix: Scapy's check counts the prefix), as Scapy reads it: that
+    record's fields read from what is there (a name up to the end, a TXT string in part,
+    EDNS0 options over the bytes there, an address past a lying rdlen). (the message made
+    whole for fastpkt to read those values: the record rewritten, the header's counts cut to
+    the records read; the record's section), or None where no rdata is cut, Scapy fails on
+    the record (see _scapy_text._dns_failing_record) or the facade renders no such type."""
+    size, pos = len(msg), 12
+    for k in range(4):
+        count, read = int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big"), 0
+        while pos < size and read < count:
+            i = pos
+            while i < size and msg[i] and not msg[i] & 0xC0:
+                i += 1 + msg[i]
+            i += 2 if i < size and msg[i] else 1
+            if i + (10 if k else 4) > size:
+                return None
+            read += 1
+            if not k:
+                pos = i + 4
+                continue
+            rtype, rdlen = int.from_bytes(msg[i:i + 2], "big"), int.from_bytes(msg[i + 8:i + 10], "big")
+            pos = i + 10 + rdlen
+            if pos <= size:
+                continue
+            rdata = _cut_rdata(rtype, msg[i + 10:], msg)
+            if rdata is None:
+                return None
+            counts = [int.from_bytes(msg[4 + 2 * j:6 + 2 * j], "big") if j < k else read if j == k else 0
+                      for j in range(4)]
+            return (msg[:4] + b"".join(c.to_bytes(2, "big") for c in counts) + msg[12:i + 8] +
+                    len(rdata).to_bytes(2, "big") + rdata), k
+    return None
+
+
 def _dns_as_read(self: Any) -> Any:
     """The DNS view holding Scapy's records: this one, or where fastpkt's message over TCP
-    ends inside them (its length prefix too short) the one of the bytes Scapy reads."""
+    ends inside them (its length prefix too short, or the data 1 or 2 bytes short of it)
+    the one of the bytes Scapy reads."""
     pkt = self._packet
     if pkt is None or pkt.tcp is None or not self.malformed:
         return self
     load = _fp_payload(pkt.tcp)
     end, clean = dns_over_tcp(load)
-    alone = dns_alone(load[2:end]) if clean else None
+    cut = dns_cut(load[2:]) if end >= 0 and not clean else None
+    alone = dns_alone(load[2:end]) if clean else dns_alone(cut[0]) if cut is not None else None
     return self if alone is None else alone
 
 
@@ -1742,12 +1835,6 @@ class _LLMNR(_Fields):
 
     __slots__ = ()
     name = "_LLMNR"
-
-
-def _llmnr_at(udp: Any) -> bool:
-    """Whether Scapy reads LLMNR after this UDP view (its bindings, in their order)."""
-    return 5355 in (udp.sport, udp.dport) and \
-        _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) == "LLMNR"
 
 
 def _llmnr(dns: Any, chain: list[Any]) -> Any:
@@ -1892,6 +1979,8 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
             last = _fp_layers(self)[-1:]
             if last == ("DNS",) and self.tcp is not None:   # a Raw may follow it, or be it
                 return _LayerOps.getlayer(_first(self), Raw) is not None
+            if last == ("DNS",) and self._chain_differs():   # another layer's ports first
+                return _LayerOps.getlayer(_first(self), Raw) is not None
             if last == ("DNS",):
                 # Raw after the message's records, or for all of it past 100 in a section;
                 # else decoded to its end: Raw only among an OPT record's options, or the
@@ -1913,8 +2002,8 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
                 return _LayerOps.getlayer(_first(self), Raw) is not None
             return bool(_CD.Packet.payload.__get__(self) != b"")   # bytes past the last header
         if cls is Padding or cls == "Padding":
-            if self._chain_differs():
-                return any(type(layer) is Padding for layer in _chain(self))
+            if self._chain_differs():   # also in packets fields hold (a Redirected Header's)
+                return _LayerOps.getlayer(_first(self), Padding) is not None
             return bool(_net_padding(self))
         return _LayerOps.getlayer(_first(self), cls) is not None
 
@@ -1942,9 +2031,13 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
 
     def _chain_differs(self) -> bool:
         """Whether Scapy's chain has layers fastpkt's views lack (an ICMP error's quote, IPv6
-        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC, EAPOL), so Raw
-        and Padding are found in it."""
+        extension headers, an ICMPv6 echo's data field, a tunnel, BOOTP, NTP, LLC, EAPOL) or
+        lacks one of them (DNS where Scapy binds another layer first), so Raw and Padding
+        are found in it."""
         last = _fp_layers(self)[-1:]
+        if last == ("DNS",) and self.tcp is None:
+            udp = self.udp
+            return _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) not in ("DNS", "LLMNR")
         if last in (("ICMP",), ("ICMPv6",)) or _fp_linktype(self) in _PPP_LINKTYPES:
             return True
         if last == ("Ether",):   # 802.3: LLC...; EAPOL; an 802.1Q tag cut short (Raw)

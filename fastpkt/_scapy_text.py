@@ -1128,32 +1128,38 @@ def _after_extensions(nodes: list[_Node], data: bytes, ip6_at: int, plen: int, u
 
 
 def _dns_tcp_failing(nodes: list[_Node], payload: bytes) -> bool:
-    """DNS over TCP whose data ends inside a record Scapy fails to read: a segment up to 2
-    bytes short of its length prefix (Scapy's pre_dissect counts the prefix in the data),
-    or an address record's rdata too short. Scapy's list field then holds a Raw of the data
-    from that record on, the later sections are empty, and the records before it are as
-    fastpkt reads the message up to it. False where Scapy reads a part of the record (a
-    name, TXT string or other rdata cut short) or fastpkt cannot read the records before."""
-    from fastpkt._scapy_model import dns_alone
+    """DNS over TCP whose data ends inside a record: a segment up to 2 bytes short of its
+    length prefix (Scapy's pre_dissect counts the prefix in the data), or an address record's
+    rdata too short. Where Scapy fails to read that record, its list field holds a Raw of the
+    data from that record on; where it reads a part of it (a name, TXT string or other rdata
+    cut short: fastpkt._scapy_model.dns_cut), the record with those values. The later
+    sections are empty, the records before are as fastpkt reads the message up to it. False
+    where fastpkt cannot read the records before, or renders no such record."""
+    from fastpkt._scapy_model import dns_alone, dns_cut
 
     msg = payload[2:]
     failing = _dns_failing_record(msg)
     if failing is None:
-        return False
-    section, start, whole = failing
-    counts = [int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big") for k in range(4)]
-    head = [c if k < section else whole if k == section else 0 for k, c in enumerate(counts)]
-    before = msg[:4] + b"".join(c.to_bytes(2, "big") for c in head) + msg[12:start]
+        cut = dns_cut(msg)
+        if cut is None:
+            return False
+        before = cut[0]
+    else:
+        section, start, whole = failing
+        head = [int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big") if k < section else whole if k == section else 0
+                for k in range(4)]
+        before = msg[:4] + b"".join(c.to_bytes(2, "big") for c in head) + msg[12:start]
     dns = dns_alone(before)
     node = _dns(dns) if dns is not None and not dns.malformed else None
     if node is None:
         return False
-    for name, count in zip(("qdcount", "ancount", "nscount", "arcount"), counts):
-        node.by_name[name] = _f(name, count)
+    for k, name in enumerate(("qdcount", "ancount", "nscount", "arcount")):
+        node.by_name[name] = _f(name, int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big"))
     node.fields = [node.by_name[f[0]] if f[0] in node.by_name else f for f in node.fields]
-    node.value(("qd", "an", "ns", "ar")[section]).append(_raw_node("Raw", msg[start:]))
-    first = node.value("qd")
-    node.summary = "DNS Qry" if not node.value("qr") and first and first[0].cls == "Raw" else _dns_summary(node)
+    if failing is not None:
+        node.value(("qd", "an", "ns", "ar")[failing[0]]).append(_raw_node("Raw", msg[failing[1]:]))
+        first = node.value("qd")
+        node.summary = "DNS Qry" if not node.value("qr") and first and first[0].cls == "Raw" else _dns_summary(node)
     nodes.append(_Node("DNS", "DNS", [_f("length", int.from_bytes(payload[:2], "big"))] + node.fields,
                        node.summary))
     return True
@@ -1164,8 +1170,8 @@ def _dns_failing_record(msg: bytes) -> tuple[int, int, int] | None:
     through the bytes (fastpkt._scapy_model.dns_as_read's walk): (section 0-3, its offset,
     the records before it in its section); None where every record is read, or the one
     cut short is read in part (rdata of a name, TXT, MX, SRV or another type). Scapy fails
-    a question or a record's fixed part cut short, and an A or AAAA rdata shorter than the
-    address."""
+    a question or a record's fixed part cut short, an A or AAAA rdata shorter than the
+    address, and an SOA cut before the end of its five numbers."""
     size, pos = len(msg), 12
     for k in range(4):
         count = int.from_bytes(msg[4 + 2 * k:6 + 2 * k], "big")
@@ -1187,6 +1193,14 @@ def _dns_failing_record(msg: bytes) -> tuple[int, int, int] | None:
                 return None   # an OPT record Scapy may fail on as a whole (_dns's overflow)
             if need is not None and min(rdlen, size - i - 10) < need:
                 return k, start, read
+            if rtype == 6 and pos > size:   # DNSRRSOA: two names, then five 4-byte fields
+                j = i + 10
+                for _ in range(2):
+                    while j < size and msg[j] and not msg[j] & 0xC0:
+                        j += 1 + msg[j]
+                    j += 2 if j < size and msg[j] else 1
+                if j + 20 > size:
+                    return k, start, read
             if pos > size:
                 return None
             read += 1
@@ -2298,26 +2312,14 @@ def _layer_node(layer: Any) -> _Node | None:
 
 
 def _redirected_chain(value: Any) -> list[_Node] | None:
-    """What an ND Redirected Header option's ``pkt`` holds: Raw, or the IPv6 packet Scapy
-    dissects from the option's bytes (IPv6 and what follows it, described as a capture of
-    raw IP would be); None where that packet is not rendered here."""
+    """What an ND Redirected Header option's ``pkt`` holds: Raw (under 40 bytes), or the IPv6
+    packet Scapy dissects from the option's bytes, whatever version they hold (IPv6 and what
+    follows it, described as a capture of raw IPv6 would be); None where that packet is not
+    rendered here."""
     if type(value).__name__ == "Raw":
-        return _redirected_other(value.load)
+        return [_raw_node("Raw", value.load)]
     packet = getattr(value, "_packet", None)   # none: an IPv6 of no bytes, shown with defaults
     return None if packet is None else describe(packet)
-
-
-def _redirected_other(load: bytes) -> list[_Node] | None:
-    """A Redirected Header's bytes the facade holds as Raw: under 40 bytes Scapy's Raw too;
-    else Scapy's IPv6 field dissects them whatever the version says, described here as the
-    same header with version 6 and shown with the version the bytes hold."""
-    if len(load) < 40:
-        return [_raw_node("Raw", load)]
-    nodes = describe(_Packet(bytes((0x60 | load[0] & 0xF,)) + load[1:], 101, decapsulate=False))
-    if nodes is None or nodes[0].cls != "IPv6":
-        return None
-    _set_text(nodes[0], "version", load[0] >> 4, _plain)
-    return nodes
 
 
 # ---------------------------------------------------------------- text

@@ -96,13 +96,33 @@ def _cases():
                     yield from ((f, False) for f in _frames(lying, ((40000, 5355),)))
 
 
+def _scapy_port_pairs():
+    """(sport, dport) pairs of 5355 with each port Scapy's UDP bindings name (read from its
+    ``UDP.payload_guess``, the list its ``guess_payload_class`` walks in order: DNS's 53 and
+    5353, Kerberos' 88 and 464, NBNS' 137, HSRP's 1985, GRE's 4754... before LLMNR's;
+    NTP's 123, VXLAN's, SNMP's... after it), on the side each binding asks for; and the
+    class Scapy's first matching binding names."""
+    from scapy.layers.llmnr import _LLMNR
+
+    pairs = {}
+    for cond, _cls in sa.UDP.payload_guess:
+        for field, port in cond.items():
+            if port != 5355:
+                pair = (port, 5355) if field == "sport" else (5355, port)
+                pairs.setdefault(pair, next(c for f, c in sa.UDP.payload_guess
+                                            if all(dict(sport=pair[0], dport=pair[1])[k] == v for k, v in f.items())))
+    assert pairs[(5355, 137)].__name__ == "NBNSHeader" and pairs[(5355, 123)] is _LLMNR
+    return pairs
+
+
 def _other_port_cases():
     """Port pairs with 5355 where Scapy reads something else: DNS (53 and 5353 come first in
-    its bindings), NBNS (137) and others, TCP port 5355 (Scapy binds LLMNR to UDP only)."""
+    its bindings), NBNS (137) and the other layers its bindings try first, TCP port 5355
+    (Scapy binds LLMNR to UDP only); and those where LLMNR comes first (NTP's 123...)."""
     msg = _messages()[6]
-    ports = ((53, 5355), (5355, 53), (5353, 5355), (5355, 5353), (5355, 137), (138, 5355),
-             (5355, 123), (68, 5355))
-    yield from _frames(msg, ports)
+    yield from _frames(msg, ((5355, 53), (53, 5355), (5353, 5355), (5355, 5353), (68, 5355),
+                             (53, 4754), (5353, 4754)))   # GRE's binding before DNS's too
+    yield from _frames(msg, sorted(_scapy_port_pairs()))
     yield bytes(sa.Ether(dst=BCAST) / sa.IP(src="10.0.0.2", dst="10.0.0.1") /
                 sa.TCP(sport=5355, dport=40000, flags="PA") / (len(msg).to_bytes(2, "big") + msg))
     yield bytes(sa.Ether(dst=BCAST) / sa.IP(src="10.0.0.2", dst="10.0.0.1") /
@@ -190,25 +210,38 @@ def test_llmnr_reads_as_scapy():
 
 
 def test_other_ports_read_as_scapy():
-    """5355 with DNS's ports (Scapy's DNS: `DNS in pkt`, no LLMNR), with NTP's and BOOTP's
-    (LLMNR's binding comes first), with ports whose layer Scapy tries before LLMNR's (NBNS,
-    137 and 138: no LLMNR here either; README), and TCP port 5355 (Raw: no binding)."""
+    """5355 beside every port Scapy's UDP bindings name (its own list, in its order): where
+    LLMNR's binding comes first (NTP's 123, VXLAN's, SNMP's...), Scapy's LLMNR; where DNS's
+    does, Scapy's DNS (`DNS in pkt`, no LLMNR); where GRE's 4754 does, GRE and what it holds;
+    where another layer's does (Kerberos 88 and 464, NBNS 137 and 138, LDAP 389, HSRP 1985,
+    DHCPv6, IKE...), neither DNS nor LLMNR: that layer, which fastpkt does not decode, is the
+    datagram's Raw here (as on any of its ports), its text Scapy's through to_scapy(). TCP
+    port 5355: Raw, no binding."""
     kinds = set()
     for k, wire in enumerate(_other_port_cases()):
         p, s = fs.ScapyPacket(wire, 1), sa.Ether(wire)
+        ours, theirs = [c.__name__ for c in p.layers()], [c.__name__ for c in s.layers()]
         if sa.LLMNRQuery in s or sa.LLMNRResponse in s:
             _same(p, s, k)
             kinds.add("LLMNR")
-        elif sa.DNS in s or sa.TCP in s:
-            assert [c.__name__ for c in p.layers()] == [c.__name__ for c in s.layers()], k
-            assert (fs.DNS in p) == (sa.DNS in s) and not fs.LLMNRQuery in p, k
+        elif sa.DNS in s or sa.TCP in s or sa.GRE in s:
+            assert ours == theirs, (k, ours, theirs)
             assert repr(p) == repr(s) and p.summary() == s.summary() and p.show(dump=True) == s.show(dump=True), k
-            kinds.add("DNS" if sa.DNS in s else "TCP")
+            kinds.add("DNS" if sa.DNS in s else "GRE" if sa.GRE in s else "TCP")
         else:
-            assert not p.haslayer(fs.LLMNRQuery) and not p.haslayer(fs.LLMNRResponse), k
+            # Scapy's layer at the datagram's payload: Raw here, and nothing after it
+            assert ours == theirs[:3] + ["Raw"] and theirs[3] not in ("LLMNRQuery", "LLMNRResponse"), (k, ours, theirs)
+            assert p[fs.Raw].load == bytes(s[sa.UDP].payload) and p[fs.UDP].payload.name == "Raw", k
+            assert fs.Raw in p and p.haslayer("Raw") and p.lastlayer().name == "Raw", k
             assert repr(p) == repr(s) and p.summary() == s.summary(), k   # Scapy's own text
             kinds.add("other")
-    assert kinds == {"LLMNR", "DNS", "TCP", "other"}
+        assert (fs.DNS in p) == (sa.DNS in s) == p.haslayer("DNS") == (p.getlayer(fs.DNS) is not None), k
+        assert (fs.LLMNRQuery in p) == (sa.LLMNRQuery in s) and (fs.LLMNRResponse in p) == (sa.LLMNRResponse in s), k
+        if sa.DNS not in s:
+            with pytest.raises(IndexError, match="DNS"):
+                p[fs.DNS]
+        assert p.dns is not None or sa.TCP in s   # fastpkt's own view of the message stays
+    assert kinds == {"LLMNR", "DNS", "GRE", "TCP", "other"}
 
 
 def test_llmnr_lookups_and_answers():

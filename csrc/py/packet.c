@@ -1040,6 +1040,14 @@ static int facade_scapy_nests(const fp_dissection *d)
            (facade_link_goes_on(d) || !FP_HAS(d, FP_L_UDP) || facade_udp_tunnel(d));
 }
 
+/* An ND Redirect (ICMPv6 type 137): Scapy reads its Redirected Header option's packet as
+ * IPv6 and what follows (UDP, TCP...), which `UDP in pkt` finds: the hook searches it. */
+static int facade_nd_redirect(const FpPacket *p)
+{
+    const fp_span *s = &p->d.layer[FP_L_ICMP6];
+    return FP_HAS(&p->d, FP_L_ICMP6) && s->off < p->caplen && p->data[s->off] == 137;
+}
+
 /* An 802.3 frame (length, not EtherType): Scapy's Dot3 and LLC, not Ether (the hook's chain). */
 static int facade_dot3(const FpPacket *p)
 {
@@ -1091,12 +1099,14 @@ static int dns_count_over_list(const uint8_t *msg)
  * refuses both; fastpkt decodes from 12, and a message continuing in later segments), 2
  * where a section count passes Scapy's 100 list items (TCP or UDP), or where UDP's ports are
  * neither 53 nor 5353 (so one is LLMNR's 5355: Scapy reads its LLMNRQuery/LLMNRResponse
- * there, or a layer its bindings try before), else 0. */
+ * there, or a layer its bindings try before) or the destination is GRE's 4754 (bound first),
+ * else 0. */
 static int facade_dns_read(const FpPacket *p)
 {
     const fp_dissection *d = &p->d;
     if (!FP_HAS(d, FP_L_DNS)) return 0;
-    if (!FP_HAS(d, FP_L_TCP) && d->sport != 53 && d->dport != 53 && d->sport != 5353 && d->dport != 5353)
+    if (!FP_HAS(d, FP_L_TCP) && ((d->sport != 53 && d->dport != 53 && d->sport != 5353 && d->dport != 5353) ||
+                                 d->dport == 4754))
         return 2;
     if (!FP_HAS(d, FP_L_TCP)) return dns_count_over_list(p->data + d->layer[FP_L_DNS].off) ? 2 : 0;
     const fp_span *s = &d->layer[FP_L_TCP];
@@ -1128,12 +1138,14 @@ static int packet_contains(PyObject *self, PyObject *spec)
             if (dns_read == 1) return 0;
             if (dns_read == 2) fid = -2;
         }
-        if (fid >= 0 && (FP_HAS(d, fid) || !facade_scapy_nests(d))) return FP_HAS(d, fid);
+        if (fid >= 0 && (FP_HAS(d, fid) || !(facade_scapy_nests(d) || facade_nd_redirect(PKT(self)))))
+            return FP_HAS(d, fid);
         /* Raw: bytes no layer decodes; Scapy decodes DNS and leaves HTTP and TLS to Raw
          * (ICMP's timestamp and mask fields and error quotes, ICMPv6 echo data, IPv6
-         * extension headers, tunnels, what follows a DNS message's records: the hook) */
+         * extension headers, tunnels, what follows a DNS message's records, a DNS message
+         * Scapy reads otherwise: the hook) */
         if (fid == -1 && facade_is_raw(spec) && !FP_HAS(d, FP_L_ICMP) && !FP_HAS(d, FP_L_ICMP6) &&
-            !(FP_HAS(d, FP_L_DNS) && FP_HAS(d, FP_L_TCP)) &&
+            !(FP_HAS(d, FP_L_DNS) && (FP_HAS(d, FP_L_TCP) || facade_dns_read(PKT(self)) != 0)) &&
             d->ip6_ext_count == 0 && !(d->anomalies & FP_ANOM_IP6_EXT) && !facade_scapy_goes_on(d) &&
             !facade_dns_options(PKT(self)) && !facade_dns_udp_tail(PKT(self)))
             return FP_HAS(d, FP_L_DNS) ? 0 : FP_HAS(d, FP_L_HTTP) || FP_HAS(d, FP_L_TLS) || d->payload_len > 0;
