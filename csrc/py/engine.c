@@ -399,8 +399,10 @@ struct feed_src {
     const fp_feed_entry *e; /* the entries at hand: a buffer's, or the window read from a file */
     size_t n, at;           /* how many, and the next one */
     int fd;                 /* the spill file being read, or -1 */
-    uint64_t file_at, file_len;
-    fp_feed_entry *window;  /* FEED_WINDOW entries when a piece is a file */
+    const char *unaligned;  /* a buffer not aligned for entries (one a pickle or a network frame
+                             * put at any offset), copied through the window, or NULL */
+    uint64_t file_at, file_len; /* in the spill file or the unaligned buffer */
+    fp_feed_entry *window;  /* FEED_WINDOW entries when a piece is a file or unaligned */
     uint64_t released;      /* the pages before this offset of the capture were given back */
 };
 
@@ -420,6 +422,17 @@ static int feed_fail(fp_error *err, fp_errkind kind, const char *path, uint64_t 
 static int feed_head(struct feed_src *f, const fp_feed_entry **out, fp_error *err)
 {
     while (f->at >= f->n) {
+        if (f->unaligned != NULL && f->file_at < f->file_len) {
+            uint64_t want = f->file_len - f->file_at;
+            if (want > FEED_WINDOW * sizeof *f->window) want = FEED_WINDOW * sizeof *f->window;
+            memcpy(f->window, f->unaligned + f->file_at, (size_t)want);
+            f->file_at += want;
+            f->e = f->window;
+            f->n = (size_t)want / sizeof *f->window;
+            f->at = 0;
+            continue;
+        }
+        f->unaligned = NULL;
         const char *path = f->piece ? f->pieces[f->piece - 1].path : NULL;
         if (f->fd >= 0 && f->file_at < f->file_len) {
             uint64_t want = f->file_len - f->file_at;
@@ -447,6 +460,12 @@ static int feed_head(struct feed_src *f, const fp_feed_entry **out, fp_error *er
         feed_piece *p = &f->pieces[f->piece++];
         f->n = f->at = 0;
         if (p->path == NULL) {
+            if ((uintptr_t)p->view.buf % _Alignof(fp_feed_entry)) {
+                f->unaligned = p->view.buf;
+                f->file_at = 0;
+                f->file_len = (uint64_t)p->view.len;
+                continue;
+            }
             f->e = p->view.buf;
             f->n = (size_t)p->view.len / sizeof *f->e;
             continue;
@@ -2209,6 +2228,9 @@ static int feed_piece_set(struct feed_src *f, PyObject *o)
         PyErr_SetString(PyExc_ValueError, "_feed: entries of 32 bytes each");
         return -1;
     }
+    if ((uintptr_t)p->view.buf % _Alignof(fp_feed_entry) && f->window == NULL &&
+        (f->window = PyMem_Malloc(FEED_WINDOW * sizeof *f->window)) == NULL)
+        return PyErr_NoMemory(), -1;
     return 0;
 }
 
