@@ -258,6 +258,30 @@ def test_arrays_cap_with_flag_while_fingerprints_cover_everything():
     assert d["ja3"].split(",")[2] == "-".join(str(0x0200 + i) for i in range(140))
 
 
+def test_raw_strings_either_side_of_the_stack_buffer():
+    # The strings are written through a 1 KiB buffer, a second pass when longer. JA3:
+    # lengths 1,020 to 1,026 one character at a time (202 four-digit ciphers, then one of
+    # 1-4 digits and one of 1-4 digits); JA4_r: 196 to 206 ciphers, with and without one
+    # extension (lengths 991 to 1,045, in the steps of 4-hex lists).
+    seen = set()
+    for d1 in range(1, 5):
+        for d2 in range(1, 5):
+            ciphers = [1000 + i for i in range(202)] + [int("7" * d1), int("8" * d2)]
+            ja3 = "771," + "-".join(str(c) for c in ciphers) + ",,,"
+            d = tls_hello(handshake(client_hello_body(ciphers, None)))
+            assert d["ja3"] == ja3 and d["ja3_hash"] == hashlib.md5(ja3.encode()).hexdigest()
+            seen.add(len(ja3))
+    assert {1021, 1022, 1023, 1024, 1025, 1026} <= seen
+    for n in range(196, 207):
+        for exts in (None, [ext(0x0017)]):
+            ciphers = [0x1000 + 3 * i for i in range(n)]
+            d = tls_hello(handshake(client_hello_body(ciphers, exts)))
+            b = ",".join(f"{c:04x}" for c in ciphers)
+            assert d["ja4_r"].split("_")[1] == b and d["ja4"].split("_")[1] == sha12(b)
+            assert d["ja4_r"].split("_")[2] == ("0017" if exts else "")
+            assert d["ja4"].split("_")[2] == (sha12("0017") if exts else "000000000000")
+
+
 def test_no_extensions_and_empty_lists():
     # TLS 1.0 style: no extensions vector at all.
     d = tls_hello(handshake(client_hello_body([0x002F, 0x0035], None, version=0x0301)))

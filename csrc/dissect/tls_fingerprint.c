@@ -81,10 +81,29 @@ static void sink_hex4(fp_sink *s, uint16_t v)
 static EVP_MD *fetched_md5, *fetched_sha256;
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
+/* One digest context per algorithm and thread (workers hash on several threads at once),
+ * kept across hellos: a new context per fingerprint paid its allocation, reset and free
+ * (~750 instructions; OpenSSL 3.0 re-creates the provider state on every init anyway).
+ * Freed when the thread exits. */
+typedef struct {
+    EVP_MD_CTX *md5, *sha256;
+} digest_ctxs;
+static pthread_key_t ctx_key;
+static int ctx_key_ok;
+
+static void free_ctxs(void *p)
+{
+    digest_ctxs *d = p;
+    EVP_MD_CTX_free(d->md5);
+    EVP_MD_CTX_free(d->sha256);
+    free(d);
+}
+
 static void fetch_digests(void)
 {
     fetched_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
     fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ctx_key_ok = pthread_key_create(&ctx_key, free_ctxs) == 0;
 }
 
 static const EVP_MD *digest_md5(void)
@@ -97,6 +116,24 @@ static const EVP_MD *digest_sha256(void)
 {
     pthread_once(&fetch_once, fetch_digests);
     return fetched_sha256 ? fetched_sha256 : EVP_sha256();
+}
+
+/* This thread's contexts (after digest_md5/digest_sha256 ran the fetch), or NULL when out
+ * of memory or without a thread key. */
+static digest_ctxs *thread_ctxs(void)
+{
+    if (!ctx_key_ok) return NULL;
+    digest_ctxs *d = pthread_getspecific(ctx_key);
+    if (d != NULL) return d;
+    d = calloc(1, sizeof *d);
+    if (d == NULL) return NULL;
+    d->md5 = EVP_MD_CTX_new();
+    d->sha256 = EVP_MD_CTX_new();
+    if (d->md5 == NULL || d->sha256 == NULL || pthread_setspecific(ctx_key, d) != 0) {
+        free_ctxs(d);
+        return NULL;
+    }
+    return d;
 }
 
 /* Start hashing with `type` (resets the digest). */
@@ -190,10 +227,11 @@ int64_t fp_tls_ja3(const fp_tls_hello *h, char *str, size_t cap, char md5_hex[33
 {
     if (h == NULL || h->body == NULL || md5_hex == NULL || (str == NULL && cap > 0))
         return FP_TLS_ERR_ARGUMENT;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL) return FP_TLS_ERR_NOMEM;
+    const EVP_MD *type = digest_md5();
+    digest_ctxs *d = thread_ctxs();
+    if (d == NULL) return FP_TLS_ERR_NOMEM;
     fp_sink s = {.out = str, .cap = cap};
-    sink_hash_begin(&s, md, digest_md5());
+    sink_hash_begin(&s, d->md5, type);
     sink_dec(&s, h->legacy_version);
     sink_char(&s, ',');
     ja3_u16_list(&s, h, h->cipher_span);
@@ -213,7 +251,6 @@ int64_t fp_tls_ja3(const fp_tls_hello *h, char *str, size_t cap, char md5_hex[33
     sink_hash_end(&s, md5_hex, 32, 0);
     md5_hex[32] = '\0';
     sink_terminate(&s);
-    EVP_MD_CTX_free(md);
     return s.failed ? FP_TLS_ERR_NOMEM : (int64_t)s.len;
 }
 
@@ -319,13 +356,10 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
         (proto != 't' && proto != 'q' && proto != 'd'))
         return FP_TLS_ERR_ARGUMENT;
     size_t nc = h->cipher_span.len / 2 + 1, ne = h->ext_span.len / 4 + 1;
-    uint16_t *ciphers = malloc((nc + ne) * sizeof *ciphers);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (ciphers == NULL || md == NULL) {
-        free(ciphers);
-        EVP_MD_CTX_free(md);
-        return FP_TLS_ERR_NOMEM;
-    }
+    const EVP_MD *type = digest_sha256();
+    digest_ctxs *d = thread_ctxs();
+    uint16_t *ciphers = d != NULL ? malloc((nc + ne) * sizeof *ciphers) : NULL;
+    if (ciphers == NULL) return FP_TLS_ERR_NOMEM;
     uint16_t *exts = ciphers + nc;
     uint32_t n_ciphers = collect_ciphers(h, ciphers);
     uint32_t n_exts = collect_exts(h, exts);
@@ -347,7 +381,7 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
     /* b: sorted ciphers */
     sink_char(&s, '_');
     qsort(ciphers, n_ciphers, sizeof *ciphers, cmp_u16);
-    sink_hash_begin(&s, md, digest_sha256());
+    sink_hash_begin(&s, d->sha256, type);
     for (uint32_t i = 0; i < n_ciphers; i++) {
         if (i) sink_char(&s, ',');
         sink_hex4(&s, ciphers[i]);
@@ -358,7 +392,7 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
     /* c: sorted extensions without SNI and ALPN, then signature algorithms in order */
     sink_char(&s, '_');
     qsort(exts, n_exts, sizeof *exts, cmp_u16);
-    sink_hash_begin(&s, md, digest_sha256());
+    sink_hash_begin(&s, d->sha256, type);
     int first = 1;
     for (uint32_t i = 0; i < n_exts; i++) {
         if (exts[i] == 0x0000 || exts[i] == 0x0010) continue;
@@ -380,14 +414,27 @@ int64_t fp_tls_ja4(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE], cha
     sink_terminate(&s);
 
     free(ciphers);
-    EVP_MD_CTX_free(md);
     return s.failed ? FP_TLS_ERR_NOMEM : (int64_t)s.len;
+}
+
+/* The _new forms write into a stack buffer first: almost every string fits, so the
+ * fingerprint (and its digests) is computed once; a longer one is measured, then written. */
+enum { FP_STR_STACK = 1024 };
+
+static char *dup_string(const char *buf, int64_t n)
+{
+    char *s = malloc((size_t)n + 1);
+    if (s) memcpy(s, buf, (size_t)n + 1);
+    return s;
 }
 
 char *fp_tls_ja3_new(const fp_tls_hello *h, char md5_hex[33])
 {
-    int64_t n = fp_tls_ja3(h, NULL, 0, md5_hex); /* measures; the hash covers the whole string */
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char buf[FP_STR_STACK];
+    int64_t n = fp_tls_ja3(h, buf, sizeof buf, md5_hex); /* the hash covers the whole string */
+    if (n < 0) return NULL;
+    if (n < (int64_t)sizeof buf) return dup_string(buf, n);
+    char *s = malloc((size_t)n + 1);
     if (s && fp_tls_ja3(h, s, (size_t)n + 1, md5_hex) < 0) {
         free(s);
         return NULL;
@@ -397,8 +444,11 @@ char *fp_tls_ja3_new(const fp_tls_hello *h, char md5_hex[33])
 
 char *fp_tls_ja4_new(const fp_tls_hello *h, char proto, char ja4[FP_JA4_SIZE])
 {
-    int64_t n = fp_tls_ja4(h, proto, ja4, NULL, 0);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char buf[FP_STR_STACK];
+    int64_t n = fp_tls_ja4(h, proto, ja4, buf, sizeof buf);
+    if (n < 0) return NULL;
+    if (n < (int64_t)sizeof buf) return dup_string(buf, n);
+    char *s = malloc((size_t)n + 1);
     if (s && fp_tls_ja4(h, proto, ja4, s, (size_t)n + 1) < 0) {
         free(s);
         return NULL;
