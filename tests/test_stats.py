@@ -991,12 +991,13 @@ def test_gre_carriers_match_tshark(tmp_path):
     (its protocols fastpkt does not dissect folded into data): Frame Relay (0x6559; RFC 2427's
     UI frames with 2- and 3-byte addresses, a pad, NLPIDs IPv4, IPv6, SNAP, Q.933 and another;
     Cisco's EtherType encapsulation), NSH (0x894F; MD types 1 and 2, lengths under the base
-    header's, next protocols IPv4, IPv6, Ethernet, NSH and another), 802.11 on Aruba's
+    header's, next protocols IPv4, IPv6, Ethernet, NSH, MPLS and another), 802.11 on Aruba's
     protocols (0x8200-0x8370: data, QoS and 4-address data, null, management and control
     frames) and IPX (its length field whole and lying). Each whole (with GRE's checksum, key
     and sequence words too, and nested in a VXLAN tunnel and a PPPoE session) and cut at every
     length through its inner IP header (a transport header cut short is another
-    disagreement: tshark names TCP from its ports on, fastpkt counts data)."""
+    disagreement: tshark names TCP from its ports on, fastpkt counts data). The conversations
+    (eth, ip, ipv6, tcp, udp) count the headers inside them as tshark's do."""
     if not have("tshark"):
         pytest.skip("tshark not installed")
     sa = pytest.importorskip("_scapy_ref").sa
@@ -1026,7 +1027,8 @@ def test_gre_carriers_match_tshark(tmp_path):
         (0x6559, b"\x04\x01\x03\x99abc"), (0x6559, b"\x04\x01\x03\x08\x00\x75\x95"), (0x6559, b"\x04\x01\x08\x00" + i4),
         (0x894F, nsh(3, ieth)), (0x894F, nsh(1, i4)), (0x894F, nsh(2, i6)), (0x894F, nsh(1, i4, md=1, words=6, extra=bytes(16))),
         (0x894F, nsh(1, i4, words=0)), (0x894F, nsh(1, i4, words=1)), (0x894F, nsh(0x99, b"abcd")),
-        (0x894F, nsh(4, nsh(2, i6))),
+        (0x894F, nsh(4, nsh(2, i6))), (0x894F, nsh(5, b"\x00\x01\x41\x40" + i4)),
+        (0x894F, nsh(5, b"\x00\x0c\x80\x40\x00\x0d\x01\x40" + i6)), (0x894F, nsh(5, b"\x00\x01\x41\x40\x12\x34")),
         (0x8200, bytes(sa.Dot11(type=2, subtype=0, **w) / snap)),
         (0x8370, bytes(sa.Dot11(type=2, subtype=8, **w) / sa.Dot11QoS() / snap)),
         (0x8210, bytes(sa.Dot11(type=2, subtype=0, FCfield=3, addr4="02:00:00:00:00:0d", **w) / snap)),
@@ -1038,7 +1040,7 @@ def test_gre_carriers_match_tshark(tmp_path):
     frames = [gre(proto, p[:n]) for proto, p in carried for n in range(len(p) + 1)]
     frames += [gre(0x894F, nsh(3, bytes(sa.Ether(**mac, type=0x0800)) + tcp)), gre(0x6559, b"\x04\x01\x03\xcc" + tcp),
                gre(0x894F, nsh(1, tcp), 0xB000, bytes(12)), gre(0x6559, b"\x04\x01\x03\xcc" + i4, 0x2000, b"\x00\x00\x00\x07"),
-               gre(0x8380, carried[16][1]),  # not one of Aruba's protocols: gre alone
+               gre(0x8380, carried[19][1]),  # not one of Aruba's protocols: gre alone
                sa.Ether(**mac) / sa.PPPoE(sessionid=4) / sa.PPP() / bytes(gre(0x894F, nsh(1, tcp)))[14:],
                sa.Ether(**mac) / sa.IP(src="192.0.2.1", dst="192.0.2.2") / sa.UDP(sport=1234, dport=4789)
                / sa.Raw(b"\x08\x00\x00\x00\x00\x00\x07\x00") / gre(0x6559, b"\x04\x01\x03\xcc" + tcp)]
@@ -1050,7 +1052,17 @@ def test_gre_carriers_match_tshark(tmp_path):
     assert {"eth:ip:gre:fr:ip", "eth:ip:gre:fr:ipv6", "eth:ip:gre:fr:data", "eth:ip:gre:nsh:eth:ip:tcp",
             "eth:ip:gre:nsh:ipv6", "eth:ip:gre:nsh:nsh:ipv6", "eth:ip:gre:nsh:data", "eth:ip:gre:wlan:data",
             "eth:ip:gre:wlan", "eth:ip:gre:ipx:data", "eth:pppoes:ppp:ip:gre:nsh:ip:tcp",
-            "eth:ip:udp:vxlan:eth:ip:gre:fr:ip:tcp"} <= set(ours)
+            "eth:ip:udp:vxlan:eth:ip:gre:fr:ip:tcp", "eth:ip:gre:nsh:mpls:ip", "eth:ip:gre:nsh:mpls:mpls:ipv6",
+            "eth:ip:gre:nsh:mpls:data"} <= set(ours)
+    # the conversations inside them, as tshark taps every header; not Aruba's 802.11, whose
+    # LLC/SNAP IP packets tshark taps and fastpkt leaves as data
+    path = tmp_path / "gre_carried_conv.pcap"
+    sa.wrpcap(str(path), [f for f in frames if not 0x8200 <= int.from_bytes(bytes(f)[36:38], "big") <= 0x8370])
+    st = fp.stats(str(path))
+    z = tshark_z(path, io=False)
+    for layer in ("eth", "ip", "ipv6", "tcp", "udp"):
+        theirs = tshark_conv(z, layer)
+        assert theirs and ours_conv(st, layer, theirs) == theirs, layer
 
 
 @pytest.mark.tshark

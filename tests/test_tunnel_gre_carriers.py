@@ -273,3 +273,36 @@ def test_stats_inside_wccp_against_tshark(sa, tmp_path):
     for r in st.conversations("udp").itertuples():
         ours[tuple(sorted((r.a, r.b)))] = {r.a: (r.frames_ab, r.bytes_ab), r.b: (r.frames_ba, r.bytes_ba)}
     assert ours == theirs and len(theirs) == 3
+
+
+def test_stats_conversations_inside_fr_and_nsh_against_tshark(sa, tmp_path):
+    """fp.stats counts the conversations inside Frame Relay and NSH on GRE (it named their
+    hierarchy but counted the outer packet's alone): tshark's conv,eth/ip/ipv6/tcp/udp tap
+    every header, the inner Ethernet NSH carries too. Each carrier of carriers() with a TCP
+    segment over IPv4 and a UDP datagram over IPv6 inside, both ways, one conversation per
+    carrier; the hierarchy stays tshark's io,phs."""
+    from test_stats import tshark_phs
+
+    frames = []
+    for k in range(len(carriers(sa, b"", b""))):
+        for fwd in (True, False):
+            a4, b4 = ("10.3.0.1", 41000 + k), ("10.3.0.2", 5001)
+            a6, b6 = ("fd00::1", 42000 + k), ("fd00::2", 5002)
+            (s4, d4), (s6, d6) = ((a4, b4), (a6, b6)) if fwd else ((b4, a4), (b6, a6))
+            inner4 = bytes(sa.IP(src=s4[0], dst=d4[0]) / sa.TCP(sport=s4[1], dport=d4[1], flags="A")
+                           / sa.Raw(b"t" * (k + 1)))
+            inner6 = bytes(sa.IPv6(src=s6[0], dst=d6[0]) / sa.UDP(sport=s6[1], dport=d6[1]) / sa.Raw(b"u" * (k + 1)))
+            proto, payload = carriers(sa, inner4, inner6)[k]
+            frames.append(gre(sa, proto, payload))
+    path = tmp_path / "carried_conv.pcap"
+    sa.wrpcap(str(path), frames)
+    st = fp.stats(str(path))
+    assert {r.path: (r.frames, r.bytes) for r in st.phs().itertuples()} == tshark_phs(path)
+    for layer in ("eth", "ip", "ipv6", "tcp", "udp"):
+        theirs = tshark_conv(path, "conv," + layer)
+        ours = {}
+        for r in st.conversations(layer).itertuples():
+            ours[tuple(sorted((r.a, r.b)))] = {r.a: (r.frames_ab, r.bytes_ab), r.b: (r.frames_ba, r.bytes_ba)}
+        assert ours == theirs, layer
+    # inner ones beside the outer: NSH's Ethernet, the TCP and UDP conversations of each carrier
+    assert len(tshark_conv(path, "conv,eth")) == 2 and len(tshark_conv(path, "conv,tcp")) >= 10

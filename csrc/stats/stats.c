@@ -122,6 +122,7 @@ static uint16_t ppp_protocol(const uint8_t *data, uint32_t off, uint32_t end, ui
  * down to there and once in phs_cut. */
 typedef struct {
     fp_stats *st;
+    int64_t ts; /* the frame's, for the conversations of packets phs_carried dissects */
     uint32_t wirelen;
     uint16_t node;
     uint8_t depth, stopped;
@@ -392,10 +393,14 @@ static inline __attribute__((always_inline)) void phs_path(const uint8_t *data, 
     phs_upper(data, d, link != FP_PHS_COUNT, b);
 }
 
+static void count_upper(fp_stats *st, const uint8_t *data, const fp_dissection *d, int64_t ts, uint32_t wirelen,
+                        int conv);
+
 /* A packet GRE carries under a protocol fastpkt does not decapsulate (Frame Relay's or NSH's
  * IP or Ethernet), p..p+len: dissected on its own and named from its first byte. An IP header
  * cut short is still `ip`/`ipv6` (callers check tshark's threshold); an Ethernet header is
- * named whole. Out of line: its walk may meet GRE again (phs_ip_payload), each turn naming at
+ * named whole. Its conversations, DNS and HTTP are counted too, as tshark's taps see every
+ * header. Out of line: its walk may meet GRE again (phs_ip_payload), each turn naming at
  * least three more levels, so FP_PHS_MAX_DEPTH bounds the recursion. */
 static __attribute__((noinline)) void phs_carried(const uint8_t *p, uint32_t len, uint32_t linktype, phs_walk *b)
 {
@@ -410,6 +415,8 @@ static __attribute__((noinline)) void phs_carried(const uint8_t *p, uint32_t len
     }
     session.present = 0;
     phs_path(p, len, len, linktype, &in, b, &session, &session_at);
+    count_upper(b->st, p, &in, b->ts, b->wirelen, 1);
+    if (session.present != 0) count_upper(b->st, p + session_at, &session, b->ts, b->wirelen, 1);
 }
 
 /* Frame Relay on GRE (0x6559) as tshark 4.0's fr names it from its first byte: a Q.922 address
@@ -455,10 +462,28 @@ static void phs_fr(const uint8_t *p, uint32_t len, phs_walk *b)
         push(b, FP_PHS_DATA);
 }
 
+/* The MPLS label stack NSH carries, p..p+len (len > 0), as tshark's mpls names it: a node per
+ * whole label, then IPv4 or IPv6 by the first nibble after the bottom one, else data. */
+static void phs_nsh_mpls(const uint8_t *p, uint32_t len, phs_walk *b)
+{
+    for (;;) {
+        if (len < 4) return; /* a label cut short: tshark's malformed, no node */
+        push(b, FP_PHS_MPLS);
+        int bottom = p[2] & 1;
+        p += 4;
+        len -= 4;
+        if (len == 0) return;
+        if (bottom) break;
+    }
+    uint8_t v = p[0] >> 4;
+    if (v == 4 || v == 6) phs_carried(p, len, v == 4 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, b);
+    else push(b, FP_PHS_DATA);
+}
+
 /* NSH (RFC 8300) on GRE (0x894F), named from its first byte: its packet follows the length
  * field's words (at least the 8-byte base and service path headers), by the next protocol:
- * IPv4 and IPv6 from their first byte, Ethernet from its whole header, NSH again, another
- * protocol's bytes as data (tshark's MPLS there is not followed: data). */
+ * IPv4 and IPv6 from their first byte, Ethernet from its whole header, NSH again, MPLS
+ * (phs_nsh_mpls), another protocol's bytes as data. */
 static void phs_nsh(const uint8_t *p, uint32_t len, phs_walk *b)
 {
     for (;;) {
@@ -473,6 +498,7 @@ static void phs_nsh(const uint8_t *p, uint32_t len, phs_walk *b)
         if (next == 4 && !b->stopped) continue;
         if (next == 1 || next == 2) phs_carried(p, len, next == 1 ? FP_LINKTYPE_IPV4 : FP_LINKTYPE_IPV6, b);
         else if (next == 3) phs_carried(p, len, FP_LINKTYPE_ETHERNET, b);
+        else if (next == 5) phs_nsh_mpls(p, len, b);
         else if (next != 4) push(b, FP_PHS_DATA);
         return;
     }
@@ -1154,7 +1180,7 @@ void fp_stats_add(fp_stats *st, const uint8_t *data, uint32_t caplen, uint32_t w
     st->bytes += wirelen;
     st->phs[0].frames++;
     st->phs[0].bytes += wirelen;
-    phs_walk b = {st, wirelen, 0, 0, 0};
+    phs_walk b = {st, ts_ns, wirelen, 0, 0, 0};
     fp_dissection td;
     const fp_dissection *fd = d; /* what io,stat's filters read: tshark's match inside tunnels */
     if (may_tunnel(data, linktype, d)) {
