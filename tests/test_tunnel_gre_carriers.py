@@ -97,6 +97,20 @@ def check_frame(p, row, where) -> None:
     assert p.field("mpls.label", all=True) == [int(k, 0) for k in row["mpls.label"]], where
 
 
+def written_and_read(sa, path, frames) -> tuple[list, list]:
+    """frames written to path: fastpkt's packets and tshark's rows of it, one each per frame."""
+    sa.wrpcap(str(path), frames)
+    ours, rows = list(fp.open(str(path))), tshark_rows(path)
+    assert len(ours) == len(rows) == len(frames)
+    return ours, rows
+
+
+def syns(sa) -> tuple[bytes, bytes]:
+    """An IPv4 and an IPv6 TCP SYN, the packets the cut tests carry."""
+    return (bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=40000, dport=80, flags="S")),
+            bytes(sa.IPv6(src="fd00::1", dst="fd00::2") / sa.TCP(sport=40000, dport=80, flags="S")))
+
+
 def test_layers_addresses_and_ids_against_tshark(sa, tmp_path):
     """Each carrier whole, with GRE's checksum, key and sequence words, under an IPv6 outer
     header, inside a VXLAN tunnel and a PPPoE session: tshark's frame.protocols, innermost
@@ -113,9 +127,7 @@ def test_layers_addresses_and_ids_against_tshark(sa, tmp_path):
                sa.Ether(**MAC) / sa.PPPoE(sessionid=4) / sa.PPP()
                / sa.Raw(bytes(gre(sa, 0x894F, nsh(3, bytes(sa.Ether(**MAC, type=0x0800)) + tcp4)))[14:])]
     path = tmp_path / "carriers.pcap"
-    sa.wrpcap(str(path), frames)
-    ours, rows = list(fp.open(str(path))), tshark_rows(path)
-    assert len(ours) == len(rows) == len(frames)
+    ours, rows = written_and_read(sa, path, frames)
     for i, (p, row) in enumerate(zip(ours, rows)):
         assert p.tunnels and p.tunnels[-1][0] in ("GRE", "MPLS") and not row["_ws.malformed"], i
         check_frame(p, row, i)
@@ -192,8 +204,7 @@ def test_cut_at_every_length_against_tshark(sa, tmp_path):
     decapsulated when tshark's frame.protocols goes past the carrier: its names, addresses and
     ports are then tshark's; a carrier cut before its packet is left as GRE (not a tunnel) with
     the outer packet's views."""
-    tcp4 = bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=40000, dport=80, flags="S"))
-    tcp6 = bytes(sa.IPv6(src="fd00::1", dst="fd00::2") / sa.TCP(sport=40000, dport=80, flags="S"))
+    tcp4, tcp6 = syns(sa)
     cut = []
     for proto, payload in carriers(sa, tcp4, tcp6):
         whole = bytes(gre(sa, proto, payload))
@@ -201,11 +212,7 @@ def test_cut_at_every_length_against_tshark(sa, tmp_path):
             f = sa.Ether(whole[:n])
             f.wirelen = len(whole)
             cut.append(f)
-    path = tmp_path / "cut.pcap"
-    sa.wrpcap(str(path), cut)
-    rows = tshark_rows(path)
-    ours = list(fp.open(str(path)))
-    assert len(ours) == len(rows) == len(cut)
+    ours, rows = written_and_read(sa, tmp_path / "cut.pcap", cut)
     decoded = 0
     for i, (p, row) in enumerate(zip(ours, rows)):
         repr(p), p.summary() if hasattr(p, "summary") else None, p.fields() if hasattr(p, "fields") else None
@@ -231,15 +238,10 @@ def test_lying_ip_length_against_tshark_malformed(sa, tmp_path):
     malformed packet; one that names no packet, or ends where its packet would start, is
     not (tshark reads no more). Where tshark finds the packet inside malformed, the
     decapsulated one has an anomaly too."""
-    tcp4 = bytes(sa.IP(src="10.0.0.1", dst="10.0.0.2") / sa.TCP(sport=40000, dport=80, flags="S"))
-    tcp6 = bytes(sa.IPv6(src="fd00::1", dst="fd00::2") / sa.TCP(sport=40000, dport=80, flags="S"))
+    tcp4, tcp6 = syns(sa)
     frames = [gre(sa, proto, payload[:n]) for proto, payload in carriers(sa, tcp4, tcp6)
               for n in range(len(payload))]
-    path = tmp_path / "short.pcap"
-    sa.wrpcap(str(path), frames)
-    rows = tshark_rows(path)
-    ours = list(fp.open(str(path)))
-    assert len(ours) == len(rows) == len(frames)
+    ours, rows = written_and_read(sa, tmp_path / "short.pcap", frames)
     flagged = 0
     for i, (p, row) in enumerate(zip(ours, rows)):
         malformed = bool(row["_ws.malformed"])
