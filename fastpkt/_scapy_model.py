@@ -269,6 +269,26 @@ class _LayerOps:
     def lastlayer(self) -> Any:
         return self._following()[-1]
 
+    def _show_text(self, rebuilt: bool) -> str:
+        """Scapy's show text of this layer and the ones under it (``rebuilt``: show2's)."""
+        return _scapy_text.plain_show([(layer.name, layer.fields) for layer in self._following()])
+
+    def show(self, dump: bool = False) -> str | None:
+        """Scapy's ``layer.show()``: this layer and its payload chain, as the packet's
+        ``show()`` prints them from here; ``dump=True`` returns the text."""
+        return _printed(self._show_text(False), dump)
+
+    def show2(self, dump: bool = False) -> str | None:
+        """Scapy's ``layer.show2()``: ``show()`` of the layer rebuilt from its bytes."""
+        return _printed(self._show_text(True), dump)
+
+
+def _printed(text: str, dump: bool) -> str | None:
+    if dump:
+        return text
+    print(text)   # Scapy's print: the text's own last newline and one more
+    return None
+
     def firstlayer(self) -> Any:
         layer: Any = self
         while layer.underlayer is not None:
@@ -823,6 +843,16 @@ class _Linked(_LayerOps):
         chain = self._links()
         return chain[self._i - 1] if chain is not None and self._i > 0 else None
 
+    def _show_text(self, rebuilt: bool) -> str:
+        # Scapy's text from this layer down where it is rendered (each field's repr where not)
+        chain = self._links()
+        pkt = getattr(chain, "packet", None)
+        if pkt is not None:
+            text = (_scapy_text.layer_show2 if rebuilt else _scapy_text.layer_show)(pkt, self._i, type(self).__name__)
+            if text is not None:
+                return text
+        return _LayerOps._show_text(self, rebuilt)
+
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("_"):
             raise AttributeError(attr)
@@ -884,8 +914,9 @@ class _Fields(_Linked):
     the headers an ICMP error quotes (``pkt[IPerror].dst``, ``pkt[UDPerror].dport``: what a
     traceroute script looks at), IPv6 extension headers and their options, ICMPv6 echoes."""
 
-    __slots__ = ("_fields", "_data", "_offset", "_head")
+    __slots__ = ("_fields", "_data", "_offset", "_head", "_holder")
     _fields: dict[str, Any]
+    _holder: tuple[Any, str, int]   # set when read from a list field: (layer, field, index)
     _data: bytes
     _offset: int   # of the view it stands for (ICMPv6 echo), else -1
     _head: int   # its own header's length where _data also holds the layers under it, else -1
@@ -898,9 +929,29 @@ class _Fields(_Linked):
 
     def __getattr__(self, attr: str) -> Any:
         try:
-            return self._fields[attr]
+            value = self._fields[attr]
         except KeyError:
             return _Linked.__getattr__(self, attr)
+        if type(value) is list:   # held layers (options, records): where show() finds their text
+            for i, held in enumerate(value):
+                if isinstance(held, _Fields):
+                    held._holder = (self, attr, i)
+        return value
+
+    def _show_text(self, rebuilt: bool) -> str:
+        # a held layer (an option; a record, or a record after it in the first's chain): the
+        # text its holder's field shows, from this layer on
+        chain = self._links()
+        first, at = (self, 0) if chain is None else (chain[0], self._i)
+        holder = getattr(first, "_holder", None) if getattr(chain, "packet", None) is None else None
+        if holder is not None:
+            layer, field, i = holder
+            pkt = getattr(layer._links(), "packet", None)
+            text = None if pkt is None else _scapy_text.held_show(
+                pkt, layer._i, type(layer).__name__, field, i, at, type(self).__name__)
+            if text is not None:
+                return text
+        return _Linked._show_text(self, rebuilt)
 
     def __delattr__(self, attr: str) -> None:
         """``del layer.chksum`` as scripts do before rebuilding: the field is unset (its
@@ -1102,6 +1153,9 @@ class _Record(_LayerOps, metaclass=_RecordMeta):
     def __repr__(self) -> str:
         body = " ".join("%s=%r" % kv for kv in self.fields.items())
         return "<%s  %s |>" % (type(self).__name__, body)
+
+    def _show_text(self, rebuilt: bool) -> str:
+        return _scapy_text.record_show(self)
 
 
 class DNSQR(_Record):
@@ -1474,6 +1528,15 @@ class _View(_LayerOps):
         if self._packet is not None:
             text = _scapy_text.layer_repr(self._packet, _position(self)[1], type(self).__name__)
         return text if text is not None else str(_CD.Layer.__repr__(self))
+
+    def _show_text(self, rebuilt: bool) -> str:
+        pkt = self._packet
+        if pkt is not None:
+            at = _position(self)[1]
+            text = (_scapy_text.layer_show2 if rebuilt else _scapy_text.layer_show)(pkt, at, type(self).__name__)
+            if text is not None:
+                return text
+        return str(_CD.Layer.show(self, dump=True))   # an edited layer: fastpkt's own layout
 
     def __getitem__(self, cls: Any) -> Any:
         pkt = self._packet

@@ -2426,15 +2426,44 @@ def packet_repr(pkt: Any) -> str:
     return repr(sp) if sp is not None else repr(_own(pkt))
 
 
-def layer_repr(pkt: Any, index: int, cls: str) -> str | None:
-    """``repr(pkt[X])``: Scapy's text of the packet's layers from the ``index``-th (of class
-    ``cls``) on, rendered here or by Scapy; None when neither has that layer there."""
+def _layer_text(pkt: Any, index: int, cls: str, render: Callable[[list[_Node]], str],
+                theirs: Callable[[Any], str]) -> str | None:
+    """Scapy's text of the packet's layers from the ``index``-th (of class ``cls``) on,
+    rendered here or by Scapy; None when neither has that layer there."""
     nodes = describe(pkt)
     if nodes is not None:
-        return _chain_repr(nodes[index:]) if index < len(nodes) and nodes[index].cls == cls else None
+        return render(nodes[index:]) if index < len(nodes) and nodes[index].cls == cls else None
     sp = _fallback(pkt)
     layer = next((x for i, x in enumerate(sp.iterpayloads()) if i == index), None) if sp is not None else None
-    return repr(layer) if layer is not None and type(layer).__name__ == cls else None
+    return theirs(layer) if layer is not None and type(layer).__name__ == cls else None
+
+
+def layer_repr(pkt: Any, index: int, cls: str) -> str | None:
+    """``repr(pkt[X])``: see _layer_text."""
+    return _layer_text(pkt, index, cls, _chain_repr, repr)
+
+
+def layer_show(pkt: Any, index: int, cls: str) -> str | None:
+    """``pkt[X].show(dump=True)``: Scapy's show of that layer and its payload chain, the
+    whole packet's show from that layer on (its first block at no indent)."""
+    return _layer_text(pkt, index, cls, _chain_show, lambda layer: str(layer.show(dump=True)))
+
+
+def layer_show2(pkt: Any, index: int, cls: str) -> str | None:
+    """``pkt[X].show2(dump=True)``: Scapy's show of ``X(raw(layer))``. Rebuilt from the bytes
+    it was read from, a layer dissects as it did in its packet, but for the bytes past the
+    network layer's length: rebuilt from a layer under that network layer they are no
+    Padding (which only the network layer's length marks), and a DNS message over TCP is
+    read without its length prefix (as over UDP): Scapy alone renders those."""
+    nodes = describe(pkt)
+    if nodes is not None and not (index < len(nodes) and "length" in nodes[index].by_name and nodes[index].cls == "DNS"):
+        tail = [n.cls for n in nodes[index:]]
+        pad = tail.index("Padding") if "Padding" in tail else len(tail)
+        if pad == len(tail) or "IP" in tail[:pad] or "IPv6" in tail[:pad]:
+            return layer_show(pkt, index, cls)
+    sp = _fallback(pkt)
+    layer = next((x for i, x in enumerate(sp.iterpayloads()) if i == index), None) if sp is not None else None
+    return str(layer.show2(dump=True)) if layer is not None and type(layer).__name__ == cls else None
 
 
 def packet_summary(pkt: Any) -> str:
@@ -2459,6 +2488,65 @@ def packet_show(pkt: Any, dump: bool = False) -> str | None:
         return s
     print(s)
     return None
+
+
+def held_show(pkt: Any, index: int, cls: str, field: str, i: int, at: int, held_cls: str) -> str | None:
+    """``layer.options[i].show(dump=True)``: Scapy's show of the ``i``-th packet a list field
+    of the packet's ``index``-th layer holds, from the ``at``-th layer of its chain on (MLDv2
+    records are each the payload of the one before), rendered here or by Scapy; None where
+    neither has it."""
+    nodes = describe(pkt)
+    if nodes is None:
+        sp = _fallback(pkt)
+        layer = next((x for k, x in enumerate(sp.iterpayloads()) if k == index), None) if sp is not None else None
+        value = getattr(layer, field, None) if layer is not None and type(layer).__name__ == cls else None
+        if not isinstance(value, list) or i >= len(value):
+            return None
+        found = next((x for k, x in enumerate(value[i].iterpayloads()) if k == at), None)
+        return str(found.show(dump=True)) if found is not None and type(found).__name__ == held_cls else None
+    if index >= len(nodes) or nodes[index].cls != cls or field not in nodes[index].by_name:
+        return None
+    value = nodes[index].value(field)
+    if not isinstance(value, list) or i >= len(value):
+        return None
+    held = _held(value[i])[at:]
+    return _chain_show(held) if held and held[0].cls == held_cls else None
+
+
+def plain_show(layers: list[tuple[str, dict[str, Any]]]) -> str:
+    """Scapy's show layout for layers rendered neither here nor by Scapy (a Raw built
+    alone, a layer of a packet Scapy is not installed to render): each field's repr."""
+    return _chain_show([_Node(name, name, [_f(k, v, repr(v)) for k, v in fields.items()])
+                        for name, fields in layers])
+
+
+def record_show(rec: Any) -> str:
+    """``dns.an[0].show(dump=True)``: a facade DNS record (or EDNS0 option) alone, as Scapy
+    shows a record of its list fields (no payload), from the values it was read with."""
+    cls, values = type(rec).__name__, rec._values
+    if cls.startswith("EDNS0"):
+        return _chain_show([_edns0_node(rec)])
+    fields = []
+    for name in type(rec)._fields:
+        if name not in values:
+            continue
+        v = values[name]
+        if name == "qtype":
+            fields.append(_f(name, v, _enum(_DNS_QTYPES, v)))
+        elif name == "type":
+            fields.append(_f(name, v, _enum(_DNS_TYPES, v)))
+        elif name in ("qclass", "rclass"):
+            fields.append(_f(name, v, _enum(_DNS_CLASSES, v)))
+        elif name == "z" and cls == "DNSRROPT":
+            fields.append(_f(name, v, "D0" if v == 0x8000 else str(v)))
+        elif name == "rdata" and cls == "DNSRROPT":
+            fields.append((name, [_edns0_node(o) if type(o).__name__ != "Raw" else _raw_node("Raw", o.load)
+                                  for o in v], None, True))
+        else:
+            fields.append(_f(name, v, str(v) if isinstance(v, (str, int)) else repr(v)))
+        if name == "ttl" or name == "z" and cls == "DNSRROPT":
+            fields.append(_f("rdlen", None, "None"))   # unset, as read into a DNS layer (_rr_head)
+    return _chain_show([_Node(cls, rec.name, fields)])
 
 
 def _has(nodes: list[_Node], name: str) -> bool:
