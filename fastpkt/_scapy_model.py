@@ -2098,9 +2098,9 @@ class ScapyPacket(_C.Packet):  # type: ignore[misc]  # final to users; the facad
         lacks one of them (DNS where Scapy binds another layer first), so Raw and Padding
         are found in it."""
         last = _fp_layers(self)[-1:]
-        if last == ("DNS",) and self.tcp is None:
-            udp = self.udp
-            return _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport) not in ("DNS", "LLMNR")
+        if last == ("DNS",) and self.tcp is None and (udp := self.udp) is not None:
+            bound = _scapy_text._bound(_scapy_text._UDP_BINDS, udp.sport, udp.dport)
+            return bound is None or bound not in ("DNS", "LLMNR")
         if last in (("ICMP",), ("ICMPv6",)) or _fp_linktype(self) in _PPP_LINKTYPES:
             return True
         if last == ("Ether",):   # 802.3: LLC...; EAPOL; an 802.1Q tag cut short (Raw)
