@@ -358,6 +358,8 @@ TWO_STAGE_MIN_SHARDS = 8
 #: they fit in this fraction of its max_memory (fastpkt.DEFAULT_MAX_MEMORY when not given: 8M
 #: records): the shard holds them for its whole run; past it the shards read the files whole.
 #: Spilled entries count against nothing: a shard reads them through a 1 MiB window a file.
+#: Entries in memory at an address not aligned for them (inside a pickle or network frame)
+#: are read through the same window, not in place (fixed 1 MiB a Reader, as for spill files).
 FEED_MEMORY_SHARE = 4
 
 #: Spill files live in a directory of this prefix made for each run of a graph (``_spill_open``),
